@@ -1,0 +1,276 @@
+/**
+ * The sandbox's front door: one HTTP server that the real AWS SDK clients reach through
+ * `AWS_ENDPOINT_URL`. Requests are routed by the service in the SigV4 credential scope
+ * (`Credential=AKID/20261121/us-east-1/elasticloadbalancing/aws4_request`), as AWS's own
+ * endpoints are per service. Each service parses its own wire protocol and renders its own
+ * errors; this module counts calls per operation and injects faults before a service sees them.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+
+export interface ServiceRequest {
+  /** SigV4 signing name: elasticloadbalancing, eks, monitoring, sts. */
+  service: string;
+  region: string;
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  requestId: string;
+}
+
+export interface ServiceResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body: string | Buffer;
+}
+
+export interface SandboxService {
+  /** The SigV4 signing name this service answers to. */
+  readonly signingName: string;
+  /** The API operation a request is for (e.g. `ModifyRule`), or undefined if it names none. */
+  operationOf(req: ServiceRequest): string | undefined;
+  /** Renders an error in this service's protocol, with AWS's code and message. */
+  errorResponse(
+    req: ServiceRequest,
+    status: number,
+    code: string,
+    message: string,
+  ): ServiceResponse;
+  handle(req: ServiceRequest, operation: string): Promise<ServiceResponse>;
+}
+
+/** A fault injected for one operation (or every operation of a service with `operation: '*'`). */
+export interface Fault {
+  service: string;
+  operation: string;
+  /**
+   * throttle: AWS's throttling error (HTTP 400 Throttling / ThrottlingException);
+   * error5xx: HTTP 500 InternalFailure; latency: delay `latencyMs`, then answer normally;
+   * reset: destroy the connection; rateLimit: throttle beyond `ratePerSecond` calls per second.
+   */
+  kind: 'throttle' | 'error5xx' | 'latency' | 'reset' | 'rateLimit';
+  /** How many matching calls it applies to before it expires; unlimited when absent. */
+  times?: number;
+  /** Skip this many matching calls before it starts applying (e.g. fail the 2nd ModifyRule). */
+  after?: number;
+  latencyMs?: number;
+  ratePerSecond?: number;
+}
+
+interface ActiveFault extends Fault {
+  seen: number;
+  applied: number;
+  /** Call times within the last second, for rateLimit. */
+  window: number[];
+}
+
+export interface CallRecord {
+  service: string;
+  operation: string;
+  status: number;
+  at: number;
+}
+
+/** The throttling error each protocol's AWS service returns. */
+const THROTTLE_CODE: Record<string, string> = {
+  elasticloadbalancing: 'Throttling',
+  sts: 'Throttling',
+  monitoring: 'Throttling',
+  eks: 'ThrottlingException',
+};
+
+export class SandboxCore {
+  readonly calls: CallRecord[] = [];
+  private readonly services = new Map<string, SandboxService>();
+  private faults: ActiveFault[] = [];
+  private server: Server | undefined;
+  /** Extra handlers for paths outside the AWS APIs (e.g. /_sandbox/...). */
+  private readonly controlRoutes: ControlRoute[] = [];
+
+  register(service: SandboxService): void {
+    this.services.set(service.signingName, service);
+  }
+
+  addControlRoute(route: ControlRoute): void {
+    this.controlRoutes.push(route);
+  }
+
+  injectFault(fault: Fault): void {
+    this.faults.push({ ...fault, seen: 0, applied: 0, window: [] });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  resetCalls(): void {
+    this.calls.length = 0;
+  }
+
+  /** Calls per `service:operation` since the last reset. */
+  callCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const c of this.calls) {
+      const key = `${c.service}:${c.operation}`;
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+    return counts;
+  }
+
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    const server = createServer((req, res) => {
+      this.dispatch(req, res).catch((e: unknown) => {
+        console.error('sandbox: internal error', e);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('sandbox internal error');
+      });
+    });
+    // SDK clients keep connections alive; do not let idle sockets hold close() up.
+    server.keepAliveTimeout = 5_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const { port: bound } = server.address() as AddressInfo;
+    return `http://${host}:${bound}`;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const url = new URL(req.url ?? '/', 'http://sandbox');
+    for (const route of this.controlRoutes) {
+      if (route.method === req.method && route.path === url.pathname) {
+        const out = await route.handle(body.length ? JSON.parse(body.toString('utf8')) : undefined, url.searchParams);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(out ?? {}));
+        return;
+      }
+    }
+
+    const scope = signingScope(req.headers.authorization);
+    if (!scope) {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          __type: 'MissingAuthenticationTokenException',
+          message: 'Missing Authentication Token: the request must be signed with SigV4.',
+        }),
+      );
+      return;
+    }
+    const service = this.services.get(scope.service);
+    const request: ServiceRequest = {
+      service: scope.service,
+      region: scope.region,
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      requestId: randomUUID(),
+    };
+    if (!service) {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end(`The sandbox does not implement the service "${scope.service}".`);
+      return;
+    }
+    const operation = service.operationOf(request) ?? 'Unknown';
+    let response: ServiceResponse | 'reset';
+    const fault = this.matchFault(scope.service, operation);
+    if (fault?.kind === 'reset') {
+      response = 'reset';
+    } else if (fault?.kind === 'throttle' || fault?.kind === 'rateLimit') {
+      response = service.errorResponse(
+        request,
+        400,
+        THROTTLE_CODE[scope.service] ?? 'Throttling',
+        'Rate exceeded',
+      );
+    } else if (fault?.kind === 'error5xx') {
+      response = service.errorResponse(
+        request,
+        500,
+        'InternalFailure',
+        'The request processing has failed because of an unknown error, exception or failure.',
+      );
+    } else {
+      if (fault?.kind === 'latency') await sleep(fault.latencyMs ?? 1000);
+      response = await service.handle(request, operation);
+    }
+    this.calls.push({
+      service: scope.service,
+      operation,
+      status: response === 'reset' ? 0 : response.status,
+      at: Date.now(),
+    });
+    if (response === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    res.writeHead(response.status, {
+      'x-amzn-requestid': request.requestId,
+      ...response.headers,
+    });
+    res.end(response.body);
+  }
+
+  private matchFault(service: string, operation: string): ActiveFault | undefined {
+    const now = Date.now();
+    for (const f of this.faults) {
+      if (f.service !== service || (f.operation !== '*' && f.operation !== operation)) continue;
+      if (f.kind === 'rateLimit') {
+        f.window = f.window.filter((t) => now - t < 1000);
+        if (f.window.length >= (f.ratePerSecond ?? 1)) return f;
+        f.window.push(now);
+        continue;
+      }
+      f.seen += 1;
+      if (f.seen <= (f.after ?? 0)) continue;
+      if (f.times !== undefined && f.applied >= f.times) continue;
+      f.applied += 1;
+      return f;
+    }
+    return undefined;
+  }
+}
+
+export interface ControlRoute {
+  method: string;
+  path: string;
+  handle(body: unknown, query: URLSearchParams): Promise<unknown> | unknown;
+}
+
+function signingScope(
+  authorization: string | undefined,
+): { service: string; region: string } | undefined {
+  const m = /Credential=[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(authorization ?? '');
+  return m ? { region: m[1] as string, service: m[2] as string } : undefined;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

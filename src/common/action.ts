@@ -1,0 +1,46 @@
+/**
+ * The glue every action's main.ts shares: a Logger over @actions/core, and one place that
+ * turns any thrown value into a failed step. A ConfigurationError is the user's to fix: its
+ * message is shown plainly and each diagnostic becomes an annotation on its file and line.
+ * Anything else is our bug and is logged with its stack.
+ */
+import * as core from '@actions/core';
+import { ConfigurationError, errorMessage, formatDiagnostic } from './errors.js';
+import type { Logger } from './logger.js';
+
+export const coreLogger: Logger = {
+  info: (m) => core.info(m),
+  debug: (m) => core.debug(m),
+  warning: (m) => core.warning(m),
+  async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    core.startGroup(name);
+    try {
+      return await fn();
+    } finally {
+      core.endGroup();
+    }
+  },
+};
+
+export function reportFailure(e: unknown): void {
+  if (e instanceof ConfigurationError) {
+    for (const d of e.diagnostics) {
+      core.error(d.message, { file: d.file, startLine: d.line, startColumn: d.col });
+    }
+    core.setFailed(e.message);
+    return;
+  }
+  if (e instanceof Error && e.stack) core.error(e.stack);
+  core.setFailed(errorMessage(e));
+}
+
+/** Runs an action's body; every failure, including a non-Error throw, fails the step. */
+export async function runAction(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    reportFailure(e);
+  }
+}
+
+export { formatDiagnostic };
