@@ -5,7 +5,7 @@
  * Anything else is our bug and is logged with its stack.
  */
 import * as core from '@actions/core';
-import { ConfigurationError, errorMessage, formatDiagnostic } from './errors.js';
+import { ConfigurationError, ExplainedError, errorMessage, formatDiagnostic } from './errors.js';
 import type { Logger } from './logger.js';
 
 export const coreLogger: Logger = {
@@ -27,11 +27,24 @@ export function reportFailure(e: unknown): void {
     for (const d of e.diagnostics) {
       core.error(d.message, { file: d.file, startLine: d.line, startColumn: d.col });
     }
+  }
+  if (e instanceof ExplainedError) {
     core.setFailed(e.message);
+    return;
+  }
+  if (isAwsError(e)) {
+    // An AWS API error (access denied, a limit, an outage): its code and message say what
+    // happened; the stack only helps us, so it goes to the debug log.
+    core.debug(e.stack ?? '');
+    core.setFailed(`${e.name}: ${e.message}`);
     return;
   }
   if (e instanceof Error && e.stack) core.error(e.stack);
   core.setFailed(errorMessage(e));
+}
+
+function isAwsError(e: unknown): e is Error {
+  return e instanceof Error && '$metadata' in e;
 }
 
 /** Runs an action's body; every failure, including a non-Error throw, fails the step. */

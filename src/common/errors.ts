@@ -1,9 +1,17 @@
 /**
+ * A failure that its message explains completely (what happened, what state was left, what to
+ * do), so it is reported without a stack trace.
+ */
+export class ExplainedError extends Error {
+  override name = 'ExplainedError';
+}
+
+/**
  * A mistake the user can fix (bad input, bad rollout file, drift, refused step). Reported as a
  * plain message, never with a stack trace. Anything else that is thrown is our bug and keeps
  * its stack.
  */
-export class ConfigurationError extends Error {
+export class ConfigurationError extends ExplainedError {
   override name = 'ConfigurationError';
   constructor(
     message: string,
