@@ -170,7 +170,7 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
         touched.push(route);
         const actions = withWeights(route.actions, req.desired);
         logger.debug(`${route.ref.arn} new actions: ${JSON.stringify(actions)}`);
-        await writeRoute(deps.client, route.ref, actions, deps.signal);
+        await writeRoute(deps.client, route.ref, actions);
         await confirmWeights(deps, route.ref, targetGroups, req.desired, deps.signal);
         logger.info(
           `${describeRef(route.ref)}: ${formatWeights(route.weights)} -> ${formatWeights(req.desired)} (confirmed)`,
@@ -269,9 +269,7 @@ async function describeRoute(
 ): Promise<{ actions: Action[]; priority?: string }> {
   try {
     if (ref.kind === 'listener') {
-      const out = await client.send(new DescribeListenersCommand({ ListenerArns: [ref.arn] }), {
-        abortSignal: signal,
-      });
+      const out = await client.send(new DescribeListenersCommand({ ListenerArns: [ref.arn] }));
       const listener = out.Listeners?.[0];
       if (!listener) throw new ConfigurationError(`Listener ${ref.arn} was not found.`);
       return { actions: listener.DefaultActions ?? [] };
@@ -293,24 +291,22 @@ async function describeRoute(
   }
 }
 
+/**
+ * Writes a route's actions. Never aborted midway: a write cut off on our side may still land
+ * in AWS after we restored the route, so a cancellation waits for the call in flight to end.
+ */
 async function writeRoute(
   client: ElasticLoadBalancingV2Client,
   ref: RouteRef,
   actions: Action[],
-  signal?: AbortSignal,
 ): Promise<void> {
   try {
     if (ref.kind === 'listener') {
       await client.send(
         new ModifyListenerCommand({ ListenerArn: ref.arn, DefaultActions: actions }),
-        {
-          abortSignal: signal,
-        },
       );
     } else {
-      await client.send(new ModifyRuleCommand({ RuleArn: ref.arn, Actions: actions }), {
-        abortSignal: signal,
-      });
+      await client.send(new ModifyRuleCommand({ RuleArn: ref.arn, Actions: actions }));
     }
   } catch (e) {
     const op = ref.kind === 'listener' ? 'ModifyListener' : 'ModifyRule';
