@@ -59,11 +59,7 @@ export type Check =
   | HttpCheck;
 
 export type CloudWatchMetric =
-  | 'error-rate'
-  | 'latency-p99'
-  | 'latency-p95'
-  | 'latency-avg'
-  | 'request-count';
+  'error-rate' | 'latency-p99' | 'latency-p95' | 'latency-avg' | 'request-count';
 
 export interface CloudWatchCheck {
   kind: 'cloudwatch';
