@@ -152,6 +152,8 @@ export class YamlSource {
       return undefined;
     }
     const entries = new Map<string, At>();
+    const suggested = new Set<string>();
+    this.misspelt.set(entries, suggested);
     for (const pair of at.node.items) {
       const key = pair.key as Node | null;
       if (!isScalar(key) || key.value === null || typeof key.value === 'object') {
@@ -164,6 +166,8 @@ export class YamlSource {
       const name = String(key.value);
       if (known && !known.includes(name)) {
         this.report(key, unknownKeyMessage(name, this.name(at), known));
+        const suggestion = closestMatch(name, known);
+        if (suggestion) suggested.add(suggestion);
         continue;
       }
       // A repeated key is already reported by the YAML parser; the first one counts.
@@ -172,6 +176,9 @@ export class YamlSource {
     }
     return entries;
   }
+
+  /** Per map read: the known keys that an unknown key was taken for a misspelling of. */
+  private readonly misspelt = new WeakMap<Map<string, At>, Set<string>>();
 
   /** The items of a list. */
   list(at: At, expected: string): At[] | undefined {
@@ -194,7 +201,8 @@ export class YamlSource {
   /** Reports a missing required key against its parent entry; returns the entry otherwise. */
   required(entries: Map<string, At>, name: string, parent: At, what: string): At | undefined {
     const at = entries.get(name);
-    if (!at) {
+    // A misspelling of this key was already reported with a did-you-mean; once is enough.
+    if (!at && !this.misspelt.get(entries)?.has(name)) {
       const where = parent.label === '' ? '' : ` in ${parent.label}`;
       this.reportEntry(parent, `Missing required key "${name}"${where}: ${what}.`);
     }

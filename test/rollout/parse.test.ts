@@ -720,7 +720,6 @@ describe('parseRolloutFile: invalid files', () => {
     );
     const error = problems(text);
     expect(error.diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`)).toEqual([
-      '1:1 Missing required key "region": the AWS region of the load balancer, e.g. "region: us-east-1".',
       '1:10 version 3 is not supported; this release reads version 1.',
       '3:1 Unknown key "regoin" in the rollout file; did you mean "region"?',
       '14:29 weights.green must be an integer from 0 to 100, got 12.5.',
@@ -729,8 +728,7 @@ describe('parseRolloutFile: invalid files', () => {
     ]);
     expect(error.message).toBe(
       [
-        `Invalid rollout file in ${FILE} (6 problems):`,
-        `  ${FILE}:1:1: Missing required key "region": the AWS region of the load balancer, e.g. "region: us-east-1".`,
+        `Invalid rollout file in ${FILE} (5 problems):`,
         `  ${FILE}:1:10: version 3 is not supported; this release reads version 1.`,
         `  ${FILE}:3:1: Unknown key "regoin" in the rollout file; did you mean "region"?`,
         `  ${FILE}:14:29: weights.green must be an integer from 0 to 100, got 12.5.`,
@@ -746,6 +744,10 @@ describe('parseRolloutFile: invalid files', () => {
     );
     expect(route.diagnostics.map((d) => d.message)).toEqual([
       'Unknown key "listner" in routes[0]; did you mean "listener"?',
+    ]);
+    const topLevel = problems(edit([WEIGHTS_LINE, WEIGHTS_LINE.replace('weights', 'weigths')]));
+    expect(topLevel.diagnostics.map((d) => d.message)).toEqual([
+      'Unknown key "weigths" in the rollout file; did you mean "weights"?',
     ]);
     const baseline = problems(
       check('cloudwatch: { metric: error-rate, vsBaseline: { maxIncrese: 0.1 } }'),
