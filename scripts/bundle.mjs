@@ -5,10 +5,17 @@ import { build } from 'esbuild';
 import { readdirSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-const actions = readdirSync('src', { withFileTypes: true })
-  .filter((d) => d.isDirectory() && existsSync(join('src', d.name, 'index.ts')))
+// One bundle per declared action: actions/<name>/action.yml runs dist/<name>/index.js,
+// built from src/<name>/index.ts.
+const actions = readdirSync('actions', { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join('actions', d.name, 'action.yml')))
   .map((d) => d.name)
   .sort();
+for (const name of actions) {
+  if (!existsSync(join('src', name, 'index.ts'))) {
+    throw new Error(`actions/${name}/action.yml has no entry point src/${name}/index.ts`);
+  }
+}
 
 rmSync('dist', { recursive: true, force: true });
 for (const name of actions) {

@@ -5,6 +5,7 @@
  * Anything else is our bug and is logged with its stack.
  */
 import * as core from '@actions/core';
+import { isAbsolute, relative } from 'node:path';
 import { ConfigurationError, ExplainedError, errorMessage, formatDiagnostic } from './errors.js';
 import type { Logger } from './logger.js';
 
@@ -25,7 +26,7 @@ export const coreLogger: Logger = {
 export function reportFailure(e: unknown): void {
   if (e instanceof ConfigurationError) {
     for (const d of e.diagnostics) {
-      core.error(d.message, { file: d.file, startLine: d.line, startColumn: d.col });
+      core.error(d.message, { file: annotationPath(d.file), startLine: d.line, startColumn: d.col });
     }
   }
   if (e instanceof ExplainedError) {
@@ -41,6 +42,14 @@ export function reportFailure(e: unknown): void {
   }
   if (e instanceof Error && e.stack) core.error(e.stack);
   core.setFailed(errorMessage(e));
+}
+
+/** GitHub attaches an annotation to a file by its path relative to the repository root. */
+function annotationPath(file: string): string {
+  const workspace = process.env.GITHUB_WORKSPACE;
+  if (!workspace || !isAbsolute(file)) return file;
+  const rel = relative(workspace, file);
+  return rel.startsWith('..') ? file : rel;
 }
 
 function isAwsError(e: unknown): e is Error {
