@@ -1,0 +1,177 @@
+/**
+ * Starts the whole sandbox: one endpoint that answers ELBv2, EKS, CloudWatch and STS the way
+ * AWS does, plus JSON control routes under /_sandbox/ that tests, the demo and a child process
+ * use to inject faults and read call counts. Hand `env` to a child process and the real AWS
+ * SDK inside it talks to the sandbox.
+ */
+import { SandboxCore, type ControlRoute, type Fault } from './core.js';
+import { CloudWatchService } from './cloudwatch/service.js';
+import { EksService } from './eks/service.js';
+import { Elbv2Service } from './elbv2/service.js';
+import { MetricStore } from './metrics.js';
+import { StsService } from './sts/service.js';
+
+export interface SandboxOptions {
+  /** Port on 127.0.0.1; 0 (the default) picks a free one. */
+  port?: number;
+  /** How long an ALB weight change takes to reach the data plane. */
+  propagationDelayMs?: number;
+  /** Multiplies ALB health-check intervals and timeouts (e.g. 0.01 in tests). */
+  healthCheckTimeScale?: number;
+  /** How long EKS resources stay CREATING / DELETING. Default 2000 ms. */
+  eksTransitionMs?: number;
+  accountId?: string;
+  /** The region put in `env` (AWS_REGION). Default ap-northeast-1. */
+  region?: string;
+}
+
+export interface Sandbox {
+  /** The AWS endpoint URL, e.g. http://127.0.0.1:4566. */
+  endpoint: string;
+  region: string;
+  accountId: string;
+  /** Environment for a child process whose AWS SDK should use the sandbox. */
+  env: Record<string, string>;
+  core: SandboxCore;
+  elbv2: Elbv2Service;
+  metrics: MetricStore;
+  eks: EksService;
+  cloudwatch: CloudWatchService;
+  sts: StsService;
+  close(): Promise<void>;
+}
+
+/** Credentials the sandbox accepts (it checks the SigV4 scope, not the signature). */
+export const SANDBOX_ACCESS_KEY_ID = 'AKIASANDBOX000000000';
+export const SANDBOX_SECRET_ACCESS_KEY = 'sandbox-secret-access-key';
+
+const FAULT_KINDS: readonly Fault['kind'][] = [
+  'throttle',
+  'error5xx',
+  'latency',
+  'reset',
+  'rateLimit',
+];
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const accountId = options.accountId ?? '123456789012';
+  const region = options.region ?? 'ap-northeast-1';
+  const metrics = new MetricStore();
+  const sts = new StsService({ accountId });
+  const elbv2 = new Elbv2Service({
+    metrics,
+    accountId,
+    ...(options.propagationDelayMs !== undefined
+      ? { propagationDelayMs: options.propagationDelayMs }
+      : {}),
+    ...(options.healthCheckTimeScale !== undefined
+      ? { healthCheckTimeScale: options.healthCheckTimeScale }
+      : {}),
+  });
+  const eks = new EksService({
+    accountId,
+    callerArn: sts.callerArn,
+    ...(options.eksTransitionMs !== undefined ? { transitionMs: options.eksTransitionMs } : {}),
+  });
+  const cloudwatch = new CloudWatchService({ metrics });
+
+  const core = new SandboxCore();
+  for (const service of [elbv2, eks, cloudwatch, sts]) core.register(service);
+  const signingNames = [elbv2, eks, cloudwatch, sts].map((s) => s.signingName);
+  for (const route of controlRoutes(core, signingNames)) core.addControlRoute(route);
+  for (const route of elbv2.controlRoutes()) core.addControlRoute(route);
+
+  let endpoint: string;
+  try {
+    endpoint = await core.listen(options.port ?? 0);
+  } catch (e) {
+    await elbv2.close();
+    throw e;
+  }
+  const env: Record<string, string> = {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: SANDBOX_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: SANDBOX_SECRET_ACCESS_KEY,
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    // Never reach for instance credentials or a real account's profile.
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+  return {
+    endpoint,
+    region,
+    accountId,
+    env,
+    core,
+    elbv2,
+    metrics,
+    eks,
+    cloudwatch,
+    sts,
+    async close() {
+      await core.close();
+      await elbv2.close();
+    },
+  };
+}
+
+function controlRoutes(core: SandboxCore, signingNames: string[]): ControlRoute[] {
+  return [
+    {
+      method: 'POST',
+      path: '/_sandbox/faults',
+      handle: (body) => {
+        const fault = parseFault(body, signingNames);
+        core.injectFault(fault);
+        return { injected: fault };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/_sandbox/faults',
+      handle: () => {
+        core.clearFaults();
+        return { cleared: true };
+      },
+    },
+    { method: 'GET', path: '/_sandbox/calls', handle: () => core.callCounts() },
+    {
+      method: 'POST',
+      path: '/_sandbox/calls/reset',
+      handle: () => {
+        core.resetCalls();
+        return { reset: true };
+      },
+    },
+  ];
+}
+
+/** Checks a fault sent over HTTP, so a typo fails loudly instead of injecting nothing. */
+export function parseFault(body: unknown, signingNames: string[]): Fault {
+  if (typeof body !== 'object' || body === null) {
+    throw new Error(
+      'a fault must be a JSON object like {"service":"eks","operation":"*","kind":"throttle"}',
+    );
+  }
+  const f = body as Record<string, unknown>;
+  if (typeof f.service !== 'string' || !signingNames.includes(f.service)) {
+    throw new Error(
+      `fault.service must be one of ${signingNames.join(', ')}; got ${JSON.stringify(f.service)}`,
+    );
+  }
+  if (typeof f.operation !== 'string' || f.operation === '') {
+    throw new Error('fault.operation must be an API operation name (e.g. ModifyRule) or "*"');
+  }
+  if (!FAULT_KINDS.includes(f.kind as Fault['kind'])) {
+    throw new Error(
+      `fault.kind must be one of ${FAULT_KINDS.join(', ')}; got ${JSON.stringify(f.kind)}`,
+    );
+  }
+  for (const key of ['times', 'after', 'latencyMs', 'ratePerSecond'] as const) {
+    const v = f[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
+      throw new Error(`fault.${key} must be a non-negative number; got ${JSON.stringify(v)}`);
+    }
+  }
+  return f as unknown as Fault;
+}
