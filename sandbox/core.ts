@@ -155,7 +155,17 @@ export class SandboxCore {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     for (const route of this.controlRoutes) {
       if (route.method === req.method && route.path === url.pathname) {
-        const out = await route.handle(body.length ? JSON.parse(body.toString('utf8')) : undefined, url.searchParams);
+        // A bad control request (malformed JSON, an unknown fault kind) is the caller's
+        // mistake: answer 400 with the reason rather than a bare 500.
+        let out: unknown;
+        try {
+          const parsed: unknown = body.length ? JSON.parse(body.toString('utf8')) : undefined;
+          out = await route.handle(parsed, url.searchParams);
+        } catch (e) {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: e instanceof Error ? e.message : String(e) }));
+          return;
+        }
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(out ?? {}));
         return;

@@ -272,6 +272,19 @@ describe('fault injection through the control API', () => {
   });
 });
 
+describe('control API errors', () => {
+  it('answers 400 with the reason for a malformed fault', async () => {
+    const res = await fetch(`${sandbox.endpoint}/_sandbox/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ service: 'eks', operation: '*', kind: 'slow' }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: 'fault.kind must be one of throttle, error5xx, latency, reset, rateLimit; got "slow"',
+    });
+  });
+});
+
 describe('parseFault', () => {
   it('accepts a well-formed fault', () => {
     const fault = { service: 'eks', operation: 'CreateCluster', kind: 'throttle', times: 2 };
