@@ -60594,7 +60594,7 @@ Shift in smaller steps, or raise "max-step" if this jump is intended.`
   }
 }
 function restoreMessage(cause, restored, notRestored, previous) {
-  const lines = [`Shifting failed: ${cause}.`];
+  const lines = [`Shifting failed: ${cause.replace(/\.$/, "")}.`];
   if (restored.length === 0 && notRestored.length === 0) {
     lines.push("No route had been written; every route keeps its previous weights.");
   }

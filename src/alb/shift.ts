@@ -383,7 +383,7 @@ function restoreMessage(
   notRestored: { arn: string; reason: string }[],
   previous: RouteWeights,
 ): string {
-  const lines = [`Shifting failed: ${cause}.`];
+  const lines = [`Shifting failed: ${cause.replace(/\.$/, '')}.`];
   if (restored.length === 0 && notRestored.length === 0) {
     lines.push('No route had been written; every route keeps its previous weights.');
   }
