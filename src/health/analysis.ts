@@ -1,0 +1,384 @@
+/**
+ * The analysis loop: wait out the warmup, then judge every interval until the duration is
+ * over. A failed interval counts toward the failure limit; going over it ends the analysis at
+ * once, so the rollback that follows is fast. A check that was never judged (too little
+ * traffic, no data) by the end fails: no data is not a pass.
+ *
+ * Windows are contiguous, never start before `since`, and when there are CloudWatch checks
+ * they are aligned to the metric period, so each CloudWatch query covers whole periods only.
+ */
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ConfigurationError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { formatDuration } from '../rollout/duration.js';
+import type { Analysis, CloudWatchCheck, HttpCheck } from '../rollout/types.js';
+import { evaluateCloudWatch, planCloudWatch, type CloudWatchPlan } from './cloudwatch.js';
+import { plural } from './format.js';
+import { evaluateHttp } from './http.js';
+import {
+  evaluatePrometheus,
+  preparePrometheusCheck,
+  type PreparedPrometheusCheck,
+} from './prometheus.js';
+import { evaluateTargetHealth, type TargetHealthCheck } from './target-health.js';
+import type {
+  AnalysisResult,
+  CheckOutcome,
+  Clock,
+  FetchLike,
+  HealthTargets,
+  IntervalResult,
+  IntervalWindow,
+  Measurement,
+} from './types.js';
+
+export const DEFAULT_CLOUDWATCH_PERIOD_MS = 60_000;
+
+export interface AnalysisRequest {
+  analysis: Analysis;
+  targets: HealthTargets;
+  /** Epoch ms when the shift was confirmed; no data from before it is used. Default: now. */
+  since?: number;
+  /**
+   * Resolution of the CloudWatch metrics, ms: the interval must be a multiple of it. ALB
+   * metrics are 60 s (the default); the sandbox serves 1 s.
+   */
+  cloudWatchPeriodMs?: number;
+  /**
+   * How long after a window closes its CloudWatch data is complete enough to judge, ms.
+   * Real ALB metrics arrive a minute or more late; the sandbox's at once. Default 0.
+   */
+  cloudWatchDelayMs?: number;
+}
+
+export interface AnalysisDeps {
+  cloudwatch: CloudWatchClient;
+  elbv2: ElasticLoadBalancingV2Client;
+  fetch: FetchLike;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface AnalysisSchedule {
+  since: number;
+  /** Every interval window the analysis will judge if nothing fails. */
+  windows: IntervalWindow[];
+}
+
+/** Periods GetMetricData accepts below one minute (high-resolution metrics). */
+const SUB_MINUTE_PERIODS = [1, 5, 10, 20, 30];
+
+function isCloudWatchPeriod(seconds: number): boolean {
+  return SUB_MINUTE_PERIODS.includes(seconds) || (seconds > 0 && seconds % 60 === 0);
+}
+
+/**
+ * When each interval starts and ends. The first window starts when the warmup is over, rounded
+ * up to `alignMs`; the last ends by `since + duration` (at least one interval is always judged).
+ */
+export function scheduleAnalysis(analysis: Analysis, since: number, alignMs = 1): AnalysisSchedule {
+  const { warmupMs, intervalMs, durationMs } = analysis;
+  if (!(intervalMs > 0)) {
+    throw new ConfigurationError(
+      `The analysis interval must be longer than 0, got ${intervalMs}ms.`,
+    );
+  }
+  if (durationMs < warmupMs + intervalMs) {
+    throw new ConfigurationError(
+      `The analysis duration (${formatDuration(durationMs)}) must be at least warmup ` +
+        `(${formatDuration(warmupMs)}) + one interval (${formatDuration(intervalMs)}).`,
+    );
+  }
+  if (!Number.isInteger(analysis.failureLimit) || analysis.failureLimit < 0) {
+    throw new ConfigurationError(
+      `The failure limit must be a whole number of intervals, 0 or more, got ${analysis.failureLimit}.`,
+    );
+  }
+  const firstStart = Math.ceil((since + warmupMs) / alignMs) * alignMs;
+  const count = Math.max(1, Math.floor((since + durationMs - firstStart) / intervalMs));
+  const windows: IntervalWindow[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = firstStart + i * intervalMs;
+    windows.push({ index: i + 1, start, end: start + intervalMs });
+  }
+  return { since, windows };
+}
+
+/**
+ * What CloudWatch windows must align to. GetMetricData rounds StartTime down to the Period for
+ * periods of 1-30 s and to the minute otherwise (API reference, StartTime); a window that
+ * starts off that grid would silently take in data from before its start, even before `since`.
+ */
+export function cloudWatchAlignmentMs(intervalMs: number): number {
+  return intervalMs < 60_000 ? intervalMs : 60_000;
+}
+
+function validateCloudWatchTiming(intervalMs: number, periodMs: number): void {
+  const period = periodMs / 1000;
+  if (!Number.isInteger(period) || !isCloudWatchPeriod(period)) {
+    throw new ConfigurationError(
+      `The CloudWatch period must be 1, 5, 10, 20 or 30 seconds, or a multiple of 60 seconds, got ${formatDuration(periodMs)}.`,
+    );
+  }
+  const interval = intervalMs / 1000;
+  if (intervalMs % periodMs !== 0 || !isCloudWatchPeriod(interval)) {
+    throw new ConfigurationError(
+      `With cloudwatch checks the interval (${formatDuration(intervalMs)}) must be a multiple of ` +
+        `the CloudWatch period (${formatDuration(periodMs)}) that GetMetricData accepts as a period ` +
+        `(1, 5, 10, 20, 30 s or a multiple of 60 s). ALB metrics have 60 s resolution: use an interval of 1m, 2m, ...`,
+    );
+  }
+}
+
+/** One interval's work, prepared once: bad placeholders and queries fail before the warmup. */
+interface PreparedChecks {
+  cloudwatch: CloudWatchPlan;
+  evaluate(window: IntervalWindow, deps: AnalysisDeps): Promise<Measurement[]>;
+}
+
+function prepareChecks(request: AnalysisRequest): PreparedChecks {
+  const { analysis, targets } = request;
+  const cloudwatchChecks = analysis.checks.filter(
+    (c): c is CloudWatchCheck => c.kind === 'cloudwatch',
+  );
+  const cloudwatch = planCloudWatch(cloudwatchChecks, targets, analysis.intervalMs / 1000);
+  type Task = (
+    window: IntervalWindow,
+    deps: AnalysisDeps,
+    cw: () => Promise<Measurement[]>,
+  ) => Promise<Measurement[]>;
+  let cloudwatchIndex = 0;
+  const tasks: Task[] = analysis.checks.map((check, index): Task => {
+    switch (check.kind) {
+      case 'targetHealth':
+        return (_w, deps) =>
+          evaluateTargetHealth(check as TargetHealthCheck, targets.weighted, deps.elbv2);
+      case 'cloudwatch': {
+        const j = cloudwatchIndex++;
+        return async (_w, _deps, cw) => [(await cw())[j] as Measurement];
+      }
+      case 'prometheus': {
+        const prepared: PreparedPrometheusCheck = preparePrometheusCheck(
+          check,
+          targets,
+          analysis.intervalMs,
+          index,
+        );
+        return async (w, deps) => [await evaluatePrometheus(prepared, w, deps.fetch)];
+      }
+      case 'http':
+        return async (_w, deps) => [await evaluateHttp(check as HttpCheck, deps.fetch)];
+    }
+  });
+  return {
+    cloudwatch,
+    async evaluate(window, deps) {
+      let fetched: Promise<Measurement[]> | undefined;
+      const cw = () => (fetched ??= evaluateCloudWatch(deps.cloudwatch, cloudwatch, window));
+      const results = await Promise.all(tasks.map((task) => task(window, deps, cw)));
+      return uniqueNames(results.flat());
+    },
+  };
+}
+
+/** Two checks that measure the same thing get `#2`, so names stay unique in every table. */
+function uniqueNames(measurements: Measurement[]): Measurement[] {
+  const seen = new Map<string, number>();
+  return measurements.map((m) => {
+    const n = (seen.get(m.name) ?? 0) + 1;
+    seen.set(m.name, n);
+    return n === 1 ? m : { ...m, name: `${m.name} #${n}` };
+  });
+}
+
+const STATUS_WORD: Record<Measurement['status'], string> = {
+  pass: 'pass',
+  fail: 'FAIL',
+  inconclusive: 'inconclusive',
+  skipped: 'skipped',
+};
+
+/** One log line per check: name, value, threshold, pass/fail, and why. */
+export function measurementLine(m: Measurement): string {
+  const why = m.reason && m.status !== 'pass' ? ` — ${m.reason}` : '';
+  return `  ${STATUS_WORD[m.status]}: ${m.name} = ${m.shown} (threshold ${m.threshold})${why}`;
+}
+
+function intervalStatus(measurements: readonly Measurement[]): IntervalResult['status'] {
+  if (measurements.some((m) => m.status === 'fail')) return 'fail';
+  if (measurements.some((m) => m.status === 'inconclusive')) return 'inconclusive';
+  return 'pass';
+}
+
+async function sleepUntil(clock: Clock, t: number): Promise<void> {
+  for (let wait = t - clock.now().getTime(); wait > 0; wait = t - clock.now().getTime()) {
+    await clock.sleep(wait);
+  }
+}
+
+export async function runAnalysis(
+  request: AnalysisRequest,
+  deps: AnalysisDeps,
+): Promise<AnalysisResult> {
+  const { analysis } = request;
+  const { clock, logger } = deps;
+  const hasCloudWatch = analysis.checks.some((c) => c.kind === 'cloudwatch');
+  const periodMs = hasCloudWatch
+    ? (request.cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS)
+    : undefined;
+  if (periodMs !== undefined) validateCloudWatchTiming(analysis.intervalMs, periodMs);
+  const delayMs = periodMs === undefined ? 0 : (request.cloudWatchDelayMs ?? 0);
+  if (analysis.checks.length === 0) {
+    throw new ConfigurationError(
+      'The analysis has no checks; add at least one to analysis.checks.',
+    );
+  }
+  const since = request.since ?? clock.now().getTime();
+  const schedule = scheduleAnalysis(
+    analysis,
+    since,
+    periodMs === undefined ? 1 : cloudWatchAlignmentMs(analysis.intervalMs),
+  );
+  const prepared = prepareChecks(request);
+
+  const first = schedule.windows[0] as IntervalWindow;
+  const warmupLeft = first.start - clock.now().getTime();
+  if (warmupLeft > 0) {
+    await logger.group(`Warming up until ${iso(first.start)}`, async () => {
+      logger.info(
+        `Shift confirmed at ${iso(since)}; warmup ${formatDuration(analysis.warmupMs)}, then ` +
+          `${plural(schedule.windows.length, 'interval')} of ${formatDuration(analysis.intervalMs)}, ` +
+          `failure limit ${analysis.failureLimit}` +
+          (delayMs
+            ? `; each interval judged ${formatDuration(delayMs)} after it closes, when its CloudWatch data is in.`
+            : '.'),
+      );
+      await sleepUntil(clock, first.start);
+    });
+  }
+
+  const intervals: IntervalResult[] = [];
+  let failedIntervals = 0;
+  for (const window of schedule.windows) {
+    await sleepUntil(clock, window.end + delayMs);
+    const measurements = await prepared.evaluate(window, deps);
+    const result: IntervalResult = {
+      window,
+      evaluatedAt: clock.now().getTime(),
+      status: intervalStatus(measurements),
+      measurements,
+    };
+    intervals.push(result);
+    if (result.status === 'fail') failedIntervals++;
+    logger.info(
+      `Interval ${window.index}/${schedule.windows.length} [${iso(window.start)}, ${iso(window.end)}): ${result.status}` +
+        (result.status === 'fail'
+          ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})`
+          : ''),
+    );
+    for (const m of measurements) logger.info(measurementLine(m));
+    if (failedIntervals > analysis.failureLimit) break;
+  }
+  return judge(analysis, schedule, intervals, failedIntervals, clock.now().getTime());
+}
+
+function judge(
+  analysis: Analysis,
+  schedule: AnalysisSchedule,
+  intervals: IntervalResult[],
+  failedIntervals: number,
+  verdictAt: number,
+): AnalysisResult {
+  const outcomes = new Map<string, CheckOutcome & { lastReason?: string; lastFailure?: string }>();
+  for (const interval of intervals) {
+    for (const m of interval.measurements) {
+      let o = outcomes.get(m.name);
+      if (!o) {
+        o = {
+          name: m.name,
+          kind: m.kind,
+          threshold: m.threshold,
+          passed: 0,
+          failed: 0,
+          inconclusive: 0,
+          skipped: 0,
+          lastShown: m.shown,
+          result: 'pass',
+        };
+        outcomes.set(m.name, o);
+      }
+      o.lastShown = m.shown;
+      if (m.status === 'pass') o.passed++;
+      if (m.status === 'fail') {
+        o.failed++;
+        o.lastFailure = m.reason ?? m.shown;
+      }
+      if (m.status === 'inconclusive') {
+        o.inconclusive++;
+        o.lastReason = m.reason ?? 'no data';
+      }
+      if (m.status === 'skipped') {
+        o.skipped++;
+        o.lastReason = m.reason ?? 'not applicable';
+      }
+    }
+  }
+  const evaluated = intervals.length;
+  const endedEarly = failedIntervals > analysis.failureLimit;
+  const reasons: string[] = [];
+  const failedChecks: string[] = [];
+  for (const o of outcomes.values()) {
+    if (o.skipped === evaluated) o.result = 'skipped';
+    else if (o.passed === 0) o.result = o.failed > 0 && endedEarly ? 'fail' : 'not enough data';
+    else o.result = o.failed > 0 && endedEarly ? 'fail' : 'pass';
+
+    if (endedEarly && o.failed > 0) {
+      failedChecks.push(o.name);
+      reasons.push(`${o.name} ${o.lastFailure} in ${o.failed} of ${plural(evaluated, 'interval')}`);
+    } else if (!endedEarly && o.result === 'not enough data') {
+      failedChecks.push(o.name);
+      const reason = o.lastReason ?? 'no data';
+      const failedToo = o.failed ? `; failed in ${o.failed} (${o.lastFailure})` : '';
+      reasons.push(
+        reason.startsWith('not enough traffic to judge: ')
+          ? `${o.name}: not enough traffic to judge in ${o.inconclusive} of ${plural(evaluated, 'interval')} (${reason.slice('not enough traffic to judge: '.length)})${failedToo}`
+          : `${o.name}: no verdict in ${o.inconclusive} of ${plural(evaluated, 'interval')} (${reason})${failedToo}`,
+      );
+    }
+  }
+  const healthy = failedChecks.length === 0;
+  let verdict: string;
+  if (healthy) {
+    const judged = [...outcomes.values()].filter((o) => o.result === 'pass').length;
+    const passedIntervals = intervals.filter((i) => i.status === 'pass').length;
+    const notes: string[] = [];
+    if (failedIntervals) {
+      notes.push(`${failedIntervals} failed within the failure limit of ${analysis.failureLimit}`);
+    }
+    const inconclusive = intervals.filter((i) => i.status === 'inconclusive').length;
+    if (inconclusive) notes.push(`${inconclusive} inconclusive`);
+    verdict =
+      `healthy: ${plural(judged, 'check')} passed in ${passedIntervals} of ${plural(evaluated, 'interval')}` +
+      (notes.length ? ` (${notes.join(', ')})` : '');
+  } else {
+    verdict = reasons.join('; ');
+  }
+  return {
+    healthy,
+    verdict,
+    verdictAt,
+    failedChecks,
+    endedEarly,
+    since: schedule.since,
+    plannedIntervals: schedule.windows.length,
+    failedIntervals,
+    failureLimit: analysis.failureLimit,
+    intervals,
+    checks: [...outcomes.values()].map(({ lastReason: _r, lastFailure: _f, ...o }) => o),
+  };
+}
+
+function iso(t: number): string {
+  return new Date(t).toISOString();
+}

@@ -1,0 +1,13 @@
+export * from './types.js';
+export {
+  runAnalysis,
+  scheduleAnalysis,
+  cloudWatchAlignmentMs,
+  measurementLine,
+  DEFAULT_CLOUDWATCH_PERIOD_MS,
+} from './analysis.js';
+export type { AnalysisRequest, AnalysisDeps, AnalysisSchedule } from './analysis.js';
+export { resolveTargets, targetsFromArns, targetsFromRolloutFile } from './targets.js';
+export type { TargetSpec, TargetGroupSpec } from './targets.js';
+export { buildReport, summaryMarkdown } from './report.js';
+export type { HealthReport } from './report.js';

@@ -1,0 +1,120 @@
+/**
+ * Which target groups the analysis looks at, and their CloudWatch dimensions. The
+ * LoadBalancer dimension of a target group is not in its ARN: it comes from
+ * DescribeTargetGroups' LoadBalancerArns (one per ALB that forwards to it).
+ */
+import {
+  DescribeTargetGroupsCommand,
+  type ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { isArnError, parseElbArn } from '../aws/arn.js';
+import { ConfigurationError } from '../common/errors.js';
+import type { RolloutFile } from '../rollout/types.js';
+import type { HealthTargets, TargetGroupRef } from './types.js';
+
+export interface TargetGroupSpec {
+  label: string;
+  arn: string;
+  eks?: string;
+}
+
+export interface TargetSpec {
+  canary: TargetGroupSpec;
+  baseline?: TargetGroupSpec;
+  /** Every target group that receives weight; the canary is added first if missing. */
+  weighted: TargetGroupSpec[];
+}
+
+/**
+ * From a rollout file: the canary cluster; as baseline the other cluster with the most weight
+ * (none when the canary has all of it); every cluster with weight for targetHealth.
+ */
+export function targetsFromRolloutFile(file: RolloutFile): TargetSpec {
+  const spec = (name: string): TargetGroupSpec => {
+    const c = file.clusters.find((x) => x.name === name);
+    if (!c)
+      throw new ConfigurationError(`${file.path}: canary "${name}" is not a declared cluster.`);
+    return { label: c.name, arn: c.targetGroup, eks: c.eks };
+  };
+  const canary = spec(file.canary);
+  let baseline: TargetGroupSpec | undefined;
+  let baselineWeight = 0;
+  for (const c of file.clusters) {
+    const w = file.weights[c.name] ?? 0;
+    if (c.name !== file.canary && w > baselineWeight) {
+      baseline = spec(c.name);
+      baselineWeight = w;
+    }
+  }
+  const weighted = file.clusters
+    .filter((c) => c.name !== file.canary && (file.weights[c.name] ?? 0) > 0)
+    .map((c) => spec(c.name));
+  const out: TargetSpec = { canary, weighted: [canary, ...weighted] };
+  if (baseline) out.baseline = baseline;
+  return out;
+}
+
+/** From action inputs: target group ARNs, labelled by their names. */
+export function targetsFromArns(canaryArn: string, baselineArn?: string): TargetSpec {
+  const spec = (arn: string, input: string): TargetGroupSpec => {
+    const parsed = parseElbArn(arn, 'targetgroup');
+    if (isArnError(parsed)) throw new ConfigurationError(`Input "${input}": ${parsed.error}`);
+    return { label: parsed.name, arn };
+  };
+  const canary = spec(canaryArn, 'canary-target-group');
+  if (baselineArn === undefined) return { canary, weighted: [canary] };
+  const baseline = spec(baselineArn, 'baseline-target-group');
+  if (baseline.arn === canary.arn) {
+    throw new ConfigurationError(
+      'Inputs "canary-target-group" and "baseline-target-group" name the same target group.',
+    );
+  }
+  return { canary, baseline, weighted: [canary, baseline] };
+}
+
+/** Looks up every target group's load balancers in one DescribeTargetGroups call. */
+export async function resolveTargets(
+  elbv2: ElasticLoadBalancingV2Client,
+  spec: TargetSpec,
+): Promise<HealthTargets> {
+  const all = [spec.canary, ...(spec.baseline ? [spec.baseline] : []), ...spec.weighted];
+  const arns = [...new Set(all.map((t) => t.arn))];
+  let found;
+  try {
+    found = await elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: arns }));
+  } catch (e) {
+    if (e instanceof Error && e.name === 'TargetGroupNotFoundException') {
+      throw new ConfigurationError(`${e.message} (looked up: ${arns.join(', ')})`);
+    }
+    throw e;
+  }
+  const refs = new Map<string, TargetGroupRef>();
+  for (const t of all) {
+    if (refs.has(t.arn)) continue;
+    const parsed = parseElbArn(t.arn, 'targetgroup');
+    if (isArnError(parsed)) throw new ConfigurationError(parsed.error);
+    const described = found.TargetGroups?.find((g) => g.TargetGroupArn === t.arn);
+    if (!described) {
+      throw new ConfigurationError(`Target group ${t.arn} (${t.label}) was not found.`);
+    }
+    const loadBalancers = (described.LoadBalancerArns ?? []).flatMap((lbArn) => {
+      const lb = parseElbArn(lbArn, 'loadbalancer');
+      return isArnError(lb) || !lb.loadBalancerDimension ? [] : [lb.loadBalancerDimension];
+    });
+    const ref: TargetGroupRef = {
+      label: t.label,
+      arn: t.arn,
+      dimension: parsed.targetGroupDimension as string,
+      loadBalancers,
+    };
+    if (t.eks) ref.eks = t.eks;
+    refs.set(t.arn, ref);
+  }
+  const get = (t: TargetGroupSpec) => refs.get(t.arn) as TargetGroupRef;
+  const weighted = [spec.canary, ...spec.weighted.filter((t) => t.arn !== spec.canary.arn)].map(
+    get,
+  );
+  const out: HealthTargets = { canary: get(spec.canary), weighted };
+  if (spec.baseline) out.baseline = get(spec.baseline);
+  return out;
+}

@@ -1,0 +1,150 @@
+/**
+ * The verify-health bundle run as the runner runs it (`node dist/verify-health/index.js` with
+ * INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files) against the sandbox's
+ * endpoint, with real traffic through the sandbox ALB. Needs `npm run bundle` first.
+ */
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../sandbox/index.js';
+import { startCanaryStack, type CanaryStack } from '../health/sandbox-fixture.js';
+import { runAction } from './harness.js';
+
+const BUNDLE = 'dist/verify-health/index.js';
+
+let sandbox: Sandbox;
+const stacks: CanaryStack[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run "npm run bundle" first.`);
+  sandbox = await startSandbox({ healthCheckTimeScale: 0.05 });
+});
+afterAll(async () => {
+  await Promise.all(stacks.map((s) => s.close()));
+  await sandbox?.close();
+});
+
+const CHECKS = `
+- targetHealth: { minHealthy: 1 }
+- cloudwatch: { metric: error-rate, max: 0.01, minRequests: 20 }
+`;
+
+describe.concurrent('verify-health bundle against the sandbox', () => {
+  it('fails a bad canary within one interval after warmup, with outputs, report and summary', async () => {
+    const s = await startCanaryStack(sandbox, {
+      weights: { blue: 50, green: 50 },
+      requestsPerSecond: 30,
+      green: { errorRate: 0.05 },
+    });
+    stacks.push(s);
+    const since = new Date();
+    const run = await runAction(
+      'verify-health',
+      {
+        'canary-target-group': s.greenArn,
+        'baseline-target-group': s.blueArn,
+        checks: CHECKS,
+        warmup: '1s',
+        interval: '5s',
+        duration: '30s',
+        'cloudwatch-period': '1s',
+        'cloudwatch-delay': '0s',
+        since: since.toISOString(),
+      },
+      { ...sandbox.env, RUNNER_TEMP: mkdtempSync(join(tmpdir(), 'vh-e2e-')) },
+    );
+    expect(run.exitCode, run.stdout + run.stderr).toBe(1);
+    expect(run.outputs.healthy).toBe('false');
+    expect(JSON.parse(run.outputs['failed-checks'] as string)).toEqual([
+      expect.stringMatching(/^error-rate of vh-\d+-green$/),
+    ]);
+    expect(run.stdout).toMatch(
+      // Workflow commands escape % as %25; the runner shows it as %.
+      /::error::Canary unhealthy: error-rate of vh-\d+-green \d+(\.\d)?%25 > 1%25 in 1 of 1 interval/,
+    );
+    // First window starts after the 1 s warmup on the 5 s grid; the verdict follows its end.
+    const verdictAt = Date.parse(run.outputs['verdict-at'] as string);
+    expect(verdictAt - since.getTime()).toBeLessThan(1_000 + 5_000 + 5_000 + 1_500);
+
+    const report = JSON.parse(readFileSync(run.outputs.report as string, 'utf8'));
+    expect(report).toMatchObject({ healthy: false, endedEarly: true, failedIntervals: 1 });
+    expect(report.intervals).toHaveLength(1);
+    const errorRate = report.intervals[0].measurements.find((m: { name: string }) =>
+      m.name.startsWith('error-rate'),
+    );
+    expect(errorRate.status).toBe('fail');
+    expect(errorRate.value).toBeGreaterThan(0.03);
+    expect(errorRate.details.canary.requests).toBeGreaterThanOrEqual(20);
+
+    expect(run.summary).toContain('### ❌ Canary unhealthy');
+    expect(run.summary).toMatch(
+      /\| error-rate of vh-\d+-green \| ≤ 1% \| \d+(\.\d)?% \| 0 \| 1 \| 0 \| ❌ fail \|/,
+    );
+    expect(run.stdout).toMatch(/FAIL: error-rate of vh-\d+-green = \d+(\.\d)?% \(threshold ≤ 1%\)/);
+  });
+
+  it('passes a good canary from a rollout file', async () => {
+    const s = await startCanaryStack(sandbox, {
+      weights: { blue: 50, green: 50 },
+      requestsPerSecond: 30,
+    });
+    stacks.push(s);
+    const dir = mkdtempSync(join(tmpdir(), 'vh-e2e-'));
+    const file = join(dir, 'web.yaml');
+    writeFileSync(
+      file,
+      `version: 1
+name: web
+region: ${sandbox.region}
+clusters:
+  blue: { eks: prod-1-31, targetGroup: ${s.blueArn} }
+  green: { eks: prod-1-32, targetGroup: ${s.greenArn} }
+routes:
+  - listener: ${s.listenerArn}
+weights: { blue: 50, green: 50 }
+canary: green
+steps: [50, 100]
+owner: blue
+analysis:
+  warmup: 1s
+  interval: 5s
+  duration: 11s
+  failureLimit: 0
+  checks:
+    - targetHealth: { minHealthy: 1 }
+    - cloudwatch: { metric: error-rate, max: 0.01, minRequests: 20 }
+    - cloudwatch: { metric: error-rate, vsBaseline: { maxIncrease: 0.01 }, minRequests: 20 }
+`,
+    );
+    const run = await runAction(
+      'verify-health',
+      { file, 'cloudwatch-period': '1s', 'cloudwatch-delay': '0s' },
+      { ...sandbox.env, RUNNER_TEMP: dir },
+    );
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    expect(run.outputs.healthy).toBe('true');
+    expect(run.outputs['failed-checks']).toBe('[]');
+    expect(run.stdout).toMatch(/Verdict: healthy: 4 checks passed in (\d) of \1 intervals?/);
+    expect(run.summary).toContain('### ✅ Canary healthy');
+    expect(run.summary).toContain('| error-rate of green vs blue | ≤ blue +1% |');
+  });
+
+  it('fails at once on a bad input, naming it', async () => {
+    const run = await runAction(
+      'verify-health',
+      {
+        'canary-target-group':
+          'arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/x/0123456789abcdef',
+        checks: CHECKS,
+        interval: 'soon',
+      },
+      sandbox.env,
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toContain(
+      '::error::Input "interval" must be a duration such as 30s, 1m or 1m30s, got "soon".',
+    );
+    expect(run.outputs.healthy).toBeUndefined();
+  });
+});

@@ -1,0 +1,310 @@
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { describe, expect, it } from 'vitest';
+import { MemoryLogger } from '../../src/common/logger.js';
+import { runAnalysis, scheduleAnalysis, type AnalysisDeps } from '../../src/health/index.js';
+import type { Analysis, Check } from '../../src/rollout/types.js';
+import {
+  BLUE,
+  FakeClock,
+  GREEN,
+  TARGETS,
+  fakeCloudWatch,
+  fakeTargetHealth,
+  traffic,
+  type MetricSource,
+} from './fixtures.js';
+
+const T0 = Date.parse('2026-05-01T12:00:00Z');
+const ERROR_RATE: Check = { kind: 'cloudwatch', metric: 'error-rate', max: 0.01 };
+const TARGET_HEALTH: Check = { kind: 'targetHealth', minHealthy: 1, maxUnhealthy: 0 };
+
+const analysis = (extra: Partial<Analysis> = {}): Analysis => ({
+  warmupMs: 30_000,
+  intervalMs: 60_000,
+  durationMs: 300_000,
+  failureLimit: 0,
+  checks: [TARGET_HEALTH, ERROR_RATE],
+  ...extra,
+});
+
+function setup(source: MetricSource, start = T0) {
+  const clock = new FakeClock(start);
+  const cw = fakeCloudWatch(source);
+  const logger = new MemoryLogger();
+  const deps: AnalysisDeps = {
+    cloudwatch: cw.client,
+    elbv2: fakeTargetHealth({ [GREEN.arn]: ['healthy', 'healthy'], [BLUE.arn]: ['healthy'] }),
+    fetch,
+    clock,
+    logger,
+  };
+  return { clock, calls: cw.calls, logger, deps };
+}
+
+const healthyTraffic = traffic({
+  [GREEN.dimension]: { requests: 1000, errors: 1 },
+  [BLUE.dimension]: { requests: 9000, errors: 9 },
+});
+const badTraffic = traffic({
+  [GREEN.dimension]: { requests: 1000, errors: 42 },
+  [BLUE.dimension]: { requests: 9000, errors: 9 },
+});
+
+const iso = (t: number) => new Date(t).toISOString();
+
+describe('scheduleAnalysis', () => {
+  it('starts after the warmup, aligned up to the CloudWatch period, and ends by the duration', () => {
+    const since = Date.parse('2026-05-01T12:00:30.500Z');
+    const { windows } = scheduleAnalysis(analysis(), since, 60_000);
+    expect(windows.map((w) => [iso(w.start), iso(w.end)])).toEqual([
+      ['2026-05-01T12:02:00.000Z', '2026-05-01T12:03:00.000Z'],
+      ['2026-05-01T12:03:00.000Z', '2026-05-01T12:04:00.000Z'],
+      ['2026-05-01T12:04:00.000Z', '2026-05-01T12:05:00.000Z'],
+    ]);
+  });
+
+  it('does not align without CloudWatch checks', () => {
+    const since = Date.parse('2026-05-01T12:00:30.500Z');
+    const { windows } = scheduleAnalysis(analysis({ intervalMs: 90_000 }), since);
+    expect(windows.map((w) => iso(w.start))).toEqual([
+      '2026-05-01T12:01:00.500Z',
+      '2026-05-01T12:02:30.500Z',
+      '2026-05-01T12:04:00.500Z',
+    ]);
+  });
+
+  it('refuses a duration shorter than warmup plus one interval', () => {
+    expect(() => scheduleAnalysis(analysis({ durationMs: 60_000 }), T0, 60_000)).toThrow(
+      'The analysis duration (1m) must be at least warmup (30s) + one interval (1m).',
+    );
+  });
+});
+
+describe('runAnalysis', () => {
+  it('passes a healthy canary after judging every interval, one GetMetricData call each', async () => {
+    const { clock, calls, logger, deps } = setup(healthyTraffic);
+    const result = await runAnalysis({ analysis: analysis(), targets: TARGETS }, deps);
+    expect(result).toMatchObject({
+      healthy: true,
+      verdict: 'healthy: 3 checks passed in 4 of 4 intervals',
+      failedChecks: [],
+      endedEarly: false,
+      plannedIntervals: 4,
+    });
+    // Warmup ends 12:00:30 -> first window 12:01:00; the last ends at 12:05:00.
+    expect(calls.map((c) => [iso(c.StartTime!.getTime()), iso(c.EndTime!.getTime())])).toEqual([
+      ['2026-05-01T12:01:00.000Z', '2026-05-01T12:02:00.000Z'],
+      ['2026-05-01T12:02:00.000Z', '2026-05-01T12:03:00.000Z'],
+      ['2026-05-01T12:03:00.000Z', '2026-05-01T12:04:00.000Z'],
+      ['2026-05-01T12:04:00.000Z', '2026-05-01T12:05:00.000Z'],
+    ]);
+    expect(result.intervals.map((i) => iso(i.evaluatedAt))).toEqual([
+      '2026-05-01T12:02:00.000Z',
+      '2026-05-01T12:03:00.000Z',
+      '2026-05-01T12:04:00.000Z',
+      '2026-05-01T12:05:00.000Z',
+    ]);
+    expect(clock.t).toBe(Date.parse('2026-05-01T12:05:00Z'));
+    expect(logger.lines).toContain('  pass: error-rate of green = 0.1% (threshold ≤ 1%)');
+    expect(logger.lines).toContain(
+      '  pass: targetHealth of blue = 1 healthy, 0 unhealthy (threshold ≥ 1 healthy, ≤ 0 unhealthy)',
+    );
+  });
+
+  it('fails a bad canary in the first interval after warmup and stops at once', async () => {
+    const { clock, calls, logger, deps } = setup(badTraffic);
+    const result = await runAnalysis({ analysis: analysis(), targets: TARGETS }, deps);
+    expect(result).toMatchObject({
+      healthy: false,
+      verdict: 'error-rate of green 4.2% > 1% in 1 of 1 interval',
+      failedChecks: ['error-rate of green'],
+      endedEarly: true,
+      failedIntervals: 1,
+    });
+    expect(calls).toHaveLength(1);
+    expect(iso(result.verdictAt)).toBe('2026-05-01T12:02:00.000Z');
+    expect(clock.t).toBe(Date.parse('2026-05-01T12:02:00Z'));
+    expect(logger.lines).toContain(
+      'Interval 1/4 [2026-05-01T12:01:00.000Z, 2026-05-01T12:02:00.000Z): fail (1 failed, limit 0)',
+    );
+    expect(logger.lines).toContain(
+      '  FAIL: error-rate of green = 4.2% (threshold ≤ 1%) — 4.2% > 1%',
+    );
+  });
+
+  it('tolerates failures up to the limit and ends when it is exceeded', async () => {
+    const { calls, deps } = setup(badTraffic);
+    const result = await runAnalysis(
+      { analysis: analysis({ failureLimit: 1 }), targets: TARGETS },
+      deps,
+    );
+    expect(result.verdict).toBe('error-rate of green 4.2% > 1% in 2 of 2 intervals');
+    expect(calls).toHaveLength(2);
+    expect(iso(result.verdictAt)).toBe('2026-05-01T12:03:00.000Z');
+  });
+
+  it('stays healthy when one failed interval is within the limit', async () => {
+    let n = 0;
+    const { deps } = setup((q) => {
+      if (q.metricName === 'RequestCount' && q.targetGroup === GREEN.dimension) n++;
+      return (n === 2 ? badTraffic : healthyTraffic)(q);
+    });
+    const result = await runAnalysis(
+      { analysis: analysis({ failureLimit: 1 }), targets: TARGETS },
+      deps,
+    );
+    expect(result).toMatchObject({
+      healthy: true,
+      verdict:
+        'healthy: 3 checks passed in 3 of 4 intervals (1 failed within the failure limit of 1)',
+    });
+  });
+
+  it('calls no traffic inconclusive, then fails at the end saying there was not enough traffic', async () => {
+    const { calls, deps } = setup(traffic({ [BLUE.dimension]: { requests: 900 } }));
+    const result = await runAnalysis({ analysis: analysis(), targets: TARGETS }, deps);
+    expect(calls).toHaveLength(4);
+    expect(result.intervals.map((i) => i.status)).toEqual([
+      'inconclusive',
+      'inconclusive',
+      'inconclusive',
+      'inconclusive',
+    ]);
+    expect(result).toMatchObject({
+      healthy: false,
+      endedEarly: false,
+      failedChecks: ['error-rate of green'],
+      verdict:
+        'error-rate of green: not enough traffic to judge in 4 of 4 intervals (0 requests to green < minRequests 1)',
+    });
+    expect(result.checks.find((c) => c.name === 'error-rate of green')?.result).toBe(
+      'not enough data',
+    );
+  });
+
+  it('passes when traffic arrives after some inconclusive intervals', async () => {
+    const { deps } = setup((q) =>
+      q.start >= Date.parse('2026-05-01T12:03:00Z') ? healthyTraffic(q) : undefined,
+    );
+    const result = await runAnalysis({ analysis: analysis(), targets: TARGETS }, deps);
+    expect(result).toMatchObject({
+      healthy: true,
+      verdict: 'healthy: 3 checks passed in 2 of 4 intervals (2 inconclusive)',
+    });
+  });
+
+  it('counts from since and never queries data from before it', async () => {
+    const since = Date.parse('2026-05-01T11:59:10.250Z');
+    const { clock, calls, deps } = setup(healthyTraffic, T0);
+    const result = await runAnalysis(
+      { analysis: analysis({ warmupMs: 0, durationMs: 180_000 }), targets: TARGETS, since },
+      deps,
+    );
+    // since 11:59:10.25 -> first whole minute 12:00; ends by since + 3m = 12:02:10.25.
+    expect(calls.map((c) => iso(c.StartTime!.getTime()))).toEqual([
+      '2026-05-01T12:00:00.000Z',
+      '2026-05-01T12:01:00.000Z',
+    ]);
+    expect(calls.every((c) => c.StartTime!.getTime() >= since)).toBe(true);
+    expect(result.healthy).toBe(true);
+    expect(clock.sleeps[0]).toBe(60_000);
+  });
+
+  it('judges each window after the CloudWatch delay, for metrics that arrive late', async () => {
+    const { calls, deps } = setup(badTraffic);
+    const result = await runAnalysis(
+      { analysis: analysis(), targets: TARGETS, cloudWatchDelayMs: 60_000 },
+      deps,
+    );
+    expect(calls.map((c) => iso(c.StartTime!.getTime()))).toEqual(['2026-05-01T12:01:00.000Z']);
+    expect(iso(result.intervals[0]!.evaluatedAt)).toBe('2026-05-01T12:03:00.000Z');
+  });
+
+  it('judges windows that are already over without waiting', async () => {
+    const since = T0 - 10 * 60_000;
+    const { clock, calls, deps } = setup(healthyTraffic, T0);
+    await runAnalysis({ analysis: analysis(), targets: TARGETS, since }, deps);
+    expect(calls).toHaveLength(4);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('refuses an interval that is not a multiple of the CloudWatch period before waiting', async () => {
+    const { clock, deps } = setup(healthyTraffic);
+    await expect(
+      runAnalysis({ analysis: analysis({ intervalMs: 30_000 }), targets: TARGETS }, deps),
+    ).rejects.toThrow(/interval \(30s\) must be a multiple of the CloudWatch period \(1m\)/);
+    await expect(
+      runAnalysis(
+        { analysis: analysis({ intervalMs: 7_000 }), targets: TARGETS, cloudWatchPeriodMs: 1_000 },
+        deps,
+      ),
+    ).rejects.toThrow(
+      /interval \(7s\) must be a multiple of the CloudWatch period \(1s\) that GetMetricData accepts/,
+    );
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('uses a short period where metrics have it (the sandbox serves 1 s)', async () => {
+    const since = T0 + 400;
+    const { calls, deps } = setup(healthyTraffic, T0);
+    const result = await runAnalysis(
+      {
+        analysis: analysis({ warmupMs: 2_000, intervalMs: 5_000, durationMs: 16_000 }),
+        targets: TARGETS,
+        since,
+        cloudWatchPeriodMs: 1_000,
+      },
+      deps,
+    );
+    // GetMetricData rounds a 5 s period's StartTime down to 5 s, so windows start on that grid.
+    expect(calls.map((c) => iso(c.StartTime!.getTime()))).toEqual([
+      '2026-05-01T12:00:05.000Z',
+      '2026-05-01T12:00:10.000Z',
+    ]);
+    expect(calls[0]!.MetricDataQueries![0]!.MetricStat!.Period).toBe(5);
+    expect(result.healthy).toBe(true);
+  });
+
+  it('fails on unhealthy targets without any CloudWatch check', async () => {
+    const clock = new FakeClock(T0);
+    const result = await runAnalysis(
+      { analysis: analysis({ checks: [TARGET_HEALTH] }), targets: TARGETS },
+      {
+        cloudwatch: fakeCloudWatch(() => undefined).client,
+        elbv2: fakeTargetHealth({ [GREEN.arn]: ['unhealthy'], [BLUE.arn]: ['healthy'] }),
+        fetch,
+        clock,
+        logger: new MemoryLogger(),
+      },
+    );
+    expect(result.verdict).toBe(
+      'targetHealth of green 0 healthy < 1, 1 unhealthy > 0 in 1 of 1 interval',
+    );
+    expect(clock.t).toBe(T0 + 90_000);
+  });
+
+  it('names two checks of the same metric apart', async () => {
+    const { deps } = setup(healthyTraffic);
+    const result = await runAnalysis(
+      {
+        analysis: analysis({ checks: [ERROR_RATE, { ...ERROR_RATE, max: 0.0005 }] }),
+        targets: TARGETS,
+      },
+      deps,
+    );
+    expect(result.failedChecks).toEqual(['error-rate of green #2']);
+  });
+
+  it('refuses an analysis without checks', async () => {
+    const { deps } = setup(healthyTraffic);
+    await expect(
+      runAnalysis(
+        { analysis: analysis({ checks: [] }), targets: TARGETS },
+        {
+          ...deps,
+          elbv2: new ElasticLoadBalancingV2Client({ region: 'ap-northeast-1' }),
+        },
+      ),
+    ).rejects.toThrow('The analysis has no checks');
+  });
+});

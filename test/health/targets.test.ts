@@ -1,0 +1,105 @@
+import {
+  DescribeTargetGroupsCommand,
+  ElasticLoadBalancingV2Client,
+  TargetGroupNotFoundException,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { mockClient } from 'aws-sdk-client-mock';
+import { describe, expect, it } from 'vitest';
+import { resolveTargets, targetsFromArns, targetsFromRolloutFile } from '../../src/health/index.js';
+import type { RolloutFile } from '../../src/rollout/types.js';
+import { BLUE, GREEN } from './fixtures.js';
+
+const P = 'arn:aws:elasticloadbalancing:ap-northeast-1:123456789012';
+const OTHER = `${P}:targetgroup/web-other/1111111111111111`;
+
+function file(weights: Record<string, number>): RolloutFile {
+  return {
+    path: 'rollouts/web.yaml',
+    version: 1,
+    name: 'web',
+    region: 'ap-northeast-1',
+    clusters: [
+      { name: 'blue', eks: 'prod-1-31', targetGroup: BLUE.arn },
+      { name: 'green', eks: 'prod-1-32', targetGroup: GREEN.arn },
+      { name: 'other', eks: 'prod-1-33', targetGroup: OTHER },
+    ],
+    routes: [],
+    weights,
+    canary: 'green',
+    steps: [10, 50, 100],
+    owner: 'blue',
+    analysis: { warmupMs: 0, intervalMs: 60_000, durationMs: 60_000, failureLimit: 0, checks: [] },
+    locate: () => ({ line: 1, col: 1 }),
+  };
+}
+
+describe('targetsFromRolloutFile', () => {
+  it('takes the canary, the heaviest other cluster as baseline, and every cluster with weight', () => {
+    const spec = targetsFromRolloutFile(file({ blue: 20, green: 10, other: 70 }));
+    expect(spec.canary).toEqual({ label: 'green', arn: GREEN.arn, eks: 'prod-1-32' });
+    expect(spec.baseline?.label).toBe('other');
+    expect(spec.weighted.map((t) => t.label)).toEqual(['green', 'blue', 'other']);
+  });
+
+  it('has no baseline when the canary takes all traffic', () => {
+    const spec = targetsFromRolloutFile(file({ blue: 0, green: 100, other: 0 }));
+    expect(spec.baseline).toBeUndefined();
+    expect(spec.weighted.map((t) => t.label)).toEqual(['green']);
+  });
+});
+
+describe('targetsFromArns', () => {
+  it('labels target groups by name and refuses a malformed ARN naming the input', () => {
+    expect(targetsFromArns(GREEN.arn, BLUE.arn).baseline?.label).toBe('web-blue');
+    expect(() => targetsFromArns(`${P}:loadbalancer/app/web/50dc6c495c0c9188`)).toThrow(
+      /^Input "canary-target-group": ".*" is a loadbalancer ARN; expected/,
+    );
+  });
+});
+
+describe('resolveTargets', () => {
+  it('finds each target group’s CloudWatch dimensions with one DescribeTargetGroups call', async () => {
+    const elbv2 = new ElasticLoadBalancingV2Client({ region: 'ap-northeast-1' });
+    const mock = mockClient(elbv2);
+    mock.on(DescribeTargetGroupsCommand).resolves({
+      TargetGroups: [
+        {
+          TargetGroupArn: GREEN.arn,
+          LoadBalancerArns: [
+            `${P}:loadbalancer/app/web/50dc6c495c0c9188`,
+            `${P}:loadbalancer/app/web-internal/60dc6c495c0c9188`,
+          ],
+        },
+        {
+          TargetGroupArn: BLUE.arn,
+          LoadBalancerArns: [`${P}:loadbalancer/app/web/50dc6c495c0c9188`],
+        },
+      ],
+    });
+    const targets = await resolveTargets(elbv2, targetsFromArns(GREEN.arn, BLUE.arn));
+    expect(mock.commandCalls(DescribeTargetGroupsCommand)).toHaveLength(1);
+    expect(targets.canary).toEqual({
+      label: 'web-green',
+      arn: GREEN.arn,
+      dimension: 'targetgroup/web-green/fedcba9876543210',
+      loadBalancers: ['app/web/50dc6c495c0c9188', 'app/web-internal/60dc6c495c0c9188'],
+    });
+    expect(targets.weighted.map((t) => t.label)).toEqual(['web-green', 'web-blue']);
+  });
+
+  it('turns an unknown target group into a configuration error', async () => {
+    const elbv2 = new ElasticLoadBalancingV2Client({ region: 'ap-northeast-1' });
+    mockClient(elbv2)
+      .on(DescribeTargetGroupsCommand)
+      .rejects(
+        new TargetGroupNotFoundException({
+          message: 'One or more target groups not found',
+          $metadata: {},
+        }),
+      );
+    await expect(resolveTargets(elbv2, targetsFromArns(GREEN.arn))).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      message: `One or more target groups not found (looked up: ${GREEN.arn})`,
+    });
+  });
+});
