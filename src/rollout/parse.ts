@@ -21,7 +21,9 @@ export const MAX_CLUSTERS = 5;
 
 export const ANALYSIS_DEFAULTS = {
   warmupMs: 30_000,
-  intervalMs: 30_000,
+  // ALB metrics in CloudWatch have 1-minute resolution; a shorter interval would judge windows
+  // that hold a whole minute of data or none.
+  intervalMs: 60_000,
   durationMs: 300_000,
   failureLimit: 0,
 } as const;
@@ -541,5 +543,19 @@ function readAnalysis(src: YamlSource, at: At): Analysis | undefined {
     return undefined;
   }
   if (!checks) return undefined;
+  // verify-health queries each interval as one CloudWatch period, so with CloudWatch checks the
+  // interval must be a period GetMetricData accepts. Checked here so a file valid today stays
+  // valid when it runs.
+  const intervalSeconds = intervalMs / 1000;
+  const isPeriod =
+    Number.isInteger(intervalSeconds) &&
+    ([1, 5, 10, 20, 30].includes(intervalSeconds) || intervalSeconds % 60 === 0);
+  if (!isPeriod && checks.some((c) => c.kind === 'cloudwatch')) {
+    src.reportValue(
+      f.get('interval') ?? at,
+      `analysis.interval (${formatDuration(intervalMs)}) must be 1s, 5s, 10s, 20s, 30s or a whole number of minutes with cloudwatch checks: each interval is one CloudWatch period. ALB metrics have 1-minute resolution, so 1m or more is the usual choice.`,
+    );
+    return undefined;
+  }
   return { warmupMs, intervalMs, durationMs, failureLimit, checks };
 }

@@ -81,7 +81,7 @@ describe('parseRolloutFile: a valid file', () => {
     const file = parseRolloutFile(text, FILE);
     expect(file.analysis).toEqual({
       warmupMs: 30_000,
-      intervalMs: 30_000,
+      intervalMs: 60_000,
       durationMs: 300_000,
       failureLimit: 0,
       checks: [{ kind: 'targetHealth', minHealthy: 1, maxUnhealthy: 0 }],
@@ -503,6 +503,12 @@ const INVALID: Row[] = [
     check('{ targetHealth: {}, http: { url: "https://x.example.com" } }'),
     'analysis.checks[0] names two checks (targetHealth and http); start each check with its own "-".',
     '24:27',
+  ],
+  [
+    'an interval that is no CloudWatch period, with cloudwatch checks',
+    edit(['  interval: 30s', '  interval: 45s']),
+    'analysis.interval (45s) must be 1s, 5s, 10s, 20s, 30s or a whole number of minutes with cloudwatch checks',
+    '20:13',
   ],
   [
     'a misspelt check kind',
