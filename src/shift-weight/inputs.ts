@@ -11,7 +11,7 @@ import {
 import { parseRouteLines, parseWeightLines } from '../alb/weights-text.js';
 import type { ShiftRequest } from '../alb/shift.js';
 import type { RouteRef, Weights } from '../alb/forward.js';
-import { readRolloutFile } from '../rollout/index.js';
+import { readRolloutFile } from '../rollout/file.js';
 import type { RolloutFile } from '../rollout/types.js';
 import { Inputs } from './io.js';
 

@@ -30,7 +30,7 @@ import {
   parseDuration,
   readRolloutFile,
   type Analysis,
-} from '../rollout/index.js';
+} from '../rollout/file.js';
 
 /** Input and output names of actions/verify-health/action.yml, in one place. */
 export const Inputs = {

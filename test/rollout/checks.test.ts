@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../src/common/errors.js';
-import { parseChecks } from '../../src/rollout/index.js';
+import { parseChecks } from '../../src/rollout/file.js';
 
 const SOURCE = 'input "checks"';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../src/rollout/index.js';
+import { formatDuration, parseDuration } from '../../src/rollout/file.js';
 import { closestMatch } from '../../src/rollout/suggest.js';
 
 describe('parseDuration', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../src/common/errors.js';
-import { parseRolloutFile, readRolloutFile, type RolloutFile } from '../../src/rollout/index.js';
+import { parseRolloutFile, readRolloutFile, type RolloutFile } from '../../src/rollout/file.js';
 import { BLUE_TG, GREEN_TG, VALID, edit, listenerArn, ruleArn, tgArn } from './fixtures.js';
 
 const FILE = 'rollouts/web.yaml';
