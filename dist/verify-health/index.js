@@ -66269,7 +66269,9 @@ var MIN_CLUSTERS = 2;
 var MAX_CLUSTERS = 5;
 var ANALYSIS_DEFAULTS = {
   warmupMs: 3e4,
-  intervalMs: 3e4,
+  // ALB metrics in CloudWatch have 1-minute resolution; a shorter interval would judge windows
+  // that hold a whole minute of data or none.
+  intervalMs: 6e4,
   durationMs: 3e5,
   failureLimit: 0
 };
@@ -66703,6 +66705,15 @@ function readAnalysis(src, at) {
     return void 0;
   }
   if (!checks) return void 0;
+  const intervalSeconds = intervalMs / 1e3;
+  const isPeriod = Number.isInteger(intervalSeconds) && ([1, 5, 10, 20, 30].includes(intervalSeconds) || intervalSeconds % 60 === 0);
+  if (!isPeriod && checks.some((c5) => c5.kind === "cloudwatch")) {
+    src.reportValue(
+      f5.get("interval") ?? at,
+      `analysis.interval (${formatDuration(intervalMs)}) must be 1s, 5s, 10s, 20s, 30s or a whole number of minutes with cloudwatch checks: each interval is one CloudWatch period. ALB metrics have 1-minute resolution, so 1m or more is the usual choice.`
+    );
+    return void 0;
+  }
   return { warmupMs, intervalMs, durationMs, failureLimit, checks };
 }
 

@@ -1,4 +1,3 @@
-/** The rollout file: what other modules import to parse, validate and read one. */
 /** The rollout file: parse with positions, validate, and the checks shared with verify-health. */
 export {
   ANALYSIS_DEFAULTS,
