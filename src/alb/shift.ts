@@ -90,6 +90,11 @@ export interface ShiftResult {
   /** When the last write was confirmed and the settle time had passed. */
   appliedAt?: Date;
   routes: RouteOutcome[];
+  /**
+   * Every route exactly as read before the shift, so a caller that later decides to undo the
+   * step (a failed verdict) can put back the very same actions with `restoreRoutes`.
+   */
+  before: LiveRoute[];
 }
 
 /** A failure after writing started. Says which routes were restored and which were not. */
@@ -141,6 +146,7 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
       changed: false,
       dryRun: req.dryRun,
       routes: live.map((r) => outcome(r, 'unchanged')),
+      before: live,
     };
   }
 
@@ -157,6 +163,7 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
       changed: false,
       dryRun: true,
       routes: live.map((r) => outcome(r, toWrite.includes(r) ? 'would-write' : 'unchanged')),
+      before: live,
     };
   }
 
@@ -207,6 +214,7 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
     dryRun: false,
     appliedAt,
     routes: live.map((r) => outcome(r, toWrite.includes(r) ? 'written' : 'unchanged')),
+    before: live,
   };
 }
 
