@@ -2,7 +2,7 @@
 // The createRequire banner is needed because a CommonJS dependency inside the
 // AWS SDK / @actions toolkit does a dynamic `require` of a Node builtin.
 import { build } from 'esbuild';
-import { readdirSync, existsSync, rmSync } from 'node:fs';
+import { readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 // One bundle per declared action: actions/<name>/action.yml runs dist/<name>/index.js,
@@ -11,6 +11,9 @@ const actions = readdirSync('actions', { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join('actions', d.name, 'action.yml')))
   .map((d) => d.name)
   .sort();
+// The root action.yml (the rollout action) runs dist/<name>/index.js too, once it is a node action.
+const rootMain = /^\s*main:\s*['"]?dist\/([\w-]+)\/index\.js/m.exec(readFileSync('action.yml', 'utf8'));
+if (rootMain) actions.push(rootMain[1]);
 for (const name of actions) {
   if (!existsSync(join('src', name, 'index.ts'))) {
     throw new Error(`actions/${name}/action.yml has no entry point src/${name}/index.ts`);
