@@ -60409,7 +60409,8 @@ async function shiftWeights(req, deps) {
       applied: previous,
       changed: false,
       dryRun: req.dryRun,
-      routes: live.map((r5) => outcome(r5, "unchanged"))
+      routes: live.map((r5) => outcome(r5, "unchanged")),
+      before: live
     };
   }
   if (req.dryRun) {
@@ -60424,7 +60425,8 @@ async function shiftWeights(req, deps) {
       applied: previous,
       changed: false,
       dryRun: true,
-      routes: live.map((r5) => outcome(r5, toWrite.includes(r5) ? "would-write" : "unchanged"))
+      routes: live.map((r5) => outcome(r5, toWrite.includes(r5) ? "would-write" : "unchanged")),
+      before: live
     };
   }
   const touched = [];
@@ -60470,7 +60472,8 @@ async function shiftWeights(req, deps) {
     changed: true,
     dryRun: false,
     appliedAt,
-    routes: live.map((r5) => outcome(r5, toWrite.includes(r5) ? "written" : "unchanged"))
+    routes: live.map((r5) => outcome(r5, toWrite.includes(r5) ? "written" : "unchanged")),
+    before: live
   };
 }
 async function restoreRoutes(deps, routes, targetGroups) {
