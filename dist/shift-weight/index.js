@@ -60495,10 +60495,11 @@ async function restoreRoutes(deps, routes, targetGroups) {
   return { restored, notRestored };
 }
 async function readRoutes(client, refs, targetGroups, signal) {
+  const described = await describeRoutes(client, refs, signal);
   const problems = [];
   const routes = [];
   for (const ref of refs) {
-    const { actions, priority } = await describeRoute(client, ref, signal);
+    const { actions, priority } = described.get(ref.arn);
     const forward = readForwardWeights(ref, actions, targetGroups);
     if ("problem" in forward) problems.push(forward.problem);
     else routes.push({ ref, actions, weights: forward.weights, ...priority ? { priority } : {} });
@@ -60510,6 +60511,44 @@ async function readRoutes(client, refs, targetGroups, signal) {
     );
   }
   return routes;
+}
+var DESCRIBE_BATCH = 20;
+async function describeRoutes(client, refs, signal) {
+  const out = /* @__PURE__ */ new Map();
+  for (const kind of ["listener", "rule"]) {
+    const arns = refs.filter((r5) => r5.kind === kind).map((r5) => r5.arn);
+    for (let i5 = 0; i5 < arns.length; i5 += DESCRIBE_BATCH) {
+      const batch = arns.slice(i5, i5 + DESCRIBE_BATCH);
+      try {
+        if (kind === "listener") {
+          const res = await client.send(new import_client_elastic_load_balancing_v22.DescribeListenersCommand({ ListenerArns: batch }), {
+            abortSignal: signal
+          });
+          for (const l3 of res.Listeners ?? []) {
+            out.set(l3.ListenerArn, { actions: l3.DefaultActions ?? [] });
+          }
+        } else {
+          const res = await client.send(new import_client_elastic_load_balancing_v22.DescribeRulesCommand({ RuleArns: batch }), {
+            abortSignal: signal
+          });
+          for (const r5 of res.Rules ?? []) {
+            if (r5.IsDefault) continue;
+            out.set(r5.RuleArn, {
+              actions: r5.Actions ?? [],
+              ...r5.Priority ? { priority: r5.Priority } : {}
+            });
+          }
+        }
+      } catch (e5) {
+        const name = e5.name;
+        if (name !== "ListenerNotFoundException" && name !== "RuleNotFoundException") throw e5;
+      }
+      for (const arn of batch) {
+        if (!out.has(arn)) out.set(arn, await describeRoute(client, { kind, arn }, signal));
+      }
+    }
+  }
+  return out;
 }
 async function describeRoute(client, ref, signal) {
   try {

@@ -252,10 +252,11 @@ export async function readRoutes(
   targetGroups: readonly string[],
   signal?: AbortSignal,
 ): Promise<LiveRoute[]> {
+  const described = await describeRoutes(client, refs, signal);
   const problems: string[] = [];
   const routes: LiveRoute[] = [];
   for (const ref of refs) {
-    const { actions, priority } = await describeRoute(client, ref, signal);
+    const { actions, priority } = described.get(ref.arn) as DescribedRoute;
     const forward = readForwardWeights(ref, actions, targetGroups);
     if ('problem' in forward) problems.push(forward.problem);
     else routes.push({ ref, actions, weights: forward.weights, ...(priority ? { priority } : {}) });
@@ -268,6 +269,60 @@ export async function readRoutes(
     );
   }
   return routes;
+}
+
+interface DescribedRoute {
+  actions: Action[];
+  priority?: string;
+}
+
+/** ARNs per Describe call when reading many routes at once. */
+const DESCRIBE_BATCH = 20;
+
+/**
+ * Reads many routes with one Describe call per batch of listeners or rules. A batch that names
+ * an unknown ARN fails whole, so it is read again one route at a time to name the missing one.
+ */
+async function describeRoutes(
+  client: ElasticLoadBalancingV2Client,
+  refs: readonly RouteRef[],
+  signal?: AbortSignal,
+): Promise<Map<string, DescribedRoute>> {
+  const out = new Map<string, DescribedRoute>();
+  for (const kind of ['listener', 'rule'] as const) {
+    const arns = refs.filter((r) => r.kind === kind).map((r) => r.arn);
+    for (let i = 0; i < arns.length; i += DESCRIBE_BATCH) {
+      const batch = arns.slice(i, i + DESCRIBE_BATCH);
+      try {
+        if (kind === 'listener') {
+          const res = await client.send(new DescribeListenersCommand({ ListenerArns: batch }), {
+            abortSignal: signal,
+          });
+          for (const l of res.Listeners ?? []) {
+            out.set(l.ListenerArn as string, { actions: l.DefaultActions ?? [] });
+          }
+        } else {
+          const res = await client.send(new DescribeRulesCommand({ RuleArns: batch }), {
+            abortSignal: signal,
+          });
+          for (const r of res.Rules ?? []) {
+            if (r.IsDefault) continue; // described one by one below, to say what to do
+            out.set(r.RuleArn as string, {
+              actions: r.Actions ?? [],
+              ...(r.Priority ? { priority: r.Priority } : {}),
+            });
+          }
+        }
+      } catch (e) {
+        const name = (e as { name?: string }).name;
+        if (name !== 'ListenerNotFoundException' && name !== 'RuleNotFoundException') throw e;
+      }
+      for (const arn of batch) {
+        if (!out.has(arn)) out.set(arn, await describeRoute(client, { kind, arn }, signal));
+      }
+    }
+  }
+  return out;
 }
 
 async function describeRoute(

@@ -65,35 +65,40 @@ export class FakeAlb {
   writes = 0;
 
   constructor() {
+    // Like ELBv2: every ARN asked for is answered, and one unknown ARN fails the whole call.
     this.mock.on(DescribeListenersCommand).callsFake((input: { ListenerArns?: string[] }) => {
-      const arn = input.ListenerArns?.[0] as string;
-      const actions = this.listeners.get(arn);
-      if (!actions)
+      const arns = input.ListenerArns ?? [];
+      if (arns.some((arn) => !this.listeners.has(arn))) {
         throw new ListenerNotFoundException({
           message: 'One or more listeners not found',
           $metadata: {},
         });
+      }
       return {
-        Listeners: [
-          { ListenerArn: arn, DefaultActions: structuredClone(this.readFilter(arn, actions)) },
-        ],
+        Listeners: arns.map((arn) => ({
+          ListenerArn: arn,
+          DefaultActions: structuredClone(
+            this.readFilter(arn, this.listeners.get(arn) as Action[]),
+          ),
+        })),
       };
     });
     this.mock.on(DescribeRulesCommand).callsFake((input: { RuleArns?: string[] }) => {
-      const arn = input.RuleArns?.[0] as string;
-      const rule = this.rules.get(arn);
-      if (!rule)
+      const arns = input.RuleArns ?? [];
+      if (arns.some((arn) => !this.rules.has(arn))) {
         throw new RuleNotFoundException({ message: 'One or more rules not found', $metadata: {} });
+      }
       return {
-        Rules: [
-          {
+        Rules: arns.map((arn) => {
+          const rule = this.rules.get(arn) as RuleState;
+          return {
             RuleArn: arn,
             Priority: rule.priority,
             IsDefault: rule.isDefault,
             Conditions: structuredClone(rule.conditions),
             Actions: structuredClone(this.readFilter(arn, rule.actions)),
-          },
-        ],
+          };
+        }),
       };
     });
     this.mock

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DescribeListenersCommand,
+  DescribeRulesCommand,
   ModifyListenerCommand,
   ModifyRuleCommand,
   type Action,
@@ -211,6 +213,29 @@ describe('shiftWeights', () => {
     expect(err).toBeInstanceOf(ConfigurationError);
     expect(err.message).toContain("is a listener's default rule");
     expect(err.message).toContain('"listener:"');
+  });
+
+  it('reads many routes in one Describe call per kind, and still names an unknown one', async () => {
+    const alb = new FakeAlb()
+      .addListener(LISTENER, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })])
+      .addListener(LISTENER_2, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })])
+      .addRule(RULE, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })])
+      .addRule(RULE_2, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })]);
+    const routes = [listener(), listener(LISTENER_2), rule(), rule(RULE_2)];
+    await shiftWeights(request(routes, { [TG_BLUE]: 90, [TG_GREEN]: 10 }), deps(alb));
+    expect(alb.mock.commandCalls(DescribeListenersCommand)).toHaveLength(1);
+    expect(alb.mock.commandCalls(DescribeRulesCommand)).toHaveLength(1);
+
+    alb.rules.delete(RULE_2);
+    const err = await shiftWeights(
+      request(routes, { [TG_BLUE]: 50, [TG_GREEN]: 50 }),
+      deps(alb),
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigurationError);
+    expect(err.message).toBe(
+      'rule web rule 6cabee does not exist (RuleNotFoundException): check the ARN, the region and the account the credentials are for.',
+    );
+    expect(alb.modifyCalls()).toBe(0);
   });
 
   it('turns an unknown listener into a clear error', async () => {
