@@ -12,7 +12,9 @@ const actions = readdirSync('actions', { withFileTypes: true })
   .map((d) => d.name)
   .sort();
 // The root action.yml (the rollout action) runs dist/<name>/index.js too, once it is a node action.
-const rootMain = /^\s*main:\s*['"]?dist\/([\w-]+)\/index\.js/m.exec(readFileSync('action.yml', 'utf8'));
+const rootMain = /^\s*main:\s*['"]?dist\/([\w-]+)\/index\.js/m.exec(
+  readFileSync('action.yml', 'utf8'),
+);
 if (rootMain) actions.push(rootMain[1]);
 for (const name of actions) {
   if (!existsSync(join('src', name, 'index.ts'))) {

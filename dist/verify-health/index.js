@@ -64410,7 +64410,11 @@ var coreLogger = {
 function reportFailure(e5) {
   if (e5 instanceof ConfigurationError) {
     for (const d5 of e5.diagnostics) {
-      error(d5.message, { file: annotationPath(d5.file), startLine: d5.line, startColumn: d5.col });
+      error(d5.message, {
+        file: annotationPath(d5.file),
+        startLine: d5.line,
+        startColumn: d5.col
+      });
     }
   }
   if (e5 instanceof ExplainedError) {

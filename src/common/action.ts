@@ -26,7 +26,11 @@ export const coreLogger: Logger = {
 export function reportFailure(e: unknown): void {
   if (e instanceof ConfigurationError) {
     for (const d of e.diagnostics) {
-      core.error(d.message, { file: annotationPath(d.file), startLine: d.line, startColumn: d.col });
+      core.error(d.message, {
+        file: annotationPath(d.file),
+        startLine: d.line,
+        startColumn: d.col,
+      });
     }
   }
   if (e instanceof ExplainedError) {
