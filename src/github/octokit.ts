@@ -3,11 +3,12 @@
  * Octokit's paginate iterator; every failure is turned into a message that says which
  * permission or setting to fix (errors.ts). No git CLI: commits are made with the git data API.
  *
- * Retries: @actions/github's getOctokit bundles only the REST methods and paginate plugins, not
- * @octokit/plugin-retry or plugin-throttling, so a failed call fails the step with an explained
- * error. Adding retries means passing those plugins to getOctokit (a dependency to add).
+ * Retries: @actions/github's getOctokit bundles only the REST methods and paginate plugins, so
+ * @octokit/plugin-retry is added: server errors (5xx) and secondary rate limits are retried
+ * with its backoff; 4xx answers that retrying cannot fix are not.
  */
 import { getOctokit } from '@actions/github';
+import { retry } from '@octokit/plugin-retry';
 import { ConfigurationError, ExplainedError } from '../common/errors.js';
 import {
   explainGitHubError,
@@ -42,7 +43,7 @@ export function makeGitHub(
     );
   }
   const baseUrl = options.baseUrl ?? process.env.GITHUB_API_URL ?? 'https://api.github.com';
-  return new OctokitGitHub(getOctokit(token, { baseUrl }), repo);
+  return new OctokitGitHub(getOctokit(token, { baseUrl }, retry), repo);
 }
 
 interface CompareFile {
