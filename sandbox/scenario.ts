@@ -103,10 +103,12 @@ export async function createWebService(
         VpcId: 'vpc-sandbox-a',
         TargetType: 'ip',
         HealthCheckPath: '/healthz',
+        // Scaled by the sandbox's healthCheckTimeScale: quick to become healthy, and slow to
+        // go unhealthy, so a busy CI machine's late health check does not flap a target.
         HealthCheckIntervalSeconds: 5,
-        HealthCheckTimeoutSeconds: 2,
+        HealthCheckTimeoutSeconds: 4,
         HealthyThresholdCount: 2,
-        UnhealthyThresholdCount: 2,
+        UnhealthyThresholdCount: 10,
       }),
     );
     const arn = tg.TargetGroups?.[0]?.TargetGroupArn as string;

@@ -45,6 +45,11 @@ async function allWeights(): Promise<Record<string, number>[]> {
   return Promise.all([...web.listenerArns, ...web.ruleArns].map((arn) => web.liveWeights(arn)));
 }
 
+/** Both listeners and the rule, as the ALB API reports them now. */
+async function expectEveryRouteAt(weights: Record<string, number>): Promise<void> {
+  expect(await allWeights()).toEqual([weights, weights, weights]);
+}
+
 describe('shift-weight bundle against the sandbox', () => {
   it('moves every route, and the data plane follows the weights', async () => {
     const run = await runAction(
@@ -54,11 +59,7 @@ describe('shift-weight bundle against the sandbox', () => {
     );
     expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(0);
-    expect(await allWeights()).toEqual([
-      { blue: 75, green: 25 },
-      { blue: 75, green: 25 },
-      { blue: 75, green: 25 },
-    ]);
+    await expectEveryRouteAt({ blue: 75, green: 25 });
     expect(run.outputs.changed).toBe('true');
     const previous = JSON.parse(run.outputs.previous as string);
     expect(previous[web.listenerArns[0] as string]).toEqual({
@@ -111,11 +112,7 @@ describe('shift-weight bundle against the sandbox', () => {
     expect(run.stdout).toContain('Dry run: would set');
     expect(run.summary).toContain('would shift (dry run)');
     expect(Object.keys(sandbox.core.callCounts()).filter((k) => k.includes('Modify'))).toEqual([]);
-    expect(await allWeights()).toEqual([
-      { blue: 100, green: 0 },
-      { blue: 100, green: 0 },
-      { blue: 100, green: 0 },
-    ]);
+    await expectEveryRouteAt({ blue: 100, green: 0 });
   });
 
   it('refuses on drift, naming the route, and changes nothing', async () => {
@@ -132,11 +129,7 @@ describe('shift-weight bundle against the sandbox', () => {
       '::error::Drift: 3 of 3 route(s) do not have the expected weights, so nothing was changed.',
     );
     expect(run.stdout).toContain('live web');
-    expect(await allWeights()).toEqual([
-      { blue: 100, green: 0 },
-      { blue: 100, green: 0 },
-      { blue: 100, green: 0 },
-    ]);
+    await expectEveryRouteAt({ blue: 100, green: 0 });
   });
 
   it('restores the routes already shifted when the write of the 2nd route fails', async () => {
@@ -164,11 +157,7 @@ describe('shift-weight bundle against the sandbox', () => {
     expect(run.stdout).not.toContain('NOT restored');
     expect(run.outputs.changed).toBe('false');
     expect(run.summary).toContain('restored (confirmed)');
-    expect(await allWeights()).toEqual([
-      { blue: 100, green: 0 },
-      { blue: 100, green: 0 },
-      { blue: 100, green: 0 },
-    ]);
+    await expectEveryRouteAt({ blue: 100, green: 0 });
   });
 
   it('says exactly which route it could not restore, and how, when AWS keeps failing', async () => {
@@ -223,11 +212,7 @@ describe('shift-weight bundle against the sandbox', () => {
     expect(run.stdout).toContain('Received SIGTERM: stopping and restoring the previous weights.');
     expect(run.stdout).toContain('the job was cancelled (received SIGTERM)');
     expect(run.summary).toContain('cancelled, weights restored');
-    expect(await allWeights()).toEqual([
-      { blue: 100, green: 0 },
-      { blue: 100, green: 0 },
-      { blue: 100, green: 0 },
-    ]);
+    await expectEveryRouteAt({ blue: 100, green: 0 });
   });
 
   it('rides out throttling with the SDK retry', async () => {

@@ -6,16 +6,10 @@
  * and the bench.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import {
-  CreateListenerCommand,
-  CreateLoadBalancerCommand,
-  CreateTargetGroupCommand,
-  DescribeTargetHealthCommand,
-  ElasticLoadBalancingV2Client,
-  RegisterTargetsCommand,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
-import { startDemoApp, type DemoApp } from '../../sandbox/app/server.js';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { DemoApp } from '../../sandbox/app/server.js';
 import type { Sandbox } from '../../sandbox/index.js';
+import { createWebService } from '../../sandbox/scenario.js';
 
 let seq = 0;
 
@@ -58,98 +52,29 @@ export async function startCanaryStack(
     blue?: { errorRate?: number; latencyMs?: number };
   },
 ): Promise<CanaryStack> {
-  const { elbv2 } = sandboxClients(sandbox);
-  const n = ++seq;
-  const blue = await startDemoApp({ version: 'blue', host: '127.0.0.1', ...options.blue });
-  const green = await startDemoApp({ version: 'green', host: '127.0.0.1', ...options.green });
-  const lb = await elbv2.send(
-    new CreateLoadBalancerCommand({
-      Name: `vh-${n}`,
-      Subnets: ['subnet-0a000000000000001a', 'subnet-0a000000000000001c'],
-    }),
-  );
-  const lbArn = lb.LoadBalancers?.[0]?.LoadBalancerArn as string;
-  const targetGroup = async (name: string, app: DemoApp) => {
-    const out = await elbv2.send(
-      new CreateTargetGroupCommand({
-        Name: `vh-${n}-${name}`,
-        Protocol: 'HTTP',
-        Port: app.port,
-        VpcId: 'vpc-sandbox-a',
-        TargetType: 'ip',
-        HealthCheckPath: '/healthz',
-        // Scaled by the sandbox's healthCheckTimeScale; generous so a busy CI machine's slow
-        // health check does not take a target out mid-test, quick to become healthy.
-        HealthCheckTimeoutSeconds: 29,
-        UnhealthyThresholdCount: 10,
-        HealthyThresholdCount: 2,
-      }),
-    );
-    const arn = out.TargetGroups?.[0]?.TargetGroupArn as string;
-    await elbv2.send(
-      new RegisterTargetsCommand({
-        TargetGroupArn: arn,
-        Targets: [{ Id: '127.0.0.1', Port: app.port }],
-      }),
-    );
-    return arn;
-  };
-  const blueArn = await targetGroup('blue', blue);
-  const greenArn = await targetGroup('green', green);
-  const listener = await elbv2.send(
-    new CreateListenerCommand({
-      LoadBalancerArn: lbArn,
-      Protocol: 'HTTP',
-      Port: 80,
-      DefaultActions: [
-        {
-          Type: 'forward',
-          ForwardConfig: {
-            TargetGroups: [
-              { TargetGroupArn: blueArn, Weight: options.weights.blue },
-              { TargetGroupArn: greenArn, Weight: options.weights.green },
-            ],
-          },
-        },
-      ],
-    }),
-  );
-  const listenerArn = listener.Listeners?.[0]?.ListenerArn as string;
-  await waitHealthy(elbv2, [blueArn, greenArn]);
-  const url = sandbox.elbv2.listenerUrl(listenerArn);
-  const load = new LoadGenerator(url, options.requestsPerSecond);
+  const web = await createWebService(sandbox, {
+    name: `vh-${++seq}`,
+    clusters: [
+      { name: 'blue', version: 'blue', instances: 1, ...options.blue },
+      { name: 'green', version: 'green', instances: 1, ...options.green },
+    ],
+    weights: options.weights,
+  });
+  const listenerArn = web.listenerArns[0] as string;
+  const load = new LoadGenerator(web.url, options.requestsPerSecond);
   return {
-    blue,
-    green,
-    blueArn,
-    greenArn,
+    blue: web.apps.blue?.[0] as DemoApp,
+    green: web.apps.green?.[0] as DemoApp,
+    blueArn: web.targetGroups.blue as string,
+    greenArn: web.targetGroups.green as string,
     listenerArn,
-    url,
+    url: web.url,
     load,
     async close() {
       await load.stop();
-      elbv2.destroy();
-      await Promise.all([blue.close(), green.close()]);
+      await web.close();
     },
   };
-}
-
-async function waitHealthy(elbv2: ElasticLoadBalancingV2Client, arns: string[]): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const states = await Promise.all(
-      arns.map(async (arn) => {
-        const out = await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
-        return (
-          out.TargetHealthDescriptions?.every((d) => d.TargetHealth?.State === 'healthy') ?? false
-        );
-      }),
-    );
-    if (states.every(Boolean)) return;
-    if (Date.now() > deadline)
-      throw new Error('sandbox targets did not become healthy within 10 s');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Steady traffic: `requestsPerSecond` requests, evenly spaced, until stopped. */
