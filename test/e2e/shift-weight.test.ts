@@ -115,6 +115,17 @@ describe('shift-weight bundle against the sandbox', () => {
     await expectEveryRouteAt({ blue: 100, green: 0 });
   });
 
+  it('reaches the ALB through the service-specific AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2', async () => {
+    const { AWS_ENDPOINT_URL, ...env } = sandbox.env;
+    const run = await runAction(
+      'shift-weight',
+      { file: rolloutFile({ blue: 80, green: 20 }), 'settle-seconds': '0' },
+      { ...env, AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: AWS_ENDPOINT_URL },
+    );
+    expect(run.exitCode).toBe(0);
+    await expectEveryRouteAt({ blue: 80, green: 20 });
+  });
+
   it('refuses on drift, naming the route, and changes nothing', async () => {
     const run = await runAction(
       'shift-weight',
