@@ -62,13 +62,19 @@ function intIn(raw: string, at: string, min: number, max: number): number {
  * Reads `DefaultActions` / `Actions` and checks them as a set.
  * @param param the request parameter, which names the field in AWS's messages.
  */
-export function parseActions(input: QueryObject, param: 'Actions' | 'DefaultActions'): Action[] {
+export function parseActions(
+  input: QueryObject,
+  param: 'Actions' | 'DefaultActions',
+  /** The actions being replaced (Modify*), whose OIDC client secret may be kept. */
+  existing?: readonly Action[],
+): Action[] {
   const fieldName = param === 'Actions' ? 'actions' : 'defaultActions';
   const raw = objectList(input, param);
   if (raw.length === 0) {
     throw constraint('[]', fieldName, 'Member must have length greater than or equal to 1');
   }
   const actions = raw.map((a, i) => parseAction(a, `${fieldName}.${i + 1}.member`));
+  for (const a of actions) if (a.type === 'authenticate-oidc') resolveClientSecret(a, existing);
 
   const missingOrder = raw.some((a) => str(a, 'Order') === undefined);
   if (actions.length > 1 && missingOrder) {
@@ -174,6 +180,51 @@ function parseAction(a: QueryObject, at: string): Action {
     action.authenticateConfig = config;
   }
   return action;
+}
+
+const OIDC_REQUIRED = [
+  'Issuer',
+  'AuthorizationEndpoint',
+  'TokenEndpoint',
+  'UserInfoEndpoint',
+  'ClientId',
+];
+
+/**
+ * The OIDC client secret is write-only: Describe never returns it, so a Modify that resends an
+ * authenticate-oidc action either gives the secret again or sets UseExistingClientSecret to
+ * keep the stored one (API reference, AuthenticateOidcActionConfig). The flag is not stored.
+ */
+function resolveClientSecret(action: Action, existing: readonly Action[] | undefined): void {
+  const config = action.authenticateConfig as Record<string, unknown>;
+  for (const key of OIDC_REQUIRED) {
+    if (config[key] === undefined) {
+      throw validation(`A value for '${key}' must be specified for an 'authenticate-oidc' action`);
+    }
+  }
+  const useExisting = config.UseExistingClientSecret === 'true';
+  delete config.UseExistingClientSecret;
+  if (useExisting && config.ClientSecret !== undefined) {
+    throw new ElbError(
+      'InvalidLoadBalancerAction',
+      'You cannot both specify a client secret and set UseExistingClientSecret to true',
+    );
+  }
+  if (useExisting) {
+    const kept = existing?.find((a) => a.type === 'authenticate-oidc')?.authenticateConfig
+      ?.ClientSecret;
+    if (kept === undefined) {
+      throw new ElbError(
+        'InvalidLoadBalancerAction',
+        'UseExistingClientSecret is true, but there is no existing authenticate-oidc client secret to use',
+      );
+    }
+    config.ClientSecret = kept;
+  } else if (config.ClientSecret === undefined) {
+    throw validation(
+      "A client secret must be specified for an 'authenticate-oidc' action, or UseExistingClientSecret set to true when modifying one",
+    );
+  }
 }
 
 function parseForward(a: QueryObject): ForwardConfig {

@@ -668,10 +668,10 @@ export class Elbv2Service implements SandboxService {
     if (this.listenersOf(lb.arn).some((l) => l !== listener && l.port === port)) {
       throw validation(`Listener port '${port}' is already in use`);
     }
-    const actions = has(input, 'DefaultActions')
-      ? parseActions(input, 'DefaultActions')
-      : undefined;
     const defaultRule = this.defaultRuleOf(listener.arn);
+    const actions = has(input, 'DefaultActions')
+      ? parseActions(input, 'DefaultActions', defaultRule.actions)
+      : undefined;
     this.checkActions(actions ?? defaultRule.actions, lb, protocol);
 
     listener.protocol = protocol;
@@ -759,7 +759,9 @@ export class Elbv2Service implements SandboxService {
     const listener = this.listeners.get(rule.listenerArn) as Listener;
     const lb = this.loadBalancers.get(listener.loadBalancerArn) as LoadBalancer;
     const conditions = has(input, 'Conditions') ? parseConditions(input) : undefined;
-    const actions = has(input, 'Actions') ? parseActions(input, 'Actions') : undefined;
+    const actions = has(input, 'Actions')
+      ? parseActions(input, 'Actions', rule.actions)
+      : undefined;
     if (conditions && rule.isDefault && conditions.length > 0) {
       throw new ElbError(
         'OperationNotPermitted',

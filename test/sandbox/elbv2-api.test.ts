@@ -800,6 +800,61 @@ describe('validation, with AWS error codes and messages', () => {
     ).toBeUndefined();
   });
 
+  it('asks for the OIDC client secret on every write, or UseExistingClientSecret to keep it', async () => {
+    const listener = (
+      await elb.send(
+        new CreateListenerCommand({
+          LoadBalancerArn: lbArn,
+          Protocol: 'HTTPS',
+          Port: 8443,
+          Certificates: [
+            { CertificateArn: `arn:aws:acm:${REGION}:${ACCOUNT}:certificate/sandbox` },
+          ],
+          DefaultActions: forward([tgs[0] as string, 1]),
+        }),
+      )
+    ).Listeners?.[0]?.ListenerArn;
+    const oidc = {
+      Issuer: 'https://idp.example.com',
+      AuthorizationEndpoint: 'https://idp.example.com/auth',
+      TokenEndpoint: 'https://idp.example.com/token',
+      UserInfoEndpoint: 'https://idp.example.com/userinfo',
+      ClientId: 'client',
+    };
+    const write = (config: Record<string, unknown>) =>
+      elb.send(
+        new ModifyListenerCommand({
+          ListenerArn: listener,
+          DefaultActions: [
+            { Type: 'authenticate-oidc', Order: 1, AuthenticateOidcConfig: { ...oidc, ...config } },
+            { Type: 'forward', Order: 2, TargetGroupArn: tgs[0] },
+          ],
+        }),
+      );
+    // Nothing to keep yet: the listener had no authenticate-oidc action.
+    expect(await failure(write({ UseExistingClientSecret: true }))).toMatchObject({
+      name: 'InvalidLoadBalancerActionException',
+    });
+    expect(await failure(write({}))).toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringContaining('A client secret must be specified'),
+    });
+    await write({ ClientSecret: 'secret' });
+    expect(
+      await failure(write({ ClientSecret: 'other', UseExistingClientSecret: true })),
+    ).toMatchObject({
+      name: 'InvalidLoadBalancerActionException',
+      message: 'You cannot both specify a client secret and set UseExistingClientSecret to true',
+    });
+    // Kept twice in a row: the flag itself is not stored, the secret is.
+    await write({ UseExistingClientSecret: true });
+    const kept = await write({ UseExistingClientSecret: true });
+    const described = kept.Listeners?.[0]?.DefaultActions?.[0]?.AuthenticateOidcConfig;
+    expect(described).toMatchObject(oidc);
+    expect(described?.ClientSecret).toBeUndefined();
+    expect(described?.UseExistingClientSecret).toBeUndefined();
+  });
+
   it('rejects two actions with the same Order, and several actions without Order', async () => {
     const same = await failure(
       modifyDefault([
