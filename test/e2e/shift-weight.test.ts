@@ -8,6 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { createWebService, sendTraffic, type WebService } from '../../sandbox/scenario.js';
+import {
+  CreateListenerCommand,
+  DescribeListenersCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { runAction, startAction } from './harness.js';
 
 let sandbox: Sandbox;
@@ -124,6 +128,60 @@ describe('shift-weight bundle against the sandbox', () => {
     );
     expect(run.exitCode).toBe(0);
     await expectEveryRouteAt({ blue: 80, green: 20 });
+  });
+
+  it('shifts an HTTPS listener that authenticates with OIDC first, keeping the client secret', async () => {
+    const tg = web.targetGroups;
+    const created = await web.client.send(
+      new CreateListenerCommand({
+        LoadBalancerArn: web.loadBalancerArn,
+        Protocol: 'HTTPS',
+        Port: 443,
+        Certificates: [
+          { CertificateArn: `arn:aws:acm:${sandbox.region}:123456789012:certificate/web` },
+        ],
+        DefaultActions: [
+          {
+            Type: 'authenticate-oidc',
+            Order: 1,
+            AuthenticateOidcConfig: {
+              Issuer: 'https://idp.example.com',
+              AuthorizationEndpoint: 'https://idp.example.com/auth',
+              TokenEndpoint: 'https://idp.example.com/token',
+              UserInfoEndpoint: 'https://idp.example.com/userinfo',
+              ClientId: 'web',
+              ClientSecret: 'secret',
+            },
+          },
+          {
+            Type: 'forward',
+            Order: 2,
+            ForwardConfig: {
+              TargetGroups: [
+                { TargetGroupArn: tg.blue, Weight: 100 },
+                { TargetGroupArn: tg.green, Weight: 0 },
+              ],
+            },
+          },
+        ],
+      }),
+    );
+    const arn = created.Listeners?.[0]?.ListenerArn as string;
+    const run = await runAction(
+      'shift-weight',
+      { routes: arn, weights: `${tg.blue}=60\n${tg.green}=40`, 'settle-seconds': '0' },
+      sandbox.env,
+    );
+    expect(run.stdout).not.toContain('::error');
+    expect(run.exitCode).toBe(0);
+    expect(await web.liveWeights(arn)).toEqual({ blue: 60, green: 40 });
+    const actions = (await web.client.send(new DescribeListenersCommand({ ListenerArns: [arn] })))
+      .Listeners?.[0]?.DefaultActions;
+    expect(actions?.map((a) => [a.Type, a.Order])).toEqual([
+      ['authenticate-oidc', 1],
+      ['forward', 2],
+    ]);
+    expect(actions?.[0]?.AuthenticateOidcConfig?.ClientId).toBe('web');
   });
 
   it('refuses on drift, naming the route, and changes nothing', async () => {
