@@ -3,8 +3,10 @@
  * dist/ exactly as a GitHub runner runs them (node dist/<action>/index.js with INPUT_*,
  * GITHUB_OUTPUT and GITHUB_STEP_SUMMARY).
  *
- * Part 1 promotes a healthy green cluster through every step of the rollout file; part 2 shows
- * a bad build of green caught by verify-health at the first step and rolled back. Every claim
+ * Part 1 promotes a healthy green cluster through every step of the rollout file; part 2 merges
+ * a PR that gives a bad build of green 10%, and the rollout action (apply, on the push event,
+ * against a local stand-in of GitHub's API) catches it, rolls it back and opens the PR that puts
+ * the file back to the live weights. Every claim
  * it prints is checked against what happened (ALB weights read back, traffic observed through
  * the ALB's data plane), and it exits non-zero if any check fails.
  */
@@ -13,6 +15,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startSandbox } from './index.js';
+import { startFakeGitHub } from './github/server.js';
 import { createWebService, type WebService } from './scenario.js';
 
 const started = Date.now();
@@ -237,6 +240,115 @@ function checkSplit(greenWeight: number, version: string): void {
   );
 }
 
+// ---- part 2: the rollout action's apply on a merged PR, against a local GitHub ---------------
+const PATH = 'rollouts/web.yaml';
+const TOKEN = 'ghs_demoToken';
+
+/**
+ * The repository holds rollouts/web.yaml at blue 100 / green 0; a PR sets green to 10 and is
+ * merged. The rollout action runs on that push exactly as the runner runs it: it shifts, the
+ * analysis catches the bad canary, it restores blue 100 / green 0, opens the reconcile PR and
+ * comments on the merged PR. Each of those is checked against the fake GitHub and the ALB.
+ */
+async function badCanaryMerged(web: WebService, env: Record<string, string>): Promise<void> {
+  const file = (w: Record<string, number>): string =>
+    `# web: blue 1.31 -> green 1.32\n${web.rolloutFile(w, ANALYSIS)}`;
+  const github = await startFakeGitHub({
+    owner: 'acme',
+    repo: 'infra',
+    token: TOKEN,
+    files: { [PATH]: file({ blue: 100, green: 0 }) },
+  });
+  try {
+    const before = github.state.refs.main as string;
+    github.commit('canary-10', { [PATH]: file({ blue: 90, green: 10 }) }, 'web: green 10%');
+    const number = github.openPullRequest({ head: 'canary-10', title: 'web: green 10%' });
+    const after = github.mergePullRequest(number);
+    say(
+      bold(
+        `\n[${elapsed()}] PR #${number} "web: green 10%" merged; the rollout action applies it (push ${before.slice(0, 7)}..${after.slice(0, 7)})`,
+      ),
+    );
+    const repository = {
+      name: 'infra',
+      full_name: 'acme/infra',
+      owner: { login: 'acme' },
+      default_branch: 'main',
+    };
+    const eventPath = join(work, 'push.json');
+    writeFileSync(
+      eventPath,
+      JSON.stringify({
+        ref: 'refs/heads/main',
+        before,
+        after,
+        created: false,
+        deleted: false,
+        forced: false,
+        repository,
+        pusher: { name: 'octocat' },
+      }),
+    );
+    const ticker = liveView(web);
+    const startedAt = Date.now();
+    const apply = await runBundle(
+      'rollout',
+      {
+        command: 'apply',
+        'github-token': TOKEN,
+        'cloudwatch-period': '1s',
+        'cloudwatch-delay': '0s',
+        'settle-seconds': '2',
+      },
+      {
+        ...env,
+        GITHUB_EVENT_NAME: 'push',
+        GITHUB_EVENT_PATH: eventPath,
+        GITHUB_REPOSITORY: 'acme/infra',
+        GITHUB_SHA: after,
+        GITHUB_REF: 'refs/heads/main',
+        GITHUB_API_URL: github.url,
+        GITHUB_RUN_ID: '1',
+        GITHUB_WORKSPACE: work,
+      },
+    ).finally(() => clearInterval(ticker));
+    show(apply, /\(confirmed\)|^Interval|: (pass|FAIL)|^Rolling back|Reconcile PR|^::error::/);
+    const live = await Promise.all(web.listenerArns.map((arn) => web.liveWeights(arn)));
+    check(
+      'apply fails the job and reports rolled-back',
+      apply.exitCode === 1 && apply.outputs.result === 'rolled-back',
+      `exit ${apply.exitCode}, result ${apply.outputs.result}, ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
+    );
+    check(
+      'every route is back at blue 100/green 0',
+      live.every((w) => w.blue === 100 && w.green === 0),
+      `live ${live.map((w) => `${w.blue}/${w.green}`).join(', ')}`,
+    );
+    const reconcile = github.state.pulls.find((p) => p.head === `rollout/${web.name}/reconcile`);
+    const reconciled = reconcile ? github.fileAt(reconcile.head, PATH) : undefined;
+    check(
+      'a reconcile PR sets the file back to blue 100/green 0, naming the failed check with its numbers',
+      reconcile !== undefined &&
+        /error-rate of green \d+(\.\d+)?% > 2%/.test(reconcile.title) &&
+        reconciled === file({ blue: 100, green: 0 }) &&
+        apply.outputs['pull-request'] === `https://github.com/acme/infra/pull/${reconcile.number}`,
+      reconcile ? `#${reconcile.number}` : 'none opened',
+    );
+    if (reconcile) {
+      say(`   reconcile PR #${reconcile.number}: ${reconcile.title}`);
+      for (const line of (reconcile.body ?? '').split('\n').slice(0, 14)) say(`     │ ${line}`);
+    }
+    const comment = github.state.comments.find((c) => c.issueNumber === number);
+    check(
+      'the merged PR gets a comment that says it was rolled back',
+      comment?.body.includes('rolled back') === true,
+      comment ? `comment ${comment.id}` : 'none',
+    );
+  } finally {
+    await github.close();
+  }
+}
+
 async function main(): Promise<void> {
   say(bold('eks-cluster-canary demo: the real action bundles against the local sandbox'));
   const sandbox = await startSandbox({ healthCheckTimeScale: 0.05, propagationDelayMs: 1000 });
@@ -271,41 +383,14 @@ async function main(): Promise<void> {
 
     say(
       bold(
-        '\nPart 2: a bad build. Back to blue 100, then green (1.32) starts failing 30% of requests',
+        '\nPart 2: a bad build, merged as a PR. Back to blue 100, then green (1.32) starts failing 30% of requests',
       ),
     );
     if ((await step(web, env, from, { blue: 100, green: 0 }, null, false)).applied) {
       from = { blue: 100, green: 0 };
     }
     for (const app of web.apps.green ?? []) app.setBehaviour({ errorRate: 0.3 });
-    const bad = await step(web, env, from, { blue: 90, green: 10 });
-    check(
-      'verify-health catches the bad canary at its first step',
-      !bad.healthy,
-      bad.healthy ? 'passed' : 'failed',
-    );
-    say(
-      bold(
-        `\n[${elapsed()}] rolling back: shift-weight to the previous weights (what the rollout action will do on a failed verdict)`,
-      ),
-    );
-    const rolledBackAt = Date.now();
-    const rollback = await runBundle(
-      'shift-weight',
-      {
-        routes: web.listenerArns.join('\n'),
-        weights: `${web.targetGroups.blue}=100\n${web.targetGroups.green}=0`,
-        'settle-seconds': '1',
-      },
-      env,
-    );
-    show(rollback, /\(confirmed\)|^::error/);
-    const live = await Promise.all(web.listenerArns.map((arn) => web.liveWeights(arn)));
-    check(
-      'rollback restores blue 100/green 0 on every route',
-      rollback.exitCode === 0 && live.every((w) => w.blue === 100 && w.green === 0),
-      `confirmed in ${((Date.now() - rolledBackAt) / 1000).toFixed(1)} s including 1 s settle`,
-    );
+    await badCanaryMerged(web, env);
     // The window below holds whole seconds only, all after the rollback was confirmed and settled.
     await new Promise((r) => setTimeout(r, 4200));
     say(`   traffic, last 3 s: ${trafficLine(3000)}`);

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parse } from 'yaml';
+import { readRolloutInputs } from '../../src/rollout/inputs.js';
+import { Inputs, Outputs } from '../../src/rollout/io.js';
+import { commandEvent } from '../../src/rollout/main.js';
+import type { GitHubEvent } from '../../src/github/event.js';
+
+function setInputs(inputs: Record<string, string>): void {
+  for (const [name, value] of Object.entries(inputs))
+    vi.stubEnv(`INPUT_${name.toUpperCase()}`, value);
+}
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe('action.yml (root)', () => {
+  const action = parse(readFileSync('action.yml', 'utf8'));
+  it('declares exactly the inputs and outputs the code reads and writes', () => {
+    expect(Object.keys(action.inputs).sort()).toEqual(Object.values(Inputs).sort());
+    expect(Object.keys(action.outputs).sort()).toEqual(Object.values(Outputs).sort());
+  });
+  it('runs the committed bundle on node24', () => {
+    expect(action.runs).toEqual({ using: 'node24', main: 'dist/rollout/index.js' });
+  });
+});
+
+describe('rollout inputs', () => {
+  const token = { 'github-token': 'ghs_secret' };
+
+  it('reads apply with its defaults: rollouts/*.yaml, settle 10 s, CloudWatch 60 s / 60 s', () => {
+    setInputs({ command: 'apply', ...token });
+    const inputs = readRolloutInputs();
+    expect(inputs).toMatchObject({
+      command: 'apply',
+      token: 'ghs_secret',
+      force: false,
+      autoAdvance: false,
+      settleMs: 10_000,
+      cloudWatchPeriodMs: 60_000,
+      cloudWatchDelayMs: 60_000,
+    });
+    expect(inputs.files.matches('rollouts/web.yaml')).toBe(true);
+  });
+
+  it('does not wait to settle on rollback unless told to', () => {
+    setInputs({ command: 'rollback', file: './rollouts/web.yaml', to: 'blue', ...token });
+    expect(readRolloutInputs()).toMatchObject({
+      settleMs: 0,
+      file: 'rollouts/web.yaml',
+      to: 'blue',
+    });
+    setInputs({ 'settle-seconds': '2' });
+    expect(readRolloutInputs().settleMs).toBe(2000);
+  });
+
+  it.each([
+    [
+      { command: 'deploy' },
+      'Input "command" must be one of plan, apply, rollback, advance, got "deploy".',
+    ],
+    [
+      { command: 'rollback', to: 'blue' },
+      'Input "file" is required for rollback: the rollout file, e.g. rollouts/web.yaml.',
+    ],
+    [{ command: 'apply', to: 'blue' }, 'Input "to" is for rollback, not apply; remove it.'],
+    [
+      { command: 'plan', 'auto-advance': 'true' },
+      'Input "auto-advance" is for apply, not plan; remove it.',
+    ],
+    [{ command: 'apply', force: 'yes' }, 'Input "force" must be true or false, got "yes".'],
+    [
+      { command: 'apply', 'cloudwatch-period': 'a minute' },
+      'Input "cloudwatch-period" must be a duration such as 0s, 1s or 60s, got "a minute".',
+    ],
+    [
+      { command: 'apply', 'settle-seconds': '-1' },
+      'Input "settle-seconds" must be an integer from 0 to 3600, got "-1".',
+    ],
+  ])('refuses %j', (inputs, message) => {
+    setInputs({ ...token, ...inputs });
+    expect(() => readRolloutInputs()).toThrow(message);
+  });
+
+  it('refuses an empty token', () => {
+    setInputs({ command: 'plan' });
+    expect(() => readRolloutInputs()).toThrow('Input "github-token" is empty');
+  });
+});
+
+describe('which event runs which command', () => {
+  const base = {
+    name: 'push',
+    repo: { owner: 'acme', repo: 'infra' },
+    sha: 'a'.repeat(40),
+    ref: 'refs/heads/main',
+    runUrl: undefined,
+    serverUrl: 'https://github.com',
+  };
+  const push: GitHubEvent = {
+    ...base,
+    kind: 'push',
+    before: 'b'.repeat(40),
+    after: 'c'.repeat(40),
+    branch: 'main',
+    defaultBranch: 'main',
+    created: false,
+    deleted: false,
+    forced: false,
+  };
+  const dispatch: GitHubEvent = {
+    ...base,
+    name: 'workflow_dispatch',
+    kind: 'workflow_dispatch',
+    inputs: {},
+  };
+
+  it('plan needs a pull request', () => {
+    expect(() => commandEvent('plan', push)).toThrow(
+      'command "plan" runs on pull_request, but this job was started by "push".',
+    );
+  });
+  it('apply takes the push as it is', () => {
+    expect(commandEvent('apply', push)).toEqual({
+      kind: 'push',
+      before: 'b'.repeat(40),
+      after: 'c'.repeat(40),
+      branch: 'main',
+      defaultBranch: 'main',
+    });
+  });
+  it('rollback and advance run on the dispatched branch, or on the pushed commit', () => {
+    expect(commandEvent('rollback', dispatch)).toEqual({
+      kind: 'workflow_dispatch',
+      sha: 'a'.repeat(40),
+      branch: 'main',
+      defaultBranch: 'main',
+    });
+    expect(commandEvent('advance', push)).toEqual({
+      kind: 'workflow_dispatch',
+      sha: 'c'.repeat(40),
+      branch: 'main',
+      defaultBranch: 'main',
+    });
+    expect(() => commandEvent('rollback', { ...dispatch, ref: 'refs/tags/v1' })).toThrow(
+      'command "rollback" must run on a branch',
+    );
+  });
+});
