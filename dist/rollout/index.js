@@ -66683,22 +66683,41 @@ async function shiftWeights(req, deps) {
   };
 }
 async function restoreRoutes(deps, routes, targetGroups) {
-  const restored = [];
-  const notRestored = [];
-  for (const route of [...routes].reverse()) {
+  const ordered = [...routes].reverse();
+  const outcomes = await mapWithConcurrency(ordered, RESTORE_CONCURRENCY, async (route) => {
     try {
       await writeRoute(deps.client, route.ref, route.actions.map(toWritableAction));
       await confirmWeights(deps, route.ref, targetGroups, route.weights);
-      restored.push(route.ref.arn);
       deps.logger.info(
         `${describeRef(route.ref)}: restored to ${formatWeights(route.weights)} (confirmed)`
       );
+      return void 0;
     } catch (e5) {
-      notRestored.push({ arn: route.ref.arn, reason: errorMessage(e5) });
       deps.logger.warning(`${describeRef(route.ref)}: could NOT be restored: ${errorMessage(e5)}`);
+      return errorMessage(e5);
     }
-  }
+  });
+  const restored = [];
+  const notRestored = [];
+  ordered.forEach((route, i5) => {
+    const reason = outcomes[i5];
+    if (reason === void 0) restored.push(route.ref.arn);
+    else notRestored.push({ arn: route.ref.arn, reason });
+  });
   return { restored, notRestored };
+}
+var RESTORE_CONCURRENCY = 8;
+async function mapWithConcurrency(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i5 = next++;
+      results[i5] = await fn(items[i5]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 async function readRoutes(client, refs, targetGroups, signal) {
   const described = await describeRoutes(client, refs, signal);
