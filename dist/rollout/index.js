@@ -71736,7 +71736,11 @@ var OctokitGitHub = class {
         per_page: PAGE_SIZE
       })
     );
-    return prs.map((p3) => ({ number: p3.number, url: p3.html_url }));
+    return prs.map((p3) => ({
+      number: p3.number,
+      url: p3.html_url,
+      labels: p3.labels.map((l3) => l3.name)
+    }));
   }
   async recordDeployment(request2) {
     const NEEDS = ["deployments: write"];
@@ -74802,6 +74806,23 @@ Nothing was changed.`;
       head.locate(["weights"])
     );
   }
+  const from = expected[head.canary] ?? 0;
+  const to = head.weights[head.canary] ?? 0;
+  let step = checkStep(head.canary, head.steps, from, to, false, FORCE_LABEL);
+  if (!step.allowed) {
+    const prs = await merged();
+    if (prs.some((pr) => pr.labels?.includes(FORCE_LABEL))) {
+      step = checkStep(head.canary, head.steps, from, to, true, FORCE_LABEL);
+    }
+    if (!step.allowed) {
+      const source = prs.length > 0 ? `merged from ${prs.map((pr) => `#${pr.number}`).join(", ")} without the ${FORCE_LABEL} label` : `pushed without a pull request`;
+      return refuse(
+        `${step.message} The change was ${source}.`,
+        head.locate(["weights", head.canary])
+      );
+    }
+  }
+  if (step.forced) logger2.warning(step.message);
   const gaining = gainingClusters(first.weights, head.weights);
   out.health = await logger2.group("Target health before the shift", async () => {
     const health = await precheckTargetHealth(deps, head, gaining, requiredHealthy(head));

@@ -292,7 +292,11 @@ export class OctokitGitHub implements GitHubApi {
           per_page: PAGE_SIZE,
         }),
     );
-    return prs.map((p) => ({ number: p.number, url: p.html_url }));
+    return prs.map((p) => ({
+      number: p.number,
+      url: p.html_url,
+      labels: p.labels.map((l) => l.name),
+    }));
   }
 
   async recordDeployment(request: {

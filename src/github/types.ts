@@ -13,6 +13,8 @@ export interface PullRequestRef {
   number: number;
   /** html_url, for outputs and messages. */
   url: string;
+  /** Label names, where the API answer carries them (the PRs of a commit do). */
+  labels?: string[];
 }
 
 export interface FileChange {

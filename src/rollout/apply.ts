@@ -27,7 +27,7 @@ import type {
   RolloutSettings,
 } from './context.js';
 import type { PathFilter } from './glob.js';
-import type { RolloutResult } from './io.js';
+import { FORCE_LABEL, type RolloutResult } from './io.js';
 import {
   healthProblem,
   precheckTargetHealth,
@@ -40,6 +40,7 @@ import {
 import { openAdvancePullRequest, openReconcilePullRequest } from './pull-requests.js';
 import { cell } from './report.js';
 import {
+  checkStep,
   clusterWeights,
   formatClusterWeights,
   gainingClusters,
@@ -262,6 +263,30 @@ async function applyFile(
       head.locate(['weights']),
     );
   }
+
+  // The one-step rule, again: the plan enforces it on the PR, but a merge can land without a
+  // passing plan (no required check, a direct push). The force label is read from the PR(s)
+  // the merge came from, only when the step needs it.
+  const from = expected[head.canary] ?? 0;
+  const to = head.weights[head.canary] ?? 0;
+  let step = checkStep(head.canary, head.steps, from, to, false, FORCE_LABEL);
+  if (!step.allowed) {
+    const prs = await merged();
+    if (prs.some((pr) => pr.labels?.includes(FORCE_LABEL))) {
+      step = checkStep(head.canary, head.steps, from, to, true, FORCE_LABEL);
+    }
+    if (!step.allowed) {
+      const source =
+        prs.length > 0
+          ? `merged from ${prs.map((pr) => `#${pr.number}`).join(', ')} without the ${FORCE_LABEL} label`
+          : `pushed without a pull request`;
+      return refuse(
+        `${step.message} The change was ${source}.`,
+        head.locate(['weights', head.canary]),
+      );
+    }
+  }
+  if (step.forced) logger.warning(step.message);
 
   const gaining = gainingClusters(first.weights, head.weights);
   out.health = await logger.group('Target health before the shift', async () => {

@@ -332,12 +332,20 @@ describe('pullRequestsForCommit', () => {
   it('lists the PR whose merge made the commit, and none for an unrelated commit', async () => {
     const { fake, gh } = await setup();
     fake.commit('canary-25', { 'rollouts/web.yaml': WEB_V2 });
-    const pr = fake.openPullRequest({ head: 'canary-25', title: 'web: 25% to green' });
+    const pr = fake.openPullRequest({
+      head: 'canary-25',
+      title: 'web: 25% to green',
+      labels: ['rollout/force'],
+    });
     const merge = fake.mergePullRequest(pr);
     const unrelated = fake.commit('main', { 'docs/a.md': 'a\n' });
 
     expect(await gh.pullRequestsForCommit(merge)).toEqual([
-      { number: pr, url: `https://github.com/acme/web-infra/pull/${pr}` },
+      {
+        number: pr,
+        url: `https://github.com/acme/web-infra/pull/${pr}`,
+        labels: ['rollout/force'],
+      },
     ]);
     expect(await gh.pullRequestsForCommit(unrelated)).toEqual([]);
     expect(fake.fileAt('main', 'rollouts/web.yaml')).toBe(WEB_V2);

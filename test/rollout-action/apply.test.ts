@@ -126,6 +126,31 @@ describe('apply', () => {
     expect(r.deps.logger.text()).toMatch(/restored to .*=100, .*=0 \(confirmed\)/);
   });
 
+  it('refuses a merge that moves the canary more than one step, unless its PR has rollout/force', async () => {
+    const r = await setup({ blue: 90, green: 10 });
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
+    const event = push(
+      r,
+      { [PATH]: file({ blue: 90, green: 10 }) },
+      { [PATH]: file({ blue: 50, green: 50 }) },
+    );
+    const refused = await runApply(event, OPTIONS, r.deps);
+    expect(refused.result).toBe('failed');
+    expect(refused.failure).toContain('green 10 → 50');
+    expect(refused.failure).toContain(
+      'The change was merged from #7 without the rollout/force label. Nothing was changed.',
+    );
+    expect(await r.live()).toEqual(['90/10', '90/10']);
+
+    r.github.merged.set(event.after, [
+      { number: 7, url: 'https://github.com/acme/infra/pull/7', labels: ['rollout/force'] },
+    ]);
+    const forced = await runApply(event, OPTIONS, r.deps);
+    expect(forced.failure, r.deps.logger.text()).toBeUndefined();
+    expect(forced.result).toBe('applied');
+    expect(await r.live()).toEqual(['50/50', '50/50']);
+  });
+
   it('refuses on drift and changes nothing, saying how to reconcile', async () => {
     const r = await setup({ blue: 80, green: 20 });
     const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
