@@ -1,21 +1,25 @@
 /**
- * `npm run demo`: a canary rollout on the local sandbox, driven by the real action bundles in
- * dist/ exactly as a GitHub runner runs them (node dist/<action>/index.js with INPUT_*,
- * GITHUB_OUTPUT and GITHUB_STEP_SUMMARY).
+ * `npm run demo`: the PR-driven rollout loop on the local sandbox. The rollout action's bundle
+ * (dist/rollout/index.js) runs exactly as a GitHub runner runs it (INPUT_*, GITHUB_EVENT_PATH
+ * with a real event payload, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY), against the sandbox for AWS
+ * and a local stand-in of GitHub's REST API (sandbox/github) for pull requests, comments and
+ * deployments, while a load generator sends real traffic through the sandbox ALB.
  *
- * Part 1 promotes a healthy green cluster through every step of the rollout file; part 2 merges
- * a PR that gives a bad build of green 10%, and the rollout action (apply, on the push event,
- * against a local stand-in of GitHub's API) catches it, rolls it back and opens the PR that puts
- * the file back to the live weights. Every claim
- * it prints is checked against what happened (ALB weights read back, traffic observed through
- * the ALB's data plane), and it exits non-zero if any check fails.
+ * Part 1: a PR sets green to 10; `plan` comments on it; the merge runs `apply` with
+ * auto-advance, which shifts, verifies and opens the PR for the next step; repeated to 100.
+ * Part 2: a dispatched `rollback` sends everything back to blue and opens the reconcile PR;
+ * then a bad build of green is merged at 10, and `apply` rolls it back, opens the reconcile PR
+ * and comments on the merged PR. Every claim it prints is checked against what happened (ALB
+ * weights read back, traffic observed through the data plane, the PRs and comments on the
+ * GitHub stand-in); it exits non-zero if any check fails.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startSandbox } from './index.js';
-import { startFakeGitHub } from './github/server.js';
+import { dispatchPayload, pullRequestPayload, pushPayload, runnerEnv } from './github/events.js';
+import { startFakeGitHub, type FakeGitHub } from './github/server.js';
 import { createWebService, type WebService } from './scenario.js';
 
 const started = Date.now();
@@ -148,7 +152,11 @@ function show(run: Run, match: RegExp): void {
   }
 }
 
-// ---- the rollout ---------------------------------------------------------------------------
+// ---- the rollout: pull requests, merges and the rollout action ------------------------------
+const PATH = 'rollouts/web.yaml';
+/** How long the sandbox ALB takes to apply a weight change, like a real ALB's propagation. */
+const PROPAGATION_MS = 1000;
+const TOKEN = 'ghs_demoTokenNeverPrinted';
 const ANALYSIS = `analysis:
   warmup: 1s
   interval: 5s
@@ -160,63 +168,228 @@ const ANALYSIS = `analysis:
     - cloudwatch: { metric: latency-p99, max: 500ms, minRequests: 10 }
 `;
 
-async function step(
-  web: WebService,
-  env: Record<string, string>,
-  from: Record<string, number>,
-  to: Record<string, number>,
-  /** A canary step moves at most 50 points; going back toward the baseline may jump (null). */
-  maxStep: string | null = '50',
-  bake = true,
-): Promise<{ applied: boolean; healthy: boolean }> {
-  const file = join(work, 'rollouts', `${web.name}.yaml`);
-  writeFileSync(file, web.rolloutFile(to, ANALYSIS));
-  say(
-    bold(
-      `\n[${elapsed()}] shift-weight: blue ${from.blue}/green ${from.green} -> blue ${to.blue}/green ${to.green}`,
-    ),
-  );
-  const shift = await runBundle(
-    'shift-weight',
-    {
-      file,
-      expect: `${web.targetGroups.blue}=${from.blue}\n${web.targetGroups.green}=${from.green}`,
-      ...(maxStep !== null ? { 'max-step': maxStep } : {}),
-      'settle-seconds': '2',
-    },
-    env,
-  );
-  show(shift, /\(confirmed\)|^::error/);
-  const live = await Promise.all([...web.listenerArns].map((arn) => web.liveWeights(arn)));
-  check(
-    `every route reads back blue ${to.blue}/green ${to.green}`,
-    shift.exitCode === 0 && live.every((w) => w.blue === to.blue && w.green === to.green),
-    `exit ${shift.exitCode}, live ${live.map((w) => `${w.blue}/${w.green}`).join(', ')}`,
-  );
-  if (!bake) return { applied: shift.exitCode === 0, healthy: true };
-  say(bold(`[${elapsed()}] verify-health since ${shift.outputs['applied-at']}`));
-  const ticker = liveView(web);
-  const run = runBundle(
-    'verify-health',
-    {
-      file,
-      since: shift.outputs['applied-at'] ?? new Date().toISOString(),
-      'cloudwatch-period': '1s',
-      'cloudwatch-delay': '0s',
-      'fail-on-unhealthy': 'false',
-    },
-    env,
-  );
-  const verify = await run.finally(() => clearInterval(ticker));
-  show(verify, /^(Interval|Verdict|::error)|: (pass|FAIL|inconclusive)/);
-  say(`   traffic, last 3 s: ${trafficLine(3000)}`);
-  return {
-    applied: shift.exitCode === 0,
-    healthy: verify.exitCode === 0 && verify.outputs.healthy === 'true',
-  };
+interface Stage {
+  web: WebService;
+  github: FakeGitHub;
+  aws: Record<string, string>;
+  file(weights: { blue: number; green: number }): string;
 }
 
-/** Every 2 s while verify-health bakes: the weights the ALB API reports and the traffic seen. */
+interface GitHubEvent {
+  name: string;
+  payload: Record<string, unknown>;
+  sha: string;
+  ref: string;
+}
+
+/** The rollout action on one event. The sandbox serves CloudWatch data at 1 s, at once. */
+function rollout(
+  stage: Stage,
+  command: string,
+  event: GitHubEvent,
+  inputs: Record<string, string> = {},
+): Promise<Run> {
+  return runBundle(
+    'rollout',
+    {
+      command,
+      'github-token': TOKEN,
+      'cloudwatch-period': '1s',
+      'cloudwatch-delay': '0s',
+      ...inputs,
+    },
+    { ...stage.aws, ...runnerEnv(stage.github, event) },
+  );
+}
+
+async function liveWeights(web: WebService): Promise<string> {
+  const all = await Promise.all(web.listenerArns.map((arn) => web.liveWeights(arn)));
+  return all.map((w) => `${w.blue}/${w.green}`).join(', ');
+}
+
+function pull(stage: Stage, number: number) {
+  const pr = stage.github.state.pulls.find((p) => p.number === number);
+  if (!pr) throw new Error(`no PR #${number}`);
+  return pr;
+}
+
+/** `plan` on the PR's pull_request event; shows the lines of its comment that matter. */
+async function plan(stage: Stage, number: number): Promise<void> {
+  const pr = pull(stage, number);
+  say(bold(`\n[${elapsed()}] PR #${number} "${pr.title}": the rollout action plans it`));
+  const run = await rollout(stage, 'plan', {
+    name: 'pull_request',
+    payload: pullRequestPayload(stage.github, number),
+    sha: pr.headSha,
+    ref: `refs/pull/${number}/merge`,
+  });
+  show(run, /^::error::/);
+  const comment = stage.github.state.comments.find(
+    (c) => c.issueNumber === number && c.body.includes('eks-cluster-canary plan'),
+  );
+  for (const line of (comment?.body ?? '').split('\n')) {
+    if (/^(Base branch|\*\*Step|\*\*Drift|- [✅❌])/u.test(line)) say(`     │ ${line}`);
+  }
+  check(
+    `the plan passes PR #${number} and comments on it`,
+    run.exitCode === 0 && run.outputs.result === 'planned' && comment !== undefined,
+    `exit ${run.exitCode}, result ${run.outputs.result}, ${comment ? `comment ${comment.id}` : 'no comment'}`,
+  );
+}
+
+/** Merges the PR, then runs `apply` on the push, with the live view while it bakes. */
+async function mergeAndApply(
+  stage: Stage,
+  number: number,
+  inputs: Record<string, string>,
+): Promise<Run> {
+  const before = stage.github.state.refs.main as string;
+  const after = stage.github.mergePullRequest(number);
+  say(
+    bold(
+      `[${elapsed()}] merged (${before.slice(0, 7)}..${after.slice(0, 7)}): the rollout action applies it`,
+    ),
+  );
+  const ticker = liveView(stage.web);
+  const run = await rollout(
+    stage,
+    'apply',
+    { name: 'push', payload: pushPayload(before, after), sha: after, ref: 'refs/heads/main' },
+    { 'settle-seconds': '2', ...inputs },
+  ).finally(() => clearInterval(ticker));
+  show(
+    run,
+    /\(confirmed\)|^Interval|^Verdict|Reconcile PR|^::error::|: (applied|unchanged|rolled-back)\./,
+  );
+  return run;
+}
+
+/** Opens a PR that sets the file to `weights`, as a person would. */
+function openPullRequest(stage: Stage, title: string, weights: { blue: number; green: number }) {
+  const branch = title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  stage.github.commit(branch, { [PATH]: stage.file(weights) }, title);
+  return stage.github.openPullRequest({ head: branch, title });
+}
+
+async function healthyPromotion(stage: Stage): Promise<void> {
+  say(bold('\nPart 1: a healthy canary, one merged PR per step (steps: [10, 25, 50, 100])'));
+  let number = openPullRequest(stage, 'web: green 10%', { blue: 90, green: 10 });
+  for (const green of [10, 25, 50, 100]) {
+    await plan(stage, number);
+    const apply = await mergeAndApply(stage, number, { 'auto-advance': 'true' });
+    const live = await liveWeights(stage.web);
+    check(
+      `apply shifts every route to blue ${100 - green}/green ${green} and verifies it`,
+      apply.exitCode === 0 &&
+        apply.outputs.result === 'applied' &&
+        live === `${100 - green}/${green}, ${100 - green}/${green}`,
+      `exit ${apply.exitCode}, result ${apply.outputs.result}, live ${live}`,
+    );
+    const deployment = stage.github.state.deployments.at(-1);
+    check(
+      'a deployment is recorded with status success',
+      deployment?.statuses.at(-1)?.state === 'success',
+      deployment ? `deployment ${deployment.id} to ${deployment.environment}` : 'none',
+    );
+    say(`   traffic, last 3 s: ${trafficLine(3000)}`);
+    checkSplit(green, '1.32');
+    const advance = stage.github.state.pulls.find(
+      (p) => p.head === `rollout/${stage.web.name}/advance` && p.state === 'open',
+    );
+    if (green === 100) {
+      check('at the last step no advance PR is opened', advance === undefined, 'none open');
+      break;
+    }
+    check(
+      'auto-advance opens the PR for the next step',
+      advance !== undefined &&
+        apply.outputs['pull-request'] === `https://github.com/acme/infra/pull/${advance.number}`,
+      advance ? `#${advance.number} "${advance.title}"` : 'none',
+    );
+    if (!advance || apply.exitCode !== 0) return;
+    number = advance.number;
+  }
+}
+
+async function rollbackThenBadBuild(stage: Stage): Promise<void> {
+  say(bold('\nPart 2: an emergency rollback to blue, then a bad build of green merged at 10%'));
+  say(bold(`\n[${elapsed()}] workflow_dispatch: rollback ${PATH} to blue`));
+  const main = stage.github.state.refs.main as string;
+  const rollback = await rollout(
+    stage,
+    'rollback',
+    {
+      name: 'workflow_dispatch',
+      payload: dispatchPayload({ file: PATH, to: 'blue' }),
+      sha: main,
+      ref: 'refs/heads/main',
+    },
+    { file: PATH, to: 'blue' },
+  );
+  show(rollback, /\(confirmed\)|Reconcile PR|^::error::/);
+  const reconcile = stage.github.state.pulls.find(
+    (p) => p.head === `rollout/${stage.web.name}/reconcile` && p.state === 'open',
+  );
+  check(
+    'rollback moves every route to blue at once and opens the reconcile PR',
+    rollback.exitCode === 0 &&
+      (await liveWeights(stage.web)) === '100/0, 100/0' &&
+      reconcile !== undefined,
+    reconcile ? `#${reconcile.number} "${reconcile.title}"` : 'no PR',
+  );
+  if (!reconcile) return;
+  const merged = await mergeAndApply(stage, reconcile.number, {});
+  check(
+    'merging the reconcile PR changes nothing on the ALB',
+    merged.exitCode === 0 && merged.outputs.result === 'unchanged',
+    `result ${merged.outputs.result}`,
+  );
+
+  say(bold(`\n[${elapsed()}] green gets a bad build: 30% of its requests fail`));
+  for (const app of stage.web.apps.green ?? []) app.setBehaviour({ errorRate: 0.3 });
+  const number = openPullRequest(stage, 'web: green 10% again', { blue: 90, green: 10 });
+  await plan(stage, number);
+  const startedAt = Date.now();
+  const apply = await mergeAndApply(stage, number, {});
+  check(
+    'apply fails the job and reports rolled-back',
+    apply.exitCode === 1 && apply.outputs.result === 'rolled-back',
+    `exit ${apply.exitCode}, result ${apply.outputs.result}, ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
+  );
+  const live = await liveWeights(stage.web);
+  check('every route is back at blue 100/green 0', live === '100/0, 100/0', `live ${live}`);
+  const pr = stage.github.state.pulls.find(
+    (p) => p.head === `rollout/${stage.web.name}/reconcile` && p.state === 'open',
+  );
+  check(
+    'a reconcile PR sets the file back to blue 100/green 0, naming the failed check with its numbers',
+    pr !== undefined &&
+      /error-rate of green \d+(\.\d+)?% > 2%/.test(pr.title) &&
+      stage.github.fileAt(pr.head, PATH) === stage.file({ blue: 100, green: 0 }) &&
+      apply.outputs['pull-request'] === `https://github.com/acme/infra/pull/${pr.number}`,
+    pr ? `#${pr.number}` : 'none opened',
+  );
+  if (pr) {
+    say(`   reconcile PR #${pr.number}: ${pr.title}`);
+    for (const line of (pr.body ?? '').split('\n').slice(0, 8)) say(`     │ ${line}`);
+  }
+  const comment = stage.github.state.comments.find(
+    (c) => c.issueNumber === number && c.body.includes('rolled back'),
+  );
+  check(
+    'the merged PR gets a comment that says it was rolled back',
+    comment !== undefined,
+    comment ? `comment ${comment.id}` : 'none',
+  );
+  // The restore is not followed by a settle wait (every second counts), and the sandbox ALB,
+  // like a real one, takes a moment (1 s here) to apply a weight change. The window below holds
+  // whole seconds only, all after that.
+  await new Promise((r) => setTimeout(r, PROPAGATION_MS + 4200));
+  say(`   traffic, last 3 s: ${trafficLine(3000)}`);
+  checkSplit(0, '1.32');
+}
+
+/** Every 2 s while a step bakes: the weights the ALB API reports and the traffic seen. */
 function liveView(web: WebService): NodeJS.Timeout {
   return setInterval(() => {
     void web
@@ -240,118 +413,12 @@ function checkSplit(greenWeight: number, version: string): void {
   );
 }
 
-// ---- part 2: the rollout action's apply on a merged PR, against a local GitHub ---------------
-const PATH = 'rollouts/web.yaml';
-const TOKEN = 'ghs_demoToken';
-
-/**
- * The repository holds rollouts/web.yaml at blue 100 / green 0; a PR sets green to 10 and is
- * merged. The rollout action runs on that push exactly as the runner runs it: it shifts, the
- * analysis catches the bad canary, it restores blue 100 / green 0, opens the reconcile PR and
- * comments on the merged PR. Each of those is checked against the fake GitHub and the ALB.
- */
-async function badCanaryMerged(web: WebService, env: Record<string, string>): Promise<void> {
-  const file = (w: Record<string, number>): string =>
-    `# web: blue 1.31 -> green 1.32\n${web.rolloutFile(w, ANALYSIS)}`;
-  const github = await startFakeGitHub({
-    owner: 'acme',
-    repo: 'infra',
-    token: TOKEN,
-    files: { [PATH]: file({ blue: 100, green: 0 }) },
-  });
-  try {
-    const before = github.state.refs.main as string;
-    github.commit('canary-10', { [PATH]: file({ blue: 90, green: 10 }) }, 'web: green 10%');
-    const number = github.openPullRequest({ head: 'canary-10', title: 'web: green 10%' });
-    const after = github.mergePullRequest(number);
-    say(
-      bold(
-        `\n[${elapsed()}] PR #${number} "web: green 10%" merged; the rollout action applies it (push ${before.slice(0, 7)}..${after.slice(0, 7)})`,
-      ),
-    );
-    const repository = {
-      name: 'infra',
-      full_name: 'acme/infra',
-      owner: { login: 'acme' },
-      default_branch: 'main',
-    };
-    const eventPath = join(work, 'push.json');
-    writeFileSync(
-      eventPath,
-      JSON.stringify({
-        ref: 'refs/heads/main',
-        before,
-        after,
-        created: false,
-        deleted: false,
-        forced: false,
-        repository,
-        pusher: { name: 'octocat' },
-      }),
-    );
-    const ticker = liveView(web);
-    const startedAt = Date.now();
-    const apply = await runBundle(
-      'rollout',
-      {
-        command: 'apply',
-        'github-token': TOKEN,
-        'cloudwatch-period': '1s',
-        'cloudwatch-delay': '0s',
-        'settle-seconds': '2',
-      },
-      {
-        ...env,
-        GITHUB_EVENT_NAME: 'push',
-        GITHUB_EVENT_PATH: eventPath,
-        GITHUB_REPOSITORY: 'acme/infra',
-        GITHUB_SHA: after,
-        GITHUB_REF: 'refs/heads/main',
-        GITHUB_API_URL: github.url,
-        GITHUB_RUN_ID: '1',
-        GITHUB_WORKSPACE: work,
-      },
-    ).finally(() => clearInterval(ticker));
-    show(apply, /\(confirmed\)|^Interval|: (pass|FAIL)|^Rolling back|Reconcile PR|^::error::/);
-    const live = await Promise.all(web.listenerArns.map((arn) => web.liveWeights(arn)));
-    check(
-      'apply fails the job and reports rolled-back',
-      apply.exitCode === 1 && apply.outputs.result === 'rolled-back',
-      `exit ${apply.exitCode}, result ${apply.outputs.result}, ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
-    );
-    check(
-      'every route is back at blue 100/green 0',
-      live.every((w) => w.blue === 100 && w.green === 0),
-      `live ${live.map((w) => `${w.blue}/${w.green}`).join(', ')}`,
-    );
-    const reconcile = github.state.pulls.find((p) => p.head === `rollout/${web.name}/reconcile`);
-    const reconciled = reconcile ? github.fileAt(reconcile.head, PATH) : undefined;
-    check(
-      'a reconcile PR sets the file back to blue 100/green 0, naming the failed check with its numbers',
-      reconcile !== undefined &&
-        /error-rate of green \d+(\.\d+)?% > 2%/.test(reconcile.title) &&
-        reconciled === file({ blue: 100, green: 0 }) &&
-        apply.outputs['pull-request'] === `https://github.com/acme/infra/pull/${reconcile.number}`,
-      reconcile ? `#${reconcile.number}` : 'none opened',
-    );
-    if (reconcile) {
-      say(`   reconcile PR #${reconcile.number}: ${reconcile.title}`);
-      for (const line of (reconcile.body ?? '').split('\n').slice(0, 14)) say(`     │ ${line}`);
-    }
-    const comment = github.state.comments.find((c) => c.issueNumber === number);
-    check(
-      'the merged PR gets a comment that says it was rolled back',
-      comment?.body.includes('rolled back') === true,
-      comment ? `comment ${comment.id}` : 'none',
-    );
-  } finally {
-    await github.close();
-  }
-}
-
 async function main(): Promise<void> {
-  say(bold('eks-cluster-canary demo: the real action bundles against the local sandbox'));
-  const sandbox = await startSandbox({ healthCheckTimeScale: 0.05, propagationDelayMs: 1000 });
+  say(bold('eks-cluster-canary demo: the rollout action, PR by PR, against the local sandbox'));
+  const sandbox = await startSandbox({
+    healthCheckTimeScale: 0.05,
+    propagationDelayMs: PROPAGATION_MS,
+  });
   const web = await createWebService(sandbox, {
     clusters: [
       { name: 'blue', version: '1.31', instances: 2 },
@@ -359,46 +426,32 @@ async function main(): Promise<void> {
     ],
     extraListeners: 1,
   });
-  mkdirSync(join(work, 'rollouts'), { recursive: true });
-  const env = sandbox.env;
+  const file = (w: { blue: number; green: number }): string =>
+    `# web: blue runs Kubernetes 1.31, green 1.32\n${web.rolloutFile(w, ANALYSIS)}`;
+  const github = await startFakeGitHub({
+    owner: 'acme',
+    repo: 'infra',
+    token: TOKEN,
+    files: { [PATH]: file({ blue: 100, green: 0 }) },
+  });
+  const stage: Stage = { web, github, aws: sandbox.env, file };
   say(
     `sandbox at ${sandbox.endpoint}; ALB "${web.name}" with 2 listeners forwarding to blue (1.31) and green (1.32), 2 pods each`,
   );
-  say(`traffic goes to ${web.url} at 60 req/s; the rollout file and summaries are in ${work}`);
+  say(`GitHub stand-in at ${github.url}: acme/infra holds ${PATH} at blue 100 / green 0`);
+  say(`traffic goes to ${web.url} at 60 req/s; step summaries and reports are in ${work}`);
   const load = generateLoad(web.url, 60);
   await new Promise((r) => setTimeout(r, 3000));
   say(`   traffic, last 2 s: ${trafficLine(2000)}`);
 
   try {
-    say(bold('\nPart 1: a healthy canary, promoted step by step (steps: [10, 25, 50, 100])'));
-    let from = { blue: 100, green: 0 };
-    for (const green of [10, 25, 50, 100]) {
-      const to = { blue: 100 - green, green };
-      const { applied, healthy } = await step(web, env, from, to);
-      if (applied) from = to;
-      check(`verify-health passes green at ${green}%`, healthy, healthy ? 'healthy' : 'unhealthy');
-      checkSplit(green, '1.32');
-      if (!applied || !healthy) break;
-    }
-
-    say(
-      bold(
-        '\nPart 2: a bad build, merged as a PR. Back to blue 100, then green (1.32) starts failing 30% of requests',
-      ),
-    );
-    if ((await step(web, env, from, { blue: 100, green: 0 }, null, false)).applied) {
-      from = { blue: 100, green: 0 };
-    }
-    for (const app of web.apps.green ?? []) app.setBehaviour({ errorRate: 0.3 });
-    await badCanaryMerged(web, env);
-    // The window below holds whole seconds only, all after the rollback was confirmed and settled.
-    await new Promise((r) => setTimeout(r, 4200));
-    say(`   traffic, last 3 s: ${trafficLine(3000)}`);
-    checkSplit(0, '1.32');
+    await healthyPromotion(stage);
+    await rollbackThenBadBuild(stage);
   } finally {
     loadRunning = false;
     await load;
     await web.close();
+    await github.close();
     await sandbox.close();
   }
 

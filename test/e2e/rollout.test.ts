@@ -19,7 +19,7 @@ import {
   pullRequestPayload,
   pushPayload,
   runnerEnv,
-} from '../rollout-action/e2e-fixture.js';
+} from '../../sandbox/github/events.js';
 import { runAction, startAction, type ActionRun } from './harness.js';
 
 const BUNDLE = 'dist/rollout/index.js';

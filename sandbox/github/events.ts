@@ -1,13 +1,13 @@
 /**
- * What the e2e tests of the rollout bundle need to run it as a runner does: a repository on
- * the fake GitHub server, a web service on the sandbox, and the event payloads GitHub writes to
- * GITHUB_EVENT_PATH for pull_request, push and workflow_dispatch (the fields GitHub sends, not
- * only the ones we read).
+ * What a runner hands an action on GitHub, for running our bundles against the fake GitHub
+ * server (e2e tests, the demo): the event payloads GitHub writes to GITHUB_EVENT_PATH for
+ * pull_request, push and workflow_dispatch (the fields GitHub sends, not only the ones we
+ * read), and the GITHUB_* environment of a step.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FakeGitHub } from '../../sandbox/github/server.js';
+import type { FakeGitHub } from './server.js';
 
 export const OWNER = 'acme';
 export const REPO = 'infra';
