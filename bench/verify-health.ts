@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { silentLogger } from '../src/common/logger.js';
 import { resolveTargets, runAnalysis, systemClock, targetsFromArns } from '../src/health/index.js';
-import { parseDuration } from '../src/rollout/duration.js';
+import { parseDuration } from '../src/common/duration.js';
 import { startSandbox } from '../sandbox/index.js';
 import { sandboxClients, startCanaryStack } from '../test/health/sandbox-fixture.js';
 

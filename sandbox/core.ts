@@ -142,12 +142,8 @@ export class SandboxCore {
 
   async close(): Promise<void> {
     const server = this.server;
-    if (!server) return;
     this.server = undefined;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    if (server) await closeServer(server);
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -272,7 +268,15 @@ function signingScope(
   return m ? { region: m[1] as string, service: m[2] as string } : undefined;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+/** Closes a server now: idle keep-alive connections (SDK clients keep them) are dropped too. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

@@ -71895,7 +71895,7 @@ var import_yaml3 = __toESM(require_dist(), 1);
 // src/rollout/checks.ts
 var import_yaml = __toESM(require_dist(), 1);
 
-// src/rollout/duration.ts
+// src/common/duration.ts
 var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
 var WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 var PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
@@ -75122,6 +75122,17 @@ function getIntegerInput(name, { min, max }) {
 function getMultilineInput(name) {
   return getInput(name).split(/\r?\n/).map((line) => line.replace(/(^|\s)#.*$/, "").trim()).filter((line) => line !== "");
 }
+function getDurationInput(name) {
+  const value = getOptionalInput(name);
+  if (value === void 0) return void 0;
+  const ms = parseDuration(value);
+  if (ms === void 0) {
+    throw new ConfigurationError(
+      `Input "${name}" must be a duration such as 0s, 30s, 1m or 1m30s, got "${value}".`
+    );
+  }
+  return ms;
+}
 
 // src/rollout/glob.ts
 function pathFilter(patterns, inputName) {
@@ -75187,17 +75198,6 @@ var DEFAULT_SETTLE_SECONDS = {
   rollback: 0,
   advance: 0
 };
-function durationInput(name, fallbackMs) {
-  const text = getOptionalInput(name);
-  if (text === void 0) return fallbackMs;
-  const ms = parseDuration(text);
-  if (ms === void 0) {
-    throw new ConfigurationError(
-      `Input "${name}" must be a duration such as 0s, 1s or 60s, got "${text}".`
-    );
-  }
-  return ms;
-}
 function readRolloutInputs() {
   const commandText = getRequiredInput(Inputs.command);
   if (!COMMANDS.includes(commandText)) {
@@ -75221,8 +75221,8 @@ function readRolloutInputs() {
   const force = getBooleanInput(Inputs.force, false);
   const autoAdvance = getBooleanInput(Inputs.autoAdvance, false);
   const settleSeconds = getIntegerInput(Inputs.settleSeconds, { min: 0, max: 3600 }) ?? DEFAULT_SETTLE_SECONDS[command5];
-  const cloudWatchPeriodMs = durationInput(Inputs.cloudwatchPeriod, 6e4);
-  const cloudWatchDelayMs = durationInput(Inputs.cloudwatchDelay, 6e4);
+  const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod) ?? 6e4;
+  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? 6e4;
   const onlyFor = (name, given, commands5) => {
     if (given && !commands5.includes(command5)) {
       throw new ConfigurationError(

@@ -60705,6 +60705,37 @@ function describeArn(arn) {
   return describeRef({ kind: arn.includes(":listener-rule/") ? "rule" : "listener", arn });
 }
 
+// src/common/duration.ts
+var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
+var WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
+var PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+function parseDuration(text) {
+  const s2 = text.trim();
+  if (s2 === "0") return 0;
+  if (!WHOLE.test(s2)) return void 0;
+  let total = 0;
+  for (const [, amount, unit] of s2.matchAll(PART)) {
+    total += Number(amount) * UNIT_MS[unit];
+  }
+  return Number.isFinite(total) ? Math.round(total) : void 0;
+}
+function formatDuration(ms) {
+  if (ms === 0) return "0s";
+  let rest = ms;
+  let out = "";
+  for (const [unit, size] of [
+    ["h", 36e5],
+    ["m", 6e4],
+    ["s", 1e3],
+    ["ms", 1]
+  ]) {
+    const n3 = Math.floor(rest / size);
+    if (n3 > 0) out += `${n3}${unit}`;
+    rest -= n3 * size;
+  }
+  return out;
+}
+
 // src/common/inputs.ts
 function getOptionalInput(name) {
   const value = getInput(name).trim();
@@ -60811,37 +60842,6 @@ import { readFile as readFile3 } from "node:fs/promises";
 
 // src/rollout/checks.ts
 var import_yaml = __toESM(require_dist(), 1);
-
-// src/rollout/duration.ts
-var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
-var WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-var PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
-function parseDuration(text) {
-  const s2 = text.trim();
-  if (s2 === "0") return 0;
-  if (!WHOLE.test(s2)) return void 0;
-  let total = 0;
-  for (const [, amount, unit] of s2.matchAll(PART)) {
-    total += Number(amount) * UNIT_MS[unit];
-  }
-  return Number.isFinite(total) ? Math.round(total) : void 0;
-}
-function formatDuration(ms) {
-  if (ms === 0) return "0s";
-  let rest = ms;
-  let out = "";
-  for (const [unit, size] of [
-    ["h", 36e5],
-    ["m", 6e4],
-    ["s", 1e3],
-    ["ms", 1]
-  ]) {
-    const n3 = Math.floor(rest / size);
-    if (n3 > 0) out += `${n3}${unit}`;
-    rest -= n3 * size;
-  }
-  return out;
-}
 
 // src/rollout/suggest.ts
 function closestMatch(word, candidates) {

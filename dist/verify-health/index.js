@@ -64446,36 +64446,7 @@ async function runAction(body) {
   }
 }
 
-// src/common/inputs.ts
-function getOptionalInput(name) {
-  const value = getInput(name).trim();
-  return value === "" ? void 0 : value;
-}
-function getBooleanInput(name, defaultValue) {
-  const value = getOptionalInput(name);
-  if (value === void 0) return defaultValue;
-  if (["true", "True", "TRUE"].includes(value)) return true;
-  if (["false", "False", "FALSE"].includes(value)) return false;
-  throw new ConfigurationError(`Input "${name}" must be true or false, got "${value}".`);
-}
-function getIntegerInput(name, { min, max }) {
-  const value = getOptionalInput(name);
-  if (value === void 0) return void 0;
-  if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new ConfigurationError(
-      `Input "${name}" must be an integer from ${min} to ${max}, got "${value}".`
-    );
-  }
-  return Number(value);
-}
-
-// src/health/types.ts
-var systemClock = {
-  now: () => /* @__PURE__ */ new Date(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-};
-
-// src/rollout/duration.ts
+// src/common/duration.ts
 var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
 var WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 var PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
@@ -64505,6 +64476,46 @@ function formatDuration(ms) {
   }
   return out;
 }
+
+// src/common/inputs.ts
+function getOptionalInput(name) {
+  const value = getInput(name).trim();
+  return value === "" ? void 0 : value;
+}
+function getBooleanInput(name, defaultValue) {
+  const value = getOptionalInput(name);
+  if (value === void 0) return defaultValue;
+  if (["true", "True", "TRUE"].includes(value)) return true;
+  if (["false", "False", "FALSE"].includes(value)) return false;
+  throw new ConfigurationError(`Input "${name}" must be true or false, got "${value}".`);
+}
+function getIntegerInput(name, { min, max }) {
+  const value = getOptionalInput(name);
+  if (value === void 0) return void 0;
+  if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new ConfigurationError(
+      `Input "${name}" must be an integer from ${min} to ${max}, got "${value}".`
+    );
+  }
+  return Number(value);
+}
+function getDurationInput(name) {
+  const value = getOptionalInput(name);
+  if (value === void 0) return void 0;
+  const ms = parseDuration(value);
+  if (ms === void 0) {
+    throw new ConfigurationError(
+      `Input "${name}" must be a duration such as 0s, 30s, 1m or 1m30s, got "${value}".`
+    );
+  }
+  return ms;
+}
+
+// src/health/types.ts
+var systemClock = {
+  now: () => /* @__PURE__ */ new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+};
 
 // src/health/cloudwatch.ts
 var import_client_cloudwatch = __toESM(require_dist_cjs17(), 1);
@@ -66745,28 +66756,17 @@ var Outputs = {
 };
 var DEFAULT_INTERVAL_MS = 6e4;
 var MAX_SINCE_AHEAD_MS = 6e4;
-function durationInput(name) {
-  const text = getOptionalInput(name);
-  if (text === void 0) return void 0;
-  const ms = parseDuration(text);
-  if (ms === void 0) {
-    throw new ConfigurationError(
-      `Input "${name}" must be a duration such as 30s, 1m or 1m30s, got "${text}".`
-    );
-  }
-  return ms;
-}
 async function readInputs() {
   const filePath = getOptionalInput(Inputs.file);
   const canaryArn = getOptionalInput(Inputs.canaryTargetGroup);
   const baselineArn = getOptionalInput(Inputs.baselineTargetGroup);
   const checksText = getOptionalInput(Inputs.checks);
-  const warmupMs = durationInput(Inputs.warmup);
-  const intervalMs = durationInput(Inputs.interval);
-  const durationMs = durationInput(Inputs.duration);
+  const warmupMs = getDurationInput(Inputs.warmup);
+  const intervalMs = getDurationInput(Inputs.interval);
+  const durationMs = getDurationInput(Inputs.duration);
   const failureLimit = getIntegerInput(Inputs.failureLimit, { min: 0, max: 1e3 });
-  const cloudWatchPeriodMs = durationInput(Inputs.cloudwatchPeriod) ?? 6e4;
-  const cloudWatchDelayMs = durationInput(Inputs.cloudwatchDelay) ?? 6e4;
+  const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod) ?? 6e4;
+  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? 6e4;
   const failOnUnhealthy = getBooleanInput(Inputs.failOnUnhealthy, true);
   const sinceText = getOptionalInput(Inputs.since);
   let since;

@@ -24,6 +24,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { closeServer } from '../core.js';
 import type { MetricStore } from '../metrics.js';
 import type { Action, Condition, ForwardConfig, Rule } from './model.js';
 import { targetHost, type TargetGroupRuntime } from './health.js';
@@ -80,12 +81,8 @@ export class ListenerServer {
 
   async close(): Promise<void> {
     const server = this.server;
-    if (!server) return;
     this.server = undefined;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    if (server) await closeServer(server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -5,6 +5,7 @@
  * to underscores, upper-cased), through @actions/core.
  */
 import * as core from '@actions/core';
+import { parseDuration } from './duration.js';
 import { ConfigurationError } from './errors.js';
 
 export function getOptionalInput(name: string): string | undefined {
@@ -48,4 +49,17 @@ export function getMultilineInput(name: string): string[] {
     .split(/\r?\n/)
     .map((line) => line.replace(/(^|\s)#.*$/, '').trim())
     .filter((line) => line !== '');
+}
+
+/** A duration such as `30s`, `1m30s` or `500ms`, in milliseconds; undefined when not given. */
+export function getDurationInput(name: string): number | undefined {
+  const value = getOptionalInput(name);
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    throw new ConfigurationError(
+      `Input "${name}" must be a duration such as 0s, 30s, 1m or 1m30s, got "${value}".`,
+    );
+  }
+  return ms;
 }

@@ -11,7 +11,7 @@ import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ConfigurationError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { formatDuration } from '../rollout/duration.js';
+import { formatDuration } from '../common/duration.js';
 import type { Analysis, CloudWatchCheck, HttpCheck } from '../rollout/types.js';
 import { evaluateCloudWatch, planCloudWatch, type CloudWatchPlan } from './cloudwatch.js';
 import { plural } from './format.js';

@@ -2,7 +2,7 @@
  * What the analysis tells people: the JSON report with every measurement (for artifacts and
  * later tooling) and the job summary table with the verdict sentence.
  */
-import { formatDuration } from '../rollout/duration.js';
+import { formatDuration } from '../common/duration.js';
 import type { Analysis } from '../rollout/types.js';
 import type { AnalysisResult, HealthTargets } from './types.js';
 

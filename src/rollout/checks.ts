@@ -3,7 +3,7 @@
  * items each name one kind of check and its settings, validated against the Check union.
  */
 import { isMap, isScalar, type Node } from 'yaml';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../common/duration.js';
 import { closestMatch } from './suggest.js';
 import type {
   CloudWatchCheck,

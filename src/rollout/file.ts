@@ -9,5 +9,5 @@ export {
   readRolloutFile,
 } from './parse.js';
 export { CHECK_KINDS, CLOUDWATCH_METRICS, HTTP_CHECK_DEFAULTS, defaultChecks } from './checks.js';
-export { formatDuration, parseDuration } from './duration.js';
+export { formatDuration, parseDuration } from '../common/duration.js';
 export type * from './types.js';

@@ -6,12 +6,12 @@ import * as core from '@actions/core';
 import { ConfigurationError } from '../common/errors.js';
 import {
   getBooleanInput,
+  getDurationInput,
   getIntegerInput,
   getMultilineInput,
   getOptionalInput,
   getRequiredInput,
 } from '../common/inputs.js';
-import { parseDuration } from './duration.js';
 import { pathFilter, type PathFilter } from './glob.js';
 import { COMMANDS, Inputs, type Command } from './io.js';
 
@@ -36,18 +36,6 @@ export interface RolloutInputs {
   settleMs: number;
   cloudWatchPeriodMs: number;
   cloudWatchDelayMs: number;
-}
-
-function durationInput(name: string, fallbackMs: number): number {
-  const text = getOptionalInput(name);
-  if (text === undefined) return fallbackMs;
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    throw new ConfigurationError(
-      `Input "${name}" must be a duration such as 0s, 1s or 60s, got "${text}".`,
-    );
-  }
-  return ms;
 }
 
 export function readRolloutInputs(): RolloutInputs {
@@ -75,8 +63,8 @@ export function readRolloutInputs(): RolloutInputs {
   const autoAdvance = getBooleanInput(Inputs.autoAdvance, false);
   const settleSeconds =
     getIntegerInput(Inputs.settleSeconds, { min: 0, max: 3600 }) ?? DEFAULT_SETTLE_SECONDS[command];
-  const cloudWatchPeriodMs = durationInput(Inputs.cloudwatchPeriod, 60_000);
-  const cloudWatchDelayMs = durationInput(Inputs.cloudwatchDelay, 60_000);
+  const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod) ?? 60_000;
+  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? 60_000;
 
   const onlyFor = (name: string, given: boolean, commands: Command[]): void => {
     if (given && !commands.includes(command)) {

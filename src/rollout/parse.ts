@@ -7,7 +7,7 @@ import { isMap, isScalar } from 'yaml';
 import { isArnError, parseElbArn, type ElbArn } from '../aws/arn.js';
 import { ConfigurationError, errorMessage } from '../common/errors.js';
 import { defaultChecks, optional, readChecks } from './checks.js';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../common/duration.js';
 import { closestMatch } from './suggest.js';
 import type { Analysis, Check, ClusterSpec, RolloutFile, RouteRef } from './types.js';
 import { YamlSource, type At } from './yaml-source.js';

@@ -4,7 +4,7 @@
  * of `steps`. Both edit only the weight numbers of the file on the default branch's tip (so a
  * change merged meanwhile is kept), on a branch per rollout that later runs update in place.
  */
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../common/duration.js';
 import type { RolloutDeps } from './context.js';
 import { setWeights } from './edit.js';
 import { planFile } from './plan.js';

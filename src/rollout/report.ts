@@ -11,7 +11,7 @@ import {
   formatNumber,
   formatPercent,
 } from '../health/format.js';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../common/duration.js';
 import type { FilePlan } from './plan.js';
 import type { Check, RolloutFile } from './types.js';
 import { formatClusterWeights, type ClusterWeights } from './step.js';

@@ -16,7 +16,7 @@ import {
   type YAMLError,
 } from 'yaml';
 import { ConfigurationError, formatDiagnostic, type Diagnostic } from '../common/errors.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../common/duration.js';
 import { closestMatch } from './suggest.js';
 import type { SourcePosition } from './types.js';
 

@@ -12,7 +12,12 @@ import { consoleLink } from '../aws/arn.js';
 import { clientOptions, makeElbv2Client } from '../aws/clients.js';
 import { coreLogger, runAction } from '../common/action.js';
 import { ConfigurationError } from '../common/errors.js';
-import { getBooleanInput, getIntegerInput, getOptionalInput } from '../common/inputs.js';
+import {
+  getBooleanInput,
+  getDurationInput,
+  getIntegerInput,
+  getOptionalInput,
+} from '../common/inputs.js';
 import {
   buildReport,
   resolveTargets,
@@ -27,7 +32,6 @@ import {
   ANALYSIS_DEFAULTS,
   formatDuration,
   parseChecks,
-  parseDuration,
   readRolloutFile,
   type Analysis,
 } from '../rollout/file.js';
@@ -71,29 +75,17 @@ interface VerifyHealthInputs {
   failOnUnhealthy: boolean;
 }
 
-function durationInput(name: string): number | undefined {
-  const text = getOptionalInput(name);
-  if (text === undefined) return undefined;
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    throw new ConfigurationError(
-      `Input "${name}" must be a duration such as 30s, 1m or 1m30s, got "${text}".`,
-    );
-  }
-  return ms;
-}
-
 async function readInputs(): Promise<VerifyHealthInputs> {
   const filePath = getOptionalInput(Inputs.file);
   const canaryArn = getOptionalInput(Inputs.canaryTargetGroup);
   const baselineArn = getOptionalInput(Inputs.baselineTargetGroup);
   const checksText = getOptionalInput(Inputs.checks);
-  const warmupMs = durationInput(Inputs.warmup);
-  const intervalMs = durationInput(Inputs.interval);
-  const durationMs = durationInput(Inputs.duration);
+  const warmupMs = getDurationInput(Inputs.warmup);
+  const intervalMs = getDurationInput(Inputs.interval);
+  const durationMs = getDurationInput(Inputs.duration);
   const failureLimit = getIntegerInput(Inputs.failureLimit, { min: 0, max: 1000 });
-  const cloudWatchPeriodMs = durationInput(Inputs.cloudwatchPeriod) ?? 60_000;
-  const cloudWatchDelayMs = durationInput(Inputs.cloudwatchDelay) ?? 60_000;
+  const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod) ?? 60_000;
+  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? 60_000;
   const failOnUnhealthy = getBooleanInput(Inputs.failOnUnhealthy, true);
 
   const sinceText = getOptionalInput(Inputs.since);

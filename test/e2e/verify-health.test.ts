@@ -143,7 +143,7 @@ analysis:
     );
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toContain(
-      '::error::Input "interval" must be a duration such as 30s, 1m or 1m30s, got "soon".',
+      '::error::Input "interval" must be a duration such as 0s, 30s, 1m or 1m30s, got "soon".',
     );
     expect(run.outputs.healthy).toBeUndefined();
   });

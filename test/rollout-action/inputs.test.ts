@@ -72,7 +72,7 @@ describe('rollout inputs', () => {
     [{ command: 'apply', force: 'yes' }, 'Input "force" must be true or false, got "yes".'],
     [
       { command: 'apply', 'cloudwatch-period': 'a minute' },
-      'Input "cloudwatch-period" must be a duration such as 0s, 1s or 60s, got "a minute".',
+      'Input "cloudwatch-period" must be a duration such as 0s, 30s, 1m or 1m30s, got "a minute".',
     ],
     [
       { command: 'apply', 'settle-seconds': '-1' },
