@@ -87,7 +87,10 @@ export interface ShiftResult {
   applied: RouteWeights;
   changed: boolean;
   dryRun: boolean;
-  /** When the last write was confirmed and the settle time had passed. */
+  /**
+   * When the last write was confirmed and the settle time had passed; when nothing had to be
+   * written, when the routes were read and found at the desired weights. Unset on a dry run.
+   */
   appliedAt?: Date;
   routes: RouteOutcome[];
   /**
@@ -145,6 +148,8 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
       applied: previous,
       changed: false,
       dryRun: req.dryRun,
+      // The weights were already in place when read: a verification may count from now.
+      ...(req.dryRun ? {} : { appliedAt: deps.clock.now() }),
       routes: live.map((r) => outcome(r, 'unchanged')),
       before: live,
     };
@@ -239,6 +244,14 @@ export async function restoreRoutes(
       );
       return undefined;
     } catch (e) {
+      // A write AWS rejected (no permission, a validation error) never changed the route; then
+      // the restore fails the same way, yet there is nothing to restore. Look before saying so.
+      if (await hasWeights(deps.client, route.ref, targetGroups, route.weights)) {
+        deps.logger.info(
+          `${describeRef(route.ref)}: still has ${formatWeights(route.weights)}; its write never landed (confirmed)`,
+        );
+        return undefined;
+      }
       deps.logger.warning(`${describeRef(route.ref)}: could NOT be restored: ${errorMessage(e)}`);
       return errorMessage(e);
     }
@@ -251,6 +264,22 @@ export async function restoreRoutes(
     else notRestored.push({ arn: route.ref.arn, reason });
   });
   return { restored, notRestored };
+}
+
+/** Whether a read of the route shows `weights` now; false when it cannot be read. */
+async function hasWeights(
+  client: ElasticLoadBalancingV2Client,
+  ref: RouteRef,
+  targetGroups: readonly string[],
+  weights: Weights,
+): Promise<boolean> {
+  try {
+    const { actions } = await describeRoute(client, ref);
+    const forward = readForwardWeights(ref, actions, targetGroups);
+    return 'weights' in forward && sameWeights(forward.weights, weights);
+  } catch {
+    return false; // unreadable: report the restore as failed, with the write's error
+  }
 }
 
 /** Routes restored at once: fast, yet well under ELBv2's per-account API rate. */

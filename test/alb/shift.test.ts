@@ -141,7 +141,7 @@ describe('shiftWeights', () => {
     expect(alb.weightsOf(LISTENER)).toEqual({ [TG_BLUE]: 50, [TG_GREEN]: 50 });
   });
 
-  it('drops the top-level TargetGroupArn that Describe returns beside a single-group ForwardConfig', async () => {
+  it('refuses a listener that forwards to one target group only, saying to add the other with weight 0', async () => {
     const single: Action = {
       Type: 'forward',
       TargetGroupArn: TG_BLUE,
@@ -295,7 +295,7 @@ describe('shiftWeights', () => {
       d,
     );
     expect(result.changed).toBe(false);
-    expect(result.appliedAt).toBeUndefined();
+    expect(result.appliedAt?.toISOString()).toBe('2026-11-21T10:00:00.000Z');
     expect(result.routes.map((r) => r.status)).toEqual(['unchanged', 'unchanged']);
     expect(alb.modifyCalls()).toBe(0);
     expect(d.clock.sleeps).toEqual([]);
@@ -390,12 +390,39 @@ describe('shiftWeights', () => {
       deps(alb),
     ).catch((e) => e);
     expect(err).toBeInstanceOf(ShiftFailedError);
-    expect(err.notRestored.map((n: { arn: string }) => n.arn)).toEqual([RULE, LISTENER]);
+    // The rule's write failed before it landed: the rule never changed, so it is not reported
+    // as something to fix by hand.
+    expect(err.restored).toEqual([RULE]);
+    expect(err.notRestored.map((n: { arn: string }) => n.arn)).toEqual([LISTENER]);
     expect(err.message).toContain(
       `NOT restored: listener web listener 522ab2 (ModifyListener on listener web listener 522ab2 failed: ServiceUnavailable: Service unavailable). Set it back by hand to web-blue=90, web-green=10, e.g. with "aws elbv2 modify-listener --listener-arn ${LISTENER} ...".`,
     );
     // The listener really is left shifted: the message must not claim otherwise.
     expect(alb.weightsOf(LISTENER)).toEqual({ [TG_BLUE]: 75, [TG_GREEN]: 25 });
+  });
+
+  it('does not send anyone to fix a route whose write AWS rejected: it never changed', async () => {
+    const alb = new FakeAlb().addListener(LISTENER, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })]);
+    alb.beforeWrite = () => {
+      throw Object.assign(new Error('User is not authorized to perform: ModifyListener'), {
+        name: 'AccessDenied',
+      });
+    };
+    const d = deps(alb);
+    const err = await shiftWeights(
+      request([listener()], { [TG_BLUE]: 75, [TG_GREEN]: 25 }),
+      d,
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(ShiftFailedError);
+    expect(err.message).toContain(
+      'AccessDenied: User is not authorized to perform: ModifyListener',
+    );
+    expect(err.message).not.toContain('NOT restored');
+    expect(err.notRestored).toEqual([]);
+    expect(d.logger.text()).toContain(
+      'listener web listener 522ab2: still has web-blue=90, web-green=10; its write never landed (confirmed)',
+    );
+    expect(alb.weightsOf(LISTENER)).toEqual({ [TG_BLUE]: 90, [TG_GREEN]: 10 });
   });
 
   it('restores every touched route when cancelled (SIGTERM) in the middle of the writes', async () => {
