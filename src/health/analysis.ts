@@ -58,6 +58,8 @@ export interface AnalysisDeps {
   fetch: FetchLike;
   clock: Clock;
   logger: Logger;
+  /** Aborts the analysis at once (a cancelled job); the clock's sleeps should honour it too. */
+  signal?: AbortSignal;
 }
 
 export interface AnalysisSchedule {
@@ -211,10 +213,54 @@ function intervalStatus(measurements: readonly Measurement[]): IntervalResult['s
   return 'pass';
 }
 
+/** `work`, or the signal's reason as soon as it aborts, whichever comes first. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 async function sleepUntil(clock: Clock, t: number): Promise<void> {
   for (let wait = t - clock.now().getTime(); wait > 0; wait = t - clock.now().getTime()) {
     await clock.sleep(wait);
   }
+}
+
+export interface PreparedAnalysis {
+  /** The CloudWatch period, when the analysis has CloudWatch checks. */
+  periodMs?: number;
+  /** How long after a window closes it is judged. */
+  delayMs: number;
+  checks: PreparedChecks;
+}
+
+/**
+ * Everything about an analysis that can be wrong before it starts: the timing rules, the
+ * schedule, placeholders and queries. A caller that changes traffic calls this before the
+ * change, so a mistake in the file refuses the step instead of shifting and rolling back.
+ */
+export function prepareAnalysis(request: Omit<AnalysisRequest, 'since'>): PreparedAnalysis {
+  const { analysis } = request;
+  const hasCloudWatch = analysis.checks.some((c) => c.kind === 'cloudwatch');
+  const periodMs = hasCloudWatch
+    ? (request.cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS)
+    : undefined;
+  if (periodMs !== undefined) validateCloudWatchTiming(analysis.intervalMs, periodMs);
+  if (analysis.checks.length === 0) {
+    throw new ConfigurationError(
+      'The analysis has no checks; add at least one to analysis.checks.',
+    );
+  }
+  scheduleAnalysis(analysis, 0); // its rules do not depend on when the shift happened
+  return {
+    ...(periodMs !== undefined ? { periodMs } : {}),
+    delayMs: periodMs === undefined ? 0 : (request.cloudWatchDelayMs ?? 0),
+    checks: prepareChecks(request),
+  };
 }
 
 export async function runAnalysis(
@@ -223,24 +269,13 @@ export async function runAnalysis(
 ): Promise<AnalysisResult> {
   const { analysis } = request;
   const { clock, logger } = deps;
-  const hasCloudWatch = analysis.checks.some((c) => c.kind === 'cloudwatch');
-  const periodMs = hasCloudWatch
-    ? (request.cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS)
-    : undefined;
-  if (periodMs !== undefined) validateCloudWatchTiming(analysis.intervalMs, periodMs);
-  const delayMs = periodMs === undefined ? 0 : (request.cloudWatchDelayMs ?? 0);
-  if (analysis.checks.length === 0) {
-    throw new ConfigurationError(
-      'The analysis has no checks; add at least one to analysis.checks.',
-    );
-  }
+  const { periodMs, delayMs, checks: prepared } = prepareAnalysis(request);
   const since = request.since ?? clock.now().getTime();
   const schedule = scheduleAnalysis(
     analysis,
     since,
     periodMs === undefined ? 1 : cloudWatchAlignmentMs(analysis.intervalMs),
   );
-  const prepared = prepareChecks(request);
 
   const first = schedule.windows[0] as IntervalWindow;
   const warmupLeft = first.start - clock.now().getTime();
@@ -262,7 +297,8 @@ export async function runAnalysis(
   let failedIntervals = 0;
   for (const window of schedule.windows) {
     await sleepUntil(clock, window.end + delayMs);
-    const measurements = await prepared.evaluate(window, deps);
+    // A cancelled job must get to its restore at once, not after a slow probe or query.
+    const measurements = await untilAborted(prepared.evaluate(window, deps), deps.signal);
     const result: IntervalResult = {
       window,
       evaluatedAt: clock.now().getTime(),

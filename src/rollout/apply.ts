@@ -13,11 +13,13 @@ import { ConfigurationError, ExplainedError, errorMessage } from '../common/erro
 import type { PullRequestRef } from '../github/types.js';
 import {
   buildReport,
+  prepareAnalysis,
   resolveTargets,
   runAnalysis,
   summaryMarkdown,
   targetsFromRolloutFile,
   type AnalysisResult,
+  type HealthTargets,
 } from '../health/index.js';
 import type {
   Annotation,
@@ -40,7 +42,7 @@ import {
 import { openAdvancePullRequest, openReconcilePullRequest } from './pull-requests.js';
 import { cell } from './report.js';
 import {
-  checkStep,
+  checkFileStep,
   clusterWeights,
   formatClusterWeights,
   gainingClusters,
@@ -267,13 +269,11 @@ async function applyFile(
   // The one-step rule, again: the plan enforces it on the PR, but a merge can land without a
   // passing plan (no required check, a direct push). The force label is read from the PR(s)
   // the merge came from, only when the step needs it.
-  const from = expected[head.canary] ?? 0;
-  const to = head.weights[head.canary] ?? 0;
-  let step = checkStep(head.canary, head.steps, from, to, false, FORCE_LABEL);
+  let step = checkFileStep(before, head, expected, false, FORCE_LABEL);
   if (!step.allowed) {
     const prs = await merged();
     if (prs.some((pr) => pr.labels?.includes(FORCE_LABEL))) {
-      step = checkStep(head.canary, head.steps, from, to, true, FORCE_LABEL);
+      step = checkFileStep(before, head, expected, true, FORCE_LABEL);
     }
     if (!step.allowed) {
       const source =
@@ -306,6 +306,24 @@ async function applyFile(
   }
 
   const { elbv2, cloudwatch } = deps.aws(head.region);
+  // Everything the analysis could trip over is checked before traffic moves: a mistake in the
+  // file (a placeholder, an interval the CloudWatch period does not divide) refuses the step
+  // rather than shifting and rolling back.
+  let targets: HealthTargets;
+  try {
+    targets = await resolveTargets(elbv2, targetsFromRolloutFile(head));
+    prepareAnalysis({
+      analysis: head.analysis,
+      targets,
+      cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
+      cloudWatchDelayMs: options.settings.cloudWatchDelayMs,
+    });
+  } catch (e) {
+    if (e instanceof ConfigurationError) {
+      return refuse(`The analysis cannot run: ${e.message}`, head.locate(['analysis']));
+    }
+    throw e;
+  }
   const targetGroups = head.clusters.map((c) => c.targetGroup);
   let shift: ShiftResult;
   try {
@@ -347,7 +365,6 @@ async function applyFile(
       sleep: (ms: number) => deps.clock.sleep(ms, deps.signal),
     };
     const result = await logger.group('Verifying', async () => {
-      const targets = await resolveTargets(elbv2, targetsFromRolloutFile(head));
       const r = await runAnalysis(
         {
           analysis: head.analysis,
@@ -356,7 +373,14 @@ async function applyFile(
           cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
           cloudWatchDelayMs: options.settings.cloudWatchDelayMs,
         },
-        { cloudwatch, elbv2, fetch: deps.fetch, clock: analysisClock, logger },
+        {
+          cloudwatch,
+          elbv2,
+          fetch: deps.fetch,
+          clock: analysisClock,
+          logger,
+          ...(deps.signal ? { signal: deps.signal } : {}),
+        },
       );
       out.analysis = {
         result: r,

@@ -15,7 +15,7 @@ import type { Annotation, CommandOutcome, RolloutDeps, RolloutEvent } from './co
 import { FORCE_LABEL } from './io.js';
 import type { PathFilter } from './glob.js';
 import {
-  checkStep,
+  checkFileStep,
   clusterWeights,
   gainingClusters,
   sameClusterWeights,
@@ -255,7 +255,8 @@ export async function planFile(
       });
     }
 
-    const from = base ? (base.weights[head.canary] ?? 0) : (first[head.canary] ?? 0);
+    const fromWeights = base ? base.weights : first;
+    const from = fromWeights[head.canary] ?? 0;
     const to = head.weights[head.canary] ?? 0;
     plan.step = plan.noChange
       ? {
@@ -268,7 +269,7 @@ export async function planFile(
           forced: false,
           message: `No traffic moves: the ALB already sends ${head.canary} ${to}.`,
         }
-      : checkStep(head.canary, head.steps, from, to, input.force, FORCE_LABEL);
+      : checkFileStep(base, head, fromWeights, input.force, FORCE_LABEL);
     if (!plan.step.allowed)
       plan.problems.push({ message: plan.step.message, at: head.locate(['weights', head.canary]) });
 

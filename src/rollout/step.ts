@@ -93,6 +93,56 @@ export function checkStep(
   };
 }
 
+/**
+ * The one-step rule for a change of the file from `base` to `head`, with the canary weights
+ * moving from `from` (the base file's, or the live ones for a new file) to `head.weights`. The
+ * rule is judged by the base file's `canary` and `steps`: a PR that changed them together with
+ * the weights could otherwise call any jump "back toward the baseline" or "one step". Such a PR
+ * is refused unless forced; changing them alone, in a PR that moves no traffic, is fine.
+ */
+export function checkFileStep(
+  base: RolloutFile | undefined,
+  head: RolloutFile,
+  from: ClusterWeights,
+  force: boolean,
+  forceLabel: string,
+): StepDecision {
+  const rules = base ?? head;
+  const decision = checkStep(
+    rules.canary,
+    rules.steps,
+    from[rules.canary] ?? 0,
+    head.weights[rules.canary] ?? 0,
+    force,
+    forceLabel,
+  );
+  if (!base || sameClusterWeights(from, head.weights)) return decision;
+  const changed = [
+    ...(base.canary !== head.canary ? [`canary (${base.canary} → ${head.canary})`] : []),
+    ...(base.steps.join(',') !== head.steps.join(',')
+      ? [`steps ([${base.steps.join(', ')}] → [${head.steps.join(', ')}])`]
+      : []),
+  ];
+  if (changed.length === 0) return decision;
+  const what = changed.join(' and ');
+  if (force) {
+    return {
+      ...decision,
+      allowed: true,
+      forced: true,
+      message: `${decision.message} The PR also changes ${what}; allowed by the label ${forceLabel}.`,
+    };
+  }
+  return {
+    ...decision,
+    allowed: false,
+    forced: false,
+    message:
+      `The PR changes ${what} together with the weights, so the one-step rule cannot be judged. ` +
+      `Change ${what} in a PR of its own that moves no traffic, then step the weights, or add the label ${forceLabel} if this is intended.`,
+  };
+}
+
 /** The next step of the file's canary, or undefined when it is at (or past) the last one. */
 export function nextStep(
   file: RolloutFile,

@@ -295,6 +295,33 @@ describe('runAnalysis', () => {
     expect(result.failedChecks).toEqual(['error-rate of green #2']);
   });
 
+  it('stops at once when cancelled while a check is still running', async () => {
+    const { deps } = setup(healthyTraffic);
+    const cancel = new AbortController();
+    // An HTTP probe that never answers: only the cancellation can end this interval.
+    const hanging: typeof fetch = () => new Promise<Response>(() => undefined);
+    const probe: Check = {
+      kind: 'http',
+      url: 'https://web.example.com/healthz',
+      method: 'GET',
+      headers: {},
+      expectStatus: 200,
+      count: 1,
+      timeoutMs: 3_600_000,
+      minSuccessRatio: 1,
+    };
+    const run = runAnalysis(
+      {
+        analysis: analysis({ warmupMs: 0, checks: [probe] }),
+        targets: TARGETS,
+        since: T0 - 60_000,
+      },
+      { ...deps, fetch: hanging, signal: cancel.signal },
+    );
+    setTimeout(() => cancel.abort(new Error('received SIGTERM')), 10);
+    await expect(run).rejects.toThrow('received SIGTERM');
+  });
+
   it('refuses an analysis without checks', async () => {
     const { deps } = setup(healthyTraffic);
     await expect(

@@ -172,6 +172,29 @@ describe('apply', () => {
     expect(r.github.deployments).toEqual([]);
   });
 
+  it('refuses a file whose analysis cannot run before any write, instead of shifting and rolling back', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const broken = `analysis:
+  warmup: 0s
+  interval: 1s
+  duration: 1s
+  checks:
+    - prometheus: { url: "http://127.0.0.1:9/", query: 'up{cluster="{{clustr}}"}', max: 1 }
+`;
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, broken);
+    const out = await runApply(
+      push(r, { [PATH]: file({ blue: 100, green: 0 }) }, { [PATH]: file({ blue: 90, green: 10 }) }),
+      OPTIONS,
+      r.deps,
+    );
+    expect(out.result).toBe('failed');
+    expect(out.failure).toContain('The analysis cannot run:');
+    expect(out.failure).toContain('{{clustr}}');
+    expect(out.failure).toContain('Nothing was changed.');
+    expect(await r.live()).toEqual(['100/0', '100/0']);
+    expect(r.github.pulls).toEqual([]);
+  });
+
   it('refuses when the canary has too few healthy targets, before any write', async () => {
     const r = await setup({ blue: 100, green: 0 });
     const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web, 3));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRolloutFile } from '../../src/rollout/file.js';
-import { checkStep, moveCanary, nextStep } from '../../src/rollout/step.js';
+import { checkFileStep, checkStep, moveCanary, nextStep } from '../../src/rollout/step.js';
 import { edit } from '../rollout/fixtures.js';
 
 const STEPS = [10, 25, 50, 100];
@@ -100,5 +100,48 @@ describe('the next step', () => {
     expect(moveCanary(file, 50)).toEqual({ blue: 20, red: 30, green: 50 });
     expect(moveCanary(file, 85)).toEqual({ blue: 15, red: 0, green: 85 });
     expect(moveCanary(file, 0)).toEqual({ blue: 20, red: 80, green: 0 });
+  });
+});
+
+describe('the step rule across a change of the file', () => {
+  const file = (...edits: [string, string][]) => parseRolloutFile(edit(...edits), 'web.yaml');
+  const base = file();
+  const W = 'weights: { blue: 90, green: 10 }';
+
+  it('judges the step by the base file: one step forward passes', () => {
+    const head = file([W, 'weights: { blue: 75, green: 25 }']);
+    expect(checkFileStep(base, head, base.weights, false, 'rollout/force')).toMatchObject({
+      allowed: true,
+      message: 'green 10 → 25: one step forward.',
+    });
+  });
+
+  it('refuses a PR that renames the canary together with the weights, which would make a jump look like a step back', () => {
+    const head = file([W, 'weights: { blue: 10, green: 90 }'], ['canary: green', 'canary: blue']);
+    const decision = checkFileStep(base, head, base.weights, false, 'rollout/force');
+    expect(decision.allowed).toBe(false);
+    expect(decision.message).toBe(
+      'The PR changes canary (green → blue) together with the weights, so the one-step rule cannot be judged. ' +
+        'Change canary (green → blue) in a PR of its own that moves no traffic, then step the weights, or add the label rollout/force if this is intended.',
+    );
+  });
+
+  it('refuses a PR that rewrites steps together with the weights', () => {
+    const head = file(
+      [W, 'weights: { blue: 10, green: 90 }'],
+      ['steps: [10, 25, 50, 100]', 'steps: [10, 90, 100]'],
+    );
+    const decision = checkFileStep(base, head, base.weights, false, 'rollout/force');
+    expect(decision.allowed).toBe(false);
+    expect(decision.message).toContain('steps ([10, 25, 50, 100] → [10, 90, 100])');
+    expect(checkFileStep(base, head, base.weights, true, 'rollout/force')).toMatchObject({
+      allowed: true,
+      forced: true,
+    });
+  });
+
+  it('lets canary or steps change alone, in a PR that moves no traffic', () => {
+    const head = file(['steps: [10, 25, 50, 100]', 'steps: [5, 10, 25, 50, 100]']);
+    expect(checkFileStep(base, head, base.weights, false, 'rollout/force').allowed).toBe(true);
   });
 });
