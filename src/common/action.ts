@@ -37,6 +37,16 @@ export function reportFailure(e: unknown): void {
     core.setFailed(e.message);
     return;
   }
+  if (e instanceof Error && /ProviderError$/.test(e.name)) {
+    // The SDK found no credentials (or could not use them): the usual cause is a workflow
+    // without a credentials step, not our bug.
+    core.debug(e.stack ?? '');
+    core.setFailed(
+      `No usable AWS credentials: ${e.message}. Add aws-actions/configure-aws-credentials ` +
+        `(with an OIDC role) before this step, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`,
+    );
+    return;
+  }
   if (isAwsError(e)) {
     // An AWS API error (access denied, a limit, an outage): its code and message say what
     // happened; the stack only helps us, so it goes to the debug log.

@@ -309,6 +309,25 @@ describe('shift-weight bundle against the sandbox', () => {
     expect((await allWeights())[0]).toEqual({ blue: 90, green: 10 });
   });
 
+  it('says how to provide AWS credentials when there are none, without a stack trace', async () => {
+    const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _secret, ...env } = sandbox.env;
+    const run = await runAction(
+      'shift-weight',
+      { file: rolloutFile({ blue: 90, green: 10 }), 'dry-run': 'true' },
+      {
+        ...env,
+        HOME: mkdtempSync(join(tmpdir(), 'ecc-nohome-')),
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toContain('::error::No usable AWS credentials: ');
+    expect(run.stdout).toContain('Add aws-actions/configure-aws-credentials');
+    // The stack goes to the debug log only (shown with ACTIONS_STEP_DEBUG), never as an error.
+    const shown = run.stdout.split('\n').filter((l) => !l.startsWith('::debug::'));
+    expect(shown.join('\n')).not.toContain('    at ');
+  });
+
   it('fails with the file position when the rollout file is invalid, before any AWS call', async () => {
     const path = join(dir, 'invalid.yaml');
     writeFileSync(path, web.rolloutFile({ blue: 70, green: 20 }));
