@@ -366,20 +366,26 @@ function judge(
   const failedChecks: string[] = [];
   for (const o of outcomes.values()) {
     if (o.skipped === evaluated) o.result = 'skipped';
-    else if (o.passed === 0) o.result = o.failed > 0 && endedEarly ? 'fail' : 'not enough data';
+    else if (o.passed === 0) o.result = o.failed > 0 ? 'fail' : 'not enough data';
     else o.result = o.failed > 0 && endedEarly ? 'fail' : 'pass';
 
     if (endedEarly && o.failed > 0) {
       failedChecks.push(o.name);
       reasons.push(`${o.name} ${o.lastFailure} in ${o.failed} of ${plural(evaluated, 'interval')}`);
+    } else if (o.result === 'fail') {
+      // Failures within the failure limit, but never a pass: the canary was not shown healthy.
+      failedChecks.push(o.name);
+      const noVerdict = o.inconclusive ? `, no verdict in ${o.inconclusive}` : '';
+      reasons.push(
+        `${o.name} ${o.lastFailure} in ${o.failed} of ${plural(evaluated, 'interval')} and passed in none${noVerdict}`,
+      );
     } else if (!endedEarly && o.result === 'not enough data') {
       failedChecks.push(o.name);
       const reason = o.lastReason ?? 'no data';
-      const failedToo = o.failed ? `; failed in ${o.failed} (${o.lastFailure})` : '';
       reasons.push(
         reason.startsWith('not enough traffic to judge: ')
-          ? `${o.name}: not enough traffic to judge in ${o.inconclusive} of ${plural(evaluated, 'interval')} (${reason.slice('not enough traffic to judge: '.length)})${failedToo}`
-          : `${o.name}: no verdict in ${o.inconclusive} of ${plural(evaluated, 'interval')} (${reason})${failedToo}`,
+          ? `${o.name}: not enough traffic to judge in ${o.inconclusive} of ${plural(evaluated, 'interval')} (${reason.slice('not enough traffic to judge: '.length)})`
+          : `${o.name}: no verdict in ${o.inconclusive} of ${plural(evaluated, 'interval')} (${reason})`,
       );
     }
   }

@@ -143,6 +143,23 @@ describe('runAnalysis', () => {
     expect(iso(result.verdictAt)).toBe('2026-05-01T12:03:00.000Z');
   });
 
+  it('fails a check that failed every interval within the limit and never passed, saying so', async () => {
+    const { deps } = setup(badTraffic);
+    const result = await runAnalysis(
+      {
+        analysis: analysis({ failureLimit: 2, durationMs: 180_000 }),
+        targets: TARGETS,
+      },
+      deps,
+    );
+    expect(result.healthy).toBe(false);
+    expect(result.endedEarly).toBe(false);
+    expect(result.verdict).toBe(
+      'error-rate of green 4.2% > 1% in 2 of 2 intervals and passed in none',
+    );
+    expect(result.failedChecks).toEqual(['error-rate of green']);
+  });
+
   it('stays healthy when one failed interval is within the limit', async () => {
     let n = 0;
     const { deps } = setup((q) => {
