@@ -4,8 +4,8 @@
  * permission or setting to fix (errors.ts). No git CLI: commits are made with the git data API.
  *
  * Retries: @actions/github's getOctokit bundles only the REST methods and paginate plugins, so
- * @octokit/plugin-retry is added: server errors (5xx) and secondary rate limits are retried
- * with its backoff; 4xx answers that retrying cannot fix are not.
+ * @octokit/plugin-retry is added for reads: server errors (5xx) are retried with its backoff;
+ * 4xx answers that retrying cannot fix are not, and writes are never repeated.
  */
 import { getOctokit } from '@actions/github';
 import { retry } from '@octokit/plugin-retry';
@@ -43,7 +43,15 @@ export function makeGitHub(
     );
   }
   const baseUrl = options.baseUrl ?? process.env.GITHUB_API_URL ?? 'https://api.github.com';
-  return new OctokitGitHub(getOctokit(token, { baseUrl }, retry), repo);
+  const octokit = getOctokit(token, { baseUrl }, retry);
+  // Only reads are retried: a write that failed with a 5xx may still have happened, and
+  // repeating it would post a second comment or deployment, or fail on "already exists".
+  octokit.hook.before('request', (options) => {
+    if (options.method !== 'GET' && options.method !== 'HEAD') {
+      options.request = { ...options.request, retries: 0 } as typeof options.request;
+    }
+  });
+  return new OctokitGitHub(octokit, repo);
 }
 
 interface CompareFile {
@@ -347,11 +355,9 @@ export class OctokitGitHub implements GitHubApi {
   /** Paths whose blob differs between two commits' trees, for compares past GitHub's file limit. */
   private async changedFilesByTree(base: string, head: string): Promise<string[]> {
     const blobs = async (sha: string): Promise<Map<string, string>> => {
-      const { data } = await this.octokit.rest.git.getTree({
-        ...this.repo,
-        tree_sha: sha,
-        recursive: 'true',
-      });
+      const { data } = await this.call(`read the file tree of ${sha}`, READ, () =>
+        this.octokit.rest.git.getTree({ ...this.repo, tree_sha: sha, recursive: 'true' }),
+      );
       if (data.truncated) {
         throw new ExplainedError(
           `Could not list the files changed between ${base} and ${head}: more than ${COMPARE_FILE_LIMIT} ` +
