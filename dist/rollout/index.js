@@ -66615,6 +66615,8 @@ async function shiftWeights(req, deps) {
       applied: previous,
       changed: false,
       dryRun: req.dryRun,
+      // The weights were already in place when read: a verification may count from now.
+      ...req.dryRun ? {} : { appliedAt: deps.clock.now() },
       routes: live.map((r5) => outcome(r5, "unchanged")),
       before: live
     };
@@ -66693,6 +66695,12 @@ async function restoreRoutes(deps, routes, targetGroups) {
       );
       return void 0;
     } catch (e5) {
+      if (await hasWeights(deps.client, route.ref, targetGroups, route.weights)) {
+        deps.logger.info(
+          `${describeRef(route.ref)}: still has ${formatWeights(route.weights)}; its write never landed (confirmed)`
+        );
+        return void 0;
+      }
       deps.logger.warning(`${describeRef(route.ref)}: could NOT be restored: ${errorMessage(e5)}`);
       return errorMessage(e5);
     }
@@ -66705,6 +66713,15 @@ async function restoreRoutes(deps, routes, targetGroups) {
     else notRestored.push({ arn: route.ref.arn, reason });
   });
   return { restored, notRestored };
+}
+async function hasWeights(client, ref, targetGroups, weights) {
+  try {
+    const { actions } = await describeRoute(client, ref);
+    const forward = readForwardWeights(ref, actions, targetGroups);
+    return "weights" in forward && sameWeights(forward.weights, weights);
+  } catch {
+    return false;
+  }
 }
 var RESTORE_CONCURRENCY = 8;
 async function mapWithConcurrency(items, limit, fn) {
@@ -66955,6 +66972,13 @@ function reportFailure(e5) {
   }
   if (e5 instanceof ExplainedError) {
     setFailed(e5.message);
+    return;
+  }
+  if (e5 instanceof Error && /ProviderError$/.test(e5.name)) {
+    debug(e5.stack ?? "");
+    setFailed(
+      `No usable AWS credentials: ${e5.message}. Add aws-actions/configure-aws-credentials (with an OIDC role) before this step, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`
+    );
     return;
   }
   if (isAwsError(e5)) {
@@ -71495,7 +71519,13 @@ function makeGitHub(token, repo, options = {}) {
     );
   }
   const baseUrl2 = options.baseUrl ?? process.env.GITHUB_API_URL ?? "https://api.github.com";
-  return new OctokitGitHub(getOctokit(token, { baseUrl: baseUrl2 }, retry), repo);
+  const octokit = getOctokit(token, { baseUrl: baseUrl2 }, retry);
+  octokit.hook.before("request", (options2) => {
+    if (options2.method !== "GET" && options2.method !== "HEAD") {
+      options2.request = { ...options2.request, retries: 0 };
+    }
+  });
+  return new OctokitGitHub(octokit, repo);
 }
 var OctokitGitHub = class {
   constructor(octokit, repo) {
@@ -71783,11 +71813,11 @@ var OctokitGitHub = class {
   /** Paths whose blob differs between two commits' trees, for compares past GitHub's file limit. */
   async changedFilesByTree(base, head) {
     const blobs = async (sha) => {
-      const { data } = await this.octokit.rest.git.getTree({
-        ...this.repo,
-        tree_sha: sha,
-        recursive: "true"
-      });
+      const { data } = await this.call(
+        `read the file tree of ${sha}`,
+        READ,
+        () => this.octokit.rest.git.getTree({ ...this.repo, tree_sha: sha, recursive: "true" })
+      );
       if (data.truncated) {
         throw new ExplainedError(
           `Could not list the files changed between ${base} and ${head}: more than ${COMPARE_FILE_LIMIT} files changed, and the repository tree is too large for GitHub to list in one response.`
@@ -71889,12 +71919,6 @@ async function evaluateTargetHealth(check, targetGroups, elbv2) {
   );
 }
 
-// src/rollout/parse.ts
-var import_yaml3 = __toESM(require_dist(), 1);
-
-// src/rollout/checks.ts
-var import_yaml = __toESM(require_dist(), 1);
-
 // src/common/duration.ts
 var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
 var WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
@@ -71925,6 +71949,1000 @@ function formatDuration(ms) {
   }
   return out;
 }
+
+// src/health/cloudwatch.ts
+var import_client_cloudwatch = __toESM(require_dist_cjs17(), 1);
+
+// src/health/format.ts
+function trim(n3, decimals) {
+  return String(Number(n3.toFixed(decimals)));
+}
+function formatPercent(ratio) {
+  if (!Number.isFinite(ratio)) return String(ratio);
+  const pct = ratio * 100;
+  return `${trim(pct, Math.abs(pct) < 1 ? 2 : 1)}%`;
+}
+function formatSeconds(seconds) {
+  if (!Number.isFinite(seconds)) return String(seconds);
+  if (Math.abs(seconds) < 1) return `${trim(seconds * 1e3, 1)}ms`;
+  return `${trim(seconds, 3)}s`;
+}
+function formatNumber(n3) {
+  if (!Number.isFinite(n3)) return String(n3);
+  return trim(n3, Math.abs(n3) >= 100 ? 0 : 4);
+}
+function formatMetric(metric, value) {
+  if (metric === "error-rate") return formatPercent(value);
+  if (metric === "request-count") return formatNumber(value);
+  return formatSeconds(value);
+}
+function formatIncrease(metric, diff) {
+  const s2 = formatMetric(metric, diff);
+  return diff >= 0 ? `+${s2}` : s2;
+}
+function formatBounds(bounds, show) {
+  const parts = [];
+  if (bounds.min !== void 0) parts.push(`\u2265 ${show(bounds.min)}`);
+  if (bounds.max !== void 0) parts.push(`\u2264 ${show(bounds.max)}`);
+  return parts.length ? parts.join(" and ") : "none";
+}
+function boundViolation(value, bounds, show) {
+  if (bounds.max !== void 0 && value > bounds.max) return `${show(value)} > ${show(bounds.max)}`;
+  if (bounds.min !== void 0 && value < bounds.min) return `${show(value)} < ${show(bounds.min)}`;
+  return void 0;
+}
+function plural(n3, word) {
+  return `${n3} ${word}${n3 === 1 ? "" : "s"}`;
+}
+
+// src/health/placeholders.ts
+var PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
+var UNAVAILABLE = {
+  baselineTargetGroup: "there is no baseline target group (set baseline-target-group, or give the rollout file a second cluster with weight)",
+  cluster: "the canary has no EKS cluster name (it comes from the rollout file\u2019s clusters.<name>.eks)",
+  loadBalancer: "the canary target group is not attached to any load balancer"
+};
+function substitutePlaceholders(text, values, where) {
+  return text.replace(PLACEHOLDER, (_whole, name) => {
+    if (!(name in values)) {
+      throw new ConfigurationError(
+        `Unknown placeholder {{${name}}} in ${where}; known placeholders are ${Object.keys(values).map((k5) => `{{${k5}}}`).join(", ")}.`
+      );
+    }
+    const value = values[name];
+    if (value === void 0) {
+      throw new ConfigurationError(
+        `Placeholder {{${name}}} in ${where} has no value: ${UNAVAILABLE[name] ?? "it is not set"}.`
+      );
+    }
+    return value;
+  });
+}
+
+// src/health/cloudwatch.ts
+var NAMESPACE = "AWS/ApplicationELB";
+var LATENCY_STAT = {
+  "latency-p99": "p99",
+  "latency-p95": "p95",
+  "latency-avg": "Average"
+};
+function planCloudWatch(checks, targets, windowSeconds) {
+  const queries = [];
+  const byKey = /* @__PURE__ */ new Map();
+  const series = (tg, metricName, stat2) => {
+    if (tg.loadBalancers.length === 0) {
+      throw new ConfigurationError(
+        `Target group ${tg.label} (${tg.arn}) is not attached to any load balancer, so it has no AWS/ApplicationELB metrics to check; attach it to the ALB listener or rule first.`
+      );
+    }
+    return tg.loadBalancers.map((loadBalancer) => {
+      const key = JSON.stringify([tg.dimension, loadBalancer, metricName, stat2]);
+      let query = byKey.get(key);
+      if (!query) {
+        query = { id: `m${byKey.size}`, sum: stat2 === "Sum" };
+        byKey.set(key, query);
+        queries.push({
+          Id: query.id,
+          Label: `${metricName} ${stat2} ${tg.label} ${loadBalancer}`,
+          MetricStat: {
+            Metric: {
+              Namespace: NAMESPACE,
+              MetricName: metricName,
+              Dimensions: [
+                { Name: "TargetGroup", Value: tg.dimension },
+                { Name: "LoadBalancer", Value: loadBalancer }
+              ]
+            },
+            Period: windowSeconds,
+            Stat: stat2
+          },
+          ReturnData: true
+        });
+      }
+      return { loadBalancer, query };
+    });
+  };
+  const evaluators = [];
+  checks.forEach((check, index) => {
+    if (check.metric) {
+      evaluators.push(planBuiltIn(check, check.metric, targets, series));
+    } else {
+      const custom = planCustom(check, index, targets, windowSeconds, series);
+      queries.push(...custom.queries);
+      evaluators.push(custom.evaluate);
+    }
+  });
+  return {
+    queries,
+    evaluate: (values) => evaluators.map((evaluate) => evaluate(values))
+  };
+}
+function planBuiltIn(check, metric, targets, series) {
+  const reader = (tg) => metricReader(metric, tg, series);
+  const readCanary = reader(targets.canary);
+  const baseline = check.vsBaseline ? targets.baseline : void 0;
+  const readBaseline = baseline ? reader(baseline) : void 0;
+  const minRequests = check.minRequests ?? (metric === "request-count" ? 0 : 1);
+  const show = (n3) => formatMetric(metric, n3);
+  const name = `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? "baseline"}` : ""}`;
+  const threshold = thresholdText(check, metric, baseline?.label ?? "baseline");
+  return (values) => {
+    const canary = readCanary(values);
+    const base = {
+      name,
+      kind: "cloudwatch",
+      status: "pass",
+      shown: canary.value === void 0 ? "no data" : show(canary.value),
+      threshold,
+      details: { metric, minRequests, canary }
+    };
+    if (canary.value !== void 0) base.value = canary.value;
+    const notJudged = judgeable(canary, targets.canary.label, minRequests);
+    if (notJudged) return { ...base, status: "inconclusive", reason: notJudged };
+    const value = canary.value;
+    const violations = [];
+    const bound = boundViolation(value, check, show);
+    if (bound) violations.push(bound);
+    if (check.vsBaseline) {
+      if (!baseline || !readBaseline) {
+        if (check.max === void 0 && check.min === void 0) {
+          return {
+            ...base,
+            status: "skipped",
+            reason: "no baseline target group receives traffic to compare with"
+          };
+        }
+      } else {
+        const reading = readBaseline(values);
+        base.details.baseline = reading;
+        const baselineNotJudged = judgeable(reading, baseline.label, minRequests);
+        if (baselineNotJudged)
+          return { ...base, status: "inconclusive", reason: baselineNotJudged };
+        const b5 = reading.value;
+        base.shown = `${show(value)} vs ${baseline.label} ${show(b5)}`;
+        const { maxIncrease, maxRatio } = check.vsBaseline;
+        const diff = value - b5;
+        if (maxIncrease !== void 0 && diff > maxIncrease) {
+          violations.push(
+            `${show(value)} vs ${baseline.label} ${show(b5)}: ${formatIncrease(metric, diff)} > ${formatIncrease(metric, maxIncrease)}`
+          );
+        }
+        const ratio = value === b5 ? 1 : b5 === 0 ? Infinity : value / b5;
+        if (maxRatio !== void 0 && ratio > maxRatio) {
+          violations.push(
+            `${show(value)} vs ${baseline.label} ${show(b5)}: \xD7${formatNumber(ratio)} > \xD7${formatNumber(maxRatio)}`
+          );
+        }
+      }
+    }
+    if (violations.length) return { ...base, status: "fail", reason: violations.join("; ") };
+    return base;
+  };
+}
+function judgeable(reading, label, minRequests) {
+  if (reading.unavailable) return reading.unavailable;
+  if (reading.requests < minRequests) {
+    return `not enough traffic to judge: ${formatNumber(reading.requests)} requests to ${label} < minRequests ${minRequests}`;
+  }
+  if (reading.value === void 0) return `no data for ${label} in the interval`;
+  return void 0;
+}
+function thresholdText(check, metric, baseline) {
+  const show = (n3) => formatMetric(metric, n3);
+  const parts = [];
+  if (check.max !== void 0 || check.min !== void 0) parts.push(formatBounds(check, show));
+  if (check.vsBaseline?.maxIncrease !== void 0) {
+    parts.push(`\u2264 ${baseline} ${formatIncrease(metric, check.vsBaseline.maxIncrease)}`);
+  }
+  if (check.vsBaseline?.maxRatio !== void 0) {
+    parts.push(`\u2264 ${baseline} \xD7${formatNumber(check.vsBaseline.maxRatio)}`);
+  }
+  return parts.length ? parts.join(", ") : "none";
+}
+function metricReader(metric, tg, series) {
+  const requests = series(tg, "RequestCount", "Sum");
+  const errors = metric === "error-rate" ? series(tg, "HTTPCode_Target_5XX_Count", "Sum") : [];
+  const latencyStat = LATENCY_STAT[metric];
+  const latency = latencyStat ? series(tg, "TargetResponseTime", latencyStat) : [];
+  return (values) => {
+    const reading = { requests: 0, perLoadBalancer: {} };
+    const problems = [];
+    const read = (q3) => {
+      const v = values.get(q3.id);
+      if (!v) return void 0;
+      if (v.status !== "Complete" && v.status !== "PartialData") {
+        problems.push(`CloudWatch answered ${v.status}${v.message ? `: ${v.message}` : ""}`);
+        return void 0;
+      }
+      if (v.values.length === 0) return void 0;
+      return q3.sum ? v.values.reduce((a5, b5) => a5 + b5, 0) : v.values[v.values.length - 1];
+    };
+    let errorCount = 0;
+    let weightedLatency = 0;
+    let latencyWeight = 0;
+    let worstLatency;
+    tg.loadBalancers.forEach((lb, i5) => {
+      const lbRequests = read(requests[i5].query) ?? 0;
+      const row = { requests: lbRequests };
+      reading.requests += lbRequests;
+      if (errors.length) {
+        const lbErrors = read(errors[i5].query) ?? 0;
+        row.errors5xx = lbErrors;
+        errorCount += lbErrors;
+      }
+      if (latency.length) {
+        const lbLatency = read(latency[i5].query);
+        row[latencyStat] = lbLatency;
+        if (lbLatency !== void 0) {
+          worstLatency = Math.max(worstLatency ?? -Infinity, lbLatency);
+          weightedLatency += lbLatency * Math.max(lbRequests, 1);
+          latencyWeight += Math.max(lbRequests, 1);
+        }
+      }
+      reading.perLoadBalancer[lb] = row;
+    });
+    if (problems.length) {
+      reading.unavailable = problems.join("; ");
+      return reading;
+    }
+    if (metric === "request-count") reading.value = reading.requests;
+    else if (metric === "error-rate") {
+      if (reading.requests > 0) reading.value = errorCount / reading.requests;
+    } else if (latencyWeight > 0) {
+      reading.value = metric === "latency-avg" ? weightedLatency / latencyWeight : worstLatency;
+    }
+    return reading;
+  };
+}
+var QUERY_ID = /^[a-z][a-zA-Z0-9_]*$/;
+function planCustom(check, index, targets, windowSeconds, series) {
+  const raw = check.queries ?? [];
+  const where = `cloudwatch check ${index + 1}`;
+  if (raw.length === 0) {
+    throw new ConfigurationError(`The ${where} needs either a metric or queries.`);
+  }
+  const placeholders = {
+    targetGroup: targets.canary.dimension,
+    loadBalancer: targets.canary.loadBalancers[0],
+    baselineTargetGroup: targets.baseline?.dimension
+  };
+  const parsed = raw.map((q3, i5) => {
+    if (typeof q3 !== "object" || q3 === null || Array.isArray(q3)) {
+      throw new ConfigurationError(
+        `Query ${i5 + 1} of the ${where} must be a MetricDataQuery object.`
+      );
+    }
+    const text = substitutePlaceholders(JSON.stringify(q3), placeholders, `the ${where}`);
+    const query = JSON.parse(text);
+    if (typeof query.Id !== "string" || !QUERY_ID.test(query.Id)) {
+      throw new ConfigurationError(
+        `Query ${i5 + 1} of the ${where} needs an Id that starts with a lowercase letter and has only letters, digits and underscores (GetMetricData's rule), got ${JSON.stringify(query.Id)}.`
+      );
+    }
+    return query;
+  });
+  const ids = parsed.map((q3) => q3.Id);
+  const returnId = check.returnId ?? (ids.length === 1 ? ids[0] : void 0);
+  if (returnId === void 0 || !ids.includes(returnId)) {
+    throw new ConfigurationError(
+      returnId === void 0 ? `The ${where} has ${ids.length} queries; set returnId to the Id of the one to compare (${ids.join(", ")}).` : `The ${where} has returnId "${returnId}", but its queries are ${ids.join(", ")}.`
+    );
+  }
+  const prefix = `c${index}_`;
+  const rename2 = (expression) => expression.replace(
+    /\b[a-z][a-zA-Z0-9_]*\b/g,
+    (word) => ids.includes(word) ? prefix + word : word
+  );
+  const queries = parsed.map((q3) => {
+    const out = { ...q3, Id: prefix + q3.Id, ReturnData: q3.Id === returnId };
+    if (out.Expression) out.Expression = rename2(out.Expression);
+    if (out.MetricStat) out.MetricStat = { ...out.MetricStat, Period: windowSeconds };
+    return out;
+  });
+  const minRequests = check.minRequests ?? 0;
+  const readRequests = minRequests > 0 ? metricReader("request-count", targets.canary, series) : void 0;
+  const name = `cloudwatch ${returnId} of ${targets.canary.label}`;
+  const show = formatNumber;
+  const threshold = formatBounds(check, show);
+  return {
+    queries,
+    evaluate: (values) => {
+      const result = values.get(prefix + returnId);
+      const latest = result?.values[result.values.length - 1];
+      const base = {
+        name,
+        kind: "cloudwatch",
+        status: "pass",
+        shown: latest === void 0 ? "no data" : show(latest),
+        threshold,
+        details: { returnId, values: result?.values ?? [], status: result?.status }
+      };
+      if (readRequests) {
+        const reading = readRequests(values);
+        base.details.requests = reading.requests;
+        const notJudged = judgeable(reading, targets.canary.label, minRequests);
+        if (notJudged) return { ...base, status: "inconclusive", reason: notJudged };
+      }
+      if (result && result.status !== "Complete" && result.status !== "PartialData") {
+        return {
+          ...base,
+          status: "inconclusive",
+          reason: `CloudWatch answered ${result.status}${result.message ? `: ${result.message}` : ""}`
+        };
+      }
+      if (latest === void 0) {
+        return {
+          ...base,
+          status: "inconclusive",
+          reason: `query ${returnId} returned no data in the interval`
+        };
+      }
+      base.value = latest;
+      const violation = boundViolation(latest, check, show);
+      return violation ? { ...base, status: "fail", reason: violation } : base;
+    }
+  };
+}
+async function fetchMetricValues(cloudwatch, queries, window2) {
+  const values = /* @__PURE__ */ new Map();
+  let nextToken;
+  do {
+    const out = await cloudwatch.send(
+      new import_client_cloudwatch.GetMetricDataCommand({
+        MetricDataQueries: queries,
+        StartTime: new Date(window2.start),
+        EndTime: new Date(window2.end),
+        ScanBy: "TimestampAscending",
+        NextToken: nextToken
+      })
+    );
+    for (const r5 of out.MetricDataResults ?? []) {
+      if (!r5.Id) continue;
+      const entry = values.get(r5.Id) ?? { values: [], status: "Complete" };
+      entry.values.push(...r5.Values ?? []);
+      if (r5.StatusCode && r5.StatusCode !== "Complete" && r5.StatusCode !== "PartialData") {
+        entry.status = r5.StatusCode;
+        const message = r5.Messages?.map((m3) => m3.Value).join("; ");
+        if (message) entry.message = message;
+      }
+      values.set(r5.Id, entry);
+    }
+    nextToken = out.NextToken;
+  } while (nextToken);
+  return values;
+}
+async function evaluateCloudWatch(cloudwatch, plan, window2) {
+  if (plan.queries.length === 0) return [];
+  return plan.evaluate(await fetchMetricValues(cloudwatch, plan.queries, window2));
+}
+
+// src/health/http.ts
+function httpCheckName(check) {
+  return `http ${check.method} ${check.url}`;
+}
+async function evaluateHttp(check, fetchFn) {
+  const outcomes = [];
+  let ok = 0;
+  for (let i5 = 0; i5 < check.count; i5++) {
+    const outcome = await probe(check, fetchFn);
+    if (outcome === "ok") ok++;
+    outcomes.push(outcome);
+  }
+  const ratio = check.count === 0 ? 0 : ok / check.count;
+  const measurement = {
+    name: httpCheckName(check),
+    kind: "http",
+    status: ratio >= check.minSuccessRatio ? "pass" : "fail",
+    value: ratio,
+    shown: `${ok}/${check.count} ok`,
+    threshold: `\u2265 ${formatPercent(check.minSuccessRatio)} ok`,
+    details: { outcomes }
+  };
+  if (measurement.status === "fail") {
+    const firstFailure = outcomes.find((o3) => o3 !== "ok");
+    measurement.reason = `${formatPercent(ratio)} ok < ${formatPercent(check.minSuccessRatio)}${firstFailure ? ` (${firstFailure})` : ""}`;
+  }
+  return measurement;
+}
+async function probe(check, fetchFn) {
+  try {
+    const res = await fetchFn(check.url, {
+      method: check.method,
+      headers: check.headers,
+      redirect: "manual",
+      signal: AbortSignal.timeout(check.timeoutMs)
+    });
+    const body = await res.text();
+    if (res.status !== check.expectStatus) {
+      return `status ${res.status}, expected ${check.expectStatus}`;
+    }
+    if (check.bodyContains !== void 0 && !body.includes(check.bodyContains)) {
+      return `body does not contain ${JSON.stringify(check.bodyContains)}`;
+    }
+    return "ok";
+  } catch (e5) {
+    if (e5 instanceof DOMException && e5.name === "TimeoutError") {
+      return `no response within ${formatSeconds(check.timeoutMs / 1e3)}`;
+    }
+    const cause = e5 instanceof Error && e5.cause ? `: ${errorMessage(e5.cause)}` : "";
+    return `request failed: ${errorMessage(e5)}${cause}`;
+  }
+}
+
+// src/health/prometheus.ts
+var QUERY_TIMEOUT_MS = 3e4;
+function preparePrometheusCheck(check, targets, intervalMs, index) {
+  const where = `prometheus check ${index + 1}`;
+  let url;
+  try {
+    url = new URL(check.url);
+  } catch {
+    throw new ConfigurationError(`The ${where} has url "${check.url}", which is not a URL.`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigurationError(`The ${where} url must be http or https, got "${check.url}".`);
+  }
+  const query = substitutePlaceholders(
+    check.query,
+    {
+      targetGroup: targets.canary.dimension,
+      loadBalancer: targets.canary.loadBalancers[0],
+      baselineTargetGroup: targets.baseline?.dimension,
+      cluster: targets.canary.eks,
+      interval: `${Math.max(1, Math.round(intervalMs / 1e3))}s`
+    },
+    `the ${where}`
+  );
+  const short = check.query.length > 60 ? `${check.query.slice(0, 57)}...` : check.query;
+  return { check, query, name: `prometheus ${short}` };
+}
+async function evaluatePrometheus(prepared, window2, fetchFn) {
+  const { check, query, name } = prepared;
+  const base = {
+    name,
+    kind: "prometheus",
+    status: "pass",
+    shown: "no data",
+    threshold: formatBounds(check, formatNumber),
+    details: { query, time: new Date(window2.end).toISOString() }
+  };
+  const endpoint2 = new URL("api/v1/query", check.url.endsWith("/") ? check.url : `${check.url}/`);
+  endpoint2.searchParams.set("query", query);
+  endpoint2.searchParams.set("time", (window2.end / 1e3).toFixed(3));
+  const headers = { accept: "application/json", ...check.headers };
+  if (check.bearerToken) headers.authorization = `Bearer ${check.bearerToken}`;
+  let status;
+  let body;
+  try {
+    const res = await fetchFn(endpoint2, { headers, signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
+    status = res.status;
+    const text = await res.text();
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return {
+        ...base,
+        status: "inconclusive",
+        reason: `Prometheus answered HTTP ${status} with a body that is not JSON: ${text.slice(0, 200)}`
+      };
+    }
+  } catch (e5) {
+    return {
+      ...base,
+      status: "inconclusive",
+      reason: `Prometheus query failed: ${errorMessage(e5)}`
+    };
+  }
+  if (body.status !== "success") {
+    const message = `Prometheus rejected the query ${JSON.stringify(query)}: ${body.errorType ?? `HTTP ${status}`}: ${body.error ?? "no error message"}`;
+    if (body.errorType === "bad_data") throw new ConfigurationError(message);
+    return { ...base, status: "inconclusive", reason: message };
+  }
+  const samples = samplesOf(body.data);
+  base.details.series = samples;
+  const values = samples.map((s2) => s2.value).filter((v) => !Number.isNaN(v));
+  if (values.length === 0) {
+    return {
+      ...base,
+      status: "inconclusive",
+      reason: samples.length ? "the query returned only NaN" : "the query returned no series"
+    };
+  }
+  const worst = check.max !== void 0 ? values.reduce((a5, b5) => Math.max(a5, b5)) : check.min !== void 0 ? values.reduce((a5, b5) => Math.min(a5, b5)) : values[0];
+  const low = values.reduce((a5, b5) => Math.min(a5, b5));
+  const violation = boundViolation(worst, check, formatNumber) ?? boundViolation(low, check, formatNumber);
+  const measured = {
+    ...base,
+    value: worst,
+    shown: values.length > 1 ? `${formatNumber(worst)} (worst of ${values.length} series)` : formatNumber(worst)
+  };
+  return violation ? { ...measured, status: "fail", reason: violation } : measured;
+}
+function samplesOf(data) {
+  const parse4 = (pair) => {
+    const raw = Array.isArray(pair) ? pair[1] : void 0;
+    return typeof raw === "string" || typeof raw === "number" ? Number(raw) : NaN;
+  };
+  if (data?.resultType === "scalar") return [{ labels: {}, value: parse4(data.result) }];
+  if (data?.resultType === "vector" && Array.isArray(data.result)) {
+    return data.result.map((r5) => ({
+      labels: r5.metric ?? {},
+      value: parse4(r5.value)
+    }));
+  }
+  if (data?.resultType === "matrix") {
+    throw new ConfigurationError(
+      "A prometheus check query must return an instant vector or a scalar, not a range vector; wrap the range selector in a function such as rate() or max_over_time()."
+    );
+  }
+  return [];
+}
+
+// src/health/analysis.ts
+var DEFAULT_CLOUDWATCH_PERIOD_MS = 6e4;
+var SUB_MINUTE_PERIODS = [1, 5, 10, 20, 30];
+function isCloudWatchPeriod(seconds) {
+  return SUB_MINUTE_PERIODS.includes(seconds) || seconds > 0 && seconds % 60 === 0;
+}
+function scheduleAnalysis(analysis, since, alignMs = 1) {
+  const { warmupMs, intervalMs, durationMs } = analysis;
+  if (!(intervalMs > 0)) {
+    throw new ConfigurationError(
+      `The analysis interval must be longer than 0, got ${intervalMs}ms.`
+    );
+  }
+  if (durationMs < warmupMs + intervalMs) {
+    throw new ConfigurationError(
+      `The analysis duration (${formatDuration(durationMs)}) must be at least warmup (${formatDuration(warmupMs)}) + one interval (${formatDuration(intervalMs)}).`
+    );
+  }
+  if (!Number.isInteger(analysis.failureLimit) || analysis.failureLimit < 0) {
+    throw new ConfigurationError(
+      `The failure limit must be a whole number of intervals, 0 or more, got ${analysis.failureLimit}.`
+    );
+  }
+  const firstStart = Math.ceil((since + warmupMs) / alignMs) * alignMs;
+  const count = Math.max(1, Math.floor((since + durationMs - firstStart) / intervalMs));
+  const windows = [];
+  for (let i5 = 0; i5 < count; i5++) {
+    const start = firstStart + i5 * intervalMs;
+    windows.push({ index: i5 + 1, start, end: start + intervalMs });
+  }
+  return { since, windows };
+}
+function cloudWatchAlignmentMs(intervalMs) {
+  return intervalMs < 6e4 ? intervalMs : 6e4;
+}
+function validateCloudWatchTiming(intervalMs, periodMs) {
+  const period = periodMs / 1e3;
+  if (!Number.isInteger(period) || !isCloudWatchPeriod(period)) {
+    throw new ConfigurationError(
+      `The CloudWatch period must be 1, 5, 10, 20 or 30 seconds, or a multiple of 60 seconds, got ${formatDuration(periodMs)}.`
+    );
+  }
+  const interval = intervalMs / 1e3;
+  if (intervalMs % periodMs !== 0 || !isCloudWatchPeriod(interval)) {
+    throw new ConfigurationError(
+      `With cloudwatch checks the interval (${formatDuration(intervalMs)}) must be a multiple of the CloudWatch period (${formatDuration(periodMs)}) that GetMetricData accepts as a period (1, 5, 10, 20, 30 s or a multiple of 60 s). ALB metrics have 60 s resolution: use an interval of 1m, 2m, ...`
+    );
+  }
+}
+function prepareChecks(request2) {
+  const { analysis, targets } = request2;
+  const cloudwatchChecks = analysis.checks.filter(
+    (c5) => c5.kind === "cloudwatch"
+  );
+  const cloudwatch = planCloudWatch(cloudwatchChecks, targets, analysis.intervalMs / 1e3);
+  let cloudwatchIndex = 0;
+  const tasks = analysis.checks.map((check, index) => {
+    switch (check.kind) {
+      case "targetHealth":
+        return (_w, deps) => evaluateTargetHealth(check, targets.weighted, deps.elbv2);
+      case "cloudwatch": {
+        const j5 = cloudwatchIndex++;
+        return async (_w, _deps, cw) => [(await cw())[j5]];
+      }
+      case "prometheus": {
+        const prepared = preparePrometheusCheck(
+          check,
+          targets,
+          analysis.intervalMs,
+          index
+        );
+        return async (w, deps) => [await evaluatePrometheus(prepared, w, deps.fetch)];
+      }
+      case "http":
+        return async (_w, deps) => [await evaluateHttp(check, deps.fetch)];
+    }
+  });
+  return {
+    cloudwatch,
+    async evaluate(window2, deps) {
+      let fetched;
+      const cw = () => fetched ??= evaluateCloudWatch(deps.cloudwatch, cloudwatch, window2);
+      const results = await Promise.all(tasks.map((task) => task(window2, deps, cw)));
+      return uniqueNames(results.flat());
+    }
+  };
+}
+function uniqueNames(measurements) {
+  const seen = /* @__PURE__ */ new Map();
+  return measurements.map((m3) => {
+    const n3 = (seen.get(m3.name) ?? 0) + 1;
+    seen.set(m3.name, n3);
+    return n3 === 1 ? m3 : { ...m3, name: `${m3.name} #${n3}` };
+  });
+}
+var STATUS_WORD = {
+  pass: "pass",
+  fail: "FAIL",
+  inconclusive: "inconclusive",
+  skipped: "skipped"
+};
+function measurementLine(m3) {
+  const why = m3.reason && m3.status !== "pass" ? ` \u2014 ${m3.reason}` : "";
+  return `  ${STATUS_WORD[m3.status]}: ${m3.name} = ${m3.shown} (threshold ${m3.threshold})${why}`;
+}
+function intervalStatus(measurements) {
+  if (measurements.some((m3) => m3.status === "fail")) return "fail";
+  if (measurements.some((m3) => m3.status === "inconclusive")) return "inconclusive";
+  return "pass";
+}
+function untilAborted(work, signal) {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+async function sleepUntil(clock, t) {
+  for (let wait = t - clock.now().getTime(); wait > 0; wait = t - clock.now().getTime()) {
+    await clock.sleep(wait);
+  }
+}
+function prepareAnalysis(request2) {
+  const { analysis } = request2;
+  const hasCloudWatch = analysis.checks.some((c5) => c5.kind === "cloudwatch");
+  const periodMs = hasCloudWatch ? request2.cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS : void 0;
+  if (periodMs !== void 0) validateCloudWatchTiming(analysis.intervalMs, periodMs);
+  if (analysis.checks.length === 0) {
+    throw new ConfigurationError(
+      "The analysis has no checks; add at least one to analysis.checks."
+    );
+  }
+  scheduleAnalysis(analysis, 0);
+  return {
+    ...periodMs !== void 0 ? { periodMs } : {},
+    delayMs: periodMs === void 0 ? 0 : request2.cloudWatchDelayMs ?? 0,
+    checks: prepareChecks(request2)
+  };
+}
+async function runAnalysis(request2, deps) {
+  const { analysis } = request2;
+  const { clock, logger: logger2 } = deps;
+  const { periodMs, delayMs, checks: prepared } = prepareAnalysis(request2);
+  const since = request2.since ?? clock.now().getTime();
+  const schedule = scheduleAnalysis(
+    analysis,
+    since,
+    periodMs === void 0 ? 1 : cloudWatchAlignmentMs(analysis.intervalMs)
+  );
+  const first = schedule.windows[0];
+  const warmupLeft = first.start - clock.now().getTime();
+  if (warmupLeft > 0) {
+    await logger2.group(`Warming up until ${iso(first.start)}`, async () => {
+      logger2.info(
+        `Shift confirmed at ${iso(since)}; warmup ${formatDuration(analysis.warmupMs)}, then ${plural(schedule.windows.length, "interval")} of ${formatDuration(analysis.intervalMs)}, failure limit ${analysis.failureLimit}` + (delayMs ? `; each interval judged ${formatDuration(delayMs)} after it closes, when its CloudWatch data is in.` : ".")
+      );
+      await sleepUntil(clock, first.start);
+    });
+  }
+  const intervals = [];
+  let failedIntervals = 0;
+  for (const window2 of schedule.windows) {
+    await sleepUntil(clock, window2.end + delayMs);
+    const measurements = await untilAborted(prepared.evaluate(window2, deps), deps.signal);
+    const result = {
+      window: window2,
+      evaluatedAt: clock.now().getTime(),
+      status: intervalStatus(measurements),
+      measurements
+    };
+    intervals.push(result);
+    if (result.status === "fail") failedIntervals++;
+    logger2.info(
+      `Interval ${window2.index}/${schedule.windows.length} [${iso(window2.start)}, ${iso(window2.end)}): ${result.status}` + (result.status === "fail" ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})` : "")
+    );
+    for (const m3 of measurements) logger2.info(measurementLine(m3));
+    if (failedIntervals > analysis.failureLimit) break;
+  }
+  return judge(analysis, schedule, intervals, failedIntervals, clock.now().getTime());
+}
+function judge(analysis, schedule, intervals, failedIntervals, verdictAt) {
+  const outcomes = /* @__PURE__ */ new Map();
+  for (const interval of intervals) {
+    for (const m3 of interval.measurements) {
+      let o3 = outcomes.get(m3.name);
+      if (!o3) {
+        o3 = {
+          name: m3.name,
+          kind: m3.kind,
+          threshold: m3.threshold,
+          passed: 0,
+          failed: 0,
+          inconclusive: 0,
+          skipped: 0,
+          lastShown: m3.shown,
+          result: "pass"
+        };
+        outcomes.set(m3.name, o3);
+      }
+      o3.lastShown = m3.shown;
+      if (m3.status === "pass") o3.passed++;
+      if (m3.status === "fail") {
+        o3.failed++;
+        o3.lastFailure = m3.reason ?? m3.shown;
+      }
+      if (m3.status === "inconclusive") {
+        o3.inconclusive++;
+        o3.lastReason = m3.reason ?? "no data";
+      }
+      if (m3.status === "skipped") {
+        o3.skipped++;
+        o3.lastReason = m3.reason ?? "not applicable";
+      }
+    }
+  }
+  const evaluated = intervals.length;
+  const endedEarly = failedIntervals > analysis.failureLimit;
+  const reasons = [];
+  const failedChecks = [];
+  for (const o3 of outcomes.values()) {
+    if (o3.skipped === evaluated) o3.result = "skipped";
+    else if (o3.passed === 0) o3.result = o3.failed > 0 ? "fail" : "not enough data";
+    else o3.result = o3.failed > 0 && endedEarly ? "fail" : "pass";
+    if (endedEarly && o3.failed > 0) {
+      failedChecks.push(o3.name);
+      reasons.push(`${o3.name} ${o3.lastFailure} in ${o3.failed} of ${plural(evaluated, "interval")}`);
+    } else if (o3.result === "fail") {
+      failedChecks.push(o3.name);
+      const noVerdict = o3.inconclusive ? `, no verdict in ${o3.inconclusive}` : "";
+      reasons.push(
+        `${o3.name} ${o3.lastFailure} in ${o3.failed} of ${plural(evaluated, "interval")} and passed in none${noVerdict}`
+      );
+    } else if (!endedEarly && o3.result === "not enough data") {
+      failedChecks.push(o3.name);
+      const reason = o3.lastReason ?? "no data";
+      reasons.push(
+        reason.startsWith("not enough traffic to judge: ") ? `${o3.name}: not enough traffic to judge in ${o3.inconclusive} of ${plural(evaluated, "interval")} (${reason.slice("not enough traffic to judge: ".length)})` : `${o3.name}: no verdict in ${o3.inconclusive} of ${plural(evaluated, "interval")} (${reason})`
+      );
+    }
+  }
+  const healthy = failedChecks.length === 0;
+  let verdict;
+  if (healthy) {
+    const judged = [...outcomes.values()].filter((o3) => o3.result === "pass").length;
+    const passedIntervals = intervals.filter((i5) => i5.status === "pass").length;
+    const notes = [];
+    if (failedIntervals) {
+      notes.push(`${failedIntervals} failed within the failure limit of ${analysis.failureLimit}`);
+    }
+    const inconclusive = intervals.filter((i5) => i5.status === "inconclusive").length;
+    if (inconclusive) notes.push(`${inconclusive} inconclusive`);
+    verdict = `healthy: ${plural(judged, "check")} passed in ${passedIntervals} of ${plural(evaluated, "interval")}` + (notes.length ? ` (${notes.join(", ")})` : "");
+  } else {
+    verdict = reasons.join("; ");
+  }
+  return {
+    healthy,
+    verdict,
+    verdictAt,
+    failedChecks,
+    endedEarly,
+    since: schedule.since,
+    plannedIntervals: schedule.windows.length,
+    failedIntervals,
+    failureLimit: analysis.failureLimit,
+    intervals,
+    checks: [...outcomes.values()].map(({ lastReason: _r3, lastFailure: _f, ...o3 }) => o3)
+  };
+}
+function iso(t) {
+  return new Date(t).toISOString();
+}
+
+// src/health/targets.ts
+var import_client_elastic_load_balancing_v24 = __toESM(require_dist_cjs18(), 1);
+function targetsFromRolloutFile(file) {
+  const spec = (name) => {
+    const c5 = file.clusters.find((x) => x.name === name);
+    if (!c5)
+      throw new ConfigurationError(`${file.path}: canary "${name}" is not a declared cluster.`);
+    return { label: c5.name, arn: c5.targetGroup, eks: c5.eks };
+  };
+  const canary = spec(file.canary);
+  let baseline;
+  let baselineWeight = 0;
+  for (const c5 of file.clusters) {
+    const w = file.weights[c5.name] ?? 0;
+    if (c5.name !== file.canary && w > baselineWeight) {
+      baseline = spec(c5.name);
+      baselineWeight = w;
+    }
+  }
+  const weighted = file.clusters.filter((c5) => c5.name !== file.canary && (file.weights[c5.name] ?? 0) > 0).map((c5) => spec(c5.name));
+  const out = { canary, weighted: [canary, ...weighted] };
+  if (baseline) out.baseline = baseline;
+  return out;
+}
+async function resolveTargets(elbv2, spec) {
+  const all = [spec.canary, ...spec.baseline ? [spec.baseline] : [], ...spec.weighted];
+  const arns = [...new Set(all.map((t) => t.arn))];
+  let found;
+  try {
+    found = await elbv2.send(new import_client_elastic_load_balancing_v24.DescribeTargetGroupsCommand({ TargetGroupArns: arns }));
+  } catch (e5) {
+    if (e5 instanceof Error && e5.name === "TargetGroupNotFoundException") {
+      throw new ConfigurationError(`${e5.message} (looked up: ${arns.join(", ")})`);
+    }
+    throw e5;
+  }
+  const refs = /* @__PURE__ */ new Map();
+  for (const t of all) {
+    if (refs.has(t.arn)) continue;
+    const parsed = parseElbArn(t.arn, "targetgroup");
+    if (isArnError(parsed)) throw new ConfigurationError(parsed.error);
+    const described = found.TargetGroups?.find((g5) => g5.TargetGroupArn === t.arn);
+    if (!described) {
+      throw new ConfigurationError(`Target group ${t.arn} (${t.label}) was not found.`);
+    }
+    const loadBalancers = (described.LoadBalancerArns ?? []).flatMap((lbArn) => {
+      const lb = parseElbArn(lbArn, "loadbalancer");
+      return isArnError(lb) || !lb.loadBalancerDimension ? [] : [lb.loadBalancerDimension];
+    });
+    const ref = {
+      label: t.label,
+      arn: t.arn,
+      dimension: parsed.targetGroupDimension,
+      loadBalancers
+    };
+    if (t.eks) ref.eks = t.eks;
+    refs.set(t.arn, ref);
+  }
+  const get2 = (t) => refs.get(t.arn);
+  const weighted = [spec.canary, ...spec.weighted.filter((t) => t.arn !== spec.canary.arn)].map(
+    get2
+  );
+  const out = { canary: get2(spec.canary), weighted };
+  if (spec.baseline) out.baseline = get2(spec.baseline);
+  return out;
+}
+
+// src/health/secrets.ts
+var CREDENTIAL_HEADER = /authorization|token|secret|key|cookie|session|password/i;
+function isCredentialHeader(name) {
+  return CREDENTIAL_HEADER.test(name);
+}
+var REDACTED = "***";
+function checkSecrets(checks) {
+  const secrets = /* @__PURE__ */ new Set();
+  const add = (value) => {
+    if (value.trim() !== "") secrets.add(value);
+  };
+  for (const check of checks) {
+    if (check.kind !== "prometheus" && check.kind !== "http") continue;
+    if (check.kind === "prometheus" && check.bearerToken) add(check.bearerToken);
+    for (const [name, value] of Object.entries(check.headers)) {
+      if (!isCredentialHeader(name)) continue;
+      add(value);
+      const credential = /authorization/i.test(name) ? /^\s*[\w-]+\s+(\S+)\s*$/.exec(value)?.[1] : void 0;
+      if (credential !== void 0) add(credential);
+    }
+  }
+  return [...secrets];
+}
+function maskCheckSecrets(checks, setSecret2) {
+  for (const secret of checkSecrets(checks)) setSecret2(secret);
+}
+function redactCheck(check) {
+  switch (check.kind) {
+    case "prometheus": {
+      const redacted = { ...check, headers: redactHeaders(check.headers) };
+      if (check.bearerToken !== void 0) redacted.bearerToken = REDACTED;
+      return redacted;
+    }
+    case "http":
+      return { ...check, headers: redactHeaders(check.headers) };
+    default:
+      return check;
+  }
+}
+function redactHeaders(headers) {
+  return Object.fromEntries(Object.keys(headers).map((name) => [name, REDACTED]));
+}
+
+// src/health/report.ts
+function buildReport(result, analysis, targets) {
+  const iso2 = (t) => new Date(t).toISOString();
+  return {
+    healthy: result.healthy,
+    verdict: result.verdict,
+    verdictAt: iso2(result.verdictAt),
+    failedChecks: result.failedChecks,
+    since: iso2(result.since),
+    endedEarly: result.endedEarly,
+    plannedIntervals: result.plannedIntervals,
+    failedIntervals: result.failedIntervals,
+    analysis: {
+      ...analysis,
+      checks: analysis.checks.map(redactCheck)
+    },
+    targets,
+    checks: result.checks,
+    intervals: result.intervals.map((i5) => ({
+      index: i5.window.index,
+      start: iso2(i5.window.start),
+      end: iso2(i5.window.end),
+      evaluatedAt: iso2(i5.evaluatedAt),
+      status: i5.status,
+      measurements: i5.measurements
+    }))
+  };
+}
+var RESULT_MARK = {
+  pass: "\u2705 pass",
+  fail: "\u274C fail",
+  "not enough data": "\u26A0\uFE0F not enough data",
+  skipped: "\u2796 skipped"
+};
+function cell(text) {
+  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+}
+function summaryMarkdown(result, analysis) {
+  const lines = [
+    `### ${result.healthy ? "\u2705 Canary healthy" : "\u274C Canary unhealthy"}`,
+    "",
+    result.verdict,
+    "",
+    `Warmup ${formatDuration(analysis.warmupMs)}, interval ${formatDuration(analysis.intervalMs)}, duration ${formatDuration(analysis.durationMs)}, failure limit ${analysis.failureLimit}; ${result.intervals.length} of ${result.plannedIntervals} intervals judged, ${result.failedIntervals} failed` + (result.endedEarly ? " (ended early: failure limit exceeded)" : "") + ".",
+    "",
+    "| check | threshold | last value | passed | failed | inconclusive | result |",
+    "| --- | --- | --- | ---: | ---: | ---: | --- |",
+    ...result.checks.map(
+      (c5) => `| ${cell(c5.name)} | ${cell(c5.threshold)} | ${cell(c5.lastShown)} | ${c5.passed} | ${c5.failed} | ${c5.inconclusive} | ${RESULT_MARK[c5.result]} |`
+    ),
+    ""
+  ];
+  return lines.join("\n");
+}
+
+// src/rollout/parse.ts
+var import_yaml3 = __toESM(require_dist(), 1);
+
+// src/rollout/checks.ts
+var import_yaml = __toESM(require_dist(), 1);
 
 // src/rollout/suggest.ts
 function closestMatch(word, candidates) {
@@ -72000,7 +73018,7 @@ var METRIC_DATA_QUERY_FIELDS = [
   "Period",
   "AccountId"
 ];
-var QUERY_ID = /^[a-z][A-Za-z0-9_]{0,254}$/;
+var QUERY_ID2 = /^[a-z][A-Za-z0-9_]{0,254}$/;
 var HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 var MAX_BARE_LATENCY_SECONDS = 60;
 function defaultChecks() {
@@ -72153,14 +73171,23 @@ function readCloudWatch(src, at) {
       );
     }
     const baselineAt = f5.get("vsBaseline");
-    if (baselineAt) {
+    if (baselineAt && queriesAt) {
+      src.reportEntry(
+        baselineAt,
+        `${baselineAt.label} only applies to a built-in "metric"; a check with "queries" compares the "returnId" value with "max" and/or "min". To compare with the baseline, write it into the queries (an Expression over {{baselineTargetGroup}}) and set "max".`
+      );
+    } else if (baselineAt) {
       const vsBaseline = readVsBaseline(src, baselineAt, unit);
       if (vsBaseline) check.vsBaseline = vsBaseline;
     }
   }
   const minRequests = optional(f5.get("minRequests"), (v) => src.integer(v, 0));
   if (minRequests !== void 0) check.minRequests = minRequests;
-  if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
+  if (queriesAt && !metricAt) {
+    if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
+      src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
+    }
+  } else if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
     src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or "vsBaseline".`);
   }
   return src.diagnostics.length > before ? void 0 : check;
@@ -72201,7 +73228,7 @@ function readQueries(src, at) {
     );
     if (idAt) {
       const id = src.string(idAt);
-      if (id !== void 0 && !QUERY_ID.test(id)) {
+      if (id !== void 0 && !QUERY_ID2.test(id)) {
         src.reportValue(
           idAt,
           `${idAt.label} "${id}" must start with a lowercase letter and hold only letters, digits and underscores (CloudWatch's rule for Ids).`
@@ -73146,6 +74173,38 @@ function checkStep(canary, steps, from, to, force, forceLabel) {
     message: `${canary} ${from} \u2192 ${to} is too large a step: ${why}. ` + (next === void 0 ? "" : `Set ${canary} to ${next} in this PR and take the next step in another, `) + `${next === void 0 ? "Add" : "or add"} the label ${forceLabel} to the PR if this jump is intended.`
   };
 }
+function checkFileStep(base, head, from, force, forceLabel) {
+  const rules = base ?? head;
+  const decision = checkStep(
+    rules.canary,
+    rules.steps,
+    from[rules.canary] ?? 0,
+    head.weights[rules.canary] ?? 0,
+    force,
+    forceLabel
+  );
+  if (!base || sameClusterWeights(from, head.weights)) return decision;
+  const changed = [
+    ...base.canary !== head.canary ? [`canary (${base.canary} \u2192 ${head.canary})`] : [],
+    ...base.steps.join(",") !== head.steps.join(",") ? [`steps ([${base.steps.join(", ")}] \u2192 [${head.steps.join(", ")}])`] : []
+  ];
+  if (changed.length === 0) return decision;
+  const what = changed.join(" and ");
+  if (force) {
+    return {
+      ...decision,
+      allowed: true,
+      forced: true,
+      message: `${decision.message} The PR also changes ${what}; allowed by the label ${forceLabel}.`
+    };
+  }
+  return {
+    ...decision,
+    allowed: false,
+    forced: false,
+    message: `The PR changes ${what} together with the weights, so the one-step rule cannot be judged. Change ${what} in a PR of its own that moves no traffic, then step the weights, or add the label ${forceLabel} if this is intended.`
+  };
+}
 function nextStep(file) {
   const from = file.weights[file.canary] ?? 0;
   const index = file.steps.findIndex((s2) => s2 > from);
@@ -73196,48 +74255,6 @@ function gainingClusters(from, to) {
   return Object.keys(to).filter((n3) => (to[n3] ?? 0) > (from[n3] ?? 0));
 }
 
-// src/health/format.ts
-function trim(n3, decimals) {
-  return String(Number(n3.toFixed(decimals)));
-}
-function formatPercent(ratio) {
-  if (!Number.isFinite(ratio)) return String(ratio);
-  const pct = ratio * 100;
-  return `${trim(pct, Math.abs(pct) < 1 ? 2 : 1)}%`;
-}
-function formatSeconds(seconds) {
-  if (!Number.isFinite(seconds)) return String(seconds);
-  if (Math.abs(seconds) < 1) return `${trim(seconds * 1e3, 1)}ms`;
-  return `${trim(seconds, 3)}s`;
-}
-function formatNumber(n3) {
-  if (!Number.isFinite(n3)) return String(n3);
-  return trim(n3, Math.abs(n3) >= 100 ? 0 : 4);
-}
-function formatMetric(metric, value) {
-  if (metric === "error-rate") return formatPercent(value);
-  if (metric === "request-count") return formatNumber(value);
-  return formatSeconds(value);
-}
-function formatIncrease(metric, diff) {
-  const s2 = formatMetric(metric, diff);
-  return diff >= 0 ? `+${s2}` : s2;
-}
-function formatBounds(bounds, show) {
-  const parts = [];
-  if (bounds.min !== void 0) parts.push(`\u2265 ${show(bounds.min)}`);
-  if (bounds.max !== void 0) parts.push(`\u2264 ${show(bounds.max)}`);
-  return parts.length ? parts.join(" and ") : "none";
-}
-function boundViolation(value, bounds, show) {
-  if (bounds.max !== void 0 && value > bounds.max) return `${show(value)} > ${show(bounds.max)}`;
-  if (bounds.min !== void 0 && value < bounds.min) return `${show(value)} < ${show(bounds.min)}`;
-  return void 0;
-}
-function plural(n3, word) {
-  return `${n3} ${word}${n3 === 1 ? "" : "s"}`;
-}
-
 // src/rollout/report.ts
 function planMarker(patterns) {
   return `<!-- eks-cluster-canary plan: ${patterns.join(" ").replace(/--/g, "- -")} -->`;
@@ -73248,7 +74265,7 @@ var STATUS_HEADING = {
   invalid: "\u274C invalid",
   deleted: "\u2796 deleted"
 };
-function cell(text) {
+function cell2(text) {
   return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 function describeAnalysis(file) {
@@ -73307,7 +74324,7 @@ function filePlanMarkdown(p3) {
     for (const r5 of p3.live) {
       const status = driftOf.has(r5.ref.arn) ? "\u274C drift" : p3.noChange ? "unchanged" : "will shift";
       lines.push(
-        `| [${cell(shortName(r5.ref.arn))}](${consoleLink(r5.ref.arn, head.region)}) | ${weightsCell(r5.weights, order)} | ${weightsCell(p3.desired, order)} | ${status} |`
+        `| [${cell2(shortName(r5.ref.arn))}](${consoleLink(r5.ref.arn, head.region)}) | ${weightsCell(r5.weights, order)} | ${weightsCell(p3.desired, order)} | ${status} |`
       );
     }
     lines.push("");
@@ -73500,7 +74517,8 @@ async function planFile(input, deps) {
         at: head.locate(["routes"])
       });
     }
-    const from = base ? base.weights[head.canary] ?? 0 : first[head.canary] ?? 0;
+    const fromWeights = base ? base.weights : first;
+    const from = fromWeights[head.canary] ?? 0;
     const to = head.weights[head.canary] ?? 0;
     plan.step = plan.noChange ? {
       direction: "same",
@@ -73511,7 +74529,7 @@ async function planFile(input, deps) {
       allowed: true,
       forced: false,
       message: `No traffic moves: the ALB already sends ${head.canary} ${to}.`
-    } : checkStep(head.canary, head.steps, from, to, input.force, FORCE_LABEL);
+    } : checkFileStep(base, head, fromWeights, input.force, FORCE_LABEL);
     if (!plan.step.allowed)
       plan.problems.push({ message: plan.step.message, at: head.locate(["weights", head.canary]) });
     const gaining = [
@@ -73523,9 +74541,23 @@ async function planFile(input, deps) {
         plan.problems.push({ message: healthProblem(h5), at: head.locate(["weights", h5.cluster]) });
       }
     }
+    if (!plan.noChange) {
+      const problem = await analysisProblem(deps, head, input.cloudWatchPeriodMs);
+      if (problem) plan.problems.push({ message: problem, at: head.locate(["analysis"]) });
+    }
   }
   if (plan.problems.length > 0) plan.status = "refused";
   return plan;
+}
+async function analysisProblem(deps, head, cloudWatchPeriodMs) {
+  try {
+    const targets = await resolveTargets(deps.aws(head.region).elbv2, targetsFromRolloutFile(head));
+    prepareAnalysis({ analysis: head.analysis, targets, cloudWatchPeriodMs });
+    return void 0;
+  } catch (e5) {
+    if (e5 instanceof ConfigurationError) return `The analysis cannot run: ${e5.message}`;
+    throw e5;
+  }
 }
 function formatWeightsList(weights, order) {
   return order.filter((n3) => n3 in weights).map((n3) => `${n3} ${weights[n3]}`).join(" / ");
@@ -73540,7 +74572,8 @@ function planAnnotations(plans) {
     }))
   );
 }
-async function runPlan(event, filter, deps) {
+async function runPlan(event, options, deps) {
+  const { filter } = options;
   const { github, logger: logger2 } = deps;
   const changed = (await github.changedFiles(event.baseSha, event.headSha)).filter((p3) => filter.matches(p3)).sort();
   const force = event.labels.includes(FORCE_LABEL);
@@ -73565,7 +74598,10 @@ This PR changes no rollout file (${filter.patterns.join(", ")}).
         github.fileAt(path, event.baseSha),
         github.fileAt(path, event.headSha)
       ]);
-      const p3 = await planFile({ path, baseText, headText, force }, deps);
+      const p3 = await planFile(
+        { path, baseText, headText, force, cloudWatchPeriodMs: options.cloudWatchPeriodMs },
+        deps
+      );
       for (const r5 of p3.live)
         logger2.info(
           `live ${shortName(r5.ref.arn)}: ${formatWeightsList(r5.weights, Object.keys(r5.weights))} (${r5.ref.arn})`
@@ -73696,7 +74732,13 @@ async function openAdvancePullRequest(deps, request2) {
   const order = file.clusters.map((c5) => c5.name);
   const newText = setWeights(request2.text, request2.path, next.weights);
   const plan = await planFile(
-    { path: request2.path, baseText: request2.text, headText: newText, force: false },
+    {
+      path: request2.path,
+      baseText: request2.text,
+      headText: newText,
+      force: false,
+      cloudWatchPeriodMs: request2.cloudWatchPeriodMs
+    },
     deps
   );
   const title = `rollout ${file.name}: ${file.canary} ${next.from} \u2192 ${next.to} (step ${next.index + 1} of ${file.steps.length})`;
@@ -73746,6 +74788,7 @@ async function runAdvance(event, path, settings2, deps) {
     file: parsed.file,
     text,
     baseBranch: event.defaultBranch,
+    cloudWatchPeriodMs: settings2.cloudWatchPeriodMs,
     ...settings2.runUrl ? { runUrl: settings2.runUrl } : {}
   });
   const outcome = {
@@ -73759,893 +74802,6 @@ ${message}
   };
   if (pr) outcome.pullRequest = pr.url;
   return outcome;
-}
-
-// src/health/cloudwatch.ts
-var import_client_cloudwatch = __toESM(require_dist_cjs17(), 1);
-
-// src/health/placeholders.ts
-var PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
-var UNAVAILABLE = {
-  baselineTargetGroup: "there is no baseline target group (set baseline-target-group, or give the rollout file a second cluster with weight)",
-  cluster: "the canary has no EKS cluster name (it comes from the rollout file\u2019s clusters.<name>.eks)",
-  loadBalancer: "the canary target group is not attached to any load balancer"
-};
-function substitutePlaceholders(text, values, where) {
-  return text.replace(PLACEHOLDER, (_whole, name) => {
-    if (!(name in values)) {
-      throw new ConfigurationError(
-        `Unknown placeholder {{${name}}} in ${where}; known placeholders are ${Object.keys(values).map((k5) => `{{${k5}}}`).join(", ")}.`
-      );
-    }
-    const value = values[name];
-    if (value === void 0) {
-      throw new ConfigurationError(
-        `Placeholder {{${name}}} in ${where} has no value: ${UNAVAILABLE[name] ?? "it is not set"}.`
-      );
-    }
-    return value;
-  });
-}
-
-// src/health/cloudwatch.ts
-var NAMESPACE = "AWS/ApplicationELB";
-var LATENCY_STAT = {
-  "latency-p99": "p99",
-  "latency-p95": "p95",
-  "latency-avg": "Average"
-};
-function planCloudWatch(checks, targets, windowSeconds) {
-  const queries = [];
-  const byKey = /* @__PURE__ */ new Map();
-  const series = (tg, metricName, stat2) => {
-    if (tg.loadBalancers.length === 0) {
-      throw new ConfigurationError(
-        `Target group ${tg.label} (${tg.arn}) is not attached to any load balancer, so it has no AWS/ApplicationELB metrics to check; attach it to the ALB listener or rule first.`
-      );
-    }
-    return tg.loadBalancers.map((loadBalancer) => {
-      const key = JSON.stringify([tg.dimension, loadBalancer, metricName, stat2]);
-      let query = byKey.get(key);
-      if (!query) {
-        query = { id: `m${byKey.size}`, sum: stat2 === "Sum" };
-        byKey.set(key, query);
-        queries.push({
-          Id: query.id,
-          Label: `${metricName} ${stat2} ${tg.label} ${loadBalancer}`,
-          MetricStat: {
-            Metric: {
-              Namespace: NAMESPACE,
-              MetricName: metricName,
-              Dimensions: [
-                { Name: "TargetGroup", Value: tg.dimension },
-                { Name: "LoadBalancer", Value: loadBalancer }
-              ]
-            },
-            Period: windowSeconds,
-            Stat: stat2
-          },
-          ReturnData: true
-        });
-      }
-      return { loadBalancer, query };
-    });
-  };
-  const evaluators = [];
-  checks.forEach((check, index) => {
-    if (check.metric) {
-      evaluators.push(planBuiltIn(check, check.metric, targets, series));
-    } else {
-      const custom = planCustom(check, index, targets, windowSeconds, series);
-      queries.push(...custom.queries);
-      evaluators.push(custom.evaluate);
-    }
-  });
-  return {
-    queries,
-    evaluate: (values) => evaluators.map((evaluate) => evaluate(values))
-  };
-}
-function planBuiltIn(check, metric, targets, series) {
-  const reader = (tg) => metricReader(metric, tg, series);
-  const readCanary = reader(targets.canary);
-  const baseline = check.vsBaseline ? targets.baseline : void 0;
-  const readBaseline = baseline ? reader(baseline) : void 0;
-  const minRequests = check.minRequests ?? (metric === "request-count" ? 0 : 1);
-  const show = (n3) => formatMetric(metric, n3);
-  const name = `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? "baseline"}` : ""}`;
-  const threshold = thresholdText(check, metric, baseline?.label ?? "baseline");
-  return (values) => {
-    const canary = readCanary(values);
-    const base = {
-      name,
-      kind: "cloudwatch",
-      status: "pass",
-      shown: canary.value === void 0 ? "no data" : show(canary.value),
-      threshold,
-      details: { metric, minRequests, canary }
-    };
-    if (canary.value !== void 0) base.value = canary.value;
-    const notJudged = judgeable(canary, targets.canary.label, minRequests);
-    if (notJudged) return { ...base, status: "inconclusive", reason: notJudged };
-    const value = canary.value;
-    const violations = [];
-    const bound = boundViolation(value, check, show);
-    if (bound) violations.push(bound);
-    if (check.vsBaseline) {
-      if (!baseline || !readBaseline) {
-        if (check.max === void 0 && check.min === void 0) {
-          return {
-            ...base,
-            status: "skipped",
-            reason: "no baseline target group receives traffic to compare with"
-          };
-        }
-      } else {
-        const reading = readBaseline(values);
-        base.details.baseline = reading;
-        const baselineNotJudged = judgeable(reading, baseline.label, minRequests);
-        if (baselineNotJudged)
-          return { ...base, status: "inconclusive", reason: baselineNotJudged };
-        const b5 = reading.value;
-        base.shown = `${show(value)} vs ${baseline.label} ${show(b5)}`;
-        const { maxIncrease, maxRatio } = check.vsBaseline;
-        const diff = value - b5;
-        if (maxIncrease !== void 0 && diff > maxIncrease) {
-          violations.push(
-            `${show(value)} vs ${baseline.label} ${show(b5)}: ${formatIncrease(metric, diff)} > ${formatIncrease(metric, maxIncrease)}`
-          );
-        }
-        const ratio = value === b5 ? 1 : b5 === 0 ? Infinity : value / b5;
-        if (maxRatio !== void 0 && ratio > maxRatio) {
-          violations.push(
-            `${show(value)} vs ${baseline.label} ${show(b5)}: \xD7${formatNumber(ratio)} > \xD7${formatNumber(maxRatio)}`
-          );
-        }
-      }
-    }
-    if (violations.length) return { ...base, status: "fail", reason: violations.join("; ") };
-    return base;
-  };
-}
-function judgeable(reading, label, minRequests) {
-  if (reading.unavailable) return reading.unavailable;
-  if (reading.requests < minRequests) {
-    return `not enough traffic to judge: ${formatNumber(reading.requests)} requests to ${label} < minRequests ${minRequests}`;
-  }
-  if (reading.value === void 0) return `no data for ${label} in the interval`;
-  return void 0;
-}
-function thresholdText(check, metric, baseline) {
-  const show = (n3) => formatMetric(metric, n3);
-  const parts = [];
-  if (check.max !== void 0 || check.min !== void 0) parts.push(formatBounds(check, show));
-  if (check.vsBaseline?.maxIncrease !== void 0) {
-    parts.push(`\u2264 ${baseline} ${formatIncrease(metric, check.vsBaseline.maxIncrease)}`);
-  }
-  if (check.vsBaseline?.maxRatio !== void 0) {
-    parts.push(`\u2264 ${baseline} \xD7${formatNumber(check.vsBaseline.maxRatio)}`);
-  }
-  return parts.length ? parts.join(", ") : "none";
-}
-function metricReader(metric, tg, series) {
-  const requests = series(tg, "RequestCount", "Sum");
-  const errors = metric === "error-rate" ? series(tg, "HTTPCode_Target_5XX_Count", "Sum") : [];
-  const latencyStat = LATENCY_STAT[metric];
-  const latency = latencyStat ? series(tg, "TargetResponseTime", latencyStat) : [];
-  return (values) => {
-    const reading = { requests: 0, perLoadBalancer: {} };
-    const problems = [];
-    const read = (q3) => {
-      const v = values.get(q3.id);
-      if (!v) return void 0;
-      if (v.status !== "Complete" && v.status !== "PartialData") {
-        problems.push(`CloudWatch answered ${v.status}${v.message ? `: ${v.message}` : ""}`);
-        return void 0;
-      }
-      if (v.values.length === 0) return void 0;
-      return q3.sum ? v.values.reduce((a5, b5) => a5 + b5, 0) : v.values[v.values.length - 1];
-    };
-    let errorCount = 0;
-    let weightedLatency = 0;
-    let latencyWeight = 0;
-    let worstLatency;
-    tg.loadBalancers.forEach((lb, i5) => {
-      const lbRequests = read(requests[i5].query) ?? 0;
-      const row = { requests: lbRequests };
-      reading.requests += lbRequests;
-      if (errors.length) {
-        const lbErrors = read(errors[i5].query) ?? 0;
-        row.errors5xx = lbErrors;
-        errorCount += lbErrors;
-      }
-      if (latency.length) {
-        const lbLatency = read(latency[i5].query);
-        row[latencyStat] = lbLatency;
-        if (lbLatency !== void 0) {
-          worstLatency = Math.max(worstLatency ?? -Infinity, lbLatency);
-          weightedLatency += lbLatency * Math.max(lbRequests, 1);
-          latencyWeight += Math.max(lbRequests, 1);
-        }
-      }
-      reading.perLoadBalancer[lb] = row;
-    });
-    if (problems.length) {
-      reading.unavailable = problems.join("; ");
-      return reading;
-    }
-    if (metric === "request-count") reading.value = reading.requests;
-    else if (metric === "error-rate") {
-      if (reading.requests > 0) reading.value = errorCount / reading.requests;
-    } else if (latencyWeight > 0) {
-      reading.value = metric === "latency-avg" ? weightedLatency / latencyWeight : worstLatency;
-    }
-    return reading;
-  };
-}
-var QUERY_ID2 = /^[a-z][a-zA-Z0-9_]*$/;
-function planCustom(check, index, targets, windowSeconds, series) {
-  const raw = check.queries ?? [];
-  const where = `cloudwatch check ${index + 1}`;
-  if (raw.length === 0) {
-    throw new ConfigurationError(`The ${where} needs either a metric or queries.`);
-  }
-  const placeholders = {
-    targetGroup: targets.canary.dimension,
-    loadBalancer: targets.canary.loadBalancers[0],
-    baselineTargetGroup: targets.baseline?.dimension
-  };
-  const parsed = raw.map((q3, i5) => {
-    if (typeof q3 !== "object" || q3 === null || Array.isArray(q3)) {
-      throw new ConfigurationError(
-        `Query ${i5 + 1} of the ${where} must be a MetricDataQuery object.`
-      );
-    }
-    const text = substitutePlaceholders(JSON.stringify(q3), placeholders, `the ${where}`);
-    const query = JSON.parse(text);
-    if (typeof query.Id !== "string" || !QUERY_ID2.test(query.Id)) {
-      throw new ConfigurationError(
-        `Query ${i5 + 1} of the ${where} needs an Id that starts with a lowercase letter and has only letters, digits and underscores (GetMetricData's rule), got ${JSON.stringify(query.Id)}.`
-      );
-    }
-    return query;
-  });
-  const ids = parsed.map((q3) => q3.Id);
-  const returnId = check.returnId ?? (ids.length === 1 ? ids[0] : void 0);
-  if (returnId === void 0 || !ids.includes(returnId)) {
-    throw new ConfigurationError(
-      returnId === void 0 ? `The ${where} has ${ids.length} queries; set returnId to the Id of the one to compare (${ids.join(", ")}).` : `The ${where} has returnId "${returnId}", but its queries are ${ids.join(", ")}.`
-    );
-  }
-  const prefix = `c${index}_`;
-  const rename2 = (expression) => expression.replace(
-    /\b[a-z][a-zA-Z0-9_]*\b/g,
-    (word) => ids.includes(word) ? prefix + word : word
-  );
-  const queries = parsed.map((q3) => {
-    const out = { ...q3, Id: prefix + q3.Id, ReturnData: q3.Id === returnId };
-    if (out.Expression) out.Expression = rename2(out.Expression);
-    if (out.MetricStat) out.MetricStat = { ...out.MetricStat, Period: windowSeconds };
-    return out;
-  });
-  const minRequests = check.minRequests ?? 0;
-  const readRequests = minRequests > 0 ? metricReader("request-count", targets.canary, series) : void 0;
-  const name = `cloudwatch ${returnId} of ${targets.canary.label}`;
-  const show = formatNumber;
-  const threshold = formatBounds(check, show);
-  return {
-    queries,
-    evaluate: (values) => {
-      const result = values.get(prefix + returnId);
-      const latest = result?.values[result.values.length - 1];
-      const base = {
-        name,
-        kind: "cloudwatch",
-        status: "pass",
-        shown: latest === void 0 ? "no data" : show(latest),
-        threshold,
-        details: { returnId, values: result?.values ?? [], status: result?.status }
-      };
-      if (readRequests) {
-        const reading = readRequests(values);
-        base.details.requests = reading.requests;
-        const notJudged = judgeable(reading, targets.canary.label, minRequests);
-        if (notJudged) return { ...base, status: "inconclusive", reason: notJudged };
-      }
-      if (result && result.status !== "Complete" && result.status !== "PartialData") {
-        return {
-          ...base,
-          status: "inconclusive",
-          reason: `CloudWatch answered ${result.status}${result.message ? `: ${result.message}` : ""}`
-        };
-      }
-      if (latest === void 0) {
-        return {
-          ...base,
-          status: "inconclusive",
-          reason: `query ${returnId} returned no data in the interval`
-        };
-      }
-      base.value = latest;
-      const violation = boundViolation(latest, check, show);
-      return violation ? { ...base, status: "fail", reason: violation } : base;
-    }
-  };
-}
-async function fetchMetricValues(cloudwatch, queries, window2) {
-  const values = /* @__PURE__ */ new Map();
-  let nextToken;
-  do {
-    const out = await cloudwatch.send(
-      new import_client_cloudwatch.GetMetricDataCommand({
-        MetricDataQueries: queries,
-        StartTime: new Date(window2.start),
-        EndTime: new Date(window2.end),
-        ScanBy: "TimestampAscending",
-        NextToken: nextToken
-      })
-    );
-    for (const r5 of out.MetricDataResults ?? []) {
-      if (!r5.Id) continue;
-      const entry = values.get(r5.Id) ?? { values: [], status: "Complete" };
-      entry.values.push(...r5.Values ?? []);
-      if (r5.StatusCode && r5.StatusCode !== "Complete" && r5.StatusCode !== "PartialData") {
-        entry.status = r5.StatusCode;
-        const message = r5.Messages?.map((m3) => m3.Value).join("; ");
-        if (message) entry.message = message;
-      }
-      values.set(r5.Id, entry);
-    }
-    nextToken = out.NextToken;
-  } while (nextToken);
-  return values;
-}
-async function evaluateCloudWatch(cloudwatch, plan, window2) {
-  if (plan.queries.length === 0) return [];
-  return plan.evaluate(await fetchMetricValues(cloudwatch, plan.queries, window2));
-}
-
-// src/health/http.ts
-function httpCheckName(check) {
-  return `http ${check.method} ${check.url}`;
-}
-async function evaluateHttp(check, fetchFn) {
-  const outcomes = [];
-  let ok = 0;
-  for (let i5 = 0; i5 < check.count; i5++) {
-    const outcome = await probe(check, fetchFn);
-    if (outcome === "ok") ok++;
-    outcomes.push(outcome);
-  }
-  const ratio = check.count === 0 ? 0 : ok / check.count;
-  const measurement = {
-    name: httpCheckName(check),
-    kind: "http",
-    status: ratio >= check.minSuccessRatio ? "pass" : "fail",
-    value: ratio,
-    shown: `${ok}/${check.count} ok`,
-    threshold: `\u2265 ${formatPercent(check.minSuccessRatio)} ok`,
-    details: { outcomes }
-  };
-  if (measurement.status === "fail") {
-    const firstFailure = outcomes.find((o3) => o3 !== "ok");
-    measurement.reason = `${formatPercent(ratio)} ok < ${formatPercent(check.minSuccessRatio)}${firstFailure ? ` (${firstFailure})` : ""}`;
-  }
-  return measurement;
-}
-async function probe(check, fetchFn) {
-  try {
-    const res = await fetchFn(check.url, {
-      method: check.method,
-      headers: check.headers,
-      redirect: "manual",
-      signal: AbortSignal.timeout(check.timeoutMs)
-    });
-    const body = await res.text();
-    if (res.status !== check.expectStatus) {
-      return `status ${res.status}, expected ${check.expectStatus}`;
-    }
-    if (check.bodyContains !== void 0 && !body.includes(check.bodyContains)) {
-      return `body does not contain ${JSON.stringify(check.bodyContains)}`;
-    }
-    return "ok";
-  } catch (e5) {
-    if (e5 instanceof DOMException && e5.name === "TimeoutError") {
-      return `no response within ${formatSeconds(check.timeoutMs / 1e3)}`;
-    }
-    const cause = e5 instanceof Error && e5.cause ? `: ${errorMessage(e5.cause)}` : "";
-    return `request failed: ${errorMessage(e5)}${cause}`;
-  }
-}
-
-// src/health/prometheus.ts
-var QUERY_TIMEOUT_MS = 3e4;
-function preparePrometheusCheck(check, targets, intervalMs, index) {
-  const where = `prometheus check ${index + 1}`;
-  let url;
-  try {
-    url = new URL(check.url);
-  } catch {
-    throw new ConfigurationError(`The ${where} has url "${check.url}", which is not a URL.`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ConfigurationError(`The ${where} url must be http or https, got "${check.url}".`);
-  }
-  const query = substitutePlaceholders(
-    check.query,
-    {
-      targetGroup: targets.canary.dimension,
-      loadBalancer: targets.canary.loadBalancers[0],
-      baselineTargetGroup: targets.baseline?.dimension,
-      cluster: targets.canary.eks,
-      interval: `${Math.max(1, Math.round(intervalMs / 1e3))}s`
-    },
-    `the ${where}`
-  );
-  const short = check.query.length > 60 ? `${check.query.slice(0, 57)}...` : check.query;
-  return { check, query, name: `prometheus ${short}` };
-}
-async function evaluatePrometheus(prepared, window2, fetchFn) {
-  const { check, query, name } = prepared;
-  const base = {
-    name,
-    kind: "prometheus",
-    status: "pass",
-    shown: "no data",
-    threshold: formatBounds(check, formatNumber),
-    details: { query, time: new Date(window2.end).toISOString() }
-  };
-  const endpoint2 = new URL("api/v1/query", check.url.endsWith("/") ? check.url : `${check.url}/`);
-  endpoint2.searchParams.set("query", query);
-  endpoint2.searchParams.set("time", (window2.end / 1e3).toFixed(3));
-  const headers = { accept: "application/json", ...check.headers };
-  if (check.bearerToken) headers.authorization = `Bearer ${check.bearerToken}`;
-  let status;
-  let body;
-  try {
-    const res = await fetchFn(endpoint2, { headers, signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
-    status = res.status;
-    const text = await res.text();
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return {
-        ...base,
-        status: "inconclusive",
-        reason: `Prometheus answered HTTP ${status} with a body that is not JSON: ${text.slice(0, 200)}`
-      };
-    }
-  } catch (e5) {
-    return {
-      ...base,
-      status: "inconclusive",
-      reason: `Prometheus query failed: ${errorMessage(e5)}`
-    };
-  }
-  if (body.status !== "success") {
-    const message = `Prometheus rejected the query ${JSON.stringify(query)}: ${body.errorType ?? `HTTP ${status}`}: ${body.error ?? "no error message"}`;
-    if (body.errorType === "bad_data") throw new ConfigurationError(message);
-    return { ...base, status: "inconclusive", reason: message };
-  }
-  const samples = samplesOf(body.data);
-  base.details.series = samples;
-  const values = samples.map((s2) => s2.value).filter((v) => !Number.isNaN(v));
-  if (values.length === 0) {
-    return {
-      ...base,
-      status: "inconclusive",
-      reason: samples.length ? "the query returned only NaN" : "the query returned no series"
-    };
-  }
-  const worst = check.max !== void 0 ? values.reduce((a5, b5) => Math.max(a5, b5)) : check.min !== void 0 ? values.reduce((a5, b5) => Math.min(a5, b5)) : values[0];
-  const low = values.reduce((a5, b5) => Math.min(a5, b5));
-  const violation = boundViolation(worst, check, formatNumber) ?? boundViolation(low, check, formatNumber);
-  const measured = {
-    ...base,
-    value: worst,
-    shown: values.length > 1 ? `${formatNumber(worst)} (worst of ${values.length} series)` : formatNumber(worst)
-  };
-  return violation ? { ...measured, status: "fail", reason: violation } : measured;
-}
-function samplesOf(data) {
-  const parse4 = (pair) => {
-    const raw = Array.isArray(pair) ? pair[1] : void 0;
-    return typeof raw === "string" || typeof raw === "number" ? Number(raw) : NaN;
-  };
-  if (data?.resultType === "scalar") return [{ labels: {}, value: parse4(data.result) }];
-  if (data?.resultType === "vector" && Array.isArray(data.result)) {
-    return data.result.map((r5) => ({
-      labels: r5.metric ?? {},
-      value: parse4(r5.value)
-    }));
-  }
-  if (data?.resultType === "matrix") {
-    throw new ConfigurationError(
-      "A prometheus check query must return an instant vector or a scalar, not a range vector; wrap the range selector in a function such as rate() or max_over_time()."
-    );
-  }
-  return [];
-}
-
-// src/health/analysis.ts
-var DEFAULT_CLOUDWATCH_PERIOD_MS = 6e4;
-var SUB_MINUTE_PERIODS = [1, 5, 10, 20, 30];
-function isCloudWatchPeriod(seconds) {
-  return SUB_MINUTE_PERIODS.includes(seconds) || seconds > 0 && seconds % 60 === 0;
-}
-function scheduleAnalysis(analysis, since, alignMs = 1) {
-  const { warmupMs, intervalMs, durationMs } = analysis;
-  if (!(intervalMs > 0)) {
-    throw new ConfigurationError(
-      `The analysis interval must be longer than 0, got ${intervalMs}ms.`
-    );
-  }
-  if (durationMs < warmupMs + intervalMs) {
-    throw new ConfigurationError(
-      `The analysis duration (${formatDuration(durationMs)}) must be at least warmup (${formatDuration(warmupMs)}) + one interval (${formatDuration(intervalMs)}).`
-    );
-  }
-  if (!Number.isInteger(analysis.failureLimit) || analysis.failureLimit < 0) {
-    throw new ConfigurationError(
-      `The failure limit must be a whole number of intervals, 0 or more, got ${analysis.failureLimit}.`
-    );
-  }
-  const firstStart = Math.ceil((since + warmupMs) / alignMs) * alignMs;
-  const count = Math.max(1, Math.floor((since + durationMs - firstStart) / intervalMs));
-  const windows = [];
-  for (let i5 = 0; i5 < count; i5++) {
-    const start = firstStart + i5 * intervalMs;
-    windows.push({ index: i5 + 1, start, end: start + intervalMs });
-  }
-  return { since, windows };
-}
-function cloudWatchAlignmentMs(intervalMs) {
-  return intervalMs < 6e4 ? intervalMs : 6e4;
-}
-function validateCloudWatchTiming(intervalMs, periodMs) {
-  const period = periodMs / 1e3;
-  if (!Number.isInteger(period) || !isCloudWatchPeriod(period)) {
-    throw new ConfigurationError(
-      `The CloudWatch period must be 1, 5, 10, 20 or 30 seconds, or a multiple of 60 seconds, got ${formatDuration(periodMs)}.`
-    );
-  }
-  const interval = intervalMs / 1e3;
-  if (intervalMs % periodMs !== 0 || !isCloudWatchPeriod(interval)) {
-    throw new ConfigurationError(
-      `With cloudwatch checks the interval (${formatDuration(intervalMs)}) must be a multiple of the CloudWatch period (${formatDuration(periodMs)}) that GetMetricData accepts as a period (1, 5, 10, 20, 30 s or a multiple of 60 s). ALB metrics have 60 s resolution: use an interval of 1m, 2m, ...`
-    );
-  }
-}
-function prepareChecks(request2) {
-  const { analysis, targets } = request2;
-  const cloudwatchChecks = analysis.checks.filter(
-    (c5) => c5.kind === "cloudwatch"
-  );
-  const cloudwatch = planCloudWatch(cloudwatchChecks, targets, analysis.intervalMs / 1e3);
-  let cloudwatchIndex = 0;
-  const tasks = analysis.checks.map((check, index) => {
-    switch (check.kind) {
-      case "targetHealth":
-        return (_w, deps) => evaluateTargetHealth(check, targets.weighted, deps.elbv2);
-      case "cloudwatch": {
-        const j5 = cloudwatchIndex++;
-        return async (_w, _deps, cw) => [(await cw())[j5]];
-      }
-      case "prometheus": {
-        const prepared = preparePrometheusCheck(
-          check,
-          targets,
-          analysis.intervalMs,
-          index
-        );
-        return async (w, deps) => [await evaluatePrometheus(prepared, w, deps.fetch)];
-      }
-      case "http":
-        return async (_w, deps) => [await evaluateHttp(check, deps.fetch)];
-    }
-  });
-  return {
-    cloudwatch,
-    async evaluate(window2, deps) {
-      let fetched;
-      const cw = () => fetched ??= evaluateCloudWatch(deps.cloudwatch, cloudwatch, window2);
-      const results = await Promise.all(tasks.map((task) => task(window2, deps, cw)));
-      return uniqueNames(results.flat());
-    }
-  };
-}
-function uniqueNames(measurements) {
-  const seen = /* @__PURE__ */ new Map();
-  return measurements.map((m3) => {
-    const n3 = (seen.get(m3.name) ?? 0) + 1;
-    seen.set(m3.name, n3);
-    return n3 === 1 ? m3 : { ...m3, name: `${m3.name} #${n3}` };
-  });
-}
-var STATUS_WORD = {
-  pass: "pass",
-  fail: "FAIL",
-  inconclusive: "inconclusive",
-  skipped: "skipped"
-};
-function measurementLine(m3) {
-  const why = m3.reason && m3.status !== "pass" ? ` \u2014 ${m3.reason}` : "";
-  return `  ${STATUS_WORD[m3.status]}: ${m3.name} = ${m3.shown} (threshold ${m3.threshold})${why}`;
-}
-function intervalStatus(measurements) {
-  if (measurements.some((m3) => m3.status === "fail")) return "fail";
-  if (measurements.some((m3) => m3.status === "inconclusive")) return "inconclusive";
-  return "pass";
-}
-async function sleepUntil(clock, t) {
-  for (let wait = t - clock.now().getTime(); wait > 0; wait = t - clock.now().getTime()) {
-    await clock.sleep(wait);
-  }
-}
-async function runAnalysis(request2, deps) {
-  const { analysis } = request2;
-  const { clock, logger: logger2 } = deps;
-  const hasCloudWatch = analysis.checks.some((c5) => c5.kind === "cloudwatch");
-  const periodMs = hasCloudWatch ? request2.cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS : void 0;
-  if (periodMs !== void 0) validateCloudWatchTiming(analysis.intervalMs, periodMs);
-  const delayMs = periodMs === void 0 ? 0 : request2.cloudWatchDelayMs ?? 0;
-  if (analysis.checks.length === 0) {
-    throw new ConfigurationError(
-      "The analysis has no checks; add at least one to analysis.checks."
-    );
-  }
-  const since = request2.since ?? clock.now().getTime();
-  const schedule = scheduleAnalysis(
-    analysis,
-    since,
-    periodMs === void 0 ? 1 : cloudWatchAlignmentMs(analysis.intervalMs)
-  );
-  const prepared = prepareChecks(request2);
-  const first = schedule.windows[0];
-  const warmupLeft = first.start - clock.now().getTime();
-  if (warmupLeft > 0) {
-    await logger2.group(`Warming up until ${iso(first.start)}`, async () => {
-      logger2.info(
-        `Shift confirmed at ${iso(since)}; warmup ${formatDuration(analysis.warmupMs)}, then ${plural(schedule.windows.length, "interval")} of ${formatDuration(analysis.intervalMs)}, failure limit ${analysis.failureLimit}` + (delayMs ? `; each interval judged ${formatDuration(delayMs)} after it closes, when its CloudWatch data is in.` : ".")
-      );
-      await sleepUntil(clock, first.start);
-    });
-  }
-  const intervals = [];
-  let failedIntervals = 0;
-  for (const window2 of schedule.windows) {
-    await sleepUntil(clock, window2.end + delayMs);
-    const measurements = await prepared.evaluate(window2, deps);
-    const result = {
-      window: window2,
-      evaluatedAt: clock.now().getTime(),
-      status: intervalStatus(measurements),
-      measurements
-    };
-    intervals.push(result);
-    if (result.status === "fail") failedIntervals++;
-    logger2.info(
-      `Interval ${window2.index}/${schedule.windows.length} [${iso(window2.start)}, ${iso(window2.end)}): ${result.status}` + (result.status === "fail" ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})` : "")
-    );
-    for (const m3 of measurements) logger2.info(measurementLine(m3));
-    if (failedIntervals > analysis.failureLimit) break;
-  }
-  return judge(analysis, schedule, intervals, failedIntervals, clock.now().getTime());
-}
-function judge(analysis, schedule, intervals, failedIntervals, verdictAt) {
-  const outcomes = /* @__PURE__ */ new Map();
-  for (const interval of intervals) {
-    for (const m3 of interval.measurements) {
-      let o3 = outcomes.get(m3.name);
-      if (!o3) {
-        o3 = {
-          name: m3.name,
-          kind: m3.kind,
-          threshold: m3.threshold,
-          passed: 0,
-          failed: 0,
-          inconclusive: 0,
-          skipped: 0,
-          lastShown: m3.shown,
-          result: "pass"
-        };
-        outcomes.set(m3.name, o3);
-      }
-      o3.lastShown = m3.shown;
-      if (m3.status === "pass") o3.passed++;
-      if (m3.status === "fail") {
-        o3.failed++;
-        o3.lastFailure = m3.reason ?? m3.shown;
-      }
-      if (m3.status === "inconclusive") {
-        o3.inconclusive++;
-        o3.lastReason = m3.reason ?? "no data";
-      }
-      if (m3.status === "skipped") {
-        o3.skipped++;
-        o3.lastReason = m3.reason ?? "not applicable";
-      }
-    }
-  }
-  const evaluated = intervals.length;
-  const endedEarly = failedIntervals > analysis.failureLimit;
-  const reasons = [];
-  const failedChecks = [];
-  for (const o3 of outcomes.values()) {
-    if (o3.skipped === evaluated) o3.result = "skipped";
-    else if (o3.passed === 0) o3.result = o3.failed > 0 && endedEarly ? "fail" : "not enough data";
-    else o3.result = o3.failed > 0 && endedEarly ? "fail" : "pass";
-    if (endedEarly && o3.failed > 0) {
-      failedChecks.push(o3.name);
-      reasons.push(`${o3.name} ${o3.lastFailure} in ${o3.failed} of ${plural(evaluated, "interval")}`);
-    } else if (!endedEarly && o3.result === "not enough data") {
-      failedChecks.push(o3.name);
-      const reason = o3.lastReason ?? "no data";
-      const failedToo = o3.failed ? `; failed in ${o3.failed} (${o3.lastFailure})` : "";
-      reasons.push(
-        reason.startsWith("not enough traffic to judge: ") ? `${o3.name}: not enough traffic to judge in ${o3.inconclusive} of ${plural(evaluated, "interval")} (${reason.slice("not enough traffic to judge: ".length)})${failedToo}` : `${o3.name}: no verdict in ${o3.inconclusive} of ${plural(evaluated, "interval")} (${reason})${failedToo}`
-      );
-    }
-  }
-  const healthy = failedChecks.length === 0;
-  let verdict;
-  if (healthy) {
-    const judged = [...outcomes.values()].filter((o3) => o3.result === "pass").length;
-    const passedIntervals = intervals.filter((i5) => i5.status === "pass").length;
-    const notes = [];
-    if (failedIntervals) {
-      notes.push(`${failedIntervals} failed within the failure limit of ${analysis.failureLimit}`);
-    }
-    const inconclusive = intervals.filter((i5) => i5.status === "inconclusive").length;
-    if (inconclusive) notes.push(`${inconclusive} inconclusive`);
-    verdict = `healthy: ${plural(judged, "check")} passed in ${passedIntervals} of ${plural(evaluated, "interval")}` + (notes.length ? ` (${notes.join(", ")})` : "");
-  } else {
-    verdict = reasons.join("; ");
-  }
-  return {
-    healthy,
-    verdict,
-    verdictAt,
-    failedChecks,
-    endedEarly,
-    since: schedule.since,
-    plannedIntervals: schedule.windows.length,
-    failedIntervals,
-    failureLimit: analysis.failureLimit,
-    intervals,
-    checks: [...outcomes.values()].map(({ lastReason: _r3, lastFailure: _f, ...o3 }) => o3)
-  };
-}
-function iso(t) {
-  return new Date(t).toISOString();
-}
-
-// src/health/targets.ts
-var import_client_elastic_load_balancing_v24 = __toESM(require_dist_cjs18(), 1);
-function targetsFromRolloutFile(file) {
-  const spec = (name) => {
-    const c5 = file.clusters.find((x) => x.name === name);
-    if (!c5)
-      throw new ConfigurationError(`${file.path}: canary "${name}" is not a declared cluster.`);
-    return { label: c5.name, arn: c5.targetGroup, eks: c5.eks };
-  };
-  const canary = spec(file.canary);
-  let baseline;
-  let baselineWeight = 0;
-  for (const c5 of file.clusters) {
-    const w = file.weights[c5.name] ?? 0;
-    if (c5.name !== file.canary && w > baselineWeight) {
-      baseline = spec(c5.name);
-      baselineWeight = w;
-    }
-  }
-  const weighted = file.clusters.filter((c5) => c5.name !== file.canary && (file.weights[c5.name] ?? 0) > 0).map((c5) => spec(c5.name));
-  const out = { canary, weighted: [canary, ...weighted] };
-  if (baseline) out.baseline = baseline;
-  return out;
-}
-async function resolveTargets(elbv2, spec) {
-  const all = [spec.canary, ...spec.baseline ? [spec.baseline] : [], ...spec.weighted];
-  const arns = [...new Set(all.map((t) => t.arn))];
-  let found;
-  try {
-    found = await elbv2.send(new import_client_elastic_load_balancing_v24.DescribeTargetGroupsCommand({ TargetGroupArns: arns }));
-  } catch (e5) {
-    if (e5 instanceof Error && e5.name === "TargetGroupNotFoundException") {
-      throw new ConfigurationError(`${e5.message} (looked up: ${arns.join(", ")})`);
-    }
-    throw e5;
-  }
-  const refs = /* @__PURE__ */ new Map();
-  for (const t of all) {
-    if (refs.has(t.arn)) continue;
-    const parsed = parseElbArn(t.arn, "targetgroup");
-    if (isArnError(parsed)) throw new ConfigurationError(parsed.error);
-    const described = found.TargetGroups?.find((g5) => g5.TargetGroupArn === t.arn);
-    if (!described) {
-      throw new ConfigurationError(`Target group ${t.arn} (${t.label}) was not found.`);
-    }
-    const loadBalancers = (described.LoadBalancerArns ?? []).flatMap((lbArn) => {
-      const lb = parseElbArn(lbArn, "loadbalancer");
-      return isArnError(lb) || !lb.loadBalancerDimension ? [] : [lb.loadBalancerDimension];
-    });
-    const ref = {
-      label: t.label,
-      arn: t.arn,
-      dimension: parsed.targetGroupDimension,
-      loadBalancers
-    };
-    if (t.eks) ref.eks = t.eks;
-    refs.set(t.arn, ref);
-  }
-  const get2 = (t) => refs.get(t.arn);
-  const weighted = [spec.canary, ...spec.weighted.filter((t) => t.arn !== spec.canary.arn)].map(
-    get2
-  );
-  const out = { canary: get2(spec.canary), weighted };
-  if (spec.baseline) out.baseline = get2(spec.baseline);
-  return out;
-}
-
-// src/health/report.ts
-function buildReport(result, analysis, targets) {
-  const iso2 = (t) => new Date(t).toISOString();
-  return {
-    healthy: result.healthy,
-    verdict: result.verdict,
-    verdictAt: iso2(result.verdictAt),
-    failedChecks: result.failedChecks,
-    since: iso2(result.since),
-    endedEarly: result.endedEarly,
-    plannedIntervals: result.plannedIntervals,
-    failedIntervals: result.failedIntervals,
-    analysis: {
-      ...analysis,
-      checks: analysis.checks.map(
-        (c5) => c5.kind === "prometheus" ? {
-          ...c5,
-          bearerToken: c5.bearerToken ? "***" : void 0,
-          headers: Object.fromEntries(Object.keys(c5.headers).map((k5) => [k5, "***"]))
-        } : c5
-      )
-    },
-    targets,
-    checks: result.checks,
-    intervals: result.intervals.map((i5) => ({
-      index: i5.window.index,
-      start: iso2(i5.window.start),
-      end: iso2(i5.window.end),
-      evaluatedAt: iso2(i5.evaluatedAt),
-      status: i5.status,
-      measurements: i5.measurements
-    }))
-  };
-}
-var RESULT_MARK = {
-  pass: "\u2705 pass",
-  fail: "\u274C fail",
-  "not enough data": "\u26A0\uFE0F not enough data",
-  skipped: "\u2796 skipped"
-};
-function cell2(text) {
-  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
-}
-function summaryMarkdown(result, analysis) {
-  const lines = [
-    `### ${result.healthy ? "\u2705 Canary healthy" : "\u274C Canary unhealthy"}`,
-    "",
-    result.verdict,
-    "",
-    `Warmup ${formatDuration(analysis.warmupMs)}, interval ${formatDuration(analysis.intervalMs)}, duration ${formatDuration(analysis.durationMs)}, failure limit ${analysis.failureLimit}; ${result.intervals.length} of ${result.plannedIntervals} intervals judged, ${result.failedIntervals} failed` + (result.endedEarly ? " (ended early: failure limit exceeded)" : "") + ".",
-    "",
-    "| check | threshold | last value | passed | failed | inconclusive | result |",
-    "| --- | --- | --- | ---: | ---: | ---: | --- |",
-    ...result.checks.map(
-      (c5) => `| ${cell2(c5.name)} | ${cell2(c5.threshold)} | ${cell2(c5.lastShown)} | ${c5.passed} | ${c5.failed} | ${c5.inconclusive} | ${RESULT_MARK[c5.result]} |`
-    ),
-    ""
-  ];
-  return lines.join("\n");
 }
 
 // src/rollout/apply.ts
@@ -74771,6 +74927,7 @@ Nothing was changed.`;
     return out;
   }
   const head = parsed.file;
+  if (deps.mask) maskCheckSecrets(head.analysis.checks, deps.mask);
   out.name = head.name;
   out.desired = head.weights;
   const order = head.clusters.map((c5) => c5.name);
@@ -74806,13 +74963,11 @@ Nothing was changed.`;
       head.locate(["weights"])
     );
   }
-  const from = expected[head.canary] ?? 0;
-  const to = head.weights[head.canary] ?? 0;
-  let step = checkStep(head.canary, head.steps, from, to, false, FORCE_LABEL);
+  let step = checkFileStep(before, head, expected, false, FORCE_LABEL);
   if (!step.allowed) {
     const prs = await merged();
     if (prs.some((pr) => pr.labels?.includes(FORCE_LABEL))) {
-      step = checkStep(head.canary, head.steps, from, to, true, FORCE_LABEL);
+      step = checkFileStep(before, head, expected, true, FORCE_LABEL);
     }
     if (!step.allowed) {
       const source = prs.length > 0 ? `merged from ${prs.map((pr) => `#${pr.number}`).join(", ")} without the ${FORCE_LABEL} label` : `pushed without a pull request`;
@@ -74840,6 +74995,21 @@ Nothing was changed.`;
     );
   }
   const { elbv2, cloudwatch } = deps.aws(head.region);
+  let targets;
+  try {
+    targets = await resolveTargets(elbv2, targetsFromRolloutFile(head));
+    prepareAnalysis({
+      analysis: head.analysis,
+      targets,
+      cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
+      cloudWatchDelayMs: options.settings.cloudWatchDelayMs
+    });
+  } catch (e5) {
+    if (e5 instanceof ConfigurationError) {
+      return refuse(`The analysis cannot run: ${e5.message}`, head.locate(["analysis"]));
+    }
+    throw e5;
+  }
   const targetGroups = head.clusters.map((c5) => c5.targetGroup);
   let shift;
   try {
@@ -74880,7 +75050,6 @@ Nothing was changed.`;
       sleep: (ms) => deps.clock.sleep(ms, deps.signal)
     };
     const result = await logger2.group("Verifying", async () => {
-      const targets = await resolveTargets(elbv2, targetsFromRolloutFile(head));
       const r5 = await runAnalysis(
         {
           analysis: head.analysis,
@@ -74889,7 +75058,14 @@ Nothing was changed.`;
           cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
           cloudWatchDelayMs: options.settings.cloudWatchDelayMs
         },
-        { cloudwatch, elbv2, fetch: deps.fetch, clock: analysisClock, logger: logger2 }
+        {
+          cloudwatch,
+          elbv2,
+          fetch: deps.fetch,
+          clock: analysisClock,
+          logger: logger2,
+          ...deps.signal ? { signal: deps.signal } : {}
+        }
       );
       out.analysis = {
         result: r5,
@@ -74938,6 +75114,7 @@ Nothing was changed.`;
           file: tipFile.file,
           text: tip,
           baseBranch: event.defaultBranch,
+          cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
           context: `Opened after the step to ${show(head.weights)} was applied and verified (${verdict.result?.verdict}).`,
           ...options.settings.runUrl ? { runUrl: options.settings.runUrl } : {}
         });
@@ -75075,7 +75252,7 @@ function applyMarkdown(files) {
   for (const f5 of files) {
     const weights = f5.desired ? formatClusterWeights(f5.desired) : "\u2014";
     lines.push(
-      `| \`${cell(f5.path)}\` | ${STATUS_MARK[f5.status]} | ${cell(weights)} | ${cell(f5.message.split("\n")[0] ?? "")} |`
+      `| \`${cell2(f5.path)}\` | ${STATUS_MARK[f5.status]} | ${cell2(weights)} | ${cell2(f5.message.split("\n")[0] ?? "")} |`
     );
   }
   lines.push("");
@@ -75198,6 +75375,7 @@ var DEFAULT_SETTLE_SECONDS = {
   rollback: 0,
   advance: 0
 };
+var DEFAULT_CLOUDWATCH_MS = 6e4;
 function readRolloutInputs() {
   const commandText = getRequiredInput(Inputs.command);
   if (!COMMANDS.includes(commandText)) {
@@ -75220,9 +75398,9 @@ function readRolloutInputs() {
   const weights = getOptionalInput(Inputs.weights);
   const force = getBooleanInput(Inputs.force, false);
   const autoAdvance = getBooleanInput(Inputs.autoAdvance, false);
-  const settleSeconds = getIntegerInput(Inputs.settleSeconds, { min: 0, max: 3600 }) ?? DEFAULT_SETTLE_SECONDS[command5];
-  const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod) ?? 6e4;
-  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? 6e4;
+  const settleSeconds = getIntegerInput(Inputs.settleSeconds, { min: 0, max: 3600 });
+  const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod);
+  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay);
   const onlyFor = (name, given, commands5) => {
     if (given && !commands5.includes(command5)) {
       throw new ConfigurationError(
@@ -75235,6 +75413,9 @@ function readRolloutInputs() {
   onlyFor(Inputs.weights, weights !== void 0, ["rollback"]);
   onlyFor(Inputs.force, force, ["rollback"]);
   onlyFor(Inputs.autoAdvance, autoAdvance, ["apply"]);
+  onlyFor(Inputs.settleSeconds, settleSeconds !== void 0, ["apply", "rollback"]);
+  onlyFor(Inputs.cloudwatchPeriod, cloudWatchPeriodMs !== void 0, ["plan", "apply"]);
+  onlyFor(Inputs.cloudwatchDelay, cloudWatchDelayMs !== void 0, ["apply"]);
   if ((command5 === "rollback" || command5 === "advance") && file === void 0) {
     throw new ConfigurationError(
       `Input "${Inputs.file}" is required for ${command5}: the rollout file, e.g. rollouts/web.yaml.`
@@ -75246,9 +75427,9 @@ function readRolloutInputs() {
     token,
     force,
     autoAdvance,
-    settleMs: settleSeconds * 1e3,
-    cloudWatchPeriodMs,
-    cloudWatchDelayMs
+    settleMs: (settleSeconds ?? DEFAULT_SETTLE_SECONDS[command5]) * 1e3,
+    cloudWatchPeriodMs: cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_MS,
+    cloudWatchDelayMs: cloudWatchDelayMs ?? DEFAULT_CLOUDWATCH_MS
   };
   if (file !== void 0) out.file = file.replace(/^\.\//, "");
   if (to !== void 0) out.to = to;
@@ -75382,7 +75563,7 @@ ${e5.message}
     );
   }
   const rows = result.routes.map(
-    (r5) => `| ${cell(shortName(r5.ref.arn))} | ${show(clusterWeights(file, r5.before))} | ${show(clusterWeights(file, r5.after))} | ${r5.status === "written" ? "written (confirmed)" : "already there"} |`
+    (r5) => `| ${cell2(shortName(r5.ref.arn))} | ${show(clusterWeights(file, r5.before))} | ${show(clusterWeights(file, r5.after))} | ${r5.status === "written" ? "written (confirmed)" : "already there"} |`
   );
   const lines = [
     `## Rollout rollback of ${file.name} to ${show(desired)}`,
@@ -75526,6 +75707,7 @@ async function run() {
       const rolloutEvent = commandEvent(inputs.command, event);
       const deps = {
         github: makeGitHub(inputs.token, event.repo),
+        mask: (secret) => setSecret(secret),
         aws(region) {
           let c5 = clients.get(region);
           if (!c5) {
@@ -75566,7 +75748,11 @@ async function run() {
 function runCommand(inputs, event, settings2, deps) {
   switch (inputs.command) {
     case "plan":
-      return runPlan(event, inputs.files, deps);
+      return runPlan(
+        event,
+        { filter: inputs.files, cloudWatchPeriodMs: settings2.cloudWatchPeriodMs },
+        deps
+      );
     case "apply":
       return runApply(
         event,

@@ -60160,6 +60160,13 @@ function reportFailure(e5) {
     setFailed(e5.message);
     return;
   }
+  if (e5 instanceof Error && /ProviderError$/.test(e5.name)) {
+    debug(e5.stack ?? "");
+    setFailed(
+      `No usable AWS credentials: ${e5.message}. Add aws-actions/configure-aws-credentials (with an OIDC role) before this step, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`
+    );
+    return;
+  }
   if (isAwsError(e5)) {
     debug(e5.stack ?? "");
     setFailed(`${e5.name}: ${e5.message}`);
@@ -60413,6 +60420,8 @@ async function shiftWeights(req, deps) {
       applied: previous,
       changed: false,
       dryRun: req.dryRun,
+      // The weights were already in place when read: a verification may count from now.
+      ...req.dryRun ? {} : { appliedAt: deps.clock.now() },
       routes: live.map((r5) => outcome(r5, "unchanged")),
       before: live
     };
@@ -60491,6 +60500,12 @@ async function restoreRoutes(deps, routes, targetGroups) {
       );
       return void 0;
     } catch (e5) {
+      if (await hasWeights(deps.client, route.ref, targetGroups, route.weights)) {
+        deps.logger.info(
+          `${describeRef(route.ref)}: still has ${formatWeights(route.weights)}; its write never landed (confirmed)`
+        );
+        return void 0;
+      }
       deps.logger.warning(`${describeRef(route.ref)}: could NOT be restored: ${errorMessage(e5)}`);
       return errorMessage(e5);
     }
@@ -60503,6 +60518,15 @@ async function restoreRoutes(deps, routes, targetGroups) {
     else notRestored.push({ arn: route.ref.arn, reason });
   });
   return { restored, notRestored };
+}
+async function hasWeights(client, ref, targetGroups, weights) {
+  try {
+    const { actions } = await describeRoute(client, ref);
+    const forward = readForwardWeights(ref, actions, targetGroups);
+    return "weights" in forward && sameWeights(forward.weights, weights);
+  } catch {
+    return false;
+  }
 }
 var RESTORE_CONCURRENCY = 8;
 async function mapWithConcurrency(items, limit, fn) {
@@ -61070,14 +61094,23 @@ function readCloudWatch(src, at) {
       );
     }
     const baselineAt = f5.get("vsBaseline");
-    if (baselineAt) {
+    if (baselineAt && queriesAt) {
+      src.reportEntry(
+        baselineAt,
+        `${baselineAt.label} only applies to a built-in "metric"; a check with "queries" compares the "returnId" value with "max" and/or "min". To compare with the baseline, write it into the queries (an Expression over {{baselineTargetGroup}}) and set "max".`
+      );
+    } else if (baselineAt) {
       const vsBaseline = readVsBaseline(src, baselineAt, unit);
       if (vsBaseline) check.vsBaseline = vsBaseline;
     }
   }
   const minRequests = optional(f5.get("minRequests"), (v) => src.integer(v, 0));
   if (minRequests !== void 0) check.minRequests = minRequests;
-  if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
+  if (queriesAt && !metricAt) {
+    if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
+      src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
+    }
+  } else if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
     src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or "vsBaseline".`);
   }
   return src.diagnostics.length > before ? void 0 : check;

@@ -64421,6 +64421,13 @@ function reportFailure(e5) {
     setFailed(e5.message);
     return;
   }
+  if (e5 instanceof Error && /ProviderError$/.test(e5.name)) {
+    debug(e5.stack ?? "");
+    setFailed(
+      `No usable AWS credentials: ${e5.message}. Add aws-actions/configure-aws-credentials (with an OIDC role) before this step, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`
+    );
+    return;
+  }
   if (isAwsError(e5)) {
     debug(e5.stack ?? "");
     setFailed(`${e5.name}: ${e5.message}`);
@@ -65229,30 +65236,47 @@ function intervalStatus(measurements) {
   if (measurements.some((m3) => m3.status === "inconclusive")) return "inconclusive";
   return "pass";
 }
+function untilAborted(work, signal) {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
 async function sleepUntil(clock, t) {
   for (let wait = t - clock.now().getTime(); wait > 0; wait = t - clock.now().getTime()) {
     await clock.sleep(wait);
   }
 }
-async function runAnalysis(request, deps) {
+function prepareAnalysis(request) {
   const { analysis } = request;
-  const { clock, logger: logger2 } = deps;
   const hasCloudWatch = analysis.checks.some((c5) => c5.kind === "cloudwatch");
   const periodMs = hasCloudWatch ? request.cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS : void 0;
   if (periodMs !== void 0) validateCloudWatchTiming(analysis.intervalMs, periodMs);
-  const delayMs = periodMs === void 0 ? 0 : request.cloudWatchDelayMs ?? 0;
   if (analysis.checks.length === 0) {
     throw new ConfigurationError(
       "The analysis has no checks; add at least one to analysis.checks."
     );
   }
+  scheduleAnalysis(analysis, 0);
+  return {
+    ...periodMs !== void 0 ? { periodMs } : {},
+    delayMs: periodMs === void 0 ? 0 : request.cloudWatchDelayMs ?? 0,
+    checks: prepareChecks(request)
+  };
+}
+async function runAnalysis(request, deps) {
+  const { analysis } = request;
+  const { clock, logger: logger2 } = deps;
+  const { periodMs, delayMs, checks: prepared } = prepareAnalysis(request);
   const since = request.since ?? clock.now().getTime();
   const schedule = scheduleAnalysis(
     analysis,
     since,
     periodMs === void 0 ? 1 : cloudWatchAlignmentMs(analysis.intervalMs)
   );
-  const prepared = prepareChecks(request);
   const first = schedule.windows[0];
   const warmupLeft = first.start - clock.now().getTime();
   if (warmupLeft > 0) {
@@ -65267,7 +65291,7 @@ async function runAnalysis(request, deps) {
   let failedIntervals = 0;
   for (const window2 of schedule.windows) {
     await sleepUntil(clock, window2.end + delayMs);
-    const measurements = await prepared.evaluate(window2, deps);
+    const measurements = await untilAborted(prepared.evaluate(window2, deps), deps.signal);
     const result = {
       window: window2,
       evaluatedAt: clock.now().getTime(),
@@ -65325,17 +65349,22 @@ function judge(analysis, schedule, intervals, failedIntervals, verdictAt) {
   const failedChecks = [];
   for (const o3 of outcomes.values()) {
     if (o3.skipped === evaluated) o3.result = "skipped";
-    else if (o3.passed === 0) o3.result = o3.failed > 0 && endedEarly ? "fail" : "not enough data";
+    else if (o3.passed === 0) o3.result = o3.failed > 0 ? "fail" : "not enough data";
     else o3.result = o3.failed > 0 && endedEarly ? "fail" : "pass";
     if (endedEarly && o3.failed > 0) {
       failedChecks.push(o3.name);
       reasons.push(`${o3.name} ${o3.lastFailure} in ${o3.failed} of ${plural(evaluated, "interval")}`);
+    } else if (o3.result === "fail") {
+      failedChecks.push(o3.name);
+      const noVerdict = o3.inconclusive ? `, no verdict in ${o3.inconclusive}` : "";
+      reasons.push(
+        `${o3.name} ${o3.lastFailure} in ${o3.failed} of ${plural(evaluated, "interval")} and passed in none${noVerdict}`
+      );
     } else if (!endedEarly && o3.result === "not enough data") {
       failedChecks.push(o3.name);
       const reason = o3.lastReason ?? "no data";
-      const failedToo = o3.failed ? `; failed in ${o3.failed} (${o3.lastFailure})` : "";
       reasons.push(
-        reason.startsWith("not enough traffic to judge: ") ? `${o3.name}: not enough traffic to judge in ${o3.inconclusive} of ${plural(evaluated, "interval")} (${reason.slice("not enough traffic to judge: ".length)})${failedToo}` : `${o3.name}: no verdict in ${o3.inconclusive} of ${plural(evaluated, "interval")} (${reason})${failedToo}`
+        reason.startsWith("not enough traffic to judge: ") ? `${o3.name}: not enough traffic to judge in ${o3.inconclusive} of ${plural(evaluated, "interval")} (${reason.slice("not enough traffic to judge: ".length)})` : `${o3.name}: no verdict in ${o3.inconclusive} of ${plural(evaluated, "interval")} (${reason})`
       );
     }
   }
@@ -65455,6 +65484,49 @@ async function resolveTargets(elbv2, spec) {
   return out;
 }
 
+// src/health/secrets.ts
+var CREDENTIAL_HEADER = /authorization|token|secret|key|cookie|session|password/i;
+function isCredentialHeader(name) {
+  return CREDENTIAL_HEADER.test(name);
+}
+var REDACTED = "***";
+function checkSecrets(checks) {
+  const secrets = /* @__PURE__ */ new Set();
+  const add = (value) => {
+    if (value.trim() !== "") secrets.add(value);
+  };
+  for (const check of checks) {
+    if (check.kind !== "prometheus" && check.kind !== "http") continue;
+    if (check.kind === "prometheus" && check.bearerToken) add(check.bearerToken);
+    for (const [name, value] of Object.entries(check.headers)) {
+      if (!isCredentialHeader(name)) continue;
+      add(value);
+      const credential = /authorization/i.test(name) ? /^\s*[\w-]+\s+(\S+)\s*$/.exec(value)?.[1] : void 0;
+      if (credential !== void 0) add(credential);
+    }
+  }
+  return [...secrets];
+}
+function maskCheckSecrets(checks, setSecret2) {
+  for (const secret of checkSecrets(checks)) setSecret2(secret);
+}
+function redactCheck(check) {
+  switch (check.kind) {
+    case "prometheus": {
+      const redacted = { ...check, headers: redactHeaders(check.headers) };
+      if (check.bearerToken !== void 0) redacted.bearerToken = REDACTED;
+      return redacted;
+    }
+    case "http":
+      return { ...check, headers: redactHeaders(check.headers) };
+    default:
+      return check;
+  }
+}
+function redactHeaders(headers) {
+  return Object.fromEntries(Object.keys(headers).map((name) => [name, REDACTED]));
+}
+
 // src/health/report.ts
 function buildReport(result, analysis, targets) {
   const iso2 = (t) => new Date(t).toISOString();
@@ -65469,13 +65541,7 @@ function buildReport(result, analysis, targets) {
     failedIntervals: result.failedIntervals,
     analysis: {
       ...analysis,
-      checks: analysis.checks.map(
-        (c5) => c5.kind === "prometheus" ? {
-          ...c5,
-          bearerToken: c5.bearerToken ? "***" : void 0,
-          headers: Object.fromEntries(Object.keys(c5.headers).map((k5) => [k5, "***"]))
-        } : c5
-      )
+      checks: analysis.checks.map(redactCheck)
     },
     targets,
     checks: result.checks,
@@ -65750,14 +65816,23 @@ function readCloudWatch(src, at) {
       );
     }
     const baselineAt = f5.get("vsBaseline");
-    if (baselineAt) {
+    if (baselineAt && queriesAt) {
+      src.reportEntry(
+        baselineAt,
+        `${baselineAt.label} only applies to a built-in "metric"; a check with "queries" compares the "returnId" value with "max" and/or "min". To compare with the baseline, write it into the queries (an Expression over {{baselineTargetGroup}}) and set "max".`
+      );
+    } else if (baselineAt) {
       const vsBaseline = readVsBaseline(src, baselineAt, unit);
       if (vsBaseline) check.vsBaseline = vsBaseline;
     }
   }
   const minRequests = optional(f5.get("minRequests"), (v) => src.integer(v, 0));
   if (minRequests !== void 0) check.minRequests = minRequests;
-  if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
+  if (queriesAt && !metricAt) {
+    if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
+      src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
+    }
+  } else if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
     src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or "vsBaseline".`);
   }
   return src.diagnostics.length > before ? void 0 : check;
@@ -66834,11 +66909,7 @@ async function readInputs() {
       `No region: set the "region" input, the rollout file's region, or AWS_REGION (aws-actions/configure-aws-credentials sets it).`
     );
   }
-  for (const check of analysis.checks) {
-    if (check.kind !== "prometheus") continue;
-    if (check.bearerToken) setSecret(check.bearerToken);
-    for (const value of Object.values(check.headers)) setSecret(value);
-  }
+  maskCheckSecrets(analysis.checks, (secret) => setSecret(secret));
   const out = {
     region,
     targets,

@@ -312,7 +312,7 @@ export class EksService implements SandboxService {
     if (typeof version !== 'string' || !SUPPORTED_VERSIONS.includes(version)) {
       throw new EksError(
         'InvalidParameterException',
-        `unsupported Kubernetes version ${String(version)}. Supported versions: ${SUPPORTED_VERSIONS.join(', ')}.`,
+        `unsupported Kubernetes version ${String(version)}`,
         { clusterName: name },
       );
     }
@@ -821,11 +821,9 @@ export class EksService implements SandboxService {
   private activeCluster(region: string, p: Record<string, string>): Cluster {
     const c = this.cluster(region, p.clusterName as string);
     if (c.status !== 'ACTIVE') {
-      throw new EksError(
-        'InvalidRequestException',
-        `Cluster '${c.name}' is not in ACTIVE status (it is ${c.status}).`,
-        { clusterName: c.name },
-      );
+      throw new EksError('InvalidRequestException', `Cluster '${c.name}' is not in ACTIVE status`, {
+        clusterName: c.name,
+      });
     }
     return c;
   }

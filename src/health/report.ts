@@ -4,6 +4,7 @@
  */
 import { formatDuration } from '../common/duration.js';
 import type { Analysis } from '../rollout/types.js';
+import { redactCheck } from './secrets.js';
 import type { AnalysisResult, HealthTargets } from './types.js';
 
 export interface HealthReport {
@@ -28,7 +29,10 @@ export interface HealthReport {
   }[];
 }
 
-/** Secrets (bearer tokens, header values of prometheus checks) are left out of the report. */
+/**
+ * The report is uploaded as an artifact and kept: bearer tokens and the header values of
+ * prometheus and http checks are blanked in it.
+ */
 export function buildReport(
   result: AnalysisResult,
   analysis: Analysis,
@@ -46,15 +50,7 @@ export function buildReport(
     failedIntervals: result.failedIntervals,
     analysis: {
       ...analysis,
-      checks: analysis.checks.map((c) =>
-        c.kind === 'prometheus'
-          ? {
-              ...c,
-              bearerToken: c.bearerToken ? '***' : undefined,
-              headers: Object.fromEntries(Object.keys(c.headers).map((k) => [k, '***'])),
-            }
-          : c,
-      ),
+      checks: analysis.checks.map(redactCheck),
     },
     targets,
     checks: result.checks,

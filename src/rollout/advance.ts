@@ -28,6 +28,7 @@ export async function runAdvance(
     file: parsed.file,
     text,
     baseBranch: event.defaultBranch,
+    cloudWatchPeriodMs: settings.cloudWatchPeriodMs,
     ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
   });
   const outcome: CommandOutcome = {

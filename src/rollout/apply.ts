@@ -11,6 +11,7 @@ import { restoreRoutes, shiftWeights, ShiftFailedError, type ShiftResult } from 
 import { shortName } from '../aws/arn.js';
 import { ConfigurationError, ExplainedError, errorMessage } from '../common/errors.js';
 import type { PullRequestRef } from '../github/types.js';
+import { maskCheckSecrets } from '../health/secrets.js';
 import {
   buildReport,
   prepareAnalysis,
@@ -220,6 +221,9 @@ async function applyFile(
     return out;
   }
   const head = parsed.file;
+  // The file's probes may carry credentials (a bearer token, an Authorization header); a
+  // failing probe's error must not print them.
+  if (deps.mask) maskCheckSecrets(head.analysis.checks, deps.mask);
   out.name = head.name;
   out.desired = head.weights;
   const order = head.clusters.map((c) => c.name);
@@ -435,6 +439,7 @@ async function applyFile(
           file: tipFile.file,
           text: tip,
           baseBranch: event.defaultBranch,
+          cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
           context: `Opened after the step to ${show(head.weights)} was applied and verified (${verdict.result?.verdict}).`,
           ...(options.settings.runUrl ? { runUrl: options.settings.runUrl } : {}),
         });

@@ -223,14 +223,26 @@ function readCloudWatch(src: YamlSource, at: At): CloudWatchCheck | undefined {
       );
     }
     const baselineAt = f.get('vsBaseline');
-    if (baselineAt) {
+    // The custom form is judged only by max/min of the returnId value; a vsBaseline there
+    // would be ignored, and a check with nothing else would always pass.
+    if (baselineAt && queriesAt) {
+      src.reportEntry(
+        baselineAt,
+        `${baselineAt.label} only applies to a built-in "metric"; a check with "queries" compares the "returnId" value with "max" and/or "min". ` +
+          `To compare with the baseline, write it into the queries (an Expression over {{baselineTargetGroup}}) and set "max".`,
+      );
+    } else if (baselineAt) {
       const vsBaseline = readVsBaseline(src, baselineAt, unit);
       if (vsBaseline) check.vsBaseline = vsBaseline;
     }
   }
   const minRequests = optional(f.get('minRequests'), (v) => src.integer(v, 0));
   if (minRequests !== undefined) check.minRequests = minRequests;
-  if (!f.has('max') && !f.has('min') && !f.has('vsBaseline')) {
+  if (queriesAt && !metricAt) {
+    if (!f.has('max') && !f.has('min') && !f.has('vsBaseline')) {
+      src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
+    }
+  } else if (!f.has('max') && !f.has('min') && !f.has('vsBaseline')) {
     src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or "vsBaseline".`);
   }
   return src.diagnostics.length > before ? undefined : check;

@@ -28,6 +28,8 @@ export interface RolloutDeps {
   signal?: AbortSignal;
   /** Read-back tuning for the ALB writes (tests shorten it). */
   readBackDelayMs?: number;
+  /** Hides a value from the log from now on (core.setSecret in the action). */
+  mask?(secret: string): void;
 }
 
 /** The event that started the job, in the fields the commands use. */

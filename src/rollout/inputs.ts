@@ -24,6 +24,9 @@ export const DEFAULT_SETTLE_SECONDS: Record<Command, number> = {
   advance: 0,
 };
 
+/** ALB metrics are 60-second data, and reach CloudWatch about a minute late. */
+const DEFAULT_CLOUDWATCH_MS = 60_000;
+
 export interface RolloutInputs {
   command: Command;
   files: PathFilter;
@@ -61,10 +64,9 @@ export function readRolloutInputs(): RolloutInputs {
   const weights = getOptionalInput(Inputs.weights);
   const force = getBooleanInput(Inputs.force, false);
   const autoAdvance = getBooleanInput(Inputs.autoAdvance, false);
-  const settleSeconds =
-    getIntegerInput(Inputs.settleSeconds, { min: 0, max: 3600 }) ?? DEFAULT_SETTLE_SECONDS[command];
-  const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod) ?? 60_000;
-  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? 60_000;
+  const settleSeconds = getIntegerInput(Inputs.settleSeconds, { min: 0, max: 3600 });
+  const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod);
+  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay);
 
   const onlyFor = (name: string, given: boolean, commands: Command[]): void => {
     if (given && !commands.includes(command)) {
@@ -78,6 +80,10 @@ export function readRolloutInputs(): RolloutInputs {
   onlyFor(Inputs.weights, weights !== undefined, ['rollback']);
   onlyFor(Inputs.force, force, ['rollback']);
   onlyFor(Inputs.autoAdvance, autoAdvance, ['apply']);
+  // Only apply and rollback shift weights; only apply measures after the shift.
+  onlyFor(Inputs.settleSeconds, settleSeconds !== undefined, ['apply', 'rollback']);
+  onlyFor(Inputs.cloudwatchPeriod, cloudWatchPeriodMs !== undefined, ['plan', 'apply']);
+  onlyFor(Inputs.cloudwatchDelay, cloudWatchDelayMs !== undefined, ['apply']);
   if ((command === 'rollback' || command === 'advance') && file === undefined) {
     throw new ConfigurationError(
       `Input "${Inputs.file}" is required for ${command}: the rollout file, e.g. rollouts/web.yaml.`,
@@ -90,9 +96,9 @@ export function readRolloutInputs(): RolloutInputs {
     token,
     force,
     autoAdvance,
-    settleMs: settleSeconds * 1000,
-    cloudWatchPeriodMs,
-    cloudWatchDelayMs,
+    settleMs: (settleSeconds ?? DEFAULT_SETTLE_SECONDS[command]) * 1000,
+    cloudWatchPeriodMs: cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_MS,
+    cloudWatchDelayMs: cloudWatchDelayMs ?? DEFAULT_CLOUDWATCH_MS,
   };
   if (file !== undefined) out.file = file.replace(/^\.\//, '');
   if (to !== undefined) out.to = to;

@@ -112,6 +112,7 @@ export async function run(): Promise<void> {
       const rolloutEvent = commandEvent(inputs.command, event);
       const deps: RolloutDeps = {
         github: makeGitHub(inputs.token, event.repo),
+        mask: (secret) => core.setSecret(secret),
         aws(region) {
           let c = clients.get(region);
           if (!c) {
@@ -158,7 +159,11 @@ function runCommand(
 ): Promise<CommandOutcome> {
   switch (inputs.command) {
     case 'plan':
-      return runPlan(event as Extract<RolloutEvent, { kind: 'pull_request' }>, inputs.files, deps);
+      return runPlan(
+        event as Extract<RolloutEvent, { kind: 'pull_request' }>,
+        { filter: inputs.files, cloudWatchPeriodMs: settings.cloudWatchPeriodMs },
+        deps,
+      );
     case 'apply':
       return runApply(
         event as Extract<RolloutEvent, { kind: 'push' }>,

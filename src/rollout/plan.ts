@@ -9,6 +9,7 @@ import { readRoutes } from '../alb/shift.js';
 import { shortName } from '../aws/arn.js';
 import type { RouteRef } from '../alb/forward.js';
 import { describeTargetStates } from '../health/target-health.js';
+import { prepareAnalysis, resolveTargets, targetsFromRolloutFile } from '../health/index.js';
 import { parseRolloutFile } from './file.js';
 import type { RolloutFile, SourcePosition } from './types.js';
 import type { Annotation, CommandOutcome, RolloutDeps, RolloutEvent } from './context.js';
@@ -75,6 +76,8 @@ export interface PlanFileInput {
   /** The file as it would be after the merge; undefined when the change deletes it. */
   headText?: string;
   force: boolean;
+  /** The CloudWatch period apply will use, to check the analysis as it will run. */
+  cloudWatchPeriodMs: number;
 }
 
 /** The fewest healthy targets a cluster must have before it gains weight: the file's targetHealth checks, else 1. */
@@ -282,9 +285,30 @@ export async function planFile(
         plan.problems.push({ message: healthProblem(h), at: head.locate(['weights', h.cluster]) });
       }
     }
+    // What apply checks before it moves traffic, so the PR shows it rather than the merge.
+    if (!plan.noChange) {
+      const problem = await analysisProblem(deps, head, input.cloudWatchPeriodMs);
+      if (problem) plan.problems.push({ message: problem, at: head.locate(['analysis']) });
+    }
   }
   if (plan.problems.length > 0) plan.status = 'refused';
   return plan;
+}
+
+/** Why the file's analysis could not run as apply would run it, or undefined when it can. */
+async function analysisProblem(
+  deps: Pick<RolloutDeps, 'aws'>,
+  head: RolloutFile,
+  cloudWatchPeriodMs: number,
+): Promise<string | undefined> {
+  try {
+    const targets = await resolveTargets(deps.aws(head.region).elbv2, targetsFromRolloutFile(head));
+    prepareAnalysis({ analysis: head.analysis, targets, cloudWatchPeriodMs });
+    return undefined;
+  } catch (e) {
+    if (e instanceof ConfigurationError) return `The analysis cannot run: ${e.message}`;
+    throw e;
+  }
 }
 
 function formatWeightsList(weights: ClusterWeights, order: readonly string[]): string {
@@ -309,9 +333,10 @@ export function planAnnotations(plans: readonly FilePlan[]): Annotation[] {
 /** plan on a pull_request: every changed rollout file, one sticky comment, annotations. */
 export async function runPlan(
   event: Extract<RolloutEvent, { kind: 'pull_request' }>,
-  filter: PathFilter,
+  options: { filter: PathFilter; cloudWatchPeriodMs: number },
   deps: RolloutDeps,
 ): Promise<CommandOutcome> {
+  const { filter } = options;
   const { github, logger } = deps;
   const changed = (await github.changedFiles(event.baseSha, event.headSha))
     .filter((p) => filter.matches(p))
@@ -335,7 +360,10 @@ export async function runPlan(
         github.fileAt(path, event.baseSha),
         github.fileAt(path, event.headSha),
       ]);
-      const p = await planFile({ path, baseText, headText, force }, deps);
+      const p = await planFile(
+        { path, baseText, headText, force, cloudWatchPeriodMs: options.cloudWatchPeriodMs },
+        deps,
+      );
       for (const r of p.live)
         logger.info(
           `live ${shortName(r.ref.arn)}: ${formatWeightsList(r.weights, Object.keys(r.weights))} (${r.ref.arn})`,

@@ -82,6 +82,8 @@ export interface AdvanceRequest {
   /** Why the PR is opened, for its body: "after the verified step to 10". */
   context?: string;
   runUrl?: string;
+  /** The CloudWatch period apply will use, for the plan in the body. */
+  cloudWatchPeriodMs: number;
 }
 
 /**
@@ -102,7 +104,13 @@ export async function openAdvancePullRequest(
   const order = file.clusters.map((c) => c.name);
   const newText = setWeights(request.text, request.path, next.weights);
   const plan = await planFile(
-    { path: request.path, baseText: request.text, headText: newText, force: false },
+    {
+      path: request.path,
+      baseText: request.text,
+      headText: newText,
+      force: false,
+      cloudWatchPeriodMs: request.cloudWatchPeriodMs,
+    },
     deps,
   );
   const title = `rollout ${file.name}: ${file.canary} ${next.from} → ${next.to} (step ${next.index + 1} of ${file.steps.length})`;

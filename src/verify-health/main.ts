@@ -28,6 +28,7 @@ import {
   targetsFromRolloutFile,
   type TargetSpec,
 } from '../health/index.js';
+import { maskCheckSecrets } from '../health/secrets.js';
 import {
   ANALYSIS_DEFAULTS,
   formatDuration,
@@ -156,12 +157,8 @@ async function readInputs(): Promise<VerifyHealthInputs> {
     );
   }
 
-  // Tokens and header values of Prometheus checks must never show in the log.
-  for (const check of analysis.checks) {
-    if (check.kind !== 'prometheus') continue;
-    if (check.bearerToken) core.setSecret(check.bearerToken);
-    for (const value of Object.values(check.headers)) core.setSecret(value);
-  }
+  // Before anything can print them. Only credentials: a masked "1" would blank every 1 in the log.
+  maskCheckSecrets(analysis.checks, (secret) => core.setSecret(secret));
 
   const out: VerifyHealthInputs = {
     region,

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   GitHubApiError,
   acceptedPermissions,
@@ -90,13 +90,14 @@ describe('explainGitHubError', () => {
   });
 
   it('says GitHub could not be reached when nothing answers', async () => {
+    // A port that stays ours but never answers: every connection is dropped at once. (A freed
+    // port could be taken by another test's server before the request is made.)
+    const dropping = createServer();
+    dropping.on('connection', (socket) => socket.destroy());
     const port = await new Promise<number>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const { port } = s.address() as { port: number };
-        s.close(() => resolve(port));
-      });
+      dropping.listen(0, '127.0.0.1', () => resolve((dropping.address() as { port: number }).port));
     });
+    onTestFinished(() => new Promise<void>((resolve) => dropping.close(() => resolve())));
     const gh = makeGitHub(
       'token',
       { owner: 'acme', repo: 'web-infra' },

@@ -98,12 +98,22 @@ describe.concurrent('verify-health against the sandbox', () => {
     expect(result.intervals).toHaveLength(1);
     expect(result.failedChecks).toEqual([expect.stringMatching(/^error-rate of vh-\d+-green$/)]);
     expect(result.verdict).toMatch(
-      /^error-rate of vh-\d+-green (4|5|6)(\.\d)?% > 1% in 1 of 1 interval$/,
+      /^error-rate of vh-\d+-green \d+(\.\d)?% > 1% in 1 of 1 interval$/,
     );
+    // The app fails exactly every 20th request, but the window catches a varying number of
+    // green requests (the split is random); with 20 or more of them the rate is 2.5% to 10%.
+    const errorRate = result.intervals[0]!.measurements.find((m) =>
+      m.name.startsWith('error-rate of'),
+    );
+    expect(errorRate).toMatchObject({ status: 'fail', threshold: '≤ 1%' });
+    expect(errorRate!.value).toBeGreaterThan(0.02);
+    expect(errorRate!.value).toBeLessThanOrEqual(0.1);
+    expect(result.verdict).toContain(`green ${errorRate!.shown} > 1%`);
     // Judged once the first window after the warmup closed: at most warmup + alignment + interval.
     const first = result.intervals[0]!.window;
     expect(first.start).toBeGreaterThanOrEqual(since + 1_000);
-    expect(result.verdictAt - first.end).toBeLessThan(1_000);
+    // Slack for GetMetricData and scheduling on a busy machine, still far below a second interval.
+    expect(result.verdictAt - first.end).toBeLessThan(3_000);
   });
 
   it('fails the latency check for slow responses', async () => {

@@ -195,6 +195,23 @@ describe('apply', () => {
     expect(r.github.pulls).toEqual([]);
   });
 
+  it("masks the credentials of the file's probes before it runs them", async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const masked: string[] = [];
+    const withHeader = httpAnalysis(r.web).replace(
+      'expectStatus: 200 }',
+      'expectStatus: 200, headers: { Authorization: "Bearer s3cr3t-probe-token" } }',
+    );
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, withHeader);
+    const out = await runApply(
+      push(r, { [PATH]: file({ blue: 100, green: 0 }) }, { [PATH]: file({ blue: 90, green: 10 }) }),
+      OPTIONS,
+      { ...r.deps, mask: (secret) => masked.push(secret) },
+    );
+    expect(out.failure, r.deps.logger.text()).toBeUndefined();
+    expect(masked).toContain('s3cr3t-probe-token');
+  });
+
   it('refuses when the canary has too few healthy targets, before any write', async () => {
     const r = await setup({ blue: 100, green: 0 });
     const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web, 3));

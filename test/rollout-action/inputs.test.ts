@@ -69,6 +69,30 @@ describe('rollout inputs', () => {
       { command: 'plan', 'auto-advance': 'true' },
       'Input "auto-advance" is for apply, not plan; remove it.',
     ],
+    [
+      { command: 'plan', 'settle-seconds': '5' },
+      'Input "settle-seconds" is for apply and rollback, not plan; remove it.',
+    ],
+    [
+      { command: 'advance', file: 'rollouts/web.yaml', 'settle-seconds': '0' },
+      'Input "settle-seconds" is for apply and rollback, not advance; remove it.',
+    ],
+    [
+      { command: 'plan', 'cloudwatch-delay': '0s' },
+      'Input "cloudwatch-delay" is for apply, not plan; remove it.',
+    ],
+    [
+      { command: 'rollback', file: 'rollouts/web.yaml', to: 'blue', 'cloudwatch-period': '60s' },
+      'Input "cloudwatch-period" is for plan and apply, not rollback; remove it.',
+    ],
+    [
+      { command: 'advance', file: 'rollouts/web.yaml', 'cloudwatch-delay': '0s' },
+      'Input "cloudwatch-delay" is for apply, not advance; remove it.',
+    ],
+    [
+      { command: 'rollback', file: 'rollouts/web.yaml', to: 'blue', 'cloudwatch-delay': '60s' },
+      'Input "cloudwatch-delay" is for apply, not rollback; remove it.',
+    ],
     [{ command: 'apply', force: 'yes' }, 'Input "force" must be true or false, got "yes".'],
     [
       { command: 'apply', 'cloudwatch-period': 'a minute' },
@@ -81,6 +105,40 @@ describe('rollout inputs', () => {
   ])('refuses %j', (inputs, message) => {
     setInputs({ ...token, ...inputs });
     expect(() => readRolloutInputs()).toThrow(message);
+  });
+
+  it('takes settle-seconds and the CloudWatch timing on apply', () => {
+    setInputs({
+      command: 'apply',
+      'settle-seconds': '3',
+      'cloudwatch-period': '1s',
+      'cloudwatch-delay': '0s',
+      ...token,
+    });
+    expect(readRolloutInputs()).toMatchObject({
+      settleMs: 3_000,
+      cloudWatchPeriodMs: 1_000,
+      cloudWatchDelayMs: 0,
+    });
+  });
+
+  // The runner passes an input's action.yml default as if it were written, so a default on an
+  // input that some commands refuse would make those commands fail every time.
+  it.each([
+    ['plan', {}],
+    ['apply', {}],
+    ['rollback', { file: 'rollouts/web.yaml', to: 'blue' }],
+    ['advance', { file: 'rollouts/web.yaml' }],
+  ])('accepts %s with the defaults of action.yml', (command, inputs) => {
+    const action = parse(readFileSync('action.yml', 'utf8')) as {
+      inputs: Record<string, { default?: unknown }>;
+    };
+    for (const [name, spec] of Object.entries(action.inputs)) {
+      if (spec.default !== undefined)
+        vi.stubEnv(`INPUT_${name.toUpperCase()}`, String(spec.default));
+    }
+    setInputs({ command, ...token, ...inputs });
+    expect(() => readRolloutInputs()).not.toThrow();
   });
 
   it('refuses an empty token', () => {

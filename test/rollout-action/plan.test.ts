@@ -16,6 +16,8 @@ afterAll(async () => {
 });
 
 const FILES = pathFilter(['rollouts/*.yaml'], 'files');
+/** The sandbox serves CloudWatch data at 1 s, so the plan checks the analysis against 1 s. */
+const PLAN_OPTIONS = { filter: FILES, cloudWatchPeriodMs: 1000 };
 
 async function setup(live: Record<string, number>): Promise<Rig> {
   const r = await rig(sandbox, live);
@@ -49,7 +51,7 @@ describe('plan', () => {
     const r = await setup({ blue: 100, green: 0 });
     const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
     const event = pullRequest(r, file({ blue: 100, green: 0 }), file({ blue: 90, green: 10 }));
-    const first = await runPlan(event, FILES, r.deps);
+    const first = await runPlan(event, PLAN_OPTIONS, r.deps);
     expect(first.result).toBe('planned');
     expect(first.failure).toBeUndefined();
     expect(first.annotations).toEqual([]);
@@ -72,7 +74,7 @@ describe('plan', () => {
 
     // A new push to the PR jumps two steps: the same comment now says why it is refused.
     const headSha = r.github.commit('step', { [PATH]: file({ blue: 75, green: 25 }) });
-    const second = await runPlan({ ...event, headSha }, FILES, r.deps);
+    const second = await runPlan({ ...event, headSha }, PLAN_OPTIONS, r.deps);
     expect(second.result).toBe('failed');
     expect(r.github.comments).toHaveLength(1);
     expect(r.github.comments[0]?.body).toContain('**Step:** ❌ green 0 → 25 is too large a step');
@@ -98,7 +100,7 @@ describe('plan', () => {
       pullRequest(r, file({ blue: 100, green: 0 }), file({ blue: 50, green: 50 }), [
         'rollout/force',
       ]),
-      FILES,
+      PLAN_OPTIONS,
       r.deps,
     );
     expect(out.result).toBe('planned');
@@ -111,7 +113,7 @@ describe('plan', () => {
     const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
     const out = await runPlan(
       pullRequest(r, file({ blue: 50, green: 50 }), file({ blue: 100, green: 0 })),
-      FILES,
+      PLAN_OPTIONS,
       r.deps,
     );
     expect(out.result).toBe('planned');
@@ -128,7 +130,7 @@ describe('plan', () => {
     const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
     const out = await runPlan(
       pullRequest(r, file({ blue: 90, green: 10 }), file({ blue: 75, green: 25 })),
-      FILES,
+      PLAN_OPTIONS,
       r.deps,
     );
     expect(out.result).toBe('failed');
@@ -145,7 +147,7 @@ describe('plan', () => {
     const r = await setup({ blue: 90, green: 10 });
     const out = await runPlan(
       pullRequest(r, null, r.web.rolloutFile({ blue: 75, green: 25 }, httpAnalysis(r.web))),
-      FILES,
+      PLAN_OPTIONS,
       r.deps,
     );
     expect(out.result).toBe('planned');
@@ -157,12 +159,40 @@ describe('plan', () => {
     expect(out.summary).toContain('green 10 → 25: one step forward.');
   });
 
+  it('refuses an analysis that apply could not run, on the analysis line, with the CloudWatch period apply will use', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const cloudwatch = `analysis:
+  warmup: 0s
+  interval: 30s
+  duration: 1m
+  checks:
+    - cloudwatch: { metric: error-rate, max: 0.01 }
+`;
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, cloudwatch);
+    const event = pullRequest(r, file({ blue: 100, green: 0 }), file({ blue: 90, green: 10 }));
+    // Real ALB metrics are 60 s data: a 30 s interval cannot be judged.
+    const out = await runPlan(event, { filter: FILES, cloudWatchPeriodMs: 60_000 }, r.deps);
+    expect(out.result).toBe('failed');
+    expect(out.failure).toContain(
+      'The analysis cannot run: With cloudwatch checks the interval (30s)',
+    );
+    expect(out.annotations).toContainEqual(
+      expect.objectContaining({
+        file: PATH,
+        message: expect.stringContaining('The analysis cannot run'),
+      }),
+    );
+    // With 1 s data (the sandbox) the same file plans fine.
+    const ok = await runPlan(event, PLAN_OPTIONS, r.deps);
+    expect(ok.failure).toBeUndefined();
+  });
+
   it('refuses when a cluster that gains weight has too few healthy targets', async () => {
     const r = await setup({ blue: 100, green: 0 });
     const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web, 3));
     const out = await runPlan(
       pullRequest(r, file({ blue: 100, green: 0 }), file({ blue: 90, green: 10 })),
-      FILES,
+      PLAN_OPTIONS,
       r.deps,
     );
     expect(out.result).toBe('failed');
@@ -179,7 +209,7 @@ describe('plan', () => {
       .replace('weights: { blue: 100, green: 0 }', 'weights: { blue: 100, green: 10 }');
     const out = await runPlan(
       pullRequest(r, r.web.rolloutFile({ blue: 100, green: 0 }), bad),
-      FILES,
+      PLAN_OPTIONS,
       r.deps,
     );
     expect(out.result).toBe('failed');
@@ -195,7 +225,7 @@ describe('plan', () => {
     const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
     const out = await runPlan(
       pullRequest(r, file({ blue: 90, green: 10 }), file({ blue: 100, green: 0 })),
-      FILES,
+      PLAN_OPTIONS,
       r.deps,
     );
     expect(out.result).toBe('planned');
@@ -212,7 +242,7 @@ describe('plan', () => {
     const base = r.web.rolloutFile({ blue: 100, green: 0 });
     const out = await runPlan(
       pullRequest(r, base, base.replace('owner: blue', 'owner: green')),
-      FILES,
+      PLAN_OPTIONS,
       r.deps,
     );
     expect(out.result).toBe('failed');
@@ -228,7 +258,7 @@ describe('plan', () => {
     const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
     const out = await runPlan(
       pullRequest(r, file({ blue: 100, green: 0 }), file({ blue: 90, green: 10 })),
-      FILES,
+      PLAN_OPTIONS,
       r.deps,
     );
     expect(out.result).toBe('planned');
@@ -253,7 +283,7 @@ describe('plan', () => {
         baseRef: 'main',
         labels: [],
       },
-      FILES,
+      PLAN_OPTIONS,
       r.deps,
     );
     expect(out.result).toBe('unchanged');

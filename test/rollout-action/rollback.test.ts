@@ -67,10 +67,9 @@ describe('rollback', () => {
     );
   });
 
-  it('reads once, then writes and reads back each route, without waiting to settle', async () => {
+  it('reads every route in one call, then writes and reads back each route in turn', async () => {
     const { r, sha } = await setup({ blue: 50, green: 50 }, { blue: 50, green: 50 });
     sandbox.core.resetCalls();
-    const started = Date.now();
     await runRollback(dispatch(sha), { file: PATH, to: 'blue', force: false }, SETTINGS, r.deps);
     const calls = sandbox.core.calls.map((c) => c.operation);
     expect(calls.filter((c) => c !== 'DescribeTargetHealth')).toEqual([
@@ -81,7 +80,6 @@ describe('rollback', () => {
       'ModifyListener',
       'DescribeListeners',
     ]);
-    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('refuses to send traffic to a cluster without a healthy target, unless forced', async () => {

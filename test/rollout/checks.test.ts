@@ -129,6 +129,37 @@ describe('parseChecks', () => {
     ]);
   });
 
+  it('refuses vsBaseline on a custom query check, which only max and min judge', () => {
+    const queries = '[{ Id: errors, Expression: "1" }]';
+    const onlyBaseline = problems(
+      `- cloudwatch: { queries: ${queries}, returnId: errors, vsBaseline: { maxRatio: 2 } }\n`,
+    );
+    // One problem, not also "compares nothing": the message already says what to set.
+    expect(onlyBaseline.diagnostics).toEqual([
+      {
+        file: SOURCE,
+        line: 1,
+        col: 79,
+        message:
+          'checks[0].cloudwatch.vsBaseline only applies to a built-in "metric"; a check with "queries" compares the "returnId" value with "max" and/or "min". ' +
+          'To compare with the baseline, write it into the queries (an Expression over {{baselineTargetGroup}}) and set "max".',
+      },
+    ]);
+    const besideMax = problems(
+      `- cloudwatch: { queries: ${queries}, returnId: errors, max: 1, vsBaseline: { maxRatio: 2 } }\n`,
+    );
+    expect(besideMax.diagnostics).toEqual([
+      {
+        file: SOURCE,
+        line: 1,
+        col: 87,
+        message: expect.stringMatching(
+          /^checks\[0\]\.cloudwatch\.vsBaseline only applies to a built-in "metric"/,
+        ),
+      },
+    ]);
+  });
+
   it('wants a list', () => {
     expect(problems('targetHealth: { minHealthy: 1 }').diagnostics).toEqual([
       {

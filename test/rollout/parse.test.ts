@@ -625,6 +625,20 @@ const INVALID: Row[] = [
     '24:75',
   ],
   [
+    'a custom query check compared with the baseline',
+    check(
+      'cloudwatch: { queries: [{ Id: errors, Expression: "1" }], returnId: errors, vsBaseline: { maxIncrease: 1 } }',
+    ),
+    'analysis.checks[0].cloudwatch.vsBaseline only applies to a built-in "metric"; a check with "queries" compares the "returnId" value with "max" and/or "min".',
+    '24:83',
+  ],
+  [
+    'a custom query check that compares nothing',
+    check('cloudwatch: { queries: [{ Id: errors, Expression: "1" }], returnId: errors }'),
+    'analysis.checks[0].cloudwatch compares nothing; set "max", "min" or both.',
+    '24:7',
+  ],
+  [
     'a query Id CloudWatch refuses',
     check('cloudwatch: { queries: [{ Id: Errors, Expression: "1" }], returnId: Errors, max: 1 }'),
     'analysis.checks[0].cloudwatch.queries[0].Id "Errors" must start with a lowercase letter',

@@ -381,9 +381,19 @@ describe('GetMetricData validation', () => {
     expect(err.message).toBe(
       'The value 45 for parameter MetricDataQueries.member.1.MetricStat.Period is not valid. The period must be 1, 5, 10, 20, 30, or a multiple of 60.',
     );
-    await expect(
-      query([{ Id: 'a', MetricStat: elbMetric('RequestCount', 'Sum', 120) }]),
-    ).resolves.toBeDefined();
+    // A multiple of 60 is valid: two-minute sums over the ten minutes, newest first.
+    putElb('RequestCount', NOW - 5 * MIN + 10 * S, 3);
+    putElb('RequestCount', NOW - 5 * MIN + 50 * S, 4);
+    putElb('RequestCount', NOW - 1 * MIN, 5);
+    const out = await query([{ Id: 'a', MetricStat: elbMetric('RequestCount', 'Sum', 120) }]);
+    expect(out.MetricDataResults).toEqual([
+      expect.objectContaining({
+        Id: 'a',
+        StatusCode: 'Complete',
+        Values: [5, 7],
+        Timestamps: [new Date(NOW - 2 * MIN), new Date(NOW - 6 * MIN)],
+      }),
+    ]);
   });
 
   it('rejects more than 500 queries', async () => {

@@ -409,9 +409,11 @@ describe('EKS errors', () => {
         }),
       ),
     );
-    expect(err).toMatchObject({
+    expect(err).toEqual({
       name: 'InvalidRequestException',
-      message: "Cluster 'still-creating' is not in ACTIVE status (it is CREATING).",
+      message: "Cluster 'still-creating' is not in ACTIVE status",
+      status: 400,
+      clusterName: 'still-creating',
     });
   });
 
@@ -430,10 +432,12 @@ describe('EKS errors', () => {
     const err = await rejection(
       eks.send(new CreateClusterCommand(clusterInput('old', { version: '1.20' }))),
     );
-    expect(err).toMatchObject({ name: 'InvalidParameterException', status: 400 });
-    expect(err.message).toMatch(
-      /^unsupported Kubernetes version 1\.20\. Supported versions: 1\.28,/,
-    );
+    expect(err).toEqual({
+      name: 'InvalidParameterException',
+      message: 'unsupported Kubernetes version 1.20',
+      status: 400,
+      clusterName: 'old',
+    });
   });
 
   it('InvalidParameterException: subnets in fewer than two AZs', async () => {

@@ -12,6 +12,7 @@ import {
   CreateRuleCommand,
   CreateTargetGroupCommand,
   DeregisterTargetsCommand,
+  DescribeListenersCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   ModifyListenerCommand,
@@ -218,6 +219,32 @@ async function hits(
   return out;
 }
 
+/** Like `hits`, with when each request was sent and answered (epoch ms). */
+async function timedHits(
+  url: string,
+  n: number,
+  concurrency: number,
+): Promise<Array<{ target: string; sentAt: number; answeredAt: number }>> {
+  const out: Array<{ target: string; sentAt: number; answeredAt: number }> = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        next += 1;
+        const sentAt = Date.now();
+        const res = await fetch(url);
+        await res.arrayBuffer();
+        out.push({
+          target: res.headers.get('x-target') ?? `elb-${res.status}`,
+          sentAt,
+          answeredAt: Date.now(),
+        });
+      }
+    }),
+  );
+  return out;
+}
+
 function share(answers: string[], name: string): number {
   return answers.filter((a) => a === name).length / answers.length;
 }
@@ -264,30 +291,60 @@ describe('ALB data plane', () => {
   });
 
   it('applies a weight change only after the propagation delay', async () => {
-    const blue = await startTarget('blue');
-    const green = await startTarget('green');
-    const { listenerArn, url, tgArns } = await buildAlb(
-      s,
-      [
-        { name: 'prop-blue', targets: [blue] },
-        { name: 'prop-green', targets: [green] },
-      ],
-      ([b, g]) => weighted([b as string, 100], [g as string, 0]),
-    );
-    const changedAt = Date.now();
-    await s.elb.send(
-      new ModifyListenerCommand({
-        ListenerArn: listenerArn,
-        DefaultActions: weighted([tgArns[0] as string, 0], [tgArns[1] as string, 100]),
-      }),
-    );
-    // The API shows the new weights at once; the data plane still serves the old ones.
-    expect(await hits(url, 10, {}, 5)).toEqual(Array(10).fill('blue'));
-    expect(Date.now() - changedAt).toBeLessThan(PROPAGATION_MS);
+    // Its own sandbox with a longer delay, so requests sent right after the change are answered
+    // well inside it on a busy machine too. Each answer is judged by when it was sent and
+    // received: the change takes effect at (when the sandbox wrote it) + the delay, a time
+    // between changedAt + delay and writtenAt + delay.
+    const delayMs = 2_000;
+    const slow = await startSandbox({ propagationDelayMs: delayMs, healthCheckTimeScale: 0.05 });
+    try {
+      const blue = await startTarget('blue');
+      const green = await startTarget('green');
+      const { listenerArn, url, tgArns } = await buildAlb(
+        slow,
+        [
+          { name: 'prop-blue', targets: [blue] },
+          { name: 'prop-green', targets: [green] },
+        ],
+        ([b, g]) => weighted([b as string, 100], [g as string, 0]),
+      );
+      const changedAt = Date.now();
+      await slow.elb.send(
+        new ModifyListenerCommand({
+          ListenerArn: listenerArn,
+          DefaultActions: weighted([tgArns[0] as string, 0], [tgArns[1] as string, 100]),
+        }),
+      );
+      const writtenAt = Date.now();
 
-    await waitFor(async () => ((await hits(url, 1))[0] === 'green' ? true : undefined), 'green');
-    expect(Date.now() - changedAt).toBeGreaterThanOrEqual(PROPAGATION_MS);
-    expect(await hits(url, 20)).toEqual(Array(20).fill('green'));
+      // The API shows the new weights at once; the data plane still serves the old ones.
+      const listener = await slow.elb.send(
+        new DescribeListenersCommand({ ListenerArns: [listenerArn] }),
+      );
+      expect(
+        listener.Listeners?.[0]?.DefaultActions?.[0]?.ForwardConfig?.TargetGroups?.map(
+          (t) => t.Weight,
+        ),
+      ).toEqual([0, 100]);
+      const early = await timedHits(url, 10, 5);
+      const answeredBeforeChange = early.filter((h) => h.answeredAt < changedAt + delayMs);
+      expect(answeredBeforeChange.length).toBeGreaterThan(0);
+      expect(answeredBeforeChange.map((h) => h.target)).toEqual(
+        Array(answeredBeforeChange.length).fill('blue'),
+      );
+
+      const firstGreen = await waitFor(async () => {
+        const [hit] = await timedHits(url, 1, 1);
+        return hit?.target === 'green' ? hit : undefined;
+      }, 'green');
+      expect(firstGreen.answeredAt).toBeGreaterThanOrEqual(changedAt + delayMs);
+
+      const late = await timedHits(url, 20, 5);
+      expect(late.every((h) => h.sentAt >= writtenAt + delayMs)).toBe(true);
+      expect(late.map((h) => h.target)).toEqual(Array(20).fill('green'));
+    } finally {
+      await stopSandbox(slow);
+    }
   });
 
   it('routes by rule conditions in priority order, then the default action', async () => {
