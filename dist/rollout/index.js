@@ -66641,7 +66641,7 @@ async function shiftWeights(req, deps) {
   let appliedAt;
   try {
     await logger2.group("Shifting", async () => {
-      for (const route of toWrite) {
+      const shiftRoute = async (route) => {
         throwIfAborted(deps.signal);
         touched.push(route);
         const actions = withWeights(route.actions, req.desired);
@@ -66651,6 +66651,20 @@ async function shiftWeights(req, deps) {
         logger2.info(
           `${describeRef(route.ref)}: ${formatWeights(route.weights)} -> ${formatWeights(req.desired)} (confirmed)`
         );
+      };
+      if (req.parallel) {
+        const settled = await mapWithConcurrency(
+          toWrite,
+          WRITE_CONCURRENCY,
+          (route) => shiftRoute(route).then(
+            () => void 0,
+            (e5) => ({ error: e5 })
+          )
+        );
+        const failure = settled.find((r5) => r5 !== void 0);
+        if (failure) throw failure.error;
+      } else {
+        for (const route of toWrite) await shiftRoute(route);
       }
       if (req.settleMs > 0) {
         logger2.info(`Waiting ${req.settleMs / 1e3}s for the ALB to apply the new weights.`);
@@ -66724,6 +66738,7 @@ async function hasWeights(client, ref, targetGroups, weights) {
   }
 }
 var RESTORE_CONCURRENCY = 8;
+var WRITE_CONCURRENCY = RESTORE_CONCURRENCY;
 async function mapWithConcurrency(items, limit, fn) {
   const results = new Array(items.length);
   let next = 0;
@@ -75517,7 +75532,9 @@ async function runRollback(event, request2, settings2, deps) {
         routes: file.routes,
         desired: targetGroupWeights(file, desired),
         dryRun: false,
-        settleMs: settings2.settleMs
+        settleMs: settings2.settleMs,
+        // An emergency: every route at once rather than one by one.
+        parallel: true
       },
       {
         client: elbv2,

@@ -60446,7 +60446,7 @@ async function shiftWeights(req, deps) {
   let appliedAt;
   try {
     await logger2.group("Shifting", async () => {
-      for (const route of toWrite) {
+      const shiftRoute = async (route) => {
         throwIfAborted(deps.signal);
         touched.push(route);
         const actions = withWeights(route.actions, req.desired);
@@ -60456,6 +60456,20 @@ async function shiftWeights(req, deps) {
         logger2.info(
           `${describeRef(route.ref)}: ${formatWeights(route.weights)} -> ${formatWeights(req.desired)} (confirmed)`
         );
+      };
+      if (req.parallel) {
+        const settled = await mapWithConcurrency(
+          toWrite,
+          WRITE_CONCURRENCY,
+          (route) => shiftRoute(route).then(
+            () => void 0,
+            (e5) => ({ error: e5 })
+          )
+        );
+        const failure = settled.find((r5) => r5 !== void 0);
+        if (failure) throw failure.error;
+      } else {
+        for (const route of toWrite) await shiftRoute(route);
       }
       if (req.settleMs > 0) {
         logger2.info(`Waiting ${req.settleMs / 1e3}s for the ALB to apply the new weights.`);
@@ -60529,6 +60543,7 @@ async function hasWeights(client, ref, targetGroups, weights) {
   }
 }
 var RESTORE_CONCURRENCY = 8;
+var WRITE_CONCURRENCY = RESTORE_CONCURRENCY;
 async function mapWithConcurrency(items, limit, fn) {
   const results = new Array(items.length);
   let next = 0;

@@ -127,6 +127,8 @@ export async function runRollback(
         desired: targetGroupWeights(file, desired),
         dryRun: false,
         settleMs: settings.settleMs,
+        // An emergency: every route at once rather than one by one.
+        parallel: true,
       },
       {
         client: elbv2,

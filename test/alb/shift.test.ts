@@ -359,6 +359,41 @@ describe('shiftWeights', () => {
     ).not.toContain(RULE_2);
   });
 
+  it('in parallel mode writes every route, and on a failure waits for all writes, then restores all', async () => {
+    const alb = new FakeAlb()
+      .addListener(LISTENER, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })])
+      .addRule(RULE, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })])
+      .addRule(RULE_2, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })]);
+    const routes = [listener(), rule(), rule(RULE_2)];
+    const ok = await shiftWeights(
+      request(routes, { [TG_BLUE]: 100, [TG_GREEN]: 0 }, { parallel: true }),
+      deps(alb),
+    );
+    expect(ok.routes.map((r) => r.status)).toEqual(['written', 'written', 'written']);
+    for (const arn of [LISTENER, RULE, RULE_2]) {
+      expect(alb.weightsOf(arn)).toEqual({ [TG_BLUE]: 100, [TG_GREEN]: 0 });
+    }
+
+    alb.writes = 0;
+    alb.beforeWrite = (arn) => {
+      if (arn === RULE) throw Object.assign(new Error('Rate exceeded'), { name: 'Throttling' });
+    };
+    const err = await shiftWeights(
+      request(routes, { [TG_BLUE]: 50, [TG_GREEN]: 50 }, { parallel: true }),
+      deps(alb),
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(ShiftFailedError);
+    expect(err.message).toContain(
+      'ModifyRule on rule web rule 6cabee failed: Throttling: Rate exceeded',
+    );
+    // The writes that succeeded were undone; the failed one never landed.
+    for (const arn of [LISTENER, RULE, RULE_2]) {
+      expect(alb.weightsOf(arn)).toEqual({ [TG_BLUE]: 100, [TG_GREEN]: 0 });
+    }
+    expect(err.notRestored).toEqual([]);
+    expect([...err.restored].sort()).toEqual([LISTENER, RULE, RULE_2].sort());
+  });
+
   it('restores when a read-back shows other weights than were written', async () => {
     const alb = new FakeAlb().addListener(LISTENER, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })]);
     let lying = true;

@@ -67,19 +67,24 @@ describe('rollback', () => {
     );
   });
 
-  it('reads every route in one call, then writes and reads back each route in turn', async () => {
+  it('reads every route in one call, then writes all routes at once, each read back', async () => {
     const { r, sha } = await setup({ blue: 50, green: 50 }, { blue: 50, green: 50 });
     sandbox.core.resetCalls();
     await runRollback(dispatch(sha), { file: PATH, to: 'blue', force: false }, SETTINGS, r.deps);
-    const calls = sandbox.core.calls.map((c) => c.operation);
-    expect(calls.filter((c) => c !== 'DescribeTargetHealth')).toEqual([
-      // Every route read at once (DescribeListeners takes a list), then per route a write and its read-back.
+    const calls = sandbox.core.calls
+      .map((c) => c.operation)
+      .filter((c) => c !== 'DescribeTargetHealth');
+    // Every route read at once (DescribeListeners takes a list) ...
+    expect(calls[0]).toBe('DescribeListeners');
+    // ... then one write and one read-back per route, the two routes side by side.
+    expect([...calls.slice(1)].sort()).toEqual([
+      'DescribeListeners',
       'DescribeListeners',
       'ModifyListener',
-      'DescribeListeners',
       'ModifyListener',
-      'DescribeListeners',
     ]);
+    // Both writes went out before either read-back: the emergency path does not go one by one.
+    expect(calls.slice(1, 3)).toEqual(['ModifyListener', 'ModifyListener']);
   });
 
   it('refuses to send traffic to a cluster without a healthy target, unless forced', async () => {
