@@ -1,23 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runAdvance } from '../../src/rollout/advance.js';
 import { parseRolloutFile } from '../../src/rollout/file.js';
-import { startSandbox, type Sandbox } from '../../sandbox/index.js';
-import { PATH, SETTINGS, httpAnalysis, rig, type Rig } from './fixture.js';
+import { PATH, SETTINGS, httpAnalysis, useSandboxRigs } from './fixture.js';
 
-let sandbox: Sandbox;
-const rigs: Rig[] = [];
-beforeAll(async () => {
-  sandbox = await startSandbox({ healthCheckTimeScale: 0.05 });
-});
-afterAll(async () => {
-  await Promise.all(rigs.map((r) => r.close()));
-  await sandbox?.close();
-});
+const stage = useSandboxRigs();
 
 describe('advance', () => {
   it('opens the PR for the next step with the plan, then updates the same PR', async () => {
-    const r = await rig(sandbox, { blue: 75, green: 25 });
-    rigs.push(r);
+    const r = await stage.rig({ blue: 75, green: 25 });
     const text = r.web.rolloutFile(
       { blue: 75, green: 25 },
       `# comment kept\n${httpAnalysis(r.web)}`,
@@ -29,7 +19,7 @@ describe('advance', () => {
       branch: 'main',
       defaultBranch: 'main',
     };
-    sandbox.core.resetCalls();
+    stage.sandbox.core.resetCalls();
     const out = await runAdvance(event, PATH, SETTINGS, r.deps);
     expect(out.result).toBe('planned');
     const [pr] = r.github.pulls;
@@ -49,9 +39,9 @@ describe('advance', () => {
       { blue: 75, green: 25 },
     ]);
     expect(
-      sandbox.core.calls.map((c) => c.operation).filter((op) => op.startsWith('Modify')),
+      stage.sandbox.core.calls.map((c) => c.operation).filter((op) => op.startsWith('Modify')),
     ).toEqual([]);
-    expect(sandbox.core.calls.length).toBeGreaterThan(0);
+    expect(stage.sandbox.core.calls.length).toBeGreaterThan(0);
 
     await runAdvance(event, PATH, SETTINGS, r.deps);
     expect(r.github.pulls).toHaveLength(1);
@@ -59,8 +49,7 @@ describe('advance', () => {
   });
 
   it('says so at the last step and opens nothing', async () => {
-    const r = await rig(sandbox, { blue: 0, green: 100 });
-    rigs.push(r);
+    const r = await stage.rig({ blue: 0, green: 100 });
     const sha = r.github.commit('main', { [PATH]: r.web.rolloutFile({ blue: 0, green: 100 }) });
     const out = await runAdvance(
       { kind: 'workflow_dispatch', sha, branch: 'main', defaultBranch: 'main' },

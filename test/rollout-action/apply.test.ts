@@ -1,27 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runApply } from '../../src/rollout/apply.js';
 import type { RolloutEvent } from '../../src/rollout/context.js';
 import { pathFilter } from '../../src/rollout/glob.js';
 import { parseRolloutFile } from '../../src/rollout/file.js';
-import { startSandbox, type Sandbox } from '../../sandbox/index.js';
-import { PATH, SETTINGS, httpAnalysis, rig, type Rig } from './fixture.js';
+import { PATH, SETTINGS, httpAnalysis, useSandboxRigs, type Rig } from './fixture.js';
 
-let sandbox: Sandbox;
-const rigs: Rig[] = [];
-beforeAll(async () => {
-  sandbox = await startSandbox({ healthCheckTimeScale: 0.05 });
-});
-afterAll(async () => {
-  await Promise.all(rigs.map((r) => r.close()));
-  await sandbox?.close();
-});
+const stage = useSandboxRigs();
 
 const FILES = pathFilter(['rollouts/*.yaml'], 'files');
 const OPTIONS = { filter: FILES, settings: SETTINGS, autoAdvance: false };
 
 async function setup(live: Record<string, number>): Promise<Rig> {
-  const r = await rig(sandbox, live);
-  rigs.push(r);
+  const r = await stage.rig(live);
   return r;
 }
 

@@ -8,7 +8,8 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { systemClock } from '../../src/alb/shift.js';
 import { MemoryLogger } from '../../src/common/logger.js';
 import type { AwsClients, RolloutDeps, RolloutSettings } from '../../src/rollout/context.js';
-import type { Sandbox } from '../../sandbox/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { createWebService, type WebService } from '../../sandbox/scenario.js';
 import { MemoryGitHub } from './memory-github.js';
 
@@ -93,6 +94,36 @@ export async function rig(
       clients.elbv2.destroy();
       clients.cloudwatch.destroy();
       await web.close();
+    },
+  };
+}
+
+/**
+ * One in-process sandbox for a test file, and `rig()` on it: every rig made is closed, and the
+ * sandbox with them, after the file's tests.
+ */
+export function useSandboxRigs(): {
+  readonly sandbox: Sandbox;
+  rig(weights: Record<string, number>, options?: { extraListeners?: number }): Promise<Rig>;
+} {
+  let sandbox: Sandbox | undefined;
+  const rigs: Rig[] = [];
+  beforeAll(async () => {
+    sandbox = await startSandbox({ healthCheckTimeScale: 0.05 });
+  });
+  afterAll(async () => {
+    await Promise.all(rigs.map((r) => r.close()));
+    await sandbox?.close();
+  });
+  return {
+    get sandbox() {
+      if (!sandbox) throw new Error('the sandbox starts in beforeAll; use it inside a test');
+      return sandbox;
+    },
+    async rig(weights, options) {
+      const r = await rig(this.sandbox, weights, options);
+      rigs.push(r);
+      return r;
     },
   };
 }

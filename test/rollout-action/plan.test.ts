@@ -1,27 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pathFilter } from '../../src/rollout/glob.js';
 import { runPlan } from '../../src/rollout/plan.js';
 import type { RolloutEvent } from '../../src/rollout/context.js';
-import { startSandbox, type Sandbox } from '../../sandbox/index.js';
-import { PATH, httpAnalysis, rig, type Rig } from './fixture.js';
+import { PATH, httpAnalysis, useSandboxRigs, type Rig } from './fixture.js';
 
-let sandbox: Sandbox;
-const rigs: Rig[] = [];
-beforeAll(async () => {
-  sandbox = await startSandbox({ healthCheckTimeScale: 0.05 });
-});
-afterAll(async () => {
-  await Promise.all(rigs.map((r) => r.close()));
-  await sandbox?.close();
-});
+const stage = useSandboxRigs();
 
 const FILES = pathFilter(['rollouts/*.yaml'], 'files');
 /** The sandbox serves CloudWatch data at 1 s, so the plan checks the analysis against 1 s. */
 const PLAN_OPTIONS = { filter: FILES, cloudWatchPeriodMs: 1000 };
 
 async function setup(live: Record<string, number>): Promise<Rig> {
-  const r = await rig(sandbox, live);
-  rigs.push(r);
+  const r = await stage.rig(live);
   return r;
 }
 

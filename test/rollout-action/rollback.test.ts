@@ -1,27 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runRollback, rollbackWeights } from '../../src/rollout/rollback.js';
 import { parseRolloutFile } from '../../src/rollout/file.js';
 import { describeTargetStates } from '../../src/health/target-health.js';
-import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { VALID } from '../rollout/fixtures.js';
-import { PATH, SETTINGS, httpAnalysis, rig, type Rig } from './fixture.js';
+import { PATH, SETTINGS, httpAnalysis, useSandboxRigs, type Rig } from './fixture.js';
 
-let sandbox: Sandbox;
-const rigs: Rig[] = [];
-beforeAll(async () => {
-  sandbox = await startSandbox({ healthCheckTimeScale: 0.05 });
-});
-afterAll(async () => {
-  await Promise.all(rigs.map((r) => r.close()));
-  await sandbox?.close();
-});
+const stage = useSandboxRigs();
 
 async function setup(
   live: Record<string, number>,
   fileWeights: Record<string, number>,
 ): Promise<{ r: Rig; sha: string }> {
-  const r = await rig(sandbox, live);
-  rigs.push(r);
+  const r = await stage.rig(live);
   const sha = r.github.commit('main', {
     [PATH]: r.web.rolloutFile(fileWeights, `# the runbook\n${httpAnalysis(r.web)}`),
   });
@@ -69,9 +59,9 @@ describe('rollback', () => {
 
   it('reads every route in one call, then writes all routes at once, each read back', async () => {
     const { r, sha } = await setup({ blue: 50, green: 50 }, { blue: 50, green: 50 });
-    sandbox.core.resetCalls();
+    stage.sandbox.core.resetCalls();
     await runRollback(dispatch(sha), { file: PATH, to: 'blue', force: false }, SETTINGS, r.deps);
-    const calls = sandbox.core.calls
+    const calls = stage.sandbox.core.calls
       .map((c) => c.operation)
       .filter((c) => c !== 'DescribeTargetHealth');
     // Every route read at once (DescribeListeners takes a list) ...
@@ -90,7 +80,7 @@ describe('rollback', () => {
   it('refuses to send traffic to a cluster without a healthy target, unless forced', async () => {
     const { r, sha } = await setup({ blue: 100, green: 0 }, { blue: 100, green: 0 });
     for (const t of r.web.apps.green ?? []) t.setBehaviour({ healthy: false });
-    const elbv2 = r.deps.aws(sandbox.region).elbv2;
+    const elbv2 = r.deps.aws(stage.sandbox.region).elbv2;
     const deadline = Date.now() + 10_000;
     while ((await describeTargetStates(elbv2, r.web.targetGroups.green as string)).healthy > 0) {
       if (Date.now() > deadline) throw new Error('green did not become unhealthy');
