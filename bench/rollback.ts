@@ -15,13 +15,13 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { parseArgs } from 'node:util';
 import { systemClock } from '../src/alb/shift.js';
 import type { Logger } from '../src/common/logger.js';
-import { runApply } from '../src/rollout/apply.js';
-import type { RolloutDeps } from '../src/rollout/context.js';
-import { pathFilter } from '../src/rollout/glob.js';
-import { runRollback } from '../src/rollout/rollback.js';
+import { runApply } from '../src/operations/apply.js';
+import type { RolloutDeps } from '../src/operations/context.js';
+import { pathFilter } from '../src/common/glob.js';
+import { runRollback } from '../src/operations/rollback.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
 import { createWebService } from '../sandbox/scenario.js';
-import { MemoryGitHub } from '../test/rollout-action/memory-github.js';
+import { MemoryGitHub } from '../test/fakes/memory-github.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const runs = Number(values.runs);

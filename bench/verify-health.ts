@@ -13,7 +13,7 @@ import { silentLogger } from '../src/common/logger.js';
 import { resolveTargets, runAnalysis, systemClock, targetsFromArns } from '../src/health/index.js';
 import { parseDuration } from '../src/common/duration.js';
 import { startSandbox } from '../sandbox/index.js';
-import { sandboxClients, startCanaryStack } from '../test/health/sandbox-fixture.js';
+import { sandboxClients, startCanaryStack } from '../test/fakes/sandbox-stack.js';
 
 const { values } = parseArgs({
   options: {

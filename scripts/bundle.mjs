@@ -6,7 +6,7 @@ import { readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 // One bundle per declared action: actions/<name>/action.yml runs dist/<name>/index.js,
-// built from src/<name>/index.ts.
+// built from src/actions/<name>/index.ts.
 const actions = readdirSync('actions', { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join('actions', d.name, 'action.yml')))
   .map((d) => d.name)
@@ -17,15 +17,15 @@ const rootMain = /^\s*main:\s*['"]?dist\/([\w-]+)\/index\.js/m.exec(
 );
 if (rootMain) actions.push(rootMain[1]);
 for (const name of actions) {
-  if (!existsSync(join('src', name, 'index.ts'))) {
-    throw new Error(`actions/${name}/action.yml has no entry point src/${name}/index.ts`);
+  if (!existsSync(join('src', 'actions', name, 'index.ts'))) {
+    throw new Error(`actions/${name}/action.yml has no entry point src/actions/${name}/index.ts`);
   }
 }
 
 rmSync('dist', { recursive: true, force: true });
 for (const name of actions) {
   await build({
-    entryPoints: [join('src', name, 'index.ts')],
+    entryPoints: [join('src', 'actions', name, 'index.ts')],
     outfile: join('dist', name, 'index.js'),
     bundle: true,
     platform: 'node',

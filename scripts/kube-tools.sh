@@ -16,6 +16,8 @@ K8S_VERSION=v1.35.4 # the Kubernetes minor EKS runs; staging modules are v0.35.4
 ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.22.0
 HELM_DIFF_VERSION=v3.9.14 # the only helm-diff version the Go module proxy serves here
+# The checksum database has no entry for helm-diff; its source is taken from the module proxy alone.
+export GONOSUMDB=github.com/databus23/helm-diff
 HELMFILE_VERSION=v1.8.0
 
 CACHE=${KUBE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eks-cluster-canary/tools}
@@ -44,7 +46,17 @@ build() {
   logf=$WORK/$name-$version.log
   rm -rf "$dest" && mkdir -p "$dest"
   echo "kube-tools: building $name $version ..."
-  if ! "$fn" "$dest" >"$logf" 2>&1; then
+  # A subshell with its own errexit: a function called as an `if` condition would run with
+  # errexit off and carry on past a failed step.
+  local rc=0
+  set +e
+  (
+    set -e
+    "$fn" "$dest"
+  ) >"$logf" 2>&1
+  rc=$?
+  set -e
+  if [ "$rc" -ne 0 ]; then
     echo "kube-tools: building $name $version failed at step '$(cat "$WORK/step" 2>/dev/null)'. Last lines of the Go output ($logf):" >&2
     log_tail "$logf"
     exit 1

@@ -65866,7 +65866,7 @@ var require_dist = __commonJS({
   }
 });
 
-// src/rollout/main.ts
+// src/actions/rollout/main.ts
 import { writeFile as writeFile2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as join5 } from "node:path";
@@ -66382,7 +66382,7 @@ function endGroup() {
   issue("endgroup");
 }
 
-// src/rollout/main.ts
+// src/actions/rollout/main.ts
 var import_client_cloudwatch2 = __toESM(require_dist_cjs17(), 1);
 
 // src/alb/shift.ts
@@ -66960,7 +66960,7 @@ function clientOptions(region) {
   return common(region);
 }
 
-// src/common/action.ts
+// src/actions/common/run.ts
 import { isAbsolute, relative } from "node:path";
 var coreLogger = {
   info: (m3) => info(m3),
@@ -71858,7 +71858,7 @@ function truncate(text, max) {
   return text.length <= max ? text : `${text.slice(0, max - 1)}\u2026`;
 }
 
-// src/rollout/io.ts
+// src/actions/rollout/io.ts
 var Inputs = {
   command: "command",
   files: "files",
@@ -72953,13 +72953,13 @@ function summaryMarkdown(result, analysis) {
   return lines.join("\n");
 }
 
-// src/rollout/parse.ts
+// src/rollout-file/parse.ts
 var import_yaml3 = __toESM(require_dist(), 1);
 
-// src/rollout/checks.ts
+// src/rollout-file/checks.ts
 var import_yaml = __toESM(require_dist(), 1);
 
-// src/rollout/suggest.ts
+// src/yaml/suggest.ts
 function closestMatch(word, candidates) {
   const w = word.toLowerCase();
   const limit = w.length <= 4 ? 1 : 2;
@@ -73000,7 +73000,7 @@ function editDistance(a5, b5) {
   return rows[a5.length][b5.length];
 }
 
-// src/rollout/checks.ts
+// src/rollout-file/checks.ts
 var CHECK_KINDS = ["targetHealth", "cloudwatch", "prometheus", "http"];
 var CLOUDWATCH_METRICS = [
   "error-rate",
@@ -73424,7 +73424,7 @@ function scalarValue(node) {
   return (0, import_yaml.isScalar)(node) ? node.value : void 0;
 }
 
-// src/rollout/yaml-source.ts
+// src/yaml/source.ts
 var import_yaml2 = __toESM(require_dist(), 1);
 var YamlSource = class {
   constructor(text, file, what) {
@@ -73723,7 +73723,7 @@ function sentence(message) {
   return message.trim().replace(/[.:]+$/, "");
 }
 
-// src/rollout/parse.ts
+// src/rollout-file/parse.ts
 var SUPPORTED_VERSIONS = [1];
 var MIN_CLUSTERS = 2;
 var MAX_CLUSTERS = 5;
@@ -74137,7 +74137,7 @@ function readAnalysis(src, at) {
   return { warmupMs, intervalMs, durationMs, failureLimit, checks };
 }
 
-// src/rollout/step.ts
+// src/rollout-file/step.ts
 function checkStep(canary, steps, from, to, force, forceLabel) {
   const next = steps.find((s2) => s2 > from);
   const limit = next ?? from;
@@ -74270,7 +74270,7 @@ function gainingClusters(from, to) {
   return Object.keys(to).filter((n3) => (to[n3] ?? 0) > (from[n3] ?? 0));
 }
 
-// src/rollout/report.ts
+// src/operations/markdown.ts
 function planMarker(patterns) {
   return `<!-- eks-cluster-canary plan: ${patterns.join(" ").replace(/--/g, "- -")} -->`;
 }
@@ -74395,7 +74395,7 @@ function planMarkdown(plans, options) {
 `;
 }
 
-// src/rollout/plan.ts
+// src/operations/plan.ts
 function requiredHealthy(file) {
   const mins = file.analysis.checks.flatMap(
     (c5) => c5.kind === "targetHealth" ? [c5.minHealthy] : []
@@ -74668,7 +74668,7 @@ function planReport(p3) {
   return rest;
 }
 
-// src/rollout/edit.ts
+// src/rollout-file/edit.ts
 var import_yaml4 = __toESM(require_dist(), 1);
 function setWeights(text, path, weights) {
   const doc = (0, import_yaml4.parseDocument)(text, { keepSourceTokens: false });
@@ -74699,7 +74699,7 @@ function setWeights(text, path, weights) {
   return out;
 }
 
-// src/rollout/pull-requests.ts
+// src/operations/pull-requests.ts
 function reconcileBranch(name) {
   return `rollout/${name}/reconcile`;
 }
@@ -74787,7 +74787,7 @@ Opened by ${request2.runUrl}.` : "",
   return { pr, message };
 }
 
-// src/rollout/advance.ts
+// src/operations/advance.ts
 async function runAdvance(event, path, settings2, deps) {
   const sha = event.sha;
   const text = await deps.github.fileAt(path, sha);
@@ -74819,7 +74819,7 @@ ${message}
   return outcome;
 }
 
-// src/rollout/apply.ts
+// src/operations/apply.ts
 var EMPTY_SHA = /^0+$/;
 async function runApply(event, options, deps) {
   const { github, logger: logger2 } = deps;
@@ -75284,7 +75284,7 @@ function fileReport(f5) {
   return { ...rest, ...analysis ? { analysis: analysis.report } : {} };
 }
 
-// src/common/inputs.ts
+// src/actions/common/inputs.ts
 function getOptionalInput(name) {
   const value = getInput(name).trim();
   return value === "" ? void 0 : value;
@@ -75326,7 +75326,7 @@ function getDurationInput(name) {
   return ms;
 }
 
-// src/rollout/glob.ts
+// src/common/glob.ts
 function pathFilter(patterns, inputName) {
   if (patterns.length === 0) {
     throw new ConfigurationError(
@@ -75382,7 +75382,7 @@ function globToRegExp(glob, inputName) {
   return new RegExp(`^${out}$`);
 }
 
-// src/rollout/inputs.ts
+// src/actions/rollout/inputs.ts
 var DEFAULT_FILES = "rollouts/*.yaml";
 var DEFAULT_SETTLE_SECONDS = {
   plan: 0,
@@ -75452,7 +75452,7 @@ function readRolloutInputs() {
   return out;
 }
 
-// src/rollout/rollback.ts
+// src/operations/rollback.ts
 function rollbackWeights(file, request2) {
   const names = file.clusters.map((c5) => c5.name);
   if (request2.to === void 0 === (request2.weights === void 0)) {
@@ -75647,7 +75647,7 @@ ${e5.message}
   return outcome;
 }
 
-// src/rollout/main.ts
+// src/actions/rollout/main.ts
 var EVENT_FOR = {
   plan: "pull_request",
   apply: "push (to the default branch)",
@@ -75820,5 +75820,5 @@ async function finish(command5, outcome) {
   if (outcome.failure) setFailed(outcome.failure);
 }
 
-// src/rollout/index.ts
+// src/actions/rollout/index.ts
 await run();

@@ -60109,7 +60109,7 @@ function endGroup() {
   issue("endgroup");
 }
 
-// src/common/action.ts
+// src/actions/common/run.ts
 import { isAbsolute, relative } from "node:path";
 
 // src/common/errors.ts
@@ -60132,7 +60132,7 @@ function errorMessage(e5) {
   return typeof e5 === "string" ? e5 : JSON.stringify(e5);
 }
 
-// src/common/action.ts
+// src/actions/common/run.ts
 var coreLogger = {
   info: (m3) => info(m3),
   debug: (m3) => debug(m3),
@@ -60775,7 +60775,7 @@ function formatDuration(ms) {
   return out;
 }
 
-// src/common/inputs.ts
+// src/actions/common/inputs.ts
 function getOptionalInput(name) {
   const value = getInput(name).trim();
   return value === "" ? void 0 : value;
@@ -60875,14 +60875,14 @@ function parseRouteLines(lines, input, region) {
   return routes;
 }
 
-// src/rollout/parse.ts
+// src/rollout-file/parse.ts
 var import_yaml3 = __toESM(require_dist(), 1);
 import { readFile as readFile3 } from "node:fs/promises";
 
-// src/rollout/checks.ts
+// src/rollout-file/checks.ts
 var import_yaml = __toESM(require_dist(), 1);
 
-// src/rollout/suggest.ts
+// src/yaml/suggest.ts
 function closestMatch(word, candidates) {
   const w = word.toLowerCase();
   const limit = w.length <= 4 ? 1 : 2;
@@ -60923,7 +60923,7 @@ function editDistance(a5, b5) {
   return rows[a5.length][b5.length];
 }
 
-// src/rollout/checks.ts
+// src/rollout-file/checks.ts
 var CHECK_KINDS = ["targetHealth", "cloudwatch", "prometheus", "http"];
 var CLOUDWATCH_METRICS = [
   "error-rate",
@@ -61347,7 +61347,7 @@ function scalarValue(node) {
   return (0, import_yaml.isScalar)(node) ? node.value : void 0;
 }
 
-// src/rollout/yaml-source.ts
+// src/yaml/source.ts
 var import_yaml2 = __toESM(require_dist(), 1);
 var YamlSource = class {
   constructor(text, file, what) {
@@ -61646,7 +61646,7 @@ function sentence(message) {
   return message.trim().replace(/[.:]+$/, "");
 }
 
-// src/rollout/parse.ts
+// src/rollout-file/parse.ts
 var SUPPORTED_VERSIONS = [1];
 var MIN_CLUSTERS = 2;
 var MAX_CLUSTERS = 5;
@@ -62083,7 +62083,7 @@ function readAnalysis(src, at) {
   return { warmupMs, intervalMs, durationMs, failureLimit, checks };
 }
 
-// src/shift-weight/io.ts
+// src/actions/shift-weight/io.ts
 var Inputs = {
   file: "file",
   routes: "routes",
@@ -62102,7 +62102,7 @@ var Outputs = {
   appliedAt: "applied-at"
 };
 
-// src/shift-weight/inputs.ts
+// src/actions/shift-weight/inputs.ts
 async function readShiftWeightInputs(env2 = process.env) {
   const file = getOptionalInput(Inputs.file);
   const regionInput = getOptionalInput(Inputs.region);
@@ -62173,7 +62173,7 @@ async function readShiftWeightInputs(env2 = process.env) {
   };
 }
 
-// src/shift-weight/summary.ts
+// src/actions/shift-weight/summary.ts
 var STATUS = {
   written: "shifted",
   unchanged: "unchanged",
@@ -62224,7 +62224,7 @@ function weightsJson(weights) {
   return JSON.stringify(weights);
 }
 
-// src/shift-weight/main.ts
+// src/actions/shift-weight/main.ts
 async function run() {
   await runAction(async () => {
     const inputs = await readShiftWeightInputs();
@@ -62268,5 +62268,5 @@ async function writeSummary(build) {
   await build().write();
 }
 
-// src/shift-weight/index.ts
+// src/actions/shift-weight/index.ts
 await run();

@@ -63775,7 +63775,7 @@ var require_dist = __commonJS({
   }
 });
 
-// src/verify-health/main.ts
+// src/actions/verify-health/main.ts
 import { writeFile as writeFile2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as join5 } from "node:path";
@@ -64291,7 +64291,7 @@ function endGroup() {
   issue("endgroup");
 }
 
-// src/verify-health/main.ts
+// src/actions/verify-health/main.ts
 var import_client_cloudwatch2 = __toESM(require_dist_cjs17(), 1);
 
 // src/aws/arn.ts
@@ -64370,7 +64370,7 @@ function clientOptions(region) {
   return common(region);
 }
 
-// src/common/action.ts
+// src/actions/common/run.ts
 import { isAbsolute, relative } from "node:path";
 
 // src/common/errors.ts
@@ -64393,7 +64393,7 @@ function errorMessage(e5) {
   return typeof e5 === "string" ? e5 : JSON.stringify(e5);
 }
 
-// src/common/action.ts
+// src/actions/common/run.ts
 var coreLogger = {
   info: (m3) => info(m3),
   debug: (m3) => debug(m3),
@@ -64484,7 +64484,7 @@ function formatDuration(ms) {
   return out;
 }
 
-// src/common/inputs.ts
+// src/actions/common/inputs.ts
 function getOptionalInput(name) {
   const value = getInput(name).trim();
   return value === "" ? void 0 : value;
@@ -65582,14 +65582,14 @@ function summaryMarkdown(result, analysis) {
   return lines.join("\n");
 }
 
-// src/rollout/parse.ts
+// src/rollout-file/parse.ts
 var import_yaml3 = __toESM(require_dist(), 1);
 import { readFile as readFile3 } from "node:fs/promises";
 
-// src/rollout/checks.ts
+// src/rollout-file/checks.ts
 var import_yaml = __toESM(require_dist(), 1);
 
-// src/rollout/suggest.ts
+// src/yaml/suggest.ts
 function closestMatch(word, candidates) {
   const w = word.toLowerCase();
   const limit = w.length <= 4 ? 1 : 2;
@@ -65630,7 +65630,7 @@ function editDistance(a5, b5) {
   return rows[a5.length][b5.length];
 }
 
-// src/rollout/checks.ts
+// src/rollout-file/checks.ts
 var CHECK_KINDS = ["targetHealth", "cloudwatch", "prometheus", "http"];
 var CLOUDWATCH_METRICS = [
   "error-rate",
@@ -66054,7 +66054,7 @@ function scalarValue(node) {
   return (0, import_yaml.isScalar)(node) ? node.value : void 0;
 }
 
-// src/rollout/yaml-source.ts
+// src/yaml/source.ts
 var import_yaml2 = __toESM(require_dist(), 1);
 var YamlSource = class {
   constructor(text, file, what) {
@@ -66353,7 +66353,7 @@ function sentence(message) {
   return message.trim().replace(/[.:]+$/, "");
 }
 
-// src/rollout/parse.ts
+// src/rollout-file/parse.ts
 var SUPPORTED_VERSIONS = [1];
 var MIN_CLUSTERS = 2;
 var MAX_CLUSTERS = 5;
@@ -66807,7 +66807,7 @@ function readAnalysis(src, at) {
   return { warmupMs, intervalMs, durationMs, failureLimit, checks };
 }
 
-// src/verify-health/main.ts
+// src/actions/verify-health/main.ts
 var Inputs = {
   file: "file",
   canaryTargetGroup: "canary-target-group",
@@ -66985,5 +66985,5 @@ async function run() {
   });
 }
 
-// src/verify-health/index.ts
+// src/actions/verify-health/index.ts
 await run();

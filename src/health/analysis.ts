@@ -12,7 +12,7 @@ import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-
 import { ConfigurationError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { formatDuration } from '../common/duration.js';
-import type { Analysis, CloudWatchCheck, HttpCheck } from '../rollout/types.js';
+import type { Analysis, CloudWatchCheck, HttpCheck } from '../rollout-file/types.js';
 import { evaluateCloudWatch, planCloudWatch, type CloudWatchPlan } from './cloudwatch.js';
 import { plural } from './format.js';
 import { evaluateHttp } from './http.js';

@@ -13,7 +13,7 @@ import {
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
 import { ConfigurationError } from '../common/errors.js';
-import type { CloudWatchCheck, CloudWatchMetric } from '../rollout/types.js';
+import type { CloudWatchCheck, CloudWatchMetric } from '../rollout-file/types.js';
 import {
   boundViolation,
   formatBounds,

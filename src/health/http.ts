@@ -4,7 +4,7 @@
  * The check passes when the share of successes is at least `minSuccessRatio`.
  */
 import { errorMessage } from '../common/errors.js';
-import type { HttpCheck } from '../rollout/types.js';
+import type { HttpCheck } from '../rollout-file/types.js';
 import { formatPercent, formatSeconds } from './format.js';
 import type { FetchLike, Measurement } from './types.js';
 

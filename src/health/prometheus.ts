@@ -4,7 +4,7 @@
  * the one nearest to failing. An empty result is no data, not a pass.
  */
 import { ConfigurationError, errorMessage } from '../common/errors.js';
-import type { PrometheusCheck } from '../rollout/types.js';
+import type { PrometheusCheck } from '../rollout-file/types.js';
 import { boundViolation, formatBounds, formatNumber } from './format.js';
 import { substitutePlaceholders } from './placeholders.js';
 import type { FetchLike, HealthTargets, IntervalWindow, Measurement } from './types.js';

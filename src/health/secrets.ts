@@ -3,7 +3,7 @@
  * report. Masking is by value everywhere in the log, so it is kept to values that are really
  * credentials: masking `X-Scope-OrgID: "1"` would blank every "1" the job prints.
  */
-import type { Check, PrometheusCheck } from '../rollout/types.js';
+import type { Check, PrometheusCheck } from '../rollout-file/types.js';
 
 /** Header names that carry credentials (Authorization, X-Api-Key, Cookie, X-Auth-Token, …). */
 export const CREDENTIAL_HEADER = /authorization|token|secret|key|cookie|session|password/i;

@@ -9,7 +9,7 @@ import {
   DescribeTargetHealthCommand,
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { Check } from '../rollout/types.js';
+import type { Check } from '../rollout-file/types.js';
 import type { Measurement, TargetGroupRef } from './types.js';
 
 export type TargetHealthCheck = Extract<Check, { kind: 'targetHealth' }>;

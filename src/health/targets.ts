@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { isArnError, parseElbArn } from '../aws/arn.js';
 import { ConfigurationError } from '../common/errors.js';
-import type { RolloutFile } from '../rollout/types.js';
+import type { RolloutFile } from '../rollout-file/types.js';
 import type { HealthTargets, TargetGroupRef } from './types.js';
 
 export interface TargetGroupSpec {

@@ -2,7 +2,7 @@
  * What the health analysis works on and what it produces. Domain code takes its I/O (AWS
  * clients, fetch, clock, logger) as arguments; these types are the values passed between.
  */
-import type { Check } from '../rollout/types.js';
+import type { Check } from '../rollout-file/types.js';
 
 /** The same shape as the shift's clock, so one clock serves a whole rollout step. */
 export interface Clock {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Action } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { forwardWeights, toWritableAction, withWeights } from '../../src/alb/forward.js';
-import { TG_BLUE, TG_GREEN } from './fake-alb.js';
+import { TG_BLUE, TG_GREEN } from '../fakes/fake-alb.js';
 
 describe('the actions a shift writes', () => {
   it('drops the top-level TargetGroupArn Describe returns beside a one-group ForwardConfig', () => {

@@ -26,7 +26,7 @@ import {
   TG_GREEN,
   TG_OTHER,
   forward,
-} from './fake-alb.js';
+} from '../fakes/fake-alb.js';
 
 /** A clock that never waits; it records the sleeps asked for. */
 function fakeClock(): Clock & { sleeps: number[] } {

@@ -6,11 +6,11 @@
 import { existsSync } from 'node:fs';
 import { ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseRolloutFile } from '../../src/rollout/file.js';
+import { parseRolloutFile } from '../../src/rollout-file/index.js';
 import { startFakeGitHub, type FakeGitHub } from '../../sandbox/github/server.js';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { createWebService, type WebService } from '../../sandbox/scenario.js';
-import { LoadGenerator } from '../health/sandbox-fixture.js';
+import { LoadGenerator } from '../fakes/sandbox-stack.js';
 import {
   OWNER,
   REPO,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
-import { startCanaryStack, type CanaryStack } from '../health/sandbox-fixture.js';
+import { startCanaryStack, type CanaryStack } from '../fakes/sandbox-stack.js';
 import { runAction } from './harness.js';
 
 const BUNDLE = 'dist/verify-health/index.js';

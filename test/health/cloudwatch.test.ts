@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { evaluateCloudWatch, planCloudWatch } from '../../src/health/cloudwatch.js';
 import type { HealthTargets, IntervalWindow } from '../../src/health/index.js';
-import type { CloudWatchCheck } from '../../src/rollout/types.js';
+import type { CloudWatchCheck } from '../../src/rollout-file/types.js';
 import { BLUE, GREEN, TARGETS, fakeCloudWatch, traffic } from './fixtures.js';
 
 const WINDOW: IntervalWindow = {

@@ -13,9 +13,9 @@ import {
   targetsFromArns,
   type AnalysisResult,
 } from '../../src/health/index.js';
-import type { Analysis, Check } from '../../src/rollout/types.js';
+import type { Analysis, Check } from '../../src/rollout-file/types.js';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
-import { sandboxClients, startCanaryStack, type CanaryStack } from './sandbox-fixture.js';
+import { sandboxClients, startCanaryStack, type CanaryStack } from '../fakes/sandbox-stack.js';
 
 let sandbox: Sandbox;
 const stacks: CanaryStack[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkSecrets, isCredentialHeader, maskCheckSecrets } from '../../src/health/secrets.js';
-import type { Check } from '../../src/rollout/types.js';
+import type { Check } from '../../src/rollout-file/types.js';
 
 const probe = (headers: Record<string, string>): Check => ({
   kind: 'http',

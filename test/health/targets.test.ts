@@ -6,7 +6,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { resolveTargets, targetsFromArns, targetsFromRolloutFile } from '../../src/health/index.js';
-import type { RolloutFile } from '../../src/rollout/types.js';
+import type { RolloutFile } from '../../src/rollout-file/types.js';
 import { BLUE, GREEN } from './fixtures.js';
 
 const P = 'arn:aws:elasticloadbalancing:ap-northeast-1:123456789012';

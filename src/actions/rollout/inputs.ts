@@ -1,0 +1,107 @@
+/**
+ * Reads and validates every input of the rollout action before anything touches GitHub or AWS,
+ * and checks the command fits the event that started the job.
+ */
+import * as core from '@actions/core';
+import { ConfigurationError } from '../../common/errors.js';
+import {
+  getBooleanInput,
+  getDurationInput,
+  getIntegerInput,
+  getMultilineInput,
+  getOptionalInput,
+  getRequiredInput,
+} from '../common/inputs.js';
+import { pathFilter, type PathFilter } from '../../common/glob.js';
+import { COMMANDS, Inputs, type Command } from './io.js';
+
+export const DEFAULT_FILES = 'rollouts/*.yaml';
+/** apply waits this long after the shift for the ALB data plane; rollback does not wait. */
+export const DEFAULT_SETTLE_SECONDS: Record<Command, number> = {
+  plan: 0,
+  apply: 10,
+  rollback: 0,
+  advance: 0,
+};
+
+/** ALB metrics are 60-second data, and reach CloudWatch about a minute late. */
+const DEFAULT_CLOUDWATCH_MS = 60_000;
+
+export interface RolloutInputs {
+  command: Command;
+  files: PathFilter;
+  token: string;
+  file?: string;
+  to?: string;
+  weights?: string;
+  force: boolean;
+  autoAdvance: boolean;
+  settleMs: number;
+  cloudWatchPeriodMs: number;
+  cloudWatchDelayMs: number;
+}
+
+export function readRolloutInputs(): RolloutInputs {
+  const commandText = getRequiredInput(Inputs.command);
+  if (!(COMMANDS as readonly string[]).includes(commandText)) {
+    throw new ConfigurationError(
+      `Input "${Inputs.command}" must be one of ${COMMANDS.join(', ')}, got "${commandText}".`,
+    );
+  }
+  const command = commandText as Command;
+  const token = getOptionalInput(Inputs.githubToken);
+  if (token === undefined) {
+    throw new ConfigurationError(
+      `Input "${Inputs.githubToken}" is empty; it defaults to the workflow's GITHUB_TOKEN (\${{ github.token }}), so it was set to an empty value.`,
+    );
+  }
+  // Before anything else can print it.
+  core.setSecret(token);
+  const patterns = getMultilineInput(Inputs.files);
+  const files = pathFilter(patterns.length > 0 ? patterns : [DEFAULT_FILES], Inputs.files);
+  const file = getOptionalInput(Inputs.file);
+  const to = getOptionalInput(Inputs.to);
+  const weights = getOptionalInput(Inputs.weights);
+  const force = getBooleanInput(Inputs.force, false);
+  const autoAdvance = getBooleanInput(Inputs.autoAdvance, false);
+  const settleSeconds = getIntegerInput(Inputs.settleSeconds, { min: 0, max: 3600 });
+  const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod);
+  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay);
+
+  const onlyFor = (name: string, given: boolean, commands: Command[]): void => {
+    if (given && !commands.includes(command)) {
+      throw new ConfigurationError(
+        `Input "${name}" is for ${commands.join(' and ')}, not ${command}; remove it.`,
+      );
+    }
+  };
+  onlyFor(Inputs.file, file !== undefined, ['rollback', 'advance']);
+  onlyFor(Inputs.to, to !== undefined, ['rollback']);
+  onlyFor(Inputs.weights, weights !== undefined, ['rollback']);
+  onlyFor(Inputs.force, force, ['rollback']);
+  onlyFor(Inputs.autoAdvance, autoAdvance, ['apply']);
+  // Only apply and rollback shift weights; only apply measures after the shift.
+  onlyFor(Inputs.settleSeconds, settleSeconds !== undefined, ['apply', 'rollback']);
+  onlyFor(Inputs.cloudwatchPeriod, cloudWatchPeriodMs !== undefined, ['plan', 'apply']);
+  onlyFor(Inputs.cloudwatchDelay, cloudWatchDelayMs !== undefined, ['apply']);
+  if ((command === 'rollback' || command === 'advance') && file === undefined) {
+    throw new ConfigurationError(
+      `Input "${Inputs.file}" is required for ${command}: the rollout file, e.g. rollouts/web.yaml.`,
+    );
+  }
+
+  const out: RolloutInputs = {
+    command,
+    files,
+    token,
+    force,
+    autoAdvance,
+    settleMs: (settleSeconds ?? DEFAULT_SETTLE_SECONDS[command]) * 1000,
+    cloudWatchPeriodMs: cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_MS,
+    cloudWatchDelayMs: cloudWatchDelayMs ?? DEFAULT_CLOUDWATCH_MS,
+  };
+  if (file !== undefined) out.file = file.replace(/^\.\//, '');
+  if (to !== undefined) out.to = to;
+  if (weights !== undefined) out.weights = weights;
+  return out;
+}

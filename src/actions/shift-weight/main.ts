@@ -1,0 +1,58 @@
+/**
+ * shift-weight: sets forward weights on one or more ALB listeners/rules, in lockstep, with a
+ * drift check, read-back, and restoration of every touched route on failure or cancellation.
+ */
+import * as core from '@actions/core';
+import { coreLogger, runAction } from '../common/run.js';
+import { makeElbv2Client } from '../../aws/clients.js';
+import { ShiftFailedError, shiftWeights, systemClock } from '../../alb/shift.js';
+import { readShiftWeightInputs } from './inputs.js';
+import { Outputs } from './io.js';
+import { summarizeFailure, summarizeShift, weightsJson } from './summary.js';
+
+export async function run(): Promise<void> {
+  await runAction(async () => {
+    const inputs = await readShiftWeightInputs();
+    const client = makeElbv2Client(inputs.region);
+
+    // A cancelled job gets SIGINT, then SIGTERM: abort the shift so it restores what it touched.
+    const cancel = new AbortController();
+    const onSignal = (signal: NodeJS.Signals): void => {
+      coreLogger.warning(`Received ${signal}: stopping and restoring the previous weights.`);
+      cancel.abort(new Error(`received ${signal}`));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const result = await shiftWeights(inputs.shift, {
+        client,
+        logger: coreLogger,
+        clock: systemClock,
+        signal: cancel.signal,
+      });
+      core.setOutput(Outputs.previous, weightsJson(result.previous));
+      core.setOutput(Outputs.desired, weightsJson(result.desired));
+      core.setOutput(Outputs.applied, weightsJson(result.applied));
+      core.setOutput(Outputs.changed, String(result.changed));
+      if (result.appliedAt) core.setOutput(Outputs.appliedAt, result.appliedAt.toISOString());
+      await writeSummary(() => summarizeShift(result, inputs.region));
+    } catch (e) {
+      if (e instanceof ShiftFailedError) {
+        core.setOutput(Outputs.previous, weightsJson(e.previous));
+        core.setOutput(Outputs.changed, String(e.notRestored.length > 0));
+        await writeSummary(() => summarizeFailure(e, inputs.region));
+      }
+      throw e;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      client.destroy();
+    }
+  });
+}
+
+/** The runner always sets GITHUB_STEP_SUMMARY; the CLI and local runs may not. */
+async function writeSummary(build: () => typeof core.summary): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return;
+  await build().write();
+}

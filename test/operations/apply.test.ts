@@ -1,0 +1,308 @@
+import { describe, expect, it } from 'vitest';
+import { runApply } from '../../src/operations/apply.js';
+import type { RolloutEvent } from '../../src/operations/context.js';
+import { pathFilter } from '../../src/common/glob.js';
+import { parseRolloutFile } from '../../src/rollout-file/index.js';
+import { PATH, SETTINGS, httpAnalysis, useSandboxRigs, type Rig } from './fixture.js';
+
+const stage = useSandboxRigs();
+
+const FILES = pathFilter(['rollouts/*.yaml'], 'files');
+const OPTIONS = { filter: FILES, settings: SETTINGS, autoAdvance: false };
+
+async function setup(live: Record<string, number>): Promise<Rig> {
+  const r = await stage.rig(live);
+  return r;
+}
+
+/** A merge of PR #7 onto main that changes the given files. */
+function push(
+  r: Rig,
+  before: Record<string, string>,
+  after: Record<string, string | null>,
+): Extract<RolloutEvent, { kind: 'push' }> {
+  const beforeSha = r.github.commit('main', before);
+  const afterSha = r.github.commit('main', after);
+  r.github.merged.set(afterSha, [{ number: 7, url: 'https://github.com/acme/infra/pull/7' }]);
+  return {
+    kind: 'push',
+    before: beforeSha,
+    after: afterSha,
+    branch: 'main',
+    defaultBranch: 'main',
+  };
+}
+
+describe('apply', () => {
+  it('shifts every route, verifies, records the deployment and opens the next step with auto-advance', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const file = (w: Record<string, number>) =>
+      r.web.rolloutFile(w, `# keep me\n${httpAnalysis(r.web)}`);
+    const event = push(
+      r,
+      { [PATH]: file({ blue: 100, green: 0 }) },
+      { [PATH]: file({ blue: 90, green: 10 }) },
+    );
+    const out = await runApply(event, { ...OPTIONS, autoAdvance: true }, r.deps);
+    expect(out.failure, r.deps.logger.text()).toBeUndefined();
+    expect(out.result).toBe('applied');
+    expect(await r.live()).toEqual(['90/10', '90/10']);
+    expect(r.github.deployments).toEqual([
+      expect.objectContaining({
+        ref: event.after,
+        environment: r.web.name,
+        state: 'success',
+        logUrl: SETTINGS.runUrl,
+      }),
+    ]);
+    expect(r.github.deployments[0]?.description).toMatch(
+      /^blue 90 \/ green 10: healthy: 3 checks passed in 1 of 1 interval$/,
+    );
+    expect(r.github.comments).toEqual([
+      expect.objectContaining({
+        issue: 7,
+        body: expect.stringContaining('### ✅ applied: `rollouts/web.yaml`'),
+      }),
+    ]);
+
+    const [advance] = r.github.pulls;
+    expect(advance).toMatchObject({
+      branch: `rollout/${r.web.name}/advance`,
+      base: 'main',
+      title: `rollout ${r.web.name}: green 10 → 25 (step 2 of 4)`,
+    });
+    expect(out.pullRequest).toBe(advance?.url);
+    const advanced = advance?.files[0]?.content as string;
+    expect(parseRolloutFile(advanced, PATH).weights).toEqual({ blue: 75, green: 25 });
+    expect(advanced).toContain('# keep me');
+    expect(advance?.body).toContain('**Step:** ✅ green 10 → 25: one step forward.');
+  });
+
+  it('rolls a failing canary back, opens the reconcile PR with the numbers and tells the merged PR', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    for (const app of r.web.apps.green ?? []) app.setBehaviour({ errorRate: 1 });
+    const file = (w: Record<string, number>) =>
+      r.web.rolloutFile(w, `# why we roll out\n${httpAnalysis(r.web)}`);
+    const event = push(
+      r,
+      { [PATH]: file({ blue: 100, green: 0 }) },
+      { [PATH]: file({ blue: 90, green: 10 }) },
+    );
+    const out = await runApply(event, OPTIONS, r.deps);
+    expect(out.result).toBe('rolled-back');
+    expect(await r.live()).toEqual(['100/0', '100/0']);
+    const verdict = `http GET ${r.web.apps.green?.[0]?.url}/ 0% ok < 100% (status 500, expected 200) in 1 of 1 interval`;
+    expect(out.failure).toBe(
+      `${PATH}: Rolled back to blue 100 / green 0 (confirmed by read-back on every route): ${verdict}.`,
+    );
+
+    const [pr] = r.github.pulls;
+    expect(pr?.title).toBe(`rollout ${r.web.name}: back to blue 100 / green 0 — ${verdict}`);
+    expect(pr?.branch).toBe(`rollout/${r.web.name}/reconcile`);
+    expect(pr?.body).toContain(`was rolled back: **${verdict}**`);
+    expect(pr?.body).toContain('| http GET');
+    expect(pr?.files).toEqual([{ path: PATH, content: file({ blue: 100, green: 0 }) }]);
+    expect(out.pullRequest).toBe(pr?.url);
+    expect(r.github.comments).toEqual([
+      expect.objectContaining({
+        issue: 7,
+        body: expect.stringContaining(`### ↩️ rolled back: \`${PATH}\``),
+      }),
+    ]);
+    expect(r.github.comments[0]?.body).toContain(`Reconcile PR: ${pr?.url}`);
+    expect(r.github.deployments).toEqual([
+      expect.objectContaining({ state: 'failure', environment: r.web.name }),
+    ]);
+    expect(r.deps.logger.text()).toMatch(/restored to .*=100, .*=0 \(confirmed\)/);
+  });
+
+  it('refuses a merge that moves the canary more than one step, unless its PR has rollout/force', async () => {
+    const r = await setup({ blue: 90, green: 10 });
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
+    const event = push(
+      r,
+      { [PATH]: file({ blue: 90, green: 10 }) },
+      { [PATH]: file({ blue: 50, green: 50 }) },
+    );
+    const refused = await runApply(event, OPTIONS, r.deps);
+    expect(refused.result).toBe('failed');
+    expect(refused.failure).toContain('green 10 → 50');
+    expect(refused.failure).toContain(
+      'The change was merged from #7 without the rollout/force label. Nothing was changed.',
+    );
+    expect(await r.live()).toEqual(['90/10', '90/10']);
+
+    r.github.merged.set(event.after, [
+      { number: 7, url: 'https://github.com/acme/infra/pull/7', labels: ['rollout/force'] },
+    ]);
+    const forced = await runApply(event, OPTIONS, r.deps);
+    expect(forced.failure, r.deps.logger.text()).toBeUndefined();
+    expect(forced.result).toBe('applied');
+    expect(await r.live()).toEqual(['50/50', '50/50']);
+  });
+
+  it('refuses on drift and changes nothing, saying how to reconcile', async () => {
+    const r = await setup({ blue: 80, green: 20 });
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
+    const out = await runApply(
+      push(r, { [PATH]: file({ blue: 100, green: 0 }) }, { [PATH]: file({ blue: 90, green: 10 }) }),
+      OPTIONS,
+      r.deps,
+    );
+    expect(out.result).toBe('failed');
+    expect(await r.live()).toEqual(['80/20', '80/20']);
+    expect(out.failure).toContain(
+      'has blue 80 / green 20, but the file before this push says blue 100 / green 0.',
+    );
+    expect(out.failure).toContain(
+      'merge a PR that sets weights to the live blue 80 / green 20 first',
+    );
+    expect(out.failure).toContain('Nothing was changed.');
+    expect(r.github.pulls).toEqual([]);
+    expect(r.github.deployments).toEqual([]);
+  });
+
+  it('refuses a file whose analysis cannot run before any write, instead of shifting and rolling back', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const broken = `analysis:
+  warmup: 0s
+  interval: 1s
+  duration: 1s
+  checks:
+    - prometheus: { url: "http://127.0.0.1:9/", query: 'up{cluster="{{clustr}}"}', max: 1 }
+`;
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, broken);
+    const out = await runApply(
+      push(r, { [PATH]: file({ blue: 100, green: 0 }) }, { [PATH]: file({ blue: 90, green: 10 }) }),
+      OPTIONS,
+      r.deps,
+    );
+    expect(out.result).toBe('failed');
+    expect(out.failure).toContain('The analysis cannot run:');
+    expect(out.failure).toContain('{{clustr}}');
+    expect(out.failure).toContain('Nothing was changed.');
+    expect(await r.live()).toEqual(['100/0', '100/0']);
+    expect(r.github.pulls).toEqual([]);
+  });
+
+  it("masks the credentials of the file's probes before it runs them", async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const masked: string[] = [];
+    const withHeader = httpAnalysis(r.web).replace(
+      'expectStatus: 200 }',
+      'expectStatus: 200, headers: { Authorization: "Bearer s3cr3t-probe-token" } }',
+    );
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, withHeader);
+    const out = await runApply(
+      push(r, { [PATH]: file({ blue: 100, green: 0 }) }, { [PATH]: file({ blue: 90, green: 10 }) }),
+      OPTIONS,
+      { ...r.deps, mask: (secret) => masked.push(secret) },
+    );
+    expect(out.failure, r.deps.logger.text()).toBeUndefined();
+    expect(masked).toContain('s3cr3t-probe-token');
+  });
+
+  it('refuses when the canary has too few healthy targets, before any write', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web, 3));
+    const out = await runApply(
+      push(r, { [PATH]: file({ blue: 100, green: 0 }) }, { [PATH]: file({ blue: 90, green: 10 }) }),
+      OPTIONS,
+      r.deps,
+    );
+    expect(out.result).toBe('failed');
+    expect(out.failure).toContain('green would gain weight but has 2 healthy targets');
+    expect(await r.live()).toEqual(['100/0', '100/0']);
+  });
+
+  it('restores the weights when the job is cancelled during verification', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const analysis = httpAnalysis(r.web).replace('duration: 1s', 'duration: 20s');
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, analysis);
+    const running = runApply(
+      push(r, { [PATH]: file({ blue: 100, green: 0 }) }, { [PATH]: file({ blue: 90, green: 10 }) }),
+      OPTIONS,
+      r.deps,
+    );
+    const deadline = Date.now() + 10_000;
+    while (!r.deps.logger.text().includes('Interval 1/') && Date.now() < deadline)
+      await new Promise((res) => setTimeout(res, 20));
+    expect(await r.live()).toEqual(['90/10', '90/10']);
+    r.cancel.abort(new Error('received SIGTERM'));
+    const out = await running;
+    expect(out.result).toBe('rolled-back');
+    expect(out.failure).toContain('the job was cancelled during verification');
+    expect(await r.live()).toEqual(['100/0', '100/0']);
+    expect(r.github.pulls[0]?.title).toBe(
+      `rollout ${r.web.name}: back to blue 100 / green 0 — the job was cancelled during verification`,
+    );
+  });
+
+  it('stops at the first failed file and does not touch the later ones', async () => {
+    const bad = await setup({ blue: 100, green: 0 });
+    const good = await setup({ blue: 100, green: 0 });
+    for (const app of bad.web.apps.green ?? []) app.setBehaviour({ errorRate: 1 });
+    const a = (w: Record<string, number>) => bad.web.rolloutFile(w, httpAnalysis(bad.web));
+    const b = (w: Record<string, number>) => good.web.rolloutFile(w, httpAnalysis(good.web));
+    const event = push(
+      bad,
+      {
+        'rollouts/a.yaml': a({ blue: 100, green: 0 }),
+        'rollouts/b.yaml': b({ blue: 100, green: 0 }),
+      },
+      {
+        'rollouts/b.yaml': b({ blue: 90, green: 10 }),
+        'rollouts/a.yaml': a({ blue: 90, green: 10 }),
+      },
+    );
+    const out = await runApply(event, OPTIONS, bad.deps);
+    expect(out.result).toBe('rolled-back');
+    expect(await bad.live()).toEqual(['100/0', '100/0']);
+    expect(await good.live()).toEqual(['100/0', '100/0']);
+    expect(out.summary).toMatch(/\| `rollouts\/a.yaml` \| ↩️ rolled back \|/);
+    expect(out.summary).toMatch(
+      /\| `rollouts\/b.yaml` \| ⏸️ not applied \| — \| Not applied: rollouts\/a.yaml failed first/,
+    );
+  });
+
+  it('does nothing when the ALB already has the weights (the merge of a reconcile PR)', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
+    const out = await runApply(
+      push(r, { [PATH]: file({ blue: 90, green: 10 }) }, { [PATH]: file({ blue: 100, green: 0 }) }),
+      OPTIONS,
+      r.deps,
+    );
+    expect(out.result).toBe('unchanged');
+    expect(out.failure).toBeUndefined();
+    expect(out.summary).toContain(
+      'Every route already has blue 100 / green 0; nothing to shift or verify.',
+    );
+  });
+
+  it('refuses an owner change', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const before = r.web.rolloutFile({ blue: 100, green: 0 });
+    const after = r.web.rolloutFile({ blue: 90, green: 10 }).replace('owner: blue', 'owner: green');
+    const out = await runApply(push(r, { [PATH]: before }, { [PATH]: after }), OPTIONS, r.deps);
+    expect(out.result).toBe('failed');
+    expect(out.failure).toContain('owner changes from blue to green');
+    expect(await r.live()).toEqual(['100/0', '100/0']);
+  });
+
+  it('fails the step, without hiding the applied weights, when GitHub refuses the deployment', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    r.github.failing.add('recordDeployment');
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
+    const out = await runApply(
+      push(r, { [PATH]: file({ blue: 100, green: 0 }) }, { [PATH]: file({ blue: 90, green: 10 }) }),
+      OPTIONS,
+      r.deps,
+    );
+    expect(out.result).toBe('applied');
+    expect(await r.live()).toEqual(['90/10', '90/10']);
+    expect(out.failure).toBe(
+      `${PATH}: could not record the deployment: Resource not accessible by integration (recordDeployment)`,
+    );
+  });
+});
