@@ -13,7 +13,7 @@ export type {
   AnalysisSchedule,
   PreparedAnalysis,
 } from './analysis.js';
-export { resolveTargets, targetsFromArns, targetsFromRolloutFile } from './targets.js';
+export { resolveTargets, targetsFromArns } from './targets.js';
 export type { TargetSpec, TargetGroupSpec } from './targets.js';
 export { buildReport, summaryMarkdown } from './report.js';
 export type { HealthReport } from './report.js';

@@ -7,6 +7,7 @@
  * back to the live weights and tell the merged PR. A file that fails stops the run: later
  * files are not touched.
  */
+import { targetsFromRolloutFile } from '../rollout-file/targets.js';
 import { restoreRoutes, shiftWeights, ShiftFailedError, type ShiftResult } from '../alb/shift.js';
 import { shortName } from '../aws/arn.js';
 import { ConfigurationError, ExplainedError, errorMessage } from '../common/errors.js';
@@ -18,7 +19,6 @@ import {
   resolveTargets,
   runAnalysis,
   summaryMarkdown,
-  targetsFromRolloutFile,
   type AnalysisResult,
   type HealthTargets,
 } from '../health/index.js';

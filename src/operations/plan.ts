@@ -4,12 +4,13 @@
  * (the step rule, drift against the base branch's file, target health of every cluster that
  * gains weight, no owner change). Reads only; writes nothing to AWS.
  */
+import { targetsFromRolloutFile } from '../rollout-file/targets.js';
 import { ConfigurationError, errorMessage } from '../common/errors.js';
 import { readRoutes } from '../alb/shift.js';
 import { shortName } from '../aws/arn.js';
 import type { RouteRef } from '../alb/forward.js';
 import { describeTargetStates } from '../health/target-health.js';
-import { prepareAnalysis, resolveTargets, targetsFromRolloutFile } from '../health/index.js';
+import { prepareAnalysis, resolveTargets } from '../health/index.js';
 import { parseRolloutFile } from '../rollout-file/index.js';
 import type { RolloutFile, SourcePosition } from '../rollout-file/types.js';
 import type { Annotation, CommandOutcome, RolloutDeps, RolloutEvent } from './context.js';

@@ -3,9 +3,10 @@ import {
   ElasticLoadBalancingV2Client,
   TargetGroupNotFoundException,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { targetsFromRolloutFile } from '../../src/rollout-file/targets.js';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { resolveTargets, targetsFromArns, targetsFromRolloutFile } from '../../src/health/index.js';
+import { resolveTargets, targetsFromArns } from '../../src/health/index.js';
 import type { RolloutFile } from '../../src/rollout-file/types.js';
 import { BLUE, GREEN } from './fixtures.js';
 

@@ -3,6 +3,7 @@
  * Prometheus metrics and HTTP probes, and says why in one sentence. Reads and validates every
  * input first, so a mistake fails before any waiting.
  */
+import { targetsFromRolloutFile } from '../../rollout-file/targets.js';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +26,6 @@ import {
   summaryMarkdown,
   systemClock,
   targetsFromArns,
-  targetsFromRolloutFile,
   type TargetSpec,
 } from '../../health/index.js';
 import { maskCheckSecrets } from '../../health/secrets.js';
