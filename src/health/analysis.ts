@@ -12,17 +12,11 @@ import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-
 import { ConfigurationError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { formatDuration } from '../common/duration.js';
-import type { Analysis, CloudWatchCheck, HttpCheck } from '../rollout-file/types.js';
-import { evaluateCloudWatch, planCloudWatch, type CloudWatchPlan } from './cloudwatch.js';
+import { DEFAULT_CLOUDWATCH_PERIOD_MS, isCloudWatchPeriod } from './checks/cloudwatch.js';
+import { prepareCheckList } from './checks/index.js';
 import { plural } from './format.js';
-import { evaluateHttp } from './http.js';
-import {
-  evaluatePrometheus,
-  preparePrometheusCheck,
-  type PreparedPrometheusCheck,
-} from './prometheus.js';
-import { evaluateTargetHealth, type TargetHealthCheck } from './target-health.js';
 import type {
+  Analysis,
   AnalysisResult,
   CheckOutcome,
   Clock,
@@ -32,8 +26,6 @@ import type {
   IntervalWindow,
   Measurement,
 } from './types.js';
-
-export const DEFAULT_CLOUDWATCH_PERIOD_MS = 60_000;
 
 export interface AnalysisRequest {
   analysis: Analysis;
@@ -66,13 +58,6 @@ export interface AnalysisSchedule {
   since: number;
   /** Every interval window the analysis will judge if nothing fails. */
   windows: IntervalWindow[];
-}
-
-/** Periods GetMetricData accepts below one minute (high-resolution metrics). */
-const SUB_MINUTE_PERIODS = [1, 5, 10, 20, 30];
-
-function isCloudWatchPeriod(seconds: number): boolean {
-  return SUB_MINUTE_PERIODS.includes(seconds) || (seconds > 0 && seconds % 60 === 0);
 }
 
 /**
@@ -135,51 +120,15 @@ function validateCloudWatchTiming(intervalMs: number, periodMs: number): void {
 
 /** One interval's work, prepared once: bad placeholders and queries fail before the warmup. */
 interface PreparedChecks {
-  cloudwatch: CloudWatchPlan;
   evaluate(window: IntervalWindow, deps: AnalysisDeps): Promise<Measurement[]>;
 }
 
 function prepareChecks(request: AnalysisRequest): PreparedChecks {
   const { analysis, targets } = request;
-  const cloudwatchChecks = analysis.checks.filter(
-    (c): c is CloudWatchCheck => c.kind === 'cloudwatch',
-  );
-  const cloudwatch = planCloudWatch(cloudwatchChecks, targets, analysis.intervalMs / 1000);
-  type Task = (
-    window: IntervalWindow,
-    deps: AnalysisDeps,
-    cw: () => Promise<Measurement[]>,
-  ) => Promise<Measurement[]>;
-  let cloudwatchIndex = 0;
-  const tasks: Task[] = analysis.checks.map((check, index): Task => {
-    switch (check.kind) {
-      case 'targetHealth':
-        return (_w, deps) =>
-          evaluateTargetHealth(check as TargetHealthCheck, targets.weighted, deps.elbv2);
-      case 'cloudwatch': {
-        const j = cloudwatchIndex++;
-        return async (_w, _deps, cw) => [(await cw())[j] as Measurement];
-      }
-      case 'prometheus': {
-        const prepared: PreparedPrometheusCheck = preparePrometheusCheck(
-          check,
-          targets,
-          analysis.intervalMs,
-          index,
-        );
-        return async (w, deps) => [await evaluatePrometheus(prepared, w, deps.fetch)];
-      }
-      case 'http':
-        return async (_w, deps) => [await evaluateHttp(check as HttpCheck, deps.fetch)];
-    }
-  });
+  const prepared = prepareCheckList(analysis.checks, { targets, intervalMs: analysis.intervalMs });
   return {
-    cloudwatch,
     async evaluate(window, deps) {
-      let fetched: Promise<Measurement[]> | undefined;
-      const cw = () => (fetched ??= evaluateCloudWatch(deps.cloudwatch, cloudwatch, window));
-      const results = await Promise.all(tasks.map((task) => task(window, deps, cw)));
-      return uniqueNames(results.flat());
+      return uniqueNames((await prepared.evaluate(window, deps)).flat());
     },
   };
 }

@@ -2,7 +2,7 @@
  * Numbers as an on-call engineer reads them: rates as percents, latencies in ms or s, counts
  * as integers. Trailing zeros are dropped so thresholds read as written (`1%`, `0.5%`).
  */
-import type { CloudWatchMetric } from '../rollout-file/types.js';
+import type { CloudWatchMetric } from './checks/cloudwatch.js';
 
 function trim(n: number, decimals: number): string {
   return String(Number(n.toFixed(decimals)));

@@ -5,7 +5,6 @@ export {
   scheduleAnalysis,
   cloudWatchAlignmentMs,
   measurementLine,
-  DEFAULT_CLOUDWATCH_PERIOD_MS,
 } from './analysis.js';
 export type {
   AnalysisRequest,
@@ -13,7 +12,8 @@ export type {
   AnalysisSchedule,
   PreparedAnalysis,
 } from './analysis.js';
+export * from './checks/index.js';
 export { resolveTargets, targetsFromArns } from './targets.js';
-export type { TargetSpec, TargetGroupSpec } from './targets.js';
+export type { TargetSpec, TargetGroupSpec, TargetGroupSources } from './targets.js';
 export { buildReport, summaryMarkdown } from './report.js';
 export type { HealthReport } from './report.js';

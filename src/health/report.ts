@@ -3,9 +3,8 @@
  * later tooling) and the job summary table with the verdict sentence.
  */
 import { formatDuration } from '../common/duration.js';
-import type { Analysis } from '../rollout-file/types.js';
 import { redactCheck } from './secrets.js';
-import type { AnalysisResult, HealthTargets } from './types.js';
+import type { Analysis, AnalysisResult, HealthTargets } from './types.js';
 
 export interface HealthReport {
   healthy: boolean;

@@ -1,6 +1,7 @@
 /**
- * targetHealth: DescribeTargetHealth of every target group that receives weight. Targets are
- * counted as the ALB's HealthyHostCount / UnHealthyHostCount count them: `healthy` is healthy;
+ * The targets of a target group by state, from DescribeTargetHealth: what the targetHealth
+ * check judges, and what plan and rollback look at before traffic moves. Targets are counted
+ * as the ALB's HealthyHostCount / UnHealthyHostCount count them: `healthy` is healthy;
  * `unhealthy` and `unhealthy.draining` (still in service while it drains) are unhealthy;
  * `initial` (not yet passed a health check) and `draining` (deregistering, no new requests)
  * are neither, and are shown beside the counts because they explain a low healthy count.
@@ -9,10 +10,6 @@ import {
   DescribeTargetHealthCommand,
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { Check } from '../rollout-file/types.js';
-import type { Measurement, TargetGroupRef } from './types.js';
-
-export type TargetHealthCheck = Extract<Check, { kind: 'targetHealth' }>;
 
 export interface TargetStateCounts {
   healthy: number;
@@ -50,37 +47,4 @@ export async function describeTargetStates(
     counts.targets[id] = reason ? `${state} (${reason})` : state;
   }
   return counts;
-}
-
-export async function evaluateTargetHealth(
-  check: TargetHealthCheck,
-  targetGroups: readonly TargetGroupRef[],
-  elbv2: ElasticLoadBalancingV2Client,
-): Promise<Measurement[]> {
-  return Promise.all(
-    targetGroups.map(async (tg) => {
-      const c = await describeTargetStates(elbv2, tg.arn);
-      const problems: string[] = [];
-      if (c.healthy < check.minHealthy) problems.push(`${c.healthy} healthy < ${check.minHealthy}`);
-      if (c.unhealthy > check.maxUnhealthy) {
-        problems.push(`${c.unhealthy} unhealthy > ${check.maxUnhealthy}`);
-      }
-      const aside = [
-        c.initial ? `${c.initial} initial` : '',
-        c.draining ? `${c.draining} draining` : '',
-        c.other ? `${c.other} other` : '',
-      ].filter(Boolean);
-      const measurement: Measurement = {
-        name: `targetHealth of ${tg.label}`,
-        kind: 'targetHealth',
-        status: problems.length ? 'fail' : 'pass',
-        value: c.healthy,
-        shown: `${c.healthy} healthy, ${c.unhealthy} unhealthy${aside.length ? ` (${aside.join(', ')})` : ''}`,
-        threshold: `≥ ${check.minHealthy} healthy, ≤ ${check.maxUnhealthy} unhealthy`,
-        details: { targetGroupArn: tg.arn, ...c },
-      };
-      if (problems.length) measurement.reason = problems.join(', ');
-      return measurement;
-    }),
-  );
 }

@@ -24,20 +24,37 @@ export interface TargetSpec {
   weighted: TargetGroupSpec[];
 }
 
+/** What each ARN is called in an error message: where the user wrote it. */
+export interface TargetGroupSources {
+  canary: string;
+  baseline: string;
+}
 
-/** From action inputs: target group ARNs, labelled by their names. */
-export function targetsFromArns(canaryArn: string, baselineArn?: string): TargetSpec {
-  const spec = (arn: string, input: string): TargetGroupSpec => {
+const UNNAMED_SOURCES: TargetGroupSources = {
+  canary: 'The canary target group',
+  baseline: 'The baseline target group',
+};
+
+/**
+ * From target group ARNs, labelled by their names. `sources` names the ARNs in errors, e.g.
+ * the inputs they came from.
+ */
+export function targetsFromArns(
+  canaryArn: string,
+  baselineArn?: string,
+  sources: TargetGroupSources = UNNAMED_SOURCES,
+): TargetSpec {
+  const spec = (arn: string, source: string): TargetGroupSpec => {
     const parsed = parseElbArn(arn, 'targetgroup');
-    if (isArnError(parsed)) throw new ConfigurationError(`Input "${input}": ${parsed.error}`);
+    if (isArnError(parsed)) throw new ConfigurationError(`${source}: ${parsed.error}`);
     return { label: parsed.name, arn };
   };
-  const canary = spec(canaryArn, 'canary-target-group');
+  const canary = spec(canaryArn, sources.canary);
   if (baselineArn === undefined) return { canary, weighted: [canary] };
-  const baseline = spec(baselineArn, 'baseline-target-group');
+  const baseline = spec(baselineArn, sources.baseline);
   if (baseline.arn === canary.arn) {
     throw new ConfigurationError(
-      'Inputs "canary-target-group" and "baseline-target-group" name the same target group.',
+      `${sources.canary} and ${sources.baseline} name the same target group.`,
     );
   }
   return { canary, baseline, weighted: [canary, baseline] };

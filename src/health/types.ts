@@ -2,7 +2,16 @@
  * What the health analysis works on and what it produces. Domain code takes its I/O (AWS
  * clients, fetch, clock, logger) as arguments; these types are the values passed between.
  */
-import type { Check } from '../rollout-file/types.js';
+import type { Check } from './checks/index.js';
+
+/** How a canary is watched after a shift. Durations are in milliseconds. */
+export interface Analysis {
+  warmupMs: number;
+  intervalMs: number;
+  durationMs: number;
+  failureLimit: number;
+  checks: Check[];
+}
 
 /** The same shape as the shift's clock, so one clock serves a whole rollout step. */
 export interface Clock {

@@ -6,10 +6,12 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isScalar } from 'yaml';
 import { isArnError, parseElbArn, type ElbArn } from '../aws/arn.js';
 import { ConfigurationError, errorMessage } from '../common/errors.js';
-import { defaultChecks, optional, readChecks } from './checks.js';
+import { DEFAULT_CLOUDWATCH_PERIOD_MS, isCloudWatchPeriod } from '../health/checks/cloudwatch.js';
+import { defaultChecks, readChecks, type Check } from '../health/checks/index.js';
+import { optional } from '../health/checks/kind.js';
 import { formatDuration } from '../common/duration.js';
 import { closestMatch } from '../yaml/suggest.js';
-import type { Analysis, Check, ClusterSpec, RolloutFile, RouteRef } from './types.js';
+import type { Analysis, ClusterSpec, RolloutFile, RouteRef } from './types.js';
 import { YamlSource, type At } from '../yaml/source.js';
 
 /** The rollout file versions this release reads. */
@@ -23,7 +25,7 @@ export const ANALYSIS_DEFAULTS = {
   warmupMs: 30_000,
   // ALB metrics in CloudWatch have 1-minute resolution; a shorter interval would judge windows
   // that hold a whole minute of data or none.
-  intervalMs: 60_000,
+  intervalMs: DEFAULT_CLOUDWATCH_PERIOD_MS,
   durationMs: 300_000,
   failureLimit: 0,
 } as const;
@@ -547,9 +549,7 @@ function readAnalysis(src: YamlSource, at: At): Analysis | undefined {
   // interval must be a period GetMetricData accepts. Checked here so a file valid today stays
   // valid when it runs.
   const intervalSeconds = intervalMs / 1000;
-  const isPeriod =
-    Number.isInteger(intervalSeconds) &&
-    ([1, 5, 10, 20, 30].includes(intervalSeconds) || intervalSeconds % 60 === 0);
+  const isPeriod = Number.isInteger(intervalSeconds) && isCloudWatchPeriod(intervalSeconds);
   if (!isPeriod && checks.some((c) => c.kind === 'cloudwatch')) {
     src.reportValue(
       f.get('interval') ?? at,

@@ -2,7 +2,7 @@ import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balan
 import { describe, expect, it } from 'vitest';
 import { MemoryLogger } from '../../src/common/logger.js';
 import { runAnalysis, scheduleAnalysis, type AnalysisDeps } from '../../src/health/index.js';
-import type { Analysis, Check } from '../../src/rollout-file/types.js';
+import type { Analysis, Check } from '../../src/health/index.js';
 import {
   BLUE,
   FakeClock,

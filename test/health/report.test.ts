@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLogger } from '../../src/common/logger.js';
 import { buildReport, runAnalysis, summaryMarkdown } from '../../src/health/index.js';
-import type { Analysis, Check } from '../../src/rollout-file/types.js';
+import type { Analysis, Check } from '../../src/health/index.js';
 import { BLUE, FakeClock, GREEN, TARGETS, fakeCloudWatch, fakeTargetHealth } from './fixtures.js';
 
 const T0 = Date.parse('2026-05-01T12:00:00Z');

@@ -13,7 +13,7 @@ import {
   targetsFromArns,
   type AnalysisResult,
 } from '../../src/health/index.js';
-import type { Analysis, Check } from '../../src/rollout-file/types.js';
+import type { Analysis, Check } from '../../src/health/index.js';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { sandboxClients, startCanaryStack, type CanaryStack } from '../fakes/sandbox-stack.js';
 

@@ -50,10 +50,32 @@ describe('targetsFromRolloutFile', () => {
 });
 
 describe('targetsFromArns', () => {
+  const LB = `${P}:loadbalancer/app/web/50dc6c495c0c9188`;
+  // What verify-health passes, so its errors name its inputs.
+  const INPUTS = {
+    canary: 'Input "canary-target-group"',
+    baseline: 'input "baseline-target-group"',
+  };
+
   it('labels target groups by name and refuses a malformed ARN naming the input', () => {
     expect(targetsFromArns(GREEN.arn, BLUE.arn).baseline?.label).toBe('web-blue');
-    expect(() => targetsFromArns(`${P}:loadbalancer/app/web/50dc6c495c0c9188`)).toThrow(
+    expect(() => targetsFromArns(LB, undefined, INPUTS)).toThrow(
       /^Input "canary-target-group": ".*" is a loadbalancer ARN; expected/,
+    );
+    expect(() => targetsFromArns(GREEN.arn, LB, INPUTS)).toThrow(
+      /^input "baseline-target-group": ".*" is a loadbalancer ARN; expected/,
+    );
+  });
+
+  it('names the target groups by their role when not told where the ARNs came from', () => {
+    expect(() => targetsFromArns(LB)).toThrow(
+      /^The canary target group: ".*" is a loadbalancer ARN; expected/,
+    );
+  });
+
+  it('refuses the same target group as canary and baseline', () => {
+    expect(() => targetsFromArns(GREEN.arn, GREEN.arn, INPUTS)).toThrow(
+      'Input "canary-target-group" and input "baseline-target-group" name the same target group.',
     );
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateTargetHealth } from '../../src/health/target-health.js';
-import { BLUE, GREEN, fakeTargetHealth } from './fixtures.js';
+import { evaluateTargetHealth } from '../../../src/health/checks/target-health.js';
+import { BLUE, GREEN, fakeTargetHealth } from '../fixtures.js';
 
 describe('targetHealth', () => {
   it('checks every target group that receives weight', async () => {

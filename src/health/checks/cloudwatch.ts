@@ -12,17 +12,356 @@ import {
   type CloudWatchClient,
   type MetricDataQuery,
 } from '@aws-sdk/client-cloudwatch';
-import { ConfigurationError } from '../common/errors.js';
-import type { CloudWatchCheck, CloudWatchMetric } from '../rollout-file/types.js';
+import { isMap, type Node } from 'yaml';
+import { formatDuration } from '../../common/duration.js';
+import { ConfigurationError } from '../../common/errors.js';
+import type { At, YamlSource } from '../../yaml/source.js';
+import { closestMatch } from '../../yaml/suggest.js';
 import {
   boundViolation,
   formatBounds,
   formatIncrease,
   formatMetric,
   formatNumber,
-} from './format.js';
-import { substitutePlaceholders, type PlaceholderValues } from './placeholders.js';
-import type { HealthTargets, IntervalWindow, Measurement, TargetGroupRef } from './types.js';
+} from '../format.js';
+import { substitutePlaceholders, type PlaceholderValues } from '../placeholders.js';
+import type { HealthTargets, IntervalWindow, Measurement, TargetGroupRef } from '../types.js';
+import { optional, scalarValue, settings, type CheckKind } from './kind.js';
+
+/** The resolution of ALB metrics in CloudWatch: one datapoint a minute. */
+export const DEFAULT_CLOUDWATCH_PERIOD_MS = 60_000;
+/**
+ * How long after a window closes real ALB metrics are complete enough to judge: a minute or
+ * more. What the actions wait by default; an AnalysisRequest without a delay waits none (the
+ * sandbox's metrics are in at once).
+ */
+export const DEFAULT_CLOUDWATCH_DELAY_MS = 60_000;
+
+export type CloudWatchMetric =
+  'error-rate' | 'latency-p99' | 'latency-p95' | 'latency-avg' | 'request-count';
+
+export const CLOUDWATCH_METRICS: readonly CloudWatchMetric[] = [
+  'error-rate',
+  'latency-p99',
+  'latency-p95',
+  'latency-avg',
+  'request-count',
+];
+
+export interface CloudWatchCheck {
+  kind: 'cloudwatch';
+  /** A built-in metric, or absent when `queries` (custom MetricDataQuery JSON) is used. */
+  metric?: CloudWatchMetric;
+  /** Custom form: raw MetricDataQuery objects with {{targetGroup}} etc. placeholders. */
+  queries?: unknown[];
+  /** Custom form: the id of the query whose value is compared. */
+  returnId?: string;
+  /** Thresholds; latencies are in seconds (as CloudWatch reports TargetResponseTime). */
+  max?: number;
+  min?: number;
+  vsBaseline?: { maxIncrease?: number; maxRatio?: number };
+  /** Below this many requests in the interval the result is inconclusive. */
+  minRequests?: number;
+}
+
+/** Periods GetMetricData accepts below one minute (high-resolution metrics). */
+const SUB_MINUTE_PERIODS = [1, 5, 10, 20, 30];
+
+/** Whether GetMetricData accepts this many seconds as a Period. */
+export function isCloudWatchPeriod(seconds: number): boolean {
+  return SUB_MINUTE_PERIODS.includes(seconds) || (seconds > 0 && seconds % 60 === 0);
+}
+
+export const cloudwatch: CheckKind<CloudWatchCheck> = {
+  name: 'cloudwatch',
+  fields: ['metric', 'queries', 'returnId', 'max', 'min', 'vsBaseline', 'minRequests'],
+  parse: readCloudWatch,
+  prepare: (checks, { targets, intervalMs }) => {
+    const plan = planCloudWatch(
+      checks.map((c) => c.check),
+      targets,
+      intervalMs / 1000,
+    );
+    return {
+      evaluate: async (window, io) =>
+        (await evaluateCloudWatch(io.cloudwatch, plan, window)).map((m) => [m]),
+    };
+  },
+  describe: describeCloudWatch,
+  secrets: () => [],
+  redact: (check) => check,
+};
+
+function describeCloudWatch(check: CloudWatchCheck, canary: string): string {
+  if (!check.metric)
+    return `cloudwatch: custom query \`${check.returnId ?? ''}\` of ${canary} ${formatBounds(check, formatNumber)}`;
+  const metric = check.metric;
+  const parts: string[] = [];
+  if (check.max !== undefined || check.min !== undefined)
+    parts.push(formatBounds(check, (n) => formatMetric(metric, n)));
+  if (check.vsBaseline?.maxIncrease !== undefined)
+    parts.push(`≤ baseline ${formatIncrease(metric, check.vsBaseline.maxIncrease)}`);
+  if (check.vsBaseline?.maxRatio !== undefined)
+    parts.push(`≤ baseline ×${formatNumber(check.vsBaseline.maxRatio)}`);
+  const min = check.minRequests !== undefined ? ` (judged from ${check.minRequests} requests)` : '';
+  return `cloudwatch: ${metric} of ${canary} ${parts.join(', ')}${min}`;
+}
+
+/** The fields of CloudWatch's MetricDataQuery, the custom form's `queries` items. */
+const METRIC_DATA_QUERY_FIELDS = [
+  'Id',
+  'MetricStat',
+  'Expression',
+  'Label',
+  'ReturnData',
+  'Period',
+  'AccountId',
+];
+/** CloudWatch's own rule for a MetricDataQuery Id, as written (before our prefix). */
+const WRITTEN_QUERY_ID = /^[a-z][A-Za-z0-9_]{0,254}$/;
+
+/** A bare latency threshold is seconds; at or above this it is surely meant as milliseconds. */
+const MAX_BARE_LATENCY_SECONDS = 60;
+
+function readCloudWatch(src: YamlSource, at: At): CloudWatchCheck | undefined {
+  const f = settings(src, at, cloudwatch);
+  if (!f) return undefined;
+  const before = src.diagnostics.length;
+  const check: CloudWatchCheck = { kind: 'cloudwatch' };
+  const metricAt = f.get('metric');
+  const queriesAt = f.get('queries');
+  const returnIdAt = f.get('returnId');
+
+  if (metricAt && queriesAt) {
+    src.reportEntry(
+      queriesAt,
+      `${at.label} has both "metric" and "queries"; use "metric" for a built-in metric, or "queries" with "returnId" for your own, not both.`,
+    );
+  } else if (!metricAt && !queriesAt) {
+    src.reportEntry(
+      at,
+      `${at.label} needs "metric" (one of ${CLOUDWATCH_METRICS.join(', ')}) or "queries" with "returnId".`,
+    );
+  }
+  if (metricAt) check.metric = readMetric(src, metricAt);
+  if (queriesAt) {
+    const queries = readQueries(src, queriesAt);
+    if (queries) check.queries = queries.raw;
+    if (!returnIdAt) {
+      src.reportEntry(
+        at,
+        `Missing required key "returnId" in ${at.label}: the Id of the query whose value is compared.`,
+      );
+    } else {
+      const returnId = src.string(returnIdAt);
+      if (returnId !== undefined && queries && !queries.ids.includes(returnId)) {
+        const suggestion = closestMatch(returnId, queries.ids);
+        const hint = suggestion
+          ? `did you mean "${suggestion}"?`
+          : `the Ids are ${queries.ids.join(', ')}.`;
+        src.reportValue(
+          returnIdAt,
+          `${returnIdAt.label} "${returnId}" is not the Id of any query; ${hint}`,
+        );
+      }
+      if (returnId !== undefined) check.returnId = returnId;
+    }
+  } else if (returnIdAt) {
+    src.reportEntry(
+      returnIdAt,
+      `${returnIdAt.label} only applies with "queries"; remove it or add the queries.`,
+    );
+  }
+
+  // Thresholds are read in the metric's unit only when the metric itself is valid.
+  const metricKnown = !metricAt || check.metric !== undefined;
+  const unit = metricKnown ? check.metric : undefined;
+  if (metricKnown) {
+    const max = optional(f.get('max'), (v) => readThreshold(src, v, unit));
+    const min = optional(f.get('min'), (v) => readThreshold(src, v, unit));
+    if (max !== undefined) check.max = max;
+    if (min !== undefined) check.min = min;
+    if (min !== undefined && max !== undefined && min > max) {
+      src.reportValue(
+        f.get('min') as At,
+        `${at.label} has min ${min} above max ${max}; no value could pass.`,
+      );
+    }
+    const baselineAt = f.get('vsBaseline');
+    // The custom form is judged only by max/min of the returnId value; a vsBaseline there
+    // would be ignored, and a check with nothing else would always pass.
+    if (baselineAt && queriesAt) {
+      src.reportEntry(
+        baselineAt,
+        `${baselineAt.label} only applies to a built-in "metric"; a check with "queries" compares the "returnId" value with "max" and/or "min". ` +
+          `To compare with the baseline, write it into the queries (an Expression over {{baselineTargetGroup}}) and set "max".`,
+      );
+    } else if (baselineAt) {
+      const vsBaseline = readVsBaseline(src, baselineAt, unit);
+      if (vsBaseline) check.vsBaseline = vsBaseline;
+    }
+  }
+  const minRequests = optional(f.get('minRequests'), (v) => src.integer(v, 0));
+  if (minRequests !== undefined) check.minRequests = minRequests;
+  if (queriesAt && !metricAt) {
+    if (!f.has('max') && !f.has('min') && !f.has('vsBaseline')) {
+      src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
+    }
+  } else if (!f.has('max') && !f.has('min') && !f.has('vsBaseline')) {
+    src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or "vsBaseline".`);
+  }
+  return src.diagnostics.length > before ? undefined : check;
+}
+
+function readMetric(src: YamlSource, at: At): CloudWatchMetric | undefined {
+  const name = src.string(at, `one of ${CLOUDWATCH_METRICS.join(', ')}`);
+  if (name === undefined) return undefined;
+  const metric = CLOUDWATCH_METRICS.find((m) => m === name);
+  if (!metric) {
+    const suggestion = closestMatch(name, CLOUDWATCH_METRICS);
+    const hint = suggestion
+      ? `did you mean "${suggestion}"?`
+      : `use one of ${CLOUDWATCH_METRICS.join(', ')}, or "queries" for your own metric.`;
+    src.reportValue(at, `${at.label} "${name}" is not a built-in metric; ${hint}`);
+  }
+  return metric;
+}
+
+function readQueries(src: YamlSource, at: At): { raw: unknown[]; ids: string[] } | undefined {
+  const items = src.list(at, 'a list of CloudWatch MetricDataQuery objects');
+  if (!items) return undefined;
+  if (items.length === 0) {
+    src.reportValue(at, `${at.label} is empty; list at least one MetricDataQuery.`);
+    return undefined;
+  }
+  const before = src.diagnostics.length;
+  const raw: unknown[] = [];
+  const ids: string[] = [];
+  for (const item of items) {
+    const f = src.map(
+      item,
+      METRIC_DATA_QUERY_FIELDS,
+      'a MetricDataQuery map (Id, and MetricStat or Expression)',
+    );
+    if (!f) continue;
+    const idAt = src.required(
+      f,
+      'Id',
+      item,
+      "the query's name, referred to by returnId and expressions",
+    );
+    if (idAt) {
+      const id = src.string(idAt);
+      if (id !== undefined && !WRITTEN_QUERY_ID.test(id)) {
+        src.reportValue(
+          idAt,
+          `${idAt.label} "${id}" must start with a lowercase letter and hold only letters, digits and underscores (CloudWatch's rule for Ids).`,
+        );
+      } else if (id !== undefined && ids.includes(id)) {
+        src.reportValue(
+          idAt,
+          `${idAt.label} "${id}" is used by another query too; Ids must be unique.`,
+        );
+      } else if (id !== undefined) ids.push(id);
+    }
+    if (f.has('MetricStat') === f.has('Expression')) {
+      src.reportValue(
+        item,
+        `${item.label} must have exactly one of "MetricStat" and "Expression".`,
+      );
+    }
+    raw.push((item.node as Node).toJS(src.doc));
+  }
+  return src.diagnostics.length > before ? undefined : { raw, ids };
+}
+
+/**
+ * A threshold in the metric's unit. Latencies are seconds, as CloudWatch reports
+ * TargetResponseTime, and may also be written as durations (`800ms`); an error rate is a
+ * fraction of requests; request counts cannot be negative.
+ */
+function readThreshold(
+  src: YamlSource,
+  at: At,
+  metric: CloudWatchMetric | undefined,
+): number | undefined {
+  if (metric?.startsWith('latency-')) {
+    const v = scalarValue(at.node);
+    if (typeof v === 'string') {
+      const ms = src.duration(at, { positive: false });
+      return ms === undefined ? undefined : ms / 1000;
+    }
+    const seconds = src.number(at, 'a duration like 800ms, or a number of seconds');
+    if (seconds === undefined) return undefined;
+    if (seconds < 0) {
+      src.reportValue(at, `${at.label} must not be negative, got ${seconds}.`);
+      return undefined;
+    }
+    if (seconds >= MAX_BARE_LATENCY_SECONDS) {
+      src.reportValue(
+        at,
+        `${at.label} is ${seconds} seconds (a bare number is seconds); write ${seconds}ms if you meant milliseconds, or ${formatDuration(seconds * 1000)} if you meant seconds.`,
+      );
+      return undefined;
+    }
+    return seconds;
+  }
+  if (metric === 'error-rate') {
+    const rate = src.number(at, 'a fraction from 0 to 1 (0.01 is 1%)');
+    if (rate === undefined) return undefined;
+    if (rate < 0 || rate > 1) {
+      src.reportValue(at, `${at.label} must be a fraction from 0 to 1 (0.01 is 1%), got ${rate}.`);
+      return undefined;
+    }
+    return rate;
+  }
+  if (metric === 'request-count') {
+    const count = src.number(at, 'a non-negative number');
+    if (count !== undefined && count < 0) {
+      src.reportValue(at, `${at.label} must not be negative, got ${count}.`);
+      return undefined;
+    }
+    return count;
+  }
+  return src.number(at);
+}
+
+function readVsBaseline(
+  src: YamlSource,
+  at: At,
+  metric: CloudWatchMetric | undefined,
+): CloudWatchCheck['vsBaseline'] | undefined {
+  const f = src.map(at, ['maxIncrease', 'maxRatio'], 'a map with maxIncrease and/or maxRatio');
+  if (!f) return undefined;
+  // Unknown keys are reported already; "empty" means nothing was written at all.
+  if (isMap(at.node) && at.node.items.length === 0) {
+    src.reportValue(
+      at,
+      `${at.label} is empty; set "maxIncrease" (canary minus baseline) or "maxRatio" (canary / baseline).`,
+    );
+    return undefined;
+  }
+  const before = src.diagnostics.length;
+  const vsBaseline: NonNullable<CloudWatchCheck['vsBaseline']> = {};
+  const increaseAt = f.get('maxIncrease');
+  if (increaseAt) {
+    const increase = readThreshold(src, increaseAt, metric);
+    if (increase !== undefined && increase < 0) {
+      src.reportValue(increaseAt, `${increaseAt.label} must not be negative, got ${increase}.`);
+    } else if (increase !== undefined) vsBaseline.maxIncrease = increase;
+  }
+  const ratioAt = f.get('maxRatio');
+  if (ratioAt) {
+    const ratio = src.number(ratioAt, 'a number above 0 (1.5 allows 50% more than the baseline)');
+    if (ratio !== undefined && ratio <= 0) {
+      src.reportValue(
+        ratioAt,
+        `${ratioAt.label} must be above 0 (1.5 allows 50% more than the baseline), got ${ratio}.`,
+      );
+    } else if (ratio !== undefined) vsBaseline.maxRatio = ratio;
+  }
+  return src.diagnostics.length > before ? undefined : vsBaseline;
+}
 
 const NAMESPACE = 'AWS/ApplicationELB';
 

@@ -10,10 +10,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluatePrometheus, preparePrometheusCheck } from '../../src/health/prometheus.js';
-import type { IntervalWindow } from '../../src/health/index.js';
-import type { PrometheusCheck } from '../../src/rollout-file/types.js';
-import { TARGETS } from './fixtures.js';
+import {
+  evaluatePrometheus,
+  preparePrometheusCheck,
+  type PrometheusCheck,
+} from '../../../src/health/checks/prometheus.js';
+import type { IntervalWindow } from '../../../src/health/index.js';
+import { TARGETS } from '../fixtures.js';
 
 const WINDOW: IntervalWindow = { index: 1, start: 1_777_000_000_000, end: 1_777_000_060_000 };
 

@@ -3,11 +3,77 @@
  * the interval window. Every series in the result must be within bounds; the value shown is
  * the one nearest to failing. An empty result is no data, not a pass.
  */
-import { ConfigurationError, errorMessage } from '../common/errors.js';
-import type { PrometheusCheck } from '../rollout-file/types.js';
-import { boundViolation, formatBounds, formatNumber } from './format.js';
-import { substitutePlaceholders } from './placeholders.js';
-import type { FetchLike, HealthTargets, IntervalWindow, Measurement } from './types.js';
+import { ConfigurationError, errorMessage } from '../../common/errors.js';
+import type { At, YamlSource } from '../../yaml/source.js';
+import { boundViolation, formatBounds, formatNumber } from '../format.js';
+import { substitutePlaceholders } from '../placeholders.js';
+import type { FetchLike, HealthTargets, IntervalWindow, Measurement } from '../types.js';
+import { REDACTED, headerSecrets, redactHeaders } from './headers.js';
+import { optional, settings, type CheckKind } from './kind.js';
+
+export interface PrometheusCheck {
+  kind: 'prometheus';
+  url: string;
+  query: string;
+  max?: number;
+  min?: number;
+  bearerToken?: string;
+  headers: Record<string, string>;
+}
+
+export const prometheus: CheckKind<PrometheusCheck> = {
+  name: 'prometheus',
+  fields: ['url', 'query', 'max', 'min', 'bearerToken', 'headers'],
+  parse: readPrometheus,
+  prepare: (checks, { targets, intervalMs }) => {
+    const prepared = checks.map(({ check, index }) =>
+      preparePrometheusCheck(check, targets, intervalMs, index),
+    );
+    return {
+      evaluate: (window, io) =>
+        Promise.all(prepared.map(async (p) => [await evaluatePrometheus(p, window, io.fetch)])),
+    };
+  },
+  describe: (check) => `prometheus: \`${check.query}\` ${formatBounds(check, formatNumber)}`,
+  secrets: (check) => [
+    ...(check.bearerToken ? [check.bearerToken] : []),
+    ...headerSecrets(check.headers),
+  ],
+  redact: (check) => {
+    const redacted: PrometheusCheck = { ...check, headers: redactHeaders(check.headers) };
+    if (check.bearerToken !== undefined) redacted.bearerToken = REDACTED;
+    return redacted;
+  },
+};
+
+function readPrometheus(src: YamlSource, at: At): PrometheusCheck | undefined {
+  const f = settings(src, at, prometheus);
+  if (!f) return undefined;
+  const before = src.diagnostics.length;
+  const urlAt = src.required(f, 'url', at, 'the Prometheus server, e.g. http://prometheus:9090');
+  const queryAt = src.required(f, 'query', at, 'the PromQL query whose value is compared');
+  const url = urlAt && src.url(urlAt);
+  const query = queryAt && src.string(queryAt);
+  const max = optional(f.get('max'), (v) => src.number(v));
+  const min = optional(f.get('min'), (v) => src.number(v));
+  if (!f.has('max') && !f.has('min')) {
+    src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
+  }
+  if (min !== undefined && max !== undefined && min > max) {
+    src.reportValue(
+      f.get('min') as At,
+      `${at.label} has min ${min} above max ${max}; no value could pass.`,
+    );
+  }
+  const bearerToken = optional(f.get('bearerToken'), (v) => src.string(v));
+  const headers = optional(f.get('headers'), (v) => src.headers(v)) ?? {};
+  if (src.diagnostics.length > before || url === undefined || query === undefined) return undefined;
+  const check: PrometheusCheck = { kind: 'prometheus', url, query, headers };
+  if (max !== undefined) check.max = max;
+  if (min !== undefined) check.min = min;
+  if (bearerToken !== undefined) check.bearerToken = bearerToken;
+  return check;
+}
 
 /** Upper bound on one query, so a hung Prometheus cannot hold an interval forever. */
 const QUERY_TIMEOUT_MS = 30_000;

@@ -1,10 +1,13 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { evaluateCloudWatch, planCloudWatch } from '../../src/health/cloudwatch.js';
-import type { HealthTargets, IntervalWindow } from '../../src/health/index.js';
-import type { CloudWatchCheck } from '../../src/rollout-file/types.js';
-import { BLUE, GREEN, TARGETS, fakeCloudWatch, traffic } from './fixtures.js';
+import {
+  evaluateCloudWatch,
+  planCloudWatch,
+  type CloudWatchCheck,
+} from '../../../src/health/checks/cloudwatch.js';
+import type { HealthTargets, IntervalWindow } from '../../../src/health/index.js';
+import { BLUE, GREEN, TARGETS, fakeCloudWatch, traffic } from '../fixtures.js';
 
 const WINDOW: IntervalWindow = {
   index: 1,

@@ -1,8 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateHttp } from '../../src/health/http.js';
-import type { HttpCheck } from '../../src/rollout-file/types.js';
+import { evaluateHttp, type HttpCheck } from '../../../src/health/checks/http.js';
 
 let server: Server;
 let base: string;
