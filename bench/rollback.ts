@@ -13,7 +13,7 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { parseArgs } from 'node:util';
-import { systemClock } from '../src/alb/shift.js';
+import { systemClock } from '../src/common/clock.js';
 import type { Logger } from '../src/common/logger.js';
 import { runApply } from '../src/operations/apply.js';
 import type { RolloutDeps } from '../src/operations/context.js';

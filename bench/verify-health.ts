@@ -8,9 +8,10 @@
  * time from that moment to the failing verdict. Printed, not asserted: detection takes between
  * one and two intervals (the bad traffic must fill a whole window), plus the evaluation itself.
  */
+import { systemClock } from '../src/common/clock.js';
 import { parseArgs } from 'node:util';
 import { silentLogger } from '../src/common/logger.js';
-import { resolveTargets, runAnalysis, systemClock, targetsFromArns } from '../src/health/index.js';
+import { resolveTargets, runAnalysis, targetsFromArns } from '../src/health/index.js';
 import { parseDuration } from '../src/common/duration.js';
 import { startSandbox } from '../sandbox/index.js';
 import { sandboxClients, startCanaryStack } from '../test/fakes/sandbox-stack.js';

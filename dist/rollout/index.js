@@ -54,7 +54,7 @@ var require_tunnel = __commonJS({
     "use strict";
     var net = __require("net");
     var tls = __require("tls");
-    var http = __require("http");
+    var http2 = __require("http");
     var https = __require("https");
     var events = __require("events");
     var assert = __require("assert");
@@ -65,12 +65,12 @@ var require_tunnel = __commonJS({
     exports.httpsOverHttps = httpsOverHttps2;
     function httpOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http.request;
+      agent.request = http2.request;
       return agent;
     }
     function httpsOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http.request;
+      agent.request = http2.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
@@ -91,7 +91,7 @@ var require_tunnel = __commonJS({
       var self2 = this;
       self2.options = options || {};
       self2.proxyOptions = self2.options.proxy || {};
-      self2.maxSockets = self2.options.maxSockets || http.Agent.defaultMaxSockets;
+      self2.maxSockets = self2.options.maxSockets || http2.Agent.defaultMaxSockets;
       self2.requests = [];
       self2.sockets = [];
       self2.on("free", function onFree(socket, host, port, localAddress) {
@@ -7635,7 +7635,7 @@ var require_client = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var net = __require("node:net");
-    var http = __require("node:http");
+    var http2 = __require("node:http");
     var util = require_util();
     var { channels } = require_diagnostics();
     var Request = require_request();
@@ -7824,7 +7824,7 @@ var require_client = __commonJS({
         this[kUrl] = util.parseOrigin(url);
         this[kConnector] = connect2;
         this[kPipelining] = pipelining != null ? pipelining : 1;
-        this[kMaxHeadersSize] = maxHeaderSize || http.maxHeaderSize;
+        this[kMaxHeadersSize] = maxHeaderSize || http2.maxHeaderSize;
         this[kKeepAliveDefaultTimeout] = keepAliveTimeout == null ? 4e3 : keepAliveTimeout;
         this[kKeepAliveMaxTimeout] = keepAliveMaxTimeout == null ? 6e5 : keepAliveMaxTimeout;
         this[kKeepAliveTimeoutThreshold] = keepAliveTimeoutThreshold == null ? 2e3 : keepAliveTimeoutThreshold;
@@ -26492,10 +26492,10 @@ var init_HttpBindingNormalizedSchema = __esm({
       return segments.length ? segments : void 0;
     };
     buildHttpOperationBindings = (schema) => {
-      const { http, endpoint: endpoint2 } = translateTraits(schema.traits ?? {});
-      const [path, search] = http?.[1].split("?") ?? [];
+      const { http: http2, endpoint: endpoint2 } = translateTraits(schema.traits ?? {});
+      const [path, search] = http2?.[1].split("?") ?? [];
       return [
-        http?.[0],
+        http2?.[0],
         path,
         search ? [...new URLSearchParams(search)] : [],
         path ? buildPathSegments(path) : void 0,
@@ -56598,7 +56598,7 @@ var require_lib = __commonJS({
     exports.HttpClient = exports.HttpClientResponse = exports.HttpClientError = exports.MediaTypes = exports.Headers = exports.HttpCodes = void 0;
     exports.getProxyUrl = getProxyUrl2;
     exports.isHttps = isHttps;
-    var http = __importStar(__require("http"));
+    var http2 = __importStar(__require("http"));
     var https = __importStar(__require("https"));
     var pm = __importStar(require_proxy());
     var tunnel2 = __importStar(require_tunnel2());
@@ -56988,7 +56988,7 @@ var require_lib = __commonJS({
         const info2 = {};
         info2.parsedUrl = requestUrl;
         const usingSsl = info2.parsedUrl.protocol === "https:";
-        info2.httpModule = usingSsl ? https : http;
+        info2.httpModule = usingSsl ? https : http2;
         const defaultPort = usingSsl ? 443 : 80;
         info2.options = {};
         info2.options.host = info2.parsedUrl.hostname;
@@ -57089,7 +57089,7 @@ var require_lib = __commonJS({
         const usingSsl = parsedUrl.protocol === "https:";
         let maxSockets = 100;
         if (this.requestOptions) {
-          maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+          maxSockets = this.requestOptions.maxSockets || http2.globalAgent.maxSockets;
         }
         if (proxyUrl && proxyUrl.hostname) {
           const agentOptions = {
@@ -57111,7 +57111,7 @@ var require_lib = __commonJS({
         }
         if (!agent) {
           const options = { keepAlive: this._keepAlive, maxSockets };
-          agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+          agent = usingSsl ? new https.Agent(options) : new http2.Agent(options);
           this._agent = agent;
         }
         if (usingSsl && this._ignoreSslError) {
@@ -57228,7 +57228,7 @@ var require_light = __commonJS({
       function getCjsExportFromNamespace(n3) {
         return n3 && n3["default"] || n3;
       }
-      var load = function(received, defaults2, onto = {}) {
+      var load2 = function(received, defaults2, onto = {}) {
         var k5, ref, v;
         for (k5 in defaults2) {
           v = defaults2[k5];
@@ -57247,7 +57247,7 @@ var require_light = __commonJS({
         return onto;
       };
       var parser = {
-        load,
+        load: load2,
         overwrite
       };
       var DLList;
@@ -66385,8 +66385,50 @@ function endGroup() {
 // src/actions/rollout/main.ts
 var import_client_cloudwatch2 = __toESM(require_dist_cjs17(), 1);
 
-// src/alb/shift.ts
+// src/common/clock.ts
+var systemClock = {
+  now: () => /* @__PURE__ */ new Date(),
+  sleep: (ms, signal) => new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  })
+};
+function abortableClock(clock, signal) {
+  if (!signal) return clock;
+  return { now: () => clock.now(), sleep: (ms, s2) => clock.sleep(ms, s2 ?? signal) };
+}
+
+// src/aws/clients.ts
 var import_client_elastic_load_balancing_v2 = __toESM(require_dist_cjs18(), 1);
+
+// src/common/version.ts
+var VERSION = "0.1.0";
+var USER_AGENT2 = `eks-cluster-canary/${VERSION}`;
+
+// src/aws/clients.ts
+var common = (region) => ({
+  region,
+  retryMode: "adaptive",
+  maxAttempts: 6,
+  customUserAgent: USER_AGENT2
+});
+function makeElbv2Client(region) {
+  return new import_client_elastic_load_balancing_v2.ElasticLoadBalancingV2Client(common(region));
+}
+function clientOptions(region) {
+  return common(region);
+}
+
+// src/actions/common/run.ts
+import { isAbsolute, relative } from "node:path";
 
 // src/common/errors.ts
 var ExplainedError = class extends Error {
@@ -66408,572 +66450,36 @@ function errorMessage(e5) {
   return typeof e5 === "string" ? e5 : JSON.stringify(e5);
 }
 
-// src/aws/arn.ts
-var PREFIX = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):elasticloadbalancing:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):(.+)$/;
-var ID = "[0-9a-f]{16}";
-var NAME = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?";
-var RESOURCE = {
-  targetgroup: new RegExp(`^targetgroup/(${NAME})/(${ID})$`),
-  loadbalancer: new RegExp(`^loadbalancer/app/(${NAME})/(${ID})$`),
-  listener: new RegExp(`^listener/app/(${NAME})/(${ID})/${ID}$`),
-  "listener-rule": new RegExp(`^listener-rule/app/(${NAME})/(${ID})/${ID}/${ID}$`)
-};
-var EXAMPLES = {
-  targetgroup: "arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<16 hex>",
-  loadbalancer: "arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<16 hex>",
-  listener: "arn:aws:elasticloadbalancing:<region>:<account>:listener/app/<lb-name>/<16 hex>/<16 hex>",
-  "listener-rule": "arn:aws:elasticloadbalancing:<region>:<account>:listener-rule/app/<lb-name>/<16 hex>/<16 hex>/<16 hex>"
-};
-function parseElbArn(arn, kind) {
-  const m3 = PREFIX.exec(arn);
-  if (!m3) {
-    return {
-      error: `"${arn}" is not an Elastic Load Balancing ARN; expected ${EXAMPLES[kind]}`
-    };
-  }
-  const [, partition2, region, account, resource] = m3;
-  const r5 = RESOURCE[kind].exec(resource);
-  if (!r5) {
-    const actual = Object.keys(RESOURCE).find((k5) => RESOURCE[k5].test(resource));
-    const what = actual ? `a ${actual} ARN` : `not a well-formed ${kind} ARN`;
-    return { error: `"${arn}" is ${what}; expected ${EXAMPLES[kind]}` };
-  }
-  const [, name, id] = r5;
-  const parsed = { arn, kind, partition: partition2, region, account, name };
-  if (kind === "targetgroup") parsed.targetGroupDimension = `targetgroup/${name}/${id}`;
-  else parsed.loadBalancerDimension = `app/${name}/${id}`;
-  return parsed;
-}
-function isArnError(x) {
-  return "error" in x;
-}
-function shortName(arn) {
-  const resource = arn.split(":").slice(5).join(":");
-  const parts = resource.split("/");
-  if (parts[0] === "targetgroup") return parts[1] ?? arn;
-  if (parts[0] === "listener") return `${parts[2]} listener ${(parts[4] ?? "").slice(-6)}`;
-  if (parts[0] === "listener-rule") return `${parts[2]} rule ${(parts[5] ?? "").slice(-6)}`;
-  return resource || arn;
-}
-function consoleLink(arn, region) {
-  const host = `https://${region}.console.aws.amazon.com/ec2/home?region=${region}`;
-  const resource = arn.split(":").slice(5).join(":");
-  if (resource.startsWith("targetgroup/")) {
-    return `${host}#TargetGroup:targetGroupArn=${encodeURIComponent(arn)}`;
-  }
-  if (resource.startsWith("listener-rule/")) {
-    const listenerArn = arn.replace(":listener-rule/", ":listener/").replace(/\/[0-9a-f]{16}$/, "");
-    return `${host}#ListenerRuleDetails:ruleArn=${encodeURIComponent(arn)};listenerArn=${encodeURIComponent(listenerArn)}`;
-  }
-  if (resource.startsWith("listener/")) {
-    return `${host}#ListenerDetails:listenerArn=${encodeURIComponent(arn)}`;
-  }
-  return `${host}#LoadBalancers:`;
-}
-
-// src/alb/forward.ts
-function readForwardWeights(ref, actions, expectedTargetGroups) {
-  const where = `${ref.kind} ${ref.arn}`;
-  const forwards = actions.filter((a5) => a5.Type === "forward");
-  if (forwards.length !== 1) {
-    const found = actions.map(describeAction).join(", ") || "no actions";
-    return {
-      problem: forwards.length === 0 ? `The ${where} does not forward to target groups (it has: ${found}). Point it at a weighted forward action over the rollout's target groups first.` : `The ${where} has ${forwards.length} forward actions (${found}); an ALB route must have exactly one for its weights to be shifted.`
-    };
-  }
-  const forward = forwards[0];
-  const weights = forwardWeights(forward);
-  const live = Object.keys(weights);
-  const unknown = live.filter((tg) => !expectedTargetGroups.includes(tg));
-  const missing = expectedTargetGroups.filter((tg) => !live.includes(tg));
-  if (unknown.length > 0 || missing.length > 0) {
-    const parts = [];
-    if (unknown.length > 0) {
-      parts.push(
-        `forwards to ${unknown.map(shortName).join(", ")} which the rollout does not know`
-      );
+// src/common/logger.ts
+function flatGroups(sink) {
+  let open2 = false;
+  return async (name, fn) => {
+    if (open2) {
+      sink.heading(name);
+      return fn();
     }
-    if (missing.length > 0) {
-      parts.push(`does not forward to ${missing.map(shortName).join(", ")}`);
-    }
-    return {
-      problem: `The ${where} ${parts.join(" and ")}. Its forward action must list exactly the rollout's target groups (${expectedTargetGroups.map(shortName).join(", ")}); add a missing one with weight 0, or remove the unknown one, outside the rollout, then run again. Live: ${formatWeights(weights)}.`
-    };
-  }
-  return { weights };
-}
-function forwardWeights(forward) {
-  const groups = forward.ForwardConfig?.TargetGroups;
-  if (groups && groups.length > 0) {
-    const weights = {};
-    for (const g5 of groups) {
-      if (g5.TargetGroupArn) weights[g5.TargetGroupArn] = g5.Weight ?? 1;
-    }
-    return weights;
-  }
-  return forward.TargetGroupArn ? { [forward.TargetGroupArn]: 1 } : {};
-}
-function withWeights(actions, desired) {
-  return actions.map((action) => {
-    const copy = toWritableAction(action);
-    if (action.Type !== "forward") return copy;
-    const current = action.ForwardConfig?.TargetGroups ?? [];
-    const order = current.length > 0 ? current.map((g5) => g5.TargetGroupArn) : [];
-    for (const tg of Object.keys(desired)) if (!order.includes(tg)) order.push(tg);
-    delete copy.TargetGroupArn;
-    copy.ForwardConfig = {
-      ...action.ForwardConfig,
-      TargetGroups: order.map((tg) => ({ TargetGroupArn: tg, Weight: desired[tg] ?? 0 }))
-    };
-    return copy;
-  });
-}
-function toWritableAction(action) {
-  const copy = structuredClone(action);
-  if (copy.AuthenticateOidcConfig) {
-    delete copy.AuthenticateOidcConfig.ClientSecret;
-    copy.AuthenticateOidcConfig.UseExistingClientSecret = true;
-  }
-  if (copy.Type === "forward" && copy.ForwardConfig?.TargetGroups?.length === 1 && copy.TargetGroupArn) {
-    delete copy.TargetGroupArn;
-  }
-  return copy;
-}
-function sameWeights(a5, b5) {
-  const keys = /* @__PURE__ */ new Set([...Object.keys(a5), ...Object.keys(b5)]);
-  for (const k5 of keys) if ((a5[k5] ?? 0) !== (b5[k5] ?? 0)) return false;
-  return true;
-}
-function formatWeights(weights) {
-  return Object.entries(weights).map(([tg, w]) => `${shortName(tg)}=${w}`).join(", ");
-}
-function describeAction(a5) {
-  if (a5.Type === "forward") return `forward to ${formatWeights(forwardWeights(a5))}`;
-  if (a5.Type === "redirect") return "redirect";
-  if (a5.Type === "fixed-response")
-    return `fixed-response ${a5.FixedResponseConfig?.StatusCode ?? ""}`.trim();
-  return a5.Type ?? "unknown action";
-}
-
-// src/alb/shift.ts
-var systemClock = {
-  now: () => /* @__PURE__ */ new Date(),
-  sleep: (ms, signal) => new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  })
-};
-var ShiftFailedError = class extends ExplainedError {
-  constructor(message, previous, restored, notRestored, cancelled) {
-    super(message);
-    this.previous = previous;
-    this.restored = restored;
-    this.notRestored = notRestored;
-    this.cancelled = cancelled;
-  }
-  previous;
-  restored;
-  notRestored;
-  cancelled;
-  name = "ShiftFailedError";
-};
-async function shiftWeights(req, deps) {
-  const { logger: logger2 } = deps;
-  const targetGroups = Object.keys(req.desired);
-  const live = await logger2.group("Reading live weights", async () => {
-    const routes = await readRoutes(deps.client, req.routes, targetGroups, deps.signal);
-    for (const r5 of routes) {
-      logger2.info(`${describeRef(r5.ref)}: ${formatWeights(r5.weights)}`);
-      logger2.debug(`${r5.ref.arn} actions: ${JSON.stringify(r5.actions)}`);
-    }
-    return routes;
-  });
-  const previous = routeWeights(live, (r5) => r5.weights);
-  const desired = routeWeights(live, () => ({ ...req.desired }));
-  checkExpected(live, req.expect);
-  checkMaxStep(live, req.desired, req.maxStep);
-  const toWrite = live.filter((r5) => !sameWeights(r5.weights, req.desired));
-  const outcome = (r5, status) => ({
-    ref: r5.ref,
-    before: r5.weights,
-    after: status === "written" ? { ...req.desired } : r5.weights,
-    status
-  });
-  if (toWrite.length === 0) {
-    logger2.info(`Every route is already at ${formatWeights(req.desired)}; nothing to change.`);
-    return {
-      previous,
-      desired,
-      applied: previous,
-      changed: false,
-      dryRun: req.dryRun,
-      // The weights were already in place when read: a verification may count from now.
-      ...req.dryRun ? {} : { appliedAt: deps.clock.now() },
-      routes: live.map((r5) => outcome(r5, "unchanged")),
-      before: live
-    };
-  }
-  if (req.dryRun) {
-    for (const r5 of toWrite) {
-      logger2.info(
-        `Dry run: would set ${describeRef(r5.ref)} from ${formatWeights(r5.weights)} to ${formatWeights(req.desired)}.`
-      );
-    }
-    return {
-      previous,
-      desired,
-      applied: previous,
-      changed: false,
-      dryRun: true,
-      routes: live.map((r5) => outcome(r5, toWrite.includes(r5) ? "would-write" : "unchanged")),
-      before: live
-    };
-  }
-  const touched = [];
-  let appliedAt;
-  try {
-    await logger2.group("Shifting", async () => {
-      const shiftRoute = async (route) => {
-        throwIfAborted(deps.signal);
-        touched.push(route);
-        const actions = withWeights(route.actions, req.desired);
-        logger2.debug(`${route.ref.arn} new actions: ${JSON.stringify(actions)}`);
-        await writeRoute(deps.client, route.ref, actions);
-        await confirmWeights(deps, route.ref, targetGroups, req.desired, deps.signal);
-        logger2.info(
-          `${describeRef(route.ref)}: ${formatWeights(route.weights)} -> ${formatWeights(req.desired)} (confirmed)`
-        );
-      };
-      if (req.parallel) {
-        const settled = await mapWithConcurrency(
-          toWrite,
-          WRITE_CONCURRENCY,
-          (route) => shiftRoute(route).then(
-            () => void 0,
-            (e5) => ({ error: e5 })
-          )
-        );
-        const failure = settled.find((r5) => r5 !== void 0);
-        if (failure) throw failure.error;
-      } else {
-        for (const route of toWrite) await shiftRoute(route);
-      }
-      if (req.settleMs > 0) {
-        logger2.info(`Waiting ${req.settleMs / 1e3}s for the ALB to apply the new weights.`);
-        await deps.clock.sleep(req.settleMs, deps.signal);
-      }
-    });
-    appliedAt = deps.clock.now();
-  } catch (e5) {
-    const cancelled = deps.signal?.aborted === true;
-    const cause = cancelled ? `the job was cancelled (${errorMessage(deps.signal?.reason)})` : errorMessage(e5);
-    const { restored, notRestored } = await logger2.group(
-      "Restoring previous weights",
-      () => restoreRoutes(deps, touched, targetGroups)
-    );
-    throw new ShiftFailedError(
-      restoreMessage(cause, restored, notRestored, previous),
-      previous,
-      restored,
-      notRestored,
-      cancelled
-    );
-  }
-  return {
-    previous,
-    desired,
-    applied: desired,
-    changed: true,
-    dryRun: false,
-    appliedAt,
-    routes: live.map((r5) => outcome(r5, toWrite.includes(r5) ? "written" : "unchanged")),
-    before: live
-  };
-}
-async function restoreRoutes(deps, routes, targetGroups) {
-  const ordered = [...routes].reverse();
-  const outcomes = await mapWithConcurrency(ordered, RESTORE_CONCURRENCY, async (route) => {
+    open2 = true;
+    sink.startGroup(name);
     try {
-      await writeRoute(deps.client, route.ref, route.actions.map(toWritableAction));
-      await confirmWeights(deps, route.ref, targetGroups, route.weights);
-      deps.logger.info(
-        `${describeRef(route.ref)}: restored to ${formatWeights(route.weights)} (confirmed)`
-      );
-      return void 0;
-    } catch (e5) {
-      if (await hasWeights(deps.client, route.ref, targetGroups, route.weights)) {
-        deps.logger.info(
-          `${describeRef(route.ref)}: still has ${formatWeights(route.weights)}; its write never landed (confirmed)`
-        );
-        return void 0;
-      }
-      deps.logger.warning(`${describeRef(route.ref)}: could NOT be restored: ${errorMessage(e5)}`);
-      return errorMessage(e5);
-    }
-  });
-  const restored = [];
-  const notRestored = [];
-  ordered.forEach((route, i5) => {
-    const reason = outcomes[i5];
-    if (reason === void 0) restored.push(route.ref.arn);
-    else notRestored.push({ arn: route.ref.arn, reason });
-  });
-  return { restored, notRestored };
-}
-async function hasWeights(client, ref, targetGroups, weights) {
-  try {
-    const { actions } = await describeRoute(client, ref);
-    const forward = readForwardWeights(ref, actions, targetGroups);
-    return "weights" in forward && sameWeights(forward.weights, weights);
-  } catch {
-    return false;
-  }
-}
-var RESTORE_CONCURRENCY = 8;
-var WRITE_CONCURRENCY = RESTORE_CONCURRENCY;
-async function mapWithConcurrency(items, limit, fn) {
-  const results = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i5 = next++;
-      results[i5] = await fn(items[i5]);
+      return await fn();
+    } finally {
+      open2 = false;
+      sink.endGroup();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-async function readRoutes(client, refs, targetGroups, signal) {
-  const described = await describeRoutes(client, refs, signal);
-  const problems = [];
-  const routes = [];
-  for (const ref of refs) {
-    const { actions, priority } = described.get(ref.arn);
-    const forward = readForwardWeights(ref, actions, targetGroups);
-    if ("problem" in forward) problems.push(forward.problem);
-    else routes.push({ ref, actions, weights: forward.weights, ...priority ? { priority } : {} });
-  }
-  if (problems.length > 0) {
-    throw new ConfigurationError(
-      problems.length === 1 ? problems[0] : `${problems.length} routes cannot be shifted:
-- ${problems.join("\n- ")}`
-    );
-  }
-  return routes;
-}
-var DESCRIBE_BATCH = 20;
-async function describeRoutes(client, refs, signal) {
-  const out = /* @__PURE__ */ new Map();
-  for (const kind of ["listener", "rule"]) {
-    const arns = refs.filter((r5) => r5.kind === kind).map((r5) => r5.arn);
-    for (let i5 = 0; i5 < arns.length; i5 += DESCRIBE_BATCH) {
-      const batch = arns.slice(i5, i5 + DESCRIBE_BATCH);
-      try {
-        if (kind === "listener") {
-          const res = await client.send(new import_client_elastic_load_balancing_v2.DescribeListenersCommand({ ListenerArns: batch }), {
-            abortSignal: signal
-          });
-          for (const l3 of res.Listeners ?? []) {
-            out.set(l3.ListenerArn, { actions: l3.DefaultActions ?? [] });
-          }
-        } else {
-          const res = await client.send(new import_client_elastic_load_balancing_v2.DescribeRulesCommand({ RuleArns: batch }), {
-            abortSignal: signal
-          });
-          for (const r5 of res.Rules ?? []) {
-            if (r5.IsDefault) continue;
-            out.set(r5.RuleArn, {
-              actions: r5.Actions ?? [],
-              ...r5.Priority ? { priority: r5.Priority } : {}
-            });
-          }
-        }
-      } catch (e5) {
-        const name = e5.name;
-        if (name !== "ListenerNotFoundException" && name !== "RuleNotFoundException") throw e5;
-      }
-      for (const arn of batch) {
-        if (!out.has(arn)) out.set(arn, await describeRoute(client, { kind, arn }, signal));
-      }
-    }
-  }
-  return out;
-}
-async function describeRoute(client, ref, signal) {
-  try {
-    if (ref.kind === "listener") {
-      const out2 = await client.send(new import_client_elastic_load_balancing_v2.DescribeListenersCommand({ ListenerArns: [ref.arn] }));
-      const listener = out2.Listeners?.[0];
-      if (!listener) throw new ConfigurationError(`Listener ${ref.arn} was not found.`);
-      return { actions: listener.DefaultActions ?? [] };
-    }
-    const out = await client.send(new import_client_elastic_load_balancing_v2.DescribeRulesCommand({ RuleArns: [ref.arn] }), {
-      abortSignal: signal
-    });
-    const rule = out.Rules?.[0];
-    if (!rule) throw new ConfigurationError(`Rule ${ref.arn} was not found.`);
-    if (rule.IsDefault) {
-      throw new ConfigurationError(
-        `Rule ${ref.arn} is a listener's default rule, which ALB changes only through its listener: list the listener ARN under "listener:" instead.`
-      );
-    }
-    return { actions: rule.Actions ?? [], ...rule.Priority ? { priority: rule.Priority } : {} };
-  } catch (e5) {
-    throw notFoundAsConfigurationError(e5, ref);
-  }
-}
-async function writeRoute(client, ref, actions) {
-  try {
-    if (ref.kind === "listener") {
-      await client.send(
-        new import_client_elastic_load_balancing_v2.ModifyListenerCommand({ ListenerArn: ref.arn, DefaultActions: actions })
-      );
-    } else {
-      await client.send(new import_client_elastic_load_balancing_v2.ModifyRuleCommand({ RuleArn: ref.arn, Actions: actions }));
-    }
-  } catch (e5) {
-    const op2 = ref.kind === "listener" ? "ModifyListener" : "ModifyRule";
-    throw new Error(`${op2} on ${describeRef(ref)} failed: ${awsErrorText(e5)}`, { cause: e5 });
-  }
-}
-async function confirmWeights(deps, ref, targetGroups, expected, signal) {
-  const attempts = deps.readBackAttempts ?? 3;
-  let seen = "nothing";
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    const { actions } = await describeRoute(deps.client, ref, signal);
-    const forward = readForwardWeights(ref, actions, targetGroups);
-    if ("weights" in forward && sameWeights(forward.weights, expected)) return;
-    seen = "weights" in forward ? formatWeights(forward.weights) : forward.problem;
-    if (attempt < attempts) await deps.clock.sleep(deps.readBackDelayMs ?? 1e3, signal);
-  }
-  throw new Error(
-    `read-back of ${describeRef(ref)} shows ${seen}, not ${formatWeights(expected)}, after ${attempts} reads`
-  );
-}
-function checkExpected(live, expect) {
-  if (!expect) return;
-  const drifted = live.filter((r5) => !sameWeights(r5.weights, expect));
-  if (drifted.length === 0) return;
-  const lines = drifted.map(
-    (r5) => `- ${describeRef(r5.ref)}: live ${formatWeights(r5.weights)}, expected ${formatWeights(expect)}`
-  );
-  throw new ConfigurationError(
-    `Drift: ${drifted.length} of ${live.length} route(s) do not have the expected weights, so nothing was changed.
-${lines.join("\n")}
-Someone or something changed the ALB outside this rollout. Find out why, then either put the routes back to the expected weights or update "expect" (and the rollout file) to the live state.`
-  );
-}
-function checkMaxStep(live, desired, maxStep) {
-  if (maxStep === void 0) return;
-  const tooLarge = [];
-  for (const r5 of live) {
-    for (const [tg, weight] of Object.entries(desired)) {
-      const increase = weight - (r5.weights[tg] ?? 0);
-      if (increase > maxStep) {
-        tooLarge.push(
-          `${describeRef(r5.ref)}: ${shortName(tg)} ${r5.weights[tg] ?? 0} -> ${weight} (+${increase})`
-        );
-      }
-    }
-  }
-  if (tooLarge.length > 0) {
-    throw new ConfigurationError(
-      `The shift raises a weight by more than max-step (${maxStep}), so nothing was changed:
-- ${tooLarge.join("\n- ")}
-Shift in smaller steps, or raise "max-step" if this jump is intended.`
-    );
-  }
-}
-function restoreMessage(cause, restored, notRestored, previous) {
-  const lines = [`Shifting failed: ${cause.replace(/\.$/, "")}.`];
-  if (restored.length === 0 && notRestored.length === 0) {
-    lines.push("No route had been written; every route keeps its previous weights.");
-  }
-  if (restored.length > 0) {
-    lines.push(
-      `Restored to the previous weights (confirmed by read-back): ${restored.map(describeArn).join("; ")}.`
-    );
-  }
-  for (const { arn, reason } of notRestored) {
-    lines.push(
-      `NOT restored: ${describeArn(arn)} (${reason}). Set it back by hand to ${formatWeights(previous[arn] ?? {})}, e.g. with "aws elbv2 ${arn.includes(":listener-rule/") ? "modify-rule --rule-arn" : "modify-listener --listener-arn"} ${arn} ...".`
-    );
-  }
-  return lines.join("\n");
-}
-function routeWeights(routes, pick) {
-  const out = {};
-  for (const r5 of routes) out[r5.ref.arn] = pick(r5);
-  return out;
-}
-function throwIfAborted(signal) {
-  if (signal?.aborted)
-    throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
-}
-function notFoundAsConfigurationError(e5, ref) {
-  const name = e5.name;
-  if (name === "ListenerNotFoundException" || name === "RuleNotFoundException") {
-    return new ConfigurationError(
-      `${describeRef(ref)} does not exist (${name}): check the ARN, the region and the account the credentials are for.`
-    );
-  }
-  return e5;
-}
-function awsErrorText(e5) {
-  const name = e5.name;
-  const message = errorMessage(e5);
-  return name && name !== "Error" && !message.startsWith(name) ? `${name}: ${message}` : message;
-}
-function describeRef(ref) {
-  return `${ref.kind} ${shortName(ref.arn)}`;
-}
-function describeArn(arn) {
-  return describeRef({ kind: arn.includes(":listener-rule/") ? "rule" : "listener", arn });
-}
-
-// src/aws/clients.ts
-var import_client_elastic_load_balancing_v22 = __toESM(require_dist_cjs18(), 1);
-
-// src/version.ts
-var VERSION = "0.1.0";
-var USER_AGENT2 = `eks-cluster-canary/${VERSION}`;
-
-// src/aws/clients.ts
-var common = (region) => ({
-  region,
-  retryMode: "adaptive",
-  maxAttempts: 6,
-  customUserAgent: USER_AGENT2
-});
-function makeElbv2Client(region) {
-  return new import_client_elastic_load_balancing_v22.ElasticLoadBalancingV2Client(common(region));
-}
-function clientOptions(region) {
-  return common(region);
 }
 
 // src/actions/common/run.ts
-import { isAbsolute, relative } from "node:path";
 var coreLogger = {
   info: (m3) => info(m3),
   debug: (m3) => debug(m3),
   warning: (m3) => warning(m3),
-  async group(name, fn) {
-    startGroup(name);
-    try {
-      return await fn();
-    } finally {
-      endGroup();
-    }
-  }
+  // The runner's log cannot nest groups: an inner phase is a heading line in the outer group.
+  group: flatGroups({
+    startGroup: (name) => startGroup(name),
+    endGroup: () => endGroup(),
+    heading: (name) => info(`\u2500\u2500 ${name} \u2500\u2500`)
+  })
 };
 function reportFailure(e5) {
   if (e5 instanceof ConfigurationError) {
@@ -67013,11 +66519,27 @@ function annotationPath(file) {
 function isAwsError(e5) {
   return e5 instanceof Error && "$metadata" in e5;
 }
-async function runAction(body) {
+async function runAction(body, onCancel = "stopping.") {
+  const cancel = new AbortController();
+  const onSignal = (signal) => {
+    if (cancel.signal.aborted) {
+      coreLogger.warning(`Received ${signal} again: still ${onCancel}`);
+      return;
+    }
+    coreLogger.warning(`Received ${signal}: ${onCancel}`);
+    cancel.abort(new Error(`received ${signal}`));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
-    await body();
+    await body(cancel.signal);
   } catch (e5) {
-    reportFailure(e5);
+    const abortedHere = cancel.signal.aborted && (e5 === cancel.signal.reason || e5 instanceof Error && e5.name === "AbortError");
+    if (abortedHere) setFailed(`Cancelled (${errorMessage(cancel.signal.reason)}).`);
+    else reportFailure(e5);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }
 
@@ -71858,27 +71380,537 @@ function truncate(text, max) {
   return text.length <= max ? text : `${text.slice(0, max - 1)}\u2026`;
 }
 
-// src/actions/rollout/io.ts
-var Inputs = {
-  command: "command",
-  files: "files",
-  githubToken: "github-token",
-  file: "file",
-  to: "to",
-  weights: "weights",
-  force: "force",
-  autoAdvance: "auto-advance",
-  settleSeconds: "settle-seconds",
-  cloudwatchPeriod: "cloudwatch-period",
-  cloudwatchDelay: "cloudwatch-delay"
-};
-var Outputs = {
-  result: "result",
-  pullRequest: "pull-request",
-  report: "report"
+// src/operations/context.ts
+var PLAIN_OPTION_NAMES = {
+  file: "the rollout file",
+  to: '"to"',
+  weights: '"weights"',
+  force: "force"
 };
 var COMMANDS = ["plan", "apply", "rollback", "advance"];
 var FORCE_LABEL = "rollout/force";
+
+// src/alb/shift.ts
+var import_client_elastic_load_balancing_v22 = __toESM(require_dist_cjs18(), 1);
+
+// src/aws/arn.ts
+var PREFIX = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):elasticloadbalancing:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):(.+)$/;
+var ID = "[0-9a-f]{16}";
+var NAME = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?";
+var RESOURCE = {
+  targetgroup: new RegExp(`^targetgroup/(${NAME})/(${ID})$`),
+  loadbalancer: new RegExp(`^loadbalancer/app/(${NAME})/(${ID})$`),
+  listener: new RegExp(`^listener/app/(${NAME})/(${ID})/${ID}$`),
+  "listener-rule": new RegExp(`^listener-rule/app/(${NAME})/(${ID})/${ID}/${ID}$`)
+};
+var EXAMPLES = {
+  targetgroup: "arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<16 hex>",
+  loadbalancer: "arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<16 hex>",
+  listener: "arn:aws:elasticloadbalancing:<region>:<account>:listener/app/<lb-name>/<16 hex>/<16 hex>",
+  "listener-rule": "arn:aws:elasticloadbalancing:<region>:<account>:listener-rule/app/<lb-name>/<16 hex>/<16 hex>/<16 hex>"
+};
+function parseElbArn(arn, kind) {
+  const m3 = PREFIX.exec(arn);
+  if (!m3) {
+    return {
+      error: `"${arn}" is not an Elastic Load Balancing ARN; expected ${EXAMPLES[kind]}`
+    };
+  }
+  const [, partition2, region, account, resource] = m3;
+  const r5 = RESOURCE[kind].exec(resource);
+  if (!r5) {
+    const actual = Object.keys(RESOURCE).find((k5) => RESOURCE[k5].test(resource));
+    const what = actual ? `a ${actual} ARN` : `not a well-formed ${kind} ARN`;
+    return { error: `"${arn}" is ${what}; expected ${EXAMPLES[kind]}` };
+  }
+  const [, name, id] = r5;
+  const parsed = { arn, kind, partition: partition2, region, account, name };
+  if (kind === "targetgroup") parsed.targetGroupDimension = `targetgroup/${name}/${id}`;
+  else parsed.loadBalancerDimension = `app/${name}/${id}`;
+  return parsed;
+}
+function isArnError(x) {
+  return "error" in x;
+}
+function shortName(arn) {
+  const resource = arn.split(":").slice(5).join(":");
+  const parts = resource.split("/");
+  if (parts[0] === "targetgroup") return parts[1] ?? arn;
+  if (parts[0] === "listener") return `${parts[2]} listener ${(parts[4] ?? "").slice(-6)}`;
+  if (parts[0] === "listener-rule") return `${parts[2]} rule ${(parts[5] ?? "").slice(-6)}`;
+  return resource || arn;
+}
+function consoleLink(arn, region) {
+  const host = `https://${region}.console.aws.amazon.com/ec2/home?region=${region}`;
+  const resource = arn.split(":").slice(5).join(":");
+  if (resource.startsWith("targetgroup/")) {
+    return `${host}#TargetGroup:targetGroupArn=${encodeURIComponent(arn)}`;
+  }
+  if (resource.startsWith("listener-rule/")) {
+    const listenerArn = arn.replace(":listener-rule/", ":listener/").replace(/\/[0-9a-f]{16}$/, "");
+    return `${host}#ListenerRuleDetails:ruleArn=${encodeURIComponent(arn)};listenerArn=${encodeURIComponent(listenerArn)}`;
+  }
+  if (resource.startsWith("listener/")) {
+    return `${host}#ListenerDetails:listenerArn=${encodeURIComponent(arn)}`;
+  }
+  return `${host}#LoadBalancers:`;
+}
+
+// src/alb/forward.ts
+function readForwardWeights(ref, actions, expectedTargetGroups) {
+  const where = `${ref.kind} ${ref.arn}`;
+  const forwards = actions.filter((a5) => a5.Type === "forward");
+  if (forwards.length !== 1) {
+    const found = actions.map(describeAction).join(", ") || "no actions";
+    return {
+      problem: forwards.length === 0 ? `The ${where} does not forward to target groups (it has: ${found}). Point it at a weighted forward action over the rollout's target groups first.` : `The ${where} has ${forwards.length} forward actions (${found}); an ALB route must have exactly one for its weights to be shifted.`
+    };
+  }
+  const forward = forwards[0];
+  const weights = forwardWeights(forward);
+  const live = Object.keys(weights);
+  const unknown = live.filter((tg) => !expectedTargetGroups.includes(tg));
+  const missing = expectedTargetGroups.filter((tg) => !live.includes(tg));
+  if (unknown.length > 0 || missing.length > 0) {
+    const parts = [];
+    if (unknown.length > 0) {
+      parts.push(
+        `forwards to ${unknown.map(shortName).join(", ")} which the rollout does not know`
+      );
+    }
+    if (missing.length > 0) {
+      parts.push(`does not forward to ${missing.map(shortName).join(", ")}`);
+    }
+    return {
+      problem: `The ${where} ${parts.join(" and ")}. Its forward action must list exactly the rollout's target groups (${expectedTargetGroups.map(shortName).join(", ")}); add a missing one with weight 0, or remove the unknown one, outside the rollout, then run again. Live: ${formatWeights(weights)}.`
+    };
+  }
+  return { weights };
+}
+function forwardWeights(forward) {
+  const groups = forward.ForwardConfig?.TargetGroups;
+  if (groups && groups.length > 0) {
+    const weights = {};
+    for (const g5 of groups) {
+      if (g5.TargetGroupArn) weights[g5.TargetGroupArn] = g5.Weight ?? 1;
+    }
+    return weights;
+  }
+  return forward.TargetGroupArn ? { [forward.TargetGroupArn]: 1 } : {};
+}
+function withWeights(actions, desired) {
+  return actions.map((action) => {
+    const copy = toWritableAction(action);
+    if (action.Type !== "forward") return copy;
+    const current = action.ForwardConfig?.TargetGroups ?? [];
+    const order = current.length > 0 ? current.map((g5) => g5.TargetGroupArn) : [];
+    for (const tg of Object.keys(desired)) if (!order.includes(tg)) order.push(tg);
+    delete copy.TargetGroupArn;
+    copy.ForwardConfig = {
+      ...action.ForwardConfig,
+      TargetGroups: order.map((tg) => ({ TargetGroupArn: tg, Weight: desired[tg] ?? 0 }))
+    };
+    return copy;
+  });
+}
+function toWritableAction(action) {
+  const copy = structuredClone(action);
+  if (copy.AuthenticateOidcConfig) {
+    delete copy.AuthenticateOidcConfig.ClientSecret;
+    copy.AuthenticateOidcConfig.UseExistingClientSecret = true;
+  }
+  if (copy.Type === "forward" && copy.ForwardConfig?.TargetGroups?.length === 1 && copy.TargetGroupArn) {
+    delete copy.TargetGroupArn;
+  }
+  return copy;
+}
+function sameWeights(a5, b5) {
+  const keys = /* @__PURE__ */ new Set([...Object.keys(a5), ...Object.keys(b5)]);
+  for (const k5 of keys) if ((a5[k5] ?? 0) !== (b5[k5] ?? 0)) return false;
+  return true;
+}
+function formatWeights(weights, label = shortName) {
+  return Object.entries(weights).map(([tg, w]) => `${label(tg)}=${w}`).join(", ");
+}
+function describeAction(a5) {
+  if (a5.Type === "forward") return `forward to ${formatWeights(forwardWeights(a5))}`;
+  if (a5.Type === "redirect") return "redirect";
+  if (a5.Type === "fixed-response")
+    return `fixed-response ${a5.FixedResponseConfig?.StatusCode ?? ""}`.trim();
+  return a5.Type ?? "unknown action";
+}
+
+// src/alb/shift.ts
+var ShiftFailedError = class extends ExplainedError {
+  constructor(message, previous, restored, notRestored, cancelled) {
+    super(message);
+    this.previous = previous;
+    this.restored = restored;
+    this.notRestored = notRestored;
+    this.cancelled = cancelled;
+  }
+  previous;
+  restored;
+  notRestored;
+  cancelled;
+  name = "ShiftFailedError";
+};
+async function shiftWeights(req, deps) {
+  const { logger: logger2 } = deps;
+  const targetGroups = Object.keys(req.desired);
+  const fmt = (w) => formatWeights(w, deps.label);
+  const live = req.live ?? await logger2.group("Reading live weights", async () => {
+    const routes = await readRoutes(deps.client, req.routes, targetGroups, deps.signal);
+    for (const r5 of routes) {
+      logger2.info(`${describeRef(r5.ref)}: ${fmt(r5.weights)}`);
+      logger2.debug(`${r5.ref.arn} actions: ${JSON.stringify(r5.actions)}`);
+    }
+    return routes;
+  });
+  const previous = routeWeights(live, (r5) => r5.weights);
+  const desired = routeWeights(live, () => ({ ...req.desired }));
+  checkExpected(live, req.expect, fmt);
+  checkMaxStep(live, req.desired, req.maxStep);
+  const toWrite = live.filter((r5) => !sameWeights(r5.weights, req.desired));
+  const outcome = (r5, status) => ({
+    ref: r5.ref,
+    before: r5.weights,
+    after: status === "written" ? { ...req.desired } : r5.weights,
+    status
+  });
+  if (toWrite.length === 0) {
+    logger2.info(`Every route is already at ${fmt(req.desired)}; nothing to change.`);
+    return {
+      previous,
+      desired,
+      applied: previous,
+      changed: false,
+      dryRun: req.dryRun,
+      // The weights were already in place when read: a verification may count from now.
+      ...req.dryRun ? {} : { appliedAt: deps.clock.now() },
+      routes: live.map((r5) => outcome(r5, "unchanged")),
+      before: live
+    };
+  }
+  if (req.dryRun) {
+    for (const r5 of toWrite) {
+      logger2.info(
+        `Dry run: would set ${describeRef(r5.ref)} from ${fmt(r5.weights)} to ${fmt(req.desired)}.`
+      );
+    }
+    return {
+      previous,
+      desired,
+      applied: previous,
+      changed: false,
+      dryRun: true,
+      routes: live.map((r5) => outcome(r5, toWrite.includes(r5) ? "would-write" : "unchanged")),
+      before: live
+    };
+  }
+  const touched = [];
+  let appliedAt;
+  try {
+    await logger2.group("Shifting", async () => {
+      const shiftRoute = async (route) => {
+        throwIfAborted(deps.signal);
+        touched.push(route);
+        const actions = withWeights(route.actions, req.desired);
+        logger2.debug(`${route.ref.arn} new actions: ${JSON.stringify(actions)}`);
+        await writeRoute(deps.client, route.ref, actions);
+        await confirmWeights(deps, route.ref, targetGroups, req.desired, deps.signal);
+        logger2.info(
+          `${describeRef(route.ref)}: ${fmt(route.weights)} -> ${fmt(req.desired)} (confirmed)`
+        );
+      };
+      if (req.parallel) {
+        const settled = await mapWithConcurrency(
+          toWrite,
+          WRITE_CONCURRENCY,
+          (route) => shiftRoute(route).then(
+            () => void 0,
+            (e5) => ({ error: e5 })
+          )
+        );
+        const failure = settled.find((r5) => r5 !== void 0);
+        if (failure) throw failure.error;
+      } else {
+        for (const route of toWrite) await shiftRoute(route);
+      }
+      if (req.settleMs > 0) {
+        logger2.info(`Waiting ${req.settleMs / 1e3}s for the ALB to apply the new weights.`);
+        await deps.clock.sleep(req.settleMs, deps.signal);
+      }
+    });
+    appliedAt = deps.clock.now();
+  } catch (e5) {
+    const cancelled = deps.signal?.aborted === true;
+    const cause = cancelled ? `the job was cancelled (${errorMessage(deps.signal?.reason)})` : errorMessage(e5);
+    const { restored, notRestored } = await logger2.group(
+      "Restoring previous weights",
+      () => restoreRoutes(deps, touched, targetGroups)
+    );
+    throw new ShiftFailedError(
+      restoreMessage(cause, restored, notRestored, previous, fmt),
+      previous,
+      restored,
+      notRestored,
+      cancelled
+    );
+  }
+  return {
+    previous,
+    desired,
+    applied: desired,
+    changed: true,
+    dryRun: false,
+    appliedAt,
+    routes: live.map((r5) => outcome(r5, toWrite.includes(r5) ? "written" : "unchanged")),
+    before: live
+  };
+}
+async function restoreRoutes(deps, routes, targetGroups) {
+  const ordered = [...routes].reverse();
+  const outcomes = await mapWithConcurrency(ordered, RESTORE_CONCURRENCY, async (route) => {
+    try {
+      await writeRoute(deps.client, route.ref, route.actions.map(toWritableAction));
+      await confirmWeights(deps, route.ref, targetGroups, route.weights);
+      deps.logger.info(
+        `${describeRef(route.ref)}: restored to ${formatWeights(route.weights, deps.label)} (confirmed)`
+      );
+      return void 0;
+    } catch (e5) {
+      if (await hasWeights(deps.client, route.ref, targetGroups, route.weights)) {
+        deps.logger.info(
+          `${describeRef(route.ref)}: still has ${formatWeights(route.weights, deps.label)}; its write never landed (confirmed)`
+        );
+        return void 0;
+      }
+      deps.logger.warning(`${describeRef(route.ref)}: could NOT be restored: ${errorMessage(e5)}`);
+      return errorMessage(e5);
+    }
+  });
+  const restored = [];
+  const notRestored = [];
+  ordered.forEach((route, i5) => {
+    const reason = outcomes[i5];
+    if (reason === void 0) restored.push(route.ref.arn);
+    else notRestored.push({ arn: route.ref.arn, reason });
+  });
+  return { restored, notRestored };
+}
+async function hasWeights(client, ref, targetGroups, weights) {
+  try {
+    const { actions } = await describeRoute(client, ref);
+    const forward = readForwardWeights(ref, actions, targetGroups);
+    return "weights" in forward && sameWeights(forward.weights, weights);
+  } catch {
+    return false;
+  }
+}
+var RESTORE_CONCURRENCY = 8;
+var WRITE_CONCURRENCY = RESTORE_CONCURRENCY;
+async function mapWithConcurrency(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i5 = next++;
+      results[i5] = await fn(items[i5]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+async function readRoutes(client, refs, targetGroups, signal) {
+  const described = await describeRoutes(client, refs, signal);
+  const problems = [];
+  const routes = [];
+  for (const ref of refs) {
+    const { actions, priority } = described.get(ref.arn);
+    const forward = readForwardWeights(ref, actions, targetGroups);
+    if ("problem" in forward) problems.push(forward.problem);
+    else routes.push({ ref, actions, weights: forward.weights, ...priority ? { priority } : {} });
+  }
+  if (problems.length > 0) {
+    throw new ConfigurationError(
+      problems.length === 1 ? problems[0] : `${problems.length} routes cannot be shifted:
+- ${problems.join("\n- ")}`
+    );
+  }
+  return routes;
+}
+var DESCRIBE_BATCH = 20;
+async function describeRoutes(client, refs, signal) {
+  const out = /* @__PURE__ */ new Map();
+  for (const kind of ["listener", "rule"]) {
+    const arns = refs.filter((r5) => r5.kind === kind).map((r5) => r5.arn);
+    for (let i5 = 0; i5 < arns.length; i5 += DESCRIBE_BATCH) {
+      const batch = arns.slice(i5, i5 + DESCRIBE_BATCH);
+      try {
+        if (kind === "listener") {
+          const res = await client.send(new import_client_elastic_load_balancing_v22.DescribeListenersCommand({ ListenerArns: batch }), {
+            abortSignal: signal
+          });
+          for (const l3 of res.Listeners ?? []) {
+            out.set(l3.ListenerArn, { actions: l3.DefaultActions ?? [] });
+          }
+        } else {
+          const res = await client.send(new import_client_elastic_load_balancing_v22.DescribeRulesCommand({ RuleArns: batch }), {
+            abortSignal: signal
+          });
+          for (const r5 of res.Rules ?? []) {
+            if (r5.IsDefault) continue;
+            out.set(r5.RuleArn, {
+              actions: r5.Actions ?? [],
+              ...r5.Priority ? { priority: r5.Priority } : {}
+            });
+          }
+        }
+      } catch (e5) {
+        const name = e5.name;
+        if (name !== "ListenerNotFoundException" && name !== "RuleNotFoundException") throw e5;
+      }
+      for (const arn of batch) {
+        if (!out.has(arn)) out.set(arn, await describeRoute(client, { kind, arn }, signal));
+      }
+    }
+  }
+  return out;
+}
+async function describeRoute(client, ref, signal) {
+  try {
+    if (ref.kind === "listener") {
+      const out2 = await client.send(new import_client_elastic_load_balancing_v22.DescribeListenersCommand({ ListenerArns: [ref.arn] }), {
+        abortSignal: signal
+      });
+      const listener = out2.Listeners?.[0];
+      if (!listener) throw new ConfigurationError(`Listener ${ref.arn} was not found.`);
+      return { actions: listener.DefaultActions ?? [] };
+    }
+    const out = await client.send(new import_client_elastic_load_balancing_v22.DescribeRulesCommand({ RuleArns: [ref.arn] }), {
+      abortSignal: signal
+    });
+    const rule = out.Rules?.[0];
+    if (!rule) throw new ConfigurationError(`Rule ${ref.arn} was not found.`);
+    if (rule.IsDefault) {
+      throw new ConfigurationError(
+        `Rule ${ref.arn} is a listener's default rule, which ALB changes only through its listener: list the listener ARN under "listener:" instead.`
+      );
+    }
+    return { actions: rule.Actions ?? [], ...rule.Priority ? { priority: rule.Priority } : {} };
+  } catch (e5) {
+    throw notFoundAsConfigurationError(e5, ref);
+  }
+}
+async function writeRoute(client, ref, actions) {
+  try {
+    if (ref.kind === "listener") {
+      await client.send(
+        new import_client_elastic_load_balancing_v22.ModifyListenerCommand({ ListenerArn: ref.arn, DefaultActions: actions })
+      );
+    } else {
+      await client.send(new import_client_elastic_load_balancing_v22.ModifyRuleCommand({ RuleArn: ref.arn, Actions: actions }));
+    }
+  } catch (e5) {
+    const op2 = ref.kind === "listener" ? "ModifyListener" : "ModifyRule";
+    throw new Error(`${op2} on ${describeRef(ref)} failed: ${awsErrorText(e5)}`, { cause: e5 });
+  }
+}
+async function confirmWeights(deps, ref, targetGroups, expected, signal) {
+  const attempts = deps.readBackAttempts ?? 3;
+  let seen = "nothing";
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const { actions } = await describeRoute(deps.client, ref, signal);
+    const forward = readForwardWeights(ref, actions, targetGroups);
+    if ("weights" in forward && sameWeights(forward.weights, expected)) return;
+    seen = "weights" in forward ? formatWeights(forward.weights, deps.label) : forward.problem;
+    if (attempt < attempts) await deps.clock.sleep(deps.readBackDelayMs ?? 1e3, signal);
+  }
+  throw new Error(
+    `read-back of ${describeRef(ref)} shows ${seen}, not ${formatWeights(expected, deps.label)}, after ${attempts} reads`
+  );
+}
+function checkExpected(live, expect, fmt) {
+  if (!expect) return;
+  const drifted = live.filter((r5) => !sameWeights(r5.weights, expect));
+  if (drifted.length === 0) return;
+  const lines = drifted.map(
+    (r5) => `- ${describeRef(r5.ref)}: live ${fmt(r5.weights)}, expected ${fmt(expect)}`
+  );
+  throw new ConfigurationError(
+    `Drift: ${drifted.length} of ${live.length} route(s) do not have the expected weights, so nothing was changed.
+${lines.join("\n")}
+Someone or something changed the ALB outside this rollout. Find out why, then either put the routes back to the expected weights or update "expect" (and the rollout file) to the live state.`
+  );
+}
+function checkMaxStep(live, desired, maxStep) {
+  if (maxStep === void 0) return;
+  const tooLarge = [];
+  for (const r5 of live) {
+    for (const [tg, weight] of Object.entries(desired)) {
+      const increase = weight - (r5.weights[tg] ?? 0);
+      if (increase > maxStep) {
+        tooLarge.push(
+          `${describeRef(r5.ref)}: ${shortName(tg)} ${r5.weights[tg] ?? 0} -> ${weight} (+${increase})`
+        );
+      }
+    }
+  }
+  if (tooLarge.length > 0) {
+    throw new ConfigurationError(
+      `The shift raises a weight by more than max-step (${maxStep}), so nothing was changed:
+- ${tooLarge.join("\n- ")}
+Shift in smaller steps, or raise "max-step" if this jump is intended.`
+    );
+  }
+}
+function restoreMessage(cause, restored, notRestored, previous, fmt) {
+  const lines = [`Shifting failed: ${cause.replace(/\.$/, "")}.`];
+  if (restored.length === 0 && notRestored.length === 0) {
+    lines.push("No route had been written; every route keeps its previous weights.");
+  }
+  if (restored.length > 0) {
+    lines.push(
+      `Restored to the previous weights (confirmed by read-back): ${restored.map(describeArn).join("; ")}.`
+    );
+  }
+  for (const { arn, reason } of notRestored) {
+    lines.push(
+      `NOT restored: ${describeArn(arn)} (${reason}). Set it back by hand to ${fmt(previous[arn] ?? {})}, e.g. with "aws elbv2 ${arn.includes(":listener-rule/") ? "modify-rule --rule-arn" : "modify-listener --listener-arn"} ${arn} ...".`
+    );
+  }
+  return lines.join("\n");
+}
+function routeWeights(routes, pick) {
+  const out = {};
+  for (const r5 of routes) out[r5.ref.arn] = pick(r5);
+  return out;
+}
+function throwIfAborted(signal) {
+  if (signal?.aborted)
+    throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
+}
+function notFoundAsConfigurationError(e5, ref) {
+  const name = e5.name;
+  if (name === "ListenerNotFoundException" || name === "RuleNotFoundException") {
+    return new ConfigurationError(
+      `${describeRef(ref)} does not exist (${name}): check the ARN, the region and the account the credentials are for.`
+    );
+  }
+  return e5;
+}
+function awsErrorText(e5) {
+  const name = e5.name;
+  const message = errorMessage(e5);
+  return name && name !== "Error" && !message.startsWith(name) ? `${name}: ${message}` : message;
+}
+function describeRef(ref) {
+  return `${ref.kind} ${shortName(ref.arn)}`;
+}
+function describeArn(arn) {
+  return describeRef({ kind: arn.includes(":listener-rule/") ? "rule" : "listener", arn });
+}
 
 // src/health/target-health.ts
 var import_client_elastic_load_balancing_v23 = __toESM(require_dist_cjs18(), 1);
@@ -71905,34 +71937,13 @@ async function describeTargetStates(elbv2, targetGroupArn) {
   }
   return counts;
 }
-async function evaluateTargetHealth(check, targetGroups, elbv2) {
-  return Promise.all(
-    targetGroups.map(async (tg) => {
-      const c5 = await describeTargetStates(elbv2, tg.arn);
-      const problems = [];
-      if (c5.healthy < check.minHealthy) problems.push(`${c5.healthy} healthy < ${check.minHealthy}`);
-      if (c5.unhealthy > check.maxUnhealthy) {
-        problems.push(`${c5.unhealthy} unhealthy > ${check.maxUnhealthy}`);
-      }
-      const aside = [
-        c5.initial ? `${c5.initial} initial` : "",
-        c5.draining ? `${c5.draining} draining` : "",
-        c5.other ? `${c5.other} other` : ""
-      ].filter(Boolean);
-      const measurement = {
-        name: `targetHealth of ${tg.label}`,
-        kind: "targetHealth",
-        status: problems.length ? "fail" : "pass",
-        value: c5.healthy,
-        shown: `${c5.healthy} healthy, ${c5.unhealthy} unhealthy${aside.length ? ` (${aside.join(", ")})` : ""}`,
-        threshold: `\u2265 ${check.minHealthy} healthy, \u2264 ${check.maxUnhealthy} unhealthy`,
-        details: { targetGroupArn: tg.arn, ...c5 }
-      };
-      if (problems.length) measurement.reason = problems.join(", ");
-      return measurement;
-    })
-  );
-}
+
+// src/rollout-file/parse.ts
+var import_yaml4 = __toESM(require_dist(), 1);
+
+// src/health/checks/cloudwatch.ts
+var import_client_cloudwatch = __toESM(require_dist_cjs17(), 1);
+var import_yaml3 = __toESM(require_dist(), 1);
 
 // src/common/duration.ts
 var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
@@ -71965,8 +71976,350 @@ function formatDuration(ms) {
   return out;
 }
 
-// src/health/cloudwatch.ts
-var import_client_cloudwatch = __toESM(require_dist_cjs17(), 1);
+// src/yaml/source.ts
+var import_yaml = __toESM(require_dist(), 1);
+
+// src/yaml/suggest.ts
+function closestMatch(word, candidates) {
+  const w = word.toLowerCase();
+  const limit = w.length <= 4 ? 1 : 2;
+  let best;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d5 = editDistance(w, candidate.toLowerCase());
+    if (d5 <= limit && d5 < bestDistance) {
+      best = candidate;
+      bestDistance = d5;
+    }
+  }
+  return best;
+}
+function editDistance(a5, b5) {
+  const rows = [];
+  for (let i5 = 0; i5 <= a5.length; i5++) {
+    const row = [i5];
+    for (let j5 = 1; j5 <= b5.length; j5++) {
+      if (i5 === 0) {
+        row.push(j5);
+        continue;
+      }
+      const above = rows[i5 - 1];
+      const cost = a5[i5 - 1] === b5[j5 - 1] ? 0 : 1;
+      let d5 = Math.min(
+        above[j5] + 1,
+        row[j5 - 1] + 1,
+        above[j5 - 1] + cost
+      );
+      if (i5 > 1 && j5 > 1 && a5[i5 - 1] === b5[j5 - 2] && a5[i5 - 2] === b5[j5 - 1]) {
+        d5 = Math.min(d5, rows[i5 - 2][j5 - 2] + 1);
+      }
+      row.push(d5);
+    }
+    rows.push(row);
+  }
+  return rows[a5.length][b5.length];
+}
+
+// src/yaml/source.ts
+var YamlSource = class {
+  constructor(text, file, what) {
+    this.file = file;
+    this.what = what;
+    this.doc = (0, import_yaml.parseDocument)(text, { lineCounter: this.lineCounter, prettyErrors: false });
+    for (const e5 of [...this.doc.errors, ...this.doc.warnings]) {
+      this.reportOffset(e5.pos[0], yamlProblem(e5));
+    }
+    this.hasSyntaxErrors = this.doc.errors.some((e5) => e5.code !== "DUPLICATE_KEY");
+  }
+  file;
+  what;
+  diagnostics = [];
+  doc;
+  /** True when the YAML itself is broken, so its tree is the parser's guess. */
+  hasSyntaxErrors;
+  lineCounter = new import_yaml.LineCounter();
+  root(label) {
+    return { node: this.deref(this.doc.contents), key: null, label };
+  }
+  /** Where a node starts, 1-based; 1:1 when there is no node. */
+  position(node) {
+    if (!node?.range) return { line: 1, col: 1 };
+    return this.lineCounter.linePos(node.range[0]);
+  }
+  /** A problem with the value itself (its type, its range): points at the value. */
+  reportValue(at, message) {
+    this.report(isEmpty(at.node) ? at.key : at.node, message);
+  }
+  /** A problem with the entry as a whole (missing keys inside it, a bad sum): points at its key. */
+  reportEntry(at, message) {
+    this.report(at.key ?? at.node, message);
+  }
+  report(node, message) {
+    const { line, col } = this.position(node);
+    this.diagnostics.push({ file: this.file, line, col, message });
+  }
+  /** All diagnostics in file order, as one error whose message lists them. */
+  toError() {
+    const sorted = [...this.diagnostics].sort((a5, b5) => a5.line - b5.line || a5.col - b5.col);
+    const count = sorted.length === 1 ? "1 problem" : `${sorted.length} problems`;
+    const lines = sorted.map((d5) => `  ${formatDiagnostic(d5)}`);
+    return new ConfigurationError(
+      [`Invalid ${this.what} in ${this.file} (${count}):`, ...lines].join("\n"),
+      sorted
+    );
+  }
+  /**
+   * The position of the node at `path`, or of its nearest existing parent, or 1:1. A scalar
+   * points at its value; a map or list at its key, since block collections start on the next line.
+   */
+  locate(path) {
+    let at = this.root("");
+    let found;
+    for (const segment of path) {
+      const next = this.child(at, segment);
+      if (!next) break;
+      at = next;
+      found = next;
+    }
+    if (!found) return { line: 1, col: 1 };
+    const pointAtKey = found.key && (isEmpty(found.node) || !(0, import_yaml.isScalar)(found.node));
+    return this.position(pointAtKey ? found.key : found.node);
+  }
+  child(at, segment) {
+    if (typeof segment === "number" && (0, import_yaml.isSeq)(at.node)) {
+      const item = at.node.items[segment];
+      if (item === void 0) return void 0;
+      return { node: this.deref(item), key: null, label: `${at.label}[${segment}]` };
+    }
+    if (typeof segment === "string" && (0, import_yaml.isMap)(at.node)) {
+      for (const pair of at.node.items) {
+        if ((0, import_yaml.isScalar)(pair.key) && String(pair.key.value) === segment) {
+          return this.entry(at, pair.key, pair.value, segment);
+        }
+      }
+    }
+    return void 0;
+  }
+  entry(parent, key, value, name) {
+    const label = parent.label === "" ? name : `${parent.label}.${name}`;
+    return { node: this.deref(value), key, label };
+  }
+  deref(node) {
+    if (node == null) return null;
+    if ((0, import_yaml.isAlias)(node)) return node.resolve(this.doc) ?? null;
+    return node;
+  }
+  reportOffset(offset, message) {
+    const { line, col } = this.lineCounter.linePos(offset);
+    this.diagnostics.push({ file: this.file, line, col, message });
+  }
+  // ---- typed readers ---------------------------------------------------------------------
+  /**
+   * The entries of a map whose allowed keys are `known`. Reports a value that is not a map,
+   * keys that are not plain names, and unknown keys (with a suggestion when one is close).
+   * `known` undefined accepts any key (maps keyed by the user's own names).
+   */
+  map(at, known, expected) {
+    if (!(0, import_yaml.isMap)(at.node)) {
+      this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    const entries = /* @__PURE__ */ new Map();
+    const suggested = /* @__PURE__ */ new Set();
+    this.misspelt.set(entries, suggested);
+    for (const pair of at.node.items) {
+      const key = pair.key;
+      if (!(0, import_yaml.isScalar)(key) || key.value === null || typeof key.value === "object") {
+        this.report(
+          key ?? at.node,
+          `${this.name(at)} has an empty, list or map key; keys here are plain names.`
+        );
+        continue;
+      }
+      const name = String(key.value);
+      if (known && !known.includes(name)) {
+        this.report(key, unknownKeyMessage(name, this.name(at), known));
+        const suggestion = closestMatch(name, known);
+        if (suggestion) suggested.add(suggestion);
+        continue;
+      }
+      if (!entries.has(name))
+        entries.set(name, this.entry(at, key, pair.value, name));
+    }
+    return entries;
+  }
+  /** Per map read: the known keys that an unknown key was taken for a misspelling of. */
+  misspelt = /* @__PURE__ */ new WeakMap();
+  /** The items of a list. */
+  list(at, expected) {
+    if (!(0, import_yaml.isSeq)(at.node)) {
+      this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    return at.node.items.map((item, i5) => ({
+      node: this.deref(item),
+      key: null,
+      label: `${at.label}[${i5}]`
+    }));
+  }
+  /** How a value is named in messages; the root has no path of its own. */
+  name(at) {
+    return at.label === "" ? `the ${this.what}` : at.label;
+  }
+  /** Reports a missing required key against its parent entry; returns the entry otherwise. */
+  required(entries, name, parent, what) {
+    const at = entries.get(name);
+    if (!at && !this.misspelt.get(entries)?.has(name)) {
+      const where = parent.label === "" ? "" : ` in ${parent.label}`;
+      this.reportEntry(parent, `Missing required key "${name}"${where}: ${what}.`);
+    }
+    return at;
+  }
+  string(at, expected = "a non-empty string") {
+    if (!(0, import_yaml.isScalar)(at.node) || typeof at.node.value !== "string" || at.node.value.trim() === "") {
+      this.reportValue(at, `${at.label} must be ${expected}, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    return at.node.value;
+  }
+  integer(at, min, max = Infinity) {
+    const expected = max === Infinity ? min === 0 ? "a non-negative integer" : `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
+    const n3 = this.number(at, expected);
+    if (n3 === void 0) return void 0;
+    if (!Number.isInteger(n3) || n3 < min || n3 > max) {
+      this.reportValue(at, `${at.label} must be ${expected}, got ${n3}.`);
+      return void 0;
+    }
+    return n3;
+  }
+  /** A finite number; `expected` words the message, range checks are the caller's. */
+  number(at, expected = "a number") {
+    const v = (0, import_yaml.isScalar)(at.node) ? at.node.value : void 0;
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      this.reportValue(
+        at,
+        `${at.label} must be ${expected}, got ${describe146(at.node)}${quotedNumberHint(at.node)}.`
+      );
+      return void 0;
+    }
+    return v;
+  }
+  /** Milliseconds; `positive` refuses 0. */
+  duration(at, { positive }) {
+    const v = (0, import_yaml.isScalar)(at.node) ? at.node.value : void 0;
+    let ms;
+    if (v === 0) ms = 0;
+    else if (typeof v === "number") {
+      this.reportValue(
+        at,
+        `${at.label} is the bare number ${v}; give the unit, e.g. ${v}s or ${v}ms.`
+      );
+      return void 0;
+    } else if (typeof v === "string") ms = parseDuration(v);
+    if (ms === void 0) {
+      this.reportValue(
+        at,
+        `${at.label} must be a duration like 30s, 5m, 1m30s or 500ms, got ${describe146(at.node)}.`
+      );
+      return void 0;
+    }
+    if (positive && ms === 0) {
+      this.reportValue(at, `${at.label} must be longer than 0, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    return ms;
+  }
+  /** A map of HTTP header names to string values. */
+  headers(at) {
+    const entries = this.map(at, void 0, "a map of header names to values");
+    if (!entries) return void 0;
+    const headers = {};
+    let ok = true;
+    for (const [name, value] of entries) {
+      if (!HEADER_NAME.test(name)) {
+        this.reportEntry(
+          value,
+          `${at.label} has "${name}", which is not a valid HTTP header name.`
+        );
+        ok = false;
+        continue;
+      }
+      const v = (0, import_yaml.isScalar)(value.node) ? value.node.value : void 0;
+      if (typeof v !== "string") {
+        const hint = typeof v === "number" || typeof v === "boolean" ? `; quote it: ${name}: "${v}"` : "";
+        this.reportValue(
+          value,
+          `${value.label} must be a string, got ${describe146(value.node)}${hint}.`
+        );
+        ok = false;
+        continue;
+      }
+      headers[name] = v;
+    }
+    return ok ? headers : void 0;
+  }
+  /** An http:// or https:// URL, kept as written. */
+  url(at) {
+    const s2 = this.string(at, "an http:// or https:// URL");
+    if (s2 === void 0) return void 0;
+    let protocol;
+    try {
+      protocol = new URL(s2).protocol;
+    } catch {
+      protocol = void 0;
+    }
+    if (protocol !== "http:" && protocol !== "https:") {
+      this.reportValue(at, `${at.label} must be an http:// or https:// URL, got "${s2}".`);
+      return void 0;
+    }
+    return s2;
+  }
+};
+var HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+function unknownKeyMessage(name, where, known) {
+  const suggestion = closestMatch(name, known);
+  if (suggestion) return `Unknown key "${name}" in ${where}; did you mean "${suggestion}"?`;
+  return `Unknown key "${name}" in ${where}; the keys allowed here are ${known.join(", ")}.`;
+}
+function isEmpty(node) {
+  return node === null || (0, import_yaml.isScalar)(node) && node.value === null;
+}
+function describe146(node) {
+  if (isEmpty(node)) return "nothing";
+  if ((0, import_yaml.isMap)(node)) return "a map";
+  if ((0, import_yaml.isSeq)(node)) return "a list";
+  if ((0, import_yaml.isScalar)(node)) {
+    const v = node.value;
+    if (typeof v === "string") {
+      const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
+      return quoted ? `the string "${v}"` : `"${v}"`;
+    }
+    return String(v);
+  }
+  return "an unsupported value";
+}
+function quotedNumberHint(node) {
+  const v = (0, import_yaml.isScalar)(node) ? node.value : void 0;
+  return typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? "; write the number without quotes" : "";
+}
+function yamlProblem(e5) {
+  switch (e5.code) {
+    case "DUPLICATE_KEY":
+      return "This key appears twice in the same map; keep one of them.";
+    case "MULTIPLE_DOCS":
+      return 'This is a second YAML document (after "---"); write a single document.';
+    case "TAG_RESOLVE_FAILED":
+      return `${sentence(e5.message)}; YAML tags are not supported here, write the plain value.`;
+    default:
+      return `YAML syntax error: ${sentence(e5.message)}.`;
+  }
+}
+function sentence(message) {
+  return message.trim().replace(/[.:]+$/, "");
+}
+function optional(at, read) {
+  return at === void 0 ? void 0 : read(at);
+}
 
 // src/health/format.ts
 function trim(n3, decimals) {
@@ -71986,15 +72339,6 @@ function formatNumber(n3) {
   if (!Number.isFinite(n3)) return String(n3);
   return trim(n3, Math.abs(n3) >= 100 ? 0 : 4);
 }
-function formatMetric(metric, value) {
-  if (metric === "error-rate") return formatPercent(value);
-  if (metric === "request-count") return formatNumber(value);
-  return formatSeconds(value);
-}
-function formatIncrease(metric, diff) {
-  const s2 = formatMetric(metric, diff);
-  return diff >= 0 ? `+${s2}` : s2;
-}
 function formatBounds(bounds, show) {
   const parts = [];
   if (bounds.min !== void 0) parts.push(`\u2265 ${show(bounds.min)}`);
@@ -72013,7 +72357,7 @@ function plural(n3, word) {
 // src/health/placeholders.ts
 var PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
 var UNAVAILABLE = {
-  baselineTargetGroup: "there is no baseline target group (set baseline-target-group, or give the rollout file a second cluster with weight)",
+  baselineTargetGroup: "there is no baseline target group (no cluster but the canary has weight, and no baseline target group was given)",
   cluster: "the canary has no EKS cluster name (it comes from the rollout file\u2019s clusters.<name>.eks)",
   loadBalancer: "the canary target group is not attached to any load balancer"
 };
@@ -72034,7 +72378,284 @@ function substitutePlaceholders(text, values, where) {
   });
 }
 
-// src/health/cloudwatch.ts
+// src/health/checks/kind.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+function settings(src, at, kind) {
+  if (at.node === null || scalarValue(at.node) === null) return /* @__PURE__ */ new Map();
+  return src.map(at, kind.fields, `a map of ${kind.name} settings (${kind.fields.join(", ")})`);
+}
+function scalarValue(node) {
+  return (0, import_yaml2.isScalar)(node) ? node.value : void 0;
+}
+
+// src/health/checks/cloudwatch.ts
+var DEFAULT_CLOUDWATCH_PERIOD_MS = 6e4;
+var DEFAULT_CLOUDWATCH_DELAY_MS = 6e4;
+var CLOUDWATCH_METRICS = [
+  "error-rate",
+  "latency-p99",
+  "latency-p95",
+  "latency-avg",
+  "request-count"
+];
+var SUB_MINUTE_PERIODS = [1, 5, 10, 20, 30];
+function isCloudWatchPeriod(seconds) {
+  return SUB_MINUTE_PERIODS.includes(seconds) || seconds > 0 && seconds % 60 === 0;
+}
+var cloudwatch = {
+  name: "cloudwatch",
+  fields: ["metric", "queries", "returnId", "max", "min", "vsBaseline", "minRequests"],
+  parse: readCloudWatch,
+  prepare: (checks, { targets, intervalMs }) => {
+    const plan = planCloudWatch(
+      checks.map((c5) => c5.check),
+      targets,
+      intervalMs / 1e3
+    );
+    return {
+      evaluate: async (window2, io) => (await evaluateCloudWatch(io.cloudwatch, plan, window2)).map((m3) => [m3])
+    };
+  },
+  describe: describeCloudWatch,
+  secrets: () => [],
+  redact: (check) => check
+};
+function describeCloudWatch(check, canary) {
+  if (!check.metric)
+    return `cloudwatch: custom query \`${check.returnId ?? ""}\` of ${canary} ${formatBounds(check, formatNumber)}`;
+  const metric = check.metric;
+  const parts = [];
+  if (check.max !== void 0 || check.min !== void 0)
+    parts.push(formatBounds(check, (n3) => formatMetric(metric, n3)));
+  if (check.vsBaseline?.maxIncrease !== void 0)
+    parts.push(`\u2264 baseline ${formatIncrease(metric, check.vsBaseline.maxIncrease)}`);
+  if (check.vsBaseline?.maxRatio !== void 0)
+    parts.push(`\u2264 baseline \xD7${formatNumber(check.vsBaseline.maxRatio)}`);
+  const min = check.minRequests !== void 0 ? ` (judged from ${check.minRequests} requests)` : "";
+  return `cloudwatch: ${metric} of ${canary} ${parts.join(", ")}${min}`;
+}
+var METRIC_DATA_QUERY_FIELDS = [
+  "Id",
+  "MetricStat",
+  "Expression",
+  "Label",
+  "ReturnData",
+  "Period",
+  "AccountId"
+];
+var WRITTEN_QUERY_ID = /^[a-z][A-Za-z0-9_]{0,254}$/;
+var MAX_BARE_LATENCY_SECONDS = 60;
+function readCloudWatch(src, at) {
+  const f5 = settings(src, at, cloudwatch);
+  if (!f5) return void 0;
+  const before = src.diagnostics.length;
+  const check = { kind: "cloudwatch" };
+  const metricAt = f5.get("metric");
+  const queriesAt = f5.get("queries");
+  const returnIdAt = f5.get("returnId");
+  if (metricAt && queriesAt) {
+    src.reportEntry(
+      queriesAt,
+      `${at.label} has both "metric" and "queries"; use "metric" for a built-in metric, or "queries" with "returnId" for your own, not both.`
+    );
+  } else if (!metricAt && !queriesAt) {
+    src.reportEntry(
+      at,
+      `${at.label} needs "metric" (one of ${CLOUDWATCH_METRICS.join(", ")}) or "queries" with "returnId".`
+    );
+  }
+  if (metricAt) check.metric = readMetric(src, metricAt);
+  if (queriesAt) {
+    const queries = readQueries(src, queriesAt);
+    if (queries) check.queries = queries.raw;
+    if (!returnIdAt) {
+      src.reportEntry(
+        at,
+        `Missing required key "returnId" in ${at.label}: the Id of the query whose value is compared.`
+      );
+    } else {
+      const returnId = src.string(returnIdAt);
+      if (returnId !== void 0 && queries && !queries.ids.includes(returnId)) {
+        const suggestion = closestMatch(returnId, queries.ids);
+        const hint = suggestion ? `did you mean "${suggestion}"?` : `the Ids are ${queries.ids.join(", ")}.`;
+        src.reportValue(
+          returnIdAt,
+          `${returnIdAt.label} "${returnId}" is not the Id of any query; ${hint}`
+        );
+      }
+      if (returnId !== void 0) check.returnId = returnId;
+    }
+  } else if (returnIdAt) {
+    src.reportEntry(
+      returnIdAt,
+      `${returnIdAt.label} only applies with "queries"; remove it or add the queries.`
+    );
+  }
+  const metricKnown = !metricAt || check.metric !== void 0;
+  const unit = metricKnown ? check.metric : void 0;
+  if (metricKnown) {
+    const max = optional(f5.get("max"), (v) => readThreshold(src, v, unit));
+    const min = optional(f5.get("min"), (v) => readThreshold(src, v, unit));
+    if (max !== void 0) check.max = max;
+    if (min !== void 0) check.min = min;
+    if (min !== void 0 && max !== void 0 && min > max) {
+      src.reportValue(
+        f5.get("min"),
+        `${at.label} has min ${min} above max ${max}; no value could pass.`
+      );
+    }
+    const baselineAt = f5.get("vsBaseline");
+    if (baselineAt && queriesAt) {
+      src.reportEntry(
+        baselineAt,
+        `${baselineAt.label} only applies to a built-in "metric"; a check with "queries" compares the "returnId" value with "max" and/or "min". To compare with the baseline, write it into the queries (an Expression over {{baselineTargetGroup}}) and set "max".`
+      );
+    } else if (baselineAt) {
+      const vsBaseline = readVsBaseline(src, baselineAt, unit);
+      if (vsBaseline) check.vsBaseline = vsBaseline;
+    }
+  }
+  const minRequests = optional(f5.get("minRequests"), (v) => src.integer(v, 0));
+  if (minRequests !== void 0) check.minRequests = minRequests;
+  if (queriesAt && !metricAt) {
+    if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
+      src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
+    }
+  } else if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
+    src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or "vsBaseline".`);
+  }
+  return src.diagnostics.length > before ? void 0 : check;
+}
+function readMetric(src, at) {
+  const name = src.string(at, `one of ${CLOUDWATCH_METRICS.join(", ")}`);
+  if (name === void 0) return void 0;
+  const metric = CLOUDWATCH_METRICS.find((m3) => m3 === name);
+  if (!metric) {
+    const suggestion = closestMatch(name, CLOUDWATCH_METRICS);
+    const hint = suggestion ? `did you mean "${suggestion}"?` : `use one of ${CLOUDWATCH_METRICS.join(", ")}, or "queries" for your own metric.`;
+    src.reportValue(at, `${at.label} "${name}" is not a built-in metric; ${hint}`);
+  }
+  return metric;
+}
+function readQueries(src, at) {
+  const items = src.list(at, "a list of CloudWatch MetricDataQuery objects");
+  if (!items) return void 0;
+  if (items.length === 0) {
+    src.reportValue(at, `${at.label} is empty; list at least one MetricDataQuery.`);
+    return void 0;
+  }
+  const before = src.diagnostics.length;
+  const raw = [];
+  const ids = [];
+  for (const item of items) {
+    const f5 = src.map(
+      item,
+      METRIC_DATA_QUERY_FIELDS,
+      "a MetricDataQuery map (Id, and MetricStat or Expression)"
+    );
+    if (!f5) continue;
+    const idAt = src.required(
+      f5,
+      "Id",
+      item,
+      "the query's name, referred to by returnId and expressions"
+    );
+    if (idAt) {
+      const id = src.string(idAt);
+      if (id !== void 0 && !WRITTEN_QUERY_ID.test(id)) {
+        src.reportValue(
+          idAt,
+          `${idAt.label} "${id}" must start with a lowercase letter and hold only letters, digits and underscores (CloudWatch's rule for Ids).`
+        );
+      } else if (id !== void 0 && ids.includes(id)) {
+        src.reportValue(
+          idAt,
+          `${idAt.label} "${id}" is used by another query too; Ids must be unique.`
+        );
+      } else if (id !== void 0) ids.push(id);
+    }
+    if (f5.has("MetricStat") === f5.has("Expression")) {
+      src.reportValue(
+        item,
+        `${item.label} must have exactly one of "MetricStat" and "Expression".`
+      );
+    }
+    raw.push(item.node.toJS(src.doc));
+  }
+  return src.diagnostics.length > before ? void 0 : { raw, ids };
+}
+function readThreshold(src, at, metric) {
+  if (metric?.startsWith("latency-")) {
+    const v = scalarValue(at.node);
+    if (typeof v === "string") {
+      const ms = src.duration(at, { positive: false });
+      return ms === void 0 ? void 0 : ms / 1e3;
+    }
+    const seconds = src.number(at, "a duration like 800ms, or a number of seconds");
+    if (seconds === void 0) return void 0;
+    if (seconds < 0) {
+      src.reportValue(at, `${at.label} must not be negative, got ${seconds}.`);
+      return void 0;
+    }
+    if (seconds >= MAX_BARE_LATENCY_SECONDS) {
+      src.reportValue(
+        at,
+        `${at.label} is ${seconds} seconds (a bare number is seconds); write ${seconds}ms if you meant milliseconds, or ${formatDuration(seconds * 1e3)} if you meant seconds.`
+      );
+      return void 0;
+    }
+    return seconds;
+  }
+  if (metric === "error-rate") {
+    const rate = src.number(at, "a fraction from 0 to 1 (0.01 is 1%)");
+    if (rate === void 0) return void 0;
+    if (rate < 0 || rate > 1) {
+      src.reportValue(at, `${at.label} must be a fraction from 0 to 1 (0.01 is 1%), got ${rate}.`);
+      return void 0;
+    }
+    return rate;
+  }
+  if (metric === "request-count") {
+    const count = src.number(at, "a non-negative number");
+    if (count !== void 0 && count < 0) {
+      src.reportValue(at, `${at.label} must not be negative, got ${count}.`);
+      return void 0;
+    }
+    return count;
+  }
+  return src.number(at);
+}
+function readVsBaseline(src, at, metric) {
+  const f5 = src.map(at, ["maxIncrease", "maxRatio"], "a map with maxIncrease and/or maxRatio");
+  if (!f5) return void 0;
+  if ((0, import_yaml3.isMap)(at.node) && at.node.items.length === 0) {
+    src.reportValue(
+      at,
+      `${at.label} is empty; set "maxIncrease" (canary minus baseline) or "maxRatio" (canary / baseline).`
+    );
+    return void 0;
+  }
+  const before = src.diagnostics.length;
+  const vsBaseline = {};
+  const increaseAt = f5.get("maxIncrease");
+  if (increaseAt) {
+    const increase = readThreshold(src, increaseAt, metric);
+    if (increase !== void 0 && increase < 0) {
+      src.reportValue(increaseAt, `${increaseAt.label} must not be negative, got ${increase}.`);
+    } else if (increase !== void 0) vsBaseline.maxIncrease = increase;
+  }
+  const ratioAt = f5.get("maxRatio");
+  if (ratioAt) {
+    const ratio = src.number(ratioAt, "a number above 0 (1.5 allows 50% more than the baseline)");
+    if (ratio !== void 0 && ratio <= 0) {
+      src.reportValue(
+        ratioAt,
+        `${ratioAt.label} must be above 0 (1.5 allows 50% more than the baseline), got ${ratio}.`
+      );
+    } else if (ratio !== void 0) vsBaseline.maxRatio = ratio;
+  }
+  return src.diagnostics.length > before ? void 0 : vsBaseline;
+}
 var NAMESPACE = "AWS/ApplicationELB";
 var LATENCY_STAT = {
   "latency-p99": "p99",
@@ -72318,11 +72939,11 @@ function planCustom(check, index, targets, windowSeconds, series) {
     }
   };
 }
-async function fetchMetricValues(cloudwatch, queries, window2) {
+async function fetchMetricValues(cloudwatch2, queries, window2) {
   const values = /* @__PURE__ */ new Map();
   let nextToken;
   do {
-    const out = await cloudwatch.send(
+    const out = await cloudwatch2.send(
       new import_client_cloudwatch.GetMetricDataCommand({
         MetricDataQueries: queries,
         StartTime: new Date(window2.start),
@@ -72346,12 +72967,118 @@ async function fetchMetricValues(cloudwatch, queries, window2) {
   } while (nextToken);
   return values;
 }
-async function evaluateCloudWatch(cloudwatch, plan, window2) {
+async function evaluateCloudWatch(cloudwatch2, plan, window2) {
   if (plan.queries.length === 0) return [];
-  return plan.evaluate(await fetchMetricValues(cloudwatch, plan.queries, window2));
+  return plan.evaluate(await fetchMetricValues(cloudwatch2, plan.queries, window2));
+}
+function formatMetric(metric, value) {
+  if (metric === "error-rate") return formatPercent(value);
+  if (metric === "request-count") return formatNumber(value);
+  return formatSeconds(value);
+}
+function formatIncrease(metric, diff) {
+  const s2 = formatMetric(metric, diff);
+  return diff >= 0 ? `+${s2}` : s2;
 }
 
-// src/health/http.ts
+// src/health/checks/headers.ts
+var CREDENTIAL_HEADER = /authorization|token|secret|key|cookie|session|password/i;
+function isCredentialHeader(name) {
+  return CREDENTIAL_HEADER.test(name);
+}
+var REDACTED = "***";
+function headerSecrets(headers) {
+  const secrets = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (!isCredentialHeader(name)) continue;
+    secrets.push(value);
+    const credential = /authorization/i.test(name) ? /^\s*[\w-]+\s+(\S+)\s*$/.exec(value)?.[1] : void 0;
+    if (credential !== void 0) secrets.push(credential);
+  }
+  return secrets;
+}
+function redactHeaders(headers) {
+  return Object.fromEntries(Object.keys(headers).map((name) => [name, REDACTED]));
+}
+
+// src/health/checks/http.ts
+var HTTP_CHECK_DEFAULTS = {
+  method: "GET",
+  expectStatus: 200,
+  count: 1,
+  timeoutMs: 5e3,
+  minSuccessRatio: 1
+};
+var HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+var http = {
+  name: "http",
+  fields: [
+    "url",
+    "method",
+    "headers",
+    "expectStatus",
+    "bodyContains",
+    "count",
+    "timeout",
+    "minSuccessRatio"
+  ],
+  parse: readHttp,
+  prepare: (checks) => ({
+    evaluate: (_window, io) => Promise.all(checks.map(async ({ check }) => [await evaluateHttp(check, io.fetch)]))
+  }),
+  describe: (check) => `http: ${check.method} ${check.url} answers ${check.expectStatus}${check.count > 1 ? ` (${formatPercent(check.minSuccessRatio)} of ${check.count})` : ""}`,
+  secrets: (check) => headerSecrets(check.headers),
+  redact: (check) => ({ ...check, headers: redactHeaders(check.headers) })
+};
+function readHttp(src, at) {
+  const f5 = settings(src, at, http);
+  if (!f5) return void 0;
+  const before = src.diagnostics.length;
+  const urlAt = src.required(
+    f5,
+    "url",
+    at,
+    "the address to probe, e.g. https://web.example.com/healthz"
+  );
+  const url = urlAt && src.url(urlAt);
+  const method = optional(f5.get("method"), (v) => readMethod(src, v)) ?? HTTP_CHECK_DEFAULTS.method;
+  const headers = optional(f5.get("headers"), (v) => src.headers(v)) ?? {};
+  const expectStatus = optional(f5.get("expectStatus"), (v) => src.integer(v, 100, 599)) ?? HTTP_CHECK_DEFAULTS.expectStatus;
+  const bodyContains = optional(f5.get("bodyContains"), (v) => src.string(v));
+  const count = optional(f5.get("count"), (v) => src.integer(v, 1, 100)) ?? HTTP_CHECK_DEFAULTS.count;
+  const timeoutMs = optional(f5.get("timeout"), (v) => src.duration(v, { positive: true })) ?? HTTP_CHECK_DEFAULTS.timeoutMs;
+  const minSuccessRatio = optional(f5.get("minSuccessRatio"), (v) => readRatio(src, v)) ?? HTTP_CHECK_DEFAULTS.minSuccessRatio;
+  if (src.diagnostics.length > before || url === void 0) return void 0;
+  const check = {
+    kind: "http",
+    url,
+    method,
+    headers,
+    expectStatus,
+    count,
+    timeoutMs,
+    minSuccessRatio
+  };
+  if (bodyContains !== void 0) check.bodyContains = bodyContains;
+  return check;
+}
+function readMethod(src, at) {
+  const method = src.string(at, `an HTTP method (${HTTP_METHODS.join(", ")})`);
+  if (method === void 0) return void 0;
+  if (!HTTP_METHODS.includes(method.toUpperCase())) {
+    src.reportValue(at, `${at.label} must be one of ${HTTP_METHODS.join(", ")}, got "${method}".`);
+    return void 0;
+  }
+  return method.toUpperCase();
+}
+function readRatio(src, at) {
+  const ratio = src.number(at, "a number from 0 to 1 (0.9 is 90%)");
+  if (ratio !== void 0 && (ratio < 0 || ratio > 1)) {
+    src.reportValue(at, `${at.label} must be a number from 0 to 1 (0.9 is 90%), got ${ratio}.`);
+    return void 0;
+  }
+  return ratio;
+}
 function httpCheckName(check) {
   return `http ${check.method} ${check.url}`;
 }
@@ -72404,7 +73131,58 @@ async function probe(check, fetchFn) {
   }
 }
 
-// src/health/prometheus.ts
+// src/health/checks/prometheus.ts
+var prometheus = {
+  name: "prometheus",
+  fields: ["url", "query", "max", "min", "bearerToken", "headers"],
+  parse: readPrometheus,
+  prepare: (checks, { targets, intervalMs }) => {
+    const prepared = checks.map(
+      ({ check, index }) => preparePrometheusCheck(check, targets, intervalMs, index)
+    );
+    return {
+      evaluate: (window2, io) => Promise.all(prepared.map(async (p3) => [await evaluatePrometheus(p3, window2, io.fetch)]))
+    };
+  },
+  describe: (check) => `prometheus: \`${check.query}\` ${formatBounds(check, formatNumber)}`,
+  secrets: (check) => [
+    ...check.bearerToken ? [check.bearerToken] : [],
+    ...headerSecrets(check.headers)
+  ],
+  redact: (check) => {
+    const redacted = { ...check, headers: redactHeaders(check.headers) };
+    if (check.bearerToken !== void 0) redacted.bearerToken = REDACTED;
+    return redacted;
+  }
+};
+function readPrometheus(src, at) {
+  const f5 = settings(src, at, prometheus);
+  if (!f5) return void 0;
+  const before = src.diagnostics.length;
+  const urlAt = src.required(f5, "url", at, "the Prometheus server, e.g. http://prometheus:9090");
+  const queryAt = src.required(f5, "query", at, "the PromQL query whose value is compared");
+  const url = urlAt && src.url(urlAt);
+  const query = queryAt && src.string(queryAt);
+  const max = optional(f5.get("max"), (v) => src.number(v));
+  const min = optional(f5.get("min"), (v) => src.number(v));
+  if (!f5.has("max") && !f5.has("min")) {
+    src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
+  }
+  if (min !== void 0 && max !== void 0 && min > max) {
+    src.reportValue(
+      f5.get("min"),
+      `${at.label} has min ${min} above max ${max}; no value could pass.`
+    );
+  }
+  const bearerToken = optional(f5.get("bearerToken"), (v) => src.string(v));
+  const headers = optional(f5.get("headers"), (v) => src.headers(v)) ?? {};
+  if (src.diagnostics.length > before || url === void 0 || query === void 0) return void 0;
+  const check = { kind: "prometheus", url, query, headers };
+  if (max !== void 0) check.max = max;
+  if (min !== void 0) check.min = min;
+  if (bearerToken !== void 0) check.bearerToken = bearerToken;
+  return check;
+}
 var QUERY_TIMEOUT_MS = 3e4;
 function preparePrometheusCheck(check, targets, intervalMs, index) {
   const where = `prometheus check ${index + 1}`;
@@ -72513,11 +73291,796 @@ function samplesOf(data) {
   return [];
 }
 
+// src/health/checks/target-health.ts
+var targetHealth = {
+  name: "targetHealth",
+  fields: ["minHealthy", "maxUnhealthy"],
+  parse: readTargetHealth,
+  prepare: (checks, { targets }) => ({
+    evaluate: (_window, io) => Promise.all(
+      checks.map(({ check }) => evaluateTargetHealth(check, targets.weighted, io.elbv2))
+    )
+  }),
+  describe: (check) => `targetHealth: every cluster with weight has \u2265 ${check.minHealthy} healthy and \u2264 ${check.maxUnhealthy} unhealthy targets`,
+  secrets: () => [],
+  redact: (check) => check
+};
+function readTargetHealth(src, at) {
+  const f5 = settings(src, at, targetHealth);
+  if (!f5) return void 0;
+  const before = src.diagnostics.length;
+  const minHealthy = optional(f5.get("minHealthy"), (v) => src.integer(v, 0)) ?? 1;
+  const maxUnhealthy = optional(f5.get("maxUnhealthy"), (v) => src.integer(v, 0)) ?? 0;
+  if (src.diagnostics.length > before) return void 0;
+  return { kind: "targetHealth", minHealthy, maxUnhealthy };
+}
+async function evaluateTargetHealth(check, targetGroups, elbv2) {
+  return Promise.all(
+    targetGroups.map(async (tg) => {
+      const c5 = await describeTargetStates(elbv2, tg.arn);
+      const problems = [];
+      if (c5.healthy < check.minHealthy) problems.push(`${c5.healthy} healthy < ${check.minHealthy}`);
+      if (c5.unhealthy > check.maxUnhealthy) {
+        problems.push(`${c5.unhealthy} unhealthy > ${check.maxUnhealthy}`);
+      }
+      const aside = [
+        c5.initial ? `${c5.initial} initial` : "",
+        c5.draining ? `${c5.draining} draining` : "",
+        c5.other ? `${c5.other} other` : ""
+      ].filter(Boolean);
+      const measurement = {
+        name: `targetHealth of ${tg.label}`,
+        kind: "targetHealth",
+        status: problems.length ? "fail" : "pass",
+        value: c5.healthy,
+        shown: `${c5.healthy} healthy, ${c5.unhealthy} unhealthy${aside.length ? ` (${aside.join(", ")})` : ""}`,
+        threshold: `\u2265 ${check.minHealthy} healthy, \u2264 ${check.maxUnhealthy} unhealthy`,
+        details: { targetGroupArn: tg.arn, ...c5 }
+      };
+      if (problems.length) measurement.reason = problems.join(", ");
+      return measurement;
+    })
+  );
+}
+
+// src/health/checks/index.ts
+var CHECK_KINDS = [targetHealth, cloudwatch, prometheus, http];
+var KINDS = CHECK_KINDS;
+var CHECK_NAMES = KINDS.map((k5) => k5.name);
+function kindOf(check) {
+  return KINDS.find((k5) => k5.name === check.kind);
+}
+function kindNamed(name) {
+  return KINDS.find((k5) => k5.name === name);
+}
+function prepareCheckList(checks, context3) {
+  const groups = KINDS.flatMap((kind) => {
+    const mine = checks.flatMap(
+      (check, index) => check.kind === kind.name ? [{ check, index }] : []
+    );
+    return mine.length ? [{ mine, prepared: kind.prepare(mine, context3) }] : [];
+  });
+  return {
+    async evaluate(window2, io) {
+      const byCheck = checks.map(() => []);
+      await Promise.all(
+        groups.map(async ({ mine, prepared }) => {
+          const results = await prepared.evaluate(window2, io);
+          mine.forEach(({ index }, i5) => byCheck[index] = results[i5] ?? []);
+        })
+      );
+      return byCheck;
+    }
+  };
+}
+function defaultChecks() {
+  const check = { kind: "targetHealth", minHealthy: 1, maxUnhealthy: 0 };
+  return [check];
+}
+function describeCheck(check, canary) {
+  return kindOf(check).describe(check, canary);
+}
+function readChecks(src, at) {
+  const items = src.list(at, 'a list of checks, e.g. "- targetHealth: { minHealthy: 1 }"');
+  if (!items) return void 0;
+  if (items.length === 0) {
+    src.reportValue(at, `${at.label} is empty; list at least one check.`);
+    return void 0;
+  }
+  const checks = [];
+  for (const item of items) {
+    const check = readCheck(src, item);
+    if (check) checks.push(check);
+  }
+  return checks.length === items.length ? checks : void 0;
+}
+function readCheck(src, item) {
+  const kinds = CHECK_NAMES.join(", ");
+  const scalar = scalarValue(item.node);
+  if (typeof scalar === "string" && kindNamed(scalar)) {
+    src.reportValue(
+      item,
+      `${item.label} must be a map; write "- ${scalar}: {}" to use its defaults.`
+    );
+    return void 0;
+  }
+  const entries = src.map(item, void 0, `a map with one key naming the check (${kinds})`);
+  if (!entries) return void 0;
+  if (entries.size === 0) {
+    src.reportValue(item, `${item.label} is empty; name one check: ${kinds}.`);
+    return void 0;
+  }
+  let body;
+  let ok = true;
+  for (const [name, at] of entries) {
+    const kind = kindNamed(name);
+    if (!kind) {
+      src.reportEntry(at, unknownKindMessage(name, item.label));
+      ok = false;
+    } else if (body) {
+      src.reportEntry(
+        at,
+        `${item.label} names two checks (${body.kind.name} and ${name}); start each check with its own "-".`
+      );
+      ok = false;
+    } else {
+      body = { kind, at };
+    }
+  }
+  if (!ok || !body) return void 0;
+  return body.kind.parse(src, body.at);
+}
+function unknownKindMessage(name, label) {
+  const owners = KINDS.filter((k5) => k5.fields.includes(name)).map((k5) => k5.name);
+  if (owners.length === 1) {
+    return `Unknown check "${name}" in ${label}; "${name}" is a setting of ${owners[0]}: write "- ${owners[0]}: { ${name}: ... }".`;
+  }
+  const suggestion = closestMatch(name, CHECK_NAMES);
+  if (suggestion) return `Unknown check "${name}" in ${label}; did you mean "${suggestion}"?`;
+  return `Unknown check "${name}" in ${label}; the checks are ${CHECK_NAMES.join(", ")}.`;
+}
+
+// src/rollout-file/parse.ts
+var SUPPORTED_VERSIONS = [1];
+var MIN_CLUSTERS = 2;
+var MAX_CLUSTERS = 5;
+var ANALYSIS_DEFAULTS = {
+  warmupMs: 3e4,
+  // ALB metrics in CloudWatch have 1-minute resolution; a shorter interval would judge windows
+  // that hold a whole minute of data or none.
+  intervalMs: DEFAULT_CLOUDWATCH_PERIOD_MS,
+  durationMs: 3e5,
+  failureLimit: 0
+};
+var TOP_LEVEL_KEYS = [
+  "version",
+  "name",
+  "region",
+  "clusters",
+  "routes",
+  "weights",
+  "canary",
+  "steps",
+  "owner",
+  "analysis"
+];
+var CLUSTER_KEYS = ["eks", "targetGroup"];
+var ROUTE_KEYS = ["listener", "rule"];
+var ANALYSIS_KEYS = ["warmup", "interval", "duration", "failureLimit", "checks"];
+var NAME2 = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+var NAME_RULE = "up to 63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen";
+var EKS_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
+var REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
+function parseRolloutFile(text, path) {
+  const src = new YamlSource(text, path, "rollout file");
+  const file = src.hasSyntaxErrors ? void 0 : readRollout(src, path);
+  if (!file || src.diagnostics.length > 0) throw src.toError();
+  return file;
+}
+function readRollout(src, path) {
+  const root5 = src.root("");
+  if (root5.node === null) {
+    src.report(
+      null,
+      "The rollout file is empty; it needs version, name, region, clusters, routes, weights, canary, steps and owner."
+    );
+    return void 0;
+  }
+  const top = src.map(
+    root5,
+    TOP_LEVEL_KEYS,
+    "a map of settings (version, name, region, clusters, ...)"
+  );
+  if (!top) return void 0;
+  const need = (key, what) => src.required(top, key, root5, what);
+  const versionAt = need(
+    "version",
+    `the file format; write "version: ${SUPPORTED_VERSIONS.join(" or ")}"`
+  );
+  const nameAt = need("name", 'the service this file rolls out, e.g. "name: web"');
+  const regionAt = need("region", 'the AWS region of the load balancer, e.g. "region: us-east-1"');
+  const clustersAt = need("clusters", "the EKS clusters and their target groups");
+  const routesAt = need(
+    "routes",
+    "the listeners or listener rules that forward to the target groups"
+  );
+  const weightsAt = need("weights", "the percent of traffic each cluster gets");
+  const canaryAt = need("canary", "the cluster being promoted");
+  const stepsAt = need(
+    "steps",
+    'the canary weights to move through, e.g. "steps: [10, 25, 50, 100]"'
+  );
+  const ownerAt = need("owner", "the cluster that runs CronJobs and singletons");
+  const version = versionAt && readVersion(src, versionAt);
+  const name = nameAt && readName(src, nameAt);
+  const region = regionAt && readRegion(src, regionAt);
+  const clusters = clustersAt && readClusters(src, clustersAt, region);
+  const routes = routesAt && readRoutes2(src, routesAt, region);
+  checkAccounts(src, clusters ?? [], routes ?? []);
+  const clusterNames = clusters?.map((c5) => c5.name);
+  const weights = weightsAt && readWeights(src, weightsAt, clusterNames);
+  const canary = canaryAt && readClusterName(src, canaryAt, clusterNames);
+  const owner = ownerAt && readClusterName(src, ownerAt, clusterNames);
+  const steps = stepsAt && readSteps(src, stepsAt);
+  const analysisAt = top.get("analysis");
+  const analysis = analysisAt ? readAnalysis(src, analysisAt) : { ...ANALYSIS_DEFAULTS, checks: defaultChecks() };
+  if (src.diagnostics.length > 0 || version === void 0 || name === void 0 || region === void 0 || clusters === void 0 || routes === void 0 || weights === void 0 || canary === void 0 || owner === void 0 || steps === void 0 || analysis === void 0) {
+    return void 0;
+  }
+  return {
+    path,
+    version,
+    name,
+    region,
+    clusters: clusters.map((c5) => ({
+      name: c5.name,
+      eks: c5.eks,
+      targetGroup: c5.targetGroup.arn
+    })),
+    routes: routes.map((r5) => ({ kind: r5.kind, arn: r5.arn.arn })),
+    weights,
+    canary,
+    steps,
+    owner,
+    analysis,
+    locate: (p3) => src.locate(p3)
+  };
+}
+function readVersion(src, at) {
+  const v = (0, import_yaml4.isScalar)(at.node) ? at.node.value : void 0;
+  if (v === 1) return 1;
+  const supported = SUPPORTED_VERSIONS.join(", ");
+  if (typeof v === "number") {
+    src.reportValue(at, `version ${v} is not supported; this release reads version ${supported}.`);
+  } else {
+    src.number(at, `the number ${supported}`);
+  }
+  return void 0;
+}
+function readName(src, at) {
+  const name = src.string(at);
+  if (name !== void 0 && !NAME2.test(name)) {
+    src.reportValue(at, `name "${name}" must be ${NAME_RULE}.`);
+    return void 0;
+  }
+  return name;
+}
+function readRegion(src, at) {
+  const region = src.string(at, "an AWS region name such as us-east-1");
+  if (region !== void 0 && !REGION.test(region)) {
+    src.reportValue(
+      at,
+      `region "${region}" is not an AWS region name; write it like us-east-1 or ap-northeast-1.`
+    );
+    return void 0;
+  }
+  return region;
+}
+function readClusters(src, at, region) {
+  const entries = src.map(at, void 0, "a map of cluster names to { eks, targetGroup }");
+  if (!entries) return void 0;
+  if (entries.size < MIN_CLUSTERS) {
+    src.reportEntry(
+      at,
+      `clusters declares ${entries.size}; a rollout needs at least ${MIN_CLUSTERS}: the one serving now and the one being promoted.`
+    );
+  }
+  const drafts = [];
+  for (const [name, clusterAt] of entries) {
+    const draft = { name, at: clusterAt };
+    drafts.push(draft);
+    if (drafts.length === MAX_CLUSTERS + 1) {
+      src.reportEntry(
+        clusterAt,
+        `clusters declares ${entries.size}; an ALB forward action holds at most ${MAX_CLUSTERS} target groups, so at most ${MAX_CLUSTERS} clusters.`
+      );
+    }
+    if (!NAME2.test(name)) {
+      src.reportEntry(clusterAt, `Cluster name "${name}" must be ${NAME_RULE}.`);
+    }
+    const fields = src.map(clusterAt, CLUSTER_KEYS, "a map with eks and targetGroup");
+    if (!fields) continue;
+    const eksAt = src.required(
+      fields,
+      "eks",
+      clusterAt,
+      "the EKS cluster name, used to deploy apps and hand off singletons"
+    );
+    const targetGroupAt = src.required(
+      fields,
+      "targetGroup",
+      clusterAt,
+      "the ARN of the target group this cluster's pods are registered in"
+    );
+    if (eksAt) {
+      const eks = src.string(eksAt, "an EKS cluster name");
+      if (eks !== void 0 && !EKS_NAME.test(eks)) {
+        src.reportValue(
+          eksAt,
+          `${eksAt.label} "${eks}" is not a valid EKS cluster name: 1 to 100 letters, digits, hyphens and underscores, starting with a letter or digit.`
+        );
+      } else if (eks !== void 0) {
+        const twin = drafts.find((d5) => d5 !== draft && d5.eks === eks);
+        if (twin) {
+          src.reportValue(
+            eksAt,
+            `${eksAt.label} "${eks}" is also the EKS cluster of "${twin.name}"; each entry must be a different EKS cluster, or singletons would be stopped in the cluster that owns them.`
+          );
+        } else draft.eks = eks;
+      }
+    }
+    if (targetGroupAt) {
+      draft.targetGroupAt = targetGroupAt;
+      const arn = readArn(src, targetGroupAt, "targetgroup", region);
+      if (arn) {
+        const twin = drafts.find((d5) => d5 !== draft && d5.targetGroup?.arn === arn.arn);
+        if (twin) {
+          const line = src.locate(["clusters", twin.name, "targetGroup"]).line;
+          src.reportValue(
+            targetGroupAt,
+            `${targetGroupAt.label} is the target group of cluster "${twin.name}" too (line ${line}); each cluster needs its own target group.`
+          );
+        } else draft.targetGroup = arn;
+      }
+    }
+  }
+  return drafts;
+}
+function readRoutes2(src, at, region) {
+  const items = src.list(
+    at,
+    'a list of "- listener: <listener ARN>" or "- rule: <listener rule ARN>" items'
+  );
+  if (!items) return void 0;
+  if (items.length === 0) {
+    src.reportValue(
+      at,
+      'routes is empty; list at least one "- listener: <ARN>" or "- rule: <ARN>".'
+    );
+    return void 0;
+  }
+  const routes = [];
+  for (const item of items) {
+    const v = (0, import_yaml4.isScalar)(item.node) ? item.node.value : void 0;
+    if (typeof v === "string" && v.startsWith("arn:")) {
+      const kind2 = v.includes(":listener-rule/") ? "rule" : "listener";
+      src.reportValue(item, `${item.label} must say what the ARN is; write "- ${kind2}: ${v}".`);
+      continue;
+    }
+    const entries = src.map(item, ROUTE_KEYS, "a map with one key, listener or rule");
+    if (!entries) continue;
+    const present = ROUTE_KEYS.filter((k5) => entries.has(k5));
+    if (present.length === 0) {
+      if ((0, import_yaml4.isMap)(item.node) && item.node.items.length === 0)
+        src.reportValue(item, `${item.label} is empty; write "listener: <ARN>" or "rule: <ARN>".`);
+      continue;
+    }
+    if (present.length > 1) {
+      src.reportEntry(
+        entries.get("rule"),
+        `${item.label} has both listener and rule; each route is one of them, so give each its own "-" item.`
+      );
+      continue;
+    }
+    const kind = present[0];
+    const arnAt = entries.get(kind);
+    const arn = readArn(src, arnAt, kind === "listener" ? "listener" : "listener-rule", region);
+    if (!arn) continue;
+    const twin = routes.find((r5) => r5.arn.arn === arn.arn);
+    if (twin) {
+      const line = src.position(twin.at.node).line;
+      src.reportValue(
+        arnAt,
+        `${item.label} repeats ${twin.at.label} (line ${line}); list each route once.`
+      );
+      continue;
+    }
+    routes.push({ kind, arn, at: arnAt });
+  }
+  return routes;
+}
+function readArn(src, at, kind, region) {
+  const text = src.string(at, `a ${kind} ARN`);
+  if (text === void 0) return void 0;
+  const parsed = parseElbArn(text.trim(), kind);
+  if (isArnError(parsed)) {
+    let hint = "";
+    if (kind === "listener" && !isArnError(parseElbArn(text.trim(), "listener-rule")))
+      hint = '; for a listener rule write "rule:"';
+    if (kind === "listener-rule" && !isArnError(parseElbArn(text.trim(), "listener")))
+      hint = `; for a listener's default action write "listener:"`;
+    src.reportValue(at, `${at.label}: ${parsed.error}${hint}.`);
+    return void 0;
+  }
+  if (region !== void 0 && parsed.region !== region) {
+    src.reportValue(
+      at,
+      `${at.label} is in region ${parsed.region}, but the file's region is ${region}; every target group and route must be in ${region}.`
+    );
+    return void 0;
+  }
+  return parsed;
+}
+function checkAccounts(src, clusters, routes) {
+  const first = clusters.find((c5) => c5.targetGroup);
+  if (!first?.targetGroup) return;
+  const account = first.targetGroup.account;
+  for (const c5 of clusters) {
+    if (c5.targetGroup && c5.targetGroup.account !== account && c5.targetGroupAt) {
+      src.reportValue(
+        c5.targetGroupAt,
+        `${c5.targetGroupAt.label} is in account ${c5.targetGroup.account}, but cluster "${first.name}"'s target group is in account ${account}; an ALB can only forward to target groups in its own account.`
+      );
+    }
+  }
+  for (const r5 of routes) {
+    if (r5.arn.account !== account) {
+      src.reportValue(
+        r5.at,
+        `${r5.at.label} is in account ${r5.arn.account}, but the target groups are in account ${account}; an ALB can only forward to target groups in its own account.`
+      );
+    }
+  }
+}
+function readWeights(src, at, clusterNames) {
+  const entries = src.map(
+    at,
+    void 0,
+    "a map of cluster names to integer percents, e.g. { blue: 90, green: 10 }"
+  );
+  if (!entries) return void 0;
+  const before = src.diagnostics.length;
+  const weights = {};
+  for (const [cluster, weightAt] of entries) {
+    if (clusterNames && !clusterNames.includes(cluster)) {
+      const suggestion = closestMatch(cluster, clusterNames);
+      const hint = suggestion ? `did you mean "${suggestion}"?` : `the clusters are ${clusterNames.join(", ")}.`;
+      src.reportEntry(
+        weightAt,
+        `weights has "${cluster}", which is not a declared cluster; ${hint}`
+      );
+      continue;
+    }
+    const weight = src.integer(weightAt, 0, 100);
+    if (weight !== void 0) weights[cluster] = weight;
+  }
+  for (const cluster of clusterNames ?? []) {
+    if (!entries.has(cluster)) {
+      src.reportEntry(
+        at,
+        `weights has no entry for cluster "${cluster}"; give every cluster a weight (0 sends it no traffic).`
+      );
+    }
+  }
+  if (src.diagnostics.length > before) return void 0;
+  const sum = Object.values(weights).reduce((a5, b5) => a5 + b5, 0);
+  if (sum !== 100) {
+    src.reportEntry(
+      at,
+      `weights sum to ${sum}; they are percents of the traffic and must sum to 100.`
+    );
+    return void 0;
+  }
+  return weights;
+}
+function readClusterName(src, at, clusterNames) {
+  const name = src.string(at, "the name of a cluster under clusters");
+  if (name === void 0 || !clusterNames || clusterNames.includes(name)) return name;
+  const suggestion = closestMatch(name, clusterNames);
+  const hint = suggestion ? `did you mean "${suggestion}"?` : `the clusters are ${clusterNames.join(", ")}.`;
+  src.reportValue(at, `${at.label} "${name}" is not a declared cluster; ${hint}`);
+  return void 0;
+}
+function readSteps(src, at) {
+  const items = src.list(at, "a list of canary weights, e.g. [10, 25, 50, 100]");
+  if (!items) return void 0;
+  if (items.length === 0) {
+    src.reportValue(
+      at,
+      "steps is empty; list the canary weights to move through, e.g. [10, 25, 50, 100]."
+    );
+    return void 0;
+  }
+  const before = src.diagnostics.length;
+  const steps = [];
+  let previous;
+  for (const item of items) {
+    const step = src.integer(item, 0, 100);
+    if (step === void 0) {
+      previous = void 0;
+      continue;
+    }
+    if (previous && step <= previous.value) {
+      src.reportValue(
+        item,
+        `${item.label} is ${step}, not above ${previous.label} (${previous.value}); steps are canary weights in increasing order.`
+      );
+    }
+    previous = { value: step, label: item.label };
+    steps.push(step);
+  }
+  return src.diagnostics.length > before ? void 0 : steps;
+}
+function readAnalysis(src, at) {
+  const isNull = at.node === null || (0, import_yaml4.isScalar)(at.node) && at.node.value === null;
+  const f5 = isNull ? /* @__PURE__ */ new Map() : src.map(at, ANALYSIS_KEYS, `a map of ${ANALYSIS_KEYS.join(", ")}`);
+  if (!f5) return void 0;
+  const before = src.diagnostics.length;
+  const warmupMs = optional(f5.get("warmup"), (v) => src.duration(v, { positive: false })) ?? ANALYSIS_DEFAULTS.warmupMs;
+  const intervalMs = optional(f5.get("interval"), (v) => src.duration(v, { positive: true })) ?? ANALYSIS_DEFAULTS.intervalMs;
+  const durationMs = optional(f5.get("duration"), (v) => src.duration(v, { positive: true })) ?? ANALYSIS_DEFAULTS.durationMs;
+  const failureLimit = optional(f5.get("failureLimit"), (v) => src.integer(v, 0)) ?? ANALYSIS_DEFAULTS.failureLimit;
+  const checksAt = f5.get("checks");
+  const checks = checksAt ? readChecks(src, checksAt) : defaultChecks();
+  if (src.diagnostics.length > before) return void 0;
+  if (durationMs < warmupMs + intervalMs) {
+    const blame = f5.get("duration") ?? f5.get("interval") ?? f5.get("warmup");
+    src.reportValue(
+      blame,
+      `analysis.duration (${formatDuration(durationMs)}) is shorter than warmup (${formatDuration(warmupMs)}) + one interval (${formatDuration(intervalMs)}); the bake time counts from the shift and must hold the warmup and at least one measurement.`
+    );
+    return void 0;
+  }
+  if (!checks) return void 0;
+  const intervalSeconds = intervalMs / 1e3;
+  const isPeriod = Number.isInteger(intervalSeconds) && isCloudWatchPeriod(intervalSeconds);
+  if (!isPeriod && checks.some((c5) => c5.kind === "cloudwatch")) {
+    src.reportValue(
+      f5.get("interval") ?? at,
+      `analysis.interval (${formatDuration(intervalMs)}) must be 1s, 5s, 10s, 20s, 30s or a whole number of minutes with cloudwatch checks: each interval is one CloudWatch period. ALB metrics have 1-minute resolution, so 1m or more is the usual choice.`
+    );
+    return void 0;
+  }
+  return { warmupMs, intervalMs, durationMs, failureLimit, checks };
+}
+
+// src/rollout-file/step.ts
+function checkStep(canary, steps, from, to, force, forceLabel) {
+  const next = steps.find((s2) => s2 > from);
+  const limit = next ?? from;
+  const base = { canary, from, to, limit };
+  if (to === from) {
+    return {
+      ...base,
+      direction: "same",
+      allowed: true,
+      forced: false,
+      message: `${canary} stays at ${from}.`
+    };
+  }
+  if (to < from) {
+    return {
+      ...base,
+      direction: "backward",
+      allowed: true,
+      forced: false,
+      message: `${canary} ${from} \u2192 ${to}: back toward the baseline, which is always allowed.`
+    };
+  }
+  if (to <= limit) {
+    const how = to === limit ? "one step forward" : `forward, within the next step (${limit})`;
+    return {
+      ...base,
+      direction: "forward",
+      allowed: true,
+      forced: false,
+      message: `${canary} ${from} \u2192 ${to}: ${how}.`
+    };
+  }
+  const why = next === void 0 ? `${from} is at or above the last entry of steps (${steps.at(-1)}), so the canary may not rise further` : `one merge may raise ${canary} only to ${next}, the next entry of steps [${steps.join(", ")}] after ${from}`;
+  if (force) {
+    return {
+      ...base,
+      direction: "forward",
+      allowed: true,
+      forced: true,
+      message: `${canary} ${from} \u2192 ${to} is larger than one step (${why}); allowed by the label ${forceLabel}.`
+    };
+  }
+  return {
+    ...base,
+    direction: "forward",
+    allowed: false,
+    forced: false,
+    message: `${canary} ${from} \u2192 ${to} is too large a step: ${why}. ` + (next === void 0 ? "" : `Set ${canary} to ${next} in this PR and take the next step in another, `) + `${next === void 0 ? "Add" : "or add"} the label ${forceLabel} to the PR if this jump is intended.`
+  };
+}
+function checkFileStep(base, head, from, force, forceLabel) {
+  const rules = base ?? head;
+  const decision = checkStep(
+    rules.canary,
+    rules.steps,
+    from[rules.canary] ?? 0,
+    head.weights[rules.canary] ?? 0,
+    force,
+    forceLabel
+  );
+  if (!base || sameClusterWeights(from, head.weights)) return decision;
+  const changed = [
+    ...base.canary !== head.canary ? [`canary (${base.canary} \u2192 ${head.canary})`] : [],
+    ...base.steps.join(",") !== head.steps.join(",") ? [`steps ([${base.steps.join(", ")}] \u2192 [${head.steps.join(", ")}])`] : []
+  ];
+  if (changed.length === 0) return decision;
+  const what = changed.join(" and ");
+  if (force) {
+    return {
+      ...decision,
+      allowed: true,
+      forced: true,
+      message: `${decision.message} The PR also changes ${what}; allowed by the label ${forceLabel}.`
+    };
+  }
+  return {
+    ...decision,
+    allowed: false,
+    forced: false,
+    message: `The PR changes ${what} together with the weights, so the one-step rule cannot be judged. Change ${what} in a PR of its own that moves no traffic, then step the weights, or add the label ${forceLabel} if this is intended.`
+  };
+}
+function nextStep(file) {
+  const from = file.weights[file.canary] ?? 0;
+  const index = file.steps.findIndex((s2) => s2 > from);
+  if (index < 0) return void 0;
+  const to = file.steps[index];
+  return { from, to, index, weights: moveCanary(file, to) };
+}
+function moveCanary(file, to) {
+  const weights = { ...file.weights };
+  const from = weights[file.canary] ?? 0;
+  const others = file.clusters.map((c5) => c5.name).filter((n3) => n3 !== file.canary).sort((a5, b5) => (weights[b5] ?? 0) - (weights[a5] ?? 0));
+  weights[file.canary] = to;
+  let take2 = to - from;
+  if (take2 < 0) {
+    const receiver = others[0];
+    weights[receiver] = (weights[receiver] ?? 0) - take2;
+    return weights;
+  }
+  for (const name of others) {
+    const give = Math.min(take2, weights[name] ?? 0);
+    weights[name] = (weights[name] ?? 0) - give;
+    take2 -= give;
+  }
+  return weights;
+}
+function targetGroupWeights(file, weights) {
+  return Object.fromEntries(file.clusters.map((c5) => [c5.targetGroup, weights[c5.name] ?? 0]));
+}
+function clusterWeights(file, weights) {
+  const out = {};
+  for (const c5 of file.clusters)
+    if (c5.targetGroup in weights) out[c5.name] = weights[c5.targetGroup];
+  for (const [tg, w] of Object.entries(weights)) {
+    if (!file.clusters.some((c5) => c5.targetGroup === tg)) out[tg] = w;
+  }
+  return out;
+}
+function sameClusterWeights(a5, b5) {
+  const keys = /* @__PURE__ */ new Set([...Object.keys(a5), ...Object.keys(b5)]);
+  for (const k5 of keys) if ((a5[k5] ?? 0) !== (b5[k5] ?? 0)) return false;
+  return true;
+}
+function formatClusterWeights(weights, order) {
+  const names = order ? [...order, ...Object.keys(weights).filter((k5) => !order.includes(k5))] : Object.keys(weights);
+  return names.filter((n3) => n3 in weights).map((n3) => `${n3} ${weights[n3]}`).join(" / ");
+}
+function gainingClusters(from, to) {
+  return Object.keys(to).filter((n3) => (to[n3] ?? 0) > (from[n3] ?? 0));
+}
+
+// src/operations/live.ts
+function tryParse(text, path) {
+  try {
+    return { file: parseRolloutFile(text, path) };
+  } catch (e5) {
+    if (e5 instanceof ConfigurationError) return { error: e5 };
+    throw e5;
+  }
+}
+async function readLive(deps, file) {
+  const tgs = file.clusters.map((c5) => c5.targetGroup);
+  try {
+    const routes = await readRoutes(deps.aws(file.region).elbv2, file.routes, tgs, deps.signal);
+    return {
+      routes: routes.map((r5) => ({
+        ref: r5.ref,
+        weights: clusterWeights(file, r5.weights),
+        read: r5
+      }))
+    };
+  } catch (e5) {
+    if (e5 instanceof ConfigurationError || e5 instanceof Error && "$metadata" in e5) {
+      return { problem: `Could not read the live routes: ${errorMessage(e5)}` };
+    }
+    throw e5;
+  }
+}
+function requiredHealthy(file) {
+  const mins = file.analysis.checks.flatMap(
+    (c5) => c5.kind === "targetHealth" ? [c5.minHealthy] : []
+  );
+  return mins.length > 0 ? Math.max(...mins) : 1;
+}
+async function precheckTargetHealth(deps, file, clusters, required) {
+  const { elbv2 } = deps.aws(file.region);
+  return Promise.all(
+    clusters.map(async (name) => {
+      const targetGroup = file.clusters.find((c6) => c6.name === name)?.targetGroup;
+      const c5 = await describeTargetStates(elbv2, targetGroup);
+      const aside = [
+        c5.initial ? `${c5.initial} initial` : "",
+        c5.draining ? `${c5.draining} draining` : "",
+        c5.other ? `${c5.other} other` : ""
+      ].filter(Boolean);
+      return {
+        cluster: name,
+        targetGroup,
+        healthy: c5.healthy,
+        required,
+        shown: `${c5.healthy} healthy, ${c5.unhealthy} unhealthy${aside.length ? ` (${aside.join(", ")})` : ""}`,
+        ok: c5.healthy >= required
+      };
+    })
+  );
+}
+function healthProblem(h5) {
+  return `${h5.cluster} would gain weight but has ${h5.healthy} healthy target${h5.healthy === 1 ? "" : "s"} (${h5.shown}); at least ${h5.required} must be healthy before the shift. Check the pods and the TargetGroupBinding of ${h5.cluster}.`;
+}
+
+// src/rollout-file/edit.ts
+var import_yaml5 = __toESM(require_dist(), 1);
+function setWeights(text, path, weights) {
+  const doc = (0, import_yaml5.parseDocument)(text, { keepSourceTokens: false });
+  if (doc.errors.length > 0) {
+    throw new ExplainedError(
+      `${path} cannot be edited: it is not valid YAML (${doc.errors[0]?.message}).`
+    );
+  }
+  const root5 = doc.contents;
+  const weightsNode = (0, import_yaml5.isMap)(root5) ? root5.get("weights", true) : void 0;
+  if (!(0, import_yaml5.isMap)(weightsNode)) {
+    throw new ExplainedError(`${path} cannot be edited: it has no "weights" map.`);
+  }
+  const edits = [];
+  for (const [cluster, weight] of Object.entries(weights)) {
+    const node = weightsNode.get(cluster, true);
+    if (!(0, import_yaml5.isScalar)(node) || !node.range) {
+      throw new ExplainedError(
+        `${path} cannot be edited: weights.${cluster} is not a plain number in the file (an alias or missing), so it cannot be changed in place.`
+      );
+    }
+    edits.push({ start: node.range[0], end: node.range[1], value: String(weight) });
+  }
+  let out = text;
+  for (const e5 of edits.sort((a5, b5) => b5.start - a5.start)) {
+    out = out.slice(0, e5.start) + e5.value + out.slice(e5.end);
+  }
+  return out;
+}
+
 // src/health/analysis.ts
-var DEFAULT_CLOUDWATCH_PERIOD_MS = 6e4;
-var SUB_MINUTE_PERIODS = [1, 5, 10, 20, 30];
-function isCloudWatchPeriod(seconds) {
-  return SUB_MINUTE_PERIODS.includes(seconds) || seconds > 0 && seconds % 60 === 0;
+function analysisIntervalCount(analysis) {
+  const { warmupMs, intervalMs, durationMs } = analysis;
+  return Math.max(1, Math.floor((durationMs - warmupMs) / intervalMs));
 }
 function scheduleAnalysis(analysis, since, alignMs = 1) {
   const { warmupMs, intervalMs, durationMs } = analysis;
@@ -72537,7 +74100,7 @@ function scheduleAnalysis(analysis, since, alignMs = 1) {
     );
   }
   const firstStart = Math.ceil((since + warmupMs) / alignMs) * alignMs;
-  const count = Math.max(1, Math.floor((since + durationMs - firstStart) / intervalMs));
+  const count = analysisIntervalCount(analysis);
   const windows = [];
   for (let i5 = 0; i5 < count; i5++) {
     const start = firstStart + i5 * intervalMs;
@@ -72564,39 +74127,10 @@ function validateCloudWatchTiming(intervalMs, periodMs) {
 }
 function prepareChecks(request2) {
   const { analysis, targets } = request2;
-  const cloudwatchChecks = analysis.checks.filter(
-    (c5) => c5.kind === "cloudwatch"
-  );
-  const cloudwatch = planCloudWatch(cloudwatchChecks, targets, analysis.intervalMs / 1e3);
-  let cloudwatchIndex = 0;
-  const tasks = analysis.checks.map((check, index) => {
-    switch (check.kind) {
-      case "targetHealth":
-        return (_w, deps) => evaluateTargetHealth(check, targets.weighted, deps.elbv2);
-      case "cloudwatch": {
-        const j5 = cloudwatchIndex++;
-        return async (_w, _deps, cw) => [(await cw())[j5]];
-      }
-      case "prometheus": {
-        const prepared = preparePrometheusCheck(
-          check,
-          targets,
-          analysis.intervalMs,
-          index
-        );
-        return async (w, deps) => [await evaluatePrometheus(prepared, w, deps.fetch)];
-      }
-      case "http":
-        return async (_w, deps) => [await evaluateHttp(check, deps.fetch)];
-    }
-  });
+  const prepared = prepareCheckList(analysis.checks, { targets, intervalMs: analysis.intervalMs });
   return {
-    cloudwatch,
     async evaluate(window2, deps) {
-      let fetched;
-      const cw = () => fetched ??= evaluateCloudWatch(deps.cloudwatch, cloudwatch, window2);
-      const results = await Promise.all(tasks.map((task) => task(window2, deps, cw)));
-      return uniqueNames(results.flat());
+      return uniqueNames((await prepared.evaluate(window2, deps)).flat());
     }
   };
 }
@@ -72790,28 +74324,6 @@ function iso(t) {
 
 // src/health/targets.ts
 var import_client_elastic_load_balancing_v24 = __toESM(require_dist_cjs18(), 1);
-function targetsFromRolloutFile(file) {
-  const spec = (name) => {
-    const c5 = file.clusters.find((x) => x.name === name);
-    if (!c5)
-      throw new ConfigurationError(`${file.path}: canary "${name}" is not a declared cluster.`);
-    return { label: c5.name, arn: c5.targetGroup, eks: c5.eks };
-  };
-  const canary = spec(file.canary);
-  let baseline;
-  let baselineWeight = 0;
-  for (const c5 of file.clusters) {
-    const w = file.weights[c5.name] ?? 0;
-    if (c5.name !== file.canary && w > baselineWeight) {
-      baseline = spec(c5.name);
-      baselineWeight = w;
-    }
-  }
-  const weighted = file.clusters.filter((c5) => c5.name !== file.canary && (file.weights[c5.name] ?? 0) > 0).map((c5) => spec(c5.name));
-  const out = { canary, weighted: [canary, ...weighted] };
-  if (baseline) out.baseline = baseline;
-  return out;
-}
 async function resolveTargets(elbv2, spec) {
   const all = [spec.canary, ...spec.baseline ? [spec.baseline] : [], ...spec.weighted];
   const arns = [...new Set(all.map((t) => t.arn))];
@@ -72856,24 +74368,11 @@ async function resolveTargets(elbv2, spec) {
 }
 
 // src/health/secrets.ts
-var CREDENTIAL_HEADER = /authorization|token|secret|key|cookie|session|password/i;
-function isCredentialHeader(name) {
-  return CREDENTIAL_HEADER.test(name);
-}
-var REDACTED = "***";
 function checkSecrets(checks) {
   const secrets = /* @__PURE__ */ new Set();
-  const add = (value) => {
-    if (value.trim() !== "") secrets.add(value);
-  };
   for (const check of checks) {
-    if (check.kind !== "prometheus" && check.kind !== "http") continue;
-    if (check.kind === "prometheus" && check.bearerToken) add(check.bearerToken);
-    for (const [name, value] of Object.entries(check.headers)) {
-      if (!isCredentialHeader(name)) continue;
-      add(value);
-      const credential = /authorization/i.test(name) ? /^\s*[\w-]+\s+(\S+)\s*$/.exec(value)?.[1] : void 0;
-      if (credential !== void 0) add(credential);
+    for (const value of kindOf(check).secrets(check)) {
+      if (value.trim() !== "") secrets.add(value);
     }
   }
   return [...secrets];
@@ -72882,20 +74381,7 @@ function maskCheckSecrets(checks, setSecret2) {
   for (const secret of checkSecrets(checks)) setSecret2(secret);
 }
 function redactCheck(check) {
-  switch (check.kind) {
-    case "prometheus": {
-      const redacted = { ...check, headers: redactHeaders(check.headers) };
-      if (check.bearerToken !== void 0) redacted.bearerToken = REDACTED;
-      return redacted;
-    }
-    case "http":
-      return { ...check, headers: redactHeaders(check.headers) };
-    default:
-      return check;
-  }
-}
-function redactHeaders(headers) {
-  return Object.fromEntries(Object.keys(headers).map((name) => [name, REDACTED]));
+  return kindOf(check).redact(check);
 }
 
 // src/health/report.ts
@@ -72953,1321 +74439,128 @@ function summaryMarkdown(result, analysis) {
   return lines.join("\n");
 }
 
-// src/rollout-file/parse.ts
-var import_yaml3 = __toESM(require_dist(), 1);
-
-// src/rollout-file/checks.ts
-var import_yaml = __toESM(require_dist(), 1);
-
-// src/yaml/suggest.ts
-function closestMatch(word, candidates) {
-  const w = word.toLowerCase();
-  const limit = w.length <= 4 ? 1 : 2;
-  let best;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const d5 = editDistance(w, candidate.toLowerCase());
-    if (d5 <= limit && d5 < bestDistance) {
-      best = candidate;
-      bestDistance = d5;
-    }
-  }
-  return best;
-}
-function editDistance(a5, b5) {
-  const rows = [];
-  for (let i5 = 0; i5 <= a5.length; i5++) {
-    const row = [i5];
-    for (let j5 = 1; j5 <= b5.length; j5++) {
-      if (i5 === 0) {
-        row.push(j5);
-        continue;
-      }
-      const above = rows[i5 - 1];
-      const cost = a5[i5 - 1] === b5[j5 - 1] ? 0 : 1;
-      let d5 = Math.min(
-        above[j5] + 1,
-        row[j5 - 1] + 1,
-        above[j5 - 1] + cost
-      );
-      if (i5 > 1 && j5 > 1 && a5[i5 - 1] === b5[j5 - 2] && a5[i5 - 2] === b5[j5 - 1]) {
-        d5 = Math.min(d5, rows[i5 - 2][j5 - 2] + 1);
-      }
-      row.push(d5);
-    }
-    rows.push(row);
-  }
-  return rows[a5.length][b5.length];
-}
-
-// src/rollout-file/checks.ts
-var CHECK_KINDS = ["targetHealth", "cloudwatch", "prometheus", "http"];
-var CLOUDWATCH_METRICS = [
-  "error-rate",
-  "latency-p99",
-  "latency-p95",
-  "latency-avg",
-  "request-count"
-];
-var FIELDS = {
-  targetHealth: ["minHealthy", "maxUnhealthy"],
-  cloudwatch: ["metric", "queries", "returnId", "max", "min", "vsBaseline", "minRequests"],
-  prometheus: ["url", "query", "max", "min", "bearerToken", "headers"],
-  http: [
-    "url",
-    "method",
-    "headers",
-    "expectStatus",
-    "bodyContains",
-    "count",
-    "timeout",
-    "minSuccessRatio"
-  ]
-};
-var METRIC_DATA_QUERY_FIELDS = [
-  "Id",
-  "MetricStat",
-  "Expression",
-  "Label",
-  "ReturnData",
-  "Period",
-  "AccountId"
-];
-var QUERY_ID2 = /^[a-z][A-Za-z0-9_]{0,254}$/;
-var HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-var MAX_BARE_LATENCY_SECONDS = 60;
-function defaultChecks() {
-  return [{ kind: "targetHealth", minHealthy: 1, maxUnhealthy: 0 }];
-}
-var HTTP_CHECK_DEFAULTS = {
-  method: "GET",
-  expectStatus: 200,
-  count: 1,
-  timeoutMs: 5e3,
-  minSuccessRatio: 1
-};
-function readChecks(src, at) {
-  const items = src.list(at, 'a list of checks, e.g. "- targetHealth: { minHealthy: 1 }"');
-  if (!items) return void 0;
-  if (items.length === 0) {
-    src.reportValue(at, `${at.label} is empty; list at least one check.`);
-    return void 0;
-  }
-  const checks = [];
-  for (const item of items) {
-    const check = readCheck(src, item);
-    if (check) checks.push(check);
-  }
-  return checks.length === items.length ? checks : void 0;
-}
-function readCheck(src, item) {
-  const kinds = CHECK_KINDS.join(", ");
-  if (typeof scalarValue(item.node) === "string" && isCheckKind(scalarValue(item.node))) {
-    const kind = scalarValue(item.node);
-    src.reportValue(
-      item,
-      `${item.label} must be a map; write "- ${kind}: {}" to use its defaults.`
-    );
-    return void 0;
-  }
-  const entries = src.map(item, void 0, `a map with one key naming the check (${kinds})`);
-  if (!entries) return void 0;
-  if (entries.size === 0) {
-    src.reportValue(item, `${item.label} is empty; name one check: ${kinds}.`);
-    return void 0;
-  }
-  let body;
-  let ok = true;
-  for (const [name, at] of entries) {
-    if (!isCheckKind(name)) {
-      src.reportEntry(at, unknownKindMessage(name, item.label));
-      ok = false;
-    } else if (body) {
-      src.reportEntry(
-        at,
-        `${item.label} names two checks (${body.kind} and ${name}); start each check with its own "-".`
-      );
-      ok = false;
-    } else {
-      body = { kind: name, at };
-    }
-  }
-  if (!ok || !body) return void 0;
-  switch (body.kind) {
-    case "targetHealth":
-      return readTargetHealth(src, body.at);
-    case "cloudwatch":
-      return readCloudWatch(src, body.at);
-    case "prometheus":
-      return readPrometheus(src, body.at);
-    case "http":
-      return readHttp(src, body.at);
-  }
-}
-function unknownKindMessage(name, label) {
-  const owners = CHECK_KINDS.filter((k5) => FIELDS[k5].includes(name));
-  if (owners.length === 1) {
-    return `Unknown check "${name}" in ${label}; "${name}" is a setting of ${owners[0]}: write "- ${owners[0]}: { ${name}: ... }".`;
-  }
-  const suggestion = closestMatch(name, CHECK_KINDS);
-  if (suggestion) return `Unknown check "${name}" in ${label}; did you mean "${suggestion}"?`;
-  return `Unknown check "${name}" in ${label}; the checks are ${CHECK_KINDS.join(", ")}.`;
-}
-function settings(src, at, kind) {
-  if (at.node === null || scalarValue(at.node) === null) return /* @__PURE__ */ new Map();
-  return src.map(at, FIELDS[kind], `a map of ${kind} settings (${FIELDS[kind].join(", ")})`);
-}
-function readTargetHealth(src, at) {
-  const f5 = settings(src, at, "targetHealth");
-  if (!f5) return void 0;
-  const before = src.diagnostics.length;
-  const minHealthy = optional(f5.get("minHealthy"), (v) => src.integer(v, 0)) ?? 1;
-  const maxUnhealthy = optional(f5.get("maxUnhealthy"), (v) => src.integer(v, 0)) ?? 0;
-  if (src.diagnostics.length > before) return void 0;
-  return { kind: "targetHealth", minHealthy, maxUnhealthy };
-}
-function readCloudWatch(src, at) {
-  const f5 = settings(src, at, "cloudwatch");
-  if (!f5) return void 0;
-  const before = src.diagnostics.length;
-  const check = { kind: "cloudwatch" };
-  const metricAt = f5.get("metric");
-  const queriesAt = f5.get("queries");
-  const returnIdAt = f5.get("returnId");
-  if (metricAt && queriesAt) {
-    src.reportEntry(
-      queriesAt,
-      `${at.label} has both "metric" and "queries"; use "metric" for a built-in metric, or "queries" with "returnId" for your own, not both.`
-    );
-  } else if (!metricAt && !queriesAt) {
-    src.reportEntry(
-      at,
-      `${at.label} needs "metric" (one of ${CLOUDWATCH_METRICS.join(", ")}) or "queries" with "returnId".`
-    );
-  }
-  if (metricAt) check.metric = readMetric(src, metricAt);
-  if (queriesAt) {
-    const queries = readQueries(src, queriesAt);
-    if (queries) check.queries = queries.raw;
-    if (!returnIdAt) {
-      src.reportEntry(
-        at,
-        `Missing required key "returnId" in ${at.label}: the Id of the query whose value is compared.`
-      );
-    } else {
-      const returnId = src.string(returnIdAt);
-      if (returnId !== void 0 && queries && !queries.ids.includes(returnId)) {
-        const suggestion = closestMatch(returnId, queries.ids);
-        const hint = suggestion ? `did you mean "${suggestion}"?` : `the Ids are ${queries.ids.join(", ")}.`;
-        src.reportValue(
-          returnIdAt,
-          `${returnIdAt.label} "${returnId}" is not the Id of any query; ${hint}`
-        );
-      }
-      if (returnId !== void 0) check.returnId = returnId;
-    }
-  } else if (returnIdAt) {
-    src.reportEntry(
-      returnIdAt,
-      `${returnIdAt.label} only applies with "queries"; remove it or add the queries.`
-    );
-  }
-  const metricKnown = !metricAt || check.metric !== void 0;
-  const unit = metricKnown ? check.metric : void 0;
-  if (metricKnown) {
-    const max = optional(f5.get("max"), (v) => readThreshold(src, v, unit));
-    const min = optional(f5.get("min"), (v) => readThreshold(src, v, unit));
-    if (max !== void 0) check.max = max;
-    if (min !== void 0) check.min = min;
-    if (min !== void 0 && max !== void 0 && min > max) {
-      src.reportValue(
-        f5.get("min"),
-        `${at.label} has min ${min} above max ${max}; no value could pass.`
-      );
-    }
-    const baselineAt = f5.get("vsBaseline");
-    if (baselineAt && queriesAt) {
-      src.reportEntry(
-        baselineAt,
-        `${baselineAt.label} only applies to a built-in "metric"; a check with "queries" compares the "returnId" value with "max" and/or "min". To compare with the baseline, write it into the queries (an Expression over {{baselineTargetGroup}}) and set "max".`
-      );
-    } else if (baselineAt) {
-      const vsBaseline = readVsBaseline(src, baselineAt, unit);
-      if (vsBaseline) check.vsBaseline = vsBaseline;
-    }
-  }
-  const minRequests = optional(f5.get("minRequests"), (v) => src.integer(v, 0));
-  if (minRequests !== void 0) check.minRequests = minRequests;
-  if (queriesAt && !metricAt) {
-    if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
-      src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
-    }
-  } else if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
-    src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or "vsBaseline".`);
-  }
-  return src.diagnostics.length > before ? void 0 : check;
-}
-function readMetric(src, at) {
-  const name = src.string(at, `one of ${CLOUDWATCH_METRICS.join(", ")}`);
-  if (name === void 0) return void 0;
-  const metric = CLOUDWATCH_METRICS.find((m3) => m3 === name);
-  if (!metric) {
-    const suggestion = closestMatch(name, CLOUDWATCH_METRICS);
-    const hint = suggestion ? `did you mean "${suggestion}"?` : `use one of ${CLOUDWATCH_METRICS.join(", ")}, or "queries" for your own metric.`;
-    src.reportValue(at, `${at.label} "${name}" is not a built-in metric; ${hint}`);
-  }
-  return metric;
-}
-function readQueries(src, at) {
-  const items = src.list(at, "a list of CloudWatch MetricDataQuery objects");
-  if (!items) return void 0;
-  if (items.length === 0) {
-    src.reportValue(at, `${at.label} is empty; list at least one MetricDataQuery.`);
-    return void 0;
-  }
-  const before = src.diagnostics.length;
-  const raw = [];
-  const ids = [];
-  for (const item of items) {
-    const f5 = src.map(
-      item,
-      METRIC_DATA_QUERY_FIELDS,
-      "a MetricDataQuery map (Id, and MetricStat or Expression)"
-    );
-    if (!f5) continue;
-    const idAt = src.required(
-      f5,
-      "Id",
-      item,
-      "the query's name, referred to by returnId and expressions"
-    );
-    if (idAt) {
-      const id = src.string(idAt);
-      if (id !== void 0 && !QUERY_ID2.test(id)) {
-        src.reportValue(
-          idAt,
-          `${idAt.label} "${id}" must start with a lowercase letter and hold only letters, digits and underscores (CloudWatch's rule for Ids).`
-        );
-      } else if (id !== void 0 && ids.includes(id)) {
-        src.reportValue(
-          idAt,
-          `${idAt.label} "${id}" is used by another query too; Ids must be unique.`
-        );
-      } else if (id !== void 0) ids.push(id);
-    }
-    if (f5.has("MetricStat") === f5.has("Expression")) {
-      src.reportValue(
-        item,
-        `${item.label} must have exactly one of "MetricStat" and "Expression".`
-      );
-    }
-    raw.push(item.node.toJS(src.doc));
-  }
-  return src.diagnostics.length > before ? void 0 : { raw, ids };
-}
-function readThreshold(src, at, metric) {
-  if (metric?.startsWith("latency-")) {
-    const v = scalarValue(at.node);
-    if (typeof v === "string") {
-      const ms = src.duration(at, { positive: false });
-      return ms === void 0 ? void 0 : ms / 1e3;
-    }
-    const seconds = src.number(at, "a duration like 800ms, or a number of seconds");
-    if (seconds === void 0) return void 0;
-    if (seconds < 0) {
-      src.reportValue(at, `${at.label} must not be negative, got ${seconds}.`);
-      return void 0;
-    }
-    if (seconds >= MAX_BARE_LATENCY_SECONDS) {
-      src.reportValue(
-        at,
-        `${at.label} is ${seconds} seconds (a bare number is seconds); write ${seconds}ms if you meant milliseconds, or ${formatDuration(seconds * 1e3)} if you meant seconds.`
-      );
-      return void 0;
-    }
-    return seconds;
-  }
-  if (metric === "error-rate") {
-    const rate = src.number(at, "a fraction from 0 to 1 (0.01 is 1%)");
-    if (rate === void 0) return void 0;
-    if (rate < 0 || rate > 1) {
-      src.reportValue(at, `${at.label} must be a fraction from 0 to 1 (0.01 is 1%), got ${rate}.`);
-      return void 0;
-    }
-    return rate;
-  }
-  if (metric === "request-count") {
-    const count = src.number(at, "a non-negative number");
-    if (count !== void 0 && count < 0) {
-      src.reportValue(at, `${at.label} must not be negative, got ${count}.`);
-      return void 0;
-    }
-    return count;
-  }
-  return src.number(at);
-}
-function readVsBaseline(src, at, metric) {
-  const f5 = src.map(at, ["maxIncrease", "maxRatio"], "a map with maxIncrease and/or maxRatio");
-  if (!f5) return void 0;
-  if ((0, import_yaml.isMap)(at.node) && at.node.items.length === 0) {
-    src.reportValue(
-      at,
-      `${at.label} is empty; set "maxIncrease" (canary minus baseline) or "maxRatio" (canary / baseline).`
-    );
-    return void 0;
-  }
-  const before = src.diagnostics.length;
-  const vsBaseline = {};
-  const increaseAt = f5.get("maxIncrease");
-  if (increaseAt) {
-    const increase = readThreshold(src, increaseAt, metric);
-    if (increase !== void 0 && increase < 0) {
-      src.reportValue(increaseAt, `${increaseAt.label} must not be negative, got ${increase}.`);
-    } else if (increase !== void 0) vsBaseline.maxIncrease = increase;
-  }
-  const ratioAt = f5.get("maxRatio");
-  if (ratioAt) {
-    const ratio = src.number(ratioAt, "a number above 0 (1.5 allows 50% more than the baseline)");
-    if (ratio !== void 0 && ratio <= 0) {
-      src.reportValue(
-        ratioAt,
-        `${ratioAt.label} must be above 0 (1.5 allows 50% more than the baseline), got ${ratio}.`
-      );
-    } else if (ratio !== void 0) vsBaseline.maxRatio = ratio;
-  }
-  return src.diagnostics.length > before ? void 0 : vsBaseline;
-}
-function readPrometheus(src, at) {
-  const f5 = settings(src, at, "prometheus");
-  if (!f5) return void 0;
-  const before = src.diagnostics.length;
-  const urlAt = src.required(f5, "url", at, "the Prometheus server, e.g. http://prometheus:9090");
-  const queryAt = src.required(f5, "query", at, "the PromQL query whose value is compared");
-  const url = urlAt && src.url(urlAt);
-  const query = queryAt && src.string(queryAt);
-  const max = optional(f5.get("max"), (v) => src.number(v));
-  const min = optional(f5.get("min"), (v) => src.number(v));
-  if (!f5.has("max") && !f5.has("min")) {
-    src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
-  }
-  if (min !== void 0 && max !== void 0 && min > max) {
-    src.reportValue(
-      f5.get("min"),
-      `${at.label} has min ${min} above max ${max}; no value could pass.`
-    );
-  }
-  const bearerToken = optional(f5.get("bearerToken"), (v) => src.string(v));
-  const headers = optional(f5.get("headers"), (v) => src.headers(v)) ?? {};
-  if (src.diagnostics.length > before || url === void 0 || query === void 0) return void 0;
-  const check = { kind: "prometheus", url, query, headers };
-  if (max !== void 0) check.max = max;
-  if (min !== void 0) check.min = min;
-  if (bearerToken !== void 0) check.bearerToken = bearerToken;
-  return check;
-}
-function readHttp(src, at) {
-  const f5 = settings(src, at, "http");
-  if (!f5) return void 0;
-  const before = src.diagnostics.length;
-  const urlAt = src.required(
-    f5,
-    "url",
-    at,
-    "the address to probe, e.g. https://web.example.com/healthz"
-  );
-  const url = urlAt && src.url(urlAt);
-  const method = optional(f5.get("method"), (v) => readMethod(src, v)) ?? HTTP_CHECK_DEFAULTS.method;
-  const headers = optional(f5.get("headers"), (v) => src.headers(v)) ?? {};
-  const expectStatus = optional(f5.get("expectStatus"), (v) => src.integer(v, 100, 599)) ?? HTTP_CHECK_DEFAULTS.expectStatus;
-  const bodyContains = optional(f5.get("bodyContains"), (v) => src.string(v));
-  const count = optional(f5.get("count"), (v) => src.integer(v, 1, 100)) ?? HTTP_CHECK_DEFAULTS.count;
-  const timeoutMs = optional(f5.get("timeout"), (v) => src.duration(v, { positive: true })) ?? HTTP_CHECK_DEFAULTS.timeoutMs;
-  const minSuccessRatio = optional(f5.get("minSuccessRatio"), (v) => readRatio(src, v)) ?? HTTP_CHECK_DEFAULTS.minSuccessRatio;
-  if (src.diagnostics.length > before || url === void 0) return void 0;
-  const check = {
-    kind: "http",
-    url,
-    method,
-    headers,
-    expectStatus,
-    count,
-    timeoutMs,
-    minSuccessRatio
+// src/rollout-file/targets.ts
+function targetsFromRolloutFile(file) {
+  const spec = (name) => {
+    const c5 = file.clusters.find((x) => x.name === name);
+    if (!c5)
+      throw new ConfigurationError(`${file.path}: canary "${name}" is not a declared cluster.`);
+    return { label: c5.name, arn: c5.targetGroup, eks: c5.eks };
   };
-  if (bodyContains !== void 0) check.bodyContains = bodyContains;
-  return check;
-}
-function readMethod(src, at) {
-  const method = src.string(at, `an HTTP method (${HTTP_METHODS.join(", ")})`);
-  if (method === void 0) return void 0;
-  if (!HTTP_METHODS.includes(method.toUpperCase())) {
-    src.reportValue(at, `${at.label} must be one of ${HTTP_METHODS.join(", ")}, got "${method}".`);
-    return void 0;
-  }
-  return method.toUpperCase();
-}
-function readRatio(src, at) {
-  const ratio = src.number(at, "a number from 0 to 1 (0.9 is 90%)");
-  if (ratio !== void 0 && (ratio < 0 || ratio > 1)) {
-    src.reportValue(at, `${at.label} must be a number from 0 to 1 (0.9 is 90%), got ${ratio}.`);
-    return void 0;
-  }
-  return ratio;
-}
-function optional(at, read) {
-  return at === void 0 ? void 0 : read(at);
-}
-function isCheckKind(name) {
-  return CHECK_KINDS.includes(name);
-}
-function scalarValue(node) {
-  return (0, import_yaml.isScalar)(node) ? node.value : void 0;
-}
-
-// src/yaml/source.ts
-var import_yaml2 = __toESM(require_dist(), 1);
-var YamlSource = class {
-  constructor(text, file, what) {
-    this.file = file;
-    this.what = what;
-    this.doc = (0, import_yaml2.parseDocument)(text, { lineCounter: this.lineCounter, prettyErrors: false });
-    for (const e5 of [...this.doc.errors, ...this.doc.warnings]) {
-      this.reportOffset(e5.pos[0], yamlProblem(e5));
-    }
-    this.hasSyntaxErrors = this.doc.errors.some((e5) => e5.code !== "DUPLICATE_KEY");
-  }
-  file;
-  what;
-  diagnostics = [];
-  doc;
-  /** True when the YAML itself is broken, so its tree is the parser's guess. */
-  hasSyntaxErrors;
-  lineCounter = new import_yaml2.LineCounter();
-  root(label) {
-    return { node: this.deref(this.doc.contents), key: null, label };
-  }
-  /** Where a node starts, 1-based; 1:1 when there is no node. */
-  position(node) {
-    if (!node?.range) return { line: 1, col: 1 };
-    return this.lineCounter.linePos(node.range[0]);
-  }
-  /** A problem with the value itself (its type, its range): points at the value. */
-  reportValue(at, message) {
-    this.report(isEmpty(at.node) ? at.key : at.node, message);
-  }
-  /** A problem with the entry as a whole (missing keys inside it, a bad sum): points at its key. */
-  reportEntry(at, message) {
-    this.report(at.key ?? at.node, message);
-  }
-  report(node, message) {
-    const { line, col } = this.position(node);
-    this.diagnostics.push({ file: this.file, line, col, message });
-  }
-  /** All diagnostics in file order, as one error whose message lists them. */
-  toError() {
-    const sorted = [...this.diagnostics].sort((a5, b5) => a5.line - b5.line || a5.col - b5.col);
-    const count = sorted.length === 1 ? "1 problem" : `${sorted.length} problems`;
-    const lines = sorted.map((d5) => `  ${formatDiagnostic(d5)}`);
-    return new ConfigurationError(
-      [`Invalid ${this.what} in ${this.file} (${count}):`, ...lines].join("\n"),
-      sorted
-    );
-  }
-  /**
-   * The position of the node at `path`, or of its nearest existing parent, or 1:1. A scalar
-   * points at its value; a map or list at its key, since block collections start on the next line.
-   */
-  locate(path) {
-    let at = this.root("");
-    let found;
-    for (const segment of path) {
-      const next = this.child(at, segment);
-      if (!next) break;
-      at = next;
-      found = next;
-    }
-    if (!found) return { line: 1, col: 1 };
-    const pointAtKey = found.key && (isEmpty(found.node) || !(0, import_yaml2.isScalar)(found.node));
-    return this.position(pointAtKey ? found.key : found.node);
-  }
-  child(at, segment) {
-    if (typeof segment === "number" && (0, import_yaml2.isSeq)(at.node)) {
-      const item = at.node.items[segment];
-      if (item === void 0) return void 0;
-      return { node: this.deref(item), key: null, label: `${at.label}[${segment}]` };
-    }
-    if (typeof segment === "string" && (0, import_yaml2.isMap)(at.node)) {
-      for (const pair of at.node.items) {
-        if ((0, import_yaml2.isScalar)(pair.key) && String(pair.key.value) === segment) {
-          return this.entry(at, pair.key, pair.value, segment);
-        }
-      }
-    }
-    return void 0;
-  }
-  entry(parent, key, value, name) {
-    const label = parent.label === "" ? name : `${parent.label}.${name}`;
-    return { node: this.deref(value), key, label };
-  }
-  deref(node) {
-    if (node == null) return null;
-    if ((0, import_yaml2.isAlias)(node)) return node.resolve(this.doc) ?? null;
-    return node;
-  }
-  reportOffset(offset, message) {
-    const { line, col } = this.lineCounter.linePos(offset);
-    this.diagnostics.push({ file: this.file, line, col, message });
-  }
-  // ---- typed readers ---------------------------------------------------------------------
-  /**
-   * The entries of a map whose allowed keys are `known`. Reports a value that is not a map,
-   * keys that are not plain names, and unknown keys (with a suggestion when one is close).
-   * `known` undefined accepts any key (maps keyed by the user's own names).
-   */
-  map(at, known, expected) {
-    if (!(0, import_yaml2.isMap)(at.node)) {
-      this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
-      return void 0;
-    }
-    const entries = /* @__PURE__ */ new Map();
-    const suggested = /* @__PURE__ */ new Set();
-    this.misspelt.set(entries, suggested);
-    for (const pair of at.node.items) {
-      const key = pair.key;
-      if (!(0, import_yaml2.isScalar)(key) || key.value === null || typeof key.value === "object") {
-        this.report(
-          key ?? at.node,
-          `${this.name(at)} has an empty, list or map key; keys here are plain names.`
-        );
-        continue;
-      }
-      const name = String(key.value);
-      if (known && !known.includes(name)) {
-        this.report(key, unknownKeyMessage(name, this.name(at), known));
-        const suggestion = closestMatch(name, known);
-        if (suggestion) suggested.add(suggestion);
-        continue;
-      }
-      if (!entries.has(name))
-        entries.set(name, this.entry(at, key, pair.value, name));
-    }
-    return entries;
-  }
-  /** Per map read: the known keys that an unknown key was taken for a misspelling of. */
-  misspelt = /* @__PURE__ */ new WeakMap();
-  /** The items of a list. */
-  list(at, expected) {
-    if (!(0, import_yaml2.isSeq)(at.node)) {
-      this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
-      return void 0;
-    }
-    return at.node.items.map((item, i5) => ({
-      node: this.deref(item),
-      key: null,
-      label: `${at.label}[${i5}]`
-    }));
-  }
-  /** How a value is named in messages; the root has no path of its own. */
-  name(at) {
-    return at.label === "" ? `the ${this.what}` : at.label;
-  }
-  /** Reports a missing required key against its parent entry; returns the entry otherwise. */
-  required(entries, name, parent, what) {
-    const at = entries.get(name);
-    if (!at && !this.misspelt.get(entries)?.has(name)) {
-      const where = parent.label === "" ? "" : ` in ${parent.label}`;
-      this.reportEntry(parent, `Missing required key "${name}"${where}: ${what}.`);
-    }
-    return at;
-  }
-  string(at, expected = "a non-empty string") {
-    if (!(0, import_yaml2.isScalar)(at.node) || typeof at.node.value !== "string" || at.node.value.trim() === "") {
-      this.reportValue(at, `${at.label} must be ${expected}, got ${describe146(at.node)}.`);
-      return void 0;
-    }
-    return at.node.value;
-  }
-  integer(at, min, max = Infinity) {
-    const expected = max === Infinity ? min === 0 ? "a non-negative integer" : `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
-    const n3 = this.number(at, expected);
-    if (n3 === void 0) return void 0;
-    if (!Number.isInteger(n3) || n3 < min || n3 > max) {
-      this.reportValue(at, `${at.label} must be ${expected}, got ${n3}.`);
-      return void 0;
-    }
-    return n3;
-  }
-  /** A finite number; `expected` words the message, range checks are the caller's. */
-  number(at, expected = "a number") {
-    const v = (0, import_yaml2.isScalar)(at.node) ? at.node.value : void 0;
-    if (typeof v !== "number" || !Number.isFinite(v)) {
-      this.reportValue(
-        at,
-        `${at.label} must be ${expected}, got ${describe146(at.node)}${quotedNumberHint(at.node)}.`
-      );
-      return void 0;
-    }
-    return v;
-  }
-  /** Milliseconds; `positive` refuses 0. */
-  duration(at, { positive }) {
-    const v = (0, import_yaml2.isScalar)(at.node) ? at.node.value : void 0;
-    let ms;
-    if (v === 0) ms = 0;
-    else if (typeof v === "number") {
-      this.reportValue(
-        at,
-        `${at.label} is the bare number ${v}; give the unit, e.g. ${v}s or ${v}ms.`
-      );
-      return void 0;
-    } else if (typeof v === "string") ms = parseDuration(v);
-    if (ms === void 0) {
-      this.reportValue(
-        at,
-        `${at.label} must be a duration like 30s, 5m, 1m30s or 500ms, got ${describe146(at.node)}.`
-      );
-      return void 0;
-    }
-    if (positive && ms === 0) {
-      this.reportValue(at, `${at.label} must be longer than 0, got ${describe146(at.node)}.`);
-      return void 0;
-    }
-    return ms;
-  }
-  /** A map of HTTP header names to string values. */
-  headers(at) {
-    const entries = this.map(at, void 0, "a map of header names to values");
-    if (!entries) return void 0;
-    const headers = {};
-    let ok = true;
-    for (const [name, value] of entries) {
-      if (!HEADER_NAME.test(name)) {
-        this.reportEntry(
-          value,
-          `${at.label} has "${name}", which is not a valid HTTP header name.`
-        );
-        ok = false;
-        continue;
-      }
-      const v = (0, import_yaml2.isScalar)(value.node) ? value.node.value : void 0;
-      if (typeof v !== "string") {
-        const hint = typeof v === "number" || typeof v === "boolean" ? `; quote it: ${name}: "${v}"` : "";
-        this.reportValue(
-          value,
-          `${value.label} must be a string, got ${describe146(value.node)}${hint}.`
-        );
-        ok = false;
-        continue;
-      }
-      headers[name] = v;
-    }
-    return ok ? headers : void 0;
-  }
-  /** An http:// or https:// URL, kept as written. */
-  url(at) {
-    const s2 = this.string(at, "an http:// or https:// URL");
-    if (s2 === void 0) return void 0;
-    let protocol;
-    try {
-      protocol = new URL(s2).protocol;
-    } catch {
-      protocol = void 0;
-    }
-    if (protocol !== "http:" && protocol !== "https:") {
-      this.reportValue(at, `${at.label} must be an http:// or https:// URL, got "${s2}".`);
-      return void 0;
-    }
-    return s2;
-  }
-};
-var HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-function unknownKeyMessage(name, where, known) {
-  const suggestion = closestMatch(name, known);
-  if (suggestion) return `Unknown key "${name}" in ${where}; did you mean "${suggestion}"?`;
-  return `Unknown key "${name}" in ${where}; the keys allowed here are ${known.join(", ")}.`;
-}
-function isEmpty(node) {
-  return node === null || (0, import_yaml2.isScalar)(node) && node.value === null;
-}
-function describe146(node) {
-  if (isEmpty(node)) return "nothing";
-  if ((0, import_yaml2.isMap)(node)) return "a map";
-  if ((0, import_yaml2.isSeq)(node)) return "a list";
-  if ((0, import_yaml2.isScalar)(node)) {
-    const v = node.value;
-    if (typeof v === "string") {
-      const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
-      return quoted ? `the string "${v}"` : `"${v}"`;
-    }
-    return String(v);
-  }
-  return "an unsupported value";
-}
-function quotedNumberHint(node) {
-  const v = (0, import_yaml2.isScalar)(node) ? node.value : void 0;
-  return typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? "; write the number without quotes" : "";
-}
-function yamlProblem(e5) {
-  switch (e5.code) {
-    case "DUPLICATE_KEY":
-      return "This key appears twice in the same map; keep one of them.";
-    case "MULTIPLE_DOCS":
-      return 'This is a second YAML document (after "---"); write a single document.';
-    case "TAG_RESOLVE_FAILED":
-      return `${sentence(e5.message)}; YAML tags are not supported here, write the plain value.`;
-    default:
-      return `YAML syntax error: ${sentence(e5.message)}.`;
-  }
-}
-function sentence(message) {
-  return message.trim().replace(/[.:]+$/, "");
-}
-
-// src/rollout-file/parse.ts
-var SUPPORTED_VERSIONS = [1];
-var MIN_CLUSTERS = 2;
-var MAX_CLUSTERS = 5;
-var ANALYSIS_DEFAULTS = {
-  warmupMs: 3e4,
-  // ALB metrics in CloudWatch have 1-minute resolution; a shorter interval would judge windows
-  // that hold a whole minute of data or none.
-  intervalMs: 6e4,
-  durationMs: 3e5,
-  failureLimit: 0
-};
-var TOP_LEVEL_KEYS = [
-  "version",
-  "name",
-  "region",
-  "clusters",
-  "routes",
-  "weights",
-  "canary",
-  "steps",
-  "owner",
-  "analysis"
-];
-var CLUSTER_KEYS = ["eks", "targetGroup"];
-var ROUTE_KEYS = ["listener", "rule"];
-var ANALYSIS_KEYS = ["warmup", "interval", "duration", "failureLimit", "checks"];
-var NAME2 = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-var NAME_RULE = "up to 63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen";
-var EKS_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
-var REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
-function parseRolloutFile(text, path) {
-  const src = new YamlSource(text, path, "rollout file");
-  const file = src.hasSyntaxErrors ? void 0 : readRollout(src, path);
-  if (!file || src.diagnostics.length > 0) throw src.toError();
-  return file;
-}
-function readRollout(src, path) {
-  const root5 = src.root("");
-  if (root5.node === null) {
-    src.report(
-      null,
-      "The rollout file is empty; it needs version, name, region, clusters, routes, weights, canary, steps and owner."
-    );
-    return void 0;
-  }
-  const top = src.map(
-    root5,
-    TOP_LEVEL_KEYS,
-    "a map of settings (version, name, region, clusters, ...)"
-  );
-  if (!top) return void 0;
-  const need = (key, what) => src.required(top, key, root5, what);
-  const versionAt = need(
-    "version",
-    `the file format; write "version: ${SUPPORTED_VERSIONS.join(" or ")}"`
-  );
-  const nameAt = need("name", 'the service this file rolls out, e.g. "name: web"');
-  const regionAt = need("region", 'the AWS region of the load balancer, e.g. "region: us-east-1"');
-  const clustersAt = need("clusters", "the EKS clusters and their target groups");
-  const routesAt = need(
-    "routes",
-    "the listeners or listener rules that forward to the target groups"
-  );
-  const weightsAt = need("weights", "the percent of traffic each cluster gets");
-  const canaryAt = need("canary", "the cluster being promoted");
-  const stepsAt = need(
-    "steps",
-    'the canary weights to move through, e.g. "steps: [10, 25, 50, 100]"'
-  );
-  const ownerAt = need("owner", "the cluster that runs CronJobs and singletons");
-  const version = versionAt && readVersion(src, versionAt);
-  const name = nameAt && readName(src, nameAt);
-  const region = regionAt && readRegion(src, regionAt);
-  const clusters = clustersAt && readClusters(src, clustersAt, region);
-  const routes = routesAt && readRoutes2(src, routesAt, region);
-  checkAccounts(src, clusters ?? [], routes ?? []);
-  const clusterNames = clusters?.map((c5) => c5.name);
-  const weights = weightsAt && readWeights(src, weightsAt, clusterNames);
-  const canary = canaryAt && readClusterName(src, canaryAt, clusterNames);
-  const owner = ownerAt && readClusterName(src, ownerAt, clusterNames);
-  const steps = stepsAt && readSteps(src, stepsAt);
-  const analysisAt = top.get("analysis");
-  const analysis = analysisAt ? readAnalysis(src, analysisAt) : { ...ANALYSIS_DEFAULTS, checks: defaultChecks() };
-  if (src.diagnostics.length > 0 || version === void 0 || name === void 0 || region === void 0 || clusters === void 0 || routes === void 0 || weights === void 0 || canary === void 0 || owner === void 0 || steps === void 0 || analysis === void 0) {
-    return void 0;
-  }
-  return {
-    path,
-    version,
-    name,
-    region,
-    clusters: clusters.map((c5) => ({
-      name: c5.name,
-      eks: c5.eks,
-      targetGroup: c5.targetGroup.arn
-    })),
-    routes: routes.map((r5) => ({ kind: r5.kind, arn: r5.arn.arn })),
-    weights,
-    canary,
-    steps,
-    owner,
-    analysis,
-    locate: (p3) => src.locate(p3)
-  };
-}
-function readVersion(src, at) {
-  const v = (0, import_yaml3.isScalar)(at.node) ? at.node.value : void 0;
-  if (v === 1) return 1;
-  const supported = SUPPORTED_VERSIONS.join(", ");
-  if (typeof v === "number") {
-    src.reportValue(at, `version ${v} is not supported; this release reads version ${supported}.`);
-  } else {
-    src.number(at, `the number ${supported}`);
-  }
-  return void 0;
-}
-function readName(src, at) {
-  const name = src.string(at);
-  if (name !== void 0 && !NAME2.test(name)) {
-    src.reportValue(at, `name "${name}" must be ${NAME_RULE}.`);
-    return void 0;
-  }
-  return name;
-}
-function readRegion(src, at) {
-  const region = src.string(at, "an AWS region name such as us-east-1");
-  if (region !== void 0 && !REGION.test(region)) {
-    src.reportValue(
-      at,
-      `region "${region}" is not an AWS region name; write it like us-east-1 or ap-northeast-1.`
-    );
-    return void 0;
-  }
-  return region;
-}
-function readClusters(src, at, region) {
-  const entries = src.map(at, void 0, "a map of cluster names to { eks, targetGroup }");
-  if (!entries) return void 0;
-  if (entries.size < MIN_CLUSTERS) {
-    src.reportEntry(
-      at,
-      `clusters declares ${entries.size}; a rollout needs at least ${MIN_CLUSTERS}: the one serving now and the one being promoted.`
-    );
-  }
-  const drafts = [];
-  for (const [name, clusterAt] of entries) {
-    const draft = { name, at: clusterAt };
-    drafts.push(draft);
-    if (drafts.length === MAX_CLUSTERS + 1) {
-      src.reportEntry(
-        clusterAt,
-        `clusters declares ${entries.size}; an ALB forward action holds at most ${MAX_CLUSTERS} target groups, so at most ${MAX_CLUSTERS} clusters.`
-      );
-    }
-    if (!NAME2.test(name)) {
-      src.reportEntry(clusterAt, `Cluster name "${name}" must be ${NAME_RULE}.`);
-    }
-    const fields = src.map(clusterAt, CLUSTER_KEYS, "a map with eks and targetGroup");
-    if (!fields) continue;
-    const eksAt = src.required(
-      fields,
-      "eks",
-      clusterAt,
-      "the EKS cluster name, used to deploy apps and hand off singletons"
-    );
-    const targetGroupAt = src.required(
-      fields,
-      "targetGroup",
-      clusterAt,
-      "the ARN of the target group this cluster's pods are registered in"
-    );
-    if (eksAt) {
-      const eks = src.string(eksAt, "an EKS cluster name");
-      if (eks !== void 0 && !EKS_NAME.test(eks)) {
-        src.reportValue(
-          eksAt,
-          `${eksAt.label} "${eks}" is not a valid EKS cluster name: 1 to 100 letters, digits, hyphens and underscores, starting with a letter or digit.`
-        );
-      } else if (eks !== void 0) {
-        const twin = drafts.find((d5) => d5 !== draft && d5.eks === eks);
-        if (twin) {
-          src.reportValue(
-            eksAt,
-            `${eksAt.label} "${eks}" is also the EKS cluster of "${twin.name}"; each entry must be a different EKS cluster, or singletons would be stopped in the cluster that owns them.`
-          );
-        } else draft.eks = eks;
-      }
-    }
-    if (targetGroupAt) {
-      draft.targetGroupAt = targetGroupAt;
-      const arn = readArn(src, targetGroupAt, "targetgroup", region);
-      if (arn) {
-        const twin = drafts.find((d5) => d5 !== draft && d5.targetGroup?.arn === arn.arn);
-        if (twin) {
-          const line = src.locate(["clusters", twin.name, "targetGroup"]).line;
-          src.reportValue(
-            targetGroupAt,
-            `${targetGroupAt.label} is the target group of cluster "${twin.name}" too (line ${line}); each cluster needs its own target group.`
-          );
-        } else draft.targetGroup = arn;
-      }
+  const canary = spec(file.canary);
+  let baseline;
+  let baselineWeight = 0;
+  for (const c5 of file.clusters) {
+    const w = file.weights[c5.name] ?? 0;
+    if (c5.name !== file.canary && w > baselineWeight) {
+      baseline = spec(c5.name);
+      baselineWeight = w;
     }
   }
-  return drafts;
-}
-function readRoutes2(src, at, region) {
-  const items = src.list(
-    at,
-    'a list of "- listener: <listener ARN>" or "- rule: <listener rule ARN>" items'
-  );
-  if (!items) return void 0;
-  if (items.length === 0) {
-    src.reportValue(
-      at,
-      'routes is empty; list at least one "- listener: <ARN>" or "- rule: <ARN>".'
-    );
-    return void 0;
-  }
-  const routes = [];
-  for (const item of items) {
-    const v = (0, import_yaml3.isScalar)(item.node) ? item.node.value : void 0;
-    if (typeof v === "string" && v.startsWith("arn:")) {
-      const kind2 = v.includes(":listener-rule/") ? "rule" : "listener";
-      src.reportValue(item, `${item.label} must say what the ARN is; write "- ${kind2}: ${v}".`);
-      continue;
-    }
-    const entries = src.map(item, ROUTE_KEYS, "a map with one key, listener or rule");
-    if (!entries) continue;
-    const present = ROUTE_KEYS.filter((k5) => entries.has(k5));
-    if (present.length === 0) {
-      if ((0, import_yaml3.isMap)(item.node) && item.node.items.length === 0)
-        src.reportValue(item, `${item.label} is empty; write "listener: <ARN>" or "rule: <ARN>".`);
-      continue;
-    }
-    if (present.length > 1) {
-      src.reportEntry(
-        entries.get("rule"),
-        `${item.label} has both listener and rule; each route is one of them, so give each its own "-" item.`
-      );
-      continue;
-    }
-    const kind = present[0];
-    const arnAt = entries.get(kind);
-    const arn = readArn(src, arnAt, kind === "listener" ? "listener" : "listener-rule", region);
-    if (!arn) continue;
-    const twin = routes.find((r5) => r5.arn.arn === arn.arn);
-    if (twin) {
-      const line = src.position(twin.at.node).line;
-      src.reportValue(
-        arnAt,
-        `${item.label} repeats ${twin.at.label} (line ${line}); list each route once.`
-      );
-      continue;
-    }
-    routes.push({ kind, arn, at: arnAt });
-  }
-  return routes;
-}
-function readArn(src, at, kind, region) {
-  const text = src.string(at, `a ${kind} ARN`);
-  if (text === void 0) return void 0;
-  const parsed = parseElbArn(text.trim(), kind);
-  if (isArnError(parsed)) {
-    let hint = "";
-    if (kind === "listener" && !isArnError(parseElbArn(text.trim(), "listener-rule")))
-      hint = '; for a listener rule write "rule:"';
-    if (kind === "listener-rule" && !isArnError(parseElbArn(text.trim(), "listener")))
-      hint = `; for a listener's default action write "listener:"`;
-    src.reportValue(at, `${at.label}: ${parsed.error}${hint}.`);
-    return void 0;
-  }
-  if (region !== void 0 && parsed.region !== region) {
-    src.reportValue(
-      at,
-      `${at.label} is in region ${parsed.region}, but the file's region is ${region}; every target group and route must be in ${region}.`
-    );
-    return void 0;
-  }
-  return parsed;
-}
-function checkAccounts(src, clusters, routes) {
-  const first = clusters.find((c5) => c5.targetGroup);
-  if (!first?.targetGroup) return;
-  const account = first.targetGroup.account;
-  for (const c5 of clusters) {
-    if (c5.targetGroup && c5.targetGroup.account !== account && c5.targetGroupAt) {
-      src.reportValue(
-        c5.targetGroupAt,
-        `${c5.targetGroupAt.label} is in account ${c5.targetGroup.account}, but cluster "${first.name}"'s target group is in account ${account}; an ALB can only forward to target groups in its own account.`
-      );
-    }
-  }
-  for (const r5 of routes) {
-    if (r5.arn.account !== account) {
-      src.reportValue(
-        r5.at,
-        `${r5.at.label} is in account ${r5.arn.account}, but the target groups are in account ${account}; an ALB can only forward to target groups in its own account.`
-      );
-    }
-  }
-}
-function readWeights(src, at, clusterNames) {
-  const entries = src.map(
-    at,
-    void 0,
-    "a map of cluster names to integer percents, e.g. { blue: 90, green: 10 }"
-  );
-  if (!entries) return void 0;
-  const before = src.diagnostics.length;
-  const weights = {};
-  for (const [cluster, weightAt] of entries) {
-    if (clusterNames && !clusterNames.includes(cluster)) {
-      const suggestion = closestMatch(cluster, clusterNames);
-      const hint = suggestion ? `did you mean "${suggestion}"?` : `the clusters are ${clusterNames.join(", ")}.`;
-      src.reportEntry(
-        weightAt,
-        `weights has "${cluster}", which is not a declared cluster; ${hint}`
-      );
-      continue;
-    }
-    const weight = src.integer(weightAt, 0, 100);
-    if (weight !== void 0) weights[cluster] = weight;
-  }
-  for (const cluster of clusterNames ?? []) {
-    if (!entries.has(cluster)) {
-      src.reportEntry(
-        at,
-        `weights has no entry for cluster "${cluster}"; give every cluster a weight (0 sends it no traffic).`
-      );
-    }
-  }
-  if (src.diagnostics.length > before) return void 0;
-  const sum = Object.values(weights).reduce((a5, b5) => a5 + b5, 0);
-  if (sum !== 100) {
-    src.reportEntry(
-      at,
-      `weights sum to ${sum}; they are percents of the traffic and must sum to 100.`
-    );
-    return void 0;
-  }
-  return weights;
-}
-function readClusterName(src, at, clusterNames) {
-  const name = src.string(at, "the name of a cluster under clusters");
-  if (name === void 0 || !clusterNames || clusterNames.includes(name)) return name;
-  const suggestion = closestMatch(name, clusterNames);
-  const hint = suggestion ? `did you mean "${suggestion}"?` : `the clusters are ${clusterNames.join(", ")}.`;
-  src.reportValue(at, `${at.label} "${name}" is not a declared cluster; ${hint}`);
-  return void 0;
-}
-function readSteps(src, at) {
-  const items = src.list(at, "a list of canary weights, e.g. [10, 25, 50, 100]");
-  if (!items) return void 0;
-  if (items.length === 0) {
-    src.reportValue(
-      at,
-      "steps is empty; list the canary weights to move through, e.g. [10, 25, 50, 100]."
-    );
-    return void 0;
-  }
-  const before = src.diagnostics.length;
-  const steps = [];
-  let previous;
-  for (const item of items) {
-    const step = src.integer(item, 0, 100);
-    if (step === void 0) {
-      previous = void 0;
-      continue;
-    }
-    if (previous && step <= previous.value) {
-      src.reportValue(
-        item,
-        `${item.label} is ${step}, not above ${previous.label} (${previous.value}); steps are canary weights in increasing order.`
-      );
-    }
-    previous = { value: step, label: item.label };
-    steps.push(step);
-  }
-  return src.diagnostics.length > before ? void 0 : steps;
-}
-function readAnalysis(src, at) {
-  const isNull = at.node === null || (0, import_yaml3.isScalar)(at.node) && at.node.value === null;
-  const f5 = isNull ? /* @__PURE__ */ new Map() : src.map(at, ANALYSIS_KEYS, `a map of ${ANALYSIS_KEYS.join(", ")}`);
-  if (!f5) return void 0;
-  const before = src.diagnostics.length;
-  const warmupMs = optional(f5.get("warmup"), (v) => src.duration(v, { positive: false })) ?? ANALYSIS_DEFAULTS.warmupMs;
-  const intervalMs = optional(f5.get("interval"), (v) => src.duration(v, { positive: true })) ?? ANALYSIS_DEFAULTS.intervalMs;
-  const durationMs = optional(f5.get("duration"), (v) => src.duration(v, { positive: true })) ?? ANALYSIS_DEFAULTS.durationMs;
-  const failureLimit = optional(f5.get("failureLimit"), (v) => src.integer(v, 0)) ?? ANALYSIS_DEFAULTS.failureLimit;
-  const checksAt = f5.get("checks");
-  const checks = checksAt ? readChecks(src, checksAt) : defaultChecks();
-  if (src.diagnostics.length > before) return void 0;
-  if (durationMs < warmupMs + intervalMs) {
-    const blame = f5.get("duration") ?? f5.get("interval") ?? f5.get("warmup");
-    src.reportValue(
-      blame,
-      `analysis.duration (${formatDuration(durationMs)}) is shorter than warmup (${formatDuration(warmupMs)}) + one interval (${formatDuration(intervalMs)}); the bake time counts from the shift and must hold the warmup and at least one measurement.`
-    );
-    return void 0;
-  }
-  if (!checks) return void 0;
-  const intervalSeconds = intervalMs / 1e3;
-  const isPeriod = Number.isInteger(intervalSeconds) && ([1, 5, 10, 20, 30].includes(intervalSeconds) || intervalSeconds % 60 === 0);
-  if (!isPeriod && checks.some((c5) => c5.kind === "cloudwatch")) {
-    src.reportValue(
-      f5.get("interval") ?? at,
-      `analysis.interval (${formatDuration(intervalMs)}) must be 1s, 5s, 10s, 20s, 30s or a whole number of minutes with cloudwatch checks: each interval is one CloudWatch period. ALB metrics have 1-minute resolution, so 1m or more is the usual choice.`
-    );
-    return void 0;
-  }
-  return { warmupMs, intervalMs, durationMs, failureLimit, checks };
-}
-
-// src/rollout-file/step.ts
-function checkStep(canary, steps, from, to, force, forceLabel) {
-  const next = steps.find((s2) => s2 > from);
-  const limit = next ?? from;
-  const base = { canary, from, to, limit };
-  if (to === from) {
-    return {
-      ...base,
-      direction: "same",
-      allowed: true,
-      forced: false,
-      message: `${canary} stays at ${from}.`
-    };
-  }
-  if (to < from) {
-    return {
-      ...base,
-      direction: "backward",
-      allowed: true,
-      forced: false,
-      message: `${canary} ${from} \u2192 ${to}: back toward the baseline, which is always allowed.`
-    };
-  }
-  if (to <= limit) {
-    const how = to === limit ? "one step forward" : `forward, within the next step (${limit})`;
-    return {
-      ...base,
-      direction: "forward",
-      allowed: true,
-      forced: false,
-      message: `${canary} ${from} \u2192 ${to}: ${how}.`
-    };
-  }
-  const why = next === void 0 ? `${from} is at or above the last entry of steps (${steps.at(-1)}), so the canary may not rise further` : `one merge may raise ${canary} only to ${next}, the next entry of steps [${steps.join(", ")}] after ${from}`;
-  if (force) {
-    return {
-      ...base,
-      direction: "forward",
-      allowed: true,
-      forced: true,
-      message: `${canary} ${from} \u2192 ${to} is larger than one step (${why}); allowed by the label ${forceLabel}.`
-    };
-  }
-  return {
-    ...base,
-    direction: "forward",
-    allowed: false,
-    forced: false,
-    message: `${canary} ${from} \u2192 ${to} is too large a step: ${why}. ` + (next === void 0 ? "" : `Set ${canary} to ${next} in this PR and take the next step in another, `) + `${next === void 0 ? "Add" : "or add"} the label ${forceLabel} to the PR if this jump is intended.`
-  };
-}
-function checkFileStep(base, head, from, force, forceLabel) {
-  const rules = base ?? head;
-  const decision = checkStep(
-    rules.canary,
-    rules.steps,
-    from[rules.canary] ?? 0,
-    head.weights[rules.canary] ?? 0,
-    force,
-    forceLabel
-  );
-  if (!base || sameClusterWeights(from, head.weights)) return decision;
-  const changed = [
-    ...base.canary !== head.canary ? [`canary (${base.canary} \u2192 ${head.canary})`] : [],
-    ...base.steps.join(",") !== head.steps.join(",") ? [`steps ([${base.steps.join(", ")}] \u2192 [${head.steps.join(", ")}])`] : []
-  ];
-  if (changed.length === 0) return decision;
-  const what = changed.join(" and ");
-  if (force) {
-    return {
-      ...decision,
-      allowed: true,
-      forced: true,
-      message: `${decision.message} The PR also changes ${what}; allowed by the label ${forceLabel}.`
-    };
-  }
-  return {
-    ...decision,
-    allowed: false,
-    forced: false,
-    message: `The PR changes ${what} together with the weights, so the one-step rule cannot be judged. Change ${what} in a PR of its own that moves no traffic, then step the weights, or add the label ${forceLabel} if this is intended.`
-  };
-}
-function nextStep(file) {
-  const from = file.weights[file.canary] ?? 0;
-  const index = file.steps.findIndex((s2) => s2 > from);
-  if (index < 0) return void 0;
-  const to = file.steps[index];
-  return { from, to, index, weights: moveCanary(file, to) };
-}
-function moveCanary(file, to) {
-  const weights = { ...file.weights };
-  const from = weights[file.canary] ?? 0;
-  const others = file.clusters.map((c5) => c5.name).filter((n3) => n3 !== file.canary).sort((a5, b5) => (weights[b5] ?? 0) - (weights[a5] ?? 0));
-  weights[file.canary] = to;
-  let take2 = to - from;
-  if (take2 < 0) {
-    const receiver = others[0];
-    weights[receiver] = (weights[receiver] ?? 0) - take2;
-    return weights;
-  }
-  for (const name of others) {
-    const give = Math.min(take2, weights[name] ?? 0);
-    weights[name] = (weights[name] ?? 0) - give;
-    take2 -= give;
-  }
-  return weights;
-}
-function targetGroupWeights(file, weights) {
-  return Object.fromEntries(file.clusters.map((c5) => [c5.targetGroup, weights[c5.name] ?? 0]));
-}
-function clusterWeights(file, weights) {
-  const out = {};
-  for (const c5 of file.clusters)
-    if (c5.targetGroup in weights) out[c5.name] = weights[c5.targetGroup];
-  for (const [tg, w] of Object.entries(weights)) {
-    if (!file.clusters.some((c5) => c5.targetGroup === tg)) out[tg] = w;
-  }
+  const weighted = file.clusters.filter((c5) => c5.name !== file.canary && (file.weights[c5.name] ?? 0) > 0).map((c5) => spec(c5.name));
+  const out = { canary, weighted: [canary, ...weighted] };
+  if (baseline) out.baseline = baseline;
   return out;
 }
-function sameClusterWeights(a5, b5) {
-  const keys = /* @__PURE__ */ new Set([...Object.keys(a5), ...Object.keys(b5)]);
-  for (const k5 of keys) if ((a5[k5] ?? 0) !== (b5[k5] ?? 0)) return false;
-  return true;
+
+// src/operations/gate.ts
+async function gateStep(input, deps) {
+  const { head, base, live } = input;
+  const order = head.clusters.map((c5) => c5.name);
+  const show = (w) => formatClusterWeights(w, order);
+  const problems = [];
+  const notes = [];
+  if (base && base.owner !== head.owner) {
+    problems.push({
+      kind: "owner",
+      message: `owner changes from ${base.owner} to ${head.owner}: moving CronJobs and singletons between clusters is a handoff this action does not do yet (it comes with sync-apps). Keep owner: ${base.owner}.`,
+      at: head.locate(["owner"])
+    });
+  }
+  const first = live[0]?.weights ?? {};
+  const noChange = live.length > 0 && live.every((r5) => sameClusterWeights(r5.weights, head.weights));
+  const expected = base ? clusterWeights(head, targetGroupWeights(base, base.weights)) : first;
+  let drift = live.filter((r5) => !sameClusterWeights(r5.weights, expected)).map((r5) => ({ ref: r5.ref, live: r5.weights, expected }));
+  if (drift.length > 0 && noChange) {
+    notes.push(
+      `The ALB differs from the file ${input.baseLabel} (${show(expected)}) but already has the weights of this version: merging brings git in line with the ALB and changes nothing on it.`
+    );
+    drift = [];
+  } else if (drift.length > 0 && base) {
+    problems.push({
+      kind: "drift",
+      message: `Drift: ${drift.map((d5) => `${shortName(d5.ref.arn)} has ${show(d5.live)}`).join("; ")}, but the file ${input.baseLabel} says ${show(expected)} (${drift.length} of ${live.length} route(s) differ). Something changed the ALB outside the rollout, so apply refuses to change it. To reconcile: find out why, then either put the routes back to ${show(expected)}, or first merge a PR that sets weights to the live ${show(drift[0]?.live ?? first)}, then the step again.`,
+      at: head.locate(["weights"])
+    });
+  } else if (drift.length > 0) {
+    problems.push({
+      kind: "disagree",
+      message: `The routes do not agree with each other (${live.map((r5) => `${shortName(r5.ref.arn)} has ${show(r5.weights)}`).join("; ")}) and there is no earlier version of the file to say which is right; apply moves them in lockstep from one state. Make them agree first.`,
+      at: head.locate(["routes"])
+    });
+  }
+  const step = await stepDecision(input, expected, noChange);
+  if (!step.allowed) {
+    problems.push({
+      kind: "step",
+      message: step.message,
+      at: head.locate(["weights", head.canary])
+    });
+  }
+  const gaining = [...new Set(live.flatMap((r5) => gainingClusters(r5.weights, head.weights)))];
+  const health = gaining.length > 0 ? await precheckTargetHealth(deps, head, gaining, requiredHealthy(head)) : [];
+  for (const h5 of health.filter((x) => !x.ok)) {
+    problems.push({
+      kind: "health",
+      message: healthProblem(h5),
+      at: head.locate(["weights", h5.cluster])
+    });
+  }
+  const result = { noChange, expected, drift, step, health, problems, notes };
+  if (!noChange) {
+    try {
+      const targets = await resolveTargets(
+        deps.aws(head.region).elbv2,
+        targetsFromRolloutFile(head)
+      );
+      prepareAnalysis({
+        analysis: head.analysis,
+        targets,
+        cloudWatchPeriodMs: input.cloudWatchPeriodMs,
+        ...input.cloudWatchDelayMs !== void 0 ? { cloudWatchDelayMs: input.cloudWatchDelayMs } : {}
+      });
+      result.targets = targets;
+    } catch (e5) {
+      if (!(e5 instanceof ConfigurationError)) throw e5;
+      problems.push({
+        kind: "analysis",
+        message: `The analysis cannot run: ${e5.message}`,
+        at: head.locate(["analysis"])
+      });
+    }
+  }
+  return result;
 }
-function formatClusterWeights(weights, order) {
-  const names = order ? [...order, ...Object.keys(weights).filter((k5) => !order.includes(k5))] : Object.keys(weights);
-  return names.filter((n3) => n3 in weights).map((n3) => `${n3} ${weights[n3]}`).join(" / ");
-}
-function gainingClusters(from, to) {
-  return Object.keys(to).filter((n3) => (to[n3] ?? 0) > (from[n3] ?? 0));
+async function stepDecision(input, expected, noChange) {
+  const { head, base } = input;
+  if (noChange) {
+    const to = head.weights[head.canary] ?? 0;
+    return {
+      direction: "same",
+      canary: head.canary,
+      from: expected[head.canary] ?? 0,
+      to,
+      limit: to,
+      allowed: true,
+      forced: false,
+      message: `No traffic moves: the ALB already sends ${head.canary} ${to}.`
+    };
+  }
+  const plain = checkFileStep(base, head, expected, false, FORCE_LABEL);
+  if (plain.allowed) return plain;
+  const force = await input.force();
+  if (force.forced) return checkFileStep(base, head, expected, true, FORCE_LABEL);
+  return force.why ? { ...plain, message: `${plain.message} ${force.why}` } : plain;
 }
 
 // src/operations/markdown.ts
@@ -74285,35 +74578,11 @@ function cell2(text) {
 }
 function describeAnalysis(file) {
   const a5 = file.analysis;
+  const count = analysisIntervalCount(a5);
   return [
-    `Warmup ${formatDuration(a5.warmupMs)}, then ${formatDuration(a5.intervalMs)} intervals for ${formatDuration(a5.durationMs)} in all; ${a5.failureLimit === 0 ? "the first failed interval rolls" : `more than ${a5.failureLimit} failed intervals roll`} the step back.`,
-    ...a5.checks.map((c5) => describeCheck(c5, file))
+    `Warmup ${formatDuration(a5.warmupMs)}, then ${count} interval${count === 1 ? "" : "s"} of ${formatDuration(a5.intervalMs)} (${formatDuration(a5.warmupMs + count * a5.intervalMs)} of checks); ${a5.failureLimit === 0 ? "the first failed interval rolls" : `more than ${a5.failureLimit} failed intervals roll`} the step back.`,
+    ...a5.checks.map((c5) => describeCheck(c5, file.canary))
   ];
-}
-function describeCheck(check, file) {
-  const canary = file.canary;
-  switch (check.kind) {
-    case "targetHealth":
-      return `targetHealth: every cluster with weight has \u2265 ${check.minHealthy} healthy and \u2264 ${check.maxUnhealthy} unhealthy targets`;
-    case "cloudwatch": {
-      if (!check.metric)
-        return `cloudwatch: custom query \`${check.returnId ?? ""}\` of ${canary} ${formatBounds(check, formatNumber)}`;
-      const metric = check.metric;
-      const parts = [];
-      if (check.max !== void 0 || check.min !== void 0)
-        parts.push(formatBounds(check, (n3) => formatMetric(metric, n3)));
-      if (check.vsBaseline?.maxIncrease !== void 0)
-        parts.push(`\u2264 baseline ${formatIncrease(metric, check.vsBaseline.maxIncrease)}`);
-      if (check.vsBaseline?.maxRatio !== void 0)
-        parts.push(`\u2264 baseline \xD7${formatNumber(check.vsBaseline.maxRatio)}`);
-      const min = check.minRequests !== void 0 ? ` (judged from ${check.minRequests} requests)` : "";
-      return `cloudwatch: ${metric} of ${canary} ${parts.join(", ")}${min}`;
-    }
-    case "prometheus":
-      return `prometheus: \`${check.query}\` ${formatBounds(check, formatNumber)}`;
-    case "http":
-      return `http: ${check.method} ${check.url} answers ${check.expectStatus}${check.count > 1 ? ` (${formatPercent(check.minSuccessRatio)} of ${check.count})` : ""}`;
-  }
 }
 function weightsCell(weights, order) {
   return weights ? formatClusterWeights(weights, order) : "\u2014";
@@ -74394,61 +74663,155 @@ function planMarkdown(plans, options) {
   return `${lines.join("\n").trimEnd()}
 `;
 }
+var STATUS_MARK = {
+  applied: "\u2705 applied",
+  unchanged: "\u2796 unchanged",
+  "rolled-back": "\u21A9\uFE0F rolled back",
+  refused: "\u274C refused",
+  failed: "\u274C failed",
+  "not-applied": "\u23F8\uFE0F not applied",
+  deleted: "\u2796 deleted"
+};
+function applyComment(f5, runUrl) {
+  const lines = [
+    `### ${STATUS_MARK[f5.status]}: \`${f5.path}\`${f5.name ? ` (${f5.name})` : ""}`,
+    "",
+    f5.message,
+    ""
+  ];
+  if (f5.reconcile) lines.push(`Reconcile PR: ${f5.reconcile.url}`, "");
+  if (f5.advance) lines.push(`Next step: ${f5.advance.url}`, "");
+  if (f5.analysis) lines.push(summaryMarkdown(f5.analysis.result, f5.analysis.analysis));
+  if (runUrl) lines.push(`Run: ${runUrl}`);
+  return `${lines.join("\n").trimEnd()}
+`;
+}
+function applyHeadline(f5) {
+  if (f5.problems && f5.problems.length > 0) {
+    const more = f5.problems.length - 1;
+    return `Invalid rollout file: ${f5.problems[0]}${more > 0 ? ` (and ${more} more problem${more === 1 ? "" : "s"})` : ""}`;
+  }
+  return f5.message.split("\n")[0] ?? "";
+}
+function applyMarkdown(outcome) {
+  if (outcome.files.length === 0) {
+    return `## Rollout apply
+
+The push changes no rollout file (${outcome.patterns.join(", ")}).
+`;
+  }
+  const lines = [
+    "## Rollout apply",
+    "",
+    "| file | result | weights | |",
+    "| --- | --- | --- | --- |"
+  ];
+  for (const f5 of outcome.files) {
+    const weights = f5.desired ? formatClusterWeights(f5.desired) : "\u2014";
+    lines.push(
+      `| \`${cell2(f5.path)}\` | ${STATUS_MARK[f5.status]} | ${cell2(weights)} | ${cell2(applyHeadline(f5))} |`
+    );
+  }
+  lines.push("");
+  for (const f5 of outcome.files.filter(
+    (x) => x.status !== "not-applied" && x.status !== "unchanged" && x.status !== "deleted"
+  )) {
+    lines.push(applyComment(f5));
+  }
+  return `${lines.join("\n").trimEnd()}
+`;
+}
+function reconcileBody(out, head, why, runUrl) {
+  const order = head.clusters.map((c5) => c5.name);
+  const show = (w) => formatClusterWeights(w, order);
+  const lines = [
+    `The step of \`${out.path}\` to **${show(head.weights)}** was rolled back: **${why.reason}**.`,
+    "",
+    `Every route was restored to **${show(why.live)}** and confirmed by read-back. This PR sets \`weights\` in the file back to that, so git and the ALB agree again. Merging it changes nothing on the ALB.`,
+    ""
+  ];
+  if (runUrl) lines.push(`Run: ${runUrl}`, "");
+  if (why.detail) lines.push("```", why.detail, "```", "");
+  if (out.analysis) lines.push(summaryMarkdown(out.analysis.result, out.analysis.analysis));
+  lines.push("Fix the cause, then propose the step again in a new PR.");
+  return lines.join("\n");
+}
+function rollbackReconcileBody(outcome, runUrl) {
+  const show = (w) => formatClusterWeights(w, outcome.order);
+  return [
+    `A \`rollback\` run moved every route of \`${outcome.path}\` to **${show(outcome.desired)}**${runUrl ? ` (${runUrl})` : ""}.`,
+    "",
+    "It overwrote:",
+    "",
+    ...outcome.routes.map((r5) => `- ${r5.ref.kind} \`${r5.ref.arn}\`: ${show(r5.was)}`),
+    "",
+    "This PR sets `weights` in the file to what the ALB now has, so git and the ALB agree again. Merging it changes nothing on the ALB."
+  ].join("\n");
+}
+function rollbackMarkdown(outcome) {
+  const show = (w) => formatClusterWeights(w, outcome.order);
+  if (outcome.error !== void 0) {
+    return `## Rollout rollback of ${outcome.name}: failed
+
+\`\`\`
+${outcome.error}
+\`\`\`
+`;
+  }
+  const lines = [`## Rollout rollback of ${outcome.name} to ${show(outcome.desired)}`, ""];
+  if (outcome.forcedOnto.length > 0) {
+    lines.push(`> \u26A0\uFE0F Forced although ${outcome.forcedOnto.join(", ")} had no healthy target.`, "");
+  }
+  lines.push("| route | was | now | |", "| --- | --- | --- | --- |");
+  for (const r5 of outcome.routes) {
+    lines.push(
+      `| ${cell2(shortName(r5.ref.arn))} | ${show(r5.was)} | ${show(r5.now)} | ${r5.status === "written" ? "written (confirmed)" : "already there"} |`
+    );
+  }
+  lines.push("");
+  if (outcome.reconcile === "not-needed") {
+    lines.push(
+      `\`${outcome.path}\` on ${outcome.defaultBranch} already says ${show(outcome.desired)}; no reconcile PR needed.`,
+      ""
+    );
+  } else if (outcome.reconcile) {
+    lines.push(`Reconcile PR: ${outcome.reconcile.url}`, "");
+  }
+  if (outcome.failure) lines.push(`\u274C ${outcome.failure}`, "");
+  return lines.join("\n");
+}
+function advanceMarkdown(outcome) {
+  return `## Rollout advance of ${outcome.name}
+
+${outcome.message}
+`;
+}
+function planSummary(outcome) {
+  if (outcome.plans.length === 0) {
+    return `## Rollout plan
+
+This PR changes no rollout file (${outcome.patterns.join(", ")}).
+`;
+  }
+  return planMarkdown(outcome.plans, {
+    force: outcome.force,
+    marker: planMarker(outcome.patterns)
+  });
+}
+function commandSummary(outcome) {
+  switch (outcome.command) {
+    case "plan":
+      return planSummary(outcome);
+    case "apply":
+      return applyMarkdown(outcome);
+    case "rollback":
+      return rollbackMarkdown(outcome);
+    case "advance":
+      return advanceMarkdown(outcome);
+  }
+}
 
 // src/operations/plan.ts
-function requiredHealthy(file) {
-  const mins = file.analysis.checks.flatMap(
-    (c5) => c5.kind === "targetHealth" ? [c5.minHealthy] : []
-  );
-  return mins.length > 0 ? Math.max(...mins) : 1;
-}
-async function precheckTargetHealth(deps, file, clusters, required) {
-  const { elbv2 } = deps.aws(file.region);
-  return Promise.all(
-    clusters.map(async (name) => {
-      const targetGroup = file.clusters.find((c6) => c6.name === name)?.targetGroup;
-      const c5 = await describeTargetStates(elbv2, targetGroup);
-      const aside = [
-        c5.initial ? `${c5.initial} initial` : "",
-        c5.draining ? `${c5.draining} draining` : "",
-        c5.other ? `${c5.other} other` : ""
-      ].filter(Boolean);
-      return {
-        cluster: name,
-        targetGroup,
-        healthy: c5.healthy,
-        required,
-        shown: `${c5.healthy} healthy, ${c5.unhealthy} unhealthy${aside.length ? ` (${aside.join(", ")})` : ""}`,
-        ok: c5.healthy >= required
-      };
-    })
-  );
-}
-function healthProblem(h5) {
-  return `${h5.cluster} would gain weight but has ${h5.healthy} healthy target${h5.healthy === 1 ? "" : "s"} (${h5.shown}); at least ${h5.required} must be healthy before the shift. Check the pods and the TargetGroupBinding of ${h5.cluster}.`;
-}
-function tryParse(text, path) {
-  try {
-    return { file: parseRolloutFile(text, path) };
-  } catch (e5) {
-    if (e5 instanceof ConfigurationError) return { error: e5 };
-    throw e5;
-  }
-}
-async function readLive(deps, file) {
-  const tgs = file.clusters.map((c5) => c5.targetGroup);
-  try {
-    const routes = await readRoutes(deps.aws(file.region).elbv2, file.routes, tgs, deps.signal);
-    return {
-      routes: routes.map((r5) => ({ ref: r5.ref, weights: clusterWeights(file, r5.weights) }))
-    };
-  } catch (e5) {
-    if (e5 instanceof ConfigurationError || e5 instanceof Error && "$metadata" in e5) {
-      return { problem: `Could not read the live routes: ${errorMessage(e5)}` };
-    }
-    throw e5;
-  }
-}
 async function planFile(input, deps) {
   const plan = {
     path: input.path,
@@ -74459,7 +74822,9 @@ async function planFile(input, deps) {
     health: [],
     problems: [],
     notes: [],
-    noChange: false
+    noChange: false,
+    cloudWatchPeriodMs: input.cloudWatchPeriodMs,
+    ...input.cloudWatchDelayMs !== void 0 ? { cloudWatchDelayMs: input.cloudWatchDelayMs } : {}
   };
   if (input.headText === void 0) {
     plan.status = "deleted";
@@ -74498,84 +74863,32 @@ async function planFile(input, deps) {
       "New file: there is no version on the base branch to check drift against, so the live weights are compared with this version."
     );
   }
-  if (base && base.owner !== head.owner) {
-    plan.problems.push({
-      message: `owner changes from ${base.owner} to ${head.owner}: moving CronJobs and singletons between clusters is a handoff this action does not do yet (it comes with sync-apps). Keep owner: ${base.owner} here.`,
-      at: head.locate(["owner"])
-    });
-  }
   const live = await readLive(deps, head);
   if ("problem" in live) {
     plan.problems.push({ message: live.problem, at: head.locate(["routes"]) });
   } else {
     plan.live = live.routes;
-    const order = head.clusters.map((c5) => c5.name);
-    const first = live.routes[0]?.weights ?? {};
-    plan.noChange = live.routes.every((r5) => sameClusterWeights(r5.weights, head.weights));
-    if (base) {
-      const expected = clusterWeights(head, targetGroupWeights(base, base.weights));
-      plan.drift = live.routes.filter((r5) => !sameClusterWeights(r5.weights, expected)).map((r5) => ({ ref: r5.ref, live: r5.weights, expected }));
-      if (plan.drift.length > 0 && plan.noChange) {
-        plan.notes.push(
-          `The ALB differs from the file on the base branch (${formatWeightsList(expected, order)}) but already has the weights of this version: merging brings git in line with the ALB and changes nothing on it.`
-        );
-        plan.drift = [];
-      } else if (plan.drift.length > 0) {
-        plan.problems.push({
-          message: `Drift: ${plan.drift.length} of ${live.routes.length} route(s) do not have the weights of the file on the base branch (${formatWeightsList(expected, order)}), so apply would refuse to change them. Find out who changed the ALB, then either put the routes back or first merge a PR that sets weights to the live state.`,
-          at: head.locate(["weights"])
-        });
-      }
-    } else if (!plan.noChange && live.routes.some((r5) => !sameClusterWeights(r5.weights, first))) {
-      plan.problems.push({
-        message: `The routes do not agree with each other (${live.routes.map((r5) => formatWeightsList(r5.weights, order)).join("; ")}); apply moves them in lockstep from one state. Make them agree first.`,
-        at: head.locate(["routes"])
-      });
-    }
-    const fromWeights = base ? base.weights : first;
-    const from = fromWeights[head.canary] ?? 0;
-    const to = head.weights[head.canary] ?? 0;
-    plan.step = plan.noChange ? {
-      direction: "same",
-      canary: head.canary,
-      from,
-      to,
-      limit: to,
-      allowed: true,
-      forced: false,
-      message: `No traffic moves: the ALB already sends ${head.canary} ${to}.`
-    } : checkFileStep(base, head, fromWeights, input.force, FORCE_LABEL);
-    if (!plan.step.allowed)
-      plan.problems.push({ message: plan.step.message, at: head.locate(["weights", head.canary]) });
-    const gaining = [
-      ...new Set(live.routes.flatMap((r5) => gainingClusters(r5.weights, head.weights)))
-    ];
-    if (gaining.length > 0) {
-      plan.health = await precheckTargetHealth(deps, head, gaining, requiredHealthy(head));
-      for (const h5 of plan.health.filter((x) => !x.ok)) {
-        plan.problems.push({ message: healthProblem(h5), at: head.locate(["weights", h5.cluster]) });
-      }
-    }
-    if (!plan.noChange) {
-      const problem = await analysisProblem(deps, head, input.cloudWatchPeriodMs);
-      if (problem) plan.problems.push({ message: problem, at: head.locate(["analysis"]) });
-    }
+    const gate = await gateStep(
+      {
+        head,
+        ...base ? { base } : {},
+        baseLabel: "on the base branch",
+        live: live.routes,
+        force: async () => ({ forced: input.force }),
+        cloudWatchPeriodMs: input.cloudWatchPeriodMs,
+        ...input.cloudWatchDelayMs !== void 0 ? { cloudWatchDelayMs: input.cloudWatchDelayMs } : {}
+      },
+      deps
+    );
+    plan.noChange = gate.noChange;
+    plan.drift = gate.drift;
+    plan.step = gate.step;
+    plan.health = gate.health;
+    plan.problems.push(...gate.problems);
+    plan.notes.push(...gate.notes);
   }
   if (plan.problems.length > 0) plan.status = "refused";
   return plan;
-}
-async function analysisProblem(deps, head, cloudWatchPeriodMs) {
-  try {
-    const targets = await resolveTargets(deps.aws(head.region).elbv2, targetsFromRolloutFile(head));
-    prepareAnalysis({ analysis: head.analysis, targets, cloudWatchPeriodMs });
-    return void 0;
-  } catch (e5) {
-    if (e5 instanceof ConfigurationError) return `The analysis cannot run: ${e5.message}`;
-    throw e5;
-  }
-}
-function formatWeightsList(weights, order) {
-  return order.filter((n3) => n3 in weights).map((n3) => `${n3} ${weights[n3]}`).join(" / ");
 }
 function planAnnotations(plans) {
   return plans.flatMap(
@@ -74597,11 +74910,11 @@ async function runPlan(event, options, deps) {
       `PR #${event.number} changes no file matching ${filter.patterns.join(", ")}; nothing to plan.`
     );
     return {
+      command: "plan",
+      plans: [],
+      force,
+      patterns: filter.patterns,
       result: "unchanged",
-      summary: `## Rollout plan
-
-This PR changes no rollout file (${filter.patterns.join(", ")}).
-`,
       report: { command: "plan", pullRequest: event.number, files: [] },
       annotations: []
     };
@@ -74614,13 +74927,19 @@ This PR changes no rollout file (${filter.patterns.join(", ")}).
         github.fileAt(path, event.headSha)
       ]);
       const p3 = await planFile(
-        { path, baseText, headText, force, cloudWatchPeriodMs: options.cloudWatchPeriodMs },
+        {
+          path,
+          baseText,
+          headText,
+          force,
+          cloudWatchPeriodMs: options.cloudWatchPeriodMs,
+          ...options.cloudWatchDelayMs !== void 0 ? { cloudWatchDelayMs: options.cloudWatchDelayMs } : {}
+        },
         deps
       );
+      const order = p3.head?.clusters.map((c5) => c5.name);
       for (const r5 of p3.live)
-        logger2.info(
-          `live ${shortName(r5.ref.arn)}: ${formatWeightsList(r5.weights, Object.keys(r5.weights))} (${r5.ref.arn})`
-        );
+        logger2.info(`live ${r5.ref.arn}: ${formatClusterWeights(r5.weights, order)}`);
       logger2.info(
         `${path}: ${p3.status}${p3.problems.length ? ` (${p3.problems.length} problem${p3.problems.length === 1 ? "" : "s"})` : ""}`
       );
@@ -74645,8 +74964,11 @@ This PR changes no rollout file (${filter.patterns.join(", ")}).
   }
   const refused = plans.filter((p3) => p3.status === "refused" || p3.status === "invalid");
   const outcome = {
+    command: "plan",
+    plans,
+    force,
+    patterns: filter.patterns,
     result: refused.length > 0 ? "failed" : "planned",
-    summary: body,
     report: {
       command: "plan",
       pullRequest: event.number,
@@ -74664,39 +74986,8 @@ ${p3.problems.map((x) => `- ${x.message}`).join("\n")}`
   return outcome;
 }
 function planReport(p3) {
-  const { head: _head, ...rest } = p3;
-  return rest;
-}
-
-// src/rollout-file/edit.ts
-var import_yaml4 = __toESM(require_dist(), 1);
-function setWeights(text, path, weights) {
-  const doc = (0, import_yaml4.parseDocument)(text, { keepSourceTokens: false });
-  if (doc.errors.length > 0) {
-    throw new ExplainedError(
-      `${path} cannot be edited: it is not valid YAML (${doc.errors[0]?.message}).`
-    );
-  }
-  const root5 = doc.contents;
-  const weightsNode = (0, import_yaml4.isMap)(root5) ? root5.get("weights", true) : void 0;
-  if (!(0, import_yaml4.isMap)(weightsNode)) {
-    throw new ExplainedError(`${path} cannot be edited: it has no "weights" map.`);
-  }
-  const edits = [];
-  for (const [cluster, weight] of Object.entries(weights)) {
-    const node = weightsNode.get(cluster, true);
-    if (!(0, import_yaml4.isScalar)(node) || !node.range) {
-      throw new ExplainedError(
-        `${path} cannot be edited: weights.${cluster} is not a plain number in the file (an alias or missing), so it cannot be changed in place.`
-      );
-    }
-    edits.push({ start: node.range[0], end: node.range[1], value: String(weight) });
-  }
-  let out = text;
-  for (const e5 of edits.sort((a5, b5) => b5.start - a5.start)) {
-    out = out.slice(0, e5.start) + e5.value + out.slice(e5.end);
-  }
-  return out;
+  const { head: _head, live, ...rest } = p3;
+  return { ...rest, live: live.map((r5) => ({ ref: r5.ref, weights: r5.weights })) };
 }
 
 // src/operations/pull-requests.ts
@@ -74752,7 +75043,8 @@ async function openAdvancePullRequest(deps, request2) {
       baseText: request2.text,
       headText: newText,
       force: false,
-      cloudWatchPeriodMs: request2.cloudWatchPeriodMs
+      cloudWatchPeriodMs: request2.cloudWatchPeriodMs,
+      ...request2.cloudWatchDelayMs !== void 0 ? { cloudWatchDelayMs: request2.cloudWatchDelayMs } : {}
     },
     deps
   );
@@ -74792,8 +75084,9 @@ async function runAdvance(event, path, settings2, deps) {
   const sha = event.sha;
   const text = await deps.github.fileAt(path, sha);
   if (text === void 0) {
+    const name = (settings2.optionNames ?? PLAIN_OPTION_NAMES).file;
     throw new ConfigurationError(
-      `Input "${Inputs.file}": ${path} does not exist at ${sha.slice(0, 7)}.`
+      `${name.charAt(0).toUpperCase()}${name.slice(1)}: ${path} does not exist at ${sha.slice(0, 7)}.`
     );
   }
   const parsed = tryParse(text, path);
@@ -74803,15 +75096,17 @@ async function runAdvance(event, path, settings2, deps) {
     file: parsed.file,
     text,
     baseBranch: event.defaultBranch,
+    // The plan in the PR body judges the analysis as apply will run it (defect: it used the
+    // 60 s CloudWatch default even when apply runs with high-resolution metrics).
     cloudWatchPeriodMs: settings2.cloudWatchPeriodMs,
+    cloudWatchDelayMs: settings2.cloudWatchDelayMs,
     ...settings2.runUrl ? { runUrl: settings2.runUrl } : {}
   });
   const outcome = {
+    command: "advance",
+    name: parsed.file.name,
+    message,
     result: pr ? "planned" : "unchanged",
-    summary: `## Rollout advance of ${parsed.file.name}
-
-${message}
-`,
     report: { command: "advance", file: path, pullRequest: pr?.url ?? null, message },
     annotations: []
   };
@@ -74821,8 +75116,10 @@ ${message}
 
 // src/operations/apply.ts
 var EMPTY_SHA = /^0+$/;
+var STOPPING = ["rolled-back", "refused", "failed"];
 async function runApply(event, options, deps) {
   const { github, logger: logger2 } = deps;
+  const patterns = options.filter.patterns;
   if (event.branch !== event.defaultBranch) {
     throw new ConfigurationError(
       `apply runs on pushes to the default branch (${event.defaultBranch}), which is what the rollout files there describe; this push is to ${event.branch}. Limit the workflow to "on: push: branches: [${event.defaultBranch}]".`
@@ -74835,15 +75132,12 @@ async function runApply(event, options, deps) {
   }
   const changed = (await github.changedFiles(event.before, event.after)).filter((p3) => options.filter.matches(p3)).sort();
   if (changed.length === 0) {
-    logger2.info(
-      `The push changes no file matching ${options.filter.patterns.join(", ")}; nothing to apply.`
-    );
+    logger2.info(`The push changes no file matching ${patterns.join(", ")}; nothing to apply.`);
     return {
+      command: "apply",
+      patterns,
+      files: [],
       result: "unchanged",
-      summary: `## Rollout apply
-
-The push changes no rollout file (${options.filter.patterns.join(", ")}).
-`,
       report: { command: "apply", before: event.before, after: event.after, files: [] },
       annotations: []
     };
@@ -74854,43 +75148,40 @@ The push changes no rollout file (${options.filter.patterns.join(", ")}).
   const files = [];
   let stoppedBy;
   for (const path of changed) {
+    const out = {
+      path,
+      status: "failed",
+      message: "",
+      githubErrors: [],
+      annotations: []
+    };
     if (stoppedBy) {
-      files.push({
-        path,
-        status: "not-applied",
-        message: `Not applied: ${stoppedBy.path} failed first, and a failed file stops the run so that nothing more changes. Re-run the job once ${stoppedBy.path} is sorted out: files already applied are then unchanged.`,
-        githubErrors: [],
-        annotations: []
-      });
-      continue;
-    }
-    const outcome2 = await logger2.group(`Applying ${path}`, async () => {
+      out.status = "not-applied";
+      out.message = `Not applied: ${stoppedBy.path} failed first, and a failed file stops the run so that nothing more changes. Re-run the job once ${stoppedBy.path} is sorted out: files already applied are then unchanged.`;
+    } else {
+      logger2.info(`\u2500\u2500 ${path} \u2500\u2500`);
       try {
-        return await applyFile(path, event, options, deps, merged);
+        await applyFile({ path, event, options, deps, merged, out });
       } catch (e5) {
         if (!(e5 instanceof ExplainedError) && e5 instanceof Error && e5.stack) logger2.debug(e5.stack);
-        const f5 = {
-          path,
-          status: "failed",
-          message: `${errorMessage(e5)}
-Nothing was changed on the ALB.`,
-          githubErrors: [],
-          annotations: []
-        };
-        if (e5 instanceof ConfigurationError) f5.annotations.push(...e5.diagnostics);
-        return f5;
+        out.status = "failed";
+        out.message = `${errorMessage(e5)}
+Nothing was changed on the ALB.`;
+        if (e5 instanceof ConfigurationError) out.annotations.push(...e5.diagnostics);
       }
-    });
-    logger2.info(`${path}: ${outcome2.status}. ${outcome2.message}`);
-    files.push(outcome2);
-    if (["rolled-back", "refused", "failed"].includes(outcome2.status)) stoppedBy = outcome2;
+      logger2.info(`${path}: ${out.status}. ${out.message}`);
+      if (STOPPING.includes(out.status)) stoppedBy = out;
+    }
+    files.push(out);
   }
   const result = overallResult(files);
-  const failed = files.filter((f5) => ["rolled-back", "refused", "failed"].includes(f5.status));
+  const failed = files.filter((f5) => STOPPING.includes(f5.status));
   const githubErrors = files.flatMap((f5) => f5.githubErrors.map((e5) => `${f5.path}: ${e5}`));
   const outcome = {
+    command: "apply",
+    patterns,
+    files,
     result,
-    summary: applyMarkdown(files),
     report: {
       command: "apply",
       before: event.before,
@@ -74915,157 +75206,166 @@ function overallResult(files) {
   if (files.some((f5) => f5.status === "applied")) return "applied";
   return "unchanged";
 }
-async function applyFile(path, event, options, deps, merged) {
-  const { github, logger: logger2 } = deps;
-  const out = { path, status: "failed", message: "", githubErrors: [], annotations: [] };
-  const refuse = (message, at) => {
-    out.status = "refused";
-    out.message = `${message} Nothing was changed.`;
-    out.annotations.push({ file: path, line: at?.line ?? 1, col: at?.col ?? 1, message });
-    return out;
-  };
+async function applyFile(run2) {
+  const loaded = await load(run2);
+  if (!loaded) return;
+  const { head, headText } = loaded;
+  const live = await run2.deps.logger.group(
+    `Reading live weights: ${run2.path}`,
+    () => readLiveStage(run2, head)
+  );
+  if (!live) return;
+  const gate = await run2.deps.logger.group(
+    `Checking the step: ${run2.path}`,
+    () => gateStage(run2, loaded, live)
+  );
+  if (!gate) return;
+  const shift = await shiftStage(run2, head, live, gate);
+  if ("failed" in shift) {
+    run2.out.restored = { restored: shift.failed.restored, notRestored: shift.failed.notRestored };
+    return rolledBack(run2, head, headText, {
+      reason: shift.failed.cancelled ? "the job was cancelled during the shift" : "the shift failed",
+      detail: shift.failed.message,
+      live: gate.expected
+    });
+  }
+  const verdict = await verifyStage(run2, head, gate, shift);
+  if (verdict.result?.healthy) return recordSuccess(run2, head, verdict.result);
+  const reason = failureReason(run2, verdict);
+  run2.deps.logger.warning(`Rolling back ${head.name}: ${reason}`);
+  run2.out.restored = await run2.deps.logger.group(
+    "Restoring the previous weights",
+    () => restoreRoutes(
+      { client: run2.deps.aws(head.region).elbv2, ...shiftDeps(run2, head) },
+      shift.before,
+      head.clusters.map((c5) => c5.targetGroup)
+    )
+  );
+  return rolledBack(run2, head, headText, { reason, live: gate.expected });
+}
+async function load(run2) {
+  const { path, event, deps, out } = run2;
   const [headText, baseText] = await Promise.all([
-    github.fileAt(path, event.after),
-    github.fileAt(path, event.before)
+    deps.github.fileAt(path, event.after),
+    deps.github.fileAt(path, event.before)
   ]);
   if (headText === void 0) {
     out.status = "deleted";
     out.message = "The file was deleted; the ALB keeps its weights.";
-    return out;
+    return void 0;
   }
   const parsed = tryParse(headText, path);
   if ("error" in parsed) {
     out.status = "refused";
     out.message = `${parsed.error.message}
 Nothing was changed.`;
+    out.problems = parsed.error.diagnostics.map(formatDiagnostic);
     out.annotations.push(...parsed.error.diagnostics);
-    return out;
+    return void 0;
   }
   const head = parsed.file;
   if (deps.mask) maskCheckSecrets(head.analysis.checks, deps.mask);
   out.name = head.name;
   out.desired = head.weights;
-  const order = head.clusters.map((c5) => c5.name);
-  const show = (w) => formatClusterWeights(w, order);
   const base = baseText === void 0 ? void 0 : tryParse(baseText, path);
-  const before = base && "file" in base ? base.file : void 0;
-  if (!before) {
-    logger2.info(
-      baseText === void 0 ? "New file: no earlier version to compare the live weights with; the routes must agree with each other." : "The earlier version is not a valid rollout file: no compare-and-swap baseline; the routes must agree with each other."
-    );
+  if (base && "file" in base) return { head, headText, base: base.file };
+  deps.logger.info(
+    baseText === void 0 ? "New file: no earlier version to compare the live weights with; the routes must agree with each other." : "The earlier version is not a valid rollout file: no compare-and-swap baseline; the routes must agree with each other."
+  );
+  return { head, headText };
+}
+async function readLiveStage(run2, head) {
+  const live = await readLive(run2.deps, head);
+  if ("problem" in live) {
+    refuse(run2.out, [{ message: live.problem, at: head.locate(["routes"]) }]);
+    return void 0;
   }
-  if (before && before.owner !== head.owner) {
-    return refuse(
-      `owner changes from ${before.owner} to ${head.owner}: moving CronJobs and singletons between clusters is a handoff this action does not do yet (it comes with sync-apps). Revert owner to ${before.owner}.`,
-      head.locate(["owner"])
-    );
-  }
-  const live = await readLive(deps, head);
-  if ("problem" in live) return refuse(live.problem, head.locate(["routes"]));
-  for (const r5 of live.routes) logger2.info(`live ${shortName(r5.ref.arn)}: ${show(r5.weights)}`);
-  const first = live.routes[0];
-  out.live = first.weights;
-  if (live.routes.every((r5) => sameClusterWeights(r5.weights, head.weights))) {
-    out.status = "unchanged";
-    out.message = `Every route already has ${show(head.weights)}; nothing to shift or verify.`;
-    return out;
-  }
-  const expected = before ? clusterWeights(head, targetGroupWeights(before, before.weights)) : first.weights;
-  const drifted = live.routes.filter((r5) => !sameClusterWeights(r5.weights, expected));
-  if (drifted.length > 0) {
-    return refuse(
-      `Drift: ${drifted.map((r5) => `${shortName(r5.ref.arn)} has ${show(r5.weights)}`).join("; ")}, but ${before ? `the file before this push says ${show(expected)}` : `the first route has ${show(expected)}`}. Something changed the ALB outside the rollout. To reconcile: find out why, then either put the routes back to ${show(expected)} and re-run this job, or merge a PR that sets weights to the live ${show(first.weights)} first, then the step again.`,
-      head.locate(["weights"])
-    );
-  }
-  let step = checkFileStep(before, head, expected, false, FORCE_LABEL);
-  if (!step.allowed) {
-    const prs = await merged();
-    if (prs.some((pr) => pr.labels?.includes(FORCE_LABEL))) {
-      step = checkFileStep(before, head, expected, true, FORCE_LABEL);
-    }
-    if (!step.allowed) {
-      const source = prs.length > 0 ? `merged from ${prs.map((pr) => `#${pr.number}`).join(", ")} without the ${FORCE_LABEL} label` : `pushed without a pull request`;
-      return refuse(
-        `${step.message} The change was ${source}.`,
-        head.locate(["weights", head.canary])
-      );
-    }
-  }
-  if (step.forced) logger2.warning(step.message);
-  const gaining = gainingClusters(first.weights, head.weights);
-  out.health = await logger2.group("Target health before the shift", async () => {
-    const health = await precheckTargetHealth(deps, head, gaining, requiredHealthy(head));
-    for (const h5 of health)
-      logger2.info(
-        `${h5.ok ? "ok" : "NOT ENOUGH"}: ${h5.cluster} ${h5.shown} (needs \u2265 ${h5.required} healthy)`
-      );
-    return health;
-  });
-  const unhealthy = out.health.filter((h5) => !h5.ok);
-  if (unhealthy.length > 0) {
-    return refuse(
-      unhealthy.map(healthProblem).join(" "),
-      head.locate(["weights", unhealthy[0]?.cluster])
-    );
-  }
-  const { elbv2, cloudwatch } = deps.aws(head.region);
-  let targets;
-  try {
-    targets = await resolveTargets(elbv2, targetsFromRolloutFile(head));
-    prepareAnalysis({
-      analysis: head.analysis,
-      targets,
+  const show = weightsText(head);
+  for (const r5 of live.routes) run2.deps.logger.info(`${shortName(r5.ref.arn)}: ${show(r5.weights)}`);
+  run2.out.live = live.routes[0]?.weights;
+  return live.routes;
+}
+async function gateStage(run2, loaded, live) {
+  const { head, base } = loaded;
+  const { deps, out, options } = run2;
+  const show = weightsText(head);
+  const gate = await gateStep(
+    {
+      head,
+      ...base ? { base } : {},
+      baseLabel: "before this push",
+      live,
+      // The plan enforces the step rule on the PR, but a merge can land without a passing plan
+      // (no required check, a direct push): the force label is read from the PR(s) the merge
+      // came from, only when the step needs it.
+      force: async () => {
+        const prs = await run2.merged();
+        if (prs.some((pr) => pr.labels?.includes(FORCE_LABEL))) return { forced: true };
+        return {
+          forced: false,
+          why: prs.length > 0 ? `The change was merged from ${prs.map((pr) => `#${pr.number}`).join(", ")} without the ${FORCE_LABEL} label.` : "The change was pushed without a pull request."
+        };
+      },
       cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
       cloudWatchDelayMs: options.settings.cloudWatchDelayMs
-    });
-  } catch (e5) {
-    if (e5 instanceof ConfigurationError) {
-      return refuse(`The analysis cannot run: ${e5.message}`, head.locate(["analysis"]));
-    }
-    throw e5;
+    },
+    deps
+  );
+  for (const h5 of gate.health) {
+    deps.logger.info(
+      `${h5.ok ? "ok" : "NOT ENOUGH"}: ${h5.cluster} ${h5.shown} (needs \u2265 ${h5.required} healthy)`
+    );
   }
-  const targetGroups = head.clusters.map((c5) => c5.targetGroup);
-  let shift;
+  if (gate.noChange) {
+    out.status = "unchanged";
+    out.message = `Every route already has ${show(head.weights)}; nothing to shift or verify.`;
+    return void 0;
+  }
+  out.health = gate.health;
+  if (gate.problems.length > 0) {
+    refuse(out, gate.problems);
+    return void 0;
+  }
+  if (gate.step.forced) deps.logger.warning(gate.step.message);
+  return gate;
+}
+async function shiftStage(run2, head, live, gate) {
+  const { deps, out, options } = run2;
   try {
-    shift = await shiftWeights(
+    const shift = await shiftWeights(
       {
         routes: head.routes,
+        live: live.map((r5) => r5.read),
         desired: targetGroupWeights(head, head.weights),
-        expect: targetGroupWeights(head, expected),
+        expect: targetGroupWeights(head, gate.expected),
         dryRun: false,
         settleMs: options.settings.settleMs
       },
       {
-        client: elbv2,
-        logger: logger2,
-        clock: deps.clock,
-        ...deps.signal ? { signal: deps.signal } : {},
-        ...readBack(deps)
+        client: deps.aws(head.region).elbv2,
+        ...shiftDeps(run2, head),
+        ...deps.signal ? { signal: deps.signal } : {}
       }
     );
+    out.appliedAt = shift.appliedAt?.toISOString();
+    deps.logger.info(
+      `Shifted every route to ${weightsText(head)(head.weights)} at ${out.appliedAt}.`
+    );
+    return shift;
   } catch (e5) {
-    if (e5 instanceof ShiftFailedError) {
-      out.restored = { restored: e5.restored, notRestored: e5.notRestored };
-      return rolledBack(out, head, headText, event, deps, options, merged, {
-        reason: e5.cancelled ? "the job was cancelled during the shift" : "the shift failed",
-        detail: e5.message,
-        live: first.weights
-      });
-    }
-    if (e5 instanceof ConfigurationError) return refuse(e5.message, head.locate(["weights"]));
+    if (e5 instanceof ShiftFailedError) return { failed: e5 };
     throw e5;
   }
-  out.appliedAt = shift.appliedAt?.toISOString();
-  logger2.info(`Shifted every route to ${show(head.weights)} at ${out.appliedAt}.`);
-  let verdict;
+}
+async function verifyStage(run2, head, gate, shift) {
+  const { deps, out, options } = run2;
+  const targets = gate.targets;
+  if (!targets) return { error: new Error("the analysis targets were not resolved") };
+  const { elbv2, cloudwatch: cloudwatch2 } = deps.aws(head.region);
   try {
-    const analysisClock = {
-      now: () => deps.clock.now(),
-      sleep: (ms) => deps.clock.sleep(ms, deps.signal)
-    };
-    const result = await logger2.group("Verifying", async () => {
-      const r5 = await runAnalysis(
+    const result = await deps.logger.group(
+      `Verifying: ${run2.path}`,
+      () => runAnalysis(
         {
           analysis: head.analysis,
           targets,
@@ -75074,104 +75374,87 @@ Nothing was changed.`;
           cloudWatchDelayMs: options.settings.cloudWatchDelayMs
         },
         {
-          cloudwatch,
+          cloudwatch: cloudwatch2,
           elbv2,
           fetch: deps.fetch,
-          clock: analysisClock,
-          logger: logger2,
+          clock: abortableClock(deps.clock, deps.signal),
+          logger: deps.logger,
           ...deps.signal ? { signal: deps.signal } : {}
         }
-      );
-      out.analysis = {
-        result: r5,
-        markdown: summaryMarkdown(r5, head.analysis),
-        report: buildReport(r5, head.analysis, targets)
-      };
-      return r5;
-    });
-    verdict = { result };
+      )
+    );
+    out.verdict = result.verdict;
+    out.analysis = {
+      result,
+      analysis: head.analysis,
+      report: buildReport(result, head.analysis, targets)
+    };
+    return { result };
   } catch (e5) {
-    verdict = { error: e5 };
+    return { error: e5 };
   }
-  if (verdict.result?.healthy) {
-    out.status = "applied";
-    out.verdict = verdict.result.verdict;
-    out.message = `Applied ${show(head.weights)} on ${live.routes.length} route(s) and verified: ${verdict.result.verdict}.`;
-    await githubStep(out, "record the deployment", async () => {
-      const d5 = await deps.github.recordDeployment({
-        ref: event.after,
-        environment: head.name,
-        description: deploymentDescription(
-          `${show(head.weights)}: ${verdict.result?.verdict ?? ""}`
-        ),
-        state: "success",
-        ...options.settings.runUrl ? { logUrl: options.settings.runUrl } : {}
-      });
-      out.deployment = d5.id;
+}
+function failureReason(run2, verdict) {
+  if (verdict.result) return verdict.result.verdict;
+  if (run2.deps.signal?.aborted) return "the job was cancelled during verification";
+  if (verdict.error instanceof Error && !(verdict.error instanceof ConfigurationError)) {
+    run2.deps.logger.debug(verdict.error.stack ?? "");
+  }
+  return `verification failed: ${errorMessage(verdict.error)}`;
+}
+async function recordSuccess(run2, head, result) {
+  const { deps, out, options, event, path } = run2;
+  const show = weightsText(head);
+  out.status = "applied";
+  out.message = `Applied ${show(head.weights)} on ${head.routes.length} route(s) and verified: ${result.verdict}.`;
+  await githubStep(out, "record the deployment", async () => {
+    const d5 = await deps.github.recordDeployment({
+      ref: event.after,
+      environment: head.name,
+      description: deploymentDescription(`${show(head.weights)}: ${result.verdict}`),
+      state: "success",
+      ...options.settings.runUrl ? { logUrl: options.settings.runUrl } : {}
     });
-    await githubStep(out, "comment on the merged PR", async () => {
-      for (const pr of await merged()) {
-        await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
-      }
-    });
-    if (options.autoAdvance) {
-      await githubStep(out, "open the advance PR", async () => {
-        const tip = await deps.github.fileAt(path, event.defaultBranch);
-        const tipFile = tip === void 0 ? void 0 : tryParse(tip, path);
-        if (!tip || !tipFile || !("file" in tipFile) || !sameClusterWeights(tipFile.file.weights, head.weights)) {
-          logger2.warning(
-            `${path} on ${event.defaultBranch} no longer has the weights just applied; not opening an advance PR.`
-          );
-          return;
-        }
-        const { pr } = await openAdvancePullRequest(deps, {
-          path,
-          file: tipFile.file,
-          text: tip,
-          baseBranch: event.defaultBranch,
-          cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
-          context: `Opened after the step to ${show(head.weights)} was applied and verified (${verdict.result?.verdict}).`,
-          ...options.settings.runUrl ? { runUrl: options.settings.runUrl } : {}
-        });
-        if (pr) out.advance = pr;
-      });
+    out.deployment = d5.id;
+  });
+  await githubStep(out, "comment on the merged PR", async () => {
+    for (const pr of await run2.merged()) {
+      await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
     }
-    return out;
-  }
-  const cancelled = deps.signal?.aborted === true;
-  const reason = verdict.result ? verdict.result.verdict : cancelled ? "the job was cancelled during verification" : `verification failed: ${errorMessage(verdict.error)}`;
-  if (verdict.result) out.verdict = verdict.result.verdict;
-  else if (!cancelled && verdict.error instanceof Error && !(verdict.error instanceof ConfigurationError)) {
-    logger2.debug(verdict.error.stack ?? "");
-  }
-  logger2.warning(`Rolling back ${head.name}: ${reason}`);
-  out.restored = await logger2.group(
-    "Restoring the previous weights",
-    () => restoreRoutes(
-      { client: elbv2, logger: logger2, clock: deps.clock, ...readBack(deps) },
-      shift.before,
-      targetGroups
-    )
-  );
-  return rolledBack(out, head, headText, event, deps, options, merged, {
-    reason,
-    live: first.weights
+  });
+  if (!options.autoAdvance) return;
+  await githubStep(out, "open the advance PR", async () => {
+    const tip = await deps.github.fileAt(path, event.defaultBranch);
+    const tipFile = tip === void 0 ? void 0 : tryParse(tip, path);
+    if (!tip || !tipFile || !("file" in tipFile) || !sameClusterWeights(tipFile.file.weights, head.weights)) {
+      deps.logger.warning(
+        `${path} on ${event.defaultBranch} no longer has the weights just applied; not opening an advance PR.`
+      );
+      return;
+    }
+    const { pr } = await openAdvancePullRequest(deps, {
+      path,
+      file: tipFile.file,
+      text: tip,
+      baseBranch: event.defaultBranch,
+      cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
+      cloudWatchDelayMs: options.settings.cloudWatchDelayMs,
+      context: `Opened after the step to ${show(head.weights)} was applied and verified (${result.verdict}).`,
+      ...options.settings.runUrl ? { runUrl: options.settings.runUrl } : {}
+    });
+    if (pr) out.advance = pr;
   });
 }
-async function rolledBack(out, head, headText, event, deps, options, merged, why) {
-  const order = head.clusters.map((c5) => c5.name);
-  const show = (w) => formatClusterWeights(w, order);
+async function rolledBack(run2, head, headText, why) {
+  const { deps, out, options, event } = run2;
+  const show = weightsText(head);
   const notRestored = out.restored?.notRestored ?? [];
   out.status = notRestored.length === 0 ? "rolled-back" : "failed";
   out.message = notRestored.length === 0 ? `Rolled back to ${show(why.live)} (confirmed by read-back on every route): ${why.reason}.` : `The step to ${show(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored: ${notRestored.map((n3) => `${shortName(n3.arn)} (${n3.reason})`).join("; ")}. Set them back to ${show(why.live)} by hand now.`;
   if (why.detail) out.message += `
 ${why.detail}`;
-  out.annotations.push({
-    file: out.path,
-    line: head.locate(["weights"]).line,
-    col: head.locate(["weights"]).col,
-    message: out.message
-  });
+  const at = head.locate(["weights"]);
+  out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
   if (notRestored.length === 0) {
     await githubStep(out, "open the reconcile PR", async () => {
       const pr = await openReconcilePullRequest(deps, {
@@ -75197,10 +75480,29 @@ ${why.detail}`;
     out.deployment = d5.id;
   });
   await githubStep(out, "comment on the merged PR", async () => {
-    for (const pr of await merged())
+    for (const pr of await run2.merged())
       await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
   });
-  return out;
+}
+function refuse(out, problems) {
+  out.status = "refused";
+  out.message = `${problems.map((p3) => p3.message).join("\n")} Nothing was changed.`;
+  for (const p3 of problems) {
+    out.annotations.push({ file: out.path, line: p3.at.line, col: p3.at.col, message: p3.message });
+  }
+}
+function shiftDeps(run2, head) {
+  const names = new Map(head.clusters.map((c5) => [c5.targetGroup, c5.name]));
+  return {
+    logger: run2.deps.logger,
+    clock: run2.deps.clock,
+    label: (tg) => names.get(tg) ?? shortName(tg),
+    ...run2.deps.readBackDelayMs !== void 0 ? { readBackDelayMs: run2.deps.readBackDelayMs } : {}
+  };
+}
+function weightsText(head) {
+  const order = head.clusters.map((c5) => c5.name);
+  return (w) => formatClusterWeights(w, order);
 }
 async function githubStep(out, what, fn) {
   try {
@@ -75209,75 +75511,12 @@ async function githubStep(out, what, fn) {
     out.githubErrors.push(`could not ${what}: ${errorMessage(e5)}`);
   }
 }
-function readBack(deps) {
-  return deps.readBackDelayMs !== void 0 ? { readBackDelayMs: deps.readBackDelayMs } : {};
-}
 function truncate2(text, max) {
   const oneLine = text.replace(/\s+/g, " ").trim();
   return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}\u2026`;
 }
 function deploymentDescription(text) {
   return truncate2(text, 140);
-}
-function reconcileBody(out, head, why, runUrl) {
-  const order = head.clusters.map((c5) => c5.name);
-  const show = (w) => formatClusterWeights(w, order);
-  const lines = [
-    `The step of \`${out.path}\` to **${show(head.weights)}** was rolled back: **${why.reason}**.`,
-    "",
-    `Every route was restored to **${show(why.live)}** and confirmed by read-back. This PR sets \`weights\` in the file back to that, so git and the ALB agree again. Merging it changes nothing on the ALB.`,
-    ""
-  ];
-  if (runUrl) lines.push(`Run: ${runUrl}`, "");
-  if (why.detail) lines.push("```", why.detail, "```", "");
-  if (out.analysis) lines.push(out.analysis.markdown);
-  lines.push("Fix the cause, then propose the step again in a new PR.");
-  return lines.join("\n");
-}
-var STATUS_MARK = {
-  applied: "\u2705 applied",
-  unchanged: "\u2796 unchanged",
-  "rolled-back": "\u21A9\uFE0F rolled back",
-  refused: "\u274C refused",
-  failed: "\u274C failed",
-  "not-applied": "\u23F8\uFE0F not applied",
-  deleted: "\u2796 deleted"
-};
-function applyComment(f5, runUrl) {
-  const lines = [
-    `### ${STATUS_MARK[f5.status]}: \`${f5.path}\`${f5.name ? ` (${f5.name})` : ""}`,
-    "",
-    f5.message,
-    ""
-  ];
-  if (f5.reconcile) lines.push(`Reconcile PR: ${f5.reconcile.url}`, "");
-  if (f5.advance) lines.push(`Next step: ${f5.advance.url}`, "");
-  if (f5.analysis) lines.push(f5.analysis.markdown);
-  if (runUrl) lines.push(`Run: ${runUrl}`);
-  return `${lines.join("\n").trimEnd()}
-`;
-}
-function applyMarkdown(files) {
-  const lines = [
-    "## Rollout apply",
-    "",
-    "| file | result | weights | |",
-    "| --- | --- | --- | --- |"
-  ];
-  for (const f5 of files) {
-    const weights = f5.desired ? formatClusterWeights(f5.desired) : "\u2014";
-    lines.push(
-      `| \`${cell2(f5.path)}\` | ${STATUS_MARK[f5.status]} | ${cell2(weights)} | ${cell2(f5.message.split("\n")[0] ?? "")} |`
-    );
-  }
-  lines.push("");
-  for (const f5 of files.filter(
-    (x) => x.status !== "not-applied" && x.status !== "unchanged" && x.status !== "deleted"
-  )) {
-    lines.push(applyComment(f5));
-  }
-  return `${lines.join("\n").trimEnd()}
-`;
 }
 function fileReport(f5) {
   const { analysis, annotations: _a2, ...rest } = f5;
@@ -75382,6 +75621,26 @@ function globToRegExp(glob, inputName) {
   return new RegExp(`^${out}$`);
 }
 
+// src/actions/rollout/io.ts
+var Inputs = {
+  command: "command",
+  files: "files",
+  githubToken: "github-token",
+  file: "file",
+  to: "to",
+  weights: "weights",
+  force: "force",
+  autoAdvance: "auto-advance",
+  settleSeconds: "settle-seconds",
+  cloudwatchPeriod: "cloudwatch-period",
+  cloudwatchDelay: "cloudwatch-delay"
+};
+var Outputs = {
+  result: "result",
+  pullRequest: "pull-request",
+  report: "report"
+};
+
 // src/actions/rollout/inputs.ts
 var DEFAULT_FILES = "rollouts/*.yaml";
 var DEFAULT_SETTLE_SECONDS = {
@@ -75390,7 +75649,6 @@ var DEFAULT_SETTLE_SECONDS = {
   rollback: 0,
   advance: 0
 };
-var DEFAULT_CLOUDWATCH_MS = 6e4;
 function readRolloutInputs() {
   const commandText = getRequiredInput(Inputs.command);
   if (!COMMANDS.includes(commandText)) {
@@ -75419,7 +75677,7 @@ function readRolloutInputs() {
   const onlyFor = (name, given, commands5) => {
     if (given && !commands5.includes(command5)) {
       throw new ConfigurationError(
-        `Input "${name}" is for ${commands5.join(" and ")}, not ${command5}; remove it.`
+        `Input "${name}" is for ${commands5.slice(0, -1).join(", ")}${commands5.length > 1 ? " and " : ""}${commands5.at(-1)}, not ${command5}; remove it.`
       );
     }
   };
@@ -75429,8 +75687,8 @@ function readRolloutInputs() {
   onlyFor(Inputs.force, force, ["rollback"]);
   onlyFor(Inputs.autoAdvance, autoAdvance, ["apply"]);
   onlyFor(Inputs.settleSeconds, settleSeconds !== void 0, ["apply", "rollback"]);
-  onlyFor(Inputs.cloudwatchPeriod, cloudWatchPeriodMs !== void 0, ["plan", "apply"]);
-  onlyFor(Inputs.cloudwatchDelay, cloudWatchDelayMs !== void 0, ["apply"]);
+  onlyFor(Inputs.cloudwatchPeriod, cloudWatchPeriodMs !== void 0, ["plan", "apply", "advance"]);
+  onlyFor(Inputs.cloudwatchDelay, cloudWatchDelayMs !== void 0, ["plan", "apply", "advance"]);
   if ((command5 === "rollback" || command5 === "advance") && file === void 0) {
     throw new ConfigurationError(
       `Input "${Inputs.file}" is required for ${command5}: the rollout file, e.g. rollouts/web.yaml.`
@@ -75443,8 +75701,8 @@ function readRolloutInputs() {
     force,
     autoAdvance,
     settleMs: (settleSeconds ?? DEFAULT_SETTLE_SECONDS[command5]) * 1e3,
-    cloudWatchPeriodMs: cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_MS,
-    cloudWatchDelayMs: cloudWatchDelayMs ?? DEFAULT_CLOUDWATCH_MS
+    cloudWatchPeriodMs: cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS,
+    cloudWatchDelayMs: cloudWatchDelayMs ?? DEFAULT_CLOUDWATCH_DELAY_MS
   };
   if (file !== void 0) out.file = file.replace(/^\.\//, "");
   if (to !== void 0) out.to = to;
@@ -75453,55 +75711,56 @@ function readRolloutInputs() {
 }
 
 // src/operations/rollback.ts
-function rollbackWeights(file, request2) {
-  const names = file.clusters.map((c5) => c5.name);
+function rollbackWeights(file, request2, names = PLAIN_OPTION_NAMES) {
+  const clusters = file.clusters.map((c5) => c5.name);
   if (request2.to === void 0 === (request2.weights === void 0)) {
     throw new ConfigurationError(
-      `rollback needs either "${Inputs.to}" (the cluster that gets all traffic: ${names.join(", ")}) or "${Inputs.weights}" (e.g. "${names.map((n3, i5) => `${n3}=${i5 === 0 ? 100 : 0}`).join(", ")}"), not both and not neither.`
+      `rollback needs either ${names.to} (the cluster that gets all traffic: ${clusters.join(", ")}) or ${names.weights} (e.g. "${clusters.map((n3, i5) => `${n3}=${i5 === 0 ? 100 : 0}`).join(", ")}"), not both and not neither.`
     );
   }
   if (request2.to !== void 0) {
-    if (!names.includes(request2.to)) {
+    if (!clusters.includes(request2.to)) {
       throw new ConfigurationError(
-        `Input "${Inputs.to}" is "${request2.to}", which is not a cluster of ${file.path} (${names.join(", ")}).`
+        `${capitalize(names.to)} is "${request2.to}", which is not a cluster of ${file.path} (${clusters.join(", ")}).`
       );
     }
-    return Object.fromEntries(names.map((n3) => [n3, n3 === request2.to ? 100 : 0]));
+    return Object.fromEntries(clusters.map((n3) => [n3, n3 === request2.to ? 100 : 0]));
   }
-  const weights = Object.fromEntries(names.map((n3) => [n3, 0]));
+  const weights = Object.fromEntries(clusters.map((n3) => [n3, 0]));
   const seen = /* @__PURE__ */ new Set();
   for (const part of request2.weights.split(/[,\n]/).map((p3) => p3.trim()).filter(Boolean)) {
     const m3 = /^([a-z][a-z0-9-]*)\s*[=:]\s*(\d+)$/.exec(part);
     if (!m3) {
       throw new ConfigurationError(
-        `Input "${Inputs.weights}": "${part}" is not <cluster>=<weight>, e.g. "${names[0]}=100".`
+        `${capitalize(names.weights)}: "${part}" is not <cluster>=<weight>, e.g. "${clusters[0]}=100".`
       );
     }
     const [, name, value] = m3;
-    if (!names.includes(name)) {
+    if (!clusters.includes(name)) {
       throw new ConfigurationError(
-        `Input "${Inputs.weights}": "${name}" is not a cluster of ${file.path} (${names.join(", ")}).`
+        `${capitalize(names.weights)}: "${name}" is not a cluster of ${file.path} (${clusters.join(", ")}).`
       );
     }
     if (seen.has(name))
-      throw new ConfigurationError(`Input "${Inputs.weights}": ${name} is given twice.`);
+      throw new ConfigurationError(`${capitalize(names.weights)}: ${name} is given twice.`);
     seen.add(name);
     weights[name] = Number(value);
   }
   const sum = Object.values(weights).reduce((a5, b5) => a5 + b5, 0);
   if (sum !== 100) {
     throw new ConfigurationError(
-      `Input "${Inputs.weights}": the weights add up to ${sum}, not 100 (clusters not named get 0).`
+      `${capitalize(names.weights)}: the weights add up to ${sum}, not 100 (clusters not named get 0).`
     );
   }
   return weights;
 }
 async function runRollback(event, request2, settings2, deps) {
   const { github, logger: logger2 } = deps;
+  const names = settings2.optionNames ?? PLAIN_OPTION_NAMES;
   const text = await github.fileAt(request2.file, event.sha);
   if (text === void 0) {
     throw new ConfigurationError(
-      `Input "${Inputs.file}": ${request2.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`
+      `${capitalize(names.file)}: ${request2.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`
     );
   }
   const parsed = tryParse(text, request2.file);
@@ -75509,22 +75768,35 @@ async function runRollback(event, request2, settings2, deps) {
   const file = parsed.file;
   const order = file.clusters.map((c5) => c5.name);
   const show = (w) => formatClusterWeights(w, order);
-  const desired = rollbackWeights(file, request2);
+  const desired = rollbackWeights(file, request2, names);
   const receiving = order.filter((n3) => (desired[n3] ?? 0) > 0);
   const health = await precheckTargetHealth(deps, file, receiving, 1);
   for (const h5 of health)
     logger2.info(`${h5.ok ? "ok" : "NO HEALTHY TARGET"}: ${h5.cluster} ${h5.shown}`);
   const empty = health.filter((h5) => !h5.ok);
   if (empty.length > 0) {
-    const names = empty.map((h5) => `${h5.cluster} (${h5.shown})`).join(", ");
+    const list2 = empty.map((h5) => `${h5.cluster} (${h5.shown})`).join(", ");
     if (!request2.force) {
       throw new ConfigurationError(
-        `Refusing to send traffic to ${names}: no healthy target, so every request would fail with 503. Nothing was changed. Fix the targets, pick another cluster, or run again with "${Inputs.force}: true" if this is still the least bad option.`
+        `Refusing to send traffic to ${list2}: no healthy target, so every request would fail with 503. Nothing was changed. Fix the targets, pick another cluster, or run again with ${names.force} if this is still the least bad option.`
       );
     }
-    logger2.warning(`force: sending traffic to ${names} although it has no healthy target.`);
+    logger2.warning(`force: sending traffic to ${list2} although it has no healthy target.`);
   }
-  const { elbv2 } = deps.aws(file.region);
+  const outcome = {
+    command: "rollback",
+    path: request2.file,
+    name: file.name,
+    order,
+    desired,
+    forcedOnto: empty.map((h5) => h5.cluster),
+    routes: [],
+    defaultBranch: event.defaultBranch,
+    result: "failed",
+    report: { command: "rollback", file: request2.file, desired, forced: request2.force, health },
+    annotations: []
+  };
+  const clusterOf = new Map(file.clusters.map((c5) => [c5.targetGroup, c5.name]));
   let result;
   try {
     result = await shiftWeights(
@@ -75537,78 +75809,49 @@ async function runRollback(event, request2, settings2, deps) {
         parallel: true
       },
       {
-        client: elbv2,
+        client: deps.aws(file.region).elbv2,
         logger: logger2,
         clock: deps.clock,
+        label: (tg) => clusterOf.get(tg) ?? shortName(tg),
         ...deps.signal ? { signal: deps.signal } : {},
         ...deps.readBackDelayMs !== void 0 ? { readBackDelayMs: deps.readBackDelayMs } : {}
       }
     );
   } catch (e5) {
     if (e5 instanceof ShiftFailedError) {
-      return {
-        result: "failed",
-        summary: `## Rollout rollback of ${file.name}: failed
-
-\`\`\`
-${e5.message}
-\`\`\`
-`,
-        report: {
-          command: "rollback",
-          file: request2.file,
-          desired,
-          error: e5.message,
-          restored: e5.restored,
-          notRestored: e5.notRestored
-        },
-        annotations: [],
-        failure: e5.message
+      outcome.error = e5.message;
+      outcome.failure = e5.message;
+      outcome.report = {
+        ...outcome.report,
+        error: e5.message,
+        restored: e5.restored,
+        notRestored: e5.notRestored
       };
+      return outcome;
     }
     throw e5;
   }
-  const overwritten = result.before.map((r5) => ({
+  outcome.routes = result.routes.map((r5) => ({
     ref: r5.ref,
-    weights: clusterWeights(file, r5.weights),
-    actions: r5.actions
+    was: clusterWeights(file, r5.before),
+    now: clusterWeights(file, r5.after),
+    status: r5.status
   }));
   logger2.info("What this rollback overwrote, exactly:");
-  for (const r5 of overwritten) {
+  for (const r5 of result.before) {
     logger2.info(
-      `  ${r5.ref.kind} ${r5.ref.arn}: was ${show(r5.weights)}; actions were ${JSON.stringify(r5.actions)}`
+      `  ${r5.ref.kind} ${r5.ref.arn}: was ${show(clusterWeights(file, r5.weights))}; actions were ${JSON.stringify(r5.actions)}`
     );
   }
-  const rows = result.routes.map(
-    (r5) => `| ${cell2(shortName(r5.ref.arn))} | ${show(clusterWeights(file, r5.before))} | ${show(clusterWeights(file, r5.after))} | ${r5.status === "written" ? "written (confirmed)" : "already there"} |`
-  );
-  const lines = [
-    `## Rollout rollback of ${file.name} to ${show(desired)}`,
-    "",
-    request2.force && empty.length > 0 ? `> \u26A0\uFE0F Forced although ${empty.map((h5) => h5.cluster).join(", ")} had no healthy target.
-` : "",
-    "| route | was | now | |",
-    "| --- | --- | --- | --- |",
-    ...rows,
-    ""
-  ];
-  const outcome = {
-    result: result.changed ? "rolled-back" : "unchanged",
-    summary: "",
-    report: {
-      command: "rollback",
-      file: request2.file,
-      desired,
-      forced: request2.force,
-      health,
-      overwritten: overwritten.map((r5) => ({
-        route: r5.ref.arn,
-        weights: r5.weights,
-        actions: r5.actions
-      })),
-      appliedAt: result.appliedAt?.toISOString()
-    },
-    annotations: []
+  outcome.result = result.changed ? "rolled-back" : "unchanged";
+  outcome.report = {
+    ...outcome.report,
+    overwritten: result.before.map((r5) => ({
+      route: r5.ref.arn,
+      weights: clusterWeights(file, r5.weights),
+      actions: r5.actions
+    })),
+    appliedAt: result.appliedAt?.toISOString()
   };
   if (!result.changed)
     logger2.info(`Every route already had ${show(desired)}; nothing was written.`);
@@ -75620,34 +75863,26 @@ ${e5.message}
       baseBranch: event.defaultBranch,
       live: desired,
       title: `rollout ${file.name}: record the rollback to ${show(desired)}`,
-      body: [
-        `A \`rollback\` run moved every route of \`${request2.file}\` to **${show(desired)}**${settings2.runUrl ? ` (${settings2.runUrl})` : ""}.`,
-        "",
-        "It overwrote:",
-        "",
-        ...overwritten.map((r5) => `- ${r5.ref.kind} \`${r5.ref.arn}\`: ${show(r5.weights)}`),
-        "",
-        "This PR sets `weights` in the file to what the ALB now has, so git and the ALB agree again. Merging it changes nothing on the ALB."
-      ].join("\n")
+      body: rollbackReconcileBody(outcome, settings2.runUrl)
     });
-    if (pr) {
-      outcome.pullRequest = pr.url;
-      lines.push(`Reconcile PR: ${pr.url}`, "");
-    } else {
-      lines.push(
-        `\`${request2.file}\` on ${event.defaultBranch} already says ${show(desired)}; no reconcile PR needed.`,
-        ""
-      );
-    }
+    outcome.reconcile = pr ?? "not-needed";
+    if (pr) outcome.pullRequest = pr.url;
   } catch (e5) {
-    outcome.failure = `The rollback itself succeeded (${show(desired)} on every route, confirmed), but the reconcile PR could not be opened: ${e5 instanceof Error ? e5.message : String(e5)}. Set weights in ${request2.file} to ${show(desired)} by hand.`;
-    lines.push(`\u274C ${outcome.failure}`, "");
+    outcome.failure = `The rollback itself succeeded (${show(desired)} on every route, confirmed), but the reconcile PR could not be opened: ${errorMessage(e5)}. Set weights in ${request2.file} to ${show(desired)} by hand.`;
   }
-  outcome.summary = `${lines.filter((l3, i5) => l3 !== "" || lines[i5 - 1] !== "").join("\n")}`;
   return outcome;
+}
+function capitalize(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 // src/actions/rollout/main.ts
+var OPTION_NAMES = {
+  file: `input "${Inputs.file}"`,
+  to: `input "${Inputs.to}"`,
+  weights: `input "${Inputs.weights}"`,
+  force: `"${Inputs.force}: true"`
+};
 var EVENT_FOR = {
   plan: "pull_request",
   apply: "push (to the default branch)",
@@ -75703,7 +75938,7 @@ function commandEvent(command5, event) {
   return { kind: "workflow_dispatch", sha: event.sha, branch, defaultBranch: branch };
 }
 async function run() {
-  await runAction(async () => {
+  await runAction(async (signal) => {
     let inputs;
     try {
       inputs = readRolloutInputs();
@@ -75712,13 +75947,6 @@ async function run() {
       throw e5;
     }
     const clients = /* @__PURE__ */ new Map();
-    const cancel = new AbortController();
-    const onSignal = (signal) => {
-      coreLogger.warning(`Received ${signal}: stopping; weights changed by this run are restored.`);
-      cancel.abort(new Error(`received ${signal}`));
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
     try {
       const event = readEvent();
       const rolloutEvent = commandEvent(inputs.command, event);
@@ -75739,9 +75967,10 @@ async function run() {
         logger: coreLogger,
         clock: systemClock,
         fetch: globalThis.fetch,
-        signal: cancel.signal
+        signal
       };
       const settings2 = {
+        optionNames: OPTION_NAMES,
         settleMs: inputs.settleMs,
         cloudWatchPeriodMs: inputs.cloudWatchPeriodMs,
         cloudWatchDelayMs: inputs.cloudWatchDelayMs,
@@ -75753,21 +75982,23 @@ async function run() {
       setOutput(Outputs.result, "failed");
       throw e5;
     } finally {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
       for (const c5 of clients.values()) {
         c5.elbv2.destroy();
         c5.cloudwatch.destroy();
       }
     }
-  });
+  }, "stopping; weights changed by this run are restored.");
 }
 function runCommand(inputs, event, settings2, deps) {
   switch (inputs.command) {
     case "plan":
       return runPlan(
         event,
-        { filter: inputs.files, cloudWatchPeriodMs: settings2.cloudWatchPeriodMs },
+        {
+          filter: inputs.files,
+          cloudWatchPeriodMs: settings2.cloudWatchPeriodMs,
+          cloudWatchDelayMs: settings2.cloudWatchDelayMs
+        },
         deps
       );
     case "apply":
@@ -75813,7 +76044,7 @@ async function finish(command5, outcome) {
   setOutput(Outputs.result, outcome.result);
   setOutput(Outputs.report, reportPath);
   if (outcome.pullRequest) setOutput(Outputs.pullRequest, outcome.pullRequest);
-  if (process.env.GITHUB_STEP_SUMMARY) await summary.addRaw(outcome.summary).write();
+  if (process.env.GITHUB_STEP_SUMMARY) await summary.addRaw(commandSummary(outcome)).write();
   coreLogger.info(
     `Result: ${outcome.result}${outcome.pullRequest ? ` (PR: ${outcome.pullRequest})` : ""}`
   );

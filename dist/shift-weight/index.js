@@ -54,7 +54,7 @@ var require_tunnel = __commonJS({
     "use strict";
     var net = __require("net");
     var tls = __require("tls");
-    var http = __require("http");
+    var http2 = __require("http");
     var https = __require("https");
     var events = __require("events");
     var assert = __require("assert");
@@ -65,12 +65,12 @@ var require_tunnel = __commonJS({
     exports.httpsOverHttps = httpsOverHttps2;
     function httpOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http.request;
+      agent.request = http2.request;
       return agent;
     }
     function httpsOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http.request;
+      agent.request = http2.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
@@ -91,7 +91,7 @@ var require_tunnel = __commonJS({
       var self = this;
       self.options = options || {};
       self.proxyOptions = self.options.proxy || {};
-      self.maxSockets = self.options.maxSockets || http.Agent.defaultMaxSockets;
+      self.maxSockets = self.options.maxSockets || http2.Agent.defaultMaxSockets;
       self.requests = [];
       self.sockets = [];
       self.on("free", function onFree(socket, host, port, localAddress) {
@@ -7635,7 +7635,7 @@ var require_client = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var net = __require("node:net");
-    var http = __require("node:http");
+    var http2 = __require("node:http");
     var util = require_util();
     var { channels } = require_diagnostics();
     var Request = require_request();
@@ -7824,7 +7824,7 @@ var require_client = __commonJS({
         this[kUrl] = util.parseOrigin(url);
         this[kConnector] = connect2;
         this[kPipelining] = pipelining != null ? pipelining : 1;
-        this[kMaxHeadersSize] = maxHeaderSize || http.maxHeaderSize;
+        this[kMaxHeadersSize] = maxHeaderSize || http2.maxHeaderSize;
         this[kKeepAliveDefaultTimeout] = keepAliveTimeout == null ? 4e3 : keepAliveTimeout;
         this[kKeepAliveMaxTimeout] = keepAliveMaxTimeout == null ? 6e5 : keepAliveMaxTimeout;
         this[kKeepAliveTimeoutThreshold] = keepAliveTimeoutThreshold == null ? 2e3 : keepAliveTimeoutThreshold;
@@ -26492,10 +26492,10 @@ var init_HttpBindingNormalizedSchema = __esm({
       return segments.length ? segments : void 0;
     };
     buildHttpOperationBindings = (schema) => {
-      const { http, endpoint } = translateTraits(schema.traits ?? {});
-      const [path, search] = http?.[1].split("?") ?? [];
+      const { http: http2, endpoint } = translateTraits(schema.traits ?? {});
+      const [path, search] = http2?.[1].split("?") ?? [];
       return [
-        http?.[0],
+        http2?.[0],
         path,
         search ? [...new URLSearchParams(search)] : [],
         path ? buildPathSegments(path) : void 0,
@@ -51363,7 +51363,7 @@ var require_dist_cjs16 = __commonJS({
     };
     var DescribeTargetGroupsCommand = class extends command5(_ep05, _mw05, "DescribeTargetGroups", DescribeTargetGroups$) {
     };
-    var DescribeTargetHealthCommand = class extends command5(_ep05, _mw05, "DescribeTargetHealth", DescribeTargetHealth$) {
+    var DescribeTargetHealthCommand2 = class extends command5(_ep05, _mw05, "DescribeTargetHealth", DescribeTargetHealth$) {
     };
     var DescribeTrustStoreAssociationsCommand = class extends command5(_ep05, _mw05, "DescribeTrustStoreAssociations", DescribeTrustStoreAssociations$) {
     };
@@ -51539,7 +51539,7 @@ var require_dist_cjs16 = __commonJS({
     var checkState$1 = async (client, input) => {
       let reason;
       try {
-        let result = await client.send(new DescribeTargetHealthCommand(input));
+        let result = await client.send(new DescribeTargetHealthCommand2(input));
         reason = result;
         try {
           const returnComparator = () => {
@@ -51578,7 +51578,7 @@ var require_dist_cjs16 = __commonJS({
     var checkState = async (client, input) => {
       let reason;
       try {
-        let result = await client.send(new DescribeTargetHealthCommand(input));
+        let result = await client.send(new DescribeTargetHealthCommand2(input));
         reason = result;
         try {
           const returnComparator = () => {
@@ -51642,7 +51642,7 @@ var require_dist_cjs16 = __commonJS({
       DescribeTagsCommand,
       DescribeTargetGroupAttributesCommand,
       DescribeTargetGroupsCommand,
-      DescribeTargetHealthCommand,
+      DescribeTargetHealthCommand: DescribeTargetHealthCommand2,
       DescribeTrustStoreAssociationsCommand,
       DescribeTrustStoreRevocationsCommand,
       DescribeTrustStoresCommand,
@@ -51985,7 +51985,7 @@ var require_dist_cjs16 = __commonJS({
     exports.DescribeTargetGroupsInput$ = DescribeTargetGroupsInput$;
     exports.DescribeTargetGroupsOutput$ = DescribeTargetGroupsOutput$;
     exports.DescribeTargetHealth$ = DescribeTargetHealth$;
-    exports.DescribeTargetHealthCommand = DescribeTargetHealthCommand;
+    exports.DescribeTargetHealthCommand = DescribeTargetHealthCommand2;
     exports.DescribeTargetHealthInput$ = DescribeTargetHealthInput$;
     exports.DescribeTargetHealthInputIncludeEnum = DescribeTargetHealthInputIncludeEnum;
     exports.DescribeTargetHealthOutput$ = DescribeTargetHealthOutput$;
@@ -59601,6 +59601,4180 @@ var require_dist = __commonJS({
   }
 });
 
+// node_modules/@smithy/middleware-compression/dist-cjs/compressStream.js
+var require_compressStream = __commonJS({
+  "node_modules/@smithy/middleware-compression/dist-cjs/compressStream.js"(exports) {
+    var { createGzip } = __require("node:zlib");
+    exports.compressStream = async (body) => body.pipe(createGzip());
+  }
+});
+
+// node_modules/@smithy/middleware-compression/dist-cjs/compressString.js
+var require_compressString = __commonJS({
+  "node_modules/@smithy/middleware-compression/dist-cjs/compressString.js"(exports) {
+    var { promisify } = __require("node:util");
+    var { gzip } = __require("node:zlib");
+    var { toUint8Array: toUint8Array2 } = (init_serde(), __toCommonJS(serde_exports));
+    var gzipAsync = promisify(gzip);
+    exports.compressString = async (body) => {
+      try {
+        const compressedBuffer = await gzipAsync(toUint8Array2(body || ""));
+        return toUint8Array2(compressedBuffer);
+      } catch (err) {
+        throw new Error("Failure during compression: " + err.message);
+      }
+    };
+  }
+});
+
+// node_modules/@smithy/middleware-compression/dist-cjs/index.js
+var require_dist_cjs17 = __commonJS({
+  "node_modules/@smithy/middleware-compression/dist-cjs/index.js"(exports) {
+    var { booleanSelector: booleanSelector2, SelectorType: SelectorType2, numberSelector: numberSelector2 } = (init_config2(), __toCommonJS(config_exports));
+    var { setFeature: setFeature4 } = (init_dist_es(), __toCommonJS(dist_es_exports));
+    var { HttpRequest: HttpRequest2 } = (init_protocols(), __toCommonJS(protocols_exports));
+    var { compressStream } = require_compressStream();
+    var { compressString } = require_compressString();
+    var { isArrayBuffer: isArrayBuffer2 } = (init_serde(), __toCommonJS(serde_exports));
+    var { normalizeProvider: normalizeProvider3 } = (init_client2(), __toCommonJS(client_exports));
+    var NODE_DISABLE_REQUEST_COMPRESSION_ENV_NAME = "AWS_DISABLE_REQUEST_COMPRESSION";
+    var NODE_DISABLE_REQUEST_COMPRESSION_INI_NAME = "disable_request_compression";
+    var DEFAULT_DISABLE_REQUEST_COMPRESSION = false;
+    var NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS = {
+      environmentVariableSelector: (env2) => booleanSelector2(env2, NODE_DISABLE_REQUEST_COMPRESSION_ENV_NAME, SelectorType2.ENV),
+      configFileSelector: (profile) => booleanSelector2(profile, NODE_DISABLE_REQUEST_COMPRESSION_INI_NAME, SelectorType2.CONFIG),
+      default: DEFAULT_DISABLE_REQUEST_COMPRESSION
+    };
+    var NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_ENV_NAME = "AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES";
+    var NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_INI_NAME = "request_min_compression_size_bytes";
+    var DEFAULT_NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES = 10240;
+    var NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS = {
+      environmentVariableSelector: (env2) => numberSelector2(env2, NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_ENV_NAME, SelectorType2.ENV),
+      configFileSelector: (profile) => numberSelector2(profile, NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_INI_NAME, SelectorType2.CONFIG),
+      default: DEFAULT_NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES
+    };
+    var CompressionAlgorithm;
+    (function(CompressionAlgorithm2) {
+      CompressionAlgorithm2["GZIP"] = "gzip";
+    })(CompressionAlgorithm || (CompressionAlgorithm = {}));
+    var CLIENT_SUPPORTED_ALGORITHMS = [CompressionAlgorithm.GZIP];
+    var isStreaming = (body) => body !== void 0 && typeof body !== "string" && !ArrayBuffer.isView(body) && !isArrayBuffer2(body);
+    var compressionMiddleware = (config, middlewareConfig) => (next, context) => async (args) => {
+      if (!HttpRequest2.isInstance(args.request)) {
+        return next(args);
+      }
+      const disableRequestCompression = await config.disableRequestCompression();
+      if (disableRequestCompression) {
+        return next(args);
+      }
+      const { request } = args;
+      const { body, headers } = request;
+      const { encodings, streamRequiresLength } = middlewareConfig;
+      let updatedBody = body;
+      let updatedHeaders = headers;
+      for (const algorithm of encodings) {
+        if (CLIENT_SUPPORTED_ALGORITHMS.includes(algorithm)) {
+          let isRequestCompressed = false;
+          if (isStreaming(body)) {
+            if (!streamRequiresLength) {
+              updatedBody = await compressStream(body);
+              isRequestCompressed = true;
+            } else {
+              throw new Error("Compression is not supported for streaming blobs that require a length.");
+            }
+          } else {
+            const bodyLength = config.bodyLengthChecker(body);
+            const requestMinCompressionSizeBytes = await config.requestMinCompressionSizeBytes();
+            if (bodyLength && bodyLength >= requestMinCompressionSizeBytes) {
+              updatedBody = await compressString(body);
+              isRequestCompressed = true;
+            }
+          }
+          if (isRequestCompressed) {
+            if (headers["content-encoding"]) {
+              updatedHeaders = {
+                ...headers,
+                "content-encoding": `${headers["content-encoding"]}, ${algorithm}`
+              };
+            } else {
+              updatedHeaders = { ...headers, "content-encoding": algorithm };
+            }
+            if (updatedHeaders["content-encoding"].includes("gzip")) {
+              setFeature4(context, "GZIP_REQUEST_COMPRESSION", "L");
+            }
+            break;
+          }
+        }
+      }
+      return next({
+        ...args,
+        request: {
+          ...request,
+          body: updatedBody,
+          headers: updatedHeaders
+        }
+      });
+    };
+    var compressionMiddlewareOptions = {
+      name: "compressionMiddleware",
+      step: "build",
+      tags: ["REQUEST_BODY_COMPRESSION", "GZIP"],
+      override: true,
+      priority: "high"
+    };
+    var getCompressionPlugin = (config, middlewareConfig) => ({
+      applyToStack: (clientStack) => {
+        clientStack.add(compressionMiddleware(config, middlewareConfig), compressionMiddlewareOptions);
+      }
+    });
+    var resolveCompressionConfig = (input) => {
+      const { disableRequestCompression, requestMinCompressionSizeBytes: _requestMinCompressionSizeBytes } = input;
+      return Object.assign(input, {
+        disableRequestCompression: normalizeProvider3(disableRequestCompression),
+        requestMinCompressionSizeBytes: async () => {
+          const requestMinCompressionSizeBytes = await normalizeProvider3(_requestMinCompressionSizeBytes)();
+          if (requestMinCompressionSizeBytes < 0 || requestMinCompressionSizeBytes > 10485760) {
+            throw new RangeError(`The value for requestMinCompressionSizeBytes must be between 0 and 10485760 inclusive. The provided value ${requestMinCompressionSizeBytes} is outside this range."`);
+          }
+          return requestMinCompressionSizeBytes;
+        }
+      });
+    };
+    exports.DEFAULT_DISABLE_REQUEST_COMPRESSION = DEFAULT_DISABLE_REQUEST_COMPRESSION;
+    exports.DEFAULT_NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES = DEFAULT_NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES;
+    exports.NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS = NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS;
+    exports.NODE_DISABLE_REQUEST_COMPRESSION_ENV_NAME = NODE_DISABLE_REQUEST_COMPRESSION_ENV_NAME;
+    exports.NODE_DISABLE_REQUEST_COMPRESSION_INI_NAME = NODE_DISABLE_REQUEST_COMPRESSION_INI_NAME;
+    exports.NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS = NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS;
+    exports.NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_ENV_NAME = NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_ENV_NAME;
+    exports.NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_INI_NAME = NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_INI_NAME;
+    exports.compressionMiddleware = compressionMiddleware;
+    exports.compressionMiddlewareOptions = compressionMiddlewareOptions;
+    exports.getCompressionPlugin = getCompressionPlugin;
+    exports.resolveCompressionConfig = resolveCompressionConfig;
+  }
+});
+
+// node_modules/@aws-sdk/client-cloudwatch/dist-cjs/index.js
+var require_dist_cjs18 = __commonJS({
+  "node_modules/@aws-sdk/client-cloudwatch/dist-cjs/index.js"(exports) {
+    var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2 } = (init_client3(), __toCommonJS(client_exports2));
+    var { getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2, createPaginator: createPaginator2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
+    var { normalizeProvider: normalizeProvider3, getSmithyContext: getSmithyContext2, ServiceException: ServiceException2, NoOpLogger: NoOpLogger2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion3, loadConfigsForDefaultMode: loadConfigsForDefaultMode2, getDefaultExtensionConfiguration: getDefaultExtensionConfiguration2, resolveDefaultRuntimeConfig: resolveDefaultRuntimeConfig2, Client: Client2, makeBuilder: makeBuilder2, createWaiter: createWaiter2, checkExceptions: checkExceptions2, WaiterState: WaiterState2, createAggregatedClient: createAggregatedClient2 } = (init_client2(), __toCommonJS(client_exports));
+    var { Command: $Command } = (init_client2(), __toCommonJS(client_exports));
+    exports.$Command = $Command;
+    exports.__Client = Client2;
+    var { resolveDefaultsModeConfig: resolveDefaultsModeConfig2, loadConfig: loadConfig2, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS: NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS: NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, NODE_REGION_CONFIG_OPTIONS: NODE_REGION_CONFIG_OPTIONS2, NODE_REGION_CONFIG_FILE_OPTIONS: NODE_REGION_CONFIG_FILE_OPTIONS2, resolveRegionConfig: resolveRegionConfig2 } = (init_config2(), __toCommonJS(config_exports));
+    var { BinaryDecisionDiagram: BinaryDecisionDiagram2, EndpointCache: EndpointCache2, decideEndpoint: decideEndpoint2, customEndpointFunctions: customEndpointFunctions2, resolveEndpointConfig: resolveEndpointConfig2, getEndpointPlugin: getEndpointPlugin2 } = (init_endpoints(), __toCommonJS(endpoints_exports));
+    var { parseUrl: parseUrl2, getHttpHandlerExtensionConfiguration: getHttpHandlerExtensionConfiguration2, resolveHttpHandlerRuntimeConfig: resolveHttpHandlerRuntimeConfig2, getContentLengthPlugin: getContentLengthPlugin2 } = (init_protocols(), __toCommonJS(protocols_exports));
+    var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
+    var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
+    var { NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS, NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS, resolveCompressionConfig, getCompressionPlugin } = require_dist_cjs17();
+    var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
+    var { defaultProvider } = require_dist_cjs15();
+    var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
+    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs5();
+    var { AwsJson1_0Protocol: AwsJson1_0Protocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
+    var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
+    var defaultCloudWatchHttpAuthSchemeParametersProvider = async (config, context, input) => {
+      return {
+        operation: getSmithyContext2(context).operation,
+        region: await normalizeProvider3(config.region)() || (() => {
+          throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+        })()
+      };
+    };
+    function createAwsAuthSigv4HttpAuthOption5(authParameters) {
+      return {
+        schemeId: "aws.auth#sigv4",
+        signingProperties: {
+          name: "monitoring",
+          region: authParameters.region
+        },
+        propertiesExtractor: (config, context) => ({
+          signingProperties: {
+            config,
+            context
+          }
+        })
+      };
+    }
+    var defaultCloudWatchHttpAuthSchemeProvider = (authParameters) => {
+      const options = [];
+      switch (authParameters.operation) {
+        default: {
+          options.push(createAwsAuthSigv4HttpAuthOption5(authParameters));
+        }
+      }
+      return options;
+    };
+    var resolveHttpAuthSchemeConfig5 = (config) => {
+      const config_0 = resolveAwsSdkSigV4Config2(config);
+      return Object.assign(config_0, {
+        authSchemePreference: normalizeProvider3(config.authSchemePreference ?? [])
+      });
+    };
+    var resolveClientEndpointParameters5 = (options) => {
+      return Object.assign(options, {
+        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
+        useFipsEndpoint: options.useFipsEndpoint ?? false,
+        defaultSigningName: "monitoring"
+      });
+    };
+    var commonParams5 = {
+      UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
+      Endpoint: { type: "builtInParams", name: "endpoint" },
+      Region: { type: "builtInParams", name: "region" },
+      UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" }
+    };
+    var version = "3.1161.0";
+    var packageInfo = {
+      version
+    };
+    var k5 = "ref";
+    var a5 = -1;
+    var b5 = true;
+    var c5 = "isSet";
+    var d5 = "PartitionResult";
+    var e5 = "booleanEquals";
+    var f5 = "getAttr";
+    var g5 = { [k5]: "Endpoint" };
+    var h5 = { [k5]: d5 };
+    var i5 = {};
+    var j5 = [{ [k5]: "Region" }];
+    var _data5 = {
+      conditions: [
+        [c5, [g5]],
+        [c5, j5],
+        ["aws.partition", j5, d5],
+        [e5, [{ [k5]: "UseFIPS" }, b5]],
+        [e5, [{ [k5]: "UseDualStack" }, b5]],
+        ["stringEquals", [{ fn: f5, argv: [h5, "name"] }, "aws-us-gov"]],
+        [e5, [{ fn: f5, argv: [h5, "supportsFIPS"] }, b5]],
+        [e5, [{ fn: f5, argv: [h5, "supportsDualStack"] }, b5]]
+      ],
+      results: [
+        [a5],
+        [a5, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a5, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [g5, i5],
+        ["https://monitoring.{Region}.{PartitionResult#dnsSuffix}", i5],
+        ["https://monitoring.{Region}.{PartitionResult#dualStackDnsSuffix}", i5],
+        ["https://monitoring-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", i5],
+        [a5, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://monitoring-fips.{Region}.{PartitionResult#dnsSuffix}", i5],
+        [a5, "FIPS is enabled but this partition does not support FIPS"],
+        [a5, "DualStack is enabled but this partition does not support DualStack"],
+        [a5, "Invalid Configuration: Missing Region"]
+      ]
+    };
+    var root5 = 2;
+    var r5 = 1e8;
+    var nodes5 = new Int32Array([
+      -1,
+      1,
+      -1,
+      0,
+      14,
+      3,
+      1,
+      4,
+      r5 + 11,
+      2,
+      5,
+      r5 + 11,
+      3,
+      8,
+      6,
+      4,
+      7,
+      r5 + 4,
+      7,
+      r5 + 5,
+      r5 + 10,
+      4,
+      11,
+      9,
+      5,
+      r5 + 4,
+      10,
+      6,
+      r5 + 8,
+      r5 + 9,
+      5,
+      r5 + 5,
+      12,
+      6,
+      13,
+      r5 + 7,
+      7,
+      r5 + 6,
+      r5 + 7,
+      3,
+      r5 + 1,
+      15,
+      4,
+      r5 + 2,
+      r5 + 3
+    ]);
+    var bdd5 = BinaryDecisionDiagram2.from(nodes5, root5, _data5.conditions, _data5.results);
+    var cache5 = new EndpointCache2({
+      size: 50,
+      params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"]
+    });
+    var defaultEndpointResolver5 = (endpointParams, context = {}) => {
+      return cache5.get(endpointParams, () => decideEndpoint2(bdd5, {
+        endpointParams,
+        logger: context.logger
+      }));
+    };
+    customEndpointFunctions2.aws = awsEndpointFunctions2;
+    var CloudWatchServiceException = class _CloudWatchServiceException extends ServiceException2 {
+      static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.cloudwatch#CloudWatchServiceException";
+      constructor(options) {
+        super(options);
+        Object.setPrototypeOf(this, _CloudWatchServiceException.prototype);
+      }
+    };
+    var ConflictException = class _ConflictException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#ConflictException";
+      name = "ConflictException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "ConflictException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ConflictException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var KmsAccessDeniedException = class _KmsAccessDeniedException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#KmsAccessDeniedException";
+      name = "KmsAccessDeniedException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "KmsAccessDeniedException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _KmsAccessDeniedException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var KmsKeyDisabledException = class _KmsKeyDisabledException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#KmsKeyDisabledException";
+      name = "KmsKeyDisabledException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "KmsKeyDisabledException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _KmsKeyDisabledException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var KmsKeyNotFoundException = class _KmsKeyNotFoundException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#KmsKeyNotFoundException";
+      name = "KmsKeyNotFoundException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "KmsKeyNotFoundException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _KmsKeyNotFoundException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var ResourceNotFoundException2 = class _ResourceNotFoundException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#ResourceNotFoundException";
+      name = "ResourceNotFoundException";
+      $fault = "client";
+      ResourceType;
+      ResourceId;
+      Message;
+      constructor(opts) {
+        super({
+          name: "ResourceNotFoundException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceNotFoundException.prototype);
+        this.ResourceType = opts.ResourceType;
+        this.ResourceId = opts.ResourceId;
+        this.Message = opts.Message;
+      }
+    };
+    var ConcurrentModificationException = class _ConcurrentModificationException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#ConcurrentModificationException";
+      name = "ConcurrentModificationException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "ConcurrentModificationException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ConcurrentModificationException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var DashboardInvalidInputError = class _DashboardInvalidInputError extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#DashboardInvalidInputError";
+      name = "DashboardInvalidInputError";
+      $fault = "client";
+      dashboardValidationMessages;
+      constructor(opts) {
+        super({
+          name: "DashboardInvalidInputError",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _DashboardInvalidInputError.prototype);
+        this.dashboardValidationMessages = opts.dashboardValidationMessages;
+      }
+    };
+    var DashboardNotFoundError = class _DashboardNotFoundError extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#DashboardNotFoundError";
+      name = "DashboardNotFoundError";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "DashboardNotFoundError",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _DashboardNotFoundError.prototype);
+      }
+    };
+    var ResourceConflict = class _ResourceConflict extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#ResourceConflict";
+      name = "ResourceConflict";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ResourceConflict",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceConflict.prototype);
+      }
+    };
+    var ResourceNotFound = class _ResourceNotFound extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#ResourceNotFound";
+      name = "ResourceNotFound";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ResourceNotFound",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceNotFound.prototype);
+      }
+    };
+    var InternalServiceFault = class _InternalServiceFault extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#InternalServiceFault";
+      name = "InternalServiceFault";
+      $fault = "server";
+      Message;
+      constructor(opts) {
+        super({
+          name: "InternalServiceFault",
+          $fault: "server",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InternalServiceFault.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var InvalidParameterCombinationException = class _InvalidParameterCombinationException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#InvalidParameterCombinationException";
+      name = "InvalidParameterCombinationException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidParameterCombinationException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidParameterCombinationException.prototype);
+      }
+    };
+    var InvalidParameterValueException = class _InvalidParameterValueException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#InvalidParameterValueException";
+      name = "InvalidParameterValueException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidParameterValueException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidParameterValueException.prototype);
+      }
+    };
+    var MissingRequiredParameterException = class _MissingRequiredParameterException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#MissingRequiredParameterException";
+      name = "MissingRequiredParameterException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "MissingRequiredParameterException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _MissingRequiredParameterException.prototype);
+      }
+    };
+    var InvalidNextToken = class _InvalidNextToken extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#InvalidNextToken";
+      name = "InvalidNextToken";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidNextToken",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidNextToken.prototype);
+      }
+    };
+    var LimitExceededException = class _LimitExceededException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#LimitExceededException";
+      name = "LimitExceededException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "LimitExceededException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _LimitExceededException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var LimitExceededFault = class _LimitExceededFault extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#LimitExceededFault";
+      name = "LimitExceededFault";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "LimitExceededFault",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _LimitExceededFault.prototype);
+      }
+    };
+    var InvalidFormatFault = class _InvalidFormatFault extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#InvalidFormatFault";
+      name = "InvalidFormatFault";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidFormatFault",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidFormatFault.prototype);
+      }
+    };
+    var ValidationException2 = class _ValidationException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#ValidationException";
+      name = "ValidationException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ValidationException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ValidationException.prototype);
+      }
+    };
+    var _A2 = "Average";
+    var _AA = "AlarmActions";
+    var _AAV = "ApproximateAggregateValue";
+    var _AAl = "AlarmArn";
+    var _AC = "ActionConfiguration";
+    var _ACA = "AlarmContributorAttributes";
+    var _ACI = "AlarmContributorId";
+    var _ACUT = "AlarmConfigurationUpdatedTimestamp";
+    var _ACl = "AlarmContributor";
+    var _ACla = "AlarmContributors";
+    var _AD = "AnomalyDetector";
+    var _ADC = "AnomalyDetectorConfiguration";
+    var _ADETR = "AnomalyDetectorExcludedTimeRanges";
+    var _ADI = "AnomalyDetectorId";
+    var _ADIn = "AnomalyDetectorIds";
+    var _ADKK = "AssociateDatasetKmsKey";
+    var _ADKKI = "AssociateDatasetKmsKeyInput";
+    var _ADKKO = "AssociateDatasetKmsKeyOutput";
+    var _ADT = "AnomalyDetectorTypes";
+    var _ADl = "AlarmDescription";
+    var _ADn = "AnomalyDetectors";
+    var _AE = "ActionsEnabled";
+    var _AEg = "AggregationExpression";
+    var _AHI = "AlarmHistoryItem";
+    var _AHIl = "AlarmHistoryItems";
+    var _AI = "AccountId";
+    var _ALLC = "ActionLogLineCount";
+    var _ALLRA = "ActionLogLineRoleArn";
+    var _AMRA = "AlarmMuteRuleArn";
+    var _AMRN = "AlarmMuteRuleName";
+    var _AMRS = "AlarmMuteRuleSummary";
+    var _AMRSl = "AlarmMuteRuleSummaries";
+    var _AN = "AlarmName";
+    var _ANP = "AlarmNamePrefix";
+    var _ANl = "AlarmNames";
+    var _AOTL = "ApplyOnTransformedLogs";
+    var _AP = "ActionPrefix";
+    var _APQLC = "AlarmPromQLCriteria";
+    var _AR2 = "AlarmRule";
+    var _AS = "AdaptationSpeed";
+    var _ASB = "ActionsSuppressedBy";
+    var _ASEP = "ActionsSuppressorExtensionPeriod";
+    var _ASR = "ActionsSuppressedReason";
+    var _ASWP = "ActionsSuppressorWaitPeriod";
+    var _ASc = "ActionsSuppressor";
+    var _ASd = "AdditionalStatistics";
+    var _ASg = "AggregationStatistic";
+    var _AT3 = "AlarmType";
+    var _ATP = "AlarmTagsPropagation";
+    var _ATl = "AlarmTypes";
+    var _AUC = "ApproximateUniqueCount";
+    var _AV = "AggregateValue";
+    var _AVp = "ApproximateValue";
+    var _Ar = "Arn";
+    var _At = "Attributes";
+    var _BF = "BatchFailures";
+    var _C2 = "Configuration";
+    var _CA2 = "ContributorAttributes";
+    var _CAo = "CompositeAlarm";
+    var _CAom = "CompositeAlarms";
+    var _CAr = "CreatedAt";
+    var _CD = "CreationDate";
+    var _CE = "ConflictException";
+    var _CI = "ContributorId";
+    var _CME = "ConcurrentModificationException";
+    var _CO = "ComparisonOperator";
+    var _COAN = "ChildrenOfAlarmName";
+    var _CRMC = "CreateResourceMetricsConfiguration";
+    var _CRMCI = "CreateResourceMetricsConfigurationInput";
+    var _CRMCO = "CreateResourceMetricsConfigurationOutput";
+    var _Co = "Contributors";
+    var _Cod = "Code";
+    var _Cou = "Counts";
+    var _D = "Dimensions";
+    var _DA = "DashboardArn";
+    var _DAA = "DisableAlarmActions";
+    var _DAAI = "DisableAlarmActionsInput";
+    var _DAC = "DescribeAlarmContributors";
+    var _DACI = "DescribeAlarmContributorsInput";
+    var _DACO = "DescribeAlarmContributorsOutput";
+    var _DAD = "DeleteAnomalyDetector";
+    var _DADI = "DeleteAnomalyDetectorInput";
+    var _DADIe = "DescribeAnomalyDetectorsInput";
+    var _DADO = "DeleteAnomalyDetectorOutput";
+    var _DADOe = "DescribeAnomalyDetectorsOutput";
+    var _DADe = "DescribeAnomalyDetectors";
+    var _DAFM = "DescribeAlarmsForMetric";
+    var _DAFMI = "DescribeAlarmsForMetricInput";
+    var _DAFMO = "DescribeAlarmsForMetricOutput";
+    var _DAH = "DescribeAlarmHistory";
+    var _DAHI = "DescribeAlarmHistoryInput";
+    var _DAHO = "DescribeAlarmHistoryOutput";
+    var _DAI = "DeleteAlarmsInput";
+    var _DAIe = "DescribeAlarmsInput";
+    var _DAMR = "DeleteAlarmMuteRule";
+    var _DAMRI = "DeleteAlarmMuteRuleInput";
+    var _DAO = "DescribeAlarmsOutput";
+    var _DAe = "DeleteAlarms";
+    var _DAes = "DescribeAlarms";
+    var _DB = "DashboardBody";
+    var _DD = "DeleteDashboards";
+    var _DDI = "DeleteDashboardsInput";
+    var _DDKK = "DisassociateDatasetKmsKey";
+    var _DDKKI = "DisassociateDatasetKmsKeyInput";
+    var _DDKKO = "DisassociateDatasetKmsKeyOutput";
+    var _DDO = "DeleteDashboardsOutput";
+    var _DE = "DashboardEntry";
+    var _DEa = "DashboardEntries";
+    var _DF = "DimensionFilter";
+    var _DFi = "DimensionFilters";
+    var _DI = "DatasetIdentifier";
+    var _DIIE = "DashboardInvalidInputError";
+    var _DIR = "DeleteInsightRules";
+    var _DIRI = "DeleteInsightRulesInput";
+    var _DIRIe = "DescribeInsightRulesInput";
+    var _DIRIi = "DisableInsightRulesInput";
+    var _DIRO = "DeleteInsightRulesOutput";
+    var _DIROe = "DescribeInsightRulesOutput";
+    var _DIROi = "DisableInsightRulesOutput";
+    var _DIRe = "DescribeInsightRules";
+    var _DIRi = "DisableInsightRules";
+    var _DIa = "DatasetId";
+    var _DMS = "DeleteMetricStream";
+    var _DMSI = "DeleteMetricStreamInput";
+    var _DMSO = "DeleteMetricStreamOutput";
+    var _DN = "DashboardName";
+    var _DNFE = "DashboardNotFoundError";
+    var _DNP = "DashboardNamePrefix";
+    var _DNa = "DashboardNames";
+    var _DP = "DataPath";
+    var _DRMC = "DeleteResourceMetricsConfiguration";
+    var _DRMCI = "DeleteResourceMetricsConfigurationInput";
+    var _DRMCO = "DeleteResourceMetricsConfigurationOutput";
+    var _DTA = "DatapointsToAlarm";
+    var _DVM = "DashboardValidationMessage";
+    var _DVMa = "DashboardValidationMessages";
+    var _Da = "Datapoint";
+    var _Dat = "Datapoints";
+    var _De = "Description";
+    var _Def = "Definition";
+    var _Di = "Dimension";
+    var _Du = "Duration";
+    var _E2 = "Enabled";
+    var _EAA = "EnableAlarmActions";
+    var _EAAI = "EnableAlarmActionsInput";
+    var _EC = "EvaluationCriteria";
+    var _ED = "ExpireDate";
+    var _EDn = "EndDate";
+    var _EF = "ExcludeFilters";
+    var _EI2 = "EvaluationInterval";
+    var _EIR = "EnableInsightRules";
+    var _EIRI = "EnableInsightRulesInput";
+    var _EIRO = "EnableInsightRulesOutput";
+    var _ELSCP = "EvaluateLowSampleCountPercentile";
+    var _EMD = "EntityMetricData";
+    var _EMDL = "EntityMetricDataList";
+    var _EP = "EvaluationPeriods";
+    var _ES = "ExtendedStatistics";
+    var _ESv = "EvaluationState";
+    var _ESx = "ExtendedStatistic";
+    var _ET = "EndTime";
+    var _ETK = "ExcludedTagKeys";
+    var _ETO = "EndTimeOffset";
+    var _ETR = "ExcludedTimeRanges";
+    var _ETx = "ExceptionType";
+    var _EW = "EvaluationWindow";
+    var _En = "Entity";
+    var _Ent = "Entries";
+    var _Ex = "Expression";
+    var _F = "Failures";
+    var _FA = "FirehoseArn";
+    var _FC = "FailureCode";
+    var _FD = "FailureDescription";
+    var _FR = "FailureResource";
+    var _GAMR = "GetAlarmMuteRule";
+    var _GAMRI = "GetAlarmMuteRuleInput";
+    var _GAMRO = "GetAlarmMuteRuleOutput";
+    var _GD = "GetDashboard";
+    var _GDI = "GetDashboardInput";
+    var _GDIe = "GetDatasetInput";
+    var _GDO = "GetDashboardOutput";
+    var _GDOe = "GetDatasetOutput";
+    var _GDe = "GetDataset";
+    var _GIRR = "GetInsightRuleReport";
+    var _GIRRI = "GetInsightRuleReportInput";
+    var _GIRRO = "GetInsightRuleReportOutput";
+    var _GMD = "GetMetricData";
+    var _GMDI = "GetMetricDataInput";
+    var _GMDO = "GetMetricDataOutput";
+    var _GMS = "GetMetricStatistics";
+    var _GMSI = "GetMetricStatisticsInput";
+    var _GMSIe = "GetMetricStreamInput";
+    var _GMSO = "GetMetricStatisticsOutput";
+    var _GMSOe = "GetMetricStreamOutput";
+    var _GMSe = "GetMetricStream";
+    var _GMWI = "GetMetricWidgetImage";
+    var _GMWII = "GetMetricWidgetImageInput";
+    var _GMWIO = "GetMetricWidgetImageOutput";
+    var _GOTE = "GetOTelEnrichment";
+    var _GOTEI = "GetOTelEnrichmentInput";
+    var _GOTEO = "GetOTelEnrichmentOutput";
+    var _GRMC = "GetResourceMetricsConfiguration";
+    var _GRMCI = "GetResourceMetricsConfigurationInput";
+    var _GRMCO = "GetResourceMetricsConfigurationOutput";
+    var _HD = "HistoryData";
+    var _HIT = "HistoryItemType";
+    var _HS = "HistorySummary";
+    var _I = "Id";
+    var _IDA = "InsufficientDataActions";
+    var _IF = "IncludeFilters";
+    var _IFF = "InvalidFormatFault";
+    var _ILA = "IncludeLinkedAccounts";
+    var _ILAM = "IncludeLinkedAccountsMetrics";
+    var _IM = "IncludeMetrics";
+    var _INT = "InvalidNextToken";
+    var _IPCE = "InvalidParameterCombinationException";
+    var _IPVE = "InvalidParameterValueException";
+    var _IR = "InsightRules";
+    var _IRC = "InsightRuleContributor";
+    var _IRCD = "InsightRuleContributorDatapoint";
+    var _IRCDn = "InsightRuleContributorDatapoints";
+    var _IRCn = "InsightRuleContributors";
+    var _IRMD = "InsightRuleMetricDatapoint";
+    var _IRMDn = "InsightRuleMetricDatapoints";
+    var _IRn = "InsightRule";
+    var _ISF = "InternalServiceFault";
+    var _ITK = "IncludedTagKeys";
+    var _K2 = "Keys";
+    var _KA = "KeyAttributes";
+    var _KADE = "KmsAccessDeniedException";
+    var _KKA = "KmsKeyArn";
+    var _KKDE = "KmsKeyDisabledException";
+    var _KKNFE = "KmsKeyNotFoundException";
+    var _KL = "KeyLabels";
+    var _Ke = "Key";
+    var _L = "Label";
+    var _LA = "LogAlarms";
+    var _LAMR = "ListAlarmMuteRules";
+    var _LAMRI = "ListAlarmMuteRulesInput";
+    var _LAMRO = "ListAlarmMuteRulesOutput";
+    var _LAo = "LogAlarm";
+    var _LD = "ListDashboards";
+    var _LDI = "ListDashboardsInput";
+    var _LDO = "ListDashboardsOutput";
+    var _LEE = "LimitExceededException";
+    var _LEF = "LimitExceededFault";
+    var _LGI = "LogGroupIdentifiers";
+    var _LM = "LastModified";
+    var _LMI = "ListMetricsInput";
+    var _LMIR = "ListManagedInsightRules";
+    var _LMIRI = "ListManagedInsightRulesInput";
+    var _LMIRO = "ListManagedInsightRulesOutput";
+    var _LMO = "ListMetricsOutput";
+    var _LMS = "ListMetricStreams";
+    var _LMSI = "ListMetricStreamsInput";
+    var _LMSO = "ListMetricStreamsOutput";
+    var _LMi = "ListMetrics";
+    var _LO = "LabelOptions";
+    var _LTFR = "ListTagsForResource";
+    var _LTFRI = "ListTagsForResourceInput";
+    var _LTFRO = "ListTagsForResourceOutput";
+    var _LUD = "LastUpdateDate";
+    var _LUT = "LastUpdatedTimestamp";
+    var _M = "Message";
+    var _MA = "MetricAlarms";
+    var _MAe = "MetricAlarm";
+    var _MC = "MetricCharacteristics";
+    var _MCC = "MaxContributorCount";
+    var _MCV = "MaxContributorValue";
+    var _MD = "MetricData";
+    var _MDQ = "MetricDataQueries";
+    var _MDQe = "MetricDataQuery";
+    var _MDR = "MetricDataResults";
+    var _MDRM = "MetricDataResultMessages";
+    var _MDRe = "MetricDataResult";
+    var _MDa = "MaxDatapoints";
+    var _MDe = "MetricDatapoints";
+    var _MDes = "MessageData";
+    var _MDet = "MetricDatum";
+    var _MMAD = "MetricMathAnomalyDetector";
+    var _MN = "MetricName";
+    var _MNe = "MetricNames";
+    var _MR = "MaxRecords";
+    var _MRD = "ManagedRuleDescription";
+    var _MRDa = "ManagedRuleDescriptions";
+    var _MRPE = "MissingRequiredParameterException";
+    var _MRS = "ManagedRuleState";
+    var _MRa = "MaxResults";
+    var _MRan = "ManagedRule";
+    var _MRana = "ManagedRules";
+    var _MS = "MetricSelections";
+    var _MSE = "MetricStreamEntry";
+    var _MSEe = "MetricStreamEntries";
+    var _MSF = "MetricStreamFilter";
+    var _MSFe = "MetricStreamFilters";
+    var _MSSC = "MetricStreamStatisticsConfiguration";
+    var _MSSCe = "MetricStreamStatisticsConfigurations";
+    var _MSSIM = "MetricStreamStatisticsIncludeMetrics";
+    var _MSSM = "MetricStreamStatisticsMetric";
+    var _MSe = "MetricStat";
+    var _MT = "MuteType";
+    var _MTe = "MetricTimezone";
+    var _MTu = "MuteTargets";
+    var _MW = "MetricWidget";
+    var _MWI = "MetricWidgetImage";
+    var _Ma = "Maximum";
+    var _Me = "Metrics";
+    var _Mes = "Messages";
+    var _Met = "Metric";
+    var _Mi = "Minimum";
+    var _N = "Namespace";
+    var _NT = "NextToken";
+    var _Na = "Name";
+    var _Nam = "Names";
+    var _OA = "OwningAccount";
+    var _OAw = "OwningAccounts";
+    var _OB = "OrderBy";
+    var _OF = "OutputFormat";
+    var _OFS = "OutlierFilteringStrength";
+    var _OKA = "OKActions";
+    var _OSEAWUPE = "OnlyStartEvaluatingAfterWarmUpPeriodEnds";
+    var _OTEMS = "OTelEnrichmentMetricSelector";
+    var _OTEMSL = "OTelEnrichmentMetricSelectorList";
+    var _P2 = "Period";
+    var _PAD = "PutAnomalyDetector";
+    var _PADI = "PutAnomalyDetectorInput";
+    var _PADO = "PutAnomalyDetectorOutput";
+    var _PAMR = "PutAlarmMuteRule";
+    var _PAMRI = "PutAlarmMuteRuleInput";
+    var _PCA = "PutCompositeAlarm";
+    var _PCAI = "PutCompositeAlarmInput";
+    var _PD = "PutDashboard";
+    var _PDI = "PutDashboardInput";
+    var _PDO = "PutDashboardOutput";
+    var _PF = "PartialFailure";
+    var _PIR = "PutInsightRule";
+    var _PIRI = "PutInsightRuleInput";
+    var _PIRO = "PutInsightRuleOutput";
+    var _PLA = "PutLogAlarm";
+    var _PLAI = "PutLogAlarmInput";
+    var _PMA = "PutMetricAlarm";
+    var _PMAI = "PutMetricAlarmInput";
+    var _PMD = "PutMetricData";
+    var _PMDI = "PutMetricDataInput";
+    var _PMIR = "PutManagedInsightRules";
+    var _PMIRI = "PutManagedInsightRulesInput";
+    var _PMIRO = "PutManagedInsightRulesOutput";
+    var _PMS = "PutMetricStream";
+    var _PMSI = "PutMetricStreamInput";
+    var _PMSO = "PutMetricStreamOutput";
+    var _POAN = "ParentsOfAlarmName";
+    var _PP = "PendingPeriod";
+    var _PQLC = "PromQLCriteria";
+    var _PS = "PeriodicSpikes";
+    var _Q = "Query";
+    var _QARN = "QueryARN";
+    var _QRTA = "QueryResultsToAlarm";
+    var _QRTE = "QueryResultsToEvaluate";
+    var _QS = "QueryString";
+    var _R = "Rule";
+    var _RA2 = "ResourceArn";
+    var _RARN = "ResourceARN";
+    var _RAe = "RecentlyActive";
+    var _RAo = "RoleArn";
+    var _RC2 = "ResourceConflict";
+    var _RD = "ReturnData";
+    var _RDu = "RuleDefinition";
+    var _RI = "ResourceId";
+    var _RMC = "ResourceMetricsConfiguration";
+    var _RMS = "ResourceMetricSelection";
+    var _RMSL = "ResourceMetricSelectionList";
+    var _RN = "RuleNames";
+    var _RNF = "ResourceNotFound";
+    var _RNFE2 = "ResourceNotFoundException";
+    var _RNu = "RuleName";
+    var _RP = "RecoveryPeriod";
+    var _RS = "RuleState";
+    var _RT3 = "ResourceType";
+    var _Ra = "Range";
+    var _S = "Status";
+    var _SAS = "SetAlarmState";
+    var _SASI = "SetAlarmStateInput";
+    var _SB = "ScanBy";
+    var _SC = "SampleCount";
+    var _SCc = "ScheduleConfiguration";
+    var _SCt = "StatisticsConfigurations";
+    var _SCta = "StatusCode";
+    var _SD = "StartDate";
+    var _SE = "ScheduleExpression";
+    var _SEV = "StrictEntityValidation";
+    var _SMAD = "SingleMetricAnomalyDetector";
+    var _SMS = "StartMetricStreams";
+    var _SMSI = "StartMetricStreamsInput";
+    var _SMSIt = "StopMetricStreamsInput";
+    var _SMSO = "StartMetricStreamsOutput";
+    var _SMSOt = "StopMetricStreamsOutput";
+    var _SMSt = "StopMetricStreams";
+    var _SOTE = "StartOTelEnrichment";
+    var _SOTEI = "StartOTelEnrichmentInput";
+    var _SOTEIt = "StopOTelEnrichmentInput";
+    var _SOTEO = "StartOTelEnrichmentOutput";
+    var _SOTEOt = "StopOTelEnrichmentOutput";
+    var _SOTEt = "StopOTelEnrichment";
+    var _SQC = "ScheduledQueryConfiguration";
+    var _SQRARN = "ScheduledQueryRoleARN";
+    var _SR = "StateReason";
+    var _SRD = "StateReasonData";
+    var _SRt = "StorageResolution";
+    var _SS = "StatisticSet";
+    var _ST2 = "StartTime";
+    var _STO = "StartTimeOffset";
+    var _STT2 = "StateTransitionedTimestamp";
+    var _SUT = "StateUpdatedTimestamp";
+    var _SV = "StateValue";
+    var _SVt = "StatisticValues";
+    var _SW = "SlidingWindow";
+    var _Sc = "Schema";
+    var _Sch = "Schedule";
+    var _Si = "Size";
+    var _St = "Stat";
+    var _Sta = "Statistic";
+    var _Stat = "Statistics";
+    var _State = "State";
+    var _Statu = "Statuses";
+    var _Su = "Sum";
+    var _T2 = "Timestamp";
+    var _TK = "TagKeys";
+    var _TL = "TagList";
+    var _TMD = "TreatMissingData";
+    var _TMI = "ThresholdMetricId";
+    var _TN = "TemplateName";
+    var _TR = "TagResource";
+    var _TRI = "TagResourceInput";
+    var _TRO = "TagResourceOutput";
+    var _Ta2 = "Tags";
+    var _Tag = "Tag";
+    var _Th = "Threshold";
+    var _Ti = "Timezone";
+    var _Tim = "Timestamps";
+    var _U = "Unit";
+    var _UA = "UpdatedAt";
+    var _UC = "UniqueContributors";
+    var _UOTE = "UpdateOTelEnrichment";
+    var _UOTEI = "UpdateOTelEnrichmentInput";
+    var _UOTEO = "UpdateOTelEnrichmentOutput";
+    var _UR = "UntagResource";
+    var _URI = "UntagResourceInput";
+    var _URMC = "UpdateResourceMetricsConfiguration";
+    var _URMCI = "UpdateResourceMetricsConfigurationInput";
+    var _URMCO = "UpdateResourceMetricsConfigurationOutput";
+    var _URO = "UntagResourceOutput";
+    var _V2 = "Value";
+    var _VE2 = "ValidationException";
+    var _Va = "Values";
+    var _WCW = "WallClockWindow";
+    var _WUC = "WarmUpConfiguration";
+    var _WUPDIM = "WarmUpPeriodDurationInMinutes";
+    var _aQE2 = "awsQueryError";
+    var _c5 = "client";
+    var _dVM = "dashboardValidationMessages";
+    var _e5 = "error";
+    var _hE5 = "httpError";
+    var _m4 = "message";
+    var _s5 = "smithy.ts.sdk.synthetic.com.amazonaws.cloudwatch";
+    var _se3 = "server";
+    var n05 = "com.amazonaws.cloudwatch";
+    var _s_registry5 = new TypeRegistry2(_s5);
+    var CloudWatchServiceException$ = [-3, _s5, "CloudWatchServiceException", 0, [], []];
+    _s_registry5.registerError(CloudWatchServiceException$, CloudWatchServiceException);
+    var n0_registry5 = new TypeRegistry2(n05);
+    var ConcurrentModificationException$ = [
+      -3,
+      n05,
+      _CME,
+      { [_aQE2]: [`ConcurrentModificationException`, 429], [_e5]: _c5, [_hE5]: 429 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(ConcurrentModificationException$, ConcurrentModificationException);
+    var ConflictException$ = [
+      -3,
+      n05,
+      _CE,
+      { [_e5]: _c5, [_hE5]: 409 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(ConflictException$, ConflictException);
+    var DashboardInvalidInputError$ = [
+      -3,
+      n05,
+      _DIIE,
+      { [_aQE2]: [`InvalidParameterInput`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4, _dVM],
+      [0, () => DashboardValidationMessages]
+    ];
+    n0_registry5.registerError(DashboardInvalidInputError$, DashboardInvalidInputError);
+    var DashboardNotFoundError$ = [
+      -3,
+      n05,
+      _DNFE,
+      { [_aQE2]: [`ResourceNotFound`, 404], [_e5]: _c5, [_hE5]: 404 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(DashboardNotFoundError$, DashboardNotFoundError);
+    var InternalServiceFault$ = [
+      -3,
+      n05,
+      _ISF,
+      { [_aQE2]: [`InternalServiceError`, 500], [_e5]: _se3, [_hE5]: 500 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(InternalServiceFault$, InternalServiceFault);
+    var InvalidFormatFault$ = [
+      -3,
+      n05,
+      _IFF,
+      { [_aQE2]: [`InvalidFormat`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidFormatFault$, InvalidFormatFault);
+    var InvalidNextToken$ = [
+      -3,
+      n05,
+      _INT,
+      { [_aQE2]: [`InvalidNextToken`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidNextToken$, InvalidNextToken);
+    var InvalidParameterCombinationException$ = [
+      -3,
+      n05,
+      _IPCE,
+      { [_aQE2]: [`InvalidParameterCombination`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidParameterCombinationException$, InvalidParameterCombinationException);
+    var InvalidParameterValueException$ = [
+      -3,
+      n05,
+      _IPVE,
+      { [_aQE2]: [`InvalidParameterValue`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidParameterValueException$, InvalidParameterValueException);
+    var KmsAccessDeniedException$ = [
+      -3,
+      n05,
+      _KADE,
+      { [_e5]: _c5 },
+      [_M],
+      [0],
+      1
+    ];
+    n0_registry5.registerError(KmsAccessDeniedException$, KmsAccessDeniedException);
+    var KmsKeyDisabledException$ = [
+      -3,
+      n05,
+      _KKDE,
+      { [_e5]: _c5 },
+      [_M],
+      [0],
+      1
+    ];
+    n0_registry5.registerError(KmsKeyDisabledException$, KmsKeyDisabledException);
+    var KmsKeyNotFoundException$ = [
+      -3,
+      n05,
+      _KKNFE,
+      { [_e5]: _c5 },
+      [_M],
+      [0],
+      1
+    ];
+    n0_registry5.registerError(KmsKeyNotFoundException$, KmsKeyNotFoundException);
+    var LimitExceededException$ = [
+      -3,
+      n05,
+      _LEE,
+      { [_aQE2]: [`LimitExceededException`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(LimitExceededException$, LimitExceededException);
+    var LimitExceededFault$ = [
+      -3,
+      n05,
+      _LEF,
+      { [_aQE2]: [`LimitExceeded`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(LimitExceededFault$, LimitExceededFault);
+    var MissingRequiredParameterException$ = [
+      -3,
+      n05,
+      _MRPE,
+      { [_aQE2]: [`MissingParameter`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(MissingRequiredParameterException$, MissingRequiredParameterException);
+    var ResourceConflict$ = [
+      -3,
+      n05,
+      _RC2,
+      { [_aQE2]: [`ResourceConflict`, 409], [_e5]: _c5, [_hE5]: 409 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ResourceConflict$, ResourceConflict);
+    var ResourceNotFound$ = [
+      -3,
+      n05,
+      _RNF,
+      { [_aQE2]: [`ResourceNotFound`, 404], [_e5]: _c5, [_hE5]: 404 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ResourceNotFound$, ResourceNotFound);
+    var ResourceNotFoundException$2 = [
+      -3,
+      n05,
+      _RNFE2,
+      { [_aQE2]: [`ResourceNotFoundException`, 404], [_e5]: _c5, [_hE5]: 404 },
+      [_RT3, _RI, _M],
+      [0, 0, 0]
+    ];
+    n0_registry5.registerError(ResourceNotFoundException$2, ResourceNotFoundException2);
+    var ValidationException$2 = [
+      -3,
+      n05,
+      _VE2,
+      { [_aQE2]: [`ValidationError`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ValidationException$2, ValidationException2);
+    var errorTypeRegistries5 = [
+      _s_registry5,
+      n0_registry5
+    ];
+    var ActionConfiguration$ = [
+      3,
+      n05,
+      _AC,
+      0,
+      [_ATP],
+      [() => AlarmTagsPropagation$]
+    ];
+    var AlarmContributor$ = [
+      3,
+      n05,
+      _ACl,
+      0,
+      [_CI, _CA2, _SR, _STT2],
+      [0, 128 | 0, 0, 4],
+      3
+    ];
+    var AlarmHistoryItem$ = [
+      3,
+      n05,
+      _AHI,
+      0,
+      [_AN, _ACI, _AT3, _T2, _HIT, _HS, _HD, _ACA],
+      [0, 0, 0, 4, 0, 0, 0, 128 | 0]
+    ];
+    var AlarmMuteRuleSummary$ = [
+      3,
+      n05,
+      _AMRS,
+      0,
+      [_AMRA, _ED, _S, _MT, _LUT],
+      [0, 4, 0, 0, 4]
+    ];
+    var AlarmPromQLCriteria$ = [
+      3,
+      n05,
+      _APQLC,
+      0,
+      [_Q, _PP, _RP],
+      [0, 1, 1],
+      1
+    ];
+    var AlarmTagsPropagation$ = [
+      3,
+      n05,
+      _ATP,
+      0,
+      [_E2, _ITK, _ETK],
+      [2, 64 | 0, 64 | 0],
+      1
+    ];
+    var AnomalyDetector$ = [
+      3,
+      n05,
+      _AD,
+      0,
+      [_ADI, _N, _MN, _D, _St, _C2, _SV, _MC, _SMAD, _MMAD],
+      [0, 0, 0, () => Dimensions, 0, () => AnomalyDetectorConfiguration$, 0, () => MetricCharacteristics$, () => SingleMetricAnomalyDetector$, () => MetricMathAnomalyDetector$]
+    ];
+    var AnomalyDetectorConfiguration$ = [
+      3,
+      n05,
+      _ADC,
+      0,
+      [_ETR, _MTe, _AS, _OFS],
+      [() => AnomalyDetectorExcludedTimeRanges, 0, 0, 0]
+    ];
+    var AssociateDatasetKmsKeyInput$ = [
+      3,
+      n05,
+      _ADKKI,
+      0,
+      [_DI, _KKA],
+      [0, 0],
+      2
+    ];
+    var AssociateDatasetKmsKeyOutput$ = [
+      3,
+      n05,
+      _ADKKO,
+      0,
+      [],
+      []
+    ];
+    var CompositeAlarm$ = [
+      3,
+      n05,
+      _CAo,
+      0,
+      [_AE, _AA, _AAl, _ACUT, _ADl, _AN, _AR2, _IDA, _OKA, _SR, _SRD, _SUT, _SV, _STT2, _ASB, _ASR, _ASc, _ASWP, _ASEP, _AC],
+      [2, 64 | 0, 0, 4, 0, 0, 0, 64 | 0, 64 | 0, 0, 0, 4, 0, 4, 0, 0, 0, 1, 1, () => ActionConfiguration$]
+    ];
+    var CreateResourceMetricsConfigurationInput$ = [
+      3,
+      n05,
+      _CRMCI,
+      0,
+      [_RA2, _MS],
+      [0, () => ResourceMetricSelectionList],
+      1
+    ];
+    var CreateResourceMetricsConfigurationOutput$ = [
+      3,
+      n05,
+      _CRMCO,
+      0,
+      [_RMC],
+      [() => ResourceMetricsConfiguration$],
+      1
+    ];
+    var DashboardEntry$ = [
+      3,
+      n05,
+      _DE,
+      0,
+      [_DN, _DA, _LM, _Si],
+      [0, 0, 4, 1]
+    ];
+    var DashboardValidationMessage$ = [
+      3,
+      n05,
+      _DVM,
+      0,
+      [_DP, _M],
+      [0, 0]
+    ];
+    var Datapoint$ = [
+      3,
+      n05,
+      _Da,
+      0,
+      [_T2, _SC, _A2, _Su, _Mi, _Ma, _U, _ES],
+      [4, 1, 1, 1, 1, 1, 0, 128 | 1]
+    ];
+    var DeleteAlarmMuteRuleInput$ = [
+      3,
+      n05,
+      _DAMRI,
+      0,
+      [_AMRN],
+      [0],
+      1
+    ];
+    var DeleteAlarmsInput$ = [
+      3,
+      n05,
+      _DAI,
+      0,
+      [_ANl],
+      [64 | 0],
+      1
+    ];
+    var DeleteAnomalyDetectorInput$ = [
+      3,
+      n05,
+      _DADI,
+      0,
+      [_ADI, _N, _MN, _D, _St, _SMAD, _MMAD],
+      [0, 0, 0, () => Dimensions, 0, () => SingleMetricAnomalyDetector$, () => MetricMathAnomalyDetector$]
+    ];
+    var DeleteAnomalyDetectorOutput$ = [
+      3,
+      n05,
+      _DADO,
+      0,
+      [],
+      []
+    ];
+    var DeleteDashboardsInput$ = [
+      3,
+      n05,
+      _DDI,
+      0,
+      [_DNa],
+      [64 | 0],
+      1
+    ];
+    var DeleteDashboardsOutput$ = [
+      3,
+      n05,
+      _DDO,
+      0,
+      [],
+      []
+    ];
+    var DeleteInsightRulesInput$ = [
+      3,
+      n05,
+      _DIRI,
+      0,
+      [_RN],
+      [64 | 0],
+      1
+    ];
+    var DeleteInsightRulesOutput$ = [
+      3,
+      n05,
+      _DIRO,
+      0,
+      [_F],
+      [() => BatchFailures]
+    ];
+    var DeleteMetricStreamInput$ = [
+      3,
+      n05,
+      _DMSI,
+      0,
+      [_Na],
+      [0],
+      1
+    ];
+    var DeleteMetricStreamOutput$ = [
+      3,
+      n05,
+      _DMSO,
+      0,
+      [],
+      []
+    ];
+    var DeleteResourceMetricsConfigurationInput$ = [
+      3,
+      n05,
+      _DRMCI,
+      0,
+      [_RA2],
+      [0],
+      1
+    ];
+    var DeleteResourceMetricsConfigurationOutput$ = [
+      3,
+      n05,
+      _DRMCO,
+      0,
+      [],
+      []
+    ];
+    var DescribeAlarmContributorsInput$ = [
+      3,
+      n05,
+      _DACI,
+      0,
+      [_AN, _NT],
+      [0, 0],
+      1
+    ];
+    var DescribeAlarmContributorsOutput$ = [
+      3,
+      n05,
+      _DACO,
+      0,
+      [_ACla, _NT],
+      [() => AlarmContributors, 0],
+      1
+    ];
+    var DescribeAlarmHistoryInput$ = [
+      3,
+      n05,
+      _DAHI,
+      0,
+      [_AN, _ACI, _ATl, _HIT, _SD, _EDn, _MR, _NT, _SB],
+      [0, 0, 64 | 0, 0, 4, 4, 1, 0, 0]
+    ];
+    var DescribeAlarmHistoryOutput$ = [
+      3,
+      n05,
+      _DAHO,
+      0,
+      [_AHIl, _NT],
+      [() => AlarmHistoryItems, 0]
+    ];
+    var DescribeAlarmsForMetricInput$ = [
+      3,
+      n05,
+      _DAFMI,
+      0,
+      [_MN, _N, _Sta, _ESx, _D, _P2, _U],
+      [0, 0, 0, 0, () => Dimensions, 1, 0],
+      2
+    ];
+    var DescribeAlarmsForMetricOutput$ = [
+      3,
+      n05,
+      _DAFMO,
+      0,
+      [_MA],
+      [() => MetricAlarms]
+    ];
+    var DescribeAlarmsInput$ = [
+      3,
+      n05,
+      _DAIe,
+      0,
+      [_ANl, _ANP, _ATl, _COAN, _POAN, _SV, _AP, _MR, _NT],
+      [64 | 0, 0, 64 | 0, 0, 0, 0, 0, 1, 0]
+    ];
+    var DescribeAlarmsOutput$ = [
+      3,
+      n05,
+      _DAO,
+      0,
+      [_CAom, _MA, _LA, _NT],
+      [() => CompositeAlarms, () => MetricAlarms, () => LogAlarms, 0]
+    ];
+    var DescribeAnomalyDetectorsInput$ = [
+      3,
+      n05,
+      _DADIe,
+      0,
+      [_ADIn, _NT, _MRa, _N, _MN, _D, _ADT],
+      [64 | 0, 0, 1, 0, 0, () => Dimensions, 64 | 0]
+    ];
+    var DescribeAnomalyDetectorsOutput$ = [
+      3,
+      n05,
+      _DADOe,
+      0,
+      [_ADn, _NT],
+      [() => AnomalyDetectors, 0]
+    ];
+    var DescribeInsightRulesInput$ = [
+      3,
+      n05,
+      _DIRIe,
+      0,
+      [_NT, _MRa],
+      [0, 1]
+    ];
+    var DescribeInsightRulesOutput$ = [
+      3,
+      n05,
+      _DIROe,
+      0,
+      [_NT, _IR],
+      [0, () => InsightRules]
+    ];
+    var Dimension$ = [
+      3,
+      n05,
+      _Di,
+      0,
+      [_Na, _V2],
+      [0, 0],
+      2
+    ];
+    var DimensionFilter$ = [
+      3,
+      n05,
+      _DF,
+      0,
+      [_Na, _V2],
+      [0, 0],
+      1
+    ];
+    var DisableAlarmActionsInput$ = [
+      3,
+      n05,
+      _DAAI,
+      0,
+      [_ANl],
+      [64 | 0],
+      1
+    ];
+    var DisableInsightRulesInput$ = [
+      3,
+      n05,
+      _DIRIi,
+      0,
+      [_RN],
+      [64 | 0],
+      1
+    ];
+    var DisableInsightRulesOutput$ = [
+      3,
+      n05,
+      _DIROi,
+      0,
+      [_F],
+      [() => BatchFailures]
+    ];
+    var DisassociateDatasetKmsKeyInput$ = [
+      3,
+      n05,
+      _DDKKI,
+      0,
+      [_DI],
+      [0],
+      1
+    ];
+    var DisassociateDatasetKmsKeyOutput$ = [
+      3,
+      n05,
+      _DDKKO,
+      0,
+      [],
+      []
+    ];
+    var EnableAlarmActionsInput$ = [
+      3,
+      n05,
+      _EAAI,
+      0,
+      [_ANl],
+      [64 | 0],
+      1
+    ];
+    var EnableInsightRulesInput$ = [
+      3,
+      n05,
+      _EIRI,
+      0,
+      [_RN],
+      [64 | 0],
+      1
+    ];
+    var EnableInsightRulesOutput$ = [
+      3,
+      n05,
+      _EIRO,
+      0,
+      [_F],
+      [() => BatchFailures]
+    ];
+    var Entity$ = [
+      3,
+      n05,
+      _En,
+      0,
+      [_KA, _At],
+      [128 | 0, 128 | 0]
+    ];
+    var EntityMetricData$ = [
+      3,
+      n05,
+      _EMD,
+      0,
+      [_En, _MD],
+      [() => Entity$, () => MetricData]
+    ];
+    var GetAlarmMuteRuleInput$ = [
+      3,
+      n05,
+      _GAMRI,
+      0,
+      [_AMRN],
+      [0],
+      1
+    ];
+    var GetAlarmMuteRuleOutput$ = [
+      3,
+      n05,
+      _GAMRO,
+      0,
+      [_Na, _AMRA, _De, _R, _MTu, _SD, _ED, _S, _LUT, _MT],
+      [0, 0, 0, () => Rule$, () => MuteTargets$, 4, 4, 0, 4, 0]
+    ];
+    var GetDashboardInput$ = [
+      3,
+      n05,
+      _GDI,
+      0,
+      [_DN],
+      [0],
+      1
+    ];
+    var GetDashboardOutput$ = [
+      3,
+      n05,
+      _GDO,
+      0,
+      [_DA, _DB, _DN],
+      [0, 0, 0]
+    ];
+    var GetDatasetInput$ = [
+      3,
+      n05,
+      _GDIe,
+      0,
+      [_DI],
+      [0],
+      1
+    ];
+    var GetDatasetOutput$ = [
+      3,
+      n05,
+      _GDOe,
+      0,
+      [_DIa, _Ar, _KKA],
+      [0, 0, 0],
+      2
+    ];
+    var GetInsightRuleReportInput$ = [
+      3,
+      n05,
+      _GIRRI,
+      0,
+      [_RNu, _ST2, _ET, _P2, _MCC, _Me, _OB],
+      [0, 4, 4, 1, 1, 64 | 0, 0],
+      4
+    ];
+    var GetInsightRuleReportOutput$ = [
+      3,
+      n05,
+      _GIRRO,
+      0,
+      [_KL, _ASg, _AV, _AUC, _Co, _MDe],
+      [64 | 0, 0, 1, 1, () => InsightRuleContributors, () => InsightRuleMetricDatapoints]
+    ];
+    var GetMetricDataInput$ = [
+      3,
+      n05,
+      _GMDI,
+      0,
+      [_MDQ, _ST2, _ET, _NT, _SB, _MDa, _LO],
+      [() => MetricDataQueries, 4, 4, 0, 0, 1, () => LabelOptions$],
+      3
+    ];
+    var GetMetricDataOutput$ = [
+      3,
+      n05,
+      _GMDO,
+      0,
+      [_MDR, _NT, _Mes],
+      [() => MetricDataResults, 0, () => MetricDataResultMessages]
+    ];
+    var GetMetricStatisticsInput$ = [
+      3,
+      n05,
+      _GMSI,
+      0,
+      [_N, _MN, _ST2, _ET, _P2, _D, _Stat, _ES, _U],
+      [0, 0, 4, 4, 1, () => Dimensions, 64 | 0, 64 | 0, 0],
+      5
+    ];
+    var GetMetricStatisticsOutput$ = [
+      3,
+      n05,
+      _GMSO,
+      0,
+      [_L, _Dat],
+      [0, () => Datapoints]
+    ];
+    var GetMetricStreamInput$ = [
+      3,
+      n05,
+      _GMSIe,
+      0,
+      [_Na],
+      [0],
+      1
+    ];
+    var GetMetricStreamOutput$ = [
+      3,
+      n05,
+      _GMSOe,
+      0,
+      [_Ar, _Na, _IF, _EF, _FA, _RAo, _State, _CD, _LUD, _OF, _SCt, _ILAM],
+      [0, 0, () => MetricStreamFilters, () => MetricStreamFilters, 0, 0, 0, 4, 4, 0, () => MetricStreamStatisticsConfigurations, 2]
+    ];
+    var GetMetricWidgetImageInput$ = [
+      3,
+      n05,
+      _GMWII,
+      0,
+      [_MW, _OF],
+      [0, 0],
+      1
+    ];
+    var GetMetricWidgetImageOutput$ = [
+      3,
+      n05,
+      _GMWIO,
+      0,
+      [_MWI],
+      [21]
+    ];
+    var GetOTelEnrichmentInput$ = [
+      3,
+      n05,
+      _GOTEI,
+      0,
+      [],
+      []
+    ];
+    var GetOTelEnrichmentOutput$ = [
+      3,
+      n05,
+      _GOTEO,
+      0,
+      [_S, _IF, _EF, _CAr, _UA],
+      [0, () => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList, 4, 4],
+      1
+    ];
+    var GetResourceMetricsConfigurationInput$ = [
+      3,
+      n05,
+      _GRMCI,
+      0,
+      [_RA2],
+      [0],
+      1
+    ];
+    var GetResourceMetricsConfigurationOutput$ = [
+      3,
+      n05,
+      _GRMCO,
+      0,
+      [_RMC],
+      [() => ResourceMetricsConfiguration$],
+      1
+    ];
+    var InsightRule$ = [
+      3,
+      n05,
+      _IRn,
+      0,
+      [_Na, _State, _Sc, _Def, _MRan, _AOTL],
+      [0, 0, 0, 0, 2, 2],
+      4
+    ];
+    var InsightRuleContributor$ = [
+      3,
+      n05,
+      _IRC,
+      0,
+      [_K2, _AAV, _Dat],
+      [64 | 0, 1, () => InsightRuleContributorDatapoints],
+      3
+    ];
+    var InsightRuleContributorDatapoint$ = [
+      3,
+      n05,
+      _IRCD,
+      0,
+      [_T2, _AVp],
+      [4, 1],
+      2
+    ];
+    var InsightRuleMetricDatapoint$ = [
+      3,
+      n05,
+      _IRMD,
+      0,
+      [_T2, _UC, _MCV, _SC, _A2, _Su, _Mi, _Ma],
+      [4, 1, 1, 1, 1, 1, 1, 1],
+      1
+    ];
+    var LabelOptions$ = [
+      3,
+      n05,
+      _LO,
+      0,
+      [_Ti],
+      [0]
+    ];
+    var ListAlarmMuteRulesInput$ = [
+      3,
+      n05,
+      _LAMRI,
+      0,
+      [_AN, _Statu, _MR, _NT],
+      [0, 64 | 0, 1, 0]
+    ];
+    var ListAlarmMuteRulesOutput$ = [
+      3,
+      n05,
+      _LAMRO,
+      0,
+      [_AMRSl, _NT],
+      [() => AlarmMuteRuleSummaries, 0]
+    ];
+    var ListDashboardsInput$ = [
+      3,
+      n05,
+      _LDI,
+      0,
+      [_DNP, _NT],
+      [0, 0]
+    ];
+    var ListDashboardsOutput$ = [
+      3,
+      n05,
+      _LDO,
+      0,
+      [_DEa, _NT],
+      [() => DashboardEntries, 0]
+    ];
+    var ListManagedInsightRulesInput$ = [
+      3,
+      n05,
+      _LMIRI,
+      0,
+      [_RARN, _NT, _MRa],
+      [0, 0, 1],
+      1
+    ];
+    var ListManagedInsightRulesOutput$ = [
+      3,
+      n05,
+      _LMIRO,
+      0,
+      [_MRana, _NT],
+      [() => ManagedRuleDescriptions, 0]
+    ];
+    var ListMetricsInput$ = [
+      3,
+      n05,
+      _LMI,
+      0,
+      [_N, _MN, _D, _NT, _RAe, _ILA, _OA],
+      [0, 0, () => DimensionFilters, 0, 0, 2, 0]
+    ];
+    var ListMetricsOutput$ = [
+      3,
+      n05,
+      _LMO,
+      0,
+      [_Me, _NT, _OAw],
+      [() => Metrics, 0, 64 | 0]
+    ];
+    var ListMetricStreamsInput$ = [
+      3,
+      n05,
+      _LMSI,
+      0,
+      [_NT, _MRa],
+      [0, 1]
+    ];
+    var ListMetricStreamsOutput$ = [
+      3,
+      n05,
+      _LMSO,
+      0,
+      [_NT, _Ent],
+      [0, () => MetricStreamEntries]
+    ];
+    var ListTagsForResourceInput$ = [
+      3,
+      n05,
+      _LTFRI,
+      0,
+      [_RARN],
+      [0],
+      1
+    ];
+    var ListTagsForResourceOutput$ = [
+      3,
+      n05,
+      _LTFRO,
+      0,
+      [_Ta2],
+      [() => TagList]
+    ];
+    var LogAlarm$ = [
+      3,
+      n05,
+      _LAo,
+      0,
+      [_AN, _AAl, _ADl, _ACUT, _AE, _OKA, _AA, _IDA, _SV, _SR, _SRD, _SUT, _SQC, _QRTE, _QRTA, _Th, _CO, _TMD, _STT2, _ESv, _ALLC, _ALLRA, _WUC, _AC],
+      [0, 0, 0, 4, 2, 64 | 0, 64 | 0, 64 | 0, 0, 0, 0, 4, () => ScheduledQueryConfiguration$, 1, 1, 1, 0, 0, 4, 0, 1, 0, () => WarmUpConfiguration$, () => ActionConfiguration$]
+    ];
+    var ManagedRule$ = [
+      3,
+      n05,
+      _MRan,
+      0,
+      [_TN, _RARN, _Ta2],
+      [0, 0, () => TagList],
+      2
+    ];
+    var ManagedRuleDescription$ = [
+      3,
+      n05,
+      _MRD,
+      0,
+      [_TN, _RARN, _RS],
+      [0, 0, () => ManagedRuleState$]
+    ];
+    var ManagedRuleState$ = [
+      3,
+      n05,
+      _MRS,
+      0,
+      [_RNu, _State],
+      [0, 0],
+      2
+    ];
+    var MessageData$ = [
+      3,
+      n05,
+      _MDes,
+      0,
+      [_Cod, _V2],
+      [0, 0]
+    ];
+    var Metric$ = [
+      3,
+      n05,
+      _Met,
+      0,
+      [_N, _MN, _D],
+      [0, 0, () => Dimensions]
+    ];
+    var MetricAlarm$ = [
+      3,
+      n05,
+      _MAe,
+      0,
+      [_AN, _AAl, _ADl, _ACUT, _AE, _OKA, _AA, _IDA, _SV, _SR, _SRD, _SUT, _MN, _N, _Sta, _ESx, _D, _P2, _U, _EP, _DTA, _Th, _CO, _TMD, _ELSCP, _Me, _TMI, _ESv, _STT2, _EW, _WUC, _EC, _EI2, _AC],
+      [0, 0, 0, 4, 2, 64 | 0, 64 | 0, 64 | 0, 0, 0, 0, 4, 0, 0, 0, 0, () => Dimensions, 1, 0, 1, 1, 1, 0, 0, 0, () => MetricDataQueries, 0, 0, 4, () => EvaluationWindow$, () => WarmUpConfiguration$, () => EvaluationCriteria$, 1, () => ActionConfiguration$]
+    ];
+    var MetricCharacteristics$ = [
+      3,
+      n05,
+      _MC,
+      0,
+      [_PS],
+      [2]
+    ];
+    var MetricDataQuery$ = [
+      3,
+      n05,
+      _MDQe,
+      0,
+      [_I, _MSe, _Ex, _L, _RD, _P2, _AI],
+      [0, () => MetricStat$, 0, 0, 2, 1, 0],
+      1
+    ];
+    var MetricDataResult$ = [
+      3,
+      n05,
+      _MDRe,
+      0,
+      [_I, _L, _Tim, _Va, _SCta, _Mes],
+      [0, 0, 64 | 4, 64 | 1, 0, () => MetricDataResultMessages]
+    ];
+    var MetricDatum$ = [
+      3,
+      n05,
+      _MDet,
+      0,
+      [_MN, _D, _T2, _V2, _SVt, _Va, _Cou, _U, _SRt],
+      [0, () => Dimensions, 4, 1, () => StatisticSet$, 64 | 1, 64 | 1, 0, 1],
+      1
+    ];
+    var MetricMathAnomalyDetector$ = [
+      3,
+      n05,
+      _MMAD,
+      0,
+      [_MDQ],
+      [() => MetricDataQueries]
+    ];
+    var MetricStat$ = [
+      3,
+      n05,
+      _MSe,
+      0,
+      [_Met, _P2, _St, _U],
+      [() => Metric$, 1, 0, 0],
+      3
+    ];
+    var MetricStreamEntry$ = [
+      3,
+      n05,
+      _MSE,
+      0,
+      [_Ar, _CD, _LUD, _Na, _FA, _State, _OF],
+      [0, 4, 4, 0, 0, 0, 0]
+    ];
+    var MetricStreamFilter$ = [
+      3,
+      n05,
+      _MSF,
+      0,
+      [_N, _MNe],
+      [0, 64 | 0]
+    ];
+    var MetricStreamStatisticsConfiguration$ = [
+      3,
+      n05,
+      _MSSC,
+      0,
+      [_IM, _ASd],
+      [() => MetricStreamStatisticsIncludeMetrics, 64 | 0],
+      2
+    ];
+    var MetricStreamStatisticsMetric$ = [
+      3,
+      n05,
+      _MSSM,
+      0,
+      [_N, _MN],
+      [0, 0],
+      2
+    ];
+    var MuteTargets$ = [
+      3,
+      n05,
+      _MTu,
+      0,
+      [_ANl],
+      [64 | 0],
+      1
+    ];
+    var OTelEnrichmentMetricSelector$ = [
+      3,
+      n05,
+      _OTEMS,
+      0,
+      [_N, _MNe],
+      [0, 64 | 0],
+      1
+    ];
+    var PartialFailure$ = [
+      3,
+      n05,
+      _PF,
+      0,
+      [_FR, _ETx, _FC, _FD],
+      [0, 0, 0, 0]
+    ];
+    var PutAlarmMuteRuleInput$ = [
+      3,
+      n05,
+      _PAMRI,
+      0,
+      [_Na, _R, _De, _MTu, _Ta2, _SD, _ED],
+      [0, () => Rule$, 0, () => MuteTargets$, () => TagList, 4, 4],
+      2
+    ];
+    var PutAnomalyDetectorInput$ = [
+      3,
+      n05,
+      _PADI,
+      0,
+      [_N, _MN, _D, _St, _C2, _MC, _SMAD, _MMAD],
+      [0, 0, () => Dimensions, 0, () => AnomalyDetectorConfiguration$, () => MetricCharacteristics$, () => SingleMetricAnomalyDetector$, () => MetricMathAnomalyDetector$]
+    ];
+    var PutAnomalyDetectorOutput$ = [
+      3,
+      n05,
+      _PADO,
+      0,
+      [_ADI],
+      [0]
+    ];
+    var PutCompositeAlarmInput$ = [
+      3,
+      n05,
+      _PCAI,
+      0,
+      [_AN, _AR2, _AE, _AA, _ADl, _IDA, _OKA, _Ta2, _ASc, _ASWP, _ASEP, _AC],
+      [0, 0, 2, 64 | 0, 0, 64 | 0, 64 | 0, () => TagList, 0, 1, 1, () => ActionConfiguration$],
+      2
+    ];
+    var PutDashboardInput$ = [
+      3,
+      n05,
+      _PDI,
+      0,
+      [_DN, _DB, _Ta2],
+      [0, 0, () => TagList],
+      2
+    ];
+    var PutDashboardOutput$ = [
+      3,
+      n05,
+      _PDO,
+      0,
+      [_DVMa],
+      [() => DashboardValidationMessages]
+    ];
+    var PutInsightRuleInput$ = [
+      3,
+      n05,
+      _PIRI,
+      0,
+      [_RNu, _RDu, _RS, _Ta2, _AOTL],
+      [0, 0, 0, () => TagList, 2],
+      2
+    ];
+    var PutInsightRuleOutput$ = [
+      3,
+      n05,
+      _PIRO,
+      0,
+      [],
+      []
+    ];
+    var PutLogAlarmInput$ = [
+      3,
+      n05,
+      _PLAI,
+      0,
+      [_AN, _SQC, _QRTE, _QRTA, _Th, _CO, _ADl, _ALLC, _ALLRA, _AE, _OKA, _AA, _IDA, _TMD, _Ta2, _WUC, _AC],
+      [0, () => ScheduledQueryConfiguration$, 1, 1, 1, 0, 0, 1, 0, 2, 64 | 0, 64 | 0, 64 | 0, 0, () => TagList, () => WarmUpConfiguration$, () => ActionConfiguration$],
+      6
+    ];
+    var PutManagedInsightRulesInput$ = [
+      3,
+      n05,
+      _PMIRI,
+      0,
+      [_MRana],
+      [() => ManagedRules],
+      1
+    ];
+    var PutManagedInsightRulesOutput$ = [
+      3,
+      n05,
+      _PMIRO,
+      0,
+      [_F],
+      [() => BatchFailures]
+    ];
+    var PutMetricAlarmInput$ = [
+      3,
+      n05,
+      _PMAI,
+      0,
+      [_AN, _ADl, _AE, _OKA, _AA, _IDA, _MN, _N, _Sta, _ESx, _D, _P2, _U, _EP, _DTA, _Th, _CO, _TMD, _ELSCP, _Me, _Ta2, _TMI, _EW, _WUC, _EC, _EI2, _AC],
+      [0, 0, 2, 64 | 0, 64 | 0, 64 | 0, 0, 0, 0, 0, () => Dimensions, 1, 0, 1, 1, 1, 0, 0, 0, () => MetricDataQueries, () => TagList, 0, () => EvaluationWindow$, () => WarmUpConfiguration$, () => EvaluationCriteria$, 1, () => ActionConfiguration$],
+      1
+    ];
+    var PutMetricDataInput$ = [
+      3,
+      n05,
+      _PMDI,
+      0,
+      [_N, _MD, _EMD, _SEV],
+      [0, () => MetricData, () => EntityMetricDataList, 2],
+      1
+    ];
+    var PutMetricStreamInput$ = [
+      3,
+      n05,
+      _PMSI,
+      0,
+      [_Na, _FA, _RAo, _OF, _IF, _EF, _Ta2, _SCt, _ILAM],
+      [0, 0, 0, 0, () => MetricStreamFilters, () => MetricStreamFilters, () => TagList, () => MetricStreamStatisticsConfigurations, 2],
+      4
+    ];
+    var PutMetricStreamOutput$ = [
+      3,
+      n05,
+      _PMSO,
+      0,
+      [_Ar],
+      [0]
+    ];
+    var Range$ = [
+      3,
+      n05,
+      _Ra,
+      0,
+      [_ST2, _ET],
+      [4, 4],
+      2
+    ];
+    var ResourceMetricsConfiguration$ = [
+      3,
+      n05,
+      _RMC,
+      0,
+      [_RA2, _CAr, _UA, _MS],
+      [0, 4, 4, () => ResourceMetricSelectionList],
+      3
+    ];
+    var ResourceMetricSelection$ = [
+      3,
+      n05,
+      _RMS,
+      0,
+      [_IM],
+      [64 | 0],
+      1
+    ];
+    var Rule$ = [
+      3,
+      n05,
+      _R,
+      0,
+      [_Sch],
+      [() => Schedule$],
+      1
+    ];
+    var Schedule$ = [
+      3,
+      n05,
+      _Sch,
+      0,
+      [_Ex, _Du, _Ti],
+      [0, 0, 0],
+      2
+    ];
+    var ScheduleConfiguration$ = [
+      3,
+      n05,
+      _SCc,
+      0,
+      [_SE, _STO, _ETO],
+      [0, 1, 1],
+      2
+    ];
+    var ScheduledQueryConfiguration$ = [
+      3,
+      n05,
+      _SQC,
+      0,
+      [_QS, _SQRARN, _SCc, _AEg, _LGI, _QARN, _Ta2],
+      [0, 0, () => ScheduleConfiguration$, 0, 64 | 0, 0, () => TagList],
+      4
+    ];
+    var SetAlarmStateInput$ = [
+      3,
+      n05,
+      _SASI,
+      0,
+      [_AN, _SV, _SR, _SRD],
+      [0, 0, 0, 0],
+      3
+    ];
+    var SingleMetricAnomalyDetector$ = [
+      3,
+      n05,
+      _SMAD,
+      0,
+      [_AI, _N, _MN, _D, _St],
+      [0, 0, 0, () => Dimensions, 0]
+    ];
+    var SlidingWindow$ = [
+      3,
+      n05,
+      _SW,
+      0,
+      [],
+      []
+    ];
+    var StartMetricStreamsInput$ = [
+      3,
+      n05,
+      _SMSI,
+      0,
+      [_Nam],
+      [64 | 0],
+      1
+    ];
+    var StartMetricStreamsOutput$ = [
+      3,
+      n05,
+      _SMSO,
+      0,
+      [],
+      []
+    ];
+    var StartOTelEnrichmentInput$ = [
+      3,
+      n05,
+      _SOTEI,
+      0,
+      [_IF, _EF],
+      [() => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList]
+    ];
+    var StartOTelEnrichmentOutput$ = [
+      3,
+      n05,
+      _SOTEO,
+      0,
+      [_IF, _EF, _CAr, _UA],
+      [() => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList, 4, 4]
+    ];
+    var StatisticSet$ = [
+      3,
+      n05,
+      _SS,
+      0,
+      [_SC, _Su, _Mi, _Ma],
+      [1, 1, 1, 1],
+      4
+    ];
+    var StopMetricStreamsInput$ = [
+      3,
+      n05,
+      _SMSIt,
+      0,
+      [_Nam],
+      [64 | 0],
+      1
+    ];
+    var StopMetricStreamsOutput$ = [
+      3,
+      n05,
+      _SMSOt,
+      0,
+      [],
+      []
+    ];
+    var StopOTelEnrichmentInput$ = [
+      3,
+      n05,
+      _SOTEIt,
+      0,
+      [],
+      []
+    ];
+    var StopOTelEnrichmentOutput$ = [
+      3,
+      n05,
+      _SOTEOt,
+      0,
+      [],
+      []
+    ];
+    var Tag$2 = [
+      3,
+      n05,
+      _Tag,
+      0,
+      [_Ke, _V2],
+      [0, 0],
+      2
+    ];
+    var TagResourceInput$ = [
+      3,
+      n05,
+      _TRI,
+      0,
+      [_RARN, _Ta2],
+      [0, () => TagList],
+      2
+    ];
+    var TagResourceOutput$ = [
+      3,
+      n05,
+      _TRO,
+      0,
+      [],
+      []
+    ];
+    var UntagResourceInput$ = [
+      3,
+      n05,
+      _URI,
+      0,
+      [_RARN, _TK],
+      [0, 64 | 0],
+      2
+    ];
+    var UntagResourceOutput$ = [
+      3,
+      n05,
+      _URO,
+      0,
+      [],
+      []
+    ];
+    var UpdateOTelEnrichmentInput$ = [
+      3,
+      n05,
+      _UOTEI,
+      0,
+      [_IF, _EF],
+      [() => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList]
+    ];
+    var UpdateOTelEnrichmentOutput$ = [
+      3,
+      n05,
+      _UOTEO,
+      0,
+      [_IF, _EF, _CAr, _UA],
+      [() => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList, 4, 4]
+    ];
+    var UpdateResourceMetricsConfigurationInput$ = [
+      3,
+      n05,
+      _URMCI,
+      0,
+      [_RA2, _MS],
+      [0, () => ResourceMetricSelectionList],
+      1
+    ];
+    var UpdateResourceMetricsConfigurationOutput$ = [
+      3,
+      n05,
+      _URMCO,
+      0,
+      [_RMC],
+      [() => ResourceMetricsConfiguration$],
+      1
+    ];
+    var WallClockWindow$ = [
+      3,
+      n05,
+      _WCW,
+      0,
+      [_Ti],
+      [0]
+    ];
+    var WarmUpConfiguration$ = [
+      3,
+      n05,
+      _WUC,
+      0,
+      [_WUPDIM, _OSEAWUPE],
+      [1, 2],
+      1
+    ];
+    var __Unit = "unit";
+    var AlarmContributors = [
+      1,
+      n05,
+      _ACla,
+      0,
+      () => AlarmContributor$
+    ];
+    var AlarmHistoryItems = [
+      1,
+      n05,
+      _AHIl,
+      0,
+      () => AlarmHistoryItem$
+    ];
+    var AlarmMuteRuleSummaries = [
+      1,
+      n05,
+      _AMRSl,
+      0,
+      () => AlarmMuteRuleSummary$
+    ];
+    var AnomalyDetectorExcludedTimeRanges = [
+      1,
+      n05,
+      _ADETR,
+      0,
+      () => Range$
+    ];
+    var AnomalyDetectors = [
+      1,
+      n05,
+      _ADn,
+      0,
+      () => AnomalyDetector$
+    ];
+    var BatchFailures = [
+      1,
+      n05,
+      _BF,
+      0,
+      () => PartialFailure$
+    ];
+    var CompositeAlarms = [
+      1,
+      n05,
+      _CAom,
+      0,
+      () => CompositeAlarm$
+    ];
+    var DashboardEntries = [
+      1,
+      n05,
+      _DEa,
+      0,
+      () => DashboardEntry$
+    ];
+    var DashboardValidationMessages = [
+      1,
+      n05,
+      _DVMa,
+      0,
+      () => DashboardValidationMessage$
+    ];
+    var Datapoints = [
+      1,
+      n05,
+      _Dat,
+      0,
+      () => Datapoint$
+    ];
+    var DimensionFilters = [
+      1,
+      n05,
+      _DFi,
+      0,
+      () => DimensionFilter$
+    ];
+    var Dimensions = [
+      1,
+      n05,
+      _D,
+      0,
+      () => Dimension$
+    ];
+    var EntityMetricDataList = [
+      1,
+      n05,
+      _EMDL,
+      0,
+      () => EntityMetricData$
+    ];
+    var InsightRuleContributorDatapoints = [
+      1,
+      n05,
+      _IRCDn,
+      0,
+      () => InsightRuleContributorDatapoint$
+    ];
+    var InsightRuleContributors = [
+      1,
+      n05,
+      _IRCn,
+      0,
+      () => InsightRuleContributor$
+    ];
+    var InsightRuleMetricDatapoints = [
+      1,
+      n05,
+      _IRMDn,
+      0,
+      () => InsightRuleMetricDatapoint$
+    ];
+    var InsightRules = [
+      1,
+      n05,
+      _IR,
+      0,
+      () => InsightRule$
+    ];
+    var LogAlarms = [
+      1,
+      n05,
+      _LA,
+      0,
+      () => LogAlarm$
+    ];
+    var ManagedRuleDescriptions = [
+      1,
+      n05,
+      _MRDa,
+      0,
+      () => ManagedRuleDescription$
+    ];
+    var ManagedRules = [
+      1,
+      n05,
+      _MRana,
+      0,
+      () => ManagedRule$
+    ];
+    var MetricAlarms = [
+      1,
+      n05,
+      _MA,
+      0,
+      () => MetricAlarm$
+    ];
+    var MetricData = [
+      1,
+      n05,
+      _MD,
+      0,
+      () => MetricDatum$
+    ];
+    var MetricDataQueries = [
+      1,
+      n05,
+      _MDQ,
+      0,
+      () => MetricDataQuery$
+    ];
+    var MetricDataResultMessages = [
+      1,
+      n05,
+      _MDRM,
+      0,
+      () => MessageData$
+    ];
+    var MetricDataResults = [
+      1,
+      n05,
+      _MDR,
+      0,
+      () => MetricDataResult$
+    ];
+    var Metrics = [
+      1,
+      n05,
+      _Me,
+      0,
+      () => Metric$
+    ];
+    var MetricStreamEntries = [
+      1,
+      n05,
+      _MSEe,
+      0,
+      () => MetricStreamEntry$
+    ];
+    var MetricStreamFilters = [
+      1,
+      n05,
+      _MSFe,
+      0,
+      () => MetricStreamFilter$
+    ];
+    var MetricStreamStatisticsConfigurations = [
+      1,
+      n05,
+      _MSSCe,
+      0,
+      () => MetricStreamStatisticsConfiguration$
+    ];
+    var MetricStreamStatisticsIncludeMetrics = [
+      1,
+      n05,
+      _MSSIM,
+      0,
+      () => MetricStreamStatisticsMetric$
+    ];
+    var OTelEnrichmentMetricSelectorList = [
+      1,
+      n05,
+      _OTEMSL,
+      0,
+      () => OTelEnrichmentMetricSelector$
+    ];
+    var ResourceMetricSelectionList = [
+      1,
+      n05,
+      _RMSL,
+      0,
+      () => ResourceMetricSelection$
+    ];
+    var TagList = [
+      1,
+      n05,
+      _TL,
+      0,
+      () => Tag$2
+    ];
+    var EvaluationCriteria$ = [
+      4,
+      n05,
+      _EC,
+      0,
+      [_PQLC],
+      [() => AlarmPromQLCriteria$]
+    ];
+    var EvaluationWindow$ = [
+      4,
+      n05,
+      _EW,
+      0,
+      [_WCW, _SW],
+      [() => WallClockWindow$, () => SlidingWindow$]
+    ];
+    var AssociateDatasetKmsKey$ = [
+      9,
+      n05,
+      _ADKK,
+      0,
+      () => AssociateDatasetKmsKeyInput$,
+      () => AssociateDatasetKmsKeyOutput$
+    ];
+    var CreateResourceMetricsConfiguration$ = [
+      9,
+      n05,
+      _CRMC,
+      0,
+      () => CreateResourceMetricsConfigurationInput$,
+      () => CreateResourceMetricsConfigurationOutput$
+    ];
+    var DeleteAlarmMuteRule$ = [
+      9,
+      n05,
+      _DAMR,
+      0,
+      () => DeleteAlarmMuteRuleInput$,
+      () => __Unit
+    ];
+    var DeleteAlarms$ = [
+      9,
+      n05,
+      _DAe,
+      0,
+      () => DeleteAlarmsInput$,
+      () => __Unit
+    ];
+    var DeleteAnomalyDetector$ = [
+      9,
+      n05,
+      _DAD,
+      0,
+      () => DeleteAnomalyDetectorInput$,
+      () => DeleteAnomalyDetectorOutput$
+    ];
+    var DeleteDashboards$ = [
+      9,
+      n05,
+      _DD,
+      0,
+      () => DeleteDashboardsInput$,
+      () => DeleteDashboardsOutput$
+    ];
+    var DeleteInsightRules$ = [
+      9,
+      n05,
+      _DIR,
+      0,
+      () => DeleteInsightRulesInput$,
+      () => DeleteInsightRulesOutput$
+    ];
+    var DeleteMetricStream$ = [
+      9,
+      n05,
+      _DMS,
+      0,
+      () => DeleteMetricStreamInput$,
+      () => DeleteMetricStreamOutput$
+    ];
+    var DeleteResourceMetricsConfiguration$ = [
+      9,
+      n05,
+      _DRMC,
+      0,
+      () => DeleteResourceMetricsConfigurationInput$,
+      () => DeleteResourceMetricsConfigurationOutput$
+    ];
+    var DescribeAlarmContributors$ = [
+      9,
+      n05,
+      _DAC,
+      0,
+      () => DescribeAlarmContributorsInput$,
+      () => DescribeAlarmContributorsOutput$
+    ];
+    var DescribeAlarmHistory$ = [
+      9,
+      n05,
+      _DAH,
+      0,
+      () => DescribeAlarmHistoryInput$,
+      () => DescribeAlarmHistoryOutput$
+    ];
+    var DescribeAlarms$ = [
+      9,
+      n05,
+      _DAes,
+      0,
+      () => DescribeAlarmsInput$,
+      () => DescribeAlarmsOutput$
+    ];
+    var DescribeAlarmsForMetric$ = [
+      9,
+      n05,
+      _DAFM,
+      0,
+      () => DescribeAlarmsForMetricInput$,
+      () => DescribeAlarmsForMetricOutput$
+    ];
+    var DescribeAnomalyDetectors$ = [
+      9,
+      n05,
+      _DADe,
+      0,
+      () => DescribeAnomalyDetectorsInput$,
+      () => DescribeAnomalyDetectorsOutput$
+    ];
+    var DescribeInsightRules$ = [
+      9,
+      n05,
+      _DIRe,
+      0,
+      () => DescribeInsightRulesInput$,
+      () => DescribeInsightRulesOutput$
+    ];
+    var DisableAlarmActions$ = [
+      9,
+      n05,
+      _DAA,
+      0,
+      () => DisableAlarmActionsInput$,
+      () => __Unit
+    ];
+    var DisableInsightRules$ = [
+      9,
+      n05,
+      _DIRi,
+      0,
+      () => DisableInsightRulesInput$,
+      () => DisableInsightRulesOutput$
+    ];
+    var DisassociateDatasetKmsKey$ = [
+      9,
+      n05,
+      _DDKK,
+      2,
+      () => DisassociateDatasetKmsKeyInput$,
+      () => DisassociateDatasetKmsKeyOutput$
+    ];
+    var EnableAlarmActions$ = [
+      9,
+      n05,
+      _EAA,
+      0,
+      () => EnableAlarmActionsInput$,
+      () => __Unit
+    ];
+    var EnableInsightRules$ = [
+      9,
+      n05,
+      _EIR,
+      0,
+      () => EnableInsightRulesInput$,
+      () => EnableInsightRulesOutput$
+    ];
+    var GetAlarmMuteRule$ = [
+      9,
+      n05,
+      _GAMR,
+      0,
+      () => GetAlarmMuteRuleInput$,
+      () => GetAlarmMuteRuleOutput$
+    ];
+    var GetDashboard$ = [
+      9,
+      n05,
+      _GD,
+      0,
+      () => GetDashboardInput$,
+      () => GetDashboardOutput$
+    ];
+    var GetDataset$ = [
+      9,
+      n05,
+      _GDe,
+      0,
+      () => GetDatasetInput$,
+      () => GetDatasetOutput$
+    ];
+    var GetInsightRuleReport$ = [
+      9,
+      n05,
+      _GIRR,
+      0,
+      () => GetInsightRuleReportInput$,
+      () => GetInsightRuleReportOutput$
+    ];
+    var GetMetricData$ = [
+      9,
+      n05,
+      _GMD,
+      0,
+      () => GetMetricDataInput$,
+      () => GetMetricDataOutput$
+    ];
+    var GetMetricStatistics$ = [
+      9,
+      n05,
+      _GMS,
+      0,
+      () => GetMetricStatisticsInput$,
+      () => GetMetricStatisticsOutput$
+    ];
+    var GetMetricStream$ = [
+      9,
+      n05,
+      _GMSe,
+      0,
+      () => GetMetricStreamInput$,
+      () => GetMetricStreamOutput$
+    ];
+    var GetMetricWidgetImage$ = [
+      9,
+      n05,
+      _GMWI,
+      0,
+      () => GetMetricWidgetImageInput$,
+      () => GetMetricWidgetImageOutput$
+    ];
+    var GetOTelEnrichment$ = [
+      9,
+      n05,
+      _GOTE,
+      0,
+      () => GetOTelEnrichmentInput$,
+      () => GetOTelEnrichmentOutput$
+    ];
+    var GetResourceMetricsConfiguration$ = [
+      9,
+      n05,
+      _GRMC,
+      0,
+      () => GetResourceMetricsConfigurationInput$,
+      () => GetResourceMetricsConfigurationOutput$
+    ];
+    var ListAlarmMuteRules$ = [
+      9,
+      n05,
+      _LAMR,
+      0,
+      () => ListAlarmMuteRulesInput$,
+      () => ListAlarmMuteRulesOutput$
+    ];
+    var ListDashboards$ = [
+      9,
+      n05,
+      _LD,
+      0,
+      () => ListDashboardsInput$,
+      () => ListDashboardsOutput$
+    ];
+    var ListManagedInsightRules$ = [
+      9,
+      n05,
+      _LMIR,
+      0,
+      () => ListManagedInsightRulesInput$,
+      () => ListManagedInsightRulesOutput$
+    ];
+    var ListMetrics$ = [
+      9,
+      n05,
+      _LMi,
+      0,
+      () => ListMetricsInput$,
+      () => ListMetricsOutput$
+    ];
+    var ListMetricStreams$ = [
+      9,
+      n05,
+      _LMS,
+      0,
+      () => ListMetricStreamsInput$,
+      () => ListMetricStreamsOutput$
+    ];
+    var ListTagsForResource$ = [
+      9,
+      n05,
+      _LTFR,
+      0,
+      () => ListTagsForResourceInput$,
+      () => ListTagsForResourceOutput$
+    ];
+    var PutAlarmMuteRule$ = [
+      9,
+      n05,
+      _PAMR,
+      0,
+      () => PutAlarmMuteRuleInput$,
+      () => __Unit
+    ];
+    var PutAnomalyDetector$ = [
+      9,
+      n05,
+      _PAD,
+      0,
+      () => PutAnomalyDetectorInput$,
+      () => PutAnomalyDetectorOutput$
+    ];
+    var PutCompositeAlarm$ = [
+      9,
+      n05,
+      _PCA,
+      0,
+      () => PutCompositeAlarmInput$,
+      () => __Unit
+    ];
+    var PutDashboard$ = [
+      9,
+      n05,
+      _PD,
+      0,
+      () => PutDashboardInput$,
+      () => PutDashboardOutput$
+    ];
+    var PutInsightRule$ = [
+      9,
+      n05,
+      _PIR,
+      0,
+      () => PutInsightRuleInput$,
+      () => PutInsightRuleOutput$
+    ];
+    var PutLogAlarm$ = [
+      9,
+      n05,
+      _PLA,
+      0,
+      () => PutLogAlarmInput$,
+      () => __Unit
+    ];
+    var PutManagedInsightRules$ = [
+      9,
+      n05,
+      _PMIR,
+      0,
+      () => PutManagedInsightRulesInput$,
+      () => PutManagedInsightRulesOutput$
+    ];
+    var PutMetricAlarm$ = [
+      9,
+      n05,
+      _PMA,
+      0,
+      () => PutMetricAlarmInput$,
+      () => __Unit
+    ];
+    var PutMetricData$ = [
+      9,
+      n05,
+      _PMD,
+      0,
+      () => PutMetricDataInput$,
+      () => __Unit
+    ];
+    var PutMetricStream$ = [
+      9,
+      n05,
+      _PMS,
+      0,
+      () => PutMetricStreamInput$,
+      () => PutMetricStreamOutput$
+    ];
+    var SetAlarmState$ = [
+      9,
+      n05,
+      _SAS,
+      0,
+      () => SetAlarmStateInput$,
+      () => __Unit
+    ];
+    var StartMetricStreams$ = [
+      9,
+      n05,
+      _SMS,
+      0,
+      () => StartMetricStreamsInput$,
+      () => StartMetricStreamsOutput$
+    ];
+    var StartOTelEnrichment$ = [
+      9,
+      n05,
+      _SOTE,
+      0,
+      () => StartOTelEnrichmentInput$,
+      () => StartOTelEnrichmentOutput$
+    ];
+    var StopMetricStreams$ = [
+      9,
+      n05,
+      _SMSt,
+      0,
+      () => StopMetricStreamsInput$,
+      () => StopMetricStreamsOutput$
+    ];
+    var StopOTelEnrichment$ = [
+      9,
+      n05,
+      _SOTEt,
+      0,
+      () => StopOTelEnrichmentInput$,
+      () => StopOTelEnrichmentOutput$
+    ];
+    var TagResource$ = [
+      9,
+      n05,
+      _TR,
+      0,
+      () => TagResourceInput$,
+      () => TagResourceOutput$
+    ];
+    var UntagResource$ = [
+      9,
+      n05,
+      _UR,
+      0,
+      () => UntagResourceInput$,
+      () => UntagResourceOutput$
+    ];
+    var UpdateOTelEnrichment$ = [
+      9,
+      n05,
+      _UOTE,
+      0,
+      () => UpdateOTelEnrichmentInput$,
+      () => UpdateOTelEnrichmentOutput$
+    ];
+    var UpdateResourceMetricsConfiguration$ = [
+      9,
+      n05,
+      _URMC,
+      0,
+      () => UpdateResourceMetricsConfigurationInput$,
+      () => UpdateResourceMetricsConfigurationOutput$
+    ];
+    var getRuntimeConfig$1 = (config) => {
+      return {
+        apiVersion: "2010-08-01",
+        base64Decoder: config?.base64Decoder ?? fromBase642,
+        base64Encoder: config?.base64Encoder ?? toBase643,
+        disableHostPrefix: config?.disableHostPrefix ?? false,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver5,
+        extensions: config?.extensions ?? [],
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultCloudWatchHttpAuthSchemeProvider,
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+          {
+            schemeId: "aws.auth#sigv4",
+            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+            signer: new AwsSdkSigV4Signer2()
+          }
+        ],
+        logger: config?.logger ?? new NoOpLogger2(),
+        protocol: config?.protocol ?? AwsJson1_0Protocol2,
+        protocolSettings: config?.protocolSettings ?? {
+          defaultNamespace: "com.amazonaws.cloudwatch",
+          errorTypeRegistries: errorTypeRegistries5,
+          xmlNamespace: "http://monitoring.amazonaws.com/doc/2010-08-01/",
+          version: "2010-08-01",
+          serviceTarget: "GraniteServiceVersion20100801",
+          awsQueryCompatible: true
+        },
+        serviceId: config?.serviceId ?? "CloudWatch",
+        sha256: config?.sha256 ?? Sha256,
+        urlParser: config?.urlParser ?? parseUrl2,
+        utf8Decoder: config?.utf8Decoder ?? fromUtf83,
+        utf8Encoder: config?.utf8Encoder ?? toUtf83
+      };
+    };
+    var getRuntimeConfig9 = (config) => {
+      emitWarningIfUnsupportedVersion3(process.version);
+      const defaultsMode = resolveDefaultsModeConfig2(config);
+      const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode2);
+      const clientSharedValues = getRuntimeConfig$1(config);
+      emitWarningIfUnsupportedVersion$1(process.version);
+      const loaderConfig = {
+        profile: config?.profile,
+        logger: clientSharedValues.logger
+      };
+      return {
+        ...clientSharedValues,
+        ...config,
+        runtime: "node",
+        defaultsMode,
+        authSchemePreference: config?.authSchemePreference ?? loadConfig2(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2, loaderConfig),
+        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength2,
+        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+        defaultSocketTimeout: getDefaultSocketTimeout2(config?.requestHandler, 9e5),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider2({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
+        disableRequestCompression: config?.disableRequestCompression ?? loadConfig2(NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS, config),
+        maxAttempts: config?.maxAttempts ?? loadConfig2(NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, config),
+        region: config?.region ?? loadConfig2(NODE_REGION_CONFIG_OPTIONS2, { ...NODE_REGION_CONFIG_FILE_OPTIONS2, ...loaderConfig }),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        requestMinCompressionSizeBytes: config?.requestMinCompressionSizeBytes ?? loadConfig2(NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS, config),
+        retryMode: config?.retryMode ?? loadConfig2({
+          ...NODE_RETRY_MODE_CONFIG_OPTIONS2,
+          default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE2
+        }, config),
+        streamCollector: config?.streamCollector ?? streamCollector7,
+        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig2(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig2(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        userAgentAppId: config?.userAgentAppId ?? loadConfig2(NODE_APP_ID_CONFIG_OPTIONS2, loaderConfig)
+      };
+    };
+    var getHttpAuthExtensionConfiguration5 = (runtimeConfig) => {
+      const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+      let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+      let _credentials = runtimeConfig.credentials;
+      return {
+        setHttpAuthScheme(httpAuthScheme) {
+          const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+          if (index === -1) {
+            _httpAuthSchemes.push(httpAuthScheme);
+          } else {
+            _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+          }
+        },
+        httpAuthSchemes() {
+          return _httpAuthSchemes;
+        },
+        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+          _httpAuthSchemeProvider = httpAuthSchemeProvider;
+        },
+        httpAuthSchemeProvider() {
+          return _httpAuthSchemeProvider;
+        },
+        setCredentials(credentials) {
+          _credentials = credentials;
+        },
+        credentials() {
+          return _credentials;
+        }
+      };
+    };
+    var resolveHttpAuthRuntimeConfig5 = (config) => {
+      return {
+        httpAuthSchemes: config.httpAuthSchemes(),
+        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+        credentials: config.credentials()
+      };
+    };
+    var resolveRuntimeExtensions5 = (runtimeConfig, extensions) => {
+      const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration2(runtimeConfig), getDefaultExtensionConfiguration2(runtimeConfig), getHttpHandlerExtensionConfiguration2(runtimeConfig), getHttpAuthExtensionConfiguration5(runtimeConfig));
+      extensions.forEach((extension) => extension.configure(extensionConfiguration));
+      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration2(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig2(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
+    };
+    var CloudWatchClient = class extends Client2 {
+      config;
+      constructor(...[configuration]) {
+        const _config_0 = getRuntimeConfig9(configuration || {});
+        super(_config_0);
+        this.initConfig = _config_0;
+        const _config_1 = resolveClientEndpointParameters5(_config_0);
+        const _config_2 = resolveUserAgentConfig2(_config_1);
+        const _config_3 = resolveRetryConfig2(_config_2);
+        const _config_4 = resolveRegionConfig2(_config_3);
+        const _config_5 = resolveHostHeaderConfig2(_config_4);
+        const _config_6 = resolveEndpointConfig2(_config_5);
+        const _config_7 = resolveHttpAuthSchemeConfig5(_config_6);
+        const _config_8 = resolveCompressionConfig(_config_7);
+        const _config_9 = resolveRuntimeExtensions5(_config_8, configuration?.extensions || []);
+        this.config = _config_9;
+        this.middlewareStack.use(getSchemaSerdePlugin2(this.config));
+        this.middlewareStack.use(getUserAgentPlugin2(this.config));
+        this.middlewareStack.use(getRetryPlugin2(this.config));
+        this.middlewareStack.use(getContentLengthPlugin2(this.config));
+        this.middlewareStack.use(getHostHeaderPlugin2(this.config));
+        this.middlewareStack.use(getLoggerPlugin2(this.config));
+        this.middlewareStack.use(getRecursionDetectionPlugin2(this.config));
+        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin2(this.config, {
+          httpAuthSchemeParametersProvider: defaultCloudWatchHttpAuthSchemeParametersProvider,
+          identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig2({
+            "aws.auth#sigv4": config.credentials
+          })
+        }));
+        this.middlewareStack.use(getHttpSigningPlugin2(this.config));
+      }
+      destroy() {
+        super.destroy();
+      }
+    };
+    var command5 = makeBuilder2(commonParams5, "GraniteServiceVersion20100801", "CloudWatchClient", getEndpointPlugin2);
+    var _ep05 = {};
+    var _mw05 = (Command3, cs, config, o3) => [];
+    var _mw1 = (Command3, cs, config, o3) => [
+      getCompressionPlugin(config, {
+        encodings: ["gzip"]
+      })
+    ];
+    var AssociateDatasetKmsKeyCommand = class extends command5(_ep05, _mw05, "AssociateDatasetKmsKey", AssociateDatasetKmsKey$) {
+    };
+    var CreateResourceMetricsConfigurationCommand = class extends command5(_ep05, _mw05, "CreateResourceMetricsConfiguration", CreateResourceMetricsConfiguration$) {
+    };
+    var DeleteAlarmMuteRuleCommand = class extends command5(_ep05, _mw05, "DeleteAlarmMuteRule", DeleteAlarmMuteRule$) {
+    };
+    var DeleteAlarmsCommand = class extends command5(_ep05, _mw05, "DeleteAlarms", DeleteAlarms$) {
+    };
+    var DeleteAnomalyDetectorCommand = class extends command5(_ep05, _mw05, "DeleteAnomalyDetector", DeleteAnomalyDetector$) {
+    };
+    var DeleteDashboardsCommand = class extends command5(_ep05, _mw05, "DeleteDashboards", DeleteDashboards$) {
+    };
+    var DeleteInsightRulesCommand = class extends command5(_ep05, _mw05, "DeleteInsightRules", DeleteInsightRules$) {
+    };
+    var DeleteMetricStreamCommand = class extends command5(_ep05, _mw05, "DeleteMetricStream", DeleteMetricStream$) {
+    };
+    var DeleteResourceMetricsConfigurationCommand = class extends command5(_ep05, _mw05, "DeleteResourceMetricsConfiguration", DeleteResourceMetricsConfiguration$) {
+    };
+    var DescribeAlarmContributorsCommand = class extends command5(_ep05, _mw05, "DescribeAlarmContributors", DescribeAlarmContributors$) {
+    };
+    var DescribeAlarmHistoryCommand = class extends command5(_ep05, _mw05, "DescribeAlarmHistory", DescribeAlarmHistory$) {
+    };
+    var DescribeAlarmsCommand = class extends command5(_ep05, _mw05, "DescribeAlarms", DescribeAlarms$) {
+    };
+    var DescribeAlarmsForMetricCommand = class extends command5(_ep05, _mw05, "DescribeAlarmsForMetric", DescribeAlarmsForMetric$) {
+    };
+    var DescribeAnomalyDetectorsCommand = class extends command5(_ep05, _mw05, "DescribeAnomalyDetectors", DescribeAnomalyDetectors$) {
+    };
+    var DescribeInsightRulesCommand = class extends command5(_ep05, _mw05, "DescribeInsightRules", DescribeInsightRules$) {
+    };
+    var DisableAlarmActionsCommand = class extends command5(_ep05, _mw05, "DisableAlarmActions", DisableAlarmActions$) {
+    };
+    var DisableInsightRulesCommand = class extends command5(_ep05, _mw05, "DisableInsightRules", DisableInsightRules$) {
+    };
+    var DisassociateDatasetKmsKeyCommand = class extends command5(_ep05, _mw05, "DisassociateDatasetKmsKey", DisassociateDatasetKmsKey$) {
+    };
+    var EnableAlarmActionsCommand = class extends command5(_ep05, _mw05, "EnableAlarmActions", EnableAlarmActions$) {
+    };
+    var EnableInsightRulesCommand = class extends command5(_ep05, _mw05, "EnableInsightRules", EnableInsightRules$) {
+    };
+    var GetAlarmMuteRuleCommand = class extends command5(_ep05, _mw05, "GetAlarmMuteRule", GetAlarmMuteRule$) {
+    };
+    var GetDashboardCommand = class extends command5(_ep05, _mw05, "GetDashboard", GetDashboard$) {
+    };
+    var GetDatasetCommand = class extends command5(_ep05, _mw05, "GetDataset", GetDataset$) {
+    };
+    var GetInsightRuleReportCommand = class extends command5(_ep05, _mw05, "GetInsightRuleReport", GetInsightRuleReport$) {
+    };
+    var GetMetricDataCommand2 = class extends command5(_ep05, _mw05, "GetMetricData", GetMetricData$) {
+    };
+    var GetMetricStatisticsCommand = class extends command5(_ep05, _mw05, "GetMetricStatistics", GetMetricStatistics$) {
+    };
+    var GetMetricStreamCommand = class extends command5(_ep05, _mw05, "GetMetricStream", GetMetricStream$) {
+    };
+    var GetMetricWidgetImageCommand = class extends command5(_ep05, _mw05, "GetMetricWidgetImage", GetMetricWidgetImage$) {
+    };
+    var GetOTelEnrichmentCommand = class extends command5(_ep05, _mw05, "GetOTelEnrichment", GetOTelEnrichment$) {
+    };
+    var GetResourceMetricsConfigurationCommand = class extends command5(_ep05, _mw05, "GetResourceMetricsConfiguration", GetResourceMetricsConfiguration$) {
+    };
+    var ListAlarmMuteRulesCommand = class extends command5(_ep05, _mw05, "ListAlarmMuteRules", ListAlarmMuteRules$) {
+    };
+    var ListDashboardsCommand = class extends command5(_ep05, _mw05, "ListDashboards", ListDashboards$) {
+    };
+    var ListManagedInsightRulesCommand = class extends command5(_ep05, _mw05, "ListManagedInsightRules", ListManagedInsightRules$) {
+    };
+    var ListMetricsCommand = class extends command5(_ep05, _mw05, "ListMetrics", ListMetrics$) {
+    };
+    var ListMetricStreamsCommand = class extends command5(_ep05, _mw05, "ListMetricStreams", ListMetricStreams$) {
+    };
+    var ListTagsForResourceCommand = class extends command5(_ep05, _mw05, "ListTagsForResource", ListTagsForResource$) {
+    };
+    var PutAlarmMuteRuleCommand = class extends command5(_ep05, _mw05, "PutAlarmMuteRule", PutAlarmMuteRule$) {
+    };
+    var PutAnomalyDetectorCommand = class extends command5(_ep05, _mw05, "PutAnomalyDetector", PutAnomalyDetector$) {
+    };
+    var PutCompositeAlarmCommand = class extends command5(_ep05, _mw05, "PutCompositeAlarm", PutCompositeAlarm$) {
+    };
+    var PutDashboardCommand = class extends command5(_ep05, _mw05, "PutDashboard", PutDashboard$) {
+    };
+    var PutInsightRuleCommand = class extends command5(_ep05, _mw05, "PutInsightRule", PutInsightRule$) {
+    };
+    var PutLogAlarmCommand = class extends command5(_ep05, _mw05, "PutLogAlarm", PutLogAlarm$) {
+    };
+    var PutManagedInsightRulesCommand = class extends command5(_ep05, _mw05, "PutManagedInsightRules", PutManagedInsightRules$) {
+    };
+    var PutMetricAlarmCommand = class extends command5(_ep05, _mw05, "PutMetricAlarm", PutMetricAlarm$) {
+    };
+    var PutMetricDataCommand = class extends command5(_ep05, _mw1, "PutMetricData", PutMetricData$) {
+    };
+    var PutMetricStreamCommand = class extends command5(_ep05, _mw05, "PutMetricStream", PutMetricStream$) {
+    };
+    var SetAlarmStateCommand = class extends command5(_ep05, _mw05, "SetAlarmState", SetAlarmState$) {
+    };
+    var StartMetricStreamsCommand = class extends command5(_ep05, _mw05, "StartMetricStreams", StartMetricStreams$) {
+    };
+    var StartOTelEnrichmentCommand = class extends command5(_ep05, _mw05, "StartOTelEnrichment", StartOTelEnrichment$) {
+    };
+    var StopMetricStreamsCommand = class extends command5(_ep05, _mw05, "StopMetricStreams", StopMetricStreams$) {
+    };
+    var StopOTelEnrichmentCommand = class extends command5(_ep05, _mw05, "StopOTelEnrichment", StopOTelEnrichment$) {
+    };
+    var TagResourceCommand = class extends command5(_ep05, _mw05, "TagResource", TagResource$) {
+    };
+    var UntagResourceCommand = class extends command5(_ep05, _mw05, "UntagResource", UntagResource$) {
+    };
+    var UpdateOTelEnrichmentCommand = class extends command5(_ep05, _mw05, "UpdateOTelEnrichment", UpdateOTelEnrichment$) {
+    };
+    var UpdateResourceMetricsConfigurationCommand = class extends command5(_ep05, _mw05, "UpdateResourceMetricsConfiguration", UpdateResourceMetricsConfiguration$) {
+    };
+    var paginateDescribeAlarmHistory = createPaginator2(CloudWatchClient, DescribeAlarmHistoryCommand, "NextToken", "NextToken", "MaxRecords");
+    var paginateDescribeAlarms = createPaginator2(CloudWatchClient, DescribeAlarmsCommand, "NextToken", "NextToken", "MaxRecords");
+    var paginateDescribeAnomalyDetectors = createPaginator2(CloudWatchClient, DescribeAnomalyDetectorsCommand, "NextToken", "NextToken", "MaxResults");
+    var paginateDescribeInsightRules = createPaginator2(CloudWatchClient, DescribeInsightRulesCommand, "NextToken", "NextToken", "MaxResults");
+    var paginateGetMetricData = createPaginator2(CloudWatchClient, GetMetricDataCommand2, "NextToken", "NextToken", "MaxDatapoints");
+    var paginateListAlarmMuteRules = createPaginator2(CloudWatchClient, ListAlarmMuteRulesCommand, "NextToken", "NextToken", "MaxRecords");
+    var paginateListDashboards = createPaginator2(CloudWatchClient, ListDashboardsCommand, "NextToken", "NextToken", "");
+    var paginateListManagedInsightRules = createPaginator2(CloudWatchClient, ListManagedInsightRulesCommand, "NextToken", "NextToken", "MaxResults");
+    var paginateListMetrics = createPaginator2(CloudWatchClient, ListMetricsCommand, "NextToken", "NextToken", "");
+    var paginateListMetricStreams = createPaginator2(CloudWatchClient, ListMetricStreamsCommand, "NextToken", "NextToken", "MaxResults");
+    var checkState$3 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeAlarmsCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            let flat_1 = [].concat(...result.MetricAlarms);
+            return flat_1.length > 0;
+          };
+          if (returnComparator() == true) {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForAlarmExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
+    };
+    var waitUntilAlarmExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
+      return checkExceptions2(result);
+    };
+    var checkState$2 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new GetAlarmMuteRuleCommand(input));
+        reason = result;
+        return { state: WaiterState2.SUCCESS, reason };
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.RETRY, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForAlarmMuteRuleExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
+    };
+    var waitUntilAlarmMuteRuleExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
+      return checkExceptions2(result);
+    };
+    var checkState$1 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeAlarmsCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            let flat_1 = [].concat(...result.CompositeAlarms);
+            return flat_1.length > 0;
+          };
+          if (returnComparator() == true) {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForCompositeAlarmExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
+    };
+    var waitUntilCompositeAlarmExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
+      return checkExceptions2(result);
+    };
+    var checkState = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeAlarmsCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            let flat_1 = [].concat(...result.LogAlarms);
+            return flat_1.length > 0;
+          };
+          if (returnComparator() == true) {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForLogAlarmExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
+    };
+    var waitUntilLogAlarmExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
+      return checkExceptions2(result);
+    };
+    var commands5 = {
+      AssociateDatasetKmsKeyCommand,
+      CreateResourceMetricsConfigurationCommand,
+      DeleteAlarmMuteRuleCommand,
+      DeleteAlarmsCommand,
+      DeleteAnomalyDetectorCommand,
+      DeleteDashboardsCommand,
+      DeleteInsightRulesCommand,
+      DeleteMetricStreamCommand,
+      DeleteResourceMetricsConfigurationCommand,
+      DescribeAlarmContributorsCommand,
+      DescribeAlarmHistoryCommand,
+      DescribeAlarmsCommand,
+      DescribeAlarmsForMetricCommand,
+      DescribeAnomalyDetectorsCommand,
+      DescribeInsightRulesCommand,
+      DisableAlarmActionsCommand,
+      DisableInsightRulesCommand,
+      DisassociateDatasetKmsKeyCommand,
+      EnableAlarmActionsCommand,
+      EnableInsightRulesCommand,
+      GetAlarmMuteRuleCommand,
+      GetDashboardCommand,
+      GetDatasetCommand,
+      GetInsightRuleReportCommand,
+      GetMetricDataCommand: GetMetricDataCommand2,
+      GetMetricStatisticsCommand,
+      GetMetricStreamCommand,
+      GetMetricWidgetImageCommand,
+      GetOTelEnrichmentCommand,
+      GetResourceMetricsConfigurationCommand,
+      ListAlarmMuteRulesCommand,
+      ListDashboardsCommand,
+      ListManagedInsightRulesCommand,
+      ListMetricsCommand,
+      ListMetricStreamsCommand,
+      ListTagsForResourceCommand,
+      PutAlarmMuteRuleCommand,
+      PutAnomalyDetectorCommand,
+      PutCompositeAlarmCommand,
+      PutDashboardCommand,
+      PutInsightRuleCommand,
+      PutLogAlarmCommand,
+      PutManagedInsightRulesCommand,
+      PutMetricAlarmCommand,
+      PutMetricDataCommand,
+      PutMetricStreamCommand,
+      SetAlarmStateCommand,
+      StartMetricStreamsCommand,
+      StartOTelEnrichmentCommand,
+      StopMetricStreamsCommand,
+      StopOTelEnrichmentCommand,
+      TagResourceCommand,
+      UntagResourceCommand,
+      UpdateOTelEnrichmentCommand,
+      UpdateResourceMetricsConfigurationCommand
+    };
+    var paginators = {
+      paginateDescribeAlarmHistory,
+      paginateDescribeAlarms,
+      paginateDescribeAnomalyDetectors,
+      paginateDescribeInsightRules,
+      paginateGetMetricData,
+      paginateListAlarmMuteRules,
+      paginateListDashboards,
+      paginateListManagedInsightRules,
+      paginateListMetrics,
+      paginateListMetricStreams
+    };
+    var waiters = {
+      waitUntilAlarmExists,
+      waitUntilCompositeAlarmExists,
+      waitUntilLogAlarmExists,
+      waitUntilAlarmMuteRuleExists
+    };
+    var CloudWatch = class extends CloudWatchClient {
+    };
+    createAggregatedClient2(commands5, CloudWatch, { paginators, waiters });
+    var ActionsSuppressedBy = {
+      Alarm: "Alarm",
+      ExtensionPeriod: "ExtensionPeriod",
+      WaitPeriod: "WaitPeriod"
+    };
+    var AlarmType = {
+      CompositeAlarm: "CompositeAlarm",
+      LogAlarm: "LogAlarm",
+      MetricAlarm: "MetricAlarm"
+    };
+    var HistoryItemType = {
+      Action: "Action",
+      AlarmContributorAction: "AlarmContributorAction",
+      AlarmContributorStateUpdate: "AlarmContributorStateUpdate",
+      ConfigurationUpdate: "ConfigurationUpdate",
+      StateUpdate: "StateUpdate"
+    };
+    var AlarmMuteRuleStatus = {
+      ACTIVE: "ACTIVE",
+      EXPIRED: "EXPIRED",
+      SCHEDULED: "SCHEDULED"
+    };
+    var AnomalyDetectorAdaptationSpeed = {
+      FAST: "FAST",
+      NORMAL: "NORMAL",
+      SLOW: "SLOW"
+    };
+    var AnomalyDetectorOutlierFilteringStrength = {
+      MINIMAL: "MINIMAL",
+      MODERATE: "MODERATE",
+      STRICT: "STRICT"
+    };
+    var StandardUnit = {
+      Bits: "Bits",
+      Bits_Second: "Bits/Second",
+      Bytes: "Bytes",
+      Bytes_Second: "Bytes/Second",
+      Count: "Count",
+      Count_Second: "Count/Second",
+      Gigabits: "Gigabits",
+      Gigabits_Second: "Gigabits/Second",
+      Gigabytes: "Gigabytes",
+      Gigabytes_Second: "Gigabytes/Second",
+      Kilobits: "Kilobits",
+      Kilobits_Second: "Kilobits/Second",
+      Kilobytes: "Kilobytes",
+      Kilobytes_Second: "Kilobytes/Second",
+      Megabits: "Megabits",
+      Megabits_Second: "Megabits/Second",
+      Megabytes: "Megabytes",
+      Megabytes_Second: "Megabytes/Second",
+      Microseconds: "Microseconds",
+      Milliseconds: "Milliseconds",
+      None: "None",
+      Percent: "Percent",
+      Seconds: "Seconds",
+      Terabits: "Terabits",
+      Terabits_Second: "Terabits/Second",
+      Terabytes: "Terabytes",
+      Terabytes_Second: "Terabytes/Second"
+    };
+    var AnomalyDetectorStateValue = {
+      PENDING_TRAINING: "PENDING_TRAINING",
+      TRAINED: "TRAINED",
+      TRAINED_INSUFFICIENT_DATA: "TRAINED_INSUFFICIENT_DATA"
+    };
+    var AnomalyDetectorType = {
+      METRIC_MATH: "METRIC_MATH",
+      SINGLE_METRIC: "SINGLE_METRIC"
+    };
+    var ComparisonOperator = {
+      GreaterThanOrEqualToThreshold: "GreaterThanOrEqualToThreshold",
+      GreaterThanThreshold: "GreaterThanThreshold",
+      GreaterThanUpperThreshold: "GreaterThanUpperThreshold",
+      LessThanLowerOrGreaterThanUpperThreshold: "LessThanLowerOrGreaterThanUpperThreshold",
+      LessThanLowerThreshold: "LessThanLowerThreshold",
+      LessThanOrEqualToThreshold: "LessThanOrEqualToThreshold",
+      LessThanThreshold: "LessThanThreshold"
+    };
+    var StateValue = {
+      ALARM: "ALARM",
+      INSUFFICIENT_DATA: "INSUFFICIENT_DATA",
+      OK: "OK"
+    };
+    var ScanBy = {
+      TIMESTAMP_ASCENDING: "TimestampAscending",
+      TIMESTAMP_DESCENDING: "TimestampDescending"
+    };
+    var EvaluationState = {
+      EVALUATION_ERROR: "EVALUATION_ERROR",
+      EVALUATION_FAILURE: "EVALUATION_FAILURE",
+      PARTIAL_DATA: "PARTIAL_DATA"
+    };
+    var Statistic = {
+      Average: "Average",
+      Maximum: "Maximum",
+      Minimum: "Minimum",
+      SampleCount: "SampleCount",
+      Sum: "Sum"
+    };
+    var StatusCode = {
+      COMPLETE: "Complete",
+      FORBIDDEN: "Forbidden",
+      INTERNAL_ERROR: "InternalError",
+      PARTIAL_DATA: "PartialData"
+    };
+    var MetricStreamOutputFormat = {
+      JSON: "json",
+      OPEN_TELEMETRY_0_7: "opentelemetry0.7",
+      OPEN_TELEMETRY_1_0: "opentelemetry1.0"
+    };
+    var OTelEnrichmentStatus = {
+      RUNNING: "Running",
+      STOPPED: "Stopped"
+    };
+    var RecentlyActive = {
+      PT3H: "PT3H"
+    };
+    exports.ActionConfiguration$ = ActionConfiguration$;
+    exports.ActionsSuppressedBy = ActionsSuppressedBy;
+    exports.AlarmContributor$ = AlarmContributor$;
+    exports.AlarmHistoryItem$ = AlarmHistoryItem$;
+    exports.AlarmMuteRuleStatus = AlarmMuteRuleStatus;
+    exports.AlarmMuteRuleSummary$ = AlarmMuteRuleSummary$;
+    exports.AlarmPromQLCriteria$ = AlarmPromQLCriteria$;
+    exports.AlarmTagsPropagation$ = AlarmTagsPropagation$;
+    exports.AlarmType = AlarmType;
+    exports.AnomalyDetector$ = AnomalyDetector$;
+    exports.AnomalyDetectorAdaptationSpeed = AnomalyDetectorAdaptationSpeed;
+    exports.AnomalyDetectorConfiguration$ = AnomalyDetectorConfiguration$;
+    exports.AnomalyDetectorOutlierFilteringStrength = AnomalyDetectorOutlierFilteringStrength;
+    exports.AnomalyDetectorStateValue = AnomalyDetectorStateValue;
+    exports.AnomalyDetectorType = AnomalyDetectorType;
+    exports.AssociateDatasetKmsKey$ = AssociateDatasetKmsKey$;
+    exports.AssociateDatasetKmsKeyCommand = AssociateDatasetKmsKeyCommand;
+    exports.AssociateDatasetKmsKeyInput$ = AssociateDatasetKmsKeyInput$;
+    exports.AssociateDatasetKmsKeyOutput$ = AssociateDatasetKmsKeyOutput$;
+    exports.CloudWatch = CloudWatch;
+    exports.CloudWatchClient = CloudWatchClient;
+    exports.CloudWatchServiceException = CloudWatchServiceException;
+    exports.CloudWatchServiceException$ = CloudWatchServiceException$;
+    exports.ComparisonOperator = ComparisonOperator;
+    exports.CompositeAlarm$ = CompositeAlarm$;
+    exports.ConcurrentModificationException = ConcurrentModificationException;
+    exports.ConcurrentModificationException$ = ConcurrentModificationException$;
+    exports.ConflictException = ConflictException;
+    exports.ConflictException$ = ConflictException$;
+    exports.CreateResourceMetricsConfiguration$ = CreateResourceMetricsConfiguration$;
+    exports.CreateResourceMetricsConfigurationCommand = CreateResourceMetricsConfigurationCommand;
+    exports.CreateResourceMetricsConfigurationInput$ = CreateResourceMetricsConfigurationInput$;
+    exports.CreateResourceMetricsConfigurationOutput$ = CreateResourceMetricsConfigurationOutput$;
+    exports.DashboardEntry$ = DashboardEntry$;
+    exports.DashboardInvalidInputError = DashboardInvalidInputError;
+    exports.DashboardInvalidInputError$ = DashboardInvalidInputError$;
+    exports.DashboardNotFoundError = DashboardNotFoundError;
+    exports.DashboardNotFoundError$ = DashboardNotFoundError$;
+    exports.DashboardValidationMessage$ = DashboardValidationMessage$;
+    exports.Datapoint$ = Datapoint$;
+    exports.DeleteAlarmMuteRule$ = DeleteAlarmMuteRule$;
+    exports.DeleteAlarmMuteRuleCommand = DeleteAlarmMuteRuleCommand;
+    exports.DeleteAlarmMuteRuleInput$ = DeleteAlarmMuteRuleInput$;
+    exports.DeleteAlarms$ = DeleteAlarms$;
+    exports.DeleteAlarmsCommand = DeleteAlarmsCommand;
+    exports.DeleteAlarmsInput$ = DeleteAlarmsInput$;
+    exports.DeleteAnomalyDetector$ = DeleteAnomalyDetector$;
+    exports.DeleteAnomalyDetectorCommand = DeleteAnomalyDetectorCommand;
+    exports.DeleteAnomalyDetectorInput$ = DeleteAnomalyDetectorInput$;
+    exports.DeleteAnomalyDetectorOutput$ = DeleteAnomalyDetectorOutput$;
+    exports.DeleteDashboards$ = DeleteDashboards$;
+    exports.DeleteDashboardsCommand = DeleteDashboardsCommand;
+    exports.DeleteDashboardsInput$ = DeleteDashboardsInput$;
+    exports.DeleteDashboardsOutput$ = DeleteDashboardsOutput$;
+    exports.DeleteInsightRules$ = DeleteInsightRules$;
+    exports.DeleteInsightRulesCommand = DeleteInsightRulesCommand;
+    exports.DeleteInsightRulesInput$ = DeleteInsightRulesInput$;
+    exports.DeleteInsightRulesOutput$ = DeleteInsightRulesOutput$;
+    exports.DeleteMetricStream$ = DeleteMetricStream$;
+    exports.DeleteMetricStreamCommand = DeleteMetricStreamCommand;
+    exports.DeleteMetricStreamInput$ = DeleteMetricStreamInput$;
+    exports.DeleteMetricStreamOutput$ = DeleteMetricStreamOutput$;
+    exports.DeleteResourceMetricsConfiguration$ = DeleteResourceMetricsConfiguration$;
+    exports.DeleteResourceMetricsConfigurationCommand = DeleteResourceMetricsConfigurationCommand;
+    exports.DeleteResourceMetricsConfigurationInput$ = DeleteResourceMetricsConfigurationInput$;
+    exports.DeleteResourceMetricsConfigurationOutput$ = DeleteResourceMetricsConfigurationOutput$;
+    exports.DescribeAlarmContributors$ = DescribeAlarmContributors$;
+    exports.DescribeAlarmContributorsCommand = DescribeAlarmContributorsCommand;
+    exports.DescribeAlarmContributorsInput$ = DescribeAlarmContributorsInput$;
+    exports.DescribeAlarmContributorsOutput$ = DescribeAlarmContributorsOutput$;
+    exports.DescribeAlarmHistory$ = DescribeAlarmHistory$;
+    exports.DescribeAlarmHistoryCommand = DescribeAlarmHistoryCommand;
+    exports.DescribeAlarmHistoryInput$ = DescribeAlarmHistoryInput$;
+    exports.DescribeAlarmHistoryOutput$ = DescribeAlarmHistoryOutput$;
+    exports.DescribeAlarms$ = DescribeAlarms$;
+    exports.DescribeAlarmsCommand = DescribeAlarmsCommand;
+    exports.DescribeAlarmsForMetric$ = DescribeAlarmsForMetric$;
+    exports.DescribeAlarmsForMetricCommand = DescribeAlarmsForMetricCommand;
+    exports.DescribeAlarmsForMetricInput$ = DescribeAlarmsForMetricInput$;
+    exports.DescribeAlarmsForMetricOutput$ = DescribeAlarmsForMetricOutput$;
+    exports.DescribeAlarmsInput$ = DescribeAlarmsInput$;
+    exports.DescribeAlarmsOutput$ = DescribeAlarmsOutput$;
+    exports.DescribeAnomalyDetectors$ = DescribeAnomalyDetectors$;
+    exports.DescribeAnomalyDetectorsCommand = DescribeAnomalyDetectorsCommand;
+    exports.DescribeAnomalyDetectorsInput$ = DescribeAnomalyDetectorsInput$;
+    exports.DescribeAnomalyDetectorsOutput$ = DescribeAnomalyDetectorsOutput$;
+    exports.DescribeInsightRules$ = DescribeInsightRules$;
+    exports.DescribeInsightRulesCommand = DescribeInsightRulesCommand;
+    exports.DescribeInsightRulesInput$ = DescribeInsightRulesInput$;
+    exports.DescribeInsightRulesOutput$ = DescribeInsightRulesOutput$;
+    exports.Dimension$ = Dimension$;
+    exports.DimensionFilter$ = DimensionFilter$;
+    exports.DisableAlarmActions$ = DisableAlarmActions$;
+    exports.DisableAlarmActionsCommand = DisableAlarmActionsCommand;
+    exports.DisableAlarmActionsInput$ = DisableAlarmActionsInput$;
+    exports.DisableInsightRules$ = DisableInsightRules$;
+    exports.DisableInsightRulesCommand = DisableInsightRulesCommand;
+    exports.DisableInsightRulesInput$ = DisableInsightRulesInput$;
+    exports.DisableInsightRulesOutput$ = DisableInsightRulesOutput$;
+    exports.DisassociateDatasetKmsKey$ = DisassociateDatasetKmsKey$;
+    exports.DisassociateDatasetKmsKeyCommand = DisassociateDatasetKmsKeyCommand;
+    exports.DisassociateDatasetKmsKeyInput$ = DisassociateDatasetKmsKeyInput$;
+    exports.DisassociateDatasetKmsKeyOutput$ = DisassociateDatasetKmsKeyOutput$;
+    exports.EnableAlarmActions$ = EnableAlarmActions$;
+    exports.EnableAlarmActionsCommand = EnableAlarmActionsCommand;
+    exports.EnableAlarmActionsInput$ = EnableAlarmActionsInput$;
+    exports.EnableInsightRules$ = EnableInsightRules$;
+    exports.EnableInsightRulesCommand = EnableInsightRulesCommand;
+    exports.EnableInsightRulesInput$ = EnableInsightRulesInput$;
+    exports.EnableInsightRulesOutput$ = EnableInsightRulesOutput$;
+    exports.Entity$ = Entity$;
+    exports.EntityMetricData$ = EntityMetricData$;
+    exports.EvaluationCriteria$ = EvaluationCriteria$;
+    exports.EvaluationState = EvaluationState;
+    exports.EvaluationWindow$ = EvaluationWindow$;
+    exports.GetAlarmMuteRule$ = GetAlarmMuteRule$;
+    exports.GetAlarmMuteRuleCommand = GetAlarmMuteRuleCommand;
+    exports.GetAlarmMuteRuleInput$ = GetAlarmMuteRuleInput$;
+    exports.GetAlarmMuteRuleOutput$ = GetAlarmMuteRuleOutput$;
+    exports.GetDashboard$ = GetDashboard$;
+    exports.GetDashboardCommand = GetDashboardCommand;
+    exports.GetDashboardInput$ = GetDashboardInput$;
+    exports.GetDashboardOutput$ = GetDashboardOutput$;
+    exports.GetDataset$ = GetDataset$;
+    exports.GetDatasetCommand = GetDatasetCommand;
+    exports.GetDatasetInput$ = GetDatasetInput$;
+    exports.GetDatasetOutput$ = GetDatasetOutput$;
+    exports.GetInsightRuleReport$ = GetInsightRuleReport$;
+    exports.GetInsightRuleReportCommand = GetInsightRuleReportCommand;
+    exports.GetInsightRuleReportInput$ = GetInsightRuleReportInput$;
+    exports.GetInsightRuleReportOutput$ = GetInsightRuleReportOutput$;
+    exports.GetMetricData$ = GetMetricData$;
+    exports.GetMetricDataCommand = GetMetricDataCommand2;
+    exports.GetMetricDataInput$ = GetMetricDataInput$;
+    exports.GetMetricDataOutput$ = GetMetricDataOutput$;
+    exports.GetMetricStatistics$ = GetMetricStatistics$;
+    exports.GetMetricStatisticsCommand = GetMetricStatisticsCommand;
+    exports.GetMetricStatisticsInput$ = GetMetricStatisticsInput$;
+    exports.GetMetricStatisticsOutput$ = GetMetricStatisticsOutput$;
+    exports.GetMetricStream$ = GetMetricStream$;
+    exports.GetMetricStreamCommand = GetMetricStreamCommand;
+    exports.GetMetricStreamInput$ = GetMetricStreamInput$;
+    exports.GetMetricStreamOutput$ = GetMetricStreamOutput$;
+    exports.GetMetricWidgetImage$ = GetMetricWidgetImage$;
+    exports.GetMetricWidgetImageCommand = GetMetricWidgetImageCommand;
+    exports.GetMetricWidgetImageInput$ = GetMetricWidgetImageInput$;
+    exports.GetMetricWidgetImageOutput$ = GetMetricWidgetImageOutput$;
+    exports.GetOTelEnrichment$ = GetOTelEnrichment$;
+    exports.GetOTelEnrichmentCommand = GetOTelEnrichmentCommand;
+    exports.GetOTelEnrichmentInput$ = GetOTelEnrichmentInput$;
+    exports.GetOTelEnrichmentOutput$ = GetOTelEnrichmentOutput$;
+    exports.GetResourceMetricsConfiguration$ = GetResourceMetricsConfiguration$;
+    exports.GetResourceMetricsConfigurationCommand = GetResourceMetricsConfigurationCommand;
+    exports.GetResourceMetricsConfigurationInput$ = GetResourceMetricsConfigurationInput$;
+    exports.GetResourceMetricsConfigurationOutput$ = GetResourceMetricsConfigurationOutput$;
+    exports.HistoryItemType = HistoryItemType;
+    exports.InsightRule$ = InsightRule$;
+    exports.InsightRuleContributor$ = InsightRuleContributor$;
+    exports.InsightRuleContributorDatapoint$ = InsightRuleContributorDatapoint$;
+    exports.InsightRuleMetricDatapoint$ = InsightRuleMetricDatapoint$;
+    exports.InternalServiceFault = InternalServiceFault;
+    exports.InternalServiceFault$ = InternalServiceFault$;
+    exports.InvalidFormatFault = InvalidFormatFault;
+    exports.InvalidFormatFault$ = InvalidFormatFault$;
+    exports.InvalidNextToken = InvalidNextToken;
+    exports.InvalidNextToken$ = InvalidNextToken$;
+    exports.InvalidParameterCombinationException = InvalidParameterCombinationException;
+    exports.InvalidParameterCombinationException$ = InvalidParameterCombinationException$;
+    exports.InvalidParameterValueException = InvalidParameterValueException;
+    exports.InvalidParameterValueException$ = InvalidParameterValueException$;
+    exports.KmsAccessDeniedException = KmsAccessDeniedException;
+    exports.KmsAccessDeniedException$ = KmsAccessDeniedException$;
+    exports.KmsKeyDisabledException = KmsKeyDisabledException;
+    exports.KmsKeyDisabledException$ = KmsKeyDisabledException$;
+    exports.KmsKeyNotFoundException = KmsKeyNotFoundException;
+    exports.KmsKeyNotFoundException$ = KmsKeyNotFoundException$;
+    exports.LabelOptions$ = LabelOptions$;
+    exports.LimitExceededException = LimitExceededException;
+    exports.LimitExceededException$ = LimitExceededException$;
+    exports.LimitExceededFault = LimitExceededFault;
+    exports.LimitExceededFault$ = LimitExceededFault$;
+    exports.ListAlarmMuteRules$ = ListAlarmMuteRules$;
+    exports.ListAlarmMuteRulesCommand = ListAlarmMuteRulesCommand;
+    exports.ListAlarmMuteRulesInput$ = ListAlarmMuteRulesInput$;
+    exports.ListAlarmMuteRulesOutput$ = ListAlarmMuteRulesOutput$;
+    exports.ListDashboards$ = ListDashboards$;
+    exports.ListDashboardsCommand = ListDashboardsCommand;
+    exports.ListDashboardsInput$ = ListDashboardsInput$;
+    exports.ListDashboardsOutput$ = ListDashboardsOutput$;
+    exports.ListManagedInsightRules$ = ListManagedInsightRules$;
+    exports.ListManagedInsightRulesCommand = ListManagedInsightRulesCommand;
+    exports.ListManagedInsightRulesInput$ = ListManagedInsightRulesInput$;
+    exports.ListManagedInsightRulesOutput$ = ListManagedInsightRulesOutput$;
+    exports.ListMetricStreams$ = ListMetricStreams$;
+    exports.ListMetricStreamsCommand = ListMetricStreamsCommand;
+    exports.ListMetricStreamsInput$ = ListMetricStreamsInput$;
+    exports.ListMetricStreamsOutput$ = ListMetricStreamsOutput$;
+    exports.ListMetrics$ = ListMetrics$;
+    exports.ListMetricsCommand = ListMetricsCommand;
+    exports.ListMetricsInput$ = ListMetricsInput$;
+    exports.ListMetricsOutput$ = ListMetricsOutput$;
+    exports.ListTagsForResource$ = ListTagsForResource$;
+    exports.ListTagsForResourceCommand = ListTagsForResourceCommand;
+    exports.ListTagsForResourceInput$ = ListTagsForResourceInput$;
+    exports.ListTagsForResourceOutput$ = ListTagsForResourceOutput$;
+    exports.LogAlarm$ = LogAlarm$;
+    exports.ManagedRule$ = ManagedRule$;
+    exports.ManagedRuleDescription$ = ManagedRuleDescription$;
+    exports.ManagedRuleState$ = ManagedRuleState$;
+    exports.MessageData$ = MessageData$;
+    exports.Metric$ = Metric$;
+    exports.MetricAlarm$ = MetricAlarm$;
+    exports.MetricCharacteristics$ = MetricCharacteristics$;
+    exports.MetricDataQuery$ = MetricDataQuery$;
+    exports.MetricDataResult$ = MetricDataResult$;
+    exports.MetricDatum$ = MetricDatum$;
+    exports.MetricMathAnomalyDetector$ = MetricMathAnomalyDetector$;
+    exports.MetricStat$ = MetricStat$;
+    exports.MetricStreamEntry$ = MetricStreamEntry$;
+    exports.MetricStreamFilter$ = MetricStreamFilter$;
+    exports.MetricStreamOutputFormat = MetricStreamOutputFormat;
+    exports.MetricStreamStatisticsConfiguration$ = MetricStreamStatisticsConfiguration$;
+    exports.MetricStreamStatisticsMetric$ = MetricStreamStatisticsMetric$;
+    exports.MissingRequiredParameterException = MissingRequiredParameterException;
+    exports.MissingRequiredParameterException$ = MissingRequiredParameterException$;
+    exports.MuteTargets$ = MuteTargets$;
+    exports.OTelEnrichmentMetricSelector$ = OTelEnrichmentMetricSelector$;
+    exports.OTelEnrichmentStatus = OTelEnrichmentStatus;
+    exports.PartialFailure$ = PartialFailure$;
+    exports.PutAlarmMuteRule$ = PutAlarmMuteRule$;
+    exports.PutAlarmMuteRuleCommand = PutAlarmMuteRuleCommand;
+    exports.PutAlarmMuteRuleInput$ = PutAlarmMuteRuleInput$;
+    exports.PutAnomalyDetector$ = PutAnomalyDetector$;
+    exports.PutAnomalyDetectorCommand = PutAnomalyDetectorCommand;
+    exports.PutAnomalyDetectorInput$ = PutAnomalyDetectorInput$;
+    exports.PutAnomalyDetectorOutput$ = PutAnomalyDetectorOutput$;
+    exports.PutCompositeAlarm$ = PutCompositeAlarm$;
+    exports.PutCompositeAlarmCommand = PutCompositeAlarmCommand;
+    exports.PutCompositeAlarmInput$ = PutCompositeAlarmInput$;
+    exports.PutDashboard$ = PutDashboard$;
+    exports.PutDashboardCommand = PutDashboardCommand;
+    exports.PutDashboardInput$ = PutDashboardInput$;
+    exports.PutDashboardOutput$ = PutDashboardOutput$;
+    exports.PutInsightRule$ = PutInsightRule$;
+    exports.PutInsightRuleCommand = PutInsightRuleCommand;
+    exports.PutInsightRuleInput$ = PutInsightRuleInput$;
+    exports.PutInsightRuleOutput$ = PutInsightRuleOutput$;
+    exports.PutLogAlarm$ = PutLogAlarm$;
+    exports.PutLogAlarmCommand = PutLogAlarmCommand;
+    exports.PutLogAlarmInput$ = PutLogAlarmInput$;
+    exports.PutManagedInsightRules$ = PutManagedInsightRules$;
+    exports.PutManagedInsightRulesCommand = PutManagedInsightRulesCommand;
+    exports.PutManagedInsightRulesInput$ = PutManagedInsightRulesInput$;
+    exports.PutManagedInsightRulesOutput$ = PutManagedInsightRulesOutput$;
+    exports.PutMetricAlarm$ = PutMetricAlarm$;
+    exports.PutMetricAlarmCommand = PutMetricAlarmCommand;
+    exports.PutMetricAlarmInput$ = PutMetricAlarmInput$;
+    exports.PutMetricData$ = PutMetricData$;
+    exports.PutMetricDataCommand = PutMetricDataCommand;
+    exports.PutMetricDataInput$ = PutMetricDataInput$;
+    exports.PutMetricStream$ = PutMetricStream$;
+    exports.PutMetricStreamCommand = PutMetricStreamCommand;
+    exports.PutMetricStreamInput$ = PutMetricStreamInput$;
+    exports.PutMetricStreamOutput$ = PutMetricStreamOutput$;
+    exports.Range$ = Range$;
+    exports.RecentlyActive = RecentlyActive;
+    exports.ResourceConflict = ResourceConflict;
+    exports.ResourceConflict$ = ResourceConflict$;
+    exports.ResourceMetricSelection$ = ResourceMetricSelection$;
+    exports.ResourceMetricsConfiguration$ = ResourceMetricsConfiguration$;
+    exports.ResourceNotFound = ResourceNotFound;
+    exports.ResourceNotFound$ = ResourceNotFound$;
+    exports.ResourceNotFoundException = ResourceNotFoundException2;
+    exports.ResourceNotFoundException$ = ResourceNotFoundException$2;
+    exports.Rule$ = Rule$;
+    exports.ScanBy = ScanBy;
+    exports.Schedule$ = Schedule$;
+    exports.ScheduleConfiguration$ = ScheduleConfiguration$;
+    exports.ScheduledQueryConfiguration$ = ScheduledQueryConfiguration$;
+    exports.SetAlarmState$ = SetAlarmState$;
+    exports.SetAlarmStateCommand = SetAlarmStateCommand;
+    exports.SetAlarmStateInput$ = SetAlarmStateInput$;
+    exports.SingleMetricAnomalyDetector$ = SingleMetricAnomalyDetector$;
+    exports.SlidingWindow$ = SlidingWindow$;
+    exports.StandardUnit = StandardUnit;
+    exports.StartMetricStreams$ = StartMetricStreams$;
+    exports.StartMetricStreamsCommand = StartMetricStreamsCommand;
+    exports.StartMetricStreamsInput$ = StartMetricStreamsInput$;
+    exports.StartMetricStreamsOutput$ = StartMetricStreamsOutput$;
+    exports.StartOTelEnrichment$ = StartOTelEnrichment$;
+    exports.StartOTelEnrichmentCommand = StartOTelEnrichmentCommand;
+    exports.StartOTelEnrichmentInput$ = StartOTelEnrichmentInput$;
+    exports.StartOTelEnrichmentOutput$ = StartOTelEnrichmentOutput$;
+    exports.StateValue = StateValue;
+    exports.Statistic = Statistic;
+    exports.StatisticSet$ = StatisticSet$;
+    exports.StatusCode = StatusCode;
+    exports.StopMetricStreams$ = StopMetricStreams$;
+    exports.StopMetricStreamsCommand = StopMetricStreamsCommand;
+    exports.StopMetricStreamsInput$ = StopMetricStreamsInput$;
+    exports.StopMetricStreamsOutput$ = StopMetricStreamsOutput$;
+    exports.StopOTelEnrichment$ = StopOTelEnrichment$;
+    exports.StopOTelEnrichmentCommand = StopOTelEnrichmentCommand;
+    exports.StopOTelEnrichmentInput$ = StopOTelEnrichmentInput$;
+    exports.StopOTelEnrichmentOutput$ = StopOTelEnrichmentOutput$;
+    exports.Tag$ = Tag$2;
+    exports.TagResource$ = TagResource$;
+    exports.TagResourceCommand = TagResourceCommand;
+    exports.TagResourceInput$ = TagResourceInput$;
+    exports.TagResourceOutput$ = TagResourceOutput$;
+    exports.UntagResource$ = UntagResource$;
+    exports.UntagResourceCommand = UntagResourceCommand;
+    exports.UntagResourceInput$ = UntagResourceInput$;
+    exports.UntagResourceOutput$ = UntagResourceOutput$;
+    exports.UpdateOTelEnrichment$ = UpdateOTelEnrichment$;
+    exports.UpdateOTelEnrichmentCommand = UpdateOTelEnrichmentCommand;
+    exports.UpdateOTelEnrichmentInput$ = UpdateOTelEnrichmentInput$;
+    exports.UpdateOTelEnrichmentOutput$ = UpdateOTelEnrichmentOutput$;
+    exports.UpdateResourceMetricsConfiguration$ = UpdateResourceMetricsConfiguration$;
+    exports.UpdateResourceMetricsConfigurationCommand = UpdateResourceMetricsConfigurationCommand;
+    exports.UpdateResourceMetricsConfigurationInput$ = UpdateResourceMetricsConfigurationInput$;
+    exports.UpdateResourceMetricsConfigurationOutput$ = UpdateResourceMetricsConfigurationOutput$;
+    exports.ValidationException = ValidationException2;
+    exports.ValidationException$ = ValidationException$2;
+    exports.WallClockWindow$ = WallClockWindow$;
+    exports.WarmUpConfiguration$ = WarmUpConfiguration$;
+    exports.errorTypeRegistries = errorTypeRegistries5;
+    exports.paginateDescribeAlarmHistory = paginateDescribeAlarmHistory;
+    exports.paginateDescribeAlarms = paginateDescribeAlarms;
+    exports.paginateDescribeAnomalyDetectors = paginateDescribeAnomalyDetectors;
+    exports.paginateDescribeInsightRules = paginateDescribeInsightRules;
+    exports.paginateGetMetricData = paginateGetMetricData;
+    exports.paginateListAlarmMuteRules = paginateListAlarmMuteRules;
+    exports.paginateListDashboards = paginateListDashboards;
+    exports.paginateListManagedInsightRules = paginateListManagedInsightRules;
+    exports.paginateListMetricStreams = paginateListMetricStreams;
+    exports.paginateListMetrics = paginateListMetrics;
+    exports.waitForAlarmExists = waitForAlarmExists;
+    exports.waitForAlarmMuteRuleExists = waitForAlarmMuteRuleExists;
+    exports.waitForCompositeAlarmExists = waitForCompositeAlarmExists;
+    exports.waitForLogAlarmExists = waitForLogAlarmExists;
+    exports.waitUntilAlarmExists = waitUntilAlarmExists;
+    exports.waitUntilAlarmMuteRuleExists = waitUntilAlarmMuteRuleExists;
+    exports.waitUntilCompositeAlarmExists = waitUntilCompositeAlarmExists;
+    exports.waitUntilLogAlarmExists = waitUntilLogAlarmExists;
+  }
+});
+
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
 
@@ -60132,19 +64306,36 @@ function errorMessage(e5) {
   return typeof e5 === "string" ? e5 : JSON.stringify(e5);
 }
 
+// src/common/logger.ts
+function flatGroups(sink) {
+  let open2 = false;
+  return async (name, fn) => {
+    if (open2) {
+      sink.heading(name);
+      return fn();
+    }
+    open2 = true;
+    sink.startGroup(name);
+    try {
+      return await fn();
+    } finally {
+      open2 = false;
+      sink.endGroup();
+    }
+  };
+}
+
 // src/actions/common/run.ts
 var coreLogger = {
   info: (m3) => info(m3),
   debug: (m3) => debug(m3),
   warning: (m3) => warning(m3),
-  async group(name, fn) {
-    startGroup(name);
-    try {
-      return await fn();
-    } finally {
-      endGroup();
-    }
-  }
+  // The runner's log cannot nest groups: an inner phase is a heading line in the outer group.
+  group: flatGroups({
+    startGroup: (name) => startGroup(name),
+    endGroup: () => endGroup(),
+    heading: (name) => info(`\u2500\u2500 ${name} \u2500\u2500`)
+  })
 };
 function reportFailure(e5) {
   if (e5 instanceof ConfigurationError) {
@@ -60184,18 +64375,34 @@ function annotationPath(file) {
 function isAwsError(e5) {
   return e5 instanceof Error && "$metadata" in e5;
 }
-async function runAction(body) {
+async function runAction(body, onCancel = "stopping.") {
+  const cancel = new AbortController();
+  const onSignal = (signal) => {
+    if (cancel.signal.aborted) {
+      coreLogger.warning(`Received ${signal} again: still ${onCancel}`);
+      return;
+    }
+    coreLogger.warning(`Received ${signal}: ${onCancel}`);
+    cancel.abort(new Error(`received ${signal}`));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
-    await body();
+    await body(cancel.signal);
   } catch (e5) {
-    reportFailure(e5);
+    const abortedHere = cancel.signal.aborted && (e5 === cancel.signal.reason || e5 instanceof Error && e5.name === "AbortError");
+    if (abortedHere) setFailed(`Cancelled (${errorMessage(cancel.signal.reason)}).`);
+    else reportFailure(e5);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }
 
 // src/aws/clients.ts
 var import_client_elastic_load_balancing_v2 = __toESM(require_dist_cjs16(), 1);
 
-// src/version.ts
+// src/common/version.ts
 var VERSION = "0.1.0";
 var USER_AGENT2 = `eks-cluster-canary/${VERSION}`;
 
@@ -60349,8 +64556,8 @@ function sameWeights(a5, b5) {
   for (const k5 of keys) if ((a5[k5] ?? 0) !== (b5[k5] ?? 0)) return false;
   return true;
 }
-function formatWeights(weights) {
-  return Object.entries(weights).map(([tg, w]) => `${shortName(tg)}=${w}`).join(", ");
+function formatWeights(weights, label = shortName) {
+  return Object.entries(weights).map(([tg, w]) => `${label(tg)}=${w}`).join(", ");
 }
 function describeAction(a5) {
   if (a5.Type === "forward") return `forward to ${formatWeights(forwardWeights(a5))}`;
@@ -60361,21 +64568,6 @@ function describeAction(a5) {
 }
 
 // src/alb/shift.ts
-var systemClock = {
-  now: () => /* @__PURE__ */ new Date(),
-  sleep: (ms, signal) => new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  })
-};
 var ShiftFailedError = class extends ExplainedError {
   constructor(message, previous, restored, notRestored, cancelled) {
     super(message);
@@ -60393,17 +64585,18 @@ var ShiftFailedError = class extends ExplainedError {
 async function shiftWeights(req, deps) {
   const { logger: logger2 } = deps;
   const targetGroups = Object.keys(req.desired);
-  const live = await logger2.group("Reading live weights", async () => {
+  const fmt = (w) => formatWeights(w, deps.label);
+  const live = req.live ?? await logger2.group("Reading live weights", async () => {
     const routes = await readRoutes(deps.client, req.routes, targetGroups, deps.signal);
     for (const r5 of routes) {
-      logger2.info(`${describeRef(r5.ref)}: ${formatWeights(r5.weights)}`);
+      logger2.info(`${describeRef(r5.ref)}: ${fmt(r5.weights)}`);
       logger2.debug(`${r5.ref.arn} actions: ${JSON.stringify(r5.actions)}`);
     }
     return routes;
   });
   const previous = routeWeights(live, (r5) => r5.weights);
   const desired = routeWeights(live, () => ({ ...req.desired }));
-  checkExpected(live, req.expect);
+  checkExpected(live, req.expect, fmt);
   checkMaxStep(live, req.desired, req.maxStep);
   const toWrite = live.filter((r5) => !sameWeights(r5.weights, req.desired));
   const outcome = (r5, status) => ({
@@ -60413,7 +64606,7 @@ async function shiftWeights(req, deps) {
     status
   });
   if (toWrite.length === 0) {
-    logger2.info(`Every route is already at ${formatWeights(req.desired)}; nothing to change.`);
+    logger2.info(`Every route is already at ${fmt(req.desired)}; nothing to change.`);
     return {
       previous,
       desired,
@@ -60429,7 +64622,7 @@ async function shiftWeights(req, deps) {
   if (req.dryRun) {
     for (const r5 of toWrite) {
       logger2.info(
-        `Dry run: would set ${describeRef(r5.ref)} from ${formatWeights(r5.weights)} to ${formatWeights(req.desired)}.`
+        `Dry run: would set ${describeRef(r5.ref)} from ${fmt(r5.weights)} to ${fmt(req.desired)}.`
       );
     }
     return {
@@ -60454,7 +64647,7 @@ async function shiftWeights(req, deps) {
         await writeRoute(deps.client, route.ref, actions);
         await confirmWeights(deps, route.ref, targetGroups, req.desired, deps.signal);
         logger2.info(
-          `${describeRef(route.ref)}: ${formatWeights(route.weights)} -> ${formatWeights(req.desired)} (confirmed)`
+          `${describeRef(route.ref)}: ${fmt(route.weights)} -> ${fmt(req.desired)} (confirmed)`
         );
       };
       if (req.parallel) {
@@ -60485,7 +64678,7 @@ async function shiftWeights(req, deps) {
       () => restoreRoutes(deps, touched, targetGroups)
     );
     throw new ShiftFailedError(
-      restoreMessage(cause, restored, notRestored, previous),
+      restoreMessage(cause, restored, notRestored, previous, fmt),
       previous,
       restored,
       notRestored,
@@ -60510,13 +64703,13 @@ async function restoreRoutes(deps, routes, targetGroups) {
       await writeRoute(deps.client, route.ref, route.actions.map(toWritableAction));
       await confirmWeights(deps, route.ref, targetGroups, route.weights);
       deps.logger.info(
-        `${describeRef(route.ref)}: restored to ${formatWeights(route.weights)} (confirmed)`
+        `${describeRef(route.ref)}: restored to ${formatWeights(route.weights, deps.label)} (confirmed)`
       );
       return void 0;
     } catch (e5) {
       if (await hasWeights(deps.client, route.ref, targetGroups, route.weights)) {
         deps.logger.info(
-          `${describeRef(route.ref)}: still has ${formatWeights(route.weights)}; its write never landed (confirmed)`
+          `${describeRef(route.ref)}: still has ${formatWeights(route.weights, deps.label)}; its write never landed (confirmed)`
         );
         return void 0;
       }
@@ -60615,7 +64808,9 @@ async function describeRoutes(client, refs, signal) {
 async function describeRoute(client, ref, signal) {
   try {
     if (ref.kind === "listener") {
-      const out2 = await client.send(new import_client_elastic_load_balancing_v22.DescribeListenersCommand({ ListenerArns: [ref.arn] }));
+      const out2 = await client.send(new import_client_elastic_load_balancing_v22.DescribeListenersCommand({ ListenerArns: [ref.arn] }), {
+        abortSignal: signal
+      });
       const listener = out2.Listeners?.[0];
       if (!listener) throw new ConfigurationError(`Listener ${ref.arn} was not found.`);
       return { actions: listener.DefaultActions ?? [] };
@@ -60656,19 +64851,19 @@ async function confirmWeights(deps, ref, targetGroups, expected, signal) {
     const { actions } = await describeRoute(deps.client, ref, signal);
     const forward = readForwardWeights(ref, actions, targetGroups);
     if ("weights" in forward && sameWeights(forward.weights, expected)) return;
-    seen = "weights" in forward ? formatWeights(forward.weights) : forward.problem;
+    seen = "weights" in forward ? formatWeights(forward.weights, deps.label) : forward.problem;
     if (attempt < attempts) await deps.clock.sleep(deps.readBackDelayMs ?? 1e3, signal);
   }
   throw new Error(
-    `read-back of ${describeRef(ref)} shows ${seen}, not ${formatWeights(expected)}, after ${attempts} reads`
+    `read-back of ${describeRef(ref)} shows ${seen}, not ${formatWeights(expected, deps.label)}, after ${attempts} reads`
   );
 }
-function checkExpected(live, expect) {
+function checkExpected(live, expect, fmt) {
   if (!expect) return;
   const drifted = live.filter((r5) => !sameWeights(r5.weights, expect));
   if (drifted.length === 0) return;
   const lines = drifted.map(
-    (r5) => `- ${describeRef(r5.ref)}: live ${formatWeights(r5.weights)}, expected ${formatWeights(expect)}`
+    (r5) => `- ${describeRef(r5.ref)}: live ${fmt(r5.weights)}, expected ${fmt(expect)}`
   );
   throw new ConfigurationError(
     `Drift: ${drifted.length} of ${live.length} route(s) do not have the expected weights, so nothing was changed.
@@ -60697,7 +64892,7 @@ Shift in smaller steps, or raise "max-step" if this jump is intended.`
     );
   }
 }
-function restoreMessage(cause, restored, notRestored, previous) {
+function restoreMessage(cause, restored, notRestored, previous, fmt) {
   const lines = [`Shifting failed: ${cause.replace(/\.$/, "")}.`];
   if (restored.length === 0 && notRestored.length === 0) {
     lines.push("No route had been written; every route keeps its previous weights.");
@@ -60709,7 +64904,7 @@ function restoreMessage(cause, restored, notRestored, previous) {
   }
   for (const { arn, reason } of notRestored) {
     lines.push(
-      `NOT restored: ${describeArn(arn)} (${reason}). Set it back by hand to ${formatWeights(previous[arn] ?? {})}, e.g. with "aws elbv2 ${arn.includes(":listener-rule/") ? "modify-rule --rule-arn" : "modify-listener --listener-arn"} ${arn} ...".`
+      `NOT restored: ${describeArn(arn)} (${reason}). Set it back by hand to ${fmt(previous[arn] ?? {})}, e.g. with "aws elbv2 ${arn.includes(":listener-rule/") ? "modify-rule --rule-arn" : "modify-listener --listener-arn"} ${arn} ...".`
     );
   }
   return lines.join("\n");
@@ -60743,6 +64938,23 @@ function describeRef(ref) {
 function describeArn(arn) {
   return describeRef({ kind: arn.includes(":listener-rule/") ? "rule" : "listener", arn });
 }
+
+// src/common/clock.ts
+var systemClock = {
+  now: () => /* @__PURE__ */ new Date(),
+  sleep: (ms, signal) => new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  })
+};
 
 // src/common/duration.ts
 var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
@@ -60876,10 +65088,14 @@ function parseRouteLines(lines, input, region) {
 }
 
 // src/rollout-file/parse.ts
-var import_yaml3 = __toESM(require_dist(), 1);
+var import_yaml4 = __toESM(require_dist(), 1);
 import { readFile as readFile3 } from "node:fs/promises";
 
-// src/rollout-file/checks.ts
+// src/health/checks/cloudwatch.ts
+var import_client_cloudwatch = __toESM(require_dist_cjs18(), 1);
+var import_yaml3 = __toESM(require_dist(), 1);
+
+// src/yaml/source.ts
 var import_yaml = __toESM(require_dist(), 1);
 
 // src/yaml/suggest.ts
@@ -60923,8 +65139,373 @@ function editDistance(a5, b5) {
   return rows[a5.length][b5.length];
 }
 
-// src/rollout-file/checks.ts
-var CHECK_KINDS = ["targetHealth", "cloudwatch", "prometheus", "http"];
+// src/yaml/source.ts
+var YamlSource = class {
+  constructor(text, file, what) {
+    this.file = file;
+    this.what = what;
+    this.doc = (0, import_yaml.parseDocument)(text, { lineCounter: this.lineCounter, prettyErrors: false });
+    for (const e5 of [...this.doc.errors, ...this.doc.warnings]) {
+      this.reportOffset(e5.pos[0], yamlProblem(e5));
+    }
+    this.hasSyntaxErrors = this.doc.errors.some((e5) => e5.code !== "DUPLICATE_KEY");
+  }
+  file;
+  what;
+  diagnostics = [];
+  doc;
+  /** True when the YAML itself is broken, so its tree is the parser's guess. */
+  hasSyntaxErrors;
+  lineCounter = new import_yaml.LineCounter();
+  root(label) {
+    return { node: this.deref(this.doc.contents), key: null, label };
+  }
+  /** Where a node starts, 1-based; 1:1 when there is no node. */
+  position(node) {
+    if (!node?.range) return { line: 1, col: 1 };
+    return this.lineCounter.linePos(node.range[0]);
+  }
+  /** A problem with the value itself (its type, its range): points at the value. */
+  reportValue(at, message) {
+    this.report(isEmpty(at.node) ? at.key : at.node, message);
+  }
+  /** A problem with the entry as a whole (missing keys inside it, a bad sum): points at its key. */
+  reportEntry(at, message) {
+    this.report(at.key ?? at.node, message);
+  }
+  report(node, message) {
+    const { line, col } = this.position(node);
+    this.diagnostics.push({ file: this.file, line, col, message });
+  }
+  /** All diagnostics in file order, as one error whose message lists them. */
+  toError() {
+    const sorted = [...this.diagnostics].sort((a5, b5) => a5.line - b5.line || a5.col - b5.col);
+    const count = sorted.length === 1 ? "1 problem" : `${sorted.length} problems`;
+    const lines = sorted.map((d5) => `  ${formatDiagnostic(d5)}`);
+    return new ConfigurationError(
+      [`Invalid ${this.what} in ${this.file} (${count}):`, ...lines].join("\n"),
+      sorted
+    );
+  }
+  /**
+   * The position of the node at `path`, or of its nearest existing parent, or 1:1. A scalar
+   * points at its value; a map or list at its key, since block collections start on the next line.
+   */
+  locate(path) {
+    let at = this.root("");
+    let found;
+    for (const segment of path) {
+      const next = this.child(at, segment);
+      if (!next) break;
+      at = next;
+      found = next;
+    }
+    if (!found) return { line: 1, col: 1 };
+    const pointAtKey = found.key && (isEmpty(found.node) || !(0, import_yaml.isScalar)(found.node));
+    return this.position(pointAtKey ? found.key : found.node);
+  }
+  child(at, segment) {
+    if (typeof segment === "number" && (0, import_yaml.isSeq)(at.node)) {
+      const item = at.node.items[segment];
+      if (item === void 0) return void 0;
+      return { node: this.deref(item), key: null, label: `${at.label}[${segment}]` };
+    }
+    if (typeof segment === "string" && (0, import_yaml.isMap)(at.node)) {
+      for (const pair of at.node.items) {
+        if ((0, import_yaml.isScalar)(pair.key) && String(pair.key.value) === segment) {
+          return this.entry(at, pair.key, pair.value, segment);
+        }
+      }
+    }
+    return void 0;
+  }
+  entry(parent, key, value, name) {
+    const label = parent.label === "" ? name : `${parent.label}.${name}`;
+    return { node: this.deref(value), key, label };
+  }
+  deref(node) {
+    if (node == null) return null;
+    if ((0, import_yaml.isAlias)(node)) return node.resolve(this.doc) ?? null;
+    return node;
+  }
+  reportOffset(offset, message) {
+    const { line, col } = this.lineCounter.linePos(offset);
+    this.diagnostics.push({ file: this.file, line, col, message });
+  }
+  // ---- typed readers ---------------------------------------------------------------------
+  /**
+   * The entries of a map whose allowed keys are `known`. Reports a value that is not a map,
+   * keys that are not plain names, and unknown keys (with a suggestion when one is close).
+   * `known` undefined accepts any key (maps keyed by the user's own names).
+   */
+  map(at, known, expected) {
+    if (!(0, import_yaml.isMap)(at.node)) {
+      this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    const entries = /* @__PURE__ */ new Map();
+    const suggested = /* @__PURE__ */ new Set();
+    this.misspelt.set(entries, suggested);
+    for (const pair of at.node.items) {
+      const key = pair.key;
+      if (!(0, import_yaml.isScalar)(key) || key.value === null || typeof key.value === "object") {
+        this.report(
+          key ?? at.node,
+          `${this.name(at)} has an empty, list or map key; keys here are plain names.`
+        );
+        continue;
+      }
+      const name = String(key.value);
+      if (known && !known.includes(name)) {
+        this.report(key, unknownKeyMessage(name, this.name(at), known));
+        const suggestion = closestMatch(name, known);
+        if (suggestion) suggested.add(suggestion);
+        continue;
+      }
+      if (!entries.has(name))
+        entries.set(name, this.entry(at, key, pair.value, name));
+    }
+    return entries;
+  }
+  /** Per map read: the known keys that an unknown key was taken for a misspelling of. */
+  misspelt = /* @__PURE__ */ new WeakMap();
+  /** The items of a list. */
+  list(at, expected) {
+    if (!(0, import_yaml.isSeq)(at.node)) {
+      this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    return at.node.items.map((item, i5) => ({
+      node: this.deref(item),
+      key: null,
+      label: `${at.label}[${i5}]`
+    }));
+  }
+  /** How a value is named in messages; the root has no path of its own. */
+  name(at) {
+    return at.label === "" ? `the ${this.what}` : at.label;
+  }
+  /** Reports a missing required key against its parent entry; returns the entry otherwise. */
+  required(entries, name, parent, what) {
+    const at = entries.get(name);
+    if (!at && !this.misspelt.get(entries)?.has(name)) {
+      const where = parent.label === "" ? "" : ` in ${parent.label}`;
+      this.reportEntry(parent, `Missing required key "${name}"${where}: ${what}.`);
+    }
+    return at;
+  }
+  string(at, expected = "a non-empty string") {
+    if (!(0, import_yaml.isScalar)(at.node) || typeof at.node.value !== "string" || at.node.value.trim() === "") {
+      this.reportValue(at, `${at.label} must be ${expected}, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    return at.node.value;
+  }
+  integer(at, min, max = Infinity) {
+    const expected = max === Infinity ? min === 0 ? "a non-negative integer" : `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
+    const n3 = this.number(at, expected);
+    if (n3 === void 0) return void 0;
+    if (!Number.isInteger(n3) || n3 < min || n3 > max) {
+      this.reportValue(at, `${at.label} must be ${expected}, got ${n3}.`);
+      return void 0;
+    }
+    return n3;
+  }
+  /** A finite number; `expected` words the message, range checks are the caller's. */
+  number(at, expected = "a number") {
+    const v = (0, import_yaml.isScalar)(at.node) ? at.node.value : void 0;
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      this.reportValue(
+        at,
+        `${at.label} must be ${expected}, got ${describe146(at.node)}${quotedNumberHint(at.node)}.`
+      );
+      return void 0;
+    }
+    return v;
+  }
+  /** Milliseconds; `positive` refuses 0. */
+  duration(at, { positive }) {
+    const v = (0, import_yaml.isScalar)(at.node) ? at.node.value : void 0;
+    let ms;
+    if (v === 0) ms = 0;
+    else if (typeof v === "number") {
+      this.reportValue(
+        at,
+        `${at.label} is the bare number ${v}; give the unit, e.g. ${v}s or ${v}ms.`
+      );
+      return void 0;
+    } else if (typeof v === "string") ms = parseDuration(v);
+    if (ms === void 0) {
+      this.reportValue(
+        at,
+        `${at.label} must be a duration like 30s, 5m, 1m30s or 500ms, got ${describe146(at.node)}.`
+      );
+      return void 0;
+    }
+    if (positive && ms === 0) {
+      this.reportValue(at, `${at.label} must be longer than 0, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    return ms;
+  }
+  /** A map of HTTP header names to string values. */
+  headers(at) {
+    const entries = this.map(at, void 0, "a map of header names to values");
+    if (!entries) return void 0;
+    const headers = {};
+    let ok = true;
+    for (const [name, value] of entries) {
+      if (!HEADER_NAME.test(name)) {
+        this.reportEntry(
+          value,
+          `${at.label} has "${name}", which is not a valid HTTP header name.`
+        );
+        ok = false;
+        continue;
+      }
+      const v = (0, import_yaml.isScalar)(value.node) ? value.node.value : void 0;
+      if (typeof v !== "string") {
+        const hint = typeof v === "number" || typeof v === "boolean" ? `; quote it: ${name}: "${v}"` : "";
+        this.reportValue(
+          value,
+          `${value.label} must be a string, got ${describe146(value.node)}${hint}.`
+        );
+        ok = false;
+        continue;
+      }
+      headers[name] = v;
+    }
+    return ok ? headers : void 0;
+  }
+  /** An http:// or https:// URL, kept as written. */
+  url(at) {
+    const s2 = this.string(at, "an http:// or https:// URL");
+    if (s2 === void 0) return void 0;
+    let protocol;
+    try {
+      protocol = new URL(s2).protocol;
+    } catch {
+      protocol = void 0;
+    }
+    if (protocol !== "http:" && protocol !== "https:") {
+      this.reportValue(at, `${at.label} must be an http:// or https:// URL, got "${s2}".`);
+      return void 0;
+    }
+    return s2;
+  }
+};
+var HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+function unknownKeyMessage(name, where, known) {
+  const suggestion = closestMatch(name, known);
+  if (suggestion) return `Unknown key "${name}" in ${where}; did you mean "${suggestion}"?`;
+  return `Unknown key "${name}" in ${where}; the keys allowed here are ${known.join(", ")}.`;
+}
+function isEmpty(node) {
+  return node === null || (0, import_yaml.isScalar)(node) && node.value === null;
+}
+function describe146(node) {
+  if (isEmpty(node)) return "nothing";
+  if ((0, import_yaml.isMap)(node)) return "a map";
+  if ((0, import_yaml.isSeq)(node)) return "a list";
+  if ((0, import_yaml.isScalar)(node)) {
+    const v = node.value;
+    if (typeof v === "string") {
+      const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
+      return quoted ? `the string "${v}"` : `"${v}"`;
+    }
+    return String(v);
+  }
+  return "an unsupported value";
+}
+function quotedNumberHint(node) {
+  const v = (0, import_yaml.isScalar)(node) ? node.value : void 0;
+  return typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? "; write the number without quotes" : "";
+}
+function yamlProblem(e5) {
+  switch (e5.code) {
+    case "DUPLICATE_KEY":
+      return "This key appears twice in the same map; keep one of them.";
+    case "MULTIPLE_DOCS":
+      return 'This is a second YAML document (after "---"); write a single document.';
+    case "TAG_RESOLVE_FAILED":
+      return `${sentence(e5.message)}; YAML tags are not supported here, write the plain value.`;
+    default:
+      return `YAML syntax error: ${sentence(e5.message)}.`;
+  }
+}
+function sentence(message) {
+  return message.trim().replace(/[.:]+$/, "");
+}
+function optional(at, read) {
+  return at === void 0 ? void 0 : read(at);
+}
+
+// src/health/format.ts
+function trim(n3, decimals) {
+  return String(Number(n3.toFixed(decimals)));
+}
+function formatPercent(ratio) {
+  if (!Number.isFinite(ratio)) return String(ratio);
+  const pct = ratio * 100;
+  return `${trim(pct, Math.abs(pct) < 1 ? 2 : 1)}%`;
+}
+function formatSeconds(seconds) {
+  if (!Number.isFinite(seconds)) return String(seconds);
+  if (Math.abs(seconds) < 1) return `${trim(seconds * 1e3, 1)}ms`;
+  return `${trim(seconds, 3)}s`;
+}
+function formatNumber(n3) {
+  if (!Number.isFinite(n3)) return String(n3);
+  return trim(n3, Math.abs(n3) >= 100 ? 0 : 4);
+}
+function formatBounds(bounds, show) {
+  const parts = [];
+  if (bounds.min !== void 0) parts.push(`\u2265 ${show(bounds.min)}`);
+  if (bounds.max !== void 0) parts.push(`\u2264 ${show(bounds.max)}`);
+  return parts.length ? parts.join(" and ") : "none";
+}
+function boundViolation(value, bounds, show) {
+  if (bounds.max !== void 0 && value > bounds.max) return `${show(value)} > ${show(bounds.max)}`;
+  if (bounds.min !== void 0 && value < bounds.min) return `${show(value)} < ${show(bounds.min)}`;
+  return void 0;
+}
+
+// src/health/placeholders.ts
+var PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
+var UNAVAILABLE = {
+  baselineTargetGroup: "there is no baseline target group (no cluster but the canary has weight, and no baseline target group was given)",
+  cluster: "the canary has no EKS cluster name (it comes from the rollout file\u2019s clusters.<name>.eks)",
+  loadBalancer: "the canary target group is not attached to any load balancer"
+};
+function substitutePlaceholders(text, values, where) {
+  return text.replace(PLACEHOLDER, (_whole, name) => {
+    if (!(name in values)) {
+      throw new ConfigurationError(
+        `Unknown placeholder {{${name}}} in ${where}; known placeholders are ${Object.keys(values).map((k5) => `{{${k5}}}`).join(", ")}.`
+      );
+    }
+    const value = values[name];
+    if (value === void 0) {
+      throw new ConfigurationError(
+        `Placeholder {{${name}}} in ${where} has no value: ${UNAVAILABLE[name] ?? "it is not set"}.`
+      );
+    }
+    return value;
+  });
+}
+
+// src/health/checks/kind.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+function settings(src, at, kind) {
+  if (at.node === null || scalarValue(at.node) === null) return /* @__PURE__ */ new Map();
+  return src.map(at, kind.fields, `a map of ${kind.name} settings (${kind.fields.join(", ")})`);
+}
+function scalarValue(node) {
+  return (0, import_yaml2.isScalar)(node) ? node.value : void 0;
+}
+
+// src/health/checks/cloudwatch.ts
+var DEFAULT_CLOUDWATCH_PERIOD_MS = 6e4;
 var CLOUDWATCH_METRICS = [
   "error-rate",
   "latency-p99",
@@ -60932,21 +65513,42 @@ var CLOUDWATCH_METRICS = [
   "latency-avg",
   "request-count"
 ];
-var FIELDS = {
-  targetHealth: ["minHealthy", "maxUnhealthy"],
-  cloudwatch: ["metric", "queries", "returnId", "max", "min", "vsBaseline", "minRequests"],
-  prometheus: ["url", "query", "max", "min", "bearerToken", "headers"],
-  http: [
-    "url",
-    "method",
-    "headers",
-    "expectStatus",
-    "bodyContains",
-    "count",
-    "timeout",
-    "minSuccessRatio"
-  ]
+var SUB_MINUTE_PERIODS = [1, 5, 10, 20, 30];
+function isCloudWatchPeriod(seconds) {
+  return SUB_MINUTE_PERIODS.includes(seconds) || seconds > 0 && seconds % 60 === 0;
+}
+var cloudwatch = {
+  name: "cloudwatch",
+  fields: ["metric", "queries", "returnId", "max", "min", "vsBaseline", "minRequests"],
+  parse: readCloudWatch,
+  prepare: (checks, { targets, intervalMs }) => {
+    const plan = planCloudWatch(
+      checks.map((c5) => c5.check),
+      targets,
+      intervalMs / 1e3
+    );
+    return {
+      evaluate: async (window2, io) => (await evaluateCloudWatch(io.cloudwatch, plan, window2)).map((m3) => [m3])
+    };
+  },
+  describe: describeCloudWatch,
+  secrets: () => [],
+  redact: (check) => check
 };
+function describeCloudWatch(check, canary) {
+  if (!check.metric)
+    return `cloudwatch: custom query \`${check.returnId ?? ""}\` of ${canary} ${formatBounds(check, formatNumber)}`;
+  const metric = check.metric;
+  const parts = [];
+  if (check.max !== void 0 || check.min !== void 0)
+    parts.push(formatBounds(check, (n3) => formatMetric(metric, n3)));
+  if (check.vsBaseline?.maxIncrease !== void 0)
+    parts.push(`\u2264 baseline ${formatIncrease(metric, check.vsBaseline.maxIncrease)}`);
+  if (check.vsBaseline?.maxRatio !== void 0)
+    parts.push(`\u2264 baseline \xD7${formatNumber(check.vsBaseline.maxRatio)}`);
+  const min = check.minRequests !== void 0 ? ` (judged from ${check.minRequests} requests)` : "";
+  return `cloudwatch: ${metric} of ${canary} ${parts.join(", ")}${min}`;
+}
 var METRIC_DATA_QUERY_FIELDS = [
   "Id",
   "MetricStat",
@@ -60956,101 +65558,10 @@ var METRIC_DATA_QUERY_FIELDS = [
   "Period",
   "AccountId"
 ];
-var QUERY_ID = /^[a-z][A-Za-z0-9_]{0,254}$/;
-var HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+var WRITTEN_QUERY_ID = /^[a-z][A-Za-z0-9_]{0,254}$/;
 var MAX_BARE_LATENCY_SECONDS = 60;
-function defaultChecks() {
-  return [{ kind: "targetHealth", minHealthy: 1, maxUnhealthy: 0 }];
-}
-var HTTP_CHECK_DEFAULTS = {
-  method: "GET",
-  expectStatus: 200,
-  count: 1,
-  timeoutMs: 5e3,
-  minSuccessRatio: 1
-};
-function readChecks(src, at) {
-  const items = src.list(at, 'a list of checks, e.g. "- targetHealth: { minHealthy: 1 }"');
-  if (!items) return void 0;
-  if (items.length === 0) {
-    src.reportValue(at, `${at.label} is empty; list at least one check.`);
-    return void 0;
-  }
-  const checks = [];
-  for (const item of items) {
-    const check = readCheck(src, item);
-    if (check) checks.push(check);
-  }
-  return checks.length === items.length ? checks : void 0;
-}
-function readCheck(src, item) {
-  const kinds = CHECK_KINDS.join(", ");
-  if (typeof scalarValue(item.node) === "string" && isCheckKind(scalarValue(item.node))) {
-    const kind = scalarValue(item.node);
-    src.reportValue(
-      item,
-      `${item.label} must be a map; write "- ${kind}: {}" to use its defaults.`
-    );
-    return void 0;
-  }
-  const entries = src.map(item, void 0, `a map with one key naming the check (${kinds})`);
-  if (!entries) return void 0;
-  if (entries.size === 0) {
-    src.reportValue(item, `${item.label} is empty; name one check: ${kinds}.`);
-    return void 0;
-  }
-  let body;
-  let ok = true;
-  for (const [name, at] of entries) {
-    if (!isCheckKind(name)) {
-      src.reportEntry(at, unknownKindMessage(name, item.label));
-      ok = false;
-    } else if (body) {
-      src.reportEntry(
-        at,
-        `${item.label} names two checks (${body.kind} and ${name}); start each check with its own "-".`
-      );
-      ok = false;
-    } else {
-      body = { kind: name, at };
-    }
-  }
-  if (!ok || !body) return void 0;
-  switch (body.kind) {
-    case "targetHealth":
-      return readTargetHealth(src, body.at);
-    case "cloudwatch":
-      return readCloudWatch(src, body.at);
-    case "prometheus":
-      return readPrometheus(src, body.at);
-    case "http":
-      return readHttp(src, body.at);
-  }
-}
-function unknownKindMessage(name, label) {
-  const owners = CHECK_KINDS.filter((k5) => FIELDS[k5].includes(name));
-  if (owners.length === 1) {
-    return `Unknown check "${name}" in ${label}; "${name}" is a setting of ${owners[0]}: write "- ${owners[0]}: { ${name}: ... }".`;
-  }
-  const suggestion = closestMatch(name, CHECK_KINDS);
-  if (suggestion) return `Unknown check "${name}" in ${label}; did you mean "${suggestion}"?`;
-  return `Unknown check "${name}" in ${label}; the checks are ${CHECK_KINDS.join(", ")}.`;
-}
-function settings(src, at, kind) {
-  if (at.node === null || scalarValue(at.node) === null) return /* @__PURE__ */ new Map();
-  return src.map(at, FIELDS[kind], `a map of ${kind} settings (${FIELDS[kind].join(", ")})`);
-}
-function readTargetHealth(src, at) {
-  const f5 = settings(src, at, "targetHealth");
-  if (!f5) return void 0;
-  const before = src.diagnostics.length;
-  const minHealthy = optional(f5.get("minHealthy"), (v) => src.integer(v, 0)) ?? 1;
-  const maxUnhealthy = optional(f5.get("maxUnhealthy"), (v) => src.integer(v, 0)) ?? 0;
-  if (src.diagnostics.length > before) return void 0;
-  return { kind: "targetHealth", minHealthy, maxUnhealthy };
-}
 function readCloudWatch(src, at) {
-  const f5 = settings(src, at, "cloudwatch");
+  const f5 = settings(src, at, cloudwatch);
   if (!f5) return void 0;
   const before = src.diagnostics.length;
   const check = { kind: "cloudwatch" };
@@ -61166,7 +65677,7 @@ function readQueries(src, at) {
     );
     if (idAt) {
       const id = src.string(idAt);
-      if (id !== void 0 && !QUERY_ID.test(id)) {
+      if (id !== void 0 && !WRITTEN_QUERY_ID.test(id)) {
         src.reportValue(
           idAt,
           `${idAt.label} "${id}" must start with a lowercase letter and hold only letters, digits and underscores (CloudWatch's rule for Ids).`
@@ -61232,7 +65743,7 @@ function readThreshold(src, at, metric) {
 function readVsBaseline(src, at, metric) {
   const f5 = src.map(at, ["maxIncrease", "maxRatio"], "a map with maxIncrease and/or maxRatio");
   if (!f5) return void 0;
-  if ((0, import_yaml.isMap)(at.node) && at.node.items.length === 0) {
+  if ((0, import_yaml3.isMap)(at.node) && at.node.items.length === 0) {
     src.reportValue(
       at,
       `${at.label} is empty; set "maxIncrease" (canary minus baseline) or "maxRatio" (canary / baseline).`
@@ -61260,36 +65771,382 @@ function readVsBaseline(src, at, metric) {
   }
   return src.diagnostics.length > before ? void 0 : vsBaseline;
 }
-function readPrometheus(src, at) {
-  const f5 = settings(src, at, "prometheus");
-  if (!f5) return void 0;
-  const before = src.diagnostics.length;
-  const urlAt = src.required(f5, "url", at, "the Prometheus server, e.g. http://prometheus:9090");
-  const queryAt = src.required(f5, "query", at, "the PromQL query whose value is compared");
-  const url = urlAt && src.url(urlAt);
-  const query = queryAt && src.string(queryAt);
-  const max = optional(f5.get("max"), (v) => src.number(v));
-  const min = optional(f5.get("min"), (v) => src.number(v));
-  if (!f5.has("max") && !f5.has("min")) {
-    src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
+var NAMESPACE = "AWS/ApplicationELB";
+var LATENCY_STAT = {
+  "latency-p99": "p99",
+  "latency-p95": "p95",
+  "latency-avg": "Average"
+};
+function planCloudWatch(checks, targets, windowSeconds) {
+  const queries = [];
+  const byKey = /* @__PURE__ */ new Map();
+  const series = (tg, metricName, stat2) => {
+    if (tg.loadBalancers.length === 0) {
+      throw new ConfigurationError(
+        `Target group ${tg.label} (${tg.arn}) is not attached to any load balancer, so it has no AWS/ApplicationELB metrics to check; attach it to the ALB listener or rule first.`
+      );
+    }
+    return tg.loadBalancers.map((loadBalancer) => {
+      const key = JSON.stringify([tg.dimension, loadBalancer, metricName, stat2]);
+      let query = byKey.get(key);
+      if (!query) {
+        query = { id: `m${byKey.size}`, sum: stat2 === "Sum" };
+        byKey.set(key, query);
+        queries.push({
+          Id: query.id,
+          Label: `${metricName} ${stat2} ${tg.label} ${loadBalancer}`,
+          MetricStat: {
+            Metric: {
+              Namespace: NAMESPACE,
+              MetricName: metricName,
+              Dimensions: [
+                { Name: "TargetGroup", Value: tg.dimension },
+                { Name: "LoadBalancer", Value: loadBalancer }
+              ]
+            },
+            Period: windowSeconds,
+            Stat: stat2
+          },
+          ReturnData: true
+        });
+      }
+      return { loadBalancer, query };
+    });
+  };
+  const evaluators = [];
+  checks.forEach((check, index) => {
+    if (check.metric) {
+      evaluators.push(planBuiltIn(check, check.metric, targets, series));
+    } else {
+      const custom = planCustom(check, index, targets, windowSeconds, series);
+      queries.push(...custom.queries);
+      evaluators.push(custom.evaluate);
+    }
+  });
+  return {
+    queries,
+    evaluate: (values) => evaluators.map((evaluate) => evaluate(values))
+  };
+}
+function planBuiltIn(check, metric, targets, series) {
+  const reader = (tg) => metricReader(metric, tg, series);
+  const readCanary = reader(targets.canary);
+  const baseline = check.vsBaseline ? targets.baseline : void 0;
+  const readBaseline = baseline ? reader(baseline) : void 0;
+  const minRequests = check.minRequests ?? (metric === "request-count" ? 0 : 1);
+  const show = (n3) => formatMetric(metric, n3);
+  const name = `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? "baseline"}` : ""}`;
+  const threshold = thresholdText(check, metric, baseline?.label ?? "baseline");
+  return (values) => {
+    const canary = readCanary(values);
+    const base = {
+      name,
+      kind: "cloudwatch",
+      status: "pass",
+      shown: canary.value === void 0 ? "no data" : show(canary.value),
+      threshold,
+      details: { metric, minRequests, canary }
+    };
+    if (canary.value !== void 0) base.value = canary.value;
+    const notJudged = judgeable(canary, targets.canary.label, minRequests);
+    if (notJudged) return { ...base, status: "inconclusive", reason: notJudged };
+    const value = canary.value;
+    const violations = [];
+    const bound = boundViolation(value, check, show);
+    if (bound) violations.push(bound);
+    if (check.vsBaseline) {
+      if (!baseline || !readBaseline) {
+        if (check.max === void 0 && check.min === void 0) {
+          return {
+            ...base,
+            status: "skipped",
+            reason: "no baseline target group receives traffic to compare with"
+          };
+        }
+      } else {
+        const reading = readBaseline(values);
+        base.details.baseline = reading;
+        const baselineNotJudged = judgeable(reading, baseline.label, minRequests);
+        if (baselineNotJudged)
+          return { ...base, status: "inconclusive", reason: baselineNotJudged };
+        const b5 = reading.value;
+        base.shown = `${show(value)} vs ${baseline.label} ${show(b5)}`;
+        const { maxIncrease, maxRatio } = check.vsBaseline;
+        const diff = value - b5;
+        if (maxIncrease !== void 0 && diff > maxIncrease) {
+          violations.push(
+            `${show(value)} vs ${baseline.label} ${show(b5)}: ${formatIncrease(metric, diff)} > ${formatIncrease(metric, maxIncrease)}`
+          );
+        }
+        const ratio = value === b5 ? 1 : b5 === 0 ? Infinity : value / b5;
+        if (maxRatio !== void 0 && ratio > maxRatio) {
+          violations.push(
+            `${show(value)} vs ${baseline.label} ${show(b5)}: \xD7${formatNumber(ratio)} > \xD7${formatNumber(maxRatio)}`
+          );
+        }
+      }
+    }
+    if (violations.length) return { ...base, status: "fail", reason: violations.join("; ") };
+    return base;
+  };
+}
+function judgeable(reading, label, minRequests) {
+  if (reading.unavailable) return reading.unavailable;
+  if (reading.requests < minRequests) {
+    return `not enough traffic to judge: ${formatNumber(reading.requests)} requests to ${label} < minRequests ${minRequests}`;
   }
-  if (min !== void 0 && max !== void 0 && min > max) {
-    src.reportValue(
-      f5.get("min"),
-      `${at.label} has min ${min} above max ${max}; no value could pass.`
+  if (reading.value === void 0) return `no data for ${label} in the interval`;
+  return void 0;
+}
+function thresholdText(check, metric, baseline) {
+  const show = (n3) => formatMetric(metric, n3);
+  const parts = [];
+  if (check.max !== void 0 || check.min !== void 0) parts.push(formatBounds(check, show));
+  if (check.vsBaseline?.maxIncrease !== void 0) {
+    parts.push(`\u2264 ${baseline} ${formatIncrease(metric, check.vsBaseline.maxIncrease)}`);
+  }
+  if (check.vsBaseline?.maxRatio !== void 0) {
+    parts.push(`\u2264 ${baseline} \xD7${formatNumber(check.vsBaseline.maxRatio)}`);
+  }
+  return parts.length ? parts.join(", ") : "none";
+}
+function metricReader(metric, tg, series) {
+  const requests = series(tg, "RequestCount", "Sum");
+  const errors = metric === "error-rate" ? series(tg, "HTTPCode_Target_5XX_Count", "Sum") : [];
+  const latencyStat = LATENCY_STAT[metric];
+  const latency = latencyStat ? series(tg, "TargetResponseTime", latencyStat) : [];
+  return (values) => {
+    const reading = { requests: 0, perLoadBalancer: {} };
+    const problems = [];
+    const read = (q3) => {
+      const v = values.get(q3.id);
+      if (!v) return void 0;
+      if (v.status !== "Complete" && v.status !== "PartialData") {
+        problems.push(`CloudWatch answered ${v.status}${v.message ? `: ${v.message}` : ""}`);
+        return void 0;
+      }
+      if (v.values.length === 0) return void 0;
+      return q3.sum ? v.values.reduce((a5, b5) => a5 + b5, 0) : v.values[v.values.length - 1];
+    };
+    let errorCount = 0;
+    let weightedLatency = 0;
+    let latencyWeight = 0;
+    let worstLatency;
+    tg.loadBalancers.forEach((lb, i5) => {
+      const lbRequests = read(requests[i5].query) ?? 0;
+      const row = { requests: lbRequests };
+      reading.requests += lbRequests;
+      if (errors.length) {
+        const lbErrors = read(errors[i5].query) ?? 0;
+        row.errors5xx = lbErrors;
+        errorCount += lbErrors;
+      }
+      if (latency.length) {
+        const lbLatency = read(latency[i5].query);
+        row[latencyStat] = lbLatency;
+        if (lbLatency !== void 0) {
+          worstLatency = Math.max(worstLatency ?? -Infinity, lbLatency);
+          weightedLatency += lbLatency * Math.max(lbRequests, 1);
+          latencyWeight += Math.max(lbRequests, 1);
+        }
+      }
+      reading.perLoadBalancer[lb] = row;
+    });
+    if (problems.length) {
+      reading.unavailable = problems.join("; ");
+      return reading;
+    }
+    if (metric === "request-count") reading.value = reading.requests;
+    else if (metric === "error-rate") {
+      if (reading.requests > 0) reading.value = errorCount / reading.requests;
+    } else if (latencyWeight > 0) {
+      reading.value = metric === "latency-avg" ? weightedLatency / latencyWeight : worstLatency;
+    }
+    return reading;
+  };
+}
+var QUERY_ID = /^[a-z][a-zA-Z0-9_]*$/;
+function planCustom(check, index, targets, windowSeconds, series) {
+  const raw = check.queries ?? [];
+  const where = `cloudwatch check ${index + 1}`;
+  if (raw.length === 0) {
+    throw new ConfigurationError(`The ${where} needs either a metric or queries.`);
+  }
+  const placeholders = {
+    targetGroup: targets.canary.dimension,
+    loadBalancer: targets.canary.loadBalancers[0],
+    baselineTargetGroup: targets.baseline?.dimension
+  };
+  const parsed = raw.map((q3, i5) => {
+    if (typeof q3 !== "object" || q3 === null || Array.isArray(q3)) {
+      throw new ConfigurationError(
+        `Query ${i5 + 1} of the ${where} must be a MetricDataQuery object.`
+      );
+    }
+    const text = substitutePlaceholders(JSON.stringify(q3), placeholders, `the ${where}`);
+    const query = JSON.parse(text);
+    if (typeof query.Id !== "string" || !QUERY_ID.test(query.Id)) {
+      throw new ConfigurationError(
+        `Query ${i5 + 1} of the ${where} needs an Id that starts with a lowercase letter and has only letters, digits and underscores (GetMetricData's rule), got ${JSON.stringify(query.Id)}.`
+      );
+    }
+    return query;
+  });
+  const ids = parsed.map((q3) => q3.Id);
+  const returnId = check.returnId ?? (ids.length === 1 ? ids[0] : void 0);
+  if (returnId === void 0 || !ids.includes(returnId)) {
+    throw new ConfigurationError(
+      returnId === void 0 ? `The ${where} has ${ids.length} queries; set returnId to the Id of the one to compare (${ids.join(", ")}).` : `The ${where} has returnId "${returnId}", but its queries are ${ids.join(", ")}.`
     );
   }
-  const bearerToken = optional(f5.get("bearerToken"), (v) => src.string(v));
-  const headers = optional(f5.get("headers"), (v) => src.headers(v)) ?? {};
-  if (src.diagnostics.length > before || url === void 0 || query === void 0) return void 0;
-  const check = { kind: "prometheus", url, query, headers };
-  if (max !== void 0) check.max = max;
-  if (min !== void 0) check.min = min;
-  if (bearerToken !== void 0) check.bearerToken = bearerToken;
-  return check;
+  const prefix = `c${index}_`;
+  const rename2 = (expression) => expression.replace(
+    /\b[a-z][a-zA-Z0-9_]*\b/g,
+    (word) => ids.includes(word) ? prefix + word : word
+  );
+  const queries = parsed.map((q3) => {
+    const out = { ...q3, Id: prefix + q3.Id, ReturnData: q3.Id === returnId };
+    if (out.Expression) out.Expression = rename2(out.Expression);
+    if (out.MetricStat) out.MetricStat = { ...out.MetricStat, Period: windowSeconds };
+    return out;
+  });
+  const minRequests = check.minRequests ?? 0;
+  const readRequests = minRequests > 0 ? metricReader("request-count", targets.canary, series) : void 0;
+  const name = `cloudwatch ${returnId} of ${targets.canary.label}`;
+  const show = formatNumber;
+  const threshold = formatBounds(check, show);
+  return {
+    queries,
+    evaluate: (values) => {
+      const result = values.get(prefix + returnId);
+      const latest = result?.values[result.values.length - 1];
+      const base = {
+        name,
+        kind: "cloudwatch",
+        status: "pass",
+        shown: latest === void 0 ? "no data" : show(latest),
+        threshold,
+        details: { returnId, values: result?.values ?? [], status: result?.status }
+      };
+      if (readRequests) {
+        const reading = readRequests(values);
+        base.details.requests = reading.requests;
+        const notJudged = judgeable(reading, targets.canary.label, minRequests);
+        if (notJudged) return { ...base, status: "inconclusive", reason: notJudged };
+      }
+      if (result && result.status !== "Complete" && result.status !== "PartialData") {
+        return {
+          ...base,
+          status: "inconclusive",
+          reason: `CloudWatch answered ${result.status}${result.message ? `: ${result.message}` : ""}`
+        };
+      }
+      if (latest === void 0) {
+        return {
+          ...base,
+          status: "inconclusive",
+          reason: `query ${returnId} returned no data in the interval`
+        };
+      }
+      base.value = latest;
+      const violation = boundViolation(latest, check, show);
+      return violation ? { ...base, status: "fail", reason: violation } : base;
+    }
+  };
 }
+async function fetchMetricValues(cloudwatch2, queries, window2) {
+  const values = /* @__PURE__ */ new Map();
+  let nextToken;
+  do {
+    const out = await cloudwatch2.send(
+      new import_client_cloudwatch.GetMetricDataCommand({
+        MetricDataQueries: queries,
+        StartTime: new Date(window2.start),
+        EndTime: new Date(window2.end),
+        ScanBy: "TimestampAscending",
+        NextToken: nextToken
+      })
+    );
+    for (const r5 of out.MetricDataResults ?? []) {
+      if (!r5.Id) continue;
+      const entry = values.get(r5.Id) ?? { values: [], status: "Complete" };
+      entry.values.push(...r5.Values ?? []);
+      if (r5.StatusCode && r5.StatusCode !== "Complete" && r5.StatusCode !== "PartialData") {
+        entry.status = r5.StatusCode;
+        const message = r5.Messages?.map((m3) => m3.Value).join("; ");
+        if (message) entry.message = message;
+      }
+      values.set(r5.Id, entry);
+    }
+    nextToken = out.NextToken;
+  } while (nextToken);
+  return values;
+}
+async function evaluateCloudWatch(cloudwatch2, plan, window2) {
+  if (plan.queries.length === 0) return [];
+  return plan.evaluate(await fetchMetricValues(cloudwatch2, plan.queries, window2));
+}
+function formatMetric(metric, value) {
+  if (metric === "error-rate") return formatPercent(value);
+  if (metric === "request-count") return formatNumber(value);
+  return formatSeconds(value);
+}
+function formatIncrease(metric, diff) {
+  const s2 = formatMetric(metric, diff);
+  return diff >= 0 ? `+${s2}` : s2;
+}
+
+// src/health/checks/headers.ts
+var CREDENTIAL_HEADER = /authorization|token|secret|key|cookie|session|password/i;
+function isCredentialHeader(name) {
+  return CREDENTIAL_HEADER.test(name);
+}
+var REDACTED = "***";
+function headerSecrets(headers) {
+  const secrets = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (!isCredentialHeader(name)) continue;
+    secrets.push(value);
+    const credential = /authorization/i.test(name) ? /^\s*[\w-]+\s+(\S+)\s*$/.exec(value)?.[1] : void 0;
+    if (credential !== void 0) secrets.push(credential);
+  }
+  return secrets;
+}
+function redactHeaders(headers) {
+  return Object.fromEntries(Object.keys(headers).map((name) => [name, REDACTED]));
+}
+
+// src/health/checks/http.ts
+var HTTP_CHECK_DEFAULTS = {
+  method: "GET",
+  expectStatus: 200,
+  count: 1,
+  timeoutMs: 5e3,
+  minSuccessRatio: 1
+};
+var HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+var http = {
+  name: "http",
+  fields: [
+    "url",
+    "method",
+    "headers",
+    "expectStatus",
+    "bodyContains",
+    "count",
+    "timeout",
+    "minSuccessRatio"
+  ],
+  parse: readHttp,
+  prepare: (checks) => ({
+    evaluate: (_window, io) => Promise.all(checks.map(async ({ check }) => [await evaluateHttp(check, io.fetch)]))
+  }),
+  describe: (check) => `http: ${check.method} ${check.url} answers ${check.expectStatus}${check.count > 1 ? ` (${formatPercent(check.minSuccessRatio)} of ${check.count})` : ""}`,
+  secrets: (check) => headerSecrets(check.headers),
+  redact: (check) => ({ ...check, headers: redactHeaders(check.headers) })
+};
 function readHttp(src, at) {
-  const f5 = settings(src, at, "http");
+  const f5 = settings(src, at, http);
   if (!f5) return void 0;
   const before = src.diagnostics.length;
   const urlAt = src.required(
@@ -61337,313 +66194,365 @@ function readRatio(src, at) {
   }
   return ratio;
 }
-function optional(at, read) {
-  return at === void 0 ? void 0 : read(at);
+function httpCheckName(check) {
+  return `http ${check.method} ${check.url}`;
 }
-function isCheckKind(name) {
-  return CHECK_KINDS.includes(name);
+async function evaluateHttp(check, fetchFn) {
+  const outcomes = [];
+  let ok = 0;
+  for (let i5 = 0; i5 < check.count; i5++) {
+    const outcome = await probe(check, fetchFn);
+    if (outcome === "ok") ok++;
+    outcomes.push(outcome);
+  }
+  const ratio = check.count === 0 ? 0 : ok / check.count;
+  const measurement = {
+    name: httpCheckName(check),
+    kind: "http",
+    status: ratio >= check.minSuccessRatio ? "pass" : "fail",
+    value: ratio,
+    shown: `${ok}/${check.count} ok`,
+    threshold: `\u2265 ${formatPercent(check.minSuccessRatio)} ok`,
+    details: { outcomes }
+  };
+  if (measurement.status === "fail") {
+    const firstFailure = outcomes.find((o3) => o3 !== "ok");
+    measurement.reason = `${formatPercent(ratio)} ok < ${formatPercent(check.minSuccessRatio)}${firstFailure ? ` (${firstFailure})` : ""}`;
+  }
+  return measurement;
 }
-function scalarValue(node) {
-  return (0, import_yaml.isScalar)(node) ? node.value : void 0;
+async function probe(check, fetchFn) {
+  try {
+    const res = await fetchFn(check.url, {
+      method: check.method,
+      headers: check.headers,
+      redirect: "manual",
+      signal: AbortSignal.timeout(check.timeoutMs)
+    });
+    const body = await res.text();
+    if (res.status !== check.expectStatus) {
+      return `status ${res.status}, expected ${check.expectStatus}`;
+    }
+    if (check.bodyContains !== void 0 && !body.includes(check.bodyContains)) {
+      return `body does not contain ${JSON.stringify(check.bodyContains)}`;
+    }
+    return "ok";
+  } catch (e5) {
+    if (e5 instanceof DOMException && e5.name === "TimeoutError") {
+      return `no response within ${formatSeconds(check.timeoutMs / 1e3)}`;
+    }
+    const cause = e5 instanceof Error && e5.cause ? `: ${errorMessage(e5.cause)}` : "";
+    return `request failed: ${errorMessage(e5)}${cause}`;
+  }
 }
 
-// src/yaml/source.ts
-var import_yaml2 = __toESM(require_dist(), 1);
-var YamlSource = class {
-  constructor(text, file, what) {
-    this.file = file;
-    this.what = what;
-    this.doc = (0, import_yaml2.parseDocument)(text, { lineCounter: this.lineCounter, prettyErrors: false });
-    for (const e5 of [...this.doc.errors, ...this.doc.warnings]) {
-      this.reportOffset(e5.pos[0], yamlProblem(e5));
-    }
-    this.hasSyntaxErrors = this.doc.errors.some((e5) => e5.code !== "DUPLICATE_KEY");
-  }
-  file;
-  what;
-  diagnostics = [];
-  doc;
-  /** True when the YAML itself is broken, so its tree is the parser's guess. */
-  hasSyntaxErrors;
-  lineCounter = new import_yaml2.LineCounter();
-  root(label) {
-    return { node: this.deref(this.doc.contents), key: null, label };
-  }
-  /** Where a node starts, 1-based; 1:1 when there is no node. */
-  position(node) {
-    if (!node?.range) return { line: 1, col: 1 };
-    return this.lineCounter.linePos(node.range[0]);
-  }
-  /** A problem with the value itself (its type, its range): points at the value. */
-  reportValue(at, message) {
-    this.report(isEmpty(at.node) ? at.key : at.node, message);
-  }
-  /** A problem with the entry as a whole (missing keys inside it, a bad sum): points at its key. */
-  reportEntry(at, message) {
-    this.report(at.key ?? at.node, message);
-  }
-  report(node, message) {
-    const { line, col } = this.position(node);
-    this.diagnostics.push({ file: this.file, line, col, message });
-  }
-  /** All diagnostics in file order, as one error whose message lists them. */
-  toError() {
-    const sorted = [...this.diagnostics].sort((a5, b5) => a5.line - b5.line || a5.col - b5.col);
-    const count = sorted.length === 1 ? "1 problem" : `${sorted.length} problems`;
-    const lines = sorted.map((d5) => `  ${formatDiagnostic(d5)}`);
-    return new ConfigurationError(
-      [`Invalid ${this.what} in ${this.file} (${count}):`, ...lines].join("\n"),
-      sorted
+// src/health/checks/prometheus.ts
+var prometheus = {
+  name: "prometheus",
+  fields: ["url", "query", "max", "min", "bearerToken", "headers"],
+  parse: readPrometheus,
+  prepare: (checks, { targets, intervalMs }) => {
+    const prepared = checks.map(
+      ({ check, index }) => preparePrometheusCheck(check, targets, intervalMs, index)
     );
-  }
-  /**
-   * The position of the node at `path`, or of its nearest existing parent, or 1:1. A scalar
-   * points at its value; a map or list at its key, since block collections start on the next line.
-   */
-  locate(path) {
-    let at = this.root("");
-    let found;
-    for (const segment of path) {
-      const next = this.child(at, segment);
-      if (!next) break;
-      at = next;
-      found = next;
-    }
-    if (!found) return { line: 1, col: 1 };
-    const pointAtKey = found.key && (isEmpty(found.node) || !(0, import_yaml2.isScalar)(found.node));
-    return this.position(pointAtKey ? found.key : found.node);
-  }
-  child(at, segment) {
-    if (typeof segment === "number" && (0, import_yaml2.isSeq)(at.node)) {
-      const item = at.node.items[segment];
-      if (item === void 0) return void 0;
-      return { node: this.deref(item), key: null, label: `${at.label}[${segment}]` };
-    }
-    if (typeof segment === "string" && (0, import_yaml2.isMap)(at.node)) {
-      for (const pair of at.node.items) {
-        if ((0, import_yaml2.isScalar)(pair.key) && String(pair.key.value) === segment) {
-          return this.entry(at, pair.key, pair.value, segment);
-        }
-      }
-    }
-    return void 0;
-  }
-  entry(parent, key, value, name) {
-    const label = parent.label === "" ? name : `${parent.label}.${name}`;
-    return { node: this.deref(value), key, label };
-  }
-  deref(node) {
-    if (node == null) return null;
-    if ((0, import_yaml2.isAlias)(node)) return node.resolve(this.doc) ?? null;
-    return node;
-  }
-  reportOffset(offset, message) {
-    const { line, col } = this.lineCounter.linePos(offset);
-    this.diagnostics.push({ file: this.file, line, col, message });
-  }
-  // ---- typed readers ---------------------------------------------------------------------
-  /**
-   * The entries of a map whose allowed keys are `known`. Reports a value that is not a map,
-   * keys that are not plain names, and unknown keys (with a suggestion when one is close).
-   * `known` undefined accepts any key (maps keyed by the user's own names).
-   */
-  map(at, known, expected) {
-    if (!(0, import_yaml2.isMap)(at.node)) {
-      this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
-      return void 0;
-    }
-    const entries = /* @__PURE__ */ new Map();
-    const suggested = /* @__PURE__ */ new Set();
-    this.misspelt.set(entries, suggested);
-    for (const pair of at.node.items) {
-      const key = pair.key;
-      if (!(0, import_yaml2.isScalar)(key) || key.value === null || typeof key.value === "object") {
-        this.report(
-          key ?? at.node,
-          `${this.name(at)} has an empty, list or map key; keys here are plain names.`
-        );
-        continue;
-      }
-      const name = String(key.value);
-      if (known && !known.includes(name)) {
-        this.report(key, unknownKeyMessage(name, this.name(at), known));
-        const suggestion = closestMatch(name, known);
-        if (suggestion) suggested.add(suggestion);
-        continue;
-      }
-      if (!entries.has(name))
-        entries.set(name, this.entry(at, key, pair.value, name));
-    }
-    return entries;
-  }
-  /** Per map read: the known keys that an unknown key was taken for a misspelling of. */
-  misspelt = /* @__PURE__ */ new WeakMap();
-  /** The items of a list. */
-  list(at, expected) {
-    if (!(0, import_yaml2.isSeq)(at.node)) {
-      this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
-      return void 0;
-    }
-    return at.node.items.map((item, i5) => ({
-      node: this.deref(item),
-      key: null,
-      label: `${at.label}[${i5}]`
-    }));
-  }
-  /** How a value is named in messages; the root has no path of its own. */
-  name(at) {
-    return at.label === "" ? `the ${this.what}` : at.label;
-  }
-  /** Reports a missing required key against its parent entry; returns the entry otherwise. */
-  required(entries, name, parent, what) {
-    const at = entries.get(name);
-    if (!at && !this.misspelt.get(entries)?.has(name)) {
-      const where = parent.label === "" ? "" : ` in ${parent.label}`;
-      this.reportEntry(parent, `Missing required key "${name}"${where}: ${what}.`);
-    }
-    return at;
-  }
-  string(at, expected = "a non-empty string") {
-    if (!(0, import_yaml2.isScalar)(at.node) || typeof at.node.value !== "string" || at.node.value.trim() === "") {
-      this.reportValue(at, `${at.label} must be ${expected}, got ${describe146(at.node)}.`);
-      return void 0;
-    }
-    return at.node.value;
-  }
-  integer(at, min, max = Infinity) {
-    const expected = max === Infinity ? min === 0 ? "a non-negative integer" : `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
-    const n3 = this.number(at, expected);
-    if (n3 === void 0) return void 0;
-    if (!Number.isInteger(n3) || n3 < min || n3 > max) {
-      this.reportValue(at, `${at.label} must be ${expected}, got ${n3}.`);
-      return void 0;
-    }
-    return n3;
-  }
-  /** A finite number; `expected` words the message, range checks are the caller's. */
-  number(at, expected = "a number") {
-    const v = (0, import_yaml2.isScalar)(at.node) ? at.node.value : void 0;
-    if (typeof v !== "number" || !Number.isFinite(v)) {
-      this.reportValue(
-        at,
-        `${at.label} must be ${expected}, got ${describe146(at.node)}${quotedNumberHint(at.node)}.`
-      );
-      return void 0;
-    }
-    return v;
-  }
-  /** Milliseconds; `positive` refuses 0. */
-  duration(at, { positive }) {
-    const v = (0, import_yaml2.isScalar)(at.node) ? at.node.value : void 0;
-    let ms;
-    if (v === 0) ms = 0;
-    else if (typeof v === "number") {
-      this.reportValue(
-        at,
-        `${at.label} is the bare number ${v}; give the unit, e.g. ${v}s or ${v}ms.`
-      );
-      return void 0;
-    } else if (typeof v === "string") ms = parseDuration(v);
-    if (ms === void 0) {
-      this.reportValue(
-        at,
-        `${at.label} must be a duration like 30s, 5m, 1m30s or 500ms, got ${describe146(at.node)}.`
-      );
-      return void 0;
-    }
-    if (positive && ms === 0) {
-      this.reportValue(at, `${at.label} must be longer than 0, got ${describe146(at.node)}.`);
-      return void 0;
-    }
-    return ms;
-  }
-  /** A map of HTTP header names to string values. */
-  headers(at) {
-    const entries = this.map(at, void 0, "a map of header names to values");
-    if (!entries) return void 0;
-    const headers = {};
-    let ok = true;
-    for (const [name, value] of entries) {
-      if (!HEADER_NAME.test(name)) {
-        this.reportEntry(
-          value,
-          `${at.label} has "${name}", which is not a valid HTTP header name.`
-        );
-        ok = false;
-        continue;
-      }
-      const v = (0, import_yaml2.isScalar)(value.node) ? value.node.value : void 0;
-      if (typeof v !== "string") {
-        const hint = typeof v === "number" || typeof v === "boolean" ? `; quote it: ${name}: "${v}"` : "";
-        this.reportValue(
-          value,
-          `${value.label} must be a string, got ${describe146(value.node)}${hint}.`
-        );
-        ok = false;
-        continue;
-      }
-      headers[name] = v;
-    }
-    return ok ? headers : void 0;
-  }
-  /** An http:// or https:// URL, kept as written. */
-  url(at) {
-    const s2 = this.string(at, "an http:// or https:// URL");
-    if (s2 === void 0) return void 0;
-    let protocol;
-    try {
-      protocol = new URL(s2).protocol;
-    } catch {
-      protocol = void 0;
-    }
-    if (protocol !== "http:" && protocol !== "https:") {
-      this.reportValue(at, `${at.label} must be an http:// or https:// URL, got "${s2}".`);
-      return void 0;
-    }
-    return s2;
+    return {
+      evaluate: (window2, io) => Promise.all(prepared.map(async (p3) => [await evaluatePrometheus(p3, window2, io.fetch)]))
+    };
+  },
+  describe: (check) => `prometheus: \`${check.query}\` ${formatBounds(check, formatNumber)}`,
+  secrets: (check) => [
+    ...check.bearerToken ? [check.bearerToken] : [],
+    ...headerSecrets(check.headers)
+  ],
+  redact: (check) => {
+    const redacted = { ...check, headers: redactHeaders(check.headers) };
+    if (check.bearerToken !== void 0) redacted.bearerToken = REDACTED;
+    return redacted;
   }
 };
-var HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-function unknownKeyMessage(name, where, known) {
-  const suggestion = closestMatch(name, known);
-  if (suggestion) return `Unknown key "${name}" in ${where}; did you mean "${suggestion}"?`;
-  return `Unknown key "${name}" in ${where}; the keys allowed here are ${known.join(", ")}.`;
+function readPrometheus(src, at) {
+  const f5 = settings(src, at, prometheus);
+  if (!f5) return void 0;
+  const before = src.diagnostics.length;
+  const urlAt = src.required(f5, "url", at, "the Prometheus server, e.g. http://prometheus:9090");
+  const queryAt = src.required(f5, "query", at, "the PromQL query whose value is compared");
+  const url = urlAt && src.url(urlAt);
+  const query = queryAt && src.string(queryAt);
+  const max = optional(f5.get("max"), (v) => src.number(v));
+  const min = optional(f5.get("min"), (v) => src.number(v));
+  if (!f5.has("max") && !f5.has("min")) {
+    src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
+  }
+  if (min !== void 0 && max !== void 0 && min > max) {
+    src.reportValue(
+      f5.get("min"),
+      `${at.label} has min ${min} above max ${max}; no value could pass.`
+    );
+  }
+  const bearerToken = optional(f5.get("bearerToken"), (v) => src.string(v));
+  const headers = optional(f5.get("headers"), (v) => src.headers(v)) ?? {};
+  if (src.diagnostics.length > before || url === void 0 || query === void 0) return void 0;
+  const check = { kind: "prometheus", url, query, headers };
+  if (max !== void 0) check.max = max;
+  if (min !== void 0) check.min = min;
+  if (bearerToken !== void 0) check.bearerToken = bearerToken;
+  return check;
 }
-function isEmpty(node) {
-  return node === null || (0, import_yaml2.isScalar)(node) && node.value === null;
+var QUERY_TIMEOUT_MS = 3e4;
+function preparePrometheusCheck(check, targets, intervalMs, index) {
+  const where = `prometheus check ${index + 1}`;
+  let url;
+  try {
+    url = new URL(check.url);
+  } catch {
+    throw new ConfigurationError(`The ${where} has url "${check.url}", which is not a URL.`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigurationError(`The ${where} url must be http or https, got "${check.url}".`);
+  }
+  const query = substitutePlaceholders(
+    check.query,
+    {
+      targetGroup: targets.canary.dimension,
+      loadBalancer: targets.canary.loadBalancers[0],
+      baselineTargetGroup: targets.baseline?.dimension,
+      cluster: targets.canary.eks,
+      interval: `${Math.max(1, Math.round(intervalMs / 1e3))}s`
+    },
+    `the ${where}`
+  );
+  const short = check.query.length > 60 ? `${check.query.slice(0, 57)}...` : check.query;
+  return { check, query, name: `prometheus ${short}` };
 }
-function describe146(node) {
-  if (isEmpty(node)) return "nothing";
-  if ((0, import_yaml2.isMap)(node)) return "a map";
-  if ((0, import_yaml2.isSeq)(node)) return "a list";
-  if ((0, import_yaml2.isScalar)(node)) {
-    const v = node.value;
-    if (typeof v === "string") {
-      const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
-      return quoted ? `the string "${v}"` : `"${v}"`;
+async function evaluatePrometheus(prepared, window2, fetchFn) {
+  const { check, query, name } = prepared;
+  const base = {
+    name,
+    kind: "prometheus",
+    status: "pass",
+    shown: "no data",
+    threshold: formatBounds(check, formatNumber),
+    details: { query, time: new Date(window2.end).toISOString() }
+  };
+  const endpoint = new URL("api/v1/query", check.url.endsWith("/") ? check.url : `${check.url}/`);
+  endpoint.searchParams.set("query", query);
+  endpoint.searchParams.set("time", (window2.end / 1e3).toFixed(3));
+  const headers = { accept: "application/json", ...check.headers };
+  if (check.bearerToken) headers.authorization = `Bearer ${check.bearerToken}`;
+  let status;
+  let body;
+  try {
+    const res = await fetchFn(endpoint, { headers, signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
+    status = res.status;
+    const text = await res.text();
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return {
+        ...base,
+        status: "inconclusive",
+        reason: `Prometheus answered HTTP ${status} with a body that is not JSON: ${text.slice(0, 200)}`
+      };
     }
-    return String(v);
+  } catch (e5) {
+    return {
+      ...base,
+      status: "inconclusive",
+      reason: `Prometheus query failed: ${errorMessage(e5)}`
+    };
   }
-  return "an unsupported value";
-}
-function quotedNumberHint(node) {
-  const v = (0, import_yaml2.isScalar)(node) ? node.value : void 0;
-  return typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? "; write the number without quotes" : "";
-}
-function yamlProblem(e5) {
-  switch (e5.code) {
-    case "DUPLICATE_KEY":
-      return "This key appears twice in the same map; keep one of them.";
-    case "MULTIPLE_DOCS":
-      return 'This is a second YAML document (after "---"); write a single document.';
-    case "TAG_RESOLVE_FAILED":
-      return `${sentence(e5.message)}; YAML tags are not supported here, write the plain value.`;
-    default:
-      return `YAML syntax error: ${sentence(e5.message)}.`;
+  if (body.status !== "success") {
+    const message = `Prometheus rejected the query ${JSON.stringify(query)}: ${body.errorType ?? `HTTP ${status}`}: ${body.error ?? "no error message"}`;
+    if (body.errorType === "bad_data") throw new ConfigurationError(message);
+    return { ...base, status: "inconclusive", reason: message };
   }
+  const samples = samplesOf(body.data);
+  base.details.series = samples;
+  const values = samples.map((s2) => s2.value).filter((v) => !Number.isNaN(v));
+  if (values.length === 0) {
+    return {
+      ...base,
+      status: "inconclusive",
+      reason: samples.length ? "the query returned only NaN" : "the query returned no series"
+    };
+  }
+  const worst = check.max !== void 0 ? values.reduce((a5, b5) => Math.max(a5, b5)) : check.min !== void 0 ? values.reduce((a5, b5) => Math.min(a5, b5)) : values[0];
+  const low = values.reduce((a5, b5) => Math.min(a5, b5));
+  const violation = boundViolation(worst, check, formatNumber) ?? boundViolation(low, check, formatNumber);
+  const measured = {
+    ...base,
+    value: worst,
+    shown: values.length > 1 ? `${formatNumber(worst)} (worst of ${values.length} series)` : formatNumber(worst)
+  };
+  return violation ? { ...measured, status: "fail", reason: violation } : measured;
 }
-function sentence(message) {
-  return message.trim().replace(/[.:]+$/, "");
+function samplesOf(data) {
+  const parse2 = (pair) => {
+    const raw = Array.isArray(pair) ? pair[1] : void 0;
+    return typeof raw === "string" || typeof raw === "number" ? Number(raw) : NaN;
+  };
+  if (data?.resultType === "scalar") return [{ labels: {}, value: parse2(data.result) }];
+  if (data?.resultType === "vector" && Array.isArray(data.result)) {
+    return data.result.map((r5) => ({
+      labels: r5.metric ?? {},
+      value: parse2(r5.value)
+    }));
+  }
+  if (data?.resultType === "matrix") {
+    throw new ConfigurationError(
+      "A prometheus check query must return an instant vector or a scalar, not a range vector; wrap the range selector in a function such as rate() or max_over_time()."
+    );
+  }
+  return [];
+}
+
+// src/health/target-health.ts
+var import_client_elastic_load_balancing_v23 = __toESM(require_dist_cjs16(), 1);
+async function describeTargetStates(elbv2, targetGroupArn) {
+  const out = await elbv2.send(new import_client_elastic_load_balancing_v23.DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+  const counts = {
+    healthy: 0,
+    unhealthy: 0,
+    initial: 0,
+    draining: 0,
+    other: 0,
+    targets: {}
+  };
+  for (const d5 of out.TargetHealthDescriptions ?? []) {
+    const state2 = d5.TargetHealth?.State ?? "unknown";
+    if (state2 === "healthy") counts.healthy++;
+    else if (state2 === "unhealthy" || state2 === "unhealthy.draining") counts.unhealthy++;
+    else if (state2 === "initial") counts.initial++;
+    else if (state2 === "draining") counts.draining++;
+    else counts.other++;
+    const id = `${d5.Target?.Id ?? "?"}${d5.Target?.Port ? `:${d5.Target.Port}` : ""}`;
+    const reason = d5.TargetHealth?.Reason;
+    counts.targets[id] = reason ? `${state2} (${reason})` : state2;
+  }
+  return counts;
+}
+
+// src/health/checks/target-health.ts
+var targetHealth = {
+  name: "targetHealth",
+  fields: ["minHealthy", "maxUnhealthy"],
+  parse: readTargetHealth,
+  prepare: (checks, { targets }) => ({
+    evaluate: (_window, io) => Promise.all(
+      checks.map(({ check }) => evaluateTargetHealth(check, targets.weighted, io.elbv2))
+    )
+  }),
+  describe: (check) => `targetHealth: every cluster with weight has \u2265 ${check.minHealthy} healthy and \u2264 ${check.maxUnhealthy} unhealthy targets`,
+  secrets: () => [],
+  redact: (check) => check
+};
+function readTargetHealth(src, at) {
+  const f5 = settings(src, at, targetHealth);
+  if (!f5) return void 0;
+  const before = src.diagnostics.length;
+  const minHealthy = optional(f5.get("minHealthy"), (v) => src.integer(v, 0)) ?? 1;
+  const maxUnhealthy = optional(f5.get("maxUnhealthy"), (v) => src.integer(v, 0)) ?? 0;
+  if (src.diagnostics.length > before) return void 0;
+  return { kind: "targetHealth", minHealthy, maxUnhealthy };
+}
+async function evaluateTargetHealth(check, targetGroups, elbv2) {
+  return Promise.all(
+    targetGroups.map(async (tg) => {
+      const c5 = await describeTargetStates(elbv2, tg.arn);
+      const problems = [];
+      if (c5.healthy < check.minHealthy) problems.push(`${c5.healthy} healthy < ${check.minHealthy}`);
+      if (c5.unhealthy > check.maxUnhealthy) {
+        problems.push(`${c5.unhealthy} unhealthy > ${check.maxUnhealthy}`);
+      }
+      const aside = [
+        c5.initial ? `${c5.initial} initial` : "",
+        c5.draining ? `${c5.draining} draining` : "",
+        c5.other ? `${c5.other} other` : ""
+      ].filter(Boolean);
+      const measurement = {
+        name: `targetHealth of ${tg.label}`,
+        kind: "targetHealth",
+        status: problems.length ? "fail" : "pass",
+        value: c5.healthy,
+        shown: `${c5.healthy} healthy, ${c5.unhealthy} unhealthy${aside.length ? ` (${aside.join(", ")})` : ""}`,
+        threshold: `\u2265 ${check.minHealthy} healthy, \u2264 ${check.maxUnhealthy} unhealthy`,
+        details: { targetGroupArn: tg.arn, ...c5 }
+      };
+      if (problems.length) measurement.reason = problems.join(", ");
+      return measurement;
+    })
+  );
+}
+
+// src/health/checks/index.ts
+var CHECK_KINDS = [targetHealth, cloudwatch, prometheus, http];
+var KINDS = CHECK_KINDS;
+var CHECK_NAMES = KINDS.map((k5) => k5.name);
+function kindNamed(name) {
+  return KINDS.find((k5) => k5.name === name);
+}
+function defaultChecks() {
+  const check = { kind: "targetHealth", minHealthy: 1, maxUnhealthy: 0 };
+  return [check];
+}
+function readChecks(src, at) {
+  const items = src.list(at, 'a list of checks, e.g. "- targetHealth: { minHealthy: 1 }"');
+  if (!items) return void 0;
+  if (items.length === 0) {
+    src.reportValue(at, `${at.label} is empty; list at least one check.`);
+    return void 0;
+  }
+  const checks = [];
+  for (const item of items) {
+    const check = readCheck(src, item);
+    if (check) checks.push(check);
+  }
+  return checks.length === items.length ? checks : void 0;
+}
+function readCheck(src, item) {
+  const kinds = CHECK_NAMES.join(", ");
+  const scalar = scalarValue(item.node);
+  if (typeof scalar === "string" && kindNamed(scalar)) {
+    src.reportValue(
+      item,
+      `${item.label} must be a map; write "- ${scalar}: {}" to use its defaults.`
+    );
+    return void 0;
+  }
+  const entries = src.map(item, void 0, `a map with one key naming the check (${kinds})`);
+  if (!entries) return void 0;
+  if (entries.size === 0) {
+    src.reportValue(item, `${item.label} is empty; name one check: ${kinds}.`);
+    return void 0;
+  }
+  let body;
+  let ok = true;
+  for (const [name, at] of entries) {
+    const kind = kindNamed(name);
+    if (!kind) {
+      src.reportEntry(at, unknownKindMessage(name, item.label));
+      ok = false;
+    } else if (body) {
+      src.reportEntry(
+        at,
+        `${item.label} names two checks (${body.kind.name} and ${name}); start each check with its own "-".`
+      );
+      ok = false;
+    } else {
+      body = { kind, at };
+    }
+  }
+  if (!ok || !body) return void 0;
+  return body.kind.parse(src, body.at);
+}
+function unknownKindMessage(name, label) {
+  const owners = KINDS.filter((k5) => k5.fields.includes(name)).map((k5) => k5.name);
+  if (owners.length === 1) {
+    return `Unknown check "${name}" in ${label}; "${name}" is a setting of ${owners[0]}: write "- ${owners[0]}: { ${name}: ... }".`;
+  }
+  const suggestion = closestMatch(name, CHECK_NAMES);
+  if (suggestion) return `Unknown check "${name}" in ${label}; did you mean "${suggestion}"?`;
+  return `Unknown check "${name}" in ${label}; the checks are ${CHECK_NAMES.join(", ")}.`;
 }
 
 // src/rollout-file/parse.ts
@@ -61654,7 +66563,7 @@ var ANALYSIS_DEFAULTS = {
   warmupMs: 3e4,
   // ALB metrics in CloudWatch have 1-minute resolution; a shorter interval would judge windows
   // that hold a whole minute of data or none.
-  intervalMs: 6e4,
+  intervalMs: DEFAULT_CLOUDWATCH_PERIOD_MS,
   durationMs: 3e5,
   failureLimit: 0
 };
@@ -61776,7 +66685,7 @@ function readRollout(src, path) {
   };
 }
 function readVersion(src, at) {
-  const v = (0, import_yaml3.isScalar)(at.node) ? at.node.value : void 0;
+  const v = (0, import_yaml4.isScalar)(at.node) ? at.node.value : void 0;
   if (v === 1) return 1;
   const supported = SUPPORTED_VERSIONS.join(", ");
   if (typeof v === "number") {
@@ -61890,7 +66799,7 @@ function readRoutes2(src, at, region) {
   }
   const routes = [];
   for (const item of items) {
-    const v = (0, import_yaml3.isScalar)(item.node) ? item.node.value : void 0;
+    const v = (0, import_yaml4.isScalar)(item.node) ? item.node.value : void 0;
     if (typeof v === "string" && v.startsWith("arn:")) {
       const kind2 = v.includes(":listener-rule/") ? "rule" : "listener";
       src.reportValue(item, `${item.label} must say what the ARN is; write "- ${kind2}: ${v}".`);
@@ -61900,7 +66809,7 @@ function readRoutes2(src, at, region) {
     if (!entries) continue;
     const present = ROUTE_KEYS.filter((k5) => entries.has(k5));
     if (present.length === 0) {
-      if ((0, import_yaml3.isMap)(item.node) && item.node.items.length === 0)
+      if ((0, import_yaml4.isMap)(item.node) && item.node.items.length === 0)
         src.reportValue(item, `${item.label} is empty; write "listener: <ARN>" or "rule: <ARN>".`);
       continue;
     }
@@ -62051,7 +66960,7 @@ function readSteps(src, at) {
   return src.diagnostics.length > before ? void 0 : steps;
 }
 function readAnalysis(src, at) {
-  const isNull = at.node === null || (0, import_yaml3.isScalar)(at.node) && at.node.value === null;
+  const isNull = at.node === null || (0, import_yaml4.isScalar)(at.node) && at.node.value === null;
   const f5 = isNull ? /* @__PURE__ */ new Map() : src.map(at, ANALYSIS_KEYS, `a map of ${ANALYSIS_KEYS.join(", ")}`);
   if (!f5) return void 0;
   const before = src.diagnostics.length;
@@ -62072,7 +66981,7 @@ function readAnalysis(src, at) {
   }
   if (!checks) return void 0;
   const intervalSeconds = intervalMs / 1e3;
-  const isPeriod = Number.isInteger(intervalSeconds) && ([1, 5, 10, 20, 30].includes(intervalSeconds) || intervalSeconds % 60 === 0);
+  const isPeriod = Number.isInteger(intervalSeconds) && isCloudWatchPeriod(intervalSeconds);
   if (!isPeriod && checks.some((c5) => c5.kind === "cloudwatch")) {
     src.reportValue(
       f5.get("interval") ?? at,
@@ -62226,22 +67135,15 @@ function weightsJson(weights) {
 
 // src/actions/shift-weight/main.ts
 async function run() {
-  await runAction(async () => {
+  await runAction(async (signal) => {
     const inputs = await readShiftWeightInputs();
     const client = makeElbv2Client(inputs.region);
-    const cancel = new AbortController();
-    const onSignal = (signal) => {
-      coreLogger.warning(`Received ${signal}: stopping and restoring the previous weights.`);
-      cancel.abort(new Error(`received ${signal}`));
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
     try {
       const result = await shiftWeights(inputs.shift, {
         client,
         logger: coreLogger,
         clock: systemClock,
-        signal: cancel.signal
+        signal
       });
       setOutput(Outputs.previous, weightsJson(result.previous));
       setOutput(Outputs.desired, weightsJson(result.desired));
@@ -62257,11 +67159,9 @@ async function run() {
       }
       throw e5;
     } finally {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
       client.destroy();
     }
-  });
+  }, "stopping and restoring the previous weights.");
 }
 async function writeSummary(build) {
   if (!process.env.GITHUB_STEP_SUMMARY) return;

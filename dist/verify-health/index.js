@@ -54,7 +54,7 @@ var require_tunnel = __commonJS({
     "use strict";
     var net = __require("net");
     var tls = __require("tls");
-    var http = __require("http");
+    var http2 = __require("http");
     var https = __require("https");
     var events = __require("events");
     var assert = __require("assert");
@@ -65,12 +65,12 @@ var require_tunnel = __commonJS({
     exports.httpsOverHttps = httpsOverHttps2;
     function httpOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http.request;
+      agent.request = http2.request;
       return agent;
     }
     function httpsOverHttp2(options) {
       var agent = new TunnelingAgent(options);
-      agent.request = http.request;
+      agent.request = http2.request;
       agent.createSocket = createSecureSocket;
       agent.defaultPort = 443;
       return agent;
@@ -91,7 +91,7 @@ var require_tunnel = __commonJS({
       var self = this;
       self.options = options || {};
       self.proxyOptions = self.options.proxy || {};
-      self.maxSockets = self.options.maxSockets || http.Agent.defaultMaxSockets;
+      self.maxSockets = self.options.maxSockets || http2.Agent.defaultMaxSockets;
       self.requests = [];
       self.sockets = [];
       self.on("free", function onFree(socket, host, port, localAddress) {
@@ -7635,7 +7635,7 @@ var require_client = __commonJS({
     "use strict";
     var assert = __require("node:assert");
     var net = __require("node:net");
-    var http = __require("node:http");
+    var http2 = __require("node:http");
     var util = require_util();
     var { channels } = require_diagnostics();
     var Request = require_request();
@@ -7824,7 +7824,7 @@ var require_client = __commonJS({
         this[kUrl] = util.parseOrigin(url);
         this[kConnector] = connect2;
         this[kPipelining] = pipelining != null ? pipelining : 1;
-        this[kMaxHeadersSize] = maxHeaderSize || http.maxHeaderSize;
+        this[kMaxHeadersSize] = maxHeaderSize || http2.maxHeaderSize;
         this[kKeepAliveDefaultTimeout] = keepAliveTimeout == null ? 4e3 : keepAliveTimeout;
         this[kKeepAliveMaxTimeout] = keepAliveMaxTimeout == null ? 6e5 : keepAliveMaxTimeout;
         this[kKeepAliveTimeoutThreshold] = keepAliveTimeoutThreshold == null ? 2e3 : keepAliveTimeoutThreshold;
@@ -26492,10 +26492,10 @@ var init_HttpBindingNormalizedSchema = __esm({
       return segments.length ? segments : void 0;
     };
     buildHttpOperationBindings = (schema) => {
-      const { http, endpoint } = translateTraits(schema.traits ?? {});
-      const [path, search] = http?.[1].split("?") ?? [];
+      const { http: http2, endpoint } = translateTraits(schema.traits ?? {});
+      const [path, search] = http2?.[1].split("?") ?? [];
       return [
-        http?.[0],
+        http2?.[0],
         path,
         search ? [...new URLSearchParams(search)] : [],
         path ? buildPathSegments(path) : void 0,
@@ -63775,6 +63775,50 @@ var require_dist = __commonJS({
   }
 });
 
+// src/common/errors.ts
+var ExplainedError = class extends Error {
+  name = "ExplainedError";
+};
+var ConfigurationError = class extends ExplainedError {
+  constructor(message, diagnostics = []) {
+    super(message);
+    this.diagnostics = diagnostics;
+  }
+  diagnostics;
+  name = "ConfigurationError";
+};
+function formatDiagnostic(d5) {
+  return `${d5.file}:${d5.line}:${d5.col}: ${d5.message}`;
+}
+function errorMessage(e5) {
+  if (e5 instanceof Error) return e5.message;
+  return typeof e5 === "string" ? e5 : JSON.stringify(e5);
+}
+
+// src/rollout-file/targets.ts
+function targetsFromRolloutFile(file) {
+  const spec = (name) => {
+    const c5 = file.clusters.find((x) => x.name === name);
+    if (!c5)
+      throw new ConfigurationError(`${file.path}: canary "${name}" is not a declared cluster.`);
+    return { label: c5.name, arn: c5.targetGroup, eks: c5.eks };
+  };
+  const canary = spec(file.canary);
+  let baseline;
+  let baselineWeight = 0;
+  for (const c5 of file.clusters) {
+    const w = file.weights[c5.name] ?? 0;
+    if (c5.name !== file.canary && w > baselineWeight) {
+      baseline = spec(c5.name);
+      baselineWeight = w;
+    }
+  }
+  const weighted = file.clusters.filter((c5) => c5.name !== file.canary && (file.weights[c5.name] ?? 0) > 0).map((c5) => spec(c5.name));
+  const out = { canary, weighted: [canary, ...weighted] };
+  if (baseline) out.baseline = baseline;
+  return out;
+}
+
 // src/actions/verify-health/main.ts
 import { writeFile as writeFile2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -64349,10 +64393,31 @@ function consoleLink(arn, region) {
   return `${host}#LoadBalancers:`;
 }
 
+// src/common/clock.ts
+var systemClock = {
+  now: () => /* @__PURE__ */ new Date(),
+  sleep: (ms, signal) => new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  })
+};
+function abortableClock(clock, signal) {
+  if (!signal) return clock;
+  return { now: () => clock.now(), sleep: (ms, s2) => clock.sleep(ms, s2 ?? signal) };
+}
+
 // src/aws/clients.ts
 var import_client_elastic_load_balancing_v2 = __toESM(require_dist_cjs18(), 1);
 
-// src/version.ts
+// src/common/version.ts
 var VERSION = "0.1.0";
 var USER_AGENT2 = `eks-cluster-canary/${VERSION}`;
 
@@ -64373,24 +64438,23 @@ function clientOptions(region) {
 // src/actions/common/run.ts
 import { isAbsolute, relative } from "node:path";
 
-// src/common/errors.ts
-var ExplainedError = class extends Error {
-  name = "ExplainedError";
-};
-var ConfigurationError = class extends ExplainedError {
-  constructor(message, diagnostics = []) {
-    super(message);
-    this.diagnostics = diagnostics;
-  }
-  diagnostics;
-  name = "ConfigurationError";
-};
-function formatDiagnostic(d5) {
-  return `${d5.file}:${d5.line}:${d5.col}: ${d5.message}`;
-}
-function errorMessage(e5) {
-  if (e5 instanceof Error) return e5.message;
-  return typeof e5 === "string" ? e5 : JSON.stringify(e5);
+// src/common/logger.ts
+function flatGroups(sink) {
+  let open2 = false;
+  return async (name, fn) => {
+    if (open2) {
+      sink.heading(name);
+      return fn();
+    }
+    open2 = true;
+    sink.startGroup(name);
+    try {
+      return await fn();
+    } finally {
+      open2 = false;
+      sink.endGroup();
+    }
+  };
 }
 
 // src/actions/common/run.ts
@@ -64398,14 +64462,12 @@ var coreLogger = {
   info: (m3) => info(m3),
   debug: (m3) => debug(m3),
   warning: (m3) => warning(m3),
-  async group(name, fn) {
-    startGroup(name);
-    try {
-      return await fn();
-    } finally {
-      endGroup();
-    }
-  }
+  // The runner's log cannot nest groups: an inner phase is a heading line in the outer group.
+  group: flatGroups({
+    startGroup: (name) => startGroup(name),
+    endGroup: () => endGroup(),
+    heading: (name) => info(`\u2500\u2500 ${name} \u2500\u2500`)
+  })
 };
 function reportFailure(e5) {
   if (e5 instanceof ConfigurationError) {
@@ -64445,11 +64507,27 @@ function annotationPath(file) {
 function isAwsError(e5) {
   return e5 instanceof Error && "$metadata" in e5;
 }
-async function runAction(body) {
+async function runAction(body, onCancel = "stopping.") {
+  const cancel = new AbortController();
+  const onSignal = (signal) => {
+    if (cancel.signal.aborted) {
+      coreLogger.warning(`Received ${signal} again: still ${onCancel}`);
+      return;
+    }
+    coreLogger.warning(`Received ${signal}: ${onCancel}`);
+    cancel.abort(new Error(`received ${signal}`));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
-    await body();
+    await body(cancel.signal);
   } catch (e5) {
-    reportFailure(e5);
+    const abortedHere = cancel.signal.aborted && (e5 === cancel.signal.reason || e5 instanceof Error && e5.name === "AbortError");
+    if (abortedHere) setFailed(`Cancelled (${errorMessage(cancel.signal.reason)}).`);
+    else reportFailure(e5);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }
 
@@ -64518,14 +64596,354 @@ function getDurationInput(name) {
   return ms;
 }
 
-// src/health/types.ts
-var systemClock = {
-  now: () => /* @__PURE__ */ new Date(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-};
-
-// src/health/cloudwatch.ts
+// src/health/checks/cloudwatch.ts
 var import_client_cloudwatch = __toESM(require_dist_cjs17(), 1);
+var import_yaml3 = __toESM(require_dist(), 1);
+
+// src/yaml/source.ts
+var import_yaml = __toESM(require_dist(), 1);
+
+// src/yaml/suggest.ts
+function closestMatch(word, candidates) {
+  const w = word.toLowerCase();
+  const limit = w.length <= 4 ? 1 : 2;
+  let best;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d5 = editDistance(w, candidate.toLowerCase());
+    if (d5 <= limit && d5 < bestDistance) {
+      best = candidate;
+      bestDistance = d5;
+    }
+  }
+  return best;
+}
+function editDistance(a5, b5) {
+  const rows = [];
+  for (let i5 = 0; i5 <= a5.length; i5++) {
+    const row = [i5];
+    for (let j5 = 1; j5 <= b5.length; j5++) {
+      if (i5 === 0) {
+        row.push(j5);
+        continue;
+      }
+      const above = rows[i5 - 1];
+      const cost = a5[i5 - 1] === b5[j5 - 1] ? 0 : 1;
+      let d5 = Math.min(
+        above[j5] + 1,
+        row[j5 - 1] + 1,
+        above[j5 - 1] + cost
+      );
+      if (i5 > 1 && j5 > 1 && a5[i5 - 1] === b5[j5 - 2] && a5[i5 - 2] === b5[j5 - 1]) {
+        d5 = Math.min(d5, rows[i5 - 2][j5 - 2] + 1);
+      }
+      row.push(d5);
+    }
+    rows.push(row);
+  }
+  return rows[a5.length][b5.length];
+}
+
+// src/yaml/source.ts
+var YamlSource = class {
+  constructor(text, file, what) {
+    this.file = file;
+    this.what = what;
+    this.doc = (0, import_yaml.parseDocument)(text, { lineCounter: this.lineCounter, prettyErrors: false });
+    for (const e5 of [...this.doc.errors, ...this.doc.warnings]) {
+      this.reportOffset(e5.pos[0], yamlProblem(e5));
+    }
+    this.hasSyntaxErrors = this.doc.errors.some((e5) => e5.code !== "DUPLICATE_KEY");
+  }
+  file;
+  what;
+  diagnostics = [];
+  doc;
+  /** True when the YAML itself is broken, so its tree is the parser's guess. */
+  hasSyntaxErrors;
+  lineCounter = new import_yaml.LineCounter();
+  root(label) {
+    return { node: this.deref(this.doc.contents), key: null, label };
+  }
+  /** Where a node starts, 1-based; 1:1 when there is no node. */
+  position(node) {
+    if (!node?.range) return { line: 1, col: 1 };
+    return this.lineCounter.linePos(node.range[0]);
+  }
+  /** A problem with the value itself (its type, its range): points at the value. */
+  reportValue(at, message) {
+    this.report(isEmpty(at.node) ? at.key : at.node, message);
+  }
+  /** A problem with the entry as a whole (missing keys inside it, a bad sum): points at its key. */
+  reportEntry(at, message) {
+    this.report(at.key ?? at.node, message);
+  }
+  report(node, message) {
+    const { line, col } = this.position(node);
+    this.diagnostics.push({ file: this.file, line, col, message });
+  }
+  /** All diagnostics in file order, as one error whose message lists them. */
+  toError() {
+    const sorted = [...this.diagnostics].sort((a5, b5) => a5.line - b5.line || a5.col - b5.col);
+    const count = sorted.length === 1 ? "1 problem" : `${sorted.length} problems`;
+    const lines = sorted.map((d5) => `  ${formatDiagnostic(d5)}`);
+    return new ConfigurationError(
+      [`Invalid ${this.what} in ${this.file} (${count}):`, ...lines].join("\n"),
+      sorted
+    );
+  }
+  /**
+   * The position of the node at `path`, or of its nearest existing parent, or 1:1. A scalar
+   * points at its value; a map or list at its key, since block collections start on the next line.
+   */
+  locate(path) {
+    let at = this.root("");
+    let found;
+    for (const segment of path) {
+      const next = this.child(at, segment);
+      if (!next) break;
+      at = next;
+      found = next;
+    }
+    if (!found) return { line: 1, col: 1 };
+    const pointAtKey = found.key && (isEmpty(found.node) || !(0, import_yaml.isScalar)(found.node));
+    return this.position(pointAtKey ? found.key : found.node);
+  }
+  child(at, segment) {
+    if (typeof segment === "number" && (0, import_yaml.isSeq)(at.node)) {
+      const item = at.node.items[segment];
+      if (item === void 0) return void 0;
+      return { node: this.deref(item), key: null, label: `${at.label}[${segment}]` };
+    }
+    if (typeof segment === "string" && (0, import_yaml.isMap)(at.node)) {
+      for (const pair of at.node.items) {
+        if ((0, import_yaml.isScalar)(pair.key) && String(pair.key.value) === segment) {
+          return this.entry(at, pair.key, pair.value, segment);
+        }
+      }
+    }
+    return void 0;
+  }
+  entry(parent, key, value, name) {
+    const label = parent.label === "" ? name : `${parent.label}.${name}`;
+    return { node: this.deref(value), key, label };
+  }
+  deref(node) {
+    if (node == null) return null;
+    if ((0, import_yaml.isAlias)(node)) return node.resolve(this.doc) ?? null;
+    return node;
+  }
+  reportOffset(offset, message) {
+    const { line, col } = this.lineCounter.linePos(offset);
+    this.diagnostics.push({ file: this.file, line, col, message });
+  }
+  // ---- typed readers ---------------------------------------------------------------------
+  /**
+   * The entries of a map whose allowed keys are `known`. Reports a value that is not a map,
+   * keys that are not plain names, and unknown keys (with a suggestion when one is close).
+   * `known` undefined accepts any key (maps keyed by the user's own names).
+   */
+  map(at, known, expected) {
+    if (!(0, import_yaml.isMap)(at.node)) {
+      this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    const entries = /* @__PURE__ */ new Map();
+    const suggested = /* @__PURE__ */ new Set();
+    this.misspelt.set(entries, suggested);
+    for (const pair of at.node.items) {
+      const key = pair.key;
+      if (!(0, import_yaml.isScalar)(key) || key.value === null || typeof key.value === "object") {
+        this.report(
+          key ?? at.node,
+          `${this.name(at)} has an empty, list or map key; keys here are plain names.`
+        );
+        continue;
+      }
+      const name = String(key.value);
+      if (known && !known.includes(name)) {
+        this.report(key, unknownKeyMessage(name, this.name(at), known));
+        const suggestion = closestMatch(name, known);
+        if (suggestion) suggested.add(suggestion);
+        continue;
+      }
+      if (!entries.has(name))
+        entries.set(name, this.entry(at, key, pair.value, name));
+    }
+    return entries;
+  }
+  /** Per map read: the known keys that an unknown key was taken for a misspelling of. */
+  misspelt = /* @__PURE__ */ new WeakMap();
+  /** The items of a list. */
+  list(at, expected) {
+    if (!(0, import_yaml.isSeq)(at.node)) {
+      this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    return at.node.items.map((item, i5) => ({
+      node: this.deref(item),
+      key: null,
+      label: `${at.label}[${i5}]`
+    }));
+  }
+  /** How a value is named in messages; the root has no path of its own. */
+  name(at) {
+    return at.label === "" ? `the ${this.what}` : at.label;
+  }
+  /** Reports a missing required key against its parent entry; returns the entry otherwise. */
+  required(entries, name, parent, what) {
+    const at = entries.get(name);
+    if (!at && !this.misspelt.get(entries)?.has(name)) {
+      const where = parent.label === "" ? "" : ` in ${parent.label}`;
+      this.reportEntry(parent, `Missing required key "${name}"${where}: ${what}.`);
+    }
+    return at;
+  }
+  string(at, expected = "a non-empty string") {
+    if (!(0, import_yaml.isScalar)(at.node) || typeof at.node.value !== "string" || at.node.value.trim() === "") {
+      this.reportValue(at, `${at.label} must be ${expected}, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    return at.node.value;
+  }
+  integer(at, min, max = Infinity) {
+    const expected = max === Infinity ? min === 0 ? "a non-negative integer" : `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
+    const n3 = this.number(at, expected);
+    if (n3 === void 0) return void 0;
+    if (!Number.isInteger(n3) || n3 < min || n3 > max) {
+      this.reportValue(at, `${at.label} must be ${expected}, got ${n3}.`);
+      return void 0;
+    }
+    return n3;
+  }
+  /** A finite number; `expected` words the message, range checks are the caller's. */
+  number(at, expected = "a number") {
+    const v = (0, import_yaml.isScalar)(at.node) ? at.node.value : void 0;
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      this.reportValue(
+        at,
+        `${at.label} must be ${expected}, got ${describe146(at.node)}${quotedNumberHint(at.node)}.`
+      );
+      return void 0;
+    }
+    return v;
+  }
+  /** Milliseconds; `positive` refuses 0. */
+  duration(at, { positive }) {
+    const v = (0, import_yaml.isScalar)(at.node) ? at.node.value : void 0;
+    let ms;
+    if (v === 0) ms = 0;
+    else if (typeof v === "number") {
+      this.reportValue(
+        at,
+        `${at.label} is the bare number ${v}; give the unit, e.g. ${v}s or ${v}ms.`
+      );
+      return void 0;
+    } else if (typeof v === "string") ms = parseDuration(v);
+    if (ms === void 0) {
+      this.reportValue(
+        at,
+        `${at.label} must be a duration like 30s, 5m, 1m30s or 500ms, got ${describe146(at.node)}.`
+      );
+      return void 0;
+    }
+    if (positive && ms === 0) {
+      this.reportValue(at, `${at.label} must be longer than 0, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    return ms;
+  }
+  /** A map of HTTP header names to string values. */
+  headers(at) {
+    const entries = this.map(at, void 0, "a map of header names to values");
+    if (!entries) return void 0;
+    const headers = {};
+    let ok = true;
+    for (const [name, value] of entries) {
+      if (!HEADER_NAME.test(name)) {
+        this.reportEntry(
+          value,
+          `${at.label} has "${name}", which is not a valid HTTP header name.`
+        );
+        ok = false;
+        continue;
+      }
+      const v = (0, import_yaml.isScalar)(value.node) ? value.node.value : void 0;
+      if (typeof v !== "string") {
+        const hint = typeof v === "number" || typeof v === "boolean" ? `; quote it: ${name}: "${v}"` : "";
+        this.reportValue(
+          value,
+          `${value.label} must be a string, got ${describe146(value.node)}${hint}.`
+        );
+        ok = false;
+        continue;
+      }
+      headers[name] = v;
+    }
+    return ok ? headers : void 0;
+  }
+  /** An http:// or https:// URL, kept as written. */
+  url(at) {
+    const s2 = this.string(at, "an http:// or https:// URL");
+    if (s2 === void 0) return void 0;
+    let protocol;
+    try {
+      protocol = new URL(s2).protocol;
+    } catch {
+      protocol = void 0;
+    }
+    if (protocol !== "http:" && protocol !== "https:") {
+      this.reportValue(at, `${at.label} must be an http:// or https:// URL, got "${s2}".`);
+      return void 0;
+    }
+    return s2;
+  }
+};
+var HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+function unknownKeyMessage(name, where, known) {
+  const suggestion = closestMatch(name, known);
+  if (suggestion) return `Unknown key "${name}" in ${where}; did you mean "${suggestion}"?`;
+  return `Unknown key "${name}" in ${where}; the keys allowed here are ${known.join(", ")}.`;
+}
+function isEmpty(node) {
+  return node === null || (0, import_yaml.isScalar)(node) && node.value === null;
+}
+function describe146(node) {
+  if (isEmpty(node)) return "nothing";
+  if ((0, import_yaml.isMap)(node)) return "a map";
+  if ((0, import_yaml.isSeq)(node)) return "a list";
+  if ((0, import_yaml.isScalar)(node)) {
+    const v = node.value;
+    if (typeof v === "string") {
+      const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
+      return quoted ? `the string "${v}"` : `"${v}"`;
+    }
+    return String(v);
+  }
+  return "an unsupported value";
+}
+function quotedNumberHint(node) {
+  const v = (0, import_yaml.isScalar)(node) ? node.value : void 0;
+  return typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? "; write the number without quotes" : "";
+}
+function yamlProblem(e5) {
+  switch (e5.code) {
+    case "DUPLICATE_KEY":
+      return "This key appears twice in the same map; keep one of them.";
+    case "MULTIPLE_DOCS":
+      return 'This is a second YAML document (after "---"); write a single document.';
+    case "TAG_RESOLVE_FAILED":
+      return `${sentence(e5.message)}; YAML tags are not supported here, write the plain value.`;
+    default:
+      return `YAML syntax error: ${sentence(e5.message)}.`;
+  }
+}
+function sentence(message) {
+  return message.trim().replace(/[.:]+$/, "");
+}
+function optional(at, read) {
+  return at === void 0 ? void 0 : read(at);
+}
 
 // src/health/format.ts
 function trim(n3, decimals) {
@@ -64545,15 +64963,6 @@ function formatNumber(n3) {
   if (!Number.isFinite(n3)) return String(n3);
   return trim(n3, Math.abs(n3) >= 100 ? 0 : 4);
 }
-function formatMetric(metric, value) {
-  if (metric === "error-rate") return formatPercent(value);
-  if (metric === "request-count") return formatNumber(value);
-  return formatSeconds(value);
-}
-function formatIncrease(metric, diff) {
-  const s2 = formatMetric(metric, diff);
-  return diff >= 0 ? `+${s2}` : s2;
-}
 function formatBounds(bounds, show) {
   const parts = [];
   if (bounds.min !== void 0) parts.push(`\u2265 ${show(bounds.min)}`);
@@ -64572,7 +64981,7 @@ function plural(n3, word) {
 // src/health/placeholders.ts
 var PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
 var UNAVAILABLE = {
-  baselineTargetGroup: "there is no baseline target group (set baseline-target-group, or give the rollout file a second cluster with weight)",
+  baselineTargetGroup: "there is no baseline target group (no cluster but the canary has weight, and no baseline target group was given)",
   cluster: "the canary has no EKS cluster name (it comes from the rollout file\u2019s clusters.<name>.eks)",
   loadBalancer: "the canary target group is not attached to any load balancer"
 };
@@ -64593,7 +65002,284 @@ function substitutePlaceholders(text, values, where) {
   });
 }
 
-// src/health/cloudwatch.ts
+// src/health/checks/kind.ts
+var import_yaml2 = __toESM(require_dist(), 1);
+function settings(src, at, kind) {
+  if (at.node === null || scalarValue(at.node) === null) return /* @__PURE__ */ new Map();
+  return src.map(at, kind.fields, `a map of ${kind.name} settings (${kind.fields.join(", ")})`);
+}
+function scalarValue(node) {
+  return (0, import_yaml2.isScalar)(node) ? node.value : void 0;
+}
+
+// src/health/checks/cloudwatch.ts
+var DEFAULT_CLOUDWATCH_PERIOD_MS = 6e4;
+var DEFAULT_CLOUDWATCH_DELAY_MS = 6e4;
+var CLOUDWATCH_METRICS = [
+  "error-rate",
+  "latency-p99",
+  "latency-p95",
+  "latency-avg",
+  "request-count"
+];
+var SUB_MINUTE_PERIODS = [1, 5, 10, 20, 30];
+function isCloudWatchPeriod(seconds) {
+  return SUB_MINUTE_PERIODS.includes(seconds) || seconds > 0 && seconds % 60 === 0;
+}
+var cloudwatch = {
+  name: "cloudwatch",
+  fields: ["metric", "queries", "returnId", "max", "min", "vsBaseline", "minRequests"],
+  parse: readCloudWatch,
+  prepare: (checks, { targets, intervalMs }) => {
+    const plan = planCloudWatch(
+      checks.map((c5) => c5.check),
+      targets,
+      intervalMs / 1e3
+    );
+    return {
+      evaluate: async (window2, io) => (await evaluateCloudWatch(io.cloudwatch, plan, window2)).map((m3) => [m3])
+    };
+  },
+  describe: describeCloudWatch,
+  secrets: () => [],
+  redact: (check) => check
+};
+function describeCloudWatch(check, canary) {
+  if (!check.metric)
+    return `cloudwatch: custom query \`${check.returnId ?? ""}\` of ${canary} ${formatBounds(check, formatNumber)}`;
+  const metric = check.metric;
+  const parts = [];
+  if (check.max !== void 0 || check.min !== void 0)
+    parts.push(formatBounds(check, (n3) => formatMetric(metric, n3)));
+  if (check.vsBaseline?.maxIncrease !== void 0)
+    parts.push(`\u2264 baseline ${formatIncrease(metric, check.vsBaseline.maxIncrease)}`);
+  if (check.vsBaseline?.maxRatio !== void 0)
+    parts.push(`\u2264 baseline \xD7${formatNumber(check.vsBaseline.maxRatio)}`);
+  const min = check.minRequests !== void 0 ? ` (judged from ${check.minRequests} requests)` : "";
+  return `cloudwatch: ${metric} of ${canary} ${parts.join(", ")}${min}`;
+}
+var METRIC_DATA_QUERY_FIELDS = [
+  "Id",
+  "MetricStat",
+  "Expression",
+  "Label",
+  "ReturnData",
+  "Period",
+  "AccountId"
+];
+var WRITTEN_QUERY_ID = /^[a-z][A-Za-z0-9_]{0,254}$/;
+var MAX_BARE_LATENCY_SECONDS = 60;
+function readCloudWatch(src, at) {
+  const f5 = settings(src, at, cloudwatch);
+  if (!f5) return void 0;
+  const before = src.diagnostics.length;
+  const check = { kind: "cloudwatch" };
+  const metricAt = f5.get("metric");
+  const queriesAt = f5.get("queries");
+  const returnIdAt = f5.get("returnId");
+  if (metricAt && queriesAt) {
+    src.reportEntry(
+      queriesAt,
+      `${at.label} has both "metric" and "queries"; use "metric" for a built-in metric, or "queries" with "returnId" for your own, not both.`
+    );
+  } else if (!metricAt && !queriesAt) {
+    src.reportEntry(
+      at,
+      `${at.label} needs "metric" (one of ${CLOUDWATCH_METRICS.join(", ")}) or "queries" with "returnId".`
+    );
+  }
+  if (metricAt) check.metric = readMetric(src, metricAt);
+  if (queriesAt) {
+    const queries = readQueries(src, queriesAt);
+    if (queries) check.queries = queries.raw;
+    if (!returnIdAt) {
+      src.reportEntry(
+        at,
+        `Missing required key "returnId" in ${at.label}: the Id of the query whose value is compared.`
+      );
+    } else {
+      const returnId = src.string(returnIdAt);
+      if (returnId !== void 0 && queries && !queries.ids.includes(returnId)) {
+        const suggestion = closestMatch(returnId, queries.ids);
+        const hint = suggestion ? `did you mean "${suggestion}"?` : `the Ids are ${queries.ids.join(", ")}.`;
+        src.reportValue(
+          returnIdAt,
+          `${returnIdAt.label} "${returnId}" is not the Id of any query; ${hint}`
+        );
+      }
+      if (returnId !== void 0) check.returnId = returnId;
+    }
+  } else if (returnIdAt) {
+    src.reportEntry(
+      returnIdAt,
+      `${returnIdAt.label} only applies with "queries"; remove it or add the queries.`
+    );
+  }
+  const metricKnown = !metricAt || check.metric !== void 0;
+  const unit = metricKnown ? check.metric : void 0;
+  if (metricKnown) {
+    const max = optional(f5.get("max"), (v) => readThreshold(src, v, unit));
+    const min = optional(f5.get("min"), (v) => readThreshold(src, v, unit));
+    if (max !== void 0) check.max = max;
+    if (min !== void 0) check.min = min;
+    if (min !== void 0 && max !== void 0 && min > max) {
+      src.reportValue(
+        f5.get("min"),
+        `${at.label} has min ${min} above max ${max}; no value could pass.`
+      );
+    }
+    const baselineAt = f5.get("vsBaseline");
+    if (baselineAt && queriesAt) {
+      src.reportEntry(
+        baselineAt,
+        `${baselineAt.label} only applies to a built-in "metric"; a check with "queries" compares the "returnId" value with "max" and/or "min". To compare with the baseline, write it into the queries (an Expression over {{baselineTargetGroup}}) and set "max".`
+      );
+    } else if (baselineAt) {
+      const vsBaseline = readVsBaseline(src, baselineAt, unit);
+      if (vsBaseline) check.vsBaseline = vsBaseline;
+    }
+  }
+  const minRequests = optional(f5.get("minRequests"), (v) => src.integer(v, 0));
+  if (minRequests !== void 0) check.minRequests = minRequests;
+  if (queriesAt && !metricAt) {
+    if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
+      src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
+    }
+  } else if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
+    src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or "vsBaseline".`);
+  }
+  return src.diagnostics.length > before ? void 0 : check;
+}
+function readMetric(src, at) {
+  const name = src.string(at, `one of ${CLOUDWATCH_METRICS.join(", ")}`);
+  if (name === void 0) return void 0;
+  const metric = CLOUDWATCH_METRICS.find((m3) => m3 === name);
+  if (!metric) {
+    const suggestion = closestMatch(name, CLOUDWATCH_METRICS);
+    const hint = suggestion ? `did you mean "${suggestion}"?` : `use one of ${CLOUDWATCH_METRICS.join(", ")}, or "queries" for your own metric.`;
+    src.reportValue(at, `${at.label} "${name}" is not a built-in metric; ${hint}`);
+  }
+  return metric;
+}
+function readQueries(src, at) {
+  const items = src.list(at, "a list of CloudWatch MetricDataQuery objects");
+  if (!items) return void 0;
+  if (items.length === 0) {
+    src.reportValue(at, `${at.label} is empty; list at least one MetricDataQuery.`);
+    return void 0;
+  }
+  const before = src.diagnostics.length;
+  const raw = [];
+  const ids = [];
+  for (const item of items) {
+    const f5 = src.map(
+      item,
+      METRIC_DATA_QUERY_FIELDS,
+      "a MetricDataQuery map (Id, and MetricStat or Expression)"
+    );
+    if (!f5) continue;
+    const idAt = src.required(
+      f5,
+      "Id",
+      item,
+      "the query's name, referred to by returnId and expressions"
+    );
+    if (idAt) {
+      const id = src.string(idAt);
+      if (id !== void 0 && !WRITTEN_QUERY_ID.test(id)) {
+        src.reportValue(
+          idAt,
+          `${idAt.label} "${id}" must start with a lowercase letter and hold only letters, digits and underscores (CloudWatch's rule for Ids).`
+        );
+      } else if (id !== void 0 && ids.includes(id)) {
+        src.reportValue(
+          idAt,
+          `${idAt.label} "${id}" is used by another query too; Ids must be unique.`
+        );
+      } else if (id !== void 0) ids.push(id);
+    }
+    if (f5.has("MetricStat") === f5.has("Expression")) {
+      src.reportValue(
+        item,
+        `${item.label} must have exactly one of "MetricStat" and "Expression".`
+      );
+    }
+    raw.push(item.node.toJS(src.doc));
+  }
+  return src.diagnostics.length > before ? void 0 : { raw, ids };
+}
+function readThreshold(src, at, metric) {
+  if (metric?.startsWith("latency-")) {
+    const v = scalarValue(at.node);
+    if (typeof v === "string") {
+      const ms = src.duration(at, { positive: false });
+      return ms === void 0 ? void 0 : ms / 1e3;
+    }
+    const seconds = src.number(at, "a duration like 800ms, or a number of seconds");
+    if (seconds === void 0) return void 0;
+    if (seconds < 0) {
+      src.reportValue(at, `${at.label} must not be negative, got ${seconds}.`);
+      return void 0;
+    }
+    if (seconds >= MAX_BARE_LATENCY_SECONDS) {
+      src.reportValue(
+        at,
+        `${at.label} is ${seconds} seconds (a bare number is seconds); write ${seconds}ms if you meant milliseconds, or ${formatDuration(seconds * 1e3)} if you meant seconds.`
+      );
+      return void 0;
+    }
+    return seconds;
+  }
+  if (metric === "error-rate") {
+    const rate = src.number(at, "a fraction from 0 to 1 (0.01 is 1%)");
+    if (rate === void 0) return void 0;
+    if (rate < 0 || rate > 1) {
+      src.reportValue(at, `${at.label} must be a fraction from 0 to 1 (0.01 is 1%), got ${rate}.`);
+      return void 0;
+    }
+    return rate;
+  }
+  if (metric === "request-count") {
+    const count = src.number(at, "a non-negative number");
+    if (count !== void 0 && count < 0) {
+      src.reportValue(at, `${at.label} must not be negative, got ${count}.`);
+      return void 0;
+    }
+    return count;
+  }
+  return src.number(at);
+}
+function readVsBaseline(src, at, metric) {
+  const f5 = src.map(at, ["maxIncrease", "maxRatio"], "a map with maxIncrease and/or maxRatio");
+  if (!f5) return void 0;
+  if ((0, import_yaml3.isMap)(at.node) && at.node.items.length === 0) {
+    src.reportValue(
+      at,
+      `${at.label} is empty; set "maxIncrease" (canary minus baseline) or "maxRatio" (canary / baseline).`
+    );
+    return void 0;
+  }
+  const before = src.diagnostics.length;
+  const vsBaseline = {};
+  const increaseAt = f5.get("maxIncrease");
+  if (increaseAt) {
+    const increase = readThreshold(src, increaseAt, metric);
+    if (increase !== void 0 && increase < 0) {
+      src.reportValue(increaseAt, `${increaseAt.label} must not be negative, got ${increase}.`);
+    } else if (increase !== void 0) vsBaseline.maxIncrease = increase;
+  }
+  const ratioAt = f5.get("maxRatio");
+  if (ratioAt) {
+    const ratio = src.number(ratioAt, "a number above 0 (1.5 allows 50% more than the baseline)");
+    if (ratio !== void 0 && ratio <= 0) {
+      src.reportValue(
+        ratioAt,
+        `${ratioAt.label} must be above 0 (1.5 allows 50% more than the baseline), got ${ratio}.`
+      );
+    } else if (ratio !== void 0) vsBaseline.maxRatio = ratio;
+  }
+  return src.diagnostics.length > before ? void 0 : vsBaseline;
+}
 var NAMESPACE = "AWS/ApplicationELB";
 var LATENCY_STAT = {
   "latency-p99": "p99",
@@ -64877,11 +65563,11 @@ function planCustom(check, index, targets, windowSeconds, series) {
     }
   };
 }
-async function fetchMetricValues(cloudwatch, queries, window2) {
+async function fetchMetricValues(cloudwatch2, queries, window2) {
   const values = /* @__PURE__ */ new Map();
   let nextToken;
   do {
-    const out = await cloudwatch.send(
+    const out = await cloudwatch2.send(
       new import_client_cloudwatch.GetMetricDataCommand({
         MetricDataQueries: queries,
         StartTime: new Date(window2.start),
@@ -64905,12 +65591,118 @@ async function fetchMetricValues(cloudwatch, queries, window2) {
   } while (nextToken);
   return values;
 }
-async function evaluateCloudWatch(cloudwatch, plan, window2) {
+async function evaluateCloudWatch(cloudwatch2, plan, window2) {
   if (plan.queries.length === 0) return [];
-  return plan.evaluate(await fetchMetricValues(cloudwatch, plan.queries, window2));
+  return plan.evaluate(await fetchMetricValues(cloudwatch2, plan.queries, window2));
+}
+function formatMetric(metric, value) {
+  if (metric === "error-rate") return formatPercent(value);
+  if (metric === "request-count") return formatNumber(value);
+  return formatSeconds(value);
+}
+function formatIncrease(metric, diff) {
+  const s2 = formatMetric(metric, diff);
+  return diff >= 0 ? `+${s2}` : s2;
 }
 
-// src/health/http.ts
+// src/health/checks/headers.ts
+var CREDENTIAL_HEADER = /authorization|token|secret|key|cookie|session|password/i;
+function isCredentialHeader(name) {
+  return CREDENTIAL_HEADER.test(name);
+}
+var REDACTED = "***";
+function headerSecrets(headers) {
+  const secrets = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (!isCredentialHeader(name)) continue;
+    secrets.push(value);
+    const credential = /authorization/i.test(name) ? /^\s*[\w-]+\s+(\S+)\s*$/.exec(value)?.[1] : void 0;
+    if (credential !== void 0) secrets.push(credential);
+  }
+  return secrets;
+}
+function redactHeaders(headers) {
+  return Object.fromEntries(Object.keys(headers).map((name) => [name, REDACTED]));
+}
+
+// src/health/checks/http.ts
+var HTTP_CHECK_DEFAULTS = {
+  method: "GET",
+  expectStatus: 200,
+  count: 1,
+  timeoutMs: 5e3,
+  minSuccessRatio: 1
+};
+var HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+var http = {
+  name: "http",
+  fields: [
+    "url",
+    "method",
+    "headers",
+    "expectStatus",
+    "bodyContains",
+    "count",
+    "timeout",
+    "minSuccessRatio"
+  ],
+  parse: readHttp,
+  prepare: (checks) => ({
+    evaluate: (_window, io) => Promise.all(checks.map(async ({ check }) => [await evaluateHttp(check, io.fetch)]))
+  }),
+  describe: (check) => `http: ${check.method} ${check.url} answers ${check.expectStatus}${check.count > 1 ? ` (${formatPercent(check.minSuccessRatio)} of ${check.count})` : ""}`,
+  secrets: (check) => headerSecrets(check.headers),
+  redact: (check) => ({ ...check, headers: redactHeaders(check.headers) })
+};
+function readHttp(src, at) {
+  const f5 = settings(src, at, http);
+  if (!f5) return void 0;
+  const before = src.diagnostics.length;
+  const urlAt = src.required(
+    f5,
+    "url",
+    at,
+    "the address to probe, e.g. https://web.example.com/healthz"
+  );
+  const url = urlAt && src.url(urlAt);
+  const method = optional(f5.get("method"), (v) => readMethod(src, v)) ?? HTTP_CHECK_DEFAULTS.method;
+  const headers = optional(f5.get("headers"), (v) => src.headers(v)) ?? {};
+  const expectStatus = optional(f5.get("expectStatus"), (v) => src.integer(v, 100, 599)) ?? HTTP_CHECK_DEFAULTS.expectStatus;
+  const bodyContains = optional(f5.get("bodyContains"), (v) => src.string(v));
+  const count = optional(f5.get("count"), (v) => src.integer(v, 1, 100)) ?? HTTP_CHECK_DEFAULTS.count;
+  const timeoutMs = optional(f5.get("timeout"), (v) => src.duration(v, { positive: true })) ?? HTTP_CHECK_DEFAULTS.timeoutMs;
+  const minSuccessRatio = optional(f5.get("minSuccessRatio"), (v) => readRatio(src, v)) ?? HTTP_CHECK_DEFAULTS.minSuccessRatio;
+  if (src.diagnostics.length > before || url === void 0) return void 0;
+  const check = {
+    kind: "http",
+    url,
+    method,
+    headers,
+    expectStatus,
+    count,
+    timeoutMs,
+    minSuccessRatio
+  };
+  if (bodyContains !== void 0) check.bodyContains = bodyContains;
+  return check;
+}
+function readMethod(src, at) {
+  const method = src.string(at, `an HTTP method (${HTTP_METHODS.join(", ")})`);
+  if (method === void 0) return void 0;
+  if (!HTTP_METHODS.includes(method.toUpperCase())) {
+    src.reportValue(at, `${at.label} must be one of ${HTTP_METHODS.join(", ")}, got "${method}".`);
+    return void 0;
+  }
+  return method.toUpperCase();
+}
+function readRatio(src, at) {
+  const ratio = src.number(at, "a number from 0 to 1 (0.9 is 90%)");
+  if (ratio !== void 0 && (ratio < 0 || ratio > 1)) {
+    src.reportValue(at, `${at.label} must be a number from 0 to 1 (0.9 is 90%), got ${ratio}.`);
+    return void 0;
+  }
+  return ratio;
+}
 function httpCheckName(check) {
   return `http ${check.method} ${check.url}`;
 }
@@ -64963,7 +65755,58 @@ async function probe(check, fetchFn) {
   }
 }
 
-// src/health/prometheus.ts
+// src/health/checks/prometheus.ts
+var prometheus = {
+  name: "prometheus",
+  fields: ["url", "query", "max", "min", "bearerToken", "headers"],
+  parse: readPrometheus,
+  prepare: (checks, { targets, intervalMs }) => {
+    const prepared = checks.map(
+      ({ check, index }) => preparePrometheusCheck(check, targets, intervalMs, index)
+    );
+    return {
+      evaluate: (window2, io) => Promise.all(prepared.map(async (p3) => [await evaluatePrometheus(p3, window2, io.fetch)]))
+    };
+  },
+  describe: (check) => `prometheus: \`${check.query}\` ${formatBounds(check, formatNumber)}`,
+  secrets: (check) => [
+    ...check.bearerToken ? [check.bearerToken] : [],
+    ...headerSecrets(check.headers)
+  ],
+  redact: (check) => {
+    const redacted = { ...check, headers: redactHeaders(check.headers) };
+    if (check.bearerToken !== void 0) redacted.bearerToken = REDACTED;
+    return redacted;
+  }
+};
+function readPrometheus(src, at) {
+  const f5 = settings(src, at, prometheus);
+  if (!f5) return void 0;
+  const before = src.diagnostics.length;
+  const urlAt = src.required(f5, "url", at, "the Prometheus server, e.g. http://prometheus:9090");
+  const queryAt = src.required(f5, "query", at, "the PromQL query whose value is compared");
+  const url = urlAt && src.url(urlAt);
+  const query = queryAt && src.string(queryAt);
+  const max = optional(f5.get("max"), (v) => src.number(v));
+  const min = optional(f5.get("min"), (v) => src.number(v));
+  if (!f5.has("max") && !f5.has("min")) {
+    src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
+  }
+  if (min !== void 0 && max !== void 0 && min > max) {
+    src.reportValue(
+      f5.get("min"),
+      `${at.label} has min ${min} above max ${max}; no value could pass.`
+    );
+  }
+  const bearerToken = optional(f5.get("bearerToken"), (v) => src.string(v));
+  const headers = optional(f5.get("headers"), (v) => src.headers(v)) ?? {};
+  if (src.diagnostics.length > before || url === void 0 || query === void 0) return void 0;
+  const check = { kind: "prometheus", url, query, headers };
+  if (max !== void 0) check.max = max;
+  if (min !== void 0) check.min = min;
+  if (bearerToken !== void 0) check.bearerToken = bearerToken;
+  return check;
+}
 var QUERY_TIMEOUT_MS = 3e4;
 function preparePrometheusCheck(check, targets, intervalMs, index) {
   const where = `prometheus check ${index + 1}`;
@@ -65097,6 +65940,30 @@ async function describeTargetStates(elbv2, targetGroupArn) {
   }
   return counts;
 }
+
+// src/health/checks/target-health.ts
+var targetHealth = {
+  name: "targetHealth",
+  fields: ["minHealthy", "maxUnhealthy"],
+  parse: readTargetHealth,
+  prepare: (checks, { targets }) => ({
+    evaluate: (_window, io) => Promise.all(
+      checks.map(({ check }) => evaluateTargetHealth(check, targets.weighted, io.elbv2))
+    )
+  }),
+  describe: (check) => `targetHealth: every cluster with weight has \u2265 ${check.minHealthy} healthy and \u2264 ${check.maxUnhealthy} unhealthy targets`,
+  secrets: () => [],
+  redact: (check) => check
+};
+function readTargetHealth(src, at) {
+  const f5 = settings(src, at, targetHealth);
+  if (!f5) return void 0;
+  const before = src.diagnostics.length;
+  const minHealthy = optional(f5.get("minHealthy"), (v) => src.integer(v, 0)) ?? 1;
+  const maxUnhealthy = optional(f5.get("maxUnhealthy"), (v) => src.integer(v, 0)) ?? 0;
+  if (src.diagnostics.length > before) return void 0;
+  return { kind: "targetHealth", minHealthy, maxUnhealthy };
+}
 async function evaluateTargetHealth(check, targetGroups, elbv2) {
   return Promise.all(
     targetGroups.map(async (tg) => {
@@ -65126,11 +65993,104 @@ async function evaluateTargetHealth(check, targetGroups, elbv2) {
   );
 }
 
+// src/health/checks/index.ts
+var CHECK_KINDS = [targetHealth, cloudwatch, prometheus, http];
+var KINDS = CHECK_KINDS;
+var CHECK_NAMES = KINDS.map((k5) => k5.name);
+function kindOf(check) {
+  return KINDS.find((k5) => k5.name === check.kind);
+}
+function kindNamed(name) {
+  return KINDS.find((k5) => k5.name === name);
+}
+function prepareCheckList(checks, context) {
+  const groups = KINDS.flatMap((kind) => {
+    const mine = checks.flatMap(
+      (check, index) => check.kind === kind.name ? [{ check, index }] : []
+    );
+    return mine.length ? [{ mine, prepared: kind.prepare(mine, context) }] : [];
+  });
+  return {
+    async evaluate(window2, io) {
+      const byCheck = checks.map(() => []);
+      await Promise.all(
+        groups.map(async ({ mine, prepared }) => {
+          const results = await prepared.evaluate(window2, io);
+          mine.forEach(({ index }, i5) => byCheck[index] = results[i5] ?? []);
+        })
+      );
+      return byCheck;
+    }
+  };
+}
+function defaultChecks() {
+  const check = { kind: "targetHealth", minHealthy: 1, maxUnhealthy: 0 };
+  return [check];
+}
+function readChecks(src, at) {
+  const items = src.list(at, 'a list of checks, e.g. "- targetHealth: { minHealthy: 1 }"');
+  if (!items) return void 0;
+  if (items.length === 0) {
+    src.reportValue(at, `${at.label} is empty; list at least one check.`);
+    return void 0;
+  }
+  const checks = [];
+  for (const item of items) {
+    const check = readCheck(src, item);
+    if (check) checks.push(check);
+  }
+  return checks.length === items.length ? checks : void 0;
+}
+function readCheck(src, item) {
+  const kinds = CHECK_NAMES.join(", ");
+  const scalar = scalarValue(item.node);
+  if (typeof scalar === "string" && kindNamed(scalar)) {
+    src.reportValue(
+      item,
+      `${item.label} must be a map; write "- ${scalar}: {}" to use its defaults.`
+    );
+    return void 0;
+  }
+  const entries = src.map(item, void 0, `a map with one key naming the check (${kinds})`);
+  if (!entries) return void 0;
+  if (entries.size === 0) {
+    src.reportValue(item, `${item.label} is empty; name one check: ${kinds}.`);
+    return void 0;
+  }
+  let body;
+  let ok = true;
+  for (const [name, at] of entries) {
+    const kind = kindNamed(name);
+    if (!kind) {
+      src.reportEntry(at, unknownKindMessage(name, item.label));
+      ok = false;
+    } else if (body) {
+      src.reportEntry(
+        at,
+        `${item.label} names two checks (${body.kind.name} and ${name}); start each check with its own "-".`
+      );
+      ok = false;
+    } else {
+      body = { kind, at };
+    }
+  }
+  if (!ok || !body) return void 0;
+  return body.kind.parse(src, body.at);
+}
+function unknownKindMessage(name, label) {
+  const owners = KINDS.filter((k5) => k5.fields.includes(name)).map((k5) => k5.name);
+  if (owners.length === 1) {
+    return `Unknown check "${name}" in ${label}; "${name}" is a setting of ${owners[0]}: write "- ${owners[0]}: { ${name}: ... }".`;
+  }
+  const suggestion = closestMatch(name, CHECK_NAMES);
+  if (suggestion) return `Unknown check "${name}" in ${label}; did you mean "${suggestion}"?`;
+  return `Unknown check "${name}" in ${label}; the checks are ${CHECK_NAMES.join(", ")}.`;
+}
+
 // src/health/analysis.ts
-var DEFAULT_CLOUDWATCH_PERIOD_MS = 6e4;
-var SUB_MINUTE_PERIODS = [1, 5, 10, 20, 30];
-function isCloudWatchPeriod(seconds) {
-  return SUB_MINUTE_PERIODS.includes(seconds) || seconds > 0 && seconds % 60 === 0;
+function analysisIntervalCount(analysis) {
+  const { warmupMs, intervalMs, durationMs } = analysis;
+  return Math.max(1, Math.floor((durationMs - warmupMs) / intervalMs));
 }
 function scheduleAnalysis(analysis, since, alignMs = 1) {
   const { warmupMs, intervalMs, durationMs } = analysis;
@@ -65150,7 +66110,7 @@ function scheduleAnalysis(analysis, since, alignMs = 1) {
     );
   }
   const firstStart = Math.ceil((since + warmupMs) / alignMs) * alignMs;
-  const count = Math.max(1, Math.floor((since + durationMs - firstStart) / intervalMs));
+  const count = analysisIntervalCount(analysis);
   const windows = [];
   for (let i5 = 0; i5 < count; i5++) {
     const start = firstStart + i5 * intervalMs;
@@ -65177,39 +66137,10 @@ function validateCloudWatchTiming(intervalMs, periodMs) {
 }
 function prepareChecks(request) {
   const { analysis, targets } = request;
-  const cloudwatchChecks = analysis.checks.filter(
-    (c5) => c5.kind === "cloudwatch"
-  );
-  const cloudwatch = planCloudWatch(cloudwatchChecks, targets, analysis.intervalMs / 1e3);
-  let cloudwatchIndex = 0;
-  const tasks = analysis.checks.map((check, index) => {
-    switch (check.kind) {
-      case "targetHealth":
-        return (_w, deps) => evaluateTargetHealth(check, targets.weighted, deps.elbv2);
-      case "cloudwatch": {
-        const j5 = cloudwatchIndex++;
-        return async (_w, _deps, cw) => [(await cw())[j5]];
-      }
-      case "prometheus": {
-        const prepared = preparePrometheusCheck(
-          check,
-          targets,
-          analysis.intervalMs,
-          index
-        );
-        return async (w, deps) => [await evaluatePrometheus(prepared, w, deps.fetch)];
-      }
-      case "http":
-        return async (_w, deps) => [await evaluateHttp(check, deps.fetch)];
-    }
-  });
+  const prepared = prepareCheckList(analysis.checks, { targets, intervalMs: analysis.intervalMs });
   return {
-    cloudwatch,
     async evaluate(window2, deps) {
-      let fetched;
-      const cw = () => fetched ??= evaluateCloudWatch(deps.cloudwatch, cloudwatch, window2);
-      const results = await Promise.all(tasks.map((task) => task(window2, deps, cw)));
-      return uniqueNames(results.flat());
+      return uniqueNames((await prepared.evaluate(window2, deps)).flat());
     }
   };
 }
@@ -65403,40 +66334,22 @@ function iso(t) {
 
 // src/health/targets.ts
 var import_client_elastic_load_balancing_v23 = __toESM(require_dist_cjs18(), 1);
-function targetsFromRolloutFile(file) {
-  const spec = (name) => {
-    const c5 = file.clusters.find((x) => x.name === name);
-    if (!c5)
-      throw new ConfigurationError(`${file.path}: canary "${name}" is not a declared cluster.`);
-    return { label: c5.name, arn: c5.targetGroup, eks: c5.eks };
-  };
-  const canary = spec(file.canary);
-  let baseline;
-  let baselineWeight = 0;
-  for (const c5 of file.clusters) {
-    const w = file.weights[c5.name] ?? 0;
-    if (c5.name !== file.canary && w > baselineWeight) {
-      baseline = spec(c5.name);
-      baselineWeight = w;
-    }
-  }
-  const weighted = file.clusters.filter((c5) => c5.name !== file.canary && (file.weights[c5.name] ?? 0) > 0).map((c5) => spec(c5.name));
-  const out = { canary, weighted: [canary, ...weighted] };
-  if (baseline) out.baseline = baseline;
-  return out;
-}
-function targetsFromArns(canaryArn, baselineArn) {
-  const spec = (arn, input) => {
+var UNNAMED_SOURCES = {
+  canary: "The canary target group",
+  baseline: "The baseline target group"
+};
+function targetsFromArns(canaryArn, baselineArn, sources = UNNAMED_SOURCES) {
+  const spec = (arn, source) => {
     const parsed = parseElbArn(arn, "targetgroup");
-    if (isArnError(parsed)) throw new ConfigurationError(`Input "${input}": ${parsed.error}`);
+    if (isArnError(parsed)) throw new ConfigurationError(`${source}: ${parsed.error}`);
     return { label: parsed.name, arn };
   };
-  const canary = spec(canaryArn, "canary-target-group");
+  const canary = spec(canaryArn, sources.canary);
   if (baselineArn === void 0) return { canary, weighted: [canary] };
-  const baseline = spec(baselineArn, "baseline-target-group");
+  const baseline = spec(baselineArn, sources.baseline);
   if (baseline.arn === canary.arn) {
     throw new ConfigurationError(
-      'Inputs "canary-target-group" and "baseline-target-group" name the same target group.'
+      `${sources.canary} and ${sources.baseline} name the same target group.`
     );
   }
   return { canary, baseline, weighted: [canary, baseline] };
@@ -65485,24 +66398,11 @@ async function resolveTargets(elbv2, spec) {
 }
 
 // src/health/secrets.ts
-var CREDENTIAL_HEADER = /authorization|token|secret|key|cookie|session|password/i;
-function isCredentialHeader(name) {
-  return CREDENTIAL_HEADER.test(name);
-}
-var REDACTED = "***";
 function checkSecrets(checks) {
   const secrets = /* @__PURE__ */ new Set();
-  const add = (value) => {
-    if (value.trim() !== "") secrets.add(value);
-  };
   for (const check of checks) {
-    if (check.kind !== "prometheus" && check.kind !== "http") continue;
-    if (check.kind === "prometheus" && check.bearerToken) add(check.bearerToken);
-    for (const [name, value] of Object.entries(check.headers)) {
-      if (!isCredentialHeader(name)) continue;
-      add(value);
-      const credential = /authorization/i.test(name) ? /^\s*[\w-]+\s+(\S+)\s*$/.exec(value)?.[1] : void 0;
-      if (credential !== void 0) add(credential);
+    for (const value of kindOf(check).secrets(check)) {
+      if (value.trim() !== "") secrets.add(value);
     }
   }
   return [...secrets];
@@ -65511,20 +66411,7 @@ function maskCheckSecrets(checks, setSecret2) {
   for (const secret of checkSecrets(checks)) setSecret2(secret);
 }
 function redactCheck(check) {
-  switch (check.kind) {
-    case "prometheus": {
-      const redacted = { ...check, headers: redactHeaders(check.headers) };
-      if (check.bearerToken !== void 0) redacted.bearerToken = REDACTED;
-      return redacted;
-    }
-    case "http":
-      return { ...check, headers: redactHeaders(check.headers) };
-    default:
-      return check;
-  }
-}
-function redactHeaders(headers) {
-  return Object.fromEntries(Object.keys(headers).map((name) => [name, REDACTED]));
+  return kindOf(check).redact(check);
 }
 
 // src/health/report.ts
@@ -65583,777 +66470,8 @@ function summaryMarkdown(result, analysis) {
 }
 
 // src/rollout-file/parse.ts
-var import_yaml3 = __toESM(require_dist(), 1);
+var import_yaml4 = __toESM(require_dist(), 1);
 import { readFile as readFile3 } from "node:fs/promises";
-
-// src/rollout-file/checks.ts
-var import_yaml = __toESM(require_dist(), 1);
-
-// src/yaml/suggest.ts
-function closestMatch(word, candidates) {
-  const w = word.toLowerCase();
-  const limit = w.length <= 4 ? 1 : 2;
-  let best;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const d5 = editDistance(w, candidate.toLowerCase());
-    if (d5 <= limit && d5 < bestDistance) {
-      best = candidate;
-      bestDistance = d5;
-    }
-  }
-  return best;
-}
-function editDistance(a5, b5) {
-  const rows = [];
-  for (let i5 = 0; i5 <= a5.length; i5++) {
-    const row = [i5];
-    for (let j5 = 1; j5 <= b5.length; j5++) {
-      if (i5 === 0) {
-        row.push(j5);
-        continue;
-      }
-      const above = rows[i5 - 1];
-      const cost = a5[i5 - 1] === b5[j5 - 1] ? 0 : 1;
-      let d5 = Math.min(
-        above[j5] + 1,
-        row[j5 - 1] + 1,
-        above[j5 - 1] + cost
-      );
-      if (i5 > 1 && j5 > 1 && a5[i5 - 1] === b5[j5 - 2] && a5[i5 - 2] === b5[j5 - 1]) {
-        d5 = Math.min(d5, rows[i5 - 2][j5 - 2] + 1);
-      }
-      row.push(d5);
-    }
-    rows.push(row);
-  }
-  return rows[a5.length][b5.length];
-}
-
-// src/rollout-file/checks.ts
-var CHECK_KINDS = ["targetHealth", "cloudwatch", "prometheus", "http"];
-var CLOUDWATCH_METRICS = [
-  "error-rate",
-  "latency-p99",
-  "latency-p95",
-  "latency-avg",
-  "request-count"
-];
-var FIELDS = {
-  targetHealth: ["minHealthy", "maxUnhealthy"],
-  cloudwatch: ["metric", "queries", "returnId", "max", "min", "vsBaseline", "minRequests"],
-  prometheus: ["url", "query", "max", "min", "bearerToken", "headers"],
-  http: [
-    "url",
-    "method",
-    "headers",
-    "expectStatus",
-    "bodyContains",
-    "count",
-    "timeout",
-    "minSuccessRatio"
-  ]
-};
-var METRIC_DATA_QUERY_FIELDS = [
-  "Id",
-  "MetricStat",
-  "Expression",
-  "Label",
-  "ReturnData",
-  "Period",
-  "AccountId"
-];
-var QUERY_ID2 = /^[a-z][A-Za-z0-9_]{0,254}$/;
-var HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-var MAX_BARE_LATENCY_SECONDS = 60;
-function defaultChecks() {
-  return [{ kind: "targetHealth", minHealthy: 1, maxUnhealthy: 0 }];
-}
-var HTTP_CHECK_DEFAULTS = {
-  method: "GET",
-  expectStatus: 200,
-  count: 1,
-  timeoutMs: 5e3,
-  minSuccessRatio: 1
-};
-function readChecks(src, at) {
-  const items = src.list(at, 'a list of checks, e.g. "- targetHealth: { minHealthy: 1 }"');
-  if (!items) return void 0;
-  if (items.length === 0) {
-    src.reportValue(at, `${at.label} is empty; list at least one check.`);
-    return void 0;
-  }
-  const checks = [];
-  for (const item of items) {
-    const check = readCheck(src, item);
-    if (check) checks.push(check);
-  }
-  return checks.length === items.length ? checks : void 0;
-}
-function readCheck(src, item) {
-  const kinds = CHECK_KINDS.join(", ");
-  if (typeof scalarValue(item.node) === "string" && isCheckKind(scalarValue(item.node))) {
-    const kind = scalarValue(item.node);
-    src.reportValue(
-      item,
-      `${item.label} must be a map; write "- ${kind}: {}" to use its defaults.`
-    );
-    return void 0;
-  }
-  const entries = src.map(item, void 0, `a map with one key naming the check (${kinds})`);
-  if (!entries) return void 0;
-  if (entries.size === 0) {
-    src.reportValue(item, `${item.label} is empty; name one check: ${kinds}.`);
-    return void 0;
-  }
-  let body;
-  let ok = true;
-  for (const [name, at] of entries) {
-    if (!isCheckKind(name)) {
-      src.reportEntry(at, unknownKindMessage(name, item.label));
-      ok = false;
-    } else if (body) {
-      src.reportEntry(
-        at,
-        `${item.label} names two checks (${body.kind} and ${name}); start each check with its own "-".`
-      );
-      ok = false;
-    } else {
-      body = { kind: name, at };
-    }
-  }
-  if (!ok || !body) return void 0;
-  switch (body.kind) {
-    case "targetHealth":
-      return readTargetHealth(src, body.at);
-    case "cloudwatch":
-      return readCloudWatch(src, body.at);
-    case "prometheus":
-      return readPrometheus(src, body.at);
-    case "http":
-      return readHttp(src, body.at);
-  }
-}
-function unknownKindMessage(name, label) {
-  const owners = CHECK_KINDS.filter((k5) => FIELDS[k5].includes(name));
-  if (owners.length === 1) {
-    return `Unknown check "${name}" in ${label}; "${name}" is a setting of ${owners[0]}: write "- ${owners[0]}: { ${name}: ... }".`;
-  }
-  const suggestion = closestMatch(name, CHECK_KINDS);
-  if (suggestion) return `Unknown check "${name}" in ${label}; did you mean "${suggestion}"?`;
-  return `Unknown check "${name}" in ${label}; the checks are ${CHECK_KINDS.join(", ")}.`;
-}
-function settings(src, at, kind) {
-  if (at.node === null || scalarValue(at.node) === null) return /* @__PURE__ */ new Map();
-  return src.map(at, FIELDS[kind], `a map of ${kind} settings (${FIELDS[kind].join(", ")})`);
-}
-function readTargetHealth(src, at) {
-  const f5 = settings(src, at, "targetHealth");
-  if (!f5) return void 0;
-  const before = src.diagnostics.length;
-  const minHealthy = optional(f5.get("minHealthy"), (v) => src.integer(v, 0)) ?? 1;
-  const maxUnhealthy = optional(f5.get("maxUnhealthy"), (v) => src.integer(v, 0)) ?? 0;
-  if (src.diagnostics.length > before) return void 0;
-  return { kind: "targetHealth", minHealthy, maxUnhealthy };
-}
-function readCloudWatch(src, at) {
-  const f5 = settings(src, at, "cloudwatch");
-  if (!f5) return void 0;
-  const before = src.diagnostics.length;
-  const check = { kind: "cloudwatch" };
-  const metricAt = f5.get("metric");
-  const queriesAt = f5.get("queries");
-  const returnIdAt = f5.get("returnId");
-  if (metricAt && queriesAt) {
-    src.reportEntry(
-      queriesAt,
-      `${at.label} has both "metric" and "queries"; use "metric" for a built-in metric, or "queries" with "returnId" for your own, not both.`
-    );
-  } else if (!metricAt && !queriesAt) {
-    src.reportEntry(
-      at,
-      `${at.label} needs "metric" (one of ${CLOUDWATCH_METRICS.join(", ")}) or "queries" with "returnId".`
-    );
-  }
-  if (metricAt) check.metric = readMetric(src, metricAt);
-  if (queriesAt) {
-    const queries = readQueries(src, queriesAt);
-    if (queries) check.queries = queries.raw;
-    if (!returnIdAt) {
-      src.reportEntry(
-        at,
-        `Missing required key "returnId" in ${at.label}: the Id of the query whose value is compared.`
-      );
-    } else {
-      const returnId = src.string(returnIdAt);
-      if (returnId !== void 0 && queries && !queries.ids.includes(returnId)) {
-        const suggestion = closestMatch(returnId, queries.ids);
-        const hint = suggestion ? `did you mean "${suggestion}"?` : `the Ids are ${queries.ids.join(", ")}.`;
-        src.reportValue(
-          returnIdAt,
-          `${returnIdAt.label} "${returnId}" is not the Id of any query; ${hint}`
-        );
-      }
-      if (returnId !== void 0) check.returnId = returnId;
-    }
-  } else if (returnIdAt) {
-    src.reportEntry(
-      returnIdAt,
-      `${returnIdAt.label} only applies with "queries"; remove it or add the queries.`
-    );
-  }
-  const metricKnown = !metricAt || check.metric !== void 0;
-  const unit = metricKnown ? check.metric : void 0;
-  if (metricKnown) {
-    const max = optional(f5.get("max"), (v) => readThreshold(src, v, unit));
-    const min = optional(f5.get("min"), (v) => readThreshold(src, v, unit));
-    if (max !== void 0) check.max = max;
-    if (min !== void 0) check.min = min;
-    if (min !== void 0 && max !== void 0 && min > max) {
-      src.reportValue(
-        f5.get("min"),
-        `${at.label} has min ${min} above max ${max}; no value could pass.`
-      );
-    }
-    const baselineAt = f5.get("vsBaseline");
-    if (baselineAt && queriesAt) {
-      src.reportEntry(
-        baselineAt,
-        `${baselineAt.label} only applies to a built-in "metric"; a check with "queries" compares the "returnId" value with "max" and/or "min". To compare with the baseline, write it into the queries (an Expression over {{baselineTargetGroup}}) and set "max".`
-      );
-    } else if (baselineAt) {
-      const vsBaseline = readVsBaseline(src, baselineAt, unit);
-      if (vsBaseline) check.vsBaseline = vsBaseline;
-    }
-  }
-  const minRequests = optional(f5.get("minRequests"), (v) => src.integer(v, 0));
-  if (minRequests !== void 0) check.minRequests = minRequests;
-  if (queriesAt && !metricAt) {
-    if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
-      src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
-    }
-  } else if (!f5.has("max") && !f5.has("min") && !f5.has("vsBaseline")) {
-    src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or "vsBaseline".`);
-  }
-  return src.diagnostics.length > before ? void 0 : check;
-}
-function readMetric(src, at) {
-  const name = src.string(at, `one of ${CLOUDWATCH_METRICS.join(", ")}`);
-  if (name === void 0) return void 0;
-  const metric = CLOUDWATCH_METRICS.find((m3) => m3 === name);
-  if (!metric) {
-    const suggestion = closestMatch(name, CLOUDWATCH_METRICS);
-    const hint = suggestion ? `did you mean "${suggestion}"?` : `use one of ${CLOUDWATCH_METRICS.join(", ")}, or "queries" for your own metric.`;
-    src.reportValue(at, `${at.label} "${name}" is not a built-in metric; ${hint}`);
-  }
-  return metric;
-}
-function readQueries(src, at) {
-  const items = src.list(at, "a list of CloudWatch MetricDataQuery objects");
-  if (!items) return void 0;
-  if (items.length === 0) {
-    src.reportValue(at, `${at.label} is empty; list at least one MetricDataQuery.`);
-    return void 0;
-  }
-  const before = src.diagnostics.length;
-  const raw = [];
-  const ids = [];
-  for (const item of items) {
-    const f5 = src.map(
-      item,
-      METRIC_DATA_QUERY_FIELDS,
-      "a MetricDataQuery map (Id, and MetricStat or Expression)"
-    );
-    if (!f5) continue;
-    const idAt = src.required(
-      f5,
-      "Id",
-      item,
-      "the query's name, referred to by returnId and expressions"
-    );
-    if (idAt) {
-      const id = src.string(idAt);
-      if (id !== void 0 && !QUERY_ID2.test(id)) {
-        src.reportValue(
-          idAt,
-          `${idAt.label} "${id}" must start with a lowercase letter and hold only letters, digits and underscores (CloudWatch's rule for Ids).`
-        );
-      } else if (id !== void 0 && ids.includes(id)) {
-        src.reportValue(
-          idAt,
-          `${idAt.label} "${id}" is used by another query too; Ids must be unique.`
-        );
-      } else if (id !== void 0) ids.push(id);
-    }
-    if (f5.has("MetricStat") === f5.has("Expression")) {
-      src.reportValue(
-        item,
-        `${item.label} must have exactly one of "MetricStat" and "Expression".`
-      );
-    }
-    raw.push(item.node.toJS(src.doc));
-  }
-  return src.diagnostics.length > before ? void 0 : { raw, ids };
-}
-function readThreshold(src, at, metric) {
-  if (metric?.startsWith("latency-")) {
-    const v = scalarValue(at.node);
-    if (typeof v === "string") {
-      const ms = src.duration(at, { positive: false });
-      return ms === void 0 ? void 0 : ms / 1e3;
-    }
-    const seconds = src.number(at, "a duration like 800ms, or a number of seconds");
-    if (seconds === void 0) return void 0;
-    if (seconds < 0) {
-      src.reportValue(at, `${at.label} must not be negative, got ${seconds}.`);
-      return void 0;
-    }
-    if (seconds >= MAX_BARE_LATENCY_SECONDS) {
-      src.reportValue(
-        at,
-        `${at.label} is ${seconds} seconds (a bare number is seconds); write ${seconds}ms if you meant milliseconds, or ${formatDuration(seconds * 1e3)} if you meant seconds.`
-      );
-      return void 0;
-    }
-    return seconds;
-  }
-  if (metric === "error-rate") {
-    const rate = src.number(at, "a fraction from 0 to 1 (0.01 is 1%)");
-    if (rate === void 0) return void 0;
-    if (rate < 0 || rate > 1) {
-      src.reportValue(at, `${at.label} must be a fraction from 0 to 1 (0.01 is 1%), got ${rate}.`);
-      return void 0;
-    }
-    return rate;
-  }
-  if (metric === "request-count") {
-    const count = src.number(at, "a non-negative number");
-    if (count !== void 0 && count < 0) {
-      src.reportValue(at, `${at.label} must not be negative, got ${count}.`);
-      return void 0;
-    }
-    return count;
-  }
-  return src.number(at);
-}
-function readVsBaseline(src, at, metric) {
-  const f5 = src.map(at, ["maxIncrease", "maxRatio"], "a map with maxIncrease and/or maxRatio");
-  if (!f5) return void 0;
-  if ((0, import_yaml.isMap)(at.node) && at.node.items.length === 0) {
-    src.reportValue(
-      at,
-      `${at.label} is empty; set "maxIncrease" (canary minus baseline) or "maxRatio" (canary / baseline).`
-    );
-    return void 0;
-  }
-  const before = src.diagnostics.length;
-  const vsBaseline = {};
-  const increaseAt = f5.get("maxIncrease");
-  if (increaseAt) {
-    const increase = readThreshold(src, increaseAt, metric);
-    if (increase !== void 0 && increase < 0) {
-      src.reportValue(increaseAt, `${increaseAt.label} must not be negative, got ${increase}.`);
-    } else if (increase !== void 0) vsBaseline.maxIncrease = increase;
-  }
-  const ratioAt = f5.get("maxRatio");
-  if (ratioAt) {
-    const ratio = src.number(ratioAt, "a number above 0 (1.5 allows 50% more than the baseline)");
-    if (ratio !== void 0 && ratio <= 0) {
-      src.reportValue(
-        ratioAt,
-        `${ratioAt.label} must be above 0 (1.5 allows 50% more than the baseline), got ${ratio}.`
-      );
-    } else if (ratio !== void 0) vsBaseline.maxRatio = ratio;
-  }
-  return src.diagnostics.length > before ? void 0 : vsBaseline;
-}
-function readPrometheus(src, at) {
-  const f5 = settings(src, at, "prometheus");
-  if (!f5) return void 0;
-  const before = src.diagnostics.length;
-  const urlAt = src.required(f5, "url", at, "the Prometheus server, e.g. http://prometheus:9090");
-  const queryAt = src.required(f5, "query", at, "the PromQL query whose value is compared");
-  const url = urlAt && src.url(urlAt);
-  const query = queryAt && src.string(queryAt);
-  const max = optional(f5.get("max"), (v) => src.number(v));
-  const min = optional(f5.get("min"), (v) => src.number(v));
-  if (!f5.has("max") && !f5.has("min")) {
-    src.reportEntry(at, `${at.label} compares nothing; set "max", "min" or both.`);
-  }
-  if (min !== void 0 && max !== void 0 && min > max) {
-    src.reportValue(
-      f5.get("min"),
-      `${at.label} has min ${min} above max ${max}; no value could pass.`
-    );
-  }
-  const bearerToken = optional(f5.get("bearerToken"), (v) => src.string(v));
-  const headers = optional(f5.get("headers"), (v) => src.headers(v)) ?? {};
-  if (src.diagnostics.length > before || url === void 0 || query === void 0) return void 0;
-  const check = { kind: "prometheus", url, query, headers };
-  if (max !== void 0) check.max = max;
-  if (min !== void 0) check.min = min;
-  if (bearerToken !== void 0) check.bearerToken = bearerToken;
-  return check;
-}
-function readHttp(src, at) {
-  const f5 = settings(src, at, "http");
-  if (!f5) return void 0;
-  const before = src.diagnostics.length;
-  const urlAt = src.required(
-    f5,
-    "url",
-    at,
-    "the address to probe, e.g. https://web.example.com/healthz"
-  );
-  const url = urlAt && src.url(urlAt);
-  const method = optional(f5.get("method"), (v) => readMethod(src, v)) ?? HTTP_CHECK_DEFAULTS.method;
-  const headers = optional(f5.get("headers"), (v) => src.headers(v)) ?? {};
-  const expectStatus = optional(f5.get("expectStatus"), (v) => src.integer(v, 100, 599)) ?? HTTP_CHECK_DEFAULTS.expectStatus;
-  const bodyContains = optional(f5.get("bodyContains"), (v) => src.string(v));
-  const count = optional(f5.get("count"), (v) => src.integer(v, 1, 100)) ?? HTTP_CHECK_DEFAULTS.count;
-  const timeoutMs = optional(f5.get("timeout"), (v) => src.duration(v, { positive: true })) ?? HTTP_CHECK_DEFAULTS.timeoutMs;
-  const minSuccessRatio = optional(f5.get("minSuccessRatio"), (v) => readRatio(src, v)) ?? HTTP_CHECK_DEFAULTS.minSuccessRatio;
-  if (src.diagnostics.length > before || url === void 0) return void 0;
-  const check = {
-    kind: "http",
-    url,
-    method,
-    headers,
-    expectStatus,
-    count,
-    timeoutMs,
-    minSuccessRatio
-  };
-  if (bodyContains !== void 0) check.bodyContains = bodyContains;
-  return check;
-}
-function readMethod(src, at) {
-  const method = src.string(at, `an HTTP method (${HTTP_METHODS.join(", ")})`);
-  if (method === void 0) return void 0;
-  if (!HTTP_METHODS.includes(method.toUpperCase())) {
-    src.reportValue(at, `${at.label} must be one of ${HTTP_METHODS.join(", ")}, got "${method}".`);
-    return void 0;
-  }
-  return method.toUpperCase();
-}
-function readRatio(src, at) {
-  const ratio = src.number(at, "a number from 0 to 1 (0.9 is 90%)");
-  if (ratio !== void 0 && (ratio < 0 || ratio > 1)) {
-    src.reportValue(at, `${at.label} must be a number from 0 to 1 (0.9 is 90%), got ${ratio}.`);
-    return void 0;
-  }
-  return ratio;
-}
-function optional(at, read) {
-  return at === void 0 ? void 0 : read(at);
-}
-function isCheckKind(name) {
-  return CHECK_KINDS.includes(name);
-}
-function scalarValue(node) {
-  return (0, import_yaml.isScalar)(node) ? node.value : void 0;
-}
-
-// src/yaml/source.ts
-var import_yaml2 = __toESM(require_dist(), 1);
-var YamlSource = class {
-  constructor(text, file, what) {
-    this.file = file;
-    this.what = what;
-    this.doc = (0, import_yaml2.parseDocument)(text, { lineCounter: this.lineCounter, prettyErrors: false });
-    for (const e5 of [...this.doc.errors, ...this.doc.warnings]) {
-      this.reportOffset(e5.pos[0], yamlProblem(e5));
-    }
-    this.hasSyntaxErrors = this.doc.errors.some((e5) => e5.code !== "DUPLICATE_KEY");
-  }
-  file;
-  what;
-  diagnostics = [];
-  doc;
-  /** True when the YAML itself is broken, so its tree is the parser's guess. */
-  hasSyntaxErrors;
-  lineCounter = new import_yaml2.LineCounter();
-  root(label) {
-    return { node: this.deref(this.doc.contents), key: null, label };
-  }
-  /** Where a node starts, 1-based; 1:1 when there is no node. */
-  position(node) {
-    if (!node?.range) return { line: 1, col: 1 };
-    return this.lineCounter.linePos(node.range[0]);
-  }
-  /** A problem with the value itself (its type, its range): points at the value. */
-  reportValue(at, message) {
-    this.report(isEmpty(at.node) ? at.key : at.node, message);
-  }
-  /** A problem with the entry as a whole (missing keys inside it, a bad sum): points at its key. */
-  reportEntry(at, message) {
-    this.report(at.key ?? at.node, message);
-  }
-  report(node, message) {
-    const { line, col } = this.position(node);
-    this.diagnostics.push({ file: this.file, line, col, message });
-  }
-  /** All diagnostics in file order, as one error whose message lists them. */
-  toError() {
-    const sorted = [...this.diagnostics].sort((a5, b5) => a5.line - b5.line || a5.col - b5.col);
-    const count = sorted.length === 1 ? "1 problem" : `${sorted.length} problems`;
-    const lines = sorted.map((d5) => `  ${formatDiagnostic(d5)}`);
-    return new ConfigurationError(
-      [`Invalid ${this.what} in ${this.file} (${count}):`, ...lines].join("\n"),
-      sorted
-    );
-  }
-  /**
-   * The position of the node at `path`, or of its nearest existing parent, or 1:1. A scalar
-   * points at its value; a map or list at its key, since block collections start on the next line.
-   */
-  locate(path) {
-    let at = this.root("");
-    let found;
-    for (const segment of path) {
-      const next = this.child(at, segment);
-      if (!next) break;
-      at = next;
-      found = next;
-    }
-    if (!found) return { line: 1, col: 1 };
-    const pointAtKey = found.key && (isEmpty(found.node) || !(0, import_yaml2.isScalar)(found.node));
-    return this.position(pointAtKey ? found.key : found.node);
-  }
-  child(at, segment) {
-    if (typeof segment === "number" && (0, import_yaml2.isSeq)(at.node)) {
-      const item = at.node.items[segment];
-      if (item === void 0) return void 0;
-      return { node: this.deref(item), key: null, label: `${at.label}[${segment}]` };
-    }
-    if (typeof segment === "string" && (0, import_yaml2.isMap)(at.node)) {
-      for (const pair of at.node.items) {
-        if ((0, import_yaml2.isScalar)(pair.key) && String(pair.key.value) === segment) {
-          return this.entry(at, pair.key, pair.value, segment);
-        }
-      }
-    }
-    return void 0;
-  }
-  entry(parent, key, value, name) {
-    const label = parent.label === "" ? name : `${parent.label}.${name}`;
-    return { node: this.deref(value), key, label };
-  }
-  deref(node) {
-    if (node == null) return null;
-    if ((0, import_yaml2.isAlias)(node)) return node.resolve(this.doc) ?? null;
-    return node;
-  }
-  reportOffset(offset, message) {
-    const { line, col } = this.lineCounter.linePos(offset);
-    this.diagnostics.push({ file: this.file, line, col, message });
-  }
-  // ---- typed readers ---------------------------------------------------------------------
-  /**
-   * The entries of a map whose allowed keys are `known`. Reports a value that is not a map,
-   * keys that are not plain names, and unknown keys (with a suggestion when one is close).
-   * `known` undefined accepts any key (maps keyed by the user's own names).
-   */
-  map(at, known, expected) {
-    if (!(0, import_yaml2.isMap)(at.node)) {
-      this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
-      return void 0;
-    }
-    const entries = /* @__PURE__ */ new Map();
-    const suggested = /* @__PURE__ */ new Set();
-    this.misspelt.set(entries, suggested);
-    for (const pair of at.node.items) {
-      const key = pair.key;
-      if (!(0, import_yaml2.isScalar)(key) || key.value === null || typeof key.value === "object") {
-        this.report(
-          key ?? at.node,
-          `${this.name(at)} has an empty, list or map key; keys here are plain names.`
-        );
-        continue;
-      }
-      const name = String(key.value);
-      if (known && !known.includes(name)) {
-        this.report(key, unknownKeyMessage(name, this.name(at), known));
-        const suggestion = closestMatch(name, known);
-        if (suggestion) suggested.add(suggestion);
-        continue;
-      }
-      if (!entries.has(name))
-        entries.set(name, this.entry(at, key, pair.value, name));
-    }
-    return entries;
-  }
-  /** Per map read: the known keys that an unknown key was taken for a misspelling of. */
-  misspelt = /* @__PURE__ */ new WeakMap();
-  /** The items of a list. */
-  list(at, expected) {
-    if (!(0, import_yaml2.isSeq)(at.node)) {
-      this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
-      return void 0;
-    }
-    return at.node.items.map((item, i5) => ({
-      node: this.deref(item),
-      key: null,
-      label: `${at.label}[${i5}]`
-    }));
-  }
-  /** How a value is named in messages; the root has no path of its own. */
-  name(at) {
-    return at.label === "" ? `the ${this.what}` : at.label;
-  }
-  /** Reports a missing required key against its parent entry; returns the entry otherwise. */
-  required(entries, name, parent, what) {
-    const at = entries.get(name);
-    if (!at && !this.misspelt.get(entries)?.has(name)) {
-      const where = parent.label === "" ? "" : ` in ${parent.label}`;
-      this.reportEntry(parent, `Missing required key "${name}"${where}: ${what}.`);
-    }
-    return at;
-  }
-  string(at, expected = "a non-empty string") {
-    if (!(0, import_yaml2.isScalar)(at.node) || typeof at.node.value !== "string" || at.node.value.trim() === "") {
-      this.reportValue(at, `${at.label} must be ${expected}, got ${describe146(at.node)}.`);
-      return void 0;
-    }
-    return at.node.value;
-  }
-  integer(at, min, max = Infinity) {
-    const expected = max === Infinity ? min === 0 ? "a non-negative integer" : `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
-    const n3 = this.number(at, expected);
-    if (n3 === void 0) return void 0;
-    if (!Number.isInteger(n3) || n3 < min || n3 > max) {
-      this.reportValue(at, `${at.label} must be ${expected}, got ${n3}.`);
-      return void 0;
-    }
-    return n3;
-  }
-  /** A finite number; `expected` words the message, range checks are the caller's. */
-  number(at, expected = "a number") {
-    const v = (0, import_yaml2.isScalar)(at.node) ? at.node.value : void 0;
-    if (typeof v !== "number" || !Number.isFinite(v)) {
-      this.reportValue(
-        at,
-        `${at.label} must be ${expected}, got ${describe146(at.node)}${quotedNumberHint(at.node)}.`
-      );
-      return void 0;
-    }
-    return v;
-  }
-  /** Milliseconds; `positive` refuses 0. */
-  duration(at, { positive }) {
-    const v = (0, import_yaml2.isScalar)(at.node) ? at.node.value : void 0;
-    let ms;
-    if (v === 0) ms = 0;
-    else if (typeof v === "number") {
-      this.reportValue(
-        at,
-        `${at.label} is the bare number ${v}; give the unit, e.g. ${v}s or ${v}ms.`
-      );
-      return void 0;
-    } else if (typeof v === "string") ms = parseDuration(v);
-    if (ms === void 0) {
-      this.reportValue(
-        at,
-        `${at.label} must be a duration like 30s, 5m, 1m30s or 500ms, got ${describe146(at.node)}.`
-      );
-      return void 0;
-    }
-    if (positive && ms === 0) {
-      this.reportValue(at, `${at.label} must be longer than 0, got ${describe146(at.node)}.`);
-      return void 0;
-    }
-    return ms;
-  }
-  /** A map of HTTP header names to string values. */
-  headers(at) {
-    const entries = this.map(at, void 0, "a map of header names to values");
-    if (!entries) return void 0;
-    const headers = {};
-    let ok = true;
-    for (const [name, value] of entries) {
-      if (!HEADER_NAME.test(name)) {
-        this.reportEntry(
-          value,
-          `${at.label} has "${name}", which is not a valid HTTP header name.`
-        );
-        ok = false;
-        continue;
-      }
-      const v = (0, import_yaml2.isScalar)(value.node) ? value.node.value : void 0;
-      if (typeof v !== "string") {
-        const hint = typeof v === "number" || typeof v === "boolean" ? `; quote it: ${name}: "${v}"` : "";
-        this.reportValue(
-          value,
-          `${value.label} must be a string, got ${describe146(value.node)}${hint}.`
-        );
-        ok = false;
-        continue;
-      }
-      headers[name] = v;
-    }
-    return ok ? headers : void 0;
-  }
-  /** An http:// or https:// URL, kept as written. */
-  url(at) {
-    const s2 = this.string(at, "an http:// or https:// URL");
-    if (s2 === void 0) return void 0;
-    let protocol;
-    try {
-      protocol = new URL(s2).protocol;
-    } catch {
-      protocol = void 0;
-    }
-    if (protocol !== "http:" && protocol !== "https:") {
-      this.reportValue(at, `${at.label} must be an http:// or https:// URL, got "${s2}".`);
-      return void 0;
-    }
-    return s2;
-  }
-};
-var HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-function unknownKeyMessage(name, where, known) {
-  const suggestion = closestMatch(name, known);
-  if (suggestion) return `Unknown key "${name}" in ${where}; did you mean "${suggestion}"?`;
-  return `Unknown key "${name}" in ${where}; the keys allowed here are ${known.join(", ")}.`;
-}
-function isEmpty(node) {
-  return node === null || (0, import_yaml2.isScalar)(node) && node.value === null;
-}
-function describe146(node) {
-  if (isEmpty(node)) return "nothing";
-  if ((0, import_yaml2.isMap)(node)) return "a map";
-  if ((0, import_yaml2.isSeq)(node)) return "a list";
-  if ((0, import_yaml2.isScalar)(node)) {
-    const v = node.value;
-    if (typeof v === "string") {
-      const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
-      return quoted ? `the string "${v}"` : `"${v}"`;
-    }
-    return String(v);
-  }
-  return "an unsupported value";
-}
-function quotedNumberHint(node) {
-  const v = (0, import_yaml2.isScalar)(node) ? node.value : void 0;
-  return typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? "; write the number without quotes" : "";
-}
-function yamlProblem(e5) {
-  switch (e5.code) {
-    case "DUPLICATE_KEY":
-      return "This key appears twice in the same map; keep one of them.";
-    case "MULTIPLE_DOCS":
-      return 'This is a second YAML document (after "---"); write a single document.';
-    case "TAG_RESOLVE_FAILED":
-      return `${sentence(e5.message)}; YAML tags are not supported here, write the plain value.`;
-    default:
-      return `YAML syntax error: ${sentence(e5.message)}.`;
-  }
-}
-function sentence(message) {
-  return message.trim().replace(/[.:]+$/, "");
-}
-
-// src/rollout-file/parse.ts
 var SUPPORTED_VERSIONS = [1];
 var MIN_CLUSTERS = 2;
 var MAX_CLUSTERS = 5;
@@ -66361,7 +66479,7 @@ var ANALYSIS_DEFAULTS = {
   warmupMs: 3e4,
   // ALB metrics in CloudWatch have 1-minute resolution; a shorter interval would judge windows
   // that hold a whole minute of data or none.
-  intervalMs: 6e4,
+  intervalMs: DEFAULT_CLOUDWATCH_PERIOD_MS,
   durationMs: 3e5,
   failureLimit: 0
 };
@@ -66500,7 +66618,7 @@ function readRollout(src, path) {
   };
 }
 function readVersion(src, at) {
-  const v = (0, import_yaml3.isScalar)(at.node) ? at.node.value : void 0;
+  const v = (0, import_yaml4.isScalar)(at.node) ? at.node.value : void 0;
   if (v === 1) return 1;
   const supported = SUPPORTED_VERSIONS.join(", ");
   if (typeof v === "number") {
@@ -66614,7 +66732,7 @@ function readRoutes(src, at, region) {
   }
   const routes = [];
   for (const item of items) {
-    const v = (0, import_yaml3.isScalar)(item.node) ? item.node.value : void 0;
+    const v = (0, import_yaml4.isScalar)(item.node) ? item.node.value : void 0;
     if (typeof v === "string" && v.startsWith("arn:")) {
       const kind2 = v.includes(":listener-rule/") ? "rule" : "listener";
       src.reportValue(item, `${item.label} must say what the ARN is; write "- ${kind2}: ${v}".`);
@@ -66624,7 +66742,7 @@ function readRoutes(src, at, region) {
     if (!entries) continue;
     const present = ROUTE_KEYS.filter((k5) => entries.has(k5));
     if (present.length === 0) {
-      if ((0, import_yaml3.isMap)(item.node) && item.node.items.length === 0)
+      if ((0, import_yaml4.isMap)(item.node) && item.node.items.length === 0)
         src.reportValue(item, `${item.label} is empty; write "listener: <ARN>" or "rule: <ARN>".`);
       continue;
     }
@@ -66775,7 +66893,7 @@ function readSteps(src, at) {
   return src.diagnostics.length > before ? void 0 : steps;
 }
 function readAnalysis(src, at) {
-  const isNull = at.node === null || (0, import_yaml3.isScalar)(at.node) && at.node.value === null;
+  const isNull = at.node === null || (0, import_yaml4.isScalar)(at.node) && at.node.value === null;
   const f5 = isNull ? /* @__PURE__ */ new Map() : src.map(at, ANALYSIS_KEYS, `a map of ${ANALYSIS_KEYS.join(", ")}`);
   if (!f5) return void 0;
   const before = src.diagnostics.length;
@@ -66796,7 +66914,7 @@ function readAnalysis(src, at) {
   }
   if (!checks) return void 0;
   const intervalSeconds = intervalMs / 1e3;
-  const isPeriod = Number.isInteger(intervalSeconds) && ([1, 5, 10, 20, 30].includes(intervalSeconds) || intervalSeconds % 60 === 0);
+  const isPeriod = Number.isInteger(intervalSeconds) && isCloudWatchPeriod(intervalSeconds);
   if (!isPeriod && checks.some((c5) => c5.kind === "cloudwatch")) {
     src.reportValue(
       f5.get("interval") ?? at,
@@ -66829,7 +66947,7 @@ var Outputs = {
   report: "report",
   verdictAt: "verdict-at"
 };
-var DEFAULT_INTERVAL_MS = 6e4;
+var DEFAULT_INTERVAL_MS = DEFAULT_CLOUDWATCH_PERIOD_MS;
 var MAX_SINCE_AHEAD_MS = 6e4;
 async function readInputs() {
   const filePath = getOptionalInput(Inputs.file);
@@ -66840,8 +66958,8 @@ async function readInputs() {
   const intervalMs = getDurationInput(Inputs.interval);
   const durationMs = getDurationInput(Inputs.duration);
   const failureLimit = getIntegerInput(Inputs.failureLimit, { min: 0, max: 1e3 });
-  const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod) ?? 6e4;
-  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? 6e4;
+  const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod) ?? DEFAULT_CLOUDWATCH_PERIOD_MS;
+  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? DEFAULT_CLOUDWATCH_DELAY_MS;
   const failOnUnhealthy = getBooleanInput(Inputs.failOnUnhealthy, true);
   const sinceText = getOptionalInput(Inputs.since);
   let since;
@@ -66894,7 +67012,10 @@ async function readInputs() {
         `Input "checks" is required without "file": a YAML list such as "- targetHealth: { minHealthy: 1 }".`
       );
     }
-    targets = targetsFromArns(canaryArn, baselineArn);
+    targets = targetsFromArns(canaryArn, baselineArn, {
+      canary: `Input "${Inputs.canaryTargetGroup}"`,
+      baseline: `input "${Inputs.baselineTargetGroup}"`
+    });
     analysis = {
       warmupMs: warmupMs ?? ANALYSIS_DEFAULTS.warmupMs,
       intervalMs: intervalMs ?? DEFAULT_INTERVAL_MS,
@@ -66922,10 +67043,10 @@ async function readInputs() {
   return out;
 }
 async function run() {
-  await runAction(async () => {
+  await runAction(async (signal) => {
     const inputs = await readInputs();
     const elbv2 = makeElbv2Client(inputs.region);
-    const cloudwatch = new import_client_cloudwatch2.CloudWatchClient(clientOptions(inputs.region));
+    const cloudwatch2 = new import_client_cloudwatch2.CloudWatchClient(clientOptions(inputs.region));
     try {
       const targets = await coreLogger.group("Resolving target groups", async () => {
         const resolved = await resolveTargets(elbv2, inputs.targets);
@@ -66951,11 +67072,12 @@ async function run() {
         ...inputs.since !== void 0 ? { since: inputs.since } : {}
       };
       const result = await runAnalysis(request, {
-        cloudwatch,
+        cloudwatch: cloudwatch2,
         elbv2,
         fetch: globalThis.fetch,
-        clock: systemClock,
-        logger: coreLogger
+        clock: abortableClock(systemClock, signal),
+        logger: coreLogger,
+        signal
       });
       const reportPath = join5(
         process.env.RUNNER_TEMP ?? tmpdir(),
@@ -66980,9 +67102,9 @@ async function run() {
       }
     } finally {
       elbv2.destroy();
-      cloudwatch.destroy();
+      cloudwatch2.destroy();
     }
-  });
+  }, "stopping the analysis without a verdict (verify-health changes nothing).");
 }
 
 // src/actions/verify-health/index.ts

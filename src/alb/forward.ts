@@ -139,9 +139,12 @@ export function sameWeights(a: Weights, b: Weights): boolean {
 }
 
 /** `web-blue=90, web-green=10`, in the order given. */
-export function formatWeights(weights: Weights): string {
+/** Names a target group for people: the rollout file's cluster name, else the ARN's short name. */
+export type TargetGroupLabel = (targetGroupArn: string) => string;
+
+export function formatWeights(weights: Weights, label: TargetGroupLabel = shortName): string {
   return Object.entries(weights)
-    .map(([tg, w]) => `${shortName(tg)}=${w}`)
+    .map(([tg, w]) => `${label(tg)}=${w}`)
     .join(', ');
 }
 

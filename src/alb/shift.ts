@@ -12,6 +12,7 @@ import {
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ConfigurationError, ExplainedError, errorMessage } from '../common/errors.js';
+import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { shortName } from '../aws/arn.js';
 import {
@@ -23,31 +24,9 @@ import {
   type LiveRoute,
   type RouteRef,
   type RouteWeights,
+  type TargetGroupLabel,
   type Weights,
 } from './forward.js';
-
-export interface Clock {
-  now(): Date;
-  /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => new Date(),
-  sleep: (ms, signal) =>
-    new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-};
 
 export interface ShiftRequest {
   routes: RouteRef[];
@@ -60,6 +39,11 @@ export interface ShiftRequest {
   dryRun: boolean;
   /** Wait after the last confirmed write, for the ALB data plane to use the new weights. */
   settleMs: number;
+  /**
+   * The routes as the caller just read them (readRoutes), so the shift does not read them
+   * again; the compare-and-swap of `expect` still holds against them.
+   */
+  live?: LiveRoute[];
   /**
    * Write the routes several at a time instead of one by one. Faster (an emergency rollback);
    * but a failing write no longer stops the routes after it from being written (all are then
@@ -77,6 +61,8 @@ export interface ShiftDeps {
   /** Read-back attempts before a mismatch counts as a failed write. */
   readBackAttempts?: number;
   readBackDelayMs?: number;
+  /** How logs and messages name target groups (a rollout file's cluster names). */
+  label?: TargetGroupLabel;
 }
 
 export interface RouteOutcome {
@@ -123,19 +109,22 @@ export class ShiftFailedError extends ExplainedError {
 export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<ShiftResult> {
   const { logger } = deps;
   const targetGroups = Object.keys(req.desired);
+  const fmt = (w: Weights): string => formatWeights(w, deps.label);
 
-  const live = await logger.group('Reading live weights', async () => {
-    const routes = await readRoutes(deps.client, req.routes, targetGroups, deps.signal);
-    for (const r of routes) {
-      logger.info(`${describeRef(r.ref)}: ${formatWeights(r.weights)}`);
-      logger.debug(`${r.ref.arn} actions: ${JSON.stringify(r.actions)}`);
-    }
-    return routes;
-  });
+  const live =
+    req.live ??
+    (await logger.group('Reading live weights', async () => {
+      const routes = await readRoutes(deps.client, req.routes, targetGroups, deps.signal);
+      for (const r of routes) {
+        logger.info(`${describeRef(r.ref)}: ${fmt(r.weights)}`);
+        logger.debug(`${r.ref.arn} actions: ${JSON.stringify(r.actions)}`);
+      }
+      return routes;
+    }));
 
   const previous = routeWeights(live, (r) => r.weights);
   const desired = routeWeights(live, () => ({ ...req.desired }));
-  checkExpected(live, req.expect);
+  checkExpected(live, req.expect, fmt);
   checkMaxStep(live, req.desired, req.maxStep);
 
   const toWrite = live.filter((r) => !sameWeights(r.weights, req.desired));
@@ -147,7 +136,7 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
   });
 
   if (toWrite.length === 0) {
-    logger.info(`Every route is already at ${formatWeights(req.desired)}; nothing to change.`);
+    logger.info(`Every route is already at ${fmt(req.desired)}; nothing to change.`);
     return {
       previous,
       desired,
@@ -164,7 +153,7 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
   if (req.dryRun) {
     for (const r of toWrite) {
       logger.info(
-        `Dry run: would set ${describeRef(r.ref)} from ${formatWeights(r.weights)} to ${formatWeights(req.desired)}.`,
+        `Dry run: would set ${describeRef(r.ref)} from ${fmt(r.weights)} to ${fmt(req.desired)}.`,
       );
     }
     return {
@@ -191,7 +180,7 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
         await writeRoute(deps.client, route.ref, actions);
         await confirmWeights(deps, route.ref, targetGroups, req.desired, deps.signal);
         logger.info(
-          `${describeRef(route.ref)}: ${formatWeights(route.weights)} -> ${formatWeights(req.desired)} (confirmed)`,
+          `${describeRef(route.ref)}: ${fmt(route.weights)} -> ${fmt(req.desired)} (confirmed)`,
         );
       };
       if (req.parallel) {
@@ -223,7 +212,7 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
       restoreRoutes(deps, touched, targetGroups),
     );
     throw new ShiftFailedError(
-      restoreMessage(cause, restored, notRestored, previous),
+      restoreMessage(cause, restored, notRestored, previous, fmt),
       previous,
       restored,
       notRestored,
@@ -250,7 +239,10 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
  * Both lists are in reverse order of `routes` (the last route written first).
  */
 export async function restoreRoutes(
-  deps: Pick<ShiftDeps, 'client' | 'logger' | 'clock' | 'readBackAttempts' | 'readBackDelayMs'>,
+  deps: Pick<
+    ShiftDeps,
+    'client' | 'logger' | 'clock' | 'readBackAttempts' | 'readBackDelayMs' | 'label'
+  >,
   routes: readonly LiveRoute[],
   targetGroups: readonly string[],
 ): Promise<{ restored: string[]; notRestored: { arn: string; reason: string }[] }> {
@@ -260,7 +252,7 @@ export async function restoreRoutes(
       await writeRoute(deps.client, route.ref, route.actions.map(toWritableAction));
       await confirmWeights(deps, route.ref, targetGroups, route.weights);
       deps.logger.info(
-        `${describeRef(route.ref)}: restored to ${formatWeights(route.weights)} (confirmed)`,
+        `${describeRef(route.ref)}: restored to ${formatWeights(route.weights, deps.label)} (confirmed)`,
       );
       return undefined;
     } catch (e) {
@@ -268,7 +260,7 @@ export async function restoreRoutes(
       // the restore fails the same way, yet there is nothing to restore. Look before saying so.
       if (await hasWeights(deps.client, route.ref, targetGroups, route.weights)) {
         deps.logger.info(
-          `${describeRef(route.ref)}: still has ${formatWeights(route.weights)}; its write never landed (confirmed)`,
+          `${describeRef(route.ref)}: still has ${formatWeights(route.weights, deps.label)}; its write never landed (confirmed)`,
         );
         return undefined;
       }
@@ -410,7 +402,9 @@ async function describeRoute(
 ): Promise<{ actions: Action[]; priority?: string }> {
   try {
     if (ref.kind === 'listener') {
-      const out = await client.send(new DescribeListenersCommand({ ListenerArns: [ref.arn] }));
+      const out = await client.send(new DescribeListenersCommand({ ListenerArns: [ref.arn] }), {
+        abortSignal: signal,
+      });
       const listener = out.Listeners?.[0];
       if (!listener) throw new ConfigurationError(`Listener ${ref.arn} was not found.`);
       return { actions: listener.DefaultActions ?? [] };
@@ -457,7 +451,7 @@ async function writeRoute(
 
 /** Reads the route back until it shows `expected`, a few times for eventual consistency. */
 async function confirmWeights(
-  deps: Pick<ShiftDeps, 'client' | 'clock' | 'readBackAttempts' | 'readBackDelayMs'>,
+  deps: Pick<ShiftDeps, 'client' | 'clock' | 'readBackAttempts' | 'readBackDelayMs' | 'label'>,
   ref: RouteRef,
   targetGroups: readonly string[],
   expected: Weights,
@@ -469,21 +463,24 @@ async function confirmWeights(
     const { actions } = await describeRoute(deps.client, ref, signal);
     const forward = readForwardWeights(ref, actions, targetGroups);
     if ('weights' in forward && sameWeights(forward.weights, expected)) return;
-    seen = 'weights' in forward ? formatWeights(forward.weights) : forward.problem;
+    seen = 'weights' in forward ? formatWeights(forward.weights, deps.label) : forward.problem;
     if (attempt < attempts) await deps.clock.sleep(deps.readBackDelayMs ?? 1000, signal);
   }
   throw new Error(
-    `read-back of ${describeRef(ref)} shows ${seen}, not ${formatWeights(expected)}, after ${attempts} reads`,
+    `read-back of ${describeRef(ref)} shows ${seen}, not ${formatWeights(expected, deps.label)}, after ${attempts} reads`,
   );
 }
 
-function checkExpected(live: readonly LiveRoute[], expect: Weights | undefined): void {
+function checkExpected(
+  live: readonly LiveRoute[],
+  expect: Weights | undefined,
+  fmt: (w: Weights) => string,
+): void {
   if (!expect) return;
   const drifted = live.filter((r) => !sameWeights(r.weights, expect));
   if (drifted.length === 0) return;
   const lines = drifted.map(
-    (r) =>
-      `- ${describeRef(r.ref)}: live ${formatWeights(r.weights)}, expected ${formatWeights(expect)}`,
+    (r) => `- ${describeRef(r.ref)}: live ${fmt(r.weights)}, expected ${fmt(expect)}`,
   );
   throw new ConfigurationError(
     `Drift: ${drifted.length} of ${live.length} route(s) do not have the expected weights, so nothing was changed.\n` +
@@ -523,6 +520,7 @@ function restoreMessage(
   restored: string[],
   notRestored: { arn: string; reason: string }[],
   previous: RouteWeights,
+  fmt: (w: Weights) => string,
 ): string {
   const lines = [`Shifting failed: ${cause.replace(/\.$/, '')}.`];
   if (restored.length === 0 && notRestored.length === 0) {
@@ -535,7 +533,7 @@ function restoreMessage(
   }
   for (const { arn, reason } of notRestored) {
     lines.push(
-      `NOT restored: ${describeArn(arn)} (${reason}). Set it back by hand to ${formatWeights(previous[arn] ?? {})}, ` +
+      `NOT restored: ${describeArn(arn)} (${reason}). Set it back by hand to ${fmt(previous[arn] ?? {})}, ` +
         `e.g. with "aws elbv2 ${arn.includes(':listener-rule/') ? 'modify-rule --rule-arn' : 'modify-listener --listener-arn'} ${arn} ...".`,
     );
   }

@@ -5,7 +5,7 @@
  * depend on that).
  */
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { USER_AGENT } from '../version.js';
+import { USER_AGENT } from '../common/version.js';
 
 const common = (region: string) => ({
   region,

@@ -6,13 +6,44 @@ export interface Logger {
   info(message: string): void;
   debug(message: string): void;
   warning(message: string): void;
-  /** Runs `fn` inside a folded log group; the group is closed even when `fn` throws. */
+  /**
+   * Runs `fn` inside a folded log group; the group is closed even when `fn` throws. Groups do
+   * not nest (a runner's log cannot show that): a group opened inside another is a sub-heading
+   * line within the outer one.
+   */
   group<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/** Where a logger's groups go: a real fold, or a heading line when one is already open. */
+export interface GroupSink {
+  startGroup(name: string): void;
+  endGroup(): void;
+  heading(name: string): void;
+}
+
+/** `group` over a sink, with at most one fold open at a time. */
+export function flatGroups(sink: GroupSink): Logger['group'] {
+  let open = false;
+  return async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    if (open) {
+      sink.heading(name);
+      return fn();
+    }
+    open = true;
+    sink.startGroup(name);
+    try {
+      return await fn();
+    } finally {
+      open = false;
+      sink.endGroup();
+    }
+  };
 }
 
 /** A logger that keeps every line, for tests and for callers that print later. */
 export class MemoryLogger implements Logger {
   readonly lines: string[] = [];
+  private openGroup: string | undefined;
   info(message: string): void {
     this.lines.push(message);
   }
@@ -22,14 +53,14 @@ export class MemoryLogger implements Logger {
   warning(message: string): void {
     this.lines.push(`warning: ${message}`);
   }
-  async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    this.lines.push(`>> ${name}`);
-    try {
-      return await fn();
-    } finally {
-      this.lines.push(`<< ${name}`);
-    }
-  }
+  readonly group = flatGroups({
+    startGroup: (name) => {
+      this.openGroup = name;
+      this.lines.push(`>> ${name}`);
+    },
+    endGroup: () => this.lines.push(`<< ${this.openGroup ?? ''}`),
+    heading: (name) => this.lines.push(`-- ${name}`),
+  });
   text(): string {
     return this.lines.join('\n');
   }

@@ -13,10 +13,9 @@ import { ConfigurationError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { formatDuration } from '../common/duration.js';
 import { DEFAULT_CLOUDWATCH_PERIOD_MS, isCloudWatchPeriod } from './checks/cloudwatch.js';
-import { prepareCheckList } from './checks/index.js';
+import { prepareCheckList, type Analysis } from './checks/index.js';
 import { plural } from './format.js';
 import type {
-  Analysis,
   AnalysisResult,
   CheckOutcome,
   Clock,
@@ -61,8 +60,20 @@ export interface AnalysisSchedule {
 }
 
 /**
+ * How many intervals an analysis judges: as many whole intervals as fit in the duration after
+ * the warmup (at least one). It does not depend on when the shift lands, so the plan can say
+ * exactly what apply will do.
+ */
+export function analysisIntervalCount(analysis: Analysis): number {
+  const { warmupMs, intervalMs, durationMs } = analysis;
+  return Math.max(1, Math.floor((durationMs - warmupMs) / intervalMs));
+}
+
+/**
  * When each interval starts and ends. The first window starts when the warmup is over, rounded
- * up to `alignMs`; the last ends by `since + duration` (at least one interval is always judged).
+ * up to `alignMs`; then `analysisIntervalCount` windows follow. Rounding up to the CloudWatch
+ * grid can end the bake up to one `alignMs` after `since + duration`: never fewer intervals
+ * than the file asks for (the plan says how many; apply judges that many).
  */
 export function scheduleAnalysis(analysis: Analysis, since: number, alignMs = 1): AnalysisSchedule {
   const { warmupMs, intervalMs, durationMs } = analysis;
@@ -83,7 +94,7 @@ export function scheduleAnalysis(analysis: Analysis, since: number, alignMs = 1)
     );
   }
   const firstStart = Math.ceil((since + warmupMs) / alignMs) * alignMs;
-  const count = Math.max(1, Math.floor((since + durationMs - firstStart) / intervalMs));
+  const count = analysisIntervalCount(analysis);
   const windows: IntervalWindow[] = [];
   for (let i = 0; i < count; i++) {
     const start = firstStart + i * intervalMs;

@@ -2,8 +2,6 @@
  * Numbers as an on-call engineer reads them: rates as percents, latencies in ms or s, counts
  * as integers. Trailing zeros are dropped so thresholds read as written (`1%`, `0.5%`).
  */
-import type { CloudWatchMetric } from './checks/cloudwatch.js';
-
 function trim(n: number, decimals: number): string {
   return String(Number(n.toFixed(decimals)));
 }
@@ -23,18 +21,6 @@ export function formatSeconds(seconds: number): string {
 export function formatNumber(n: number): string {
   if (!Number.isFinite(n)) return String(n);
   return trim(n, Math.abs(n) >= 100 ? 0 : 4);
-}
-
-export function formatMetric(metric: CloudWatchMetric, value: number): string {
-  if (metric === 'error-rate') return formatPercent(value);
-  if (metric === 'request-count') return formatNumber(value);
-  return formatSeconds(value);
-}
-
-/** `+0.5%`, `-20ms`: a difference in the metric's own unit, signed. */
-export function formatIncrease(metric: CloudWatchMetric, diff: number): string {
-  const s = formatMetric(metric, diff);
-  return diff >= 0 ? `+${s}` : s;
 }
 
 /** `≤ 1%`, `≥ 10`, `≥ 5 and ≤ 100`, or `none` when the check sets no bound. */

@@ -3,6 +3,7 @@ export {
   prepareAnalysis,
   runAnalysis,
   scheduleAnalysis,
+  analysisIntervalCount,
   cloudWatchAlignmentMs,
   measurementLine,
 } from './analysis.js';

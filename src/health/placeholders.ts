@@ -13,7 +13,7 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
 /** Why a known placeholder can be empty, for the error message. */
 const UNAVAILABLE: Record<string, string> = {
   baselineTargetGroup:
-    'there is no baseline target group (set baseline-target-group, or give the rollout file a second cluster with weight)',
+    'there is no baseline target group (no cluster but the canary has weight, and no baseline target group was given)',
   cluster:
     'the canary has no EKS cluster name (it comes from the rollout file’s clusters.<name>.eks)',
   loadBalancer: 'the canary target group is not attached to any load balancer',

@@ -4,7 +4,8 @@
  */
 import { formatDuration } from '../common/duration.js';
 import { redactCheck } from './secrets.js';
-import type { Analysis, AnalysisResult, HealthTargets } from './types.js';
+import type { Analysis } from './checks/index.js';
+import type { AnalysisResult, HealthTargets } from './types.js';
 
 export interface HealthReport {
   healthy: boolean;

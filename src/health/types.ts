@@ -2,27 +2,15 @@
  * What the health analysis works on and what it produces. Domain code takes its I/O (AWS
  * clients, fetch, clock, logger) as arguments; these types are the values passed between.
  */
-import type { Check } from './checks/index.js';
+/**
+ * The names of the check kinds (checks/index.ts holds the kinds themselves and checks that this
+ * list matches its registry). Named here so the values below need not import the kinds, which
+ * import these values.
+ */
+export type CheckKindName = 'targetHealth' | 'cloudwatch' | 'prometheus' | 'http';
 
-/** How a canary is watched after a shift. Durations are in milliseconds. */
-export interface Analysis {
-  warmupMs: number;
-  intervalMs: number;
-  durationMs: number;
-  failureLimit: number;
-  checks: Check[];
-}
-
-/** The same shape as the shift's clock, so one clock serves a whole rollout step. */
-export interface Clock {
-  now(): Date;
-  sleep(ms: number): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => new Date(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
+/** The one clock of the whole step (common/clock.ts); the analysis binds its sleeps to its signal. */
+export type { Clock } from '../common/clock.js';
 
 export type FetchLike = typeof fetch;
 
@@ -70,7 +58,7 @@ export type MeasurementStatus = 'pass' | 'fail' | 'inconclusive' | 'skipped';
 export interface Measurement {
   /** What was measured, stable across intervals: `error-rate of green`. */
   name: string;
-  kind: Check['kind'];
+  kind: CheckKindName;
   status: MeasurementStatus;
   /** The number compared with the threshold, when there was one. */
   value?: number;
@@ -95,7 +83,7 @@ export interface IntervalResult {
 /** How one measurement fared over the whole analysis. */
 export interface CheckOutcome {
   name: string;
-  kind: Check['kind'];
+  kind: CheckKindName;
   threshold: string;
   passed: number;
   failed: number;

@@ -1,81 +1,44 @@
 /**
  * apply: one merged step, for every rollout file a push to the default branch changed, in path
- * order. For a file: the version before the push is what the ALB must have (compare-and-swap),
- * the version after it is what it gets. Pre-check target health, shift every route in
- * lockstep, verify with the file's analysis; on a failed verdict, an error or cancellation
- * after the shift, restore exactly what was read, confirm it, open a PR that sets the file
- * back to the live weights and tell the merged PR. A file that fails stops the run: later
- * files are not touched.
+ * order. For a file, in named stages: load (the version before the push is what the ALB must
+ * have, the version after it is what it gets) → read live → gate (the same gate as the plan) →
+ * shift every route in lockstep → verify with the file's analysis → record. On a failed
+ * verdict, an error or cancellation after the shift: restore exactly what was read, confirm
+ * it, open a PR that sets the file back to the live weights and tell the merged PR. A file
+ * that fails stops the run: later files are not touched.
  */
-import { targetsFromRolloutFile } from '../rollout-file/targets.js';
 import { restoreRoutes, shiftWeights, ShiftFailedError, type ShiftResult } from '../alb/shift.js';
 import { shortName } from '../aws/arn.js';
-import { ConfigurationError, ExplainedError, errorMessage } from '../common/errors.js';
+import { abortableClock } from '../common/clock.js';
+import {
+  ConfigurationError,
+  ExplainedError,
+  errorMessage,
+  formatDiagnostic,
+} from '../common/errors.js';
+import type { PathFilter } from '../common/glob.js';
 import type { PullRequestRef } from '../github/types.js';
+import { buildReport, runAnalysis, type AnalysisResult } from '../health/index.js';
 import { maskCheckSecrets } from '../health/secrets.js';
 import {
-  buildReport,
-  prepareAnalysis,
-  resolveTargets,
-  runAnalysis,
-  summaryMarkdown,
-  type AnalysisResult,
-  type HealthTargets,
-} from '../health/index.js';
-import type {
-  Annotation,
-  CommandOutcome,
-  RolloutDeps,
-  RolloutEvent,
-  RolloutSettings,
-} from './context.js';
-import type { PathFilter } from '../common/glob.js';
-import { FORCE_LABEL, type RolloutResult } from '../actions/rollout/io.js';
-import {
-  healthProblem,
-  precheckTargetHealth,
-  readLive,
-  requiredHealthy,
-  tryParse,
-  type HealthPrecheck,
-  type LiveRoute,
-} from './plan.js';
-import { openAdvancePullRequest, openReconcilePullRequest } from './pull-requests.js';
-import { cell } from './markdown.js';
-import {
-  checkFileStep,
-  clusterWeights,
   formatClusterWeights,
-  gainingClusters,
   sameClusterWeights,
   targetGroupWeights,
   type ClusterWeights,
 } from '../rollout-file/step.js';
 import type { RolloutFile } from '../rollout-file/types.js';
-
-export type FileStatus =
-  'applied' | 'unchanged' | 'rolled-back' | 'refused' | 'failed' | 'not-applied' | 'deleted';
-
-export interface FileApply {
-  path: string;
-  name?: string;
-  status: FileStatus;
-  /** What happened, in a sentence or two. */
-  message: string;
-  live?: ClusterWeights;
-  desired?: ClusterWeights;
-  health?: HealthPrecheck[];
-  appliedAt?: string;
-  verdict?: string;
-  analysis?: { result: AnalysisResult; markdown: string; report: unknown };
-  restored?: { restored: string[]; notRestored: { arn: string; reason: string }[] };
-  reconcile?: PullRequestRef;
-  advance?: PullRequestRef;
-  deployment?: number;
-  /** Problems with the GitHub side after the ALB work was done (a PR, a comment, a deployment). */
-  githubErrors: string[];
-  annotations: Annotation[];
-}
+import {
+  FORCE_LABEL,
+  type RolloutDeps,
+  type RolloutEvent,
+  type RolloutResult,
+  type RolloutSettings,
+} from './context.js';
+import { gateStep, type GateResult } from './gate.js';
+import { readLive, tryParse, type LiveRoute } from './live.js';
+import { applyComment, reconcileBody } from './markdown.js';
+import { openAdvancePullRequest, openReconcilePullRequest } from './pull-requests.js';
+import type { ApplyOutcome, FileApply, FileStatus } from './results.js';
 
 export interface ApplyOptions {
   filter: PathFilter;
@@ -83,14 +46,29 @@ export interface ApplyOptions {
   autoAdvance: boolean;
 }
 
+type PushEvent = Extract<RolloutEvent, { kind: 'push' }>;
+
+/** What every stage of one file's apply shares. */
+interface FileRun {
+  path: string;
+  event: PushEvent;
+  options: ApplyOptions;
+  deps: RolloutDeps;
+  /** The PRs the push merged, asked for once and only when needed. */
+  merged(): Promise<PullRequestRef[]>;
+  out: FileApply;
+}
+
 const EMPTY_SHA = /^0+$/;
+const STOPPING: readonly FileStatus[] = ['rolled-back', 'refused', 'failed'];
 
 export async function runApply(
-  event: Extract<RolloutEvent, { kind: 'push' }>,
+  event: PushEvent,
   options: ApplyOptions,
   deps: RolloutDeps,
-): Promise<CommandOutcome> {
+): Promise<ApplyOutcome> {
   const { github, logger } = deps;
+  const patterns = options.filter.patterns;
   if (event.branch !== event.defaultBranch) {
     throw new ConfigurationError(
       `apply runs on pushes to the default branch (${event.defaultBranch}), which is what the rollout files there describe; this push is to ${event.branch}. Limit the workflow to "on: push: branches: [${event.defaultBranch}]".`,
@@ -105,12 +83,12 @@ export async function runApply(
     .filter((p) => options.filter.matches(p))
     .sort();
   if (changed.length === 0) {
-    logger.info(
-      `The push changes no file matching ${options.filter.patterns.join(', ')}; nothing to apply.`,
-    );
+    logger.info(`The push changes no file matching ${patterns.join(', ')}; nothing to apply.`);
     return {
+      command: 'apply',
+      patterns,
+      files: [],
       result: 'unchanged',
-      summary: `## Rollout apply\n\nThe push changes no rollout file (${options.filter.patterns.join(', ')}).\n`,
       report: { command: 'apply', before: event.before, after: event.after, files: [] },
       annotations: [],
     };
@@ -124,44 +102,41 @@ export async function runApply(
   const files: FileApply[] = [];
   let stoppedBy: FileApply | undefined;
   for (const path of changed) {
+    const out: FileApply = {
+      path,
+      status: 'failed',
+      message: '',
+      githubErrors: [],
+      annotations: [],
+    };
     if (stoppedBy) {
-      files.push({
-        path,
-        status: 'not-applied',
-        message: `Not applied: ${stoppedBy.path} failed first, and a failed file stops the run so that nothing more changes. Re-run the job once ${stoppedBy.path} is sorted out: files already applied are then unchanged.`,
-        githubErrors: [],
-        annotations: [],
-      });
-      continue;
-    }
-    const outcome = await logger.group(`Applying ${path}`, async () => {
+      out.status = 'not-applied';
+      out.message = `Not applied: ${stoppedBy.path} failed first, and a failed file stops the run so that nothing more changes. Re-run the job once ${stoppedBy.path} is sorted out: files already applied are then unchanged.`;
+    } else {
+      logger.info(`── ${path} ──`);
       try {
-        return await applyFile(path, event, options, deps, merged);
+        await applyFile({ path, event, options, deps, merged, out });
       } catch (e) {
         // Only what comes before the shift can throw here: after it, every path restores.
         if (!(e instanceof ExplainedError) && e instanceof Error && e.stack) logger.debug(e.stack);
-        const f: FileApply = {
-          path,
-          status: 'failed',
-          message: `${errorMessage(e)}\nNothing was changed on the ALB.`,
-          githubErrors: [],
-          annotations: [],
-        };
-        if (e instanceof ConfigurationError) f.annotations.push(...e.diagnostics);
-        return f;
+        out.status = 'failed';
+        out.message = `${errorMessage(e)}\nNothing was changed on the ALB.`;
+        if (e instanceof ConfigurationError) out.annotations.push(...e.diagnostics);
       }
-    });
-    logger.info(`${path}: ${outcome.status}. ${outcome.message}`);
-    files.push(outcome);
-    if (['rolled-back', 'refused', 'failed'].includes(outcome.status)) stoppedBy = outcome;
+      logger.info(`${path}: ${out.status}. ${out.message}`);
+      if (STOPPING.includes(out.status)) stoppedBy = out;
+    }
+    files.push(out);
   }
 
   const result = overallResult(files);
-  const failed = files.filter((f) => ['rolled-back', 'refused', 'failed'].includes(f.status));
+  const failed = files.filter((f) => STOPPING.includes(f.status));
   const githubErrors = files.flatMap((f) => f.githubErrors.map((e) => `${f.path}: ${e}`));
-  const outcome: CommandOutcome = {
+  const outcome: ApplyOutcome = {
+    command: 'apply',
+    patterns,
+    files,
     result,
-    summary: applyMarkdown(files),
     report: {
       command: 'apply',
       before: event.before,
@@ -188,37 +163,75 @@ function overallResult(files: readonly FileApply[]): RolloutResult {
   return 'unchanged';
 }
 
-async function applyFile(
-  path: string,
-  event: Extract<RolloutEvent, { kind: 'push' }>,
-  options: ApplyOptions,
-  deps: RolloutDeps,
-  merged: () => Promise<PullRequestRef[]>,
-): Promise<FileApply> {
-  const { github, logger } = deps;
-  const out: FileApply = { path, status: 'failed', message: '', githubErrors: [], annotations: [] };
-  const refuse = (message: string, at?: { line: number; col: number }): FileApply => {
-    out.status = 'refused';
-    out.message = `${message} Nothing was changed.`;
-    out.annotations.push({ file: path, line: at?.line ?? 1, col: at?.col ?? 1, message });
-    return out;
-  };
+/** One file, stage by stage; each stage either hands on what the next needs or ends the file. */
+async function applyFile(run: FileRun): Promise<void> {
+  const loaded = await load(run);
+  if (!loaded) return;
+  const { head, headText } = loaded;
 
+  const live = await run.deps.logger.group(`Reading live weights: ${run.path}`, () =>
+    readLiveStage(run, head),
+  );
+  if (!live) return;
+
+  const gate = await run.deps.logger.group(`Checking the step: ${run.path}`, () =>
+    gateStage(run, loaded, live),
+  );
+  if (!gate) return;
+
+  const shift = await shiftStage(run, head, live, gate);
+  if ('failed' in shift) {
+    run.out.restored = { restored: shift.failed.restored, notRestored: shift.failed.notRestored };
+    return rolledBack(run, head, headText, {
+      reason: shift.failed.cancelled
+        ? 'the job was cancelled during the shift'
+        : 'the shift failed',
+      detail: shift.failed.message,
+      live: gate.expected,
+    });
+  }
+
+  const verdict = await verifyStage(run, head, gate, shift);
+  if (verdict.result?.healthy) return recordSuccess(run, head, verdict.result);
+
+  const reason = failureReason(run, verdict);
+  run.deps.logger.warning(`Rolling back ${head.name}: ${reason}`);
+  run.out.restored = await run.deps.logger.group('Restoring the previous weights', () =>
+    restoreRoutes(
+      { client: run.deps.aws(head.region).elbv2, ...shiftDeps(run, head) },
+      shift.before,
+      head.clusters.map((c) => c.targetGroup),
+    ),
+  );
+  return rolledBack(run, head, headText, { reason, live: gate.expected });
+}
+
+interface Loaded {
+  head: RolloutFile;
+  headText: string;
+  /** The valid file before the push: what the ALB must have now. */
+  base?: RolloutFile;
+}
+
+/** Stage load: both versions of the file; a deleted or invalid file ends here. */
+async function load(run: FileRun): Promise<Loaded | undefined> {
+  const { path, event, deps, out } = run;
   const [headText, baseText] = await Promise.all([
-    github.fileAt(path, event.after),
-    github.fileAt(path, event.before),
+    deps.github.fileAt(path, event.after),
+    deps.github.fileAt(path, event.before),
   ]);
   if (headText === undefined) {
     out.status = 'deleted';
     out.message = 'The file was deleted; the ALB keeps its weights.';
-    return out;
+    return undefined;
   }
   const parsed = tryParse(headText, path);
   if ('error' in parsed) {
     out.status = 'refused';
     out.message = `${parsed.error.message}\nNothing was changed.`;
+    out.problems = parsed.error.diagnostics.map(formatDiagnostic);
     out.annotations.push(...parsed.error.diagnostics);
-    return out;
+    return undefined;
   }
   const head = parsed.file;
   // The file's probes may carry credentials (a bearer token, an Authorization header); a
@@ -226,150 +239,131 @@ async function applyFile(
   if (deps.mask) maskCheckSecrets(head.analysis.checks, deps.mask);
   out.name = head.name;
   out.desired = head.weights;
-  const order = head.clusters.map((c) => c.name);
-  const show = (w: ClusterWeights): string => formatClusterWeights(w, order);
   const base = baseText === undefined ? undefined : tryParse(baseText, path);
-  const before = base && 'file' in base ? base.file : undefined;
-  if (!before) {
-    logger.info(
-      baseText === undefined
-        ? 'New file: no earlier version to compare the live weights with; the routes must agree with each other.'
-        : 'The earlier version is not a valid rollout file: no compare-and-swap baseline; the routes must agree with each other.',
-    );
-  }
-  if (before && before.owner !== head.owner) {
-    return refuse(
-      `owner changes from ${before.owner} to ${head.owner}: moving CronJobs and singletons between clusters is a handoff this action does not do yet (it comes with sync-apps). Revert owner to ${before.owner}.`,
-      head.locate(['owner']),
-    );
-  }
+  if (base && 'file' in base) return { head, headText, base: base.file };
+  deps.logger.info(
+    baseText === undefined
+      ? 'New file: no earlier version to compare the live weights with; the routes must agree with each other.'
+      : 'The earlier version is not a valid rollout file: no compare-and-swap baseline; the routes must agree with each other.',
+  );
+  return { head, headText };
+}
 
-  const live = await readLive(deps, head);
-  if ('problem' in live) return refuse(live.problem, head.locate(['routes']));
-  for (const r of live.routes) logger.info(`live ${shortName(r.ref.arn)}: ${show(r.weights)}`);
-  const first = live.routes[0] as LiveRoute;
-  out.live = first.weights;
-  if (live.routes.every((r) => sameClusterWeights(r.weights, head.weights))) {
-    out.status = 'unchanged';
-    out.message = `Every route already has ${show(head.weights)}; nothing to shift or verify.`;
-    return out;
+/** Stage read live: every route, once; the shift writes from this very read. */
+async function readLiveStage(run: FileRun, head: RolloutFile): Promise<LiveRoute[] | undefined> {
+  const live = await readLive(run.deps, head);
+  if ('problem' in live) {
+    refuse(run.out, [{ message: live.problem, at: head.locate(['routes']) }]);
+    return undefined;
   }
+  const show = weightsText(head);
+  for (const r of live.routes) run.deps.logger.info(`${shortName(r.ref.arn)}: ${show(r.weights)}`);
+  run.out.live = live.routes[0]?.weights;
+  return live.routes;
+}
 
-  // Compare-and-swap: the version before the push is what the ALB must have now.
-  const expected = before
-    ? clusterWeights(head, targetGroupWeights(before, before.weights))
-    : first.weights;
-  const drifted = live.routes.filter((r) => !sameClusterWeights(r.weights, expected));
-  if (drifted.length > 0) {
-    return refuse(
-      `Drift: ${drifted.map((r) => `${shortName(r.ref.arn)} has ${show(r.weights)}`).join('; ')}, but ` +
-        `${before ? `the file before this push says ${show(expected)}` : `the first route has ${show(expected)}`}. ` +
-        `Something changed the ALB outside the rollout. To reconcile: find out why, then either put the routes back to ${show(expected)} and re-run this job, ` +
-        `or merge a PR that sets weights to the live ${show(first.weights)} first, then the step again.`,
-      head.locate(['weights']),
-    );
-  }
-
-  // The one-step rule, again: the plan enforces it on the PR, but a merge can land without a
-  // passing plan (no required check, a direct push). The force label is read from the PR(s)
-  // the merge came from, only when the step needs it.
-  let step = checkFileStep(before, head, expected, false, FORCE_LABEL);
-  if (!step.allowed) {
-    const prs = await merged();
-    if (prs.some((pr) => pr.labels?.includes(FORCE_LABEL))) {
-      step = checkFileStep(before, head, expected, true, FORCE_LABEL);
-    }
-    if (!step.allowed) {
-      const source =
-        prs.length > 0
-          ? `merged from ${prs.map((pr) => `#${pr.number}`).join(', ')} without the ${FORCE_LABEL} label`
-          : `pushed without a pull request`;
-      return refuse(
-        `${step.message} The change was ${source}.`,
-        head.locate(['weights', head.canary]),
-      );
-    }
-  }
-  if (step.forced) logger.warning(step.message);
-
-  const gaining = gainingClusters(first.weights, head.weights);
-  out.health = await logger.group('Target health before the shift', async () => {
-    const health = await precheckTargetHealth(deps, head, gaining, requiredHealthy(head));
-    for (const h of health)
-      logger.info(
-        `${h.ok ? 'ok' : 'NOT ENOUGH'}: ${h.cluster} ${h.shown} (needs ≥ ${h.required} healthy)`,
-      );
-    return health;
-  });
-  const unhealthy = out.health.filter((h) => !h.ok);
-  if (unhealthy.length > 0) {
-    return refuse(
-      unhealthy.map(healthProblem).join(' '),
-      head.locate(['weights', unhealthy[0]?.cluster as string]),
-    );
-  }
-
-  const { elbv2, cloudwatch } = deps.aws(head.region);
-  // Everything the analysis could trip over is checked before traffic moves: a mistake in the
-  // file (a placeholder, an interval the CloudWatch period does not divide) refuses the step
-  // rather than shifting and rolling back.
-  let targets: HealthTargets;
-  try {
-    targets = await resolveTargets(elbv2, targetsFromRolloutFile(head));
-    prepareAnalysis({
-      analysis: head.analysis,
-      targets,
+/** Stage gate: the plan's checks again, on the ALB as it is at merge time. */
+async function gateStage(
+  run: FileRun,
+  loaded: Loaded,
+  live: LiveRoute[],
+): Promise<GateResult | undefined> {
+  const { head, base } = loaded;
+  const { deps, out, options } = run;
+  const show = weightsText(head);
+  const gate = await gateStep(
+    {
+      head,
+      ...(base ? { base } : {}),
+      baseLabel: 'before this push',
+      live,
+      // The plan enforces the step rule on the PR, but a merge can land without a passing plan
+      // (no required check, a direct push): the force label is read from the PR(s) the merge
+      // came from, only when the step needs it.
+      force: async () => {
+        const prs = await run.merged();
+        if (prs.some((pr) => pr.labels?.includes(FORCE_LABEL))) return { forced: true };
+        return {
+          forced: false,
+          why:
+            prs.length > 0
+              ? `The change was merged from ${prs.map((pr) => `#${pr.number}`).join(', ')} without the ${FORCE_LABEL} label.`
+              : 'The change was pushed without a pull request.',
+        };
+      },
       cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
       cloudWatchDelayMs: options.settings.cloudWatchDelayMs,
-    });
-  } catch (e) {
-    if (e instanceof ConfigurationError) {
-      return refuse(`The analysis cannot run: ${e.message}`, head.locate(['analysis']));
-    }
-    throw e;
+    },
+    deps,
+  );
+  for (const h of gate.health) {
+    deps.logger.info(
+      `${h.ok ? 'ok' : 'NOT ENOUGH'}: ${h.cluster} ${h.shown} (needs ≥ ${h.required} healthy)`,
+    );
   }
-  const targetGroups = head.clusters.map((c) => c.targetGroup);
-  let shift: ShiftResult;
+  if (gate.noChange) {
+    out.status = 'unchanged';
+    out.message = `Every route already has ${show(head.weights)}; nothing to shift or verify.`;
+    return undefined;
+  }
+  out.health = gate.health;
+  if (gate.problems.length > 0) {
+    refuse(out, gate.problems);
+    return undefined;
+  }
+  if (gate.step.forced) deps.logger.warning(gate.step.message);
+  return gate;
+}
+
+/** Stage shift: every route in lockstep from the routes just read; a failure restores them. */
+async function shiftStage(
+  run: FileRun,
+  head: RolloutFile,
+  live: LiveRoute[],
+  gate: GateResult,
+): Promise<ShiftResult | { failed: ShiftFailedError }> {
+  const { deps, out, options } = run;
   try {
-    shift = await shiftWeights(
+    const shift = await shiftWeights(
       {
         routes: head.routes,
+        live: live.map((r) => r.read),
         desired: targetGroupWeights(head, head.weights),
-        expect: targetGroupWeights(head, expected),
+        expect: targetGroupWeights(head, gate.expected),
         dryRun: false,
         settleMs: options.settings.settleMs,
       },
       {
-        client: elbv2,
-        logger,
-        clock: deps.clock,
+        client: deps.aws(head.region).elbv2,
+        ...shiftDeps(run, head),
         ...(deps.signal ? { signal: deps.signal } : {}),
-        ...readBack(deps),
       },
     );
+    out.appliedAt = shift.appliedAt?.toISOString();
+    deps.logger.info(
+      `Shifted every route to ${weightsText(head)(head.weights)} at ${out.appliedAt}.`,
+    );
+    return shift;
   } catch (e) {
-    if (e instanceof ShiftFailedError) {
-      out.restored = { restored: e.restored, notRestored: e.notRestored };
-      return rolledBack(out, head, headText, event, deps, options, merged, {
-        reason: e.cancelled ? 'the job was cancelled during the shift' : 'the shift failed',
-        detail: e.message,
-        live: first.weights,
-      });
-    }
-    if (e instanceof ConfigurationError) return refuse(e.message, head.locate(['weights']));
+    if (e instanceof ShiftFailedError) return { failed: e };
     throw e;
   }
-  out.appliedAt = shift.appliedAt?.toISOString();
-  logger.info(`Shifted every route to ${show(head.weights)} at ${out.appliedAt}.`);
+}
 
-  let verdict: { result?: AnalysisResult; error?: unknown };
+/** Stage verify: the file's analysis from the moment the shift was confirmed. */
+async function verifyStage(
+  run: FileRun,
+  head: RolloutFile,
+  gate: GateResult,
+  shift: ShiftResult,
+): Promise<{ result?: AnalysisResult; error?: unknown }> {
+  const { deps, out, options } = run;
+  const targets = gate.targets;
+  if (!targets) return { error: new Error('the analysis targets were not resolved') };
+  const { elbv2, cloudwatch } = deps.aws(head.region);
   try {
-    const analysisClock = {
-      now: () => deps.clock.now(),
-      sleep: (ms: number) => deps.clock.sleep(ms, deps.signal),
-    };
-    const result = await logger.group('Verifying', async () => {
-      const r = await runAnalysis(
+    const result = await deps.logger.group(`Verifying: ${run.path}`, () =>
+      runAnalysis(
         {
           analysis: head.analysis,
           targets,
@@ -381,115 +375,99 @@ async function applyFile(
           cloudwatch,
           elbv2,
           fetch: deps.fetch,
-          clock: analysisClock,
-          logger,
+          clock: abortableClock(deps.clock, deps.signal),
+          logger: deps.logger,
           ...(deps.signal ? { signal: deps.signal } : {}),
         },
-      );
-      out.analysis = {
-        result: r,
-        markdown: summaryMarkdown(r, head.analysis),
-        report: buildReport(r, head.analysis, targets),
-      };
-      return r;
-    });
-    verdict = { result };
+      ),
+    );
+    out.verdict = result.verdict;
+    out.analysis = {
+      result,
+      analysis: head.analysis,
+      report: buildReport(result, head.analysis, targets),
+    };
+    return { result };
   } catch (e) {
-    verdict = { error: e };
+    return { error: e };
   }
+}
 
-  if (verdict.result?.healthy) {
-    out.status = 'applied';
-    out.verdict = verdict.result.verdict;
-    out.message = `Applied ${show(head.weights)} on ${live.routes.length} route(s) and verified: ${verdict.result.verdict}.`;
-    await githubStep(out, 'record the deployment', async () => {
-      const d = await deps.github.recordDeployment({
-        ref: event.after,
-        environment: head.name,
-        description: deploymentDescription(
-          `${show(head.weights)}: ${verdict.result?.verdict ?? ''}`,
-        ),
-        state: 'success',
-        ...(options.settings.runUrl ? { logUrl: options.settings.runUrl } : {}),
-      });
-      out.deployment = d.id;
+function failureReason(
+  run: FileRun,
+  verdict: { result?: AnalysisResult; error?: unknown },
+): string {
+  if (verdict.result) return verdict.result.verdict;
+  if (run.deps.signal?.aborted) return 'the job was cancelled during verification';
+  if (verdict.error instanceof Error && !(verdict.error instanceof ConfigurationError)) {
+    run.deps.logger.debug(verdict.error.stack ?? '');
+  }
+  return `verification failed: ${errorMessage(verdict.error)}`;
+}
+
+/** Stage record, after a verified step: the deployment, the comment, the next step's PR. */
+async function recordSuccess(
+  run: FileRun,
+  head: RolloutFile,
+  result: AnalysisResult,
+): Promise<void> {
+  const { deps, out, options, event, path } = run;
+  const show = weightsText(head);
+  out.status = 'applied';
+  out.message = `Applied ${show(head.weights)} on ${head.routes.length} route(s) and verified: ${result.verdict}.`;
+  await githubStep(out, 'record the deployment', async () => {
+    const d = await deps.github.recordDeployment({
+      ref: event.after,
+      environment: head.name,
+      description: deploymentDescription(`${show(head.weights)}: ${result.verdict}`),
+      state: 'success',
+      ...(options.settings.runUrl ? { logUrl: options.settings.runUrl } : {}),
     });
-    await githubStep(out, 'comment on the merged PR', async () => {
-      for (const pr of await merged()) {
-        await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
-      }
-    });
-    if (options.autoAdvance) {
-      await githubStep(out, 'open the advance PR', async () => {
-        const tip = await deps.github.fileAt(path, event.defaultBranch);
-        const tipFile = tip === undefined ? undefined : tryParse(tip, path);
-        if (
-          !tip ||
-          !tipFile ||
-          !('file' in tipFile) ||
-          !sameClusterWeights(tipFile.file.weights, head.weights)
-        ) {
-          logger.warning(
-            `${path} on ${event.defaultBranch} no longer has the weights just applied; not opening an advance PR.`,
-          );
-          return;
-        }
-        const { pr } = await openAdvancePullRequest(deps, {
-          path,
-          file: tipFile.file,
-          text: tip,
-          baseBranch: event.defaultBranch,
-          cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
-          context: `Opened after the step to ${show(head.weights)} was applied and verified (${verdict.result?.verdict}).`,
-          ...(options.settings.runUrl ? { runUrl: options.settings.runUrl } : {}),
-        });
-        if (pr) out.advance = pr;
-      });
+    out.deployment = d.id;
+  });
+  await githubStep(out, 'comment on the merged PR', async () => {
+    for (const pr of await run.merged()) {
+      await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
     }
-    return out;
-  }
-
-  const cancelled = deps.signal?.aborted === true;
-  const reason = verdict.result
-    ? verdict.result.verdict
-    : cancelled
-      ? 'the job was cancelled during verification'
-      : `verification failed: ${errorMessage(verdict.error)}`;
-  if (verdict.result) out.verdict = verdict.result.verdict;
-  else if (
-    !cancelled &&
-    verdict.error instanceof Error &&
-    !(verdict.error instanceof ConfigurationError)
-  ) {
-    logger.debug(verdict.error.stack ?? '');
-  }
-  logger.warning(`Rolling back ${head.name}: ${reason}`);
-  out.restored = await logger.group('Restoring the previous weights', () =>
-    restoreRoutes(
-      { client: elbv2, logger, clock: deps.clock, ...readBack(deps) },
-      shift.before,
-      targetGroups,
-    ),
-  );
-  return rolledBack(out, head, headText, event, deps, options, merged, {
-    reason,
-    live: first.weights,
+  });
+  if (!options.autoAdvance) return;
+  await githubStep(out, 'open the advance PR', async () => {
+    const tip = await deps.github.fileAt(path, event.defaultBranch);
+    const tipFile = tip === undefined ? undefined : tryParse(tip, path);
+    if (
+      !tip ||
+      !tipFile ||
+      !('file' in tipFile) ||
+      !sameClusterWeights(tipFile.file.weights, head.weights)
+    ) {
+      deps.logger.warning(
+        `${path} on ${event.defaultBranch} no longer has the weights just applied; not opening an advance PR.`,
+      );
+      return;
+    }
+    const { pr } = await openAdvancePullRequest(deps, {
+      path,
+      file: tipFile.file,
+      text: tip,
+      baseBranch: event.defaultBranch,
+      cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
+      cloudWatchDelayMs: options.settings.cloudWatchDelayMs,
+      context: `Opened after the step to ${show(head.weights)} was applied and verified (${result.verdict}).`,
+      ...(options.settings.runUrl ? { runUrl: options.settings.runUrl } : {}),
+    });
+    if (pr) out.advance = pr;
   });
 }
 
-/** After a restore: say what happened, open the reconcile PR, tell the merged PR. */
+/** Stage record, after a restore: say what happened, open the reconcile PR, tell the merged PR. */
 async function rolledBack(
-  out: FileApply,
+  run: FileRun,
   head: RolloutFile,
   headText: string,
-  event: Extract<RolloutEvent, { kind: 'push' }>,
-  deps: RolloutDeps,
-  options: ApplyOptions,
-  merged: () => Promise<PullRequestRef[]>,
   why: { reason: string; detail?: string; live: ClusterWeights },
-): Promise<FileApply> {
-  const order = head.clusters.map((c) => c.name);
-  const show = (w: ClusterWeights): string => formatClusterWeights(w, order);
+): Promise<void> {
+  const { deps, out, options, event } = run;
+  const show = weightsText(head);
   const notRestored = out.restored?.notRestored ?? [];
   out.status = notRestored.length === 0 ? 'rolled-back' : 'failed';
   out.message =
@@ -498,12 +476,8 @@ async function rolledBack(
       : `The step to ${show(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored: ` +
         `${notRestored.map((n) => `${shortName(n.arn)} (${n.reason})`).join('; ')}. Set them back to ${show(why.live)} by hand now.`;
   if (why.detail) out.message += `\n${why.detail}`;
-  out.annotations.push({
-    file: out.path,
-    line: head.locate(['weights']).line,
-    col: head.locate(['weights']).col,
-    message: out.message,
-  });
+  const at = head.locate(['weights']);
+  out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
 
   if (notRestored.length === 0) {
     await githubStep(out, 'open the reconcile PR', async () => {
@@ -530,10 +504,39 @@ async function rolledBack(
     out.deployment = d.id;
   });
   await githubStep(out, 'comment on the merged PR', async () => {
-    for (const pr of await merged())
+    for (const pr of await run.merged())
       await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
   });
-  return out;
+}
+
+/** Ends a file as refused: every problem in the message, each as an annotation at its place. */
+function refuse(
+  out: FileApply,
+  problems: { message: string; at: { line: number; col: number } }[],
+): void {
+  out.status = 'refused';
+  out.message = `${problems.map((p) => p.message).join('\n')} Nothing was changed.`;
+  for (const p of problems) {
+    out.annotations.push({ file: out.path, line: p.at.line, col: p.at.col, message: p.message });
+  }
+}
+
+/** What the shift and restore need besides the client: the clock, the logger, cluster names. */
+function shiftDeps(run: FileRun, head: RolloutFile) {
+  const names = new Map(head.clusters.map((c) => [c.targetGroup, c.name]));
+  return {
+    logger: run.deps.logger,
+    clock: run.deps.clock,
+    label: (tg: string) => names.get(tg) ?? shortName(tg),
+    ...(run.deps.readBackDelayMs !== undefined
+      ? { readBackDelayMs: run.deps.readBackDelayMs }
+      : {}),
+  };
+}
+
+function weightsText(head: RolloutFile): (w: ClusterWeights) => string {
+  const order = head.clusters.map((c) => c.name);
+  return (w) => formatClusterWeights(w, order);
 }
 
 /** A GitHub call after the ALB work: its failure is reported, never allowed to hide what the ALB has. */
@@ -545,10 +548,6 @@ async function githubStep(out: FileApply, what: string, fn: () => Promise<void>)
   }
 }
 
-function readBack(deps: RolloutDeps): { readBackDelayMs?: number } {
-  return deps.readBackDelayMs !== undefined ? { readBackDelayMs: deps.readBackDelayMs } : {};
-}
-
 function truncate(text: string, max: number): string {
   const oneLine = text.replace(/\s+/g, ' ').trim();
   return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}…`;
@@ -557,74 +556,6 @@ function truncate(text: string, max: number): string {
 /** GitHub limits a deployment status description to 140 characters. */
 function deploymentDescription(text: string): string {
   return truncate(text, 140);
-}
-
-function reconcileBody(
-  out: FileApply,
-  head: RolloutFile,
-  why: { reason: string; detail?: string; live: ClusterWeights },
-  runUrl: string | undefined,
-): string {
-  const order = head.clusters.map((c) => c.name);
-  const show = (w: ClusterWeights): string => formatClusterWeights(w, order);
-  const lines = [
-    `The step of \`${out.path}\` to **${show(head.weights)}** was rolled back: **${why.reason}**.`,
-    '',
-    `Every route was restored to **${show(why.live)}** and confirmed by read-back. This PR sets \`weights\` in the file back to that, so git and the ALB agree again. Merging it changes nothing on the ALB.`,
-    '',
-  ];
-  if (runUrl) lines.push(`Run: ${runUrl}`, '');
-  if (why.detail) lines.push('```', why.detail, '```', '');
-  if (out.analysis) lines.push(out.analysis.markdown);
-  lines.push('Fix the cause, then propose the step again in a new PR.');
-  return lines.join('\n');
-}
-
-const STATUS_MARK: Record<FileStatus, string> = {
-  applied: '✅ applied',
-  unchanged: '➖ unchanged',
-  'rolled-back': '↩️ rolled back',
-  refused: '❌ refused',
-  failed: '❌ failed',
-  'not-applied': '⏸️ not applied',
-  deleted: '➖ deleted',
-};
-
-/** The comment on the merged PR about what its merge did to one rollout file. */
-export function applyComment(f: FileApply, runUrl?: string): string {
-  const lines = [
-    `### ${STATUS_MARK[f.status]}: \`${f.path}\`${f.name ? ` (${f.name})` : ''}`,
-    '',
-    f.message,
-    '',
-  ];
-  if (f.reconcile) lines.push(`Reconcile PR: ${f.reconcile.url}`, '');
-  if (f.advance) lines.push(`Next step: ${f.advance.url}`, '');
-  if (f.analysis) lines.push(f.analysis.markdown);
-  if (runUrl) lines.push(`Run: ${runUrl}`);
-  return `${lines.join('\n').trimEnd()}\n`;
-}
-
-export function applyMarkdown(files: readonly FileApply[]): string {
-  const lines = [
-    '## Rollout apply',
-    '',
-    '| file | result | weights | |',
-    '| --- | --- | --- | --- |',
-  ];
-  for (const f of files) {
-    const weights = f.desired ? formatClusterWeights(f.desired) : '—';
-    lines.push(
-      `| \`${cell(f.path)}\` | ${STATUS_MARK[f.status]} | ${cell(weights)} | ${cell(f.message.split('\n')[0] ?? '')} |`,
-    );
-  }
-  lines.push('');
-  for (const f of files.filter(
-    (x) => x.status !== 'not-applied' && x.status !== 'unchanged' && x.status !== 'deleted',
-  )) {
-    lines.push(applyComment(f));
-  }
-  return `${lines.join('\n').trimEnd()}\n`;
 }
 
 function fileReport(f: FileApply): Record<string, unknown> {

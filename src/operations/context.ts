@@ -5,11 +5,10 @@
  */
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { Clock } from '../alb/shift.js';
+import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import type { GitHubApi } from '../github/types.js';
 import type { FetchLike } from '../health/types.js';
-import type { RolloutResult } from '../actions/rollout/io.js';
 
 export interface AwsClients {
   elbv2: ElasticLoadBalancingV2Client;
@@ -60,8 +59,28 @@ export type RolloutEvent =
       defaultBranch: string;
     };
 
+/**
+ * How the caller names the options a user gives a command, for messages that tell the user
+ * what to change: the action says `Input "to"`, the CLI `--to`.
+ */
+export interface OptionNames {
+  file: string;
+  to: string;
+  weights: string;
+  force: string;
+}
+
+export const PLAIN_OPTION_NAMES: OptionNames = {
+  file: 'the rollout file',
+  to: '"to"',
+  weights: '"weights"',
+  force: 'force',
+};
+
 /** Settings from the inputs that shape how a command runs. */
 export interface RolloutSettings {
+  /** How messages name the command's options; PLAIN_OPTION_NAMES when absent. */
+  optionNames?: OptionNames;
   settleMs: number;
   cloudWatchPeriodMs: number;
   cloudWatchDelayMs: number;
@@ -77,16 +96,11 @@ export interface Annotation {
   message: string;
 }
 
-/** What a command ends with; main.ts turns it into outputs, the summary and the step's status. */
-export interface CommandOutcome {
-  result: RolloutResult;
-  /** URL of the PR the command opened or updated. */
-  pullRequest?: string;
-  /** Markdown for the job summary. */
-  summary: string;
-  /** Everything the command saw and did, for the JSON report. */
-  report: Record<string, unknown>;
-  annotations: Annotation[];
-  /** Set when the step must fail: why, in a sentence or two. */
-  failure?: string;
-}
+export const COMMANDS = ['plan', 'apply', 'rollback', 'advance'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+/** What the `result` output can be. */
+export type RolloutResult = 'applied' | 'rolled-back' | 'unchanged' | 'planned' | 'failed';
+
+/** The PR label that lets a plan pass a step larger than the next entry of `steps`. */
+export const FORCE_LABEL = 'rollout/force';

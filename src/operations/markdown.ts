@@ -1,21 +1,28 @@
 /**
- * What the rollout action tells people, in Markdown: the plan (PR comment and job summary),
- * the outcome of an apply (job summary, comment on the merged PR), and the bodies of the PRs
- * it opens. Pure functions of what the commands saw and did.
+ * What the rollout commands tell people, in Markdown: the plan (PR comment and job summary),
+ * the outcome of an apply (job summary, comment on the merged PR), a rollback, an advance, and
+ * the bodies of the PRs they open. Pure functions of the typed results in results.ts.
  */
 import { consoleLink, shortName } from '../aws/arn.js';
-import {
-  formatBounds,
-  formatIncrease,
-  formatMetric,
-  formatNumber,
-  formatPercent,
-} from '../health/format.js';
 import { formatDuration } from '../common/duration.js';
-import type { FilePlan } from './plan.js';
-import type { Check, RolloutFile } from '../rollout-file/types.js';
+import type { RolloutFile } from '../rollout-file/types.js';
 import { formatClusterWeights, type ClusterWeights } from '../rollout-file/step.js';
-import { FORCE_LABEL } from '../actions/rollout/io.js';
+import {
+  analysisIntervalCount,
+  describeCheck,
+  summaryMarkdown as analysisMarkdown,
+} from '../health/index.js';
+import { FORCE_LABEL } from './context.js';
+import type {
+  AdvanceOutcome,
+  ApplyOutcome,
+  CommandOutcome,
+  FileApply,
+  FilePlan,
+  FileStatus,
+  PlanOutcome,
+  RollbackOutcome,
+} from './results.js';
 
 /**
  * The hidden marker of the one plan comment per PR (per `files` glob, so two workflows that
@@ -36,41 +43,19 @@ export function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-/** The checks the analysis will run, one line each, plus its timing. */
+/**
+ * The checks the analysis will run, one line each, plus its timing: the intervals apply will
+ * judge, counted the way apply schedules them.
+ */
 export function describeAnalysis(file: RolloutFile): string[] {
   const a = file.analysis;
+  const count = analysisIntervalCount(a);
   return [
-    `Warmup ${formatDuration(a.warmupMs)}, then ${formatDuration(a.intervalMs)} intervals for ${formatDuration(a.durationMs)} in all; ` +
+    `Warmup ${formatDuration(a.warmupMs)}, then ${count} interval${count === 1 ? '' : 's'} of ${formatDuration(a.intervalMs)} ` +
+      `(${formatDuration(a.warmupMs + count * a.intervalMs)} of checks); ` +
       `${a.failureLimit === 0 ? 'the first failed interval rolls' : `more than ${a.failureLimit} failed intervals roll`} the step back.`,
-    ...a.checks.map((c) => describeCheck(c, file)),
+    ...a.checks.map((c) => describeCheck(c, file.canary)),
   ];
-}
-
-export function describeCheck(check: Check, file: RolloutFile): string {
-  const canary = file.canary;
-  switch (check.kind) {
-    case 'targetHealth':
-      return `targetHealth: every cluster with weight has ≥ ${check.minHealthy} healthy and ≤ ${check.maxUnhealthy} unhealthy targets`;
-    case 'cloudwatch': {
-      if (!check.metric)
-        return `cloudwatch: custom query \`${check.returnId ?? ''}\` of ${canary} ${formatBounds(check, formatNumber)}`;
-      const metric = check.metric;
-      const parts: string[] = [];
-      if (check.max !== undefined || check.min !== undefined)
-        parts.push(formatBounds(check, (n) => formatMetric(metric, n)));
-      if (check.vsBaseline?.maxIncrease !== undefined)
-        parts.push(`≤ baseline ${formatIncrease(metric, check.vsBaseline.maxIncrease)}`);
-      if (check.vsBaseline?.maxRatio !== undefined)
-        parts.push(`≤ baseline ×${formatNumber(check.vsBaseline.maxRatio)}`);
-      const min =
-        check.minRequests !== undefined ? ` (judged from ${check.minRequests} requests)` : '';
-      return `cloudwatch: ${metric} of ${canary} ${parts.join(', ')}${min}`;
-    }
-    case 'prometheus':
-      return `prometheus: \`${check.query}\` ${formatBounds(check, formatNumber)}`;
-    case 'http':
-      return `http: ${check.method} ${check.url} answers ${check.expectStatus}${check.count > 1 ? ` (${formatPercent(check.minSuccessRatio)} of ${check.count})` : ''}`;
-  }
 }
 
 function weightsCell(weights: ClusterWeights | undefined, order: readonly string[]): string {
@@ -166,4 +151,154 @@ export function planMarkdown(
     );
   for (const p of plans) lines.push(...filePlanMarkdown(p));
   return `${lines.join('\n').trimEnd()}\n`;
+}
+
+const STATUS_MARK: Record<FileStatus, string> = {
+  applied: '✅ applied',
+  unchanged: '➖ unchanged',
+  'rolled-back': '↩️ rolled back',
+  refused: '❌ refused',
+  failed: '❌ failed',
+  'not-applied': '⏸️ not applied',
+  deleted: '➖ deleted',
+};
+
+/** The comment on the merged PR about what its merge did to one rollout file. */
+export function applyComment(f: FileApply, runUrl?: string): string {
+  const lines = [
+    `### ${STATUS_MARK[f.status]}: \`${f.path}\`${f.name ? ` (${f.name})` : ''}`,
+    '',
+    f.message,
+    '',
+  ];
+  if (f.reconcile) lines.push(`Reconcile PR: ${f.reconcile.url}`, '');
+  if (f.advance) lines.push(`Next step: ${f.advance.url}`, '');
+  if (f.analysis) lines.push(analysisMarkdown(f.analysis.result, f.analysis.analysis));
+  if (runUrl) lines.push(`Run: ${runUrl}`);
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+/** The one-line account of a file in the apply table: its first problem when it is invalid. */
+function applyHeadline(f: FileApply): string {
+  if (f.problems && f.problems.length > 0) {
+    const more = f.problems.length - 1;
+    return `Invalid rollout file: ${f.problems[0]}${more > 0 ? ` (and ${more} more problem${more === 1 ? '' : 's'})` : ''}`;
+  }
+  return f.message.split('\n')[0] ?? '';
+}
+
+export function applyMarkdown(outcome: ApplyOutcome): string {
+  if (outcome.files.length === 0) {
+    return `## Rollout apply\n\nThe push changes no rollout file (${outcome.patterns.join(', ')}).\n`;
+  }
+  const lines = [
+    '## Rollout apply',
+    '',
+    '| file | result | weights | |',
+    '| --- | --- | --- | --- |',
+  ];
+  for (const f of outcome.files) {
+    const weights = f.desired ? formatClusterWeights(f.desired) : '—';
+    lines.push(
+      `| \`${cell(f.path)}\` | ${STATUS_MARK[f.status]} | ${cell(weights)} | ${cell(applyHeadline(f))} |`,
+    );
+  }
+  lines.push('');
+  for (const f of outcome.files.filter(
+    (x) => x.status !== 'not-applied' && x.status !== 'unchanged' && x.status !== 'deleted',
+  )) {
+    lines.push(applyComment(f));
+  }
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+export function reconcileBody(
+  out: FileApply,
+  head: RolloutFile,
+  why: { reason: string; detail?: string; live: ClusterWeights },
+  runUrl: string | undefined,
+): string {
+  const order = head.clusters.map((c) => c.name);
+  const show = (w: ClusterWeights): string => formatClusterWeights(w, order);
+  const lines = [
+    `The step of \`${out.path}\` to **${show(head.weights)}** was rolled back: **${why.reason}**.`,
+    '',
+    `Every route was restored to **${show(why.live)}** and confirmed by read-back. This PR sets \`weights\` in the file back to that, so git and the ALB agree again. Merging it changes nothing on the ALB.`,
+    '',
+  ];
+  if (runUrl) lines.push(`Run: ${runUrl}`, '');
+  if (why.detail) lines.push('```', why.detail, '```', '');
+  if (out.analysis) lines.push(analysisMarkdown(out.analysis.result, out.analysis.analysis));
+  lines.push('Fix the cause, then propose the step again in a new PR.');
+  return lines.join('\n');
+}
+
+/** The body of the reconcile PR a rollback opens: what it overwrote. */
+export function rollbackReconcileBody(outcome: RollbackOutcome, runUrl?: string): string {
+  const show = (w: ClusterWeights): string => formatClusterWeights(w, outcome.order);
+  return [
+    `A \`rollback\` run moved every route of \`${outcome.path}\` to **${show(outcome.desired)}**${runUrl ? ` (${runUrl})` : ''}.`,
+    '',
+    'It overwrote:',
+    '',
+    ...outcome.routes.map((r) => `- ${r.ref.kind} \`${r.ref.arn}\`: ${show(r.was)}`),
+    '',
+    'This PR sets `weights` in the file to what the ALB now has, so git and the ALB agree again. Merging it changes nothing on the ALB.',
+  ].join('\n');
+}
+
+export function rollbackMarkdown(outcome: RollbackOutcome): string {
+  const show = (w: ClusterWeights): string => formatClusterWeights(w, outcome.order);
+  if (outcome.error !== undefined) {
+    return `## Rollout rollback of ${outcome.name}: failed\n\n\`\`\`\n${outcome.error}\n\`\`\`\n`;
+  }
+  const lines = [`## Rollout rollback of ${outcome.name} to ${show(outcome.desired)}`, ''];
+  if (outcome.forcedOnto.length > 0) {
+    lines.push(`> ⚠️ Forced although ${outcome.forcedOnto.join(', ')} had no healthy target.`, '');
+  }
+  lines.push('| route | was | now | |', '| --- | --- | --- | --- |');
+  for (const r of outcome.routes) {
+    lines.push(
+      `| ${cell(shortName(r.ref.arn))} | ${show(r.was)} | ${show(r.now)} | ${r.status === 'written' ? 'written (confirmed)' : 'already there'} |`,
+    );
+  }
+  lines.push('');
+  if (outcome.reconcile === 'not-needed') {
+    lines.push(
+      `\`${outcome.path}\` on ${outcome.defaultBranch} already says ${show(outcome.desired)}; no reconcile PR needed.`,
+      '',
+    );
+  } else if (outcome.reconcile) {
+    lines.push(`Reconcile PR: ${outcome.reconcile.url}`, '');
+  }
+  if (outcome.failure) lines.push(`❌ ${outcome.failure}`, '');
+  return lines.join('\n');
+}
+
+export function advanceMarkdown(outcome: AdvanceOutcome): string {
+  return `## Rollout advance of ${outcome.name}\n\n${outcome.message}\n`;
+}
+
+export function planSummary(outcome: PlanOutcome): string {
+  if (outcome.plans.length === 0) {
+    return `## Rollout plan\n\nThis PR changes no rollout file (${outcome.patterns.join(', ')}).\n`;
+  }
+  return planMarkdown(outcome.plans, {
+    force: outcome.force,
+    marker: planMarker(outcome.patterns),
+  });
+}
+
+/** The job summary of any rollout command. */
+export function commandSummary(outcome: CommandOutcome): string {
+  switch (outcome.command) {
+    case 'plan':
+      return planSummary(outcome);
+    case 'apply':
+      return applyMarkdown(outcome);
+    case 'rollback':
+      return rollbackMarkdown(outcome);
+    case 'advance':
+      return advanceMarkdown(outcome);
+  }
 }

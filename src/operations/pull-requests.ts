@@ -7,6 +7,7 @@
 import { formatDuration } from '../common/duration.js';
 import type { RolloutDeps } from './context.js';
 import { setWeights } from '../rollout-file/edit.js';
+import { tryParse } from './live.js';
 import { planFile } from './plan.js';
 import { planMarkdown } from './markdown.js';
 import {
@@ -16,7 +17,6 @@ import {
   type ClusterWeights,
 } from '../rollout-file/step.js';
 import type { RolloutFile } from '../rollout-file/types.js';
-import { tryParse } from './plan.js';
 import type { PullRequestRef } from '../github/types.js';
 
 export function reconcileBranch(name: string): string {
@@ -87,8 +87,9 @@ export interface AdvanceRequest {
   /** Why the PR is opened, for its body: "after the verified step to 10". */
   context?: string;
   runUrl?: string;
-  /** The CloudWatch period apply will use, for the plan in the body. */
+  /** The CloudWatch period and delay apply will use, for the plan in the body. */
   cloudWatchPeriodMs: number;
+  cloudWatchDelayMs?: number;
 }
 
 /**
@@ -115,6 +116,9 @@ export async function openAdvancePullRequest(
       headText: newText,
       force: false,
       cloudWatchPeriodMs: request.cloudWatchPeriodMs,
+      ...(request.cloudWatchDelayMs !== undefined
+        ? { cloudWatchDelayMs: request.cloudWatchDelayMs }
+        : {}),
     },
     deps,
   );

@@ -7,12 +7,7 @@
  */
 import { shiftWeights, ShiftFailedError } from '../alb/shift.js';
 import { shortName } from '../aws/arn.js';
-import { ConfigurationError } from '../common/errors.js';
-import type { CommandOutcome, RolloutDeps, RolloutEvent, RolloutSettings } from './context.js';
-import { Inputs } from '../actions/rollout/io.js';
-import { precheckTargetHealth, tryParse } from './plan.js';
-import { openReconcilePullRequest } from './pull-requests.js';
-import { cell } from './markdown.js';
+import { ConfigurationError, errorMessage } from '../common/errors.js';
 import {
   clusterWeights,
   formatClusterWeights,
@@ -20,6 +15,17 @@ import {
   type ClusterWeights,
 } from '../rollout-file/step.js';
 import type { RolloutFile } from '../rollout-file/types.js';
+import {
+  PLAIN_OPTION_NAMES,
+  type OptionNames,
+  type RolloutDeps,
+  type RolloutEvent,
+  type RolloutSettings,
+} from './context.js';
+import { precheckTargetHealth, tryParse } from './live.js';
+import { rollbackReconcileBody } from './markdown.js';
+import { openReconcilePullRequest } from './pull-requests.js';
+import type { RollbackOutcome } from './results.js';
 
 export interface RollbackRequest {
   file: string;
@@ -34,22 +40,23 @@ export interface RollbackRequest {
 export function rollbackWeights(
   file: RolloutFile,
   request: Pick<RollbackRequest, 'to' | 'weights'>,
+  names: OptionNames = PLAIN_OPTION_NAMES,
 ): ClusterWeights {
-  const names = file.clusters.map((c) => c.name);
+  const clusters = file.clusters.map((c) => c.name);
   if ((request.to === undefined) === (request.weights === undefined)) {
     throw new ConfigurationError(
-      `rollback needs either "${Inputs.to}" (the cluster that gets all traffic: ${names.join(', ')}) or "${Inputs.weights}" (e.g. "${names.map((n, i) => `${n}=${i === 0 ? 100 : 0}`).join(', ')}"), not both and not neither.`,
+      `rollback needs either ${names.to} (the cluster that gets all traffic: ${clusters.join(', ')}) or ${names.weights} (e.g. "${clusters.map((n, i) => `${n}=${i === 0 ? 100 : 0}`).join(', ')}"), not both and not neither.`,
     );
   }
   if (request.to !== undefined) {
-    if (!names.includes(request.to)) {
+    if (!clusters.includes(request.to)) {
       throw new ConfigurationError(
-        `Input "${Inputs.to}" is "${request.to}", which is not a cluster of ${file.path} (${names.join(', ')}).`,
+        `${capitalize(names.to)} is "${request.to}", which is not a cluster of ${file.path} (${clusters.join(', ')}).`,
       );
     }
-    return Object.fromEntries(names.map((n) => [n, n === request.to ? 100 : 0]));
+    return Object.fromEntries(clusters.map((n) => [n, n === request.to ? 100 : 0]));
   }
-  const weights: ClusterWeights = Object.fromEntries(names.map((n) => [n, 0]));
+  const weights: ClusterWeights = Object.fromEntries(clusters.map((n) => [n, 0]));
   const seen = new Set<string>();
   for (const part of (request.weights as string)
     .split(/[,\n]/)
@@ -58,24 +65,24 @@ export function rollbackWeights(
     const m = /^([a-z][a-z0-9-]*)\s*[=:]\s*(\d+)$/.exec(part);
     if (!m) {
       throw new ConfigurationError(
-        `Input "${Inputs.weights}": "${part}" is not <cluster>=<weight>, e.g. "${names[0]}=100".`,
+        `${capitalize(names.weights)}: "${part}" is not <cluster>=<weight>, e.g. "${clusters[0]}=100".`,
       );
     }
     const [, name, value] = m as unknown as [string, string, string];
-    if (!names.includes(name)) {
+    if (!clusters.includes(name)) {
       throw new ConfigurationError(
-        `Input "${Inputs.weights}": "${name}" is not a cluster of ${file.path} (${names.join(', ')}).`,
+        `${capitalize(names.weights)}: "${name}" is not a cluster of ${file.path} (${clusters.join(', ')}).`,
       );
     }
     if (seen.has(name))
-      throw new ConfigurationError(`Input "${Inputs.weights}": ${name} is given twice.`);
+      throw new ConfigurationError(`${capitalize(names.weights)}: ${name} is given twice.`);
     seen.add(name);
     weights[name] = Number(value);
   }
   const sum = Object.values(weights).reduce((a, b) => a + b, 0);
   if (sum !== 100) {
     throw new ConfigurationError(
-      `Input "${Inputs.weights}": the weights add up to ${sum}, not 100 (clusters not named get 0).`,
+      `${capitalize(names.weights)}: the weights add up to ${sum}, not 100 (clusters not named get 0).`,
     );
   }
   return weights;
@@ -86,12 +93,13 @@ export async function runRollback(
   request: RollbackRequest,
   settings: RolloutSettings,
   deps: RolloutDeps,
-): Promise<CommandOutcome> {
+): Promise<RollbackOutcome> {
   const { github, logger } = deps;
+  const names = settings.optionNames ?? PLAIN_OPTION_NAMES;
   const text = await github.fileAt(request.file, event.sha);
   if (text === undefined) {
     throw new ConfigurationError(
-      `Input "${Inputs.file}": ${request.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`,
+      `${capitalize(names.file)}: ${request.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`,
     );
   }
   const parsed = tryParse(text, request.file);
@@ -99,7 +107,7 @@ export async function runRollback(
   const file = parsed.file;
   const order = file.clusters.map((c) => c.name);
   const show = (w: ClusterWeights): string => formatClusterWeights(w, order);
-  const desired = rollbackWeights(file, request);
+  const desired = rollbackWeights(file, request, names);
 
   // Target health only: the routes are read once, by the shift itself.
   const receiving = order.filter((n) => (desired[n] ?? 0) > 0);
@@ -108,17 +116,30 @@ export async function runRollback(
     logger.info(`${h.ok ? 'ok' : 'NO HEALTHY TARGET'}: ${h.cluster} ${h.shown}`);
   const empty = health.filter((h) => !h.ok);
   if (empty.length > 0) {
-    const names = empty.map((h) => `${h.cluster} (${h.shown})`).join(', ');
+    const list = empty.map((h) => `${h.cluster} (${h.shown})`).join(', ');
     if (!request.force) {
       throw new ConfigurationError(
-        `Refusing to send traffic to ${names}: no healthy target, so every request would fail with 503. Nothing was changed. ` +
-          `Fix the targets, pick another cluster, or run again with "${Inputs.force}: true" if this is still the least bad option.`,
+        `Refusing to send traffic to ${list}: no healthy target, so every request would fail with 503. Nothing was changed. ` +
+          `Fix the targets, pick another cluster, or run again with ${names.force} if this is still the least bad option.`,
       );
     }
-    logger.warning(`force: sending traffic to ${names} although it has no healthy target.`);
+    logger.warning(`force: sending traffic to ${list} although it has no healthy target.`);
   }
 
-  const { elbv2 } = deps.aws(file.region);
+  const outcome: RollbackOutcome = {
+    command: 'rollback',
+    path: request.file,
+    name: file.name,
+    order,
+    desired,
+    forcedOnto: empty.map((h) => h.cluster),
+    routes: [],
+    defaultBranch: event.defaultBranch,
+    result: 'failed',
+    report: { command: 'rollback', file: request.file, desired, forced: request.force, health },
+    annotations: [],
+  };
+  const clusterOf = new Map(file.clusters.map((c) => [c.targetGroup, c.name]));
   let result;
   try {
     result = await shiftWeights(
@@ -131,76 +152,49 @@ export async function runRollback(
         parallel: true,
       },
       {
-        client: elbv2,
+        client: deps.aws(file.region).elbv2,
         logger,
         clock: deps.clock,
+        label: (tg) => clusterOf.get(tg) ?? shortName(tg),
         ...(deps.signal ? { signal: deps.signal } : {}),
         ...(deps.readBackDelayMs !== undefined ? { readBackDelayMs: deps.readBackDelayMs } : {}),
       },
     );
   } catch (e) {
     if (e instanceof ShiftFailedError) {
-      return {
-        result: 'failed',
-        summary: `## Rollout rollback of ${file.name}: failed\n\n\`\`\`\n${e.message}\n\`\`\`\n`,
-        report: {
-          command: 'rollback',
-          file: request.file,
-          desired,
-          error: e.message,
-          restored: e.restored,
-          notRestored: e.notRestored,
-        },
-        annotations: [],
-        failure: e.message,
+      outcome.error = e.message;
+      outcome.failure = e.message;
+      outcome.report = {
+        ...outcome.report,
+        error: e.message,
+        restored: e.restored,
+        notRestored: e.notRestored,
       };
+      return outcome;
     }
     throw e;
   }
-  const overwritten = result.before.map((r) => ({
+  outcome.routes = result.routes.map((r) => ({
     ref: r.ref,
-    weights: clusterWeights(file, r.weights),
-    actions: r.actions,
+    was: clusterWeights(file, r.before),
+    now: clusterWeights(file, r.after),
+    status: r.status,
   }));
   logger.info('What this rollback overwrote, exactly:');
-  for (const r of overwritten) {
+  for (const r of result.before) {
     logger.info(
-      `  ${r.ref.kind} ${r.ref.arn}: was ${show(r.weights)}; actions were ${JSON.stringify(r.actions)}`,
+      `  ${r.ref.kind} ${r.ref.arn}: was ${show(clusterWeights(file, r.weights))}; actions were ${JSON.stringify(r.actions)}`,
     );
   }
-
-  const rows = result.routes.map(
-    (r) =>
-      `| ${cell(shortName(r.ref.arn))} | ${show(clusterWeights(file, r.before))} | ${show(clusterWeights(file, r.after))} | ${r.status === 'written' ? 'written (confirmed)' : 'already there'} |`,
-  );
-  const lines = [
-    `## Rollout rollback of ${file.name} to ${show(desired)}`,
-    '',
-    request.force && empty.length > 0
-      ? `> ⚠️ Forced although ${empty.map((h) => h.cluster).join(', ')} had no healthy target.\n`
-      : '',
-    '| route | was | now | |',
-    '| --- | --- | --- | --- |',
-    ...rows,
-    '',
-  ];
-  const outcome: CommandOutcome = {
-    result: result.changed ? 'rolled-back' : 'unchanged',
-    summary: '',
-    report: {
-      command: 'rollback',
-      file: request.file,
-      desired,
-      forced: request.force,
-      health,
-      overwritten: overwritten.map((r) => ({
-        route: r.ref.arn,
-        weights: r.weights,
-        actions: r.actions,
-      })),
-      appliedAt: result.appliedAt?.toISOString(),
-    },
-    annotations: [],
+  outcome.result = result.changed ? 'rolled-back' : 'unchanged';
+  outcome.report = {
+    ...outcome.report,
+    overwritten: result.before.map((r) => ({
+      route: r.ref.arn,
+      weights: clusterWeights(file, r.weights),
+      actions: r.actions,
+    })),
+    appliedAt: result.appliedAt?.toISOString(),
   };
   if (!result.changed)
     logger.info(`Every route already had ${show(desired)}; nothing was written.`);
@@ -213,30 +207,17 @@ export async function runRollback(
       baseBranch: event.defaultBranch,
       live: desired,
       title: `rollout ${file.name}: record the rollback to ${show(desired)}`,
-      body: [
-        `A \`rollback\` run moved every route of \`${request.file}\` to **${show(desired)}**${settings.runUrl ? ` (${settings.runUrl})` : ''}.`,
-        '',
-        'It overwrote:',
-        '',
-        ...overwritten.map((r) => `- ${r.ref.kind} \`${r.ref.arn}\`: ${show(r.weights)}`),
-        '',
-        'This PR sets `weights` in the file to what the ALB now has, so git and the ALB agree again. Merging it changes nothing on the ALB.',
-      ].join('\n'),
+      body: rollbackReconcileBody(outcome, settings.runUrl),
     });
-    if (pr) {
-      outcome.pullRequest = pr.url;
-      lines.push(`Reconcile PR: ${pr.url}`, '');
-    } else {
-      lines.push(
-        `\`${request.file}\` on ${event.defaultBranch} already says ${show(desired)}; no reconcile PR needed.`,
-        '',
-      );
-    }
+    outcome.reconcile = pr ?? 'not-needed';
+    if (pr) outcome.pullRequest = pr.url;
   } catch (e) {
     // The ALB part is done and confirmed; a GitHub failure must not hide that.
-    outcome.failure = `The rollback itself succeeded (${show(desired)} on every route, confirmed), but the reconcile PR could not be opened: ${e instanceof Error ? e.message : String(e)}. Set weights in ${request.file} to ${show(desired)} by hand.`;
-    lines.push(`❌ ${outcome.failure}`, '');
+    outcome.failure = `The rollback itself succeeded (${show(desired)} on every route, confirmed), but the reconcile PR could not be opened: ${errorMessage(e)}. Set weights in ${request.file} to ${show(desired)} by hand.`;
   }
-  outcome.summary = `${lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n')}`;
   return outcome;
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -1,4 +1,4 @@
-/** The rollout file: parse with positions, validate, and the checks shared with verify-health. */
+/** The rollout file: parse with positions and validate (the check kinds are health's). */
 export {
   ANALYSIS_DEFAULTS,
   MAX_CLUSTERS,
@@ -8,6 +8,5 @@ export {
   parseRolloutFile,
   readRolloutFile,
 } from './parse.js';
-export { CHECK_KINDS, CLOUDWATCH_METRICS, HTTP_CHECK_DEFAULTS, defaultChecks } from './checks.js';
 export { formatDuration, parseDuration } from '../common/duration.js';
 export type * from './types.js';

@@ -8,11 +8,10 @@ import { isArnError, parseElbArn, type ElbArn } from '../aws/arn.js';
 import { ConfigurationError, errorMessage } from '../common/errors.js';
 import { DEFAULT_CLOUDWATCH_PERIOD_MS, isCloudWatchPeriod } from '../health/checks/cloudwatch.js';
 import { defaultChecks, readChecks, type Check } from '../health/checks/index.js';
-import { optional } from '../health/checks/kind.js';
 import { formatDuration } from '../common/duration.js';
 import { closestMatch } from '../yaml/suggest.js';
 import type { Analysis, ClusterSpec, RolloutFile, RouteRef } from './types.js';
-import { YamlSource, type At } from '../yaml/source.js';
+import { YamlSource, optional, type At } from '../yaml/source.js';
 
 /** The rollout file versions this release reads. */
 export const SUPPORTED_VERSIONS: readonly number[] = [1];

@@ -3,11 +3,10 @@
  * DESIGN.md. Everything here has been checked: weights are integers 0-100 summing to 100,
  * every ARN is well-formed and in `region`, names refer to declared clusters.
  */
-import type { Analysis } from '../health/types.js';
+import type { Analysis } from '../health/checks/index.js';
 
 // The analysis and its checks are health's; named here too for code that reads a rollout file.
-export type { Analysis } from '../health/types.js';
-export type { Check } from '../health/checks/index.js';
+export type { Analysis, Check } from '../health/checks/index.js';
 
 export interface RolloutFile {
   /** The path the file was read from, as given (used in diagnostics and annotations). */
@@ -32,10 +31,8 @@ export interface RolloutFile {
   locate(path: readonly (string | number)[]): SourcePosition;
 }
 
-export interface SourcePosition {
-  line: number;
-  col: number;
-}
+export type { SourcePosition } from '../yaml/source.js';
+import type { SourcePosition } from '../yaml/source.js';
 
 export interface ClusterSpec {
   name: string;

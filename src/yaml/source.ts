@@ -18,7 +18,12 @@ import {
 import { ConfigurationError, formatDiagnostic, type Diagnostic } from '../common/errors.js';
 import { parseDuration } from '../common/duration.js';
 import { closestMatch } from './suggest.js';
-import type { SourcePosition } from '../rollout-file/types.js';
+
+/** Where a value sits in a file, 1-based as editors show it. */
+export interface SourcePosition {
+  line: number;
+  col: number;
+}
 
 export type YamlPath = readonly (string | number)[];
 
@@ -371,4 +376,9 @@ function yamlProblem(e: YAMLError): string {
 
 function sentence(message: string): string {
   return message.trim().replace(/[.:]+$/, '');
+}
+
+/** Reads an optional entry; undefined when absent or invalid (the reader reported why). */
+export function optional<T>(at: At | undefined, read: (at: At) => T | undefined): T | undefined {
+  return at === undefined ? undefined : read(at);
 }

@@ -8,12 +8,8 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { MemoryLogger } from '../../src/common/logger.js';
 import { ConfigurationError } from '../../src/common/errors.js';
-import {
-  ShiftFailedError,
-  shiftWeights,
-  type Clock,
-  type ShiftRequest,
-} from '../../src/alb/shift.js';
+import { ShiftFailedError, shiftWeights, type ShiftRequest } from '../../src/alb/shift.js';
+import type { Clock } from '../../src/common/clock.js';
 import type { RouteRef } from '../../src/alb/forward.js';
 import {
   DEFAULT_RULE,

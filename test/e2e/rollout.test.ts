@@ -125,6 +125,22 @@ function merge(s: Stage, branch: string, text: string) {
   };
 }
 
+/** The log groups a run opened, in order; fails on a group opened inside another. */
+function foldsOf(stdout: string): string[] {
+  const folds: string[] = [];
+  let open = false;
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('::group::')) {
+      expect(open, `nested group ${line}`).toBe(false);
+      open = true;
+      folds.push(line.slice('::group::'.length));
+    } else if (line.startsWith('::endgroup::')) {
+      open = false;
+    }
+  }
+  return folds;
+}
+
 function log(run: ActionRun): string {
   return run.stdout + run.stderr;
 }
@@ -259,6 +275,14 @@ describe.concurrent('rollout bundle', () => {
     expect(run.stdout).toMatch(
       /::error::rollouts\/web.yaml: Rolled back to blue 100 \/ green 0 \(confirmed by read-back on every route\): error-rate of green/,
     );
+    // The runner's log cannot nest groups: every phase is a fold of its own, in order.
+    expect(foldsOf(run.stdout)).toEqual([
+      'Reading live weights: rollouts/web.yaml',
+      'Checking the step: rollouts/web.yaml',
+      'Shifting',
+      'Verifying: rollouts/web.yaml',
+      'Restoring the previous weights',
+    ]);
   });
 
   it('apply: refuses on drift and changes nothing', async () => {
@@ -291,7 +315,7 @@ describe.concurrent('rollout bundle', () => {
     expect(run.exitCode).toBe(1);
     expect(run.outputs.result).toBe('failed');
     expect(run.stdout).toContain(
-      'has blue 80 / green 20, but the file before this push says blue 100 / green 0.',
+      'has blue 80 / green 20, but the file before this push says blue 100 / green 0 (2 of 2 route(s) differ).',
     );
     expect(await s.live()).toEqual(['80/20', '80/20']);
     expect(s.github.state.pulls.filter((p) => p.state === 'open')).toEqual([]);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { startCanaryStack, type CanaryStack } from '../fakes/sandbox-stack.js';
-import { runAction } from './harness.js';
+import { runAction, startAction } from './harness.js';
 
 const BUNDLE = 'dist/verify-health/index.js';
 
@@ -33,6 +33,43 @@ const CHECKS = `
 `;
 
 describe.concurrent('verify-health bundle against the sandbox', () => {
+  it('stops at once on SIGTERM, saying it was cancelled without a verdict, with no stack trace', async () => {
+    const s = await startCanaryStack(sandbox, {
+      weights: { blue: 50, green: 50 },
+      requestsPerSecond: 5,
+    });
+    stacks.push(s);
+    const started = startAction(
+      'verify-health',
+      {
+        'canary-target-group': s.greenArn,
+        checks: '- targetHealth: { minHealthy: 1 }',
+        warmup: '1s',
+        interval: '1s',
+        duration: '60s',
+      },
+      { ...sandbox.env, RUNNER_TEMP: mkdtempSync(join(tmpdir(), 'vh-e2e-')) },
+    );
+    const deadline = Date.now() + 20_000;
+    while (!/Warming up|Interval 1\//.test(started.stdout())) {
+      if (Date.now() > deadline)
+        throw new Error(`never started the analysis:\n${started.stdout()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const sent = Date.now();
+    started.child.kill('SIGTERM');
+    const run = await started.done;
+    // Well inside the runner's 7.5 s before SIGTERM becomes SIGKILL... and far from the 60 s bake.
+    expect(Date.now() - sent).toBeLessThan(3_000);
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toContain(
+      'Received SIGTERM: stopping the analysis without a verdict (verify-health changes nothing).',
+    );
+    expect(run.stdout).toContain('::error::Cancelled (received SIGTERM).');
+    expect(run.stdout).not.toMatch(/\n\s+at /);
+    expect(run.outputs.healthy).toBeUndefined();
+  });
+
   it('fails a bad canary within one interval after warmup, with outputs, report and summary', async () => {
     const s = await startCanaryStack(sandbox, {
       weights: { blue: 50, green: 50 },

@@ -1,7 +1,12 @@
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describe, expect, it } from 'vitest';
 import { MemoryLogger } from '../../src/common/logger.js';
-import { runAnalysis, scheduleAnalysis, type AnalysisDeps } from '../../src/health/index.js';
+import {
+  analysisIntervalCount,
+  runAnalysis,
+  scheduleAnalysis,
+  type AnalysisDeps,
+} from '../../src/health/index.js';
 import type { Analysis, Check } from '../../src/health/index.js';
 import {
   BLUE,
@@ -53,14 +58,22 @@ const badTraffic = traffic({
 const iso = (t: number) => new Date(t).toISOString();
 
 describe('scheduleAnalysis', () => {
-  it('starts after the warmup, aligned up to the CloudWatch period, and ends by the duration', () => {
+  it('starts after the warmup, aligned up to the CloudWatch period, and judges every whole interval the duration holds', () => {
     const since = Date.parse('2026-05-01T12:00:30.500Z');
+    // warmup 30s, interval 1m, duration 5m: 4 intervals, whenever the shift lands (the plan
+    // says so); aligning to the minute ends the bake up to one minute after since + 5m.
     const { windows } = scheduleAnalysis(analysis(), since, 60_000);
+    expect(analysisIntervalCount(analysis())).toBe(4);
     expect(windows.map((w) => [iso(w.start), iso(w.end)])).toEqual([
       ['2026-05-01T12:02:00.000Z', '2026-05-01T12:03:00.000Z'],
       ['2026-05-01T12:03:00.000Z', '2026-05-01T12:04:00.000Z'],
       ['2026-05-01T12:04:00.000Z', '2026-05-01T12:05:00.000Z'],
+      ['2026-05-01T12:05:00.000Z', '2026-05-01T12:06:00.000Z'],
     ]);
+    // The same count when the shift lands on the grid.
+    expect(
+      scheduleAnalysis(analysis(), Date.parse('2026-05-01T12:00:30.000Z'), 60_000).windows,
+    ).toHaveLength(4);
   });
 
   it('does not align without CloudWatch checks', () => {
@@ -217,10 +230,11 @@ describe('runAnalysis', () => {
       { analysis: analysis({ warmupMs: 0, durationMs: 180_000 }), targets: TARGETS, since },
       deps,
     );
-    // since 11:59:10.25 -> first whole minute 12:00; ends by since + 3m = 12:02:10.25.
+    // since 11:59:10.25 -> first whole minute 12:00; 3m with no warmup holds 3 intervals.
     expect(calls.map((c) => iso(c.StartTime!.getTime()))).toEqual([
       '2026-05-01T12:00:00.000Z',
       '2026-05-01T12:01:00.000Z',
+      '2026-05-01T12:02:00.000Z',
     ]);
     expect(calls.every((c) => c.StartTime!.getTime() >= since)).toBe(true);
     expect(result.healthy).toBe(true);

@@ -4,12 +4,12 @@
  * are 5 s (a period GetMetricData accepts for the sandbox's 1 s metrics); scenarios run
  * concurrently, each with its own load balancer and apps.
  */
+import { systemClock } from '../../src/common/clock.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryLogger } from '../../src/common/logger.js';
 import {
   resolveTargets,
   runAnalysis,
-  systemClock,
   targetsFromArns,
   type AnalysisResult,
 } from '../../src/health/index.js';

@@ -1,3 +1,4 @@
+import { commandSummary } from '../../src/operations/markdown.js';
 import { describe, expect, it } from 'vitest';
 import { runAdvance } from '../../src/operations/advance.js';
 import { parseRolloutFile } from '../../src/rollout-file/index.js';
@@ -48,6 +49,30 @@ describe('advance', () => {
     expect(r.github.pulls[0]?.updates).toBe(1);
   });
 
+  it('judges the plan in its PR body with the CloudWatch period apply uses (high-resolution metrics)', async () => {
+    const r = await stage.rig({ blue: 90, green: 10 });
+    const analysis = httpAnalysis(r.web).replace(
+      '    - targetHealth:',
+      '    - cloudwatch: { metric: error-rate, max: 0.5 }\n    - targetHealth:',
+    );
+    const sha = r.github.commit('main', {
+      [PATH]: r.web.rolloutFile({ blue: 90, green: 10 }, analysis),
+    });
+    const event = {
+      kind: 'workflow_dispatch' as const,
+      sha,
+      branch: 'main',
+      defaultBranch: 'main',
+    };
+    // With the sandbox's 1 s metrics, as apply will run: a 1s interval is fine.
+    await runAdvance(event, PATH, { ...SETTINGS, cloudWatchPeriodMs: 1000 }, r.deps);
+    expect(r.github.pulls[0]?.body).not.toContain('The analysis cannot run');
+    expect(r.github.pulls[0]?.body).toContain('✅ The change can be applied');
+    // Judged against 60 s data, the same file cannot run: the body says so.
+    await runAdvance(event, PATH, { ...SETTINGS, cloudWatchPeriodMs: 60_000 }, r.deps);
+    expect(r.github.pulls[0]?.body).toContain('The analysis cannot run');
+  });
+
   it('says so at the last step and opens nothing', async () => {
     const r = await stage.rig({ blue: 0, green: 100 });
     const sha = r.github.commit('main', { [PATH]: r.web.rolloutFile({ blue: 0, green: 100 }) });
@@ -58,7 +83,7 @@ describe('advance', () => {
       r.deps,
     );
     expect(out.result).toBe('unchanged');
-    expect(out.summary).toContain(
+    expect(commandSummary(out)).toContain(
       `${r.web.name} is at the last step: green has 100, and steps end at 100. Nothing to advance.`,
     );
     expect(r.github.pulls).toEqual([]);

@@ -1,3 +1,5 @@
+import { commandSummary, planMarkdown } from '../../src/operations/markdown.js';
+import { planFile } from '../../src/operations/plan.js';
 import { describe, expect, it } from 'vitest';
 import { runApply } from '../../src/operations/apply.js';
 import type { RolloutEvent } from '../../src/operations/context.js';
@@ -116,6 +118,63 @@ describe('apply', () => {
     expect(r.deps.logger.text()).toMatch(/restored to .*=100, .*=0 \(confirmed\)/);
   });
 
+  it('reads every route once before the shift, and logs weights by cluster name', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
+    const event = push(
+      r,
+      { [PATH]: file({ blue: 100, green: 0 }) },
+      { [PATH]: file({ blue: 90, green: 10 }) },
+    );
+    stage.sandbox.core.resetCalls();
+    const out = await runApply(event, OPTIONS, r.deps);
+    expect(out.result, r.deps.logger.text()).toBe('applied');
+    // Two listeners: one read by the gate, one read-back per write; the shift does not read
+    // them again (it used to: three describes of every route per apply).
+    const describes = stage.sandbox.core.calls.filter((c) => c.operation === 'DescribeListeners');
+    const modifies = stage.sandbox.core.calls.filter((c) => c.operation === 'ModifyListener');
+    expect(modifies).toHaveLength(2);
+    expect(describes).toHaveLength(1 + modifies.length);
+    const log = r.deps.logger.text();
+    expect(log).toContain('blue=90, green=10 (confirmed)');
+    expect(log).not.toContain(`${r.web.name}-green=`);
+  });
+
+  it('judges as many intervals as the plan says it will', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const analysis = httpAnalysis(r.web).replace('duration: 1s', 'duration: 3s');
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, analysis);
+    const before = file({ blue: 100, green: 0 });
+    const after = file({ blue: 90, green: 10 });
+    const plan = await planFile(
+      { path: PATH, baseText: before, headText: after, force: false, cloudWatchPeriodMs: 1000 },
+      r.deps,
+    );
+    const planText = planMarkdown([plan], { force: false });
+    expect(planText).toContain('Warmup 0s, then 3 intervals of 1s (3s of checks)');
+    const out = await runApply(push(r, { [PATH]: before }, { [PATH]: after }), OPTIONS, r.deps);
+    expect(out.result, r.deps.logger.text()).toBe('applied');
+    expect(out.files[0]?.analysis?.result.intervals).toHaveLength(3);
+  });
+
+  it('shows the problem of an invalid file in the summary table, not only its heading', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const good = r.web.rolloutFile({ blue: 100, green: 0 }, httpAnalysis(r.web));
+    const bad = good.replace(
+      'weights: { blue: 100, green: 0 }',
+      'weights: { blue: 90, green: 20 }',
+    );
+    const out = await runApply(push(r, { [PATH]: good }, { [PATH]: bad }), OPTIONS, r.deps);
+    expect(out.result).toBe('failed');
+    const row = commandSummary(out)
+      .split('\n')
+      .find((l) => l.startsWith(`| \`${PATH}\``));
+    expect(row).toMatch(
+      /\| ❌ refused \| .* \| Invalid rollout file: rollouts\/web\.yaml:\d+:\d+: .*weights sum to 110.* \|$/,
+    );
+    expect(await r.live()).toEqual(['100/0', '100/0']);
+  });
+
   it('refuses a merge that moves the canary more than one step, unless its PR has rollout/force', async () => {
     const r = await setup({ blue: 90, green: 10 });
     const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
@@ -152,10 +211,10 @@ describe('apply', () => {
     expect(out.result).toBe('failed');
     expect(await r.live()).toEqual(['80/20', '80/20']);
     expect(out.failure).toContain(
-      'has blue 80 / green 20, but the file before this push says blue 100 / green 0.',
+      'has blue 80 / green 20, but the file before this push says blue 100 / green 0 (2 of 2 route(s) differ).',
     );
     expect(out.failure).toContain(
-      'merge a PR that sets weights to the live blue 80 / green 20 first',
+      'or first merge a PR that sets weights to the live blue 80 / green 20, then the step again.',
     );
     expect(out.failure).toContain('Nothing was changed.');
     expect(r.github.pulls).toEqual([]);
@@ -259,8 +318,8 @@ describe('apply', () => {
     expect(out.result).toBe('rolled-back');
     expect(await bad.live()).toEqual(['100/0', '100/0']);
     expect(await good.live()).toEqual(['100/0', '100/0']);
-    expect(out.summary).toMatch(/\| `rollouts\/a.yaml` \| ↩️ rolled back \|/);
-    expect(out.summary).toMatch(
+    expect(commandSummary(out)).toMatch(/\| `rollouts\/a.yaml` \| ↩️ rolled back \|/);
+    expect(commandSummary(out)).toMatch(
       /\| `rollouts\/b.yaml` \| ⏸️ not applied \| — \| Not applied: rollouts\/a.yaml failed first/,
     );
   });
@@ -275,7 +334,7 @@ describe('apply', () => {
     );
     expect(out.result).toBe('unchanged');
     expect(out.failure).toBeUndefined();
-    expect(out.summary).toContain(
+    expect(commandSummary(out)).toContain(
       'Every route already has blue 100 / green 0; nothing to shift or verify.',
     );
   });

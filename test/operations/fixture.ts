@@ -5,7 +5,7 @@
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { systemClock } from '../../src/alb/shift.js';
+import { systemClock } from '../../src/common/clock.js';
 import { MemoryLogger } from '../../src/common/logger.js';
 import type { AwsClients, RolloutDeps, RolloutSettings } from '../../src/operations/context.js';
 import { afterAll, beforeAll } from 'vitest';

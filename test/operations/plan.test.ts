@@ -1,3 +1,4 @@
+import { commandSummary } from '../../src/operations/markdown.js';
 import { describe, expect, it } from 'vitest';
 import { pathFilter } from '../../src/common/glob.js';
 import { runPlan } from '../../src/operations/plan.js';
@@ -60,7 +61,7 @@ describe('plan', () => {
       '- targetHealth: every cluster with weight has ≥ 1 healthy and ≤ 0 unhealthy targets',
     );
     expect(body).toContain(`- http: GET ${r.web.apps.green?.[0]?.url}/ answers 200`);
-    expect(first.summary).toBe(body);
+    expect(commandSummary(first)).toBe(body);
 
     // A new push to the PR jumps two steps: the same comment now says why it is refused.
     const headSha = r.github.commit('step', { [PATH]: file({ blue: 75, green: 25 }) });
@@ -94,8 +95,8 @@ describe('plan', () => {
       r.deps,
     );
     expect(out.result).toBe('planned');
-    expect(out.summary).toContain('The label `rollout/force` is set');
-    expect(out.summary).toContain('**Step:** ⚠️ green 0 → 50 is larger than one step');
+    expect(commandSummary(out)).toContain('The label `rollout/force` is set');
+    expect(commandSummary(out)).toContain('**Step:** ⚠️ green 0 → 50 is larger than one step');
   });
 
   it('always allows going back toward the baseline', async () => {
@@ -107,12 +108,12 @@ describe('plan', () => {
       r.deps,
     );
     expect(out.result).toBe('planned');
-    expect(out.summary).toContain(
+    expect(commandSummary(out)).toContain(
       'green 50 → 0: back toward the baseline, which is always allowed.',
     );
     // blue gains weight, so its health is checked; green loses it, so it is not.
-    expect(out.summary).toContain('- ✅ blue: 2 healthy');
-    expect(out.summary).not.toContain('- ✅ green:');
+    expect(commandSummary(out)).toContain('- ✅ blue: 2 healthy');
+    expect(commandSummary(out)).not.toContain('- ✅ green:');
   });
 
   it('refuses on drift: the ALB does not have what the base branch says', async () => {
@@ -124,12 +125,18 @@ describe('plan', () => {
       r.deps,
     );
     expect(out.result).toBe('failed');
-    expect(out.summary).toContain(
+    expect(commandSummary(out)).toContain(
       '**Drift:** ❌ 2 of 2 route(s) differ from the file on the base branch.',
     );
-    expect(out.summary).toMatch(/\| blue 80 \/ green 20 \| blue 75 \/ green 25 \| ❌ drift \|/);
+    expect(commandSummary(out)).toMatch(
+      /\| blue 80 \/ green 20 \| blue 75 \/ green 25 \| ❌ drift \|/,
+    );
+    // The gate's wording, the same as apply's.
+    expect(out.failure).toMatch(
+      /Drift: .* has blue 80 \/ green 20; .* has blue 80 \/ green 20, but the file on the base branch says blue 90 \/ green 10 \(2 of 2 route\(s\) differ\)/,
+    );
     expect(out.failure).toContain(
-      'Drift: 2 of 2 route(s) do not have the weights of the file on the base branch (blue 90 / green 10)',
+      'or first merge a PR that sets weights to the live blue 80 / green 20',
     );
   });
 
@@ -141,12 +148,14 @@ describe('plan', () => {
       r.deps,
     );
     expect(out.result).toBe('planned');
-    expect(out.summary).toContain('Desired: **blue 75 / green 25** (new file)');
-    expect(out.summary).toContain(
+    expect(commandSummary(out)).toContain('Desired: **blue 75 / green 25** (new file)');
+    expect(commandSummary(out)).toContain(
       'New file: there is no version on the base branch to check drift against',
     );
-    expect(out.summary).toContain('**Drift:** not checked (no baseline on the base branch).');
-    expect(out.summary).toContain('green 10 → 25: one step forward.');
+    expect(commandSummary(out)).toContain(
+      '**Drift:** not checked (no baseline on the base branch).',
+    );
+    expect(commandSummary(out)).toContain('green 10 → 25: one step forward.');
   });
 
   it('refuses an analysis that apply could not run, on the analysis line, with the CloudWatch period apply will use', async () => {
@@ -186,7 +195,7 @@ describe('plan', () => {
       r.deps,
     );
     expect(out.result).toBe('failed');
-    expect(out.summary).toContain('- ❌ green: 2 healthy, 0 unhealthy (needs ≥ 3 healthy)');
+    expect(commandSummary(out)).toContain('- ❌ green: 2 healthy, 0 unhealthy (needs ≥ 3 healthy)');
     expect(out.failure).toContain(
       'green would gain weight but has 2 healthy targets (2 healthy, 0 unhealthy); at least 3 must be healthy before the shift.',
     );
@@ -207,7 +216,7 @@ describe('plan', () => {
     expect(out.annotations).toEqual([
       expect.objectContaining({ file: PATH, line, message: expect.stringContaining('sum to 110') }),
     ]);
-    expect(out.summary).toContain(`### ❌ invalid \`${PATH}\``);
+    expect(commandSummary(out)).toContain(`### ❌ invalid \`${PATH}\``);
   });
 
   it('passes a PR that brings the file in line with the ALB (a reconcile PR) despite the drift', async () => {
@@ -219,10 +228,10 @@ describe('plan', () => {
       r.deps,
     );
     expect(out.result).toBe('planned');
-    expect(out.summary).toContain(
+    expect(commandSummary(out)).toContain(
       'already has the weights of this version: merging brings git in line with the ALB',
     );
-    expect(out.summary).toContain(
+    expect(commandSummary(out)).toContain(
       'The ALB already has these weights: merging changes nothing on it.',
     );
   });
@@ -252,7 +261,7 @@ describe('plan', () => {
       r.deps,
     );
     expect(out.result).toBe('planned');
-    expect(out.summary).toContain('**Step:** ✅ green 0 → 10: one step forward.');
+    expect(commandSummary(out)).toContain('**Step:** ✅ green 0 → 10: one step forward.');
     expect(out.failure).toBe(
       'The plan comment could not be posted: Resource not accessible by integration (upsertStickyComment)',
     );

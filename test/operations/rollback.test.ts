@@ -1,3 +1,4 @@
+import { commandSummary } from '../../src/operations/markdown.js';
 import { describe, expect, it } from 'vitest';
 import { runRollback, rollbackWeights } from '../../src/operations/rollback.js';
 import { parseRolloutFile } from '../../src/rollout-file/index.js';
@@ -52,7 +53,7 @@ describe('rollback', () => {
     });
     expect(pr?.files[0]?.content).toContain('# the runbook');
     expect(out.pullRequest).toBe(pr?.url);
-    expect(out.summary).toMatch(
+    expect(commandSummary(out)).toMatch(
       /\| web[\d-]+ listener [0-9a-f]{6} \| blue 50 \/ green 50 \| blue 100 \/ green 0 \| written \(confirmed\) \|/,
     );
   });
@@ -115,7 +116,9 @@ describe('rollback', () => {
     );
     expect(out.result).toBe('unchanged');
     expect(r.github.pulls).toEqual([]);
-    expect(out.summary).toContain('already says blue 100 / green 0; no reconcile PR needed.');
+    expect(commandSummary(out)).toContain(
+      'already says blue 100 / green 0; no reconcile PR needed.',
+    );
   });
 });
 
@@ -128,10 +131,17 @@ describe('rollback weights', () => {
   ])('%j gives %j', (request, expected) => {
     expect(rollbackWeights(file, request)).toEqual(expected);
   });
+  // As the rollout action names its inputs (the CLI passes its flags).
+  const ACTION = {
+    file: 'input "file"',
+    to: 'input "to"',
+    weights: 'input "weights"',
+    force: '"force: true"',
+  };
   it.each([
     [
       {},
-      'rollback needs either "to" (the cluster that gets all traffic: blue, green) or "weights" (e.g. "blue=100, green=0")',
+      'rollback needs either input "to" (the cluster that gets all traffic: blue, green) or input "weights" (e.g. "blue=100, green=0")',
     ],
     [{ to: 'red' }, 'Input "to" is "red", which is not a cluster of web.yaml (blue, green).'],
     [
@@ -144,6 +154,11 @@ describe('rollback weights', () => {
       'Input "weights": "blue 100" is not <cluster>=<weight>, e.g. "blue=100".',
     ],
   ])('%j is refused', (request, message) => {
-    expect(() => rollbackWeights(file, request)).toThrow(message);
+    expect(() => rollbackWeights(file, request, ACTION)).toThrow(message);
+  });
+  it("names the options plainly without the caller's names (no action input in the domain)", () => {
+    expect(() => rollbackWeights(file, { to: 'red' })).toThrow(
+      '"to" is "red", which is not a cluster of web.yaml (blue, green).',
+    );
   });
 });

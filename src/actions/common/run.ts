@@ -1,6 +1,6 @@
 /**
- * The glue every action's main.ts shares: a Logger over @actions/core, and one place that
- * turns any thrown value into a failed step. A ConfigurationError is the user's to fix: its
+ * The glue every action's main.ts shares: a Logger over @actions/core, one cancellation path,
+ * and one place that turns any thrown value into a failed step. A ConfigurationError is the user's to fix: its
  * message is shown plainly and each diagnostic becomes an annotation on its file and line.
  * Anything else is our bug and is logged with its stack.
  */
@@ -12,20 +12,18 @@ import {
   errorMessage,
   formatDiagnostic,
 } from '../../common/errors.js';
-import type { Logger } from '../../common/logger.js';
+import { flatGroups, type Logger } from '../../common/logger.js';
 
 export const coreLogger: Logger = {
   info: (m) => core.info(m),
   debug: (m) => core.debug(m),
   warning: (m) => core.warning(m),
-  async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    core.startGroup(name);
-    try {
-      return await fn();
-    } finally {
-      core.endGroup();
-    }
-  },
+  // The runner's log cannot nest groups: an inner phase is a heading line in the outer group.
+  group: flatGroups({
+    startGroup: (name) => core.startGroup(name),
+    endGroup: () => core.endGroup(),
+    heading: (name) => core.info(`── ${name} ──`),
+  }),
 };
 
 export function reportFailure(e: unknown): void {
@@ -75,12 +73,38 @@ function isAwsError(e: unknown): e is Error {
   return e instanceof Error && '$metadata' in e;
 }
 
-/** Runs an action's body; every failure, including a non-Error throw, fails the step. */
-export async function runAction(body: () => Promise<void>): Promise<void> {
+/**
+ * Runs an action's body; every failure, including a non-Error throw, fails the step. A
+ * cancelled job gets SIGINT, then SIGTERM 7.5 s later: either aborts `signal`, once, with
+ * `onCancel` logged as a warning (what the action does about it: restore, stop waiting).
+ */
+export async function runAction(
+  body: (signal: AbortSignal) => Promise<void>,
+  onCancel = 'stopping.',
+): Promise<void> {
+  const cancel = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (cancel.signal.aborted) {
+      coreLogger.warning(`Received ${signal} again: still ${onCancel}`);
+      return;
+    }
+    coreLogger.warning(`Received ${signal}: ${onCancel}`);
+    cancel.abort(new Error(`received ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    await body();
+    await body(cancel.signal);
   } catch (e) {
-    reportFailure(e);
+    const abortedHere =
+      cancel.signal.aborted &&
+      (e === cancel.signal.reason || (e instanceof Error && e.name === 'AbortError'));
+    // The cancellation itself, surfacing from a wait or a request: no stack, it is no bug.
+    if (abortedHere) core.setFailed(`Cancelled (${errorMessage(cancel.signal.reason)}).`);
+    else reportFailure(e);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 

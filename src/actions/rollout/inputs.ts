@@ -13,7 +13,9 @@ import {
   getRequiredInput,
 } from '../common/inputs.js';
 import { pathFilter, type PathFilter } from '../../common/glob.js';
-import { COMMANDS, Inputs, type Command } from './io.js';
+import { DEFAULT_CLOUDWATCH_DELAY_MS, DEFAULT_CLOUDWATCH_PERIOD_MS } from '../../health/index.js';
+import { COMMANDS, type Command } from '../../operations/context.js';
+import { Inputs } from './io.js';
 
 export const DEFAULT_FILES = 'rollouts/*.yaml';
 /** apply waits this long after the shift for the ALB data plane; rollback does not wait. */
@@ -23,9 +25,6 @@ export const DEFAULT_SETTLE_SECONDS: Record<Command, number> = {
   rollback: 0,
   advance: 0,
 };
-
-/** ALB metrics are 60-second data, and reach CloudWatch about a minute late. */
-const DEFAULT_CLOUDWATCH_MS = 60_000;
 
 export interface RolloutInputs {
   command: Command;
@@ -71,7 +70,7 @@ export function readRolloutInputs(): RolloutInputs {
   const onlyFor = (name: string, given: boolean, commands: Command[]): void => {
     if (given && !commands.includes(command)) {
       throw new ConfigurationError(
-        `Input "${name}" is for ${commands.join(' and ')}, not ${command}; remove it.`,
+        `Input "${name}" is for ${commands.slice(0, -1).join(', ')}${commands.length > 1 ? ' and ' : ''}${commands.at(-1)}, not ${command}; remove it.`,
       );
     }
   };
@@ -82,8 +81,9 @@ export function readRolloutInputs(): RolloutInputs {
   onlyFor(Inputs.autoAdvance, autoAdvance, ['apply']);
   // Only apply and rollback shift weights; only apply measures after the shift.
   onlyFor(Inputs.settleSeconds, settleSeconds !== undefined, ['apply', 'rollback']);
-  onlyFor(Inputs.cloudwatchPeriod, cloudWatchPeriodMs !== undefined, ['plan', 'apply']);
-  onlyFor(Inputs.cloudwatchDelay, cloudWatchDelayMs !== undefined, ['apply']);
+  // plan and advance judge the analysis as apply will run it, so they take the same settings.
+  onlyFor(Inputs.cloudwatchPeriod, cloudWatchPeriodMs !== undefined, ['plan', 'apply', 'advance']);
+  onlyFor(Inputs.cloudwatchDelay, cloudWatchDelayMs !== undefined, ['plan', 'apply', 'advance']);
   if ((command === 'rollback' || command === 'advance') && file === undefined) {
     throw new ConfigurationError(
       `Input "${Inputs.file}" is required for ${command}: the rollout file, e.g. rollouts/web.yaml.`,
@@ -97,8 +97,8 @@ export function readRolloutInputs(): RolloutInputs {
     force,
     autoAdvance,
     settleMs: (settleSeconds ?? DEFAULT_SETTLE_SECONDS[command]) * 1000,
-    cloudWatchPeriodMs: cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_MS,
-    cloudWatchDelayMs: cloudWatchDelayMs ?? DEFAULT_CLOUDWATCH_MS,
+    cloudWatchPeriodMs: cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS,
+    cloudWatchDelayMs: cloudWatchDelayMs ?? DEFAULT_CLOUDWATCH_DELAY_MS,
   };
   if (file !== undefined) out.file = file.replace(/^\.\//, '');
   if (to !== undefined) out.to = to;

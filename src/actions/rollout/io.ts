@@ -18,12 +18,3 @@ export const Outputs = {
   pullRequest: 'pull-request',
   report: 'report',
 } as const;
-
-export const COMMANDS = ['plan', 'apply', 'rollback', 'advance'] as const;
-export type Command = (typeof COMMANDS)[number];
-
-/** What the `result` output can be. */
-export type RolloutResult = 'applied' | 'rolled-back' | 'unchanged' | 'planned' | 'failed';
-
-/** The PR label that lets a plan pass a step larger than the next entry of `steps`. */
-export const FORCE_LABEL = 'rollout/force';

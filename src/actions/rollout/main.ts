@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { systemClock } from '../../alb/shift.js';
+import { systemClock } from '../../common/clock.js';
 import { clientOptions, makeElbv2Client } from '../../aws/clients.js';
 import { coreLogger, runAction } from '../common/run.js';
 import { ConfigurationError } from '../../common/errors.js';
@@ -19,15 +19,26 @@ import { runAdvance } from '../../operations/advance.js';
 import { runApply } from '../../operations/apply.js';
 import type {
   AwsClients,
-  CommandOutcome,
+  Command,
+  OptionNames,
   RolloutDeps,
   RolloutEvent,
   RolloutSettings,
 } from '../../operations/context.js';
+import { commandSummary } from '../../operations/markdown.js';
+import type { CommandOutcome } from '../../operations/results.js';
 import { readRolloutInputs, type RolloutInputs } from './inputs.js';
-import { Outputs, type Command } from './io.js';
+import { Inputs, Outputs } from './io.js';
 import { runPlan } from '../../operations/plan.js';
 import { runRollback } from '../../operations/rollback.js';
+
+/** How the operations' messages name what the user set: this action's inputs. */
+const OPTION_NAMES: OptionNames = {
+  file: `input "${Inputs.file}"`,
+  to: `input "${Inputs.to}"`,
+  weights: `input "${Inputs.weights}"`,
+  force: `"${Inputs.force}: true"`,
+};
 
 const EVENT_FOR: Record<Command, string> = {
   plan: 'pull_request',
@@ -91,7 +102,7 @@ export function commandEvent(command: Command, event: GitHubEvent): RolloutEvent
 }
 
 export async function run(): Promise<void> {
-  await runAction(async () => {
+  await runAction(async (signal) => {
     let inputs: RolloutInputs;
     try {
       inputs = readRolloutInputs();
@@ -100,13 +111,6 @@ export async function run(): Promise<void> {
       throw e;
     }
     const clients = new Map<string, AwsClients>();
-    const cancel = new AbortController();
-    const onSignal = (signal: NodeJS.Signals): void => {
-      coreLogger.warning(`Received ${signal}: stopping; weights changed by this run are restored.`);
-      cancel.abort(new Error(`received ${signal}`));
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
     try {
       const event = readEvent();
       const rolloutEvent = commandEvent(inputs.command, event);
@@ -127,9 +131,10 @@ export async function run(): Promise<void> {
         logger: coreLogger,
         clock: systemClock,
         fetch: globalThis.fetch,
-        signal: cancel.signal,
+        signal,
       };
       const settings: RolloutSettings = {
+        optionNames: OPTION_NAMES,
         settleMs: inputs.settleMs,
         cloudWatchPeriodMs: inputs.cloudWatchPeriodMs,
         cloudWatchDelayMs: inputs.cloudWatchDelayMs,
@@ -141,14 +146,12 @@ export async function run(): Promise<void> {
       core.setOutput(Outputs.result, 'failed');
       throw e;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       for (const c of clients.values()) {
         c.elbv2.destroy();
         c.cloudwatch.destroy();
       }
     }
-  });
+  }, 'stopping; weights changed by this run are restored.');
 }
 
 function runCommand(
@@ -161,7 +164,11 @@ function runCommand(
     case 'plan':
       return runPlan(
         event as Extract<RolloutEvent, { kind: 'pull_request' }>,
-        { filter: inputs.files, cloudWatchPeriodMs: settings.cloudWatchPeriodMs },
+        {
+          filter: inputs.files,
+          cloudWatchPeriodMs: settings.cloudWatchPeriodMs,
+          cloudWatchDelayMs: settings.cloudWatchDelayMs,
+        },
         deps,
       );
     case 'apply':
@@ -207,7 +214,7 @@ async function finish(command: Command, outcome: CommandOutcome): Promise<void> 
   core.setOutput(Outputs.result, outcome.result);
   core.setOutput(Outputs.report, reportPath);
   if (outcome.pullRequest) core.setOutput(Outputs.pullRequest, outcome.pullRequest);
-  if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(outcome.summary).write();
+  if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(commandSummary(outcome)).write();
   coreLogger.info(
     `Result: ${outcome.result}${outcome.pullRequest ? ` (PR: ${outcome.pullRequest})` : ''}`,
   );

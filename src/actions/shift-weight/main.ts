@@ -5,30 +5,22 @@
 import * as core from '@actions/core';
 import { coreLogger, runAction } from '../common/run.js';
 import { makeElbv2Client } from '../../aws/clients.js';
-import { ShiftFailedError, shiftWeights, systemClock } from '../../alb/shift.js';
+import { ShiftFailedError, shiftWeights } from '../../alb/shift.js';
+import { systemClock } from '../../common/clock.js';
 import { readShiftWeightInputs } from './inputs.js';
 import { Outputs } from './io.js';
 import { summarizeFailure, summarizeShift, weightsJson } from './summary.js';
 
 export async function run(): Promise<void> {
-  await runAction(async () => {
+  await runAction(async (signal) => {
     const inputs = await readShiftWeightInputs();
     const client = makeElbv2Client(inputs.region);
-
-    // A cancelled job gets SIGINT, then SIGTERM: abort the shift so it restores what it touched.
-    const cancel = new AbortController();
-    const onSignal = (signal: NodeJS.Signals): void => {
-      coreLogger.warning(`Received ${signal}: stopping and restoring the previous weights.`);
-      cancel.abort(new Error(`received ${signal}`));
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
     try {
       const result = await shiftWeights(inputs.shift, {
         client,
         logger: coreLogger,
         clock: systemClock,
-        signal: cancel.signal,
+        signal,
       });
       core.setOutput(Outputs.previous, weightsJson(result.previous));
       core.setOutput(Outputs.desired, weightsJson(result.desired));
@@ -44,11 +36,9 @@ export async function run(): Promise<void> {
       }
       throw e;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       client.destroy();
     }
-  });
+  }, 'stopping and restoring the previous weights.');
 }
 
 /** The runner always sets GITHUB_STEP_SUMMARY; the CLI and local runs may not. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import * as core from '@actions/core';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { consoleLink } from '../../aws/arn.js';
+import { abortableClock, systemClock } from '../../common/clock.js';
 import { clientOptions, makeElbv2Client } from '../../aws/clients.js';
 import { coreLogger, runAction } from '../common/run.js';
 import { ConfigurationError } from '../../common/errors.js';
@@ -20,11 +21,12 @@ import {
   getOptionalInput,
 } from '../common/inputs.js';
 import {
+  DEFAULT_CLOUDWATCH_DELAY_MS,
+  DEFAULT_CLOUDWATCH_PERIOD_MS,
   buildReport,
   resolveTargets,
   runAnalysis,
   summaryMarkdown,
-  systemClock,
   targetsFromArns,
   type TargetSpec,
 } from '../../health/index.js';
@@ -61,8 +63,8 @@ export const Outputs = {
   verdictAt: 'verdict-at',
 } as const;
 
-/** Without a rollout file: one minute, the resolution of ALB metrics in CloudWatch. */
-const DEFAULT_INTERVAL_MS = 60_000;
+/** Without a rollout file: the resolution of ALB metrics in CloudWatch. */
+const DEFAULT_INTERVAL_MS = DEFAULT_CLOUDWATCH_PERIOD_MS;
 /** A `since` this far ahead of our clock is a mistake, not clock skew. */
 const MAX_SINCE_AHEAD_MS = 60_000;
 
@@ -85,8 +87,9 @@ async function readInputs(): Promise<VerifyHealthInputs> {
   const intervalMs = getDurationInput(Inputs.interval);
   const durationMs = getDurationInput(Inputs.duration);
   const failureLimit = getIntegerInput(Inputs.failureLimit, { min: 0, max: 1000 });
-  const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod) ?? 60_000;
-  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? 60_000;
+  const cloudWatchPeriodMs =
+    getDurationInput(Inputs.cloudwatchPeriod) ?? DEFAULT_CLOUDWATCH_PERIOD_MS;
+  const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? DEFAULT_CLOUDWATCH_DELAY_MS;
   const failOnUnhealthy = getBooleanInput(Inputs.failOnUnhealthy, true);
 
   const sinceText = getOptionalInput(Inputs.since);
@@ -141,7 +144,10 @@ async function readInputs(): Promise<VerifyHealthInputs> {
         `Input "checks" is required without "file": a YAML list such as "- targetHealth: { minHealthy: 1 }".`,
       );
     }
-    targets = targetsFromArns(canaryArn, baselineArn);
+    targets = targetsFromArns(canaryArn, baselineArn, {
+      canary: `Input "${Inputs.canaryTargetGroup}"`,
+      baseline: `input "${Inputs.baselineTargetGroup}"`,
+    });
     analysis = {
       warmupMs: warmupMs ?? ANALYSIS_DEFAULTS.warmupMs,
       intervalMs: intervalMs ?? DEFAULT_INTERVAL_MS,
@@ -173,7 +179,7 @@ async function readInputs(): Promise<VerifyHealthInputs> {
 }
 
 export async function run(): Promise<void> {
-  await runAction(async () => {
+  await runAction(async (signal) => {
     const inputs = await readInputs();
     const elbv2 = makeElbv2Client(inputs.region);
     const cloudwatch = new CloudWatchClient(clientOptions(inputs.region));
@@ -208,8 +214,9 @@ export async function run(): Promise<void> {
         cloudwatch,
         elbv2,
         fetch: globalThis.fetch,
-        clock: systemClock,
+        clock: abortableClock(systemClock, signal),
         logger: coreLogger,
+        signal,
       });
 
       const reportPath = join(
@@ -236,5 +243,5 @@ export async function run(): Promise<void> {
       elbv2.destroy();
       cloudwatch.destroy();
     }
-  });
+  }, 'stopping the analysis without a verdict (verify-health changes nothing).');
 }

@@ -15,18 +15,18 @@ import {
 import { isMap, type Node } from 'yaml';
 import { formatDuration } from '../../common/duration.js';
 import { ConfigurationError } from '../../common/errors.js';
-import type { At, YamlSource } from '../../yaml/source.js';
+import { optional, type At, type YamlSource } from '../../yaml/source.js';
 import { closestMatch } from '../../yaml/suggest.js';
 import {
   boundViolation,
   formatBounds,
-  formatIncrease,
-  formatMetric,
   formatNumber,
+  formatPercent,
+  formatSeconds,
 } from '../format.js';
 import { substitutePlaceholders, type PlaceholderValues } from '../placeholders.js';
 import type { HealthTargets, IntervalWindow, Measurement, TargetGroupRef } from '../types.js';
-import { optional, scalarValue, settings, type CheckKind } from './kind.js';
+import { scalarValue, settings, type CheckKind } from './kind.js';
 
 /** The resolution of ALB metrics in CloudWatch: one datapoint a minute. */
 export const DEFAULT_CLOUDWATCH_PERIOD_MS = 60_000;
@@ -778,4 +778,16 @@ export async function evaluateCloudWatch(
 ): Promise<Measurement[]> {
   if (plan.queries.length === 0) return [];
   return plan.evaluate(await fetchMetricValues(cloudwatch, plan.queries, window));
+}
+
+function formatMetric(metric: CloudWatchMetric, value: number): string {
+  if (metric === 'error-rate') return formatPercent(value);
+  if (metric === 'request-count') return formatNumber(value);
+  return formatSeconds(value);
+}
+
+/** `+0.5%`, `-20ms`: a difference in the metric's own unit, signed. */
+function formatIncrease(metric: CloudWatchMetric, diff: number): string {
+  const s = formatMetric(metric, diff);
+  return diff >= 0 ? `+${s}` : s;
 }

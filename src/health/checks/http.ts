@@ -4,11 +4,11 @@
  * The check passes when the share of successes is at least `minSuccessRatio`.
  */
 import { errorMessage } from '../../common/errors.js';
-import type { At, YamlSource } from '../../yaml/source.js';
+import { optional, type At, type YamlSource } from '../../yaml/source.js';
 import { formatPercent, formatSeconds } from '../format.js';
 import type { FetchLike, Measurement } from '../types.js';
 import { headerSecrets, redactHeaders } from './headers.js';
-import { optional, settings, type CheckKind } from './kind.js';
+import { settings, type CheckKind } from './kind.js';
 
 export interface HttpCheck {
   kind: 'http';

@@ -5,7 +5,7 @@
  */
 import type { At, YamlSource } from '../../yaml/source.js';
 import { closestMatch } from '../../yaml/suggest.js';
-import type { Measurement } from '../types.js';
+import type { CheckKindName, Measurement } from '../types.js';
 import { cloudwatch } from './cloudwatch.js';
 import { http } from './http.js';
 import { scalarValue, type CheckContext, type CheckKind, type PreparedKind } from './kind.js';
@@ -17,6 +17,22 @@ export const CHECK_KINDS = [targetHealth, cloudwatch, prometheus, http] as const
 type CheckOf<K> = K extends CheckKind<infer C> ? C : never;
 /** One check of any kind, as parsed and validated. */
 export type Check = CheckOf<(typeof CHECK_KINDS)[number]>;
+
+// types.ts names the kinds without importing them; this fails to compile when the two differ.
+const _sameKinds: [Check['kind']] extends [CheckKindName]
+  ? [CheckKindName] extends [Check['kind']]
+    ? true
+    : never
+  : never = true;
+
+/** How a canary is watched after a shift. Durations are in milliseconds. */
+export interface Analysis {
+  warmupMs: number;
+  intervalMs: number;
+  durationMs: number;
+  failureLimit: number;
+  checks: Check[];
+}
 
 /** The registry as the code that handles checks of any kind sees it. */
 const KINDS: readonly CheckKind<Check>[] = CHECK_KINDS;

@@ -55,11 +55,6 @@ export interface CheckKind<C extends { kind: string }> {
   redact(check: C): C;
 }
 
-/** Reads an optional entry; undefined when absent or invalid (the reader reported why). */
-export function optional<T>(at: At | undefined, read: (at: At) => T | undefined): T | undefined {
-  return at === undefined ? undefined : read(at);
-}
-
 /** The settings of one check; a kind's key written with no value means all defaults. */
 export function settings(
   src: YamlSource,

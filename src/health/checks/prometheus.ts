@@ -4,12 +4,12 @@
  * the one nearest to failing. An empty result is no data, not a pass.
  */
 import { ConfigurationError, errorMessage } from '../../common/errors.js';
-import type { At, YamlSource } from '../../yaml/source.js';
+import { optional, type At, type YamlSource } from '../../yaml/source.js';
 import { boundViolation, formatBounds, formatNumber } from '../format.js';
 import { substitutePlaceholders } from '../placeholders.js';
 import type { FetchLike, HealthTargets, IntervalWindow, Measurement } from '../types.js';
 import { REDACTED, headerSecrets, redactHeaders } from './headers.js';
-import { optional, settings, type CheckKind } from './kind.js';
+import { settings, type CheckKind } from './kind.js';
 
 export interface PrometheusCheck {
   kind: 'prometheus';

@@ -3,10 +3,10 @@
  * ../target-health.ts describes.
  */
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { At, YamlSource } from '../../yaml/source.js';
+import { optional, type At, type YamlSource } from '../../yaml/source.js';
 import { describeTargetStates } from '../target-health.js';
 import type { Measurement, TargetGroupRef } from '../types.js';
-import { optional, settings, type CheckKind } from './kind.js';
+import { settings, type CheckKind } from './kind.js';
 
 export interface TargetHealthCheck {
   kind: 'targetHealth';

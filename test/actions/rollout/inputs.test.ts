@@ -78,20 +78,12 @@ describe('rollout inputs', () => {
       'Input "settle-seconds" is for apply and rollback, not advance; remove it.',
     ],
     [
-      { command: 'plan', 'cloudwatch-delay': '0s' },
-      'Input "cloudwatch-delay" is for apply, not plan; remove it.',
-    ],
-    [
       { command: 'rollback', file: 'rollouts/web.yaml', to: 'blue', 'cloudwatch-period': '60s' },
-      'Input "cloudwatch-period" is for plan and apply, not rollback; remove it.',
-    ],
-    [
-      { command: 'advance', file: 'rollouts/web.yaml', 'cloudwatch-delay': '0s' },
-      'Input "cloudwatch-delay" is for apply, not advance; remove it.',
+      'Input "cloudwatch-period" is for plan, apply and advance, not rollback; remove it.',
     ],
     [
       { command: 'rollback', file: 'rollouts/web.yaml', to: 'blue', 'cloudwatch-delay': '60s' },
-      'Input "cloudwatch-delay" is for apply, not rollback; remove it.',
+      'Input "cloudwatch-delay" is for plan, apply and advance, not rollback; remove it.',
     ],
     [{ command: 'apply', force: 'yes' }, 'Input "force" must be true or false, got "yes".'],
     [
@@ -120,6 +112,20 @@ describe('rollout inputs', () => {
       cloudWatchPeriodMs: 1_000,
       cloudWatchDelayMs: 0,
     });
+  });
+
+  it('takes the CloudWatch timing on plan and advance too, to judge the analysis as apply will', () => {
+    const commands: Record<string, string>[] = [
+      { command: 'plan' },
+      { command: 'advance', file: 'rollouts/web.yaml' },
+    ];
+    for (const command of commands) {
+      setInputs({ ...command, 'cloudwatch-period': '1s', 'cloudwatch-delay': '0s', ...token });
+      expect(readRolloutInputs()).toMatchObject({
+        cloudWatchPeriodMs: 1_000,
+        cloudWatchDelayMs: 0,
+      });
+    }
   });
 
   // The runner passes an input's action.yml default as if it were written, so a default on an

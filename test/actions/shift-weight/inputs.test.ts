@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { readShiftWeightInputs } from '../../../src/actions/shift-weight/inputs.js';
 import { Inputs, Outputs } from '../../../src/actions/shift-weight/io.js';
-import { VERSION } from '../../../src/version.js';
+import { VERSION } from '../../../src/common/version.js';
 import { LISTENER, RULE, TG_BLUE, TG_GREEN } from '../../fakes/fake-alb.js';
 
 function setInputs(inputs: Record<string, string>): void {

@@ -1,0 +1,128 @@
+/**
+ * What each rollout command saw and did, as typed data. The operations produce these; the PR
+ * comments, the job summary, the JSON report and (later) the terminal output are rendered from
+ * them, so no operation needs to know how it is shown.
+ */
+import type { PullRequestRef } from '../github/types.js';
+import type { AnalysisResult } from '../health/index.js';
+import type { ClusterWeights, StepDecision } from '../rollout-file/step.js';
+import type { RolloutFile, SourcePosition } from '../rollout-file/types.js';
+import type { RouteRef } from '../alb/forward.js';
+import type { Annotation, RolloutResult } from './context.js';
+import type { HealthPrecheck, LiveRoute } from './live.js';
+
+/** What every command ends with; the action turns it into outputs and the step's status. */
+export interface OutcomeBase {
+  result: RolloutResult;
+  /** URL of the PR the command opened or updated. */
+  pullRequest?: string;
+  /** Everything the command saw and did, for the JSON report. */
+  report: Record<string, unknown>;
+  annotations: Annotation[];
+  /** Set when the step must fail: why, in a sentence or two. */
+  failure?: string;
+}
+
+export interface PlanProblem {
+  message: string;
+  /** Where in the head file it belongs, for an annotation. */
+  at?: SourcePosition;
+}
+
+export interface FilePlan {
+  path: string;
+  /** ok: the step may be applied; refused: it may not; invalid: the file does not parse. */
+  status: 'ok' | 'refused' | 'invalid' | 'deleted';
+  name?: string;
+  /** Absent on the base branch (or invalid there): no drift baseline. */
+  newFile: boolean;
+  head?: RolloutFile;
+  /** The weights on the base branch, when the file exists (and is valid) there. */
+  baseWeights?: ClusterWeights;
+  desired?: ClusterWeights;
+  live: LiveRoute[];
+  step?: StepDecision;
+  /** Routes whose live weights differ from the baseline (the base branch's file). */
+  drift: { ref: RouteRef; live: ClusterWeights; expected: ClusterWeights }[];
+  health: HealthPrecheck[];
+  problems: PlanProblem[];
+  notes: string[];
+  /** True when the ALB already has the desired weights on every route. */
+  noChange: boolean;
+  /** The CloudWatch period and delay apply will judge the analysis with. */
+  cloudWatchPeriodMs: number;
+  cloudWatchDelayMs?: number;
+}
+
+export interface PlanOutcome extends OutcomeBase {
+  command: 'plan';
+  plans: FilePlan[];
+  /** The force label is on the PR. */
+  force: boolean;
+  /** The `files` globs; no plan when the PR changes no file matching them. */
+  patterns: readonly string[];
+}
+
+export type FileStatus =
+  'applied' | 'unchanged' | 'rolled-back' | 'refused' | 'failed' | 'not-applied' | 'deleted';
+
+export interface FileApply {
+  path: string;
+  name?: string;
+  status: FileStatus;
+  /** What happened, in a sentence or two. */
+  message: string;
+  /** For an invalid file: each problem with its place, `file:line:col: what`. */
+  problems?: string[];
+  live?: ClusterWeights;
+  desired?: ClusterWeights;
+  health?: HealthPrecheck[];
+  appliedAt?: string;
+  verdict?: string;
+  /** The verdict, the analysis it judged by (for rendering) and the JSON report of it. */
+  analysis?: { result: AnalysisResult; analysis: RolloutFile['analysis']; report: unknown };
+  restored?: { restored: string[]; notRestored: { arn: string; reason: string }[] };
+  reconcile?: PullRequestRef;
+  advance?: PullRequestRef;
+  deployment?: number;
+  /** Problems with the GitHub side after the ALB work was done (a PR, a comment, a deployment). */
+  githubErrors: string[];
+  annotations: Annotation[];
+}
+
+export interface ApplyOutcome extends OutcomeBase {
+  command: 'apply';
+  files: FileApply[];
+  patterns: readonly string[];
+}
+
+export interface RollbackRoute {
+  ref: RouteRef;
+  was: ClusterWeights;
+  now: ClusterWeights;
+  status: 'written' | 'unchanged' | 'would-write';
+}
+
+export interface RollbackOutcome extends OutcomeBase {
+  command: 'rollback';
+  path: string;
+  name: string;
+  /** Cluster order of the file, for showing weights. */
+  order: string[];
+  desired: ClusterWeights;
+  /** Clusters sent traffic although they had no healthy target (forced). */
+  forcedOnto: string[];
+  routes: RollbackRoute[];
+  /** The shift failed: what it said (routes restored or not). */
+  error?: string;
+  reconcile?: PullRequestRef | 'not-needed';
+  defaultBranch: string;
+}
+
+export interface AdvanceOutcome extends OutcomeBase {
+  command: 'advance';
+  name: string;
+  message: string;
+}
+
+export type CommandOutcome = PlanOutcome | ApplyOutcome | RollbackOutcome | AdvanceOutcome;
