@@ -2,7 +2,7 @@
 // The createRequire banner is needed because a CommonJS dependency inside the
 // AWS SDK / @actions toolkit does a dynamic `require` of a Node builtin.
 import { build } from 'esbuild';
-import { readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 // One bundle per declared action: actions/<name>/action.yml runs dist/<name>/index.js,
@@ -22,10 +22,20 @@ for (const name of actions) {
   }
 }
 
+// The CLI (package.json bin) is bundled the same way, with a shebang.
+const entries = [
+  ...actions.map((name) => ({
+    name,
+    entry: join('src', 'actions', name, 'index.ts'),
+    shebang: '',
+  })),
+  { name: 'cli', entry: join('src', 'cli', 'index.ts'), shebang: '#!/usr/bin/env node\n' },
+];
+
 rmSync('dist', { recursive: true, force: true });
-for (const name of actions) {
+for (const { name, entry, shebang } of entries) {
   await build({
-    entryPoints: [join('src', 'actions', name, 'index.ts')],
+    entryPoints: [entry],
     outfile: join('dist', name, 'index.js'),
     bundle: true,
     platform: 'node',
@@ -34,8 +44,9 @@ for (const name of actions) {
     legalComments: 'none',
     logLevel: 'warning',
     banner: {
-      js: "import { createRequire as __ecc_createRequire } from 'node:module'; const require = __ecc_createRequire(import.meta.url);",
+      js: `${shebang}import { createRequire as __ecc_createRequire } from 'node:module'; const require = __ecc_createRequire(import.meta.url);`,
     },
   });
+  if (shebang) chmodSync(join('dist', name, 'index.js'), 0o755);
   console.log(`bundled dist/${name}/index.js`);
 }

@@ -12293,13 +12293,13 @@ var require_headers = __commonJS({
           return this.#headersList[kHeadersSortedMap];
         }
         const headers = [];
-        const names = this.#headersList.toSortedArray();
+        const names2 = this.#headersList.toSortedArray();
         const cookies = this.#headersList.cookies;
         if (cookies === null || cookies.length === 1) {
-          return this.#headersList[kHeadersSortedMap] = names;
+          return this.#headersList[kHeadersSortedMap] = names2;
         }
-        for (let i5 = 0; i5 < names.length; ++i5) {
-          const { 0: name, 1: value } = names[i5];
+        for (let i5 = 0; i5 < names2.length; ++i5) {
+          const { 0: name, 1: value } = names2[i5];
           if (name === "set-cookie") {
             for (let j5 = 0; j5 < cookies.length; ++j5) {
               headers.push([name, cookies[j5]]);
@@ -28558,12 +28558,12 @@ var init_HttpBindingProtocol = __esm({
         let payload2;
         let eventStream;
         let labels;
-        const names = Object.getOwnPropertyNames(input);
+        const names2 = Object.getOwnPropertyNames(input);
         const prototype = Object.getPrototypeOf(input);
-        const sparse = (prototype === Object.prototype || prototype === null) && !bindings.hasIdempotency && !bindings.hasPrefixHeaders && names.length * 2 < bindings.memberBindings.length;
-        const length = sparse ? names.length : bindings.memberBindings.length;
+        const sparse = (prototype === Object.prototype || prototype === null) && !bindings.hasIdempotency && !bindings.hasPrefixHeaders && names2.length * 2 < bindings.memberBindings.length;
+        const length = sparse ? names2.length : bindings.memberBindings.length;
         for (let i5 = 0; i5 < length; ++i5) {
-          const binding = sparse ? hasOwn(bindings.byName, names[i5]) ? bindings.byName[names[i5]] : void 0 : bindings.memberBindings[i5];
+          const binding = sparse ? hasOwn(bindings.byName, names2[i5]) ? bindings.byName[names2[i5]] : void 0 : bindings.memberBindings[i5];
           if (!binding) {
             continue;
           }
@@ -67030,11 +67030,11 @@ function merge2(defaults2, route, options) {
 }
 function addQueryParameters(url, parameters) {
   const separator = /\?/.test(url) ? "&" : "?";
-  const names = Object.keys(parameters);
-  if (names.length === 0) {
+  const names2 = Object.keys(parameters);
+  if (names2.length === 0) {
     return url;
   }
-  return url + separator + names.map((name) => {
+  return url + separator + names2.map((name) => {
     if (name === "q") {
       return "q=" + parameters.q.split("+").map(encodeURIComponent).join("+");
     }
@@ -73980,8 +73980,8 @@ function sameClusterWeights(a5, b5) {
   return true;
 }
 function formatClusterWeights(weights, order) {
-  const names = order ? [...order, ...Object.keys(weights).filter((k5) => !order.includes(k5))] : Object.keys(weights);
-  return names.filter((n3) => n3 in weights).map((n3) => `${n3} ${weights[n3]}`).join(" / ");
+  const names2 = order ? [...order, ...Object.keys(weights).filter((k5) => !order.includes(k5))] : Object.keys(weights);
+  return names2.filter((n3) => n3 in weights).map((n3) => `${n3} ${weights[n3]}`).join(" / ");
 }
 function gainingClusters(from, to) {
   return Object.keys(to).filter((n3) => (to[n3] ?? 0) > (from[n3] ?? 0));
@@ -74872,7 +74872,7 @@ async function planFile(input, deps) {
       {
         head,
         ...base ? { base } : {},
-        baseLabel: "on the base branch",
+        baseLabel: input.baseLabel ?? "on the base branch",
         live: live.routes,
         force: async () => ({ forced: input.force }),
         cloudWatchPeriodMs: input.cloudWatchPeriodMs,
@@ -75293,12 +75293,18 @@ async function gateStage(run2, loaded, live) {
     {
       head,
       ...base ? { base } : {},
-      baseLabel: "before this push",
+      baseLabel: options.baseLabel ?? "before this push",
       live,
       // The plan enforces the step rule on the PR, but a merge can land without a passing plan
       // (no required check, a direct push): the force label is read from the PR(s) the merge
       // came from, only when the step needs it.
       force: async () => {
+        if (options.force !== void 0) {
+          return options.force ? { forced: true } : {
+            forced: false,
+            why: `Force the step (${names(options).force}) if this jump is intended.`
+          };
+        }
         const prs = await run2.merged();
         if (prs.some((pr) => pr.labels?.includes(FORCE_LABEL))) return { forced: true };
         return {
@@ -75492,13 +75498,16 @@ function refuse(out, problems) {
   }
 }
 function shiftDeps(run2, head) {
-  const names = new Map(head.clusters.map((c5) => [c5.targetGroup, c5.name]));
+  const names2 = new Map(head.clusters.map((c5) => [c5.targetGroup, c5.name]));
   return {
     logger: run2.deps.logger,
     clock: run2.deps.clock,
-    label: (tg) => names.get(tg) ?? shortName(tg),
+    label: (tg) => names2.get(tg) ?? shortName(tg),
     ...run2.deps.readBackDelayMs !== void 0 ? { readBackDelayMs: run2.deps.readBackDelayMs } : {}
   };
+}
+function names(options) {
+  return options.settings.optionNames ?? PLAIN_OPTION_NAMES;
 }
 function weightsText(head) {
   const order = head.clusters.map((c5) => c5.name);
@@ -75711,17 +75720,17 @@ function readRolloutInputs() {
 }
 
 // src/operations/rollback.ts
-function rollbackWeights(file, request2, names = PLAIN_OPTION_NAMES) {
+function rollbackWeights(file, request2, names2 = PLAIN_OPTION_NAMES) {
   const clusters = file.clusters.map((c5) => c5.name);
   if (request2.to === void 0 === (request2.weights === void 0)) {
     throw new ConfigurationError(
-      `rollback needs either ${names.to} (the cluster that gets all traffic: ${clusters.join(", ")}) or ${names.weights} (e.g. "${clusters.map((n3, i5) => `${n3}=${i5 === 0 ? 100 : 0}`).join(", ")}"), not both and not neither.`
+      `rollback needs either ${names2.to} (the cluster that gets all traffic: ${clusters.join(", ")}) or ${names2.weights} (e.g. "${clusters.map((n3, i5) => `${n3}=${i5 === 0 ? 100 : 0}`).join(", ")}"), not both and not neither.`
     );
   }
   if (request2.to !== void 0) {
     if (!clusters.includes(request2.to)) {
       throw new ConfigurationError(
-        `${capitalize(names.to)} is "${request2.to}", which is not a cluster of ${file.path} (${clusters.join(", ")}).`
+        `${capitalize(names2.to)} is "${request2.to}", which is not a cluster of ${file.path} (${clusters.join(", ")}).`
       );
     }
     return Object.fromEntries(clusters.map((n3) => [n3, n3 === request2.to ? 100 : 0]));
@@ -75732,35 +75741,35 @@ function rollbackWeights(file, request2, names = PLAIN_OPTION_NAMES) {
     const m3 = /^([a-z][a-z0-9-]*)\s*[=:]\s*(\d+)$/.exec(part);
     if (!m3) {
       throw new ConfigurationError(
-        `${capitalize(names.weights)}: "${part}" is not <cluster>=<weight>, e.g. "${clusters[0]}=100".`
+        `${capitalize(names2.weights)}: "${part}" is not <cluster>=<weight>, e.g. "${clusters[0]}=100".`
       );
     }
     const [, name, value] = m3;
     if (!clusters.includes(name)) {
       throw new ConfigurationError(
-        `${capitalize(names.weights)}: "${name}" is not a cluster of ${file.path} (${clusters.join(", ")}).`
+        `${capitalize(names2.weights)}: "${name}" is not a cluster of ${file.path} (${clusters.join(", ")}).`
       );
     }
     if (seen.has(name))
-      throw new ConfigurationError(`${capitalize(names.weights)}: ${name} is given twice.`);
+      throw new ConfigurationError(`${capitalize(names2.weights)}: ${name} is given twice.`);
     seen.add(name);
     weights[name] = Number(value);
   }
   const sum = Object.values(weights).reduce((a5, b5) => a5 + b5, 0);
   if (sum !== 100) {
     throw new ConfigurationError(
-      `${capitalize(names.weights)}: the weights add up to ${sum}, not 100 (clusters not named get 0).`
+      `${capitalize(names2.weights)}: the weights add up to ${sum}, not 100 (clusters not named get 0).`
     );
   }
   return weights;
 }
 async function runRollback(event, request2, settings2, deps) {
   const { github, logger: logger2 } = deps;
-  const names = settings2.optionNames ?? PLAIN_OPTION_NAMES;
+  const names2 = settings2.optionNames ?? PLAIN_OPTION_NAMES;
   const text = await github.fileAt(request2.file, event.sha);
   if (text === void 0) {
     throw new ConfigurationError(
-      `${capitalize(names.file)}: ${request2.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`
+      `${capitalize(names2.file)}: ${request2.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`
     );
   }
   const parsed = tryParse(text, request2.file);
@@ -75768,7 +75777,7 @@ async function runRollback(event, request2, settings2, deps) {
   const file = parsed.file;
   const order = file.clusters.map((c5) => c5.name);
   const show = (w) => formatClusterWeights(w, order);
-  const desired = rollbackWeights(file, request2, names);
+  const desired = rollbackWeights(file, request2, names2);
   const receiving = order.filter((n3) => (desired[n3] ?? 0) > 0);
   const health = await precheckTargetHealth(deps, file, receiving, 1);
   for (const h5 of health)
@@ -75778,7 +75787,7 @@ async function runRollback(event, request2, settings2, deps) {
     const list2 = empty.map((h5) => `${h5.cluster} (${h5.shown})`).join(", ");
     if (!request2.force) {
       throw new ConfigurationError(
-        `Refusing to send traffic to ${list2}: no healthy target, so every request would fail with 503. Nothing was changed. Fix the targets, pick another cluster, or run again with ${names.force} if this is still the least bad option.`
+        `Refusing to send traffic to ${list2}: no healthy target, so every request would fail with 503. Nothing was changed. Fix the targets, pick another cluster, or run again with ${names2.force} if this is still the least bad option.`
       );
     }
     logger2.warning(`force: sending traffic to ${list2} although it has no healthy target.`);

@@ -29,6 +29,8 @@ import {
 import type { RolloutFile } from '../rollout-file/types.js';
 import {
   FORCE_LABEL,
+  PLAIN_OPTION_NAMES,
+  type OptionNames,
   type RolloutDeps,
   type RolloutEvent,
   type RolloutResult,
@@ -44,6 +46,13 @@ export interface ApplyOptions {
   filter: PathFilter;
   settings: RolloutSettings;
   autoAdvance: boolean;
+  /** How messages name the version before the change: `before this push` by default. */
+  baseLabel?: string;
+  /**
+   * Whether a step larger than one step is allowed, decided by the caller (the CLI's --force).
+   * Absent: the force label on the PR(s) the push merged decides.
+   */
+  force?: boolean;
 }
 
 type PushEvent = Extract<RolloutEvent, { kind: 'push' }>;
@@ -275,12 +284,20 @@ async function gateStage(
     {
       head,
       ...(base ? { base } : {}),
-      baseLabel: 'before this push',
+      baseLabel: options.baseLabel ?? 'before this push',
       live,
       // The plan enforces the step rule on the PR, but a merge can land without a passing plan
       // (no required check, a direct push): the force label is read from the PR(s) the merge
       // came from, only when the step needs it.
       force: async () => {
+        if (options.force !== undefined) {
+          return options.force
+            ? { forced: true }
+            : {
+                forced: false,
+                why: `Force the step (${names(options).force}) if this jump is intended.`,
+              };
+        }
         const prs = await run.merged();
         if (prs.some((pr) => pr.labels?.includes(FORCE_LABEL))) return { forced: true };
         return {
@@ -532,6 +549,10 @@ function shiftDeps(run: FileRun, head: RolloutFile) {
       ? { readBackDelayMs: run.deps.readBackDelayMs }
       : {}),
   };
+}
+
+function names(options: ApplyOptions): OptionNames {
+  return options.settings.optionNames ?? PLAIN_OPTION_NAMES;
 }
 
 function weightsText(head: RolloutFile): (w: ClusterWeights) => string {

@@ -23,6 +23,8 @@ export interface PlanFileInput {
   /** The file as it would be after the merge; undefined when the change deletes it. */
   headText?: string;
   force: boolean;
+  /** How messages name the base version: `on the base branch` by default. */
+  baseLabel?: string;
   /** The CloudWatch period and delay apply will use, to check the analysis as it will run. */
   cloudWatchPeriodMs: number;
   cloudWatchDelayMs?: number;
@@ -97,7 +99,7 @@ export async function planFile(
       {
         head,
         ...(base ? { base } : {}),
-        baseLabel: 'on the base branch',
+        baseLabel: input.baseLabel ?? 'on the base branch',
         live: live.routes,
         force: async () => ({ forced: input.force }),
         cloudWatchPeriodMs: input.cloudWatchPeriodMs,
