@@ -36372,7 +36372,7 @@ var require_dist_cjs18 = __commonJS({
     var _mw05 = (Command2, cs, config, o3) => [];
     var AddListenerCertificatesCommand = class extends command5(_ep05, _mw05, "AddListenerCertificates", AddListenerCertificates$) {
     };
-    var AddTagsCommand = class extends command5(_ep05, _mw05, "AddTags", AddTags$) {
+    var AddTagsCommand2 = class extends command5(_ep05, _mw05, "AddTags", AddTags$) {
     };
     var AddTrustStoreRevocationsCommand = class extends command5(_ep05, _mw05, "AddTrustStoreRevocations", AddTrustStoreRevocations$) {
     };
@@ -36418,7 +36418,7 @@ var require_dist_cjs18 = __commonJS({
     };
     var DescribeSSLPoliciesCommand = class extends command5(_ep05, _mw05, "DescribeSSLPolicies", DescribeSSLPolicies$) {
     };
-    var DescribeTagsCommand = class extends command5(_ep05, _mw05, "DescribeTags", DescribeTags$) {
+    var DescribeTagsCommand2 = class extends command5(_ep05, _mw05, "DescribeTags", DescribeTags$) {
     };
     var DescribeTargetGroupAttributesCommand = class extends command5(_ep05, _mw05, "DescribeTargetGroupAttributes", DescribeTargetGroupAttributes$) {
     };
@@ -36460,7 +36460,7 @@ var require_dist_cjs18 = __commonJS({
     };
     var RemoveListenerCertificatesCommand = class extends command5(_ep05, _mw05, "RemoveListenerCertificates", RemoveListenerCertificates$) {
     };
-    var RemoveTagsCommand = class extends command5(_ep05, _mw05, "RemoveTags", RemoveTags$) {
+    var RemoveTagsCommand2 = class extends command5(_ep05, _mw05, "RemoveTags", RemoveTags$) {
     };
     var RemoveTrustStoreRevocationsCommand = class extends command5(_ep05, _mw05, "RemoveTrustStoreRevocations", RemoveTrustStoreRevocations$) {
     };
@@ -36677,7 +36677,7 @@ var require_dist_cjs18 = __commonJS({
     };
     var commands5 = {
       AddListenerCertificatesCommand,
-      AddTagsCommand,
+      AddTagsCommand: AddTagsCommand2,
       AddTrustStoreRevocationsCommand,
       CreateListenerCommand,
       CreateLoadBalancerCommand,
@@ -36700,7 +36700,7 @@ var require_dist_cjs18 = __commonJS({
       DescribeLoadBalancersCommand,
       DescribeRulesCommand: DescribeRulesCommand2,
       DescribeSSLPoliciesCommand,
-      DescribeTagsCommand,
+      DescribeTagsCommand: DescribeTagsCommand2,
       DescribeTargetGroupAttributesCommand,
       DescribeTargetGroupsCommand: DescribeTargetGroupsCommand2,
       DescribeTargetHealthCommand: DescribeTargetHealthCommand2,
@@ -36721,7 +36721,7 @@ var require_dist_cjs18 = __commonJS({
       ModifyTrustStoreCommand,
       RegisterTargetsCommand,
       RemoveListenerCertificatesCommand,
-      RemoveTagsCommand,
+      RemoveTagsCommand: RemoveTagsCommand2,
       RemoveTrustStoreRevocationsCommand,
       SetIpAddressTypeCommand,
       SetRulePrioritiesCommand,
@@ -36913,7 +36913,7 @@ var require_dist_cjs18 = __commonJS({
     exports.AddListenerCertificatesInput$ = AddListenerCertificatesInput$;
     exports.AddListenerCertificatesOutput$ = AddListenerCertificatesOutput$;
     exports.AddTags$ = AddTags$;
-    exports.AddTagsCommand = AddTagsCommand;
+    exports.AddTagsCommand = AddTagsCommand2;
     exports.AddTagsInput$ = AddTagsInput$;
     exports.AddTagsOutput$ = AddTagsOutput$;
     exports.AddTrustStoreRevocations$ = AddTrustStoreRevocations$;
@@ -37034,7 +37034,7 @@ var require_dist_cjs18 = __commonJS({
     exports.DescribeSSLPoliciesInput$ = DescribeSSLPoliciesInput$;
     exports.DescribeSSLPoliciesOutput$ = DescribeSSLPoliciesOutput$;
     exports.DescribeTags$ = DescribeTags$;
-    exports.DescribeTagsCommand = DescribeTagsCommand;
+    exports.DescribeTagsCommand = DescribeTagsCommand2;
     exports.DescribeTagsInput$ = DescribeTagsInput$;
     exports.DescribeTagsOutput$ = DescribeTagsOutput$;
     exports.DescribeTargetGroupAttributes$ = DescribeTargetGroupAttributes$;
@@ -37200,7 +37200,7 @@ var require_dist_cjs18 = __commonJS({
     exports.RemoveListenerCertificatesInput$ = RemoveListenerCertificatesInput$;
     exports.RemoveListenerCertificatesOutput$ = RemoveListenerCertificatesOutput$;
     exports.RemoveTags$ = RemoveTags$;
-    exports.RemoveTagsCommand = RemoveTagsCommand;
+    exports.RemoveTagsCommand = RemoveTagsCommand2;
     exports.RemoveTagsInput$ = RemoveTagsInput$;
     exports.RemoveTagsOutput$ = RemoveTagsOutput$;
     exports.RemoveTrustStoreRevocations$ = RemoveTrustStoreRevocations$;
@@ -44835,6 +44835,18 @@ function flatGroups(sink) {
     }
   };
 }
+function prefixedLogger(logger2, prefix) {
+  const p3 = (m3) => `[${prefix}] ${m3}`;
+  return {
+    info: (m3) => logger2.info(p3(m3)),
+    debug: (m3) => logger2.debug(p3(m3)),
+    warning: (m3) => logger2.warning(p3(m3)),
+    group: async (name, fn) => {
+      logger2.info(p3(`\u2500\u2500 ${name}`));
+      return fn();
+    }
+  };
+}
 
 // src/health/checks/cloudwatch.ts
 var import_client_cloudwatch = __toESM(require_dist_cjs17(), 1);
@@ -48339,8 +48351,114 @@ async function runAdvance(event, path, settings2, deps) {
   return outcome;
 }
 
+// src/alb/lock.ts
+var import_client_elastic_load_balancing_v25 = __toESM(require_dist_cjs18(), 1);
+var LOCK_TAG = "eks-cluster-canary:lock";
+var BATCH = 20;
+var SETTLE_MS = 300;
+var LockBusyError = class extends ExplainedError {
+  name = "LockBusyError";
+};
+function tagSafe(text) {
+  return text.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, "_").slice(0, 200);
+}
+function encode(owner, expiresAt) {
+  return `${new Date(expiresAt).toISOString()}/${owner}`;
+}
+function decode(value) {
+  if (!value) return void 0;
+  const slash = value.indexOf("/");
+  const expiresAt = Date.parse(value.slice(0, slash));
+  if (slash < 0 || Number.isNaN(expiresAt)) return void 0;
+  return { owner: value.slice(slash + 1), expiresAt };
+}
+async function readLocks(deps, routes) {
+  const held = /* @__PURE__ */ new Map();
+  for (let i5 = 0; i5 < routes.length; i5 += BATCH) {
+    const out = await deps.client.send(
+      new import_client_elastic_load_balancing_v25.DescribeTagsCommand({ ResourceArns: routes.slice(i5, i5 + BATCH) }),
+      { abortSignal: deps.signal }
+    );
+    for (const d5 of out.TagDescriptions ?? []) {
+      const lock = decode(d5.Tags?.find((t) => t.Key === LOCK_TAG)?.Value);
+      if (lock && d5.ResourceArn) held.set(d5.ResourceArn, lock);
+    }
+  }
+  return held;
+}
+async function removeLocks(deps, routes) {
+  for (let i5 = 0; i5 < routes.length; i5 += BATCH) {
+    await deps.client.send(
+      new import_client_elastic_load_balancing_v25.RemoveTagsCommand({ ResourceArns: routes.slice(i5, i5 + BATCH), TagKeys: [LOCK_TAG] })
+    );
+  }
+}
+async function acquireRouteLock(req, deps) {
+  const owner = tagSafe(req.owner);
+  const deadline = deps.clock.now().getTime() + req.waitMs;
+  const backoff = deps.backoffMs ?? (() => 500 + Math.random() * 1500);
+  let waitedFor;
+  for (; ; ) {
+    const now = deps.clock.now().getTime();
+    const held = await readLocks(deps, req.routes);
+    const blocking = [...held].filter(([, l3]) => l3.owner !== owner && l3.expiresAt > now);
+    if (blocking.length === 0) {
+      const expiresAt = now + req.ttlMs;
+      const value = encode(owner, expiresAt);
+      for (let i5 = 0; i5 < req.routes.length; i5 += BATCH) {
+        await deps.client.send(
+          new import_client_elastic_load_balancing_v25.AddTagsCommand({
+            ResourceArns: req.routes.slice(i5, i5 + BATCH),
+            Tags: [{ Key: LOCK_TAG, Value: value }]
+          })
+        );
+      }
+      await deps.clock.sleep(SETTLE_MS, deps.signal);
+      const after = await readLocks(deps, req.routes);
+      const lost = req.routes.filter((r5) => after.get(r5)?.owner !== owner);
+      if (lost.length === 0) {
+        deps.logger.info(
+          `Locked ${req.routes.length} route(s) for ${owner} until ${new Date(expiresAt).toISOString()}.`
+        );
+        return {
+          owner,
+          expiresAt: new Date(expiresAt),
+          release: () => release2(deps, req.routes, owner)
+        };
+      }
+      const ours = req.routes.filter((r5) => after.get(r5)?.owner === owner);
+      if (ours.length > 0) await removeLocks(deps, ours);
+      deps.logger.info(`Another step locked ${shortName(lost[0])} at the same moment; trying again.`);
+    } else {
+      const [route, lock] = blocking[0];
+      const text = `${shortName(route)} is locked by ${lock.owner} until ${new Date(lock.expiresAt).toISOString()}`;
+      if (waitedFor !== text) deps.logger.info(`Waiting: ${text} (its step is in progress).`);
+      waitedFor = text;
+    }
+    if (deps.clock.now().getTime() + 1 > deadline) {
+      throw new LockBusyError(
+        `Could not lock the routes within ${Math.round(req.waitMs / 1e3)}s: ${waitedFor ?? "other steps kept winning the race for them"}. Nothing was changed. Two rollout files must not share a route; if this one is alone, the lock expires by itself at the time above, or remove the tag ${LOCK_TAG} from the route.`
+      );
+    }
+    await deps.clock.sleep(backoff(), deps.signal);
+  }
+}
+async function release2(deps, routes, owner) {
+  try {
+    const held = await readLocks({ ...deps, signal: void 0 }, routes);
+    const ours = routes.filter((r5) => held.get(r5)?.owner === owner);
+    if (ours.length > 0) await removeLocks(deps, ours);
+    deps.logger.info(`Unlocked ${ours.length} route(s).`);
+  } catch (e5) {
+    deps.logger.warning(
+      `Could not remove the lock tag ${LOCK_TAG} from the routes (${e5 instanceof Error ? e5.message : String(e5)}): it expires by itself; until then other steps on these routes wait.`
+    );
+  }
+}
+
 // src/operations/apply.ts
 var EMPTY_SHA = /^0+$/;
+var LOCK_MARGIN_MS = 10 * 6e4;
 var STOPPING = ["rolled-back", "refused", "failed"];
 async function runApply(event, options, deps) {
   const { github, logger: logger2 } = deps;
@@ -48369,36 +48487,24 @@ async function runApply(event, options, deps) {
   }
   logger2.info(`Rollout files changed by ${event.after.slice(0, 7)}: ${changed.join(", ")}`);
   let mergedPullRequests;
-  const merged = async () => mergedPullRequests ??= await github.pullRequestsForCommit(event.after);
-  const files = [];
-  let stoppedBy;
-  for (const path of changed) {
-    const out = {
-      path,
-      status: "failed",
-      message: "",
-      githubErrors: [],
-      annotations: []
-    };
-    if (stoppedBy) {
-      out.status = "not-applied";
-      out.message = `Not applied: ${stoppedBy.path} failed first, and a failed file stops the run so that nothing more changes. Re-run the job once ${stoppedBy.path} is sorted out: files already applied are then unchanged.`;
-    } else {
-      logger2.info(`\u2500\u2500 ${path} \u2500\u2500`);
-      try {
-        await applyFile({ path, event, options, deps, merged, out });
-      } catch (e5) {
-        if (!(e5 instanceof ExplainedError) && e5 instanceof Error && e5.stack) logger2.debug(e5.stack);
-        out.status = "failed";
-        out.message = `${errorMessage(e5)}
+  const merged = () => mergedPullRequests ??= github.pullRequestsForCommit(event.after);
+  const parallel = Math.max(1, Math.min(options.parallel ?? 1, changed.length));
+  const files = await mapBounded(changed, parallel, async (path) => {
+    const out = { path, status: "failed", message: "", githubErrors: [], annotations: [] };
+    const fileLogger = parallel > 1 ? prefixedLogger(logger2, path) : logger2;
+    if (parallel === 1) logger2.info(`\u2500\u2500 ${path} \u2500\u2500`);
+    try {
+      await applyFile({ path, event, options, deps: { ...deps, logger: fileLogger }, merged, out });
+    } catch (e5) {
+      if (!(e5 instanceof ExplainedError) && e5 instanceof Error && e5.stack) fileLogger.debug(e5.stack);
+      out.status = "failed";
+      out.message = `${errorMessage(e5)}
 Nothing was changed on the ALB.`;
-        if (e5 instanceof ConfigurationError) out.annotations.push(...e5.diagnostics);
-      }
-      logger2.info(`${path}: ${out.status}. ${out.message}`);
-      if (STOPPING.includes(out.status)) stoppedBy = out;
+      if (e5 instanceof ConfigurationError) out.annotations.push(...e5.diagnostics);
     }
-    files.push(out);
-  }
+    fileLogger.info(`${path}: ${out.status}. ${out.message}`);
+    return out;
+  });
   const result = overallResult(files);
   const failed = files.filter((f5) => STOPPING.includes(f5.status));
   const githubErrors = files.flatMap((f5) => f5.githubErrors.map((e5) => `${f5.path}: ${e5}`));
@@ -48431,9 +48537,62 @@ function overallResult(files) {
   if (files.some((f5) => f5.status === "applied")) return "applied";
   return "unchanged";
 }
+async function mapBounded(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i5 = next++;
+      results[i5] = await fn(items[i5]);
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+  return results;
+}
 async function applyFile(run2) {
   const loaded = await load(run2);
   if (!loaded) return;
+  const lock = await lockStage(run2, loaded.head);
+  if (lock === "busy") return;
+  try {
+    await applyLocked(run2, loaded);
+  } finally {
+    await lock?.release();
+  }
+}
+async function lockStage(run2, head) {
+  const { options, deps, out } = run2;
+  if (!options.lock) return void 0;
+  const a5 = head.analysis;
+  const ttlMs = options.settings.settleMs + a5.warmupMs + (analysisIntervalCount(a5) + 1) * a5.intervalMs + options.settings.cloudWatchDelayMs + LOCK_MARGIN_MS;
+  try {
+    return await deps.logger.group(
+      `Locking the routes: ${run2.path}`,
+      () => acquireRouteLock(
+        {
+          routes: head.routes.map((r5) => r5.arn),
+          owner: `${run2.path}@${options.lock ? options.lock.owner : ""}`,
+          ttlMs,
+          waitMs: options.lock ? options.lock.waitMs : 0
+        },
+        {
+          client: deps.aws(head.region).elbv2,
+          clock: deps.clock,
+          logger: deps.logger,
+          ...deps.signal ? { signal: deps.signal } : {}
+        }
+      )
+    );
+  } catch (e5) {
+    if (!(e5 instanceof LockBusyError)) throw e5;
+    out.status = "refused";
+    out.message = e5.message;
+    const at = head.locate(["routes"]);
+    out.annotations.push({ file: out.path, line: at.line, col: at.col, message: e5.message });
+    return "busy";
+  }
+}
+async function applyLocked(run2, loaded) {
   const { head, headText } = loaded;
   const live = await run2.deps.logger.group(
     `Reading live weights: ${run2.path}`,
@@ -48946,6 +49105,20 @@ var LocalRepo = class {
   async changedFiles(_base, head) {
     if (head !== WORKTREE) throw new Error(`LocalRepo compares a commit with the worktree only`);
     return [...this.files];
+  }
+  async listFiles(ref) {
+    if (ref === WORKTREE) {
+      const { stdout: stdout2 } = await run("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
+        cwd: this.root,
+        maxBuffer: 64 * 1024 * 1024
+      }).catch(() => ({ stdout: this.files.join("\n") }));
+      return stdout2.split("\n").filter(Boolean);
+    }
+    const { stdout } = await run("git", ["ls-tree", "-r", "--name-only", ref], {
+      cwd: this.root,
+      maxBuffer: 64 * 1024 * 1024
+    });
+    return stdout.split("\n").filter(Boolean);
   }
   async fileAt(path, ref) {
     if (ref === WORKTREE) {
