@@ -240,7 +240,10 @@ export class KubeClusters implements ClusterRuntime {
         certificateAuthorityData: cp.certificateAuthorityData,
         issuer: cp.issuer,
       };
-      this.log(`cluster ${spec.name}: Kubernetes ready at ${cp.endpoint} in ${Date.now() - t0} ms`);
+      const kubeconfig = await this.writeKubeconfig(spec.region, spec.name);
+      this.log(
+        `cluster ${spec.name}: Kubernetes ready at ${cp.endpoint} in ${Date.now() - t0} ms; kubeconfig: ${kubeconfig}`,
+      );
     }
   }
 
