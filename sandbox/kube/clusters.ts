@@ -283,7 +283,7 @@ export class KubeClusters implements ClusterRuntime {
   private async tokenReview(path: string, req: Parameters<typeof readBody>[0]): Promise<unknown> {
     const body = JSON.parse((await readBody(req)).toString('utf8')) as {
       apiVersion?: string;
-      spec?: { token?: string };
+      spec?: { token?: string; audiences?: string[] };
     };
     const m = /^\/token-review\/([^/]+)\/([^/?]+)/.exec(path);
     const region = decodeURIComponent(m?.[1] ?? '');
@@ -322,7 +322,12 @@ export class KubeClusters implements ClusterRuntime {
         `${verified.identity.canonicalArn} has no access entry${access.authenticationMode === 'API' ? '' : ' and no aws-auth mapping'} on cluster ${name}`,
       );
     }
-    return answer({ authenticated: true, user, audiences: ['https://kubernetes.default.svc'] });
+    // Valid for the audiences the apiserver asked about, as EKS's authenticator answers.
+    return answer({
+      authenticated: true,
+      user,
+      ...(body.spec?.audiences ? { audiences: body.spec.audiences } : {}),
+    });
   }
 
   // ---- bundles the cluster processes run ----------------------------------------------------

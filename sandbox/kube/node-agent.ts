@@ -308,8 +308,14 @@ export class NodeAgent {
             if (!(e instanceof KubeApiError && (e.status === 404 || e.status === 409))) throw e;
           });
       });
-      if (runtime) runtime.terminating = done;
-      await done;
+      if (!runtime) {
+        await done;
+        return;
+      }
+      // Not awaited: a pod's grace period must not hold up the other pods.
+      runtime.terminating = done.catch((e: unknown) =>
+        this.log(`deleting pod ${namespace}/${name}: ${String(e)}`),
+      );
       return;
     }
     if (!runtime) {
@@ -592,7 +598,6 @@ export class NodeAgent {
       podIP: pod.ip,
       podIPs: [{ ip: pod.ip }],
       startTime: pod.startTime,
-      qosClass: 'BestEffort',
       conditions: [
         cond('PodReadyToStartContainers', !done),
         cond('Initialized', true),

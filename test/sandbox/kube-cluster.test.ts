@@ -163,6 +163,45 @@ describe.skipIf(skipReason !== undefined)(
       ).toBe('3');
     });
 
+    it('helmfile apply (helm and the helm-diff plugin) installs, then finds nothing to change', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'helmfile-'));
+      mkdirSync(`${dir}/chart/templates`, { recursive: true });
+      writeFileSync(`${dir}/chart/Chart.yaml`, 'apiVersion: v2\nname: flags\nversion: 0.1.0\n');
+      writeFileSync(
+        `${dir}/chart/templates/cm.yaml`,
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flags\ndata:\n  dark: {{ .Values.dark | quote }}\n',
+      );
+      writeFileSync(
+        `${dir}/helmfile.yaml`,
+        'releases:\n  - name: flags\n    namespace: shop\n    chart: ./chart\n    set:\n      - name: dark\n        value: "on"\n',
+      );
+      const env = { KUBECONFIG: blueConfig };
+      const first = await run('helmfile', ['apply', '--suppress-secrets'], {
+        sandbox,
+        env,
+        cwd: dir,
+      });
+      expect(first.code, first.stderr).toBe(0);
+      expect(
+        await kubectl(sandbox, blueConfig, [
+          '-n',
+          'shop',
+          'get',
+          'cm',
+          'flags',
+          '-o',
+          'jsonpath={.data.dark}',
+        ]),
+      ).toBe('on');
+      // The second apply diffs (helm-diff) and changes nothing.
+      const second = await run('helmfile', ['apply', '--detailed-exitcode'], {
+        sandbox,
+        env,
+        cwd: dir,
+      });
+      expect(second.code, second.stdout + second.stderr).toBe(0);
+    }, 90_000);
+
     it("answers 401 to a wrong secret, another cluster's token and an expired token", async () => {
       const wrongSecret = await run('kubectl', ['--kubeconfig', blueConfig, 'get', 'ns'], {
         sandbox,
