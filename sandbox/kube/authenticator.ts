@@ -248,7 +248,7 @@ export function mapIdentity(
   const extra = {
     arn: [identity.arn],
     canonicalArn: [identity.canonicalArn],
-    sessionName: identity.sessionName ? [identity.sessionName] : [],
+    ...(identity.sessionName ? { sessionName: [identity.sessionName] } : {}),
     accessKeyId: [identity.accessKeyId],
   };
   const uid = `aws-iam-authenticator:${identity.account}:${identity.userId}`;

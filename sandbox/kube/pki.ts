@@ -11,7 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -59,6 +59,7 @@ export async function createClusterPki(dir: string, options: PkiOptions): Promis
     serviceAccountKey: p('sa.key'),
     serviceAccountPub: p('sa.pub'),
   };
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   await writeKey(pki.caKey);
   await openssl([
     'req',
