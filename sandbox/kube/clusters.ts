@@ -28,6 +28,7 @@ import {
 import { KubeApiError } from './client.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { NodeAgent } from './node-agent.js';
+import { podNetwork } from './pod-network.js';
 import { TargetGroupBindingController, targetGroupBindingCrd } from './tgb-controller.js';
 import { BUILD_HINT, type KubeTools } from './tools.js';
 
@@ -199,6 +200,8 @@ export class KubeClusters implements ClusterRuntime {
     const tools = this.options.tools as KubeTools;
     const webhookUrl = await this.webhookUrl();
     const bundles = await this.bundle();
+    const network = podNetwork();
+    if (network.warning) this.log(`cluster ${spec.name}: ${network.warning}`);
     const t0 = Date.now();
     const cp = await startControlPlane({
       tools,

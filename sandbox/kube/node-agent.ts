@@ -1,7 +1,8 @@
 /**
  * What a kubelet (and, here, the scheduler) does for one sandbox cluster, kept small: registers a
- * Node and renews its Lease, binds pending pods to it, gives each pod its own loopback address
- * (127.x.y.z: Linux routes all of 127.0.0.0/8 to the loopback interface) and runs its containers:
+ * Node and renews its Lease, binds pending pods to it, gives each pod its own local address
+ * (198.18.x.y, made local like 127.0.0.0/8 by one route: see pod-network.ts) and runs its
+ * containers:
  *
  * - An image named `eks-cluster-canary/demo-app[:tag]` (any registry prefix) runs the demo app
  *   (sandbox/app/cli.ts) as a real process: `--version <tag> --host <podIP> --port
@@ -25,6 +26,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
+import { podNetwork } from './pod-network.js';
 import { KubeApiError, type KubeClient, type KubeList, type ObjectMeta } from './client.js';
 
 export const DEMO_APP_IMAGE =
@@ -616,29 +618,29 @@ export class NodeAgent {
 
 // ---- pod addresses ---------------------------------------------------------------------------
 
-/** Addresses in use by this process's pods (all clusters share the loopback range). */
+/** Addresses in use by this process's pods (all clusters share the pod range). */
 const usedIps = new Set<string>();
 /**
- * The second octet: spread by pid so two sandboxes (two test workers) rarely start from the same
- * address; a candidate whose ports are taken is skipped anyway.
+ * Where this process starts allocating: spread by pid so two sandboxes (two test workers) rarely
+ * start from the same address; a candidate whose ports are taken is skipped anyway.
  */
-const octet2 = 64 + (process.pid % 128);
-let nextIp = 1;
+let nextIp = 256 * (1 + (process.pid % 250)) + 1;
 
 async function allocateIp(ports: number[]): Promise<string> {
+  const { prefix } = podNetwork();
   for (let attempts = 0; attempts < 65_000; attempts++) {
     const n = nextIp;
-    nextIp = nextIp >= 65_000 ? 1 : nextIp + 1;
+    nextIp = nextIp >= 65_000 ? 257 : nextIp + 1;
     const o3 = (n >> 8) & 255;
     const o4 = n & 255;
-    if (o4 === 0 || o4 === 255) continue;
-    const ip = `127.${octet2}.${o3}.${o4}`;
+    if (o3 === 0 || o4 === 0 || o4 === 255) continue;
+    const ip = `${prefix}.${o3}.${o4}`;
     if (usedIps.has(ip)) continue;
     if (!(await portsFree(ip, ports))) continue;
     usedIps.add(ip);
     return ip;
   }
-  throw new Error('no free loopback address for a pod');
+  throw new Error('no free address for a pod');
 }
 
 function releaseIp(ip: string): void {

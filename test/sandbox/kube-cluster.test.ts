@@ -373,7 +373,7 @@ describe.skipIf(skipReason !== undefined)(
       const ips = pods.items.map((p) => p.status.podIP);
       expect(new Set(ips).size).toBe(2);
       for (const ip of ips) {
-        expect(ip).toMatch(/^127\.\d+\.\d+\.\d+$/);
+        expect(ip).toMatch(/^198\.18\.\d+\.\d+$/); // the pod range (sandbox/kube/pod-network.ts)
         const res = await fetch(`http://${ip}:8080/`);
         expect(await res.json()).toMatchObject({ version: 'k8s-v7' });
       }
@@ -390,10 +390,12 @@ describe.skipIf(skipReason !== undefined)(
           'json',
         ]),
       ) as {
-        items: Array<{ endpoints: Array<{ addresses: string[]; conditions: { ready: boolean } }> }>;
+        items: Array<{
+          endpoints: Array<{ addresses: string[]; conditions: { ready: boolean } }> | null;
+        }>;
       };
       const ready = slices.items.flatMap((s) =>
-        s.endpoints.filter((e) => e.conditions.ready).flatMap((e) => e.addresses),
+        (s.endpoints ?? []).filter((e) => e.conditions.ready).flatMap((e) => e.addresses),
       );
       expect(ready.sort()).toEqual([...ips].sort());
     }, 90_000);
@@ -432,6 +434,7 @@ describe.skipIf(skipReason !== undefined)(
             TargetType: 'ip',
             HealthCheckPath: '/healthz',
             HealthCheckIntervalSeconds: 5,
+            HealthCheckTimeoutSeconds: 2,
             HealthyThresholdCount: 2,
           }),
         )
