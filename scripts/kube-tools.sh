@@ -140,22 +140,27 @@ build_helmfile() {
   (cd "$dir" && go build -ldflags "-s -w -X go.szostok.io/version.version=$HELMFILE_VERSION" -o "$dest/helmfile" github.com/helmfile/helmfile)
 }
 
-build etcd "$ETCD_VERSION" build_etcd
-build helm "$HELM_VERSION" build_helm
-build helm-diff "$HELM_DIFF_VERSION" build_helm_diff
-build helmfile "$HELMFILE_VERSION" build_helmfile
-build kubernetes "$K8S_VERSION" build_kubernetes
+# Everything runs from main, called on the last line: bash has then read the whole file, so
+# editing or checking out this script while a build runs cannot make bash run a half-read line.
+main() {
+  build etcd "$ETCD_VERSION" build_etcd
+  build helm "$HELM_VERSION" build_helm
+  build helm-diff "$HELM_DIFF_VERSION" build_helm_diff
+  build helmfile "$HELMFILE_VERSION" build_helmfile
+  build kubernetes "$K8S_VERSION" build_kubernetes
 
-# One folder of links the sandbox and tests put first on PATH, and the plugin folder for HELM_PLUGINS.
-mkdir -p "$CACHE/bin" "$CACHE/helm-plugins"
-ln -sfn "$CACHE/etcd-$ETCD_VERSION/etcd" "$CACHE/bin/etcd"
-for cmd in kube-apiserver kube-controller-manager kubectl; do
-  ln -sfn "$CACHE/kubernetes-$K8S_VERSION/$cmd" "$CACHE/bin/$cmd"
-done
-ln -sfn "$CACHE/helm-$HELM_VERSION/helm" "$CACHE/bin/helm"
-ln -sfn "$CACHE/helmfile-$HELMFILE_VERSION/helmfile" "$CACHE/bin/helmfile"
-ln -sfn "$CACHE/helm-diff-$HELM_DIFF_VERSION/diff" "$CACHE/helm-plugins/diff"
-cat >"$CACHE/versions.json" <<JSON
-{"kubernetes":"$K8S_VERSION","etcd":"$ETCD_VERSION","helm":"$HELM_VERSION","helmDiff":"$HELM_DIFF_VERSION","helmfile":"$HELMFILE_VERSION"}
-JSON
-echo "kube-tools: all tools ready in $CACHE/bin ($(($(date +%s) - started_all))s)"
+  # One folder of links the sandbox and tests put first on PATH, and the plugin folder for HELM_PLUGINS.
+  mkdir -p "$CACHE/bin" "$CACHE/helm-plugins"
+  ln -sfn "$CACHE/etcd-$ETCD_VERSION/etcd" "$CACHE/bin/etcd"
+  for cmd in kube-apiserver kube-controller-manager kubectl; do
+    ln -sfn "$CACHE/kubernetes-$K8S_VERSION/$cmd" "$CACHE/bin/$cmd"
+  done
+  ln -sfn "$CACHE/helm-$HELM_VERSION/helm" "$CACHE/bin/helm"
+  ln -sfn "$CACHE/helmfile-$HELMFILE_VERSION/helmfile" "$CACHE/bin/helmfile"
+  ln -sfn "$CACHE/helm-diff-$HELM_DIFF_VERSION/diff" "$CACHE/helm-plugins/diff"
+  printf '{"kubernetes":"%s","etcd":"%s","helm":"%s","helmDiff":"%s","helmfile":"%s"}\n' \
+    "$K8S_VERSION" "$ETCD_VERSION" "$HELM_VERSION" "$HELM_DIFF_VERSION" "$HELMFILE_VERSION" >"$CACHE/versions.json"
+  echo "kube-tools: all tools ready in $CACHE/bin ($(($(date +%s) - started_all))s)"
+}
+
+main "$@"; exit $?
