@@ -9,6 +9,8 @@
  *   --eks-transition-ms <n>        how long EKS resources stay CREATING / DELETING (2000)
  *   --propagation-delay-ms <n>     ALB weight propagation delay
  *   --health-check-time-scale <x>  multiplies ALB health-check timings
+ *   --no-kubernetes                EKS clusters as records only (by default each ACTIVE cluster runs
+ *                                  real Kubernetes when `npm run kube-tools` has built the tools)
  */
 import { parseArgs } from 'node:util';
 import { startSandbox, type Sandbox, type SandboxOptions } from './index.js';
@@ -25,10 +27,14 @@ async function main(argv: string[]): Promise<Sandbox> {
       'eks-transition-ms': { type: 'string' },
       'propagation-delay-ms': { type: 'string' },
       'health-check-time-scale': { type: 'string' },
+      'no-kubernetes': { type: 'boolean', default: false },
     },
     strict: true,
   });
-  const options: SandboxOptions = {};
+  const options: SandboxOptions = {
+    kubernetes: !values['no-kubernetes'],
+    log: (line) => console.log(line),
+  };
   if (values.region !== undefined) options.region = values.region;
   if (values['account-id'] !== undefined) {
     if (!/^\d{12}$/.test(values['account-id'])) {
@@ -70,6 +76,12 @@ async function main(argv: string[]): Promise<Sandbox> {
   console.log(
     `\nControl API: ${sandbox.endpoint}/_sandbox/ (see sandbox/README.md). Ctrl-C stops.`,
   );
+  if (sandbox.kube?.enabled) {
+    console.log(
+      'EKS clusters run real Kubernetes: when one is ACTIVE its kubeconfig path is printed here\n' +
+        `(also GET ${sandbox.endpoint}/_sandbox/eks/kubeconfig?name=<cluster>).`,
+    );
+  }
   return sandbox;
 }
 

@@ -10,6 +10,8 @@ import { EksService } from './eks/service.js';
 import { Elbv2Service } from './elbv2/service.js';
 import { MetricStore } from './metrics.js';
 import { StsService } from './sts/service.js';
+import { KubeClusters } from './kube/clusters.js';
+import { findKubeTools, missingKubeTools } from './kube/tools.js';
 
 export interface SandboxOptions {
   /** Port on 127.0.0.1; 0 (the default) picks a free one. */
@@ -23,6 +25,15 @@ export interface SandboxOptions {
   accountId?: string;
   /** The region put in `env` (AWS_REGION). Default ap-northeast-1. */
   region?: string;
+  /**
+   * Run real Kubernetes behind every EKS cluster (etcd, kube-apiserver, kube-controller-manager,
+   * a node agent, a TargetGroupBinding controller; see sandbox/README.md). Needs the tools of
+   * `npm run kube-tools`; without them clusters stay records and DescribeCluster says why in
+   * `health.issues`. Default false: clusters are records only (fast, as before).
+   */
+  kubernetes?: boolean;
+  /** Where the sandbox reports what it does in the background (cluster starts). Default: nothing. */
+  log?: (line: string) => void;
 }
 
 export interface Sandbox {
@@ -38,6 +49,8 @@ export interface Sandbox {
   eks: EksService;
   cloudwatch: CloudWatchService;
   sts: StsService;
+  /** The clusters' Kubernetes, when started with `kubernetes: true`. */
+  kube: KubeClusters | undefined;
   close(): Promise<void>;
 }
 
@@ -68,11 +81,40 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ? { healthCheckTimeScale: options.healthCheckTimeScale }
       : {}),
   });
+  sts.addCredential({
+    accessKeyId: SANDBOX_ACCESS_KEY_ID,
+    secretAccessKey: SANDBOX_SECRET_ACCESS_KEY,
+    arn: sts.callerArn,
+    userId: sts.userId,
+    account: accountId,
+  });
+  let endpoint = '';
+  // The token webhook reads access entries from the EKS service created below.
+  const eksRef: { current?: EksService } = {};
+  let kube: KubeClusters | undefined;
+  if (options.kubernetes) {
+    const missing = missingKubeTools();
+    if (missing) options.log?.(`sandbox: EKS clusters will have no Kubernetes. ${missing}`);
+    kube = new KubeClusters({
+      tools: findKubeTools(),
+      ...(missing ? { missingReason: missing } : {}),
+      sts,
+      access: (r, n) => eksRef.current?.accessView(r, n),
+      aws: () => ({
+        endpoint,
+        accessKeyId: SANDBOX_ACCESS_KEY_ID,
+        secretAccessKey: SANDBOX_SECRET_ACCESS_KEY,
+      }),
+      ...(options.log ? { log: options.log } : {}),
+    });
+  }
   const eks = new EksService({
     accountId,
     callerArn: sts.callerArn,
     ...(options.eksTransitionMs !== undefined ? { transitionMs: options.eksTransitionMs } : {}),
+    ...(kube ? { kubernetes: kube } : {}),
   });
+  eksRef.current = eks;
   const cloudwatch = new CloudWatchService({ metrics });
 
   const core = new SandboxCore();
@@ -80,12 +122,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const signingNames = [elbv2, eks, cloudwatch, sts].map((s) => s.signingName);
   for (const route of controlRoutes(core, signingNames)) core.addControlRoute(route);
   for (const route of elbv2.controlRoutes()) core.addControlRoute(route);
+  if (kube) for (const route of kubeRoutes(kube, region)) core.addControlRoute(route);
 
-  let endpoint: string;
   try {
     endpoint = await core.listen(options.port ?? 0);
   } catch (e) {
     await elbv2.close();
+    await kube?.close();
     throw e;
   }
   const env: Record<string, string> = {
@@ -108,11 +151,46 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     eks,
     cloudwatch,
     sts,
+    kube,
     async close() {
       await core.close();
+      await kube?.close();
       await elbv2.close();
     },
   };
+}
+
+function kubeRoutes(kube: KubeClusters, defaultRegion: string): ControlRoute[] {
+  const which = (q: URLSearchParams): { region: string; name: string } => {
+    const name = q.get('name');
+    if (!name) throw new Error('name= (the EKS cluster name) is required');
+    return { name, region: q.get('region') ?? defaultRegion };
+  };
+  return [
+    {
+      method: 'GET',
+      path: '/_sandbox/eks/kubeconfig',
+      handle: async (_body, q) => {
+        const { region, name } = which(q);
+        const path = await kube.writeKubeconfig(region, name);
+        return { path, kubeconfig: await kube.kubeconfig(region, name) };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/_sandbox/eks/kubernetes',
+      handle: (_body, q) => {
+        const { region, name } = which(q);
+        const { controlPlane, agent } = kube.runtime(region, name);
+        return {
+          state: kube.state(region, name),
+          pids: controlPlane?.pids() ?? {},
+          pods: agent?.processes() ?? [],
+          dataDir: controlPlane?.dataDir,
+        };
+      },
+    },
+  ];
 }
 
 function controlRoutes(core: SandboxCore, signingNames: string[]): ControlRoute[] {

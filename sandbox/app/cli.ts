@@ -2,6 +2,10 @@
  * Runs one demo app in the foreground:
  *   node scripts/run-ts.mjs sandbox/app/cli.ts --version v2 [--port 8081] [--error-rate 0.1]
  *     [--latency-ms 50] [--unhealthy]
+ *
+ * Or once, as a Job's pod runs it (the sandbox's node agent adds --job for pods a Job owns):
+ *   ... sandbox/app/cli.ts --version v2 --job [--duration-ms 500] [--exit-code 0]
+ * prints what it does, works for --duration-ms, then exits with --exit-code.
  */
 import { parseArgs } from 'node:util';
 import { startDemoApp } from './server.js';
@@ -15,6 +19,9 @@ const { values } = parseArgs({
     'error-rate': { type: 'string', default: '0' },
     'latency-ms': { type: 'string', default: '0' },
     unhealthy: { type: 'boolean', default: false },
+    job: { type: 'boolean', default: false },
+    'duration-ms': { type: 'string', default: '0' },
+    'exit-code': { type: 'string', default: '0' },
   },
   strict: true,
 });
@@ -22,6 +29,24 @@ const { values } = parseArgs({
 if (!values.version) {
   console.error('demo app: --version is required (the label its responses carry, e.g. v1)');
   process.exit(2);
+}
+if (values.job) {
+  const durationMs = Number(values['duration-ms']);
+  const exitCode = Number(values['exit-code']);
+  if (
+    !Number.isFinite(durationMs) ||
+    durationMs < 0 ||
+    !Number.isInteger(exitCode) ||
+    exitCode < 0 ||
+    exitCode > 255
+  ) {
+    console.error('demo app: --duration-ms must be a non-negative number and --exit-code 0-255');
+    process.exit(2);
+  }
+  console.log(`demo app ${values.version} job: working for ${durationMs} ms`);
+  await new Promise((resolve) => setTimeout(resolve, durationMs));
+  console.log(`demo app ${values.version} job: done, exit code ${exitCode}`);
+  process.exit(exitCode);
 }
 const app = await startDemoApp({
   version: values.version,

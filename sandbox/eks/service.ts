@@ -8,6 +8,8 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { SandboxService, ServiceRequest, ServiceResponse } from '../core.js';
 import { SANDBOX_SUBNETS } from '../elbv2/model.js';
 import { EksError, STATUS_OF_CODE } from './errors.js';
+import type { ClusterAccessView } from '../kube/authenticator.js';
+import type { ClusterRuntime } from '../kube/clusters.js';
 
 export interface EksServiceOptions {
   accountId?: string;
@@ -17,6 +19,12 @@ export interface EksServiceOptions {
   callerArn?: string;
   /** Injected clock, epoch ms. */
   now?: () => number;
+  /**
+   * Real Kubernetes behind the clusters (sandbox/kube). With it a cluster turns ACTIVE only once
+   * its apiserver is ready (and no sooner than `transitionMs`), and DescribeCluster gives its
+   * real endpoint, CA and OIDC issuer. Without it clusters are records, as before.
+   */
+  kubernetes?: ClusterRuntime;
 }
 
 /** Kubernetes versions CreateCluster accepts, newest last; the default is the one before it. */
@@ -65,7 +73,7 @@ const NODEGROUP_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,62}$/;
 const IAM_PRINCIPAL = /^arn:aws[a-z-]*:iam::(\d{12}):(role|user)\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]+)$/;
 const MAX_RESULTS = 100;
 
-type Status = 'CREATING' | 'ACTIVE' | 'DELETING';
+type Status = 'CREATING' | 'ACTIVE' | 'DELETING' | 'FAILED';
 
 /** A resource's lifecycle, kept beside the fields the API returns. */
 interface Lifecycle {
@@ -158,6 +166,7 @@ export class EksService implements SandboxService {
   private readonly transitionMs: number;
   private readonly callerArn: string;
   private readonly now: () => number;
+  private readonly kubernetes: ClusterRuntime | undefined;
   /** Clusters by `${region}/${name}`: EKS is a regional service. */
   private readonly clusters = new Map<string, Cluster>();
 
@@ -166,6 +175,30 @@ export class EksService implements SandboxService {
     this.transitionMs = options.transitionMs ?? 2000;
     this.callerArn = options.callerArn ?? `arn:aws:iam::${this.accountId}:user/sandbox`;
     this.now = options.now ?? Date.now;
+    this.kubernetes = options.kubernetes;
+  }
+
+  /** Who may use a cluster's Kubernetes API: what the EKS token webhook maps identities with. */
+  accessView(region: string, name: string): ClusterAccessView | undefined {
+    const c = this.findCluster(region, name);
+    if (!c) return undefined;
+    return {
+      authenticationMode: c.authenticationMode,
+      ...(c.bootstrapAdmin ? { creatorArn: this.callerArn } : {}),
+      accessEntries: [...c.accessEntries.values()].map((e) => ({
+        principalArn: e.fields.principalArn as string,
+        username: e.fields.username as string,
+        kubernetesGroups: (e.fields.kubernetesGroups as string[] | undefined) ?? [],
+        policies: [...e.policies.entries()].map(([arn, p]) => {
+          const scope = p.accessScope as { type?: string; namespaces?: string[] };
+          return {
+            policyName: arn.slice(arn.lastIndexOf('/') + 1),
+            scopeType: scope.type ?? 'cluster',
+            namespaces: scope.namespaces ?? [],
+          };
+        }),
+      })),
+    };
   }
 
   operationOf(req: ServiceRequest): string | undefined {
@@ -392,12 +425,17 @@ export class EksService implements SandboxService {
       cluster.accessEntries.set(this.callerArn, entry);
     }
     this.clusters.set(`${region}/${name}`, cluster);
+    this.kubernetes?.start({
+      region,
+      name,
+      serviceCidr: cluster.network.serviceIpv4Cidr as string,
+    });
     return cluster;
   }
 
   private listClusters(region: string, q: URLSearchParams): unknown {
     const names = [...this.clusters.values()]
-      .filter((c) => c.region === region && this.settle(c))
+      .filter((c) => c.region === region && this.settleCluster(c))
       .map((c) => c.name)
       .sort();
     return paginate('clusters', names, q);
@@ -418,28 +456,48 @@ export class EksService implements SandboxService {
       );
     }
     this.startDeleting(cluster);
+    this.kubernetes?.stop(region, name);
     return cluster;
   }
 
   private renderCluster(c: Cluster): Record<string, unknown> {
     const active = c.status === 'ACTIVE';
+    const kube = this.kubernetes?.state(c.region, c.name);
+    const real = kube?.phase === 'ready' ? kube : undefined;
+    const issues: unknown[] = [];
+    if (kube?.phase === 'absent' && c.status !== 'DELETING') {
+      issues.push({
+        code: 'Other',
+        message: `This sandbox cluster has no Kubernetes control plane. ${kube.reason}`,
+        resourceIds: [c.name],
+      });
+    }
+    if (kube?.phase === 'failed') {
+      issues.push({
+        code: 'Other',
+        message: `The sandbox could not start this cluster's Kubernetes control plane: ${kube.error}`,
+        resourceIds: [c.name],
+      });
+    }
     return {
       name: c.name,
       arn: c.arn,
       createdAt: c.createdAt / 1000,
       version: c.version,
       // The API server endpoint and its CA exist only once the control plane is up.
-      ...(active ? { endpoint: c.endpoint } : {}),
+      ...(active ? { endpoint: real?.endpoint ?? c.endpoint } : {}),
       roleArn: c.roleArn,
       resourcesVpcConfig: c.vpc,
       kubernetesNetworkConfig: c.network,
       logging: c.logging,
-      identity: { oidc: { issuer: c.oidcIssuer } },
+      identity: { oidc: { issuer: real?.issuer ?? c.oidcIssuer } },
       status: c.status,
-      certificateAuthority: active ? { data: c.certificateData } : {},
+      certificateAuthority: active
+        ? { data: real?.certificateAuthorityData ?? c.certificateData }
+        : {},
       platformVersion: c.platformVersion,
       tags: c.tags,
-      health: { issues: [] },
+      health: { issues },
       accessConfig: {
         bootstrapClusterCreatorAdminPermissions: c.bootstrapAdmin,
         authenticationMode: c.authenticationMode,
@@ -800,7 +858,7 @@ export class EksService implements SandboxService {
 
   private findCluster(region: string, name: string): Cluster | undefined {
     const c = this.clusters.get(`${region}/${name}`);
-    if (c && !this.settle(c)) {
+    if (c && !this.settleCluster(c)) {
       this.clusters.delete(`${region}/${name}`);
       return undefined;
     }
@@ -839,6 +897,25 @@ export class EksService implements SandboxService {
       );
     }
     return c;
+  }
+
+  /**
+   * A cluster's status also waits for its Kubernetes: CREATING until the apiserver is ready
+   * (FAILED if it could not start), DELETING until its processes are gone.
+   */
+  private settleCluster(c: Cluster): boolean {
+    const kube = this.kubernetes?.state(c.region, c.name);
+    if (c.status === 'CREATING' && kube) {
+      if (kube.phase === 'failed') {
+        c.status = 'FAILED';
+        return true;
+      }
+      if (kube.phase !== 'ready' && kube.phase !== 'absent') return true;
+    }
+    if (c.status === 'DELETING' && kube && kube.phase !== 'stopped' && kube.phase !== 'absent') {
+      return true;
+    }
+    return this.settle(c);
   }
 
   /** Advances a resource's status to now; false once it has finished deleting. */
