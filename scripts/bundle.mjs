@@ -22,11 +22,32 @@ for (const name of actions) {
   }
 }
 
+// Executables an action runs as child processes, bundled beside its index.js: sync-apps writes
+// a kubeconfig whose exec plugin is eks-token.js, and passes post-render.js to helm.
+const helpers = {
+  'sync-apps': {
+    'eks-token': 'src/eks/token-cli.ts',
+    'post-render': 'src/kube/post-render-cli.ts',
+  },
+};
+
 rmSync('dist', { recursive: true, force: true });
-for (const name of actions) {
-  await build({
-    entryPoints: [join('src', 'actions', name, 'index.ts')],
+const entries = actions.flatMap((name) => [
+  {
+    name,
+    entry: join('src', 'actions', name, 'index.ts'),
     outfile: join('dist', name, 'index.js'),
+  },
+  ...Object.entries(helpers[name] ?? {}).map(([file, entry]) => ({
+    name,
+    entry,
+    outfile: join('dist', name, `${file}.js`),
+  })),
+]);
+for (const { entry, outfile } of entries) {
+  await build({
+    entryPoints: [entry],
+    outfile,
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -37,5 +58,5 @@ for (const name of actions) {
       js: "import { createRequire as __ecc_createRequire } from 'node:module'; const require = __ecc_createRequire(import.meta.url);",
     },
   });
-  console.log(`bundled dist/${name}/index.js`);
+  console.log(`bundled ${outfile}`);
 }
