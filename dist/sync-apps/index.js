@@ -72579,14 +72579,29 @@ async function runKubectl(req, src, ctx) {
     ...o3.ref,
     namespace: o3.ref.namespace || (isClusterScoped(o3.ref.kind) ? "" : namespace)
   }));
-  const diff = await tools.run("kubectl", kubectlArgv(kubeconfig, "diff"), { input: text });
-  await writeFile3(ctx.diffPath, diff.stdout);
-  const outcome = outcomeOf("kubectl-diff", diff.exitCode);
-  if (!outcome.ok)
+  const existing = await existingNamespaces(tools, kubeconfig);
+  const created = objects.filter(
+    (o3) => o3.kind === "Namespace" ? !existing.has(o3.name) : o3.namespace !== "" && !existing.has(o3.namespace)
+  );
+  const isCreated = (r5) => created.some(
+    (c5) => c5.kind === r5.kind && c5.name === r5.name && (c5.kind === "Namespace" || c5.namespace === (r5.namespace || namespace))
+  );
+  const diffDocs = docs.filter((d5) => !manifestObjects([d5]).some((o3) => isCreated(o3.ref)));
+  const diff = diffDocs.length > 0 ? await tools.run("kubectl", kubectlArgv(kubeconfig, "diff"), {
+    input: stringifyManifests(diffDocs)
+  }) : { exitCode: 0, stdout: "", stderr: "", durationMs: 0 };
+  const newText = created.map((o3) => `+ new ${formatRef(o3)}
+`).join("");
+  await writeFile3(ctx.diffPath, newText + diff.stdout);
+  if (newText) ctx.logger.info(newText.trimEnd());
+  const diffOutcome = outcomeOf("kubectl-diff", diff.exitCode);
+  if (!diffOutcome.ok) {
     throw new ExplainedError(
       `kubectl diff failed (exit code ${diff.exitCode}):
 ${lastLines(diff.stderr)}`
     );
+  }
+  const outcome = { changed: diffOutcome.changed || created.length > 0 };
   let durationMs = diff.durationMs;
   if (req.mode === "apply") {
     const apply = await tools.run("kubectl", kubectlArgv(kubeconfig, "apply"), { input: text });
@@ -72621,6 +72636,23 @@ var CLUSTER_SCOPED = /* @__PURE__ */ new Set([
 ]);
 function isClusterScoped(kind) {
   return CLUSTER_SCOPED.has(kind);
+}
+async function existingNamespaces(tools, kubeconfig) {
+  const r5 = await tools.run(
+    "kubectl",
+    [
+      "--kubeconfig",
+      kubeconfig,
+      "get",
+      "namespaces",
+      "--output",
+      "jsonpath={.items[*].metadata.name}"
+    ],
+    { silent: true }
+  );
+  if (r5.exitCode !== 0)
+    throw new ExplainedError(`kubectl get namespaces failed: ${r5.stderr.trim()}`);
+  return new Set(r5.stdout.split(/\s+/).filter((n3) => n3 !== ""));
 }
 async function contextNamespace(tools, kubeconfig) {
   const r5 = await tools.run(

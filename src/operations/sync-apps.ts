@@ -683,13 +683,39 @@ async function runKubectl(
     ...o.ref,
     namespace: o.ref.namespace || (isClusterScoped(o.ref.kind) ? '' : namespace),
   }));
-  const diff = await tools.run('kubectl', kubectlArgv(kubeconfig, 'diff'), { input: text });
-  await writeFile(ctx.diffPath, diff.stdout);
-  const outcome = outcomeOf('kubectl-diff', diff.exitCode);
-  if (!outcome.ok)
+  // kubectl diff asks the apiserver for a dry run of each object, which fails for objects in a
+  // namespace that does not exist yet (even one this very set creates): those are all new, so
+  // they are listed rather than diffed.
+  const existing = await existingNamespaces(tools, kubeconfig);
+  const created = objects.filter((o) =>
+    o.kind === 'Namespace'
+      ? !existing.has(o.name)
+      : o.namespace !== '' && !existing.has(o.namespace),
+  );
+  const isCreated = (r: ObjectRef) =>
+    created.some(
+      (c) =>
+        c.kind === r.kind &&
+        c.name === r.name &&
+        (c.kind === 'Namespace' || c.namespace === (r.namespace || namespace)),
+    );
+  const diffDocs = docs.filter((d) => !manifestObjects([d]).some((o) => isCreated(o.ref)));
+  const diff =
+    diffDocs.length > 0
+      ? await tools.run('kubectl', kubectlArgv(kubeconfig, 'diff'), {
+          input: stringifyManifests(diffDocs),
+        })
+      : { exitCode: 0, stdout: '', stderr: '', durationMs: 0 };
+  const newText = created.map((o) => `+ new ${formatRef(o)}\n`).join('');
+  await writeFile(ctx.diffPath, newText + diff.stdout);
+  if (newText) ctx.logger.info(newText.trimEnd());
+  const diffOutcome = outcomeOf('kubectl-diff', diff.exitCode);
+  if (!diffOutcome.ok) {
     throw new ExplainedError(
       `kubectl diff failed (exit code ${diff.exitCode}):\n${lastLines(diff.stderr)}`,
     );
+  }
+  const outcome = { changed: diffOutcome.changed || created.length > 0 };
   let durationMs = diff.durationMs;
   if (req.mode === 'apply') {
     const apply = await tools.run('kubectl', kubectlArgv(kubeconfig, 'apply'), { input: text });
@@ -724,6 +750,24 @@ const CLUSTER_SCOPED = new Set([
 ]);
 function isClusterScoped(kind: string): boolean {
   return CLUSTER_SCOPED.has(kind);
+}
+
+async function existingNamespaces(tools: ToolRunner, kubeconfig: string): Promise<Set<string>> {
+  const r = await tools.run(
+    'kubectl',
+    [
+      '--kubeconfig',
+      kubeconfig,
+      'get',
+      'namespaces',
+      '--output',
+      'jsonpath={.items[*].metadata.name}',
+    ],
+    { silent: true },
+  );
+  if (r.exitCode !== 0)
+    throw new ExplainedError(`kubectl get namespaces failed: ${r.stderr.trim()}`);
+  return new Set(r.stdout.split(/\s+/).filter((n) => n !== ''));
 }
 
 async function contextNamespace(tools: ToolRunner, kubeconfig: string): Promise<string> {
@@ -801,4 +845,3 @@ export function stateLeftOnCancel(source: AppSource): string {
       return 'Cancelled while kubectl ran: server-side apply writes object by object, so some objects may be applied and others not; run sync-apps again to converge.';
   }
 }
-
