@@ -13,7 +13,9 @@ import {
   CreateTargetGroupCommand,
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import type { Sandbox } from '../../sandbox/index.js';
 import type { KubeTools } from '../../sandbox/kube/tools.js';
 import {
@@ -493,6 +495,47 @@ analysis:
       'TargetGroupBinding web/stray in this cluster binds the target group of cluster "blue"',
     );
     await k('green', ['delete', 'targetgroupbinding', 'stray', '--namespace', 'web']);
+  }, 120_000);
+
+  it('a token that expires during a long helm wait is refreshed by the exec plugin', async () => {
+    // A plugin whose tokens the cluster accepts for 6 s, and a release that needs ~20 s to be ready.
+    const plugin = join(dir, 'short-token.mjs');
+    await build({
+      entryPoints: [resolve('test/fixtures/sync-apps/short-token.ts')],
+      outfile: plugin,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      logLevel: 'warning',
+    });
+    const green = parse(readFileSync(kubeconfigs.green as string, 'utf8')) as {
+      users: { user: { exec: { command: string; args: string[] } } }[];
+    };
+    const exec = (green.users[0] as { user: { exec: { command: string; args: string[] } } }).user
+      .exec;
+    exec.command = process.execPath;
+    exec.args = [plugin, '--cluster', 'prod-green', '--region', sandbox.region];
+    const kubeconfig = join(dir, 'short-token.kubeconfig');
+    writeFileSync(kubeconfig, stringify(green));
+    const log = join(dir, 'short-token.log');
+    writeFileSync(log, '');
+    const values = join(dir, 'slow.yaml');
+    writeFileSync(
+      values,
+      'version: slow\nreplicas: 1\ncronJob: { enabled: false }\nreadiness: { initialDelaySeconds: 20 }\n',
+    );
+    const r = await sync(
+      { kubeconfig, chart: CHART, release: 'slow', namespace: 'slow', values, timeout: '2m' },
+      { SHORT_TOKEN_LOG: log, SHORT_TOKEN_SECONDS: '6' },
+    );
+    expect(r.exitCode, r.stdout).toBe(0);
+    const pids = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
+    const perProcess = new Map<string, number>();
+    for (const pid of pids) perProcess.set(pid, (perProcess.get(pid) ?? 0) + 1);
+    // helm upgrade --wait ran for 20 s on one client: it minted again when its token expired.
+    expect(Math.max(...perProcess.values())).toBeGreaterThanOrEqual(3);
   }, 120_000);
 
   it('a missing tool is a clear error saying what to install', async () => {
