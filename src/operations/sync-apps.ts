@@ -404,10 +404,19 @@ function refusePostRenderOnHelm4(major: number, post: string | undefined): void 
   }
 }
 
-/** Workloads of the releases, seen not available while the tool ran; explains a failed --wait. */
-function watchReleases(ctx: StageContext, releases: { name: string; namespace: string }[]) {
+/**
+ * Runs `tool` while watching the releases' workloads; answers the tool's result and the
+ * workloads seen not available while it ran, which explain a failed --wait after helm's rollback
+ * has made the old pods healthy again. The watch ends with the tool, however it ends.
+ */
+async function watchingReleases<T>(
+  ctx: StageContext,
+  releases: { name: string; namespace: string }[],
+  tool: () => Promise<T>,
+): Promise<{ result: T; watched: WorkloadStatus[] }> {
   const lastBad = new Map<string, WorkloadStatus>();
   let stop = false;
+  let wake = (): void => undefined;
   const loop = (async () => {
     while (!stop) {
       try {
@@ -417,16 +426,20 @@ function watchReleases(ctx: StageContext, releases: { name: string; namespace: s
       } catch {
         // a read that fails while the tool runs changes nothing; the tool's own result decides
       }
-      await new Promise((r) => setTimeout(r, 2_000));
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 2_000);
+      });
     }
   })();
-  return {
-    async finish(): Promise<WorkloadStatus[]> {
-      stop = true;
-      await loop;
-      return [...lastBad.values()];
-    },
-  };
+  try {
+    const result = await tool();
+    return { result, watched: [...lastBad.values()] };
+  } finally {
+    stop = true;
+    wake();
+    await loop;
+  }
 }
 
 async function failedRun(
@@ -482,17 +495,20 @@ async function runHelmfile(
     .filter((r) => r.enabled !== false)
     .map((r) => ({ name: r.name, namespace: r.namespace || 'default' }));
   const before = await helmReleases(tools, kubeconfig);
-  const watch = req.mode === 'apply' ? watchReleases(ctx, releases) : undefined;
-  const result = await tools.run(
-    'helmfile',
-    helmfileArgv({
-      ...base,
-      mode: req.mode,
-      timeoutSeconds: Math.ceil(ctx.remaining() / 1000),
-      ...(post ? { postRenderer: post } : {}),
-    }),
-  );
-  const watched = (await watch?.finish()) ?? [];
+  const runHelmfileNow = () =>
+    tools.run(
+      'helmfile',
+      helmfileArgv({
+        ...base,
+        mode: req.mode,
+        timeoutSeconds: Math.ceil(ctx.remaining() / 1000),
+        ...(post ? { postRenderer: post } : {}),
+      }),
+    );
+  const { result, watched } =
+    req.mode === 'apply'
+      ? await watchingReleases(ctx, releases, runHelmfileNow)
+      : { result: await runHelmfileNow(), watched: [] };
   await writeFile(ctx.diffPath, result.stdout);
   const outcome = outcomeOf('helmfile', result.exitCode);
   if (!outcome.ok) {
@@ -625,16 +641,19 @@ async function runHelm(
     workloads: [],
   };
   if (req.mode === 'apply' && changed !== false) {
-    const watch = watchReleases(ctx, [{ name: src.release, namespace: src.namespace }]);
-    const result = await tools.run(
-      'helm',
-      helmUpgradeArgv({
-        ...args,
-        timeoutSeconds: Math.ceil(ctx.remaining() / 1000),
-        helmMajor: major,
-      }),
+    const { result, watched } = await watchingReleases(
+      ctx,
+      [{ name: src.release, namespace: src.namespace }],
+      () =>
+        tools.run(
+          'helm',
+          helmUpgradeArgv({
+            ...args,
+            timeoutSeconds: Math.ceil(ctx.remaining() / 1000),
+            helmMajor: major,
+          }),
+        ),
     );
-    const watched = await watch.finish();
     durationMs += result.durationMs;
     if (!outcomeOf('helm-upgrade', result.exitCode).ok) {
       const after = (await helmReleases(tools, kubeconfig).catch(() => [])).find(

@@ -4,7 +4,7 @@
  * helmfile. Blue owns the singletons; green is the new cluster.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -27,7 +27,7 @@ import {
   tools,
   waitUntil,
 } from '../sandbox/kube-fixture.js';
-import { runAction, type ActionRun } from './harness.js';
+import { runAction, startAction, type ActionRun } from './harness.js';
 
 const CHART = resolve('sandbox/charts/demo-app');
 
@@ -536,6 +536,57 @@ analysis:
     for (const pid of pids) perProcess.set(pid, (perProcess.get(pid) ?? 0) + 1);
     // helm upgrade --wait ran for 20 s on one client: it minted again when its token expired.
     expect(Math.max(...perProcess.values())).toBeGreaterThanOrEqual(3);
+  }, 120_000);
+
+  it('a cancelled sync stops helm and everything it started, and says what state was left', async () => {
+    const t = tools as KubeTools;
+    const values = join(dir, 'cancel.yaml');
+    writeFileSync(
+      values,
+      'version: cancel\nreplicas: 1\ncronJob: { enabled: false }\nreadiness: { initialDelaySeconds: 60 }\n',
+    );
+    const started = startAction(
+      'sync-apps',
+      {
+        cluster: 'prod-green',
+        chart: CHART,
+        release: 'cancelme',
+        namespace: 'cancel',
+        values,
+        timeout: '3m',
+      },
+      {
+        ...t.env({ PATH: process.env.PATH, HOME: process.env.HOME }),
+        ...sandbox.env,
+        RUNNER_TEMP: dir,
+        HELM_CACHE_HOME: join(dir, 'helm-cache'),
+        HELM_CONFIG_HOME: join(dir, 'helm-config'),
+        HELM_DATA_HOME: join(dir, 'helm-data'),
+      },
+    );
+    const helmUpgrades = () =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, 'utf8')
+              .split('\0')
+              .join(' ')
+              .includes('upgrade --install cancelme');
+          } catch {
+            return false;
+          }
+        });
+    await waitUntil('helm upgrade running', async () => helmUpgrades().length > 0, 60_000, 200);
+    await new Promise((r) => setTimeout(r, 2_000));
+    started.child.kill('SIGINT');
+    const r = await started.done;
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain('Cancelled (received SIGINT)');
+    expect(r.stdout).toContain(
+      'release cancelme in cancel may be left pending-upgrade or pending-install',
+    );
+    await waitUntil('helm gone', async () => helmUpgrades().length === 0, 10_000, 200);
   }, 120_000);
 
   it('a missing tool is a clear error saying what to install', async () => {
