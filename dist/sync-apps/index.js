@@ -72349,9 +72349,10 @@ function refusePostRenderOnHelm4(major, post) {
     );
   }
 }
-function watchReleases(ctx, releases) {
+async function watchingReleases(ctx, releases, tool) {
   const lastBad = /* @__PURE__ */ new Map();
   let stop = false;
+  let wake = () => void 0;
   const loop = (async () => {
     while (!stop) {
       try {
@@ -72360,16 +72361,20 @@ function watchReleases(ctx, releases) {
         }
       } catch {
       }
-      await new Promise((r5) => setTimeout(r5, 2e3));
+      await new Promise((r5) => {
+        wake = r5;
+        setTimeout(r5, 2e3);
+      });
     }
   })();
-  return {
-    async finish() {
-      stop = true;
-      await loop;
-      return [...lastBad.values()];
-    }
-  };
+  try {
+    const result = await tool();
+    return { result, watched: [...lastBad.values()] };
+  } finally {
+    stop = true;
+    wake();
+    await loop;
+  }
 }
 async function failedRun(ctx, what, result, watched, rolledBack) {
   const detail = watched.length > 0 ? `
@@ -72407,8 +72412,7 @@ ${lastLines(listed.stderr)}`
     );
   const releases = JSON.parse(listed.stdout || "[]").filter((r5) => r5.enabled !== false).map((r5) => ({ name: r5.name, namespace: r5.namespace || "default" }));
   const before = await helmReleases(tools, kubeconfig);
-  const watch = req.mode === "apply" ? watchReleases(ctx, releases) : void 0;
-  const result = await tools.run(
+  const runHelmfileNow = () => tools.run(
     "helmfile",
     helmfileArgv({
       ...base,
@@ -72417,7 +72421,7 @@ ${lastLines(listed.stderr)}`
       ...post ? { postRenderer: post } : {}
     })
   );
-  const watched = await watch?.finish() ?? [];
+  const { result, watched } = req.mode === "apply" ? await watchingReleases(ctx, releases, runHelmfileNow) : { result: await runHelmfileNow(), watched: [] };
   await writeFile3(ctx.diffPath, result.stdout);
   const outcome = outcomeOf("helmfile", result.exitCode);
   if (!outcome.ok) {
@@ -72530,16 +72534,18 @@ ${lastLines(diff.stderr)}`
     workloads: []
   };
   if (req.mode === "apply" && changed !== false) {
-    const watch = watchReleases(ctx, [{ name: src.release, namespace: src.namespace }]);
-    const result = await tools.run(
-      "helm",
-      helmUpgradeArgv({
-        ...args,
-        timeoutSeconds: Math.ceil(ctx.remaining() / 1e3),
-        helmMajor: major
-      })
+    const { result, watched } = await watchingReleases(
+      ctx,
+      [{ name: src.release, namespace: src.namespace }],
+      () => tools.run(
+        "helm",
+        helmUpgradeArgv({
+          ...args,
+          timeoutSeconds: Math.ceil(ctx.remaining() / 1e3),
+          helmMajor: major
+        })
+      )
     );
-    const watched = await watch.finish();
     durationMs += result.durationMs;
     if (!outcomeOf("helm-upgrade", result.exitCode).ok) {
       const after2 = (await helmReleases(tools, kubeconfig).catch(() => [])).find(
