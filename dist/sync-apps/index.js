@@ -71683,6 +71683,9 @@ function helmfileListArgv(a5) {
   for (const s2 of a5.selectors) argv.push("--selector", s2);
   return [...argv, "list", "--output", "json"];
 }
+function helmfileBuildArgv(a5) {
+  return [...helmfileListArgv(a5).slice(0, -3), "build"];
+}
 function helmUpgradeArgv(a5) {
   return [
     "upgrade",
@@ -71853,6 +71856,23 @@ function stopSingletonsInDocs(docs, policy) {
     }
   }
   return stopped;
+}
+function runningSingletons(objects, policy) {
+  const out = [];
+  for (const o3 of objects) {
+    const ref = {
+      kind: o3.kind ?? "",
+      namespace: o3.metadata?.namespace ?? "",
+      name: o3.metadata?.name ?? ""
+    };
+    if (policy.namespaces && !policy.namespaces.includes(ref.namespace)) continue;
+    if (ref.kind === "CronJob" && o3.spec?.suspend !== true)
+      out.push({ ...ref, set: "suspend: true" });
+    if (ref.kind === "Deployment" && matches(o3.metadata?.labels ?? {}, policy.selector) && (o3.spec?.replicas ?? 1) > 0) {
+      out.push({ ...ref, set: "replicas: 0" });
+    }
+  }
+  return out;
 }
 function matches(labels, selector) {
   if (!selector || Object.keys(selector).length === 0) return false;
@@ -72182,6 +72202,12 @@ async function syncApps(req, deps) {
     throw e5;
   }
   const toolMs = run2.durationMs;
+  if (req.mode === "apply" && policy) {
+    await logger2.group(
+      "Checking singletons are stopped",
+      () => checkSingletonsStopped(tools, kubeconfig, run2.objects, policy, logger2)
+    );
+  }
   let waitMs = 0;
   if (req.mode === "apply" && run2.workloads.length > 0) {
     const t0 = deps.clock.now().getTime();
@@ -72411,6 +72437,7 @@ async function runHelmfile(req, src, ctx, post, recordFile) {
 ${lastLines(listed.stderr)}`
     );
   const releases = JSON.parse(listed.stdout || "[]").filter((r5) => r5.enabled !== false).map((r5) => ({ name: r5.name, namespace: r5.namespace || "default" }));
+  if (post) await refuseOwnPostRenderers(tools, base, releases);
   const before = await helmReleases(tools, kubeconfig);
   const runHelmfileNow = () => tools.run(
     "helmfile",
@@ -72473,6 +72500,32 @@ ${lastLines(listed.stderr)}`
     durationMs: result.durationMs,
     ...recordFile ? { recordFile } : {}
   };
+}
+async function refuseOwnPostRenderers(tools, base, releases) {
+  const built = await tools.run("helmfile", helmfileBuildArgv(base), { silent: true });
+  if (built.exitCode !== 0) {
+    throw new ExplainedError(
+      `helmfile build failed (exit code ${built.exitCode}):
+${lastLines(built.stderr)}`
+    );
+  }
+  const owners = [];
+  for (const doc of parseManifests(built.stdout, "helmfile build")) {
+    const state2 = doc.toJS();
+    if (state2?.helmDefaults?.postRenderer)
+      owners.push(`helmDefaults (${state2.helmDefaults.postRenderer})`);
+    for (const r5 of state2?.releases ?? []) {
+      const selected = releases.some(
+        (x) => x.name === r5.name && (!r5.namespace || x.namespace === r5.namespace)
+      );
+      if (r5.postRenderer && selected) owners.push(`release ${r5.name} (${r5.postRenderer})`);
+    }
+  }
+  if (owners.length > 0) {
+    throw new ConfigurationError(
+      `${owners.join(", ")} ${owners.length === 1 ? "has its own postRenderer" : "have their own postRenderers"}. helmfile would run it instead of sync-apps' singleton post-renderer (or ours instead of it), so on this cluster, which is not the owner, CronJobs could run or your transform be skipped. Remove the postRenderer from the helmfile for non-owner clusters (an environment value), or run your transform inside the chart.`
+    );
+  }
 }
 async function releaseObjects(tools, kubeconfig, r5) {
   const m3 = await tools.run(
@@ -72713,6 +72766,59 @@ async function readStopped(run2, policy) {
     seen.set(`${s2.kind}/${ns}/${s2.name}`, { ...s2, namespace: ns });
   }
   return [...seen.values()];
+}
+async function checkSingletonsStopped(tools, kubeconfig, objects, policy, logger2) {
+  const namespaces = [
+    ...new Set(
+      objects.filter((o3) => o3.kind === "CronJob" || o3.kind === "Deployment").map((o3) => o3.namespace)
+    )
+  ];
+  const live = [];
+  for (const ns of namespaces) {
+    const list2 = await kubectlJson(tools, kubeconfig, [
+      "get",
+      "cronjobs.batch,deployments.apps",
+      "--namespace",
+      ns
+    ]);
+    live.push(
+      ...list2.items.filter(
+        (o3) => objects.some((r5) => r5.kind === o3.kind && r5.namespace === ns && r5.name === o3.metadata?.name)
+      )
+    );
+  }
+  const running = runningSingletons(live, policy);
+  if (running.length === 0) {
+    logger2.info(
+      `Every CronJob${policy.selector ? " and singleton Deployment" : ""} applied here is stopped.`
+    );
+    return;
+  }
+  for (const r5 of running) {
+    const patch = r5.kind === "CronJob" ? { spec: { suspend: true } } : { spec: { replicas: 0 } };
+    await tools.run(
+      "kubectl",
+      [
+        "--kubeconfig",
+        kubeconfig,
+        "patch",
+        r5.kind === "CronJob" ? "cronjob.batch" : "deployment.apps",
+        r5.name,
+        "--namespace",
+        r5.namespace,
+        "--type",
+        "merge",
+        "--patch",
+        JSON.stringify(patch),
+        "--field-manager",
+        FIELD_MANAGER
+      ],
+      { silent: true }
+    );
+  }
+  throw new ExplainedError(
+    `On this cluster, which is not the owner, ${running.map((r5) => `${r5.kind} ${r5.namespace}/${r5.name}`).join(", ")} ${running.length === 1 ? "was" : "were"} applied running although sync-apps renders them stopped: something bypassed the post-renderer (a chart hook, a postRenderer of your own). sync-apps has now set ${[...new Set(running.map((r5) => r5.set))].join(" / ")}; check whether a Job ran (kubectl get jobs -A) and find what applied them.`
+  );
 }
 function stateLeftOnCancel(source) {
   switch (source.tool) {

@@ -49,6 +49,13 @@ export function helmfileListArgv(
   return [...argv, 'list', '--output', 'json'];
 }
 
+/** `helmfile build`: the state as helmfile reads it (release postRenderers among it). */
+export function helmfileBuildArgv(
+  a: Omit<HelmfileArgs, 'mode' | 'postRenderer' | 'timeoutSeconds'>,
+): string[] {
+  return [...helmfileListArgv(a).slice(0, -3), 'build'];
+}
+
 export interface HelmArgs {
   kubeconfig: string;
   release: string;

@@ -62,6 +62,39 @@ export function stopSingletons(
   return { manifests: stopped.length > 0 ? stringifyManifests(docs) : manifests, stopped };
 }
 
+/** A live object as `kubectl get -o json` gives it (the fields the check reads). */
+export interface LiveObject {
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  spec?: { suspend?: boolean; replicas?: number };
+}
+
+/**
+ * The safety net after a sync off the owner: live CronJobs in scope that are not suspended and
+ * singleton Deployments with replicas. Empty unless something bypassed the transform.
+ */
+export function runningSingletons(objects: LiveObject[], policy: SingletonPolicy): StoppedObject[] {
+  const out: StoppedObject[] = [];
+  for (const o of objects) {
+    const ref = {
+      kind: o.kind ?? '',
+      namespace: o.metadata?.namespace ?? '',
+      name: o.metadata?.name ?? '',
+    };
+    if (policy.namespaces && !policy.namespaces.includes(ref.namespace)) continue;
+    if (ref.kind === 'CronJob' && o.spec?.suspend !== true)
+      out.push({ ...ref, set: 'suspend: true' });
+    if (
+      ref.kind === 'Deployment' &&
+      matches(o.metadata?.labels ?? {}, policy.selector) &&
+      (o.spec?.replicas ?? 1) > 0
+    ) {
+      out.push({ ...ref, set: 'replicas: 0' });
+    }
+  }
+  return out;
+}
+
 function matches(
   labels: Record<string, string>,
   selector: Record<string, string> | undefined,

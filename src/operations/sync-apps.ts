@@ -18,9 +18,11 @@ import { buildKubeconfig } from '../eks/kubeconfig.js';
 import {
   helmDiffArgv,
   helmfileArgv,
+  helmfileBuildArgv,
   helmfileListArgv,
   helmMajorVersion,
   helmUpgradeArgv,
+  FIELD_MANAGER,
   kubectlArgv,
   outcomeOf,
   type Mode,
@@ -35,7 +37,9 @@ import {
 } from '../kube/manifests.js';
 import { writePostRenderer } from '../kube/post-render.js';
 import {
+  runningSingletons,
   stopSingletonsInDocs,
+  type LiveObject,
   type SingletonPolicy,
   type StoppedObject,
 } from '../kube/singletons.js';
@@ -49,6 +53,7 @@ import {
 import { INSTALL_HINTS, type ToolResult, type ToolRunner } from '../kube/tools.js';
 import {
   explainNotReady,
+  kubectlJson,
   releaseWorkloads,
   waitForWorkloads,
   type WorkloadStatus,
@@ -181,6 +186,12 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
     throw e;
   }
   const toolMs = run.durationMs;
+
+  if (req.mode === 'apply' && policy) {
+    await logger.group('Checking singletons are stopped', () =>
+      checkSingletonsStopped(tools, kubeconfig, run.objects, policy, logger),
+    );
+  }
 
   let waitMs = 0;
   if (req.mode === 'apply' && run.workloads.length > 0) {
@@ -494,6 +505,7 @@ async function runHelmfile(
   )
     .filter((r) => r.enabled !== false)
     .map((r) => ({ name: r.name, namespace: r.namespace || 'default' }));
+  if (post) await refuseOwnPostRenderers(tools, base, releases);
   const before = await helmReleases(tools, kubeconfig);
   const runHelmfileNow = () =>
     tools.run(
@@ -568,6 +580,44 @@ async function runHelmfile(
     durationMs: result.durationMs,
     ...(recordFile ? { recordFile } : {}),
   };
+}
+
+/**
+ * helmfile gives a release's own `postRenderer` precedence over --post-renderer (ours would not
+ * run: CronJobs unsuspended off the owner), and lets --post-renderer replace helmDefaults'
+ * (the user's transform would silently not run). Off the owner both are refused.
+ */
+async function refuseOwnPostRenderers(
+  tools: ToolRunner,
+  base: Parameters<typeof helmfileBuildArgv>[0],
+  releases: { name: string; namespace: string }[],
+): Promise<void> {
+  const built = await tools.run('helmfile', helmfileBuildArgv(base), { silent: true });
+  if (built.exitCode !== 0) {
+    throw new ExplainedError(
+      `helmfile build failed (exit code ${built.exitCode}):\n${lastLines(built.stderr)}`,
+    );
+  }
+  const owners: string[] = [];
+  for (const doc of parseManifests(built.stdout, 'helmfile build')) {
+    const state = doc.toJS() as {
+      helmDefaults?: { postRenderer?: string };
+      releases?: { name?: string; namespace?: string; postRenderer?: string }[];
+    } | null;
+    if (state?.helmDefaults?.postRenderer)
+      owners.push(`helmDefaults (${state.helmDefaults.postRenderer})`);
+    for (const r of state?.releases ?? []) {
+      const selected = releases.some(
+        (x) => x.name === r.name && (!r.namespace || x.namespace === r.namespace),
+      );
+      if (r.postRenderer && selected) owners.push(`release ${r.name} (${r.postRenderer})`);
+    }
+  }
+  if (owners.length > 0) {
+    throw new ConfigurationError(
+      `${owners.join(', ')} ${owners.length === 1 ? 'has its own postRenderer' : 'have their own postRenderers'}. helmfile would run it instead of sync-apps' singleton post-renderer (or ours instead of it), so on this cluster, which is not the owner, CronJobs could run or your transform be skipped. Remove the postRenderer from the helmfile for non-owner clusters (an environment value), or run your transform inside the chart.`,
+    );
+  }
 }
 
 /** The objects of a deployed release, namespaces filled in as helm applied them. */
@@ -851,6 +901,73 @@ async function readStopped(
     seen.set(`${s.kind}/${ns}/${s.name}`, { ...s, namespace: ns });
   }
   return [...seen.values()];
+}
+
+/**
+ * After an apply off the owner, every CronJob applied must be suspended and every singleton
+ * Deployment at 0 replicas. The transform guarantees it; this catches what could bypass it (a
+ * chart hook, a renderer of the user's). One found is stopped at once and the sync fails.
+ */
+async function checkSingletonsStopped(
+  tools: ToolRunner,
+  kubeconfig: string,
+  objects: ObjectRef[],
+  policy: SingletonPolicy,
+  logger: Logger,
+): Promise<void> {
+  const namespaces = [
+    ...new Set(
+      objects
+        .filter((o) => o.kind === 'CronJob' || o.kind === 'Deployment')
+        .map((o) => o.namespace),
+    ),
+  ];
+  const live: LiveObject[] = [];
+  for (const ns of namespaces) {
+    const list = await kubectlJson<{ items: LiveObject[] }>(tools, kubeconfig, [
+      'get',
+      'cronjobs.batch,deployments.apps',
+      '--namespace',
+      ns,
+    ]);
+    live.push(
+      ...list.items.filter((o) =>
+        objects.some((r) => r.kind === o.kind && r.namespace === ns && r.name === o.metadata?.name),
+      ),
+    );
+  }
+  const running = runningSingletons(live, policy);
+  if (running.length === 0) {
+    logger.info(
+      `Every CronJob${policy.selector ? ' and singleton Deployment' : ''} applied here is stopped.`,
+    );
+    return;
+  }
+  for (const r of running) {
+    const patch = r.kind === 'CronJob' ? { spec: { suspend: true } } : { spec: { replicas: 0 } };
+    await tools.run(
+      'kubectl',
+      [
+        '--kubeconfig',
+        kubeconfig,
+        'patch',
+        r.kind === 'CronJob' ? 'cronjob.batch' : 'deployment.apps',
+        r.name,
+        '--namespace',
+        r.namespace,
+        '--type',
+        'merge',
+        '--patch',
+        JSON.stringify(patch),
+        '--field-manager',
+        FIELD_MANAGER,
+      ],
+      { silent: true },
+    );
+  }
+  throw new ExplainedError(
+    `On this cluster, which is not the owner, ${running.map((r) => `${r.kind} ${r.namespace}/${r.name}`).join(', ')} ${running.length === 1 ? 'was' : 'were'} applied running although sync-apps renders them stopped: something bypassed the post-renderer (a chart hook, a postRenderer of your own). sync-apps has now set ${[...new Set(running.map((r) => r.set))].join(' / ')}; check whether a Job ran (kubectl get jobs -A) and find what applied them.`,
+  );
 }
 
 /** What a cancelled run leaves behind, by tool. */

@@ -411,6 +411,22 @@ analysis:
     expect(image).toBe('eks-cluster-canary/demo-app:v1');
   }, 120_000);
 
+  it('helmfile off the owner refuses a release with its own postRenderer (helmfile would skip ours)', async () => {
+    const helmfile = join(dir, 'helmfile-own-renderer.yaml');
+    writeFileSync(
+      helmfile,
+      `releases:\n  - name: web\n    namespace: web\n    chart: ${CHART}\n    postRenderer: /bin/cat\n`,
+    );
+    const r = await sync({
+      cluster: 'prod-green',
+      helmfile,
+      'rollout-file': rolloutFile,
+      as: 'green',
+    });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain('release web (/bin/cat) has its own postRenderer');
+  }, 60_000);
+
   it('kubectl manifests on green: CronJob suspended and singleton at 0 replicas from the first write; a second apply is a no-op', async () => {
     const manifests = resolve('test/fixtures/sync-apps/manifests');
     const r = await sync({

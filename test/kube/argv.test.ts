@@ -3,6 +3,7 @@ import {
   FIELD_MANAGER,
   helmDiffArgv,
   helmfileArgv,
+  helmfileBuildArgv,
   helmfileListArgv,
   helmMajorVersion,
   helmUpgradeArgv,
@@ -71,6 +72,21 @@ describe('helmfileArgv', () => {
       'list',
       '--output',
       'json',
+    ]);
+  });
+
+  it('build (to read release postRenderers) takes the same selection', () => {
+    expect(
+      helmfileBuildArgv({ kubeconfig: '/k', file: 'h.yaml', environment: 'prod', selectors: [] }),
+    ).toEqual([
+      '--kubeconfig',
+      '/k',
+      '--file',
+      'h.yaml',
+      '--no-color',
+      '--environment',
+      'prod',
+      'build',
     ]);
   });
 

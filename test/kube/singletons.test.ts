@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { stopSingletons } from '../../src/kube/singletons.js';
+import { runningSingletons, stopSingletons } from '../../src/kube/singletons.js';
 
 const RENDERED = `---
 # Source: demo-app/templates/service.yaml
@@ -122,5 +122,34 @@ items:
 
   it('names the document of a YAML error', () => {
     expect(() => stopSingletons('a: 1\n---\nb: [\n', {})).toThrow(/document 2 is not valid YAML/);
+  });
+});
+
+describe('runningSingletons (the check after a sync off the owner)', () => {
+  const live = [
+    { kind: 'CronJob', metadata: { name: 'a', namespace: 'web' }, spec: { suspend: true } },
+    { kind: 'CronJob', metadata: { name: 'b', namespace: 'web' }, spec: {} },
+    { kind: 'CronJob', metadata: { name: 'c', namespace: 'other' }, spec: { suspend: false } },
+    {
+      kind: 'Deployment',
+      metadata: { name: 'leader', namespace: 'web', labels: { singleton: 'yes' } },
+      spec: { replicas: 1 },
+    },
+    {
+      kind: 'Deployment',
+      metadata: { name: 'idle', namespace: 'web', labels: { singleton: 'yes' } },
+      spec: { replicas: 0 },
+    },
+    { kind: 'Deployment', metadata: { name: 'web', namespace: 'web' }, spec: { replicas: 3 } },
+  ];
+
+  it('names unsuspended CronJobs and singleton Deployments with replicas, in scope only', () => {
+    expect(
+      runningSingletons(live, { namespaces: ['web'], selector: { singleton: 'yes' } }),
+    ).toEqual([
+      { kind: 'CronJob', namespace: 'web', name: 'b', set: 'suspend: true' },
+      { kind: 'Deployment', namespace: 'web', name: 'leader', set: 'replicas: 0' },
+    ]);
+    expect(runningSingletons(live, {}).map((r) => r.name)).toEqual(['b', 'c']);
   });
 });
