@@ -72224,6 +72224,8 @@ async function syncApps(req, deps) {
       unit.workloads = statuses.filter((w) => run2.unitOf(w) === unit);
     }
   }
+  const only = run2.units.length === 1 ? run2.units[0] : void 0;
+  if (only) only.durationMs = toolMs + waitMs;
   let binding;
   let bindMs = 0;
   if (req.rollout && clusterSpec) {
@@ -75227,7 +75229,7 @@ function seconds(ms) {
 }
 function summarize(r5, as) {
   const s2 = summary.addHeading(
-    `sync-apps ${r5.mode === "diff" ? "(diff)" : ""}: ${r5.tool}${as ? ` on ${as}` : ""}`,
+    `sync-apps${r5.mode === "diff" ? " (diff)" : ""}: ${r5.tool}${as ? ` on ${as}` : ""}`,
     2
   );
   const ownerText = r5.owner === void 0 ? "no rollout file: singletons applied as written" : r5.owner ? "this cluster owns the singletons" : "not the owner: singletons rendered stopped";
@@ -75240,13 +75242,15 @@ function summarize(r5, as) {
       { data: r5.tool === "kubectl" ? "manifests" : "release", header: true },
       { data: "changed", header: true },
       { data: "revision", header: true },
-      { data: "ready", header: true }
+      { data: "ready", header: true },
+      { data: "took", header: true }
     ],
     ...r5.units.map((u) => [
       u.namespace ? `${u.namespace}/${u.name}` : u.name,
       u.changed === void 0 ? "unknown" : u.changed ? "yes" : "no",
       u.revision ? `${u.revision.before ?? "\u2013"} \u2192 ${u.revision.after ?? "\u2013"}` : "",
-      u.workloads.map((w) => `${w.kind} ${w.name}: ${w.summary}`).join("<br>") || "\u2013"
+      u.workloads.map((w) => `${w.kind} ${w.name}: ${w.summary}`).join("<br>") || "\u2013",
+      u.durationMs !== void 0 ? seconds(u.durationMs) : "see above"
     ])
   ]);
   if (r5.stopped.length > 0) {

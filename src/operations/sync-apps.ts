@@ -101,6 +101,8 @@ export interface SyncUnit {
   changed: boolean | undefined;
   revision?: { before?: number; after?: number };
   workloads: WorkloadStatus[];
+  /** Tool run and wait for this unit; undefined when one tool run deployed several (helmfile). */
+  durationMs?: number;
 }
 
 export interface ResourceStatus extends ObjectRef {
@@ -209,6 +211,9 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
       unit.workloads = statuses.filter((w) => run.unitOf(w) === unit);
     }
   }
+
+  const only = run.units.length === 1 ? run.units[0] : undefined;
+  if (only) only.durationMs = toolMs + waitMs;
 
   let binding: SyncAppsResult['binding'];
   let bindMs = 0;
