@@ -72462,6 +72462,9 @@ ${lastLines(listed.stderr)}`
       req.mode === "apply" ? "Releases helmfile had already applied stay applied; a release whose wait failed is left as helm left it (see helm history)." : "Nothing was changed."
     );
   }
+  ctx.logger.info(
+    `helmfile ${req.mode}: exit code ${result.exitCode}, ${outcome.changed ? req.mode === "apply" ? "changes applied" : "changes to apply" : "no changes"}.`
+  );
   const after = req.mode === "apply" ? await helmReleases(tools, kubeconfig) : before;
   const units = [];
   const workloads = [];
@@ -72568,6 +72571,9 @@ async function runHelm(req, src, ctx, post, recordFile) {
 ${lastLines(diff.stderr)}`
       );
     changed = outcome.changed;
+    logger2.info(
+      outcome.changed ? `helm diff: release ${src.release} has changes (its exit code 2 and "Error: identified at least one change" mean changes, not a failure).` : `helm diff: release ${src.release} has no changes.`
+    );
   } else if (req.mode === "diff") {
     throw new ConfigurationError(
       `Diff mode with helm needs the helm-diff plugin: ${INSTALL_HINTS["helm-diff"]}.`
@@ -75232,7 +75238,7 @@ function summarize(r5, as) {
     `sync-apps${r5.mode === "diff" ? " (diff)" : ""}: ${r5.tool}${as ? ` on ${as}` : ""}`,
     2
   );
-  const ownerText = r5.owner === void 0 ? "no rollout file: singletons applied as written" : r5.owner ? "this cluster owns the singletons" : "not the owner: singletons rendered stopped";
+  const ownerText = r5.owner === void 0 ? "No rollout file: singletons applied as written" : r5.owner ? "This cluster owns the singletons" : "Not the owner: singletons rendered stopped";
   s2.addRaw(
     `${r5.changed ? r5.mode === "diff" ? "Would change." : "Changed." : "Nothing to change."} ${ownerText}. Tool ${seconds(r5.toolMs)}, waiting ${seconds(r5.waitMs)}, binding ${seconds(r5.bindMs)}.`,
     true

@@ -539,6 +539,9 @@ async function runHelmfile(
         : 'Nothing was changed.',
     );
   }
+  ctx.logger.info(
+    `helmfile ${req.mode}: exit code ${result.exitCode}, ${outcome.changed ? (req.mode === 'apply' ? 'changes applied' : 'changes to apply') : 'no changes'}.`,
+  );
   const after = req.mode === 'apply' ? await helmReleases(tools, kubeconfig) : before;
   const units: SyncUnit[] = [];
   const workloads: ObjectRef[] = [];
@@ -675,6 +678,11 @@ async function runHelm(
         `helm diff upgrade failed (exit code ${diff.exitCode}):\n${lastLines(diff.stderr)}`,
       );
     changed = outcome.changed;
+    logger.info(
+      outcome.changed
+        ? `helm diff: release ${src.release} has changes (its exit code 2 and "Error: identified at least one change" mean changes, not a failure).`
+        : `helm diff: release ${src.release} has no changes.`,
+    );
   } else if (req.mode === 'diff') {
     throw new ConfigurationError(
       `Diff mode with helm needs the helm-diff plugin: ${INSTALL_HINTS['helm-diff']}.`,

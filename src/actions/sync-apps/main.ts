@@ -90,10 +90,10 @@ function summarize(r: SyncAppsResult, as: string | undefined): typeof core.summa
   );
   const ownerText =
     r.owner === undefined
-      ? 'no rollout file: singletons applied as written'
+      ? 'No rollout file: singletons applied as written'
       : r.owner
-        ? 'this cluster owns the singletons'
-        : 'not the owner: singletons rendered stopped';
+        ? 'This cluster owns the singletons'
+        : 'Not the owner: singletons rendered stopped';
   s.addRaw(
     `${r.changed ? (r.mode === 'diff' ? 'Would change.' : 'Changed.') : 'Nothing to change.'} ${ownerText}. Tool ${seconds(r.toolMs)}, waiting ${seconds(r.waitMs)}, binding ${seconds(r.bindMs)}.`,
     true,
