@@ -22,21 +22,43 @@ for (const name of actions) {
   }
 }
 
+// Programs an action runs besides its entry point: the kubeconfigs of create-cluster and
+// sync-apps name the EKS token minter (the exec credential plugin) beside their bundle, and
+// sync-apps passes its singleton post-renderer to helm.
+const extras = {
+  'create-cluster': { 'eks-token.js': join('src', 'eks', 'token-cli.ts') },
+  'sync-apps': {
+    'eks-token.js': join('src', 'eks', 'token-cli.ts'),
+    'post-render.js': join('src', 'kube', 'post-render-cli.ts'),
+  },
+};
+
 // The CLI (package.json bin) is bundled the same way, with a shebang.
 const entries = [
-  ...actions.map((name) => ({
-    name,
-    entry: join('src', 'actions', name, 'index.ts'),
-    shebang: '',
-  })),
-  { name: 'cli', entry: join('src', 'cli', 'index.ts'), shebang: '#!/usr/bin/env node\n' },
+  ...actions.flatMap((name) => [
+    {
+      entry: join('src', 'actions', name, 'index.ts'),
+      out: join('dist', name, 'index.js'),
+      shebang: '',
+    },
+    ...Object.entries(extras[name] ?? {}).map(([file, entry]) => ({
+      entry,
+      out: join('dist', name, file),
+      shebang: '',
+    })),
+  ]),
+  {
+    entry: join('src', 'cli', 'index.ts'),
+    out: join('dist', 'cli', 'index.js'),
+    shebang: '#!/usr/bin/env node\n',
+  },
 ];
 
 rmSync('dist', { recursive: true, force: true });
-for (const { name, entry, shebang } of entries) {
+for (const { entry, out, shebang } of entries) {
   await build({
     entryPoints: [entry],
-    outfile: join('dist', name, 'index.js'),
+    outfile: out,
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -47,6 +69,6 @@ for (const { name, entry, shebang } of entries) {
       js: `${shebang}import { createRequire as __ecc_createRequire } from 'node:module'; const require = __ecc_createRequire(import.meta.url);`,
     },
   });
-  if (shebang) chmodSync(join('dist', name, 'index.js'), 0o755);
-  console.log(`bundled dist/${name}/index.js`);
+  if (shebang) chmodSync(out, 0o755);
+  console.log(`bundled ${out}`);
 }

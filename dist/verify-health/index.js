@@ -66493,9 +66493,16 @@ var TOP_LEVEL_KEYS = [
   "canary",
   "steps",
   "owner",
-  "analysis"
+  "analysis",
+  "singletons"
 ];
-var CLUSTER_KEYS = ["eks", "targetGroup"];
+var CLUSTER_KEYS = ["eks", "targetGroup", "service"];
+var SERVICE_KEYS = ["namespace", "name", "port"];
+var SINGLETON_KEYS = ["namespaces", "selector"];
+var DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+var PORT_NAME = /^(?=.*[a-z])[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,14}$/;
+var LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+var LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 var ROUTE_KEYS = ["listener", "rule"];
 var ANALYSIS_KEYS = ["warmup", "interval", "duration", "failureLimit", "checks"];
 var NAME2 = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -66593,9 +66600,11 @@ function readRollout(src, path) {
   const canary = canaryAt && readClusterName(src, canaryAt, clusterNames);
   const owner = ownerAt && readClusterName(src, ownerAt, clusterNames);
   const steps = stepsAt && readSteps(src, stepsAt);
+  const singletonsAt = top.get("singletons");
+  const singletons = singletonsAt && readSingletons(src, singletonsAt);
   const analysisAt = top.get("analysis");
   const analysis = analysisAt ? readAnalysis(src, analysisAt) : { ...ANALYSIS_DEFAULTS, checks: defaultChecks() };
-  if (src.diagnostics.length > 0 || version === void 0 || name === void 0 || region === void 0 || clusters === void 0 || routes === void 0 || weights === void 0 || canary === void 0 || owner === void 0 || steps === void 0 || analysis === void 0) {
+  if (src.diagnostics.length > 0 || version === void 0 || name === void 0 || region === void 0 || clusters === void 0 || routes === void 0 || weights === void 0 || canary === void 0 || owner === void 0 || steps === void 0 || analysis === void 0 || singletonsAt !== void 0 && singletons === void 0) {
     return void 0;
   }
   return {
@@ -66606,7 +66615,8 @@ function readRollout(src, path) {
     clusters: clusters.map((c5) => ({
       name: c5.name,
       eks: c5.eks,
-      targetGroup: c5.targetGroup.arn
+      targetGroup: c5.targetGroup.arn,
+      ...c5.service ? { service: c5.service } : {}
     })),
     routes: routes.map((r5) => ({ kind: r5.kind, arn: r5.arn.arn })),
     weights,
@@ -66614,6 +66624,7 @@ function readRollout(src, path) {
     steps,
     owner,
     analysis,
+    ...singletons ? { singletons } : {},
     locate: (p3) => src.locate(p3)
   };
 }
@@ -66669,8 +66680,10 @@ function readClusters(src, at, region) {
     if (!NAME2.test(name)) {
       src.reportEntry(clusterAt, `Cluster name "${name}" must be ${NAME_RULE}.`);
     }
-    const fields = src.map(clusterAt, CLUSTER_KEYS, "a map with eks and targetGroup");
+    const fields = src.map(clusterAt, CLUSTER_KEYS, "a map with eks, targetGroup and service");
     if (!fields) continue;
+    const serviceAt = fields.get("service");
+    if (serviceAt) draft.service = readService(src, serviceAt);
     const eksAt = src.required(
       fields,
       "eks",
@@ -66716,6 +66729,98 @@ function readClusters(src, at, region) {
     }
   }
   return drafts;
+}
+function readService(src, at) {
+  const f5 = src.map(at, SERVICE_KEYS, "a map { namespace, name, port } naming a Service");
+  if (!f5) return void 0;
+  const namespaceAt = src.required(f5, "namespace", at, "the Service's namespace");
+  const nameAt = src.required(f5, "name", at, "the Service's name");
+  const portAt = src.required(f5, "port", at, "the Service port: its number or its name");
+  const namespace = namespaceAt && dnsLabel(src, namespaceAt, "a namespace");
+  const name = nameAt && dnsLabel(src, nameAt, "a Service name");
+  let port;
+  if (portAt) {
+    const v = (0, import_yaml4.isScalar)(portAt.node) ? portAt.node.value : void 0;
+    if (typeof v === "number") port = src.integer(portAt, 1, 65535);
+    else if (typeof v === "string" && PORT_NAME.test(v)) port = v;
+    else {
+      src.reportValue(
+        portAt,
+        `${portAt.label} must be a port number (1 to 65535) or the name of a port of the Service (up to 15 lowercase letters, digits and hyphens), got ${JSON.stringify(v ?? null)}.`
+      );
+    }
+  }
+  if (namespace === void 0 || name === void 0 || port === void 0) return void 0;
+  return { namespace, name, port };
+}
+function dnsLabel(src, at, what) {
+  const v = src.string(at, what);
+  if (v !== void 0 && !DNS_LABEL.test(v)) {
+    src.reportValue(
+      at,
+      `${at.label} "${v}" is not ${what} Kubernetes accepts: up to 63 lowercase letters, digits and hyphens, starting and ending with a letter or digit.`
+    );
+    return void 0;
+  }
+  return v;
+}
+function readSingletons(src, at) {
+  const f5 = src.map(
+    at,
+    SINGLETON_KEYS,
+    "a map with namespaces (a list) and selector (labels of singleton Deployments)"
+  );
+  if (!f5) return void 0;
+  const before = src.diagnostics.length;
+  const result = {};
+  const namespacesAt = f5.get("namespaces");
+  if (namespacesAt) {
+    const items = src.list(namespacesAt, "a list of namespaces, e.g. [web, jobs]");
+    if (items && items.length === 0) {
+      src.reportValue(
+        namespacesAt,
+        `${namespacesAt.label} is empty; list the namespaces, or leave the key out for every namespace.`
+      );
+    }
+    const namespaces = (items ?? []).map((item) => dnsLabel(src, item, "a namespace"));
+    if (namespaces.every((n3) => n3 !== void 0)) result.namespaces = namespaces;
+  }
+  const selectorAt = f5.get("selector");
+  if (selectorAt) {
+    const entries = src.map(
+      selectorAt,
+      void 0,
+      'a map of label keys to values, e.g. { app.kubernetes.io/singleton: "true" }'
+    );
+    if (entries && entries.size === 0) {
+      src.reportValue(
+        selectorAt,
+        `${selectorAt.label} is empty, which would select every Deployment; give at least one label, or leave the key out.`
+      );
+    }
+    const selector = {};
+    for (const [key, valueAt] of entries ?? []) {
+      if (!LABEL_KEY.test(key)) {
+        src.reportEntry(valueAt, `${valueAt.label}: "${key}" is not a Kubernetes label key.`);
+        continue;
+      }
+      const v = (0, import_yaml4.isScalar)(valueAt.node) ? valueAt.node.value : void 0;
+      const text = typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : void 0;
+      if (text === void 0 || !LABEL_VALUE.test(text)) {
+        src.reportValue(
+          valueAt,
+          `${valueAt.label} must be a label value (up to 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit), got ${describeValue(v)}.`
+        );
+        continue;
+      }
+      selector[key] = text;
+    }
+    result.selector = selector;
+  }
+  return src.diagnostics.length > before ? void 0 : result;
+}
+function describeValue(v) {
+  return v === void 0 ? "a list or map" : JSON.stringify(v);
 }
 function readRoutes(src, at, region) {
   const items = src.list(

@@ -10,7 +10,14 @@ import { DEFAULT_CLOUDWATCH_PERIOD_MS, isCloudWatchPeriod } from '../health/chec
 import { defaultChecks, readChecks, type Check } from '../health/checks/index.js';
 import { formatDuration } from '../common/duration.js';
 import { closestMatch } from '../yaml/suggest.js';
-import type { Analysis, ClusterSpec, RolloutFile, RouteRef } from './types.js';
+import type {
+  Analysis,
+  ClusterSpec,
+  RolloutFile,
+  RouteRef,
+  ServiceRef,
+  Singletons,
+} from './types.js';
 import { YamlSource, optional, type At } from '../yaml/source.js';
 
 /** The rollout file versions this release reads. */
@@ -40,8 +47,19 @@ const TOP_LEVEL_KEYS = [
   'steps',
   'owner',
   'analysis',
+  'singletons',
 ];
-const CLUSTER_KEYS = ['eks', 'targetGroup'];
+const CLUSTER_KEYS = ['eks', 'targetGroup', 'service'];
+const SERVICE_KEYS = ['namespace', 'name', 'port'];
+const SINGLETON_KEYS = ['namespaces', 'selector'];
+/** A Kubernetes namespace or Service name (RFC 1123 label). */
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A Service port name (IANA_SVC_NAME). */
+const PORT_NAME = /^(?=.*[a-z])[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,14}$/;
+/** A label key: optional DNS prefix, then a name of up to 63 characters. */
+const LABEL_KEY =
+  /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const ROUTE_KEYS = ['listener', 'rule'] as const;
 const ANALYSIS_KEYS = ['warmup', 'interval', 'duration', 'failureLimit', 'checks'];
 
@@ -111,6 +129,7 @@ interface ClusterDraft {
   eks?: string;
   targetGroup?: ElbArn;
   targetGroupAt?: At;
+  service?: ServiceRef;
 }
 
 interface RouteDraft {
@@ -166,6 +185,8 @@ function readRollout(src: YamlSource, path: string): RolloutFile | undefined {
   const canary = canaryAt && readClusterName(src, canaryAt, clusterNames);
   const owner = ownerAt && readClusterName(src, ownerAt, clusterNames);
   const steps = stepsAt && readSteps(src, stepsAt);
+  const singletonsAt = top.get('singletons');
+  const singletons = singletonsAt && readSingletons(src, singletonsAt);
   const analysisAt = top.get('analysis');
   const analysis = analysisAt
     ? readAnalysis(src, analysisAt)
@@ -182,7 +203,8 @@ function readRollout(src: YamlSource, path: string): RolloutFile | undefined {
     canary === undefined ||
     owner === undefined ||
     steps === undefined ||
-    analysis === undefined
+    analysis === undefined ||
+    (singletonsAt !== undefined && singletons === undefined)
   ) {
     return undefined;
   }
@@ -195,6 +217,7 @@ function readRollout(src: YamlSource, path: string): RolloutFile | undefined {
       name: c.name,
       eks: c.eks as string,
       targetGroup: (c.targetGroup as ElbArn).arn,
+      ...(c.service ? { service: c.service } : {}),
     })),
     routes: routes.map((r): RouteRef => ({ kind: r.kind, arn: r.arn.arn })),
     weights,
@@ -202,6 +225,7 @@ function readRollout(src: YamlSource, path: string): RolloutFile | undefined {
     steps,
     owner,
     analysis,
+    ...(singletons ? { singletons } : {}),
     locate: (p) => src.locate(p),
   };
 }
@@ -265,8 +289,10 @@ function readClusters(
     if (!NAME.test(name)) {
       src.reportEntry(clusterAt, `Cluster name "${name}" must be ${NAME_RULE}.`);
     }
-    const fields = src.map(clusterAt, CLUSTER_KEYS, 'a map with eks and targetGroup');
+    const fields = src.map(clusterAt, CLUSTER_KEYS, 'a map with eks, targetGroup and service');
     if (!fields) continue;
+    const serviceAt = fields.get('service');
+    if (serviceAt) draft.service = readService(src, serviceAt);
     const eksAt = src.required(
       fields,
       'eks',
@@ -312,6 +338,105 @@ function readClusters(
     }
   }
   return drafts;
+}
+
+function readService(src: YamlSource, at: At): ServiceRef | undefined {
+  const f = src.map(at, SERVICE_KEYS, 'a map { namespace, name, port } naming a Service');
+  if (!f) return undefined;
+  const namespaceAt = src.required(f, 'namespace', at, "the Service's namespace");
+  const nameAt = src.required(f, 'name', at, "the Service's name");
+  const portAt = src.required(f, 'port', at, 'the Service port: its number or its name');
+  const namespace = namespaceAt && dnsLabel(src, namespaceAt, 'a namespace');
+  const name = nameAt && dnsLabel(src, nameAt, 'a Service name');
+  let port: number | string | undefined;
+  if (portAt) {
+    const v = isScalar(portAt.node) ? portAt.node.value : undefined;
+    if (typeof v === 'number') port = src.integer(portAt, 1, 65535);
+    else if (typeof v === 'string' && PORT_NAME.test(v)) port = v;
+    else {
+      src.reportValue(
+        portAt,
+        `${portAt.label} must be a port number (1 to 65535) or the name of a port of the Service (up to 15 lowercase letters, digits and hyphens), got ${JSON.stringify(v ?? null)}.`,
+      );
+    }
+  }
+  if (namespace === undefined || name === undefined || port === undefined) return undefined;
+  return { namespace, name, port };
+}
+
+function dnsLabel(src: YamlSource, at: At, what: string): string | undefined {
+  const v = src.string(at, what);
+  if (v !== undefined && !DNS_LABEL.test(v)) {
+    src.reportValue(
+      at,
+      `${at.label} "${v}" is not ${what} Kubernetes accepts: up to 63 lowercase letters, digits and hyphens, starting and ending with a letter or digit.`,
+    );
+    return undefined;
+  }
+  return v;
+}
+
+function readSingletons(src: YamlSource, at: At): Singletons | undefined {
+  const f = src.map(
+    at,
+    SINGLETON_KEYS,
+    'a map with namespaces (a list) and selector (labels of singleton Deployments)',
+  );
+  if (!f) return undefined;
+  const before = src.diagnostics.length;
+  const result: Singletons = {};
+  const namespacesAt = f.get('namespaces');
+  if (namespacesAt) {
+    const items = src.list(namespacesAt, 'a list of namespaces, e.g. [web, jobs]');
+    if (items && items.length === 0) {
+      src.reportValue(
+        namespacesAt,
+        `${namespacesAt.label} is empty; list the namespaces, or leave the key out for every namespace.`,
+      );
+    }
+    const namespaces = (items ?? []).map((item) => dnsLabel(src, item, 'a namespace'));
+    if (namespaces.every((n) => n !== undefined)) result.namespaces = namespaces;
+  }
+  const selectorAt = f.get('selector');
+  if (selectorAt) {
+    const entries = src.map(
+      selectorAt,
+      undefined,
+      'a map of label keys to values, e.g. { app.kubernetes.io/singleton: "true" }',
+    );
+    if (entries && entries.size === 0) {
+      src.reportValue(
+        selectorAt,
+        `${selectorAt.label} is empty, which would select every Deployment; give at least one label, or leave the key out.`,
+      );
+    }
+    const selector: Record<string, string> = {};
+    for (const [key, valueAt] of entries ?? []) {
+      if (!LABEL_KEY.test(key)) {
+        src.reportEntry(valueAt, `${valueAt.label}: "${key}" is not a Kubernetes label key.`);
+        continue;
+      }
+      const v = isScalar(valueAt.node) ? valueAt.node.value : undefined;
+      const text =
+        typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+          ? String(v)
+          : undefined;
+      if (text === undefined || !LABEL_VALUE.test(text)) {
+        src.reportValue(
+          valueAt,
+          `${valueAt.label} must be a label value (up to 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit), got ${describeValue(v)}.`,
+        );
+        continue;
+      }
+      selector[key] = text;
+    }
+    result.selector = selector;
+  }
+  return src.diagnostics.length > before ? undefined : result;
+}
+
+function describeValue(v: unknown): string {
+  return v === undefined ? 'a list or map' : JSON.stringify(v);
 }
 
 function readRoutes(src: YamlSource, at: At, region: string | undefined): RouteDraft[] | undefined {

@@ -27,6 +27,8 @@ export interface RolloutFile {
   /** The cluster that runs CronJobs and singletons. */
   owner: string;
   analysis: Analysis;
+  /** Which CronJobs and Deployments run on the owner only (absent: every CronJob, no Deployment). */
+  singletons?: Singletons;
   /** Where a value sits in the file, for annotations on later checks (plan, drift). */
   locate(path: readonly (string | number)[]): SourcePosition;
 }
@@ -39,6 +41,27 @@ export interface ClusterSpec {
   /** EKS cluster name. */
   eks: string;
   targetGroup: string;
+  /** The Service whose ready endpoints sync-apps binds into `targetGroup` (a TargetGroupBinding). */
+  service?: ServiceRef;
+}
+
+export interface ServiceRef {
+  namespace: string;
+  name: string;
+  /** The Service port: its number or its name. */
+  port: number | string;
+}
+
+/**
+ * What sync-apps keeps stopped on every cluster but the owner: every CronJob in `namespaces`
+ * (all namespaces when absent) is created suspended, and every Deployment there whose labels
+ * match `selector` is created with 0 replicas.
+ */
+export interface Singletons {
+  /** Undefined: every namespace. */
+  namespaces?: string[];
+  /** Label key -> value (matchLabels); undefined: no Deployment is a singleton. */
+  selector?: Record<string, string>;
 }
 
 export interface RouteRef {

@@ -278,6 +278,70 @@ const INVALID: Row[] = [
     'clusters.green.eks "prod-1-31" is also the EKS cluster of "blue"',
     '9:10',
   ],
+  // service and singletons (sync-apps)
+  [
+    'a service without a port',
+    edit([
+      `targetGroup: ${GREEN_TG}`,
+      `targetGroup: ${GREEN_TG}\n    service: { namespace: web, name: web }`,
+    ]),
+    'Missing required key "port" in clusters.green.service',
+    '11:5',
+  ],
+  [
+    'a service port out of range',
+    edit([
+      `targetGroup: ${GREEN_TG}`,
+      `targetGroup: ${GREEN_TG}\n    service: { namespace: web, name: web, port: 70000 }`,
+    ]),
+    'clusters.green.service.port must be an integer from 1 to 65535, got 70000.',
+    '11:49',
+  ],
+  [
+    'a service namespace Kubernetes refuses',
+    edit([
+      `targetGroup: ${GREEN_TG}`,
+      `targetGroup: ${GREEN_TG}\n    service: { namespace: Web_NS, name: web, port: http }`,
+    ]),
+    'clusters.green.service.namespace "Web_NS" is not a namespace Kubernetes accepts',
+    '11:27',
+  ],
+  [
+    'a misspelt service key',
+    edit([
+      `targetGroup: ${GREEN_TG}`,
+      `targetGroup: ${GREEN_TG}\n    service: { namespace: web, nmae: web, port: 80 }`,
+    ]),
+    'did you mean "name"?',
+    '11:32',
+  ],
+  [
+    'singletons as a list',
+    edit(['owner: blue', 'owner: blue\nsingletons: [web]']),
+    'singletons must be a map with namespaces (a list) and selector',
+    '18:13',
+  ],
+  [
+    'an empty singleton namespace list',
+    edit(['owner: blue', 'owner: blue\nsingletons:\n  namespaces: []']),
+    'singletons.namespaces is empty',
+    '19:15',
+  ],
+  [
+    'a singleton selector value that is a list',
+    edit([
+      'owner: blue',
+      'owner: blue\nsingletons:\n  selector: { app.kubernetes.io/singleton: [yes] }',
+    ]),
+    'singletons.selector.app.kubernetes.io/singleton must be a label value',
+    '19:44',
+  ],
+  [
+    'an empty singleton selector',
+    edit(['owner: blue', 'owner: blue\nsingletons:\n  selector: {}']),
+    'which would select every Deployment',
+    '19:13',
+  ],
   [
     'a target group that is not an ARN',
     edit([`targetGroup: ${GREEN_TG}`, 'targetGroup: web-green']),
@@ -715,6 +779,30 @@ const INVALID: Row[] = [
     '24:7',
   ],
 ];
+
+describe('parseRolloutFile: service and singletons', () => {
+  it("reads a cluster's service and the singletons", () => {
+    const file = parseRolloutFile(
+      edit(
+        [
+          `targetGroup: ${GREEN_TG}`,
+          `targetGroup: ${GREEN_TG}\n    service: { namespace: web, name: web, port: http }`,
+        ],
+        [
+          'owner: blue',
+          'owner: blue\nsingletons:\n  namespaces: [web, jobs]\n  selector: { app.kubernetes.io/singleton: "true", tier: 1 }',
+        ],
+      ),
+      FILE,
+    );
+    expect(file.clusters[0]).toEqual({ name: 'blue', eks: 'prod-1-31', targetGroup: BLUE_TG });
+    expect(file.clusters[1]?.service).toEqual({ namespace: 'web', name: 'web', port: 'http' });
+    expect(file.singletons).toEqual({
+      namespaces: ['web', 'jobs'],
+      selector: { 'app.kubernetes.io/singleton': 'true', tier: '1' },
+    });
+  });
+});
 
 describe('parseRolloutFile: invalid files', () => {
   it.each(INVALID)('%s', (_title, text, message, position) => {

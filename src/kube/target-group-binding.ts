@@ -1,0 +1,242 @@
+/**
+ * Binding a cluster's target group: the TargetGroupBinding (AWS Load Balancer Controller,
+ * elbv2.k8s.aws/v1beta1) that registers the ready endpoints of one Service port into the
+ * target group. `targetType: ip` (pods are targets; no NodePort hop), never
+ * `multiClusterTargetGroup`: that lets several clusters share one target group with traffic
+ * spread evenly across them, which cannot be weighted, so a canary needs one group per cluster.
+ */
+import {
+  DescribeTargetHealthCommand,
+  type ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ConfigurationError, ExplainedError } from '../common/errors.js';
+import { FIELD_MANAGER } from './argv.js';
+import { kubectlJson } from './workloads.js';
+import type { ToolRunner } from './tools.js';
+
+export const TGB_API_VERSION = 'elbv2.k8s.aws/v1beta1';
+export const TGB_RESOURCE = 'targetgroupbindings.elbv2.k8s.aws';
+
+export interface BindingSpec {
+  /** metadata.name: `<rollout name>-<cluster name>`. */
+  name: string;
+  namespace: string;
+  serviceName: string;
+  servicePort: number | string;
+  targetGroupArn: string;
+}
+
+export function targetGroupBindingManifest(b: BindingSpec): Record<string, unknown> {
+  return {
+    apiVersion: TGB_API_VERSION,
+    kind: 'TargetGroupBinding',
+    metadata: {
+      name: b.name,
+      namespace: b.namespace,
+      labels: { 'app.kubernetes.io/managed-by': FIELD_MANAGER },
+    },
+    spec: {
+      serviceRef: { name: b.serviceName, port: b.servicePort },
+      targetGroupARN: b.targetGroupArn,
+      targetType: 'ip',
+    },
+  };
+}
+
+interface Tgb {
+  metadata: { name: string; namespace: string };
+  spec?: { targetGroupARN?: string; serviceRef?: { name?: string; port?: number | string } };
+}
+
+/**
+ * Refuses a cluster that already binds a target group the rollout file gives to another
+ * cluster (traffic for one cluster would reach another's pods), and a binding of ours whose
+ * name is taken by one for another target group.
+ */
+export async function checkBindings(
+  tools: ToolRunner,
+  kubeconfig: string,
+  binding: BindingSpec,
+  foreign: { cluster: string; targetGroupArn: string }[],
+): Promise<void> {
+  const r = await tools.run(
+    'kubectl',
+    ['--kubeconfig', kubeconfig, 'get', TGB_RESOURCE, '--all-namespaces', '--output', 'json'],
+    { silent: true },
+  );
+  if (r.exitCode !== 0) {
+    if (
+      /the server doesn't have a resource type|no matches for kind|not find the requested resource/i.test(
+        r.stderr,
+      )
+    ) {
+      throw new ConfigurationError(
+        'This cluster has no TargetGroupBinding CRD (targetgroupbindings.elbv2.k8s.aws): install the AWS Load Balancer Controller (Helm chart eks/aws-load-balancer-controller) before sync-apps binds the target group.',
+      );
+    }
+    throw new ExplainedError(`kubectl get ${TGB_RESOURCE} failed: ${r.stderr.trim()}`);
+  }
+  const items = (JSON.parse(r.stdout) as { items: Tgb[] }).items;
+  for (const item of items) {
+    const arn = item.spec?.targetGroupARN;
+    const other = foreign.find((f) => f.targetGroupArn === arn);
+    if (other) {
+      throw new ConfigurationError(
+        `TargetGroupBinding ${item.metadata.namespace}/${item.metadata.name} in this cluster binds the target group of cluster "${other.cluster}" (${arn}); the rollout file gives that group to "${other.cluster}". Delete that binding, or sync the cluster the file names.`,
+      );
+    }
+    if (
+      item.metadata.namespace === binding.namespace &&
+      item.metadata.name === binding.name &&
+      arn &&
+      arn !== binding.targetGroupArn
+    ) {
+      throw new ConfigurationError(
+        `TargetGroupBinding ${binding.namespace}/${binding.name} already binds ${arn}, not ${binding.targetGroupArn} as the rollout file says. A binding's target group cannot change; delete it first (its targets are deregistered).`,
+      );
+    }
+  }
+}
+
+/** Creates or updates the binding (server-side apply, our field manager); answers kubectl's verdict. */
+export async function applyBinding(
+  tools: ToolRunner,
+  kubeconfig: string,
+  binding: BindingSpec,
+): Promise<string> {
+  const svc = await tools.run(
+    'kubectl',
+    [
+      '--kubeconfig',
+      kubeconfig,
+      'get',
+      'service',
+      binding.serviceName,
+      '--namespace',
+      binding.namespace,
+      '--output',
+      'json',
+    ],
+    { silent: true },
+  );
+  if (svc.exitCode !== 0) {
+    throw new ConfigurationError(
+      `Service ${binding.namespace}/${binding.serviceName}, which the rollout file names for this cluster's target group, is not in the cluster after the sync: ${svc.stderr.trim()}`,
+    );
+  }
+  const ports =
+    (JSON.parse(svc.stdout) as { spec?: { ports?: { name?: string; port?: number }[] } }).spec
+      ?.ports ?? [];
+  if (!ports.some((p) => p.port === binding.servicePort || p.name === binding.servicePort)) {
+    throw new ConfigurationError(
+      `Service ${binding.namespace}/${binding.serviceName} has no port ${binding.servicePort} (it has ${ports.map((p) => (p.name ? `${p.name}:${p.port}` : String(p.port))).join(', ') || 'none'}); fix service.port in the rollout file.`,
+    );
+  }
+  const r = await tools.run(
+    'kubectl',
+    [
+      '--kubeconfig',
+      kubeconfig,
+      'apply',
+      '--server-side',
+      '--field-manager',
+      FIELD_MANAGER,
+      '--filename',
+      '-',
+    ],
+    { input: JSON.stringify(targetGroupBindingManifest(binding)), silent: true },
+  );
+  if (r.exitCode !== 0)
+    throw new ExplainedError(
+      `Applying TargetGroupBinding ${binding.namespace}/${binding.name} failed: ${r.stderr.trim()}`,
+    );
+  return r.stdout.trim();
+}
+
+export interface BoundTargets {
+  /** Pod IPs of the Service's ready endpoints. */
+  endpoints: string[];
+  /** Target id:port -> state, for every target in the group. */
+  targets: Record<string, string>;
+  /** Healthy targets that are this cluster's endpoints. */
+  healthyHere: number;
+}
+
+/** The Service's ready endpoint addresses (EndpointSlices). */
+export async function serviceEndpoints(
+  tools: ToolRunner,
+  kubeconfig: string,
+  binding: BindingSpec,
+): Promise<string[]> {
+  const list = await kubectlJson<{
+    items: { endpoints?: { addresses?: string[]; conditions?: { ready?: boolean } }[] }[];
+  }>(tools, kubeconfig, [
+    'get',
+    'endpointslices.discovery.k8s.io',
+    '--namespace',
+    binding.namespace,
+    '--selector',
+    `kubernetes.io/service-name=${binding.serviceName}`,
+  ]);
+  return list.items.flatMap((s) =>
+    (s.endpoints ?? [])
+      .filter((e) => e.conditions?.ready !== false)
+      .flatMap((e) => e.addresses ?? []),
+  );
+}
+
+export async function boundTargets(
+  elbv2: ElasticLoadBalancingV2Client,
+  tools: ToolRunner,
+  kubeconfig: string,
+  binding: BindingSpec,
+): Promise<BoundTargets> {
+  const endpoints = await serviceEndpoints(tools, kubeconfig, binding);
+  const out = await elbv2.send(
+    new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn }),
+  );
+  const targets: Record<string, string> = {};
+  let healthyHere = 0;
+  for (const d of out.TargetHealthDescriptions ?? []) {
+    const id = d.Target?.Id ?? '?';
+    const state = d.TargetHealth?.State ?? 'unknown';
+    targets[`${id}:${d.Target?.Port ?? ''}`] = d.TargetHealth?.Reason
+      ? `${state} (${d.TargetHealth.Reason})`
+      : state;
+    if (state === 'healthy' && endpoints.includes(id)) healthyHere++;
+  }
+  return { endpoints, targets, healthyHere };
+}
+
+/** Polls until the target group has `minHealthy` healthy targets that are this cluster's pods. */
+export async function waitForHealthyTargets(
+  elbv2: ElasticLoadBalancingV2Client,
+  tools: ToolRunner,
+  kubeconfig: string,
+  binding: BindingSpec,
+  minHealthy: number,
+  options: {
+    timeoutMs: number;
+    signal?: AbortSignal;
+    sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+    now: () => number;
+  },
+): Promise<BoundTargets> {
+  const deadline = options.now() + options.timeoutMs;
+  for (;;) {
+    const bound = await boundTargets(elbv2, tools, kubeconfig, binding);
+    if (bound.healthyHere >= minHealthy) return bound;
+    if (options.now() >= deadline) {
+      const listed =
+        Object.entries(bound.targets)
+          .map(([t, s]) => `${t} ${s}`)
+          .join(', ') || 'no targets';
+      throw new ExplainedError(
+        `Target group ${binding.targetGroupArn} has ${bound.healthyHere} healthy target(s) from this cluster after ${Math.round(options.timeoutMs / 1000)} s; the analysis needs at least ${minHealthy}. ` +
+          `Ready endpoints of Service ${binding.namespace}/${binding.serviceName}: ${bound.endpoints.join(', ') || 'none'}. Targets: ${listed}. ` +
+          `Check the TargetGroupBinding's events (kubectl describe targetgroupbinding ${binding.name} -n ${binding.namespace}) and the target group's health check.`,
+      );
+    }
+    await options.sleep(2_000, options.signal);
+  }
+}

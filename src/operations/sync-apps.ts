@@ -1,0 +1,996 @@
+/**
+ * sync-apps: run the user's own deploy tool (helmfile, helm, or kubectl) against one cluster,
+ * safely, and leave the cluster ready for the canary:
+ *   kubeconfig of our own → (off the owner) the singleton post-renderer → the tool, in apply or
+ *   diff mode → every applied Deployment/StatefulSet/DaemonSet available → the cluster's
+ *   TargetGroupBinding, with the analysis's minHealthy healthy targets from this cluster.
+ * Typed results; no @actions/*, no input names.
+ */
+import { copyFile, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { EKSClient } from '@aws-sdk/client-eks';
+import type { Clock } from '../common/clock.js';
+import { ConfigurationError, ExplainedError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { describeClusterAccess } from '../eks/describe.js';
+import { buildKubeconfig } from '../eks/kubeconfig.js';
+import {
+  helmDiffArgv,
+  helmfileArgv,
+  helmfileBuildArgv,
+  helmfileListArgv,
+  helmMajorVersion,
+  helmUpgradeArgv,
+  FIELD_MANAGER,
+  kubectlArgv,
+  outcomeOf,
+  type Mode,
+} from '../kube/argv.js';
+import {
+  formatRef,
+  manifestObjects,
+  parseManifests,
+  stringifyManifests,
+  workloadsIn,
+  type ObjectRef,
+} from '../kube/manifests.js';
+import { writePostRenderer } from '../kube/post-render.js';
+import {
+  runningSingletons,
+  stopSingletonsInDocs,
+  type LiveObject,
+  type SingletonPolicy,
+  type StoppedObject,
+} from '../kube/singletons.js';
+import {
+  applyBinding,
+  checkBindings,
+  waitForHealthyTargets,
+  type BindingSpec,
+  type BoundTargets,
+} from '../kube/target-group-binding.js';
+import { INSTALL_HINTS, type ToolResult, type ToolRunner } from '../kube/tools.js';
+import {
+  explainNotReady,
+  kubectlJson,
+  releaseWorkloads,
+  waitForWorkloads,
+  type WorkloadStatus,
+} from '../kube/workloads.js';
+import type { RolloutFile } from '../rollout-file/index.js';
+
+export type ClusterTarget =
+  { kind: 'eks'; name: string; region: string } | { kind: 'kubeconfig'; path: string };
+
+export type AppSource =
+  | { tool: 'helmfile'; file: string; environment?: string; selectors: string[] }
+  | { tool: 'helm'; chart: string; release: string; namespace: string; valuesFiles: string[] }
+  | { tool: 'kubectl'; manifests: string };
+
+export interface SyncAppsRequest {
+  cluster: ClusterTarget;
+  source: AppSource;
+  mode: Mode;
+  /** The rollout file and the name of this cluster in it. */
+  rollout?: { file: RolloutFile; as: string };
+  timeoutMs: number;
+  /** Our own folder (in RUNNER_TEMP): kubeconfig, post-renderer, diff. */
+  workDir: string;
+  /** The node that runs our helpers, and the bundled helpers themselves. */
+  helpers: { node: string; tokenMinter: string; postRenderer: string };
+}
+
+export interface SyncAppsDeps {
+  /** Makes the tool runner for the tools' environment (KUBECONFIG set to ours). */
+  tools: (env: Record<string, string>) => ToolRunner;
+  /** The environment the tools inherit (the job's, with the AWS credentials). */
+  env: Record<string, string>;
+  eks?: () => EKSClient;
+  elbv2?: () => ElasticLoadBalancingV2Client;
+  logger: Logger;
+  clock: Clock;
+  signal?: AbortSignal;
+}
+
+/** A release (helm, helmfile) or a manifest set (kubectl): what the summary has one row for. */
+export interface SyncUnit {
+  name: string;
+  namespace?: string;
+  /** undefined when the tool cannot tell (helm without the helm-diff plugin). */
+  changed: boolean | undefined;
+  revision?: { before?: number; after?: number };
+  workloads: WorkloadStatus[];
+  /** Tool run and wait for this unit; undefined when one tool run deployed several (helmfile). */
+  durationMs?: number;
+}
+
+export interface ResourceStatus extends ObjectRef {
+  status: string;
+}
+
+export interface SyncAppsResult {
+  mode: Mode;
+  tool: AppSource['tool'];
+  /** Whether this cluster owns singletons; undefined without a rollout file. */
+  owner: boolean | undefined;
+  changed: boolean;
+  /** The full diff (the tool's output in diff mode, or the diff taken before applying). */
+  diffPath: string;
+  units: SyncUnit[];
+  resources: ResourceStatus[];
+  /** Objects rendered stopped (off the owner). */
+  stopped: StoppedObject[];
+  binding?: BindingSpec & { applied: boolean; minHealthy: number; targets?: BoundTargets };
+  toolMs: number;
+  waitMs: number;
+  bindMs: number;
+}
+
+export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promise<SyncAppsResult> {
+  const { logger } = deps;
+  const started = deps.clock.now().getTime();
+  const deadline = started + req.timeoutMs;
+  const remaining = () => Math.max(1_000, deadline - deps.clock.now().getTime());
+
+  const clusterSpec = req.rollout ? rolloutCluster(req.rollout) : undefined;
+  const kubeconfig = await logger.group('Connecting to the cluster', () =>
+    writeKubeconfig(req, deps, clusterSpec?.eks),
+  );
+  const tools = deps.tools({ ...deps.env, KUBECONFIG: kubeconfig });
+
+  const owner = req.rollout ? req.rollout.as === req.rollout.file.owner : undefined;
+  const policy: SingletonPolicy | undefined =
+    owner === false
+      ? {
+          ...(req.rollout?.file.singletons?.namespaces
+            ? { namespaces: req.rollout.file.singletons.namespaces }
+            : {}),
+          ...(req.rollout?.file.singletons?.selector
+            ? { selector: req.rollout.file.singletons.selector }
+            : {}),
+        }
+      : undefined;
+  if (owner === undefined) {
+    logger.warning(
+      'No rollout file: CronJobs and Deployments are applied as the manifests say (no cluster is known to own singletons).',
+    );
+  } else if (owner) {
+    logger.info(
+      `This cluster (${req.rollout?.as}) owns the singletons: CronJobs and singleton Deployments are applied as the manifests say.`,
+    );
+  } else {
+    logger.info(
+      `This cluster (${req.rollout?.as}) is not the owner (${req.rollout?.file.owner}): every CronJob${policy?.namespaces ? ` in ${policy.namespaces.join(', ')}` : ''} is created suspended${
+        policy?.selector
+          ? ` and every Deployment labelled ${Object.entries(policy.selector)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',')} gets 0 replicas`
+          : ''
+      }, before it reaches the apiserver.`,
+    );
+  }
+
+  const diffPath = join(req.workDir, 'sync-apps.diff');
+  const wait = {
+    timeoutMs: 0,
+    signal: deps.signal,
+    sleep: (ms: number, s?: AbortSignal) => deps.clock.sleep(ms, s),
+    now: () => deps.clock.now().getTime(),
+  };
+  let run: ToolStage;
+  try {
+    run = await logger.group(`Running ${req.source.tool} (${req.mode})`, () =>
+      runTool(req, { tools, kubeconfig, policy, diffPath, logger, remaining }),
+    );
+  } catch (e) {
+    if (deps.signal?.aborted) logger.warning(stateLeftOnCancel(req.source));
+    throw e;
+  }
+  const toolMs = run.durationMs;
+
+  if (req.mode === 'apply' && policy) {
+    await logger.group('Checking singletons are stopped', () =>
+      checkSingletonsStopped(tools, kubeconfig, run.objects, policy, logger),
+    );
+  }
+
+  let waitMs = 0;
+  if (req.mode === 'apply' && run.workloads.length > 0) {
+    const t0 = deps.clock.now().getTime();
+    const statuses = await logger.group('Waiting for workloads', async () => {
+      const s = await waitForWorkloads(tools, kubeconfig, run.workloads, {
+        ...wait,
+        timeoutMs: remaining(),
+      });
+      for (const w of s) logger.info(`${formatRef(w)}: ${w.summary}`);
+      return s;
+    });
+    waitMs = deps.clock.now().getTime() - t0;
+    for (const unit of run.units) {
+      unit.workloads = statuses.filter((w) => run.unitOf(w) === unit);
+    }
+  }
+
+  const only = run.units.length === 1 ? run.units[0] : undefined;
+  if (only) only.durationMs = toolMs + waitMs;
+
+  let binding: SyncAppsResult['binding'];
+  let bindMs = 0;
+  if (req.rollout && clusterSpec) {
+    const file = req.rollout.file;
+    const minHealthy = Math.max(
+      1,
+      ...file.analysis.checks.map((c) => (c.kind === 'targetHealth' ? c.minHealthy : 1)),
+    );
+    if (!clusterSpec.service) {
+      logger.warning(
+        `The rollout file gives cluster "${clusterSpec.name}" no service: no TargetGroupBinding is made. Add clusters.${clusterSpec.name}.service { namespace, name, port } to bind ${clusterSpec.targetGroup}.`,
+      );
+    } else {
+      const spec: BindingSpec = {
+        name: `${file.name}-${clusterSpec.name}`,
+        namespace: clusterSpec.service.namespace,
+        serviceName: clusterSpec.service.name,
+        servicePort: clusterSpec.service.port,
+        targetGroupArn: clusterSpec.targetGroup,
+      };
+      const foreign = file.clusters
+        .filter((c) => c.name !== clusterSpec.name)
+        .map((c) => ({ cluster: c.name, targetGroupArn: c.targetGroup }));
+      const t0 = deps.clock.now().getTime();
+      binding = await logger.group(`Binding target group of ${clusterSpec.name}`, async () => {
+        await checkBindings(tools, kubeconfig, spec, foreign);
+        if (req.mode === 'diff') {
+          logger.info(
+            `Would bind Service ${spec.namespace}/${spec.serviceName} port ${spec.servicePort} to ${spec.targetGroupArn} (TargetGroupBinding ${spec.namespace}/${spec.name}, targetType ip).`,
+          );
+          return { ...spec, applied: false, minHealthy };
+        }
+        logger.info(await applyBinding(tools, kubeconfig, spec));
+        if (!deps.elbv2) throw new Error('syncApps needs an ELBv2 client to check target health');
+        const targets = await waitForHealthyTargets(
+          deps.elbv2(),
+          tools,
+          kubeconfig,
+          spec,
+          minHealthy,
+          { ...wait, timeoutMs: remaining() },
+        );
+        logger.info(
+          `${targets.healthyHere} healthy target(s) from this cluster in ${spec.targetGroupArn} (need ${minHealthy}).`,
+        );
+        return { ...spec, applied: true, minHealthy, targets };
+      });
+      bindMs = deps.clock.now().getTime() - t0;
+    }
+  }
+
+  const stopped = await readStopped(run, policy);
+  const resources = run.objects.map((o): ResourceStatus => {
+    const w = run.units
+      .flatMap((u) => u.workloads)
+      .find((x) => x.kind === o.kind && x.namespace === o.namespace && x.name === o.name);
+    const s = stopped.find(
+      (x) => x.kind === o.kind && x.namespace === o.namespace && x.name === o.name,
+    );
+    const status = w
+      ? w.ready
+        ? `available (${w.summary})`
+        : w.summary
+      : s
+        ? `stopped (${s.set})`
+        : req.mode === 'diff'
+          ? 'rendered'
+          : 'applied';
+    return { ...o, status };
+  });
+  return {
+    mode: req.mode,
+    tool: req.source.tool,
+    owner,
+    changed: run.units.some((u) => u.changed !== false),
+    diffPath,
+    units: run.units,
+    resources,
+    stopped,
+    ...(binding ? { binding } : {}),
+    toolMs,
+    waitMs,
+    bindMs,
+  };
+}
+
+function rolloutCluster(rollout: { file: RolloutFile; as: string }) {
+  const spec = rollout.file.clusters.find((c) => c.name === rollout.as);
+  if (!spec) {
+    throw new ConfigurationError(
+      `The rollout file ${rollout.file.path} has no cluster "${rollout.as}"; its clusters are ${rollout.file.clusters.map((c) => c.name).join(', ')}.`,
+    );
+  }
+  return spec;
+}
+
+async function writeKubeconfig(
+  req: SyncAppsRequest,
+  deps: SyncAppsDeps,
+  fileEks: string | undefined,
+): Promise<string> {
+  const path = join(req.workDir, 'kubeconfig');
+  if (req.cluster.kind === 'kubeconfig') {
+    await copyFile(req.cluster.path, path);
+    deps.logger.info(`Using a copy of the kubeconfig ${req.cluster.path} (its current context).`);
+    return path;
+  }
+  if (fileEks && fileEks !== req.cluster.name) {
+    throw new ConfigurationError(
+      `The rollout file says cluster "${req.rollout?.as}" is EKS cluster "${fileEks}", but the cluster to sync is "${req.cluster.name}"; sync the cluster the file names, or fix "as".`,
+    );
+  }
+  if (!deps.eks) throw new Error('syncApps needs an EKS client for an EKS cluster');
+  const access = await describeClusterAccess(deps.eks(), req.cluster.name);
+  const text = buildKubeconfig({
+    clusterName: req.cluster.name,
+    region: req.cluster.region,
+    endpoint: access.endpoint,
+    certificateAuthorityData: access.certificateAuthorityData,
+    exec: { command: req.helpers.node, args: [req.helpers.tokenMinter] },
+  });
+  await writeFile(path, text, { mode: 0o600 });
+  deps.logger.info(
+    `EKS cluster ${req.cluster.name}${access.version ? ` (Kubernetes ${access.version})` : ''} at ${access.endpoint}; tokens are minted by our exec plugin and refresh during the run.`,
+  );
+  return path;
+}
+
+interface ToolStage {
+  units: SyncUnit[];
+  workloads: ObjectRef[];
+  objects: ObjectRef[];
+  unitOf: (w: ObjectRef) => SyncUnit | undefined;
+  durationMs: number;
+  recordFile?: string;
+  stoppedInProcess?: StoppedObject[];
+}
+
+interface StageContext {
+  tools: ToolRunner;
+  kubeconfig: string;
+  policy: SingletonPolicy | undefined;
+  diffPath: string;
+  logger: Logger;
+  remaining: () => number;
+}
+
+async function runTool(req: SyncAppsRequest, ctx: StageContext): Promise<ToolStage> {
+  const post =
+    ctx.policy && req.source.tool !== 'kubectl'
+      ? await writePostRenderer({
+          dir: req.workDir,
+          node: req.helpers.node,
+          script: req.helpers.postRenderer,
+          policy: ctx.policy,
+        })
+      : undefined;
+  switch (req.source.tool) {
+    case 'helmfile':
+      return runHelmfile(req, req.source, ctx, post?.executable, post?.recordFile);
+    case 'helm':
+      return runHelm(req, req.source, ctx, post?.executable, post?.recordFile);
+    case 'kubectl':
+      return runKubectl(req, req.source, ctx);
+  }
+}
+
+interface HelmRelease {
+  name: string;
+  namespace: string;
+  revision: string;
+  status: string;
+}
+
+async function helmReleases(tools: ToolRunner, kubeconfig: string): Promise<HelmRelease[]> {
+  const r = await tools.run(
+    'helm',
+    ['list', '--all-namespaces', '--all', '--output', 'json', '--kubeconfig', kubeconfig],
+    { silent: true },
+  );
+  if (r.exitCode !== 0) throw new ExplainedError(`helm list failed: ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout || '[]') as HelmRelease[];
+}
+
+async function requireHelmDiff(tools: ToolRunner): Promise<boolean> {
+  const r = await tools.run('helm', ['plugin', 'list'], { silent: true });
+  return r.exitCode === 0 && /^diff\s/m.test(r.stdout);
+}
+
+async function helmMajor(tools: ToolRunner): Promise<number> {
+  const r = await tools.run('helm', ['version', '--short'], { silent: true });
+  const major = helmMajorVersion(r.stdout);
+  if (r.exitCode !== 0 || major === undefined)
+    throw new ExplainedError(`helm version failed: ${r.stderr.trim() || r.stdout.trim()}`);
+  return major;
+}
+
+function refusePostRenderOnHelm4(major: number, post: string | undefined): void {
+  if (major >= 4 && post) {
+    throw new ConfigurationError(
+      'Helm 4 takes post-renderers only as plugins, and sync-apps stops singletons off the owner with a post-renderer: use Helm 3 on this runner (e.g. azure/setup-helm with version v3.x) until sync-apps ships its post-renderer plugin.',
+    );
+  }
+}
+
+/**
+ * Runs `tool` while watching the releases' workloads; answers the tool's result and the
+ * workloads seen not available while it ran, which explain a failed --wait after helm's rollback
+ * has made the old pods healthy again. The watch ends with the tool, however it ends.
+ */
+async function watchingReleases<T>(
+  ctx: StageContext,
+  releases: { name: string; namespace: string }[],
+  tool: () => Promise<T>,
+): Promise<{ result: T; watched: WorkloadStatus[] }> {
+  const lastBad = new Map<string, WorkloadStatus>();
+  let stop = false;
+  let wake = (): void => undefined;
+  const loop = (async () => {
+    while (!stop) {
+      try {
+        for (const w of await releaseWorkloads(ctx.tools, ctx.kubeconfig, releases)) {
+          if (!w.ready) lastBad.set(formatRef(w), w);
+        }
+      } catch {
+        // a read that fails while the tool runs changes nothing; the tool's own result decides
+      }
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 2_000);
+      });
+    }
+  })();
+  try {
+    const result = await tool();
+    return { result, watched: [...lastBad.values()] };
+  } finally {
+    stop = true;
+    wake();
+    await loop;
+  }
+}
+
+async function failedRun(
+  ctx: StageContext,
+  what: string,
+  result: ToolResult,
+  watched: WorkloadStatus[],
+  rolledBack: string,
+): Promise<ExplainedError> {
+  const detail =
+    watched.length > 0
+      ? `\n${await explainNotReady(ctx.tools, ctx.kubeconfig, watched, 'seen while it ran')}`
+      : '';
+  return new ExplainedError(
+    `${what} failed (exit code ${result.exitCode}). ${rolledBack}${detail}\n${lastLines(result.stderr)}`,
+  );
+}
+
+function lastLines(text: string, n = 20): string {
+  const lines = text.trim().split('\n');
+  return lines.length <= n ? text.trim() : `…\n${lines.slice(-n).join('\n')}`;
+}
+
+async function runHelmfile(
+  req: SyncAppsRequest,
+  src: Extract<AppSource, { tool: 'helmfile' }>,
+  ctx: StageContext,
+  post: string | undefined,
+  recordFile: string | undefined,
+): Promise<ToolStage> {
+  const { tools, kubeconfig } = ctx;
+  tools.resolve('helmfile');
+  const major = await helmMajor(tools);
+  refusePostRenderOnHelm4(major, post);
+  if (!(await requireHelmDiff(tools)))
+    throw new ConfigurationError(
+      `helmfile needs the helm-diff plugin, which helm does not have: ${INSTALL_HINTS['helm-diff']}.`,
+    );
+  const base = {
+    kubeconfig,
+    file: src.file,
+    selectors: src.selectors,
+    ...(src.environment ? { environment: src.environment } : {}),
+  };
+  const listed = await tools.run('helmfile', helmfileListArgv(base), { silent: true });
+  if (listed.exitCode !== 0)
+    throw new ExplainedError(
+      `helmfile list failed (exit code ${listed.exitCode}):\n${lastLines(listed.stderr)}`,
+    );
+  const releases = (
+    JSON.parse(listed.stdout || '[]') as { name: string; namespace: string; enabled?: boolean }[]
+  )
+    .filter((r) => r.enabled !== false)
+    .map((r) => ({ name: r.name, namespace: r.namespace || 'default' }));
+  if (post) await refuseOwnPostRenderers(tools, base, releases);
+  const before = await helmReleases(tools, kubeconfig);
+  const runHelmfileNow = () =>
+    tools.run(
+      'helmfile',
+      helmfileArgv({
+        ...base,
+        mode: req.mode,
+        timeoutSeconds: Math.ceil(ctx.remaining() / 1000),
+        ...(post ? { postRenderer: post } : {}),
+      }),
+    );
+  const { result, watched } =
+    req.mode === 'apply'
+      ? await watchingReleases(ctx, releases, runHelmfileNow)
+      : { result: await runHelmfileNow(), watched: [] };
+  await writeFile(ctx.diffPath, result.stdout);
+  const outcome = outcomeOf('helmfile', result.exitCode);
+  if (!outcome.ok) {
+    throw await failedRun(
+      ctx,
+      `helmfile ${req.mode}`,
+      result,
+      watched,
+      req.mode === 'apply'
+        ? 'Releases helmfile had already applied stay applied; a release whose wait failed is left as helm left it (see helm history).'
+        : 'Nothing was changed.',
+    );
+  }
+  ctx.logger.info(
+    `helmfile ${req.mode}: exit code ${result.exitCode}, ${outcome.changed ? (req.mode === 'apply' ? 'changes applied' : 'changes to apply') : 'no changes'}.`,
+  );
+  const after = req.mode === 'apply' ? await helmReleases(tools, kubeconfig) : before;
+  const units: SyncUnit[] = [];
+  const workloads: ObjectRef[] = [];
+  const objects: ObjectRef[] = [];
+  const owners = new Map<string, SyncUnit>();
+  for (const r of releases) {
+    const find = (list: HelmRelease[]) =>
+      list.find((x) => x.name === r.name && x.namespace === r.namespace);
+    const b = find(before);
+    const a = find(after);
+    const revision = {
+      ...(b ? { before: Number(b.revision) } : {}),
+      ...(a ? { after: Number(a.revision) } : {}),
+    };
+    const unit: SyncUnit = {
+      name: r.name,
+      namespace: r.namespace,
+      changed:
+        req.mode === 'apply'
+          ? revision.before !== revision.after
+          : outcome.changed
+            ? undefined
+            : false,
+      revision,
+      workloads: [],
+    };
+    units.push(unit);
+    if (a) {
+      const refs = await releaseObjects(tools, kubeconfig, r);
+      objects.push(...refs);
+      for (const w of refs.filter((x) =>
+        ['Deployment', 'StatefulSet', 'DaemonSet'].includes(x.kind),
+      )) {
+        workloads.push(w);
+        owners.set(formatRef(w), unit);
+      }
+    }
+  }
+  return {
+    units,
+    workloads,
+    objects,
+    unitOf: (w) => owners.get(formatRef(w)),
+    durationMs: result.durationMs,
+    ...(recordFile ? { recordFile } : {}),
+  };
+}
+
+/**
+ * helmfile gives a release's own `postRenderer` precedence over --post-renderer (ours would not
+ * run: CronJobs unsuspended off the owner), and lets --post-renderer replace helmDefaults'
+ * (the user's transform would silently not run). Off the owner both are refused.
+ */
+async function refuseOwnPostRenderers(
+  tools: ToolRunner,
+  base: Parameters<typeof helmfileBuildArgv>[0],
+  releases: { name: string; namespace: string }[],
+): Promise<void> {
+  const built = await tools.run('helmfile', helmfileBuildArgv(base), { silent: true });
+  if (built.exitCode !== 0) {
+    throw new ExplainedError(
+      `helmfile build failed (exit code ${built.exitCode}):\n${lastLines(built.stderr)}`,
+    );
+  }
+  const owners: string[] = [];
+  for (const doc of parseManifests(built.stdout, 'helmfile build')) {
+    const state = doc.toJS() as {
+      helmDefaults?: { postRenderer?: string };
+      releases?: { name?: string; namespace?: string; postRenderer?: string }[];
+    } | null;
+    if (state?.helmDefaults?.postRenderer)
+      owners.push(`helmDefaults (${state.helmDefaults.postRenderer})`);
+    for (const r of state?.releases ?? []) {
+      const selected = releases.some(
+        (x) => x.name === r.name && (!r.namespace || x.namespace === r.namespace),
+      );
+      if (r.postRenderer && selected) owners.push(`release ${r.name} (${r.postRenderer})`);
+    }
+  }
+  if (owners.length > 0) {
+    throw new ConfigurationError(
+      `${owners.join(', ')} ${owners.length === 1 ? 'has its own postRenderer' : 'have their own postRenderers'}. helmfile would run it instead of sync-apps' singleton post-renderer (or ours instead of it), so on this cluster, which is not the owner, CronJobs could run or your transform be skipped. Remove the postRenderer from the helmfile for non-owner clusters (an environment value), or run your transform inside the chart.`,
+    );
+  }
+}
+
+/** The objects of a deployed release, namespaces filled in as helm applied them. */
+async function releaseObjects(
+  tools: ToolRunner,
+  kubeconfig: string,
+  r: { name: string; namespace: string },
+): Promise<ObjectRef[]> {
+  const m = await tools.run(
+    'helm',
+    ['get', 'manifest', r.name, '--namespace', r.namespace, '--kubeconfig', kubeconfig],
+    { silent: true },
+  );
+  if (m.exitCode !== 0)
+    throw new ExplainedError(`helm get manifest ${r.name} failed: ${m.stderr.trim()}`);
+  return manifestObjects(parseManifests(m.stdout, `release ${r.name}`)).map((o) => ({
+    ...o.ref,
+    namespace: o.ref.namespace || r.namespace,
+  }));
+}
+
+async function runHelm(
+  req: SyncAppsRequest,
+  src: Extract<AppSource, { tool: 'helm' }>,
+  ctx: StageContext,
+  post: string | undefined,
+  recordFile: string | undefined,
+): Promise<ToolStage> {
+  const { tools, kubeconfig, logger } = ctx;
+  const major = await helmMajor(tools);
+  refusePostRenderOnHelm4(major, post);
+  const args = {
+    kubeconfig,
+    release: src.release,
+    chart: src.chart,
+    namespace: src.namespace,
+    valuesFiles: src.valuesFiles,
+    ...(post ? { postRenderer: post } : {}),
+  };
+  const hasDiff = await requireHelmDiff(tools);
+  let changed: boolean | undefined;
+  let durationMs = 0;
+  if (hasDiff) {
+    const diff = await tools.run('helm', helmDiffArgv(args));
+    durationMs += diff.durationMs;
+    await writeFile(ctx.diffPath, diff.stdout);
+    const outcome = outcomeOf('helm-diff', diff.exitCode);
+    if (!outcome.ok)
+      throw new ExplainedError(
+        `helm diff upgrade failed (exit code ${diff.exitCode}):\n${lastLines(diff.stderr)}`,
+      );
+    changed = outcome.changed;
+    logger.info(
+      outcome.changed
+        ? `helm diff: release ${src.release} has changes (its exit code 2 and "Error: identified at least one change" mean changes, not a failure).`
+        : `helm diff: release ${src.release} has no changes.`,
+    );
+  } else if (req.mode === 'diff') {
+    throw new ConfigurationError(
+      `Diff mode with helm needs the helm-diff plugin: ${INSTALL_HINTS['helm-diff']}.`,
+    );
+  } else {
+    logger.warning(
+      `helm has no helm-diff plugin, so sync-apps cannot tell whether anything changed and upgrades anyway (a new revision): ${INSTALL_HINTS['helm-diff']}.`,
+    );
+    await writeFile(ctx.diffPath, '');
+  }
+  const before = (await helmReleases(tools, kubeconfig)).find(
+    (r) => r.name === src.release && r.namespace === src.namespace,
+  );
+  const unit: SyncUnit = {
+    name: src.release,
+    namespace: src.namespace,
+    changed,
+    revision: before ? { before: Number(before.revision) } : {},
+    workloads: [],
+  };
+  if (req.mode === 'apply' && changed !== false) {
+    const { result, watched } = await watchingReleases(
+      ctx,
+      [{ name: src.release, namespace: src.namespace }],
+      () =>
+        tools.run(
+          'helm',
+          helmUpgradeArgv({
+            ...args,
+            timeoutSeconds: Math.ceil(ctx.remaining() / 1000),
+            helmMajor: major,
+          }),
+        ),
+    );
+    durationMs += result.durationMs;
+    if (!outcomeOf('helm-upgrade', result.exitCode).ok) {
+      const after = (await helmReleases(tools, kubeconfig).catch(() => [])).find(
+        (r) => r.name === src.release && r.namespace === src.namespace,
+      );
+      const state = after
+        ? `Release ${src.release} is now revision ${after.revision}, ${after.status}${after.status === 'deployed' && before ? ' (helm rolled back)' : ''}.`
+        : `Release ${src.release} is not installed (helm removed the failed install).`;
+      throw await failedRun(ctx, `helm upgrade --install ${src.release}`, result, watched, state);
+    }
+  } else if (req.mode === 'apply') {
+    logger.info(`Release ${src.release}: nothing to change; not upgraded.`);
+  }
+  const after = (await helmReleases(tools, kubeconfig)).find(
+    (r) => r.name === src.release && r.namespace === src.namespace,
+  );
+  if (after) unit.revision = { ...unit.revision, after: Number(after.revision) };
+  const objects = after
+    ? await releaseObjects(tools, kubeconfig, { name: src.release, namespace: src.namespace })
+    : [];
+  const workloads = objects.filter((x) =>
+    ['Deployment', 'StatefulSet', 'DaemonSet'].includes(x.kind),
+  );
+  return {
+    units: [unit],
+    workloads,
+    objects,
+    unitOf: () => unit,
+    durationMs,
+    ...(recordFile ? { recordFile } : {}),
+  };
+}
+
+async function runKubectl(
+  req: SyncAppsRequest,
+  src: Extract<AppSource, { tool: 'kubectl' }>,
+  ctx: StageContext,
+): Promise<ToolStage> {
+  const { tools, kubeconfig } = ctx;
+  const rendered = await renderManifests(tools, src.manifests);
+  const docs = parseManifests(rendered, src.manifests);
+  const stopped = ctx.policy ? stopSingletonsInDocs(docs, { ...ctx.policy }) : [];
+  const text = stringifyManifests(docs);
+  const namespace = await contextNamespace(tools, kubeconfig);
+  const objects = manifestObjects(docs).map((o) => ({
+    ...o.ref,
+    namespace: o.ref.namespace || (isClusterScoped(o.ref.kind) ? '' : namespace),
+  }));
+  // kubectl diff asks the apiserver for a dry run of each object, which fails for objects in a
+  // namespace that does not exist yet (even one this very set creates): those are all new, so
+  // they are listed rather than diffed.
+  const existing = await existingNamespaces(tools, kubeconfig);
+  const created = objects.filter((o) =>
+    o.kind === 'Namespace'
+      ? !existing.has(o.name)
+      : o.namespace !== '' && !existing.has(o.namespace),
+  );
+  const isCreated = (r: ObjectRef) =>
+    created.some(
+      (c) =>
+        c.kind === r.kind &&
+        c.name === r.name &&
+        (c.kind === 'Namespace' || c.namespace === (r.namespace || namespace)),
+    );
+  const diffDocs = docs.filter((d) => !manifestObjects([d]).some((o) => isCreated(o.ref)));
+  const diff =
+    diffDocs.length > 0
+      ? await tools.run('kubectl', kubectlArgv(kubeconfig, 'diff'), {
+          input: stringifyManifests(diffDocs),
+        })
+      : { exitCode: 0, stdout: '', stderr: '', durationMs: 0 };
+  const newText = created.map((o) => `+ new ${formatRef(o)}\n`).join('');
+  await writeFile(ctx.diffPath, newText + diff.stdout);
+  if (newText) ctx.logger.info(newText.trimEnd());
+  const diffOutcome = outcomeOf('kubectl-diff', diff.exitCode);
+  if (!diffOutcome.ok) {
+    throw new ExplainedError(
+      `kubectl diff failed (exit code ${diff.exitCode}):\n${lastLines(diff.stderr)}`,
+    );
+  }
+  const outcome = { changed: diffOutcome.changed || created.length > 0 };
+  let durationMs = diff.durationMs;
+  if (req.mode === 'apply') {
+    const apply = await tools.run('kubectl', kubectlArgv(kubeconfig, 'apply'), { input: text });
+    durationMs += apply.durationMs;
+    if (!outcomeOf('kubectl-apply', apply.exitCode).ok) {
+      throw new ExplainedError(
+        `kubectl apply --server-side failed (exit code ${apply.exitCode}); objects kubectl listed before the error were applied:\n${lastLines(apply.stderr)}`,
+      );
+    }
+  }
+  const unit: SyncUnit = { name: src.manifests, changed: outcome.changed, workloads: [] };
+  const workloads = workloadsIn(text, namespace, src.manifests);
+  return {
+    units: [unit],
+    workloads,
+    objects,
+    unitOf: () => unit,
+    durationMs,
+    stoppedInProcess: stopped.map((s) => ({ ...s, namespace: s.namespace || namespace })),
+  };
+}
+
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'CustomResourceDefinition',
+  'StorageClass',
+  'PriorityClass',
+  'PersistentVolume',
+  'IngressClass',
+]);
+function isClusterScoped(kind: string): boolean {
+  return CLUSTER_SCOPED.has(kind);
+}
+
+async function existingNamespaces(tools: ToolRunner, kubeconfig: string): Promise<Set<string>> {
+  const r = await tools.run(
+    'kubectl',
+    [
+      '--kubeconfig',
+      kubeconfig,
+      'get',
+      'namespaces',
+      '--output',
+      'jsonpath={.items[*].metadata.name}',
+    ],
+    { silent: true },
+  );
+  if (r.exitCode !== 0)
+    throw new ExplainedError(`kubectl get namespaces failed: ${r.stderr.trim()}`);
+  return new Set(r.stdout.split(/\s+/).filter((n) => n !== ''));
+}
+
+async function contextNamespace(tools: ToolRunner, kubeconfig: string): Promise<string> {
+  const r = await tools.run(
+    'kubectl',
+    [
+      '--kubeconfig',
+      kubeconfig,
+      'config',
+      'view',
+      '--minify',
+      '--output',
+      'jsonpath={..namespace}',
+    ],
+    { silent: true },
+  );
+  return (r.exitCode === 0 && r.stdout.trim()) || 'default';
+}
+
+/** A kustomization (kubectl kustomize), a folder of YAML/JSON files (sorted), or one file. */
+async function renderManifests(tools: ToolRunner, path: string): Promise<string> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    throw new ConfigurationError(
+      `manifests "${path}" does not exist; give a folder of YAML files, a kustomization folder, or one file.`,
+    );
+  }
+  if (!info.isDirectory()) return readFile(path, 'utf8');
+  const names = (await readdir(path)).sort();
+  if (names.some((n) => ['kustomization.yaml', 'kustomization.yml', 'Kustomization'].includes(n))) {
+    const r = await tools.run('kubectl', ['kustomize', path], { silent: true });
+    if (r.exitCode !== 0)
+      throw new ConfigurationError(`kubectl kustomize ${path} failed:\n${lastLines(r.stderr)}`);
+    return r.stdout;
+  }
+  const files = names.filter((n) => ['.yaml', '.yml', '.json'].includes(extname(n)));
+  if (files.length === 0)
+    throw new ConfigurationError(`manifests folder "${path}" has no .yaml, .yml or .json files.`);
+  const texts = await Promise.all(files.map((f) => readFile(join(path, f), 'utf8')));
+  return texts.map((t) => (t.endsWith('\n') ? t : `${t}\n`)).join('---\n');
+}
+
+async function readStopped(
+  run: ToolStage,
+  policy: SingletonPolicy | undefined,
+): Promise<StoppedObject[]> {
+  if (!policy) return [];
+  if (run.stoppedInProcess) return run.stoppedInProcess;
+  if (!run.recordFile) return [];
+  const text = await readFile(run.recordFile, 'utf8').catch(() => '');
+  const seen = new Map<string, StoppedObject>();
+  for (const line of text.split('\n').filter((l) => l.trim() !== '')) {
+    const s = JSON.parse(line) as StoppedObject;
+    // helm renders a release more than once (diff, upgrade); objects without a namespace take
+    // their release's, as helm applied them.
+    const ns =
+      s.namespace ||
+      run.objects.find((o) => o.kind === s.kind && o.name === s.name)?.namespace ||
+      '';
+    seen.set(`${s.kind}/${ns}/${s.name}`, { ...s, namespace: ns });
+  }
+  return [...seen.values()];
+}
+
+/**
+ * After an apply off the owner, every CronJob applied must be suspended and every singleton
+ * Deployment at 0 replicas. The transform guarantees it; this catches what could bypass it (a
+ * chart hook, a renderer of the user's). One found is stopped at once and the sync fails.
+ */
+async function checkSingletonsStopped(
+  tools: ToolRunner,
+  kubeconfig: string,
+  objects: ObjectRef[],
+  policy: SingletonPolicy,
+  logger: Logger,
+): Promise<void> {
+  const namespaces = [
+    ...new Set(
+      objects
+        .filter((o) => o.kind === 'CronJob' || o.kind === 'Deployment')
+        .map((o) => o.namespace),
+    ),
+  ];
+  const live: LiveObject[] = [];
+  for (const ns of namespaces) {
+    const list = await kubectlJson<{ items: LiveObject[] }>(tools, kubeconfig, [
+      'get',
+      'cronjobs.batch,deployments.apps',
+      '--namespace',
+      ns,
+    ]);
+    live.push(
+      ...list.items.filter((o) =>
+        objects.some((r) => r.kind === o.kind && r.namespace === ns && r.name === o.metadata?.name),
+      ),
+    );
+  }
+  const running = runningSingletons(live, policy);
+  if (running.length === 0) {
+    logger.info(
+      `Every CronJob${policy.selector ? ' and singleton Deployment' : ''} applied here is stopped.`,
+    );
+    return;
+  }
+  for (const r of running) {
+    const patch = r.kind === 'CronJob' ? { spec: { suspend: true } } : { spec: { replicas: 0 } };
+    await tools.run(
+      'kubectl',
+      [
+        '--kubeconfig',
+        kubeconfig,
+        'patch',
+        r.kind === 'CronJob' ? 'cronjob.batch' : 'deployment.apps',
+        r.name,
+        '--namespace',
+        r.namespace,
+        '--type',
+        'merge',
+        '--patch',
+        JSON.stringify(patch),
+        '--field-manager',
+        FIELD_MANAGER,
+      ],
+      { silent: true },
+    );
+  }
+  throw new ExplainedError(
+    `On this cluster, which is not the owner, ${running.map((r) => `${r.kind} ${r.namespace}/${r.name}`).join(', ')} ${running.length === 1 ? 'was' : 'were'} applied running although sync-apps renders them stopped: something bypassed the post-renderer (a chart hook, a postRenderer of your own). sync-apps has now set ${[...new Set(running.map((r) => r.set))].join(' / ')}; check whether a Job ran (kubectl get jobs -A) and find what applied them.`,
+  );
+}
+
+/** What a cancelled run leaves behind, by tool. */
+export function stateLeftOnCancel(source: AppSource): string {
+  switch (source.tool) {
+    case 'helm':
+      return `Cancelled while helm ran: release ${source.release} in ${source.namespace} may be left pending-upgrade or pending-install. Check \`helm history ${source.release} -n ${source.namespace}\`; \`helm rollback ${source.release} -n ${source.namespace}\` clears a pending upgrade.`;
+    case 'helmfile':
+      return 'Cancelled while helmfile ran: releases applied before the cancel stay applied, the one in progress may be left pending-upgrade (check `helm list --all -A`); run sync-apps again to converge.';
+    case 'kubectl':
+      return 'Cancelled while kubectl ran: server-side apply writes object by object, so some objects may be applied and others not; run sync-apps again to converge.';
+  }
+}
