@@ -22,11 +22,22 @@ for (const name of actions) {
   }
 }
 
+// Programs an action runs besides its entry point: create-cluster's kubeconfig names the EKS
+// token minter (the exec credential plugin) beside its bundle.
+const extras = { 'create-cluster': { 'eks-token.js': join('src', 'eks', 'token-cli.ts') } };
+
 rmSync('dist', { recursive: true, force: true });
-for (const name of actions) {
+const entries = actions.flatMap((name) => [
+  { entry: join('src', 'actions', name, 'index.ts'), out: join('dist', name, 'index.js') },
+  ...Object.entries(extras[name] ?? {}).map(([file, entry]) => ({
+    entry,
+    out: join('dist', name, file),
+  })),
+]);
+for (const { entry, out } of entries) {
   await build({
-    entryPoints: [join('src', 'actions', name, 'index.ts')],
-    outfile: join('dist', name, 'index.js'),
+    entryPoints: [entry],
+    outfile: out,
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -37,5 +48,5 @@ for (const name of actions) {
       js: "import { createRequire as __ecc_createRequire } from 'node:module'; const require = __ecc_createRequire(import.meta.url);",
     },
   });
-  console.log(`bundled dist/${name}/index.js`);
+  console.log(`bundled ${out}`);
 }
