@@ -293,7 +293,7 @@ const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 const PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 const KMS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/;
 const ACCESS_POLICY_ARN = /^arn:aws[a-z-]*:eks::aws:cluster-access-policy\/[A-Za-z]+$/;
-const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
+const SUBNET_ID = /^subnet-[0-9a-f]{8,32}$/;
 const SG_ID = /^sg-[0-9a-f]{8,17}$/;
 const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 
@@ -764,12 +764,17 @@ class Reader {
     const defaults: string[] = disableDefaults ? [] : [...DEFAULTS.addons];
     // Pod identity associations do nothing without the agent, so eksctl adds it for them.
     if (usesPodIdentity) defaults.unshift(DEFAULTS.podIdentityAgent);
-    for (const name of defaults.reverse()) {
-      if (!addons.some((a) => a.name === name)) {
-        addons.unshift({ name, podIdentityAssociations: [], tags: {}, isDefault: true });
-      }
-    }
-    return addons;
+    // eksctl's order: the default add-ons first (as configured when listed), then the rest.
+    const first = defaults.map(
+      (name) =>
+        addons.find((a) => a.name === name) ?? {
+          name,
+          podIdentityAssociations: [],
+          tags: {},
+          isDefault: true,
+        },
+    );
+    return [...first, ...addons.filter((a) => !defaults.includes(a.name))];
   }
 
   private configurationValues(at: At): string | undefined {

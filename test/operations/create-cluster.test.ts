@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EKSClient } from '@aws-sdk/client-eks';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { startSandbox, type Sandbox } from '../../sandbox/index.js';
+import { systemClock } from '../../src/common/clock.js';
+import { MemoryLogger } from '../../src/common/logger.js';
+import { parseClusterConfig } from '../../src/eks/cluster-config.js';
+import {
+  CreateClusterStoppedError,
+  DriftError,
+  createCluster,
+} from '../../src/operations/create-cluster.js';
+import { sandboxClusterConfig } from '../eks/sandbox-config.js';
+
+let sandbox: Sandbox;
+let eks: EKSClient;
+let iam: IAMClient;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ eksTransitionMs: 150 });
+  const options = {
+    endpoint: sandbox.endpoint,
+    region: sandbox.region,
+    credentials: {
+      accessKeyId: sandbox.env.AWS_ACCESS_KEY_ID as string,
+      secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY as string,
+    },
+  };
+  eks = new EKSClient(options);
+  iam = new IAMClient(options);
+});
+
+afterAll(async () => {
+  eks.destroy();
+  iam.destroy();
+  await sandbox.close();
+});
+
+function run(
+  text: string,
+  extra: { dryRun?: boolean; signal?: AbortSignal; timeoutMs?: number } = {},
+) {
+  const logger = new MemoryLogger();
+  const result = createCluster(
+    {
+      config: parseClusterConfig(text, 'cluster.yaml'),
+      dryRun: extra.dryRun ?? false,
+      timeoutMs: extra.timeoutMs ?? 30_000,
+      pollMs: 50,
+      progressEveryMs: 200,
+    },
+    {
+      clients: { eks, iam },
+      logger,
+      clock: systemClock,
+      ...(extra.signal ? { signal: extra.signal } : {}),
+    },
+  );
+  return { result, logger };
+}
+
+function writes(): string[] {
+  return Object.keys(sandbox.core.callCounts()).filter((k) =>
+    /:(Create|Update|Associate|Delete)/.test(k),
+  );
+}
+
+describe('createCluster against the sandbox', () => {
+  it('creates everything, then a second run changes nothing', async () => {
+    sandbox.core.resetCalls();
+    const first = await run(sandboxClusterConfig({ name: 'op-full' })).result;
+    expect(first.changed).toBe(true);
+    expect(first.cluster?.status).toBe('ACTIVE');
+    expect(first.plan.map((p) => `${p.action} ${p.resource} ${p.name}`)).toEqual([
+      'create cluster op-full',
+      'create oidc-provider op-full',
+      'create access-entry arn:aws:iam::123456789012:role/deployer',
+      'create access-entry arn:aws:iam::123456789012:role/viewer',
+      'create addon eks-pod-identity-agent',
+      'create addon vpc-cni',
+      'create addon kube-proxy',
+      'create addon coredns',
+      'create addon aws-ebs-csi-driver',
+      'create nodegroup system',
+      'create nodegroup apps',
+      'create pod-identity-association web/web',
+    ]);
+    const counts = sandbox.core.callCounts();
+    expect(counts['eks:CreateCluster']).toBe(1);
+    expect(counts['iam:CreateOpenIDConnectProvider']).toBe(1);
+    expect(counts['eks:CreateNodegroup']).toBe(2);
+    expect(counts['eks:CreateAddon']).toBe(5);
+    expect(counts['eks:CreatePodIdentityAssociation']).toBe(1);
+
+    sandbox.core.resetCalls();
+    const second = await run(sandboxClusterConfig({ name: 'op-full' })).result;
+    expect(second.changed).toBe(false);
+    expect(second.plan.every((p) => p.action === 'unchanged')).toBe(true);
+    expect(writes()).toEqual([]);
+    // `version: latest` is looked up on every run; nothing else is.
+    expect(sandbox.core.callCounts()['eks:DescribeAddonVersions']).toBe(1);
+  });
+
+  it('updates a node group’s scaling in place and refuses a version change', async () => {
+    await run(sandboxClusterConfig({ name: 'op-scale' })).result;
+    sandbox.core.resetCalls();
+    const scaled = await run(sandboxClusterConfig({ name: 'op-scale', desiredCapacity: 3 })).result;
+    expect(scaled.plan.filter((p) => p.action !== 'unchanged')).toEqual([
+      expect.objectContaining({ resource: 'nodegroup', name: 'system', action: 'update' }),
+    ]);
+    expect(writes()).toEqual(['eks:UpdateNodegroupConfig']);
+
+    sandbox.core.resetCalls();
+    const refused = run(
+      sandboxClusterConfig({ name: 'op-scale', version: '1.34', desiredCapacity: 3 }),
+    ).result;
+    await expect(refused).rejects.toBeInstanceOf(DriftError);
+    await expect(refused).rejects.toThrow(/version: live 1\.33, config 1\.34/);
+    expect(writes()).toEqual([]);
+  });
+
+  it('dry run reads only', async () => {
+    sandbox.core.resetCalls();
+    const r = await run(sandboxClusterConfig({ name: 'op-dry' }), { dryRun: true }).result;
+    expect(r.plan[0]).toMatchObject({ action: 'create', resource: 'cluster' });
+    expect(r.changed).toBe(false);
+    expect(writes()).toEqual([]);
+  });
+
+  it('cancelled mid-wait reports what exists; the next run completes', async () => {
+    const cancel = new AbortController();
+    const { result, logger } = run(sandboxClusterConfig({ name: 'op-cancel' }), {
+      signal: cancel.signal,
+    });
+    setTimeout(() => cancel.abort(new Error('received SIGINT')), 60);
+    const stopped = await result.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(stopped).toBeInstanceOf(CreateClusterStoppedError);
+    expect((stopped as CreateClusterStoppedError).message).toMatch(
+      /Stopped \(received SIGINT\)\. State now: cluster op-cancel CREATING/,
+    );
+    void logger;
+    const again = await run(sandboxClusterConfig({ name: 'op-cancel' })).result;
+    expect(again.cluster?.status).toBe('ACTIVE');
+    expect(again.plan[0]).toMatchObject({ resource: 'cluster', action: 'unchanged' });
+  });
+});
