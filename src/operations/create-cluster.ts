@@ -383,26 +383,35 @@ class Applier {
   private async waitAddon(name: string): Promise<void> {
     const what = `add-on ${name}`;
     const clusterName = this.settings.config.name;
-    for (;;) {
-      try {
-        await this.waitFor(
-          what,
-          async (maxWaitTime) => {
+    let degraded: string[] = [];
+    await this.waitFor(
+      what,
+      async (maxWaitTime) => {
+        for (;;) {
+          try {
             await waitUntilAddonActive(this.waiter(maxWaitTime), { clusterName, addonName: name });
-          },
-          () => this.addonIssues(name),
-        );
-        return;
-      } catch (e) {
-        if (this.signal.aborted || this.ctx.clock.now().getTime() >= this.deadline) throw e;
-        const r = await this.ctx.clients.eks.send(
-          new DescribeAddonCommand({ clusterName, addonName: name }),
-          this.opts,
-        );
-        if (r.addon?.status !== 'DEGRADED') throw e;
-        await abortableClock(this.ctx.clock, this.signal).sleep(this.settings.pollMs);
-      }
-    }
+            return;
+          } catch (e) {
+            if (this.signal.aborted || (e instanceof Error && e.name === 'TimeoutError')) throw e;
+            const r = await this.ctx.clients.eks.send(
+              new DescribeAddonCommand({ clusterName, addonName: name }),
+              this.opts,
+            );
+            if (r.addon?.status === 'ACTIVE') return;
+            if (r.addon?.status !== 'DEGRADED') throw e;
+            degraded = issueTexts(r.addon.health?.issues);
+            maxWaitTime = (this.deadline - this.ctx.clock.now().getTime()) / 1000;
+            if (maxWaitTime <= this.settings.pollMs / 1000) {
+              throw Object.assign(new Error('DEGRADED until the deadline'), {
+                name: 'TimeoutError',
+              });
+            }
+            await abortableClock(this.ctx.clock, this.signal).sleep(this.settings.pollMs);
+          }
+        }
+      },
+      async () => [...(await this.addonIssues(name)), ...degraded],
+    );
   }
 
   private async clusterIssues(): Promise<string[]> {
