@@ -71304,26 +71304,35 @@ var Applier = class {
   async waitAddon(name) {
     const what = `add-on ${name}`;
     const clusterName = this.settings.config.name;
-    for (; ; ) {
-      try {
-        await this.waitFor(
-          what,
-          async (maxWaitTime) => {
+    let degraded = [];
+    await this.waitFor(
+      what,
+      async (maxWaitTime) => {
+        for (; ; ) {
+          try {
             await (0, import_client_eks3.waitUntilAddonActive)(this.waiter(maxWaitTime), { clusterName, addonName: name });
-          },
-          () => this.addonIssues(name)
-        );
-        return;
-      } catch (e5) {
-        if (this.signal.aborted || this.ctx.clock.now().getTime() >= this.deadline) throw e5;
-        const r5 = await this.ctx.clients.eks.send(
-          new import_client_eks3.DescribeAddonCommand({ clusterName, addonName: name }),
-          this.opts
-        );
-        if (r5.addon?.status !== "DEGRADED") throw e5;
-        await abortableClock(this.ctx.clock, this.signal).sleep(this.settings.pollMs);
-      }
-    }
+            return;
+          } catch (e5) {
+            if (this.signal.aborted || e5 instanceof Error && e5.name === "TimeoutError") throw e5;
+            const r5 = await this.ctx.clients.eks.send(
+              new import_client_eks3.DescribeAddonCommand({ clusterName, addonName: name }),
+              this.opts
+            );
+            if (r5.addon?.status === "ACTIVE") return;
+            if (r5.addon?.status !== "DEGRADED") throw e5;
+            degraded = issueTexts(r5.addon.health?.issues);
+            maxWaitTime = (this.deadline - this.ctx.clock.now().getTime()) / 1e3;
+            if (maxWaitTime <= this.settings.pollMs / 1e3) {
+              throw Object.assign(new Error("DEGRADED until the deadline"), {
+                name: "TimeoutError"
+              });
+            }
+            await abortableClock(this.ctx.clock, this.signal).sleep(this.settings.pollMs);
+          }
+        }
+      },
+      async () => [...await this.addonIssues(name), ...degraded]
+    );
   }
   async clusterIssues() {
     const r5 = await this.ctx.clients.eks.send(new import_client_eks3.DescribeClusterCommand({ name: this.cluster }));
@@ -72068,7 +72077,7 @@ var ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 var PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
 var KMS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/;
 var ACCESS_POLICY_ARN = /^arn:aws[a-z-]*:eks::aws:cluster-access-policy\/[A-Za-z]+$/;
-var SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
+var SUBNET_ID = /^subnet-[0-9a-f]{8,32}$/;
 var SG_ID = /^sg-[0-9a-f]{8,17}$/;
 var CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 function parseClusterConfig(text, file) {
@@ -72490,12 +72499,15 @@ var Reader = class {
     const usesPodIdentity = podIdentity || addons.some((a5) => a5.podIdentityAssociations.length > 0);
     const defaults = disableDefaults ? [] : [...DEFAULTS.addons];
     if (usesPodIdentity) defaults.unshift(DEFAULTS.podIdentityAgent);
-    for (const name of defaults.reverse()) {
-      if (!addons.some((a5) => a5.name === name)) {
-        addons.unshift({ name, podIdentityAssociations: [], tags: {}, isDefault: true });
+    const first = defaults.map(
+      (name) => addons.find((a5) => a5.name === name) ?? {
+        name,
+        podIdentityAssociations: [],
+        tags: {},
+        isDefault: true
       }
-    }
-    return addons;
+    );
+    return [...first, ...addons.filter((a5) => !defaults.includes(a5.name))];
   }
   configurationValues(at) {
     const node = at.node;
