@@ -16,8 +16,6 @@ K8S_VERSION=v1.35.4 # the Kubernetes minor EKS runs; staging modules are v0.35.4
 ETCD_VERSION=v3.6.16
 HELM_VERSION=v3.22.0
 HELM_DIFF_VERSION=v3.9.14 # the only helm-diff version the Go module proxy serves here
-# The checksum database has no entry for helm-diff; its source is taken from the module proxy alone.
-export GONOSUMDB=github.com/databus23/helm-diff
 HELMFILE_VERSION=v1.8.0
 
 CACHE=${KUBE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eks-cluster-canary/tools}
@@ -46,8 +44,8 @@ build() {
   logf=$WORK/$name-$version.log
   rm -rf "$dest" && mkdir -p "$dest"
   echo "kube-tools: building $name $version ..."
-  # A subshell with its own errexit: a function called as an `if` condition would run with
-  # errexit off and carry on past a failed step.
+  # In a subshell with its own errexit: bash ignores `set -e` inside a function called from an
+  # `if` condition, which would let a failed step pass as built.
   local rc=0
   set +e
   (
@@ -133,6 +131,9 @@ build_helm() {
 # HELM_PLUGINS at CACHE/helm-plugins.
 build_helm_diff() {
   local dest=$1 dir=$WORK/helm-diff src
+  # The checksum database has no entry for this module here (the lookup answers 404), so go
+  # cannot verify it there; the version stays pinned and go.sum records what was downloaded.
+  export GONOSUMDB=github.com/databus23/helm-diff
   step "resolve github.com/databus23/helm-diff/v3@$HELM_DIFF_VERSION"
   gomod "$dir" github.com/databus23/helm-diff/v3 "$HELM_DIFF_VERSION" "$(upstream_replaces github.com/databus23/helm-diff/v3 "$HELM_DIFF_VERSION" | grep -vE '=> *\.' || true)"
   src=$(cd "$dir" && go mod download -json "github.com/databus23/helm-diff/v3@$HELM_DIFF_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
@@ -152,22 +153,27 @@ build_helmfile() {
   (cd "$dir" && go build -ldflags "-s -w -X go.szostok.io/version.version=$HELMFILE_VERSION" -o "$dest/helmfile" github.com/helmfile/helmfile)
 }
 
-build etcd "$ETCD_VERSION" build_etcd
-build helm "$HELM_VERSION" build_helm
-build helm-diff "$HELM_DIFF_VERSION" build_helm_diff
-build helmfile "$HELMFILE_VERSION" build_helmfile
-build kubernetes "$K8S_VERSION" build_kubernetes
+# Everything runs from main, called on the last line: bash has then read the whole file, so
+# editing or checking out this script while a build runs cannot make bash run a half-read line.
+main() {
+  build etcd "$ETCD_VERSION" build_etcd
+  build helm "$HELM_VERSION" build_helm
+  build helm-diff "$HELM_DIFF_VERSION" build_helm_diff
+  build helmfile "$HELMFILE_VERSION" build_helmfile
+  build kubernetes "$K8S_VERSION" build_kubernetes
 
-# One folder of links the sandbox and tests put first on PATH, and the plugin folder for HELM_PLUGINS.
-mkdir -p "$CACHE/bin" "$CACHE/helm-plugins"
-ln -sfn "$CACHE/etcd-$ETCD_VERSION/etcd" "$CACHE/bin/etcd"
-for cmd in kube-apiserver kube-controller-manager kubectl; do
-  ln -sfn "$CACHE/kubernetes-$K8S_VERSION/$cmd" "$CACHE/bin/$cmd"
-done
-ln -sfn "$CACHE/helm-$HELM_VERSION/helm" "$CACHE/bin/helm"
-ln -sfn "$CACHE/helmfile-$HELMFILE_VERSION/helmfile" "$CACHE/bin/helmfile"
-ln -sfn "$CACHE/helm-diff-$HELM_DIFF_VERSION/diff" "$CACHE/helm-plugins/diff"
-cat >"$CACHE/versions.json" <<JSON
-{"kubernetes":"$K8S_VERSION","etcd":"$ETCD_VERSION","helm":"$HELM_VERSION","helmDiff":"$HELM_DIFF_VERSION","helmfile":"$HELMFILE_VERSION"}
-JSON
-echo "kube-tools: all tools ready in $CACHE/bin ($(($(date +%s) - started_all))s)"
+  # One folder of links the sandbox and tests put first on PATH, and the plugin folder for HELM_PLUGINS.
+  mkdir -p "$CACHE/bin" "$CACHE/helm-plugins"
+  ln -sfn "$CACHE/etcd-$ETCD_VERSION/etcd" "$CACHE/bin/etcd"
+  for cmd in kube-apiserver kube-controller-manager kubectl; do
+    ln -sfn "$CACHE/kubernetes-$K8S_VERSION/$cmd" "$CACHE/bin/$cmd"
+  done
+  ln -sfn "$CACHE/helm-$HELM_VERSION/helm" "$CACHE/bin/helm"
+  ln -sfn "$CACHE/helmfile-$HELMFILE_VERSION/helmfile" "$CACHE/bin/helmfile"
+  ln -sfn "$CACHE/helm-diff-$HELM_DIFF_VERSION/diff" "$CACHE/helm-plugins/diff"
+  printf '{"kubernetes":"%s","etcd":"%s","helm":"%s","helmDiff":"%s","helmfile":"%s"}\n' \
+    "$K8S_VERSION" "$ETCD_VERSION" "$HELM_VERSION" "$HELM_DIFF_VERSION" "$HELMFILE_VERSION" >"$CACHE/versions.json"
+  echo "kube-tools: all tools ready in $CACHE/bin ($(($(date +%s) - started_all))s)"
+}
+
+main "$@"; exit $?

@@ -56,6 +56,11 @@ export interface VerifyOptions {
   /** The credentials the sandbox knows (its STS). */
   credential(accessKeyId: string): KnownCredential | undefined;
   now?: Date;
+  /**
+   * Origins that are STS besides AWS's hosts: the sandbox's own endpoint, which is where
+   * `aws eks get-token` presigns when AWS_ENDPOINT_URL points at the sandbox.
+   */
+  sandboxStsOrigins?: string[];
 }
 
 /** Checks a bearer token as EKS does; the reason says what was wrong, as the authenticator logs it. */
@@ -72,9 +77,13 @@ export async function verifyEksToken(token: string, options: VerifyOptions): Pro
   } catch {
     return fail('token is not a URL');
   }
-  if (url.protocol !== 'https:')
+  const sandboxSts = (options.sandboxStsOrigins ?? []).includes(url.origin);
+  if (url.protocol !== 'https:' && !sandboxSts) {
     return fail(`unexpected scheme "${url.protocol}" in pre-signed URL`);
-  if (!STS_HOST.test(url.host)) return fail(`unexpected hostname "${url.host}" in pre-signed URL`);
+  }
+  if (!STS_HOST.test(url.host) && !sandboxSts) {
+    return fail(`unexpected hostname "${url.host}" in pre-signed URL`);
+  }
   if (url.pathname !== '/') return fail('unexpected path in pre-signed URL');
 
   const params = new Map<string, string>();

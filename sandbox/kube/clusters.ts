@@ -306,6 +306,7 @@ export class KubeClusters implements ClusterRuntime {
     const verified = await verifyEksToken(body.spec?.token ?? '', {
       clusterName: name,
       credential: (id) => this.options.sts.credential(id),
+      sandboxStsOrigins: [new URL(this.options.aws().endpoint).origin],
     });
     if (!verified.ok) return deny(verified.reason);
     let awsAuth: ReturnType<typeof parseAwsAuth> = [];

@@ -22,12 +22,14 @@
  * resourceVersion bookkeeping to get wrong, and 250 ms is well inside what the tests wait for.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { podNetwork } from './pod-network.js';
 import { KubeApiError, type KubeClient, type KubeList, type ObjectMeta } from './client.js';
+
+const HAS_SETPRIV = existsSync('/usr/bin/setpriv');
 
 export const DEMO_APP_IMAGE =
   /^(?:[^/]+\/)*eks-cluster-canary\/demo-app(?::([\w.-]+))?(?:@sha256:[0-9a-f]{64})?$/;
@@ -393,7 +395,14 @@ export class NodeAgent {
       join(this.options.logDir, `${pod.namespace}_${pod.name}_${c.spec.name}.log`),
       'a',
     );
-    const child = spawn(this.options.demoApp.node, argv, { stdio: ['ignore', fd, fd], env });
+    // With a parent-death signal where util-linux's setpriv exists (it execs, so the pid is the
+    // app's): a crashed sandbox does not leave pods listening.
+    const child = HAS_SETPRIV
+      ? spawn('/usr/bin/setpriv', ['--pdeathsig', 'SIGTERM', this.options.demoApp.node, ...argv], {
+          stdio: ['ignore', fd, fd],
+          env,
+        })
+      : spawn(this.options.demoApp.node, argv, { stdio: ['ignore', fd, fd], env });
     closeSync(fd);
     const startedAt = new Date().toISOString();
     c.child = child;

@@ -96,6 +96,30 @@ describe('verifyEksToken', () => {
     });
   });
 
+  it('accepts a URL presigned for the sandbox endpoint only when told that origin is STS', async () => {
+    // What `aws eks get-token` makes when AWS_ENDPOINT_URL points at the sandbox.
+    const url = await presignGetCallerIdentity({
+      region: 'ap-northeast-1',
+      credentials: user,
+      clusterName: 'blue',
+      signingDate: now,
+      expiresIn: 60,
+      host: '127.0.0.1:4566',
+    });
+    const token = wrap(url.replace(/^https:/, 'http:'));
+    expect(await verify(token)).toEqual({
+      ok: false,
+      reason: 'unexpected scheme "http:" in pre-signed URL',
+    });
+    const asSandbox = await verifyEksToken(token, {
+      clusterName: 'blue',
+      credential: (id) => sts.credential(id),
+      now,
+      sandboxStsOrigins: ['http://127.0.0.1:4566'],
+    });
+    expect(asSandbox.ok).toBe(true);
+  });
+
   it('rejects a URL that does not sign x-k8s-aws-id, another action, host or scheme', async () => {
     const good = new URL(
       Buffer.from((await mint()).slice(TOKEN_PREFIX.length), 'base64url').toString(),
