@@ -70533,6 +70533,14 @@ function addonItem(config, live, versions2) {
     const why = `${version ?? "EKS\u2019s default version"}${config.isDefault ? " (eksctl default add-on)" : ""}`;
     return item("addon", config.name, "create", why);
   }
+  if (live.status && FAILED_OR_GOING.includes(live.status)) {
+    return item(
+      "addon",
+      config.name,
+      "drift",
+      failedWhy("add-on", live.status, live.health?.issues)
+    );
+  }
   const changes = [];
   if (config.version !== void 0 && version !== void 0 && live.addonVersion !== version) {
     changes.push({ field: "version", live: live.addonVersion ?? "", desired: version });
@@ -70569,6 +70577,14 @@ function nodegroupItem(config, live) {
       config.name,
       "create",
       `${config.instanceTypes.join(",")} ${config.capacityType}, ${s3.desiredSize} nodes (${s3.minSize}-${s3.maxSize}), ${config.amiType}`
+    );
+  }
+  if (live.status && FAILED_OR_GOING.includes(live.status)) {
+    return item(
+      "nodegroup",
+      config.name,
+      "drift",
+      failedWhy("node group", live.status, live.health?.issues)
     );
   }
   const drift = [];
@@ -70620,6 +70636,12 @@ function nodegroupItem(config, live) {
     "unchanged",
     `${s2.desiredSize ?? "?"} nodes, ${live.status ?? ""}`.trim()
   );
+}
+var FAILED_OR_GOING = ["CREATE_FAILED", "DELETING", "DELETE_FAILED"];
+function failedWhy(what, status, issues) {
+  const found = (issues ?? []).map((i5) => `${i5.code ?? "issue"}: ${i5.message ?? ""}`);
+  const detail = found.length > 0 ? ` (${found.join("; ")})` : "";
+  return status === "DELETING" ? `the ${what} is being deleted; run again once it is gone` : `the ${what} is ${status}${detail}; delete it and run again`;
 }
 function taintsText(taints) {
   return taints.map((t) => `${t.key ?? ""}=${t.value ?? ""}:${t.effect ?? ""}`).sort();
@@ -71088,7 +71110,7 @@ async function createCluster2(settings, ctx) {
     logPlan(plan, ctx.logger);
     if (plan.some((p3) => p3.action === "drift")) throw new DriftError(plan);
     const changed = plan.some((p3) => p3.action === "create" || p3.action === "update");
-    if (settings.dryRun || !changed) {
+    if (settings.dryRun || !changed && settled(config, live)) {
       const endedAt = ctx.clock.now();
       return {
         plan,
@@ -71101,11 +71123,14 @@ async function createCluster2(settings, ctx) {
       };
     }
     const run2 = new Applier(settings, ctx, signal, deadline, live, versions2, plan, steps);
-    const cluster = await ctx.logger.group(`Creating ${config.name}`, () => run2.apply());
+    const cluster = await ctx.logger.group(
+      changed ? `Creating ${config.name}` : `Waiting for ${config.name}`,
+      () => run2.apply()
+    );
     return {
       plan,
       dryRun: false,
-      changed: true,
+      changed,
       steps,
       cluster: outputsOf(cluster),
       startedAt,
@@ -71366,6 +71391,10 @@ var Applier = class {
     return () => clearInterval(timer);
   }
 };
+function settled(config, live) {
+  const active = (status) => status === "ACTIVE";
+  return active(live.cluster?.status) && config.nodeGroups.every((n3) => active(live.nodegroups.get(n3.name)?.status)) && config.addons.every((a5) => active(live.addons.get(a5.name)?.status));
+}
 function isWrite(action) {
   return action === "create" || action === "update";
 }
@@ -72860,7 +72889,7 @@ async function readCreateClusterInputs(env2 = process.env) {
 
 // src/actions/create-cluster/summary.ts
 function summarizeCreate(config, r5) {
-  const heading = r5.dryRun ? `create-cluster ${config.name}: plan (dry run, nothing changed)` : r5.changed ? `create-cluster ${config.name}: done in ${formatDuration(roundSeconds(r5.endedAt.getTime() - r5.startedAt.getTime()))}` : `create-cluster ${config.name}: already as configured (nothing changed)`;
+  const heading = r5.dryRun ? `create-cluster ${config.name}: plan (dry run, nothing changed)` : r5.changed ? `create-cluster ${config.name}: done in ${formatDuration(roundSeconds(r5.endedAt.getTime() - r5.startedAt.getTime()))}` : r5.steps.length > 0 ? `create-cluster ${config.name}: nothing to change; waited for what a previous run left in progress` : `create-cluster ${config.name}: already as configured (nothing changed)`;
   const s2 = summary.addHeading(heading, 2);
   s2.addRaw(
     `<a href="${consoleLink(config)}">${config.name}</a> in ${config.region}, Kubernetes ${config.version}`,

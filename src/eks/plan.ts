@@ -349,6 +349,14 @@ function addonItem(
     const why = `${version ?? 'EKS’s default version'}${config.isDefault ? ' (eksctl default add-on)' : ''}`;
     return item('addon', config.name, 'create', why);
   }
+  if (live.status && FAILED_OR_GOING.includes(live.status)) {
+    return item(
+      'addon',
+      config.name,
+      'drift',
+      failedWhy('add-on', live.status, live.health?.issues),
+    );
+  }
   const changes: FieldChange[] = [];
   // No version in the config keeps what runs: EKS's default may have moved since it was made.
   if (config.version !== undefined && version !== undefined && live.addonVersion !== version) {
@@ -393,6 +401,14 @@ function nodegroupItem(config: NodeGroupConfig, live: Nodegroup | undefined): Pl
       config.name,
       'create',
       `${config.instanceTypes.join(',')} ${config.capacityType}, ${s.desiredSize} nodes (${s.minSize}-${s.maxSize}), ${config.amiType}`,
+    );
+  }
+  if (live.status && FAILED_OR_GOING.includes(live.status)) {
+    return item(
+      'nodegroup',
+      config.name,
+      'drift',
+      failedWhy('node group', live.status, live.health?.issues),
     );
   }
   const drift: FieldChange[] = [];
@@ -446,6 +462,21 @@ function nodegroupItem(config: NodeGroupConfig, live: Nodegroup | undefined): Pl
         'unchanged',
         `${s.desiredSize ?? '?'} nodes, ${live.status ?? ''}`.trim(),
       );
+}
+
+/** States a run cannot continue from: the resource must be deleted (or finish deleting) first. */
+const FAILED_OR_GOING = ['CREATE_FAILED', 'DELETING', 'DELETE_FAILED'];
+
+function failedWhy(
+  what: string,
+  status: string,
+  issues: readonly { code?: string; message?: string }[] | undefined,
+): string {
+  const found = (issues ?? []).map((i) => `${i.code ?? 'issue'}: ${i.message ?? ''}`);
+  const detail = found.length > 0 ? ` (${found.join('; ')})` : '';
+  return status === 'DELETING'
+    ? `the ${what} is being deleted; run again once it is gone`
+    : `the ${what} is ${status}${detail}; delete it and run again`;
 }
 
 export function taintsText(

@@ -147,7 +147,8 @@ export async function createCluster(
     logPlan(plan, ctx.logger);
     if (plan.some((p) => p.action === 'drift')) throw new DriftError(plan);
     const changed = plan.some((p) => p.action === 'create' || p.action === 'update');
-    if (settings.dryRun || !changed) {
+    // Nothing to write, but a resource a cancelled run left CREATING or UPDATING: wait for it.
+    if (settings.dryRun || (!changed && settled(config, live))) {
       const endedAt = ctx.clock.now();
       return {
         plan,
@@ -160,11 +161,14 @@ export async function createCluster(
       };
     }
     const run = new Applier(settings, ctx, signal, deadline, live, versions, plan, steps);
-    const cluster = await ctx.logger.group(`Creating ${config.name}`, () => run.apply());
+    const cluster = await ctx.logger.group(
+      changed ? `Creating ${config.name}` : `Waiting for ${config.name}`,
+      () => run.apply(),
+    );
     return {
       plan,
       dryRun: false,
-      changed: true,
+      changed,
       steps,
       cluster: outputsOf(cluster),
       startedAt,
@@ -448,6 +452,16 @@ class Applier {
     }, every);
     return () => clearInterval(timer);
   }
+}
+
+/** Every resource the config names exists and is ACTIVE: nothing to wait for. */
+function settled(config: ClusterConfig, live: LiveCluster): boolean {
+  const active = (status: string | undefined): boolean => status === 'ACTIVE';
+  return (
+    active(live.cluster?.status) &&
+    config.nodeGroups.every((n) => active(live.nodegroups.get(n.name)?.status)) &&
+    config.addons.every((a) => active(live.addons.get(a.name)?.status))
+  );
 }
 
 function isWrite(action: PlanItem['action'] | undefined): boolean {

@@ -217,4 +217,23 @@ describe('planCluster', () => {
       }),
     ]);
   });
+
+  it('refuses to continue past a node group that failed, with EKS’s health issues', () => {
+    const c = config();
+    const live = liveOf(c);
+    Object.assign(live.nodegroups.get('apps') as Nodegroup, {
+      status: 'CREATE_FAILED',
+      health: {
+        issues: [{ code: 'AsgInstanceLaunchFailures', message: 'InsufficientInstanceCapacity' }],
+      },
+    });
+    expect(changed(planCluster({ config: c, live, addonVersions: versions }))).toEqual([
+      expect.objectContaining({
+        resource: 'nodegroup',
+        name: 'apps',
+        action: 'drift',
+        why: 'the node group is CREATE_FAILED (AsgInstanceLaunchFailures: InsufficientInstanceCapacity); delete it and run again',
+      }),
+    ]);
+  });
 });

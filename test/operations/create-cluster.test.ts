@@ -38,16 +38,16 @@ afterAll(async () => {
 
 function run(
   text: string,
-  extra: { dryRun?: boolean; signal?: AbortSignal; timeoutMs?: number } = {},
+  extra: { dryRun?: boolean; signal?: AbortSignal; timeoutMs?: number; logger?: MemoryLogger } = {},
 ) {
-  const logger = new MemoryLogger();
+  const logger = extra.logger ?? new MemoryLogger();
   const result = createCluster(
     {
       config: parseClusterConfig(text, 'cluster.yaml'),
       dryRun: extra.dryRun ?? false,
       timeoutMs: extra.timeoutMs ?? 30_000,
       pollMs: 50,
-      progressEveryMs: 200,
+      progressEveryMs: 50,
     },
     {
       clients: { eks, iam },
@@ -68,7 +68,10 @@ function writes(): string[] {
 describe('createCluster against the sandbox', () => {
   it('creates everything, then a second run changes nothing', async () => {
     sandbox.core.resetCalls();
-    const first = await run(sandboxClusterConfig({ name: 'op-full' })).result;
+    const started = run(sandboxClusterConfig({ name: 'op-full' }));
+    const first = await started.result;
+    // A progress line while waiting names what is pending and the time spent.
+    expect(started.logger.text()).toMatch(/… still waiting for cluster op-full \(\d+s elapsed\)/);
     expect(first.changed).toBe(true);
     expect(first.cluster?.status).toBe('ACTIVE');
     expect(first.plan.map((p) => `${p.action} ${p.resource} ${p.name}`)).toEqual([
@@ -145,5 +148,50 @@ describe('createCluster against the sandbox', () => {
     const again = await run(sandboxClusterConfig({ name: 'op-cancel' })).result;
     expect(again.cluster?.status).toBe('ACTIVE');
     expect(again.plan[0]).toMatchObject({ resource: 'cluster', action: 'unchanged' });
+  });
+
+  it('timed out, it stops and reports the state', async () => {
+    const e = await run(sandboxClusterConfig({ name: 'op-timeout' }), {
+      timeoutMs: 100,
+    }).result.then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(CreateClusterStoppedError);
+    expect((e as Error).message).toMatch(/timed out|Timed out waiting for cluster op-timeout/);
+    expect((e as CreateClusterStoppedError).states[0]).toMatchObject({
+      resource: 'cluster',
+      name: 'op-timeout',
+    });
+  });
+
+  it('a run cancelled while node groups are CREATING is finished by the next, which only waits', async () => {
+    // Without pod identity associations the run has nothing left to create after the node groups.
+    const text = sandboxClusterConfig({ name: 'op-wait' }).replace(
+      /  podIdentityAssociations:\n(    .*\n|      .*\n)+/,
+      '',
+    );
+    const cancel = new AbortController();
+    const logger = new MemoryLogger();
+    const info = logger.info.bind(logger);
+    logger.info = (m: string) => {
+      info(m);
+      if (m.startsWith('✓ create node group apps')) cancel.abort(new Error('received SIGTERM'));
+    };
+    const stopped = await run(text, { signal: cancel.signal, logger }).result.then(
+      () => undefined,
+      (x: unknown) => x as CreateClusterStoppedError,
+    );
+    expect(stopped).toBeInstanceOf(CreateClusterStoppedError);
+    expect(stopped?.states).toContainEqual(
+      expect.objectContaining({ resource: 'nodegroup', name: 'apps', state: 'CREATING' }),
+    );
+    sandbox.core.resetCalls();
+    const again = await run(text).result;
+    expect(again.plan.every((p) => p.action === 'unchanged')).toBe(true);
+    expect(again.changed).toBe(false);
+    expect(again.cluster?.status).toBe('ACTIVE');
+    expect(again.steps.map((s) => s.what)).toContain('node group apps ACTIVE');
+    expect(writes()).toEqual([]);
   });
 });

@@ -21,7 +21,9 @@ export function summarizeCreate(
     ? `create-cluster ${config.name}: plan (dry run, nothing changed)`
     : r.changed
       ? `create-cluster ${config.name}: done in ${formatDuration(roundSeconds(r.endedAt.getTime() - r.startedAt.getTime()))}`
-      : `create-cluster ${config.name}: already as configured (nothing changed)`;
+      : r.steps.length > 0
+        ? `create-cluster ${config.name}: nothing to change; waited for what a previous run left in progress`
+        : `create-cluster ${config.name}: already as configured (nothing changed)`;
   const s = core.summary.addHeading(heading, 2);
   s.addRaw(
     `<a href="${consoleLink(config)}">${config.name}</a> in ${config.region}, Kubernetes ${config.version}`,
