@@ -168,7 +168,7 @@ describe('createCluster against the sandbox', () => {
   it('a run cancelled while node groups are CREATING is finished by the next, which only waits', async () => {
     // Without pod identity associations the run has nothing left to create after the node groups.
     const text = sandboxClusterConfig({ name: 'op-wait' }).replace(
-      /  podIdentityAssociations:\n(    .*\n|      .*\n)+/,
+      /^ {2}podIdentityAssociations:\n(?: {4}.*\n)+/m,
       '',
     );
     const cancel = new AbortController();
