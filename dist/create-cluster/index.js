@@ -71944,8 +71944,14 @@ var DEFAULTS = {
   desiredCapacity: 2,
   volumeSize: 80,
   amiFamily: "AmazonLinux2023",
-  /** Installed as EKS add-ons unless addonsConfig.disableDefaultAddons. */
-  addons: ["vpc-cni", "kube-proxy", "coredns"],
+  /** Installed as EKS add-ons unless addonsConfig.disableDefaultAddons (eksctl's KnownAddons). */
+  addons: ["vpc-cni", "kube-proxy", "coredns", "metrics-server"],
+  /** metrics-server is not a default where EKS does not offer it (China, GovCloud, ISO). */
+  noMetricsServer: /^(cn-|us-gov-|us-iso|eu-isoe-)/,
+  /** Labels and tags eksctl puts on every managed node group. */
+  clusterNameLabel: "alpha.eksctl.io/cluster-name",
+  nodegroupNameLabel: "alpha.eksctl.io/nodegroup-name",
+  nodegroupTypeTag: "alpha.eksctl.io/nodegroup-type",
   podIdentityAgent: "eks-pod-identity-agent"
 };
 var REFUSED = {
@@ -72175,9 +72181,10 @@ var Reader = class {
     const addons = this.addons(
       top.get("addons"),
       disableDefaults,
-      (iam?.podIdentityAssociations.length ?? 0) > 0
+      (iam?.podIdentityAssociations.length ?? 0) > 0,
+      meta?.region
     );
-    const nodeGroups = this.nodeGroups(top.get("managedNodeGroups"), vpc);
+    const nodeGroups = this.nodeGroups(top.get("managedNodeGroups"), vpc, meta?.name ?? "");
     const network = optional(top.get("kubernetesNetworkConfig"), (at) => this.network(at));
     const encryption = optional(top.get("secretsEncryption"), (at) => {
       const m3 = this.map(at, "secretsEncryption", "secretsEncryption");
@@ -72475,7 +72482,7 @@ var Reader = class {
       entries
     };
   }
-  addons(at, disableDefaults, podIdentity) {
+  addons(at, disableDefaults, podIdentity, region) {
     const src = this.src;
     const addons = [];
     for (const item2 of optional(at, (l3) => src.list(l3, "a list of add-ons")) ?? []) {
@@ -72526,7 +72533,9 @@ var Reader = class {
       });
     }
     const usesPodIdentity = podIdentity || addons.some((a5) => a5.podIdentityAssociations.length > 0);
-    const defaults = disableDefaults ? [] : [...DEFAULTS.addons];
+    const defaults = disableDefaults ? [] : DEFAULTS.addons.filter(
+      (name) => name !== "metrics-server" || !DEFAULTS.noMetricsServer.test(region ?? "")
+    );
     if (usesPodIdentity) defaults.unshift(DEFAULTS.podIdentityAgent);
     const first = defaults.map(
       (name) => addons.find((a5) => a5.name === name) ?? {
@@ -72554,7 +72563,7 @@ var Reader = class {
     this.src.reportValue(at, `${at.label} must be a JSON string or a map, got ${describe146(node)}.`);
     return void 0;
   }
-  nodeGroups(at, vpc) {
+  nodeGroups(at, vpc, clusterName) {
     const src = this.src;
     const groups = [];
     for (const item2 of optional(at, (l3) => src.list(l3, "a list of node groups")) ?? []) {
@@ -72660,14 +72669,23 @@ var Reader = class {
         capacityType: spot ? "SPOT" : "ON_DEMAND",
         amiType,
         scaling: { minSize, maxSize, desiredSize },
-        labels,
+        // eksctl labels every node with its cluster and node group, and tags the group.
+        labels: {
+          ...labels,
+          [DEFAULTS.clusterNameLabel]: clusterName,
+          [DEFAULTS.nodegroupNameLabel]: name
+        },
         taints,
         diskSize,
         subnets,
         nodeRole,
         ...updateConfig && Object.keys(updateConfig).length > 0 ? { updateConfig } : {},
         ...releaseVersion ? { releaseVersion } : {},
-        tags
+        tags: {
+          ...tags,
+          [DEFAULTS.nodegroupNameLabel]: name,
+          [DEFAULTS.nodegroupTypeTag]: "managed"
+        }
       });
     }
     return groups;

@@ -906,13 +906,15 @@ export class EksService implements SandboxService {
   }
 
   /**
-   * coredns and the EBS CSI driver run as Deployments: until a node group is ACTIVE they have no
+   * coredns, the EBS CSI driver and metrics-server run as Deployments: until a node group is ACTIVE they have no
    * node to run on, and EKS reports them DEGRADED (the SDK's add-on waiter fails on that).
    */
   private renderAddon(region: string, p: Record<string, string>): Record<string, unknown> {
     const addon = this.addon(region, p);
     const cluster = this.cluster(region, p.clusterName as string);
-    const needsNodes = p.addonName === 'coredns' || p.addonName === 'aws-ebs-csi-driver';
+    const needsNodes = ['coredns', 'aws-ebs-csi-driver', 'metrics-server'].includes(
+      p.addonName as string,
+    );
     const hasNodes = [...this.live(cluster.nodegroups).values()].some(
       (ng) => ng.status === 'ACTIVE' || ng.status === 'UPDATING',
     );

@@ -116,8 +116,14 @@ export const DEFAULTS = {
   desiredCapacity: 2,
   volumeSize: 80,
   amiFamily: 'AmazonLinux2023',
-  /** Installed as EKS add-ons unless addonsConfig.disableDefaultAddons. */
-  addons: ['vpc-cni', 'kube-proxy', 'coredns'],
+  /** Installed as EKS add-ons unless addonsConfig.disableDefaultAddons (eksctl's KnownAddons). */
+  addons: ['vpc-cni', 'kube-proxy', 'coredns', 'metrics-server'],
+  /** metrics-server is not a default where EKS does not offer it (China, GovCloud, ISO). */
+  noMetricsServer: /^(cn-|us-gov-|us-iso|eu-isoe-)/,
+  /** Labels and tags eksctl puts on every managed node group. */
+  clusterNameLabel: 'alpha.eksctl.io/cluster-name',
+  nodegroupNameLabel: 'alpha.eksctl.io/nodegroup-name',
+  nodegroupTypeTag: 'alpha.eksctl.io/nodegroup-type',
   podIdentityAgent: 'eks-pod-identity-agent',
 } as const;
 
@@ -368,8 +374,9 @@ class Reader {
       top.get('addons'),
       disableDefaults,
       (iam?.podIdentityAssociations.length ?? 0) > 0,
+      meta?.region,
     );
-    const nodeGroups = this.nodeGroups(top.get('managedNodeGroups'), vpc);
+    const nodeGroups = this.nodeGroups(top.get('managedNodeGroups'), vpc, meta?.name ?? '');
     const network = optional(top.get('kubernetesNetworkConfig'), (at) => this.network(at));
     const encryption = optional(top.get('secretsEncryption'), (at) => {
       const m = this.map(at, 'secretsEncryption', 'secretsEncryption');
@@ -704,6 +711,7 @@ class Reader {
     at: At | undefined,
     disableDefaults: boolean,
     podIdentity: boolean,
+    region: string | undefined,
   ): AddonConfig[] | undefined {
     const src = this.src;
     const addons: AddonConfig[] = [];
@@ -761,7 +769,11 @@ class Reader {
       });
     }
     const usesPodIdentity = podIdentity || addons.some((a) => a.podIdentityAssociations.length > 0);
-    const defaults: string[] = disableDefaults ? [] : [...DEFAULTS.addons];
+    const defaults: string[] = disableDefaults
+      ? []
+      : DEFAULTS.addons.filter(
+          (name) => name !== 'metrics-server' || !DEFAULTS.noMetricsServer.test(region ?? ''),
+        );
     // Pod identity associations do nothing without the agent, so eksctl adds it for them.
     if (usesPodIdentity) defaults.unshift(DEFAULTS.podIdentityAgent);
     // eksctl's order: the default add-ons first (as configured when listed), then the rest.
@@ -798,6 +810,7 @@ class Reader {
   private nodeGroups(
     at: At | undefined,
     vpc: VpcConfig | undefined,
+    clusterName: string,
   ): NodeGroupConfig[] | undefined {
     const src = this.src;
     const groups: NodeGroupConfig[] = [];
@@ -912,14 +925,23 @@ class Reader {
         capacityType: spot ? 'SPOT' : 'ON_DEMAND',
         amiType,
         scaling: { minSize, maxSize, desiredSize },
-        labels,
+        // eksctl labels every node with its cluster and node group, and tags the group.
+        labels: {
+          ...labels,
+          [DEFAULTS.clusterNameLabel]: clusterName,
+          [DEFAULTS.nodegroupNameLabel]: name,
+        },
         taints,
         diskSize,
         subnets,
         nodeRole,
         ...(updateConfig && Object.keys(updateConfig).length > 0 ? { updateConfig } : {}),
         ...(releaseVersion ? { releaseVersion } : {}),
-        tags,
+        tags: {
+          ...tags,
+          [DEFAULTS.nodegroupNameLabel]: name,
+          [DEFAULTS.nodegroupTypeTag]: 'managed',
+        },
       });
     }
     return groups;

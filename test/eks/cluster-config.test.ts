@@ -349,6 +349,7 @@ describe('parseClusterConfig: what the config means', () => {
       'vpc-cni',
       'kube-proxy (default)',
       'coredns (default)',
+      'metrics-server (default)',
       'aws-ebs-csi-driver',
     ]);
     const [system, apps] = config.nodeGroups;
@@ -366,6 +367,24 @@ describe('parseClusterConfig: what the config means', () => {
       capacityType: 'SPOT',
       scaling: { minSize: 1, maxSize: 1, desiredSize: 1 },
     });
+  });
+
+  it('labels and tags node groups as eksctl does', () => {
+    const [system] = parseClusterConfig(sandboxClusterConfig(), 'cluster.yaml').nodeGroups;
+    expect(system?.labels).toEqual({
+      role: 'system',
+      'alpha.eksctl.io/cluster-name': 'green',
+      'alpha.eksctl.io/nodegroup-name': 'system',
+    });
+    expect(system?.tags).toEqual({
+      'alpha.eksctl.io/nodegroup-name': 'system',
+      'alpha.eksctl.io/nodegroup-type': 'managed',
+    });
+  });
+
+  it('has no metrics-server by default where EKS does not offer it', () => {
+    const config = parseClusterConfig(BASE.replace('ap-northeast-1\n', 'cn-north-1\n'), 'c.yaml');
+    expect(config.addons.map((a) => a.name)).toEqual(['vpc-cni', 'kube-proxy', 'coredns']);
   });
 
   it('disableDefaultAddons leaves only the listed add-ons', () => {

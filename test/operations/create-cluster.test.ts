@@ -83,6 +83,7 @@ describe('createCluster against the sandbox', () => {
       'create addon vpc-cni',
       'create addon kube-proxy',
       'create addon coredns',
+      'create addon metrics-server',
       'create addon aws-ebs-csi-driver',
       'create nodegroup system',
       'create nodegroup apps',
@@ -92,7 +93,7 @@ describe('createCluster against the sandbox', () => {
     expect(counts['eks:CreateCluster']).toBe(1);
     expect(counts['iam:CreateOpenIDConnectProvider']).toBe(1);
     expect(counts['eks:CreateNodegroup']).toBe(2);
-    expect(counts['eks:CreateAddon']).toBe(5);
+    expect(counts['eks:CreateAddon']).toBe(6);
     expect(counts['eks:CreatePodIdentityAssociation']).toBe(1);
 
     sandbox.core.resetCalls();
