@@ -70711,30 +70711,9 @@ async function readLive(config, clients, signal) {
   const apiAuth = cluster.cluster.accessConfig?.authenticationMode !== "CONFIG_MAP";
   for (const entry of apiAuth ? config.access.entries : []) {
     reads.push(
-      (async () => {
-        const found = await notFoundAsUndefined(
-          clients.eks.send(
-            new import_client_eks.DescribeAccessEntryCommand({ clusterName: name, principalArn: entry.principalArn }),
-            opts
-          )
-        );
-        if (!found?.accessEntry) return;
-        const policies = [];
-        let nextToken;
-        do {
-          const page = await clients.eks.send(
-            new import_client_eks.ListAssociatedAccessPoliciesCommand({
-              clusterName: name,
-              principalArn: entry.principalArn,
-              nextToken
-            }),
-            opts
-          );
-          policies.push(...page.associatedAccessPolicies ?? []);
-          nextToken = page.nextToken;
-        } while (nextToken);
-        live.accessEntries.set(entry.principalArn, { entry: found.accessEntry, policies });
-      })()
+      readAccessEntry(clients.eks, name, entry.principalArn, opts).then((found) => {
+        if (found) live.accessEntries.set(entry.principalArn, found);
+      })
     );
   }
   if (podIdentityAssociations(config).length > 0) {
@@ -70780,6 +70759,23 @@ async function readLive(config, clients, signal) {
   }
   await Promise.all(reads);
   return live;
+}
+async function readAccessEntry(eks, clusterName, principalArn, opts = {}) {
+  const found = await notFoundAsUndefined(
+    eks.send(new import_client_eks.DescribeAccessEntryCommand({ clusterName, principalArn }), opts)
+  );
+  if (!found?.accessEntry) return void 0;
+  const policies = [];
+  let nextToken;
+  do {
+    const page = await eks.send(
+      new import_client_eks.ListAssociatedAccessPoliciesCommand({ clusterName, principalArn, nextToken }),
+      opts
+    );
+    policies.push(...page.associatedAccessPolicies ?? []);
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return { entry: found.accessEntry, policies };
 }
 async function findOidcProvider(iam, issuer, opts = {}) {
   const host = issuer.replace(/^https:\/\//, "");
@@ -70886,20 +70882,27 @@ async function createOidcProvider(issuer, c5, tags, opts) {
   return r5.OpenIDConnectProviderArn ?? "";
 }
 async function putAccessEntry(cluster, entry, live, c5, opts) {
-  const existing = live.accessEntries.get(entry.principalArn);
+  let existing = live.accessEntries.get(entry.principalArn);
   if (!existing) {
-    await c5.eks.send(
-      new import_client_eks2.CreateAccessEntryCommand({
-        clusterName: cluster,
-        principalArn: entry.principalArn,
-        type: entry.type,
-        ...entry.kubernetesGroups.length > 0 ? { kubernetesGroups: entry.kubernetesGroups } : {},
-        ...entry.username ? { username: entry.username } : {},
-        clientRequestToken: requestToken("access-entry", cluster, entry.principalArn)
-      }),
-      opts
-    );
-  } else {
+    try {
+      await c5.eks.send(
+        new import_client_eks2.CreateAccessEntryCommand({
+          clusterName: cluster,
+          principalArn: entry.principalArn,
+          type: entry.type,
+          ...entry.kubernetesGroups.length > 0 ? { kubernetesGroups: entry.kubernetesGroups } : {},
+          ...entry.username ? { username: entry.username } : {},
+          clientRequestToken: requestToken("access-entry", cluster, entry.principalArn)
+        }),
+        opts
+      );
+    } catch (e5) {
+      if (!(e5 instanceof Error && e5.name === "ResourceInUseException")) throw e5;
+      existing = await readAccessEntry(c5.eks, cluster, entry.principalArn, opts);
+      if (!existing) throw e5;
+    }
+  }
+  if (existing) {
     const groups = [...existing.entry.kubernetesGroups ?? []].sort().join(",");
     const usernameDiffers = entry.username !== void 0 && existing.entry.username !== entry.username;
     if (groups !== [...entry.kubernetesGroups].sort().join(",") || usernameDiffers) {
@@ -72168,10 +72171,7 @@ var Reader = class {
     const vpc = this.vpc(
       src.required(top, "vpc", root5, "the subnets the cluster uses (vpc.subnets)")
     );
-    const iam = this.iam(
-      src.required(top, "iam", root5, "iam.serviceRoleARN, the cluster role"),
-      root5
-    );
+    const iam = this.iam(src.required(top, "iam", root5, "iam.serviceRoleARN, the cluster role"));
     const access2 = this.accessConfig(top.get("accessConfig"));
     const addonsConfig = optional(
       top.get("addonsConfig"),
@@ -72277,6 +72277,7 @@ var Reader = class {
     );
     const subnets = [];
     if (subnetsAt) {
+      const before = src.diagnostics.length;
       const kinds = this.map(subnetsAt, "subnets");
       for (const access2 of ["private", "public"]) {
         const group4 = kinds?.get(access2);
@@ -72305,10 +72306,10 @@ var Reader = class {
             });
         }
       }
-      if (kinds && subnets.length === 0 && src.diagnostics.length === 0) {
+      if (kinds && subnets.length < 2 && src.diagnostics.length === before) {
         src.reportEntry(
           subnetsAt,
-          "vpc.subnets lists no subnet; give at least two, in two availability zones."
+          `vpc.subnets lists ${subnets.length === 0 ? "no subnet" : "one subnet"}; EKS needs at least two, in two availability zones.`
         );
       }
     }
@@ -72337,8 +72338,7 @@ var Reader = class {
       ...securityGroup ? { securityGroup } : {}
     };
   }
-  iam(at, root5) {
-    void root5;
+  iam(at) {
     if (!at) return void 0;
     const src = this.src;
     const m3 = this.map(at, "iam", "iam");

@@ -360,10 +360,7 @@ class Reader {
     const vpc = this.vpc(
       src.required(top, 'vpc', root, 'the subnets the cluster uses (vpc.subnets)'),
     );
-    const iam = this.iam(
-      src.required(top, 'iam', root, 'iam.serviceRoleARN, the cluster role'),
-      root,
-    );
+    const iam = this.iam(src.required(top, 'iam', root, 'iam.serviceRoleARN, the cluster role'));
     const access = this.accessConfig(top.get('accessConfig'));
     const addonsConfig = optional(top.get('addonsConfig'), (at) =>
       this.map(at, 'addonsConfig', 'addonsConfig'),
@@ -484,6 +481,7 @@ class Reader {
     );
     const subnets: SubnetConfig[] = [];
     if (subnetsAt) {
+      const before = src.diagnostics.length;
       const kinds = this.map(subnetsAt, 'subnets');
       for (const access of ['private', 'public'] as const) {
         const group = kinds?.get(access);
@@ -512,10 +510,11 @@ class Reader {
             });
         }
       }
-      if (kinds && subnets.length === 0 && src.diagnostics.length === 0) {
+      if (kinds && subnets.length < 2 && src.diagnostics.length === before) {
+        // EKS's own rule for CreateCluster: subnets in at least two availability zones.
         src.reportEntry(
           subnetsAt,
-          'vpc.subnets lists no subnet; give at least two, in two availability zones.',
+          `vpc.subnets lists ${subnets.length === 0 ? 'no subnet' : 'one subnet'}; EKS needs at least two, in two availability zones.`,
         );
       }
     }
@@ -543,17 +542,13 @@ class Reader {
     };
   }
 
-  private iam(
-    at: At | undefined,
-    root: At,
-  ):
+  private iam(at: At | undefined):
     | {
         serviceRoleArn: string;
         withOIDC: boolean;
         podIdentityAssociations: PodIdentityAssociationConfig[];
       }
     | undefined {
-    void root;
     if (!at) return undefined;
     const src = this.src;
     const m = this.map(at, 'iam', 'iam');

@@ -13,6 +13,7 @@ import {
   DescribePodIdentityAssociationCommand,
   ListAssociatedAccessPoliciesCommand,
   ListPodIdentityAssociationsCommand,
+  type AccessEntry,
   type AssociatedAccessPolicy,
   type EKSClient,
 } from '@aws-sdk/client-eks';
@@ -73,30 +74,9 @@ export async function readLive(
   const apiAuth = cluster.cluster.accessConfig?.authenticationMode !== 'CONFIG_MAP';
   for (const entry of apiAuth ? config.access.entries : []) {
     reads.push(
-      (async () => {
-        const found = await notFoundAsUndefined(
-          clients.eks.send(
-            new DescribeAccessEntryCommand({ clusterName: name, principalArn: entry.principalArn }),
-            opts,
-          ),
-        );
-        if (!found?.accessEntry) return;
-        const policies: AssociatedAccessPolicy[] = [];
-        let nextToken: string | undefined;
-        do {
-          const page = await clients.eks.send(
-            new ListAssociatedAccessPoliciesCommand({
-              clusterName: name,
-              principalArn: entry.principalArn,
-              nextToken,
-            }),
-            opts,
-          );
-          policies.push(...(page.associatedAccessPolicies ?? []));
-          nextToken = page.nextToken;
-        } while (nextToken);
-        live.accessEntries.set(entry.principalArn, { entry: found.accessEntry, policies });
-      })(),
+      readAccessEntry(clients.eks, name, entry.principalArn, opts).then((found) => {
+        if (found) live.accessEntries.set(entry.principalArn, found);
+      }),
     );
   }
   if (podIdentityAssociations(config).length > 0) {
@@ -145,6 +125,30 @@ export async function readLive(
   }
   await Promise.all(reads);
   return live;
+}
+
+/** An access entry and its associated policies; undefined when there is none. */
+export async function readAccessEntry(
+  eks: EKSClient,
+  clusterName: string,
+  principalArn: string,
+  opts: Options = {},
+): Promise<{ entry: AccessEntry; policies: AssociatedAccessPolicy[] } | undefined> {
+  const found = await notFoundAsUndefined(
+    eks.send(new DescribeAccessEntryCommand({ clusterName, principalArn }), opts),
+  );
+  if (!found?.accessEntry) return undefined;
+  const policies: AssociatedAccessPolicy[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await eks.send(
+      new ListAssociatedAccessPoliciesCommand({ clusterName, principalArn, nextToken }),
+      opts,
+    );
+    policies.push(...(page.associatedAccessPolicies ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return { entry: found.accessEntry, policies };
 }
 
 /** The IAM OIDC provider whose URL is the issuer (IAM keeps the URL without https://). */

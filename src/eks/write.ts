@@ -25,7 +25,7 @@ import type {
   NodeGroupConfig,
   PodIdentityAssociationConfig,
 } from './cluster-config.js';
-import type { EksClients } from './live.js';
+import { readAccessEntry, type EksClients } from './live.js';
 import { taintsText, type LiveCluster } from './plan.js';
 
 type Options = { abortSignal?: AbortSignal };
@@ -106,20 +106,31 @@ export async function putAccessEntry(
   c: EksClients,
   opts: Options,
 ): Promise<void> {
-  const existing = live.accessEntries.get(entry.principalArn);
+  let existing = live.accessEntries.get(entry.principalArn);
   if (!existing) {
-    await c.eks.send(
-      new CreateAccessEntryCommand({
-        clusterName: cluster,
-        principalArn: entry.principalArn,
-        type: entry.type,
-        ...(entry.kubernetesGroups.length > 0 ? { kubernetesGroups: entry.kubernetesGroups } : {}),
-        ...(entry.username ? { username: entry.username } : {}),
-        clientRequestToken: requestToken('access-entry', cluster, entry.principalArn),
-      }),
-      opts,
-    );
-  } else {
+    try {
+      await c.eks.send(
+        new CreateAccessEntryCommand({
+          clusterName: cluster,
+          principalArn: entry.principalArn,
+          type: entry.type,
+          ...(entry.kubernetesGroups.length > 0
+            ? { kubernetesGroups: entry.kubernetesGroups }
+            : {}),
+          ...(entry.username ? { username: entry.username } : {}),
+          clientRequestToken: requestToken('access-entry', cluster, entry.principalArn),
+        }),
+        opts,
+      );
+    } catch (e) {
+      if (!(e instanceof Error && e.name === 'ResourceInUseException')) throw e;
+      // EKS made this principal's entry itself: the cluster creator's (with
+      // bootstrapClusterCreatorAdminPermissions). Bring it to the config instead.
+      existing = await readAccessEntry(c.eks, cluster, entry.principalArn, opts);
+      if (!existing) throw e;
+    }
+  }
+  if (existing) {
     const groups = [...(existing.entry.kubernetesGroups ?? [])].sort().join(',');
     const usernameDiffers =
       entry.username !== undefined && existing.entry.username !== entry.username;

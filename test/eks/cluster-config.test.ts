@@ -147,6 +147,12 @@ const CASES: Case[] = [
     at: 'subnetz',
   },
   {
+    name: 'a single subnet',
+    text: replace('      ap-northeast-1c: { id: subnet-0a000000000000001c }\n', ''),
+    message: /vpc\.subnets lists one subnet; EKS needs at least two, in two availability zones/,
+    at: 'subnets:',
+  },
+  {
     name: 'both endpoints off',
     text: replace(
       'vpc:\n',

@@ -195,4 +195,30 @@ describe('createCluster against the sandbox', () => {
     expect(again.steps.map((s) => s.what)).toContain('node group apps ACTIVE');
     expect(writes()).toEqual([]);
   });
+
+  it('takes over the access entry EKS made for the cluster creator when the config lists it', async () => {
+    const text = sandboxClusterConfig({ name: 'op-creator' }).replace(
+      '  accessEntries:\n',
+      [
+        '  accessEntries:',
+        '    - principalARN: arn:aws:iam::123456789012:user/sandbox',
+        '      kubernetesGroups: [ops]',
+        '      accessPolicies:',
+        '        - policyARN: arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy',
+        '          accessScope: { type: cluster }',
+        '',
+      ].join('\n'),
+    );
+    sandbox.core.resetCalls();
+    const first = await run(text).result;
+    expect(first.steps.map((s) => s.what)).toContain(
+      'create access entry arn:aws:iam::123456789012:user/sandbox',
+    );
+    const counts = sandbox.core.callCounts();
+    expect(counts['eks:UpdateAccessEntry']).toBe(1);
+    sandbox.core.resetCalls();
+    const second = await run(text).result;
+    expect(second.changed).toBe(false);
+    expect(writes()).toEqual([]);
+  });
 });
