@@ -52189,7 +52189,7 @@ var require_dist_cjs16 = __commonJS({
     };
     var UpdateCapabilityCommand = class extends command5(_ep05, _mw05, "UpdateCapability", UpdateCapability$) {
     };
-    var UpdateClusterConfigCommand = class extends command5(_ep05, _mw05, "UpdateClusterConfig", UpdateClusterConfig$) {
+    var UpdateClusterConfigCommand2 = class extends command5(_ep05, _mw05, "UpdateClusterConfig", UpdateClusterConfig$) {
     };
     var UpdateClusterVersionCommand = class extends command5(_ep05, _mw05, "UpdateClusterVersion", UpdateClusterVersion$) {
     };
@@ -52636,7 +52636,7 @@ var require_dist_cjs16 = __commonJS({
       UpdateAccessEntryCommand: UpdateAccessEntryCommand2,
       UpdateAddonCommand: UpdateAddonCommand2,
       UpdateCapabilityCommand,
-      UpdateClusterConfigCommand,
+      UpdateClusterConfigCommand: UpdateClusterConfigCommand2,
       UpdateClusterVersionCommand,
       UpdateEksAnywhereSubscriptionCommand,
       UpdateNodegroupConfigCommand: UpdateNodegroupConfigCommand2,
@@ -53587,7 +53587,7 @@ var require_dist_cjs16 = __commonJS({
     exports.UpdateCapabilityRequest$ = UpdateCapabilityRequest$;
     exports.UpdateCapabilityResponse$ = UpdateCapabilityResponse$;
     exports.UpdateClusterConfig$ = UpdateClusterConfig$;
-    exports.UpdateClusterConfigCommand = UpdateClusterConfigCommand;
+    exports.UpdateClusterConfigCommand = UpdateClusterConfigCommand2;
     exports.UpdateClusterConfigRequest$ = UpdateClusterConfigRequest$;
     exports.UpdateClusterConfigResponse$ = UpdateClusterConfigResponse$;
     exports.UpdateClusterVersion$ = UpdateClusterVersion$;
@@ -70394,7 +70394,7 @@ function clusterItem(config, live) {
     );
   }
   const drift = [];
-  const unsupported = [];
+  const updates = [];
   const add = (list2, field, liveValue, desired) => {
     const l3 = show(liveValue);
     const d5 = show(desired);
@@ -70429,57 +70429,53 @@ function clusterItem(config, live) {
   const wantMode = config.access.authenticationMode;
   if (liveMode !== wantMode) {
     const backwards = AUTH_ORDER.indexOf(wantMode) < AUTH_ORDER.indexOf(liveMode);
-    add(backwards ? drift : unsupported, "authenticationMode", liveMode, wantMode);
+    add(backwards ? drift : updates, "authenticationMode", liveMode, wantMode);
   }
   add(
-    unsupported,
+    updates,
     "clusterEndpoints.publicAccess",
     live.resourcesVpcConfig?.endpointPublicAccess,
     config.vpc.publicAccess
   );
   add(
-    unsupported,
+    updates,
     "clusterEndpoints.privateAccess",
     live.resourcesVpcConfig?.endpointPrivateAccess,
     config.vpc.privateAccess
   );
   if (config.vpc.publicAccessCidrs) {
     add(
-      unsupported,
+      updates,
       "publicAccessCIDRs",
       sorted(live.resourcesVpcConfig?.publicAccessCidrs),
       sorted(config.vpc.publicAccessCidrs)
     );
   }
   const liveLogs = (live.logging?.clusterLogging ?? []).filter((l3) => l3.enabled).flatMap((l3) => l3.types ?? []);
-  add(
-    unsupported,
-    "cloudWatch.clusterLogging.enableTypes",
-    sorted(liveLogs),
-    sorted(config.logTypes)
-  );
+  add(updates, "cloudWatch.clusterLogging.enableTypes", sorted(liveLogs), sorted(config.logTypes));
   if (config.upgradePolicy)
     add(
-      unsupported,
+      updates,
       "upgradePolicy.supportType",
       live.upgradePolicy?.supportType,
       config.upgradePolicy.supportType
     );
   if (drift.length > 0) {
     const why = drift.some((c5) => c5.field === "version") ? "a new Kubernetes version is a new cluster (immutable clusters: give the config a new metadata.name); EKS cannot change" : "EKS cannot change";
-    return withChanges("cluster", config.name, "drift", why, [...drift, ...unsupported]);
+    return withChanges("cluster", config.name, "drift", why, [...drift, ...updates]);
   }
-  if (unsupported.length > 0) {
+  if (live.status === "FAILED") {
+    return item("cluster", config.name, "drift", "the cluster FAILED; delete it and run again");
+  }
+  if (updates.length > 0) {
     return withChanges(
       "cluster",
       config.name,
-      "drift",
-      "differs where EKS would need UpdateClusterConfig, which this action does not call yet (change it with the console or the CLI, or match the config to the cluster)",
-      unsupported
+      "update",
+      "updated in place (UpdateClusterConfig, one kind of change at a time)",
+      updates
     );
   }
-  if (live.status === "FAILED")
-    return item("cluster", config.name, "drift", "the cluster FAILED; delete it and run again");
   return item("cluster", config.name, "unchanged", `exists, ${live.status ?? "status unknown"}`);
 }
 function accessEntryItem(config, live) {
@@ -70870,6 +70866,58 @@ async function createCluster(config, c5, opts) {
     opts
   );
 }
+function clusterConfigUpdates(config, live) {
+  const out = [];
+  const name = config.name;
+  const mode = live.accessConfig?.authenticationMode ?? "CONFIG_MAP";
+  if (mode !== config.access.authenticationMode) {
+    out.push({
+      what: `authentication mode ${mode} \u2192 ${config.access.authenticationMode}`,
+      input: { name, accessConfig: { authenticationMode: config.access.authenticationMode } }
+    });
+  }
+  const v = live.resourcesVpcConfig ?? {};
+  const cidrs = (list2) => [...list2 ?? []].sort().join(",");
+  if (v.endpointPublicAccess !== config.vpc.publicAccess || v.endpointPrivateAccess !== config.vpc.privateAccess || config.vpc.publicAccessCidrs !== void 0 && cidrs(v.publicAccessCidrs) !== cidrs(config.vpc.publicAccessCidrs)) {
+    out.push({
+      what: "endpoint access",
+      input: {
+        name,
+        resourcesVpcConfig: {
+          endpointPublicAccess: config.vpc.publicAccess,
+          endpointPrivateAccess: config.vpc.privateAccess,
+          ...config.vpc.publicAccessCidrs ? { publicAccessCidrs: config.vpc.publicAccessCidrs } : {}
+        }
+      }
+    });
+  }
+  const enabled = (live.logging?.clusterLogging ?? []).filter((l3) => l3.enabled).flatMap((l3) => l3.types ?? []);
+  if ([...enabled].sort().join(",") !== [...config.logTypes].sort().join(",")) {
+    const off = enabled.filter((t) => !config.logTypes.includes(t));
+    out.push({
+      what: `control plane logging: ${config.logTypes.join(", ") || "off"}`,
+      input: {
+        name,
+        logging: {
+          clusterLogging: [
+            ...config.logTypes.length > 0 ? [{ types: config.logTypes, enabled: true }] : [],
+            ...off.length > 0 ? [{ types: off, enabled: false }] : []
+          ]
+        }
+      }
+    });
+  }
+  if (config.upgradePolicy && live.upgradePolicy?.supportType !== config.upgradePolicy.supportType) {
+    out.push({
+      what: `upgrade policy ${config.upgradePolicy.supportType}`,
+      input: { name, upgradePolicy: config.upgradePolicy }
+    });
+  }
+  return out;
+}
+async function updateClusterConfig(input, c5, opts) {
+  await c5.eks.send(new import_client_eks2.UpdateClusterConfigCommand(input), opts);
+}
 async function createOidcProvider(issuer, c5, tags, opts) {
   const r5 = await c5.iam.send(
     new import_client_iam2.CreateOpenIDConnectProviderCommand({
@@ -71213,10 +71261,23 @@ var Applier = class {
         },
         () => this.clusterIssues()
       );
-      const described = await eks.send(
-        new import_client_eks3.DescribeClusterCommand({ name: config.name }),
-        this.opts
-      );
+      let described = await eks.send(new import_client_eks3.DescribeClusterCommand({ name: config.name }), this.opts);
+      if (this.action("cluster", config.name) === "update") {
+        for (const u of clusterConfigUpdates(config, described.cluster)) {
+          await this.step(
+            `update cluster ${config.name}: ${u.what}`,
+            () => updateClusterConfig(u.input, this.ctx.clients, this.opts)
+          );
+          await this.waitFor(
+            `cluster ${config.name}`,
+            async (maxWaitTime) => {
+              await (0, import_client_eks3.waitUntilClusterActive)(this.waiter(maxWaitTime), { name: config.name });
+            },
+            () => this.clusterIssues()
+          );
+        }
+        described = await eks.send(new import_client_eks3.DescribeClusterCommand({ name: config.name }), this.opts);
+      }
       const cluster = described.cluster;
       const issuer = cluster.identity?.oidc?.issuer;
       await Promise.all([

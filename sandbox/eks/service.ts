@@ -159,6 +159,7 @@ const ROUTES: Route[] = [
     '/clusters/{clusterName}/access-entries/{principalArn}/access-policies',
     'ListAssociatedAccessPolicies',
   ],
+  ['POST', '/clusters/{name}/update-config', 'UpdateClusterConfig'],
   ['POST', '/clusters/{clusterName}/access-entries/{principalArn}', 'UpdateAccessEntry'],
   ['GET', '/addons/supported-versions', 'DescribeAddonVersions'],
   [
@@ -495,7 +496,8 @@ export class EksService implements SandboxService {
   }
 
   private renderCluster(c: Cluster): Record<string, unknown> {
-    const active = c.status === 'ACTIVE';
+    // An UPDATING cluster keeps serving: its endpoint and CA stay.
+    const active = c.status === 'ACTIVE' || c.status === 'UPDATING';
     const kube = this.kubernetes?.state(c.region, c.name);
     const real = kube?.phase === 'ready' ? kube : undefined;
     const issues: unknown[] = [];

@@ -35,6 +35,11 @@ export interface UpdatableCluster {
   region: string;
   arn: string;
   status: string;
+  activeAt: number;
+  vpc: Record<string, unknown>;
+  logging: unknown;
+  authenticationMode: string;
+  upgradePolicy: unknown;
   podIdentityAssociations?: Map<string, Record<string, unknown>>;
 }
 
@@ -51,6 +56,8 @@ export function handleUpdates(
   switch (operation) {
     case 'DescribeAddonVersions':
       return describeAddonVersions(records, q);
+    case 'UpdateClusterConfig':
+      return updateClusterConfig(records, records.cluster(region, p.name as string), body);
     case 'UpdateNodegroupConfig':
       return updateNodegroupConfig(records, records.nodegroup(region, p), body);
     case 'UpdateAddon':
@@ -182,6 +189,147 @@ function requireActive(r: Updatable, what: string, fields: Record<string, string
       fields,
     );
   }
+}
+
+const AUTH_ORDER = ['CONFIG_MAP', 'API_AND_CONFIG_MAP', 'API'];
+const LOG_TYPES = ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'];
+
+/**
+ * One kind of change per call, as EKS allows: endpoint access (resourcesVpcConfig), logging,
+ * the authentication mode (forwards only), or the upgrade policy. The cluster is UPDATING for
+ * the transition time; node groups and add-ons cannot be created meanwhile.
+ */
+function updateClusterConfig(
+  records: EksRecords,
+  c: UpdatableCluster,
+  body: Record<string, unknown>,
+): unknown {
+  const ids = { clusterName: c.name };
+  const kinds = ['resourcesVpcConfig', 'logging', 'accessConfig', 'upgradePolicy'].filter(
+    (k) => body[k] !== undefined,
+  );
+  if (kinds.length !== 1) {
+    throw new EksError(
+      'InvalidParameterException',
+      kinds.length === 0
+        ? 'No changes were requested.'
+        : `Only one type of update can be allowed; got ${kinds.join(', ')}.`,
+      ids,
+    );
+  }
+  if (c.status !== 'ACTIVE') {
+    throw new EksError(
+      'ResourceInUseException',
+      `Cluster ${c.name} is in ${c.status} state and cannot be updated until it is ACTIVE.`,
+      ids,
+    );
+  }
+  const params: { type: string; value: string }[] = [];
+  let type = 'EndpointAccessUpdate';
+  if (body.resourcesVpcConfig !== undefined) {
+    const v = body.resourcesVpcConfig as Record<string, unknown>;
+    const next = {
+      endpointPublicAccess:
+        (v.endpointPublicAccess as boolean | undefined) ?? c.vpc.endpointPublicAccess,
+      endpointPrivateAccess:
+        (v.endpointPrivateAccess as boolean | undefined) ?? c.vpc.endpointPrivateAccess,
+      publicAccessCidrs: (v.publicAccessCidrs as string[] | undefined) ?? c.vpc.publicAccessCidrs,
+    };
+    if (!next.endpointPublicAccess && !next.endpointPrivateAccess) {
+      throw new EksError(
+        'InvalidParameterException',
+        'Either public or private endpoint access must be enabled.',
+        ids,
+      );
+    }
+    for (const [k, value] of Object.entries(next)) {
+      if (JSON.stringify(value) !== JSON.stringify(c.vpc[k])) {
+        params.push({
+          type: k
+            .replace(/^endpoint/, 'Endpoint')
+            .replace(/^publicAccessCidrs$/, 'PublicAccessCidrs'),
+          value: JSON.stringify(value),
+        });
+      }
+    }
+    if (params.length === 0) {
+      throw new EksError(
+        'InvalidParameterException',
+        `Cluster is already at the desired configuration with endpointPrivateAccess: ${String(next.endpointPrivateAccess)} , endpointPublicAccess: ${String(next.endpointPublicAccess)}, and Public Endpoint Restrictions: [${(next.publicAccessCidrs as string[]).join(', ')}]`,
+        ids,
+      );
+    }
+    Object.assign(c.vpc, next);
+  } else if (body.logging !== undefined) {
+    type = 'LoggingUpdate';
+    const enabled = new Set(
+      (
+        (c.logging as { clusterLogging?: { types?: string[]; enabled?: boolean }[] })
+          .clusterLogging ?? []
+      )
+        .filter((l) => l.enabled)
+        .flatMap((l) => l.types ?? []),
+    );
+    for (const l of (body.logging as { clusterLogging?: { types?: string[]; enabled?: boolean }[] })
+      .clusterLogging ?? []) {
+      for (const t of l.types ?? []) {
+        if (!LOG_TYPES.includes(t))
+          throw new EksError('InvalidParameterException', `Invalid log type ${t}.`, ids);
+        if (l.enabled) enabled.add(t);
+        else enabled.delete(t);
+      }
+    }
+    const on = LOG_TYPES.filter((t) => enabled.has(t));
+    const off = LOG_TYPES.filter((t) => !enabled.has(t));
+    c.logging = {
+      clusterLogging: [
+        ...(on.length > 0 ? [{ types: on, enabled: true }] : []),
+        ...(off.length > 0 ? [{ types: off, enabled: false }] : []),
+      ],
+    };
+    params.push({ type: 'ClusterLogging', value: JSON.stringify(c.logging) });
+  } else if (body.accessConfig !== undefined) {
+    type = 'AccessConfigUpdate';
+    const mode = (body.accessConfig as { authenticationMode?: string }).authenticationMode;
+    if (mode === undefined || !AUTH_ORDER.includes(mode)) {
+      throw new EksError(
+        'InvalidParameterException',
+        `The authentication mode ${String(mode)} is invalid.`,
+        ids,
+      );
+    }
+    if (AUTH_ORDER.indexOf(mode) < AUTH_ORDER.indexOf(c.authenticationMode)) {
+      throw new EksError(
+        'InvalidParameterException',
+        `Unsupported authentication mode update from ${c.authenticationMode} to ${mode}`,
+        ids,
+      );
+    }
+    if (mode === c.authenticationMode) {
+      throw new EksError(
+        'InvalidParameterException',
+        `The cluster already uses authentication mode ${mode}.`,
+        ids,
+      );
+    }
+    c.authenticationMode = mode;
+    params.push({ type: 'AuthenticationMode', value: mode });
+  } else {
+    type = 'UpgradePolicyUpdate';
+    const supportType = (body.upgradePolicy as { supportType?: string }).supportType;
+    if (supportType !== 'STANDARD' && supportType !== 'EXTENDED') {
+      throw new EksError(
+        'InvalidParameterException',
+        'upgradePolicy.supportType must be STANDARD or EXTENDED.',
+        ids,
+      );
+    }
+    c.upgradePolicy = { supportType };
+    params.push({ type: 'UpgradePolicy', value: supportType });
+  }
+  c.status = 'UPDATING';
+  c.activeAt = records.now() + records.transitionMs;
+  return newUpdate(records, type, params);
 }
 
 function updateNodegroupConfig(

@@ -192,7 +192,7 @@ function clusterItem(config: ClusterConfig, live: Cluster | undefined): PlanItem
     );
   }
   const drift: FieldChange[] = [];
-  const unsupported: FieldChange[] = [];
+  const updates: FieldChange[] = [];
   const add = (list: FieldChange[], field: string, liveValue: unknown, desired: unknown): void => {
     const l = show(liveValue);
     const d = show(desired);
@@ -227,23 +227,23 @@ function clusterItem(config: ClusterConfig, live: Cluster | undefined): PlanItem
   const wantMode = config.access.authenticationMode;
   if (liveMode !== wantMode) {
     const backwards = AUTH_ORDER.indexOf(wantMode) < AUTH_ORDER.indexOf(liveMode);
-    add(backwards ? drift : unsupported, 'authenticationMode', liveMode, wantMode);
+    add(backwards ? drift : updates, 'authenticationMode', liveMode, wantMode);
   }
   add(
-    unsupported,
+    updates,
     'clusterEndpoints.publicAccess',
     live.resourcesVpcConfig?.endpointPublicAccess,
     config.vpc.publicAccess,
   );
   add(
-    unsupported,
+    updates,
     'clusterEndpoints.privateAccess',
     live.resourcesVpcConfig?.endpointPrivateAccess,
     config.vpc.privateAccess,
   );
   if (config.vpc.publicAccessCidrs) {
     add(
-      unsupported,
+      updates,
       'publicAccessCIDRs',
       sorted(live.resourcesVpcConfig?.publicAccessCidrs),
       sorted(config.vpc.publicAccessCidrs),
@@ -252,15 +252,10 @@ function clusterItem(config: ClusterConfig, live: Cluster | undefined): PlanItem
   const liveLogs = (live.logging?.clusterLogging ?? [])
     .filter((l) => l.enabled)
     .flatMap((l) => l.types ?? []);
-  add(
-    unsupported,
-    'cloudWatch.clusterLogging.enableTypes',
-    sorted(liveLogs),
-    sorted(config.logTypes),
-  );
+  add(updates, 'cloudWatch.clusterLogging.enableTypes', sorted(liveLogs), sorted(config.logTypes));
   if (config.upgradePolicy)
     add(
-      unsupported,
+      updates,
       'upgradePolicy.supportType',
       live.upgradePolicy?.supportType,
       config.upgradePolicy.supportType,
@@ -270,19 +265,20 @@ function clusterItem(config: ClusterConfig, live: Cluster | undefined): PlanItem
     const why = drift.some((c) => c.field === 'version')
       ? 'a new Kubernetes version is a new cluster (immutable clusters: give the config a new metadata.name); EKS cannot change'
       : 'EKS cannot change';
-    return withChanges('cluster', config.name, 'drift', why, [...drift, ...unsupported]);
+    return withChanges('cluster', config.name, 'drift', why, [...drift, ...updates]);
   }
-  if (unsupported.length > 0) {
+  if (live.status === 'FAILED') {
+    return item('cluster', config.name, 'drift', 'the cluster FAILED; delete it and run again');
+  }
+  if (updates.length > 0) {
     return withChanges(
       'cluster',
       config.name,
-      'drift',
-      'differs where EKS would need UpdateClusterConfig, which this action does not call yet (change it with the console or the CLI, or match the config to the cluster)',
-      unsupported,
+      'update',
+      'updated in place (UpdateClusterConfig, one kind of change at a time)',
+      updates,
     );
   }
-  if (live.status === 'FAILED')
-    return item('cluster', config.name, 'drift', 'the cluster FAILED; delete it and run again');
   return item('cluster', config.name, 'unchanged', `exists, ${live.status ?? 'status unknown'}`);
 }
 

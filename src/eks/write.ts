@@ -12,6 +12,9 @@ import {
   CreateNodegroupCommand,
   CreatePodIdentityAssociationCommand,
   UpdateAccessEntryCommand,
+  UpdateClusterConfigCommand,
+  type UpdateClusterConfigCommandInput,
+  type Cluster,
   UpdateAddonCommand,
   UpdateNodegroupConfigCommand,
   UpdatePodIdentityAssociationCommand,
@@ -77,6 +80,86 @@ export async function createCluster(
     }),
     opts,
   );
+}
+
+/**
+ * The UpdateClusterConfig calls that bring an existing cluster to the config, in order: EKS
+ * takes one kind of change per call and refuses another while the cluster is UPDATING, so the
+ * caller sends each and waits for ACTIVE before the next.
+ */
+export function clusterConfigUpdates(
+  config: ClusterConfig,
+  live: Cluster,
+): { what: string; input: UpdateClusterConfigCommandInput }[] {
+  const out: { what: string; input: UpdateClusterConfigCommandInput }[] = [];
+  const name = config.name;
+  const mode = live.accessConfig?.authenticationMode ?? 'CONFIG_MAP';
+  if (mode !== config.access.authenticationMode) {
+    out.push({
+      what: `authentication mode ${mode} → ${config.access.authenticationMode}`,
+      input: { name, accessConfig: { authenticationMode: config.access.authenticationMode } },
+    });
+  }
+  const v = live.resourcesVpcConfig ?? {};
+  const cidrs = (list: string[] | undefined): string => [...(list ?? [])].sort().join(',');
+  if (
+    v.endpointPublicAccess !== config.vpc.publicAccess ||
+    v.endpointPrivateAccess !== config.vpc.privateAccess ||
+    (config.vpc.publicAccessCidrs !== undefined &&
+      cidrs(v.publicAccessCidrs) !== cidrs(config.vpc.publicAccessCidrs))
+  ) {
+    out.push({
+      what: 'endpoint access',
+      input: {
+        name,
+        resourcesVpcConfig: {
+          endpointPublicAccess: config.vpc.publicAccess,
+          endpointPrivateAccess: config.vpc.privateAccess,
+          ...(config.vpc.publicAccessCidrs
+            ? { publicAccessCidrs: config.vpc.publicAccessCidrs }
+            : {}),
+        },
+      },
+    });
+  }
+  const enabled = (live.logging?.clusterLogging ?? [])
+    .filter((l) => l.enabled)
+    .flatMap((l) => l.types ?? []);
+  if ([...enabled].sort().join(',') !== [...config.logTypes].sort().join(',')) {
+    const off = enabled.filter((t) => !config.logTypes.includes(t));
+    out.push({
+      what: `control plane logging: ${config.logTypes.join(', ') || 'off'}`,
+      input: {
+        name,
+        logging: {
+          clusterLogging: [
+            ...(config.logTypes.length > 0
+              ? [{ types: config.logTypes as never, enabled: true }]
+              : []),
+            ...(off.length > 0 ? [{ types: off, enabled: false }] : []),
+          ],
+        },
+      },
+    });
+  }
+  if (
+    config.upgradePolicy &&
+    live.upgradePolicy?.supportType !== config.upgradePolicy.supportType
+  ) {
+    out.push({
+      what: `upgrade policy ${config.upgradePolicy.supportType}`,
+      input: { name, upgradePolicy: config.upgradePolicy },
+    });
+  }
+  return out;
+}
+
+export async function updateClusterConfig(
+  input: UpdateClusterConfigCommandInput,
+  c: EksClients,
+  opts: Options,
+): Promise<void> {
+  await c.eks.send(new UpdateClusterConfigCommand(input), opts);
 }
 
 export async function createOidcProvider(

@@ -246,10 +246,24 @@ class Applier {
         },
         () => this.clusterIssues(),
       );
-      const described = await eks.send(
-        new DescribeClusterCommand({ name: config.name }),
-        this.opts,
-      );
+      let described = await eks.send(new DescribeClusterCommand({ name: config.name }), this.opts);
+      // Cluster settings first, one UpdateClusterConfig at a time: node groups and add-ons
+      // cannot be created while the cluster is UPDATING.
+      if (this.action('cluster', config.name) === 'update') {
+        for (const u of write.clusterConfigUpdates(config, described.cluster as Cluster)) {
+          await this.step(`update cluster ${config.name}: ${u.what}`, () =>
+            write.updateClusterConfig(u.input, this.ctx.clients, this.opts),
+          );
+          await this.waitFor(
+            `cluster ${config.name}`,
+            async (maxWaitTime) => {
+              await waitUntilClusterActive(this.waiter(maxWaitTime), { name: config.name });
+            },
+            () => this.clusterIssues(),
+          );
+        }
+        described = await eks.send(new DescribeClusterCommand({ name: config.name }), this.opts);
+      }
       const cluster = described.cluster as Cluster;
 
       // Everything that needs only an ACTIVE cluster, in parallel; add-ons are not waited on yet.

@@ -143,7 +143,7 @@ describe('planCluster', () => {
     });
   });
 
-  it('refuses an authentication mode going backwards, but not forwards', () => {
+  it('refuses an authentication mode going backwards, and updates it forwards', () => {
     const backwards = liveOf(config());
     (backwards.cluster as Cluster).accessConfig = { authenticationMode: 'API' };
     expect(
@@ -157,8 +157,8 @@ describe('planCluster', () => {
     expect(
       planCluster({ config: config(), live: forwards, addonVersions: versions })[0],
     ).toMatchObject({
-      action: 'drift',
-      why: expect.stringMatching(/UpdateClusterConfig, which this action does not call yet/),
+      action: 'update',
+      changes: [{ field: 'authenticationMode', live: 'CONFIG_MAP', desired: 'API_AND_CONFIG_MAP' }],
     });
   });
 

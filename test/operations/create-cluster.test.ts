@@ -221,4 +221,27 @@ describe('createCluster against the sandbox', () => {
     expect(second.changed).toBe(false);
     expect(writes()).toEqual([]);
   });
+
+  it('changes endpoint access and logging in place, one UpdateClusterConfig at a time', async () => {
+    await run(sandboxClusterConfig({ name: 'op-settings' })).result;
+    const text = sandboxClusterConfig({
+      name: 'op-settings',
+      extra: 'cloudWatch:\n  clusterLogging:\n    enableTypes: [api, audit]\n',
+    }).replace('vpc:\n', 'vpc:\n  clusterEndpoints: { publicAccess: true, privateAccess: true }\n');
+    sandbox.core.resetCalls();
+    const r = await run(text).result;
+    expect(r.plan[0]).toMatchObject({
+      resource: 'cluster',
+      action: 'update',
+      changes: [
+        { field: 'clusterEndpoints.privateAccess', live: 'false', desired: 'true' },
+        { field: 'cloudWatch.clusterLogging.enableTypes', live: '[]', desired: '["api","audit"]' },
+      ],
+    });
+    expect(writes()).toEqual(['eks:UpdateClusterConfig']);
+    expect(sandbox.core.callCounts()['eks:UpdateClusterConfig']).toBe(2);
+    sandbox.core.resetCalls();
+    expect((await run(text).result).changed).toBe(false);
+    expect(writes()).toEqual([]);
+  });
 });

@@ -17,6 +17,8 @@ import {
   ListPodIdentityAssociationsCommand,
   UpdateAccessEntryCommand,
   UpdateAddonCommand,
+  UpdateClusterConfigCommand,
+  DescribeClusterCommand,
   UpdateNodegroupConfigCommand,
   UpdatePodIdentityAssociationCommand,
   waitUntilAddonActive,
@@ -279,6 +281,63 @@ describe('sandbox EKS: add-on versions and updates', () => {
       new DescribePodIdentityAssociationCommand({ clusterName: 'c1', associationId: id }),
     );
     expect(d.association?.roleArn).toBe(ROLE('web2'));
+  });
+});
+
+describe('sandbox EKS: UpdateClusterConfig', () => {
+  it('takes one kind of change per call, goes UPDATING then ACTIVE, and never moves the authentication mode back', async () => {
+    expect(
+      await errorOf(
+        eks.send(
+          new UpdateClusterConfigCommand({
+            name: 'c1',
+            resourcesVpcConfig: { endpointPrivateAccess: true },
+            logging: { clusterLogging: [{ types: ['api'], enabled: true }] },
+          }),
+        ),
+      ),
+    ).toMatchObject({
+      name: 'InvalidParameterException',
+      message: expect.stringMatching(/Only one type of update/),
+    });
+    const r = await eks.send(
+      new UpdateClusterConfigCommand({
+        name: 'c1',
+        resourcesVpcConfig: { endpointPrivateAccess: true },
+      }),
+    );
+    expect(r.update).toMatchObject({ type: 'EndpointAccessUpdate', status: 'InProgress' });
+    const updating = (await eks.send(new DescribeClusterCommand({ name: 'c1' }))).cluster;
+    expect(updating?.status).toBe('UPDATING');
+    expect(updating?.endpoint).toBeDefined();
+    expect(
+      await errorOf(
+        eks.send(
+          new UpdateClusterConfigCommand({
+            name: 'c1',
+            upgradePolicy: { supportType: 'STANDARD' },
+          }),
+        ),
+      ),
+    ).toMatchObject({ name: 'ResourceInUseException' });
+    await waitUntilClusterActive({ client: eks, ...WAIT }, { name: 'c1' });
+    expect(
+      (await eks.send(new DescribeClusterCommand({ name: 'c1' }))).cluster?.resourcesVpcConfig
+        ?.endpointPrivateAccess,
+    ).toBe(true);
+    expect(
+      await errorOf(
+        eks.send(
+          new UpdateClusterConfigCommand({
+            name: 'c1',
+            accessConfig: { authenticationMode: 'CONFIG_MAP' },
+          }),
+        ),
+      ),
+    ).toMatchObject({
+      name: 'InvalidParameterException',
+      message: 'Unsupported authentication mode update from API_AND_CONFIG_MAP to CONFIG_MAP',
+    });
   });
 });
 
