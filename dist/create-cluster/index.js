@@ -71123,16 +71123,31 @@ var CreateClusterStoppedError = class extends ExplainedError {
   name = "CreateClusterStoppedError";
 };
 var DriftError = class extends ConfigurationError {
-  constructor(plan) {
-    const lines = plan.filter((p3) => p3.action === "drift").flatMap((p3) => [
+  constructor(plan, config) {
+    const drifted = plan.filter((p3) => p3.action === "drift");
+    const lines = drifted.flatMap((p3) => [
       `  ${p3.resource} ${p3.name}: ${p3.why}`,
       ...(p3.changes ?? []).map((c5) => `    ${c5.field}: live ${c5.live}, config ${c5.desired}`)
     ]);
+    const diagnostics = drifted.flatMap((p3) => {
+      const at = (field) => (field !== void 0 ? config.positions.get(`${p3.resource}:${p3.name}:${field}`) : void 0) ?? config.positions.get(
+        p3.resource === "cluster" ? `cluster:${field ?? ""}` : `${p3.resource}:${p3.name}`
+      ) ?? config.positions.get("cluster") ?? { line: 1, col: 1 };
+      const changes = p3.changes ?? [];
+      if (changes.length === 0)
+        return [{ file: config.file, ...at(), message: `${p3.resource} ${p3.name}: ${p3.why}` }];
+      return changes.map((c5) => ({
+        file: config.file,
+        ...at(c5.field),
+        message: `${p3.resource} ${p3.name}: ${c5.field} is ${c5.live} on EKS, ${c5.desired} here; ${p3.why.replace(/: [^:]*$/, "")}.`
+      }));
+    });
     super(
       [
         `The ClusterConfig asks for changes EKS cannot make in place; nothing was changed:`,
         ...lines
-      ].join("\n")
+      ].join("\n"),
+      diagnostics
     );
     this.plan = plan;
   }
@@ -71159,7 +71174,7 @@ async function createCluster2(settings, ctx) {
     const versions2 = await readAddonVersions(config, live, ctx.clients.eks, signal);
     plan = planCluster({ config, live, addonVersions: versions2 });
     logPlan(plan, ctx.logger);
-    if (plan.some((p3) => p3.action === "drift")) throw new DriftError(plan);
+    if (plan.some((p3) => p3.action === "drift")) throw new DriftError(plan, config);
     const changed = plan.some((p3) => p3.action === "create" || p3.action === "update");
     if (settings.dryRun || !changed && settled(config, live)) {
       const endedAt = ctx.clock.now();
@@ -72262,6 +72277,7 @@ var Reader = class {
     if (!meta || !vpc || !iam || !access2 || !addons || !nodeGroups) return void 0;
     return {
       file: this.file,
+      positions: this.positions(nodeGroups),
       ...meta,
       vpc,
       serviceRoleArn: iam.serviceRoleArn,
@@ -72275,6 +72291,60 @@ var Reader = class {
       logTypes,
       ...upgradePolicy ? { upgradePolicy } : {}
     };
+  }
+  /** Where the plan's resources and fields are written (the nearest written parent otherwise). */
+  positions(nodeGroups) {
+    const src = this.src;
+    const out = /* @__PURE__ */ new Map();
+    const put = (key, ...paths) => {
+      const path = paths.find((p3) => src.doc.hasIn(p3)) ?? paths[paths.length - 1] ?? [];
+      out.set(key, src.locate(path));
+    };
+    put("cluster", ["metadata", "name"]);
+    const clusterFields = {
+      version: [["metadata", "version"]],
+      roleArn: [["iam", "serviceRoleARN"]],
+      subnets: [["vpc", "subnets"]],
+      securityGroupIds: [["vpc", "securityGroup"]],
+      "secretsEncryption.keyARN": [
+        ["secretsEncryption", "keyARN"],
+        ["metadata", "name"]
+      ],
+      serviceIPv4CIDR: [["kubernetesNetworkConfig", "serviceIPv4CIDR"]],
+      ipFamily: [["kubernetesNetworkConfig", "ipFamily"]],
+      authenticationMode: [
+        ["accessConfig", "authenticationMode"],
+        ["metadata", "name"]
+      ]
+    };
+    for (const [field, paths] of Object.entries(clusterFields)) put(`cluster:${field}`, ...paths);
+    nodeGroups.forEach((ng, i5) => {
+      const at = (...keys) => ["managedNodeGroups", i5, ...keys];
+      put(`nodegroup:${ng.name}`, at("name"));
+      const fields = {
+        instanceTypes: [at("instanceTypes"), at("instanceType"), at("name")],
+        capacityType: [at("spot"), at("name")],
+        amiType: [at("amiFamily"), at("name")],
+        subnets: [at("subnets"), at("availabilityZones"), at("privateNetworking"), at("name")],
+        "iam.instanceRoleARN": [at("iam", "instanceRoleARN")],
+        volumeSize: [at("volumeSize"), at("name")],
+        releaseVersion: [at("releaseVersion")]
+      };
+      for (const [field, paths] of Object.entries(fields)) {
+        put(`nodegroup:${ng.name}:${field}`, ...paths);
+      }
+    });
+    const items = (list2, resource, key) => {
+      const seq = src.doc.getIn(list2);
+      const count = seq?.items?.length ?? 0;
+      for (let i5 = 0; i5 < count; i5++) {
+        const name = src.doc.getIn([...list2, i5, key]);
+        if (typeof name === "string") put(`${resource}:${name}`, [...list2, i5, key]);
+      }
+    };
+    items(["addons"], "addon", "name");
+    items(["accessConfig", "accessEntries"], "access-entry", "principalARN");
+    return out;
   }
   /** A map whose keys are honoured (KEYS[kind]) or refused with a reason (REFUSED[kind]). */
   map(at, kind, refusedKind) {

@@ -9,10 +9,22 @@
 import { readFile } from 'node:fs/promises';
 import { isScalar, type Scalar } from 'yaml';
 import { ConfigurationError } from '../common/errors.js';
-import { YamlSource, describe, optional, type At } from '../yaml/source.js';
+import {
+  YamlSource,
+  describe,
+  optional,
+  type At,
+  type SourcePosition,
+  type YamlPath,
+} from '../yaml/source.js';
 
 export interface ClusterConfig {
   file: string;
+  /**
+   * Where things are written, for annotations on drift: `cluster` and `cluster:<plan field>`,
+   * `<resource>:<name>` and `<resource>:<name>:<plan field>` (resource as in the plan).
+   */
+  positions: Map<string, SourcePosition>;
   name: string;
   region: string;
   /** "1.32": always a string. */
@@ -393,6 +405,7 @@ class Reader {
     if (!meta || !vpc || !iam || !access || !addons || !nodeGroups) return undefined;
     return {
       file: this.file,
+      positions: this.positions(nodeGroups),
       ...meta,
       vpc,
       serviceRoleArn: iam.serviceRoleArn,
@@ -406,6 +419,61 @@ class Reader {
       logTypes,
       ...(upgradePolicy ? { upgradePolicy } : {}),
     };
+  }
+
+  /** Where the plan's resources and fields are written (the nearest written parent otherwise). */
+  private positions(nodeGroups: NodeGroupConfig[]): Map<string, SourcePosition> {
+    const src = this.src;
+    const out = new Map<string, SourcePosition>();
+    const put = (key: string, ...paths: YamlPath[]): void => {
+      const path = paths.find((p) => src.doc.hasIn(p)) ?? paths[paths.length - 1] ?? [];
+      out.set(key, src.locate(path));
+    };
+    put('cluster', ['metadata', 'name']);
+    const clusterFields: Record<string, YamlPath[]> = {
+      version: [['metadata', 'version']],
+      roleArn: [['iam', 'serviceRoleARN']],
+      subnets: [['vpc', 'subnets']],
+      securityGroupIds: [['vpc', 'securityGroup']],
+      'secretsEncryption.keyARN': [
+        ['secretsEncryption', 'keyARN'],
+        ['metadata', 'name'],
+      ],
+      serviceIPv4CIDR: [['kubernetesNetworkConfig', 'serviceIPv4CIDR']],
+      ipFamily: [['kubernetesNetworkConfig', 'ipFamily']],
+      authenticationMode: [
+        ['accessConfig', 'authenticationMode'],
+        ['metadata', 'name'],
+      ],
+    };
+    for (const [field, paths] of Object.entries(clusterFields)) put(`cluster:${field}`, ...paths);
+    nodeGroups.forEach((ng, i) => {
+      const at = (...keys: string[]): YamlPath => ['managedNodeGroups', i, ...keys];
+      put(`nodegroup:${ng.name}`, at('name'));
+      const fields: Record<string, YamlPath[]> = {
+        instanceTypes: [at('instanceTypes'), at('instanceType'), at('name')],
+        capacityType: [at('spot'), at('name')],
+        amiType: [at('amiFamily'), at('name')],
+        subnets: [at('subnets'), at('availabilityZones'), at('privateNetworking'), at('name')],
+        'iam.instanceRoleARN': [at('iam', 'instanceRoleARN')],
+        volumeSize: [at('volumeSize'), at('name')],
+        releaseVersion: [at('releaseVersion')],
+      };
+      for (const [field, paths] of Object.entries(fields)) {
+        put(`nodegroup:${ng.name}:${field}`, ...paths);
+      }
+    });
+    const items = (list: YamlPath, resource: string, key: string): void => {
+      const seq = src.doc.getIn(list);
+      const count = (seq as { items?: unknown[] } | undefined)?.items?.length ?? 0;
+      for (let i = 0; i < count; i++) {
+        const name = src.doc.getIn([...list, i, key]);
+        if (typeof name === 'string') put(`${resource}:${name}`, [...list, i, key]);
+      }
+    };
+    items(['addons'], 'addon', 'name');
+    items(['accessConfig', 'accessEntries'], 'access-entry', 'principalARN');
+    return out;
   }
 
   /** A map whose keys are honoured (KEYS[kind]) or refused with a reason (REFUSED[kind]). */

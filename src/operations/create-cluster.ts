@@ -103,21 +103,45 @@ export class CreateClusterStoppedError extends ExplainedError {
   }
 }
 
-/** A refused plan: drift, with every field named; nothing was changed. */
+/**
+ * A refused plan: drift, with every field named; nothing was changed. Each drifted field is
+ * also a diagnostic on the config line that asks for it (an annotation on the runner).
+ */
 export class DriftError extends ConfigurationError {
   override name = 'DriftError';
-  constructor(readonly plan: PlanItem[]) {
-    const lines = plan
-      .filter((p) => p.action === 'drift')
-      .flatMap((p) => [
-        `  ${p.resource} ${p.name}: ${p.why}`,
-        ...(p.changes ?? []).map((c) => `    ${c.field}: live ${c.live}, config ${c.desired}`),
-      ]);
+  constructor(
+    readonly plan: PlanItem[],
+    config: ClusterConfig,
+  ) {
+    const drifted = plan.filter((p) => p.action === 'drift');
+    const lines = drifted.flatMap((p) => [
+      `  ${p.resource} ${p.name}: ${p.why}`,
+      ...(p.changes ?? []).map((c) => `    ${c.field}: live ${c.live}, config ${c.desired}`),
+    ]);
+    const diagnostics = drifted.flatMap((p) => {
+      const at = (field?: string) =>
+        (field !== undefined
+          ? config.positions.get(`${p.resource}:${p.name}:${field}`)
+          : undefined) ??
+        config.positions.get(
+          p.resource === 'cluster' ? `cluster:${field ?? ''}` : `${p.resource}:${p.name}`,
+        ) ??
+        config.positions.get('cluster') ?? { line: 1, col: 1 };
+      const changes = p.changes ?? [];
+      if (changes.length === 0)
+        return [{ file: config.file, ...at(), message: `${p.resource} ${p.name}: ${p.why}` }];
+      return changes.map((c) => ({
+        file: config.file,
+        ...at(c.field),
+        message: `${p.resource} ${p.name}: ${c.field} is ${c.live} on EKS, ${c.desired} here; ${p.why.replace(/: [^:]*$/, '')}.`,
+      }));
+    });
     super(
       [
         `The ClusterConfig asks for changes EKS cannot make in place; nothing was changed:`,
         ...lines,
       ].join('\n'),
+      diagnostics,
     );
   }
 }
@@ -145,7 +169,7 @@ export async function createCluster(
     const versions = await readAddonVersions(config, live, ctx.clients.eks, signal);
     plan = planCluster({ config, live, addonVersions: versions });
     logPlan(plan, ctx.logger);
-    if (plan.some((p) => p.action === 'drift')) throw new DriftError(plan);
+    if (plan.some((p) => p.action === 'drift')) throw new DriftError(plan, config);
     const changed = plan.some((p) => p.action === 'create' || p.action === 'update');
     // Nothing to write, but a resource a cancelled run left CREATING or UPDATING: wait for it.
     if (settings.dryRun || (!changed && settled(config, live))) {

@@ -136,6 +136,9 @@ describe.skipIf(skipReason !== undefined)(`create-cluster bundle ${skipReason ??
     expect(fourth.exitCode).toBe(1);
     expect(fourth.stdout).toMatch(/a new Kubernetes version is a new cluster/);
     expect(fourth.stdout).toContain('version: live 1.33, config 1.34');
+    expect(fourth.stdout).toContain(
+      `::error file=${newVersion},line=6,col=12::cluster green: version is 1.33 on EKS, 1.34 here`,
+    );
     expect(fourth.outputs.changed).toBe('false');
     expect(writeCalls()).toEqual([]);
   }, 120_000);

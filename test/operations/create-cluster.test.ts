@@ -120,6 +120,16 @@ describe('createCluster against the sandbox', () => {
     ).result;
     await expect(refused).rejects.toBeInstanceOf(DriftError);
     await expect(refused).rejects.toThrow(/version: live 1\.33, config 1\.34/);
+    // Each drifted field is also an annotation on the line that asks for it.
+    const drift = (await refused.catch((e: unknown) => e)) as DriftError;
+    expect(drift.diagnostics).toContainEqual({
+      file: 'cluster.yaml',
+      line: 6,
+      col: 12,
+      message: expect.stringMatching(
+        /^cluster op-scale: version is 1\.33 on EKS, 1\.34 here; a new Kubernetes version is a new cluster/,
+      ),
+    });
     expect(writes()).toEqual([]);
   });
 
@@ -243,5 +253,39 @@ describe('createCluster against the sandbox', () => {
     sandbox.core.resetCalls();
     expect((await run(text).result).changed).toBe(false);
     expect(writes()).toEqual([]);
+  });
+});
+
+describe('DriftError', () => {
+  it('puts each drifted node group field on the line that asks for it', () => {
+    const config = parseClusterConfig(sandboxClusterConfig(), 'cluster.yaml');
+    const e = new DriftError(
+      [
+        {
+          resource: 'nodegroup',
+          name: 'system',
+          action: 'drift',
+          why: 'EKS cannot change a node group’s (make a new node group): instanceTypes, volumeSize',
+          changes: [
+            { field: 'instanceTypes', live: '["m5.large"]', desired: '["m6i.large"]' },
+            { field: 'volumeSize', live: '20', desired: '80' },
+          ],
+        },
+      ],
+      config,
+    );
+    const text = sandboxClusterConfig();
+    const lineOf = (marker: string) => text.slice(0, text.indexOf(marker)).split('\n').length;
+    expect(e.diagnostics.map((d) => [d.line, d.message])).toEqual([
+      [
+        lineOf('instanceType: m6i.large'),
+        'nodegroup system: instanceTypes is ["m5.large"] on EKS, ["m6i.large"] here; EKS cannot change a node group’s (make a new node group).',
+      ],
+      // volumeSize is not written: the node group's name carries it.
+      [
+        lineOf('- name: system'),
+        'nodegroup system: volumeSize is 20 on EKS, 80 here; EKS cannot change a node group’s (make a new node group).',
+      ],
+    ]);
   });
 });
