@@ -2,7 +2,7 @@
 // The createRequire banner is needed because a CommonJS dependency inside the
 // AWS SDK / @actions toolkit does a dynamic `require` of a Node builtin.
 import { build } from 'esbuild';
-import { readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 // One bundle per declared action: actions/<name>/action.yml runs dist/<name>/index.js,
@@ -26,15 +26,29 @@ for (const name of actions) {
 // token minter (the exec credential plugin) beside its bundle.
 const extras = { 'create-cluster': { 'eks-token.js': join('src', 'eks', 'token-cli.ts') } };
 
+// The CLI (package.json bin) is bundled the same way, with a shebang.
+const entries = [
+  ...actions.flatMap((name) => [
+    {
+      entry: join('src', 'actions', name, 'index.ts'),
+      out: join('dist', name, 'index.js'),
+      shebang: '',
+    },
+    ...Object.entries(extras[name] ?? {}).map(([file, entry]) => ({
+      entry,
+      out: join('dist', name, file),
+      shebang: '',
+    })),
+  ]),
+  {
+    entry: join('src', 'cli', 'index.ts'),
+    out: join('dist', 'cli', 'index.js'),
+    shebang: '#!/usr/bin/env node\n',
+  },
+];
+
 rmSync('dist', { recursive: true, force: true });
-const entries = actions.flatMap((name) => [
-  { entry: join('src', 'actions', name, 'index.ts'), out: join('dist', name, 'index.js') },
-  ...Object.entries(extras[name] ?? {}).map(([file, entry]) => ({
-    entry,
-    out: join('dist', name, file),
-  })),
-]);
-for (const { entry, out } of entries) {
+for (const { entry, out, shebang } of entries) {
   await build({
     entryPoints: [entry],
     outfile: out,
@@ -45,8 +59,9 @@ for (const { entry, out } of entries) {
     legalComments: 'none',
     logLevel: 'warning',
     banner: {
-      js: "import { createRequire as __ecc_createRequire } from 'node:module'; const require = __ecc_createRequire(import.meta.url);",
+      js: `${shebang}import { createRequire as __ecc_createRequire } from 'node:module'; const require = __ecc_createRequire(import.meta.url);`,
     },
   });
+  if (shebang) chmodSync(out, 0o755);
   console.log(`bundled ${out}`);
 }

@@ -12293,13 +12293,13 @@ var require_headers = __commonJS({
           return this.#headersList[kHeadersSortedMap];
         }
         const headers = [];
-        const names = this.#headersList.toSortedArray();
+        const names2 = this.#headersList.toSortedArray();
         const cookies = this.#headersList.cookies;
         if (cookies === null || cookies.length === 1) {
-          return this.#headersList[kHeadersSortedMap] = names;
+          return this.#headersList[kHeadersSortedMap] = names2;
         }
-        for (let i5 = 0; i5 < names.length; ++i5) {
-          const { 0: name, 1: value } = names[i5];
+        for (let i5 = 0; i5 < names2.length; ++i5) {
+          const { 0: name, 1: value } = names2[i5];
           if (name === "set-cookie") {
             for (let j5 = 0; j5 < cookies.length; ++j5) {
               headers.push([name, cookies[j5]]);
@@ -15079,7 +15079,7 @@ var require_util4 = __commonJS({
           if (encoding === "failure") {
             encoding = "UTF-8";
           }
-          return decode(bytes, encoding);
+          return decode2(bytes, encoding);
         }
         case "ArrayBuffer": {
           const sequence = combineByteSequences(bytes);
@@ -15096,7 +15096,7 @@ var require_util4 = __commonJS({
         }
       }
     }
-    function decode(ioQueue, encoding) {
+    function decode2(ioQueue, encoding) {
       const bytes = combineByteSequences(ioQueue);
       const BOMEncoding = BOMSniffing(bytes);
       let slice = 0;
@@ -28558,12 +28558,12 @@ var init_HttpBindingProtocol = __esm({
         let payload2;
         let eventStream;
         let labels;
-        const names = Object.getOwnPropertyNames(input);
+        const names2 = Object.getOwnPropertyNames(input);
         const prototype = Object.getPrototypeOf(input);
-        const sparse = (prototype === Object.prototype || prototype === null) && !bindings.hasIdempotency && !bindings.hasPrefixHeaders && names.length * 2 < bindings.memberBindings.length;
-        const length = sparse ? names.length : bindings.memberBindings.length;
+        const sparse = (prototype === Object.prototype || prototype === null) && !bindings.hasIdempotency && !bindings.hasPrefixHeaders && names2.length * 2 < bindings.memberBindings.length;
+        const length = sparse ? names2.length : bindings.memberBindings.length;
         for (let i5 = 0; i5 < length; ++i5) {
-          const binding = sparse ? hasOwn(bindings.byName, names[i5]) ? bindings.byName[names[i5]] : void 0 : bindings.memberBindings[i5];
+          const binding = sparse ? hasOwn(bindings.byName, names2[i5]) ? bindings.byName[names2[i5]] : void 0 : bindings.memberBindings[i5];
           if (!binding) {
             continue;
           }
@@ -55485,7 +55485,7 @@ var require_dist_cjs18 = __commonJS({
     var _mw05 = (Command3, cs, config, o3) => [];
     var AddListenerCertificatesCommand = class extends command5(_ep05, _mw05, "AddListenerCertificates", AddListenerCertificates$) {
     };
-    var AddTagsCommand = class extends command5(_ep05, _mw05, "AddTags", AddTags$) {
+    var AddTagsCommand2 = class extends command5(_ep05, _mw05, "AddTags", AddTags$) {
     };
     var AddTrustStoreRevocationsCommand = class extends command5(_ep05, _mw05, "AddTrustStoreRevocations", AddTrustStoreRevocations$) {
     };
@@ -55531,7 +55531,7 @@ var require_dist_cjs18 = __commonJS({
     };
     var DescribeSSLPoliciesCommand = class extends command5(_ep05, _mw05, "DescribeSSLPolicies", DescribeSSLPolicies$) {
     };
-    var DescribeTagsCommand = class extends command5(_ep05, _mw05, "DescribeTags", DescribeTags$) {
+    var DescribeTagsCommand2 = class extends command5(_ep05, _mw05, "DescribeTags", DescribeTags$) {
     };
     var DescribeTargetGroupAttributesCommand = class extends command5(_ep05, _mw05, "DescribeTargetGroupAttributes", DescribeTargetGroupAttributes$) {
     };
@@ -55573,7 +55573,7 @@ var require_dist_cjs18 = __commonJS({
     };
     var RemoveListenerCertificatesCommand = class extends command5(_ep05, _mw05, "RemoveListenerCertificates", RemoveListenerCertificates$) {
     };
-    var RemoveTagsCommand = class extends command5(_ep05, _mw05, "RemoveTags", RemoveTags$) {
+    var RemoveTagsCommand2 = class extends command5(_ep05, _mw05, "RemoveTags", RemoveTags$) {
     };
     var RemoveTrustStoreRevocationsCommand = class extends command5(_ep05, _mw05, "RemoveTrustStoreRevocations", RemoveTrustStoreRevocations$) {
     };
@@ -55790,7 +55790,7 @@ var require_dist_cjs18 = __commonJS({
     };
     var commands5 = {
       AddListenerCertificatesCommand,
-      AddTagsCommand,
+      AddTagsCommand: AddTagsCommand2,
       AddTrustStoreRevocationsCommand,
       CreateListenerCommand,
       CreateLoadBalancerCommand,
@@ -55813,7 +55813,7 @@ var require_dist_cjs18 = __commonJS({
       DescribeLoadBalancersCommand,
       DescribeRulesCommand: DescribeRulesCommand2,
       DescribeSSLPoliciesCommand,
-      DescribeTagsCommand,
+      DescribeTagsCommand: DescribeTagsCommand2,
       DescribeTargetGroupAttributesCommand,
       DescribeTargetGroupsCommand: DescribeTargetGroupsCommand2,
       DescribeTargetHealthCommand: DescribeTargetHealthCommand2,
@@ -55834,7 +55834,7 @@ var require_dist_cjs18 = __commonJS({
       ModifyTrustStoreCommand,
       RegisterTargetsCommand,
       RemoveListenerCertificatesCommand,
-      RemoveTagsCommand,
+      RemoveTagsCommand: RemoveTagsCommand2,
       RemoveTrustStoreRevocationsCommand,
       SetIpAddressTypeCommand,
       SetRulePrioritiesCommand,
@@ -56026,7 +56026,7 @@ var require_dist_cjs18 = __commonJS({
     exports.AddListenerCertificatesInput$ = AddListenerCertificatesInput$;
     exports.AddListenerCertificatesOutput$ = AddListenerCertificatesOutput$;
     exports.AddTags$ = AddTags$;
-    exports.AddTagsCommand = AddTagsCommand;
+    exports.AddTagsCommand = AddTagsCommand2;
     exports.AddTagsInput$ = AddTagsInput$;
     exports.AddTagsOutput$ = AddTagsOutput$;
     exports.AddTrustStoreRevocations$ = AddTrustStoreRevocations$;
@@ -56147,7 +56147,7 @@ var require_dist_cjs18 = __commonJS({
     exports.DescribeSSLPoliciesInput$ = DescribeSSLPoliciesInput$;
     exports.DescribeSSLPoliciesOutput$ = DescribeSSLPoliciesOutput$;
     exports.DescribeTags$ = DescribeTags$;
-    exports.DescribeTagsCommand = DescribeTagsCommand;
+    exports.DescribeTagsCommand = DescribeTagsCommand2;
     exports.DescribeTagsInput$ = DescribeTagsInput$;
     exports.DescribeTagsOutput$ = DescribeTagsOutput$;
     exports.DescribeTargetGroupAttributes$ = DescribeTargetGroupAttributes$;
@@ -56313,7 +56313,7 @@ var require_dist_cjs18 = __commonJS({
     exports.RemoveListenerCertificatesInput$ = RemoveListenerCertificatesInput$;
     exports.RemoveListenerCertificatesOutput$ = RemoveListenerCertificatesOutput$;
     exports.RemoveTags$ = RemoveTags$;
-    exports.RemoveTagsCommand = RemoveTagsCommand;
+    exports.RemoveTagsCommand = RemoveTagsCommand2;
     exports.RemoveTagsInput$ = RemoveTagsInput$;
     exports.RemoveTagsOutput$ = RemoveTagsOutput$;
     exports.RemoveTrustStoreRevocations$ = RemoveTrustStoreRevocations$;
@@ -66468,6 +66468,18 @@ function flatGroups(sink) {
     }
   };
 }
+function prefixedLogger(logger2, prefix) {
+  const p3 = (m3) => `[${prefix}] ${m3}`;
+  return {
+    info: (m3) => logger2.info(p3(m3)),
+    debug: (m3) => logger2.debug(p3(m3)),
+    warning: (m3) => logger2.warning(p3(m3)),
+    group: async (name, fn) => {
+      logger2.info(p3(`\u2500\u2500 ${name}`));
+      return fn();
+    }
+  };
+}
 
 // src/actions/common/run.ts
 var coreLogger = {
@@ -67030,11 +67042,11 @@ function merge2(defaults2, route, options) {
 }
 function addQueryParameters(url, parameters) {
   const separator = /\?/.test(url) ? "&" : "?";
-  const names = Object.keys(parameters);
-  if (names.length === 0) {
+  const names2 = Object.keys(parameters);
+  if (names2.length === 0) {
     return url;
   }
-  return url + separator + names.map((name) => {
+  return url + separator + names2.map((name) => {
     if (name === "q") {
       return "q=" + parameters.q.split("+").map(encodeURIComponent).join("+");
     }
@@ -71106,6 +71118,19 @@ var OctokitGitHub = class {
       return [...paths];
     });
   }
+  async listFiles(ref) {
+    const { data } = await this.call(
+      `list the files at ${ref}`,
+      READ,
+      () => this.octokit.rest.git.getTree({ ...this.repo, tree_sha: ref, recursive: "true" })
+    );
+    if (data.truncated) {
+      throw new ExplainedError(
+        `Could not list the files at ${ref}: the repository tree is too large for GitHub to list in one response.`
+      );
+    }
+    return data.tree.filter((e5) => e5.type === "blob" && e5.path).map((e5) => e5.path);
+  }
   async fileAt(path, ref) {
     const repoPath = path.replace(/^\.?\/+/, "");
     let data;
@@ -71387,7 +71412,7 @@ var PLAIN_OPTION_NAMES = {
   weights: '"weights"',
   force: "force"
 };
-var COMMANDS = ["plan", "apply", "rollback", "advance"];
+var COMMANDS = ["plan", "apply", "rollback", "advance", "changed"];
 var FORCE_LABEL = "rollout/force";
 
 // src/alb/shift.ts
@@ -73980,8 +74005,8 @@ function sameClusterWeights(a5, b5) {
   return true;
 }
 function formatClusterWeights(weights, order) {
-  const names = order ? [...order, ...Object.keys(weights).filter((k5) => !order.includes(k5))] : Object.keys(weights);
-  return names.filter((n3) => n3 in weights).map((n3) => `${n3} ${weights[n3]}`).join(" / ");
+  const names2 = order ? [...order, ...Object.keys(weights).filter((k5) => !order.includes(k5))] : Object.keys(weights);
+  return names2.filter((n3) => n3 in weights).map((n3) => `${n3} ${weights[n3]}`).join(" / ");
 }
 function gainingClusters(from, to) {
   return Object.keys(to).filter((n3) => (to[n3] ?? 0) > (from[n3] ?? 0));
@@ -74075,6 +74100,41 @@ function setWeights(text, path, weights) {
     out = out.slice(0, e5.start) + e5.value + out.slice(e5.end);
   }
   return out;
+}
+
+// src/rollout-file/overlap.ts
+function overlapsWith(file, others) {
+  const found = [];
+  for (const other of others) {
+    if (other.path === file.path) continue;
+    file.routes.forEach((route, i5) => {
+      if (!other.routes.some((r5) => r5.arn === route.arn)) return;
+      found.push(overlap(file, other, route.kind, route.arn, file.locate(["routes", i5])));
+    });
+    for (const cluster of file.clusters) {
+      if (!other.clusters.some((c5) => c5.targetGroup === cluster.targetGroup)) continue;
+      found.push(
+        overlap(
+          file,
+          other,
+          "target group",
+          cluster.targetGroup,
+          file.locate(["clusters", cluster.name, "targetGroup"])
+        )
+      );
+    }
+  }
+  return found;
+}
+function overlap(file, other, kind, arn, at) {
+  return {
+    path: file.path,
+    other: other.path,
+    kind,
+    arn,
+    at,
+    message: `${file.path} and ${other.path} both ${kind === "target group" ? "weight" : "shift"} ${kind} ${shortName(arn)} (${arn}): two rollout files would move the same traffic, and their steps would undo each other. Keep each ${kind} in one rollout file (one file per service).`
+  };
 }
 
 // src/health/analysis.ts
@@ -74808,6 +74868,14 @@ function commandSummary(outcome) {
       return rollbackMarkdown(outcome);
     case "advance":
       return advanceMarkdown(outcome);
+    case "changed":
+      return outcome.files.length === 0 ? `## Rollout files changed
+
+None (${outcome.patterns.join(", ")}).
+` : `## Rollout files changed
+
+${outcome.files.map((f5) => `- \`${f5}\``).join("\n")}
+`;
   }
 }
 
@@ -74872,7 +74940,7 @@ async function planFile(input, deps) {
       {
         head,
         ...base ? { base } : {},
-        baseLabel: "on the base branch",
+        baseLabel: input.baseLabel ?? "on the base branch",
         live: live.routes,
         force: async () => ({ forced: input.force }),
         cloudWatchPeriodMs: input.cloudWatchPeriodMs,
@@ -74948,6 +75016,10 @@ async function runPlan(event, options, deps) {
     });
     plans.push(plan);
   }
+  await logger2.group(
+    "Checking for rollout files that share routes",
+    () => addOverlaps(plans, { github, ref: event.headSha, filter })
+  );
   const body = planMarkdown(plans, { force, marker: planMarker(filter.patterns) });
   let commentUrl;
   let commentError;
@@ -74984,6 +75056,28 @@ ${p3.problems.map((x) => `- ${x.message}`).join("\n")}`
   if (commentError) failures.push(commentError);
   if (failures.length > 0) outcome.failure = failures.join("\n");
   return outcome;
+}
+async function addOverlaps(plans, ctx) {
+  const planned = plans.filter((p3) => p3.head);
+  if (planned.length === 0) return;
+  const paths = (await ctx.github.listFiles(ctx.ref)).filter((p3) => ctx.filter.matches(p3));
+  const others = [];
+  for (const path of paths) {
+    const own = planned.find((p3) => p3.path === path)?.head;
+    if (own) {
+      others.push(own);
+      continue;
+    }
+    const text = await ctx.github.fileAt(path, ctx.ref);
+    const parsed = text === void 0 ? void 0 : tryParse(text, path);
+    if (parsed && "file" in parsed) others.push(parsed.file);
+  }
+  for (const plan of planned) {
+    for (const o3 of overlapsWith(plan.head, others)) {
+      plan.problems.push({ message: o3.message, at: o3.at });
+      plan.status = "refused";
+    }
+  }
 }
 function planReport(p3) {
   const { head: _head, live, ...rest } = p3;
@@ -75114,8 +75208,114 @@ async function runAdvance(event, path, settings2, deps) {
   return outcome;
 }
 
+// src/alb/lock.ts
+var import_client_elastic_load_balancing_v25 = __toESM(require_dist_cjs18(), 1);
+var LOCK_TAG = "eks-cluster-canary:lock";
+var BATCH = 20;
+var SETTLE_MS = 300;
+var LockBusyError = class extends ExplainedError {
+  name = "LockBusyError";
+};
+function tagSafe(text) {
+  return text.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, "_").slice(0, 200);
+}
+function encode(owner, expiresAt) {
+  return `${new Date(expiresAt).toISOString()}/${owner}`;
+}
+function decode(value) {
+  if (!value) return void 0;
+  const slash = value.indexOf("/");
+  const expiresAt = Date.parse(value.slice(0, slash));
+  if (slash < 0 || Number.isNaN(expiresAt)) return void 0;
+  return { owner: value.slice(slash + 1), expiresAt };
+}
+async function readLocks(deps, routes) {
+  const held = /* @__PURE__ */ new Map();
+  for (let i5 = 0; i5 < routes.length; i5 += BATCH) {
+    const out = await deps.client.send(
+      new import_client_elastic_load_balancing_v25.DescribeTagsCommand({ ResourceArns: routes.slice(i5, i5 + BATCH) }),
+      { abortSignal: deps.signal }
+    );
+    for (const d5 of out.TagDescriptions ?? []) {
+      const lock = decode(d5.Tags?.find((t) => t.Key === LOCK_TAG)?.Value);
+      if (lock && d5.ResourceArn) held.set(d5.ResourceArn, lock);
+    }
+  }
+  return held;
+}
+async function removeLocks(deps, routes) {
+  for (let i5 = 0; i5 < routes.length; i5 += BATCH) {
+    await deps.client.send(
+      new import_client_elastic_load_balancing_v25.RemoveTagsCommand({ ResourceArns: routes.slice(i5, i5 + BATCH), TagKeys: [LOCK_TAG] })
+    );
+  }
+}
+async function acquireRouteLock(req, deps) {
+  const owner = tagSafe(req.owner);
+  const deadline = deps.clock.now().getTime() + req.waitMs;
+  const backoff = deps.backoffMs ?? (() => 500 + Math.random() * 1500);
+  let waitedFor;
+  for (; ; ) {
+    const now = deps.clock.now().getTime();
+    const held = await readLocks(deps, req.routes);
+    const blocking = [...held].filter(([, l3]) => l3.owner !== owner && l3.expiresAt > now);
+    if (blocking.length === 0) {
+      const expiresAt = now + req.ttlMs;
+      const value = encode(owner, expiresAt);
+      for (let i5 = 0; i5 < req.routes.length; i5 += BATCH) {
+        await deps.client.send(
+          new import_client_elastic_load_balancing_v25.AddTagsCommand({
+            ResourceArns: req.routes.slice(i5, i5 + BATCH),
+            Tags: [{ Key: LOCK_TAG, Value: value }]
+          })
+        );
+      }
+      await deps.clock.sleep(SETTLE_MS, deps.signal);
+      const after = await readLocks(deps, req.routes);
+      const lost = req.routes.filter((r5) => after.get(r5)?.owner !== owner);
+      if (lost.length === 0) {
+        deps.logger.info(
+          `Locked ${req.routes.length} route(s) for ${owner} until ${new Date(expiresAt).toISOString()}.`
+        );
+        return {
+          owner,
+          expiresAt: new Date(expiresAt),
+          release: () => release2(deps, req.routes, owner)
+        };
+      }
+      const ours = req.routes.filter((r5) => after.get(r5)?.owner === owner);
+      if (ours.length > 0) await removeLocks(deps, ours);
+      deps.logger.info(`Another step locked ${shortName(lost[0])} at the same moment; trying again.`);
+    } else {
+      const [route, lock] = blocking[0];
+      const text = `${shortName(route)} is locked by ${lock.owner} until ${new Date(lock.expiresAt).toISOString()}`;
+      if (waitedFor !== text) deps.logger.info(`Waiting: ${text} (its step is in progress).`);
+      waitedFor = text;
+    }
+    if (deps.clock.now().getTime() + 1 > deadline) {
+      throw new LockBusyError(
+        `Could not lock the routes within ${Math.round(req.waitMs / 1e3)}s: ${waitedFor ?? "other steps kept winning the race for them"}. Nothing was changed. Two rollout files must not share a route; if this one is alone, the lock expires by itself at the time above, or remove the tag ${LOCK_TAG} from the route.`
+      );
+    }
+    await deps.clock.sleep(backoff(), deps.signal);
+  }
+}
+async function release2(deps, routes, owner) {
+  try {
+    const held = await readLocks({ ...deps, signal: void 0 }, routes);
+    const ours = routes.filter((r5) => held.get(r5)?.owner === owner);
+    if (ours.length > 0) await removeLocks(deps, ours);
+    deps.logger.info(`Unlocked ${ours.length} route(s).`);
+  } catch (e5) {
+    deps.logger.warning(
+      `Could not remove the lock tag ${LOCK_TAG} from the routes (${e5 instanceof Error ? e5.message : String(e5)}): it expires by itself; until then other steps on these routes wait.`
+    );
+  }
+}
+
 // src/operations/apply.ts
 var EMPTY_SHA = /^0+$/;
+var LOCK_MARGIN_MS = 10 * 6e4;
 var STOPPING = ["rolled-back", "refused", "failed"];
 async function runApply(event, options, deps) {
   const { github, logger: logger2 } = deps;
@@ -75144,36 +75344,24 @@ async function runApply(event, options, deps) {
   }
   logger2.info(`Rollout files changed by ${event.after.slice(0, 7)}: ${changed.join(", ")}`);
   let mergedPullRequests;
-  const merged = async () => mergedPullRequests ??= await github.pullRequestsForCommit(event.after);
-  const files = [];
-  let stoppedBy;
-  for (const path of changed) {
-    const out = {
-      path,
-      status: "failed",
-      message: "",
-      githubErrors: [],
-      annotations: []
-    };
-    if (stoppedBy) {
-      out.status = "not-applied";
-      out.message = `Not applied: ${stoppedBy.path} failed first, and a failed file stops the run so that nothing more changes. Re-run the job once ${stoppedBy.path} is sorted out: files already applied are then unchanged.`;
-    } else {
-      logger2.info(`\u2500\u2500 ${path} \u2500\u2500`);
-      try {
-        await applyFile({ path, event, options, deps, merged, out });
-      } catch (e5) {
-        if (!(e5 instanceof ExplainedError) && e5 instanceof Error && e5.stack) logger2.debug(e5.stack);
-        out.status = "failed";
-        out.message = `${errorMessage(e5)}
+  const merged = () => mergedPullRequests ??= github.pullRequestsForCommit(event.after);
+  const parallel = Math.max(1, Math.min(options.parallel ?? 1, changed.length));
+  const files = await mapBounded(changed, parallel, async (path) => {
+    const out = { path, status: "failed", message: "", githubErrors: [], annotations: [] };
+    const fileLogger = parallel > 1 ? prefixedLogger(logger2, path) : logger2;
+    if (parallel === 1) logger2.info(`\u2500\u2500 ${path} \u2500\u2500`);
+    try {
+      await applyFile({ path, event, options, deps: { ...deps, logger: fileLogger }, merged, out });
+    } catch (e5) {
+      if (!(e5 instanceof ExplainedError) && e5 instanceof Error && e5.stack) fileLogger.debug(e5.stack);
+      out.status = "failed";
+      out.message = `${errorMessage(e5)}
 Nothing was changed on the ALB.`;
-        if (e5 instanceof ConfigurationError) out.annotations.push(...e5.diagnostics);
-      }
-      logger2.info(`${path}: ${out.status}. ${out.message}`);
-      if (STOPPING.includes(out.status)) stoppedBy = out;
+      if (e5 instanceof ConfigurationError) out.annotations.push(...e5.diagnostics);
     }
-    files.push(out);
-  }
+    fileLogger.info(`${path}: ${out.status}. ${out.message}`);
+    return out;
+  });
   const result = overallResult(files);
   const failed = files.filter((f5) => STOPPING.includes(f5.status));
   const githubErrors = files.flatMap((f5) => f5.githubErrors.map((e5) => `${f5.path}: ${e5}`));
@@ -75206,9 +75394,62 @@ function overallResult(files) {
   if (files.some((f5) => f5.status === "applied")) return "applied";
   return "unchanged";
 }
+async function mapBounded(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i5 = next++;
+      results[i5] = await fn(items[i5]);
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+  return results;
+}
 async function applyFile(run2) {
   const loaded = await load(run2);
   if (!loaded) return;
+  const lock = await lockStage(run2, loaded.head);
+  if (lock === "busy") return;
+  try {
+    await applyLocked(run2, loaded);
+  } finally {
+    await lock?.release();
+  }
+}
+async function lockStage(run2, head) {
+  const { options, deps, out } = run2;
+  if (!options.lock) return void 0;
+  const a5 = head.analysis;
+  const ttlMs = options.settings.settleMs + a5.warmupMs + (analysisIntervalCount(a5) + 1) * a5.intervalMs + options.settings.cloudWatchDelayMs + LOCK_MARGIN_MS;
+  try {
+    return await deps.logger.group(
+      `Locking the routes: ${run2.path}`,
+      () => acquireRouteLock(
+        {
+          routes: head.routes.map((r5) => r5.arn),
+          owner: `${run2.path}@${options.lock ? options.lock.owner : ""}`,
+          ttlMs,
+          waitMs: options.lock ? options.lock.waitMs : 0
+        },
+        {
+          client: deps.aws(head.region).elbv2,
+          clock: deps.clock,
+          logger: deps.logger,
+          ...deps.signal ? { signal: deps.signal } : {}
+        }
+      )
+    );
+  } catch (e5) {
+    if (!(e5 instanceof LockBusyError)) throw e5;
+    out.status = "refused";
+    out.message = e5.message;
+    const at = head.locate(["routes"]);
+    out.annotations.push({ file: out.path, line: at.line, col: at.col, message: e5.message });
+    return "busy";
+  }
+}
+async function applyLocked(run2, loaded) {
   const { head, headText } = loaded;
   const live = await run2.deps.logger.group(
     `Reading live weights: ${run2.path}`,
@@ -75293,12 +75534,18 @@ async function gateStage(run2, loaded, live) {
     {
       head,
       ...base ? { base } : {},
-      baseLabel: "before this push",
+      baseLabel: options.baseLabel ?? "before this push",
       live,
       // The plan enforces the step rule on the PR, but a merge can land without a passing plan
       // (no required check, a direct push): the force label is read from the PR(s) the merge
       // came from, only when the step needs it.
       force: async () => {
+        if (options.force !== void 0) {
+          return options.force ? { forced: true } : {
+            forced: false,
+            why: `Force the step (${names(options).force}) if this jump is intended.`
+          };
+        }
         const prs = await run2.merged();
         if (prs.some((pr) => pr.labels?.includes(FORCE_LABEL))) return { forced: true };
         return {
@@ -75492,13 +75739,16 @@ function refuse(out, problems) {
   }
 }
 function shiftDeps(run2, head) {
-  const names = new Map(head.clusters.map((c5) => [c5.targetGroup, c5.name]));
+  const names2 = new Map(head.clusters.map((c5) => [c5.targetGroup, c5.name]));
   return {
     logger: run2.deps.logger,
     clock: run2.deps.clock,
-    label: (tg) => names.get(tg) ?? shortName(tg),
+    label: (tg) => names2.get(tg) ?? shortName(tg),
     ...run2.deps.readBackDelayMs !== void 0 ? { readBackDelayMs: run2.deps.readBackDelayMs } : {}
   };
+}
+function names(options) {
+  return options.settings.optionNames ?? PLAIN_OPTION_NAMES;
 }
 function weightsText(head) {
   const order = head.clusters.map((c5) => c5.name);
@@ -75521,6 +75771,22 @@ function deploymentDescription(text) {
 function fileReport(f5) {
   const { analysis, annotations: _a2, ...rest } = f5;
   return { ...rest, ...analysis ? { analysis: analysis.report } : {} };
+}
+
+// src/operations/changed.ts
+async function runChanged(event, filter, deps) {
+  const files = (await deps.github.changedFiles(event.before, event.after)).filter((p3) => filter.matches(p3)).sort();
+  deps.logger.info(
+    files.length === 0 ? `The push changes no file matching ${filter.patterns.join(", ")}.` : `Rollout files changed by ${event.after.slice(0, 7)}: ${files.join(", ")}`
+  );
+  return {
+    command: "changed",
+    files,
+    patterns: filter.patterns,
+    result: files.length === 0 ? "unchanged" : "planned",
+    report: { command: "changed", before: event.before, after: event.after, files },
+    annotations: []
+  };
 }
 
 // src/actions/common/inputs.ts
@@ -75633,21 +75899,28 @@ var Inputs = {
   autoAdvance: "auto-advance",
   settleSeconds: "settle-seconds",
   cloudwatchPeriod: "cloudwatch-period",
-  cloudwatchDelay: "cloudwatch-delay"
+  cloudwatchDelay: "cloudwatch-delay",
+  parallel: "parallel",
+  lock: "lock",
+  lockTimeout: "lock-timeout"
 };
 var Outputs = {
   result: "result",
   pullRequest: "pull-request",
-  report: "report"
+  report: "report",
+  changedFiles: "changed-files"
 };
 
 // src/actions/rollout/inputs.ts
 var DEFAULT_FILES = "rollouts/*.yaml";
+var DEFAULT_PARALLEL = 4;
+var DEFAULT_LOCK_TIMEOUT_MS = 15 * 6e4;
 var DEFAULT_SETTLE_SECONDS = {
   plan: 0,
   apply: 10,
   rollback: 0,
-  advance: 0
+  advance: 0,
+  changed: 0
 };
 function readRolloutInputs() {
   const commandText = getRequiredInput(Inputs.command);
@@ -75674,6 +75947,9 @@ function readRolloutInputs() {
   const settleSeconds = getIntegerInput(Inputs.settleSeconds, { min: 0, max: 3600 });
   const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod);
   const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay);
+  const parallel = getIntegerInput(Inputs.parallel, { min: 1, max: 20 });
+  const lock = getBooleanInput(Inputs.lock, true);
+  const lockTimeoutMs = getDurationInput(Inputs.lockTimeout);
   const onlyFor = (name, given, commands5) => {
     if (given && !commands5.includes(command5)) {
       throw new ConfigurationError(
@@ -75689,6 +75965,11 @@ function readRolloutInputs() {
   onlyFor(Inputs.settleSeconds, settleSeconds !== void 0, ["apply", "rollback"]);
   onlyFor(Inputs.cloudwatchPeriod, cloudWatchPeriodMs !== void 0, ["plan", "apply", "advance"]);
   onlyFor(Inputs.cloudwatchDelay, cloudWatchDelayMs !== void 0, ["plan", "apply", "advance"]);
+  onlyFor(Inputs.parallel, parallel !== void 0, ["apply"]);
+  onlyFor(Inputs.lockTimeout, lockTimeoutMs !== void 0, ["apply"]);
+  if (!lock && lockTimeoutMs !== void 0) {
+    throw new ConfigurationError(`Input "${Inputs.lockTimeout}" has no use with "${Inputs.lock}: false"; remove one.`);
+  }
   if ((command5 === "rollback" || command5 === "advance") && file === void 0) {
     throw new ConfigurationError(
       `Input "${Inputs.file}" is required for ${command5}: the rollout file, e.g. rollouts/web.yaml.`
@@ -75702,8 +75983,10 @@ function readRolloutInputs() {
     autoAdvance,
     settleMs: (settleSeconds ?? DEFAULT_SETTLE_SECONDS[command5]) * 1e3,
     cloudWatchPeriodMs: cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS,
-    cloudWatchDelayMs: cloudWatchDelayMs ?? DEFAULT_CLOUDWATCH_DELAY_MS
+    cloudWatchDelayMs: cloudWatchDelayMs ?? DEFAULT_CLOUDWATCH_DELAY_MS,
+    parallel: parallel ?? DEFAULT_PARALLEL
   };
+  if (lock) out.lockWaitMs = lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   if (file !== void 0) out.file = file.replace(/^\.\//, "");
   if (to !== void 0) out.to = to;
   if (weights !== void 0) out.weights = weights;
@@ -75711,17 +75994,17 @@ function readRolloutInputs() {
 }
 
 // src/operations/rollback.ts
-function rollbackWeights(file, request2, names = PLAIN_OPTION_NAMES) {
+function rollbackWeights(file, request2, names2 = PLAIN_OPTION_NAMES) {
   const clusters = file.clusters.map((c5) => c5.name);
   if (request2.to === void 0 === (request2.weights === void 0)) {
     throw new ConfigurationError(
-      `rollback needs either ${names.to} (the cluster that gets all traffic: ${clusters.join(", ")}) or ${names.weights} (e.g. "${clusters.map((n3, i5) => `${n3}=${i5 === 0 ? 100 : 0}`).join(", ")}"), not both and not neither.`
+      `rollback needs either ${names2.to} (the cluster that gets all traffic: ${clusters.join(", ")}) or ${names2.weights} (e.g. "${clusters.map((n3, i5) => `${n3}=${i5 === 0 ? 100 : 0}`).join(", ")}"), not both and not neither.`
     );
   }
   if (request2.to !== void 0) {
     if (!clusters.includes(request2.to)) {
       throw new ConfigurationError(
-        `${capitalize(names.to)} is "${request2.to}", which is not a cluster of ${file.path} (${clusters.join(", ")}).`
+        `${capitalize(names2.to)} is "${request2.to}", which is not a cluster of ${file.path} (${clusters.join(", ")}).`
       );
     }
     return Object.fromEntries(clusters.map((n3) => [n3, n3 === request2.to ? 100 : 0]));
@@ -75732,35 +76015,35 @@ function rollbackWeights(file, request2, names = PLAIN_OPTION_NAMES) {
     const m3 = /^([a-z][a-z0-9-]*)\s*[=:]\s*(\d+)$/.exec(part);
     if (!m3) {
       throw new ConfigurationError(
-        `${capitalize(names.weights)}: "${part}" is not <cluster>=<weight>, e.g. "${clusters[0]}=100".`
+        `${capitalize(names2.weights)}: "${part}" is not <cluster>=<weight>, e.g. "${clusters[0]}=100".`
       );
     }
     const [, name, value] = m3;
     if (!clusters.includes(name)) {
       throw new ConfigurationError(
-        `${capitalize(names.weights)}: "${name}" is not a cluster of ${file.path} (${clusters.join(", ")}).`
+        `${capitalize(names2.weights)}: "${name}" is not a cluster of ${file.path} (${clusters.join(", ")}).`
       );
     }
     if (seen.has(name))
-      throw new ConfigurationError(`${capitalize(names.weights)}: ${name} is given twice.`);
+      throw new ConfigurationError(`${capitalize(names2.weights)}: ${name} is given twice.`);
     seen.add(name);
     weights[name] = Number(value);
   }
   const sum = Object.values(weights).reduce((a5, b5) => a5 + b5, 0);
   if (sum !== 100) {
     throw new ConfigurationError(
-      `${capitalize(names.weights)}: the weights add up to ${sum}, not 100 (clusters not named get 0).`
+      `${capitalize(names2.weights)}: the weights add up to ${sum}, not 100 (clusters not named get 0).`
     );
   }
   return weights;
 }
 async function runRollback(event, request2, settings2, deps) {
   const { github, logger: logger2 } = deps;
-  const names = settings2.optionNames ?? PLAIN_OPTION_NAMES;
+  const names2 = settings2.optionNames ?? PLAIN_OPTION_NAMES;
   const text = await github.fileAt(request2.file, event.sha);
   if (text === void 0) {
     throw new ConfigurationError(
-      `${capitalize(names.file)}: ${request2.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`
+      `${capitalize(names2.file)}: ${request2.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`
     );
   }
   const parsed = tryParse(text, request2.file);
@@ -75768,7 +76051,7 @@ async function runRollback(event, request2, settings2, deps) {
   const file = parsed.file;
   const order = file.clusters.map((c5) => c5.name);
   const show = (w) => formatClusterWeights(w, order);
-  const desired = rollbackWeights(file, request2, names);
+  const desired = rollbackWeights(file, request2, names2);
   const receiving = order.filter((n3) => (desired[n3] ?? 0) > 0);
   const health = await precheckTargetHealth(deps, file, receiving, 1);
   for (const h5 of health)
@@ -75778,7 +76061,7 @@ async function runRollback(event, request2, settings2, deps) {
     const list2 = empty.map((h5) => `${h5.cluster} (${h5.shown})`).join(", ");
     if (!request2.force) {
       throw new ConfigurationError(
-        `Refusing to send traffic to ${list2}: no healthy target, so every request would fail with 503. Nothing was changed. Fix the targets, pick another cluster, or run again with ${names.force} if this is still the least bad option.`
+        `Refusing to send traffic to ${list2}: no healthy target, so every request would fail with 503. Nothing was changed. Fix the targets, pick another cluster, or run again with ${names2.force} if this is still the least bad option.`
       );
     }
     logger2.warning(`force: sending traffic to ${list2} although it has no healthy target.`);
@@ -75887,7 +76170,8 @@ var EVENT_FOR = {
   plan: "pull_request",
   apply: "push (to the default branch)",
   rollback: "workflow_dispatch (or push, schedule, repository_dispatch)",
-  advance: "workflow_dispatch (or push, schedule, repository_dispatch)"
+  advance: "workflow_dispatch (or push, schedule, repository_dispatch)",
+  changed: "push (to the default branch)"
 };
 function commandEvent(command5, event) {
   const wrong = () => new ConfigurationError(
@@ -75905,7 +76189,7 @@ function commandEvent(command5, event) {
       labels: event.labels
     };
   }
-  if (command5 === "apply") {
+  if (command5 === "apply" || command5 === "changed") {
     if (event.kind !== "push") throw wrong();
     if (event.branch === void 0) {
       throw new ConfigurationError(
@@ -76004,7 +76288,19 @@ function runCommand(inputs, event, settings2, deps) {
     case "apply":
       return runApply(
         event,
-        { filter: inputs.files, settings: settings2, autoAdvance: inputs.autoAdvance },
+        {
+          filter: inputs.files,
+          settings: settings2,
+          autoAdvance: inputs.autoAdvance,
+          parallel: inputs.parallel,
+          ...inputs.lockWaitMs !== void 0 ? { lock: { owner: lockOwner(), waitMs: inputs.lockWaitMs } } : {}
+        },
+        deps
+      );
+    case "changed":
+      return runChanged(
+        event,
+        inputs.files,
         deps
       );
     case "rollback":
@@ -76028,6 +76324,10 @@ function runCommand(inputs, event, settings2, deps) {
       );
   }
 }
+function lockOwner() {
+  const { GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: run2, GITHUB_RUN_ATTEMPT: attempt } = process.env;
+  return `${repo ?? "local"}:run-${run2 ?? process.pid}.${attempt ?? "1"}`;
+}
 async function finish(command5, outcome) {
   for (const a5 of outcome.annotations) {
     error(a5.message, { file: a5.file, startLine: a5.line, startColumn: a5.col });
@@ -76044,6 +76344,9 @@ async function finish(command5, outcome) {
   setOutput(Outputs.result, outcome.result);
   setOutput(Outputs.report, reportPath);
   if (outcome.pullRequest) setOutput(Outputs.pullRequest, outcome.pullRequest);
+  if (outcome.command === "changed") {
+    setOutput(Outputs.changedFiles, JSON.stringify(outcome.files));
+  }
   if (process.env.GITHUB_STEP_SUMMARY) await summary.addRaw(commandSummary(outcome)).write();
   coreLogger.info(
     `Result: ${outcome.result}${outcome.pullRequest ? ` (PR: ${outcome.pullRequest})` : ""}`

@@ -106,6 +106,18 @@ export class OctokitGitHub implements GitHubApi {
     });
   }
 
+  async listFiles(ref: string): Promise<string[]> {
+    const { data } = await this.call(`list the files at ${ref}`, READ, () =>
+      this.octokit.rest.git.getTree({ ...this.repo, tree_sha: ref, recursive: 'true' }),
+    );
+    if (data.truncated) {
+      throw new ExplainedError(
+        `Could not list the files at ${ref}: the repository tree is too large for GitHub to list in one response.`,
+      );
+    }
+    return data.tree.filter((e) => e.type === 'blob' && e.path).map((e) => e.path as string);
+  }
+
   async fileAt(path: string, ref: string): Promise<string | undefined> {
     const repoPath = path.replace(/^\.?\/+/, '');
     let data: Awaited<ReturnType<Octokit['rest']['repos']['getContent']>>['data'];

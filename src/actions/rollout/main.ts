@@ -17,6 +17,7 @@ import { readEvent, type GitHubEvent } from '../../github/event.js';
 import { makeGitHub } from '../../github/octokit.js';
 import { runAdvance } from '../../operations/advance.js';
 import { runApply } from '../../operations/apply.js';
+import { runChanged } from '../../operations/changed.js';
 import type {
   AwsClients,
   Command,
@@ -45,6 +46,7 @@ const EVENT_FOR: Record<Command, string> = {
   apply: 'push (to the default branch)',
   rollback: 'workflow_dispatch (or push, schedule, repository_dispatch)',
   advance: 'workflow_dispatch (or push, schedule, repository_dispatch)',
+  changed: 'push (to the default branch)',
 };
 
 /** The event in the fields the command needs, or why this event cannot run it. */
@@ -65,7 +67,7 @@ export function commandEvent(command: Command, event: GitHubEvent): RolloutEvent
       labels: event.labels,
     };
   }
-  if (command === 'apply') {
+  if (command === 'apply' || command === 'changed') {
     if (event.kind !== 'push') throw wrong();
     if (event.branch === undefined) {
       throw new ConfigurationError(
@@ -174,7 +176,21 @@ function runCommand(
     case 'apply':
       return runApply(
         event as Extract<RolloutEvent, { kind: 'push' }>,
-        { filter: inputs.files, settings, autoAdvance: inputs.autoAdvance },
+        {
+          filter: inputs.files,
+          settings,
+          autoAdvance: inputs.autoAdvance,
+          parallel: inputs.parallel,
+          ...(inputs.lockWaitMs !== undefined
+            ? { lock: { owner: lockOwner(), waitMs: inputs.lockWaitMs } }
+            : {}),
+        },
+        deps,
+      );
+    case 'changed':
+      return runChanged(
+        event as Extract<RolloutEvent, { kind: 'push' }>,
+        inputs.files,
         deps,
       );
     case 'rollback':
@@ -199,6 +215,12 @@ function runCommand(
   }
 }
 
+/** Names this job in the lock tag: which run, which attempt, on which repository. */
+function lockOwner(): string {
+  const { GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: run, GITHUB_RUN_ATTEMPT: attempt } = process.env;
+  return `${repo ?? 'local'}:run-${run ?? process.pid}.${attempt ?? '1'}`;
+}
+
 async function finish(command: Command, outcome: CommandOutcome): Promise<void> {
   for (const a of outcome.annotations) {
     core.error(a.message, { file: a.file, startLine: a.line, startColumn: a.col });
@@ -214,6 +236,9 @@ async function finish(command: Command, outcome: CommandOutcome): Promise<void> 
   core.setOutput(Outputs.result, outcome.result);
   core.setOutput(Outputs.report, reportPath);
   if (outcome.pullRequest) core.setOutput(Outputs.pullRequest, outcome.pullRequest);
+  if (outcome.command === 'changed') {
+    core.setOutput(Outputs.changedFiles, JSON.stringify(outcome.files));
+  }
   if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(commandSummary(outcome)).write();
   coreLogger.info(
     `Result: ${outcome.result}${outcome.pullRequest ? ` (PR: ${outcome.pullRequest})` : ''}`,
