@@ -48428,7 +48428,9 @@ async function acquireRouteLock(req, deps) {
       }
       const ours = req.routes.filter((r5) => after.get(r5)?.owner === owner);
       if (ours.length > 0) await removeLocks(deps, ours);
-      deps.logger.info(`Another step locked ${shortName(lost[0])} at the same moment; trying again.`);
+      deps.logger.info(
+        `Another step locked ${shortName(lost[0])} at the same moment; trying again.`
+      );
     } else {
       const [route, lock] = blocking[0];
       const text = `${shortName(route)} is locked by ${lock.owner} until ${new Date(lock.expiresAt).toISOString()}`;
@@ -48490,13 +48492,20 @@ async function runApply(event, options, deps) {
   const merged = () => mergedPullRequests ??= github.pullRequestsForCommit(event.after);
   const parallel = Math.max(1, Math.min(options.parallel ?? 1, changed.length));
   const files = await mapBounded(changed, parallel, async (path) => {
-    const out = { path, status: "failed", message: "", githubErrors: [], annotations: [] };
+    const out = {
+      path,
+      status: "failed",
+      message: "",
+      githubErrors: [],
+      annotations: []
+    };
     const fileLogger = parallel > 1 ? prefixedLogger(logger2, path) : logger2;
     if (parallel === 1) logger2.info(`\u2500\u2500 ${path} \u2500\u2500`);
     try {
       await applyFile({ path, event, options, deps: { ...deps, logger: fileLogger }, merged, out });
     } catch (e5) {
-      if (!(e5 instanceof ExplainedError) && e5 instanceof Error && e5.stack) fileLogger.debug(e5.stack);
+      if (!(e5 instanceof ExplainedError) && e5 instanceof Error && e5.stack)
+        fileLogger.debug(e5.stack);
       out.status = "failed";
       out.message = `${errorMessage(e5)}
 Nothing was changed on the ALB.`;
@@ -49108,10 +49117,14 @@ var LocalRepo = class {
   }
   async listFiles(ref) {
     if (ref === WORKTREE) {
-      const { stdout: stdout2 } = await run("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
-        cwd: this.root,
-        maxBuffer: 64 * 1024 * 1024
-      }).catch(() => ({ stdout: this.files.join("\n") }));
+      const { stdout: stdout2 } = await run(
+        "git",
+        ["ls-files", "--cached", "--others", "--exclude-standard"],
+        {
+          cwd: this.root,
+          maxBuffer: 64 * 1024 * 1024
+        }
+      ).catch(() => ({ stdout: this.files.join("\n") }));
       return stdout2.split("\n").filter(Boolean);
     }
     const { stdout } = await run("git", ["ls-tree", "-r", "--name-only", ref], {

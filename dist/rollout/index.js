@@ -2530,7 +2530,7 @@ var require_connect = __commonJS({
     var util = require_util();
     var { InvalidArgumentError, ConnectTimeoutError } = require_errors();
     var timers = require_timers();
-    function noop3() {
+    function noop4() {
     }
     var tls;
     var SessionCache;
@@ -2655,7 +2655,7 @@ var require_connect = __commonJS({
     }
     var setupConnectTimeout = process.platform === "win32" ? (socketWeakRef, opts) => {
       if (!opts.timeout) {
-        return noop3;
+        return noop4;
       }
       let s1 = null;
       let s2 = null;
@@ -2671,7 +2671,7 @@ var require_connect = __commonJS({
       };
     } : (socketWeakRef, opts) => {
       if (!opts.timeout) {
-        return noop3;
+        return noop4;
       }
       let s1 = null;
       const fastTimer = timers.setFastTimeout(() => {
@@ -5462,7 +5462,7 @@ var require_body = __commonJS({
       random = (max) => Math.floor(Math.random(max));
     }
     var textEncoder2 = new TextEncoder();
-    function noop3() {
+    function noop4() {
     }
     var hasFinalizationRegistry = globalThis.FinalizationRegistry && process.version.indexOf("v18") !== 0;
     var streamRegistry;
@@ -5470,7 +5470,7 @@ var require_body = __commonJS({
       streamRegistry = new FinalizationRegistry((weakRef) => {
         const stream = weakRef.deref();
         if (stream && !stream.locked && !isDisturbed(stream) && !isErrored(stream)) {
-          stream.cancel("Response object has been garbage collected").catch(noop3);
+          stream.cancel("Response object has been garbage collected").catch(noop4);
         }
       });
     }
@@ -7692,7 +7692,7 @@ var require_client = __commonJS({
     var connectH2 = require_client_h2();
     var deprecatedInterceptorWarned = false;
     var kClosedResolve = /* @__PURE__ */ Symbol("kClosedResolve");
-    var noop3 = () => {
+    var noop4 = () => {
     };
     function getPipelining(client) {
       return client[kPipelining] ?? client[kHTTPContext]?.defaultPipelining ?? 1;
@@ -7984,14 +7984,14 @@ var require_client = __commonJS({
           });
         });
         if (client.destroyed) {
-          util.destroy(socket.on("error", noop3), new ClientDestroyedError());
+          util.destroy(socket.on("error", noop4), new ClientDestroyedError());
           return;
         }
         assert(socket);
         try {
           client[kHTTPContext] = socket.alpnProtocol === "h2" ? await connectH2(client, socket) : await connectH1(client, socket);
         } catch (err) {
-          socket.destroy().on("error", noop3);
+          socket.destroy().on("error", noop4);
           throw err;
         }
         client[kConnecting] = false;
@@ -8735,7 +8735,7 @@ var require_proxy_agent = __commonJS({
     function defaultFactory(origin, opts) {
       return new Pool(origin, opts);
     }
-    var noop3 = () => {
+    var noop4 = () => {
     };
     function defaultAgentFactory(origin, opts) {
       if (opts.connections === 1) {
@@ -8852,7 +8852,7 @@ var require_proxy_agent = __commonJS({
                 servername: this[kProxyTls]?.servername || proxyHostname
               });
               if (statusCode !== 200) {
-                socket.on("error", noop3).destroy();
+                socket.on("error", noop4).destroy();
                 callback(new RequestAbortedError(`Proxy response (${statusCode}) !== 200 when HTTP Tunneling`));
               }
               if (opts2.protocol !== "https:") {
@@ -9468,7 +9468,7 @@ var require_readable = __commonJS({
     var kAbort = /* @__PURE__ */ Symbol("kAbort");
     var kContentType = /* @__PURE__ */ Symbol("kContentType");
     var kContentLength = /* @__PURE__ */ Symbol("kContentLength");
-    var noop3 = () => {
+    var noop4 = () => {
     };
     var BodyReadable = class extends Readable7 {
       constructor({
@@ -9600,7 +9600,7 @@ var require_readable = __commonJS({
             } else {
               resolve(null);
             }
-          }).on("error", noop3).on("data", function(chunk) {
+          }).on("error", noop4).on("data", function(chunk) {
             limit -= chunk.length;
             if (limit <= 0) {
               this.destroy();
@@ -35691,8 +35691,8 @@ var init_bowser = __esm({
       _proto.getUA = function getUA() {
         return this._ua;
       };
-      _proto.test = function test23(regex) {
-        return regex.test(this._ua);
+      _proto.test = function test23(regex2) {
+        return regex2.test(this._ua);
       };
       _proto.parseBrowser = function parseBrowser() {
         var _this = this;
@@ -70969,6 +70969,236 @@ function retry(octokit, octokitOptions) {
 }
 retry.VERSION = VERSION8;
 
+// node_modules/@octokit/plugin-throttling/dist-bundle/index.js
+var import_light2 = __toESM(require_light(), 1);
+var VERSION9 = "0.0.0-development";
+var noop3 = () => Promise.resolve();
+function wrapRequest2(state2, request2, options) {
+  return state2.retryLimiter.schedule(doRequest, state2, request2, options);
+}
+async function doRequest(state2, request2, options) {
+  const { pathname } = new URL(options.url, "http://github.test");
+  const isAuth = isAuthRequest(options.method, pathname);
+  const isWrite = !isAuth && options.method !== "GET" && options.method !== "HEAD";
+  const isSearch = options.method === "GET" && pathname.startsWith("/search/");
+  const isGraphQL = pathname.startsWith("/graphql");
+  const retryCount = ~~request2.retryCount;
+  const jobOptions = retryCount > 0 ? { priority: 0, weight: 0 } : {};
+  if (state2.clustering) {
+    jobOptions.expiration = 1e3 * 60;
+  }
+  if (isWrite || isGraphQL) {
+    await state2.write.key(state2.id).schedule(jobOptions, noop3);
+  }
+  if (isWrite && state2.triggersNotification(pathname)) {
+    await state2.notifications.key(state2.id).schedule(jobOptions, noop3);
+  }
+  if (isSearch) {
+    await state2.search.key(state2.id).schedule(jobOptions, noop3);
+  }
+  const req = (isAuth ? state2.auth : state2.global).key(state2.id).schedule(jobOptions, request2, options);
+  if (isGraphQL) {
+    const res = await req;
+    if (res.data.errors != null && res.data.errors.some((error3) => error3.type === "RATE_LIMITED")) {
+      const error3 = Object.assign(new Error("GraphQL Rate Limit Exceeded"), {
+        response: res,
+        data: res.data
+      });
+      throw error3;
+    }
+  }
+  return req;
+}
+function isAuthRequest(method, pathname) {
+  return method === "PATCH" && // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-a-scoped-access-token
+  /^\/applications\/[^/]+\/token\/scoped$/.test(pathname) || method === "POST" && // https://docs.github.com/en/rest/apps/oauth-applications?apiVersion=2022-11-28#reset-a-token
+  (/^\/applications\/[^/]+\/token$/.test(pathname) || // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-an-installation-access-token-for-an-app
+  /^\/app\/installations\/[^/]+\/access_tokens$/.test(pathname) || // https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
+  pathname === "/login/oauth/access_token");
+}
+var triggers_notification_paths_default = [
+  "/orgs/{org}/invitations",
+  "/orgs/{org}/invitations/{invitation_id}",
+  "/orgs/{org}/teams/{team_slug}/discussions",
+  "/orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments",
+  "/repos/{owner}/{repo}/collaborators/{username}",
+  "/repos/{owner}/{repo}/commits/{commit_sha}/comments",
+  "/repos/{owner}/{repo}/issues",
+  "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issue",
+  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority",
+  "/repos/{owner}/{repo}/pulls",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/comments",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+  "/repos/{owner}/{repo}/releases",
+  "/teams/{team_id}/discussions",
+  "/teams/{team_id}/discussions/{discussion_number}/comments"
+];
+function routeMatcher(paths) {
+  const regexes = paths.map(
+    (path) => path.split("/").map((c5) => c5.startsWith("{") ? "(?:.+?)" : c5).join("/")
+  );
+  const regex2 = `^(?:${regexes.map((r5) => `(?:${r5})`).join("|")})[^/]*$`;
+  return new RegExp(regex2, "i");
+}
+var regex = routeMatcher(triggers_notification_paths_default);
+var triggersNotification = regex.test.bind(regex);
+var groups = {};
+var createGroups = function(Bottleneck2, common2) {
+  groups.global = new Bottleneck2.Group({
+    id: "octokit-global",
+    maxConcurrent: 10,
+    ...common2
+  });
+  groups.auth = new Bottleneck2.Group({
+    id: "octokit-auth",
+    maxConcurrent: 1,
+    ...common2
+  });
+  groups.search = new Bottleneck2.Group({
+    id: "octokit-search",
+    maxConcurrent: 1,
+    minTime: 2e3,
+    ...common2
+  });
+  groups.write = new Bottleneck2.Group({
+    id: "octokit-write",
+    maxConcurrent: 1,
+    minTime: 1e3,
+    ...common2
+  });
+  groups.notifications = new Bottleneck2.Group({
+    id: "octokit-notifications",
+    maxConcurrent: 1,
+    minTime: 3e3,
+    ...common2
+  });
+};
+function throttling(octokit, octokitOptions) {
+  const {
+    enabled = true,
+    Bottleneck: Bottleneck2 = import_light2.default,
+    id = "no-id",
+    timeout = 1e3 * 60 * 2,
+    // Redis TTL: 2 minutes
+    connection
+  } = octokitOptions.throttle || {};
+  if (!enabled) {
+    return {};
+  }
+  const common2 = { timeout };
+  if (typeof connection !== "undefined") {
+    common2.connection = connection;
+  }
+  const state2 = Object.assign(
+    {
+      clustering: connection != null,
+      triggersNotification,
+      fallbackSecondaryRateRetryAfter: 60,
+      retryAfterBaseValue: 1e3,
+      id
+    },
+    octokitOptions.throttle
+  );
+  if (typeof state2.onSecondaryRateLimit !== "function" || typeof state2.onRateLimit !== "function") {
+    throw new Error(`octokit/plugin-throttling error:
+        You must pass the onSecondaryRateLimit and onRateLimit error handlers.
+        See https://octokit.github.io/rest.js/#throttling
+
+        const octokit = new Octokit({
+          throttle: {
+            onSecondaryRateLimit: (retryAfter, options) => {/* ... */},
+            onRateLimit: (retryAfter, options) => {/* ... */}
+          }
+        })
+    `);
+  }
+  let initialized = false;
+  const initializeBottleneck = () => {
+    if (initialized) {
+      return;
+    }
+    initialized = true;
+    if (groups.global == null) {
+      createGroups(Bottleneck2, common2);
+    }
+    state2.global = state2.global ?? groups.global;
+    state2.auth = state2.auth ?? groups.auth;
+    state2.search = state2.search ?? groups.search;
+    state2.write = state2.write ?? groups.write;
+    state2.notifications = state2.notifications ?? groups.notifications;
+    state2.retryLimiter = state2.retryLimiter ?? new Bottleneck2();
+    const events = {};
+    const emitter = new Bottleneck2.Events(events);
+    events.on("secondary-limit", state2.onSecondaryRateLimit);
+    events.on("rate-limit", state2.onRateLimit);
+    events.on(
+      "error",
+      (e5) => octokit.log.warn("Error in throttling-plugin limit handler", e5)
+    );
+    state2.retryLimiter.on("failed", async function(error3, info2) {
+      const [state22, request2, options] = info2.args;
+      const { pathname } = new URL(options.url, "http://github.test");
+      const shouldRetryGraphQL = pathname.startsWith("/graphql") && error3.status !== 401;
+      if (!(shouldRetryGraphQL || error3.status === 403 || error3.status === 429)) {
+        return;
+      }
+      const retryCount = ~~request2.retryCount;
+      request2.retryCount = retryCount;
+      options.request.retryCount = retryCount;
+      const { wantRetry, retryAfter = 0 } = await (async function() {
+        if (/\bsecondary rate\b/i.test(error3.message)) {
+          const retryAfter2 = Number(error3.response.headers["retry-after"]) || state22.fallbackSecondaryRateRetryAfter;
+          const wantRetry2 = await emitter.trigger(
+            "secondary-limit",
+            retryAfter2,
+            options,
+            octokit,
+            retryCount
+          );
+          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
+        }
+        if (error3.response.headers != null && error3.response.headers["x-ratelimit-remaining"] === "0" || (error3.response.data?.errors ?? []).some(
+          (error22) => error22.type === "RATE_LIMITED"
+        )) {
+          const rateLimitReset = new Date(
+            ~~error3.response.headers["x-ratelimit-reset"] * 1e3
+          ).getTime();
+          const retryAfter2 = Math.max(
+            // Add one second so we retry _after_ the reset time
+            // https://docs.github.com/en/rest/overview/resources-in-the-rest-api?apiVersion=2022-11-28#exceeding-the-rate-limit
+            Math.ceil((rateLimitReset - Date.now()) / 1e3) + 1,
+            0
+          );
+          const wantRetry2 = await emitter.trigger(
+            "rate-limit",
+            retryAfter2,
+            options,
+            octokit,
+            retryCount
+          );
+          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
+        }
+        return {};
+      })();
+      if (wantRetry) {
+        request2.retryCount++;
+        return retryAfter * state22.retryAfterBaseValue;
+      }
+    });
+  };
+  octokit.hook.wrap("request", (request2, options) => {
+    initializeBottleneck();
+    return wrapRequest2(state2, request2, options);
+  });
+  return {};
+}
+throttling.VERSION = VERSION9;
+throttling.triggersNotification = triggersNotification;
+
 // src/github/errors.ts
 var GitHubApiError = class extends ExplainedError {
   constructor(message, status, githubMessage, options) {
@@ -71057,6 +71287,8 @@ function validationDetails(data) {
 }
 
 // src/github/octokit.ts
+var RATE_LIMIT_RETRIES = 3;
+var MAX_RATE_LIMIT_WAIT_S = 120;
 var PAGE_SIZE = 100;
 var COMPARE_FILE_LIMIT = 300;
 var READ = ["contents: read"];
@@ -71068,7 +71300,19 @@ function makeGitHub(token, repo, options = {}) {
     );
   }
   const baseUrl2 = options.baseUrl ?? process.env.GITHUB_API_URL ?? "https://api.github.com";
-  const octokit = getOctokit(token, { baseUrl: baseUrl2 }, retry);
+  const octokit = getOctokit(
+    token,
+    {
+      baseUrl: baseUrl2,
+      throttle: {
+        enabled: options.pacing ?? true,
+        onRateLimit: (retryAfter, _options, _octokit, retryCount) => retryCount < RATE_LIMIT_RETRIES && retryAfter <= MAX_RATE_LIMIT_WAIT_S,
+        onSecondaryRateLimit: (retryAfter, _options, _octokit, retryCount) => retryCount < RATE_LIMIT_RETRIES && retryAfter <= MAX_RATE_LIMIT_WAIT_S
+      }
+    },
+    retry,
+    throttling
+  );
   octokit.hook.before("request", (options2) => {
     if (options2.method !== "GET" && options2.method !== "HEAD") {
       options2.request = { ...options2.request, retries: 0 };
@@ -71513,10 +71757,10 @@ function readForwardWeights(ref, actions, expectedTargetGroups) {
   return { weights };
 }
 function forwardWeights(forward) {
-  const groups = forward.ForwardConfig?.TargetGroups;
-  if (groups && groups.length > 0) {
+  const groups2 = forward.ForwardConfig?.TargetGroups;
+  if (groups2 && groups2.length > 0) {
     const weights = {};
-    for (const g5 of groups) {
+    for (const g5 of groups2) {
       if (g5.TargetGroupArn) weights[g5.TargetGroupArn] = g5.Weight ?? 1;
     }
     return weights;
@@ -73379,7 +73623,7 @@ function kindNamed(name) {
   return KINDS.find((k5) => k5.name === name);
 }
 function prepareCheckList(checks, context3) {
-  const groups = KINDS.flatMap((kind) => {
+  const groups2 = KINDS.flatMap((kind) => {
     const mine = checks.flatMap(
       (check, index) => check.kind === kind.name ? [{ check, index }] : []
     );
@@ -73389,7 +73633,7 @@ function prepareCheckList(checks, context3) {
     async evaluate(window2, io) {
       const byCheck = checks.map(() => []);
       await Promise.all(
-        groups.map(async ({ mine, prepared }) => {
+        groups2.map(async ({ mine, prepared }) => {
           const results = await prepared.evaluate(window2, io);
           mine.forEach(({ index }, i5) => byCheck[index] = results[i5] ?? []);
         })
@@ -75285,7 +75529,9 @@ async function acquireRouteLock(req, deps) {
       }
       const ours = req.routes.filter((r5) => after.get(r5)?.owner === owner);
       if (ours.length > 0) await removeLocks(deps, ours);
-      deps.logger.info(`Another step locked ${shortName(lost[0])} at the same moment; trying again.`);
+      deps.logger.info(
+        `Another step locked ${shortName(lost[0])} at the same moment; trying again.`
+      );
     } else {
       const [route, lock] = blocking[0];
       const text = `${shortName(route)} is locked by ${lock.owner} until ${new Date(lock.expiresAt).toISOString()}`;
@@ -75347,13 +75593,20 @@ async function runApply(event, options, deps) {
   const merged = () => mergedPullRequests ??= github.pullRequestsForCommit(event.after);
   const parallel = Math.max(1, Math.min(options.parallel ?? 1, changed.length));
   const files = await mapBounded(changed, parallel, async (path) => {
-    const out = { path, status: "failed", message: "", githubErrors: [], annotations: [] };
+    const out = {
+      path,
+      status: "failed",
+      message: "",
+      githubErrors: [],
+      annotations: []
+    };
     const fileLogger = parallel > 1 ? prefixedLogger(logger2, path) : logger2;
     if (parallel === 1) logger2.info(`\u2500\u2500 ${path} \u2500\u2500`);
     try {
       await applyFile({ path, event, options, deps: { ...deps, logger: fileLogger }, merged, out });
     } catch (e5) {
-      if (!(e5 instanceof ExplainedError) && e5 instanceof Error && e5.stack) fileLogger.debug(e5.stack);
+      if (!(e5 instanceof ExplainedError) && e5 instanceof Error && e5.stack)
+        fileLogger.debug(e5.stack);
       out.status = "failed";
       out.message = `${errorMessage(e5)}
 Nothing was changed on the ALB.`;
@@ -75846,8 +76099,8 @@ function pathFilter(patterns, inputName) {
     patterns: [...patterns],
     matches(path) {
       let included = false;
-      for (const { negated, regex } of compiled) {
-        if (regex.test(path)) included = !negated;
+      for (const { negated, regex: regex2 } of compiled) {
+        if (regex2.test(path)) included = !negated;
       }
       return included;
     }
@@ -75968,7 +76221,9 @@ function readRolloutInputs() {
   onlyFor(Inputs.parallel, parallel !== void 0, ["apply"]);
   onlyFor(Inputs.lockTimeout, lockTimeoutMs !== void 0, ["apply"]);
   if (!lock && lockTimeoutMs !== void 0) {
-    throw new ConfigurationError(`Input "${Inputs.lockTimeout}" has no use with "${Inputs.lock}: false"; remove one.`);
+    throw new ConfigurationError(
+      `Input "${Inputs.lockTimeout}" has no use with "${Inputs.lock}: false"; remove one.`
+    );
   }
   if ((command5 === "rollback" || command5 === "advance") && file === void 0) {
     throw new ConfigurationError(
@@ -76298,11 +76553,7 @@ function runCommand(inputs, event, settings2, deps) {
         deps
       );
     case "changed":
-      return runChanged(
-        event,
-        inputs.files,
-        deps
-      );
+      return runChanged(event, inputs.files, deps);
     case "rollback":
       return runRollback(
         event,

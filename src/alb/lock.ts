@@ -138,7 +138,9 @@ export async function acquireRouteLock(req: LockRequest, deps: LockDeps): Promis
       // it stands, so that one of us goes on, and try again.
       const ours = req.routes.filter((r) => after.get(r)?.owner === owner);
       if (ours.length > 0) await removeLocks(deps, ours);
-      deps.logger.info(`Another step locked ${shortName(lost[0] as string)} at the same moment; trying again.`);
+      deps.logger.info(
+        `Another step locked ${shortName(lost[0] as string)} at the same moment; trying again.`,
+      );
     } else {
       const [route, lock] = blocking[0] as [string, Held];
       const text = `${shortName(route)} is locked by ${lock.owner} until ${new Date(lock.expiresAt).toISOString()}`;

@@ -44,10 +44,14 @@ export class LocalRepo implements GitHubApi {
 
   async listFiles(ref: string): Promise<string[]> {
     if (ref === WORKTREE) {
-      const { stdout } = await run('git', ['ls-files', '--cached', '--others', '--exclude-standard'], {
-        cwd: this.root,
-        maxBuffer: 64 * 1024 * 1024,
-      }).catch(() => ({ stdout: this.files.join('\n') }));
+      const { stdout } = await run(
+        'git',
+        ['ls-files', '--cached', '--others', '--exclude-standard'],
+        {
+          cwd: this.root,
+          maxBuffer: 64 * 1024 * 1024,
+        },
+      ).catch(() => ({ stdout: this.files.join('\n') }));
       return stdout.split('\n').filter(Boolean);
     }
     const { stdout } = await run('git', ['ls-tree', '-r', '--name-only', ref], {

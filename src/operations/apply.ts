@@ -128,7 +128,13 @@ export async function runApply(
   // failing file does not stop the others (it used to stop every later file).
   const parallel = Math.max(1, Math.min(options.parallel ?? 1, changed.length));
   const files = await mapBounded(changed, parallel, async (path) => {
-    const out: FileApply = { path, status: 'failed', message: '', githubErrors: [], annotations: [] };
+    const out: FileApply = {
+      path,
+      status: 'failed',
+      message: '',
+      githubErrors: [],
+      annotations: [],
+    };
     // Several files at once cannot share folds in the log: each line says whose it is.
     const fileLogger = parallel > 1 ? prefixedLogger(logger, path) : logger;
     if (parallel === 1) logger.info(`── ${path} ──`);
@@ -136,7 +142,8 @@ export async function runApply(
       await applyFile({ path, event, options, deps: { ...deps, logger: fileLogger }, merged, out });
     } catch (e) {
       // Only what comes before the shift can throw here: after it, every path restores.
-      if (!(e instanceof ExplainedError) && e instanceof Error && e.stack) fileLogger.debug(e.stack);
+      if (!(e instanceof ExplainedError) && e instanceof Error && e.stack)
+        fileLogger.debug(e.stack);
       out.status = 'failed';
       out.message = `${errorMessage(e)}\nNothing was changed on the ALB.`;
       if (e instanceof ConfigurationError) out.annotations.push(...e.diagnostics);

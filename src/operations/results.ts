@@ -133,8 +133,4 @@ export interface ChangedOutcome extends OutcomeBase {
 }
 
 export type CommandOutcome =
-  | PlanOutcome
-  | ApplyOutcome
-  | RollbackOutcome
-  | AdvanceOutcome
-  | ChangedOutcome;
+  PlanOutcome | ApplyOutcome | RollbackOutcome | AdvanceOutcome | ChangedOutcome;

@@ -98,7 +98,9 @@ export function readRolloutInputs(): RolloutInputs {
   onlyFor(Inputs.parallel, parallel !== undefined, ['apply']);
   onlyFor(Inputs.lockTimeout, lockTimeoutMs !== undefined, ['apply']);
   if (!lock && lockTimeoutMs !== undefined) {
-    throw new ConfigurationError(`Input "${Inputs.lockTimeout}" has no use with "${Inputs.lock}: false"; remove one.`);
+    throw new ConfigurationError(
+      `Input "${Inputs.lockTimeout}" has no use with "${Inputs.lock}: false"; remove one.`,
+    );
   }
   if ((command === 'rollback' || command === 'advance') && file === undefined) {
     throw new ConfigurationError(

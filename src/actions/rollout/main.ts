@@ -188,11 +188,7 @@ function runCommand(
         deps,
       );
     case 'changed':
-      return runChanged(
-        event as Extract<RolloutEvent, { kind: 'push' }>,
-        inputs.files,
-        deps,
-      );
+      return runChanged(event as Extract<RolloutEvent, { kind: 'push' }>, inputs.files, deps);
     case 'rollback':
       return runRollback(
         event as Extract<RolloutEvent, { kind: 'workflow_dispatch' }>,
