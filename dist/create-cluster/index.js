@@ -70408,6 +70408,8 @@ function clusterItem(config, live) {
     sorted(live.resourcesVpcConfig?.subnetIds),
     sorted(config.vpc.subnets.map((s2) => s2.id))
   );
+  if (config.vpc.id !== void 0)
+    add(drift, "vpc.id", live.resourcesVpcConfig?.vpcId, config.vpc.id);
   if (config.vpc.securityGroup !== void 0) {
     add(drift, "securityGroupIds", sorted(live.resourcesVpcConfig?.securityGroupIds), [
       config.vpc.securityGroup
@@ -70860,6 +70862,9 @@ async function createCluster(config, c5, opts) {
       } : {},
       ...config.logTypes.length > 0 ? { logging: { clusterLogging: [{ types: config.logTypes, enabled: true }] } } : {},
       ...config.upgradePolicy ? { upgradePolicy: config.upgradePolicy } : {},
+      // As eksctl: the default add-ons are EKS add-ons (or none), never EKS's self-managed copies,
+      // which an add-on created later would conflict with.
+      bootstrapSelfManagedAddons: false,
       ...Object.keys(config.tags).length > 0 ? { tags: config.tags } : {},
       clientRequestToken: requestToken("cluster", config.region, config.name)
     }),
@@ -70995,8 +71000,7 @@ async function createAddon(cluster, addon, version, c5, opts) {
       ...version ? { addonVersion: version } : {},
       ...addon.serviceAccountRoleArn ? { serviceAccountRoleArn: addon.serviceAccountRoleArn } : {},
       ...addon.configurationValues ? { configurationValues: addon.configurationValues } : {},
-      // eksctl's default on create: take over what a self-managed install left behind.
-      resolveConflicts: addon.resolveConflicts ?? "OVERWRITE",
+      ...addon.resolveConflicts ? { resolveConflicts: addon.resolveConflicts } : {},
       ...Object.keys(addon.tags).length > 0 ? { tags: addon.tags } : {},
       clientRequestToken: requestToken("addon", cluster, addon.name)
     }),
@@ -71011,7 +71015,7 @@ async function updateAddon(cluster, addon, version, c5, opts) {
       ...addon.version !== void 0 && version ? { addonVersion: version } : {},
       ...addon.serviceAccountRoleArn ? { serviceAccountRoleArn: addon.serviceAccountRoleArn } : {},
       ...addon.configurationValues !== void 0 ? { configurationValues: addon.configurationValues } : {},
-      resolveConflicts: addon.resolveConflicts ?? "OVERWRITE"
+      ...addon.resolveConflicts ? { resolveConflicts: addon.resolveConflicts } : {}
     }),
     opts
   );
@@ -72305,6 +72309,7 @@ var Reader = class {
       version: [["metadata", "version"]],
       roleArn: [["iam", "serviceRoleARN"]],
       subnets: [["vpc", "subnets"]],
+      "vpc.id": [["vpc", "id"]],
       securityGroupIds: [["vpc", "securityGroup"]],
       "secretsEncryption.keyARN": [
         ["secretsEncryption", "keyARN"],
@@ -72396,7 +72401,7 @@ var Reader = class {
     const src = this.src;
     const m3 = this.map(at, "vpc", "vpc");
     if (!m3) return void 0;
-    optional(
+    const vpcId = optional(
       m3.get("id"),
       (v) => this.pattern(v, /^vpc-[0-9a-f]{8,17}$/, "a VPC id such as vpc-0123456789abcdef0")
     );
@@ -72462,6 +72467,7 @@ var Reader = class {
       (s2) => this.pattern(s2, SG_ID, "a security group id such as sg-0123456789abcdef0")
     );
     return {
+      ...vpcId ? { id: vpcId } : {},
       subnets,
       publicAccess,
       privateAccess,

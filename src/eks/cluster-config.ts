@@ -53,6 +53,8 @@ export interface SubnetConfig {
 }
 
 export interface VpcConfig {
+  /** Optional, as in eksctl: the subnets say which VPC; when given, it is checked against EKS. */
+  id?: string;
   subnets: SubnetConfig[];
   securityGroup?: string;
   publicAccess: boolean;
@@ -434,6 +436,7 @@ class Reader {
       version: [['metadata', 'version']],
       roleArn: [['iam', 'serviceRoleARN']],
       subnets: [['vpc', 'subnets']],
+      'vpc.id': [['vpc', 'id']],
       securityGroupIds: [['vpc', 'securityGroup']],
       'secretsEncryption.keyARN': [
         ['secretsEncryption', 'keyARN'],
@@ -538,7 +541,7 @@ class Reader {
     const src = this.src;
     const m = this.map(at, 'vpc', 'vpc');
     if (!m) return undefined;
-    optional(m.get('id'), (v) =>
+    const vpcId = optional(m.get('id'), (v) =>
       this.pattern(v, /^vpc-[0-9a-f]{8,17}$/, 'a VPC id such as vpc-0123456789abcdef0'),
     );
     const subnetsAt = src.required(
@@ -602,6 +605,7 @@ class Reader {
       this.pattern(s, SG_ID, 'a security group id such as sg-0123456789abcdef0'),
     );
     return {
+      ...(vpcId ? { id: vpcId } : {}),
       subnets,
       publicAccess,
       privateAccess,

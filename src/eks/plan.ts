@@ -206,6 +206,8 @@ function clusterItem(config: ClusterConfig, live: Cluster | undefined): PlanItem
     sorted(live.resourcesVpcConfig?.subnetIds),
     sorted(config.vpc.subnets.map((s) => s.id)),
   );
+  if (config.vpc.id !== undefined)
+    add(drift, 'vpc.id', live.resourcesVpcConfig?.vpcId, config.vpc.id);
   if (config.vpc.securityGroup !== undefined) {
     add(drift, 'securityGroupIds', sorted(live.resourcesVpcConfig?.securityGroupIds), [
       config.vpc.securityGroup,

@@ -75,6 +75,9 @@ export async function createCluster(
         ? { logging: { clusterLogging: [{ types: config.logTypes as never, enabled: true }] } }
         : {}),
       ...(config.upgradePolicy ? { upgradePolicy: config.upgradePolicy } : {}),
+      // As eksctl: the default add-ons are EKS add-ons (or none), never EKS's self-managed copies,
+      // which an add-on created later would conflict with.
+      bootstrapSelfManagedAddons: false,
       ...(Object.keys(config.tags).length > 0 ? { tags: config.tags } : {}),
       clientRequestToken: requestToken('cluster', config.region, config.name),
     }),
@@ -273,8 +276,7 @@ export async function createAddon(
         ? { serviceAccountRoleArn: addon.serviceAccountRoleArn }
         : {}),
       ...(addon.configurationValues ? { configurationValues: addon.configurationValues } : {}),
-      // eksctl's default on create: take over what a self-managed install left behind.
-      resolveConflicts: addon.resolveConflicts ?? 'OVERWRITE',
+      ...(addon.resolveConflicts ? { resolveConflicts: addon.resolveConflicts } : {}),
       ...(Object.keys(addon.tags).length > 0 ? { tags: addon.tags } : {}),
       clientRequestToken: requestToken('addon', cluster, addon.name),
     }),
@@ -300,7 +302,7 @@ export async function updateAddon(
       ...(addon.configurationValues !== undefined
         ? { configurationValues: addon.configurationValues }
         : {}),
-      resolveConflicts: addon.resolveConflicts ?? 'OVERWRITE',
+      ...(addon.resolveConflicts ? { resolveConflicts: addon.resolveConflicts } : {}),
     }),
     opts,
   );
