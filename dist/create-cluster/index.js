@@ -71429,6 +71429,12 @@ var Applier = class {
             if (r5.addon?.status === "ACTIVE") return;
             if (r5.addon?.status !== "DEGRADED") throw e5;
             degraded = issueTexts(r5.addon.health?.issues);
+            if (!this.mayBeDegradedForNow(name)) {
+              this.ctx.logger.warning(
+                `${what} is DEGRADED${degraded.length > 0 ? `: ${degraded.join("; ")}` : ""}; ${this.settings.config.nodeGroups.length === 0 ? "the config has no node group to run its pods" : "this run changed neither it nor its nodes"}.`
+              );
+              return;
+            }
             maxWaitTime = (this.deadline - this.ctx.clock.now().getTime()) / 1e3;
             if (maxWaitTime <= this.settings.pollMs / 1e3) {
               throw Object.assign(new Error("DEGRADED until the deadline"), {
@@ -71441,6 +71447,15 @@ var Applier = class {
       },
       async () => [...await this.addonIssues(name), ...degraded]
     );
+  }
+  /**
+   * DEGRADED passes once nodes run the add-on's pods: for an add-on this run created or
+   * updated, or while node groups this run created or changed are joining. Without any node
+   * group in the config it cannot pass (the nodes come later, from elsewhere).
+   */
+  mayBeDegradedForNow(addon) {
+    const { nodeGroups } = this.settings.config;
+    return nodeGroups.length > 0 && (isWrite(this.action("addon", addon)) || nodeGroups.some((n3) => isWrite(this.action("nodegroup", n3.name))));
   }
   async clusterIssues() {
     const r5 = await this.ctx.clients.eks.send(new import_client_eks3.DescribeClusterCommand({ name: this.cluster }));
@@ -71476,7 +71491,8 @@ var Applier = class {
 };
 function settled(config, live) {
   const active = (status) => status === "ACTIVE";
-  return active(live.cluster?.status) && config.nodeGroups.every((n3) => active(live.nodegroups.get(n3.name)?.status)) && config.addons.every((a5) => active(live.addons.get(a5.name)?.status));
+  const addonSettled = (status) => status === "ACTIVE" || status === "DEGRADED";
+  return active(live.cluster?.status) && config.nodeGroups.every((n3) => active(live.nodegroups.get(n3.name)?.status)) && config.addons.every((a5) => addonSettled(live.addons.get(a5.name)?.status));
 }
 function isWrite(action) {
   return action === "create" || action === "update";

@@ -442,6 +442,13 @@ class Applier {
             if (r.addon?.status === 'ACTIVE') return;
             if (r.addon?.status !== 'DEGRADED') throw e;
             degraded = issueTexts(r.addon.health?.issues);
+            if (!this.mayBeDegradedForNow(name)) {
+              // DEGRADED is how it runs now, not a transition this run waits out.
+              this.ctx.logger.warning(
+                `${what} is DEGRADED${degraded.length > 0 ? `: ${degraded.join('; ')}` : ''}; ${this.settings.config.nodeGroups.length === 0 ? 'the config has no node group to run its pods' : 'this run changed neither it nor its nodes'}.`,
+              );
+              return;
+            }
             maxWaitTime = (this.deadline - this.ctx.clock.now().getTime()) / 1000;
             if (maxWaitTime <= this.settings.pollMs / 1000) {
               throw Object.assign(new Error('DEGRADED until the deadline'), {
@@ -453,6 +460,20 @@ class Applier {
         }
       },
       async () => [...(await this.addonIssues(name)), ...degraded],
+    );
+  }
+
+  /**
+   * DEGRADED passes once nodes run the add-on's pods: for an add-on this run created or
+   * updated, or while node groups this run created or changed are joining. Without any node
+   * group in the config it cannot pass (the nodes come later, from elsewhere).
+   */
+  private mayBeDegradedForNow(addon: string): boolean {
+    const { nodeGroups } = this.settings.config;
+    return (
+      nodeGroups.length > 0 &&
+      (isWrite(this.action('addon', addon)) ||
+        nodeGroups.some((n) => isWrite(this.action('nodegroup', n.name))))
     );
   }
 
@@ -495,10 +516,13 @@ class Applier {
 /** Every resource the config names exists and is ACTIVE: nothing to wait for. */
 function settled(config: ClusterConfig, live: LiveCluster): boolean {
   const active = (status: string | undefined): boolean => status === 'ACTIVE';
+  // DEGRADED is a steady state of an add-on (reported, not waited on, when nothing changed).
+  const addonSettled = (status: string | undefined): boolean =>
+    status === 'ACTIVE' || status === 'DEGRADED';
   return (
     active(live.cluster?.status) &&
     config.nodeGroups.every((n) => active(live.nodegroups.get(n.name)?.status)) &&
-    config.addons.every((a) => active(live.addons.get(a.name)?.status))
+    config.addons.every((a) => addonSettled(live.addons.get(a.name)?.status))
   );
 }
 

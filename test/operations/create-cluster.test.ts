@@ -254,6 +254,23 @@ describe('createCluster against the sandbox', () => {
     expect((await run(text).result).changed).toBe(false);
     expect(writes()).toEqual([]);
   });
+
+  it('without node groups, a DEGRADED coredns is reported, not waited on until the timeout', async () => {
+    const text = sandboxClusterConfig({ name: 'op-nodeless' }).replace(
+      /^managedNodeGroups:\n(?: {2}.*\n)+/m,
+      '',
+    );
+    const logger = new MemoryLogger();
+    const r = await run(text, { logger, timeoutMs: 20_000 }).result;
+    expect(r.cluster?.status).toBe('ACTIVE');
+    expect(logger.text()).toMatch(
+      /warning: add-on coredns is DEGRADED: InsufficientNumberOfReplicas: .*; the config has no node group to run its pods\./,
+    );
+    sandbox.core.resetCalls();
+    const again = await run(text).result;
+    expect(again.changed).toBe(false);
+    expect(writes()).toEqual([]);
+  });
 });
 
 describe('DriftError', () => {
