@@ -13,22 +13,16 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { clientOptions, makeElbv2Client } from '../aws/clients.js';
 import { systemClock } from '../common/clock.js';
 import { parseDuration } from '../common/duration.js';
 import { ConfigurationError, ExplainedError, errorMessage } from '../common/errors.js';
 import { pathFilter } from '../common/glob.js';
 import { flatGroups, type Logger } from '../common/logger.js';
 import { DEFAULT_CLOUDWATCH_DELAY_MS, DEFAULT_CLOUDWATCH_PERIOD_MS } from '../health/index.js';
+import { regionalClients } from '../operations/aws-clients.js';
 import { runAdvance } from '../operations/advance.js';
 import { runApply } from '../operations/apply.js';
-import type {
-  AwsClients,
-  OptionNames,
-  RolloutDeps,
-  RolloutSettings,
-} from '../operations/context.js';
+import type { OptionNames, RolloutDeps, RolloutSettings } from '../operations/context.js';
 import { planFile } from '../operations/plan.js';
 import { runRollback } from '../operations/rollback.js';
 import type { CliIO } from './io.js';
@@ -188,7 +182,7 @@ async function runCommand(
   logger: Logger,
 ): Promise<number> {
   const json = values.json === true;
-  const clients = new Map<string, AwsClients>();
+  const clients = regionalClients();
   const settings: RolloutSettings = {
     optionNames: OPTION_NAMES,
     settleMs: duration(values, 'settle', command === 'apply' ? 10_000 : 0),
@@ -198,17 +192,7 @@ async function runCommand(
   const repo = new LocalRepo(io.cwd, files);
   const deps: RolloutDeps = {
     github: repo,
-    aws(region) {
-      let c = clients.get(region);
-      if (!c) {
-        c = {
-          elbv2: makeElbv2Client(region),
-          cloudwatch: new CloudWatchClient(clientOptions(region)),
-        };
-        clients.set(region, c);
-      }
-      return c;
-    },
+    aws: clients.aws,
     logger,
     clock: systemClock,
     fetch: globalThis.fetch,
@@ -333,10 +317,7 @@ async function runCommand(
     }
     throw new ConfigurationError(`Unknown command "${command}".`);
   } finally {
-    for (const c of clients.values()) {
-      c.elbv2.destroy();
-      c.cloudwatch.destroy();
-    }
+    clients.destroy();
   }
 }
 

@@ -8,18 +8,16 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { systemClock } from '../../common/clock.js';
-import { clientOptions, makeElbv2Client } from '../../aws/clients.js';
 import { coreLogger, runAction } from '../common/run.js';
 import { ConfigurationError } from '../../common/errors.js';
 import { readEvent, type GitHubEvent } from '../../github/event.js';
 import { makeGitHub } from '../../github/octokit.js';
+import { regionalClients } from '../../operations/aws-clients.js';
 import { runAdvance } from '../../operations/advance.js';
 import { runApply } from '../../operations/apply.js';
 import { runChanged } from '../../operations/changed.js';
 import type {
-  AwsClients,
   Command,
   OptionNames,
   RolloutDeps,
@@ -112,24 +110,14 @@ export async function run(): Promise<void> {
       core.setOutput(Outputs.result, 'failed');
       throw e;
     }
-    const clients = new Map<string, AwsClients>();
+    const clients = regionalClients();
     try {
       const event = readEvent();
       const rolloutEvent = commandEvent(inputs.command, event);
       const deps: RolloutDeps = {
         github: makeGitHub(inputs.token, event.repo),
         mask: (secret) => core.setSecret(secret),
-        aws(region) {
-          let c = clients.get(region);
-          if (!c) {
-            c = {
-              elbv2: makeElbv2Client(region),
-              cloudwatch: new CloudWatchClient(clientOptions(region)),
-            };
-            clients.set(region, c);
-          }
-          return c;
-        },
+        aws: clients.aws,
         logger: coreLogger,
         clock: systemClock,
         fetch: globalThis.fetch,
@@ -148,10 +136,7 @@ export async function run(): Promise<void> {
       core.setOutput(Outputs.result, 'failed');
       throw e;
     } finally {
-      for (const c of clients.values()) {
-        c.elbv2.destroy();
-        c.cloudwatch.destroy();
-      }
+      clients.destroy();
     }
   }, 'stopping; weights changed by this run are restored.');
 }
