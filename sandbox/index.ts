@@ -10,6 +10,7 @@ import { EksService } from './eks/service.js';
 import { Elbv2Service } from './elbv2/service.js';
 import { MetricStore } from './metrics.js';
 import { StsService } from './sts/service.js';
+import { IamService } from './iam/service.js';
 import { KubeClusters } from './kube/clusters.js';
 import { findKubeTools, missingKubeTools } from './kube/tools.js';
 
@@ -49,6 +50,7 @@ export interface Sandbox {
   eks: EksService;
   cloudwatch: CloudWatchService;
   sts: StsService;
+  iam: IamService;
   /** The clusters' Kubernetes, when started with `kubernetes: true`. */
   kube: KubeClusters | undefined;
   close(): Promise<void>;
@@ -116,10 +118,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
   eksRef.current = eks;
   const cloudwatch = new CloudWatchService({ metrics });
+  const iam = new IamService({ accountId });
 
   const core = new SandboxCore();
-  for (const service of [elbv2, eks, cloudwatch, sts]) core.register(service);
-  const signingNames = [elbv2, eks, cloudwatch, sts].map((s) => s.signingName);
+  for (const service of [elbv2, eks, cloudwatch, sts, iam]) core.register(service);
+  const signingNames = [elbv2, eks, cloudwatch, sts, iam].map((s) => s.signingName);
   for (const route of controlRoutes(core, signingNames)) core.addControlRoute(route);
   for (const route of elbv2.controlRoutes()) core.addControlRoute(route);
   if (kube) for (const route of kubeRoutes(kube, region)) core.addControlRoute(route);
@@ -151,6 +154,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     eks,
     cloudwatch,
     sts,
+    iam,
     kube,
     async close() {
       await core.close();

@@ -10,6 +10,7 @@ import { SANDBOX_SUBNETS } from '../elbv2/model.js';
 import { EksError, STATUS_OF_CODE } from './errors.js';
 import type { ClusterAccessView } from '../kube/authenticator.js';
 import type { ClusterRuntime } from '../kube/clusters.js';
+import { handleUpdates, type EksRecords } from './updates.js';
 
 export interface EksServiceOptions {
   accountId?: string;
@@ -32,7 +33,7 @@ export const SUPPORTED_VERSIONS = ['1.28', '1.29', '1.30', '1.31', '1.32', '1.33
 const DEFAULT_VERSION = '1.33';
 
 /** Add-ons EKS offers, with the version the sandbox installs by default. */
-const ADDON_VERSIONS: Record<string, string> = {
+export const ADDON_VERSIONS: Record<string, string> = {
   'vpc-cni': 'v1.20.4-eksbuild.1',
   coredns: 'v1.12.2-eksbuild.4',
   'kube-proxy': 'v1.33.3-eksbuild.6',
@@ -73,12 +74,12 @@ const NODEGROUP_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,62}$/;
 const IAM_PRINCIPAL = /^arn:aws[a-z-]*:iam::(\d{12}):(role|user)\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]+)$/;
 const MAX_RESULTS = 100;
 
-type Status = 'CREATING' | 'ACTIVE' | 'DELETING' | 'FAILED';
+type Status = 'CREATING' | 'ACTIVE' | 'UPDATING' | 'DELETING' | 'FAILED';
 
 /** A resource's lifecycle, kept beside the fields the API returns. */
 interface Lifecycle {
   status: Status;
-  /** When CREATING becomes ACTIVE. */
+  /** When CREATING (or UPDATING) becomes ACTIVE. */
   activeAt: number;
   /** When a DELETING resource disappears. */
   goneAt?: number;
@@ -102,9 +103,13 @@ interface Cluster extends Lifecycle {
   authenticationMode: string;
   bootstrapAdmin: boolean;
   tags: Record<string, string>;
+  upgradePolicy: unknown;
+  encryptionConfig?: unknown;
   nodegroups: Map<string, Nodegroup>;
   addons: Map<string, Addon>;
   accessEntries: Map<string, AccessEntry>;
+  /** By association id (updates.ts). */
+  podIdentityAssociations?: Map<string, Record<string, unknown>>;
 }
 
 interface Nodegroup extends Lifecycle {
@@ -153,6 +158,32 @@ const ROUTES: Route[] = [
     'GET',
     '/clusters/{clusterName}/access-entries/{principalArn}/access-policies',
     'ListAssociatedAccessPolicies',
+  ],
+  ['POST', '/clusters/{name}/update-config', 'UpdateClusterConfig'],
+  ['POST', '/clusters/{clusterName}/access-entries/{principalArn}', 'UpdateAccessEntry'],
+  ['GET', '/addons/supported-versions', 'DescribeAddonVersions'],
+  [
+    'POST',
+    '/clusters/{clusterName}/node-groups/{nodegroupName}/update-config',
+    'UpdateNodegroupConfig',
+  ],
+  ['POST', '/clusters/{clusterName}/addons/{addonName}/update', 'UpdateAddon'],
+  ['POST', '/clusters/{clusterName}/pod-identity-associations', 'CreatePodIdentityAssociation'],
+  ['GET', '/clusters/{clusterName}/pod-identity-associations', 'ListPodIdentityAssociations'],
+  [
+    'GET',
+    '/clusters/{clusterName}/pod-identity-associations/{associationId}',
+    'DescribePodIdentityAssociation',
+  ],
+  [
+    'POST',
+    '/clusters/{clusterName}/pod-identity-associations/{associationId}',
+    'UpdatePodIdentityAssociation',
+  ],
+  [
+    'DELETE',
+    '/clusters/{clusterName}/pod-identity-associations/{associationId}',
+    'DeletePodIdentityAssociation',
   ],
 ].map(([method, path, operation]) => ({
   method: method as string,
@@ -276,7 +307,7 @@ export class EksService implements SandboxService {
         return paginate('addons', [...this.live(c.addons).keys()], q);
       }
       case 'DescribeAddon':
-        return { addon: this.render(this.addon(req.region, p)) };
+        return { addon: this.renderAddon(req.region, p) };
       case 'DeleteAddon': {
         const addon = this.addon(req.region, p);
         this.startDeleting(addon);
@@ -293,6 +324,8 @@ export class EksService implements SandboxService {
       case 'ListAssociatedAccessPolicies':
         return this.listAssociatedAccessPolicies(req.region, p, q);
     }
+    const more = handleUpdates(this.records(), operation, req.region, p, q, body);
+    if (more !== undefined) return more;
     throw new Error(`no handler for ${operation}`);
   }
 
@@ -407,6 +440,8 @@ export class EksService implements SandboxService {
       authenticationMode,
       bootstrapAdmin,
       tags: (body.tags ?? {}) as Record<string, string>,
+      upgradePolicy: body.upgradePolicy ?? { supportType: 'EXTENDED' },
+      ...(body.encryptionConfig !== undefined ? { encryptionConfig: body.encryptionConfig } : {}),
       status: 'CREATING',
       activeAt: now + this.transitionMs,
       ...(token !== undefined ? { clientRequestToken: token } : {}),
@@ -461,7 +496,8 @@ export class EksService implements SandboxService {
   }
 
   private renderCluster(c: Cluster): Record<string, unknown> {
-    const active = c.status === 'ACTIVE';
+    // An UPDATING cluster keeps serving: its endpoint and CA stay.
+    const active = c.status === 'ACTIVE' || c.status === 'UPDATING';
     const kube = this.kubernetes?.state(c.region, c.name);
     const real = kube?.phase === 'ready' ? kube : undefined;
     const issues: unknown[] = [];
@@ -502,7 +538,8 @@ export class EksService implements SandboxService {
         bootstrapClusterCreatorAdminPermissions: c.bootstrapAdmin,
         authenticationMode: c.authenticationMode,
       },
-      upgradePolicy: { supportType: 'EXTENDED' },
+      upgradePolicy: c.upgradePolicy,
+      ...(c.encryptionConfig !== undefined ? { encryptionConfig: c.encryptionConfig } : {}),
       ...(c.clientRequestToken !== undefined ? { clientRequestToken: c.clientRequestToken } : {}),
     };
   }
@@ -854,6 +891,54 @@ export class EksService implements SandboxService {
     return { clusterName: p.clusterName, principalArn: p.principalArn, ...page };
   }
 
+  /** What updates.ts works on: these records and lookups. */
+  private records(): EksRecords {
+    return {
+      accountId: this.accountId,
+      transitionMs: this.transitionMs,
+      now: () => this.now(),
+      supportedVersions: SUPPORTED_VERSIONS,
+      defaultAddonVersions: ADDON_VERSIONS,
+      cluster: (region, name) => this.cluster(region, name),
+      nodegroup: (region, p) => this.nodegroup(region, p),
+      addon: (region, p) => this.addon(region, p),
+      accessEntry: (region, p) => this.accessEntry(region, p),
+      render: (r) => this.render(r as Nodegroup),
+    };
+  }
+
+  /**
+   * coredns, the EBS CSI driver and metrics-server run as Deployments: until a node group is ACTIVE they have no
+   * node to run on, and EKS reports them DEGRADED (the SDK's add-on waiter fails on that).
+   */
+  private renderAddon(region: string, p: Record<string, string>): Record<string, unknown> {
+    const addon = this.addon(region, p);
+    const cluster = this.cluster(region, p.clusterName as string);
+    const needsNodes = ['coredns', 'aws-ebs-csi-driver', 'metrics-server'].includes(
+      p.addonName as string,
+    );
+    const hasNodes = [...this.live(cluster.nodegroups).values()].some(
+      (ng) => ng.status === 'ACTIVE' || ng.status === 'UPDATING',
+    );
+    if (addon.status === 'ACTIVE' && needsNodes && !hasNodes) {
+      return {
+        ...this.render(addon),
+        status: 'DEGRADED',
+        health: {
+          issues: [
+            {
+              code: 'InsufficientNumberOfReplicas',
+              message:
+                "The add-on is unhealthy because it doesn't have the desired number of replicas.",
+              resourceIds: [],
+            },
+          ],
+        },
+      };
+    }
+    return this.render(addon);
+  }
+
   // ---- lookups and lifecycle ------------------------------------------------------------
 
   private findCluster(region: string, name: string): Cluster | undefined {
@@ -921,7 +1006,9 @@ export class EksService implements SandboxService {
   /** Advances a resource's status to now; false once it has finished deleting. */
   private settle(r: Lifecycle): boolean {
     const now = this.now();
-    if (r.status === 'CREATING' && now >= r.activeAt) r.status = 'ACTIVE';
+    if ((r.status === 'CREATING' || r.status === 'UPDATING') && now >= r.activeAt) {
+      r.status = 'ACTIVE';
+    }
     if (r.status === 'DELETING' && r.goneAt !== undefined && now >= r.goneAt) return false;
     return true;
   }
