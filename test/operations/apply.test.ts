@@ -278,13 +278,13 @@ describe('apply', () => {
     expect(await r.live()).toEqual(['100/0', '100/0']);
   });
 
-  it('restores the weights when the job is cancelled during verification', async () => {
+  it('restores the weights when the job is cancelled during verification, and unlocks the routes', async () => {
     const r = await setup({ blue: 100, green: 0 });
     const analysis = httpAnalysis(r.web).replace('duration: 1s', 'duration: 20s');
     const file = (w: Record<string, number>) => r.web.rolloutFile(w, analysis);
     const running = runApply(
       push(r, { [PATH]: file({ blue: 100, green: 0 }) }, { [PATH]: file({ blue: 90, green: 10 }) }),
-      OPTIONS,
+      { ...OPTIONS, lock: { owner: 'run-3', waitMs: 0 } },
       r.deps,
     );
     const deadline = Date.now() + 10_000;
@@ -299,6 +299,12 @@ describe('apply', () => {
     expect(r.github.pulls[0]?.title).toBe(
       `rollout ${r.web.name}: back to blue 100 / green 0 — the job was cancelled during verification`,
     );
+    // The lock is released on the cancelled path too: the next step is not held up.
+    const elbv2 = r.deps.aws(stage.sandbox.region).elbv2;
+    const tags = await elbv2.send(new DescribeTagsCommand({ ResourceArns: r.web.listenerArns }));
+    expect(
+      tags.TagDescriptions?.flatMap((d) => d.Tags ?? []).filter((t) => t.Key === LOCK_TAG),
+    ).toEqual([]);
   });
 
   it.each([1, 2])(
