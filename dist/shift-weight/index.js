@@ -11807,16 +11807,16 @@ var require_dns = __commonJS({
       setRecords(origin, addresses) {
         const timestamp = Date.now();
         const records = { records: { 4: null, 6: null } };
-        for (const record of addresses) {
-          record.timestamp = timestamp;
-          if (typeof record.ttl === "number") {
-            record.ttl = Math.min(record.ttl, this.#maxTTL);
+        for (const record2 of addresses) {
+          record2.timestamp = timestamp;
+          if (typeof record2.ttl === "number") {
+            record2.ttl = Math.min(record2.ttl, this.#maxTTL);
           } else {
-            record.ttl = this.#maxTTL;
+            record2.ttl = this.#maxTTL;
           }
-          const familyRecords = records.records[record.family] ?? { ips: [] };
-          familyRecords.ips.push(record);
-          records.records[record.family] = familyRecords;
+          const familyRecords = records.records[record2.family] ?? { ips: [] };
+          familyRecords.ips.push(record2);
+          records.records[record2.family] = familyRecords;
         }
         this.#records.set(origin.hostname, records);
       }
@@ -30016,18 +30016,18 @@ var init_JsonShapeDeserializer2 = __esm({
         }
         return value;
       }
-      _readStruct(ns, record) {
+      _readStruct(ns, record2) {
         const union = ns.isUnionSchema();
         const out = {};
         let nameMap;
-        const hasType = typeof record.__type === "string";
+        const hasType = typeof record2.__type === "string";
         const { jsonName } = this.settings;
         if (jsonName && hasType) {
           nameMap = {};
         }
         let unionSerde;
         if (union) {
-          unionSerde = new UnionSerde(record, out);
+          unionSerde = new UnionSerde(record2, out);
         }
         for (const [memberName, memberSchema] of ns.structIterator()) {
           let fromKey = memberName;
@@ -30040,18 +30040,18 @@ var init_JsonShapeDeserializer2 = __esm({
           if (union) {
             unionSerde.mark(fromKey);
           }
-          if (record[fromKey] != null) {
-            out[memberName] = this._read(memberSchema, record[fromKey]);
+          if (record2[fromKey] != null) {
+            out[memberName] = this._read(memberSchema, record2[fromKey]);
           }
         }
         if (union) {
           unionSerde.writeUnknown();
         } else if (hasType) {
-          for (const k5 in record) {
-            if (!hasOwn(record, k5)) {
+          for (const k5 in record2) {
+            if (!hasOwn(record2, k5)) {
               continue;
             }
-            const v = record[k5];
+            const v = record2[k5];
             const t = jsonName ? nameMap[k5] ?? k5 : k5;
             if (!(t in out)) {
               out[t] = v;
@@ -30853,7 +30853,7 @@ var init_JsonShapeDeserializer = __esm({
         const ns = NormalizedSchema.of(schema);
         if (isObject) {
           if (ns.isStructSchema()) {
-            const record = value;
+            const record2 = value;
             const union = ns.isUnionSchema();
             const out = {};
             let nameMap = void 0;
@@ -30863,7 +30863,7 @@ var init_JsonShapeDeserializer = __esm({
             }
             let unionSerde;
             if (union) {
-              unionSerde = new UnionSerde(record, out);
+              unionSerde = new UnionSerde(record2, out);
             }
             for (const [memberName, memberSchema] of ns.structIterator()) {
               let fromKey = memberName;
@@ -30874,18 +30874,18 @@ var init_JsonShapeDeserializer = __esm({
               if (union) {
                 unionSerde.mark(fromKey);
               }
-              if (record[fromKey] != null) {
-                out[memberName] = this._read(memberSchema, record[fromKey]);
+              if (record2[fromKey] != null) {
+                out[memberName] = this._read(memberSchema, record2[fromKey]);
               }
             }
             if (union) {
               unionSerde.writeUnknown();
-            } else if (typeof record.__type === "string") {
-              for (const k5 in record) {
-                if (!hasOwn(record, k5)) {
+            } else if (typeof record2.__type === "string") {
+              for (const k5 in record2) {
+                if (!hasOwn(record2, k5)) {
                   continue;
                 }
-                const v = record[k5];
+                const v = record2[k5];
                 const t = jsonName ? nameMap[k5] ?? k5 : k5;
                 if (!(t in out)) {
                   out[t] = v;
@@ -31094,7 +31094,7 @@ var init_JsonShapeSerializer = __esm({
         const ns = NormalizedSchema.of(schema);
         if (isObject) {
           if (ns.isStructSchema()) {
-            const record = value;
+            const record2 = value;
             const out = {};
             const { jsonName } = this.settings;
             let nameMap = void 0;
@@ -31103,7 +31103,7 @@ var init_JsonShapeSerializer = __esm({
             }
             let outCount = 0;
             for (const [memberName, memberSchema] of ns.structIterator()) {
-              const serializableValue = this._write(memberSchema, record[memberName], ns);
+              const serializableValue = this._write(memberSchema, record2[memberName], ns);
               if (serializableValue !== void 0) {
                 let targetKey = memberName;
                 if (jsonName) {
@@ -31115,7 +31115,7 @@ var init_JsonShapeSerializer = __esm({
               }
             }
             if (ns.isUnionSchema() && outCount === 0) {
-              const { $unknown } = record;
+              const { $unknown } = record2;
               if (Array.isArray($unknown)) {
                 const [k5, v] = $unknown;
                 if (k5 === "__proto__") {
@@ -31123,12 +31123,12 @@ var init_JsonShapeSerializer = __esm({
                 }
                 out[k5] = this._write(15, v);
               }
-            } else if (typeof record.__type === "string") {
-              for (const k5 in record) {
-                if (!hasOwn(record, k5)) {
+            } else if (typeof record2.__type === "string") {
+              for (const k5 in record2) {
+                if (!hasOwn(record2, k5)) {
                   continue;
                 }
-                const v = record[k5];
+                const v = record2[k5];
                 const targetKey = jsonName ? nameMap[k5] ?? k5 : k5;
                 if (!(targetKey in out)) {
                   out[targetKey] = this._write(15, v);
@@ -51347,13 +51347,13 @@ var require_dist_cjs16 = __commonJS({
     };
     var DescribeListenerCertificatesCommand = class extends command5(_ep05, _mw05, "DescribeListenerCertificates", DescribeListenerCertificates$) {
     };
-    var DescribeListenersCommand2 = class extends command5(_ep05, _mw05, "DescribeListeners", DescribeListeners$) {
+    var DescribeListenersCommand3 = class extends command5(_ep05, _mw05, "DescribeListeners", DescribeListeners$) {
     };
     var DescribeLoadBalancerAttributesCommand = class extends command5(_ep05, _mw05, "DescribeLoadBalancerAttributes", DescribeLoadBalancerAttributes$) {
     };
     var DescribeLoadBalancersCommand = class extends command5(_ep05, _mw05, "DescribeLoadBalancers", DescribeLoadBalancers$) {
     };
-    var DescribeRulesCommand2 = class extends command5(_ep05, _mw05, "DescribeRules", DescribeRules$) {
+    var DescribeRulesCommand3 = class extends command5(_ep05, _mw05, "DescribeRules", DescribeRules$) {
     };
     var DescribeSSLPoliciesCommand = class extends command5(_ep05, _mw05, "DescribeSSLPolicies", DescribeSSLPolicies$) {
     };
@@ -51413,9 +51413,9 @@ var require_dist_cjs16 = __commonJS({
     };
     var paginateDescribeAccountLimits = createPaginator2(ElasticLoadBalancingV2Client2, DescribeAccountLimitsCommand, "Marker", "NextMarker", "");
     var paginateDescribeListenerCertificates = createPaginator2(ElasticLoadBalancingV2Client2, DescribeListenerCertificatesCommand, "Marker", "NextMarker", "");
-    var paginateDescribeListeners = createPaginator2(ElasticLoadBalancingV2Client2, DescribeListenersCommand2, "Marker", "NextMarker", "");
+    var paginateDescribeListeners = createPaginator2(ElasticLoadBalancingV2Client2, DescribeListenersCommand3, "Marker", "NextMarker", "");
     var paginateDescribeLoadBalancers = createPaginator2(ElasticLoadBalancingV2Client2, DescribeLoadBalancersCommand, "Marker", "NextMarker", "");
-    var paginateDescribeRules = createPaginator2(ElasticLoadBalancingV2Client2, DescribeRulesCommand2, "Marker", "NextMarker", "");
+    var paginateDescribeRules = createPaginator2(ElasticLoadBalancingV2Client2, DescribeRulesCommand3, "Marker", "NextMarker", "");
     var paginateDescribeTargetGroups = createPaginator2(ElasticLoadBalancingV2Client2, DescribeTargetGroupsCommand, "Marker", "NextMarker", "");
     var paginateDescribeTrustStoreAssociations = createPaginator2(ElasticLoadBalancingV2Client2, DescribeTrustStoreAssociationsCommand, "Marker", "NextMarker", "PageSize");
     var paginateDescribeTrustStoreRevocations = createPaginator2(ElasticLoadBalancingV2Client2, DescribeTrustStoreRevocationsCommand, "Marker", "NextMarker", "PageSize");
@@ -51634,10 +51634,10 @@ var require_dist_cjs16 = __commonJS({
       DescribeCapacityReservationCommand,
       DescribeListenerAttributesCommand,
       DescribeListenerCertificatesCommand,
-      DescribeListenersCommand: DescribeListenersCommand2,
+      DescribeListenersCommand: DescribeListenersCommand3,
       DescribeLoadBalancerAttributesCommand,
       DescribeLoadBalancersCommand,
-      DescribeRulesCommand: DescribeRulesCommand2,
+      DescribeRulesCommand: DescribeRulesCommand3,
       DescribeSSLPoliciesCommand,
       DescribeTagsCommand,
       DescribeTargetGroupAttributesCommand,
@@ -51953,7 +51953,7 @@ var require_dist_cjs16 = __commonJS({
     exports.DescribeListenerCertificatesInput$ = DescribeListenerCertificatesInput$;
     exports.DescribeListenerCertificatesOutput$ = DescribeListenerCertificatesOutput$;
     exports.DescribeListeners$ = DescribeListeners$;
-    exports.DescribeListenersCommand = DescribeListenersCommand2;
+    exports.DescribeListenersCommand = DescribeListenersCommand3;
     exports.DescribeListenersInput$ = DescribeListenersInput$;
     exports.DescribeListenersOutput$ = DescribeListenersOutput$;
     exports.DescribeLoadBalancerAttributes$ = DescribeLoadBalancerAttributes$;
@@ -51965,7 +51965,7 @@ var require_dist_cjs16 = __commonJS({
     exports.DescribeLoadBalancersInput$ = DescribeLoadBalancersInput$;
     exports.DescribeLoadBalancersOutput$ = DescribeLoadBalancersOutput$;
     exports.DescribeRules$ = DescribeRules$;
-    exports.DescribeRulesCommand = DescribeRulesCommand2;
+    exports.DescribeRulesCommand = DescribeRulesCommand3;
     exports.DescribeRulesInput$ = DescribeRulesInput$;
     exports.DescribeRulesOutput$ = DescribeRulesOutput$;
     exports.DescribeSSLPolicies$ = DescribeSSLPolicies$;
@@ -63775,6 +63775,19 @@ var require_dist_cjs18 = __commonJS({
   }
 });
 
+// src/actions/common/early-signals.ts
+var early = [];
+var record = (name) => {
+  early.push({ name, at: Date.now() });
+};
+process.on("SIGINT", record);
+process.on("SIGTERM", record);
+function takeEarlySignals() {
+  process.off("SIGINT", record);
+  process.off("SIGTERM", record);
+  return early.splice(0);
+}
+
 // node_modules/@actions/core/lib/command.js
 import * as os from "os";
 
@@ -64325,6 +64338,107 @@ function flatGroups(sink) {
   };
 }
 
+// src/common/cancel.ts
+var RUNNER_SIGTERM_AFTER_MS = 7500;
+var RUNNER_SIGKILL_AFTER_MS = 2500;
+var FINAL_WORDS_MS = 1e3;
+var DeadlineError = class extends Error {
+  name = "DeadlineError";
+};
+function createCancelBudget(now = Date.now) {
+  const controller = new AbortController();
+  let firstAt;
+  let kill;
+  const listeners = /* @__PURE__ */ new Set();
+  const budget = {
+    signal: controller.signal,
+    cancelledAt: () => firstAt,
+    killAt: () => kill,
+    timeLeft(reserveMs = FINAL_WORDS_MS) {
+      if (kill === void 0) return Infinity;
+      return Math.max(0, kill - reserveMs - now());
+    },
+    deadline(options = {}) {
+      const made = now();
+      const inner = new AbortController();
+      let timer;
+      const endsAt = () => {
+        let at = options.maxMs === void 0 ? Infinity : made + options.maxMs;
+        if (firstAt !== void 0 && options.afterCancelMs !== void 0) {
+          at = Math.min(at, firstAt + options.afterCancelMs);
+        }
+        if (kill !== void 0) at = Math.min(at, kill - (options.reserveMs ?? FINAL_WORDS_MS));
+        return at;
+      };
+      const arm = () => {
+        if (timer) clearTimeout(timer);
+        timer = void 0;
+        if (inner.signal.aborted) return;
+        const at = endsAt();
+        if (at === Infinity) return;
+        const fire = () => {
+          dispose();
+          inner.abort(new DeadlineError("the deadline passed"));
+        };
+        const wait = at - now();
+        if (wait <= 0) return fire();
+        timer = setTimeout(fire, wait);
+        timer.unref?.();
+      };
+      const dispose = () => {
+        if (timer) clearTimeout(timer);
+        timer = void 0;
+        listeners.delete(arm);
+      };
+      listeners.add(arm);
+      arm();
+      return {
+        signal: inner.signal,
+        remaining: () => Math.max(0, endsAt() - now()),
+        dispose
+      };
+    }
+  };
+  return {
+    budget,
+    cancel(name, announce, at = now()) {
+      const killAt = name === "SIGINT" ? at + RUNNER_SIGTERM_AFTER_MS + RUNNER_SIGKILL_AFTER_MS : at + RUNNER_SIGKILL_AFTER_MS;
+      kill = kill === void 0 ? killAt : Math.min(kill, killAt);
+      announce?.();
+      if (firstAt === void 0) {
+        firstAt = at;
+        controller.abort(new Error(`received ${name}`));
+      }
+      for (const arm of [...listeners]) arm();
+    }
+  };
+}
+function budgetFromSignal(signal) {
+  const { budget, cancel } = createCancelBudget();
+  if (signal?.aborted) cancel("SIGINT");
+  else signal?.addEventListener("abort", () => cancel("SIGINT"), { once: true });
+  return signal ? { ...budget, signal } : budget;
+}
+function untilAborted(pending, signal) {
+  const work = Promise.resolve(pending);
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => void 0);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => void 0);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+function formatSeconds(ms) {
+  return `${(Math.round(ms / 100) / 10).toFixed(1)} s`;
+}
+
 // src/actions/common/run.ts
 var coreLogger = {
   info: (m3) => info(m3),
@@ -64376,26 +64490,35 @@ function isAwsError(e5) {
   return e5 instanceof Error && "$metadata" in e5;
 }
 async function runAction(body, onCancel = "stopping.") {
-  const cancel = new AbortController();
-  const onSignal = (signal) => {
-    if (cancel.signal.aborted) {
-      coreLogger.warning(`Received ${signal} again: still ${onCancel}`);
-      return;
-    }
-    coreLogger.warning(`Received ${signal}: ${onCancel}`);
-    cancel.abort(new Error(`received ${signal}`));
+  const { budget, cancel } = createCancelBudget();
+  const onSignal = (signal, at) => {
+    const again = budget.signal.aborted;
+    const name = signal === "SIGINT" ? "SIGINT" : "SIGTERM";
+    cancel(
+      name,
+      () => {
+        const left = `The runner kills this step in ${formatSeconds(budget.timeLeft(0))}.`;
+        coreLogger.warning(
+          again ? `Received ${signal} again: still ${onCancel} ${left}` : `Received ${signal}: ${onCancel} ${left}`
+        );
+      },
+      at
+    );
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const onSigint = () => onSignal("SIGINT");
+  const onSigterm = () => onSignal("SIGTERM");
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigterm);
+  for (const early2 of takeEarlySignals()) onSignal(early2.name, early2.at);
   try {
-    await body(cancel.signal);
+    await body(budget.signal, budget);
   } catch (e5) {
-    const abortedHere = cancel.signal.aborted && (e5 === cancel.signal.reason || e5 instanceof Error && e5.name === "AbortError");
-    if (abortedHere) setFailed(`Cancelled (${errorMessage(cancel.signal.reason)}).`);
+    const abortedHere = budget.signal.aborted && (e5 === budget.signal.reason || e5 instanceof Error && (e5.name === "AbortError" || e5.name === "DeadlineError"));
+    if (abortedHere) setFailed(`Cancelled (${errorMessage(budget.signal.reason)}).`);
     else reportFailure(e5);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
   }
 }
 
@@ -64407,18 +64530,29 @@ var VERSION = "0.1.0";
 var USER_AGENT2 = `eks-cluster-canary/${VERSION}`;
 
 // src/aws/clients.ts
+var CONNECTION_TIMEOUT_MS = 2e3;
+var REQUEST_TIMEOUT_MS = 5e3;
+var MAX_ATTEMPTS = 6;
+var CALL_BOUND_MS = MAX_ATTEMPTS * REQUEST_TIMEOUT_MS + 6200;
 var common = (region) => ({
   region,
   retryMode: "adaptive",
-  maxAttempts: 6,
-  customUserAgent: USER_AGENT2
+  maxAttempts: MAX_ATTEMPTS,
+  customUserAgent: USER_AGENT2,
+  // The options of @smithy/node-http-handler's NodeHttpHandler, which the SDK builds from them.
+  // Without throwOnRequestTimeout the request timeout only logs a warning.
+  requestHandler: {
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    throwOnRequestTimeout: true
+  }
 });
 function makeElbv2Client(region) {
   return new import_client_elastic_load_balancing_v2.ElasticLoadBalancingV2Client(common(region));
 }
 
 // src/alb/shift.ts
-var import_client_elastic_load_balancing_v22 = __toESM(require_dist_cjs16(), 1);
+var import_client_elastic_load_balancing_v23 = __toESM(require_dist_cjs16(), 1);
 
 // src/aws/arn.ts
 var PREFIX = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):elasticloadbalancing:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):(.+)$/;
@@ -64481,6 +64615,90 @@ function consoleLink(arn, region) {
     return `${host}#ListenerDetails:listenerArn=${encodeURIComponent(arn)}`;
   }
   return `${host}#LoadBalancers:`;
+}
+
+// src/alb/io.ts
+var import_client_elastic_load_balancing_v22 = __toESM(require_dist_cjs16(), 1);
+async function describeRoute(client, ref, signal) {
+  try {
+    if (ref.kind === "listener") {
+      const out2 = await untilAborted(
+        client.send(new import_client_elastic_load_balancing_v22.DescribeListenersCommand({ ListenerArns: [ref.arn] }), {
+          abortSignal: signal
+        }),
+        signal
+      );
+      const listener = out2.Listeners?.[0];
+      if (!listener) throw new ConfigurationError(`Listener ${ref.arn} was not found.`);
+      return { actions: listener.DefaultActions ?? [] };
+    }
+    const out = await untilAborted(
+      client.send(new import_client_elastic_load_balancing_v22.DescribeRulesCommand({ RuleArns: [ref.arn] }), { abortSignal: signal }),
+      signal
+    );
+    const rule = out.Rules?.[0];
+    if (!rule) throw new ConfigurationError(`Rule ${ref.arn} was not found.`);
+    if (rule.IsDefault) {
+      throw new ConfigurationError(
+        `Rule ${ref.arn} is a listener's default rule, which ALB changes only through its listener: list the listener ARN under "listener:" instead.`
+      );
+    }
+    return { actions: rule.Actions ?? [], ...rule.Priority ? { priority: rule.Priority } : {} };
+  } catch (e5) {
+    throw notFoundAsConfigurationError(e5, ref);
+  }
+}
+async function writeRoute(client, ref, actions, signal) {
+  try {
+    if (ref.kind === "listener") {
+      await untilAborted(
+        client.send(new import_client_elastic_load_balancing_v22.ModifyListenerCommand({ ListenerArn: ref.arn, DefaultActions: actions }), {
+          abortSignal: signal
+        }),
+        signal
+      );
+    } else {
+      await untilAborted(
+        client.send(new import_client_elastic_load_balancing_v22.ModifyRuleCommand({ RuleArn: ref.arn, Actions: actions }), {
+          abortSignal: signal
+        }),
+        signal
+      );
+    }
+  } catch (e5) {
+    if (signal?.aborted) throw e5;
+    const op2 = ref.kind === "listener" ? "ModifyListener" : "ModifyRule";
+    throw new Error(`${op2} on ${describeRef(ref)} failed: ${awsErrorText(e5)}`, { cause: e5 });
+  }
+}
+function notFoundAsConfigurationError(e5, ref) {
+  const name = e5.name;
+  if (name === "ListenerNotFoundException" || name === "RuleNotFoundException") {
+    return new ConfigurationError(
+      `${describeRef(ref)} does not exist (${name}): check the ARN, the region and the account the credentials are for.`
+    );
+  }
+  return e5;
+}
+function awsErrorText(e5) {
+  const name = e5.name;
+  const message = errorMessage(e5);
+  const attempts = e5.$metadata?.attempts;
+  const text = name && name !== "Error" && !message.startsWith(name) ? `${name}: ${message}` : message;
+  return attempts && attempts > 1 ? `${text} (after ${attempts} attempts)` : text;
+}
+function isAwsCallError(e5) {
+  if (!(e5 instanceof Error)) return false;
+  return "$metadata" in e5 || e5.name === "TimeoutError" || typeof e5.code === "string";
+}
+function describeRef(ref) {
+  return `${ref.kind} ${shortName(ref.arn)}`;
+}
+function describeArn(arn) {
+  return describeRef(refOf(arn));
+}
+function refOf(arn) {
+  return { kind: arn.includes(":listener-rule/") ? "rule" : "listener", arn };
 }
 
 // src/alb/forward.ts
@@ -64567,6 +64785,218 @@ function describeAction(a5) {
   return a5.Type ?? "unknown action";
 }
 
+// src/alb/restore.ts
+var RESTORE_MAX_MS = 3e4;
+var HOLD_MS = 2e3;
+var HOLD_POLL_MS = 250;
+var LOOK_FIRST_MS = 1e3;
+var RESTORE_CONCURRENCY = 8;
+async function restoreRoutes(deps, routes, targetGroups, options = {}) {
+  const budget = deps.budget ?? budgetFromSignal(deps.signal);
+  const deadline = budget.deadline({ maxMs: RESTORE_MAX_MS });
+  const fmt = (w) => formatWeights(w, deps.label);
+  const ordered = [...routes].reverse();
+  if (ordered.length > 0 && budget.cancelledAt() !== void 0) {
+    deps.logger.info(
+      `Restoring ${ordered.length} route(s) to their previous weights, each confirmed by read-back; ${formatSeconds(deadline.remaining())} left before the restore must stop.`
+    );
+  }
+  const io = new RouteIo(deps, targetGroups, deadline.signal);
+  try {
+    const outcomes = await mapWithConcurrency(
+      ordered,
+      RESTORE_CONCURRENCY,
+      (route) => restoreOne(io, route, options.uncertain?.has(route.ref.arn) ?? false, fmt)
+    );
+    let heldMs;
+    if (options.abandonedWrite && outcomes.some((o3) => o3.ok)) {
+      heldMs = await hold(io, ordered, outcomes, deps, fmt, deadline.remaining);
+    }
+    const restored = [];
+    const notRestored = [];
+    ordered.forEach((route, i5) => {
+      const o3 = outcomes[i5];
+      if (o3.ok) restored.push(route.ref.arn);
+      else notRestored.push(o3.left);
+    });
+    return { restored, notRestored, ...heldMs !== void 0 ? { heldMs } : {} };
+  } finally {
+    deadline.dispose();
+  }
+}
+var RouteIo = class {
+  constructor(deps, targetGroups, signal) {
+    this.deps = deps;
+    this.targetGroups = targetGroups;
+    this.signal = signal;
+  }
+  deps;
+  targetGroups;
+  signal;
+  /** The route's weights now, or why they could not be read. */
+  async read(route, signal = this.signal) {
+    try {
+      const { actions } = await describeRoute(this.deps.client, route.ref, signal);
+      const forward = readForwardWeights(route.ref, actions, this.targetGroups);
+      return "weights" in forward ? forward : { unreadable: forward.problem };
+    } catch (e5) {
+      return { unreadable: this.why(e5, "reading it") };
+    }
+  }
+  /** Reads until the route shows `weights` (a few times, for eventual consistency). */
+  async confirm(route) {
+    const attempts = this.deps.readBackAttempts ?? 3;
+    let last = { unreadable: "not read" };
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      last = await this.read(route);
+      if ("weights" in last && sameWeights(last.weights, route.weights)) return { holds: true };
+      if (this.signal.aborted || attempt === attempts) break;
+      try {
+        await this.deps.clock.sleep(this.deps.readBackDelayMs ?? 1e3, this.signal);
+      } catch {
+        break;
+      }
+    }
+    return last;
+  }
+  async write(route) {
+    try {
+      await writeRoute(
+        this.deps.client,
+        route.ref,
+        route.actions.map(toWritableAction),
+        this.signal
+      );
+      return {};
+    } catch (e5) {
+      return { error: this.why(e5, "writing it") };
+    }
+  }
+  why(e5, doing) {
+    if (this.signal.aborted) return `the restore's deadline passed while ${doing}`;
+    return awsErrorText(e5);
+  }
+};
+async function restoreOne(io, route, uncertain, fmt) {
+  const { logger: logger2 } = io.deps;
+  const name = describeRef(route.ref);
+  const left = (state2, reason, seen2) => {
+    const out = {
+      arn: route.ref.arn,
+      reason,
+      state: state2,
+      previous: route.weights,
+      command: recoveryCommand(route)
+    };
+    if (seen2) out.seen = seen2;
+    logger2.warning(
+      state2 === "changed" ? `${name}: NOT restored: it is at ${fmt(seen2 ?? {})}, not ${fmt(route.weights)} (${reason}).` : `${name}: state unknown, could not be read (${reason}); it must be at ${fmt(route.weights)}.`
+    );
+    return { ok: false, left: out };
+  };
+  if (uncertain) {
+    const now = await io.read(
+      route,
+      AbortSignal.any([io.signal, AbortSignal.timeout(LOOK_FIRST_MS)])
+    );
+    if ("weights" in now && sameWeights(now.weights, route.weights)) {
+      logger2.info(`${name}: still has ${fmt(route.weights)}; its write never landed (confirmed)`);
+      return { ok: true };
+    }
+  }
+  let seen;
+  let accepted = false;
+  for (let round = 1; ; round++) {
+    const written = await io.write(route);
+    if (written.error === void 0) accepted = true;
+    const after = await io.confirm(route);
+    if ("holds" in after) {
+      logger2.info(
+        `${name}: restored to ${fmt(route.weights)} (confirmed)${round > 1 ? ` after ${round} writes` : ""}`
+      );
+      return { ok: true };
+    }
+    if ("weights" in after) seen = after.weights;
+    if (written.error !== void 0) {
+      if ("weights" in after) return left("changed", written.error, after.weights);
+      return left("unknown", `${written.error}; then ${after.unreadable}`, seen);
+    }
+    if ("unreadable" in after) {
+      return left(
+        "unknown",
+        `AWS accepted the restore, but it could not be read back: ${after.unreadable}`,
+        seen
+      );
+    }
+    if (io.signal.aborted || round >= MAX_ROUNDS) {
+      return left(
+        "changed",
+        `${round} restore write(s) ${accepted ? "accepted" : "sent"}, yet it reads back at other weights`,
+        after.weights
+      );
+    }
+  }
+}
+var MAX_ROUNDS = 5;
+async function hold(io, routes, outcomes, deps, fmt, remaining) {
+  const watchMs = Math.min(HOLD_MS, remaining());
+  if (watchMs <= 0) return 0;
+  deps.logger.info(
+    `A write was abandoned in flight and may still land: watching the restored routes for ${formatSeconds(watchMs)}.`
+  );
+  const now = () => deps.clock.now().getTime();
+  const until = now() + watchMs;
+  while (now() < until && !io.signal.aborted) {
+    try {
+      await deps.clock.sleep(Math.max(1, Math.min(HOLD_POLL_MS, until - now())), io.signal);
+    } catch {
+      break;
+    }
+    await Promise.all(
+      routes.map(async (route, i5) => {
+        if (!outcomes[i5].ok) return;
+        const now2 = await io.read(route);
+        if (!("weights" in now2) || sameWeights(now2.weights, route.weights)) return;
+        deps.logger.warning(
+          `${describeRef(route.ref)}: a late write landed (${fmt(now2.weights)}); restoring it again.`
+        );
+        outcomes[i5] = await restoreOne(io, route, false, fmt);
+      })
+    );
+  }
+  return Math.max(0, Math.min(watchMs, now() - (until - watchMs)));
+}
+function recoveryCommand(route) {
+  const region = route.ref.arn.split(":")[3] ?? "";
+  const actions = shellQuote(JSON.stringify(route.actions.map(toWritableAction)));
+  return route.ref.kind === "listener" ? `aws elbv2 modify-listener --region ${region} --listener-arn ${route.ref.arn} --default-actions ${actions}` : `aws elbv2 modify-rule --region ${region} --rule-arn ${route.ref.arn} --actions ${actions}`;
+}
+function shellQuote(text) {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+function restoreReportLines(report, fmt, describe147) {
+  const lines = [];
+  for (const n3 of report.notRestored) {
+    lines.push(
+      n3.state === "changed" ? `NOT restored: ${describe147(n3.arn)} is at ${fmt(n3.seen ?? {})} (${n3.reason}). Set it back by hand to ${fmt(n3.previous)} with:` : `UNKNOWN, could not be read: ${describe147(n3.arn)} (${n3.reason}). It may still be at the new weights; make sure it is at ${fmt(n3.previous)} (harmless if it already is) with:`,
+      `  ${n3.command}`
+    );
+  }
+  return lines;
+}
+async function mapWithConcurrency(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i5 = next++;
+      results[i5] = await fn(items[i5]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 // src/alb/shift.ts
 var ShiftFailedError = class extends ExplainedError {
   constructor(message, previous, restored, notRestored, cancelled) {
@@ -64582,22 +65012,42 @@ var ShiftFailedError = class extends ExplainedError {
   cancelled;
   name = "ShiftFailedError";
 };
+var NothingChangedError = class extends ExplainedError {
+  constructor(message, cancelled) {
+    super(message);
+    this.cancelled = cancelled;
+  }
+  cancelled;
+  name = "NothingChangedError";
+};
+var WRITE_GRACE_MS = 2e3;
+var RESTORE_RESERVE_MS = 3e3;
+function writeGrace(budget) {
+  return Math.min(WRITE_GRACE_MS, budget.timeLeft(FINAL_WORDS_MS + RESTORE_RESERVE_MS));
+}
 async function shiftWeights(req, deps) {
   const { logger: logger2 } = deps;
+  const budget = deps.budget ?? budgetFromSignal(deps.signal);
   const targetGroups = Object.keys(req.desired);
   const fmt = (w) => formatWeights(w, deps.label);
-  const live = req.live ?? await logger2.group("Reading live weights", async () => {
-    const routes = await readRoutes(deps.client, req.routes, targetGroups, deps.signal);
-    for (const r5 of routes) {
-      logger2.info(`${describeRef(r5.ref)}: ${fmt(r5.weights)}`);
-      logger2.debug(`${r5.ref.arn} actions: ${JSON.stringify(r5.actions)}`);
-    }
-    return routes;
-  });
+  let live;
+  try {
+    live = req.live ?? await logger2.group("Reading live weights", async () => {
+      const routes = await readRoutes(deps.client, req.routes, targetGroups, budget.signal);
+      for (const r5 of routes) {
+        logger2.info(`${describeRef(r5.ref)}: ${fmt(r5.weights)}`);
+        logger2.debug(`${r5.ref.arn} actions: ${JSON.stringify(r5.actions)}`);
+      }
+      return routes;
+    });
+    checkExpected(live, req.expect, fmt);
+    checkMaxStep(live, req.desired, req.maxStep);
+    if (budget.signal.aborted) throw budget.signal.reason;
+  } catch (e5) {
+    throw nothingChanged(e5, budget);
+  }
   const previous = routeWeights(live, (r5) => r5.weights);
   const desired = routeWeights(live, () => ({ ...req.desired }));
-  checkExpected(live, req.expect, fmt);
-  checkMaxStep(live, req.desired, req.maxStep);
   const toWrite = live.filter((r5) => !sameWeights(r5.weights, req.desired));
   const outcome = (r5, status) => ({
     ref: r5.ref,
@@ -64636,16 +65086,39 @@ async function shiftWeights(req, deps) {
     };
   }
   const touched = [];
+  const state2 = new Map(toWrite.map((r5) => [r5.ref.arn, "untouched"]));
+  const reportAtSignal = () => reportCancelState(deps, budget, live, toWrite, state2, req);
+  budget.signal.addEventListener("abort", reportAtSignal, { once: true });
   let appliedAt;
   try {
     await logger2.group("Shifting", async () => {
       const shiftRoute = async (route) => {
-        throwIfAborted(deps.signal);
+        throwIfAborted(budget.signal);
         touched.push(route);
+        const arn = route.ref.arn;
         const actions = withWeights(route.actions, req.desired);
-        logger2.debug(`${route.ref.arn} new actions: ${JSON.stringify(actions)}`);
-        await writeRoute(deps.client, route.ref, actions);
-        await confirmWeights(deps, route.ref, targetGroups, req.desired, deps.signal);
+        logger2.debug(`${arn} new actions: ${JSON.stringify(actions)}`);
+        const grace = budget.deadline({
+          afterCancelMs: WRITE_GRACE_MS,
+          reserveMs: FINAL_WORDS_MS + RESTORE_RESERVE_MS
+        });
+        state2.set(arn, "in-flight");
+        try {
+          await writeRoute(deps.client, route.ref, actions, grace.signal);
+          state2.set(arn, "written");
+        } catch (e5) {
+          state2.set(arn, grace.signal.aborted || writeTimedOut(e5) ? "abandoned" : "failed");
+          if (grace.signal.aborted) {
+            throw new DeadlineError(
+              `the write of ${describeRef(route.ref)} was still in flight when its grace after the cancel ended`
+            );
+          }
+          throw e5;
+        } finally {
+          grace.dispose();
+        }
+        await confirmWeights(deps, route.ref, targetGroups, req.desired, budget.signal);
+        state2.set(arn, "confirmed");
         logger2.info(
           `${describeRef(route.ref)}: ${fmt(route.weights)} -> ${fmt(req.desired)} (confirmed)`
         );
@@ -64666,24 +65139,33 @@ async function shiftWeights(req, deps) {
       }
       if (req.settleMs > 0) {
         logger2.info(`Waiting ${req.settleMs / 1e3}s for the ALB to apply the new weights.`);
-        await deps.clock.sleep(req.settleMs, deps.signal);
+        await deps.clock.sleep(req.settleMs, budget.signal);
       }
     });
     appliedAt = deps.clock.now();
   } catch (e5) {
-    const cancelled = deps.signal?.aborted === true;
-    const cause = cancelled ? `the job was cancelled (${errorMessage(deps.signal?.reason)})` : errorMessage(e5);
-    const { restored, notRestored } = await logger2.group(
+    const cancelled = budget.signal.aborted;
+    const cause = cancelled ? `the job was cancelled (${errorMessage(budget.signal.reason)})` : errorMessage(e5);
+    const uncertain = new Set(
+      touched.map((r5) => r5.ref.arn).filter((arn) => !["confirmed", "written"].includes(state2.get(arn)))
+    );
+    const abandoned = touched.filter((r5) => state2.get(r5.ref.arn) === "abandoned");
+    const report = await logger2.group(
       "Restoring previous weights",
-      () => restoreRoutes(deps, touched, targetGroups)
+      () => restoreRoutes({ ...deps, budget }, touched, targetGroups, {
+        uncertain,
+        abandonedWrite: abandoned.length > 0
+      })
     );
     throw new ShiftFailedError(
-      restoreMessage(cause, restored, notRestored, previous, fmt),
+      restoreMessage(cause, report, live.length, fmt, abandoned, req.desired),
       previous,
-      restored,
-      notRestored,
+      report.restored,
+      report.notRestored,
       cancelled
     );
+  } finally {
+    budget.signal.removeEventListener("abort", reportAtSignal);
   }
   return {
     previous,
@@ -64696,59 +65178,7 @@ async function shiftWeights(req, deps) {
     before: live
   };
 }
-async function restoreRoutes(deps, routes, targetGroups) {
-  const ordered = [...routes].reverse();
-  const outcomes = await mapWithConcurrency(ordered, RESTORE_CONCURRENCY, async (route) => {
-    try {
-      await writeRoute(deps.client, route.ref, route.actions.map(toWritableAction));
-      await confirmWeights(deps, route.ref, targetGroups, route.weights);
-      deps.logger.info(
-        `${describeRef(route.ref)}: restored to ${formatWeights(route.weights, deps.label)} (confirmed)`
-      );
-      return void 0;
-    } catch (e5) {
-      if (await hasWeights(deps.client, route.ref, targetGroups, route.weights)) {
-        deps.logger.info(
-          `${describeRef(route.ref)}: still has ${formatWeights(route.weights, deps.label)}; its write never landed (confirmed)`
-        );
-        return void 0;
-      }
-      deps.logger.warning(`${describeRef(route.ref)}: could NOT be restored: ${errorMessage(e5)}`);
-      return errorMessage(e5);
-    }
-  });
-  const restored = [];
-  const notRestored = [];
-  ordered.forEach((route, i5) => {
-    const reason = outcomes[i5];
-    if (reason === void 0) restored.push(route.ref.arn);
-    else notRestored.push({ arn: route.ref.arn, reason });
-  });
-  return { restored, notRestored };
-}
-async function hasWeights(client, ref, targetGroups, weights) {
-  try {
-    const { actions } = await describeRoute(client, ref);
-    const forward = readForwardWeights(ref, actions, targetGroups);
-    return "weights" in forward && sameWeights(forward.weights, weights);
-  } catch {
-    return false;
-  }
-}
-var RESTORE_CONCURRENCY = 8;
 var WRITE_CONCURRENCY = RESTORE_CONCURRENCY;
-async function mapWithConcurrency(items, limit, fn) {
-  const results = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i5 = next++;
-      results[i5] = await fn(items[i5]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 async function readRoutes(client, refs, targetGroups, signal) {
   const described = await describeRoutes(client, refs, signal);
   const problems = [];
@@ -64776,16 +65206,20 @@ async function describeRoutes(client, refs, signal) {
       const batch = arns.slice(i5, i5 + DESCRIBE_BATCH);
       try {
         if (kind === "listener") {
-          const res = await client.send(new import_client_elastic_load_balancing_v22.DescribeListenersCommand({ ListenerArns: batch }), {
-            abortSignal: signal
-          });
+          const res = await untilAborted(
+            client.send(new import_client_elastic_load_balancing_v23.DescribeListenersCommand({ ListenerArns: batch }), {
+              abortSignal: signal
+            }),
+            signal
+          );
           for (const l3 of res.Listeners ?? []) {
             out.set(l3.ListenerArn, { actions: l3.DefaultActions ?? [] });
           }
         } else {
-          const res = await client.send(new import_client_elastic_load_balancing_v22.DescribeRulesCommand({ RuleArns: batch }), {
-            abortSignal: signal
-          });
+          const res = await untilAborted(
+            client.send(new import_client_elastic_load_balancing_v23.DescribeRulesCommand({ RuleArns: batch }), { abortSignal: signal }),
+            signal
+          );
           for (const r5 of res.Rules ?? []) {
             if (r5.IsDefault) continue;
             out.set(r5.RuleArn, {
@@ -64804,45 +65238,6 @@ async function describeRoutes(client, refs, signal) {
     }
   }
   return out;
-}
-async function describeRoute(client, ref, signal) {
-  try {
-    if (ref.kind === "listener") {
-      const out2 = await client.send(new import_client_elastic_load_balancing_v22.DescribeListenersCommand({ ListenerArns: [ref.arn] }), {
-        abortSignal: signal
-      });
-      const listener = out2.Listeners?.[0];
-      if (!listener) throw new ConfigurationError(`Listener ${ref.arn} was not found.`);
-      return { actions: listener.DefaultActions ?? [] };
-    }
-    const out = await client.send(new import_client_elastic_load_balancing_v22.DescribeRulesCommand({ RuleArns: [ref.arn] }), {
-      abortSignal: signal
-    });
-    const rule = out.Rules?.[0];
-    if (!rule) throw new ConfigurationError(`Rule ${ref.arn} was not found.`);
-    if (rule.IsDefault) {
-      throw new ConfigurationError(
-        `Rule ${ref.arn} is a listener's default rule, which ALB changes only through its listener: list the listener ARN under "listener:" instead.`
-      );
-    }
-    return { actions: rule.Actions ?? [], ...rule.Priority ? { priority: rule.Priority } : {} };
-  } catch (e5) {
-    throw notFoundAsConfigurationError(e5, ref);
-  }
-}
-async function writeRoute(client, ref, actions) {
-  try {
-    if (ref.kind === "listener") {
-      await client.send(
-        new import_client_elastic_load_balancing_v22.ModifyListenerCommand({ ListenerArn: ref.arn, DefaultActions: actions })
-      );
-    } else {
-      await client.send(new import_client_elastic_load_balancing_v22.ModifyRuleCommand({ RuleArn: ref.arn, Actions: actions }));
-    }
-  } catch (e5) {
-    const op2 = ref.kind === "listener" ? "ModifyListener" : "ModifyRule";
-    throw new Error(`${op2} on ${describeRef(ref)} failed: ${awsErrorText(e5)}`, { cause: e5 });
-  }
 }
 async function confirmWeights(deps, ref, targetGroups, expected, signal) {
   const attempts = deps.readBackAttempts ?? 3;
@@ -64892,22 +65287,86 @@ Shift in smaller steps, or raise "max-step" if this jump is intended.`
     );
   }
 }
-function restoreMessage(cause, restored, notRestored, previous, fmt) {
+function restoreMessage(cause, report, routeCount, fmt, abandoned, desired) {
+  const { restored, notRestored } = report;
   const lines = [`Shifting failed: ${cause.replace(/\.$/, "")}.`];
-  if (restored.length === 0 && notRestored.length === 0) {
-    lines.push("No route had been written; every route keeps its previous weights.");
+  const late = abandoned.filter((r5) => restored.includes(r5.ref.arn)).flatMap((r5) => [
+    `The write of ${describeRef(r5.ref)} to ${fmt(desired)} was abandoned in flight and AWS may still apply it: after its restore the route was watched for ${formatSeconds(report.heldMs ?? 0)}. If it later shows ${fmt(desired)}, put it back with:`,
+    `  ${recoveryCommand(r5)}`
+  ]);
+  if (notRestored.length === 0) {
+    lines.push(
+      restored.length === 0 ? "No route had been written; nothing was changed: every route keeps its previous weights." : `Every route is at its previous weights: restored and confirmed. Restored to the previous weights (confirmed by read-back): ${restored.map(describeArn).join("; ")}.`
+    );
+    return [...lines, ...late].join("\n");
   }
   if (restored.length > 0) {
     lines.push(
       `Restored to the previous weights (confirmed by read-back): ${restored.map(describeArn).join("; ")}.`
     );
   }
-  for (const { arn, reason } of notRestored) {
-    lines.push(
-      `NOT restored: ${describeArn(arn)} (${reason}). Set it back by hand to ${fmt(previous[arn] ?? {})}, e.g. with "aws elbv2 ${arn.includes(":listener-rule/") ? "modify-rule --rule-arn" : "modify-listener --listener-arn"} ${arn} ...".`
+  const changed = notRestored.filter((n3) => n3.state === "changed").length;
+  const unknown = notRestored.length - changed;
+  const parts = [
+    changed ? `${changed} left changed` : "",
+    unknown ? `${unknown} in an unknown state` : ""
+  ].filter(Boolean);
+  lines.push(
+    `${notRestored.length} of ${routeCount} route(s) not restored (${parts.join(", ")}); put each back with its command:`
+  );
+  lines.push(...late, ...restoreReportLines(report, fmt, describeArn));
+  return lines.join("\n");
+}
+function reportCancelState(deps, budget, live, toWrite, state2, req) {
+  const fmt = (w) => formatWeights(w, deps.label);
+  const lines = live.map((r5) => {
+    const name = describeRef(r5.ref);
+    switch (toWrite.includes(r5) ? state2.get(r5.ref.arn) : "unchanged") {
+      case "confirmed":
+        return `- ${name}: changed to ${fmt(req.desired)} (confirmed); will be restored to ${fmt(r5.weights)}`;
+      case "written":
+        return `- ${name}: changed to ${fmt(req.desired)} (AWS accepted, read-back pending); will be restored to ${fmt(r5.weights)}`;
+      case "in-flight":
+        return `- ${name}: write to ${fmt(req.desired)} in flight, given ${formatSeconds(writeGrace(budget))} to end; then read back and restored to ${fmt(r5.weights)}`;
+      case "failed":
+      case "abandoned":
+        return `- ${name}: its write failed or was abandoned; will be read back and restored to ${fmt(r5.weights)} if it landed`;
+      case "unchanged":
+        return `- ${name}: untouched, already at ${fmt(r5.weights)}`;
+      default:
+        return `- ${name}: untouched, at ${fmt(r5.weights)}; will not be written`;
+    }
+  });
+  deps.logger.warning(
+    `Cancelled during the shift (${errorMessage(budget.signal.reason)}); ${formatSeconds(budget.timeLeft())} left to restore. Routes now:`
+  );
+  for (const line of lines) deps.logger.info(line);
+}
+function nothingChanged(e5, budget) {
+  const unchanged = "Nothing was changed.";
+  if (budget.signal.aborted) {
+    return new NothingChangedError(
+      `Cancelled (${errorMessage(budget.signal.reason)}) before any write; nothing was changed.`,
+      true
     );
   }
-  return lines.join("\n");
+  if (e5 instanceof ConfigurationError) {
+    return /nothing was changed/i.test(e5.message) ? e5 : new ConfigurationError(`${e5.message}
+${unchanged}`, e5.diagnostics);
+  }
+  if (isAwsCallError(e5)) {
+    return new NothingChangedError(
+      `Could not read the routes: ${awsErrorText(e5)}. ${unchanged}`,
+      false
+    );
+  }
+  if (e5 instanceof Error)
+    e5.message = `${e5.message} (${unchanged.toLowerCase().replace(/\.$/, "")})`;
+  return e5;
+}
+function writeTimedOut(e5) {
+  const cause = e5.cause;
+  return cause?.name === "TimeoutError" || cause?.code === "ETIMEDOUT";
 }
 function routeWeights(routes, pick) {
   const out = {};
@@ -64917,26 +65376,6 @@ function routeWeights(routes, pick) {
 function throwIfAborted(signal) {
   if (signal?.aborted)
     throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
-}
-function notFoundAsConfigurationError(e5, ref) {
-  const name = e5.name;
-  if (name === "ListenerNotFoundException" || name === "RuleNotFoundException") {
-    return new ConfigurationError(
-      `${describeRef(ref)} does not exist (${name}): check the ARN, the region and the account the credentials are for.`
-    );
-  }
-  return e5;
-}
-function awsErrorText(e5) {
-  const name = e5.name;
-  const message = errorMessage(e5);
-  return name && name !== "Error" && !message.startsWith(name) ? `${name}: ${message}` : message;
-}
-function describeRef(ref) {
-  return `${ref.kind} ${shortName(ref.arn)}`;
-}
-function describeArn(arn) {
-  return describeRef({ kind: arn.includes(":listener-rule/") ? "rule" : "listener", arn });
 }
 
 // src/common/clock.ts
@@ -65449,7 +65888,7 @@ function formatPercent(ratio) {
   const pct = ratio * 100;
   return `${trim(pct, Math.abs(pct) < 1 ? 2 : 1)}%`;
 }
-function formatSeconds(seconds) {
+function formatSeconds2(seconds) {
   if (!Number.isFinite(seconds)) return String(seconds);
   if (Math.abs(seconds) < 1) return `${trim(seconds * 1e3, 1)}ms`;
   return `${trim(seconds, 3)}s`;
@@ -66089,7 +66528,7 @@ async function evaluateCloudWatch(cloudwatch2, plan, window2) {
 function formatMetric(metric, value) {
   if (metric === "error-rate") return formatPercent(value);
   if (metric === "request-count") return formatNumber(value);
-  return formatSeconds(value);
+  return formatSeconds2(value);
 }
 function formatIncrease(metric, diff) {
   const s2 = formatMetric(metric, diff);
@@ -66239,7 +66678,7 @@ async function probe(check, fetchFn) {
     return "ok";
   } catch (e5) {
     if (e5 instanceof DOMException && e5.name === "TimeoutError") {
-      return `no response within ${formatSeconds(check.timeoutMs / 1e3)}`;
+      return `no response within ${formatSeconds2(check.timeoutMs / 1e3)}`;
     }
     const cause = e5 instanceof Error && e5.cause ? `: ${errorMessage(e5.cause)}` : "";
     return `request failed: ${errorMessage(e5)}${cause}`;
@@ -66407,9 +66846,9 @@ function samplesOf(data) {
 }
 
 // src/health/target-health.ts
-var import_client_elastic_load_balancing_v23 = __toESM(require_dist_cjs16(), 1);
+var import_client_elastic_load_balancing_v24 = __toESM(require_dist_cjs16(), 1);
 async function describeTargetStates(elbv2, targetGroupArn) {
-  const out = await elbv2.send(new import_client_elastic_load_balancing_v23.DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+  const out = await elbv2.send(new import_client_elastic_load_balancing_v24.DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
   const counts = {
     healthy: 0,
     unhealthy: 0,
@@ -67110,17 +67549,24 @@ function summarizeShift(result, region) {
   return s2;
 }
 function summarizeFailure(error3, region) {
+  if (!("previous" in error3)) {
+    return summary.addHeading(
+      error3.cancelled ? "shift-weight: cancelled, nothing changed" : "shift-weight: failed, nothing changed",
+      2
+    ).addCodeBlock(error3.message);
+  }
   const restored = new Set(error3.restored);
-  const failed = new Map(error3.notRestored.map((n3) => [n3.arn, n3.reason]));
-  const rows = Object.entries(error3.previous).map(([arn, weights]) => [
-    `<a href="${consoleLink(arn, region)}">${shortName(arn)}</a>`,
-    formatWeights(weights),
-    restored.has(arn) ? "restored (confirmed)" : failed.has(arn) ? `NOT restored: ${failed.get(arn)}` : "not written"
-  ]);
-  return summary.addHeading(
-    error3.cancelled ? "shift-weight: cancelled, weights restored" : "shift-weight: failed",
-    2
-  ).addCodeBlock(error3.message).addTable([
+  const left = new Map(error3.notRestored.map((n3) => [n3.arn, n3]));
+  const rows = Object.entries(error3.previous).map(([arn, weights]) => {
+    const n3 = left.get(arn);
+    return [
+      `<a href="${consoleLink(arn, region)}">${shortName(arn)}</a>`,
+      formatWeights(weights),
+      restored.has(arn) ? "restored (confirmed)" : n3 ? n3.state === "changed" ? `NOT restored: at ${formatWeights(n3.seen ?? {})} (${n3.reason})` : `unknown, could not be read (${n3.reason})` : "not written"
+    ];
+  });
+  const heading = error3.notRestored.length > 0 ? `shift-weight: ${error3.cancelled ? "cancelled" : "failed"}, ${error3.notRestored.length} route(s) NOT restored` : error3.cancelled ? "shift-weight: cancelled, weights restored" : "shift-weight: failed";
+  return summary.addHeading(heading, 2).addCodeBlock(error3.message).addTable([
     [
       { data: "Route", header: true },
       { data: "Previous weights", header: true },
@@ -67135,7 +67581,7 @@ function weightsJson(weights) {
 
 // src/actions/shift-weight/main.ts
 async function run() {
-  await runAction(async (signal) => {
+  await runAction(async (_signal, budget) => {
     const inputs = await readShiftWeightInputs();
     const client = makeElbv2Client(inputs.region);
     try {
@@ -67143,7 +67589,7 @@ async function run() {
         client,
         logger: coreLogger,
         clock: systemClock,
-        signal
+        budget
       });
       setOutput(Outputs.previous, weightsJson(result.previous));
       setOutput(Outputs.desired, weightsJson(result.desired));
@@ -67155,6 +67601,9 @@ async function run() {
       if (e5 instanceof ShiftFailedError) {
         setOutput(Outputs.previous, weightsJson(e5.previous));
         setOutput(Outputs.changed, String(e5.notRestored.length > 0));
+        await writeSummary(() => summarizeFailure(e5, inputs.region));
+      } else if (e5 instanceof NothingChangedError) {
+        setOutput(Outputs.changed, "false");
         await writeSummary(() => summarizeFailure(e5, inputs.region));
       }
       throw e5;

@@ -11807,16 +11807,16 @@ var require_dns = __commonJS({
       setRecords(origin, addresses) {
         const timestamp = Date.now();
         const records = { records: { 4: null, 6: null } };
-        for (const record of addresses) {
-          record.timestamp = timestamp;
-          if (typeof record.ttl === "number") {
-            record.ttl = Math.min(record.ttl, this.#maxTTL);
+        for (const record2 of addresses) {
+          record2.timestamp = timestamp;
+          if (typeof record2.ttl === "number") {
+            record2.ttl = Math.min(record2.ttl, this.#maxTTL);
           } else {
-            record.ttl = this.#maxTTL;
+            record2.ttl = this.#maxTTL;
           }
-          const familyRecords = records.records[record.family] ?? { ips: [] };
-          familyRecords.ips.push(record);
-          records.records[record.family] = familyRecords;
+          const familyRecords = records.records[record2.family] ?? { ips: [] };
+          familyRecords.ips.push(record2);
+          records.records[record2.family] = familyRecords;
         }
         this.#records.set(origin.hostname, records);
       }
@@ -30016,18 +30016,18 @@ var init_JsonShapeDeserializer2 = __esm({
         }
         return value;
       }
-      _readStruct(ns, record) {
+      _readStruct(ns, record2) {
         const union = ns.isUnionSchema();
         const out = {};
         let nameMap;
-        const hasType = typeof record.__type === "string";
+        const hasType = typeof record2.__type === "string";
         const { jsonName } = this.settings;
         if (jsonName && hasType) {
           nameMap = {};
         }
         let unionSerde;
         if (union) {
-          unionSerde = new UnionSerde(record, out);
+          unionSerde = new UnionSerde(record2, out);
         }
         for (const [memberName, memberSchema] of ns.structIterator()) {
           let fromKey = memberName;
@@ -30040,18 +30040,18 @@ var init_JsonShapeDeserializer2 = __esm({
           if (union) {
             unionSerde.mark(fromKey);
           }
-          if (record[fromKey] != null) {
-            out[memberName] = this._read(memberSchema, record[fromKey]);
+          if (record2[fromKey] != null) {
+            out[memberName] = this._read(memberSchema, record2[fromKey]);
           }
         }
         if (union) {
           unionSerde.writeUnknown();
         } else if (hasType) {
-          for (const k5 in record) {
-            if (!hasOwn(record, k5)) {
+          for (const k5 in record2) {
+            if (!hasOwn(record2, k5)) {
               continue;
             }
-            const v = record[k5];
+            const v = record2[k5];
             const t = jsonName ? nameMap[k5] ?? k5 : k5;
             if (!(t in out)) {
               out[t] = v;
@@ -30853,7 +30853,7 @@ var init_JsonShapeDeserializer = __esm({
         const ns = NormalizedSchema.of(schema);
         if (isObject) {
           if (ns.isStructSchema()) {
-            const record = value;
+            const record2 = value;
             const union = ns.isUnionSchema();
             const out = {};
             let nameMap = void 0;
@@ -30863,7 +30863,7 @@ var init_JsonShapeDeserializer = __esm({
             }
             let unionSerde;
             if (union) {
-              unionSerde = new UnionSerde(record, out);
+              unionSerde = new UnionSerde(record2, out);
             }
             for (const [memberName, memberSchema] of ns.structIterator()) {
               let fromKey = memberName;
@@ -30874,18 +30874,18 @@ var init_JsonShapeDeserializer = __esm({
               if (union) {
                 unionSerde.mark(fromKey);
               }
-              if (record[fromKey] != null) {
-                out[memberName] = this._read(memberSchema, record[fromKey]);
+              if (record2[fromKey] != null) {
+                out[memberName] = this._read(memberSchema, record2[fromKey]);
               }
             }
             if (union) {
               unionSerde.writeUnknown();
-            } else if (typeof record.__type === "string") {
-              for (const k5 in record) {
-                if (!hasOwn(record, k5)) {
+            } else if (typeof record2.__type === "string") {
+              for (const k5 in record2) {
+                if (!hasOwn(record2, k5)) {
                   continue;
                 }
-                const v = record[k5];
+                const v = record2[k5];
                 const t = jsonName ? nameMap[k5] ?? k5 : k5;
                 if (!(t in out)) {
                   out[t] = v;
@@ -31094,7 +31094,7 @@ var init_JsonShapeSerializer = __esm({
         const ns = NormalizedSchema.of(schema);
         if (isObject) {
           if (ns.isStructSchema()) {
-            const record = value;
+            const record2 = value;
             const out = {};
             const { jsonName } = this.settings;
             let nameMap = void 0;
@@ -31103,7 +31103,7 @@ var init_JsonShapeSerializer = __esm({
             }
             let outCount = 0;
             for (const [memberName, memberSchema] of ns.structIterator()) {
-              const serializableValue = this._write(memberSchema, record[memberName], ns);
+              const serializableValue = this._write(memberSchema, record2[memberName], ns);
               if (serializableValue !== void 0) {
                 let targetKey = memberName;
                 if (jsonName) {
@@ -31115,7 +31115,7 @@ var init_JsonShapeSerializer = __esm({
               }
             }
             if (ns.isUnionSchema() && outCount === 0) {
-              const { $unknown } = record;
+              const { $unknown } = record2;
               if (Array.isArray($unknown)) {
                 const [k5, v] = $unknown;
                 if (k5 === "__proto__") {
@@ -31123,12 +31123,12 @@ var init_JsonShapeSerializer = __esm({
                 }
                 out[k5] = this._write(15, v);
               }
-            } else if (typeof record.__type === "string") {
-              for (const k5 in record) {
-                if (!hasOwn(record, k5)) {
+            } else if (typeof record2.__type === "string") {
+              for (const k5 in record2) {
+                if (!hasOwn(record2, k5)) {
                   continue;
                 }
-                const v = record[k5];
+                const v = record2[k5];
                 const targetKey = jsonName ? nameMap[k5] ?? k5 : k5;
                 if (!(targetKey in out)) {
                   out[targetKey] = this._write(15, v);
@@ -63775,6 +63775,19 @@ var require_dist = __commonJS({
   }
 });
 
+// src/actions/common/early-signals.ts
+var early = [];
+var record = (name) => {
+  early.push({ name, at: Date.now() });
+};
+process.on("SIGINT", record);
+process.on("SIGTERM", record);
+function takeEarlySignals() {
+  process.off("SIGINT", record);
+  process.off("SIGTERM", record);
+  return early.splice(0);
+}
+
 // src/common/errors.ts
 var ExplainedError = class extends Error {
   name = "ExplainedError";
@@ -64422,11 +64435,22 @@ var VERSION = "0.1.0";
 var USER_AGENT2 = `eks-cluster-canary/${VERSION}`;
 
 // src/aws/clients.ts
+var CONNECTION_TIMEOUT_MS = 2e3;
+var REQUEST_TIMEOUT_MS = 5e3;
+var MAX_ATTEMPTS = 6;
+var CALL_BOUND_MS = MAX_ATTEMPTS * REQUEST_TIMEOUT_MS + 6200;
 var common = (region) => ({
   region,
   retryMode: "adaptive",
-  maxAttempts: 6,
-  customUserAgent: USER_AGENT2
+  maxAttempts: MAX_ATTEMPTS,
+  customUserAgent: USER_AGENT2,
+  // The options of @smithy/node-http-handler's NodeHttpHandler, which the SDK builds from them.
+  // Without throwOnRequestTimeout the request timeout only logs a warning.
+  requestHandler: {
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    throwOnRequestTimeout: true
+  }
 });
 function makeElbv2Client(region) {
   return new import_client_elastic_load_balancing_v2.ElasticLoadBalancingV2Client(common(region));
@@ -64455,6 +64479,85 @@ function flatGroups(sink) {
       sink.endGroup();
     }
   };
+}
+
+// src/common/cancel.ts
+var RUNNER_SIGTERM_AFTER_MS = 7500;
+var RUNNER_SIGKILL_AFTER_MS = 2500;
+var FINAL_WORDS_MS = 1e3;
+var DeadlineError = class extends Error {
+  name = "DeadlineError";
+};
+function createCancelBudget(now = Date.now) {
+  const controller = new AbortController();
+  let firstAt;
+  let kill;
+  const listeners = /* @__PURE__ */ new Set();
+  const budget = {
+    signal: controller.signal,
+    cancelledAt: () => firstAt,
+    killAt: () => kill,
+    timeLeft(reserveMs = FINAL_WORDS_MS) {
+      if (kill === void 0) return Infinity;
+      return Math.max(0, kill - reserveMs - now());
+    },
+    deadline(options = {}) {
+      const made = now();
+      const inner = new AbortController();
+      let timer;
+      const endsAt = () => {
+        let at = options.maxMs === void 0 ? Infinity : made + options.maxMs;
+        if (firstAt !== void 0 && options.afterCancelMs !== void 0) {
+          at = Math.min(at, firstAt + options.afterCancelMs);
+        }
+        if (kill !== void 0) at = Math.min(at, kill - (options.reserveMs ?? FINAL_WORDS_MS));
+        return at;
+      };
+      const arm = () => {
+        if (timer) clearTimeout(timer);
+        timer = void 0;
+        if (inner.signal.aborted) return;
+        const at = endsAt();
+        if (at === Infinity) return;
+        const fire = () => {
+          dispose();
+          inner.abort(new DeadlineError("the deadline passed"));
+        };
+        const wait = at - now();
+        if (wait <= 0) return fire();
+        timer = setTimeout(fire, wait);
+        timer.unref?.();
+      };
+      const dispose = () => {
+        if (timer) clearTimeout(timer);
+        timer = void 0;
+        listeners.delete(arm);
+      };
+      listeners.add(arm);
+      arm();
+      return {
+        signal: inner.signal,
+        remaining: () => Math.max(0, endsAt() - now()),
+        dispose
+      };
+    }
+  };
+  return {
+    budget,
+    cancel(name, announce, at = now()) {
+      const killAt = name === "SIGINT" ? at + RUNNER_SIGTERM_AFTER_MS + RUNNER_SIGKILL_AFTER_MS : at + RUNNER_SIGKILL_AFTER_MS;
+      kill = kill === void 0 ? killAt : Math.min(kill, killAt);
+      announce?.();
+      if (firstAt === void 0) {
+        firstAt = at;
+        controller.abort(new Error(`received ${name}`));
+      }
+      for (const arm of [...listeners]) arm();
+    }
+  };
+}
+function formatSeconds(ms) {
+  return `${(Math.round(ms / 100) / 10).toFixed(1)} s`;
 }
 
 // src/actions/common/run.ts
@@ -64508,26 +64611,35 @@ function isAwsError(e5) {
   return e5 instanceof Error && "$metadata" in e5;
 }
 async function runAction(body, onCancel = "stopping.") {
-  const cancel = new AbortController();
-  const onSignal = (signal) => {
-    if (cancel.signal.aborted) {
-      coreLogger.warning(`Received ${signal} again: still ${onCancel}`);
-      return;
-    }
-    coreLogger.warning(`Received ${signal}: ${onCancel}`);
-    cancel.abort(new Error(`received ${signal}`));
+  const { budget, cancel } = createCancelBudget();
+  const onSignal = (signal, at) => {
+    const again = budget.signal.aborted;
+    const name = signal === "SIGINT" ? "SIGINT" : "SIGTERM";
+    cancel(
+      name,
+      () => {
+        const left = `The runner kills this step in ${formatSeconds(budget.timeLeft(0))}.`;
+        coreLogger.warning(
+          again ? `Received ${signal} again: still ${onCancel} ${left}` : `Received ${signal}: ${onCancel} ${left}`
+        );
+      },
+      at
+    );
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const onSigint = () => onSignal("SIGINT");
+  const onSigterm = () => onSignal("SIGTERM");
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigterm);
+  for (const early2 of takeEarlySignals()) onSignal(early2.name, early2.at);
   try {
-    await body(cancel.signal);
+    await body(budget.signal, budget);
   } catch (e5) {
-    const abortedHere = cancel.signal.aborted && (e5 === cancel.signal.reason || e5 instanceof Error && e5.name === "AbortError");
-    if (abortedHere) setFailed(`Cancelled (${errorMessage(cancel.signal.reason)}).`);
+    const abortedHere = budget.signal.aborted && (e5 === budget.signal.reason || e5 instanceof Error && (e5.name === "AbortError" || e5.name === "DeadlineError"));
+    if (abortedHere) setFailed(`Cancelled (${errorMessage(budget.signal.reason)}).`);
     else reportFailure(e5);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
   }
 }
 
@@ -64954,7 +65066,7 @@ function formatPercent(ratio) {
   const pct = ratio * 100;
   return `${trim(pct, Math.abs(pct) < 1 ? 2 : 1)}%`;
 }
-function formatSeconds(seconds) {
+function formatSeconds2(seconds) {
   if (!Number.isFinite(seconds)) return String(seconds);
   if (Math.abs(seconds) < 1) return `${trim(seconds * 1e3, 1)}ms`;
   return `${trim(seconds, 3)}s`;
@@ -65598,7 +65710,7 @@ async function evaluateCloudWatch(cloudwatch2, plan, window2) {
 function formatMetric(metric, value) {
   if (metric === "error-rate") return formatPercent(value);
   if (metric === "request-count") return formatNumber(value);
-  return formatSeconds(value);
+  return formatSeconds2(value);
 }
 function formatIncrease(metric, diff) {
   const s2 = formatMetric(metric, diff);
@@ -65748,7 +65860,7 @@ async function probe(check, fetchFn) {
     return "ok";
   } catch (e5) {
     if (e5 instanceof DOMException && e5.name === "TimeoutError") {
-      return `no response within ${formatSeconds(check.timeoutMs / 1e3)}`;
+      return `no response within ${formatSeconds2(check.timeoutMs / 1e3)}`;
     }
     const cause = e5 instanceof Error && e5.cause ? `: ${errorMessage(e5.cause)}` : "";
     return `request failed: ${errorMessage(e5)}${cause}`;

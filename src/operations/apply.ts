@@ -10,6 +10,7 @@
 import { restoreRoutes, shiftWeights, ShiftFailedError, type ShiftResult } from '../alb/shift.js';
 import { shortName } from '../aws/arn.js';
 import { abortableClock } from '../common/clock.js';
+import { budgetFromSignal, untilAborted, type CancelBudget } from '../common/cancel.js';
 import {
   ConfigurationError,
   ExplainedError,
@@ -65,8 +66,13 @@ const STOPPING: readonly FileStatus[] = ['rolled-back', 'refused', 'failed'];
 export async function runApply(
   event: PushEvent,
   options: ApplyOptions,
-  deps: RolloutDeps,
+  rolloutDeps: RolloutDeps,
 ): Promise<ApplyOutcome> {
+  // One budget for every file: a restore after a cancel ends before the runner's kill.
+  const deps: RolloutDeps = {
+    ...rolloutDeps,
+    budget: rolloutDeps.budget ?? budgetFromSignal(rolloutDeps.signal),
+  };
   const { github, logger } = deps;
   const patterns = options.filter.patterns;
   if (event.branch !== event.defaultBranch) {
@@ -120,7 +126,11 @@ export async function runApply(
         // Only what comes before the shift can throw here: after it, every path restores.
         if (!(e instanceof ExplainedError) && e instanceof Error && e.stack) logger.debug(e.stack);
         out.status = 'failed';
-        out.message = `${errorMessage(e)}\nNothing was changed on the ALB.`;
+        out.message = deps.signal?.aborted
+          ? `Cancelled (${errorMessage(deps.signal.reason)}) before the shift; nothing was changed on the ALB.`
+          : /nothing was changed/i.test(errorMessage(e))
+            ? errorMessage(e)
+            : `${errorMessage(e)}\nNothing was changed on the ALB.`;
         if (e instanceof ConfigurationError) out.annotations.push(...e.diagnostics);
       }
       logger.info(`${path}: ${out.status}. ${out.message}`);
@@ -333,11 +343,7 @@ async function shiftStage(
         dryRun: false,
         settleMs: options.settings.settleMs,
       },
-      {
-        client: deps.aws(head.region).elbv2,
-        ...shiftDeps(run, head),
-        ...(deps.signal ? { signal: deps.signal } : {}),
-      },
+      { client: deps.aws(head.region).elbv2, ...shiftDeps(run, head) },
     );
     out.appliedAt = shift.appliedAt?.toISOString();
     deps.logger.info(
@@ -415,7 +421,7 @@ async function recordSuccess(
   const show = weightsText(head);
   out.status = 'applied';
   out.message = `Applied ${show(head.weights)} on ${head.routes.length} route(s) and verified: ${result.verdict}.`;
-  await githubStep(out, 'record the deployment', async () => {
+  await githubStep(deps.budget, out, 'record the deployment', async () => {
     const d = await deps.github.recordDeployment({
       ref: event.after,
       environment: head.name,
@@ -425,13 +431,13 @@ async function recordSuccess(
     });
     out.deployment = d.id;
   });
-  await githubStep(out, 'comment on the merged PR', async () => {
+  await githubStep(deps.budget, out, 'comment on the merged PR', async () => {
     for (const pr of await run.merged()) {
       await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
     }
   });
   if (!options.autoAdvance) return;
-  await githubStep(out, 'open the advance PR', async () => {
+  await githubStep(deps.budget, out, 'open the advance PR', async () => {
     const tip = await deps.github.fileAt(path, event.defaultBranch);
     const tipFile = tip === undefined ? undefined : tryParse(tip, path);
     if (
@@ -472,15 +478,21 @@ async function rolledBack(
   out.status = notRestored.length === 0 ? 'rolled-back' : 'failed';
   out.message =
     notRestored.length === 0
-      ? `Rolled back to ${show(why.live)} (confirmed by read-back on every route): ${why.reason}.`
-      : `The step to ${show(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored: ` +
-        `${notRestored.map((n) => `${shortName(n.arn)} (${n.reason})`).join('; ')}. Set them back to ${show(why.live)} by hand now.`;
+      ? `Rolled back to ${show(why.live)} (restored and confirmed by read-back on every route): ${why.reason}.`
+      : [
+          `The step to ${show(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored or confirmed: ` +
+            `${notRestored.map((n) => `${shortName(n.arn)} (${n.state === 'changed' ? 'left changed' : 'unknown, could not be read'}: ${n.reason})`).join('; ')}. Set them back to ${show(why.live)} by hand now:`,
+          ...notRestored.map((n) => `  ${n.command}`),
+        ].join('\n');
   if (why.detail) out.message += `\n${why.detail}`;
+  // After a cancel the runner may kill the step during the GitHub calls below: the ALB's state
+  // is in the log first.
+  if (deps.signal?.aborted) deps.logger.warning(out.message);
   const at = head.locate(['weights']);
   out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
 
   if (notRestored.length === 0) {
-    await githubStep(out, 'open the reconcile PR', async () => {
+    await githubStep(deps.budget, out, 'open the reconcile PR', async () => {
       const pr = await openReconcilePullRequest(deps, {
         path: out.path,
         file: head,
@@ -493,7 +505,7 @@ async function rolledBack(
       if (pr) out.reconcile = pr;
     });
   }
-  await githubStep(out, 'record the failed deployment', async () => {
+  await githubStep(deps.budget, out, 'record the failed deployment', async () => {
     const d = await deps.github.recordDeployment({
       ref: event.after,
       environment: head.name,
@@ -503,7 +515,7 @@ async function rolledBack(
     });
     out.deployment = d.id;
   });
-  await githubStep(out, 'comment on the merged PR', async () => {
+  await githubStep(deps.budget, out, 'comment on the merged PR', async () => {
     for (const pr of await run.merged())
       await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
   });
@@ -527,6 +539,7 @@ function shiftDeps(run: FileRun, head: RolloutFile) {
   return {
     logger: run.deps.logger,
     clock: run.deps.clock,
+    ...(run.deps.budget ? { budget: run.deps.budget } : {}),
     label: (tg: string) => names.get(tg) ?? shortName(tg),
     ...(run.deps.readBackDelayMs !== undefined
       ? { readBackDelayMs: run.deps.readBackDelayMs }
@@ -540,11 +553,24 @@ function weightsText(head: RolloutFile): (w: ClusterWeights) => string {
 }
 
 /** A GitHub call after the ALB work: its failure is reported, never allowed to hide what the ALB has. */
-async function githubStep(out: FileApply, what: string, fn: () => Promise<void>): Promise<void> {
+async function githubStep(
+  budget: CancelBudget | undefined,
+  out: FileApply,
+  what: string,
+  fn: () => Promise<void>,
+): Promise<void> {
+  // After a cancel, GitHub gets what is left of the budget, and no more.
+  const deadline = budget?.signal.aborted ? budget.deadline() : undefined;
   try {
-    await fn();
+    await untilAborted(fn(), deadline?.signal);
   } catch (e) {
-    out.githubErrors.push(`could not ${what}: ${errorMessage(e)}`);
+    out.githubErrors.push(
+      deadline?.signal.aborted
+        ? `could not ${what}: the job was cancelled and the runner's kill was near`
+        : `could not ${what}: ${errorMessage(e)}`,
+    );
+  } finally {
+    deadline?.dispose();
   }
 }
 

@@ -157,6 +157,7 @@ export async function runRollback(
         clock: deps.clock,
         label: (tg) => clusterOf.get(tg) ?? shortName(tg),
         ...(deps.signal ? { signal: deps.signal } : {}),
+        ...(deps.budget ? { budget: deps.budget } : {}),
         ...(deps.readBackDelayMs !== undefined ? { readBackDelayMs: deps.readBackDelayMs } : {}),
       },
     );

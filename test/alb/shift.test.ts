@@ -229,7 +229,7 @@ describe('shiftWeights', () => {
     ).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
     expect(err.message).toBe(
-      'rule web rule 6cabee does not exist (RuleNotFoundException): check the ARN, the region and the account the credentials are for.',
+      'rule web rule 6cabee does not exist (RuleNotFoundException): check the ARN, the region and the account the credentials are for.\nNothing was changed.',
     );
     expect(alb.modifyCalls()).toBe(0);
   });
@@ -242,7 +242,7 @@ describe('shiftWeights', () => {
     ).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
     expect(err.message).toBe(
-      'listener web listener 522ab2 does not exist (ListenerNotFoundException): check the ARN, the region and the account the credentials are for.',
+      'listener web listener 522ab2 does not exist (ListenerNotFoundException): check the ARN, the region and the account the credentials are for.\nNothing was changed.',
     );
   });
 
@@ -426,8 +426,10 @@ describe('shiftWeights', () => {
     expect(err.restored).toEqual([RULE]);
     expect(err.notRestored.map((n: { arn: string }) => n.arn)).toEqual([LISTENER]);
     expect(err.message).toContain(
-      `NOT restored: listener web listener 522ab2 (ModifyListener on listener web listener 522ab2 failed: ServiceUnavailable: Service unavailable). Set it back by hand to web-blue=90, web-green=10, e.g. with "aws elbv2 modify-listener --listener-arn ${LISTENER} ...".`,
+      `NOT restored: listener web listener 522ab2 is at web-blue=75, web-green=25 (ModifyListener on listener web listener 522ab2 failed: ServiceUnavailable: Service unavailable). Set it back by hand to web-blue=90, web-green=10 with:\n` +
+        `  aws elbv2 modify-listener --region ap-northeast-1 --listener-arn ${LISTENER} --default-actions '[{"Type":"forward","Order":1,"ForwardConfig":{"TargetGroups":[{"TargetGroupArn":"${TG_BLUE}","Weight":90},{"TargetGroupArn":"${TG_GREEN}","Weight":10}],"TargetGroupStickinessConfig":{"Enabled":false}}}]'`,
     );
+    expect(err.message).toContain('1 of 2 route(s) not restored (1 left changed)');
     // The listener really is left shifted: the message must not claim otherwise.
     expect(alb.weightsOf(LISTENER)).toEqual({ [TG_BLUE]: 75, [TG_GREEN]: 25 });
   });

@@ -102,7 +102,7 @@ export function commandEvent(command: Command, event: GitHubEvent): RolloutEvent
 }
 
 export async function run(): Promise<void> {
-  await runAction(async (signal) => {
+  await runAction(async (signal, budget) => {
     let inputs: RolloutInputs;
     try {
       inputs = readRolloutInputs();
@@ -132,6 +132,7 @@ export async function run(): Promise<void> {
         clock: systemClock,
         fetch: globalThis.fetch,
         signal,
+        budget,
       };
       const settings: RolloutSettings = {
         optionNames: OPTION_NAMES,

@@ -5,14 +5,14 @@
 import * as core from '@actions/core';
 import { coreLogger, runAction } from '../common/run.js';
 import { makeElbv2Client } from '../../aws/clients.js';
-import { ShiftFailedError, shiftWeights } from '../../alb/shift.js';
+import { NothingChangedError, ShiftFailedError, shiftWeights } from '../../alb/shift.js';
 import { systemClock } from '../../common/clock.js';
 import { readShiftWeightInputs } from './inputs.js';
 import { Outputs } from './io.js';
 import { summarizeFailure, summarizeShift, weightsJson } from './summary.js';
 
 export async function run(): Promise<void> {
-  await runAction(async (signal) => {
+  await runAction(async (_signal, budget) => {
     const inputs = await readShiftWeightInputs();
     const client = makeElbv2Client(inputs.region);
     try {
@@ -20,7 +20,7 @@ export async function run(): Promise<void> {
         client,
         logger: coreLogger,
         clock: systemClock,
-        signal,
+        budget,
       });
       core.setOutput(Outputs.previous, weightsJson(result.previous));
       core.setOutput(Outputs.desired, weightsJson(result.desired));
@@ -32,6 +32,9 @@ export async function run(): Promise<void> {
       if (e instanceof ShiftFailedError) {
         core.setOutput(Outputs.previous, weightsJson(e.previous));
         core.setOutput(Outputs.changed, String(e.notRestored.length > 0));
+        await writeSummary(() => summarizeFailure(e, inputs.region));
+      } else if (e instanceof NothingChangedError) {
+        core.setOutput(Outputs.changed, 'false');
         await writeSummary(() => summarizeFailure(e, inputs.region));
       }
       throw e;
