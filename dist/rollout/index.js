@@ -66644,7 +66644,7 @@ function annotationPath(file) {
 function isAwsError(e5) {
   return e5 instanceof Error && "$metadata" in e5;
 }
-async function runAction(body, onCancel = "stopping.") {
+async function runAction(body, onCancel = "stopping.", cancelledState = "") {
   const { budget, cancel } = createCancelBudget();
   const onSignal = (signal, at) => {
     const again = budget.signal.aborted;
@@ -66669,8 +66669,11 @@ async function runAction(body, onCancel = "stopping.") {
     await body(budget.signal, budget);
   } catch (e5) {
     const abortedHere = budget.signal.aborted && (e5 === budget.signal.reason || e5 instanceof Error && (e5.name === "AbortError" || e5.name === "DeadlineError"));
-    if (abortedHere) setFailed(`Cancelled (${errorMessage(budget.signal.reason)}).`);
-    else reportFailure(e5);
+    if (abortedHere) {
+      setFailed(
+        `Cancelled (${errorMessage(budget.signal.reason)}).${cancelledState ? ` ${cancelledState}` : ""}`
+      );
+    } else reportFailure(e5);
   } finally {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigterm);
@@ -71882,6 +71885,9 @@ async function restoreOne(io, route, uncertain, fmt) {
   for (let round = 1; ; round++) {
     const written = await io.write(route);
     if (written.error === void 0) accepted = true;
+    else if (io.signal.aborted) {
+      return left("unknown", `${written.error}, so it was not read back`, seen);
+    }
     const after = await io.confirm(route);
     if ("holds" in after) {
       logger2.info(
@@ -74464,7 +74470,7 @@ async function precheckTargetHealth(deps, file, clusters, required) {
   return Promise.all(
     clusters.map(async (name) => {
       const targetGroup = file.clusters.find((c6) => c6.name === name)?.targetGroup;
-      const c5 = await describeTargetStates(elbv2, targetGroup);
+      const c5 = await untilAborted(describeTargetStates(elbv2, targetGroup), deps.signal);
       const aside = [
         c5.initial ? `${c5.initial} initial` : "",
         c5.draining ? `${c5.draining} draining` : "",
@@ -74596,15 +74602,6 @@ function intervalStatus(measurements) {
   if (measurements.some((m3) => m3.status === "inconclusive")) return "inconclusive";
   return "pass";
 }
-function untilAborted2(work, signal) {
-  if (!signal) return work;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
 async function sleepUntil(clock, t) {
   for (let wait = t - clock.now().getTime(); wait > 0; wait = t - clock.now().getTime()) {
     await clock.sleep(wait);
@@ -74651,7 +74648,7 @@ async function runAnalysis(request2, deps) {
   let failedIntervals = 0;
   for (const window2 of schedule.windows) {
     await sleepUntil(clock, window2.end + delayMs);
-    const measurements = await untilAborted2(prepared.evaluate(window2, deps), deps.signal);
+    const measurements = await untilAborted(prepared.evaluate(window2, deps), deps.signal);
     const result = {
       window: window2,
       evaluatedAt: clock.now().getTime(),
@@ -74958,9 +74955,9 @@ async function gateStep(input, deps) {
   const result = { noChange, expected, drift, step, health, problems, notes };
   if (!noChange) {
     try {
-      const targets = await resolveTargets(
-        deps.aws(head.region).elbv2,
-        targetsFromRolloutFile(head)
+      const targets = await untilAborted(
+        resolveTargets(deps.aws(head.region).elbv2, targetsFromRolloutFile(head)),
+        deps.signal
       );
       prepareAnalysis({
         analysis: head.analysis,
@@ -76219,7 +76216,17 @@ async function runRollback(event, request2, settings2, deps) {
   const show = (w) => formatClusterWeights(w, order);
   const desired = rollbackWeights(file, request2, names);
   const receiving = order.filter((n3) => (desired[n3] ?? 0) > 0);
-  const health = await precheckTargetHealth(deps, file, receiving, 1);
+  const health = await precheckTargetHealth(deps, file, receiving, 1).catch((e5) => {
+    if (deps.signal?.aborted) {
+      throw new ExplainedError(
+        `Cancelled (${errorMessage(deps.signal.reason)}) before any write; nothing was changed.`
+      );
+    }
+    if (!isAwsCallError(e5)) throw e5;
+    throw new ExplainedError(
+      `Could not read the target health of ${receiving.join(", ")}: ${awsErrorText(e5)}. Nothing was changed.`
+    );
+  });
   for (const h5 of health)
     logger2.info(`${h5.ok ? "ok" : "NO HEALTHY TARGET"}: ${h5.cluster} ${h5.shown}`);
   const empty = health.filter((h5) => !h5.ok);
@@ -76388,57 +76395,61 @@ function commandEvent(command5, event) {
   return { kind: "workflow_dispatch", sha: event.sha, branch, defaultBranch: branch };
 }
 async function run() {
-  await runAction(async (signal, budget) => {
-    let inputs;
-    try {
-      inputs = readRolloutInputs();
-    } catch (e5) {
-      setOutput(Outputs.result, "failed");
-      throw e5;
-    }
-    const clients = /* @__PURE__ */ new Map();
-    try {
-      const event = readEvent();
-      const rolloutEvent = commandEvent(inputs.command, event);
-      const deps = {
-        github: makeGitHub(inputs.token, event.repo),
-        mask: (secret) => setSecret(secret),
-        aws(region) {
-          let c5 = clients.get(region);
-          if (!c5) {
-            c5 = {
-              elbv2: makeElbv2Client(region),
-              cloudwatch: new import_client_cloudwatch2.CloudWatchClient(clientOptions(region))
-            };
-            clients.set(region, c5);
-          }
-          return c5;
-        },
-        logger: coreLogger,
-        clock: systemClock,
-        fetch: globalThis.fetch,
-        signal,
-        budget
-      };
-      const settings2 = {
-        optionNames: OPTION_NAMES,
-        settleMs: inputs.settleMs,
-        cloudWatchPeriodMs: inputs.cloudWatchPeriodMs,
-        cloudWatchDelayMs: inputs.cloudWatchDelayMs,
-        ...event.runUrl ? { runUrl: event.runUrl } : {}
-      };
-      const outcome = await runCommand(inputs, rolloutEvent, settings2, deps);
-      await finish(inputs.command, outcome);
-    } catch (e5) {
-      setOutput(Outputs.result, "failed");
-      throw e5;
-    } finally {
-      for (const c5 of clients.values()) {
-        c5.elbv2.destroy();
-        c5.cloudwatch.destroy();
+  await runAction(
+    async (signal, budget) => {
+      let inputs;
+      try {
+        inputs = readRolloutInputs();
+      } catch (e5) {
+        setOutput(Outputs.result, "failed");
+        throw e5;
       }
-    }
-  }, "stopping; weights changed by this run are restored.");
+      const clients = /* @__PURE__ */ new Map();
+      try {
+        const event = readEvent();
+        const rolloutEvent = commandEvent(inputs.command, event);
+        const deps = {
+          github: makeGitHub(inputs.token, event.repo),
+          mask: (secret) => setSecret(secret),
+          aws(region) {
+            let c5 = clients.get(region);
+            if (!c5) {
+              c5 = {
+                elbv2: makeElbv2Client(region),
+                cloudwatch: new import_client_cloudwatch2.CloudWatchClient(clientOptions(region))
+              };
+              clients.set(region, c5);
+            }
+            return c5;
+          },
+          logger: coreLogger,
+          clock: systemClock,
+          fetch: globalThis.fetch,
+          signal,
+          budget
+        };
+        const settings2 = {
+          optionNames: OPTION_NAMES,
+          settleMs: inputs.settleMs,
+          cloudWatchPeriodMs: inputs.cloudWatchPeriodMs,
+          cloudWatchDelayMs: inputs.cloudWatchDelayMs,
+          ...event.runUrl ? { runUrl: event.runUrl } : {}
+        };
+        const outcome = await runCommand(inputs, rolloutEvent, settings2, deps);
+        await finish(inputs.command, outcome);
+      } catch (e5) {
+        setOutput(Outputs.result, "failed");
+        throw e5;
+      } finally {
+        for (const c5 of clients.values()) {
+          c5.elbv2.destroy();
+          c5.cloudwatch.destroy();
+        }
+      }
+    },
+    "stopping; weights changed by this run are restored.",
+    "Nothing was changed on the ALB."
+  );
 }
 function runCommand(inputs, event, settings2, deps) {
   switch (inputs.command) {

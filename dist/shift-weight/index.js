@@ -64489,7 +64489,7 @@ function annotationPath(file) {
 function isAwsError(e5) {
   return e5 instanceof Error && "$metadata" in e5;
 }
-async function runAction(body, onCancel = "stopping.") {
+async function runAction(body, onCancel = "stopping.", cancelledState = "") {
   const { budget, cancel } = createCancelBudget();
   const onSignal = (signal, at) => {
     const again = budget.signal.aborted;
@@ -64514,8 +64514,11 @@ async function runAction(body, onCancel = "stopping.") {
     await body(budget.signal, budget);
   } catch (e5) {
     const abortedHere = budget.signal.aborted && (e5 === budget.signal.reason || e5 instanceof Error && (e5.name === "AbortError" || e5.name === "DeadlineError"));
-    if (abortedHere) setFailed(`Cancelled (${errorMessage(budget.signal.reason)}).`);
-    else reportFailure(e5);
+    if (abortedHere) {
+      setFailed(
+        `Cancelled (${errorMessage(budget.signal.reason)}).${cancelledState ? ` ${cancelledState}` : ""}`
+      );
+    } else reportFailure(e5);
   } finally {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigterm);
@@ -64909,6 +64912,9 @@ async function restoreOne(io, route, uncertain, fmt) {
   for (let round = 1; ; round++) {
     const written = await io.write(route);
     if (written.error === void 0) accepted = true;
+    else if (io.signal.aborted) {
+      return left("unknown", `${written.error}, so it was not read back`, seen);
+    }
     const after = await io.confirm(route);
     if ("holds" in after) {
       logger2.info(

@@ -64427,60 +64427,6 @@ function abortableClock(clock, signal) {
   return { now: () => clock.now(), sleep: (ms, s2) => clock.sleep(ms, s2 ?? signal) };
 }
 
-// src/aws/clients.ts
-var import_client_elastic_load_balancing_v2 = __toESM(require_dist_cjs18(), 1);
-
-// src/common/version.ts
-var VERSION = "0.1.0";
-var USER_AGENT2 = `eks-cluster-canary/${VERSION}`;
-
-// src/aws/clients.ts
-var CONNECTION_TIMEOUT_MS = 2e3;
-var REQUEST_TIMEOUT_MS = 5e3;
-var MAX_ATTEMPTS = 6;
-var CALL_BOUND_MS = MAX_ATTEMPTS * REQUEST_TIMEOUT_MS + 6200;
-var common = (region) => ({
-  region,
-  retryMode: "adaptive",
-  maxAttempts: MAX_ATTEMPTS,
-  customUserAgent: USER_AGENT2,
-  // The options of @smithy/node-http-handler's NodeHttpHandler, which the SDK builds from them.
-  // Without throwOnRequestTimeout the request timeout only logs a warning.
-  requestHandler: {
-    connectionTimeout: CONNECTION_TIMEOUT_MS,
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    throwOnRequestTimeout: true
-  }
-});
-function makeElbv2Client(region) {
-  return new import_client_elastic_load_balancing_v2.ElasticLoadBalancingV2Client(common(region));
-}
-function clientOptions(region) {
-  return common(region);
-}
-
-// src/actions/common/run.ts
-import { isAbsolute, relative } from "node:path";
-
-// src/common/logger.ts
-function flatGroups(sink) {
-  let open2 = false;
-  return async (name, fn) => {
-    if (open2) {
-      sink.heading(name);
-      return fn();
-    }
-    open2 = true;
-    sink.startGroup(name);
-    try {
-      return await fn();
-    } finally {
-      open2 = false;
-      sink.endGroup();
-    }
-  };
-}
-
 // src/common/cancel.ts
 var RUNNER_SIGTERM_AFTER_MS = 7500;
 var RUNNER_SIGKILL_AFTER_MS = 2500;
@@ -64556,8 +64502,78 @@ function createCancelBudget(now = Date.now) {
     }
   };
 }
+function untilAborted(pending, signal) {
+  const work = Promise.resolve(pending);
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => void 0);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => void 0);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
 function formatSeconds(ms) {
   return `${(Math.round(ms / 100) / 10).toFixed(1)} s`;
+}
+
+// src/aws/clients.ts
+var import_client_elastic_load_balancing_v2 = __toESM(require_dist_cjs18(), 1);
+
+// src/common/version.ts
+var VERSION = "0.1.0";
+var USER_AGENT2 = `eks-cluster-canary/${VERSION}`;
+
+// src/aws/clients.ts
+var CONNECTION_TIMEOUT_MS = 2e3;
+var REQUEST_TIMEOUT_MS = 5e3;
+var MAX_ATTEMPTS = 6;
+var CALL_BOUND_MS = MAX_ATTEMPTS * REQUEST_TIMEOUT_MS + 6200;
+var common = (region) => ({
+  region,
+  retryMode: "adaptive",
+  maxAttempts: MAX_ATTEMPTS,
+  customUserAgent: USER_AGENT2,
+  // The options of @smithy/node-http-handler's NodeHttpHandler, which the SDK builds from them.
+  // Without throwOnRequestTimeout the request timeout only logs a warning.
+  requestHandler: {
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    throwOnRequestTimeout: true
+  }
+});
+function makeElbv2Client(region) {
+  return new import_client_elastic_load_balancing_v2.ElasticLoadBalancingV2Client(common(region));
+}
+function clientOptions(region) {
+  return common(region);
+}
+
+// src/actions/common/run.ts
+import { isAbsolute, relative } from "node:path";
+
+// src/common/logger.ts
+function flatGroups(sink) {
+  let open2 = false;
+  return async (name, fn) => {
+    if (open2) {
+      sink.heading(name);
+      return fn();
+    }
+    open2 = true;
+    sink.startGroup(name);
+    try {
+      return await fn();
+    } finally {
+      open2 = false;
+      sink.endGroup();
+    }
+  };
 }
 
 // src/actions/common/run.ts
@@ -64610,7 +64626,7 @@ function annotationPath(file) {
 function isAwsError(e5) {
   return e5 instanceof Error && "$metadata" in e5;
 }
-async function runAction(body, onCancel = "stopping.") {
+async function runAction(body, onCancel = "stopping.", cancelledState = "") {
   const { budget, cancel } = createCancelBudget();
   const onSignal = (signal, at) => {
     const again = budget.signal.aborted;
@@ -64635,8 +64651,11 @@ async function runAction(body, onCancel = "stopping.") {
     await body(budget.signal, budget);
   } catch (e5) {
     const abortedHere = budget.signal.aborted && (e5 === budget.signal.reason || e5 instanceof Error && (e5.name === "AbortError" || e5.name === "DeadlineError"));
-    if (abortedHere) setFailed(`Cancelled (${errorMessage(budget.signal.reason)}).`);
-    else reportFailure(e5);
+    if (abortedHere) {
+      setFailed(
+        `Cancelled (${errorMessage(budget.signal.reason)}).${cancelledState ? ` ${cancelledState}` : ""}`
+      );
+    } else reportFailure(e5);
   } finally {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigterm);
@@ -66279,15 +66298,6 @@ function intervalStatus(measurements) {
   if (measurements.some((m3) => m3.status === "inconclusive")) return "inconclusive";
   return "pass";
 }
-function untilAborted(work, signal) {
-  if (!signal) return work;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
 async function sleepUntil(clock, t) {
   for (let wait = t - clock.now().getTime(); wait > 0; wait = t - clock.now().getTime()) {
     await clock.sleep(wait);
@@ -67155,68 +67165,72 @@ async function readInputs() {
   return out;
 }
 async function run() {
-  await runAction(async (signal) => {
-    const inputs = await readInputs();
-    const elbv2 = makeElbv2Client(inputs.region);
-    const cloudwatch2 = new import_client_cloudwatch2.CloudWatchClient(clientOptions(inputs.region));
-    try {
-      const targets = await coreLogger.group("Resolving target groups", async () => {
-        const resolved = await resolveTargets(elbv2, inputs.targets);
-        for (const tg of resolved.weighted) {
-          const role = tg === resolved.canary ? "canary" : tg === resolved.baseline ? "baseline" : "weighted";
-          coreLogger.info(
-            `${role} ${tg.label}: ${tg.dimension} behind ${tg.loadBalancers.join(", ") || "no load balancer"} \u2014 ${consoleLink(tg.arn, inputs.region)}`
-          );
-        }
-        if (resolved.baseline && !resolved.weighted.includes(resolved.baseline)) {
-          coreLogger.info(`baseline ${resolved.baseline.label}: ${resolved.baseline.dimension}`);
-        }
-        return resolved;
-      });
-      coreLogger.info(
-        `Analysis: warmup ${formatDuration(inputs.analysis.warmupMs)}, interval ${formatDuration(inputs.analysis.intervalMs)}, duration ${formatDuration(inputs.analysis.durationMs)}, failure limit ${inputs.analysis.failureLimit}, ${inputs.analysis.checks.length} checks.`
-      );
-      const request = {
-        analysis: inputs.analysis,
-        targets,
-        cloudWatchPeriodMs: inputs.cloudWatchPeriodMs,
-        cloudWatchDelayMs: inputs.cloudWatchDelayMs,
-        ...inputs.since !== void 0 ? { since: inputs.since } : {}
-      };
-      const result = await runAnalysis(request, {
-        cloudwatch: cloudwatch2,
-        elbv2,
-        fetch: globalThis.fetch,
-        clock: abortableClock(systemClock, signal),
-        logger: coreLogger,
-        signal
-      });
-      const reportPath = join5(
-        process.env.RUNNER_TEMP ?? tmpdir(),
-        `verify-health-${new Date(result.verdictAt).toISOString().replace(/[:.]/g, "-")}.json`
-      );
-      await writeFile2(
-        reportPath,
-        `${JSON.stringify(buildReport(result, inputs.analysis, targets), null, 2)}
+  await runAction(
+    async (signal) => {
+      const inputs = await readInputs();
+      const elbv2 = makeElbv2Client(inputs.region);
+      const cloudwatch2 = new import_client_cloudwatch2.CloudWatchClient(clientOptions(inputs.region));
+      try {
+        const targets = await coreLogger.group("Resolving target groups", async () => {
+          const resolved = await untilAborted(resolveTargets(elbv2, inputs.targets), signal);
+          for (const tg of resolved.weighted) {
+            const role = tg === resolved.canary ? "canary" : tg === resolved.baseline ? "baseline" : "weighted";
+            coreLogger.info(
+              `${role} ${tg.label}: ${tg.dimension} behind ${tg.loadBalancers.join(", ") || "no load balancer"} \u2014 ${consoleLink(tg.arn, inputs.region)}`
+            );
+          }
+          if (resolved.baseline && !resolved.weighted.includes(resolved.baseline)) {
+            coreLogger.info(`baseline ${resolved.baseline.label}: ${resolved.baseline.dimension}`);
+          }
+          return resolved;
+        });
+        coreLogger.info(
+          `Analysis: warmup ${formatDuration(inputs.analysis.warmupMs)}, interval ${formatDuration(inputs.analysis.intervalMs)}, duration ${formatDuration(inputs.analysis.durationMs)}, failure limit ${inputs.analysis.failureLimit}, ${inputs.analysis.checks.length} checks.`
+        );
+        const request = {
+          analysis: inputs.analysis,
+          targets,
+          cloudWatchPeriodMs: inputs.cloudWatchPeriodMs,
+          cloudWatchDelayMs: inputs.cloudWatchDelayMs,
+          ...inputs.since !== void 0 ? { since: inputs.since } : {}
+        };
+        const result = await runAnalysis(request, {
+          cloudwatch: cloudwatch2,
+          elbv2,
+          fetch: globalThis.fetch,
+          clock: abortableClock(systemClock, signal),
+          logger: coreLogger,
+          signal
+        });
+        const reportPath = join5(
+          process.env.RUNNER_TEMP ?? tmpdir(),
+          `verify-health-${new Date(result.verdictAt).toISOString().replace(/[:.]/g, "-")}.json`
+        );
+        await writeFile2(
+          reportPath,
+          `${JSON.stringify(buildReport(result, inputs.analysis, targets), null, 2)}
 `
-      );
-      setOutput(Outputs.healthy, String(result.healthy));
-      setOutput(Outputs.failedChecks, JSON.stringify(result.failedChecks));
-      setOutput(Outputs.report, reportPath);
-      setOutput(Outputs.verdictAt, new Date(result.verdictAt).toISOString());
-      if (process.env.GITHUB_STEP_SUMMARY) {
-        await summary.addRaw(summaryMarkdown(result, inputs.analysis)).write();
+        );
+        setOutput(Outputs.healthy, String(result.healthy));
+        setOutput(Outputs.failedChecks, JSON.stringify(result.failedChecks));
+        setOutput(Outputs.report, reportPath);
+        setOutput(Outputs.verdictAt, new Date(result.verdictAt).toISOString());
+        if (process.env.GITHUB_STEP_SUMMARY) {
+          await summary.addRaw(summaryMarkdown(result, inputs.analysis)).write();
+        }
+        coreLogger.info(`Verdict: ${result.verdict}`);
+        coreLogger.info(`Report: ${reportPath}`);
+        if (!result.healthy && inputs.failOnUnhealthy) {
+          setFailed(`Canary unhealthy: ${result.verdict}`);
+        }
+      } finally {
+        elbv2.destroy();
+        cloudwatch2.destroy();
       }
-      coreLogger.info(`Verdict: ${result.verdict}`);
-      coreLogger.info(`Report: ${reportPath}`);
-      if (!result.healthy && inputs.failOnUnhealthy) {
-        setFailed(`Canary unhealthy: ${result.verdict}`);
-      }
-    } finally {
-      elbv2.destroy();
-      cloudwatch2.destroy();
-    }
-  }, "stopping the analysis without a verdict (verify-health changes nothing).");
+    },
+    "stopping the analysis without a verdict (verify-health changes nothing).",
+    "No verdict; verify-health changes nothing on the ALB."
+  );
 }
 
 // src/actions/verify-health/index.ts

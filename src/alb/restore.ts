@@ -228,6 +228,10 @@ async function restoreOne(
   for (let round = 1; ; round++) {
     const written = await io.write(route);
     if (written.error === undefined) accepted = true;
+    else if (io.signal.aborted) {
+      // Out of time with the write unanswered: it may land or not; nothing is left to look.
+      return left('unknown', `${written.error}, so it was not read back`, seen);
+    }
     const after = await io.confirm(route);
     if ('holds' in after) {
       logger.info(

@@ -85,6 +85,8 @@ function isAwsError(e: unknown): e is Error {
 export async function runAction(
   body: (signal: AbortSignal, budget: CancelBudget) => Promise<void>,
   onCancel = 'stopping.',
+  /** The state a bare cancellation leaves, said after "Cancelled (received SIGINT)." */
+  cancelledState = '',
 ): Promise<void> {
   const { budget, cancel } = createCancelBudget();
   const onSignal = (signal: NodeJS.Signals, at?: number): void => {
@@ -117,8 +119,11 @@ export async function runAction(
       (e === budget.signal.reason ||
         (e instanceof Error && (e.name === 'AbortError' || e.name === 'DeadlineError')));
     // The cancellation itself, surfacing from a wait or a request: no stack, it is no bug.
-    if (abortedHere) core.setFailed(`Cancelled (${errorMessage(budget.signal.reason)}).`);
-    else reportFailure(e);
+    if (abortedHere) {
+      core.setFailed(
+        `Cancelled (${errorMessage(budget.signal.reason)}).${cancelledState ? ` ${cancelledState}` : ''}`,
+      );
+    } else reportFailure(e);
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);

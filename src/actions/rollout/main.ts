@@ -102,57 +102,61 @@ export function commandEvent(command: Command, event: GitHubEvent): RolloutEvent
 }
 
 export async function run(): Promise<void> {
-  await runAction(async (signal, budget) => {
-    let inputs: RolloutInputs;
-    try {
-      inputs = readRolloutInputs();
-    } catch (e) {
-      core.setOutput(Outputs.result, 'failed');
-      throw e;
-    }
-    const clients = new Map<string, AwsClients>();
-    try {
-      const event = readEvent();
-      const rolloutEvent = commandEvent(inputs.command, event);
-      const deps: RolloutDeps = {
-        github: makeGitHub(inputs.token, event.repo),
-        mask: (secret) => core.setSecret(secret),
-        aws(region) {
-          let c = clients.get(region);
-          if (!c) {
-            c = {
-              elbv2: makeElbv2Client(region),
-              cloudwatch: new CloudWatchClient(clientOptions(region)),
-            };
-            clients.set(region, c);
-          }
-          return c;
-        },
-        logger: coreLogger,
-        clock: systemClock,
-        fetch: globalThis.fetch,
-        signal,
-        budget,
-      };
-      const settings: RolloutSettings = {
-        optionNames: OPTION_NAMES,
-        settleMs: inputs.settleMs,
-        cloudWatchPeriodMs: inputs.cloudWatchPeriodMs,
-        cloudWatchDelayMs: inputs.cloudWatchDelayMs,
-        ...(event.runUrl ? { runUrl: event.runUrl } : {}),
-      };
-      const outcome = await runCommand(inputs, rolloutEvent, settings, deps);
-      await finish(inputs.command, outcome);
-    } catch (e) {
-      core.setOutput(Outputs.result, 'failed');
-      throw e;
-    } finally {
-      for (const c of clients.values()) {
-        c.elbv2.destroy();
-        c.cloudwatch.destroy();
+  await runAction(
+    async (signal, budget) => {
+      let inputs: RolloutInputs;
+      try {
+        inputs = readRolloutInputs();
+      } catch (e) {
+        core.setOutput(Outputs.result, 'failed');
+        throw e;
       }
-    }
-  }, 'stopping; weights changed by this run are restored.');
+      const clients = new Map<string, AwsClients>();
+      try {
+        const event = readEvent();
+        const rolloutEvent = commandEvent(inputs.command, event);
+        const deps: RolloutDeps = {
+          github: makeGitHub(inputs.token, event.repo),
+          mask: (secret) => core.setSecret(secret),
+          aws(region) {
+            let c = clients.get(region);
+            if (!c) {
+              c = {
+                elbv2: makeElbv2Client(region),
+                cloudwatch: new CloudWatchClient(clientOptions(region)),
+              };
+              clients.set(region, c);
+            }
+            return c;
+          },
+          logger: coreLogger,
+          clock: systemClock,
+          fetch: globalThis.fetch,
+          signal,
+          budget,
+        };
+        const settings: RolloutSettings = {
+          optionNames: OPTION_NAMES,
+          settleMs: inputs.settleMs,
+          cloudWatchPeriodMs: inputs.cloudWatchPeriodMs,
+          cloudWatchDelayMs: inputs.cloudWatchDelayMs,
+          ...(event.runUrl ? { runUrl: event.runUrl } : {}),
+        };
+        const outcome = await runCommand(inputs, rolloutEvent, settings, deps);
+        await finish(inputs.command, outcome);
+      } catch (e) {
+        core.setOutput(Outputs.result, 'failed');
+        throw e;
+      } finally {
+        for (const c of clients.values()) {
+          c.elbv2.destroy();
+          c.cloudwatch.destroy();
+        }
+      }
+    },
+    'stopping; weights changed by this run are restored.',
+    'Nothing was changed on the ALB.',
+  );
 }
 
 function runCommand(
