@@ -72001,6 +72001,18 @@ var NothingChangedError = class extends ExplainedError {
 };
 var WRITE_GRACE_MS = 2e3;
 var RESTORE_RESERVE_MS = 3e3;
+function isChanged(state2) {
+  return state2 === "confirmed" || state2 === "written";
+}
+function mergeReports(later, earlier) {
+  if (!earlier) return later;
+  const heldMs = later.heldMs ?? earlier.heldMs;
+  return {
+    restored: [...later.restored, ...earlier.restored],
+    notRestored: [...later.notRestored, ...earlier.notRestored],
+    ...heldMs !== void 0 ? { heldMs } : {}
+  };
+}
 function writeGrace(budget) {
   return Math.min(WRITE_GRACE_MS, budget.timeLeft(FINAL_WORDS_MS + RESTORE_RESERVE_MS));
 }
@@ -72066,8 +72078,17 @@ async function shiftWeights(req, deps) {
   }
   const touched = [];
   const state2 = new Map(toWrite.map((r5) => [r5.ref.arn, "untouched"]));
-  const reportAtSignal = () => reportCancelState(deps, budget, live, toWrite, state2, req);
-  budget.signal.addEventListener("abort", reportAtSignal, { once: true });
+  let early2;
+  const onCancel = () => {
+    reportCancelState(deps, budget, live, toWrite, state2, req);
+    const changed = touched.filter((r5) => isChanged(state2.get(r5.ref.arn)));
+    if (changed.length === 0) return;
+    early2 = {
+      routes: changed,
+      report: restoreRoutes({ ...deps, budget }, changed, targetGroups)
+    };
+  };
+  budget.signal.addEventListener("abort", onCancel, { once: true });
   let appliedAt;
   try {
     await logger2.group("Shifting", async () => {
@@ -72121,21 +72142,24 @@ async function shiftWeights(req, deps) {
         await deps.clock.sleep(req.settleMs, budget.signal);
       }
     });
+    throwIfAborted(budget.signal);
     appliedAt = deps.clock.now();
   } catch (e5) {
     const cancelled = budget.signal.aborted;
     const cause = cancelled ? `the job was cancelled (${errorMessage(budget.signal.reason)})` : errorMessage(e5);
+    const rest = touched.filter((r5) => !early2?.routes.includes(r5));
     const uncertain = new Set(
-      touched.map((r5) => r5.ref.arn).filter((arn) => !["confirmed", "written"].includes(state2.get(arn)))
+      rest.map((r5) => r5.ref.arn).filter((arn) => !isChanged(state2.get(arn)))
     );
-    const abandoned = touched.filter((r5) => state2.get(r5.ref.arn) === "abandoned");
-    const report = await logger2.group(
-      "Restoring previous weights",
-      () => restoreRoutes({ ...deps, budget }, touched, targetGroups, {
+    const abandoned = rest.filter((r5) => state2.get(r5.ref.arn) === "abandoned");
+    const report = await logger2.group("Restoring previous weights", async () => {
+      const done = await early2?.report;
+      const more = await restoreRoutes({ ...deps, budget }, rest, targetGroups, {
         uncertain,
         abandonedWrite: abandoned.length > 0
-      })
-    );
+      });
+      return mergeReports(more, done);
+    });
     throw new ShiftFailedError(
       restoreMessage(cause, report, live.length, fmt, abandoned, req.desired),
       previous,
@@ -72144,7 +72168,7 @@ async function shiftWeights(req, deps) {
       cancelled
     );
   } finally {
-    budget.signal.removeEventListener("abort", reportAtSignal);
+    budget.signal.removeEventListener("abort", onCancel);
   }
   return {
     previous,
@@ -72302,9 +72326,9 @@ function reportCancelState(deps, budget, live, toWrite, state2, req) {
     const name = describeRef(r5.ref);
     switch (toWrite.includes(r5) ? state2.get(r5.ref.arn) : "unchanged") {
       case "confirmed":
-        return `- ${name}: changed to ${fmt(req.desired)} (confirmed); will be restored to ${fmt(r5.weights)}`;
+        return `- ${name}: changed to ${fmt(req.desired)} (confirmed); restoring it now to ${fmt(r5.weights)}`;
       case "written":
-        return `- ${name}: changed to ${fmt(req.desired)} (AWS accepted, read-back pending); will be restored to ${fmt(r5.weights)}`;
+        return `- ${name}: changed to ${fmt(req.desired)} (AWS accepted, not read back yet); restoring it now to ${fmt(r5.weights)}`;
       case "in-flight":
         return `- ${name}: write to ${fmt(req.desired)} in flight, given ${formatSeconds(writeGrace(budget))} to end; then read back and restored to ${fmt(r5.weights)}`;
       case "failed":

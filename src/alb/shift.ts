@@ -152,6 +152,22 @@ export const WRITE_GRACE_MS = 2_000;
 /** Kept for the restore when bounding a write in flight: one write and a read-back per route. */
 const RESTORE_RESERVE_MS = 3_000;
 
+/** A route AWS has accepted the new weights for (read back or not). */
+function isChanged(state: RouteState | undefined): boolean {
+  return state === 'confirmed' || state === 'written';
+}
+
+/** The later routes' report first: both lists stay in reverse order of writing. */
+function mergeReports(later: RestoreReport, earlier: RestoreReport | undefined): RestoreReport {
+  if (!earlier) return later;
+  const heldMs = later.heldMs ?? earlier.heldMs;
+  return {
+    restored: [...later.restored, ...earlier.restored],
+    notRestored: [...later.notRestored, ...earlier.notRestored],
+    ...(heldMs !== undefined ? { heldMs } : {}),
+  };
+}
+
 /** How long a write in flight at the first signal may still take. */
 function writeGrace(budget: CancelBudget): number {
   return Math.min(WRITE_GRACE_MS, budget.timeLeft(FINAL_WORDS_MS + RESTORE_RESERVE_MS));
@@ -232,9 +248,19 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
   const touched: LiveRoute[] = [];
   const state = new Map<string, RouteState>(toWrite.map((r) => [r.ref.arn, 'untouched']));
   // At the first signal, before anything else: what each route is known to have, and what
-  // happens next. If the runner kills the step early, the log still says this much.
-  const reportAtSignal = (): void => reportCancelState(deps, budget, live, toWrite, state, req);
-  budget.signal.addEventListener('abort', reportAtSignal, { once: true });
+  // happens next (if the runner kills the step early, the log still says this much). The
+  // routes known to be changed are restored at once, while a write in flight has its grace.
+  let early: { routes: LiveRoute[]; report: Promise<RestoreReport> } | undefined;
+  const onCancel = (): void => {
+    reportCancelState(deps, budget, live, toWrite, state, req);
+    const changed = touched.filter((r) => isChanged(state.get(r.ref.arn)));
+    if (changed.length === 0) return;
+    early = {
+      routes: changed,
+      report: restoreRoutes({ ...deps, budget }, changed, targetGroups),
+    };
+  };
+  budget.signal.addEventListener('abort', onCancel, { once: true });
   let appliedAt: Date;
   try {
     await logger.group('Shifting', async () => {
@@ -290,6 +316,8 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
         await deps.clock.sleep(req.settleMs, budget.signal);
       }
     });
+    // A cancel that came after the last write, with no settle wait to end, still restores.
+    throwIfAborted(budget.signal);
     appliedAt = deps.clock.now();
   } catch (e) {
     const cancelled = budget.signal.aborted;
@@ -298,18 +326,19 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
       : errorMessage(e);
     // Routes whose write AWS accepted are changed: written back at once. The others (write
     // failed, abandoned, or never answered) may not have changed: looked at first.
+    const rest = touched.filter((r) => !early?.routes.includes(r));
     const uncertain = new Set(
-      touched
-        .map((r) => r.ref.arn)
-        .filter((arn) => !['confirmed', 'written'].includes(state.get(arn) as string)),
+      rest.map((r) => r.ref.arn).filter((arn) => !isChanged(state.get(arn))),
     );
-    const abandoned = touched.filter((r) => state.get(r.ref.arn) === 'abandoned');
-    const report = await logger.group('Restoring previous weights', () =>
-      restoreRoutes({ ...deps, budget }, touched, targetGroups, {
+    const abandoned = rest.filter((r) => state.get(r.ref.arn) === 'abandoned');
+    const report = await logger.group('Restoring previous weights', async () => {
+      const done = await early?.report;
+      const more = await restoreRoutes({ ...deps, budget }, rest, targetGroups, {
         uncertain,
         abandonedWrite: abandoned.length > 0,
-      }),
-    );
+      });
+      return mergeReports(more, done);
+    });
     throw new ShiftFailedError(
       restoreMessage(cause, report, live.length, fmt, abandoned, req.desired),
       previous,
@@ -318,7 +347,7 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
       cancelled,
     );
   } finally {
-    budget.signal.removeEventListener('abort', reportAtSignal);
+    budget.signal.removeEventListener('abort', onCancel);
   }
 
   return {
@@ -548,9 +577,9 @@ function reportCancelState(
     const name = describeRef(r.ref);
     switch (toWrite.includes(r) ? state.get(r.ref.arn) : 'unchanged') {
       case 'confirmed':
-        return `- ${name}: changed to ${fmt(req.desired)} (confirmed); will be restored to ${fmt(r.weights)}`;
+        return `- ${name}: changed to ${fmt(req.desired)} (confirmed); restoring it now to ${fmt(r.weights)}`;
       case 'written':
-        return `- ${name}: changed to ${fmt(req.desired)} (AWS accepted, read-back pending); will be restored to ${fmt(r.weights)}`;
+        return `- ${name}: changed to ${fmt(req.desired)} (AWS accepted, not read back yet); restoring it now to ${fmt(r.weights)}`;
       case 'in-flight':
         return `- ${name}: write to ${fmt(req.desired)} in flight, given ${formatSeconds(writeGrace(budget))} to end; then read back and restored to ${fmt(r.weights)}`;
       case 'failed':

@@ -551,7 +551,7 @@ describe('shiftWeights', () => {
     const log = d.logger.text();
     expect(log).toContain('Cancelled during the shift (received SIGINT); 9.0 s left to restore.');
     expect(log).toContain(
-      '- listener web listener 522ab2: changed to web-blue=75, web-green=25 (confirmed); will be restored to web-blue=90, web-green=10',
+      '- listener web listener 522ab2: changed to web-blue=75, web-green=25 (confirmed); restoring it now to web-blue=90, web-green=10',
     );
     expect(log).toContain(
       '- rule web rule 6cabee: write to web-blue=75, web-green=25 in flight, given 2.0 s to end; then read back and restored to web-blue=90, web-green=10',
