@@ -64685,7 +64685,7 @@ function notFoundAsConfigurationError(e5, ref) {
 }
 function awsErrorText(e5) {
   const name = e5.name;
-  const message = errorMessage(e5);
+  const message = name === "TimeoutError" ? `AWS did not answer within ${REQUEST_TIMEOUT_MS / 1e3} s` : errorMessage(e5);
   const attempts = e5.$metadata?.attempts;
   const text = name && name !== "Error" && !message.startsWith(name) ? `${name}: ${message}` : message;
   return attempts && attempts > 1 ? `${text} (after ${attempts} attempts)` : text;
@@ -65273,7 +65273,13 @@ async function confirmWeights(deps, ref, targetGroups, expected, signal) {
   const attempts = deps.readBackAttempts ?? 3;
   let seen = "nothing";
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const { actions } = await describeRoute(deps.client, ref, signal);
+    let actions;
+    try {
+      ({ actions } = await describeRoute(deps.client, ref, signal));
+    } catch (e5) {
+      if (signal?.aborted || !isAwsCallError(e5)) throw e5;
+      throw new Error(`read-back of ${describeRef(ref)} failed: ${awsErrorText(e5)}`, { cause: e5 });
+    }
     const forward = readForwardWeights(ref, actions, targetGroups);
     if ("weights" in forward && sameWeights(forward.weights, expected)) return;
     seen = "weights" in forward ? formatWeights(forward.weights, deps.label) : forward.problem;

@@ -12,6 +12,7 @@ import {
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { shortName } from '../aws/arn.js';
+import { REQUEST_TIMEOUT_MS } from '../aws/clients.js';
 import { untilAborted } from '../common/cancel.js';
 import { ConfigurationError, errorMessage } from '../common/errors.js';
 import type { RouteRef } from './forward.js';
@@ -97,7 +98,11 @@ export function notFoundAsConfigurationError(e: unknown, ref: RouteRef): unknown
 /** An AWS error as "Code: message", with the SDK's attempt count when it retried. */
 export function awsErrorText(e: unknown): string {
   const name = (e as { name?: string }).name;
-  const message = errorMessage(e);
+  // The SDK's own wording names its HTTP handler and an option; say what happened instead.
+  const message =
+    name === 'TimeoutError'
+      ? `AWS did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`
+      : errorMessage(e);
   const attempts = (e as { $metadata?: { attempts?: number } }).$metadata?.attempts;
   const text =
     name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message;

@@ -463,7 +463,13 @@ async function confirmWeights(
   const attempts = deps.readBackAttempts ?? 3;
   let seen = 'nothing';
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const { actions } = await describeRoute(deps.client, ref, signal);
+    let actions: Action[];
+    try {
+      ({ actions } = await describeRoute(deps.client, ref, signal));
+    } catch (e) {
+      if (signal?.aborted || !isAwsCallError(e)) throw e;
+      throw new Error(`read-back of ${describeRef(ref)} failed: ${awsErrorText(e)}`, { cause: e });
+    }
     const forward = readForwardWeights(ref, actions, targetGroups);
     if ('weights' in forward && sameWeights(forward.weights, expected)) return;
     seen = 'weights' in forward ? formatWeights(forward.weights, deps.label) : forward.problem;

@@ -275,7 +275,7 @@ describe.concurrent('shift-weight: failures without a cancel', () => {
       expect(Date.now() - at).toBeLessThan(45_000);
       expect(run.exitCode).toBe(1);
       expect(run.stdout).toMatch(
-        /::error::Could not read the routes: TimeoutError: .* requestTimeout\. \(after 6 attempts\)\. Nothing was changed\./,
+        /::error::Could not read the routes: TimeoutError: AWS did not answer within 5 s \(after 6 attempts\)\. Nothing was changed\./,
       );
       await expectTruthfulEnd(run, [...web.listenerArns, ...web.ruleArns], reader(sandbox, web));
     },
