@@ -385,8 +385,9 @@ describe.concurrent(
         const { live } = await expectTruthfulEnd(run, web.listenerArns, (arn) =>
           web.liveWeights(arn),
         );
-        // The analysis runs 60 s: a cancelled apply never ends at the new weights.
-        expect(run.exitCode).toBe(1);
+        // The analysis runs 60 s: a cancelled apply never ends at the new weights. (No exit
+        // code when the SIGINT came while Node was still parsing the bundle.)
+        if (run.stdout !== '') expect(run.exitCode).toBe(1);
         expect(live, run.stdout).toEqual([OLD, OLD]);
       });
     });
