@@ -64897,6 +64897,7 @@ async function restoreOne(io, route, uncertain, fmt) {
     );
     return { ok: false, left: out };
   };
+  let seen;
   if (uncertain) {
     const now = await io.read(
       route,
@@ -64906,8 +64907,8 @@ async function restoreOne(io, route, uncertain, fmt) {
       logger2.info(`${name}: still has ${fmt(route.weights)}; its write never landed (confirmed)`);
       return { ok: true };
     }
+    if ("weights" in now) seen = now.weights;
   }
-  let seen;
   let accepted = false;
   for (let round = 1; ; round++) {
     const written = await io.write(route);

@@ -209,6 +209,7 @@ async function restoreOne(
     return { ok: false, left: out };
   };
 
+  let seen: Weights | undefined;
   if (uncertain) {
     // Its own write may never have landed: look before writing, briefly (a stalled read must
     // not keep the restore from writing).
@@ -220,8 +221,8 @@ async function restoreOne(
       logger.info(`${name}: still has ${fmt(route.weights)}; its write never landed (confirmed)`);
       return { ok: true };
     }
+    if ('weights' in now) seen = now.weights;
   }
-  let seen: Weights | undefined;
   let accepted = false;
   // Writes again while the route does not hold (a late write of ours, or someone else's,
   // landed after the restore), until the deadline.
