@@ -66466,6 +66466,11 @@ var ConfigurationError = class extends ExplainedError {
   diagnostics;
   name = "ConfigurationError";
 };
+function nothingWasChanged(e5) {
+  if (/nothing was changed/i.test(e5.message)) return e5;
+  return new ConfigurationError(`${e5.message}
+Nothing was changed.`, e5.diagnostics);
+}
 function formatDiagnostic(d5) {
   return `${d5.file}:${d5.line}:${d5.col}: ${d5.message}`;
 }
@@ -72360,10 +72365,7 @@ function nothingChanged(e5, budget) {
       true
     );
   }
-  if (e5 instanceof ConfigurationError) {
-    return /nothing was changed/i.test(e5.message) ? e5 : new ConfigurationError(`${e5.message}
-${unchanged}`, e5.diagnostics);
-  }
+  if (e5 instanceof ConfigurationError) return nothingWasChanged(e5);
   if (isAwsCallError(e5)) {
     return new NothingChangedError(
       `Could not read the routes: ${awsErrorText(e5)}. ${unchanged}`,
@@ -76433,7 +76435,7 @@ async function run() {
         inputs = readRolloutInputs();
       } catch (e5) {
         setOutput(Outputs.result, "failed");
-        throw e5;
+        throw e5 instanceof ConfigurationError ? nothingWasChanged(e5) : e5;
       }
       const clients = /* @__PURE__ */ new Map();
       try {

@@ -64311,6 +64311,11 @@ var ConfigurationError = class extends ExplainedError {
   diagnostics;
   name = "ConfigurationError";
 };
+function nothingWasChanged(e5) {
+  if (/nothing was changed/i.test(e5.message)) return e5;
+  return new ConfigurationError(`${e5.message}
+Nothing was changed.`, e5.diagnostics);
+}
 function formatDiagnostic(d5) {
   return `${d5.file}:${d5.line}:${d5.col}: ${d5.message}`;
 }
@@ -65387,10 +65392,7 @@ function nothingChanged(e5, budget) {
       true
     );
   }
-  if (e5 instanceof ConfigurationError) {
-    return /nothing was changed/i.test(e5.message) ? e5 : new ConfigurationError(`${e5.message}
-${unchanged}`, e5.diagnostics);
-  }
+  if (e5 instanceof ConfigurationError) return nothingWasChanged(e5);
   if (isAwsCallError(e5)) {
     return new NothingChangedError(
       `Could not read the routes: ${awsErrorText(e5)}. ${unchanged}`,
@@ -67619,7 +67621,9 @@ function weightsJson(weights) {
 // src/actions/shift-weight/main.ts
 async function run() {
   await runAction(async (_signal, budget) => {
-    const inputs = await readShiftWeightInputs();
+    const inputs = await readShiftWeightInputs().catch((e5) => {
+      throw e5 instanceof ConfigurationError ? nothingWasChanged(e5) : e5;
+    });
     const client = makeElbv2Client(inputs.region);
     try {
       const result = await shiftWeights(inputs.shift, {

@@ -9,7 +9,12 @@ import {
   type Action,
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ConfigurationError, ExplainedError, errorMessage } from '../common/errors.js';
+import {
+  ConfigurationError,
+  ExplainedError,
+  errorMessage,
+  nothingWasChanged,
+} from '../common/errors.js';
 import {
   budgetFromSignal,
   DeadlineError,
@@ -617,11 +622,7 @@ function nothingChanged(e: unknown, budget: CancelBudget): unknown {
       true,
     );
   }
-  if (e instanceof ConfigurationError) {
-    return /nothing was changed/i.test(e.message)
-      ? e
-      : new ConfigurationError(`${e.message}\n${unchanged}`, e.diagnostics);
-  }
+  if (e instanceof ConfigurationError) return nothingWasChanged(e);
   if (isAwsCallError(e)) {
     return new NothingChangedError(
       `Could not read the routes: ${awsErrorText(e)}. ${unchanged}`,

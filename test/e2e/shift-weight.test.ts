@@ -339,6 +339,8 @@ describe('shift-weight bundle against the sandbox', () => {
       /::error file=.*invalid\.yaml,line=\d+,col=\d+::weights sum to 90; they are percents of the traffic and must sum to 100\./,
     );
     expect(run.stdout).not.toContain('    at ');
+    // The failure says which state the ALB is in.
+    expect(run.stdout).toMatch(/::error::.*%0ANothing was changed\.\n/);
     expect(sandbox.core.calls).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { systemClock } from '../../common/clock.js';
 import { clientOptions, makeElbv2Client } from '../../aws/clients.js';
 import { coreLogger, runAction } from '../common/run.js';
-import { ConfigurationError } from '../../common/errors.js';
+import { ConfigurationError, nothingWasChanged } from '../../common/errors.js';
 import { readEvent, type GitHubEvent } from '../../github/event.js';
 import { makeGitHub } from '../../github/octokit.js';
 import { runAdvance } from '../../operations/advance.js';
@@ -109,7 +109,7 @@ export async function run(): Promise<void> {
         inputs = readRolloutInputs();
       } catch (e) {
         core.setOutput(Outputs.result, 'failed');
-        throw e;
+        throw e instanceof ConfigurationError ? nothingWasChanged(e) : e;
       }
       const clients = new Map<string, AwsClients>();
       try {

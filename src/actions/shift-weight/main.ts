@@ -7,13 +7,16 @@ import { coreLogger, runAction } from '../common/run.js';
 import { makeElbv2Client } from '../../aws/clients.js';
 import { NothingChangedError, ShiftFailedError, shiftWeights } from '../../alb/shift.js';
 import { systemClock } from '../../common/clock.js';
+import { ConfigurationError, nothingWasChanged } from '../../common/errors.js';
 import { readShiftWeightInputs } from './inputs.js';
 import { Outputs } from './io.js';
 import { summarizeFailure, summarizeShift, weightsJson } from './summary.js';
 
 export async function run(): Promise<void> {
   await runAction(async (_signal, budget) => {
-    const inputs = await readShiftWeightInputs();
+    const inputs = await readShiftWeightInputs().catch((e: unknown) => {
+      throw e instanceof ConfigurationError ? nothingWasChanged(e) : e;
+    });
     const client = makeElbv2Client(inputs.region);
     try {
       const result = await shiftWeights(inputs.shift, {
