@@ -560,4 +560,30 @@ describe('shiftWeights', () => {
     // The report comes before the restore.
     expect(log.indexOf('Routes now:')).toBeLessThan(log.indexOf('restored to'));
   });
+
+  it('in parallel mode (the emergency rollback), a cancel mid-writes restores every route written', async () => {
+    const alb = new FakeAlb()
+      .addListener(LISTENER, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })])
+      .addListener(LISTENER_2, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })])
+      .addRule(RULE, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })]);
+    const cancel = new AbortController();
+    alb.beforeWrite = (_arn, n) => {
+      if (n === 2) cancel.abort(new Error('received SIGINT'));
+    };
+    const err = await shiftWeights(
+      request(
+        [listener(), listener(LISTENER_2), rule()],
+        { [TG_BLUE]: 0, [TG_GREEN]: 100 },
+        {
+          parallel: true,
+        },
+      ),
+      deps(alb, cancel.signal),
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(ShiftFailedError);
+    expect(err.cancelled).toBe(true);
+    expect(err.message).toContain('restored and confirmed');
+    for (const arn of [LISTENER, LISTENER_2, RULE])
+      expect(alb.weightsOf(arn)).toEqual({ [TG_BLUE]: 90, [TG_GREEN]: 10 });
+  });
 });
