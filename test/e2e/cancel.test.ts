@@ -74,7 +74,7 @@ async function expectTruthfulEnd(
 ): Promise<{ live: Record<string, number>[]; error: string | undefined }> {
   const context = `exit ${run.exitCode} ${run.signal ?? ''}\n${run.stdout}`;
   if (run.signal === 'SIGINT' && run.stdout === '') {
-    // Cancelled while Node was still parsing the bundle (its first ~0.1 s), before any code of
+    // Cancelled while Node was still parsing the bundle (its first 0.15-0.3 s), before any code of
     // ours ran: nothing can have changed, and nothing could say so.
     expect(await Promise.all(routes.map(read))).toEqual(routes.map(() => OLD));
     return { live: routes.map(() => OLD), error: undefined };
