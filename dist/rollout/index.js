@@ -75921,7 +75921,8 @@ async function rolledBack(run2, head, headText, why) {
   out.status = notRestored.length === 0 ? "rolled-back" : "failed";
   out.message = notRestored.length === 0 ? `Rolled back to ${show(why.live)} (restored and confirmed by read-back on every route): ${why.reason}.` : [
     `The step to ${show(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored or confirmed: ${notRestored.map((n3) => `${shortName(n3.arn)} (${n3.state === "changed" ? "left changed" : "unknown, could not be read"}: ${n3.reason})`).join("; ")}. Set them back to ${show(why.live)} by hand now:`,
-    ...notRestored.map((n3) => `  ${n3.command}`)
+    // A failed shift's own message (the detail below) already ends with the commands.
+    ...why.detail ? [] : notRestored.map((n3) => `  ${n3.command}`)
   ].join("\n");
   if (why.detail) out.message += `
 ${why.detail}`;

@@ -482,7 +482,8 @@ async function rolledBack(
       : [
           `The step to ${show(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored or confirmed: ` +
             `${notRestored.map((n) => `${shortName(n.arn)} (${n.state === 'changed' ? 'left changed' : 'unknown, could not be read'}: ${n.reason})`).join('; ')}. Set them back to ${show(why.live)} by hand now:`,
-          ...notRestored.map((n) => `  ${n.command}`),
+          // A failed shift's own message (the detail below) already ends with the commands.
+          ...(why.detail ? [] : notRestored.map((n) => `  ${n.command}`)),
         ].join('\n');
   if (why.detail) out.message += `\n${why.detail}`;
   // After a cancel the runner may kill the step during the GitHub calls below: the ALB's state
