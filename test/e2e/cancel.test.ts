@@ -74,7 +74,7 @@ async function expectTruthfulEnd(
 ): Promise<{ live: Record<string, number>[]; error: string | undefined }> {
   const context = `exit ${run.exitCode} ${run.signal ?? ''}\n${run.stdout}`;
   if (run.signal === 'SIGINT' && run.stdout === '') {
-    // Cancelled while Node was still parsing the bundle (its first 0.15-0.3 s), before any code of
+    // Cancelled in Node's own start-up (its first ~30 ms, more on a busy machine), before any code of
     // ours ran: nothing can have changed, and nothing could say so.
     expect(await Promise.all(routes.map(read))).toEqual(routes.map(() => OLD));
     return { live: routes.map(() => OLD), error: undefined };
@@ -386,7 +386,7 @@ describe.concurrent(
           web.liveWeights(arn),
         );
         // The analysis runs 60 s: a cancelled apply never ends at the new weights. (No exit
-        // code when the SIGINT came while Node was still parsing the bundle.)
+        // code when the SIGINT came in Node's own start-up.)
         if (run.stdout !== '') expect(run.exitCode).toBe(1);
         expect(live, run.stdout).toEqual([OLD, OLD]);
       });

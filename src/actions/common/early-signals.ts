@@ -1,18 +1,30 @@
 /**
- * The first module every action's entry imports, before the bundle's heavy modules load (about
- * 0.2-0.5 s): until runAction installs its handlers, a SIGINT or SIGTERM would end the process
- * at once, with nothing in the log. This records such a signal instead; runAction takes it over,
- * so a cancel that comes that early still ends with "cancelled; nothing was changed".
+ * A SIGINT or SIGTERM that came before runAction installed its handlers. The runner starts
+ * dist/<name>/index.js, a small loader (scripts/bundle.mjs) that records such signals from its
+ * first line, while Node still parses the bundle, and hands them over through a global. Without
+ * the loader (the bundle run directly, or the sources in tests), this module, the entry's first
+ * import, records them from when it is evaluated. Either way a cancel that early still ends
+ * with "cancelled; nothing was changed" instead of a process killed with nothing logged.
  */
-const early: { name: NodeJS.Signals; at: number }[] = [];
+interface EarlySignal {
+  name: NodeJS.Signals;
+  at: number;
+}
+
+const loader = (globalThis as { __eccEarlySignals?: { take(): EarlySignal[] } }).__eccEarlySignals;
+
+const early: EarlySignal[] = [];
 const record = (name: NodeJS.Signals): void => {
   early.push({ name, at: Date.now() });
 };
-process.on('SIGINT', record);
-process.on('SIGTERM', record);
+if (!loader) {
+  process.on('SIGINT', record);
+  process.on('SIGTERM', record);
+}
 
 /** The signals received so far; from now on they are runAction's to handle. */
-export function takeEarlySignals(): { name: NodeJS.Signals; at: number }[] {
+export function takeEarlySignals(): EarlySignal[] {
+  if (loader) return loader.take();
   process.off('SIGINT', record);
   process.off('SIGTERM', record);
   return early.splice(0);
