@@ -108,8 +108,7 @@ async function once(
       { filter: pathFilter([PATH], 'files'), settings, autoAdvance: false },
       deps,
     );
-    // The file's apply ends with the reconcile PR, the deployment and the comment.
-    const prOpened = Date.now();
+    const applied = Date.now();
     const file = (out.report.files as { analysis?: { verdictAt: string } }[])[0];
     if (out.result !== 'rolled-back' || !file?.analysis)
       throw new Error(`apply: ${out.result} ${out.failure ?? ''}`);
@@ -120,7 +119,8 @@ async function once(
     );
     if (!live.every((w) => w.blue === 100 && w.green === 0))
       throw new Error(`not restored: ${JSON.stringify(live)}`);
-    return { restoreMs: restored - verdictAt, prMs: prOpened - verdictAt };
+    // runApply returns once the reconcile PR is open and the merged PR has its comment.
+    return { restoreMs: restored - verdictAt, prMs: applied - verdictAt };
   } finally {
     clients.elbv2.destroy();
     clients.cloudwatch.destroy();

@@ -50,9 +50,11 @@ export interface Fault {
   /**
    * throttle: AWS's throttling error (HTTP 400 Throttling / ThrottlingException);
    * error5xx: HTTP 500 InternalFailure; latency: delay `latencyMs`, then answer normally;
-   * reset: destroy the connection; rateLimit: throttle beyond `ratePerSecond` calls per second.
+   * reset: destroy the connection; rateLimit: throttle beyond `ratePerSecond` calls per second;
+   * error5xxApplied: carry the call out (a write lands), then answer 500 InternalFailure, as
+   * AWS may when it fails after committing: the caller cannot tell from the answer.
    */
-  kind: 'throttle' | 'error5xx' | 'latency' | 'reset' | 'rateLimit';
+  kind: 'throttle' | 'error5xx' | 'latency' | 'reset' | 'rateLimit' | 'error5xxApplied';
   /** How many matching calls it applies to before it expires; unlimited when absent. */
   times?: number;
   /** Skip this many matching calls before it starts applying (e.g. fail the 2nd ModifyRule). */
@@ -217,6 +219,14 @@ export class SandboxCore {
     } else {
       if (fault?.kind === 'latency') await sleep(fault.latencyMs ?? 1000);
       response = await service.handle(request, operation);
+      if (fault?.kind === 'error5xxApplied') {
+        response = service.errorResponse(
+          request,
+          500,
+          'InternalFailure',
+          'The request processing has failed because of an unknown error, exception or failure.',
+        );
+      }
     }
     this.calls.push({
       service: scope.service,

@@ -66,6 +66,7 @@ const FAULT_KINDS: readonly Fault['kind'][] = [
   'latency',
   'reset',
   'rateLimit',
+  'error5xxApplied',
 ];
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {

@@ -43738,13 +43738,13 @@ var require_dist_cjs18 = __commonJS({
     };
     var DescribeListenerCertificatesCommand = class extends command5(_ep05, _mw05, "DescribeListenerCertificates", DescribeListenerCertificates$) {
     };
-    var DescribeListenersCommand2 = class extends command5(_ep05, _mw05, "DescribeListeners", DescribeListeners$) {
+    var DescribeListenersCommand3 = class extends command5(_ep05, _mw05, "DescribeListeners", DescribeListeners$) {
     };
     var DescribeLoadBalancerAttributesCommand = class extends command5(_ep05, _mw05, "DescribeLoadBalancerAttributes", DescribeLoadBalancerAttributes$) {
     };
     var DescribeLoadBalancersCommand = class extends command5(_ep05, _mw05, "DescribeLoadBalancers", DescribeLoadBalancers$) {
     };
-    var DescribeRulesCommand2 = class extends command5(_ep05, _mw05, "DescribeRules", DescribeRules$) {
+    var DescribeRulesCommand3 = class extends command5(_ep05, _mw05, "DescribeRules", DescribeRules$) {
     };
     var DescribeSSLPoliciesCommand = class extends command5(_ep05, _mw05, "DescribeSSLPolicies", DescribeSSLPolicies$) {
     };
@@ -43804,9 +43804,9 @@ var require_dist_cjs18 = __commonJS({
     };
     var paginateDescribeAccountLimits = createPaginator2(ElasticLoadBalancingV2Client2, DescribeAccountLimitsCommand, "Marker", "NextMarker", "");
     var paginateDescribeListenerCertificates = createPaginator2(ElasticLoadBalancingV2Client2, DescribeListenerCertificatesCommand, "Marker", "NextMarker", "");
-    var paginateDescribeListeners = createPaginator2(ElasticLoadBalancingV2Client2, DescribeListenersCommand2, "Marker", "NextMarker", "");
+    var paginateDescribeListeners = createPaginator2(ElasticLoadBalancingV2Client2, DescribeListenersCommand3, "Marker", "NextMarker", "");
     var paginateDescribeLoadBalancers = createPaginator2(ElasticLoadBalancingV2Client2, DescribeLoadBalancersCommand, "Marker", "NextMarker", "");
-    var paginateDescribeRules = createPaginator2(ElasticLoadBalancingV2Client2, DescribeRulesCommand2, "Marker", "NextMarker", "");
+    var paginateDescribeRules = createPaginator2(ElasticLoadBalancingV2Client2, DescribeRulesCommand3, "Marker", "NextMarker", "");
     var paginateDescribeTargetGroups = createPaginator2(ElasticLoadBalancingV2Client2, DescribeTargetGroupsCommand2, "Marker", "NextMarker", "");
     var paginateDescribeTrustStoreAssociations = createPaginator2(ElasticLoadBalancingV2Client2, DescribeTrustStoreAssociationsCommand, "Marker", "NextMarker", "PageSize");
     var paginateDescribeTrustStoreRevocations = createPaginator2(ElasticLoadBalancingV2Client2, DescribeTrustStoreRevocationsCommand, "Marker", "NextMarker", "PageSize");
@@ -44025,10 +44025,10 @@ var require_dist_cjs18 = __commonJS({
       DescribeCapacityReservationCommand,
       DescribeListenerAttributesCommand,
       DescribeListenerCertificatesCommand,
-      DescribeListenersCommand: DescribeListenersCommand2,
+      DescribeListenersCommand: DescribeListenersCommand3,
       DescribeLoadBalancerAttributesCommand,
       DescribeLoadBalancersCommand,
-      DescribeRulesCommand: DescribeRulesCommand2,
+      DescribeRulesCommand: DescribeRulesCommand3,
       DescribeSSLPoliciesCommand,
       DescribeTagsCommand: DescribeTagsCommand2,
       DescribeTargetGroupAttributesCommand,
@@ -44344,7 +44344,7 @@ var require_dist_cjs18 = __commonJS({
     exports.DescribeListenerCertificatesInput$ = DescribeListenerCertificatesInput$;
     exports.DescribeListenerCertificatesOutput$ = DescribeListenerCertificatesOutput$;
     exports.DescribeListeners$ = DescribeListeners$;
-    exports.DescribeListenersCommand = DescribeListenersCommand2;
+    exports.DescribeListenersCommand = DescribeListenersCommand3;
     exports.DescribeListenersInput$ = DescribeListenersInput$;
     exports.DescribeListenersOutput$ = DescribeListenersOutput$;
     exports.DescribeLoadBalancerAttributes$ = DescribeLoadBalancerAttributes$;
@@ -44356,7 +44356,7 @@ var require_dist_cjs18 = __commonJS({
     exports.DescribeLoadBalancersInput$ = DescribeLoadBalancersInput$;
     exports.DescribeLoadBalancersOutput$ = DescribeLoadBalancersOutput$;
     exports.DescribeRules$ = DescribeRules$;
-    exports.DescribeRulesCommand = DescribeRulesCommand2;
+    exports.DescribeRulesCommand = DescribeRulesCommand3;
     exports.DescribeRulesInput$ = DescribeRulesInput$;
     exports.DescribeRulesOutput$ = DescribeRulesOutput$;
     exports.DescribeSSLPolicies$ = DescribeSSLPolicies$;
@@ -44731,6 +44731,11 @@ var ConfigurationError = class extends ExplainedError {
   diagnostics;
   name = "ConfigurationError";
 };
+function nothingWasChanged(e5) {
+  if (/nothing was changed/i.test(e5.message)) return e5;
+  return new ConfigurationError(`${e5.message}
+Nothing was changed.`, e5.diagnostics);
+}
 function formatDiagnostic(d5) {
   return `${d5.file}:${d5.line}:${d5.col}: ${d5.message}`;
 }
@@ -44824,6 +44829,107 @@ function prefixedLogger(logger2, prefix) {
       return fn();
     }
   };
+}
+
+// src/common/cancel.ts
+var RUNNER_SIGTERM_AFTER_MS = 7500;
+var RUNNER_SIGKILL_AFTER_MS = 2500;
+var FINAL_WORDS_MS = 1e3;
+var DeadlineError = class extends Error {
+  name = "DeadlineError";
+};
+function createCancelBudget(now = Date.now) {
+  const controller = new AbortController();
+  let firstAt;
+  let kill;
+  const listeners = /* @__PURE__ */ new Set();
+  const budget = {
+    signal: controller.signal,
+    cancelledAt: () => firstAt,
+    killAt: () => kill,
+    timeLeft(reserveMs = FINAL_WORDS_MS) {
+      if (kill === void 0) return Infinity;
+      return Math.max(0, kill - reserveMs - now());
+    },
+    deadline(options = {}) {
+      const made = now();
+      const inner = new AbortController();
+      let timer;
+      const endsAt = () => {
+        let at = options.maxMs === void 0 ? Infinity : made + options.maxMs;
+        if (firstAt !== void 0 && options.afterCancelMs !== void 0) {
+          at = Math.min(at, firstAt + options.afterCancelMs);
+        }
+        if (kill !== void 0) at = Math.min(at, kill - (options.reserveMs ?? FINAL_WORDS_MS));
+        return at;
+      };
+      const arm = () => {
+        if (timer) clearTimeout(timer);
+        timer = void 0;
+        if (inner.signal.aborted) return;
+        const at = endsAt();
+        if (at === Infinity) return;
+        const fire = () => {
+          dispose();
+          inner.abort(new DeadlineError("the deadline passed"));
+        };
+        const wait = at - now();
+        if (wait <= 0) return fire();
+        timer = setTimeout(fire, wait);
+        timer.unref?.();
+      };
+      const dispose = () => {
+        if (timer) clearTimeout(timer);
+        timer = void 0;
+        listeners.delete(arm);
+      };
+      listeners.add(arm);
+      arm();
+      return {
+        signal: inner.signal,
+        remaining: () => Math.max(0, endsAt() - now()),
+        dispose
+      };
+    }
+  };
+  return {
+    budget,
+    cancel(name, announce, at = now()) {
+      const killAt = name === "SIGINT" ? at + RUNNER_SIGTERM_AFTER_MS + RUNNER_SIGKILL_AFTER_MS : at + RUNNER_SIGKILL_AFTER_MS;
+      kill = kill === void 0 ? killAt : Math.min(kill, killAt);
+      announce?.();
+      if (firstAt === void 0) {
+        firstAt = at;
+        controller.abort(new Error(`received ${name}`));
+      }
+      for (const arm of [...listeners]) arm();
+    }
+  };
+}
+function budgetFromSignal(signal) {
+  const { budget, cancel: cancel2 } = createCancelBudget();
+  if (signal?.aborted) cancel2("SIGINT");
+  else signal?.addEventListener("abort", () => cancel2("SIGINT"), { once: true });
+  return signal ? { ...budget, signal } : budget;
+}
+function untilAborted(pending, signal) {
+  const work = Promise.resolve(pending);
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => void 0);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise((resolve3, reject) => {
+    const onAbort = () => {
+      work.catch(() => void 0);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve3, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+function formatSeconds(ms) {
+  return `${(Math.round(ms / 100) / 10).toFixed(1)} s`;
 }
 
 // src/health/checks/cloudwatch.ts
@@ -45184,7 +45290,7 @@ function formatPercent(ratio) {
   const pct = ratio * 100;
   return `${trim(pct, Math.abs(pct) < 1 ? 2 : 1)}%`;
 }
-function formatSeconds(seconds) {
+function formatSeconds2(seconds) {
   if (!Number.isFinite(seconds)) return String(seconds);
   if (Math.abs(seconds) < 1) return `${trim(seconds * 1e3, 1)}ms`;
   return `${trim(seconds, 3)}s`;
@@ -45828,7 +45934,7 @@ async function evaluateCloudWatch(cloudwatch2, plan, window2) {
 function formatMetric(metric, value) {
   if (metric === "error-rate") return formatPercent(value);
   if (metric === "request-count") return formatNumber(value);
-  return formatSeconds(value);
+  return formatSeconds2(value);
 }
 function formatIncrease(metric, diff) {
   const s2 = formatMetric(metric, diff);
@@ -45978,7 +46084,7 @@ async function probe(check, fetchFn) {
     return "ok";
   } catch (e5) {
     if (e5 instanceof DOMException && e5.name === "TimeoutError") {
-      return `no response within ${formatSeconds(check.timeoutMs / 1e3)}`;
+      return `no response within ${formatSeconds2(check.timeoutMs / 1e3)}`;
     }
     const cause = e5 instanceof Error && e5.cause ? `: ${errorMessage(e5.cause)}` : "";
     return `request failed: ${errorMessage(e5)}${cause}`;
@@ -46400,15 +46506,6 @@ function intervalStatus(measurements) {
   if (measurements.some((m3) => m3.status === "inconclusive")) return "inconclusive";
   return "pass";
 }
-function untilAborted(work, signal) {
-  if (!signal) return work;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve3, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve3, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
 async function sleepUntil(clock, t) {
   for (let wait = t - clock.now().getTime(); wait > 0; wait = t - clock.now().getTime()) {
     await clock.sleep(wait);
@@ -46758,11 +46855,22 @@ var VERSION = "0.1.0";
 var USER_AGENT2 = `eks-cluster-canary/${VERSION}`;
 
 // src/aws/clients.ts
+var CONNECTION_TIMEOUT_MS = 2e3;
+var REQUEST_TIMEOUT_MS = 5e3;
+var MAX_ATTEMPTS = 6;
+var CALL_BOUND_MS = MAX_ATTEMPTS * REQUEST_TIMEOUT_MS + 6200;
 var common = (region) => ({
   region,
   retryMode: "adaptive",
-  maxAttempts: 6,
-  customUserAgent: USER_AGENT2
+  maxAttempts: MAX_ATTEMPTS,
+  customUserAgent: USER_AGENT2,
+  // The options of @smithy/node-http-handler's NodeHttpHandler, which the SDK builds from them.
+  // Without throwOnRequestTimeout the request timeout only logs a warning.
+  requestHandler: {
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    throwOnRequestTimeout: true
+  }
 });
 function makeElbv2Client(region) {
   return new import_client_elastic_load_balancing_v23.ElasticLoadBalancingV2Client(common(region));
@@ -46805,7 +46913,105 @@ var PLAIN_OPTION_NAMES = {
 var FORCE_LABEL = "rollout/force";
 
 // src/alb/shift.ts
+var import_client_elastic_load_balancing_v25 = __toESM(require_dist_cjs18(), 1);
+
+// src/alb/io.ts
 var import_client_elastic_load_balancing_v24 = __toESM(require_dist_cjs18(), 1);
+async function describeRoute(client, ref, signal) {
+  try {
+    if (ref.kind === "listener") {
+      const out2 = await untilAborted(
+        client.send(new import_client_elastic_load_balancing_v24.DescribeListenersCommand({ ListenerArns: [ref.arn] }), {
+          abortSignal: signal
+        }),
+        signal
+      );
+      const listener = out2.Listeners?.[0];
+      if (!listener) throw new ConfigurationError(`Listener ${ref.arn} was not found.`);
+      return { actions: listener.DefaultActions ?? [] };
+    }
+    const out = await untilAborted(
+      client.send(new import_client_elastic_load_balancing_v24.DescribeRulesCommand({ RuleArns: [ref.arn] }), { abortSignal: signal }),
+      signal
+    );
+    const rule = out.Rules?.[0];
+    if (!rule) throw new ConfigurationError(`Rule ${ref.arn} was not found.`);
+    if (rule.IsDefault) {
+      throw new ConfigurationError(
+        `Rule ${ref.arn} is a listener's default rule, which ALB changes only through its listener: list the listener ARN under "listener:" instead.`
+      );
+    }
+    return { actions: rule.Actions ?? [], ...rule.Priority ? { priority: rule.Priority } : {} };
+  } catch (e5) {
+    throw notFoundAsConfigurationError(e5, ref);
+  }
+}
+async function writeRoute(client, ref, actions, signal) {
+  try {
+    if (ref.kind === "listener") {
+      await untilAborted(
+        client.send(new import_client_elastic_load_balancing_v24.ModifyListenerCommand({ ListenerArn: ref.arn, DefaultActions: actions }), {
+          abortSignal: signal
+        }),
+        signal
+      );
+    } else {
+      await untilAborted(
+        client.send(new import_client_elastic_load_balancing_v24.ModifyRuleCommand({ RuleArn: ref.arn, Actions: actions }), {
+          abortSignal: signal
+        }),
+        signal
+      );
+    }
+  } catch (e5) {
+    if (signal?.aborted) throw e5;
+    const op2 = ref.kind === "listener" ? "ModifyListener" : "ModifyRule";
+    throw new Error(`${op2} on ${describeRef(ref)} failed: ${awsErrorText(e5)}`, { cause: e5 });
+  }
+}
+function notFoundAsConfigurationError(e5, ref) {
+  const name = e5.name;
+  if (name === "ListenerNotFoundException" || name === "RuleNotFoundException") {
+    return new ConfigurationError(
+      `${describeRef(ref)} does not exist (${name}): check the ARN, the region and the account the credentials are for.`
+    );
+  }
+  return e5;
+}
+function awsErrorText(e5) {
+  const name = e5.name;
+  const message = name === "TimeoutError" ? `AWS did not answer within ${REQUEST_TIMEOUT_MS / 1e3} s` : errorMessage(e5);
+  const attempts = e5.$metadata?.attempts;
+  const text = name && name !== "Error" && !message.startsWith(name) ? `${name}: ${message}` : message;
+  return attempts && attempts > 1 ? `${text} (after ${attempts} attempts)` : text;
+}
+function isAwsCallError(e5) {
+  if (!(e5 instanceof Error)) return false;
+  return "$metadata" in e5 || e5.name === "TimeoutError" || typeof e5.code === "string";
+}
+function describeRef(ref) {
+  return `${ref.kind} ${shortName(ref.arn)}`;
+}
+function describeArn(arn) {
+  return describeRef(refOf(arn));
+}
+function refOf(arn) {
+  return { kind: arn.includes(":listener-rule/") ? "rule" : "listener", arn };
+}
+
+// src/common/concurrency.ts
+async function mapWithConcurrency(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i5 = next++;
+      results[i5] = await fn(items[i5]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
 
 // src/alb/forward.ts
 function readForwardWeights(ref, actions, expectedTargetGroups) {
@@ -46891,6 +47097,210 @@ function describeAction(a5) {
   return a5.Type ?? "unknown action";
 }
 
+// src/alb/restore.ts
+var RESTORE_MAX_MS = 3e4;
+var HOLD_MS = 2e3;
+var HOLD_POLL_MS = 250;
+var LOOK_FIRST_MS = 1e3;
+var RESTORE_CONCURRENCY = 8;
+async function restoreRoutes(deps, routes, targetGroups, options = {}) {
+  const budget = deps.budget ?? budgetFromSignal(deps.signal);
+  const deadline = budget.deadline({ maxMs: RESTORE_MAX_MS });
+  const fmt = (w) => formatWeights(w, deps.label);
+  const ordered = [...routes].reverse();
+  if (ordered.length > 0 && budget.cancelledAt() !== void 0) {
+    deps.logger.info(
+      `Restoring ${ordered.length} route(s) to their previous weights, each confirmed by read-back; ${formatSeconds(deadline.remaining())} left before the restore must stop.`
+    );
+  }
+  const io = new RouteIo(deps, targetGroups, deadline.signal);
+  try {
+    const outcomes = await mapWithConcurrency(
+      ordered,
+      RESTORE_CONCURRENCY,
+      (route) => restoreOne(io, route, options.uncertain?.has(route.ref.arn) ?? false, fmt)
+    );
+    let heldMs;
+    if (options.abandonedWrite && outcomes.some((o3) => o3.ok)) {
+      heldMs = await hold(io, ordered, outcomes, deps, fmt, deadline.remaining);
+    }
+    const restored = [];
+    const notRestored = [];
+    ordered.forEach((route, i5) => {
+      const o3 = outcomes[i5];
+      if (o3.ok) restored.push(route.ref.arn);
+      else notRestored.push(o3.left);
+    });
+    return { restored, notRestored, ...heldMs !== void 0 ? { heldMs } : {} };
+  } finally {
+    deadline.dispose();
+  }
+}
+var RouteIo = class {
+  constructor(deps, targetGroups, signal) {
+    this.deps = deps;
+    this.targetGroups = targetGroups;
+    this.signal = signal;
+  }
+  deps;
+  targetGroups;
+  signal;
+  /** The route's weights now, or why they could not be read. */
+  async read(route, signal = this.signal) {
+    try {
+      const { actions } = await describeRoute(this.deps.client, route.ref, signal);
+      const forward = readForwardWeights(route.ref, actions, this.targetGroups);
+      return "weights" in forward ? forward : { unreadable: forward.problem };
+    } catch (e5) {
+      return { unreadable: this.why(e5, "reading it") };
+    }
+  }
+  /** Reads until the route shows `weights` (a few times, for eventual consistency). */
+  async confirm(route) {
+    const attempts = this.deps.readBackAttempts ?? 3;
+    let last = { unreadable: "not read" };
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      last = await this.read(route);
+      if ("weights" in last && sameWeights(last.weights, route.weights)) return { holds: true };
+      if (this.signal.aborted || attempt === attempts) break;
+      try {
+        await this.deps.clock.sleep(this.deps.readBackDelayMs ?? 1e3, this.signal);
+      } catch {
+        break;
+      }
+    }
+    return last;
+  }
+  async write(route) {
+    try {
+      await writeRoute(
+        this.deps.client,
+        route.ref,
+        route.actions.map(toWritableAction),
+        this.signal
+      );
+      return {};
+    } catch (e5) {
+      return { error: this.why(e5, "writing it") };
+    }
+  }
+  why(e5, doing) {
+    if (this.signal.aborted) return `the restore's deadline passed while ${doing}`;
+    return awsErrorText(e5);
+  }
+};
+async function restoreOne(io, route, uncertain, fmt) {
+  const { logger: logger2 } = io.deps;
+  const name = describeRef(route.ref);
+  const left = (state2, reason, seen2) => {
+    const out = {
+      arn: route.ref.arn,
+      reason,
+      state: state2,
+      previous: route.weights,
+      command: recoveryCommand(route)
+    };
+    if (seen2) out.seen = seen2;
+    logger2.warning(
+      state2 === "changed" ? `${name}: NOT restored: it is at ${fmt(seen2 ?? {})}, not ${fmt(route.weights)} (${reason}).` : `${name}: state unknown, could not be read (${reason}); it must be at ${fmt(route.weights)}.`
+    );
+    return { ok: false, left: out };
+  };
+  let seen;
+  if (uncertain) {
+    const now = await io.read(
+      route,
+      AbortSignal.any([io.signal, AbortSignal.timeout(LOOK_FIRST_MS)])
+    );
+    if ("weights" in now && sameWeights(now.weights, route.weights)) {
+      logger2.info(`${name}: still has ${fmt(route.weights)}; its write never landed (confirmed)`);
+      return { ok: true };
+    }
+    if ("weights" in now) seen = now.weights;
+  }
+  let accepted = false;
+  for (let round = 1; ; round++) {
+    const written = await io.write(route);
+    if (written.error === void 0) accepted = true;
+    else if (io.signal.aborted) {
+      return left("unknown", `${written.error}, so it was not read back`, seen);
+    }
+    const after = await io.confirm(route);
+    if ("holds" in after) {
+      logger2.info(
+        `${name}: restored to ${fmt(route.weights)} (confirmed)${round > 1 ? ` after ${round} writes` : ""}`
+      );
+      return { ok: true };
+    }
+    if ("weights" in after) seen = after.weights;
+    if (written.error !== void 0) {
+      if ("weights" in after) return left("changed", written.error, after.weights);
+      return left("unknown", `${written.error}; then ${after.unreadable}`, seen);
+    }
+    if ("unreadable" in after) {
+      return left(
+        "unknown",
+        `AWS accepted the restore, but it could not be read back: ${after.unreadable}`,
+        seen
+      );
+    }
+    if (io.signal.aborted || round >= MAX_ROUNDS) {
+      return left(
+        "changed",
+        `${round} restore write(s) ${accepted ? "accepted" : "sent"}, yet it reads back at other weights`,
+        after.weights
+      );
+    }
+  }
+}
+var MAX_ROUNDS = 5;
+async function hold(io, routes, outcomes, deps, fmt, remaining) {
+  const watchMs = Math.min(HOLD_MS, remaining());
+  if (watchMs <= 0) return 0;
+  deps.logger.info(
+    `A write was abandoned in flight and may still land: watching the restored routes for ${formatSeconds(watchMs)}.`
+  );
+  const now = () => deps.clock.now().getTime();
+  const until = now() + watchMs;
+  while (now() < until && !io.signal.aborted) {
+    try {
+      await deps.clock.sleep(Math.max(1, Math.min(HOLD_POLL_MS, until - now())), io.signal);
+    } catch {
+      break;
+    }
+    await Promise.all(
+      routes.map(async (route, i5) => {
+        if (!outcomes[i5].ok) return;
+        const now2 = await io.read(route);
+        if (!("weights" in now2) || sameWeights(now2.weights, route.weights)) return;
+        deps.logger.warning(
+          `${describeRef(route.ref)}: a late write landed (${fmt(now2.weights)}); restoring it again.`
+        );
+        outcomes[i5] = await restoreOne(io, route, false, fmt);
+      })
+    );
+  }
+  return Math.max(0, Math.min(watchMs, now() - (until - watchMs)));
+}
+function recoveryCommand(route) {
+  const region = route.ref.arn.split(":")[3] ?? "";
+  const actions = shellQuote(JSON.stringify(route.actions.map(toWritableAction)));
+  return route.ref.kind === "listener" ? `aws elbv2 modify-listener --region ${region} --listener-arn ${route.ref.arn} --default-actions ${actions}` : `aws elbv2 modify-rule --region ${region} --rule-arn ${route.ref.arn} --actions ${actions}`;
+}
+function shellQuote(text) {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+function restoreReportLines(report, fmt, describe147) {
+  const lines = [];
+  for (const n3 of report.notRestored) {
+    lines.push(
+      n3.state === "changed" ? `NOT restored: ${describe147(n3.arn)} is at ${fmt(n3.seen ?? {})} (${n3.reason}). Set it back by hand to ${fmt(n3.previous)} with:` : `UNKNOWN, could not be read: ${describe147(n3.arn)} (${n3.reason}). It may still be at the new weights; make sure it is at ${fmt(n3.previous)} (harmless if it already is) with:`,
+      `  ${n3.command}`
+    );
+  }
+  return lines;
+}
+
 // src/alb/shift.ts
 var ShiftFailedError = class extends ExplainedError {
   constructor(message, previous, restored, notRestored, cancelled) {
@@ -46906,22 +47316,54 @@ var ShiftFailedError = class extends ExplainedError {
   cancelled;
   name = "ShiftFailedError";
 };
+var NothingChangedError = class extends ExplainedError {
+  constructor(message, cancelled) {
+    super(message);
+    this.cancelled = cancelled;
+  }
+  cancelled;
+  name = "NothingChangedError";
+};
+var WRITE_GRACE_MS = 2e3;
+var RESTORE_RESERVE_MS = 3e3;
+function isChanged(state2) {
+  return state2 === "confirmed" || state2 === "written";
+}
+function mergeReports(later, earlier) {
+  if (!earlier) return later;
+  const heldMs = later.heldMs ?? earlier.heldMs;
+  return {
+    restored: [...later.restored, ...earlier.restored],
+    notRestored: [...later.notRestored, ...earlier.notRestored],
+    ...heldMs !== void 0 ? { heldMs } : {}
+  };
+}
+function writeGrace(budget) {
+  return Math.min(WRITE_GRACE_MS, budget.timeLeft(FINAL_WORDS_MS + RESTORE_RESERVE_MS));
+}
 async function shiftWeights(req, deps) {
   const { logger: logger2 } = deps;
+  const budget = deps.budget ?? budgetFromSignal(deps.signal);
   const targetGroups = Object.keys(req.desired);
   const fmt = (w) => formatWeights(w, deps.label);
-  const live = req.live ?? await logger2.group("Reading live weights", async () => {
-    const routes = await readRoutes(deps.client, req.routes, targetGroups, deps.signal);
-    for (const r5 of routes) {
-      logger2.info(`${describeRef(r5.ref)}: ${fmt(r5.weights)}`);
-      logger2.debug(`${r5.ref.arn} actions: ${JSON.stringify(r5.actions)}`);
-    }
-    return routes;
-  });
+  let live;
+  try {
+    live = req.live ?? await logger2.group("Reading live weights", async () => {
+      const routes = await readRoutes(deps.client, req.routes, targetGroups, budget.signal);
+      for (const r5 of routes) {
+        logger2.info(`${describeRef(r5.ref)}: ${fmt(r5.weights)}`);
+        logger2.debug(`${r5.ref.arn} actions: ${JSON.stringify(r5.actions)}`);
+      }
+      return routes;
+    });
+    checkExpected(live, req.expect, fmt);
+    checkMaxStep(live, req.desired, req.maxStep);
+    if (budget.signal.aborted) throw budget.signal.reason;
+  } catch (e5) {
+    throw nothingChanged(e5, budget);
+  }
   const previous = routeWeights(live, (r5) => r5.weights);
   const desired = routeWeights(live, () => ({ ...req.desired }));
-  checkExpected(live, req.expect, fmt);
-  checkMaxStep(live, req.desired, req.maxStep);
   const toWrite = live.filter((r5) => !sameWeights(r5.weights, req.desired));
   const outcome = (r5, status) => ({
     ref: r5.ref,
@@ -46960,16 +47402,48 @@ async function shiftWeights(req, deps) {
     };
   }
   const touched = [];
+  const state2 = new Map(toWrite.map((r5) => [r5.ref.arn, "untouched"]));
+  let early;
+  const onCancel = () => {
+    reportCancelState(deps, budget, live, toWrite, state2, req);
+    const changed = touched.filter((r5) => isChanged(state2.get(r5.ref.arn)));
+    if (changed.length === 0) return;
+    early = {
+      routes: changed,
+      report: restoreRoutes({ ...deps, budget }, changed, targetGroups)
+    };
+  };
+  budget.signal.addEventListener("abort", onCancel, { once: true });
   let appliedAt;
   try {
     await logger2.group("Shifting", async () => {
       const shiftRoute = async (route) => {
-        throwIfAborted(deps.signal);
+        throwIfAborted(budget.signal);
         touched.push(route);
+        const arn = route.ref.arn;
         const actions = withWeights(route.actions, req.desired);
-        logger2.debug(`${route.ref.arn} new actions: ${JSON.stringify(actions)}`);
-        await writeRoute(deps.client, route.ref, actions);
-        await confirmWeights(deps, route.ref, targetGroups, req.desired, deps.signal);
+        logger2.debug(`${arn} new actions: ${JSON.stringify(actions)}`);
+        const grace = budget.deadline({
+          afterCancelMs: WRITE_GRACE_MS,
+          reserveMs: FINAL_WORDS_MS + RESTORE_RESERVE_MS
+        });
+        state2.set(arn, "in-flight");
+        try {
+          await writeRoute(deps.client, route.ref, actions, grace.signal);
+          state2.set(arn, "written");
+        } catch (e5) {
+          state2.set(arn, grace.signal.aborted || writeTimedOut(e5) ? "abandoned" : "failed");
+          if (grace.signal.aborted) {
+            throw new DeadlineError(
+              `the write of ${describeRef(route.ref)} was still in flight when its grace after the cancel ended`
+            );
+          }
+          throw e5;
+        } finally {
+          grace.dispose();
+        }
+        await confirmWeights(deps, route.ref, targetGroups, req.desired, budget.signal);
+        state2.set(arn, "confirmed");
         logger2.info(
           `${describeRef(route.ref)}: ${fmt(route.weights)} -> ${fmt(req.desired)} (confirmed)`
         );
@@ -46990,24 +47464,36 @@ async function shiftWeights(req, deps) {
       }
       if (req.settleMs > 0) {
         logger2.info(`Waiting ${req.settleMs / 1e3}s for the ALB to apply the new weights.`);
-        await deps.clock.sleep(req.settleMs, deps.signal);
+        await deps.clock.sleep(req.settleMs, budget.signal);
       }
     });
+    throwIfAborted(budget.signal);
     appliedAt = deps.clock.now();
   } catch (e5) {
-    const cancelled = deps.signal?.aborted === true;
-    const cause = cancelled ? `the job was cancelled (${errorMessage(deps.signal?.reason)})` : errorMessage(e5);
-    const { restored, notRestored } = await logger2.group(
-      "Restoring previous weights",
-      () => restoreRoutes(deps, touched, targetGroups)
+    const cancelled = budget.signal.aborted;
+    const cause = cancelled ? `the job was cancelled (${errorMessage(budget.signal.reason)})` : errorMessage(e5);
+    const rest = touched.filter((r5) => !early?.routes.includes(r5));
+    const uncertain = new Set(
+      rest.map((r5) => r5.ref.arn).filter((arn) => !isChanged(state2.get(arn)))
     );
+    const abandoned = rest.filter((r5) => state2.get(r5.ref.arn) === "abandoned");
+    const report = await logger2.group("Restoring previous weights", async () => {
+      const done = await early?.report;
+      const more = await restoreRoutes({ ...deps, budget }, rest, targetGroups, {
+        uncertain,
+        abandonedWrite: abandoned.length > 0
+      });
+      return mergeReports(more, done);
+    });
     throw new ShiftFailedError(
-      restoreMessage(cause, restored, notRestored, previous, fmt),
+      restoreMessage(cause, report, live.length, fmt, abandoned, req.desired),
       previous,
-      restored,
-      notRestored,
+      report.restored,
+      report.notRestored,
       cancelled
     );
+  } finally {
+    budget.signal.removeEventListener("abort", onCancel);
   }
   return {
     previous,
@@ -47020,59 +47506,7 @@ async function shiftWeights(req, deps) {
     before: live
   };
 }
-async function restoreRoutes(deps, routes, targetGroups) {
-  const ordered = [...routes].reverse();
-  const outcomes = await mapWithConcurrency(ordered, RESTORE_CONCURRENCY, async (route) => {
-    try {
-      await writeRoute(deps.client, route.ref, route.actions.map(toWritableAction));
-      await confirmWeights(deps, route.ref, targetGroups, route.weights);
-      deps.logger.info(
-        `${describeRef(route.ref)}: restored to ${formatWeights(route.weights, deps.label)} (confirmed)`
-      );
-      return void 0;
-    } catch (e5) {
-      if (await hasWeights(deps.client, route.ref, targetGroups, route.weights)) {
-        deps.logger.info(
-          `${describeRef(route.ref)}: still has ${formatWeights(route.weights, deps.label)}; its write never landed (confirmed)`
-        );
-        return void 0;
-      }
-      deps.logger.warning(`${describeRef(route.ref)}: could NOT be restored: ${errorMessage(e5)}`);
-      return errorMessage(e5);
-    }
-  });
-  const restored = [];
-  const notRestored = [];
-  ordered.forEach((route, i5) => {
-    const reason = outcomes[i5];
-    if (reason === void 0) restored.push(route.ref.arn);
-    else notRestored.push({ arn: route.ref.arn, reason });
-  });
-  return { restored, notRestored };
-}
-async function hasWeights(client, ref, targetGroups, weights) {
-  try {
-    const { actions } = await describeRoute(client, ref);
-    const forward = readForwardWeights(ref, actions, targetGroups);
-    return "weights" in forward && sameWeights(forward.weights, weights);
-  } catch {
-    return false;
-  }
-}
-var RESTORE_CONCURRENCY = 8;
 var WRITE_CONCURRENCY = RESTORE_CONCURRENCY;
-async function mapWithConcurrency(items, limit, fn) {
-  const results = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i5 = next++;
-      results[i5] = await fn(items[i5]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 async function readRoutes(client, refs, targetGroups, signal) {
   const described = await describeRoutes(client, refs, signal);
   const problems = [];
@@ -47100,16 +47534,20 @@ async function describeRoutes(client, refs, signal) {
       const batch = arns.slice(i5, i5 + DESCRIBE_BATCH);
       try {
         if (kind === "listener") {
-          const res = await client.send(new import_client_elastic_load_balancing_v24.DescribeListenersCommand({ ListenerArns: batch }), {
-            abortSignal: signal
-          });
+          const res = await untilAborted(
+            client.send(new import_client_elastic_load_balancing_v25.DescribeListenersCommand({ ListenerArns: batch }), {
+              abortSignal: signal
+            }),
+            signal
+          );
           for (const l3 of res.Listeners ?? []) {
             out.set(l3.ListenerArn, { actions: l3.DefaultActions ?? [] });
           }
         } else {
-          const res = await client.send(new import_client_elastic_load_balancing_v24.DescribeRulesCommand({ RuleArns: batch }), {
-            abortSignal: signal
-          });
+          const res = await untilAborted(
+            client.send(new import_client_elastic_load_balancing_v25.DescribeRulesCommand({ RuleArns: batch }), { abortSignal: signal }),
+            signal
+          );
           for (const r5 of res.Rules ?? []) {
             if (r5.IsDefault) continue;
             out.set(r5.RuleArn, {
@@ -47129,50 +47567,17 @@ async function describeRoutes(client, refs, signal) {
   }
   return out;
 }
-async function describeRoute(client, ref, signal) {
-  try {
-    if (ref.kind === "listener") {
-      const out2 = await client.send(new import_client_elastic_load_balancing_v24.DescribeListenersCommand({ ListenerArns: [ref.arn] }), {
-        abortSignal: signal
-      });
-      const listener = out2.Listeners?.[0];
-      if (!listener) throw new ConfigurationError(`Listener ${ref.arn} was not found.`);
-      return { actions: listener.DefaultActions ?? [] };
-    }
-    const out = await client.send(new import_client_elastic_load_balancing_v24.DescribeRulesCommand({ RuleArns: [ref.arn] }), {
-      abortSignal: signal
-    });
-    const rule = out.Rules?.[0];
-    if (!rule) throw new ConfigurationError(`Rule ${ref.arn} was not found.`);
-    if (rule.IsDefault) {
-      throw new ConfigurationError(
-        `Rule ${ref.arn} is a listener's default rule, which ALB changes only through its listener: list the listener ARN under "listener:" instead.`
-      );
-    }
-    return { actions: rule.Actions ?? [], ...rule.Priority ? { priority: rule.Priority } : {} };
-  } catch (e5) {
-    throw notFoundAsConfigurationError(e5, ref);
-  }
-}
-async function writeRoute(client, ref, actions) {
-  try {
-    if (ref.kind === "listener") {
-      await client.send(
-        new import_client_elastic_load_balancing_v24.ModifyListenerCommand({ ListenerArn: ref.arn, DefaultActions: actions })
-      );
-    } else {
-      await client.send(new import_client_elastic_load_balancing_v24.ModifyRuleCommand({ RuleArn: ref.arn, Actions: actions }));
-    }
-  } catch (e5) {
-    const op2 = ref.kind === "listener" ? "ModifyListener" : "ModifyRule";
-    throw new Error(`${op2} on ${describeRef(ref)} failed: ${awsErrorText(e5)}`, { cause: e5 });
-  }
-}
 async function confirmWeights(deps, ref, targetGroups, expected, signal) {
   const attempts = deps.readBackAttempts ?? 3;
   let seen = "nothing";
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const { actions } = await describeRoute(deps.client, ref, signal);
+    let actions;
+    try {
+      ({ actions } = await describeRoute(deps.client, ref, signal));
+    } catch (e5) {
+      if (signal?.aborted || !isAwsCallError(e5)) throw e5;
+      throw new Error(`read-back of ${describeRef(ref)} failed: ${awsErrorText(e5)}`, { cause: e5 });
+    }
     const forward = readForwardWeights(ref, actions, targetGroups);
     if ("weights" in forward && sameWeights(forward.weights, expected)) return;
     seen = "weights" in forward ? formatWeights(forward.weights, deps.label) : forward.problem;
@@ -47216,22 +47621,83 @@ Shift in smaller steps, or raise "max-step" if this jump is intended.`
     );
   }
 }
-function restoreMessage(cause, restored, notRestored, previous, fmt) {
+function restoreMessage(cause, report, routeCount, fmt, abandoned, desired) {
+  const { restored, notRestored } = report;
   const lines = [`Shifting failed: ${cause.replace(/\.$/, "")}.`];
-  if (restored.length === 0 && notRestored.length === 0) {
-    lines.push("No route had been written; every route keeps its previous weights.");
+  const late = abandoned.filter((r5) => restored.includes(r5.ref.arn)).flatMap((r5) => [
+    `The write of ${describeRef(r5.ref)} to ${fmt(desired)} was abandoned in flight and AWS may still apply it: after its restore the route was watched for ${formatSeconds(report.heldMs ?? 0)}. If it later shows ${fmt(desired)}, put it back with:`,
+    `  ${recoveryCommand(r5)}`
+  ]);
+  if (notRestored.length === 0) {
+    lines.push(
+      restored.length === 0 ? "No route had been written; nothing was changed: every route keeps its previous weights." : `Every route is at its previous weights: restored and confirmed. Restored to the previous weights (confirmed by read-back): ${restored.map(describeArn).join("; ")}.`
+    );
+    return [...lines, ...late].join("\n");
   }
   if (restored.length > 0) {
     lines.push(
       `Restored to the previous weights (confirmed by read-back): ${restored.map(describeArn).join("; ")}.`
     );
   }
-  for (const { arn, reason } of notRestored) {
-    lines.push(
-      `NOT restored: ${describeArn(arn)} (${reason}). Set it back by hand to ${fmt(previous[arn] ?? {})}, e.g. with "aws elbv2 ${arn.includes(":listener-rule/") ? "modify-rule --rule-arn" : "modify-listener --listener-arn"} ${arn} ...".`
+  const changed = notRestored.filter((n3) => n3.state === "changed").length;
+  const unknown = notRestored.length - changed;
+  const parts = [
+    changed ? `${changed} left changed` : "",
+    unknown ? `${unknown} in an unknown state` : ""
+  ].filter(Boolean);
+  lines.push(
+    `${notRestored.length} of ${routeCount} route(s) not restored (${parts.join(", ")}); put each back with its command:`
+  );
+  lines.push(...late, ...restoreReportLines(report, fmt, describeArn));
+  return lines.join("\n");
+}
+function reportCancelState(deps, budget, live, toWrite, state2, req) {
+  const fmt = (w) => formatWeights(w, deps.label);
+  const lines = live.map((r5) => {
+    const name = describeRef(r5.ref);
+    switch (toWrite.includes(r5) ? state2.get(r5.ref.arn) : "unchanged") {
+      case "confirmed":
+        return `- ${name}: changed to ${fmt(req.desired)} (confirmed); restoring it now to ${fmt(r5.weights)}`;
+      case "written":
+        return `- ${name}: changed to ${fmt(req.desired)} (AWS accepted, not read back yet); restoring it now to ${fmt(r5.weights)}`;
+      case "in-flight":
+        return `- ${name}: write to ${fmt(req.desired)} in flight, given ${formatSeconds(writeGrace(budget))} to end; then read back and restored to ${fmt(r5.weights)}`;
+      case "failed":
+      case "abandoned":
+        return `- ${name}: its write failed or was abandoned; will be read back and restored to ${fmt(r5.weights)} if it landed`;
+      case "unchanged":
+        return `- ${name}: untouched, already at ${fmt(r5.weights)}`;
+      default:
+        return `- ${name}: untouched, at ${fmt(r5.weights)}; will not be written`;
+    }
+  });
+  deps.logger.warning(
+    `Cancelled during the shift (${errorMessage(budget.signal.reason)}); ${formatSeconds(budget.timeLeft())} left to restore. Routes now:`
+  );
+  for (const line of lines) deps.logger.info(line);
+}
+function nothingChanged(e5, budget) {
+  const unchanged = "Nothing was changed.";
+  if (budget.signal.aborted) {
+    return new NothingChangedError(
+      `Cancelled (${errorMessage(budget.signal.reason)}) before any write; nothing was changed.`,
+      true
     );
   }
-  return lines.join("\n");
+  if (e5 instanceof ConfigurationError) return nothingWasChanged(e5);
+  if (isAwsCallError(e5)) {
+    return new NothingChangedError(
+      `Could not read the routes: ${awsErrorText(e5)}. ${unchanged}`,
+      false
+    );
+  }
+  if (e5 instanceof Error)
+    e5.message = `${e5.message} (${unchanged.toLowerCase().replace(/\.$/, "")})`;
+  return e5;
+}
+function writeTimedOut(e5) {
+  const cause = e5.cause;
+  return cause?.name === "TimeoutError" || cause?.code === "ETIMEDOUT";
 }
 function routeWeights(routes, pick) {
   const out = {};
@@ -47241,26 +47707,6 @@ function routeWeights(routes, pick) {
 function throwIfAborted(signal) {
   if (signal?.aborted)
     throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
-}
-function notFoundAsConfigurationError(e5, ref) {
-  const name = e5.name;
-  if (name === "ListenerNotFoundException" || name === "RuleNotFoundException") {
-    return new ConfigurationError(
-      `${describeRef(ref)} does not exist (${name}): check the ARN, the region and the account the credentials are for.`
-    );
-  }
-  return e5;
-}
-function awsErrorText(e5) {
-  const name = e5.name;
-  const message = errorMessage(e5);
-  return name && name !== "Error" && !message.startsWith(name) ? `${name}: ${message}` : message;
-}
-function describeRef(ref) {
-  return `${ref.kind} ${shortName(ref.arn)}`;
-}
-function describeArn(arn) {
-  return describeRef({ kind: arn.includes(":listener-rule/") ? "rule" : "listener", arn });
 }
 
 // src/rollout-file/parse.ts
@@ -47954,7 +48400,7 @@ async function precheckTargetHealth(deps, file, clusters, required) {
   return Promise.all(
     clusters.map(async (name) => {
       const targetGroup = file.clusters.find((c6) => c6.name === name)?.targetGroup;
-      const c5 = await describeTargetStates(elbv2, targetGroup);
+      const c5 = await untilAborted(describeTargetStates(elbv2, targetGroup), deps.signal);
       const aside = [
         c5.initial ? `${c5.initial} initial` : "",
         c5.draining ? `${c5.draining} draining` : "",
@@ -48086,9 +48532,9 @@ async function gateStep(input, deps) {
   const result = { noChange, expected, drift, step, health, problems, notes };
   if (!noChange) {
     try {
-      const targets = await resolveTargets(
-        deps.aws(head.region).elbv2,
-        targetsFromRolloutFile(head)
+      const targets = await untilAborted(
+        resolveTargets(deps.aws(head.region).elbv2, targetsFromRolloutFile(head)),
+        deps.signal
       );
       prepareAnalysis({
         analysis: head.analysis,
@@ -48483,7 +48929,7 @@ async function runAdvance(event, path, settings2, deps) {
 }
 
 // src/alb/lock.ts
-var import_client_elastic_load_balancing_v25 = __toESM(require_dist_cjs18(), 1);
+var import_client_elastic_load_balancing_v26 = __toESM(require_dist_cjs18(), 1);
 var LOCK_TAG = "eks-cluster-canary:lock";
 var BATCH = 20;
 var SETTLE_MS = 300;
@@ -48507,7 +48953,7 @@ async function readLocks(deps, routes) {
   const held = /* @__PURE__ */ new Map();
   for (let i5 = 0; i5 < routes.length; i5 += BATCH) {
     const out = await deps.client.send(
-      new import_client_elastic_load_balancing_v25.DescribeTagsCommand({ ResourceArns: routes.slice(i5, i5 + BATCH) }),
+      new import_client_elastic_load_balancing_v26.DescribeTagsCommand({ ResourceArns: routes.slice(i5, i5 + BATCH) }),
       { abortSignal: deps.signal }
     );
     for (const d5 of out.TagDescriptions ?? []) {
@@ -48520,7 +48966,7 @@ async function readLocks(deps, routes) {
 async function removeLocks(deps, routes) {
   for (let i5 = 0; i5 < routes.length; i5 += BATCH) {
     await deps.client.send(
-      new import_client_elastic_load_balancing_v25.RemoveTagsCommand({ ResourceArns: routes.slice(i5, i5 + BATCH), TagKeys: [LOCK_TAG] })
+      new import_client_elastic_load_balancing_v26.RemoveTagsCommand({ ResourceArns: routes.slice(i5, i5 + BATCH), TagKeys: [LOCK_TAG] })
     );
   }
 }
@@ -48538,7 +48984,7 @@ async function acquireRouteLock(req, deps) {
       const value = encode(owner, expiresAt);
       for (let i5 = 0; i5 < req.routes.length; i5 += BATCH) {
         await deps.client.send(
-          new import_client_elastic_load_balancing_v25.AddTagsCommand({
+          new import_client_elastic_load_balancing_v26.AddTagsCommand({
             ResourceArns: req.routes.slice(i5, i5 + BATCH),
             Tags: [{ Key: LOCK_TAG, Value: value }]
           })
@@ -48593,7 +49039,11 @@ async function release2(deps, routes, owner) {
 var EMPTY_SHA = /^0+$/;
 var LOCK_MARGIN_MS = 10 * 6e4;
 var STOPPING = ["rolled-back", "refused", "failed"];
-async function runApply(event, options, deps) {
+async function runApply(event, options, rolloutDeps) {
+  const deps = {
+    ...rolloutDeps,
+    budget: rolloutDeps.budget ?? budgetFromSignal(rolloutDeps.signal)
+  };
   const { github, logger: logger2 } = deps;
   const patterns = options.filter.patterns;
   if (event.branch !== event.defaultBranch) {
@@ -48622,7 +49072,7 @@ async function runApply(event, options, deps) {
   let mergedPullRequests;
   const merged = () => mergedPullRequests ??= github.pullRequestsForCommit(event.after);
   const parallel = Math.max(1, Math.min(options.parallel ?? 1, changed.length));
-  const files = await mapBounded(changed, parallel, async (path) => {
+  const files = await mapWithConcurrency(changed, parallel, async (path) => {
     const out = {
       path,
       status: "failed",
@@ -48638,7 +49088,7 @@ async function runApply(event, options, deps) {
       if (!(e5 instanceof ExplainedError) && e5 instanceof Error && e5.stack)
         fileLogger.debug(e5.stack);
       out.status = "failed";
-      out.message = `${errorMessage(e5)}
+      out.message = deps.signal?.aborted ? `Cancelled (${errorMessage(deps.signal.reason)}) before the shift; nothing was changed on the ALB.` : /nothing was changed/i.test(errorMessage(e5)) ? errorMessage(e5) : `${errorMessage(e5)}
 Nothing was changed on the ALB.`;
       if (e5 instanceof ConfigurationError) out.annotations.push(...e5.diagnostics);
     }
@@ -48676,18 +49126,6 @@ function overallResult(files) {
   if (files.some((f5) => f5.status === "refused" || f5.status === "failed")) return "failed";
   if (files.some((f5) => f5.status === "applied")) return "applied";
   return "unchanged";
-}
-async function mapBounded(items, limit, fn) {
-  const results = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i5 = next++;
-      results[i5] = await fn(items[i5]);
-    }
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-  return results;
 }
 async function applyFile(run2) {
   const loaded = await load(run2);
@@ -48871,11 +49309,7 @@ async function shiftStage(run2, head, live, gate) {
         dryRun: false,
         settleMs: options.settings.settleMs
       },
-      {
-        client: deps.aws(head.region).elbv2,
-        ...shiftDeps(run2, head),
-        ...deps.signal ? { signal: deps.signal } : {}
-      }
+      { client: deps.aws(head.region).elbv2, ...shiftDeps(run2, head) }
     );
     out.appliedAt = shift.appliedAt?.toISOString();
     deps.logger.info(
@@ -48937,7 +49371,7 @@ async function recordSuccess(run2, head, result) {
   const show = weightsText(head);
   out.status = "applied";
   out.message = `Applied ${show(head.weights)} on ${head.routes.length} route(s) and verified: ${result.verdict}.`;
-  await githubStep(out, "record the deployment", async () => {
+  await githubStep(deps.budget, out, "record the deployment", async () => {
     const d5 = await deps.github.recordDeployment({
       ref: event.after,
       environment: head.name,
@@ -48947,13 +49381,13 @@ async function recordSuccess(run2, head, result) {
     });
     out.deployment = d5.id;
   });
-  await githubStep(out, "comment on the merged PR", async () => {
+  await githubStep(deps.budget, out, "comment on the merged PR", async () => {
     for (const pr of await run2.merged()) {
       await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
     }
   });
   if (!options.autoAdvance) return;
-  await githubStep(out, "open the advance PR", async () => {
+  await githubStep(deps.budget, out, "open the advance PR", async () => {
     const tip = await deps.github.fileAt(path, event.defaultBranch);
     const tipFile = tip === void 0 ? void 0 : tryParse(tip, path);
     if (!tip || !tipFile || !("file" in tipFile) || !sameClusterWeights(tipFile.file.weights, head.weights)) {
@@ -48980,13 +49414,18 @@ async function rolledBack(run2, head, headText, why) {
   const show = weightsText(head);
   const notRestored = out.restored?.notRestored ?? [];
   out.status = notRestored.length === 0 ? "rolled-back" : "failed";
-  out.message = notRestored.length === 0 ? `Rolled back to ${show(why.live)} (confirmed by read-back on every route): ${why.reason}.` : `The step to ${show(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored: ${notRestored.map((n3) => `${shortName(n3.arn)} (${n3.reason})`).join("; ")}. Set them back to ${show(why.live)} by hand now.`;
+  out.message = notRestored.length === 0 ? `Rolled back to ${show(why.live)} (restored and confirmed by read-back on every route): ${why.reason}.` : [
+    `The step to ${show(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored or confirmed: ${notRestored.map((n3) => `${shortName(n3.arn)} (${n3.state === "changed" ? "left changed" : "unknown, could not be read"}: ${n3.reason})`).join("; ")}. Set them back to ${show(why.live)} by hand now:`,
+    // A failed shift's own message (the detail below) already ends with the commands.
+    ...why.detail ? [] : notRestored.map((n3) => `  ${n3.command}`)
+  ].join("\n");
   if (why.detail) out.message += `
 ${why.detail}`;
+  if (deps.signal?.aborted) deps.logger.warning(out.message);
   const at = head.locate(["weights"]);
   out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
   if (notRestored.length === 0) {
-    await githubStep(out, "open the reconcile PR", async () => {
+    await githubStep(deps.budget, out, "open the reconcile PR", async () => {
       const pr = await openReconcilePullRequest(deps, {
         path: out.path,
         file: head,
@@ -48999,7 +49438,7 @@ ${why.detail}`;
       if (pr) out.reconcile = pr;
     });
   }
-  await githubStep(out, "record the failed deployment", async () => {
+  await githubStep(deps.budget, out, "record the failed deployment", async () => {
     const d5 = await deps.github.recordDeployment({
       ref: event.after,
       environment: head.name,
@@ -49009,7 +49448,7 @@ ${why.detail}`;
     });
     out.deployment = d5.id;
   });
-  await githubStep(out, "comment on the merged PR", async () => {
+  await githubStep(deps.budget, out, "comment on the merged PR", async () => {
     for (const pr of await run2.merged())
       await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
   });
@@ -49026,6 +49465,7 @@ function shiftDeps(run2, head) {
   return {
     logger: run2.deps.logger,
     clock: run2.deps.clock,
+    ...run2.deps.budget ? { budget: run2.deps.budget } : {},
     label: (tg) => names2.get(tg) ?? shortName(tg),
     ...run2.deps.readBackDelayMs !== void 0 ? { readBackDelayMs: run2.deps.readBackDelayMs } : {}
   };
@@ -49037,11 +49477,16 @@ function weightsText(head) {
   const order = head.clusters.map((c5) => c5.name);
   return (w) => formatClusterWeights(w, order);
 }
-async function githubStep(out, what, fn) {
+async function githubStep(budget, out, what, fn) {
+  const deadline = budget?.signal.aborted ? budget.deadline() : void 0;
   try {
-    await fn();
+    await untilAborted(fn(), deadline?.signal);
   } catch (e5) {
-    out.githubErrors.push(`could not ${what}: ${errorMessage(e5)}`);
+    out.githubErrors.push(
+      deadline?.signal.aborted ? `could not ${what}: the job was cancelled and the runner's kill was near` : `could not ${what}: ${errorMessage(e5)}`
+    );
+  } finally {
+    deadline?.dispose();
   }
 }
 function truncate(text, max) {
@@ -49116,7 +49561,17 @@ async function runRollback(event, request, settings2, deps) {
   const show = (w) => formatClusterWeights(w, order);
   const desired = rollbackWeights(file, request, names2);
   const receiving = order.filter((n3) => (desired[n3] ?? 0) > 0);
-  const health = await precheckTargetHealth(deps, file, receiving, 1);
+  const health = await precheckTargetHealth(deps, file, receiving, 1).catch((e5) => {
+    if (deps.signal?.aborted) {
+      throw new ExplainedError(
+        `Cancelled (${errorMessage(deps.signal.reason)}) before any write; nothing was changed.`
+      );
+    }
+    if (!isAwsCallError(e5)) throw e5;
+    throw new ExplainedError(
+      `Could not read the target health of ${receiving.join(", ")}: ${awsErrorText(e5)}. Nothing was changed.`
+    );
+  });
   for (const h5 of health)
     logger2.info(`${h5.ok ? "ok" : "NO HEALTHY TARGET"}: ${h5.cluster} ${h5.shown}`);
   const empty = health.filter((h5) => !h5.ok);
@@ -49160,6 +49615,7 @@ async function runRollback(event, request, settings2, deps) {
         clock: deps.clock,
         label: (tg) => clusterOf.get(tg) ?? shortName(tg),
         ...deps.signal ? { signal: deps.signal } : {},
+        ...deps.budget ? { budget: deps.budget } : {},
         ...deps.readBackDelayMs !== void 0 ? { readBackDelayMs: deps.readBackDelayMs } : {}
       }
     );

@@ -6,20 +6,47 @@
 import {
   DescribeListenersCommand,
   DescribeRulesCommand,
-  ModifyListenerCommand,
-  ModifyRuleCommand,
   type Action,
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ConfigurationError, ExplainedError, errorMessage } from '../common/errors.js';
+import {
+  ConfigurationError,
+  ExplainedError,
+  errorMessage,
+  nothingWasChanged,
+} from '../common/errors.js';
+import {
+  budgetFromSignal,
+  DeadlineError,
+  FINAL_WORDS_MS,
+  formatSeconds,
+  untilAborted,
+  type CancelBudget,
+} from '../common/cancel.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/logger.js';
 import { shortName } from '../aws/arn.js';
 import {
+  awsErrorText,
+  describeArn,
+  describeRef,
+  describeRoute,
+  isAwsCallError,
+  writeRoute,
+} from './io.js';
+import { mapWithConcurrency } from '../common/concurrency.js';
+import {
+  recoveryCommand,
+  restoreReportLines,
+  restoreRoutes,
+  RESTORE_CONCURRENCY,
+  type NotRestored,
+  type RestoreReport,
+} from './restore.js';
+import {
   formatWeights,
   readForwardWeights,
   sameWeights,
-  toWritableAction,
   withWeights,
   type LiveRoute,
   type RouteRef,
@@ -56,7 +83,12 @@ export interface ShiftDeps {
   client: ElasticLoadBalancingV2Client;
   logger: Logger;
   clock: Clock;
-  /** Aborts when the job is cancelled (SIGINT/SIGTERM); the shift then restores and fails. */
+  /**
+   * The job's cancellation budget (runAction's): at its first signal the shift stops, reports
+   * each route's state, and restores before the runner's kill.
+   */
+  budget?: CancelBudget;
+  /** Without a budget: aborts when the job is cancelled, treated as the runner's SIGINT. */
   signal?: AbortSignal;
   /** Read-back attempts before a mismatch counts as a failed write. */
   readBackAttempts?: number;
@@ -99,33 +131,83 @@ export class ShiftFailedError extends ExplainedError {
     message: string,
     readonly previous: RouteWeights,
     readonly restored: string[],
-    readonly notRestored: { arn: string; reason: string }[],
+    readonly notRestored: NotRestored[],
     readonly cancelled: boolean,
   ) {
     super(message);
   }
 }
 
+/** A failure before any write: the message ends by saying that nothing was changed. */
+export class NothingChangedError extends ExplainedError {
+  override name = 'NothingChangedError';
+  constructor(
+    message: string,
+    readonly cancelled: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * How long a write in flight at cancellation is given to end; then the restore proceeds (and
+ * reads the route back, since the write may still land).
+ */
+export const WRITE_GRACE_MS = 2_000;
+/** Kept for the restore when bounding a write in flight: one write and a read-back per route. */
+const RESTORE_RESERVE_MS = 3_000;
+
+/** A route AWS has accepted the new weights for (read back or not). */
+function isChanged(state: RouteState | undefined): boolean {
+  return state === 'confirmed' || state === 'written';
+}
+
+/** The later routes' report first: both lists stay in reverse order of writing. */
+function mergeReports(later: RestoreReport, earlier: RestoreReport | undefined): RestoreReport {
+  if (!earlier) return later;
+  const heldMs = later.heldMs ?? earlier.heldMs;
+  return {
+    restored: [...later.restored, ...earlier.restored],
+    notRestored: [...later.notRestored, ...earlier.notRestored],
+    ...(heldMs !== undefined ? { heldMs } : {}),
+  };
+}
+
+/** How long a write in flight at the first signal may still take. */
+function writeGrace(budget: CancelBudget): number {
+  return Math.min(WRITE_GRACE_MS, budget.timeLeft(FINAL_WORDS_MS + RESTORE_RESERVE_MS));
+}
+
+/** What is known about one route during the shift, for the report at the first signal. */
+type RouteState = 'untouched' | 'in-flight' | 'written' | 'confirmed' | 'failed' | 'abandoned';
+
 export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<ShiftResult> {
   const { logger } = deps;
+  const budget = deps.budget ?? budgetFromSignal(deps.signal);
   const targetGroups = Object.keys(req.desired);
   const fmt = (w: Weights): string => formatWeights(w, deps.label);
 
-  const live =
-    req.live ??
-    (await logger.group('Reading live weights', async () => {
-      const routes = await readRoutes(deps.client, req.routes, targetGroups, deps.signal);
-      for (const r of routes) {
-        logger.info(`${describeRef(r.ref)}: ${fmt(r.weights)}`);
-        logger.debug(`${r.ref.arn} actions: ${JSON.stringify(r.actions)}`);
-      }
-      return routes;
-    }));
+  let live: LiveRoute[];
+  try {
+    live =
+      req.live ??
+      (await logger.group('Reading live weights', async () => {
+        const routes = await readRoutes(deps.client, req.routes, targetGroups, budget.signal);
+        for (const r of routes) {
+          logger.info(`${describeRef(r.ref)}: ${fmt(r.weights)}`);
+          logger.debug(`${r.ref.arn} actions: ${JSON.stringify(r.actions)}`);
+        }
+        return routes;
+      }));
+    checkExpected(live, req.expect, fmt);
+    checkMaxStep(live, req.desired, req.maxStep);
+    if (budget.signal.aborted) throw budget.signal.reason;
+  } catch (e) {
+    throw nothingChanged(e, budget);
+  }
 
   const previous = routeWeights(live, (r) => r.weights);
   const desired = routeWeights(live, () => ({ ...req.desired }));
-  checkExpected(live, req.expect, fmt);
-  checkMaxStep(live, req.desired, req.maxStep);
 
   const toWrite = live.filter((r) => !sameWeights(r.weights, req.desired));
   const outcome = (r: LiveRoute, status: RouteOutcome['status']): RouteOutcome => ({
@@ -169,23 +251,60 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
 
   // Routes whose write was attempted: a write that failed or was cut off may still have landed.
   const touched: LiveRoute[] = [];
+  const state = new Map<string, RouteState>(toWrite.map((r) => [r.ref.arn, 'untouched']));
+  // At the first signal, before anything else: what each route is known to have, and what
+  // happens next (if the runner kills the step early, the log still says this much). The
+  // routes known to be changed are restored at once, while a write in flight has its grace.
+  let early: { routes: LiveRoute[]; report: Promise<RestoreReport> } | undefined;
+  const onCancel = (): void => {
+    reportCancelState(deps, budget, live, toWrite, state, req);
+    const changed = touched.filter((r) => isChanged(state.get(r.ref.arn)));
+    if (changed.length === 0) return;
+    early = {
+      routes: changed,
+      report: restoreRoutes({ ...deps, budget }, changed, targetGroups),
+    };
+  };
+  budget.signal.addEventListener('abort', onCancel, { once: true });
   let appliedAt: Date;
   try {
     await logger.group('Shifting', async () => {
       const shiftRoute = async (route: LiveRoute): Promise<void> => {
-        throwIfAborted(deps.signal);
+        throwIfAborted(budget.signal);
         touched.push(route);
+        const arn = route.ref.arn;
         const actions = withWeights(route.actions, req.desired);
-        logger.debug(`${route.ref.arn} new actions: ${JSON.stringify(actions)}`);
-        await writeRoute(deps.client, route.ref, actions);
-        await confirmWeights(deps, route.ref, targetGroups, req.desired, deps.signal);
+        logger.debug(`${arn} new actions: ${JSON.stringify(actions)}`);
+        // A write in flight at cancellation gets a short grace, then is abandoned.
+        const grace = budget.deadline({
+          afterCancelMs: WRITE_GRACE_MS,
+          reserveMs: FINAL_WORDS_MS + RESTORE_RESERVE_MS,
+        });
+        state.set(arn, 'in-flight');
+        try {
+          await writeRoute(deps.client, route.ref, actions, grace.signal);
+          state.set(arn, 'written');
+        } catch (e) {
+          // Abandoned (our grace ended, or every SDK attempt timed out): AWS may still apply it.
+          state.set(arn, grace.signal.aborted || writeTimedOut(e) ? 'abandoned' : 'failed');
+          if (grace.signal.aborted) {
+            throw new DeadlineError(
+              `the write of ${describeRef(route.ref)} was still in flight when its grace after the cancel ended`,
+            );
+          }
+          throw e;
+        } finally {
+          grace.dispose();
+        }
+        await confirmWeights(deps, route.ref, targetGroups, req.desired, budget.signal);
+        state.set(arn, 'confirmed');
         logger.info(
           `${describeRef(route.ref)}: ${fmt(route.weights)} -> ${fmt(req.desired)} (confirmed)`,
         );
       };
       if (req.parallel) {
-        // Every write started must have ended before a restore begins, or a write still in
-        // flight could land after it: settle all, then fail on the first failure.
+        // Every write started must have ended (or been abandoned after its grace) before a
+        // restore begins: settle all, then fail on the first failure.
         const settled = await mapWithConcurrency(toWrite, WRITE_CONCURRENCY, (route) =>
           shiftRoute(route).then(
             () => undefined,
@@ -199,25 +318,41 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
       }
       if (req.settleMs > 0) {
         logger.info(`Waiting ${req.settleMs / 1000}s for the ALB to apply the new weights.`);
-        await deps.clock.sleep(req.settleMs, deps.signal);
+        await deps.clock.sleep(req.settleMs, budget.signal);
       }
     });
+    // A cancel that came after the last write, with no settle wait to end, still restores.
+    throwIfAborted(budget.signal);
     appliedAt = deps.clock.now();
   } catch (e) {
-    const cancelled = deps.signal?.aborted === true;
+    const cancelled = budget.signal.aborted;
     const cause = cancelled
-      ? `the job was cancelled (${errorMessage(deps.signal?.reason)})`
+      ? `the job was cancelled (${errorMessage(budget.signal.reason)})`
       : errorMessage(e);
-    const { restored, notRestored } = await logger.group('Restoring previous weights', () =>
-      restoreRoutes(deps, touched, targetGroups),
+    // Routes whose write AWS accepted are changed: written back at once. The others (write
+    // failed, abandoned, or never answered) may not have changed: looked at first.
+    const rest = touched.filter((r) => !early?.routes.includes(r));
+    const uncertain = new Set(
+      rest.map((r) => r.ref.arn).filter((arn) => !isChanged(state.get(arn))),
     );
+    const abandoned = rest.filter((r) => state.get(r.ref.arn) === 'abandoned');
+    const report = await logger.group('Restoring previous weights', async () => {
+      const done = await early?.report;
+      const more = await restoreRoutes({ ...deps, budget }, rest, targetGroups, {
+        uncertain,
+        abandonedWrite: abandoned.length > 0,
+      });
+      return mergeReports(more, done);
+    });
     throw new ShiftFailedError(
-      restoreMessage(cause, restored, notRestored, previous, fmt),
+      restoreMessage(cause, report, live.length, fmt, abandoned, req.desired),
       previous,
-      restored,
-      notRestored,
+      report.restored,
+      report.notRestored,
       cancelled,
     );
+  } finally {
+    budget.signal.removeEventListener('abort', onCancel);
   }
 
   return {
@@ -232,88 +367,11 @@ export async function shiftWeights(req: ShiftRequest, deps: ShiftDeps): Promise<
   };
 }
 
-/**
- * Puts each route back to the actions it had when read, and confirms each by read-back. Routes
- * are independent, so several are restored at once: undoing a bad step is the one place where
- * seconds matter most. Never throws: what could not be restored is returned with the reason.
- * Both lists are in reverse order of `routes` (the last route written first).
- */
-export async function restoreRoutes(
-  deps: Pick<
-    ShiftDeps,
-    'client' | 'logger' | 'clock' | 'readBackAttempts' | 'readBackDelayMs' | 'label'
-  >,
-  routes: readonly LiveRoute[],
-  targetGroups: readonly string[],
-): Promise<{ restored: string[]; notRestored: { arn: string; reason: string }[] }> {
-  const ordered = [...routes].reverse();
-  const outcomes = await mapWithConcurrency(ordered, RESTORE_CONCURRENCY, async (route) => {
-    try {
-      await writeRoute(deps.client, route.ref, route.actions.map(toWritableAction));
-      await confirmWeights(deps, route.ref, targetGroups, route.weights);
-      deps.logger.info(
-        `${describeRef(route.ref)}: restored to ${formatWeights(route.weights, deps.label)} (confirmed)`,
-      );
-      return undefined;
-    } catch (e) {
-      // A write AWS rejected (no permission, a validation error) never changed the route; then
-      // the restore fails the same way, yet there is nothing to restore. Look before saying so.
-      if (await hasWeights(deps.client, route.ref, targetGroups, route.weights)) {
-        deps.logger.info(
-          `${describeRef(route.ref)}: still has ${formatWeights(route.weights, deps.label)}; its write never landed (confirmed)`,
-        );
-        return undefined;
-      }
-      deps.logger.warning(`${describeRef(route.ref)}: could NOT be restored: ${errorMessage(e)}`);
-      return errorMessage(e);
-    }
-  });
-  const restored: string[] = [];
-  const notRestored: { arn: string; reason: string }[] = [];
-  ordered.forEach((route, i) => {
-    const reason = outcomes[i];
-    if (reason === undefined) restored.push(route.ref.arn);
-    else notRestored.push({ arn: route.ref.arn, reason });
-  });
-  return { restored, notRestored };
-}
+export { restoreRoutes, recoveryCommand, type NotRestored, type RestoreReport } from './restore.js';
+export { describeRef } from './io.js';
 
-/** Whether a read of the route shows `weights` now; false when it cannot be read. */
-async function hasWeights(
-  client: ElasticLoadBalancingV2Client,
-  ref: RouteRef,
-  targetGroups: readonly string[],
-  weights: Weights,
-): Promise<boolean> {
-  try {
-    const { actions } = await describeRoute(client, ref);
-    const forward = readForwardWeights(ref, actions, targetGroups);
-    return 'weights' in forward && sameWeights(forward.weights, weights);
-  } catch {
-    return false; // unreadable: report the restore as failed, with the write's error
-  }
-}
-
-/** Routes restored (or written, in parallel mode) at once: fast, yet well under ELBv2's API rate. */
-const RESTORE_CONCURRENCY = 8;
+/** Routes written at once in parallel mode (an emergency rollback). */
 const WRITE_CONCURRENCY = RESTORE_CONCURRENCY;
-
-async function mapWithConcurrency<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 /** Reads every route; reports every route that is not a shiftable forward at once. */
 export async function readRoutes(
@@ -365,16 +423,20 @@ async function describeRoutes(
       const batch = arns.slice(i, i + DESCRIBE_BATCH);
       try {
         if (kind === 'listener') {
-          const res = await client.send(new DescribeListenersCommand({ ListenerArns: batch }), {
-            abortSignal: signal,
-          });
+          const res = await untilAborted(
+            client.send(new DescribeListenersCommand({ ListenerArns: batch }), {
+              abortSignal: signal,
+            }),
+            signal,
+          );
           for (const l of res.Listeners ?? []) {
             out.set(l.ListenerArn as string, { actions: l.DefaultActions ?? [] });
           }
         } else {
-          const res = await client.send(new DescribeRulesCommand({ RuleArns: batch }), {
-            abortSignal: signal,
-          });
+          const res = await untilAborted(
+            client.send(new DescribeRulesCommand({ RuleArns: batch }), { abortSignal: signal }),
+            signal,
+          );
           for (const r of res.Rules ?? []) {
             if (r.IsDefault) continue; // described one by one below, to say what to do
             out.set(r.RuleArn as string, {
@@ -395,60 +457,6 @@ async function describeRoutes(
   return out;
 }
 
-async function describeRoute(
-  client: ElasticLoadBalancingV2Client,
-  ref: RouteRef,
-  signal?: AbortSignal,
-): Promise<{ actions: Action[]; priority?: string }> {
-  try {
-    if (ref.kind === 'listener') {
-      const out = await client.send(new DescribeListenersCommand({ ListenerArns: [ref.arn] }), {
-        abortSignal: signal,
-      });
-      const listener = out.Listeners?.[0];
-      if (!listener) throw new ConfigurationError(`Listener ${ref.arn} was not found.`);
-      return { actions: listener.DefaultActions ?? [] };
-    }
-    const out = await client.send(new DescribeRulesCommand({ RuleArns: [ref.arn] }), {
-      abortSignal: signal,
-    });
-    const rule = out.Rules?.[0];
-    if (!rule) throw new ConfigurationError(`Rule ${ref.arn} was not found.`);
-    if (rule.IsDefault) {
-      throw new ConfigurationError(
-        `Rule ${ref.arn} is a listener's default rule, which ALB changes only through its listener: ` +
-          `list the listener ARN under "listener:" instead.`,
-      );
-    }
-    return { actions: rule.Actions ?? [], ...(rule.Priority ? { priority: rule.Priority } : {}) };
-  } catch (e) {
-    throw notFoundAsConfigurationError(e, ref);
-  }
-}
-
-/**
- * Writes a route's actions. Never aborted midway: a write cut off on our side may still land
- * in AWS after we restored the route, so a cancellation waits for the call in flight to end.
- */
-async function writeRoute(
-  client: ElasticLoadBalancingV2Client,
-  ref: RouteRef,
-  actions: Action[],
-): Promise<void> {
-  try {
-    if (ref.kind === 'listener') {
-      await client.send(
-        new ModifyListenerCommand({ ListenerArn: ref.arn, DefaultActions: actions }),
-      );
-    } else {
-      await client.send(new ModifyRuleCommand({ RuleArn: ref.arn, Actions: actions }));
-    }
-  } catch (e) {
-    const op = ref.kind === 'listener' ? 'ModifyListener' : 'ModifyRule';
-    throw new Error(`${op} on ${describeRef(ref)} failed: ${awsErrorText(e)}`, { cause: e });
-  }
-}
-
 /** Reads the route back until it shows `expected`, a few times for eventual consistency. */
 async function confirmWeights(
   deps: Pick<ShiftDeps, 'client' | 'clock' | 'readBackAttempts' | 'readBackDelayMs' | 'label'>,
@@ -460,7 +468,13 @@ async function confirmWeights(
   const attempts = deps.readBackAttempts ?? 3;
   let seen = 'nothing';
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const { actions } = await describeRoute(deps.client, ref, signal);
+    let actions: Action[];
+    try {
+      ({ actions } = await describeRoute(deps.client, ref, signal));
+    } catch (e) {
+      if (signal?.aborted || !isAwsCallError(e)) throw e;
+      throw new Error(`read-back of ${describeRef(ref)} failed: ${awsErrorText(e)}`, { cause: e });
+    }
     const forward = readForwardWeights(ref, actions, targetGroups);
     if ('weights' in forward && sameWeights(forward.weights, expected)) return;
     seen = 'weights' in forward ? formatWeights(forward.weights, deps.label) : forward.problem;
@@ -517,27 +531,113 @@ function checkMaxStep(
 
 function restoreMessage(
   cause: string,
-  restored: string[],
-  notRestored: { arn: string; reason: string }[],
-  previous: RouteWeights,
+  report: RestoreReport,
+  routeCount: number,
   fmt: (w: Weights) => string,
+  abandoned: readonly LiveRoute[],
+  desired: Weights,
 ): string {
+  const { restored, notRestored } = report;
   const lines = [`Shifting failed: ${cause.replace(/\.$/, '')}.`];
-  if (restored.length === 0 && notRestored.length === 0) {
-    lines.push('No route had been written; every route keeps its previous weights.');
+  // A write we stopped waiting for may land after everything below was confirmed.
+  const late = abandoned
+    .filter((r) => restored.includes(r.ref.arn))
+    .flatMap((r) => [
+      `The write of ${describeRef(r.ref)} to ${fmt(desired)} was abandoned in flight and AWS may still apply it: ` +
+        `after its restore the route was watched for ${formatSeconds(report.heldMs ?? 0)}. ` +
+        `If it later shows ${fmt(desired)}, put it back with:`,
+      `  ${recoveryCommand(r)}`,
+    ]);
+  if (notRestored.length === 0) {
+    lines.push(
+      restored.length === 0
+        ? 'No route had been written; nothing was changed: every route keeps its previous weights.'
+        : `Every route is at its previous weights: restored and confirmed. Restored to the previous weights (confirmed by read-back): ${restored.map(describeArn).join('; ')}.`,
+    );
+    return [...lines, ...late].join('\n');
   }
   if (restored.length > 0) {
     lines.push(
       `Restored to the previous weights (confirmed by read-back): ${restored.map(describeArn).join('; ')}.`,
     );
   }
-  for (const { arn, reason } of notRestored) {
-    lines.push(
-      `NOT restored: ${describeArn(arn)} (${reason}). Set it back by hand to ${fmt(previous[arn] ?? {})}, ` +
-        `e.g. with "aws elbv2 ${arn.includes(':listener-rule/') ? 'modify-rule --rule-arn' : 'modify-listener --listener-arn'} ${arn} ...".`,
+  const changed = notRestored.filter((n) => n.state === 'changed').length;
+  const unknown = notRestored.length - changed;
+  const parts = [
+    changed ? `${changed} left changed` : '',
+    unknown ? `${unknown} in an unknown state` : '',
+  ].filter(Boolean);
+  lines.push(
+    `${notRestored.length} of ${routeCount} route(s) not restored (${parts.join(', ')}); put each back with its command:`,
+  );
+  lines.push(...late, ...restoreReportLines(report, fmt, describeArn));
+  return lines.join('\n');
+}
+
+/** Every route's state at the first signal, and what the shift does next. */
+function reportCancelState(
+  deps: ShiftDeps,
+  budget: CancelBudget,
+  live: readonly LiveRoute[],
+  toWrite: readonly LiveRoute[],
+  state: ReadonlyMap<string, RouteState>,
+  req: ShiftRequest,
+): void {
+  const fmt = (w: Weights): string => formatWeights(w, deps.label);
+  const lines = live.map((r) => {
+    const name = describeRef(r.ref);
+    switch (toWrite.includes(r) ? state.get(r.ref.arn) : 'unchanged') {
+      case 'confirmed':
+        return `- ${name}: changed to ${fmt(req.desired)} (confirmed); restoring it now to ${fmt(r.weights)}`;
+      case 'written':
+        return `- ${name}: changed to ${fmt(req.desired)} (AWS accepted, not read back yet); restoring it now to ${fmt(r.weights)}`;
+      case 'in-flight':
+        return `- ${name}: write to ${fmt(req.desired)} in flight, given ${formatSeconds(writeGrace(budget))} to end; then read back and restored to ${fmt(r.weights)}`;
+      case 'failed':
+      case 'abandoned':
+        return `- ${name}: its write failed or was abandoned; will be read back and restored to ${fmt(r.weights)} if it landed`;
+      case 'unchanged':
+        return `- ${name}: untouched, already at ${fmt(r.weights)}`;
+      default:
+        return `- ${name}: untouched, at ${fmt(r.weights)}; will not be written`;
+    }
+  });
+  deps.logger.warning(
+    `Cancelled during the shift (${errorMessage(budget.signal.reason)}); ${formatSeconds(budget.timeLeft())} left to restore. Routes now:`,
+  );
+  // One line per route, plain info: each stays readable in the raw log.
+  for (const line of lines) deps.logger.info(line);
+}
+
+/**
+ * A failure before any write, said as such: a user's mistake keeps its diagnostics, AWS'
+ * refusals and timeouts are explained, a cancellation says it changed nothing; our bugs keep
+ * their stack.
+ */
+function nothingChanged(e: unknown, budget: CancelBudget): unknown {
+  const unchanged = 'Nothing was changed.';
+  if (budget.signal.aborted) {
+    return new NothingChangedError(
+      `Cancelled (${errorMessage(budget.signal.reason)}) before any write; nothing was changed.`,
+      true,
     );
   }
-  return lines.join('\n');
+  if (e instanceof ConfigurationError) return nothingWasChanged(e);
+  if (isAwsCallError(e)) {
+    return new NothingChangedError(
+      `Could not read the routes: ${awsErrorText(e)}. ${unchanged}`,
+      false,
+    );
+  }
+  if (e instanceof Error)
+    e.message = `${e.message} (${unchanged.toLowerCase().replace(/\.$/, '')})`;
+  return e;
+}
+
+/** Whether the failure was a write the SDK gave up waiting for (it may land later). */
+function writeTimedOut(e: unknown): boolean {
+  const cause = (e as { cause?: { name?: string; code?: string } }).cause;
+  return cause?.name === 'TimeoutError' || cause?.code === 'ETIMEDOUT';
 }
 
 function routeWeights(routes: readonly LiveRoute[], pick: (r: LiveRoute) => Weights): RouteWeights {
@@ -549,28 +649,4 @@ function routeWeights(routes: readonly LiveRoute[], pick: (r: LiveRoute) => Weig
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted)
     throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
-}
-
-function notFoundAsConfigurationError(e: unknown, ref: RouteRef): unknown {
-  const name = (e as { name?: string }).name;
-  if (name === 'ListenerNotFoundException' || name === 'RuleNotFoundException') {
-    return new ConfigurationError(
-      `${describeRef(ref)} does not exist (${name}): check the ARN, the region and the account the credentials are for.`,
-    );
-  }
-  return e;
-}
-
-function awsErrorText(e: unknown): string {
-  const name = (e as { name?: string }).name;
-  const message = errorMessage(e);
-  return name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message;
-}
-
-export function describeRef(ref: RouteRef): string {
-  return `${ref.kind} ${shortName(ref.arn)}`;
-}
-
-function describeArn(arn: string): string {
-  return describeRef({ kind: arn.includes(':listener-rule/') ? 'rule' : 'listener', arn });
 }

@@ -22,6 +22,12 @@ export class ConfigurationError extends ExplainedError {
   }
 }
 
+/** The same mistake, its message ending by saying that nothing was changed (if it does not yet). */
+export function nothingWasChanged(e: ConfigurationError): ConfigurationError {
+  if (/nothing was changed/i.test(e.message)) return e;
+  return new ConfigurationError(`${e.message}\nNothing was changed.`, e.diagnostics);
+}
+
 /** One problem at one place in a file. Lines and columns are 1-based, as editors show them. */
 export interface Diagnostic {
   file: string;

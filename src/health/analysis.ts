@@ -7,6 +7,7 @@
  * Windows are contiguous, never start before `since`, and when there are CloudWatch checks
  * they are aligned to the metric period, so each CloudWatch query covers whole periods only.
  */
+import { untilAborted } from '../common/cancel.js';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ConfigurationError } from '../common/errors.js';
@@ -171,17 +172,6 @@ function intervalStatus(measurements: readonly Measurement[]): IntervalResult['s
   if (measurements.some((m) => m.status === 'fail')) return 'fail';
   if (measurements.some((m) => m.status === 'inconclusive')) return 'inconclusive';
   return 'pass';
-}
-
-/** `work`, or the signal's reason as soon as it aborts, whichever comes first. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 async function sleepUntil(clock: Clock, t: number): Promise<void> {

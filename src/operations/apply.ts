@@ -10,6 +10,7 @@
 import { restoreRoutes, shiftWeights, ShiftFailedError, type ShiftResult } from '../alb/shift.js';
 import { shortName } from '../aws/arn.js';
 import { abortableClock } from '../common/clock.js';
+import { budgetFromSignal, untilAborted, type CancelBudget } from '../common/cancel.js';
 import {
   ConfigurationError,
   ExplainedError,
@@ -17,6 +18,7 @@ import {
   formatDiagnostic,
 } from '../common/errors.js';
 import type { PathFilter } from '../common/glob.js';
+import { mapWithConcurrency } from '../common/concurrency.js';
 import { prefixedLogger } from '../common/logger.js';
 import type { PullRequestRef } from '../github/types.js';
 import { acquireRouteLock, LockBusyError, type RouteLock } from '../alb/lock.js';
@@ -90,8 +92,13 @@ const STOPPING: readonly FileStatus[] = ['rolled-back', 'refused', 'failed'];
 export async function runApply(
   event: PushEvent,
   options: ApplyOptions,
-  deps: RolloutDeps,
+  rolloutDeps: RolloutDeps,
 ): Promise<ApplyOutcome> {
+  // One budget for every file: a restore after a cancel ends before the runner's kill.
+  const deps: RolloutDeps = {
+    ...rolloutDeps,
+    budget: rolloutDeps.budget ?? budgetFromSignal(rolloutDeps.signal),
+  };
   const { github, logger } = deps;
   const patterns = options.filter.patterns;
   if (event.branch !== event.defaultBranch) {
@@ -127,7 +134,7 @@ export async function runApply(
   // Each file is its own step: it locks, shifts, verifies and restores on its own, so one
   // failing file does not stop the others (it used to stop every later file).
   const parallel = Math.max(1, Math.min(options.parallel ?? 1, changed.length));
-  const files = await mapBounded(changed, parallel, async (path) => {
+  const files = await mapWithConcurrency(changed, parallel, async (path) => {
     const out: FileApply = {
       path,
       status: 'failed',
@@ -145,7 +152,11 @@ export async function runApply(
       if (!(e instanceof ExplainedError) && e instanceof Error && e.stack)
         fileLogger.debug(e.stack);
       out.status = 'failed';
-      out.message = `${errorMessage(e)}\nNothing was changed on the ALB.`;
+      out.message = deps.signal?.aborted
+        ? `Cancelled (${errorMessage(deps.signal.reason)}) before the shift; nothing was changed on the ALB.`
+        : /nothing was changed/i.test(errorMessage(e))
+          ? errorMessage(e)
+          : `${errorMessage(e)}\nNothing was changed on the ALB.`;
       if (e instanceof ConfigurationError) out.annotations.push(...e.diagnostics);
     }
     fileLogger.info(`${path}: ${out.status}. ${out.message}`);
@@ -184,24 +195,6 @@ function overallResult(files: readonly FileApply[]): RolloutResult {
   if (files.some((f) => f.status === 'refused' || f.status === 'failed')) return 'failed';
   if (files.some((f) => f.status === 'applied')) return 'applied';
   return 'unchanged';
-}
-
-/** `fn` over `items`, at most `limit` at once, results in the order of `items`. */
-async function mapBounded<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-  return results;
 }
 
 /** One file, stage by stage; each stage either hands on what the next needs or ends the file. */
@@ -436,11 +429,7 @@ async function shiftStage(
         dryRun: false,
         settleMs: options.settings.settleMs,
       },
-      {
-        client: deps.aws(head.region).elbv2,
-        ...shiftDeps(run, head),
-        ...(deps.signal ? { signal: deps.signal } : {}),
-      },
+      { client: deps.aws(head.region).elbv2, ...shiftDeps(run, head) },
     );
     out.appliedAt = shift.appliedAt?.toISOString();
     deps.logger.info(
@@ -518,7 +507,7 @@ async function recordSuccess(
   const show = weightsText(head);
   out.status = 'applied';
   out.message = `Applied ${show(head.weights)} on ${head.routes.length} route(s) and verified: ${result.verdict}.`;
-  await githubStep(out, 'record the deployment', async () => {
+  await githubStep(deps.budget, out, 'record the deployment', async () => {
     const d = await deps.github.recordDeployment({
       ref: event.after,
       environment: head.name,
@@ -528,13 +517,13 @@ async function recordSuccess(
     });
     out.deployment = d.id;
   });
-  await githubStep(out, 'comment on the merged PR', async () => {
+  await githubStep(deps.budget, out, 'comment on the merged PR', async () => {
     for (const pr of await run.merged()) {
       await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
     }
   });
   if (!options.autoAdvance) return;
-  await githubStep(out, 'open the advance PR', async () => {
+  await githubStep(deps.budget, out, 'open the advance PR', async () => {
     const tip = await deps.github.fileAt(path, event.defaultBranch);
     const tipFile = tip === undefined ? undefined : tryParse(tip, path);
     if (
@@ -575,15 +564,22 @@ async function rolledBack(
   out.status = notRestored.length === 0 ? 'rolled-back' : 'failed';
   out.message =
     notRestored.length === 0
-      ? `Rolled back to ${show(why.live)} (confirmed by read-back on every route): ${why.reason}.`
-      : `The step to ${show(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored: ` +
-        `${notRestored.map((n) => `${shortName(n.arn)} (${n.reason})`).join('; ')}. Set them back to ${show(why.live)} by hand now.`;
+      ? `Rolled back to ${show(why.live)} (restored and confirmed by read-back on every route): ${why.reason}.`
+      : [
+          `The step to ${show(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored or confirmed: ` +
+            `${notRestored.map((n) => `${shortName(n.arn)} (${n.state === 'changed' ? 'left changed' : 'unknown, could not be read'}: ${n.reason})`).join('; ')}. Set them back to ${show(why.live)} by hand now:`,
+          // A failed shift's own message (the detail below) already ends with the commands.
+          ...(why.detail ? [] : notRestored.map((n) => `  ${n.command}`)),
+        ].join('\n');
   if (why.detail) out.message += `\n${why.detail}`;
+  // After a cancel the runner may kill the step during the GitHub calls below: the ALB's state
+  // is in the log first.
+  if (deps.signal?.aborted) deps.logger.warning(out.message);
   const at = head.locate(['weights']);
   out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
 
   if (notRestored.length === 0) {
-    await githubStep(out, 'open the reconcile PR', async () => {
+    await githubStep(deps.budget, out, 'open the reconcile PR', async () => {
       const pr = await openReconcilePullRequest(deps, {
         path: out.path,
         file: head,
@@ -596,7 +592,7 @@ async function rolledBack(
       if (pr) out.reconcile = pr;
     });
   }
-  await githubStep(out, 'record the failed deployment', async () => {
+  await githubStep(deps.budget, out, 'record the failed deployment', async () => {
     const d = await deps.github.recordDeployment({
       ref: event.after,
       environment: head.name,
@@ -606,7 +602,7 @@ async function rolledBack(
     });
     out.deployment = d.id;
   });
-  await githubStep(out, 'comment on the merged PR', async () => {
+  await githubStep(deps.budget, out, 'comment on the merged PR', async () => {
     for (const pr of await run.merged())
       await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
   });
@@ -630,6 +626,7 @@ function shiftDeps(run: FileRun, head: RolloutFile) {
   return {
     logger: run.deps.logger,
     clock: run.deps.clock,
+    ...(run.deps.budget ? { budget: run.deps.budget } : {}),
     label: (tg: string) => names.get(tg) ?? shortName(tg),
     ...(run.deps.readBackDelayMs !== undefined
       ? { readBackDelayMs: run.deps.readBackDelayMs }
@@ -647,11 +644,24 @@ function weightsText(head: RolloutFile): (w: ClusterWeights) => string {
 }
 
 /** A GitHub call after the ALB work: its failure is reported, never allowed to hide what the ALB has. */
-async function githubStep(out: FileApply, what: string, fn: () => Promise<void>): Promise<void> {
+async function githubStep(
+  budget: CancelBudget | undefined,
+  out: FileApply,
+  what: string,
+  fn: () => Promise<void>,
+): Promise<void> {
+  // After a cancel, GitHub gets what is left of the budget, and no more.
+  const deadline = budget?.signal.aborted ? budget.deadline() : undefined;
   try {
-    await fn();
+    await untilAborted(fn(), deadline?.signal);
   } catch (e) {
-    out.githubErrors.push(`could not ${what}: ${errorMessage(e)}`);
+    out.githubErrors.push(
+      deadline?.signal.aborted
+        ? `could not ${what}: the job was cancelled and the runner's kill was near`
+        : `could not ${what}: ${errorMessage(e)}`,
+    );
+  } finally {
+    deadline?.dispose();
   }
 }
 

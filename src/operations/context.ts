@@ -6,6 +6,7 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Clock } from '../common/clock.js';
+import type { CancelBudget } from '../common/cancel.js';
 import type { Logger } from '../common/logger.js';
 import type { GitHubApi } from '../github/types.js';
 import type { FetchLike } from '../health/types.js';
@@ -25,6 +26,11 @@ export interface RolloutDeps {
   fetch: FetchLike;
   /** Aborts when the job is cancelled (SIGINT/SIGTERM). */
   signal?: AbortSignal;
+  /**
+   * The job's cancellation budget (its signal is `signal`): restores and the reports after a
+   * cancel end before the runner's kill. Without it, `signal` counts as the runner's SIGINT.
+   */
+  budget?: CancelBudget;
   /** Read-back tuning for the ALB writes (tests shorten it). */
   readBackDelayMs?: number;
   /** Hides a value from the log from now on (core.setSecret in the action). */

@@ -5,6 +5,7 @@
  * healthy targets in every cluster that gains weight, and an analysis that can run. Reads
  * only; every problem is reported at once, each at its place in the file.
  */
+import { untilAborted } from '../common/cancel.js';
 import { ConfigurationError } from '../common/errors.js';
 import { shortName } from '../aws/arn.js';
 import { prepareAnalysis, resolveTargets, type HealthTargets } from '../health/index.js';
@@ -71,7 +72,7 @@ export interface GateResult {
 
 export async function gateStep(
   input: GateInput,
-  deps: Pick<RolloutDeps, 'aws'>,
+  deps: Pick<RolloutDeps, 'aws' | 'signal'>,
 ): Promise<GateResult> {
   const { head, base, live } = input;
   const order = head.clusters.map((c) => c.name);
@@ -149,9 +150,9 @@ export async function gateStep(
   // than shifting and rolling back.
   if (!noChange) {
     try {
-      const targets = await resolveTargets(
-        deps.aws(head.region).elbv2,
-        targetsFromRolloutFile(head),
+      const targets = await untilAborted(
+        resolveTargets(deps.aws(head.region).elbv2, targetsFromRolloutFile(head)),
+        deps.signal,
       );
       prepareAnalysis({
         analysis: head.analysis,

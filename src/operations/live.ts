@@ -2,6 +2,7 @@
  * What the ALB has now for a rollout file, in the file's vocabulary (cluster names): the live
  * weights of every route and the target health of clusters. Reads only.
  */
+import { untilAborted } from '../common/cancel.js';
 import { readRoutes } from '../alb/shift.js';
 import type { LiveRoute as AlbRoute, RouteRef } from '../alb/forward.js';
 import { ConfigurationError, errorMessage } from '../common/errors.js';
@@ -74,7 +75,7 @@ export function requiredHealthy(file: RolloutFile): number {
 
 /** Target health of the given clusters, each judged against `required` healthy targets. */
 export async function precheckTargetHealth(
-  deps: Pick<RolloutDeps, 'aws'>,
+  deps: Pick<RolloutDeps, 'aws' | 'signal'>,
   file: RolloutFile,
   clusters: readonly string[],
   required: number,
@@ -83,7 +84,8 @@ export async function precheckTargetHealth(
   return Promise.all(
     clusters.map(async (name) => {
       const targetGroup = file.clusters.find((c) => c.name === name)?.targetGroup as string;
-      const c = await describeTargetStates(elbv2, targetGroup);
+      // A read: stop waiting for it at the first signal.
+      const c = await untilAborted(describeTargetStates(elbv2, targetGroup), deps.signal);
       const aside = [
         c.initial ? `${c.initial} initial` : '',
         c.draining ? `${c.draining} draining` : '',

@@ -3,6 +3,7 @@
  * comments, the job summary, the JSON report and (later) the terminal output are rendered from
  * them, so no operation needs to know how it is shown.
  */
+import type { RestoreReport } from '../alb/restore.js';
 import type { PullRequestRef } from '../github/types.js';
 import type { AnalysisResult } from '../health/index.js';
 import type { ClusterWeights, StepDecision } from '../rollout-file/step.js';
@@ -81,7 +82,7 @@ export interface FileApply {
   verdict?: string;
   /** The verdict, the analysis it judged by (for rendering) and the JSON report of it. */
   analysis?: { result: AnalysisResult; analysis: RolloutFile['analysis']; report: unknown };
-  restored?: { restored: string[]; notRestored: { arn: string; reason: string }[] };
+  restored?: RestoreReport;
   reconcile?: PullRequestRef;
   advance?: PullRequestRef;
   deployment?: number;

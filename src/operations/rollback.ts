@@ -7,7 +7,8 @@
  */
 import { shiftWeights, ShiftFailedError } from '../alb/shift.js';
 import { shortName } from '../aws/arn.js';
-import { ConfigurationError, errorMessage } from '../common/errors.js';
+import { ConfigurationError, ExplainedError, errorMessage } from '../common/errors.js';
+import { awsErrorText, isAwsCallError } from '../alb/io.js';
 import {
   clusterWeights,
   formatClusterWeights,
@@ -111,7 +112,17 @@ export async function runRollback(
 
   // Target health only: the routes are read once, by the shift itself.
   const receiving = order.filter((n) => (desired[n] ?? 0) > 0);
-  const health = await precheckTargetHealth(deps, file, receiving, 1);
+  const health = await precheckTargetHealth(deps, file, receiving, 1).catch((e: unknown) => {
+    if (deps.signal?.aborted) {
+      throw new ExplainedError(
+        `Cancelled (${errorMessage(deps.signal.reason)}) before any write; nothing was changed.`,
+      );
+    }
+    if (!isAwsCallError(e)) throw e;
+    throw new ExplainedError(
+      `Could not read the target health of ${receiving.join(', ')}: ${awsErrorText(e)}. Nothing was changed.`,
+    );
+  });
   for (const h of health)
     logger.info(`${h.ok ? 'ok' : 'NO HEALTHY TARGET'}: ${h.cluster} ${h.shown}`);
   const empty = health.filter((h) => !h.ok);
@@ -157,6 +168,7 @@ export async function runRollback(
         clock: deps.clock,
         label: (tg) => clusterOf.get(tg) ?? shortName(tg),
         ...(deps.signal ? { signal: deps.signal } : {}),
+        ...(deps.budget ? { budget: deps.budget } : {}),
         ...(deps.readBackDelayMs !== undefined ? { readBackDelayMs: deps.readBackDelayMs } : {}),
       },
     );

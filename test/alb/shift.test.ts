@@ -8,7 +8,12 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { MemoryLogger } from '../../src/common/logger.js';
 import { ConfigurationError } from '../../src/common/errors.js';
-import { ShiftFailedError, shiftWeights, type ShiftRequest } from '../../src/alb/shift.js';
+import {
+  NothingChangedError,
+  ShiftFailedError,
+  shiftWeights,
+  type ShiftRequest,
+} from '../../src/alb/shift.js';
 import type { Clock } from '../../src/common/clock.js';
 import type { RouteRef } from '../../src/alb/forward.js';
 import {
@@ -229,7 +234,7 @@ describe('shiftWeights', () => {
     ).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
     expect(err.message).toBe(
-      'rule web rule 6cabee does not exist (RuleNotFoundException): check the ARN, the region and the account the credentials are for.',
+      'rule web rule 6cabee does not exist (RuleNotFoundException): check the ARN, the region and the account the credentials are for.\nNothing was changed.',
     );
     expect(alb.modifyCalls()).toBe(0);
   });
@@ -242,7 +247,7 @@ describe('shiftWeights', () => {
     ).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
     expect(err.message).toBe(
-      'listener web listener 522ab2 does not exist (ListenerNotFoundException): check the ARN, the region and the account the credentials are for.',
+      'listener web listener 522ab2 does not exist (ListenerNotFoundException): check the ARN, the region and the account the credentials are for.\nNothing was changed.',
     );
   });
 
@@ -426,8 +431,10 @@ describe('shiftWeights', () => {
     expect(err.restored).toEqual([RULE]);
     expect(err.notRestored.map((n: { arn: string }) => n.arn)).toEqual([LISTENER]);
     expect(err.message).toContain(
-      `NOT restored: listener web listener 522ab2 (ModifyListener on listener web listener 522ab2 failed: ServiceUnavailable: Service unavailable). Set it back by hand to web-blue=90, web-green=10, e.g. with "aws elbv2 modify-listener --listener-arn ${LISTENER} ...".`,
+      `NOT restored: listener web listener 522ab2 is at web-blue=75, web-green=25 (ModifyListener on listener web listener 522ab2 failed: ServiceUnavailable: Service unavailable). Set it back by hand to web-blue=90, web-green=10 with:\n` +
+        `  aws elbv2 modify-listener --region ap-northeast-1 --listener-arn ${LISTENER} --default-actions '[{"Type":"forward","Order":1,"ForwardConfig":{"TargetGroups":[{"TargetGroupArn":"${TG_BLUE}","Weight":90},{"TargetGroupArn":"${TG_GREEN}","Weight":10}],"TargetGroupStickinessConfig":{"Enabled":false}}}]'`,
     );
+    expect(err.message).toContain('1 of 2 route(s) not restored (1 left changed)');
     // The listener really is left shifted: the message must not claim otherwise.
     expect(alb.weightsOf(LISTENER)).toEqual({ [TG_BLUE]: 75, [TG_GREEN]: 25 });
   });
@@ -492,5 +499,91 @@ describe('shiftWeights', () => {
     ).catch((e) => e);
     expect(err).toBeInstanceOf(ShiftFailedError);
     expect(alb.weightsOf(LISTENER)).toEqual({ [TG_BLUE]: 90, [TG_GREEN]: 10 });
+  });
+
+  it('says that nothing was changed when AWS fails the read before any write', async () => {
+    const alb = new FakeAlb().addListener(LISTENER, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })]);
+    alb.readFilter = () => {
+      throw Object.assign(new Error('Rate exceeded'), {
+        name: 'Throttling',
+        $metadata: { attempts: 6 },
+      });
+    };
+    const err = await shiftWeights(
+      request([listener()], { [TG_BLUE]: 75, [TG_GREEN]: 25 }),
+      deps(alb),
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(NothingChangedError);
+    expect(err.message).toBe(
+      'Could not read the routes: Throttling: Rate exceeded (after 6 attempts). Nothing was changed.',
+    );
+    expect(alb.modifyCalls()).toBe(0);
+  });
+
+  it('says "cancelled before any write; nothing was changed" for a cancel during the first read', async () => {
+    const alb = new FakeAlb().addListener(LISTENER, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })]);
+    const cancel = new AbortController();
+    // The read never answers; the signal comes while it is in flight.
+    alb.mock.on(DescribeListenersCommand).callsFake(() => new Promise(() => undefined));
+    setTimeout(() => cancel.abort(new Error('received SIGINT')), 10);
+    const err = await shiftWeights(
+      request([listener()], { [TG_BLUE]: 75, [TG_GREEN]: 25 }),
+      deps(alb, cancel.signal),
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(NothingChangedError);
+    expect(err.message).toBe('Cancelled (received SIGINT) before any write; nothing was changed.');
+  });
+
+  it('at the first signal, logs each route: changed, write in flight, untouched', async () => {
+    const alb = new FakeAlb()
+      .addListener(LISTENER, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })])
+      .addRule(RULE, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })])
+      .addRule(RULE_2, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })]);
+    const cancel = new AbortController();
+    alb.beforeWrite = (_arn, n) => {
+      if (n === 2) cancel.abort(new Error('received SIGINT'));
+    };
+    const d = deps(alb, cancel.signal);
+    await shiftWeights(
+      request([listener(), rule(), rule(RULE_2)], { [TG_BLUE]: 75, [TG_GREEN]: 25 }),
+      d,
+    ).catch((e) => e);
+    const log = d.logger.text();
+    expect(log).toContain('Cancelled during the shift (received SIGINT); 9.0 s left to restore.');
+    expect(log).toContain(
+      '- listener web listener 522ab2: changed to web-blue=75, web-green=25 (confirmed); restoring it now to web-blue=90, web-green=10',
+    );
+    expect(log).toContain(
+      '- rule web rule 6cabee: write to web-blue=75, web-green=25 in flight, given 2.0 s to end; then read back and restored to web-blue=90, web-green=10',
+    );
+    expect(log).toContain(': untouched, at web-blue=90, web-green=10; will not be written');
+    // The report comes before the restore.
+    expect(log.indexOf('Routes now:')).toBeLessThan(log.indexOf('restored to'));
+  });
+
+  it('in parallel mode (the emergency rollback), a cancel mid-writes restores every route written', async () => {
+    const alb = new FakeAlb()
+      .addListener(LISTENER, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })])
+      .addListener(LISTENER_2, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })])
+      .addRule(RULE, [forward({ [TG_BLUE]: 90, [TG_GREEN]: 10 })]);
+    const cancel = new AbortController();
+    alb.beforeWrite = (_arn, n) => {
+      if (n === 2) cancel.abort(new Error('received SIGINT'));
+    };
+    const err = await shiftWeights(
+      request(
+        [listener(), listener(LISTENER_2), rule()],
+        { [TG_BLUE]: 0, [TG_GREEN]: 100 },
+        {
+          parallel: true,
+        },
+      ),
+      deps(alb, cancel.signal),
+    ).catch((e) => e);
+    expect(err).toBeInstanceOf(ShiftFailedError);
+    expect(err.cancelled).toBe(true);
+    expect(err.message).toContain('restored and confirmed');
+    for (const arn of [LISTENER, LISTENER_2, RULE])
+      expect(alb.weightsOf(arn)).toEqual({ [TG_BLUE]: 90, [TG_GREEN]: 10 });
   });
 });

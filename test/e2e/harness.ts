@@ -91,3 +91,51 @@ export function parseOutputFile(text: string): Record<string, string> {
   }
   return outputs;
 }
+
+/** The GitHub runner's cancellation: SIGINT, then SIGTERM 7.5 s later, then SIGKILL 2.5 s after. */
+export const RUNNER_SIGTERM_AFTER_MS = 7_500;
+export const RUNNER_SIGKILL_AFTER_MS = 2_500;
+
+export interface CancelledRun extends ActionRun {
+  /** From the SIGINT to the process' exit. */
+  cancelToExitMs: number;
+  /** The signals it took, in order: ['SIGINT'] when the step ended within the first 7.5 s. */
+  signalsSent: NodeJS.Signals[];
+}
+
+/** Cancels a started action as the runner does, each signal only while it still runs. */
+export async function cancelLikeRunner(started: StartedAction): Promise<CancelledRun> {
+  const signalsSent: NodeJS.Signals[] = [];
+  let ended = false;
+  const send = (signal: NodeJS.Signals): void => {
+    if (ended || started.child.exitCode !== null || started.child.signalCode !== null) return;
+    signalsSent.push(signal);
+    started.child.kill(signal);
+  };
+  const at = Date.now();
+  send('SIGINT');
+  const term = setTimeout(() => send('SIGTERM'), RUNNER_SIGTERM_AFTER_MS);
+  const kill = setTimeout(() => send('SIGKILL'), RUNNER_SIGTERM_AFTER_MS + RUNNER_SIGKILL_AFTER_MS);
+  try {
+    const run = await started.done;
+    return { ...run, cancelToExitMs: Date.now() - at, signalsSent };
+  } finally {
+    ended = true;
+    clearTimeout(term);
+    clearTimeout(kill);
+  }
+}
+
+/** Resolves once `test` holds for the output so far (polling), or fails after `timeoutMs`. */
+export async function waitForOutput(
+  started: StartedAction,
+  test: (stdout: string) => boolean,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!test(started.stdout())) {
+    if (Date.now() > deadline) throw new Error(`output never matched:\n${started.stdout()}`);
+    if (started.child.exitCode !== null) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -314,7 +314,7 @@ describe.concurrent('rollout bundle', () => {
     );
     expect(s.github.state.deployments[0]?.statuses.map((x) => x.state)).toEqual(['failure']);
     expect(run.stdout).toMatch(
-      /::error::rollouts\/web.yaml: Rolled back to blue 100 \/ green 0 \(confirmed by read-back on every route\): error-rate of green/,
+      /::error::rollouts\/web.yaml: Rolled back to blue 100 \/ green 0 \(restored and confirmed by read-back on every route\): error-rate of green/,
     );
     // The runner's log cannot nest groups: every phase is a fold of its own, in order.
     expect(foldsOf(run.stdout)).toEqual([

@@ -244,10 +244,10 @@ describe('shift-weight bundle against the sandbox', () => {
     );
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toContain(
-      `NOT restored: listener ${web.name} listener ${(web.listenerArns[0] as string).slice(-6)} (ModifyListener on`,
+      `NOT restored: listener ${web.name} listener ${(web.listenerArns[0] as string).slice(-6)} is at ${web.name}-blue=75, ${web.name}-green=25 (ModifyListener on`,
     );
     expect(run.stdout).toContain(
-      `Set it back by hand to ${web.name}-blue=100, ${web.name}-green=0`,
+      `Set it back by hand to ${web.name}-blue=100, ${web.name}-green=0 with:%0A  aws elbv2 modify-listener --region ${sandbox.region} --listener-arn ${web.listenerArns[0]} --default-actions '[{`,
     );
     expect(run.outputs.changed).toBe('true');
     // What the message says is what the ALB holds: the first listener is left shifted.
@@ -258,7 +258,7 @@ describe('shift-weight bundle against the sandbox', () => {
     ]);
   });
 
-  it('restores the shifted routes when the job is cancelled (SIGTERM) mid-shift', async () => {
+  it('restores the shifted routes when the job is cancelled (SIGINT, as the runner does) mid-shift', async () => {
     // Slow down the 2nd write so the signal arrives while it is in flight.
     sandbox.core.injectFault({
       service: 'elasticloadbalancing',
@@ -279,12 +279,13 @@ describe('shift-weight bundle against the sandbox', () => {
         throw new Error(`the first write never confirmed:\n${started.stdout()}`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    started.child.kill('SIGTERM');
+    started.child.kill('SIGINT');
     const run = await started.done;
     expect(run.exitCode).toBe(1);
-    expect(run.stdout).toContain('Received SIGTERM: stopping and restoring the previous weights.');
-    expect(run.stdout).toContain('the job was cancelled (received SIGTERM)');
-    // Both listeners are restored: the first, and the second whose write was in flight.
+    expect(run.stdout).toContain('Received SIGINT: stopping and restoring the previous weights.');
+    expect(run.stdout).toContain('the job was cancelled (received SIGINT)');
+    // Both listeners are restored: the first, and the second whose write was in flight (it
+    // ends within its 2 s grace, so it is written back rather than abandoned).
     expect(run.stdout.match(/: restored to \S+=100, \S+=0 \(confirmed\)/g)).toHaveLength(2);
     expect(run.summary).toContain('cancelled, weights restored');
     // A write abandoned by the client would land in the sandbox once its 1.5 s delay is over
@@ -338,6 +339,8 @@ describe('shift-weight bundle against the sandbox', () => {
       /::error file=.*invalid\.yaml,line=\d+,col=\d+::weights sum to 90; they are percents of the traffic and must sum to 100\./,
     );
     expect(run.stdout).not.toContain('    at ');
+    // The failure says which state the ALB is in.
+    expect(run.stdout).toMatch(/::error::.*%0ANothing was changed\.\n/);
     expect(sandbox.core.calls).toEqual([]);
   });
 });

@@ -99,7 +99,7 @@ describe('apply', () => {
     expect(await r.live()).toEqual(['100/0', '100/0']);
     const verdict = `http GET ${r.web.apps.green?.[0]?.url}/ 0% ok < 100% (status 500, expected 200) in 1 of 1 interval`;
     expect(out.failure).toBe(
-      `${PATH}: Rolled back to blue 100 / green 0 (confirmed by read-back on every route): ${verdict}.`,
+      `${PATH}: Rolled back to blue 100 / green 0 (restored and confirmed by read-back on every route): ${verdict}.`,
     );
 
     const [pr] = r.github.pulls;

@@ -411,6 +411,36 @@ describe('ModifyRule and ModifyListener', () => {
     expect(moved.Listeners?.[0]?.DefaultActions).toEqual(out.Listeners?.[0]?.DefaultActions);
   });
 
+  it('error5xxApplied: the write lands, yet the caller is told InternalFailure', async () => {
+    const lbArn = await createLoadBalancer();
+    const blue = await createTargetGroup();
+    const green = await createTargetGroup();
+    const listenerArn = await createListener(lbArn, forward([blue, 100], [green, 0]), 8450);
+    core.injectFault({
+      service: 'elasticloadbalancing',
+      operation: 'ModifyListener',
+      kind: 'error5xxApplied',
+      times: 1,
+    });
+    expect(
+      await failure(
+        elb.send(
+          new ModifyListenerCommand({
+            ListenerArn: listenerArn,
+            DefaultActions: forward([blue, 90], [green, 10]),
+          }),
+        ),
+      ),
+    ).toMatchObject({ name: 'InternalFailure', status: 500 });
+    core.clearFaults();
+    const listener = (await elb.send(new DescribeListenersCommand({ ListenerArns: [listenerArn] })))
+      .Listeners?.[0];
+    expect(listener?.DefaultActions?.[0]?.ForwardConfig?.TargetGroups).toEqual([
+      { TargetGroupArn: blue, Weight: 90 },
+      { TargetGroupArn: green, Weight: 10 },
+    ]);
+  });
+
   it('SetRulePriorities swaps priorities and reports the rules it changed', async () => {
     const lbArn = await createLoadBalancer();
     const tg = await createTargetGroup();

@@ -280,7 +280,8 @@ describe('control API errors', () => {
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({
-      error: 'fault.kind must be one of throttle, error5xx, latency, reset, rateLimit; got "slow"',
+      error:
+        'fault.kind must be one of throttle, error5xx, latency, reset, rateLimit, error5xxApplied; got "slow"',
     });
   });
 });
@@ -296,7 +297,7 @@ describe('parseFault', () => {
       parseFault({ service: 'ec2', operation: '*', kind: 'throttle' }, ['eks', 'sts']),
     ).toThrow('fault.service must be one of eks, sts; got "ec2"');
     expect(() => parseFault({ service: 'eks', operation: '*', kind: 'slow' }, ['eks'])).toThrow(
-      'fault.kind must be one of throttle, error5xx, latency, reset, rateLimit; got "slow"',
+      'fault.kind must be one of throttle, error5xx, latency, reset, rateLimit, error5xxApplied; got "slow"',
     );
     expect(() =>
       parseFault({ service: 'eks', operation: '*', kind: 'latency', latencyMs: -1 }, ['eks']),

@@ -13,6 +13,8 @@ import {
   formatDiagnostic,
 } from '../../common/errors.js';
 import { flatGroups, type Logger } from '../../common/logger.js';
+import { takeEarlySignals } from './early-signals.js';
+import { createCancelBudget, formatSeconds, type CancelBudget } from '../../common/cancel.js';
 
 export const coreLogger: Logger = {
   info: (m) => core.info(m),
@@ -75,36 +77,56 @@ function isAwsError(e: unknown): e is Error {
 
 /**
  * Runs an action's body; every failure, including a non-Error throw, fails the step. A
- * cancelled job gets SIGINT, then SIGTERM 7.5 s later: either aborts `signal`, once, with
- * `onCancel` logged as a warning (what the action does about it: restore, stop waiting).
+ * cancelled job gets SIGINT, then SIGTERM 7.5 s later, then SIGKILL 2.5 s after that: the
+ * first signal aborts the budget's signal, with `onCancel` logged as a warning (what the action
+ * does about it: restore, stop waiting), and every signal moves the budget's deadlines, so the
+ * body's restore ends, and is reported, before the kill.
  */
 export async function runAction(
-  body: (signal: AbortSignal) => Promise<void>,
+  body: (signal: AbortSignal, budget: CancelBudget) => Promise<void>,
   onCancel = 'stopping.',
+  /** The state a bare cancellation leaves, said after "Cancelled (received SIGINT)." */
+  cancelledState = '',
 ): Promise<void> {
-  const cancel = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (cancel.signal.aborted) {
-      coreLogger.warning(`Received ${signal} again: still ${onCancel}`);
-      return;
-    }
-    coreLogger.warning(`Received ${signal}: ${onCancel}`);
-    cancel.abort(new Error(`received ${signal}`));
+  const { budget, cancel } = createCancelBudget();
+  const onSignal = (signal: NodeJS.Signals, at?: number): void => {
+    const again = budget.signal.aborted;
+    const name = signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
+    cancel(
+      name,
+      () => {
+        const left = `The runner kills this step in ${formatSeconds(budget.timeLeft(0))}.`;
+        coreLogger.warning(
+          again
+            ? `Received ${signal} again: still ${onCancel} ${left}`
+            : `Received ${signal}: ${onCancel} ${left}`,
+        );
+      },
+      at,
+    );
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Node hands a listener the signal's name and number: only the name is ours to pass on.
+  const onSigint = (): void => onSignal('SIGINT');
+  const onSigterm = (): void => onSignal('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  for (const early of takeEarlySignals()) onSignal(early.name, early.at);
   try {
-    await body(cancel.signal);
+    await body(budget.signal, budget);
   } catch (e) {
     const abortedHere =
-      cancel.signal.aborted &&
-      (e === cancel.signal.reason || (e instanceof Error && e.name === 'AbortError'));
+      budget.signal.aborted &&
+      (e === budget.signal.reason ||
+        (e instanceof Error && (e.name === 'AbortError' || e.name === 'DeadlineError')));
     // The cancellation itself, surfacing from a wait or a request: no stack, it is no bug.
-    if (abortedHere) core.setFailed(`Cancelled (${errorMessage(cancel.signal.reason)}).`);
-    else reportFailure(e);
+    if (abortedHere) {
+      core.setFailed(
+        `Cancelled (${errorMessage(budget.signal.reason)}).${cancelledState ? ` ${cancelledState}` : ''}`,
+      );
+    } else reportFailure(e);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
   }
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as core from '@actions/core';
 import { systemClock } from '../../common/clock.js';
 import { coreLogger, runAction } from '../common/run.js';
-import { ConfigurationError } from '../../common/errors.js';
+import { ConfigurationError, nothingWasChanged } from '../../common/errors.js';
 import { readEvent, type GitHubEvent } from '../../github/event.js';
 import { makeGitHub } from '../../github/octokit.js';
 import { regionalClients } from '../../operations/aws-clients.js';
@@ -102,43 +102,48 @@ export function commandEvent(command: Command, event: GitHubEvent): RolloutEvent
 }
 
 export async function run(): Promise<void> {
-  await runAction(async (signal) => {
-    let inputs: RolloutInputs;
-    try {
-      inputs = readRolloutInputs();
-    } catch (e) {
-      core.setOutput(Outputs.result, 'failed');
-      throw e;
-    }
-    const clients = regionalClients();
-    try {
-      const event = readEvent();
-      const rolloutEvent = commandEvent(inputs.command, event);
-      const deps: RolloutDeps = {
-        github: makeGitHub(inputs.token, event.repo),
-        mask: (secret) => core.setSecret(secret),
-        aws: clients.aws,
-        logger: coreLogger,
-        clock: systemClock,
-        fetch: globalThis.fetch,
-        signal,
-      };
-      const settings: RolloutSettings = {
-        optionNames: OPTION_NAMES,
-        settleMs: inputs.settleMs,
-        cloudWatchPeriodMs: inputs.cloudWatchPeriodMs,
-        cloudWatchDelayMs: inputs.cloudWatchDelayMs,
-        ...(event.runUrl ? { runUrl: event.runUrl } : {}),
-      };
-      const outcome = await runCommand(inputs, rolloutEvent, settings, deps);
-      await finish(inputs.command, outcome);
-    } catch (e) {
-      core.setOutput(Outputs.result, 'failed');
-      throw e;
-    } finally {
-      clients.destroy();
-    }
-  }, 'stopping; weights changed by this run are restored.');
+  await runAction(
+    async (signal, budget) => {
+      let inputs: RolloutInputs;
+      try {
+        inputs = readRolloutInputs();
+      } catch (e) {
+        core.setOutput(Outputs.result, 'failed');
+        throw e instanceof ConfigurationError ? nothingWasChanged(e) : e;
+      }
+      const clients = regionalClients();
+      try {
+        const event = readEvent();
+        const rolloutEvent = commandEvent(inputs.command, event);
+        const deps: RolloutDeps = {
+          github: makeGitHub(inputs.token, event.repo),
+          mask: (secret) => core.setSecret(secret),
+          aws: clients.aws,
+          logger: coreLogger,
+          clock: systemClock,
+          fetch: globalThis.fetch,
+          signal,
+          budget,
+        };
+        const settings: RolloutSettings = {
+          optionNames: OPTION_NAMES,
+          settleMs: inputs.settleMs,
+          cloudWatchPeriodMs: inputs.cloudWatchPeriodMs,
+          cloudWatchDelayMs: inputs.cloudWatchDelayMs,
+          ...(event.runUrl ? { runUrl: event.runUrl } : {}),
+        };
+        const outcome = await runCommand(inputs, rolloutEvent, settings, deps);
+        await finish(inputs.command, outcome);
+      } catch (e) {
+        core.setOutput(Outputs.result, 'failed');
+        throw e;
+      } finally {
+        clients.destroy();
+      }
+    },
+    'stopping; weights changed by this run are restored.',
+    'Nothing was changed on the ALB.',
+  );
 }
 
 function runCommand(

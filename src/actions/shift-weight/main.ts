@@ -5,22 +5,25 @@
 import * as core from '@actions/core';
 import { coreLogger, runAction } from '../common/run.js';
 import { makeElbv2Client } from '../../aws/clients.js';
-import { ShiftFailedError, shiftWeights } from '../../alb/shift.js';
+import { NothingChangedError, ShiftFailedError, shiftWeights } from '../../alb/shift.js';
 import { systemClock } from '../../common/clock.js';
+import { ConfigurationError, nothingWasChanged } from '../../common/errors.js';
 import { readShiftWeightInputs } from './inputs.js';
 import { Outputs } from './io.js';
 import { summarizeFailure, summarizeShift, weightsJson } from './summary.js';
 
 export async function run(): Promise<void> {
-  await runAction(async (signal) => {
-    const inputs = await readShiftWeightInputs();
+  await runAction(async (_signal, budget) => {
+    const inputs = await readShiftWeightInputs().catch((e: unknown) => {
+      throw e instanceof ConfigurationError ? nothingWasChanged(e) : e;
+    });
     const client = makeElbv2Client(inputs.region);
     try {
       const result = await shiftWeights(inputs.shift, {
         client,
         logger: coreLogger,
         clock: systemClock,
-        signal,
+        budget,
       });
       core.setOutput(Outputs.previous, weightsJson(result.previous));
       core.setOutput(Outputs.desired, weightsJson(result.desired));
@@ -32,6 +35,9 @@ export async function run(): Promise<void> {
       if (e instanceof ShiftFailedError) {
         core.setOutput(Outputs.previous, weightsJson(e.previous));
         core.setOutput(Outputs.changed, String(e.notRestored.length > 0));
+        await writeSummary(() => summarizeFailure(e, inputs.region));
+      } else if (e instanceof NothingChangedError) {
+        core.setOutput(Outputs.changed, 'false');
         await writeSummary(() => summarizeFailure(e, inputs.region));
       }
       throw e;

@@ -5,7 +5,7 @@
 import * as core from '@actions/core';
 import { consoleLink, shortName } from '../../aws/arn.js';
 import { formatWeights, type RouteWeights } from '../../alb/forward.js';
-import type { ShiftFailedError, ShiftResult } from '../../alb/shift.js';
+import type { NothingChangedError, ShiftFailedError, ShiftResult } from '../../alb/shift.js';
 import { describeRef } from '../../alb/shift.js';
 
 const STATUS: Record<string, string> = {
@@ -40,23 +40,44 @@ export function summarizeShift(result: ShiftResult, region: string): typeof core
   return s;
 }
 
-export function summarizeFailure(error: ShiftFailedError, region: string): typeof core.summary {
+export function summarizeFailure(
+  error: ShiftFailedError | NothingChangedError,
+  region: string,
+): typeof core.summary {
+  if (!('previous' in error)) {
+    return core.summary
+      .addHeading(
+        error.cancelled
+          ? 'shift-weight: cancelled, nothing changed'
+          : 'shift-weight: failed, nothing changed',
+        2,
+      )
+      .addCodeBlock(error.message);
+  }
   const restored = new Set(error.restored);
-  const failed = new Map(error.notRestored.map((n) => [n.arn, n.reason]));
-  const rows = Object.entries(error.previous).map(([arn, weights]) => [
-    `<a href="${consoleLink(arn, region)}">${shortName(arn)}</a>`,
-    formatWeights(weights),
-    restored.has(arn)
-      ? 'restored (confirmed)'
-      : failed.has(arn)
-        ? `NOT restored: ${failed.get(arn)}`
-        : 'not written',
-  ]);
+  const left = new Map(error.notRestored.map((n) => [n.arn, n]));
+  const rows = Object.entries(error.previous).map(([arn, weights]) => {
+    const n = left.get(arn);
+    return [
+      `<a href="${consoleLink(arn, region)}">${shortName(arn)}</a>`,
+      formatWeights(weights),
+      restored.has(arn)
+        ? 'restored (confirmed)'
+        : n
+          ? n.state === 'changed'
+            ? `NOT restored: at ${formatWeights(n.seen ?? {})} (${n.reason})`
+            : `unknown, could not be read (${n.reason})`
+          : 'not written',
+    ];
+  });
+  const heading =
+    error.notRestored.length > 0
+      ? `shift-weight: ${error.cancelled ? 'cancelled' : 'failed'}, ${error.notRestored.length} route(s) NOT restored`
+      : error.cancelled
+        ? 'shift-weight: cancelled, weights restored'
+        : 'shift-weight: failed';
   return core.summary
-    .addHeading(
-      error.cancelled ? 'shift-weight: cancelled, weights restored' : 'shift-weight: failed',
-      2,
-    )
+    .addHeading(heading, 2)
     .addCodeBlock(error.message)
     .addTable([
       [

@@ -11,6 +11,7 @@ import * as core from '@actions/core';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { consoleLink } from '../../aws/arn.js';
 import { abortableClock, systemClock } from '../../common/clock.js';
+import { untilAborted } from '../../common/cancel.js';
 import { clientOptions, makeElbv2Client } from '../../aws/clients.js';
 import { coreLogger, runAction } from '../common/run.js';
 import { ConfigurationError } from '../../common/errors.js';
@@ -179,69 +180,77 @@ async function readInputs(): Promise<VerifyHealthInputs> {
 }
 
 export async function run(): Promise<void> {
-  await runAction(async (signal) => {
-    const inputs = await readInputs();
-    const elbv2 = makeElbv2Client(inputs.region);
-    const cloudwatch = new CloudWatchClient(clientOptions(inputs.region));
-    try {
-      const targets = await coreLogger.group('Resolving target groups', async () => {
-        const resolved = await resolveTargets(elbv2, inputs.targets);
-        for (const tg of resolved.weighted) {
-          const role =
-            tg === resolved.canary ? 'canary' : tg === resolved.baseline ? 'baseline' : 'weighted';
-          coreLogger.info(
-            `${role} ${tg.label}: ${tg.dimension} behind ${tg.loadBalancers.join(', ') || 'no load balancer'} — ${consoleLink(tg.arn, inputs.region)}`,
-          );
-        }
-        if (resolved.baseline && !resolved.weighted.includes(resolved.baseline)) {
-          coreLogger.info(`baseline ${resolved.baseline.label}: ${resolved.baseline.dimension}`);
-        }
-        return resolved;
-      });
-      coreLogger.info(
-        `Analysis: warmup ${formatDuration(inputs.analysis.warmupMs)}, interval ${formatDuration(inputs.analysis.intervalMs)}, ` +
-          `duration ${formatDuration(inputs.analysis.durationMs)}, failure limit ${inputs.analysis.failureLimit}, ` +
-          `${inputs.analysis.checks.length} checks.`,
-      );
-      const request = {
-        analysis: inputs.analysis,
-        targets,
-        cloudWatchPeriodMs: inputs.cloudWatchPeriodMs,
-        cloudWatchDelayMs: inputs.cloudWatchDelayMs,
-        ...(inputs.since !== undefined ? { since: inputs.since } : {}),
-      };
-      const result = await runAnalysis(request, {
-        cloudwatch,
-        elbv2,
-        fetch: globalThis.fetch,
-        clock: abortableClock(systemClock, signal),
-        logger: coreLogger,
-        signal,
-      });
+  await runAction(
+    async (signal) => {
+      const inputs = await readInputs();
+      const elbv2 = makeElbv2Client(inputs.region);
+      const cloudwatch = new CloudWatchClient(clientOptions(inputs.region));
+      try {
+        const targets = await coreLogger.group('Resolving target groups', async () => {
+          const resolved = await untilAborted(resolveTargets(elbv2, inputs.targets), signal);
+          for (const tg of resolved.weighted) {
+            const role =
+              tg === resolved.canary
+                ? 'canary'
+                : tg === resolved.baseline
+                  ? 'baseline'
+                  : 'weighted';
+            coreLogger.info(
+              `${role} ${tg.label}: ${tg.dimension} behind ${tg.loadBalancers.join(', ') || 'no load balancer'} — ${consoleLink(tg.arn, inputs.region)}`,
+            );
+          }
+          if (resolved.baseline && !resolved.weighted.includes(resolved.baseline)) {
+            coreLogger.info(`baseline ${resolved.baseline.label}: ${resolved.baseline.dimension}`);
+          }
+          return resolved;
+        });
+        coreLogger.info(
+          `Analysis: warmup ${formatDuration(inputs.analysis.warmupMs)}, interval ${formatDuration(inputs.analysis.intervalMs)}, ` +
+            `duration ${formatDuration(inputs.analysis.durationMs)}, failure limit ${inputs.analysis.failureLimit}, ` +
+            `${inputs.analysis.checks.length} checks.`,
+        );
+        const request = {
+          analysis: inputs.analysis,
+          targets,
+          cloudWatchPeriodMs: inputs.cloudWatchPeriodMs,
+          cloudWatchDelayMs: inputs.cloudWatchDelayMs,
+          ...(inputs.since !== undefined ? { since: inputs.since } : {}),
+        };
+        const result = await runAnalysis(request, {
+          cloudwatch,
+          elbv2,
+          fetch: globalThis.fetch,
+          clock: abortableClock(systemClock, signal),
+          logger: coreLogger,
+          signal,
+        });
 
-      const reportPath = join(
-        process.env.RUNNER_TEMP ?? tmpdir(),
-        `verify-health-${new Date(result.verdictAt).toISOString().replace(/[:.]/g, '-')}.json`,
-      );
-      await writeFile(
-        reportPath,
-        `${JSON.stringify(buildReport(result, inputs.analysis, targets), null, 2)}\n`,
-      );
-      core.setOutput(Outputs.healthy, String(result.healthy));
-      core.setOutput(Outputs.failedChecks, JSON.stringify(result.failedChecks));
-      core.setOutput(Outputs.report, reportPath);
-      core.setOutput(Outputs.verdictAt, new Date(result.verdictAt).toISOString());
-      if (process.env.GITHUB_STEP_SUMMARY) {
-        await core.summary.addRaw(summaryMarkdown(result, inputs.analysis)).write();
+        const reportPath = join(
+          process.env.RUNNER_TEMP ?? tmpdir(),
+          `verify-health-${new Date(result.verdictAt).toISOString().replace(/[:.]/g, '-')}.json`,
+        );
+        await writeFile(
+          reportPath,
+          `${JSON.stringify(buildReport(result, inputs.analysis, targets), null, 2)}\n`,
+        );
+        core.setOutput(Outputs.healthy, String(result.healthy));
+        core.setOutput(Outputs.failedChecks, JSON.stringify(result.failedChecks));
+        core.setOutput(Outputs.report, reportPath);
+        core.setOutput(Outputs.verdictAt, new Date(result.verdictAt).toISOString());
+        if (process.env.GITHUB_STEP_SUMMARY) {
+          await core.summary.addRaw(summaryMarkdown(result, inputs.analysis)).write();
+        }
+        coreLogger.info(`Verdict: ${result.verdict}`);
+        coreLogger.info(`Report: ${reportPath}`);
+        if (!result.healthy && inputs.failOnUnhealthy) {
+          core.setFailed(`Canary unhealthy: ${result.verdict}`);
+        }
+      } finally {
+        elbv2.destroy();
+        cloudwatch.destroy();
       }
-      coreLogger.info(`Verdict: ${result.verdict}`);
-      coreLogger.info(`Report: ${reportPath}`);
-      if (!result.healthy && inputs.failOnUnhealthy) {
-        core.setFailed(`Canary unhealthy: ${result.verdict}`);
-      }
-    } finally {
-      elbv2.destroy();
-      cloudwatch.destroy();
-    }
-  }, 'stopping the analysis without a verdict (verify-health changes nothing).');
+    },
+    'stopping the analysis without a verdict (verify-health changes nothing).',
+    'No verdict; verify-health changes nothing on the ALB.',
+  );
 }
