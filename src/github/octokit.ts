@@ -7,15 +7,18 @@
  * @octokit/plugin-retry is added for reads: server errors (5xx) are retried with its backoff;
  * 4xx answers that retrying cannot fix are not, and writes are never repeated.
  *
- * Rate limits: @octokit/plugin-throttling paces requests (writes that create content, such as
- * comments and PRs, one at a time with GitHub's recommended spacing) and, when GitHub answers
- * with a primary or secondary rate limit, waits as GitHub says and sends again, a few times: a
- * request refused for a rate limit was not carried out, so sending it again is safe even for a
- * write. A hundred services applying in the same hour stay inside GitHub's limits this way.
+ * Rate limits: @octokit/plugin-throttling sends writes one at a time (GitHub: "make requests
+ * serially") and, when GitHub answers with a primary or secondary rate limit, waits as GitHub
+ * says and sends again, a few times: a request refused for a rate limit was not carried out, so
+ * sending it again is safe even for a write. The plugin's own spacing of writes (1 s, 3 s for
+ * comments) is not used: a run makes a handful of writes, and after a cancelled step the
+ * reconcile PR must be open within the runner's 10 s; a burst that GitHub does limit is waited
+ * out instead. A hundred services applying in the same hour stay inside GitHub's limits this way.
  */
 import { getOctokit } from '@actions/github';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
+import Bottleneck from 'bottleneck';
 import { ConfigurationError, ExplainedError } from '../common/errors.js';
 import {
   explainGitHubError,
@@ -26,6 +29,9 @@ import {
 import type { FileChange, GitHubApi, PullRequestRef, RepoRef } from './types.js';
 
 export type Octokit = ReturnType<typeof getOctokit>;
+
+/** One write at a time, for every client of the process (several files applied at once share it). */
+const SERIAL_WRITES = new Bottleneck.Group({ maxConcurrent: 1, minTime: 0 });
 
 /** Times a request refused for a rate limit is sent again, and the longest wait for it. */
 const RATE_LIMIT_RETRIES = 3;
@@ -64,6 +70,9 @@ export function makeGitHub(
       baseUrl,
       throttle: {
         enabled: options.pacing ?? true,
+        // Serial writes without the plugin's fixed spacing (see above); reads as the plugin has them.
+        write: SERIAL_WRITES,
+        notifications: SERIAL_WRITES,
         onRateLimit: (
           retryAfter: number,
           _options: unknown,

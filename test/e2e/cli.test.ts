@@ -230,7 +230,7 @@ describe.concurrent('eks-cluster-canary CLI', () => {
     const bad = await cli(r.dir, ['apply', PATH, '--write', ...TIMING]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain(
-      'rollouts/web.yaml: rolled-back. Rolled back to blue 90 / green 10 (confirmed by read-back on every route)',
+      'rollouts/web.yaml: rolled-back. Rolled back to blue 90 / green 10 (restored and confirmed by read-back on every route)',
     );
     expect(await r.live()).toEqual(['90/10', '90/10']);
     expect(bad.stderr).toContain('Wrote rollouts/web.yaml');
@@ -302,7 +302,7 @@ describe.concurrent('eks-cluster-canary CLI', () => {
       'Received SIGINT: stopping; weights changed by this run are restored first.',
     );
     expect(out.stdout).toContain(
-      'Rolled back to blue 100 / green 0 (confirmed by read-back on every route): the job was cancelled during verification',
+      'Rolled back to blue 100 / green 0 (restored and confirmed by read-back on every route): the job was cancelled during verification',
     );
     expect(await r.live()).toEqual(['100/0', '100/0']);
   });

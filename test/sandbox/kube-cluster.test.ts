@@ -377,27 +377,40 @@ describe.skipIf(skipReason !== undefined)(
         const res = await fetch(`http://${ip}:8080/`);
         expect(await res.json()).toMatchObject({ version: 'k8s-v7' });
       }
-      // The real EndpointSlice controller saw them ready.
-      const slices = JSON.parse(
-        await kubectl(sandbox, blueConfig, [
-          '-n',
-          'shop',
-          'get',
-          'endpointslices',
-          '-l',
-          'kubernetes.io/service-name=web',
-          '-o',
-          'json',
-        ]),
-      ) as {
-        items: Array<{
-          endpoints: Array<{ addresses: string[]; conditions: { ready: boolean } }> | null;
-        }>;
+      // The real EndpointSlice controller saw them ready (it writes the slice a moment after the
+      // Deployment is Available, later still on a busy machine: poll with a deadline).
+      const readyAddresses = async (): Promise<string[]> => {
+        const slices = JSON.parse(
+          await kubectl(sandbox, blueConfig, [
+            '-n',
+            'shop',
+            'get',
+            'endpointslices',
+            '-l',
+            'kubernetes.io/service-name=web',
+            '-o',
+            'json',
+          ]),
+        ) as {
+          items: Array<{
+            endpoints: Array<{ addresses: string[]; conditions: { ready: boolean } }> | null;
+          }>;
+        };
+        return slices.items
+          .flatMap((s) =>
+            (s.endpoints ?? []).filter((e) => e.conditions.ready).flatMap((e) => e.addresses),
+          )
+          .sort();
       };
-      const ready = slices.items.flatMap((s) =>
-        (s.endpoints ?? []).filter((e) => e.conditions.ready).flatMap((e) => e.addresses),
-      );
-      expect(ready.sort()).toEqual([...ips].sort());
+      let ready = await readyAddresses();
+      for (
+        const deadline = Date.now() + 30_000;
+        ready.length < ips.length && Date.now() < deadline;
+      ) {
+        await new Promise((r) => setTimeout(r, 250));
+        ready = await readyAddresses();
+      }
+      expect(ready).toEqual([...ips].sort());
     }, 90_000);
 
     it("a TargetGroupBinding sends the ALB's traffic to those pods", async () => {
