@@ -24,6 +24,7 @@ import {
 import { startSandbox } from '../sandbox/index.js';
 import { startDemoApp } from '../sandbox/app/server.js';
 import { waitHealthy } from '../sandbox/scenario.js';
+import { makeElbv2Client } from '../src/aws/clients.js';
 import { systemClock } from '../src/common/clock.js';
 import { pathFilter } from '../src/common/glob.js';
 import { silentLogger } from '../src/common/logger.js';
@@ -50,7 +51,10 @@ const config = {
     secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY as string,
   },
 };
+// Setup goes through a plain client; the step through the actions' own (paced) client.
 const elbv2 = new ElasticLoadBalancingV2Client(config);
+Object.assign(process.env, sandbox.env);
+const actionElbv2 = makeElbv2Client(sandbox.region);
 const cloudwatch = new CloudWatchClient(config);
 const blueApp = await startDemoApp({ version: '1.31' });
 const greenApp = await startDemoApp({ version: '1.32' });
@@ -185,7 +189,7 @@ async function step(
   const { api, calls } = counted(github);
   const deps: RolloutDeps = {
     github: api,
-    aws: () => ({ elbv2, cloudwatch }),
+    aws: () => ({ elbv2: actionElbv2, cloudwatch }),
     logger: silentLogger,
     clock: systemClock,
     fetch: globalThis.fetch,
@@ -243,6 +247,7 @@ try {
   );
 } finally {
   elbv2.destroy();
+  actionElbv2.destroy();
   cloudwatch.destroy();
   await blueApp.close();
   await greenApp.close();

@@ -70157,6 +70157,27 @@ import { mkdir as mkdir2, writeFile as writeFile2 } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
+// src/common/clock.ts
+var systemClock = {
+  now: () => /* @__PURE__ */ new Date(),
+  sleep: (ms, signal) => new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  })
+};
+function abortableClock(clock, signal) {
+  if (!signal) return clock;
+  return { now: () => clock.now(), sleep: (ms, s2) => clock.sleep(ms, s2 ?? signal) };
+}
+
 // src/common/version.ts
 var VERSION = "0.1.0";
 var USER_AGENT2 = `eks-cluster-canary/${VERSION}`;
@@ -70181,27 +70202,6 @@ var common = (region) => ({
 });
 function clientOptions(region) {
   return common(region);
-}
-
-// src/common/clock.ts
-var systemClock = {
-  now: () => /* @__PURE__ */ new Date(),
-  sleep: (ms, signal) => new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  })
-};
-function abortableClock(clock, signal) {
-  if (!signal) return clock;
-  return { now: () => clock.now(), sleep: (ms, s2) => clock.sleep(ms, s2 ?? signal) };
 }
 
 // src/eks/kubeconfig.ts

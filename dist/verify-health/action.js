@@ -64533,7 +64533,38 @@ var import_client_elastic_load_balancing_v2 = __toESM(require_dist_cjs18(), 1);
 var VERSION = "0.1.0";
 var USER_AGENT2 = `eks-cluster-canary/${VERSION}`;
 
+// src/aws/pacing.ts
+function tokenBucket(perSecond, burst, clock) {
+  let tokens = burst;
+  let last = clock.now().getTime();
+  let queue = Promise.resolve();
+  return {
+    take() {
+      const turn = queue.then(async () => {
+        for (; ; ) {
+          const now = clock.now().getTime();
+          tokens = Math.min(burst, tokens + (now - last) / 1e3 * perSecond);
+          last = now;
+          if (tokens >= 1) {
+            tokens -= 1;
+            return;
+          }
+          await clock.sleep(Math.ceil((1 - tokens) / perSecond * 1e3));
+        }
+      });
+      queue = turn;
+      return turn;
+    }
+  };
+}
+function isElbWrite(operation2) {
+  return /^(Modify|Add|Remove|Register|Deregister|Set|Create|Delete)/.test(operation2);
+}
+
 // src/aws/clients.ts
+var ELB_WRITES_PER_SECOND = 8;
+var ELB_WRITE_BURST = 8;
+var elbWrites = /* @__PURE__ */ new Map();
 var CONNECTION_TIMEOUT_MS = 2e3;
 var REQUEST_TIMEOUT_MS = 5e3;
 var MAX_ATTEMPTS = 6;
@@ -64552,7 +64583,21 @@ var common = (region) => ({
   }
 });
 function makeElbv2Client(region) {
-  return new import_client_elastic_load_balancing_v2.ElasticLoadBalancingV2Client(common(region));
+  const client = new import_client_elastic_load_balancing_v2.ElasticLoadBalancingV2Client(common(region));
+  let pacer = elbWrites.get(region);
+  if (!pacer) {
+    pacer = tokenBucket(ELB_WRITES_PER_SECOND, ELB_WRITE_BURST, systemClock);
+    elbWrites.set(region, pacer);
+  }
+  const bucket = pacer;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (isElbWrite(context.commandName?.replace(/Command$/, "") ?? "")) await bucket.take();
+      return next(args);
+    },
+    { step: "initialize", name: "eksCanaryWritePacing" }
+  );
+  return client;
 }
 function clientOptions(region) {
   return common(region);

@@ -13,7 +13,14 @@
  * (src/common/cancel.ts).
  */
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { systemClock } from '../common/clock.js';
 import { USER_AGENT } from '../common/version.js';
+import { isElbWrite, tokenBucket, type WritePacer } from './pacing.js';
+
+/** ELBv2 writes per second, and burst, of the whole process (every client, every region's share). */
+export const ELB_WRITES_PER_SECOND = 8;
+export const ELB_WRITE_BURST = 8;
+const elbWrites = new Map<string, WritePacer>();
 
 /** TCP (and TLS) connection to the regional endpoint; normally well under 100 ms. */
 export const CONNECTION_TIMEOUT_MS = 2_000;
@@ -38,7 +45,22 @@ const common = (region: string) => ({
 });
 
 export function makeElbv2Client(region: string): ElasticLoadBalancingV2Client {
-  return new ElasticLoadBalancingV2Client(common(region));
+  const client = new ElasticLoadBalancingV2Client(common(region));
+  let pacer = elbWrites.get(region);
+  if (!pacer) {
+    pacer = tokenBucket(ELB_WRITES_PER_SECOND, ELB_WRITE_BURST, systemClock);
+    elbWrites.set(region, pacer);
+  }
+  const bucket = pacer;
+  // Paced once per call, before the retry middleware: a retry is the SDK's business.
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (isElbWrite(context.commandName?.replace(/Command$/, '') ?? '')) await bucket.take();
+      return next(args);
+    },
+    { step: 'initialize', name: 'eksCanaryWritePacing' },
+  );
+  return client;
 }
 
 export function clientOptions(region: string): ReturnType<typeof common> {
