@@ -108,6 +108,8 @@ async function once(
       { filter: pathFilter([PATH], 'files'), settings, autoAdvance: false },
       deps,
     );
+    // The file's apply ends with the reconcile PR, the deployment and the comment.
+    const prOpened = Date.now();
     const file = (out.report.files as { analysis?: { verdictAt: string } }[])[0];
     if (out.result !== 'rolled-back' || !file?.analysis)
       throw new Error(`apply: ${out.result} ${out.failure ?? ''}`);
@@ -118,7 +120,6 @@ async function once(
     );
     if (!live.every((w) => w.blue === 100 && w.green === 0))
       throw new Error(`not restored: ${JSON.stringify(live)}`);
-    const prOpened = logger.ended.get(`Applying ${PATH}`) as number;
     return { restoreMs: restored - verdictAt, prMs: prOpened - verdictAt };
   } finally {
     clients.elbv2.destroy();

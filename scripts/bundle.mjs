@@ -2,7 +2,7 @@
 // The createRequire banner is needed because a CommonJS dependency inside the
 // AWS SDK / @actions toolkit does a dynamic `require` of a Node builtin.
 import { build } from 'esbuild';
-import { readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readdirSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 // One bundle per declared action: actions/<name>/action.yml runs dist/<name>/index.js,
@@ -22,32 +22,43 @@ for (const name of actions) {
   }
 }
 
-// Executables an action runs as child processes, bundled beside its index.js: sync-apps writes
-// a kubeconfig whose exec plugin is eks-token.js, and passes post-render.js to helm.
-const helpers = {
+// Programs an action runs besides its entry point: the kubeconfigs of create-cluster and
+// sync-apps name the EKS token minter (the exec credential plugin) beside their bundle, and
+// sync-apps passes its singleton post-renderer to helm.
+const extras = {
+  'create-cluster': { 'eks-token.js': join('src', 'eks', 'token-cli.ts') },
   'sync-apps': {
-    'eks-token': 'src/eks/token-cli.ts',
-    'post-render': 'src/kube/post-render-cli.ts',
+    'eks-token.js': join('src', 'eks', 'token-cli.ts'),
+    'post-render.js': join('src', 'kube', 'post-render-cli.ts'),
   },
 };
 
-rmSync('dist', { recursive: true, force: true });
-const entries = actions.flatMap((name) => [
+// The CLI (package.json bin) is bundled the same way, with a shebang.
+const entries = [
+  ...actions.flatMap((name) => [
+    {
+      entry: join('src', 'actions', name, 'index.ts'),
+      out: join('dist', name, 'index.js'),
+      shebang: '',
+    },
+    ...Object.entries(extras[name] ?? {}).map(([file, entry]) => ({
+      entry,
+      out: join('dist', name, file),
+      shebang: '',
+    })),
+  ]),
   {
-    name,
-    entry: join('src', 'actions', name, 'index.ts'),
-    outfile: join('dist', name, 'index.js'),
+    entry: join('src', 'cli', 'index.ts'),
+    out: join('dist', 'cli', 'index.js'),
+    shebang: '#!/usr/bin/env node\n',
   },
-  ...Object.entries(helpers[name] ?? {}).map(([file, entry]) => ({
-    name,
-    entry,
-    outfile: join('dist', name, `${file}.js`),
-  })),
-]);
-for (const { entry, outfile } of entries) {
+];
+
+rmSync('dist', { recursive: true, force: true });
+for (const { entry, out, shebang } of entries) {
   await build({
     entryPoints: [entry],
-    outfile,
+    outfile: out,
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -55,8 +66,9 @@ for (const { entry, outfile } of entries) {
     legalComments: 'none',
     logLevel: 'warning',
     banner: {
-      js: "import { createRequire as __ecc_createRequire } from 'node:module'; const require = __ecc_createRequire(import.meta.url);",
+      js: `${shebang}import { createRequire as __ecc_createRequire } from 'node:module'; const require = __ecc_createRequire(import.meta.url);`,
     },
   });
-  console.log(`bundled ${outfile}`);
+  if (shebang) chmodSync(out, 0o755);
+  console.log(`bundled ${out}`);
 }

@@ -192,6 +192,7 @@ export class Elbv2Service implements SandboxService {
     SetRulePriorities: (i, r) => this.setRulePriorities(i, r),
     AddTags: (i, r) => this.addTags(i, r),
     DescribeTags: (i, r) => this.describeTags(i, r),
+    RemoveTags: (i, r) => this.removeTags(i, r),
   };
 
   // ---- load balancers ----
@@ -923,6 +924,22 @@ export class Elbv2Service implements SandboxService {
         );
       }
       this.tags.set(arn, merged);
+    }
+    return {};
+  }
+
+  /** Removes the keys from every resource; keys a resource does not have are ignored, as AWS does. */
+  private removeTags(input: QueryObject, region: string): Result {
+    const arns = stringList(input, 'ResourceArns');
+    if (arns.length === 0)
+      throw constraint('[]', 'resourceArns', 'Member must have length greater than or equal to 1');
+    const keys = stringList(input, 'TagKeys');
+    if (keys.length === 0)
+      throw constraint('[]', 'tagKeys', 'Member must have length greater than or equal to 1');
+    for (const arn of arns) this.resource(arn, region);
+    for (const arn of arns) {
+      const current = this.tags.get(arn);
+      for (const key of keys) current?.delete(key);
     }
     return {};
   }

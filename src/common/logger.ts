@@ -40,6 +40,23 @@ export function flatGroups(sink: GroupSink): Logger['group'] {
   };
 }
 
+/**
+ * Lines of one of several things running at once (files applied in parallel): each line says
+ * whose it is, and a group is a heading line, since folds of concurrent work would interleave.
+ */
+export function prefixedLogger(logger: Logger, prefix: string): Logger {
+  const p = (m: string): string => `[${prefix}] ${m}`;
+  return {
+    info: (m) => logger.info(p(m)),
+    debug: (m) => logger.debug(p(m)),
+    warning: (m) => logger.warning(p(m)),
+    group: async (name, fn) => {
+      logger.info(p(`── ${name}`));
+      return fn();
+    },
+  };
+}
+
 /** A logger that keeps every line, for tests and for callers that print later. */
 export class MemoryLogger implements Logger {
   readonly lines: string[] = [];

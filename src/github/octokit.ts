@@ -6,9 +6,16 @@
  * Retries: @actions/github's getOctokit bundles only the REST methods and paginate plugins, so
  * @octokit/plugin-retry is added for reads: server errors (5xx) are retried with its backoff;
  * 4xx answers that retrying cannot fix are not, and writes are never repeated.
+ *
+ * Rate limits: @octokit/plugin-throttling paces requests (writes that create content, such as
+ * comments and PRs, one at a time with GitHub's recommended spacing) and, when GitHub answers
+ * with a primary or secondary rate limit, waits as GitHub says and sends again, a few times: a
+ * request refused for a rate limit was not carried out, so sending it again is safe even for a
+ * write. A hundred services applying in the same hour stay inside GitHub's limits this way.
  */
 import { getOctokit } from '@actions/github';
 import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
 import { ConfigurationError, ExplainedError } from '../common/errors.js';
 import {
   explainGitHubError,
@@ -19,6 +26,10 @@ import {
 import type { FileChange, GitHubApi, PullRequestRef, RepoRef } from './types.js';
 
 export type Octokit = ReturnType<typeof getOctokit>;
+
+/** Times a request refused for a rate limit is sent again, and the longest wait for it. */
+const RATE_LIMIT_RETRIES = 3;
+const MAX_RATE_LIMIT_WAIT_S = 120;
 
 /** GitHub's largest page for the endpoints we list. */
 const PAGE_SIZE = 100;
@@ -35,7 +46,11 @@ const COMMENT: WorkflowPermission[] = ['pull-requests: write'];
 export function makeGitHub(
   token: string,
   repo: RepoRef,
-  options: { baseUrl?: string } = {},
+  options: {
+    baseUrl?: string;
+    /** false: no pacing or rate-limit waits (tests that create many comments on purpose). */
+    pacing?: boolean;
+  } = {},
 ): GitHubApi {
   if (token.trim() === '') {
     throw new ConfigurationError(
@@ -43,7 +58,29 @@ export function makeGitHub(
     );
   }
   const baseUrl = options.baseUrl ?? process.env.GITHUB_API_URL ?? 'https://api.github.com';
-  const octokit = getOctokit(token, { baseUrl }, retry);
+  const octokit = getOctokit(
+    token,
+    {
+      baseUrl,
+      throttle: {
+        enabled: options.pacing ?? true,
+        onRateLimit: (
+          retryAfter: number,
+          _options: unknown,
+          _octokit: unknown,
+          retryCount: number,
+        ) => retryCount < RATE_LIMIT_RETRIES && retryAfter <= MAX_RATE_LIMIT_WAIT_S,
+        onSecondaryRateLimit: (
+          retryAfter: number,
+          _options: unknown,
+          _octokit: unknown,
+          retryCount: number,
+        ) => retryCount < RATE_LIMIT_RETRIES && retryAfter <= MAX_RATE_LIMIT_WAIT_S,
+      },
+    },
+    retry,
+    throttling,
+  );
   // Only reads are retried: a write that failed with a 5xx may still have happened, and
   // repeating it would post a second comment or deployment, or fail on "already exists".
   octokit.hook.before('request', (options) => {
@@ -104,6 +141,18 @@ export class OctokitGitHub implements GitHubApi {
       if (capped) return this.changedFilesByTree(mergeBase ?? base, head);
       return [...paths];
     });
+  }
+
+  async listFiles(ref: string): Promise<string[]> {
+    const { data } = await this.call(`list the files at ${ref}`, READ, () =>
+      this.octokit.rest.git.getTree({ ...this.repo, tree_sha: ref, recursive: 'true' }),
+    );
+    if (data.truncated) {
+      throw new ExplainedError(
+        `Could not list the files at ${ref}: the repository tree is too large for GitHub to list in one response.`,
+      );
+    }
+    return data.tree.filter((e) => e.type === 'blob' && e.path).map((e) => e.path as string);
   }
 
   async fileAt(path: string, ref: string): Promise<string | undefined> {

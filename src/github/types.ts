@@ -29,6 +29,9 @@ export interface GitHubApi {
   /** Paths changed between two commits (compare API), every page. */
   changedFiles(base: string, head: string): Promise<string[]>;
 
+  /** Every file path at a ref (the recursive git tree), to find the rollout files there. */
+  listFiles(ref: string): Promise<string[]>;
+
   /** A file's content at a ref, or undefined when the file does not exist there. */
   fileAt(path: string, ref: string): Promise<string | undefined>;
 

@@ -17,8 +17,15 @@ import {
   formatDiagnostic,
 } from '../common/errors.js';
 import type { PathFilter } from '../common/glob.js';
+import { prefixedLogger } from '../common/logger.js';
 import type { PullRequestRef } from '../github/types.js';
-import { buildReport, runAnalysis, type AnalysisResult } from '../health/index.js';
+import { acquireRouteLock, LockBusyError, type RouteLock } from '../alb/lock.js';
+import {
+  analysisIntervalCount,
+  buildReport,
+  runAnalysis,
+  type AnalysisResult,
+} from '../health/index.js';
 import { maskCheckSecrets } from '../health/secrets.js';
 import {
   formatClusterWeights,
@@ -29,6 +36,8 @@ import {
 import type { RolloutFile } from '../rollout-file/types.js';
 import {
   FORCE_LABEL,
+  PLAIN_OPTION_NAMES,
+  type OptionNames,
   type RolloutDeps,
   type RolloutEvent,
   type RolloutResult,
@@ -44,6 +53,20 @@ export interface ApplyOptions {
   filter: PathFilter;
   settings: RolloutSettings;
   autoAdvance: boolean;
+  /**
+   * Lock every route of a file (a tag on the ALB) for the length of its step, waiting up to
+   * `waitMs` for another step's lock; `owner` names this run in the tag. Absent: no lock.
+   */
+  lock?: { owner: string; waitMs: number };
+  /** Files applied at once (each restores on its own failure). Default 1. */
+  parallel?: number;
+  /** How messages name the version before the change: `before this push` by default. */
+  baseLabel?: string;
+  /**
+   * Whether a step larger than one step is allowed, decided by the caller (the CLI's --force).
+   * Absent: the force label on the PR(s) the push merged decides.
+   */
+  force?: boolean;
 }
 
 type PushEvent = Extract<RolloutEvent, { kind: 'push' }>;
@@ -60,6 +83,8 @@ interface FileRun {
 }
 
 const EMPTY_SHA = /^0+$/;
+/** Added to a lock's expected hold time, for GitHub calls and slow reads. */
+const LOCK_MARGIN_MS = 10 * 60_000;
 const STOPPING: readonly FileStatus[] = ['rolled-back', 'refused', 'failed'];
 
 export async function runApply(
@@ -95,13 +120,14 @@ export async function runApply(
   }
   logger.info(`Rollout files changed by ${event.after.slice(0, 7)}: ${changed.join(', ')}`);
 
-  let mergedPullRequests: PullRequestRef[] | undefined;
-  const merged = async (): Promise<PullRequestRef[]> =>
-    (mergedPullRequests ??= await github.pullRequestsForCommit(event.after));
+  let mergedPullRequests: Promise<PullRequestRef[]> | undefined;
+  const merged = (): Promise<PullRequestRef[]> =>
+    (mergedPullRequests ??= github.pullRequestsForCommit(event.after));
 
-  const files: FileApply[] = [];
-  let stoppedBy: FileApply | undefined;
-  for (const path of changed) {
+  // Each file is its own step: it locks, shifts, verifies and restores on its own, so one
+  // failing file does not stop the others (it used to stop every later file).
+  const parallel = Math.max(1, Math.min(options.parallel ?? 1, changed.length));
+  const files = await mapBounded(changed, parallel, async (path) => {
     const out: FileApply = {
       path,
       status: 'failed',
@@ -109,25 +135,22 @@ export async function runApply(
       githubErrors: [],
       annotations: [],
     };
-    if (stoppedBy) {
-      out.status = 'not-applied';
-      out.message = `Not applied: ${stoppedBy.path} failed first, and a failed file stops the run so that nothing more changes. Re-run the job once ${stoppedBy.path} is sorted out: files already applied are then unchanged.`;
-    } else {
-      logger.info(`── ${path} ──`);
-      try {
-        await applyFile({ path, event, options, deps, merged, out });
-      } catch (e) {
-        // Only what comes before the shift can throw here: after it, every path restores.
-        if (!(e instanceof ExplainedError) && e instanceof Error && e.stack) logger.debug(e.stack);
-        out.status = 'failed';
-        out.message = `${errorMessage(e)}\nNothing was changed on the ALB.`;
-        if (e instanceof ConfigurationError) out.annotations.push(...e.diagnostics);
-      }
-      logger.info(`${path}: ${out.status}. ${out.message}`);
-      if (STOPPING.includes(out.status)) stoppedBy = out;
+    // Several files at once cannot share folds in the log: each line says whose it is.
+    const fileLogger = parallel > 1 ? prefixedLogger(logger, path) : logger;
+    if (parallel === 1) logger.info(`── ${path} ──`);
+    try {
+      await applyFile({ path, event, options, deps: { ...deps, logger: fileLogger }, merged, out });
+    } catch (e) {
+      // Only what comes before the shift can throw here: after it, every path restores.
+      if (!(e instanceof ExplainedError) && e instanceof Error && e.stack)
+        fileLogger.debug(e.stack);
+      out.status = 'failed';
+      out.message = `${errorMessage(e)}\nNothing was changed on the ALB.`;
+      if (e instanceof ConfigurationError) out.annotations.push(...e.diagnostics);
     }
-    files.push(out);
-  }
+    fileLogger.info(`${path}: ${out.status}. ${out.message}`);
+    return out;
+  });
 
   const result = overallResult(files);
   const failed = files.filter((f) => STOPPING.includes(f.status));
@@ -163,10 +186,82 @@ function overallResult(files: readonly FileApply[]): RolloutResult {
   return 'unchanged';
 }
 
+/** `fn` over `items`, at most `limit` at once, results in the order of `items`. */
+async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+  return results;
+}
+
 /** One file, stage by stage; each stage either hands on what the next needs or ends the file. */
 async function applyFile(run: FileRun): Promise<void> {
   const loaded = await load(run);
   if (!loaded) return;
+  const lock = await lockStage(run, loaded.head);
+  if (lock === 'busy') return;
+  try {
+    await applyLocked(run, loaded);
+  } finally {
+    await lock?.release();
+  }
+}
+
+/**
+ * Stage lock: a tag on every route of the file, so that no other step (another file, another
+ * job) shifts one of them until this step has verified or restored.
+ */
+async function lockStage(run: FileRun, head: RolloutFile): Promise<RouteLock | 'busy' | undefined> {
+  const { options, deps, out } = run;
+  if (!options.lock) return undefined;
+  const a = head.analysis;
+  // Long enough for the whole step (settle, warmup, every interval, the CloudWatch delay) with
+  // a margin; short enough that a killed runner's lock does not hold the routes for long.
+  const ttlMs =
+    options.settings.settleMs +
+    a.warmupMs +
+    (analysisIntervalCount(a) + 1) * a.intervalMs +
+    options.settings.cloudWatchDelayMs +
+    LOCK_MARGIN_MS;
+  try {
+    return await deps.logger.group(`Locking the routes: ${run.path}`, () =>
+      acquireRouteLock(
+        {
+          routes: head.routes.map((r) => r.arn),
+          owner: `${run.path}@${options.lock ? options.lock.owner : ''}`,
+          ttlMs,
+          waitMs: options.lock ? options.lock.waitMs : 0,
+        },
+        {
+          client: deps.aws(head.region).elbv2,
+          clock: deps.clock,
+          logger: deps.logger,
+          ...(deps.signal ? { signal: deps.signal } : {}),
+        },
+      ),
+    );
+  } catch (e) {
+    if (!(e instanceof LockBusyError)) throw e;
+    out.status = 'refused';
+    out.message = e.message;
+    const at = head.locate(['routes']);
+    out.annotations.push({ file: out.path, line: at.line, col: at.col, message: e.message });
+    return 'busy';
+  }
+}
+
+/** Everything after the lock: read live, gate, shift, verify, record or restore. */
+async function applyLocked(run: FileRun, loaded: Loaded): Promise<void> {
   const { head, headText } = loaded;
 
   const live = await run.deps.logger.group(`Reading live weights: ${run.path}`, () =>
@@ -275,12 +370,20 @@ async function gateStage(
     {
       head,
       ...(base ? { base } : {}),
-      baseLabel: 'before this push',
+      baseLabel: options.baseLabel ?? 'before this push',
       live,
       // The plan enforces the step rule on the PR, but a merge can land without a passing plan
       // (no required check, a direct push): the force label is read from the PR(s) the merge
       // came from, only when the step needs it.
       force: async () => {
+        if (options.force !== undefined) {
+          return options.force
+            ? { forced: true }
+            : {
+                forced: false,
+                why: `Force the step (${names(options).force}) if this jump is intended.`,
+              };
+        }
         const prs = await run.merged();
         if (prs.some((pr) => pr.labels?.includes(FORCE_LABEL))) return { forced: true };
         return {
@@ -532,6 +635,10 @@ function shiftDeps(run: FileRun, head: RolloutFile) {
       ? { readBackDelayMs: run.deps.readBackDelayMs }
       : {}),
   };
+}
+
+function names(options: ApplyOptions): OptionNames {
+  return options.settings.optionNames ?? PLAIN_OPTION_NAMES;
 }
 
 function weightsText(head: RolloutFile): (w: ClusterWeights) => string {

@@ -96,7 +96,7 @@ export interface Annotation {
   message: string;
 }
 
-export const COMMANDS = ['plan', 'apply', 'rollback', 'advance'] as const;
+export const COMMANDS = ['plan', 'apply', 'rollback', 'advance', 'changed'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** What the `result` output can be. */

@@ -300,5 +300,9 @@ export function commandSummary(outcome: CommandOutcome): string {
       return rollbackMarkdown(outcome);
     case 'advance':
       return advanceMarkdown(outcome);
+    case 'changed':
+      return outcome.files.length === 0
+        ? `## Rollout files changed\n\nNone (${outcome.patterns.join(', ')}).\n`
+        : `## Rollout files changed\n\n${outcome.files.map((f) => `- \`${f}\``).join('\n')}\n`;
   }
 }

@@ -6,6 +6,8 @@
  */
 import { errorMessage } from '../common/errors.js';
 import type { PathFilter } from '../common/glob.js';
+import type { GitHubApi } from '../github/types.js';
+import { overlapsWith } from '../rollout-file/overlap.js';
 import { formatClusterWeights } from '../rollout-file/step.js';
 import type { RolloutFile } from '../rollout-file/types.js';
 import { FORCE_LABEL, type Annotation, type RolloutDeps, type RolloutEvent } from './context.js';
@@ -23,6 +25,8 @@ export interface PlanFileInput {
   /** The file as it would be after the merge; undefined when the change deletes it. */
   headText?: string;
   force: boolean;
+  /** How messages name the base version: `on the base branch` by default. */
+  baseLabel?: string;
   /** The CloudWatch period and delay apply will use, to check the analysis as it will run. */
   cloudWatchPeriodMs: number;
   cloudWatchDelayMs?: number;
@@ -97,7 +101,7 @@ export async function planFile(
       {
         head,
         ...(base ? { base } : {}),
-        baseLabel: 'on the base branch',
+        baseLabel: input.baseLabel ?? 'on the base branch',
         live: live.routes,
         force: async () => ({ forced: input.force }),
         cloudWatchPeriodMs: input.cloudWatchPeriodMs,
@@ -187,6 +191,9 @@ export async function runPlan(
     });
     plans.push(plan);
   }
+  await logger.group('Checking for rollout files that share routes', () =>
+    addOverlaps(plans, { github, ref: event.headSha, filter }),
+  );
   const body = planMarkdown(plans, { force, marker: planMarker(filter.patterns) });
   // The plan is in the summary and the annotations even when the comment cannot be posted
   // (a read-only token, e.g. on a PR from a fork); the step then fails and says why.
@@ -224,6 +231,38 @@ export async function runPlan(
   if (commentError) failures.push(commentError);
   if (failures.length > 0) outcome.failure = failures.join('\n');
   return outcome;
+}
+
+/**
+ * Refuses each planned file that shares a listener, rule or target group with another rollout
+ * file at `ref` (any file matching the filter, changed or not): two files would move the same
+ * traffic, and the apply of one would see the other's step as drift.
+ */
+export async function addOverlaps(
+  plans: FilePlan[],
+  ctx: { github: GitHubApi; ref: string; filter: PathFilter },
+): Promise<void> {
+  const planned = plans.filter((p) => p.head);
+  if (planned.length === 0) return;
+  const paths = (await ctx.github.listFiles(ctx.ref)).filter((p) => ctx.filter.matches(p));
+  const others: RolloutFile[] = [];
+  for (const path of paths) {
+    const own = planned.find((p) => p.path === path)?.head;
+    if (own) {
+      others.push(own);
+      continue;
+    }
+    const text = await ctx.github.fileAt(path, ctx.ref);
+    const parsed = text === undefined ? undefined : tryParse(text, path);
+    // An invalid file elsewhere is that file's own plan's business, not this one's.
+    if (parsed && 'file' in parsed) others.push(parsed.file);
+  }
+  for (const plan of planned) {
+    for (const o of overlapsWith(plan.head as RolloutFile, others)) {
+      plan.problems.push({ message: o.message, at: o.at });
+      plan.status = 'refused';
+    }
+  }
 }
 
 /** A plan as plain data for the JSON report (without the parsed file's functions). */

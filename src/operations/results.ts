@@ -125,4 +125,12 @@ export interface AdvanceOutcome extends OutcomeBase {
   message: string;
 }
 
-export type CommandOutcome = PlanOutcome | ApplyOutcome | RollbackOutcome | AdvanceOutcome;
+export interface ChangedOutcome extends OutcomeBase {
+  command: 'changed';
+  /** The rollout files the push changed, sorted. */
+  files: string[];
+  patterns: readonly string[];
+}
+
+export type CommandOutcome =
+  PlanOutcome | ApplyOutcome | RollbackOutcome | AdvanceOutcome | ChangedOutcome;

@@ -4,7 +4,10 @@
  * the sandbox, with real traffic through the sandbox ALB. Needs `npm run bundle` first.
  */
 import { existsSync } from 'node:fs';
-import { ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
+  DescribeTagsCommand,
+  ModifyListenerCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRolloutFile } from '../../src/rollout-file/index.js';
 import { startFakeGitHub, type FakeGitHub } from '../../sandbox/github/server.js';
@@ -202,6 +205,44 @@ describe.concurrent('rollout bundle', () => {
     expect(await s.live()).toEqual(['100/0', '100/0']);
   });
 
+  it('changed: lists the rollout files a push changed, for a matrix of applies', async () => {
+    const s = await stage({ blue: 100, green: 0 }, { blue: 100, green: 0 });
+    const { event } = merge(s, 'canary-10', s.file({ blue: 90, green: 10 }));
+    const run = await runAction(
+      'rollout',
+      { command: 'changed', 'github-token': TOKEN },
+      env(s, event),
+    );
+    expect(run.exitCode, log(run)).toBe(0);
+    expect(JSON.parse(run.outputs['changed-files'] as string)).toEqual([PATH]);
+    expect(run.outputs.result).toBe('planned');
+    // It only lists: the ALB is untouched.
+    expect(await s.live()).toEqual(['100/0', '100/0']);
+  });
+
+  it('apply: locks the routes with a tag for the step and leaves none behind', async () => {
+    const s = await stage({ blue: 100, green: 0 }, { blue: 100, green: 0 });
+    const quick =
+      'analysis:\n  warmup: 0s\n  interval: 1s\n  duration: 1s\n  checks:\n    - targetHealth: { minHealthy: 1 }\n';
+    const { event } = merge(s, 'canary-10', s.file({ blue: 90, green: 10 }, quick));
+    const run = await runAction(
+      'rollout',
+      { command: 'apply', 'github-token': TOKEN, ...TIMING },
+      env(s, event),
+    );
+    expect(run.exitCode, log(run)).toBe(0);
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `Locked 2 route\\(s\\) for rollouts/web\\.yaml@${OWNER}/${REPO}:run-\\d+\\.1 until `,
+      ),
+    );
+    expect(run.stdout).toContain('Unlocked 2 route(s).');
+    const tags = await s.web.client.send(
+      new DescribeTagsCommand({ ResourceArns: s.web.listenerArns }),
+    );
+    expect(tags.TagDescriptions?.flatMap((d) => d.Tags ?? [])).toEqual([]);
+  });
+
   it('apply: shifts, verifies with real traffic and records the deployment', async () => {
     const s = await stage({ blue: 100, green: 0 }, { blue: 100, green: 0 }, { traffic: true });
     const { number, event } = merge(s, 'canary-10', s.file({ blue: 90, green: 10 }));
@@ -277,6 +318,7 @@ describe.concurrent('rollout bundle', () => {
     );
     // The runner's log cannot nest groups: every phase is a fold of its own, in order.
     expect(foldsOf(run.stdout)).toEqual([
+      'Locking the routes: rollouts/web.yaml',
       'Reading live weights: rollouts/web.yaml',
       'Checking the step: rollouts/web.yaml',
       'Shifting',

@@ -68,6 +68,11 @@ export class MemoryGitHub implements GitHubApi {
     return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((p) => a[p] !== b[p]);
   }
 
+  async listFiles(ref: string): Promise<string[]> {
+    this.check('listFiles');
+    return Object.keys(this.snapshot(ref)).sort();
+  }
+
   async fileAt(path: string, ref: string): Promise<string | undefined> {
     this.check('fileAt');
     return this.snapshot(ref)[path];

@@ -30,7 +30,9 @@ async function setup(
     ...options,
   });
   fakes.push(fake);
-  return { fake, gh: makeGitHub(token, REPO, { baseUrl: fake.url }) };
+  // No pacing: these tests create dozens of comments to test pagination, which GitHub's own
+  // pacing (one content-creating write every 3 s) would turn into minutes.
+  return { fake, gh: makeGitHub(token, REPO, { baseUrl: fake.url, pacing: false }) };
 }
 
 function callsTo(fake: FakeGitHub, method: string, pathPart: string) {

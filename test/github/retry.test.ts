@@ -52,3 +52,36 @@ describe('GitHub API retries', () => {
     expect(calls).toEqual(['POST /repos/acme/infra/issues/7/comments']);
   });
 });
+
+describe('GitHub rate limits', () => {
+  it('waits out a secondary rate limit on a write and sends it once more (it was not carried out)', async () => {
+    const calls: number[] = [];
+    let refused = false;
+    server = createServer((req, res) => {
+      calls.push(Date.now());
+      req.resume();
+      if (!refused) {
+        refused = true;
+        // GitHub's secondary rate limit: 403 with retry-after, and this message.
+        res.writeHead(403, { 'content-type': 'application/json', 'retry-after': '1' });
+        res.end(
+          JSON.stringify({
+            message:
+              'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+          }),
+        );
+        return;
+      }
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: 9, html_url: 'https://github.com/acme/infra/pull/7#c9' }));
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server?.address() as AddressInfo).port}`;
+    const gh = makeGitHub('ghs_x', { owner: 'acme', repo: 'infra' }, { baseUrl: url });
+    const posted = await gh.comment(7, 'hello');
+    expect(posted.id).toBe(9);
+    expect(calls).toHaveLength(2);
+    // It waited as GitHub asked before sending again.
+    expect((calls[1] as number) - (calls[0] as number)).toBeGreaterThanOrEqual(900);
+  });
+});

@@ -160,7 +160,11 @@ describe.concurrent('verify-health against the sandbox', () => {
       green: { errorRate: 0.1 },
       blue: { errorRate: 0.1 },
     });
-    const { result } = await analyse(s, [vsBaseline], { durationMs: 1_000 + 2 * INTERVAL_MS });
+    // The apps fail exactly every tenth request, but an interval cuts each side's requests at
+    // its own point: with ~75 requests a side that is one error apart reads 1.3% apart. A 5%
+    // margin holds that (and a slower load generator on a busy machine) while 10% vs 0% fails.
+    const tolerant: Check = { ...vsBaseline, vsBaseline: { maxIncrease: 0.05 } } as Check;
+    const { result } = await analyse(s, [tolerant], { durationMs: 1_000 + 2 * INTERVAL_MS });
     expect(result.verdict).toMatch(/^healthy: 1 check passed in (\d) of \1 intervals?$/);
   });
 

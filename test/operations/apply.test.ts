@@ -1,6 +1,10 @@
 import { commandSummary, planMarkdown } from '../../src/operations/markdown.js';
 import { planFile } from '../../src/operations/plan.js';
+import { DescribeTagsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describe, expect, it } from 'vitest';
+import { acquireRouteLock, LOCK_TAG } from '../../src/alb/lock.js';
+import { systemClock } from '../../src/common/clock.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { runApply } from '../../src/operations/apply.js';
 import type { RolloutEvent } from '../../src/operations/context.js';
 import { pathFilter } from '../../src/common/glob.js';
@@ -297,31 +301,99 @@ describe('apply', () => {
     );
   });
 
-  it('stops at the first failed file and does not touch the later ones', async () => {
-    const bad = await setup({ blue: 100, green: 0 });
-    const good = await setup({ blue: 100, green: 0 });
-    for (const app of bad.web.apps.green ?? []) app.setBehaviour({ errorRate: 1 });
-    const a = (w: Record<string, number>) => bad.web.rolloutFile(w, httpAnalysis(bad.web));
-    const b = (w: Record<string, number>) => good.web.rolloutFile(w, httpAnalysis(good.web));
+  it.each([1, 2])(
+    'applies every file (parallel %i): a failing file restores itself and does not stop the others',
+    async (parallel) => {
+      const bad = await setup({ blue: 100, green: 0 });
+      const good = await setup({ blue: 100, green: 0 });
+      for (const app of bad.web.apps.green ?? []) app.setBehaviour({ errorRate: 1 });
+      const a = (w: Record<string, number>) => bad.web.rolloutFile(w, httpAnalysis(bad.web));
+      const b = (w: Record<string, number>) => good.web.rolloutFile(w, httpAnalysis(good.web));
+      const event = push(
+        bad,
+        {
+          'rollouts/a.yaml': a({ blue: 100, green: 0 }),
+          'rollouts/b.yaml': b({ blue: 100, green: 0 }),
+        },
+        {
+          'rollouts/b.yaml': b({ blue: 90, green: 10 }),
+          'rollouts/a.yaml': a({ blue: 90, green: 10 }),
+        },
+      );
+      const out = await runApply(event, { ...OPTIONS, parallel }, bad.deps);
+      expect(out.result).toBe('rolled-back');
+      expect(await bad.live()).toEqual(['100/0', '100/0']);
+      expect(await good.live()).toEqual(['90/10', '90/10']);
+      expect(commandSummary(out)).toMatch(/\| `rollouts\/a.yaml` \| ↩️ rolled back \|/);
+      expect(commandSummary(out)).toMatch(/\| `rollouts\/b.yaml` \| ✅ applied \|/);
+      expect(out.failure).toMatch(/^rollouts\/a.yaml: Rolled back to blue 100 \/ green 0/);
+      // One reconcile PR, for the file that was rolled back.
+      expect(bad.github.pulls.map((p) => p.files[0]?.path)).toEqual(['rollouts/a.yaml']);
+      if (parallel > 1) {
+        // Concurrent files cannot share log folds: every line says whose it is.
+        const log = bad.deps.logger.lines.filter((l) => !l.startsWith('Rollout files changed'));
+        expect(
+          log.every((l) => /^(::debug::|warning: )?\[rollouts\/[ab]\.yaml\] /.test(l)),
+          log.join('\n'),
+        ).toBe(true);
+      }
+    },
+  );
+
+  it('locks the routes for the step and waits for (then refuses) a step that holds them', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
+    const elbv2 = r.deps.aws(stage.sandbox.region).elbv2;
+    // Another step (another job) holds the first listener for ten minutes.
+    const other = await acquireRouteLock(
+      {
+        routes: [r.web.listenerArns[0] as string],
+        owner: 'rollouts/other.yaml@run-9',
+        ttlMs: 600_000,
+        waitMs: 0,
+      },
+      { client: elbv2, clock: systemClock, logger: silentLogger },
+    );
     const event = push(
-      bad,
-      {
-        'rollouts/a.yaml': a({ blue: 100, green: 0 }),
-        'rollouts/b.yaml': b({ blue: 100, green: 0 }),
-      },
-      {
-        'rollouts/b.yaml': b({ blue: 90, green: 10 }),
-        'rollouts/a.yaml': a({ blue: 90, green: 10 }),
-      },
+      r,
+      { [PATH]: file({ blue: 100, green: 0 }) },
+      { [PATH]: file({ blue: 90, green: 10 }) },
     );
-    const out = await runApply(event, OPTIONS, bad.deps);
+    const locked = { owner: 'run-1', waitMs: 1_500 };
+    const refused = await runApply(event, { ...OPTIONS, lock: locked }, r.deps);
+    expect(refused.result).toBe('failed');
+    expect(refused.failure).toMatch(
+      /Could not lock the routes within 2s: .* is locked by rollouts\/other\.yaml@run-9 until .*Nothing was changed\./,
+    );
+    expect(await r.live()).toEqual(['100/0', '100/0']);
+    // Released: the step goes through, and leaves no lock behind.
+    await other.release();
+    const applied = await runApply(event, { ...OPTIONS, lock: locked }, r.deps);
+    expect(applied.result, r.deps.logger.text()).toBe('applied');
+    expect(await r.live()).toEqual(['90/10', '90/10']);
+    const tags = await elbv2.send(new DescribeTagsCommand({ ResourceArns: r.web.listenerArns }));
+    expect(
+      tags.TagDescriptions?.flatMap((d) => d.Tags ?? []).filter((t) => t.Key === LOCK_TAG),
+    ).toEqual([]);
+    expect(r.deps.logger.text()).toContain('Locked 2 route(s) for rollouts/web.yaml@run-1 until');
+  });
+
+  it('releases the lock when the step is rolled back, so the next step is not held up', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    for (const app of r.web.apps.green ?? []) app.setBehaviour({ errorRate: 1 });
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
+    const event = push(
+      r,
+      { [PATH]: file({ blue: 100, green: 0 }) },
+      { [PATH]: file({ blue: 90, green: 10 }) },
+    );
+    const out = await runApply(event, { ...OPTIONS, lock: { owner: 'run-2', waitMs: 0 } }, r.deps);
     expect(out.result).toBe('rolled-back');
-    expect(await bad.live()).toEqual(['100/0', '100/0']);
-    expect(await good.live()).toEqual(['100/0', '100/0']);
-    expect(commandSummary(out)).toMatch(/\| `rollouts\/a.yaml` \| ↩️ rolled back \|/);
-    expect(commandSummary(out)).toMatch(
-      /\| `rollouts\/b.yaml` \| ⏸️ not applied \| — \| Not applied: rollouts\/a.yaml failed first/,
-    );
+    const elbv2 = r.deps.aws(stage.sandbox.region).elbv2;
+    const tags = await elbv2.send(new DescribeTagsCommand({ ResourceArns: r.web.listenerArns }));
+    expect(
+      tags.TagDescriptions?.flatMap((d) => d.Tags ?? []).filter((t) => t.Key === LOCK_TAG),
+    ).toEqual([]);
   });
 
   it('does nothing when the ALB already has the weights (the merge of a reconcile PR)', async () => {

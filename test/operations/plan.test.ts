@@ -116,6 +116,32 @@ describe('plan', () => {
     expect(commandSummary(out)).not.toContain('- ✅ green:');
   });
 
+  it('refuses a file that shares a listener with another rollout file, naming both', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
+    // Another service's file, already on main, that names the same listeners.
+    const other = file({ blue: 100, green: 0 }).replace(`name: ${r.web.name}`, 'name: other');
+    r.github.commit('main', { 'rollouts/other.yaml': other });
+    const event = pullRequest(r, file({ blue: 100, green: 0 }), file({ blue: 90, green: 10 }));
+    const out = await runPlan(event, PLAN_OPTIONS, r.deps);
+    expect(out.result).toBe('failed');
+    const listener = r.web.listenerArns[0] as string;
+    expect(out.failure).toContain(
+      `rollouts/web.yaml and rollouts/other.yaml both shift listener ${listener.split('/').slice(-3, -2)[0]}`,
+    );
+    expect(out.failure).toContain('Keep each listener in one rollout file (one file per service).');
+    expect(out.failure).toContain('both weight target group');
+    // On the line of the shared route.
+    const line =
+      file({ blue: 90, green: 10 })
+        .split('\n')
+        .findIndex((l) => l.includes(listener)) + 1;
+    expect(
+      out.annotations.some((a) => a.line === line && a.message.includes('both shift listener')),
+    ).toBe(true);
+    expect(await r.live()).toEqual(['100/0', '100/0']);
+  });
+
   it('refuses on drift: the ALB does not have what the base branch says', async () => {
     const r = await setup({ blue: 80, green: 20 });
     const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AddTagsCommand,
+  RemoveTagsCommand,
   CreateListenerCommand,
   CreateLoadBalancerCommand,
   CreateRuleCommand,
@@ -278,6 +279,16 @@ describe('create → describe round trip', () => {
       },
       { ResourceArn: ruleArn, Tags: [{ Key: 'env', Value: 'prod' }] },
       { ResourceArn: blue, Tags: [] },
+    ]);
+
+    // RemoveTags drops the keys it names; a key a resource does not have is no error (as in AWS and moto).
+    await elb.send(
+      new RemoveTagsCommand({ ResourceArns: [lbArn, ruleArn], TagKeys: ['env', 'absent'] }),
+    );
+    const removed = await elb.send(new DescribeTagsCommand({ ResourceArns: [lbArn, ruleArn] }));
+    expect(removed.TagDescriptions).toEqual([
+      { ResourceArn: lbArn, Tags: [{ Key: 'team', Value: 'sre' }] },
+      { ResourceArn: ruleArn, Tags: [] },
     ]);
 
     const listed = await elb.send(new DescribeTargetGroupsCommand({ LoadBalancerArn: lbArn }));

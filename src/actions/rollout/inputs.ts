@@ -18,12 +18,17 @@ import { COMMANDS, type Command } from '../../operations/context.js';
 import { Inputs } from './io.js';
 
 export const DEFAULT_FILES = 'rollouts/*.yaml';
+/** Files one apply job shifts at once; each still restores on its own failure. */
+export const DEFAULT_PARALLEL = 4;
+/** How long an apply waits for another step's lock on one of its routes. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 15 * 60_000;
 /** apply waits this long after the shift for the ALB data plane; rollback does not wait. */
 export const DEFAULT_SETTLE_SECONDS: Record<Command, number> = {
   plan: 0,
   apply: 10,
   rollback: 0,
   advance: 0,
+  changed: 0,
 };
 
 export interface RolloutInputs {
@@ -38,6 +43,9 @@ export interface RolloutInputs {
   settleMs: number;
   cloudWatchPeriodMs: number;
   cloudWatchDelayMs: number;
+  parallel: number;
+  /** Lock the routes of each file for its step, waiting this long for another step; undefined: no lock. */
+  lockWaitMs?: number;
 }
 
 export function readRolloutInputs(): RolloutInputs {
@@ -66,6 +74,9 @@ export function readRolloutInputs(): RolloutInputs {
   const settleSeconds = getIntegerInput(Inputs.settleSeconds, { min: 0, max: 3600 });
   const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod);
   const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay);
+  const parallel = getIntegerInput(Inputs.parallel, { min: 1, max: 20 });
+  const lock = getBooleanInput(Inputs.lock, true);
+  const lockTimeoutMs = getDurationInput(Inputs.lockTimeout);
 
   const onlyFor = (name: string, given: boolean, commands: Command[]): void => {
     if (given && !commands.includes(command)) {
@@ -84,6 +95,13 @@ export function readRolloutInputs(): RolloutInputs {
   // plan and advance judge the analysis as apply will run it, so they take the same settings.
   onlyFor(Inputs.cloudwatchPeriod, cloudWatchPeriodMs !== undefined, ['plan', 'apply', 'advance']);
   onlyFor(Inputs.cloudwatchDelay, cloudWatchDelayMs !== undefined, ['plan', 'apply', 'advance']);
+  onlyFor(Inputs.parallel, parallel !== undefined, ['apply']);
+  onlyFor(Inputs.lockTimeout, lockTimeoutMs !== undefined, ['apply']);
+  if (!lock && lockTimeoutMs !== undefined) {
+    throw new ConfigurationError(
+      `Input "${Inputs.lockTimeout}" has no use with "${Inputs.lock}: false"; remove one.`,
+    );
+  }
   if ((command === 'rollback' || command === 'advance') && file === undefined) {
     throw new ConfigurationError(
       `Input "${Inputs.file}" is required for ${command}: the rollout file, e.g. rollouts/web.yaml.`,
@@ -99,7 +117,9 @@ export function readRolloutInputs(): RolloutInputs {
     settleMs: (settleSeconds ?? DEFAULT_SETTLE_SECONDS[command]) * 1000,
     cloudWatchPeriodMs: cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS,
     cloudWatchDelayMs: cloudWatchDelayMs ?? DEFAULT_CLOUDWATCH_DELAY_MS,
+    parallel: parallel ?? DEFAULT_PARALLEL,
   };
+  if (lock) out.lockWaitMs = lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   if (file !== undefined) out.file = file.replace(/^\.\//, '');
   if (to !== undefined) out.to = to;
   if (weights !== undefined) out.weights = weights;

@@ -11,10 +11,14 @@ export const Inputs = {
   settleSeconds: 'settle-seconds',
   cloudwatchPeriod: 'cloudwatch-period',
   cloudwatchDelay: 'cloudwatch-delay',
+  parallel: 'parallel',
+  lock: 'lock',
+  lockTimeout: 'lock-timeout',
 } as const;
 
 export const Outputs = {
   result: 'result',
   pullRequest: 'pull-request',
   report: 'report',
+  changedFiles: 'changed-files',
 } as const;

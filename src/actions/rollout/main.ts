@@ -8,17 +8,16 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { systemClock } from '../../common/clock.js';
-import { clientOptions, makeElbv2Client } from '../../aws/clients.js';
 import { coreLogger, runAction } from '../common/run.js';
 import { ConfigurationError } from '../../common/errors.js';
 import { readEvent, type GitHubEvent } from '../../github/event.js';
 import { makeGitHub } from '../../github/octokit.js';
+import { regionalClients } from '../../operations/aws-clients.js';
 import { runAdvance } from '../../operations/advance.js';
 import { runApply } from '../../operations/apply.js';
+import { runChanged } from '../../operations/changed.js';
 import type {
-  AwsClients,
   Command,
   OptionNames,
   RolloutDeps,
@@ -45,6 +44,7 @@ const EVENT_FOR: Record<Command, string> = {
   apply: 'push (to the default branch)',
   rollback: 'workflow_dispatch (or push, schedule, repository_dispatch)',
   advance: 'workflow_dispatch (or push, schedule, repository_dispatch)',
+  changed: 'push (to the default branch)',
 };
 
 /** The event in the fields the command needs, or why this event cannot run it. */
@@ -65,7 +65,7 @@ export function commandEvent(command: Command, event: GitHubEvent): RolloutEvent
       labels: event.labels,
     };
   }
-  if (command === 'apply') {
+  if (command === 'apply' || command === 'changed') {
     if (event.kind !== 'push') throw wrong();
     if (event.branch === undefined) {
       throw new ConfigurationError(
@@ -110,24 +110,14 @@ export async function run(): Promise<void> {
       core.setOutput(Outputs.result, 'failed');
       throw e;
     }
-    const clients = new Map<string, AwsClients>();
+    const clients = regionalClients();
     try {
       const event = readEvent();
       const rolloutEvent = commandEvent(inputs.command, event);
       const deps: RolloutDeps = {
         github: makeGitHub(inputs.token, event.repo),
         mask: (secret) => core.setSecret(secret),
-        aws(region) {
-          let c = clients.get(region);
-          if (!c) {
-            c = {
-              elbv2: makeElbv2Client(region),
-              cloudwatch: new CloudWatchClient(clientOptions(region)),
-            };
-            clients.set(region, c);
-          }
-          return c;
-        },
+        aws: clients.aws,
         logger: coreLogger,
         clock: systemClock,
         fetch: globalThis.fetch,
@@ -146,10 +136,7 @@ export async function run(): Promise<void> {
       core.setOutput(Outputs.result, 'failed');
       throw e;
     } finally {
-      for (const c of clients.values()) {
-        c.elbv2.destroy();
-        c.cloudwatch.destroy();
-      }
+      clients.destroy();
     }
   }, 'stopping; weights changed by this run are restored.');
 }
@@ -174,9 +161,19 @@ function runCommand(
     case 'apply':
       return runApply(
         event as Extract<RolloutEvent, { kind: 'push' }>,
-        { filter: inputs.files, settings, autoAdvance: inputs.autoAdvance },
+        {
+          filter: inputs.files,
+          settings,
+          autoAdvance: inputs.autoAdvance,
+          parallel: inputs.parallel,
+          ...(inputs.lockWaitMs !== undefined
+            ? { lock: { owner: lockOwner(), waitMs: inputs.lockWaitMs } }
+            : {}),
+        },
         deps,
       );
+    case 'changed':
+      return runChanged(event as Extract<RolloutEvent, { kind: 'push' }>, inputs.files, deps);
     case 'rollback':
       return runRollback(
         event as Extract<RolloutEvent, { kind: 'workflow_dispatch' }>,
@@ -199,6 +196,12 @@ function runCommand(
   }
 }
 
+/** Names this job in the lock tag: which run, which attempt, on which repository. */
+function lockOwner(): string {
+  const { GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: run, GITHUB_RUN_ATTEMPT: attempt } = process.env;
+  return `${repo ?? 'local'}:run-${run ?? process.pid}.${attempt ?? '1'}`;
+}
+
 async function finish(command: Command, outcome: CommandOutcome): Promise<void> {
   for (const a of outcome.annotations) {
     core.error(a.message, { file: a.file, startLine: a.line, startColumn: a.col });
@@ -214,6 +217,9 @@ async function finish(command: Command, outcome: CommandOutcome): Promise<void> 
   core.setOutput(Outputs.result, outcome.result);
   core.setOutput(Outputs.report, reportPath);
   if (outcome.pullRequest) core.setOutput(Outputs.pullRequest, outcome.pullRequest);
+  if (outcome.command === 'changed') {
+    core.setOutput(Outputs.changedFiles, JSON.stringify(outcome.files));
+  }
   if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(commandSummary(outcome)).write();
   coreLogger.info(
     `Result: ${outcome.result}${outcome.pullRequest ? ` (PR: ${outcome.pullRequest})` : ''}`,

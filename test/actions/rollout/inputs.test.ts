@@ -58,7 +58,7 @@ describe('rollout inputs', () => {
   it.each([
     [
       { command: 'deploy' },
-      'Input "command" must be one of plan, apply, rollback, advance, got "deploy".',
+      'Input "command" must be one of plan, apply, rollback, advance, changed, got "deploy".',
     ],
     [
       { command: 'rollback', to: 'blue' },
@@ -126,6 +126,31 @@ describe('rollout inputs', () => {
         cloudWatchDelayMs: 0,
       });
     }
+  });
+
+  it('locks by default, with a 15m wait; parallel defaults to 4', () => {
+    setInputs({ command: 'apply', ...token });
+    expect(readRolloutInputs()).toMatchObject({ parallel: 4, lockWaitMs: 900_000 });
+    setInputs({ command: 'apply', parallel: '10', 'lock-timeout': '2m', ...token });
+    expect(readRolloutInputs()).toMatchObject({ parallel: 10, lockWaitMs: 120_000 });
+    vi.unstubAllEnvs();
+    setInputs({ command: 'apply', lock: 'false', ...token });
+    expect(readRolloutInputs().lockWaitMs).toBeUndefined();
+  });
+
+  it.each([
+    [
+      { command: 'apply', parallel: '0' },
+      'Input "parallel" must be an integer from 1 to 20, got "0".',
+    ],
+    [{ command: 'plan', parallel: '2' }, 'Input "parallel" is for apply, not plan; remove it.'],
+    [
+      { command: 'apply', lock: 'false', 'lock-timeout': '1m' },
+      'Input "lock-timeout" has no use with "lock: false"; remove one.',
+    ],
+  ])('refuses %j', (inputs, message) => {
+    setInputs({ ...inputs, ...token });
+    expect(() => readRolloutInputs()).toThrow(message);
   });
 
   // The runner passes an input's action.yml default as if it were written, so a default on an
