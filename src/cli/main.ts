@@ -193,6 +193,7 @@ async function runCommand(
   const deps: RolloutDeps = {
     github: repo,
     aws: clients.aws,
+    kube: clients.kube,
     logger,
     clock: systemClock,
     fetch: globalThis.fetch,

@@ -46,7 +46,12 @@ import {
 import { gateStep, type GateResult } from './gate.js';
 import { readLive, tryParse, type LiveRoute } from './live.js';
 import { applyComment, reconcileBody } from './markdown.js';
-import { openAdvancePullRequest, openReconcilePullRequest } from './pull-requests.js';
+import { runHandoff } from './handoff.js';
+import {
+  openAdvancePullRequest,
+  openOwnerReconcilePullRequest,
+  openReconcilePullRequest,
+} from './pull-requests.js';
 import type { ApplyOutcome, FileApply, FileStatus } from './results.js';
 
 export interface ApplyOptions {
@@ -273,6 +278,8 @@ async function applyLocked(run: FileRun, loaded: Loaded): Promise<void> {
     gateStage(run, loaded, live),
   );
   if (!gate) return;
+  // An owner step moves no traffic: the handoff takes the place of shift and verify.
+  if (gate.handoff) return handoffStage(run, loaded, gate.handoff);
 
   const shift = await shiftStage(run, head, live, gate);
   if ('failed' in shift) {
@@ -404,7 +411,8 @@ async function gateStage(
       `${h.ok ? 'ok' : 'NOT ENOUGH'}: ${h.cluster} ${h.shown} (needs ≥ ${h.required} healthy)`,
     );
   }
-  if (gate.noChange) {
+  const ownerStep = base !== undefined && base.owner !== head.owner;
+  if (gate.noChange && !ownerStep) {
     out.status = 'unchanged';
     out.message = `Every route already has ${show(head.weights)}; nothing to shift or verify.`;
     return undefined;
@@ -506,6 +514,83 @@ function failureReason(
     run.deps.logger.debug(verdict.error.stack ?? '');
   }
   return `verification failed: ${errorMessage(verdict.error)}`;
+}
+
+/**
+ * Stage handoff (an owner step): the CronJobs and singletons move from the old owner to the new
+ * one; on failure the handoff restores the old owner itself, and a PR puts owner back in git.
+ */
+async function handoffStage(
+  run: FileRun,
+  loaded: Loaded,
+  handoff: NonNullable<GateResult['handoff']>,
+): Promise<void> {
+  const { head, headText } = loaded;
+  const { deps, out, options, event } = run;
+  const result = await deps.logger.group(
+    `Handing over CronJobs and singletons: ${run.path} (${handoff.from} → ${handoff.to})`,
+    () => runHandoff(head, handoff.from, handoff.to, deps),
+  );
+  if ('refused' in result) {
+    refuse(
+      out,
+      result.refused.map((message) => ({ message, at: head.locate(['owner']) })),
+    );
+    return;
+  }
+  out.handoff = result;
+  out.message = result.message;
+  if (result.status === 'unchanged') {
+    out.status = 'unchanged';
+    return;
+  }
+  const ok = result.status === 'handed-off';
+  out.status = ok ? 'applied' : result.status === 'restored' ? 'rolled-back' : 'failed';
+  if (!ok) {
+    const at = head.locate(['owner']);
+    out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
+  }
+  if (result.status === 'restored') {
+    await githubStep(out, 'open the reconcile PR', async () => {
+      const pr = await openOwnerReconcilePullRequest(deps, {
+        path: out.path,
+        file: head,
+        text: headText,
+        baseBranch: event.defaultBranch,
+        owner: handoff.from,
+        title: `rollout ${head.name}: owner back to ${handoff.from} — the handoff to ${handoff.to} was undone`,
+        body: [
+          `The handoff of \`${out.path}\` from **${handoff.from}** to **${handoff.to}** was undone:`,
+          '',
+          '```',
+          result.message,
+          '```',
+          '',
+          `Every CronJob and singleton runs on **${handoff.from}** again (read back). This PR sets \`owner\` back to ${handoff.from}, so git and the clusters agree. Merging it changes nothing on the clusters.`,
+          ...(options.settings.runUrl ? ['', `Run: ${options.settings.runUrl}`] : []),
+        ].join('\n'),
+      });
+      if (pr) out.reconcile = pr;
+    });
+  }
+  await githubStep(out, ok ? 'record the deployment' : 'record the failed deployment', async () => {
+    const d = await deps.github.recordDeployment({
+      ref: event.after,
+      environment: head.name,
+      description: deploymentDescription(
+        ok
+          ? `owner ${handoff.from} → ${handoff.to}: handed over`
+          : `owner ${handoff.from} → ${handoff.to} ${result.status}: ${result.state}`,
+      ),
+      state: ok ? 'success' : 'failure',
+      ...(options.settings.runUrl ? { logUrl: options.settings.runUrl } : {}),
+    });
+    out.deployment = d.id;
+  });
+  await githubStep(out, 'comment on the merged PR', async () => {
+    for (const pr of await run.merged())
+      await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
+  });
 }
 
 /** Stage record, after a verified step: the deployment, the comment, the next step's PR. */
