@@ -51,6 +51,7 @@ export interface KubeApi {
   get<T>(path: string): Promise<T>;
   /** GET that answers undefined for 404. */
   find<T>(path: string): Promise<T | undefined>;
+  post<T>(path: string, body: unknown): Promise<T>;
   mergePatch<T>(path: string, body: unknown): Promise<T>;
   delete(path: string, body?: unknown): Promise<void>;
   close(): void;
@@ -146,6 +147,7 @@ export function httpsKubeApi(options: HttpsKubeApiOptions): KubeApi {
         throw e;
       }
     },
+    post: (path, body) => call('POST', path, body),
     mergePatch: (path, body) => call('PATCH', path, body, 'application/merge-patch+json'),
     async delete(path, body) {
       await call('DELETE', path, body);

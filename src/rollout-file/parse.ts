@@ -380,7 +380,7 @@ function readSingletons(src: YamlSource, at: At): Singletons | undefined {
   const f = src.map(
     at,
     SINGLETON_KEYS,
-    'a map with namespaces (a list) and selector (labels of singleton Deployments)',
+    'a map with namespaces (a list), selector (labels of singleton Deployments), drainTimeout and activeJobs',
   );
   if (!f) return undefined;
   const before = src.diagnostics.length;

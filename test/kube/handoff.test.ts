@@ -226,6 +226,33 @@ spec:
   );
 
   it.concurrent(
+    'the control: without carrying the schedule, resuming green runs again the slot blue just ran',
+    async () => {
+      const ns = 'naive';
+      await setUp(ns, 0);
+      const first = await waitUntil(
+        `a Job on blue in ${ns}`,
+        async () => (await jobs(ns, ['blue']))[0],
+        80_000,
+        500,
+      );
+      // The naive handoff: suspend here, resume there, nothing carried.
+      const path = `/apis/batch/v1/namespaces/${ns}/cronjobs/notify`;
+      await (apis.blue as KubeApi).mergePatch(path, { spec: { suspend: true } });
+      await (apis.green as KubeApi).mergePatch(path, { spec: { suspend: false } });
+      await waitUntil(
+        'green to run the slot blue ran',
+        async () => (await jobs(ns, ['green'])).some((j) => j.slot === first.slot),
+        20_000,
+        500,
+      );
+      expect(bySlot(await jobs(ns))[new Date(first.slot).toISOString()]).toEqual(['blue', 'green']);
+      await (apis.green as KubeApi).mergePatch(path, { spec: { suspend: true } });
+    },
+    120_000,
+  );
+
+  it.concurrent(
     'a drain that times out restores blue and names the Job still running; a cancelled drain restores too',
     async () => {
       const ns = 'timeout';
@@ -376,4 +403,37 @@ spec:
     },
     120_000,
   );
+});
+
+describe('planHandoff', () => {
+  const cron = (live: boolean, mark?: string) => ({
+    kind: 'CronJob' as const,
+    namespace: 'jobs',
+    name: 'notify',
+    live,
+    suspend: !live,
+    jobs: [],
+    pods: 0,
+    ...(mark ? { mark: { to: mark, suspend: false, at: '2026-01-01T00:00:00Z' } } : {}),
+  });
+  const state = (s?: ReturnType<typeof cron>) => new Map(s ? [['CronJob jobs/notify', s]] : []);
+  const plan = (f?: ReturnType<typeof cron>, t?: ReturnType<typeof cron>) =>
+    planHandoff({ cluster: 'blue', state: state(f) }, { cluster: 'green', state: state(t) });
+
+  it('moves what the old owner runs, finishes a marked handoff, leaves what is done or stopped', () => {
+    expect(plan(cron(true), cron(false)).items[0]?.plan).toBe('move');
+    expect(plan(cron(false, 'green'), cron(false)).items[0]?.plan).toBe('resume');
+    expect(plan(cron(false), cron(true)).items[0]?.plan).toBe('done');
+    expect(plan(cron(false), cron(false)).items[0]?.plan).toBe('stopped');
+  });
+
+  it('refuses an object missing on either owner, or live on both', () => {
+    expect(plan(cron(true)).problems[0]?.message).toBe(
+      'CronJob jobs/notify is on blue but not on green: sync the apps to green first (sync-apps), or it would stop running anywhere.',
+    );
+    expect(plan(undefined, cron(false)).problems[0]?.kind).toBe('not-on-old-owner');
+    expect(plan(cron(true), cron(true)).problems[0]?.message).toContain(
+      'is live on both blue and green (not suspended / not suspended): it may be running twice right now',
+    );
+  });
 });

@@ -343,6 +343,18 @@ const INVALID: Row[] = [
     '19:13',
   ],
   [
+    'an activeJobs that is neither wait nor delete',
+    edit(['owner: blue', 'owner: blue\nsingletons:\n  activeJobs: kill']),
+    'singletons.activeJobs must be "wait" (a handoff waits for the old owner\'s running Jobs, up to drainTimeout) or "delete" (it deletes them), got "kill".',
+    '19:15',
+  ],
+  [
+    'a drainTimeout that is not a duration',
+    edit(['owner: blue', 'owner: blue\nsingletons:\n  drainTimeout: soon']),
+    'singletons.drainTimeout',
+    '19:17',
+  ],
+  [
     'a target group that is not an ARN',
     edit([`targetGroup: ${GREEN_TG}`, 'targetGroup: web-green']),
     'clusters.green.targetGroup: "web-green" is not an Elastic Load Balancing ARN; expected arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<16 hex>.',

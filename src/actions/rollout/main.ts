@@ -36,6 +36,7 @@ const OPTION_NAMES: OptionNames = {
   file: `input "${Inputs.file}"`,
   to: `input "${Inputs.to}"`,
   weights: `input "${Inputs.weights}"`,
+  owner: `input "${Inputs.owner}"`,
   force: `"${Inputs.force}: true"`,
 };
 
