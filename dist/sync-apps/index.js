@@ -72224,6 +72224,8 @@ async function syncApps(req, deps) {
       unit.workloads = statuses.filter((w) => run2.unitOf(w) === unit);
     }
   }
+  const only = run2.units.length === 1 ? run2.units[0] : void 0;
+  if (only) only.durationMs = toolMs + waitMs;
   let binding;
   let bindMs = 0;
   if (req.rollout && clusterSpec) {
@@ -72460,6 +72462,9 @@ ${lastLines(listed.stderr)}`
       req.mode === "apply" ? "Releases helmfile had already applied stay applied; a release whose wait failed is left as helm left it (see helm history)." : "Nothing was changed."
     );
   }
+  ctx.logger.info(
+    `helmfile ${req.mode}: exit code ${result.exitCode}, ${outcome.changed ? req.mode === "apply" ? "changes applied" : "changes to apply" : "no changes"}.`
+  );
   const after = req.mode === "apply" ? await helmReleases(tools, kubeconfig) : before;
   const units = [];
   const workloads = [];
@@ -72566,6 +72571,9 @@ async function runHelm(req, src, ctx, post, recordFile) {
 ${lastLines(diff.stderr)}`
       );
     changed = outcome.changed;
+    logger2.info(
+      outcome.changed ? `helm diff: release ${src.release} has changes (its exit code 2 and "Error: identified at least one change" mean changes, not a failure).` : `helm diff: release ${src.release} has no changes.`
+    );
   } else if (req.mode === "diff") {
     throw new ConfigurationError(
       `Diff mode with helm needs the helm-diff plugin: ${INSTALL_HINTS["helm-diff"]}.`
@@ -75227,10 +75235,10 @@ function seconds(ms) {
 }
 function summarize(r5, as) {
   const s2 = summary.addHeading(
-    `sync-apps ${r5.mode === "diff" ? "(diff)" : ""}: ${r5.tool}${as ? ` on ${as}` : ""}`,
+    `sync-apps${r5.mode === "diff" ? " (diff)" : ""}: ${r5.tool}${as ? ` on ${as}` : ""}`,
     2
   );
-  const ownerText = r5.owner === void 0 ? "no rollout file: singletons applied as written" : r5.owner ? "this cluster owns the singletons" : "not the owner: singletons rendered stopped";
+  const ownerText = r5.owner === void 0 ? "No rollout file: singletons applied as written" : r5.owner ? "This cluster owns the singletons" : "Not the owner: singletons rendered stopped";
   s2.addRaw(
     `${r5.changed ? r5.mode === "diff" ? "Would change." : "Changed." : "Nothing to change."} ${ownerText}. Tool ${seconds(r5.toolMs)}, waiting ${seconds(r5.waitMs)}, binding ${seconds(r5.bindMs)}.`,
     true
@@ -75240,13 +75248,15 @@ function summarize(r5, as) {
       { data: r5.tool === "kubectl" ? "manifests" : "release", header: true },
       { data: "changed", header: true },
       { data: "revision", header: true },
-      { data: "ready", header: true }
+      { data: "ready", header: true },
+      { data: "took", header: true }
     ],
     ...r5.units.map((u) => [
       u.namespace ? `${u.namespace}/${u.name}` : u.name,
       u.changed === void 0 ? "unknown" : u.changed ? "yes" : "no",
       u.revision ? `${u.revision.before ?? "\u2013"} \u2192 ${u.revision.after ?? "\u2013"}` : "",
-      u.workloads.map((w) => `${w.kind} ${w.name}: ${w.summary}`).join("<br>") || "\u2013"
+      u.workloads.map((w) => `${w.kind} ${w.name}: ${w.summary}`).join("<br>") || "\u2013",
+      u.durationMs !== void 0 ? seconds(u.durationMs) : "see above"
     ])
   ]);
   if (r5.stopped.length > 0) {

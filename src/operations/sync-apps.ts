@@ -101,6 +101,8 @@ export interface SyncUnit {
   changed: boolean | undefined;
   revision?: { before?: number; after?: number };
   workloads: WorkloadStatus[];
+  /** Tool run and wait for this unit; undefined when one tool run deployed several (helmfile). */
+  durationMs?: number;
 }
 
 export interface ResourceStatus extends ObjectRef {
@@ -209,6 +211,9 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
       unit.workloads = statuses.filter((w) => run.unitOf(w) === unit);
     }
   }
+
+  const only = run.units.length === 1 ? run.units[0] : undefined;
+  if (only) only.durationMs = toolMs + waitMs;
 
   let binding: SyncAppsResult['binding'];
   let bindMs = 0;
@@ -534,6 +539,9 @@ async function runHelmfile(
         : 'Nothing was changed.',
     );
   }
+  ctx.logger.info(
+    `helmfile ${req.mode}: exit code ${result.exitCode}, ${outcome.changed ? (req.mode === 'apply' ? 'changes applied' : 'changes to apply') : 'no changes'}.`,
+  );
   const after = req.mode === 'apply' ? await helmReleases(tools, kubeconfig) : before;
   const units: SyncUnit[] = [];
   const workloads: ObjectRef[] = [];
@@ -670,6 +678,11 @@ async function runHelm(
         `helm diff upgrade failed (exit code ${diff.exitCode}):\n${lastLines(diff.stderr)}`,
       );
     changed = outcome.changed;
+    logger.info(
+      outcome.changed
+        ? `helm diff: release ${src.release} has changes (its exit code 2 and "Error: identified at least one change" mean changes, not a failure).`
+        : `helm diff: release ${src.release} has no changes.`,
+    );
   } else if (req.mode === 'diff') {
     throw new ConfigurationError(
       `Diff mode with helm needs the helm-diff plugin: ${INSTALL_HINTS['helm-diff']}.`,

@@ -613,4 +613,15 @@ analysis:
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toContain('helmfile was not found on PATH: install helmfile before this step');
   }, 60_000);
+
+  it('helmfile without the helm-diff plugin is a clear error saying how to install it', async () => {
+    const r = await sync(
+      { cluster: 'prod-green', helmfile: join(dir, 'helmfile.yaml') },
+      { HELM_PLUGINS: join(dir, 'no-plugins') },
+    );
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain(
+      'helmfile needs the helm-diff plugin, which helm does not have: install the helm-diff plugin before this step: helm plugin install https://github.com/databus23/helm-diff',
+    );
+  }, 60_000);
 });

@@ -85,15 +85,15 @@ function seconds(ms: number): string {
 
 function summarize(r: SyncAppsResult, as: string | undefined): typeof core.summary {
   const s = core.summary.addHeading(
-    `sync-apps ${r.mode === 'diff' ? '(diff)' : ''}: ${r.tool}${as ? ` on ${as}` : ''}`,
+    `sync-apps${r.mode === 'diff' ? ' (diff)' : ''}: ${r.tool}${as ? ` on ${as}` : ''}`,
     2,
   );
   const ownerText =
     r.owner === undefined
-      ? 'no rollout file: singletons applied as written'
+      ? 'No rollout file: singletons applied as written'
       : r.owner
-        ? 'this cluster owns the singletons'
-        : 'not the owner: singletons rendered stopped';
+        ? 'This cluster owns the singletons'
+        : 'Not the owner: singletons rendered stopped';
   s.addRaw(
     `${r.changed ? (r.mode === 'diff' ? 'Would change.' : 'Changed.') : 'Nothing to change.'} ${ownerText}. Tool ${seconds(r.toolMs)}, waiting ${seconds(r.waitMs)}, binding ${seconds(r.bindMs)}.`,
     true,
@@ -104,12 +104,14 @@ function summarize(r: SyncAppsResult, as: string | undefined): typeof core.summa
       { data: 'changed', header: true },
       { data: 'revision', header: true },
       { data: 'ready', header: true },
+      { data: 'took', header: true },
     ],
     ...r.units.map((u) => [
       u.namespace ? `${u.namespace}/${u.name}` : u.name,
       u.changed === undefined ? 'unknown' : u.changed ? 'yes' : 'no',
       u.revision ? `${u.revision.before ?? '–'} → ${u.revision.after ?? '–'}` : '',
       u.workloads.map((w) => `${w.kind} ${w.name}: ${w.summary}`).join('<br>') || '–',
+      u.durationMs !== undefined ? seconds(u.durationMs) : 'see above',
     ]),
   ]);
   if (r.stopped.length > 0) {
