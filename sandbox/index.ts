@@ -11,6 +11,7 @@ import { Elbv2Service } from './elbv2/service.js';
 import { MetricStore } from './metrics.js';
 import { StsService } from './sts/service.js';
 import { KubeClusters } from './kube/clusters.js';
+import { NotificationCounter } from './notifications.js';
 import { findKubeTools, missingKubeTools } from './kube/tools.js';
 
 export interface SandboxOptions {
@@ -51,6 +52,8 @@ export interface Sandbox {
   sts: StsService;
   /** The clusters' Kubernetes, when started with `kubernetes: true`. */
   kube: KubeClusters | undefined;
+  /** The demo's push notifications, counted per CronJob slot (`--notify` of the demo app's Jobs). */
+  notifications: NotificationCounter;
   close(): Promise<void>;
 }
 
@@ -123,6 +126,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   for (const route of controlRoutes(core, signingNames)) core.addControlRoute(route);
   for (const route of elbv2.controlRoutes()) core.addControlRoute(route);
   if (kube) for (const route of kubeRoutes(kube, region)) core.addControlRoute(route);
+  const notifications = new NotificationCounter();
+  for (const route of notifications.routes()) core.addControlRoute(route);
 
   try {
     endpoint = await core.listen(options.port ?? 0);
@@ -152,6 +157,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     cloudwatch,
     sts,
     kube,
+    notifications,
     async close() {
       await core.close();
       await kube?.close();

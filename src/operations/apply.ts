@@ -4,7 +4,9 @@
  * have, the version after it is what it gets) → read live → gate (the same gate as the plan) →
  * shift every route in lockstep → verify with the file's analysis → record. On a failed
  * verdict, an error or cancellation after the shift: restore exactly what was read, confirm
- * it, open a PR that sets the file back to the live weights and tell the merged PR. A file
+ * it, open a PR that sets the file back to the live weights and tell the merged PR.
+ * A change of `owner` (with the weights unchanged) is a step of its own: after the gate, the
+ * handoff stage moves the CronJobs and singletons instead of shift and verify. A file
  * that fails stops the run: later files are not touched.
  */
 import { restoreRoutes, shiftWeights, ShiftFailedError, type ShiftResult } from '../alb/shift.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EKSClient } from '@aws-sdk/client-eks';
 import { systemClock } from '../../src/common/clock.js';
 import { MemoryLogger } from '../../src/common/logger.js';
-import type { KubeApi } from '../../src/kube/api.js';
+import { KubeUnreachableError, type KubeApi } from '../../src/kube/api.js';
 import {
   HANDOFF_ANNOTATION,
   handOffSingletons,
@@ -84,7 +84,11 @@ spec:
           containers:
             - name: notify
               image: eks-cluster-canary/demo-app:v1
-              args: [--duration-ms, "${durationMs}"]
+              args: [--notify, "${sandbox.endpoint}/_sandbox/notifications", --duration-ms, "${durationMs}"]
+              env:
+                - { name: POD_NAME, valueFrom: { fieldRef: { fieldPath: metadata.name } } }
+                - { name: POD_NAMESPACE, valueFrom: { fieldRef: { fieldPath: metadata.namespace } } }
+                - { name: NODE_NAME, valueFrom: { fieldRef: { fieldPath: spec.nodeName } } }
 `;
 
   /** The CronJob on blue (live) and on `to` (suspended, as sync-apps leaves it). */
@@ -204,6 +208,22 @@ spec:
         [new Date(s1 + 60_000).toISOString()]: ['green'],
         [new Date(s3).toISOString()]: ['green'],
       });
+      // The users' view: one push notification per slot, from the cluster that ran it.
+      await waitUntil(
+        'the notification of the last slot',
+        async () =>
+          sandbox.notifications.perSlot()[`${ns}/notify ${new Date(s3).toISOString()}`] !==
+          undefined,
+        20_000,
+      );
+      const notified = Object.fromEntries(
+        Object.entries(sandbox.notifications.perSlot()).filter(([k]) => k.startsWith(`${ns}/`)),
+      );
+      expect(notified).toEqual({
+        [`${ns}/notify ${new Date(s1).toISOString()}`]: ['blue'],
+        [`${ns}/notify ${new Date(s1 + 60_000).toISOString()}`]: ['green'],
+        [`${ns}/notify ${new Date(s3).toISOString()}`]: ['green'],
+      });
       // Blue's Job had finished before green's first Job was made.
       const blueJob = all.find((j) => j.cluster === 'blue');
       const greenFirst = all.find(
@@ -219,7 +239,7 @@ spec:
       }>(`/apis/batch/v1/namespaces/${ns}/cronjobs/notify`);
       expect(c.metadata.annotations?.[HANDOFF_ANNOTATION]).toBeUndefined();
       console.log(
-        `handoff every-minute: ${JSON.stringify(slots)}; drain ${result.drainMs} ms, total ${result.totalMs} ms`,
+        `handoff every-minute: Jobs ${JSON.stringify(slots)}; notifications ${JSON.stringify(notified)}; drain ${result.drainMs} ms, total ${result.totalMs} ms`,
       );
     },
     330_000,
@@ -435,5 +455,81 @@ describe('planHandoff', () => {
     expect(plan(cron(true), cron(true)).problems[0]?.message).toContain(
       'is live on both blue and green (not suspended / not suspended): it may be running twice right now',
     );
+  });
+});
+
+describe('handOffSingletons when the new owner stops answering after a start write was sent', () => {
+  /** One CronJob in memory, merge-patched as the apiserver would (enough for the handoff). */
+  function memoryApi(cluster: string, suspend: boolean) {
+    const cron = {
+      metadata: { name: 'notify', namespace: 'jobs', uid: `${cluster}-uid`, annotations: {} },
+      spec: { schedule: '* * * * *', suspend },
+      status: {} as Record<string, unknown>,
+    };
+    let down = false;
+    const unreachable = (method: string, path: string) =>
+      new KubeUnreachableError(cluster, method, path, true, 'ECONNRESET');
+    const merge = (target: Record<string, unknown>, patch: Record<string, unknown>): void => {
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === null) delete target[k];
+        else if (typeof v === 'object' && !Array.isArray(v)) {
+          merge((target[k] ??= {}) as Record<string, unknown>, v as Record<string, unknown>);
+        } else target[k] = v;
+      }
+    };
+    const api: KubeApi & { cron: typeof cron; fail(): void } = {
+      cluster,
+      cron,
+      fail: () => (down = true),
+      get: <T>(path: string) => {
+        if (down) return Promise.reject(unreachable('GET', path));
+        return Promise.resolve(
+          (path.endsWith('/jobs')
+            ? { items: [] }
+            : path.endsWith('/cronjobs')
+              ? { items: [cron] }
+              : cron) as T,
+        );
+      },
+      find: <T>(path: string) => api.get<T>(path),
+      post: () => Promise.reject(new Error('not used')),
+      mergePatch: <T>(path: string, body: unknown) => {
+        if (down) return Promise.reject(unreachable('PATCH', path));
+        merge(cron as unknown as Record<string, unknown>, body as Record<string, unknown>);
+        return Promise.resolve(cron as T);
+      },
+      delete: () => Promise.resolve(),
+      close: () => undefined,
+    };
+    return api;
+  }
+
+  it('leaves blue stopped (never both live) and says the state is unsafe', async () => {
+    const blue = memoryApi('blue', false);
+    const green = memoryApi('green', true);
+    const realPatch = green.mergePatch.bind(green);
+    green.mergePatch = async <T>(path: string, body: unknown): Promise<T> => {
+      if ((body as { spec?: { suspend?: boolean } }).spec?.suspend === false) {
+        await realPatch(path, body); // it lands…
+        green.fail(); // …and the answer is lost
+        throw new KubeUnreachableError('green', 'PATCH', path, true, 'ECONNRESET');
+      }
+      return realPatch<T>(path, body);
+    };
+    const policy = { namespaces: ['jobs'] };
+    const plan = planHandoff(
+      { cluster: 'blue', state: await readSingletons(blue, policy) },
+      { cluster: 'green', state: await readSingletons(green, policy) },
+    );
+    const result = await handOffSingletons(
+      { plan, from: blue, to: green, drainTimeoutMs: 1000, activeJobs: 'wait', settleMs: 0 },
+      { clock: systemClock, logger: new MemoryLogger() },
+    );
+    expect(result.status).toBe('failed');
+    expect(result.state).toBe('unsafe');
+    expect(result.message).toContain('NOT restored, because green could not be confirmed stopped');
+    expect(result.message).toContain('Run the handoff again');
+    expect(blue.cron.spec.suspend).toBe(true);
+    expect(green.cron.spec.suspend).toBe(false);
   });
 });
