@@ -4,6 +4,8 @@
  * twice. The slots are real minutes, so the tests that need them run concurrently, each in its
  * own namespace, and take a few minutes together.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EKSClient } from '@aws-sdk/client-eks';
 import { systemClock } from '../../src/common/clock.js';
@@ -167,6 +169,16 @@ spec:
     );
     return { plan, result, logger };
   }
+  /** What the Jobs' pods printed, for a failure message. */
+  async function podLogs(cluster: string, ns: string): Promise<string> {
+    const dir = sandbox.kube?.runtime(sandbox.region, cluster).controlPlane?.dataDir;
+    if (!dir) return '';
+    const pods = join(dir, 'pods');
+    return readdirSync(pods)
+      .filter((f) => f.startsWith(`${ns}_`))
+      .map((f) => `${f}:\n${readFileSync(join(pods, f), 'utf8')}`)
+      .join('\n');
+  }
   /** Waits for a running Job of blue's CronJob; answers it. */
   const runningOnBlue = (ns: string): Promise<Job> =>
     waitUntil(
@@ -189,7 +201,7 @@ spec:
       expect(plan.items.map((i) => i.plan)).toEqual(['move']);
       expect(result.status, `${result.message}\n${logger.text()}`).toBe('handed-off');
       expect(result.state).toBe('new-owner-live');
-      expect(result.objects[0]?.drained).toEqual([first.name]);
+      expect(result.objects[0]?.drained, await podLogs('blue', ns)).toEqual([first.name]);
       expect(result.objects[0]?.carried).toBe(new Date(s1).toISOString().replace('.000', ''));
       expect(await suspendOf('blue', ns)).toBe(true);
       expect(await suspendOf('green', ns)).toBe(false);
@@ -279,7 +291,7 @@ spec:
       await setUp(ns, 70_000);
       const running = await runningOnBlue(ns);
       const timedOut = await handoff(ns, { drainTimeoutMs: 3000 });
-      expect(timedOut.result.status).toBe('restored');
+      expect(timedOut.result.status, await podLogs('blue', ns)).toBe('restored');
       expect(timedOut.result.state).toBe('old-owner-live');
       expect(timedOut.result.stillRunning).toEqual([`Job ${ns}/${running.name}`]);
       expect(timedOut.result.message).toContain(`Job ${ns}/${running.name}`);

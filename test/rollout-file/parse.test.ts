@@ -318,7 +318,7 @@ const INVALID: Row[] = [
   [
     'singletons as a list',
     edit(['owner: blue', 'owner: blue\nsingletons: [web]']),
-    'singletons must be a map with namespaces (a list) and selector',
+    'singletons must be a map with namespaces (a list), selector',
     '18:13',
   ],
   [
