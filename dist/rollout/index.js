@@ -18354,12 +18354,12 @@ var require_eventsource_stream = __commonJS({
       }
       return true;
     }
-    function isFieldName(line, length, field) {
-      if (length !== field.length) {
+    function isFieldName(line, length, field2) {
+      if (length !== field2.length) {
         return false;
       }
       for (let i5 = 0; i5 < length; i5++) {
-        if (line[i5] !== field[i5]) {
+        if (line[i5] !== field2[i5]) {
           return false;
         }
       }
@@ -18560,13 +18560,13 @@ ${value}`;
           }
         }
       }
-      setEventFieldSize(field, size) {
-        const eventSize = this.eventSize - this.eventFieldSizes[field] + size;
+      setEventFieldSize(field2, size) {
+        const eventSize = this.eventSize - this.eventFieldSizes[field2] + size;
         if (this.maxEventSize > 0 && eventSize > this.maxEventSize) {
           throw createMaxEventSizeExceededError();
         }
         this.eventSize = eventSize;
-        this.eventFieldSizes[field] = size;
+        this.eventFieldSizes[field2] = size;
       }
       /**
        * @param {EventSourceStreamEvent} event
@@ -31464,8 +31464,8 @@ var init_Fields = __esm({
         fields.forEach(this.setField.bind(this));
         this.encoding = encoding;
       }
-      setField(field) {
-        this.entries[field.name.toLowerCase()] = field;
+      setField(field2) {
+        this.entries[field2.name.toLowerCase()] = field2;
       }
       getField(name) {
         return this.entries[name.toLowerCase()];
@@ -31474,7 +31474,7 @@ var init_Fields = __esm({
         delete this.entries[name.toLowerCase()];
       }
       getByType(kind) {
-        return Object.values(this.entries).filter((field) => field.kind === kind);
+        return Object.values(this.entries).filter((field2) => field2.kind === kind);
       }
     };
   }
@@ -43132,9 +43132,9 @@ var require_dist_cjs8 = __commonJS({
         }
         return this;
       }
-      cc(input, field, withName = field) {
-        if (input[field] != null) {
-          const node = _XmlNode.of(field, input[field]).withName(withName);
+      cc(input, field2, withName = field2) {
+        if (input[field2] != null) {
+          const node = _XmlNode.of(field2, input[field2]).withName(withName);
           this.c(node);
         }
       }
@@ -70464,8 +70464,8 @@ var require_cst_visit = __commonJS({
     visit.REMOVE = REMOVE;
     visit.itemAtPath = (cst, path) => {
       let item = cst;
-      for (const [field, index] of path) {
-        const tok = item?.[field];
+      for (const [field2, index] of path) {
+        const tok = item?.[field2];
         if (tok && "items" in tok) {
           item = tok.items[index];
         } else
@@ -70475,8 +70475,8 @@ var require_cst_visit = __commonJS({
     };
     visit.parentCollection = (cst, path) => {
       const parent = visit.itemAtPath(cst, path.slice(0, -1));
-      const field = path[path.length - 1][0];
-      const coll = parent?.[field];
+      const field2 = path[path.length - 1][0];
+      const coll = parent?.[field2];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
@@ -70485,11 +70485,11 @@ var require_cst_visit = __commonJS({
       let ctrl = visitor(item, path);
       if (typeof ctrl === "symbol")
         return ctrl;
-      for (const field of ["key", "value"]) {
-        const token = item[field];
+      for (const field2 of ["key", "value"]) {
+        const token = item[field2];
         if (token && "items" in token) {
           for (let i5 = 0; i5 < token.items.length; ++i5) {
-            const ci = _visit(Object.freeze(path.concat([[field, i5]])), token.items[i5], visitor);
+            const ci = _visit(Object.freeze(path.concat([[field2, i5]])), token.items[i5], visitor);
             if (typeof ci === "number")
               i5 = ci - 1;
             else if (ci === BREAK)
@@ -70499,7 +70499,7 @@ var require_cst_visit = __commonJS({
               i5 -= 1;
             }
           }
-          if (typeof ctrl === "function" && field === "key")
+          if (typeof ctrl === "function" && field2 === "key")
             ctrl = ctrl(item, path);
         }
       }
@@ -77644,9 +77644,9 @@ function validationDetails(data) {
   return errors.map((err) => {
     if (typeof err === "string") return err;
     if (typeof err !== "object" || err === null) return errorMessage(err);
-    const { message, resource, field, code } = err;
+    const { message, resource, field: field2, code } = err;
     if (typeof message === "string") return message;
-    return [resource, field, code].filter((x) => typeof x === "string").join(" ");
+    return [resource, field2, code].filter((x) => typeof x === "string").join(" ");
   }).join("; ");
 }
 
@@ -81581,6 +81581,70 @@ function targetsFromRolloutFile(file) {
   return out;
 }
 
+// src/kube/cron.ts
+var MACROS = {
+  "@yearly": "0 0 1 1 *",
+  "@annually": "0 0 1 1 *",
+  "@monthly": "0 0 1 * *",
+  "@weekly": "0 0 * * 0",
+  "@daily": "0 0 * * *",
+  "@midnight": "0 0 * * *",
+  "@hourly": "0 * * * *"
+};
+var RANGES = [
+  [0, 59],
+  [0, 23],
+  [1, 31],
+  [1, 12],
+  [0, 7]
+];
+function field(text, [lo, hi]) {
+  const out = /* @__PURE__ */ new Set();
+  for (const part of text.split(",")) {
+    const m3 = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+    if (!m3) return void 0;
+    const from = m3[1] === "*" ? lo : Number(m3[2]);
+    const to = m3[1] === "*" ? hi : m3[3] !== void 0 ? Number(m3[3]) : m3[4] ? hi : from;
+    const step = m3[4] ? Number(m3[4]) : 1;
+    if (from < lo || to > hi || from > to || step < 1) return void 0;
+    for (let v = from; v <= to; v += step) out.add(v);
+  }
+  return out;
+}
+function nextSlot(schedule, after) {
+  const text = MACROS[schedule.trim()] ?? schedule.trim();
+  const parts = text.split(/\s+/);
+  if (parts.length !== 5) return void 0;
+  const sets = parts.map((p3, i5) => field(p3, RANGES[i5]));
+  if (sets.some((s2) => s2 === void 0)) return void 0;
+  const [minutes, hours, days, months2, weekdays] = sets;
+  if (weekdays.has(7)) weekdays.add(0);
+  const domAny = parts[2] === "*";
+  const dowAny = parts[4] === "*";
+  const t = new Date(after.getTime());
+  t.setUTCSeconds(0, 0);
+  t.setUTCMinutes(t.getUTCMinutes() + 1);
+  const limit = after.getTime() + 367 * 24 * 36e5;
+  while (t.getTime() <= limit) {
+    const dom = days.has(t.getUTCDate());
+    const dow = weekdays.has(t.getUTCDay());
+    const dayOk = domAny || dowAny ? dom && dow : dom || dow;
+    if (!months2.has(t.getUTCMonth() + 1) || !dayOk) {
+      t.setUTCHours(0, 0, 0, 0);
+      t.setUTCDate(t.getUTCDate() + 1);
+      continue;
+    }
+    if (!hours.has(t.getUTCHours())) {
+      t.setUTCMinutes(0);
+      t.setUTCHours(t.getUTCHours() + 1);
+      continue;
+    }
+    if (minutes.has(t.getUTCMinutes())) return t;
+    t.setUTCMinutes(t.getUTCMinutes() + 1);
+  }
+  return void 0;
+}
+
 // src/kube/handoff.ts
 var HANDOFF_ANNOTATION = "eks-cluster-canary/handoff";
 var SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp";
@@ -81635,6 +81699,7 @@ function cronJobState(c5, jobs) {
     live: c5.spec.suspend !== true,
     suspend: c5.spec.suspend === true,
     schedule: c5.spec.schedule,
+    ...c5.spec.timeZone ? { timeZone: c5.spec.timeZone } : {},
     ...c5.spec.startingDeadlineSeconds !== void 0 ? { startingDeadlineSeconds: c5.spec.startingDeadlineSeconds } : {},
     ...c5.status?.lastScheduleTime ? { lastScheduleTime: c5.status.lastScheduleTime } : {},
     jobs: jobs.filter((j5) => j5.metadata.ownerReferences?.some((o3) => o3.uid === c5.metadata.uid)).map(jobState),
@@ -82113,7 +82178,7 @@ async function runHandoff(file, fromName, toName, deps) {
     c5.close();
   }
 }
-function describePlan(plan, drainTimeoutMs) {
+function describePlan(plan, drainTimeoutMs, now) {
   const lines = [];
   for (const i5 of plan.items) {
     const f5 = i5.from;
@@ -82126,6 +82191,13 @@ function describePlan(plan, drainTimeoutMs) {
       }
       return `replicas ${s2.replicas ?? 1}, ${s2.pods} pod(s)`;
     };
+    const next = () => {
+      const s2 = f5 ?? t;
+      if (s2?.kind !== "CronJob" || !s2.schedule) return "";
+      if (s2.timeZone) return ` (schedule "${s2.schedule}" in ${s2.timeZone})`;
+      const at = nextSlot(s2.schedule, now);
+      return ` (schedule "${s2.schedule}", next slot ${at ? at.toISOString().replace(":00.000Z", "Z") : "not computed"})`;
+    };
     const action = {
       move: `moves from ${plan.from} to ${plan.to}`,
       resume: `a handoff to ${plan.to} was in flight: finished now`,
@@ -82133,7 +82205,7 @@ function describePlan(plan, drainTimeoutMs) {
       stopped: "stopped on both by its chart: stays stopped"
     }[i5.plan];
     lines.push(
-      `${i5.ref.kind} ${i5.ref.namespace}/${i5.ref.name}: ${plan.from}: ${state2(f5)}; ${plan.to}: ${state2(t)} \u2192 ${action}`
+      `${i5.ref.kind} ${i5.ref.namespace}/${i5.ref.name}${next()}: ${plan.from}: ${state2(f5)}; ${plan.to}: ${state2(t)} \u2192 ${action}`
     );
   }
   const running = plan.items.reduce(
@@ -82679,7 +82751,8 @@ async function planFile(input, deps) {
         to: gate.handoff.to,
         lines: describePlan(
           gate.handoff.plan,
-          head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
+          head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+          deps.clock.now()
         )
       };
     }

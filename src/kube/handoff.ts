@@ -72,6 +72,8 @@ export interface SingletonState extends SingletonRef {
   suspend?: boolean;
   replicas?: number;
   schedule?: string;
+  /** spec.timeZone, when the CronJob sets one. */
+  timeZone?: string;
   startingDeadlineSeconds?: number;
   lastScheduleTime?: string;
   /** CronJob: its Jobs (finished or not). */
@@ -116,7 +118,12 @@ interface Meta {
 }
 interface CronJobObject {
   metadata: Meta;
-  spec: { schedule: string; suspend?: boolean; startingDeadlineSeconds?: number };
+  spec: {
+    schedule: string;
+    suspend?: boolean;
+    startingDeadlineSeconds?: number;
+    timeZone?: string;
+  };
   status?: { lastScheduleTime?: string; active?: { name: string }[] };
 }
 interface DeploymentObject {
@@ -181,6 +188,7 @@ function cronJobState(c: CronJobObject, jobs: JobObject[]): SingletonState {
     live: c.spec.suspend !== true,
     suspend: c.spec.suspend === true,
     schedule: c.spec.schedule,
+    ...(c.spec.timeZone ? { timeZone: c.spec.timeZone } : {}),
     ...(c.spec.startingDeadlineSeconds !== undefined
       ? { startingDeadlineSeconds: c.spec.startingDeadlineSeconds }
       : {}),

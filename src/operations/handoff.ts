@@ -5,6 +5,7 @@
  */
 import { errorMessage } from '../common/errors.js';
 import type { KubeApi } from '../kube/api.js';
+import { nextSlot } from '../kube/cron.js';
 import {
   handOffSingletons,
   planHandoff,
@@ -119,7 +120,7 @@ export async function runHandoff(
 }
 
 /** One line per object for plans and summaries. */
-export function describePlan(plan: HandoffPlan, drainTimeoutMs: number): string[] {
+export function describePlan(plan: HandoffPlan, drainTimeoutMs: number, now: Date): string[] {
   const lines: string[] = [];
   for (const i of plan.items) {
     const f = i.from;
@@ -132,6 +133,13 @@ export function describePlan(plan: HandoffPlan, drainTimeoutMs: number): string[
       }
       return `replicas ${s.replicas ?? 1}, ${s.pods} pod(s)`;
     };
+    const next = (): string => {
+      const s = f ?? t;
+      if (s?.kind !== 'CronJob' || !s.schedule) return '';
+      if (s.timeZone) return ` (schedule "${s.schedule}" in ${s.timeZone})`;
+      const at = nextSlot(s.schedule, now);
+      return ` (schedule "${s.schedule}", next slot ${at ? at.toISOString().replace(':00.000Z', 'Z') : 'not computed'})`;
+    };
     const action = {
       move: `moves from ${plan.from} to ${plan.to}`,
       resume: `a handoff to ${plan.to} was in flight: finished now`,
@@ -139,7 +147,7 @@ export function describePlan(plan: HandoffPlan, drainTimeoutMs: number): string[
       stopped: 'stopped on both by its chart: stays stopped',
     }[i.plan];
     lines.push(
-      `${i.ref.kind} ${i.ref.namespace}/${i.ref.name}: ${plan.from}: ${state(f)}; ${plan.to}: ${state(t)} → ${action}`,
+      `${i.ref.kind} ${i.ref.namespace}/${i.ref.name}${next()}: ${plan.from}: ${state(f)}; ${plan.to}: ${state(t)} → ${action}`,
     );
   }
   const running = plan.items.reduce(

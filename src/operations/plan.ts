@@ -36,7 +36,7 @@ export interface PlanFileInput {
 
 export async function planFile(
   input: PlanFileInput,
-  deps: Pick<RolloutDeps, 'aws' | 'signal'>,
+  deps: Pick<RolloutDeps, 'aws' | 'signal' | 'kube' | 'clock'>,
 ): Promise<FilePlan> {
   const plan: FilePlan = {
     path: input.path,
@@ -126,6 +126,7 @@ export async function planFile(
         lines: describePlan(
           gate.handoff.plan,
           head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+          deps.clock.now(),
         ),
       };
     }

@@ -8,6 +8,7 @@ import type { EKSClient } from '@aws-sdk/client-eks';
 import type { KubeApi } from '../../src/kube/api.js';
 import { pathFilter } from '../../src/common/glob.js';
 import type { RolloutEvent } from '../../src/operations/context.js';
+import { nextSlot } from '../../src/kube/cron.js';
 import { connectCluster } from '../../src/operations/kube-access.js';
 import { runApply } from '../../src/operations/apply.js';
 import { commandSummary } from '../../src/operations/markdown.js';
@@ -149,7 +150,7 @@ spec:
     const summary = commandSummary(plan);
     expect(summary).toContain('**Owner handoff** blue → green');
     expect(summary).toContain(
-      `CronJob ${ns}/notify: blue: live, last slot none, 0 running Job(s); green: suspended, last slot none, 0 running Job(s) → moves from blue to green`,
+      `CronJob ${ns}/notify (schedule "0 3 * * *", next slot ${nextSlot('0 3 * * *', new Date())?.toISOString().replace(':00.000Z', 'Z')}): blue: live, last slot none, 0 running Job(s); green: suspended, last slot none, 0 running Job(s) → moves from blue to green`,
     );
 
     const out = await runApply(
