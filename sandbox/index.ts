@@ -12,6 +12,7 @@ import { MetricStore } from './metrics.js';
 import { StsService } from './sts/service.js';
 import { IamService } from './iam/service.js';
 import { KubeClusters } from './kube/clusters.js';
+import { NotificationCounter } from './notifications.js';
 import { findKubeTools, missingKubeTools } from './kube/tools.js';
 
 export interface SandboxOptions {
@@ -53,6 +54,8 @@ export interface Sandbox {
   iam: IamService;
   /** The clusters' Kubernetes, when started with `kubernetes: true`. */
   kube: KubeClusters | undefined;
+  /** The demo's push notifications, counted per CronJob slot (`--notify` of the demo app's Jobs). */
+  notifications: NotificationCounter;
   close(): Promise<void>;
 }
 
@@ -127,6 +130,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   for (const route of controlRoutes(core, signingNames)) core.addControlRoute(route);
   for (const route of elbv2.controlRoutes()) core.addControlRoute(route);
   if (kube) for (const route of kubeRoutes(kube, region)) core.addControlRoute(route);
+  const notifications = new NotificationCounter();
+  for (const route of notifications.routes()) core.addControlRoute(route);
 
   try {
     endpoint = await core.listen(options.port ?? 0);
@@ -157,6 +162,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     sts,
     iam,
     kube,
+    notifications,
     async close() {
       await core.close();
       await kube?.close();

@@ -464,21 +464,21 @@ var init_httpRequest = __esm({
         this.password = options.password;
         this.fragment = options.fragment;
       }
-      static clone(request) {
+      static clone(request2) {
         const cloned = new _HttpRequest({
-          ...request,
-          headers: { ...request.headers }
+          ...request2,
+          headers: { ...request2.headers }
         });
         if (cloned.query) {
           cloned.query = cloneQuery(cloned.query);
         }
         return cloned;
       }
-      static isInstance(request) {
-        if (!request) {
+      static isInstance(request2) {
+        if (!request2) {
           return false;
         }
-        const req = request;
+        const req = request2;
         return "method" in req && "protocol" in req && "hostname" in req && "path" in req && typeof req["query"] === "object" && typeof req["headers"] === "object";
       }
       clone() {
@@ -2851,14 +2851,14 @@ var init_schemaSerializationMiddleware = __esm({
       const { operationSchema } = getSmithyContext(context);
       const [, ns, n3, t, i5, o3] = operationSchema ?? [];
       const endpoint = context.endpointV2 ? async () => toEndpointV1(context.endpointV2) : config.endpoint;
-      const request = await config.protocol.serializeRequest(operation(ns, n3, t, i5, o3), args.input, {
+      const request2 = await config.protocol.serializeRequest(operation(ns, n3, t, i5, o3), args.input, {
         ...config,
         ...context,
         endpoint
       });
       return next({
         ...args,
-        request
+        request: request2
       });
     };
   }
@@ -3666,7 +3666,7 @@ var init_command = __esm({
             ...requestOptions
           };
         }
-        return stack.resolve((request) => requestHandler.handle(request.request, requestOptions), handlerExecutionContext);
+        return stack.resolve((request2) => requestHandler.handle(request2.request, requestOptions), handlerExecutionContext);
       }
     };
     ClassBuilder = class {
@@ -4518,9 +4518,9 @@ var init_getInstanceMetadataRegion = __esm({
       return { hostname: "169.254.169.254" };
     };
     imdsRequest = async (options) => {
-      const { request } = await import("node:http");
+      const { request: request2 } = await import("node:http");
       return new Promise((resolve3, reject) => {
-        const req = request({
+        const req = request2({
           hostname: options.hostname,
           port: options.port,
           path: options.path,
@@ -6142,10 +6142,10 @@ var init_serializerMiddleware = __esm({
       if (!endpoint) {
         throw new Error("No valid endpoint provider available.");
       }
-      const request = await serializer(args.input, { ...options, endpoint });
+      const request2 = await serializer(args.input, { ...options, endpoint });
       return next({
         ...args,
-        request
+        request: request2
       });
     };
   }
@@ -7314,7 +7314,7 @@ var init_HttpBindingNormalizedSchema = __esm({
           bindings: responseBindings
         }
       };
-      const { request, response } = bindings;
+      const { request: request2, response } = bindings;
       for (const [name, member2] of schema.structIterator()) {
         const bindingSchema = HttpBindingNormalizedSchema.of(member2);
         const traits = bindingSchema.getMergedTraits();
@@ -7327,7 +7327,7 @@ var init_HttpBindingNormalizedSchema = __esm({
         }
         byName[name] = binding;
         if (value[1] >> 10 & 1) {
-          request.hasIdempotency = true;
+          request2.hasIdempotency = true;
         }
         memberBindings.push(binding);
         const slot = location & 7;
@@ -7344,10 +7344,10 @@ var init_HttpBindingNormalizedSchema = __esm({
           } else {
             responseBindings.payload = binding;
             const type = value[1] & 255;
-            request.contentTypeInstruction = traits.mediaType ?? (type === 0 ? "text/plain" : type === 21 || type === 42 ? "application/octet-stream" : null);
+            request2.contentTypeInstruction = traits.mediaType ?? (type === 0 ? "text/plain" : type === 21 || type === 42 ? "application/octet-stream" : null);
           }
         } else if (slot & 1) {
-          request.hasPrefixHeaders = true;
+          request2.hasPrefixHeaders = true;
           prefixHeaders.push(binding);
         } else {
           if (wireName === "__proto__") {
@@ -7356,10 +7356,10 @@ var init_HttpBindingNormalizedSchema = __esm({
           headers[wireName] = binding;
         }
       }
-      if (request.contentTypeInstruction === void 0 && requestBodyMemberNames.length) {
-        request.contentTypeInstruction = null;
+      if (request2.contentTypeInstruction === void 0 && requestBodyMemberNames.length) {
+        request2.contentTypeInstruction = null;
       }
-      request.syntheticBodySchema = createBodySchema(schema, requestBodyMemberNames, requestBodyMemberSchemas);
+      request2.syntheticBodySchema = createBodySchema(schema, requestBodyMemberNames, requestBodyMemberSchemas);
       response.syntheticBodySchema = createBodySchema(schema, bodyMemberNames, bodyMemberSchemas);
       return bindings;
     };
@@ -9226,36 +9226,36 @@ var init_HttpProtocol = __esm({
           this.getPayloadCodec().setSerdeContext(serdeContext);
         }
       }
-      updateServiceEndpoint(request, endpoint) {
+      updateServiceEndpoint(request2, endpoint) {
         if ("url" in endpoint) {
-          request.protocol = endpoint.url.protocol;
-          request.hostname = endpoint.url.hostname;
-          request.port = endpoint.url.port ? Number(endpoint.url.port) : void 0;
-          request.path = endpoint.url.pathname;
-          request.fragment = endpoint.url.hash || void 0;
-          request.username = endpoint.url.username || void 0;
-          request.password = endpoint.url.password || void 0;
-          if (!request.query) {
-            request.query = {};
+          request2.protocol = endpoint.url.protocol;
+          request2.hostname = endpoint.url.hostname;
+          request2.port = endpoint.url.port ? Number(endpoint.url.port) : void 0;
+          request2.path = endpoint.url.pathname;
+          request2.fragment = endpoint.url.hash || void 0;
+          request2.username = endpoint.url.username || void 0;
+          request2.password = endpoint.url.password || void 0;
+          if (!request2.query) {
+            request2.query = {};
           }
           for (const [k5, v] of endpoint.url.searchParams.entries()) {
-            request.query[k5] = v;
+            request2.query[k5] = v;
           }
           if (endpoint.headers) {
             for (const name in endpoint.headers) {
               if (!hasOwn(endpoint.headers, name)) {
                 continue;
               }
-              request.headers[name] = endpoint.headers[name].join(", ");
+              request2.headers[name] = endpoint.headers[name].join(", ");
             }
           }
-          return request;
+          return request2;
         } else {
-          request.protocol = endpoint.protocol;
-          request.hostname = endpoint.hostname;
-          request.port = endpoint.port ? Number(endpoint.port) : void 0;
-          request.path = endpoint.path;
-          request.query = {
+          request2.protocol = endpoint.protocol;
+          request2.hostname = endpoint.hostname;
+          request2.port = endpoint.port ? Number(endpoint.port) : void 0;
+          request2.path = endpoint.path;
+          request2.query = {
             ...endpoint.query
           };
           if (endpoint.headers) {
@@ -9263,13 +9263,13 @@ var init_HttpProtocol = __esm({
               if (!hasOwn(endpoint.headers, name)) {
                 continue;
               }
-              request.headers[name] = endpoint.headers[name];
+              request2.headers[name] = endpoint.headers[name];
             }
           }
-          return request;
+          return request2;
         }
       }
-      setHostPrefix(request, operationSchema, input, operation2 = getHttpOperationBindings(operationSchema)) {
+      setHostPrefix(request2, operationSchema, input, operation2 = getHttpOperationBindings(operationSchema)) {
         if (this.serdeContext?.disableHostPrefix) {
           return;
         }
@@ -9288,9 +9288,9 @@ var init_HttpProtocol = __esm({
           }
           resolvedHostPrefix = resolvedHostPrefix.replace(`{${name}}`, replacement);
         }
-        request.hostname = resolvedHostPrefix + request.hostname;
-        if (!isValidHostname(request.hostname)) {
-          throw new Error(`[${request.hostname}] is not a valid hostname.`);
+        request2.hostname = resolvedHostPrefix + request2.hostname;
+        if (!isValidHostname(request2.hostname)) {
+          throw new Error(`[${request2.hostname}] is not a valid hostname.`);
         }
       }
       deserializeMetadata(output) {
@@ -9415,31 +9415,31 @@ var init_HttpBindingProtocol = __esm({
         const ns = HttpBindingNormalizedSchema.of(operationSchema?.input);
         const bindings = ns.getHttpBindings().request;
         const operation2 = getHttpOperationBindings(operationSchema);
-        const request = new HttpRequest({ query, headers });
+        const request2 = new HttpRequest({ query, headers });
         if (endpoint) {
-          this.updateServiceEndpoint(request, endpoint);
-          this.setHostPrefix(request, operationSchema, input, operation2);
+          this.updateServiceEndpoint(request2, endpoint);
+          this.setHostPrefix(request2, operationSchema, input, operation2);
           const [method, path, staticQuery] = operation2;
           if (method) {
-            request.method = method;
-            request.path = request.path === "/" ? path : request.path + path;
+            request2.method = method;
+            request2.path = request2.path === "/" ? path : request2.path + path;
             for (const [key, value] of staticQuery) {
               query[key] = value;
             }
           }
         }
-        request.query = query;
-        const eventStream = this.serializeHttpBindings(input, request, bindings, operation2);
+        request2.query = query;
+        const eventStream = this.serializeHttpBindings(input, request2, bindings, operation2);
         if (eventStream) {
-          request.body = await this.serializeEventStream({ eventStream, requestSchema: ns });
+          request2.body = await this.serializeEventStream({ eventStream, requestSchema: ns });
         }
-        return request;
+        return request2;
       }
-      serializeHttpBindings(input, request, bindings, operation2) {
+      serializeHttpBindings(input, request2, bindings, operation2) {
         const serializer = this.serializer;
         const directSerializer = typeof serializer.writeCodec === "function" ? serializer : void 0;
-        const query = request.query;
-        const headers = request.headers;
+        const query = request2.query;
+        const headers = request2.headers;
         const bodySchema = bindings.syntheticBodySchema;
         let hasBodyValue = false;
         let payload2;
@@ -9504,8 +9504,8 @@ var init_HttpBindingProtocol = __esm({
         }
         const operationPath = operation2[1];
         const pathSegments = operation2[3];
-        if (operationPath && pathSegments && request.path.endsWith(operationPath)) {
-          request.path = request.path.slice(0, -operationPath.length) + this.serializePath(pathSegments, labels, bindings);
+        if (operationPath && pathSegments && request2.path.endsWith(operationPath)) {
+          request2.path = request2.path.slice(0, -operationPath.length) + this.serializePath(pathSegments, labels, bindings);
         }
         if (hasBodyValue && bodySchema) {
           if (directSerializer) {
@@ -9515,7 +9515,7 @@ var init_HttpBindingProtocol = __esm({
           }
           payload2 = serializer.flush();
         }
-        request.body = payload2;
+        request2.body = payload2;
         return eventStream;
       }
       serializeQuery(value, data, wireName, query, directSerializer) {
@@ -9707,7 +9707,7 @@ var init_RpcProtocol = __esm({
         const schema = ns.getSchema();
         let payload2;
         const input = _input && typeof _input === "object" ? _input : {};
-        const request = new HttpRequest({
+        const request2 = new HttpRequest({
           protocol: "",
           hostname: "",
           port: void 0,
@@ -9718,8 +9718,8 @@ var init_RpcProtocol = __esm({
           body: void 0
         });
         if (endpoint) {
-          this.updateServiceEndpoint(request, endpoint);
-          this.setHostPrefix(request, operationSchema, input);
+          this.updateServiceEndpoint(request2, endpoint);
+          this.setHostPrefix(request2, operationSchema, input);
         }
         if (input) {
           const eventStreamMember = ns.getEventStreamMember();
@@ -9742,11 +9742,11 @@ var init_RpcProtocol = __esm({
             payload2 = serializer.flush();
           }
         }
-        request.headers = Object.assign(request.headers, headers);
-        request.query = query;
-        request.body = payload2;
-        request.method = "POST";
-        return request;
+        request2.headers = Object.assign(request2.headers, headers);
+        request2.query = query;
+        request2.body = payload2;
+        request2.method = "POST";
+        return request2;
       }
       async deserializeResponse(operationSchema, context, response) {
         const deserializer = this.deserializer;
@@ -9803,26 +9803,26 @@ var init_AbstractRpcV2Protocol = __esm({
         super({ defaultNamespace, errorTypeRegistries: errorTypeRegistries5 });
       }
       async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
-        Object.assign(request.headers, {
+        const request2 = await super.serializeRequest(operationSchema, input, context);
+        Object.assign(request2.headers, {
           "content-type": this.getDefaultContentType(),
           "smithy-protocol": this.getSmithyProtocolHeaderValue(),
           accept: this.getDefaultContentType()
         });
         if (deref(operationSchema.input) === "unit") {
-          delete request.body;
-          delete request.headers["content-type"];
+          delete request2.body;
+          delete request2.headers["content-type"];
         } else {
-          this.applyEmptyBody(request);
+          this.applyEmptyBody(request2);
         }
         const { service, operation: operation2 } = getSmithyContext(context);
         const path = `/service/${service}/operation/${operation2}`;
-        if (request.path.endsWith("/")) {
-          request.path += path.slice(1);
+        if (request2.path.endsWith("/")) {
+          request2.path += path.slice(1);
         } else {
-          request.path += path;
+          request2.path += path;
         }
-        return request;
+        return request2;
       }
       isErrorResponse(statusCode) {
         return statusCode !== 200;
@@ -10260,8 +10260,8 @@ var init_Fields = __esm({
         fields.forEach(this.setField.bind(this));
         this.encoding = encoding;
       }
-      setField(field) {
-        this.entries[field.name.toLowerCase()] = field;
+      setField(field2) {
+        this.entries[field2.name.toLowerCase()] = field2;
       }
       getField(name) {
         return this.entries[name.toLowerCase()];
@@ -10270,7 +10270,7 @@ var init_Fields = __esm({
         delete this.entries[name.toLowerCase()];
       }
       getByType(kind) {
-        return Object.values(this.entries).filter((field) => field.kind === kind);
+        return Object.values(this.entries).filter((field2) => field2.kind === kind);
       }
     };
   }
@@ -10313,15 +10313,15 @@ var init_httpExtensionConfiguration = __esm({
 // node_modules/@smithy/core/dist-es/submodules/protocols/middleware-content-length/contentLengthMiddleware.js
 function contentLengthMiddleware(bodyLengthChecker) {
   return (next) => async (args) => {
-    const request = args.request;
-    if (HttpRequest.isInstance(request)) {
-      const { body, headers } = request;
+    const request2 = args.request;
+    if (HttpRequest.isInstance(request2)) {
+      const { body, headers } = request2;
       if (body && Object.keys(headers).map((str) => str.toLowerCase()).indexOf(CONTENT_LENGTH_HEADER) === -1) {
         try {
           const length = bodyLengthChecker(body);
           if (length != null) {
-            request.headers = {
-              ...request.headers,
+            request2.headers = {
+              ...request2.headers,
               [CONTENT_LENGTH_HEADER]: String(length)
             };
           }
@@ -10331,7 +10331,7 @@ function contentLengthMiddleware(bodyLengthChecker) {
     }
     return next({
       ...args,
-      request
+      request: request2
     });
   };
 }
@@ -11651,9 +11651,9 @@ var init_SmithyRpcV2JsonProtocol = __esm({
       getSmithyProtocolHeaderValue() {
         return "rpc-v2-json";
       }
-      applyEmptyBody(request) {
-        if (!request.body) {
-          request.body = "{}";
+      applyEmptyBody(request2) {
+        if (!request2.body) {
+          request2.body = "{}";
         }
       }
       async handleError(operationSchema, context, response, dataObject, metadata) {
@@ -12264,17 +12264,17 @@ var init_hostHeaderMiddleware = __esm({
       if (!HttpRequest.isInstance(args.request)) {
         return next(args);
       }
-      const { request } = args;
+      const { request: request2 } = args;
       const { handlerProtocol = "" } = options.requestHandler.metadata || {};
-      if (handlerProtocol.indexOf("h2") >= 0 && !request.headers[":authority"]) {
-        delete request.headers["host"];
-        request.headers[":authority"] = request.hostname + (request.port ? ":" + request.port : "");
-      } else if (!request.headers["host"]) {
-        let host = request.hostname;
-        if (request.port != null) {
-          host += `:${request.port}`;
+      if (handlerProtocol.indexOf("h2") >= 0 && !request2.headers[":authority"]) {
+        delete request2.headers["host"];
+        request2.headers[":authority"] = request2.hostname + (request2.port ? ":" + request2.port : "");
+      } else if (!request2.headers["host"]) {
+        let host = request2.hostname;
+        if (request2.port != null) {
+          host += `:${request2.port}`;
         }
-        request.headers["host"] = host;
+        request2.headers["host"] = host;
       }
       return next(args);
     };
@@ -12504,14 +12504,14 @@ var init_recursionDetectionMiddleware = __esm({
     TRACESTATE = "tracestate";
     BAGGAGE = "baggage";
     recursionDetectionMiddleware = () => (next) => async (args) => {
-      const { request } = args;
-      if (!HttpRequest.isInstance(request)) {
+      const { request: request2 } = args;
+      if (!HttpRequest.isInstance(request2)) {
         return next(args);
       }
       let invokeStore;
       {
-        const traceIdHeader = Object.keys(request.headers ?? {}).find((h5) => h5.toLowerCase() === X_AMZN_TRACE_ID.toLowerCase()) ?? X_AMZN_TRACE_ID;
-        if (!request.headers.hasOwnProperty(traceIdHeader)) {
+        const traceIdHeader = Object.keys(request2.headers ?? {}).find((h5) => h5.toLowerCase() === X_AMZN_TRACE_ID.toLowerCase()) ?? X_AMZN_TRACE_ID;
+        if (!request2.headers.hasOwnProperty(traceIdHeader)) {
           const functionName = process.env[AWS_LAMBDA_FUNCTION_NAME];
           const traceIdFromEnv = process.env[_X_AMZN_TRACE_ID];
           invokeStore ??= await InvokeStore.getInstanceAsync();
@@ -12519,24 +12519,24 @@ var init_recursionDetectionMiddleware = __esm({
           const traceId = traceIdFromInvokeStore ?? traceIdFromEnv;
           const nonEmptyString = (str) => typeof str === "string" && str.length > 0;
           if (nonEmptyString(functionName) && nonEmptyString(traceId)) {
-            request.headers[X_AMZN_TRACE_ID] = traceId;
+            request2.headers[X_AMZN_TRACE_ID] = traceId;
           }
         }
       }
       {
-        sanitizeTraceHeaders(request.headers);
-        const existingTraceparent = request.headers[TRACEPARENT];
+        sanitizeTraceHeaders(request2.headers);
+        const existingTraceparent = request2.headers[TRACEPARENT];
         if (!existingTraceparent) {
           const traceparent = (invokeStore ??= await InvokeStore.getInstanceAsync())?.getTraceparent?.();
           if (traceparent) {
-            request.headers[TRACEPARENT] = traceparent;
+            request2.headers[TRACEPARENT] = traceparent;
             const tracestate = invokeStore?.getTracestate?.();
             if (tracestate) {
-              request.headers[TRACESTATE] = tracestate;
+              request2.headers[TRACESTATE] = tracestate;
             }
             const baggage = invokeStore?.getBaggage?.();
             if (baggage) {
-              request.headers[BAGGAGE] = baggage;
+              request2.headers[BAGGAGE] = baggage;
             }
           }
         }
@@ -13413,7 +13413,7 @@ import { Readable as Readable6 } from "node:stream";
 var isStreamingPayload;
 var init_isStreamingPayload = __esm({
   "node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/isStreamingPayload/isStreamingPayload.js"() {
-    isStreamingPayload = (request) => request?.body instanceof Readable6 || typeof ReadableStream !== "undefined" && request?.body instanceof ReadableStream;
+    isStreamingPayload = (request2) => request2?.body instanceof Readable6 || typeof ReadableStream !== "undefined" && request2?.body instanceof ReadableStream;
   }
 });
 
@@ -13623,15 +13623,15 @@ function bindRetryMiddleware(isStreamingPayload2) {
       let lastError = new Error();
       let attempts = 0;
       let totalRetryDelay = 0;
-      const { request } = args;
-      const isRequest = HttpRequest.isInstance(request);
+      const { request: request2 } = args;
+      const isRequest = HttpRequest.isInstance(request2);
       if (isRequest) {
-        request.headers[INVOCATION_ID_HEADER] = v4();
+        request2.headers[INVOCATION_ID_HEADER] = v4();
       }
       while (true) {
         try {
           if (isRequest) {
-            request.headers[REQUEST_HEADER] = `attempt=${attempts + 1}; max=${maxAttempts}`;
+            request2.headers[REQUEST_HEADER] = `attempt=${attempts + 1}; max=${maxAttempts}`;
           }
           const { response, output } = await next(args);
           retryStrategy.recordSuccess(retryToken);
@@ -13641,7 +13641,7 @@ function bindRetryMiddleware(isStreamingPayload2) {
         } catch (e5) {
           const retryErrorInfo = getRetryErrorInfo(e5, options.logger);
           lastError = asSdkError(e5);
-          if (isRequest && isStreamingPayload2(request)) {
+          if (isRequest && isStreamingPayload2(request2)) {
             (context.logger instanceof NoOpLogger ? console : context.logger)?.warn("An error was encountered in a non-retryable streaming request.");
             throw lastError;
           }
@@ -14204,14 +14204,14 @@ var init_StandardRetryStrategy2 = __esm({
         let attempts = 0;
         let totalDelay = 0;
         const maxAttempts = await this.getMaxAttempts();
-        const { request } = args;
-        if (HttpRequest.isInstance(request)) {
-          request.headers[INVOCATION_ID_HEADER] = v4();
+        const { request: request2 } = args;
+        if (HttpRequest.isInstance(request2)) {
+          request2.headers[INVOCATION_ID_HEADER] = v4();
         }
         while (true) {
           try {
-            if (HttpRequest.isInstance(request)) {
-              request.headers[REQUEST_HEADER] = `attempt=${attempts + 1}; max=${maxAttempts}`;
+            if (HttpRequest.isInstance(request2)) {
+              request2.headers[REQUEST_HEADER] = `attempt=${attempts + 1}; max=${maxAttempts}`;
             }
             if (options?.beforeRequest) {
               await options.beforeRequest();
@@ -14371,10 +14371,10 @@ var init_omitRetryHeadersMiddleware = __esm({
     init_protocols();
     init_constants5();
     omitRetryHeadersMiddleware = () => (next) => async (args) => {
-      const { request } = args;
-      if (HttpRequest.isInstance(request)) {
-        delete request.headers[INVOCATION_ID_HEADER];
-        delete request.headers[REQUEST_HEADER];
+      const { request: request2 } = args;
+      if (HttpRequest.isInstance(request2)) {
+        delete request2.headers[INVOCATION_ID_HEADER];
+        delete request2.headers[REQUEST_HEADER];
       }
       return next(args);
     };
@@ -14468,8 +14468,8 @@ var init_retry2 = __esm({
 
 // node_modules/@aws-sdk/core/dist-es/submodules/client/middleware-user-agent/check-features.js
 async function checkFeatures(context, config, args) {
-  const request = args.request;
-  if (request?.headers?.["smithy-protocol"] === "rpc-v2-cbor") {
+  const request2 = args.request;
+  if (request2?.headers?.["smithy-protocol"] === "rpc-v2-cbor") {
     setFeature(context, "PROTOCOL_RPC_V2_CBOR", "M");
   }
   if (typeof config.retryStrategy === "function") {
@@ -14570,11 +14570,11 @@ var init_user_agent_middleware = __esm({
     init_constants6();
     init_encode_features();
     userAgentMiddleware = (options) => (next, context) => async (args) => {
-      const { request } = args;
-      if (!HttpRequest.isInstance(request)) {
+      const { request: request2 } = args;
+      if (!HttpRequest.isInstance(request2)) {
         return next(args);
       }
-      const { headers } = request;
+      const { headers } = request2;
       const userAgent = context?.userAgent?.map(escapeUserAgent) || [];
       const defaultUserAgent2 = (await options.defaultUserAgentProvider()).map(escapeUserAgent);
       await checkFeatures(context, options, args);
@@ -14601,7 +14601,7 @@ var init_user_agent_middleware = __esm({
       }
       return next({
         ...args,
-        request
+        request: request2
       });
     };
     escapeUserAgent = (userAgentPair) => {
@@ -17221,8 +17221,8 @@ var require_dist_cjs2 = __commonJS({
       if (disableRequestCompression) {
         return next(args);
       }
-      const { request } = args;
-      const { body, headers } = request;
+      const { request: request2 } = args;
+      const { body, headers } = request2;
       const { encodings, streamRequiresLength } = middlewareConfig;
       let updatedBody = body;
       let updatedHeaders = headers;
@@ -17263,7 +17263,7 @@ var require_dist_cjs2 = __commonJS({
       return next({
         ...args,
         request: {
-          ...request,
+          ...request2,
           body: updatedBody,
           headers: updatedHeaders
         }
@@ -17801,11 +17801,11 @@ var require_dist_cjs3 = __commonJS({
         this.regionProvider = normalizeProvider3(region);
         this.credentialProvider = normalizeProvider3(credentials);
       }
-      createCanonicalRequest(request, canonicalHeaders, payloadHash) {
+      createCanonicalRequest(request2, canonicalHeaders, payloadHash) {
         const sortedHeaders = Object.keys(canonicalHeaders).sort();
-        return `${request.method}
-${this.getCanonicalPath(request)}
-${getCanonicalQuery(request)}
+        return `${request2.method}
+${this.getCanonicalPath(request2)}
+${getCanonicalQuery(request2)}
 ${sortedHeaders.map((name) => `${name}:${canonicalHeaders[name]}`).join("\n")}
 
 ${sortedHeaders.join(";")}
@@ -17937,8 +17937,8 @@ ${toHex2(hashedRequest)}`;
       }
       return false;
     };
-    var moveHeadersToQuery = (request, options = {}) => {
-      const { headers, query = {} } = HttpRequest2.clone(request);
+    var moveHeadersToQuery = (request2, options = {}) => {
+      const { headers, query = {} } = HttpRequest2.clone(request2);
       for (const name in headers) {
         if (!hasOwn2(headers, name)) {
           continue;
@@ -17950,24 +17950,24 @@ ${toHex2(hashedRequest)}`;
         }
       }
       return {
-        ...request,
+        ...request2,
         headers,
         query
       };
     };
-    var prepareRequest = (request) => {
-      request = HttpRequest2.clone(request);
-      for (const headerName in request.headers) {
-        if (!hasOwn2(request.headers, headerName)) {
+    var prepareRequest = (request2) => {
+      request2 = HttpRequest2.clone(request2);
+      for (const headerName in request2.headers) {
+        if (!hasOwn2(request2.headers, headerName)) {
           continue;
         }
         if (GENERATED_HEADERS.indexOf(headerName.toLowerCase()) > -1) {
-          delete request.headers[headerName];
+          delete request2.headers[headerName];
         }
       }
-      return request;
+      return request2;
     };
-    var SignatureV42 = class extends SignatureV4Base {
+    var SignatureV43 = class extends SignatureV4Base {
       headerFormatter = new HeaderFormatter();
       constructor({ applyChecksum, credentials, region, service, sha256, uriEscapePath = true }) {
         super({
@@ -17989,18 +17989,18 @@ ${toHex2(hashedRequest)}`;
           return Promise.reject("Signature version 4 presigned URLs must have an expiration date less than one week in the future");
         }
         const scope = createScope(shortDate, region, signingService ?? this.service);
-        const request = moveHeadersToQuery(prepareRequest(originalRequest), { unhoistableHeaders, hoistableHeaders });
+        const request2 = moveHeadersToQuery(prepareRequest(originalRequest), { unhoistableHeaders, hoistableHeaders });
         if (credentials.sessionToken) {
-          request.query[TOKEN_QUERY_PARAM] = credentials.sessionToken;
+          request2.query[TOKEN_QUERY_PARAM] = credentials.sessionToken;
         }
-        request.query[ALGORITHM_QUERY_PARAM] = ALGORITHM_IDENTIFIER;
-        request.query[CREDENTIAL_QUERY_PARAM] = `${credentials.accessKeyId}/${scope}`;
-        request.query[AMZ_DATE_QUERY_PARAM] = longDate;
-        request.query[EXPIRES_QUERY_PARAM] = expiresIn.toString(10);
-        const canonicalHeaders = getCanonicalHeaders(request, unsignableHeaders, signableHeaders);
-        request.query[SIGNED_HEADERS_QUERY_PARAM] = this.getCanonicalHeaderList(canonicalHeaders);
-        request.query[SIGNATURE_QUERY_PARAM] = await this.getSignature(longDate, scope, this.getSigningKey(credentials, region, shortDate, signingService), this.createCanonicalRequest(request, canonicalHeaders, await getPayloadHash(originalRequest, this.sha256)));
-        return request;
+        request2.query[ALGORITHM_QUERY_PARAM] = ALGORITHM_IDENTIFIER;
+        request2.query[CREDENTIAL_QUERY_PARAM] = `${credentials.accessKeyId}/${scope}`;
+        request2.query[AMZ_DATE_QUERY_PARAM] = longDate;
+        request2.query[EXPIRES_QUERY_PARAM] = expiresIn.toString(10);
+        const canonicalHeaders = getCanonicalHeaders(request2, unsignableHeaders, signableHeaders);
+        request2.query[SIGNED_HEADERS_QUERY_PARAM] = this.getCanonicalHeaderList(canonicalHeaders);
+        request2.query[SIGNATURE_QUERY_PARAM] = await this.getSignature(longDate, scope, this.getSigningKey(credentials, region, shortDate, signingService), this.createCanonicalRequest(request2, canonicalHeaders, await getPayloadHash(originalRequest, this.sha256)));
+        return request2;
       }
       async sign(toSign, options) {
         if (typeof toSign === "string") {
@@ -18064,21 +18064,21 @@ ${toHex2(hashedRequest)}`;
         const credentials = await this.credentialProvider();
         this.validateResolvedCredentials(credentials);
         const region = signingRegion ?? await this.regionProvider();
-        const request = prepareRequest(requestToSign);
+        const request2 = prepareRequest(requestToSign);
         const { longDate, shortDate } = this.formatDate(signingDate);
         const scope = createScope(shortDate, region, signingService ?? this.service);
-        request.headers[AMZ_DATE_HEADER] = longDate;
+        request2.headers[AMZ_DATE_HEADER] = longDate;
         if (credentials.sessionToken) {
-          request.headers[TOKEN_HEADER] = credentials.sessionToken;
+          request2.headers[TOKEN_HEADER] = credentials.sessionToken;
         }
-        const payloadHash = await getPayloadHash(request, this.sha256);
-        if (!hasHeader(SHA256_HEADER, request.headers) && this.applyChecksum) {
-          request.headers[SHA256_HEADER] = payloadHash;
+        const payloadHash = await getPayloadHash(request2, this.sha256);
+        if (!hasHeader(SHA256_HEADER, request2.headers) && this.applyChecksum) {
+          request2.headers[SHA256_HEADER] = payloadHash;
         }
-        const canonicalHeaders = getCanonicalHeaders(request, unsignableHeaders, signableHeaders);
-        const signature = await this.getSignature(longDate, scope, this.getSigningKey(credentials, region, shortDate, signingService), this.createCanonicalRequest(request, canonicalHeaders, payloadHash));
-        request.headers[AUTH_HEADER] = `${ALGORITHM_IDENTIFIER} Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${this.getCanonicalHeaderList(canonicalHeaders)}, Signature=${signature}`;
-        return request;
+        const canonicalHeaders = getCanonicalHeaders(request2, unsignableHeaders, signableHeaders);
+        const signature = await this.getSignature(longDate, scope, this.getSigningKey(credentials, region, shortDate, signingService), this.createCanonicalRequest(request2, canonicalHeaders, payloadHash));
+        request2.headers[AUTH_HEADER] = `${ALGORITHM_IDENTIFIER} Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${this.getCanonicalHeaderList(canonicalHeaders)}, Signature=${signature}`;
+        return request2;
       }
       async getSignature(longDate, credentialScope, keyPromise, canonicalRequest) {
         const stringToSign = await this.createStringToSign(longDate, credentialScope, canonicalRequest, ALGORITHM_IDENTIFIER);
@@ -18116,7 +18116,7 @@ ${toHex2(hashedRequest)}`;
     exports.SIGNATURE_HEADER = SIGNATURE_HEADER;
     exports.SIGNATURE_QUERY_PARAM = SIGNATURE_QUERY_PARAM;
     exports.SIGNED_HEADERS_QUERY_PARAM = SIGNED_HEADERS_QUERY_PARAM;
-    exports.SignatureV4 = SignatureV42;
+    exports.SignatureV4 = SignatureV43;
     exports.SignatureV4Base = SignatureV4Base;
     exports.TOKEN_HEADER = TOKEN_HEADER;
     exports.TOKEN_QUERY_PARAM = TOKEN_QUERY_PARAM;
@@ -18766,13 +18766,13 @@ var require_dist_cjs6 = __commonJS({
       clearTimeout: (timeoutId) => clearTimeout(timeoutId)
     };
     var DEFER_EVENT_LISTENER_TIME$2 = 1e3;
-    var setConnectionTimeout = (request, reject, timeoutInMs = 0) => {
+    var setConnectionTimeout = (request2, reject, timeoutInMs = 0) => {
       if (!timeoutInMs) {
         return -1;
       }
       const registerTimeout = (offset) => {
         const timeoutId = timing.setTimeout(() => {
-          request.destroy();
+          request2.destroy();
           reject(Object.assign(new Error(`@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of ${timeoutInMs} ms.`), {
             name: "TimeoutError"
           }));
@@ -18786,10 +18786,10 @@ var require_dist_cjs6 = __commonJS({
             timing.clearTimeout(timeoutId);
           }
         };
-        if (request.socket) {
-          doWithSocket(request.socket);
+        if (request2.socket) {
+          doWithSocket(request2.socket);
         } else {
-          request.on("socket", doWithSocket);
+          request2.on("socket", doWithSocket);
         }
       };
       if (timeoutInMs < 2e3) {
@@ -18818,15 +18818,15 @@ var require_dist_cjs6 = __commonJS({
       return -1;
     };
     var DEFER_EVENT_LISTENER_TIME$1 = 3e3;
-    var setSocketKeepAlive = (request, { keepAlive, keepAliveMsecs }, deferTimeMs = DEFER_EVENT_LISTENER_TIME$1) => {
+    var setSocketKeepAlive = (request2, { keepAlive, keepAliveMsecs }, deferTimeMs = DEFER_EVENT_LISTENER_TIME$1) => {
       if (keepAlive !== true) {
         return -1;
       }
       const registerListener = () => {
-        if (request.socket) {
-          request.socket.setKeepAlive(keepAlive, keepAliveMsecs || 0);
+        if (request2.socket) {
+          request2.socket.setKeepAlive(keepAlive, keepAliveMsecs || 0);
         } else {
-          request.on("socket", (socket) => {
+          request2.on("socket", (socket) => {
             socket.setKeepAlive(keepAlive, keepAliveMsecs || 0);
           });
         }
@@ -18842,31 +18842,31 @@ var require_dist_cjs6 = __commonJS({
       return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : void 0;
     };
     var DEFER_EVENT_LISTENER_TIME = 3e3;
-    var setSocketTimeout = (request, reject, timeoutInMs = 0, isServiceDefault = false) => {
+    var setSocketTimeout = (request2, reject, timeoutInMs = 0, isServiceDefault = false) => {
       if (!Number.isFinite(timeoutInMs) || timeoutInMs <= 0) {
         return;
       }
       let response;
-      request.once("response", (res) => response = res);
+      request2.once("response", (res) => response = res);
       const onTimeout = () => {
         if (response?.complete) {
-          request.socket?.destroy();
+          request2.socket?.destroy();
           return;
         }
         const error2 = Object.assign(new Error(`@smithy/node-http-handler - the request socket timed out after ${timeoutInMs} ms of inactivity (${isServiceDefault ? "service default socket timeout" : "configured by client requestHandler"}).`), { name: "TimeoutError" });
         response?.destroy(error2);
-        request.destroy();
+        request2.destroy();
         reject(error2);
       };
       const registerTimeout = () => {
-        const { socket } = request;
+        const { socket } = request2;
         if (!socket) {
-          request.once("socket", registerTimeout);
+          request2.once("socket", registerTimeout);
         } else if (socket.connecting) {
           socket.once("connect", registerTimeout);
         } else {
           socket.setTimeout(timeoutInMs, onTimeout);
-          request.on("close", () => socket.removeListener("timeout", onTimeout));
+          request2.on("close", () => socket.removeListener("timeout", onTimeout));
         }
       };
       if (timeoutInMs < 6e3) {
@@ -18874,11 +18874,11 @@ var require_dist_cjs6 = __commonJS({
         return;
       }
       const deferralId = timing.setTimeout(registerTimeout, DEFER_EVENT_LISTENER_TIME);
-      request.once("close", () => timing.clearTimeout(deferralId));
+      request2.once("close", () => timing.clearTimeout(deferralId));
     };
     var MIN_WAIT_TIME = 6e3;
-    async function writeRequestBody(httpRequest, request, maxContinueTimeoutMs = MIN_WAIT_TIME, externalAgent = false) {
-      const headers = request.headers;
+    async function writeRequestBody(httpRequest, request2, maxContinueTimeoutMs = MIN_WAIT_TIME, externalAgent = false) {
+      const headers = request2.headers;
       const expect = headers ? headers.Expect || headers.expect : void 0;
       let timeoutId = -1;
       let sendBody = true;
@@ -18904,7 +18904,7 @@ var require_dist_cjs6 = __commonJS({
         ]);
       }
       if (sendBody) {
-        writeBody(httpRequest, request.body);
+        writeBody(httpRequest, request2.body);
       }
     }
     function writeBody(httpRequest, body) {
@@ -18989,13 +18989,13 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
         this.config?.httpAgent?.destroy();
         this.config?.httpsAgent?.destroy();
       }
-      async handle(request, { abortSignal, requestTimeout } = {}) {
+      async handle(request2, { abortSignal, requestTimeout } = {}) {
         if (!this.config) {
           this.config = await this.configProvider;
         }
         const config = this.config;
         const logger2 = config.logger;
-        const isSSL = request.protocol === "https:";
+        const isSSL = request2.protocol === "https:";
         if (!isSSL && !this.config.httpAgent) {
           this.config.httpAgent = await this.config.httpAgentProvider();
         }
@@ -19026,7 +19026,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
             reject(abortError);
             return;
           }
-          const headers = request.headers;
+          const headers = request2.headers;
           const expectContinue = headers ? (headers.Expect ?? headers.expect) === "100-continue" : false;
           let agent = isSSL ? config.httpsAgent : config.httpAgent;
           if (expectContinue && !this.externalAgent) {
@@ -19038,32 +19038,32 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
           socketWarningTimeoutId = timing.setTimeout(() => {
             this.socketWarningTimestamp = _NodeHttpHandler.checkSocketUsage(agent, this.socketWarningTimestamp, logger2);
           }, config.socketAcquisitionWarningTimeout ?? (config.requestTimeout ?? 2e3) + (config.connectionTimeout ?? 1e3));
-          const queryString = request.query ? buildQueryString2(request.query) : "";
+          const queryString = request2.query ? buildQueryString2(request2.query) : "";
           let auth = void 0;
-          if (request.username != null || request.password != null) {
-            const username = request.username ?? "";
-            const password = request.password ?? "";
+          if (request2.username != null || request2.password != null) {
+            const username = request2.username ?? "";
+            const password = request2.password ?? "";
             auth = `${username}:${password}`;
           }
-          let path = request.path;
+          let path = request2.path;
           if (queryString) {
             path += `?${queryString}`;
           }
-          if (request.fragment) {
-            path += `#${request.fragment}`;
+          if (request2.fragment) {
+            path += `#${request2.fragment}`;
           }
-          let hostname = request.hostname ?? "";
+          let hostname = request2.hostname ?? "";
           if (hostname[0] === "[" && hostname.endsWith("]")) {
-            hostname = request.hostname.slice(1, -1);
+            hostname = request2.hostname.slice(1, -1);
           } else {
-            hostname = request.hostname;
+            hostname = request2.hostname;
           }
           const nodeHttpsOptions = {
-            headers: request.headers,
+            headers: request2.headers,
             host: hostname,
-            method: request.method,
+            method: request2.method,
             path,
-            port: request.port,
+            port: request2.port,
             agent,
             auth
           };
@@ -19114,7 +19114,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
               keepAliveMsecs: httpAgent.keepAliveMsecs
             });
           }
-          writeRequestBodyPromise = writeRequestBody(req, request, effectiveRequestTimeout, this.externalAgent).catch((e5) => {
+          writeRequestBodyPromise = writeRequestBody(req, request2, effectiveRequestTimeout, this.externalAgent).catch((e5) => {
             clearTimeouts();
             return _reject(e5);
           });
@@ -19156,9 +19156,9 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
           throwOnRequestTimeout,
           httpAgentProvider: () => httpAgentPromise ??= (async () => {
             const node_http = __require("node:http");
-            const { Agent, request } = node_http.default ?? node_http;
-            hRequest = request;
-            hAgent = Agent;
+            const { Agent: Agent2, request: request2 } = node_http.default ?? node_http;
+            hRequest = request2;
+            hAgent = Agent2;
             if (httpAgent instanceof hAgent || typeof httpAgent?.destroy === "function") {
               this.externalAgent = true;
               return httpAgent;
@@ -19394,8 +19394,8 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
         }
         return this.connectionPools.get(url);
       }
-      getUrlString(request) {
-        return request.destination.toString();
+      getUrlString(request2) {
+        return request2.destination.toString();
       }
       connect(url) {
         return this.connectOptions === void 0 ? http2.connect(url) : http2.connect(url, this.connectOptions);
@@ -19427,7 +19427,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
       destroy() {
         this.connectionManager.destroy();
       }
-      async handle(request, { abortSignal, requestTimeout, isEventStream } = {}) {
+      async handle(request2, { abortSignal, requestTimeout, isEventStream } = {}) {
         if (!this.config) {
           const config = await this.configProvider;
           this.config = { ...config, defaultSocketTimeout: resolveDefaultSocketTimeout(config) };
@@ -19461,11 +19461,11 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
             reject(abortError);
             return;
           }
-          const { hostname, method, port, protocol, query } = request;
+          const { hostname, method, port, protocol, query } = request2;
           let auth = "";
-          if (request.username != null || request.password != null) {
-            const username = request.username ?? "";
-            const password = request.password ?? "";
+          if (request2.username != null || request2.password != null) {
+            const username = request2.username ?? "";
+            const password = request2.password ?? "";
             auth = `${username}:${password}@`;
           }
           const authority = `${protocol}//${auth}${hostname}${port ? `:${port}` : ""}`;
@@ -19484,15 +19484,15 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
             reject(err);
           };
           const queryString = query ? buildQueryString2(query) : "";
-          let path = request.path;
+          let path = request2.path;
           if (queryString) {
             path += `?${queryString}`;
           }
-          if (request.fragment) {
-            path += `#${request.fragment}`;
+          if (request2.fragment) {
+            path += `#${request2.fragment}`;
           }
           const clientHttp2Stream = session.request({
-            ...request.headers,
+            ...request2.headers,
             [constants.HTTP2_HEADER_PATH]: path,
             [constants.HTTP2_HEADER_METHOD]: method
           });
@@ -19566,7 +19566,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
               rejectWithDestroy(error2);
             }
           });
-          writeRequestBodyPromise = writeRequestBody(clientHttp2Stream, request, effectiveRequestTimeout);
+          writeRequestBodyPromise = writeRequestBody(clientHttp2Stream, request2, effectiveRequestTimeout);
         });
       }
       updateHttpClientConfig(key, value) {
@@ -19722,14 +19722,14 @@ Set AWS_CONTAINER_CREDENTIALS_FULL_URI or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
       const requestHandler = NodeHttpHandler.create({ connectionTimeout: options.timeout ?? 1e3 });
       const requestTimeout = options.timeout ?? 1e3;
       const provider = retryWrapper(async () => {
-        const request = createGetRequest(url);
+        const request2 = createGetRequest(url);
         if (tokenFile) {
-          request.headers.Authorization = validateToken((await fs.readFile(tokenFile)).toString());
+          request2.headers.Authorization = validateToken((await fs.readFile(tokenFile)).toString());
         } else if (token) {
-          request.headers.Authorization = validateToken(token);
+          request2.headers.Authorization = validateToken(token);
         }
         try {
-          const result = await requestHandler.handle(request, { requestTimeout });
+          const result = await requestHandler.handle(request2, { requestTimeout });
           return getCredentials(result.response).then((creds) => setCredentialFeature2(creds, "CREDENTIALS_HTTP", "z"));
         } catch (e5) {
           throw new CredentialsProviderError2(String(e5), { logger: options.logger });
@@ -21293,13 +21293,13 @@ var init_SmithyRpcV2CborProtocol = __esm({
       getSmithyProtocolHeaderValue() {
         return "rpc-v2-cbor";
       }
-      applyEmptyBody(request) {
-        if (!request.body) {
+      applyEmptyBody(request2) {
+        if (!request2.body) {
           this.serializer.write(15, {});
-          request.body = this.serializer.flush();
+          request2.body = this.serializer.flush();
         }
-        if (request.body instanceof Uint8Array) {
-          request.headers["content-length"] = String(request.body.byteLength);
+        if (request2.body instanceof Uint8Array) {
+          request2.headers["content-length"] = String(request2.body.byteLength);
         }
       }
       async handleError(operationSchema, context, response, dataObject, metadata) {
@@ -21517,11 +21517,11 @@ var init_AwsSmithyRpcV2CborProtocol = __esm({
         this.mixin = new ProtocolLib(this.awsQueryCompatible);
       }
       async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
+        const request2 = await super.serializeRequest(operationSchema, input, context);
         if (this.awsQueryCompatible) {
-          request.headers["x-amzn-query-mode"] = "true";
+          request2.headers["x-amzn-query-mode"] = "true";
         }
-        return request;
+        return request2;
       }
       async handleError(operationSchema, context, response, dataObject, metadata) {
         if (this.awsQueryCompatible) {
@@ -21591,19 +21591,19 @@ var init_AwsJsonRpcProtocol = __esm({
         this.mixin = new ProtocolLib(this.awsQueryCompatible);
       }
       async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
-        if (!request.path.endsWith("/")) {
-          request.path += "/";
+        const request2 = await super.serializeRequest(operationSchema, input, context);
+        if (!request2.path.endsWith("/")) {
+          request2.path += "/";
         }
-        request.headers["content-type"] = `application/x-amz-json-${this.getJsonRpcVersion()}`;
-        request.headers["x-amz-target"] = `${this.serviceTarget}.${operationSchema.name}`;
+        request2.headers["content-type"] = `application/x-amz-json-${this.getJsonRpcVersion()}`;
+        request2.headers["x-amz-target"] = `${this.serviceTarget}.${operationSchema.name}`;
         if (this.awsQueryCompatible) {
-          request.headers["x-amzn-query-mode"] = "true";
+          request2.headers["x-amzn-query-mode"] = "true";
         }
-        if (deref(operationSchema.input) === "unit" || !request.body) {
-          request.body = "{}";
+        if (deref(operationSchema.input) === "unit" || !request2.body) {
+          request2.body = "{}";
         }
-        return request;
+        return request2;
       }
       getPayloadCodec() {
         return this.codec;
@@ -21735,18 +21735,18 @@ var init_AwsRestJsonProtocol = __esm({
         super.setSerdeContext(serdeContext);
       }
       async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
+        const request2 = await super.serializeRequest(operationSchema, input, context);
         const inputSchema = NormalizedSchema.of(operationSchema.input);
-        if (!request.headers["content-type"]) {
+        if (!request2.headers["content-type"]) {
           const contentType = this.mixin.resolveRestContentType(this.getDefaultContentType(), inputSchema);
           if (contentType) {
-            request.headers["content-type"] = contentType;
+            request2.headers["content-type"] = contentType;
           }
         }
-        if (request.body == null && request.headers["content-type"] === this.getDefaultContentType()) {
-          request.body = "{}";
+        if (request2.body == null && request2.headers["content-type"] === this.getDefaultContentType()) {
+          request2.body = "{}";
         }
-        return request;
+        return request2;
       }
       async deserializeResponse(operationSchema, context, response) {
         const output = await super.deserializeResponse(operationSchema, context, response);
@@ -21801,11 +21801,11 @@ var init_AwsSmithyRpcV2JsonProtocol = __esm({
         this.mixin = new ProtocolLib(this.awsQueryCompatible);
       }
       async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
+        const request2 = await super.serializeRequest(operationSchema, input, context);
         if (this.awsQueryCompatible) {
-          request.headers["x-amzn-query-mode"] = "true";
+          request2.headers["x-amzn-query-mode"] = "true";
         }
-        return request;
+        return request2;
       }
       async handleError(operationSchema, context, response, dataObject, metadata) {
         if (this.awsQueryCompatible) {
@@ -21928,9 +21928,9 @@ var require_dist_cjs8 = __commonJS({
         }
         return this;
       }
-      cc(input, field, withName = field) {
-        if (input[field] != null) {
-          const node = _XmlNode.of(field, input[field]).withName(withName);
+      cc(input, field2, withName = field2) {
+        if (input[field2] != null) {
+          const node = _XmlNode.of(field2, input[field2]).withName(withName);
           this.c(node);
         }
       }
@@ -22640,20 +22640,20 @@ var init_AwsQueryProtocol = __esm({
         throw new Error("AWSQuery protocol has no payload codec.");
       }
       async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
-        if (!request.path.endsWith("/")) {
-          request.path += "/";
+        const request2 = await super.serializeRequest(operationSchema, input, context);
+        if (!request2.path.endsWith("/")) {
+          request2.path += "/";
         }
-        request.headers["content-type"] = "application/x-www-form-urlencoded";
-        if (deref(operationSchema.input) === "unit" || !request.body) {
-          request.body = "";
+        request2.headers["content-type"] = "application/x-www-form-urlencoded";
+        if (deref(operationSchema.input) === "unit" || !request2.body) {
+          request2.body = "";
         }
         const action = operationSchema.name.split("#")[1] ?? operationSchema.name;
-        request.body = `Action=${action}&Version=${this.options.version}` + request.body;
-        if (request.body.endsWith("&")) {
-          request.body = request.body.slice(-1);
+        request2.body = `Action=${action}&Version=${this.options.version}` + request2.body;
+        if (request2.body.endsWith("&")) {
+          request2.body = request2.body.slice(-1);
         }
-        return request;
+        return request2;
       }
       async deserializeResponse(operationSchema, context, response) {
         const deserializer = this.deserializer;
@@ -23167,18 +23167,18 @@ var init_AwsRestXmlProtocol = __esm({
         return "aws.protocols#restXml";
       }
       async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
+        const request2 = await super.serializeRequest(operationSchema, input, context);
         const inputSchema = NormalizedSchema.of(operationSchema.input);
-        if (!request.headers["content-type"]) {
+        if (!request2.headers["content-type"]) {
           const contentType = this.mixin.resolveRestContentType(this.getDefaultContentType(), inputSchema);
           if (contentType) {
-            request.headers["content-type"] = contentType;
+            request2.headers["content-type"] = contentType;
           }
         }
-        if (typeof request.body === "string" && request.headers["content-type"] === this.getDefaultContentType() && !request.body.startsWith("<?xml ") && !this.hasUnstructuredPayloadBinding(inputSchema)) {
-          request.body = '<?xml version="1.0" encoding="UTF-8"?>' + request.body;
+        if (typeof request2.body === "string" && request2.headers["content-type"] === this.getDefaultContentType() && !request2.body.startsWith("<?xml ") && !this.hasUnstructuredPayloadBinding(inputSchema)) {
+          request2.body = '<?xml version="1.0" encoding="UTF-8"?>' + request2.body;
         }
-        return request;
+        return request2;
       }
       async deserializeResponse(operationSchema, context, response) {
         return super.deserializeResponse(operationSchema, context, response);
@@ -25265,13 +25265,13 @@ Reference: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sso.ht
 // node_modules/@aws-sdk/signature-v4-multi-region/dist-cjs/index.js
 var require_dist_cjs11 = __commonJS({
   "node_modules/@aws-sdk/signature-v4-multi-region/dist-cjs/index.js"(exports) {
-    var { SignatureV4: SignatureV42, signatureV4aContainer } = require_dist_cjs3();
+    var { SignatureV4: SignatureV43, signatureV4aContainer } = require_dist_cjs3();
     var signatureV4CrtContainer = {
       CrtSignerV4: null
     };
     var SESSION_TOKEN_QUERY_PARAM = "X-Amz-S3session-Token";
     var SESSION_TOKEN_HEADER = SESSION_TOKEN_QUERY_PARAM.toLowerCase();
-    var SignatureV4SignWithCredentials = class extends SignatureV42 {
+    var SignatureV4SignWithCredentials = class extends SignatureV43 {
       async signWithCredentials(requestToSign, credentials, options) {
         const credentialsWithoutSessionToken = getCredentialsWithoutSessionToken(credentials);
         requestToSign.headers[SESSION_TOKEN_HEADER] = credentials.sessionToken;
@@ -27549,7 +27549,7 @@ var require_dist_cjs12 = __commonJS({
     var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var { CredentialsProviderError: CredentialsProviderError2, parseKnownFiles: parseKnownFiles2, getProfileName: getProfileName2 } = (init_config2(), __toCommonJS(config_exports));
     var { HttpRequest: HttpRequest2 } = (init_protocols(), __toCommonJS(protocols_exports));
-    var { createHash: createHash5, createPrivateKey, createPublicKey, sign: sign2 } = __require("node:crypto");
+    var { createHash: createHash6, createPrivateKey, createPublicKey, sign: sign2 } = __require("node:crypto");
     var { promises } = __require("node:fs");
     var { homedir: homedir2 } = __require("node:os");
     var { dirname, join: join6 } = __require("node:path");
@@ -27720,7 +27720,7 @@ var require_dist_cjs12 = __commonJS({
       getTokenFilePath() {
         const directory = process.env.AWS_LOGIN_CACHE_DIRECTORY ?? join6(homedir2(), ".aws", "login", "cache");
         const loginSessionBytes = Buffer.from(this.loginSession, "utf8");
-        const loginSessionSha256 = createHash5("sha256").update(loginSessionBytes).digest("hex");
+        const loginSessionSha256 = createHash6("sha256").update(loginSessionBytes).digest("hex");
         return join6(directory, `${loginSessionSha256}.json`);
       }
       derToRawSignature(derSignature) {
@@ -27747,11 +27747,11 @@ var require_dist_cjs12 = __commonJS({
       createDPoPInterceptor(middlewareStack) {
         middlewareStack.add((next) => async (args) => {
           if (HttpRequest2.isInstance(args.request)) {
-            const request = args.request;
-            const actualEndpoint = `${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ""}${request.path}`;
-            const dpop = await this.generateDpop(request.method, actualEndpoint);
-            request.headers = {
-              ...request.headers,
+            const request2 = args.request;
+            const actualEndpoint = `${request2.protocol}//${request2.hostname}${request2.port ? `:${request2.port}` : ""}${request2.path}`;
+            const dpop = await this.generateDpop(request2.method, actualEndpoint);
+            request2.headers = {
+              ...request2.headers,
               DPoP: dpop
             };
           }
@@ -37877,8 +37877,8 @@ var require_cst_visit = __commonJS({
     visit.REMOVE = REMOVE;
     visit.itemAtPath = (cst, path) => {
       let item = cst;
-      for (const [field, index] of path) {
-        const tok = item?.[field];
+      for (const [field2, index] of path) {
+        const tok = item?.[field2];
         if (tok && "items" in tok) {
           item = tok.items[index];
         } else
@@ -37888,8 +37888,8 @@ var require_cst_visit = __commonJS({
     };
     visit.parentCollection = (cst, path) => {
       const parent = visit.itemAtPath(cst, path.slice(0, -1));
-      const field = path[path.length - 1][0];
-      const coll = parent?.[field];
+      const field2 = path[path.length - 1][0];
+      const coll = parent?.[field2];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
@@ -37898,11 +37898,11 @@ var require_cst_visit = __commonJS({
       let ctrl = visitor(item, path);
       if (typeof ctrl === "symbol")
         return ctrl;
-      for (const field of ["key", "value"]) {
-        const token = item[field];
+      for (const field2 of ["key", "value"]) {
+        const token = item[field2];
         if (token && "items" in token) {
           for (let i5 = 0; i5 < token.items.length; ++i5) {
-            const ci = _visit(Object.freeze(path.concat([[field, i5]])), token.items[i5], visitor);
+            const ci = _visit(Object.freeze(path.concat([[field2, i5]])), token.items[i5], visitor);
             if (typeof ci === "number")
               i5 = ci - 1;
             else if (ci === BREAK)
@@ -37912,7 +37912,7 @@ var require_cst_visit = __commonJS({
               i5 -= 1;
             }
           }
-          if (typeof ctrl === "function" && field === "key")
+          if (typeof ctrl === "function" && field2 === "key")
             ctrl = ctrl(item, path);
         }
       }
@@ -44662,6 +44662,6394 @@ var require_dist_cjs18 = __commonJS({
   }
 });
 
+// node_modules/@aws-sdk/client-eks/dist-cjs/index.js
+var require_dist_cjs19 = __commonJS({
+  "node_modules/@aws-sdk/client-eks/dist-cjs/index.js"(exports) {
+    var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2 } = (init_client3(), __toCommonJS(client_exports2));
+    var { getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2, createPaginator: createPaginator2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
+    var { normalizeProvider: normalizeProvider3, getSmithyContext: getSmithyContext2, ServiceException: ServiceException2, NoOpLogger: NoOpLogger2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion3, loadConfigsForDefaultMode: loadConfigsForDefaultMode2, getDefaultExtensionConfiguration: getDefaultExtensionConfiguration2, resolveDefaultRuntimeConfig: resolveDefaultRuntimeConfig2, Client: Client2, makeBuilder: makeBuilder2, createWaiter: createWaiter2, checkExceptions: checkExceptions2, WaiterState: WaiterState2, createAggregatedClient: createAggregatedClient2 } = (init_client2(), __toCommonJS(client_exports));
+    var { Command: $Command } = (init_client2(), __toCommonJS(client_exports));
+    exports.$Command = $Command;
+    exports.__Client = Client2;
+    var { resolveDefaultsModeConfig: resolveDefaultsModeConfig2, loadConfig: loadConfig2, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS: NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS: NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, NODE_REGION_CONFIG_OPTIONS: NODE_REGION_CONFIG_OPTIONS2, NODE_REGION_CONFIG_FILE_OPTIONS: NODE_REGION_CONFIG_FILE_OPTIONS2, resolveRegionConfig: resolveRegionConfig2 } = (init_config2(), __toCommonJS(config_exports));
+    var { BinaryDecisionDiagram: BinaryDecisionDiagram2, EndpointCache: EndpointCache2, decideEndpoint: decideEndpoint2, customEndpointFunctions: customEndpointFunctions2, resolveEndpointConfig: resolveEndpointConfig2, getEndpointPlugin: getEndpointPlugin2 } = (init_endpoints(), __toCommonJS(endpoints_exports));
+    var { parseUrl: parseUrl2, getHttpHandlerExtensionConfiguration: getHttpHandlerExtensionConfiguration2, resolveHttpHandlerRuntimeConfig: resolveHttpHandlerRuntimeConfig2, getContentLengthPlugin: getContentLengthPlugin2 } = (init_protocols(), __toCommonJS(protocols_exports));
+    var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
+    var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
+    var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
+    var { defaultProvider } = require_dist_cjs16();
+    var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
+    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs6();
+    var { AwsRestJsonProtocol: AwsRestJsonProtocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
+    var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
+    var defaultEKSHttpAuthSchemeParametersProvider = async (config, context, input) => {
+      return {
+        operation: getSmithyContext2(context).operation,
+        region: await normalizeProvider3(config.region)() || (() => {
+          throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+        })()
+      };
+    };
+    function createAwsAuthSigv4HttpAuthOption5(authParameters) {
+      return {
+        schemeId: "aws.auth#sigv4",
+        signingProperties: {
+          name: "eks",
+          region: authParameters.region
+        },
+        propertiesExtractor: (config, context) => ({
+          signingProperties: {
+            config,
+            context
+          }
+        })
+      };
+    }
+    var defaultEKSHttpAuthSchemeProvider = (authParameters) => {
+      const options = [];
+      switch (authParameters.operation) {
+        default: {
+          options.push(createAwsAuthSigv4HttpAuthOption5(authParameters));
+        }
+      }
+      return options;
+    };
+    var resolveHttpAuthSchemeConfig5 = (config) => {
+      const config_0 = resolveAwsSdkSigV4Config2(config);
+      return Object.assign(config_0, {
+        authSchemePreference: normalizeProvider3(config.authSchemePreference ?? [])
+      });
+    };
+    var resolveClientEndpointParameters5 = (options) => {
+      return Object.assign(options, {
+        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
+        useFipsEndpoint: options.useFipsEndpoint ?? false,
+        defaultSigningName: "eks"
+      });
+    };
+    var commonParams5 = {
+      UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
+      Endpoint: { type: "builtInParams", name: "endpoint" },
+      Region: { type: "builtInParams", name: "region" },
+      UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" }
+    };
+    var version = "3.1168.0";
+    var packageInfo = {
+      version
+    };
+    var m3 = "ref";
+    var a5 = -1;
+    var b5 = true;
+    var c5 = "isSet";
+    var d5 = "PartitionResult";
+    var e5 = "booleanEquals";
+    var f5 = "getAttr";
+    var g5 = "stringEquals";
+    var h5 = { [m3]: "Endpoint" };
+    var i5 = { [m3]: d5 };
+    var j5 = { "fn": f5, "argv": [i5, "name"] };
+    var k5 = {};
+    var l3 = [{ [m3]: "Region" }];
+    var _data5 = {
+      conditions: [
+        [c5, [h5]],
+        [c5, l3],
+        ["aws.partition", l3, d5],
+        [e5, [{ [m3]: "UseFIPS" }, b5]],
+        [e5, [{ [m3]: "UseDualStack" }, b5]],
+        [e5, [{ fn: f5, argv: [i5, "supportsDualStack"] }, b5]],
+        [e5, [{ fn: f5, argv: [i5, "supportsFIPS"] }, b5]],
+        [g5, [j5, "aws"]],
+        [g5, [j5, "aws-us-gov"]]
+      ],
+      results: [
+        [a5],
+        [a5, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a5, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [h5, k5],
+        ["https://eks-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", k5],
+        [a5, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://fips.eks.{Region}.amazonaws.com", k5],
+        ["https://eks.{Region}.amazonaws.com", k5],
+        ["https://eks-fips.{Region}.{PartitionResult#dnsSuffix}", k5],
+        [a5, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://eks.{Region}.{PartitionResult#dualStackDnsSuffix}", k5],
+        [a5, "DualStack is enabled but this partition does not support DualStack"],
+        ["https://eks.{Region}.{PartitionResult#dnsSuffix}", k5],
+        [a5, "Invalid Configuration: Missing Region"]
+      ]
+    };
+    var root5 = 2;
+    var r5 = 1e8;
+    var nodes5 = new Int32Array([
+      -1,
+      1,
+      -1,
+      0,
+      14,
+      3,
+      1,
+      4,
+      r5 + 13,
+      2,
+      5,
+      r5 + 13,
+      3,
+      8,
+      6,
+      4,
+      7,
+      r5 + 12,
+      5,
+      r5 + 10,
+      r5 + 11,
+      4,
+      12,
+      9,
+      6,
+      10,
+      r5 + 9,
+      7,
+      r5 + 6,
+      11,
+      8,
+      r5 + 7,
+      r5 + 8,
+      5,
+      13,
+      r5 + 5,
+      6,
+      r5 + 4,
+      r5 + 5,
+      3,
+      r5 + 1,
+      15,
+      4,
+      r5 + 2,
+      r5 + 3
+    ]);
+    var bdd5 = BinaryDecisionDiagram2.from(nodes5, root5, _data5.conditions, _data5.results);
+    var cache5 = new EndpointCache2({
+      size: 50,
+      params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"]
+    });
+    var defaultEndpointResolver5 = (endpointParams, context = {}) => {
+      return cache5.get(endpointParams, () => decideEndpoint2(bdd5, {
+        endpointParams,
+        logger: context.logger
+      }));
+    };
+    customEndpointFunctions2.aws = awsEndpointFunctions2;
+    var EKSServiceException = class _EKSServiceException extends ServiceException2 {
+      static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.eks#EKSServiceException";
+      constructor(options) {
+        super(options);
+        Object.setPrototypeOf(this, _EKSServiceException.prototype);
+      }
+    };
+    var AccessDeniedException3 = class _AccessDeniedException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#AccessDeniedException";
+      name = "AccessDeniedException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "AccessDeniedException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _AccessDeniedException.prototype);
+      }
+    };
+    var InvalidParameterException = class _InvalidParameterException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#InvalidParameterException";
+      name = "InvalidParameterException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      fargateProfileName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "InvalidParameterException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidParameterException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.fargateProfileName = opts.fargateProfileName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ResourceNotFoundException2 = class _ResourceNotFoundException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ResourceNotFoundException";
+      name = "ResourceNotFoundException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      fargateProfileName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "ResourceNotFoundException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceNotFoundException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.fargateProfileName = opts.fargateProfileName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ServerException = class _ServerException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ServerException";
+      name = "ServerException";
+      $fault = "server";
+      clusterName;
+      nodegroupName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "ServerException",
+          $fault: "server",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ServerException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ServiceUnavailableException = class _ServiceUnavailableException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ServiceUnavailableException";
+      name = "ServiceUnavailableException";
+      $fault = "server";
+      constructor(opts) {
+        super({
+          name: "ServiceUnavailableException",
+          $fault: "server",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ServiceUnavailableException.prototype);
+      }
+    };
+    var InvalidRequestException3 = class _InvalidRequestException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#InvalidRequestException";
+      name = "InvalidRequestException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "InvalidRequestException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidRequestException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ClientException = class _ClientException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ClientException";
+      name = "ClientException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "ClientException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ClientException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ResourceInUseException = class _ResourceInUseException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ResourceInUseException";
+      name = "ResourceInUseException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      addonName;
+      constructor(opts) {
+        super({
+          name: "ResourceInUseException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceInUseException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.addonName = opts.addonName;
+      }
+    };
+    var ThrottlingException = class _ThrottlingException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ThrottlingException";
+      name = "ThrottlingException";
+      $fault = "client";
+      clusterName;
+      constructor(opts) {
+        super({
+          name: "ThrottlingException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ThrottlingException.prototype);
+        this.clusterName = opts.clusterName;
+      }
+    };
+    var InvalidStateException = class _InvalidStateException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#InvalidStateException";
+      name = "InvalidStateException";
+      $fault = "client";
+      clusterName;
+      constructor(opts) {
+        super({
+          name: "InvalidStateException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidStateException.prototype);
+        this.clusterName = opts.clusterName;
+      }
+    };
+    var ResourceLimitExceededException = class _ResourceLimitExceededException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ResourceLimitExceededException";
+      name = "ResourceLimitExceededException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "ResourceLimitExceededException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceLimitExceededException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var UnsupportedAvailabilityZoneException = class _UnsupportedAvailabilityZoneException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#UnsupportedAvailabilityZoneException";
+      name = "UnsupportedAvailabilityZoneException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      validZones;
+      constructor(opts) {
+        super({
+          name: "UnsupportedAvailabilityZoneException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _UnsupportedAvailabilityZoneException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.validZones = opts.validZones;
+      }
+    };
+    var BadRequestException = class _BadRequestException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#BadRequestException";
+      name = "BadRequestException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "BadRequestException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _BadRequestException.prototype);
+      }
+    };
+    var NotFoundException = class _NotFoundException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#NotFoundException";
+      name = "NotFoundException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "NotFoundException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _NotFoundException.prototype);
+      }
+    };
+    var ResourcePropagationDelayException = class _ResourcePropagationDelayException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ResourcePropagationDelayException";
+      name = "ResourcePropagationDelayException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ResourcePropagationDelayException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourcePropagationDelayException.prototype);
+      }
+    };
+    var _A2 = "Addon";
+    var _AAP = "AssociatedAccessPolicy";
+    var _AAPL = "AssociatedAccessPoliciesList";
+    var _AAPR = "AssociateAccessPolicyRequest";
+    var _AAPRs = "AssociateAccessPolicyResponse";
+    var _AAPs = "AssociateAccessPolicy";
+    var _ACA = "ActiveCertificateAuthority";
+    var _ACAICR = "ArgoCdAwsIdcConfigRequest";
+    var _ACAICRr = "ArgoCdAwsIdcConfigResponse";
+    var _ACAR = "ActivateCertificateAuthorityRequest";
+    var _ACARc = "ActivateCertificateAuthorityResponse";
+    var _ACAc = "ActivateCertificateAuthority";
+    var _ACCR = "ArgoCdConfigRequest";
+    var _ACCRr = "ArgoCdConfigResponse";
+    var _ACD = "AddonCompatibilityDetail";
+    var _ACDd = "AddonCompatibilityDetails";
+    var _ACNACR = "ArgoCdNetworkAccessConfigRequest";
+    var _ACNACRr = "ArgoCdNetworkAccessConfigResponse";
+    var _ACR = "AccessConfigResponse";
+    var _ACRM = "ArgoCdRoleMapping";
+    var _ACRML = "ArgoCdRoleMappingList";
+    var _ACRc = "AckConfigRequest";
+    var _ACRck = "AckConfigResponse";
+    var _ADE3 = "AccessDeniedException";
+    var _AE = "AccessEntry";
+    var _AEC = "AssociateEncryptionConfig";
+    var _AECR = "AssociateEncryptionConfigRequest";
+    var _AECRs = "AssociateEncryptionConfigResponse";
+    var _AH = "AddonHealth";
+    var _AI = "AddonInfo";
+    var _AIL = "AddonIssueList";
+    var _AIPC = "AssociateIdentityProviderConfig";
+    var _AIPCR = "AssociateIdentityProviderConfigRequest";
+    var _AIPCRs = "AssociateIdentityProviderConfigResponse";
+    var _AId = "AddonIssue";
+    var _ANCR = "AddonNamespaceConfigRequest";
+    var _ANCRd = "AddonNamespaceConfigResponse";
+    var _AP = "AccessPolicy";
+    var _APIA = "AddonPodIdentityAssociations";
+    var _APIAL = "AddonPodIdentityAssociationsList";
+    var _APIC = "AddonPodIdentityConfiguration";
+    var _APICL = "AddonPodIdentityConfigurationList";
+    var _APL = "AccessPoliciesList";
+    var _AS = "AccessScope";
+    var _ASG = "AutoScalingGroup";
+    var _ASGL = "AutoScalingGroupList";
+    var _AVC = "AllowedValuesConstraint";
+    var _AVI = "AddonVersionInfo";
+    var _AVIL = "AddonVersionInfoList";
+    var _Ad = "Addons";
+    var _BRE = "BadRequestException";
+    var _BS = "BlockStorage";
+    var _C2 = "Cancellation";
+    var _CA2 = "CertificateAuthority";
+    var _CACR = "CreateAccessConfigRequest";
+    var _CAE = "CreateAccessEntry";
+    var _CAER = "CreateAccessEntryRequest";
+    var _CAERr = "CreateAccessEntryResponse";
+    var _CAR = "CreateAddonRequest";
+    var _CARr = "CreateAddonResponse";
+    var _CAS = "CertificateAuthoritySummary";
+    var _CASE = "CertificateAuthorityScheduledEvents";
+    var _CASL = "CertificateAuthoritySummaryList";
+    var _CAV = "CertificateAuthorityValidity";
+    var _CAr = "CreateAddon";
+    var _CC = "CreateCapability";
+    var _CCA = "CreateCertificateAuthority";
+    var _CCAR = "CreateCertificateAuthorityRequest";
+    var _CCARr = "CreateCertificateAuthorityResponse";
+    var _CCR = "CapabilityConfigurationRequest";
+    var _CCRa = "CapabilityConfigurationResponse";
+    var _CCRo = "ComputeConfigRequest";
+    var _CCRom = "ComputeConfigResponse";
+    var _CCRon = "ConnectorConfigRequest";
+    var _CCRonn = "ConnectorConfigResponse";
+    var _CCRr = "CreateCapabilityRequest";
+    var _CCRre = "CreateCapabilityResponse";
+    var _CCRrea = "CreateClusterRequest";
+    var _CCRreat = "CreateClusterResponse";
+    var _CCr = "CreateCluster";
+    var _CE = "ClientException";
+    var _CEAS = "CreateEksAnywhereSubscription";
+    var _CEASR = "CreateEksAnywhereSubscriptionRequest";
+    var _CEASRr = "CreateEksAnywhereSubscriptionResponse";
+    var _CFP = "CreateFargateProfile";
+    var _CFPR = "CreateFargateProfileRequest";
+    var _CFPRr = "CreateFargateProfileResponse";
+    var _CH = "CapabilityHealth";
+    var _CHl = "ClusterHealth";
+    var _CI = "CapabilityIssue";
+    var _CIL = "CapabilityIssueList";
+    var _CILl = "ClusterIssueList";
+    var _CIl = "ClusterIssue";
+    var _CMC = "CrdManagementConfiguration";
+    var _CN = "CreateNodegroup";
+    var _CNR = "CreateNodegroupRequest";
+    var _CNRr = "CreateNodegroupResponse";
+    var _CPCI = "ControlPlaneConfigInfo";
+    var _CPIA = "CreatePodIdentityAssociation";
+    var _CPIAR = "CreatePodIdentityAssociationRequest";
+    var _CPIARr = "CreatePodIdentityAssociationResponse";
+    var _CPPR = "ControlPlanePlacementRequest";
+    var _CPPRo = "ControlPlanePlacementResponse";
+    var _CPSC = "ControlPlaneScalingConfig";
+    var _CPSTI = "ControlPlaneScalingTierInfo";
+    var _CPSTL = "ControlPlaneScalingTierList";
+    var _CS2 = "CapabilitySummary";
+    var _CSL = "CapabilitySummaryList";
+    var _CSl = "ClientStat";
+    var _CSli = "ClientStats";
+    var _CU = "CancelUpdate";
+    var _CUR = "CancelUpdateRequest";
+    var _CURa = "CancelUpdateResponse";
+    var _CVI = "ClusterVersionInformation";
+    var _CVL = "ClusterVersionList";
+    var _Ca = "Capability";
+    var _Ce = "Certificate";
+    var _Cl = "Cluster";
+    var _Co = "Compatibility";
+    var _Com = "Compatibilities";
+    var _DA = "DeleteAddon";
+    var _DAC = "DescribeAddonConfiguration";
+    var _DACR = "DescribeAddonConfigurationRequest";
+    var _DACRe = "DescribeAddonConfigurationResponse";
+    var _DAE = "DeleteAccessEntry";
+    var _DAER = "DeleteAccessEntryRequest";
+    var _DAERe = "DeleteAccessEntryResponse";
+    var _DAERes = "DescribeAccessEntryRequest";
+    var _DAEResc = "DescribeAccessEntryResponse";
+    var _DAEe = "DescribeAccessEntry";
+    var _DAP = "DisassociateAccessPolicy";
+    var _DAPR = "DisassociateAccessPolicyRequest";
+    var _DAPRi = "DisassociateAccessPolicyResponse";
+    var _DAR = "DeleteAddonRequest";
+    var _DARe = "DeleteAddonResponse";
+    var _DARes = "DescribeAddonRequest";
+    var _DAResc = "DescribeAddonResponse";
+    var _DAV = "DescribeAddonVersions";
+    var _DAVR = "DescribeAddonVersionsRequest";
+    var _DAVRe = "DescribeAddonVersionsResponse";
+    var _DAe = "DescribeAddon";
+    var _DC = "DurationConstraints";
+    var _DCA = "DeleteCertificateAuthority";
+    var _DCAR = "DeleteCertificateAuthorityRequest";
+    var _DCARe = "DeleteCertificateAuthorityResponse";
+    var _DCARes = "DescribeCertificateAuthorityRequest";
+    var _DCAResc = "DescribeCertificateAuthorityResponse";
+    var _DCAe = "DescribeCertificateAuthority";
+    var _DCR = "DeleteCapabilityRequest";
+    var _DCRe = "DeleteCapabilityResponse";
+    var _DCRel = "DeleteClusterRequest";
+    var _DCRele = "DeleteClusterResponse";
+    var _DCRer = "DeregisterClusterRequest";
+    var _DCRere = "DeregisterClusterResponse";
+    var _DCRes = "DescribeCapabilityRequest";
+    var _DCResc = "DescribeCapabilityResponse";
+    var _DCRescr = "DescribeClusterRequest";
+    var _DCRescri = "DescribeClusterResponse";
+    var _DCV = "DescribeClusterVersions";
+    var _DCVR = "DescribeClusterVersionsRequest";
+    var _DCVRe = "DescribeClusterVersionsResponse";
+    var _DCe = "DeleteCapability";
+    var _DCel = "DeleteCluster";
+    var _DCer = "DeregisterCluster";
+    var _DCes = "DescribeCapability";
+    var _DCesc = "DescribeCluster";
+    var _DD = "DeprecationDetail";
+    var _DDe = "DeprecationDetails";
+    var _DEAS = "DeleteEksAnywhereSubscription";
+    var _DEASR = "DeleteEksAnywhereSubscriptionRequest";
+    var _DEASRe = "DeleteEksAnywhereSubscriptionResponse";
+    var _DEASRes = "DescribeEksAnywhereSubscriptionRequest";
+    var _DEASResc = "DescribeEksAnywhereSubscriptionResponse";
+    var _DEASe = "DescribeEksAnywhereSubscription";
+    var _DFP = "DeleteFargateProfile";
+    var _DFPR = "DeleteFargateProfileRequest";
+    var _DFPRe = "DeleteFargateProfileResponse";
+    var _DFPRes = "DescribeFargateProfileRequest";
+    var _DFPResc = "DescribeFargateProfileResponse";
+    var _DFPe = "DescribeFargateProfile";
+    var _DI = "DescribeInsight";
+    var _DIPC = "DescribeIdentityProviderConfig";
+    var _DIPCR = "DescribeIdentityProviderConfigRequest";
+    var _DIPCRe = "DescribeIdentityProviderConfigResponse";
+    var _DIPCRi = "DisassociateIdentityProviderConfigRequest";
+    var _DIPCRis = "DisassociateIdentityProviderConfigResponse";
+    var _DIPCi = "DisassociateIdentityProviderConfig";
+    var _DIR = "DescribeInsightRequest";
+    var _DIRR = "DescribeInsightsRefreshRequest";
+    var _DIRRe = "DescribeInsightsRefreshResponse";
+    var _DIRe = "DescribeInsightResponse";
+    var _DIRes = "DescribeInsightsRefresh";
+    var _DN = "DeleteNodegroup";
+    var _DNR = "DeleteNodegroupRequest";
+    var _DNRe = "DeleteNodegroupResponse";
+    var _DNRes = "DescribeNodegroupRequest";
+    var _DNResc = "DescribeNodegroupResponse";
+    var _DNe = "DescribeNodegroup";
+    var _DPC = "DurationParameterConfig";
+    var _DPIA = "DeletePodIdentityAssociation";
+    var _DPIAR = "DeletePodIdentityAssociationRequest";
+    var _DPIARe = "DeletePodIdentityAssociationResponse";
+    var _DPIARes = "DescribePodIdentityAssociationRequest";
+    var _DPIAResc = "DescribePodIdentityAssociationResponse";
+    var _DPIAe = "DescribePodIdentityAssociation";
+    var _DU = "DescribeUpdate";
+    var _DUR = "DescribeUpdateRequest";
+    var _DURe = "DescribeUpdateResponse";
+    var _EAS = "EksAnywhereSubscription";
+    var _EASL = "EksAnywhereSubscriptionList";
+    var _EAST = "EksAnywhereSubscriptionTerm";
+    var _EC = "EncryptionConfig";
+    var _ECL = "EncryptionConfigList";
+    var _ED = "ErrorDetail";
+    var _EDr = "ErrorDetails";
+    var _ELB = "ElasticLoadBalancing";
+    var _EPR = "EtcdPlacementRequest";
+    var _EPRt = "EtcdPlacementResponse";
+    var _FP = "FargateProfile";
+    var _FPH = "FargateProfileHealth";
+    var _FPI = "FargateProfileIssue";
+    var _FPIL = "FargateProfileIssueList";
+    var _FPS = "FargateProfileSelector";
+    var _FPSa = "FargateProfileSelectors";
+    var _GAC = "GatewayApiConfiguration";
+    var _HPACCR = "HorizontalPodAutoscalerControllerConfigRequest";
+    var _HPACCRo = "HorizontalPodAutoscalerControllerConfigResponse";
+    var _HPACVC = "HorizontalPodAutoscalerControllerVersionConfig";
+    var _I = "Identity";
+    var _IC = "IntegerConstraints";
+    var _ICSS = "InsightCategorySpecificSummary";
+    var _IF = "InsightsFilter";
+    var _IL = "IssueList";
+    var _IPC = "IdentityProviderConfig";
+    var _IPCR = "IdentityProviderConfigResponse";
+    var _IPCd = "IdentityProviderConfigs";
+    var _IPCn = "IntegerParameterConfig";
+    var _IPE = "InvalidParameterException";
+    var _IRC = "IntegerRangeConstraint";
+    var _IRD = "InsightResourceDetail";
+    var _IRDn = "InsightResourceDetails";
+    var _IRE3 = "InvalidRequestException";
+    var _IS = "InsightStatus";
+    var _ISE3 = "InvalidStateException";
+    var _ISn = "InsightSummary";
+    var _ISns = "InsightSummaries";
+    var _In = "Insight";
+    var _Is = "Issue";
+    var _KASCR = "KubeApiServerConfigRequest";
+    var _KASCRu = "KubeApiServerConfigResponse";
+    var _KASVC = "KubeApiServerVersionConfig";
+    var _KCMCR = "KubeControllerManagerConfigRequest";
+    var _KCMCRu = "KubeControllerManagerConfigResponse";
+    var _KCMVC = "KubeControllerManagerVersionConfig";
+    var _KNCR = "KubernetesNetworkConfigRequest";
+    var _KNCRu = "KubernetesNetworkConfigResponse";
+    var _KSCR = "KubeSchedulerConfigRequest";
+    var _KSCRu = "KubeSchedulerConfigResponse";
+    var _KSVC = "KubeSchedulerVersionConfig";
+    var _L = "License";
+    var _LA = "ListAddons";
+    var _LAAP = "ListAssociatedAccessPolicies";
+    var _LAAPR = "ListAssociatedAccessPoliciesRequest";
+    var _LAAPRi = "ListAssociatedAccessPoliciesResponse";
+    var _LAE = "ListAccessEntries";
+    var _LAER = "ListAccessEntriesRequest";
+    var _LAERi = "ListAccessEntriesResponse";
+    var _LAP = "ListAccessPolicies";
+    var _LAPR = "ListAccessPoliciesRequest";
+    var _LAPRi = "ListAccessPoliciesResponse";
+    var _LAR = "ListAddonsRequest";
+    var _LARi = "ListAddonsResponse";
+    var _LC = "ListCapabilities";
+    var _LCA = "ListCertificateAuthorities";
+    var _LCAR = "ListCertificateAuthoritiesRequest";
+    var _LCARi = "ListCertificateAuthoritiesResponse";
+    var _LCR = "ListCapabilitiesRequest";
+    var _LCRi = "ListCapabilitiesResponse";
+    var _LCRis = "ListClustersRequest";
+    var _LCRist = "ListClustersResponse";
+    var _LCi = "ListClusters";
+    var _LEAS = "ListEksAnywhereSubscriptions";
+    var _LEASR = "ListEksAnywhereSubscriptionsRequest";
+    var _LEASRi = "ListEksAnywhereSubscriptionsResponse";
+    var _LFP = "ListFargateProfiles";
+    var _LFPR = "ListFargateProfilesRequest";
+    var _LFPRi = "ListFargateProfilesResponse";
+    var _LI = "ListInsights";
+    var _LIPC = "ListIdentityProviderConfigs";
+    var _LIPCR = "ListIdentityProviderConfigsRequest";
+    var _LIPCRi = "ListIdentityProviderConfigsResponse";
+    var _LIR = "ListInsightsRequest";
+    var _LIRi = "ListInsightsResponse";
+    var _LL = "LicenseList";
+    var _LN = "ListNodegroups";
+    var _LNR = "ListNodegroupsRequest";
+    var _LNRi = "ListNodegroupsResponse";
+    var _LPIA = "ListPodIdentityAssociations";
+    var _LPIAR = "ListPodIdentityAssociationsRequest";
+    var _LPIARi = "ListPodIdentityAssociationsResponse";
+    var _LS = "LogSetup";
+    var _LSo = "LogSetups";
+    var _LTFR = "ListTagsForResource";
+    var _LTFRR = "ListTagsForResourceRequest";
+    var _LTFRRi = "ListTagsForResourceResponse";
+    var _LTS = "LaunchTemplateSpecification";
+    var _LU = "ListUpdates";
+    var _LUR = "ListUpdatesRequest";
+    var _LURi = "ListUpdatesResponse";
+    var _Lo = "Logging";
+    var _MI = "MarketplaceInformation";
+    var _N = "Nodegroup";
+    var _NFE = "NotFoundException";
+    var _NH = "NodegroupHealth";
+    var _NR = "NodegroupResources";
+    var _NRC = "NodeRepairConfig";
+    var _NRCO = "NodeRepairConfigOverrides";
+    var _NRCOL = "NodeRepairConfigOverridesList";
+    var _NRFC = "NodeResourcesFitConfig";
+    var _NRFVC = "NodeResourcesFitVersionConfig";
+    var _NSC = "NodegroupScalingConfig";
+    var _NUC = "NodegroupUpdateConfig";
+    var _OCR = "OutpostConfigRequest";
+    var _OCRu = "OutpostConfigResponse";
+    var _OIDC = "OIDC";
+    var _OIPC = "OidcIdentityProviderConfig";
+    var _OIPCR = "OidcIdentityProviderConfigRequest";
+    var _P2 = "Provider";
+    var _PGCCR = "PodGcControllerConfigRequest";
+    var _PGCCRo = "PodGcControllerConfigResponse";
+    var _PGCVC = "PodGcControllerVersionConfig";
+    var _PIA = "PodIdentityAssociation";
+    var _PIAS = "PodIdentityAssociationSummary";
+    var _PIASo = "PodIdentityAssociationSummaries";
+    var _PRC = "PortRangeConstraints";
+    var _PRPC = "PortRangeParameterConfig";
+    var _RAC = "RemoteAccessConfig";
+    var _RC2 = "ResourceConstraints";
+    var _RCR = "RegisterClusterRequest";
+    var _RCRe = "RegisterClusterResponse";
+    var _RCe = "RegisterCluster";
+    var _RCo = "RollbackConfig";
+    var _RIUE = "ResourceInUseException";
+    var _RLEE = "ResourceLimitExceededException";
+    var _RNCR = "RemoteNetworkConfigRequest";
+    var _RNCRe = "RemoteNetworkConfigResponse";
+    var _RNFE2 = "ResourceNotFoundException";
+    var _RNN = "RemoteNodeNetwork";
+    var _RNNL = "RemoteNodeNetworkList";
+    var _RPDE = "ResourcePropagationDelayException";
+    var _RPN = "RemotePodNetwork";
+    var _RPNL = "RemotePodNetworkList";
+    var _RW = "ResourceWeight";
+    var _RWL = "ResourceWeightList";
+    var _SCR = "StorageConfigRequest";
+    var _SCRt = "StorageConfigResponse";
+    var _SE = "ServerException";
+    var _SI2 = "SsoIdentity";
+    var _SIL = "SsoIdentityList";
+    var _SIR = "StartInsightsRefresh";
+    var _SIRR = "StartInsightsRefreshRequest";
+    var _SIRRt = "StartInsightsRefreshResponse";
+    var _SNPR = "ServiceNodePortRange";
+    var _SS = "ScoringStrategy";
+    var _SSC = "ScoringStrategyConfig";
+    var _SSCc = "ScoringStrategyConstraints";
+    var _SUE = "ServiceUnavailableException";
+    var _T2 = "Taint";
+    var _TE = "ThrottlingException";
+    var _TR = "TagResource";
+    var _TRR = "TagResourceRequest";
+    var _TRRa = "TagResourceResponse";
+    var _U = "Update";
+    var _UA = "UpdateAddon";
+    var _UAC = "UpdateAckConfig";
+    var _UACC = "UpdateArgoCdConfig";
+    var _UACR = "UpdateAccessConfigRequest";
+    var _UAE = "UpdateAccessEntry";
+    var _UAER = "UpdateAccessEntryRequest";
+    var _UAERp = "UpdateAccessEntryResponse";
+    var _UAR = "UpdateAddonRequest";
+    var _UARp = "UpdateAddonResponse";
+    var _UAZE = "UnsupportedAvailabilityZoneException";
+    var _UC = "UpdateCapability";
+    var _UCC = "UpdateCapabilityConfiguration";
+    var _UCCR = "UpdateClusterConfigRequest";
+    var _UCCRp = "UpdateClusterConfigResponse";
+    var _UCCp = "UpdateClusterConfig";
+    var _UCR = "UpdateCapabilityRequest";
+    var _UCRp = "UpdateCapabilityResponse";
+    var _UCV = "UpdateClusterVersion";
+    var _UCVR = "UpdateClusterVersionRequest";
+    var _UCVRp = "UpdateClusterVersionResponse";
+    var _UEAS = "UpdateEksAnywhereSubscription";
+    var _UEASR = "UpdateEksAnywhereSubscriptionRequest";
+    var _UEASRp = "UpdateEksAnywhereSubscriptionResponse";
+    var _ULP = "UpdateLabelsPayload";
+    var _UNC = "UpdateNodegroupConfig";
+    var _UNCR = "UpdateNodegroupConfigRequest";
+    var _UNCRp = "UpdateNodegroupConfigResponse";
+    var _UNV = "UpdateNodegroupVersion";
+    var _UNVR = "UpdateNodegroupVersionRequest";
+    var _UNVRp = "UpdateNodegroupVersionResponse";
+    var _UP = "UpdateParam";
+    var _UPIA = "UpdatePodIdentityAssociation";
+    var _UPIAR = "UpdatePodIdentityAssociationRequest";
+    var _UPIARp = "UpdatePodIdentityAssociationResponse";
+    var _UPR = "UpgradePolicyRequest";
+    var _UPRp = "UpgradePolicyResponse";
+    var _UPp = "UpdateParams";
+    var _UR = "UntagResource";
+    var _URM = "UpdateRoleMappings";
+    var _URR = "UntagResourceRequest";
+    var _URRn = "UntagResourceResponse";
+    var _UTP = "UpdateTaintsPayload";
+    var _VCR = "VpcConfigRequest";
+    var _VCRp = "VpcConfigResponse";
+    var _WPC = "WarmPoolConfig";
+    var _ZSCR = "ZonalShiftConfigRequest";
+    var _ZSCRo = "ZonalShiftConfigResponse";
+    var _a2 = "arn";
+    var _aA = "addonArn";
+    var _aAP = "associatedAccessPolicy";
+    var _aAPs = "associatedAccessPolicies";
+    var _aAc = "activatedAt";
+    var _aAs = "associatedAt";
+    var _aAss = "associationArn";
+    var _aB = "activatedBy";
+    var _aC = "argoCd";
+    var _aCD = "addonCompatibilityDetails";
+    var _aCc = "accessConfig";
+    var _aCct = "activationCode";
+    var _aE = "activationExpiry";
+    var _aEA = "accessEntryArn";
+    var _aEc = "accessEntry";
+    var _aEcc = "accessEntries";
+    var _aI2 = "awsIdc";
+    var _aIc = "activationId";
+    var _aId = "additionalInfo";
+    var _aIs = "associationId";
+    var _aM = "authenticationMode";
+    var _aN = "addonName";
+    var _aOUL = "addOrUpdateLabels";
+    var _aOURM = "addOrUpdateRoleMappings";
+    var _aOUT = "addOrUpdateTaints";
+    var _aP = "accessPolicies";
+    var _aPA = "associatedPolicyArn";
+    var _aR = "autoRenew";
+    var _aRC = "apiRequestConcurrency";
+    var _aS = "accessScope";
+    var _aSG = "autoScalingGroups";
+    var _aT4 = "amiType";
+    var _aV = "addonVersion";
+    var _aVd = "addonVersions";
+    var _aVl = "allowedValues";
+    var _ac = "ack";
+    var _act = "active";
+    var _ad = "addon";
+    var _add = "addons";
+    var _ar = "architecture";
+    var _as = "association";
+    var _ass = "associations";
+    var _bCCAP = "bootstrapClusterCreatorAdminPermissions";
+    var _bS = "blockStorage";
+    var _bSMA = "bootstrapSelfManagedAddons";
+    var _c5 = "client";
+    var _cA = "createdAt";
+    var _cAI = "certificateAuthorityId";
+    var _cAe = "certificateAuthority";
+    var _cAer = "certificateAuthorities";
+    var _cB = "createdBy";
+    var _cC = "connectorConfig";
+    var _cCo = "computeConfig";
+    var _cDSG = "clusterDatabaseSizeGb";
+    var _cI3 = "clientId";
+    var _cL = "clusterLogging";
+    var _cN = "clusterName";
+    var _cNa = "capabilityName";
+    var _cPCC = "controlPlaneComponentConfig";
+    var _cPCCO = "controlPlaneComponentConfigOverrides";
+    var _cPEM = "controlPlaneEgressMode";
+    var _cPIT = "controlPlaneInstanceType";
+    var _cPP = "controlPlanePlacement";
+    var _cPSC = "controlPlaneScalingConfig";
+    var _cPST = "controlPlaneScalingTiers";
+    var _cRT = "clientRequestToken";
+    var _cS2 = "clientStats";
+    var _cSGI = "clusterSecurityGroupId";
+    var _cSS = "categorySpecificSummary";
+    var _cSo = "configurationSchema";
+    var _cT = "computeTypes";
+    var _cTa = "capacityType";
+    var _cTl = "clusterType";
+    var _cV3 = "configurationValues";
+    var _cVl = "clusterVersion";
+    var _cVlu = "clusterVersions";
+    var _cVo = "compatibleVersions";
+    var _ca = "capability";
+    var _can = "cancellation";
+    var _cap = "capabilities";
+    var _cat = "category";
+    var _cate = "categories";
+    var _ci = "cidrs";
+    var _cl = "cluster";
+    var _clu = "clusters";
+    var _co3 = "code";
+    var _com = "compatibilities";
+    var _con = "configuration";
+    var _cons = "constraints";
+    var _cr = "crds";
+    var _d = "data";
+    var _dD = "deprecationDetails";
+    var _dN = "defaultNamespace";
+    var _dO = "defaultOnly";
+    var _dP = "deletionProtection";
+    var _dPP = "deletePropagationPolicy";
+    var _dPV = "defaultPlatformVersion";
+    var _dS = "disabledServices";
+    var _dST = "disableSessionTags";
+    var _dSe = "desiredSize";
+    var _dSi = "distributionStatus";
+    var _dSis = "diskSize";
+    var _dV = "defaultVersion";
+    var _dVe = "defaultValue";
+    var _de = "description";
+    var _du = "duration";
+    var _e5 = "error";
+    var _eA = "endedAt";
+    var _eC = "encryptionConfig";
+    var _eCN = "enableCrossNamespace";
+    var _eCr = "errorCode";
+    var _eD = "effectiveDate";
+    var _eDx = "expirationDate";
+    var _eI3 = "externalId";
+    var _eIT = "etcdInstanceType";
+    var _eLB = "elasticLoadBalancing";
+    var _eM = "errorMessage";
+    var _eOESD = "endOfExtendedSupportDate";
+    var _eOSSD = "endOfStandardSupportDate";
+    var _eP = "endpointPrefix";
+    var _ePA = "endpointPublicAccess";
+    var _ePAn = "endpointPrivateAccess";
+    var _ePt = "etcdPlacement";
+    var _eSK = "ec2SshKey";
+    var _eT = "eventTtl";
+    var _ef = "effect";
+    var _en = "enabled";
+    var _end = "endpoint";
+    var _er = "errors";
+    var _f = "filter";
+    var _fAA = "firstAutoActivation";
+    var _fAAi = "finalAutoActivation";
+    var _fP = "fargateProfile";
+    var _fPA = "fargateProfileArn";
+    var _fPN = "fargateProfileName";
+    var _fPNa = "fargateProfileNames";
+    var _fo = "force";
+    var _gA = "gatewayApi";
+    var _gC = "groupsClaim";
+    var _gN = "groupName";
+    var _gP = "groupsPrefix";
+    var _h4 = "health";
+    var _hE5 = "httpError";
+    var _hPACC = "horizontalPodAutoscalerControllerConfig";
+    var _hPASP = "horizontalPodAutoscalerSyncPeriod";
+    var _hQ2 = "httpQuery";
+    var _ht = "http";
+    var _i = "id";
+    var _iA = "includeAll";
+    var _iF = "ipFamily";
+    var _iIA = "idcInstanceArn";
+    var _iMAA = "idcManagedApplicationArn";
+    var _iPC = "identityProviderConfig";
+    var _iPCA = "identityProviderConfigArn";
+    var _iPCN = "identityProviderConfigName";
+    var _iPCd = "identityProviderConfigs";
+    var _iR = "idcRegion";
+    var _iS = "insightStatus";
+    var _iSn = "includeStatus";
+    var _iT3 = "instanceTypes";
+    var _iTd = "idempotencyToken";
+    var _iU = "issuerUrl";
+    var _id = "identities";
+    var _ide = "identity";
+    var _in = "insight";
+    var _inc = "include";
+    var _ins = "insights";
+    var _is = "issues";
+    var _iss = "issuer";
+    var _k = "key";
+    var _kA = "keyArn";
+    var _kASC = "kubeApiServerConfig";
+    var _kCMC = "kubeControllerManagerConfig";
+    var _kG = "kubernetesGroups";
+    var _kNC = "kubernetesNetworkConfig";
+    var _kPV = "kubernetesPatchVersion";
+    var _kRU = "kubernetesResourceUri";
+    var _kSC = "kubeSchedulerConfig";
+    var _kV = "kubernetesVersion";
+    var _kVu = "kubernetesVersions";
+    var _l = "logging";
+    var _lA = "licenseArns";
+    var _lQ = "licenseQuantity";
+    var _lRT = "lastRequestTime";
+    var _lRTa = "lastRefreshTime";
+    var _lT = "licenseType";
+    var _lTT = "lastTransitionTime";
+    var _lTa = "launchTemplate";
+    var _la = "labels";
+    var _li = "licenses";
+    var _m4 = "message";
+    var _mA = "modifiedAt";
+    var _mGPC = "maxGroupPreparedCapacity";
+    var _mI = "marketplaceInformation";
+    var _mP = "minPort";
+    var _mPNRC = "maxParallelNodesRepairedCount";
+    var _mPNRP = "maxParallelNodesRepairedPercentage";
+    var _mPa = "maxPort";
+    var _mR = "maxResults";
+    var _mRWTM = "minRepairWaitTimeMins";
+    var _mS = "minSize";
+    var _mSa = "maxSize";
+    var _mU = "maxUnavailable";
+    var _mUNTC = "maxUnhealthyNodeThresholdCount";
+    var _mUNTP = "maxUnhealthyNodeThresholdPercentage";
+    var _mUP = "maxUnavailablePercentage";
+    var _ma = "managed";
+    var _max = "max";
+    var _mi = "min";
+    var _n = "name";
+    var _nA = "networkAccess";
+    var _nAo = "notAfter";
+    var _nAod = "nodegroupArn";
+    var _nB = "notBefore";
+    var _nC = "namespaceConfig";
+    var _nMC = "nodeMonitoringCondition";
+    var _nN = "nodegroupName";
+    var _nORLD = "numberOfRequestsLast30Days";
+    var _nP = "nodePools";
+    var _nR = "nodeRole";
+    var _nRA = "nodeRoleArn";
+    var _nRC = "nodeRepairConfig";
+    var _nRCO = "nodeRepairConfigOverrides";
+    var _nRF = "nodeResourcesFit";
+    var _nT = "nextToken";
+    var _nUR = "nodeUnhealthyReason";
+    var _na = "namespaces";
+    var _nam = "namespace";
+    var _no = "nodegroup";
+    var _nod = "nodegroups";
+    var _o = "owner";
+    var _oA = "outpostArns";
+    var _oAw = "ownerArn";
+    var _oC = "outpostConfig";
+    var _oi = "oidc";
+    var _ow = "owners";
+    var _p = "publisher";
+    var _pA = "principalArn";
+    var _pAC = "publicAccessCidrs";
+    var _pAo = "policyArn";
+    var _pERA = "podExecutionRoleArn";
+    var _pGCC = "podGcControllerConfig";
+    var _pI = "productId";
+    var _pIA = "podIdentityAssociations";
+    var _pIC = "podIdentityConfiguration";
+    var _pS = "poolState";
+    var _pSRPS = "podSchedulingRatePerSecond";
+    var _pU = "productUrl";
+    var _pV = "platformVersion";
+    var _pVl = "platformVersions";
+    var _pa = "params";
+    var _po = "policy";
+    var _pr = "provider";
+    var _pre = "preserve";
+    var _pu = "publishers";
+    var _r3 = "role";
+    var _rA = "roleArn";
+    var _rASG = "remoteAccessSecurityGroup";
+    var _rAe = "remoteAccess";
+    var _rAep = "repairAction";
+    var _rAes = "resourceArn";
+    var _rAo = "rollbackAvailable";
+    var _rC2 = "requiresConfiguration";
+    var _rCe = "resolveConflicts";
+    var _rCeq = "requiredClaims";
+    var _rCo = "rollbackConfig";
+    var _rD = "releaseDate";
+    var _rI = "resourceIds";
+    var _rIP = "requiresIamPermissions";
+    var _rL = "removeLabels";
+    var _rMP = "recommendedManagedPolicies";
+    var _rNC = "remoteNetworkConfig";
+    var _rNN = "remoteNodeNetworks";
+    var _rOSI = "reuseOnScaleIn";
+    var _rPN = "remotePodNetworks";
+    var _rRM = "rbacRoleMappings";
+    var _rRMe = "removeRoleMappings";
+    var _rT3 = "removeTaints";
+    var _rV = "releaseVersion";
+    var _rVC = "resourcesVpcConfig";
+    var _rW = "replacedWith";
+    var _re = "reason";
+    var _rec = "recommendation";
+    var _res = "resources";
+    var _s5 = "smithy.ts.sdk.synthetic.com.amazonaws.eks";
+    var _sA = "serviceAccount";
+    var _sARA = "serviceAccountRoleArn";
+    var _sAt = "startedAt";
+    var _sC = "storageConfig";
+    var _sCc = "scalingConfig";
+    var _sE = "scheduledEvents";
+    var _sGI = "securityGroupIds";
+    var _sI = "subscriptionId";
+    var _sIC = "serviceIpv4Cidr";
+    var _sICe = "serviceIpv6Cidr";
+    var _sIu = "subnetIds";
+    var _sL = "spreadLevel";
+    var _sNPR = "serviceNodePortRange";
+    var _sS = "signingStatus";
+    var _sSG = "sourceSecurityGroups";
+    var _sSRV = "startServingReplacementVersion";
+    var _sSV = "stopServingVersion";
+    var _sSc = "scoringStrategy";
+    var _sT3 = "supportType";
+    var _sU = "serverUrl";
+    var _se3 = "server";
+    var _sel = "selectors";
+    var _st = "status";
+    var _sta = "statuses";
+    var _su = "subscription";
+    var _sub = "subnets";
+    var _subs = "subscriptions";
+    var _t = "tags";
+    var _tK = "tagKeys";
+    var _tL = "taintsList";
+    var _tM = "timeoutMinutes";
+    var _tN = "tierName";
+    var _tPGT = "terminatedPodGcThreshold";
+    var _tRA = "targetRoleArn";
+    var _ta = "taints";
+    var _te = "term";
+    var _ti = "tier";
+    var _to = "token";
+    var _ty = "type";
+    var _typ = "types";
+    var _u = "username";
+    var _uA = "userAgent";
+    var _uC = "updateConfig";
+    var _uCs = "usernameClaim";
+    var _uI = "updateId";
+    var _uIp = "updateIds";
+    var _uP = "upgradePolicy";
+    var _uPs = "usernamePrefix";
+    var _uS = "updateStrategy";
+    var _un = "unit";
+    var _up = "update";
+    var _us = "usage";
+    var _v = "version";
+    var _vI = "vpceIds";
+    var _vIp = "vpcId";
+    var _vS = "versionStatus";
+    var _vZ = "validZones";
+    var _va = "validity";
+    var _val = "value";
+    var _w = "weight";
+    var _wPC = "warmPoolConfig";
+    var _zSC = "zonalShiftConfig";
+    var n05 = "com.amazonaws.eks";
+    var _s_registry5 = new TypeRegistry2(_s5);
+    var EKSServiceException$ = [-3, _s5, "EKSServiceException", 0, [], []];
+    _s_registry5.registerError(EKSServiceException$, EKSServiceException);
+    var n0_registry5 = new TypeRegistry2(n05);
+    var AccessDeniedException$3 = [
+      -3,
+      n05,
+      _ADE3,
+      { [_e5]: _c5, [_hE5]: 403 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(AccessDeniedException$3, AccessDeniedException3);
+    var BadRequestException$ = [
+      -3,
+      n05,
+      _BRE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(BadRequestException$, BadRequestException);
+    var ClientException$ = [
+      -3,
+      n05,
+      _CE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _nN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ClientException$, ClientException);
+    var InvalidParameterException$ = [
+      -3,
+      n05,
+      _IPE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _nN, _fPN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(InvalidParameterException$, InvalidParameterException);
+    var InvalidRequestException$3 = [
+      -3,
+      n05,
+      _IRE3,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _nN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(InvalidRequestException$3, InvalidRequestException3);
+    var InvalidStateException$ = [
+      -3,
+      n05,
+      _ISE3,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _m4],
+      [0, 0]
+    ];
+    n0_registry5.registerError(InvalidStateException$, InvalidStateException);
+    var NotFoundException$ = [
+      -3,
+      n05,
+      _NFE,
+      { [_e5]: _c5, [_hE5]: 404 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(NotFoundException$, NotFoundException);
+    var ResourceInUseException$ = [
+      -3,
+      n05,
+      _RIUE,
+      { [_e5]: _c5, [_hE5]: 409 },
+      [_cN, _nN, _aN, _m4],
+      [0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ResourceInUseException$, ResourceInUseException);
+    var ResourceLimitExceededException$ = [
+      -3,
+      n05,
+      _RLEE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _nN, _sI, _m4],
+      [0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ResourceLimitExceededException$, ResourceLimitExceededException);
+    var ResourceNotFoundException$2 = [
+      -3,
+      n05,
+      _RNFE2,
+      { [_e5]: _c5, [_hE5]: 404 },
+      [_cN, _nN, _fPN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ResourceNotFoundException$2, ResourceNotFoundException2);
+    var ResourcePropagationDelayException$ = [
+      -3,
+      n05,
+      _RPDE,
+      { [_e5]: _c5, [_hE5]: 428 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ResourcePropagationDelayException$, ResourcePropagationDelayException);
+    var ServerException$ = [
+      -3,
+      n05,
+      _SE,
+      { [_e5]: _se3, [_hE5]: 500 },
+      [_cN, _nN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ServerException$, ServerException);
+    var ServiceUnavailableException$ = [
+      -3,
+      n05,
+      _SUE,
+      { [_e5]: _se3, [_hE5]: 503 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ServiceUnavailableException$, ServiceUnavailableException);
+    var ThrottlingException$ = [
+      -3,
+      n05,
+      _TE,
+      { [_e5]: _c5, [_hE5]: 429 },
+      [_cN, _m4],
+      [0, 0]
+    ];
+    n0_registry5.registerError(ThrottlingException$, ThrottlingException);
+    var UnsupportedAvailabilityZoneException$ = [
+      -3,
+      n05,
+      _UAZE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_m4, _cN, _nN, _vZ],
+      [0, 0, 0, 64 | 0]
+    ];
+    n0_registry5.registerError(UnsupportedAvailabilityZoneException$, UnsupportedAvailabilityZoneException);
+    var errorTypeRegistries5 = [
+      _s_registry5,
+      n0_registry5
+    ];
+    var AccessConfigResponse$ = [
+      3,
+      n05,
+      _ACR,
+      0,
+      [_bCCAP, _aM],
+      [2, 0]
+    ];
+    var AccessEntry$ = [
+      3,
+      n05,
+      _AE,
+      0,
+      [_cN, _pA, _kG, _aEA, _cA, _mA, _t, _u, _ty],
+      [0, 0, 64 | 0, 0, 4, 4, 128 | 0, 0, 0]
+    ];
+    var AccessPolicy$ = [
+      3,
+      n05,
+      _AP,
+      0,
+      [_n, _a2],
+      [0, 0]
+    ];
+    var AccessScope$ = [
+      3,
+      n05,
+      _AS,
+      0,
+      [_ty, _na],
+      [0, 64 | 0]
+    ];
+    var AckConfigRequest$ = [
+      3,
+      n05,
+      _ACRc,
+      0,
+      [_eCN, _dS],
+      [2, 64 | 0]
+    ];
+    var AckConfigResponse$ = [
+      3,
+      n05,
+      _ACRck,
+      0,
+      [_eCN, _dS],
+      [2, 64 | 0]
+    ];
+    var ActivateCertificateAuthorityRequest$ = [
+      3,
+      n05,
+      _ACAR,
+      0,
+      [_cN, _cAI, _cRT],
+      [[0, 1], [0, 1], [0, 4]],
+      2
+    ];
+    var ActivateCertificateAuthorityResponse$ = [
+      3,
+      n05,
+      _ACARc,
+      0,
+      [_up, _cAe],
+      [() => Update$, () => CertificateAuthoritySummary$]
+    ];
+    var ActiveCertificateAuthority$ = [
+      3,
+      n05,
+      _ACA,
+      0,
+      [_i, _aB],
+      [0, 0]
+    ];
+    var Addon$ = [
+      3,
+      n05,
+      _A2,
+      0,
+      [_aN, _cN, _st, _aV, _h4, _aA, _cA, _mA, _sARA, _t, _p, _o, _mI, _cV3, _pIA, _nC],
+      [0, 0, 0, 0, () => AddonHealth$, 0, 4, 4, 0, 128 | 0, 0, 0, () => MarketplaceInformation$, 0, 64 | 0, () => AddonNamespaceConfigResponse$]
+    ];
+    var AddonCompatibilityDetail$ = [
+      3,
+      n05,
+      _ACD,
+      0,
+      [_n, _cVo],
+      [0, 64 | 0]
+    ];
+    var AddonHealth$ = [
+      3,
+      n05,
+      _AH,
+      0,
+      [_is],
+      [() => AddonIssueList]
+    ];
+    var AddonInfo$ = [
+      3,
+      n05,
+      _AI,
+      0,
+      [_aN, _ty, _aVd, _p, _o, _mI, _dN],
+      [0, 0, () => AddonVersionInfoList, 0, 0, () => MarketplaceInformation$, 0]
+    ];
+    var AddonIssue$ = [
+      3,
+      n05,
+      _AId,
+      0,
+      [_co3, _m4, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var AddonNamespaceConfigRequest$ = [
+      3,
+      n05,
+      _ANCR,
+      0,
+      [_nam],
+      [0]
+    ];
+    var AddonNamespaceConfigResponse$ = [
+      3,
+      n05,
+      _ANCRd,
+      0,
+      [_nam],
+      [0]
+    ];
+    var AddonPodIdentityAssociations$ = [
+      3,
+      n05,
+      _APIA,
+      0,
+      [_sA, _rA],
+      [0, 0],
+      2
+    ];
+    var AddonPodIdentityConfiguration$ = [
+      3,
+      n05,
+      _APIC,
+      0,
+      [_sA, _rMP],
+      [0, 64 | 0]
+    ];
+    var AddonVersionInfo$ = [
+      3,
+      n05,
+      _AVI,
+      0,
+      [_aV, _ar, _cT, _com, _rC2, _rIP],
+      [0, 64 | 0, 64 | 0, () => Compatibilities, 2, 2]
+    ];
+    var AllowedValuesConstraint$ = [
+      3,
+      n05,
+      _AVC,
+      0,
+      [_aVl],
+      [64 | 0]
+    ];
+    var ArgoCdAwsIdcConfigRequest$ = [
+      3,
+      n05,
+      _ACAICR,
+      0,
+      [_iIA, _iR],
+      [0, 0],
+      1
+    ];
+    var ArgoCdAwsIdcConfigResponse$ = [
+      3,
+      n05,
+      _ACAICRr,
+      0,
+      [_iIA, _iR, _iMAA],
+      [0, 0, 0]
+    ];
+    var ArgoCdConfigRequest$ = [
+      3,
+      n05,
+      _ACCR,
+      0,
+      [_aI2, _nam, _rRM, _nA, _eP],
+      [() => ArgoCdAwsIdcConfigRequest$, 0, () => ArgoCdRoleMappingList, () => ArgoCdNetworkAccessConfigRequest$, 0],
+      1
+    ];
+    var ArgoCdConfigResponse$ = [
+      3,
+      n05,
+      _ACCRr,
+      0,
+      [_nam, _aI2, _rRM, _nA, _sU, _eP],
+      [0, () => ArgoCdAwsIdcConfigResponse$, () => ArgoCdRoleMappingList, () => ArgoCdNetworkAccessConfigResponse$, 0, 0]
+    ];
+    var ArgoCdNetworkAccessConfigRequest$ = [
+      3,
+      n05,
+      _ACNACR,
+      0,
+      [_vI],
+      [64 | 0]
+    ];
+    var ArgoCdNetworkAccessConfigResponse$ = [
+      3,
+      n05,
+      _ACNACRr,
+      0,
+      [_vI],
+      [64 | 0]
+    ];
+    var ArgoCdRoleMapping$ = [
+      3,
+      n05,
+      _ACRM,
+      0,
+      [_r3, _id],
+      [0, () => SsoIdentityList],
+      2
+    ];
+    var AssociateAccessPolicyRequest$ = [
+      3,
+      n05,
+      _AAPR,
+      0,
+      [_cN, _pA, _pAo, _aS],
+      [[0, 1], [0, 1], 0, () => AccessScope$],
+      4
+    ];
+    var AssociateAccessPolicyResponse$ = [
+      3,
+      n05,
+      _AAPRs,
+      0,
+      [_cN, _pA, _aAP],
+      [0, 0, () => AssociatedAccessPolicy$]
+    ];
+    var AssociatedAccessPolicy$ = [
+      3,
+      n05,
+      _AAP,
+      0,
+      [_pAo, _aS, _aAs, _mA],
+      [0, () => AccessScope$, 4, 4]
+    ];
+    var AssociateEncryptionConfigRequest$ = [
+      3,
+      n05,
+      _AECR,
+      0,
+      [_cN, _eC, _cRT],
+      [[0, 1], () => EncryptionConfigList, [0, 4]],
+      2
+    ];
+    var AssociateEncryptionConfigResponse$ = [
+      3,
+      n05,
+      _AECRs,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var AssociateIdentityProviderConfigRequest$ = [
+      3,
+      n05,
+      _AIPCR,
+      0,
+      [_cN, _oi, _t, _cRT],
+      [[0, 1], () => OidcIdentityProviderConfigRequest$, 128 | 0, [0, 4]],
+      2
+    ];
+    var AssociateIdentityProviderConfigResponse$ = [
+      3,
+      n05,
+      _AIPCRs,
+      0,
+      [_up, _t],
+      [() => Update$, 128 | 0]
+    ];
+    var AutoScalingGroup$ = [
+      3,
+      n05,
+      _ASG,
+      0,
+      [_n],
+      [0]
+    ];
+    var BlockStorage$ = [
+      3,
+      n05,
+      _BS,
+      0,
+      [_en],
+      [2]
+    ];
+    var Cancellation$ = [
+      3,
+      n05,
+      _C2,
+      0,
+      [_st, _re],
+      [0, 0]
+    ];
+    var CancelUpdateRequest$ = [
+      3,
+      n05,
+      _CUR,
+      0,
+      [_n, _uI, _cRT],
+      [[0, 1], [0, 1], [0, 4]],
+      2
+    ];
+    var CancelUpdateResponse$ = [
+      3,
+      n05,
+      _CURa,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var Capability$ = [
+      3,
+      n05,
+      _Ca,
+      0,
+      [_cNa, _a2, _cN, _ty, _rA, _st, _v, _con, _t, _h4, _cA, _mA, _dPP],
+      [0, 0, 0, 0, 0, 0, 0, () => CapabilityConfigurationResponse$, 128 | 0, () => CapabilityHealth$, 4, 4, 0]
+    ];
+    var CapabilityConfigurationRequest$ = [
+      3,
+      n05,
+      _CCR,
+      0,
+      [_aC, _ac],
+      [() => ArgoCdConfigRequest$, () => AckConfigRequest$]
+    ];
+    var CapabilityConfigurationResponse$ = [
+      3,
+      n05,
+      _CCRa,
+      0,
+      [_aC, _ac],
+      [() => ArgoCdConfigResponse$, () => AckConfigResponse$]
+    ];
+    var CapabilityHealth$ = [
+      3,
+      n05,
+      _CH,
+      0,
+      [_is],
+      [() => CapabilityIssueList]
+    ];
+    var CapabilityIssue$ = [
+      3,
+      n05,
+      _CI,
+      0,
+      [_co3, _m4],
+      [0, 0]
+    ];
+    var CapabilitySummary$ = [
+      3,
+      n05,
+      _CS2,
+      0,
+      [_cNa, _a2, _ty, _st, _v, _cA, _mA],
+      [0, 0, 0, 0, 0, 4, 4]
+    ];
+    var Certificate$ = [
+      3,
+      n05,
+      _Ce,
+      0,
+      [_d, _act],
+      [0, () => ActiveCertificateAuthority$]
+    ];
+    var CertificateAuthority$ = [
+      3,
+      n05,
+      _CA2,
+      0,
+      [_i, _cA, _cB, _aAc, _aB, _sS, _dSi, _va, _sE, _rAo, _d],
+      [0, 4, 0, 4, 0, 0, 0, () => CertificateAuthorityValidity$, () => CertificateAuthorityScheduledEvents$, 2, 0]
+    ];
+    var CertificateAuthorityScheduledEvents$ = [
+      3,
+      n05,
+      _CASE,
+      0,
+      [_fAA, _fAAi],
+      [4, 4]
+    ];
+    var CertificateAuthoritySummary$ = [
+      3,
+      n05,
+      _CAS,
+      0,
+      [_i, _cA, _cB, _aAc, _aB, _sS, _dSi],
+      [0, 4, 0, 4, 0, 0, 0]
+    ];
+    var CertificateAuthorityValidity$ = [
+      3,
+      n05,
+      _CAV,
+      0,
+      [_nB, _nAo],
+      [4, 4]
+    ];
+    var ClientStat$ = [
+      3,
+      n05,
+      _CSl,
+      0,
+      [_uA, _nORLD, _lRT],
+      [0, 1, 4]
+    ];
+    var Cluster$ = [
+      3,
+      n05,
+      _Cl,
+      0,
+      [_n, _a2, _cA, _v, _end, _rA, _rVC, _kNC, _l, _ide, _st, _cAe, _cRT, _pV, _t, _eC, _cC, _i, _h4, _oC, _aCc, _uP, _zSC, _rNC, _cCo, _sC, _dP, _cPSC, _kASC, _kSC, _kCMC],
+      [0, 0, 4, 0, 0, 0, () => VpcConfigResponse$, () => KubernetesNetworkConfigResponse$, () => Logging$, () => Identity$, 0, () => Certificate$, 0, 0, 128 | 0, () => EncryptionConfigList, () => ConnectorConfigResponse$, 0, () => ClusterHealth$, () => OutpostConfigResponse$, () => AccessConfigResponse$, () => UpgradePolicyResponse$, () => ZonalShiftConfigResponse$, () => RemoteNetworkConfigResponse$, () => ComputeConfigResponse$, () => StorageConfigResponse$, 2, () => ControlPlaneScalingConfig$, () => KubeApiServerConfigResponse$, () => KubeSchedulerConfigResponse$, () => KubeControllerManagerConfigResponse$]
+    ];
+    var ClusterHealth$ = [
+      3,
+      n05,
+      _CHl,
+      0,
+      [_is],
+      [() => ClusterIssueList]
+    ];
+    var ClusterIssue$ = [
+      3,
+      n05,
+      _CIl,
+      0,
+      [_co3, _m4, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var ClusterVersionInformation$ = [
+      3,
+      n05,
+      _CVI,
+      0,
+      [_cVl, _cTl, _dPV, _dV, _rD, _eOSSD, _eOESD, _st, _vS, _kPV, _cPST, _cPCC],
+      [0, 0, 0, 2, 4, 4, 4, 0, 0, 0, () => ControlPlaneScalingTierList, () => ControlPlaneConfigInfo$]
+    ];
+    var Compatibility$ = [
+      3,
+      n05,
+      _Co,
+      0,
+      [_cVl, _pVl, _dV],
+      [0, 64 | 0, 2]
+    ];
+    var ComputeConfigRequest$ = [
+      3,
+      n05,
+      _CCRo,
+      0,
+      [_en, _nP, _nRA],
+      [2, 64 | 0, 0]
+    ];
+    var ComputeConfigResponse$ = [
+      3,
+      n05,
+      _CCRom,
+      0,
+      [_en, _nP, _nRA],
+      [2, 64 | 0, 0]
+    ];
+    var ConnectorConfigRequest$ = [
+      3,
+      n05,
+      _CCRon,
+      0,
+      [_rA, _pr],
+      [0, 0],
+      2
+    ];
+    var ConnectorConfigResponse$ = [
+      3,
+      n05,
+      _CCRonn,
+      0,
+      [_aIc, _aCct, _aE, _pr, _rA],
+      [0, 0, 4, 0, 0]
+    ];
+    var ControlPlaneConfigInfo$ = [
+      3,
+      n05,
+      _CPCI,
+      0,
+      [_kASC, _kSC, _kCMC],
+      [() => KubeApiServerVersionConfig$, () => KubeSchedulerVersionConfig$, () => KubeControllerManagerVersionConfig$]
+    ];
+    var ControlPlanePlacementRequest$ = [
+      3,
+      n05,
+      _CPPR,
+      0,
+      [_gN, _sL],
+      [0, 0]
+    ];
+    var ControlPlanePlacementResponse$ = [
+      3,
+      n05,
+      _CPPRo,
+      0,
+      [_gN, _sL],
+      [0, 0]
+    ];
+    var ControlPlaneScalingConfig$ = [
+      3,
+      n05,
+      _CPSC,
+      0,
+      [_ti],
+      [0]
+    ];
+    var ControlPlaneScalingTierInfo$ = [
+      3,
+      n05,
+      _CPSTI,
+      0,
+      [_tN, _aRC, _pSRPS, _cDSG, _cPCCO],
+      [0, 1, 1, 1, () => ControlPlaneConfigInfo$]
+    ];
+    var CrdManagementConfiguration$ = [
+      3,
+      n05,
+      _CMC,
+      0,
+      [_ma],
+      [2]
+    ];
+    var CreateAccessConfigRequest$ = [
+      3,
+      n05,
+      _CACR,
+      0,
+      [_bCCAP, _aM],
+      [2, 0]
+    ];
+    var CreateAccessEntryRequest$ = [
+      3,
+      n05,
+      _CAER,
+      0,
+      [_cN, _pA, _kG, _t, _cRT, _u, _ty],
+      [[0, 1], 0, 64 | 0, 128 | 0, [0, 4], 0, 0],
+      2
+    ];
+    var CreateAccessEntryResponse$ = [
+      3,
+      n05,
+      _CAERr,
+      0,
+      [_aEc],
+      [() => AccessEntry$]
+    ];
+    var CreateAddonRequest$ = [
+      3,
+      n05,
+      _CAR,
+      0,
+      [_cN, _aN, _aV, _sARA, _rCe, _cRT, _t, _cV3, _pIA, _nC],
+      [[0, 1], 0, 0, 0, 0, [0, 4], 128 | 0, 0, () => AddonPodIdentityAssociationsList, () => AddonNamespaceConfigRequest$],
+      2
+    ];
+    var CreateAddonResponse$ = [
+      3,
+      n05,
+      _CARr,
+      0,
+      [_ad],
+      [() => Addon$]
+    ];
+    var CreateCapabilityRequest$ = [
+      3,
+      n05,
+      _CCRr,
+      0,
+      [_cNa, _cN, _ty, _rA, _dPP, _cRT, _con, _t],
+      [0, [0, 1], 0, 0, 0, [0, 4], () => CapabilityConfigurationRequest$, 128 | 0],
+      5
+    ];
+    var CreateCapabilityResponse$ = [
+      3,
+      n05,
+      _CCRre,
+      0,
+      [_ca],
+      [() => Capability$]
+    ];
+    var CreateCertificateAuthorityRequest$ = [
+      3,
+      n05,
+      _CCAR,
+      0,
+      [_cN, _cRT],
+      [[0, 1], [0, 4]],
+      1
+    ];
+    var CreateCertificateAuthorityResponse$ = [
+      3,
+      n05,
+      _CCARr,
+      0,
+      [_up, _cAe],
+      [() => Update$, () => CertificateAuthoritySummary$]
+    ];
+    var CreateClusterRequest$ = [
+      3,
+      n05,
+      _CCRrea,
+      0,
+      [_n, _rA, _rVC, _v, _kNC, _l, _cRT, _t, _eC, _oC, _aCc, _bSMA, _uP, _zSC, _rNC, _cCo, _sC, _dP, _cPSC, _kASC, _kSC, _kCMC],
+      [0, 0, () => VpcConfigRequest$, 0, () => KubernetesNetworkConfigRequest$, () => Logging$, [0, 4], 128 | 0, () => EncryptionConfigList, () => OutpostConfigRequest$, () => CreateAccessConfigRequest$, 2, () => UpgradePolicyRequest$, () => ZonalShiftConfigRequest$, () => RemoteNetworkConfigRequest$, () => ComputeConfigRequest$, () => StorageConfigRequest$, 2, () => ControlPlaneScalingConfig$, () => KubeApiServerConfigRequest$, () => KubeSchedulerConfigRequest$, () => KubeControllerManagerConfigRequest$],
+      3
+    ];
+    var CreateClusterResponse$ = [
+      3,
+      n05,
+      _CCRreat,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var CreateEksAnywhereSubscriptionRequest$ = [
+      3,
+      n05,
+      _CEASR,
+      0,
+      [_n, _te, _lQ, _lT, _aR, _cRT, _t],
+      [0, () => EksAnywhereSubscriptionTerm$, 1, 0, 2, [0, 4], 128 | 0],
+      2
+    ];
+    var CreateEksAnywhereSubscriptionResponse$ = [
+      3,
+      n05,
+      _CEASRr,
+      0,
+      [_su],
+      [() => EksAnywhereSubscription$]
+    ];
+    var CreateFargateProfileRequest$ = [
+      3,
+      n05,
+      _CFPR,
+      0,
+      [_fPN, _cN, _pERA, _sub, _sel, _cRT, _t],
+      [0, [0, 1], 0, 64 | 0, () => FargateProfileSelectors, [0, 4], 128 | 0],
+      3
+    ];
+    var CreateFargateProfileResponse$ = [
+      3,
+      n05,
+      _CFPRr,
+      0,
+      [_fP],
+      [() => FargateProfile$]
+    ];
+    var CreateNodegroupRequest$ = [
+      3,
+      n05,
+      _CNR,
+      0,
+      [_cN, _nN, _sub, _nR, _sCc, _dSis, _iT3, _aT4, _rAe, _la, _ta, _t, _cRT, _lTa, _uC, _nRC, _cTa, _v, _rV, _wPC],
+      [[0, 1], 0, 64 | 0, 0, () => NodegroupScalingConfig$, 1, 64 | 0, 0, () => RemoteAccessConfig$, 128 | 0, () => taintsList, 128 | 0, [0, 4], () => LaunchTemplateSpecification$, () => NodegroupUpdateConfig$, () => NodeRepairConfig$, 0, 0, 0, () => WarmPoolConfig$],
+      4
+    ];
+    var CreateNodegroupResponse$ = [
+      3,
+      n05,
+      _CNRr,
+      0,
+      [_no],
+      [() => Nodegroup$]
+    ];
+    var CreatePodIdentityAssociationRequest$ = [
+      3,
+      n05,
+      _CPIAR,
+      0,
+      [_cN, _nam, _sA, _rA, _cRT, _t, _dST, _tRA, _po],
+      [[0, 1], 0, 0, 0, [0, 4], 128 | 0, 2, 0, 0],
+      4
+    ];
+    var CreatePodIdentityAssociationResponse$ = [
+      3,
+      n05,
+      _CPIARr,
+      0,
+      [_as],
+      [() => PodIdentityAssociation$]
+    ];
+    var DeleteAccessEntryRequest$ = [
+      3,
+      n05,
+      _DAER,
+      0,
+      [_cN, _pA],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeleteAccessEntryResponse$ = [
+      3,
+      n05,
+      _DAERe,
+      0,
+      [],
+      []
+    ];
+    var DeleteAddonRequest$ = [
+      3,
+      n05,
+      _DAR,
+      0,
+      [_cN, _aN, _pre],
+      [[0, 1], [0, 1], [2, { [_hQ2]: _pre }]],
+      2
+    ];
+    var DeleteAddonResponse$ = [
+      3,
+      n05,
+      _DARe,
+      0,
+      [_ad],
+      [() => Addon$]
+    ];
+    var DeleteCapabilityRequest$ = [
+      3,
+      n05,
+      _DCR,
+      0,
+      [_cN, _cNa],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeleteCapabilityResponse$ = [
+      3,
+      n05,
+      _DCRe,
+      0,
+      [_ca],
+      [() => Capability$]
+    ];
+    var DeleteCertificateAuthorityRequest$ = [
+      3,
+      n05,
+      _DCAR,
+      0,
+      [_cN, _cAI, _cRT],
+      [[0, 1], [0, 1], [0, { [_hQ2]: _cRT, [_iTd]: 1 }]],
+      2
+    ];
+    var DeleteCertificateAuthorityResponse$ = [
+      3,
+      n05,
+      _DCARe,
+      0,
+      [_up, _cAe],
+      [() => Update$, () => CertificateAuthoritySummary$]
+    ];
+    var DeleteClusterRequest$ = [
+      3,
+      n05,
+      _DCRel,
+      0,
+      [_n],
+      [[0, 1]],
+      1
+    ];
+    var DeleteClusterResponse$ = [
+      3,
+      n05,
+      _DCRele,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var DeleteEksAnywhereSubscriptionRequest$ = [
+      3,
+      n05,
+      _DEASR,
+      0,
+      [_i],
+      [[0, 1]],
+      1
+    ];
+    var DeleteEksAnywhereSubscriptionResponse$ = [
+      3,
+      n05,
+      _DEASRe,
+      0,
+      [_su],
+      [() => EksAnywhereSubscription$]
+    ];
+    var DeleteFargateProfileRequest$ = [
+      3,
+      n05,
+      _DFPR,
+      0,
+      [_cN, _fPN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeleteFargateProfileResponse$ = [
+      3,
+      n05,
+      _DFPRe,
+      0,
+      [_fP],
+      [() => FargateProfile$]
+    ];
+    var DeleteNodegroupRequest$ = [
+      3,
+      n05,
+      _DNR,
+      0,
+      [_cN, _nN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeleteNodegroupResponse$ = [
+      3,
+      n05,
+      _DNRe,
+      0,
+      [_no],
+      [() => Nodegroup$]
+    ];
+    var DeletePodIdentityAssociationRequest$ = [
+      3,
+      n05,
+      _DPIAR,
+      0,
+      [_cN, _aIs],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeletePodIdentityAssociationResponse$ = [
+      3,
+      n05,
+      _DPIARe,
+      0,
+      [_as],
+      [() => PodIdentityAssociation$]
+    ];
+    var DeprecationDetail$ = [
+      3,
+      n05,
+      _DD,
+      0,
+      [_us, _rW, _sSV, _sSRV, _cS2],
+      [0, 0, 0, 0, () => ClientStats]
+    ];
+    var DeregisterClusterRequest$ = [
+      3,
+      n05,
+      _DCRer,
+      0,
+      [_n],
+      [[0, 1]],
+      1
+    ];
+    var DeregisterClusterResponse$ = [
+      3,
+      n05,
+      _DCRere,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var DescribeAccessEntryRequest$ = [
+      3,
+      n05,
+      _DAERes,
+      0,
+      [_cN, _pA],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeAccessEntryResponse$ = [
+      3,
+      n05,
+      _DAEResc,
+      0,
+      [_aEc],
+      [() => AccessEntry$]
+    ];
+    var DescribeAddonConfigurationRequest$ = [
+      3,
+      n05,
+      _DACR,
+      0,
+      [_aN, _aV],
+      [[0, { [_hQ2]: _aN }], [0, { [_hQ2]: _aV }]],
+      2
+    ];
+    var DescribeAddonConfigurationResponse$ = [
+      3,
+      n05,
+      _DACRe,
+      0,
+      [_aN, _aV, _cSo, _pIC],
+      [0, 0, 0, () => AddonPodIdentityConfigurationList]
+    ];
+    var DescribeAddonRequest$ = [
+      3,
+      n05,
+      _DARes,
+      0,
+      [_cN, _aN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeAddonResponse$ = [
+      3,
+      n05,
+      _DAResc,
+      0,
+      [_ad],
+      [() => Addon$]
+    ];
+    var DescribeAddonVersionsRequest$ = [
+      3,
+      n05,
+      _DAVR,
+      0,
+      [_kV, _mR, _nT, _aN, _typ, _pu, _ow],
+      [[0, { [_hQ2]: _kV }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [0, { [_hQ2]: _aN }], [64 | 0, { [_hQ2]: _typ }], [64 | 0, { [_hQ2]: _pu }], [64 | 0, { [_hQ2]: _ow }]]
+    ];
+    var DescribeAddonVersionsResponse$ = [
+      3,
+      n05,
+      _DAVRe,
+      0,
+      [_add, _nT],
+      [() => Addons, 0]
+    ];
+    var DescribeCapabilityRequest$ = [
+      3,
+      n05,
+      _DCRes,
+      0,
+      [_cN, _cNa],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeCapabilityResponse$ = [
+      3,
+      n05,
+      _DCResc,
+      0,
+      [_ca],
+      [() => Capability$]
+    ];
+    var DescribeCertificateAuthorityRequest$ = [
+      3,
+      n05,
+      _DCARes,
+      0,
+      [_cN, _cAI],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeCertificateAuthorityResponse$ = [
+      3,
+      n05,
+      _DCAResc,
+      0,
+      [_cAe],
+      [() => CertificateAuthority$]
+    ];
+    var DescribeClusterRequest$ = [
+      3,
+      n05,
+      _DCRescr,
+      0,
+      [_n],
+      [[0, 1]],
+      1
+    ];
+    var DescribeClusterResponse$ = [
+      3,
+      n05,
+      _DCRescri,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var DescribeClusterVersionsRequest$ = [
+      3,
+      n05,
+      _DCVR,
+      0,
+      [_cTl, _mR, _nT, _dO, _iA, _cVlu, _st, _vS],
+      [[0, { [_hQ2]: _cTl }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [2, { [_hQ2]: _dO }], [2, { [_hQ2]: _iA }], [64 | 0, { [_hQ2]: _cVlu }], [0, { [_hQ2]: _st }], [0, { [_hQ2]: _vS }]]
+    ];
+    var DescribeClusterVersionsResponse$ = [
+      3,
+      n05,
+      _DCVRe,
+      0,
+      [_nT, _cVlu],
+      [0, () => ClusterVersionList]
+    ];
+    var DescribeEksAnywhereSubscriptionRequest$ = [
+      3,
+      n05,
+      _DEASRes,
+      0,
+      [_i],
+      [[0, 1]],
+      1
+    ];
+    var DescribeEksAnywhereSubscriptionResponse$ = [
+      3,
+      n05,
+      _DEASResc,
+      0,
+      [_su],
+      [() => EksAnywhereSubscription$]
+    ];
+    var DescribeFargateProfileRequest$ = [
+      3,
+      n05,
+      _DFPRes,
+      0,
+      [_cN, _fPN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeFargateProfileResponse$ = [
+      3,
+      n05,
+      _DFPResc,
+      0,
+      [_fP],
+      [() => FargateProfile$]
+    ];
+    var DescribeIdentityProviderConfigRequest$ = [
+      3,
+      n05,
+      _DIPCR,
+      0,
+      [_cN, _iPC],
+      [[0, 1], () => IdentityProviderConfig$],
+      2
+    ];
+    var DescribeIdentityProviderConfigResponse$ = [
+      3,
+      n05,
+      _DIPCRe,
+      0,
+      [_iPC],
+      [() => IdentityProviderConfigResponse$]
+    ];
+    var DescribeInsightRequest$ = [
+      3,
+      n05,
+      _DIR,
+      0,
+      [_cN, _i],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeInsightResponse$ = [
+      3,
+      n05,
+      _DIRe,
+      0,
+      [_in],
+      [() => Insight$]
+    ];
+    var DescribeInsightsRefreshRequest$ = [
+      3,
+      n05,
+      _DIRR,
+      0,
+      [_cN],
+      [[0, 1]],
+      1
+    ];
+    var DescribeInsightsRefreshResponse$ = [
+      3,
+      n05,
+      _DIRRe,
+      0,
+      [_m4, _st, _sAt, _eA],
+      [0, 0, 4, 4]
+    ];
+    var DescribeNodegroupRequest$ = [
+      3,
+      n05,
+      _DNRes,
+      0,
+      [_cN, _nN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeNodegroupResponse$ = [
+      3,
+      n05,
+      _DNResc,
+      0,
+      [_no],
+      [() => Nodegroup$]
+    ];
+    var DescribePodIdentityAssociationRequest$ = [
+      3,
+      n05,
+      _DPIARes,
+      0,
+      [_cN, _aIs],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribePodIdentityAssociationResponse$ = [
+      3,
+      n05,
+      _DPIAResc,
+      0,
+      [_as],
+      [() => PodIdentityAssociation$]
+    ];
+    var DescribeUpdateRequest$ = [
+      3,
+      n05,
+      _DUR,
+      0,
+      [_n, _uI, _nN, _aN, _cNa],
+      [[0, 1], [0, 1], [0, { [_hQ2]: _nN }], [0, { [_hQ2]: _aN }], [0, { [_hQ2]: _cNa }]],
+      2
+    ];
+    var DescribeUpdateResponse$ = [
+      3,
+      n05,
+      _DURe,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var DisassociateAccessPolicyRequest$ = [
+      3,
+      n05,
+      _DAPR,
+      0,
+      [_cN, _pA, _pAo],
+      [[0, 1], [0, 1], [0, 1]],
+      3
+    ];
+    var DisassociateAccessPolicyResponse$ = [
+      3,
+      n05,
+      _DAPRi,
+      0,
+      [],
+      []
+    ];
+    var DisassociateIdentityProviderConfigRequest$ = [
+      3,
+      n05,
+      _DIPCRi,
+      0,
+      [_cN, _iPC, _cRT],
+      [[0, 1], () => IdentityProviderConfig$, [0, 4]],
+      2
+    ];
+    var DisassociateIdentityProviderConfigResponse$ = [
+      3,
+      n05,
+      _DIPCRis,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var DurationConstraints$ = [
+      3,
+      n05,
+      _DC,
+      0,
+      [_mi, _max],
+      [0, 0]
+    ];
+    var DurationParameterConfig$ = [
+      3,
+      n05,
+      _DPC,
+      0,
+      [_dVe, _cons],
+      [0, () => DurationConstraints$]
+    ];
+    var EksAnywhereSubscription$ = [
+      3,
+      n05,
+      _EAS,
+      0,
+      [_i, _a2, _cA, _eD, _eDx, _lQ, _lT, _te, _st, _aR, _lA, _li, _t],
+      [0, 0, 4, 4, 4, 1, 0, () => EksAnywhereSubscriptionTerm$, 0, 2, 64 | 0, () => LicenseList, 128 | 0]
+    ];
+    var EksAnywhereSubscriptionTerm$ = [
+      3,
+      n05,
+      _EAST,
+      0,
+      [_du, _un],
+      [1, 0]
+    ];
+    var ElasticLoadBalancing$ = [
+      3,
+      n05,
+      _ELB,
+      0,
+      [_en, _gA],
+      [2, () => GatewayApiConfiguration$]
+    ];
+    var EncryptionConfig$ = [
+      3,
+      n05,
+      _EC,
+      0,
+      [_res, _pr],
+      [64 | 0, () => Provider$]
+    ];
+    var ErrorDetail$ = [
+      3,
+      n05,
+      _ED,
+      0,
+      [_eCr, _eM, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var EtcdPlacementRequest$ = [
+      3,
+      n05,
+      _EPR,
+      0,
+      [_sL],
+      [0]
+    ];
+    var EtcdPlacementResponse$ = [
+      3,
+      n05,
+      _EPRt,
+      0,
+      [_sL],
+      [0]
+    ];
+    var FargateProfile$ = [
+      3,
+      n05,
+      _FP,
+      0,
+      [_fPN, _fPA, _cN, _cA, _pERA, _sub, _sel, _st, _t, _h4],
+      [0, 0, 0, 4, 0, 64 | 0, () => FargateProfileSelectors, 0, 128 | 0, () => FargateProfileHealth$]
+    ];
+    var FargateProfileHealth$ = [
+      3,
+      n05,
+      _FPH,
+      0,
+      [_is],
+      [() => FargateProfileIssueList]
+    ];
+    var FargateProfileIssue$ = [
+      3,
+      n05,
+      _FPI,
+      0,
+      [_co3, _m4, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var FargateProfileSelector$ = [
+      3,
+      n05,
+      _FPS,
+      0,
+      [_nam, _la],
+      [0, 128 | 0]
+    ];
+    var GatewayApiConfiguration$ = [
+      3,
+      n05,
+      _GAC,
+      0,
+      [_cr],
+      [() => CrdManagementConfiguration$]
+    ];
+    var HorizontalPodAutoscalerControllerConfigRequest$ = [
+      3,
+      n05,
+      _HPACCR,
+      0,
+      [_hPASP],
+      [0]
+    ];
+    var HorizontalPodAutoscalerControllerConfigResponse$ = [
+      3,
+      n05,
+      _HPACCRo,
+      0,
+      [_hPASP],
+      [0]
+    ];
+    var HorizontalPodAutoscalerControllerVersionConfig$ = [
+      3,
+      n05,
+      _HPACVC,
+      0,
+      [_hPASP],
+      [() => DurationParameterConfig$]
+    ];
+    var Identity$ = [
+      3,
+      n05,
+      _I,
+      0,
+      [_oi],
+      [() => OIDC$]
+    ];
+    var IdentityProviderConfig$ = [
+      3,
+      n05,
+      _IPC,
+      0,
+      [_ty, _n],
+      [0, 0],
+      2
+    ];
+    var IdentityProviderConfigResponse$ = [
+      3,
+      n05,
+      _IPCR,
+      0,
+      [_oi],
+      [() => OidcIdentityProviderConfig$]
+    ];
+    var Insight$ = [
+      3,
+      n05,
+      _In,
+      0,
+      [_i, _n, _cat, _kV, _lRTa, _lTT, _de, _iS, _rec, _aId, _res, _cSS],
+      [0, 0, 0, 0, 4, 4, 0, () => InsightStatus$, 0, 128 | 0, () => InsightResourceDetails, () => InsightCategorySpecificSummary$]
+    ];
+    var InsightCategorySpecificSummary$ = [
+      3,
+      n05,
+      _ICSS,
+      0,
+      [_dD, _aCD],
+      [() => DeprecationDetails, () => AddonCompatibilityDetails]
+    ];
+    var InsightResourceDetail$ = [
+      3,
+      n05,
+      _IRD,
+      0,
+      [_iS, _kRU, _a2],
+      [() => InsightStatus$, 0, 0]
+    ];
+    var InsightsFilter$ = [
+      3,
+      n05,
+      _IF,
+      0,
+      [_cate, _kVu, _sta],
+      [64 | 0, 64 | 0, 64 | 0]
+    ];
+    var InsightStatus$ = [
+      3,
+      n05,
+      _IS,
+      0,
+      [_st, _re],
+      [0, 0]
+    ];
+    var InsightSummary$ = [
+      3,
+      n05,
+      _ISn,
+      0,
+      [_i, _n, _cat, _kV, _lRTa, _lTT, _de, _iS],
+      [0, 0, 0, 0, 4, 4, 0, () => InsightStatus$]
+    ];
+    var IntegerConstraints$ = [
+      3,
+      n05,
+      _IC,
+      0,
+      [_mi, _max],
+      [1, 1]
+    ];
+    var IntegerParameterConfig$ = [
+      3,
+      n05,
+      _IPCn,
+      0,
+      [_dVe, _cons],
+      [1, () => IntegerConstraints$]
+    ];
+    var IntegerRangeConstraint$ = [
+      3,
+      n05,
+      _IRC,
+      0,
+      [_mi, _max],
+      [1, 1]
+    ];
+    var Issue$ = [
+      3,
+      n05,
+      _Is,
+      0,
+      [_co3, _m4, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var KubeApiServerConfigRequest$ = [
+      3,
+      n05,
+      _KASCR,
+      0,
+      [_eT, _sNPR],
+      [0, () => ServiceNodePortRange$]
+    ];
+    var KubeApiServerConfigResponse$ = [
+      3,
+      n05,
+      _KASCRu,
+      0,
+      [_eT, _sNPR],
+      [0, () => ServiceNodePortRange$]
+    ];
+    var KubeApiServerVersionConfig$ = [
+      3,
+      n05,
+      _KASVC,
+      0,
+      [_eT, _sNPR],
+      [() => DurationParameterConfig$, () => PortRangeParameterConfig$]
+    ];
+    var KubeControllerManagerConfigRequest$ = [
+      3,
+      n05,
+      _KCMCR,
+      0,
+      [_pGCC, _hPACC],
+      [() => PodGcControllerConfigRequest$, () => HorizontalPodAutoscalerControllerConfigRequest$]
+    ];
+    var KubeControllerManagerConfigResponse$ = [
+      3,
+      n05,
+      _KCMCRu,
+      0,
+      [_pGCC, _hPACC],
+      [() => PodGcControllerConfigResponse$, () => HorizontalPodAutoscalerControllerConfigResponse$]
+    ];
+    var KubeControllerManagerVersionConfig$ = [
+      3,
+      n05,
+      _KCMVC,
+      0,
+      [_pGCC, _hPACC],
+      [() => PodGcControllerVersionConfig$, () => HorizontalPodAutoscalerControllerVersionConfig$]
+    ];
+    var KubernetesNetworkConfigRequest$ = [
+      3,
+      n05,
+      _KNCR,
+      0,
+      [_sIC, _iF, _eLB],
+      [0, 0, () => ElasticLoadBalancing$]
+    ];
+    var KubernetesNetworkConfigResponse$ = [
+      3,
+      n05,
+      _KNCRu,
+      0,
+      [_sIC, _sICe, _iF, _eLB],
+      [0, 0, 0, () => ElasticLoadBalancing$]
+    ];
+    var KubeSchedulerConfigRequest$ = [
+      3,
+      n05,
+      _KSCR,
+      0,
+      [_nRF],
+      [() => NodeResourcesFitConfig$]
+    ];
+    var KubeSchedulerConfigResponse$ = [
+      3,
+      n05,
+      _KSCRu,
+      0,
+      [_nRF],
+      [() => NodeResourcesFitConfig$]
+    ];
+    var KubeSchedulerVersionConfig$ = [
+      3,
+      n05,
+      _KSVC,
+      0,
+      [_nRF],
+      [() => NodeResourcesFitVersionConfig$]
+    ];
+    var LaunchTemplateSpecification$ = [
+      3,
+      n05,
+      _LTS,
+      0,
+      [_n, _v, _i],
+      [0, 0, 0]
+    ];
+    var License$ = [
+      3,
+      n05,
+      _L,
+      0,
+      [_i, _to],
+      [0, 0]
+    ];
+    var ListAccessEntriesRequest$ = [
+      3,
+      n05,
+      _LAER,
+      0,
+      [_cN, _aPA, _mR, _nT],
+      [[0, 1], [0, { [_hQ2]: _aPA }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListAccessEntriesResponse$ = [
+      3,
+      n05,
+      _LAERi,
+      0,
+      [_aEcc, _nT],
+      [64 | 0, 0]
+    ];
+    var ListAccessPoliciesRequest$ = [
+      3,
+      n05,
+      _LAPR,
+      0,
+      [_mR, _nT],
+      [[1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]]
+    ];
+    var ListAccessPoliciesResponse$ = [
+      3,
+      n05,
+      _LAPRi,
+      0,
+      [_aP, _nT],
+      [() => AccessPoliciesList, 0]
+    ];
+    var ListAddonsRequest$ = [
+      3,
+      n05,
+      _LAR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListAddonsResponse$ = [
+      3,
+      n05,
+      _LARi,
+      0,
+      [_add, _nT],
+      [64 | 0, 0]
+    ];
+    var ListAssociatedAccessPoliciesRequest$ = [
+      3,
+      n05,
+      _LAAPR,
+      0,
+      [_cN, _pA, _mR, _nT],
+      [[0, 1], [0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      2
+    ];
+    var ListAssociatedAccessPoliciesResponse$ = [
+      3,
+      n05,
+      _LAAPRi,
+      0,
+      [_cN, _pA, _nT, _aAPs],
+      [0, 0, 0, () => AssociatedAccessPoliciesList]
+    ];
+    var ListCapabilitiesRequest$ = [
+      3,
+      n05,
+      _LCR,
+      0,
+      [_cN, _nT, _mR],
+      [[0, 1], [0, { [_hQ2]: _nT }], [1, { [_hQ2]: _mR }]],
+      1
+    ];
+    var ListCapabilitiesResponse$ = [
+      3,
+      n05,
+      _LCRi,
+      0,
+      [_cap, _nT],
+      [() => CapabilitySummaryList, 0]
+    ];
+    var ListCertificateAuthoritiesRequest$ = [
+      3,
+      n05,
+      _LCAR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListCertificateAuthoritiesResponse$ = [
+      3,
+      n05,
+      _LCARi,
+      0,
+      [_cAer, _nT],
+      [() => CertificateAuthoritySummaryList, 0]
+    ];
+    var ListClustersRequest$ = [
+      3,
+      n05,
+      _LCRis,
+      0,
+      [_mR, _nT, _inc],
+      [[1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [64 | 0, { [_hQ2]: _inc }]]
+    ];
+    var ListClustersResponse$ = [
+      3,
+      n05,
+      _LCRist,
+      0,
+      [_clu, _nT],
+      [64 | 0, 0]
+    ];
+    var ListEksAnywhereSubscriptionsRequest$ = [
+      3,
+      n05,
+      _LEASR,
+      0,
+      [_mR, _nT, _iSn],
+      [[1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [64 | 0, { [_hQ2]: _iSn }]]
+    ];
+    var ListEksAnywhereSubscriptionsResponse$ = [
+      3,
+      n05,
+      _LEASRi,
+      0,
+      [_subs, _nT],
+      [() => EksAnywhereSubscriptionList, 0]
+    ];
+    var ListFargateProfilesRequest$ = [
+      3,
+      n05,
+      _LFPR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListFargateProfilesResponse$ = [
+      3,
+      n05,
+      _LFPRi,
+      0,
+      [_fPNa, _nT],
+      [64 | 0, 0]
+    ];
+    var ListIdentityProviderConfigsRequest$ = [
+      3,
+      n05,
+      _LIPCR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListIdentityProviderConfigsResponse$ = [
+      3,
+      n05,
+      _LIPCRi,
+      0,
+      [_iPCd, _nT],
+      [() => IdentityProviderConfigs, 0]
+    ];
+    var ListInsightsRequest$ = [
+      3,
+      n05,
+      _LIR,
+      0,
+      [_cN, _f, _mR, _nT],
+      [[0, 1], () => InsightsFilter$, 1, 0],
+      1
+    ];
+    var ListInsightsResponse$ = [
+      3,
+      n05,
+      _LIRi,
+      0,
+      [_ins, _nT],
+      [() => InsightSummaries, 0]
+    ];
+    var ListNodegroupsRequest$ = [
+      3,
+      n05,
+      _LNR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListNodegroupsResponse$ = [
+      3,
+      n05,
+      _LNRi,
+      0,
+      [_nod, _nT],
+      [64 | 0, 0]
+    ];
+    var ListPodIdentityAssociationsRequest$ = [
+      3,
+      n05,
+      _LPIAR,
+      0,
+      [_cN, _nam, _sA, _mR, _nT],
+      [[0, 1], [0, { [_hQ2]: _nam }], [0, { [_hQ2]: _sA }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListPodIdentityAssociationsResponse$ = [
+      3,
+      n05,
+      _LPIARi,
+      0,
+      [_ass, _nT],
+      [() => PodIdentityAssociationSummaries, 0]
+    ];
+    var ListTagsForResourceRequest$ = [
+      3,
+      n05,
+      _LTFRR,
+      0,
+      [_rAes],
+      [[0, 1]],
+      1
+    ];
+    var ListTagsForResourceResponse$ = [
+      3,
+      n05,
+      _LTFRRi,
+      0,
+      [_t],
+      [128 | 0]
+    ];
+    var ListUpdatesRequest$ = [
+      3,
+      n05,
+      _LUR,
+      0,
+      [_n, _nN, _aN, _cNa, _nT, _mR],
+      [[0, 1], [0, { [_hQ2]: _nN }], [0, { [_hQ2]: _aN }], [0, { [_hQ2]: _cNa }], [0, { [_hQ2]: _nT }], [1, { [_hQ2]: _mR }]],
+      1
+    ];
+    var ListUpdatesResponse$ = [
+      3,
+      n05,
+      _LURi,
+      0,
+      [_uIp, _nT],
+      [64 | 0, 0]
+    ];
+    var Logging$ = [
+      3,
+      n05,
+      _Lo,
+      0,
+      [_cL],
+      [() => LogSetups]
+    ];
+    var LogSetup$ = [
+      3,
+      n05,
+      _LS,
+      0,
+      [_typ, _en],
+      [64 | 0, 2]
+    ];
+    var MarketplaceInformation$ = [
+      3,
+      n05,
+      _MI,
+      0,
+      [_pI, _pU],
+      [0, 0]
+    ];
+    var Nodegroup$ = [
+      3,
+      n05,
+      _N,
+      0,
+      [_nN, _nAod, _cN, _v, _rV, _cA, _mA, _st, _cTa, _sCc, _iT3, _sub, _rAe, _aT4, _nR, _la, _ta, _res, _dSis, _h4, _uC, _nRC, _lTa, _t, _wPC],
+      [0, 0, 0, 0, 0, 4, 4, 0, 0, () => NodegroupScalingConfig$, 64 | 0, 64 | 0, () => RemoteAccessConfig$, 0, 0, 128 | 0, () => taintsList, () => NodegroupResources$, 1, () => NodegroupHealth$, () => NodegroupUpdateConfig$, () => NodeRepairConfig$, () => LaunchTemplateSpecification$, 128 | 0, () => WarmPoolConfig$]
+    ];
+    var NodegroupHealth$ = [
+      3,
+      n05,
+      _NH,
+      0,
+      [_is],
+      [() => IssueList]
+    ];
+    var NodegroupResources$ = [
+      3,
+      n05,
+      _NR,
+      0,
+      [_aSG, _rASG],
+      [() => AutoScalingGroupList, 0]
+    ];
+    var NodegroupScalingConfig$ = [
+      3,
+      n05,
+      _NSC,
+      0,
+      [_mS, _mSa, _dSe],
+      [1, 1, 1]
+    ];
+    var NodegroupUpdateConfig$ = [
+      3,
+      n05,
+      _NUC,
+      0,
+      [_mU, _mUP, _uS],
+      [1, 1, 0]
+    ];
+    var NodeRepairConfig$ = [
+      3,
+      n05,
+      _NRC,
+      0,
+      [_en, _mUNTC, _mUNTP, _mPNRC, _mPNRP, _nRCO],
+      [2, 1, 1, 1, 1, () => NodeRepairConfigOverridesList]
+    ];
+    var NodeRepairConfigOverrides$ = [
+      3,
+      n05,
+      _NRCO,
+      0,
+      [_nMC, _nUR, _mRWTM, _rAep],
+      [0, 0, 1, 0]
+    ];
+    var NodeResourcesFitConfig$ = [
+      3,
+      n05,
+      _NRFC,
+      0,
+      [_sSc],
+      [() => ScoringStrategy$]
+    ];
+    var NodeResourcesFitVersionConfig$ = [
+      3,
+      n05,
+      _NRFVC,
+      0,
+      [_sSc],
+      [() => ScoringStrategyConfig$]
+    ];
+    var OIDC$ = [
+      3,
+      n05,
+      _OIDC,
+      0,
+      [_iss],
+      [0]
+    ];
+    var OidcIdentityProviderConfig$ = [
+      3,
+      n05,
+      _OIPC,
+      0,
+      [_iPCN, _iPCA, _cN, _iU, _cI3, _uCs, _uPs, _gC, _gP, _rCeq, _t, _st],
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 128 | 0, 128 | 0, 0]
+    ];
+    var OidcIdentityProviderConfigRequest$ = [
+      3,
+      n05,
+      _OIPCR,
+      0,
+      [_iPCN, _iU, _cI3, _uCs, _uPs, _gC, _gP, _rCeq],
+      [0, 0, 0, 0, 0, 0, 0, 128 | 0],
+      3
+    ];
+    var OutpostConfigRequest$ = [
+      3,
+      n05,
+      _OCR,
+      0,
+      [_oA, _cPIT, _cPP, _eIT, _ePt],
+      [64 | 0, 0, () => ControlPlanePlacementRequest$, 0, () => EtcdPlacementRequest$],
+      2
+    ];
+    var OutpostConfigResponse$ = [
+      3,
+      n05,
+      _OCRu,
+      0,
+      [_oA, _cPIT, _cPP, _eIT, _ePt],
+      [64 | 0, 0, () => ControlPlanePlacementResponse$, 0, () => EtcdPlacementResponse$],
+      2
+    ];
+    var PodGcControllerConfigRequest$ = [
+      3,
+      n05,
+      _PGCCR,
+      0,
+      [_tPGT],
+      [1]
+    ];
+    var PodGcControllerConfigResponse$ = [
+      3,
+      n05,
+      _PGCCRo,
+      0,
+      [_tPGT],
+      [1]
+    ];
+    var PodGcControllerVersionConfig$ = [
+      3,
+      n05,
+      _PGCVC,
+      0,
+      [_tPGT],
+      [() => IntegerParameterConfig$]
+    ];
+    var PodIdentityAssociation$ = [
+      3,
+      n05,
+      _PIA,
+      0,
+      [_cN, _nam, _sA, _rA, _aAss, _aIs, _t, _cA, _mA, _oAw, _dST, _tRA, _eI3, _po],
+      [0, 0, 0, 0, 0, 0, 128 | 0, 4, 4, 0, 2, 0, 0, 0]
+    ];
+    var PodIdentityAssociationSummary$ = [
+      3,
+      n05,
+      _PIAS,
+      0,
+      [_cN, _nam, _sA, _aAss, _aIs, _oAw],
+      [0, 0, 0, 0, 0, 0]
+    ];
+    var PortRangeConstraints$ = [
+      3,
+      n05,
+      _PRC,
+      0,
+      [_mP, _mPa],
+      [() => IntegerRangeConstraint$, () => IntegerRangeConstraint$]
+    ];
+    var PortRangeParameterConfig$ = [
+      3,
+      n05,
+      _PRPC,
+      0,
+      [_dVe, _cons],
+      [() => ServiceNodePortRange$, () => PortRangeConstraints$]
+    ];
+    var Provider$ = [
+      3,
+      n05,
+      _P2,
+      0,
+      [_kA],
+      [0]
+    ];
+    var RegisterClusterRequest$ = [
+      3,
+      n05,
+      _RCR,
+      0,
+      [_n, _cC, _cRT, _t],
+      [0, () => ConnectorConfigRequest$, [0, 4], 128 | 0],
+      2
+    ];
+    var RegisterClusterResponse$ = [
+      3,
+      n05,
+      _RCRe,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var RemoteAccessConfig$ = [
+      3,
+      n05,
+      _RAC,
+      0,
+      [_eSK, _sSG],
+      [0, 64 | 0]
+    ];
+    var RemoteNetworkConfigRequest$ = [
+      3,
+      n05,
+      _RNCR,
+      0,
+      [_rNN, _rPN],
+      [() => RemoteNodeNetworkList, () => RemotePodNetworkList]
+    ];
+    var RemoteNetworkConfigResponse$ = [
+      3,
+      n05,
+      _RNCRe,
+      0,
+      [_rNN, _rPN],
+      [() => RemoteNodeNetworkList, () => RemotePodNetworkList]
+    ];
+    var RemoteNodeNetwork$ = [
+      3,
+      n05,
+      _RNN,
+      0,
+      [_ci],
+      [64 | 0]
+    ];
+    var RemotePodNetwork$ = [
+      3,
+      n05,
+      _RPN,
+      0,
+      [_ci],
+      [64 | 0]
+    ];
+    var ResourceConstraints$ = [
+      3,
+      n05,
+      _RC2,
+      0,
+      [_n, _w],
+      [() => AllowedValuesConstraint$, () => IntegerRangeConstraint$]
+    ];
+    var ResourceWeight$ = [
+      3,
+      n05,
+      _RW,
+      0,
+      [_n, _w],
+      [0, 1]
+    ];
+    var RollbackConfig$ = [
+      3,
+      n05,
+      _RCo,
+      0,
+      [_tM],
+      [1]
+    ];
+    var ScoringStrategy$ = [
+      3,
+      n05,
+      _SS,
+      0,
+      [_ty, _res],
+      [0, () => ResourceWeightList]
+    ];
+    var ScoringStrategyConfig$ = [
+      3,
+      n05,
+      _SSC,
+      0,
+      [_dVe, _cons],
+      [() => ScoringStrategy$, () => ScoringStrategyConstraints$]
+    ];
+    var ScoringStrategyConstraints$ = [
+      3,
+      n05,
+      _SSCc,
+      0,
+      [_sSc, _res],
+      [() => AllowedValuesConstraint$, () => ResourceConstraints$]
+    ];
+    var ServiceNodePortRange$ = [
+      3,
+      n05,
+      _SNPR,
+      0,
+      [_mP, _mPa],
+      [1, 1]
+    ];
+    var SsoIdentity$ = [
+      3,
+      n05,
+      _SI2,
+      0,
+      [_i, _ty],
+      [0, 0],
+      2
+    ];
+    var StartInsightsRefreshRequest$ = [
+      3,
+      n05,
+      _SIRR,
+      0,
+      [_cN],
+      [[0, 1]],
+      1
+    ];
+    var StartInsightsRefreshResponse$ = [
+      3,
+      n05,
+      _SIRRt,
+      0,
+      [_m4, _st],
+      [0, 0]
+    ];
+    var StorageConfigRequest$ = [
+      3,
+      n05,
+      _SCR,
+      0,
+      [_bS],
+      [() => BlockStorage$]
+    ];
+    var StorageConfigResponse$ = [
+      3,
+      n05,
+      _SCRt,
+      0,
+      [_bS],
+      [() => BlockStorage$]
+    ];
+    var TagResourceRequest$ = [
+      3,
+      n05,
+      _TRR,
+      0,
+      [_rAes, _t],
+      [[0, 1], 128 | 0],
+      2
+    ];
+    var TagResourceResponse$ = [
+      3,
+      n05,
+      _TRRa,
+      0,
+      [],
+      []
+    ];
+    var Taint$ = [
+      3,
+      n05,
+      _T2,
+      0,
+      [_k, _val, _ef],
+      [0, 0, 0]
+    ];
+    var UntagResourceRequest$ = [
+      3,
+      n05,
+      _URR,
+      0,
+      [_rAes, _tK],
+      [[0, 1], [64 | 0, { [_hQ2]: _tK }]],
+      2
+    ];
+    var UntagResourceResponse$ = [
+      3,
+      n05,
+      _URRn,
+      0,
+      [],
+      []
+    ];
+    var Update$ = [
+      3,
+      n05,
+      _U,
+      0,
+      [_i, _st, _ty, _pa, _cA, _er, _can],
+      [0, 0, 0, () => UpdateParams, 4, () => ErrorDetails, () => Cancellation$]
+    ];
+    var UpdateAccessConfigRequest$ = [
+      3,
+      n05,
+      _UACR,
+      0,
+      [_aM],
+      [0]
+    ];
+    var UpdateAccessEntryRequest$ = [
+      3,
+      n05,
+      _UAER,
+      0,
+      [_cN, _pA, _kG, _cRT, _u],
+      [[0, 1], [0, 1], 64 | 0, [0, 4], 0],
+      2
+    ];
+    var UpdateAccessEntryResponse$ = [
+      3,
+      n05,
+      _UAERp,
+      0,
+      [_aEc],
+      [() => AccessEntry$]
+    ];
+    var UpdateAckConfig$ = [
+      3,
+      n05,
+      _UAC,
+      0,
+      [_eCN, _dS],
+      [2, 64 | 0]
+    ];
+    var UpdateAddonRequest$ = [
+      3,
+      n05,
+      _UAR,
+      0,
+      [_cN, _aN, _aV, _sARA, _rCe, _cRT, _cV3, _pIA],
+      [[0, 1], [0, 1], 0, 0, 0, [0, 4], 0, () => AddonPodIdentityAssociationsList],
+      2
+    ];
+    var UpdateAddonResponse$ = [
+      3,
+      n05,
+      _UARp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateArgoCdConfig$ = [
+      3,
+      n05,
+      _UACC,
+      0,
+      [_rRM, _nA],
+      [() => UpdateRoleMappings$, () => ArgoCdNetworkAccessConfigRequest$]
+    ];
+    var UpdateCapabilityConfiguration$ = [
+      3,
+      n05,
+      _UCC,
+      0,
+      [_aC, _ac],
+      [() => UpdateArgoCdConfig$, () => UpdateAckConfig$]
+    ];
+    var UpdateCapabilityRequest$ = [
+      3,
+      n05,
+      _UCR,
+      0,
+      [_cN, _cNa, _rA, _con, _cRT, _dPP],
+      [[0, 1], [0, 1], 0, () => UpdateCapabilityConfiguration$, [0, 4], 0],
+      2
+    ];
+    var UpdateCapabilityResponse$ = [
+      3,
+      n05,
+      _UCRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateClusterConfigRequest$ = [
+      3,
+      n05,
+      _UCCR,
+      0,
+      [_n, _rVC, _l, _cRT, _aCc, _uP, _zSC, _cCo, _kNC, _sC, _rNC, _dP, _cPSC, _kASC, _kSC, _kCMC],
+      [[0, 1], () => VpcConfigRequest$, () => Logging$, [0, 4], () => UpdateAccessConfigRequest$, () => UpgradePolicyRequest$, () => ZonalShiftConfigRequest$, () => ComputeConfigRequest$, () => KubernetesNetworkConfigRequest$, () => StorageConfigRequest$, () => RemoteNetworkConfigRequest$, 2, () => ControlPlaneScalingConfig$, () => KubeApiServerConfigRequest$, () => KubeSchedulerConfigRequest$, () => KubeControllerManagerConfigRequest$],
+      1
+    ];
+    var UpdateClusterConfigResponse$ = [
+      3,
+      n05,
+      _UCCRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateClusterVersionRequest$ = [
+      3,
+      n05,
+      _UCVR,
+      0,
+      [_n, _v, _cRT, _fo, _rCo],
+      [[0, 1], 0, [0, 4], 2, () => RollbackConfig$],
+      2
+    ];
+    var UpdateClusterVersionResponse$ = [
+      3,
+      n05,
+      _UCVRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateEksAnywhereSubscriptionRequest$ = [
+      3,
+      n05,
+      _UEASR,
+      0,
+      [_i, _aR, _cRT],
+      [[0, 1], 2, [0, 4]],
+      2
+    ];
+    var UpdateEksAnywhereSubscriptionResponse$ = [
+      3,
+      n05,
+      _UEASRp,
+      0,
+      [_su],
+      [() => EksAnywhereSubscription$]
+    ];
+    var UpdateLabelsPayload$ = [
+      3,
+      n05,
+      _ULP,
+      0,
+      [_aOUL, _rL],
+      [128 | 0, 64 | 0]
+    ];
+    var UpdateNodegroupConfigRequest$ = [
+      3,
+      n05,
+      _UNCR,
+      0,
+      [_cN, _nN, _la, _ta, _sCc, _uC, _nRC, _wPC, _cRT],
+      [[0, 1], [0, 1], () => UpdateLabelsPayload$, () => UpdateTaintsPayload$, () => NodegroupScalingConfig$, () => NodegroupUpdateConfig$, () => NodeRepairConfig$, () => WarmPoolConfig$, [0, 4]],
+      2
+    ];
+    var UpdateNodegroupConfigResponse$ = [
+      3,
+      n05,
+      _UNCRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateNodegroupVersionRequest$ = [
+      3,
+      n05,
+      _UNVR,
+      0,
+      [_cN, _nN, _v, _rV, _lTa, _fo, _cRT],
+      [[0, 1], [0, 1], 0, 0, () => LaunchTemplateSpecification$, 2, [0, 4]],
+      2
+    ];
+    var UpdateNodegroupVersionResponse$ = [
+      3,
+      n05,
+      _UNVRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateParam$ = [
+      3,
+      n05,
+      _UP,
+      0,
+      [_ty, _val],
+      [0, 0]
+    ];
+    var UpdatePodIdentityAssociationRequest$ = [
+      3,
+      n05,
+      _UPIAR,
+      0,
+      [_cN, _aIs, _rA, _cRT, _dST, _tRA, _po],
+      [[0, 1], [0, 1], 0, [0, 4], 2, 0, 0],
+      2
+    ];
+    var UpdatePodIdentityAssociationResponse$ = [
+      3,
+      n05,
+      _UPIARp,
+      0,
+      [_as],
+      [() => PodIdentityAssociation$]
+    ];
+    var UpdateRoleMappings$ = [
+      3,
+      n05,
+      _URM,
+      0,
+      [_aOURM, _rRMe],
+      [() => ArgoCdRoleMappingList, () => ArgoCdRoleMappingList]
+    ];
+    var UpdateTaintsPayload$ = [
+      3,
+      n05,
+      _UTP,
+      0,
+      [_aOUT, _rT3],
+      [() => taintsList, () => taintsList]
+    ];
+    var UpgradePolicyRequest$ = [
+      3,
+      n05,
+      _UPR,
+      0,
+      [_sT3],
+      [0]
+    ];
+    var UpgradePolicyResponse$ = [
+      3,
+      n05,
+      _UPRp,
+      0,
+      [_sT3],
+      [0]
+    ];
+    var VpcConfigRequest$ = [
+      3,
+      n05,
+      _VCR,
+      0,
+      [_sIu, _sGI, _ePA, _ePAn, _pAC, _cPEM],
+      [64 | 0, 64 | 0, 2, 2, 64 | 0, 0]
+    ];
+    var VpcConfigResponse$ = [
+      3,
+      n05,
+      _VCRp,
+      0,
+      [_sIu, _sGI, _cSGI, _vIp, _ePA, _ePAn, _pAC, _cPEM],
+      [64 | 0, 64 | 0, 0, 0, 2, 2, 64 | 0, 0]
+    ];
+    var WarmPoolConfig$ = [
+      3,
+      n05,
+      _WPC,
+      0,
+      [_en, _mS, _mGPC, _pS, _rOSI],
+      [2, 1, 1, 0, 2]
+    ];
+    var ZonalShiftConfigRequest$ = [
+      3,
+      n05,
+      _ZSCR,
+      0,
+      [_en],
+      [2]
+    ];
+    var ZonalShiftConfigResponse$ = [
+      3,
+      n05,
+      _ZSCRo,
+      0,
+      [_en],
+      [2]
+    ];
+    var AccessPoliciesList = [
+      1,
+      n05,
+      _APL,
+      0,
+      () => AccessPolicy$
+    ];
+    var AddonCompatibilityDetails = [
+      1,
+      n05,
+      _ACDd,
+      0,
+      () => AddonCompatibilityDetail$
+    ];
+    var AddonIssueList = [
+      1,
+      n05,
+      _AIL,
+      0,
+      () => AddonIssue$
+    ];
+    var AddonPodIdentityAssociationsList = [
+      1,
+      n05,
+      _APIAL,
+      0,
+      () => AddonPodIdentityAssociations$
+    ];
+    var AddonPodIdentityConfigurationList = [
+      1,
+      n05,
+      _APICL,
+      0,
+      () => AddonPodIdentityConfiguration$
+    ];
+    var Addons = [
+      1,
+      n05,
+      _Ad,
+      0,
+      () => AddonInfo$
+    ];
+    var AddonVersionInfoList = [
+      1,
+      n05,
+      _AVIL,
+      0,
+      () => AddonVersionInfo$
+    ];
+    var ArgoCdRoleMappingList = [
+      1,
+      n05,
+      _ACRML,
+      0,
+      () => ArgoCdRoleMapping$
+    ];
+    var AssociatedAccessPoliciesList = [
+      1,
+      n05,
+      _AAPL,
+      0,
+      () => AssociatedAccessPolicy$
+    ];
+    var AutoScalingGroupList = [
+      1,
+      n05,
+      _ASGL,
+      0,
+      () => AutoScalingGroup$
+    ];
+    var CapabilityIssueList = [
+      1,
+      n05,
+      _CIL,
+      0,
+      () => CapabilityIssue$
+    ];
+    var CapabilitySummaryList = [
+      1,
+      n05,
+      _CSL,
+      0,
+      () => CapabilitySummary$
+    ];
+    var CertificateAuthoritySummaryList = [
+      1,
+      n05,
+      _CASL,
+      0,
+      () => CertificateAuthoritySummary$
+    ];
+    var ClientStats = [
+      1,
+      n05,
+      _CSli,
+      0,
+      () => ClientStat$
+    ];
+    var ClusterIssueList = [
+      1,
+      n05,
+      _CILl,
+      0,
+      () => ClusterIssue$
+    ];
+    var ClusterVersionList = [
+      1,
+      n05,
+      _CVL,
+      0,
+      () => ClusterVersionInformation$
+    ];
+    var Compatibilities = [
+      1,
+      n05,
+      _Com,
+      0,
+      () => Compatibility$
+    ];
+    var ControlPlaneScalingTierList = [
+      1,
+      n05,
+      _CPSTL,
+      0,
+      () => ControlPlaneScalingTierInfo$
+    ];
+    var DeprecationDetails = [
+      1,
+      n05,
+      _DDe,
+      0,
+      () => DeprecationDetail$
+    ];
+    var EksAnywhereSubscriptionList = [
+      1,
+      n05,
+      _EASL,
+      0,
+      () => EksAnywhereSubscription$
+    ];
+    var EncryptionConfigList = [
+      1,
+      n05,
+      _ECL,
+      0,
+      () => EncryptionConfig$
+    ];
+    var ErrorDetails = [
+      1,
+      n05,
+      _EDr,
+      0,
+      () => ErrorDetail$
+    ];
+    var FargateProfileIssueList = [
+      1,
+      n05,
+      _FPIL,
+      0,
+      () => FargateProfileIssue$
+    ];
+    var FargateProfileSelectors = [
+      1,
+      n05,
+      _FPSa,
+      0,
+      () => FargateProfileSelector$
+    ];
+    var IdentityProviderConfigs = [
+      1,
+      n05,
+      _IPCd,
+      0,
+      () => IdentityProviderConfig$
+    ];
+    var InsightResourceDetails = [
+      1,
+      n05,
+      _IRDn,
+      0,
+      () => InsightResourceDetail$
+    ];
+    var InsightSummaries = [
+      1,
+      n05,
+      _ISns,
+      0,
+      () => InsightSummary$
+    ];
+    var IssueList = [
+      1,
+      n05,
+      _IL,
+      0,
+      () => Issue$
+    ];
+    var LicenseList = [
+      1,
+      n05,
+      _LL,
+      0,
+      () => License$
+    ];
+    var LogSetups = [
+      1,
+      n05,
+      _LSo,
+      0,
+      () => LogSetup$
+    ];
+    var NodeRepairConfigOverridesList = [
+      1,
+      n05,
+      _NRCOL,
+      0,
+      () => NodeRepairConfigOverrides$
+    ];
+    var PodIdentityAssociationSummaries = [
+      1,
+      n05,
+      _PIASo,
+      0,
+      () => PodIdentityAssociationSummary$
+    ];
+    var RemoteNodeNetworkList = [
+      1,
+      n05,
+      _RNNL,
+      0,
+      () => RemoteNodeNetwork$
+    ];
+    var RemotePodNetworkList = [
+      1,
+      n05,
+      _RPNL,
+      0,
+      () => RemotePodNetwork$
+    ];
+    var ResourceWeightList = [
+      1,
+      n05,
+      _RWL,
+      0,
+      () => ResourceWeight$
+    ];
+    var SsoIdentityList = [
+      1,
+      n05,
+      _SIL,
+      0,
+      () => SsoIdentity$
+    ];
+    var taintsList = [
+      1,
+      n05,
+      _tL,
+      0,
+      () => Taint$
+    ];
+    var UpdateParams = [
+      1,
+      n05,
+      _UPp,
+      0,
+      () => UpdateParam$
+    ];
+    var ActivateCertificateAuthority$ = [
+      9,
+      n05,
+      _ACAc,
+      { [_ht]: ["POST", "/clusters/{clusterName}/certificate-authorities/{certificateAuthorityId}/activate", 200] },
+      () => ActivateCertificateAuthorityRequest$,
+      () => ActivateCertificateAuthorityResponse$
+    ];
+    var AssociateAccessPolicy$ = [
+      9,
+      n05,
+      _AAPs,
+      { [_ht]: ["POST", "/clusters/{clusterName}/access-entries/{principalArn}/access-policies", 200] },
+      () => AssociateAccessPolicyRequest$,
+      () => AssociateAccessPolicyResponse$
+    ];
+    var AssociateEncryptionConfig$ = [
+      9,
+      n05,
+      _AEC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/encryption-config/associate", 200] },
+      () => AssociateEncryptionConfigRequest$,
+      () => AssociateEncryptionConfigResponse$
+    ];
+    var AssociateIdentityProviderConfig$ = [
+      9,
+      n05,
+      _AIPC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/identity-provider-configs/associate", 200] },
+      () => AssociateIdentityProviderConfigRequest$,
+      () => AssociateIdentityProviderConfigResponse$
+    ];
+    var CancelUpdate$ = [
+      9,
+      n05,
+      _CU,
+      { [_ht]: ["POST", "/clusters/{name}/updates/{updateId}/cancel-update", 200] },
+      () => CancelUpdateRequest$,
+      () => CancelUpdateResponse$
+    ];
+    var CreateAccessEntry$ = [
+      9,
+      n05,
+      _CAE,
+      { [_ht]: ["POST", "/clusters/{clusterName}/access-entries", 200] },
+      () => CreateAccessEntryRequest$,
+      () => CreateAccessEntryResponse$
+    ];
+    var CreateAddon$ = [
+      9,
+      n05,
+      _CAr,
+      { [_ht]: ["POST", "/clusters/{clusterName}/addons", 200] },
+      () => CreateAddonRequest$,
+      () => CreateAddonResponse$
+    ];
+    var CreateCapability$ = [
+      9,
+      n05,
+      _CC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/capabilities", 200] },
+      () => CreateCapabilityRequest$,
+      () => CreateCapabilityResponse$
+    ];
+    var CreateCertificateAuthority$ = [
+      9,
+      n05,
+      _CCA,
+      { [_ht]: ["POST", "/clusters/{clusterName}/certificate-authorities", 200] },
+      () => CreateCertificateAuthorityRequest$,
+      () => CreateCertificateAuthorityResponse$
+    ];
+    var CreateCluster$ = [
+      9,
+      n05,
+      _CCr,
+      { [_ht]: ["POST", "/clusters", 200] },
+      () => CreateClusterRequest$,
+      () => CreateClusterResponse$
+    ];
+    var CreateEksAnywhereSubscription$ = [
+      9,
+      n05,
+      _CEAS,
+      { [_ht]: ["POST", "/eks-anywhere-subscriptions", 200] },
+      () => CreateEksAnywhereSubscriptionRequest$,
+      () => CreateEksAnywhereSubscriptionResponse$
+    ];
+    var CreateFargateProfile$ = [
+      9,
+      n05,
+      _CFP,
+      { [_ht]: ["POST", "/clusters/{clusterName}/fargate-profiles", 200] },
+      () => CreateFargateProfileRequest$,
+      () => CreateFargateProfileResponse$
+    ];
+    var CreateNodegroup$ = [
+      9,
+      n05,
+      _CN,
+      { [_ht]: ["POST", "/clusters/{clusterName}/node-groups", 200] },
+      () => CreateNodegroupRequest$,
+      () => CreateNodegroupResponse$
+    ];
+    var CreatePodIdentityAssociation$ = [
+      9,
+      n05,
+      _CPIA,
+      { [_ht]: ["POST", "/clusters/{clusterName}/pod-identity-associations", 200] },
+      () => CreatePodIdentityAssociationRequest$,
+      () => CreatePodIdentityAssociationResponse$
+    ];
+    var DeleteAccessEntry$ = [
+      9,
+      n05,
+      _DAE,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/access-entries/{principalArn}", 200] },
+      () => DeleteAccessEntryRequest$,
+      () => DeleteAccessEntryResponse$
+    ];
+    var DeleteAddon$ = [
+      9,
+      n05,
+      _DA,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/addons/{addonName}", 200] },
+      () => DeleteAddonRequest$,
+      () => DeleteAddonResponse$
+    ];
+    var DeleteCapability$ = [
+      9,
+      n05,
+      _DCe,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/capabilities/{capabilityName}", 200] },
+      () => DeleteCapabilityRequest$,
+      () => DeleteCapabilityResponse$
+    ];
+    var DeleteCertificateAuthority$ = [
+      9,
+      n05,
+      _DCA,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/certificate-authorities/{certificateAuthorityId}", 200] },
+      () => DeleteCertificateAuthorityRequest$,
+      () => DeleteCertificateAuthorityResponse$
+    ];
+    var DeleteCluster$ = [
+      9,
+      n05,
+      _DCel,
+      { [_ht]: ["DELETE", "/clusters/{name}", 200] },
+      () => DeleteClusterRequest$,
+      () => DeleteClusterResponse$
+    ];
+    var DeleteEksAnywhereSubscription$ = [
+      9,
+      n05,
+      _DEAS,
+      { [_ht]: ["DELETE", "/eks-anywhere-subscriptions/{id}", 200] },
+      () => DeleteEksAnywhereSubscriptionRequest$,
+      () => DeleteEksAnywhereSubscriptionResponse$
+    ];
+    var DeleteFargateProfile$ = [
+      9,
+      n05,
+      _DFP,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/fargate-profiles/{fargateProfileName}", 200] },
+      () => DeleteFargateProfileRequest$,
+      () => DeleteFargateProfileResponse$
+    ];
+    var DeleteNodegroup$ = [
+      9,
+      n05,
+      _DN,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/node-groups/{nodegroupName}", 200] },
+      () => DeleteNodegroupRequest$,
+      () => DeleteNodegroupResponse$
+    ];
+    var DeletePodIdentityAssociation$ = [
+      9,
+      n05,
+      _DPIA,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/pod-identity-associations/{associationId}", 200] },
+      () => DeletePodIdentityAssociationRequest$,
+      () => DeletePodIdentityAssociationResponse$
+    ];
+    var DeregisterCluster$ = [
+      9,
+      n05,
+      _DCer,
+      { [_ht]: ["DELETE", "/cluster-registrations/{name}", 200] },
+      () => DeregisterClusterRequest$,
+      () => DeregisterClusterResponse$
+    ];
+    var DescribeAccessEntry$ = [
+      9,
+      n05,
+      _DAEe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/access-entries/{principalArn}", 200] },
+      () => DescribeAccessEntryRequest$,
+      () => DescribeAccessEntryResponse$
+    ];
+    var DescribeAddon$ = [
+      9,
+      n05,
+      _DAe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/addons/{addonName}", 200] },
+      () => DescribeAddonRequest$,
+      () => DescribeAddonResponse$
+    ];
+    var DescribeAddonConfiguration$ = [
+      9,
+      n05,
+      _DAC,
+      { [_ht]: ["GET", "/addons/configuration-schemas", 200] },
+      () => DescribeAddonConfigurationRequest$,
+      () => DescribeAddonConfigurationResponse$
+    ];
+    var DescribeAddonVersions$ = [
+      9,
+      n05,
+      _DAV,
+      { [_ht]: ["GET", "/addons/supported-versions", 200] },
+      () => DescribeAddonVersionsRequest$,
+      () => DescribeAddonVersionsResponse$
+    ];
+    var DescribeCapability$ = [
+      9,
+      n05,
+      _DCes,
+      { [_ht]: ["GET", "/clusters/{clusterName}/capabilities/{capabilityName}", 200] },
+      () => DescribeCapabilityRequest$,
+      () => DescribeCapabilityResponse$
+    ];
+    var DescribeCertificateAuthority$ = [
+      9,
+      n05,
+      _DCAe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/certificate-authorities/{certificateAuthorityId}", 200] },
+      () => DescribeCertificateAuthorityRequest$,
+      () => DescribeCertificateAuthorityResponse$
+    ];
+    var DescribeCluster$ = [
+      9,
+      n05,
+      _DCesc,
+      { [_ht]: ["GET", "/clusters/{name}", 200] },
+      () => DescribeClusterRequest$,
+      () => DescribeClusterResponse$
+    ];
+    var DescribeClusterVersions$ = [
+      9,
+      n05,
+      _DCV,
+      { [_ht]: ["GET", "/cluster-versions", 200] },
+      () => DescribeClusterVersionsRequest$,
+      () => DescribeClusterVersionsResponse$
+    ];
+    var DescribeEksAnywhereSubscription$ = [
+      9,
+      n05,
+      _DEASe,
+      { [_ht]: ["GET", "/eks-anywhere-subscriptions/{id}", 200] },
+      () => DescribeEksAnywhereSubscriptionRequest$,
+      () => DescribeEksAnywhereSubscriptionResponse$
+    ];
+    var DescribeFargateProfile$ = [
+      9,
+      n05,
+      _DFPe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/fargate-profiles/{fargateProfileName}", 200] },
+      () => DescribeFargateProfileRequest$,
+      () => DescribeFargateProfileResponse$
+    ];
+    var DescribeIdentityProviderConfig$ = [
+      9,
+      n05,
+      _DIPC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/identity-provider-configs/describe", 200] },
+      () => DescribeIdentityProviderConfigRequest$,
+      () => DescribeIdentityProviderConfigResponse$
+    ];
+    var DescribeInsight$ = [
+      9,
+      n05,
+      _DI,
+      { [_ht]: ["GET", "/clusters/{clusterName}/insights/{id}", 200] },
+      () => DescribeInsightRequest$,
+      () => DescribeInsightResponse$
+    ];
+    var DescribeInsightsRefresh$ = [
+      9,
+      n05,
+      _DIRes,
+      { [_ht]: ["GET", "/clusters/{clusterName}/insights-refresh", 200] },
+      () => DescribeInsightsRefreshRequest$,
+      () => DescribeInsightsRefreshResponse$
+    ];
+    var DescribeNodegroup$ = [
+      9,
+      n05,
+      _DNe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/node-groups/{nodegroupName}", 200] },
+      () => DescribeNodegroupRequest$,
+      () => DescribeNodegroupResponse$
+    ];
+    var DescribePodIdentityAssociation$ = [
+      9,
+      n05,
+      _DPIAe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/pod-identity-associations/{associationId}", 200] },
+      () => DescribePodIdentityAssociationRequest$,
+      () => DescribePodIdentityAssociationResponse$
+    ];
+    var DescribeUpdate$ = [
+      9,
+      n05,
+      _DU,
+      { [_ht]: ["GET", "/clusters/{name}/updates/{updateId}", 200] },
+      () => DescribeUpdateRequest$,
+      () => DescribeUpdateResponse$
+    ];
+    var DisassociateAccessPolicy$ = [
+      9,
+      n05,
+      _DAP,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/access-entries/{principalArn}/access-policies/{policyArn}", 200] },
+      () => DisassociateAccessPolicyRequest$,
+      () => DisassociateAccessPolicyResponse$
+    ];
+    var DisassociateIdentityProviderConfig$ = [
+      9,
+      n05,
+      _DIPCi,
+      { [_ht]: ["POST", "/clusters/{clusterName}/identity-provider-configs/disassociate", 200] },
+      () => DisassociateIdentityProviderConfigRequest$,
+      () => DisassociateIdentityProviderConfigResponse$
+    ];
+    var ListAccessEntries$ = [
+      9,
+      n05,
+      _LAE,
+      { [_ht]: ["GET", "/clusters/{clusterName}/access-entries", 200] },
+      () => ListAccessEntriesRequest$,
+      () => ListAccessEntriesResponse$
+    ];
+    var ListAccessPolicies$ = [
+      9,
+      n05,
+      _LAP,
+      { [_ht]: ["GET", "/access-policies", 200] },
+      () => ListAccessPoliciesRequest$,
+      () => ListAccessPoliciesResponse$
+    ];
+    var ListAddons$ = [
+      9,
+      n05,
+      _LA,
+      { [_ht]: ["GET", "/clusters/{clusterName}/addons", 200] },
+      () => ListAddonsRequest$,
+      () => ListAddonsResponse$
+    ];
+    var ListAssociatedAccessPolicies$ = [
+      9,
+      n05,
+      _LAAP,
+      { [_ht]: ["GET", "/clusters/{clusterName}/access-entries/{principalArn}/access-policies", 200] },
+      () => ListAssociatedAccessPoliciesRequest$,
+      () => ListAssociatedAccessPoliciesResponse$
+    ];
+    var ListCapabilities$ = [
+      9,
+      n05,
+      _LC,
+      { [_ht]: ["GET", "/clusters/{clusterName}/capabilities", 200] },
+      () => ListCapabilitiesRequest$,
+      () => ListCapabilitiesResponse$
+    ];
+    var ListCertificateAuthorities$ = [
+      9,
+      n05,
+      _LCA,
+      { [_ht]: ["GET", "/clusters/{clusterName}/certificate-authorities", 200] },
+      () => ListCertificateAuthoritiesRequest$,
+      () => ListCertificateAuthoritiesResponse$
+    ];
+    var ListClusters$ = [
+      9,
+      n05,
+      _LCi,
+      { [_ht]: ["GET", "/clusters", 200] },
+      () => ListClustersRequest$,
+      () => ListClustersResponse$
+    ];
+    var ListEksAnywhereSubscriptions$ = [
+      9,
+      n05,
+      _LEAS,
+      { [_ht]: ["GET", "/eks-anywhere-subscriptions", 200] },
+      () => ListEksAnywhereSubscriptionsRequest$,
+      () => ListEksAnywhereSubscriptionsResponse$
+    ];
+    var ListFargateProfiles$ = [
+      9,
+      n05,
+      _LFP,
+      { [_ht]: ["GET", "/clusters/{clusterName}/fargate-profiles", 200] },
+      () => ListFargateProfilesRequest$,
+      () => ListFargateProfilesResponse$
+    ];
+    var ListIdentityProviderConfigs$ = [
+      9,
+      n05,
+      _LIPC,
+      { [_ht]: ["GET", "/clusters/{clusterName}/identity-provider-configs", 200] },
+      () => ListIdentityProviderConfigsRequest$,
+      () => ListIdentityProviderConfigsResponse$
+    ];
+    var ListInsights$ = [
+      9,
+      n05,
+      _LI,
+      { [_ht]: ["POST", "/clusters/{clusterName}/insights", 200] },
+      () => ListInsightsRequest$,
+      () => ListInsightsResponse$
+    ];
+    var ListNodegroups$ = [
+      9,
+      n05,
+      _LN,
+      { [_ht]: ["GET", "/clusters/{clusterName}/node-groups", 200] },
+      () => ListNodegroupsRequest$,
+      () => ListNodegroupsResponse$
+    ];
+    var ListPodIdentityAssociations$ = [
+      9,
+      n05,
+      _LPIA,
+      { [_ht]: ["GET", "/clusters/{clusterName}/pod-identity-associations", 200] },
+      () => ListPodIdentityAssociationsRequest$,
+      () => ListPodIdentityAssociationsResponse$
+    ];
+    var ListTagsForResource$ = [
+      9,
+      n05,
+      _LTFR,
+      { [_ht]: ["GET", "/tags/{resourceArn}", 200] },
+      () => ListTagsForResourceRequest$,
+      () => ListTagsForResourceResponse$
+    ];
+    var ListUpdates$ = [
+      9,
+      n05,
+      _LU,
+      { [_ht]: ["GET", "/clusters/{name}/updates", 200] },
+      () => ListUpdatesRequest$,
+      () => ListUpdatesResponse$
+    ];
+    var RegisterCluster$ = [
+      9,
+      n05,
+      _RCe,
+      { [_ht]: ["POST", "/cluster-registrations", 200] },
+      () => RegisterClusterRequest$,
+      () => RegisterClusterResponse$
+    ];
+    var StartInsightsRefresh$ = [
+      9,
+      n05,
+      _SIR,
+      { [_ht]: ["POST", "/clusters/{clusterName}/insights-refresh", 200] },
+      () => StartInsightsRefreshRequest$,
+      () => StartInsightsRefreshResponse$
+    ];
+    var TagResource$ = [
+      9,
+      n05,
+      _TR,
+      { [_ht]: ["POST", "/tags/{resourceArn}", 200] },
+      () => TagResourceRequest$,
+      () => TagResourceResponse$
+    ];
+    var UntagResource$ = [
+      9,
+      n05,
+      _UR,
+      { [_ht]: ["DELETE", "/tags/{resourceArn}", 200] },
+      () => UntagResourceRequest$,
+      () => UntagResourceResponse$
+    ];
+    var UpdateAccessEntry$ = [
+      9,
+      n05,
+      _UAE,
+      { [_ht]: ["POST", "/clusters/{clusterName}/access-entries/{principalArn}", 200] },
+      () => UpdateAccessEntryRequest$,
+      () => UpdateAccessEntryResponse$
+    ];
+    var UpdateAddon$ = [
+      9,
+      n05,
+      _UA,
+      { [_ht]: ["POST", "/clusters/{clusterName}/addons/{addonName}/update", 200] },
+      () => UpdateAddonRequest$,
+      () => UpdateAddonResponse$
+    ];
+    var UpdateCapability$ = [
+      9,
+      n05,
+      _UC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/capabilities/{capabilityName}", 200] },
+      () => UpdateCapabilityRequest$,
+      () => UpdateCapabilityResponse$
+    ];
+    var UpdateClusterConfig$ = [
+      9,
+      n05,
+      _UCCp,
+      { [_ht]: ["POST", "/clusters/{name}/update-config", 200] },
+      () => UpdateClusterConfigRequest$,
+      () => UpdateClusterConfigResponse$
+    ];
+    var UpdateClusterVersion$ = [
+      9,
+      n05,
+      _UCV,
+      { [_ht]: ["POST", "/clusters/{name}/updates", 200] },
+      () => UpdateClusterVersionRequest$,
+      () => UpdateClusterVersionResponse$
+    ];
+    var UpdateEksAnywhereSubscription$ = [
+      9,
+      n05,
+      _UEAS,
+      { [_ht]: ["POST", "/eks-anywhere-subscriptions/{id}", 200] },
+      () => UpdateEksAnywhereSubscriptionRequest$,
+      () => UpdateEksAnywhereSubscriptionResponse$
+    ];
+    var UpdateNodegroupConfig$ = [
+      9,
+      n05,
+      _UNC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/node-groups/{nodegroupName}/update-config", 200] },
+      () => UpdateNodegroupConfigRequest$,
+      () => UpdateNodegroupConfigResponse$
+    ];
+    var UpdateNodegroupVersion$ = [
+      9,
+      n05,
+      _UNV,
+      { [_ht]: ["POST", "/clusters/{clusterName}/node-groups/{nodegroupName}/update-version", 200] },
+      () => UpdateNodegroupVersionRequest$,
+      () => UpdateNodegroupVersionResponse$
+    ];
+    var UpdatePodIdentityAssociation$ = [
+      9,
+      n05,
+      _UPIA,
+      { [_ht]: ["POST", "/clusters/{clusterName}/pod-identity-associations/{associationId}", 200] },
+      () => UpdatePodIdentityAssociationRequest$,
+      () => UpdatePodIdentityAssociationResponse$
+    ];
+    var getRuntimeConfig$1 = (config) => {
+      return {
+        apiVersion: "2017-11-01",
+        base64Decoder: config?.base64Decoder ?? fromBase642,
+        base64Encoder: config?.base64Encoder ?? toBase643,
+        disableHostPrefix: config?.disableHostPrefix ?? false,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver5,
+        extensions: config?.extensions ?? [],
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultEKSHttpAuthSchemeProvider,
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+          {
+            schemeId: "aws.auth#sigv4",
+            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+            signer: new AwsSdkSigV4Signer2()
+          }
+        ],
+        logger: config?.logger ?? new NoOpLogger2(),
+        protocol: config?.protocol ?? AwsRestJsonProtocol2,
+        protocolSettings: config?.protocolSettings ?? {
+          defaultNamespace: "com.amazonaws.eks",
+          errorTypeRegistries: errorTypeRegistries5,
+          version: "2017-11-01",
+          serviceTarget: "AWSWesleyFrontend"
+        },
+        serviceId: config?.serviceId ?? "EKS",
+        sha256: config?.sha256 ?? Sha256,
+        urlParser: config?.urlParser ?? parseUrl2,
+        utf8Decoder: config?.utf8Decoder ?? fromUtf83,
+        utf8Encoder: config?.utf8Encoder ?? toUtf83
+      };
+    };
+    var getRuntimeConfig9 = (config) => {
+      emitWarningIfUnsupportedVersion3(process.version);
+      const defaultsMode = resolveDefaultsModeConfig2(config);
+      const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode2);
+      const clientSharedValues = getRuntimeConfig$1(config);
+      emitWarningIfUnsupportedVersion$1(process.version);
+      const loaderConfig = {
+        profile: config?.profile,
+        logger: clientSharedValues.logger
+      };
+      return {
+        ...clientSharedValues,
+        ...config,
+        runtime: "node",
+        defaultsMode,
+        authSchemePreference: config?.authSchemePreference ?? loadConfig2(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2, loaderConfig),
+        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength2,
+        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+        defaultSocketTimeout: getDefaultSocketTimeout2(config?.requestHandler, 3e5),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider2({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
+        maxAttempts: config?.maxAttempts ?? loadConfig2(NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, config),
+        region: config?.region ?? loadConfig2(NODE_REGION_CONFIG_OPTIONS2, { ...NODE_REGION_CONFIG_FILE_OPTIONS2, ...loaderConfig }),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        retryMode: config?.retryMode ?? loadConfig2({
+          ...NODE_RETRY_MODE_CONFIG_OPTIONS2,
+          default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE2
+        }, config),
+        streamCollector: config?.streamCollector ?? streamCollector7,
+        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig2(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig2(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        userAgentAppId: config?.userAgentAppId ?? loadConfig2(NODE_APP_ID_CONFIG_OPTIONS2, loaderConfig)
+      };
+    };
+    var getHttpAuthExtensionConfiguration5 = (runtimeConfig) => {
+      const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+      let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+      let _credentials = runtimeConfig.credentials;
+      return {
+        setHttpAuthScheme(httpAuthScheme) {
+          const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+          if (index === -1) {
+            _httpAuthSchemes.push(httpAuthScheme);
+          } else {
+            _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+          }
+        },
+        httpAuthSchemes() {
+          return _httpAuthSchemes;
+        },
+        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+          _httpAuthSchemeProvider = httpAuthSchemeProvider;
+        },
+        httpAuthSchemeProvider() {
+          return _httpAuthSchemeProvider;
+        },
+        setCredentials(credentials) {
+          _credentials = credentials;
+        },
+        credentials() {
+          return _credentials;
+        }
+      };
+    };
+    var resolveHttpAuthRuntimeConfig5 = (config) => {
+      return {
+        httpAuthSchemes: config.httpAuthSchemes(),
+        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+        credentials: config.credentials()
+      };
+    };
+    var resolveRuntimeExtensions5 = (runtimeConfig, extensions) => {
+      const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration2(runtimeConfig), getDefaultExtensionConfiguration2(runtimeConfig), getHttpHandlerExtensionConfiguration2(runtimeConfig), getHttpAuthExtensionConfiguration5(runtimeConfig));
+      extensions.forEach((extension) => extension.configure(extensionConfiguration));
+      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration2(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig2(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
+    };
+    var EKSClient2 = class extends Client2 {
+      config;
+      constructor(...[configuration]) {
+        const _config_0 = getRuntimeConfig9(configuration || {});
+        super(_config_0);
+        this.initConfig = _config_0;
+        const _config_1 = resolveClientEndpointParameters5(_config_0);
+        const _config_2 = resolveUserAgentConfig2(_config_1);
+        const _config_3 = resolveRetryConfig2(_config_2);
+        const _config_4 = resolveRegionConfig2(_config_3);
+        const _config_5 = resolveHostHeaderConfig2(_config_4);
+        const _config_6 = resolveEndpointConfig2(_config_5);
+        const _config_7 = resolveHttpAuthSchemeConfig5(_config_6);
+        const _config_8 = resolveRuntimeExtensions5(_config_7, configuration?.extensions || []);
+        this.config = _config_8;
+        this.middlewareStack.use(getSchemaSerdePlugin2(this.config));
+        this.middlewareStack.use(getUserAgentPlugin2(this.config));
+        this.middlewareStack.use(getRetryPlugin2(this.config));
+        this.middlewareStack.use(getContentLengthPlugin2(this.config));
+        this.middlewareStack.use(getHostHeaderPlugin2(this.config));
+        this.middlewareStack.use(getLoggerPlugin2(this.config));
+        this.middlewareStack.use(getRecursionDetectionPlugin2(this.config));
+        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin2(this.config, {
+          httpAuthSchemeParametersProvider: defaultEKSHttpAuthSchemeParametersProvider,
+          identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig2({
+            "aws.auth#sigv4": config.credentials
+          })
+        }));
+        this.middlewareStack.use(getHttpSigningPlugin2(this.config));
+      }
+      destroy() {
+        super.destroy();
+      }
+    };
+    var command5 = makeBuilder2(commonParams5, "AWSWesleyFrontend", "EKSClient", getEndpointPlugin2);
+    var _ep05 = {};
+    var _mw05 = (Command2, cs, config, o3) => [];
+    var ActivateCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "ActivateCertificateAuthority", ActivateCertificateAuthority$) {
+    };
+    var AssociateAccessPolicyCommand = class extends command5(_ep05, _mw05, "AssociateAccessPolicy", AssociateAccessPolicy$) {
+    };
+    var AssociateEncryptionConfigCommand = class extends command5(_ep05, _mw05, "AssociateEncryptionConfig", AssociateEncryptionConfig$) {
+    };
+    var AssociateIdentityProviderConfigCommand = class extends command5(_ep05, _mw05, "AssociateIdentityProviderConfig", AssociateIdentityProviderConfig$) {
+    };
+    var CancelUpdateCommand = class extends command5(_ep05, _mw05, "CancelUpdate", CancelUpdate$) {
+    };
+    var CreateAccessEntryCommand = class extends command5(_ep05, _mw05, "CreateAccessEntry", CreateAccessEntry$) {
+    };
+    var CreateAddonCommand = class extends command5(_ep05, _mw05, "CreateAddon", CreateAddon$) {
+    };
+    var CreateCapabilityCommand = class extends command5(_ep05, _mw05, "CreateCapability", CreateCapability$) {
+    };
+    var CreateCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "CreateCertificateAuthority", CreateCertificateAuthority$) {
+    };
+    var CreateClusterCommand = class extends command5(_ep05, _mw05, "CreateCluster", CreateCluster$) {
+    };
+    var CreateEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "CreateEksAnywhereSubscription", CreateEksAnywhereSubscription$) {
+    };
+    var CreateFargateProfileCommand = class extends command5(_ep05, _mw05, "CreateFargateProfile", CreateFargateProfile$) {
+    };
+    var CreateNodegroupCommand = class extends command5(_ep05, _mw05, "CreateNodegroup", CreateNodegroup$) {
+    };
+    var CreatePodIdentityAssociationCommand = class extends command5(_ep05, _mw05, "CreatePodIdentityAssociation", CreatePodIdentityAssociation$) {
+    };
+    var DeleteAccessEntryCommand = class extends command5(_ep05, _mw05, "DeleteAccessEntry", DeleteAccessEntry$) {
+    };
+    var DeleteAddonCommand = class extends command5(_ep05, _mw05, "DeleteAddon", DeleteAddon$) {
+    };
+    var DeleteCapabilityCommand = class extends command5(_ep05, _mw05, "DeleteCapability", DeleteCapability$) {
+    };
+    var DeleteCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "DeleteCertificateAuthority", DeleteCertificateAuthority$) {
+    };
+    var DeleteClusterCommand = class extends command5(_ep05, _mw05, "DeleteCluster", DeleteCluster$) {
+    };
+    var DeleteEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "DeleteEksAnywhereSubscription", DeleteEksAnywhereSubscription$) {
+    };
+    var DeleteFargateProfileCommand = class extends command5(_ep05, _mw05, "DeleteFargateProfile", DeleteFargateProfile$) {
+    };
+    var DeleteNodegroupCommand = class extends command5(_ep05, _mw05, "DeleteNodegroup", DeleteNodegroup$) {
+    };
+    var DeletePodIdentityAssociationCommand = class extends command5(_ep05, _mw05, "DeletePodIdentityAssociation", DeletePodIdentityAssociation$) {
+    };
+    var DeregisterClusterCommand = class extends command5(_ep05, _mw05, "DeregisterCluster", DeregisterCluster$) {
+    };
+    var DescribeAccessEntryCommand = class extends command5(_ep05, _mw05, "DescribeAccessEntry", DescribeAccessEntry$) {
+    };
+    var DescribeAddonCommand = class extends command5(_ep05, _mw05, "DescribeAddon", DescribeAddon$) {
+    };
+    var DescribeAddonConfigurationCommand = class extends command5(_ep05, _mw05, "DescribeAddonConfiguration", DescribeAddonConfiguration$) {
+    };
+    var DescribeAddonVersionsCommand = class extends command5(_ep05, _mw05, "DescribeAddonVersions", DescribeAddonVersions$) {
+    };
+    var DescribeCapabilityCommand = class extends command5(_ep05, _mw05, "DescribeCapability", DescribeCapability$) {
+    };
+    var DescribeCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "DescribeCertificateAuthority", DescribeCertificateAuthority$) {
+    };
+    var DescribeClusterCommand2 = class extends command5(_ep05, _mw05, "DescribeCluster", DescribeCluster$) {
+    };
+    var DescribeClusterVersionsCommand = class extends command5(_ep05, _mw05, "DescribeClusterVersions", DescribeClusterVersions$) {
+    };
+    var DescribeEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "DescribeEksAnywhereSubscription", DescribeEksAnywhereSubscription$) {
+    };
+    var DescribeFargateProfileCommand = class extends command5(_ep05, _mw05, "DescribeFargateProfile", DescribeFargateProfile$) {
+    };
+    var DescribeIdentityProviderConfigCommand = class extends command5(_ep05, _mw05, "DescribeIdentityProviderConfig", DescribeIdentityProviderConfig$) {
+    };
+    var DescribeInsightCommand = class extends command5(_ep05, _mw05, "DescribeInsight", DescribeInsight$) {
+    };
+    var DescribeInsightsRefreshCommand = class extends command5(_ep05, _mw05, "DescribeInsightsRefresh", DescribeInsightsRefresh$) {
+    };
+    var DescribeNodegroupCommand = class extends command5(_ep05, _mw05, "DescribeNodegroup", DescribeNodegroup$) {
+    };
+    var DescribePodIdentityAssociationCommand = class extends command5(_ep05, _mw05, "DescribePodIdentityAssociation", DescribePodIdentityAssociation$) {
+    };
+    var DescribeUpdateCommand = class extends command5(_ep05, _mw05, "DescribeUpdate", DescribeUpdate$) {
+    };
+    var DisassociateAccessPolicyCommand = class extends command5(_ep05, _mw05, "DisassociateAccessPolicy", DisassociateAccessPolicy$) {
+    };
+    var DisassociateIdentityProviderConfigCommand = class extends command5(_ep05, _mw05, "DisassociateIdentityProviderConfig", DisassociateIdentityProviderConfig$) {
+    };
+    var ListAccessEntriesCommand = class extends command5(_ep05, _mw05, "ListAccessEntries", ListAccessEntries$) {
+    };
+    var ListAccessPoliciesCommand = class extends command5(_ep05, _mw05, "ListAccessPolicies", ListAccessPolicies$) {
+    };
+    var ListAddonsCommand = class extends command5(_ep05, _mw05, "ListAddons", ListAddons$) {
+    };
+    var ListAssociatedAccessPoliciesCommand = class extends command5(_ep05, _mw05, "ListAssociatedAccessPolicies", ListAssociatedAccessPolicies$) {
+    };
+    var ListCapabilitiesCommand = class extends command5(_ep05, _mw05, "ListCapabilities", ListCapabilities$) {
+    };
+    var ListCertificateAuthoritiesCommand = class extends command5(_ep05, _mw05, "ListCertificateAuthorities", ListCertificateAuthorities$) {
+    };
+    var ListClustersCommand = class extends command5(_ep05, _mw05, "ListClusters", ListClusters$) {
+    };
+    var ListEksAnywhereSubscriptionsCommand = class extends command5(_ep05, _mw05, "ListEksAnywhereSubscriptions", ListEksAnywhereSubscriptions$) {
+    };
+    var ListFargateProfilesCommand = class extends command5(_ep05, _mw05, "ListFargateProfiles", ListFargateProfiles$) {
+    };
+    var ListIdentityProviderConfigsCommand = class extends command5(_ep05, _mw05, "ListIdentityProviderConfigs", ListIdentityProviderConfigs$) {
+    };
+    var ListInsightsCommand = class extends command5(_ep05, _mw05, "ListInsights", ListInsights$) {
+    };
+    var ListNodegroupsCommand = class extends command5(_ep05, _mw05, "ListNodegroups", ListNodegroups$) {
+    };
+    var ListPodIdentityAssociationsCommand = class extends command5(_ep05, _mw05, "ListPodIdentityAssociations", ListPodIdentityAssociations$) {
+    };
+    var ListTagsForResourceCommand = class extends command5(_ep05, _mw05, "ListTagsForResource", ListTagsForResource$) {
+    };
+    var ListUpdatesCommand = class extends command5(_ep05, _mw05, "ListUpdates", ListUpdates$) {
+    };
+    var RegisterClusterCommand = class extends command5(_ep05, _mw05, "RegisterCluster", RegisterCluster$) {
+    };
+    var StartInsightsRefreshCommand = class extends command5(_ep05, _mw05, "StartInsightsRefresh", StartInsightsRefresh$) {
+    };
+    var TagResourceCommand = class extends command5(_ep05, _mw05, "TagResource", TagResource$) {
+    };
+    var UntagResourceCommand = class extends command5(_ep05, _mw05, "UntagResource", UntagResource$) {
+    };
+    var UpdateAccessEntryCommand = class extends command5(_ep05, _mw05, "UpdateAccessEntry", UpdateAccessEntry$) {
+    };
+    var UpdateAddonCommand = class extends command5(_ep05, _mw05, "UpdateAddon", UpdateAddon$) {
+    };
+    var UpdateCapabilityCommand = class extends command5(_ep05, _mw05, "UpdateCapability", UpdateCapability$) {
+    };
+    var UpdateClusterConfigCommand = class extends command5(_ep05, _mw05, "UpdateClusterConfig", UpdateClusterConfig$) {
+    };
+    var UpdateClusterVersionCommand = class extends command5(_ep05, _mw05, "UpdateClusterVersion", UpdateClusterVersion$) {
+    };
+    var UpdateEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "UpdateEksAnywhereSubscription", UpdateEksAnywhereSubscription$) {
+    };
+    var UpdateNodegroupConfigCommand = class extends command5(_ep05, _mw05, "UpdateNodegroupConfig", UpdateNodegroupConfig$) {
+    };
+    var UpdateNodegroupVersionCommand = class extends command5(_ep05, _mw05, "UpdateNodegroupVersion", UpdateNodegroupVersion$) {
+    };
+    var UpdatePodIdentityAssociationCommand = class extends command5(_ep05, _mw05, "UpdatePodIdentityAssociation", UpdatePodIdentityAssociation$) {
+    };
+    var paginateDescribeAddonVersions = createPaginator2(EKSClient2, DescribeAddonVersionsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateDescribeClusterVersions = createPaginator2(EKSClient2, DescribeClusterVersionsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAccessEntries = createPaginator2(EKSClient2, ListAccessEntriesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAccessPolicies = createPaginator2(EKSClient2, ListAccessPoliciesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAddons = createPaginator2(EKSClient2, ListAddonsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAssociatedAccessPolicies = createPaginator2(EKSClient2, ListAssociatedAccessPoliciesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListCapabilities = createPaginator2(EKSClient2, ListCapabilitiesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListCertificateAuthorities = createPaginator2(EKSClient2, ListCertificateAuthoritiesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListClusters = createPaginator2(EKSClient2, ListClustersCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListEksAnywhereSubscriptions = createPaginator2(EKSClient2, ListEksAnywhereSubscriptionsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListFargateProfiles = createPaginator2(EKSClient2, ListFargateProfilesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListIdentityProviderConfigs = createPaginator2(EKSClient2, ListIdentityProviderConfigsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListInsights = createPaginator2(EKSClient2, ListInsightsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListNodegroups = createPaginator2(EKSClient2, ListNodegroupsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListPodIdentityAssociations = createPaginator2(EKSClient2, ListPodIdentityAssociationsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListUpdates = createPaginator2(EKSClient2, ListUpdatesCommand, "nextToken", "nextToken", "maxResults");
+    var checkState$8 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeAddonCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.addon.status;
+          };
+          if (returnComparator() === "CREATE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.addon.status;
+          };
+          if (returnComparator() === "DEGRADED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.addon.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForAddonActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$8);
+    };
+    var waitUntilAddonActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$8);
+      return checkExceptions2(result);
+    };
+    var checkState$7 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeAddonCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.addon.status;
+          };
+          if (returnComparator() === "DELETE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.SUCCESS, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForAddonDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$7);
+    };
+    var waitUntilAddonDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$7);
+      return checkExceptions2(result);
+    };
+    var checkState$6 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeUpdateCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.update.status;
+          };
+          if (returnComparator() === "Failed") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.update.status;
+          };
+          if (returnComparator() === "Cancelled") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.update.status;
+          };
+          if (returnComparator() === "Successful") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForCertificateAuthorityUpdateComplete = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$6);
+    };
+    var waitUntilCertificateAuthorityUpdateComplete = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$6);
+      return checkExceptions2(result);
+    };
+    var checkState$5 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeClusterCommand2(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "DELETING") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForClusterActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$5);
+    };
+    var waitUntilClusterActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$5);
+      return checkExceptions2(result);
+    };
+    var checkState$4 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeClusterCommand2(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "CREATING") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "PENDING") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.SUCCESS, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForClusterDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$4);
+    };
+    var waitUntilClusterDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$4);
+      return checkExceptions2(result);
+    };
+    var checkState$3 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeFargateProfileCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.fargateProfile.status;
+          };
+          if (returnComparator() === "CREATE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.fargateProfile.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForFargateProfileActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
+    };
+    var waitUntilFargateProfileActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
+      return checkExceptions2(result);
+    };
+    var checkState$2 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeFargateProfileCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.fargateProfile.status;
+          };
+          if (returnComparator() === "DELETE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.SUCCESS, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForFargateProfileDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
+    };
+    var waitUntilFargateProfileDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
+      return checkExceptions2(result);
+    };
+    var checkState$1 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeNodegroupCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.nodegroup.status;
+          };
+          if (returnComparator() === "CREATE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.nodegroup.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForNodegroupActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
+    };
+    var waitUntilNodegroupActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
+      return checkExceptions2(result);
+    };
+    var checkState = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeNodegroupCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.nodegroup.status;
+          };
+          if (returnComparator() === "DELETE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.SUCCESS, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForNodegroupDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
+    };
+    var waitUntilNodegroupDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
+      return checkExceptions2(result);
+    };
+    var commands5 = {
+      ActivateCertificateAuthorityCommand,
+      AssociateAccessPolicyCommand,
+      AssociateEncryptionConfigCommand,
+      AssociateIdentityProviderConfigCommand,
+      CancelUpdateCommand,
+      CreateAccessEntryCommand,
+      CreateAddonCommand,
+      CreateCapabilityCommand,
+      CreateCertificateAuthorityCommand,
+      CreateClusterCommand,
+      CreateEksAnywhereSubscriptionCommand,
+      CreateFargateProfileCommand,
+      CreateNodegroupCommand,
+      CreatePodIdentityAssociationCommand,
+      DeleteAccessEntryCommand,
+      DeleteAddonCommand,
+      DeleteCapabilityCommand,
+      DeleteCertificateAuthorityCommand,
+      DeleteClusterCommand,
+      DeleteEksAnywhereSubscriptionCommand,
+      DeleteFargateProfileCommand,
+      DeleteNodegroupCommand,
+      DeletePodIdentityAssociationCommand,
+      DeregisterClusterCommand,
+      DescribeAccessEntryCommand,
+      DescribeAddonCommand,
+      DescribeAddonConfigurationCommand,
+      DescribeAddonVersionsCommand,
+      DescribeCapabilityCommand,
+      DescribeCertificateAuthorityCommand,
+      DescribeClusterCommand: DescribeClusterCommand2,
+      DescribeClusterVersionsCommand,
+      DescribeEksAnywhereSubscriptionCommand,
+      DescribeFargateProfileCommand,
+      DescribeIdentityProviderConfigCommand,
+      DescribeInsightCommand,
+      DescribeInsightsRefreshCommand,
+      DescribeNodegroupCommand,
+      DescribePodIdentityAssociationCommand,
+      DescribeUpdateCommand,
+      DisassociateAccessPolicyCommand,
+      DisassociateIdentityProviderConfigCommand,
+      ListAccessEntriesCommand,
+      ListAccessPoliciesCommand,
+      ListAddonsCommand,
+      ListAssociatedAccessPoliciesCommand,
+      ListCapabilitiesCommand,
+      ListCertificateAuthoritiesCommand,
+      ListClustersCommand,
+      ListEksAnywhereSubscriptionsCommand,
+      ListFargateProfilesCommand,
+      ListIdentityProviderConfigsCommand,
+      ListInsightsCommand,
+      ListNodegroupsCommand,
+      ListPodIdentityAssociationsCommand,
+      ListTagsForResourceCommand,
+      ListUpdatesCommand,
+      RegisterClusterCommand,
+      StartInsightsRefreshCommand,
+      TagResourceCommand,
+      UntagResourceCommand,
+      UpdateAccessEntryCommand,
+      UpdateAddonCommand,
+      UpdateCapabilityCommand,
+      UpdateClusterConfigCommand,
+      UpdateClusterVersionCommand,
+      UpdateEksAnywhereSubscriptionCommand,
+      UpdateNodegroupConfigCommand,
+      UpdateNodegroupVersionCommand,
+      UpdatePodIdentityAssociationCommand
+    };
+    var paginators = {
+      paginateDescribeAddonVersions,
+      paginateDescribeClusterVersions,
+      paginateListAccessEntries,
+      paginateListAccessPolicies,
+      paginateListAddons,
+      paginateListAssociatedAccessPolicies,
+      paginateListCapabilities,
+      paginateListCertificateAuthorities,
+      paginateListClusters,
+      paginateListEksAnywhereSubscriptions,
+      paginateListFargateProfiles,
+      paginateListIdentityProviderConfigs,
+      paginateListInsights,
+      paginateListNodegroups,
+      paginateListPodIdentityAssociations,
+      paginateListUpdates
+    };
+    var waiters = {
+      waitUntilAddonActive,
+      waitUntilAddonDeleted,
+      waitUntilClusterActive,
+      waitUntilClusterDeleted,
+      waitUntilFargateProfileActive,
+      waitUntilFargateProfileDeleted,
+      waitUntilNodegroupActive,
+      waitUntilNodegroupDeleted,
+      waitUntilCertificateAuthorityUpdateComplete
+    };
+    var EKS = class extends EKSClient2 {
+    };
+    createAggregatedClient2(commands5, EKS, { paginators, waiters });
+    var AuthenticationMode = {
+      API: "API",
+      API_AND_CONFIG_MAP: "API_AND_CONFIG_MAP",
+      CONFIG_MAP: "CONFIG_MAP"
+    };
+    var AccessScopeType = {
+      cluster: "cluster",
+      namespace: "namespace"
+    };
+    var CertificateAuthorityActivatedBy = {
+      CUSTOMER: "CUSTOMER",
+      EKS: "EKS"
+    };
+    var CertificateAuthorityCreatedBy = {
+      CUSTOMER: "CUSTOMER",
+      EKS: "EKS"
+    };
+    var CertificateAuthorityDistributionStatus = {
+      COMPLETE: "COMPLETE",
+      DELETING: "DELETING",
+      FAILED: "FAILED",
+      IN_PROGRESS: "IN_PROGRESS"
+    };
+    var CertificateAuthoritySigningStatus = {
+      ACTIVATING: "ACTIVATING",
+      IN_USE: "IN_USE",
+      NOT_USED: "NOT_USED"
+    };
+    var CancellationStatus = {
+      FAILED: "Failed",
+      IN_PROGRESS: "InProgress",
+      SUCCESSFUL: "Successful"
+    };
+    var ErrorCode = {
+      ACCESS_DENIED: "AccessDenied",
+      ADMISSION_REQUEST_DENIED: "AdmissionRequestDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      CONFIGURATION_CONFLICT: "ConfigurationConflict",
+      ENI_LIMIT_REACHED: "EniLimitReached",
+      INSUFFICIENT_FREE_ADDRESSES: "InsufficientFreeAddresses",
+      INSUFFICIENT_NUMBER_OF_REPLICAS: "InsufficientNumberOfReplicas",
+      IP_NOT_AVAILABLE: "IpNotAvailable",
+      K8S_RESOURCE_NOT_FOUND: "K8sResourceNotFound",
+      NODE_CREATION_FAILURE: "NodeCreationFailure",
+      OPERATION_NOT_PERMITTED: "OperationNotPermitted",
+      POD_EVICTION_FAILURE: "PodEvictionFailure",
+      SECURITY_GROUP_NOT_FOUND: "SecurityGroupNotFound",
+      SUBNET_NOT_FOUND: "SubnetNotFound",
+      UNKNOWN: "Unknown",
+      UNSUPPORTED_ADDON_MODIFICATION: "UnsupportedAddonModification",
+      VPC_ID_NOT_FOUND: "VpcIdNotFound"
+    };
+    var UpdateParamType = {
+      ACTIVE_CERTIFICATE_AUTHORITY: "ActiveCertificateAuthority",
+      ADDON_VERSION: "AddonVersion",
+      AUTHENTICATION_MODE: "AuthenticationMode",
+      CERTIFICATE_AUTHORITY_ID: "CertificateAuthorityId",
+      CLUSTER_LOGGING: "ClusterLogging",
+      COMPUTE_CONFIG: "ComputeConfig",
+      CONFIGURATION_VALUES: "ConfigurationValues",
+      CONTROL_PLANE_EGRESS_MODE: "ControlPlaneEgressMode",
+      DELETION_PROTECTION: "DeletionProtection",
+      DESIRED_SIZE: "DesiredSize",
+      DISABLED_SERVICES: "DisabledServices",
+      ENABLE_CROSS_NAMESPACE: "EnableCrossNamespace",
+      ENCRYPTION_CONFIG: "EncryptionConfig",
+      ENDPOINT_PRIVATE_ACCESS: "EndpointPrivateAccess",
+      ENDPOINT_PUBLIC_ACCESS: "EndpointPublicAccess",
+      IDENTITY_PROVIDER_CONFIG: "IdentityProviderConfig",
+      KUBERNETES_NETWORK_CONFIG: "KubernetesNetworkConfig",
+      KUBE_API_SERVER_CONFIG: "KubeApiServerConfig",
+      KUBE_CONTROLLER_MANAGER_CONFIG: "KubeControllerManagerConfig",
+      KUBE_SCHEDULER_CONFIG: "KubeSchedulerConfig",
+      LABELS_TO_ADD: "LabelsToAdd",
+      LABELS_TO_REMOVE: "LabelsToRemove",
+      LAUNCH_TEMPLATE_NAME: "LaunchTemplateName",
+      LAUNCH_TEMPLATE_VERSION: "LaunchTemplateVersion",
+      MAX_SIZE: "MaxSize",
+      MAX_UNAVAILABLE: "MaxUnavailable",
+      MAX_UNAVAILABLE_PERCENTAGE: "MaxUnavailablePercentage",
+      MIN_SIZE: "MinSize",
+      NETWORK_ACCESS: "NetworkAccess",
+      NODE_REPAIR_CONFIG: "NodeRepairConfig",
+      NODE_REPAIR_ENABLED: "NodeRepairEnabled",
+      PLATFORM_VERSION: "PlatformVersion",
+      POD_IDENTITY_ASSOCIATIONS: "PodIdentityAssociations",
+      PREVIOUS_TIER: "PreviousTier",
+      PUBLIC_ACCESS_CIDRS: "PublicAccessCidrs",
+      RELEASE_VERSION: "ReleaseVersion",
+      REMOTE_NETWORK_CONFIG: "RemoteNetworkConfig",
+      RESOLVE_CONFLICTS: "ResolveConflicts",
+      ROLE_ARN: "RoleArn",
+      ROLE_MAPPINGS_TO_ADD_OR_UPDATE: "RoleMappingsToAddOrUpdate",
+      ROLE_MAPPINGS_TO_REMOVE: "RoleMappingsToRemove",
+      SECURITY_GROUPS: "SecurityGroups",
+      SERVICE_ACCOUNT_ROLE_ARN: "ServiceAccountRoleArn",
+      SIGNING_STATUS: "SigningStatus",
+      STORAGE_CONFIG: "StorageConfig",
+      SUBNETS: "Subnets",
+      TAINTS_TO_ADD: "TaintsToAdd",
+      TAINTS_TO_REMOVE: "TaintsToRemove",
+      TRUSTED_CERTIFICATE_AUTHORITIES: "TrustedCertificateAuthorities",
+      UPDATED_TIER: "UpdatedTier",
+      UPDATE_STRATEGY: "UpdateStrategy",
+      UPGRADE_POLICY: "UpgradePolicy",
+      VENDED_LOGS: "VendedLogs",
+      VERSION: "Version",
+      WARM_POOL_ENABLED: "WarmPoolEnabled",
+      WARM_POOL_MAX_GROUP_PREPARED_CAPACITY: "WarmPoolMaxGroupPreparedCapacity",
+      WARM_POOL_MIN_SIZE: "WarmPoolMinSize",
+      WARM_POOL_REUSE_ON_SCALE_IN: "WarmPoolReuseOnScaleIn",
+      WARM_POOL_STATE: "WarmPoolState",
+      ZONAL_SHIFT_CONFIG: "ZonalShiftConfig"
+    };
+    var UpdateStatus = {
+      CANCELLED: "Cancelled",
+      FAILED: "Failed",
+      IN_PROGRESS: "InProgress",
+      SUCCESSFUL: "Successful"
+    };
+    var UpdateType = {
+      ACCESS_CONFIG_UPDATE: "AccessConfigUpdate",
+      ADDON_UPDATE: "AddonUpdate",
+      ASSOCIATE_ENCRYPTION_CONFIG: "AssociateEncryptionConfig",
+      ASSOCIATE_IDENTITY_PROVIDER_CONFIG: "AssociateIdentityProviderConfig",
+      AUTO_MODE_UPDATE: "AutoModeUpdate",
+      CAPABILITY_UPDATE: "CapabilityUpdate",
+      CERTIFICATE_AUTHORITY_UPDATE: "CertificateAuthorityUpdate",
+      CONFIG_UPDATE: "ConfigUpdate",
+      CONTROL_PLANE_COMPONENT_CONFIG_UPDATE: "ControlPlaneComponentConfigUpdate",
+      CONTROL_PLANE_EGRESS_UPDATE: "ControlPlaneEgressUpdate",
+      CONTROL_PLANE_SCALING_CONFIG_UPDATE: "ControlPlaneScalingConfigUpdate",
+      DELETION_PROTECTION_UPDATE: "DeletionProtectionUpdate",
+      DISASSOCIATE_IDENTITY_PROVIDER_CONFIG: "DisassociateIdentityProviderConfig",
+      ENDPOINT_ACCESS_UPDATE: "EndpointAccessUpdate",
+      LOGGING_UPDATE: "LoggingUpdate",
+      REMOTE_NETWORK_CONFIG_UPDATE: "RemoteNetworkConfigUpdate",
+      UPGRADE_POLICY_UPDATE: "UpgradePolicyUpdate",
+      VENDED_LOGS_UPDATE: "VendedLogsUpdate",
+      VERSION_ROLLBACK: "VersionRollback",
+      VERSION_UPDATE: "VersionUpdate",
+      VPC_CONFIG_UPDATE: "VpcConfigUpdate",
+      ZONAL_SHIFT_CONFIG_UPDATE: "ZonalShiftConfigUpdate"
+    };
+    var AddonIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      ADDON_PERMISSION_FAILURE: "AddonPermissionFailure",
+      ADDON_SUBSCRIPTION_NEEDED: "AddonSubscriptionNeeded",
+      ADMISSION_REQUEST_DENIED: "AdmissionRequestDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      CONFIGURATION_CONFLICT: "ConfigurationConflict",
+      INSUFFICIENT_NUMBER_OF_REPLICAS: "InsufficientNumberOfReplicas",
+      INTERNAL_FAILURE: "InternalFailure",
+      K8S_RESOURCE_NOT_FOUND: "K8sResourceNotFound",
+      UNSUPPORTED_ADDON_MODIFICATION: "UnsupportedAddonModification"
+    };
+    var AddonStatus = {
+      ACTIVE: "ACTIVE",
+      CREATE_FAILED: "CREATE_FAILED",
+      CREATING: "CREATING",
+      DEGRADED: "DEGRADED",
+      DELETE_FAILED: "DELETE_FAILED",
+      DELETING: "DELETING",
+      UPDATE_FAILED: "UPDATE_FAILED",
+      UPDATING: "UPDATING"
+    };
+    var AMITypes = {
+      AL2023_ARM_64_NVIDIA: "AL2023_ARM_64_NVIDIA",
+      AL2023_ARM_64_STANDARD: "AL2023_ARM_64_STANDARD",
+      AL2023_x86_64_NEURON: "AL2023_x86_64_NEURON",
+      AL2023_x86_64_NVIDIA: "AL2023_x86_64_NVIDIA",
+      AL2023_x86_64_STANDARD: "AL2023_x86_64_STANDARD",
+      AL2_ARM_64: "AL2_ARM_64",
+      AL2_x86_64: "AL2_x86_64",
+      AL2_x86_64_GPU: "AL2_x86_64_GPU",
+      BOTTLEROCKET_ARM_64: "BOTTLEROCKET_ARM_64",
+      BOTTLEROCKET_ARM_64_FIPS: "BOTTLEROCKET_ARM_64_FIPS",
+      BOTTLEROCKET_ARM_64_NVIDIA: "BOTTLEROCKET_ARM_64_NVIDIA",
+      BOTTLEROCKET_ARM_64_NVIDIA_FIPS: "BOTTLEROCKET_ARM_64_NVIDIA_FIPS",
+      BOTTLEROCKET_x86_64: "BOTTLEROCKET_x86_64",
+      BOTTLEROCKET_x86_64_FIPS: "BOTTLEROCKET_x86_64_FIPS",
+      BOTTLEROCKET_x86_64_NVIDIA: "BOTTLEROCKET_x86_64_NVIDIA",
+      BOTTLEROCKET_x86_64_NVIDIA_FIPS: "BOTTLEROCKET_x86_64_NVIDIA_FIPS",
+      CUSTOM: "CUSTOM",
+      WINDOWS_CORE_2019_x86_64: "WINDOWS_CORE_2019_x86_64",
+      WINDOWS_CORE_2022_x86_64: "WINDOWS_CORE_2022_x86_64",
+      WINDOWS_CORE_2025_x86_64: "WINDOWS_CORE_2025_x86_64",
+      WINDOWS_FULL_2019_x86_64: "WINDOWS_FULL_2019_x86_64",
+      WINDOWS_FULL_2022_x86_64: "WINDOWS_FULL_2022_x86_64",
+      WINDOWS_FULL_2025_x86_64: "WINDOWS_FULL_2025_x86_64"
+    };
+    var SsoIdentityType = {
+      SSO_GROUP: "SSO_GROUP",
+      SSO_USER: "SSO_USER"
+    };
+    var ArgoCdRole = {
+      ADMIN: "ADMIN",
+      EDITOR: "EDITOR",
+      VIEWER: "VIEWER"
+    };
+    var ResolveConflicts = {
+      NONE: "NONE",
+      OVERWRITE: "OVERWRITE",
+      PRESERVE: "PRESERVE"
+    };
+    var CapabilityDeletePropagationPolicy = {
+      RETAIN: "RETAIN"
+    };
+    var CapabilityType = {
+      ACK: "ACK",
+      ARGOCD: "ARGOCD",
+      KRO: "KRO"
+    };
+    var CapabilityIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable"
+    };
+    var CapabilityStatus = {
+      ACTIVE: "ACTIVE",
+      CREATE_FAILED: "CREATE_FAILED",
+      CREATING: "CREATING",
+      DEGRADED: "DEGRADED",
+      DELETE_FAILED: "DELETE_FAILED",
+      DELETING: "DELETING",
+      UPDATING: "UPDATING"
+    };
+    var ProvisionedControlPlaneTier = {
+      STANDARD: "standard",
+      TIER_2XL: "tier-2xl",
+      TIER_4XL: "tier-4xl",
+      TIER_8XL: "tier-8xl",
+      TIER_XL: "tier-xl"
+    };
+    var IpFamily = {
+      IPV4: "ipv4",
+      IPV6: "ipv6"
+    };
+    var ScoringStrategyType = {
+      LEAST_ALLOCATED: "LeastAllocated",
+      MOST_ALLOCATED: "MostAllocated"
+    };
+    var LogType = {
+      API: "api",
+      AUDIT: "audit",
+      AUTHENTICATOR: "authenticator",
+      CONTROLLER_MANAGER: "controllerManager",
+      SCHEDULER: "scheduler"
+    };
+    var SpreadLevel = {
+      HOST: "host",
+      RACK: "rack"
+    };
+    var ControlPlaneEgressModeType = {
+      AWS_MANAGED: "AWS_MANAGED",
+      CUSTOMER_ISOLATED: "CUSTOMER_ISOLATED",
+      CUSTOMER_ROUTED: "CUSTOMER_ROUTED"
+    };
+    var SupportType = {
+      EXTENDED: "EXTENDED",
+      STANDARD: "STANDARD"
+    };
+    var ClusterIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      CONFIGURATION_CONFLICT: "ConfigurationConflict",
+      EC2_SECURITY_GROUP_NOT_FOUND: "Ec2SecurityGroupNotFound",
+      EC2_SERVICE_NOT_SUBSCRIBED: "Ec2ServiceNotSubscribed",
+      EC2_SUBNET_NOT_FOUND: "Ec2SubnetNotFound",
+      IAM_ROLE_NOT_FOUND: "IamRoleNotFound",
+      INSUFFICIENT_FREE_ADDRESSES: "InsufficientFreeAddresses",
+      INTERNAL_FAILURE: "InternalFailure",
+      KMS_GRANT_REVOKED: "KmsGrantRevoked",
+      KMS_KEY_DISABLED: "KmsKeyDisabled",
+      KMS_KEY_MARKED_FOR_DELETION: "KmsKeyMarkedForDeletion",
+      KMS_KEY_NOT_FOUND: "KmsKeyNotFound",
+      OTHER: "Other",
+      RESOURCE_LIMIT_EXCEEDED: "ResourceLimitExceeded",
+      RESOURCE_NOT_FOUND: "ResourceNotFound",
+      STS_REGIONAL_ENDPOINT_DISABLED: "StsRegionalEndpointDisabled",
+      UNSUPPORTED_VERSION: "UnsupportedVersion",
+      VPC_NOT_FOUND: "VpcNotFound"
+    };
+    var ClusterStatus = {
+      ACTIVE: "ACTIVE",
+      CREATING: "CREATING",
+      DELETING: "DELETING",
+      FAILED: "FAILED",
+      PENDING: "PENDING",
+      UPDATING: "UPDATING"
+    };
+    var EksAnywhereSubscriptionLicenseType = {
+      Cluster: "Cluster"
+    };
+    var EksAnywhereSubscriptionTermUnit = {
+      MONTHS: "MONTHS"
+    };
+    var FargateProfileIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      INTERNAL_FAILURE: "InternalFailure",
+      POD_EXECUTION_ROLE_ALREADY_IN_USE: "PodExecutionRoleAlreadyInUse"
+    };
+    var FargateProfileStatus = {
+      ACTIVE: "ACTIVE",
+      CREATE_FAILED: "CREATE_FAILED",
+      CREATING: "CREATING",
+      DELETE_FAILED: "DELETE_FAILED",
+      DELETING: "DELETING"
+    };
+    var CapacityTypes = {
+      CAPACITY_BLOCK: "CAPACITY_BLOCK",
+      ON_DEMAND: "ON_DEMAND",
+      SPOT: "SPOT"
+    };
+    var RepairAction = {
+      NoAction: "NoAction",
+      Reboot: "Reboot",
+      Replace: "Replace"
+    };
+    var TaintEffect = {
+      NO_EXECUTE: "NO_EXECUTE",
+      NO_SCHEDULE: "NO_SCHEDULE",
+      PREFER_NO_SCHEDULE: "PREFER_NO_SCHEDULE"
+    };
+    var NodegroupUpdateStrategies = {
+      DEFAULT: "DEFAULT",
+      MINIMAL: "MINIMAL"
+    };
+    var WarmPoolState = {
+      HIBERNATED: "HIBERNATED",
+      RUNNING: "RUNNING",
+      STOPPED: "STOPPED"
+    };
+    var NodegroupIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      AMI_ID_NOT_FOUND: "AmiIdNotFound",
+      ASG_INSTANCE_LAUNCH_FAILURES: "AsgInstanceLaunchFailures",
+      AUTO_SCALING_GROUP_INSTANCE_REFRESH_ACTIVE: "AutoScalingGroupInstanceRefreshActive",
+      AUTO_SCALING_GROUP_INVALID_CONFIGURATION: "AutoScalingGroupInvalidConfiguration",
+      AUTO_SCALING_GROUP_NOT_FOUND: "AutoScalingGroupNotFound",
+      AUTO_SCALING_GROUP_OPT_IN_REQUIRED: "AutoScalingGroupOptInRequired",
+      AUTO_SCALING_GROUP_RATE_LIMIT_EXCEEDED: "AutoScalingGroupRateLimitExceeded",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      EC2_INSTANCE_TYPE_DOES_NOT_EXIST: "Ec2InstanceTypeDoesNotExist",
+      EC2_LAUNCH_TEMPLATE_DELETION_FAILURE: "Ec2LaunchTemplateDeletionFailure",
+      EC2_LAUNCH_TEMPLATE_INVALID_CONFIGURATION: "Ec2LaunchTemplateInvalidConfiguration",
+      EC2_LAUNCH_TEMPLATE_MAX_LIMIT_EXCEEDED: "Ec2LaunchTemplateMaxLimitExceeded",
+      EC2_LAUNCH_TEMPLATE_NOT_FOUND: "Ec2LaunchTemplateNotFound",
+      EC2_LAUNCH_TEMPLATE_VERSION_MAX_LIMIT_EXCEEDED: "Ec2LaunchTemplateVersionMaxLimitExceeded",
+      EC2_LAUNCH_TEMPLATE_VERSION_MISMATCH: "Ec2LaunchTemplateVersionMismatch",
+      EC2_SECURITY_GROUP_DELETION_FAILURE: "Ec2SecurityGroupDeletionFailure",
+      EC2_SECURITY_GROUP_NOT_FOUND: "Ec2SecurityGroupNotFound",
+      EC2_SUBNET_INVALID_CONFIGURATION: "Ec2SubnetInvalidConfiguration",
+      EC2_SUBNET_LIST_TOO_LONG: "Ec2SubnetListTooLong",
+      EC2_SUBNET_MISSING_IPV6_ASSIGNMENT: "Ec2SubnetMissingIpv6Assignment",
+      EC2_SUBNET_NOT_FOUND: "Ec2SubnetNotFound",
+      IAM_INSTANCE_PROFILE_NOT_FOUND: "IamInstanceProfileNotFound",
+      IAM_LIMIT_EXCEEDED: "IamLimitExceeded",
+      IAM_NODE_ROLE_NOT_FOUND: "IamNodeRoleNotFound",
+      IAM_THROTTLING: "IamThrottling",
+      INSTANCE_LIMIT_EXCEEDED: "InstanceLimitExceeded",
+      INSUFFICIENT_FREE_ADDRESSES: "InsufficientFreeAddresses",
+      INTERNAL_FAILURE: "InternalFailure",
+      KUBERNETES_LABEL_INVALID: "KubernetesLabelInvalid",
+      LIMIT_EXCEEDED: "LimitExceeded",
+      NODE_CREATION_FAILURE: "NodeCreationFailure",
+      NODE_TERMINATION_FAILURE: "NodeTerminationFailure",
+      POD_EVICTION_FAILURE: "PodEvictionFailure",
+      SOURCE_EC2_LAUNCH_TEMPLATE_NOT_FOUND: "SourceEc2LaunchTemplateNotFound",
+      UNKNOWN: "Unknown"
+    };
+    var NodegroupStatus = {
+      ACTIVE: "ACTIVE",
+      CREATE_FAILED: "CREATE_FAILED",
+      CREATING: "CREATING",
+      DEGRADED: "DEGRADED",
+      DELETE_FAILED: "DELETE_FAILED",
+      DELETING: "DELETING",
+      UPDATING: "UPDATING"
+    };
+    var ClusterVersionStatus = {
+      extended_support: "extended-support",
+      standard_support: "standard-support",
+      unsupported: "unsupported"
+    };
+    var VersionStatus = {
+      EXTENDED_SUPPORT: "EXTENDED_SUPPORT",
+      STANDARD_SUPPORT: "STANDARD_SUPPORT",
+      UNSUPPORTED: "UNSUPPORTED"
+    };
+    var ConfigStatus = {
+      ACTIVE: "ACTIVE",
+      CREATING: "CREATING",
+      DELETING: "DELETING"
+    };
+    var Category = {
+      MISCONFIGURATION: "MISCONFIGURATION",
+      ROLLBACK_READINESS: "ROLLBACK_READINESS",
+      UPGRADE_READINESS: "UPGRADE_READINESS"
+    };
+    var InsightStatusValue = {
+      ERROR: "ERROR",
+      PASSING: "PASSING",
+      UNKNOWN: "UNKNOWN",
+      WARNING: "WARNING"
+    };
+    var InsightsRefreshStatus = {
+      COMPLETED: "COMPLETED",
+      FAILED: "FAILED",
+      IN_PROGRESS: "IN_PROGRESS"
+    };
+    var EksAnywhereSubscriptionStatus = {
+      ACTIVE: "ACTIVE",
+      CREATING: "CREATING",
+      DELETING: "DELETING",
+      EXPIRED: "EXPIRED",
+      EXPIRING: "EXPIRING",
+      UPDATING: "UPDATING"
+    };
+    var ConnectorConfigProvider = {
+      AKS: "AKS",
+      ANTHOS: "ANTHOS",
+      EC2: "EC2",
+      EKS_ANYWHERE: "EKS_ANYWHERE",
+      GKE: "GKE",
+      OPENSHIFT: "OPENSHIFT",
+      OTHER: "OTHER",
+      RANCHER: "RANCHER",
+      TANZU: "TANZU"
+    };
+    exports.AMITypes = AMITypes;
+    exports.AccessConfigResponse$ = AccessConfigResponse$;
+    exports.AccessDeniedException = AccessDeniedException3;
+    exports.AccessDeniedException$ = AccessDeniedException$3;
+    exports.AccessEntry$ = AccessEntry$;
+    exports.AccessPolicy$ = AccessPolicy$;
+    exports.AccessScope$ = AccessScope$;
+    exports.AccessScopeType = AccessScopeType;
+    exports.AckConfigRequest$ = AckConfigRequest$;
+    exports.AckConfigResponse$ = AckConfigResponse$;
+    exports.ActivateCertificateAuthority$ = ActivateCertificateAuthority$;
+    exports.ActivateCertificateAuthorityCommand = ActivateCertificateAuthorityCommand;
+    exports.ActivateCertificateAuthorityRequest$ = ActivateCertificateAuthorityRequest$;
+    exports.ActivateCertificateAuthorityResponse$ = ActivateCertificateAuthorityResponse$;
+    exports.ActiveCertificateAuthority$ = ActiveCertificateAuthority$;
+    exports.Addon$ = Addon$;
+    exports.AddonCompatibilityDetail$ = AddonCompatibilityDetail$;
+    exports.AddonHealth$ = AddonHealth$;
+    exports.AddonInfo$ = AddonInfo$;
+    exports.AddonIssue$ = AddonIssue$;
+    exports.AddonIssueCode = AddonIssueCode;
+    exports.AddonNamespaceConfigRequest$ = AddonNamespaceConfigRequest$;
+    exports.AddonNamespaceConfigResponse$ = AddonNamespaceConfigResponse$;
+    exports.AddonPodIdentityAssociations$ = AddonPodIdentityAssociations$;
+    exports.AddonPodIdentityConfiguration$ = AddonPodIdentityConfiguration$;
+    exports.AddonStatus = AddonStatus;
+    exports.AddonVersionInfo$ = AddonVersionInfo$;
+    exports.AllowedValuesConstraint$ = AllowedValuesConstraint$;
+    exports.ArgoCdAwsIdcConfigRequest$ = ArgoCdAwsIdcConfigRequest$;
+    exports.ArgoCdAwsIdcConfigResponse$ = ArgoCdAwsIdcConfigResponse$;
+    exports.ArgoCdConfigRequest$ = ArgoCdConfigRequest$;
+    exports.ArgoCdConfigResponse$ = ArgoCdConfigResponse$;
+    exports.ArgoCdNetworkAccessConfigRequest$ = ArgoCdNetworkAccessConfigRequest$;
+    exports.ArgoCdNetworkAccessConfigResponse$ = ArgoCdNetworkAccessConfigResponse$;
+    exports.ArgoCdRole = ArgoCdRole;
+    exports.ArgoCdRoleMapping$ = ArgoCdRoleMapping$;
+    exports.AssociateAccessPolicy$ = AssociateAccessPolicy$;
+    exports.AssociateAccessPolicyCommand = AssociateAccessPolicyCommand;
+    exports.AssociateAccessPolicyRequest$ = AssociateAccessPolicyRequest$;
+    exports.AssociateAccessPolicyResponse$ = AssociateAccessPolicyResponse$;
+    exports.AssociateEncryptionConfig$ = AssociateEncryptionConfig$;
+    exports.AssociateEncryptionConfigCommand = AssociateEncryptionConfigCommand;
+    exports.AssociateEncryptionConfigRequest$ = AssociateEncryptionConfigRequest$;
+    exports.AssociateEncryptionConfigResponse$ = AssociateEncryptionConfigResponse$;
+    exports.AssociateIdentityProviderConfig$ = AssociateIdentityProviderConfig$;
+    exports.AssociateIdentityProviderConfigCommand = AssociateIdentityProviderConfigCommand;
+    exports.AssociateIdentityProviderConfigRequest$ = AssociateIdentityProviderConfigRequest$;
+    exports.AssociateIdentityProviderConfigResponse$ = AssociateIdentityProviderConfigResponse$;
+    exports.AssociatedAccessPolicy$ = AssociatedAccessPolicy$;
+    exports.AuthenticationMode = AuthenticationMode;
+    exports.AutoScalingGroup$ = AutoScalingGroup$;
+    exports.BadRequestException = BadRequestException;
+    exports.BadRequestException$ = BadRequestException$;
+    exports.BlockStorage$ = BlockStorage$;
+    exports.CancelUpdate$ = CancelUpdate$;
+    exports.CancelUpdateCommand = CancelUpdateCommand;
+    exports.CancelUpdateRequest$ = CancelUpdateRequest$;
+    exports.CancelUpdateResponse$ = CancelUpdateResponse$;
+    exports.Cancellation$ = Cancellation$;
+    exports.CancellationStatus = CancellationStatus;
+    exports.Capability$ = Capability$;
+    exports.CapabilityConfigurationRequest$ = CapabilityConfigurationRequest$;
+    exports.CapabilityConfigurationResponse$ = CapabilityConfigurationResponse$;
+    exports.CapabilityDeletePropagationPolicy = CapabilityDeletePropagationPolicy;
+    exports.CapabilityHealth$ = CapabilityHealth$;
+    exports.CapabilityIssue$ = CapabilityIssue$;
+    exports.CapabilityIssueCode = CapabilityIssueCode;
+    exports.CapabilityStatus = CapabilityStatus;
+    exports.CapabilitySummary$ = CapabilitySummary$;
+    exports.CapabilityType = CapabilityType;
+    exports.CapacityTypes = CapacityTypes;
+    exports.Category = Category;
+    exports.Certificate$ = Certificate$;
+    exports.CertificateAuthority$ = CertificateAuthority$;
+    exports.CertificateAuthorityActivatedBy = CertificateAuthorityActivatedBy;
+    exports.CertificateAuthorityCreatedBy = CertificateAuthorityCreatedBy;
+    exports.CertificateAuthorityDistributionStatus = CertificateAuthorityDistributionStatus;
+    exports.CertificateAuthorityScheduledEvents$ = CertificateAuthorityScheduledEvents$;
+    exports.CertificateAuthoritySigningStatus = CertificateAuthoritySigningStatus;
+    exports.CertificateAuthoritySummary$ = CertificateAuthoritySummary$;
+    exports.CertificateAuthorityValidity$ = CertificateAuthorityValidity$;
+    exports.ClientException = ClientException;
+    exports.ClientException$ = ClientException$;
+    exports.ClientStat$ = ClientStat$;
+    exports.Cluster$ = Cluster$;
+    exports.ClusterHealth$ = ClusterHealth$;
+    exports.ClusterIssue$ = ClusterIssue$;
+    exports.ClusterIssueCode = ClusterIssueCode;
+    exports.ClusterStatus = ClusterStatus;
+    exports.ClusterVersionInformation$ = ClusterVersionInformation$;
+    exports.ClusterVersionStatus = ClusterVersionStatus;
+    exports.Compatibility$ = Compatibility$;
+    exports.ComputeConfigRequest$ = ComputeConfigRequest$;
+    exports.ComputeConfigResponse$ = ComputeConfigResponse$;
+    exports.ConfigStatus = ConfigStatus;
+    exports.ConnectorConfigProvider = ConnectorConfigProvider;
+    exports.ConnectorConfigRequest$ = ConnectorConfigRequest$;
+    exports.ConnectorConfigResponse$ = ConnectorConfigResponse$;
+    exports.ControlPlaneConfigInfo$ = ControlPlaneConfigInfo$;
+    exports.ControlPlaneEgressModeType = ControlPlaneEgressModeType;
+    exports.ControlPlanePlacementRequest$ = ControlPlanePlacementRequest$;
+    exports.ControlPlanePlacementResponse$ = ControlPlanePlacementResponse$;
+    exports.ControlPlaneScalingConfig$ = ControlPlaneScalingConfig$;
+    exports.ControlPlaneScalingTierInfo$ = ControlPlaneScalingTierInfo$;
+    exports.CrdManagementConfiguration$ = CrdManagementConfiguration$;
+    exports.CreateAccessConfigRequest$ = CreateAccessConfigRequest$;
+    exports.CreateAccessEntry$ = CreateAccessEntry$;
+    exports.CreateAccessEntryCommand = CreateAccessEntryCommand;
+    exports.CreateAccessEntryRequest$ = CreateAccessEntryRequest$;
+    exports.CreateAccessEntryResponse$ = CreateAccessEntryResponse$;
+    exports.CreateAddon$ = CreateAddon$;
+    exports.CreateAddonCommand = CreateAddonCommand;
+    exports.CreateAddonRequest$ = CreateAddonRequest$;
+    exports.CreateAddonResponse$ = CreateAddonResponse$;
+    exports.CreateCapability$ = CreateCapability$;
+    exports.CreateCapabilityCommand = CreateCapabilityCommand;
+    exports.CreateCapabilityRequest$ = CreateCapabilityRequest$;
+    exports.CreateCapabilityResponse$ = CreateCapabilityResponse$;
+    exports.CreateCertificateAuthority$ = CreateCertificateAuthority$;
+    exports.CreateCertificateAuthorityCommand = CreateCertificateAuthorityCommand;
+    exports.CreateCertificateAuthorityRequest$ = CreateCertificateAuthorityRequest$;
+    exports.CreateCertificateAuthorityResponse$ = CreateCertificateAuthorityResponse$;
+    exports.CreateCluster$ = CreateCluster$;
+    exports.CreateClusterCommand = CreateClusterCommand;
+    exports.CreateClusterRequest$ = CreateClusterRequest$;
+    exports.CreateClusterResponse$ = CreateClusterResponse$;
+    exports.CreateEksAnywhereSubscription$ = CreateEksAnywhereSubscription$;
+    exports.CreateEksAnywhereSubscriptionCommand = CreateEksAnywhereSubscriptionCommand;
+    exports.CreateEksAnywhereSubscriptionRequest$ = CreateEksAnywhereSubscriptionRequest$;
+    exports.CreateEksAnywhereSubscriptionResponse$ = CreateEksAnywhereSubscriptionResponse$;
+    exports.CreateFargateProfile$ = CreateFargateProfile$;
+    exports.CreateFargateProfileCommand = CreateFargateProfileCommand;
+    exports.CreateFargateProfileRequest$ = CreateFargateProfileRequest$;
+    exports.CreateFargateProfileResponse$ = CreateFargateProfileResponse$;
+    exports.CreateNodegroup$ = CreateNodegroup$;
+    exports.CreateNodegroupCommand = CreateNodegroupCommand;
+    exports.CreateNodegroupRequest$ = CreateNodegroupRequest$;
+    exports.CreateNodegroupResponse$ = CreateNodegroupResponse$;
+    exports.CreatePodIdentityAssociation$ = CreatePodIdentityAssociation$;
+    exports.CreatePodIdentityAssociationCommand = CreatePodIdentityAssociationCommand;
+    exports.CreatePodIdentityAssociationRequest$ = CreatePodIdentityAssociationRequest$;
+    exports.CreatePodIdentityAssociationResponse$ = CreatePodIdentityAssociationResponse$;
+    exports.DeleteAccessEntry$ = DeleteAccessEntry$;
+    exports.DeleteAccessEntryCommand = DeleteAccessEntryCommand;
+    exports.DeleteAccessEntryRequest$ = DeleteAccessEntryRequest$;
+    exports.DeleteAccessEntryResponse$ = DeleteAccessEntryResponse$;
+    exports.DeleteAddon$ = DeleteAddon$;
+    exports.DeleteAddonCommand = DeleteAddonCommand;
+    exports.DeleteAddonRequest$ = DeleteAddonRequest$;
+    exports.DeleteAddonResponse$ = DeleteAddonResponse$;
+    exports.DeleteCapability$ = DeleteCapability$;
+    exports.DeleteCapabilityCommand = DeleteCapabilityCommand;
+    exports.DeleteCapabilityRequest$ = DeleteCapabilityRequest$;
+    exports.DeleteCapabilityResponse$ = DeleteCapabilityResponse$;
+    exports.DeleteCertificateAuthority$ = DeleteCertificateAuthority$;
+    exports.DeleteCertificateAuthorityCommand = DeleteCertificateAuthorityCommand;
+    exports.DeleteCertificateAuthorityRequest$ = DeleteCertificateAuthorityRequest$;
+    exports.DeleteCertificateAuthorityResponse$ = DeleteCertificateAuthorityResponse$;
+    exports.DeleteCluster$ = DeleteCluster$;
+    exports.DeleteClusterCommand = DeleteClusterCommand;
+    exports.DeleteClusterRequest$ = DeleteClusterRequest$;
+    exports.DeleteClusterResponse$ = DeleteClusterResponse$;
+    exports.DeleteEksAnywhereSubscription$ = DeleteEksAnywhereSubscription$;
+    exports.DeleteEksAnywhereSubscriptionCommand = DeleteEksAnywhereSubscriptionCommand;
+    exports.DeleteEksAnywhereSubscriptionRequest$ = DeleteEksAnywhereSubscriptionRequest$;
+    exports.DeleteEksAnywhereSubscriptionResponse$ = DeleteEksAnywhereSubscriptionResponse$;
+    exports.DeleteFargateProfile$ = DeleteFargateProfile$;
+    exports.DeleteFargateProfileCommand = DeleteFargateProfileCommand;
+    exports.DeleteFargateProfileRequest$ = DeleteFargateProfileRequest$;
+    exports.DeleteFargateProfileResponse$ = DeleteFargateProfileResponse$;
+    exports.DeleteNodegroup$ = DeleteNodegroup$;
+    exports.DeleteNodegroupCommand = DeleteNodegroupCommand;
+    exports.DeleteNodegroupRequest$ = DeleteNodegroupRequest$;
+    exports.DeleteNodegroupResponse$ = DeleteNodegroupResponse$;
+    exports.DeletePodIdentityAssociation$ = DeletePodIdentityAssociation$;
+    exports.DeletePodIdentityAssociationCommand = DeletePodIdentityAssociationCommand;
+    exports.DeletePodIdentityAssociationRequest$ = DeletePodIdentityAssociationRequest$;
+    exports.DeletePodIdentityAssociationResponse$ = DeletePodIdentityAssociationResponse$;
+    exports.DeprecationDetail$ = DeprecationDetail$;
+    exports.DeregisterCluster$ = DeregisterCluster$;
+    exports.DeregisterClusterCommand = DeregisterClusterCommand;
+    exports.DeregisterClusterRequest$ = DeregisterClusterRequest$;
+    exports.DeregisterClusterResponse$ = DeregisterClusterResponse$;
+    exports.DescribeAccessEntry$ = DescribeAccessEntry$;
+    exports.DescribeAccessEntryCommand = DescribeAccessEntryCommand;
+    exports.DescribeAccessEntryRequest$ = DescribeAccessEntryRequest$;
+    exports.DescribeAccessEntryResponse$ = DescribeAccessEntryResponse$;
+    exports.DescribeAddon$ = DescribeAddon$;
+    exports.DescribeAddonCommand = DescribeAddonCommand;
+    exports.DescribeAddonConfiguration$ = DescribeAddonConfiguration$;
+    exports.DescribeAddonConfigurationCommand = DescribeAddonConfigurationCommand;
+    exports.DescribeAddonConfigurationRequest$ = DescribeAddonConfigurationRequest$;
+    exports.DescribeAddonConfigurationResponse$ = DescribeAddonConfigurationResponse$;
+    exports.DescribeAddonRequest$ = DescribeAddonRequest$;
+    exports.DescribeAddonResponse$ = DescribeAddonResponse$;
+    exports.DescribeAddonVersions$ = DescribeAddonVersions$;
+    exports.DescribeAddonVersionsCommand = DescribeAddonVersionsCommand;
+    exports.DescribeAddonVersionsRequest$ = DescribeAddonVersionsRequest$;
+    exports.DescribeAddonVersionsResponse$ = DescribeAddonVersionsResponse$;
+    exports.DescribeCapability$ = DescribeCapability$;
+    exports.DescribeCapabilityCommand = DescribeCapabilityCommand;
+    exports.DescribeCapabilityRequest$ = DescribeCapabilityRequest$;
+    exports.DescribeCapabilityResponse$ = DescribeCapabilityResponse$;
+    exports.DescribeCertificateAuthority$ = DescribeCertificateAuthority$;
+    exports.DescribeCertificateAuthorityCommand = DescribeCertificateAuthorityCommand;
+    exports.DescribeCertificateAuthorityRequest$ = DescribeCertificateAuthorityRequest$;
+    exports.DescribeCertificateAuthorityResponse$ = DescribeCertificateAuthorityResponse$;
+    exports.DescribeCluster$ = DescribeCluster$;
+    exports.DescribeClusterCommand = DescribeClusterCommand2;
+    exports.DescribeClusterRequest$ = DescribeClusterRequest$;
+    exports.DescribeClusterResponse$ = DescribeClusterResponse$;
+    exports.DescribeClusterVersions$ = DescribeClusterVersions$;
+    exports.DescribeClusterVersionsCommand = DescribeClusterVersionsCommand;
+    exports.DescribeClusterVersionsRequest$ = DescribeClusterVersionsRequest$;
+    exports.DescribeClusterVersionsResponse$ = DescribeClusterVersionsResponse$;
+    exports.DescribeEksAnywhereSubscription$ = DescribeEksAnywhereSubscription$;
+    exports.DescribeEksAnywhereSubscriptionCommand = DescribeEksAnywhereSubscriptionCommand;
+    exports.DescribeEksAnywhereSubscriptionRequest$ = DescribeEksAnywhereSubscriptionRequest$;
+    exports.DescribeEksAnywhereSubscriptionResponse$ = DescribeEksAnywhereSubscriptionResponse$;
+    exports.DescribeFargateProfile$ = DescribeFargateProfile$;
+    exports.DescribeFargateProfileCommand = DescribeFargateProfileCommand;
+    exports.DescribeFargateProfileRequest$ = DescribeFargateProfileRequest$;
+    exports.DescribeFargateProfileResponse$ = DescribeFargateProfileResponse$;
+    exports.DescribeIdentityProviderConfig$ = DescribeIdentityProviderConfig$;
+    exports.DescribeIdentityProviderConfigCommand = DescribeIdentityProviderConfigCommand;
+    exports.DescribeIdentityProviderConfigRequest$ = DescribeIdentityProviderConfigRequest$;
+    exports.DescribeIdentityProviderConfigResponse$ = DescribeIdentityProviderConfigResponse$;
+    exports.DescribeInsight$ = DescribeInsight$;
+    exports.DescribeInsightCommand = DescribeInsightCommand;
+    exports.DescribeInsightRequest$ = DescribeInsightRequest$;
+    exports.DescribeInsightResponse$ = DescribeInsightResponse$;
+    exports.DescribeInsightsRefresh$ = DescribeInsightsRefresh$;
+    exports.DescribeInsightsRefreshCommand = DescribeInsightsRefreshCommand;
+    exports.DescribeInsightsRefreshRequest$ = DescribeInsightsRefreshRequest$;
+    exports.DescribeInsightsRefreshResponse$ = DescribeInsightsRefreshResponse$;
+    exports.DescribeNodegroup$ = DescribeNodegroup$;
+    exports.DescribeNodegroupCommand = DescribeNodegroupCommand;
+    exports.DescribeNodegroupRequest$ = DescribeNodegroupRequest$;
+    exports.DescribeNodegroupResponse$ = DescribeNodegroupResponse$;
+    exports.DescribePodIdentityAssociation$ = DescribePodIdentityAssociation$;
+    exports.DescribePodIdentityAssociationCommand = DescribePodIdentityAssociationCommand;
+    exports.DescribePodIdentityAssociationRequest$ = DescribePodIdentityAssociationRequest$;
+    exports.DescribePodIdentityAssociationResponse$ = DescribePodIdentityAssociationResponse$;
+    exports.DescribeUpdate$ = DescribeUpdate$;
+    exports.DescribeUpdateCommand = DescribeUpdateCommand;
+    exports.DescribeUpdateRequest$ = DescribeUpdateRequest$;
+    exports.DescribeUpdateResponse$ = DescribeUpdateResponse$;
+    exports.DisassociateAccessPolicy$ = DisassociateAccessPolicy$;
+    exports.DisassociateAccessPolicyCommand = DisassociateAccessPolicyCommand;
+    exports.DisassociateAccessPolicyRequest$ = DisassociateAccessPolicyRequest$;
+    exports.DisassociateAccessPolicyResponse$ = DisassociateAccessPolicyResponse$;
+    exports.DisassociateIdentityProviderConfig$ = DisassociateIdentityProviderConfig$;
+    exports.DisassociateIdentityProviderConfigCommand = DisassociateIdentityProviderConfigCommand;
+    exports.DisassociateIdentityProviderConfigRequest$ = DisassociateIdentityProviderConfigRequest$;
+    exports.DisassociateIdentityProviderConfigResponse$ = DisassociateIdentityProviderConfigResponse$;
+    exports.DurationConstraints$ = DurationConstraints$;
+    exports.DurationParameterConfig$ = DurationParameterConfig$;
+    exports.EKS = EKS;
+    exports.EKSClient = EKSClient2;
+    exports.EKSServiceException = EKSServiceException;
+    exports.EKSServiceException$ = EKSServiceException$;
+    exports.EksAnywhereSubscription$ = EksAnywhereSubscription$;
+    exports.EksAnywhereSubscriptionLicenseType = EksAnywhereSubscriptionLicenseType;
+    exports.EksAnywhereSubscriptionStatus = EksAnywhereSubscriptionStatus;
+    exports.EksAnywhereSubscriptionTerm$ = EksAnywhereSubscriptionTerm$;
+    exports.EksAnywhereSubscriptionTermUnit = EksAnywhereSubscriptionTermUnit;
+    exports.ElasticLoadBalancing$ = ElasticLoadBalancing$;
+    exports.EncryptionConfig$ = EncryptionConfig$;
+    exports.ErrorCode = ErrorCode;
+    exports.ErrorDetail$ = ErrorDetail$;
+    exports.EtcdPlacementRequest$ = EtcdPlacementRequest$;
+    exports.EtcdPlacementResponse$ = EtcdPlacementResponse$;
+    exports.FargateProfile$ = FargateProfile$;
+    exports.FargateProfileHealth$ = FargateProfileHealth$;
+    exports.FargateProfileIssue$ = FargateProfileIssue$;
+    exports.FargateProfileIssueCode = FargateProfileIssueCode;
+    exports.FargateProfileSelector$ = FargateProfileSelector$;
+    exports.FargateProfileStatus = FargateProfileStatus;
+    exports.GatewayApiConfiguration$ = GatewayApiConfiguration$;
+    exports.HorizontalPodAutoscalerControllerConfigRequest$ = HorizontalPodAutoscalerControllerConfigRequest$;
+    exports.HorizontalPodAutoscalerControllerConfigResponse$ = HorizontalPodAutoscalerControllerConfigResponse$;
+    exports.HorizontalPodAutoscalerControllerVersionConfig$ = HorizontalPodAutoscalerControllerVersionConfig$;
+    exports.Identity$ = Identity$;
+    exports.IdentityProviderConfig$ = IdentityProviderConfig$;
+    exports.IdentityProviderConfigResponse$ = IdentityProviderConfigResponse$;
+    exports.Insight$ = Insight$;
+    exports.InsightCategorySpecificSummary$ = InsightCategorySpecificSummary$;
+    exports.InsightResourceDetail$ = InsightResourceDetail$;
+    exports.InsightStatus$ = InsightStatus$;
+    exports.InsightStatusValue = InsightStatusValue;
+    exports.InsightSummary$ = InsightSummary$;
+    exports.InsightsFilter$ = InsightsFilter$;
+    exports.InsightsRefreshStatus = InsightsRefreshStatus;
+    exports.IntegerConstraints$ = IntegerConstraints$;
+    exports.IntegerParameterConfig$ = IntegerParameterConfig$;
+    exports.IntegerRangeConstraint$ = IntegerRangeConstraint$;
+    exports.InvalidParameterException = InvalidParameterException;
+    exports.InvalidParameterException$ = InvalidParameterException$;
+    exports.InvalidRequestException = InvalidRequestException3;
+    exports.InvalidRequestException$ = InvalidRequestException$3;
+    exports.InvalidStateException = InvalidStateException;
+    exports.InvalidStateException$ = InvalidStateException$;
+    exports.IpFamily = IpFamily;
+    exports.Issue$ = Issue$;
+    exports.KubeApiServerConfigRequest$ = KubeApiServerConfigRequest$;
+    exports.KubeApiServerConfigResponse$ = KubeApiServerConfigResponse$;
+    exports.KubeApiServerVersionConfig$ = KubeApiServerVersionConfig$;
+    exports.KubeControllerManagerConfigRequest$ = KubeControllerManagerConfigRequest$;
+    exports.KubeControllerManagerConfigResponse$ = KubeControllerManagerConfigResponse$;
+    exports.KubeControllerManagerVersionConfig$ = KubeControllerManagerVersionConfig$;
+    exports.KubeSchedulerConfigRequest$ = KubeSchedulerConfigRequest$;
+    exports.KubeSchedulerConfigResponse$ = KubeSchedulerConfigResponse$;
+    exports.KubeSchedulerVersionConfig$ = KubeSchedulerVersionConfig$;
+    exports.KubernetesNetworkConfigRequest$ = KubernetesNetworkConfigRequest$;
+    exports.KubernetesNetworkConfigResponse$ = KubernetesNetworkConfigResponse$;
+    exports.LaunchTemplateSpecification$ = LaunchTemplateSpecification$;
+    exports.License$ = License$;
+    exports.ListAccessEntries$ = ListAccessEntries$;
+    exports.ListAccessEntriesCommand = ListAccessEntriesCommand;
+    exports.ListAccessEntriesRequest$ = ListAccessEntriesRequest$;
+    exports.ListAccessEntriesResponse$ = ListAccessEntriesResponse$;
+    exports.ListAccessPolicies$ = ListAccessPolicies$;
+    exports.ListAccessPoliciesCommand = ListAccessPoliciesCommand;
+    exports.ListAccessPoliciesRequest$ = ListAccessPoliciesRequest$;
+    exports.ListAccessPoliciesResponse$ = ListAccessPoliciesResponse$;
+    exports.ListAddons$ = ListAddons$;
+    exports.ListAddonsCommand = ListAddonsCommand;
+    exports.ListAddonsRequest$ = ListAddonsRequest$;
+    exports.ListAddonsResponse$ = ListAddonsResponse$;
+    exports.ListAssociatedAccessPolicies$ = ListAssociatedAccessPolicies$;
+    exports.ListAssociatedAccessPoliciesCommand = ListAssociatedAccessPoliciesCommand;
+    exports.ListAssociatedAccessPoliciesRequest$ = ListAssociatedAccessPoliciesRequest$;
+    exports.ListAssociatedAccessPoliciesResponse$ = ListAssociatedAccessPoliciesResponse$;
+    exports.ListCapabilities$ = ListCapabilities$;
+    exports.ListCapabilitiesCommand = ListCapabilitiesCommand;
+    exports.ListCapabilitiesRequest$ = ListCapabilitiesRequest$;
+    exports.ListCapabilitiesResponse$ = ListCapabilitiesResponse$;
+    exports.ListCertificateAuthorities$ = ListCertificateAuthorities$;
+    exports.ListCertificateAuthoritiesCommand = ListCertificateAuthoritiesCommand;
+    exports.ListCertificateAuthoritiesRequest$ = ListCertificateAuthoritiesRequest$;
+    exports.ListCertificateAuthoritiesResponse$ = ListCertificateAuthoritiesResponse$;
+    exports.ListClusters$ = ListClusters$;
+    exports.ListClustersCommand = ListClustersCommand;
+    exports.ListClustersRequest$ = ListClustersRequest$;
+    exports.ListClustersResponse$ = ListClustersResponse$;
+    exports.ListEksAnywhereSubscriptions$ = ListEksAnywhereSubscriptions$;
+    exports.ListEksAnywhereSubscriptionsCommand = ListEksAnywhereSubscriptionsCommand;
+    exports.ListEksAnywhereSubscriptionsRequest$ = ListEksAnywhereSubscriptionsRequest$;
+    exports.ListEksAnywhereSubscriptionsResponse$ = ListEksAnywhereSubscriptionsResponse$;
+    exports.ListFargateProfiles$ = ListFargateProfiles$;
+    exports.ListFargateProfilesCommand = ListFargateProfilesCommand;
+    exports.ListFargateProfilesRequest$ = ListFargateProfilesRequest$;
+    exports.ListFargateProfilesResponse$ = ListFargateProfilesResponse$;
+    exports.ListIdentityProviderConfigs$ = ListIdentityProviderConfigs$;
+    exports.ListIdentityProviderConfigsCommand = ListIdentityProviderConfigsCommand;
+    exports.ListIdentityProviderConfigsRequest$ = ListIdentityProviderConfigsRequest$;
+    exports.ListIdentityProviderConfigsResponse$ = ListIdentityProviderConfigsResponse$;
+    exports.ListInsights$ = ListInsights$;
+    exports.ListInsightsCommand = ListInsightsCommand;
+    exports.ListInsightsRequest$ = ListInsightsRequest$;
+    exports.ListInsightsResponse$ = ListInsightsResponse$;
+    exports.ListNodegroups$ = ListNodegroups$;
+    exports.ListNodegroupsCommand = ListNodegroupsCommand;
+    exports.ListNodegroupsRequest$ = ListNodegroupsRequest$;
+    exports.ListNodegroupsResponse$ = ListNodegroupsResponse$;
+    exports.ListPodIdentityAssociations$ = ListPodIdentityAssociations$;
+    exports.ListPodIdentityAssociationsCommand = ListPodIdentityAssociationsCommand;
+    exports.ListPodIdentityAssociationsRequest$ = ListPodIdentityAssociationsRequest$;
+    exports.ListPodIdentityAssociationsResponse$ = ListPodIdentityAssociationsResponse$;
+    exports.ListTagsForResource$ = ListTagsForResource$;
+    exports.ListTagsForResourceCommand = ListTagsForResourceCommand;
+    exports.ListTagsForResourceRequest$ = ListTagsForResourceRequest$;
+    exports.ListTagsForResourceResponse$ = ListTagsForResourceResponse$;
+    exports.ListUpdates$ = ListUpdates$;
+    exports.ListUpdatesCommand = ListUpdatesCommand;
+    exports.ListUpdatesRequest$ = ListUpdatesRequest$;
+    exports.ListUpdatesResponse$ = ListUpdatesResponse$;
+    exports.LogSetup$ = LogSetup$;
+    exports.LogType = LogType;
+    exports.Logging$ = Logging$;
+    exports.MarketplaceInformation$ = MarketplaceInformation$;
+    exports.NodeRepairConfig$ = NodeRepairConfig$;
+    exports.NodeRepairConfigOverrides$ = NodeRepairConfigOverrides$;
+    exports.NodeResourcesFitConfig$ = NodeResourcesFitConfig$;
+    exports.NodeResourcesFitVersionConfig$ = NodeResourcesFitVersionConfig$;
+    exports.Nodegroup$ = Nodegroup$;
+    exports.NodegroupHealth$ = NodegroupHealth$;
+    exports.NodegroupIssueCode = NodegroupIssueCode;
+    exports.NodegroupResources$ = NodegroupResources$;
+    exports.NodegroupScalingConfig$ = NodegroupScalingConfig$;
+    exports.NodegroupStatus = NodegroupStatus;
+    exports.NodegroupUpdateConfig$ = NodegroupUpdateConfig$;
+    exports.NodegroupUpdateStrategies = NodegroupUpdateStrategies;
+    exports.NotFoundException = NotFoundException;
+    exports.NotFoundException$ = NotFoundException$;
+    exports.OIDC$ = OIDC$;
+    exports.OidcIdentityProviderConfig$ = OidcIdentityProviderConfig$;
+    exports.OidcIdentityProviderConfigRequest$ = OidcIdentityProviderConfigRequest$;
+    exports.OutpostConfigRequest$ = OutpostConfigRequest$;
+    exports.OutpostConfigResponse$ = OutpostConfigResponse$;
+    exports.PodGcControllerConfigRequest$ = PodGcControllerConfigRequest$;
+    exports.PodGcControllerConfigResponse$ = PodGcControllerConfigResponse$;
+    exports.PodGcControllerVersionConfig$ = PodGcControllerVersionConfig$;
+    exports.PodIdentityAssociation$ = PodIdentityAssociation$;
+    exports.PodIdentityAssociationSummary$ = PodIdentityAssociationSummary$;
+    exports.PortRangeConstraints$ = PortRangeConstraints$;
+    exports.PortRangeParameterConfig$ = PortRangeParameterConfig$;
+    exports.Provider$ = Provider$;
+    exports.ProvisionedControlPlaneTier = ProvisionedControlPlaneTier;
+    exports.RegisterCluster$ = RegisterCluster$;
+    exports.RegisterClusterCommand = RegisterClusterCommand;
+    exports.RegisterClusterRequest$ = RegisterClusterRequest$;
+    exports.RegisterClusterResponse$ = RegisterClusterResponse$;
+    exports.RemoteAccessConfig$ = RemoteAccessConfig$;
+    exports.RemoteNetworkConfigRequest$ = RemoteNetworkConfigRequest$;
+    exports.RemoteNetworkConfigResponse$ = RemoteNetworkConfigResponse$;
+    exports.RemoteNodeNetwork$ = RemoteNodeNetwork$;
+    exports.RemotePodNetwork$ = RemotePodNetwork$;
+    exports.RepairAction = RepairAction;
+    exports.ResolveConflicts = ResolveConflicts;
+    exports.ResourceConstraints$ = ResourceConstraints$;
+    exports.ResourceInUseException = ResourceInUseException;
+    exports.ResourceInUseException$ = ResourceInUseException$;
+    exports.ResourceLimitExceededException = ResourceLimitExceededException;
+    exports.ResourceLimitExceededException$ = ResourceLimitExceededException$;
+    exports.ResourceNotFoundException = ResourceNotFoundException2;
+    exports.ResourceNotFoundException$ = ResourceNotFoundException$2;
+    exports.ResourcePropagationDelayException = ResourcePropagationDelayException;
+    exports.ResourcePropagationDelayException$ = ResourcePropagationDelayException$;
+    exports.ResourceWeight$ = ResourceWeight$;
+    exports.RollbackConfig$ = RollbackConfig$;
+    exports.ScoringStrategy$ = ScoringStrategy$;
+    exports.ScoringStrategyConfig$ = ScoringStrategyConfig$;
+    exports.ScoringStrategyConstraints$ = ScoringStrategyConstraints$;
+    exports.ScoringStrategyType = ScoringStrategyType;
+    exports.ServerException = ServerException;
+    exports.ServerException$ = ServerException$;
+    exports.ServiceNodePortRange$ = ServiceNodePortRange$;
+    exports.ServiceUnavailableException = ServiceUnavailableException;
+    exports.ServiceUnavailableException$ = ServiceUnavailableException$;
+    exports.SpreadLevel = SpreadLevel;
+    exports.SsoIdentity$ = SsoIdentity$;
+    exports.SsoIdentityType = SsoIdentityType;
+    exports.StartInsightsRefresh$ = StartInsightsRefresh$;
+    exports.StartInsightsRefreshCommand = StartInsightsRefreshCommand;
+    exports.StartInsightsRefreshRequest$ = StartInsightsRefreshRequest$;
+    exports.StartInsightsRefreshResponse$ = StartInsightsRefreshResponse$;
+    exports.StorageConfigRequest$ = StorageConfigRequest$;
+    exports.StorageConfigResponse$ = StorageConfigResponse$;
+    exports.SupportType = SupportType;
+    exports.TagResource$ = TagResource$;
+    exports.TagResourceCommand = TagResourceCommand;
+    exports.TagResourceRequest$ = TagResourceRequest$;
+    exports.TagResourceResponse$ = TagResourceResponse$;
+    exports.Taint$ = Taint$;
+    exports.TaintEffect = TaintEffect;
+    exports.ThrottlingException = ThrottlingException;
+    exports.ThrottlingException$ = ThrottlingException$;
+    exports.UnsupportedAvailabilityZoneException = UnsupportedAvailabilityZoneException;
+    exports.UnsupportedAvailabilityZoneException$ = UnsupportedAvailabilityZoneException$;
+    exports.UntagResource$ = UntagResource$;
+    exports.UntagResourceCommand = UntagResourceCommand;
+    exports.UntagResourceRequest$ = UntagResourceRequest$;
+    exports.UntagResourceResponse$ = UntagResourceResponse$;
+    exports.Update$ = Update$;
+    exports.UpdateAccessConfigRequest$ = UpdateAccessConfigRequest$;
+    exports.UpdateAccessEntry$ = UpdateAccessEntry$;
+    exports.UpdateAccessEntryCommand = UpdateAccessEntryCommand;
+    exports.UpdateAccessEntryRequest$ = UpdateAccessEntryRequest$;
+    exports.UpdateAccessEntryResponse$ = UpdateAccessEntryResponse$;
+    exports.UpdateAckConfig$ = UpdateAckConfig$;
+    exports.UpdateAddon$ = UpdateAddon$;
+    exports.UpdateAddonCommand = UpdateAddonCommand;
+    exports.UpdateAddonRequest$ = UpdateAddonRequest$;
+    exports.UpdateAddonResponse$ = UpdateAddonResponse$;
+    exports.UpdateArgoCdConfig$ = UpdateArgoCdConfig$;
+    exports.UpdateCapability$ = UpdateCapability$;
+    exports.UpdateCapabilityCommand = UpdateCapabilityCommand;
+    exports.UpdateCapabilityConfiguration$ = UpdateCapabilityConfiguration$;
+    exports.UpdateCapabilityRequest$ = UpdateCapabilityRequest$;
+    exports.UpdateCapabilityResponse$ = UpdateCapabilityResponse$;
+    exports.UpdateClusterConfig$ = UpdateClusterConfig$;
+    exports.UpdateClusterConfigCommand = UpdateClusterConfigCommand;
+    exports.UpdateClusterConfigRequest$ = UpdateClusterConfigRequest$;
+    exports.UpdateClusterConfigResponse$ = UpdateClusterConfigResponse$;
+    exports.UpdateClusterVersion$ = UpdateClusterVersion$;
+    exports.UpdateClusterVersionCommand = UpdateClusterVersionCommand;
+    exports.UpdateClusterVersionRequest$ = UpdateClusterVersionRequest$;
+    exports.UpdateClusterVersionResponse$ = UpdateClusterVersionResponse$;
+    exports.UpdateEksAnywhereSubscription$ = UpdateEksAnywhereSubscription$;
+    exports.UpdateEksAnywhereSubscriptionCommand = UpdateEksAnywhereSubscriptionCommand;
+    exports.UpdateEksAnywhereSubscriptionRequest$ = UpdateEksAnywhereSubscriptionRequest$;
+    exports.UpdateEksAnywhereSubscriptionResponse$ = UpdateEksAnywhereSubscriptionResponse$;
+    exports.UpdateLabelsPayload$ = UpdateLabelsPayload$;
+    exports.UpdateNodegroupConfig$ = UpdateNodegroupConfig$;
+    exports.UpdateNodegroupConfigCommand = UpdateNodegroupConfigCommand;
+    exports.UpdateNodegroupConfigRequest$ = UpdateNodegroupConfigRequest$;
+    exports.UpdateNodegroupConfigResponse$ = UpdateNodegroupConfigResponse$;
+    exports.UpdateNodegroupVersion$ = UpdateNodegroupVersion$;
+    exports.UpdateNodegroupVersionCommand = UpdateNodegroupVersionCommand;
+    exports.UpdateNodegroupVersionRequest$ = UpdateNodegroupVersionRequest$;
+    exports.UpdateNodegroupVersionResponse$ = UpdateNodegroupVersionResponse$;
+    exports.UpdateParam$ = UpdateParam$;
+    exports.UpdateParamType = UpdateParamType;
+    exports.UpdatePodIdentityAssociation$ = UpdatePodIdentityAssociation$;
+    exports.UpdatePodIdentityAssociationCommand = UpdatePodIdentityAssociationCommand;
+    exports.UpdatePodIdentityAssociationRequest$ = UpdatePodIdentityAssociationRequest$;
+    exports.UpdatePodIdentityAssociationResponse$ = UpdatePodIdentityAssociationResponse$;
+    exports.UpdateRoleMappings$ = UpdateRoleMappings$;
+    exports.UpdateStatus = UpdateStatus;
+    exports.UpdateTaintsPayload$ = UpdateTaintsPayload$;
+    exports.UpdateType = UpdateType;
+    exports.UpgradePolicyRequest$ = UpgradePolicyRequest$;
+    exports.UpgradePolicyResponse$ = UpgradePolicyResponse$;
+    exports.VersionStatus = VersionStatus;
+    exports.VpcConfigRequest$ = VpcConfigRequest$;
+    exports.VpcConfigResponse$ = VpcConfigResponse$;
+    exports.WarmPoolConfig$ = WarmPoolConfig$;
+    exports.WarmPoolState = WarmPoolState;
+    exports.ZonalShiftConfigRequest$ = ZonalShiftConfigRequest$;
+    exports.ZonalShiftConfigResponse$ = ZonalShiftConfigResponse$;
+    exports.errorTypeRegistries = errorTypeRegistries5;
+    exports.paginateDescribeAddonVersions = paginateDescribeAddonVersions;
+    exports.paginateDescribeClusterVersions = paginateDescribeClusterVersions;
+    exports.paginateListAccessEntries = paginateListAccessEntries;
+    exports.paginateListAccessPolicies = paginateListAccessPolicies;
+    exports.paginateListAddons = paginateListAddons;
+    exports.paginateListAssociatedAccessPolicies = paginateListAssociatedAccessPolicies;
+    exports.paginateListCapabilities = paginateListCapabilities;
+    exports.paginateListCertificateAuthorities = paginateListCertificateAuthorities;
+    exports.paginateListClusters = paginateListClusters;
+    exports.paginateListEksAnywhereSubscriptions = paginateListEksAnywhereSubscriptions;
+    exports.paginateListFargateProfiles = paginateListFargateProfiles;
+    exports.paginateListIdentityProviderConfigs = paginateListIdentityProviderConfigs;
+    exports.paginateListInsights = paginateListInsights;
+    exports.paginateListNodegroups = paginateListNodegroups;
+    exports.paginateListPodIdentityAssociations = paginateListPodIdentityAssociations;
+    exports.paginateListUpdates = paginateListUpdates;
+    exports.waitForAddonActive = waitForAddonActive;
+    exports.waitForAddonDeleted = waitForAddonDeleted;
+    exports.waitForCertificateAuthorityUpdateComplete = waitForCertificateAuthorityUpdateComplete;
+    exports.waitForClusterActive = waitForClusterActive;
+    exports.waitForClusterDeleted = waitForClusterDeleted;
+    exports.waitForFargateProfileActive = waitForFargateProfileActive;
+    exports.waitForFargateProfileDeleted = waitForFargateProfileDeleted;
+    exports.waitForNodegroupActive = waitForNodegroupActive;
+    exports.waitForNodegroupDeleted = waitForNodegroupDeleted;
+    exports.waitUntilAddonActive = waitUntilAddonActive;
+    exports.waitUntilAddonDeleted = waitUntilAddonDeleted;
+    exports.waitUntilCertificateAuthorityUpdateComplete = waitUntilCertificateAuthorityUpdateComplete;
+    exports.waitUntilClusterActive = waitUntilClusterActive;
+    exports.waitUntilClusterDeleted = waitUntilClusterDeleted;
+    exports.waitUntilFargateProfileActive = waitUntilFargateProfileActive;
+    exports.waitUntilFargateProfileDeleted = waitUntilFargateProfileDeleted;
+    exports.waitUntilNodegroupActive = waitUntilNodegroupActive;
+    exports.waitUntilNodegroupDeleted = waitUntilNodegroupDeleted;
+  }
+});
+
 // src/cli/main.ts
 import { writeFile } from "node:fs/promises";
 import { resolve as resolve2 } from "node:path";
@@ -46474,8 +52862,8 @@ function validateCloudWatchTiming(intervalMs, periodMs) {
     );
   }
 }
-function prepareChecks(request) {
-  const { analysis, targets } = request;
+function prepareChecks(request2) {
+  const { analysis, targets } = request2;
   const prepared = prepareCheckList(analysis.checks, { targets, intervalMs: analysis.intervalMs });
   return {
     async evaluate(window2, deps) {
@@ -46511,10 +52899,10 @@ async function sleepUntil(clock, t) {
     await clock.sleep(wait);
   }
 }
-function prepareAnalysis(request) {
-  const { analysis } = request;
+function prepareAnalysis(request2) {
+  const { analysis } = request2;
   const hasCloudWatch = analysis.checks.some((c5) => c5.kind === "cloudwatch");
-  const periodMs = hasCloudWatch ? request.cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS : void 0;
+  const periodMs = hasCloudWatch ? request2.cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS : void 0;
   if (periodMs !== void 0) validateCloudWatchTiming(analysis.intervalMs, periodMs);
   if (analysis.checks.length === 0) {
     throw new ConfigurationError(
@@ -46524,15 +52912,15 @@ function prepareAnalysis(request) {
   scheduleAnalysis(analysis, 0);
   return {
     ...periodMs !== void 0 ? { periodMs } : {},
-    delayMs: periodMs === void 0 ? 0 : request.cloudWatchDelayMs ?? 0,
-    checks: prepareChecks(request)
+    delayMs: periodMs === void 0 ? 0 : request2.cloudWatchDelayMs ?? 0,
+    checks: prepareChecks(request2)
   };
 }
-async function runAnalysis(request, deps) {
-  const { analysis } = request;
+async function runAnalysis(request2, deps) {
+  const { analysis } = request2;
   const { clock, logger: logger2 } = deps;
-  const { periodMs, delayMs, checks: prepared } = prepareAnalysis(request);
-  const since = request.since ?? clock.now().getTime();
+  const { periodMs, delayMs, checks: prepared } = prepareAnalysis(request2);
+  const since = request2.since ?? clock.now().getTime();
   const schedule = scheduleAnalysis(
     analysis,
     since,
@@ -46924,9 +53312,260 @@ function clientOptions(region) {
   return common(region);
 }
 
+// src/eks/describe.ts
+var import_client_eks = __toESM(require_dist_cjs19(), 1);
+function makeEksClient(region) {
+  return new import_client_eks.EKSClient(clientOptions(region));
+}
+async function describeClusterAccess(eks, name) {
+  let cluster;
+  try {
+    cluster = (await eks.send(new import_client_eks.DescribeClusterCommand({ name }))).cluster;
+  } catch (e5) {
+    if (e5 instanceof Error && e5.name === "ResourceNotFoundException") {
+      throw new ConfigurationError(
+        `EKS cluster "${name}" does not exist in this region (${await eks.config.region()}): ${e5.message}`
+      );
+    }
+    throw e5;
+  }
+  if (!cluster || cluster.status !== "ACTIVE" || !cluster.endpoint || !cluster.certificateAuthority?.data) {
+    throw new ExplainedError(
+      `EKS cluster "${name}" is ${cluster?.status ?? "unknown"}, not ACTIVE: it has no endpoint to deploy to yet. Run sync-apps after create-cluster has finished.`
+    );
+  }
+  return {
+    name,
+    endpoint: cluster.endpoint,
+    certificateAuthorityData: cluster.certificateAuthority.data,
+    ...cluster.version ? { version: cluster.version } : {}
+  };
+}
+
+// src/eks/token.ts
+var import_signature_v42 = __toESM(require_dist_cjs3(), 1);
+import { createHash as createHash5, createHmac as createHmac3 } from "node:crypto";
+var TOKEN_PREFIX = "k8s-aws-v1.";
+var CLUSTER_ID_HEADER = "x-k8s-aws-id";
+var TOKEN_LIFETIME_MS = 15 * 6e4;
+var PRESIGN_EXPIRES_SECONDS = 60;
+async function mintEksToken(options) {
+  if (!/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/.test(options.clusterName)) {
+    throw new Error(`not an EKS cluster name: ${JSON.stringify(options.clusterName)}`);
+  }
+  const now = options.now ?? /* @__PURE__ */ new Date();
+  const url = await presignGetCallerIdentity({
+    region: options.region,
+    credentials: options.credentials,
+    clusterName: options.clusterName,
+    signingDate: now,
+    expiresIn: PRESIGN_EXPIRES_SECONDS
+  });
+  return {
+    token: TOKEN_PREFIX + Buffer.from(url, "utf8").toString("base64url"),
+    expiresAt: new Date(now.getTime() + TOKEN_LIFETIME_MS - 6e4)
+  };
+}
+async function presignGetCallerIdentity(input) {
+  const host = input.host ?? `sts.${input.region}.amazonaws.com`;
+  const signer = new import_signature_v42.SignatureV4({
+    service: "sts",
+    region: input.region,
+    credentials: input.credentials,
+    sha256: NodeSha256,
+    uriEscapePath: true,
+    applyChecksum: false
+  });
+  const signed = await signer.presign(
+    {
+      method: "GET",
+      protocol: "https:",
+      hostname: host,
+      path: "/",
+      query: input.query ?? { Action: "GetCallerIdentity", Version: "2011-06-15" },
+      headers: { host, [CLUSTER_ID_HEADER]: input.clusterName }
+    },
+    { expiresIn: input.expiresIn, signingDate: input.signingDate }
+  );
+  const params = Object.entries(signed.query ?? {}).flatMap(([k5, v]) => Array.isArray(v) ? v.map((x) => [k5, x]) : v == null ? [] : [[k5, v]]).map(([k5, v]) => `${uriEscape(k5)}=${uriEscape(v)}`).join("&");
+  return `https://${host}/?${params}`;
+}
+function uriEscape(s2) {
+  return encodeURIComponent(s2).replace(
+    /[!'()*]/g,
+    (c5) => `%${c5.charCodeAt(0).toString(16).toUpperCase()}`
+  );
+}
+var NodeSha256 = class {
+  constructor(secret) {
+    this.secret = secret;
+    this.hash = this.fresh();
+  }
+  secret;
+  hash;
+  update(data) {
+    this.hash.update(data);
+  }
+  digest() {
+    return Promise.resolve(new Uint8Array(this.hash.digest()));
+  }
+  reset() {
+    this.hash = this.fresh();
+  }
+  fresh() {
+    if (this.secret === void 0) return createHash5("sha256");
+    const key = typeof this.secret === "string" ? this.secret : toBinary(this.secret);
+    return createHmac3("sha256", key);
+  }
+};
+function toBinary(data) {
+  if (ArrayBuffer.isView(data))
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data);
+}
+
+// src/kube/api.ts
+import { Agent, request } from "node:https";
+var KubeApiError = class extends Error {
+  constructor(cluster, status, method, path, body) {
+    let message = body;
+    try {
+      message = JSON.parse(body).message ?? body;
+    } catch {
+    }
+    super(`${cluster}: ${method} ${path}: ${status} ${message}`);
+    this.cluster = cluster;
+    this.status = status;
+    this.method = method;
+    this.path = path;
+    this.name = "KubeApiError";
+  }
+  cluster;
+  status;
+  method;
+  path;
+};
+var KubeUnreachableError = class extends Error {
+  constructor(cluster, method, path, sent, cause) {
+    super(
+      `${cluster}: ${method} ${path}: the apiserver did not answer (${cause})${sent ? "" : "; the request never reached it"}`
+    );
+    this.cluster = cluster;
+    this.method = method;
+    this.path = path;
+    this.sent = sent;
+    this.name = "KubeUnreachableError";
+  }
+  cluster;
+  method;
+  path;
+  sent;
+};
+var NOT_SENT = /* @__PURE__ */ new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+function httpsKubeApi(options) {
+  const url = new URL(options.endpoint);
+  const agent = new Agent({ ca: options.caPem, keepAlive: true, maxSockets: 8 });
+  const timeoutMs = options.timeoutMs ?? 1e4;
+  const call = async (method, path, body, contentType = "application/json") => {
+    const token = await options.token();
+    const payload2 = body === void 0 ? void 0 : Buffer.from(JSON.stringify(body));
+    return new Promise((resolve3, reject) => {
+      let connected = false;
+      const req = request(
+        {
+          agent,
+          host: url.hostname,
+          port: url.port || 443,
+          method,
+          path,
+          timeout: timeoutMs,
+          headers: {
+            accept: "application/json",
+            authorization: `Bearer ${token}`,
+            ...payload2 ? { "content-type": contentType, "content-length": payload2.length } : {}
+          }
+        },
+        (res) => {
+          const chunks = [];
+          res.on("data", (c5) => chunks.push(c5));
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            const status = res.statusCode ?? 0;
+            if (status < 200 || status >= 300) {
+              reject(new KubeApiError(options.cluster, status, method, path, text));
+              return;
+            }
+            try {
+              resolve3(text ? JSON.parse(text) : {});
+            } catch (e5) {
+              reject(e5 instanceof Error ? e5 : new Error(String(e5)));
+            }
+          });
+          res.on(
+            "error",
+            (e5) => reject(new KubeUnreachableError(options.cluster, method, path, true, e5.message))
+          );
+        }
+      );
+      req.on("socket", (socket) => {
+        if (!socket.connecting) connected = true;
+        else socket.once("connect", () => connected = true);
+      });
+      req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+      req.on("error", (e5) => {
+        const sent = connected || !(e5.code !== void 0 && NOT_SENT.has(e5.code));
+        reject(new KubeUnreachableError(options.cluster, method, path, sent, e5.code ?? e5.message));
+      });
+      req.end(payload2);
+    });
+  };
+  return {
+    cluster: options.cluster,
+    get: (path) => call("GET", path),
+    async find(path) {
+      try {
+        return await call("GET", path);
+      } catch (e5) {
+        if (e5 instanceof KubeApiError && e5.status === 404) return void 0;
+        throw e5;
+      }
+    },
+    post: (path, body) => call("POST", path, body),
+    mergePatch: (path, body) => call("PATCH", path, body, "application/merge-patch+json"),
+    async delete(path, body) {
+      await call("DELETE", path, body);
+    },
+    close: () => agent.destroy()
+  };
+}
+
+// src/operations/kube-access.ts
+async function connectCluster(input) {
+  const access = await describeClusterAccess(input.eks, input.eksName);
+  let cached;
+  return httpsKubeApi({
+    cluster: input.cluster,
+    endpoint: access.endpoint,
+    caPem: Buffer.from(access.certificateAuthorityData, "base64").toString("utf8"),
+    ...input.timeoutMs !== void 0 ? { timeoutMs: input.timeoutMs } : {},
+    async token() {
+      if (!cached || cached.expiresAt <= Date.now()) {
+        const t = await mintEksToken({
+          clusterName: input.eksName,
+          region: input.region,
+          credentials: await input.credentials()
+        });
+        cached = { token: t.token, expiresAt: t.expiresAt.getTime() };
+      }
+      return cached.token;
+    }
+  });
+}
+
 // src/operations/aws-clients.ts
 function regionalClients() {
   const clients = /* @__PURE__ */ new Map();
+  const eksClients = /* @__PURE__ */ new Map();
   return {
     aws(region) {
       let c5 = clients.get(region);
@@ -46939,11 +53578,27 @@ function regionalClients() {
       }
       return c5;
     },
+    kube(region, eksName, cluster) {
+      let eks = eksClients.get(region);
+      if (!eks) {
+        eks = makeEksClient(region);
+        eksClients.set(region, eks);
+      }
+      const client = eks;
+      return connectCluster({
+        eks: client,
+        region,
+        eksName,
+        cluster,
+        credentials: () => client.config.credentials()
+      });
+    },
     destroy() {
       for (const c5 of clients.values()) {
         c5.elbv2.destroy();
         c5.cloudwatch.destroy();
       }
+      for (const e5 of eksClients.values()) e5.destroy();
     }
   };
 }
@@ -47782,7 +54437,7 @@ var TOP_LEVEL_KEYS = [
 ];
 var CLUSTER_KEYS = ["eks", "targetGroup", "service"];
 var SERVICE_KEYS = ["namespace", "name", "port"];
-var SINGLETON_KEYS = ["namespaces", "selector"];
+var SINGLETON_KEYS = ["namespaces", "selector", "drainTimeout", "activeJobs"];
 var DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 var PORT_NAME = /^(?=.*[a-z])[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,14}$/;
 var LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -48012,7 +54667,7 @@ function readSingletons(src, at) {
   const f5 = src.map(
     at,
     SINGLETON_KEYS,
-    "a map with namespaces (a list) and selector (labels of singleton Deployments)"
+    "a map with namespaces (a list), selector (labels of singleton Deployments), drainTimeout and activeJobs"
   );
   if (!f5) return void 0;
   const before = src.diagnostics.length;
@@ -48060,6 +54715,22 @@ function readSingletons(src, at) {
       selector[key] = text;
     }
     result.selector = selector;
+  }
+  const drainAt = f5.get("drainTimeout");
+  if (drainAt) {
+    const ms = src.duration(drainAt, { positive: true });
+    if (ms !== void 0) result.drainTimeoutMs = ms;
+  }
+  const activeJobsAt = f5.get("activeJobs");
+  if (activeJobsAt) {
+    const v = (0, import_yaml4.isScalar)(activeJobsAt.node) ? activeJobsAt.node.value : void 0;
+    if (v === "wait" || v === "delete") result.activeJobs = v;
+    else {
+      src.reportValue(
+        activeJobsAt,
+        `${activeJobsAt.label} must be "wait" (a handoff waits for the old owner's running Jobs, up to drainTimeout) or "delete" (it deletes them), got ${describeValue(v)}.`
+      );
+    }
   }
   return src.diagnostics.length > before ? void 0 : result;
 }
@@ -48496,6 +55167,20 @@ function setWeights(text, path, weights) {
   }
   return out;
 }
+function setOwner(text, path, owner) {
+  const doc = (0, import_yaml5.parseDocument)(text, { keepSourceTokens: false });
+  if (doc.errors.length > 0) {
+    throw new ExplainedError(
+      `${path} cannot be edited: it is not valid YAML (${doc.errors[0]?.message}).`
+    );
+  }
+  const root5 = doc.contents;
+  const node = (0, import_yaml5.isMap)(root5) ? root5.get("owner", true) : void 0;
+  if (!(0, import_yaml5.isScalar)(node) || !node.range) {
+    throw new ExplainedError(`${path} cannot be edited: "owner" is not a plain value in the file.`);
+  }
+  return text.slice(0, node.range[0]) + owner + text.slice(node.range[1]);
+}
 
 // src/rollout-file/targets.ts
 function targetsFromRolloutFile(file) {
@@ -48521,6 +55206,643 @@ function targetsFromRolloutFile(file) {
   return out;
 }
 
+// src/kube/cron.ts
+var MACROS = {
+  "@yearly": "0 0 1 1 *",
+  "@annually": "0 0 1 1 *",
+  "@monthly": "0 0 1 * *",
+  "@weekly": "0 0 * * 0",
+  "@daily": "0 0 * * *",
+  "@midnight": "0 0 * * *",
+  "@hourly": "0 * * * *"
+};
+var RANGES = [
+  [0, 59],
+  [0, 23],
+  [1, 31],
+  [1, 12],
+  [0, 7]
+];
+function field(text, [lo, hi]) {
+  const out = /* @__PURE__ */ new Set();
+  for (const part of text.split(",")) {
+    const m3 = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+    if (!m3) return void 0;
+    const from = m3[1] === "*" ? lo : Number(m3[2]);
+    const to = m3[1] === "*" ? hi : m3[3] !== void 0 ? Number(m3[3]) : m3[4] ? hi : from;
+    const step = m3[4] ? Number(m3[4]) : 1;
+    if (from < lo || to > hi || from > to || step < 1) return void 0;
+    for (let v = from; v <= to; v += step) out.add(v);
+  }
+  return out;
+}
+function nextSlot(schedule, after) {
+  const text = MACROS[schedule.trim()] ?? schedule.trim();
+  const parts = text.split(/\s+/);
+  if (parts.length !== 5) return void 0;
+  const sets = parts.map((p3, i5) => field(p3, RANGES[i5]));
+  if (sets.some((s2) => s2 === void 0)) return void 0;
+  const [minutes, hours, days, months2, weekdays] = sets;
+  if (weekdays.has(7)) weekdays.add(0);
+  const domAny = parts[2] === "*";
+  const dowAny = parts[4] === "*";
+  const t = new Date(after.getTime());
+  t.setUTCSeconds(0, 0);
+  t.setUTCMinutes(t.getUTCMinutes() + 1);
+  const limit = after.getTime() + 367 * 24 * 36e5;
+  while (t.getTime() <= limit) {
+    const dom = days.has(t.getUTCDate());
+    const dow = weekdays.has(t.getUTCDay());
+    const dayOk = domAny || dowAny ? dom && dow : dom || dow;
+    if (!months2.has(t.getUTCMonth() + 1) || !dayOk) {
+      t.setUTCHours(0, 0, 0, 0);
+      t.setUTCDate(t.getUTCDate() + 1);
+      continue;
+    }
+    if (!hours.has(t.getUTCHours())) {
+      t.setUTCMinutes(0);
+      t.setUTCHours(t.getUTCHours() + 1);
+      continue;
+    }
+    if (minutes.has(t.getUTCMinutes())) return t;
+    t.setUTCMinutes(t.getUTCMinutes() + 1);
+  }
+  return void 0;
+}
+
+// src/kube/handoff.ts
+var HANDOFF_ANNOTATION = "eks-cluster-canary/handoff";
+var SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp";
+var refKey = (r5) => `${r5.kind} ${r5.namespace}/${r5.name}`;
+function activeJobs(s2) {
+  return s2.jobs.filter((j5) => !j5.finished);
+}
+function lastSlot(s2) {
+  const times = [s2.lastScheduleTime, ...s2.jobs.map((j5) => j5.scheduledAt)].filter(
+    (t) => t !== void 0
+  );
+  return times.sort((a5, b5) => Date.parse(a5) - Date.parse(b5)).at(-1);
+}
+function objectPath(r5) {
+  return r5.kind === "CronJob" ? `/apis/batch/v1/namespaces/${r5.namespace}/cronjobs/${r5.name}` : `/apis/apps/v1/namespaces/${r5.namespace}/deployments/${r5.name}`;
+}
+function parseMark(meta) {
+  const text = meta.annotations?.[HANDOFF_ANNOTATION];
+  if (!text) return void 0;
+  try {
+    const m3 = JSON.parse(text);
+    return typeof m3.to === "string" ? m3 : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function labelSelector(labels) {
+  return encodeURIComponent(
+    Object.entries(labels).map(([k5, v]) => `${k5}=${v}`).join(",")
+  );
+}
+function jobState(j5) {
+  const done = (j5.status?.conditions ?? []).some(
+    (c5) => (c5.type === "Complete" || c5.type === "Failed") && c5.status === "True"
+  );
+  const stamp = j5.metadata.annotations?.[SCHEDULED_ANNOTATION];
+  const minutes = /-(\d{8,})$/.exec(j5.metadata.name)?.[1];
+  const scheduledAt = stamp ?? (minutes ? new Date(Number(minutes) * 6e4).toISOString() : void 0);
+  return {
+    name: j5.metadata.name,
+    finished: done || j5.status?.completionTime !== void 0,
+    ...scheduledAt ? { scheduledAt } : {},
+    ...j5.status?.startTime ? { startedAt: j5.status.startTime } : {}
+  };
+}
+function cronJobState(c5, jobs) {
+  const mark = parseMark(c5.metadata);
+  return {
+    kind: "CronJob",
+    namespace: c5.metadata.namespace,
+    name: c5.metadata.name,
+    live: c5.spec.suspend !== true,
+    suspend: c5.spec.suspend === true,
+    schedule: c5.spec.schedule,
+    ...c5.spec.timeZone ? { timeZone: c5.spec.timeZone } : {},
+    ...c5.spec.startingDeadlineSeconds !== void 0 ? { startingDeadlineSeconds: c5.spec.startingDeadlineSeconds } : {},
+    ...c5.status?.lastScheduleTime ? { lastScheduleTime: c5.status.lastScheduleTime } : {},
+    jobs: jobs.filter((j5) => j5.metadata.ownerReferences?.some((o3) => o3.uid === c5.metadata.uid)).map(jobState),
+    pods: 0,
+    ...mark ? { mark } : {}
+  };
+}
+async function readSingletons2(api, policy) {
+  const scopes = policy.namespaces?.map((ns) => `/namespaces/${ns}`) ?? [""];
+  const out = /* @__PURE__ */ new Map();
+  await Promise.all(
+    scopes.map(async (scope) => {
+      const [cronJobs, jobs] = await Promise.all([
+        api.get(`/apis/batch/v1${scope}/cronjobs`),
+        api.get(`/apis/batch/v1${scope}/jobs`)
+      ]);
+      for (const c5 of cronJobs.items) {
+        const s2 = cronJobState(
+          c5,
+          jobs.items.filter((j5) => j5.metadata.namespace === c5.metadata.namespace)
+        );
+        out.set(refKey(s2), s2);
+      }
+      if (!policy.selector || Object.keys(policy.selector).length === 0) return;
+      const deployments = await api.get(
+        `/apis/apps/v1${scope}/deployments?labelSelector=${labelSelector(policy.selector)}`
+      );
+      await Promise.all(
+        deployments.items.map(async (d5) => {
+          const s2 = await deploymentState(api, d5);
+          out.set(refKey(s2), s2);
+        })
+      );
+    })
+  );
+  return out;
+}
+async function deploymentState(api, d5) {
+  const podSelector = d5.spec.selector?.matchLabels ?? {};
+  const mark = parseMark(d5.metadata);
+  const replicas = d5.spec.replicas ?? 1;
+  return {
+    kind: "Deployment",
+    namespace: d5.metadata.namespace,
+    name: d5.metadata.name,
+    live: replicas > 0,
+    replicas,
+    jobs: [],
+    pods: await countPods(api, d5.metadata.namespace, podSelector),
+    podSelector,
+    ...mark ? { mark } : {}
+  };
+}
+async function countPods(api, namespace, selector) {
+  if (Object.keys(selector).length === 0) return 0;
+  const pods = await api.get(
+    `/api/v1/namespaces/${namespace}/pods?labelSelector=${labelSelector(selector)}`
+  );
+  return pods.items.filter((p3) => p3.status?.phase !== "Succeeded" && p3.status?.phase !== "Failed").length;
+}
+async function readOne(api, r5) {
+  if (r5.kind === "CronJob") {
+    const c5 = await api.find(objectPath(r5));
+    if (!c5) return void 0;
+    const jobs = await api.get(
+      `/apis/batch/v1/namespaces/${r5.namespace}/jobs`
+    );
+    return cronJobState(c5, jobs.items);
+  }
+  const d5 = await api.find(objectPath(r5));
+  return d5 ? deploymentState(api, d5) : void 0;
+}
+function planHandoff(from, to) {
+  const keys = [.../* @__PURE__ */ new Set([...from.state.keys(), ...to.state.keys()])].sort();
+  const items = [];
+  const problems = [];
+  for (const key of keys) {
+    const f5 = from.state.get(key);
+    const t = to.state.get(key);
+    const ref = f5 ?? t;
+    const plain = { kind: ref.kind, namespace: ref.namespace, name: ref.name };
+    if (!t) {
+      problems.push({
+        ref: plain,
+        kind: "not-synced",
+        message: `${key} is on ${from.cluster} but not on ${to.cluster}: sync the apps to ${to.cluster} first (sync-apps), or it would stop running anywhere.`
+      });
+      continue;
+    }
+    if (!f5) {
+      problems.push({
+        ref: plain,
+        kind: "not-on-old-owner",
+        message: `${key} is on ${to.cluster} but not on ${from.cluster}, the owner in git: nothing says whether it should run. Sync the apps to ${from.cluster} too, or remove it from ${to.cluster}.`
+      });
+      continue;
+    }
+    const item = { ref: plain, from: f5, to: t };
+    if (f5.live && t.live) {
+      problems.push({
+        ref: plain,
+        kind: "both-live",
+        message: `${key} is live on both ${from.cluster} and ${to.cluster} (${describeLive(f5)} / ${describeLive(t)}): it may be running twice right now. Stop it on ${to.cluster}, which does not own it in git.`
+      });
+    } else if (f5.live) items.push({ ...item, plan: "move" });
+    else if (t.live) items.push({ ...item, plan: "done" });
+    else if (f5.mark?.to === to.cluster) items.push({ ...item, plan: "resume" });
+    else items.push({ ...item, plan: "stopped" });
+  }
+  return { from: from.cluster, to: to.cluster, items, problems };
+}
+function describeLive(s2) {
+  if (s2.kind === "CronJob") return s2.suspend ? "suspended" : "not suspended";
+  return `replicas ${s2.replicas ?? 1}`;
+}
+var HandoffStopped = class extends Error {
+};
+async function handOffSingletons(options, deps) {
+  const { plan, from, to } = options;
+  const { clock, logger: logger2, signal } = deps;
+  const started = clock.now().getTime();
+  const parallel = Math.max(1, options.parallel ?? 8);
+  const work = plan.items.filter((i5) => i5.plan === "move" || i5.plan === "resume").map((item) => {
+    const f5 = item.from;
+    const original = item.plan === "resume" ? {
+      ...f5.mark?.suspend !== void 0 ? { suspend: f5.mark.suspend } : {},
+      ...f5.mark?.replicas !== void 0 ? { replicas: f5.mark.replicas } : {}
+    } : f5.kind === "CronJob" ? { suspend: false } : { replicas: f5.replicas ?? 1 };
+    return {
+      item,
+      original,
+      oldStopped: item.plan === "resume",
+      newTouched: false,
+      out: { ref: item.ref, plan: item.plan, drained: [] }
+    };
+  });
+  const result = (status, state2, message, extra = {}) => ({
+    from: plan.from,
+    to: plan.to,
+    status,
+    state: state2,
+    message,
+    objects: work.map((w) => w.out),
+    drainMs: 0,
+    totalMs: clock.now().getTime() - started,
+    ...extra
+  });
+  if (work.length === 0) {
+    return result(
+      "unchanged",
+      "new-owner-live",
+      `Nothing to hand over: every declared CronJob and singleton already runs on ${plan.to} (or is stopped on both by its chart).`
+    );
+  }
+  const checkSignal = () => {
+    if (signal?.aborted) throw new HandoffStopped("the job was cancelled");
+  };
+  const each = (fn, list2 = work) => forEachBounded(list2, parallel, fn);
+  let drainMs = 0;
+  try {
+    checkSignal();
+    await each(async (w) => {
+      if (w.item.plan === "resume") return;
+      const mark = { to: plan.to, ...w.original, at: clock.now().toISOString() };
+      w.oldStopped = true;
+      await from.mergePatch(objectPath(w.item.ref), {
+        metadata: { annotations: { [HANDOFF_ANNOTATION]: JSON.stringify(mark) } },
+        spec: w.item.ref.kind === "CronJob" ? { suspend: true } : { replicas: 0 }
+      });
+      const back = await readOne(from, w.item.ref);
+      if (!back || back.live) {
+        throw new Error(
+          `${from.cluster}: ${refKey(w.item.ref)} is still live after the stop write`
+        );
+      }
+      logger2.info(`${from.cluster}: stopped ${refKey(w.item.ref)} (${describeLive(back)})`);
+    });
+    const drainStart = clock.now().getTime();
+    const drained = await drain(options, deps, work);
+    drainMs = clock.now().getTime() - drainStart;
+    if (drained.stillRunning.length > 0) {
+      const restored = await restore(options, deps, work);
+      return result(
+        restored.ok ? "restored" : "failed",
+        restored.state,
+        `The drain timed out after ${Math.round(options.drainTimeoutMs / 1e3)} s with Job(s) still running on ${plan.from}: ${drained.stillRunning.join(", ")}. ${restored.message} Wait for them to finish, raise singletons.drainTimeout, or set singletons.activeJobs: delete, then run the handoff again.`,
+        { stillRunning: drained.stillRunning, drainMs, ...restored.extra }
+      );
+    }
+    checkSignal();
+    await each(async (w) => {
+      if (w.item.ref.kind !== "CronJob") return;
+      const old = await readOne(from, w.item.ref);
+      const next = await readOne(to, w.item.ref);
+      if (!old || !next) throw new Error(`${refKey(w.item.ref)} disappeared during the handoff`);
+      const slot = lastSlot(old);
+      const theirs = lastSlot(next);
+      if (!slot || theirs && Date.parse(theirs) >= Date.parse(slot)) return;
+      await to.mergePatch(`${objectPath(w.item.ref)}/status`, {
+        status: { lastScheduleTime: slot }
+      });
+      const back = await readOne(to, w.item.ref);
+      if (!back?.lastScheduleTime || Date.parse(back.lastScheduleTime) < Date.parse(slot)) {
+        throw new Error(
+          `${to.cluster}: ${refKey(w.item.ref)} status.lastScheduleTime is ${back?.lastScheduleTime ?? "unset"} after writing ${slot}`
+        );
+      }
+      w.out.carried = slot;
+      logger2.info(
+        `${to.cluster}: ${refKey(w.item.ref)} lastScheduleTime ${slot} (from ${from.cluster})`
+      );
+    });
+    checkSignal();
+    await each(async (w) => {
+      const spec = w.item.ref.kind === "CronJob" ? { suspend: w.original.suspend ?? false } : { replicas: w.original.replicas ?? 1 };
+      try {
+        await to.mergePatch(objectPath(w.item.ref), { spec });
+      } catch (e5) {
+        if (!(e5 instanceof KubeUnreachableError && !e5.sent)) w.newTouched = true;
+        throw e5;
+      }
+      w.newTouched = true;
+      const back = await readOne(to, w.item.ref);
+      if (!back || back.live !== !(spec.suspend === true || spec.replicas === 0)) {
+        throw new Error(
+          `${to.cluster}: ${refKey(w.item.ref)} did not take ${JSON.stringify(spec)}`
+        );
+      }
+      if (w.original.replicas !== void 0) w.out.replicas = w.original.replicas;
+      logger2.info(`${to.cluster}: started ${refKey(w.item.ref)} (${describeLive(back)})`);
+    });
+  } catch (e5) {
+    const why = e5 instanceof HandoffStopped || signal?.aborted ? "the job was cancelled" : errorMessage(e5);
+    logger2.warning(
+      `The handoff from ${plan.from} to ${plan.to} failed: ${why}. Restoring ${plan.from}.`
+    );
+    const restored = await restore(options, deps, work);
+    return result(
+      restored.ok ? "restored" : "failed",
+      restored.state,
+      `The handoff from ${plan.from} to ${plan.to} failed (${why}). ${restored.message}`,
+      { drainMs, ...restored.extra }
+    );
+  }
+  await each(async (w) => {
+    try {
+      await from.mergePatch(objectPath(w.item.ref), {
+        metadata: { annotations: { [HANDOFF_ANNOTATION]: null } }
+      });
+    } catch (e5) {
+      logger2.warning(
+        `${from.cluster}: could not remove the handoff mark of ${refKey(w.item.ref)} (${errorMessage(e5)}); harmless, it runs on ${plan.to}.`
+      );
+    }
+  });
+  return result(
+    "handed-off",
+    "new-owner-live",
+    `Handed ${work.length} object(s) from ${plan.from} to ${plan.to} (read back on both): they run on ${plan.to} only.`,
+    { drainMs }
+  );
+}
+async function drain(options, deps, work) {
+  const { from } = options;
+  const { clock, logger: logger2, signal } = deps;
+  const pollMs = options.pollMs ?? 250;
+  const deadline = clock.now().getTime() + options.drainTimeoutMs;
+  await clock.sleep(options.settleMs ?? 1e3, signal);
+  const deleted = /* @__PURE__ */ new Set();
+  let reported = "";
+  for (; ; ) {
+    const running = [];
+    await forEachBounded(work, options.parallel ?? 8, async (w) => {
+      const s2 = await readOne(from, w.item.ref);
+      if (!s2) return;
+      if (s2.kind === "CronJob") {
+        const active = activeJobs(s2);
+        for (const j5 of active) {
+          if (!w.out.drained.includes(j5.name)) w.out.drained.push(j5.name);
+          if (options.activeJobs === "delete" && !deleted.has(j5.name)) {
+            deleted.add(j5.name);
+            logger2.info(`${from.cluster}: deleting the running Job ${s2.namespace}/${j5.name}`);
+            await from.delete(`/apis/batch/v1/namespaces/${s2.namespace}/jobs/${j5.name}`, {
+              propagationPolicy: "Foreground"
+            });
+          }
+        }
+        running.push(...active.map((j5) => `Job ${s2.namespace}/${j5.name}`));
+      } else if (s2.pods > 0) {
+        running.push(`${s2.pods} pod(s) of Deployment ${s2.namespace}/${s2.name}`);
+      }
+    });
+    if (running.length === 0) return { stillRunning: [] };
+    const text = running.join(", ");
+    if (text !== reported) {
+      logger2.info(`${from.cluster}: waiting for ${text}`);
+      reported = text;
+    }
+    if (clock.now().getTime() >= deadline) return { stillRunning: running };
+    await clock.sleep(pollMs, signal);
+  }
+}
+async function restore(options, deps, work) {
+  const { from, to, plan } = options;
+  const { logger: logger2, clock } = deps;
+  const unconfirmed = [];
+  const notRestored = [];
+  await forEachBounded(work, options.parallel ?? 8, async (w) => {
+    const ref = w.item.ref;
+    const key = refKey(ref);
+    if (w.newTouched) {
+      try {
+        await to.mergePatch(objectPath(ref), {
+          spec: ref.kind === "CronJob" ? { suspend: true } : { replicas: 0 }
+        });
+        const back = await readOne(to, ref);
+        if (!back || back.live) throw new Error("still live after the stop write");
+        if (ref.kind === "Deployment") {
+          const until = clock.now().getTime() + (options.restoreDrainMs ?? 6e4);
+          while ((await readOne(to, ref))?.pods) {
+            if (clock.now().getTime() > until) throw new Error("its pods did not go");
+            await clock.sleep(options.pollMs ?? 250);
+          }
+        }
+      } catch (e5) {
+        unconfirmed.push(`${key} (${errorMessage(e5)})`);
+        return;
+      }
+    }
+    if (!w.oldStopped) return;
+    try {
+      if (ref.kind === "CronJob" && w.newTouched) {
+        const [mine, theirs] = await Promise.all([readOne(from, ref), readOne(to, ref)]);
+        const slot = theirs && lastSlot(theirs);
+        const own = mine && lastSlot(mine);
+        if (slot && (!own || Date.parse(slot) > Date.parse(own))) {
+          await from.mergePatch(`${objectPath(ref)}/status`, {
+            status: { lastScheduleTime: slot }
+          });
+        }
+      }
+      await from.mergePatch(objectPath(ref), {
+        metadata: { annotations: { [HANDOFF_ANNOTATION]: null } },
+        spec: ref.kind === "CronJob" ? { suspend: w.original.suspend ?? false } : { replicas: w.original.replicas ?? 1 }
+      });
+      const back = await readOne(from, ref);
+      const wantLive = ref.kind === "CronJob" ? w.original.suspend !== true : (w.original.replicas ?? 1) > 0;
+      if (!back || back.live !== wantLive) throw new Error("the restore write did not take");
+      logger2.info(`${from.cluster}: restored ${key} (${describeLive(back)})`);
+    } catch (e5) {
+      notRestored.push(`${key} (${errorMessage(e5)})`);
+    }
+  });
+  if (unconfirmed.length === 0 && notRestored.length === 0) {
+    return {
+      ok: true,
+      state: "old-owner-live",
+      message: `Restored: every object runs on ${plan.from} again, stopped on ${plan.to} (read back on both).`,
+      extra: {}
+    };
+  }
+  const parts = [];
+  if (unconfirmed.length > 0) {
+    parts.push(
+      `NOT restored, because ${plan.to} could not be confirmed stopped and restoring ${plan.from} could make them run twice: ${unconfirmed.join("; ")}. They are stopped on ${plan.from}; on ${plan.to} they may be live.`
+    );
+  }
+  if (notRestored.length > 0) {
+    parts.push(
+      `Could not restore on ${plan.from}: ${notRestored.join("; ")}. They are stopped on both clusters (nothing runs them).`
+    );
+  }
+  parts.push(
+    `Run the handoff again (re-run the job) to finish or undo it once both apiservers answer; it recognises the mark "${HANDOFF_ANNOTATION}" left on ${plan.from}.`
+  );
+  return {
+    ok: false,
+    state: unconfirmed.length > 0 ? "unsafe" : "both-stopped",
+    message: parts.join(" "),
+    extra: unconfirmed.length > 0 ? { unconfirmed } : {}
+  };
+}
+async function forEachBounded(items, limit, fn) {
+  let next = 0;
+  let failure;
+  const worker = async () => {
+    while (next < items.length && !failure) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (e5) {
+        failure ??= { error: e5 };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+}
+
+// src/rollout-file/types.ts
+var DEFAULT_DRAIN_TIMEOUT_MS = 10 * 6e4;
+
+// src/operations/handoff.ts
+function handoffPolicy(file) {
+  return {
+    ...file.singletons?.namespaces ? { namespaces: file.singletons.namespaces } : {},
+    ...file.singletons?.selector ? { selector: file.singletons.selector } : {}
+  };
+}
+async function connect(file, fromName, toName, deps) {
+  const kube = deps.kube;
+  if (!kube) {
+    throw new Error("this command was started without access to the EKS clusters");
+  }
+  const eksOf = (name) => {
+    const c5 = file.clusters.find((x) => x.name === name);
+    if (!c5) throw new Error(`cluster "${name}" is not in the rollout file`);
+    return c5.eks;
+  };
+  const [from, to] = await Promise.all([
+    kube(file.region, eksOf(fromName), fromName),
+    kube(file.region, eksOf(toName), toName)
+  ]);
+  return {
+    from,
+    to,
+    close: () => {
+      from.close();
+      to.close();
+    }
+  };
+}
+async function readHandoff(file, fromName, toName, deps) {
+  let c5;
+  try {
+    c5 = await connect(file, fromName, toName, deps);
+    const policy = handoffPolicy(file);
+    const [f5, t] = await Promise.all([
+      readSingletons2(c5.from, policy),
+      readSingletons2(c5.to, policy)
+    ]);
+    return {
+      plan: planHandoff({ cluster: fromName, state: f5 }, { cluster: toName, state: t })
+    };
+  } catch (e5) {
+    return { error: `Cannot read the CronJobs and singletons: ${errorMessage(e5)}` };
+  } finally {
+    c5?.close();
+  }
+}
+async function runHandoff(file, fromName, toName, deps) {
+  const c5 = await connect(file, fromName, toName, deps);
+  try {
+    const policy = handoffPolicy(file);
+    const [f5, t] = await Promise.all([
+      readSingletons2(c5.from, policy),
+      readSingletons2(c5.to, policy)
+    ]);
+    const plan = planHandoff({ cluster: fromName, state: f5 }, { cluster: toName, state: t });
+    if (plan.problems.length > 0) return { refused: plan.problems.map((p3) => p3.message) };
+    return await handOffSingletons(
+      {
+        plan,
+        from: c5.from,
+        to: c5.to,
+        drainTimeoutMs: file.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+        activeJobs: file.singletons?.activeJobs ?? "wait"
+      },
+      {
+        clock: deps.clock,
+        logger: deps.logger,
+        ...deps.signal ? { signal: deps.signal } : {}
+      }
+    );
+  } finally {
+    c5.close();
+  }
+}
+function describePlan(plan, drainTimeoutMs, now) {
+  const lines = [];
+  for (const i5 of plan.items) {
+    const f5 = i5.from;
+    const t = i5.to;
+    const state2 = (s2) => {
+      if (!s2) return "missing";
+      if (s2.kind === "CronJob") {
+        const active = s2.jobs.filter((j5) => !j5.finished).length;
+        return `${s2.suspend ? "suspended" : "live"}, last slot ${s2.lastScheduleTime ?? "none"}, ${active} running Job(s)`;
+      }
+      return `replicas ${s2.replicas ?? 1}, ${s2.pods} pod(s)`;
+    };
+    const next = () => {
+      const s2 = f5 ?? t;
+      if (s2?.kind !== "CronJob" || !s2.schedule) return "";
+      if (s2.timeZone) return ` (schedule "${s2.schedule}" in ${s2.timeZone})`;
+      const at = nextSlot(s2.schedule, now);
+      return ` (schedule "${s2.schedule}", next slot ${at ? at.toISOString().replace(":00.000Z", "Z") : "not computed"})`;
+    };
+    const action = {
+      move: `moves from ${plan.from} to ${plan.to}`,
+      resume: `a handoff to ${plan.to} was in flight: finished now`,
+      done: `already runs on ${plan.to}: nothing to do`,
+      stopped: "stopped on both by its chart: stays stopped"
+    }[i5.plan];
+    lines.push(
+      `${i5.ref.kind} ${i5.ref.namespace}/${i5.ref.name}${next()}: ${plan.from}: ${state2(f5)}; ${plan.to}: ${state2(t)} \u2192 ${action}`
+    );
+  }
+  const running = plan.items.reduce(
+    (n3, i5) => n3 + (i5.from?.jobs.filter((j5) => !j5.finished).length ?? 0),
+    0
+  );
+  lines.push(
+    running > 0 ? `The handoff waits for ${running} running Job(s) on ${plan.from}, at most ${Math.round(drainTimeoutMs / 1e3)} s (singletons.drainTimeout).` : `No Job is running on ${plan.from} now: the handoff should take a few seconds (at most ${Math.round(drainTimeoutMs / 1e3)} s of drain).`
+  );
+  return lines;
+}
+
 // src/operations/gate.ts
 async function gateStep(input, deps) {
   const { head, base, live } = input;
@@ -48528,12 +55850,44 @@ async function gateStep(input, deps) {
   const show = (w) => formatClusterWeights(w, order);
   const problems = [];
   const notes = [];
+  let handoff;
   if (base && base.owner !== head.owner) {
-    problems.push({
-      kind: "owner",
-      message: `owner changes from ${base.owner} to ${head.owner}: moving CronJobs and singletons between clusters is a handoff this action does not do yet (it comes with sync-apps). Keep owner: ${base.owner}.`,
-      at: head.locate(["owner"])
-    });
+    if (!sameClusterWeights(base.weights, head.weights)) {
+      problems.push({
+        kind: "owner",
+        message: `owner changes from ${base.owner} to ${head.owner} and the weights change too (${show(base.weights)} \u2192 ${show(head.weights)}). One merge either moves traffic or hands CronJobs and singletons over, never both: a failed step could not be undone as one. Split it: keep owner: ${base.owner} in this PR and change it in the next one (or the reverse).`,
+        at: head.locate(["owner"])
+      });
+    } else {
+      const read = await readHandoff(head, base.owner, head.owner, deps);
+      if ("error" in read) {
+        problems.push({
+          kind: "owner",
+          message: `owner changes from ${base.owner} to ${head.owner}, a handoff of the CronJobs and singletons. ${read.error}`,
+          at: head.locate(["owner"])
+        });
+      } else {
+        handoff = { from: base.owner, to: head.owner, plan: read.plan };
+        for (const p3 of read.plan.problems) {
+          problems.push({
+            kind: "owner",
+            message: p3.message,
+            at: head.locate(head.singletons ? ["singletons"] : ["owner"])
+          });
+        }
+        for (const i5 of read.plan.items) {
+          if (i5.plan === "resume") {
+            notes.push(
+              `${i5.ref.kind} ${i5.ref.namespace}/${i5.ref.name}: a handoff to ${head.owner} was left in flight (stopped on both, marked on ${base.owner}); this step finishes it.`
+            );
+          } else if (i5.plan === "done") {
+            notes.push(
+              `${i5.ref.kind} ${i5.ref.namespace}/${i5.ref.name} already runs on ${head.owner} only: nothing to do for it.`
+            );
+          }
+        }
+      }
+    }
   }
   const first = live[0]?.weights ?? {};
   const noChange = live.length > 0 && live.every((r5) => sameClusterWeights(r5.weights, head.weights));
@@ -48574,7 +55928,16 @@ async function gateStep(input, deps) {
       at: head.locate(["weights", h5.cluster])
     });
   }
-  const result = { noChange, expected, drift, step, health, problems, notes };
+  const result = {
+    noChange,
+    expected,
+    drift,
+    step,
+    health,
+    problems,
+    notes,
+    ...handoff ? { handoff } : {}
+  };
   if (!noChange) {
     try {
       const targets = await untilAborted(
@@ -48689,9 +56052,23 @@ function filePlanMarkdown(p3) {
   } else if (p3.live.length > 0) {
     lines.push("**Target health before the shift:** no cluster gains weight.", "");
   }
-  if (p3.noChange)
-    lines.push("The ALB already has these weights: merging changes nothing on it.", "");
-  lines.push("**Checks after the shift:**", "", ...describeAnalysis(head).map((l3) => `- ${l3}`), "");
+  if (p3.handoff) {
+    lines.push(
+      `**Owner handoff** ${p3.handoff.from} \u2192 ${p3.handoff.to} (no traffic moves; on merge: stop on ${p3.handoff.from}, wait for its running Jobs, carry the last schedule slot, start on ${p3.handoff.to}, read both back):`,
+      "",
+      ...p3.handoff.lines.map((l3) => `- ${l3}`),
+      ""
+    );
+  } else {
+    if (p3.noChange)
+      lines.push("The ALB already has these weights: merging changes nothing on it.", "");
+    lines.push(
+      "**Checks after the shift:**",
+      "",
+      ...describeAnalysis(head).map((l3) => `- ${l3}`),
+      ""
+    );
+  }
   for (const n3 of p3.notes) lines.push(`> ${n3}`, "");
   if (p3.problems.length > 0) {
     lines.push("**Problems:**", "");
@@ -48734,6 +56111,24 @@ function applyComment(f5, runUrl) {
     f5.message,
     ""
   ];
+  if (f5.handoff) {
+    const h5 = f5.handoff;
+    lines.push(
+      `Owner ${h5.from} \u2192 ${h5.to}: **${h5.state}** (drain ${(h5.drainMs / 1e3).toFixed(1)} s, handoff ${(h5.totalMs / 1e3).toFixed(1)} s)`,
+      ""
+    );
+    for (const o3 of h5.objects) {
+      const details = [
+        o3.drained.length > 0 ? `waited for ${o3.drained.join(", ")}` : "",
+        o3.carried ? `last slot ${o3.carried} carried over` : "",
+        o3.replicas !== void 0 ? `${o3.replicas} replica(s)` : ""
+      ].filter((x) => x !== "");
+      lines.push(
+        `- ${o3.ref.kind} ${o3.ref.namespace}/${o3.ref.name}${details.length > 0 ? `: ${details.join("; ")}` : ""}`
+      );
+    }
+    lines.push("");
+  }
   if (f5.reconcile) lines.push(`Reconcile PR: ${f5.reconcile.url}`, "");
   if (f5.advance) lines.push(`Next step: ${f5.advance.url}`, "");
   if (f5.analysis) lines.push(summaryMarkdown(f5.analysis.result, f5.analysis.analysis));
@@ -48844,6 +56239,17 @@ async function planFile(input, deps) {
     plan.health = gate.health;
     plan.problems.push(...gate.problems);
     plan.notes.push(...gate.notes);
+    if (gate.handoff) {
+      plan.handoff = {
+        from: gate.handoff.from,
+        to: gate.handoff.to,
+        lines: describePlan(
+          gate.handoff.plan,
+          head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+          deps.clock.now()
+        )
+      };
+    }
   }
   if (plan.problems.length > 0) plan.status = "refused";
   return plan;
@@ -48859,35 +56265,35 @@ function advanceBranch(name) {
 async function currentText(deps, path, branch, fallback2) {
   return await deps.github.fileAt(path, branch) ?? fallback2;
 }
-async function openReconcilePullRequest(deps, request) {
-  const text = await currentText(deps, request.path, request.baseBranch, request.text);
-  const current = tryParse(text, request.path);
-  if ("file" in current && sameClusterWeights(current.file.weights, request.live)) {
+async function openReconcilePullRequest(deps, request2) {
+  const text = await currentText(deps, request2.path, request2.baseBranch, request2.text);
+  const current = tryParse(text, request2.path);
+  if ("file" in current && sameClusterWeights(current.file.weights, request2.live)) {
     deps.logger.info(
-      `${request.path} on ${request.baseBranch} already has weights ${formatClusterWeights(request.live)}; no reconcile PR needed.`
+      `${request2.path} on ${request2.baseBranch} already has weights ${formatClusterWeights(request2.live)}; no reconcile PR needed.`
     );
     return void 0;
   }
-  const files = [{ path: request.path, content: setWeights(text, request.path, request.live) }];
+  const files = [{ path: request2.path, content: setWeights(text, request2.path, request2.live) }];
   const pr = await deps.github.openOrUpdatePullRequest({
-    branch: reconcileBranch(request.file.name),
-    base: request.baseBranch,
-    title: request.title,
-    body: request.body,
-    commitMessage: `${request.file.name}: set weights to the live ${formatClusterWeights(
-      request.live,
-      request.file.clusters.map((c5) => c5.name)
+    branch: reconcileBranch(request2.file.name),
+    base: request2.baseBranch,
+    title: request2.title,
+    body: request2.body,
+    commitMessage: `${request2.file.name}: set weights to the live ${formatClusterWeights(
+      request2.live,
+      request2.file.clusters.map((c5) => c5.name)
     )}
 
-${request.title}`,
+${request2.title}`,
     files,
     labels: ["rollout/reconcile"]
   });
   deps.logger.info(`Reconcile PR ${pr.created ? "opened" : "updated"}: ${pr.url}`);
   return pr;
 }
-async function openAdvancePullRequest(deps, request) {
-  const { file } = request;
+async function openAdvancePullRequest(deps, request2) {
+  const { file } = request2;
   const next = nextStep(file);
   if (!next) {
     const message2 = `${file.name} is at the last step: ${file.canary} has ${file.weights[file.canary] ?? 0}, and steps end at ${file.steps.at(-1)}. Nothing to advance.`;
@@ -48895,27 +56301,27 @@ async function openAdvancePullRequest(deps, request) {
     return { message: message2 };
   }
   const order = file.clusters.map((c5) => c5.name);
-  const newText = setWeights(request.text, request.path, next.weights);
+  const newText = setWeights(request2.text, request2.path, next.weights);
   const plan = await planFile(
     {
-      path: request.path,
-      baseText: request.text,
+      path: request2.path,
+      baseText: request2.text,
       headText: newText,
       force: false,
-      cloudWatchPeriodMs: request.cloudWatchPeriodMs,
-      ...request.cloudWatchDelayMs !== void 0 ? { cloudWatchDelayMs: request.cloudWatchDelayMs } : {}
+      cloudWatchPeriodMs: request2.cloudWatchPeriodMs,
+      ...request2.cloudWatchDelayMs !== void 0 ? { cloudWatchDelayMs: request2.cloudWatchDelayMs } : {}
     },
     deps
   );
   const title = `rollout ${file.name}: ${file.canary} ${next.from} \u2192 ${next.to} (step ${next.index + 1} of ${file.steps.length})`;
   const body = [
-    `Moves \`${request.path}\` from ${formatClusterWeights(file.weights, order)} to **${formatClusterWeights(next.weights, order)}**, the next entry of \`steps\` [${file.steps.join(", ")}].`,
-    request.context ? `
-${request.context}` : "",
+    `Moves \`${request2.path}\` from ${formatClusterWeights(file.weights, order)} to **${formatClusterWeights(next.weights, order)}**, the next entry of \`steps\` [${file.steps.join(", ")}].`,
+    request2.context ? `
+${request2.context}` : "",
     `
 Merging applies the step: target health pre-check, the shift on every route at once, then ${formatDuration(file.analysis.durationMs)} of checks; a failed check rolls it back automatically.`,
-    request.runUrl ? `
-Opened by ${request.runUrl}.` : "",
+    request2.runUrl ? `
+Opened by ${request2.runUrl}.` : "",
     "",
     planMarkdown([plan], { force: false, heading: "Plan (at the time this PR was opened)" })
   ].join("\n");
@@ -48926,16 +56332,39 @@ Opened by ${request.runUrl}.` : "",
   }
   const pr = await deps.github.openOrUpdatePullRequest({
     branch: advanceBranch(file.name),
-    base: request.baseBranch,
+    base: request2.baseBranch,
     title,
     body,
     commitMessage: title,
-    files: [{ path: request.path, content: newText }],
+    files: [{ path: request2.path, content: newText }],
     labels: ["rollout/advance"]
   });
   const message = `Advance PR ${pr.created ? "opened" : "updated"}: ${title} \u2014 ${pr.url}`;
   deps.logger.info(message);
   return { pr, message };
+}
+async function openOwnerReconcilePullRequest(deps, request2) {
+  const text = await currentText(deps, request2.path, request2.baseBranch, request2.text);
+  const current = tryParse(text, request2.path);
+  if ("file" in current && current.file.owner === request2.owner) {
+    deps.logger.info(
+      `${request2.path} on ${request2.baseBranch} already says owner: ${request2.owner}; no reconcile PR needed.`
+    );
+    return void 0;
+  }
+  const pr = await deps.github.openOrUpdatePullRequest({
+    branch: reconcileBranch(request2.file.name),
+    base: request2.baseBranch,
+    title: request2.title,
+    body: request2.body,
+    commitMessage: `${request2.file.name}: owner back to ${request2.owner}, which runs the CronJobs and singletons
+
+${request2.title}`,
+    files: [{ path: request2.path, content: setOwner(text, request2.path, request2.owner) }],
+    labels: ["rollout/reconcile"]
+  });
+  deps.logger.info(`Reconcile PR ${pr.created ? "opened" : "updated"}: ${pr.url}`);
+  return pr;
 }
 
 // src/operations/advance.ts
@@ -49187,7 +56616,10 @@ async function lockStage(run2, head) {
   const { options, deps, out } = run2;
   if (!options.lock) return void 0;
   const a5 = head.analysis;
-  const ttlMs = options.settings.settleMs + a5.warmupMs + (analysisIntervalCount(a5) + 1) * a5.intervalMs + options.settings.cloudWatchDelayMs + LOCK_MARGIN_MS;
+  const ttlMs = Math.max(
+    options.settings.settleMs + a5.warmupMs + (analysisIntervalCount(a5) + 1) * a5.intervalMs + options.settings.cloudWatchDelayMs,
+    head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
+  ) + LOCK_MARGIN_MS;
   try {
     return await deps.logger.group(
       `Locking the routes: ${run2.path}`,
@@ -49227,6 +56659,7 @@ async function applyLocked(run2, loaded) {
     () => gateStage(run2, loaded, live)
   );
   if (!gate) return;
+  if (gate.handoff) return handoffStage(run2, loaded, gate.handoff);
   const shift = await shiftStage(run2, head, live, gate);
   if ("failed" in shift) {
     run2.out.restored = { restored: shift.failed.restored, notRestored: shift.failed.notRestored };
@@ -49329,7 +56762,8 @@ async function gateStage(run2, loaded, live) {
       `${h5.ok ? "ok" : "NOT ENOUGH"}: ${h5.cluster} ${h5.shown} (needs \u2265 ${h5.required} healthy)`
     );
   }
-  if (gate.noChange) {
+  const ownerStep = base !== void 0 && base.owner !== head.owner;
+  if (gate.noChange && !ownerStep) {
     out.status = "unchanged";
     out.message = `Every route already has ${show(head.weights)}; nothing to shift or verify.`;
     return void 0;
@@ -49410,6 +56844,77 @@ function failureReason(run2, verdict) {
     run2.deps.logger.debug(verdict.error.stack ?? "");
   }
   return `verification failed: ${errorMessage(verdict.error)}`;
+}
+async function handoffStage(run2, loaded, handoff) {
+  const { head, headText } = loaded;
+  const { deps, out, options, event } = run2;
+  const result = await deps.logger.group(
+    `Handing over CronJobs and singletons: ${run2.path} (${handoff.from} \u2192 ${handoff.to})`,
+    () => runHandoff(head, handoff.from, handoff.to, deps)
+  );
+  if ("refused" in result) {
+    refuse(
+      out,
+      result.refused.map((message) => ({ message, at: head.locate(["owner"]) }))
+    );
+    return;
+  }
+  out.handoff = result;
+  out.message = result.message;
+  if (result.status === "unchanged") {
+    out.status = "unchanged";
+    return;
+  }
+  const ok = result.status === "handed-off";
+  out.status = ok ? "applied" : result.status === "restored" ? "rolled-back" : "failed";
+  if (!ok) {
+    const at = head.locate(["owner"]);
+    out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
+  }
+  if (result.status === "restored") {
+    await githubStep(deps.budget, out, "open the reconcile PR", async () => {
+      const pr = await openOwnerReconcilePullRequest(deps, {
+        path: out.path,
+        file: head,
+        text: headText,
+        baseBranch: event.defaultBranch,
+        owner: handoff.from,
+        title: `rollout ${head.name}: owner back to ${handoff.from} \u2014 the handoff to ${handoff.to} was undone`,
+        body: [
+          `The handoff of \`${out.path}\` from **${handoff.from}** to **${handoff.to}** was undone:`,
+          "",
+          "```",
+          result.message,
+          "```",
+          "",
+          `Every CronJob and singleton runs on **${handoff.from}** again (read back). This PR sets \`owner\` back to ${handoff.from}, so git and the clusters agree. Merging it changes nothing on the clusters.`,
+          ...options.settings.runUrl ? ["", `Run: ${options.settings.runUrl}`] : []
+        ].join("\n")
+      });
+      if (pr) out.reconcile = pr;
+    });
+  }
+  await githubStep(
+    deps.budget,
+    out,
+    ok ? "record the deployment" : "record the failed deployment",
+    async () => {
+      const d5 = await deps.github.recordDeployment({
+        ref: event.after,
+        environment: head.name,
+        description: deploymentDescription(
+          ok ? `owner ${handoff.from} \u2192 ${handoff.to}: handed over` : `owner ${handoff.from} \u2192 ${handoff.to} ${result.status}: ${result.state}`
+        ),
+        state: ok ? "success" : "failure",
+        ...options.settings.runUrl ? { logUrl: options.settings.runUrl } : {}
+      });
+      out.deployment = d5.id;
+    }
+  );
+  await githubStep(deps.budget, out, "comment on the merged PR", async () => {
+    for (const pr of await run2.merged())
+      await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
+  });
 }
 async function recordSuccess(run2, head, result) {
   const { deps, out, options, event, path } = run2;
@@ -49547,24 +57052,24 @@ function fileReport(f5) {
 }
 
 // src/operations/rollback.ts
-function rollbackWeights(file, request, names2 = PLAIN_OPTION_NAMES) {
+function rollbackWeights(file, request2, names2 = PLAIN_OPTION_NAMES) {
   const clusters = file.clusters.map((c5) => c5.name);
-  if (request.to === void 0 === (request.weights === void 0)) {
+  if (request2.to === void 0 === (request2.weights === void 0)) {
     throw new ConfigurationError(
       `rollback needs either ${names2.to} (the cluster that gets all traffic: ${clusters.join(", ")}) or ${names2.weights} (e.g. "${clusters.map((n3, i5) => `${n3}=${i5 === 0 ? 100 : 0}`).join(", ")}"), not both and not neither.`
     );
   }
-  if (request.to !== void 0) {
-    if (!clusters.includes(request.to)) {
+  if (request2.to !== void 0) {
+    if (!clusters.includes(request2.to)) {
       throw new ConfigurationError(
-        `${capitalize(names2.to)} is "${request.to}", which is not a cluster of ${file.path} (${clusters.join(", ")}).`
+        `${capitalize(names2.to)} is "${request2.to}", which is not a cluster of ${file.path} (${clusters.join(", ")}).`
       );
     }
-    return Object.fromEntries(clusters.map((n3) => [n3, n3 === request.to ? 100 : 0]));
+    return Object.fromEntries(clusters.map((n3) => [n3, n3 === request2.to ? 100 : 0]));
   }
   const weights = Object.fromEntries(clusters.map((n3) => [n3, 0]));
   const seen = /* @__PURE__ */ new Set();
-  for (const part of request.weights.split(/[,\n]/).map((p3) => p3.trim()).filter(Boolean)) {
+  for (const part of request2.weights.split(/[,\n]/).map((p3) => p3.trim()).filter(Boolean)) {
     const m3 = /^([a-z][a-z0-9-]*)\s*[=:]\s*(\d+)$/.exec(part);
     if (!m3) {
       throw new ConfigurationError(
@@ -49590,21 +57095,29 @@ function rollbackWeights(file, request, names2 = PLAIN_OPTION_NAMES) {
   }
   return weights;
 }
-async function runRollback(event, request, settings2, deps) {
+async function runRollback(event, request2, settings2, deps) {
   const { github, logger: logger2 } = deps;
   const names2 = settings2.optionNames ?? PLAIN_OPTION_NAMES;
-  const text = await github.fileAt(request.file, event.sha);
+  const text = await github.fileAt(request2.file, event.sha);
   if (text === void 0) {
     throw new ConfigurationError(
-      `${capitalize(names2.file)}: ${request.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`
+      `${capitalize(names2.file)}: ${request2.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`
     );
   }
-  const parsed = tryParse(text, request.file);
+  const parsed = tryParse(text, request2.file);
   if ("error" in parsed) throw parsed.error;
   const file = parsed.file;
+  if (request2.owner !== void 0) {
+    if (request2.to !== void 0 || request2.weights !== void 0) {
+      throw new ConfigurationError(
+        `rollback moves traffic (${names2.to} or ${names2.weights}) or hands CronJobs and singletons over (${names2.owner ?? '"owner"'}), not both in one run: a failure could not be undone as one. Run it twice.`
+      );
+    }
+    return rollbackOwner(event, file, text, request2.owner, settings2, deps);
+  }
   const order = file.clusters.map((c5) => c5.name);
   const show = (w) => formatClusterWeights(w, order);
-  const desired = rollbackWeights(file, request, names2);
+  const desired = rollbackWeights(file, request2, names2);
   const receiving = order.filter((n3) => (desired[n3] ?? 0) > 0);
   const health = await precheckTargetHealth(deps, file, receiving, 1).catch((e5) => {
     if (deps.signal?.aborted) {
@@ -49622,7 +57135,7 @@ async function runRollback(event, request, settings2, deps) {
   const empty = health.filter((h5) => !h5.ok);
   if (empty.length > 0) {
     const list2 = empty.map((h5) => `${h5.cluster} (${h5.shown})`).join(", ");
-    if (!request.force) {
+    if (!request2.force) {
       throw new ConfigurationError(
         `Refusing to send traffic to ${list2}: no healthy target, so every request would fail with 503. Nothing was changed. Fix the targets, pick another cluster, or run again with ${names2.force} if this is still the least bad option.`
       );
@@ -49631,7 +57144,7 @@ async function runRollback(event, request, settings2, deps) {
   }
   const outcome = {
     command: "rollback",
-    path: request.file,
+    path: request2.file,
     name: file.name,
     order,
     desired,
@@ -49639,7 +57152,7 @@ async function runRollback(event, request, settings2, deps) {
     routes: [],
     defaultBranch: event.defaultBranch,
     result: "failed",
-    report: { command: "rollback", file: request.file, desired, forced: request.force, health },
+    report: { command: "rollback", file: request2.file, desired, forced: request2.force, health },
     annotations: []
   };
   const clusterOf = new Map(file.clusters.map((c5) => [c5.targetGroup, c5.name]));
@@ -49704,7 +57217,7 @@ async function runRollback(event, request, settings2, deps) {
     logger2.info(`Every route already had ${show(desired)}; nothing was written.`);
   try {
     const pr = await openReconcilePullRequest(deps, {
-      path: request.file,
+      path: request2.file,
       file,
       text,
       baseBranch: event.defaultBranch,
@@ -49715,7 +57228,71 @@ async function runRollback(event, request, settings2, deps) {
     outcome.reconcile = pr ?? "not-needed";
     if (pr) outcome.pullRequest = pr.url;
   } catch (e5) {
-    outcome.failure = `The rollback itself succeeded (${show(desired)} on every route, confirmed), but the reconcile PR could not be opened: ${errorMessage(e5)}. Set weights in ${request.file} to ${show(desired)} by hand.`;
+    outcome.failure = `The rollback itself succeeded (${show(desired)} on every route, confirmed), but the reconcile PR could not be opened: ${errorMessage(e5)}. Set weights in ${request2.file} to ${show(desired)} by hand.`;
+  }
+  return outcome;
+}
+async function rollbackOwner(event, file, text, owner, settings2, deps) {
+  const names2 = settings2.optionNames ?? PLAIN_OPTION_NAMES;
+  const order = file.clusters.map((c5) => c5.name);
+  if (!order.includes(owner)) {
+    throw new ConfigurationError(
+      `${capitalize(names2.owner ?? '"owner"')} is "${owner}", which is not a cluster of ${file.path} (${order.join(", ")}).`
+    );
+  }
+  const outcome = {
+    command: "rollback",
+    path: file.path,
+    name: file.name,
+    order,
+    desired: file.weights,
+    forcedOnto: [],
+    routes: [],
+    defaultBranch: event.defaultBranch,
+    result: "failed",
+    report: { command: "rollback", file: file.path, owner },
+    annotations: []
+  };
+  if (file.owner === owner) {
+    deps.logger.info(`${file.path} already says owner: ${owner}; checking the other clusters.`);
+  }
+  const others = order.filter((n3) => n3 !== owner);
+  const from = file.owner !== owner ? file.owner : others[0];
+  if (from === void 0) throw new ConfigurationError(`${file.path} has no other cluster.`);
+  const result = await deps.logger.group(
+    `Handing over CronJobs and singletons: ${from} \u2192 ${owner}`,
+    () => runHandoff(file, from, owner, deps)
+  );
+  if ("refused" in result) {
+    throw new ConfigurationError(`${result.refused.join("\n")}
+Nothing was changed.`);
+  }
+  outcome.handoff = result;
+  outcome.report = { ...outcome.report, handoff: result };
+  if (result.status !== "handed-off" && result.status !== "unchanged") {
+    outcome.error = result.message;
+    outcome.failure = result.message;
+    return outcome;
+  }
+  outcome.result = result.status === "handed-off" ? "rolled-back" : "unchanged";
+  try {
+    const pr = await openOwnerReconcilePullRequest(deps, {
+      path: file.path,
+      file,
+      text,
+      baseBranch: event.defaultBranch,
+      owner,
+      title: `rollout ${file.name}: record the handoff to owner ${owner}`,
+      body: `A \`rollback\` run handed every CronJob and singleton of \`${file.path}\` to **${owner}**${settings2.runUrl ? ` (${settings2.runUrl})` : ""}:
+
+${result.message}
+
+This PR sets \`owner\` in the file to ${owner}, so git and the clusters agree again. Merging it changes nothing on the clusters.`
+    });
+    outcome.reconcile = pr ?? "not-needed";
+    if (pr) outcome.pullRequest = pr.url;
+  } catch (e5) {
+    outcome.failure = `The handoff itself succeeded (${result.message}), but the reconcile PR could not be opened: ${errorMessage(e5)}. Set owner in ${file.path} to ${owner} by hand.`;
   }
   return outcome;
 }
@@ -49800,19 +57377,19 @@ var LocalRepo = class {
     this.posted.push({ kind: "comment", text: body });
     return { id: 0, url: "local" };
   }
-  async openOrUpdatePullRequest(request) {
-    this.proposed.push({ title: request.title, body: request.body, files: request.files });
+  async openOrUpdatePullRequest(request2) {
+    this.proposed.push({ title: request2.title, body: request2.body, files: request2.files });
     return {
       number: 0,
-      url: `local change: ${request.files.map((f5) => f5.path).join(", ")}`,
+      url: `local change: ${request2.files.map((f5) => f5.path).join(", ")}`,
       created: true
     };
   }
   async pullRequestsForCommit() {
     return [];
   }
-  async recordDeployment(request) {
-    this.posted.push({ kind: "deployment", text: `${request.state}: ${request.description}` });
+  async recordDeployment(request2) {
+    this.posted.push({ kind: "deployment", text: `${request2.state}: ${request2.description}` });
     return { id: 0 };
   }
 };
@@ -49860,6 +57437,15 @@ function applyText(outcome) {
 function rollbackText(outcome) {
   if (outcome.error !== void 0) return `${outcome.path}: rollback failed.
 ${outcome.error}`;
+  if (outcome.handoff) {
+    const h5 = outcome.handoff;
+    return [
+      `${outcome.path}: owner ${h5.from} \u2192 ${h5.to} (${outcome.result}): ${h5.message}`,
+      ...h5.objects.map(
+        (o3) => `  ${o3.ref.kind} ${o3.ref.namespace}/${o3.ref.name}${o3.carried ? `: last slot ${o3.carried} carried over` : ""}`
+      )
+    ].join("\n");
+  }
   const show = (w) => formatClusterWeights(w, outcome.order);
   return [
     `${outcome.path}: every route to ${show(outcome.desired)} (${outcome.result})`,
@@ -50057,6 +57643,7 @@ var OPTION_NAMES = {
   file: "the file",
   to: "--to",
   weights: "--weights",
+  owner: "--owner",
   force: "--force"
 };
 var COMMON = {
@@ -50104,14 +57691,16 @@ var COMMANDS = {
     }
   },
   rollback: {
-    usage: `rollback <file> (--to <cluster> | --weights "blue=80,green=20") [--force] [--write] [--json]
+    usage: `rollback <file> (--to <cluster> | --weights "blue=80,green=20" | --owner <cluster>) [--force] [--write] [--json]
   Every route to the given weights at once (no step rule, no compare-and-swap). Refuses a
   cluster without a healthy target unless --force. Then the file must say the new weights:
-  the change is printed, or written with --write.`,
+  the change is printed, or written with --write. --owner instead hands the CronJobs and
+  singletons over to that cluster now (the handoff, no step rule); then the file must say it.`,
     options: {
       ...COMMON,
       to: { type: "string" },
       weights: { type: "string" },
+      owner: { type: "string" },
       force: { type: "boolean" },
       write: { type: "boolean" }
     }
@@ -50203,6 +57792,7 @@ async function runCommand(command5, values, files, io, logger2) {
   const deps = {
     github: repo,
     aws: clients.aws,
+    kube: clients.kube,
     logger: logger2,
     clock: systemClock,
     fetch: globalThis.fetch,
@@ -50298,7 +57888,8 @@ async function runCommand(command5, values, files, io, logger2) {
             file: files[0],
             force: values.force === true,
             ...typeof values.to === "string" ? { to: values.to } : {},
-            ...typeof values.weights === "string" ? { weights: values.weights } : {}
+            ...typeof values.weights === "string" ? { weights: values.weights } : {},
+            ...typeof values.owner === "string" ? { owner: values.owner } : {}
           },
           settings2,
           deps

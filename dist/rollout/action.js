@@ -1396,10 +1396,10 @@ var require_util = __commonJS({
       }
       obj[kListeners] = null;
     }
-    function errorRequest2(client, request2, err) {
+    function errorRequest2(client, request3, err) {
       try {
-        request2.onError(err);
-        assert(request2.aborted);
+        request3.onError(err);
+        assert(request3.aborted);
       } catch (err2) {
         client.emit("error", err2);
       }
@@ -1973,7 +1973,7 @@ var require_request = __commonJS({
         return this;
       }
     };
-    function processHeader(request2, key, val) {
+    function processHeader(request3, key, val) {
       if (val && (typeof val === "object" && !Array.isArray(val))) {
         throw new InvalidArgumentError(`invalid ${key} header`);
       } else if (val === void 0) {
@@ -2020,24 +2020,24 @@ var require_request = __commonJS({
         }
       }
       if (headerName === "host") {
-        if (request2.host !== null) {
+        if (request3.host !== null) {
           throw new InvalidArgumentError("duplicate host header");
         }
         if (typeof val !== "string") {
           throw new InvalidArgumentError("invalid host header");
         }
-        request2.host = val;
+        request3.host = val;
       } else if (headerName === "content-length") {
-        if (request2.contentLength !== null) {
+        if (request3.contentLength !== null) {
           throw new InvalidArgumentError("duplicate content-length header");
         }
-        request2.contentLength = parseInt(val, 10);
-        if (!Number.isFinite(request2.contentLength)) {
+        request3.contentLength = parseInt(val, 10);
+        if (!Number.isFinite(request3.contentLength)) {
           throw new InvalidArgumentError("invalid content-length header");
         }
-      } else if (request2.contentType === null && headerName === "content-type") {
-        request2.contentType = val;
-        request2.headers.push(key, val);
+      } else if (request3.contentType === null && headerName === "content-type") {
+        request3.contentType = val;
+        request3.headers.push(key, val);
       } else if (headerName === "transfer-encoding" || headerName === "keep-alive" || headerName === "upgrade") {
         throw new InvalidArgumentError(`invalid ${headerName} header`);
       } else if (headerName === "connection") {
@@ -2046,12 +2046,12 @@ var require_request = __commonJS({
           throw new InvalidArgumentError("invalid connection header");
         }
         if (value === "close") {
-          request2.reset = true;
+          request3.reset = true;
         }
       } else if (headerName === "expect") {
         throw new NotSupportedError("expect header not supported");
       } else {
-        request2.headers.push(key, val);
+        request3.headers.push(key, val);
       }
     }
     module2.exports = Request;
@@ -2590,7 +2590,7 @@ var require_connect = __commonJS({
       const sessionCache = new SessionCache(maxCachedSessions == null ? 100 : maxCachedSessions);
       timeout = timeout == null ? 1e4 : timeout;
       allowH2 = allowH2 != null ? allowH2 : false;
-      return function connect({ hostname, host, protocol, port, servername, localAddress, httpSocket }, callback) {
+      return function connect2({ hostname, host, protocol, port, servername, localAddress, httpSocket }, callback) {
         let socket;
         if (protocol === "https:") {
           if (!tls) {
@@ -4141,11 +4141,11 @@ var require_util2 = __commonJS({
     function normalizeBinaryStringToUtf8(value) {
       return Buffer.from(value, "binary").toString("utf8");
     }
-    function requestCurrentURL(request2) {
-      return request2.urlList[request2.urlList.length - 1];
+    function requestCurrentURL(request3) {
+      return request3.urlList[request3.urlList.length - 1];
     }
-    function requestBadPort(request2) {
-      const url = requestCurrentURL(request2);
+    function requestBadPort(request3) {
+      const url = requestCurrentURL(request3);
       if (urlIsHttpHttpsScheme(url) && badPortsSet.has(url.port)) {
         return "blocked";
       }
@@ -4169,7 +4169,7 @@ var require_util2 = __commonJS({
     function isValidHeaderValue(potentialValue) {
       return (potentialValue[0] === "	" || potentialValue[0] === " " || potentialValue[potentialValue.length - 1] === "	" || potentialValue[potentialValue.length - 1] === " " || potentialValue.includes("\n") || potentialValue.includes("\r") || potentialValue.includes("\0")) === false;
     }
-    function setRequestReferrerPolicyOnRedirect(request2, actualResponse) {
+    function setRequestReferrerPolicyOnRedirect(request3, actualResponse) {
       const { headersList } = actualResponse;
       const policyHeader = (headersList.get("referrer-policy", true) ?? "").split(",");
       let policy = "";
@@ -4183,7 +4183,7 @@ var require_util2 = __commonJS({
         }
       }
       if (policy !== "") {
-        request2.referrerPolicy = policy;
+        request3.referrerPolicy = policy;
       }
     }
     function crossOriginResourcePolicyCheck() {
@@ -4200,33 +4200,33 @@ var require_util2 = __commonJS({
       header = httpRequest.mode;
       httpRequest.headersList.set("sec-fetch-mode", header, true);
     }
-    function appendRequestOriginHeader(request2) {
-      let serializedOrigin = request2.origin;
+    function appendRequestOriginHeader(request3) {
+      let serializedOrigin = request3.origin;
       if (serializedOrigin === "client" || serializedOrigin === void 0) {
         return;
       }
-      if (request2.responseTainting === "cors" || request2.mode === "websocket") {
-        request2.headersList.append("origin", serializedOrigin, true);
-      } else if (request2.method !== "GET" && request2.method !== "HEAD") {
-        switch (request2.referrerPolicy) {
+      if (request3.responseTainting === "cors" || request3.mode === "websocket") {
+        request3.headersList.append("origin", serializedOrigin, true);
+      } else if (request3.method !== "GET" && request3.method !== "HEAD") {
+        switch (request3.referrerPolicy) {
           case "no-referrer":
             serializedOrigin = null;
             break;
           case "no-referrer-when-downgrade":
           case "strict-origin":
           case "strict-origin-when-cross-origin":
-            if (request2.origin && urlHasHttpsScheme(request2.origin) && !urlHasHttpsScheme(requestCurrentURL(request2))) {
+            if (request3.origin && urlHasHttpsScheme(request3.origin) && !urlHasHttpsScheme(requestCurrentURL(request3))) {
               serializedOrigin = null;
             }
             break;
           case "same-origin":
-            if (!sameOrigin(request2, requestCurrentURL(request2))) {
+            if (!sameOrigin(request3, requestCurrentURL(request3))) {
               serializedOrigin = null;
             }
             break;
           default:
         }
-        request2.headersList.append("origin", serializedOrigin, true);
+        request3.headersList.append("origin", serializedOrigin, true);
       }
     }
     function coarsenTime(timestamp, crossOriginIsolatedCapability) {
@@ -4280,26 +4280,26 @@ var require_util2 = __commonJS({
         referrerPolicy: policyContainer.referrerPolicy
       };
     }
-    function determineRequestsReferrer(request2) {
-      const policy = request2.referrerPolicy;
+    function determineRequestsReferrer(request3) {
+      const policy = request3.referrerPolicy;
       assert(policy);
       let referrerSource = null;
-      if (request2.referrer === "client") {
+      if (request3.referrer === "client") {
         const globalOrigin = getGlobalOrigin();
         if (!globalOrigin || globalOrigin.origin === "null") {
           return "no-referrer";
         }
         referrerSource = new URL(globalOrigin);
-      } else if (request2.referrer instanceof URL) {
-        referrerSource = request2.referrer;
+      } else if (request3.referrer instanceof URL) {
+        referrerSource = request3.referrer;
       }
       let referrerURL = stripURLForReferrer(referrerSource);
       const referrerOrigin = stripURLForReferrer(referrerSource, true);
       if (referrerURL.toString().length > 4096) {
         referrerURL = referrerOrigin;
       }
-      const areSameOrigin = sameOrigin(request2, referrerURL);
-      const isNonPotentiallyTrustWorthy = isURLPotentiallyTrustworthy(referrerURL) && !isURLPotentiallyTrustworthy(request2.url);
+      const areSameOrigin = sameOrigin(request3, referrerURL);
+      const isNonPotentiallyTrustWorthy = isURLPotentiallyTrustworthy(referrerURL) && !isURLPotentiallyTrustworthy(request3.url);
       switch (policy) {
         case "origin":
           return referrerOrigin != null ? referrerOrigin : stripURLForReferrer(referrerSource, true);
@@ -4310,7 +4310,7 @@ var require_util2 = __commonJS({
         case "origin-when-cross-origin":
           return areSameOrigin ? referrerURL : referrerOrigin;
         case "strict-origin-when-cross-origin": {
-          const currentURL = requestCurrentURL(request2);
+          const currentURL = requestCurrentURL(request3);
           if (sameOrigin(referrerURL, currentURL)) {
             return referrerURL;
           }
@@ -4471,7 +4471,7 @@ var require_util2 = __commonJS({
       }
       return true;
     }
-    function tryUpgradeRequestToAPotentiallyTrustworthyURL(request2) {
+    function tryUpgradeRequestToAPotentiallyTrustworthyURL(request3) {
     }
     function sameOrigin(A, B) {
       if (A.origin === B.origin && A.origin === "null") {
@@ -6040,11 +6040,11 @@ var require_client_h1 = __commonJS({
           util.destroy(socket, new SocketError("bad response", util.getSocketInfo(socket)));
           return -1;
         }
-        const request2 = client[kQueue][client[kRunningIdx]];
-        if (!request2) {
+        const request3 = client[kQueue][client[kRunningIdx]];
+        if (!request3) {
           return -1;
         }
-        request2.onResponseStarted();
+        request3.onResponseStarted();
       }
       onHeaderField(buf2) {
         const len = this.headers.length;
@@ -6089,9 +6089,9 @@ var require_client_h1 = __commonJS({
         assert(!socket.destroyed);
         assert(!this.paused);
         assert((headers.length & 1) === 0);
-        const request2 = client[kQueue][client[kRunningIdx]];
-        assert(request2);
-        assert(request2.upgrade || request2.method === "CONNECT");
+        const request3 = client[kQueue][client[kRunningIdx]];
+        assert(request3);
+        assert(request3.upgrade || request3.method === "CONNECT");
         this.statusCode = null;
         this.statusText = "";
         this.shouldKeepAlive = null;
@@ -6108,9 +6108,9 @@ var require_client_h1 = __commonJS({
         client[kQueue][client[kRunningIdx]++] = null;
         client.emit("disconnect", client[kUrl], [client], new InformationalError("upgrade"));
         try {
-          request2.onUpgrade(statusCode, headers, socket, statusText);
+          request3.onUpgrade(statusCode, headers, socket, statusText);
         } catch (error3) {
-          util.errorRequest(client, request2, error3);
+          util.errorRequest(client, request3, error3);
           util.destroy(socket, error3);
         }
         client[kResume]();
@@ -6124,8 +6124,8 @@ var require_client_h1 = __commonJS({
           util.destroy(socket, new SocketError("bad response", util.getSocketInfo(socket)));
           return -1;
         }
-        const request2 = client[kQueue][client[kRunningIdx]];
-        if (!request2) {
+        const request3 = client[kQueue][client[kRunningIdx]];
+        if (!request3) {
           return -1;
         }
         assert(!this.upgrade);
@@ -6134,23 +6134,23 @@ var require_client_h1 = __commonJS({
           util.destroy(socket, new SocketError("bad response", util.getSocketInfo(socket)));
           return -1;
         }
-        if (upgrade && !request2.upgrade) {
+        if (upgrade && !request3.upgrade) {
           util.destroy(socket, new SocketError("bad upgrade", util.getSocketInfo(socket)));
           return -1;
         }
         assert(this.timeoutType === TIMEOUT_HEADERS);
         this.statusCode = statusCode;
         this.shouldKeepAlive = shouldKeepAlive || // Override llhttp value which does not allow keepAlive for HEAD.
-        request2.method === "HEAD" && !socket[kReset] && this.connection.toLowerCase() === "keep-alive";
+        request3.method === "HEAD" && !socket[kReset] && this.connection.toLowerCase() === "keep-alive";
         if (this.statusCode >= 200) {
-          const bodyTimeout = request2.bodyTimeout != null ? request2.bodyTimeout : client[kBodyTimeout];
+          const bodyTimeout = request3.bodyTimeout != null ? request3.bodyTimeout : client[kBodyTimeout];
           this.setTimeout(bodyTimeout, TIMEOUT_BODY);
         } else if (this.timeout) {
           if (this.timeout.refresh) {
             this.timeout.refresh();
           }
         }
-        if (request2.method === "CONNECT") {
+        if (request3.method === "CONNECT") {
           assert(client[kRunning] === 1);
           this.upgrade = true;
           return 2;
@@ -6181,11 +6181,11 @@ var require_client_h1 = __commonJS({
         } else {
           socket[kReset] = true;
         }
-        const pause = request2.onHeaders(statusCode, headers, this.resume, statusText) === false;
-        if (request2.aborted) {
+        const pause = request3.onHeaders(statusCode, headers, this.resume, statusText) === false;
+        if (request3.aborted) {
           return -1;
         }
-        if (request2.method === "HEAD") {
+        if (request3.method === "HEAD") {
           return 1;
         }
         if (statusCode < 200) {
@@ -6202,8 +6202,8 @@ var require_client_h1 = __commonJS({
         if (socket.destroyed) {
           return -1;
         }
-        const request2 = client[kQueue][client[kRunningIdx]];
-        assert(request2);
+        const request3 = client[kQueue][client[kRunningIdx]];
+        assert(request3);
         assert(this.timeoutType === TIMEOUT_BODY);
         if (this.timeout) {
           if (this.timeout.refresh) {
@@ -6216,7 +6216,7 @@ var require_client_h1 = __commonJS({
           return -1;
         }
         this.bytesRead += buf2.length;
-        if (request2.onData(buf2) === false) {
+        if (request3.onData(buf2) === false) {
           return constants3.ERROR.PAUSED;
         }
       }
@@ -6230,8 +6230,8 @@ var require_client_h1 = __commonJS({
         }
         assert(statusCode >= 100);
         assert((this.headers.length & 1) === 0);
-        const request2 = client[kQueue][client[kRunningIdx]];
-        assert(request2);
+        const request3 = client[kQueue][client[kRunningIdx]];
+        assert(request3);
         this.statusCode = null;
         this.statusText = "";
         this.bytesRead = 0;
@@ -6243,11 +6243,11 @@ var require_client_h1 = __commonJS({
         if (statusCode < 200) {
           return;
         }
-        if (request2.method !== "HEAD" && contentLength && bytesRead !== parseInt(contentLength, 10)) {
+        if (request3.method !== "HEAD" && contentLength && bytesRead !== parseInt(contentLength, 10)) {
           util.destroy(socket, new ResponseContentLengthMismatchError());
           return -1;
         }
-        request2.onComplete(headers);
+        request3.onComplete(headers);
         client[kQueue][client[kRunningIdx]++] = null;
         socket[kSocketUsed] = true;
         if (socket[kWriting]) {
@@ -6345,13 +6345,13 @@ var require_client_h1 = __commonJS({
           assert(client2[kPending] === 0);
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i5 = 0; i5 < requests.length; i5++) {
-            const request2 = requests[i5];
-            util.errorRequest(client2, request2, err);
+            const request3 = requests[i5];
+            util.errorRequest(client2, request3, err);
           }
         } else if (client2[kRunning] > 0 && err.code !== "UND_ERR_INFO") {
-          const request2 = client2[kQueue][client2[kRunningIdx]];
+          const request3 = client2[kQueue][client2[kRunningIdx]];
           client2[kQueue][client2[kRunningIdx]++] = null;
-          util.errorRequest(client2, request2, err);
+          util.errorRequest(client2, request3, err);
         }
         client2[kPendingIdx] = client2[kRunningIdx];
         assert(client2[kRunning] === 0);
@@ -6381,18 +6381,18 @@ var require_client_h1 = __commonJS({
         get destroyed() {
           return socket.destroyed;
         },
-        busy(request2) {
+        busy(request3) {
           if (socket[kWriting] || socket[kReset] || socket[kBlocking] || socket[kIdleSocketValidation] === 1) {
             return true;
           }
-          if (request2) {
-            if (client[kRunning] > 0 && !request2.idempotent) {
+          if (request3) {
+            if (client[kRunning] > 0 && !request3.idempotent) {
               return true;
             }
-            if (client[kRunning] > 0 && (request2.upgrade || request2.method === "CONNECT")) {
+            if (client[kRunning] > 0 && (request3.upgrade || request3.method === "CONNECT")) {
               return true;
             }
-            if (client[kRunning] > 0 && util.bodyLength(request2.body) !== 0 && (util.isStream(request2.body) || util.isAsyncIterable(request2.body) || util.isFormDataLike(request2.body))) {
+            if (client[kRunning] > 0 && util.bodyLength(request3.body) !== 0 && (util.isStream(request3.body) || util.isAsyncIterable(request3.body) || util.isFormDataLike(request3.body))) {
               return true;
             }
           }
@@ -6458,8 +6458,8 @@ var require_client_h1 = __commonJS({
           }
         } else if (client[kRunning] > 0 && socket[kParser].statusCode < 200) {
           if (socket[kParser].timeoutType !== TIMEOUT_HEADERS) {
-            const request2 = client[kQueue][client[kRunningIdx]];
-            const headersTimeout = request2.headersTimeout != null ? request2.headersTimeout : client[kHeadersTimeout];
+            const request3 = client[kQueue][client[kRunningIdx]];
+            const headersTimeout = request3.headersTimeout != null ? request3.headersTimeout : client[kHeadersTimeout];
             socket[kParser].setTimeout(headersTimeout, TIMEOUT_HEADERS);
           }
         }
@@ -6468,26 +6468,26 @@ var require_client_h1 = __commonJS({
     function shouldSendContentLength(method) {
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
-    function writeH1(client, request2) {
-      const { method, path, host, upgrade, blocking, reset } = request2;
-      let { body, headers, contentLength } = request2;
+    function writeH1(client, request3) {
+      const { method, path, host, upgrade, blocking, reset } = request3;
+      let { body, headers, contentLength } = request3;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util.isFormDataLike(body)) {
         if (!extractBody) {
           extractBody = require_body().extractBody;
         }
         const [bodyStream, contentType] = extractBody(body);
-        if (request2.contentType == null) {
+        if (request3.contentType == null) {
           headers.push("content-type", contentType);
         }
         body = bodyStream.stream;
         contentLength = bodyStream.length;
-      } else if (util.isBlobLike(body) && request2.contentType == null) {
+      } else if (util.isBlobLike(body) && request3.contentType == null) {
         const contentType = body.type;
         if (contentType) {
           const contentTypeValue = `${contentType}`;
           if (!util.isValidHeaderValue(contentTypeValue)) {
-            util.errorRequest(client, request2, new InvalidArgumentError("invalid content-type header"));
+            util.errorRequest(client, request3, new InvalidArgumentError("invalid content-type header"));
             return false;
           }
           headers.push("content-type", contentTypeValue);
@@ -6499,14 +6499,14 @@ var require_client_h1 = __commonJS({
       const bodyLength = util.bodyLength(body);
       contentLength = bodyLength ?? contentLength;
       if (contentLength === null) {
-        contentLength = request2.contentLength;
+        contentLength = request3.contentLength;
       }
       if (contentLength === 0 && !expectsPayload) {
         contentLength = null;
       }
-      if (shouldSendContentLength(method) && contentLength > 0 && request2.contentLength !== null && request2.contentLength !== contentLength) {
+      if (shouldSendContentLength(method) && contentLength > 0 && request3.contentLength !== null && request3.contentLength !== contentLength) {
         if (client[kStrictContentLength]) {
-          util.errorRequest(client, request2, new RequestContentLengthMismatchError());
+          util.errorRequest(client, request3, new RequestContentLengthMismatchError());
           return false;
         }
         process.emitWarning(new RequestContentLengthMismatchError());
@@ -6514,25 +6514,25 @@ var require_client_h1 = __commonJS({
       const socket = client[kSocket];
       clearIdleSocketValidation(socket);
       const abort = (error3) => {
-        if (request2.aborted) {
+        if (request3.aborted) {
           return;
         }
-        if (request2.completed) {
-          if (request2.upgrade || request2.method === "CONNECT") {
+        if (request3.completed) {
+          if (request3.upgrade || request3.method === "CONNECT") {
             util.destroy(socket, new InformationalError("aborted"));
           }
           return;
         }
-        util.errorRequest(client, request2, error3 || new RequestAbortedError());
+        util.errorRequest(client, request3, error3 || new RequestAbortedError());
         util.destroy(body);
         util.destroy(socket, new InformationalError("aborted"));
       };
       try {
-        request2.onConnect(abort);
+        request3.onConnect(abort);
       } catch (err) {
-        util.errorRequest(client, request2, err);
+        util.errorRequest(client, request3, err);
       }
-      if (request2.aborted) {
+      if (request3.aborted) {
         return false;
       }
       if (method === "HEAD") {
@@ -6583,31 +6583,31 @@ upgrade: ${upgrade}\r
         }
       }
       if (channels.sendHeaders.hasSubscribers) {
-        channels.sendHeaders.publish({ request: request2, headers: header, socket });
+        channels.sendHeaders.publish({ request: request3, headers: header, socket });
       }
       if (!body || bodyLength === 0) {
-        writeBuffer(abort, null, client, request2, socket, contentLength, header, expectsPayload);
+        writeBuffer(abort, null, client, request3, socket, contentLength, header, expectsPayload);
       } else if (util.isBuffer(body)) {
-        writeBuffer(abort, body, client, request2, socket, contentLength, header, expectsPayload);
+        writeBuffer(abort, body, client, request3, socket, contentLength, header, expectsPayload);
       } else if (util.isBlobLike(body)) {
         if (typeof body.stream === "function") {
-          writeIterable(abort, body.stream(), client, request2, socket, contentLength, header, expectsPayload);
+          writeIterable(abort, body.stream(), client, request3, socket, contentLength, header, expectsPayload);
         } else {
-          writeBlob(abort, body, client, request2, socket, contentLength, header, expectsPayload);
+          writeBlob(abort, body, client, request3, socket, contentLength, header, expectsPayload);
         }
       } else if (util.isStream(body)) {
-        writeStream(abort, body, client, request2, socket, contentLength, header, expectsPayload);
+        writeStream(abort, body, client, request3, socket, contentLength, header, expectsPayload);
       } else if (util.isIterable(body)) {
-        writeIterable(abort, body, client, request2, socket, contentLength, header, expectsPayload);
+        writeIterable(abort, body, client, request3, socket, contentLength, header, expectsPayload);
       } else {
         assert(false);
       }
       return true;
     }
-    function writeStream(abort, body, client, request2, socket, contentLength, header, expectsPayload) {
+    function writeStream(abort, body, client, request3, socket, contentLength, header, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       let finished = false;
-      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header });
+      const writer = new AsyncWriter({ abort, socket, request: request3, contentLength, client, expectsPayload, header });
       const onData = function(chunk) {
         if (finished) {
           return;
@@ -6673,7 +6673,7 @@ upgrade: ${upgrade}\r
         setImmediate(onClose);
       }
     }
-    function writeBuffer(abort, body, client, request2, socket, contentLength, header, expectsPayload) {
+    function writeBuffer(abort, body, client, request3, socket, contentLength, header, expectsPayload) {
       try {
         if (!body) {
           if (contentLength === 0) {
@@ -6693,18 +6693,18 @@ upgrade: ${upgrade}\r
 `, "latin1");
           socket.write(body);
           socket.uncork();
-          request2.onBodySent(body);
-          if (!expectsPayload && request2.reset !== false) {
+          request3.onBodySent(body);
+          if (!expectsPayload && request3.reset !== false) {
             socket[kReset] = true;
           }
         }
-        request2.onRequestSent();
+        request3.onRequestSent();
         client[kResume]();
       } catch (err) {
         abort(err);
       }
     }
-    async function writeBlob(abort, body, client, request2, socket, contentLength, header, expectsPayload) {
+    async function writeBlob(abort, body, client, request3, socket, contentLength, header, expectsPayload) {
       assert(contentLength === body.size, "blob body must have content length");
       try {
         if (contentLength != null && contentLength !== body.size) {
@@ -6717,9 +6717,9 @@ upgrade: ${upgrade}\r
 `, "latin1");
         socket.write(buffer);
         socket.uncork();
-        request2.onBodySent(buffer);
-        request2.onRequestSent();
-        if (!expectsPayload && request2.reset !== false) {
+        request3.onBodySent(buffer);
+        request3.onRequestSent();
+        if (!expectsPayload && request3.reset !== false) {
           socket[kReset] = true;
         }
         client[kResume]();
@@ -6727,7 +6727,7 @@ upgrade: ${upgrade}\r
         abort(err);
       }
     }
-    async function writeIterable(abort, body, client, request2, socket, contentLength, header, expectsPayload) {
+    async function writeIterable(abort, body, client, request3, socket, contentLength, header, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -6746,7 +6746,7 @@ upgrade: ${upgrade}\r
         }
       });
       socket.on("close", onDrain).on("drain", onDrain);
-      const writer = new AsyncWriter({ abort, socket, request: request2, contentLength, client, expectsPayload, header });
+      const writer = new AsyncWriter({ abort, socket, request: request3, contentLength, client, expectsPayload, header });
       try {
         for await (const chunk of body) {
           if (socket[kError]) {
@@ -6764,9 +6764,9 @@ upgrade: ${upgrade}\r
       }
     }
     var AsyncWriter = class {
-      constructor({ abort, socket, request: request2, contentLength, client, expectsPayload, header }) {
+      constructor({ abort, socket, request: request3, contentLength, client, expectsPayload, header }) {
         this.socket = socket;
-        this.request = request2;
+        this.request = request3;
         this.contentLength = contentLength;
         this.client = client;
         this.bytesWritten = 0;
@@ -6776,7 +6776,7 @@ upgrade: ${upgrade}\r
         socket[kWriting] = true;
       }
       write(chunk) {
-        const { socket, request: request2, contentLength, client, bytesWritten, expectsPayload, header } = this;
+        const { socket, request: request3, contentLength, client, bytesWritten, expectsPayload, header } = this;
         if (socket[kError]) {
           throw socket[kError];
         }
@@ -6795,7 +6795,7 @@ upgrade: ${upgrade}\r
         }
         socket.cork();
         if (bytesWritten === 0) {
-          if (!expectsPayload && request2.reset !== false) {
+          if (!expectsPayload && request3.reset !== false) {
             socket[kReset] = true;
           }
           if (contentLength === null) {
@@ -6815,7 +6815,7 @@ ${len.toString(16)}\r
         this.bytesWritten += len;
         const ret = socket.write(chunk);
         socket.uncork();
-        request2.onBodySent(chunk);
+        request3.onBodySent(chunk);
         if (!ret) {
           if (socket[kParser].timeout && socket[kParser].timeoutType === TIMEOUT_HEADERS) {
             if (socket[kParser].timeout.refresh) {
@@ -6826,8 +6826,8 @@ ${len.toString(16)}\r
         return ret;
       }
       end() {
-        const { socket, contentLength, client, bytesWritten, expectsPayload, header, request: request2 } = this;
-        request2.onRequestSent();
+        const { socket, contentLength, client, bytesWritten, expectsPayload, header, request: request3 } = this;
+        request3.onRequestSent();
         socket[kWriting] = false;
         if (socket[kError]) {
           throw socket[kError];
@@ -6972,8 +6972,8 @@ var require_client_h2 = __commonJS({
           assert(client2[kPending] === 0);
           const requests = client2[kQueue].splice(client2[kRunningIdx]);
           for (let i5 = 0; i5 < requests.length; i5++) {
-            const request2 = requests[i5];
-            util.errorRequest(client2, request2, err);
+            const request3 = requests[i5];
+            util.errorRequest(client2, request3, err);
           }
         }
       });
@@ -7065,9 +7065,9 @@ var require_client_h2 = __commonJS({
       }
       util.destroy(this[kSocket], err);
       if (client[kRunningIdx] < client[kQueue].length) {
-        const request2 = client[kQueue][client[kRunningIdx]];
+        const request3 = client[kQueue][client[kRunningIdx]];
         client[kQueue][client[kRunningIdx]++] = null;
-        util.errorRequest(client, request2, err);
+        util.errorRequest(client, request3, err);
         client[kPendingIdx] = client[kRunningIdx];
       }
       assert(client[kRunning] === 0);
@@ -7077,12 +7077,12 @@ var require_client_h2 = __commonJS({
     function shouldSendContentLength(method) {
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
-    function writeH2(client, request2) {
+    function writeH2(client, request3) {
       const session = client[kHTTP2Session];
-      const { method, path, host, upgrade, expectContinue, signal, headers: reqHeaders } = request2;
-      let { body } = request2;
+      const { method, path, host, upgrade, expectContinue, signal, headers: reqHeaders } = request3;
+      let { body } = request3;
       if (upgrade) {
-        util.errorRequest(client, request2, new Error("Upgrade not supported for H2"));
+        util.errorRequest(client, request3, new Error("Upgrade not supported for H2"));
         return false;
       }
       const headers = {};
@@ -7106,17 +7106,17 @@ var require_client_h2 = __commonJS({
       headers[HTTP2_HEADER_AUTHORITY] = host || `${hostname}${port ? `:${port}` : ""}`;
       headers[HTTP2_HEADER_METHOD] = method;
       const abort = (error3) => {
-        if (request2.aborted) {
+        if (request3.aborted) {
           return;
         }
-        if (request2.completed) {
+        if (request3.completed) {
           if (method === "CONNECT" && stream != null) {
             util.destroy(stream, error3 || new RequestAbortedError());
           }
           return;
         }
         error3 = error3 || new RequestAbortedError();
-        util.errorRequest(client, request2, error3);
+        util.errorRequest(client, request3, error3);
         if (stream != null) {
           util.destroy(stream, error3);
         }
@@ -7125,11 +7125,11 @@ var require_client_h2 = __commonJS({
         client[kResume]();
       };
       try {
-        request2.onConnect(abort);
+        request3.onConnect(abort);
       } catch (err) {
-        util.errorRequest(client, request2, err);
+        util.errorRequest(client, request3, err);
       }
-      if (request2.aborted) {
+      if (request3.aborted) {
         return false;
       }
       if (method === "CONNECT") {
@@ -7139,22 +7139,22 @@ var require_client_h2 = __commonJS({
         const onResponse = (headers2) => {
           upgradeResponseFinished = true;
           stream.off(errorMonitor, onUpgradeError);
-          request2.onUpgradeResponse(Number(headers2[HTTP2_HEADER_STATUS]), headers2, parseH2ResponseHeaders);
+          request3.onUpgradeResponse(Number(headers2[HTTP2_HEADER_STATUS]), headers2, parseH2ResponseHeaders);
         };
         const onUpgradeError = (error3) => {
           upgradeResponseFinished = true;
           stream.off("response", onResponse);
-          request2.onUpgradeError(error3);
+          request3.onUpgradeError(error3);
         };
         const onReady = () => {
           try {
-            request2.onUpgrade(null, null, stream);
+            request3.onUpgrade(null, null, stream);
           } catch (error3) {
             stream.off("response", onResponse);
             abort(error3);
             return;
           }
-          if (request2.aborted) {
+          if (request3.aborted) {
             return;
           }
           stream.off("error", abort);
@@ -7166,10 +7166,10 @@ var require_client_h2 = __commonJS({
         ++session[kOpenStreams];
         onReady();
         stream.once("close", () => {
-          if (!upgradeResponseFinished && request2.completed) {
+          if (!upgradeResponseFinished && request3.completed) {
             stream.off("response", onResponse);
             stream.off(errorMonitor, onUpgradeError);
-            request2.onUpgradeError(new InformationalError(`HTTP/2: "stream error" received - code ${stream.rstCode}`));
+            request3.onUpgradeError(new InformationalError(`HTTP/2: "stream error" received - code ${stream.rstCode}`));
           }
           session[kOpenStreams] -= 1;
           if (session[kOpenStreams] === 0) session.unref();
@@ -7191,14 +7191,14 @@ var require_client_h2 = __commonJS({
         contentLength = bodyStream.length;
       }
       if (contentLength == null) {
-        contentLength = request2.contentLength;
+        contentLength = request3.contentLength;
       }
       if (contentLength === 0 || !expectsPayload) {
         contentLength = null;
       }
-      if (shouldSendContentLength(method) && contentLength > 0 && request2.contentLength != null && request2.contentLength !== contentLength) {
+      if (shouldSendContentLength(method) && contentLength > 0 && request3.contentLength != null && request3.contentLength !== contentLength) {
         if (client[kStrictContentLength]) {
-          util.errorRequest(client, request2, new RequestContentLengthMismatchError());
+          util.errorRequest(client, request3, new RequestContentLengthMismatchError());
           return false;
         }
         process.emitWarning(new RequestContentLengthMismatchError());
@@ -7223,25 +7223,25 @@ var require_client_h2 = __commonJS({
       ++session[kOpenStreams];
       stream.once("response", (headers2) => {
         const { [HTTP2_HEADER_STATUS]: statusCode, ...realHeaders } = headers2;
-        request2.onResponseStarted();
-        if (request2.aborted) {
+        request3.onResponseStarted();
+        if (request3.aborted) {
           const err = new RequestAbortedError();
-          util.errorRequest(client, request2, err);
+          util.errorRequest(client, request3, err);
           util.destroy(stream, err);
           return;
         }
-        if (request2.onHeaders(Number(statusCode), parseH2Headers(realHeaders), stream.resume.bind(stream), "") === false) {
+        if (request3.onHeaders(Number(statusCode), parseH2Headers(realHeaders), stream.resume.bind(stream), "") === false) {
           stream.pause();
         }
         stream.on("data", (chunk) => {
-          if (request2.onData(chunk) === false) {
+          if (request3.onData(chunk) === false) {
             stream.pause();
           }
         });
       });
       stream.once("end", () => {
         if (stream.state?.state == null || stream.state.state < 6) {
-          request2.onComplete([]);
+          request3.onComplete([]);
         }
         if (session[kOpenStreams] === 0) {
           session.unref();
@@ -7271,7 +7271,7 @@ var require_client_h2 = __commonJS({
             stream,
             null,
             client,
-            request2,
+            request3,
             client[kSocket],
             contentLength,
             expectsPayload
@@ -7282,7 +7282,7 @@ var require_client_h2 = __commonJS({
             stream,
             body,
             client,
-            request2,
+            request3,
             client[kSocket],
             contentLength,
             expectsPayload
@@ -7294,7 +7294,7 @@ var require_client_h2 = __commonJS({
               stream,
               body.stream(),
               client,
-              request2,
+              request3,
               client[kSocket],
               contentLength,
               expectsPayload
@@ -7305,7 +7305,7 @@ var require_client_h2 = __commonJS({
               stream,
               body,
               client,
-              request2,
+              request3,
               client[kSocket],
               contentLength,
               expectsPayload
@@ -7319,7 +7319,7 @@ var require_client_h2 = __commonJS({
             stream,
             body,
             client,
-            request2,
+            request3,
             contentLength
           );
         } else if (util.isIterable(body)) {
@@ -7328,7 +7328,7 @@ var require_client_h2 = __commonJS({
             stream,
             body,
             client,
-            request2,
+            request3,
             client[kSocket],
             contentLength,
             expectsPayload
@@ -7338,7 +7338,7 @@ var require_client_h2 = __commonJS({
         }
       }
     }
-    function writeBuffer(abort, h2stream, body, client, request2, socket, contentLength, expectsPayload) {
+    function writeBuffer(abort, h2stream, body, client, request3, socket, contentLength, expectsPayload) {
       try {
         if (body != null && util.isBuffer(body)) {
           assert(contentLength === body.byteLength, "buffer body must have content length");
@@ -7346,18 +7346,18 @@ var require_client_h2 = __commonJS({
           h2stream.write(body);
           h2stream.uncork();
           h2stream.end();
-          request2.onBodySent(body);
+          request3.onBodySent(body);
         }
         if (!expectsPayload) {
           socket[kReset] = true;
         }
-        request2.onRequestSent();
+        request3.onRequestSent();
         client[kResume]();
       } catch (error3) {
         abort(error3);
       }
     }
-    function writeStream(abort, socket, expectsPayload, h2stream, body, client, request2, contentLength) {
+    function writeStream(abort, socket, expectsPayload, h2stream, body, client, request3, contentLength) {
       assert(contentLength !== 0 || client[kRunning] === 0, "stream body cannot be pipelined");
       const pipe = pipeline(
         body,
@@ -7368,7 +7368,7 @@ var require_client_h2 = __commonJS({
             abort(err);
           } else {
             util.removeAllListeners(pipe);
-            request2.onRequestSent();
+            request3.onRequestSent();
             if (!expectsPayload) {
               socket[kReset] = true;
             }
@@ -7378,10 +7378,10 @@ var require_client_h2 = __commonJS({
       );
       util.addListener(pipe, "data", onPipeData);
       function onPipeData(chunk) {
-        request2.onBodySent(chunk);
+        request3.onBodySent(chunk);
       }
     }
-    async function writeBlob(abort, h2stream, body, client, request2, socket, contentLength, expectsPayload) {
+    async function writeBlob(abort, h2stream, body, client, request3, socket, contentLength, expectsPayload) {
       assert(contentLength === body.size, "blob body must have content length");
       try {
         if (contentLength != null && contentLength !== body.size) {
@@ -7392,8 +7392,8 @@ var require_client_h2 = __commonJS({
         h2stream.write(buffer);
         h2stream.uncork();
         h2stream.end();
-        request2.onBodySent(buffer);
-        request2.onRequestSent();
+        request3.onBodySent(buffer);
+        request3.onRequestSent();
         if (!expectsPayload) {
           socket[kReset] = true;
         }
@@ -7402,7 +7402,7 @@ var require_client_h2 = __commonJS({
         abort(err);
       }
     }
-    async function writeIterable(abort, h2stream, body, client, request2, socket, contentLength, expectsPayload) {
+    async function writeIterable(abort, h2stream, body, client, request3, socket, contentLength, expectsPayload) {
       assert(contentLength !== 0 || client[kRunning] === 0, "iterator body cannot be pipelined");
       let callback = null;
       function onDrain() {
@@ -7427,13 +7427,13 @@ var require_client_h2 = __commonJS({
             throw socket[kError];
           }
           const res = h2stream.write(chunk);
-          request2.onBodySent(chunk);
+          request3.onBodySent(chunk);
           if (!res) {
             await waitForDrain();
           }
         }
         h2stream.end();
-        request2.onRequestSent();
+        request3.onRequestSent();
         if (!expectsPayload) {
           socket[kReset] = true;
         }
@@ -7723,7 +7723,7 @@ var require_client = __commonJS({
         strictContentLength,
         maxCachedSessions,
         maxRedirections,
-        connect: connect2,
+        connect: connect3,
         maxRequestsPerClient,
         localAddress,
         maxResponseSize,
@@ -7775,7 +7775,7 @@ var require_client = __commonJS({
         if (bodyTimeout != null && (!Number.isInteger(bodyTimeout) || bodyTimeout < 0)) {
           throw new InvalidArgumentError("bodyTimeout must be a positive integer or zero");
         }
-        if (connect2 != null && typeof connect2 !== "function" && typeof connect2 !== "object") {
+        if (connect3 != null && typeof connect3 !== "function" && typeof connect3 !== "object") {
           throw new InvalidArgumentError("connect must be a function or an object");
         }
         if (maxRedirections != null && (!Number.isInteger(maxRedirections) || maxRedirections < 0)) {
@@ -7799,15 +7799,15 @@ var require_client = __commonJS({
         if (maxConcurrentStreams != null && (typeof maxConcurrentStreams !== "number" || maxConcurrentStreams < 1)) {
           throw new InvalidArgumentError("maxConcurrentStreams must be a positive integer, greater than 0");
         }
-        if (typeof connect2 !== "function") {
-          connect2 = buildConnector({
+        if (typeof connect3 !== "function") {
+          connect3 = buildConnector({
             ...tls,
             maxCachedSessions,
             allowH2,
             socketPath,
             timeout: connectTimeout,
             ...autoSelectFamily ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : void 0,
-            ...connect2
+            ...connect3
           });
         }
         if (interceptors?.Client && Array.isArray(interceptors.Client)) {
@@ -7822,7 +7822,7 @@ var require_client = __commonJS({
           this[kInterceptors] = [createRedirectInterceptor({ maxRedirections })];
         }
         this[kUrl] = util.parseOrigin(url);
-        this[kConnector] = connect2;
+        this[kConnector] = connect3;
         this[kPipelining] = pipelining != null ? pipelining : 1;
         this[kMaxHeadersSize] = maxHeaderSize || http2.maxHeaderSize;
         this[kKeepAliveDefaultTimeout] = keepAliveTimeout == null ? 4e3 : keepAliveTimeout;
@@ -7876,15 +7876,15 @@ var require_client = __commonJS({
       }
       /* istanbul ignore: only used for test */
       [kConnect](cb) {
-        connect(this);
+        connect2(this);
         this.once("connect", cb);
       }
       [kDispatch](opts, handler2) {
         const origin = opts.origin || this[kUrl].origin;
-        const request2 = new Request(origin, opts, handler2);
-        this[kQueue].push(request2);
+        const request3 = new Request(origin, opts, handler2);
+        this[kQueue].push(request3);
         if (this[kResuming]) {
-        } else if (util.bodyLength(request2.body) == null && util.isIterable(request2.body)) {
+        } else if (util.bodyLength(request3.body) == null && util.isIterable(request3.body)) {
           this[kResuming] = 1;
           queueMicrotask(() => resume(this));
         } else {
@@ -7908,8 +7908,8 @@ var require_client = __commonJS({
         return new Promise((resolve) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i5 = 0; i5 < requests.length; i5++) {
-            const request2 = requests[i5];
-            util.errorRequest(this, request2, err);
+            const request3 = requests[i5];
+            util.errorRequest(this, request3, err);
           }
           const callback = () => {
             if (this[kClosedResolve]) {
@@ -7934,13 +7934,13 @@ var require_client = __commonJS({
         assert(client[kPendingIdx] === client[kRunningIdx]);
         const requests = client[kQueue].splice(client[kRunningIdx]);
         for (let i5 = 0; i5 < requests.length; i5++) {
-          const request2 = requests[i5];
-          util.errorRequest(client, request2, err);
+          const request3 = requests[i5];
+          util.errorRequest(client, request3, err);
         }
         assert(client[kSize] === 0);
       }
     }
-    async function connect(client) {
+    async function connect2(client) {
       assert(!client[kConnecting]);
       assert(!client[kHTTPContext]);
       let { host, hostname, protocol, port } = client[kUrl];
@@ -8038,8 +8038,8 @@ var require_client = __commonJS({
         if (err.code === "ERR_TLS_CERT_ALTNAME_INVALID") {
           assert(client[kRunning] === 0);
           while (client[kPending] > 0 && client[kQueue][client[kPendingIdx]].servername === client[kServerName]) {
-            const request2 = client[kQueue][client[kPendingIdx]++];
-            util.errorRequest(client, request2, err);
+            const request3 = client[kQueue][client[kPendingIdx]++];
+            util.errorRequest(client, request3, err);
           }
         } else {
           onError(client, err);
@@ -8096,12 +8096,12 @@ var require_client = __commonJS({
         if (client[kRunning] >= (getPipelining(client) || 1)) {
           return;
         }
-        const request2 = client[kQueue][client[kPendingIdx]];
-        if (client[kUrl].protocol === "https:" && client[kServerName] !== request2.servername) {
+        const request3 = client[kQueue][client[kPendingIdx]];
+        if (client[kUrl].protocol === "https:" && client[kServerName] !== request3.servername) {
           if (client[kRunning] > 0) {
             return;
           }
-          client[kServerName] = request2.servername;
+          client[kServerName] = request3.servername;
           client[kHTTPContext]?.destroy(new InformationalError("servername changed"), () => {
             client[kHTTPContext] = null;
             resume(client);
@@ -8111,16 +8111,16 @@ var require_client = __commonJS({
           return;
         }
         if (!client[kHTTPContext]) {
-          connect(client);
+          connect2(client);
           return;
         }
         if (client[kHTTPContext].destroyed) {
           return;
         }
-        if (client[kHTTPContext].busy(request2)) {
+        if (client[kHTTPContext].busy(request3)) {
           return;
         }
-        if (!request2.aborted && client[kHTTPContext].write(request2)) {
+        if (!request3.aborted && client[kHTTPContext].write(request3)) {
           client[kPendingIdx]++;
         } else {
           client[kQueue].splice(client[kPendingIdx], 1);
@@ -8403,7 +8403,7 @@ var require_pool = __commonJS({
       constructor(origin, {
         connections,
         factory = defaultFactory,
-        connect,
+        connect: connect2,
         connectTimeout,
         tls,
         maxCachedSessions,
@@ -8419,25 +8419,25 @@ var require_pool = __commonJS({
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
         }
-        if (connect != null && typeof connect !== "function" && typeof connect !== "object") {
+        if (connect2 != null && typeof connect2 !== "function" && typeof connect2 !== "object") {
           throw new InvalidArgumentError("connect must be a function or an object");
         }
-        if (typeof connect !== "function") {
-          connect = buildConnector({
+        if (typeof connect2 !== "function") {
+          connect2 = buildConnector({
             ...tls,
             maxCachedSessions,
             allowH2,
             socketPath,
             timeout: connectTimeout,
             ...autoSelectFamily ? { autoSelectFamily, autoSelectFamilyAttemptTimeout } : void 0,
-            ...connect
+            ...connect2
           });
         }
         super(options2);
         this[kInterceptors] = options2.interceptors?.Pool && Array.isArray(options2.interceptors.Pool) ? options2.interceptors.Pool : [];
         this[kConnections] = connections || null;
         this[kUrl] = util.parseOrigin(origin);
-        this[kOptions] = { ...util.deepClone(options2), connect, allowH2 };
+        this[kOptions] = { ...util.deepClone(options2), connect: connect2, allowH2 };
         this[kOptions].interceptors = options2.interceptors ? { ...options2.interceptors } : void 0;
         this[kFactory] = factory;
         this.on("connectionError", (origin2, targets, error3) => {
@@ -8631,26 +8631,26 @@ var require_agent = __commonJS({
     function defaultFactory(origin, opts) {
       return opts && opts.connections === 1 ? new Client2(origin, opts) : new Pool(origin, opts);
     }
-    var Agent = class extends DispatcherBase {
-      constructor({ factory = defaultFactory, maxRedirections = 0, connect, tls, ...options2 } = {}) {
+    var Agent2 = class extends DispatcherBase {
+      constructor({ factory = defaultFactory, maxRedirections = 0, connect: connect2, tls, ...options2 } = {}) {
         if (typeof factory !== "function") {
           throw new InvalidArgumentError("factory must be a function.");
         }
-        if (connect != null && typeof connect !== "function" && typeof connect !== "object") {
+        if (connect2 != null && typeof connect2 !== "function" && typeof connect2 !== "object") {
           throw new InvalidArgumentError("connect must be a function or an object");
         }
         if (!Number.isInteger(maxRedirections) || maxRedirections < 0) {
           throw new InvalidArgumentError("maxRedirections must be a positive number");
         }
         super(options2);
-        if (connect && typeof connect !== "function") {
-          connect = { ...connect };
+        if (connect2 && typeof connect2 !== "function") {
+          connect2 = { ...connect2 };
         }
         if (tls && typeof tls !== "function") {
           tls = { ...tls };
         }
         this[kInterceptors] = options2.interceptors?.Agent && Array.isArray(options2.interceptors.Agent) ? options2.interceptors.Agent : [createRedirectInterceptor({ maxRedirections })];
-        this[kOptions] = { ...util.deepClone(options2), connect, tls };
+        this[kOptions] = { ...util.deepClone(options2), connect: connect2, tls };
         this[kOptions].interceptors = options2.interceptors ? { ...options2.interceptors } : void 0;
         this[kMaxRedirections] = maxRedirections;
         this[kFactory] = factory;
@@ -8706,7 +8706,7 @@ var require_agent = __commonJS({
         await Promise.all(destroyPromises);
       }
     };
-    module2.exports = Agent;
+    module2.exports = Agent2;
   }
 });
 
@@ -8716,7 +8716,7 @@ var require_proxy_agent = __commonJS({
     "use strict";
     var { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = require_symbols();
     var { URL: URL2 } = __require("node:url");
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     var Pool = require_pool();
     var DispatcherBase = require_dispatcher_base();
     var { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = require_errors();
@@ -8745,16 +8745,16 @@ var require_proxy_agent = __commonJS({
     }
     var Http1ProxyWrapper = class extends DispatcherBase {
       #client;
-      constructor(proxyUrl, { headers = {}, connect, factory }) {
+      constructor(proxyUrl, { headers = {}, connect: connect2, factory }) {
         super();
         if (!proxyUrl) {
           throw new InvalidArgumentError("Proxy URL is mandatory");
         }
         this[kProxyHeaders] = headers;
         if (factory) {
-          this.#client = factory(proxyUrl, { connect });
+          this.#client = factory(proxyUrl, { connect: connect2 });
         } else {
-          this.#client = new Client2(proxyUrl, { connect });
+          this.#client = new Client2(proxyUrl, { connect: connect2 });
         }
       }
       [kDispatch](opts, handler2) {
@@ -8816,7 +8816,7 @@ var require_proxy_agent = __commonJS({
         } else if (username && password) {
           this[kProxyHeaders]["proxy-authorization"] = `Basic ${Buffer.from(`${decodeURIComponent(username)}:${decodeURIComponent(password)}`).toString("base64")}`;
         }
-        const connect = buildConnector({ ...opts.proxyTls });
+        const connect2 = buildConnector({ ...opts.proxyTls });
         this[kConnectEndpoint] = buildConnector({ ...opts.requestTls });
         const agentFactory = opts.factory || defaultAgentFactory;
         const factory = (origin2, options2) => {
@@ -8824,14 +8824,14 @@ var require_proxy_agent = __commonJS({
           if (!this[kTunnelProxy] && protocol2 === "http:" && this[kProxy].protocol === "http:") {
             return new Http1ProxyWrapper(this[kProxy].uri, {
               headers: this[kProxyHeaders],
-              connect,
+              connect: connect2,
               factory: agentFactory
             });
           }
           return agentFactory(origin2, options2);
         };
-        this[kClient] = clientFactory(url, { connect });
-        this[kAgent] = new Agent({
+        this[kClient] = clientFactory(url, { connect: connect2 });
+        this[kAgent] = new Agent2({
           ...opts,
           factory,
           connect: async (opts2, callback) => {
@@ -8940,7 +8940,7 @@ var require_env_http_proxy_agent = __commonJS({
     var DispatcherBase = require_dispatcher_base();
     var { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = require_symbols();
     var ProxyAgent2 = require_proxy_agent();
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     var DEFAULT_PORTS2 = {
       "http:": 80,
       "https:": 443
@@ -8960,7 +8960,7 @@ var require_env_http_proxy_agent = __commonJS({
           });
         }
         const { httpProxy, httpsProxy, noProxy, ...agentOpts } = opts;
-        this[kNoProxyAgent] = new Agent(agentOpts);
+        this[kNoProxyAgent] = new Agent2(agentOpts);
         const HTTP_PROXY = httpProxy ?? process.env.http_proxy ?? process.env.HTTP_PROXY;
         if (HTTP_PROXY) {
           this[kHttpProxyAgent] = new ProxyAgent2({ ...agentOpts, uri: HTTP_PROXY });
@@ -9970,10 +9970,10 @@ var require_api_request = __commonJS({
         }
       }
     };
-    function request2(opts, callback) {
+    function request3(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve, reject) => {
-          request2.call(this, opts, (err, data) => {
+          request3.call(this, opts, (err, data) => {
             return err ? reject(err) : resolve(data);
           });
         });
@@ -9988,7 +9988,7 @@ var require_api_request = __commonJS({
         queueMicrotask(() => callback(err, { opaque }));
       }
     }
-    module2.exports = request2;
+    module2.exports = request3;
     module2.exports.RequestHandler = RequestHandler5;
   }
 });
@@ -10576,10 +10576,10 @@ var require_api_connect = __commonJS({
         }
       }
     };
-    function connect(opts, callback) {
+    function connect2(opts, callback) {
       if (callback === void 0) {
         return new Promise((resolve, reject) => {
-          connect.call(this, opts, (err, data) => {
+          connect2.call(this, opts, (err, data) => {
             return err ? reject(err) : resolve(data);
           });
         });
@@ -10595,7 +10595,7 @@ var require_api_connect = __commonJS({
         queueMicrotask(() => callback(err, { opaque }));
       }
     }
-    module2.exports = connect;
+    module2.exports = connect2;
   }
 });
 
@@ -11305,7 +11305,7 @@ var require_mock_agent = __commonJS({
   "node_modules/undici/lib/mock/mock-agent.js"(exports2, module2) {
     "use strict";
     var { kClients } = require_symbols();
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     var {
       kAgent,
       kMockAgentSet,
@@ -11332,7 +11332,7 @@ var require_mock_agent = __commonJS({
         if (opts?.agent && typeof opts.agent.dispatch !== "function") {
           throw new InvalidArgumentError("Argument opts.agent must implement Agent");
         }
-        const agent = opts?.agent ? opts.agent : new Agent(opts);
+        const agent = opts?.agent ? opts.agent : new Agent2(opts);
         this[kAgent] = agent;
         this[kClients] = agent[kClients];
         this[kOptions] = buildMockOptions(opts);
@@ -11436,9 +11436,9 @@ var require_global2 = __commonJS({
     "use strict";
     var globalDispatcher = /* @__PURE__ */ Symbol.for("undici.globalDispatcher.1");
     var { InvalidArgumentError } = require_errors();
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     if (getGlobalDispatcher() === void 0) {
-      setGlobalDispatcher(new Agent());
+      setGlobalDispatcher(new Agent2());
     }
     function setGlobalDispatcher(agent) {
       if (!agent || typeof agent.dispatch !== "function") {
@@ -12895,7 +12895,7 @@ var require_request2 = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix);
         input = webidl.converters.RequestInfo(input, prefix, "input");
         init = webidl.converters.RequestInit(init, prefix, "init");
-        let request2 = null;
+        let request3 = null;
         let fallbackMode = null;
         const baseUrl2 = environmentSettingsObject.settingsObject.baseUrl;
         let signal = null;
@@ -12912,18 +12912,18 @@ var require_request2 = __commonJS({
               "Request cannot be constructed from a URL that includes credentials: " + input
             );
           }
-          request2 = makeRequest({ urlList: [parsedURL] });
+          request3 = makeRequest({ urlList: [parsedURL] });
           fallbackMode = "cors";
         } else {
           this[kDispatcher] = init.dispatcher || input[kDispatcher];
           assert(input instanceof _Request);
-          request2 = input[kState];
+          request3 = input[kState];
           signal = input[kSignal];
         }
         const origin = environmentSettingsObject.settingsObject.origin;
         let window2 = "client";
-        if (request2.window?.constructor?.name === "EnvironmentSettingsObject" && sameOrigin(request2.window, origin)) {
-          window2 = request2.window;
+        if (request3.window?.constructor?.name === "EnvironmentSettingsObject" && sameOrigin(request3.window, origin)) {
+          window2 = request3.window;
         }
         if (init.window != null) {
           throw new TypeError(`'window' option '${window2}' must be null`);
@@ -12931,66 +12931,66 @@ var require_request2 = __commonJS({
         if ("window" in init) {
           window2 = "no-window";
         }
-        request2 = makeRequest({
+        request3 = makeRequest({
           // URL request’s URL.
           // undici implementation note: this is set as the first item in request's urlList in makeRequest
           // method request’s method.
-          method: request2.method,
+          method: request3.method,
           // header list A copy of request’s header list.
           // undici implementation note: headersList is cloned in makeRequest
-          headersList: request2.headersList,
+          headersList: request3.headersList,
           // unsafe-request flag Set.
-          unsafeRequest: request2.unsafeRequest,
+          unsafeRequest: request3.unsafeRequest,
           // client This’s relevant settings object.
           client: environmentSettingsObject.settingsObject,
           // window window.
           window: window2,
           // priority request’s priority.
-          priority: request2.priority,
+          priority: request3.priority,
           // origin request’s origin. The propagation of the origin is only significant for navigation requests
           // being handled by a service worker. In this scenario a request can have an origin that is different
           // from the current client.
-          origin: request2.origin,
+          origin: request3.origin,
           // referrer request’s referrer.
-          referrer: request2.referrer,
+          referrer: request3.referrer,
           // referrer policy request’s referrer policy.
-          referrerPolicy: request2.referrerPolicy,
+          referrerPolicy: request3.referrerPolicy,
           // mode request’s mode.
-          mode: request2.mode,
+          mode: request3.mode,
           // credentials mode request’s credentials mode.
-          credentials: request2.credentials,
+          credentials: request3.credentials,
           // cache mode request’s cache mode.
-          cache: request2.cache,
+          cache: request3.cache,
           // redirect mode request’s redirect mode.
-          redirect: request2.redirect,
+          redirect: request3.redirect,
           // integrity metadata request’s integrity metadata.
-          integrity: request2.integrity,
+          integrity: request3.integrity,
           // keepalive request’s keepalive.
-          keepalive: request2.keepalive,
+          keepalive: request3.keepalive,
           // reload-navigation flag request’s reload-navigation flag.
-          reloadNavigation: request2.reloadNavigation,
+          reloadNavigation: request3.reloadNavigation,
           // history-navigation flag request’s history-navigation flag.
-          historyNavigation: request2.historyNavigation,
+          historyNavigation: request3.historyNavigation,
           // URL list A clone of request’s URL list.
-          urlList: [...request2.urlList]
+          urlList: [...request3.urlList]
         });
         const initHasKey = Object.keys(init).length !== 0;
         if (initHasKey) {
-          if (request2.mode === "navigate") {
-            request2.mode = "same-origin";
+          if (request3.mode === "navigate") {
+            request3.mode = "same-origin";
           }
-          request2.reloadNavigation = false;
-          request2.historyNavigation = false;
-          request2.origin = "client";
-          request2.referrer = "client";
-          request2.referrerPolicy = "";
-          request2.url = request2.urlList[request2.urlList.length - 1];
-          request2.urlList = [request2.url];
+          request3.reloadNavigation = false;
+          request3.historyNavigation = false;
+          request3.origin = "client";
+          request3.referrer = "client";
+          request3.referrerPolicy = "";
+          request3.url = request3.urlList[request3.urlList.length - 1];
+          request3.urlList = [request3.url];
         }
         if (init.referrer !== void 0) {
           const referrer = init.referrer;
           if (referrer === "") {
-            request2.referrer = "no-referrer";
+            request3.referrer = "no-referrer";
           } else {
             let parsedReferrer;
             try {
@@ -12999,14 +12999,14 @@ var require_request2 = __commonJS({
               throw new TypeError(`Referrer "${referrer}" is not a valid URL.`, { cause: err });
             }
             if (parsedReferrer.protocol === "about:" && parsedReferrer.hostname === "client" || origin && !sameOrigin(parsedReferrer, environmentSettingsObject.settingsObject.baseUrl)) {
-              request2.referrer = "client";
+              request3.referrer = "client";
             } else {
-              request2.referrer = parsedReferrer;
+              request3.referrer = parsedReferrer;
             }
           }
         }
         if (init.referrerPolicy !== void 0) {
-          request2.referrerPolicy = init.referrerPolicy;
+          request3.referrerPolicy = init.referrerPolicy;
         }
         let mode;
         if (init.mode !== void 0) {
@@ -13021,33 +13021,33 @@ var require_request2 = __commonJS({
           });
         }
         if (mode != null) {
-          request2.mode = mode;
+          request3.mode = mode;
         }
         if (init.credentials !== void 0) {
-          request2.credentials = init.credentials;
+          request3.credentials = init.credentials;
         }
         if (init.cache !== void 0) {
-          request2.cache = init.cache;
+          request3.cache = init.cache;
         }
-        if (request2.cache === "only-if-cached" && request2.mode !== "same-origin") {
+        if (request3.cache === "only-if-cached" && request3.mode !== "same-origin") {
           throw new TypeError(
             "'only-if-cached' can be set only with 'same-origin' mode"
           );
         }
         if (init.redirect !== void 0) {
-          request2.redirect = init.redirect;
+          request3.redirect = init.redirect;
         }
         if (init.integrity != null) {
-          request2.integrity = String(init.integrity);
+          request3.integrity = String(init.integrity);
         }
         if (init.keepalive !== void 0) {
-          request2.keepalive = Boolean(init.keepalive);
+          request3.keepalive = Boolean(init.keepalive);
         }
         if (init.method !== void 0) {
           let method = init.method;
           const mayBeNormalized = normalizedMethodRecords[method];
           if (mayBeNormalized !== void 0) {
-            request2.method = mayBeNormalized;
+            request3.method = mayBeNormalized;
           } else {
             if (!isValidHTTPToken(method)) {
               throw new TypeError(`'${method}' is not a valid HTTP method.`);
@@ -13057,9 +13057,9 @@ var require_request2 = __commonJS({
               throw new TypeError(`'${method}' HTTP method is unsupported.`);
             }
             method = normalizedMethodRecordsBase[upperCase] ?? method;
-            request2.method = method;
+            request3.method = method;
           }
-          if (!patchMethodWarning && request2.method === "patch") {
+          if (!patchMethodWarning && request3.method === "patch") {
             process.emitWarning("Using `patch` is highly likely to result in a `405 Method Not Allowed`. `PATCH` is much more likely to succeed.", {
               code: "UNDICI-FETCH-patch"
             });
@@ -13069,7 +13069,7 @@ var require_request2 = __commonJS({
         if (init.signal !== void 0) {
           signal = init.signal;
         }
-        this[kState] = request2;
+        this[kState] = request3;
         const ac = new AbortController();
         this[kSignal] = ac.signal;
         if (signal != null) {
@@ -13097,12 +13097,12 @@ var require_request2 = __commonJS({
           }
         }
         this[kHeaders] = new Headers2(kConstruct);
-        setHeadersList(this[kHeaders], request2.headersList);
+        setHeadersList(this[kHeaders], request3.headersList);
         setHeadersGuard(this[kHeaders], "request");
         if (mode === "no-cors") {
-          if (!corsSafeListedMethodsSet.has(request2.method)) {
+          if (!corsSafeListedMethodsSet.has(request3.method)) {
             throw new TypeError(
-              `'${request2.method} is unsupported in no-cors mode.`
+              `'${request3.method} is unsupported in no-cors mode.`
             );
           }
           setHeadersGuard(this[kHeaders], "request-no-cors");
@@ -13121,14 +13121,14 @@ var require_request2 = __commonJS({
           }
         }
         const inputBody = input instanceof _Request ? input[kState].body : null;
-        if ((init.body != null || inputBody != null) && (request2.method === "GET" || request2.method === "HEAD")) {
+        if ((init.body != null || inputBody != null) && (request3.method === "GET" || request3.method === "HEAD")) {
           throw new TypeError("Request with GET/HEAD method cannot have body.");
         }
         let initBody = null;
         if (init.body != null) {
           const [extractedBody, contentType] = extractBody(
             init.body,
-            request2.keepalive
+            request3.keepalive
           );
           initBody = extractedBody;
           if (contentType && !getHeadersList(this[kHeaders]).contains("content-type", true)) {
@@ -13140,12 +13140,12 @@ var require_request2 = __commonJS({
           if (initBody != null && init.duplex == null) {
             throw new TypeError("RequestInit: duplex option is required when sending a body.");
           }
-          if (request2.mode !== "same-origin" && request2.mode !== "cors") {
+          if (request3.mode !== "same-origin" && request3.mode !== "cors") {
             throw new TypeError(
               'If request is made from ReadableStream, mode should be "same-origin" or "cors"'
             );
           }
-          request2.useCORSPreflightFlag = true;
+          request3.useCORSPreflightFlag = true;
         }
         let finalBody = inputOrInitBody;
         if (initBody == null && inputBody != null) {
@@ -13374,21 +13374,21 @@ var require_request2 = __commonJS({
         headersList: init.headersList ? new HeadersList(init.headersList) : new HeadersList()
       };
     }
-    function cloneRequest(request2) {
-      const newRequest = makeRequest({ ...request2, body: null });
-      if (request2.body != null) {
-        newRequest.body = cloneBody(newRequest, request2.body);
+    function cloneRequest(request3) {
+      const newRequest = makeRequest({ ...request3, body: null });
+      if (request3.body != null) {
+        newRequest.body = cloneBody(newRequest, request3.body);
       }
       return newRequest;
     }
     function fromInnerRequest(innerRequest, signal, guard) {
-      const request2 = new Request(kConstruct);
-      request2[kState] = innerRequest;
-      request2[kSignal] = signal;
-      request2[kHeaders] = new Headers2(kConstruct);
-      setHeadersList(request2[kHeaders], innerRequest.headersList);
-      setHeadersGuard(request2[kHeaders], guard);
-      return request2;
+      const request3 = new Request(kConstruct);
+      request3[kState] = innerRequest;
+      request3[kSignal] = signal;
+      request3[kHeaders] = new Headers2(kConstruct);
+      setHeadersList(request3[kHeaders], innerRequest.headersList);
+      setHeadersGuard(request3[kHeaders], guard);
+      return request3;
     }
     Object.defineProperties(Request.prototype, {
       method: kEnumerableProperty,
@@ -13630,14 +13630,14 @@ var require_fetch = __commonJS({
         p3.reject(e5);
         return p3.promise;
       }
-      const request2 = requestObject[kState];
+      const request3 = requestObject[kState];
       if (requestObject.signal.aborted) {
-        abortFetch(p3, request2, null, requestObject.signal.reason);
+        abortFetch(p3, request3, null, requestObject.signal.reason);
         return p3.promise;
       }
-      const globalObject = request2.client.globalObject;
+      const globalObject = request3.client.globalObject;
       if (globalObject?.constructor?.name === "ServiceWorkerGlobalScope") {
-        request2.serviceWorkers = "none";
+        request3.serviceWorkers = "none";
       }
       let responseObject = null;
       let locallyAborted = false;
@@ -13649,7 +13649,7 @@ var require_fetch = __commonJS({
           assert(controller != null);
           controller.abort(requestObject.signal.reason);
           const realResponse = responseObject?.deref();
-          abortFetch(p3, request2, realResponse, requestObject.signal.reason);
+          abortFetch(p3, request3, realResponse, requestObject.signal.reason);
         }
       );
       const processResponse = (response) => {
@@ -13657,7 +13657,7 @@ var require_fetch = __commonJS({
           return;
         }
         if (response.aborted) {
-          abortFetch(p3, request2, responseObject, controller.serializedAbortReason);
+          abortFetch(p3, request3, responseObject, controller.serializedAbortReason);
           return;
         }
         if (response.type === "error") {
@@ -13669,7 +13669,7 @@ var require_fetch = __commonJS({
         p3 = null;
       };
       controller = fetching({
-        request: request2,
+        request: request3,
         processResponseEndOfBody: handleFetchDone,
         processResponse,
         dispatcher: requestObject[kDispatcher]
@@ -13710,12 +13710,12 @@ var require_fetch = __commonJS({
       );
     }
     var markResourceTiming = performance.markResourceTiming;
-    function abortFetch(p3, request2, responseObject, error3) {
+    function abortFetch(p3, request3, responseObject, error3) {
       if (p3) {
         p3.reject(error3);
       }
-      if (request2.body != null && isReadable(request2.body?.stream)) {
-        request2.body.stream.cancel(error3).catch((err) => {
+      if (request3.body != null && isReadable(request3.body?.stream)) {
+        request3.body.stream.cancel(error3).catch((err) => {
           if (err.code === "ERR_INVALID_STATE") {
             return;
           }
@@ -13736,7 +13736,7 @@ var require_fetch = __commonJS({
       }
     }
     function fetching({
-      request: request2,
+      request: request3,
       processRequestBodyChunkLength,
       processRequestEndOfBody,
       processResponse,
@@ -13749,9 +13749,9 @@ var require_fetch = __commonJS({
       assert(dispatcher);
       let taskDestination = null;
       let crossOriginIsolatedCapability = false;
-      if (request2.client != null) {
-        taskDestination = request2.client.globalObject;
-        crossOriginIsolatedCapability = request2.client.crossOriginIsolatedCapability;
+      if (request3.client != null) {
+        taskDestination = request3.client.globalObject;
+        crossOriginIsolatedCapability = request3.client.crossOriginIsolatedCapability;
       }
       const currentTime = coarsenedSharedCurrentTime(crossOriginIsolatedCapability);
       const timingInfo = createOpaqueTimingInfo({
@@ -13759,7 +13759,7 @@ var require_fetch = __commonJS({
       });
       const fetchParams = {
         controller: new Fetch(dispatcher),
-        request: request2,
+        request: request3,
         timingInfo,
         processRequestBodyChunkLength,
         processRequestEndOfBody,
@@ -13769,32 +13769,32 @@ var require_fetch = __commonJS({
         taskDestination,
         crossOriginIsolatedCapability
       };
-      assert(!request2.body || request2.body.stream);
-      if (request2.window === "client") {
-        request2.window = request2.client?.globalObject?.constructor?.name === "Window" ? request2.client : "no-window";
+      assert(!request3.body || request3.body.stream);
+      if (request3.window === "client") {
+        request3.window = request3.client?.globalObject?.constructor?.name === "Window" ? request3.client : "no-window";
       }
-      if (request2.origin === "client") {
-        request2.origin = request2.client.origin;
+      if (request3.origin === "client") {
+        request3.origin = request3.client.origin;
       }
-      if (request2.policyContainer === "client") {
-        if (request2.client != null) {
-          request2.policyContainer = clonePolicyContainer(
-            request2.client.policyContainer
+      if (request3.policyContainer === "client") {
+        if (request3.client != null) {
+          request3.policyContainer = clonePolicyContainer(
+            request3.client.policyContainer
           );
         } else {
-          request2.policyContainer = makePolicyContainer();
+          request3.policyContainer = makePolicyContainer();
         }
       }
-      if (!request2.headersList.contains("accept", true)) {
+      if (!request3.headersList.contains("accept", true)) {
         const value = "*/*";
-        request2.headersList.append("accept", value, true);
+        request3.headersList.append("accept", value, true);
       }
-      if (!request2.headersList.contains("accept-language", true)) {
-        request2.headersList.append("accept-language", "*", true);
+      if (!request3.headersList.contains("accept-language", true)) {
+        request3.headersList.append("accept-language", "*", true);
       }
-      if (request2.priority === null) {
+      if (request3.priority === null) {
       }
-      if (subresourceSet.has(request2.destination)) {
+      if (subresourceSet.has(request3.destination)) {
       }
       mainFetch(fetchParams).catch((err) => {
         fetchParams.controller.terminate(err);
@@ -13802,50 +13802,50 @@ var require_fetch = __commonJS({
       return fetchParams.controller;
     }
     async function mainFetch(fetchParams, recursive = false) {
-      const request2 = fetchParams.request;
+      const request3 = fetchParams.request;
       let response = null;
-      if (request2.localURLsOnly && !urlIsLocal(requestCurrentURL(request2))) {
+      if (request3.localURLsOnly && !urlIsLocal(requestCurrentURL(request3))) {
         response = makeNetworkError("local URLs only");
       }
-      tryUpgradeRequestToAPotentiallyTrustworthyURL(request2);
-      if (requestBadPort(request2) === "blocked") {
+      tryUpgradeRequestToAPotentiallyTrustworthyURL(request3);
+      if (requestBadPort(request3) === "blocked") {
         response = makeNetworkError("bad port");
       }
-      if (request2.referrerPolicy === "") {
-        request2.referrerPolicy = request2.policyContainer.referrerPolicy;
+      if (request3.referrerPolicy === "") {
+        request3.referrerPolicy = request3.policyContainer.referrerPolicy;
       }
-      if (request2.referrer !== "no-referrer") {
-        request2.referrer = determineRequestsReferrer(request2);
+      if (request3.referrer !== "no-referrer") {
+        request3.referrer = determineRequestsReferrer(request3);
       }
       if (response === null) {
         response = await (async () => {
-          const currentURL = requestCurrentURL(request2);
+          const currentURL = requestCurrentURL(request3);
           if (
             // - request’s current URL’s origin is same origin with request’s origin,
             //   and request’s response tainting is "basic"
-            sameOrigin(currentURL, request2.url) && request2.responseTainting === "basic" || // request’s current URL’s scheme is "data"
+            sameOrigin(currentURL, request3.url) && request3.responseTainting === "basic" || // request’s current URL’s scheme is "data"
             currentURL.protocol === "data:" || // - request’s mode is "navigate" or "websocket"
-            (request2.mode === "navigate" || request2.mode === "websocket")
+            (request3.mode === "navigate" || request3.mode === "websocket")
           ) {
-            request2.responseTainting = "basic";
+            request3.responseTainting = "basic";
             return await schemeFetch(fetchParams);
           }
-          if (request2.mode === "same-origin") {
+          if (request3.mode === "same-origin") {
             return makeNetworkError('request mode cannot be "same-origin"');
           }
-          if (request2.mode === "no-cors") {
-            if (request2.redirect !== "follow") {
+          if (request3.mode === "no-cors") {
+            if (request3.redirect !== "follow") {
               return makeNetworkError(
                 'redirect mode cannot be "follow" for "no-cors" request'
               );
             }
-            request2.responseTainting = "opaque";
+            request3.responseTainting = "opaque";
             return await schemeFetch(fetchParams);
           }
-          if (!urlIsHttpHttpsScheme(requestCurrentURL(request2))) {
+          if (!urlIsHttpHttpsScheme(requestCurrentURL(request3))) {
             return makeNetworkError("URL scheme must be a HTTP(S) scheme");
           }
-          request2.responseTainting = "cors";
+          request3.responseTainting = "cors";
           return await httpFetch(fetchParams);
         })();
       }
@@ -13853,13 +13853,13 @@ var require_fetch = __commonJS({
         return response;
       }
       if (response.status !== 0 && !response.internalResponse) {
-        if (request2.responseTainting === "cors") {
+        if (request3.responseTainting === "cors") {
         }
-        if (request2.responseTainting === "basic") {
+        if (request3.responseTainting === "basic") {
           response = filterResponse(response, "basic");
-        } else if (request2.responseTainting === "cors") {
+        } else if (request3.responseTainting === "cors") {
           response = filterResponse(response, "cors");
-        } else if (request2.responseTainting === "opaque") {
+        } else if (request3.responseTainting === "opaque") {
           response = filterResponse(response, "opaque");
         } else {
           assert(false);
@@ -13867,26 +13867,26 @@ var require_fetch = __commonJS({
       }
       let internalResponse = response.status === 0 ? response : response.internalResponse;
       if (internalResponse.urlList.length === 0) {
-        internalResponse.urlList.push(...request2.urlList);
+        internalResponse.urlList.push(...request3.urlList);
       }
-      if (!request2.timingAllowFailed) {
+      if (!request3.timingAllowFailed) {
         response.timingAllowPassed = true;
       }
-      if (response.type === "opaque" && internalResponse.status === 206 && internalResponse.rangeRequested && !request2.headers.contains("range", true)) {
+      if (response.type === "opaque" && internalResponse.status === 206 && internalResponse.rangeRequested && !request3.headers.contains("range", true)) {
         response = internalResponse = makeNetworkError();
       }
-      if (response.status !== 0 && (request2.method === "HEAD" || request2.method === "CONNECT" || nullBodyStatus.includes(internalResponse.status))) {
+      if (response.status !== 0 && (request3.method === "HEAD" || request3.method === "CONNECT" || nullBodyStatus.includes(internalResponse.status))) {
         internalResponse.body = null;
         fetchParams.controller.dump = true;
       }
-      if (request2.integrity) {
+      if (request3.integrity) {
         const processBodyError = (reason) => fetchFinale(fetchParams, makeNetworkError(reason));
-        if (request2.responseTainting === "opaque" || response.body == null) {
+        if (request3.responseTainting === "opaque" || response.body == null) {
           processBodyError(response.error);
           return;
         }
         const processBody = (bytes) => {
-          if (!bytesMatch2(bytes, request2.integrity)) {
+          if (!bytesMatch2(bytes, request3.integrity)) {
             processBodyError("integrity mismatch");
             return;
           }
@@ -13902,8 +13902,8 @@ var require_fetch = __commonJS({
       if (isCancelled(fetchParams) && fetchParams.request.redirectCount === 0) {
         return Promise.resolve(makeAppropriateNetworkError(fetchParams));
       }
-      const { request: request2 } = fetchParams;
-      const { protocol: scheme } = requestCurrentURL(request2);
+      const { request: request3 } = fetchParams;
+      const { protocol: scheme } = requestCurrentURL(request3);
       switch (scheme) {
         case "about:": {
           return Promise.resolve(makeNetworkError("about scheme is not supported"));
@@ -13912,19 +13912,19 @@ var require_fetch = __commonJS({
           if (!resolveObjectURL) {
             resolveObjectURL = __require("node:buffer").resolveObjectURL;
           }
-          const blobURLEntry = requestCurrentURL(request2);
+          const blobURLEntry = requestCurrentURL(request3);
           if (blobURLEntry.search.length !== 0) {
             return Promise.resolve(makeNetworkError("NetworkError when attempting to fetch resource."));
           }
           const blob = resolveObjectURL(blobURLEntry.toString());
-          if (request2.method !== "GET" || !isBlobLike(blob)) {
+          if (request3.method !== "GET" || !isBlobLike(blob)) {
             return Promise.resolve(makeNetworkError("invalid method"));
           }
           const response = makeResponse();
           const fullLength = blob.size;
           const serializedFullLength = isomorphicEncode(`${fullLength}`);
           const type = blob.type;
-          if (!request2.headersList.contains("range", true)) {
+          if (!request3.headersList.contains("range", true)) {
             const bodyWithType = extractBody(blob);
             response.statusText = "OK";
             response.body = bodyWithType[0];
@@ -13932,7 +13932,7 @@ var require_fetch = __commonJS({
             response.headersList.set("content-type", type, true);
           } else {
             response.rangeRequested = true;
-            const rangeHeader = request2.headersList.get("range", true);
+            const rangeHeader = request3.headersList.get("range", true);
             const rangeValue = simpleRangeHeaderValue(rangeHeader, true);
             if (rangeValue === "failure") {
               return Promise.resolve(makeNetworkError("failed to fetch the data URL"));
@@ -13963,7 +13963,7 @@ var require_fetch = __commonJS({
           return Promise.resolve(response);
         }
         case "data:": {
-          const currentURL = requestCurrentURL(request2);
+          const currentURL = requestCurrentURL(request3);
           const dataURLStruct = dataURLProcessor(currentURL);
           if (dataURLStruct === "failure") {
             return Promise.resolve(makeNetworkError("failed to fetch the data URL"));
@@ -14052,41 +14052,41 @@ var require_fetch = __commonJS({
       }
     }
     async function httpFetch(fetchParams) {
-      const request2 = fetchParams.request;
+      const request3 = fetchParams.request;
       let response = null;
       let actualResponse = null;
       const timingInfo = fetchParams.timingInfo;
-      if (request2.serviceWorkers === "all") {
+      if (request3.serviceWorkers === "all") {
       }
       if (response === null) {
-        if (request2.redirect === "follow") {
-          request2.serviceWorkers = "none";
+        if (request3.redirect === "follow") {
+          request3.serviceWorkers = "none";
         }
         actualResponse = response = await httpNetworkOrCacheFetch(fetchParams);
-        if (request2.responseTainting === "cors" && corsCheck(request2, response) === "failure") {
+        if (request3.responseTainting === "cors" && corsCheck(request3, response) === "failure") {
           return makeNetworkError("cors failure");
         }
-        if (TAOCheck(request2, response) === "failure") {
-          request2.timingAllowFailed = true;
+        if (TAOCheck(request3, response) === "failure") {
+          request3.timingAllowFailed = true;
         }
       }
-      if ((request2.responseTainting === "opaque" || response.type === "opaque") && crossOriginResourcePolicyCheck(
-        request2.origin,
-        request2.client,
-        request2.destination,
+      if ((request3.responseTainting === "opaque" || response.type === "opaque") && crossOriginResourcePolicyCheck(
+        request3.origin,
+        request3.client,
+        request3.destination,
         actualResponse
       ) === "blocked") {
         return makeNetworkError("blocked");
       }
       if (redirectStatusSet.has(actualResponse.status)) {
-        if (request2.redirect !== "manual") {
+        if (request3.redirect !== "manual") {
           fetchParams.controller.connection.destroy(void 0, false);
         }
-        if (request2.redirect === "error") {
+        if (request3.redirect === "error") {
           response = makeNetworkError("unexpected redirect");
-        } else if (request2.redirect === "manual") {
+        } else if (request3.redirect === "manual") {
           response = actualResponse;
-        } else if (request2.redirect === "follow") {
+        } else if (request3.redirect === "follow") {
           response = await httpRedirectFetch(fetchParams, response);
         } else {
           assert(false);
@@ -14096,13 +14096,13 @@ var require_fetch = __commonJS({
       return response;
     }
     function httpRedirectFetch(fetchParams, response) {
-      const request2 = fetchParams.request;
+      const request3 = fetchParams.request;
       const actualResponse = response.internalResponse ? response.internalResponse : response;
       let locationURL;
       try {
         locationURL = responseLocationURL(
           actualResponse,
-          requestCurrentURL(request2).hash
+          requestCurrentURL(request3).hash
         );
         if (locationURL == null) {
           return response;
@@ -14113,63 +14113,63 @@ var require_fetch = __commonJS({
       if (!urlIsHttpHttpsScheme(locationURL)) {
         return Promise.resolve(makeNetworkError("URL scheme must be a HTTP(S) scheme"));
       }
-      if (request2.redirectCount === 20) {
+      if (request3.redirectCount === 20) {
         return Promise.resolve(makeNetworkError("redirect count exceeded"));
       }
-      request2.redirectCount += 1;
-      if (request2.mode === "cors" && (locationURL.username || locationURL.password) && !sameOrigin(request2, locationURL)) {
+      request3.redirectCount += 1;
+      if (request3.mode === "cors" && (locationURL.username || locationURL.password) && !sameOrigin(request3, locationURL)) {
         return Promise.resolve(makeNetworkError('cross origin not allowed for request mode "cors"'));
       }
-      if (request2.responseTainting === "cors" && (locationURL.username || locationURL.password)) {
+      if (request3.responseTainting === "cors" && (locationURL.username || locationURL.password)) {
         return Promise.resolve(makeNetworkError(
           'URL cannot contain credentials for request mode "cors"'
         ));
       }
-      if (actualResponse.status !== 303 && request2.body != null && request2.body.source == null) {
+      if (actualResponse.status !== 303 && request3.body != null && request3.body.source == null) {
         return Promise.resolve(makeNetworkError());
       }
-      if ([301, 302].includes(actualResponse.status) && request2.method === "POST" || actualResponse.status === 303 && !GET_OR_HEAD.includes(request2.method)) {
-        request2.method = "GET";
-        request2.body = null;
+      if ([301, 302].includes(actualResponse.status) && request3.method === "POST" || actualResponse.status === 303 && !GET_OR_HEAD.includes(request3.method)) {
+        request3.method = "GET";
+        request3.body = null;
         for (const headerName of requestBodyHeader) {
-          request2.headersList.delete(headerName);
+          request3.headersList.delete(headerName);
         }
       }
-      if (!sameOrigin(requestCurrentURL(request2), locationURL)) {
-        request2.headersList.delete("authorization", true);
-        request2.headersList.delete("proxy-authorization", true);
-        request2.headersList.delete("cookie", true);
-        request2.headersList.delete("host", true);
+      if (!sameOrigin(requestCurrentURL(request3), locationURL)) {
+        request3.headersList.delete("authorization", true);
+        request3.headersList.delete("proxy-authorization", true);
+        request3.headersList.delete("cookie", true);
+        request3.headersList.delete("host", true);
       }
-      if (request2.body != null) {
-        assert(request2.body.source != null);
-        request2.body = safelyExtractBody(request2.body.source)[0];
+      if (request3.body != null) {
+        assert(request3.body.source != null);
+        request3.body = safelyExtractBody(request3.body.source)[0];
       }
       const timingInfo = fetchParams.timingInfo;
       timingInfo.redirectEndTime = timingInfo.postRedirectStartTime = coarsenedSharedCurrentTime(fetchParams.crossOriginIsolatedCapability);
       if (timingInfo.redirectStartTime === 0) {
         timingInfo.redirectStartTime = timingInfo.startTime;
       }
-      request2.urlList.push(locationURL);
-      setRequestReferrerPolicyOnRedirect(request2, actualResponse);
+      request3.urlList.push(locationURL);
+      setRequestReferrerPolicyOnRedirect(request3, actualResponse);
       return mainFetch(fetchParams, true);
     }
     async function httpNetworkOrCacheFetch(fetchParams, isAuthenticationFetch = false, isNewConnectionFetch = false) {
-      const request2 = fetchParams.request;
+      const request3 = fetchParams.request;
       let httpFetchParams = null;
       let httpRequest = null;
       let response = null;
       const httpCache = null;
       const revalidatingFlag = false;
-      if (request2.window === "no-window" && request2.redirect === "error") {
+      if (request3.window === "no-window" && request3.redirect === "error") {
         httpFetchParams = fetchParams;
-        httpRequest = request2;
+        httpRequest = request3;
       } else {
-        httpRequest = cloneRequest(request2);
+        httpRequest = cloneRequest(request3);
         httpFetchParams = { ...fetchParams };
         httpFetchParams.request = httpRequest;
       }
-      const includeCredentials = request2.credentials === "include" || request2.credentials === "same-origin" && request2.responseTainting === "basic";
+      const includeCredentials = request3.credentials === "include" || request3.credentials === "same-origin" && request3.responseTainting === "basic";
       const contentLength = httpRequest.body ? httpRequest.body.length : null;
       let contentLengthHeaderValue = null;
       if (httpRequest.body == null && ["POST", "PUT"].includes(httpRequest.method)) {
@@ -14246,7 +14246,7 @@ var require_fetch = __commonJS({
       }
       response.requestIncludesCredentials = includeCredentials;
       if (response.status === 407) {
-        if (request2.window === "no-window") {
+        if (request3.window === "no-window") {
           return makeNetworkError();
         }
         if (isCancelled(fetchParams)) {
@@ -14258,7 +14258,7 @@ var require_fetch = __commonJS({
         // response’s status is 421
         response.status === 421 && // isNewConnectionFetch is false
         !isNewConnectionFetch && // request’s body is null, or request’s body is non-null and request’s body’s source is non-null
-        (request2.body == null || request2.body.source != null)
+        (request3.body == null || request3.body.source != null)
       ) {
         if (isCancelled(fetchParams)) {
           return makeAppropriateNetworkError(fetchParams);
@@ -14288,21 +14288,21 @@ var require_fetch = __commonJS({
           }
         }
       };
-      const request2 = fetchParams.request;
+      const request3 = fetchParams.request;
       let response = null;
       const timingInfo = fetchParams.timingInfo;
       const httpCache = null;
       if (httpCache == null) {
-        request2.cache = "no-store";
+        request3.cache = "no-store";
       }
       const newConnection = forceNewConnection ? "yes" : "no";
-      if (request2.mode === "websocket") {
+      if (request3.mode === "websocket") {
       } else {
       }
       let requestBody = null;
-      if (request2.body == null && fetchParams.processRequestEndOfBody) {
+      if (request3.body == null && fetchParams.processRequestEndOfBody) {
         queueMicrotask(() => fetchParams.processRequestEndOfBody());
-      } else if (request2.body != null) {
+      } else if (request3.body != null) {
         const processBodyChunk = async function* (bytes) {
           if (isCancelled(fetchParams)) {
             return;
@@ -14330,7 +14330,7 @@ var require_fetch = __commonJS({
         };
         requestBody = (async function* () {
           try {
-            for await (const bytes of request2.body.stream) {
+            for await (const bytes of request3.body.stream) {
               yield* processBodyChunk(bytes);
             }
             processEndOfBody();
@@ -14441,17 +14441,17 @@ var require_fetch = __commonJS({
       }
       return response;
       function dispatch({ body }) {
-        const url = requestCurrentURL(request2);
+        const url = requestCurrentURL(request3);
         const agent = fetchParams.controller.dispatcher;
         return new Promise((resolve, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
-            method: request2.method,
-            body: agent.isMockActive ? request2.body && (request2.body.source || request2.body.stream) : body,
-            headers: request2.headersList.entries,
+            method: request3.method,
+            body: agent.isMockActive ? request3.body && (request3.body.source || request3.body.stream) : body,
+            headers: request3.headersList.entries,
             maxRedirections: 0,
-            upgrade: request2.mode === "websocket" ? "websocket" : void 0
+            upgrade: request3.mode === "websocket" ? "websocket" : void 0
           },
           {
             body: null,
@@ -14481,8 +14481,8 @@ var require_fetch = __commonJS({
               }
               location = headersList.get("location", true);
               const decoders = [];
-              const willFollow = location && request2.redirect === "follow" && redirectStatusSet.has(status);
-              if (request2.method !== "HEAD" && request2.method !== "CONNECT" && !nullBodyStatus.includes(status) && !willFollow) {
+              const willFollow = location && request3.redirect === "follow" && redirectStatusSet.has(status);
+              if (request3.method !== "HEAD" && request3.method !== "CONNECT" && !nullBodyStatus.includes(status) && !willFollow) {
                 const contentEncoding = headersList.get("content-encoding", true);
                 const codings = contentEncoding ? contentEncoding.toLowerCase().split(",") : [];
                 const maxContentEncodings = 5;
@@ -15463,31 +15463,31 @@ var require_cache = __commonJS({
         webidl.util.markAsUncloneable(this);
         this.#relevantRequestResponseList = arguments[1];
       }
-      async match(request2, options2 = {}) {
+      async match(request3, options2 = {}) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.match";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request2 = webidl.converters.RequestInfo(request2, prefix, "request");
+        request3 = webidl.converters.RequestInfo(request3, prefix, "request");
         options2 = webidl.converters.CacheQueryOptions(options2, prefix, "options");
-        const p3 = this.#internalMatchAll(request2, options2, 1);
+        const p3 = this.#internalMatchAll(request3, options2, 1);
         if (p3.length === 0) {
           return;
         }
         return p3[0];
       }
-      async matchAll(request2 = void 0, options2 = {}) {
+      async matchAll(request3 = void 0, options2 = {}) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.matchAll";
-        if (request2 !== void 0) request2 = webidl.converters.RequestInfo(request2, prefix, "request");
+        if (request3 !== void 0) request3 = webidl.converters.RequestInfo(request3, prefix, "request");
         options2 = webidl.converters.CacheQueryOptions(options2, prefix, "options");
-        return this.#internalMatchAll(request2, options2);
+        return this.#internalMatchAll(request3, options2);
       }
-      async add(request2) {
+      async add(request3) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.add";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request2 = webidl.converters.RequestInfo(request2, prefix, "request");
-        const requests = [request2];
+        request3 = webidl.converters.RequestInfo(request3, prefix, "request");
+        const requests = [request3];
         const responseArrayPromise = this.addAll(requests);
         return await responseArrayPromise;
       }
@@ -15497,19 +15497,19 @@ var require_cache = __commonJS({
         webidl.argumentLengthCheck(arguments, 1, prefix);
         const responsePromises = [];
         const requestList = [];
-        for (let request2 of requests) {
-          if (request2 === void 0) {
+        for (let request3 of requests) {
+          if (request3 === void 0) {
             throw webidl.errors.conversionFailed({
               prefix,
               argument: "Argument 1",
               types: ["undefined is not allowed"]
             });
           }
-          request2 = webidl.converters.RequestInfo(request2);
-          if (typeof request2 === "string") {
+          request3 = webidl.converters.RequestInfo(request3);
+          if (typeof request3 === "string") {
             continue;
           }
-          const r5 = request2[kState];
+          const r5 = request3[kState];
           if (!urlIsHttpHttpsScheme(r5.url) || r5.method !== "GET") {
             throw webidl.errors.exception({
               header: prefix,
@@ -15518,8 +15518,8 @@ var require_cache = __commonJS({
           }
         }
         const fetchControllers = [];
-        for (const request2 of requests) {
-          const r5 = new Request(request2)[kState];
+        for (const request3 of requests) {
+          const r5 = new Request(request3)[kState];
           if (!urlIsHttpHttpsScheme(r5.url)) {
             throw webidl.errors.exception({
               header: prefix,
@@ -15596,17 +15596,17 @@ var require_cache = __commonJS({
         });
         return cacheJobPromise.promise;
       }
-      async put(request2, response) {
+      async put(request3, response) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.put";
         webidl.argumentLengthCheck(arguments, 2, prefix);
-        request2 = webidl.converters.RequestInfo(request2, prefix, "request");
+        request3 = webidl.converters.RequestInfo(request3, prefix, "request");
         response = webidl.converters.Response(response, prefix, "response");
         let innerRequest = null;
-        if (request2 instanceof Request) {
-          innerRequest = request2[kState];
+        if (request3 instanceof Request) {
+          innerRequest = request3[kState];
         } else {
-          innerRequest = new Request(request2)[kState];
+          innerRequest = new Request(request3)[kState];
         }
         if (!urlIsHttpHttpsScheme(innerRequest.url) || innerRequest.method !== "GET") {
           throw webidl.errors.exception({
@@ -15677,21 +15677,21 @@ var require_cache = __commonJS({
         });
         return cacheJobPromise.promise;
       }
-      async delete(request2, options2 = {}) {
+      async delete(request3, options2 = {}) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.delete";
         webidl.argumentLengthCheck(arguments, 1, prefix);
-        request2 = webidl.converters.RequestInfo(request2, prefix, "request");
+        request3 = webidl.converters.RequestInfo(request3, prefix, "request");
         options2 = webidl.converters.CacheQueryOptions(options2, prefix, "options");
         let r5 = null;
-        if (request2 instanceof Request) {
-          r5 = request2[kState];
+        if (request3 instanceof Request) {
+          r5 = request3[kState];
           if (r5.method !== "GET" && !options2.ignoreMethod) {
             return false;
           }
         } else {
-          assert(typeof request2 === "string");
-          r5 = new Request(request2)[kState];
+          assert(typeof request3 === "string");
+          r5 = new Request(request3)[kState];
         }
         const operations = [];
         const operation2 = {
@@ -15723,25 +15723,25 @@ var require_cache = __commonJS({
        * @param {import('../../types/cache').CacheQueryOptions} options
        * @returns {Promise<readonly Request[]>}
        */
-      async keys(request2 = void 0, options2 = {}) {
+      async keys(request3 = void 0, options2 = {}) {
         webidl.brandCheck(this, _Cache);
         const prefix = "Cache.keys";
-        if (request2 !== void 0) request2 = webidl.converters.RequestInfo(request2, prefix, "request");
+        if (request3 !== void 0) request3 = webidl.converters.RequestInfo(request3, prefix, "request");
         options2 = webidl.converters.CacheQueryOptions(options2, prefix, "options");
         let r5 = null;
-        if (request2 !== void 0) {
-          if (request2 instanceof Request) {
-            r5 = request2[kState];
+        if (request3 !== void 0) {
+          if (request3 instanceof Request) {
+            r5 = request3[kState];
             if (r5.method !== "GET" && !options2.ignoreMethod) {
               return [];
             }
-          } else if (typeof request2 === "string") {
-            r5 = new Request(request2)[kState];
+          } else if (typeof request3 === "string") {
+            r5 = new Request(request3)[kState];
           }
         }
         const promise = createDeferredPromise();
         const requests = [];
-        if (request2 === void 0) {
+        if (request3 === void 0) {
           for (const requestResponse of this.#relevantRequestResponseList) {
             requests.push(requestResponse[0]);
           }
@@ -15753,9 +15753,9 @@ var require_cache = __commonJS({
         }
         queueMicrotask(() => {
           const requestList = [];
-          for (const request3 of requests) {
+          for (const request4 of requests) {
             const requestObject = fromInnerRequest(
-              request3,
+              request4,
               new AbortController().signal,
               "immutable"
             );
@@ -15873,9 +15873,9 @@ var require_cache = __commonJS({
        * @param {import('../../types/cache').CacheQueryOptions | undefined} options
        * @returns {boolean}
        */
-      #requestMatchesCachedItem(requestQuery, request2, response = null, options2) {
+      #requestMatchesCachedItem(requestQuery, request3, response = null, options2) {
         const queryURL = new URL(requestQuery.url);
-        const cachedURL = new URL(request2.url);
+        const cachedURL = new URL(request3.url);
         if (options2?.ignoreSearch) {
           cachedURL.search = "";
           queryURL.search = "";
@@ -15891,7 +15891,7 @@ var require_cache = __commonJS({
           if (fieldValue === "*") {
             return false;
           }
-          const requestValue = request2.headersList.get(fieldValue);
+          const requestValue = request3.headersList.get(fieldValue);
           const queryValue = requestQuery.headersList.get(fieldValue);
           if (requestValue !== queryValue) {
             return false;
@@ -15899,20 +15899,20 @@ var require_cache = __commonJS({
         }
         return true;
       }
-      #internalMatchAll(request2, options2, maxResponses = Infinity) {
+      #internalMatchAll(request3, options2, maxResponses = Infinity) {
         let r5 = null;
-        if (request2 !== void 0) {
-          if (request2 instanceof Request) {
-            r5 = request2[kState];
+        if (request3 !== void 0) {
+          if (request3 instanceof Request) {
+            r5 = request3[kState];
             if (r5.method !== "GET" && !options2.ignoreMethod) {
               return [];
             }
-          } else if (typeof request2 === "string") {
-            r5 = new Request(request2)[kState];
+          } else if (typeof request3 === "string") {
+            r5 = new Request(request3)[kState];
           }
         }
         const responses = [];
-        if (request2 === void 0) {
+        if (request3 === void 0) {
           for (const requestResponse of this.#relevantRequestResponseList) {
             responses.push(requestResponse[1]);
           }
@@ -16001,21 +16001,21 @@ var require_cachestorage = __commonJS({
         }
         webidl.util.markAsUncloneable(this);
       }
-      async match(request2, options2 = {}) {
+      async match(request3, options2 = {}) {
         webidl.brandCheck(this, _CacheStorage);
         webidl.argumentLengthCheck(arguments, 1, "CacheStorage.match");
-        request2 = webidl.converters.RequestInfo(request2);
+        request3 = webidl.converters.RequestInfo(request3);
         options2 = webidl.converters.MultiCacheQueryOptions(options2);
         if (options2.cacheName != null) {
           if (this.#caches.has(options2.cacheName)) {
             const cacheList = this.#caches.get(options2.cacheName);
             const cache5 = new Cache(kConstruct, cacheList);
-            return await cache5.match(request2, options2);
+            return await cache5.match(request3, options2);
           }
         } else {
           for (const cacheList of this.#caches.values()) {
             const cache5 = new Cache(kConstruct, cacheList);
-            const response = await cache5.match(request2, options2);
+            const response = await cache5.match(request3, options2);
             if (response !== void 0) {
               return response;
             }
@@ -17195,7 +17195,7 @@ var require_connection = __commonJS({
     function establishWebSocketConnection(url, protocols, client, ws, onEstablish, options2) {
       const requestURL = url;
       requestURL.protocol = url.protocol === "ws:" ? "http:" : "https:";
-      const request2 = makeRequest({
+      const request3 = makeRequest({
         urlList: [requestURL],
         client,
         serviceWorkers: "none",
@@ -17207,18 +17207,18 @@ var require_connection = __commonJS({
       });
       if (options2.headers) {
         const headersList = getHeadersList(new Headers2(options2.headers));
-        request2.headersList = headersList;
+        request3.headersList = headersList;
       }
       const keyValue = crypto3.randomBytes(16).toString("base64");
-      request2.headersList.append("sec-websocket-key", keyValue);
-      request2.headersList.append("sec-websocket-version", "13");
+      request3.headersList.append("sec-websocket-key", keyValue);
+      request3.headersList.append("sec-websocket-version", "13");
       for (const protocol of protocols) {
-        request2.headersList.append("sec-websocket-protocol", protocol);
+        request3.headersList.append("sec-websocket-protocol", protocol);
       }
       const permessageDeflate = "permessage-deflate; client_max_window_bits";
-      request2.headersList.append("sec-websocket-extensions", permessageDeflate);
+      request3.headersList.append("sec-websocket-extensions", permessageDeflate);
       const controller = fetching({
-        request: request2,
+        request: request3,
         useParallelQueue: true,
         dispatcher: options2.dispatcher,
         processResponse(response) {
@@ -17255,7 +17255,7 @@ var require_connection = __commonJS({
           }
           const secProtocol = response.headersList.get("Sec-WebSocket-Protocol");
           if (secProtocol !== null) {
-            const requestProtocols = getDecodeSplit("sec-websocket-protocol", request2.headersList);
+            const requestProtocols = getDecodeSplit("sec-websocket-protocol", request3.headersList);
             if (requestProtocols === null || !requestProtocols.includes(secProtocol)) {
               failWebsocketConnection(ws, "Protocol was not set in the opening handshake.");
               return;
@@ -18354,12 +18354,12 @@ var require_eventsource_stream = __commonJS({
       }
       return true;
     }
-    function isFieldName(line, length, field) {
-      if (length !== field.length) {
+    function isFieldName(line, length, field2) {
+      if (length !== field2.length) {
         return false;
       }
       for (let i5 = 0; i5 < length; i5++) {
-        if (line[i5] !== field[i5]) {
+        if (line[i5] !== field2[i5]) {
           return false;
         }
       }
@@ -18560,13 +18560,13 @@ ${value}`;
           }
         }
       }
-      setEventFieldSize(field, size) {
-        const eventSize = this.eventSize - this.eventFieldSizes[field] + size;
+      setEventFieldSize(field2, size) {
+        const eventSize = this.eventSize - this.eventFieldSizes[field2] + size;
         if (this.maxEventSize > 0 && eventSize > this.maxEventSize) {
           throw createMaxEventSizeExceededError();
         }
         this.eventSize = eventSize;
-        this.eventFieldSizes[field] = size;
+        this.eventFieldSizes[field2] = size;
       }
       /**
        * @param {EventSourceStreamEvent} event
@@ -19028,7 +19028,7 @@ var require_undici = __commonJS({
     var Dispatcher = require_dispatcher();
     var Pool = require_pool();
     var BalancedPool = require_balanced_pool();
-    var Agent = require_agent();
+    var Agent2 = require_agent();
     var ProxyAgent2 = require_proxy_agent();
     var EnvHttpProxyAgent = require_env_http_proxy_agent();
     var RetryAgent = require_retry_agent();
@@ -19051,7 +19051,7 @@ var require_undici = __commonJS({
     module2.exports.Client = Client2;
     module2.exports.Pool = Pool;
     module2.exports.BalancedPool = BalancedPool;
-    module2.exports.Agent = Agent;
+    module2.exports.Agent = Agent2;
     module2.exports.ProxyAgent = ProxyAgent2;
     module2.exports.EnvHttpProxyAgent = EnvHttpProxyAgent;
     module2.exports.RetryAgent = RetryAgent;
@@ -24541,21 +24541,21 @@ var init_httpRequest = __esm({
         this.password = options2.password;
         this.fragment = options2.fragment;
       }
-      static clone(request2) {
+      static clone(request3) {
         const cloned = new _HttpRequest({
-          ...request2,
-          headers: { ...request2.headers }
+          ...request3,
+          headers: { ...request3.headers }
         });
         if (cloned.query) {
           cloned.query = cloneQuery(cloned.query);
         }
         return cloned;
       }
-      static isInstance(request2) {
-        if (!request2) {
+      static isInstance(request3) {
+        if (!request3) {
           return false;
         }
-        const req = request2;
+        const req = request3;
         return "method" in req && "protocol" in req && "hostname" in req && "path" in req && typeof req["query"] === "object" && typeof req["headers"] === "object";
       }
       clone() {
@@ -26928,14 +26928,14 @@ var init_schemaSerializationMiddleware = __esm({
       const { operationSchema } = getSmithyContext(context3);
       const [, ns, n3, t, i5, o3] = operationSchema ?? [];
       const endpoint2 = context3.endpointV2 ? async () => toEndpointV1(context3.endpointV2) : config.endpoint;
-      const request2 = await config.protocol.serializeRequest(operation(ns, n3, t, i5, o3), args.input, {
+      const request3 = await config.protocol.serializeRequest(operation(ns, n3, t, i5, o3), args.input, {
         ...config,
         ...context3,
         endpoint: endpoint2
       });
       return next({
         ...args,
-        request: request2
+        request: request3
       });
     };
   }
@@ -27743,7 +27743,7 @@ var init_command = __esm({
             ...requestOptions
           };
         }
-        return stack.resolve((request2) => requestHandler.handle(request2.request, requestOptions), handlerExecutionContext);
+        return stack.resolve((request3) => requestHandler.handle(request3.request, requestOptions), handlerExecutionContext);
       }
     };
     ClassBuilder = class {
@@ -28595,9 +28595,9 @@ var init_getInstanceMetadataRegion = __esm({
       return { hostname: "169.254.169.254" };
     };
     imdsRequest = async (options2) => {
-      const { request: request2 } = await import("node:http");
+      const { request: request3 } = await import("node:http");
       return new Promise((resolve, reject) => {
-        const req = request2({
+        const req = request3({
           hostname: options2.hostname,
           port: options2.port,
           path: options2.path,
@@ -30219,10 +30219,10 @@ var init_serializerMiddleware = __esm({
       if (!endpoint2) {
         throw new Error("No valid endpoint provider available.");
       }
-      const request2 = await serializer(args.input, { ...options2, endpoint: endpoint2 });
+      const request3 = await serializer(args.input, { ...options2, endpoint: endpoint2 });
       return next({
         ...args,
-        request: request2
+        request: request3
       });
     };
   }
@@ -31391,7 +31391,7 @@ var init_HttpBindingNormalizedSchema = __esm({
           bindings: responseBindings
         }
       };
-      const { request: request2, response } = bindings;
+      const { request: request3, response } = bindings;
       for (const [name, member2] of schema.structIterator()) {
         const bindingSchema = HttpBindingNormalizedSchema.of(member2);
         const traits = bindingSchema.getMergedTraits();
@@ -31404,7 +31404,7 @@ var init_HttpBindingNormalizedSchema = __esm({
         }
         byName[name] = binding;
         if (value[1] >> 10 & 1) {
-          request2.hasIdempotency = true;
+          request3.hasIdempotency = true;
         }
         memberBindings.push(binding);
         const slot = location & 7;
@@ -31421,10 +31421,10 @@ var init_HttpBindingNormalizedSchema = __esm({
           } else {
             responseBindings.payload = binding;
             const type = value[1] & 255;
-            request2.contentTypeInstruction = traits.mediaType ?? (type === 0 ? "text/plain" : type === 21 || type === 42 ? "application/octet-stream" : null);
+            request3.contentTypeInstruction = traits.mediaType ?? (type === 0 ? "text/plain" : type === 21 || type === 42 ? "application/octet-stream" : null);
           }
         } else if (slot & 1) {
-          request2.hasPrefixHeaders = true;
+          request3.hasPrefixHeaders = true;
           prefixHeaders.push(binding);
         } else {
           if (wireName === "__proto__") {
@@ -31433,10 +31433,10 @@ var init_HttpBindingNormalizedSchema = __esm({
           headers[wireName] = binding;
         }
       }
-      if (request2.contentTypeInstruction === void 0 && requestBodyMemberNames.length) {
-        request2.contentTypeInstruction = null;
+      if (request3.contentTypeInstruction === void 0 && requestBodyMemberNames.length) {
+        request3.contentTypeInstruction = null;
       }
-      request2.syntheticBodySchema = createBodySchema(schema, requestBodyMemberNames, requestBodyMemberSchemas);
+      request3.syntheticBodySchema = createBodySchema(schema, requestBodyMemberNames, requestBodyMemberSchemas);
       response.syntheticBodySchema = createBodySchema(schema, bodyMemberNames, bodyMemberSchemas);
       return bindings;
     };
@@ -33303,36 +33303,36 @@ var init_HttpProtocol = __esm({
           this.getPayloadCodec().setSerdeContext(serdeContext);
         }
       }
-      updateServiceEndpoint(request2, endpoint2) {
+      updateServiceEndpoint(request3, endpoint2) {
         if ("url" in endpoint2) {
-          request2.protocol = endpoint2.url.protocol;
-          request2.hostname = endpoint2.url.hostname;
-          request2.port = endpoint2.url.port ? Number(endpoint2.url.port) : void 0;
-          request2.path = endpoint2.url.pathname;
-          request2.fragment = endpoint2.url.hash || void 0;
-          request2.username = endpoint2.url.username || void 0;
-          request2.password = endpoint2.url.password || void 0;
-          if (!request2.query) {
-            request2.query = {};
+          request3.protocol = endpoint2.url.protocol;
+          request3.hostname = endpoint2.url.hostname;
+          request3.port = endpoint2.url.port ? Number(endpoint2.url.port) : void 0;
+          request3.path = endpoint2.url.pathname;
+          request3.fragment = endpoint2.url.hash || void 0;
+          request3.username = endpoint2.url.username || void 0;
+          request3.password = endpoint2.url.password || void 0;
+          if (!request3.query) {
+            request3.query = {};
           }
           for (const [k5, v] of endpoint2.url.searchParams.entries()) {
-            request2.query[k5] = v;
+            request3.query[k5] = v;
           }
           if (endpoint2.headers) {
             for (const name in endpoint2.headers) {
               if (!hasOwn(endpoint2.headers, name)) {
                 continue;
               }
-              request2.headers[name] = endpoint2.headers[name].join(", ");
+              request3.headers[name] = endpoint2.headers[name].join(", ");
             }
           }
-          return request2;
+          return request3;
         } else {
-          request2.protocol = endpoint2.protocol;
-          request2.hostname = endpoint2.hostname;
-          request2.port = endpoint2.port ? Number(endpoint2.port) : void 0;
-          request2.path = endpoint2.path;
-          request2.query = {
+          request3.protocol = endpoint2.protocol;
+          request3.hostname = endpoint2.hostname;
+          request3.port = endpoint2.port ? Number(endpoint2.port) : void 0;
+          request3.path = endpoint2.path;
+          request3.query = {
             ...endpoint2.query
           };
           if (endpoint2.headers) {
@@ -33340,13 +33340,13 @@ var init_HttpProtocol = __esm({
               if (!hasOwn(endpoint2.headers, name)) {
                 continue;
               }
-              request2.headers[name] = endpoint2.headers[name];
+              request3.headers[name] = endpoint2.headers[name];
             }
           }
-          return request2;
+          return request3;
         }
       }
-      setHostPrefix(request2, operationSchema, input, operation2 = getHttpOperationBindings(operationSchema)) {
+      setHostPrefix(request3, operationSchema, input, operation2 = getHttpOperationBindings(operationSchema)) {
         if (this.serdeContext?.disableHostPrefix) {
           return;
         }
@@ -33365,9 +33365,9 @@ var init_HttpProtocol = __esm({
           }
           resolvedHostPrefix = resolvedHostPrefix.replace(`{${name}}`, replacement);
         }
-        request2.hostname = resolvedHostPrefix + request2.hostname;
-        if (!isValidHostname(request2.hostname)) {
-          throw new Error(`[${request2.hostname}] is not a valid hostname.`);
+        request3.hostname = resolvedHostPrefix + request3.hostname;
+        if (!isValidHostname(request3.hostname)) {
+          throw new Error(`[${request3.hostname}] is not a valid hostname.`);
         }
       }
       deserializeMetadata(output) {
@@ -33492,31 +33492,31 @@ var init_HttpBindingProtocol = __esm({
         const ns = HttpBindingNormalizedSchema.of(operationSchema?.input);
         const bindings = ns.getHttpBindings().request;
         const operation2 = getHttpOperationBindings(operationSchema);
-        const request2 = new HttpRequest({ query, headers });
+        const request3 = new HttpRequest({ query, headers });
         if (endpoint2) {
-          this.updateServiceEndpoint(request2, endpoint2);
-          this.setHostPrefix(request2, operationSchema, input, operation2);
+          this.updateServiceEndpoint(request3, endpoint2);
+          this.setHostPrefix(request3, operationSchema, input, operation2);
           const [method, path, staticQuery] = operation2;
           if (method) {
-            request2.method = method;
-            request2.path = request2.path === "/" ? path : request2.path + path;
+            request3.method = method;
+            request3.path = request3.path === "/" ? path : request3.path + path;
             for (const [key, value] of staticQuery) {
               query[key] = value;
             }
           }
         }
-        request2.query = query;
-        const eventStream = this.serializeHttpBindings(input, request2, bindings, operation2);
+        request3.query = query;
+        const eventStream = this.serializeHttpBindings(input, request3, bindings, operation2);
         if (eventStream) {
-          request2.body = await this.serializeEventStream({ eventStream, requestSchema: ns });
+          request3.body = await this.serializeEventStream({ eventStream, requestSchema: ns });
         }
-        return request2;
+        return request3;
       }
-      serializeHttpBindings(input, request2, bindings, operation2) {
+      serializeHttpBindings(input, request3, bindings, operation2) {
         const serializer = this.serializer;
         const directSerializer = typeof serializer.writeCodec === "function" ? serializer : void 0;
-        const query = request2.query;
-        const headers = request2.headers;
+        const query = request3.query;
+        const headers = request3.headers;
         const bodySchema = bindings.syntheticBodySchema;
         let hasBodyValue = false;
         let payload2;
@@ -33581,8 +33581,8 @@ var init_HttpBindingProtocol = __esm({
         }
         const operationPath = operation2[1];
         const pathSegments = operation2[3];
-        if (operationPath && pathSegments && request2.path.endsWith(operationPath)) {
-          request2.path = request2.path.slice(0, -operationPath.length) + this.serializePath(pathSegments, labels, bindings);
+        if (operationPath && pathSegments && request3.path.endsWith(operationPath)) {
+          request3.path = request3.path.slice(0, -operationPath.length) + this.serializePath(pathSegments, labels, bindings);
         }
         if (hasBodyValue && bodySchema) {
           if (directSerializer) {
@@ -33592,7 +33592,7 @@ var init_HttpBindingProtocol = __esm({
           }
           payload2 = serializer.flush();
         }
-        request2.body = payload2;
+        request3.body = payload2;
         return eventStream;
       }
       serializeQuery(value, data, wireName, query, directSerializer) {
@@ -33784,7 +33784,7 @@ var init_RpcProtocol = __esm({
         const schema = ns.getSchema();
         let payload2;
         const input = _input && typeof _input === "object" ? _input : {};
-        const request2 = new HttpRequest({
+        const request3 = new HttpRequest({
           protocol: "",
           hostname: "",
           port: void 0,
@@ -33795,8 +33795,8 @@ var init_RpcProtocol = __esm({
           body: void 0
         });
         if (endpoint2) {
-          this.updateServiceEndpoint(request2, endpoint2);
-          this.setHostPrefix(request2, operationSchema, input);
+          this.updateServiceEndpoint(request3, endpoint2);
+          this.setHostPrefix(request3, operationSchema, input);
         }
         if (input) {
           const eventStreamMember = ns.getEventStreamMember();
@@ -33819,11 +33819,11 @@ var init_RpcProtocol = __esm({
             payload2 = serializer.flush();
           }
         }
-        request2.headers = Object.assign(request2.headers, headers);
-        request2.query = query;
-        request2.body = payload2;
-        request2.method = "POST";
-        return request2;
+        request3.headers = Object.assign(request3.headers, headers);
+        request3.query = query;
+        request3.body = payload2;
+        request3.method = "POST";
+        return request3;
       }
       async deserializeResponse(operationSchema, context3, response) {
         const deserializer = this.deserializer;
@@ -33880,26 +33880,26 @@ var init_AbstractRpcV2Protocol = __esm({
         super({ defaultNamespace, errorTypeRegistries: errorTypeRegistries5 });
       }
       async serializeRequest(operationSchema, input, context3) {
-        const request2 = await super.serializeRequest(operationSchema, input, context3);
-        Object.assign(request2.headers, {
+        const request3 = await super.serializeRequest(operationSchema, input, context3);
+        Object.assign(request3.headers, {
           "content-type": this.getDefaultContentType(),
           "smithy-protocol": this.getSmithyProtocolHeaderValue(),
           accept: this.getDefaultContentType()
         });
         if (deref(operationSchema.input) === "unit") {
-          delete request2.body;
-          delete request2.headers["content-type"];
+          delete request3.body;
+          delete request3.headers["content-type"];
         } else {
-          this.applyEmptyBody(request2);
+          this.applyEmptyBody(request3);
         }
         const { service, operation: operation2 } = getSmithyContext(context3);
         const path = `/service/${service}/operation/${operation2}`;
-        if (request2.path.endsWith("/")) {
-          request2.path += path.slice(1);
+        if (request3.path.endsWith("/")) {
+          request3.path += path.slice(1);
         } else {
-          request2.path += path;
+          request3.path += path;
         }
-        return request2;
+        return request3;
       }
       isErrorResponse(statusCode) {
         return statusCode !== 200;
@@ -34337,8 +34337,8 @@ var init_Fields = __esm({
         fields.forEach(this.setField.bind(this));
         this.encoding = encoding;
       }
-      setField(field) {
-        this.entries[field.name.toLowerCase()] = field;
+      setField(field2) {
+        this.entries[field2.name.toLowerCase()] = field2;
       }
       getField(name) {
         return this.entries[name.toLowerCase()];
@@ -34347,7 +34347,7 @@ var init_Fields = __esm({
         delete this.entries[name.toLowerCase()];
       }
       getByType(kind) {
-        return Object.values(this.entries).filter((field) => field.kind === kind);
+        return Object.values(this.entries).filter((field2) => field2.kind === kind);
       }
     };
   }
@@ -34390,15 +34390,15 @@ var init_httpExtensionConfiguration = __esm({
 // node_modules/@smithy/core/dist-es/submodules/protocols/middleware-content-length/contentLengthMiddleware.js
 function contentLengthMiddleware(bodyLengthChecker) {
   return (next) => async (args) => {
-    const request2 = args.request;
-    if (HttpRequest.isInstance(request2)) {
-      const { body, headers } = request2;
+    const request3 = args.request;
+    if (HttpRequest.isInstance(request3)) {
+      const { body, headers } = request3;
       if (body && Object.keys(headers).map((str) => str.toLowerCase()).indexOf(CONTENT_LENGTH_HEADER) === -1) {
         try {
           const length = bodyLengthChecker(body);
           if (length != null) {
-            request2.headers = {
-              ...request2.headers,
+            request3.headers = {
+              ...request3.headers,
               [CONTENT_LENGTH_HEADER]: String(length)
             };
           }
@@ -34408,7 +34408,7 @@ function contentLengthMiddleware(bodyLengthChecker) {
     }
     return next({
       ...args,
-      request: request2
+      request: request3
     });
   };
 }
@@ -35728,9 +35728,9 @@ var init_SmithyRpcV2JsonProtocol = __esm({
       getSmithyProtocolHeaderValue() {
         return "rpc-v2-json";
       }
-      applyEmptyBody(request2) {
-        if (!request2.body) {
-          request2.body = "{}";
+      applyEmptyBody(request3) {
+        if (!request3.body) {
+          request3.body = "{}";
         }
       }
       async handleError(operationSchema, context3, response, dataObject, metadata) {
@@ -36341,17 +36341,17 @@ var init_hostHeaderMiddleware = __esm({
       if (!HttpRequest.isInstance(args.request)) {
         return next(args);
       }
-      const { request: request2 } = args;
+      const { request: request3 } = args;
       const { handlerProtocol = "" } = options2.requestHandler.metadata || {};
-      if (handlerProtocol.indexOf("h2") >= 0 && !request2.headers[":authority"]) {
-        delete request2.headers["host"];
-        request2.headers[":authority"] = request2.hostname + (request2.port ? ":" + request2.port : "");
-      } else if (!request2.headers["host"]) {
-        let host = request2.hostname;
-        if (request2.port != null) {
-          host += `:${request2.port}`;
+      if (handlerProtocol.indexOf("h2") >= 0 && !request3.headers[":authority"]) {
+        delete request3.headers["host"];
+        request3.headers[":authority"] = request3.hostname + (request3.port ? ":" + request3.port : "");
+      } else if (!request3.headers["host"]) {
+        let host = request3.hostname;
+        if (request3.port != null) {
+          host += `:${request3.port}`;
         }
-        request2.headers["host"] = host;
+        request3.headers["host"] = host;
       }
       return next(args);
     };
@@ -36581,14 +36581,14 @@ var init_recursionDetectionMiddleware = __esm({
     TRACESTATE = "tracestate";
     BAGGAGE = "baggage";
     recursionDetectionMiddleware = () => (next) => async (args) => {
-      const { request: request2 } = args;
-      if (!HttpRequest.isInstance(request2)) {
+      const { request: request3 } = args;
+      if (!HttpRequest.isInstance(request3)) {
         return next(args);
       }
       let invokeStore;
       {
-        const traceIdHeader = Object.keys(request2.headers ?? {}).find((h5) => h5.toLowerCase() === X_AMZN_TRACE_ID.toLowerCase()) ?? X_AMZN_TRACE_ID;
-        if (!request2.headers.hasOwnProperty(traceIdHeader)) {
+        const traceIdHeader = Object.keys(request3.headers ?? {}).find((h5) => h5.toLowerCase() === X_AMZN_TRACE_ID.toLowerCase()) ?? X_AMZN_TRACE_ID;
+        if (!request3.headers.hasOwnProperty(traceIdHeader)) {
           const functionName = process.env[AWS_LAMBDA_FUNCTION_NAME];
           const traceIdFromEnv = process.env[_X_AMZN_TRACE_ID];
           invokeStore ??= await InvokeStore.getInstanceAsync();
@@ -36596,24 +36596,24 @@ var init_recursionDetectionMiddleware = __esm({
           const traceId = traceIdFromInvokeStore ?? traceIdFromEnv;
           const nonEmptyString = (str) => typeof str === "string" && str.length > 0;
           if (nonEmptyString(functionName) && nonEmptyString(traceId)) {
-            request2.headers[X_AMZN_TRACE_ID] = traceId;
+            request3.headers[X_AMZN_TRACE_ID] = traceId;
           }
         }
       }
       {
-        sanitizeTraceHeaders(request2.headers);
-        const existingTraceparent = request2.headers[TRACEPARENT];
+        sanitizeTraceHeaders(request3.headers);
+        const existingTraceparent = request3.headers[TRACEPARENT];
         if (!existingTraceparent) {
           const traceparent = (invokeStore ??= await InvokeStore.getInstanceAsync())?.getTraceparent?.();
           if (traceparent) {
-            request2.headers[TRACEPARENT] = traceparent;
+            request3.headers[TRACEPARENT] = traceparent;
             const tracestate = invokeStore?.getTracestate?.();
             if (tracestate) {
-              request2.headers[TRACESTATE] = tracestate;
+              request3.headers[TRACESTATE] = tracestate;
             }
             const baggage = invokeStore?.getBaggage?.();
             if (baggage) {
-              request2.headers[BAGGAGE] = baggage;
+              request3.headers[BAGGAGE] = baggage;
             }
           }
         }
@@ -37490,7 +37490,7 @@ import { Readable as Readable6 } from "node:stream";
 var isStreamingPayload;
 var init_isStreamingPayload = __esm({
   "node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/isStreamingPayload/isStreamingPayload.js"() {
-    isStreamingPayload = (request2) => request2?.body instanceof Readable6 || typeof ReadableStream !== "undefined" && request2?.body instanceof ReadableStream;
+    isStreamingPayload = (request3) => request3?.body instanceof Readable6 || typeof ReadableStream !== "undefined" && request3?.body instanceof ReadableStream;
   }
 });
 
@@ -37700,15 +37700,15 @@ function bindRetryMiddleware(isStreamingPayload2) {
       let lastError = new Error();
       let attempts = 0;
       let totalRetryDelay = 0;
-      const { request: request2 } = args;
-      const isRequest = HttpRequest.isInstance(request2);
+      const { request: request3 } = args;
+      const isRequest = HttpRequest.isInstance(request3);
       if (isRequest) {
-        request2.headers[INVOCATION_ID_HEADER] = v4();
+        request3.headers[INVOCATION_ID_HEADER] = v4();
       }
       while (true) {
         try {
           if (isRequest) {
-            request2.headers[REQUEST_HEADER] = `attempt=${attempts + 1}; max=${maxAttempts}`;
+            request3.headers[REQUEST_HEADER] = `attempt=${attempts + 1}; max=${maxAttempts}`;
           }
           const { response, output } = await next(args);
           retryStrategy.recordSuccess(retryToken);
@@ -37718,7 +37718,7 @@ function bindRetryMiddleware(isStreamingPayload2) {
         } catch (e5) {
           const retryErrorInfo = getRetryErrorInfo(e5, options2.logger);
           lastError = asSdkError(e5);
-          if (isRequest && isStreamingPayload2(request2)) {
+          if (isRequest && isStreamingPayload2(request3)) {
             (context3.logger instanceof NoOpLogger ? console : context3.logger)?.warn("An error was encountered in a non-retryable streaming request.");
             throw lastError;
           }
@@ -38281,14 +38281,14 @@ var init_StandardRetryStrategy2 = __esm({
         let attempts = 0;
         let totalDelay = 0;
         const maxAttempts = await this.getMaxAttempts();
-        const { request: request2 } = args;
-        if (HttpRequest.isInstance(request2)) {
-          request2.headers[INVOCATION_ID_HEADER] = v4();
+        const { request: request3 } = args;
+        if (HttpRequest.isInstance(request3)) {
+          request3.headers[INVOCATION_ID_HEADER] = v4();
         }
         while (true) {
           try {
-            if (HttpRequest.isInstance(request2)) {
-              request2.headers[REQUEST_HEADER] = `attempt=${attempts + 1}; max=${maxAttempts}`;
+            if (HttpRequest.isInstance(request3)) {
+              request3.headers[REQUEST_HEADER] = `attempt=${attempts + 1}; max=${maxAttempts}`;
             }
             if (options2?.beforeRequest) {
               await options2.beforeRequest();
@@ -38448,10 +38448,10 @@ var init_omitRetryHeadersMiddleware = __esm({
     init_protocols();
     init_constants5();
     omitRetryHeadersMiddleware = () => (next) => async (args) => {
-      const { request: request2 } = args;
-      if (HttpRequest.isInstance(request2)) {
-        delete request2.headers[INVOCATION_ID_HEADER];
-        delete request2.headers[REQUEST_HEADER];
+      const { request: request3 } = args;
+      if (HttpRequest.isInstance(request3)) {
+        delete request3.headers[INVOCATION_ID_HEADER];
+        delete request3.headers[REQUEST_HEADER];
       }
       return next(args);
     };
@@ -38545,8 +38545,8 @@ var init_retry2 = __esm({
 
 // node_modules/@aws-sdk/core/dist-es/submodules/client/middleware-user-agent/check-features.js
 async function checkFeatures(context3, config, args) {
-  const request2 = args.request;
-  if (request2?.headers?.["smithy-protocol"] === "rpc-v2-cbor") {
+  const request3 = args.request;
+  if (request3?.headers?.["smithy-protocol"] === "rpc-v2-cbor") {
     setFeature(context3, "PROTOCOL_RPC_V2_CBOR", "M");
   }
   if (typeof config.retryStrategy === "function") {
@@ -38647,11 +38647,11 @@ var init_user_agent_middleware = __esm({
     init_constants6();
     init_encode_features();
     userAgentMiddleware = (options2) => (next, context3) => async (args) => {
-      const { request: request2 } = args;
-      if (!HttpRequest.isInstance(request2)) {
+      const { request: request3 } = args;
+      if (!HttpRequest.isInstance(request3)) {
         return next(args);
       }
-      const { headers } = request2;
+      const { headers } = request3;
       const userAgent2 = context3?.userAgent?.map(escapeUserAgent) || [];
       const defaultUserAgent2 = (await options2.defaultUserAgentProvider()).map(escapeUserAgent);
       await checkFeatures(context3, options2, args);
@@ -38678,7 +38678,7 @@ var init_user_agent_middleware = __esm({
       }
       return next({
         ...args,
-        request: request2
+        request: request3
       });
     };
     escapeUserAgent = (userAgentPair) => {
@@ -41298,8 +41298,8 @@ var require_dist_cjs2 = __commonJS({
       if (disableRequestCompression) {
         return next(args);
       }
-      const { request: request2 } = args;
-      const { body, headers } = request2;
+      const { request: request3 } = args;
+      const { body, headers } = request3;
       const { encodings, streamRequiresLength } = middlewareConfig;
       let updatedBody = body;
       let updatedHeaders = headers;
@@ -41340,7 +41340,7 @@ var require_dist_cjs2 = __commonJS({
       return next({
         ...args,
         request: {
-          ...request2,
+          ...request3,
           body: updatedBody,
           headers: updatedHeaders
         }
@@ -41878,11 +41878,11 @@ var require_dist_cjs3 = __commonJS({
         this.regionProvider = normalizeProvider3(region);
         this.credentialProvider = normalizeProvider3(credentials);
       }
-      createCanonicalRequest(request2, canonicalHeaders, payloadHash) {
+      createCanonicalRequest(request3, canonicalHeaders, payloadHash) {
         const sortedHeaders = Object.keys(canonicalHeaders).sort();
-        return `${request2.method}
-${this.getCanonicalPath(request2)}
-${getCanonicalQuery(request2)}
+        return `${request3.method}
+${this.getCanonicalPath(request3)}
+${getCanonicalQuery(request3)}
 ${sortedHeaders.map((name) => `${name}:${canonicalHeaders[name]}`).join("\n")}
 
 ${sortedHeaders.join(";")}
@@ -42014,8 +42014,8 @@ ${toHex2(hashedRequest)}`;
       }
       return false;
     };
-    var moveHeadersToQuery = (request2, options2 = {}) => {
-      const { headers, query = {} } = HttpRequest2.clone(request2);
+    var moveHeadersToQuery = (request3, options2 = {}) => {
+      const { headers, query = {} } = HttpRequest2.clone(request3);
       for (const name in headers) {
         if (!hasOwn2(headers, name)) {
           continue;
@@ -42027,24 +42027,24 @@ ${toHex2(hashedRequest)}`;
         }
       }
       return {
-        ...request2,
+        ...request3,
         headers,
         query
       };
     };
-    var prepareRequest = (request2) => {
-      request2 = HttpRequest2.clone(request2);
-      for (const headerName in request2.headers) {
-        if (!hasOwn2(request2.headers, headerName)) {
+    var prepareRequest = (request3) => {
+      request3 = HttpRequest2.clone(request3);
+      for (const headerName in request3.headers) {
+        if (!hasOwn2(request3.headers, headerName)) {
           continue;
         }
         if (GENERATED_HEADERS.indexOf(headerName.toLowerCase()) > -1) {
-          delete request2.headers[headerName];
+          delete request3.headers[headerName];
         }
       }
-      return request2;
+      return request3;
     };
-    var SignatureV42 = class extends SignatureV4Base {
+    var SignatureV43 = class extends SignatureV4Base {
       headerFormatter = new HeaderFormatter();
       constructor({ applyChecksum, credentials, region, service, sha256, uriEscapePath = true }) {
         super({
@@ -42066,18 +42066,18 @@ ${toHex2(hashedRequest)}`;
           return Promise.reject("Signature version 4 presigned URLs must have an expiration date less than one week in the future");
         }
         const scope = createScope(shortDate, region, signingService ?? this.service);
-        const request2 = moveHeadersToQuery(prepareRequest(originalRequest), { unhoistableHeaders, hoistableHeaders });
+        const request3 = moveHeadersToQuery(prepareRequest(originalRequest), { unhoistableHeaders, hoistableHeaders });
         if (credentials.sessionToken) {
-          request2.query[TOKEN_QUERY_PARAM] = credentials.sessionToken;
+          request3.query[TOKEN_QUERY_PARAM] = credentials.sessionToken;
         }
-        request2.query[ALGORITHM_QUERY_PARAM] = ALGORITHM_IDENTIFIER;
-        request2.query[CREDENTIAL_QUERY_PARAM] = `${credentials.accessKeyId}/${scope}`;
-        request2.query[AMZ_DATE_QUERY_PARAM] = longDate;
-        request2.query[EXPIRES_QUERY_PARAM] = expiresIn.toString(10);
-        const canonicalHeaders = getCanonicalHeaders(request2, unsignableHeaders, signableHeaders);
-        request2.query[SIGNED_HEADERS_QUERY_PARAM] = this.getCanonicalHeaderList(canonicalHeaders);
-        request2.query[SIGNATURE_QUERY_PARAM] = await this.getSignature(longDate, scope, this.getSigningKey(credentials, region, shortDate, signingService), this.createCanonicalRequest(request2, canonicalHeaders, await getPayloadHash(originalRequest, this.sha256)));
-        return request2;
+        request3.query[ALGORITHM_QUERY_PARAM] = ALGORITHM_IDENTIFIER;
+        request3.query[CREDENTIAL_QUERY_PARAM] = `${credentials.accessKeyId}/${scope}`;
+        request3.query[AMZ_DATE_QUERY_PARAM] = longDate;
+        request3.query[EXPIRES_QUERY_PARAM] = expiresIn.toString(10);
+        const canonicalHeaders = getCanonicalHeaders(request3, unsignableHeaders, signableHeaders);
+        request3.query[SIGNED_HEADERS_QUERY_PARAM] = this.getCanonicalHeaderList(canonicalHeaders);
+        request3.query[SIGNATURE_QUERY_PARAM] = await this.getSignature(longDate, scope, this.getSigningKey(credentials, region, shortDate, signingService), this.createCanonicalRequest(request3, canonicalHeaders, await getPayloadHash(originalRequest, this.sha256)));
+        return request3;
       }
       async sign(toSign, options2) {
         if (typeof toSign === "string") {
@@ -42141,21 +42141,21 @@ ${toHex2(hashedRequest)}`;
         const credentials = await this.credentialProvider();
         this.validateResolvedCredentials(credentials);
         const region = signingRegion ?? await this.regionProvider();
-        const request2 = prepareRequest(requestToSign);
+        const request3 = prepareRequest(requestToSign);
         const { longDate, shortDate } = this.formatDate(signingDate);
         const scope = createScope(shortDate, region, signingService ?? this.service);
-        request2.headers[AMZ_DATE_HEADER] = longDate;
+        request3.headers[AMZ_DATE_HEADER] = longDate;
         if (credentials.sessionToken) {
-          request2.headers[TOKEN_HEADER] = credentials.sessionToken;
+          request3.headers[TOKEN_HEADER] = credentials.sessionToken;
         }
-        const payloadHash = await getPayloadHash(request2, this.sha256);
-        if (!hasHeader(SHA256_HEADER, request2.headers) && this.applyChecksum) {
-          request2.headers[SHA256_HEADER] = payloadHash;
+        const payloadHash = await getPayloadHash(request3, this.sha256);
+        if (!hasHeader(SHA256_HEADER, request3.headers) && this.applyChecksum) {
+          request3.headers[SHA256_HEADER] = payloadHash;
         }
-        const canonicalHeaders = getCanonicalHeaders(request2, unsignableHeaders, signableHeaders);
-        const signature = await this.getSignature(longDate, scope, this.getSigningKey(credentials, region, shortDate, signingService), this.createCanonicalRequest(request2, canonicalHeaders, payloadHash));
-        request2.headers[AUTH_HEADER] = `${ALGORITHM_IDENTIFIER} Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${this.getCanonicalHeaderList(canonicalHeaders)}, Signature=${signature}`;
-        return request2;
+        const canonicalHeaders = getCanonicalHeaders(request3, unsignableHeaders, signableHeaders);
+        const signature = await this.getSignature(longDate, scope, this.getSigningKey(credentials, region, shortDate, signingService), this.createCanonicalRequest(request3, canonicalHeaders, payloadHash));
+        request3.headers[AUTH_HEADER] = `${ALGORITHM_IDENTIFIER} Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${this.getCanonicalHeaderList(canonicalHeaders)}, Signature=${signature}`;
+        return request3;
       }
       async getSignature(longDate, credentialScope, keyPromise, canonicalRequest) {
         const stringToSign = await this.createStringToSign(longDate, credentialScope, canonicalRequest, ALGORITHM_IDENTIFIER);
@@ -42193,7 +42193,7 @@ ${toHex2(hashedRequest)}`;
     exports2.SIGNATURE_HEADER = SIGNATURE_HEADER;
     exports2.SIGNATURE_QUERY_PARAM = SIGNATURE_QUERY_PARAM;
     exports2.SIGNED_HEADERS_QUERY_PARAM = SIGNED_HEADERS_QUERY_PARAM;
-    exports2.SignatureV4 = SignatureV42;
+    exports2.SignatureV4 = SignatureV43;
     exports2.SignatureV4Base = SignatureV4Base;
     exports2.TOKEN_HEADER = TOKEN_HEADER;
     exports2.TOKEN_QUERY_PARAM = TOKEN_QUERY_PARAM;
@@ -42843,13 +42843,13 @@ var require_dist_cjs6 = __commonJS({
       clearTimeout: (timeoutId) => clearTimeout(timeoutId)
     };
     var DEFER_EVENT_LISTENER_TIME$2 = 1e3;
-    var setConnectionTimeout = (request2, reject, timeoutInMs = 0) => {
+    var setConnectionTimeout = (request3, reject, timeoutInMs = 0) => {
       if (!timeoutInMs) {
         return -1;
       }
       const registerTimeout = (offset) => {
         const timeoutId = timing.setTimeout(() => {
-          request2.destroy();
+          request3.destroy();
           reject(Object.assign(new Error(`@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of ${timeoutInMs} ms.`), {
             name: "TimeoutError"
           }));
@@ -42863,10 +42863,10 @@ var require_dist_cjs6 = __commonJS({
             timing.clearTimeout(timeoutId);
           }
         };
-        if (request2.socket) {
-          doWithSocket(request2.socket);
+        if (request3.socket) {
+          doWithSocket(request3.socket);
         } else {
-          request2.on("socket", doWithSocket);
+          request3.on("socket", doWithSocket);
         }
       };
       if (timeoutInMs < 2e3) {
@@ -42895,15 +42895,15 @@ var require_dist_cjs6 = __commonJS({
       return -1;
     };
     var DEFER_EVENT_LISTENER_TIME$1 = 3e3;
-    var setSocketKeepAlive = (request2, { keepAlive, keepAliveMsecs }, deferTimeMs = DEFER_EVENT_LISTENER_TIME$1) => {
+    var setSocketKeepAlive = (request3, { keepAlive, keepAliveMsecs }, deferTimeMs = DEFER_EVENT_LISTENER_TIME$1) => {
       if (keepAlive !== true) {
         return -1;
       }
       const registerListener = () => {
-        if (request2.socket) {
-          request2.socket.setKeepAlive(keepAlive, keepAliveMsecs || 0);
+        if (request3.socket) {
+          request3.socket.setKeepAlive(keepAlive, keepAliveMsecs || 0);
         } else {
-          request2.on("socket", (socket) => {
+          request3.on("socket", (socket) => {
             socket.setKeepAlive(keepAlive, keepAliveMsecs || 0);
           });
         }
@@ -42919,31 +42919,31 @@ var require_dist_cjs6 = __commonJS({
       return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : void 0;
     };
     var DEFER_EVENT_LISTENER_TIME = 3e3;
-    var setSocketTimeout = (request2, reject, timeoutInMs = 0, isServiceDefault = false) => {
+    var setSocketTimeout = (request3, reject, timeoutInMs = 0, isServiceDefault = false) => {
       if (!Number.isFinite(timeoutInMs) || timeoutInMs <= 0) {
         return;
       }
       let response;
-      request2.once("response", (res) => response = res);
+      request3.once("response", (res) => response = res);
       const onTimeout = () => {
         if (response?.complete) {
-          request2.socket?.destroy();
+          request3.socket?.destroy();
           return;
         }
         const error3 = Object.assign(new Error(`@smithy/node-http-handler - the request socket timed out after ${timeoutInMs} ms of inactivity (${isServiceDefault ? "service default socket timeout" : "configured by client requestHandler"}).`), { name: "TimeoutError" });
         response?.destroy(error3);
-        request2.destroy();
+        request3.destroy();
         reject(error3);
       };
       const registerTimeout = () => {
-        const { socket } = request2;
+        const { socket } = request3;
         if (!socket) {
-          request2.once("socket", registerTimeout);
+          request3.once("socket", registerTimeout);
         } else if (socket.connecting) {
           socket.once("connect", registerTimeout);
         } else {
           socket.setTimeout(timeoutInMs, onTimeout);
-          request2.on("close", () => socket.removeListener("timeout", onTimeout));
+          request3.on("close", () => socket.removeListener("timeout", onTimeout));
         }
       };
       if (timeoutInMs < 6e3) {
@@ -42951,11 +42951,11 @@ var require_dist_cjs6 = __commonJS({
         return;
       }
       const deferralId = timing.setTimeout(registerTimeout, DEFER_EVENT_LISTENER_TIME);
-      request2.once("close", () => timing.clearTimeout(deferralId));
+      request3.once("close", () => timing.clearTimeout(deferralId));
     };
     var MIN_WAIT_TIME = 6e3;
-    async function writeRequestBody(httpRequest, request2, maxContinueTimeoutMs = MIN_WAIT_TIME, externalAgent = false) {
-      const headers = request2.headers;
+    async function writeRequestBody(httpRequest, request3, maxContinueTimeoutMs = MIN_WAIT_TIME, externalAgent = false) {
+      const headers = request3.headers;
       const expect = headers ? headers.Expect || headers.expect : void 0;
       let timeoutId = -1;
       let sendBody = true;
@@ -42981,7 +42981,7 @@ var require_dist_cjs6 = __commonJS({
         ]);
       }
       if (sendBody) {
-        writeBody(httpRequest, request2.body);
+        writeBody(httpRequest, request3.body);
       }
     }
     function writeBody(httpRequest, body) {
@@ -43066,13 +43066,13 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
         this.config?.httpAgent?.destroy();
         this.config?.httpsAgent?.destroy();
       }
-      async handle(request2, { abortSignal, requestTimeout } = {}) {
+      async handle(request3, { abortSignal, requestTimeout } = {}) {
         if (!this.config) {
           this.config = await this.configProvider;
         }
         const config = this.config;
         const logger2 = config.logger;
-        const isSSL = request2.protocol === "https:";
+        const isSSL = request3.protocol === "https:";
         if (!isSSL && !this.config.httpAgent) {
           this.config.httpAgent = await this.config.httpAgentProvider();
         }
@@ -43103,7 +43103,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
             reject(abortError);
             return;
           }
-          const headers = request2.headers;
+          const headers = request3.headers;
           const expectContinue = headers ? (headers.Expect ?? headers.expect) === "100-continue" : false;
           let agent = isSSL ? config.httpsAgent : config.httpAgent;
           if (expectContinue && !this.externalAgent) {
@@ -43115,32 +43115,32 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
           socketWarningTimeoutId = timing.setTimeout(() => {
             this.socketWarningTimestamp = _NodeHttpHandler.checkSocketUsage(agent, this.socketWarningTimestamp, logger2);
           }, config.socketAcquisitionWarningTimeout ?? (config.requestTimeout ?? 2e3) + (config.connectionTimeout ?? 1e3));
-          const queryString = request2.query ? buildQueryString2(request2.query) : "";
+          const queryString = request3.query ? buildQueryString2(request3.query) : "";
           let auth2 = void 0;
-          if (request2.username != null || request2.password != null) {
-            const username = request2.username ?? "";
-            const password = request2.password ?? "";
+          if (request3.username != null || request3.password != null) {
+            const username = request3.username ?? "";
+            const password = request3.password ?? "";
             auth2 = `${username}:${password}`;
           }
-          let path = request2.path;
+          let path = request3.path;
           if (queryString) {
             path += `?${queryString}`;
           }
-          if (request2.fragment) {
-            path += `#${request2.fragment}`;
+          if (request3.fragment) {
+            path += `#${request3.fragment}`;
           }
-          let hostname = request2.hostname ?? "";
+          let hostname = request3.hostname ?? "";
           if (hostname[0] === "[" && hostname.endsWith("]")) {
-            hostname = request2.hostname.slice(1, -1);
+            hostname = request3.hostname.slice(1, -1);
           } else {
-            hostname = request2.hostname;
+            hostname = request3.hostname;
           }
           const nodeHttpsOptions = {
-            headers: request2.headers,
+            headers: request3.headers,
             host: hostname,
-            method: request2.method,
+            method: request3.method,
             path,
-            port: request2.port,
+            port: request3.port,
             agent,
             auth: auth2
           };
@@ -43191,7 +43191,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
               keepAliveMsecs: httpAgent.keepAliveMsecs
             });
           }
-          writeRequestBodyPromise = writeRequestBody(req, request2, effectiveRequestTimeout, this.externalAgent).catch((e5) => {
+          writeRequestBodyPromise = writeRequestBody(req, request3, effectiveRequestTimeout, this.externalAgent).catch((e5) => {
             clearTimeouts();
             return _reject(e5);
           });
@@ -43233,9 +43233,9 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
           throwOnRequestTimeout,
           httpAgentProvider: () => httpAgentPromise ??= (async () => {
             const node_http = __require("node:http");
-            const { Agent, request: request2 } = node_http.default ?? node_http;
-            hRequest = request2;
-            hAgent = Agent;
+            const { Agent: Agent2, request: request3 } = node_http.default ?? node_http;
+            hRequest = request3;
+            hAgent = Agent2;
             if (httpAgent instanceof hAgent || typeof httpAgent?.destroy === "function") {
               this.externalAgent = true;
               return httpAgent;
@@ -43471,8 +43471,8 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
         }
         return this.connectionPools.get(url);
       }
-      getUrlString(request2) {
-        return request2.destination.toString();
+      getUrlString(request3) {
+        return request3.destination.toString();
       }
       connect(url) {
         return this.connectOptions === void 0 ? http2.connect(url) : http2.connect(url, this.connectOptions);
@@ -43504,7 +43504,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
       destroy() {
         this.connectionManager.destroy();
       }
-      async handle(request2, { abortSignal, requestTimeout, isEventStream } = {}) {
+      async handle(request3, { abortSignal, requestTimeout, isEventStream } = {}) {
         if (!this.config) {
           const config = await this.configProvider;
           this.config = { ...config, defaultSocketTimeout: resolveDefaultSocketTimeout(config) };
@@ -43538,11 +43538,11 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
             reject(abortError);
             return;
           }
-          const { hostname, method, port, protocol, query } = request2;
+          const { hostname, method, port, protocol, query } = request3;
           let auth2 = "";
-          if (request2.username != null || request2.password != null) {
-            const username = request2.username ?? "";
-            const password = request2.password ?? "";
+          if (request3.username != null || request3.password != null) {
+            const username = request3.username ?? "";
+            const password = request3.password ?? "";
             auth2 = `${username}:${password}@`;
           }
           const authority = `${protocol}//${auth2}${hostname}${port ? `:${port}` : ""}`;
@@ -43561,15 +43561,15 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
             reject(err);
           };
           const queryString = query ? buildQueryString2(query) : "";
-          let path = request2.path;
+          let path = request3.path;
           if (queryString) {
             path += `?${queryString}`;
           }
-          if (request2.fragment) {
-            path += `#${request2.fragment}`;
+          if (request3.fragment) {
+            path += `#${request3.fragment}`;
           }
           const clientHttp2Stream = session.request({
-            ...request2.headers,
+            ...request3.headers,
             [constants3.HTTP2_HEADER_PATH]: path,
             [constants3.HTTP2_HEADER_METHOD]: method
           });
@@ -43643,7 +43643,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
               rejectWithDestroy(error3);
             }
           });
-          writeRequestBodyPromise = writeRequestBody(clientHttp2Stream, request2, effectiveRequestTimeout);
+          writeRequestBodyPromise = writeRequestBody(clientHttp2Stream, request3, effectiveRequestTimeout);
         });
       }
       updateHttpClientConfig(key, value) {
@@ -43799,14 +43799,14 @@ Set AWS_CONTAINER_CREDENTIALS_FULL_URI or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
       const requestHandler = NodeHttpHandler.create({ connectionTimeout: options2.timeout ?? 1e3 });
       const requestTimeout = options2.timeout ?? 1e3;
       const provider = retryWrapper(async () => {
-        const request2 = createGetRequest(url);
+        const request3 = createGetRequest(url);
         if (tokenFile) {
-          request2.headers.Authorization = validateToken((await fs3.readFile(tokenFile)).toString());
+          request3.headers.Authorization = validateToken((await fs3.readFile(tokenFile)).toString());
         } else if (token) {
-          request2.headers.Authorization = validateToken(token);
+          request3.headers.Authorization = validateToken(token);
         }
         try {
-          const result = await requestHandler.handle(request2, { requestTimeout });
+          const result = await requestHandler.handle(request3, { requestTimeout });
           return getCredentials(result.response).then((creds) => setCredentialFeature2(creds, "CREDENTIALS_HTTP", "z"));
         } catch (e5) {
           throw new CredentialsProviderError2(String(e5), { logger: options2.logger });
@@ -45370,13 +45370,13 @@ var init_SmithyRpcV2CborProtocol = __esm({
       getSmithyProtocolHeaderValue() {
         return "rpc-v2-cbor";
       }
-      applyEmptyBody(request2) {
-        if (!request2.body) {
+      applyEmptyBody(request3) {
+        if (!request3.body) {
           this.serializer.write(15, {});
-          request2.body = this.serializer.flush();
+          request3.body = this.serializer.flush();
         }
-        if (request2.body instanceof Uint8Array) {
-          request2.headers["content-length"] = String(request2.body.byteLength);
+        if (request3.body instanceof Uint8Array) {
+          request3.headers["content-length"] = String(request3.body.byteLength);
         }
       }
       async handleError(operationSchema, context3, response, dataObject, metadata) {
@@ -45594,11 +45594,11 @@ var init_AwsSmithyRpcV2CborProtocol = __esm({
         this.mixin = new ProtocolLib(this.awsQueryCompatible);
       }
       async serializeRequest(operationSchema, input, context3) {
-        const request2 = await super.serializeRequest(operationSchema, input, context3);
+        const request3 = await super.serializeRequest(operationSchema, input, context3);
         if (this.awsQueryCompatible) {
-          request2.headers["x-amzn-query-mode"] = "true";
+          request3.headers["x-amzn-query-mode"] = "true";
         }
-        return request2;
+        return request3;
       }
       async handleError(operationSchema, context3, response, dataObject, metadata) {
         if (this.awsQueryCompatible) {
@@ -45668,19 +45668,19 @@ var init_AwsJsonRpcProtocol = __esm({
         this.mixin = new ProtocolLib(this.awsQueryCompatible);
       }
       async serializeRequest(operationSchema, input, context3) {
-        const request2 = await super.serializeRequest(operationSchema, input, context3);
-        if (!request2.path.endsWith("/")) {
-          request2.path += "/";
+        const request3 = await super.serializeRequest(operationSchema, input, context3);
+        if (!request3.path.endsWith("/")) {
+          request3.path += "/";
         }
-        request2.headers["content-type"] = `application/x-amz-json-${this.getJsonRpcVersion()}`;
-        request2.headers["x-amz-target"] = `${this.serviceTarget}.${operationSchema.name}`;
+        request3.headers["content-type"] = `application/x-amz-json-${this.getJsonRpcVersion()}`;
+        request3.headers["x-amz-target"] = `${this.serviceTarget}.${operationSchema.name}`;
         if (this.awsQueryCompatible) {
-          request2.headers["x-amzn-query-mode"] = "true";
+          request3.headers["x-amzn-query-mode"] = "true";
         }
-        if (deref(operationSchema.input) === "unit" || !request2.body) {
-          request2.body = "{}";
+        if (deref(operationSchema.input) === "unit" || !request3.body) {
+          request3.body = "{}";
         }
-        return request2;
+        return request3;
       }
       getPayloadCodec() {
         return this.codec;
@@ -45812,18 +45812,18 @@ var init_AwsRestJsonProtocol = __esm({
         super.setSerdeContext(serdeContext);
       }
       async serializeRequest(operationSchema, input, context3) {
-        const request2 = await super.serializeRequest(operationSchema, input, context3);
+        const request3 = await super.serializeRequest(operationSchema, input, context3);
         const inputSchema = NormalizedSchema.of(operationSchema.input);
-        if (!request2.headers["content-type"]) {
+        if (!request3.headers["content-type"]) {
           const contentType = this.mixin.resolveRestContentType(this.getDefaultContentType(), inputSchema);
           if (contentType) {
-            request2.headers["content-type"] = contentType;
+            request3.headers["content-type"] = contentType;
           }
         }
-        if (request2.body == null && request2.headers["content-type"] === this.getDefaultContentType()) {
-          request2.body = "{}";
+        if (request3.body == null && request3.headers["content-type"] === this.getDefaultContentType()) {
+          request3.body = "{}";
         }
-        return request2;
+        return request3;
       }
       async deserializeResponse(operationSchema, context3, response) {
         const output = await super.deserializeResponse(operationSchema, context3, response);
@@ -45878,11 +45878,11 @@ var init_AwsSmithyRpcV2JsonProtocol = __esm({
         this.mixin = new ProtocolLib(this.awsQueryCompatible);
       }
       async serializeRequest(operationSchema, input, context3) {
-        const request2 = await super.serializeRequest(operationSchema, input, context3);
+        const request3 = await super.serializeRequest(operationSchema, input, context3);
         if (this.awsQueryCompatible) {
-          request2.headers["x-amzn-query-mode"] = "true";
+          request3.headers["x-amzn-query-mode"] = "true";
         }
-        return request2;
+        return request3;
       }
       async handleError(operationSchema, context3, response, dataObject, metadata) {
         if (this.awsQueryCompatible) {
@@ -46005,9 +46005,9 @@ var require_dist_cjs8 = __commonJS({
         }
         return this;
       }
-      cc(input, field, withName = field) {
-        if (input[field] != null) {
-          const node = _XmlNode.of(field, input[field]).withName(withName);
+      cc(input, field2, withName = field2) {
+        if (input[field2] != null) {
+          const node = _XmlNode.of(field2, input[field2]).withName(withName);
           this.c(node);
         }
       }
@@ -46717,20 +46717,20 @@ var init_AwsQueryProtocol = __esm({
         throw new Error("AWSQuery protocol has no payload codec.");
       }
       async serializeRequest(operationSchema, input, context3) {
-        const request2 = await super.serializeRequest(operationSchema, input, context3);
-        if (!request2.path.endsWith("/")) {
-          request2.path += "/";
+        const request3 = await super.serializeRequest(operationSchema, input, context3);
+        if (!request3.path.endsWith("/")) {
+          request3.path += "/";
         }
-        request2.headers["content-type"] = "application/x-www-form-urlencoded";
-        if (deref(operationSchema.input) === "unit" || !request2.body) {
-          request2.body = "";
+        request3.headers["content-type"] = "application/x-www-form-urlencoded";
+        if (deref(operationSchema.input) === "unit" || !request3.body) {
+          request3.body = "";
         }
         const action = operationSchema.name.split("#")[1] ?? operationSchema.name;
-        request2.body = `Action=${action}&Version=${this.options.version}` + request2.body;
-        if (request2.body.endsWith("&")) {
-          request2.body = request2.body.slice(-1);
+        request3.body = `Action=${action}&Version=${this.options.version}` + request3.body;
+        if (request3.body.endsWith("&")) {
+          request3.body = request3.body.slice(-1);
         }
-        return request2;
+        return request3;
       }
       async deserializeResponse(operationSchema, context3, response) {
         const deserializer = this.deserializer;
@@ -47244,18 +47244,18 @@ var init_AwsRestXmlProtocol = __esm({
         return "aws.protocols#restXml";
       }
       async serializeRequest(operationSchema, input, context3) {
-        const request2 = await super.serializeRequest(operationSchema, input, context3);
+        const request3 = await super.serializeRequest(operationSchema, input, context3);
         const inputSchema = NormalizedSchema.of(operationSchema.input);
-        if (!request2.headers["content-type"]) {
+        if (!request3.headers["content-type"]) {
           const contentType = this.mixin.resolveRestContentType(this.getDefaultContentType(), inputSchema);
           if (contentType) {
-            request2.headers["content-type"] = contentType;
+            request3.headers["content-type"] = contentType;
           }
         }
-        if (typeof request2.body === "string" && request2.headers["content-type"] === this.getDefaultContentType() && !request2.body.startsWith("<?xml ") && !this.hasUnstructuredPayloadBinding(inputSchema)) {
-          request2.body = '<?xml version="1.0" encoding="UTF-8"?>' + request2.body;
+        if (typeof request3.body === "string" && request3.headers["content-type"] === this.getDefaultContentType() && !request3.body.startsWith("<?xml ") && !this.hasUnstructuredPayloadBinding(inputSchema)) {
+          request3.body = '<?xml version="1.0" encoding="UTF-8"?>' + request3.body;
         }
-        return request2;
+        return request3;
       }
       async deserializeResponse(operationSchema, context3, response) {
         return super.deserializeResponse(operationSchema, context3, response);
@@ -49342,13 +49342,13 @@ Reference: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sso.ht
 // node_modules/@aws-sdk/signature-v4-multi-region/dist-cjs/index.js
 var require_dist_cjs11 = __commonJS({
   "node_modules/@aws-sdk/signature-v4-multi-region/dist-cjs/index.js"(exports2) {
-    var { SignatureV4: SignatureV42, signatureV4aContainer } = require_dist_cjs3();
+    var { SignatureV4: SignatureV43, signatureV4aContainer } = require_dist_cjs3();
     var signatureV4CrtContainer = {
       CrtSignerV4: null
     };
     var SESSION_TOKEN_QUERY_PARAM = "X-Amz-S3session-Token";
     var SESSION_TOKEN_HEADER = SESSION_TOKEN_QUERY_PARAM.toLowerCase();
-    var SignatureV4SignWithCredentials = class extends SignatureV42 {
+    var SignatureV4SignWithCredentials = class extends SignatureV43 {
       async signWithCredentials(requestToSign, credentials, options2) {
         const credentialsWithoutSessionToken = getCredentialsWithoutSessionToken(credentials);
         requestToSign.headers[SESSION_TOKEN_HEADER] = credentials.sessionToken;
@@ -51626,7 +51626,7 @@ var require_dist_cjs12 = __commonJS({
     var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var { CredentialsProviderError: CredentialsProviderError2, parseKnownFiles: parseKnownFiles2, getProfileName: getProfileName2 } = (init_config2(), __toCommonJS(config_exports));
     var { HttpRequest: HttpRequest2 } = (init_protocols(), __toCommonJS(protocols_exports));
-    var { createHash: createHash5, createPrivateKey, createPublicKey, sign: sign2 } = __require("node:crypto");
+    var { createHash: createHash6, createPrivateKey, createPublicKey, sign: sign2 } = __require("node:crypto");
     var { promises: promises3 } = __require("node:fs");
     var { homedir: homedir2 } = __require("node:os");
     var { dirname, join: join6 } = __require("node:path");
@@ -51797,7 +51797,7 @@ var require_dist_cjs12 = __commonJS({
       getTokenFilePath() {
         const directory = process.env.AWS_LOGIN_CACHE_DIRECTORY ?? join6(homedir2(), ".aws", "login", "cache");
         const loginSessionBytes = Buffer.from(this.loginSession, "utf8");
-        const loginSessionSha256 = createHash5("sha256").update(loginSessionBytes).digest("hex");
+        const loginSessionSha256 = createHash6("sha256").update(loginSessionBytes).digest("hex");
         return join6(directory, `${loginSessionSha256}.json`);
       }
       derToRawSignature(derSignature) {
@@ -51824,11 +51824,11 @@ var require_dist_cjs12 = __commonJS({
       createDPoPInterceptor(middlewareStack) {
         middlewareStack.add((next) => async (args) => {
           if (HttpRequest2.isInstance(args.request)) {
-            const request2 = args.request;
-            const actualEndpoint = `${request2.protocol}//${request2.hostname}${request2.port ? `:${request2.port}` : ""}${request2.path}`;
-            const dpop = await this.generateDpop(request2.method, actualEndpoint);
-            request2.headers = {
-              ...request2.headers,
+            const request3 = args.request;
+            const actualEndpoint = `${request3.protocol}//${request3.hostname}${request3.port ? `:${request3.port}` : ""}${request3.path}`;
+            const dpop = await this.generateDpop(request3.method, actualEndpoint);
+            request3.headers = {
+              ...request3.headers,
               DPoP: dpop
             };
           }
@@ -61409,6 +61409,6394 @@ var require_dist_cjs18 = __commonJS({
   }
 });
 
+// node_modules/@aws-sdk/client-eks/dist-cjs/index.js
+var require_dist_cjs19 = __commonJS({
+  "node_modules/@aws-sdk/client-eks/dist-cjs/index.js"(exports2) {
+    var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2 } = (init_client3(), __toCommonJS(client_exports2));
+    var { getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2, createPaginator: createPaginator2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
+    var { normalizeProvider: normalizeProvider3, getSmithyContext: getSmithyContext2, ServiceException: ServiceException2, NoOpLogger: NoOpLogger2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion3, loadConfigsForDefaultMode: loadConfigsForDefaultMode2, getDefaultExtensionConfiguration: getDefaultExtensionConfiguration2, resolveDefaultRuntimeConfig: resolveDefaultRuntimeConfig2, Client: Client2, makeBuilder: makeBuilder2, createWaiter: createWaiter2, checkExceptions: checkExceptions2, WaiterState: WaiterState2, createAggregatedClient: createAggregatedClient2 } = (init_client2(), __toCommonJS(client_exports));
+    var { Command: $Command } = (init_client2(), __toCommonJS(client_exports));
+    exports2.$Command = $Command;
+    exports2.__Client = Client2;
+    var { resolveDefaultsModeConfig: resolveDefaultsModeConfig2, loadConfig: loadConfig2, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS: NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS: NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, NODE_REGION_CONFIG_OPTIONS: NODE_REGION_CONFIG_OPTIONS2, NODE_REGION_CONFIG_FILE_OPTIONS: NODE_REGION_CONFIG_FILE_OPTIONS2, resolveRegionConfig: resolveRegionConfig2 } = (init_config2(), __toCommonJS(config_exports));
+    var { BinaryDecisionDiagram: BinaryDecisionDiagram2, EndpointCache: EndpointCache2, decideEndpoint: decideEndpoint2, customEndpointFunctions: customEndpointFunctions2, resolveEndpointConfig: resolveEndpointConfig2, getEndpointPlugin: getEndpointPlugin2 } = (init_endpoints(), __toCommonJS(endpoints_exports));
+    var { parseUrl: parseUrl3, getHttpHandlerExtensionConfiguration: getHttpHandlerExtensionConfiguration2, resolveHttpHandlerRuntimeConfig: resolveHttpHandlerRuntimeConfig2, getContentLengthPlugin: getContentLengthPlugin2 } = (init_protocols(), __toCommonJS(protocols_exports));
+    var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
+    var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
+    var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
+    var { defaultProvider } = require_dist_cjs16();
+    var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
+    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs6();
+    var { AwsRestJsonProtocol: AwsRestJsonProtocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
+    var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
+    var defaultEKSHttpAuthSchemeParametersProvider = async (config, context3, input) => {
+      return {
+        operation: getSmithyContext2(context3).operation,
+        region: await normalizeProvider3(config.region)() || (() => {
+          throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+        })()
+      };
+    };
+    function createAwsAuthSigv4HttpAuthOption5(authParameters) {
+      return {
+        schemeId: "aws.auth#sigv4",
+        signingProperties: {
+          name: "eks",
+          region: authParameters.region
+        },
+        propertiesExtractor: (config, context3) => ({
+          signingProperties: {
+            config,
+            context: context3
+          }
+        })
+      };
+    }
+    var defaultEKSHttpAuthSchemeProvider = (authParameters) => {
+      const options2 = [];
+      switch (authParameters.operation) {
+        default: {
+          options2.push(createAwsAuthSigv4HttpAuthOption5(authParameters));
+        }
+      }
+      return options2;
+    };
+    var resolveHttpAuthSchemeConfig5 = (config) => {
+      const config_0 = resolveAwsSdkSigV4Config2(config);
+      return Object.assign(config_0, {
+        authSchemePreference: normalizeProvider3(config.authSchemePreference ?? [])
+      });
+    };
+    var resolveClientEndpointParameters5 = (options2) => {
+      return Object.assign(options2, {
+        useDualstackEndpoint: options2.useDualstackEndpoint ?? false,
+        useFipsEndpoint: options2.useFipsEndpoint ?? false,
+        defaultSigningName: "eks"
+      });
+    };
+    var commonParams5 = {
+      UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
+      Endpoint: { type: "builtInParams", name: "endpoint" },
+      Region: { type: "builtInParams", name: "region" },
+      UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" }
+    };
+    var version = "3.1168.0";
+    var packageInfo = {
+      version
+    };
+    var m3 = "ref";
+    var a5 = -1;
+    var b5 = true;
+    var c5 = "isSet";
+    var d5 = "PartitionResult";
+    var e5 = "booleanEquals";
+    var f5 = "getAttr";
+    var g5 = "stringEquals";
+    var h5 = { [m3]: "Endpoint" };
+    var i5 = { [m3]: d5 };
+    var j5 = { "fn": f5, "argv": [i5, "name"] };
+    var k5 = {};
+    var l3 = [{ [m3]: "Region" }];
+    var _data5 = {
+      conditions: [
+        [c5, [h5]],
+        [c5, l3],
+        ["aws.partition", l3, d5],
+        [e5, [{ [m3]: "UseFIPS" }, b5]],
+        [e5, [{ [m3]: "UseDualStack" }, b5]],
+        [e5, [{ fn: f5, argv: [i5, "supportsDualStack"] }, b5]],
+        [e5, [{ fn: f5, argv: [i5, "supportsFIPS"] }, b5]],
+        [g5, [j5, "aws"]],
+        [g5, [j5, "aws-us-gov"]]
+      ],
+      results: [
+        [a5],
+        [a5, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a5, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [h5, k5],
+        ["https://eks-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", k5],
+        [a5, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://fips.eks.{Region}.amazonaws.com", k5],
+        ["https://eks.{Region}.amazonaws.com", k5],
+        ["https://eks-fips.{Region}.{PartitionResult#dnsSuffix}", k5],
+        [a5, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://eks.{Region}.{PartitionResult#dualStackDnsSuffix}", k5],
+        [a5, "DualStack is enabled but this partition does not support DualStack"],
+        ["https://eks.{Region}.{PartitionResult#dnsSuffix}", k5],
+        [a5, "Invalid Configuration: Missing Region"]
+      ]
+    };
+    var root5 = 2;
+    var r5 = 1e8;
+    var nodes5 = new Int32Array([
+      -1,
+      1,
+      -1,
+      0,
+      14,
+      3,
+      1,
+      4,
+      r5 + 13,
+      2,
+      5,
+      r5 + 13,
+      3,
+      8,
+      6,
+      4,
+      7,
+      r5 + 12,
+      5,
+      r5 + 10,
+      r5 + 11,
+      4,
+      12,
+      9,
+      6,
+      10,
+      r5 + 9,
+      7,
+      r5 + 6,
+      11,
+      8,
+      r5 + 7,
+      r5 + 8,
+      5,
+      13,
+      r5 + 5,
+      6,
+      r5 + 4,
+      r5 + 5,
+      3,
+      r5 + 1,
+      15,
+      4,
+      r5 + 2,
+      r5 + 3
+    ]);
+    var bdd5 = BinaryDecisionDiagram2.from(nodes5, root5, _data5.conditions, _data5.results);
+    var cache5 = new EndpointCache2({
+      size: 50,
+      params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"]
+    });
+    var defaultEndpointResolver5 = (endpointParams, context3 = {}) => {
+      return cache5.get(endpointParams, () => decideEndpoint2(bdd5, {
+        endpointParams,
+        logger: context3.logger
+      }));
+    };
+    customEndpointFunctions2.aws = awsEndpointFunctions2;
+    var EKSServiceException = class _EKSServiceException extends ServiceException2 {
+      static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.eks#EKSServiceException";
+      constructor(options2) {
+        super(options2);
+        Object.setPrototypeOf(this, _EKSServiceException.prototype);
+      }
+    };
+    var AccessDeniedException3 = class _AccessDeniedException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#AccessDeniedException";
+      name = "AccessDeniedException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "AccessDeniedException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _AccessDeniedException.prototype);
+      }
+    };
+    var InvalidParameterException = class _InvalidParameterException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#InvalidParameterException";
+      name = "InvalidParameterException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      fargateProfileName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "InvalidParameterException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidParameterException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.fargateProfileName = opts.fargateProfileName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ResourceNotFoundException2 = class _ResourceNotFoundException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ResourceNotFoundException";
+      name = "ResourceNotFoundException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      fargateProfileName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "ResourceNotFoundException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceNotFoundException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.fargateProfileName = opts.fargateProfileName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ServerException = class _ServerException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ServerException";
+      name = "ServerException";
+      $fault = "server";
+      clusterName;
+      nodegroupName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "ServerException",
+          $fault: "server",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ServerException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ServiceUnavailableException = class _ServiceUnavailableException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ServiceUnavailableException";
+      name = "ServiceUnavailableException";
+      $fault = "server";
+      constructor(opts) {
+        super({
+          name: "ServiceUnavailableException",
+          $fault: "server",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ServiceUnavailableException.prototype);
+      }
+    };
+    var InvalidRequestException3 = class _InvalidRequestException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#InvalidRequestException";
+      name = "InvalidRequestException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "InvalidRequestException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidRequestException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ClientException = class _ClientException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ClientException";
+      name = "ClientException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "ClientException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ClientException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ResourceInUseException = class _ResourceInUseException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ResourceInUseException";
+      name = "ResourceInUseException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      addonName;
+      constructor(opts) {
+        super({
+          name: "ResourceInUseException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceInUseException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.addonName = opts.addonName;
+      }
+    };
+    var ThrottlingException = class _ThrottlingException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ThrottlingException";
+      name = "ThrottlingException";
+      $fault = "client";
+      clusterName;
+      constructor(opts) {
+        super({
+          name: "ThrottlingException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ThrottlingException.prototype);
+        this.clusterName = opts.clusterName;
+      }
+    };
+    var InvalidStateException = class _InvalidStateException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#InvalidStateException";
+      name = "InvalidStateException";
+      $fault = "client";
+      clusterName;
+      constructor(opts) {
+        super({
+          name: "InvalidStateException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidStateException.prototype);
+        this.clusterName = opts.clusterName;
+      }
+    };
+    var ResourceLimitExceededException = class _ResourceLimitExceededException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ResourceLimitExceededException";
+      name = "ResourceLimitExceededException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "ResourceLimitExceededException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceLimitExceededException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var UnsupportedAvailabilityZoneException = class _UnsupportedAvailabilityZoneException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#UnsupportedAvailabilityZoneException";
+      name = "UnsupportedAvailabilityZoneException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      validZones;
+      constructor(opts) {
+        super({
+          name: "UnsupportedAvailabilityZoneException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _UnsupportedAvailabilityZoneException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.validZones = opts.validZones;
+      }
+    };
+    var BadRequestException = class _BadRequestException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#BadRequestException";
+      name = "BadRequestException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "BadRequestException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _BadRequestException.prototype);
+      }
+    };
+    var NotFoundException = class _NotFoundException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#NotFoundException";
+      name = "NotFoundException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "NotFoundException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _NotFoundException.prototype);
+      }
+    };
+    var ResourcePropagationDelayException = class _ResourcePropagationDelayException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ResourcePropagationDelayException";
+      name = "ResourcePropagationDelayException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ResourcePropagationDelayException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourcePropagationDelayException.prototype);
+      }
+    };
+    var _A2 = "Addon";
+    var _AAP = "AssociatedAccessPolicy";
+    var _AAPL = "AssociatedAccessPoliciesList";
+    var _AAPR = "AssociateAccessPolicyRequest";
+    var _AAPRs = "AssociateAccessPolicyResponse";
+    var _AAPs = "AssociateAccessPolicy";
+    var _ACA = "ActiveCertificateAuthority";
+    var _ACAICR = "ArgoCdAwsIdcConfigRequest";
+    var _ACAICRr = "ArgoCdAwsIdcConfigResponse";
+    var _ACAR = "ActivateCertificateAuthorityRequest";
+    var _ACARc = "ActivateCertificateAuthorityResponse";
+    var _ACAc = "ActivateCertificateAuthority";
+    var _ACCR = "ArgoCdConfigRequest";
+    var _ACCRr = "ArgoCdConfigResponse";
+    var _ACD = "AddonCompatibilityDetail";
+    var _ACDd = "AddonCompatibilityDetails";
+    var _ACNACR = "ArgoCdNetworkAccessConfigRequest";
+    var _ACNACRr = "ArgoCdNetworkAccessConfigResponse";
+    var _ACR = "AccessConfigResponse";
+    var _ACRM = "ArgoCdRoleMapping";
+    var _ACRML = "ArgoCdRoleMappingList";
+    var _ACRc = "AckConfigRequest";
+    var _ACRck = "AckConfigResponse";
+    var _ADE3 = "AccessDeniedException";
+    var _AE = "AccessEntry";
+    var _AEC = "AssociateEncryptionConfig";
+    var _AECR = "AssociateEncryptionConfigRequest";
+    var _AECRs = "AssociateEncryptionConfigResponse";
+    var _AH = "AddonHealth";
+    var _AI = "AddonInfo";
+    var _AIL = "AddonIssueList";
+    var _AIPC = "AssociateIdentityProviderConfig";
+    var _AIPCR = "AssociateIdentityProviderConfigRequest";
+    var _AIPCRs = "AssociateIdentityProviderConfigResponse";
+    var _AId = "AddonIssue";
+    var _ANCR = "AddonNamespaceConfigRequest";
+    var _ANCRd = "AddonNamespaceConfigResponse";
+    var _AP = "AccessPolicy";
+    var _APIA = "AddonPodIdentityAssociations";
+    var _APIAL = "AddonPodIdentityAssociationsList";
+    var _APIC = "AddonPodIdentityConfiguration";
+    var _APICL = "AddonPodIdentityConfigurationList";
+    var _APL = "AccessPoliciesList";
+    var _AS = "AccessScope";
+    var _ASG = "AutoScalingGroup";
+    var _ASGL = "AutoScalingGroupList";
+    var _AVC = "AllowedValuesConstraint";
+    var _AVI = "AddonVersionInfo";
+    var _AVIL = "AddonVersionInfoList";
+    var _Ad = "Addons";
+    var _BRE = "BadRequestException";
+    var _BS = "BlockStorage";
+    var _C2 = "Cancellation";
+    var _CA2 = "CertificateAuthority";
+    var _CACR = "CreateAccessConfigRequest";
+    var _CAE = "CreateAccessEntry";
+    var _CAER = "CreateAccessEntryRequest";
+    var _CAERr = "CreateAccessEntryResponse";
+    var _CAR = "CreateAddonRequest";
+    var _CARr = "CreateAddonResponse";
+    var _CAS = "CertificateAuthoritySummary";
+    var _CASE = "CertificateAuthorityScheduledEvents";
+    var _CASL = "CertificateAuthoritySummaryList";
+    var _CAV = "CertificateAuthorityValidity";
+    var _CAr = "CreateAddon";
+    var _CC = "CreateCapability";
+    var _CCA = "CreateCertificateAuthority";
+    var _CCAR = "CreateCertificateAuthorityRequest";
+    var _CCARr = "CreateCertificateAuthorityResponse";
+    var _CCR = "CapabilityConfigurationRequest";
+    var _CCRa = "CapabilityConfigurationResponse";
+    var _CCRo = "ComputeConfigRequest";
+    var _CCRom = "ComputeConfigResponse";
+    var _CCRon = "ConnectorConfigRequest";
+    var _CCRonn = "ConnectorConfigResponse";
+    var _CCRr = "CreateCapabilityRequest";
+    var _CCRre = "CreateCapabilityResponse";
+    var _CCRrea = "CreateClusterRequest";
+    var _CCRreat = "CreateClusterResponse";
+    var _CCr = "CreateCluster";
+    var _CE = "ClientException";
+    var _CEAS = "CreateEksAnywhereSubscription";
+    var _CEASR = "CreateEksAnywhereSubscriptionRequest";
+    var _CEASRr = "CreateEksAnywhereSubscriptionResponse";
+    var _CFP = "CreateFargateProfile";
+    var _CFPR = "CreateFargateProfileRequest";
+    var _CFPRr = "CreateFargateProfileResponse";
+    var _CH = "CapabilityHealth";
+    var _CHl = "ClusterHealth";
+    var _CI = "CapabilityIssue";
+    var _CIL = "CapabilityIssueList";
+    var _CILl = "ClusterIssueList";
+    var _CIl = "ClusterIssue";
+    var _CMC = "CrdManagementConfiguration";
+    var _CN = "CreateNodegroup";
+    var _CNR = "CreateNodegroupRequest";
+    var _CNRr = "CreateNodegroupResponse";
+    var _CPCI = "ControlPlaneConfigInfo";
+    var _CPIA = "CreatePodIdentityAssociation";
+    var _CPIAR = "CreatePodIdentityAssociationRequest";
+    var _CPIARr = "CreatePodIdentityAssociationResponse";
+    var _CPPR = "ControlPlanePlacementRequest";
+    var _CPPRo = "ControlPlanePlacementResponse";
+    var _CPSC = "ControlPlaneScalingConfig";
+    var _CPSTI = "ControlPlaneScalingTierInfo";
+    var _CPSTL = "ControlPlaneScalingTierList";
+    var _CS2 = "CapabilitySummary";
+    var _CSL = "CapabilitySummaryList";
+    var _CSl = "ClientStat";
+    var _CSli = "ClientStats";
+    var _CU = "CancelUpdate";
+    var _CUR = "CancelUpdateRequest";
+    var _CURa = "CancelUpdateResponse";
+    var _CVI = "ClusterVersionInformation";
+    var _CVL = "ClusterVersionList";
+    var _Ca = "Capability";
+    var _Ce = "Certificate";
+    var _Cl = "Cluster";
+    var _Co = "Compatibility";
+    var _Com = "Compatibilities";
+    var _DA = "DeleteAddon";
+    var _DAC = "DescribeAddonConfiguration";
+    var _DACR = "DescribeAddonConfigurationRequest";
+    var _DACRe = "DescribeAddonConfigurationResponse";
+    var _DAE = "DeleteAccessEntry";
+    var _DAER = "DeleteAccessEntryRequest";
+    var _DAERe = "DeleteAccessEntryResponse";
+    var _DAERes = "DescribeAccessEntryRequest";
+    var _DAEResc = "DescribeAccessEntryResponse";
+    var _DAEe = "DescribeAccessEntry";
+    var _DAP = "DisassociateAccessPolicy";
+    var _DAPR = "DisassociateAccessPolicyRequest";
+    var _DAPRi = "DisassociateAccessPolicyResponse";
+    var _DAR = "DeleteAddonRequest";
+    var _DARe = "DeleteAddonResponse";
+    var _DARes = "DescribeAddonRequest";
+    var _DAResc = "DescribeAddonResponse";
+    var _DAV = "DescribeAddonVersions";
+    var _DAVR = "DescribeAddonVersionsRequest";
+    var _DAVRe = "DescribeAddonVersionsResponse";
+    var _DAe = "DescribeAddon";
+    var _DC = "DurationConstraints";
+    var _DCA = "DeleteCertificateAuthority";
+    var _DCAR = "DeleteCertificateAuthorityRequest";
+    var _DCARe = "DeleteCertificateAuthorityResponse";
+    var _DCARes = "DescribeCertificateAuthorityRequest";
+    var _DCAResc = "DescribeCertificateAuthorityResponse";
+    var _DCAe = "DescribeCertificateAuthority";
+    var _DCR = "DeleteCapabilityRequest";
+    var _DCRe = "DeleteCapabilityResponse";
+    var _DCRel = "DeleteClusterRequest";
+    var _DCRele = "DeleteClusterResponse";
+    var _DCRer = "DeregisterClusterRequest";
+    var _DCRere = "DeregisterClusterResponse";
+    var _DCRes = "DescribeCapabilityRequest";
+    var _DCResc = "DescribeCapabilityResponse";
+    var _DCRescr = "DescribeClusterRequest";
+    var _DCRescri = "DescribeClusterResponse";
+    var _DCV = "DescribeClusterVersions";
+    var _DCVR = "DescribeClusterVersionsRequest";
+    var _DCVRe = "DescribeClusterVersionsResponse";
+    var _DCe = "DeleteCapability";
+    var _DCel = "DeleteCluster";
+    var _DCer = "DeregisterCluster";
+    var _DCes = "DescribeCapability";
+    var _DCesc = "DescribeCluster";
+    var _DD = "DeprecationDetail";
+    var _DDe = "DeprecationDetails";
+    var _DEAS = "DeleteEksAnywhereSubscription";
+    var _DEASR = "DeleteEksAnywhereSubscriptionRequest";
+    var _DEASRe = "DeleteEksAnywhereSubscriptionResponse";
+    var _DEASRes = "DescribeEksAnywhereSubscriptionRequest";
+    var _DEASResc = "DescribeEksAnywhereSubscriptionResponse";
+    var _DEASe = "DescribeEksAnywhereSubscription";
+    var _DFP = "DeleteFargateProfile";
+    var _DFPR = "DeleteFargateProfileRequest";
+    var _DFPRe = "DeleteFargateProfileResponse";
+    var _DFPRes = "DescribeFargateProfileRequest";
+    var _DFPResc = "DescribeFargateProfileResponse";
+    var _DFPe = "DescribeFargateProfile";
+    var _DI = "DescribeInsight";
+    var _DIPC = "DescribeIdentityProviderConfig";
+    var _DIPCR = "DescribeIdentityProviderConfigRequest";
+    var _DIPCRe = "DescribeIdentityProviderConfigResponse";
+    var _DIPCRi = "DisassociateIdentityProviderConfigRequest";
+    var _DIPCRis = "DisassociateIdentityProviderConfigResponse";
+    var _DIPCi = "DisassociateIdentityProviderConfig";
+    var _DIR = "DescribeInsightRequest";
+    var _DIRR = "DescribeInsightsRefreshRequest";
+    var _DIRRe = "DescribeInsightsRefreshResponse";
+    var _DIRe = "DescribeInsightResponse";
+    var _DIRes = "DescribeInsightsRefresh";
+    var _DN = "DeleteNodegroup";
+    var _DNR = "DeleteNodegroupRequest";
+    var _DNRe = "DeleteNodegroupResponse";
+    var _DNRes = "DescribeNodegroupRequest";
+    var _DNResc = "DescribeNodegroupResponse";
+    var _DNe = "DescribeNodegroup";
+    var _DPC = "DurationParameterConfig";
+    var _DPIA = "DeletePodIdentityAssociation";
+    var _DPIAR = "DeletePodIdentityAssociationRequest";
+    var _DPIARe = "DeletePodIdentityAssociationResponse";
+    var _DPIARes = "DescribePodIdentityAssociationRequest";
+    var _DPIAResc = "DescribePodIdentityAssociationResponse";
+    var _DPIAe = "DescribePodIdentityAssociation";
+    var _DU = "DescribeUpdate";
+    var _DUR = "DescribeUpdateRequest";
+    var _DURe = "DescribeUpdateResponse";
+    var _EAS = "EksAnywhereSubscription";
+    var _EASL = "EksAnywhereSubscriptionList";
+    var _EAST = "EksAnywhereSubscriptionTerm";
+    var _EC = "EncryptionConfig";
+    var _ECL = "EncryptionConfigList";
+    var _ED = "ErrorDetail";
+    var _EDr = "ErrorDetails";
+    var _ELB = "ElasticLoadBalancing";
+    var _EPR = "EtcdPlacementRequest";
+    var _EPRt = "EtcdPlacementResponse";
+    var _FP = "FargateProfile";
+    var _FPH = "FargateProfileHealth";
+    var _FPI = "FargateProfileIssue";
+    var _FPIL = "FargateProfileIssueList";
+    var _FPS = "FargateProfileSelector";
+    var _FPSa = "FargateProfileSelectors";
+    var _GAC = "GatewayApiConfiguration";
+    var _HPACCR = "HorizontalPodAutoscalerControllerConfigRequest";
+    var _HPACCRo = "HorizontalPodAutoscalerControllerConfigResponse";
+    var _HPACVC = "HorizontalPodAutoscalerControllerVersionConfig";
+    var _I = "Identity";
+    var _IC = "IntegerConstraints";
+    var _ICSS = "InsightCategorySpecificSummary";
+    var _IF = "InsightsFilter";
+    var _IL = "IssueList";
+    var _IPC = "IdentityProviderConfig";
+    var _IPCR = "IdentityProviderConfigResponse";
+    var _IPCd = "IdentityProviderConfigs";
+    var _IPCn = "IntegerParameterConfig";
+    var _IPE = "InvalidParameterException";
+    var _IRC = "IntegerRangeConstraint";
+    var _IRD = "InsightResourceDetail";
+    var _IRDn = "InsightResourceDetails";
+    var _IRE3 = "InvalidRequestException";
+    var _IS = "InsightStatus";
+    var _ISE3 = "InvalidStateException";
+    var _ISn = "InsightSummary";
+    var _ISns = "InsightSummaries";
+    var _In = "Insight";
+    var _Is = "Issue";
+    var _KASCR = "KubeApiServerConfigRequest";
+    var _KASCRu = "KubeApiServerConfigResponse";
+    var _KASVC = "KubeApiServerVersionConfig";
+    var _KCMCR = "KubeControllerManagerConfigRequest";
+    var _KCMCRu = "KubeControllerManagerConfigResponse";
+    var _KCMVC = "KubeControllerManagerVersionConfig";
+    var _KNCR = "KubernetesNetworkConfigRequest";
+    var _KNCRu = "KubernetesNetworkConfigResponse";
+    var _KSCR = "KubeSchedulerConfigRequest";
+    var _KSCRu = "KubeSchedulerConfigResponse";
+    var _KSVC = "KubeSchedulerVersionConfig";
+    var _L = "License";
+    var _LA = "ListAddons";
+    var _LAAP = "ListAssociatedAccessPolicies";
+    var _LAAPR = "ListAssociatedAccessPoliciesRequest";
+    var _LAAPRi = "ListAssociatedAccessPoliciesResponse";
+    var _LAE = "ListAccessEntries";
+    var _LAER = "ListAccessEntriesRequest";
+    var _LAERi = "ListAccessEntriesResponse";
+    var _LAP = "ListAccessPolicies";
+    var _LAPR = "ListAccessPoliciesRequest";
+    var _LAPRi = "ListAccessPoliciesResponse";
+    var _LAR = "ListAddonsRequest";
+    var _LARi = "ListAddonsResponse";
+    var _LC = "ListCapabilities";
+    var _LCA = "ListCertificateAuthorities";
+    var _LCAR = "ListCertificateAuthoritiesRequest";
+    var _LCARi = "ListCertificateAuthoritiesResponse";
+    var _LCR = "ListCapabilitiesRequest";
+    var _LCRi = "ListCapabilitiesResponse";
+    var _LCRis = "ListClustersRequest";
+    var _LCRist = "ListClustersResponse";
+    var _LCi = "ListClusters";
+    var _LEAS = "ListEksAnywhereSubscriptions";
+    var _LEASR = "ListEksAnywhereSubscriptionsRequest";
+    var _LEASRi = "ListEksAnywhereSubscriptionsResponse";
+    var _LFP = "ListFargateProfiles";
+    var _LFPR = "ListFargateProfilesRequest";
+    var _LFPRi = "ListFargateProfilesResponse";
+    var _LI = "ListInsights";
+    var _LIPC = "ListIdentityProviderConfigs";
+    var _LIPCR = "ListIdentityProviderConfigsRequest";
+    var _LIPCRi = "ListIdentityProviderConfigsResponse";
+    var _LIR = "ListInsightsRequest";
+    var _LIRi = "ListInsightsResponse";
+    var _LL = "LicenseList";
+    var _LN = "ListNodegroups";
+    var _LNR = "ListNodegroupsRequest";
+    var _LNRi = "ListNodegroupsResponse";
+    var _LPIA = "ListPodIdentityAssociations";
+    var _LPIAR = "ListPodIdentityAssociationsRequest";
+    var _LPIARi = "ListPodIdentityAssociationsResponse";
+    var _LS = "LogSetup";
+    var _LSo = "LogSetups";
+    var _LTFR = "ListTagsForResource";
+    var _LTFRR = "ListTagsForResourceRequest";
+    var _LTFRRi = "ListTagsForResourceResponse";
+    var _LTS = "LaunchTemplateSpecification";
+    var _LU = "ListUpdates";
+    var _LUR = "ListUpdatesRequest";
+    var _LURi = "ListUpdatesResponse";
+    var _Lo = "Logging";
+    var _MI = "MarketplaceInformation";
+    var _N = "Nodegroup";
+    var _NFE = "NotFoundException";
+    var _NH = "NodegroupHealth";
+    var _NR = "NodegroupResources";
+    var _NRC = "NodeRepairConfig";
+    var _NRCO = "NodeRepairConfigOverrides";
+    var _NRCOL = "NodeRepairConfigOverridesList";
+    var _NRFC = "NodeResourcesFitConfig";
+    var _NRFVC = "NodeResourcesFitVersionConfig";
+    var _NSC = "NodegroupScalingConfig";
+    var _NUC = "NodegroupUpdateConfig";
+    var _OCR = "OutpostConfigRequest";
+    var _OCRu = "OutpostConfigResponse";
+    var _OIDC = "OIDC";
+    var _OIPC = "OidcIdentityProviderConfig";
+    var _OIPCR = "OidcIdentityProviderConfigRequest";
+    var _P2 = "Provider";
+    var _PGCCR = "PodGcControllerConfigRequest";
+    var _PGCCRo = "PodGcControllerConfigResponse";
+    var _PGCVC = "PodGcControllerVersionConfig";
+    var _PIA = "PodIdentityAssociation";
+    var _PIAS = "PodIdentityAssociationSummary";
+    var _PIASo = "PodIdentityAssociationSummaries";
+    var _PRC = "PortRangeConstraints";
+    var _PRPC = "PortRangeParameterConfig";
+    var _RAC = "RemoteAccessConfig";
+    var _RC2 = "ResourceConstraints";
+    var _RCR = "RegisterClusterRequest";
+    var _RCRe = "RegisterClusterResponse";
+    var _RCe = "RegisterCluster";
+    var _RCo = "RollbackConfig";
+    var _RIUE = "ResourceInUseException";
+    var _RLEE = "ResourceLimitExceededException";
+    var _RNCR = "RemoteNetworkConfigRequest";
+    var _RNCRe = "RemoteNetworkConfigResponse";
+    var _RNFE2 = "ResourceNotFoundException";
+    var _RNN = "RemoteNodeNetwork";
+    var _RNNL = "RemoteNodeNetworkList";
+    var _RPDE = "ResourcePropagationDelayException";
+    var _RPN = "RemotePodNetwork";
+    var _RPNL = "RemotePodNetworkList";
+    var _RW = "ResourceWeight";
+    var _RWL = "ResourceWeightList";
+    var _SCR = "StorageConfigRequest";
+    var _SCRt = "StorageConfigResponse";
+    var _SE = "ServerException";
+    var _SI2 = "SsoIdentity";
+    var _SIL = "SsoIdentityList";
+    var _SIR = "StartInsightsRefresh";
+    var _SIRR = "StartInsightsRefreshRequest";
+    var _SIRRt = "StartInsightsRefreshResponse";
+    var _SNPR = "ServiceNodePortRange";
+    var _SS = "ScoringStrategy";
+    var _SSC = "ScoringStrategyConfig";
+    var _SSCc = "ScoringStrategyConstraints";
+    var _SUE = "ServiceUnavailableException";
+    var _T2 = "Taint";
+    var _TE = "ThrottlingException";
+    var _TR = "TagResource";
+    var _TRR = "TagResourceRequest";
+    var _TRRa = "TagResourceResponse";
+    var _U = "Update";
+    var _UA = "UpdateAddon";
+    var _UAC = "UpdateAckConfig";
+    var _UACC = "UpdateArgoCdConfig";
+    var _UACR = "UpdateAccessConfigRequest";
+    var _UAE = "UpdateAccessEntry";
+    var _UAER = "UpdateAccessEntryRequest";
+    var _UAERp = "UpdateAccessEntryResponse";
+    var _UAR = "UpdateAddonRequest";
+    var _UARp = "UpdateAddonResponse";
+    var _UAZE = "UnsupportedAvailabilityZoneException";
+    var _UC = "UpdateCapability";
+    var _UCC = "UpdateCapabilityConfiguration";
+    var _UCCR = "UpdateClusterConfigRequest";
+    var _UCCRp = "UpdateClusterConfigResponse";
+    var _UCCp = "UpdateClusterConfig";
+    var _UCR = "UpdateCapabilityRequest";
+    var _UCRp = "UpdateCapabilityResponse";
+    var _UCV = "UpdateClusterVersion";
+    var _UCVR = "UpdateClusterVersionRequest";
+    var _UCVRp = "UpdateClusterVersionResponse";
+    var _UEAS = "UpdateEksAnywhereSubscription";
+    var _UEASR = "UpdateEksAnywhereSubscriptionRequest";
+    var _UEASRp = "UpdateEksAnywhereSubscriptionResponse";
+    var _ULP = "UpdateLabelsPayload";
+    var _UNC = "UpdateNodegroupConfig";
+    var _UNCR = "UpdateNodegroupConfigRequest";
+    var _UNCRp = "UpdateNodegroupConfigResponse";
+    var _UNV = "UpdateNodegroupVersion";
+    var _UNVR = "UpdateNodegroupVersionRequest";
+    var _UNVRp = "UpdateNodegroupVersionResponse";
+    var _UP = "UpdateParam";
+    var _UPIA = "UpdatePodIdentityAssociation";
+    var _UPIAR = "UpdatePodIdentityAssociationRequest";
+    var _UPIARp = "UpdatePodIdentityAssociationResponse";
+    var _UPR = "UpgradePolicyRequest";
+    var _UPRp = "UpgradePolicyResponse";
+    var _UPp = "UpdateParams";
+    var _UR = "UntagResource";
+    var _URM = "UpdateRoleMappings";
+    var _URR = "UntagResourceRequest";
+    var _URRn = "UntagResourceResponse";
+    var _UTP = "UpdateTaintsPayload";
+    var _VCR = "VpcConfigRequest";
+    var _VCRp = "VpcConfigResponse";
+    var _WPC = "WarmPoolConfig";
+    var _ZSCR = "ZonalShiftConfigRequest";
+    var _ZSCRo = "ZonalShiftConfigResponse";
+    var _a2 = "arn";
+    var _aA = "addonArn";
+    var _aAP = "associatedAccessPolicy";
+    var _aAPs = "associatedAccessPolicies";
+    var _aAc = "activatedAt";
+    var _aAs = "associatedAt";
+    var _aAss = "associationArn";
+    var _aB = "activatedBy";
+    var _aC = "argoCd";
+    var _aCD = "addonCompatibilityDetails";
+    var _aCc = "accessConfig";
+    var _aCct = "activationCode";
+    var _aE = "activationExpiry";
+    var _aEA = "accessEntryArn";
+    var _aEc = "accessEntry";
+    var _aEcc = "accessEntries";
+    var _aI2 = "awsIdc";
+    var _aIc = "activationId";
+    var _aId = "additionalInfo";
+    var _aIs = "associationId";
+    var _aM = "authenticationMode";
+    var _aN = "addonName";
+    var _aOUL = "addOrUpdateLabels";
+    var _aOURM = "addOrUpdateRoleMappings";
+    var _aOUT = "addOrUpdateTaints";
+    var _aP = "accessPolicies";
+    var _aPA = "associatedPolicyArn";
+    var _aR = "autoRenew";
+    var _aRC = "apiRequestConcurrency";
+    var _aS = "accessScope";
+    var _aSG = "autoScalingGroups";
+    var _aT4 = "amiType";
+    var _aV = "addonVersion";
+    var _aVd = "addonVersions";
+    var _aVl = "allowedValues";
+    var _ac = "ack";
+    var _act = "active";
+    var _ad = "addon";
+    var _add = "addons";
+    var _ar = "architecture";
+    var _as = "association";
+    var _ass = "associations";
+    var _bCCAP = "bootstrapClusterCreatorAdminPermissions";
+    var _bS = "blockStorage";
+    var _bSMA = "bootstrapSelfManagedAddons";
+    var _c5 = "client";
+    var _cA = "createdAt";
+    var _cAI = "certificateAuthorityId";
+    var _cAe = "certificateAuthority";
+    var _cAer = "certificateAuthorities";
+    var _cB = "createdBy";
+    var _cC = "connectorConfig";
+    var _cCo = "computeConfig";
+    var _cDSG = "clusterDatabaseSizeGb";
+    var _cI3 = "clientId";
+    var _cL = "clusterLogging";
+    var _cN = "clusterName";
+    var _cNa = "capabilityName";
+    var _cPCC = "controlPlaneComponentConfig";
+    var _cPCCO = "controlPlaneComponentConfigOverrides";
+    var _cPEM = "controlPlaneEgressMode";
+    var _cPIT = "controlPlaneInstanceType";
+    var _cPP = "controlPlanePlacement";
+    var _cPSC = "controlPlaneScalingConfig";
+    var _cPST = "controlPlaneScalingTiers";
+    var _cRT = "clientRequestToken";
+    var _cS2 = "clientStats";
+    var _cSGI = "clusterSecurityGroupId";
+    var _cSS = "categorySpecificSummary";
+    var _cSo = "configurationSchema";
+    var _cT = "computeTypes";
+    var _cTa = "capacityType";
+    var _cTl = "clusterType";
+    var _cV3 = "configurationValues";
+    var _cVl = "clusterVersion";
+    var _cVlu = "clusterVersions";
+    var _cVo = "compatibleVersions";
+    var _ca = "capability";
+    var _can = "cancellation";
+    var _cap = "capabilities";
+    var _cat = "category";
+    var _cate = "categories";
+    var _ci = "cidrs";
+    var _cl = "cluster";
+    var _clu = "clusters";
+    var _co3 = "code";
+    var _com = "compatibilities";
+    var _con = "configuration";
+    var _cons = "constraints";
+    var _cr = "crds";
+    var _d = "data";
+    var _dD = "deprecationDetails";
+    var _dN = "defaultNamespace";
+    var _dO = "defaultOnly";
+    var _dP = "deletionProtection";
+    var _dPP = "deletePropagationPolicy";
+    var _dPV = "defaultPlatformVersion";
+    var _dS = "disabledServices";
+    var _dST = "disableSessionTags";
+    var _dSe = "desiredSize";
+    var _dSi = "distributionStatus";
+    var _dSis = "diskSize";
+    var _dV = "defaultVersion";
+    var _dVe = "defaultValue";
+    var _de = "description";
+    var _du = "duration";
+    var _e5 = "error";
+    var _eA = "endedAt";
+    var _eC = "encryptionConfig";
+    var _eCN = "enableCrossNamespace";
+    var _eCr = "errorCode";
+    var _eD = "effectiveDate";
+    var _eDx = "expirationDate";
+    var _eI3 = "externalId";
+    var _eIT = "etcdInstanceType";
+    var _eLB = "elasticLoadBalancing";
+    var _eM = "errorMessage";
+    var _eOESD = "endOfExtendedSupportDate";
+    var _eOSSD = "endOfStandardSupportDate";
+    var _eP = "endpointPrefix";
+    var _ePA = "endpointPublicAccess";
+    var _ePAn = "endpointPrivateAccess";
+    var _ePt = "etcdPlacement";
+    var _eSK = "ec2SshKey";
+    var _eT = "eventTtl";
+    var _ef = "effect";
+    var _en = "enabled";
+    var _end = "endpoint";
+    var _er = "errors";
+    var _f = "filter";
+    var _fAA = "firstAutoActivation";
+    var _fAAi = "finalAutoActivation";
+    var _fP = "fargateProfile";
+    var _fPA = "fargateProfileArn";
+    var _fPN = "fargateProfileName";
+    var _fPNa = "fargateProfileNames";
+    var _fo = "force";
+    var _gA = "gatewayApi";
+    var _gC = "groupsClaim";
+    var _gN = "groupName";
+    var _gP = "groupsPrefix";
+    var _h4 = "health";
+    var _hE5 = "httpError";
+    var _hPACC = "horizontalPodAutoscalerControllerConfig";
+    var _hPASP = "horizontalPodAutoscalerSyncPeriod";
+    var _hQ2 = "httpQuery";
+    var _ht = "http";
+    var _i = "id";
+    var _iA = "includeAll";
+    var _iF = "ipFamily";
+    var _iIA = "idcInstanceArn";
+    var _iMAA = "idcManagedApplicationArn";
+    var _iPC = "identityProviderConfig";
+    var _iPCA = "identityProviderConfigArn";
+    var _iPCN = "identityProviderConfigName";
+    var _iPCd = "identityProviderConfigs";
+    var _iR = "idcRegion";
+    var _iS = "insightStatus";
+    var _iSn = "includeStatus";
+    var _iT3 = "instanceTypes";
+    var _iTd = "idempotencyToken";
+    var _iU = "issuerUrl";
+    var _id = "identities";
+    var _ide = "identity";
+    var _in = "insight";
+    var _inc = "include";
+    var _ins = "insights";
+    var _is = "issues";
+    var _iss = "issuer";
+    var _k = "key";
+    var _kA = "keyArn";
+    var _kASC = "kubeApiServerConfig";
+    var _kCMC = "kubeControllerManagerConfig";
+    var _kG = "kubernetesGroups";
+    var _kNC = "kubernetesNetworkConfig";
+    var _kPV = "kubernetesPatchVersion";
+    var _kRU = "kubernetesResourceUri";
+    var _kSC = "kubeSchedulerConfig";
+    var _kV = "kubernetesVersion";
+    var _kVu = "kubernetesVersions";
+    var _l = "logging";
+    var _lA = "licenseArns";
+    var _lQ = "licenseQuantity";
+    var _lRT = "lastRequestTime";
+    var _lRTa = "lastRefreshTime";
+    var _lT = "licenseType";
+    var _lTT = "lastTransitionTime";
+    var _lTa = "launchTemplate";
+    var _la = "labels";
+    var _li = "licenses";
+    var _m4 = "message";
+    var _mA = "modifiedAt";
+    var _mGPC = "maxGroupPreparedCapacity";
+    var _mI = "marketplaceInformation";
+    var _mP = "minPort";
+    var _mPNRC = "maxParallelNodesRepairedCount";
+    var _mPNRP = "maxParallelNodesRepairedPercentage";
+    var _mPa = "maxPort";
+    var _mR = "maxResults";
+    var _mRWTM = "minRepairWaitTimeMins";
+    var _mS = "minSize";
+    var _mSa = "maxSize";
+    var _mU = "maxUnavailable";
+    var _mUNTC = "maxUnhealthyNodeThresholdCount";
+    var _mUNTP = "maxUnhealthyNodeThresholdPercentage";
+    var _mUP = "maxUnavailablePercentage";
+    var _ma = "managed";
+    var _max = "max";
+    var _mi = "min";
+    var _n = "name";
+    var _nA = "networkAccess";
+    var _nAo = "notAfter";
+    var _nAod = "nodegroupArn";
+    var _nB = "notBefore";
+    var _nC = "namespaceConfig";
+    var _nMC = "nodeMonitoringCondition";
+    var _nN = "nodegroupName";
+    var _nORLD = "numberOfRequestsLast30Days";
+    var _nP = "nodePools";
+    var _nR = "nodeRole";
+    var _nRA = "nodeRoleArn";
+    var _nRC = "nodeRepairConfig";
+    var _nRCO = "nodeRepairConfigOverrides";
+    var _nRF = "nodeResourcesFit";
+    var _nT = "nextToken";
+    var _nUR = "nodeUnhealthyReason";
+    var _na = "namespaces";
+    var _nam = "namespace";
+    var _no = "nodegroup";
+    var _nod = "nodegroups";
+    var _o = "owner";
+    var _oA = "outpostArns";
+    var _oAw = "ownerArn";
+    var _oC = "outpostConfig";
+    var _oi = "oidc";
+    var _ow = "owners";
+    var _p = "publisher";
+    var _pA = "principalArn";
+    var _pAC = "publicAccessCidrs";
+    var _pAo = "policyArn";
+    var _pERA = "podExecutionRoleArn";
+    var _pGCC = "podGcControllerConfig";
+    var _pI = "productId";
+    var _pIA = "podIdentityAssociations";
+    var _pIC = "podIdentityConfiguration";
+    var _pS = "poolState";
+    var _pSRPS = "podSchedulingRatePerSecond";
+    var _pU = "productUrl";
+    var _pV = "platformVersion";
+    var _pVl = "platformVersions";
+    var _pa = "params";
+    var _po = "policy";
+    var _pr = "provider";
+    var _pre = "preserve";
+    var _pu = "publishers";
+    var _r3 = "role";
+    var _rA = "roleArn";
+    var _rASG = "remoteAccessSecurityGroup";
+    var _rAe = "remoteAccess";
+    var _rAep = "repairAction";
+    var _rAes = "resourceArn";
+    var _rAo = "rollbackAvailable";
+    var _rC2 = "requiresConfiguration";
+    var _rCe = "resolveConflicts";
+    var _rCeq = "requiredClaims";
+    var _rCo = "rollbackConfig";
+    var _rD = "releaseDate";
+    var _rI = "resourceIds";
+    var _rIP = "requiresIamPermissions";
+    var _rL = "removeLabels";
+    var _rMP = "recommendedManagedPolicies";
+    var _rNC = "remoteNetworkConfig";
+    var _rNN = "remoteNodeNetworks";
+    var _rOSI = "reuseOnScaleIn";
+    var _rPN = "remotePodNetworks";
+    var _rRM = "rbacRoleMappings";
+    var _rRMe = "removeRoleMappings";
+    var _rT3 = "removeTaints";
+    var _rV = "releaseVersion";
+    var _rVC = "resourcesVpcConfig";
+    var _rW = "replacedWith";
+    var _re = "reason";
+    var _rec = "recommendation";
+    var _res = "resources";
+    var _s5 = "smithy.ts.sdk.synthetic.com.amazonaws.eks";
+    var _sA = "serviceAccount";
+    var _sARA = "serviceAccountRoleArn";
+    var _sAt = "startedAt";
+    var _sC = "storageConfig";
+    var _sCc = "scalingConfig";
+    var _sE = "scheduledEvents";
+    var _sGI = "securityGroupIds";
+    var _sI = "subscriptionId";
+    var _sIC = "serviceIpv4Cidr";
+    var _sICe = "serviceIpv6Cidr";
+    var _sIu = "subnetIds";
+    var _sL = "spreadLevel";
+    var _sNPR = "serviceNodePortRange";
+    var _sS = "signingStatus";
+    var _sSG = "sourceSecurityGroups";
+    var _sSRV = "startServingReplacementVersion";
+    var _sSV = "stopServingVersion";
+    var _sSc = "scoringStrategy";
+    var _sT3 = "supportType";
+    var _sU = "serverUrl";
+    var _se3 = "server";
+    var _sel = "selectors";
+    var _st = "status";
+    var _sta = "statuses";
+    var _su = "subscription";
+    var _sub = "subnets";
+    var _subs = "subscriptions";
+    var _t = "tags";
+    var _tK = "tagKeys";
+    var _tL = "taintsList";
+    var _tM = "timeoutMinutes";
+    var _tN = "tierName";
+    var _tPGT = "terminatedPodGcThreshold";
+    var _tRA = "targetRoleArn";
+    var _ta = "taints";
+    var _te = "term";
+    var _ti = "tier";
+    var _to = "token";
+    var _ty = "type";
+    var _typ = "types";
+    var _u = "username";
+    var _uA = "userAgent";
+    var _uC = "updateConfig";
+    var _uCs = "usernameClaim";
+    var _uI = "updateId";
+    var _uIp = "updateIds";
+    var _uP = "upgradePolicy";
+    var _uPs = "usernamePrefix";
+    var _uS = "updateStrategy";
+    var _un = "unit";
+    var _up = "update";
+    var _us = "usage";
+    var _v = "version";
+    var _vI = "vpceIds";
+    var _vIp = "vpcId";
+    var _vS = "versionStatus";
+    var _vZ = "validZones";
+    var _va = "validity";
+    var _val = "value";
+    var _w = "weight";
+    var _wPC = "warmPoolConfig";
+    var _zSC = "zonalShiftConfig";
+    var n05 = "com.amazonaws.eks";
+    var _s_registry5 = new TypeRegistry2(_s5);
+    var EKSServiceException$ = [-3, _s5, "EKSServiceException", 0, [], []];
+    _s_registry5.registerError(EKSServiceException$, EKSServiceException);
+    var n0_registry5 = new TypeRegistry2(n05);
+    var AccessDeniedException$3 = [
+      -3,
+      n05,
+      _ADE3,
+      { [_e5]: _c5, [_hE5]: 403 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(AccessDeniedException$3, AccessDeniedException3);
+    var BadRequestException$ = [
+      -3,
+      n05,
+      _BRE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(BadRequestException$, BadRequestException);
+    var ClientException$ = [
+      -3,
+      n05,
+      _CE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _nN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ClientException$, ClientException);
+    var InvalidParameterException$ = [
+      -3,
+      n05,
+      _IPE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _nN, _fPN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(InvalidParameterException$, InvalidParameterException);
+    var InvalidRequestException$3 = [
+      -3,
+      n05,
+      _IRE3,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _nN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(InvalidRequestException$3, InvalidRequestException3);
+    var InvalidStateException$ = [
+      -3,
+      n05,
+      _ISE3,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _m4],
+      [0, 0]
+    ];
+    n0_registry5.registerError(InvalidStateException$, InvalidStateException);
+    var NotFoundException$ = [
+      -3,
+      n05,
+      _NFE,
+      { [_e5]: _c5, [_hE5]: 404 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(NotFoundException$, NotFoundException);
+    var ResourceInUseException$ = [
+      -3,
+      n05,
+      _RIUE,
+      { [_e5]: _c5, [_hE5]: 409 },
+      [_cN, _nN, _aN, _m4],
+      [0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ResourceInUseException$, ResourceInUseException);
+    var ResourceLimitExceededException$ = [
+      -3,
+      n05,
+      _RLEE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _nN, _sI, _m4],
+      [0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ResourceLimitExceededException$, ResourceLimitExceededException);
+    var ResourceNotFoundException$2 = [
+      -3,
+      n05,
+      _RNFE2,
+      { [_e5]: _c5, [_hE5]: 404 },
+      [_cN, _nN, _fPN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ResourceNotFoundException$2, ResourceNotFoundException2);
+    var ResourcePropagationDelayException$ = [
+      -3,
+      n05,
+      _RPDE,
+      { [_e5]: _c5, [_hE5]: 428 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ResourcePropagationDelayException$, ResourcePropagationDelayException);
+    var ServerException$ = [
+      -3,
+      n05,
+      _SE,
+      { [_e5]: _se3, [_hE5]: 500 },
+      [_cN, _nN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ServerException$, ServerException);
+    var ServiceUnavailableException$ = [
+      -3,
+      n05,
+      _SUE,
+      { [_e5]: _se3, [_hE5]: 503 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ServiceUnavailableException$, ServiceUnavailableException);
+    var ThrottlingException$ = [
+      -3,
+      n05,
+      _TE,
+      { [_e5]: _c5, [_hE5]: 429 },
+      [_cN, _m4],
+      [0, 0]
+    ];
+    n0_registry5.registerError(ThrottlingException$, ThrottlingException);
+    var UnsupportedAvailabilityZoneException$ = [
+      -3,
+      n05,
+      _UAZE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_m4, _cN, _nN, _vZ],
+      [0, 0, 0, 64 | 0]
+    ];
+    n0_registry5.registerError(UnsupportedAvailabilityZoneException$, UnsupportedAvailabilityZoneException);
+    var errorTypeRegistries5 = [
+      _s_registry5,
+      n0_registry5
+    ];
+    var AccessConfigResponse$ = [
+      3,
+      n05,
+      _ACR,
+      0,
+      [_bCCAP, _aM],
+      [2, 0]
+    ];
+    var AccessEntry$ = [
+      3,
+      n05,
+      _AE,
+      0,
+      [_cN, _pA, _kG, _aEA, _cA, _mA, _t, _u, _ty],
+      [0, 0, 64 | 0, 0, 4, 4, 128 | 0, 0, 0]
+    ];
+    var AccessPolicy$ = [
+      3,
+      n05,
+      _AP,
+      0,
+      [_n, _a2],
+      [0, 0]
+    ];
+    var AccessScope$ = [
+      3,
+      n05,
+      _AS,
+      0,
+      [_ty, _na],
+      [0, 64 | 0]
+    ];
+    var AckConfigRequest$ = [
+      3,
+      n05,
+      _ACRc,
+      0,
+      [_eCN, _dS],
+      [2, 64 | 0]
+    ];
+    var AckConfigResponse$ = [
+      3,
+      n05,
+      _ACRck,
+      0,
+      [_eCN, _dS],
+      [2, 64 | 0]
+    ];
+    var ActivateCertificateAuthorityRequest$ = [
+      3,
+      n05,
+      _ACAR,
+      0,
+      [_cN, _cAI, _cRT],
+      [[0, 1], [0, 1], [0, 4]],
+      2
+    ];
+    var ActivateCertificateAuthorityResponse$ = [
+      3,
+      n05,
+      _ACARc,
+      0,
+      [_up, _cAe],
+      [() => Update$, () => CertificateAuthoritySummary$]
+    ];
+    var ActiveCertificateAuthority$ = [
+      3,
+      n05,
+      _ACA,
+      0,
+      [_i, _aB],
+      [0, 0]
+    ];
+    var Addon$ = [
+      3,
+      n05,
+      _A2,
+      0,
+      [_aN, _cN, _st, _aV, _h4, _aA, _cA, _mA, _sARA, _t, _p, _o, _mI, _cV3, _pIA, _nC],
+      [0, 0, 0, 0, () => AddonHealth$, 0, 4, 4, 0, 128 | 0, 0, 0, () => MarketplaceInformation$, 0, 64 | 0, () => AddonNamespaceConfigResponse$]
+    ];
+    var AddonCompatibilityDetail$ = [
+      3,
+      n05,
+      _ACD,
+      0,
+      [_n, _cVo],
+      [0, 64 | 0]
+    ];
+    var AddonHealth$ = [
+      3,
+      n05,
+      _AH,
+      0,
+      [_is],
+      [() => AddonIssueList]
+    ];
+    var AddonInfo$ = [
+      3,
+      n05,
+      _AI,
+      0,
+      [_aN, _ty, _aVd, _p, _o, _mI, _dN],
+      [0, 0, () => AddonVersionInfoList, 0, 0, () => MarketplaceInformation$, 0]
+    ];
+    var AddonIssue$ = [
+      3,
+      n05,
+      _AId,
+      0,
+      [_co3, _m4, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var AddonNamespaceConfigRequest$ = [
+      3,
+      n05,
+      _ANCR,
+      0,
+      [_nam],
+      [0]
+    ];
+    var AddonNamespaceConfigResponse$ = [
+      3,
+      n05,
+      _ANCRd,
+      0,
+      [_nam],
+      [0]
+    ];
+    var AddonPodIdentityAssociations$ = [
+      3,
+      n05,
+      _APIA,
+      0,
+      [_sA, _rA],
+      [0, 0],
+      2
+    ];
+    var AddonPodIdentityConfiguration$ = [
+      3,
+      n05,
+      _APIC,
+      0,
+      [_sA, _rMP],
+      [0, 64 | 0]
+    ];
+    var AddonVersionInfo$ = [
+      3,
+      n05,
+      _AVI,
+      0,
+      [_aV, _ar, _cT, _com, _rC2, _rIP],
+      [0, 64 | 0, 64 | 0, () => Compatibilities, 2, 2]
+    ];
+    var AllowedValuesConstraint$ = [
+      3,
+      n05,
+      _AVC,
+      0,
+      [_aVl],
+      [64 | 0]
+    ];
+    var ArgoCdAwsIdcConfigRequest$ = [
+      3,
+      n05,
+      _ACAICR,
+      0,
+      [_iIA, _iR],
+      [0, 0],
+      1
+    ];
+    var ArgoCdAwsIdcConfigResponse$ = [
+      3,
+      n05,
+      _ACAICRr,
+      0,
+      [_iIA, _iR, _iMAA],
+      [0, 0, 0]
+    ];
+    var ArgoCdConfigRequest$ = [
+      3,
+      n05,
+      _ACCR,
+      0,
+      [_aI2, _nam, _rRM, _nA, _eP],
+      [() => ArgoCdAwsIdcConfigRequest$, 0, () => ArgoCdRoleMappingList, () => ArgoCdNetworkAccessConfigRequest$, 0],
+      1
+    ];
+    var ArgoCdConfigResponse$ = [
+      3,
+      n05,
+      _ACCRr,
+      0,
+      [_nam, _aI2, _rRM, _nA, _sU, _eP],
+      [0, () => ArgoCdAwsIdcConfigResponse$, () => ArgoCdRoleMappingList, () => ArgoCdNetworkAccessConfigResponse$, 0, 0]
+    ];
+    var ArgoCdNetworkAccessConfigRequest$ = [
+      3,
+      n05,
+      _ACNACR,
+      0,
+      [_vI],
+      [64 | 0]
+    ];
+    var ArgoCdNetworkAccessConfigResponse$ = [
+      3,
+      n05,
+      _ACNACRr,
+      0,
+      [_vI],
+      [64 | 0]
+    ];
+    var ArgoCdRoleMapping$ = [
+      3,
+      n05,
+      _ACRM,
+      0,
+      [_r3, _id],
+      [0, () => SsoIdentityList],
+      2
+    ];
+    var AssociateAccessPolicyRequest$ = [
+      3,
+      n05,
+      _AAPR,
+      0,
+      [_cN, _pA, _pAo, _aS],
+      [[0, 1], [0, 1], 0, () => AccessScope$],
+      4
+    ];
+    var AssociateAccessPolicyResponse$ = [
+      3,
+      n05,
+      _AAPRs,
+      0,
+      [_cN, _pA, _aAP],
+      [0, 0, () => AssociatedAccessPolicy$]
+    ];
+    var AssociatedAccessPolicy$ = [
+      3,
+      n05,
+      _AAP,
+      0,
+      [_pAo, _aS, _aAs, _mA],
+      [0, () => AccessScope$, 4, 4]
+    ];
+    var AssociateEncryptionConfigRequest$ = [
+      3,
+      n05,
+      _AECR,
+      0,
+      [_cN, _eC, _cRT],
+      [[0, 1], () => EncryptionConfigList, [0, 4]],
+      2
+    ];
+    var AssociateEncryptionConfigResponse$ = [
+      3,
+      n05,
+      _AECRs,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var AssociateIdentityProviderConfigRequest$ = [
+      3,
+      n05,
+      _AIPCR,
+      0,
+      [_cN, _oi, _t, _cRT],
+      [[0, 1], () => OidcIdentityProviderConfigRequest$, 128 | 0, [0, 4]],
+      2
+    ];
+    var AssociateIdentityProviderConfigResponse$ = [
+      3,
+      n05,
+      _AIPCRs,
+      0,
+      [_up, _t],
+      [() => Update$, 128 | 0]
+    ];
+    var AutoScalingGroup$ = [
+      3,
+      n05,
+      _ASG,
+      0,
+      [_n],
+      [0]
+    ];
+    var BlockStorage$ = [
+      3,
+      n05,
+      _BS,
+      0,
+      [_en],
+      [2]
+    ];
+    var Cancellation$ = [
+      3,
+      n05,
+      _C2,
+      0,
+      [_st, _re],
+      [0, 0]
+    ];
+    var CancelUpdateRequest$ = [
+      3,
+      n05,
+      _CUR,
+      0,
+      [_n, _uI, _cRT],
+      [[0, 1], [0, 1], [0, 4]],
+      2
+    ];
+    var CancelUpdateResponse$ = [
+      3,
+      n05,
+      _CURa,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var Capability$ = [
+      3,
+      n05,
+      _Ca,
+      0,
+      [_cNa, _a2, _cN, _ty, _rA, _st, _v, _con, _t, _h4, _cA, _mA, _dPP],
+      [0, 0, 0, 0, 0, 0, 0, () => CapabilityConfigurationResponse$, 128 | 0, () => CapabilityHealth$, 4, 4, 0]
+    ];
+    var CapabilityConfigurationRequest$ = [
+      3,
+      n05,
+      _CCR,
+      0,
+      [_aC, _ac],
+      [() => ArgoCdConfigRequest$, () => AckConfigRequest$]
+    ];
+    var CapabilityConfigurationResponse$ = [
+      3,
+      n05,
+      _CCRa,
+      0,
+      [_aC, _ac],
+      [() => ArgoCdConfigResponse$, () => AckConfigResponse$]
+    ];
+    var CapabilityHealth$ = [
+      3,
+      n05,
+      _CH,
+      0,
+      [_is],
+      [() => CapabilityIssueList]
+    ];
+    var CapabilityIssue$ = [
+      3,
+      n05,
+      _CI,
+      0,
+      [_co3, _m4],
+      [0, 0]
+    ];
+    var CapabilitySummary$ = [
+      3,
+      n05,
+      _CS2,
+      0,
+      [_cNa, _a2, _ty, _st, _v, _cA, _mA],
+      [0, 0, 0, 0, 0, 4, 4]
+    ];
+    var Certificate$ = [
+      3,
+      n05,
+      _Ce,
+      0,
+      [_d, _act],
+      [0, () => ActiveCertificateAuthority$]
+    ];
+    var CertificateAuthority$ = [
+      3,
+      n05,
+      _CA2,
+      0,
+      [_i, _cA, _cB, _aAc, _aB, _sS, _dSi, _va, _sE, _rAo, _d],
+      [0, 4, 0, 4, 0, 0, 0, () => CertificateAuthorityValidity$, () => CertificateAuthorityScheduledEvents$, 2, 0]
+    ];
+    var CertificateAuthorityScheduledEvents$ = [
+      3,
+      n05,
+      _CASE,
+      0,
+      [_fAA, _fAAi],
+      [4, 4]
+    ];
+    var CertificateAuthoritySummary$ = [
+      3,
+      n05,
+      _CAS,
+      0,
+      [_i, _cA, _cB, _aAc, _aB, _sS, _dSi],
+      [0, 4, 0, 4, 0, 0, 0]
+    ];
+    var CertificateAuthorityValidity$ = [
+      3,
+      n05,
+      _CAV,
+      0,
+      [_nB, _nAo],
+      [4, 4]
+    ];
+    var ClientStat$ = [
+      3,
+      n05,
+      _CSl,
+      0,
+      [_uA, _nORLD, _lRT],
+      [0, 1, 4]
+    ];
+    var Cluster$ = [
+      3,
+      n05,
+      _Cl,
+      0,
+      [_n, _a2, _cA, _v, _end, _rA, _rVC, _kNC, _l, _ide, _st, _cAe, _cRT, _pV, _t, _eC, _cC, _i, _h4, _oC, _aCc, _uP, _zSC, _rNC, _cCo, _sC, _dP, _cPSC, _kASC, _kSC, _kCMC],
+      [0, 0, 4, 0, 0, 0, () => VpcConfigResponse$, () => KubernetesNetworkConfigResponse$, () => Logging$, () => Identity$, 0, () => Certificate$, 0, 0, 128 | 0, () => EncryptionConfigList, () => ConnectorConfigResponse$, 0, () => ClusterHealth$, () => OutpostConfigResponse$, () => AccessConfigResponse$, () => UpgradePolicyResponse$, () => ZonalShiftConfigResponse$, () => RemoteNetworkConfigResponse$, () => ComputeConfigResponse$, () => StorageConfigResponse$, 2, () => ControlPlaneScalingConfig$, () => KubeApiServerConfigResponse$, () => KubeSchedulerConfigResponse$, () => KubeControllerManagerConfigResponse$]
+    ];
+    var ClusterHealth$ = [
+      3,
+      n05,
+      _CHl,
+      0,
+      [_is],
+      [() => ClusterIssueList]
+    ];
+    var ClusterIssue$ = [
+      3,
+      n05,
+      _CIl,
+      0,
+      [_co3, _m4, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var ClusterVersionInformation$ = [
+      3,
+      n05,
+      _CVI,
+      0,
+      [_cVl, _cTl, _dPV, _dV, _rD, _eOSSD, _eOESD, _st, _vS, _kPV, _cPST, _cPCC],
+      [0, 0, 0, 2, 4, 4, 4, 0, 0, 0, () => ControlPlaneScalingTierList, () => ControlPlaneConfigInfo$]
+    ];
+    var Compatibility$ = [
+      3,
+      n05,
+      _Co,
+      0,
+      [_cVl, _pVl, _dV],
+      [0, 64 | 0, 2]
+    ];
+    var ComputeConfigRequest$ = [
+      3,
+      n05,
+      _CCRo,
+      0,
+      [_en, _nP, _nRA],
+      [2, 64 | 0, 0]
+    ];
+    var ComputeConfigResponse$ = [
+      3,
+      n05,
+      _CCRom,
+      0,
+      [_en, _nP, _nRA],
+      [2, 64 | 0, 0]
+    ];
+    var ConnectorConfigRequest$ = [
+      3,
+      n05,
+      _CCRon,
+      0,
+      [_rA, _pr],
+      [0, 0],
+      2
+    ];
+    var ConnectorConfigResponse$ = [
+      3,
+      n05,
+      _CCRonn,
+      0,
+      [_aIc, _aCct, _aE, _pr, _rA],
+      [0, 0, 4, 0, 0]
+    ];
+    var ControlPlaneConfigInfo$ = [
+      3,
+      n05,
+      _CPCI,
+      0,
+      [_kASC, _kSC, _kCMC],
+      [() => KubeApiServerVersionConfig$, () => KubeSchedulerVersionConfig$, () => KubeControllerManagerVersionConfig$]
+    ];
+    var ControlPlanePlacementRequest$ = [
+      3,
+      n05,
+      _CPPR,
+      0,
+      [_gN, _sL],
+      [0, 0]
+    ];
+    var ControlPlanePlacementResponse$ = [
+      3,
+      n05,
+      _CPPRo,
+      0,
+      [_gN, _sL],
+      [0, 0]
+    ];
+    var ControlPlaneScalingConfig$ = [
+      3,
+      n05,
+      _CPSC,
+      0,
+      [_ti],
+      [0]
+    ];
+    var ControlPlaneScalingTierInfo$ = [
+      3,
+      n05,
+      _CPSTI,
+      0,
+      [_tN, _aRC, _pSRPS, _cDSG, _cPCCO],
+      [0, 1, 1, 1, () => ControlPlaneConfigInfo$]
+    ];
+    var CrdManagementConfiguration$ = [
+      3,
+      n05,
+      _CMC,
+      0,
+      [_ma],
+      [2]
+    ];
+    var CreateAccessConfigRequest$ = [
+      3,
+      n05,
+      _CACR,
+      0,
+      [_bCCAP, _aM],
+      [2, 0]
+    ];
+    var CreateAccessEntryRequest$ = [
+      3,
+      n05,
+      _CAER,
+      0,
+      [_cN, _pA, _kG, _t, _cRT, _u, _ty],
+      [[0, 1], 0, 64 | 0, 128 | 0, [0, 4], 0, 0],
+      2
+    ];
+    var CreateAccessEntryResponse$ = [
+      3,
+      n05,
+      _CAERr,
+      0,
+      [_aEc],
+      [() => AccessEntry$]
+    ];
+    var CreateAddonRequest$ = [
+      3,
+      n05,
+      _CAR,
+      0,
+      [_cN, _aN, _aV, _sARA, _rCe, _cRT, _t, _cV3, _pIA, _nC],
+      [[0, 1], 0, 0, 0, 0, [0, 4], 128 | 0, 0, () => AddonPodIdentityAssociationsList, () => AddonNamespaceConfigRequest$],
+      2
+    ];
+    var CreateAddonResponse$ = [
+      3,
+      n05,
+      _CARr,
+      0,
+      [_ad],
+      [() => Addon$]
+    ];
+    var CreateCapabilityRequest$ = [
+      3,
+      n05,
+      _CCRr,
+      0,
+      [_cNa, _cN, _ty, _rA, _dPP, _cRT, _con, _t],
+      [0, [0, 1], 0, 0, 0, [0, 4], () => CapabilityConfigurationRequest$, 128 | 0],
+      5
+    ];
+    var CreateCapabilityResponse$ = [
+      3,
+      n05,
+      _CCRre,
+      0,
+      [_ca],
+      [() => Capability$]
+    ];
+    var CreateCertificateAuthorityRequest$ = [
+      3,
+      n05,
+      _CCAR,
+      0,
+      [_cN, _cRT],
+      [[0, 1], [0, 4]],
+      1
+    ];
+    var CreateCertificateAuthorityResponse$ = [
+      3,
+      n05,
+      _CCARr,
+      0,
+      [_up, _cAe],
+      [() => Update$, () => CertificateAuthoritySummary$]
+    ];
+    var CreateClusterRequest$ = [
+      3,
+      n05,
+      _CCRrea,
+      0,
+      [_n, _rA, _rVC, _v, _kNC, _l, _cRT, _t, _eC, _oC, _aCc, _bSMA, _uP, _zSC, _rNC, _cCo, _sC, _dP, _cPSC, _kASC, _kSC, _kCMC],
+      [0, 0, () => VpcConfigRequest$, 0, () => KubernetesNetworkConfigRequest$, () => Logging$, [0, 4], 128 | 0, () => EncryptionConfigList, () => OutpostConfigRequest$, () => CreateAccessConfigRequest$, 2, () => UpgradePolicyRequest$, () => ZonalShiftConfigRequest$, () => RemoteNetworkConfigRequest$, () => ComputeConfigRequest$, () => StorageConfigRequest$, 2, () => ControlPlaneScalingConfig$, () => KubeApiServerConfigRequest$, () => KubeSchedulerConfigRequest$, () => KubeControllerManagerConfigRequest$],
+      3
+    ];
+    var CreateClusterResponse$ = [
+      3,
+      n05,
+      _CCRreat,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var CreateEksAnywhereSubscriptionRequest$ = [
+      3,
+      n05,
+      _CEASR,
+      0,
+      [_n, _te, _lQ, _lT, _aR, _cRT, _t],
+      [0, () => EksAnywhereSubscriptionTerm$, 1, 0, 2, [0, 4], 128 | 0],
+      2
+    ];
+    var CreateEksAnywhereSubscriptionResponse$ = [
+      3,
+      n05,
+      _CEASRr,
+      0,
+      [_su],
+      [() => EksAnywhereSubscription$]
+    ];
+    var CreateFargateProfileRequest$ = [
+      3,
+      n05,
+      _CFPR,
+      0,
+      [_fPN, _cN, _pERA, _sub, _sel, _cRT, _t],
+      [0, [0, 1], 0, 64 | 0, () => FargateProfileSelectors, [0, 4], 128 | 0],
+      3
+    ];
+    var CreateFargateProfileResponse$ = [
+      3,
+      n05,
+      _CFPRr,
+      0,
+      [_fP],
+      [() => FargateProfile$]
+    ];
+    var CreateNodegroupRequest$ = [
+      3,
+      n05,
+      _CNR,
+      0,
+      [_cN, _nN, _sub, _nR, _sCc, _dSis, _iT3, _aT4, _rAe, _la, _ta, _t, _cRT, _lTa, _uC, _nRC, _cTa, _v, _rV, _wPC],
+      [[0, 1], 0, 64 | 0, 0, () => NodegroupScalingConfig$, 1, 64 | 0, 0, () => RemoteAccessConfig$, 128 | 0, () => taintsList, 128 | 0, [0, 4], () => LaunchTemplateSpecification$, () => NodegroupUpdateConfig$, () => NodeRepairConfig$, 0, 0, 0, () => WarmPoolConfig$],
+      4
+    ];
+    var CreateNodegroupResponse$ = [
+      3,
+      n05,
+      _CNRr,
+      0,
+      [_no],
+      [() => Nodegroup$]
+    ];
+    var CreatePodIdentityAssociationRequest$ = [
+      3,
+      n05,
+      _CPIAR,
+      0,
+      [_cN, _nam, _sA, _rA, _cRT, _t, _dST, _tRA, _po],
+      [[0, 1], 0, 0, 0, [0, 4], 128 | 0, 2, 0, 0],
+      4
+    ];
+    var CreatePodIdentityAssociationResponse$ = [
+      3,
+      n05,
+      _CPIARr,
+      0,
+      [_as],
+      [() => PodIdentityAssociation$]
+    ];
+    var DeleteAccessEntryRequest$ = [
+      3,
+      n05,
+      _DAER,
+      0,
+      [_cN, _pA],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeleteAccessEntryResponse$ = [
+      3,
+      n05,
+      _DAERe,
+      0,
+      [],
+      []
+    ];
+    var DeleteAddonRequest$ = [
+      3,
+      n05,
+      _DAR,
+      0,
+      [_cN, _aN, _pre],
+      [[0, 1], [0, 1], [2, { [_hQ2]: _pre }]],
+      2
+    ];
+    var DeleteAddonResponse$ = [
+      3,
+      n05,
+      _DARe,
+      0,
+      [_ad],
+      [() => Addon$]
+    ];
+    var DeleteCapabilityRequest$ = [
+      3,
+      n05,
+      _DCR,
+      0,
+      [_cN, _cNa],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeleteCapabilityResponse$ = [
+      3,
+      n05,
+      _DCRe,
+      0,
+      [_ca],
+      [() => Capability$]
+    ];
+    var DeleteCertificateAuthorityRequest$ = [
+      3,
+      n05,
+      _DCAR,
+      0,
+      [_cN, _cAI, _cRT],
+      [[0, 1], [0, 1], [0, { [_hQ2]: _cRT, [_iTd]: 1 }]],
+      2
+    ];
+    var DeleteCertificateAuthorityResponse$ = [
+      3,
+      n05,
+      _DCARe,
+      0,
+      [_up, _cAe],
+      [() => Update$, () => CertificateAuthoritySummary$]
+    ];
+    var DeleteClusterRequest$ = [
+      3,
+      n05,
+      _DCRel,
+      0,
+      [_n],
+      [[0, 1]],
+      1
+    ];
+    var DeleteClusterResponse$ = [
+      3,
+      n05,
+      _DCRele,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var DeleteEksAnywhereSubscriptionRequest$ = [
+      3,
+      n05,
+      _DEASR,
+      0,
+      [_i],
+      [[0, 1]],
+      1
+    ];
+    var DeleteEksAnywhereSubscriptionResponse$ = [
+      3,
+      n05,
+      _DEASRe,
+      0,
+      [_su],
+      [() => EksAnywhereSubscription$]
+    ];
+    var DeleteFargateProfileRequest$ = [
+      3,
+      n05,
+      _DFPR,
+      0,
+      [_cN, _fPN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeleteFargateProfileResponse$ = [
+      3,
+      n05,
+      _DFPRe,
+      0,
+      [_fP],
+      [() => FargateProfile$]
+    ];
+    var DeleteNodegroupRequest$ = [
+      3,
+      n05,
+      _DNR,
+      0,
+      [_cN, _nN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeleteNodegroupResponse$ = [
+      3,
+      n05,
+      _DNRe,
+      0,
+      [_no],
+      [() => Nodegroup$]
+    ];
+    var DeletePodIdentityAssociationRequest$ = [
+      3,
+      n05,
+      _DPIAR,
+      0,
+      [_cN, _aIs],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeletePodIdentityAssociationResponse$ = [
+      3,
+      n05,
+      _DPIARe,
+      0,
+      [_as],
+      [() => PodIdentityAssociation$]
+    ];
+    var DeprecationDetail$ = [
+      3,
+      n05,
+      _DD,
+      0,
+      [_us, _rW, _sSV, _sSRV, _cS2],
+      [0, 0, 0, 0, () => ClientStats]
+    ];
+    var DeregisterClusterRequest$ = [
+      3,
+      n05,
+      _DCRer,
+      0,
+      [_n],
+      [[0, 1]],
+      1
+    ];
+    var DeregisterClusterResponse$ = [
+      3,
+      n05,
+      _DCRere,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var DescribeAccessEntryRequest$ = [
+      3,
+      n05,
+      _DAERes,
+      0,
+      [_cN, _pA],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeAccessEntryResponse$ = [
+      3,
+      n05,
+      _DAEResc,
+      0,
+      [_aEc],
+      [() => AccessEntry$]
+    ];
+    var DescribeAddonConfigurationRequest$ = [
+      3,
+      n05,
+      _DACR,
+      0,
+      [_aN, _aV],
+      [[0, { [_hQ2]: _aN }], [0, { [_hQ2]: _aV }]],
+      2
+    ];
+    var DescribeAddonConfigurationResponse$ = [
+      3,
+      n05,
+      _DACRe,
+      0,
+      [_aN, _aV, _cSo, _pIC],
+      [0, 0, 0, () => AddonPodIdentityConfigurationList]
+    ];
+    var DescribeAddonRequest$ = [
+      3,
+      n05,
+      _DARes,
+      0,
+      [_cN, _aN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeAddonResponse$ = [
+      3,
+      n05,
+      _DAResc,
+      0,
+      [_ad],
+      [() => Addon$]
+    ];
+    var DescribeAddonVersionsRequest$ = [
+      3,
+      n05,
+      _DAVR,
+      0,
+      [_kV, _mR, _nT, _aN, _typ, _pu, _ow],
+      [[0, { [_hQ2]: _kV }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [0, { [_hQ2]: _aN }], [64 | 0, { [_hQ2]: _typ }], [64 | 0, { [_hQ2]: _pu }], [64 | 0, { [_hQ2]: _ow }]]
+    ];
+    var DescribeAddonVersionsResponse$ = [
+      3,
+      n05,
+      _DAVRe,
+      0,
+      [_add, _nT],
+      [() => Addons, 0]
+    ];
+    var DescribeCapabilityRequest$ = [
+      3,
+      n05,
+      _DCRes,
+      0,
+      [_cN, _cNa],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeCapabilityResponse$ = [
+      3,
+      n05,
+      _DCResc,
+      0,
+      [_ca],
+      [() => Capability$]
+    ];
+    var DescribeCertificateAuthorityRequest$ = [
+      3,
+      n05,
+      _DCARes,
+      0,
+      [_cN, _cAI],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeCertificateAuthorityResponse$ = [
+      3,
+      n05,
+      _DCAResc,
+      0,
+      [_cAe],
+      [() => CertificateAuthority$]
+    ];
+    var DescribeClusterRequest$ = [
+      3,
+      n05,
+      _DCRescr,
+      0,
+      [_n],
+      [[0, 1]],
+      1
+    ];
+    var DescribeClusterResponse$ = [
+      3,
+      n05,
+      _DCRescri,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var DescribeClusterVersionsRequest$ = [
+      3,
+      n05,
+      _DCVR,
+      0,
+      [_cTl, _mR, _nT, _dO, _iA, _cVlu, _st, _vS],
+      [[0, { [_hQ2]: _cTl }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [2, { [_hQ2]: _dO }], [2, { [_hQ2]: _iA }], [64 | 0, { [_hQ2]: _cVlu }], [0, { [_hQ2]: _st }], [0, { [_hQ2]: _vS }]]
+    ];
+    var DescribeClusterVersionsResponse$ = [
+      3,
+      n05,
+      _DCVRe,
+      0,
+      [_nT, _cVlu],
+      [0, () => ClusterVersionList]
+    ];
+    var DescribeEksAnywhereSubscriptionRequest$ = [
+      3,
+      n05,
+      _DEASRes,
+      0,
+      [_i],
+      [[0, 1]],
+      1
+    ];
+    var DescribeEksAnywhereSubscriptionResponse$ = [
+      3,
+      n05,
+      _DEASResc,
+      0,
+      [_su],
+      [() => EksAnywhereSubscription$]
+    ];
+    var DescribeFargateProfileRequest$ = [
+      3,
+      n05,
+      _DFPRes,
+      0,
+      [_cN, _fPN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeFargateProfileResponse$ = [
+      3,
+      n05,
+      _DFPResc,
+      0,
+      [_fP],
+      [() => FargateProfile$]
+    ];
+    var DescribeIdentityProviderConfigRequest$ = [
+      3,
+      n05,
+      _DIPCR,
+      0,
+      [_cN, _iPC],
+      [[0, 1], () => IdentityProviderConfig$],
+      2
+    ];
+    var DescribeIdentityProviderConfigResponse$ = [
+      3,
+      n05,
+      _DIPCRe,
+      0,
+      [_iPC],
+      [() => IdentityProviderConfigResponse$]
+    ];
+    var DescribeInsightRequest$ = [
+      3,
+      n05,
+      _DIR,
+      0,
+      [_cN, _i],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeInsightResponse$ = [
+      3,
+      n05,
+      _DIRe,
+      0,
+      [_in],
+      [() => Insight$]
+    ];
+    var DescribeInsightsRefreshRequest$ = [
+      3,
+      n05,
+      _DIRR,
+      0,
+      [_cN],
+      [[0, 1]],
+      1
+    ];
+    var DescribeInsightsRefreshResponse$ = [
+      3,
+      n05,
+      _DIRRe,
+      0,
+      [_m4, _st, _sAt, _eA],
+      [0, 0, 4, 4]
+    ];
+    var DescribeNodegroupRequest$ = [
+      3,
+      n05,
+      _DNRes,
+      0,
+      [_cN, _nN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeNodegroupResponse$ = [
+      3,
+      n05,
+      _DNResc,
+      0,
+      [_no],
+      [() => Nodegroup$]
+    ];
+    var DescribePodIdentityAssociationRequest$ = [
+      3,
+      n05,
+      _DPIARes,
+      0,
+      [_cN, _aIs],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribePodIdentityAssociationResponse$ = [
+      3,
+      n05,
+      _DPIAResc,
+      0,
+      [_as],
+      [() => PodIdentityAssociation$]
+    ];
+    var DescribeUpdateRequest$ = [
+      3,
+      n05,
+      _DUR,
+      0,
+      [_n, _uI, _nN, _aN, _cNa],
+      [[0, 1], [0, 1], [0, { [_hQ2]: _nN }], [0, { [_hQ2]: _aN }], [0, { [_hQ2]: _cNa }]],
+      2
+    ];
+    var DescribeUpdateResponse$ = [
+      3,
+      n05,
+      _DURe,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var DisassociateAccessPolicyRequest$ = [
+      3,
+      n05,
+      _DAPR,
+      0,
+      [_cN, _pA, _pAo],
+      [[0, 1], [0, 1], [0, 1]],
+      3
+    ];
+    var DisassociateAccessPolicyResponse$ = [
+      3,
+      n05,
+      _DAPRi,
+      0,
+      [],
+      []
+    ];
+    var DisassociateIdentityProviderConfigRequest$ = [
+      3,
+      n05,
+      _DIPCRi,
+      0,
+      [_cN, _iPC, _cRT],
+      [[0, 1], () => IdentityProviderConfig$, [0, 4]],
+      2
+    ];
+    var DisassociateIdentityProviderConfigResponse$ = [
+      3,
+      n05,
+      _DIPCRis,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var DurationConstraints$ = [
+      3,
+      n05,
+      _DC,
+      0,
+      [_mi, _max],
+      [0, 0]
+    ];
+    var DurationParameterConfig$ = [
+      3,
+      n05,
+      _DPC,
+      0,
+      [_dVe, _cons],
+      [0, () => DurationConstraints$]
+    ];
+    var EksAnywhereSubscription$ = [
+      3,
+      n05,
+      _EAS,
+      0,
+      [_i, _a2, _cA, _eD, _eDx, _lQ, _lT, _te, _st, _aR, _lA, _li, _t],
+      [0, 0, 4, 4, 4, 1, 0, () => EksAnywhereSubscriptionTerm$, 0, 2, 64 | 0, () => LicenseList, 128 | 0]
+    ];
+    var EksAnywhereSubscriptionTerm$ = [
+      3,
+      n05,
+      _EAST,
+      0,
+      [_du, _un],
+      [1, 0]
+    ];
+    var ElasticLoadBalancing$ = [
+      3,
+      n05,
+      _ELB,
+      0,
+      [_en, _gA],
+      [2, () => GatewayApiConfiguration$]
+    ];
+    var EncryptionConfig$ = [
+      3,
+      n05,
+      _EC,
+      0,
+      [_res, _pr],
+      [64 | 0, () => Provider$]
+    ];
+    var ErrorDetail$ = [
+      3,
+      n05,
+      _ED,
+      0,
+      [_eCr, _eM, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var EtcdPlacementRequest$ = [
+      3,
+      n05,
+      _EPR,
+      0,
+      [_sL],
+      [0]
+    ];
+    var EtcdPlacementResponse$ = [
+      3,
+      n05,
+      _EPRt,
+      0,
+      [_sL],
+      [0]
+    ];
+    var FargateProfile$ = [
+      3,
+      n05,
+      _FP,
+      0,
+      [_fPN, _fPA, _cN, _cA, _pERA, _sub, _sel, _st, _t, _h4],
+      [0, 0, 0, 4, 0, 64 | 0, () => FargateProfileSelectors, 0, 128 | 0, () => FargateProfileHealth$]
+    ];
+    var FargateProfileHealth$ = [
+      3,
+      n05,
+      _FPH,
+      0,
+      [_is],
+      [() => FargateProfileIssueList]
+    ];
+    var FargateProfileIssue$ = [
+      3,
+      n05,
+      _FPI,
+      0,
+      [_co3, _m4, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var FargateProfileSelector$ = [
+      3,
+      n05,
+      _FPS,
+      0,
+      [_nam, _la],
+      [0, 128 | 0]
+    ];
+    var GatewayApiConfiguration$ = [
+      3,
+      n05,
+      _GAC,
+      0,
+      [_cr],
+      [() => CrdManagementConfiguration$]
+    ];
+    var HorizontalPodAutoscalerControllerConfigRequest$ = [
+      3,
+      n05,
+      _HPACCR,
+      0,
+      [_hPASP],
+      [0]
+    ];
+    var HorizontalPodAutoscalerControllerConfigResponse$ = [
+      3,
+      n05,
+      _HPACCRo,
+      0,
+      [_hPASP],
+      [0]
+    ];
+    var HorizontalPodAutoscalerControllerVersionConfig$ = [
+      3,
+      n05,
+      _HPACVC,
+      0,
+      [_hPASP],
+      [() => DurationParameterConfig$]
+    ];
+    var Identity$ = [
+      3,
+      n05,
+      _I,
+      0,
+      [_oi],
+      [() => OIDC$]
+    ];
+    var IdentityProviderConfig$ = [
+      3,
+      n05,
+      _IPC,
+      0,
+      [_ty, _n],
+      [0, 0],
+      2
+    ];
+    var IdentityProviderConfigResponse$ = [
+      3,
+      n05,
+      _IPCR,
+      0,
+      [_oi],
+      [() => OidcIdentityProviderConfig$]
+    ];
+    var Insight$ = [
+      3,
+      n05,
+      _In,
+      0,
+      [_i, _n, _cat, _kV, _lRTa, _lTT, _de, _iS, _rec, _aId, _res, _cSS],
+      [0, 0, 0, 0, 4, 4, 0, () => InsightStatus$, 0, 128 | 0, () => InsightResourceDetails, () => InsightCategorySpecificSummary$]
+    ];
+    var InsightCategorySpecificSummary$ = [
+      3,
+      n05,
+      _ICSS,
+      0,
+      [_dD, _aCD],
+      [() => DeprecationDetails, () => AddonCompatibilityDetails]
+    ];
+    var InsightResourceDetail$ = [
+      3,
+      n05,
+      _IRD,
+      0,
+      [_iS, _kRU, _a2],
+      [() => InsightStatus$, 0, 0]
+    ];
+    var InsightsFilter$ = [
+      3,
+      n05,
+      _IF,
+      0,
+      [_cate, _kVu, _sta],
+      [64 | 0, 64 | 0, 64 | 0]
+    ];
+    var InsightStatus$ = [
+      3,
+      n05,
+      _IS,
+      0,
+      [_st, _re],
+      [0, 0]
+    ];
+    var InsightSummary$ = [
+      3,
+      n05,
+      _ISn,
+      0,
+      [_i, _n, _cat, _kV, _lRTa, _lTT, _de, _iS],
+      [0, 0, 0, 0, 4, 4, 0, () => InsightStatus$]
+    ];
+    var IntegerConstraints$ = [
+      3,
+      n05,
+      _IC,
+      0,
+      [_mi, _max],
+      [1, 1]
+    ];
+    var IntegerParameterConfig$ = [
+      3,
+      n05,
+      _IPCn,
+      0,
+      [_dVe, _cons],
+      [1, () => IntegerConstraints$]
+    ];
+    var IntegerRangeConstraint$ = [
+      3,
+      n05,
+      _IRC,
+      0,
+      [_mi, _max],
+      [1, 1]
+    ];
+    var Issue$ = [
+      3,
+      n05,
+      _Is,
+      0,
+      [_co3, _m4, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var KubeApiServerConfigRequest$ = [
+      3,
+      n05,
+      _KASCR,
+      0,
+      [_eT, _sNPR],
+      [0, () => ServiceNodePortRange$]
+    ];
+    var KubeApiServerConfigResponse$ = [
+      3,
+      n05,
+      _KASCRu,
+      0,
+      [_eT, _sNPR],
+      [0, () => ServiceNodePortRange$]
+    ];
+    var KubeApiServerVersionConfig$ = [
+      3,
+      n05,
+      _KASVC,
+      0,
+      [_eT, _sNPR],
+      [() => DurationParameterConfig$, () => PortRangeParameterConfig$]
+    ];
+    var KubeControllerManagerConfigRequest$ = [
+      3,
+      n05,
+      _KCMCR,
+      0,
+      [_pGCC, _hPACC],
+      [() => PodGcControllerConfigRequest$, () => HorizontalPodAutoscalerControllerConfigRequest$]
+    ];
+    var KubeControllerManagerConfigResponse$ = [
+      3,
+      n05,
+      _KCMCRu,
+      0,
+      [_pGCC, _hPACC],
+      [() => PodGcControllerConfigResponse$, () => HorizontalPodAutoscalerControllerConfigResponse$]
+    ];
+    var KubeControllerManagerVersionConfig$ = [
+      3,
+      n05,
+      _KCMVC,
+      0,
+      [_pGCC, _hPACC],
+      [() => PodGcControllerVersionConfig$, () => HorizontalPodAutoscalerControllerVersionConfig$]
+    ];
+    var KubernetesNetworkConfigRequest$ = [
+      3,
+      n05,
+      _KNCR,
+      0,
+      [_sIC, _iF, _eLB],
+      [0, 0, () => ElasticLoadBalancing$]
+    ];
+    var KubernetesNetworkConfigResponse$ = [
+      3,
+      n05,
+      _KNCRu,
+      0,
+      [_sIC, _sICe, _iF, _eLB],
+      [0, 0, 0, () => ElasticLoadBalancing$]
+    ];
+    var KubeSchedulerConfigRequest$ = [
+      3,
+      n05,
+      _KSCR,
+      0,
+      [_nRF],
+      [() => NodeResourcesFitConfig$]
+    ];
+    var KubeSchedulerConfigResponse$ = [
+      3,
+      n05,
+      _KSCRu,
+      0,
+      [_nRF],
+      [() => NodeResourcesFitConfig$]
+    ];
+    var KubeSchedulerVersionConfig$ = [
+      3,
+      n05,
+      _KSVC,
+      0,
+      [_nRF],
+      [() => NodeResourcesFitVersionConfig$]
+    ];
+    var LaunchTemplateSpecification$ = [
+      3,
+      n05,
+      _LTS,
+      0,
+      [_n, _v, _i],
+      [0, 0, 0]
+    ];
+    var License$ = [
+      3,
+      n05,
+      _L,
+      0,
+      [_i, _to],
+      [0, 0]
+    ];
+    var ListAccessEntriesRequest$ = [
+      3,
+      n05,
+      _LAER,
+      0,
+      [_cN, _aPA, _mR, _nT],
+      [[0, 1], [0, { [_hQ2]: _aPA }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListAccessEntriesResponse$ = [
+      3,
+      n05,
+      _LAERi,
+      0,
+      [_aEcc, _nT],
+      [64 | 0, 0]
+    ];
+    var ListAccessPoliciesRequest$ = [
+      3,
+      n05,
+      _LAPR,
+      0,
+      [_mR, _nT],
+      [[1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]]
+    ];
+    var ListAccessPoliciesResponse$ = [
+      3,
+      n05,
+      _LAPRi,
+      0,
+      [_aP, _nT],
+      [() => AccessPoliciesList, 0]
+    ];
+    var ListAddonsRequest$ = [
+      3,
+      n05,
+      _LAR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListAddonsResponse$ = [
+      3,
+      n05,
+      _LARi,
+      0,
+      [_add, _nT],
+      [64 | 0, 0]
+    ];
+    var ListAssociatedAccessPoliciesRequest$ = [
+      3,
+      n05,
+      _LAAPR,
+      0,
+      [_cN, _pA, _mR, _nT],
+      [[0, 1], [0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      2
+    ];
+    var ListAssociatedAccessPoliciesResponse$ = [
+      3,
+      n05,
+      _LAAPRi,
+      0,
+      [_cN, _pA, _nT, _aAPs],
+      [0, 0, 0, () => AssociatedAccessPoliciesList]
+    ];
+    var ListCapabilitiesRequest$ = [
+      3,
+      n05,
+      _LCR,
+      0,
+      [_cN, _nT, _mR],
+      [[0, 1], [0, { [_hQ2]: _nT }], [1, { [_hQ2]: _mR }]],
+      1
+    ];
+    var ListCapabilitiesResponse$ = [
+      3,
+      n05,
+      _LCRi,
+      0,
+      [_cap, _nT],
+      [() => CapabilitySummaryList, 0]
+    ];
+    var ListCertificateAuthoritiesRequest$ = [
+      3,
+      n05,
+      _LCAR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListCertificateAuthoritiesResponse$ = [
+      3,
+      n05,
+      _LCARi,
+      0,
+      [_cAer, _nT],
+      [() => CertificateAuthoritySummaryList, 0]
+    ];
+    var ListClustersRequest$ = [
+      3,
+      n05,
+      _LCRis,
+      0,
+      [_mR, _nT, _inc],
+      [[1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [64 | 0, { [_hQ2]: _inc }]]
+    ];
+    var ListClustersResponse$ = [
+      3,
+      n05,
+      _LCRist,
+      0,
+      [_clu, _nT],
+      [64 | 0, 0]
+    ];
+    var ListEksAnywhereSubscriptionsRequest$ = [
+      3,
+      n05,
+      _LEASR,
+      0,
+      [_mR, _nT, _iSn],
+      [[1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [64 | 0, { [_hQ2]: _iSn }]]
+    ];
+    var ListEksAnywhereSubscriptionsResponse$ = [
+      3,
+      n05,
+      _LEASRi,
+      0,
+      [_subs, _nT],
+      [() => EksAnywhereSubscriptionList, 0]
+    ];
+    var ListFargateProfilesRequest$ = [
+      3,
+      n05,
+      _LFPR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListFargateProfilesResponse$ = [
+      3,
+      n05,
+      _LFPRi,
+      0,
+      [_fPNa, _nT],
+      [64 | 0, 0]
+    ];
+    var ListIdentityProviderConfigsRequest$ = [
+      3,
+      n05,
+      _LIPCR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListIdentityProviderConfigsResponse$ = [
+      3,
+      n05,
+      _LIPCRi,
+      0,
+      [_iPCd, _nT],
+      [() => IdentityProviderConfigs, 0]
+    ];
+    var ListInsightsRequest$ = [
+      3,
+      n05,
+      _LIR,
+      0,
+      [_cN, _f, _mR, _nT],
+      [[0, 1], () => InsightsFilter$, 1, 0],
+      1
+    ];
+    var ListInsightsResponse$ = [
+      3,
+      n05,
+      _LIRi,
+      0,
+      [_ins, _nT],
+      [() => InsightSummaries, 0]
+    ];
+    var ListNodegroupsRequest$ = [
+      3,
+      n05,
+      _LNR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListNodegroupsResponse$ = [
+      3,
+      n05,
+      _LNRi,
+      0,
+      [_nod, _nT],
+      [64 | 0, 0]
+    ];
+    var ListPodIdentityAssociationsRequest$ = [
+      3,
+      n05,
+      _LPIAR,
+      0,
+      [_cN, _nam, _sA, _mR, _nT],
+      [[0, 1], [0, { [_hQ2]: _nam }], [0, { [_hQ2]: _sA }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListPodIdentityAssociationsResponse$ = [
+      3,
+      n05,
+      _LPIARi,
+      0,
+      [_ass, _nT],
+      [() => PodIdentityAssociationSummaries, 0]
+    ];
+    var ListTagsForResourceRequest$ = [
+      3,
+      n05,
+      _LTFRR,
+      0,
+      [_rAes],
+      [[0, 1]],
+      1
+    ];
+    var ListTagsForResourceResponse$ = [
+      3,
+      n05,
+      _LTFRRi,
+      0,
+      [_t],
+      [128 | 0]
+    ];
+    var ListUpdatesRequest$ = [
+      3,
+      n05,
+      _LUR,
+      0,
+      [_n, _nN, _aN, _cNa, _nT, _mR],
+      [[0, 1], [0, { [_hQ2]: _nN }], [0, { [_hQ2]: _aN }], [0, { [_hQ2]: _cNa }], [0, { [_hQ2]: _nT }], [1, { [_hQ2]: _mR }]],
+      1
+    ];
+    var ListUpdatesResponse$ = [
+      3,
+      n05,
+      _LURi,
+      0,
+      [_uIp, _nT],
+      [64 | 0, 0]
+    ];
+    var Logging$ = [
+      3,
+      n05,
+      _Lo,
+      0,
+      [_cL],
+      [() => LogSetups]
+    ];
+    var LogSetup$ = [
+      3,
+      n05,
+      _LS,
+      0,
+      [_typ, _en],
+      [64 | 0, 2]
+    ];
+    var MarketplaceInformation$ = [
+      3,
+      n05,
+      _MI,
+      0,
+      [_pI, _pU],
+      [0, 0]
+    ];
+    var Nodegroup$ = [
+      3,
+      n05,
+      _N,
+      0,
+      [_nN, _nAod, _cN, _v, _rV, _cA, _mA, _st, _cTa, _sCc, _iT3, _sub, _rAe, _aT4, _nR, _la, _ta, _res, _dSis, _h4, _uC, _nRC, _lTa, _t, _wPC],
+      [0, 0, 0, 0, 0, 4, 4, 0, 0, () => NodegroupScalingConfig$, 64 | 0, 64 | 0, () => RemoteAccessConfig$, 0, 0, 128 | 0, () => taintsList, () => NodegroupResources$, 1, () => NodegroupHealth$, () => NodegroupUpdateConfig$, () => NodeRepairConfig$, () => LaunchTemplateSpecification$, 128 | 0, () => WarmPoolConfig$]
+    ];
+    var NodegroupHealth$ = [
+      3,
+      n05,
+      _NH,
+      0,
+      [_is],
+      [() => IssueList]
+    ];
+    var NodegroupResources$ = [
+      3,
+      n05,
+      _NR,
+      0,
+      [_aSG, _rASG],
+      [() => AutoScalingGroupList, 0]
+    ];
+    var NodegroupScalingConfig$ = [
+      3,
+      n05,
+      _NSC,
+      0,
+      [_mS, _mSa, _dSe],
+      [1, 1, 1]
+    ];
+    var NodegroupUpdateConfig$ = [
+      3,
+      n05,
+      _NUC,
+      0,
+      [_mU, _mUP, _uS],
+      [1, 1, 0]
+    ];
+    var NodeRepairConfig$ = [
+      3,
+      n05,
+      _NRC,
+      0,
+      [_en, _mUNTC, _mUNTP, _mPNRC, _mPNRP, _nRCO],
+      [2, 1, 1, 1, 1, () => NodeRepairConfigOverridesList]
+    ];
+    var NodeRepairConfigOverrides$ = [
+      3,
+      n05,
+      _NRCO,
+      0,
+      [_nMC, _nUR, _mRWTM, _rAep],
+      [0, 0, 1, 0]
+    ];
+    var NodeResourcesFitConfig$ = [
+      3,
+      n05,
+      _NRFC,
+      0,
+      [_sSc],
+      [() => ScoringStrategy$]
+    ];
+    var NodeResourcesFitVersionConfig$ = [
+      3,
+      n05,
+      _NRFVC,
+      0,
+      [_sSc],
+      [() => ScoringStrategyConfig$]
+    ];
+    var OIDC$ = [
+      3,
+      n05,
+      _OIDC,
+      0,
+      [_iss],
+      [0]
+    ];
+    var OidcIdentityProviderConfig$ = [
+      3,
+      n05,
+      _OIPC,
+      0,
+      [_iPCN, _iPCA, _cN, _iU, _cI3, _uCs, _uPs, _gC, _gP, _rCeq, _t, _st],
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 128 | 0, 128 | 0, 0]
+    ];
+    var OidcIdentityProviderConfigRequest$ = [
+      3,
+      n05,
+      _OIPCR,
+      0,
+      [_iPCN, _iU, _cI3, _uCs, _uPs, _gC, _gP, _rCeq],
+      [0, 0, 0, 0, 0, 0, 0, 128 | 0],
+      3
+    ];
+    var OutpostConfigRequest$ = [
+      3,
+      n05,
+      _OCR,
+      0,
+      [_oA, _cPIT, _cPP, _eIT, _ePt],
+      [64 | 0, 0, () => ControlPlanePlacementRequest$, 0, () => EtcdPlacementRequest$],
+      2
+    ];
+    var OutpostConfigResponse$ = [
+      3,
+      n05,
+      _OCRu,
+      0,
+      [_oA, _cPIT, _cPP, _eIT, _ePt],
+      [64 | 0, 0, () => ControlPlanePlacementResponse$, 0, () => EtcdPlacementResponse$],
+      2
+    ];
+    var PodGcControllerConfigRequest$ = [
+      3,
+      n05,
+      _PGCCR,
+      0,
+      [_tPGT],
+      [1]
+    ];
+    var PodGcControllerConfigResponse$ = [
+      3,
+      n05,
+      _PGCCRo,
+      0,
+      [_tPGT],
+      [1]
+    ];
+    var PodGcControllerVersionConfig$ = [
+      3,
+      n05,
+      _PGCVC,
+      0,
+      [_tPGT],
+      [() => IntegerParameterConfig$]
+    ];
+    var PodIdentityAssociation$ = [
+      3,
+      n05,
+      _PIA,
+      0,
+      [_cN, _nam, _sA, _rA, _aAss, _aIs, _t, _cA, _mA, _oAw, _dST, _tRA, _eI3, _po],
+      [0, 0, 0, 0, 0, 0, 128 | 0, 4, 4, 0, 2, 0, 0, 0]
+    ];
+    var PodIdentityAssociationSummary$ = [
+      3,
+      n05,
+      _PIAS,
+      0,
+      [_cN, _nam, _sA, _aAss, _aIs, _oAw],
+      [0, 0, 0, 0, 0, 0]
+    ];
+    var PortRangeConstraints$ = [
+      3,
+      n05,
+      _PRC,
+      0,
+      [_mP, _mPa],
+      [() => IntegerRangeConstraint$, () => IntegerRangeConstraint$]
+    ];
+    var PortRangeParameterConfig$ = [
+      3,
+      n05,
+      _PRPC,
+      0,
+      [_dVe, _cons],
+      [() => ServiceNodePortRange$, () => PortRangeConstraints$]
+    ];
+    var Provider$ = [
+      3,
+      n05,
+      _P2,
+      0,
+      [_kA],
+      [0]
+    ];
+    var RegisterClusterRequest$ = [
+      3,
+      n05,
+      _RCR,
+      0,
+      [_n, _cC, _cRT, _t],
+      [0, () => ConnectorConfigRequest$, [0, 4], 128 | 0],
+      2
+    ];
+    var RegisterClusterResponse$ = [
+      3,
+      n05,
+      _RCRe,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var RemoteAccessConfig$ = [
+      3,
+      n05,
+      _RAC,
+      0,
+      [_eSK, _sSG],
+      [0, 64 | 0]
+    ];
+    var RemoteNetworkConfigRequest$ = [
+      3,
+      n05,
+      _RNCR,
+      0,
+      [_rNN, _rPN],
+      [() => RemoteNodeNetworkList, () => RemotePodNetworkList]
+    ];
+    var RemoteNetworkConfigResponse$ = [
+      3,
+      n05,
+      _RNCRe,
+      0,
+      [_rNN, _rPN],
+      [() => RemoteNodeNetworkList, () => RemotePodNetworkList]
+    ];
+    var RemoteNodeNetwork$ = [
+      3,
+      n05,
+      _RNN,
+      0,
+      [_ci],
+      [64 | 0]
+    ];
+    var RemotePodNetwork$ = [
+      3,
+      n05,
+      _RPN,
+      0,
+      [_ci],
+      [64 | 0]
+    ];
+    var ResourceConstraints$ = [
+      3,
+      n05,
+      _RC2,
+      0,
+      [_n, _w],
+      [() => AllowedValuesConstraint$, () => IntegerRangeConstraint$]
+    ];
+    var ResourceWeight$ = [
+      3,
+      n05,
+      _RW,
+      0,
+      [_n, _w],
+      [0, 1]
+    ];
+    var RollbackConfig$ = [
+      3,
+      n05,
+      _RCo,
+      0,
+      [_tM],
+      [1]
+    ];
+    var ScoringStrategy$ = [
+      3,
+      n05,
+      _SS,
+      0,
+      [_ty, _res],
+      [0, () => ResourceWeightList]
+    ];
+    var ScoringStrategyConfig$ = [
+      3,
+      n05,
+      _SSC,
+      0,
+      [_dVe, _cons],
+      [() => ScoringStrategy$, () => ScoringStrategyConstraints$]
+    ];
+    var ScoringStrategyConstraints$ = [
+      3,
+      n05,
+      _SSCc,
+      0,
+      [_sSc, _res],
+      [() => AllowedValuesConstraint$, () => ResourceConstraints$]
+    ];
+    var ServiceNodePortRange$ = [
+      3,
+      n05,
+      _SNPR,
+      0,
+      [_mP, _mPa],
+      [1, 1]
+    ];
+    var SsoIdentity$ = [
+      3,
+      n05,
+      _SI2,
+      0,
+      [_i, _ty],
+      [0, 0],
+      2
+    ];
+    var StartInsightsRefreshRequest$ = [
+      3,
+      n05,
+      _SIRR,
+      0,
+      [_cN],
+      [[0, 1]],
+      1
+    ];
+    var StartInsightsRefreshResponse$ = [
+      3,
+      n05,
+      _SIRRt,
+      0,
+      [_m4, _st],
+      [0, 0]
+    ];
+    var StorageConfigRequest$ = [
+      3,
+      n05,
+      _SCR,
+      0,
+      [_bS],
+      [() => BlockStorage$]
+    ];
+    var StorageConfigResponse$ = [
+      3,
+      n05,
+      _SCRt,
+      0,
+      [_bS],
+      [() => BlockStorage$]
+    ];
+    var TagResourceRequest$ = [
+      3,
+      n05,
+      _TRR,
+      0,
+      [_rAes, _t],
+      [[0, 1], 128 | 0],
+      2
+    ];
+    var TagResourceResponse$ = [
+      3,
+      n05,
+      _TRRa,
+      0,
+      [],
+      []
+    ];
+    var Taint$ = [
+      3,
+      n05,
+      _T2,
+      0,
+      [_k, _val, _ef],
+      [0, 0, 0]
+    ];
+    var UntagResourceRequest$ = [
+      3,
+      n05,
+      _URR,
+      0,
+      [_rAes, _tK],
+      [[0, 1], [64 | 0, { [_hQ2]: _tK }]],
+      2
+    ];
+    var UntagResourceResponse$ = [
+      3,
+      n05,
+      _URRn,
+      0,
+      [],
+      []
+    ];
+    var Update$ = [
+      3,
+      n05,
+      _U,
+      0,
+      [_i, _st, _ty, _pa, _cA, _er, _can],
+      [0, 0, 0, () => UpdateParams, 4, () => ErrorDetails, () => Cancellation$]
+    ];
+    var UpdateAccessConfigRequest$ = [
+      3,
+      n05,
+      _UACR,
+      0,
+      [_aM],
+      [0]
+    ];
+    var UpdateAccessEntryRequest$ = [
+      3,
+      n05,
+      _UAER,
+      0,
+      [_cN, _pA, _kG, _cRT, _u],
+      [[0, 1], [0, 1], 64 | 0, [0, 4], 0],
+      2
+    ];
+    var UpdateAccessEntryResponse$ = [
+      3,
+      n05,
+      _UAERp,
+      0,
+      [_aEc],
+      [() => AccessEntry$]
+    ];
+    var UpdateAckConfig$ = [
+      3,
+      n05,
+      _UAC,
+      0,
+      [_eCN, _dS],
+      [2, 64 | 0]
+    ];
+    var UpdateAddonRequest$ = [
+      3,
+      n05,
+      _UAR,
+      0,
+      [_cN, _aN, _aV, _sARA, _rCe, _cRT, _cV3, _pIA],
+      [[0, 1], [0, 1], 0, 0, 0, [0, 4], 0, () => AddonPodIdentityAssociationsList],
+      2
+    ];
+    var UpdateAddonResponse$ = [
+      3,
+      n05,
+      _UARp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateArgoCdConfig$ = [
+      3,
+      n05,
+      _UACC,
+      0,
+      [_rRM, _nA],
+      [() => UpdateRoleMappings$, () => ArgoCdNetworkAccessConfigRequest$]
+    ];
+    var UpdateCapabilityConfiguration$ = [
+      3,
+      n05,
+      _UCC,
+      0,
+      [_aC, _ac],
+      [() => UpdateArgoCdConfig$, () => UpdateAckConfig$]
+    ];
+    var UpdateCapabilityRequest$ = [
+      3,
+      n05,
+      _UCR,
+      0,
+      [_cN, _cNa, _rA, _con, _cRT, _dPP],
+      [[0, 1], [0, 1], 0, () => UpdateCapabilityConfiguration$, [0, 4], 0],
+      2
+    ];
+    var UpdateCapabilityResponse$ = [
+      3,
+      n05,
+      _UCRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateClusterConfigRequest$ = [
+      3,
+      n05,
+      _UCCR,
+      0,
+      [_n, _rVC, _l, _cRT, _aCc, _uP, _zSC, _cCo, _kNC, _sC, _rNC, _dP, _cPSC, _kASC, _kSC, _kCMC],
+      [[0, 1], () => VpcConfigRequest$, () => Logging$, [0, 4], () => UpdateAccessConfigRequest$, () => UpgradePolicyRequest$, () => ZonalShiftConfigRequest$, () => ComputeConfigRequest$, () => KubernetesNetworkConfigRequest$, () => StorageConfigRequest$, () => RemoteNetworkConfigRequest$, 2, () => ControlPlaneScalingConfig$, () => KubeApiServerConfigRequest$, () => KubeSchedulerConfigRequest$, () => KubeControllerManagerConfigRequest$],
+      1
+    ];
+    var UpdateClusterConfigResponse$ = [
+      3,
+      n05,
+      _UCCRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateClusterVersionRequest$ = [
+      3,
+      n05,
+      _UCVR,
+      0,
+      [_n, _v, _cRT, _fo, _rCo],
+      [[0, 1], 0, [0, 4], 2, () => RollbackConfig$],
+      2
+    ];
+    var UpdateClusterVersionResponse$ = [
+      3,
+      n05,
+      _UCVRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateEksAnywhereSubscriptionRequest$ = [
+      3,
+      n05,
+      _UEASR,
+      0,
+      [_i, _aR, _cRT],
+      [[0, 1], 2, [0, 4]],
+      2
+    ];
+    var UpdateEksAnywhereSubscriptionResponse$ = [
+      3,
+      n05,
+      _UEASRp,
+      0,
+      [_su],
+      [() => EksAnywhereSubscription$]
+    ];
+    var UpdateLabelsPayload$ = [
+      3,
+      n05,
+      _ULP,
+      0,
+      [_aOUL, _rL],
+      [128 | 0, 64 | 0]
+    ];
+    var UpdateNodegroupConfigRequest$ = [
+      3,
+      n05,
+      _UNCR,
+      0,
+      [_cN, _nN, _la, _ta, _sCc, _uC, _nRC, _wPC, _cRT],
+      [[0, 1], [0, 1], () => UpdateLabelsPayload$, () => UpdateTaintsPayload$, () => NodegroupScalingConfig$, () => NodegroupUpdateConfig$, () => NodeRepairConfig$, () => WarmPoolConfig$, [0, 4]],
+      2
+    ];
+    var UpdateNodegroupConfigResponse$ = [
+      3,
+      n05,
+      _UNCRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateNodegroupVersionRequest$ = [
+      3,
+      n05,
+      _UNVR,
+      0,
+      [_cN, _nN, _v, _rV, _lTa, _fo, _cRT],
+      [[0, 1], [0, 1], 0, 0, () => LaunchTemplateSpecification$, 2, [0, 4]],
+      2
+    ];
+    var UpdateNodegroupVersionResponse$ = [
+      3,
+      n05,
+      _UNVRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateParam$ = [
+      3,
+      n05,
+      _UP,
+      0,
+      [_ty, _val],
+      [0, 0]
+    ];
+    var UpdatePodIdentityAssociationRequest$ = [
+      3,
+      n05,
+      _UPIAR,
+      0,
+      [_cN, _aIs, _rA, _cRT, _dST, _tRA, _po],
+      [[0, 1], [0, 1], 0, [0, 4], 2, 0, 0],
+      2
+    ];
+    var UpdatePodIdentityAssociationResponse$ = [
+      3,
+      n05,
+      _UPIARp,
+      0,
+      [_as],
+      [() => PodIdentityAssociation$]
+    ];
+    var UpdateRoleMappings$ = [
+      3,
+      n05,
+      _URM,
+      0,
+      [_aOURM, _rRMe],
+      [() => ArgoCdRoleMappingList, () => ArgoCdRoleMappingList]
+    ];
+    var UpdateTaintsPayload$ = [
+      3,
+      n05,
+      _UTP,
+      0,
+      [_aOUT, _rT3],
+      [() => taintsList, () => taintsList]
+    ];
+    var UpgradePolicyRequest$ = [
+      3,
+      n05,
+      _UPR,
+      0,
+      [_sT3],
+      [0]
+    ];
+    var UpgradePolicyResponse$ = [
+      3,
+      n05,
+      _UPRp,
+      0,
+      [_sT3],
+      [0]
+    ];
+    var VpcConfigRequest$ = [
+      3,
+      n05,
+      _VCR,
+      0,
+      [_sIu, _sGI, _ePA, _ePAn, _pAC, _cPEM],
+      [64 | 0, 64 | 0, 2, 2, 64 | 0, 0]
+    ];
+    var VpcConfigResponse$ = [
+      3,
+      n05,
+      _VCRp,
+      0,
+      [_sIu, _sGI, _cSGI, _vIp, _ePA, _ePAn, _pAC, _cPEM],
+      [64 | 0, 64 | 0, 0, 0, 2, 2, 64 | 0, 0]
+    ];
+    var WarmPoolConfig$ = [
+      3,
+      n05,
+      _WPC,
+      0,
+      [_en, _mS, _mGPC, _pS, _rOSI],
+      [2, 1, 1, 0, 2]
+    ];
+    var ZonalShiftConfigRequest$ = [
+      3,
+      n05,
+      _ZSCR,
+      0,
+      [_en],
+      [2]
+    ];
+    var ZonalShiftConfigResponse$ = [
+      3,
+      n05,
+      _ZSCRo,
+      0,
+      [_en],
+      [2]
+    ];
+    var AccessPoliciesList = [
+      1,
+      n05,
+      _APL,
+      0,
+      () => AccessPolicy$
+    ];
+    var AddonCompatibilityDetails = [
+      1,
+      n05,
+      _ACDd,
+      0,
+      () => AddonCompatibilityDetail$
+    ];
+    var AddonIssueList = [
+      1,
+      n05,
+      _AIL,
+      0,
+      () => AddonIssue$
+    ];
+    var AddonPodIdentityAssociationsList = [
+      1,
+      n05,
+      _APIAL,
+      0,
+      () => AddonPodIdentityAssociations$
+    ];
+    var AddonPodIdentityConfigurationList = [
+      1,
+      n05,
+      _APICL,
+      0,
+      () => AddonPodIdentityConfiguration$
+    ];
+    var Addons = [
+      1,
+      n05,
+      _Ad,
+      0,
+      () => AddonInfo$
+    ];
+    var AddonVersionInfoList = [
+      1,
+      n05,
+      _AVIL,
+      0,
+      () => AddonVersionInfo$
+    ];
+    var ArgoCdRoleMappingList = [
+      1,
+      n05,
+      _ACRML,
+      0,
+      () => ArgoCdRoleMapping$
+    ];
+    var AssociatedAccessPoliciesList = [
+      1,
+      n05,
+      _AAPL,
+      0,
+      () => AssociatedAccessPolicy$
+    ];
+    var AutoScalingGroupList = [
+      1,
+      n05,
+      _ASGL,
+      0,
+      () => AutoScalingGroup$
+    ];
+    var CapabilityIssueList = [
+      1,
+      n05,
+      _CIL,
+      0,
+      () => CapabilityIssue$
+    ];
+    var CapabilitySummaryList = [
+      1,
+      n05,
+      _CSL,
+      0,
+      () => CapabilitySummary$
+    ];
+    var CertificateAuthoritySummaryList = [
+      1,
+      n05,
+      _CASL,
+      0,
+      () => CertificateAuthoritySummary$
+    ];
+    var ClientStats = [
+      1,
+      n05,
+      _CSli,
+      0,
+      () => ClientStat$
+    ];
+    var ClusterIssueList = [
+      1,
+      n05,
+      _CILl,
+      0,
+      () => ClusterIssue$
+    ];
+    var ClusterVersionList = [
+      1,
+      n05,
+      _CVL,
+      0,
+      () => ClusterVersionInformation$
+    ];
+    var Compatibilities = [
+      1,
+      n05,
+      _Com,
+      0,
+      () => Compatibility$
+    ];
+    var ControlPlaneScalingTierList = [
+      1,
+      n05,
+      _CPSTL,
+      0,
+      () => ControlPlaneScalingTierInfo$
+    ];
+    var DeprecationDetails = [
+      1,
+      n05,
+      _DDe,
+      0,
+      () => DeprecationDetail$
+    ];
+    var EksAnywhereSubscriptionList = [
+      1,
+      n05,
+      _EASL,
+      0,
+      () => EksAnywhereSubscription$
+    ];
+    var EncryptionConfigList = [
+      1,
+      n05,
+      _ECL,
+      0,
+      () => EncryptionConfig$
+    ];
+    var ErrorDetails = [
+      1,
+      n05,
+      _EDr,
+      0,
+      () => ErrorDetail$
+    ];
+    var FargateProfileIssueList = [
+      1,
+      n05,
+      _FPIL,
+      0,
+      () => FargateProfileIssue$
+    ];
+    var FargateProfileSelectors = [
+      1,
+      n05,
+      _FPSa,
+      0,
+      () => FargateProfileSelector$
+    ];
+    var IdentityProviderConfigs = [
+      1,
+      n05,
+      _IPCd,
+      0,
+      () => IdentityProviderConfig$
+    ];
+    var InsightResourceDetails = [
+      1,
+      n05,
+      _IRDn,
+      0,
+      () => InsightResourceDetail$
+    ];
+    var InsightSummaries = [
+      1,
+      n05,
+      _ISns,
+      0,
+      () => InsightSummary$
+    ];
+    var IssueList = [
+      1,
+      n05,
+      _IL,
+      0,
+      () => Issue$
+    ];
+    var LicenseList = [
+      1,
+      n05,
+      _LL,
+      0,
+      () => License$
+    ];
+    var LogSetups = [
+      1,
+      n05,
+      _LSo,
+      0,
+      () => LogSetup$
+    ];
+    var NodeRepairConfigOverridesList = [
+      1,
+      n05,
+      _NRCOL,
+      0,
+      () => NodeRepairConfigOverrides$
+    ];
+    var PodIdentityAssociationSummaries = [
+      1,
+      n05,
+      _PIASo,
+      0,
+      () => PodIdentityAssociationSummary$
+    ];
+    var RemoteNodeNetworkList = [
+      1,
+      n05,
+      _RNNL,
+      0,
+      () => RemoteNodeNetwork$
+    ];
+    var RemotePodNetworkList = [
+      1,
+      n05,
+      _RPNL,
+      0,
+      () => RemotePodNetwork$
+    ];
+    var ResourceWeightList = [
+      1,
+      n05,
+      _RWL,
+      0,
+      () => ResourceWeight$
+    ];
+    var SsoIdentityList = [
+      1,
+      n05,
+      _SIL,
+      0,
+      () => SsoIdentity$
+    ];
+    var taintsList = [
+      1,
+      n05,
+      _tL,
+      0,
+      () => Taint$
+    ];
+    var UpdateParams = [
+      1,
+      n05,
+      _UPp,
+      0,
+      () => UpdateParam$
+    ];
+    var ActivateCertificateAuthority$ = [
+      9,
+      n05,
+      _ACAc,
+      { [_ht]: ["POST", "/clusters/{clusterName}/certificate-authorities/{certificateAuthorityId}/activate", 200] },
+      () => ActivateCertificateAuthorityRequest$,
+      () => ActivateCertificateAuthorityResponse$
+    ];
+    var AssociateAccessPolicy$ = [
+      9,
+      n05,
+      _AAPs,
+      { [_ht]: ["POST", "/clusters/{clusterName}/access-entries/{principalArn}/access-policies", 200] },
+      () => AssociateAccessPolicyRequest$,
+      () => AssociateAccessPolicyResponse$
+    ];
+    var AssociateEncryptionConfig$ = [
+      9,
+      n05,
+      _AEC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/encryption-config/associate", 200] },
+      () => AssociateEncryptionConfigRequest$,
+      () => AssociateEncryptionConfigResponse$
+    ];
+    var AssociateIdentityProviderConfig$ = [
+      9,
+      n05,
+      _AIPC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/identity-provider-configs/associate", 200] },
+      () => AssociateIdentityProviderConfigRequest$,
+      () => AssociateIdentityProviderConfigResponse$
+    ];
+    var CancelUpdate$ = [
+      9,
+      n05,
+      _CU,
+      { [_ht]: ["POST", "/clusters/{name}/updates/{updateId}/cancel-update", 200] },
+      () => CancelUpdateRequest$,
+      () => CancelUpdateResponse$
+    ];
+    var CreateAccessEntry$ = [
+      9,
+      n05,
+      _CAE,
+      { [_ht]: ["POST", "/clusters/{clusterName}/access-entries", 200] },
+      () => CreateAccessEntryRequest$,
+      () => CreateAccessEntryResponse$
+    ];
+    var CreateAddon$ = [
+      9,
+      n05,
+      _CAr,
+      { [_ht]: ["POST", "/clusters/{clusterName}/addons", 200] },
+      () => CreateAddonRequest$,
+      () => CreateAddonResponse$
+    ];
+    var CreateCapability$ = [
+      9,
+      n05,
+      _CC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/capabilities", 200] },
+      () => CreateCapabilityRequest$,
+      () => CreateCapabilityResponse$
+    ];
+    var CreateCertificateAuthority$ = [
+      9,
+      n05,
+      _CCA,
+      { [_ht]: ["POST", "/clusters/{clusterName}/certificate-authorities", 200] },
+      () => CreateCertificateAuthorityRequest$,
+      () => CreateCertificateAuthorityResponse$
+    ];
+    var CreateCluster$ = [
+      9,
+      n05,
+      _CCr,
+      { [_ht]: ["POST", "/clusters", 200] },
+      () => CreateClusterRequest$,
+      () => CreateClusterResponse$
+    ];
+    var CreateEksAnywhereSubscription$ = [
+      9,
+      n05,
+      _CEAS,
+      { [_ht]: ["POST", "/eks-anywhere-subscriptions", 200] },
+      () => CreateEksAnywhereSubscriptionRequest$,
+      () => CreateEksAnywhereSubscriptionResponse$
+    ];
+    var CreateFargateProfile$ = [
+      9,
+      n05,
+      _CFP,
+      { [_ht]: ["POST", "/clusters/{clusterName}/fargate-profiles", 200] },
+      () => CreateFargateProfileRequest$,
+      () => CreateFargateProfileResponse$
+    ];
+    var CreateNodegroup$ = [
+      9,
+      n05,
+      _CN,
+      { [_ht]: ["POST", "/clusters/{clusterName}/node-groups", 200] },
+      () => CreateNodegroupRequest$,
+      () => CreateNodegroupResponse$
+    ];
+    var CreatePodIdentityAssociation$ = [
+      9,
+      n05,
+      _CPIA,
+      { [_ht]: ["POST", "/clusters/{clusterName}/pod-identity-associations", 200] },
+      () => CreatePodIdentityAssociationRequest$,
+      () => CreatePodIdentityAssociationResponse$
+    ];
+    var DeleteAccessEntry$ = [
+      9,
+      n05,
+      _DAE,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/access-entries/{principalArn}", 200] },
+      () => DeleteAccessEntryRequest$,
+      () => DeleteAccessEntryResponse$
+    ];
+    var DeleteAddon$ = [
+      9,
+      n05,
+      _DA,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/addons/{addonName}", 200] },
+      () => DeleteAddonRequest$,
+      () => DeleteAddonResponse$
+    ];
+    var DeleteCapability$ = [
+      9,
+      n05,
+      _DCe,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/capabilities/{capabilityName}", 200] },
+      () => DeleteCapabilityRequest$,
+      () => DeleteCapabilityResponse$
+    ];
+    var DeleteCertificateAuthority$ = [
+      9,
+      n05,
+      _DCA,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/certificate-authorities/{certificateAuthorityId}", 200] },
+      () => DeleteCertificateAuthorityRequest$,
+      () => DeleteCertificateAuthorityResponse$
+    ];
+    var DeleteCluster$ = [
+      9,
+      n05,
+      _DCel,
+      { [_ht]: ["DELETE", "/clusters/{name}", 200] },
+      () => DeleteClusterRequest$,
+      () => DeleteClusterResponse$
+    ];
+    var DeleteEksAnywhereSubscription$ = [
+      9,
+      n05,
+      _DEAS,
+      { [_ht]: ["DELETE", "/eks-anywhere-subscriptions/{id}", 200] },
+      () => DeleteEksAnywhereSubscriptionRequest$,
+      () => DeleteEksAnywhereSubscriptionResponse$
+    ];
+    var DeleteFargateProfile$ = [
+      9,
+      n05,
+      _DFP,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/fargate-profiles/{fargateProfileName}", 200] },
+      () => DeleteFargateProfileRequest$,
+      () => DeleteFargateProfileResponse$
+    ];
+    var DeleteNodegroup$ = [
+      9,
+      n05,
+      _DN,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/node-groups/{nodegroupName}", 200] },
+      () => DeleteNodegroupRequest$,
+      () => DeleteNodegroupResponse$
+    ];
+    var DeletePodIdentityAssociation$ = [
+      9,
+      n05,
+      _DPIA,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/pod-identity-associations/{associationId}", 200] },
+      () => DeletePodIdentityAssociationRequest$,
+      () => DeletePodIdentityAssociationResponse$
+    ];
+    var DeregisterCluster$ = [
+      9,
+      n05,
+      _DCer,
+      { [_ht]: ["DELETE", "/cluster-registrations/{name}", 200] },
+      () => DeregisterClusterRequest$,
+      () => DeregisterClusterResponse$
+    ];
+    var DescribeAccessEntry$ = [
+      9,
+      n05,
+      _DAEe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/access-entries/{principalArn}", 200] },
+      () => DescribeAccessEntryRequest$,
+      () => DescribeAccessEntryResponse$
+    ];
+    var DescribeAddon$ = [
+      9,
+      n05,
+      _DAe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/addons/{addonName}", 200] },
+      () => DescribeAddonRequest$,
+      () => DescribeAddonResponse$
+    ];
+    var DescribeAddonConfiguration$ = [
+      9,
+      n05,
+      _DAC,
+      { [_ht]: ["GET", "/addons/configuration-schemas", 200] },
+      () => DescribeAddonConfigurationRequest$,
+      () => DescribeAddonConfigurationResponse$
+    ];
+    var DescribeAddonVersions$ = [
+      9,
+      n05,
+      _DAV,
+      { [_ht]: ["GET", "/addons/supported-versions", 200] },
+      () => DescribeAddonVersionsRequest$,
+      () => DescribeAddonVersionsResponse$
+    ];
+    var DescribeCapability$ = [
+      9,
+      n05,
+      _DCes,
+      { [_ht]: ["GET", "/clusters/{clusterName}/capabilities/{capabilityName}", 200] },
+      () => DescribeCapabilityRequest$,
+      () => DescribeCapabilityResponse$
+    ];
+    var DescribeCertificateAuthority$ = [
+      9,
+      n05,
+      _DCAe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/certificate-authorities/{certificateAuthorityId}", 200] },
+      () => DescribeCertificateAuthorityRequest$,
+      () => DescribeCertificateAuthorityResponse$
+    ];
+    var DescribeCluster$ = [
+      9,
+      n05,
+      _DCesc,
+      { [_ht]: ["GET", "/clusters/{name}", 200] },
+      () => DescribeClusterRequest$,
+      () => DescribeClusterResponse$
+    ];
+    var DescribeClusterVersions$ = [
+      9,
+      n05,
+      _DCV,
+      { [_ht]: ["GET", "/cluster-versions", 200] },
+      () => DescribeClusterVersionsRequest$,
+      () => DescribeClusterVersionsResponse$
+    ];
+    var DescribeEksAnywhereSubscription$ = [
+      9,
+      n05,
+      _DEASe,
+      { [_ht]: ["GET", "/eks-anywhere-subscriptions/{id}", 200] },
+      () => DescribeEksAnywhereSubscriptionRequest$,
+      () => DescribeEksAnywhereSubscriptionResponse$
+    ];
+    var DescribeFargateProfile$ = [
+      9,
+      n05,
+      _DFPe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/fargate-profiles/{fargateProfileName}", 200] },
+      () => DescribeFargateProfileRequest$,
+      () => DescribeFargateProfileResponse$
+    ];
+    var DescribeIdentityProviderConfig$ = [
+      9,
+      n05,
+      _DIPC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/identity-provider-configs/describe", 200] },
+      () => DescribeIdentityProviderConfigRequest$,
+      () => DescribeIdentityProviderConfigResponse$
+    ];
+    var DescribeInsight$ = [
+      9,
+      n05,
+      _DI,
+      { [_ht]: ["GET", "/clusters/{clusterName}/insights/{id}", 200] },
+      () => DescribeInsightRequest$,
+      () => DescribeInsightResponse$
+    ];
+    var DescribeInsightsRefresh$ = [
+      9,
+      n05,
+      _DIRes,
+      { [_ht]: ["GET", "/clusters/{clusterName}/insights-refresh", 200] },
+      () => DescribeInsightsRefreshRequest$,
+      () => DescribeInsightsRefreshResponse$
+    ];
+    var DescribeNodegroup$ = [
+      9,
+      n05,
+      _DNe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/node-groups/{nodegroupName}", 200] },
+      () => DescribeNodegroupRequest$,
+      () => DescribeNodegroupResponse$
+    ];
+    var DescribePodIdentityAssociation$ = [
+      9,
+      n05,
+      _DPIAe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/pod-identity-associations/{associationId}", 200] },
+      () => DescribePodIdentityAssociationRequest$,
+      () => DescribePodIdentityAssociationResponse$
+    ];
+    var DescribeUpdate$ = [
+      9,
+      n05,
+      _DU,
+      { [_ht]: ["GET", "/clusters/{name}/updates/{updateId}", 200] },
+      () => DescribeUpdateRequest$,
+      () => DescribeUpdateResponse$
+    ];
+    var DisassociateAccessPolicy$ = [
+      9,
+      n05,
+      _DAP,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/access-entries/{principalArn}/access-policies/{policyArn}", 200] },
+      () => DisassociateAccessPolicyRequest$,
+      () => DisassociateAccessPolicyResponse$
+    ];
+    var DisassociateIdentityProviderConfig$ = [
+      9,
+      n05,
+      _DIPCi,
+      { [_ht]: ["POST", "/clusters/{clusterName}/identity-provider-configs/disassociate", 200] },
+      () => DisassociateIdentityProviderConfigRequest$,
+      () => DisassociateIdentityProviderConfigResponse$
+    ];
+    var ListAccessEntries$ = [
+      9,
+      n05,
+      _LAE,
+      { [_ht]: ["GET", "/clusters/{clusterName}/access-entries", 200] },
+      () => ListAccessEntriesRequest$,
+      () => ListAccessEntriesResponse$
+    ];
+    var ListAccessPolicies$ = [
+      9,
+      n05,
+      _LAP,
+      { [_ht]: ["GET", "/access-policies", 200] },
+      () => ListAccessPoliciesRequest$,
+      () => ListAccessPoliciesResponse$
+    ];
+    var ListAddons$ = [
+      9,
+      n05,
+      _LA,
+      { [_ht]: ["GET", "/clusters/{clusterName}/addons", 200] },
+      () => ListAddonsRequest$,
+      () => ListAddonsResponse$
+    ];
+    var ListAssociatedAccessPolicies$ = [
+      9,
+      n05,
+      _LAAP,
+      { [_ht]: ["GET", "/clusters/{clusterName}/access-entries/{principalArn}/access-policies", 200] },
+      () => ListAssociatedAccessPoliciesRequest$,
+      () => ListAssociatedAccessPoliciesResponse$
+    ];
+    var ListCapabilities$ = [
+      9,
+      n05,
+      _LC,
+      { [_ht]: ["GET", "/clusters/{clusterName}/capabilities", 200] },
+      () => ListCapabilitiesRequest$,
+      () => ListCapabilitiesResponse$
+    ];
+    var ListCertificateAuthorities$ = [
+      9,
+      n05,
+      _LCA,
+      { [_ht]: ["GET", "/clusters/{clusterName}/certificate-authorities", 200] },
+      () => ListCertificateAuthoritiesRequest$,
+      () => ListCertificateAuthoritiesResponse$
+    ];
+    var ListClusters$ = [
+      9,
+      n05,
+      _LCi,
+      { [_ht]: ["GET", "/clusters", 200] },
+      () => ListClustersRequest$,
+      () => ListClustersResponse$
+    ];
+    var ListEksAnywhereSubscriptions$ = [
+      9,
+      n05,
+      _LEAS,
+      { [_ht]: ["GET", "/eks-anywhere-subscriptions", 200] },
+      () => ListEksAnywhereSubscriptionsRequest$,
+      () => ListEksAnywhereSubscriptionsResponse$
+    ];
+    var ListFargateProfiles$ = [
+      9,
+      n05,
+      _LFP,
+      { [_ht]: ["GET", "/clusters/{clusterName}/fargate-profiles", 200] },
+      () => ListFargateProfilesRequest$,
+      () => ListFargateProfilesResponse$
+    ];
+    var ListIdentityProviderConfigs$ = [
+      9,
+      n05,
+      _LIPC,
+      { [_ht]: ["GET", "/clusters/{clusterName}/identity-provider-configs", 200] },
+      () => ListIdentityProviderConfigsRequest$,
+      () => ListIdentityProviderConfigsResponse$
+    ];
+    var ListInsights$ = [
+      9,
+      n05,
+      _LI,
+      { [_ht]: ["POST", "/clusters/{clusterName}/insights", 200] },
+      () => ListInsightsRequest$,
+      () => ListInsightsResponse$
+    ];
+    var ListNodegroups$ = [
+      9,
+      n05,
+      _LN,
+      { [_ht]: ["GET", "/clusters/{clusterName}/node-groups", 200] },
+      () => ListNodegroupsRequest$,
+      () => ListNodegroupsResponse$
+    ];
+    var ListPodIdentityAssociations$ = [
+      9,
+      n05,
+      _LPIA,
+      { [_ht]: ["GET", "/clusters/{clusterName}/pod-identity-associations", 200] },
+      () => ListPodIdentityAssociationsRequest$,
+      () => ListPodIdentityAssociationsResponse$
+    ];
+    var ListTagsForResource$ = [
+      9,
+      n05,
+      _LTFR,
+      { [_ht]: ["GET", "/tags/{resourceArn}", 200] },
+      () => ListTagsForResourceRequest$,
+      () => ListTagsForResourceResponse$
+    ];
+    var ListUpdates$ = [
+      9,
+      n05,
+      _LU,
+      { [_ht]: ["GET", "/clusters/{name}/updates", 200] },
+      () => ListUpdatesRequest$,
+      () => ListUpdatesResponse$
+    ];
+    var RegisterCluster$ = [
+      9,
+      n05,
+      _RCe,
+      { [_ht]: ["POST", "/cluster-registrations", 200] },
+      () => RegisterClusterRequest$,
+      () => RegisterClusterResponse$
+    ];
+    var StartInsightsRefresh$ = [
+      9,
+      n05,
+      _SIR,
+      { [_ht]: ["POST", "/clusters/{clusterName}/insights-refresh", 200] },
+      () => StartInsightsRefreshRequest$,
+      () => StartInsightsRefreshResponse$
+    ];
+    var TagResource$ = [
+      9,
+      n05,
+      _TR,
+      { [_ht]: ["POST", "/tags/{resourceArn}", 200] },
+      () => TagResourceRequest$,
+      () => TagResourceResponse$
+    ];
+    var UntagResource$ = [
+      9,
+      n05,
+      _UR,
+      { [_ht]: ["DELETE", "/tags/{resourceArn}", 200] },
+      () => UntagResourceRequest$,
+      () => UntagResourceResponse$
+    ];
+    var UpdateAccessEntry$ = [
+      9,
+      n05,
+      _UAE,
+      { [_ht]: ["POST", "/clusters/{clusterName}/access-entries/{principalArn}", 200] },
+      () => UpdateAccessEntryRequest$,
+      () => UpdateAccessEntryResponse$
+    ];
+    var UpdateAddon$ = [
+      9,
+      n05,
+      _UA,
+      { [_ht]: ["POST", "/clusters/{clusterName}/addons/{addonName}/update", 200] },
+      () => UpdateAddonRequest$,
+      () => UpdateAddonResponse$
+    ];
+    var UpdateCapability$ = [
+      9,
+      n05,
+      _UC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/capabilities/{capabilityName}", 200] },
+      () => UpdateCapabilityRequest$,
+      () => UpdateCapabilityResponse$
+    ];
+    var UpdateClusterConfig$ = [
+      9,
+      n05,
+      _UCCp,
+      { [_ht]: ["POST", "/clusters/{name}/update-config", 200] },
+      () => UpdateClusterConfigRequest$,
+      () => UpdateClusterConfigResponse$
+    ];
+    var UpdateClusterVersion$ = [
+      9,
+      n05,
+      _UCV,
+      { [_ht]: ["POST", "/clusters/{name}/updates", 200] },
+      () => UpdateClusterVersionRequest$,
+      () => UpdateClusterVersionResponse$
+    ];
+    var UpdateEksAnywhereSubscription$ = [
+      9,
+      n05,
+      _UEAS,
+      { [_ht]: ["POST", "/eks-anywhere-subscriptions/{id}", 200] },
+      () => UpdateEksAnywhereSubscriptionRequest$,
+      () => UpdateEksAnywhereSubscriptionResponse$
+    ];
+    var UpdateNodegroupConfig$ = [
+      9,
+      n05,
+      _UNC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/node-groups/{nodegroupName}/update-config", 200] },
+      () => UpdateNodegroupConfigRequest$,
+      () => UpdateNodegroupConfigResponse$
+    ];
+    var UpdateNodegroupVersion$ = [
+      9,
+      n05,
+      _UNV,
+      { [_ht]: ["POST", "/clusters/{clusterName}/node-groups/{nodegroupName}/update-version", 200] },
+      () => UpdateNodegroupVersionRequest$,
+      () => UpdateNodegroupVersionResponse$
+    ];
+    var UpdatePodIdentityAssociation$ = [
+      9,
+      n05,
+      _UPIA,
+      { [_ht]: ["POST", "/clusters/{clusterName}/pod-identity-associations/{associationId}", 200] },
+      () => UpdatePodIdentityAssociationRequest$,
+      () => UpdatePodIdentityAssociationResponse$
+    ];
+    var getRuntimeConfig$1 = (config) => {
+      return {
+        apiVersion: "2017-11-01",
+        base64Decoder: config?.base64Decoder ?? fromBase642,
+        base64Encoder: config?.base64Encoder ?? toBase643,
+        disableHostPrefix: config?.disableHostPrefix ?? false,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver5,
+        extensions: config?.extensions ?? [],
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultEKSHttpAuthSchemeProvider,
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+          {
+            schemeId: "aws.auth#sigv4",
+            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+            signer: new AwsSdkSigV4Signer2()
+          }
+        ],
+        logger: config?.logger ?? new NoOpLogger2(),
+        protocol: config?.protocol ?? AwsRestJsonProtocol2,
+        protocolSettings: config?.protocolSettings ?? {
+          defaultNamespace: "com.amazonaws.eks",
+          errorTypeRegistries: errorTypeRegistries5,
+          version: "2017-11-01",
+          serviceTarget: "AWSWesleyFrontend"
+        },
+        serviceId: config?.serviceId ?? "EKS",
+        sha256: config?.sha256 ?? Sha256,
+        urlParser: config?.urlParser ?? parseUrl3,
+        utf8Decoder: config?.utf8Decoder ?? fromUtf83,
+        utf8Encoder: config?.utf8Encoder ?? toUtf83
+      };
+    };
+    var getRuntimeConfig9 = (config) => {
+      emitWarningIfUnsupportedVersion3(process.version);
+      const defaultsMode = resolveDefaultsModeConfig2(config);
+      const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode2);
+      const clientSharedValues = getRuntimeConfig$1(config);
+      emitWarningIfUnsupportedVersion$1(process.version);
+      const loaderConfig = {
+        profile: config?.profile,
+        logger: clientSharedValues.logger
+      };
+      return {
+        ...clientSharedValues,
+        ...config,
+        runtime: "node",
+        defaultsMode,
+        authSchemePreference: config?.authSchemePreference ?? loadConfig2(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2, loaderConfig),
+        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength2,
+        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+        defaultSocketTimeout: getDefaultSocketTimeout2(config?.requestHandler, 3e5),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider2({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
+        maxAttempts: config?.maxAttempts ?? loadConfig2(NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, config),
+        region: config?.region ?? loadConfig2(NODE_REGION_CONFIG_OPTIONS2, { ...NODE_REGION_CONFIG_FILE_OPTIONS2, ...loaderConfig }),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        retryMode: config?.retryMode ?? loadConfig2({
+          ...NODE_RETRY_MODE_CONFIG_OPTIONS2,
+          default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE2
+        }, config),
+        streamCollector: config?.streamCollector ?? streamCollector7,
+        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig2(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig2(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        userAgentAppId: config?.userAgentAppId ?? loadConfig2(NODE_APP_ID_CONFIG_OPTIONS2, loaderConfig)
+      };
+    };
+    var getHttpAuthExtensionConfiguration5 = (runtimeConfig) => {
+      const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+      let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+      let _credentials = runtimeConfig.credentials;
+      return {
+        setHttpAuthScheme(httpAuthScheme) {
+          const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+          if (index === -1) {
+            _httpAuthSchemes.push(httpAuthScheme);
+          } else {
+            _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+          }
+        },
+        httpAuthSchemes() {
+          return _httpAuthSchemes;
+        },
+        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+          _httpAuthSchemeProvider = httpAuthSchemeProvider;
+        },
+        httpAuthSchemeProvider() {
+          return _httpAuthSchemeProvider;
+        },
+        setCredentials(credentials) {
+          _credentials = credentials;
+        },
+        credentials() {
+          return _credentials;
+        }
+      };
+    };
+    var resolveHttpAuthRuntimeConfig5 = (config) => {
+      return {
+        httpAuthSchemes: config.httpAuthSchemes(),
+        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+        credentials: config.credentials()
+      };
+    };
+    var resolveRuntimeExtensions5 = (runtimeConfig, extensions) => {
+      const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration2(runtimeConfig), getDefaultExtensionConfiguration2(runtimeConfig), getHttpHandlerExtensionConfiguration2(runtimeConfig), getHttpAuthExtensionConfiguration5(runtimeConfig));
+      extensions.forEach((extension) => extension.configure(extensionConfiguration));
+      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration2(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig2(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
+    };
+    var EKSClient2 = class extends Client2 {
+      config;
+      constructor(...[configuration]) {
+        const _config_0 = getRuntimeConfig9(configuration || {});
+        super(_config_0);
+        this.initConfig = _config_0;
+        const _config_1 = resolveClientEndpointParameters5(_config_0);
+        const _config_2 = resolveUserAgentConfig2(_config_1);
+        const _config_3 = resolveRetryConfig2(_config_2);
+        const _config_4 = resolveRegionConfig2(_config_3);
+        const _config_5 = resolveHostHeaderConfig2(_config_4);
+        const _config_6 = resolveEndpointConfig2(_config_5);
+        const _config_7 = resolveHttpAuthSchemeConfig5(_config_6);
+        const _config_8 = resolveRuntimeExtensions5(_config_7, configuration?.extensions || []);
+        this.config = _config_8;
+        this.middlewareStack.use(getSchemaSerdePlugin2(this.config));
+        this.middlewareStack.use(getUserAgentPlugin2(this.config));
+        this.middlewareStack.use(getRetryPlugin2(this.config));
+        this.middlewareStack.use(getContentLengthPlugin2(this.config));
+        this.middlewareStack.use(getHostHeaderPlugin2(this.config));
+        this.middlewareStack.use(getLoggerPlugin2(this.config));
+        this.middlewareStack.use(getRecursionDetectionPlugin2(this.config));
+        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin2(this.config, {
+          httpAuthSchemeParametersProvider: defaultEKSHttpAuthSchemeParametersProvider,
+          identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig2({
+            "aws.auth#sigv4": config.credentials
+          })
+        }));
+        this.middlewareStack.use(getHttpSigningPlugin2(this.config));
+      }
+      destroy() {
+        super.destroy();
+      }
+    };
+    var command5 = makeBuilder2(commonParams5, "AWSWesleyFrontend", "EKSClient", getEndpointPlugin2);
+    var _ep05 = {};
+    var _mw05 = (Command3, cs, config, o3) => [];
+    var ActivateCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "ActivateCertificateAuthority", ActivateCertificateAuthority$) {
+    };
+    var AssociateAccessPolicyCommand = class extends command5(_ep05, _mw05, "AssociateAccessPolicy", AssociateAccessPolicy$) {
+    };
+    var AssociateEncryptionConfigCommand = class extends command5(_ep05, _mw05, "AssociateEncryptionConfig", AssociateEncryptionConfig$) {
+    };
+    var AssociateIdentityProviderConfigCommand = class extends command5(_ep05, _mw05, "AssociateIdentityProviderConfig", AssociateIdentityProviderConfig$) {
+    };
+    var CancelUpdateCommand = class extends command5(_ep05, _mw05, "CancelUpdate", CancelUpdate$) {
+    };
+    var CreateAccessEntryCommand = class extends command5(_ep05, _mw05, "CreateAccessEntry", CreateAccessEntry$) {
+    };
+    var CreateAddonCommand = class extends command5(_ep05, _mw05, "CreateAddon", CreateAddon$) {
+    };
+    var CreateCapabilityCommand = class extends command5(_ep05, _mw05, "CreateCapability", CreateCapability$) {
+    };
+    var CreateCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "CreateCertificateAuthority", CreateCertificateAuthority$) {
+    };
+    var CreateClusterCommand = class extends command5(_ep05, _mw05, "CreateCluster", CreateCluster$) {
+    };
+    var CreateEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "CreateEksAnywhereSubscription", CreateEksAnywhereSubscription$) {
+    };
+    var CreateFargateProfileCommand = class extends command5(_ep05, _mw05, "CreateFargateProfile", CreateFargateProfile$) {
+    };
+    var CreateNodegroupCommand = class extends command5(_ep05, _mw05, "CreateNodegroup", CreateNodegroup$) {
+    };
+    var CreatePodIdentityAssociationCommand = class extends command5(_ep05, _mw05, "CreatePodIdentityAssociation", CreatePodIdentityAssociation$) {
+    };
+    var DeleteAccessEntryCommand = class extends command5(_ep05, _mw05, "DeleteAccessEntry", DeleteAccessEntry$) {
+    };
+    var DeleteAddonCommand = class extends command5(_ep05, _mw05, "DeleteAddon", DeleteAddon$) {
+    };
+    var DeleteCapabilityCommand = class extends command5(_ep05, _mw05, "DeleteCapability", DeleteCapability$) {
+    };
+    var DeleteCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "DeleteCertificateAuthority", DeleteCertificateAuthority$) {
+    };
+    var DeleteClusterCommand = class extends command5(_ep05, _mw05, "DeleteCluster", DeleteCluster$) {
+    };
+    var DeleteEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "DeleteEksAnywhereSubscription", DeleteEksAnywhereSubscription$) {
+    };
+    var DeleteFargateProfileCommand = class extends command5(_ep05, _mw05, "DeleteFargateProfile", DeleteFargateProfile$) {
+    };
+    var DeleteNodegroupCommand = class extends command5(_ep05, _mw05, "DeleteNodegroup", DeleteNodegroup$) {
+    };
+    var DeletePodIdentityAssociationCommand = class extends command5(_ep05, _mw05, "DeletePodIdentityAssociation", DeletePodIdentityAssociation$) {
+    };
+    var DeregisterClusterCommand = class extends command5(_ep05, _mw05, "DeregisterCluster", DeregisterCluster$) {
+    };
+    var DescribeAccessEntryCommand = class extends command5(_ep05, _mw05, "DescribeAccessEntry", DescribeAccessEntry$) {
+    };
+    var DescribeAddonCommand = class extends command5(_ep05, _mw05, "DescribeAddon", DescribeAddon$) {
+    };
+    var DescribeAddonConfigurationCommand = class extends command5(_ep05, _mw05, "DescribeAddonConfiguration", DescribeAddonConfiguration$) {
+    };
+    var DescribeAddonVersionsCommand = class extends command5(_ep05, _mw05, "DescribeAddonVersions", DescribeAddonVersions$) {
+    };
+    var DescribeCapabilityCommand = class extends command5(_ep05, _mw05, "DescribeCapability", DescribeCapability$) {
+    };
+    var DescribeCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "DescribeCertificateAuthority", DescribeCertificateAuthority$) {
+    };
+    var DescribeClusterCommand2 = class extends command5(_ep05, _mw05, "DescribeCluster", DescribeCluster$) {
+    };
+    var DescribeClusterVersionsCommand = class extends command5(_ep05, _mw05, "DescribeClusterVersions", DescribeClusterVersions$) {
+    };
+    var DescribeEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "DescribeEksAnywhereSubscription", DescribeEksAnywhereSubscription$) {
+    };
+    var DescribeFargateProfileCommand = class extends command5(_ep05, _mw05, "DescribeFargateProfile", DescribeFargateProfile$) {
+    };
+    var DescribeIdentityProviderConfigCommand = class extends command5(_ep05, _mw05, "DescribeIdentityProviderConfig", DescribeIdentityProviderConfig$) {
+    };
+    var DescribeInsightCommand = class extends command5(_ep05, _mw05, "DescribeInsight", DescribeInsight$) {
+    };
+    var DescribeInsightsRefreshCommand = class extends command5(_ep05, _mw05, "DescribeInsightsRefresh", DescribeInsightsRefresh$) {
+    };
+    var DescribeNodegroupCommand = class extends command5(_ep05, _mw05, "DescribeNodegroup", DescribeNodegroup$) {
+    };
+    var DescribePodIdentityAssociationCommand = class extends command5(_ep05, _mw05, "DescribePodIdentityAssociation", DescribePodIdentityAssociation$) {
+    };
+    var DescribeUpdateCommand = class extends command5(_ep05, _mw05, "DescribeUpdate", DescribeUpdate$) {
+    };
+    var DisassociateAccessPolicyCommand = class extends command5(_ep05, _mw05, "DisassociateAccessPolicy", DisassociateAccessPolicy$) {
+    };
+    var DisassociateIdentityProviderConfigCommand = class extends command5(_ep05, _mw05, "DisassociateIdentityProviderConfig", DisassociateIdentityProviderConfig$) {
+    };
+    var ListAccessEntriesCommand = class extends command5(_ep05, _mw05, "ListAccessEntries", ListAccessEntries$) {
+    };
+    var ListAccessPoliciesCommand = class extends command5(_ep05, _mw05, "ListAccessPolicies", ListAccessPolicies$) {
+    };
+    var ListAddonsCommand = class extends command5(_ep05, _mw05, "ListAddons", ListAddons$) {
+    };
+    var ListAssociatedAccessPoliciesCommand = class extends command5(_ep05, _mw05, "ListAssociatedAccessPolicies", ListAssociatedAccessPolicies$) {
+    };
+    var ListCapabilitiesCommand = class extends command5(_ep05, _mw05, "ListCapabilities", ListCapabilities$) {
+    };
+    var ListCertificateAuthoritiesCommand = class extends command5(_ep05, _mw05, "ListCertificateAuthorities", ListCertificateAuthorities$) {
+    };
+    var ListClustersCommand = class extends command5(_ep05, _mw05, "ListClusters", ListClusters$) {
+    };
+    var ListEksAnywhereSubscriptionsCommand = class extends command5(_ep05, _mw05, "ListEksAnywhereSubscriptions", ListEksAnywhereSubscriptions$) {
+    };
+    var ListFargateProfilesCommand = class extends command5(_ep05, _mw05, "ListFargateProfiles", ListFargateProfiles$) {
+    };
+    var ListIdentityProviderConfigsCommand = class extends command5(_ep05, _mw05, "ListIdentityProviderConfigs", ListIdentityProviderConfigs$) {
+    };
+    var ListInsightsCommand = class extends command5(_ep05, _mw05, "ListInsights", ListInsights$) {
+    };
+    var ListNodegroupsCommand = class extends command5(_ep05, _mw05, "ListNodegroups", ListNodegroups$) {
+    };
+    var ListPodIdentityAssociationsCommand = class extends command5(_ep05, _mw05, "ListPodIdentityAssociations", ListPodIdentityAssociations$) {
+    };
+    var ListTagsForResourceCommand = class extends command5(_ep05, _mw05, "ListTagsForResource", ListTagsForResource$) {
+    };
+    var ListUpdatesCommand = class extends command5(_ep05, _mw05, "ListUpdates", ListUpdates$) {
+    };
+    var RegisterClusterCommand = class extends command5(_ep05, _mw05, "RegisterCluster", RegisterCluster$) {
+    };
+    var StartInsightsRefreshCommand = class extends command5(_ep05, _mw05, "StartInsightsRefresh", StartInsightsRefresh$) {
+    };
+    var TagResourceCommand = class extends command5(_ep05, _mw05, "TagResource", TagResource$) {
+    };
+    var UntagResourceCommand = class extends command5(_ep05, _mw05, "UntagResource", UntagResource$) {
+    };
+    var UpdateAccessEntryCommand = class extends command5(_ep05, _mw05, "UpdateAccessEntry", UpdateAccessEntry$) {
+    };
+    var UpdateAddonCommand = class extends command5(_ep05, _mw05, "UpdateAddon", UpdateAddon$) {
+    };
+    var UpdateCapabilityCommand = class extends command5(_ep05, _mw05, "UpdateCapability", UpdateCapability$) {
+    };
+    var UpdateClusterConfigCommand = class extends command5(_ep05, _mw05, "UpdateClusterConfig", UpdateClusterConfig$) {
+    };
+    var UpdateClusterVersionCommand = class extends command5(_ep05, _mw05, "UpdateClusterVersion", UpdateClusterVersion$) {
+    };
+    var UpdateEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "UpdateEksAnywhereSubscription", UpdateEksAnywhereSubscription$) {
+    };
+    var UpdateNodegroupConfigCommand = class extends command5(_ep05, _mw05, "UpdateNodegroupConfig", UpdateNodegroupConfig$) {
+    };
+    var UpdateNodegroupVersionCommand = class extends command5(_ep05, _mw05, "UpdateNodegroupVersion", UpdateNodegroupVersion$) {
+    };
+    var UpdatePodIdentityAssociationCommand = class extends command5(_ep05, _mw05, "UpdatePodIdentityAssociation", UpdatePodIdentityAssociation$) {
+    };
+    var paginateDescribeAddonVersions = createPaginator2(EKSClient2, DescribeAddonVersionsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateDescribeClusterVersions = createPaginator2(EKSClient2, DescribeClusterVersionsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAccessEntries = createPaginator2(EKSClient2, ListAccessEntriesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAccessPolicies = createPaginator2(EKSClient2, ListAccessPoliciesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAddons = createPaginator2(EKSClient2, ListAddonsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAssociatedAccessPolicies = createPaginator2(EKSClient2, ListAssociatedAccessPoliciesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListCapabilities = createPaginator2(EKSClient2, ListCapabilitiesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListCertificateAuthorities = createPaginator2(EKSClient2, ListCertificateAuthoritiesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListClusters = createPaginator2(EKSClient2, ListClustersCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListEksAnywhereSubscriptions = createPaginator2(EKSClient2, ListEksAnywhereSubscriptionsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListFargateProfiles = createPaginator2(EKSClient2, ListFargateProfilesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListIdentityProviderConfigs = createPaginator2(EKSClient2, ListIdentityProviderConfigsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListInsights = createPaginator2(EKSClient2, ListInsightsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListNodegroups = createPaginator2(EKSClient2, ListNodegroupsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListPodIdentityAssociations = createPaginator2(EKSClient2, ListPodIdentityAssociationsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListUpdates = createPaginator2(EKSClient2, ListUpdatesCommand, "nextToken", "nextToken", "maxResults");
+    var checkState$8 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeAddonCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.addon.status;
+          };
+          if (returnComparator() === "CREATE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.addon.status;
+          };
+          if (returnComparator() === "DEGRADED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.addon.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForAddonActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$8);
+    };
+    var waitUntilAddonActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$8);
+      return checkExceptions2(result);
+    };
+    var checkState$7 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeAddonCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.addon.status;
+          };
+          if (returnComparator() === "DELETE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.SUCCESS, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForAddonDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$7);
+    };
+    var waitUntilAddonDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$7);
+      return checkExceptions2(result);
+    };
+    var checkState$6 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeUpdateCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.update.status;
+          };
+          if (returnComparator() === "Failed") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.update.status;
+          };
+          if (returnComparator() === "Cancelled") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.update.status;
+          };
+          if (returnComparator() === "Successful") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForCertificateAuthorityUpdateComplete = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$6);
+    };
+    var waitUntilCertificateAuthorityUpdateComplete = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$6);
+      return checkExceptions2(result);
+    };
+    var checkState$5 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeClusterCommand2(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "DELETING") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForClusterActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$5);
+    };
+    var waitUntilClusterActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$5);
+      return checkExceptions2(result);
+    };
+    var checkState$4 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeClusterCommand2(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "CREATING") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "PENDING") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.SUCCESS, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForClusterDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$4);
+    };
+    var waitUntilClusterDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$4);
+      return checkExceptions2(result);
+    };
+    var checkState$3 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeFargateProfileCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.fargateProfile.status;
+          };
+          if (returnComparator() === "CREATE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.fargateProfile.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForFargateProfileActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
+    };
+    var waitUntilFargateProfileActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
+      return checkExceptions2(result);
+    };
+    var checkState$2 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeFargateProfileCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.fargateProfile.status;
+          };
+          if (returnComparator() === "DELETE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.SUCCESS, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForFargateProfileDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
+    };
+    var waitUntilFargateProfileDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
+      return checkExceptions2(result);
+    };
+    var checkState$1 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeNodegroupCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.nodegroup.status;
+          };
+          if (returnComparator() === "CREATE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.nodegroup.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForNodegroupActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
+    };
+    var waitUntilNodegroupActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
+      return checkExceptions2(result);
+    };
+    var checkState = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeNodegroupCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.nodegroup.status;
+          };
+          if (returnComparator() === "DELETE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.SUCCESS, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForNodegroupDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
+    };
+    var waitUntilNodegroupDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
+      return checkExceptions2(result);
+    };
+    var commands5 = {
+      ActivateCertificateAuthorityCommand,
+      AssociateAccessPolicyCommand,
+      AssociateEncryptionConfigCommand,
+      AssociateIdentityProviderConfigCommand,
+      CancelUpdateCommand,
+      CreateAccessEntryCommand,
+      CreateAddonCommand,
+      CreateCapabilityCommand,
+      CreateCertificateAuthorityCommand,
+      CreateClusterCommand,
+      CreateEksAnywhereSubscriptionCommand,
+      CreateFargateProfileCommand,
+      CreateNodegroupCommand,
+      CreatePodIdentityAssociationCommand,
+      DeleteAccessEntryCommand,
+      DeleteAddonCommand,
+      DeleteCapabilityCommand,
+      DeleteCertificateAuthorityCommand,
+      DeleteClusterCommand,
+      DeleteEksAnywhereSubscriptionCommand,
+      DeleteFargateProfileCommand,
+      DeleteNodegroupCommand,
+      DeletePodIdentityAssociationCommand,
+      DeregisterClusterCommand,
+      DescribeAccessEntryCommand,
+      DescribeAddonCommand,
+      DescribeAddonConfigurationCommand,
+      DescribeAddonVersionsCommand,
+      DescribeCapabilityCommand,
+      DescribeCertificateAuthorityCommand,
+      DescribeClusterCommand: DescribeClusterCommand2,
+      DescribeClusterVersionsCommand,
+      DescribeEksAnywhereSubscriptionCommand,
+      DescribeFargateProfileCommand,
+      DescribeIdentityProviderConfigCommand,
+      DescribeInsightCommand,
+      DescribeInsightsRefreshCommand,
+      DescribeNodegroupCommand,
+      DescribePodIdentityAssociationCommand,
+      DescribeUpdateCommand,
+      DisassociateAccessPolicyCommand,
+      DisassociateIdentityProviderConfigCommand,
+      ListAccessEntriesCommand,
+      ListAccessPoliciesCommand,
+      ListAddonsCommand,
+      ListAssociatedAccessPoliciesCommand,
+      ListCapabilitiesCommand,
+      ListCertificateAuthoritiesCommand,
+      ListClustersCommand,
+      ListEksAnywhereSubscriptionsCommand,
+      ListFargateProfilesCommand,
+      ListIdentityProviderConfigsCommand,
+      ListInsightsCommand,
+      ListNodegroupsCommand,
+      ListPodIdentityAssociationsCommand,
+      ListTagsForResourceCommand,
+      ListUpdatesCommand,
+      RegisterClusterCommand,
+      StartInsightsRefreshCommand,
+      TagResourceCommand,
+      UntagResourceCommand,
+      UpdateAccessEntryCommand,
+      UpdateAddonCommand,
+      UpdateCapabilityCommand,
+      UpdateClusterConfigCommand,
+      UpdateClusterVersionCommand,
+      UpdateEksAnywhereSubscriptionCommand,
+      UpdateNodegroupConfigCommand,
+      UpdateNodegroupVersionCommand,
+      UpdatePodIdentityAssociationCommand
+    };
+    var paginators = {
+      paginateDescribeAddonVersions,
+      paginateDescribeClusterVersions,
+      paginateListAccessEntries,
+      paginateListAccessPolicies,
+      paginateListAddons,
+      paginateListAssociatedAccessPolicies,
+      paginateListCapabilities,
+      paginateListCertificateAuthorities,
+      paginateListClusters,
+      paginateListEksAnywhereSubscriptions,
+      paginateListFargateProfiles,
+      paginateListIdentityProviderConfigs,
+      paginateListInsights,
+      paginateListNodegroups,
+      paginateListPodIdentityAssociations,
+      paginateListUpdates
+    };
+    var waiters = {
+      waitUntilAddonActive,
+      waitUntilAddonDeleted,
+      waitUntilClusterActive,
+      waitUntilClusterDeleted,
+      waitUntilFargateProfileActive,
+      waitUntilFargateProfileDeleted,
+      waitUntilNodegroupActive,
+      waitUntilNodegroupDeleted,
+      waitUntilCertificateAuthorityUpdateComplete
+    };
+    var EKS = class extends EKSClient2 {
+    };
+    createAggregatedClient2(commands5, EKS, { paginators, waiters });
+    var AuthenticationMode = {
+      API: "API",
+      API_AND_CONFIG_MAP: "API_AND_CONFIG_MAP",
+      CONFIG_MAP: "CONFIG_MAP"
+    };
+    var AccessScopeType = {
+      cluster: "cluster",
+      namespace: "namespace"
+    };
+    var CertificateAuthorityActivatedBy = {
+      CUSTOMER: "CUSTOMER",
+      EKS: "EKS"
+    };
+    var CertificateAuthorityCreatedBy = {
+      CUSTOMER: "CUSTOMER",
+      EKS: "EKS"
+    };
+    var CertificateAuthorityDistributionStatus = {
+      COMPLETE: "COMPLETE",
+      DELETING: "DELETING",
+      FAILED: "FAILED",
+      IN_PROGRESS: "IN_PROGRESS"
+    };
+    var CertificateAuthoritySigningStatus = {
+      ACTIVATING: "ACTIVATING",
+      IN_USE: "IN_USE",
+      NOT_USED: "NOT_USED"
+    };
+    var CancellationStatus = {
+      FAILED: "Failed",
+      IN_PROGRESS: "InProgress",
+      SUCCESSFUL: "Successful"
+    };
+    var ErrorCode = {
+      ACCESS_DENIED: "AccessDenied",
+      ADMISSION_REQUEST_DENIED: "AdmissionRequestDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      CONFIGURATION_CONFLICT: "ConfigurationConflict",
+      ENI_LIMIT_REACHED: "EniLimitReached",
+      INSUFFICIENT_FREE_ADDRESSES: "InsufficientFreeAddresses",
+      INSUFFICIENT_NUMBER_OF_REPLICAS: "InsufficientNumberOfReplicas",
+      IP_NOT_AVAILABLE: "IpNotAvailable",
+      K8S_RESOURCE_NOT_FOUND: "K8sResourceNotFound",
+      NODE_CREATION_FAILURE: "NodeCreationFailure",
+      OPERATION_NOT_PERMITTED: "OperationNotPermitted",
+      POD_EVICTION_FAILURE: "PodEvictionFailure",
+      SECURITY_GROUP_NOT_FOUND: "SecurityGroupNotFound",
+      SUBNET_NOT_FOUND: "SubnetNotFound",
+      UNKNOWN: "Unknown",
+      UNSUPPORTED_ADDON_MODIFICATION: "UnsupportedAddonModification",
+      VPC_ID_NOT_FOUND: "VpcIdNotFound"
+    };
+    var UpdateParamType = {
+      ACTIVE_CERTIFICATE_AUTHORITY: "ActiveCertificateAuthority",
+      ADDON_VERSION: "AddonVersion",
+      AUTHENTICATION_MODE: "AuthenticationMode",
+      CERTIFICATE_AUTHORITY_ID: "CertificateAuthorityId",
+      CLUSTER_LOGGING: "ClusterLogging",
+      COMPUTE_CONFIG: "ComputeConfig",
+      CONFIGURATION_VALUES: "ConfigurationValues",
+      CONTROL_PLANE_EGRESS_MODE: "ControlPlaneEgressMode",
+      DELETION_PROTECTION: "DeletionProtection",
+      DESIRED_SIZE: "DesiredSize",
+      DISABLED_SERVICES: "DisabledServices",
+      ENABLE_CROSS_NAMESPACE: "EnableCrossNamespace",
+      ENCRYPTION_CONFIG: "EncryptionConfig",
+      ENDPOINT_PRIVATE_ACCESS: "EndpointPrivateAccess",
+      ENDPOINT_PUBLIC_ACCESS: "EndpointPublicAccess",
+      IDENTITY_PROVIDER_CONFIG: "IdentityProviderConfig",
+      KUBERNETES_NETWORK_CONFIG: "KubernetesNetworkConfig",
+      KUBE_API_SERVER_CONFIG: "KubeApiServerConfig",
+      KUBE_CONTROLLER_MANAGER_CONFIG: "KubeControllerManagerConfig",
+      KUBE_SCHEDULER_CONFIG: "KubeSchedulerConfig",
+      LABELS_TO_ADD: "LabelsToAdd",
+      LABELS_TO_REMOVE: "LabelsToRemove",
+      LAUNCH_TEMPLATE_NAME: "LaunchTemplateName",
+      LAUNCH_TEMPLATE_VERSION: "LaunchTemplateVersion",
+      MAX_SIZE: "MaxSize",
+      MAX_UNAVAILABLE: "MaxUnavailable",
+      MAX_UNAVAILABLE_PERCENTAGE: "MaxUnavailablePercentage",
+      MIN_SIZE: "MinSize",
+      NETWORK_ACCESS: "NetworkAccess",
+      NODE_REPAIR_CONFIG: "NodeRepairConfig",
+      NODE_REPAIR_ENABLED: "NodeRepairEnabled",
+      PLATFORM_VERSION: "PlatformVersion",
+      POD_IDENTITY_ASSOCIATIONS: "PodIdentityAssociations",
+      PREVIOUS_TIER: "PreviousTier",
+      PUBLIC_ACCESS_CIDRS: "PublicAccessCidrs",
+      RELEASE_VERSION: "ReleaseVersion",
+      REMOTE_NETWORK_CONFIG: "RemoteNetworkConfig",
+      RESOLVE_CONFLICTS: "ResolveConflicts",
+      ROLE_ARN: "RoleArn",
+      ROLE_MAPPINGS_TO_ADD_OR_UPDATE: "RoleMappingsToAddOrUpdate",
+      ROLE_MAPPINGS_TO_REMOVE: "RoleMappingsToRemove",
+      SECURITY_GROUPS: "SecurityGroups",
+      SERVICE_ACCOUNT_ROLE_ARN: "ServiceAccountRoleArn",
+      SIGNING_STATUS: "SigningStatus",
+      STORAGE_CONFIG: "StorageConfig",
+      SUBNETS: "Subnets",
+      TAINTS_TO_ADD: "TaintsToAdd",
+      TAINTS_TO_REMOVE: "TaintsToRemove",
+      TRUSTED_CERTIFICATE_AUTHORITIES: "TrustedCertificateAuthorities",
+      UPDATED_TIER: "UpdatedTier",
+      UPDATE_STRATEGY: "UpdateStrategy",
+      UPGRADE_POLICY: "UpgradePolicy",
+      VENDED_LOGS: "VendedLogs",
+      VERSION: "Version",
+      WARM_POOL_ENABLED: "WarmPoolEnabled",
+      WARM_POOL_MAX_GROUP_PREPARED_CAPACITY: "WarmPoolMaxGroupPreparedCapacity",
+      WARM_POOL_MIN_SIZE: "WarmPoolMinSize",
+      WARM_POOL_REUSE_ON_SCALE_IN: "WarmPoolReuseOnScaleIn",
+      WARM_POOL_STATE: "WarmPoolState",
+      ZONAL_SHIFT_CONFIG: "ZonalShiftConfig"
+    };
+    var UpdateStatus = {
+      CANCELLED: "Cancelled",
+      FAILED: "Failed",
+      IN_PROGRESS: "InProgress",
+      SUCCESSFUL: "Successful"
+    };
+    var UpdateType = {
+      ACCESS_CONFIG_UPDATE: "AccessConfigUpdate",
+      ADDON_UPDATE: "AddonUpdate",
+      ASSOCIATE_ENCRYPTION_CONFIG: "AssociateEncryptionConfig",
+      ASSOCIATE_IDENTITY_PROVIDER_CONFIG: "AssociateIdentityProviderConfig",
+      AUTO_MODE_UPDATE: "AutoModeUpdate",
+      CAPABILITY_UPDATE: "CapabilityUpdate",
+      CERTIFICATE_AUTHORITY_UPDATE: "CertificateAuthorityUpdate",
+      CONFIG_UPDATE: "ConfigUpdate",
+      CONTROL_PLANE_COMPONENT_CONFIG_UPDATE: "ControlPlaneComponentConfigUpdate",
+      CONTROL_PLANE_EGRESS_UPDATE: "ControlPlaneEgressUpdate",
+      CONTROL_PLANE_SCALING_CONFIG_UPDATE: "ControlPlaneScalingConfigUpdate",
+      DELETION_PROTECTION_UPDATE: "DeletionProtectionUpdate",
+      DISASSOCIATE_IDENTITY_PROVIDER_CONFIG: "DisassociateIdentityProviderConfig",
+      ENDPOINT_ACCESS_UPDATE: "EndpointAccessUpdate",
+      LOGGING_UPDATE: "LoggingUpdate",
+      REMOTE_NETWORK_CONFIG_UPDATE: "RemoteNetworkConfigUpdate",
+      UPGRADE_POLICY_UPDATE: "UpgradePolicyUpdate",
+      VENDED_LOGS_UPDATE: "VendedLogsUpdate",
+      VERSION_ROLLBACK: "VersionRollback",
+      VERSION_UPDATE: "VersionUpdate",
+      VPC_CONFIG_UPDATE: "VpcConfigUpdate",
+      ZONAL_SHIFT_CONFIG_UPDATE: "ZonalShiftConfigUpdate"
+    };
+    var AddonIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      ADDON_PERMISSION_FAILURE: "AddonPermissionFailure",
+      ADDON_SUBSCRIPTION_NEEDED: "AddonSubscriptionNeeded",
+      ADMISSION_REQUEST_DENIED: "AdmissionRequestDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      CONFIGURATION_CONFLICT: "ConfigurationConflict",
+      INSUFFICIENT_NUMBER_OF_REPLICAS: "InsufficientNumberOfReplicas",
+      INTERNAL_FAILURE: "InternalFailure",
+      K8S_RESOURCE_NOT_FOUND: "K8sResourceNotFound",
+      UNSUPPORTED_ADDON_MODIFICATION: "UnsupportedAddonModification"
+    };
+    var AddonStatus = {
+      ACTIVE: "ACTIVE",
+      CREATE_FAILED: "CREATE_FAILED",
+      CREATING: "CREATING",
+      DEGRADED: "DEGRADED",
+      DELETE_FAILED: "DELETE_FAILED",
+      DELETING: "DELETING",
+      UPDATE_FAILED: "UPDATE_FAILED",
+      UPDATING: "UPDATING"
+    };
+    var AMITypes = {
+      AL2023_ARM_64_NVIDIA: "AL2023_ARM_64_NVIDIA",
+      AL2023_ARM_64_STANDARD: "AL2023_ARM_64_STANDARD",
+      AL2023_x86_64_NEURON: "AL2023_x86_64_NEURON",
+      AL2023_x86_64_NVIDIA: "AL2023_x86_64_NVIDIA",
+      AL2023_x86_64_STANDARD: "AL2023_x86_64_STANDARD",
+      AL2_ARM_64: "AL2_ARM_64",
+      AL2_x86_64: "AL2_x86_64",
+      AL2_x86_64_GPU: "AL2_x86_64_GPU",
+      BOTTLEROCKET_ARM_64: "BOTTLEROCKET_ARM_64",
+      BOTTLEROCKET_ARM_64_FIPS: "BOTTLEROCKET_ARM_64_FIPS",
+      BOTTLEROCKET_ARM_64_NVIDIA: "BOTTLEROCKET_ARM_64_NVIDIA",
+      BOTTLEROCKET_ARM_64_NVIDIA_FIPS: "BOTTLEROCKET_ARM_64_NVIDIA_FIPS",
+      BOTTLEROCKET_x86_64: "BOTTLEROCKET_x86_64",
+      BOTTLEROCKET_x86_64_FIPS: "BOTTLEROCKET_x86_64_FIPS",
+      BOTTLEROCKET_x86_64_NVIDIA: "BOTTLEROCKET_x86_64_NVIDIA",
+      BOTTLEROCKET_x86_64_NVIDIA_FIPS: "BOTTLEROCKET_x86_64_NVIDIA_FIPS",
+      CUSTOM: "CUSTOM",
+      WINDOWS_CORE_2019_x86_64: "WINDOWS_CORE_2019_x86_64",
+      WINDOWS_CORE_2022_x86_64: "WINDOWS_CORE_2022_x86_64",
+      WINDOWS_CORE_2025_x86_64: "WINDOWS_CORE_2025_x86_64",
+      WINDOWS_FULL_2019_x86_64: "WINDOWS_FULL_2019_x86_64",
+      WINDOWS_FULL_2022_x86_64: "WINDOWS_FULL_2022_x86_64",
+      WINDOWS_FULL_2025_x86_64: "WINDOWS_FULL_2025_x86_64"
+    };
+    var SsoIdentityType = {
+      SSO_GROUP: "SSO_GROUP",
+      SSO_USER: "SSO_USER"
+    };
+    var ArgoCdRole = {
+      ADMIN: "ADMIN",
+      EDITOR: "EDITOR",
+      VIEWER: "VIEWER"
+    };
+    var ResolveConflicts = {
+      NONE: "NONE",
+      OVERWRITE: "OVERWRITE",
+      PRESERVE: "PRESERVE"
+    };
+    var CapabilityDeletePropagationPolicy = {
+      RETAIN: "RETAIN"
+    };
+    var CapabilityType = {
+      ACK: "ACK",
+      ARGOCD: "ARGOCD",
+      KRO: "KRO"
+    };
+    var CapabilityIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable"
+    };
+    var CapabilityStatus = {
+      ACTIVE: "ACTIVE",
+      CREATE_FAILED: "CREATE_FAILED",
+      CREATING: "CREATING",
+      DEGRADED: "DEGRADED",
+      DELETE_FAILED: "DELETE_FAILED",
+      DELETING: "DELETING",
+      UPDATING: "UPDATING"
+    };
+    var ProvisionedControlPlaneTier = {
+      STANDARD: "standard",
+      TIER_2XL: "tier-2xl",
+      TIER_4XL: "tier-4xl",
+      TIER_8XL: "tier-8xl",
+      TIER_XL: "tier-xl"
+    };
+    var IpFamily = {
+      IPV4: "ipv4",
+      IPV6: "ipv6"
+    };
+    var ScoringStrategyType = {
+      LEAST_ALLOCATED: "LeastAllocated",
+      MOST_ALLOCATED: "MostAllocated"
+    };
+    var LogType = {
+      API: "api",
+      AUDIT: "audit",
+      AUTHENTICATOR: "authenticator",
+      CONTROLLER_MANAGER: "controllerManager",
+      SCHEDULER: "scheduler"
+    };
+    var SpreadLevel = {
+      HOST: "host",
+      RACK: "rack"
+    };
+    var ControlPlaneEgressModeType = {
+      AWS_MANAGED: "AWS_MANAGED",
+      CUSTOMER_ISOLATED: "CUSTOMER_ISOLATED",
+      CUSTOMER_ROUTED: "CUSTOMER_ROUTED"
+    };
+    var SupportType = {
+      EXTENDED: "EXTENDED",
+      STANDARD: "STANDARD"
+    };
+    var ClusterIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      CONFIGURATION_CONFLICT: "ConfigurationConflict",
+      EC2_SECURITY_GROUP_NOT_FOUND: "Ec2SecurityGroupNotFound",
+      EC2_SERVICE_NOT_SUBSCRIBED: "Ec2ServiceNotSubscribed",
+      EC2_SUBNET_NOT_FOUND: "Ec2SubnetNotFound",
+      IAM_ROLE_NOT_FOUND: "IamRoleNotFound",
+      INSUFFICIENT_FREE_ADDRESSES: "InsufficientFreeAddresses",
+      INTERNAL_FAILURE: "InternalFailure",
+      KMS_GRANT_REVOKED: "KmsGrantRevoked",
+      KMS_KEY_DISABLED: "KmsKeyDisabled",
+      KMS_KEY_MARKED_FOR_DELETION: "KmsKeyMarkedForDeletion",
+      KMS_KEY_NOT_FOUND: "KmsKeyNotFound",
+      OTHER: "Other",
+      RESOURCE_LIMIT_EXCEEDED: "ResourceLimitExceeded",
+      RESOURCE_NOT_FOUND: "ResourceNotFound",
+      STS_REGIONAL_ENDPOINT_DISABLED: "StsRegionalEndpointDisabled",
+      UNSUPPORTED_VERSION: "UnsupportedVersion",
+      VPC_NOT_FOUND: "VpcNotFound"
+    };
+    var ClusterStatus = {
+      ACTIVE: "ACTIVE",
+      CREATING: "CREATING",
+      DELETING: "DELETING",
+      FAILED: "FAILED",
+      PENDING: "PENDING",
+      UPDATING: "UPDATING"
+    };
+    var EksAnywhereSubscriptionLicenseType = {
+      Cluster: "Cluster"
+    };
+    var EksAnywhereSubscriptionTermUnit = {
+      MONTHS: "MONTHS"
+    };
+    var FargateProfileIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      INTERNAL_FAILURE: "InternalFailure",
+      POD_EXECUTION_ROLE_ALREADY_IN_USE: "PodExecutionRoleAlreadyInUse"
+    };
+    var FargateProfileStatus = {
+      ACTIVE: "ACTIVE",
+      CREATE_FAILED: "CREATE_FAILED",
+      CREATING: "CREATING",
+      DELETE_FAILED: "DELETE_FAILED",
+      DELETING: "DELETING"
+    };
+    var CapacityTypes = {
+      CAPACITY_BLOCK: "CAPACITY_BLOCK",
+      ON_DEMAND: "ON_DEMAND",
+      SPOT: "SPOT"
+    };
+    var RepairAction = {
+      NoAction: "NoAction",
+      Reboot: "Reboot",
+      Replace: "Replace"
+    };
+    var TaintEffect = {
+      NO_EXECUTE: "NO_EXECUTE",
+      NO_SCHEDULE: "NO_SCHEDULE",
+      PREFER_NO_SCHEDULE: "PREFER_NO_SCHEDULE"
+    };
+    var NodegroupUpdateStrategies = {
+      DEFAULT: "DEFAULT",
+      MINIMAL: "MINIMAL"
+    };
+    var WarmPoolState = {
+      HIBERNATED: "HIBERNATED",
+      RUNNING: "RUNNING",
+      STOPPED: "STOPPED"
+    };
+    var NodegroupIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      AMI_ID_NOT_FOUND: "AmiIdNotFound",
+      ASG_INSTANCE_LAUNCH_FAILURES: "AsgInstanceLaunchFailures",
+      AUTO_SCALING_GROUP_INSTANCE_REFRESH_ACTIVE: "AutoScalingGroupInstanceRefreshActive",
+      AUTO_SCALING_GROUP_INVALID_CONFIGURATION: "AutoScalingGroupInvalidConfiguration",
+      AUTO_SCALING_GROUP_NOT_FOUND: "AutoScalingGroupNotFound",
+      AUTO_SCALING_GROUP_OPT_IN_REQUIRED: "AutoScalingGroupOptInRequired",
+      AUTO_SCALING_GROUP_RATE_LIMIT_EXCEEDED: "AutoScalingGroupRateLimitExceeded",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      EC2_INSTANCE_TYPE_DOES_NOT_EXIST: "Ec2InstanceTypeDoesNotExist",
+      EC2_LAUNCH_TEMPLATE_DELETION_FAILURE: "Ec2LaunchTemplateDeletionFailure",
+      EC2_LAUNCH_TEMPLATE_INVALID_CONFIGURATION: "Ec2LaunchTemplateInvalidConfiguration",
+      EC2_LAUNCH_TEMPLATE_MAX_LIMIT_EXCEEDED: "Ec2LaunchTemplateMaxLimitExceeded",
+      EC2_LAUNCH_TEMPLATE_NOT_FOUND: "Ec2LaunchTemplateNotFound",
+      EC2_LAUNCH_TEMPLATE_VERSION_MAX_LIMIT_EXCEEDED: "Ec2LaunchTemplateVersionMaxLimitExceeded",
+      EC2_LAUNCH_TEMPLATE_VERSION_MISMATCH: "Ec2LaunchTemplateVersionMismatch",
+      EC2_SECURITY_GROUP_DELETION_FAILURE: "Ec2SecurityGroupDeletionFailure",
+      EC2_SECURITY_GROUP_NOT_FOUND: "Ec2SecurityGroupNotFound",
+      EC2_SUBNET_INVALID_CONFIGURATION: "Ec2SubnetInvalidConfiguration",
+      EC2_SUBNET_LIST_TOO_LONG: "Ec2SubnetListTooLong",
+      EC2_SUBNET_MISSING_IPV6_ASSIGNMENT: "Ec2SubnetMissingIpv6Assignment",
+      EC2_SUBNET_NOT_FOUND: "Ec2SubnetNotFound",
+      IAM_INSTANCE_PROFILE_NOT_FOUND: "IamInstanceProfileNotFound",
+      IAM_LIMIT_EXCEEDED: "IamLimitExceeded",
+      IAM_NODE_ROLE_NOT_FOUND: "IamNodeRoleNotFound",
+      IAM_THROTTLING: "IamThrottling",
+      INSTANCE_LIMIT_EXCEEDED: "InstanceLimitExceeded",
+      INSUFFICIENT_FREE_ADDRESSES: "InsufficientFreeAddresses",
+      INTERNAL_FAILURE: "InternalFailure",
+      KUBERNETES_LABEL_INVALID: "KubernetesLabelInvalid",
+      LIMIT_EXCEEDED: "LimitExceeded",
+      NODE_CREATION_FAILURE: "NodeCreationFailure",
+      NODE_TERMINATION_FAILURE: "NodeTerminationFailure",
+      POD_EVICTION_FAILURE: "PodEvictionFailure",
+      SOURCE_EC2_LAUNCH_TEMPLATE_NOT_FOUND: "SourceEc2LaunchTemplateNotFound",
+      UNKNOWN: "Unknown"
+    };
+    var NodegroupStatus = {
+      ACTIVE: "ACTIVE",
+      CREATE_FAILED: "CREATE_FAILED",
+      CREATING: "CREATING",
+      DEGRADED: "DEGRADED",
+      DELETE_FAILED: "DELETE_FAILED",
+      DELETING: "DELETING",
+      UPDATING: "UPDATING"
+    };
+    var ClusterVersionStatus = {
+      extended_support: "extended-support",
+      standard_support: "standard-support",
+      unsupported: "unsupported"
+    };
+    var VersionStatus = {
+      EXTENDED_SUPPORT: "EXTENDED_SUPPORT",
+      STANDARD_SUPPORT: "STANDARD_SUPPORT",
+      UNSUPPORTED: "UNSUPPORTED"
+    };
+    var ConfigStatus = {
+      ACTIVE: "ACTIVE",
+      CREATING: "CREATING",
+      DELETING: "DELETING"
+    };
+    var Category = {
+      MISCONFIGURATION: "MISCONFIGURATION",
+      ROLLBACK_READINESS: "ROLLBACK_READINESS",
+      UPGRADE_READINESS: "UPGRADE_READINESS"
+    };
+    var InsightStatusValue = {
+      ERROR: "ERROR",
+      PASSING: "PASSING",
+      UNKNOWN: "UNKNOWN",
+      WARNING: "WARNING"
+    };
+    var InsightsRefreshStatus = {
+      COMPLETED: "COMPLETED",
+      FAILED: "FAILED",
+      IN_PROGRESS: "IN_PROGRESS"
+    };
+    var EksAnywhereSubscriptionStatus = {
+      ACTIVE: "ACTIVE",
+      CREATING: "CREATING",
+      DELETING: "DELETING",
+      EXPIRED: "EXPIRED",
+      EXPIRING: "EXPIRING",
+      UPDATING: "UPDATING"
+    };
+    var ConnectorConfigProvider = {
+      AKS: "AKS",
+      ANTHOS: "ANTHOS",
+      EC2: "EC2",
+      EKS_ANYWHERE: "EKS_ANYWHERE",
+      GKE: "GKE",
+      OPENSHIFT: "OPENSHIFT",
+      OTHER: "OTHER",
+      RANCHER: "RANCHER",
+      TANZU: "TANZU"
+    };
+    exports2.AMITypes = AMITypes;
+    exports2.AccessConfigResponse$ = AccessConfigResponse$;
+    exports2.AccessDeniedException = AccessDeniedException3;
+    exports2.AccessDeniedException$ = AccessDeniedException$3;
+    exports2.AccessEntry$ = AccessEntry$;
+    exports2.AccessPolicy$ = AccessPolicy$;
+    exports2.AccessScope$ = AccessScope$;
+    exports2.AccessScopeType = AccessScopeType;
+    exports2.AckConfigRequest$ = AckConfigRequest$;
+    exports2.AckConfigResponse$ = AckConfigResponse$;
+    exports2.ActivateCertificateAuthority$ = ActivateCertificateAuthority$;
+    exports2.ActivateCertificateAuthorityCommand = ActivateCertificateAuthorityCommand;
+    exports2.ActivateCertificateAuthorityRequest$ = ActivateCertificateAuthorityRequest$;
+    exports2.ActivateCertificateAuthorityResponse$ = ActivateCertificateAuthorityResponse$;
+    exports2.ActiveCertificateAuthority$ = ActiveCertificateAuthority$;
+    exports2.Addon$ = Addon$;
+    exports2.AddonCompatibilityDetail$ = AddonCompatibilityDetail$;
+    exports2.AddonHealth$ = AddonHealth$;
+    exports2.AddonInfo$ = AddonInfo$;
+    exports2.AddonIssue$ = AddonIssue$;
+    exports2.AddonIssueCode = AddonIssueCode;
+    exports2.AddonNamespaceConfigRequest$ = AddonNamespaceConfigRequest$;
+    exports2.AddonNamespaceConfigResponse$ = AddonNamespaceConfigResponse$;
+    exports2.AddonPodIdentityAssociations$ = AddonPodIdentityAssociations$;
+    exports2.AddonPodIdentityConfiguration$ = AddonPodIdentityConfiguration$;
+    exports2.AddonStatus = AddonStatus;
+    exports2.AddonVersionInfo$ = AddonVersionInfo$;
+    exports2.AllowedValuesConstraint$ = AllowedValuesConstraint$;
+    exports2.ArgoCdAwsIdcConfigRequest$ = ArgoCdAwsIdcConfigRequest$;
+    exports2.ArgoCdAwsIdcConfigResponse$ = ArgoCdAwsIdcConfigResponse$;
+    exports2.ArgoCdConfigRequest$ = ArgoCdConfigRequest$;
+    exports2.ArgoCdConfigResponse$ = ArgoCdConfigResponse$;
+    exports2.ArgoCdNetworkAccessConfigRequest$ = ArgoCdNetworkAccessConfigRequest$;
+    exports2.ArgoCdNetworkAccessConfigResponse$ = ArgoCdNetworkAccessConfigResponse$;
+    exports2.ArgoCdRole = ArgoCdRole;
+    exports2.ArgoCdRoleMapping$ = ArgoCdRoleMapping$;
+    exports2.AssociateAccessPolicy$ = AssociateAccessPolicy$;
+    exports2.AssociateAccessPolicyCommand = AssociateAccessPolicyCommand;
+    exports2.AssociateAccessPolicyRequest$ = AssociateAccessPolicyRequest$;
+    exports2.AssociateAccessPolicyResponse$ = AssociateAccessPolicyResponse$;
+    exports2.AssociateEncryptionConfig$ = AssociateEncryptionConfig$;
+    exports2.AssociateEncryptionConfigCommand = AssociateEncryptionConfigCommand;
+    exports2.AssociateEncryptionConfigRequest$ = AssociateEncryptionConfigRequest$;
+    exports2.AssociateEncryptionConfigResponse$ = AssociateEncryptionConfigResponse$;
+    exports2.AssociateIdentityProviderConfig$ = AssociateIdentityProviderConfig$;
+    exports2.AssociateIdentityProviderConfigCommand = AssociateIdentityProviderConfigCommand;
+    exports2.AssociateIdentityProviderConfigRequest$ = AssociateIdentityProviderConfigRequest$;
+    exports2.AssociateIdentityProviderConfigResponse$ = AssociateIdentityProviderConfigResponse$;
+    exports2.AssociatedAccessPolicy$ = AssociatedAccessPolicy$;
+    exports2.AuthenticationMode = AuthenticationMode;
+    exports2.AutoScalingGroup$ = AutoScalingGroup$;
+    exports2.BadRequestException = BadRequestException;
+    exports2.BadRequestException$ = BadRequestException$;
+    exports2.BlockStorage$ = BlockStorage$;
+    exports2.CancelUpdate$ = CancelUpdate$;
+    exports2.CancelUpdateCommand = CancelUpdateCommand;
+    exports2.CancelUpdateRequest$ = CancelUpdateRequest$;
+    exports2.CancelUpdateResponse$ = CancelUpdateResponse$;
+    exports2.Cancellation$ = Cancellation$;
+    exports2.CancellationStatus = CancellationStatus;
+    exports2.Capability$ = Capability$;
+    exports2.CapabilityConfigurationRequest$ = CapabilityConfigurationRequest$;
+    exports2.CapabilityConfigurationResponse$ = CapabilityConfigurationResponse$;
+    exports2.CapabilityDeletePropagationPolicy = CapabilityDeletePropagationPolicy;
+    exports2.CapabilityHealth$ = CapabilityHealth$;
+    exports2.CapabilityIssue$ = CapabilityIssue$;
+    exports2.CapabilityIssueCode = CapabilityIssueCode;
+    exports2.CapabilityStatus = CapabilityStatus;
+    exports2.CapabilitySummary$ = CapabilitySummary$;
+    exports2.CapabilityType = CapabilityType;
+    exports2.CapacityTypes = CapacityTypes;
+    exports2.Category = Category;
+    exports2.Certificate$ = Certificate$;
+    exports2.CertificateAuthority$ = CertificateAuthority$;
+    exports2.CertificateAuthorityActivatedBy = CertificateAuthorityActivatedBy;
+    exports2.CertificateAuthorityCreatedBy = CertificateAuthorityCreatedBy;
+    exports2.CertificateAuthorityDistributionStatus = CertificateAuthorityDistributionStatus;
+    exports2.CertificateAuthorityScheduledEvents$ = CertificateAuthorityScheduledEvents$;
+    exports2.CertificateAuthoritySigningStatus = CertificateAuthoritySigningStatus;
+    exports2.CertificateAuthoritySummary$ = CertificateAuthoritySummary$;
+    exports2.CertificateAuthorityValidity$ = CertificateAuthorityValidity$;
+    exports2.ClientException = ClientException;
+    exports2.ClientException$ = ClientException$;
+    exports2.ClientStat$ = ClientStat$;
+    exports2.Cluster$ = Cluster$;
+    exports2.ClusterHealth$ = ClusterHealth$;
+    exports2.ClusterIssue$ = ClusterIssue$;
+    exports2.ClusterIssueCode = ClusterIssueCode;
+    exports2.ClusterStatus = ClusterStatus;
+    exports2.ClusterVersionInformation$ = ClusterVersionInformation$;
+    exports2.ClusterVersionStatus = ClusterVersionStatus;
+    exports2.Compatibility$ = Compatibility$;
+    exports2.ComputeConfigRequest$ = ComputeConfigRequest$;
+    exports2.ComputeConfigResponse$ = ComputeConfigResponse$;
+    exports2.ConfigStatus = ConfigStatus;
+    exports2.ConnectorConfigProvider = ConnectorConfigProvider;
+    exports2.ConnectorConfigRequest$ = ConnectorConfigRequest$;
+    exports2.ConnectorConfigResponse$ = ConnectorConfigResponse$;
+    exports2.ControlPlaneConfigInfo$ = ControlPlaneConfigInfo$;
+    exports2.ControlPlaneEgressModeType = ControlPlaneEgressModeType;
+    exports2.ControlPlanePlacementRequest$ = ControlPlanePlacementRequest$;
+    exports2.ControlPlanePlacementResponse$ = ControlPlanePlacementResponse$;
+    exports2.ControlPlaneScalingConfig$ = ControlPlaneScalingConfig$;
+    exports2.ControlPlaneScalingTierInfo$ = ControlPlaneScalingTierInfo$;
+    exports2.CrdManagementConfiguration$ = CrdManagementConfiguration$;
+    exports2.CreateAccessConfigRequest$ = CreateAccessConfigRequest$;
+    exports2.CreateAccessEntry$ = CreateAccessEntry$;
+    exports2.CreateAccessEntryCommand = CreateAccessEntryCommand;
+    exports2.CreateAccessEntryRequest$ = CreateAccessEntryRequest$;
+    exports2.CreateAccessEntryResponse$ = CreateAccessEntryResponse$;
+    exports2.CreateAddon$ = CreateAddon$;
+    exports2.CreateAddonCommand = CreateAddonCommand;
+    exports2.CreateAddonRequest$ = CreateAddonRequest$;
+    exports2.CreateAddonResponse$ = CreateAddonResponse$;
+    exports2.CreateCapability$ = CreateCapability$;
+    exports2.CreateCapabilityCommand = CreateCapabilityCommand;
+    exports2.CreateCapabilityRequest$ = CreateCapabilityRequest$;
+    exports2.CreateCapabilityResponse$ = CreateCapabilityResponse$;
+    exports2.CreateCertificateAuthority$ = CreateCertificateAuthority$;
+    exports2.CreateCertificateAuthorityCommand = CreateCertificateAuthorityCommand;
+    exports2.CreateCertificateAuthorityRequest$ = CreateCertificateAuthorityRequest$;
+    exports2.CreateCertificateAuthorityResponse$ = CreateCertificateAuthorityResponse$;
+    exports2.CreateCluster$ = CreateCluster$;
+    exports2.CreateClusterCommand = CreateClusterCommand;
+    exports2.CreateClusterRequest$ = CreateClusterRequest$;
+    exports2.CreateClusterResponse$ = CreateClusterResponse$;
+    exports2.CreateEksAnywhereSubscription$ = CreateEksAnywhereSubscription$;
+    exports2.CreateEksAnywhereSubscriptionCommand = CreateEksAnywhereSubscriptionCommand;
+    exports2.CreateEksAnywhereSubscriptionRequest$ = CreateEksAnywhereSubscriptionRequest$;
+    exports2.CreateEksAnywhereSubscriptionResponse$ = CreateEksAnywhereSubscriptionResponse$;
+    exports2.CreateFargateProfile$ = CreateFargateProfile$;
+    exports2.CreateFargateProfileCommand = CreateFargateProfileCommand;
+    exports2.CreateFargateProfileRequest$ = CreateFargateProfileRequest$;
+    exports2.CreateFargateProfileResponse$ = CreateFargateProfileResponse$;
+    exports2.CreateNodegroup$ = CreateNodegroup$;
+    exports2.CreateNodegroupCommand = CreateNodegroupCommand;
+    exports2.CreateNodegroupRequest$ = CreateNodegroupRequest$;
+    exports2.CreateNodegroupResponse$ = CreateNodegroupResponse$;
+    exports2.CreatePodIdentityAssociation$ = CreatePodIdentityAssociation$;
+    exports2.CreatePodIdentityAssociationCommand = CreatePodIdentityAssociationCommand;
+    exports2.CreatePodIdentityAssociationRequest$ = CreatePodIdentityAssociationRequest$;
+    exports2.CreatePodIdentityAssociationResponse$ = CreatePodIdentityAssociationResponse$;
+    exports2.DeleteAccessEntry$ = DeleteAccessEntry$;
+    exports2.DeleteAccessEntryCommand = DeleteAccessEntryCommand;
+    exports2.DeleteAccessEntryRequest$ = DeleteAccessEntryRequest$;
+    exports2.DeleteAccessEntryResponse$ = DeleteAccessEntryResponse$;
+    exports2.DeleteAddon$ = DeleteAddon$;
+    exports2.DeleteAddonCommand = DeleteAddonCommand;
+    exports2.DeleteAddonRequest$ = DeleteAddonRequest$;
+    exports2.DeleteAddonResponse$ = DeleteAddonResponse$;
+    exports2.DeleteCapability$ = DeleteCapability$;
+    exports2.DeleteCapabilityCommand = DeleteCapabilityCommand;
+    exports2.DeleteCapabilityRequest$ = DeleteCapabilityRequest$;
+    exports2.DeleteCapabilityResponse$ = DeleteCapabilityResponse$;
+    exports2.DeleteCertificateAuthority$ = DeleteCertificateAuthority$;
+    exports2.DeleteCertificateAuthorityCommand = DeleteCertificateAuthorityCommand;
+    exports2.DeleteCertificateAuthorityRequest$ = DeleteCertificateAuthorityRequest$;
+    exports2.DeleteCertificateAuthorityResponse$ = DeleteCertificateAuthorityResponse$;
+    exports2.DeleteCluster$ = DeleteCluster$;
+    exports2.DeleteClusterCommand = DeleteClusterCommand;
+    exports2.DeleteClusterRequest$ = DeleteClusterRequest$;
+    exports2.DeleteClusterResponse$ = DeleteClusterResponse$;
+    exports2.DeleteEksAnywhereSubscription$ = DeleteEksAnywhereSubscription$;
+    exports2.DeleteEksAnywhereSubscriptionCommand = DeleteEksAnywhereSubscriptionCommand;
+    exports2.DeleteEksAnywhereSubscriptionRequest$ = DeleteEksAnywhereSubscriptionRequest$;
+    exports2.DeleteEksAnywhereSubscriptionResponse$ = DeleteEksAnywhereSubscriptionResponse$;
+    exports2.DeleteFargateProfile$ = DeleteFargateProfile$;
+    exports2.DeleteFargateProfileCommand = DeleteFargateProfileCommand;
+    exports2.DeleteFargateProfileRequest$ = DeleteFargateProfileRequest$;
+    exports2.DeleteFargateProfileResponse$ = DeleteFargateProfileResponse$;
+    exports2.DeleteNodegroup$ = DeleteNodegroup$;
+    exports2.DeleteNodegroupCommand = DeleteNodegroupCommand;
+    exports2.DeleteNodegroupRequest$ = DeleteNodegroupRequest$;
+    exports2.DeleteNodegroupResponse$ = DeleteNodegroupResponse$;
+    exports2.DeletePodIdentityAssociation$ = DeletePodIdentityAssociation$;
+    exports2.DeletePodIdentityAssociationCommand = DeletePodIdentityAssociationCommand;
+    exports2.DeletePodIdentityAssociationRequest$ = DeletePodIdentityAssociationRequest$;
+    exports2.DeletePodIdentityAssociationResponse$ = DeletePodIdentityAssociationResponse$;
+    exports2.DeprecationDetail$ = DeprecationDetail$;
+    exports2.DeregisterCluster$ = DeregisterCluster$;
+    exports2.DeregisterClusterCommand = DeregisterClusterCommand;
+    exports2.DeregisterClusterRequest$ = DeregisterClusterRequest$;
+    exports2.DeregisterClusterResponse$ = DeregisterClusterResponse$;
+    exports2.DescribeAccessEntry$ = DescribeAccessEntry$;
+    exports2.DescribeAccessEntryCommand = DescribeAccessEntryCommand;
+    exports2.DescribeAccessEntryRequest$ = DescribeAccessEntryRequest$;
+    exports2.DescribeAccessEntryResponse$ = DescribeAccessEntryResponse$;
+    exports2.DescribeAddon$ = DescribeAddon$;
+    exports2.DescribeAddonCommand = DescribeAddonCommand;
+    exports2.DescribeAddonConfiguration$ = DescribeAddonConfiguration$;
+    exports2.DescribeAddonConfigurationCommand = DescribeAddonConfigurationCommand;
+    exports2.DescribeAddonConfigurationRequest$ = DescribeAddonConfigurationRequest$;
+    exports2.DescribeAddonConfigurationResponse$ = DescribeAddonConfigurationResponse$;
+    exports2.DescribeAddonRequest$ = DescribeAddonRequest$;
+    exports2.DescribeAddonResponse$ = DescribeAddonResponse$;
+    exports2.DescribeAddonVersions$ = DescribeAddonVersions$;
+    exports2.DescribeAddonVersionsCommand = DescribeAddonVersionsCommand;
+    exports2.DescribeAddonVersionsRequest$ = DescribeAddonVersionsRequest$;
+    exports2.DescribeAddonVersionsResponse$ = DescribeAddonVersionsResponse$;
+    exports2.DescribeCapability$ = DescribeCapability$;
+    exports2.DescribeCapabilityCommand = DescribeCapabilityCommand;
+    exports2.DescribeCapabilityRequest$ = DescribeCapabilityRequest$;
+    exports2.DescribeCapabilityResponse$ = DescribeCapabilityResponse$;
+    exports2.DescribeCertificateAuthority$ = DescribeCertificateAuthority$;
+    exports2.DescribeCertificateAuthorityCommand = DescribeCertificateAuthorityCommand;
+    exports2.DescribeCertificateAuthorityRequest$ = DescribeCertificateAuthorityRequest$;
+    exports2.DescribeCertificateAuthorityResponse$ = DescribeCertificateAuthorityResponse$;
+    exports2.DescribeCluster$ = DescribeCluster$;
+    exports2.DescribeClusterCommand = DescribeClusterCommand2;
+    exports2.DescribeClusterRequest$ = DescribeClusterRequest$;
+    exports2.DescribeClusterResponse$ = DescribeClusterResponse$;
+    exports2.DescribeClusterVersions$ = DescribeClusterVersions$;
+    exports2.DescribeClusterVersionsCommand = DescribeClusterVersionsCommand;
+    exports2.DescribeClusterVersionsRequest$ = DescribeClusterVersionsRequest$;
+    exports2.DescribeClusterVersionsResponse$ = DescribeClusterVersionsResponse$;
+    exports2.DescribeEksAnywhereSubscription$ = DescribeEksAnywhereSubscription$;
+    exports2.DescribeEksAnywhereSubscriptionCommand = DescribeEksAnywhereSubscriptionCommand;
+    exports2.DescribeEksAnywhereSubscriptionRequest$ = DescribeEksAnywhereSubscriptionRequest$;
+    exports2.DescribeEksAnywhereSubscriptionResponse$ = DescribeEksAnywhereSubscriptionResponse$;
+    exports2.DescribeFargateProfile$ = DescribeFargateProfile$;
+    exports2.DescribeFargateProfileCommand = DescribeFargateProfileCommand;
+    exports2.DescribeFargateProfileRequest$ = DescribeFargateProfileRequest$;
+    exports2.DescribeFargateProfileResponse$ = DescribeFargateProfileResponse$;
+    exports2.DescribeIdentityProviderConfig$ = DescribeIdentityProviderConfig$;
+    exports2.DescribeIdentityProviderConfigCommand = DescribeIdentityProviderConfigCommand;
+    exports2.DescribeIdentityProviderConfigRequest$ = DescribeIdentityProviderConfigRequest$;
+    exports2.DescribeIdentityProviderConfigResponse$ = DescribeIdentityProviderConfigResponse$;
+    exports2.DescribeInsight$ = DescribeInsight$;
+    exports2.DescribeInsightCommand = DescribeInsightCommand;
+    exports2.DescribeInsightRequest$ = DescribeInsightRequest$;
+    exports2.DescribeInsightResponse$ = DescribeInsightResponse$;
+    exports2.DescribeInsightsRefresh$ = DescribeInsightsRefresh$;
+    exports2.DescribeInsightsRefreshCommand = DescribeInsightsRefreshCommand;
+    exports2.DescribeInsightsRefreshRequest$ = DescribeInsightsRefreshRequest$;
+    exports2.DescribeInsightsRefreshResponse$ = DescribeInsightsRefreshResponse$;
+    exports2.DescribeNodegroup$ = DescribeNodegroup$;
+    exports2.DescribeNodegroupCommand = DescribeNodegroupCommand;
+    exports2.DescribeNodegroupRequest$ = DescribeNodegroupRequest$;
+    exports2.DescribeNodegroupResponse$ = DescribeNodegroupResponse$;
+    exports2.DescribePodIdentityAssociation$ = DescribePodIdentityAssociation$;
+    exports2.DescribePodIdentityAssociationCommand = DescribePodIdentityAssociationCommand;
+    exports2.DescribePodIdentityAssociationRequest$ = DescribePodIdentityAssociationRequest$;
+    exports2.DescribePodIdentityAssociationResponse$ = DescribePodIdentityAssociationResponse$;
+    exports2.DescribeUpdate$ = DescribeUpdate$;
+    exports2.DescribeUpdateCommand = DescribeUpdateCommand;
+    exports2.DescribeUpdateRequest$ = DescribeUpdateRequest$;
+    exports2.DescribeUpdateResponse$ = DescribeUpdateResponse$;
+    exports2.DisassociateAccessPolicy$ = DisassociateAccessPolicy$;
+    exports2.DisassociateAccessPolicyCommand = DisassociateAccessPolicyCommand;
+    exports2.DisassociateAccessPolicyRequest$ = DisassociateAccessPolicyRequest$;
+    exports2.DisassociateAccessPolicyResponse$ = DisassociateAccessPolicyResponse$;
+    exports2.DisassociateIdentityProviderConfig$ = DisassociateIdentityProviderConfig$;
+    exports2.DisassociateIdentityProviderConfigCommand = DisassociateIdentityProviderConfigCommand;
+    exports2.DisassociateIdentityProviderConfigRequest$ = DisassociateIdentityProviderConfigRequest$;
+    exports2.DisassociateIdentityProviderConfigResponse$ = DisassociateIdentityProviderConfigResponse$;
+    exports2.DurationConstraints$ = DurationConstraints$;
+    exports2.DurationParameterConfig$ = DurationParameterConfig$;
+    exports2.EKS = EKS;
+    exports2.EKSClient = EKSClient2;
+    exports2.EKSServiceException = EKSServiceException;
+    exports2.EKSServiceException$ = EKSServiceException$;
+    exports2.EksAnywhereSubscription$ = EksAnywhereSubscription$;
+    exports2.EksAnywhereSubscriptionLicenseType = EksAnywhereSubscriptionLicenseType;
+    exports2.EksAnywhereSubscriptionStatus = EksAnywhereSubscriptionStatus;
+    exports2.EksAnywhereSubscriptionTerm$ = EksAnywhereSubscriptionTerm$;
+    exports2.EksAnywhereSubscriptionTermUnit = EksAnywhereSubscriptionTermUnit;
+    exports2.ElasticLoadBalancing$ = ElasticLoadBalancing$;
+    exports2.EncryptionConfig$ = EncryptionConfig$;
+    exports2.ErrorCode = ErrorCode;
+    exports2.ErrorDetail$ = ErrorDetail$;
+    exports2.EtcdPlacementRequest$ = EtcdPlacementRequest$;
+    exports2.EtcdPlacementResponse$ = EtcdPlacementResponse$;
+    exports2.FargateProfile$ = FargateProfile$;
+    exports2.FargateProfileHealth$ = FargateProfileHealth$;
+    exports2.FargateProfileIssue$ = FargateProfileIssue$;
+    exports2.FargateProfileIssueCode = FargateProfileIssueCode;
+    exports2.FargateProfileSelector$ = FargateProfileSelector$;
+    exports2.FargateProfileStatus = FargateProfileStatus;
+    exports2.GatewayApiConfiguration$ = GatewayApiConfiguration$;
+    exports2.HorizontalPodAutoscalerControllerConfigRequest$ = HorizontalPodAutoscalerControllerConfigRequest$;
+    exports2.HorizontalPodAutoscalerControllerConfigResponse$ = HorizontalPodAutoscalerControllerConfigResponse$;
+    exports2.HorizontalPodAutoscalerControllerVersionConfig$ = HorizontalPodAutoscalerControllerVersionConfig$;
+    exports2.Identity$ = Identity$;
+    exports2.IdentityProviderConfig$ = IdentityProviderConfig$;
+    exports2.IdentityProviderConfigResponse$ = IdentityProviderConfigResponse$;
+    exports2.Insight$ = Insight$;
+    exports2.InsightCategorySpecificSummary$ = InsightCategorySpecificSummary$;
+    exports2.InsightResourceDetail$ = InsightResourceDetail$;
+    exports2.InsightStatus$ = InsightStatus$;
+    exports2.InsightStatusValue = InsightStatusValue;
+    exports2.InsightSummary$ = InsightSummary$;
+    exports2.InsightsFilter$ = InsightsFilter$;
+    exports2.InsightsRefreshStatus = InsightsRefreshStatus;
+    exports2.IntegerConstraints$ = IntegerConstraints$;
+    exports2.IntegerParameterConfig$ = IntegerParameterConfig$;
+    exports2.IntegerRangeConstraint$ = IntegerRangeConstraint$;
+    exports2.InvalidParameterException = InvalidParameterException;
+    exports2.InvalidParameterException$ = InvalidParameterException$;
+    exports2.InvalidRequestException = InvalidRequestException3;
+    exports2.InvalidRequestException$ = InvalidRequestException$3;
+    exports2.InvalidStateException = InvalidStateException;
+    exports2.InvalidStateException$ = InvalidStateException$;
+    exports2.IpFamily = IpFamily;
+    exports2.Issue$ = Issue$;
+    exports2.KubeApiServerConfigRequest$ = KubeApiServerConfigRequest$;
+    exports2.KubeApiServerConfigResponse$ = KubeApiServerConfigResponse$;
+    exports2.KubeApiServerVersionConfig$ = KubeApiServerVersionConfig$;
+    exports2.KubeControllerManagerConfigRequest$ = KubeControllerManagerConfigRequest$;
+    exports2.KubeControllerManagerConfigResponse$ = KubeControllerManagerConfigResponse$;
+    exports2.KubeControllerManagerVersionConfig$ = KubeControllerManagerVersionConfig$;
+    exports2.KubeSchedulerConfigRequest$ = KubeSchedulerConfigRequest$;
+    exports2.KubeSchedulerConfigResponse$ = KubeSchedulerConfigResponse$;
+    exports2.KubeSchedulerVersionConfig$ = KubeSchedulerVersionConfig$;
+    exports2.KubernetesNetworkConfigRequest$ = KubernetesNetworkConfigRequest$;
+    exports2.KubernetesNetworkConfigResponse$ = KubernetesNetworkConfigResponse$;
+    exports2.LaunchTemplateSpecification$ = LaunchTemplateSpecification$;
+    exports2.License$ = License$;
+    exports2.ListAccessEntries$ = ListAccessEntries$;
+    exports2.ListAccessEntriesCommand = ListAccessEntriesCommand;
+    exports2.ListAccessEntriesRequest$ = ListAccessEntriesRequest$;
+    exports2.ListAccessEntriesResponse$ = ListAccessEntriesResponse$;
+    exports2.ListAccessPolicies$ = ListAccessPolicies$;
+    exports2.ListAccessPoliciesCommand = ListAccessPoliciesCommand;
+    exports2.ListAccessPoliciesRequest$ = ListAccessPoliciesRequest$;
+    exports2.ListAccessPoliciesResponse$ = ListAccessPoliciesResponse$;
+    exports2.ListAddons$ = ListAddons$;
+    exports2.ListAddonsCommand = ListAddonsCommand;
+    exports2.ListAddonsRequest$ = ListAddonsRequest$;
+    exports2.ListAddonsResponse$ = ListAddonsResponse$;
+    exports2.ListAssociatedAccessPolicies$ = ListAssociatedAccessPolicies$;
+    exports2.ListAssociatedAccessPoliciesCommand = ListAssociatedAccessPoliciesCommand;
+    exports2.ListAssociatedAccessPoliciesRequest$ = ListAssociatedAccessPoliciesRequest$;
+    exports2.ListAssociatedAccessPoliciesResponse$ = ListAssociatedAccessPoliciesResponse$;
+    exports2.ListCapabilities$ = ListCapabilities$;
+    exports2.ListCapabilitiesCommand = ListCapabilitiesCommand;
+    exports2.ListCapabilitiesRequest$ = ListCapabilitiesRequest$;
+    exports2.ListCapabilitiesResponse$ = ListCapabilitiesResponse$;
+    exports2.ListCertificateAuthorities$ = ListCertificateAuthorities$;
+    exports2.ListCertificateAuthoritiesCommand = ListCertificateAuthoritiesCommand;
+    exports2.ListCertificateAuthoritiesRequest$ = ListCertificateAuthoritiesRequest$;
+    exports2.ListCertificateAuthoritiesResponse$ = ListCertificateAuthoritiesResponse$;
+    exports2.ListClusters$ = ListClusters$;
+    exports2.ListClustersCommand = ListClustersCommand;
+    exports2.ListClustersRequest$ = ListClustersRequest$;
+    exports2.ListClustersResponse$ = ListClustersResponse$;
+    exports2.ListEksAnywhereSubscriptions$ = ListEksAnywhereSubscriptions$;
+    exports2.ListEksAnywhereSubscriptionsCommand = ListEksAnywhereSubscriptionsCommand;
+    exports2.ListEksAnywhereSubscriptionsRequest$ = ListEksAnywhereSubscriptionsRequest$;
+    exports2.ListEksAnywhereSubscriptionsResponse$ = ListEksAnywhereSubscriptionsResponse$;
+    exports2.ListFargateProfiles$ = ListFargateProfiles$;
+    exports2.ListFargateProfilesCommand = ListFargateProfilesCommand;
+    exports2.ListFargateProfilesRequest$ = ListFargateProfilesRequest$;
+    exports2.ListFargateProfilesResponse$ = ListFargateProfilesResponse$;
+    exports2.ListIdentityProviderConfigs$ = ListIdentityProviderConfigs$;
+    exports2.ListIdentityProviderConfigsCommand = ListIdentityProviderConfigsCommand;
+    exports2.ListIdentityProviderConfigsRequest$ = ListIdentityProviderConfigsRequest$;
+    exports2.ListIdentityProviderConfigsResponse$ = ListIdentityProviderConfigsResponse$;
+    exports2.ListInsights$ = ListInsights$;
+    exports2.ListInsightsCommand = ListInsightsCommand;
+    exports2.ListInsightsRequest$ = ListInsightsRequest$;
+    exports2.ListInsightsResponse$ = ListInsightsResponse$;
+    exports2.ListNodegroups$ = ListNodegroups$;
+    exports2.ListNodegroupsCommand = ListNodegroupsCommand;
+    exports2.ListNodegroupsRequest$ = ListNodegroupsRequest$;
+    exports2.ListNodegroupsResponse$ = ListNodegroupsResponse$;
+    exports2.ListPodIdentityAssociations$ = ListPodIdentityAssociations$;
+    exports2.ListPodIdentityAssociationsCommand = ListPodIdentityAssociationsCommand;
+    exports2.ListPodIdentityAssociationsRequest$ = ListPodIdentityAssociationsRequest$;
+    exports2.ListPodIdentityAssociationsResponse$ = ListPodIdentityAssociationsResponse$;
+    exports2.ListTagsForResource$ = ListTagsForResource$;
+    exports2.ListTagsForResourceCommand = ListTagsForResourceCommand;
+    exports2.ListTagsForResourceRequest$ = ListTagsForResourceRequest$;
+    exports2.ListTagsForResourceResponse$ = ListTagsForResourceResponse$;
+    exports2.ListUpdates$ = ListUpdates$;
+    exports2.ListUpdatesCommand = ListUpdatesCommand;
+    exports2.ListUpdatesRequest$ = ListUpdatesRequest$;
+    exports2.ListUpdatesResponse$ = ListUpdatesResponse$;
+    exports2.LogSetup$ = LogSetup$;
+    exports2.LogType = LogType;
+    exports2.Logging$ = Logging$;
+    exports2.MarketplaceInformation$ = MarketplaceInformation$;
+    exports2.NodeRepairConfig$ = NodeRepairConfig$;
+    exports2.NodeRepairConfigOverrides$ = NodeRepairConfigOverrides$;
+    exports2.NodeResourcesFitConfig$ = NodeResourcesFitConfig$;
+    exports2.NodeResourcesFitVersionConfig$ = NodeResourcesFitVersionConfig$;
+    exports2.Nodegroup$ = Nodegroup$;
+    exports2.NodegroupHealth$ = NodegroupHealth$;
+    exports2.NodegroupIssueCode = NodegroupIssueCode;
+    exports2.NodegroupResources$ = NodegroupResources$;
+    exports2.NodegroupScalingConfig$ = NodegroupScalingConfig$;
+    exports2.NodegroupStatus = NodegroupStatus;
+    exports2.NodegroupUpdateConfig$ = NodegroupUpdateConfig$;
+    exports2.NodegroupUpdateStrategies = NodegroupUpdateStrategies;
+    exports2.NotFoundException = NotFoundException;
+    exports2.NotFoundException$ = NotFoundException$;
+    exports2.OIDC$ = OIDC$;
+    exports2.OidcIdentityProviderConfig$ = OidcIdentityProviderConfig$;
+    exports2.OidcIdentityProviderConfigRequest$ = OidcIdentityProviderConfigRequest$;
+    exports2.OutpostConfigRequest$ = OutpostConfigRequest$;
+    exports2.OutpostConfigResponse$ = OutpostConfigResponse$;
+    exports2.PodGcControllerConfigRequest$ = PodGcControllerConfigRequest$;
+    exports2.PodGcControllerConfigResponse$ = PodGcControllerConfigResponse$;
+    exports2.PodGcControllerVersionConfig$ = PodGcControllerVersionConfig$;
+    exports2.PodIdentityAssociation$ = PodIdentityAssociation$;
+    exports2.PodIdentityAssociationSummary$ = PodIdentityAssociationSummary$;
+    exports2.PortRangeConstraints$ = PortRangeConstraints$;
+    exports2.PortRangeParameterConfig$ = PortRangeParameterConfig$;
+    exports2.Provider$ = Provider$;
+    exports2.ProvisionedControlPlaneTier = ProvisionedControlPlaneTier;
+    exports2.RegisterCluster$ = RegisterCluster$;
+    exports2.RegisterClusterCommand = RegisterClusterCommand;
+    exports2.RegisterClusterRequest$ = RegisterClusterRequest$;
+    exports2.RegisterClusterResponse$ = RegisterClusterResponse$;
+    exports2.RemoteAccessConfig$ = RemoteAccessConfig$;
+    exports2.RemoteNetworkConfigRequest$ = RemoteNetworkConfigRequest$;
+    exports2.RemoteNetworkConfigResponse$ = RemoteNetworkConfigResponse$;
+    exports2.RemoteNodeNetwork$ = RemoteNodeNetwork$;
+    exports2.RemotePodNetwork$ = RemotePodNetwork$;
+    exports2.RepairAction = RepairAction;
+    exports2.ResolveConflicts = ResolveConflicts;
+    exports2.ResourceConstraints$ = ResourceConstraints$;
+    exports2.ResourceInUseException = ResourceInUseException;
+    exports2.ResourceInUseException$ = ResourceInUseException$;
+    exports2.ResourceLimitExceededException = ResourceLimitExceededException;
+    exports2.ResourceLimitExceededException$ = ResourceLimitExceededException$;
+    exports2.ResourceNotFoundException = ResourceNotFoundException2;
+    exports2.ResourceNotFoundException$ = ResourceNotFoundException$2;
+    exports2.ResourcePropagationDelayException = ResourcePropagationDelayException;
+    exports2.ResourcePropagationDelayException$ = ResourcePropagationDelayException$;
+    exports2.ResourceWeight$ = ResourceWeight$;
+    exports2.RollbackConfig$ = RollbackConfig$;
+    exports2.ScoringStrategy$ = ScoringStrategy$;
+    exports2.ScoringStrategyConfig$ = ScoringStrategyConfig$;
+    exports2.ScoringStrategyConstraints$ = ScoringStrategyConstraints$;
+    exports2.ScoringStrategyType = ScoringStrategyType;
+    exports2.ServerException = ServerException;
+    exports2.ServerException$ = ServerException$;
+    exports2.ServiceNodePortRange$ = ServiceNodePortRange$;
+    exports2.ServiceUnavailableException = ServiceUnavailableException;
+    exports2.ServiceUnavailableException$ = ServiceUnavailableException$;
+    exports2.SpreadLevel = SpreadLevel;
+    exports2.SsoIdentity$ = SsoIdentity$;
+    exports2.SsoIdentityType = SsoIdentityType;
+    exports2.StartInsightsRefresh$ = StartInsightsRefresh$;
+    exports2.StartInsightsRefreshCommand = StartInsightsRefreshCommand;
+    exports2.StartInsightsRefreshRequest$ = StartInsightsRefreshRequest$;
+    exports2.StartInsightsRefreshResponse$ = StartInsightsRefreshResponse$;
+    exports2.StorageConfigRequest$ = StorageConfigRequest$;
+    exports2.StorageConfigResponse$ = StorageConfigResponse$;
+    exports2.SupportType = SupportType;
+    exports2.TagResource$ = TagResource$;
+    exports2.TagResourceCommand = TagResourceCommand;
+    exports2.TagResourceRequest$ = TagResourceRequest$;
+    exports2.TagResourceResponse$ = TagResourceResponse$;
+    exports2.Taint$ = Taint$;
+    exports2.TaintEffect = TaintEffect;
+    exports2.ThrottlingException = ThrottlingException;
+    exports2.ThrottlingException$ = ThrottlingException$;
+    exports2.UnsupportedAvailabilityZoneException = UnsupportedAvailabilityZoneException;
+    exports2.UnsupportedAvailabilityZoneException$ = UnsupportedAvailabilityZoneException$;
+    exports2.UntagResource$ = UntagResource$;
+    exports2.UntagResourceCommand = UntagResourceCommand;
+    exports2.UntagResourceRequest$ = UntagResourceRequest$;
+    exports2.UntagResourceResponse$ = UntagResourceResponse$;
+    exports2.Update$ = Update$;
+    exports2.UpdateAccessConfigRequest$ = UpdateAccessConfigRequest$;
+    exports2.UpdateAccessEntry$ = UpdateAccessEntry$;
+    exports2.UpdateAccessEntryCommand = UpdateAccessEntryCommand;
+    exports2.UpdateAccessEntryRequest$ = UpdateAccessEntryRequest$;
+    exports2.UpdateAccessEntryResponse$ = UpdateAccessEntryResponse$;
+    exports2.UpdateAckConfig$ = UpdateAckConfig$;
+    exports2.UpdateAddon$ = UpdateAddon$;
+    exports2.UpdateAddonCommand = UpdateAddonCommand;
+    exports2.UpdateAddonRequest$ = UpdateAddonRequest$;
+    exports2.UpdateAddonResponse$ = UpdateAddonResponse$;
+    exports2.UpdateArgoCdConfig$ = UpdateArgoCdConfig$;
+    exports2.UpdateCapability$ = UpdateCapability$;
+    exports2.UpdateCapabilityCommand = UpdateCapabilityCommand;
+    exports2.UpdateCapabilityConfiguration$ = UpdateCapabilityConfiguration$;
+    exports2.UpdateCapabilityRequest$ = UpdateCapabilityRequest$;
+    exports2.UpdateCapabilityResponse$ = UpdateCapabilityResponse$;
+    exports2.UpdateClusterConfig$ = UpdateClusterConfig$;
+    exports2.UpdateClusterConfigCommand = UpdateClusterConfigCommand;
+    exports2.UpdateClusterConfigRequest$ = UpdateClusterConfigRequest$;
+    exports2.UpdateClusterConfigResponse$ = UpdateClusterConfigResponse$;
+    exports2.UpdateClusterVersion$ = UpdateClusterVersion$;
+    exports2.UpdateClusterVersionCommand = UpdateClusterVersionCommand;
+    exports2.UpdateClusterVersionRequest$ = UpdateClusterVersionRequest$;
+    exports2.UpdateClusterVersionResponse$ = UpdateClusterVersionResponse$;
+    exports2.UpdateEksAnywhereSubscription$ = UpdateEksAnywhereSubscription$;
+    exports2.UpdateEksAnywhereSubscriptionCommand = UpdateEksAnywhereSubscriptionCommand;
+    exports2.UpdateEksAnywhereSubscriptionRequest$ = UpdateEksAnywhereSubscriptionRequest$;
+    exports2.UpdateEksAnywhereSubscriptionResponse$ = UpdateEksAnywhereSubscriptionResponse$;
+    exports2.UpdateLabelsPayload$ = UpdateLabelsPayload$;
+    exports2.UpdateNodegroupConfig$ = UpdateNodegroupConfig$;
+    exports2.UpdateNodegroupConfigCommand = UpdateNodegroupConfigCommand;
+    exports2.UpdateNodegroupConfigRequest$ = UpdateNodegroupConfigRequest$;
+    exports2.UpdateNodegroupConfigResponse$ = UpdateNodegroupConfigResponse$;
+    exports2.UpdateNodegroupVersion$ = UpdateNodegroupVersion$;
+    exports2.UpdateNodegroupVersionCommand = UpdateNodegroupVersionCommand;
+    exports2.UpdateNodegroupVersionRequest$ = UpdateNodegroupVersionRequest$;
+    exports2.UpdateNodegroupVersionResponse$ = UpdateNodegroupVersionResponse$;
+    exports2.UpdateParam$ = UpdateParam$;
+    exports2.UpdateParamType = UpdateParamType;
+    exports2.UpdatePodIdentityAssociation$ = UpdatePodIdentityAssociation$;
+    exports2.UpdatePodIdentityAssociationCommand = UpdatePodIdentityAssociationCommand;
+    exports2.UpdatePodIdentityAssociationRequest$ = UpdatePodIdentityAssociationRequest$;
+    exports2.UpdatePodIdentityAssociationResponse$ = UpdatePodIdentityAssociationResponse$;
+    exports2.UpdateRoleMappings$ = UpdateRoleMappings$;
+    exports2.UpdateStatus = UpdateStatus;
+    exports2.UpdateTaintsPayload$ = UpdateTaintsPayload$;
+    exports2.UpdateType = UpdateType;
+    exports2.UpgradePolicyRequest$ = UpgradePolicyRequest$;
+    exports2.UpgradePolicyResponse$ = UpgradePolicyResponse$;
+    exports2.VersionStatus = VersionStatus;
+    exports2.VpcConfigRequest$ = VpcConfigRequest$;
+    exports2.VpcConfigResponse$ = VpcConfigResponse$;
+    exports2.WarmPoolConfig$ = WarmPoolConfig$;
+    exports2.WarmPoolState = WarmPoolState;
+    exports2.ZonalShiftConfigRequest$ = ZonalShiftConfigRequest$;
+    exports2.ZonalShiftConfigResponse$ = ZonalShiftConfigResponse$;
+    exports2.errorTypeRegistries = errorTypeRegistries5;
+    exports2.paginateDescribeAddonVersions = paginateDescribeAddonVersions;
+    exports2.paginateDescribeClusterVersions = paginateDescribeClusterVersions;
+    exports2.paginateListAccessEntries = paginateListAccessEntries;
+    exports2.paginateListAccessPolicies = paginateListAccessPolicies;
+    exports2.paginateListAddons = paginateListAddons;
+    exports2.paginateListAssociatedAccessPolicies = paginateListAssociatedAccessPolicies;
+    exports2.paginateListCapabilities = paginateListCapabilities;
+    exports2.paginateListCertificateAuthorities = paginateListCertificateAuthorities;
+    exports2.paginateListClusters = paginateListClusters;
+    exports2.paginateListEksAnywhereSubscriptions = paginateListEksAnywhereSubscriptions;
+    exports2.paginateListFargateProfiles = paginateListFargateProfiles;
+    exports2.paginateListIdentityProviderConfigs = paginateListIdentityProviderConfigs;
+    exports2.paginateListInsights = paginateListInsights;
+    exports2.paginateListNodegroups = paginateListNodegroups;
+    exports2.paginateListPodIdentityAssociations = paginateListPodIdentityAssociations;
+    exports2.paginateListUpdates = paginateListUpdates;
+    exports2.waitForAddonActive = waitForAddonActive;
+    exports2.waitForAddonDeleted = waitForAddonDeleted;
+    exports2.waitForCertificateAuthorityUpdateComplete = waitForCertificateAuthorityUpdateComplete;
+    exports2.waitForClusterActive = waitForClusterActive;
+    exports2.waitForClusterDeleted = waitForClusterDeleted;
+    exports2.waitForFargateProfileActive = waitForFargateProfileActive;
+    exports2.waitForFargateProfileDeleted = waitForFargateProfileDeleted;
+    exports2.waitForNodegroupActive = waitForNodegroupActive;
+    exports2.waitForNodegroupDeleted = waitForNodegroupDeleted;
+    exports2.waitUntilAddonActive = waitUntilAddonActive;
+    exports2.waitUntilAddonDeleted = waitUntilAddonDeleted;
+    exports2.waitUntilCertificateAuthorityUpdateComplete = waitUntilCertificateAuthorityUpdateComplete;
+    exports2.waitUntilClusterActive = waitUntilClusterActive;
+    exports2.waitUntilClusterDeleted = waitUntilClusterDeleted;
+    exports2.waitUntilFargateProfileActive = waitUntilFargateProfileActive;
+    exports2.waitUntilFargateProfileDeleted = waitUntilFargateProfileDeleted;
+    exports2.waitUntilNodegroupActive = waitUntilNodegroupActive;
+    exports2.waitUntilNodegroupDeleted = waitUntilNodegroupDeleted;
+  }
+});
+
 // node_modules/yaml/dist/nodes/identity.js
 var require_identity = __commonJS({
   "node_modules/yaml/dist/nodes/identity.js"(exports2) {
@@ -66949,8 +73337,8 @@ var require_cst_visit = __commonJS({
     visit.REMOVE = REMOVE;
     visit.itemAtPath = (cst, path) => {
       let item = cst;
-      for (const [field, index] of path) {
-        const tok = item?.[field];
+      for (const [field2, index] of path) {
+        const tok = item?.[field2];
         if (tok && "items" in tok) {
           item = tok.items[index];
         } else
@@ -66960,8 +73348,8 @@ var require_cst_visit = __commonJS({
     };
     visit.parentCollection = (cst, path) => {
       const parent = visit.itemAtPath(cst, path.slice(0, -1));
-      const field = path[path.length - 1][0];
-      const coll = parent?.[field];
+      const field2 = path[path.length - 1][0];
+      const coll = parent?.[field2];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
@@ -66970,11 +73358,11 @@ var require_cst_visit = __commonJS({
       let ctrl = visitor(item, path);
       if (typeof ctrl === "symbol")
         return ctrl;
-      for (const field of ["key", "value"]) {
-        const token = item[field];
+      for (const field2 of ["key", "value"]) {
+        const token = item[field2];
         if (token && "items" in token) {
           for (let i5 = 0; i5 < token.items.length; ++i5) {
-            const ci = _visit(Object.freeze(path.concat([[field, i5]])), token.items[i5], visitor);
+            const ci = _visit(Object.freeze(path.concat([[field2, i5]])), token.items[i5], visitor);
             if (typeof ci === "number")
               i5 = ci - 1;
             else if (ci === BREAK)
@@ -66984,7 +73372,7 @@ var require_cst_visit = __commonJS({
               i5 -= 1;
             }
           }
-          if (typeof ctrl === "function" && field === "key")
+          if (typeof ctrl === "function" && field2 === "key")
             ctrl = ctrl(item, path);
         }
       }
@@ -70987,16 +77375,16 @@ function withDefaults2(oldEndpoint, newDefaults) {
     if (!endpointOptions.request || !endpointOptions.request.hook) {
       return fetchWrapper(endpoint2.parse(endpointOptions));
     }
-    const request2 = (route2, parameters2) => {
+    const request22 = (route2, parameters2) => {
       return fetchWrapper(
         endpoint2.parse(endpoint2.merge(route2, parameters2))
       );
     };
-    Object.assign(request2, {
+    Object.assign(request22, {
       endpoint: endpoint2,
       defaults: withDefaults2.bind(null, endpoint2)
     });
-    return endpointOptions.request.hook(request2, endpointOptions);
+    return endpointOptions.request.hook(request22, endpointOptions);
   };
   return Object.assign(newApi, {
     endpoint: endpoint2,
@@ -71012,9 +77400,9 @@ function _buildMessageForResponseErrors(data) {
 ` + data.errors.map((e5) => ` - ${e5.message}`).join("\n");
 }
 var GraphqlResponseError = class extends Error {
-  constructor(request2, headers, response) {
+  constructor(request22, headers, response) {
     super(_buildMessageForResponseErrors(response));
-    this.request = request2;
+    this.request = request22;
     this.headers = headers;
     this.response = response;
     this.errors = response.errors;
@@ -71042,7 +77430,7 @@ var NON_VARIABLE_OPTIONS = [
 ];
 var FORBIDDEN_VARIABLE_OPTIONS = ["query", "method", "url"];
 var GHES_V3_SUFFIX_REGEX = /\/api\/v3\/?$/;
-function graphql(request2, query, options2) {
+function graphql(request22, query, options2) {
   if (options2) {
     if (typeof query === "string" && "query" in options2) {
       return Promise.reject(
@@ -71072,11 +77460,11 @@ function graphql(request2, query, options2) {
     result.variables[key] = parsedOptions[key];
     return result;
   }, {});
-  const baseUrl2 = parsedOptions.baseUrl || request2.endpoint.DEFAULTS.baseUrl;
+  const baseUrl2 = parsedOptions.baseUrl || request22.endpoint.DEFAULTS.baseUrl;
   if (GHES_V3_SUFFIX_REGEX.test(baseUrl2)) {
     requestOptions.url = baseUrl2.replace(GHES_V3_SUFFIX_REGEX, "/api/graphql");
   }
-  return request2(requestOptions).then((response) => {
+  return request22(requestOptions).then((response) => {
     if (response.data.errors) {
       const headers = {};
       for (const key of Object.keys(response.headers)) {
@@ -71091,8 +77479,8 @@ function graphql(request2, query, options2) {
     return response.data.data;
   });
 }
-function withDefaults3(request2, newDefaults) {
-  const newRequest = request2.defaults(newDefaults);
+function withDefaults3(request22, newDefaults) {
+  const newRequest = request22.defaults(newDefaults);
   const newApi = (query, options2) => {
     return graphql(newRequest, query, options2);
   };
@@ -71137,13 +77525,13 @@ function withAuthorizationPrefix(token) {
   }
   return `token ${token}`;
 }
-async function hook(token, request2, route, parameters) {
-  const endpoint2 = request2.endpoint.merge(
+async function hook(token, request3, route, parameters) {
+  const endpoint2 = request3.endpoint.merge(
     route,
     parameters
   );
   endpoint2.headers.authorization = withAuthorizationPrefix(token);
-  return request2(endpoint2);
+  return request3(endpoint2);
 }
 var createTokenAuth = function createTokenAuth2(token) {
   if (!token) {
@@ -73896,7 +80284,7 @@ async function errorRequest(state2, octokit, error3, options2) {
   }
   throw error3;
 }
-async function wrapRequest(state2, octokit, request2, options2) {
+async function wrapRequest(state2, octokit, request3, options2) {
   const limiter = new import_light.default();
   limiter.on("failed", function(error3, info2) {
     const maxRetries = ~~error3.request.request?.retries;
@@ -73907,12 +80295,12 @@ async function wrapRequest(state2, octokit, request2, options2) {
     }
   });
   return limiter.schedule(
-    requestWithGraphqlErrorHandling.bind(null, state2, octokit, request2),
+    requestWithGraphqlErrorHandling.bind(null, state2, octokit, request3),
     options2
   );
 }
-async function requestWithGraphqlErrorHandling(state2, octokit, request2, options2) {
-  const response = await request2(options2);
+async function requestWithGraphqlErrorHandling(state2, octokit, request3, options2) {
+  const response = await request3(options2);
   if (response.data && response.data.errors && response.data.errors.length > 0 && /Something went wrong while executing your query/.test(
     response.data.errors[0].message
   )) {
@@ -73957,16 +80345,16 @@ retry.VERSION = VERSION7;
 var import_light2 = __toESM(require_light(), 1);
 var VERSION8 = "0.0.0-development";
 var noop3 = () => Promise.resolve();
-function wrapRequest2(state2, request2, options2) {
-  return state2.retryLimiter.schedule(doRequest, state2, request2, options2);
+function wrapRequest2(state2, request3, options2) {
+  return state2.retryLimiter.schedule(doRequest, state2, request3, options2);
 }
-async function doRequest(state2, request2, options2) {
+async function doRequest(state2, request3, options2) {
   const { pathname } = new URL(options2.url, "http://github.test");
   const isAuth = isAuthRequest(options2.method, pathname);
   const isWrite = !isAuth && options2.method !== "GET" && options2.method !== "HEAD";
   const isSearch = options2.method === "GET" && pathname.startsWith("/search/");
   const isGraphQL = pathname.startsWith("/graphql");
-  const retryCount = ~~request2.retryCount;
+  const retryCount = ~~request3.retryCount;
   const jobOptions = retryCount > 0 ? { priority: 0, weight: 0 } : {};
   if (state2.clustering) {
     jobOptions.expiration = 1e3 * 60;
@@ -73980,7 +80368,7 @@ async function doRequest(state2, request2, options2) {
   if (isSearch) {
     await state2.search.key(state2.id).schedule(jobOptions, noop3);
   }
-  const req = (isAuth ? state2.auth : state2.global).key(state2.id).schedule(jobOptions, request2, options2);
+  const req = (isAuth ? state2.auth : state2.global).key(state2.id).schedule(jobOptions, request3, options2);
   if (isGraphQL) {
     const res = await req;
     if (res.data.errors != null && res.data.errors.some((error3) => error3.type === "RATE_LIMITED")) {
@@ -74124,14 +80512,14 @@ function throttling(octokit, octokitOptions) {
       (e5) => octokit.log.warn("Error in throttling-plugin limit handler", e5)
     );
     state2.retryLimiter.on("failed", async function(error3, info2) {
-      const [state22, request2, options2] = info2.args;
+      const [state22, request3, options2] = info2.args;
       const { pathname } = new URL(options2.url, "http://github.test");
       const shouldRetryGraphQL = pathname.startsWith("/graphql") && error3.status !== 401;
       if (!(shouldRetryGraphQL || error3.status === 403 || error3.status === 429)) {
         return;
       }
-      const retryCount = ~~request2.retryCount;
-      request2.retryCount = retryCount;
+      const retryCount = ~~request3.retryCount;
+      request3.retryCount = retryCount;
       options2.request.retryCount = retryCount;
       const { wantRetry, retryAfter = 0 } = await (async function() {
         if (/\bsecondary rate\b/i.test(error3.message)) {
@@ -74169,14 +80557,14 @@ function throttling(octokit, octokitOptions) {
         return {};
       })();
       if (wantRetry) {
-        request2.retryCount++;
+        request3.retryCount++;
         return retryAfter * state22.retryAfterBaseValue;
       }
     });
   };
-  octokit.hook.wrap("request", (request2, options2) => {
+  octokit.hook.wrap("request", (request3, options2) => {
     initializeBottleneck();
-    return wrapRequest2(state2, request2, options2);
+    return wrapRequest2(state2, request3, options2);
   });
   return {};
 }
@@ -74267,9 +80655,9 @@ function validationDetails(data) {
   return errors.map((err) => {
     if (typeof err === "string") return err;
     if (typeof err !== "object" || err === null) return errorMessage(err);
-    const { message, resource, field, code } = err;
+    const { message, resource, field: field2, code } = err;
     if (typeof message === "string") return message;
-    return [resource, field, code].filter((x) => typeof x === "string").join(" ");
+    return [resource, field2, code].filter((x) => typeof x === "string").join(" ");
   }).join("; ");
 }
 
@@ -74438,8 +80826,8 @@ var OctokitGitHub = class {
    * file's current blob SHA, and could not reset a stale branch to the current base.
    * The branch is the action's own: whatever it held before is replaced.
    */
-  async openOrUpdatePullRequest(request2) {
-    const { branch, base, files } = request2;
+  async openOrUpdatePullRequest(request3) {
+    const { branch, base, files } = request3;
     if (files.length === 0) throw new Error(`No files to commit to ${branch}.`);
     const WRITE = ["contents: write"];
     const baseRef = await this.call(
@@ -74473,7 +80861,7 @@ var OctokitGitHub = class {
       WRITE,
       () => this.octokit.rest.git.createCommit({
         ...this.repo,
-        message: request2.commitMessage,
+        message: request3.commitMessage,
         tree: tree.data.sha,
         parents: [baseSha]
       })
@@ -74521,8 +80909,8 @@ var OctokitGitHub = class {
         () => this.octokit.rest.pulls.update({
           ...this.repo,
           pull_number: existing.number,
-          title: request2.title,
-          body: request2.body,
+          title: request3.title,
+          body: request3.body,
           base
         })
       );
@@ -74536,14 +80924,14 @@ var OctokitGitHub = class {
           ...this.repo,
           head: branch,
           base,
-          title: request2.title,
-          body: request2.body
+          title: request3.title,
+          body: request3.body
         })
       );
       pr = opened.data;
       created = true;
     }
-    const labels = request2.labels ?? [];
+    const labels = request3.labels ?? [];
     if (labels.length > 0) {
       await this.call(
         `label pull request #${pr.number}`,
@@ -74569,16 +80957,16 @@ var OctokitGitHub = class {
       labels: p3.labels.map((l3) => l3.name)
     }));
   }
-  async recordDeployment(request2) {
+  async recordDeployment(request3) {
     const NEEDS = ["deployments: write"];
     const { data } = await this.call(
-      `record a deployment of ${request2.ref} to ${request2.environment}`,
+      `record a deployment of ${request3.ref} to ${request3.environment}`,
       NEEDS,
       () => this.octokit.rest.repos.createDeployment({
         ...this.repo,
-        ref: request2.ref,
-        environment: request2.environment,
-        description: request2.description,
+        ref: request3.ref,
+        environment: request3.environment,
+        description: request3.description,
         // The traffic has already moved: this records it, so GitHub must neither merge the
         // default branch into `ref` nor wait for commit statuses.
         auto_merge: false,
@@ -74589,20 +80977,20 @@ var OctokitGitHub = class {
     );
     if (!("id" in data)) {
       throw new ExplainedError(
-        `Could not record a deployment of ${request2.ref}: GitHub answered "${data.message ?? "accepted"}" instead of creating one.`
+        `Could not record a deployment of ${request3.ref}: GitHub answered "${data.message ?? "accepted"}" instead of creating one.`
       );
     }
     const id = data.id;
     await this.call(
-      `record the ${request2.state} status of deployment ${id}`,
+      `record the ${request3.state} status of deployment ${id}`,
       NEEDS,
       () => this.octokit.rest.repos.createDeploymentStatus({
         ...this.repo,
         deployment_id: id,
-        state: request2.state,
+        state: request3.state,
         // GitHub refuses a status description over 140 characters.
-        description: truncate(request2.description, 140),
-        ...request2.logUrl ? { log_url: request2.logUrl } : {}
+        description: truncate(request3.description, 140),
+        ...request3.logUrl ? { log_url: request3.logUrl } : {}
       })
     );
     return { id };
@@ -74720,9 +81108,260 @@ function clientOptions(region) {
   return common(region);
 }
 
+// src/eks/describe.ts
+var import_client_eks = __toESM(require_dist_cjs19(), 1);
+function makeEksClient(region) {
+  return new import_client_eks.EKSClient(clientOptions(region));
+}
+async function describeClusterAccess(eks, name) {
+  let cluster;
+  try {
+    cluster = (await eks.send(new import_client_eks.DescribeClusterCommand({ name }))).cluster;
+  } catch (e5) {
+    if (e5 instanceof Error && e5.name === "ResourceNotFoundException") {
+      throw new ConfigurationError(
+        `EKS cluster "${name}" does not exist in this region (${await eks.config.region()}): ${e5.message}`
+      );
+    }
+    throw e5;
+  }
+  if (!cluster || cluster.status !== "ACTIVE" || !cluster.endpoint || !cluster.certificateAuthority?.data) {
+    throw new ExplainedError(
+      `EKS cluster "${name}" is ${cluster?.status ?? "unknown"}, not ACTIVE: it has no endpoint to deploy to yet. Run sync-apps after create-cluster has finished.`
+    );
+  }
+  return {
+    name,
+    endpoint: cluster.endpoint,
+    certificateAuthorityData: cluster.certificateAuthority.data,
+    ...cluster.version ? { version: cluster.version } : {}
+  };
+}
+
+// src/eks/token.ts
+var import_signature_v42 = __toESM(require_dist_cjs3(), 1);
+import { createHash as createHash5, createHmac as createHmac3 } from "node:crypto";
+var TOKEN_PREFIX = "k8s-aws-v1.";
+var CLUSTER_ID_HEADER = "x-k8s-aws-id";
+var TOKEN_LIFETIME_MS = 15 * 6e4;
+var PRESIGN_EXPIRES_SECONDS = 60;
+async function mintEksToken(options2) {
+  if (!/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/.test(options2.clusterName)) {
+    throw new Error(`not an EKS cluster name: ${JSON.stringify(options2.clusterName)}`);
+  }
+  const now = options2.now ?? /* @__PURE__ */ new Date();
+  const url = await presignGetCallerIdentity({
+    region: options2.region,
+    credentials: options2.credentials,
+    clusterName: options2.clusterName,
+    signingDate: now,
+    expiresIn: PRESIGN_EXPIRES_SECONDS
+  });
+  return {
+    token: TOKEN_PREFIX + Buffer.from(url, "utf8").toString("base64url"),
+    expiresAt: new Date(now.getTime() + TOKEN_LIFETIME_MS - 6e4)
+  };
+}
+async function presignGetCallerIdentity(input) {
+  const host = input.host ?? `sts.${input.region}.amazonaws.com`;
+  const signer = new import_signature_v42.SignatureV4({
+    service: "sts",
+    region: input.region,
+    credentials: input.credentials,
+    sha256: NodeSha256,
+    uriEscapePath: true,
+    applyChecksum: false
+  });
+  const signed = await signer.presign(
+    {
+      method: "GET",
+      protocol: "https:",
+      hostname: host,
+      path: "/",
+      query: input.query ?? { Action: "GetCallerIdentity", Version: "2011-06-15" },
+      headers: { host, [CLUSTER_ID_HEADER]: input.clusterName }
+    },
+    { expiresIn: input.expiresIn, signingDate: input.signingDate }
+  );
+  const params = Object.entries(signed.query ?? {}).flatMap(([k5, v]) => Array.isArray(v) ? v.map((x) => [k5, x]) : v == null ? [] : [[k5, v]]).map(([k5, v]) => `${uriEscape(k5)}=${uriEscape(v)}`).join("&");
+  return `https://${host}/?${params}`;
+}
+function uriEscape(s2) {
+  return encodeURIComponent(s2).replace(
+    /[!'()*]/g,
+    (c5) => `%${c5.charCodeAt(0).toString(16).toUpperCase()}`
+  );
+}
+var NodeSha256 = class {
+  constructor(secret) {
+    this.secret = secret;
+    this.hash = this.fresh();
+  }
+  secret;
+  hash;
+  update(data) {
+    this.hash.update(data);
+  }
+  digest() {
+    return Promise.resolve(new Uint8Array(this.hash.digest()));
+  }
+  reset() {
+    this.hash = this.fresh();
+  }
+  fresh() {
+    if (this.secret === void 0) return createHash5("sha256");
+    const key = typeof this.secret === "string" ? this.secret : toBinary(this.secret);
+    return createHmac3("sha256", key);
+  }
+};
+function toBinary(data) {
+  if (ArrayBuffer.isView(data))
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data);
+}
+
+// src/kube/api.ts
+import { Agent, request as request2 } from "node:https";
+var KubeApiError = class extends Error {
+  constructor(cluster, status, method, path, body) {
+    let message = body;
+    try {
+      message = JSON.parse(body).message ?? body;
+    } catch {
+    }
+    super(`${cluster}: ${method} ${path}: ${status} ${message}`);
+    this.cluster = cluster;
+    this.status = status;
+    this.method = method;
+    this.path = path;
+    this.name = "KubeApiError";
+  }
+  cluster;
+  status;
+  method;
+  path;
+};
+var KubeUnreachableError = class extends Error {
+  constructor(cluster, method, path, sent, cause) {
+    super(
+      `${cluster}: ${method} ${path}: the apiserver did not answer (${cause})${sent ? "" : "; the request never reached it"}`
+    );
+    this.cluster = cluster;
+    this.method = method;
+    this.path = path;
+    this.sent = sent;
+    this.name = "KubeUnreachableError";
+  }
+  cluster;
+  method;
+  path;
+  sent;
+};
+var NOT_SENT = /* @__PURE__ */ new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+function httpsKubeApi(options2) {
+  const url = new URL(options2.endpoint);
+  const agent = new Agent({ ca: options2.caPem, keepAlive: true, maxSockets: 8 });
+  const timeoutMs = options2.timeoutMs ?? 1e4;
+  const call = async (method, path, body, contentType = "application/json") => {
+    const token = await options2.token();
+    const payload2 = body === void 0 ? void 0 : Buffer.from(JSON.stringify(body));
+    return new Promise((resolve, reject) => {
+      let connected = false;
+      const req = request2(
+        {
+          agent,
+          host: url.hostname,
+          port: url.port || 443,
+          method,
+          path,
+          timeout: timeoutMs,
+          headers: {
+            accept: "application/json",
+            authorization: `Bearer ${token}`,
+            ...payload2 ? { "content-type": contentType, "content-length": payload2.length } : {}
+          }
+        },
+        (res) => {
+          const chunks = [];
+          res.on("data", (c5) => chunks.push(c5));
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            const status = res.statusCode ?? 0;
+            if (status < 200 || status >= 300) {
+              reject(new KubeApiError(options2.cluster, status, method, path, text));
+              return;
+            }
+            try {
+              resolve(text ? JSON.parse(text) : {});
+            } catch (e5) {
+              reject(e5 instanceof Error ? e5 : new Error(String(e5)));
+            }
+          });
+          res.on(
+            "error",
+            (e5) => reject(new KubeUnreachableError(options2.cluster, method, path, true, e5.message))
+          );
+        }
+      );
+      req.on("socket", (socket) => {
+        if (!socket.connecting) connected = true;
+        else socket.once("connect", () => connected = true);
+      });
+      req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+      req.on("error", (e5) => {
+        const sent = connected || !(e5.code !== void 0 && NOT_SENT.has(e5.code));
+        reject(new KubeUnreachableError(options2.cluster, method, path, sent, e5.code ?? e5.message));
+      });
+      req.end(payload2);
+    });
+  };
+  return {
+    cluster: options2.cluster,
+    get: (path) => call("GET", path),
+    async find(path) {
+      try {
+        return await call("GET", path);
+      } catch (e5) {
+        if (e5 instanceof KubeApiError && e5.status === 404) return void 0;
+        throw e5;
+      }
+    },
+    post: (path, body) => call("POST", path, body),
+    mergePatch: (path, body) => call("PATCH", path, body, "application/merge-patch+json"),
+    async delete(path, body) {
+      await call("DELETE", path, body);
+    },
+    close: () => agent.destroy()
+  };
+}
+
+// src/operations/kube-access.ts
+async function connectCluster(input) {
+  const access2 = await describeClusterAccess(input.eks, input.eksName);
+  let cached;
+  return httpsKubeApi({
+    cluster: input.cluster,
+    endpoint: access2.endpoint,
+    caPem: Buffer.from(access2.certificateAuthorityData, "base64").toString("utf8"),
+    ...input.timeoutMs !== void 0 ? { timeoutMs: input.timeoutMs } : {},
+    async token() {
+      if (!cached || cached.expiresAt <= Date.now()) {
+        const t = await mintEksToken({
+          clusterName: input.eksName,
+          region: input.region,
+          credentials: await input.credentials()
+        });
+        cached = { token: t.token, expiresAt: t.expiresAt.getTime() };
+      }
+      return cached.token;
+    }
+  });
+}
+
 // src/operations/aws-clients.ts
 function regionalClients() {
   const clients = /* @__PURE__ */ new Map();
+  const eksClients = /* @__PURE__ */ new Map();
   return {
     aws(region) {
       let c5 = clients.get(region);
@@ -74735,11 +81374,27 @@ function regionalClients() {
       }
       return c5;
     },
+    kube(region, eksName, cluster) {
+      let eks = eksClients.get(region);
+      if (!eks) {
+        eks = makeEksClient(region);
+        eksClients.set(region, eks);
+      }
+      const client = eks;
+      return connectCluster({
+        eks: client,
+        region,
+        eksName,
+        cluster,
+        credentials: () => client.config.credentials()
+      });
+    },
     destroy() {
       for (const c5 of clients.values()) {
         c5.elbv2.destroy();
         c5.cloudwatch.destroy();
       }
+      for (const e5 of eksClients.values()) e5.destroy();
     }
   };
 }
@@ -77169,7 +83824,7 @@ var TOP_LEVEL_KEYS = [
 ];
 var CLUSTER_KEYS = ["eks", "targetGroup", "service"];
 var SERVICE_KEYS = ["namespace", "name", "port"];
-var SINGLETON_KEYS = ["namespaces", "selector"];
+var SINGLETON_KEYS = ["namespaces", "selector", "drainTimeout", "activeJobs"];
 var DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 var PORT_NAME = /^(?=.*[a-z])[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,14}$/;
 var LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -77399,7 +84054,7 @@ function readSingletons(src, at) {
   const f5 = src.map(
     at,
     SINGLETON_KEYS,
-    "a map with namespaces (a list) and selector (labels of singleton Deployments)"
+    "a map with namespaces (a list), selector (labels of singleton Deployments), drainTimeout and activeJobs"
   );
   if (!f5) return void 0;
   const before = src.diagnostics.length;
@@ -77447,6 +84102,22 @@ function readSingletons(src, at) {
       selector[key] = text;
     }
     result.selector = selector;
+  }
+  const drainAt = f5.get("drainTimeout");
+  if (drainAt) {
+    const ms = src.duration(drainAt, { positive: true });
+    if (ms !== void 0) result.drainTimeoutMs = ms;
+  }
+  const activeJobsAt = f5.get("activeJobs");
+  if (activeJobsAt) {
+    const v = (0, import_yaml4.isScalar)(activeJobsAt.node) ? activeJobsAt.node.value : void 0;
+    if (v === "wait" || v === "delete") result.activeJobs = v;
+    else {
+      src.reportValue(
+        activeJobsAt,
+        `${activeJobsAt.label} must be "wait" (a handoff waits for the old owner's running Jobs, up to drainTimeout) or "delete" (it deletes them), got ${describeValue(v)}.`
+      );
+    }
   }
   return src.diagnostics.length > before ? void 0 : result;
 }
@@ -77883,6 +84554,20 @@ function setWeights(text, path, weights) {
   }
   return out;
 }
+function setOwner(text, path, owner) {
+  const doc = (0, import_yaml5.parseDocument)(text, { keepSourceTokens: false });
+  if (doc.errors.length > 0) {
+    throw new ExplainedError(
+      `${path} cannot be edited: it is not valid YAML (${doc.errors[0]?.message}).`
+    );
+  }
+  const root5 = doc.contents;
+  const node = (0, import_yaml5.isMap)(root5) ? root5.get("owner", true) : void 0;
+  if (!(0, import_yaml5.isScalar)(node) || !node.range) {
+    throw new ExplainedError(`${path} cannot be edited: "owner" is not a plain value in the file.`);
+  }
+  return text.slice(0, node.range[0]) + owner + text.slice(node.range[1]);
+}
 
 // src/rollout-file/overlap.ts
 function overlapsWith(file, others) {
@@ -77967,8 +84652,8 @@ function validateCloudWatchTiming(intervalMs, periodMs) {
     );
   }
 }
-function prepareChecks(request2) {
-  const { analysis, targets } = request2;
+function prepareChecks(request3) {
+  const { analysis, targets } = request3;
   const prepared = prepareCheckList(analysis.checks, { targets, intervalMs: analysis.intervalMs });
   return {
     async evaluate(window2, deps) {
@@ -78004,10 +84689,10 @@ async function sleepUntil(clock, t) {
     await clock.sleep(wait);
   }
 }
-function prepareAnalysis(request2) {
-  const { analysis } = request2;
+function prepareAnalysis(request3) {
+  const { analysis } = request3;
   const hasCloudWatch = analysis.checks.some((c5) => c5.kind === "cloudwatch");
-  const periodMs = hasCloudWatch ? request2.cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS : void 0;
+  const periodMs = hasCloudWatch ? request3.cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS : void 0;
   if (periodMs !== void 0) validateCloudWatchTiming(analysis.intervalMs, periodMs);
   if (analysis.checks.length === 0) {
     throw new ConfigurationError(
@@ -78017,15 +84702,15 @@ function prepareAnalysis(request2) {
   scheduleAnalysis(analysis, 0);
   return {
     ...periodMs !== void 0 ? { periodMs } : {},
-    delayMs: periodMs === void 0 ? 0 : request2.cloudWatchDelayMs ?? 0,
-    checks: prepareChecks(request2)
+    delayMs: periodMs === void 0 ? 0 : request3.cloudWatchDelayMs ?? 0,
+    checks: prepareChecks(request3)
   };
 }
-async function runAnalysis(request2, deps) {
-  const { analysis } = request2;
+async function runAnalysis(request3, deps) {
+  const { analysis } = request3;
   const { clock, logger: logger2 } = deps;
-  const { periodMs, delayMs, checks: prepared } = prepareAnalysis(request2);
-  const since = request2.since ?? clock.now().getTime();
+  const { periodMs, delayMs, checks: prepared } = prepareAnalysis(request3);
+  const since = request3.since ?? clock.now().getTime();
   const schedule = scheduleAnalysis(
     analysis,
     since,
@@ -78296,6 +84981,643 @@ function targetsFromRolloutFile(file) {
   return out;
 }
 
+// src/kube/cron.ts
+var MACROS = {
+  "@yearly": "0 0 1 1 *",
+  "@annually": "0 0 1 1 *",
+  "@monthly": "0 0 1 * *",
+  "@weekly": "0 0 * * 0",
+  "@daily": "0 0 * * *",
+  "@midnight": "0 0 * * *",
+  "@hourly": "0 * * * *"
+};
+var RANGES = [
+  [0, 59],
+  [0, 23],
+  [1, 31],
+  [1, 12],
+  [0, 7]
+];
+function field(text, [lo, hi]) {
+  const out = /* @__PURE__ */ new Set();
+  for (const part of text.split(",")) {
+    const m3 = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+    if (!m3) return void 0;
+    const from = m3[1] === "*" ? lo : Number(m3[2]);
+    const to = m3[1] === "*" ? hi : m3[3] !== void 0 ? Number(m3[3]) : m3[4] ? hi : from;
+    const step = m3[4] ? Number(m3[4]) : 1;
+    if (from < lo || to > hi || from > to || step < 1) return void 0;
+    for (let v = from; v <= to; v += step) out.add(v);
+  }
+  return out;
+}
+function nextSlot(schedule, after) {
+  const text = MACROS[schedule.trim()] ?? schedule.trim();
+  const parts = text.split(/\s+/);
+  if (parts.length !== 5) return void 0;
+  const sets = parts.map((p3, i5) => field(p3, RANGES[i5]));
+  if (sets.some((s2) => s2 === void 0)) return void 0;
+  const [minutes, hours, days, months2, weekdays] = sets;
+  if (weekdays.has(7)) weekdays.add(0);
+  const domAny = parts[2] === "*";
+  const dowAny = parts[4] === "*";
+  const t = new Date(after.getTime());
+  t.setUTCSeconds(0, 0);
+  t.setUTCMinutes(t.getUTCMinutes() + 1);
+  const limit = after.getTime() + 367 * 24 * 36e5;
+  while (t.getTime() <= limit) {
+    const dom = days.has(t.getUTCDate());
+    const dow = weekdays.has(t.getUTCDay());
+    const dayOk = domAny || dowAny ? dom && dow : dom || dow;
+    if (!months2.has(t.getUTCMonth() + 1) || !dayOk) {
+      t.setUTCHours(0, 0, 0, 0);
+      t.setUTCDate(t.getUTCDate() + 1);
+      continue;
+    }
+    if (!hours.has(t.getUTCHours())) {
+      t.setUTCMinutes(0);
+      t.setUTCHours(t.getUTCHours() + 1);
+      continue;
+    }
+    if (minutes.has(t.getUTCMinutes())) return t;
+    t.setUTCMinutes(t.getUTCMinutes() + 1);
+  }
+  return void 0;
+}
+
+// src/kube/handoff.ts
+var HANDOFF_ANNOTATION = "eks-cluster-canary/handoff";
+var SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp";
+var refKey = (r5) => `${r5.kind} ${r5.namespace}/${r5.name}`;
+function activeJobs(s2) {
+  return s2.jobs.filter((j5) => !j5.finished);
+}
+function lastSlot(s2) {
+  const times = [s2.lastScheduleTime, ...s2.jobs.map((j5) => j5.scheduledAt)].filter(
+    (t) => t !== void 0
+  );
+  return times.sort((a5, b5) => Date.parse(a5) - Date.parse(b5)).at(-1);
+}
+function objectPath(r5) {
+  return r5.kind === "CronJob" ? `/apis/batch/v1/namespaces/${r5.namespace}/cronjobs/${r5.name}` : `/apis/apps/v1/namespaces/${r5.namespace}/deployments/${r5.name}`;
+}
+function parseMark(meta) {
+  const text = meta.annotations?.[HANDOFF_ANNOTATION];
+  if (!text) return void 0;
+  try {
+    const m3 = JSON.parse(text);
+    return typeof m3.to === "string" ? m3 : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function labelSelector(labels) {
+  return encodeURIComponent(
+    Object.entries(labels).map(([k5, v]) => `${k5}=${v}`).join(",")
+  );
+}
+function jobState(j5) {
+  const done = (j5.status?.conditions ?? []).some(
+    (c5) => (c5.type === "Complete" || c5.type === "Failed") && c5.status === "True"
+  );
+  const stamp = j5.metadata.annotations?.[SCHEDULED_ANNOTATION];
+  const minutes = /-(\d{8,})$/.exec(j5.metadata.name)?.[1];
+  const scheduledAt = stamp ?? (minutes ? new Date(Number(minutes) * 6e4).toISOString() : void 0);
+  return {
+    name: j5.metadata.name,
+    finished: done || j5.status?.completionTime !== void 0,
+    ...scheduledAt ? { scheduledAt } : {},
+    ...j5.status?.startTime ? { startedAt: j5.status.startTime } : {}
+  };
+}
+function cronJobState(c5, jobs) {
+  const mark = parseMark(c5.metadata);
+  return {
+    kind: "CronJob",
+    namespace: c5.metadata.namespace,
+    name: c5.metadata.name,
+    live: c5.spec.suspend !== true,
+    suspend: c5.spec.suspend === true,
+    schedule: c5.spec.schedule,
+    ...c5.spec.timeZone ? { timeZone: c5.spec.timeZone } : {},
+    ...c5.spec.startingDeadlineSeconds !== void 0 ? { startingDeadlineSeconds: c5.spec.startingDeadlineSeconds } : {},
+    ...c5.status?.lastScheduleTime ? { lastScheduleTime: c5.status.lastScheduleTime } : {},
+    jobs: jobs.filter((j5) => j5.metadata.ownerReferences?.some((o3) => o3.uid === c5.metadata.uid)).map(jobState),
+    pods: 0,
+    ...mark ? { mark } : {}
+  };
+}
+async function readSingletons2(api, policy) {
+  const scopes = policy.namespaces?.map((ns) => `/namespaces/${ns}`) ?? [""];
+  const out = /* @__PURE__ */ new Map();
+  await Promise.all(
+    scopes.map(async (scope) => {
+      const [cronJobs, jobs] = await Promise.all([
+        api.get(`/apis/batch/v1${scope}/cronjobs`),
+        api.get(`/apis/batch/v1${scope}/jobs`)
+      ]);
+      for (const c5 of cronJobs.items) {
+        const s2 = cronJobState(
+          c5,
+          jobs.items.filter((j5) => j5.metadata.namespace === c5.metadata.namespace)
+        );
+        out.set(refKey(s2), s2);
+      }
+      if (!policy.selector || Object.keys(policy.selector).length === 0) return;
+      const deployments = await api.get(
+        `/apis/apps/v1${scope}/deployments?labelSelector=${labelSelector(policy.selector)}`
+      );
+      await Promise.all(
+        deployments.items.map(async (d5) => {
+          const s2 = await deploymentState(api, d5);
+          out.set(refKey(s2), s2);
+        })
+      );
+    })
+  );
+  return out;
+}
+async function deploymentState(api, d5) {
+  const podSelector = d5.spec.selector?.matchLabels ?? {};
+  const mark = parseMark(d5.metadata);
+  const replicas = d5.spec.replicas ?? 1;
+  return {
+    kind: "Deployment",
+    namespace: d5.metadata.namespace,
+    name: d5.metadata.name,
+    live: replicas > 0,
+    replicas,
+    jobs: [],
+    pods: await countPods(api, d5.metadata.namespace, podSelector),
+    podSelector,
+    ...mark ? { mark } : {}
+  };
+}
+async function countPods(api, namespace, selector) {
+  if (Object.keys(selector).length === 0) return 0;
+  const pods = await api.get(
+    `/api/v1/namespaces/${namespace}/pods?labelSelector=${labelSelector(selector)}`
+  );
+  return pods.items.filter((p3) => p3.status?.phase !== "Succeeded" && p3.status?.phase !== "Failed").length;
+}
+async function readOne(api, r5) {
+  if (r5.kind === "CronJob") {
+    const c5 = await api.find(objectPath(r5));
+    if (!c5) return void 0;
+    const jobs = await api.get(
+      `/apis/batch/v1/namespaces/${r5.namespace}/jobs`
+    );
+    return cronJobState(c5, jobs.items);
+  }
+  const d5 = await api.find(objectPath(r5));
+  return d5 ? deploymentState(api, d5) : void 0;
+}
+function planHandoff(from, to) {
+  const keys = [.../* @__PURE__ */ new Set([...from.state.keys(), ...to.state.keys()])].sort();
+  const items = [];
+  const problems = [];
+  for (const key of keys) {
+    const f5 = from.state.get(key);
+    const t = to.state.get(key);
+    const ref = f5 ?? t;
+    const plain = { kind: ref.kind, namespace: ref.namespace, name: ref.name };
+    if (!t) {
+      problems.push({
+        ref: plain,
+        kind: "not-synced",
+        message: `${key} is on ${from.cluster} but not on ${to.cluster}: sync the apps to ${to.cluster} first (sync-apps), or it would stop running anywhere.`
+      });
+      continue;
+    }
+    if (!f5) {
+      problems.push({
+        ref: plain,
+        kind: "not-on-old-owner",
+        message: `${key} is on ${to.cluster} but not on ${from.cluster}, the owner in git: nothing says whether it should run. Sync the apps to ${from.cluster} too, or remove it from ${to.cluster}.`
+      });
+      continue;
+    }
+    const item = { ref: plain, from: f5, to: t };
+    if (f5.live && t.live) {
+      problems.push({
+        ref: plain,
+        kind: "both-live",
+        message: `${key} is live on both ${from.cluster} and ${to.cluster} (${describeLive(f5)} / ${describeLive(t)}): it may be running twice right now. Stop it on ${to.cluster}, which does not own it in git.`
+      });
+    } else if (f5.live) items.push({ ...item, plan: "move" });
+    else if (t.live) items.push({ ...item, plan: "done" });
+    else if (f5.mark?.to === to.cluster) items.push({ ...item, plan: "resume" });
+    else items.push({ ...item, plan: "stopped" });
+  }
+  return { from: from.cluster, to: to.cluster, items, problems };
+}
+function describeLive(s2) {
+  if (s2.kind === "CronJob") return s2.suspend ? "suspended" : "not suspended";
+  return `replicas ${s2.replicas ?? 1}`;
+}
+var HandoffStopped = class extends Error {
+};
+async function handOffSingletons(options2, deps) {
+  const { plan, from, to } = options2;
+  const { clock, logger: logger2, signal } = deps;
+  const started = clock.now().getTime();
+  const parallel = Math.max(1, options2.parallel ?? 8);
+  const work = plan.items.filter((i5) => i5.plan === "move" || i5.plan === "resume").map((item) => {
+    const f5 = item.from;
+    const original = item.plan === "resume" ? {
+      ...f5.mark?.suspend !== void 0 ? { suspend: f5.mark.suspend } : {},
+      ...f5.mark?.replicas !== void 0 ? { replicas: f5.mark.replicas } : {}
+    } : f5.kind === "CronJob" ? { suspend: false } : { replicas: f5.replicas ?? 1 };
+    return {
+      item,
+      original,
+      oldStopped: item.plan === "resume",
+      newTouched: false,
+      out: { ref: item.ref, plan: item.plan, drained: [] }
+    };
+  });
+  const result = (status, state2, message, extra = {}) => ({
+    from: plan.from,
+    to: plan.to,
+    status,
+    state: state2,
+    message,
+    objects: work.map((w) => w.out),
+    drainMs: 0,
+    totalMs: clock.now().getTime() - started,
+    ...extra
+  });
+  if (work.length === 0) {
+    return result(
+      "unchanged",
+      "new-owner-live",
+      `Nothing to hand over: every declared CronJob and singleton already runs on ${plan.to} (or is stopped on both by its chart).`
+    );
+  }
+  const checkSignal = () => {
+    if (signal?.aborted) throw new HandoffStopped("the job was cancelled");
+  };
+  const each = (fn, list2 = work) => forEachBounded(list2, parallel, fn);
+  let drainMs = 0;
+  try {
+    checkSignal();
+    await each(async (w) => {
+      if (w.item.plan === "resume") return;
+      const mark = { to: plan.to, ...w.original, at: clock.now().toISOString() };
+      w.oldStopped = true;
+      await from.mergePatch(objectPath(w.item.ref), {
+        metadata: { annotations: { [HANDOFF_ANNOTATION]: JSON.stringify(mark) } },
+        spec: w.item.ref.kind === "CronJob" ? { suspend: true } : { replicas: 0 }
+      });
+      const back = await readOne(from, w.item.ref);
+      if (!back || back.live) {
+        throw new Error(
+          `${from.cluster}: ${refKey(w.item.ref)} is still live after the stop write`
+        );
+      }
+      logger2.info(`${from.cluster}: stopped ${refKey(w.item.ref)} (${describeLive(back)})`);
+    });
+    const drainStart = clock.now().getTime();
+    const drained = await drain(options2, deps, work);
+    drainMs = clock.now().getTime() - drainStart;
+    if (drained.stillRunning.length > 0) {
+      const restored = await restore(options2, deps, work);
+      return result(
+        restored.ok ? "restored" : "failed",
+        restored.state,
+        `The drain timed out after ${Math.round(options2.drainTimeoutMs / 1e3)} s with Job(s) still running on ${plan.from}: ${drained.stillRunning.join(", ")}. ${restored.message} Wait for them to finish, raise singletons.drainTimeout, or set singletons.activeJobs: delete, then run the handoff again.`,
+        { stillRunning: drained.stillRunning, drainMs, ...restored.extra }
+      );
+    }
+    checkSignal();
+    await each(async (w) => {
+      if (w.item.ref.kind !== "CronJob") return;
+      const old = await readOne(from, w.item.ref);
+      const next = await readOne(to, w.item.ref);
+      if (!old || !next) throw new Error(`${refKey(w.item.ref)} disappeared during the handoff`);
+      const slot = lastSlot(old);
+      const theirs = lastSlot(next);
+      if (!slot || theirs && Date.parse(theirs) >= Date.parse(slot)) return;
+      await to.mergePatch(`${objectPath(w.item.ref)}/status`, {
+        status: { lastScheduleTime: slot }
+      });
+      const back = await readOne(to, w.item.ref);
+      if (!back?.lastScheduleTime || Date.parse(back.lastScheduleTime) < Date.parse(slot)) {
+        throw new Error(
+          `${to.cluster}: ${refKey(w.item.ref)} status.lastScheduleTime is ${back?.lastScheduleTime ?? "unset"} after writing ${slot}`
+        );
+      }
+      w.out.carried = slot;
+      logger2.info(
+        `${to.cluster}: ${refKey(w.item.ref)} lastScheduleTime ${slot} (from ${from.cluster})`
+      );
+    });
+    checkSignal();
+    await each(async (w) => {
+      const spec = w.item.ref.kind === "CronJob" ? { suspend: w.original.suspend ?? false } : { replicas: w.original.replicas ?? 1 };
+      try {
+        await to.mergePatch(objectPath(w.item.ref), { spec });
+      } catch (e5) {
+        if (!(e5 instanceof KubeUnreachableError && !e5.sent)) w.newTouched = true;
+        throw e5;
+      }
+      w.newTouched = true;
+      const back = await readOne(to, w.item.ref);
+      if (!back || back.live !== !(spec.suspend === true || spec.replicas === 0)) {
+        throw new Error(
+          `${to.cluster}: ${refKey(w.item.ref)} did not take ${JSON.stringify(spec)}`
+        );
+      }
+      if (w.original.replicas !== void 0) w.out.replicas = w.original.replicas;
+      logger2.info(`${to.cluster}: started ${refKey(w.item.ref)} (${describeLive(back)})`);
+    });
+  } catch (e5) {
+    const why = e5 instanceof HandoffStopped || signal?.aborted ? "the job was cancelled" : errorMessage(e5);
+    logger2.warning(
+      `The handoff from ${plan.from} to ${plan.to} failed: ${why}. Restoring ${plan.from}.`
+    );
+    const restored = await restore(options2, deps, work);
+    return result(
+      restored.ok ? "restored" : "failed",
+      restored.state,
+      `The handoff from ${plan.from} to ${plan.to} failed (${why}). ${restored.message}`,
+      { drainMs, ...restored.extra }
+    );
+  }
+  await each(async (w) => {
+    try {
+      await from.mergePatch(objectPath(w.item.ref), {
+        metadata: { annotations: { [HANDOFF_ANNOTATION]: null } }
+      });
+    } catch (e5) {
+      logger2.warning(
+        `${from.cluster}: could not remove the handoff mark of ${refKey(w.item.ref)} (${errorMessage(e5)}); harmless, it runs on ${plan.to}.`
+      );
+    }
+  });
+  return result(
+    "handed-off",
+    "new-owner-live",
+    `Handed ${work.length} object(s) from ${plan.from} to ${plan.to} (read back on both): they run on ${plan.to} only.`,
+    { drainMs }
+  );
+}
+async function drain(options2, deps, work) {
+  const { from } = options2;
+  const { clock, logger: logger2, signal } = deps;
+  const pollMs = options2.pollMs ?? 250;
+  const deadline = clock.now().getTime() + options2.drainTimeoutMs;
+  await clock.sleep(options2.settleMs ?? 1e3, signal);
+  const deleted = /* @__PURE__ */ new Set();
+  let reported = "";
+  for (; ; ) {
+    const running = [];
+    await forEachBounded(work, options2.parallel ?? 8, async (w) => {
+      const s2 = await readOne(from, w.item.ref);
+      if (!s2) return;
+      if (s2.kind === "CronJob") {
+        const active = activeJobs(s2);
+        for (const j5 of active) {
+          if (!w.out.drained.includes(j5.name)) w.out.drained.push(j5.name);
+          if (options2.activeJobs === "delete" && !deleted.has(j5.name)) {
+            deleted.add(j5.name);
+            logger2.info(`${from.cluster}: deleting the running Job ${s2.namespace}/${j5.name}`);
+            await from.delete(`/apis/batch/v1/namespaces/${s2.namespace}/jobs/${j5.name}`, {
+              propagationPolicy: "Foreground"
+            });
+          }
+        }
+        running.push(...active.map((j5) => `Job ${s2.namespace}/${j5.name}`));
+      } else if (s2.pods > 0) {
+        running.push(`${s2.pods} pod(s) of Deployment ${s2.namespace}/${s2.name}`);
+      }
+    });
+    if (running.length === 0) return { stillRunning: [] };
+    const text = running.join(", ");
+    if (text !== reported) {
+      logger2.info(`${from.cluster}: waiting for ${text}`);
+      reported = text;
+    }
+    if (clock.now().getTime() >= deadline) return { stillRunning: running };
+    await clock.sleep(pollMs, signal);
+  }
+}
+async function restore(options2, deps, work) {
+  const { from, to, plan } = options2;
+  const { logger: logger2, clock } = deps;
+  const unconfirmed = [];
+  const notRestored = [];
+  await forEachBounded(work, options2.parallel ?? 8, async (w) => {
+    const ref = w.item.ref;
+    const key = refKey(ref);
+    if (w.newTouched) {
+      try {
+        await to.mergePatch(objectPath(ref), {
+          spec: ref.kind === "CronJob" ? { suspend: true } : { replicas: 0 }
+        });
+        const back = await readOne(to, ref);
+        if (!back || back.live) throw new Error("still live after the stop write");
+        if (ref.kind === "Deployment") {
+          const until = clock.now().getTime() + (options2.restoreDrainMs ?? 6e4);
+          while ((await readOne(to, ref))?.pods) {
+            if (clock.now().getTime() > until) throw new Error("its pods did not go");
+            await clock.sleep(options2.pollMs ?? 250);
+          }
+        }
+      } catch (e5) {
+        unconfirmed.push(`${key} (${errorMessage(e5)})`);
+        return;
+      }
+    }
+    if (!w.oldStopped) return;
+    try {
+      if (ref.kind === "CronJob" && w.newTouched) {
+        const [mine, theirs] = await Promise.all([readOne(from, ref), readOne(to, ref)]);
+        const slot = theirs && lastSlot(theirs);
+        const own = mine && lastSlot(mine);
+        if (slot && (!own || Date.parse(slot) > Date.parse(own))) {
+          await from.mergePatch(`${objectPath(ref)}/status`, {
+            status: { lastScheduleTime: slot }
+          });
+        }
+      }
+      await from.mergePatch(objectPath(ref), {
+        metadata: { annotations: { [HANDOFF_ANNOTATION]: null } },
+        spec: ref.kind === "CronJob" ? { suspend: w.original.suspend ?? false } : { replicas: w.original.replicas ?? 1 }
+      });
+      const back = await readOne(from, ref);
+      const wantLive = ref.kind === "CronJob" ? w.original.suspend !== true : (w.original.replicas ?? 1) > 0;
+      if (!back || back.live !== wantLive) throw new Error("the restore write did not take");
+      logger2.info(`${from.cluster}: restored ${key} (${describeLive(back)})`);
+    } catch (e5) {
+      notRestored.push(`${key} (${errorMessage(e5)})`);
+    }
+  });
+  if (unconfirmed.length === 0 && notRestored.length === 0) {
+    return {
+      ok: true,
+      state: "old-owner-live",
+      message: `Restored: every object runs on ${plan.from} again, stopped on ${plan.to} (read back on both).`,
+      extra: {}
+    };
+  }
+  const parts = [];
+  if (unconfirmed.length > 0) {
+    parts.push(
+      `NOT restored, because ${plan.to} could not be confirmed stopped and restoring ${plan.from} could make them run twice: ${unconfirmed.join("; ")}. They are stopped on ${plan.from}; on ${plan.to} they may be live.`
+    );
+  }
+  if (notRestored.length > 0) {
+    parts.push(
+      `Could not restore on ${plan.from}: ${notRestored.join("; ")}. They are stopped on both clusters (nothing runs them).`
+    );
+  }
+  parts.push(
+    `Run the handoff again (re-run the job) to finish or undo it once both apiservers answer; it recognises the mark "${HANDOFF_ANNOTATION}" left on ${plan.from}.`
+  );
+  return {
+    ok: false,
+    state: unconfirmed.length > 0 ? "unsafe" : "both-stopped",
+    message: parts.join(" "),
+    extra: unconfirmed.length > 0 ? { unconfirmed } : {}
+  };
+}
+async function forEachBounded(items, limit, fn) {
+  let next = 0;
+  let failure;
+  const worker = async () => {
+    while (next < items.length && !failure) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (e5) {
+        failure ??= { error: e5 };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+}
+
+// src/rollout-file/types.ts
+var DEFAULT_DRAIN_TIMEOUT_MS = 10 * 6e4;
+
+// src/operations/handoff.ts
+function handoffPolicy(file) {
+  return {
+    ...file.singletons?.namespaces ? { namespaces: file.singletons.namespaces } : {},
+    ...file.singletons?.selector ? { selector: file.singletons.selector } : {}
+  };
+}
+async function connect(file, fromName, toName, deps) {
+  const kube = deps.kube;
+  if (!kube) {
+    throw new Error("this command was started without access to the EKS clusters");
+  }
+  const eksOf = (name) => {
+    const c5 = file.clusters.find((x) => x.name === name);
+    if (!c5) throw new Error(`cluster "${name}" is not in the rollout file`);
+    return c5.eks;
+  };
+  const [from, to] = await Promise.all([
+    kube(file.region, eksOf(fromName), fromName),
+    kube(file.region, eksOf(toName), toName)
+  ]);
+  return {
+    from,
+    to,
+    close: () => {
+      from.close();
+      to.close();
+    }
+  };
+}
+async function readHandoff(file, fromName, toName, deps) {
+  let c5;
+  try {
+    c5 = await connect(file, fromName, toName, deps);
+    const policy = handoffPolicy(file);
+    const [f5, t] = await Promise.all([
+      readSingletons2(c5.from, policy),
+      readSingletons2(c5.to, policy)
+    ]);
+    return {
+      plan: planHandoff({ cluster: fromName, state: f5 }, { cluster: toName, state: t })
+    };
+  } catch (e5) {
+    return { error: `Cannot read the CronJobs and singletons: ${errorMessage(e5)}` };
+  } finally {
+    c5?.close();
+  }
+}
+async function runHandoff(file, fromName, toName, deps) {
+  const c5 = await connect(file, fromName, toName, deps);
+  try {
+    const policy = handoffPolicy(file);
+    const [f5, t] = await Promise.all([
+      readSingletons2(c5.from, policy),
+      readSingletons2(c5.to, policy)
+    ]);
+    const plan = planHandoff({ cluster: fromName, state: f5 }, { cluster: toName, state: t });
+    if (plan.problems.length > 0) return { refused: plan.problems.map((p3) => p3.message) };
+    return await handOffSingletons(
+      {
+        plan,
+        from: c5.from,
+        to: c5.to,
+        drainTimeoutMs: file.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+        activeJobs: file.singletons?.activeJobs ?? "wait"
+      },
+      {
+        clock: deps.clock,
+        logger: deps.logger,
+        ...deps.signal ? { signal: deps.signal } : {}
+      }
+    );
+  } finally {
+    c5.close();
+  }
+}
+function describePlan(plan, drainTimeoutMs, now) {
+  const lines = [];
+  for (const i5 of plan.items) {
+    const f5 = i5.from;
+    const t = i5.to;
+    const state2 = (s2) => {
+      if (!s2) return "missing";
+      if (s2.kind === "CronJob") {
+        const active = s2.jobs.filter((j5) => !j5.finished).length;
+        return `${s2.suspend ? "suspended" : "live"}, last slot ${s2.lastScheduleTime ?? "none"}, ${active} running Job(s)`;
+      }
+      return `replicas ${s2.replicas ?? 1}, ${s2.pods} pod(s)`;
+    };
+    const next = () => {
+      const s2 = f5 ?? t;
+      if (s2?.kind !== "CronJob" || !s2.schedule) return "";
+      if (s2.timeZone) return ` (schedule "${s2.schedule}" in ${s2.timeZone})`;
+      const at = nextSlot(s2.schedule, now);
+      return ` (schedule "${s2.schedule}", next slot ${at ? at.toISOString().replace(":00.000Z", "Z") : "not computed"})`;
+    };
+    const action = {
+      move: `moves from ${plan.from} to ${plan.to}`,
+      resume: `a handoff to ${plan.to} was in flight: finished now`,
+      done: `already runs on ${plan.to}: nothing to do`,
+      stopped: "stopped on both by its chart: stays stopped"
+    }[i5.plan];
+    lines.push(
+      `${i5.ref.kind} ${i5.ref.namespace}/${i5.ref.name}${next()}: ${plan.from}: ${state2(f5)}; ${plan.to}: ${state2(t)} \u2192 ${action}`
+    );
+  }
+  const running = plan.items.reduce(
+    (n3, i5) => n3 + (i5.from?.jobs.filter((j5) => !j5.finished).length ?? 0),
+    0
+  );
+  lines.push(
+    running > 0 ? `The handoff waits for ${running} running Job(s) on ${plan.from}, at most ${Math.round(drainTimeoutMs / 1e3)} s (singletons.drainTimeout).` : `No Job is running on ${plan.from} now: the handoff should take a few seconds (at most ${Math.round(drainTimeoutMs / 1e3)} s of drain).`
+  );
+  return lines;
+}
+
 // src/operations/gate.ts
 async function gateStep(input, deps) {
   const { head, base, live } = input;
@@ -78303,12 +85625,44 @@ async function gateStep(input, deps) {
   const show = (w) => formatClusterWeights(w, order);
   const problems = [];
   const notes = [];
+  let handoff;
   if (base && base.owner !== head.owner) {
-    problems.push({
-      kind: "owner",
-      message: `owner changes from ${base.owner} to ${head.owner}: moving CronJobs and singletons between clusters is a handoff this action does not do yet (it comes with sync-apps). Keep owner: ${base.owner}.`,
-      at: head.locate(["owner"])
-    });
+    if (!sameClusterWeights(base.weights, head.weights)) {
+      problems.push({
+        kind: "owner",
+        message: `owner changes from ${base.owner} to ${head.owner} and the weights change too (${show(base.weights)} \u2192 ${show(head.weights)}). One merge either moves traffic or hands CronJobs and singletons over, never both: a failed step could not be undone as one. Split it: keep owner: ${base.owner} in this PR and change it in the next one (or the reverse).`,
+        at: head.locate(["owner"])
+      });
+    } else {
+      const read = await readHandoff(head, base.owner, head.owner, deps);
+      if ("error" in read) {
+        problems.push({
+          kind: "owner",
+          message: `owner changes from ${base.owner} to ${head.owner}, a handoff of the CronJobs and singletons. ${read.error}`,
+          at: head.locate(["owner"])
+        });
+      } else {
+        handoff = { from: base.owner, to: head.owner, plan: read.plan };
+        for (const p3 of read.plan.problems) {
+          problems.push({
+            kind: "owner",
+            message: p3.message,
+            at: head.locate(head.singletons ? ["singletons"] : ["owner"])
+          });
+        }
+        for (const i5 of read.plan.items) {
+          if (i5.plan === "resume") {
+            notes.push(
+              `${i5.ref.kind} ${i5.ref.namespace}/${i5.ref.name}: a handoff to ${head.owner} was left in flight (stopped on both, marked on ${base.owner}); this step finishes it.`
+            );
+          } else if (i5.plan === "done") {
+            notes.push(
+              `${i5.ref.kind} ${i5.ref.namespace}/${i5.ref.name} already runs on ${head.owner} only: nothing to do for it.`
+            );
+          }
+        }
+      }
+    }
   }
   const first = live[0]?.weights ?? {};
   const noChange = live.length > 0 && live.every((r5) => sameClusterWeights(r5.weights, head.weights));
@@ -78349,7 +85703,16 @@ async function gateStep(input, deps) {
       at: head.locate(["weights", h5.cluster])
     });
   }
-  const result = { noChange, expected, drift, step, health, problems, notes };
+  const result = {
+    noChange,
+    expected,
+    drift,
+    step,
+    health,
+    problems,
+    notes,
+    ...handoff ? { handoff } : {}
+  };
   if (!noChange) {
     try {
       const targets = await untilAborted(
@@ -78467,9 +85830,23 @@ function filePlanMarkdown(p3) {
   } else if (p3.live.length > 0) {
     lines.push("**Target health before the shift:** no cluster gains weight.", "");
   }
-  if (p3.noChange)
-    lines.push("The ALB already has these weights: merging changes nothing on it.", "");
-  lines.push("**Checks after the shift:**", "", ...describeAnalysis(head).map((l3) => `- ${l3}`), "");
+  if (p3.handoff) {
+    lines.push(
+      `**Owner handoff** ${p3.handoff.from} \u2192 ${p3.handoff.to} (no traffic moves; on merge: stop on ${p3.handoff.from}, wait for its running Jobs, carry the last schedule slot, start on ${p3.handoff.to}, read both back):`,
+      "",
+      ...p3.handoff.lines.map((l3) => `- ${l3}`),
+      ""
+    );
+  } else {
+    if (p3.noChange)
+      lines.push("The ALB already has these weights: merging changes nothing on it.", "");
+    lines.push(
+      "**Checks after the shift:**",
+      "",
+      ...describeAnalysis(head).map((l3) => `- ${l3}`),
+      ""
+    );
+  }
   for (const n3 of p3.notes) lines.push(`> ${n3}`, "");
   if (p3.problems.length > 0) {
     lines.push("**Problems:**", "");
@@ -78512,6 +85889,24 @@ function applyComment(f5, runUrl) {
     f5.message,
     ""
   ];
+  if (f5.handoff) {
+    const h5 = f5.handoff;
+    lines.push(
+      `Owner ${h5.from} \u2192 ${h5.to}: **${h5.state}** (drain ${(h5.drainMs / 1e3).toFixed(1)} s, handoff ${(h5.totalMs / 1e3).toFixed(1)} s)`,
+      ""
+    );
+    for (const o3 of h5.objects) {
+      const details = [
+        o3.drained.length > 0 ? `waited for ${o3.drained.join(", ")}` : "",
+        o3.carried ? `last slot ${o3.carried} carried over` : "",
+        o3.replicas !== void 0 ? `${o3.replicas} replica(s)` : ""
+      ].filter((x) => x !== "");
+      lines.push(
+        `- ${o3.ref.kind} ${o3.ref.namespace}/${o3.ref.name}${details.length > 0 ? `: ${details.join("; ")}` : ""}`
+      );
+    }
+    lines.push("");
+  }
   if (f5.reconcile) lines.push(`Reconcile PR: ${f5.reconcile.url}`, "");
   if (f5.advance) lines.push(`Next step: ${f5.advance.url}`, "");
   if (f5.analysis) lines.push(summaryMarkdown(f5.analysis.result, f5.analysis.analysis));
@@ -78590,6 +85985,29 @@ function rollbackMarkdown(outcome) {
 ${outcome.error}
 \`\`\`
 `;
+  }
+  if (outcome.handoff) {
+    const h5 = outcome.handoff;
+    const lines2 = [
+      `## Rollout rollback of ${outcome.name}: owner ${h5.from} \u2192 ${h5.to}`,
+      "",
+      h5.message,
+      "",
+      ...h5.objects.map(
+        (o3) => `- ${o3.ref.kind} ${o3.ref.namespace}/${o3.ref.name}${o3.carried ? `: last slot ${o3.carried} carried over` : ""}${o3.drained.length > 0 ? `; waited for ${o3.drained.join(", ")}` : ""}`
+      ),
+      ""
+    ];
+    if (outcome.reconcile === "not-needed") {
+      lines2.push(
+        `\`${outcome.path}\` on ${outcome.defaultBranch} already says owner: ${h5.to}.`,
+        ""
+      );
+    } else if (outcome.reconcile) {
+      lines2.push(`Reconcile PR: ${outcome.reconcile.url}`, "");
+    }
+    if (outcome.failure) lines2.push(`\u274C ${outcome.failure}`, "");
+    return lines2.join("\n");
   }
   const lines = [`## Rollout rollback of ${outcome.name} to ${show(outcome.desired)}`, ""];
   if (outcome.forcedOnto.length > 0) {
@@ -78727,6 +86145,17 @@ async function planFile(input, deps) {
     plan.health = gate.health;
     plan.problems.push(...gate.problems);
     plan.notes.push(...gate.notes);
+    if (gate.handoff) {
+      plan.handoff = {
+        from: gate.handoff.from,
+        to: gate.handoff.to,
+        lines: describePlan(
+          gate.handoff.plan,
+          head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+          deps.clock.now()
+        )
+      };
+    }
   }
   if (plan.problems.length > 0) plan.status = "refused";
   return plan;
@@ -78867,35 +86296,35 @@ function advanceBranch(name) {
 async function currentText(deps, path, branch, fallback2) {
   return await deps.github.fileAt(path, branch) ?? fallback2;
 }
-async function openReconcilePullRequest(deps, request2) {
-  const text = await currentText(deps, request2.path, request2.baseBranch, request2.text);
-  const current = tryParse(text, request2.path);
-  if ("file" in current && sameClusterWeights(current.file.weights, request2.live)) {
+async function openReconcilePullRequest(deps, request3) {
+  const text = await currentText(deps, request3.path, request3.baseBranch, request3.text);
+  const current = tryParse(text, request3.path);
+  if ("file" in current && sameClusterWeights(current.file.weights, request3.live)) {
     deps.logger.info(
-      `${request2.path} on ${request2.baseBranch} already has weights ${formatClusterWeights(request2.live)}; no reconcile PR needed.`
+      `${request3.path} on ${request3.baseBranch} already has weights ${formatClusterWeights(request3.live)}; no reconcile PR needed.`
     );
     return void 0;
   }
-  const files = [{ path: request2.path, content: setWeights(text, request2.path, request2.live) }];
+  const files = [{ path: request3.path, content: setWeights(text, request3.path, request3.live) }];
   const pr = await deps.github.openOrUpdatePullRequest({
-    branch: reconcileBranch(request2.file.name),
-    base: request2.baseBranch,
-    title: request2.title,
-    body: request2.body,
-    commitMessage: `${request2.file.name}: set weights to the live ${formatClusterWeights(
-      request2.live,
-      request2.file.clusters.map((c5) => c5.name)
+    branch: reconcileBranch(request3.file.name),
+    base: request3.baseBranch,
+    title: request3.title,
+    body: request3.body,
+    commitMessage: `${request3.file.name}: set weights to the live ${formatClusterWeights(
+      request3.live,
+      request3.file.clusters.map((c5) => c5.name)
     )}
 
-${request2.title}`,
+${request3.title}`,
     files,
     labels: ["rollout/reconcile"]
   });
   deps.logger.info(`Reconcile PR ${pr.created ? "opened" : "updated"}: ${pr.url}`);
   return pr;
 }
-async function openAdvancePullRequest(deps, request2) {
-  const { file } = request2;
+async function openAdvancePullRequest(deps, request3) {
+  const { file } = request3;
   const next = nextStep(file);
   if (!next) {
     const message2 = `${file.name} is at the last step: ${file.canary} has ${file.weights[file.canary] ?? 0}, and steps end at ${file.steps.at(-1)}. Nothing to advance.`;
@@ -78903,27 +86332,27 @@ async function openAdvancePullRequest(deps, request2) {
     return { message: message2 };
   }
   const order = file.clusters.map((c5) => c5.name);
-  const newText = setWeights(request2.text, request2.path, next.weights);
+  const newText = setWeights(request3.text, request3.path, next.weights);
   const plan = await planFile(
     {
-      path: request2.path,
-      baseText: request2.text,
+      path: request3.path,
+      baseText: request3.text,
       headText: newText,
       force: false,
-      cloudWatchPeriodMs: request2.cloudWatchPeriodMs,
-      ...request2.cloudWatchDelayMs !== void 0 ? { cloudWatchDelayMs: request2.cloudWatchDelayMs } : {}
+      cloudWatchPeriodMs: request3.cloudWatchPeriodMs,
+      ...request3.cloudWatchDelayMs !== void 0 ? { cloudWatchDelayMs: request3.cloudWatchDelayMs } : {}
     },
     deps
   );
   const title = `rollout ${file.name}: ${file.canary} ${next.from} \u2192 ${next.to} (step ${next.index + 1} of ${file.steps.length})`;
   const body = [
-    `Moves \`${request2.path}\` from ${formatClusterWeights(file.weights, order)} to **${formatClusterWeights(next.weights, order)}**, the next entry of \`steps\` [${file.steps.join(", ")}].`,
-    request2.context ? `
-${request2.context}` : "",
+    `Moves \`${request3.path}\` from ${formatClusterWeights(file.weights, order)} to **${formatClusterWeights(next.weights, order)}**, the next entry of \`steps\` [${file.steps.join(", ")}].`,
+    request3.context ? `
+${request3.context}` : "",
     `
 Merging applies the step: target health pre-check, the shift on every route at once, then ${formatDuration(file.analysis.durationMs)} of checks; a failed check rolls it back automatically.`,
-    request2.runUrl ? `
-Opened by ${request2.runUrl}.` : "",
+    request3.runUrl ? `
+Opened by ${request3.runUrl}.` : "",
     "",
     planMarkdown([plan], { force: false, heading: "Plan (at the time this PR was opened)" })
   ].join("\n");
@@ -78934,16 +86363,39 @@ Opened by ${request2.runUrl}.` : "",
   }
   const pr = await deps.github.openOrUpdatePullRequest({
     branch: advanceBranch(file.name),
-    base: request2.baseBranch,
+    base: request3.baseBranch,
     title,
     body,
     commitMessage: title,
-    files: [{ path: request2.path, content: newText }],
+    files: [{ path: request3.path, content: newText }],
     labels: ["rollout/advance"]
   });
   const message = `Advance PR ${pr.created ? "opened" : "updated"}: ${title} \u2014 ${pr.url}`;
   deps.logger.info(message);
   return { pr, message };
+}
+async function openOwnerReconcilePullRequest(deps, request3) {
+  const text = await currentText(deps, request3.path, request3.baseBranch, request3.text);
+  const current = tryParse(text, request3.path);
+  if ("file" in current && current.file.owner === request3.owner) {
+    deps.logger.info(
+      `${request3.path} on ${request3.baseBranch} already says owner: ${request3.owner}; no reconcile PR needed.`
+    );
+    return void 0;
+  }
+  const pr = await deps.github.openOrUpdatePullRequest({
+    branch: reconcileBranch(request3.file.name),
+    base: request3.baseBranch,
+    title: request3.title,
+    body: request3.body,
+    commitMessage: `${request3.file.name}: owner back to ${request3.owner}, which runs the CronJobs and singletons
+
+${request3.title}`,
+    files: [{ path: request3.path, content: setOwner(text, request3.path, request3.owner) }],
+    labels: ["rollout/reconcile"]
+  });
+  deps.logger.info(`Reconcile PR ${pr.created ? "opened" : "updated"}: ${pr.url}`);
+  return pr;
 }
 
 // src/operations/advance.ts
@@ -79195,7 +86647,10 @@ async function lockStage(run2, head) {
   const { options: options2, deps, out } = run2;
   if (!options2.lock) return void 0;
   const a5 = head.analysis;
-  const ttlMs = options2.settings.settleMs + a5.warmupMs + (analysisIntervalCount(a5) + 1) * a5.intervalMs + options2.settings.cloudWatchDelayMs + LOCK_MARGIN_MS;
+  const ttlMs = Math.max(
+    options2.settings.settleMs + a5.warmupMs + (analysisIntervalCount(a5) + 1) * a5.intervalMs + options2.settings.cloudWatchDelayMs,
+    head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
+  ) + LOCK_MARGIN_MS;
   try {
     return await deps.logger.group(
       `Locking the routes: ${run2.path}`,
@@ -79235,6 +86690,7 @@ async function applyLocked(run2, loaded) {
     () => gateStage(run2, loaded, live)
   );
   if (!gate) return;
+  if (gate.handoff) return handoffStage(run2, loaded, gate.handoff);
   const shift = await shiftStage(run2, head, live, gate);
   if ("failed" in shift) {
     run2.out.restored = { restored: shift.failed.restored, notRestored: shift.failed.notRestored };
@@ -79337,7 +86793,8 @@ async function gateStage(run2, loaded, live) {
       `${h5.ok ? "ok" : "NOT ENOUGH"}: ${h5.cluster} ${h5.shown} (needs \u2265 ${h5.required} healthy)`
     );
   }
-  if (gate.noChange) {
+  const ownerStep = base !== void 0 && base.owner !== head.owner;
+  if (gate.noChange && !ownerStep) {
     out.status = "unchanged";
     out.message = `Every route already has ${show(head.weights)}; nothing to shift or verify.`;
     return void 0;
@@ -79418,6 +86875,77 @@ function failureReason(run2, verdict) {
     run2.deps.logger.debug(verdict.error.stack ?? "");
   }
   return `verification failed: ${errorMessage(verdict.error)}`;
+}
+async function handoffStage(run2, loaded, handoff) {
+  const { head, headText } = loaded;
+  const { deps, out, options: options2, event } = run2;
+  const result = await deps.logger.group(
+    `Handing over CronJobs and singletons: ${run2.path} (${handoff.from} \u2192 ${handoff.to})`,
+    () => runHandoff(head, handoff.from, handoff.to, deps)
+  );
+  if ("refused" in result) {
+    refuse(
+      out,
+      result.refused.map((message) => ({ message, at: head.locate(["owner"]) }))
+    );
+    return;
+  }
+  out.handoff = result;
+  out.message = result.message;
+  if (result.status === "unchanged") {
+    out.status = "unchanged";
+    return;
+  }
+  const ok = result.status === "handed-off";
+  out.status = ok ? "applied" : result.status === "restored" ? "rolled-back" : "failed";
+  if (!ok) {
+    const at = head.locate(["owner"]);
+    out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
+  }
+  if (result.status === "restored") {
+    await githubStep(deps.budget, out, "open the reconcile PR", async () => {
+      const pr = await openOwnerReconcilePullRequest(deps, {
+        path: out.path,
+        file: head,
+        text: headText,
+        baseBranch: event.defaultBranch,
+        owner: handoff.from,
+        title: `rollout ${head.name}: owner back to ${handoff.from} \u2014 the handoff to ${handoff.to} was undone`,
+        body: [
+          `The handoff of \`${out.path}\` from **${handoff.from}** to **${handoff.to}** was undone:`,
+          "",
+          "```",
+          result.message,
+          "```",
+          "",
+          `Every CronJob and singleton runs on **${handoff.from}** again (read back). This PR sets \`owner\` back to ${handoff.from}, so git and the clusters agree. Merging it changes nothing on the clusters.`,
+          ...options2.settings.runUrl ? ["", `Run: ${options2.settings.runUrl}`] : []
+        ].join("\n")
+      });
+      if (pr) out.reconcile = pr;
+    });
+  }
+  await githubStep(
+    deps.budget,
+    out,
+    ok ? "record the deployment" : "record the failed deployment",
+    async () => {
+      const d5 = await deps.github.recordDeployment({
+        ref: event.after,
+        environment: head.name,
+        description: deploymentDescription(
+          ok ? `owner ${handoff.from} \u2192 ${handoff.to}: handed over` : `owner ${handoff.from} \u2192 ${handoff.to} ${result.status}: ${result.state}`
+        ),
+        state: ok ? "success" : "failure",
+        ...options2.settings.runUrl ? { logUrl: options2.settings.runUrl } : {}
+      });
+      out.deployment = d5.id;
+    }
+  );
+  await githubStep(deps.budget, out, "comment on the merged PR", async () => {
+    for (const pr of await run2.merged())
+      await deps.github.comment(pr.number, applyComment(out, options2.settings.runUrl));
+  });
 }
 async function recordSuccess(run2, head, result) {
   const { deps, out, options: options2, event, path } = run2;
@@ -79676,6 +87204,7 @@ var Inputs = {
   file: "file",
   to: "to",
   weights: "weights",
+  owner: "owner",
   force: "force",
   autoAdvance: "auto-advance",
   settleSeconds: "settle-seconds",
@@ -79723,6 +87252,7 @@ function readRolloutInputs() {
   const file = getOptionalInput(Inputs.file);
   const to = getOptionalInput(Inputs.to);
   const weights = getOptionalInput(Inputs.weights);
+  const owner = getOptionalInput(Inputs.owner);
   const force = getBooleanInput(Inputs.force, false);
   const autoAdvance = getBooleanInput(Inputs.autoAdvance, false);
   const settleSeconds = getIntegerInput(Inputs.settleSeconds, { min: 0, max: 3600 });
@@ -79741,6 +87271,7 @@ function readRolloutInputs() {
   onlyFor(Inputs.file, file !== void 0, ["rollback", "advance"]);
   onlyFor(Inputs.to, to !== void 0, ["rollback"]);
   onlyFor(Inputs.weights, weights !== void 0, ["rollback"]);
+  onlyFor(Inputs.owner, owner !== void 0, ["rollback"]);
   onlyFor(Inputs.force, force, ["rollback"]);
   onlyFor(Inputs.autoAdvance, autoAdvance, ["apply"]);
   onlyFor(Inputs.settleSeconds, settleSeconds !== void 0, ["apply", "rollback"]);
@@ -79773,28 +87304,29 @@ function readRolloutInputs() {
   if (file !== void 0) out.file = file.replace(/^\.\//, "");
   if (to !== void 0) out.to = to;
   if (weights !== void 0) out.weights = weights;
+  if (owner !== void 0) out.owner = owner;
   return out;
 }
 
 // src/operations/rollback.ts
-function rollbackWeights(file, request2, names2 = PLAIN_OPTION_NAMES) {
+function rollbackWeights(file, request3, names2 = PLAIN_OPTION_NAMES) {
   const clusters = file.clusters.map((c5) => c5.name);
-  if (request2.to === void 0 === (request2.weights === void 0)) {
+  if (request3.to === void 0 === (request3.weights === void 0)) {
     throw new ConfigurationError(
       `rollback needs either ${names2.to} (the cluster that gets all traffic: ${clusters.join(", ")}) or ${names2.weights} (e.g. "${clusters.map((n3, i5) => `${n3}=${i5 === 0 ? 100 : 0}`).join(", ")}"), not both and not neither.`
     );
   }
-  if (request2.to !== void 0) {
-    if (!clusters.includes(request2.to)) {
+  if (request3.to !== void 0) {
+    if (!clusters.includes(request3.to)) {
       throw new ConfigurationError(
-        `${capitalize(names2.to)} is "${request2.to}", which is not a cluster of ${file.path} (${clusters.join(", ")}).`
+        `${capitalize(names2.to)} is "${request3.to}", which is not a cluster of ${file.path} (${clusters.join(", ")}).`
       );
     }
-    return Object.fromEntries(clusters.map((n3) => [n3, n3 === request2.to ? 100 : 0]));
+    return Object.fromEntries(clusters.map((n3) => [n3, n3 === request3.to ? 100 : 0]));
   }
   const weights = Object.fromEntries(clusters.map((n3) => [n3, 0]));
   const seen = /* @__PURE__ */ new Set();
-  for (const part of request2.weights.split(/[,\n]/).map((p3) => p3.trim()).filter(Boolean)) {
+  for (const part of request3.weights.split(/[,\n]/).map((p3) => p3.trim()).filter(Boolean)) {
     const m3 = /^([a-z][a-z0-9-]*)\s*[=:]\s*(\d+)$/.exec(part);
     if (!m3) {
       throw new ConfigurationError(
@@ -79820,21 +87352,29 @@ function rollbackWeights(file, request2, names2 = PLAIN_OPTION_NAMES) {
   }
   return weights;
 }
-async function runRollback(event, request2, settings2, deps) {
+async function runRollback(event, request3, settings2, deps) {
   const { github, logger: logger2 } = deps;
   const names2 = settings2.optionNames ?? PLAIN_OPTION_NAMES;
-  const text = await github.fileAt(request2.file, event.sha);
+  const text = await github.fileAt(request3.file, event.sha);
   if (text === void 0) {
     throw new ConfigurationError(
-      `${capitalize(names2.file)}: ${request2.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`
+      `${capitalize(names2.file)}: ${request3.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`
     );
   }
-  const parsed = tryParse(text, request2.file);
+  const parsed = tryParse(text, request3.file);
   if ("error" in parsed) throw parsed.error;
   const file = parsed.file;
+  if (request3.owner !== void 0) {
+    if (request3.to !== void 0 || request3.weights !== void 0) {
+      throw new ConfigurationError(
+        `rollback moves traffic (${names2.to} or ${names2.weights}) or hands CronJobs and singletons over (${names2.owner ?? '"owner"'}), not both in one run: a failure could not be undone as one. Run it twice.`
+      );
+    }
+    return rollbackOwner(event, file, text, request3.owner, settings2, deps);
+  }
   const order = file.clusters.map((c5) => c5.name);
   const show = (w) => formatClusterWeights(w, order);
-  const desired = rollbackWeights(file, request2, names2);
+  const desired = rollbackWeights(file, request3, names2);
   const receiving = order.filter((n3) => (desired[n3] ?? 0) > 0);
   const health = await precheckTargetHealth(deps, file, receiving, 1).catch((e5) => {
     if (deps.signal?.aborted) {
@@ -79852,7 +87392,7 @@ async function runRollback(event, request2, settings2, deps) {
   const empty = health.filter((h5) => !h5.ok);
   if (empty.length > 0) {
     const list2 = empty.map((h5) => `${h5.cluster} (${h5.shown})`).join(", ");
-    if (!request2.force) {
+    if (!request3.force) {
       throw new ConfigurationError(
         `Refusing to send traffic to ${list2}: no healthy target, so every request would fail with 503. Nothing was changed. Fix the targets, pick another cluster, or run again with ${names2.force} if this is still the least bad option.`
       );
@@ -79861,7 +87401,7 @@ async function runRollback(event, request2, settings2, deps) {
   }
   const outcome = {
     command: "rollback",
-    path: request2.file,
+    path: request3.file,
     name: file.name,
     order,
     desired,
@@ -79869,7 +87409,7 @@ async function runRollback(event, request2, settings2, deps) {
     routes: [],
     defaultBranch: event.defaultBranch,
     result: "failed",
-    report: { command: "rollback", file: request2.file, desired, forced: request2.force, health },
+    report: { command: "rollback", file: request3.file, desired, forced: request3.force, health },
     annotations: []
   };
   const clusterOf = new Map(file.clusters.map((c5) => [c5.targetGroup, c5.name]));
@@ -79934,7 +87474,7 @@ async function runRollback(event, request2, settings2, deps) {
     logger2.info(`Every route already had ${show(desired)}; nothing was written.`);
   try {
     const pr = await openReconcilePullRequest(deps, {
-      path: request2.file,
+      path: request3.file,
       file,
       text,
       baseBranch: event.defaultBranch,
@@ -79945,7 +87485,71 @@ async function runRollback(event, request2, settings2, deps) {
     outcome.reconcile = pr ?? "not-needed";
     if (pr) outcome.pullRequest = pr.url;
   } catch (e5) {
-    outcome.failure = `The rollback itself succeeded (${show(desired)} on every route, confirmed), but the reconcile PR could not be opened: ${errorMessage(e5)}. Set weights in ${request2.file} to ${show(desired)} by hand.`;
+    outcome.failure = `The rollback itself succeeded (${show(desired)} on every route, confirmed), but the reconcile PR could not be opened: ${errorMessage(e5)}. Set weights in ${request3.file} to ${show(desired)} by hand.`;
+  }
+  return outcome;
+}
+async function rollbackOwner(event, file, text, owner, settings2, deps) {
+  const names2 = settings2.optionNames ?? PLAIN_OPTION_NAMES;
+  const order = file.clusters.map((c5) => c5.name);
+  if (!order.includes(owner)) {
+    throw new ConfigurationError(
+      `${capitalize(names2.owner ?? '"owner"')} is "${owner}", which is not a cluster of ${file.path} (${order.join(", ")}).`
+    );
+  }
+  const outcome = {
+    command: "rollback",
+    path: file.path,
+    name: file.name,
+    order,
+    desired: file.weights,
+    forcedOnto: [],
+    routes: [],
+    defaultBranch: event.defaultBranch,
+    result: "failed",
+    report: { command: "rollback", file: file.path, owner },
+    annotations: []
+  };
+  if (file.owner === owner) {
+    deps.logger.info(`${file.path} already says owner: ${owner}; checking the other clusters.`);
+  }
+  const others = order.filter((n3) => n3 !== owner);
+  const from = file.owner !== owner ? file.owner : others[0];
+  if (from === void 0) throw new ConfigurationError(`${file.path} has no other cluster.`);
+  const result = await deps.logger.group(
+    `Handing over CronJobs and singletons: ${from} \u2192 ${owner}`,
+    () => runHandoff(file, from, owner, deps)
+  );
+  if ("refused" in result) {
+    throw new ConfigurationError(`${result.refused.join("\n")}
+Nothing was changed.`);
+  }
+  outcome.handoff = result;
+  outcome.report = { ...outcome.report, handoff: result };
+  if (result.status !== "handed-off" && result.status !== "unchanged") {
+    outcome.error = result.message;
+    outcome.failure = result.message;
+    return outcome;
+  }
+  outcome.result = result.status === "handed-off" ? "rolled-back" : "unchanged";
+  try {
+    const pr = await openOwnerReconcilePullRequest(deps, {
+      path: file.path,
+      file,
+      text,
+      baseBranch: event.defaultBranch,
+      owner,
+      title: `rollout ${file.name}: record the handoff to owner ${owner}`,
+      body: `A \`rollback\` run handed every CronJob and singleton of \`${file.path}\` to **${owner}**${settings2.runUrl ? ` (${settings2.runUrl})` : ""}:
+
+${result.message}
+
+This PR sets \`owner\` in the file to ${owner}, so git and the clusters agree again. Merging it changes nothing on the clusters.`
+    });
+    outcome.reconcile = pr ?? "not-needed";
+    if (pr) outcome.pullRequest = pr.url;
+  } catch (e5) {
+    outcome.failure = `The handoff itself succeeded (${result.message}), but the reconcile PR could not be opened: ${errorMessage(e5)}. Set owner in ${file.path} to ${owner} by hand.`;
   }
   return outcome;
 }
@@ -79958,6 +87562,7 @@ var OPTION_NAMES = {
   file: `input "${Inputs.file}"`,
   to: `input "${Inputs.to}"`,
   weights: `input "${Inputs.weights}"`,
+  owner: `input "${Inputs.owner}"`,
   force: `"${Inputs.force}: true"`
 };
 var EVENT_FOR = {
@@ -80033,6 +87638,7 @@ async function run() {
           github: makeGitHub(inputs.token, event.repo),
           mask: (secret) => setSecret(secret),
           aws: clients.aws,
+          kube: clients.kube,
           logger: coreLogger,
           clock: systemClock,
           fetch: globalThis.fetch,
@@ -80092,7 +87698,8 @@ function runCommand(inputs, event, settings2, deps) {
           file: inputs.file,
           force: inputs.force,
           ...inputs.to !== void 0 ? { to: inputs.to } : {},
-          ...inputs.weights !== void 0 ? { weights: inputs.weights } : {}
+          ...inputs.weights !== void 0 ? { weights: inputs.weights } : {},
+          ...inputs.owner !== void 0 ? { owner: inputs.owner } : {}
         },
         settings2,
         deps

@@ -67111,7 +67111,7 @@ var TOP_LEVEL_KEYS = [
 ];
 var CLUSTER_KEYS = ["eks", "targetGroup", "service"];
 var SERVICE_KEYS = ["namespace", "name", "port"];
-var SINGLETON_KEYS = ["namespaces", "selector"];
+var SINGLETON_KEYS = ["namespaces", "selector", "drainTimeout", "activeJobs"];
 var DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 var PORT_NAME = /^(?=.*[a-z])[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,14}$/;
 var LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -67364,7 +67364,7 @@ function readSingletons(src, at) {
   const f5 = src.map(
     at,
     SINGLETON_KEYS,
-    "a map with namespaces (a list) and selector (labels of singleton Deployments)"
+    "a map with namespaces (a list), selector (labels of singleton Deployments), drainTimeout and activeJobs"
   );
   if (!f5) return void 0;
   const before = src.diagnostics.length;
@@ -67412,6 +67412,22 @@ function readSingletons(src, at) {
       selector[key] = text;
     }
     result.selector = selector;
+  }
+  const drainAt = f5.get("drainTimeout");
+  if (drainAt) {
+    const ms = src.duration(drainAt, { positive: true });
+    if (ms !== void 0) result.drainTimeoutMs = ms;
+  }
+  const activeJobsAt = f5.get("activeJobs");
+  if (activeJobsAt) {
+    const v = (0, import_yaml4.isScalar)(activeJobsAt.node) ? activeJobsAt.node.value : void 0;
+    if (v === "wait" || v === "delete") result.activeJobs = v;
+    else {
+      src.reportValue(
+        activeJobsAt,
+        `${activeJobsAt.label} must be "wait" (a handoff waits for the old owner's running Jobs, up to drainTimeout) or "delete" (it deletes them), got ${describeValue(v)}.`
+      );
+    }
   }
   return src.diagnostics.length > before ? void 0 : result;
 }

@@ -5,7 +5,10 @@
  *
  * Or once, as a Job's pod runs it (the sandbox's node agent adds --job for pods a Job owns):
  *   ... sandbox/app/cli.ts --version v2 --job [--duration-ms 500] [--exit-code 0]
- * prints what it does, works for --duration-ms, then exits with --exit-code.
+ * prints what it does, works for --duration-ms, then exits with --exit-code. With
+ * --notify <url> it first sends a "push notification": POST {pod, namespace, node} (from the
+ * environment POD_NAME, POD_NAMESPACE, NODE_NAME, which the downward API sets) to the url, e.g.
+ * the sandbox's /_sandbox/notifications counter.
  */
 import { parseArgs } from 'node:util';
 import { startDemoApp } from './server.js';
@@ -22,6 +25,7 @@ const { values } = parseArgs({
     job: { type: 'boolean', default: false },
     'duration-ms': { type: 'string', default: '0' },
     'exit-code': { type: 'string', default: '0' },
+    notify: { type: 'string' },
   },
   strict: true,
 });
@@ -42,6 +46,22 @@ if (values.job) {
   ) {
     console.error('demo app: --duration-ms must be a non-negative number and --exit-code 0-255');
     process.exit(2);
+  }
+  if (values.notify) {
+    const res = await fetch(values.notify, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        pod: process.env.POD_NAME,
+        namespace: process.env.POD_NAMESPACE,
+        node: process.env.NODE_NAME,
+      }),
+    }).catch((e: unknown) => {
+      console.error(`demo app: the notification failed: ${String(e)}`);
+      process.exit(1);
+    });
+    console.log(`demo app ${values.version} job: notification sent (${res.status})`);
+    if (!res.ok) process.exit(1);
   }
   console.log(`demo app ${values.version} job: working for ${durationMs} ms`);
   await new Promise((resolve) => setTimeout(resolve, durationMs));

@@ -36,6 +36,7 @@ const OPTION_NAMES: OptionNames = {
   file: 'the file',
   to: '--to',
   weights: '--weights',
+  owner: '--owner',
   force: '--force',
 };
 
@@ -86,14 +87,16 @@ const COMMANDS: Record<string, { usage: string; options: ParseArgsConfig['option
     },
   },
   rollback: {
-    usage: `rollback <file> (--to <cluster> | --weights "blue=80,green=20") [--force] [--write] [--json]
+    usage: `rollback <file> (--to <cluster> | --weights "blue=80,green=20" | --owner <cluster>) [--force] [--write] [--json]
   Every route to the given weights at once (no step rule, no compare-and-swap). Refuses a
   cluster without a healthy target unless --force. Then the file must say the new weights:
-  the change is printed, or written with --write.`,
+  the change is printed, or written with --write. --owner instead hands the CronJobs and
+  singletons over to that cluster now (the handoff, no step rule); then the file must say it.`,
     options: {
       ...COMMON,
       to: { type: 'string' },
       weights: { type: 'string' },
+      owner: { type: 'string' },
       force: { type: 'boolean' },
       write: { type: 'boolean' },
     },
@@ -193,6 +196,7 @@ async function runCommand(
   const deps: RolloutDeps = {
     github: repo,
     aws: clients.aws,
+    kube: clients.kube,
     logger,
     clock: systemClock,
     fetch: globalThis.fetch,
@@ -295,6 +299,7 @@ async function runCommand(
             force: values.force === true,
             ...(typeof values.to === 'string' ? { to: values.to } : {}),
             ...(typeof values.weights === 'string' ? { weights: values.weights } : {}),
+            ...(typeof values.owner === 'string' ? { owner: values.owner } : {}),
           },
           settings,
           deps,

@@ -67,6 +67,16 @@ export function applyText(outcome: ApplyOutcome): string {
 
 export function rollbackText(outcome: RollbackOutcome): string {
   if (outcome.error !== undefined) return `${outcome.path}: rollback failed.\n${outcome.error}`;
+  if (outcome.handoff) {
+    const h = outcome.handoff;
+    return [
+      `${outcome.path}: owner ${h.from} → ${h.to} (${outcome.result}): ${h.message}`,
+      ...h.objects.map(
+        (o) =>
+          `  ${o.ref.kind} ${o.ref.namespace}/${o.ref.name}${o.carried ? `: last slot ${o.carried} carried over` : ''}`,
+      ),
+    ].join('\n');
+  }
   const show = (w: ClusterWeights): string => formatClusterWeights(w, outcome.order);
   return [
     `${outcome.path}: every route to ${show(outcome.desired)} (${outcome.result})`,

@@ -4,7 +4,9 @@
  * have, the version after it is what it gets) → read live → gate (the same gate as the plan) →
  * shift every route in lockstep → verify with the file's analysis → record. On a failed
  * verdict, an error or cancellation after the shift: restore exactly what was read, confirm
- * it, open a PR that sets the file back to the live weights and tell the merged PR. A file
+ * it, open a PR that sets the file back to the live weights and tell the merged PR.
+ * A change of `owner` (with the weights unchanged) is a step of its own: after the gate, the
+ * handoff stage moves the CronJobs and singletons instead of shift and verify. A file
  * that fails stops the run: later files are not touched.
  */
 import { restoreRoutes, shiftWeights, ShiftFailedError, type ShiftResult } from '../alb/shift.js';
@@ -35,7 +37,7 @@ import {
   targetGroupWeights,
   type ClusterWeights,
 } from '../rollout-file/step.js';
-import type { RolloutFile } from '../rollout-file/types.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS, type RolloutFile } from '../rollout-file/types.js';
 import {
   FORCE_LABEL,
   PLAIN_OPTION_NAMES,
@@ -48,7 +50,12 @@ import {
 import { gateStep, type GateResult } from './gate.js';
 import { readLive, tryParse, type LiveRoute } from './live.js';
 import { applyComment, reconcileBody } from './markdown.js';
-import { openAdvancePullRequest, openReconcilePullRequest } from './pull-requests.js';
+import { runHandoff } from './handoff.js';
+import {
+  openAdvancePullRequest,
+  openOwnerReconcilePullRequest,
+  openReconcilePullRequest,
+} from './pull-requests.js';
 import type { ApplyOutcome, FileApply, FileStatus } from './results.js';
 
 export interface ApplyOptions {
@@ -220,12 +227,16 @@ async function lockStage(run: FileRun, head: RolloutFile): Promise<RouteLock | '
   const a = head.analysis;
   // Long enough for the whole step (settle, warmup, every interval, the CloudWatch delay) with
   // a margin; short enough that a killed runner's lock does not hold the routes for long.
+  // An owner step holds the routes for its drain instead (a weight step and an owner step never
+  // come in one merge): the longer of the two, so the lock never expires under either.
   const ttlMs =
-    options.settings.settleMs +
-    a.warmupMs +
-    (analysisIntervalCount(a) + 1) * a.intervalMs +
-    options.settings.cloudWatchDelayMs +
-    LOCK_MARGIN_MS;
+    Math.max(
+      options.settings.settleMs +
+        a.warmupMs +
+        (analysisIntervalCount(a) + 1) * a.intervalMs +
+        options.settings.cloudWatchDelayMs,
+      head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+    ) + LOCK_MARGIN_MS;
   try {
     return await deps.logger.group(`Locking the routes: ${run.path}`, () =>
       acquireRouteLock(
@@ -266,6 +277,8 @@ async function applyLocked(run: FileRun, loaded: Loaded): Promise<void> {
     gateStage(run, loaded, live),
   );
   if (!gate) return;
+  // An owner step moves no traffic: the handoff takes the place of shift and verify.
+  if (gate.handoff) return handoffStage(run, loaded, gate.handoff);
 
   const shift = await shiftStage(run, head, live, gate);
   if ('failed' in shift) {
@@ -397,7 +410,8 @@ async function gateStage(
       `${h.ok ? 'ok' : 'NOT ENOUGH'}: ${h.cluster} ${h.shown} (needs ≥ ${h.required} healthy)`,
     );
   }
-  if (gate.noChange) {
+  const ownerStep = base !== undefined && base.owner !== head.owner;
+  if (gate.noChange && !ownerStep) {
     out.status = 'unchanged';
     out.message = `Every route already has ${show(head.weights)}; nothing to shift or verify.`;
     return undefined;
@@ -495,6 +509,88 @@ function failureReason(
     run.deps.logger.debug(verdict.error.stack ?? '');
   }
   return `verification failed: ${errorMessage(verdict.error)}`;
+}
+
+/**
+ * Stage handoff (an owner step): the CronJobs and singletons move from the old owner to the new
+ * one; on failure the handoff restores the old owner itself, and a PR puts owner back in git.
+ */
+async function handoffStage(
+  run: FileRun,
+  loaded: Loaded,
+  handoff: NonNullable<GateResult['handoff']>,
+): Promise<void> {
+  const { head, headText } = loaded;
+  const { deps, out, options, event } = run;
+  const result = await deps.logger.group(
+    `Handing over CronJobs and singletons: ${run.path} (${handoff.from} → ${handoff.to})`,
+    () => runHandoff(head, handoff.from, handoff.to, deps),
+  );
+  if ('refused' in result) {
+    refuse(
+      out,
+      result.refused.map((message) => ({ message, at: head.locate(['owner']) })),
+    );
+    return;
+  }
+  out.handoff = result;
+  out.message = result.message;
+  if (result.status === 'unchanged') {
+    out.status = 'unchanged';
+    return;
+  }
+  const ok = result.status === 'handed-off';
+  out.status = ok ? 'applied' : result.status === 'restored' ? 'rolled-back' : 'failed';
+  if (!ok) {
+    const at = head.locate(['owner']);
+    out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
+  }
+  if (result.status === 'restored') {
+    await githubStep(deps.budget, out, 'open the reconcile PR', async () => {
+      const pr = await openOwnerReconcilePullRequest(deps, {
+        path: out.path,
+        file: head,
+        text: headText,
+        baseBranch: event.defaultBranch,
+        owner: handoff.from,
+        title: `rollout ${head.name}: owner back to ${handoff.from} — the handoff to ${handoff.to} was undone`,
+        body: [
+          `The handoff of \`${out.path}\` from **${handoff.from}** to **${handoff.to}** was undone:`,
+          '',
+          '```',
+          result.message,
+          '```',
+          '',
+          `Every CronJob and singleton runs on **${handoff.from}** again (read back). This PR sets \`owner\` back to ${handoff.from}, so git and the clusters agree. Merging it changes nothing on the clusters.`,
+          ...(options.settings.runUrl ? ['', `Run: ${options.settings.runUrl}`] : []),
+        ].join('\n'),
+      });
+      if (pr) out.reconcile = pr;
+    });
+  }
+  await githubStep(
+    deps.budget,
+    out,
+    ok ? 'record the deployment' : 'record the failed deployment',
+    async () => {
+      const d = await deps.github.recordDeployment({
+        ref: event.after,
+        environment: head.name,
+        description: deploymentDescription(
+          ok
+            ? `owner ${handoff.from} → ${handoff.to}: handed over`
+            : `owner ${handoff.from} → ${handoff.to} ${result.status}: ${result.state}`,
+        ),
+        state: ok ? 'success' : 'failure',
+        ...(options.settings.runUrl ? { logUrl: options.settings.runUrl } : {}),
+      });
+      out.deployment = d.id;
+    },
+  );
+  await githubStep(deps.budget, out, 'comment on the merged PR', async () => {
+    for (const pr of await run.merged())
+      await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
+  });
 }
 
 /** Stage record, after a verified step: the deployment, the comment, the next step's PR. */

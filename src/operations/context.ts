@@ -10,6 +10,7 @@ import type { CancelBudget } from '../common/cancel.js';
 import type { Logger } from '../common/logger.js';
 import type { GitHubApi } from '../github/types.js';
 import type { FetchLike } from '../health/types.js';
+import type { KubeApi } from '../kube/api.js';
 
 export interface AwsClients {
   elbv2: ElasticLoadBalancingV2Client;
@@ -33,6 +34,11 @@ export interface RolloutDeps {
   budget?: CancelBudget;
   /** Read-back tuning for the ALB writes (tests shorten it). */
   readBackDelayMs?: number;
+  /**
+   * The apiserver of an EKS cluster (`eksName` in `region`), named `cluster` in messages: for the
+   * owner step (the singleton handoff). Absent: an owner change is refused.
+   */
+  kube?(region: string, eksName: string, cluster: string): Promise<KubeApi>;
   /** Hides a value from the log from now on (core.setSecret in the action). */
   mask?(secret: string): void;
 }
@@ -73,6 +79,7 @@ export interface OptionNames {
   file: string;
   to: string;
   weights: string;
+  owner?: string;
   force: string;
 }
 

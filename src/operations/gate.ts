@@ -1,7 +1,7 @@
 /**
  * The step gate: may the change from `base` to `head` be applied to the ALB as it is now? One
  * function for plan (on the PR) and apply (on the merge), so both judge a step the same way:
- * no owner change, no drift from the file before the change, the one-step rule, enough
+ * an owner change only on its own (and then the singletons' state on both owners), no drift from the file before the change, the one-step rule, enough
  * healthy targets in every cluster that gains weight, and an analysis that can run. Reads
  * only; every problem is reported at once, each at its place in the file.
  */
@@ -21,7 +21,9 @@ import {
 } from '../rollout-file/step.js';
 import { targetsFromRolloutFile } from '../rollout-file/targets.js';
 import type { RolloutFile, SourcePosition } from '../rollout-file/types.js';
+import type { HandoffPlan } from '../kube/handoff.js';
 import { FORCE_LABEL, type RolloutDeps } from './context.js';
+import { readHandoff } from './handoff.js';
 import {
   healthProblem,
   precheckTargetHealth,
@@ -68,11 +70,13 @@ export interface GateResult {
   targets?: HealthTargets;
   problems: GateProblem[];
   notes: string[];
+  /** An owner step: the clusters and what the handoff will do with each object. */
+  handoff?: { from: string; to: string; plan: HandoffPlan };
 }
 
 export async function gateStep(
   input: GateInput,
-  deps: Pick<RolloutDeps, 'aws' | 'signal'>,
+  deps: Pick<RolloutDeps, 'aws' | 'signal' | 'kube'>,
 ): Promise<GateResult> {
   const { head, base, live } = input;
   const order = head.clusters.map((c) => c.name);
@@ -80,14 +84,47 @@ export async function gateStep(
   const problems: GateProblem[] = [];
   const notes: string[] = [];
 
+  let handoff: GateResult['handoff'];
   if (base && base.owner !== head.owner) {
-    problems.push({
-      kind: 'owner',
-      message:
-        `owner changes from ${base.owner} to ${head.owner}: moving CronJobs and singletons between clusters is a handoff ` +
-        `this action does not do yet (it comes with sync-apps). Keep owner: ${base.owner}.`,
-      at: head.locate(['owner']),
-    });
+    if (!sameClusterWeights(base.weights, head.weights)) {
+      problems.push({
+        kind: 'owner',
+        message:
+          `owner changes from ${base.owner} to ${head.owner} and the weights change too (${show(base.weights)} → ${show(head.weights)}). ` +
+          `One merge either moves traffic or hands CronJobs and singletons over, never both: a failed step could not be undone as one. ` +
+          `Split it: keep owner: ${base.owner} in this PR and change it in the next one (or the reverse).`,
+        at: head.locate(['owner']),
+      });
+    } else {
+      const read = await readHandoff(head, base.owner, head.owner, deps);
+      if ('error' in read) {
+        problems.push({
+          kind: 'owner',
+          message: `owner changes from ${base.owner} to ${head.owner}, a handoff of the CronJobs and singletons. ${read.error}`,
+          at: head.locate(['owner']),
+        });
+      } else {
+        handoff = { from: base.owner, to: head.owner, plan: read.plan };
+        for (const p of read.plan.problems) {
+          problems.push({
+            kind: 'owner',
+            message: p.message,
+            at: head.locate(head.singletons ? ['singletons'] : ['owner']),
+          });
+        }
+        for (const i of read.plan.items) {
+          if (i.plan === 'resume') {
+            notes.push(
+              `${i.ref.kind} ${i.ref.namespace}/${i.ref.name}: a handoff to ${head.owner} was left in flight (stopped on both, marked on ${base.owner}); this step finishes it.`,
+            );
+          } else if (i.plan === 'done') {
+            notes.push(
+              `${i.ref.kind} ${i.ref.namespace}/${i.ref.name} already runs on ${head.owner} only: nothing to do for it.`,
+            );
+          }
+        }
+      }
+    }
   }
 
   const first = live[0]?.weights ?? {};
@@ -144,7 +181,16 @@ export async function gateStep(
     });
   }
 
-  const result: GateResult = { noChange, expected, drift, step, health, problems, notes };
+  const result: GateResult = {
+    noChange,
+    expected,
+    drift,
+    step,
+    health,
+    problems,
+    notes,
+    ...(handoff ? { handoff } : {}),
+  };
   // What the analysis could trip over is checked before traffic moves: a mistake in the file
   // (a placeholder, an interval the CloudWatch period does not divide) refuses the step rather
   // than shifting and rolling back.

@@ -118,9 +118,23 @@ export function filePlanMarkdown(p: FilePlan): string[] {
   } else if (p.live.length > 0) {
     lines.push('**Target health before the shift:** no cluster gains weight.', '');
   }
-  if (p.noChange)
-    lines.push('The ALB already has these weights: merging changes nothing on it.', '');
-  lines.push('**Checks after the shift:**', '', ...describeAnalysis(head).map((l) => `- ${l}`), '');
+  if (p.handoff) {
+    lines.push(
+      `**Owner handoff** ${p.handoff.from} → ${p.handoff.to} (no traffic moves; on merge: stop on ${p.handoff.from}, wait for its running Jobs, carry the last schedule slot, start on ${p.handoff.to}, read both back):`,
+      '',
+      ...p.handoff.lines.map((l) => `- ${l}`),
+      '',
+    );
+  } else {
+    if (p.noChange)
+      lines.push('The ALB already has these weights: merging changes nothing on it.', '');
+    lines.push(
+      '**Checks after the shift:**',
+      '',
+      ...describeAnalysis(head).map((l) => `- ${l}`),
+      '',
+    );
+  }
   for (const n of p.notes) lines.push(`> ${n}`, '');
   if (p.problems.length > 0) {
     lines.push('**Problems:**', '');
@@ -171,6 +185,24 @@ export function applyComment(f: FileApply, runUrl?: string): string {
     f.message,
     '',
   ];
+  if (f.handoff) {
+    const h = f.handoff;
+    lines.push(
+      `Owner ${h.from} → ${h.to}: **${h.state}** (drain ${(h.drainMs / 1000).toFixed(1)} s, handoff ${(h.totalMs / 1000).toFixed(1)} s)`,
+      '',
+    );
+    for (const o of h.objects) {
+      const details = [
+        o.drained.length > 0 ? `waited for ${o.drained.join(', ')}` : '',
+        o.carried ? `last slot ${o.carried} carried over` : '',
+        o.replicas !== undefined ? `${o.replicas} replica(s)` : '',
+      ].filter((x) => x !== '');
+      lines.push(
+        `- ${o.ref.kind} ${o.ref.namespace}/${o.ref.name}${details.length > 0 ? `: ${details.join('; ')}` : ''}`,
+      );
+    }
+    lines.push('');
+  }
   if (f.reconcile) lines.push(`Reconcile PR: ${f.reconcile.url}`, '');
   if (f.advance) lines.push(`Next step: ${f.advance.url}`, '');
   if (f.analysis) lines.push(analysisMarkdown(f.analysis.result, f.analysis.analysis));
@@ -251,6 +283,30 @@ export function rollbackMarkdown(outcome: RollbackOutcome): string {
   const show = (w: ClusterWeights): string => formatClusterWeights(w, outcome.order);
   if (outcome.error !== undefined) {
     return `## Rollout rollback of ${outcome.name}: failed\n\n\`\`\`\n${outcome.error}\n\`\`\`\n`;
+  }
+  if (outcome.handoff) {
+    const h = outcome.handoff;
+    const lines = [
+      `## Rollout rollback of ${outcome.name}: owner ${h.from} → ${h.to}`,
+      '',
+      h.message,
+      '',
+      ...h.objects.map(
+        (o) =>
+          `- ${o.ref.kind} ${o.ref.namespace}/${o.ref.name}${o.carried ? `: last slot ${o.carried} carried over` : ''}${o.drained.length > 0 ? `; waited for ${o.drained.join(', ')}` : ''}`,
+      ),
+      '',
+    ];
+    if (outcome.reconcile === 'not-needed') {
+      lines.push(
+        `\`${outcome.path}\` on ${outcome.defaultBranch} already says owner: ${h.to}.`,
+        '',
+      );
+    } else if (outcome.reconcile) {
+      lines.push(`Reconcile PR: ${outcome.reconcile.url}`, '');
+    }
+    if (outcome.failure) lines.push(`❌ ${outcome.failure}`, '');
+    return lines.join('\n');
   }
   const lines = [`## Rollout rollback of ${outcome.name} to ${show(outcome.desired)}`, ''];
   if (outcome.forcedOnto.length > 0) {

@@ -12,6 +12,8 @@ import { formatClusterWeights } from '../rollout-file/step.js';
 import type { RolloutFile } from '../rollout-file/types.js';
 import { FORCE_LABEL, type Annotation, type RolloutDeps, type RolloutEvent } from './context.js';
 import { gateStep } from './gate.js';
+import { describePlan } from './handoff.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS } from '../rollout-file/types.js';
 import { readLive, tryParse } from './live.js';
 import { planMarkdown, planMarker } from './markdown.js';
 import type { FilePlan, PlanOutcome } from './results.js';
@@ -34,7 +36,7 @@ export interface PlanFileInput {
 
 export async function planFile(
   input: PlanFileInput,
-  deps: Pick<RolloutDeps, 'aws' | 'signal'>,
+  deps: Pick<RolloutDeps, 'aws' | 'signal' | 'kube' | 'clock'>,
 ): Promise<FilePlan> {
   const plan: FilePlan = {
     path: input.path,
@@ -117,6 +119,17 @@ export async function planFile(
     plan.health = gate.health;
     plan.problems.push(...gate.problems);
     plan.notes.push(...gate.notes);
+    if (gate.handoff) {
+      plan.handoff = {
+        from: gate.handoff.from,
+        to: gate.handoff.to,
+        lines: describePlan(
+          gate.handoff.plan,
+          head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+          deps.clock.now(),
+        ),
+      };
+    }
   }
   if (plan.problems.length > 0) plan.status = 'refused';
   return plan;

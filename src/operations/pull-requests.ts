@@ -6,7 +6,7 @@
  */
 import { formatDuration } from '../common/duration.js';
 import type { RolloutDeps } from './context.js';
-import { setWeights } from '../rollout-file/edit.js';
+import { setOwner, setWeights } from '../rollout-file/edit.js';
 import { tryParse } from './live.js';
 import { planFile } from './plan.js';
 import { planMarkdown } from './markdown.js';
@@ -148,4 +148,41 @@ export async function openAdvancePullRequest(
   const message = `Advance PR ${pr.created ? 'opened' : 'updated'}: ${title} — ${pr.url}`;
   deps.logger.info(message);
   return { pr, message };
+}
+
+/**
+ * Opens (or updates) the PR that sets `path`'s owner back to `owner` after a handoff was
+ * restored. Returns undefined when the file on `baseBranch` already says so.
+ */
+export async function openOwnerReconcilePullRequest(
+  deps: Pick<RolloutDeps, 'github' | 'logger'>,
+  request: {
+    path: string;
+    file: RolloutFile;
+    text: string;
+    baseBranch: string;
+    owner: string;
+    title: string;
+    body: string;
+  },
+): Promise<(PullRequestRef & { created: boolean }) | undefined> {
+  const text = await currentText(deps, request.path, request.baseBranch, request.text);
+  const current = tryParse(text, request.path);
+  if ('file' in current && current.file.owner === request.owner) {
+    deps.logger.info(
+      `${request.path} on ${request.baseBranch} already says owner: ${request.owner}; no reconcile PR needed.`,
+    );
+    return undefined;
+  }
+  const pr = await deps.github.openOrUpdatePullRequest({
+    branch: reconcileBranch(request.file.name),
+    base: request.baseBranch,
+    title: request.title,
+    body: request.body,
+    commitMessage: `${request.file.name}: owner back to ${request.owner}, which runs the CronJobs and singletons\n\n${request.title}`,
+    files: [{ path: request.path, content: setOwner(text, request.path, request.owner) }],
+    labels: ['rollout/reconcile'],
+  });
+  deps.logger.info(`Reconcile PR ${pr.created ? 'opened' : 'updated'}: ${pr.url}`);
+  return pr;
 }

@@ -11,6 +11,7 @@ import type { RolloutFile, SourcePosition } from '../rollout-file/types.js';
 import type { RouteRef } from '../alb/forward.js';
 import type { Annotation, RolloutResult } from './context.js';
 import type { HealthPrecheck, LiveRoute } from './live.js';
+import type { HandoffResult } from '../kube/handoff.js';
 
 /** What every command ends with; the action turns it into outputs and the step's status. */
 export interface OutcomeBase {
@@ -50,6 +51,8 @@ export interface FilePlan {
   notes: string[];
   /** True when the ALB already has the desired weights on every route. */
   noChange: boolean;
+  /** An owner step: per object its state on both owners and what the handoff will do. */
+  handoff?: { from: string; to: string; lines: string[] };
   /** The CloudWatch period and delay apply will judge the analysis with. */
   cloudWatchPeriodMs: number;
   cloudWatchDelayMs?: number;
@@ -83,6 +86,8 @@ export interface FileApply {
   /** The verdict, the analysis it judged by (for rendering) and the JSON report of it. */
   analysis?: { result: AnalysisResult; analysis: RolloutFile['analysis']; report: unknown };
   restored?: RestoreReport;
+  /** An owner step: what the handoff did, and where the singletons run now. */
+  handoff?: HandoffResult;
   reconcile?: PullRequestRef;
   advance?: PullRequestRef;
   deployment?: number;
@@ -118,6 +123,8 @@ export interface RollbackOutcome extends OutcomeBase {
   error?: string;
   reconcile?: PullRequestRef | 'not-needed';
   defaultBranch: string;
+  /** The owner form: what the handoff did. */
+  handoff?: HandoffResult;
 }
 
 export interface AdvanceOutcome extends OutcomeBase {

@@ -25,7 +25,8 @@ import {
 } from './context.js';
 import { precheckTargetHealth, tryParse } from './live.js';
 import { rollbackReconcileBody } from './markdown.js';
-import { openReconcilePullRequest } from './pull-requests.js';
+import { runHandoff } from './handoff.js';
+import { openOwnerReconcilePullRequest, openReconcilePullRequest } from './pull-requests.js';
 import type { RollbackOutcome } from './results.js';
 
 export interface RollbackRequest {
@@ -34,6 +35,8 @@ export interface RollbackRequest {
   to?: string;
   /** Or: explicit weights, `blue=80, green=20`. */
   weights?: string;
+  /** Or: the cluster that is to run the CronJobs and singletons (the handoff, no step rule). */
+  owner?: string;
   force: boolean;
 }
 
@@ -106,6 +109,14 @@ export async function runRollback(
   const parsed = tryParse(text, request.file);
   if ('error' in parsed) throw parsed.error;
   const file = parsed.file;
+  if (request.owner !== undefined) {
+    if (request.to !== undefined || request.weights !== undefined) {
+      throw new ConfigurationError(
+        `rollback moves traffic (${names.to} or ${names.weights}) or hands CronJobs and singletons over (${names.owner ?? '"owner"'}), not both in one run: a failure could not be undone as one. Run it twice.`,
+      );
+    }
+    return rollbackOwner(event, file, text, request.owner, settings, deps);
+  }
   const order = file.clusters.map((c) => c.name);
   const show = (w: ClusterWeights): string => formatClusterWeights(w, order);
   const desired = rollbackWeights(file, request, names);
@@ -226,6 +237,78 @@ export async function runRollback(
   } catch (e) {
     // The ALB part is done and confirmed; a GitHub failure must not hide that.
     outcome.failure = `The rollback itself succeeded (${show(desired)} on every route, confirmed), but the reconcile PR could not be opened: ${errorMessage(e)}. Set weights in ${request.file} to ${show(desired)} by hand.`;
+  }
+  return outcome;
+}
+
+/**
+ * The owner form: the handoff from the file's owner to `owner` at once (no step rule), then the
+ * PR that sets `owner` in the file to where the singletons now run.
+ */
+async function rollbackOwner(
+  event: Extract<RolloutEvent, { kind: 'workflow_dispatch' }>,
+  file: RolloutFile,
+  text: string,
+  owner: string,
+  settings: RolloutSettings,
+  deps: RolloutDeps,
+): Promise<RollbackOutcome> {
+  const names = settings.optionNames ?? PLAIN_OPTION_NAMES;
+  const order = file.clusters.map((c) => c.name);
+  if (!order.includes(owner)) {
+    throw new ConfigurationError(
+      `${capitalize(names.owner ?? '"owner"')} is "${owner}", which is not a cluster of ${file.path} (${order.join(', ')}).`,
+    );
+  }
+  const outcome: RollbackOutcome = {
+    command: 'rollback',
+    path: file.path,
+    name: file.name,
+    order,
+    desired: file.weights,
+    forcedOnto: [],
+    routes: [],
+    defaultBranch: event.defaultBranch,
+    result: 'failed',
+    report: { command: 'rollback', file: file.path, owner },
+    annotations: [],
+  };
+  if (file.owner === owner) {
+    // The file already names it: hand over from whichever other cluster still runs something.
+    deps.logger.info(`${file.path} already says owner: ${owner}; checking the other clusters.`);
+  }
+  const others = order.filter((n) => n !== owner);
+  const from = file.owner !== owner ? file.owner : others[0];
+  if (from === undefined) throw new ConfigurationError(`${file.path} has no other cluster.`);
+  const result = await deps.logger.group(
+    `Handing over CronJobs and singletons: ${from} → ${owner}`,
+    () => runHandoff(file, from, owner, deps),
+  );
+  if ('refused' in result) {
+    throw new ConfigurationError(`${result.refused.join('\n')}\nNothing was changed.`);
+  }
+  outcome.handoff = result;
+  outcome.report = { ...outcome.report, handoff: result };
+  if (result.status !== 'handed-off' && result.status !== 'unchanged') {
+    outcome.error = result.message;
+    outcome.failure = result.message;
+    return outcome;
+  }
+  outcome.result = result.status === 'handed-off' ? 'rolled-back' : 'unchanged';
+  try {
+    const pr = await openOwnerReconcilePullRequest(deps, {
+      path: file.path,
+      file,
+      text,
+      baseBranch: event.defaultBranch,
+      owner,
+      title: `rollout ${file.name}: record the handoff to owner ${owner}`,
+      body: `A \`rollback\` run handed every CronJob and singleton of \`${file.path}\` to **${owner}**${settings.runUrl ? ` (${settings.runUrl})` : ''}:\n\n${result.message}\n\nThis PR sets \`owner\` in the file to ${owner}, so git and the clusters agree again. Merging it changes nothing on the clusters.`,
+    });
+    outcome.reconcile = pr ?? 'not-needed';
+    if (pr) outcome.pullRequest = pr.url;
+  } catch (e) {
+    outcome.failure = `The handoff itself succeeded (${result.message}), but the reconcile PR could not be opened: ${errorMessage(e)}. Set owner in ${file.path} to ${owner} by hand.`;
   }
   return outcome;
 }

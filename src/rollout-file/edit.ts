@@ -36,3 +36,19 @@ export function setWeights(text: string, path: string, weights: Record<string, n
   }
   return out;
 }
+
+/** `text` with `owner` set to `owner`, in place like setWeights (for the owner reconcile PR). */
+export function setOwner(text: string, path: string, owner: string): string {
+  const doc = parseDocument(text, { keepSourceTokens: false });
+  if (doc.errors.length > 0) {
+    throw new ExplainedError(
+      `${path} cannot be edited: it is not valid YAML (${doc.errors[0]?.message}).`,
+    );
+  }
+  const root = doc.contents;
+  const node = isMap(root) ? (root.get('owner', true) as Node | undefined) : undefined;
+  if (!isScalar(node) || !node.range) {
+    throw new ExplainedError(`${path} cannot be edited: "owner" is not a plain value in the file.`);
+  }
+  return text.slice(0, node.range[0]) + owner + text.slice(node.range[1]);
+}

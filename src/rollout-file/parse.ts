@@ -51,7 +51,7 @@ const TOP_LEVEL_KEYS = [
 ];
 const CLUSTER_KEYS = ['eks', 'targetGroup', 'service'];
 const SERVICE_KEYS = ['namespace', 'name', 'port'];
-const SINGLETON_KEYS = ['namespaces', 'selector'];
+const SINGLETON_KEYS = ['namespaces', 'selector', 'drainTimeout', 'activeJobs'];
 /** A Kubernetes namespace or Service name (RFC 1123 label). */
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** A Service port name (IANA_SVC_NAME). */
@@ -380,7 +380,7 @@ function readSingletons(src: YamlSource, at: At): Singletons | undefined {
   const f = src.map(
     at,
     SINGLETON_KEYS,
-    'a map with namespaces (a list) and selector (labels of singleton Deployments)',
+    'a map with namespaces (a list), selector (labels of singleton Deployments), drainTimeout and activeJobs',
   );
   if (!f) return undefined;
   const before = src.diagnostics.length;
@@ -431,6 +431,22 @@ function readSingletons(src: YamlSource, at: At): Singletons | undefined {
       selector[key] = text;
     }
     result.selector = selector;
+  }
+  const drainAt = f.get('drainTimeout');
+  if (drainAt) {
+    const ms = src.duration(drainAt, { positive: true });
+    if (ms !== undefined) result.drainTimeoutMs = ms;
+  }
+  const activeJobsAt = f.get('activeJobs');
+  if (activeJobsAt) {
+    const v = isScalar(activeJobsAt.node) ? activeJobsAt.node.value : undefined;
+    if (v === 'wait' || v === 'delete') result.activeJobs = v;
+    else {
+      src.reportValue(
+        activeJobsAt,
+        `${activeJobsAt.label} must be "wait" (a handoff waits for the old owner's running Jobs, up to drainTimeout) or "delete" (it deletes them), got ${describeValue(v)}.`,
+      );
+    }
   }
   return src.diagnostics.length > before ? undefined : result;
 }

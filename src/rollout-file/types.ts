@@ -62,7 +62,14 @@ export interface Singletons {
   namespaces?: string[];
   /** Label key -> value (matchLabels); undefined: no Deployment is a singleton. */
   selector?: Record<string, string>;
+  /** How long a handoff waits for the old owner's running Jobs and pods; default 10 minutes. */
+  drainTimeoutMs?: number;
+  /** `delete`: a handoff deletes the old owner's running Jobs instead of waiting; default `wait`. */
+  activeJobs?: 'wait' | 'delete';
 }
+
+/** The drain timeout when the file sets none. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10 * 60_000;
 
 export interface RouteRef {
   kind: 'listener' | 'rule';

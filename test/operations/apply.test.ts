@@ -417,13 +417,13 @@ describe('apply', () => {
     );
   });
 
-  it('refuses an owner change', async () => {
+  it('refuses an owner change in the same merge as a weight change', async () => {
     const r = await setup({ blue: 100, green: 0 });
     const before = r.web.rolloutFile({ blue: 100, green: 0 });
     const after = r.web.rolloutFile({ blue: 90, green: 10 }).replace('owner: blue', 'owner: green');
     const out = await runApply(push(r, { [PATH]: before }, { [PATH]: after }), OPTIONS, r.deps);
     expect(out.result).toBe('failed');
-    expect(out.failure).toContain('owner changes from blue to green');
+    expect(out.failure).toContain('owner changes from blue to green and the weights change too');
     expect(await r.live()).toEqual(['100/0', '100/0']);
   });
 

@@ -262,7 +262,22 @@ describe('plan', () => {
     );
   });
 
-  it('refuses an owner change', async () => {
+  it('refuses an owner change in the same merge as a weight change', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const base = r.web.rolloutFile({ blue: 100, green: 0 });
+    const head = r.web.rolloutFile({ blue: 90, green: 10 }).replace('owner: blue', 'owner: green');
+    const out = await runPlan(pullRequest(r, base, head), PLAN_OPTIONS, r.deps);
+    expect(out.result).toBe('failed');
+    expect(out.failure).toContain(
+      'owner changes from blue to green and the weights change too (blue 100 / green 0 → blue 90 / green 10)',
+    );
+    expect(out.failure).toContain('Split it');
+    expect(out.annotations[0]?.line).toBe(
+      head.split('\n').findIndex((l) => l.startsWith('owner:')) + 1,
+    );
+  });
+
+  it('refuses an owner change it cannot check on the clusters', async () => {
     const r = await setup({ blue: 100, green: 0 });
     const base = r.web.rolloutFile({ blue: 100, green: 0 });
     const out = await runPlan(
@@ -271,7 +286,8 @@ describe('plan', () => {
       r.deps,
     );
     expect(out.result).toBe('failed');
-    expect(out.failure).toContain('owner changes from blue to green');
+    expect(out.failure).toContain('owner changes from blue to green, a handoff');
+    expect(out.failure).toContain('without access to the EKS clusters');
     expect(out.annotations[0]?.line).toBe(
       base.split('\n').findIndex((l) => l.startsWith('owner:')) + 1,
     );

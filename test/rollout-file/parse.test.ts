@@ -318,7 +318,7 @@ const INVALID: Row[] = [
   [
     'singletons as a list',
     edit(['owner: blue', 'owner: blue\nsingletons: [web]']),
-    'singletons must be a map with namespaces (a list) and selector',
+    'singletons must be a map with namespaces (a list), selector',
     '18:13',
   ],
   [
@@ -341,6 +341,18 @@ const INVALID: Row[] = [
     edit(['owner: blue', 'owner: blue\nsingletons:\n  selector: {}']),
     'which would select every Deployment',
     '19:13',
+  ],
+  [
+    'an activeJobs that is neither wait nor delete',
+    edit(['owner: blue', 'owner: blue\nsingletons:\n  activeJobs: kill']),
+    'singletons.activeJobs must be "wait" (a handoff waits for the old owner\'s running Jobs, up to drainTimeout) or "delete" (it deletes them), got "kill".',
+    '19:15',
+  ],
+  [
+    'a drainTimeout that is not a duration',
+    edit(['owner: blue', 'owner: blue\nsingletons:\n  drainTimeout: soon']),
+    'singletons.drainTimeout',
+    '19:17',
   ],
   [
     'a target group that is not an ARN',

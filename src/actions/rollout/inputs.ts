@@ -38,6 +38,8 @@ export interface RolloutInputs {
   file?: string;
   to?: string;
   weights?: string;
+  /** rollback: hand CronJobs and singletons over to this cluster. */
+  owner?: string;
   force: boolean;
   autoAdvance: boolean;
   settleMs: number;
@@ -69,6 +71,7 @@ export function readRolloutInputs(): RolloutInputs {
   const file = getOptionalInput(Inputs.file);
   const to = getOptionalInput(Inputs.to);
   const weights = getOptionalInput(Inputs.weights);
+  const owner = getOptionalInput(Inputs.owner);
   const force = getBooleanInput(Inputs.force, false);
   const autoAdvance = getBooleanInput(Inputs.autoAdvance, false);
   const settleSeconds = getIntegerInput(Inputs.settleSeconds, { min: 0, max: 3600 });
@@ -88,6 +91,7 @@ export function readRolloutInputs(): RolloutInputs {
   onlyFor(Inputs.file, file !== undefined, ['rollback', 'advance']);
   onlyFor(Inputs.to, to !== undefined, ['rollback']);
   onlyFor(Inputs.weights, weights !== undefined, ['rollback']);
+  onlyFor(Inputs.owner, owner !== undefined, ['rollback']);
   onlyFor(Inputs.force, force, ['rollback']);
   onlyFor(Inputs.autoAdvance, autoAdvance, ['apply']);
   // Only apply and rollback shift weights; only apply measures after the shift.
@@ -123,5 +127,6 @@ export function readRolloutInputs(): RolloutInputs {
   if (file !== undefined) out.file = file.replace(/^\.\//, '');
   if (to !== undefined) out.to = to;
   if (weights !== undefined) out.weights = weights;
+  if (owner !== undefined) out.owner = owner;
   return out;
 }

@@ -6,6 +6,7 @@ export const Inputs = {
   file: 'file',
   to: 'to',
   weights: 'weights',
+  owner: 'owner',
   force: 'force',
   autoAdvance: 'auto-advance',
   settleSeconds: 'settle-seconds',

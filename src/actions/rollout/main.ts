@@ -36,6 +36,7 @@ const OPTION_NAMES: OptionNames = {
   file: `input "${Inputs.file}"`,
   to: `input "${Inputs.to}"`,
   weights: `input "${Inputs.weights}"`,
+  owner: `input "${Inputs.owner}"`,
   force: `"${Inputs.force}: true"`,
 };
 
@@ -119,6 +120,7 @@ export async function run(): Promise<void> {
           github: makeGitHub(inputs.token, event.repo),
           mask: (secret) => core.setSecret(secret),
           aws: clients.aws,
+          kube: clients.kube,
           logger: coreLogger,
           clock: systemClock,
           fetch: globalThis.fetch,
@@ -187,6 +189,7 @@ function runCommand(
           force: inputs.force,
           ...(inputs.to !== undefined ? { to: inputs.to } : {}),
           ...(inputs.weights !== undefined ? { weights: inputs.weights } : {}),
+          ...(inputs.owner !== undefined ? { owner: inputs.owner } : {}),
         },
         settings,
         deps,
