@@ -295,7 +295,9 @@ describe.concurrent('shift-weight: failures without a cancel', () => {
       '::error::Could not read the routes: Throttling: Rate exceeded (after 6 attempts). Nothing was changed.',
     );
     expect(run.summary).toContain('failed, nothing changed');
-  });
+    // Six throttled attempts with the SDK's throttling backoff (up to ~16 s, more with the
+    // adaptive rate limiter's own waits) on a busy machine: more than vitest's 30 s default.
+  }, 90_000);
 
   it('a write that lands but answers 500: read back, written back, confirmed', async () => {
     const sandbox = await newSandbox();
