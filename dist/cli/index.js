@@ -53272,7 +53272,7 @@ function isElbWrite(operation2) {
 
 // src/aws/clients.ts
 var ELB_WRITES_PER_SECOND = 8;
-var ELB_WRITE_BURST = 8;
+var ELB_WRITE_BURST = 2;
 var elbWrites = /* @__PURE__ */ new Map();
 var CONNECTION_TIMEOUT_MS = 2e3;
 var REQUEST_TIMEOUT_MS = 5e3;

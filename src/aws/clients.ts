@@ -17,9 +17,12 @@ import { systemClock } from '../common/clock.js';
 import { USER_AGENT } from '../common/version.js';
 import { isElbWrite, tokenBucket, type WritePacer } from './pacing.js';
 
-/** ELBv2 writes per second, and burst, of the whole process (every client, every region's share). */
+/**
+ * ELBv2 writes per second, and burst, of the whole process (per region). A burst of 2 keeps one
+ * file's two or three writes unhurried, while any one second holds at most 2 + 8 = 10 writes.
+ */
 export const ELB_WRITES_PER_SECOND = 8;
-export const ELB_WRITE_BURST = 8;
+export const ELB_WRITE_BURST = 2;
 const elbWrites = new Map<string, WritePacer>();
 
 /** TCP (and TLS) connection to the regional endpoint; normally well under 100 ms. */
