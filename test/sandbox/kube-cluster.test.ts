@@ -24,6 +24,7 @@ import {
   eksClient,
   kubeconfigFile,
   kubectl,
+  principalEnv,
   run,
   skipReason,
   startKubeSandbox,
@@ -255,12 +256,7 @@ describe.skipIf(skipReason !== undefined)(
 
     it("an access entry's kubernetesGroups reach RBAC; an unmapped principal gets 401", async () => {
       const principalArn = `arn:aws:iam::${sandbox.accountId}:role/readers`;
-      const creds = sandbox.sts.createCredentials(principalArn, 'reader-1');
-      const asReader = {
-        AWS_ACCESS_KEY_ID: creds.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
-        AWS_SESSION_TOKEN: creds.sessionToken as string,
-      };
+      const asReader = principalEnv(sandbox, principalArn, 'reader-1');
       const before = await run('kubectl', ['--kubeconfig', blueConfig, 'get', 'ns'], {
         sandbox,
         env: asReader,

@@ -161,6 +161,20 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** AWS environment variables of a new principal the sandbox's STS knows (for a token of its own). */
+export function principalEnv(
+  sandbox: Sandbox,
+  principalArn: string,
+  session: string,
+): Record<string, string> {
+  const creds = sandbox.sts.createCredentials(principalArn, session);
+  return {
+    AWS_ACCESS_KEY_ID: creds.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    AWS_SESSION_TOKEN: creds.sessionToken as string,
+  };
+}
+
 export function writeTemp(name: string, text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'kube-test-'));
   const path = join(dir, name);

@@ -10,6 +10,7 @@ import {
   eksClient,
   kubeconfigFile,
   kubectl,
+  principalEnv,
   run,
   skipReason,
   startKubeSandbox,
@@ -194,12 +195,7 @@ spec:
 
     it('CONFIG_MAP mode: the creator is admin; other principals need an aws-auth mapping', async () => {
       const roleArn = `arn:aws:iam::${sandbox.accountId}:role/deployer`;
-      const creds = sandbox.sts.createCredentials(roleArn, 'deploy-1');
-      const asDeployer = {
-        AWS_ACCESS_KEY_ID: creds.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
-        AWS_SESSION_TOKEN: creds.sessionToken as string,
-      };
+      const asDeployer = principalEnv(sandbox, roleArn, 'deploy-1');
       const before = await run('kubectl', ['--kubeconfig', config, 'get', 'ns'], {
         sandbox,
         env: asDeployer,
