@@ -81362,7 +81362,7 @@ function retireMarkdown(o3) {
   const lines = [
     `## retire-cluster ${o3.cluster} (${o3.eksName}): ${RETIRE_HEADING[o3.status]}${o3.status === "retired" && o3.steps.length > 0 ? ` in ${took}` : ""}`,
     "",
-    `EKS cluster \`${o3.eksName}\` in ${o3.region}; target group \`${shortName(o3.targetGroup)}\`.`,
+    `EKS cluster \`${o3.eksName}\` in ${o3.region}; target group${o3.targetGroups.length === 1 ? "" : "s"} ${o3.targetGroups.map((t) => `\`${shortName(t)}\``).join(", ")}.`,
     ""
   ];
   if (o3.refusals.length > 0) {
@@ -81664,11 +81664,12 @@ var TGB_API_VERSION = "elbv2.k8s.aws/v1beta1";
 
 // src/kube/retire.ts
 var TGB_PATH = `/apis/${TGB_API_VERSION}`;
-async function bindingsOf(api, targetGroupArn) {
+async function listBindings(api) {
   const list2 = await api.find(`${TGB_PATH}/targetgroupbindings`);
-  return (list2?.items ?? []).filter((t) => t.spec?.targetGroupARN === targetGroupArn).map((t) => ({
+  return (list2?.items ?? []).map((t) => ({
     namespace: t.metadata.namespace,
     name: t.metadata.name,
+    targetGroupArn: t.spec?.targetGroupARN ?? "",
     serviceName: t.spec?.serviceRef?.name ?? "",
     deleting: t.metadata.deletionTimestamp !== void 0,
     finalizers: t.metadata.finalizers ?? []
@@ -81740,9 +81741,9 @@ var StepFailedError = class extends ExplainedError {
   name = "StepFailedError";
 };
 async function retireCluster(settings2, ctx) {
-  const { file, as } = settings2;
-  const spec = file.clusters.find((c5) => c5.name === as);
-  if (!spec) throw new Error(`cluster "${as}" is not in ${file.path}`);
+  const { as } = settings2;
+  const served = servedBy(settings2);
+  const spec = served[0].spec;
   const startedAt = ctx.clock.now();
   const deadline = startedAt.getTime() + settings2.timeoutMs;
   const timeout = new AbortController();
@@ -81757,7 +81758,7 @@ async function retireCluster(settings2, ctx) {
     cluster: as,
     eksName: spec.eks,
     region: settings2.region,
-    targetGroup: spec.targetGroup,
+    targetGroups: targetGroupsOf(served),
     dryRun: settings2.dryRun,
     steps,
     startedAt
@@ -81772,11 +81773,11 @@ async function retireCluster(settings2, ctx) {
   };
   try {
     const survey = await ctx.logger.group(`Reading what exists: ${as} (${spec.eks})`, async () => {
-      const s2 = await readSurvey(settings2, spec, ctx, signal, (a5) => held.api = a5);
+      const s2 = await readSurvey(settings2, served, ctx, signal, (a5) => held.api = a5);
       issuer = s2.eks.cluster?.identity?.oidc?.issuer;
       return s2;
     });
-    const refusals = gate(settings2, spec, survey);
+    const refusals = gate(settings2, served, survey);
     ({ plan, notes } = planOf(as, spec, survey, issuer));
     for (const p3 of plan) {
       ctx.logger.info(`${p3.action.padEnd(7)} ${p3.resource} ${p3.name}: ${p3.state}`);
@@ -81802,7 +81803,7 @@ ${refusals.map((r5) => `- ${r5}`).join("\n")}`,
       ctx.logger.info(`${as} (${spec.eks}) is retired already: nothing to do.`);
       return { ...base, status: "retired", refusals, plan, notes, endedAt: ctx.clock.now() };
     }
-    const run2 = new Retirer(settings2, spec, ctx, signal, deadline, survey, steps, held.api);
+    const run2 = new Retirer(settings2, served, ctx, signal, deadline, survey, steps, held.api);
     await ctx.logger.group(`Retiring ${as} (${spec.eks})`, () => run2.run());
     closeApi();
     return { ...base, status: "retired", refusals, plan, notes, endedAt: ctx.clock.now() };
@@ -81810,7 +81811,7 @@ ${refusals.map((r5) => `- ${r5}`).join("\n")}`,
     const stopped = signal.aborted;
     if (!stopped && !(e5 instanceof StepFailedError)) throw e5;
     closeApi();
-    const left = await readLeft(settings2, spec, ctx, issuer);
+    const left = await readLeft(settings2, served, ctx, issuer);
     const still = left.filter((p3) => p3.action !== "gone");
     const why = stopped ? `Stopped (${errorMessage(signal.reason)}).` : errorMessage(e5);
     const done = steps.length > 0 ? ` Done: ${steps.map((s2) => s2.what).join("; ")}.` : "";
@@ -81830,57 +81831,94 @@ ${refusals.map((r5) => `- ${r5}`).join("\n")}`,
     closeApi();
   }
 }
-async function readSurvey(settings2, spec, ctx, signal, keepApi, issuer) {
+function servedBy(settings2) {
+  const served = settings2.files.map((file) => {
+    const spec = file.clusters.find((c5) => c5.name === settings2.as);
+    if (!spec) {
+      throw new ConfigurationError(`${file.path} has no cluster named "${settings2.as}".`);
+    }
+    return { file, spec };
+  });
+  const first = served[0];
+  if (!first) throw new ConfigurationError("No rollout file was given.");
+  const other = served.find((x) => x.spec.eks !== first.spec.eks);
+  if (other) {
+    throw new ConfigurationError(
+      `${first.file.path} says ${settings2.as} is EKS cluster ${first.spec.eks}, ${other.file.path} says ${other.spec.eks}: retire one EKS cluster per run.`
+    );
+  }
+  return served;
+}
+function targetGroupsOf(served) {
+  return [...new Set(served.map((x) => x.spec.targetGroup))];
+}
+async function readSurvey(settings2, served, ctx, signal, keepApi, issuer) {
   const opts = { abortSignal: signal };
-  const [eks, routes] = await Promise.all([
-    readTeardown(ctx.clients, spec.eks, opts, issuer),
-    readRouteWeights(ctx.clients.elbv2, settings2.file, spec.targetGroup, signal)
+  const eksName = served[0].spec.eks;
+  const tgs = targetGroupsOf(served);
+  const [eks, ...routes] = await Promise.all([
+    readTeardown(ctx.clients, eksName, opts, issuer),
+    ...served.map((x) => readRouteWeights(ctx.clients.elbv2, x.file, x.spec.targetGroup, signal))
   ]);
   const survey = {
     eks,
-    routes: routes.routes,
-    routeProblems: routes.problems,
-    targetsHere: [],
-    targetsOther: []
+    routes: routes.flatMap((r5) => r5.routes),
+    routeProblems: routes.flatMap((r5) => r5.problems),
+    groups: []
   };
   const status = eks.cluster?.status ?? "";
   if (SERVING.has(status)) {
     try {
       const api = await ctx.clients.kube();
       keepApi(api);
-      const [bindings, addresses, singletons] = await Promise.all([
-        bindingsOf(api, spec.targetGroup),
+      const policies = new Map(
+        served.map((x) => [JSON.stringify(handoffPolicy(x.file)), handoffPolicy(x.file)])
+      );
+      const [all, addresses, ...singletons] = await Promise.all([
+        listBindings(api),
         clusterAddresses(api),
-        readSingletons(api, handoffPolicy(settings2.file))
+        ...[...policies.values()].map((p3) => readSingletons(api, p3))
       ]);
-      survey.kube = { bindings, addresses, singletons };
+      survey.kube = {
+        bindings: all.filter((b5) => tgs.includes(b5.targetGroupArn)),
+        foreign: all.filter((b5) => !tgs.includes(b5.targetGroupArn)),
+        addresses,
+        singletons: new Map(singletons.flatMap((m3) => [...m3]))
+      };
     } catch (e5) {
       if (signal.aborted) throw e5;
       survey.kube = { error: errorMessage(e5) };
     }
   }
-  try {
-    const all = await describeTargets(ctx.clients.elbv2, spec.targetGroup, signal);
-    const here = survey.kube && "addresses" in survey.kube ? survey.kube.addresses : /* @__PURE__ */ new Set();
-    survey.targetsHere = all.filter((t) => here.has(t.id));
-    survey.targetsOther = all.filter((t) => !here.has(t.id));
-  } catch (e5) {
-    if (signal.aborted) throw e5;
-    survey.targetGroupProblem = errorMessage(e5);
-  }
+  const here = survey.kube && "addresses" in survey.kube ? survey.kube.addresses : /* @__PURE__ */ new Set();
+  survey.groups = await Promise.all(
+    tgs.map(async (arn) => {
+      try {
+        const all = await describeTargets(ctx.clients.elbv2, arn, signal);
+        return {
+          arn,
+          here: all.filter((t) => here.has(t.id)),
+          other: all.filter((t) => !here.has(t.id))
+        };
+      } catch (e5) {
+        if (signal.aborted) throw e5;
+        return { arn, here: [], other: [], problem: errorMessage(e5) };
+      }
+    })
+  );
   return survey;
 }
-async function readLeft(settings2, spec, ctx, issuer) {
+async function readLeft(settings2, served, ctx, issuer) {
   const signal = AbortSignal.timeout(5e3);
   const opened = [];
   try {
-    const s2 = await readSurvey(settings2, spec, ctx, signal, (api) => opened.push(api), issuer);
-    return planOf(settings2.as, spec, s2, issuer).plan;
+    const s2 = await readSurvey(settings2, served, ctx, signal, (api) => opened.push(api), issuer);
+    return planOf(settings2.as, served[0].spec, s2, issuer).plan;
   } catch (e5) {
     return [
       {
         resource: "cluster",
-        name: spec.eks,
+        name: served[0].spec.eks,
         action: "unknown",
         state: `could not be read: ${errorMessage(e5)}`
       }
@@ -81918,6 +81956,8 @@ async function readRouteWeights(elbv2, file, targetGroup, signal) {
           weights[tg] = (weights[tg] ?? 0) + w;
       }
       routes.push({
+        file,
+        targetGroup,
         ref,
         weight: weights[targetGroup] ?? 0,
         live: formatClusterWeights(
@@ -81941,51 +81981,63 @@ async function describeTargets(elbv2, targetGroup, signal) {
     state: d5.TargetHealth?.State ?? "unknown"
   }));
 }
-function gate(settings2, spec, s2) {
-  const { file, as } = settings2;
-  const at = (path) => {
-    const p3 = file.locate(path);
-    return `${file.path}:${p3.line}:${p3.col}`;
-  };
+function gate(settings2, served, s2) {
+  const { as } = settings2;
+  const eksName = served[0].spec.eks;
   const reasons = [];
-  if (file.owner === as) {
-    reasons.push(
-      `${at(["owner"])}: ${as} is the owner: it runs the CronJobs and singletons. Merge a change of owner to another cluster first (the rollout action hands them over), then retire ${as}.`
-    );
-  }
-  const desired = file.weights[as] ?? 0;
-  if (desired !== 0) {
-    reasons.push(
-      `${at(["weights", as])}: the rollout file gives ${as} weight ${desired}. Move its traffic away first: merge (and apply) a rollout file with ${as}: 0.`
-    );
+  for (const { file } of served) {
+    const at = (path) => {
+      const p3 = file.locate(path);
+      return `${file.path}:${p3.line}:${p3.col}`;
+    };
+    if (file.owner === as) {
+      reasons.push(
+        `${at(["owner"])}: ${as} is the owner: it runs the CronJobs and singletons. Merge a change of owner to another cluster first (the rollout action hands them over), then retire ${as}.`
+      );
+    }
+    const desired = file.weights[as] ?? 0;
+    if (desired !== 0) {
+      reasons.push(
+        `${at(["weights", as])}: the rollout file gives ${as} weight ${desired}. Move its traffic away first: merge (and apply) a rollout file with ${as}: 0.`
+      );
+    }
   }
   for (const r5 of s2.routes.filter((x) => x.weight > 0)) {
     reasons.push(
-      `The ALB still sends ${as} traffic: ${r5.ref.kind} ${r5.ref.arn} forwards with weight ${r5.weight} to ${shortName(spec.targetGroup)} (live: ${r5.live}). Apply a rollout step that gives ${as} 0 on every route, then run again.`
+      `The ALB still sends ${as} traffic: ${r5.ref.kind} ${r5.ref.arn} forwards with weight ${r5.weight} to ${shortName(r5.targetGroup)} (live: ${r5.live}). Apply a rollout step of ${r5.file.path} that gives ${as} 0 on every route, then run again.`
     );
   }
   reasons.push(...s2.routeProblems.map((p3) => `${p3}; the live weight of ${as} cannot be checked.`));
   const status = s2.eks.cluster?.status;
   if (status !== void 0 && !SERVING.has(status) && status !== "DELETING") {
     reasons.push(
-      `Cluster ${spec.eks} is ${status}: its apiserver cannot be checked for running singletons and bindings. Wait until it is ACTIVE, or delete it by hand (aws eks delete-cluster --name ${spec.eks} --region ${settings2.region}, after its node groups).`
+      `Cluster ${eksName} is ${status}: its apiserver cannot be checked for running singletons and bindings. Wait until it is ACTIVE, or delete it by hand (aws eks delete-cluster --name ${eksName} --region ${settings2.region}, after its node groups).`
     );
   }
   if (s2.kube && "error" in s2.kube) {
     reasons.push(
-      `Cannot read the apiserver of ${as} (${spec.eks}) to check that the handoff is done and find its TargetGroupBindings: ${s2.kube.error}`
+      `Cannot read the apiserver of ${as} (${eksName}) to check that the handoff is done and find its TargetGroupBindings: ${s2.kube.error}`
     );
   }
   if (s2.kube && "singletons" in s2.kube) {
     const running = singletonsStillRunning(as, s2.kube.singletons);
     if (running.length > 0) {
+      const to = served.find((x) => x.file.owner !== as)?.file.owner;
       reasons.push(
-        `The singleton handoff is not done on ${as}: ${running.join("; ")}. ${file.owner === as ? "Move the owner away" : `Run the owner step to ${file.owner} again (rollout apply of the file with owner: ${file.owner}), or wait for the running Jobs`} so that nothing runs on ${as}, then run again.`
+        `The singleton handoff is not done on ${as}: ${running.join("; ")}. ${to ? `Run the owner step to ${to} again (rollout apply of the file with owner: ${to}), or wait for the running Jobs` : "Move the owner away"} so that nothing runs on ${as}, then run again.`
       );
     }
-    if (s2.kube.bindings.length === 0 && s2.targetsHere.length > 0) {
+    for (const b5 of s2.kube.foreign) {
       reasons.push(
-        `${s2.targetsHere.length} target(s) of ${as} are registered in ${shortName(spec.targetGroup)} (${s2.targetsHere.map(targetText).join(", ")}) but no TargetGroupBinding in ${as} binds it, so nothing would deregister them. Deregister them (aws elbv2 deregister-targets --target-group-arn ${spec.targetGroup} --targets ${s2.targetsHere.map((t) => `Id=${t.id}${t.port ? `,Port=${t.port}` : ""}`).join(" ")}), then run again.`
+        `TargetGroupBinding ${b5.namespace}/${b5.name} in ${as} binds ${b5.targetGroupArn ? shortName(b5.targetGroupArn) : "a target group by name"}, which no rollout file given here gives to ${as}: its traffic may still reach ${as}. Give the rollout file of that service too (rollout-file takes several), or delete the binding once its traffic is elsewhere, then run again.`
+      );
+    }
+    const bound = new Set(s2.kube.bindings.map((b5) => b5.targetGroupArn));
+    for (const g5 of s2.groups.filter((x) => !bound.has(x.arn))) {
+      const stay = g5.here.filter((t) => t.state !== "draining");
+      if (stay.length === 0) continue;
+      reasons.push(
+        `${stay.length} target(s) of ${as} are registered in ${shortName(g5.arn)} (${stay.map(targetText).join(", ")}) but no TargetGroupBinding in ${as} binds it, so nothing would deregister them. Deregister them (aws elbv2 deregister-targets --target-group-arn ${g5.arn} --targets ${stay.map((t) => `Id=${t.id}${t.port ? `,Port=${t.port}` : ""}`).join(" ")}), then run again.`
       );
     }
   }
@@ -81998,40 +82050,40 @@ function planOf(as, spec, s2, issuer) {
   const plan = [];
   const notes = [];
   const c5 = s2.eks.cluster;
-  const tg = shortName(spec.targetGroup);
   if (s2.kube && "bindings" in s2.kube) {
     for (const b5 of s2.kube.bindings) {
       plan.push({
         resource: "target-group-binding",
         name: `${b5.namespace}/${b5.name}`,
         action: b5.deleting ? "wait" : "delete",
-        state: b5.deleting ? `being deleted (finalizers: ${b5.finalizers.join(", ") || "none"})` : `binds Service ${b5.serviceName} to ${tg}`
+        state: b5.deleting ? `being deleted (finalizers: ${b5.finalizers.join(", ") || "none"})` : `binds Service ${b5.serviceName} to ${shortName(b5.targetGroupArn)}`
       });
     }
   } else if (s2.kube) {
     plan.push({
       resource: "target-group-binding",
-      name: `bindings of ${tg}`,
+      name: `bindings of ${s2.groups.map((g5) => shortName(g5.arn)).join(", ")}`,
       action: "unknown",
       state: "the apiserver could not be read"
     });
   }
-  if (s2.targetGroupProblem) {
-    plan.push({ resource: "targets", name: tg, action: "unknown", state: s2.targetGroupProblem });
-  } else if (s2.kube && "addresses" in s2.kube) {
-    const here = s2.targetsHere;
-    const counts = countStates(here);
-    plan.push({
-      resource: "targets",
-      name: tg,
-      action: here.length > 0 ? "wait" : "gone",
-      state: here.length > 0 ? `${here.length} registered from ${as} (${counts}); deregistered by the controller` : `none from ${as}`
-    });
-  }
-  if (s2.targetsOther.length > 0) {
-    notes.push(
-      c5 && SERVING.has(c5.status ?? "") ? `${tg} also has ${s2.targetsOther.length} target(s) that are not pods of ${as} (${s2.targetsOther.map(targetText).join(", ")}): left alone.` : `${tg} has ${s2.targetsOther.length} target(s) (${s2.targetsOther.map(targetText).join(", ")}); ${as} no longer serves, so they cannot be matched to its pods.`
-    );
+  for (const g5 of s2.groups) {
+    const tg = shortName(g5.arn);
+    if (g5.problem) {
+      plan.push({ resource: "targets", name: tg, action: "unknown", state: g5.problem });
+    } else if (s2.kube && "addresses" in s2.kube) {
+      plan.push({
+        resource: "targets",
+        name: tg,
+        action: g5.here.length > 0 ? "wait" : "gone",
+        state: g5.here.length > 0 ? `${g5.here.length} registered from ${as} (${countStates(g5.here)}); deregistered by the controller` : `none from ${as}`
+      });
+    }
+    if (g5.other.length > 0) {
+      notes.push(
+        c5 && SERVING.has(c5.status ?? "") ? `${tg} also has ${g5.other.length} target(s) that are not pods of ${as} (${g5.other.map(targetText).join(", ")}): left alone.` : `${tg} has ${g5.other.length} target(s) (${g5.other.map(targetText).join(", ")}); ${as} no longer serves, so they cannot be matched to its pods.`
+      );
+    }
   }
   for (const p3 of s2.eks.podIdentityAssociations) {
     plan.push({
@@ -82088,9 +82140,8 @@ function countStates(targets) {
   return [...counts.entries()].map(([k5, v]) => `${v} ${k5}`).join(", ");
 }
 var Retirer = class {
-  constructor(settings2, spec, ctx, signal, deadline, survey, steps, api) {
+  constructor(settings2, served, ctx, signal, deadline, survey, steps, api) {
     this.settings = settings2;
-    this.spec = spec;
     this.ctx = ctx;
     this.signal = signal;
     this.deadline = deadline;
@@ -82098,9 +82149,10 @@ var Retirer = class {
     this.steps = steps;
     this.api = api;
     this.opts = { abortSignal: signal };
+    this.eksName = served[0].spec.eks;
+    this.targetGroups = targetGroupsOf(served);
   }
   settings;
-  spec;
   ctx;
   signal;
   deadline;
@@ -82109,10 +82161,12 @@ var Retirer = class {
   api;
   pending = /* @__PURE__ */ new Set();
   opts;
+  eksName;
+  targetGroups;
   async run() {
     const progress = this.startProgress();
     const eks = this.ctx.clients.eks;
-    const name = this.spec.eks;
+    const name = this.eksName;
     const s2 = this.survey;
     try {
       if (this.api && s2.kube && "bindings" in s2.kube) {
@@ -82126,7 +82180,7 @@ var Retirer = class {
             )
           )
         );
-        if (s2.kube.bindings.length > 0 || s2.targetsHere.length > 0) {
+        if (s2.kube.bindings.length > 0 || s2.groups.some((g5) => g5.here.length > 0)) {
           await this.waitDeregistered(api, addresses);
         }
       }
@@ -82212,20 +82266,23 @@ var Retirer = class {
       progress();
     }
   }
-  /** Until no binding of the target group is left and the group holds no target of this cluster. */
+  /** Until no binding of the target groups is left and none holds a target of this cluster. */
   async waitDeregistered(api, addresses) {
-    const tg = this.spec.targetGroup;
-    const what = `targets of ${this.settings.as} to leave ${shortName(tg)}`;
+    const groups = this.targetGroups.map(shortName).join(", ");
+    const what = `targets of ${this.settings.as} to leave ${groups}`;
     const startedAt = this.ctx.clock.now();
     const clock = abortableClock(this.ctx.clock, this.signal);
     this.pending.add(what);
     try {
       for (; ; ) {
-        const [bindings, targets] = await Promise.all([
-          bindingsOf(api, tg),
-          describeTargets(this.ctx.clients.elbv2, tg, this.signal)
+        const [all, ...targets] = await Promise.all([
+          listBindings(api),
+          ...this.targetGroups.map(
+            (tg) => describeTargets(this.ctx.clients.elbv2, tg, this.signal)
+          )
         ]);
-        const here = targets.filter((t) => addresses.has(t.id));
+        const bindings = all.filter((b5) => this.targetGroups.includes(b5.targetGroupArn));
+        const here = targets.flat().filter((t) => addresses.has(t.id));
         if (bindings.length === 0 && here.length === 0) break;
         if (this.ctx.clock.now().getTime() + this.settings.pollMs >= this.deadline) {
           const stuck = bindings.map(
@@ -82240,7 +82297,7 @@ var Retirer = class {
     } finally {
       this.pending.delete(what);
     }
-    this.done(`targets of ${this.settings.as} deregistered from ${shortName(tg)}`, startedAt);
+    this.done(`targets of ${this.settings.as} deregistered from ${groups}`, startedAt);
   }
   /** The SDK waiter settings: poll every pollMs, give up at the deadline, stop on the signal. */
   waiter(maxWaitTime) {
@@ -83006,6 +83063,9 @@ function getBooleanInput(name, defaultValue) {
   if (["false", "False", "FALSE"].includes(value)) return false;
   throw new ConfigurationError(`Input "${name}" must be true or false, got "${value}".`);
 }
+function getMultilineInput(name) {
+  return getInput(name).split(/\r?\n/).map((line) => line.replace(/(^|\s)#.*$/, "").trim()).filter((line) => line !== "");
+}
 function getDurationInput(name) {
   const value = getOptionalInput(name);
   if (value === void 0) return void 0;
@@ -83035,7 +83095,10 @@ var Outputs = {
 
 // src/actions/retire-cluster/inputs.ts
 async function readRetireClusterInputs() {
-  const path = getRequiredInput(Inputs.rolloutFile);
+  const paths = getMultilineInput(Inputs.rolloutFile);
+  if (paths.length === 0) {
+    throw new ConfigurationError(`Input "${Inputs.rolloutFile}" is required.`);
+  }
   const as = getRequiredInput(Inputs.as);
   const dryRun = getBooleanInput(Inputs.dryRun, false);
   const timeoutMs = getDurationInput(Inputs.timeout) ?? 30 * 6e4;
@@ -83050,30 +83113,47 @@ async function readRetireClusterInputs() {
       `Input "${Inputs.pollInterval}" must be shorter than "${Inputs.timeout}".`
     );
   }
-  const file = await readRolloutFile(path);
-  if (!file.clusters.some((c5) => c5.name === as)) {
+  const files = [];
+  for (const path of new Set(paths)) files.push(await readRolloutFile(path));
+  for (const file of files) {
+    if (!file.clusters.some((c5) => c5.name === as)) {
+      throw new ConfigurationError(
+        `Input "${Inputs.as}" is "${as}", which is not a cluster of ${file.path}; its clusters are ${file.clusters.map((c5) => c5.name).join(", ")}. Retire a cluster while the files still name it, and remove it from them afterwards.`
+      );
+    }
+  }
+  const first = files[0];
+  const eksOf = (f5) => f5.clusters.find((c5) => c5.name === as)?.eks ?? "";
+  const otherEks = files.find((f5) => eksOf(f5) !== eksOf(first));
+  if (otherEks) {
     throw new ConfigurationError(
-      `Input "${Inputs.as}" is "${as}", which is not a cluster of ${path}; its clusters are ${file.clusters.map((c5) => c5.name).join(", ")}. Retire a cluster while the file still names it, and remove it from the file afterwards.`
+      `${first.path} says ${as} is EKS cluster ${eksOf(first)}, ${otherEks.path} says ${eksOf(otherEks)}: give the files of one EKS cluster per run.`
     );
   }
-  const region = getOptionalInput(Inputs.region) ?? file.region;
-  return { file, as, region, dryRun, timeoutMs, pollMs };
+  const otherRegion = files.find((f5) => f5.region !== first.region);
+  if (otherRegion) {
+    throw new ConfigurationError(
+      `${first.path} is in ${first.region}, ${otherRegion.path} in ${otherRegion.region}: the target groups of one cluster are in its region; give the files of that region.`
+    );
+  }
+  const region = getOptionalInput(Inputs.region) ?? first.region;
+  return { files, as, region, dryRun, timeoutMs, pollMs };
 }
 
 // src/actions/retire-cluster/main.ts
 async function run() {
   await runAction(async (signal) => {
     const inputs = await readRetireClusterInputs();
-    const spec = inputs.file.clusters.find((c5) => c5.name === inputs.as);
+    const spec = inputs.files[0]?.clusters.find((c5) => c5.name === inputs.as);
     const eksName = spec?.eks ?? "";
     const eks = makeEksClient(inputs.region);
     const iam = new import_client_iam3.IAMClient(clientOptions(inputs.region));
-    const elbv2 = makeElbv2Client(inputs.file.region);
+    const elbv2 = makeElbv2Client(inputs.files[0]?.region ?? inputs.region);
     try {
       setOutput(Outputs.clusterName, eksName);
       const outcome = await retireCluster(
         {
-          file: inputs.file,
+          files: inputs.files,
           as: inputs.as,
           region: inputs.region,
           dryRun: inputs.dryRun,

@@ -16,6 +16,7 @@ export const TGB_FINALIZER = 'elbv2.k8s.aws/resources';
 export interface BoundBinding {
   namespace: string;
   name: string;
+  targetGroupArn: string;
   serviceName: string;
   /** Being deleted (deletionTimestamp set): the controller is deregistering its targets. */
   deleting: boolean;
@@ -32,14 +33,14 @@ interface TgbObject {
   spec?: { targetGroupARN?: string; serviceRef?: { name?: string } };
 }
 
-/** The bindings of `targetGroupArn` in the cluster; none when the CRD is not installed. */
-export async function bindingsOf(api: KubeApi, targetGroupArn: string): Promise<BoundBinding[]> {
+/** Every binding in the cluster, whatever it binds; none when the CRD is not installed. */
+export async function listBindings(api: KubeApi): Promise<BoundBinding[]> {
   const list = await api.find<{ items: TgbObject[] }>(`${TGB_PATH}/targetgroupbindings`);
   return (list?.items ?? [])
-    .filter((t) => t.spec?.targetGroupARN === targetGroupArn)
     .map((t) => ({
       namespace: t.metadata.namespace,
       name: t.metadata.name,
+      targetGroupArn: t.spec?.targetGroupARN ?? '',
       serviceName: t.spec?.serviceRef?.name ?? '',
       deleting: t.metadata.deletionTimestamp !== undefined,
       finalizers: t.metadata.finalizers ?? [],

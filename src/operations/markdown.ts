@@ -398,7 +398,7 @@ export function retireMarkdown(o: RetireOutcome): string {
   const lines = [
     `## retire-cluster ${o.cluster} (${o.eksName}): ${RETIRE_HEADING[o.status]}${o.status === 'retired' && o.steps.length > 0 ? ` in ${took}` : ''}`,
     '',
-    `EKS cluster \`${o.eksName}\` in ${o.region}; target group \`${shortName(o.targetGroup)}\`.`,
+    `EKS cluster \`${o.eksName}\` in ${o.region}; target group${o.targetGroups.length === 1 ? '' : 's'} ${o.targetGroups.map((t) => `\`${shortName(t)}\``).join(', ')}.`,
     '',
   ];
   if (o.refusals.length > 0) {

@@ -176,7 +176,8 @@ export interface RetireOutcome {
   cluster: string;
   eksName: string;
   region: string;
-  targetGroup: string;
+  /** The cluster's target groups, one per rollout file (service). */
+  targetGroups: string[];
   dryRun: boolean;
   /**
    * retired: the cluster and everything on the plan is gone (now or by an earlier run);

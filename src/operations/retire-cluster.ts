@@ -1,9 +1,10 @@
 /**
- * retire-cluster: the last stage of a migration. The rollout file names the cluster (`as`); its
- * target group has weight 0 on every route and it owns no singleton any more. Then, in order:
+ * retire-cluster: the last stage of a migration. The rollout files (one per service the cluster
+ * serves) name the cluster (`as`); each of its target groups has weight 0 on every route and it
+ * owns no singleton any more. Then, in order:
  *
  *   1. its TargetGroupBindings are deleted, and the AWS Load Balancer Controller deregisters
- *      their targets; wait until the target group holds no target of this cluster (draining
+ *      their targets; wait until no target group holds a target of this cluster (draining
  *      counts until it is gone)
  *   2. pod identity associations, node groups (wait deleted), add-ons (wait deleted), the
  *      cluster (wait deleted), then the IAM OIDC provider of its issuer
@@ -33,15 +34,15 @@ import { forwardWeights } from '../alb/forward.js';
 import { shortName } from '../aws/arn.js';
 import { abortableClock, type Clock } from '../common/clock.js';
 import { formatDuration } from '../common/duration.js';
-import { ExplainedError, errorMessage } from '../common/errors.js';
+import { ConfigurationError, ExplainedError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { EksClients } from '../eks/live.js';
 import * as teardown from '../eks/teardown.js';
 import type { KubeApi } from '../kube/api.js';
 import { readSingletons, type SingletonState } from '../kube/handoff.js';
 import {
-  bindingsOf,
   clusterAddresses,
+  listBindings,
   deleteBinding,
   singletonsStillRunning,
   type BoundBinding,
@@ -52,8 +53,9 @@ import { handoffPolicy } from './handoff.js';
 import type { RetireItem, RetireOutcome, RetireStep } from './results.js';
 
 export interface RetireSettings {
-  file: RolloutFile;
-  /** The cluster's name in the rollout file. */
+  /** The rollout files that name the cluster: one per service it serves, all of them. */
+  files: RolloutFile[];
+  /** The cluster's name in the rollout files. */
   as: string;
   /** Where the cluster is; the rollout file's region unless the input overrides it. */
   region: string;
@@ -82,7 +84,15 @@ export interface RetireContext {
 /** Statuses whose apiserver answers: the gate can (and must) read the cluster. */
 const SERVING = new Set(['ACTIVE', 'UPDATING']);
 
+/** One rollout file and what it says of the cluster. */
+interface Served {
+  file: RolloutFile;
+  spec: ClusterSpec;
+}
+
 interface RouteWeight {
+  file: RolloutFile;
+  targetGroup: string;
   ref: RouteRef;
   weight: number;
   /** The route's weights in the file's cluster names, as read. */
@@ -103,15 +113,22 @@ interface Survey {
   /** The apiserver's part; absent when the cluster is not serving. */
   kube?:
     | {
+        /** Bindings of the files' target groups, and of any other target group. */
         bindings: BoundBinding[];
+        foreign: BoundBinding[];
         addresses: Set<string>;
         singletons: Map<string, SingletonState>;
       }
     | { error: string };
-  /** Targets of the cluster's target group: registered from this cluster, and the others. */
-  targetsHere: Target[];
-  targetsOther: Target[];
-  targetGroupProblem?: string;
+  /** Per target group of the cluster: its targets registered from this cluster, and the others. */
+  groups: GroupTargets[];
+}
+
+interface GroupTargets {
+  arn: string;
+  here: Target[];
+  other: Target[];
+  problem?: string;
 }
 
 class StepFailedError extends ExplainedError {
@@ -122,9 +139,9 @@ export async function retireCluster(
   settings: RetireSettings,
   ctx: RetireContext,
 ): Promise<RetireOutcome> {
-  const { file, as } = settings;
-  const spec = file.clusters.find((c) => c.name === as);
-  if (!spec) throw new Error(`cluster "${as}" is not in ${file.path}`);
+  const { as } = settings;
+  const served = servedBy(settings);
+  const spec = (served[0] as Served).spec;
   const startedAt = ctx.clock.now();
   const deadline = startedAt.getTime() + settings.timeoutMs;
   // One signal for cancellation and the overall timeout; every call and wait takes it.
@@ -140,7 +157,7 @@ export async function retireCluster(
     cluster: as,
     eksName: spec.eks,
     region: settings.region,
-    targetGroup: spec.targetGroup,
+    targetGroups: targetGroupsOf(served),
     dryRun: settings.dryRun,
     steps,
     startedAt,
@@ -156,11 +173,11 @@ export async function retireCluster(
   };
   try {
     const survey = await ctx.logger.group(`Reading what exists: ${as} (${spec.eks})`, async () => {
-      const s = await readSurvey(settings, spec, ctx, signal, (a) => (held.api = a));
+      const s = await readSurvey(settings, served, ctx, signal, (a) => (held.api = a));
       issuer = s.eks.cluster?.identity?.oidc?.issuer;
       return s;
     });
-    const refusals = gate(settings, spec, survey);
+    const refusals = gate(settings, served, survey);
     ({ plan, notes } = planOf(as, spec, survey, issuer));
     for (const p of plan) {
       ctx.logger.info(`${p.action.padEnd(7)} ${p.resource} ${p.name}: ${p.state}`);
@@ -185,7 +202,7 @@ export async function retireCluster(
       ctx.logger.info(`${as} (${spec.eks}) is retired already: nothing to do.`);
       return { ...base, status: 'retired', refusals, plan, notes, endedAt: ctx.clock.now() };
     }
-    const run = new Retirer(settings, spec, ctx, signal, deadline, survey, steps, held.api);
+    const run = new Retirer(settings, served, ctx, signal, deadline, survey, steps, held.api);
     await ctx.logger.group(`Retiring ${as} (${spec.eks})`, () => run.run());
     closeApi();
     return { ...base, status: 'retired', refusals, plan, notes, endedAt: ctx.clock.now() };
@@ -194,7 +211,7 @@ export async function retireCluster(
     if (!stopped && !(e instanceof StepFailedError)) throw e;
     closeApi();
     // Read everything again, without the (aborted) job signal but bounded.
-    const left = await readLeft(settings, spec, ctx, issuer);
+    const left = await readLeft(settings, served, ctx, issuer);
     const still = left.filter((p) => p.action !== 'gone');
     const why = stopped ? `Stopped (${errorMessage(signal.reason)}).` : errorMessage(e);
     const done = steps.length > 0 ? ` Done: ${steps.map((s) => s.what).join('; ')}.` : '';
@@ -220,59 +237,100 @@ export async function retireCluster(
 
 // ---- reading ------------------------------------------------------------------------------
 
+/** Each file with its entry for the cluster; every file must name it, with one EKS name. */
+function servedBy(settings: RetireSettings): Served[] {
+  const served = settings.files.map((file) => {
+    const spec = file.clusters.find((c) => c.name === settings.as);
+    if (!spec) {
+      throw new ConfigurationError(`${file.path} has no cluster named "${settings.as}".`);
+    }
+    return { file, spec };
+  });
+  const first = served[0];
+  if (!first) throw new ConfigurationError('No rollout file was given.');
+  const other = served.find((x) => x.spec.eks !== first.spec.eks);
+  if (other) {
+    throw new ConfigurationError(
+      `${first.file.path} says ${settings.as} is EKS cluster ${first.spec.eks}, ${other.file.path} says ${other.spec.eks}: retire one EKS cluster per run.`,
+    );
+  }
+  return served;
+}
+
+function targetGroupsOf(served: Served[]): string[] {
+  return [...new Set(served.map((x) => x.spec.targetGroup))];
+}
+
 async function readSurvey(
   settings: RetireSettings,
-  spec: ClusterSpec,
+  served: Served[],
   ctx: RetireContext,
   signal: AbortSignal,
   keepApi: (api: KubeApi) => void,
   issuer?: string,
 ): Promise<Survey> {
   const opts = { abortSignal: signal };
-  const [eks, routes] = await Promise.all([
-    teardown.readTeardown(ctx.clients, spec.eks, opts, issuer),
-    readRouteWeights(ctx.clients.elbv2, settings.file, spec.targetGroup, signal),
+  const eksName = (served[0] as Served).spec.eks;
+  const tgs = targetGroupsOf(served);
+  const [eks, ...routes] = await Promise.all([
+    teardown.readTeardown(ctx.clients, eksName, opts, issuer),
+    ...served.map((x) => readRouteWeights(ctx.clients.elbv2, x.file, x.spec.targetGroup, signal)),
   ]);
   const survey: Survey = {
     eks,
-    routes: routes.routes,
-    routeProblems: routes.problems,
-    targetsHere: [],
-    targetsOther: [],
+    routes: routes.flatMap((r) => r.routes),
+    routeProblems: routes.flatMap((r) => r.problems),
+    groups: [],
   };
   const status = eks.cluster?.status ?? '';
   if (SERVING.has(status)) {
     try {
       const api = await ctx.clients.kube();
       keepApi(api);
-      const [bindings, addresses, singletons] = await Promise.all([
-        bindingsOf(api, spec.targetGroup),
+      // One read per distinct singleton policy (files of several services may share one).
+      const policies = new Map(
+        served.map((x) => [JSON.stringify(handoffPolicy(x.file)), handoffPolicy(x.file)]),
+      );
+      const [all, addresses, ...singletons] = await Promise.all([
+        listBindings(api),
         clusterAddresses(api),
-        readSingletons(api, handoffPolicy(settings.file)),
+        ...[...policies.values()].map((p) => readSingletons(api, p)),
       ]);
-      survey.kube = { bindings, addresses, singletons };
+      survey.kube = {
+        bindings: all.filter((b) => tgs.includes(b.targetGroupArn)),
+        foreign: all.filter((b) => !tgs.includes(b.targetGroupArn)),
+        addresses,
+        singletons: new Map(singletons.flatMap((m) => [...m])),
+      };
     } catch (e) {
       if (signal.aborted) throw e;
       survey.kube = { error: errorMessage(e) };
     }
   }
-  try {
-    const all = await describeTargets(ctx.clients.elbv2, spec.targetGroup, signal);
-    const here =
-      survey.kube && 'addresses' in survey.kube ? survey.kube.addresses : new Set<string>();
-    survey.targetsHere = all.filter((t) => here.has(t.id));
-    survey.targetsOther = all.filter((t) => !here.has(t.id));
-  } catch (e) {
-    if (signal.aborted) throw e;
-    survey.targetGroupProblem = errorMessage(e);
-  }
+  const here =
+    survey.kube && 'addresses' in survey.kube ? survey.kube.addresses : new Set<string>();
+  survey.groups = await Promise.all(
+    tgs.map(async (arn): Promise<GroupTargets> => {
+      try {
+        const all = await describeTargets(ctx.clients.elbv2, arn, signal);
+        return {
+          arn,
+          here: all.filter((t) => here.has(t.id)),
+          other: all.filter((t) => !here.has(t.id)),
+        };
+      } catch (e) {
+        if (signal.aborted) throw e;
+        return { arn, here: [], other: [], problem: errorMessage(e) };
+      }
+    }),
+  );
   return survey;
 }
 
 /** Everything again after a stop: EKS and IAM, and the target group (no apiserver: it may be gone). */
 async function readLeft(
   settings: RetireSettings,
-  spec: ClusterSpec,
+  served: Served[],
   ctx: RetireContext,
   issuer: string | undefined,
 ): Promise<RetireItem[]> {
@@ -280,13 +338,13 @@ async function readLeft(
   const signal = AbortSignal.timeout(5_000);
   const opened: KubeApi[] = [];
   try {
-    const s = await readSurvey(settings, spec, ctx, signal, (api) => opened.push(api), issuer);
-    return planOf(settings.as, spec, s, issuer).plan;
+    const s = await readSurvey(settings, served, ctx, signal, (api) => opened.push(api), issuer);
+    return planOf(settings.as, (served[0] as Served).spec, s, issuer).plan;
   } catch (e) {
     return [
       {
         resource: 'cluster',
-        name: spec.eks,
+        name: (served[0] as Served).spec.eks,
         action: 'unknown',
         state: `could not be read: ${errorMessage(e)}`,
       },
@@ -331,6 +389,8 @@ async function readRouteWeights(
           weights[tg] = (weights[tg] ?? 0) + w;
       }
       routes.push({
+        file,
+        targetGroup,
         ref,
         weight: weights[targetGroup] ?? 0,
         live: formatClusterWeights(
@@ -363,51 +423,64 @@ async function describeTargets(
 // ---- the gate and the plan ------------------------------------------------------------------
 
 /** Every reason not to retire the cluster now; reads nothing. */
-function gate(settings: RetireSettings, spec: ClusterSpec, s: Survey): string[] {
-  const { file, as } = settings;
-  const at = (path: (string | number)[]): string => {
-    const p = file.locate(path);
-    return `${file.path}:${p.line}:${p.col}`;
-  };
+function gate(settings: RetireSettings, served: Served[], s: Survey): string[] {
+  const { as } = settings;
+  const eksName = (served[0] as Served).spec.eks;
   const reasons: string[] = [];
-  if (file.owner === as) {
-    reasons.push(
-      `${at(['owner'])}: ${as} is the owner: it runs the CronJobs and singletons. Merge a change of owner to another cluster first (the rollout action hands them over), then retire ${as}.`,
-    );
-  }
-  const desired = file.weights[as] ?? 0;
-  if (desired !== 0) {
-    reasons.push(
-      `${at(['weights', as])}: the rollout file gives ${as} weight ${desired}. Move its traffic away first: merge (and apply) a rollout file with ${as}: 0.`,
-    );
+  for (const { file } of served) {
+    const at = (path: (string | number)[]): string => {
+      const p = file.locate(path);
+      return `${file.path}:${p.line}:${p.col}`;
+    };
+    if (file.owner === as) {
+      reasons.push(
+        `${at(['owner'])}: ${as} is the owner: it runs the CronJobs and singletons. Merge a change of owner to another cluster first (the rollout action hands them over), then retire ${as}.`,
+      );
+    }
+    const desired = file.weights[as] ?? 0;
+    if (desired !== 0) {
+      reasons.push(
+        `${at(['weights', as])}: the rollout file gives ${as} weight ${desired}. Move its traffic away first: merge (and apply) a rollout file with ${as}: 0.`,
+      );
+    }
   }
   for (const r of s.routes.filter((x) => x.weight > 0)) {
     reasons.push(
-      `The ALB still sends ${as} traffic: ${r.ref.kind} ${r.ref.arn} forwards with weight ${r.weight} to ${shortName(spec.targetGroup)} (live: ${r.live}). Apply a rollout step that gives ${as} 0 on every route, then run again.`,
+      `The ALB still sends ${as} traffic: ${r.ref.kind} ${r.ref.arn} forwards with weight ${r.weight} to ${shortName(r.targetGroup)} (live: ${r.live}). Apply a rollout step of ${r.file.path} that gives ${as} 0 on every route, then run again.`,
     );
   }
   reasons.push(...s.routeProblems.map((p) => `${p}; the live weight of ${as} cannot be checked.`));
   const status = s.eks.cluster?.status;
   if (status !== undefined && !SERVING.has(status) && status !== 'DELETING') {
     reasons.push(
-      `Cluster ${spec.eks} is ${status}: its apiserver cannot be checked for running singletons and bindings. Wait until it is ACTIVE, or delete it by hand (aws eks delete-cluster --name ${spec.eks} --region ${settings.region}, after its node groups).`,
+      `Cluster ${eksName} is ${status}: its apiserver cannot be checked for running singletons and bindings. Wait until it is ACTIVE, or delete it by hand (aws eks delete-cluster --name ${eksName} --region ${settings.region}, after its node groups).`,
     );
   }
   if (s.kube && 'error' in s.kube) {
     reasons.push(
-      `Cannot read the apiserver of ${as} (${spec.eks}) to check that the handoff is done and find its TargetGroupBindings: ${s.kube.error}`,
+      `Cannot read the apiserver of ${as} (${eksName}) to check that the handoff is done and find its TargetGroupBindings: ${s.kube.error}`,
     );
   }
   if (s.kube && 'singletons' in s.kube) {
     const running = singletonsStillRunning(as, s.kube.singletons);
     if (running.length > 0) {
+      const to = served.find((x) => x.file.owner !== as)?.file.owner;
       reasons.push(
-        `The singleton handoff is not done on ${as}: ${running.join('; ')}. ${file.owner === as ? 'Move the owner away' : `Run the owner step to ${file.owner} again (rollout apply of the file with owner: ${file.owner}), or wait for the running Jobs`} so that nothing runs on ${as}, then run again.`,
+        `The singleton handoff is not done on ${as}: ${running.join('; ')}. ${to ? `Run the owner step to ${to} again (rollout apply of the file with owner: ${to}), or wait for the running Jobs` : 'Move the owner away'} so that nothing runs on ${as}, then run again.`,
       );
     }
-    if (s.kube.bindings.length === 0 && s.targetsHere.length > 0) {
+    for (const b of s.kube.foreign) {
       reasons.push(
-        `${s.targetsHere.length} target(s) of ${as} are registered in ${shortName(spec.targetGroup)} (${s.targetsHere.map(targetText).join(', ')}) but no TargetGroupBinding in ${as} binds it, so nothing would deregister them. Deregister them (aws elbv2 deregister-targets --target-group-arn ${spec.targetGroup} --targets ${s.targetsHere.map((t) => `Id=${t.id}${t.port ? `,Port=${t.port}` : ''}`).join(' ')}), then run again.`,
+        `TargetGroupBinding ${b.namespace}/${b.name} in ${as} binds ${b.targetGroupArn ? shortName(b.targetGroupArn) : 'a target group by name'}, which no rollout file given here gives to ${as}: its traffic may still reach ${as}. Give the rollout file of that service too (rollout-file takes several), or delete the binding once its traffic is elsewhere, then run again.`,
+      );
+    }
+    // Draining targets leave by themselves (a re-run after a stop waits for them).
+    const bound = new Set(s.kube.bindings.map((b) => b.targetGroupArn));
+    for (const g of s.groups.filter((x) => !bound.has(x.arn))) {
+      const stay = g.here.filter((t) => t.state !== 'draining');
+      if (stay.length === 0) continue;
+      reasons.push(
+        `${stay.length} target(s) of ${as} are registered in ${shortName(g.arn)} (${stay.map(targetText).join(', ')}) but no TargetGroupBinding in ${as} binds it, so nothing would deregister them. Deregister them (aws elbv2 deregister-targets --target-group-arn ${g.arn} --targets ${stay.map((t) => `Id=${t.id}${t.port ? `,Port=${t.port}` : ''}`).join(' ')}), then run again.`,
       );
     }
   }
@@ -427,7 +500,6 @@ function planOf(
   const plan: RetireItem[] = [];
   const notes: string[] = [];
   const c = s.eks.cluster;
-  const tg = shortName(spec.targetGroup);
   if (s.kube && 'bindings' in s.kube) {
     for (const b of s.kube.bindings) {
       plan.push({
@@ -436,38 +508,39 @@ function planOf(
         action: b.deleting ? 'wait' : 'delete',
         state: b.deleting
           ? `being deleted (finalizers: ${b.finalizers.join(', ') || 'none'})`
-          : `binds Service ${b.serviceName} to ${tg}`,
+          : `binds Service ${b.serviceName} to ${shortName(b.targetGroupArn)}`,
       });
     }
   } else if (s.kube) {
     plan.push({
       resource: 'target-group-binding',
-      name: `bindings of ${tg}`,
+      name: `bindings of ${s.groups.map((g) => shortName(g.arn)).join(', ')}`,
       action: 'unknown',
       state: 'the apiserver could not be read',
     });
   }
-  if (s.targetGroupProblem) {
-    plan.push({ resource: 'targets', name: tg, action: 'unknown', state: s.targetGroupProblem });
-  } else if (s.kube && 'addresses' in s.kube) {
-    const here = s.targetsHere;
-    const counts = countStates(here);
-    plan.push({
-      resource: 'targets',
-      name: tg,
-      action: here.length > 0 ? 'wait' : 'gone',
-      state:
-        here.length > 0
-          ? `${here.length} registered from ${as} (${counts}); deregistered by the controller`
-          : `none from ${as}`,
-    });
-  }
-  if (s.targetsOther.length > 0) {
-    notes.push(
-      c && SERVING.has(c.status ?? '')
-        ? `${tg} also has ${s.targetsOther.length} target(s) that are not pods of ${as} (${s.targetsOther.map(targetText).join(', ')}): left alone.`
-        : `${tg} has ${s.targetsOther.length} target(s) (${s.targetsOther.map(targetText).join(', ')}); ${as} no longer serves, so they cannot be matched to its pods.`,
-    );
+  for (const g of s.groups) {
+    const tg = shortName(g.arn);
+    if (g.problem) {
+      plan.push({ resource: 'targets', name: tg, action: 'unknown', state: g.problem });
+    } else if (s.kube && 'addresses' in s.kube) {
+      plan.push({
+        resource: 'targets',
+        name: tg,
+        action: g.here.length > 0 ? 'wait' : 'gone',
+        state:
+          g.here.length > 0
+            ? `${g.here.length} registered from ${as} (${countStates(g.here)}); deregistered by the controller`
+            : `none from ${as}`,
+      });
+    }
+    if (g.other.length > 0) {
+      notes.push(
+        c && SERVING.has(c.status ?? '')
+          ? `${tg} also has ${g.other.length} target(s) that are not pods of ${as} (${g.other.map(targetText).join(', ')}): left alone.`
+          : `${tg} has ${g.other.length} target(s) (${g.other.map(targetText).join(', ')}); ${as} no longer serves, so they cannot be matched to its pods.`,
+      );
+    }
   }
   for (const p of s.eks.podIdentityAssociations) {
     plan.push({
@@ -533,9 +606,12 @@ class Retirer {
   private readonly pending = new Set<string>();
   private readonly opts: { abortSignal: AbortSignal };
 
+  private readonly eksName: string;
+  private readonly targetGroups: string[];
+
   constructor(
     private readonly settings: RetireSettings,
-    private readonly spec: ClusterSpec,
+    served: Served[],
     private readonly ctx: RetireContext,
     private readonly signal: AbortSignal,
     private readonly deadline: number,
@@ -544,12 +620,14 @@ class Retirer {
     private readonly api: KubeApi | undefined,
   ) {
     this.opts = { abortSignal: signal };
+    this.eksName = (served[0] as Served).spec.eks;
+    this.targetGroups = targetGroupsOf(served);
   }
 
   async run(): Promise<void> {
     const progress = this.startProgress();
     const eks = this.ctx.clients.eks;
-    const name = this.spec.eks;
+    const name = this.eksName;
     const s = this.survey;
     try {
       // 1. The bindings, and the targets the controller deregisters for them.
@@ -565,7 +643,7 @@ class Retirer {
               ),
             ),
         );
-        if (s.kube.bindings.length > 0 || s.targetsHere.length > 0) {
+        if (s.kube.bindings.length > 0 || s.groups.some((g) => g.here.length > 0)) {
           await this.waitDeregistered(api, addresses);
         }
       }
@@ -662,20 +740,23 @@ class Retirer {
     }
   }
 
-  /** Until no binding of the target group is left and the group holds no target of this cluster. */
+  /** Until no binding of the target groups is left and none holds a target of this cluster. */
   private async waitDeregistered(api: KubeApi, addresses: Set<string>): Promise<void> {
-    const tg = this.spec.targetGroup;
-    const what = `targets of ${this.settings.as} to leave ${shortName(tg)}`;
+    const groups = this.targetGroups.map(shortName).join(', ');
+    const what = `targets of ${this.settings.as} to leave ${groups}`;
     const startedAt = this.ctx.clock.now();
     const clock = abortableClock(this.ctx.clock, this.signal);
     this.pending.add(what);
     try {
       for (;;) {
-        const [bindings, targets] = await Promise.all([
-          bindingsOf(api, tg),
-          describeTargets(this.ctx.clients.elbv2, tg, this.signal),
+        const [all, ...targets] = await Promise.all([
+          listBindings(api),
+          ...this.targetGroups.map((tg) =>
+            describeTargets(this.ctx.clients.elbv2, tg, this.signal),
+          ),
         ]);
-        const here = targets.filter((t) => addresses.has(t.id));
+        const bindings = all.filter((b) => this.targetGroups.includes(b.targetGroupArn));
+        const here = targets.flat().filter((t) => addresses.has(t.id));
         if (bindings.length === 0 && here.length === 0) break;
         if (this.ctx.clock.now().getTime() + this.settings.pollMs >= this.deadline) {
           const stuck = bindings.map(
@@ -691,7 +772,7 @@ class Retirer {
     } finally {
       this.pending.delete(what);
     }
-    this.done(`targets of ${this.settings.as} deregistered from ${shortName(tg)}`, startedAt);
+    this.done(`targets of ${this.settings.as} deregistered from ${groups}`, startedAt);
   }
 
   /** The SDK waiter settings: poll every pollMs, give up at the deadline, stop on the signal. */

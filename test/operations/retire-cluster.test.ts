@@ -20,9 +20,10 @@ import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balanc
 import { systemClock } from '../../src/common/clock.js';
 import { MemoryLogger } from '../../src/common/logger.js';
 import { parseRolloutFile } from '../../src/rollout-file/index.js';
+import { retireMarkdown } from '../../src/operations/markdown.js';
 import { retireCluster } from '../../src/operations/retire-cluster.js';
 import type { RetireOutcome } from '../../src/operations/results.js';
-import { FakeAlb, forward } from '../fakes/fake-alb.js';
+import { FakeAlb, TG_OTHER, forward } from '../fakes/fake-alb.js';
 import { FakeKubeApi } from '../fakes/fake-kube.js';
 import { BLUE_TG, GREEN_TG, VALID, listenerArn, ruleArn } from '../rollout-file/fixtures.js';
 
@@ -98,10 +99,6 @@ beforeEach(() => {
         metadata: { name: 'web-blue', namespace: 'web', finalizers: ['elbv2.k8s.aws/resources'] },
         spec: { targetGroupARN: BLUE_TG, serviceRef: { name: 'web', port: 80 } },
       },
-      {
-        metadata: { name: 'other', namespace: 'web' },
-        spec: { targetGroupARN: GREEN_TG, serviceRef: { name: 'other', port: 80 } },
-      },
     ])
     .list('/api/v1/pods', [
       { status: { podIP: '198.18.0.5' } },
@@ -128,10 +125,22 @@ function deployment(replicas: number): unknown {
   };
 }
 
-async function retire(text: string, dryRun = false): Promise<RetireOutcome> {
+async function retire(
+  text: string,
+  dryRun = false,
+  more: [path: string, text: string][] = [],
+): Promise<RetireOutcome> {
   const file = parseRolloutFile(text, 'rollouts/web.yaml');
+  const others = more.map(([path, t]) => parseRolloutFile(t, path));
   return retireCluster(
-    { file, as: 'blue', region: 'ap-northeast-1', dryRun, timeoutMs: 60_000, pollMs: 100 },
+    {
+      files: [file, ...others],
+      as: 'blue',
+      region: 'ap-northeast-1',
+      dryRun,
+      timeoutMs: 60_000,
+      pollMs: 100,
+    },
     {
       clients: { eks, iam, elbv2: alb.client, kube: async () => kube },
       logger: new MemoryLogger(),
@@ -239,6 +248,15 @@ describe('retire-cluster gate', () => {
     expect(o.notes).toEqual([
       'web-blue also has 1 target(s) that are not pods of blue (10.0.0.9:8080 healthy): left alone.',
     ]);
+    const summary = retireMarkdown(o);
+    expect(summary).toContain(
+      '## retire-cluster blue (prod-1-31): plan (dry run, nothing changed)',
+    );
+    expect(summary).toContain(
+      '| target-group-binding | web/web-blue | delete | binds Service web to web-blue |',
+    );
+    expect(summary).toContain('| nodegroup | apps | delete | ACTIVE |');
+    expect(summary).toContain('> web-blue also has 1 target(s) that are not pods of blue');
     expect(writes()).toEqual([]);
     expect(kube.deleted).toEqual([]);
   });
@@ -258,5 +276,58 @@ describe('retire-cluster gate', () => {
       state: 'absent',
     });
     expect(writes()).toEqual([]);
+  });
+
+  it('refuses a binding of a target group that no rollout file given gives to the cluster', async () => {
+    kube.list(TGB_LIST, [
+      {
+        metadata: { name: 'web-blue', namespace: 'web' },
+        spec: { targetGroupARN: BLUE_TG, serviceRef: { name: 'web', port: 80 } },
+      },
+      {
+        metadata: { name: 'api-blue', namespace: 'api' },
+        spec: { targetGroupARN: TG_OTHER, serviceRef: { name: 'api', port: 80 } },
+      },
+    ]);
+    const o = await retire(fileText(), true);
+    expect(o.refusals).toEqual([
+      'TargetGroupBinding api/api-blue in blue binds web-other, which no rollout file given here gives to blue: its traffic may still reach blue. Give the rollout file of that service too (rollout-file takes several), or delete the binding once its traffic is elsewhere, then run again.',
+    ]);
+
+    // With the other service's rollout file too, both bindings are planned and its route checked.
+    const apiListener = listenerArn().replace('/app/web/', '/app/api/');
+    alb.addListener(apiListener, [forward({ [TG_OTHER]: 0, [GREEN_TG]: 100 })]);
+    const api = fileText()
+      .replace('name: web', 'name: api')
+      .replace(`targetGroup: ${BLUE_TG}`, `targetGroup: ${TG_OTHER}`)
+      .replace(
+        `  - listener: ${listenerArn()}\n  - rule: ${ruleArn()}\n`,
+        `  - listener: ${apiListener}\n`,
+      );
+    const both = await retire(fileText(), true, [['rollouts/api.yaml', api]]);
+    expect(both.refusals).toEqual([]);
+    expect(both.targetGroups).toEqual([BLUE_TG, TG_OTHER]);
+    expect(
+      both.plan
+        .filter((p) => p.resource !== 'nodegroup' && p.resource !== 'addon')
+        .map((p) => `${p.resource} ${p.name}: ${p.action}`),
+    ).toEqual([
+      'target-group-binding api/api-blue: delete',
+      'target-group-binding web/web-blue: delete',
+      'targets web-blue: wait',
+      'targets web-other: wait',
+      'pod-identity-association web/web: delete',
+      'cluster prod-1-31: delete',
+      `oidc-provider ${PROVIDER}: delete`,
+    ]);
+
+    // A live weight on the other service's route is a reason too, named with its file.
+    alb.listeners.set(apiListener, [forward({ [TG_OTHER]: 5, [GREEN_TG]: 95 })]);
+    const refused = await retire(fileText(), true, [['rollouts/api.yaml', api]]);
+    expect(refused.refusals).toEqual([
+      expect.stringContaining(
+        `forwards with weight 5 to web-other (live: blue 5 / green 95). Apply a rollout step of rollouts/api.yaml that gives blue 0 on every route`,
+      ),
+    ]);
   });
 });

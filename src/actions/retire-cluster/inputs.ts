@@ -1,19 +1,21 @@
 /**
- * Reads and validates every retire-cluster input, and the rollout file itself, before anything
- * touches AWS: an invalid file fails here with every problem as an annotation on its line.
+ * Reads and validates every retire-cluster input, and the rollout files themselves, before
+ * anything touches AWS: an invalid file fails here with every problem as an annotation on its line.
  */
 import { ConfigurationError } from '../../common/errors.js';
 import { readRolloutFile, type RolloutFile } from '../../rollout-file/index.js';
 import {
   getBooleanInput,
   getDurationInput,
+  getMultilineInput,
   getOptionalInput,
   getRequiredInput,
 } from '../common/inputs.js';
 import { Inputs } from './io.js';
 
 export interface RetireClusterInputs {
-  file: RolloutFile;
+  /** Every rollout file that names the cluster (one per service it serves). */
+  files: RolloutFile[];
   as: string;
   region: string;
   dryRun: boolean;
@@ -22,7 +24,10 @@ export interface RetireClusterInputs {
 }
 
 export async function readRetireClusterInputs(): Promise<RetireClusterInputs> {
-  const path = getRequiredInput(Inputs.rolloutFile);
+  const paths = getMultilineInput(Inputs.rolloutFile);
+  if (paths.length === 0) {
+    throw new ConfigurationError(`Input "${Inputs.rolloutFile}" is required.`);
+  }
   const as = getRequiredInput(Inputs.as);
   const dryRun = getBooleanInput(Inputs.dryRun, false);
   const timeoutMs = getDurationInput(Inputs.timeout) ?? 30 * 60_000;
@@ -37,12 +42,29 @@ export async function readRetireClusterInputs(): Promise<RetireClusterInputs> {
       `Input "${Inputs.pollInterval}" must be shorter than "${Inputs.timeout}".`,
     );
   }
-  const file = await readRolloutFile(path);
-  if (!file.clusters.some((c) => c.name === as)) {
+  const files: RolloutFile[] = [];
+  for (const path of new Set(paths)) files.push(await readRolloutFile(path));
+  for (const file of files) {
+    if (!file.clusters.some((c) => c.name === as)) {
+      throw new ConfigurationError(
+        `Input "${Inputs.as}" is "${as}", which is not a cluster of ${file.path}; its clusters are ${file.clusters.map((c) => c.name).join(', ')}. Retire a cluster while the files still name it, and remove it from them afterwards.`,
+      );
+    }
+  }
+  const first = files[0] as RolloutFile;
+  const eksOf = (f: RolloutFile): string => f.clusters.find((c) => c.name === as)?.eks ?? '';
+  const otherEks = files.find((f) => eksOf(f) !== eksOf(first));
+  if (otherEks) {
     throw new ConfigurationError(
-      `Input "${Inputs.as}" is "${as}", which is not a cluster of ${path}; its clusters are ${file.clusters.map((c) => c.name).join(', ')}. Retire a cluster while the file still names it, and remove it from the file afterwards.`,
+      `${first.path} says ${as} is EKS cluster ${eksOf(first)}, ${otherEks.path} says ${eksOf(otherEks)}: give the files of one EKS cluster per run.`,
     );
   }
-  const region = getOptionalInput(Inputs.region) ?? file.region;
-  return { file, as, region, dryRun, timeoutMs, pollMs };
+  const otherRegion = files.find((f) => f.region !== first.region);
+  if (otherRegion) {
+    throw new ConfigurationError(
+      `${first.path} is in ${first.region}, ${otherRegion.path} in ${otherRegion.region}: the target groups of one cluster are in its region; give the files of that region.`,
+    );
+  }
+  const region = getOptionalInput(Inputs.region) ?? first.region;
+  return { files, as, region, dryRun, timeoutMs, pollMs };
 }

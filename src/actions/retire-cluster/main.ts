@@ -18,17 +18,17 @@ import { Outputs } from './io.js';
 export async function run(): Promise<void> {
   await runAction(async (signal) => {
     const inputs = await readRetireClusterInputs();
-    const spec = inputs.file.clusters.find((c) => c.name === inputs.as);
+    const spec = inputs.files[0]?.clusters.find((c) => c.name === inputs.as);
     const eksName = spec?.eks ?? '';
     const eks = makeEksClient(inputs.region);
     const iam = new IAMClient(clientOptions(inputs.region));
-    // The target group is the rollout file's, in the file's region.
-    const elbv2 = makeElbv2Client(inputs.file.region);
+    // The target groups and routes are the rollout files', in their region.
+    const elbv2 = makeElbv2Client(inputs.files[0]?.region ?? inputs.region);
     try {
       core.setOutput(Outputs.clusterName, eksName);
       const outcome = await retireCluster(
         {
-          file: inputs.file,
+          files: inputs.files,
           as: inputs.as,
           region: inputs.region,
           dryRun: inputs.dryRun,
