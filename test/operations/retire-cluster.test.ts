@@ -7,6 +7,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
+  DeleteAddonCommand,
+  DeleteClusterCommand,
+  DeleteNodegroupCommand,
+  DeletePodIdentityAssociationCommand,
   DescribeAddonCommand,
   DescribeClusterCommand,
   DescribeNodegroupCommand,
@@ -362,5 +366,67 @@ describe('retire-cluster stops', () => {
       /^Stopped \(received SIGINT\)\. Done: delete TargetGroupBinding web\/web-blue\. Still there: .*cluster prod-1-31 \(ACTIVE\).* Run again to continue from here\.$/,
     );
     expect(retireMarkdown(o)).toContain('### Left');
+  });
+
+  it('a deletion EKS refuses fails the run with its error and what is left', async () => {
+    kube.objects.set(BINDING, { metadata: { name: 'web-blue', namespace: 'web' } });
+    // No finalizer here: the binding goes at once, and its targets with it.
+    kube.list(TGB_LIST, [
+      {
+        metadata: { name: 'web-blue', namespace: 'web' },
+        spec: { targetGroupARN: BLUE_TG, serviceRef: { name: 'web', port: 80 } },
+      },
+    ]);
+    kube.onDelete = () => {
+      targets = [];
+    };
+    const notFound = (what: string) =>
+      Object.assign(new Error(`No ${what} found.`), { name: 'ResourceNotFoundException' });
+    let nodegroupGone = false;
+    let addonGone = false;
+    eksMock
+      .on(DeletePodIdentityAssociationCommand)
+      .resolves({})
+      .on(DeleteNodegroupCommand)
+      .callsFake(async () => {
+        nodegroupGone = true;
+        return { nodegroup: { status: 'DELETING' } };
+      })
+      .on(DescribeNodegroupCommand)
+      .callsFake(async () => {
+        if (nodegroupGone) throw notFound('node group');
+        return { nodegroup: { nodegroupName: 'apps', status: 'ACTIVE' } };
+      })
+      .on(DeleteAddonCommand)
+      .callsFake(async () => {
+        addonGone = true;
+        return { addon: { status: 'DELETING' } };
+      })
+      .on(DescribeAddonCommand)
+      .callsFake(async () => {
+        if (addonGone) throw notFound('addon');
+        return { addon: { addonName: 'vpc-cni', status: 'ACTIVE' } };
+      })
+      .on(ListNodegroupsCommand)
+      .callsFake(async () => ({ nodegroups: nodegroupGone ? [] : ['apps'] }))
+      .on(ListAddonsCommand)
+      .callsFake(async () => ({ addons: addonGone ? [] : ['vpc-cni'] }))
+      .on(DeleteClusterCommand)
+      .rejects(
+        Object.assign(new Error('Cluster has fargate profiles attached'), {
+          name: 'ResourceInUseException',
+          $metadata: { httpStatusCode: 409 },
+        }),
+      );
+    const o = await retire(fileText(), false, [], { timeoutMs: 20_000 });
+    expect(o.status).toBe('failed');
+    expect(o.failure).toMatch(
+      /^ResourceInUseException: Cluster has fargate profiles attached\. Done: delete TargetGroupBinding web\/web-blue; targets of blue deregistered from web-blue; delete pod identity association web\/web; delete node group apps; node group apps deleted; delete add-on vpc-cni; add-on vpc-cni deleted\. Still there: .*cluster prod-1-31 \(ACTIVE\); oidc-provider .* Run again to continue from here\.$/,
+    );
+    expect(o.left?.filter((p) => p.action !== 'gone').map((p) => p.resource)).toEqual([
+      'pod-identity-association',
+      'cluster',
+      'oidc-provider',
+    ]);
   });
 });
