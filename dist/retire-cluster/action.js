@@ -81342,7 +81342,7 @@ var RETIRE_HEADING = {
 };
 var RETIRE_ACTION = {
   delete: "delete",
-  wait: "wait (being deleted)",
+  wait: "wait",
   gone: "gone",
   unknown: "unknown"
 };
