@@ -71895,12 +71895,14 @@ function stateLeftOnCancel(source) {
   }
 }
 
+// src/cli/exit.ts
+var EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, interrupted: 130 };
+
 // src/cli/cluster.ts
 var SELF = fileURLToPath(import.meta.url);
 function helper(name) {
   return fileURLToPath(new URL(`./${name}`, import.meta.url));
 }
-var EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, interrupted: 130 };
 function text(values, name) {
   const v = values[name];
   return typeof v === "string" ? v : void 0;
@@ -72655,7 +72657,6 @@ ${statusText(status)}`);
 }
 
 // src/cli/main.ts
-var EXIT2 = { ok: 0, failed: 1, usage: 2, refused: 3, interrupted: 130 };
 var OPTION_NAMES = {
   file: "the file",
   to: "--to",
@@ -72801,22 +72802,24 @@ function help() {
     "",
     ...Object.values(COMMANDS).map((c5) => c5.usage),
     "",
-    "Exit codes: 0 done, 1 the step failed (restored or not: the output says), 2 bad usage or",
-    "an invalid file, 3 refused by the gate (nothing changed), 130 interrupted (after restoring)."
+    "Exit codes: 0 done, 1 the step failed (restored or not: the output says; create-cluster",
+    "stopped, sync failed), 2 bad usage or an invalid file, 3 refused by the gate (nothing",
+    "changed), 130 interrupted (after restoring, or saying what state was left).",
+    "AWS credentials and region: the SDK standard chain (AWS_PROFILE, AWS_ACCESS_KEY_ID\u2026)."
   ].join("\n");
 }
 async function main(argv, io) {
   const [command5, ...rest] = argv;
   if (!command5 || command5 === "--help" || command5 === "-h" || command5 === "help") {
     io.out(help());
-    return command5 ? EXIT2.ok : EXIT2.usage;
+    return command5 ? EXIT.ok : EXIT.usage;
   }
   const spec = COMMANDS[command5];
   if (!spec) {
     io.err(
       `Unknown command "${command5}". Commands: ${Object.keys(COMMANDS).join(", ")}. See --help.`
     );
-    return EXIT2.usage;
+    return EXIT.usage;
   }
   let parsed;
   try {
@@ -72829,12 +72832,12 @@ async function main(argv, io) {
   } catch (e5) {
     io.err(`${errorMessage(e5)}
 usage: eks-cluster-canary ${spec.usage}`);
-    return EXIT2.usage;
+    return EXIT.usage;
   }
   const { values, positionals } = parsed;
   if (values.help) {
     io.out(`eks-cluster-canary ${spec.usage}`);
-    return EXIT2.ok;
+    return EXIT.ok;
   }
   const logger2 = terminalLogger(io, values.verbose === true);
   try {
@@ -72849,24 +72852,24 @@ usage: eks-cluster-canary ${spec.usage}`);
       io.err(
         e5 instanceof ExplainedError ? e5.message : `Interrupted (${errorMessage(io.signal.reason)}).`
       );
-      return EXIT2.interrupted;
+      return EXIT.interrupted;
     }
     if (e5 instanceof ConfigurationError) {
       io.err(e5.message);
-      return EXIT2.usage;
+      return EXIT.usage;
     }
     if (e5 instanceof ExplainedError) {
       io.err(e5.message);
-      return EXIT2.failed;
+      return EXIT.failed;
     }
     if (e5 instanceof Error && /ProviderError$/.test(e5.name)) {
       io.err(
         `No usable AWS credentials: ${e5.message}. Set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`
       );
-      return EXIT2.failed;
+      return EXIT.failed;
     }
     io.err(e5 instanceof Error && e5.stack ? e5.stack : errorMessage(e5));
-    return EXIT2.failed;
+    return EXIT.failed;
   }
 }
 async function runCommand(command5, values, files, io, logger2) {
@@ -72907,11 +72910,11 @@ async function runCommand(command5, values, files, io, logger2) {
             windowMs: duration(values, "window", 6e4),
             json
           });
-          return EXIT2.ok;
+          return EXIT.ok;
         }
         const status = await readStatus(paths, { cwd: io.cwd, deps });
         io.out(json ? JSON.stringify(status, null, 2) : statusText(status));
-        return EXIT2.ok;
+        return EXIT.ok;
       }
       case "plan": {
         needFiles(files, command5);
@@ -72939,7 +72942,7 @@ async function runCommand(command5, values, files, io, logger2) {
             2
           ) : plans.map(planText).join("\n\n")
         );
-        return plans.some((p3) => p3.status === "invalid") ? EXIT2.usage : plans.some((p3) => p3.status === "refused") ? EXIT2.refused : EXIT2.ok;
+        return plans.some((p3) => p3.status === "invalid") ? EXIT.usage : plans.some((p3) => p3.status === "refused") ? EXIT.refused : EXIT.ok;
       }
       case "apply": {
         needFiles(files, command5);
@@ -72965,10 +72968,10 @@ async function runCommand(command5, values, files, io, logger2) {
         if (outcome.files.some((f5) => f5.status === "applied")) {
           io.err(`Commit ${files.join(", ")} so that git says what the ALB has.`);
         }
-        if (io.signal.aborted) return EXIT2.interrupted;
-        if (outcome.files.some((f5) => f5.status === "refused" && !f5.problems)) return EXIT2.refused;
-        if (outcome.files.some((f5) => f5.problems)) return EXIT2.usage;
-        return outcome.failure ? EXIT2.failed : EXIT2.ok;
+        if (io.signal.aborted) return EXIT.interrupted;
+        if (outcome.files.some((f5) => f5.status === "refused" && !f5.problems)) return EXIT.refused;
+        if (outcome.files.some((f5) => f5.problems)) return EXIT.usage;
+        return outcome.failure ? EXIT.failed : EXIT.ok;
       }
       case "rollback": {
         if (files.length !== 1) throw new ConfigurationError("rollback takes one rollout file.");
@@ -72986,7 +72989,7 @@ async function runCommand(command5, values, files, io, logger2) {
         );
         await proposed(repo, values, io);
         io.out(json ? JSON.stringify(outcome.report, null, 2) : rollbackText(outcome));
-        return io.signal.aborted ? EXIT2.interrupted : outcome.error !== void 0 ? EXIT2.failed : EXIT2.ok;
+        return io.signal.aborted ? EXIT.interrupted : outcome.error !== void 0 ? EXIT.failed : EXIT.ok;
       }
       case "handoff": {
         if (files.length !== 1) throw new ConfigurationError("handoff takes one rollout file.");
@@ -72997,7 +73000,7 @@ async function runCommand(command5, values, files, io, logger2) {
         const outcome = await runAdvance(local, files[0], settings2, deps);
         await proposed(repo, values, io);
         io.out(json ? JSON.stringify(outcome.report, null, 2) : outcome.message);
-        return EXIT2.ok;
+        return EXIT.ok;
       }
     }
     throw new ConfigurationError(`Unknown command "${command5}".`);
@@ -73035,7 +73038,7 @@ async function handoffCommand(path4, base, values, settings2, deps, io) {
     io.err(
       `${path4} at ${base} already says owner: ${owner}, so there is no owner step to run. If CronJobs or singletons still run on another cluster, "rollback ${path4} --owner ${owner}" hands them over without the gate. Nothing was changed.`
     );
-    return EXIT2.refused;
+    return EXIT.refused;
   }
   const head = setOwner(disk, path4, owner);
   const handoffRepo = new LocalRepo(io.cwd, [path4], { [HANDOFF_REF]: { [path4]: head } });
@@ -73060,10 +73063,10 @@ async function handoffCommand(path4, base, values, settings2, deps, io) {
   }
   await proposed(handoffRepo, values, io);
   io.out(values.json === true ? JSON.stringify(outcome.report, null, 2) : applyText(outcome));
-  if (io.signal.aborted) return EXIT2.interrupted;
-  if (file?.status === "refused" && !file.problems) return EXIT2.refused;
-  if (file?.problems) return EXIT2.usage;
-  return outcome.failure ? EXIT2.failed : EXIT2.ok;
+  if (io.signal.aborted) return EXIT.interrupted;
+  if (file?.status === "refused" && !file.problems) return EXIT.refused;
+  if (file?.problems) return EXIT.usage;
+  return outcome.failure ? EXIT.failed : EXIT.ok;
 }
 async function proposed(repo, values, io) {
   for (const change of repo.proposed) {

@@ -35,6 +35,7 @@ import {
   type SyncAppsResult,
 } from '../operations/sync-apps.js';
 import { readRolloutFile, type RolloutFile } from '../rollout-file/index.js';
+import { EXIT } from './exit.js';
 import type { CliIO } from './io.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -44,8 +45,6 @@ const SELF = fileURLToPath(import.meta.url);
 function helper(name: string): string {
   return fileURLToPath(new URL(`./${name}`, import.meta.url));
 }
-
-export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, interrupted: 130 } as const;
 
 function text(values: Values, name: string): string | undefined {
   const v = values[name];

@@ -4,11 +4,12 @@
  * The rollout file on disk is what is applied; its last commit (or --base) is what the ALB must
  * have now. What the actions would put in a PR (a reconcile after a rollback, the next step) is
  * printed as the file change to commit, or written with --write. AWS credentials and region
- * come from the SDK's standard chain.
+ * come from the SDK's standard chain. The cluster commands (create-cluster, sync, token) are in
+ * cluster.ts; handoff is apply's owner step over the file on disk with the new owner.
  *
- * Exit codes: 0 done; 1 the step failed (rolled back, or not restored: the output says which);
- * 2 bad usage or an invalid file; 3 refused by the gate (nothing changed); 130 interrupted
- * (after restoring what the step had changed).
+ * Exit codes (exit.ts): 0 done; 1 the step failed (rolled back, or not restored: the output says
+ * which); 2 bad usage or an invalid file; 3 refused by the gate (nothing changed); 130
+ * interrupted (after restoring what the step had changed, or saying what was left).
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -28,12 +29,11 @@ import { runRollback } from '../operations/rollback.js';
 import { setOwner } from '../rollout-file/edit.js';
 import { tryParse } from '../operations/live.js';
 import { createClusterCommand, syncCommand, tokenCommand } from './cluster.js';
+import { EXIT } from './exit.js';
 import type { CliIO } from './io.js';
 import { LocalRepo, WORKTREE } from './local-repo.js';
 import { readStatus, watchStatus } from './status.js';
 import { applyText, planText, rollbackText, statusText } from './text.js';
-
-export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, interrupted: 130 } as const;
 
 const OPTION_NAMES: OptionNames = {
   file: 'the file',
@@ -184,8 +184,10 @@ function help(): string {
     '',
     ...Object.values(COMMANDS).map((c) => c.usage),
     '',
-    'Exit codes: 0 done, 1 the step failed (restored or not: the output says), 2 bad usage or',
-    'an invalid file, 3 refused by the gate (nothing changed), 130 interrupted (after restoring).',
+    'Exit codes: 0 done, 1 the step failed (restored or not: the output says; create-cluster',
+    'stopped, sync failed), 2 bad usage or an invalid file, 3 refused by the gate (nothing',
+    'changed), 130 interrupted (after restoring, or saying what state was left).',
+    'AWS credentials and region: the SDK standard chain (AWS_PROFILE, AWS_ACCESS_KEY_ID…).',
   ].join('\n');
 }
 
