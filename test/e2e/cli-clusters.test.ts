@@ -414,4 +414,33 @@ spec:
     );
     expect(await suspendOf('blue')).toBe('false');
   }, 180_000);
+
+  // Last: the cluster it leaves runs until the sandbox closes.
+  it('create-cluster: Ctrl-C mid-wait says exactly what exists and exits 130', async () => {
+    writeFileSync(join(dir, 'cancel.yaml'), sandboxClusterConfig({ name: 'prod-cancel' }));
+    const stopped = await cli(
+      ['create-cluster', 'cancel.yaml', '--poll-interval', '200ms', '--json'],
+      (kill, err) => {
+        const wait = setInterval(() => {
+          if (err().includes('✓ create cluster prod-cancel')) {
+            clearInterval(wait);
+            kill('SIGINT');
+          }
+        }, 50);
+      },
+    );
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stderr).toContain(
+      'Received SIGINT: stopping the waits and reporting what exists.',
+    );
+    const report = JSON.parse(stopped.stdout) as {
+      result: string;
+      message: string;
+      states: { resource: string; name: string; state: string }[];
+    };
+    expect(report.result).toBe('stopped');
+    expect(report.message).toMatch(/^Stopped \(received SIGINT\)\. State now: cluster prod-cancel/);
+    expect(report.states[0]).toMatchObject({ resource: 'cluster', name: 'prod-cancel' });
+    expect(['CREATING', 'ACTIVE']).toContain(report.states[0]?.state);
+  }, 60_000);
 });
