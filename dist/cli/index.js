@@ -73305,7 +73305,9 @@ async function retireCommand(values, positionals, io, logger2, duration2) {
       },
       { clients, logger: logger2, clock: systemClock, signal: io.signal }
     );
-    io.out(values.json === true ? JSON.stringify(outcome, null, 2) : retireText(outcome));
+    io.out(
+      values.json === true ? JSON.stringify(retireReport(outcome), null, 2) : retireText(outcome)
+    );
     switch (outcome.status) {
       case "retired":
       case "planned":
@@ -73320,6 +73322,25 @@ async function retireCommand(values, positionals, io, logger2, duration2) {
   } finally {
     clients.destroy();
   }
+}
+function retireReport(o3) {
+  return {
+    command: o3.command,
+    cluster: o3.cluster,
+    eksName: o3.eksName,
+    region: o3.region,
+    targetGroups: o3.targetGroups,
+    dryRun: o3.dryRun,
+    status: o3.status,
+    refusals: o3.refusals,
+    ...o3.failure !== void 0 ? { failure: o3.failure } : {},
+    plan: o3.plan,
+    steps: o3.steps,
+    ...o3.left ? { left: o3.left } : {},
+    notes: o3.notes,
+    startedAt: o3.startedAt,
+    endedAt: o3.endedAt
+  };
 }
 
 // src/cli/local-repo.ts

@@ -30,6 +30,7 @@ import {
   type CreateClusterResult,
 } from '../operations/create-cluster.js';
 import { retireClients } from '../operations/aws-clients.js';
+import type { RetireOutcome } from '../operations/results.js';
 import { retireCluster, retireTarget } from '../operations/retire-cluster.js';
 import {
   syncApps,
@@ -544,7 +545,9 @@ export async function retireCommand(
       },
       { clients, logger, clock: systemClock, signal: io.signal },
     );
-    io.out(values.json === true ? JSON.stringify(outcome, null, 2) : retireText(outcome));
+    io.out(
+      values.json === true ? JSON.stringify(retireReport(outcome), null, 2) : retireText(outcome),
+    );
     switch (outcome.status) {
       case 'retired':
       case 'planned':
@@ -559,4 +562,25 @@ export async function retireCommand(
   } finally {
     clients.destroy();
   }
+}
+
+/** retire --json (docs/cli.md): the outcome, in reading order. */
+function retireReport(o: RetireOutcome): object {
+  return {
+    command: o.command,
+    cluster: o.cluster,
+    eksName: o.eksName,
+    region: o.region,
+    targetGroups: o.targetGroups,
+    dryRun: o.dryRun,
+    status: o.status,
+    refusals: o.refusals,
+    ...(o.failure !== undefined ? { failure: o.failure } : {}),
+    plan: o.plan,
+    steps: o.steps,
+    ...(o.left ? { left: o.left } : {}),
+    notes: o.notes,
+    startedAt: o.startedAt,
+    endedAt: o.endedAt,
+  };
 }
