@@ -7303,12 +7303,12 @@ var init_HttpBindingNormalizedSchema = __esm({
       const requestBodyMemberNames = [];
       const requestBodyMemberSchemas = [];
       const memberBindings = [];
-      const byName = {};
+      const byName2 = {};
       const headers = {};
       const prefixHeaders = [];
       const responseBindings = { headers, prefixHeaders };
       const bindings = {
-        request: { memberBindings, byName },
+        request: { memberBindings, byName: byName2 },
         response: {
           bodyMemberNames,
           bindings: responseBindings
@@ -7323,9 +7323,9 @@ var init_HttpBindingNormalizedSchema = __esm({
         const value = bindingSchema.getHttpBindingValue(location, traits);
         const binding = [name, value, location, wireName];
         if (name === "__proto__") {
-          writeKey(byName);
+          writeKey(byName2);
         }
-        byName[name] = binding;
+        byName2[name] = binding;
         if (value[1] >> 10 & 1) {
           request2.hasIdempotency = true;
         }
@@ -43738,13 +43738,13 @@ var require_dist_cjs18 = __commonJS({
     };
     var DescribeListenerCertificatesCommand = class extends command5(_ep05, _mw05, "DescribeListenerCertificates", DescribeListenerCertificates$) {
     };
-    var DescribeListenersCommand3 = class extends command5(_ep05, _mw05, "DescribeListeners", DescribeListeners$) {
+    var DescribeListenersCommand4 = class extends command5(_ep05, _mw05, "DescribeListeners", DescribeListeners$) {
     };
     var DescribeLoadBalancerAttributesCommand = class extends command5(_ep05, _mw05, "DescribeLoadBalancerAttributes", DescribeLoadBalancerAttributes$) {
     };
     var DescribeLoadBalancersCommand = class extends command5(_ep05, _mw05, "DescribeLoadBalancers", DescribeLoadBalancers$) {
     };
-    var DescribeRulesCommand3 = class extends command5(_ep05, _mw05, "DescribeRules", DescribeRules$) {
+    var DescribeRulesCommand4 = class extends command5(_ep05, _mw05, "DescribeRules", DescribeRules$) {
     };
     var DescribeSSLPoliciesCommand = class extends command5(_ep05, _mw05, "DescribeSSLPolicies", DescribeSSLPolicies$) {
     };
@@ -43754,7 +43754,7 @@ var require_dist_cjs18 = __commonJS({
     };
     var DescribeTargetGroupsCommand2 = class extends command5(_ep05, _mw05, "DescribeTargetGroups", DescribeTargetGroups$) {
     };
-    var DescribeTargetHealthCommand3 = class extends command5(_ep05, _mw05, "DescribeTargetHealth", DescribeTargetHealth$) {
+    var DescribeTargetHealthCommand4 = class extends command5(_ep05, _mw05, "DescribeTargetHealth", DescribeTargetHealth$) {
     };
     var DescribeTrustStoreAssociationsCommand = class extends command5(_ep05, _mw05, "DescribeTrustStoreAssociations", DescribeTrustStoreAssociations$) {
     };
@@ -43804,9 +43804,9 @@ var require_dist_cjs18 = __commonJS({
     };
     var paginateDescribeAccountLimits = createPaginator2(ElasticLoadBalancingV2Client2, DescribeAccountLimitsCommand, "Marker", "NextMarker", "");
     var paginateDescribeListenerCertificates = createPaginator2(ElasticLoadBalancingV2Client2, DescribeListenerCertificatesCommand, "Marker", "NextMarker", "");
-    var paginateDescribeListeners = createPaginator2(ElasticLoadBalancingV2Client2, DescribeListenersCommand3, "Marker", "NextMarker", "");
+    var paginateDescribeListeners = createPaginator2(ElasticLoadBalancingV2Client2, DescribeListenersCommand4, "Marker", "NextMarker", "");
     var paginateDescribeLoadBalancers = createPaginator2(ElasticLoadBalancingV2Client2, DescribeLoadBalancersCommand, "Marker", "NextMarker", "");
-    var paginateDescribeRules = createPaginator2(ElasticLoadBalancingV2Client2, DescribeRulesCommand3, "Marker", "NextMarker", "");
+    var paginateDescribeRules = createPaginator2(ElasticLoadBalancingV2Client2, DescribeRulesCommand4, "Marker", "NextMarker", "");
     var paginateDescribeTargetGroups = createPaginator2(ElasticLoadBalancingV2Client2, DescribeTargetGroupsCommand2, "Marker", "NextMarker", "");
     var paginateDescribeTrustStoreAssociations = createPaginator2(ElasticLoadBalancingV2Client2, DescribeTrustStoreAssociationsCommand, "Marker", "NextMarker", "PageSize");
     var paginateDescribeTrustStoreRevocations = createPaginator2(ElasticLoadBalancingV2Client2, DescribeTrustStoreRevocationsCommand, "Marker", "NextMarker", "PageSize");
@@ -43930,7 +43930,7 @@ var require_dist_cjs18 = __commonJS({
     var checkState$1 = async (client, input) => {
       let reason;
       try {
-        let result = await client.send(new DescribeTargetHealthCommand3(input));
+        let result = await client.send(new DescribeTargetHealthCommand4(input));
         reason = result;
         try {
           const returnComparator = () => {
@@ -43969,7 +43969,7 @@ var require_dist_cjs18 = __commonJS({
     var checkState = async (client, input) => {
       let reason;
       try {
-        let result = await client.send(new DescribeTargetHealthCommand3(input));
+        let result = await client.send(new DescribeTargetHealthCommand4(input));
         reason = result;
         try {
           const returnComparator = () => {
@@ -44025,15 +44025,15 @@ var require_dist_cjs18 = __commonJS({
       DescribeCapacityReservationCommand,
       DescribeListenerAttributesCommand,
       DescribeListenerCertificatesCommand,
-      DescribeListenersCommand: DescribeListenersCommand3,
+      DescribeListenersCommand: DescribeListenersCommand4,
       DescribeLoadBalancerAttributesCommand,
       DescribeLoadBalancersCommand,
-      DescribeRulesCommand: DescribeRulesCommand3,
+      DescribeRulesCommand: DescribeRulesCommand4,
       DescribeSSLPoliciesCommand,
       DescribeTagsCommand: DescribeTagsCommand2,
       DescribeTargetGroupAttributesCommand,
       DescribeTargetGroupsCommand: DescribeTargetGroupsCommand2,
-      DescribeTargetHealthCommand: DescribeTargetHealthCommand3,
+      DescribeTargetHealthCommand: DescribeTargetHealthCommand4,
       DescribeTrustStoreAssociationsCommand,
       DescribeTrustStoreRevocationsCommand,
       DescribeTrustStoresCommand,
@@ -44344,7 +44344,7 @@ var require_dist_cjs18 = __commonJS({
     exports.DescribeListenerCertificatesInput$ = DescribeListenerCertificatesInput$;
     exports.DescribeListenerCertificatesOutput$ = DescribeListenerCertificatesOutput$;
     exports.DescribeListeners$ = DescribeListeners$;
-    exports.DescribeListenersCommand = DescribeListenersCommand3;
+    exports.DescribeListenersCommand = DescribeListenersCommand4;
     exports.DescribeListenersInput$ = DescribeListenersInput$;
     exports.DescribeListenersOutput$ = DescribeListenersOutput$;
     exports.DescribeLoadBalancerAttributes$ = DescribeLoadBalancerAttributes$;
@@ -44356,7 +44356,7 @@ var require_dist_cjs18 = __commonJS({
     exports.DescribeLoadBalancersInput$ = DescribeLoadBalancersInput$;
     exports.DescribeLoadBalancersOutput$ = DescribeLoadBalancersOutput$;
     exports.DescribeRules$ = DescribeRules$;
-    exports.DescribeRulesCommand = DescribeRulesCommand3;
+    exports.DescribeRulesCommand = DescribeRulesCommand4;
     exports.DescribeRulesInput$ = DescribeRulesInput$;
     exports.DescribeRulesOutput$ = DescribeRulesOutput$;
     exports.DescribeSSLPolicies$ = DescribeSSLPolicies$;
@@ -44376,7 +44376,7 @@ var require_dist_cjs18 = __commonJS({
     exports.DescribeTargetGroupsInput$ = DescribeTargetGroupsInput$;
     exports.DescribeTargetGroupsOutput$ = DescribeTargetGroupsOutput$;
     exports.DescribeTargetHealth$ = DescribeTargetHealth$;
-    exports.DescribeTargetHealthCommand = DescribeTargetHealthCommand3;
+    exports.DescribeTargetHealthCommand = DescribeTargetHealthCommand4;
     exports.DescribeTargetHealthInput$ = DescribeTargetHealthInput$;
     exports.DescribeTargetHealthInputIncludeEnum = DescribeTargetHealthInputIncludeEnum;
     exports.DescribeTargetHealthOutput$ = DescribeTargetHealthOutput$;
@@ -44662,6396 +44662,8 @@ var require_dist_cjs18 = __commonJS({
   }
 });
 
-// node_modules/@aws-sdk/client-eks/dist-cjs/index.js
-var require_dist_cjs19 = __commonJS({
-  "node_modules/@aws-sdk/client-eks/dist-cjs/index.js"(exports) {
-    var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2 } = (init_client3(), __toCommonJS(client_exports2));
-    var { getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2, createPaginator: createPaginator2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
-    var { normalizeProvider: normalizeProvider3, getSmithyContext: getSmithyContext2, ServiceException: ServiceException2, NoOpLogger: NoOpLogger2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion3, loadConfigsForDefaultMode: loadConfigsForDefaultMode2, getDefaultExtensionConfiguration: getDefaultExtensionConfiguration2, resolveDefaultRuntimeConfig: resolveDefaultRuntimeConfig2, Client: Client2, makeBuilder: makeBuilder2, createWaiter: createWaiter2, checkExceptions: checkExceptions2, WaiterState: WaiterState2, createAggregatedClient: createAggregatedClient2 } = (init_client2(), __toCommonJS(client_exports));
-    var { Command: $Command } = (init_client2(), __toCommonJS(client_exports));
-    exports.$Command = $Command;
-    exports.__Client = Client2;
-    var { resolveDefaultsModeConfig: resolveDefaultsModeConfig2, loadConfig: loadConfig2, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS: NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS: NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, NODE_REGION_CONFIG_OPTIONS: NODE_REGION_CONFIG_OPTIONS2, NODE_REGION_CONFIG_FILE_OPTIONS: NODE_REGION_CONFIG_FILE_OPTIONS2, resolveRegionConfig: resolveRegionConfig2 } = (init_config2(), __toCommonJS(config_exports));
-    var { BinaryDecisionDiagram: BinaryDecisionDiagram2, EndpointCache: EndpointCache2, decideEndpoint: decideEndpoint2, customEndpointFunctions: customEndpointFunctions2, resolveEndpointConfig: resolveEndpointConfig2, getEndpointPlugin: getEndpointPlugin2 } = (init_endpoints(), __toCommonJS(endpoints_exports));
-    var { parseUrl: parseUrl2, getHttpHandlerExtensionConfiguration: getHttpHandlerExtensionConfiguration2, resolveHttpHandlerRuntimeConfig: resolveHttpHandlerRuntimeConfig2, getContentLengthPlugin: getContentLengthPlugin2 } = (init_protocols(), __toCommonJS(protocols_exports));
-    var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
-    var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
-    var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
-    var { defaultProvider } = require_dist_cjs16();
-    var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
-    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs6();
-    var { AwsRestJsonProtocol: AwsRestJsonProtocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
-    var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
-    var defaultEKSHttpAuthSchemeParametersProvider = async (config, context, input) => {
-      return {
-        operation: getSmithyContext2(context).operation,
-        region: await normalizeProvider3(config.region)() || (() => {
-          throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
-        })()
-      };
-    };
-    function createAwsAuthSigv4HttpAuthOption5(authParameters) {
-      return {
-        schemeId: "aws.auth#sigv4",
-        signingProperties: {
-          name: "eks",
-          region: authParameters.region
-        },
-        propertiesExtractor: (config, context) => ({
-          signingProperties: {
-            config,
-            context
-          }
-        })
-      };
-    }
-    var defaultEKSHttpAuthSchemeProvider = (authParameters) => {
-      const options = [];
-      switch (authParameters.operation) {
-        default: {
-          options.push(createAwsAuthSigv4HttpAuthOption5(authParameters));
-        }
-      }
-      return options;
-    };
-    var resolveHttpAuthSchemeConfig5 = (config) => {
-      const config_0 = resolveAwsSdkSigV4Config2(config);
-      return Object.assign(config_0, {
-        authSchemePreference: normalizeProvider3(config.authSchemePreference ?? [])
-      });
-    };
-    var resolveClientEndpointParameters5 = (options) => {
-      return Object.assign(options, {
-        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
-        useFipsEndpoint: options.useFipsEndpoint ?? false,
-        defaultSigningName: "eks"
-      });
-    };
-    var commonParams5 = {
-      UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
-      Endpoint: { type: "builtInParams", name: "endpoint" },
-      Region: { type: "builtInParams", name: "region" },
-      UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" }
-    };
-    var version = "3.1168.0";
-    var packageInfo = {
-      version
-    };
-    var m3 = "ref";
-    var a5 = -1;
-    var b5 = true;
-    var c5 = "isSet";
-    var d5 = "PartitionResult";
-    var e5 = "booleanEquals";
-    var f5 = "getAttr";
-    var g5 = "stringEquals";
-    var h5 = { [m3]: "Endpoint" };
-    var i5 = { [m3]: d5 };
-    var j5 = { "fn": f5, "argv": [i5, "name"] };
-    var k5 = {};
-    var l3 = [{ [m3]: "Region" }];
-    var _data5 = {
-      conditions: [
-        [c5, [h5]],
-        [c5, l3],
-        ["aws.partition", l3, d5],
-        [e5, [{ [m3]: "UseFIPS" }, b5]],
-        [e5, [{ [m3]: "UseDualStack" }, b5]],
-        [e5, [{ fn: f5, argv: [i5, "supportsDualStack"] }, b5]],
-        [e5, [{ fn: f5, argv: [i5, "supportsFIPS"] }, b5]],
-        [g5, [j5, "aws"]],
-        [g5, [j5, "aws-us-gov"]]
-      ],
-      results: [
-        [a5],
-        [a5, "Invalid Configuration: FIPS and custom endpoint are not supported"],
-        [a5, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
-        [h5, k5],
-        ["https://eks-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", k5],
-        [a5, "FIPS and DualStack are enabled, but this partition does not support one or both"],
-        ["https://fips.eks.{Region}.amazonaws.com", k5],
-        ["https://eks.{Region}.amazonaws.com", k5],
-        ["https://eks-fips.{Region}.{PartitionResult#dnsSuffix}", k5],
-        [a5, "FIPS is enabled but this partition does not support FIPS"],
-        ["https://eks.{Region}.{PartitionResult#dualStackDnsSuffix}", k5],
-        [a5, "DualStack is enabled but this partition does not support DualStack"],
-        ["https://eks.{Region}.{PartitionResult#dnsSuffix}", k5],
-        [a5, "Invalid Configuration: Missing Region"]
-      ]
-    };
-    var root5 = 2;
-    var r5 = 1e8;
-    var nodes5 = new Int32Array([
-      -1,
-      1,
-      -1,
-      0,
-      14,
-      3,
-      1,
-      4,
-      r5 + 13,
-      2,
-      5,
-      r5 + 13,
-      3,
-      8,
-      6,
-      4,
-      7,
-      r5 + 12,
-      5,
-      r5 + 10,
-      r5 + 11,
-      4,
-      12,
-      9,
-      6,
-      10,
-      r5 + 9,
-      7,
-      r5 + 6,
-      11,
-      8,
-      r5 + 7,
-      r5 + 8,
-      5,
-      13,
-      r5 + 5,
-      6,
-      r5 + 4,
-      r5 + 5,
-      3,
-      r5 + 1,
-      15,
-      4,
-      r5 + 2,
-      r5 + 3
-    ]);
-    var bdd5 = BinaryDecisionDiagram2.from(nodes5, root5, _data5.conditions, _data5.results);
-    var cache5 = new EndpointCache2({
-      size: 50,
-      params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"]
-    });
-    var defaultEndpointResolver5 = (endpointParams, context = {}) => {
-      return cache5.get(endpointParams, () => decideEndpoint2(bdd5, {
-        endpointParams,
-        logger: context.logger
-      }));
-    };
-    customEndpointFunctions2.aws = awsEndpointFunctions2;
-    var EKSServiceException = class _EKSServiceException extends ServiceException2 {
-      static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.eks#EKSServiceException";
-      constructor(options) {
-        super(options);
-        Object.setPrototypeOf(this, _EKSServiceException.prototype);
-      }
-    };
-    var AccessDeniedException3 = class _AccessDeniedException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#AccessDeniedException";
-      name = "AccessDeniedException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "AccessDeniedException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _AccessDeniedException.prototype);
-      }
-    };
-    var InvalidParameterException = class _InvalidParameterException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#InvalidParameterException";
-      name = "InvalidParameterException";
-      $fault = "client";
-      clusterName;
-      nodegroupName;
-      fargateProfileName;
-      addonName;
-      subscriptionId;
-      constructor(opts) {
-        super({
-          name: "InvalidParameterException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _InvalidParameterException.prototype);
-        this.clusterName = opts.clusterName;
-        this.nodegroupName = opts.nodegroupName;
-        this.fargateProfileName = opts.fargateProfileName;
-        this.addonName = opts.addonName;
-        this.subscriptionId = opts.subscriptionId;
-      }
-    };
-    var ResourceNotFoundException2 = class _ResourceNotFoundException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#ResourceNotFoundException";
-      name = "ResourceNotFoundException";
-      $fault = "client";
-      clusterName;
-      nodegroupName;
-      fargateProfileName;
-      addonName;
-      subscriptionId;
-      constructor(opts) {
-        super({
-          name: "ResourceNotFoundException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ResourceNotFoundException.prototype);
-        this.clusterName = opts.clusterName;
-        this.nodegroupName = opts.nodegroupName;
-        this.fargateProfileName = opts.fargateProfileName;
-        this.addonName = opts.addonName;
-        this.subscriptionId = opts.subscriptionId;
-      }
-    };
-    var ServerException = class _ServerException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#ServerException";
-      name = "ServerException";
-      $fault = "server";
-      clusterName;
-      nodegroupName;
-      addonName;
-      subscriptionId;
-      constructor(opts) {
-        super({
-          name: "ServerException",
-          $fault: "server",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ServerException.prototype);
-        this.clusterName = opts.clusterName;
-        this.nodegroupName = opts.nodegroupName;
-        this.addonName = opts.addonName;
-        this.subscriptionId = opts.subscriptionId;
-      }
-    };
-    var ServiceUnavailableException = class _ServiceUnavailableException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#ServiceUnavailableException";
-      name = "ServiceUnavailableException";
-      $fault = "server";
-      constructor(opts) {
-        super({
-          name: "ServiceUnavailableException",
-          $fault: "server",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ServiceUnavailableException.prototype);
-      }
-    };
-    var InvalidRequestException3 = class _InvalidRequestException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#InvalidRequestException";
-      name = "InvalidRequestException";
-      $fault = "client";
-      clusterName;
-      nodegroupName;
-      addonName;
-      subscriptionId;
-      constructor(opts) {
-        super({
-          name: "InvalidRequestException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _InvalidRequestException.prototype);
-        this.clusterName = opts.clusterName;
-        this.nodegroupName = opts.nodegroupName;
-        this.addonName = opts.addonName;
-        this.subscriptionId = opts.subscriptionId;
-      }
-    };
-    var ClientException = class _ClientException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#ClientException";
-      name = "ClientException";
-      $fault = "client";
-      clusterName;
-      nodegroupName;
-      addonName;
-      subscriptionId;
-      constructor(opts) {
-        super({
-          name: "ClientException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ClientException.prototype);
-        this.clusterName = opts.clusterName;
-        this.nodegroupName = opts.nodegroupName;
-        this.addonName = opts.addonName;
-        this.subscriptionId = opts.subscriptionId;
-      }
-    };
-    var ResourceInUseException = class _ResourceInUseException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#ResourceInUseException";
-      name = "ResourceInUseException";
-      $fault = "client";
-      clusterName;
-      nodegroupName;
-      addonName;
-      constructor(opts) {
-        super({
-          name: "ResourceInUseException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ResourceInUseException.prototype);
-        this.clusterName = opts.clusterName;
-        this.nodegroupName = opts.nodegroupName;
-        this.addonName = opts.addonName;
-      }
-    };
-    var ThrottlingException = class _ThrottlingException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#ThrottlingException";
-      name = "ThrottlingException";
-      $fault = "client";
-      clusterName;
-      constructor(opts) {
-        super({
-          name: "ThrottlingException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ThrottlingException.prototype);
-        this.clusterName = opts.clusterName;
-      }
-    };
-    var InvalidStateException = class _InvalidStateException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#InvalidStateException";
-      name = "InvalidStateException";
-      $fault = "client";
-      clusterName;
-      constructor(opts) {
-        super({
-          name: "InvalidStateException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _InvalidStateException.prototype);
-        this.clusterName = opts.clusterName;
-      }
-    };
-    var ResourceLimitExceededException = class _ResourceLimitExceededException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#ResourceLimitExceededException";
-      name = "ResourceLimitExceededException";
-      $fault = "client";
-      clusterName;
-      nodegroupName;
-      subscriptionId;
-      constructor(opts) {
-        super({
-          name: "ResourceLimitExceededException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ResourceLimitExceededException.prototype);
-        this.clusterName = opts.clusterName;
-        this.nodegroupName = opts.nodegroupName;
-        this.subscriptionId = opts.subscriptionId;
-      }
-    };
-    var UnsupportedAvailabilityZoneException = class _UnsupportedAvailabilityZoneException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#UnsupportedAvailabilityZoneException";
-      name = "UnsupportedAvailabilityZoneException";
-      $fault = "client";
-      clusterName;
-      nodegroupName;
-      validZones;
-      constructor(opts) {
-        super({
-          name: "UnsupportedAvailabilityZoneException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _UnsupportedAvailabilityZoneException.prototype);
-        this.clusterName = opts.clusterName;
-        this.nodegroupName = opts.nodegroupName;
-        this.validZones = opts.validZones;
-      }
-    };
-    var BadRequestException = class _BadRequestException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#BadRequestException";
-      name = "BadRequestException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "BadRequestException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _BadRequestException.prototype);
-      }
-    };
-    var NotFoundException = class _NotFoundException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#NotFoundException";
-      name = "NotFoundException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "NotFoundException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _NotFoundException.prototype);
-      }
-    };
-    var ResourcePropagationDelayException = class _ResourcePropagationDelayException extends EKSServiceException {
-      static shapeId = "com.amazonaws.eks#ResourcePropagationDelayException";
-      name = "ResourcePropagationDelayException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "ResourcePropagationDelayException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ResourcePropagationDelayException.prototype);
-      }
-    };
-    var _A2 = "Addon";
-    var _AAP = "AssociatedAccessPolicy";
-    var _AAPL = "AssociatedAccessPoliciesList";
-    var _AAPR = "AssociateAccessPolicyRequest";
-    var _AAPRs = "AssociateAccessPolicyResponse";
-    var _AAPs = "AssociateAccessPolicy";
-    var _ACA = "ActiveCertificateAuthority";
-    var _ACAICR = "ArgoCdAwsIdcConfigRequest";
-    var _ACAICRr = "ArgoCdAwsIdcConfigResponse";
-    var _ACAR = "ActivateCertificateAuthorityRequest";
-    var _ACARc = "ActivateCertificateAuthorityResponse";
-    var _ACAc = "ActivateCertificateAuthority";
-    var _ACCR = "ArgoCdConfigRequest";
-    var _ACCRr = "ArgoCdConfigResponse";
-    var _ACD = "AddonCompatibilityDetail";
-    var _ACDd = "AddonCompatibilityDetails";
-    var _ACNACR = "ArgoCdNetworkAccessConfigRequest";
-    var _ACNACRr = "ArgoCdNetworkAccessConfigResponse";
-    var _ACR = "AccessConfigResponse";
-    var _ACRM = "ArgoCdRoleMapping";
-    var _ACRML = "ArgoCdRoleMappingList";
-    var _ACRc = "AckConfigRequest";
-    var _ACRck = "AckConfigResponse";
-    var _ADE3 = "AccessDeniedException";
-    var _AE = "AccessEntry";
-    var _AEC = "AssociateEncryptionConfig";
-    var _AECR = "AssociateEncryptionConfigRequest";
-    var _AECRs = "AssociateEncryptionConfigResponse";
-    var _AH = "AddonHealth";
-    var _AI = "AddonInfo";
-    var _AIL = "AddonIssueList";
-    var _AIPC = "AssociateIdentityProviderConfig";
-    var _AIPCR = "AssociateIdentityProviderConfigRequest";
-    var _AIPCRs = "AssociateIdentityProviderConfigResponse";
-    var _AId = "AddonIssue";
-    var _ANCR = "AddonNamespaceConfigRequest";
-    var _ANCRd = "AddonNamespaceConfigResponse";
-    var _AP = "AccessPolicy";
-    var _APIA = "AddonPodIdentityAssociations";
-    var _APIAL = "AddonPodIdentityAssociationsList";
-    var _APIC = "AddonPodIdentityConfiguration";
-    var _APICL = "AddonPodIdentityConfigurationList";
-    var _APL = "AccessPoliciesList";
-    var _AS = "AccessScope";
-    var _ASG = "AutoScalingGroup";
-    var _ASGL = "AutoScalingGroupList";
-    var _AVC = "AllowedValuesConstraint";
-    var _AVI = "AddonVersionInfo";
-    var _AVIL = "AddonVersionInfoList";
-    var _Ad = "Addons";
-    var _BRE = "BadRequestException";
-    var _BS = "BlockStorage";
-    var _C2 = "Cancellation";
-    var _CA2 = "CertificateAuthority";
-    var _CACR = "CreateAccessConfigRequest";
-    var _CAE = "CreateAccessEntry";
-    var _CAER = "CreateAccessEntryRequest";
-    var _CAERr = "CreateAccessEntryResponse";
-    var _CAR = "CreateAddonRequest";
-    var _CARr = "CreateAddonResponse";
-    var _CAS = "CertificateAuthoritySummary";
-    var _CASE = "CertificateAuthorityScheduledEvents";
-    var _CASL = "CertificateAuthoritySummaryList";
-    var _CAV = "CertificateAuthorityValidity";
-    var _CAr = "CreateAddon";
-    var _CC = "CreateCapability";
-    var _CCA = "CreateCertificateAuthority";
-    var _CCAR = "CreateCertificateAuthorityRequest";
-    var _CCARr = "CreateCertificateAuthorityResponse";
-    var _CCR = "CapabilityConfigurationRequest";
-    var _CCRa = "CapabilityConfigurationResponse";
-    var _CCRo = "ComputeConfigRequest";
-    var _CCRom = "ComputeConfigResponse";
-    var _CCRon = "ConnectorConfigRequest";
-    var _CCRonn = "ConnectorConfigResponse";
-    var _CCRr = "CreateCapabilityRequest";
-    var _CCRre = "CreateCapabilityResponse";
-    var _CCRrea = "CreateClusterRequest";
-    var _CCRreat = "CreateClusterResponse";
-    var _CCr = "CreateCluster";
-    var _CE = "ClientException";
-    var _CEAS = "CreateEksAnywhereSubscription";
-    var _CEASR = "CreateEksAnywhereSubscriptionRequest";
-    var _CEASRr = "CreateEksAnywhereSubscriptionResponse";
-    var _CFP = "CreateFargateProfile";
-    var _CFPR = "CreateFargateProfileRequest";
-    var _CFPRr = "CreateFargateProfileResponse";
-    var _CH = "CapabilityHealth";
-    var _CHl = "ClusterHealth";
-    var _CI = "CapabilityIssue";
-    var _CIL = "CapabilityIssueList";
-    var _CILl = "ClusterIssueList";
-    var _CIl = "ClusterIssue";
-    var _CMC = "CrdManagementConfiguration";
-    var _CN = "CreateNodegroup";
-    var _CNR = "CreateNodegroupRequest";
-    var _CNRr = "CreateNodegroupResponse";
-    var _CPCI = "ControlPlaneConfigInfo";
-    var _CPIA = "CreatePodIdentityAssociation";
-    var _CPIAR = "CreatePodIdentityAssociationRequest";
-    var _CPIARr = "CreatePodIdentityAssociationResponse";
-    var _CPPR = "ControlPlanePlacementRequest";
-    var _CPPRo = "ControlPlanePlacementResponse";
-    var _CPSC = "ControlPlaneScalingConfig";
-    var _CPSTI = "ControlPlaneScalingTierInfo";
-    var _CPSTL = "ControlPlaneScalingTierList";
-    var _CS2 = "CapabilitySummary";
-    var _CSL = "CapabilitySummaryList";
-    var _CSl = "ClientStat";
-    var _CSli = "ClientStats";
-    var _CU = "CancelUpdate";
-    var _CUR = "CancelUpdateRequest";
-    var _CURa = "CancelUpdateResponse";
-    var _CVI = "ClusterVersionInformation";
-    var _CVL = "ClusterVersionList";
-    var _Ca = "Capability";
-    var _Ce = "Certificate";
-    var _Cl = "Cluster";
-    var _Co = "Compatibility";
-    var _Com = "Compatibilities";
-    var _DA = "DeleteAddon";
-    var _DAC = "DescribeAddonConfiguration";
-    var _DACR = "DescribeAddonConfigurationRequest";
-    var _DACRe = "DescribeAddonConfigurationResponse";
-    var _DAE = "DeleteAccessEntry";
-    var _DAER = "DeleteAccessEntryRequest";
-    var _DAERe = "DeleteAccessEntryResponse";
-    var _DAERes = "DescribeAccessEntryRequest";
-    var _DAEResc = "DescribeAccessEntryResponse";
-    var _DAEe = "DescribeAccessEntry";
-    var _DAP = "DisassociateAccessPolicy";
-    var _DAPR = "DisassociateAccessPolicyRequest";
-    var _DAPRi = "DisassociateAccessPolicyResponse";
-    var _DAR = "DeleteAddonRequest";
-    var _DARe = "DeleteAddonResponse";
-    var _DARes = "DescribeAddonRequest";
-    var _DAResc = "DescribeAddonResponse";
-    var _DAV = "DescribeAddonVersions";
-    var _DAVR = "DescribeAddonVersionsRequest";
-    var _DAVRe = "DescribeAddonVersionsResponse";
-    var _DAe = "DescribeAddon";
-    var _DC = "DurationConstraints";
-    var _DCA = "DeleteCertificateAuthority";
-    var _DCAR = "DeleteCertificateAuthorityRequest";
-    var _DCARe = "DeleteCertificateAuthorityResponse";
-    var _DCARes = "DescribeCertificateAuthorityRequest";
-    var _DCAResc = "DescribeCertificateAuthorityResponse";
-    var _DCAe = "DescribeCertificateAuthority";
-    var _DCR = "DeleteCapabilityRequest";
-    var _DCRe = "DeleteCapabilityResponse";
-    var _DCRel = "DeleteClusterRequest";
-    var _DCRele = "DeleteClusterResponse";
-    var _DCRer = "DeregisterClusterRequest";
-    var _DCRere = "DeregisterClusterResponse";
-    var _DCRes = "DescribeCapabilityRequest";
-    var _DCResc = "DescribeCapabilityResponse";
-    var _DCRescr = "DescribeClusterRequest";
-    var _DCRescri = "DescribeClusterResponse";
-    var _DCV = "DescribeClusterVersions";
-    var _DCVR = "DescribeClusterVersionsRequest";
-    var _DCVRe = "DescribeClusterVersionsResponse";
-    var _DCe = "DeleteCapability";
-    var _DCel = "DeleteCluster";
-    var _DCer = "DeregisterCluster";
-    var _DCes = "DescribeCapability";
-    var _DCesc = "DescribeCluster";
-    var _DD = "DeprecationDetail";
-    var _DDe = "DeprecationDetails";
-    var _DEAS = "DeleteEksAnywhereSubscription";
-    var _DEASR = "DeleteEksAnywhereSubscriptionRequest";
-    var _DEASRe = "DeleteEksAnywhereSubscriptionResponse";
-    var _DEASRes = "DescribeEksAnywhereSubscriptionRequest";
-    var _DEASResc = "DescribeEksAnywhereSubscriptionResponse";
-    var _DEASe = "DescribeEksAnywhereSubscription";
-    var _DFP = "DeleteFargateProfile";
-    var _DFPR = "DeleteFargateProfileRequest";
-    var _DFPRe = "DeleteFargateProfileResponse";
-    var _DFPRes = "DescribeFargateProfileRequest";
-    var _DFPResc = "DescribeFargateProfileResponse";
-    var _DFPe = "DescribeFargateProfile";
-    var _DI = "DescribeInsight";
-    var _DIPC = "DescribeIdentityProviderConfig";
-    var _DIPCR = "DescribeIdentityProviderConfigRequest";
-    var _DIPCRe = "DescribeIdentityProviderConfigResponse";
-    var _DIPCRi = "DisassociateIdentityProviderConfigRequest";
-    var _DIPCRis = "DisassociateIdentityProviderConfigResponse";
-    var _DIPCi = "DisassociateIdentityProviderConfig";
-    var _DIR = "DescribeInsightRequest";
-    var _DIRR = "DescribeInsightsRefreshRequest";
-    var _DIRRe = "DescribeInsightsRefreshResponse";
-    var _DIRe = "DescribeInsightResponse";
-    var _DIRes = "DescribeInsightsRefresh";
-    var _DN = "DeleteNodegroup";
-    var _DNR = "DeleteNodegroupRequest";
-    var _DNRe = "DeleteNodegroupResponse";
-    var _DNRes = "DescribeNodegroupRequest";
-    var _DNResc = "DescribeNodegroupResponse";
-    var _DNe = "DescribeNodegroup";
-    var _DPC = "DurationParameterConfig";
-    var _DPIA = "DeletePodIdentityAssociation";
-    var _DPIAR = "DeletePodIdentityAssociationRequest";
-    var _DPIARe = "DeletePodIdentityAssociationResponse";
-    var _DPIARes = "DescribePodIdentityAssociationRequest";
-    var _DPIAResc = "DescribePodIdentityAssociationResponse";
-    var _DPIAe = "DescribePodIdentityAssociation";
-    var _DU = "DescribeUpdate";
-    var _DUR = "DescribeUpdateRequest";
-    var _DURe = "DescribeUpdateResponse";
-    var _EAS = "EksAnywhereSubscription";
-    var _EASL = "EksAnywhereSubscriptionList";
-    var _EAST = "EksAnywhereSubscriptionTerm";
-    var _EC = "EncryptionConfig";
-    var _ECL = "EncryptionConfigList";
-    var _ED = "ErrorDetail";
-    var _EDr = "ErrorDetails";
-    var _ELB = "ElasticLoadBalancing";
-    var _EPR = "EtcdPlacementRequest";
-    var _EPRt = "EtcdPlacementResponse";
-    var _FP = "FargateProfile";
-    var _FPH = "FargateProfileHealth";
-    var _FPI = "FargateProfileIssue";
-    var _FPIL = "FargateProfileIssueList";
-    var _FPS = "FargateProfileSelector";
-    var _FPSa = "FargateProfileSelectors";
-    var _GAC = "GatewayApiConfiguration";
-    var _HPACCR = "HorizontalPodAutoscalerControllerConfigRequest";
-    var _HPACCRo = "HorizontalPodAutoscalerControllerConfigResponse";
-    var _HPACVC = "HorizontalPodAutoscalerControllerVersionConfig";
-    var _I = "Identity";
-    var _IC = "IntegerConstraints";
-    var _ICSS = "InsightCategorySpecificSummary";
-    var _IF = "InsightsFilter";
-    var _IL = "IssueList";
-    var _IPC = "IdentityProviderConfig";
-    var _IPCR = "IdentityProviderConfigResponse";
-    var _IPCd = "IdentityProviderConfigs";
-    var _IPCn = "IntegerParameterConfig";
-    var _IPE = "InvalidParameterException";
-    var _IRC = "IntegerRangeConstraint";
-    var _IRD = "InsightResourceDetail";
-    var _IRDn = "InsightResourceDetails";
-    var _IRE3 = "InvalidRequestException";
-    var _IS = "InsightStatus";
-    var _ISE3 = "InvalidStateException";
-    var _ISn = "InsightSummary";
-    var _ISns = "InsightSummaries";
-    var _In = "Insight";
-    var _Is = "Issue";
-    var _KASCR = "KubeApiServerConfigRequest";
-    var _KASCRu = "KubeApiServerConfigResponse";
-    var _KASVC = "KubeApiServerVersionConfig";
-    var _KCMCR = "KubeControllerManagerConfigRequest";
-    var _KCMCRu = "KubeControllerManagerConfigResponse";
-    var _KCMVC = "KubeControllerManagerVersionConfig";
-    var _KNCR = "KubernetesNetworkConfigRequest";
-    var _KNCRu = "KubernetesNetworkConfigResponse";
-    var _KSCR = "KubeSchedulerConfigRequest";
-    var _KSCRu = "KubeSchedulerConfigResponse";
-    var _KSVC = "KubeSchedulerVersionConfig";
-    var _L = "License";
-    var _LA = "ListAddons";
-    var _LAAP = "ListAssociatedAccessPolicies";
-    var _LAAPR = "ListAssociatedAccessPoliciesRequest";
-    var _LAAPRi = "ListAssociatedAccessPoliciesResponse";
-    var _LAE = "ListAccessEntries";
-    var _LAER = "ListAccessEntriesRequest";
-    var _LAERi = "ListAccessEntriesResponse";
-    var _LAP = "ListAccessPolicies";
-    var _LAPR = "ListAccessPoliciesRequest";
-    var _LAPRi = "ListAccessPoliciesResponse";
-    var _LAR = "ListAddonsRequest";
-    var _LARi = "ListAddonsResponse";
-    var _LC = "ListCapabilities";
-    var _LCA = "ListCertificateAuthorities";
-    var _LCAR = "ListCertificateAuthoritiesRequest";
-    var _LCARi = "ListCertificateAuthoritiesResponse";
-    var _LCR = "ListCapabilitiesRequest";
-    var _LCRi = "ListCapabilitiesResponse";
-    var _LCRis = "ListClustersRequest";
-    var _LCRist = "ListClustersResponse";
-    var _LCi = "ListClusters";
-    var _LEAS = "ListEksAnywhereSubscriptions";
-    var _LEASR = "ListEksAnywhereSubscriptionsRequest";
-    var _LEASRi = "ListEksAnywhereSubscriptionsResponse";
-    var _LFP = "ListFargateProfiles";
-    var _LFPR = "ListFargateProfilesRequest";
-    var _LFPRi = "ListFargateProfilesResponse";
-    var _LI = "ListInsights";
-    var _LIPC = "ListIdentityProviderConfigs";
-    var _LIPCR = "ListIdentityProviderConfigsRequest";
-    var _LIPCRi = "ListIdentityProviderConfigsResponse";
-    var _LIR = "ListInsightsRequest";
-    var _LIRi = "ListInsightsResponse";
-    var _LL = "LicenseList";
-    var _LN = "ListNodegroups";
-    var _LNR = "ListNodegroupsRequest";
-    var _LNRi = "ListNodegroupsResponse";
-    var _LPIA = "ListPodIdentityAssociations";
-    var _LPIAR = "ListPodIdentityAssociationsRequest";
-    var _LPIARi = "ListPodIdentityAssociationsResponse";
-    var _LS = "LogSetup";
-    var _LSo = "LogSetups";
-    var _LTFR = "ListTagsForResource";
-    var _LTFRR = "ListTagsForResourceRequest";
-    var _LTFRRi = "ListTagsForResourceResponse";
-    var _LTS = "LaunchTemplateSpecification";
-    var _LU = "ListUpdates";
-    var _LUR = "ListUpdatesRequest";
-    var _LURi = "ListUpdatesResponse";
-    var _Lo = "Logging";
-    var _MI = "MarketplaceInformation";
-    var _N = "Nodegroup";
-    var _NFE = "NotFoundException";
-    var _NH = "NodegroupHealth";
-    var _NR = "NodegroupResources";
-    var _NRC = "NodeRepairConfig";
-    var _NRCO = "NodeRepairConfigOverrides";
-    var _NRCOL = "NodeRepairConfigOverridesList";
-    var _NRFC = "NodeResourcesFitConfig";
-    var _NRFVC = "NodeResourcesFitVersionConfig";
-    var _NSC = "NodegroupScalingConfig";
-    var _NUC = "NodegroupUpdateConfig";
-    var _OCR = "OutpostConfigRequest";
-    var _OCRu = "OutpostConfigResponse";
-    var _OIDC = "OIDC";
-    var _OIPC = "OidcIdentityProviderConfig";
-    var _OIPCR = "OidcIdentityProviderConfigRequest";
-    var _P2 = "Provider";
-    var _PGCCR = "PodGcControllerConfigRequest";
-    var _PGCCRo = "PodGcControllerConfigResponse";
-    var _PGCVC = "PodGcControllerVersionConfig";
-    var _PIA = "PodIdentityAssociation";
-    var _PIAS = "PodIdentityAssociationSummary";
-    var _PIASo = "PodIdentityAssociationSummaries";
-    var _PRC = "PortRangeConstraints";
-    var _PRPC = "PortRangeParameterConfig";
-    var _RAC = "RemoteAccessConfig";
-    var _RC2 = "ResourceConstraints";
-    var _RCR = "RegisterClusterRequest";
-    var _RCRe = "RegisterClusterResponse";
-    var _RCe = "RegisterCluster";
-    var _RCo = "RollbackConfig";
-    var _RIUE = "ResourceInUseException";
-    var _RLEE = "ResourceLimitExceededException";
-    var _RNCR = "RemoteNetworkConfigRequest";
-    var _RNCRe = "RemoteNetworkConfigResponse";
-    var _RNFE2 = "ResourceNotFoundException";
-    var _RNN = "RemoteNodeNetwork";
-    var _RNNL = "RemoteNodeNetworkList";
-    var _RPDE = "ResourcePropagationDelayException";
-    var _RPN = "RemotePodNetwork";
-    var _RPNL = "RemotePodNetworkList";
-    var _RW = "ResourceWeight";
-    var _RWL = "ResourceWeightList";
-    var _SCR = "StorageConfigRequest";
-    var _SCRt = "StorageConfigResponse";
-    var _SE = "ServerException";
-    var _SI2 = "SsoIdentity";
-    var _SIL = "SsoIdentityList";
-    var _SIR = "StartInsightsRefresh";
-    var _SIRR = "StartInsightsRefreshRequest";
-    var _SIRRt = "StartInsightsRefreshResponse";
-    var _SNPR = "ServiceNodePortRange";
-    var _SS = "ScoringStrategy";
-    var _SSC = "ScoringStrategyConfig";
-    var _SSCc = "ScoringStrategyConstraints";
-    var _SUE = "ServiceUnavailableException";
-    var _T2 = "Taint";
-    var _TE = "ThrottlingException";
-    var _TR = "TagResource";
-    var _TRR = "TagResourceRequest";
-    var _TRRa = "TagResourceResponse";
-    var _U = "Update";
-    var _UA = "UpdateAddon";
-    var _UAC = "UpdateAckConfig";
-    var _UACC = "UpdateArgoCdConfig";
-    var _UACR = "UpdateAccessConfigRequest";
-    var _UAE = "UpdateAccessEntry";
-    var _UAER = "UpdateAccessEntryRequest";
-    var _UAERp = "UpdateAccessEntryResponse";
-    var _UAR = "UpdateAddonRequest";
-    var _UARp = "UpdateAddonResponse";
-    var _UAZE = "UnsupportedAvailabilityZoneException";
-    var _UC = "UpdateCapability";
-    var _UCC = "UpdateCapabilityConfiguration";
-    var _UCCR = "UpdateClusterConfigRequest";
-    var _UCCRp = "UpdateClusterConfigResponse";
-    var _UCCp = "UpdateClusterConfig";
-    var _UCR = "UpdateCapabilityRequest";
-    var _UCRp = "UpdateCapabilityResponse";
-    var _UCV = "UpdateClusterVersion";
-    var _UCVR = "UpdateClusterVersionRequest";
-    var _UCVRp = "UpdateClusterVersionResponse";
-    var _UEAS = "UpdateEksAnywhereSubscription";
-    var _UEASR = "UpdateEksAnywhereSubscriptionRequest";
-    var _UEASRp = "UpdateEksAnywhereSubscriptionResponse";
-    var _ULP = "UpdateLabelsPayload";
-    var _UNC = "UpdateNodegroupConfig";
-    var _UNCR = "UpdateNodegroupConfigRequest";
-    var _UNCRp = "UpdateNodegroupConfigResponse";
-    var _UNV = "UpdateNodegroupVersion";
-    var _UNVR = "UpdateNodegroupVersionRequest";
-    var _UNVRp = "UpdateNodegroupVersionResponse";
-    var _UP = "UpdateParam";
-    var _UPIA = "UpdatePodIdentityAssociation";
-    var _UPIAR = "UpdatePodIdentityAssociationRequest";
-    var _UPIARp = "UpdatePodIdentityAssociationResponse";
-    var _UPR = "UpgradePolicyRequest";
-    var _UPRp = "UpgradePolicyResponse";
-    var _UPp = "UpdateParams";
-    var _UR = "UntagResource";
-    var _URM = "UpdateRoleMappings";
-    var _URR = "UntagResourceRequest";
-    var _URRn = "UntagResourceResponse";
-    var _UTP = "UpdateTaintsPayload";
-    var _VCR = "VpcConfigRequest";
-    var _VCRp = "VpcConfigResponse";
-    var _WPC = "WarmPoolConfig";
-    var _ZSCR = "ZonalShiftConfigRequest";
-    var _ZSCRo = "ZonalShiftConfigResponse";
-    var _a2 = "arn";
-    var _aA = "addonArn";
-    var _aAP = "associatedAccessPolicy";
-    var _aAPs = "associatedAccessPolicies";
-    var _aAc = "activatedAt";
-    var _aAs = "associatedAt";
-    var _aAss = "associationArn";
-    var _aB = "activatedBy";
-    var _aC = "argoCd";
-    var _aCD = "addonCompatibilityDetails";
-    var _aCc = "accessConfig";
-    var _aCct = "activationCode";
-    var _aE = "activationExpiry";
-    var _aEA = "accessEntryArn";
-    var _aEc = "accessEntry";
-    var _aEcc = "accessEntries";
-    var _aI2 = "awsIdc";
-    var _aIc = "activationId";
-    var _aId = "additionalInfo";
-    var _aIs = "associationId";
-    var _aM = "authenticationMode";
-    var _aN = "addonName";
-    var _aOUL = "addOrUpdateLabels";
-    var _aOURM = "addOrUpdateRoleMappings";
-    var _aOUT = "addOrUpdateTaints";
-    var _aP = "accessPolicies";
-    var _aPA = "associatedPolicyArn";
-    var _aR = "autoRenew";
-    var _aRC = "apiRequestConcurrency";
-    var _aS = "accessScope";
-    var _aSG = "autoScalingGroups";
-    var _aT4 = "amiType";
-    var _aV = "addonVersion";
-    var _aVd = "addonVersions";
-    var _aVl = "allowedValues";
-    var _ac = "ack";
-    var _act = "active";
-    var _ad = "addon";
-    var _add = "addons";
-    var _ar = "architecture";
-    var _as = "association";
-    var _ass = "associations";
-    var _bCCAP = "bootstrapClusterCreatorAdminPermissions";
-    var _bS = "blockStorage";
-    var _bSMA = "bootstrapSelfManagedAddons";
-    var _c5 = "client";
-    var _cA = "createdAt";
-    var _cAI = "certificateAuthorityId";
-    var _cAe = "certificateAuthority";
-    var _cAer = "certificateAuthorities";
-    var _cB = "createdBy";
-    var _cC = "connectorConfig";
-    var _cCo = "computeConfig";
-    var _cDSG = "clusterDatabaseSizeGb";
-    var _cI3 = "clientId";
-    var _cL = "clusterLogging";
-    var _cN = "clusterName";
-    var _cNa = "capabilityName";
-    var _cPCC = "controlPlaneComponentConfig";
-    var _cPCCO = "controlPlaneComponentConfigOverrides";
-    var _cPEM = "controlPlaneEgressMode";
-    var _cPIT = "controlPlaneInstanceType";
-    var _cPP = "controlPlanePlacement";
-    var _cPSC = "controlPlaneScalingConfig";
-    var _cPST = "controlPlaneScalingTiers";
-    var _cRT = "clientRequestToken";
-    var _cS2 = "clientStats";
-    var _cSGI = "clusterSecurityGroupId";
-    var _cSS = "categorySpecificSummary";
-    var _cSo = "configurationSchema";
-    var _cT = "computeTypes";
-    var _cTa = "capacityType";
-    var _cTl = "clusterType";
-    var _cV3 = "configurationValues";
-    var _cVl = "clusterVersion";
-    var _cVlu = "clusterVersions";
-    var _cVo = "compatibleVersions";
-    var _ca = "capability";
-    var _can = "cancellation";
-    var _cap = "capabilities";
-    var _cat = "category";
-    var _cate = "categories";
-    var _ci = "cidrs";
-    var _cl = "cluster";
-    var _clu = "clusters";
-    var _co3 = "code";
-    var _com = "compatibilities";
-    var _con = "configuration";
-    var _cons = "constraints";
-    var _cr = "crds";
-    var _d = "data";
-    var _dD = "deprecationDetails";
-    var _dN = "defaultNamespace";
-    var _dO = "defaultOnly";
-    var _dP = "deletionProtection";
-    var _dPP = "deletePropagationPolicy";
-    var _dPV = "defaultPlatformVersion";
-    var _dS = "disabledServices";
-    var _dST = "disableSessionTags";
-    var _dSe = "desiredSize";
-    var _dSi = "distributionStatus";
-    var _dSis = "diskSize";
-    var _dV = "defaultVersion";
-    var _dVe = "defaultValue";
-    var _de = "description";
-    var _du = "duration";
-    var _e5 = "error";
-    var _eA = "endedAt";
-    var _eC = "encryptionConfig";
-    var _eCN = "enableCrossNamespace";
-    var _eCr = "errorCode";
-    var _eD = "effectiveDate";
-    var _eDx = "expirationDate";
-    var _eI3 = "externalId";
-    var _eIT = "etcdInstanceType";
-    var _eLB = "elasticLoadBalancing";
-    var _eM = "errorMessage";
-    var _eOESD = "endOfExtendedSupportDate";
-    var _eOSSD = "endOfStandardSupportDate";
-    var _eP = "endpointPrefix";
-    var _ePA = "endpointPublicAccess";
-    var _ePAn = "endpointPrivateAccess";
-    var _ePt = "etcdPlacement";
-    var _eSK = "ec2SshKey";
-    var _eT = "eventTtl";
-    var _ef = "effect";
-    var _en = "enabled";
-    var _end = "endpoint";
-    var _er = "errors";
-    var _f = "filter";
-    var _fAA = "firstAutoActivation";
-    var _fAAi = "finalAutoActivation";
-    var _fP = "fargateProfile";
-    var _fPA = "fargateProfileArn";
-    var _fPN = "fargateProfileName";
-    var _fPNa = "fargateProfileNames";
-    var _fo = "force";
-    var _gA = "gatewayApi";
-    var _gC = "groupsClaim";
-    var _gN = "groupName";
-    var _gP = "groupsPrefix";
-    var _h4 = "health";
-    var _hE5 = "httpError";
-    var _hPACC = "horizontalPodAutoscalerControllerConfig";
-    var _hPASP = "horizontalPodAutoscalerSyncPeriod";
-    var _hQ2 = "httpQuery";
-    var _ht = "http";
-    var _i = "id";
-    var _iA = "includeAll";
-    var _iF = "ipFamily";
-    var _iIA = "idcInstanceArn";
-    var _iMAA = "idcManagedApplicationArn";
-    var _iPC = "identityProviderConfig";
-    var _iPCA = "identityProviderConfigArn";
-    var _iPCN = "identityProviderConfigName";
-    var _iPCd = "identityProviderConfigs";
-    var _iR = "idcRegion";
-    var _iS = "insightStatus";
-    var _iSn = "includeStatus";
-    var _iT3 = "instanceTypes";
-    var _iTd = "idempotencyToken";
-    var _iU = "issuerUrl";
-    var _id = "identities";
-    var _ide = "identity";
-    var _in = "insight";
-    var _inc = "include";
-    var _ins = "insights";
-    var _is = "issues";
-    var _iss = "issuer";
-    var _k = "key";
-    var _kA = "keyArn";
-    var _kASC = "kubeApiServerConfig";
-    var _kCMC = "kubeControllerManagerConfig";
-    var _kG = "kubernetesGroups";
-    var _kNC = "kubernetesNetworkConfig";
-    var _kPV = "kubernetesPatchVersion";
-    var _kRU = "kubernetesResourceUri";
-    var _kSC = "kubeSchedulerConfig";
-    var _kV = "kubernetesVersion";
-    var _kVu = "kubernetesVersions";
-    var _l = "logging";
-    var _lA = "licenseArns";
-    var _lQ = "licenseQuantity";
-    var _lRT = "lastRequestTime";
-    var _lRTa = "lastRefreshTime";
-    var _lT = "licenseType";
-    var _lTT = "lastTransitionTime";
-    var _lTa = "launchTemplate";
-    var _la = "labels";
-    var _li = "licenses";
-    var _m4 = "message";
-    var _mA = "modifiedAt";
-    var _mGPC = "maxGroupPreparedCapacity";
-    var _mI = "marketplaceInformation";
-    var _mP = "minPort";
-    var _mPNRC = "maxParallelNodesRepairedCount";
-    var _mPNRP = "maxParallelNodesRepairedPercentage";
-    var _mPa = "maxPort";
-    var _mR = "maxResults";
-    var _mRWTM = "minRepairWaitTimeMins";
-    var _mS = "minSize";
-    var _mSa = "maxSize";
-    var _mU = "maxUnavailable";
-    var _mUNTC = "maxUnhealthyNodeThresholdCount";
-    var _mUNTP = "maxUnhealthyNodeThresholdPercentage";
-    var _mUP = "maxUnavailablePercentage";
-    var _ma = "managed";
-    var _max = "max";
-    var _mi = "min";
-    var _n = "name";
-    var _nA = "networkAccess";
-    var _nAo = "notAfter";
-    var _nAod = "nodegroupArn";
-    var _nB = "notBefore";
-    var _nC = "namespaceConfig";
-    var _nMC = "nodeMonitoringCondition";
-    var _nN = "nodegroupName";
-    var _nORLD = "numberOfRequestsLast30Days";
-    var _nP = "nodePools";
-    var _nR = "nodeRole";
-    var _nRA = "nodeRoleArn";
-    var _nRC = "nodeRepairConfig";
-    var _nRCO = "nodeRepairConfigOverrides";
-    var _nRF = "nodeResourcesFit";
-    var _nT = "nextToken";
-    var _nUR = "nodeUnhealthyReason";
-    var _na = "namespaces";
-    var _nam = "namespace";
-    var _no = "nodegroup";
-    var _nod = "nodegroups";
-    var _o = "owner";
-    var _oA = "outpostArns";
-    var _oAw = "ownerArn";
-    var _oC = "outpostConfig";
-    var _oi = "oidc";
-    var _ow = "owners";
-    var _p = "publisher";
-    var _pA = "principalArn";
-    var _pAC = "publicAccessCidrs";
-    var _pAo = "policyArn";
-    var _pERA = "podExecutionRoleArn";
-    var _pGCC = "podGcControllerConfig";
-    var _pI = "productId";
-    var _pIA = "podIdentityAssociations";
-    var _pIC = "podIdentityConfiguration";
-    var _pS = "poolState";
-    var _pSRPS = "podSchedulingRatePerSecond";
-    var _pU = "productUrl";
-    var _pV = "platformVersion";
-    var _pVl = "platformVersions";
-    var _pa = "params";
-    var _po = "policy";
-    var _pr = "provider";
-    var _pre = "preserve";
-    var _pu = "publishers";
-    var _r3 = "role";
-    var _rA = "roleArn";
-    var _rASG = "remoteAccessSecurityGroup";
-    var _rAe = "remoteAccess";
-    var _rAep = "repairAction";
-    var _rAes = "resourceArn";
-    var _rAo = "rollbackAvailable";
-    var _rC2 = "requiresConfiguration";
-    var _rCe = "resolveConflicts";
-    var _rCeq = "requiredClaims";
-    var _rCo = "rollbackConfig";
-    var _rD = "releaseDate";
-    var _rI = "resourceIds";
-    var _rIP = "requiresIamPermissions";
-    var _rL = "removeLabels";
-    var _rMP = "recommendedManagedPolicies";
-    var _rNC = "remoteNetworkConfig";
-    var _rNN = "remoteNodeNetworks";
-    var _rOSI = "reuseOnScaleIn";
-    var _rPN = "remotePodNetworks";
-    var _rRM = "rbacRoleMappings";
-    var _rRMe = "removeRoleMappings";
-    var _rT3 = "removeTaints";
-    var _rV = "releaseVersion";
-    var _rVC = "resourcesVpcConfig";
-    var _rW = "replacedWith";
-    var _re = "reason";
-    var _rec = "recommendation";
-    var _res = "resources";
-    var _s5 = "smithy.ts.sdk.synthetic.com.amazonaws.eks";
-    var _sA = "serviceAccount";
-    var _sARA = "serviceAccountRoleArn";
-    var _sAt = "startedAt";
-    var _sC = "storageConfig";
-    var _sCc = "scalingConfig";
-    var _sE = "scheduledEvents";
-    var _sGI = "securityGroupIds";
-    var _sI = "subscriptionId";
-    var _sIC = "serviceIpv4Cidr";
-    var _sICe = "serviceIpv6Cidr";
-    var _sIu = "subnetIds";
-    var _sL = "spreadLevel";
-    var _sNPR = "serviceNodePortRange";
-    var _sS = "signingStatus";
-    var _sSG = "sourceSecurityGroups";
-    var _sSRV = "startServingReplacementVersion";
-    var _sSV = "stopServingVersion";
-    var _sSc = "scoringStrategy";
-    var _sT3 = "supportType";
-    var _sU = "serverUrl";
-    var _se3 = "server";
-    var _sel = "selectors";
-    var _st = "status";
-    var _sta = "statuses";
-    var _su = "subscription";
-    var _sub = "subnets";
-    var _subs = "subscriptions";
-    var _t = "tags";
-    var _tK = "tagKeys";
-    var _tL = "taintsList";
-    var _tM = "timeoutMinutes";
-    var _tN = "tierName";
-    var _tPGT = "terminatedPodGcThreshold";
-    var _tRA = "targetRoleArn";
-    var _ta = "taints";
-    var _te = "term";
-    var _ti = "tier";
-    var _to = "token";
-    var _ty = "type";
-    var _typ = "types";
-    var _u = "username";
-    var _uA = "userAgent";
-    var _uC = "updateConfig";
-    var _uCs = "usernameClaim";
-    var _uI = "updateId";
-    var _uIp = "updateIds";
-    var _uP = "upgradePolicy";
-    var _uPs = "usernamePrefix";
-    var _uS = "updateStrategy";
-    var _un = "unit";
-    var _up = "update";
-    var _us = "usage";
-    var _v = "version";
-    var _vI = "vpceIds";
-    var _vIp = "vpcId";
-    var _vS = "versionStatus";
-    var _vZ = "validZones";
-    var _va = "validity";
-    var _val = "value";
-    var _w = "weight";
-    var _wPC = "warmPoolConfig";
-    var _zSC = "zonalShiftConfig";
-    var n05 = "com.amazonaws.eks";
-    var _s_registry5 = new TypeRegistry2(_s5);
-    var EKSServiceException$ = [-3, _s5, "EKSServiceException", 0, [], []];
-    _s_registry5.registerError(EKSServiceException$, EKSServiceException);
-    var n0_registry5 = new TypeRegistry2(n05);
-    var AccessDeniedException$3 = [
-      -3,
-      n05,
-      _ADE3,
-      { [_e5]: _c5, [_hE5]: 403 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(AccessDeniedException$3, AccessDeniedException3);
-    var BadRequestException$ = [
-      -3,
-      n05,
-      _BRE,
-      { [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(BadRequestException$, BadRequestException);
-    var ClientException$ = [
-      -3,
-      n05,
-      _CE,
-      { [_e5]: _c5, [_hE5]: 400 },
-      [_cN, _nN, _aN, _sI, _m4],
-      [0, 0, 0, 0, 0]
-    ];
-    n0_registry5.registerError(ClientException$, ClientException);
-    var InvalidParameterException$ = [
-      -3,
-      n05,
-      _IPE,
-      { [_e5]: _c5, [_hE5]: 400 },
-      [_cN, _nN, _fPN, _aN, _sI, _m4],
-      [0, 0, 0, 0, 0, 0]
-    ];
-    n0_registry5.registerError(InvalidParameterException$, InvalidParameterException);
-    var InvalidRequestException$3 = [
-      -3,
-      n05,
-      _IRE3,
-      { [_e5]: _c5, [_hE5]: 400 },
-      [_cN, _nN, _aN, _sI, _m4],
-      [0, 0, 0, 0, 0]
-    ];
-    n0_registry5.registerError(InvalidRequestException$3, InvalidRequestException3);
-    var InvalidStateException$ = [
-      -3,
-      n05,
-      _ISE3,
-      { [_e5]: _c5, [_hE5]: 400 },
-      [_cN, _m4],
-      [0, 0]
-    ];
-    n0_registry5.registerError(InvalidStateException$, InvalidStateException);
-    var NotFoundException$ = [
-      -3,
-      n05,
-      _NFE,
-      { [_e5]: _c5, [_hE5]: 404 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(NotFoundException$, NotFoundException);
-    var ResourceInUseException$ = [
-      -3,
-      n05,
-      _RIUE,
-      { [_e5]: _c5, [_hE5]: 409 },
-      [_cN, _nN, _aN, _m4],
-      [0, 0, 0, 0]
-    ];
-    n0_registry5.registerError(ResourceInUseException$, ResourceInUseException);
-    var ResourceLimitExceededException$ = [
-      -3,
-      n05,
-      _RLEE,
-      { [_e5]: _c5, [_hE5]: 400 },
-      [_cN, _nN, _sI, _m4],
-      [0, 0, 0, 0]
-    ];
-    n0_registry5.registerError(ResourceLimitExceededException$, ResourceLimitExceededException);
-    var ResourceNotFoundException$2 = [
-      -3,
-      n05,
-      _RNFE2,
-      { [_e5]: _c5, [_hE5]: 404 },
-      [_cN, _nN, _fPN, _aN, _sI, _m4],
-      [0, 0, 0, 0, 0, 0]
-    ];
-    n0_registry5.registerError(ResourceNotFoundException$2, ResourceNotFoundException2);
-    var ResourcePropagationDelayException$ = [
-      -3,
-      n05,
-      _RPDE,
-      { [_e5]: _c5, [_hE5]: 428 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(ResourcePropagationDelayException$, ResourcePropagationDelayException);
-    var ServerException$ = [
-      -3,
-      n05,
-      _SE,
-      { [_e5]: _se3, [_hE5]: 500 },
-      [_cN, _nN, _aN, _sI, _m4],
-      [0, 0, 0, 0, 0]
-    ];
-    n0_registry5.registerError(ServerException$, ServerException);
-    var ServiceUnavailableException$ = [
-      -3,
-      n05,
-      _SUE,
-      { [_e5]: _se3, [_hE5]: 503 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(ServiceUnavailableException$, ServiceUnavailableException);
-    var ThrottlingException$ = [
-      -3,
-      n05,
-      _TE,
-      { [_e5]: _c5, [_hE5]: 429 },
-      [_cN, _m4],
-      [0, 0]
-    ];
-    n0_registry5.registerError(ThrottlingException$, ThrottlingException);
-    var UnsupportedAvailabilityZoneException$ = [
-      -3,
-      n05,
-      _UAZE,
-      { [_e5]: _c5, [_hE5]: 400 },
-      [_m4, _cN, _nN, _vZ],
-      [0, 0, 0, 64 | 0]
-    ];
-    n0_registry5.registerError(UnsupportedAvailabilityZoneException$, UnsupportedAvailabilityZoneException);
-    var errorTypeRegistries5 = [
-      _s_registry5,
-      n0_registry5
-    ];
-    var AccessConfigResponse$ = [
-      3,
-      n05,
-      _ACR,
-      0,
-      [_bCCAP, _aM],
-      [2, 0]
-    ];
-    var AccessEntry$ = [
-      3,
-      n05,
-      _AE,
-      0,
-      [_cN, _pA, _kG, _aEA, _cA, _mA, _t, _u, _ty],
-      [0, 0, 64 | 0, 0, 4, 4, 128 | 0, 0, 0]
-    ];
-    var AccessPolicy$ = [
-      3,
-      n05,
-      _AP,
-      0,
-      [_n, _a2],
-      [0, 0]
-    ];
-    var AccessScope$ = [
-      3,
-      n05,
-      _AS,
-      0,
-      [_ty, _na],
-      [0, 64 | 0]
-    ];
-    var AckConfigRequest$ = [
-      3,
-      n05,
-      _ACRc,
-      0,
-      [_eCN, _dS],
-      [2, 64 | 0]
-    ];
-    var AckConfigResponse$ = [
-      3,
-      n05,
-      _ACRck,
-      0,
-      [_eCN, _dS],
-      [2, 64 | 0]
-    ];
-    var ActivateCertificateAuthorityRequest$ = [
-      3,
-      n05,
-      _ACAR,
-      0,
-      [_cN, _cAI, _cRT],
-      [[0, 1], [0, 1], [0, 4]],
-      2
-    ];
-    var ActivateCertificateAuthorityResponse$ = [
-      3,
-      n05,
-      _ACARc,
-      0,
-      [_up, _cAe],
-      [() => Update$, () => CertificateAuthoritySummary$]
-    ];
-    var ActiveCertificateAuthority$ = [
-      3,
-      n05,
-      _ACA,
-      0,
-      [_i, _aB],
-      [0, 0]
-    ];
-    var Addon$ = [
-      3,
-      n05,
-      _A2,
-      0,
-      [_aN, _cN, _st, _aV, _h4, _aA, _cA, _mA, _sARA, _t, _p, _o, _mI, _cV3, _pIA, _nC],
-      [0, 0, 0, 0, () => AddonHealth$, 0, 4, 4, 0, 128 | 0, 0, 0, () => MarketplaceInformation$, 0, 64 | 0, () => AddonNamespaceConfigResponse$]
-    ];
-    var AddonCompatibilityDetail$ = [
-      3,
-      n05,
-      _ACD,
-      0,
-      [_n, _cVo],
-      [0, 64 | 0]
-    ];
-    var AddonHealth$ = [
-      3,
-      n05,
-      _AH,
-      0,
-      [_is],
-      [() => AddonIssueList]
-    ];
-    var AddonInfo$ = [
-      3,
-      n05,
-      _AI,
-      0,
-      [_aN, _ty, _aVd, _p, _o, _mI, _dN],
-      [0, 0, () => AddonVersionInfoList, 0, 0, () => MarketplaceInformation$, 0]
-    ];
-    var AddonIssue$ = [
-      3,
-      n05,
-      _AId,
-      0,
-      [_co3, _m4, _rI],
-      [0, 0, 64 | 0]
-    ];
-    var AddonNamespaceConfigRequest$ = [
-      3,
-      n05,
-      _ANCR,
-      0,
-      [_nam],
-      [0]
-    ];
-    var AddonNamespaceConfigResponse$ = [
-      3,
-      n05,
-      _ANCRd,
-      0,
-      [_nam],
-      [0]
-    ];
-    var AddonPodIdentityAssociations$ = [
-      3,
-      n05,
-      _APIA,
-      0,
-      [_sA, _rA],
-      [0, 0],
-      2
-    ];
-    var AddonPodIdentityConfiguration$ = [
-      3,
-      n05,
-      _APIC,
-      0,
-      [_sA, _rMP],
-      [0, 64 | 0]
-    ];
-    var AddonVersionInfo$ = [
-      3,
-      n05,
-      _AVI,
-      0,
-      [_aV, _ar, _cT, _com, _rC2, _rIP],
-      [0, 64 | 0, 64 | 0, () => Compatibilities, 2, 2]
-    ];
-    var AllowedValuesConstraint$ = [
-      3,
-      n05,
-      _AVC,
-      0,
-      [_aVl],
-      [64 | 0]
-    ];
-    var ArgoCdAwsIdcConfigRequest$ = [
-      3,
-      n05,
-      _ACAICR,
-      0,
-      [_iIA, _iR],
-      [0, 0],
-      1
-    ];
-    var ArgoCdAwsIdcConfigResponse$ = [
-      3,
-      n05,
-      _ACAICRr,
-      0,
-      [_iIA, _iR, _iMAA],
-      [0, 0, 0]
-    ];
-    var ArgoCdConfigRequest$ = [
-      3,
-      n05,
-      _ACCR,
-      0,
-      [_aI2, _nam, _rRM, _nA, _eP],
-      [() => ArgoCdAwsIdcConfigRequest$, 0, () => ArgoCdRoleMappingList, () => ArgoCdNetworkAccessConfigRequest$, 0],
-      1
-    ];
-    var ArgoCdConfigResponse$ = [
-      3,
-      n05,
-      _ACCRr,
-      0,
-      [_nam, _aI2, _rRM, _nA, _sU, _eP],
-      [0, () => ArgoCdAwsIdcConfigResponse$, () => ArgoCdRoleMappingList, () => ArgoCdNetworkAccessConfigResponse$, 0, 0]
-    ];
-    var ArgoCdNetworkAccessConfigRequest$ = [
-      3,
-      n05,
-      _ACNACR,
-      0,
-      [_vI],
-      [64 | 0]
-    ];
-    var ArgoCdNetworkAccessConfigResponse$ = [
-      3,
-      n05,
-      _ACNACRr,
-      0,
-      [_vI],
-      [64 | 0]
-    ];
-    var ArgoCdRoleMapping$ = [
-      3,
-      n05,
-      _ACRM,
-      0,
-      [_r3, _id],
-      [0, () => SsoIdentityList],
-      2
-    ];
-    var AssociateAccessPolicyRequest$ = [
-      3,
-      n05,
-      _AAPR,
-      0,
-      [_cN, _pA, _pAo, _aS],
-      [[0, 1], [0, 1], 0, () => AccessScope$],
-      4
-    ];
-    var AssociateAccessPolicyResponse$ = [
-      3,
-      n05,
-      _AAPRs,
-      0,
-      [_cN, _pA, _aAP],
-      [0, 0, () => AssociatedAccessPolicy$]
-    ];
-    var AssociatedAccessPolicy$ = [
-      3,
-      n05,
-      _AAP,
-      0,
-      [_pAo, _aS, _aAs, _mA],
-      [0, () => AccessScope$, 4, 4]
-    ];
-    var AssociateEncryptionConfigRequest$ = [
-      3,
-      n05,
-      _AECR,
-      0,
-      [_cN, _eC, _cRT],
-      [[0, 1], () => EncryptionConfigList, [0, 4]],
-      2
-    ];
-    var AssociateEncryptionConfigResponse$ = [
-      3,
-      n05,
-      _AECRs,
-      0,
-      [_up],
-      [() => Update$]
-    ];
-    var AssociateIdentityProviderConfigRequest$ = [
-      3,
-      n05,
-      _AIPCR,
-      0,
-      [_cN, _oi, _t, _cRT],
-      [[0, 1], () => OidcIdentityProviderConfigRequest$, 128 | 0, [0, 4]],
-      2
-    ];
-    var AssociateIdentityProviderConfigResponse$ = [
-      3,
-      n05,
-      _AIPCRs,
-      0,
-      [_up, _t],
-      [() => Update$, 128 | 0]
-    ];
-    var AutoScalingGroup$ = [
-      3,
-      n05,
-      _ASG,
-      0,
-      [_n],
-      [0]
-    ];
-    var BlockStorage$ = [
-      3,
-      n05,
-      _BS,
-      0,
-      [_en],
-      [2]
-    ];
-    var Cancellation$ = [
-      3,
-      n05,
-      _C2,
-      0,
-      [_st, _re],
-      [0, 0]
-    ];
-    var CancelUpdateRequest$ = [
-      3,
-      n05,
-      _CUR,
-      0,
-      [_n, _uI, _cRT],
-      [[0, 1], [0, 1], [0, 4]],
-      2
-    ];
-    var CancelUpdateResponse$ = [
-      3,
-      n05,
-      _CURa,
-      0,
-      [_up],
-      [() => Update$]
-    ];
-    var Capability$ = [
-      3,
-      n05,
-      _Ca,
-      0,
-      [_cNa, _a2, _cN, _ty, _rA, _st, _v, _con, _t, _h4, _cA, _mA, _dPP],
-      [0, 0, 0, 0, 0, 0, 0, () => CapabilityConfigurationResponse$, 128 | 0, () => CapabilityHealth$, 4, 4, 0]
-    ];
-    var CapabilityConfigurationRequest$ = [
-      3,
-      n05,
-      _CCR,
-      0,
-      [_aC, _ac],
-      [() => ArgoCdConfigRequest$, () => AckConfigRequest$]
-    ];
-    var CapabilityConfigurationResponse$ = [
-      3,
-      n05,
-      _CCRa,
-      0,
-      [_aC, _ac],
-      [() => ArgoCdConfigResponse$, () => AckConfigResponse$]
-    ];
-    var CapabilityHealth$ = [
-      3,
-      n05,
-      _CH,
-      0,
-      [_is],
-      [() => CapabilityIssueList]
-    ];
-    var CapabilityIssue$ = [
-      3,
-      n05,
-      _CI,
-      0,
-      [_co3, _m4],
-      [0, 0]
-    ];
-    var CapabilitySummary$ = [
-      3,
-      n05,
-      _CS2,
-      0,
-      [_cNa, _a2, _ty, _st, _v, _cA, _mA],
-      [0, 0, 0, 0, 0, 4, 4]
-    ];
-    var Certificate$ = [
-      3,
-      n05,
-      _Ce,
-      0,
-      [_d, _act],
-      [0, () => ActiveCertificateAuthority$]
-    ];
-    var CertificateAuthority$ = [
-      3,
-      n05,
-      _CA2,
-      0,
-      [_i, _cA, _cB, _aAc, _aB, _sS, _dSi, _va, _sE, _rAo, _d],
-      [0, 4, 0, 4, 0, 0, 0, () => CertificateAuthorityValidity$, () => CertificateAuthorityScheduledEvents$, 2, 0]
-    ];
-    var CertificateAuthorityScheduledEvents$ = [
-      3,
-      n05,
-      _CASE,
-      0,
-      [_fAA, _fAAi],
-      [4, 4]
-    ];
-    var CertificateAuthoritySummary$ = [
-      3,
-      n05,
-      _CAS,
-      0,
-      [_i, _cA, _cB, _aAc, _aB, _sS, _dSi],
-      [0, 4, 0, 4, 0, 0, 0]
-    ];
-    var CertificateAuthorityValidity$ = [
-      3,
-      n05,
-      _CAV,
-      0,
-      [_nB, _nAo],
-      [4, 4]
-    ];
-    var ClientStat$ = [
-      3,
-      n05,
-      _CSl,
-      0,
-      [_uA, _nORLD, _lRT],
-      [0, 1, 4]
-    ];
-    var Cluster$ = [
-      3,
-      n05,
-      _Cl,
-      0,
-      [_n, _a2, _cA, _v, _end, _rA, _rVC, _kNC, _l, _ide, _st, _cAe, _cRT, _pV, _t, _eC, _cC, _i, _h4, _oC, _aCc, _uP, _zSC, _rNC, _cCo, _sC, _dP, _cPSC, _kASC, _kSC, _kCMC],
-      [0, 0, 4, 0, 0, 0, () => VpcConfigResponse$, () => KubernetesNetworkConfigResponse$, () => Logging$, () => Identity$, 0, () => Certificate$, 0, 0, 128 | 0, () => EncryptionConfigList, () => ConnectorConfigResponse$, 0, () => ClusterHealth$, () => OutpostConfigResponse$, () => AccessConfigResponse$, () => UpgradePolicyResponse$, () => ZonalShiftConfigResponse$, () => RemoteNetworkConfigResponse$, () => ComputeConfigResponse$, () => StorageConfigResponse$, 2, () => ControlPlaneScalingConfig$, () => KubeApiServerConfigResponse$, () => KubeSchedulerConfigResponse$, () => KubeControllerManagerConfigResponse$]
-    ];
-    var ClusterHealth$ = [
-      3,
-      n05,
-      _CHl,
-      0,
-      [_is],
-      [() => ClusterIssueList]
-    ];
-    var ClusterIssue$ = [
-      3,
-      n05,
-      _CIl,
-      0,
-      [_co3, _m4, _rI],
-      [0, 0, 64 | 0]
-    ];
-    var ClusterVersionInformation$ = [
-      3,
-      n05,
-      _CVI,
-      0,
-      [_cVl, _cTl, _dPV, _dV, _rD, _eOSSD, _eOESD, _st, _vS, _kPV, _cPST, _cPCC],
-      [0, 0, 0, 2, 4, 4, 4, 0, 0, 0, () => ControlPlaneScalingTierList, () => ControlPlaneConfigInfo$]
-    ];
-    var Compatibility$ = [
-      3,
-      n05,
-      _Co,
-      0,
-      [_cVl, _pVl, _dV],
-      [0, 64 | 0, 2]
-    ];
-    var ComputeConfigRequest$ = [
-      3,
-      n05,
-      _CCRo,
-      0,
-      [_en, _nP, _nRA],
-      [2, 64 | 0, 0]
-    ];
-    var ComputeConfigResponse$ = [
-      3,
-      n05,
-      _CCRom,
-      0,
-      [_en, _nP, _nRA],
-      [2, 64 | 0, 0]
-    ];
-    var ConnectorConfigRequest$ = [
-      3,
-      n05,
-      _CCRon,
-      0,
-      [_rA, _pr],
-      [0, 0],
-      2
-    ];
-    var ConnectorConfigResponse$ = [
-      3,
-      n05,
-      _CCRonn,
-      0,
-      [_aIc, _aCct, _aE, _pr, _rA],
-      [0, 0, 4, 0, 0]
-    ];
-    var ControlPlaneConfigInfo$ = [
-      3,
-      n05,
-      _CPCI,
-      0,
-      [_kASC, _kSC, _kCMC],
-      [() => KubeApiServerVersionConfig$, () => KubeSchedulerVersionConfig$, () => KubeControllerManagerVersionConfig$]
-    ];
-    var ControlPlanePlacementRequest$ = [
-      3,
-      n05,
-      _CPPR,
-      0,
-      [_gN, _sL],
-      [0, 0]
-    ];
-    var ControlPlanePlacementResponse$ = [
-      3,
-      n05,
-      _CPPRo,
-      0,
-      [_gN, _sL],
-      [0, 0]
-    ];
-    var ControlPlaneScalingConfig$ = [
-      3,
-      n05,
-      _CPSC,
-      0,
-      [_ti],
-      [0]
-    ];
-    var ControlPlaneScalingTierInfo$ = [
-      3,
-      n05,
-      _CPSTI,
-      0,
-      [_tN, _aRC, _pSRPS, _cDSG, _cPCCO],
-      [0, 1, 1, 1, () => ControlPlaneConfigInfo$]
-    ];
-    var CrdManagementConfiguration$ = [
-      3,
-      n05,
-      _CMC,
-      0,
-      [_ma],
-      [2]
-    ];
-    var CreateAccessConfigRequest$ = [
-      3,
-      n05,
-      _CACR,
-      0,
-      [_bCCAP, _aM],
-      [2, 0]
-    ];
-    var CreateAccessEntryRequest$ = [
-      3,
-      n05,
-      _CAER,
-      0,
-      [_cN, _pA, _kG, _t, _cRT, _u, _ty],
-      [[0, 1], 0, 64 | 0, 128 | 0, [0, 4], 0, 0],
-      2
-    ];
-    var CreateAccessEntryResponse$ = [
-      3,
-      n05,
-      _CAERr,
-      0,
-      [_aEc],
-      [() => AccessEntry$]
-    ];
-    var CreateAddonRequest$ = [
-      3,
-      n05,
-      _CAR,
-      0,
-      [_cN, _aN, _aV, _sARA, _rCe, _cRT, _t, _cV3, _pIA, _nC],
-      [[0, 1], 0, 0, 0, 0, [0, 4], 128 | 0, 0, () => AddonPodIdentityAssociationsList, () => AddonNamespaceConfigRequest$],
-      2
-    ];
-    var CreateAddonResponse$ = [
-      3,
-      n05,
-      _CARr,
-      0,
-      [_ad],
-      [() => Addon$]
-    ];
-    var CreateCapabilityRequest$ = [
-      3,
-      n05,
-      _CCRr,
-      0,
-      [_cNa, _cN, _ty, _rA, _dPP, _cRT, _con, _t],
-      [0, [0, 1], 0, 0, 0, [0, 4], () => CapabilityConfigurationRequest$, 128 | 0],
-      5
-    ];
-    var CreateCapabilityResponse$ = [
-      3,
-      n05,
-      _CCRre,
-      0,
-      [_ca],
-      [() => Capability$]
-    ];
-    var CreateCertificateAuthorityRequest$ = [
-      3,
-      n05,
-      _CCAR,
-      0,
-      [_cN, _cRT],
-      [[0, 1], [0, 4]],
-      1
-    ];
-    var CreateCertificateAuthorityResponse$ = [
-      3,
-      n05,
-      _CCARr,
-      0,
-      [_up, _cAe],
-      [() => Update$, () => CertificateAuthoritySummary$]
-    ];
-    var CreateClusterRequest$ = [
-      3,
-      n05,
-      _CCRrea,
-      0,
-      [_n, _rA, _rVC, _v, _kNC, _l, _cRT, _t, _eC, _oC, _aCc, _bSMA, _uP, _zSC, _rNC, _cCo, _sC, _dP, _cPSC, _kASC, _kSC, _kCMC],
-      [0, 0, () => VpcConfigRequest$, 0, () => KubernetesNetworkConfigRequest$, () => Logging$, [0, 4], 128 | 0, () => EncryptionConfigList, () => OutpostConfigRequest$, () => CreateAccessConfigRequest$, 2, () => UpgradePolicyRequest$, () => ZonalShiftConfigRequest$, () => RemoteNetworkConfigRequest$, () => ComputeConfigRequest$, () => StorageConfigRequest$, 2, () => ControlPlaneScalingConfig$, () => KubeApiServerConfigRequest$, () => KubeSchedulerConfigRequest$, () => KubeControllerManagerConfigRequest$],
-      3
-    ];
-    var CreateClusterResponse$ = [
-      3,
-      n05,
-      _CCRreat,
-      0,
-      [_cl],
-      [() => Cluster$]
-    ];
-    var CreateEksAnywhereSubscriptionRequest$ = [
-      3,
-      n05,
-      _CEASR,
-      0,
-      [_n, _te, _lQ, _lT, _aR, _cRT, _t],
-      [0, () => EksAnywhereSubscriptionTerm$, 1, 0, 2, [0, 4], 128 | 0],
-      2
-    ];
-    var CreateEksAnywhereSubscriptionResponse$ = [
-      3,
-      n05,
-      _CEASRr,
-      0,
-      [_su],
-      [() => EksAnywhereSubscription$]
-    ];
-    var CreateFargateProfileRequest$ = [
-      3,
-      n05,
-      _CFPR,
-      0,
-      [_fPN, _cN, _pERA, _sub, _sel, _cRT, _t],
-      [0, [0, 1], 0, 64 | 0, () => FargateProfileSelectors, [0, 4], 128 | 0],
-      3
-    ];
-    var CreateFargateProfileResponse$ = [
-      3,
-      n05,
-      _CFPRr,
-      0,
-      [_fP],
-      [() => FargateProfile$]
-    ];
-    var CreateNodegroupRequest$ = [
-      3,
-      n05,
-      _CNR,
-      0,
-      [_cN, _nN, _sub, _nR, _sCc, _dSis, _iT3, _aT4, _rAe, _la, _ta, _t, _cRT, _lTa, _uC, _nRC, _cTa, _v, _rV, _wPC],
-      [[0, 1], 0, 64 | 0, 0, () => NodegroupScalingConfig$, 1, 64 | 0, 0, () => RemoteAccessConfig$, 128 | 0, () => taintsList, 128 | 0, [0, 4], () => LaunchTemplateSpecification$, () => NodegroupUpdateConfig$, () => NodeRepairConfig$, 0, 0, 0, () => WarmPoolConfig$],
-      4
-    ];
-    var CreateNodegroupResponse$ = [
-      3,
-      n05,
-      _CNRr,
-      0,
-      [_no],
-      [() => Nodegroup$]
-    ];
-    var CreatePodIdentityAssociationRequest$ = [
-      3,
-      n05,
-      _CPIAR,
-      0,
-      [_cN, _nam, _sA, _rA, _cRT, _t, _dST, _tRA, _po],
-      [[0, 1], 0, 0, 0, [0, 4], 128 | 0, 2, 0, 0],
-      4
-    ];
-    var CreatePodIdentityAssociationResponse$ = [
-      3,
-      n05,
-      _CPIARr,
-      0,
-      [_as],
-      [() => PodIdentityAssociation$]
-    ];
-    var DeleteAccessEntryRequest$ = [
-      3,
-      n05,
-      _DAER,
-      0,
-      [_cN, _pA],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DeleteAccessEntryResponse$ = [
-      3,
-      n05,
-      _DAERe,
-      0,
-      [],
-      []
-    ];
-    var DeleteAddonRequest$ = [
-      3,
-      n05,
-      _DAR,
-      0,
-      [_cN, _aN, _pre],
-      [[0, 1], [0, 1], [2, { [_hQ2]: _pre }]],
-      2
-    ];
-    var DeleteAddonResponse$ = [
-      3,
-      n05,
-      _DARe,
-      0,
-      [_ad],
-      [() => Addon$]
-    ];
-    var DeleteCapabilityRequest$ = [
-      3,
-      n05,
-      _DCR,
-      0,
-      [_cN, _cNa],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DeleteCapabilityResponse$ = [
-      3,
-      n05,
-      _DCRe,
-      0,
-      [_ca],
-      [() => Capability$]
-    ];
-    var DeleteCertificateAuthorityRequest$ = [
-      3,
-      n05,
-      _DCAR,
-      0,
-      [_cN, _cAI, _cRT],
-      [[0, 1], [0, 1], [0, { [_hQ2]: _cRT, [_iTd]: 1 }]],
-      2
-    ];
-    var DeleteCertificateAuthorityResponse$ = [
-      3,
-      n05,
-      _DCARe,
-      0,
-      [_up, _cAe],
-      [() => Update$, () => CertificateAuthoritySummary$]
-    ];
-    var DeleteClusterRequest$ = [
-      3,
-      n05,
-      _DCRel,
-      0,
-      [_n],
-      [[0, 1]],
-      1
-    ];
-    var DeleteClusterResponse$ = [
-      3,
-      n05,
-      _DCRele,
-      0,
-      [_cl],
-      [() => Cluster$]
-    ];
-    var DeleteEksAnywhereSubscriptionRequest$ = [
-      3,
-      n05,
-      _DEASR,
-      0,
-      [_i],
-      [[0, 1]],
-      1
-    ];
-    var DeleteEksAnywhereSubscriptionResponse$ = [
-      3,
-      n05,
-      _DEASRe,
-      0,
-      [_su],
-      [() => EksAnywhereSubscription$]
-    ];
-    var DeleteFargateProfileRequest$ = [
-      3,
-      n05,
-      _DFPR,
-      0,
-      [_cN, _fPN],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DeleteFargateProfileResponse$ = [
-      3,
-      n05,
-      _DFPRe,
-      0,
-      [_fP],
-      [() => FargateProfile$]
-    ];
-    var DeleteNodegroupRequest$ = [
-      3,
-      n05,
-      _DNR,
-      0,
-      [_cN, _nN],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DeleteNodegroupResponse$ = [
-      3,
-      n05,
-      _DNRe,
-      0,
-      [_no],
-      [() => Nodegroup$]
-    ];
-    var DeletePodIdentityAssociationRequest$ = [
-      3,
-      n05,
-      _DPIAR,
-      0,
-      [_cN, _aIs],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DeletePodIdentityAssociationResponse$ = [
-      3,
-      n05,
-      _DPIARe,
-      0,
-      [_as],
-      [() => PodIdentityAssociation$]
-    ];
-    var DeprecationDetail$ = [
-      3,
-      n05,
-      _DD,
-      0,
-      [_us, _rW, _sSV, _sSRV, _cS2],
-      [0, 0, 0, 0, () => ClientStats]
-    ];
-    var DeregisterClusterRequest$ = [
-      3,
-      n05,
-      _DCRer,
-      0,
-      [_n],
-      [[0, 1]],
-      1
-    ];
-    var DeregisterClusterResponse$ = [
-      3,
-      n05,
-      _DCRere,
-      0,
-      [_cl],
-      [() => Cluster$]
-    ];
-    var DescribeAccessEntryRequest$ = [
-      3,
-      n05,
-      _DAERes,
-      0,
-      [_cN, _pA],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DescribeAccessEntryResponse$ = [
-      3,
-      n05,
-      _DAEResc,
-      0,
-      [_aEc],
-      [() => AccessEntry$]
-    ];
-    var DescribeAddonConfigurationRequest$ = [
-      3,
-      n05,
-      _DACR,
-      0,
-      [_aN, _aV],
-      [[0, { [_hQ2]: _aN }], [0, { [_hQ2]: _aV }]],
-      2
-    ];
-    var DescribeAddonConfigurationResponse$ = [
-      3,
-      n05,
-      _DACRe,
-      0,
-      [_aN, _aV, _cSo, _pIC],
-      [0, 0, 0, () => AddonPodIdentityConfigurationList]
-    ];
-    var DescribeAddonRequest$ = [
-      3,
-      n05,
-      _DARes,
-      0,
-      [_cN, _aN],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DescribeAddonResponse$ = [
-      3,
-      n05,
-      _DAResc,
-      0,
-      [_ad],
-      [() => Addon$]
-    ];
-    var DescribeAddonVersionsRequest$ = [
-      3,
-      n05,
-      _DAVR,
-      0,
-      [_kV, _mR, _nT, _aN, _typ, _pu, _ow],
-      [[0, { [_hQ2]: _kV }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [0, { [_hQ2]: _aN }], [64 | 0, { [_hQ2]: _typ }], [64 | 0, { [_hQ2]: _pu }], [64 | 0, { [_hQ2]: _ow }]]
-    ];
-    var DescribeAddonVersionsResponse$ = [
-      3,
-      n05,
-      _DAVRe,
-      0,
-      [_add, _nT],
-      [() => Addons, 0]
-    ];
-    var DescribeCapabilityRequest$ = [
-      3,
-      n05,
-      _DCRes,
-      0,
-      [_cN, _cNa],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DescribeCapabilityResponse$ = [
-      3,
-      n05,
-      _DCResc,
-      0,
-      [_ca],
-      [() => Capability$]
-    ];
-    var DescribeCertificateAuthorityRequest$ = [
-      3,
-      n05,
-      _DCARes,
-      0,
-      [_cN, _cAI],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DescribeCertificateAuthorityResponse$ = [
-      3,
-      n05,
-      _DCAResc,
-      0,
-      [_cAe],
-      [() => CertificateAuthority$]
-    ];
-    var DescribeClusterRequest$ = [
-      3,
-      n05,
-      _DCRescr,
-      0,
-      [_n],
-      [[0, 1]],
-      1
-    ];
-    var DescribeClusterResponse$ = [
-      3,
-      n05,
-      _DCRescri,
-      0,
-      [_cl],
-      [() => Cluster$]
-    ];
-    var DescribeClusterVersionsRequest$ = [
-      3,
-      n05,
-      _DCVR,
-      0,
-      [_cTl, _mR, _nT, _dO, _iA, _cVlu, _st, _vS],
-      [[0, { [_hQ2]: _cTl }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [2, { [_hQ2]: _dO }], [2, { [_hQ2]: _iA }], [64 | 0, { [_hQ2]: _cVlu }], [0, { [_hQ2]: _st }], [0, { [_hQ2]: _vS }]]
-    ];
-    var DescribeClusterVersionsResponse$ = [
-      3,
-      n05,
-      _DCVRe,
-      0,
-      [_nT, _cVlu],
-      [0, () => ClusterVersionList]
-    ];
-    var DescribeEksAnywhereSubscriptionRequest$ = [
-      3,
-      n05,
-      _DEASRes,
-      0,
-      [_i],
-      [[0, 1]],
-      1
-    ];
-    var DescribeEksAnywhereSubscriptionResponse$ = [
-      3,
-      n05,
-      _DEASResc,
-      0,
-      [_su],
-      [() => EksAnywhereSubscription$]
-    ];
-    var DescribeFargateProfileRequest$ = [
-      3,
-      n05,
-      _DFPRes,
-      0,
-      [_cN, _fPN],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DescribeFargateProfileResponse$ = [
-      3,
-      n05,
-      _DFPResc,
-      0,
-      [_fP],
-      [() => FargateProfile$]
-    ];
-    var DescribeIdentityProviderConfigRequest$ = [
-      3,
-      n05,
-      _DIPCR,
-      0,
-      [_cN, _iPC],
-      [[0, 1], () => IdentityProviderConfig$],
-      2
-    ];
-    var DescribeIdentityProviderConfigResponse$ = [
-      3,
-      n05,
-      _DIPCRe,
-      0,
-      [_iPC],
-      [() => IdentityProviderConfigResponse$]
-    ];
-    var DescribeInsightRequest$ = [
-      3,
-      n05,
-      _DIR,
-      0,
-      [_cN, _i],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DescribeInsightResponse$ = [
-      3,
-      n05,
-      _DIRe,
-      0,
-      [_in],
-      [() => Insight$]
-    ];
-    var DescribeInsightsRefreshRequest$ = [
-      3,
-      n05,
-      _DIRR,
-      0,
-      [_cN],
-      [[0, 1]],
-      1
-    ];
-    var DescribeInsightsRefreshResponse$ = [
-      3,
-      n05,
-      _DIRRe,
-      0,
-      [_m4, _st, _sAt, _eA],
-      [0, 0, 4, 4]
-    ];
-    var DescribeNodegroupRequest$ = [
-      3,
-      n05,
-      _DNRes,
-      0,
-      [_cN, _nN],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DescribeNodegroupResponse$ = [
-      3,
-      n05,
-      _DNResc,
-      0,
-      [_no],
-      [() => Nodegroup$]
-    ];
-    var DescribePodIdentityAssociationRequest$ = [
-      3,
-      n05,
-      _DPIARes,
-      0,
-      [_cN, _aIs],
-      [[0, 1], [0, 1]],
-      2
-    ];
-    var DescribePodIdentityAssociationResponse$ = [
-      3,
-      n05,
-      _DPIAResc,
-      0,
-      [_as],
-      [() => PodIdentityAssociation$]
-    ];
-    var DescribeUpdateRequest$ = [
-      3,
-      n05,
-      _DUR,
-      0,
-      [_n, _uI, _nN, _aN, _cNa],
-      [[0, 1], [0, 1], [0, { [_hQ2]: _nN }], [0, { [_hQ2]: _aN }], [0, { [_hQ2]: _cNa }]],
-      2
-    ];
-    var DescribeUpdateResponse$ = [
-      3,
-      n05,
-      _DURe,
-      0,
-      [_up],
-      [() => Update$]
-    ];
-    var DisassociateAccessPolicyRequest$ = [
-      3,
-      n05,
-      _DAPR,
-      0,
-      [_cN, _pA, _pAo],
-      [[0, 1], [0, 1], [0, 1]],
-      3
-    ];
-    var DisassociateAccessPolicyResponse$ = [
-      3,
-      n05,
-      _DAPRi,
-      0,
-      [],
-      []
-    ];
-    var DisassociateIdentityProviderConfigRequest$ = [
-      3,
-      n05,
-      _DIPCRi,
-      0,
-      [_cN, _iPC, _cRT],
-      [[0, 1], () => IdentityProviderConfig$, [0, 4]],
-      2
-    ];
-    var DisassociateIdentityProviderConfigResponse$ = [
-      3,
-      n05,
-      _DIPCRis,
-      0,
-      [_up],
-      [() => Update$]
-    ];
-    var DurationConstraints$ = [
-      3,
-      n05,
-      _DC,
-      0,
-      [_mi, _max],
-      [0, 0]
-    ];
-    var DurationParameterConfig$ = [
-      3,
-      n05,
-      _DPC,
-      0,
-      [_dVe, _cons],
-      [0, () => DurationConstraints$]
-    ];
-    var EksAnywhereSubscription$ = [
-      3,
-      n05,
-      _EAS,
-      0,
-      [_i, _a2, _cA, _eD, _eDx, _lQ, _lT, _te, _st, _aR, _lA, _li, _t],
-      [0, 0, 4, 4, 4, 1, 0, () => EksAnywhereSubscriptionTerm$, 0, 2, 64 | 0, () => LicenseList, 128 | 0]
-    ];
-    var EksAnywhereSubscriptionTerm$ = [
-      3,
-      n05,
-      _EAST,
-      0,
-      [_du, _un],
-      [1, 0]
-    ];
-    var ElasticLoadBalancing$ = [
-      3,
-      n05,
-      _ELB,
-      0,
-      [_en, _gA],
-      [2, () => GatewayApiConfiguration$]
-    ];
-    var EncryptionConfig$ = [
-      3,
-      n05,
-      _EC,
-      0,
-      [_res, _pr],
-      [64 | 0, () => Provider$]
-    ];
-    var ErrorDetail$ = [
-      3,
-      n05,
-      _ED,
-      0,
-      [_eCr, _eM, _rI],
-      [0, 0, 64 | 0]
-    ];
-    var EtcdPlacementRequest$ = [
-      3,
-      n05,
-      _EPR,
-      0,
-      [_sL],
-      [0]
-    ];
-    var EtcdPlacementResponse$ = [
-      3,
-      n05,
-      _EPRt,
-      0,
-      [_sL],
-      [0]
-    ];
-    var FargateProfile$ = [
-      3,
-      n05,
-      _FP,
-      0,
-      [_fPN, _fPA, _cN, _cA, _pERA, _sub, _sel, _st, _t, _h4],
-      [0, 0, 0, 4, 0, 64 | 0, () => FargateProfileSelectors, 0, 128 | 0, () => FargateProfileHealth$]
-    ];
-    var FargateProfileHealth$ = [
-      3,
-      n05,
-      _FPH,
-      0,
-      [_is],
-      [() => FargateProfileIssueList]
-    ];
-    var FargateProfileIssue$ = [
-      3,
-      n05,
-      _FPI,
-      0,
-      [_co3, _m4, _rI],
-      [0, 0, 64 | 0]
-    ];
-    var FargateProfileSelector$ = [
-      3,
-      n05,
-      _FPS,
-      0,
-      [_nam, _la],
-      [0, 128 | 0]
-    ];
-    var GatewayApiConfiguration$ = [
-      3,
-      n05,
-      _GAC,
-      0,
-      [_cr],
-      [() => CrdManagementConfiguration$]
-    ];
-    var HorizontalPodAutoscalerControllerConfigRequest$ = [
-      3,
-      n05,
-      _HPACCR,
-      0,
-      [_hPASP],
-      [0]
-    ];
-    var HorizontalPodAutoscalerControllerConfigResponse$ = [
-      3,
-      n05,
-      _HPACCRo,
-      0,
-      [_hPASP],
-      [0]
-    ];
-    var HorizontalPodAutoscalerControllerVersionConfig$ = [
-      3,
-      n05,
-      _HPACVC,
-      0,
-      [_hPASP],
-      [() => DurationParameterConfig$]
-    ];
-    var Identity$ = [
-      3,
-      n05,
-      _I,
-      0,
-      [_oi],
-      [() => OIDC$]
-    ];
-    var IdentityProviderConfig$ = [
-      3,
-      n05,
-      _IPC,
-      0,
-      [_ty, _n],
-      [0, 0],
-      2
-    ];
-    var IdentityProviderConfigResponse$ = [
-      3,
-      n05,
-      _IPCR,
-      0,
-      [_oi],
-      [() => OidcIdentityProviderConfig$]
-    ];
-    var Insight$ = [
-      3,
-      n05,
-      _In,
-      0,
-      [_i, _n, _cat, _kV, _lRTa, _lTT, _de, _iS, _rec, _aId, _res, _cSS],
-      [0, 0, 0, 0, 4, 4, 0, () => InsightStatus$, 0, 128 | 0, () => InsightResourceDetails, () => InsightCategorySpecificSummary$]
-    ];
-    var InsightCategorySpecificSummary$ = [
-      3,
-      n05,
-      _ICSS,
-      0,
-      [_dD, _aCD],
-      [() => DeprecationDetails, () => AddonCompatibilityDetails]
-    ];
-    var InsightResourceDetail$ = [
-      3,
-      n05,
-      _IRD,
-      0,
-      [_iS, _kRU, _a2],
-      [() => InsightStatus$, 0, 0]
-    ];
-    var InsightsFilter$ = [
-      3,
-      n05,
-      _IF,
-      0,
-      [_cate, _kVu, _sta],
-      [64 | 0, 64 | 0, 64 | 0]
-    ];
-    var InsightStatus$ = [
-      3,
-      n05,
-      _IS,
-      0,
-      [_st, _re],
-      [0, 0]
-    ];
-    var InsightSummary$ = [
-      3,
-      n05,
-      _ISn,
-      0,
-      [_i, _n, _cat, _kV, _lRTa, _lTT, _de, _iS],
-      [0, 0, 0, 0, 4, 4, 0, () => InsightStatus$]
-    ];
-    var IntegerConstraints$ = [
-      3,
-      n05,
-      _IC,
-      0,
-      [_mi, _max],
-      [1, 1]
-    ];
-    var IntegerParameterConfig$ = [
-      3,
-      n05,
-      _IPCn,
-      0,
-      [_dVe, _cons],
-      [1, () => IntegerConstraints$]
-    ];
-    var IntegerRangeConstraint$ = [
-      3,
-      n05,
-      _IRC,
-      0,
-      [_mi, _max],
-      [1, 1]
-    ];
-    var Issue$ = [
-      3,
-      n05,
-      _Is,
-      0,
-      [_co3, _m4, _rI],
-      [0, 0, 64 | 0]
-    ];
-    var KubeApiServerConfigRequest$ = [
-      3,
-      n05,
-      _KASCR,
-      0,
-      [_eT, _sNPR],
-      [0, () => ServiceNodePortRange$]
-    ];
-    var KubeApiServerConfigResponse$ = [
-      3,
-      n05,
-      _KASCRu,
-      0,
-      [_eT, _sNPR],
-      [0, () => ServiceNodePortRange$]
-    ];
-    var KubeApiServerVersionConfig$ = [
-      3,
-      n05,
-      _KASVC,
-      0,
-      [_eT, _sNPR],
-      [() => DurationParameterConfig$, () => PortRangeParameterConfig$]
-    ];
-    var KubeControllerManagerConfigRequest$ = [
-      3,
-      n05,
-      _KCMCR,
-      0,
-      [_pGCC, _hPACC],
-      [() => PodGcControllerConfigRequest$, () => HorizontalPodAutoscalerControllerConfigRequest$]
-    ];
-    var KubeControllerManagerConfigResponse$ = [
-      3,
-      n05,
-      _KCMCRu,
-      0,
-      [_pGCC, _hPACC],
-      [() => PodGcControllerConfigResponse$, () => HorizontalPodAutoscalerControllerConfigResponse$]
-    ];
-    var KubeControllerManagerVersionConfig$ = [
-      3,
-      n05,
-      _KCMVC,
-      0,
-      [_pGCC, _hPACC],
-      [() => PodGcControllerVersionConfig$, () => HorizontalPodAutoscalerControllerVersionConfig$]
-    ];
-    var KubernetesNetworkConfigRequest$ = [
-      3,
-      n05,
-      _KNCR,
-      0,
-      [_sIC, _iF, _eLB],
-      [0, 0, () => ElasticLoadBalancing$]
-    ];
-    var KubernetesNetworkConfigResponse$ = [
-      3,
-      n05,
-      _KNCRu,
-      0,
-      [_sIC, _sICe, _iF, _eLB],
-      [0, 0, 0, () => ElasticLoadBalancing$]
-    ];
-    var KubeSchedulerConfigRequest$ = [
-      3,
-      n05,
-      _KSCR,
-      0,
-      [_nRF],
-      [() => NodeResourcesFitConfig$]
-    ];
-    var KubeSchedulerConfigResponse$ = [
-      3,
-      n05,
-      _KSCRu,
-      0,
-      [_nRF],
-      [() => NodeResourcesFitConfig$]
-    ];
-    var KubeSchedulerVersionConfig$ = [
-      3,
-      n05,
-      _KSVC,
-      0,
-      [_nRF],
-      [() => NodeResourcesFitVersionConfig$]
-    ];
-    var LaunchTemplateSpecification$ = [
-      3,
-      n05,
-      _LTS,
-      0,
-      [_n, _v, _i],
-      [0, 0, 0]
-    ];
-    var License$ = [
-      3,
-      n05,
-      _L,
-      0,
-      [_i, _to],
-      [0, 0]
-    ];
-    var ListAccessEntriesRequest$ = [
-      3,
-      n05,
-      _LAER,
-      0,
-      [_cN, _aPA, _mR, _nT],
-      [[0, 1], [0, { [_hQ2]: _aPA }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
-      1
-    ];
-    var ListAccessEntriesResponse$ = [
-      3,
-      n05,
-      _LAERi,
-      0,
-      [_aEcc, _nT],
-      [64 | 0, 0]
-    ];
-    var ListAccessPoliciesRequest$ = [
-      3,
-      n05,
-      _LAPR,
-      0,
-      [_mR, _nT],
-      [[1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]]
-    ];
-    var ListAccessPoliciesResponse$ = [
-      3,
-      n05,
-      _LAPRi,
-      0,
-      [_aP, _nT],
-      [() => AccessPoliciesList, 0]
-    ];
-    var ListAddonsRequest$ = [
-      3,
-      n05,
-      _LAR,
-      0,
-      [_cN, _mR, _nT],
-      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
-      1
-    ];
-    var ListAddonsResponse$ = [
-      3,
-      n05,
-      _LARi,
-      0,
-      [_add, _nT],
-      [64 | 0, 0]
-    ];
-    var ListAssociatedAccessPoliciesRequest$ = [
-      3,
-      n05,
-      _LAAPR,
-      0,
-      [_cN, _pA, _mR, _nT],
-      [[0, 1], [0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
-      2
-    ];
-    var ListAssociatedAccessPoliciesResponse$ = [
-      3,
-      n05,
-      _LAAPRi,
-      0,
-      [_cN, _pA, _nT, _aAPs],
-      [0, 0, 0, () => AssociatedAccessPoliciesList]
-    ];
-    var ListCapabilitiesRequest$ = [
-      3,
-      n05,
-      _LCR,
-      0,
-      [_cN, _nT, _mR],
-      [[0, 1], [0, { [_hQ2]: _nT }], [1, { [_hQ2]: _mR }]],
-      1
-    ];
-    var ListCapabilitiesResponse$ = [
-      3,
-      n05,
-      _LCRi,
-      0,
-      [_cap, _nT],
-      [() => CapabilitySummaryList, 0]
-    ];
-    var ListCertificateAuthoritiesRequest$ = [
-      3,
-      n05,
-      _LCAR,
-      0,
-      [_cN, _mR, _nT],
-      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
-      1
-    ];
-    var ListCertificateAuthoritiesResponse$ = [
-      3,
-      n05,
-      _LCARi,
-      0,
-      [_cAer, _nT],
-      [() => CertificateAuthoritySummaryList, 0]
-    ];
-    var ListClustersRequest$ = [
-      3,
-      n05,
-      _LCRis,
-      0,
-      [_mR, _nT, _inc],
-      [[1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [64 | 0, { [_hQ2]: _inc }]]
-    ];
-    var ListClustersResponse$ = [
-      3,
-      n05,
-      _LCRist,
-      0,
-      [_clu, _nT],
-      [64 | 0, 0]
-    ];
-    var ListEksAnywhereSubscriptionsRequest$ = [
-      3,
-      n05,
-      _LEASR,
-      0,
-      [_mR, _nT, _iSn],
-      [[1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [64 | 0, { [_hQ2]: _iSn }]]
-    ];
-    var ListEksAnywhereSubscriptionsResponse$ = [
-      3,
-      n05,
-      _LEASRi,
-      0,
-      [_subs, _nT],
-      [() => EksAnywhereSubscriptionList, 0]
-    ];
-    var ListFargateProfilesRequest$ = [
-      3,
-      n05,
-      _LFPR,
-      0,
-      [_cN, _mR, _nT],
-      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
-      1
-    ];
-    var ListFargateProfilesResponse$ = [
-      3,
-      n05,
-      _LFPRi,
-      0,
-      [_fPNa, _nT],
-      [64 | 0, 0]
-    ];
-    var ListIdentityProviderConfigsRequest$ = [
-      3,
-      n05,
-      _LIPCR,
-      0,
-      [_cN, _mR, _nT],
-      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
-      1
-    ];
-    var ListIdentityProviderConfigsResponse$ = [
-      3,
-      n05,
-      _LIPCRi,
-      0,
-      [_iPCd, _nT],
-      [() => IdentityProviderConfigs, 0]
-    ];
-    var ListInsightsRequest$ = [
-      3,
-      n05,
-      _LIR,
-      0,
-      [_cN, _f, _mR, _nT],
-      [[0, 1], () => InsightsFilter$, 1, 0],
-      1
-    ];
-    var ListInsightsResponse$ = [
-      3,
-      n05,
-      _LIRi,
-      0,
-      [_ins, _nT],
-      [() => InsightSummaries, 0]
-    ];
-    var ListNodegroupsRequest$ = [
-      3,
-      n05,
-      _LNR,
-      0,
-      [_cN, _mR, _nT],
-      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
-      1
-    ];
-    var ListNodegroupsResponse$ = [
-      3,
-      n05,
-      _LNRi,
-      0,
-      [_nod, _nT],
-      [64 | 0, 0]
-    ];
-    var ListPodIdentityAssociationsRequest$ = [
-      3,
-      n05,
-      _LPIAR,
-      0,
-      [_cN, _nam, _sA, _mR, _nT],
-      [[0, 1], [0, { [_hQ2]: _nam }], [0, { [_hQ2]: _sA }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
-      1
-    ];
-    var ListPodIdentityAssociationsResponse$ = [
-      3,
-      n05,
-      _LPIARi,
-      0,
-      [_ass, _nT],
-      [() => PodIdentityAssociationSummaries, 0]
-    ];
-    var ListTagsForResourceRequest$ = [
-      3,
-      n05,
-      _LTFRR,
-      0,
-      [_rAes],
-      [[0, 1]],
-      1
-    ];
-    var ListTagsForResourceResponse$ = [
-      3,
-      n05,
-      _LTFRRi,
-      0,
-      [_t],
-      [128 | 0]
-    ];
-    var ListUpdatesRequest$ = [
-      3,
-      n05,
-      _LUR,
-      0,
-      [_n, _nN, _aN, _cNa, _nT, _mR],
-      [[0, 1], [0, { [_hQ2]: _nN }], [0, { [_hQ2]: _aN }], [0, { [_hQ2]: _cNa }], [0, { [_hQ2]: _nT }], [1, { [_hQ2]: _mR }]],
-      1
-    ];
-    var ListUpdatesResponse$ = [
-      3,
-      n05,
-      _LURi,
-      0,
-      [_uIp, _nT],
-      [64 | 0, 0]
-    ];
-    var Logging$ = [
-      3,
-      n05,
-      _Lo,
-      0,
-      [_cL],
-      [() => LogSetups]
-    ];
-    var LogSetup$ = [
-      3,
-      n05,
-      _LS,
-      0,
-      [_typ, _en],
-      [64 | 0, 2]
-    ];
-    var MarketplaceInformation$ = [
-      3,
-      n05,
-      _MI,
-      0,
-      [_pI, _pU],
-      [0, 0]
-    ];
-    var Nodegroup$ = [
-      3,
-      n05,
-      _N,
-      0,
-      [_nN, _nAod, _cN, _v, _rV, _cA, _mA, _st, _cTa, _sCc, _iT3, _sub, _rAe, _aT4, _nR, _la, _ta, _res, _dSis, _h4, _uC, _nRC, _lTa, _t, _wPC],
-      [0, 0, 0, 0, 0, 4, 4, 0, 0, () => NodegroupScalingConfig$, 64 | 0, 64 | 0, () => RemoteAccessConfig$, 0, 0, 128 | 0, () => taintsList, () => NodegroupResources$, 1, () => NodegroupHealth$, () => NodegroupUpdateConfig$, () => NodeRepairConfig$, () => LaunchTemplateSpecification$, 128 | 0, () => WarmPoolConfig$]
-    ];
-    var NodegroupHealth$ = [
-      3,
-      n05,
-      _NH,
-      0,
-      [_is],
-      [() => IssueList]
-    ];
-    var NodegroupResources$ = [
-      3,
-      n05,
-      _NR,
-      0,
-      [_aSG, _rASG],
-      [() => AutoScalingGroupList, 0]
-    ];
-    var NodegroupScalingConfig$ = [
-      3,
-      n05,
-      _NSC,
-      0,
-      [_mS, _mSa, _dSe],
-      [1, 1, 1]
-    ];
-    var NodegroupUpdateConfig$ = [
-      3,
-      n05,
-      _NUC,
-      0,
-      [_mU, _mUP, _uS],
-      [1, 1, 0]
-    ];
-    var NodeRepairConfig$ = [
-      3,
-      n05,
-      _NRC,
-      0,
-      [_en, _mUNTC, _mUNTP, _mPNRC, _mPNRP, _nRCO],
-      [2, 1, 1, 1, 1, () => NodeRepairConfigOverridesList]
-    ];
-    var NodeRepairConfigOverrides$ = [
-      3,
-      n05,
-      _NRCO,
-      0,
-      [_nMC, _nUR, _mRWTM, _rAep],
-      [0, 0, 1, 0]
-    ];
-    var NodeResourcesFitConfig$ = [
-      3,
-      n05,
-      _NRFC,
-      0,
-      [_sSc],
-      [() => ScoringStrategy$]
-    ];
-    var NodeResourcesFitVersionConfig$ = [
-      3,
-      n05,
-      _NRFVC,
-      0,
-      [_sSc],
-      [() => ScoringStrategyConfig$]
-    ];
-    var OIDC$ = [
-      3,
-      n05,
-      _OIDC,
-      0,
-      [_iss],
-      [0]
-    ];
-    var OidcIdentityProviderConfig$ = [
-      3,
-      n05,
-      _OIPC,
-      0,
-      [_iPCN, _iPCA, _cN, _iU, _cI3, _uCs, _uPs, _gC, _gP, _rCeq, _t, _st],
-      [0, 0, 0, 0, 0, 0, 0, 0, 0, 128 | 0, 128 | 0, 0]
-    ];
-    var OidcIdentityProviderConfigRequest$ = [
-      3,
-      n05,
-      _OIPCR,
-      0,
-      [_iPCN, _iU, _cI3, _uCs, _uPs, _gC, _gP, _rCeq],
-      [0, 0, 0, 0, 0, 0, 0, 128 | 0],
-      3
-    ];
-    var OutpostConfigRequest$ = [
-      3,
-      n05,
-      _OCR,
-      0,
-      [_oA, _cPIT, _cPP, _eIT, _ePt],
-      [64 | 0, 0, () => ControlPlanePlacementRequest$, 0, () => EtcdPlacementRequest$],
-      2
-    ];
-    var OutpostConfigResponse$ = [
-      3,
-      n05,
-      _OCRu,
-      0,
-      [_oA, _cPIT, _cPP, _eIT, _ePt],
-      [64 | 0, 0, () => ControlPlanePlacementResponse$, 0, () => EtcdPlacementResponse$],
-      2
-    ];
-    var PodGcControllerConfigRequest$ = [
-      3,
-      n05,
-      _PGCCR,
-      0,
-      [_tPGT],
-      [1]
-    ];
-    var PodGcControllerConfigResponse$ = [
-      3,
-      n05,
-      _PGCCRo,
-      0,
-      [_tPGT],
-      [1]
-    ];
-    var PodGcControllerVersionConfig$ = [
-      3,
-      n05,
-      _PGCVC,
-      0,
-      [_tPGT],
-      [() => IntegerParameterConfig$]
-    ];
-    var PodIdentityAssociation$ = [
-      3,
-      n05,
-      _PIA,
-      0,
-      [_cN, _nam, _sA, _rA, _aAss, _aIs, _t, _cA, _mA, _oAw, _dST, _tRA, _eI3, _po],
-      [0, 0, 0, 0, 0, 0, 128 | 0, 4, 4, 0, 2, 0, 0, 0]
-    ];
-    var PodIdentityAssociationSummary$ = [
-      3,
-      n05,
-      _PIAS,
-      0,
-      [_cN, _nam, _sA, _aAss, _aIs, _oAw],
-      [0, 0, 0, 0, 0, 0]
-    ];
-    var PortRangeConstraints$ = [
-      3,
-      n05,
-      _PRC,
-      0,
-      [_mP, _mPa],
-      [() => IntegerRangeConstraint$, () => IntegerRangeConstraint$]
-    ];
-    var PortRangeParameterConfig$ = [
-      3,
-      n05,
-      _PRPC,
-      0,
-      [_dVe, _cons],
-      [() => ServiceNodePortRange$, () => PortRangeConstraints$]
-    ];
-    var Provider$ = [
-      3,
-      n05,
-      _P2,
-      0,
-      [_kA],
-      [0]
-    ];
-    var RegisterClusterRequest$ = [
-      3,
-      n05,
-      _RCR,
-      0,
-      [_n, _cC, _cRT, _t],
-      [0, () => ConnectorConfigRequest$, [0, 4], 128 | 0],
-      2
-    ];
-    var RegisterClusterResponse$ = [
-      3,
-      n05,
-      _RCRe,
-      0,
-      [_cl],
-      [() => Cluster$]
-    ];
-    var RemoteAccessConfig$ = [
-      3,
-      n05,
-      _RAC,
-      0,
-      [_eSK, _sSG],
-      [0, 64 | 0]
-    ];
-    var RemoteNetworkConfigRequest$ = [
-      3,
-      n05,
-      _RNCR,
-      0,
-      [_rNN, _rPN],
-      [() => RemoteNodeNetworkList, () => RemotePodNetworkList]
-    ];
-    var RemoteNetworkConfigResponse$ = [
-      3,
-      n05,
-      _RNCRe,
-      0,
-      [_rNN, _rPN],
-      [() => RemoteNodeNetworkList, () => RemotePodNetworkList]
-    ];
-    var RemoteNodeNetwork$ = [
-      3,
-      n05,
-      _RNN,
-      0,
-      [_ci],
-      [64 | 0]
-    ];
-    var RemotePodNetwork$ = [
-      3,
-      n05,
-      _RPN,
-      0,
-      [_ci],
-      [64 | 0]
-    ];
-    var ResourceConstraints$ = [
-      3,
-      n05,
-      _RC2,
-      0,
-      [_n, _w],
-      [() => AllowedValuesConstraint$, () => IntegerRangeConstraint$]
-    ];
-    var ResourceWeight$ = [
-      3,
-      n05,
-      _RW,
-      0,
-      [_n, _w],
-      [0, 1]
-    ];
-    var RollbackConfig$ = [
-      3,
-      n05,
-      _RCo,
-      0,
-      [_tM],
-      [1]
-    ];
-    var ScoringStrategy$ = [
-      3,
-      n05,
-      _SS,
-      0,
-      [_ty, _res],
-      [0, () => ResourceWeightList]
-    ];
-    var ScoringStrategyConfig$ = [
-      3,
-      n05,
-      _SSC,
-      0,
-      [_dVe, _cons],
-      [() => ScoringStrategy$, () => ScoringStrategyConstraints$]
-    ];
-    var ScoringStrategyConstraints$ = [
-      3,
-      n05,
-      _SSCc,
-      0,
-      [_sSc, _res],
-      [() => AllowedValuesConstraint$, () => ResourceConstraints$]
-    ];
-    var ServiceNodePortRange$ = [
-      3,
-      n05,
-      _SNPR,
-      0,
-      [_mP, _mPa],
-      [1, 1]
-    ];
-    var SsoIdentity$ = [
-      3,
-      n05,
-      _SI2,
-      0,
-      [_i, _ty],
-      [0, 0],
-      2
-    ];
-    var StartInsightsRefreshRequest$ = [
-      3,
-      n05,
-      _SIRR,
-      0,
-      [_cN],
-      [[0, 1]],
-      1
-    ];
-    var StartInsightsRefreshResponse$ = [
-      3,
-      n05,
-      _SIRRt,
-      0,
-      [_m4, _st],
-      [0, 0]
-    ];
-    var StorageConfigRequest$ = [
-      3,
-      n05,
-      _SCR,
-      0,
-      [_bS],
-      [() => BlockStorage$]
-    ];
-    var StorageConfigResponse$ = [
-      3,
-      n05,
-      _SCRt,
-      0,
-      [_bS],
-      [() => BlockStorage$]
-    ];
-    var TagResourceRequest$ = [
-      3,
-      n05,
-      _TRR,
-      0,
-      [_rAes, _t],
-      [[0, 1], 128 | 0],
-      2
-    ];
-    var TagResourceResponse$ = [
-      3,
-      n05,
-      _TRRa,
-      0,
-      [],
-      []
-    ];
-    var Taint$ = [
-      3,
-      n05,
-      _T2,
-      0,
-      [_k, _val, _ef],
-      [0, 0, 0]
-    ];
-    var UntagResourceRequest$ = [
-      3,
-      n05,
-      _URR,
-      0,
-      [_rAes, _tK],
-      [[0, 1], [64 | 0, { [_hQ2]: _tK }]],
-      2
-    ];
-    var UntagResourceResponse$ = [
-      3,
-      n05,
-      _URRn,
-      0,
-      [],
-      []
-    ];
-    var Update$ = [
-      3,
-      n05,
-      _U,
-      0,
-      [_i, _st, _ty, _pa, _cA, _er, _can],
-      [0, 0, 0, () => UpdateParams, 4, () => ErrorDetails, () => Cancellation$]
-    ];
-    var UpdateAccessConfigRequest$ = [
-      3,
-      n05,
-      _UACR,
-      0,
-      [_aM],
-      [0]
-    ];
-    var UpdateAccessEntryRequest$ = [
-      3,
-      n05,
-      _UAER,
-      0,
-      [_cN, _pA, _kG, _cRT, _u],
-      [[0, 1], [0, 1], 64 | 0, [0, 4], 0],
-      2
-    ];
-    var UpdateAccessEntryResponse$ = [
-      3,
-      n05,
-      _UAERp,
-      0,
-      [_aEc],
-      [() => AccessEntry$]
-    ];
-    var UpdateAckConfig$ = [
-      3,
-      n05,
-      _UAC,
-      0,
-      [_eCN, _dS],
-      [2, 64 | 0]
-    ];
-    var UpdateAddonRequest$ = [
-      3,
-      n05,
-      _UAR,
-      0,
-      [_cN, _aN, _aV, _sARA, _rCe, _cRT, _cV3, _pIA],
-      [[0, 1], [0, 1], 0, 0, 0, [0, 4], 0, () => AddonPodIdentityAssociationsList],
-      2
-    ];
-    var UpdateAddonResponse$ = [
-      3,
-      n05,
-      _UARp,
-      0,
-      [_up],
-      [() => Update$]
-    ];
-    var UpdateArgoCdConfig$ = [
-      3,
-      n05,
-      _UACC,
-      0,
-      [_rRM, _nA],
-      [() => UpdateRoleMappings$, () => ArgoCdNetworkAccessConfigRequest$]
-    ];
-    var UpdateCapabilityConfiguration$ = [
-      3,
-      n05,
-      _UCC,
-      0,
-      [_aC, _ac],
-      [() => UpdateArgoCdConfig$, () => UpdateAckConfig$]
-    ];
-    var UpdateCapabilityRequest$ = [
-      3,
-      n05,
-      _UCR,
-      0,
-      [_cN, _cNa, _rA, _con, _cRT, _dPP],
-      [[0, 1], [0, 1], 0, () => UpdateCapabilityConfiguration$, [0, 4], 0],
-      2
-    ];
-    var UpdateCapabilityResponse$ = [
-      3,
-      n05,
-      _UCRp,
-      0,
-      [_up],
-      [() => Update$]
-    ];
-    var UpdateClusterConfigRequest$ = [
-      3,
-      n05,
-      _UCCR,
-      0,
-      [_n, _rVC, _l, _cRT, _aCc, _uP, _zSC, _cCo, _kNC, _sC, _rNC, _dP, _cPSC, _kASC, _kSC, _kCMC],
-      [[0, 1], () => VpcConfigRequest$, () => Logging$, [0, 4], () => UpdateAccessConfigRequest$, () => UpgradePolicyRequest$, () => ZonalShiftConfigRequest$, () => ComputeConfigRequest$, () => KubernetesNetworkConfigRequest$, () => StorageConfigRequest$, () => RemoteNetworkConfigRequest$, 2, () => ControlPlaneScalingConfig$, () => KubeApiServerConfigRequest$, () => KubeSchedulerConfigRequest$, () => KubeControllerManagerConfigRequest$],
-      1
-    ];
-    var UpdateClusterConfigResponse$ = [
-      3,
-      n05,
-      _UCCRp,
-      0,
-      [_up],
-      [() => Update$]
-    ];
-    var UpdateClusterVersionRequest$ = [
-      3,
-      n05,
-      _UCVR,
-      0,
-      [_n, _v, _cRT, _fo, _rCo],
-      [[0, 1], 0, [0, 4], 2, () => RollbackConfig$],
-      2
-    ];
-    var UpdateClusterVersionResponse$ = [
-      3,
-      n05,
-      _UCVRp,
-      0,
-      [_up],
-      [() => Update$]
-    ];
-    var UpdateEksAnywhereSubscriptionRequest$ = [
-      3,
-      n05,
-      _UEASR,
-      0,
-      [_i, _aR, _cRT],
-      [[0, 1], 2, [0, 4]],
-      2
-    ];
-    var UpdateEksAnywhereSubscriptionResponse$ = [
-      3,
-      n05,
-      _UEASRp,
-      0,
-      [_su],
-      [() => EksAnywhereSubscription$]
-    ];
-    var UpdateLabelsPayload$ = [
-      3,
-      n05,
-      _ULP,
-      0,
-      [_aOUL, _rL],
-      [128 | 0, 64 | 0]
-    ];
-    var UpdateNodegroupConfigRequest$ = [
-      3,
-      n05,
-      _UNCR,
-      0,
-      [_cN, _nN, _la, _ta, _sCc, _uC, _nRC, _wPC, _cRT],
-      [[0, 1], [0, 1], () => UpdateLabelsPayload$, () => UpdateTaintsPayload$, () => NodegroupScalingConfig$, () => NodegroupUpdateConfig$, () => NodeRepairConfig$, () => WarmPoolConfig$, [0, 4]],
-      2
-    ];
-    var UpdateNodegroupConfigResponse$ = [
-      3,
-      n05,
-      _UNCRp,
-      0,
-      [_up],
-      [() => Update$]
-    ];
-    var UpdateNodegroupVersionRequest$ = [
-      3,
-      n05,
-      _UNVR,
-      0,
-      [_cN, _nN, _v, _rV, _lTa, _fo, _cRT],
-      [[0, 1], [0, 1], 0, 0, () => LaunchTemplateSpecification$, 2, [0, 4]],
-      2
-    ];
-    var UpdateNodegroupVersionResponse$ = [
-      3,
-      n05,
-      _UNVRp,
-      0,
-      [_up],
-      [() => Update$]
-    ];
-    var UpdateParam$ = [
-      3,
-      n05,
-      _UP,
-      0,
-      [_ty, _val],
-      [0, 0]
-    ];
-    var UpdatePodIdentityAssociationRequest$ = [
-      3,
-      n05,
-      _UPIAR,
-      0,
-      [_cN, _aIs, _rA, _cRT, _dST, _tRA, _po],
-      [[0, 1], [0, 1], 0, [0, 4], 2, 0, 0],
-      2
-    ];
-    var UpdatePodIdentityAssociationResponse$ = [
-      3,
-      n05,
-      _UPIARp,
-      0,
-      [_as],
-      [() => PodIdentityAssociation$]
-    ];
-    var UpdateRoleMappings$ = [
-      3,
-      n05,
-      _URM,
-      0,
-      [_aOURM, _rRMe],
-      [() => ArgoCdRoleMappingList, () => ArgoCdRoleMappingList]
-    ];
-    var UpdateTaintsPayload$ = [
-      3,
-      n05,
-      _UTP,
-      0,
-      [_aOUT, _rT3],
-      [() => taintsList, () => taintsList]
-    ];
-    var UpgradePolicyRequest$ = [
-      3,
-      n05,
-      _UPR,
-      0,
-      [_sT3],
-      [0]
-    ];
-    var UpgradePolicyResponse$ = [
-      3,
-      n05,
-      _UPRp,
-      0,
-      [_sT3],
-      [0]
-    ];
-    var VpcConfigRequest$ = [
-      3,
-      n05,
-      _VCR,
-      0,
-      [_sIu, _sGI, _ePA, _ePAn, _pAC, _cPEM],
-      [64 | 0, 64 | 0, 2, 2, 64 | 0, 0]
-    ];
-    var VpcConfigResponse$ = [
-      3,
-      n05,
-      _VCRp,
-      0,
-      [_sIu, _sGI, _cSGI, _vIp, _ePA, _ePAn, _pAC, _cPEM],
-      [64 | 0, 64 | 0, 0, 0, 2, 2, 64 | 0, 0]
-    ];
-    var WarmPoolConfig$ = [
-      3,
-      n05,
-      _WPC,
-      0,
-      [_en, _mS, _mGPC, _pS, _rOSI],
-      [2, 1, 1, 0, 2]
-    ];
-    var ZonalShiftConfigRequest$ = [
-      3,
-      n05,
-      _ZSCR,
-      0,
-      [_en],
-      [2]
-    ];
-    var ZonalShiftConfigResponse$ = [
-      3,
-      n05,
-      _ZSCRo,
-      0,
-      [_en],
-      [2]
-    ];
-    var AccessPoliciesList = [
-      1,
-      n05,
-      _APL,
-      0,
-      () => AccessPolicy$
-    ];
-    var AddonCompatibilityDetails = [
-      1,
-      n05,
-      _ACDd,
-      0,
-      () => AddonCompatibilityDetail$
-    ];
-    var AddonIssueList = [
-      1,
-      n05,
-      _AIL,
-      0,
-      () => AddonIssue$
-    ];
-    var AddonPodIdentityAssociationsList = [
-      1,
-      n05,
-      _APIAL,
-      0,
-      () => AddonPodIdentityAssociations$
-    ];
-    var AddonPodIdentityConfigurationList = [
-      1,
-      n05,
-      _APICL,
-      0,
-      () => AddonPodIdentityConfiguration$
-    ];
-    var Addons = [
-      1,
-      n05,
-      _Ad,
-      0,
-      () => AddonInfo$
-    ];
-    var AddonVersionInfoList = [
-      1,
-      n05,
-      _AVIL,
-      0,
-      () => AddonVersionInfo$
-    ];
-    var ArgoCdRoleMappingList = [
-      1,
-      n05,
-      _ACRML,
-      0,
-      () => ArgoCdRoleMapping$
-    ];
-    var AssociatedAccessPoliciesList = [
-      1,
-      n05,
-      _AAPL,
-      0,
-      () => AssociatedAccessPolicy$
-    ];
-    var AutoScalingGroupList = [
-      1,
-      n05,
-      _ASGL,
-      0,
-      () => AutoScalingGroup$
-    ];
-    var CapabilityIssueList = [
-      1,
-      n05,
-      _CIL,
-      0,
-      () => CapabilityIssue$
-    ];
-    var CapabilitySummaryList = [
-      1,
-      n05,
-      _CSL,
-      0,
-      () => CapabilitySummary$
-    ];
-    var CertificateAuthoritySummaryList = [
-      1,
-      n05,
-      _CASL,
-      0,
-      () => CertificateAuthoritySummary$
-    ];
-    var ClientStats = [
-      1,
-      n05,
-      _CSli,
-      0,
-      () => ClientStat$
-    ];
-    var ClusterIssueList = [
-      1,
-      n05,
-      _CILl,
-      0,
-      () => ClusterIssue$
-    ];
-    var ClusterVersionList = [
-      1,
-      n05,
-      _CVL,
-      0,
-      () => ClusterVersionInformation$
-    ];
-    var Compatibilities = [
-      1,
-      n05,
-      _Com,
-      0,
-      () => Compatibility$
-    ];
-    var ControlPlaneScalingTierList = [
-      1,
-      n05,
-      _CPSTL,
-      0,
-      () => ControlPlaneScalingTierInfo$
-    ];
-    var DeprecationDetails = [
-      1,
-      n05,
-      _DDe,
-      0,
-      () => DeprecationDetail$
-    ];
-    var EksAnywhereSubscriptionList = [
-      1,
-      n05,
-      _EASL,
-      0,
-      () => EksAnywhereSubscription$
-    ];
-    var EncryptionConfigList = [
-      1,
-      n05,
-      _ECL,
-      0,
-      () => EncryptionConfig$
-    ];
-    var ErrorDetails = [
-      1,
-      n05,
-      _EDr,
-      0,
-      () => ErrorDetail$
-    ];
-    var FargateProfileIssueList = [
-      1,
-      n05,
-      _FPIL,
-      0,
-      () => FargateProfileIssue$
-    ];
-    var FargateProfileSelectors = [
-      1,
-      n05,
-      _FPSa,
-      0,
-      () => FargateProfileSelector$
-    ];
-    var IdentityProviderConfigs = [
-      1,
-      n05,
-      _IPCd,
-      0,
-      () => IdentityProviderConfig$
-    ];
-    var InsightResourceDetails = [
-      1,
-      n05,
-      _IRDn,
-      0,
-      () => InsightResourceDetail$
-    ];
-    var InsightSummaries = [
-      1,
-      n05,
-      _ISns,
-      0,
-      () => InsightSummary$
-    ];
-    var IssueList = [
-      1,
-      n05,
-      _IL,
-      0,
-      () => Issue$
-    ];
-    var LicenseList = [
-      1,
-      n05,
-      _LL,
-      0,
-      () => License$
-    ];
-    var LogSetups = [
-      1,
-      n05,
-      _LSo,
-      0,
-      () => LogSetup$
-    ];
-    var NodeRepairConfigOverridesList = [
-      1,
-      n05,
-      _NRCOL,
-      0,
-      () => NodeRepairConfigOverrides$
-    ];
-    var PodIdentityAssociationSummaries = [
-      1,
-      n05,
-      _PIASo,
-      0,
-      () => PodIdentityAssociationSummary$
-    ];
-    var RemoteNodeNetworkList = [
-      1,
-      n05,
-      _RNNL,
-      0,
-      () => RemoteNodeNetwork$
-    ];
-    var RemotePodNetworkList = [
-      1,
-      n05,
-      _RPNL,
-      0,
-      () => RemotePodNetwork$
-    ];
-    var ResourceWeightList = [
-      1,
-      n05,
-      _RWL,
-      0,
-      () => ResourceWeight$
-    ];
-    var SsoIdentityList = [
-      1,
-      n05,
-      _SIL,
-      0,
-      () => SsoIdentity$
-    ];
-    var taintsList = [
-      1,
-      n05,
-      _tL,
-      0,
-      () => Taint$
-    ];
-    var UpdateParams = [
-      1,
-      n05,
-      _UPp,
-      0,
-      () => UpdateParam$
-    ];
-    var ActivateCertificateAuthority$ = [
-      9,
-      n05,
-      _ACAc,
-      { [_ht]: ["POST", "/clusters/{clusterName}/certificate-authorities/{certificateAuthorityId}/activate", 200] },
-      () => ActivateCertificateAuthorityRequest$,
-      () => ActivateCertificateAuthorityResponse$
-    ];
-    var AssociateAccessPolicy$ = [
-      9,
-      n05,
-      _AAPs,
-      { [_ht]: ["POST", "/clusters/{clusterName}/access-entries/{principalArn}/access-policies", 200] },
-      () => AssociateAccessPolicyRequest$,
-      () => AssociateAccessPolicyResponse$
-    ];
-    var AssociateEncryptionConfig$ = [
-      9,
-      n05,
-      _AEC,
-      { [_ht]: ["POST", "/clusters/{clusterName}/encryption-config/associate", 200] },
-      () => AssociateEncryptionConfigRequest$,
-      () => AssociateEncryptionConfigResponse$
-    ];
-    var AssociateIdentityProviderConfig$ = [
-      9,
-      n05,
-      _AIPC,
-      { [_ht]: ["POST", "/clusters/{clusterName}/identity-provider-configs/associate", 200] },
-      () => AssociateIdentityProviderConfigRequest$,
-      () => AssociateIdentityProviderConfigResponse$
-    ];
-    var CancelUpdate$ = [
-      9,
-      n05,
-      _CU,
-      { [_ht]: ["POST", "/clusters/{name}/updates/{updateId}/cancel-update", 200] },
-      () => CancelUpdateRequest$,
-      () => CancelUpdateResponse$
-    ];
-    var CreateAccessEntry$ = [
-      9,
-      n05,
-      _CAE,
-      { [_ht]: ["POST", "/clusters/{clusterName}/access-entries", 200] },
-      () => CreateAccessEntryRequest$,
-      () => CreateAccessEntryResponse$
-    ];
-    var CreateAddon$ = [
-      9,
-      n05,
-      _CAr,
-      { [_ht]: ["POST", "/clusters/{clusterName}/addons", 200] },
-      () => CreateAddonRequest$,
-      () => CreateAddonResponse$
-    ];
-    var CreateCapability$ = [
-      9,
-      n05,
-      _CC,
-      { [_ht]: ["POST", "/clusters/{clusterName}/capabilities", 200] },
-      () => CreateCapabilityRequest$,
-      () => CreateCapabilityResponse$
-    ];
-    var CreateCertificateAuthority$ = [
-      9,
-      n05,
-      _CCA,
-      { [_ht]: ["POST", "/clusters/{clusterName}/certificate-authorities", 200] },
-      () => CreateCertificateAuthorityRequest$,
-      () => CreateCertificateAuthorityResponse$
-    ];
-    var CreateCluster$ = [
-      9,
-      n05,
-      _CCr,
-      { [_ht]: ["POST", "/clusters", 200] },
-      () => CreateClusterRequest$,
-      () => CreateClusterResponse$
-    ];
-    var CreateEksAnywhereSubscription$ = [
-      9,
-      n05,
-      _CEAS,
-      { [_ht]: ["POST", "/eks-anywhere-subscriptions", 200] },
-      () => CreateEksAnywhereSubscriptionRequest$,
-      () => CreateEksAnywhereSubscriptionResponse$
-    ];
-    var CreateFargateProfile$ = [
-      9,
-      n05,
-      _CFP,
-      { [_ht]: ["POST", "/clusters/{clusterName}/fargate-profiles", 200] },
-      () => CreateFargateProfileRequest$,
-      () => CreateFargateProfileResponse$
-    ];
-    var CreateNodegroup$ = [
-      9,
-      n05,
-      _CN,
-      { [_ht]: ["POST", "/clusters/{clusterName}/node-groups", 200] },
-      () => CreateNodegroupRequest$,
-      () => CreateNodegroupResponse$
-    ];
-    var CreatePodIdentityAssociation$ = [
-      9,
-      n05,
-      _CPIA,
-      { [_ht]: ["POST", "/clusters/{clusterName}/pod-identity-associations", 200] },
-      () => CreatePodIdentityAssociationRequest$,
-      () => CreatePodIdentityAssociationResponse$
-    ];
-    var DeleteAccessEntry$ = [
-      9,
-      n05,
-      _DAE,
-      { [_ht]: ["DELETE", "/clusters/{clusterName}/access-entries/{principalArn}", 200] },
-      () => DeleteAccessEntryRequest$,
-      () => DeleteAccessEntryResponse$
-    ];
-    var DeleteAddon$ = [
-      9,
-      n05,
-      _DA,
-      { [_ht]: ["DELETE", "/clusters/{clusterName}/addons/{addonName}", 200] },
-      () => DeleteAddonRequest$,
-      () => DeleteAddonResponse$
-    ];
-    var DeleteCapability$ = [
-      9,
-      n05,
-      _DCe,
-      { [_ht]: ["DELETE", "/clusters/{clusterName}/capabilities/{capabilityName}", 200] },
-      () => DeleteCapabilityRequest$,
-      () => DeleteCapabilityResponse$
-    ];
-    var DeleteCertificateAuthority$ = [
-      9,
-      n05,
-      _DCA,
-      { [_ht]: ["DELETE", "/clusters/{clusterName}/certificate-authorities/{certificateAuthorityId}", 200] },
-      () => DeleteCertificateAuthorityRequest$,
-      () => DeleteCertificateAuthorityResponse$
-    ];
-    var DeleteCluster$ = [
-      9,
-      n05,
-      _DCel,
-      { [_ht]: ["DELETE", "/clusters/{name}", 200] },
-      () => DeleteClusterRequest$,
-      () => DeleteClusterResponse$
-    ];
-    var DeleteEksAnywhereSubscription$ = [
-      9,
-      n05,
-      _DEAS,
-      { [_ht]: ["DELETE", "/eks-anywhere-subscriptions/{id}", 200] },
-      () => DeleteEksAnywhereSubscriptionRequest$,
-      () => DeleteEksAnywhereSubscriptionResponse$
-    ];
-    var DeleteFargateProfile$ = [
-      9,
-      n05,
-      _DFP,
-      { [_ht]: ["DELETE", "/clusters/{clusterName}/fargate-profiles/{fargateProfileName}", 200] },
-      () => DeleteFargateProfileRequest$,
-      () => DeleteFargateProfileResponse$
-    ];
-    var DeleteNodegroup$ = [
-      9,
-      n05,
-      _DN,
-      { [_ht]: ["DELETE", "/clusters/{clusterName}/node-groups/{nodegroupName}", 200] },
-      () => DeleteNodegroupRequest$,
-      () => DeleteNodegroupResponse$
-    ];
-    var DeletePodIdentityAssociation$ = [
-      9,
-      n05,
-      _DPIA,
-      { [_ht]: ["DELETE", "/clusters/{clusterName}/pod-identity-associations/{associationId}", 200] },
-      () => DeletePodIdentityAssociationRequest$,
-      () => DeletePodIdentityAssociationResponse$
-    ];
-    var DeregisterCluster$ = [
-      9,
-      n05,
-      _DCer,
-      { [_ht]: ["DELETE", "/cluster-registrations/{name}", 200] },
-      () => DeregisterClusterRequest$,
-      () => DeregisterClusterResponse$
-    ];
-    var DescribeAccessEntry$ = [
-      9,
-      n05,
-      _DAEe,
-      { [_ht]: ["GET", "/clusters/{clusterName}/access-entries/{principalArn}", 200] },
-      () => DescribeAccessEntryRequest$,
-      () => DescribeAccessEntryResponse$
-    ];
-    var DescribeAddon$ = [
-      9,
-      n05,
-      _DAe,
-      { [_ht]: ["GET", "/clusters/{clusterName}/addons/{addonName}", 200] },
-      () => DescribeAddonRequest$,
-      () => DescribeAddonResponse$
-    ];
-    var DescribeAddonConfiguration$ = [
-      9,
-      n05,
-      _DAC,
-      { [_ht]: ["GET", "/addons/configuration-schemas", 200] },
-      () => DescribeAddonConfigurationRequest$,
-      () => DescribeAddonConfigurationResponse$
-    ];
-    var DescribeAddonVersions$ = [
-      9,
-      n05,
-      _DAV,
-      { [_ht]: ["GET", "/addons/supported-versions", 200] },
-      () => DescribeAddonVersionsRequest$,
-      () => DescribeAddonVersionsResponse$
-    ];
-    var DescribeCapability$ = [
-      9,
-      n05,
-      _DCes,
-      { [_ht]: ["GET", "/clusters/{clusterName}/capabilities/{capabilityName}", 200] },
-      () => DescribeCapabilityRequest$,
-      () => DescribeCapabilityResponse$
-    ];
-    var DescribeCertificateAuthority$ = [
-      9,
-      n05,
-      _DCAe,
-      { [_ht]: ["GET", "/clusters/{clusterName}/certificate-authorities/{certificateAuthorityId}", 200] },
-      () => DescribeCertificateAuthorityRequest$,
-      () => DescribeCertificateAuthorityResponse$
-    ];
-    var DescribeCluster$ = [
-      9,
-      n05,
-      _DCesc,
-      { [_ht]: ["GET", "/clusters/{name}", 200] },
-      () => DescribeClusterRequest$,
-      () => DescribeClusterResponse$
-    ];
-    var DescribeClusterVersions$ = [
-      9,
-      n05,
-      _DCV,
-      { [_ht]: ["GET", "/cluster-versions", 200] },
-      () => DescribeClusterVersionsRequest$,
-      () => DescribeClusterVersionsResponse$
-    ];
-    var DescribeEksAnywhereSubscription$ = [
-      9,
-      n05,
-      _DEASe,
-      { [_ht]: ["GET", "/eks-anywhere-subscriptions/{id}", 200] },
-      () => DescribeEksAnywhereSubscriptionRequest$,
-      () => DescribeEksAnywhereSubscriptionResponse$
-    ];
-    var DescribeFargateProfile$ = [
-      9,
-      n05,
-      _DFPe,
-      { [_ht]: ["GET", "/clusters/{clusterName}/fargate-profiles/{fargateProfileName}", 200] },
-      () => DescribeFargateProfileRequest$,
-      () => DescribeFargateProfileResponse$
-    ];
-    var DescribeIdentityProviderConfig$ = [
-      9,
-      n05,
-      _DIPC,
-      { [_ht]: ["POST", "/clusters/{clusterName}/identity-provider-configs/describe", 200] },
-      () => DescribeIdentityProviderConfigRequest$,
-      () => DescribeIdentityProviderConfigResponse$
-    ];
-    var DescribeInsight$ = [
-      9,
-      n05,
-      _DI,
-      { [_ht]: ["GET", "/clusters/{clusterName}/insights/{id}", 200] },
-      () => DescribeInsightRequest$,
-      () => DescribeInsightResponse$
-    ];
-    var DescribeInsightsRefresh$ = [
-      9,
-      n05,
-      _DIRes,
-      { [_ht]: ["GET", "/clusters/{clusterName}/insights-refresh", 200] },
-      () => DescribeInsightsRefreshRequest$,
-      () => DescribeInsightsRefreshResponse$
-    ];
-    var DescribeNodegroup$ = [
-      9,
-      n05,
-      _DNe,
-      { [_ht]: ["GET", "/clusters/{clusterName}/node-groups/{nodegroupName}", 200] },
-      () => DescribeNodegroupRequest$,
-      () => DescribeNodegroupResponse$
-    ];
-    var DescribePodIdentityAssociation$ = [
-      9,
-      n05,
-      _DPIAe,
-      { [_ht]: ["GET", "/clusters/{clusterName}/pod-identity-associations/{associationId}", 200] },
-      () => DescribePodIdentityAssociationRequest$,
-      () => DescribePodIdentityAssociationResponse$
-    ];
-    var DescribeUpdate$ = [
-      9,
-      n05,
-      _DU,
-      { [_ht]: ["GET", "/clusters/{name}/updates/{updateId}", 200] },
-      () => DescribeUpdateRequest$,
-      () => DescribeUpdateResponse$
-    ];
-    var DisassociateAccessPolicy$ = [
-      9,
-      n05,
-      _DAP,
-      { [_ht]: ["DELETE", "/clusters/{clusterName}/access-entries/{principalArn}/access-policies/{policyArn}", 200] },
-      () => DisassociateAccessPolicyRequest$,
-      () => DisassociateAccessPolicyResponse$
-    ];
-    var DisassociateIdentityProviderConfig$ = [
-      9,
-      n05,
-      _DIPCi,
-      { [_ht]: ["POST", "/clusters/{clusterName}/identity-provider-configs/disassociate", 200] },
-      () => DisassociateIdentityProviderConfigRequest$,
-      () => DisassociateIdentityProviderConfigResponse$
-    ];
-    var ListAccessEntries$ = [
-      9,
-      n05,
-      _LAE,
-      { [_ht]: ["GET", "/clusters/{clusterName}/access-entries", 200] },
-      () => ListAccessEntriesRequest$,
-      () => ListAccessEntriesResponse$
-    ];
-    var ListAccessPolicies$ = [
-      9,
-      n05,
-      _LAP,
-      { [_ht]: ["GET", "/access-policies", 200] },
-      () => ListAccessPoliciesRequest$,
-      () => ListAccessPoliciesResponse$
-    ];
-    var ListAddons$ = [
-      9,
-      n05,
-      _LA,
-      { [_ht]: ["GET", "/clusters/{clusterName}/addons", 200] },
-      () => ListAddonsRequest$,
-      () => ListAddonsResponse$
-    ];
-    var ListAssociatedAccessPolicies$ = [
-      9,
-      n05,
-      _LAAP,
-      { [_ht]: ["GET", "/clusters/{clusterName}/access-entries/{principalArn}/access-policies", 200] },
-      () => ListAssociatedAccessPoliciesRequest$,
-      () => ListAssociatedAccessPoliciesResponse$
-    ];
-    var ListCapabilities$ = [
-      9,
-      n05,
-      _LC,
-      { [_ht]: ["GET", "/clusters/{clusterName}/capabilities", 200] },
-      () => ListCapabilitiesRequest$,
-      () => ListCapabilitiesResponse$
-    ];
-    var ListCertificateAuthorities$ = [
-      9,
-      n05,
-      _LCA,
-      { [_ht]: ["GET", "/clusters/{clusterName}/certificate-authorities", 200] },
-      () => ListCertificateAuthoritiesRequest$,
-      () => ListCertificateAuthoritiesResponse$
-    ];
-    var ListClusters$ = [
-      9,
-      n05,
-      _LCi,
-      { [_ht]: ["GET", "/clusters", 200] },
-      () => ListClustersRequest$,
-      () => ListClustersResponse$
-    ];
-    var ListEksAnywhereSubscriptions$ = [
-      9,
-      n05,
-      _LEAS,
-      { [_ht]: ["GET", "/eks-anywhere-subscriptions", 200] },
-      () => ListEksAnywhereSubscriptionsRequest$,
-      () => ListEksAnywhereSubscriptionsResponse$
-    ];
-    var ListFargateProfiles$ = [
-      9,
-      n05,
-      _LFP,
-      { [_ht]: ["GET", "/clusters/{clusterName}/fargate-profiles", 200] },
-      () => ListFargateProfilesRequest$,
-      () => ListFargateProfilesResponse$
-    ];
-    var ListIdentityProviderConfigs$ = [
-      9,
-      n05,
-      _LIPC,
-      { [_ht]: ["GET", "/clusters/{clusterName}/identity-provider-configs", 200] },
-      () => ListIdentityProviderConfigsRequest$,
-      () => ListIdentityProviderConfigsResponse$
-    ];
-    var ListInsights$ = [
-      9,
-      n05,
-      _LI,
-      { [_ht]: ["POST", "/clusters/{clusterName}/insights", 200] },
-      () => ListInsightsRequest$,
-      () => ListInsightsResponse$
-    ];
-    var ListNodegroups$ = [
-      9,
-      n05,
-      _LN,
-      { [_ht]: ["GET", "/clusters/{clusterName}/node-groups", 200] },
-      () => ListNodegroupsRequest$,
-      () => ListNodegroupsResponse$
-    ];
-    var ListPodIdentityAssociations$ = [
-      9,
-      n05,
-      _LPIA,
-      { [_ht]: ["GET", "/clusters/{clusterName}/pod-identity-associations", 200] },
-      () => ListPodIdentityAssociationsRequest$,
-      () => ListPodIdentityAssociationsResponse$
-    ];
-    var ListTagsForResource$ = [
-      9,
-      n05,
-      _LTFR,
-      { [_ht]: ["GET", "/tags/{resourceArn}", 200] },
-      () => ListTagsForResourceRequest$,
-      () => ListTagsForResourceResponse$
-    ];
-    var ListUpdates$ = [
-      9,
-      n05,
-      _LU,
-      { [_ht]: ["GET", "/clusters/{name}/updates", 200] },
-      () => ListUpdatesRequest$,
-      () => ListUpdatesResponse$
-    ];
-    var RegisterCluster$ = [
-      9,
-      n05,
-      _RCe,
-      { [_ht]: ["POST", "/cluster-registrations", 200] },
-      () => RegisterClusterRequest$,
-      () => RegisterClusterResponse$
-    ];
-    var StartInsightsRefresh$ = [
-      9,
-      n05,
-      _SIR,
-      { [_ht]: ["POST", "/clusters/{clusterName}/insights-refresh", 200] },
-      () => StartInsightsRefreshRequest$,
-      () => StartInsightsRefreshResponse$
-    ];
-    var TagResource$ = [
-      9,
-      n05,
-      _TR,
-      { [_ht]: ["POST", "/tags/{resourceArn}", 200] },
-      () => TagResourceRequest$,
-      () => TagResourceResponse$
-    ];
-    var UntagResource$ = [
-      9,
-      n05,
-      _UR,
-      { [_ht]: ["DELETE", "/tags/{resourceArn}", 200] },
-      () => UntagResourceRequest$,
-      () => UntagResourceResponse$
-    ];
-    var UpdateAccessEntry$ = [
-      9,
-      n05,
-      _UAE,
-      { [_ht]: ["POST", "/clusters/{clusterName}/access-entries/{principalArn}", 200] },
-      () => UpdateAccessEntryRequest$,
-      () => UpdateAccessEntryResponse$
-    ];
-    var UpdateAddon$ = [
-      9,
-      n05,
-      _UA,
-      { [_ht]: ["POST", "/clusters/{clusterName}/addons/{addonName}/update", 200] },
-      () => UpdateAddonRequest$,
-      () => UpdateAddonResponse$
-    ];
-    var UpdateCapability$ = [
-      9,
-      n05,
-      _UC,
-      { [_ht]: ["POST", "/clusters/{clusterName}/capabilities/{capabilityName}", 200] },
-      () => UpdateCapabilityRequest$,
-      () => UpdateCapabilityResponse$
-    ];
-    var UpdateClusterConfig$ = [
-      9,
-      n05,
-      _UCCp,
-      { [_ht]: ["POST", "/clusters/{name}/update-config", 200] },
-      () => UpdateClusterConfigRequest$,
-      () => UpdateClusterConfigResponse$
-    ];
-    var UpdateClusterVersion$ = [
-      9,
-      n05,
-      _UCV,
-      { [_ht]: ["POST", "/clusters/{name}/updates", 200] },
-      () => UpdateClusterVersionRequest$,
-      () => UpdateClusterVersionResponse$
-    ];
-    var UpdateEksAnywhereSubscription$ = [
-      9,
-      n05,
-      _UEAS,
-      { [_ht]: ["POST", "/eks-anywhere-subscriptions/{id}", 200] },
-      () => UpdateEksAnywhereSubscriptionRequest$,
-      () => UpdateEksAnywhereSubscriptionResponse$
-    ];
-    var UpdateNodegroupConfig$ = [
-      9,
-      n05,
-      _UNC,
-      { [_ht]: ["POST", "/clusters/{clusterName}/node-groups/{nodegroupName}/update-config", 200] },
-      () => UpdateNodegroupConfigRequest$,
-      () => UpdateNodegroupConfigResponse$
-    ];
-    var UpdateNodegroupVersion$ = [
-      9,
-      n05,
-      _UNV,
-      { [_ht]: ["POST", "/clusters/{clusterName}/node-groups/{nodegroupName}/update-version", 200] },
-      () => UpdateNodegroupVersionRequest$,
-      () => UpdateNodegroupVersionResponse$
-    ];
-    var UpdatePodIdentityAssociation$ = [
-      9,
-      n05,
-      _UPIA,
-      { [_ht]: ["POST", "/clusters/{clusterName}/pod-identity-associations/{associationId}", 200] },
-      () => UpdatePodIdentityAssociationRequest$,
-      () => UpdatePodIdentityAssociationResponse$
-    ];
-    var getRuntimeConfig$1 = (config) => {
-      return {
-        apiVersion: "2017-11-01",
-        base64Decoder: config?.base64Decoder ?? fromBase642,
-        base64Encoder: config?.base64Encoder ?? toBase643,
-        disableHostPrefix: config?.disableHostPrefix ?? false,
-        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver5,
-        extensions: config?.extensions ?? [],
-        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultEKSHttpAuthSchemeProvider,
-        httpAuthSchemes: config?.httpAuthSchemes ?? [
-          {
-            schemeId: "aws.auth#sigv4",
-            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
-            signer: new AwsSdkSigV4Signer2()
-          }
-        ],
-        logger: config?.logger ?? new NoOpLogger2(),
-        protocol: config?.protocol ?? AwsRestJsonProtocol2,
-        protocolSettings: config?.protocolSettings ?? {
-          defaultNamespace: "com.amazonaws.eks",
-          errorTypeRegistries: errorTypeRegistries5,
-          version: "2017-11-01",
-          serviceTarget: "AWSWesleyFrontend"
-        },
-        serviceId: config?.serviceId ?? "EKS",
-        sha256: config?.sha256 ?? Sha256,
-        urlParser: config?.urlParser ?? parseUrl2,
-        utf8Decoder: config?.utf8Decoder ?? fromUtf83,
-        utf8Encoder: config?.utf8Encoder ?? toUtf83
-      };
-    };
-    var getRuntimeConfig9 = (config) => {
-      emitWarningIfUnsupportedVersion3(process.version);
-      const defaultsMode = resolveDefaultsModeConfig2(config);
-      const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode2);
-      const clientSharedValues = getRuntimeConfig$1(config);
-      emitWarningIfUnsupportedVersion$1(process.version);
-      const loaderConfig = {
-        profile: config?.profile,
-        logger: clientSharedValues.logger
-      };
-      return {
-        ...clientSharedValues,
-        ...config,
-        runtime: "node",
-        defaultsMode,
-        authSchemePreference: config?.authSchemePreference ?? loadConfig2(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2, loaderConfig),
-        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength2,
-        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
-        defaultSocketTimeout: getDefaultSocketTimeout2(config?.requestHandler, 3e5),
-        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider2({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
-        maxAttempts: config?.maxAttempts ?? loadConfig2(NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, config),
-        region: config?.region ?? loadConfig2(NODE_REGION_CONFIG_OPTIONS2, { ...NODE_REGION_CONFIG_FILE_OPTIONS2, ...loaderConfig }),
-        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
-        retryMode: config?.retryMode ?? loadConfig2({
-          ...NODE_RETRY_MODE_CONFIG_OPTIONS2,
-          default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE2
-        }, config),
-        streamCollector: config?.streamCollector ?? streamCollector7,
-        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig2(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
-        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig2(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
-        userAgentAppId: config?.userAgentAppId ?? loadConfig2(NODE_APP_ID_CONFIG_OPTIONS2, loaderConfig)
-      };
-    };
-    var getHttpAuthExtensionConfiguration5 = (runtimeConfig) => {
-      const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
-      let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
-      let _credentials = runtimeConfig.credentials;
-      return {
-        setHttpAuthScheme(httpAuthScheme) {
-          const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
-          if (index === -1) {
-            _httpAuthSchemes.push(httpAuthScheme);
-          } else {
-            _httpAuthSchemes.splice(index, 1, httpAuthScheme);
-          }
-        },
-        httpAuthSchemes() {
-          return _httpAuthSchemes;
-        },
-        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
-          _httpAuthSchemeProvider = httpAuthSchemeProvider;
-        },
-        httpAuthSchemeProvider() {
-          return _httpAuthSchemeProvider;
-        },
-        setCredentials(credentials) {
-          _credentials = credentials;
-        },
-        credentials() {
-          return _credentials;
-        }
-      };
-    };
-    var resolveHttpAuthRuntimeConfig5 = (config) => {
-      return {
-        httpAuthSchemes: config.httpAuthSchemes(),
-        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
-        credentials: config.credentials()
-      };
-    };
-    var resolveRuntimeExtensions5 = (runtimeConfig, extensions) => {
-      const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration2(runtimeConfig), getDefaultExtensionConfiguration2(runtimeConfig), getHttpHandlerExtensionConfiguration2(runtimeConfig), getHttpAuthExtensionConfiguration5(runtimeConfig));
-      extensions.forEach((extension) => extension.configure(extensionConfiguration));
-      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration2(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig2(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
-    };
-    var EKSClient3 = class extends Client2 {
-      config;
-      constructor(...[configuration]) {
-        const _config_0 = getRuntimeConfig9(configuration || {});
-        super(_config_0);
-        this.initConfig = _config_0;
-        const _config_1 = resolveClientEndpointParameters5(_config_0);
-        const _config_2 = resolveUserAgentConfig2(_config_1);
-        const _config_3 = resolveRetryConfig2(_config_2);
-        const _config_4 = resolveRegionConfig2(_config_3);
-        const _config_5 = resolveHostHeaderConfig2(_config_4);
-        const _config_6 = resolveEndpointConfig2(_config_5);
-        const _config_7 = resolveHttpAuthSchemeConfig5(_config_6);
-        const _config_8 = resolveRuntimeExtensions5(_config_7, configuration?.extensions || []);
-        this.config = _config_8;
-        this.middlewareStack.use(getSchemaSerdePlugin2(this.config));
-        this.middlewareStack.use(getUserAgentPlugin2(this.config));
-        this.middlewareStack.use(getRetryPlugin2(this.config));
-        this.middlewareStack.use(getContentLengthPlugin2(this.config));
-        this.middlewareStack.use(getHostHeaderPlugin2(this.config));
-        this.middlewareStack.use(getLoggerPlugin2(this.config));
-        this.middlewareStack.use(getRecursionDetectionPlugin2(this.config));
-        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin2(this.config, {
-          httpAuthSchemeParametersProvider: defaultEKSHttpAuthSchemeParametersProvider,
-          identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig2({
-            "aws.auth#sigv4": config.credentials
-          })
-        }));
-        this.middlewareStack.use(getHttpSigningPlugin2(this.config));
-      }
-      destroy() {
-        super.destroy();
-      }
-    };
-    var command5 = makeBuilder2(commonParams5, "AWSWesleyFrontend", "EKSClient", getEndpointPlugin2);
-    var _ep05 = {};
-    var _mw05 = (Command2, cs, config, o3) => [];
-    var ActivateCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "ActivateCertificateAuthority", ActivateCertificateAuthority$) {
-    };
-    var AssociateAccessPolicyCommand2 = class extends command5(_ep05, _mw05, "AssociateAccessPolicy", AssociateAccessPolicy$) {
-    };
-    var AssociateEncryptionConfigCommand = class extends command5(_ep05, _mw05, "AssociateEncryptionConfig", AssociateEncryptionConfig$) {
-    };
-    var AssociateIdentityProviderConfigCommand = class extends command5(_ep05, _mw05, "AssociateIdentityProviderConfig", AssociateIdentityProviderConfig$) {
-    };
-    var CancelUpdateCommand = class extends command5(_ep05, _mw05, "CancelUpdate", CancelUpdate$) {
-    };
-    var CreateAccessEntryCommand2 = class extends command5(_ep05, _mw05, "CreateAccessEntry", CreateAccessEntry$) {
-    };
-    var CreateAddonCommand2 = class extends command5(_ep05, _mw05, "CreateAddon", CreateAddon$) {
-    };
-    var CreateCapabilityCommand = class extends command5(_ep05, _mw05, "CreateCapability", CreateCapability$) {
-    };
-    var CreateCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "CreateCertificateAuthority", CreateCertificateAuthority$) {
-    };
-    var CreateClusterCommand2 = class extends command5(_ep05, _mw05, "CreateCluster", CreateCluster$) {
-    };
-    var CreateEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "CreateEksAnywhereSubscription", CreateEksAnywhereSubscription$) {
-    };
-    var CreateFargateProfileCommand = class extends command5(_ep05, _mw05, "CreateFargateProfile", CreateFargateProfile$) {
-    };
-    var CreateNodegroupCommand2 = class extends command5(_ep05, _mw05, "CreateNodegroup", CreateNodegroup$) {
-    };
-    var CreatePodIdentityAssociationCommand2 = class extends command5(_ep05, _mw05, "CreatePodIdentityAssociation", CreatePodIdentityAssociation$) {
-    };
-    var DeleteAccessEntryCommand = class extends command5(_ep05, _mw05, "DeleteAccessEntry", DeleteAccessEntry$) {
-    };
-    var DeleteAddonCommand = class extends command5(_ep05, _mw05, "DeleteAddon", DeleteAddon$) {
-    };
-    var DeleteCapabilityCommand = class extends command5(_ep05, _mw05, "DeleteCapability", DeleteCapability$) {
-    };
-    var DeleteCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "DeleteCertificateAuthority", DeleteCertificateAuthority$) {
-    };
-    var DeleteClusterCommand = class extends command5(_ep05, _mw05, "DeleteCluster", DeleteCluster$) {
-    };
-    var DeleteEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "DeleteEksAnywhereSubscription", DeleteEksAnywhereSubscription$) {
-    };
-    var DeleteFargateProfileCommand = class extends command5(_ep05, _mw05, "DeleteFargateProfile", DeleteFargateProfile$) {
-    };
-    var DeleteNodegroupCommand = class extends command5(_ep05, _mw05, "DeleteNodegroup", DeleteNodegroup$) {
-    };
-    var DeletePodIdentityAssociationCommand = class extends command5(_ep05, _mw05, "DeletePodIdentityAssociation", DeletePodIdentityAssociation$) {
-    };
-    var DeregisterClusterCommand = class extends command5(_ep05, _mw05, "DeregisterCluster", DeregisterCluster$) {
-    };
-    var DescribeAccessEntryCommand2 = class extends command5(_ep05, _mw05, "DescribeAccessEntry", DescribeAccessEntry$) {
-    };
-    var DescribeAddonCommand3 = class extends command5(_ep05, _mw05, "DescribeAddon", DescribeAddon$) {
-    };
-    var DescribeAddonConfigurationCommand = class extends command5(_ep05, _mw05, "DescribeAddonConfiguration", DescribeAddonConfiguration$) {
-    };
-    var DescribeAddonVersionsCommand2 = class extends command5(_ep05, _mw05, "DescribeAddonVersions", DescribeAddonVersions$) {
-    };
-    var DescribeCapabilityCommand = class extends command5(_ep05, _mw05, "DescribeCapability", DescribeCapability$) {
-    };
-    var DescribeCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "DescribeCertificateAuthority", DescribeCertificateAuthority$) {
-    };
-    var DescribeClusterCommand4 = class extends command5(_ep05, _mw05, "DescribeCluster", DescribeCluster$) {
-    };
-    var DescribeClusterVersionsCommand = class extends command5(_ep05, _mw05, "DescribeClusterVersions", DescribeClusterVersions$) {
-    };
-    var DescribeEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "DescribeEksAnywhereSubscription", DescribeEksAnywhereSubscription$) {
-    };
-    var DescribeFargateProfileCommand = class extends command5(_ep05, _mw05, "DescribeFargateProfile", DescribeFargateProfile$) {
-    };
-    var DescribeIdentityProviderConfigCommand = class extends command5(_ep05, _mw05, "DescribeIdentityProviderConfig", DescribeIdentityProviderConfig$) {
-    };
-    var DescribeInsightCommand = class extends command5(_ep05, _mw05, "DescribeInsight", DescribeInsight$) {
-    };
-    var DescribeInsightsRefreshCommand = class extends command5(_ep05, _mw05, "DescribeInsightsRefresh", DescribeInsightsRefresh$) {
-    };
-    var DescribeNodegroupCommand3 = class extends command5(_ep05, _mw05, "DescribeNodegroup", DescribeNodegroup$) {
-    };
-    var DescribePodIdentityAssociationCommand2 = class extends command5(_ep05, _mw05, "DescribePodIdentityAssociation", DescribePodIdentityAssociation$) {
-    };
-    var DescribeUpdateCommand = class extends command5(_ep05, _mw05, "DescribeUpdate", DescribeUpdate$) {
-    };
-    var DisassociateAccessPolicyCommand = class extends command5(_ep05, _mw05, "DisassociateAccessPolicy", DisassociateAccessPolicy$) {
-    };
-    var DisassociateIdentityProviderConfigCommand = class extends command5(_ep05, _mw05, "DisassociateIdentityProviderConfig", DisassociateIdentityProviderConfig$) {
-    };
-    var ListAccessEntriesCommand = class extends command5(_ep05, _mw05, "ListAccessEntries", ListAccessEntries$) {
-    };
-    var ListAccessPoliciesCommand = class extends command5(_ep05, _mw05, "ListAccessPolicies", ListAccessPolicies$) {
-    };
-    var ListAddonsCommand = class extends command5(_ep05, _mw05, "ListAddons", ListAddons$) {
-    };
-    var ListAssociatedAccessPoliciesCommand2 = class extends command5(_ep05, _mw05, "ListAssociatedAccessPolicies", ListAssociatedAccessPolicies$) {
-    };
-    var ListCapabilitiesCommand = class extends command5(_ep05, _mw05, "ListCapabilities", ListCapabilities$) {
-    };
-    var ListCertificateAuthoritiesCommand = class extends command5(_ep05, _mw05, "ListCertificateAuthorities", ListCertificateAuthorities$) {
-    };
-    var ListClustersCommand = class extends command5(_ep05, _mw05, "ListClusters", ListClusters$) {
-    };
-    var ListEksAnywhereSubscriptionsCommand = class extends command5(_ep05, _mw05, "ListEksAnywhereSubscriptions", ListEksAnywhereSubscriptions$) {
-    };
-    var ListFargateProfilesCommand = class extends command5(_ep05, _mw05, "ListFargateProfiles", ListFargateProfiles$) {
-    };
-    var ListIdentityProviderConfigsCommand = class extends command5(_ep05, _mw05, "ListIdentityProviderConfigs", ListIdentityProviderConfigs$) {
-    };
-    var ListInsightsCommand = class extends command5(_ep05, _mw05, "ListInsights", ListInsights$) {
-    };
-    var ListNodegroupsCommand = class extends command5(_ep05, _mw05, "ListNodegroups", ListNodegroups$) {
-    };
-    var ListPodIdentityAssociationsCommand2 = class extends command5(_ep05, _mw05, "ListPodIdentityAssociations", ListPodIdentityAssociations$) {
-    };
-    var ListTagsForResourceCommand = class extends command5(_ep05, _mw05, "ListTagsForResource", ListTagsForResource$) {
-    };
-    var ListUpdatesCommand = class extends command5(_ep05, _mw05, "ListUpdates", ListUpdates$) {
-    };
-    var RegisterClusterCommand = class extends command5(_ep05, _mw05, "RegisterCluster", RegisterCluster$) {
-    };
-    var StartInsightsRefreshCommand = class extends command5(_ep05, _mw05, "StartInsightsRefresh", StartInsightsRefresh$) {
-    };
-    var TagResourceCommand = class extends command5(_ep05, _mw05, "TagResource", TagResource$) {
-    };
-    var UntagResourceCommand = class extends command5(_ep05, _mw05, "UntagResource", UntagResource$) {
-    };
-    var UpdateAccessEntryCommand2 = class extends command5(_ep05, _mw05, "UpdateAccessEntry", UpdateAccessEntry$) {
-    };
-    var UpdateAddonCommand2 = class extends command5(_ep05, _mw05, "UpdateAddon", UpdateAddon$) {
-    };
-    var UpdateCapabilityCommand = class extends command5(_ep05, _mw05, "UpdateCapability", UpdateCapability$) {
-    };
-    var UpdateClusterConfigCommand2 = class extends command5(_ep05, _mw05, "UpdateClusterConfig", UpdateClusterConfig$) {
-    };
-    var UpdateClusterVersionCommand = class extends command5(_ep05, _mw05, "UpdateClusterVersion", UpdateClusterVersion$) {
-    };
-    var UpdateEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "UpdateEksAnywhereSubscription", UpdateEksAnywhereSubscription$) {
-    };
-    var UpdateNodegroupConfigCommand2 = class extends command5(_ep05, _mw05, "UpdateNodegroupConfig", UpdateNodegroupConfig$) {
-    };
-    var UpdateNodegroupVersionCommand = class extends command5(_ep05, _mw05, "UpdateNodegroupVersion", UpdateNodegroupVersion$) {
-    };
-    var UpdatePodIdentityAssociationCommand2 = class extends command5(_ep05, _mw05, "UpdatePodIdentityAssociation", UpdatePodIdentityAssociation$) {
-    };
-    var paginateDescribeAddonVersions = createPaginator2(EKSClient3, DescribeAddonVersionsCommand2, "nextToken", "nextToken", "maxResults");
-    var paginateDescribeClusterVersions = createPaginator2(EKSClient3, DescribeClusterVersionsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListAccessEntries = createPaginator2(EKSClient3, ListAccessEntriesCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListAccessPolicies = createPaginator2(EKSClient3, ListAccessPoliciesCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListAddons = createPaginator2(EKSClient3, ListAddonsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListAssociatedAccessPolicies = createPaginator2(EKSClient3, ListAssociatedAccessPoliciesCommand2, "nextToken", "nextToken", "maxResults");
-    var paginateListCapabilities = createPaginator2(EKSClient3, ListCapabilitiesCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListCertificateAuthorities = createPaginator2(EKSClient3, ListCertificateAuthoritiesCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListClusters = createPaginator2(EKSClient3, ListClustersCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListEksAnywhereSubscriptions = createPaginator2(EKSClient3, ListEksAnywhereSubscriptionsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListFargateProfiles = createPaginator2(EKSClient3, ListFargateProfilesCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListIdentityProviderConfigs = createPaginator2(EKSClient3, ListIdentityProviderConfigsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListInsights = createPaginator2(EKSClient3, ListInsightsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListNodegroups = createPaginator2(EKSClient3, ListNodegroupsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListPodIdentityAssociations = createPaginator2(EKSClient3, ListPodIdentityAssociationsCommand2, "nextToken", "nextToken", "maxResults");
-    var paginateListUpdates = createPaginator2(EKSClient3, ListUpdatesCommand, "nextToken", "nextToken", "maxResults");
-    var checkState$8 = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new DescribeAddonCommand3(input));
-        reason = result;
-        try {
-          const returnComparator = () => {
-            return result.addon.status;
-          };
-          if (returnComparator() === "CREATE_FAILED") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-        try {
-          const returnComparator = () => {
-            return result.addon.status;
-          };
-          if (returnComparator() === "DEGRADED") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-        try {
-          const returnComparator = () => {
-            return result.addon.status;
-          };
-          if (returnComparator() === "ACTIVE") {
-            return { state: WaiterState2.SUCCESS, reason };
-          }
-        } catch (e6) {
-        }
-      } catch (exception) {
-        reason = exception;
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForAddonActive = async (params, input) => {
-      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$8);
-    };
-    var waitUntilAddonActive2 = async (params, input) => {
-      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$8);
-      return checkExceptions2(result);
-    };
-    var checkState$7 = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new DescribeAddonCommand3(input));
-        reason = result;
-        try {
-          const returnComparator = () => {
-            return result.addon.status;
-          };
-          if (returnComparator() === "DELETE_FAILED") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-      } catch (exception) {
-        reason = exception;
-        if (exception.name === "ResourceNotFoundException") {
-          return { state: WaiterState2.SUCCESS, reason };
-        }
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForAddonDeleted = async (params, input) => {
-      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$7);
-    };
-    var waitUntilAddonDeleted = async (params, input) => {
-      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$7);
-      return checkExceptions2(result);
-    };
-    var checkState$6 = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new DescribeUpdateCommand(input));
-        reason = result;
-        try {
-          const returnComparator = () => {
-            return result.update.status;
-          };
-          if (returnComparator() === "Failed") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-        try {
-          const returnComparator = () => {
-            return result.update.status;
-          };
-          if (returnComparator() === "Cancelled") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-        try {
-          const returnComparator = () => {
-            return result.update.status;
-          };
-          if (returnComparator() === "Successful") {
-            return { state: WaiterState2.SUCCESS, reason };
-          }
-        } catch (e6) {
-        }
-      } catch (exception) {
-        reason = exception;
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForCertificateAuthorityUpdateComplete = async (params, input) => {
-      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$6);
-    };
-    var waitUntilCertificateAuthorityUpdateComplete = async (params, input) => {
-      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$6);
-      return checkExceptions2(result);
-    };
-    var checkState$5 = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new DescribeClusterCommand4(input));
-        reason = result;
-        try {
-          const returnComparator = () => {
-            return result.cluster.status;
-          };
-          if (returnComparator() === "DELETING") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-        try {
-          const returnComparator = () => {
-            return result.cluster.status;
-          };
-          if (returnComparator() === "FAILED") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-        try {
-          const returnComparator = () => {
-            return result.cluster.status;
-          };
-          if (returnComparator() === "ACTIVE") {
-            return { state: WaiterState2.SUCCESS, reason };
-          }
-        } catch (e6) {
-        }
-      } catch (exception) {
-        reason = exception;
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForClusterActive = async (params, input) => {
-      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$5);
-    };
-    var waitUntilClusterActive2 = async (params, input) => {
-      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$5);
-      return checkExceptions2(result);
-    };
-    var checkState$4 = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new DescribeClusterCommand4(input));
-        reason = result;
-        try {
-          const returnComparator = () => {
-            return result.cluster.status;
-          };
-          if (returnComparator() === "ACTIVE") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-        try {
-          const returnComparator = () => {
-            return result.cluster.status;
-          };
-          if (returnComparator() === "CREATING") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-        try {
-          const returnComparator = () => {
-            return result.cluster.status;
-          };
-          if (returnComparator() === "PENDING") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-      } catch (exception) {
-        reason = exception;
-        if (exception.name === "ResourceNotFoundException") {
-          return { state: WaiterState2.SUCCESS, reason };
-        }
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForClusterDeleted = async (params, input) => {
-      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$4);
-    };
-    var waitUntilClusterDeleted = async (params, input) => {
-      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$4);
-      return checkExceptions2(result);
-    };
-    var checkState$3 = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new DescribeFargateProfileCommand(input));
-        reason = result;
-        try {
-          const returnComparator = () => {
-            return result.fargateProfile.status;
-          };
-          if (returnComparator() === "CREATE_FAILED") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-        try {
-          const returnComparator = () => {
-            return result.fargateProfile.status;
-          };
-          if (returnComparator() === "ACTIVE") {
-            return { state: WaiterState2.SUCCESS, reason };
-          }
-        } catch (e6) {
-        }
-      } catch (exception) {
-        reason = exception;
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForFargateProfileActive = async (params, input) => {
-      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
-    };
-    var waitUntilFargateProfileActive = async (params, input) => {
-      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
-      return checkExceptions2(result);
-    };
-    var checkState$2 = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new DescribeFargateProfileCommand(input));
-        reason = result;
-        try {
-          const returnComparator = () => {
-            return result.fargateProfile.status;
-          };
-          if (returnComparator() === "DELETE_FAILED") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-      } catch (exception) {
-        reason = exception;
-        if (exception.name === "ResourceNotFoundException") {
-          return { state: WaiterState2.SUCCESS, reason };
-        }
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForFargateProfileDeleted = async (params, input) => {
-      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
-    };
-    var waitUntilFargateProfileDeleted = async (params, input) => {
-      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
-      return checkExceptions2(result);
-    };
-    var checkState$1 = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new DescribeNodegroupCommand3(input));
-        reason = result;
-        try {
-          const returnComparator = () => {
-            return result.nodegroup.status;
-          };
-          if (returnComparator() === "CREATE_FAILED") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-        try {
-          const returnComparator = () => {
-            return result.nodegroup.status;
-          };
-          if (returnComparator() === "ACTIVE") {
-            return { state: WaiterState2.SUCCESS, reason };
-          }
-        } catch (e6) {
-        }
-      } catch (exception) {
-        reason = exception;
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForNodegroupActive = async (params, input) => {
-      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
-    };
-    var waitUntilNodegroupActive2 = async (params, input) => {
-      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
-      return checkExceptions2(result);
-    };
-    var checkState = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new DescribeNodegroupCommand3(input));
-        reason = result;
-        try {
-          const returnComparator = () => {
-            return result.nodegroup.status;
-          };
-          if (returnComparator() === "DELETE_FAILED") {
-            return { state: WaiterState2.FAILURE, reason };
-          }
-        } catch (e6) {
-        }
-      } catch (exception) {
-        reason = exception;
-        if (exception.name === "ResourceNotFoundException") {
-          return { state: WaiterState2.SUCCESS, reason };
-        }
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForNodegroupDeleted = async (params, input) => {
-      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
-    };
-    var waitUntilNodegroupDeleted = async (params, input) => {
-      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
-      return checkExceptions2(result);
-    };
-    var commands5 = {
-      ActivateCertificateAuthorityCommand,
-      AssociateAccessPolicyCommand: AssociateAccessPolicyCommand2,
-      AssociateEncryptionConfigCommand,
-      AssociateIdentityProviderConfigCommand,
-      CancelUpdateCommand,
-      CreateAccessEntryCommand: CreateAccessEntryCommand2,
-      CreateAddonCommand: CreateAddonCommand2,
-      CreateCapabilityCommand,
-      CreateCertificateAuthorityCommand,
-      CreateClusterCommand: CreateClusterCommand2,
-      CreateEksAnywhereSubscriptionCommand,
-      CreateFargateProfileCommand,
-      CreateNodegroupCommand: CreateNodegroupCommand2,
-      CreatePodIdentityAssociationCommand: CreatePodIdentityAssociationCommand2,
-      DeleteAccessEntryCommand,
-      DeleteAddonCommand,
-      DeleteCapabilityCommand,
-      DeleteCertificateAuthorityCommand,
-      DeleteClusterCommand,
-      DeleteEksAnywhereSubscriptionCommand,
-      DeleteFargateProfileCommand,
-      DeleteNodegroupCommand,
-      DeletePodIdentityAssociationCommand,
-      DeregisterClusterCommand,
-      DescribeAccessEntryCommand: DescribeAccessEntryCommand2,
-      DescribeAddonCommand: DescribeAddonCommand3,
-      DescribeAddonConfigurationCommand,
-      DescribeAddonVersionsCommand: DescribeAddonVersionsCommand2,
-      DescribeCapabilityCommand,
-      DescribeCertificateAuthorityCommand,
-      DescribeClusterCommand: DescribeClusterCommand4,
-      DescribeClusterVersionsCommand,
-      DescribeEksAnywhereSubscriptionCommand,
-      DescribeFargateProfileCommand,
-      DescribeIdentityProviderConfigCommand,
-      DescribeInsightCommand,
-      DescribeInsightsRefreshCommand,
-      DescribeNodegroupCommand: DescribeNodegroupCommand3,
-      DescribePodIdentityAssociationCommand: DescribePodIdentityAssociationCommand2,
-      DescribeUpdateCommand,
-      DisassociateAccessPolicyCommand,
-      DisassociateIdentityProviderConfigCommand,
-      ListAccessEntriesCommand,
-      ListAccessPoliciesCommand,
-      ListAddonsCommand,
-      ListAssociatedAccessPoliciesCommand: ListAssociatedAccessPoliciesCommand2,
-      ListCapabilitiesCommand,
-      ListCertificateAuthoritiesCommand,
-      ListClustersCommand,
-      ListEksAnywhereSubscriptionsCommand,
-      ListFargateProfilesCommand,
-      ListIdentityProviderConfigsCommand,
-      ListInsightsCommand,
-      ListNodegroupsCommand,
-      ListPodIdentityAssociationsCommand: ListPodIdentityAssociationsCommand2,
-      ListTagsForResourceCommand,
-      ListUpdatesCommand,
-      RegisterClusterCommand,
-      StartInsightsRefreshCommand,
-      TagResourceCommand,
-      UntagResourceCommand,
-      UpdateAccessEntryCommand: UpdateAccessEntryCommand2,
-      UpdateAddonCommand: UpdateAddonCommand2,
-      UpdateCapabilityCommand,
-      UpdateClusterConfigCommand: UpdateClusterConfigCommand2,
-      UpdateClusterVersionCommand,
-      UpdateEksAnywhereSubscriptionCommand,
-      UpdateNodegroupConfigCommand: UpdateNodegroupConfigCommand2,
-      UpdateNodegroupVersionCommand,
-      UpdatePodIdentityAssociationCommand: UpdatePodIdentityAssociationCommand2
-    };
-    var paginators = {
-      paginateDescribeAddonVersions,
-      paginateDescribeClusterVersions,
-      paginateListAccessEntries,
-      paginateListAccessPolicies,
-      paginateListAddons,
-      paginateListAssociatedAccessPolicies,
-      paginateListCapabilities,
-      paginateListCertificateAuthorities,
-      paginateListClusters,
-      paginateListEksAnywhereSubscriptions,
-      paginateListFargateProfiles,
-      paginateListIdentityProviderConfigs,
-      paginateListInsights,
-      paginateListNodegroups,
-      paginateListPodIdentityAssociations,
-      paginateListUpdates
-    };
-    var waiters = {
-      waitUntilAddonActive: waitUntilAddonActive2,
-      waitUntilAddonDeleted,
-      waitUntilClusterActive: waitUntilClusterActive2,
-      waitUntilClusterDeleted,
-      waitUntilFargateProfileActive,
-      waitUntilFargateProfileDeleted,
-      waitUntilNodegroupActive: waitUntilNodegroupActive2,
-      waitUntilNodegroupDeleted,
-      waitUntilCertificateAuthorityUpdateComplete
-    };
-    var EKS = class extends EKSClient3 {
-    };
-    createAggregatedClient2(commands5, EKS, { paginators, waiters });
-    var AuthenticationMode = {
-      API: "API",
-      API_AND_CONFIG_MAP: "API_AND_CONFIG_MAP",
-      CONFIG_MAP: "CONFIG_MAP"
-    };
-    var AccessScopeType = {
-      cluster: "cluster",
-      namespace: "namespace"
-    };
-    var CertificateAuthorityActivatedBy = {
-      CUSTOMER: "CUSTOMER",
-      EKS: "EKS"
-    };
-    var CertificateAuthorityCreatedBy = {
-      CUSTOMER: "CUSTOMER",
-      EKS: "EKS"
-    };
-    var CertificateAuthorityDistributionStatus = {
-      COMPLETE: "COMPLETE",
-      DELETING: "DELETING",
-      FAILED: "FAILED",
-      IN_PROGRESS: "IN_PROGRESS"
-    };
-    var CertificateAuthoritySigningStatus = {
-      ACTIVATING: "ACTIVATING",
-      IN_USE: "IN_USE",
-      NOT_USED: "NOT_USED"
-    };
-    var CancellationStatus = {
-      FAILED: "Failed",
-      IN_PROGRESS: "InProgress",
-      SUCCESSFUL: "Successful"
-    };
-    var ErrorCode = {
-      ACCESS_DENIED: "AccessDenied",
-      ADMISSION_REQUEST_DENIED: "AdmissionRequestDenied",
-      CLUSTER_UNREACHABLE: "ClusterUnreachable",
-      CONFIGURATION_CONFLICT: "ConfigurationConflict",
-      ENI_LIMIT_REACHED: "EniLimitReached",
-      INSUFFICIENT_FREE_ADDRESSES: "InsufficientFreeAddresses",
-      INSUFFICIENT_NUMBER_OF_REPLICAS: "InsufficientNumberOfReplicas",
-      IP_NOT_AVAILABLE: "IpNotAvailable",
-      K8S_RESOURCE_NOT_FOUND: "K8sResourceNotFound",
-      NODE_CREATION_FAILURE: "NodeCreationFailure",
-      OPERATION_NOT_PERMITTED: "OperationNotPermitted",
-      POD_EVICTION_FAILURE: "PodEvictionFailure",
-      SECURITY_GROUP_NOT_FOUND: "SecurityGroupNotFound",
-      SUBNET_NOT_FOUND: "SubnetNotFound",
-      UNKNOWN: "Unknown",
-      UNSUPPORTED_ADDON_MODIFICATION: "UnsupportedAddonModification",
-      VPC_ID_NOT_FOUND: "VpcIdNotFound"
-    };
-    var UpdateParamType = {
-      ACTIVE_CERTIFICATE_AUTHORITY: "ActiveCertificateAuthority",
-      ADDON_VERSION: "AddonVersion",
-      AUTHENTICATION_MODE: "AuthenticationMode",
-      CERTIFICATE_AUTHORITY_ID: "CertificateAuthorityId",
-      CLUSTER_LOGGING: "ClusterLogging",
-      COMPUTE_CONFIG: "ComputeConfig",
-      CONFIGURATION_VALUES: "ConfigurationValues",
-      CONTROL_PLANE_EGRESS_MODE: "ControlPlaneEgressMode",
-      DELETION_PROTECTION: "DeletionProtection",
-      DESIRED_SIZE: "DesiredSize",
-      DISABLED_SERVICES: "DisabledServices",
-      ENABLE_CROSS_NAMESPACE: "EnableCrossNamespace",
-      ENCRYPTION_CONFIG: "EncryptionConfig",
-      ENDPOINT_PRIVATE_ACCESS: "EndpointPrivateAccess",
-      ENDPOINT_PUBLIC_ACCESS: "EndpointPublicAccess",
-      IDENTITY_PROVIDER_CONFIG: "IdentityProviderConfig",
-      KUBERNETES_NETWORK_CONFIG: "KubernetesNetworkConfig",
-      KUBE_API_SERVER_CONFIG: "KubeApiServerConfig",
-      KUBE_CONTROLLER_MANAGER_CONFIG: "KubeControllerManagerConfig",
-      KUBE_SCHEDULER_CONFIG: "KubeSchedulerConfig",
-      LABELS_TO_ADD: "LabelsToAdd",
-      LABELS_TO_REMOVE: "LabelsToRemove",
-      LAUNCH_TEMPLATE_NAME: "LaunchTemplateName",
-      LAUNCH_TEMPLATE_VERSION: "LaunchTemplateVersion",
-      MAX_SIZE: "MaxSize",
-      MAX_UNAVAILABLE: "MaxUnavailable",
-      MAX_UNAVAILABLE_PERCENTAGE: "MaxUnavailablePercentage",
-      MIN_SIZE: "MinSize",
-      NETWORK_ACCESS: "NetworkAccess",
-      NODE_REPAIR_CONFIG: "NodeRepairConfig",
-      NODE_REPAIR_ENABLED: "NodeRepairEnabled",
-      PLATFORM_VERSION: "PlatformVersion",
-      POD_IDENTITY_ASSOCIATIONS: "PodIdentityAssociations",
-      PREVIOUS_TIER: "PreviousTier",
-      PUBLIC_ACCESS_CIDRS: "PublicAccessCidrs",
-      RELEASE_VERSION: "ReleaseVersion",
-      REMOTE_NETWORK_CONFIG: "RemoteNetworkConfig",
-      RESOLVE_CONFLICTS: "ResolveConflicts",
-      ROLE_ARN: "RoleArn",
-      ROLE_MAPPINGS_TO_ADD_OR_UPDATE: "RoleMappingsToAddOrUpdate",
-      ROLE_MAPPINGS_TO_REMOVE: "RoleMappingsToRemove",
-      SECURITY_GROUPS: "SecurityGroups",
-      SERVICE_ACCOUNT_ROLE_ARN: "ServiceAccountRoleArn",
-      SIGNING_STATUS: "SigningStatus",
-      STORAGE_CONFIG: "StorageConfig",
-      SUBNETS: "Subnets",
-      TAINTS_TO_ADD: "TaintsToAdd",
-      TAINTS_TO_REMOVE: "TaintsToRemove",
-      TRUSTED_CERTIFICATE_AUTHORITIES: "TrustedCertificateAuthorities",
-      UPDATED_TIER: "UpdatedTier",
-      UPDATE_STRATEGY: "UpdateStrategy",
-      UPGRADE_POLICY: "UpgradePolicy",
-      VENDED_LOGS: "VendedLogs",
-      VERSION: "Version",
-      WARM_POOL_ENABLED: "WarmPoolEnabled",
-      WARM_POOL_MAX_GROUP_PREPARED_CAPACITY: "WarmPoolMaxGroupPreparedCapacity",
-      WARM_POOL_MIN_SIZE: "WarmPoolMinSize",
-      WARM_POOL_REUSE_ON_SCALE_IN: "WarmPoolReuseOnScaleIn",
-      WARM_POOL_STATE: "WarmPoolState",
-      ZONAL_SHIFT_CONFIG: "ZonalShiftConfig"
-    };
-    var UpdateStatus = {
-      CANCELLED: "Cancelled",
-      FAILED: "Failed",
-      IN_PROGRESS: "InProgress",
-      SUCCESSFUL: "Successful"
-    };
-    var UpdateType = {
-      ACCESS_CONFIG_UPDATE: "AccessConfigUpdate",
-      ADDON_UPDATE: "AddonUpdate",
-      ASSOCIATE_ENCRYPTION_CONFIG: "AssociateEncryptionConfig",
-      ASSOCIATE_IDENTITY_PROVIDER_CONFIG: "AssociateIdentityProviderConfig",
-      AUTO_MODE_UPDATE: "AutoModeUpdate",
-      CAPABILITY_UPDATE: "CapabilityUpdate",
-      CERTIFICATE_AUTHORITY_UPDATE: "CertificateAuthorityUpdate",
-      CONFIG_UPDATE: "ConfigUpdate",
-      CONTROL_PLANE_COMPONENT_CONFIG_UPDATE: "ControlPlaneComponentConfigUpdate",
-      CONTROL_PLANE_EGRESS_UPDATE: "ControlPlaneEgressUpdate",
-      CONTROL_PLANE_SCALING_CONFIG_UPDATE: "ControlPlaneScalingConfigUpdate",
-      DELETION_PROTECTION_UPDATE: "DeletionProtectionUpdate",
-      DISASSOCIATE_IDENTITY_PROVIDER_CONFIG: "DisassociateIdentityProviderConfig",
-      ENDPOINT_ACCESS_UPDATE: "EndpointAccessUpdate",
-      LOGGING_UPDATE: "LoggingUpdate",
-      REMOTE_NETWORK_CONFIG_UPDATE: "RemoteNetworkConfigUpdate",
-      UPGRADE_POLICY_UPDATE: "UpgradePolicyUpdate",
-      VENDED_LOGS_UPDATE: "VendedLogsUpdate",
-      VERSION_ROLLBACK: "VersionRollback",
-      VERSION_UPDATE: "VersionUpdate",
-      VPC_CONFIG_UPDATE: "VpcConfigUpdate",
-      ZONAL_SHIFT_CONFIG_UPDATE: "ZonalShiftConfigUpdate"
-    };
-    var AddonIssueCode = {
-      ACCESS_DENIED: "AccessDenied",
-      ADDON_PERMISSION_FAILURE: "AddonPermissionFailure",
-      ADDON_SUBSCRIPTION_NEEDED: "AddonSubscriptionNeeded",
-      ADMISSION_REQUEST_DENIED: "AdmissionRequestDenied",
-      CLUSTER_UNREACHABLE: "ClusterUnreachable",
-      CONFIGURATION_CONFLICT: "ConfigurationConflict",
-      INSUFFICIENT_NUMBER_OF_REPLICAS: "InsufficientNumberOfReplicas",
-      INTERNAL_FAILURE: "InternalFailure",
-      K8S_RESOURCE_NOT_FOUND: "K8sResourceNotFound",
-      UNSUPPORTED_ADDON_MODIFICATION: "UnsupportedAddonModification"
-    };
-    var AddonStatus = {
-      ACTIVE: "ACTIVE",
-      CREATE_FAILED: "CREATE_FAILED",
-      CREATING: "CREATING",
-      DEGRADED: "DEGRADED",
-      DELETE_FAILED: "DELETE_FAILED",
-      DELETING: "DELETING",
-      UPDATE_FAILED: "UPDATE_FAILED",
-      UPDATING: "UPDATING"
-    };
-    var AMITypes = {
-      AL2023_ARM_64_NVIDIA: "AL2023_ARM_64_NVIDIA",
-      AL2023_ARM_64_STANDARD: "AL2023_ARM_64_STANDARD",
-      AL2023_x86_64_NEURON: "AL2023_x86_64_NEURON",
-      AL2023_x86_64_NVIDIA: "AL2023_x86_64_NVIDIA",
-      AL2023_x86_64_STANDARD: "AL2023_x86_64_STANDARD",
-      AL2_ARM_64: "AL2_ARM_64",
-      AL2_x86_64: "AL2_x86_64",
-      AL2_x86_64_GPU: "AL2_x86_64_GPU",
-      BOTTLEROCKET_ARM_64: "BOTTLEROCKET_ARM_64",
-      BOTTLEROCKET_ARM_64_FIPS: "BOTTLEROCKET_ARM_64_FIPS",
-      BOTTLEROCKET_ARM_64_NVIDIA: "BOTTLEROCKET_ARM_64_NVIDIA",
-      BOTTLEROCKET_ARM_64_NVIDIA_FIPS: "BOTTLEROCKET_ARM_64_NVIDIA_FIPS",
-      BOTTLEROCKET_x86_64: "BOTTLEROCKET_x86_64",
-      BOTTLEROCKET_x86_64_FIPS: "BOTTLEROCKET_x86_64_FIPS",
-      BOTTLEROCKET_x86_64_NVIDIA: "BOTTLEROCKET_x86_64_NVIDIA",
-      BOTTLEROCKET_x86_64_NVIDIA_FIPS: "BOTTLEROCKET_x86_64_NVIDIA_FIPS",
-      CUSTOM: "CUSTOM",
-      WINDOWS_CORE_2019_x86_64: "WINDOWS_CORE_2019_x86_64",
-      WINDOWS_CORE_2022_x86_64: "WINDOWS_CORE_2022_x86_64",
-      WINDOWS_CORE_2025_x86_64: "WINDOWS_CORE_2025_x86_64",
-      WINDOWS_FULL_2019_x86_64: "WINDOWS_FULL_2019_x86_64",
-      WINDOWS_FULL_2022_x86_64: "WINDOWS_FULL_2022_x86_64",
-      WINDOWS_FULL_2025_x86_64: "WINDOWS_FULL_2025_x86_64"
-    };
-    var SsoIdentityType = {
-      SSO_GROUP: "SSO_GROUP",
-      SSO_USER: "SSO_USER"
-    };
-    var ArgoCdRole = {
-      ADMIN: "ADMIN",
-      EDITOR: "EDITOR",
-      VIEWER: "VIEWER"
-    };
-    var ResolveConflicts = {
-      NONE: "NONE",
-      OVERWRITE: "OVERWRITE",
-      PRESERVE: "PRESERVE"
-    };
-    var CapabilityDeletePropagationPolicy = {
-      RETAIN: "RETAIN"
-    };
-    var CapabilityType = {
-      ACK: "ACK",
-      ARGOCD: "ARGOCD",
-      KRO: "KRO"
-    };
-    var CapabilityIssueCode = {
-      ACCESS_DENIED: "AccessDenied",
-      CLUSTER_UNREACHABLE: "ClusterUnreachable"
-    };
-    var CapabilityStatus = {
-      ACTIVE: "ACTIVE",
-      CREATE_FAILED: "CREATE_FAILED",
-      CREATING: "CREATING",
-      DEGRADED: "DEGRADED",
-      DELETE_FAILED: "DELETE_FAILED",
-      DELETING: "DELETING",
-      UPDATING: "UPDATING"
-    };
-    var ProvisionedControlPlaneTier = {
-      STANDARD: "standard",
-      TIER_2XL: "tier-2xl",
-      TIER_4XL: "tier-4xl",
-      TIER_8XL: "tier-8xl",
-      TIER_XL: "tier-xl"
-    };
-    var IpFamily = {
-      IPV4: "ipv4",
-      IPV6: "ipv6"
-    };
-    var ScoringStrategyType = {
-      LEAST_ALLOCATED: "LeastAllocated",
-      MOST_ALLOCATED: "MostAllocated"
-    };
-    var LogType = {
-      API: "api",
-      AUDIT: "audit",
-      AUTHENTICATOR: "authenticator",
-      CONTROLLER_MANAGER: "controllerManager",
-      SCHEDULER: "scheduler"
-    };
-    var SpreadLevel = {
-      HOST: "host",
-      RACK: "rack"
-    };
-    var ControlPlaneEgressModeType = {
-      AWS_MANAGED: "AWS_MANAGED",
-      CUSTOMER_ISOLATED: "CUSTOMER_ISOLATED",
-      CUSTOMER_ROUTED: "CUSTOMER_ROUTED"
-    };
-    var SupportType = {
-      EXTENDED: "EXTENDED",
-      STANDARD: "STANDARD"
-    };
-    var ClusterIssueCode = {
-      ACCESS_DENIED: "AccessDenied",
-      CLUSTER_UNREACHABLE: "ClusterUnreachable",
-      CONFIGURATION_CONFLICT: "ConfigurationConflict",
-      EC2_SECURITY_GROUP_NOT_FOUND: "Ec2SecurityGroupNotFound",
-      EC2_SERVICE_NOT_SUBSCRIBED: "Ec2ServiceNotSubscribed",
-      EC2_SUBNET_NOT_FOUND: "Ec2SubnetNotFound",
-      IAM_ROLE_NOT_FOUND: "IamRoleNotFound",
-      INSUFFICIENT_FREE_ADDRESSES: "InsufficientFreeAddresses",
-      INTERNAL_FAILURE: "InternalFailure",
-      KMS_GRANT_REVOKED: "KmsGrantRevoked",
-      KMS_KEY_DISABLED: "KmsKeyDisabled",
-      KMS_KEY_MARKED_FOR_DELETION: "KmsKeyMarkedForDeletion",
-      KMS_KEY_NOT_FOUND: "KmsKeyNotFound",
-      OTHER: "Other",
-      RESOURCE_LIMIT_EXCEEDED: "ResourceLimitExceeded",
-      RESOURCE_NOT_FOUND: "ResourceNotFound",
-      STS_REGIONAL_ENDPOINT_DISABLED: "StsRegionalEndpointDisabled",
-      UNSUPPORTED_VERSION: "UnsupportedVersion",
-      VPC_NOT_FOUND: "VpcNotFound"
-    };
-    var ClusterStatus = {
-      ACTIVE: "ACTIVE",
-      CREATING: "CREATING",
-      DELETING: "DELETING",
-      FAILED: "FAILED",
-      PENDING: "PENDING",
-      UPDATING: "UPDATING"
-    };
-    var EksAnywhereSubscriptionLicenseType = {
-      Cluster: "Cluster"
-    };
-    var EksAnywhereSubscriptionTermUnit = {
-      MONTHS: "MONTHS"
-    };
-    var FargateProfileIssueCode = {
-      ACCESS_DENIED: "AccessDenied",
-      CLUSTER_UNREACHABLE: "ClusterUnreachable",
-      INTERNAL_FAILURE: "InternalFailure",
-      POD_EXECUTION_ROLE_ALREADY_IN_USE: "PodExecutionRoleAlreadyInUse"
-    };
-    var FargateProfileStatus = {
-      ACTIVE: "ACTIVE",
-      CREATE_FAILED: "CREATE_FAILED",
-      CREATING: "CREATING",
-      DELETE_FAILED: "DELETE_FAILED",
-      DELETING: "DELETING"
-    };
-    var CapacityTypes = {
-      CAPACITY_BLOCK: "CAPACITY_BLOCK",
-      ON_DEMAND: "ON_DEMAND",
-      SPOT: "SPOT"
-    };
-    var RepairAction = {
-      NoAction: "NoAction",
-      Reboot: "Reboot",
-      Replace: "Replace"
-    };
-    var TaintEffect = {
-      NO_EXECUTE: "NO_EXECUTE",
-      NO_SCHEDULE: "NO_SCHEDULE",
-      PREFER_NO_SCHEDULE: "PREFER_NO_SCHEDULE"
-    };
-    var NodegroupUpdateStrategies = {
-      DEFAULT: "DEFAULT",
-      MINIMAL: "MINIMAL"
-    };
-    var WarmPoolState = {
-      HIBERNATED: "HIBERNATED",
-      RUNNING: "RUNNING",
-      STOPPED: "STOPPED"
-    };
-    var NodegroupIssueCode = {
-      ACCESS_DENIED: "AccessDenied",
-      AMI_ID_NOT_FOUND: "AmiIdNotFound",
-      ASG_INSTANCE_LAUNCH_FAILURES: "AsgInstanceLaunchFailures",
-      AUTO_SCALING_GROUP_INSTANCE_REFRESH_ACTIVE: "AutoScalingGroupInstanceRefreshActive",
-      AUTO_SCALING_GROUP_INVALID_CONFIGURATION: "AutoScalingGroupInvalidConfiguration",
-      AUTO_SCALING_GROUP_NOT_FOUND: "AutoScalingGroupNotFound",
-      AUTO_SCALING_GROUP_OPT_IN_REQUIRED: "AutoScalingGroupOptInRequired",
-      AUTO_SCALING_GROUP_RATE_LIMIT_EXCEEDED: "AutoScalingGroupRateLimitExceeded",
-      CLUSTER_UNREACHABLE: "ClusterUnreachable",
-      EC2_INSTANCE_TYPE_DOES_NOT_EXIST: "Ec2InstanceTypeDoesNotExist",
-      EC2_LAUNCH_TEMPLATE_DELETION_FAILURE: "Ec2LaunchTemplateDeletionFailure",
-      EC2_LAUNCH_TEMPLATE_INVALID_CONFIGURATION: "Ec2LaunchTemplateInvalidConfiguration",
-      EC2_LAUNCH_TEMPLATE_MAX_LIMIT_EXCEEDED: "Ec2LaunchTemplateMaxLimitExceeded",
-      EC2_LAUNCH_TEMPLATE_NOT_FOUND: "Ec2LaunchTemplateNotFound",
-      EC2_LAUNCH_TEMPLATE_VERSION_MAX_LIMIT_EXCEEDED: "Ec2LaunchTemplateVersionMaxLimitExceeded",
-      EC2_LAUNCH_TEMPLATE_VERSION_MISMATCH: "Ec2LaunchTemplateVersionMismatch",
-      EC2_SECURITY_GROUP_DELETION_FAILURE: "Ec2SecurityGroupDeletionFailure",
-      EC2_SECURITY_GROUP_NOT_FOUND: "Ec2SecurityGroupNotFound",
-      EC2_SUBNET_INVALID_CONFIGURATION: "Ec2SubnetInvalidConfiguration",
-      EC2_SUBNET_LIST_TOO_LONG: "Ec2SubnetListTooLong",
-      EC2_SUBNET_MISSING_IPV6_ASSIGNMENT: "Ec2SubnetMissingIpv6Assignment",
-      EC2_SUBNET_NOT_FOUND: "Ec2SubnetNotFound",
-      IAM_INSTANCE_PROFILE_NOT_FOUND: "IamInstanceProfileNotFound",
-      IAM_LIMIT_EXCEEDED: "IamLimitExceeded",
-      IAM_NODE_ROLE_NOT_FOUND: "IamNodeRoleNotFound",
-      IAM_THROTTLING: "IamThrottling",
-      INSTANCE_LIMIT_EXCEEDED: "InstanceLimitExceeded",
-      INSUFFICIENT_FREE_ADDRESSES: "InsufficientFreeAddresses",
-      INTERNAL_FAILURE: "InternalFailure",
-      KUBERNETES_LABEL_INVALID: "KubernetesLabelInvalid",
-      LIMIT_EXCEEDED: "LimitExceeded",
-      NODE_CREATION_FAILURE: "NodeCreationFailure",
-      NODE_TERMINATION_FAILURE: "NodeTerminationFailure",
-      POD_EVICTION_FAILURE: "PodEvictionFailure",
-      SOURCE_EC2_LAUNCH_TEMPLATE_NOT_FOUND: "SourceEc2LaunchTemplateNotFound",
-      UNKNOWN: "Unknown"
-    };
-    var NodegroupStatus = {
-      ACTIVE: "ACTIVE",
-      CREATE_FAILED: "CREATE_FAILED",
-      CREATING: "CREATING",
-      DEGRADED: "DEGRADED",
-      DELETE_FAILED: "DELETE_FAILED",
-      DELETING: "DELETING",
-      UPDATING: "UPDATING"
-    };
-    var ClusterVersionStatus = {
-      extended_support: "extended-support",
-      standard_support: "standard-support",
-      unsupported: "unsupported"
-    };
-    var VersionStatus = {
-      EXTENDED_SUPPORT: "EXTENDED_SUPPORT",
-      STANDARD_SUPPORT: "STANDARD_SUPPORT",
-      UNSUPPORTED: "UNSUPPORTED"
-    };
-    var ConfigStatus = {
-      ACTIVE: "ACTIVE",
-      CREATING: "CREATING",
-      DELETING: "DELETING"
-    };
-    var Category = {
-      MISCONFIGURATION: "MISCONFIGURATION",
-      ROLLBACK_READINESS: "ROLLBACK_READINESS",
-      UPGRADE_READINESS: "UPGRADE_READINESS"
-    };
-    var InsightStatusValue = {
-      ERROR: "ERROR",
-      PASSING: "PASSING",
-      UNKNOWN: "UNKNOWN",
-      WARNING: "WARNING"
-    };
-    var InsightsRefreshStatus = {
-      COMPLETED: "COMPLETED",
-      FAILED: "FAILED",
-      IN_PROGRESS: "IN_PROGRESS"
-    };
-    var EksAnywhereSubscriptionStatus = {
-      ACTIVE: "ACTIVE",
-      CREATING: "CREATING",
-      DELETING: "DELETING",
-      EXPIRED: "EXPIRED",
-      EXPIRING: "EXPIRING",
-      UPDATING: "UPDATING"
-    };
-    var ConnectorConfigProvider = {
-      AKS: "AKS",
-      ANTHOS: "ANTHOS",
-      EC2: "EC2",
-      EKS_ANYWHERE: "EKS_ANYWHERE",
-      GKE: "GKE",
-      OPENSHIFT: "OPENSHIFT",
-      OTHER: "OTHER",
-      RANCHER: "RANCHER",
-      TANZU: "TANZU"
-    };
-    exports.AMITypes = AMITypes;
-    exports.AccessConfigResponse$ = AccessConfigResponse$;
-    exports.AccessDeniedException = AccessDeniedException3;
-    exports.AccessDeniedException$ = AccessDeniedException$3;
-    exports.AccessEntry$ = AccessEntry$;
-    exports.AccessPolicy$ = AccessPolicy$;
-    exports.AccessScope$ = AccessScope$;
-    exports.AccessScopeType = AccessScopeType;
-    exports.AckConfigRequest$ = AckConfigRequest$;
-    exports.AckConfigResponse$ = AckConfigResponse$;
-    exports.ActivateCertificateAuthority$ = ActivateCertificateAuthority$;
-    exports.ActivateCertificateAuthorityCommand = ActivateCertificateAuthorityCommand;
-    exports.ActivateCertificateAuthorityRequest$ = ActivateCertificateAuthorityRequest$;
-    exports.ActivateCertificateAuthorityResponse$ = ActivateCertificateAuthorityResponse$;
-    exports.ActiveCertificateAuthority$ = ActiveCertificateAuthority$;
-    exports.Addon$ = Addon$;
-    exports.AddonCompatibilityDetail$ = AddonCompatibilityDetail$;
-    exports.AddonHealth$ = AddonHealth$;
-    exports.AddonInfo$ = AddonInfo$;
-    exports.AddonIssue$ = AddonIssue$;
-    exports.AddonIssueCode = AddonIssueCode;
-    exports.AddonNamespaceConfigRequest$ = AddonNamespaceConfigRequest$;
-    exports.AddonNamespaceConfigResponse$ = AddonNamespaceConfigResponse$;
-    exports.AddonPodIdentityAssociations$ = AddonPodIdentityAssociations$;
-    exports.AddonPodIdentityConfiguration$ = AddonPodIdentityConfiguration$;
-    exports.AddonStatus = AddonStatus;
-    exports.AddonVersionInfo$ = AddonVersionInfo$;
-    exports.AllowedValuesConstraint$ = AllowedValuesConstraint$;
-    exports.ArgoCdAwsIdcConfigRequest$ = ArgoCdAwsIdcConfigRequest$;
-    exports.ArgoCdAwsIdcConfigResponse$ = ArgoCdAwsIdcConfigResponse$;
-    exports.ArgoCdConfigRequest$ = ArgoCdConfigRequest$;
-    exports.ArgoCdConfigResponse$ = ArgoCdConfigResponse$;
-    exports.ArgoCdNetworkAccessConfigRequest$ = ArgoCdNetworkAccessConfigRequest$;
-    exports.ArgoCdNetworkAccessConfigResponse$ = ArgoCdNetworkAccessConfigResponse$;
-    exports.ArgoCdRole = ArgoCdRole;
-    exports.ArgoCdRoleMapping$ = ArgoCdRoleMapping$;
-    exports.AssociateAccessPolicy$ = AssociateAccessPolicy$;
-    exports.AssociateAccessPolicyCommand = AssociateAccessPolicyCommand2;
-    exports.AssociateAccessPolicyRequest$ = AssociateAccessPolicyRequest$;
-    exports.AssociateAccessPolicyResponse$ = AssociateAccessPolicyResponse$;
-    exports.AssociateEncryptionConfig$ = AssociateEncryptionConfig$;
-    exports.AssociateEncryptionConfigCommand = AssociateEncryptionConfigCommand;
-    exports.AssociateEncryptionConfigRequest$ = AssociateEncryptionConfigRequest$;
-    exports.AssociateEncryptionConfigResponse$ = AssociateEncryptionConfigResponse$;
-    exports.AssociateIdentityProviderConfig$ = AssociateIdentityProviderConfig$;
-    exports.AssociateIdentityProviderConfigCommand = AssociateIdentityProviderConfigCommand;
-    exports.AssociateIdentityProviderConfigRequest$ = AssociateIdentityProviderConfigRequest$;
-    exports.AssociateIdentityProviderConfigResponse$ = AssociateIdentityProviderConfigResponse$;
-    exports.AssociatedAccessPolicy$ = AssociatedAccessPolicy$;
-    exports.AuthenticationMode = AuthenticationMode;
-    exports.AutoScalingGroup$ = AutoScalingGroup$;
-    exports.BadRequestException = BadRequestException;
-    exports.BadRequestException$ = BadRequestException$;
-    exports.BlockStorage$ = BlockStorage$;
-    exports.CancelUpdate$ = CancelUpdate$;
-    exports.CancelUpdateCommand = CancelUpdateCommand;
-    exports.CancelUpdateRequest$ = CancelUpdateRequest$;
-    exports.CancelUpdateResponse$ = CancelUpdateResponse$;
-    exports.Cancellation$ = Cancellation$;
-    exports.CancellationStatus = CancellationStatus;
-    exports.Capability$ = Capability$;
-    exports.CapabilityConfigurationRequest$ = CapabilityConfigurationRequest$;
-    exports.CapabilityConfigurationResponse$ = CapabilityConfigurationResponse$;
-    exports.CapabilityDeletePropagationPolicy = CapabilityDeletePropagationPolicy;
-    exports.CapabilityHealth$ = CapabilityHealth$;
-    exports.CapabilityIssue$ = CapabilityIssue$;
-    exports.CapabilityIssueCode = CapabilityIssueCode;
-    exports.CapabilityStatus = CapabilityStatus;
-    exports.CapabilitySummary$ = CapabilitySummary$;
-    exports.CapabilityType = CapabilityType;
-    exports.CapacityTypes = CapacityTypes;
-    exports.Category = Category;
-    exports.Certificate$ = Certificate$;
-    exports.CertificateAuthority$ = CertificateAuthority$;
-    exports.CertificateAuthorityActivatedBy = CertificateAuthorityActivatedBy;
-    exports.CertificateAuthorityCreatedBy = CertificateAuthorityCreatedBy;
-    exports.CertificateAuthorityDistributionStatus = CertificateAuthorityDistributionStatus;
-    exports.CertificateAuthorityScheduledEvents$ = CertificateAuthorityScheduledEvents$;
-    exports.CertificateAuthoritySigningStatus = CertificateAuthoritySigningStatus;
-    exports.CertificateAuthoritySummary$ = CertificateAuthoritySummary$;
-    exports.CertificateAuthorityValidity$ = CertificateAuthorityValidity$;
-    exports.ClientException = ClientException;
-    exports.ClientException$ = ClientException$;
-    exports.ClientStat$ = ClientStat$;
-    exports.Cluster$ = Cluster$;
-    exports.ClusterHealth$ = ClusterHealth$;
-    exports.ClusterIssue$ = ClusterIssue$;
-    exports.ClusterIssueCode = ClusterIssueCode;
-    exports.ClusterStatus = ClusterStatus;
-    exports.ClusterVersionInformation$ = ClusterVersionInformation$;
-    exports.ClusterVersionStatus = ClusterVersionStatus;
-    exports.Compatibility$ = Compatibility$;
-    exports.ComputeConfigRequest$ = ComputeConfigRequest$;
-    exports.ComputeConfigResponse$ = ComputeConfigResponse$;
-    exports.ConfigStatus = ConfigStatus;
-    exports.ConnectorConfigProvider = ConnectorConfigProvider;
-    exports.ConnectorConfigRequest$ = ConnectorConfigRequest$;
-    exports.ConnectorConfigResponse$ = ConnectorConfigResponse$;
-    exports.ControlPlaneConfigInfo$ = ControlPlaneConfigInfo$;
-    exports.ControlPlaneEgressModeType = ControlPlaneEgressModeType;
-    exports.ControlPlanePlacementRequest$ = ControlPlanePlacementRequest$;
-    exports.ControlPlanePlacementResponse$ = ControlPlanePlacementResponse$;
-    exports.ControlPlaneScalingConfig$ = ControlPlaneScalingConfig$;
-    exports.ControlPlaneScalingTierInfo$ = ControlPlaneScalingTierInfo$;
-    exports.CrdManagementConfiguration$ = CrdManagementConfiguration$;
-    exports.CreateAccessConfigRequest$ = CreateAccessConfigRequest$;
-    exports.CreateAccessEntry$ = CreateAccessEntry$;
-    exports.CreateAccessEntryCommand = CreateAccessEntryCommand2;
-    exports.CreateAccessEntryRequest$ = CreateAccessEntryRequest$;
-    exports.CreateAccessEntryResponse$ = CreateAccessEntryResponse$;
-    exports.CreateAddon$ = CreateAddon$;
-    exports.CreateAddonCommand = CreateAddonCommand2;
-    exports.CreateAddonRequest$ = CreateAddonRequest$;
-    exports.CreateAddonResponse$ = CreateAddonResponse$;
-    exports.CreateCapability$ = CreateCapability$;
-    exports.CreateCapabilityCommand = CreateCapabilityCommand;
-    exports.CreateCapabilityRequest$ = CreateCapabilityRequest$;
-    exports.CreateCapabilityResponse$ = CreateCapabilityResponse$;
-    exports.CreateCertificateAuthority$ = CreateCertificateAuthority$;
-    exports.CreateCertificateAuthorityCommand = CreateCertificateAuthorityCommand;
-    exports.CreateCertificateAuthorityRequest$ = CreateCertificateAuthorityRequest$;
-    exports.CreateCertificateAuthorityResponse$ = CreateCertificateAuthorityResponse$;
-    exports.CreateCluster$ = CreateCluster$;
-    exports.CreateClusterCommand = CreateClusterCommand2;
-    exports.CreateClusterRequest$ = CreateClusterRequest$;
-    exports.CreateClusterResponse$ = CreateClusterResponse$;
-    exports.CreateEksAnywhereSubscription$ = CreateEksAnywhereSubscription$;
-    exports.CreateEksAnywhereSubscriptionCommand = CreateEksAnywhereSubscriptionCommand;
-    exports.CreateEksAnywhereSubscriptionRequest$ = CreateEksAnywhereSubscriptionRequest$;
-    exports.CreateEksAnywhereSubscriptionResponse$ = CreateEksAnywhereSubscriptionResponse$;
-    exports.CreateFargateProfile$ = CreateFargateProfile$;
-    exports.CreateFargateProfileCommand = CreateFargateProfileCommand;
-    exports.CreateFargateProfileRequest$ = CreateFargateProfileRequest$;
-    exports.CreateFargateProfileResponse$ = CreateFargateProfileResponse$;
-    exports.CreateNodegroup$ = CreateNodegroup$;
-    exports.CreateNodegroupCommand = CreateNodegroupCommand2;
-    exports.CreateNodegroupRequest$ = CreateNodegroupRequest$;
-    exports.CreateNodegroupResponse$ = CreateNodegroupResponse$;
-    exports.CreatePodIdentityAssociation$ = CreatePodIdentityAssociation$;
-    exports.CreatePodIdentityAssociationCommand = CreatePodIdentityAssociationCommand2;
-    exports.CreatePodIdentityAssociationRequest$ = CreatePodIdentityAssociationRequest$;
-    exports.CreatePodIdentityAssociationResponse$ = CreatePodIdentityAssociationResponse$;
-    exports.DeleteAccessEntry$ = DeleteAccessEntry$;
-    exports.DeleteAccessEntryCommand = DeleteAccessEntryCommand;
-    exports.DeleteAccessEntryRequest$ = DeleteAccessEntryRequest$;
-    exports.DeleteAccessEntryResponse$ = DeleteAccessEntryResponse$;
-    exports.DeleteAddon$ = DeleteAddon$;
-    exports.DeleteAddonCommand = DeleteAddonCommand;
-    exports.DeleteAddonRequest$ = DeleteAddonRequest$;
-    exports.DeleteAddonResponse$ = DeleteAddonResponse$;
-    exports.DeleteCapability$ = DeleteCapability$;
-    exports.DeleteCapabilityCommand = DeleteCapabilityCommand;
-    exports.DeleteCapabilityRequest$ = DeleteCapabilityRequest$;
-    exports.DeleteCapabilityResponse$ = DeleteCapabilityResponse$;
-    exports.DeleteCertificateAuthority$ = DeleteCertificateAuthority$;
-    exports.DeleteCertificateAuthorityCommand = DeleteCertificateAuthorityCommand;
-    exports.DeleteCertificateAuthorityRequest$ = DeleteCertificateAuthorityRequest$;
-    exports.DeleteCertificateAuthorityResponse$ = DeleteCertificateAuthorityResponse$;
-    exports.DeleteCluster$ = DeleteCluster$;
-    exports.DeleteClusterCommand = DeleteClusterCommand;
-    exports.DeleteClusterRequest$ = DeleteClusterRequest$;
-    exports.DeleteClusterResponse$ = DeleteClusterResponse$;
-    exports.DeleteEksAnywhereSubscription$ = DeleteEksAnywhereSubscription$;
-    exports.DeleteEksAnywhereSubscriptionCommand = DeleteEksAnywhereSubscriptionCommand;
-    exports.DeleteEksAnywhereSubscriptionRequest$ = DeleteEksAnywhereSubscriptionRequest$;
-    exports.DeleteEksAnywhereSubscriptionResponse$ = DeleteEksAnywhereSubscriptionResponse$;
-    exports.DeleteFargateProfile$ = DeleteFargateProfile$;
-    exports.DeleteFargateProfileCommand = DeleteFargateProfileCommand;
-    exports.DeleteFargateProfileRequest$ = DeleteFargateProfileRequest$;
-    exports.DeleteFargateProfileResponse$ = DeleteFargateProfileResponse$;
-    exports.DeleteNodegroup$ = DeleteNodegroup$;
-    exports.DeleteNodegroupCommand = DeleteNodegroupCommand;
-    exports.DeleteNodegroupRequest$ = DeleteNodegroupRequest$;
-    exports.DeleteNodegroupResponse$ = DeleteNodegroupResponse$;
-    exports.DeletePodIdentityAssociation$ = DeletePodIdentityAssociation$;
-    exports.DeletePodIdentityAssociationCommand = DeletePodIdentityAssociationCommand;
-    exports.DeletePodIdentityAssociationRequest$ = DeletePodIdentityAssociationRequest$;
-    exports.DeletePodIdentityAssociationResponse$ = DeletePodIdentityAssociationResponse$;
-    exports.DeprecationDetail$ = DeprecationDetail$;
-    exports.DeregisterCluster$ = DeregisterCluster$;
-    exports.DeregisterClusterCommand = DeregisterClusterCommand;
-    exports.DeregisterClusterRequest$ = DeregisterClusterRequest$;
-    exports.DeregisterClusterResponse$ = DeregisterClusterResponse$;
-    exports.DescribeAccessEntry$ = DescribeAccessEntry$;
-    exports.DescribeAccessEntryCommand = DescribeAccessEntryCommand2;
-    exports.DescribeAccessEntryRequest$ = DescribeAccessEntryRequest$;
-    exports.DescribeAccessEntryResponse$ = DescribeAccessEntryResponse$;
-    exports.DescribeAddon$ = DescribeAddon$;
-    exports.DescribeAddonCommand = DescribeAddonCommand3;
-    exports.DescribeAddonConfiguration$ = DescribeAddonConfiguration$;
-    exports.DescribeAddonConfigurationCommand = DescribeAddonConfigurationCommand;
-    exports.DescribeAddonConfigurationRequest$ = DescribeAddonConfigurationRequest$;
-    exports.DescribeAddonConfigurationResponse$ = DescribeAddonConfigurationResponse$;
-    exports.DescribeAddonRequest$ = DescribeAddonRequest$;
-    exports.DescribeAddonResponse$ = DescribeAddonResponse$;
-    exports.DescribeAddonVersions$ = DescribeAddonVersions$;
-    exports.DescribeAddonVersionsCommand = DescribeAddonVersionsCommand2;
-    exports.DescribeAddonVersionsRequest$ = DescribeAddonVersionsRequest$;
-    exports.DescribeAddonVersionsResponse$ = DescribeAddonVersionsResponse$;
-    exports.DescribeCapability$ = DescribeCapability$;
-    exports.DescribeCapabilityCommand = DescribeCapabilityCommand;
-    exports.DescribeCapabilityRequest$ = DescribeCapabilityRequest$;
-    exports.DescribeCapabilityResponse$ = DescribeCapabilityResponse$;
-    exports.DescribeCertificateAuthority$ = DescribeCertificateAuthority$;
-    exports.DescribeCertificateAuthorityCommand = DescribeCertificateAuthorityCommand;
-    exports.DescribeCertificateAuthorityRequest$ = DescribeCertificateAuthorityRequest$;
-    exports.DescribeCertificateAuthorityResponse$ = DescribeCertificateAuthorityResponse$;
-    exports.DescribeCluster$ = DescribeCluster$;
-    exports.DescribeClusterCommand = DescribeClusterCommand4;
-    exports.DescribeClusterRequest$ = DescribeClusterRequest$;
-    exports.DescribeClusterResponse$ = DescribeClusterResponse$;
-    exports.DescribeClusterVersions$ = DescribeClusterVersions$;
-    exports.DescribeClusterVersionsCommand = DescribeClusterVersionsCommand;
-    exports.DescribeClusterVersionsRequest$ = DescribeClusterVersionsRequest$;
-    exports.DescribeClusterVersionsResponse$ = DescribeClusterVersionsResponse$;
-    exports.DescribeEksAnywhereSubscription$ = DescribeEksAnywhereSubscription$;
-    exports.DescribeEksAnywhereSubscriptionCommand = DescribeEksAnywhereSubscriptionCommand;
-    exports.DescribeEksAnywhereSubscriptionRequest$ = DescribeEksAnywhereSubscriptionRequest$;
-    exports.DescribeEksAnywhereSubscriptionResponse$ = DescribeEksAnywhereSubscriptionResponse$;
-    exports.DescribeFargateProfile$ = DescribeFargateProfile$;
-    exports.DescribeFargateProfileCommand = DescribeFargateProfileCommand;
-    exports.DescribeFargateProfileRequest$ = DescribeFargateProfileRequest$;
-    exports.DescribeFargateProfileResponse$ = DescribeFargateProfileResponse$;
-    exports.DescribeIdentityProviderConfig$ = DescribeIdentityProviderConfig$;
-    exports.DescribeIdentityProviderConfigCommand = DescribeIdentityProviderConfigCommand;
-    exports.DescribeIdentityProviderConfigRequest$ = DescribeIdentityProviderConfigRequest$;
-    exports.DescribeIdentityProviderConfigResponse$ = DescribeIdentityProviderConfigResponse$;
-    exports.DescribeInsight$ = DescribeInsight$;
-    exports.DescribeInsightCommand = DescribeInsightCommand;
-    exports.DescribeInsightRequest$ = DescribeInsightRequest$;
-    exports.DescribeInsightResponse$ = DescribeInsightResponse$;
-    exports.DescribeInsightsRefresh$ = DescribeInsightsRefresh$;
-    exports.DescribeInsightsRefreshCommand = DescribeInsightsRefreshCommand;
-    exports.DescribeInsightsRefreshRequest$ = DescribeInsightsRefreshRequest$;
-    exports.DescribeInsightsRefreshResponse$ = DescribeInsightsRefreshResponse$;
-    exports.DescribeNodegroup$ = DescribeNodegroup$;
-    exports.DescribeNodegroupCommand = DescribeNodegroupCommand3;
-    exports.DescribeNodegroupRequest$ = DescribeNodegroupRequest$;
-    exports.DescribeNodegroupResponse$ = DescribeNodegroupResponse$;
-    exports.DescribePodIdentityAssociation$ = DescribePodIdentityAssociation$;
-    exports.DescribePodIdentityAssociationCommand = DescribePodIdentityAssociationCommand2;
-    exports.DescribePodIdentityAssociationRequest$ = DescribePodIdentityAssociationRequest$;
-    exports.DescribePodIdentityAssociationResponse$ = DescribePodIdentityAssociationResponse$;
-    exports.DescribeUpdate$ = DescribeUpdate$;
-    exports.DescribeUpdateCommand = DescribeUpdateCommand;
-    exports.DescribeUpdateRequest$ = DescribeUpdateRequest$;
-    exports.DescribeUpdateResponse$ = DescribeUpdateResponse$;
-    exports.DisassociateAccessPolicy$ = DisassociateAccessPolicy$;
-    exports.DisassociateAccessPolicyCommand = DisassociateAccessPolicyCommand;
-    exports.DisassociateAccessPolicyRequest$ = DisassociateAccessPolicyRequest$;
-    exports.DisassociateAccessPolicyResponse$ = DisassociateAccessPolicyResponse$;
-    exports.DisassociateIdentityProviderConfig$ = DisassociateIdentityProviderConfig$;
-    exports.DisassociateIdentityProviderConfigCommand = DisassociateIdentityProviderConfigCommand;
-    exports.DisassociateIdentityProviderConfigRequest$ = DisassociateIdentityProviderConfigRequest$;
-    exports.DisassociateIdentityProviderConfigResponse$ = DisassociateIdentityProviderConfigResponse$;
-    exports.DurationConstraints$ = DurationConstraints$;
-    exports.DurationParameterConfig$ = DurationParameterConfig$;
-    exports.EKS = EKS;
-    exports.EKSClient = EKSClient3;
-    exports.EKSServiceException = EKSServiceException;
-    exports.EKSServiceException$ = EKSServiceException$;
-    exports.EksAnywhereSubscription$ = EksAnywhereSubscription$;
-    exports.EksAnywhereSubscriptionLicenseType = EksAnywhereSubscriptionLicenseType;
-    exports.EksAnywhereSubscriptionStatus = EksAnywhereSubscriptionStatus;
-    exports.EksAnywhereSubscriptionTerm$ = EksAnywhereSubscriptionTerm$;
-    exports.EksAnywhereSubscriptionTermUnit = EksAnywhereSubscriptionTermUnit;
-    exports.ElasticLoadBalancing$ = ElasticLoadBalancing$;
-    exports.EncryptionConfig$ = EncryptionConfig$;
-    exports.ErrorCode = ErrorCode;
-    exports.ErrorDetail$ = ErrorDetail$;
-    exports.EtcdPlacementRequest$ = EtcdPlacementRequest$;
-    exports.EtcdPlacementResponse$ = EtcdPlacementResponse$;
-    exports.FargateProfile$ = FargateProfile$;
-    exports.FargateProfileHealth$ = FargateProfileHealth$;
-    exports.FargateProfileIssue$ = FargateProfileIssue$;
-    exports.FargateProfileIssueCode = FargateProfileIssueCode;
-    exports.FargateProfileSelector$ = FargateProfileSelector$;
-    exports.FargateProfileStatus = FargateProfileStatus;
-    exports.GatewayApiConfiguration$ = GatewayApiConfiguration$;
-    exports.HorizontalPodAutoscalerControllerConfigRequest$ = HorizontalPodAutoscalerControllerConfigRequest$;
-    exports.HorizontalPodAutoscalerControllerConfigResponse$ = HorizontalPodAutoscalerControllerConfigResponse$;
-    exports.HorizontalPodAutoscalerControllerVersionConfig$ = HorizontalPodAutoscalerControllerVersionConfig$;
-    exports.Identity$ = Identity$;
-    exports.IdentityProviderConfig$ = IdentityProviderConfig$;
-    exports.IdentityProviderConfigResponse$ = IdentityProviderConfigResponse$;
-    exports.Insight$ = Insight$;
-    exports.InsightCategorySpecificSummary$ = InsightCategorySpecificSummary$;
-    exports.InsightResourceDetail$ = InsightResourceDetail$;
-    exports.InsightStatus$ = InsightStatus$;
-    exports.InsightStatusValue = InsightStatusValue;
-    exports.InsightSummary$ = InsightSummary$;
-    exports.InsightsFilter$ = InsightsFilter$;
-    exports.InsightsRefreshStatus = InsightsRefreshStatus;
-    exports.IntegerConstraints$ = IntegerConstraints$;
-    exports.IntegerParameterConfig$ = IntegerParameterConfig$;
-    exports.IntegerRangeConstraint$ = IntegerRangeConstraint$;
-    exports.InvalidParameterException = InvalidParameterException;
-    exports.InvalidParameterException$ = InvalidParameterException$;
-    exports.InvalidRequestException = InvalidRequestException3;
-    exports.InvalidRequestException$ = InvalidRequestException$3;
-    exports.InvalidStateException = InvalidStateException;
-    exports.InvalidStateException$ = InvalidStateException$;
-    exports.IpFamily = IpFamily;
-    exports.Issue$ = Issue$;
-    exports.KubeApiServerConfigRequest$ = KubeApiServerConfigRequest$;
-    exports.KubeApiServerConfigResponse$ = KubeApiServerConfigResponse$;
-    exports.KubeApiServerVersionConfig$ = KubeApiServerVersionConfig$;
-    exports.KubeControllerManagerConfigRequest$ = KubeControllerManagerConfigRequest$;
-    exports.KubeControllerManagerConfigResponse$ = KubeControllerManagerConfigResponse$;
-    exports.KubeControllerManagerVersionConfig$ = KubeControllerManagerVersionConfig$;
-    exports.KubeSchedulerConfigRequest$ = KubeSchedulerConfigRequest$;
-    exports.KubeSchedulerConfigResponse$ = KubeSchedulerConfigResponse$;
-    exports.KubeSchedulerVersionConfig$ = KubeSchedulerVersionConfig$;
-    exports.KubernetesNetworkConfigRequest$ = KubernetesNetworkConfigRequest$;
-    exports.KubernetesNetworkConfigResponse$ = KubernetesNetworkConfigResponse$;
-    exports.LaunchTemplateSpecification$ = LaunchTemplateSpecification$;
-    exports.License$ = License$;
-    exports.ListAccessEntries$ = ListAccessEntries$;
-    exports.ListAccessEntriesCommand = ListAccessEntriesCommand;
-    exports.ListAccessEntriesRequest$ = ListAccessEntriesRequest$;
-    exports.ListAccessEntriesResponse$ = ListAccessEntriesResponse$;
-    exports.ListAccessPolicies$ = ListAccessPolicies$;
-    exports.ListAccessPoliciesCommand = ListAccessPoliciesCommand;
-    exports.ListAccessPoliciesRequest$ = ListAccessPoliciesRequest$;
-    exports.ListAccessPoliciesResponse$ = ListAccessPoliciesResponse$;
-    exports.ListAddons$ = ListAddons$;
-    exports.ListAddonsCommand = ListAddonsCommand;
-    exports.ListAddonsRequest$ = ListAddonsRequest$;
-    exports.ListAddonsResponse$ = ListAddonsResponse$;
-    exports.ListAssociatedAccessPolicies$ = ListAssociatedAccessPolicies$;
-    exports.ListAssociatedAccessPoliciesCommand = ListAssociatedAccessPoliciesCommand2;
-    exports.ListAssociatedAccessPoliciesRequest$ = ListAssociatedAccessPoliciesRequest$;
-    exports.ListAssociatedAccessPoliciesResponse$ = ListAssociatedAccessPoliciesResponse$;
-    exports.ListCapabilities$ = ListCapabilities$;
-    exports.ListCapabilitiesCommand = ListCapabilitiesCommand;
-    exports.ListCapabilitiesRequest$ = ListCapabilitiesRequest$;
-    exports.ListCapabilitiesResponse$ = ListCapabilitiesResponse$;
-    exports.ListCertificateAuthorities$ = ListCertificateAuthorities$;
-    exports.ListCertificateAuthoritiesCommand = ListCertificateAuthoritiesCommand;
-    exports.ListCertificateAuthoritiesRequest$ = ListCertificateAuthoritiesRequest$;
-    exports.ListCertificateAuthoritiesResponse$ = ListCertificateAuthoritiesResponse$;
-    exports.ListClusters$ = ListClusters$;
-    exports.ListClustersCommand = ListClustersCommand;
-    exports.ListClustersRequest$ = ListClustersRequest$;
-    exports.ListClustersResponse$ = ListClustersResponse$;
-    exports.ListEksAnywhereSubscriptions$ = ListEksAnywhereSubscriptions$;
-    exports.ListEksAnywhereSubscriptionsCommand = ListEksAnywhereSubscriptionsCommand;
-    exports.ListEksAnywhereSubscriptionsRequest$ = ListEksAnywhereSubscriptionsRequest$;
-    exports.ListEksAnywhereSubscriptionsResponse$ = ListEksAnywhereSubscriptionsResponse$;
-    exports.ListFargateProfiles$ = ListFargateProfiles$;
-    exports.ListFargateProfilesCommand = ListFargateProfilesCommand;
-    exports.ListFargateProfilesRequest$ = ListFargateProfilesRequest$;
-    exports.ListFargateProfilesResponse$ = ListFargateProfilesResponse$;
-    exports.ListIdentityProviderConfigs$ = ListIdentityProviderConfigs$;
-    exports.ListIdentityProviderConfigsCommand = ListIdentityProviderConfigsCommand;
-    exports.ListIdentityProviderConfigsRequest$ = ListIdentityProviderConfigsRequest$;
-    exports.ListIdentityProviderConfigsResponse$ = ListIdentityProviderConfigsResponse$;
-    exports.ListInsights$ = ListInsights$;
-    exports.ListInsightsCommand = ListInsightsCommand;
-    exports.ListInsightsRequest$ = ListInsightsRequest$;
-    exports.ListInsightsResponse$ = ListInsightsResponse$;
-    exports.ListNodegroups$ = ListNodegroups$;
-    exports.ListNodegroupsCommand = ListNodegroupsCommand;
-    exports.ListNodegroupsRequest$ = ListNodegroupsRequest$;
-    exports.ListNodegroupsResponse$ = ListNodegroupsResponse$;
-    exports.ListPodIdentityAssociations$ = ListPodIdentityAssociations$;
-    exports.ListPodIdentityAssociationsCommand = ListPodIdentityAssociationsCommand2;
-    exports.ListPodIdentityAssociationsRequest$ = ListPodIdentityAssociationsRequest$;
-    exports.ListPodIdentityAssociationsResponse$ = ListPodIdentityAssociationsResponse$;
-    exports.ListTagsForResource$ = ListTagsForResource$;
-    exports.ListTagsForResourceCommand = ListTagsForResourceCommand;
-    exports.ListTagsForResourceRequest$ = ListTagsForResourceRequest$;
-    exports.ListTagsForResourceResponse$ = ListTagsForResourceResponse$;
-    exports.ListUpdates$ = ListUpdates$;
-    exports.ListUpdatesCommand = ListUpdatesCommand;
-    exports.ListUpdatesRequest$ = ListUpdatesRequest$;
-    exports.ListUpdatesResponse$ = ListUpdatesResponse$;
-    exports.LogSetup$ = LogSetup$;
-    exports.LogType = LogType;
-    exports.Logging$ = Logging$;
-    exports.MarketplaceInformation$ = MarketplaceInformation$;
-    exports.NodeRepairConfig$ = NodeRepairConfig$;
-    exports.NodeRepairConfigOverrides$ = NodeRepairConfigOverrides$;
-    exports.NodeResourcesFitConfig$ = NodeResourcesFitConfig$;
-    exports.NodeResourcesFitVersionConfig$ = NodeResourcesFitVersionConfig$;
-    exports.Nodegroup$ = Nodegroup$;
-    exports.NodegroupHealth$ = NodegroupHealth$;
-    exports.NodegroupIssueCode = NodegroupIssueCode;
-    exports.NodegroupResources$ = NodegroupResources$;
-    exports.NodegroupScalingConfig$ = NodegroupScalingConfig$;
-    exports.NodegroupStatus = NodegroupStatus;
-    exports.NodegroupUpdateConfig$ = NodegroupUpdateConfig$;
-    exports.NodegroupUpdateStrategies = NodegroupUpdateStrategies;
-    exports.NotFoundException = NotFoundException;
-    exports.NotFoundException$ = NotFoundException$;
-    exports.OIDC$ = OIDC$;
-    exports.OidcIdentityProviderConfig$ = OidcIdentityProviderConfig$;
-    exports.OidcIdentityProviderConfigRequest$ = OidcIdentityProviderConfigRequest$;
-    exports.OutpostConfigRequest$ = OutpostConfigRequest$;
-    exports.OutpostConfigResponse$ = OutpostConfigResponse$;
-    exports.PodGcControllerConfigRequest$ = PodGcControllerConfigRequest$;
-    exports.PodGcControllerConfigResponse$ = PodGcControllerConfigResponse$;
-    exports.PodGcControllerVersionConfig$ = PodGcControllerVersionConfig$;
-    exports.PodIdentityAssociation$ = PodIdentityAssociation$;
-    exports.PodIdentityAssociationSummary$ = PodIdentityAssociationSummary$;
-    exports.PortRangeConstraints$ = PortRangeConstraints$;
-    exports.PortRangeParameterConfig$ = PortRangeParameterConfig$;
-    exports.Provider$ = Provider$;
-    exports.ProvisionedControlPlaneTier = ProvisionedControlPlaneTier;
-    exports.RegisterCluster$ = RegisterCluster$;
-    exports.RegisterClusterCommand = RegisterClusterCommand;
-    exports.RegisterClusterRequest$ = RegisterClusterRequest$;
-    exports.RegisterClusterResponse$ = RegisterClusterResponse$;
-    exports.RemoteAccessConfig$ = RemoteAccessConfig$;
-    exports.RemoteNetworkConfigRequest$ = RemoteNetworkConfigRequest$;
-    exports.RemoteNetworkConfigResponse$ = RemoteNetworkConfigResponse$;
-    exports.RemoteNodeNetwork$ = RemoteNodeNetwork$;
-    exports.RemotePodNetwork$ = RemotePodNetwork$;
-    exports.RepairAction = RepairAction;
-    exports.ResolveConflicts = ResolveConflicts;
-    exports.ResourceConstraints$ = ResourceConstraints$;
-    exports.ResourceInUseException = ResourceInUseException;
-    exports.ResourceInUseException$ = ResourceInUseException$;
-    exports.ResourceLimitExceededException = ResourceLimitExceededException;
-    exports.ResourceLimitExceededException$ = ResourceLimitExceededException$;
-    exports.ResourceNotFoundException = ResourceNotFoundException2;
-    exports.ResourceNotFoundException$ = ResourceNotFoundException$2;
-    exports.ResourcePropagationDelayException = ResourcePropagationDelayException;
-    exports.ResourcePropagationDelayException$ = ResourcePropagationDelayException$;
-    exports.ResourceWeight$ = ResourceWeight$;
-    exports.RollbackConfig$ = RollbackConfig$;
-    exports.ScoringStrategy$ = ScoringStrategy$;
-    exports.ScoringStrategyConfig$ = ScoringStrategyConfig$;
-    exports.ScoringStrategyConstraints$ = ScoringStrategyConstraints$;
-    exports.ScoringStrategyType = ScoringStrategyType;
-    exports.ServerException = ServerException;
-    exports.ServerException$ = ServerException$;
-    exports.ServiceNodePortRange$ = ServiceNodePortRange$;
-    exports.ServiceUnavailableException = ServiceUnavailableException;
-    exports.ServiceUnavailableException$ = ServiceUnavailableException$;
-    exports.SpreadLevel = SpreadLevel;
-    exports.SsoIdentity$ = SsoIdentity$;
-    exports.SsoIdentityType = SsoIdentityType;
-    exports.StartInsightsRefresh$ = StartInsightsRefresh$;
-    exports.StartInsightsRefreshCommand = StartInsightsRefreshCommand;
-    exports.StartInsightsRefreshRequest$ = StartInsightsRefreshRequest$;
-    exports.StartInsightsRefreshResponse$ = StartInsightsRefreshResponse$;
-    exports.StorageConfigRequest$ = StorageConfigRequest$;
-    exports.StorageConfigResponse$ = StorageConfigResponse$;
-    exports.SupportType = SupportType;
-    exports.TagResource$ = TagResource$;
-    exports.TagResourceCommand = TagResourceCommand;
-    exports.TagResourceRequest$ = TagResourceRequest$;
-    exports.TagResourceResponse$ = TagResourceResponse$;
-    exports.Taint$ = Taint$;
-    exports.TaintEffect = TaintEffect;
-    exports.ThrottlingException = ThrottlingException;
-    exports.ThrottlingException$ = ThrottlingException$;
-    exports.UnsupportedAvailabilityZoneException = UnsupportedAvailabilityZoneException;
-    exports.UnsupportedAvailabilityZoneException$ = UnsupportedAvailabilityZoneException$;
-    exports.UntagResource$ = UntagResource$;
-    exports.UntagResourceCommand = UntagResourceCommand;
-    exports.UntagResourceRequest$ = UntagResourceRequest$;
-    exports.UntagResourceResponse$ = UntagResourceResponse$;
-    exports.Update$ = Update$;
-    exports.UpdateAccessConfigRequest$ = UpdateAccessConfigRequest$;
-    exports.UpdateAccessEntry$ = UpdateAccessEntry$;
-    exports.UpdateAccessEntryCommand = UpdateAccessEntryCommand2;
-    exports.UpdateAccessEntryRequest$ = UpdateAccessEntryRequest$;
-    exports.UpdateAccessEntryResponse$ = UpdateAccessEntryResponse$;
-    exports.UpdateAckConfig$ = UpdateAckConfig$;
-    exports.UpdateAddon$ = UpdateAddon$;
-    exports.UpdateAddonCommand = UpdateAddonCommand2;
-    exports.UpdateAddonRequest$ = UpdateAddonRequest$;
-    exports.UpdateAddonResponse$ = UpdateAddonResponse$;
-    exports.UpdateArgoCdConfig$ = UpdateArgoCdConfig$;
-    exports.UpdateCapability$ = UpdateCapability$;
-    exports.UpdateCapabilityCommand = UpdateCapabilityCommand;
-    exports.UpdateCapabilityConfiguration$ = UpdateCapabilityConfiguration$;
-    exports.UpdateCapabilityRequest$ = UpdateCapabilityRequest$;
-    exports.UpdateCapabilityResponse$ = UpdateCapabilityResponse$;
-    exports.UpdateClusterConfig$ = UpdateClusterConfig$;
-    exports.UpdateClusterConfigCommand = UpdateClusterConfigCommand2;
-    exports.UpdateClusterConfigRequest$ = UpdateClusterConfigRequest$;
-    exports.UpdateClusterConfigResponse$ = UpdateClusterConfigResponse$;
-    exports.UpdateClusterVersion$ = UpdateClusterVersion$;
-    exports.UpdateClusterVersionCommand = UpdateClusterVersionCommand;
-    exports.UpdateClusterVersionRequest$ = UpdateClusterVersionRequest$;
-    exports.UpdateClusterVersionResponse$ = UpdateClusterVersionResponse$;
-    exports.UpdateEksAnywhereSubscription$ = UpdateEksAnywhereSubscription$;
-    exports.UpdateEksAnywhereSubscriptionCommand = UpdateEksAnywhereSubscriptionCommand;
-    exports.UpdateEksAnywhereSubscriptionRequest$ = UpdateEksAnywhereSubscriptionRequest$;
-    exports.UpdateEksAnywhereSubscriptionResponse$ = UpdateEksAnywhereSubscriptionResponse$;
-    exports.UpdateLabelsPayload$ = UpdateLabelsPayload$;
-    exports.UpdateNodegroupConfig$ = UpdateNodegroupConfig$;
-    exports.UpdateNodegroupConfigCommand = UpdateNodegroupConfigCommand2;
-    exports.UpdateNodegroupConfigRequest$ = UpdateNodegroupConfigRequest$;
-    exports.UpdateNodegroupConfigResponse$ = UpdateNodegroupConfigResponse$;
-    exports.UpdateNodegroupVersion$ = UpdateNodegroupVersion$;
-    exports.UpdateNodegroupVersionCommand = UpdateNodegroupVersionCommand;
-    exports.UpdateNodegroupVersionRequest$ = UpdateNodegroupVersionRequest$;
-    exports.UpdateNodegroupVersionResponse$ = UpdateNodegroupVersionResponse$;
-    exports.UpdateParam$ = UpdateParam$;
-    exports.UpdateParamType = UpdateParamType;
-    exports.UpdatePodIdentityAssociation$ = UpdatePodIdentityAssociation$;
-    exports.UpdatePodIdentityAssociationCommand = UpdatePodIdentityAssociationCommand2;
-    exports.UpdatePodIdentityAssociationRequest$ = UpdatePodIdentityAssociationRequest$;
-    exports.UpdatePodIdentityAssociationResponse$ = UpdatePodIdentityAssociationResponse$;
-    exports.UpdateRoleMappings$ = UpdateRoleMappings$;
-    exports.UpdateStatus = UpdateStatus;
-    exports.UpdateTaintsPayload$ = UpdateTaintsPayload$;
-    exports.UpdateType = UpdateType;
-    exports.UpgradePolicyRequest$ = UpgradePolicyRequest$;
-    exports.UpgradePolicyResponse$ = UpgradePolicyResponse$;
-    exports.VersionStatus = VersionStatus;
-    exports.VpcConfigRequest$ = VpcConfigRequest$;
-    exports.VpcConfigResponse$ = VpcConfigResponse$;
-    exports.WarmPoolConfig$ = WarmPoolConfig$;
-    exports.WarmPoolState = WarmPoolState;
-    exports.ZonalShiftConfigRequest$ = ZonalShiftConfigRequest$;
-    exports.ZonalShiftConfigResponse$ = ZonalShiftConfigResponse$;
-    exports.errorTypeRegistries = errorTypeRegistries5;
-    exports.paginateDescribeAddonVersions = paginateDescribeAddonVersions;
-    exports.paginateDescribeClusterVersions = paginateDescribeClusterVersions;
-    exports.paginateListAccessEntries = paginateListAccessEntries;
-    exports.paginateListAccessPolicies = paginateListAccessPolicies;
-    exports.paginateListAddons = paginateListAddons;
-    exports.paginateListAssociatedAccessPolicies = paginateListAssociatedAccessPolicies;
-    exports.paginateListCapabilities = paginateListCapabilities;
-    exports.paginateListCertificateAuthorities = paginateListCertificateAuthorities;
-    exports.paginateListClusters = paginateListClusters;
-    exports.paginateListEksAnywhereSubscriptions = paginateListEksAnywhereSubscriptions;
-    exports.paginateListFargateProfiles = paginateListFargateProfiles;
-    exports.paginateListIdentityProviderConfigs = paginateListIdentityProviderConfigs;
-    exports.paginateListInsights = paginateListInsights;
-    exports.paginateListNodegroups = paginateListNodegroups;
-    exports.paginateListPodIdentityAssociations = paginateListPodIdentityAssociations;
-    exports.paginateListUpdates = paginateListUpdates;
-    exports.waitForAddonActive = waitForAddonActive;
-    exports.waitForAddonDeleted = waitForAddonDeleted;
-    exports.waitForCertificateAuthorityUpdateComplete = waitForCertificateAuthorityUpdateComplete;
-    exports.waitForClusterActive = waitForClusterActive;
-    exports.waitForClusterDeleted = waitForClusterDeleted;
-    exports.waitForFargateProfileActive = waitForFargateProfileActive;
-    exports.waitForFargateProfileDeleted = waitForFargateProfileDeleted;
-    exports.waitForNodegroupActive = waitForNodegroupActive;
-    exports.waitForNodegroupDeleted = waitForNodegroupDeleted;
-    exports.waitUntilAddonActive = waitUntilAddonActive2;
-    exports.waitUntilAddonDeleted = waitUntilAddonDeleted;
-    exports.waitUntilCertificateAuthorityUpdateComplete = waitUntilCertificateAuthorityUpdateComplete;
-    exports.waitUntilClusterActive = waitUntilClusterActive2;
-    exports.waitUntilClusterDeleted = waitUntilClusterDeleted;
-    exports.waitUntilFargateProfileActive = waitUntilFargateProfileActive;
-    exports.waitUntilFargateProfileDeleted = waitUntilFargateProfileDeleted;
-    exports.waitUntilNodegroupActive = waitUntilNodegroupActive2;
-    exports.waitUntilNodegroupDeleted = waitUntilNodegroupDeleted;
-  }
-});
-
 // node_modules/@aws-sdk/client-iam/dist-cjs/index.js
-var require_dist_cjs20 = __commonJS({
+var require_dist_cjs19 = __commonJS({
   "node_modules/@aws-sdk/client-iam/dist-cjs/index.js"(exports) {
     var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2 } = (init_client3(), __toCommonJS(client_exports2));
     var { getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2, createPaginator: createPaginator2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
@@ -57896,7 +51508,7 @@ var require_dist_cjs20 = __commonJS({
       extensions.forEach((extension) => extension.configure(extensionConfiguration));
       return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration2(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig2(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
     };
-    var IAMClient2 = class extends Client2 {
+    var IAMClient3 = class extends Client2 {
       config;
       constructor(...[configuration]) {
         const _config_0 = getRuntimeConfig9(configuration || {});
@@ -57999,7 +51611,7 @@ var require_dist_cjs20 = __commonJS({
     };
     var DeleteLoginProfileCommand = class extends command5(_ep05, _mw05, "DeleteLoginProfile", DeleteLoginProfile$) {
     };
-    var DeleteOpenIDConnectProviderCommand = class extends command5(_ep05, _mw05, "DeleteOpenIDConnectProvider", DeleteOpenIDConnectProvider$) {
+    var DeleteOpenIDConnectProviderCommand2 = class extends command5(_ep05, _mw05, "DeleteOpenIDConnectProvider", DeleteOpenIDConnectProvider$) {
     };
     var DeletePolicyCommand = class extends command5(_ep05, _mw05, "DeletePolicy", DeletePolicy$) {
     };
@@ -58293,40 +51905,40 @@ var require_dist_cjs20 = __commonJS({
     };
     var UploadSSHPublicKeyCommand = class extends command5(_ep05, _mw05, "UploadSSHPublicKey", UploadSSHPublicKey$) {
     };
-    var paginateGetAccountAuthorizationDetails = createPaginator2(IAMClient2, GetAccountAuthorizationDetailsCommand, "Marker", "Marker", "MaxItems");
-    var paginateGetGroup = createPaginator2(IAMClient2, GetGroupCommand, "Marker", "Marker", "MaxItems");
-    var paginateListAccessKeys = createPaginator2(IAMClient2, ListAccessKeysCommand, "Marker", "Marker", "MaxItems");
-    var paginateListAccountAliases = createPaginator2(IAMClient2, ListAccountAliasesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListAttachedGroupPolicies = createPaginator2(IAMClient2, ListAttachedGroupPoliciesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListAttachedRolePolicies = createPaginator2(IAMClient2, ListAttachedRolePoliciesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListAttachedUserPolicies = createPaginator2(IAMClient2, ListAttachedUserPoliciesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListEntitiesForPolicy = createPaginator2(IAMClient2, ListEntitiesForPolicyCommand, "Marker", "Marker", "MaxItems");
-    var paginateListGroupPolicies = createPaginator2(IAMClient2, ListGroupPoliciesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListGroupsForUser = createPaginator2(IAMClient2, ListGroupsForUserCommand, "Marker", "Marker", "MaxItems");
-    var paginateListGroups = createPaginator2(IAMClient2, ListGroupsCommand, "Marker", "Marker", "MaxItems");
-    var paginateListInstanceProfilesForRole = createPaginator2(IAMClient2, ListInstanceProfilesForRoleCommand, "Marker", "Marker", "MaxItems");
-    var paginateListInstanceProfiles = createPaginator2(IAMClient2, ListInstanceProfilesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListInstanceProfileTags = createPaginator2(IAMClient2, ListInstanceProfileTagsCommand, "Marker", "Marker", "MaxItems");
-    var paginateListMFADevices = createPaginator2(IAMClient2, ListMFADevicesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListMFADeviceTags = createPaginator2(IAMClient2, ListMFADeviceTagsCommand, "Marker", "Marker", "MaxItems");
-    var paginateListOpenIDConnectProviderTags = createPaginator2(IAMClient2, ListOpenIDConnectProviderTagsCommand, "Marker", "Marker", "MaxItems");
-    var paginateListPolicies = createPaginator2(IAMClient2, ListPoliciesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListPolicyTags = createPaginator2(IAMClient2, ListPolicyTagsCommand, "Marker", "Marker", "MaxItems");
-    var paginateListPolicyVersions = createPaginator2(IAMClient2, ListPolicyVersionsCommand, "Marker", "Marker", "MaxItems");
-    var paginateListRolePolicies = createPaginator2(IAMClient2, ListRolePoliciesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListRoles = createPaginator2(IAMClient2, ListRolesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListRoleTags = createPaginator2(IAMClient2, ListRoleTagsCommand, "Marker", "Marker", "MaxItems");
-    var paginateListSAMLProviderTags = createPaginator2(IAMClient2, ListSAMLProviderTagsCommand, "Marker", "Marker", "MaxItems");
-    var paginateListServerCertificates = createPaginator2(IAMClient2, ListServerCertificatesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListServerCertificateTags = createPaginator2(IAMClient2, ListServerCertificateTagsCommand, "Marker", "Marker", "MaxItems");
-    var paginateListSigningCertificates = createPaginator2(IAMClient2, ListSigningCertificatesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListSSHPublicKeys = createPaginator2(IAMClient2, ListSSHPublicKeysCommand, "Marker", "Marker", "MaxItems");
-    var paginateListUserPolicies = createPaginator2(IAMClient2, ListUserPoliciesCommand, "Marker", "Marker", "MaxItems");
-    var paginateListUsers = createPaginator2(IAMClient2, ListUsersCommand, "Marker", "Marker", "MaxItems");
-    var paginateListUserTags = createPaginator2(IAMClient2, ListUserTagsCommand, "Marker", "Marker", "MaxItems");
-    var paginateListVirtualMFADevices = createPaginator2(IAMClient2, ListVirtualMFADevicesCommand, "Marker", "Marker", "MaxItems");
-    var paginateSimulateCustomPolicy = createPaginator2(IAMClient2, SimulateCustomPolicyCommand, "Marker", "Marker", "MaxItems");
-    var paginateSimulatePrincipalPolicy = createPaginator2(IAMClient2, SimulatePrincipalPolicyCommand, "Marker", "Marker", "MaxItems");
+    var paginateGetAccountAuthorizationDetails = createPaginator2(IAMClient3, GetAccountAuthorizationDetailsCommand, "Marker", "Marker", "MaxItems");
+    var paginateGetGroup = createPaginator2(IAMClient3, GetGroupCommand, "Marker", "Marker", "MaxItems");
+    var paginateListAccessKeys = createPaginator2(IAMClient3, ListAccessKeysCommand, "Marker", "Marker", "MaxItems");
+    var paginateListAccountAliases = createPaginator2(IAMClient3, ListAccountAliasesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListAttachedGroupPolicies = createPaginator2(IAMClient3, ListAttachedGroupPoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListAttachedRolePolicies = createPaginator2(IAMClient3, ListAttachedRolePoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListAttachedUserPolicies = createPaginator2(IAMClient3, ListAttachedUserPoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListEntitiesForPolicy = createPaginator2(IAMClient3, ListEntitiesForPolicyCommand, "Marker", "Marker", "MaxItems");
+    var paginateListGroupPolicies = createPaginator2(IAMClient3, ListGroupPoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListGroupsForUser = createPaginator2(IAMClient3, ListGroupsForUserCommand, "Marker", "Marker", "MaxItems");
+    var paginateListGroups = createPaginator2(IAMClient3, ListGroupsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListInstanceProfilesForRole = createPaginator2(IAMClient3, ListInstanceProfilesForRoleCommand, "Marker", "Marker", "MaxItems");
+    var paginateListInstanceProfiles = createPaginator2(IAMClient3, ListInstanceProfilesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListInstanceProfileTags = createPaginator2(IAMClient3, ListInstanceProfileTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListMFADevices = createPaginator2(IAMClient3, ListMFADevicesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListMFADeviceTags = createPaginator2(IAMClient3, ListMFADeviceTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListOpenIDConnectProviderTags = createPaginator2(IAMClient3, ListOpenIDConnectProviderTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListPolicies = createPaginator2(IAMClient3, ListPoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListPolicyTags = createPaginator2(IAMClient3, ListPolicyTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListPolicyVersions = createPaginator2(IAMClient3, ListPolicyVersionsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListRolePolicies = createPaginator2(IAMClient3, ListRolePoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListRoles = createPaginator2(IAMClient3, ListRolesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListRoleTags = createPaginator2(IAMClient3, ListRoleTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListSAMLProviderTags = createPaginator2(IAMClient3, ListSAMLProviderTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListServerCertificates = createPaginator2(IAMClient3, ListServerCertificatesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListServerCertificateTags = createPaginator2(IAMClient3, ListServerCertificateTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListSigningCertificates = createPaginator2(IAMClient3, ListSigningCertificatesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListSSHPublicKeys = createPaginator2(IAMClient3, ListSSHPublicKeysCommand, "Marker", "Marker", "MaxItems");
+    var paginateListUserPolicies = createPaginator2(IAMClient3, ListUserPoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListUsers = createPaginator2(IAMClient3, ListUsersCommand, "Marker", "Marker", "MaxItems");
+    var paginateListUserTags = createPaginator2(IAMClient3, ListUserTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListVirtualMFADevices = createPaginator2(IAMClient3, ListVirtualMFADevicesCommand, "Marker", "Marker", "MaxItems");
+    var paginateSimulateCustomPolicy = createPaginator2(IAMClient3, SimulateCustomPolicyCommand, "Marker", "Marker", "MaxItems");
+    var paginateSimulatePrincipalPolicy = createPaginator2(IAMClient3, SimulatePrincipalPolicyCommand, "Marker", "Marker", "MaxItems");
     var checkState$3 = async (client, input) => {
       let reason;
       try {
@@ -58453,7 +52065,7 @@ var require_dist_cjs20 = __commonJS({
       DeleteGroupPolicyCommand,
       DeleteInstanceProfileCommand,
       DeleteLoginProfileCommand,
-      DeleteOpenIDConnectProviderCommand,
+      DeleteOpenIDConnectProviderCommand: DeleteOpenIDConnectProviderCommand2,
       DeletePolicyCommand,
       DeletePolicyVersionCommand,
       DeleteRoleCommand,
@@ -58643,7 +52255,7 @@ var require_dist_cjs20 = __commonJS({
       waitUntilRoleExists,
       waitUntilUserExists
     };
-    var IAM = class extends IAMClient2 {
+    var IAM = class extends IAMClient3 {
     };
     createAggregatedClient2(commands5, IAM, { paginators, waiters });
     var AccessAdvisorUsageGranularityType = {
@@ -58988,7 +52600,7 @@ var require_dist_cjs20 = __commonJS({
     exports.DeleteLoginProfileCommand = DeleteLoginProfileCommand;
     exports.DeleteLoginProfileRequest$ = DeleteLoginProfileRequest$;
     exports.DeleteOpenIDConnectProvider$ = DeleteOpenIDConnectProvider$;
-    exports.DeleteOpenIDConnectProviderCommand = DeleteOpenIDConnectProviderCommand;
+    exports.DeleteOpenIDConnectProviderCommand = DeleteOpenIDConnectProviderCommand2;
     exports.DeleteOpenIDConnectProviderRequest$ = DeleteOpenIDConnectProviderRequest$;
     exports.DeletePolicy$ = DeletePolicy$;
     exports.DeletePolicyCommand = DeletePolicyCommand;
@@ -59224,7 +52836,7 @@ var require_dist_cjs20 = __commonJS({
     exports.Group$ = Group$;
     exports.GroupDetail$ = GroupDetail$;
     exports.IAM = IAM;
-    exports.IAMClient = IAMClient2;
+    exports.IAMClient = IAMClient3;
     exports.IAMServiceException = IAMServiceException;
     exports.IAMServiceException$ = IAMServiceException$;
     exports.InlinePolicy$ = InlinePolicy$;
@@ -59695,6 +53307,6394 @@ var require_dist_cjs20 = __commonJS({
     exports.waitUntilPolicyExists = waitUntilPolicyExists;
     exports.waitUntilRoleExists = waitUntilRoleExists;
     exports.waitUntilUserExists = waitUntilUserExists;
+  }
+});
+
+// node_modules/@aws-sdk/client-eks/dist-cjs/index.js
+var require_dist_cjs20 = __commonJS({
+  "node_modules/@aws-sdk/client-eks/dist-cjs/index.js"(exports) {
+    var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2 } = (init_client3(), __toCommonJS(client_exports2));
+    var { getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2, createPaginator: createPaginator2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
+    var { normalizeProvider: normalizeProvider3, getSmithyContext: getSmithyContext2, ServiceException: ServiceException2, NoOpLogger: NoOpLogger2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion3, loadConfigsForDefaultMode: loadConfigsForDefaultMode2, getDefaultExtensionConfiguration: getDefaultExtensionConfiguration2, resolveDefaultRuntimeConfig: resolveDefaultRuntimeConfig2, Client: Client2, makeBuilder: makeBuilder2, createWaiter: createWaiter2, checkExceptions: checkExceptions2, WaiterState: WaiterState2, createAggregatedClient: createAggregatedClient2 } = (init_client2(), __toCommonJS(client_exports));
+    var { Command: $Command } = (init_client2(), __toCommonJS(client_exports));
+    exports.$Command = $Command;
+    exports.__Client = Client2;
+    var { resolveDefaultsModeConfig: resolveDefaultsModeConfig2, loadConfig: loadConfig2, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS: NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS: NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, NODE_REGION_CONFIG_OPTIONS: NODE_REGION_CONFIG_OPTIONS2, NODE_REGION_CONFIG_FILE_OPTIONS: NODE_REGION_CONFIG_FILE_OPTIONS2, resolveRegionConfig: resolveRegionConfig2 } = (init_config2(), __toCommonJS(config_exports));
+    var { BinaryDecisionDiagram: BinaryDecisionDiagram2, EndpointCache: EndpointCache2, decideEndpoint: decideEndpoint2, customEndpointFunctions: customEndpointFunctions2, resolveEndpointConfig: resolveEndpointConfig2, getEndpointPlugin: getEndpointPlugin2 } = (init_endpoints(), __toCommonJS(endpoints_exports));
+    var { parseUrl: parseUrl2, getHttpHandlerExtensionConfiguration: getHttpHandlerExtensionConfiguration2, resolveHttpHandlerRuntimeConfig: resolveHttpHandlerRuntimeConfig2, getContentLengthPlugin: getContentLengthPlugin2 } = (init_protocols(), __toCommonJS(protocols_exports));
+    var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
+    var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
+    var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
+    var { defaultProvider } = require_dist_cjs16();
+    var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
+    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs6();
+    var { AwsRestJsonProtocol: AwsRestJsonProtocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
+    var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
+    var defaultEKSHttpAuthSchemeParametersProvider = async (config, context, input) => {
+      return {
+        operation: getSmithyContext2(context).operation,
+        region: await normalizeProvider3(config.region)() || (() => {
+          throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+        })()
+      };
+    };
+    function createAwsAuthSigv4HttpAuthOption5(authParameters) {
+      return {
+        schemeId: "aws.auth#sigv4",
+        signingProperties: {
+          name: "eks",
+          region: authParameters.region
+        },
+        propertiesExtractor: (config, context) => ({
+          signingProperties: {
+            config,
+            context
+          }
+        })
+      };
+    }
+    var defaultEKSHttpAuthSchemeProvider = (authParameters) => {
+      const options = [];
+      switch (authParameters.operation) {
+        default: {
+          options.push(createAwsAuthSigv4HttpAuthOption5(authParameters));
+        }
+      }
+      return options;
+    };
+    var resolveHttpAuthSchemeConfig5 = (config) => {
+      const config_0 = resolveAwsSdkSigV4Config2(config);
+      return Object.assign(config_0, {
+        authSchemePreference: normalizeProvider3(config.authSchemePreference ?? [])
+      });
+    };
+    var resolveClientEndpointParameters5 = (options) => {
+      return Object.assign(options, {
+        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
+        useFipsEndpoint: options.useFipsEndpoint ?? false,
+        defaultSigningName: "eks"
+      });
+    };
+    var commonParams5 = {
+      UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
+      Endpoint: { type: "builtInParams", name: "endpoint" },
+      Region: { type: "builtInParams", name: "region" },
+      UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" }
+    };
+    var version = "3.1168.0";
+    var packageInfo = {
+      version
+    };
+    var m3 = "ref";
+    var a5 = -1;
+    var b5 = true;
+    var c5 = "isSet";
+    var d5 = "PartitionResult";
+    var e5 = "booleanEquals";
+    var f5 = "getAttr";
+    var g5 = "stringEquals";
+    var h5 = { [m3]: "Endpoint" };
+    var i5 = { [m3]: d5 };
+    var j5 = { "fn": f5, "argv": [i5, "name"] };
+    var k5 = {};
+    var l3 = [{ [m3]: "Region" }];
+    var _data5 = {
+      conditions: [
+        [c5, [h5]],
+        [c5, l3],
+        ["aws.partition", l3, d5],
+        [e5, [{ [m3]: "UseFIPS" }, b5]],
+        [e5, [{ [m3]: "UseDualStack" }, b5]],
+        [e5, [{ fn: f5, argv: [i5, "supportsDualStack"] }, b5]],
+        [e5, [{ fn: f5, argv: [i5, "supportsFIPS"] }, b5]],
+        [g5, [j5, "aws"]],
+        [g5, [j5, "aws-us-gov"]]
+      ],
+      results: [
+        [a5],
+        [a5, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a5, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [h5, k5],
+        ["https://eks-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", k5],
+        [a5, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://fips.eks.{Region}.amazonaws.com", k5],
+        ["https://eks.{Region}.amazonaws.com", k5],
+        ["https://eks-fips.{Region}.{PartitionResult#dnsSuffix}", k5],
+        [a5, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://eks.{Region}.{PartitionResult#dualStackDnsSuffix}", k5],
+        [a5, "DualStack is enabled but this partition does not support DualStack"],
+        ["https://eks.{Region}.{PartitionResult#dnsSuffix}", k5],
+        [a5, "Invalid Configuration: Missing Region"]
+      ]
+    };
+    var root5 = 2;
+    var r5 = 1e8;
+    var nodes5 = new Int32Array([
+      -1,
+      1,
+      -1,
+      0,
+      14,
+      3,
+      1,
+      4,
+      r5 + 13,
+      2,
+      5,
+      r5 + 13,
+      3,
+      8,
+      6,
+      4,
+      7,
+      r5 + 12,
+      5,
+      r5 + 10,
+      r5 + 11,
+      4,
+      12,
+      9,
+      6,
+      10,
+      r5 + 9,
+      7,
+      r5 + 6,
+      11,
+      8,
+      r5 + 7,
+      r5 + 8,
+      5,
+      13,
+      r5 + 5,
+      6,
+      r5 + 4,
+      r5 + 5,
+      3,
+      r5 + 1,
+      15,
+      4,
+      r5 + 2,
+      r5 + 3
+    ]);
+    var bdd5 = BinaryDecisionDiagram2.from(nodes5, root5, _data5.conditions, _data5.results);
+    var cache5 = new EndpointCache2({
+      size: 50,
+      params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"]
+    });
+    var defaultEndpointResolver5 = (endpointParams, context = {}) => {
+      return cache5.get(endpointParams, () => decideEndpoint2(bdd5, {
+        endpointParams,
+        logger: context.logger
+      }));
+    };
+    customEndpointFunctions2.aws = awsEndpointFunctions2;
+    var EKSServiceException = class _EKSServiceException extends ServiceException2 {
+      static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.eks#EKSServiceException";
+      constructor(options) {
+        super(options);
+        Object.setPrototypeOf(this, _EKSServiceException.prototype);
+      }
+    };
+    var AccessDeniedException3 = class _AccessDeniedException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#AccessDeniedException";
+      name = "AccessDeniedException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "AccessDeniedException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _AccessDeniedException.prototype);
+      }
+    };
+    var InvalidParameterException = class _InvalidParameterException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#InvalidParameterException";
+      name = "InvalidParameterException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      fargateProfileName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "InvalidParameterException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidParameterException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.fargateProfileName = opts.fargateProfileName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ResourceNotFoundException2 = class _ResourceNotFoundException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ResourceNotFoundException";
+      name = "ResourceNotFoundException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      fargateProfileName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "ResourceNotFoundException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceNotFoundException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.fargateProfileName = opts.fargateProfileName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ServerException = class _ServerException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ServerException";
+      name = "ServerException";
+      $fault = "server";
+      clusterName;
+      nodegroupName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "ServerException",
+          $fault: "server",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ServerException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ServiceUnavailableException = class _ServiceUnavailableException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ServiceUnavailableException";
+      name = "ServiceUnavailableException";
+      $fault = "server";
+      constructor(opts) {
+        super({
+          name: "ServiceUnavailableException",
+          $fault: "server",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ServiceUnavailableException.prototype);
+      }
+    };
+    var InvalidRequestException3 = class _InvalidRequestException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#InvalidRequestException";
+      name = "InvalidRequestException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "InvalidRequestException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidRequestException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ClientException = class _ClientException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ClientException";
+      name = "ClientException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      addonName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "ClientException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ClientException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.addonName = opts.addonName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var ResourceInUseException = class _ResourceInUseException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ResourceInUseException";
+      name = "ResourceInUseException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      addonName;
+      constructor(opts) {
+        super({
+          name: "ResourceInUseException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceInUseException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.addonName = opts.addonName;
+      }
+    };
+    var ThrottlingException = class _ThrottlingException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ThrottlingException";
+      name = "ThrottlingException";
+      $fault = "client";
+      clusterName;
+      constructor(opts) {
+        super({
+          name: "ThrottlingException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ThrottlingException.prototype);
+        this.clusterName = opts.clusterName;
+      }
+    };
+    var InvalidStateException = class _InvalidStateException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#InvalidStateException";
+      name = "InvalidStateException";
+      $fault = "client";
+      clusterName;
+      constructor(opts) {
+        super({
+          name: "InvalidStateException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidStateException.prototype);
+        this.clusterName = opts.clusterName;
+      }
+    };
+    var ResourceLimitExceededException = class _ResourceLimitExceededException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ResourceLimitExceededException";
+      name = "ResourceLimitExceededException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      subscriptionId;
+      constructor(opts) {
+        super({
+          name: "ResourceLimitExceededException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceLimitExceededException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.subscriptionId = opts.subscriptionId;
+      }
+    };
+    var UnsupportedAvailabilityZoneException = class _UnsupportedAvailabilityZoneException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#UnsupportedAvailabilityZoneException";
+      name = "UnsupportedAvailabilityZoneException";
+      $fault = "client";
+      clusterName;
+      nodegroupName;
+      validZones;
+      constructor(opts) {
+        super({
+          name: "UnsupportedAvailabilityZoneException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _UnsupportedAvailabilityZoneException.prototype);
+        this.clusterName = opts.clusterName;
+        this.nodegroupName = opts.nodegroupName;
+        this.validZones = opts.validZones;
+      }
+    };
+    var BadRequestException = class _BadRequestException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#BadRequestException";
+      name = "BadRequestException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "BadRequestException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _BadRequestException.prototype);
+      }
+    };
+    var NotFoundException = class _NotFoundException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#NotFoundException";
+      name = "NotFoundException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "NotFoundException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _NotFoundException.prototype);
+      }
+    };
+    var ResourcePropagationDelayException = class _ResourcePropagationDelayException extends EKSServiceException {
+      static shapeId = "com.amazonaws.eks#ResourcePropagationDelayException";
+      name = "ResourcePropagationDelayException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ResourcePropagationDelayException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourcePropagationDelayException.prototype);
+      }
+    };
+    var _A2 = "Addon";
+    var _AAP = "AssociatedAccessPolicy";
+    var _AAPL = "AssociatedAccessPoliciesList";
+    var _AAPR = "AssociateAccessPolicyRequest";
+    var _AAPRs = "AssociateAccessPolicyResponse";
+    var _AAPs = "AssociateAccessPolicy";
+    var _ACA = "ActiveCertificateAuthority";
+    var _ACAICR = "ArgoCdAwsIdcConfigRequest";
+    var _ACAICRr = "ArgoCdAwsIdcConfigResponse";
+    var _ACAR = "ActivateCertificateAuthorityRequest";
+    var _ACARc = "ActivateCertificateAuthorityResponse";
+    var _ACAc = "ActivateCertificateAuthority";
+    var _ACCR = "ArgoCdConfigRequest";
+    var _ACCRr = "ArgoCdConfigResponse";
+    var _ACD = "AddonCompatibilityDetail";
+    var _ACDd = "AddonCompatibilityDetails";
+    var _ACNACR = "ArgoCdNetworkAccessConfigRequest";
+    var _ACNACRr = "ArgoCdNetworkAccessConfigResponse";
+    var _ACR = "AccessConfigResponse";
+    var _ACRM = "ArgoCdRoleMapping";
+    var _ACRML = "ArgoCdRoleMappingList";
+    var _ACRc = "AckConfigRequest";
+    var _ACRck = "AckConfigResponse";
+    var _ADE3 = "AccessDeniedException";
+    var _AE = "AccessEntry";
+    var _AEC = "AssociateEncryptionConfig";
+    var _AECR = "AssociateEncryptionConfigRequest";
+    var _AECRs = "AssociateEncryptionConfigResponse";
+    var _AH = "AddonHealth";
+    var _AI = "AddonInfo";
+    var _AIL = "AddonIssueList";
+    var _AIPC = "AssociateIdentityProviderConfig";
+    var _AIPCR = "AssociateIdentityProviderConfigRequest";
+    var _AIPCRs = "AssociateIdentityProviderConfigResponse";
+    var _AId = "AddonIssue";
+    var _ANCR = "AddonNamespaceConfigRequest";
+    var _ANCRd = "AddonNamespaceConfigResponse";
+    var _AP = "AccessPolicy";
+    var _APIA = "AddonPodIdentityAssociations";
+    var _APIAL = "AddonPodIdentityAssociationsList";
+    var _APIC = "AddonPodIdentityConfiguration";
+    var _APICL = "AddonPodIdentityConfigurationList";
+    var _APL = "AccessPoliciesList";
+    var _AS = "AccessScope";
+    var _ASG = "AutoScalingGroup";
+    var _ASGL = "AutoScalingGroupList";
+    var _AVC = "AllowedValuesConstraint";
+    var _AVI = "AddonVersionInfo";
+    var _AVIL = "AddonVersionInfoList";
+    var _Ad = "Addons";
+    var _BRE = "BadRequestException";
+    var _BS = "BlockStorage";
+    var _C2 = "Cancellation";
+    var _CA2 = "CertificateAuthority";
+    var _CACR = "CreateAccessConfigRequest";
+    var _CAE = "CreateAccessEntry";
+    var _CAER = "CreateAccessEntryRequest";
+    var _CAERr = "CreateAccessEntryResponse";
+    var _CAR = "CreateAddonRequest";
+    var _CARr = "CreateAddonResponse";
+    var _CAS = "CertificateAuthoritySummary";
+    var _CASE = "CertificateAuthorityScheduledEvents";
+    var _CASL = "CertificateAuthoritySummaryList";
+    var _CAV = "CertificateAuthorityValidity";
+    var _CAr = "CreateAddon";
+    var _CC = "CreateCapability";
+    var _CCA = "CreateCertificateAuthority";
+    var _CCAR = "CreateCertificateAuthorityRequest";
+    var _CCARr = "CreateCertificateAuthorityResponse";
+    var _CCR = "CapabilityConfigurationRequest";
+    var _CCRa = "CapabilityConfigurationResponse";
+    var _CCRo = "ComputeConfigRequest";
+    var _CCRom = "ComputeConfigResponse";
+    var _CCRon = "ConnectorConfigRequest";
+    var _CCRonn = "ConnectorConfigResponse";
+    var _CCRr = "CreateCapabilityRequest";
+    var _CCRre = "CreateCapabilityResponse";
+    var _CCRrea = "CreateClusterRequest";
+    var _CCRreat = "CreateClusterResponse";
+    var _CCr = "CreateCluster";
+    var _CE = "ClientException";
+    var _CEAS = "CreateEksAnywhereSubscription";
+    var _CEASR = "CreateEksAnywhereSubscriptionRequest";
+    var _CEASRr = "CreateEksAnywhereSubscriptionResponse";
+    var _CFP = "CreateFargateProfile";
+    var _CFPR = "CreateFargateProfileRequest";
+    var _CFPRr = "CreateFargateProfileResponse";
+    var _CH = "CapabilityHealth";
+    var _CHl = "ClusterHealth";
+    var _CI = "CapabilityIssue";
+    var _CIL = "CapabilityIssueList";
+    var _CILl = "ClusterIssueList";
+    var _CIl = "ClusterIssue";
+    var _CMC = "CrdManagementConfiguration";
+    var _CN = "CreateNodegroup";
+    var _CNR = "CreateNodegroupRequest";
+    var _CNRr = "CreateNodegroupResponse";
+    var _CPCI = "ControlPlaneConfigInfo";
+    var _CPIA = "CreatePodIdentityAssociation";
+    var _CPIAR = "CreatePodIdentityAssociationRequest";
+    var _CPIARr = "CreatePodIdentityAssociationResponse";
+    var _CPPR = "ControlPlanePlacementRequest";
+    var _CPPRo = "ControlPlanePlacementResponse";
+    var _CPSC = "ControlPlaneScalingConfig";
+    var _CPSTI = "ControlPlaneScalingTierInfo";
+    var _CPSTL = "ControlPlaneScalingTierList";
+    var _CS2 = "CapabilitySummary";
+    var _CSL = "CapabilitySummaryList";
+    var _CSl = "ClientStat";
+    var _CSli = "ClientStats";
+    var _CU = "CancelUpdate";
+    var _CUR = "CancelUpdateRequest";
+    var _CURa = "CancelUpdateResponse";
+    var _CVI = "ClusterVersionInformation";
+    var _CVL = "ClusterVersionList";
+    var _Ca = "Capability";
+    var _Ce = "Certificate";
+    var _Cl = "Cluster";
+    var _Co = "Compatibility";
+    var _Com = "Compatibilities";
+    var _DA = "DeleteAddon";
+    var _DAC = "DescribeAddonConfiguration";
+    var _DACR = "DescribeAddonConfigurationRequest";
+    var _DACRe = "DescribeAddonConfigurationResponse";
+    var _DAE = "DeleteAccessEntry";
+    var _DAER = "DeleteAccessEntryRequest";
+    var _DAERe = "DeleteAccessEntryResponse";
+    var _DAERes = "DescribeAccessEntryRequest";
+    var _DAEResc = "DescribeAccessEntryResponse";
+    var _DAEe = "DescribeAccessEntry";
+    var _DAP = "DisassociateAccessPolicy";
+    var _DAPR = "DisassociateAccessPolicyRequest";
+    var _DAPRi = "DisassociateAccessPolicyResponse";
+    var _DAR = "DeleteAddonRequest";
+    var _DARe = "DeleteAddonResponse";
+    var _DARes = "DescribeAddonRequest";
+    var _DAResc = "DescribeAddonResponse";
+    var _DAV = "DescribeAddonVersions";
+    var _DAVR = "DescribeAddonVersionsRequest";
+    var _DAVRe = "DescribeAddonVersionsResponse";
+    var _DAe = "DescribeAddon";
+    var _DC = "DurationConstraints";
+    var _DCA = "DeleteCertificateAuthority";
+    var _DCAR = "DeleteCertificateAuthorityRequest";
+    var _DCARe = "DeleteCertificateAuthorityResponse";
+    var _DCARes = "DescribeCertificateAuthorityRequest";
+    var _DCAResc = "DescribeCertificateAuthorityResponse";
+    var _DCAe = "DescribeCertificateAuthority";
+    var _DCR = "DeleteCapabilityRequest";
+    var _DCRe = "DeleteCapabilityResponse";
+    var _DCRel = "DeleteClusterRequest";
+    var _DCRele = "DeleteClusterResponse";
+    var _DCRer = "DeregisterClusterRequest";
+    var _DCRere = "DeregisterClusterResponse";
+    var _DCRes = "DescribeCapabilityRequest";
+    var _DCResc = "DescribeCapabilityResponse";
+    var _DCRescr = "DescribeClusterRequest";
+    var _DCRescri = "DescribeClusterResponse";
+    var _DCV = "DescribeClusterVersions";
+    var _DCVR = "DescribeClusterVersionsRequest";
+    var _DCVRe = "DescribeClusterVersionsResponse";
+    var _DCe = "DeleteCapability";
+    var _DCel = "DeleteCluster";
+    var _DCer = "DeregisterCluster";
+    var _DCes = "DescribeCapability";
+    var _DCesc = "DescribeCluster";
+    var _DD = "DeprecationDetail";
+    var _DDe = "DeprecationDetails";
+    var _DEAS = "DeleteEksAnywhereSubscription";
+    var _DEASR = "DeleteEksAnywhereSubscriptionRequest";
+    var _DEASRe = "DeleteEksAnywhereSubscriptionResponse";
+    var _DEASRes = "DescribeEksAnywhereSubscriptionRequest";
+    var _DEASResc = "DescribeEksAnywhereSubscriptionResponse";
+    var _DEASe = "DescribeEksAnywhereSubscription";
+    var _DFP = "DeleteFargateProfile";
+    var _DFPR = "DeleteFargateProfileRequest";
+    var _DFPRe = "DeleteFargateProfileResponse";
+    var _DFPRes = "DescribeFargateProfileRequest";
+    var _DFPResc = "DescribeFargateProfileResponse";
+    var _DFPe = "DescribeFargateProfile";
+    var _DI = "DescribeInsight";
+    var _DIPC = "DescribeIdentityProviderConfig";
+    var _DIPCR = "DescribeIdentityProviderConfigRequest";
+    var _DIPCRe = "DescribeIdentityProviderConfigResponse";
+    var _DIPCRi = "DisassociateIdentityProviderConfigRequest";
+    var _DIPCRis = "DisassociateIdentityProviderConfigResponse";
+    var _DIPCi = "DisassociateIdentityProviderConfig";
+    var _DIR = "DescribeInsightRequest";
+    var _DIRR = "DescribeInsightsRefreshRequest";
+    var _DIRRe = "DescribeInsightsRefreshResponse";
+    var _DIRe = "DescribeInsightResponse";
+    var _DIRes = "DescribeInsightsRefresh";
+    var _DN = "DeleteNodegroup";
+    var _DNR = "DeleteNodegroupRequest";
+    var _DNRe = "DeleteNodegroupResponse";
+    var _DNRes = "DescribeNodegroupRequest";
+    var _DNResc = "DescribeNodegroupResponse";
+    var _DNe = "DescribeNodegroup";
+    var _DPC = "DurationParameterConfig";
+    var _DPIA = "DeletePodIdentityAssociation";
+    var _DPIAR = "DeletePodIdentityAssociationRequest";
+    var _DPIARe = "DeletePodIdentityAssociationResponse";
+    var _DPIARes = "DescribePodIdentityAssociationRequest";
+    var _DPIAResc = "DescribePodIdentityAssociationResponse";
+    var _DPIAe = "DescribePodIdentityAssociation";
+    var _DU = "DescribeUpdate";
+    var _DUR = "DescribeUpdateRequest";
+    var _DURe = "DescribeUpdateResponse";
+    var _EAS = "EksAnywhereSubscription";
+    var _EASL = "EksAnywhereSubscriptionList";
+    var _EAST = "EksAnywhereSubscriptionTerm";
+    var _EC = "EncryptionConfig";
+    var _ECL = "EncryptionConfigList";
+    var _ED = "ErrorDetail";
+    var _EDr = "ErrorDetails";
+    var _ELB = "ElasticLoadBalancing";
+    var _EPR = "EtcdPlacementRequest";
+    var _EPRt = "EtcdPlacementResponse";
+    var _FP = "FargateProfile";
+    var _FPH = "FargateProfileHealth";
+    var _FPI = "FargateProfileIssue";
+    var _FPIL = "FargateProfileIssueList";
+    var _FPS = "FargateProfileSelector";
+    var _FPSa = "FargateProfileSelectors";
+    var _GAC = "GatewayApiConfiguration";
+    var _HPACCR = "HorizontalPodAutoscalerControllerConfigRequest";
+    var _HPACCRo = "HorizontalPodAutoscalerControllerConfigResponse";
+    var _HPACVC = "HorizontalPodAutoscalerControllerVersionConfig";
+    var _I = "Identity";
+    var _IC = "IntegerConstraints";
+    var _ICSS = "InsightCategorySpecificSummary";
+    var _IF = "InsightsFilter";
+    var _IL = "IssueList";
+    var _IPC = "IdentityProviderConfig";
+    var _IPCR = "IdentityProviderConfigResponse";
+    var _IPCd = "IdentityProviderConfigs";
+    var _IPCn = "IntegerParameterConfig";
+    var _IPE = "InvalidParameterException";
+    var _IRC = "IntegerRangeConstraint";
+    var _IRD = "InsightResourceDetail";
+    var _IRDn = "InsightResourceDetails";
+    var _IRE3 = "InvalidRequestException";
+    var _IS = "InsightStatus";
+    var _ISE3 = "InvalidStateException";
+    var _ISn = "InsightSummary";
+    var _ISns = "InsightSummaries";
+    var _In = "Insight";
+    var _Is = "Issue";
+    var _KASCR = "KubeApiServerConfigRequest";
+    var _KASCRu = "KubeApiServerConfigResponse";
+    var _KASVC = "KubeApiServerVersionConfig";
+    var _KCMCR = "KubeControllerManagerConfigRequest";
+    var _KCMCRu = "KubeControllerManagerConfigResponse";
+    var _KCMVC = "KubeControllerManagerVersionConfig";
+    var _KNCR = "KubernetesNetworkConfigRequest";
+    var _KNCRu = "KubernetesNetworkConfigResponse";
+    var _KSCR = "KubeSchedulerConfigRequest";
+    var _KSCRu = "KubeSchedulerConfigResponse";
+    var _KSVC = "KubeSchedulerVersionConfig";
+    var _L = "License";
+    var _LA = "ListAddons";
+    var _LAAP = "ListAssociatedAccessPolicies";
+    var _LAAPR = "ListAssociatedAccessPoliciesRequest";
+    var _LAAPRi = "ListAssociatedAccessPoliciesResponse";
+    var _LAE = "ListAccessEntries";
+    var _LAER = "ListAccessEntriesRequest";
+    var _LAERi = "ListAccessEntriesResponse";
+    var _LAP = "ListAccessPolicies";
+    var _LAPR = "ListAccessPoliciesRequest";
+    var _LAPRi = "ListAccessPoliciesResponse";
+    var _LAR = "ListAddonsRequest";
+    var _LARi = "ListAddonsResponse";
+    var _LC = "ListCapabilities";
+    var _LCA = "ListCertificateAuthorities";
+    var _LCAR = "ListCertificateAuthoritiesRequest";
+    var _LCARi = "ListCertificateAuthoritiesResponse";
+    var _LCR = "ListCapabilitiesRequest";
+    var _LCRi = "ListCapabilitiesResponse";
+    var _LCRis = "ListClustersRequest";
+    var _LCRist = "ListClustersResponse";
+    var _LCi = "ListClusters";
+    var _LEAS = "ListEksAnywhereSubscriptions";
+    var _LEASR = "ListEksAnywhereSubscriptionsRequest";
+    var _LEASRi = "ListEksAnywhereSubscriptionsResponse";
+    var _LFP = "ListFargateProfiles";
+    var _LFPR = "ListFargateProfilesRequest";
+    var _LFPRi = "ListFargateProfilesResponse";
+    var _LI = "ListInsights";
+    var _LIPC = "ListIdentityProviderConfigs";
+    var _LIPCR = "ListIdentityProviderConfigsRequest";
+    var _LIPCRi = "ListIdentityProviderConfigsResponse";
+    var _LIR = "ListInsightsRequest";
+    var _LIRi = "ListInsightsResponse";
+    var _LL = "LicenseList";
+    var _LN = "ListNodegroups";
+    var _LNR = "ListNodegroupsRequest";
+    var _LNRi = "ListNodegroupsResponse";
+    var _LPIA = "ListPodIdentityAssociations";
+    var _LPIAR = "ListPodIdentityAssociationsRequest";
+    var _LPIARi = "ListPodIdentityAssociationsResponse";
+    var _LS = "LogSetup";
+    var _LSo = "LogSetups";
+    var _LTFR = "ListTagsForResource";
+    var _LTFRR = "ListTagsForResourceRequest";
+    var _LTFRRi = "ListTagsForResourceResponse";
+    var _LTS = "LaunchTemplateSpecification";
+    var _LU = "ListUpdates";
+    var _LUR = "ListUpdatesRequest";
+    var _LURi = "ListUpdatesResponse";
+    var _Lo = "Logging";
+    var _MI = "MarketplaceInformation";
+    var _N = "Nodegroup";
+    var _NFE = "NotFoundException";
+    var _NH = "NodegroupHealth";
+    var _NR = "NodegroupResources";
+    var _NRC = "NodeRepairConfig";
+    var _NRCO = "NodeRepairConfigOverrides";
+    var _NRCOL = "NodeRepairConfigOverridesList";
+    var _NRFC = "NodeResourcesFitConfig";
+    var _NRFVC = "NodeResourcesFitVersionConfig";
+    var _NSC = "NodegroupScalingConfig";
+    var _NUC = "NodegroupUpdateConfig";
+    var _OCR = "OutpostConfigRequest";
+    var _OCRu = "OutpostConfigResponse";
+    var _OIDC = "OIDC";
+    var _OIPC = "OidcIdentityProviderConfig";
+    var _OIPCR = "OidcIdentityProviderConfigRequest";
+    var _P2 = "Provider";
+    var _PGCCR = "PodGcControllerConfigRequest";
+    var _PGCCRo = "PodGcControllerConfigResponse";
+    var _PGCVC = "PodGcControllerVersionConfig";
+    var _PIA = "PodIdentityAssociation";
+    var _PIAS = "PodIdentityAssociationSummary";
+    var _PIASo = "PodIdentityAssociationSummaries";
+    var _PRC = "PortRangeConstraints";
+    var _PRPC = "PortRangeParameterConfig";
+    var _RAC = "RemoteAccessConfig";
+    var _RC2 = "ResourceConstraints";
+    var _RCR = "RegisterClusterRequest";
+    var _RCRe = "RegisterClusterResponse";
+    var _RCe = "RegisterCluster";
+    var _RCo = "RollbackConfig";
+    var _RIUE = "ResourceInUseException";
+    var _RLEE = "ResourceLimitExceededException";
+    var _RNCR = "RemoteNetworkConfigRequest";
+    var _RNCRe = "RemoteNetworkConfigResponse";
+    var _RNFE2 = "ResourceNotFoundException";
+    var _RNN = "RemoteNodeNetwork";
+    var _RNNL = "RemoteNodeNetworkList";
+    var _RPDE = "ResourcePropagationDelayException";
+    var _RPN = "RemotePodNetwork";
+    var _RPNL = "RemotePodNetworkList";
+    var _RW = "ResourceWeight";
+    var _RWL = "ResourceWeightList";
+    var _SCR = "StorageConfigRequest";
+    var _SCRt = "StorageConfigResponse";
+    var _SE = "ServerException";
+    var _SI2 = "SsoIdentity";
+    var _SIL = "SsoIdentityList";
+    var _SIR = "StartInsightsRefresh";
+    var _SIRR = "StartInsightsRefreshRequest";
+    var _SIRRt = "StartInsightsRefreshResponse";
+    var _SNPR = "ServiceNodePortRange";
+    var _SS = "ScoringStrategy";
+    var _SSC = "ScoringStrategyConfig";
+    var _SSCc = "ScoringStrategyConstraints";
+    var _SUE = "ServiceUnavailableException";
+    var _T2 = "Taint";
+    var _TE = "ThrottlingException";
+    var _TR = "TagResource";
+    var _TRR = "TagResourceRequest";
+    var _TRRa = "TagResourceResponse";
+    var _U = "Update";
+    var _UA = "UpdateAddon";
+    var _UAC = "UpdateAckConfig";
+    var _UACC = "UpdateArgoCdConfig";
+    var _UACR = "UpdateAccessConfigRequest";
+    var _UAE = "UpdateAccessEntry";
+    var _UAER = "UpdateAccessEntryRequest";
+    var _UAERp = "UpdateAccessEntryResponse";
+    var _UAR = "UpdateAddonRequest";
+    var _UARp = "UpdateAddonResponse";
+    var _UAZE = "UnsupportedAvailabilityZoneException";
+    var _UC = "UpdateCapability";
+    var _UCC = "UpdateCapabilityConfiguration";
+    var _UCCR = "UpdateClusterConfigRequest";
+    var _UCCRp = "UpdateClusterConfigResponse";
+    var _UCCp = "UpdateClusterConfig";
+    var _UCR = "UpdateCapabilityRequest";
+    var _UCRp = "UpdateCapabilityResponse";
+    var _UCV = "UpdateClusterVersion";
+    var _UCVR = "UpdateClusterVersionRequest";
+    var _UCVRp = "UpdateClusterVersionResponse";
+    var _UEAS = "UpdateEksAnywhereSubscription";
+    var _UEASR = "UpdateEksAnywhereSubscriptionRequest";
+    var _UEASRp = "UpdateEksAnywhereSubscriptionResponse";
+    var _ULP = "UpdateLabelsPayload";
+    var _UNC = "UpdateNodegroupConfig";
+    var _UNCR = "UpdateNodegroupConfigRequest";
+    var _UNCRp = "UpdateNodegroupConfigResponse";
+    var _UNV = "UpdateNodegroupVersion";
+    var _UNVR = "UpdateNodegroupVersionRequest";
+    var _UNVRp = "UpdateNodegroupVersionResponse";
+    var _UP = "UpdateParam";
+    var _UPIA = "UpdatePodIdentityAssociation";
+    var _UPIAR = "UpdatePodIdentityAssociationRequest";
+    var _UPIARp = "UpdatePodIdentityAssociationResponse";
+    var _UPR = "UpgradePolicyRequest";
+    var _UPRp = "UpgradePolicyResponse";
+    var _UPp = "UpdateParams";
+    var _UR = "UntagResource";
+    var _URM = "UpdateRoleMappings";
+    var _URR = "UntagResourceRequest";
+    var _URRn = "UntagResourceResponse";
+    var _UTP = "UpdateTaintsPayload";
+    var _VCR = "VpcConfigRequest";
+    var _VCRp = "VpcConfigResponse";
+    var _WPC = "WarmPoolConfig";
+    var _ZSCR = "ZonalShiftConfigRequest";
+    var _ZSCRo = "ZonalShiftConfigResponse";
+    var _a2 = "arn";
+    var _aA = "addonArn";
+    var _aAP = "associatedAccessPolicy";
+    var _aAPs = "associatedAccessPolicies";
+    var _aAc = "activatedAt";
+    var _aAs = "associatedAt";
+    var _aAss = "associationArn";
+    var _aB = "activatedBy";
+    var _aC = "argoCd";
+    var _aCD = "addonCompatibilityDetails";
+    var _aCc = "accessConfig";
+    var _aCct = "activationCode";
+    var _aE = "activationExpiry";
+    var _aEA = "accessEntryArn";
+    var _aEc = "accessEntry";
+    var _aEcc = "accessEntries";
+    var _aI2 = "awsIdc";
+    var _aIc = "activationId";
+    var _aId = "additionalInfo";
+    var _aIs = "associationId";
+    var _aM = "authenticationMode";
+    var _aN = "addonName";
+    var _aOUL = "addOrUpdateLabels";
+    var _aOURM = "addOrUpdateRoleMappings";
+    var _aOUT = "addOrUpdateTaints";
+    var _aP = "accessPolicies";
+    var _aPA = "associatedPolicyArn";
+    var _aR = "autoRenew";
+    var _aRC = "apiRequestConcurrency";
+    var _aS = "accessScope";
+    var _aSG = "autoScalingGroups";
+    var _aT4 = "amiType";
+    var _aV = "addonVersion";
+    var _aVd = "addonVersions";
+    var _aVl = "allowedValues";
+    var _ac = "ack";
+    var _act = "active";
+    var _ad = "addon";
+    var _add = "addons";
+    var _ar = "architecture";
+    var _as = "association";
+    var _ass = "associations";
+    var _bCCAP = "bootstrapClusterCreatorAdminPermissions";
+    var _bS = "blockStorage";
+    var _bSMA = "bootstrapSelfManagedAddons";
+    var _c5 = "client";
+    var _cA = "createdAt";
+    var _cAI = "certificateAuthorityId";
+    var _cAe = "certificateAuthority";
+    var _cAer = "certificateAuthorities";
+    var _cB = "createdBy";
+    var _cC = "connectorConfig";
+    var _cCo = "computeConfig";
+    var _cDSG = "clusterDatabaseSizeGb";
+    var _cI3 = "clientId";
+    var _cL = "clusterLogging";
+    var _cN = "clusterName";
+    var _cNa = "capabilityName";
+    var _cPCC = "controlPlaneComponentConfig";
+    var _cPCCO = "controlPlaneComponentConfigOverrides";
+    var _cPEM = "controlPlaneEgressMode";
+    var _cPIT = "controlPlaneInstanceType";
+    var _cPP = "controlPlanePlacement";
+    var _cPSC = "controlPlaneScalingConfig";
+    var _cPST = "controlPlaneScalingTiers";
+    var _cRT = "clientRequestToken";
+    var _cS2 = "clientStats";
+    var _cSGI = "clusterSecurityGroupId";
+    var _cSS = "categorySpecificSummary";
+    var _cSo = "configurationSchema";
+    var _cT = "computeTypes";
+    var _cTa = "capacityType";
+    var _cTl = "clusterType";
+    var _cV3 = "configurationValues";
+    var _cVl = "clusterVersion";
+    var _cVlu = "clusterVersions";
+    var _cVo = "compatibleVersions";
+    var _ca = "capability";
+    var _can = "cancellation";
+    var _cap = "capabilities";
+    var _cat = "category";
+    var _cate = "categories";
+    var _ci = "cidrs";
+    var _cl = "cluster";
+    var _clu = "clusters";
+    var _co3 = "code";
+    var _com = "compatibilities";
+    var _con = "configuration";
+    var _cons = "constraints";
+    var _cr = "crds";
+    var _d = "data";
+    var _dD = "deprecationDetails";
+    var _dN = "defaultNamespace";
+    var _dO = "defaultOnly";
+    var _dP = "deletionProtection";
+    var _dPP = "deletePropagationPolicy";
+    var _dPV = "defaultPlatformVersion";
+    var _dS = "disabledServices";
+    var _dST = "disableSessionTags";
+    var _dSe = "desiredSize";
+    var _dSi = "distributionStatus";
+    var _dSis = "diskSize";
+    var _dV = "defaultVersion";
+    var _dVe = "defaultValue";
+    var _de = "description";
+    var _du = "duration";
+    var _e5 = "error";
+    var _eA = "endedAt";
+    var _eC = "encryptionConfig";
+    var _eCN = "enableCrossNamespace";
+    var _eCr = "errorCode";
+    var _eD = "effectiveDate";
+    var _eDx = "expirationDate";
+    var _eI3 = "externalId";
+    var _eIT = "etcdInstanceType";
+    var _eLB = "elasticLoadBalancing";
+    var _eM = "errorMessage";
+    var _eOESD = "endOfExtendedSupportDate";
+    var _eOSSD = "endOfStandardSupportDate";
+    var _eP = "endpointPrefix";
+    var _ePA = "endpointPublicAccess";
+    var _ePAn = "endpointPrivateAccess";
+    var _ePt = "etcdPlacement";
+    var _eSK = "ec2SshKey";
+    var _eT = "eventTtl";
+    var _ef = "effect";
+    var _en = "enabled";
+    var _end = "endpoint";
+    var _er = "errors";
+    var _f = "filter";
+    var _fAA = "firstAutoActivation";
+    var _fAAi = "finalAutoActivation";
+    var _fP = "fargateProfile";
+    var _fPA = "fargateProfileArn";
+    var _fPN = "fargateProfileName";
+    var _fPNa = "fargateProfileNames";
+    var _fo = "force";
+    var _gA = "gatewayApi";
+    var _gC = "groupsClaim";
+    var _gN = "groupName";
+    var _gP = "groupsPrefix";
+    var _h4 = "health";
+    var _hE5 = "httpError";
+    var _hPACC = "horizontalPodAutoscalerControllerConfig";
+    var _hPASP = "horizontalPodAutoscalerSyncPeriod";
+    var _hQ2 = "httpQuery";
+    var _ht = "http";
+    var _i = "id";
+    var _iA = "includeAll";
+    var _iF = "ipFamily";
+    var _iIA = "idcInstanceArn";
+    var _iMAA = "idcManagedApplicationArn";
+    var _iPC = "identityProviderConfig";
+    var _iPCA = "identityProviderConfigArn";
+    var _iPCN = "identityProviderConfigName";
+    var _iPCd = "identityProviderConfigs";
+    var _iR = "idcRegion";
+    var _iS = "insightStatus";
+    var _iSn = "includeStatus";
+    var _iT3 = "instanceTypes";
+    var _iTd = "idempotencyToken";
+    var _iU = "issuerUrl";
+    var _id = "identities";
+    var _ide = "identity";
+    var _in = "insight";
+    var _inc = "include";
+    var _ins = "insights";
+    var _is = "issues";
+    var _iss = "issuer";
+    var _k = "key";
+    var _kA = "keyArn";
+    var _kASC = "kubeApiServerConfig";
+    var _kCMC = "kubeControllerManagerConfig";
+    var _kG = "kubernetesGroups";
+    var _kNC = "kubernetesNetworkConfig";
+    var _kPV = "kubernetesPatchVersion";
+    var _kRU = "kubernetesResourceUri";
+    var _kSC = "kubeSchedulerConfig";
+    var _kV = "kubernetesVersion";
+    var _kVu = "kubernetesVersions";
+    var _l = "logging";
+    var _lA = "licenseArns";
+    var _lQ = "licenseQuantity";
+    var _lRT = "lastRequestTime";
+    var _lRTa = "lastRefreshTime";
+    var _lT = "licenseType";
+    var _lTT = "lastTransitionTime";
+    var _lTa = "launchTemplate";
+    var _la = "labels";
+    var _li = "licenses";
+    var _m4 = "message";
+    var _mA = "modifiedAt";
+    var _mGPC = "maxGroupPreparedCapacity";
+    var _mI = "marketplaceInformation";
+    var _mP = "minPort";
+    var _mPNRC = "maxParallelNodesRepairedCount";
+    var _mPNRP = "maxParallelNodesRepairedPercentage";
+    var _mPa = "maxPort";
+    var _mR = "maxResults";
+    var _mRWTM = "minRepairWaitTimeMins";
+    var _mS = "minSize";
+    var _mSa = "maxSize";
+    var _mU = "maxUnavailable";
+    var _mUNTC = "maxUnhealthyNodeThresholdCount";
+    var _mUNTP = "maxUnhealthyNodeThresholdPercentage";
+    var _mUP = "maxUnavailablePercentage";
+    var _ma = "managed";
+    var _max = "max";
+    var _mi = "min";
+    var _n = "name";
+    var _nA = "networkAccess";
+    var _nAo = "notAfter";
+    var _nAod = "nodegroupArn";
+    var _nB = "notBefore";
+    var _nC = "namespaceConfig";
+    var _nMC = "nodeMonitoringCondition";
+    var _nN = "nodegroupName";
+    var _nORLD = "numberOfRequestsLast30Days";
+    var _nP = "nodePools";
+    var _nR = "nodeRole";
+    var _nRA = "nodeRoleArn";
+    var _nRC = "nodeRepairConfig";
+    var _nRCO = "nodeRepairConfigOverrides";
+    var _nRF = "nodeResourcesFit";
+    var _nT = "nextToken";
+    var _nUR = "nodeUnhealthyReason";
+    var _na = "namespaces";
+    var _nam = "namespace";
+    var _no = "nodegroup";
+    var _nod = "nodegroups";
+    var _o = "owner";
+    var _oA = "outpostArns";
+    var _oAw = "ownerArn";
+    var _oC = "outpostConfig";
+    var _oi = "oidc";
+    var _ow = "owners";
+    var _p = "publisher";
+    var _pA = "principalArn";
+    var _pAC = "publicAccessCidrs";
+    var _pAo = "policyArn";
+    var _pERA = "podExecutionRoleArn";
+    var _pGCC = "podGcControllerConfig";
+    var _pI = "productId";
+    var _pIA = "podIdentityAssociations";
+    var _pIC = "podIdentityConfiguration";
+    var _pS = "poolState";
+    var _pSRPS = "podSchedulingRatePerSecond";
+    var _pU = "productUrl";
+    var _pV = "platformVersion";
+    var _pVl = "platformVersions";
+    var _pa = "params";
+    var _po = "policy";
+    var _pr = "provider";
+    var _pre = "preserve";
+    var _pu = "publishers";
+    var _r3 = "role";
+    var _rA = "roleArn";
+    var _rASG = "remoteAccessSecurityGroup";
+    var _rAe = "remoteAccess";
+    var _rAep = "repairAction";
+    var _rAes = "resourceArn";
+    var _rAo = "rollbackAvailable";
+    var _rC2 = "requiresConfiguration";
+    var _rCe = "resolveConflicts";
+    var _rCeq = "requiredClaims";
+    var _rCo = "rollbackConfig";
+    var _rD = "releaseDate";
+    var _rI = "resourceIds";
+    var _rIP = "requiresIamPermissions";
+    var _rL = "removeLabels";
+    var _rMP = "recommendedManagedPolicies";
+    var _rNC = "remoteNetworkConfig";
+    var _rNN = "remoteNodeNetworks";
+    var _rOSI = "reuseOnScaleIn";
+    var _rPN = "remotePodNetworks";
+    var _rRM = "rbacRoleMappings";
+    var _rRMe = "removeRoleMappings";
+    var _rT3 = "removeTaints";
+    var _rV = "releaseVersion";
+    var _rVC = "resourcesVpcConfig";
+    var _rW = "replacedWith";
+    var _re = "reason";
+    var _rec = "recommendation";
+    var _res = "resources";
+    var _s5 = "smithy.ts.sdk.synthetic.com.amazonaws.eks";
+    var _sA = "serviceAccount";
+    var _sARA = "serviceAccountRoleArn";
+    var _sAt = "startedAt";
+    var _sC = "storageConfig";
+    var _sCc = "scalingConfig";
+    var _sE = "scheduledEvents";
+    var _sGI = "securityGroupIds";
+    var _sI = "subscriptionId";
+    var _sIC = "serviceIpv4Cidr";
+    var _sICe = "serviceIpv6Cidr";
+    var _sIu = "subnetIds";
+    var _sL = "spreadLevel";
+    var _sNPR = "serviceNodePortRange";
+    var _sS = "signingStatus";
+    var _sSG = "sourceSecurityGroups";
+    var _sSRV = "startServingReplacementVersion";
+    var _sSV = "stopServingVersion";
+    var _sSc = "scoringStrategy";
+    var _sT3 = "supportType";
+    var _sU = "serverUrl";
+    var _se3 = "server";
+    var _sel = "selectors";
+    var _st = "status";
+    var _sta = "statuses";
+    var _su = "subscription";
+    var _sub = "subnets";
+    var _subs = "subscriptions";
+    var _t = "tags";
+    var _tK = "tagKeys";
+    var _tL = "taintsList";
+    var _tM = "timeoutMinutes";
+    var _tN = "tierName";
+    var _tPGT = "terminatedPodGcThreshold";
+    var _tRA = "targetRoleArn";
+    var _ta = "taints";
+    var _te = "term";
+    var _ti = "tier";
+    var _to = "token";
+    var _ty = "type";
+    var _typ = "types";
+    var _u = "username";
+    var _uA = "userAgent";
+    var _uC = "updateConfig";
+    var _uCs = "usernameClaim";
+    var _uI = "updateId";
+    var _uIp = "updateIds";
+    var _uP = "upgradePolicy";
+    var _uPs = "usernamePrefix";
+    var _uS = "updateStrategy";
+    var _un = "unit";
+    var _up = "update";
+    var _us = "usage";
+    var _v = "version";
+    var _vI = "vpceIds";
+    var _vIp = "vpcId";
+    var _vS = "versionStatus";
+    var _vZ = "validZones";
+    var _va = "validity";
+    var _val = "value";
+    var _w = "weight";
+    var _wPC = "warmPoolConfig";
+    var _zSC = "zonalShiftConfig";
+    var n05 = "com.amazonaws.eks";
+    var _s_registry5 = new TypeRegistry2(_s5);
+    var EKSServiceException$ = [-3, _s5, "EKSServiceException", 0, [], []];
+    _s_registry5.registerError(EKSServiceException$, EKSServiceException);
+    var n0_registry5 = new TypeRegistry2(n05);
+    var AccessDeniedException$3 = [
+      -3,
+      n05,
+      _ADE3,
+      { [_e5]: _c5, [_hE5]: 403 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(AccessDeniedException$3, AccessDeniedException3);
+    var BadRequestException$ = [
+      -3,
+      n05,
+      _BRE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(BadRequestException$, BadRequestException);
+    var ClientException$ = [
+      -3,
+      n05,
+      _CE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _nN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ClientException$, ClientException);
+    var InvalidParameterException$ = [
+      -3,
+      n05,
+      _IPE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _nN, _fPN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(InvalidParameterException$, InvalidParameterException);
+    var InvalidRequestException$3 = [
+      -3,
+      n05,
+      _IRE3,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _nN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(InvalidRequestException$3, InvalidRequestException3);
+    var InvalidStateException$ = [
+      -3,
+      n05,
+      _ISE3,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _m4],
+      [0, 0]
+    ];
+    n0_registry5.registerError(InvalidStateException$, InvalidStateException);
+    var NotFoundException$ = [
+      -3,
+      n05,
+      _NFE,
+      { [_e5]: _c5, [_hE5]: 404 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(NotFoundException$, NotFoundException);
+    var ResourceInUseException$ = [
+      -3,
+      n05,
+      _RIUE,
+      { [_e5]: _c5, [_hE5]: 409 },
+      [_cN, _nN, _aN, _m4],
+      [0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ResourceInUseException$, ResourceInUseException);
+    var ResourceLimitExceededException$ = [
+      -3,
+      n05,
+      _RLEE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_cN, _nN, _sI, _m4],
+      [0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ResourceLimitExceededException$, ResourceLimitExceededException);
+    var ResourceNotFoundException$2 = [
+      -3,
+      n05,
+      _RNFE2,
+      { [_e5]: _c5, [_hE5]: 404 },
+      [_cN, _nN, _fPN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ResourceNotFoundException$2, ResourceNotFoundException2);
+    var ResourcePropagationDelayException$ = [
+      -3,
+      n05,
+      _RPDE,
+      { [_e5]: _c5, [_hE5]: 428 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ResourcePropagationDelayException$, ResourcePropagationDelayException);
+    var ServerException$ = [
+      -3,
+      n05,
+      _SE,
+      { [_e5]: _se3, [_hE5]: 500 },
+      [_cN, _nN, _aN, _sI, _m4],
+      [0, 0, 0, 0, 0]
+    ];
+    n0_registry5.registerError(ServerException$, ServerException);
+    var ServiceUnavailableException$ = [
+      -3,
+      n05,
+      _SUE,
+      { [_e5]: _se3, [_hE5]: 503 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ServiceUnavailableException$, ServiceUnavailableException);
+    var ThrottlingException$ = [
+      -3,
+      n05,
+      _TE,
+      { [_e5]: _c5, [_hE5]: 429 },
+      [_cN, _m4],
+      [0, 0]
+    ];
+    n0_registry5.registerError(ThrottlingException$, ThrottlingException);
+    var UnsupportedAvailabilityZoneException$ = [
+      -3,
+      n05,
+      _UAZE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_m4, _cN, _nN, _vZ],
+      [0, 0, 0, 64 | 0]
+    ];
+    n0_registry5.registerError(UnsupportedAvailabilityZoneException$, UnsupportedAvailabilityZoneException);
+    var errorTypeRegistries5 = [
+      _s_registry5,
+      n0_registry5
+    ];
+    var AccessConfigResponse$ = [
+      3,
+      n05,
+      _ACR,
+      0,
+      [_bCCAP, _aM],
+      [2, 0]
+    ];
+    var AccessEntry$ = [
+      3,
+      n05,
+      _AE,
+      0,
+      [_cN, _pA, _kG, _aEA, _cA, _mA, _t, _u, _ty],
+      [0, 0, 64 | 0, 0, 4, 4, 128 | 0, 0, 0]
+    ];
+    var AccessPolicy$ = [
+      3,
+      n05,
+      _AP,
+      0,
+      [_n, _a2],
+      [0, 0]
+    ];
+    var AccessScope$ = [
+      3,
+      n05,
+      _AS,
+      0,
+      [_ty, _na],
+      [0, 64 | 0]
+    ];
+    var AckConfigRequest$ = [
+      3,
+      n05,
+      _ACRc,
+      0,
+      [_eCN, _dS],
+      [2, 64 | 0]
+    ];
+    var AckConfigResponse$ = [
+      3,
+      n05,
+      _ACRck,
+      0,
+      [_eCN, _dS],
+      [2, 64 | 0]
+    ];
+    var ActivateCertificateAuthorityRequest$ = [
+      3,
+      n05,
+      _ACAR,
+      0,
+      [_cN, _cAI, _cRT],
+      [[0, 1], [0, 1], [0, 4]],
+      2
+    ];
+    var ActivateCertificateAuthorityResponse$ = [
+      3,
+      n05,
+      _ACARc,
+      0,
+      [_up, _cAe],
+      [() => Update$, () => CertificateAuthoritySummary$]
+    ];
+    var ActiveCertificateAuthority$ = [
+      3,
+      n05,
+      _ACA,
+      0,
+      [_i, _aB],
+      [0, 0]
+    ];
+    var Addon$ = [
+      3,
+      n05,
+      _A2,
+      0,
+      [_aN, _cN, _st, _aV, _h4, _aA, _cA, _mA, _sARA, _t, _p, _o, _mI, _cV3, _pIA, _nC],
+      [0, 0, 0, 0, () => AddonHealth$, 0, 4, 4, 0, 128 | 0, 0, 0, () => MarketplaceInformation$, 0, 64 | 0, () => AddonNamespaceConfigResponse$]
+    ];
+    var AddonCompatibilityDetail$ = [
+      3,
+      n05,
+      _ACD,
+      0,
+      [_n, _cVo],
+      [0, 64 | 0]
+    ];
+    var AddonHealth$ = [
+      3,
+      n05,
+      _AH,
+      0,
+      [_is],
+      [() => AddonIssueList]
+    ];
+    var AddonInfo$ = [
+      3,
+      n05,
+      _AI,
+      0,
+      [_aN, _ty, _aVd, _p, _o, _mI, _dN],
+      [0, 0, () => AddonVersionInfoList, 0, 0, () => MarketplaceInformation$, 0]
+    ];
+    var AddonIssue$ = [
+      3,
+      n05,
+      _AId,
+      0,
+      [_co3, _m4, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var AddonNamespaceConfigRequest$ = [
+      3,
+      n05,
+      _ANCR,
+      0,
+      [_nam],
+      [0]
+    ];
+    var AddonNamespaceConfigResponse$ = [
+      3,
+      n05,
+      _ANCRd,
+      0,
+      [_nam],
+      [0]
+    ];
+    var AddonPodIdentityAssociations$ = [
+      3,
+      n05,
+      _APIA,
+      0,
+      [_sA, _rA],
+      [0, 0],
+      2
+    ];
+    var AddonPodIdentityConfiguration$ = [
+      3,
+      n05,
+      _APIC,
+      0,
+      [_sA, _rMP],
+      [0, 64 | 0]
+    ];
+    var AddonVersionInfo$ = [
+      3,
+      n05,
+      _AVI,
+      0,
+      [_aV, _ar, _cT, _com, _rC2, _rIP],
+      [0, 64 | 0, 64 | 0, () => Compatibilities, 2, 2]
+    ];
+    var AllowedValuesConstraint$ = [
+      3,
+      n05,
+      _AVC,
+      0,
+      [_aVl],
+      [64 | 0]
+    ];
+    var ArgoCdAwsIdcConfigRequest$ = [
+      3,
+      n05,
+      _ACAICR,
+      0,
+      [_iIA, _iR],
+      [0, 0],
+      1
+    ];
+    var ArgoCdAwsIdcConfigResponse$ = [
+      3,
+      n05,
+      _ACAICRr,
+      0,
+      [_iIA, _iR, _iMAA],
+      [0, 0, 0]
+    ];
+    var ArgoCdConfigRequest$ = [
+      3,
+      n05,
+      _ACCR,
+      0,
+      [_aI2, _nam, _rRM, _nA, _eP],
+      [() => ArgoCdAwsIdcConfigRequest$, 0, () => ArgoCdRoleMappingList, () => ArgoCdNetworkAccessConfigRequest$, 0],
+      1
+    ];
+    var ArgoCdConfigResponse$ = [
+      3,
+      n05,
+      _ACCRr,
+      0,
+      [_nam, _aI2, _rRM, _nA, _sU, _eP],
+      [0, () => ArgoCdAwsIdcConfigResponse$, () => ArgoCdRoleMappingList, () => ArgoCdNetworkAccessConfigResponse$, 0, 0]
+    ];
+    var ArgoCdNetworkAccessConfigRequest$ = [
+      3,
+      n05,
+      _ACNACR,
+      0,
+      [_vI],
+      [64 | 0]
+    ];
+    var ArgoCdNetworkAccessConfigResponse$ = [
+      3,
+      n05,
+      _ACNACRr,
+      0,
+      [_vI],
+      [64 | 0]
+    ];
+    var ArgoCdRoleMapping$ = [
+      3,
+      n05,
+      _ACRM,
+      0,
+      [_r3, _id],
+      [0, () => SsoIdentityList],
+      2
+    ];
+    var AssociateAccessPolicyRequest$ = [
+      3,
+      n05,
+      _AAPR,
+      0,
+      [_cN, _pA, _pAo, _aS],
+      [[0, 1], [0, 1], 0, () => AccessScope$],
+      4
+    ];
+    var AssociateAccessPolicyResponse$ = [
+      3,
+      n05,
+      _AAPRs,
+      0,
+      [_cN, _pA, _aAP],
+      [0, 0, () => AssociatedAccessPolicy$]
+    ];
+    var AssociatedAccessPolicy$ = [
+      3,
+      n05,
+      _AAP,
+      0,
+      [_pAo, _aS, _aAs, _mA],
+      [0, () => AccessScope$, 4, 4]
+    ];
+    var AssociateEncryptionConfigRequest$ = [
+      3,
+      n05,
+      _AECR,
+      0,
+      [_cN, _eC, _cRT],
+      [[0, 1], () => EncryptionConfigList, [0, 4]],
+      2
+    ];
+    var AssociateEncryptionConfigResponse$ = [
+      3,
+      n05,
+      _AECRs,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var AssociateIdentityProviderConfigRequest$ = [
+      3,
+      n05,
+      _AIPCR,
+      0,
+      [_cN, _oi, _t, _cRT],
+      [[0, 1], () => OidcIdentityProviderConfigRequest$, 128 | 0, [0, 4]],
+      2
+    ];
+    var AssociateIdentityProviderConfigResponse$ = [
+      3,
+      n05,
+      _AIPCRs,
+      0,
+      [_up, _t],
+      [() => Update$, 128 | 0]
+    ];
+    var AutoScalingGroup$ = [
+      3,
+      n05,
+      _ASG,
+      0,
+      [_n],
+      [0]
+    ];
+    var BlockStorage$ = [
+      3,
+      n05,
+      _BS,
+      0,
+      [_en],
+      [2]
+    ];
+    var Cancellation$ = [
+      3,
+      n05,
+      _C2,
+      0,
+      [_st, _re],
+      [0, 0]
+    ];
+    var CancelUpdateRequest$ = [
+      3,
+      n05,
+      _CUR,
+      0,
+      [_n, _uI, _cRT],
+      [[0, 1], [0, 1], [0, 4]],
+      2
+    ];
+    var CancelUpdateResponse$ = [
+      3,
+      n05,
+      _CURa,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var Capability$ = [
+      3,
+      n05,
+      _Ca,
+      0,
+      [_cNa, _a2, _cN, _ty, _rA, _st, _v, _con, _t, _h4, _cA, _mA, _dPP],
+      [0, 0, 0, 0, 0, 0, 0, () => CapabilityConfigurationResponse$, 128 | 0, () => CapabilityHealth$, 4, 4, 0]
+    ];
+    var CapabilityConfigurationRequest$ = [
+      3,
+      n05,
+      _CCR,
+      0,
+      [_aC, _ac],
+      [() => ArgoCdConfigRequest$, () => AckConfigRequest$]
+    ];
+    var CapabilityConfigurationResponse$ = [
+      3,
+      n05,
+      _CCRa,
+      0,
+      [_aC, _ac],
+      [() => ArgoCdConfigResponse$, () => AckConfigResponse$]
+    ];
+    var CapabilityHealth$ = [
+      3,
+      n05,
+      _CH,
+      0,
+      [_is],
+      [() => CapabilityIssueList]
+    ];
+    var CapabilityIssue$ = [
+      3,
+      n05,
+      _CI,
+      0,
+      [_co3, _m4],
+      [0, 0]
+    ];
+    var CapabilitySummary$ = [
+      3,
+      n05,
+      _CS2,
+      0,
+      [_cNa, _a2, _ty, _st, _v, _cA, _mA],
+      [0, 0, 0, 0, 0, 4, 4]
+    ];
+    var Certificate$ = [
+      3,
+      n05,
+      _Ce,
+      0,
+      [_d, _act],
+      [0, () => ActiveCertificateAuthority$]
+    ];
+    var CertificateAuthority$ = [
+      3,
+      n05,
+      _CA2,
+      0,
+      [_i, _cA, _cB, _aAc, _aB, _sS, _dSi, _va, _sE, _rAo, _d],
+      [0, 4, 0, 4, 0, 0, 0, () => CertificateAuthorityValidity$, () => CertificateAuthorityScheduledEvents$, 2, 0]
+    ];
+    var CertificateAuthorityScheduledEvents$ = [
+      3,
+      n05,
+      _CASE,
+      0,
+      [_fAA, _fAAi],
+      [4, 4]
+    ];
+    var CertificateAuthoritySummary$ = [
+      3,
+      n05,
+      _CAS,
+      0,
+      [_i, _cA, _cB, _aAc, _aB, _sS, _dSi],
+      [0, 4, 0, 4, 0, 0, 0]
+    ];
+    var CertificateAuthorityValidity$ = [
+      3,
+      n05,
+      _CAV,
+      0,
+      [_nB, _nAo],
+      [4, 4]
+    ];
+    var ClientStat$ = [
+      3,
+      n05,
+      _CSl,
+      0,
+      [_uA, _nORLD, _lRT],
+      [0, 1, 4]
+    ];
+    var Cluster$ = [
+      3,
+      n05,
+      _Cl,
+      0,
+      [_n, _a2, _cA, _v, _end, _rA, _rVC, _kNC, _l, _ide, _st, _cAe, _cRT, _pV, _t, _eC, _cC, _i, _h4, _oC, _aCc, _uP, _zSC, _rNC, _cCo, _sC, _dP, _cPSC, _kASC, _kSC, _kCMC],
+      [0, 0, 4, 0, 0, 0, () => VpcConfigResponse$, () => KubernetesNetworkConfigResponse$, () => Logging$, () => Identity$, 0, () => Certificate$, 0, 0, 128 | 0, () => EncryptionConfigList, () => ConnectorConfigResponse$, 0, () => ClusterHealth$, () => OutpostConfigResponse$, () => AccessConfigResponse$, () => UpgradePolicyResponse$, () => ZonalShiftConfigResponse$, () => RemoteNetworkConfigResponse$, () => ComputeConfigResponse$, () => StorageConfigResponse$, 2, () => ControlPlaneScalingConfig$, () => KubeApiServerConfigResponse$, () => KubeSchedulerConfigResponse$, () => KubeControllerManagerConfigResponse$]
+    ];
+    var ClusterHealth$ = [
+      3,
+      n05,
+      _CHl,
+      0,
+      [_is],
+      [() => ClusterIssueList]
+    ];
+    var ClusterIssue$ = [
+      3,
+      n05,
+      _CIl,
+      0,
+      [_co3, _m4, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var ClusterVersionInformation$ = [
+      3,
+      n05,
+      _CVI,
+      0,
+      [_cVl, _cTl, _dPV, _dV, _rD, _eOSSD, _eOESD, _st, _vS, _kPV, _cPST, _cPCC],
+      [0, 0, 0, 2, 4, 4, 4, 0, 0, 0, () => ControlPlaneScalingTierList, () => ControlPlaneConfigInfo$]
+    ];
+    var Compatibility$ = [
+      3,
+      n05,
+      _Co,
+      0,
+      [_cVl, _pVl, _dV],
+      [0, 64 | 0, 2]
+    ];
+    var ComputeConfigRequest$ = [
+      3,
+      n05,
+      _CCRo,
+      0,
+      [_en, _nP, _nRA],
+      [2, 64 | 0, 0]
+    ];
+    var ComputeConfigResponse$ = [
+      3,
+      n05,
+      _CCRom,
+      0,
+      [_en, _nP, _nRA],
+      [2, 64 | 0, 0]
+    ];
+    var ConnectorConfigRequest$ = [
+      3,
+      n05,
+      _CCRon,
+      0,
+      [_rA, _pr],
+      [0, 0],
+      2
+    ];
+    var ConnectorConfigResponse$ = [
+      3,
+      n05,
+      _CCRonn,
+      0,
+      [_aIc, _aCct, _aE, _pr, _rA],
+      [0, 0, 4, 0, 0]
+    ];
+    var ControlPlaneConfigInfo$ = [
+      3,
+      n05,
+      _CPCI,
+      0,
+      [_kASC, _kSC, _kCMC],
+      [() => KubeApiServerVersionConfig$, () => KubeSchedulerVersionConfig$, () => KubeControllerManagerVersionConfig$]
+    ];
+    var ControlPlanePlacementRequest$ = [
+      3,
+      n05,
+      _CPPR,
+      0,
+      [_gN, _sL],
+      [0, 0]
+    ];
+    var ControlPlanePlacementResponse$ = [
+      3,
+      n05,
+      _CPPRo,
+      0,
+      [_gN, _sL],
+      [0, 0]
+    ];
+    var ControlPlaneScalingConfig$ = [
+      3,
+      n05,
+      _CPSC,
+      0,
+      [_ti],
+      [0]
+    ];
+    var ControlPlaneScalingTierInfo$ = [
+      3,
+      n05,
+      _CPSTI,
+      0,
+      [_tN, _aRC, _pSRPS, _cDSG, _cPCCO],
+      [0, 1, 1, 1, () => ControlPlaneConfigInfo$]
+    ];
+    var CrdManagementConfiguration$ = [
+      3,
+      n05,
+      _CMC,
+      0,
+      [_ma],
+      [2]
+    ];
+    var CreateAccessConfigRequest$ = [
+      3,
+      n05,
+      _CACR,
+      0,
+      [_bCCAP, _aM],
+      [2, 0]
+    ];
+    var CreateAccessEntryRequest$ = [
+      3,
+      n05,
+      _CAER,
+      0,
+      [_cN, _pA, _kG, _t, _cRT, _u, _ty],
+      [[0, 1], 0, 64 | 0, 128 | 0, [0, 4], 0, 0],
+      2
+    ];
+    var CreateAccessEntryResponse$ = [
+      3,
+      n05,
+      _CAERr,
+      0,
+      [_aEc],
+      [() => AccessEntry$]
+    ];
+    var CreateAddonRequest$ = [
+      3,
+      n05,
+      _CAR,
+      0,
+      [_cN, _aN, _aV, _sARA, _rCe, _cRT, _t, _cV3, _pIA, _nC],
+      [[0, 1], 0, 0, 0, 0, [0, 4], 128 | 0, 0, () => AddonPodIdentityAssociationsList, () => AddonNamespaceConfigRequest$],
+      2
+    ];
+    var CreateAddonResponse$ = [
+      3,
+      n05,
+      _CARr,
+      0,
+      [_ad],
+      [() => Addon$]
+    ];
+    var CreateCapabilityRequest$ = [
+      3,
+      n05,
+      _CCRr,
+      0,
+      [_cNa, _cN, _ty, _rA, _dPP, _cRT, _con, _t],
+      [0, [0, 1], 0, 0, 0, [0, 4], () => CapabilityConfigurationRequest$, 128 | 0],
+      5
+    ];
+    var CreateCapabilityResponse$ = [
+      3,
+      n05,
+      _CCRre,
+      0,
+      [_ca],
+      [() => Capability$]
+    ];
+    var CreateCertificateAuthorityRequest$ = [
+      3,
+      n05,
+      _CCAR,
+      0,
+      [_cN, _cRT],
+      [[0, 1], [0, 4]],
+      1
+    ];
+    var CreateCertificateAuthorityResponse$ = [
+      3,
+      n05,
+      _CCARr,
+      0,
+      [_up, _cAe],
+      [() => Update$, () => CertificateAuthoritySummary$]
+    ];
+    var CreateClusterRequest$ = [
+      3,
+      n05,
+      _CCRrea,
+      0,
+      [_n, _rA, _rVC, _v, _kNC, _l, _cRT, _t, _eC, _oC, _aCc, _bSMA, _uP, _zSC, _rNC, _cCo, _sC, _dP, _cPSC, _kASC, _kSC, _kCMC],
+      [0, 0, () => VpcConfigRequest$, 0, () => KubernetesNetworkConfigRequest$, () => Logging$, [0, 4], 128 | 0, () => EncryptionConfigList, () => OutpostConfigRequest$, () => CreateAccessConfigRequest$, 2, () => UpgradePolicyRequest$, () => ZonalShiftConfigRequest$, () => RemoteNetworkConfigRequest$, () => ComputeConfigRequest$, () => StorageConfigRequest$, 2, () => ControlPlaneScalingConfig$, () => KubeApiServerConfigRequest$, () => KubeSchedulerConfigRequest$, () => KubeControllerManagerConfigRequest$],
+      3
+    ];
+    var CreateClusterResponse$ = [
+      3,
+      n05,
+      _CCRreat,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var CreateEksAnywhereSubscriptionRequest$ = [
+      3,
+      n05,
+      _CEASR,
+      0,
+      [_n, _te, _lQ, _lT, _aR, _cRT, _t],
+      [0, () => EksAnywhereSubscriptionTerm$, 1, 0, 2, [0, 4], 128 | 0],
+      2
+    ];
+    var CreateEksAnywhereSubscriptionResponse$ = [
+      3,
+      n05,
+      _CEASRr,
+      0,
+      [_su],
+      [() => EksAnywhereSubscription$]
+    ];
+    var CreateFargateProfileRequest$ = [
+      3,
+      n05,
+      _CFPR,
+      0,
+      [_fPN, _cN, _pERA, _sub, _sel, _cRT, _t],
+      [0, [0, 1], 0, 64 | 0, () => FargateProfileSelectors, [0, 4], 128 | 0],
+      3
+    ];
+    var CreateFargateProfileResponse$ = [
+      3,
+      n05,
+      _CFPRr,
+      0,
+      [_fP],
+      [() => FargateProfile$]
+    ];
+    var CreateNodegroupRequest$ = [
+      3,
+      n05,
+      _CNR,
+      0,
+      [_cN, _nN, _sub, _nR, _sCc, _dSis, _iT3, _aT4, _rAe, _la, _ta, _t, _cRT, _lTa, _uC, _nRC, _cTa, _v, _rV, _wPC],
+      [[0, 1], 0, 64 | 0, 0, () => NodegroupScalingConfig$, 1, 64 | 0, 0, () => RemoteAccessConfig$, 128 | 0, () => taintsList, 128 | 0, [0, 4], () => LaunchTemplateSpecification$, () => NodegroupUpdateConfig$, () => NodeRepairConfig$, 0, 0, 0, () => WarmPoolConfig$],
+      4
+    ];
+    var CreateNodegroupResponse$ = [
+      3,
+      n05,
+      _CNRr,
+      0,
+      [_no],
+      [() => Nodegroup$]
+    ];
+    var CreatePodIdentityAssociationRequest$ = [
+      3,
+      n05,
+      _CPIAR,
+      0,
+      [_cN, _nam, _sA, _rA, _cRT, _t, _dST, _tRA, _po],
+      [[0, 1], 0, 0, 0, [0, 4], 128 | 0, 2, 0, 0],
+      4
+    ];
+    var CreatePodIdentityAssociationResponse$ = [
+      3,
+      n05,
+      _CPIARr,
+      0,
+      [_as],
+      [() => PodIdentityAssociation$]
+    ];
+    var DeleteAccessEntryRequest$ = [
+      3,
+      n05,
+      _DAER,
+      0,
+      [_cN, _pA],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeleteAccessEntryResponse$ = [
+      3,
+      n05,
+      _DAERe,
+      0,
+      [],
+      []
+    ];
+    var DeleteAddonRequest$ = [
+      3,
+      n05,
+      _DAR,
+      0,
+      [_cN, _aN, _pre],
+      [[0, 1], [0, 1], [2, { [_hQ2]: _pre }]],
+      2
+    ];
+    var DeleteAddonResponse$ = [
+      3,
+      n05,
+      _DARe,
+      0,
+      [_ad],
+      [() => Addon$]
+    ];
+    var DeleteCapabilityRequest$ = [
+      3,
+      n05,
+      _DCR,
+      0,
+      [_cN, _cNa],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeleteCapabilityResponse$ = [
+      3,
+      n05,
+      _DCRe,
+      0,
+      [_ca],
+      [() => Capability$]
+    ];
+    var DeleteCertificateAuthorityRequest$ = [
+      3,
+      n05,
+      _DCAR,
+      0,
+      [_cN, _cAI, _cRT],
+      [[0, 1], [0, 1], [0, { [_hQ2]: _cRT, [_iTd]: 1 }]],
+      2
+    ];
+    var DeleteCertificateAuthorityResponse$ = [
+      3,
+      n05,
+      _DCARe,
+      0,
+      [_up, _cAe],
+      [() => Update$, () => CertificateAuthoritySummary$]
+    ];
+    var DeleteClusterRequest$ = [
+      3,
+      n05,
+      _DCRel,
+      0,
+      [_n],
+      [[0, 1]],
+      1
+    ];
+    var DeleteClusterResponse$ = [
+      3,
+      n05,
+      _DCRele,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var DeleteEksAnywhereSubscriptionRequest$ = [
+      3,
+      n05,
+      _DEASR,
+      0,
+      [_i],
+      [[0, 1]],
+      1
+    ];
+    var DeleteEksAnywhereSubscriptionResponse$ = [
+      3,
+      n05,
+      _DEASRe,
+      0,
+      [_su],
+      [() => EksAnywhereSubscription$]
+    ];
+    var DeleteFargateProfileRequest$ = [
+      3,
+      n05,
+      _DFPR,
+      0,
+      [_cN, _fPN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeleteFargateProfileResponse$ = [
+      3,
+      n05,
+      _DFPRe,
+      0,
+      [_fP],
+      [() => FargateProfile$]
+    ];
+    var DeleteNodegroupRequest$ = [
+      3,
+      n05,
+      _DNR,
+      0,
+      [_cN, _nN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeleteNodegroupResponse$ = [
+      3,
+      n05,
+      _DNRe,
+      0,
+      [_no],
+      [() => Nodegroup$]
+    ];
+    var DeletePodIdentityAssociationRequest$ = [
+      3,
+      n05,
+      _DPIAR,
+      0,
+      [_cN, _aIs],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DeletePodIdentityAssociationResponse$ = [
+      3,
+      n05,
+      _DPIARe,
+      0,
+      [_as],
+      [() => PodIdentityAssociation$]
+    ];
+    var DeprecationDetail$ = [
+      3,
+      n05,
+      _DD,
+      0,
+      [_us, _rW, _sSV, _sSRV, _cS2],
+      [0, 0, 0, 0, () => ClientStats]
+    ];
+    var DeregisterClusterRequest$ = [
+      3,
+      n05,
+      _DCRer,
+      0,
+      [_n],
+      [[0, 1]],
+      1
+    ];
+    var DeregisterClusterResponse$ = [
+      3,
+      n05,
+      _DCRere,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var DescribeAccessEntryRequest$ = [
+      3,
+      n05,
+      _DAERes,
+      0,
+      [_cN, _pA],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeAccessEntryResponse$ = [
+      3,
+      n05,
+      _DAEResc,
+      0,
+      [_aEc],
+      [() => AccessEntry$]
+    ];
+    var DescribeAddonConfigurationRequest$ = [
+      3,
+      n05,
+      _DACR,
+      0,
+      [_aN, _aV],
+      [[0, { [_hQ2]: _aN }], [0, { [_hQ2]: _aV }]],
+      2
+    ];
+    var DescribeAddonConfigurationResponse$ = [
+      3,
+      n05,
+      _DACRe,
+      0,
+      [_aN, _aV, _cSo, _pIC],
+      [0, 0, 0, () => AddonPodIdentityConfigurationList]
+    ];
+    var DescribeAddonRequest$ = [
+      3,
+      n05,
+      _DARes,
+      0,
+      [_cN, _aN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeAddonResponse$ = [
+      3,
+      n05,
+      _DAResc,
+      0,
+      [_ad],
+      [() => Addon$]
+    ];
+    var DescribeAddonVersionsRequest$ = [
+      3,
+      n05,
+      _DAVR,
+      0,
+      [_kV, _mR, _nT, _aN, _typ, _pu, _ow],
+      [[0, { [_hQ2]: _kV }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [0, { [_hQ2]: _aN }], [64 | 0, { [_hQ2]: _typ }], [64 | 0, { [_hQ2]: _pu }], [64 | 0, { [_hQ2]: _ow }]]
+    ];
+    var DescribeAddonVersionsResponse$ = [
+      3,
+      n05,
+      _DAVRe,
+      0,
+      [_add, _nT],
+      [() => Addons, 0]
+    ];
+    var DescribeCapabilityRequest$ = [
+      3,
+      n05,
+      _DCRes,
+      0,
+      [_cN, _cNa],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeCapabilityResponse$ = [
+      3,
+      n05,
+      _DCResc,
+      0,
+      [_ca],
+      [() => Capability$]
+    ];
+    var DescribeCertificateAuthorityRequest$ = [
+      3,
+      n05,
+      _DCARes,
+      0,
+      [_cN, _cAI],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeCertificateAuthorityResponse$ = [
+      3,
+      n05,
+      _DCAResc,
+      0,
+      [_cAe],
+      [() => CertificateAuthority$]
+    ];
+    var DescribeClusterRequest$ = [
+      3,
+      n05,
+      _DCRescr,
+      0,
+      [_n],
+      [[0, 1]],
+      1
+    ];
+    var DescribeClusterResponse$ = [
+      3,
+      n05,
+      _DCRescri,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var DescribeClusterVersionsRequest$ = [
+      3,
+      n05,
+      _DCVR,
+      0,
+      [_cTl, _mR, _nT, _dO, _iA, _cVlu, _st, _vS],
+      [[0, { [_hQ2]: _cTl }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [2, { [_hQ2]: _dO }], [2, { [_hQ2]: _iA }], [64 | 0, { [_hQ2]: _cVlu }], [0, { [_hQ2]: _st }], [0, { [_hQ2]: _vS }]]
+    ];
+    var DescribeClusterVersionsResponse$ = [
+      3,
+      n05,
+      _DCVRe,
+      0,
+      [_nT, _cVlu],
+      [0, () => ClusterVersionList]
+    ];
+    var DescribeEksAnywhereSubscriptionRequest$ = [
+      3,
+      n05,
+      _DEASRes,
+      0,
+      [_i],
+      [[0, 1]],
+      1
+    ];
+    var DescribeEksAnywhereSubscriptionResponse$ = [
+      3,
+      n05,
+      _DEASResc,
+      0,
+      [_su],
+      [() => EksAnywhereSubscription$]
+    ];
+    var DescribeFargateProfileRequest$ = [
+      3,
+      n05,
+      _DFPRes,
+      0,
+      [_cN, _fPN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeFargateProfileResponse$ = [
+      3,
+      n05,
+      _DFPResc,
+      0,
+      [_fP],
+      [() => FargateProfile$]
+    ];
+    var DescribeIdentityProviderConfigRequest$ = [
+      3,
+      n05,
+      _DIPCR,
+      0,
+      [_cN, _iPC],
+      [[0, 1], () => IdentityProviderConfig$],
+      2
+    ];
+    var DescribeIdentityProviderConfigResponse$ = [
+      3,
+      n05,
+      _DIPCRe,
+      0,
+      [_iPC],
+      [() => IdentityProviderConfigResponse$]
+    ];
+    var DescribeInsightRequest$ = [
+      3,
+      n05,
+      _DIR,
+      0,
+      [_cN, _i],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeInsightResponse$ = [
+      3,
+      n05,
+      _DIRe,
+      0,
+      [_in],
+      [() => Insight$]
+    ];
+    var DescribeInsightsRefreshRequest$ = [
+      3,
+      n05,
+      _DIRR,
+      0,
+      [_cN],
+      [[0, 1]],
+      1
+    ];
+    var DescribeInsightsRefreshResponse$ = [
+      3,
+      n05,
+      _DIRRe,
+      0,
+      [_m4, _st, _sAt, _eA],
+      [0, 0, 4, 4]
+    ];
+    var DescribeNodegroupRequest$ = [
+      3,
+      n05,
+      _DNRes,
+      0,
+      [_cN, _nN],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribeNodegroupResponse$ = [
+      3,
+      n05,
+      _DNResc,
+      0,
+      [_no],
+      [() => Nodegroup$]
+    ];
+    var DescribePodIdentityAssociationRequest$ = [
+      3,
+      n05,
+      _DPIARes,
+      0,
+      [_cN, _aIs],
+      [[0, 1], [0, 1]],
+      2
+    ];
+    var DescribePodIdentityAssociationResponse$ = [
+      3,
+      n05,
+      _DPIAResc,
+      0,
+      [_as],
+      [() => PodIdentityAssociation$]
+    ];
+    var DescribeUpdateRequest$ = [
+      3,
+      n05,
+      _DUR,
+      0,
+      [_n, _uI, _nN, _aN, _cNa],
+      [[0, 1], [0, 1], [0, { [_hQ2]: _nN }], [0, { [_hQ2]: _aN }], [0, { [_hQ2]: _cNa }]],
+      2
+    ];
+    var DescribeUpdateResponse$ = [
+      3,
+      n05,
+      _DURe,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var DisassociateAccessPolicyRequest$ = [
+      3,
+      n05,
+      _DAPR,
+      0,
+      [_cN, _pA, _pAo],
+      [[0, 1], [0, 1], [0, 1]],
+      3
+    ];
+    var DisassociateAccessPolicyResponse$ = [
+      3,
+      n05,
+      _DAPRi,
+      0,
+      [],
+      []
+    ];
+    var DisassociateIdentityProviderConfigRequest$ = [
+      3,
+      n05,
+      _DIPCRi,
+      0,
+      [_cN, _iPC, _cRT],
+      [[0, 1], () => IdentityProviderConfig$, [0, 4]],
+      2
+    ];
+    var DisassociateIdentityProviderConfigResponse$ = [
+      3,
+      n05,
+      _DIPCRis,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var DurationConstraints$ = [
+      3,
+      n05,
+      _DC,
+      0,
+      [_mi, _max],
+      [0, 0]
+    ];
+    var DurationParameterConfig$ = [
+      3,
+      n05,
+      _DPC,
+      0,
+      [_dVe, _cons],
+      [0, () => DurationConstraints$]
+    ];
+    var EksAnywhereSubscription$ = [
+      3,
+      n05,
+      _EAS,
+      0,
+      [_i, _a2, _cA, _eD, _eDx, _lQ, _lT, _te, _st, _aR, _lA, _li, _t],
+      [0, 0, 4, 4, 4, 1, 0, () => EksAnywhereSubscriptionTerm$, 0, 2, 64 | 0, () => LicenseList, 128 | 0]
+    ];
+    var EksAnywhereSubscriptionTerm$ = [
+      3,
+      n05,
+      _EAST,
+      0,
+      [_du, _un],
+      [1, 0]
+    ];
+    var ElasticLoadBalancing$ = [
+      3,
+      n05,
+      _ELB,
+      0,
+      [_en, _gA],
+      [2, () => GatewayApiConfiguration$]
+    ];
+    var EncryptionConfig$ = [
+      3,
+      n05,
+      _EC,
+      0,
+      [_res, _pr],
+      [64 | 0, () => Provider$]
+    ];
+    var ErrorDetail$ = [
+      3,
+      n05,
+      _ED,
+      0,
+      [_eCr, _eM, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var EtcdPlacementRequest$ = [
+      3,
+      n05,
+      _EPR,
+      0,
+      [_sL],
+      [0]
+    ];
+    var EtcdPlacementResponse$ = [
+      3,
+      n05,
+      _EPRt,
+      0,
+      [_sL],
+      [0]
+    ];
+    var FargateProfile$ = [
+      3,
+      n05,
+      _FP,
+      0,
+      [_fPN, _fPA, _cN, _cA, _pERA, _sub, _sel, _st, _t, _h4],
+      [0, 0, 0, 4, 0, 64 | 0, () => FargateProfileSelectors, 0, 128 | 0, () => FargateProfileHealth$]
+    ];
+    var FargateProfileHealth$ = [
+      3,
+      n05,
+      _FPH,
+      0,
+      [_is],
+      [() => FargateProfileIssueList]
+    ];
+    var FargateProfileIssue$ = [
+      3,
+      n05,
+      _FPI,
+      0,
+      [_co3, _m4, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var FargateProfileSelector$ = [
+      3,
+      n05,
+      _FPS,
+      0,
+      [_nam, _la],
+      [0, 128 | 0]
+    ];
+    var GatewayApiConfiguration$ = [
+      3,
+      n05,
+      _GAC,
+      0,
+      [_cr],
+      [() => CrdManagementConfiguration$]
+    ];
+    var HorizontalPodAutoscalerControllerConfigRequest$ = [
+      3,
+      n05,
+      _HPACCR,
+      0,
+      [_hPASP],
+      [0]
+    ];
+    var HorizontalPodAutoscalerControllerConfigResponse$ = [
+      3,
+      n05,
+      _HPACCRo,
+      0,
+      [_hPASP],
+      [0]
+    ];
+    var HorizontalPodAutoscalerControllerVersionConfig$ = [
+      3,
+      n05,
+      _HPACVC,
+      0,
+      [_hPASP],
+      [() => DurationParameterConfig$]
+    ];
+    var Identity$ = [
+      3,
+      n05,
+      _I,
+      0,
+      [_oi],
+      [() => OIDC$]
+    ];
+    var IdentityProviderConfig$ = [
+      3,
+      n05,
+      _IPC,
+      0,
+      [_ty, _n],
+      [0, 0],
+      2
+    ];
+    var IdentityProviderConfigResponse$ = [
+      3,
+      n05,
+      _IPCR,
+      0,
+      [_oi],
+      [() => OidcIdentityProviderConfig$]
+    ];
+    var Insight$ = [
+      3,
+      n05,
+      _In,
+      0,
+      [_i, _n, _cat, _kV, _lRTa, _lTT, _de, _iS, _rec, _aId, _res, _cSS],
+      [0, 0, 0, 0, 4, 4, 0, () => InsightStatus$, 0, 128 | 0, () => InsightResourceDetails, () => InsightCategorySpecificSummary$]
+    ];
+    var InsightCategorySpecificSummary$ = [
+      3,
+      n05,
+      _ICSS,
+      0,
+      [_dD, _aCD],
+      [() => DeprecationDetails, () => AddonCompatibilityDetails]
+    ];
+    var InsightResourceDetail$ = [
+      3,
+      n05,
+      _IRD,
+      0,
+      [_iS, _kRU, _a2],
+      [() => InsightStatus$, 0, 0]
+    ];
+    var InsightsFilter$ = [
+      3,
+      n05,
+      _IF,
+      0,
+      [_cate, _kVu, _sta],
+      [64 | 0, 64 | 0, 64 | 0]
+    ];
+    var InsightStatus$ = [
+      3,
+      n05,
+      _IS,
+      0,
+      [_st, _re],
+      [0, 0]
+    ];
+    var InsightSummary$ = [
+      3,
+      n05,
+      _ISn,
+      0,
+      [_i, _n, _cat, _kV, _lRTa, _lTT, _de, _iS],
+      [0, 0, 0, 0, 4, 4, 0, () => InsightStatus$]
+    ];
+    var IntegerConstraints$ = [
+      3,
+      n05,
+      _IC,
+      0,
+      [_mi, _max],
+      [1, 1]
+    ];
+    var IntegerParameterConfig$ = [
+      3,
+      n05,
+      _IPCn,
+      0,
+      [_dVe, _cons],
+      [1, () => IntegerConstraints$]
+    ];
+    var IntegerRangeConstraint$ = [
+      3,
+      n05,
+      _IRC,
+      0,
+      [_mi, _max],
+      [1, 1]
+    ];
+    var Issue$ = [
+      3,
+      n05,
+      _Is,
+      0,
+      [_co3, _m4, _rI],
+      [0, 0, 64 | 0]
+    ];
+    var KubeApiServerConfigRequest$ = [
+      3,
+      n05,
+      _KASCR,
+      0,
+      [_eT, _sNPR],
+      [0, () => ServiceNodePortRange$]
+    ];
+    var KubeApiServerConfigResponse$ = [
+      3,
+      n05,
+      _KASCRu,
+      0,
+      [_eT, _sNPR],
+      [0, () => ServiceNodePortRange$]
+    ];
+    var KubeApiServerVersionConfig$ = [
+      3,
+      n05,
+      _KASVC,
+      0,
+      [_eT, _sNPR],
+      [() => DurationParameterConfig$, () => PortRangeParameterConfig$]
+    ];
+    var KubeControllerManagerConfigRequest$ = [
+      3,
+      n05,
+      _KCMCR,
+      0,
+      [_pGCC, _hPACC],
+      [() => PodGcControllerConfigRequest$, () => HorizontalPodAutoscalerControllerConfigRequest$]
+    ];
+    var KubeControllerManagerConfigResponse$ = [
+      3,
+      n05,
+      _KCMCRu,
+      0,
+      [_pGCC, _hPACC],
+      [() => PodGcControllerConfigResponse$, () => HorizontalPodAutoscalerControllerConfigResponse$]
+    ];
+    var KubeControllerManagerVersionConfig$ = [
+      3,
+      n05,
+      _KCMVC,
+      0,
+      [_pGCC, _hPACC],
+      [() => PodGcControllerVersionConfig$, () => HorizontalPodAutoscalerControllerVersionConfig$]
+    ];
+    var KubernetesNetworkConfigRequest$ = [
+      3,
+      n05,
+      _KNCR,
+      0,
+      [_sIC, _iF, _eLB],
+      [0, 0, () => ElasticLoadBalancing$]
+    ];
+    var KubernetesNetworkConfigResponse$ = [
+      3,
+      n05,
+      _KNCRu,
+      0,
+      [_sIC, _sICe, _iF, _eLB],
+      [0, 0, 0, () => ElasticLoadBalancing$]
+    ];
+    var KubeSchedulerConfigRequest$ = [
+      3,
+      n05,
+      _KSCR,
+      0,
+      [_nRF],
+      [() => NodeResourcesFitConfig$]
+    ];
+    var KubeSchedulerConfigResponse$ = [
+      3,
+      n05,
+      _KSCRu,
+      0,
+      [_nRF],
+      [() => NodeResourcesFitConfig$]
+    ];
+    var KubeSchedulerVersionConfig$ = [
+      3,
+      n05,
+      _KSVC,
+      0,
+      [_nRF],
+      [() => NodeResourcesFitVersionConfig$]
+    ];
+    var LaunchTemplateSpecification$ = [
+      3,
+      n05,
+      _LTS,
+      0,
+      [_n, _v, _i],
+      [0, 0, 0]
+    ];
+    var License$ = [
+      3,
+      n05,
+      _L,
+      0,
+      [_i, _to],
+      [0, 0]
+    ];
+    var ListAccessEntriesRequest$ = [
+      3,
+      n05,
+      _LAER,
+      0,
+      [_cN, _aPA, _mR, _nT],
+      [[0, 1], [0, { [_hQ2]: _aPA }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListAccessEntriesResponse$ = [
+      3,
+      n05,
+      _LAERi,
+      0,
+      [_aEcc, _nT],
+      [64 | 0, 0]
+    ];
+    var ListAccessPoliciesRequest$ = [
+      3,
+      n05,
+      _LAPR,
+      0,
+      [_mR, _nT],
+      [[1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]]
+    ];
+    var ListAccessPoliciesResponse$ = [
+      3,
+      n05,
+      _LAPRi,
+      0,
+      [_aP, _nT],
+      [() => AccessPoliciesList, 0]
+    ];
+    var ListAddonsRequest$ = [
+      3,
+      n05,
+      _LAR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListAddonsResponse$ = [
+      3,
+      n05,
+      _LARi,
+      0,
+      [_add, _nT],
+      [64 | 0, 0]
+    ];
+    var ListAssociatedAccessPoliciesRequest$ = [
+      3,
+      n05,
+      _LAAPR,
+      0,
+      [_cN, _pA, _mR, _nT],
+      [[0, 1], [0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      2
+    ];
+    var ListAssociatedAccessPoliciesResponse$ = [
+      3,
+      n05,
+      _LAAPRi,
+      0,
+      [_cN, _pA, _nT, _aAPs],
+      [0, 0, 0, () => AssociatedAccessPoliciesList]
+    ];
+    var ListCapabilitiesRequest$ = [
+      3,
+      n05,
+      _LCR,
+      0,
+      [_cN, _nT, _mR],
+      [[0, 1], [0, { [_hQ2]: _nT }], [1, { [_hQ2]: _mR }]],
+      1
+    ];
+    var ListCapabilitiesResponse$ = [
+      3,
+      n05,
+      _LCRi,
+      0,
+      [_cap, _nT],
+      [() => CapabilitySummaryList, 0]
+    ];
+    var ListCertificateAuthoritiesRequest$ = [
+      3,
+      n05,
+      _LCAR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListCertificateAuthoritiesResponse$ = [
+      3,
+      n05,
+      _LCARi,
+      0,
+      [_cAer, _nT],
+      [() => CertificateAuthoritySummaryList, 0]
+    ];
+    var ListClustersRequest$ = [
+      3,
+      n05,
+      _LCRis,
+      0,
+      [_mR, _nT, _inc],
+      [[1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [64 | 0, { [_hQ2]: _inc }]]
+    ];
+    var ListClustersResponse$ = [
+      3,
+      n05,
+      _LCRist,
+      0,
+      [_clu, _nT],
+      [64 | 0, 0]
+    ];
+    var ListEksAnywhereSubscriptionsRequest$ = [
+      3,
+      n05,
+      _LEASR,
+      0,
+      [_mR, _nT, _iSn],
+      [[1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }], [64 | 0, { [_hQ2]: _iSn }]]
+    ];
+    var ListEksAnywhereSubscriptionsResponse$ = [
+      3,
+      n05,
+      _LEASRi,
+      0,
+      [_subs, _nT],
+      [() => EksAnywhereSubscriptionList, 0]
+    ];
+    var ListFargateProfilesRequest$ = [
+      3,
+      n05,
+      _LFPR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListFargateProfilesResponse$ = [
+      3,
+      n05,
+      _LFPRi,
+      0,
+      [_fPNa, _nT],
+      [64 | 0, 0]
+    ];
+    var ListIdentityProviderConfigsRequest$ = [
+      3,
+      n05,
+      _LIPCR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListIdentityProviderConfigsResponse$ = [
+      3,
+      n05,
+      _LIPCRi,
+      0,
+      [_iPCd, _nT],
+      [() => IdentityProviderConfigs, 0]
+    ];
+    var ListInsightsRequest$ = [
+      3,
+      n05,
+      _LIR,
+      0,
+      [_cN, _f, _mR, _nT],
+      [[0, 1], () => InsightsFilter$, 1, 0],
+      1
+    ];
+    var ListInsightsResponse$ = [
+      3,
+      n05,
+      _LIRi,
+      0,
+      [_ins, _nT],
+      [() => InsightSummaries, 0]
+    ];
+    var ListNodegroupsRequest$ = [
+      3,
+      n05,
+      _LNR,
+      0,
+      [_cN, _mR, _nT],
+      [[0, 1], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListNodegroupsResponse$ = [
+      3,
+      n05,
+      _LNRi,
+      0,
+      [_nod, _nT],
+      [64 | 0, 0]
+    ];
+    var ListPodIdentityAssociationsRequest$ = [
+      3,
+      n05,
+      _LPIAR,
+      0,
+      [_cN, _nam, _sA, _mR, _nT],
+      [[0, 1], [0, { [_hQ2]: _nam }], [0, { [_hQ2]: _sA }], [1, { [_hQ2]: _mR }], [0, { [_hQ2]: _nT }]],
+      1
+    ];
+    var ListPodIdentityAssociationsResponse$ = [
+      3,
+      n05,
+      _LPIARi,
+      0,
+      [_ass, _nT],
+      [() => PodIdentityAssociationSummaries, 0]
+    ];
+    var ListTagsForResourceRequest$ = [
+      3,
+      n05,
+      _LTFRR,
+      0,
+      [_rAes],
+      [[0, 1]],
+      1
+    ];
+    var ListTagsForResourceResponse$ = [
+      3,
+      n05,
+      _LTFRRi,
+      0,
+      [_t],
+      [128 | 0]
+    ];
+    var ListUpdatesRequest$ = [
+      3,
+      n05,
+      _LUR,
+      0,
+      [_n, _nN, _aN, _cNa, _nT, _mR],
+      [[0, 1], [0, { [_hQ2]: _nN }], [0, { [_hQ2]: _aN }], [0, { [_hQ2]: _cNa }], [0, { [_hQ2]: _nT }], [1, { [_hQ2]: _mR }]],
+      1
+    ];
+    var ListUpdatesResponse$ = [
+      3,
+      n05,
+      _LURi,
+      0,
+      [_uIp, _nT],
+      [64 | 0, 0]
+    ];
+    var Logging$ = [
+      3,
+      n05,
+      _Lo,
+      0,
+      [_cL],
+      [() => LogSetups]
+    ];
+    var LogSetup$ = [
+      3,
+      n05,
+      _LS,
+      0,
+      [_typ, _en],
+      [64 | 0, 2]
+    ];
+    var MarketplaceInformation$ = [
+      3,
+      n05,
+      _MI,
+      0,
+      [_pI, _pU],
+      [0, 0]
+    ];
+    var Nodegroup$ = [
+      3,
+      n05,
+      _N,
+      0,
+      [_nN, _nAod, _cN, _v, _rV, _cA, _mA, _st, _cTa, _sCc, _iT3, _sub, _rAe, _aT4, _nR, _la, _ta, _res, _dSis, _h4, _uC, _nRC, _lTa, _t, _wPC],
+      [0, 0, 0, 0, 0, 4, 4, 0, 0, () => NodegroupScalingConfig$, 64 | 0, 64 | 0, () => RemoteAccessConfig$, 0, 0, 128 | 0, () => taintsList, () => NodegroupResources$, 1, () => NodegroupHealth$, () => NodegroupUpdateConfig$, () => NodeRepairConfig$, () => LaunchTemplateSpecification$, 128 | 0, () => WarmPoolConfig$]
+    ];
+    var NodegroupHealth$ = [
+      3,
+      n05,
+      _NH,
+      0,
+      [_is],
+      [() => IssueList]
+    ];
+    var NodegroupResources$ = [
+      3,
+      n05,
+      _NR,
+      0,
+      [_aSG, _rASG],
+      [() => AutoScalingGroupList, 0]
+    ];
+    var NodegroupScalingConfig$ = [
+      3,
+      n05,
+      _NSC,
+      0,
+      [_mS, _mSa, _dSe],
+      [1, 1, 1]
+    ];
+    var NodegroupUpdateConfig$ = [
+      3,
+      n05,
+      _NUC,
+      0,
+      [_mU, _mUP, _uS],
+      [1, 1, 0]
+    ];
+    var NodeRepairConfig$ = [
+      3,
+      n05,
+      _NRC,
+      0,
+      [_en, _mUNTC, _mUNTP, _mPNRC, _mPNRP, _nRCO],
+      [2, 1, 1, 1, 1, () => NodeRepairConfigOverridesList]
+    ];
+    var NodeRepairConfigOverrides$ = [
+      3,
+      n05,
+      _NRCO,
+      0,
+      [_nMC, _nUR, _mRWTM, _rAep],
+      [0, 0, 1, 0]
+    ];
+    var NodeResourcesFitConfig$ = [
+      3,
+      n05,
+      _NRFC,
+      0,
+      [_sSc],
+      [() => ScoringStrategy$]
+    ];
+    var NodeResourcesFitVersionConfig$ = [
+      3,
+      n05,
+      _NRFVC,
+      0,
+      [_sSc],
+      [() => ScoringStrategyConfig$]
+    ];
+    var OIDC$ = [
+      3,
+      n05,
+      _OIDC,
+      0,
+      [_iss],
+      [0]
+    ];
+    var OidcIdentityProviderConfig$ = [
+      3,
+      n05,
+      _OIPC,
+      0,
+      [_iPCN, _iPCA, _cN, _iU, _cI3, _uCs, _uPs, _gC, _gP, _rCeq, _t, _st],
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 128 | 0, 128 | 0, 0]
+    ];
+    var OidcIdentityProviderConfigRequest$ = [
+      3,
+      n05,
+      _OIPCR,
+      0,
+      [_iPCN, _iU, _cI3, _uCs, _uPs, _gC, _gP, _rCeq],
+      [0, 0, 0, 0, 0, 0, 0, 128 | 0],
+      3
+    ];
+    var OutpostConfigRequest$ = [
+      3,
+      n05,
+      _OCR,
+      0,
+      [_oA, _cPIT, _cPP, _eIT, _ePt],
+      [64 | 0, 0, () => ControlPlanePlacementRequest$, 0, () => EtcdPlacementRequest$],
+      2
+    ];
+    var OutpostConfigResponse$ = [
+      3,
+      n05,
+      _OCRu,
+      0,
+      [_oA, _cPIT, _cPP, _eIT, _ePt],
+      [64 | 0, 0, () => ControlPlanePlacementResponse$, 0, () => EtcdPlacementResponse$],
+      2
+    ];
+    var PodGcControllerConfigRequest$ = [
+      3,
+      n05,
+      _PGCCR,
+      0,
+      [_tPGT],
+      [1]
+    ];
+    var PodGcControllerConfigResponse$ = [
+      3,
+      n05,
+      _PGCCRo,
+      0,
+      [_tPGT],
+      [1]
+    ];
+    var PodGcControllerVersionConfig$ = [
+      3,
+      n05,
+      _PGCVC,
+      0,
+      [_tPGT],
+      [() => IntegerParameterConfig$]
+    ];
+    var PodIdentityAssociation$ = [
+      3,
+      n05,
+      _PIA,
+      0,
+      [_cN, _nam, _sA, _rA, _aAss, _aIs, _t, _cA, _mA, _oAw, _dST, _tRA, _eI3, _po],
+      [0, 0, 0, 0, 0, 0, 128 | 0, 4, 4, 0, 2, 0, 0, 0]
+    ];
+    var PodIdentityAssociationSummary$ = [
+      3,
+      n05,
+      _PIAS,
+      0,
+      [_cN, _nam, _sA, _aAss, _aIs, _oAw],
+      [0, 0, 0, 0, 0, 0]
+    ];
+    var PortRangeConstraints$ = [
+      3,
+      n05,
+      _PRC,
+      0,
+      [_mP, _mPa],
+      [() => IntegerRangeConstraint$, () => IntegerRangeConstraint$]
+    ];
+    var PortRangeParameterConfig$ = [
+      3,
+      n05,
+      _PRPC,
+      0,
+      [_dVe, _cons],
+      [() => ServiceNodePortRange$, () => PortRangeConstraints$]
+    ];
+    var Provider$ = [
+      3,
+      n05,
+      _P2,
+      0,
+      [_kA],
+      [0]
+    ];
+    var RegisterClusterRequest$ = [
+      3,
+      n05,
+      _RCR,
+      0,
+      [_n, _cC, _cRT, _t],
+      [0, () => ConnectorConfigRequest$, [0, 4], 128 | 0],
+      2
+    ];
+    var RegisterClusterResponse$ = [
+      3,
+      n05,
+      _RCRe,
+      0,
+      [_cl],
+      [() => Cluster$]
+    ];
+    var RemoteAccessConfig$ = [
+      3,
+      n05,
+      _RAC,
+      0,
+      [_eSK, _sSG],
+      [0, 64 | 0]
+    ];
+    var RemoteNetworkConfigRequest$ = [
+      3,
+      n05,
+      _RNCR,
+      0,
+      [_rNN, _rPN],
+      [() => RemoteNodeNetworkList, () => RemotePodNetworkList]
+    ];
+    var RemoteNetworkConfigResponse$ = [
+      3,
+      n05,
+      _RNCRe,
+      0,
+      [_rNN, _rPN],
+      [() => RemoteNodeNetworkList, () => RemotePodNetworkList]
+    ];
+    var RemoteNodeNetwork$ = [
+      3,
+      n05,
+      _RNN,
+      0,
+      [_ci],
+      [64 | 0]
+    ];
+    var RemotePodNetwork$ = [
+      3,
+      n05,
+      _RPN,
+      0,
+      [_ci],
+      [64 | 0]
+    ];
+    var ResourceConstraints$ = [
+      3,
+      n05,
+      _RC2,
+      0,
+      [_n, _w],
+      [() => AllowedValuesConstraint$, () => IntegerRangeConstraint$]
+    ];
+    var ResourceWeight$ = [
+      3,
+      n05,
+      _RW,
+      0,
+      [_n, _w],
+      [0, 1]
+    ];
+    var RollbackConfig$ = [
+      3,
+      n05,
+      _RCo,
+      0,
+      [_tM],
+      [1]
+    ];
+    var ScoringStrategy$ = [
+      3,
+      n05,
+      _SS,
+      0,
+      [_ty, _res],
+      [0, () => ResourceWeightList]
+    ];
+    var ScoringStrategyConfig$ = [
+      3,
+      n05,
+      _SSC,
+      0,
+      [_dVe, _cons],
+      [() => ScoringStrategy$, () => ScoringStrategyConstraints$]
+    ];
+    var ScoringStrategyConstraints$ = [
+      3,
+      n05,
+      _SSCc,
+      0,
+      [_sSc, _res],
+      [() => AllowedValuesConstraint$, () => ResourceConstraints$]
+    ];
+    var ServiceNodePortRange$ = [
+      3,
+      n05,
+      _SNPR,
+      0,
+      [_mP, _mPa],
+      [1, 1]
+    ];
+    var SsoIdentity$ = [
+      3,
+      n05,
+      _SI2,
+      0,
+      [_i, _ty],
+      [0, 0],
+      2
+    ];
+    var StartInsightsRefreshRequest$ = [
+      3,
+      n05,
+      _SIRR,
+      0,
+      [_cN],
+      [[0, 1]],
+      1
+    ];
+    var StartInsightsRefreshResponse$ = [
+      3,
+      n05,
+      _SIRRt,
+      0,
+      [_m4, _st],
+      [0, 0]
+    ];
+    var StorageConfigRequest$ = [
+      3,
+      n05,
+      _SCR,
+      0,
+      [_bS],
+      [() => BlockStorage$]
+    ];
+    var StorageConfigResponse$ = [
+      3,
+      n05,
+      _SCRt,
+      0,
+      [_bS],
+      [() => BlockStorage$]
+    ];
+    var TagResourceRequest$ = [
+      3,
+      n05,
+      _TRR,
+      0,
+      [_rAes, _t],
+      [[0, 1], 128 | 0],
+      2
+    ];
+    var TagResourceResponse$ = [
+      3,
+      n05,
+      _TRRa,
+      0,
+      [],
+      []
+    ];
+    var Taint$ = [
+      3,
+      n05,
+      _T2,
+      0,
+      [_k, _val, _ef],
+      [0, 0, 0]
+    ];
+    var UntagResourceRequest$ = [
+      3,
+      n05,
+      _URR,
+      0,
+      [_rAes, _tK],
+      [[0, 1], [64 | 0, { [_hQ2]: _tK }]],
+      2
+    ];
+    var UntagResourceResponse$ = [
+      3,
+      n05,
+      _URRn,
+      0,
+      [],
+      []
+    ];
+    var Update$ = [
+      3,
+      n05,
+      _U,
+      0,
+      [_i, _st, _ty, _pa, _cA, _er, _can],
+      [0, 0, 0, () => UpdateParams, 4, () => ErrorDetails, () => Cancellation$]
+    ];
+    var UpdateAccessConfigRequest$ = [
+      3,
+      n05,
+      _UACR,
+      0,
+      [_aM],
+      [0]
+    ];
+    var UpdateAccessEntryRequest$ = [
+      3,
+      n05,
+      _UAER,
+      0,
+      [_cN, _pA, _kG, _cRT, _u],
+      [[0, 1], [0, 1], 64 | 0, [0, 4], 0],
+      2
+    ];
+    var UpdateAccessEntryResponse$ = [
+      3,
+      n05,
+      _UAERp,
+      0,
+      [_aEc],
+      [() => AccessEntry$]
+    ];
+    var UpdateAckConfig$ = [
+      3,
+      n05,
+      _UAC,
+      0,
+      [_eCN, _dS],
+      [2, 64 | 0]
+    ];
+    var UpdateAddonRequest$ = [
+      3,
+      n05,
+      _UAR,
+      0,
+      [_cN, _aN, _aV, _sARA, _rCe, _cRT, _cV3, _pIA],
+      [[0, 1], [0, 1], 0, 0, 0, [0, 4], 0, () => AddonPodIdentityAssociationsList],
+      2
+    ];
+    var UpdateAddonResponse$ = [
+      3,
+      n05,
+      _UARp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateArgoCdConfig$ = [
+      3,
+      n05,
+      _UACC,
+      0,
+      [_rRM, _nA],
+      [() => UpdateRoleMappings$, () => ArgoCdNetworkAccessConfigRequest$]
+    ];
+    var UpdateCapabilityConfiguration$ = [
+      3,
+      n05,
+      _UCC,
+      0,
+      [_aC, _ac],
+      [() => UpdateArgoCdConfig$, () => UpdateAckConfig$]
+    ];
+    var UpdateCapabilityRequest$ = [
+      3,
+      n05,
+      _UCR,
+      0,
+      [_cN, _cNa, _rA, _con, _cRT, _dPP],
+      [[0, 1], [0, 1], 0, () => UpdateCapabilityConfiguration$, [0, 4], 0],
+      2
+    ];
+    var UpdateCapabilityResponse$ = [
+      3,
+      n05,
+      _UCRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateClusterConfigRequest$ = [
+      3,
+      n05,
+      _UCCR,
+      0,
+      [_n, _rVC, _l, _cRT, _aCc, _uP, _zSC, _cCo, _kNC, _sC, _rNC, _dP, _cPSC, _kASC, _kSC, _kCMC],
+      [[0, 1], () => VpcConfigRequest$, () => Logging$, [0, 4], () => UpdateAccessConfigRequest$, () => UpgradePolicyRequest$, () => ZonalShiftConfigRequest$, () => ComputeConfigRequest$, () => KubernetesNetworkConfigRequest$, () => StorageConfigRequest$, () => RemoteNetworkConfigRequest$, 2, () => ControlPlaneScalingConfig$, () => KubeApiServerConfigRequest$, () => KubeSchedulerConfigRequest$, () => KubeControllerManagerConfigRequest$],
+      1
+    ];
+    var UpdateClusterConfigResponse$ = [
+      3,
+      n05,
+      _UCCRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateClusterVersionRequest$ = [
+      3,
+      n05,
+      _UCVR,
+      0,
+      [_n, _v, _cRT, _fo, _rCo],
+      [[0, 1], 0, [0, 4], 2, () => RollbackConfig$],
+      2
+    ];
+    var UpdateClusterVersionResponse$ = [
+      3,
+      n05,
+      _UCVRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateEksAnywhereSubscriptionRequest$ = [
+      3,
+      n05,
+      _UEASR,
+      0,
+      [_i, _aR, _cRT],
+      [[0, 1], 2, [0, 4]],
+      2
+    ];
+    var UpdateEksAnywhereSubscriptionResponse$ = [
+      3,
+      n05,
+      _UEASRp,
+      0,
+      [_su],
+      [() => EksAnywhereSubscription$]
+    ];
+    var UpdateLabelsPayload$ = [
+      3,
+      n05,
+      _ULP,
+      0,
+      [_aOUL, _rL],
+      [128 | 0, 64 | 0]
+    ];
+    var UpdateNodegroupConfigRequest$ = [
+      3,
+      n05,
+      _UNCR,
+      0,
+      [_cN, _nN, _la, _ta, _sCc, _uC, _nRC, _wPC, _cRT],
+      [[0, 1], [0, 1], () => UpdateLabelsPayload$, () => UpdateTaintsPayload$, () => NodegroupScalingConfig$, () => NodegroupUpdateConfig$, () => NodeRepairConfig$, () => WarmPoolConfig$, [0, 4]],
+      2
+    ];
+    var UpdateNodegroupConfigResponse$ = [
+      3,
+      n05,
+      _UNCRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateNodegroupVersionRequest$ = [
+      3,
+      n05,
+      _UNVR,
+      0,
+      [_cN, _nN, _v, _rV, _lTa, _fo, _cRT],
+      [[0, 1], [0, 1], 0, 0, () => LaunchTemplateSpecification$, 2, [0, 4]],
+      2
+    ];
+    var UpdateNodegroupVersionResponse$ = [
+      3,
+      n05,
+      _UNVRp,
+      0,
+      [_up],
+      [() => Update$]
+    ];
+    var UpdateParam$ = [
+      3,
+      n05,
+      _UP,
+      0,
+      [_ty, _val],
+      [0, 0]
+    ];
+    var UpdatePodIdentityAssociationRequest$ = [
+      3,
+      n05,
+      _UPIAR,
+      0,
+      [_cN, _aIs, _rA, _cRT, _dST, _tRA, _po],
+      [[0, 1], [0, 1], 0, [0, 4], 2, 0, 0],
+      2
+    ];
+    var UpdatePodIdentityAssociationResponse$ = [
+      3,
+      n05,
+      _UPIARp,
+      0,
+      [_as],
+      [() => PodIdentityAssociation$]
+    ];
+    var UpdateRoleMappings$ = [
+      3,
+      n05,
+      _URM,
+      0,
+      [_aOURM, _rRMe],
+      [() => ArgoCdRoleMappingList, () => ArgoCdRoleMappingList]
+    ];
+    var UpdateTaintsPayload$ = [
+      3,
+      n05,
+      _UTP,
+      0,
+      [_aOUT, _rT3],
+      [() => taintsList, () => taintsList]
+    ];
+    var UpgradePolicyRequest$ = [
+      3,
+      n05,
+      _UPR,
+      0,
+      [_sT3],
+      [0]
+    ];
+    var UpgradePolicyResponse$ = [
+      3,
+      n05,
+      _UPRp,
+      0,
+      [_sT3],
+      [0]
+    ];
+    var VpcConfigRequest$ = [
+      3,
+      n05,
+      _VCR,
+      0,
+      [_sIu, _sGI, _ePA, _ePAn, _pAC, _cPEM],
+      [64 | 0, 64 | 0, 2, 2, 64 | 0, 0]
+    ];
+    var VpcConfigResponse$ = [
+      3,
+      n05,
+      _VCRp,
+      0,
+      [_sIu, _sGI, _cSGI, _vIp, _ePA, _ePAn, _pAC, _cPEM],
+      [64 | 0, 64 | 0, 0, 0, 2, 2, 64 | 0, 0]
+    ];
+    var WarmPoolConfig$ = [
+      3,
+      n05,
+      _WPC,
+      0,
+      [_en, _mS, _mGPC, _pS, _rOSI],
+      [2, 1, 1, 0, 2]
+    ];
+    var ZonalShiftConfigRequest$ = [
+      3,
+      n05,
+      _ZSCR,
+      0,
+      [_en],
+      [2]
+    ];
+    var ZonalShiftConfigResponse$ = [
+      3,
+      n05,
+      _ZSCRo,
+      0,
+      [_en],
+      [2]
+    ];
+    var AccessPoliciesList = [
+      1,
+      n05,
+      _APL,
+      0,
+      () => AccessPolicy$
+    ];
+    var AddonCompatibilityDetails = [
+      1,
+      n05,
+      _ACDd,
+      0,
+      () => AddonCompatibilityDetail$
+    ];
+    var AddonIssueList = [
+      1,
+      n05,
+      _AIL,
+      0,
+      () => AddonIssue$
+    ];
+    var AddonPodIdentityAssociationsList = [
+      1,
+      n05,
+      _APIAL,
+      0,
+      () => AddonPodIdentityAssociations$
+    ];
+    var AddonPodIdentityConfigurationList = [
+      1,
+      n05,
+      _APICL,
+      0,
+      () => AddonPodIdentityConfiguration$
+    ];
+    var Addons = [
+      1,
+      n05,
+      _Ad,
+      0,
+      () => AddonInfo$
+    ];
+    var AddonVersionInfoList = [
+      1,
+      n05,
+      _AVIL,
+      0,
+      () => AddonVersionInfo$
+    ];
+    var ArgoCdRoleMappingList = [
+      1,
+      n05,
+      _ACRML,
+      0,
+      () => ArgoCdRoleMapping$
+    ];
+    var AssociatedAccessPoliciesList = [
+      1,
+      n05,
+      _AAPL,
+      0,
+      () => AssociatedAccessPolicy$
+    ];
+    var AutoScalingGroupList = [
+      1,
+      n05,
+      _ASGL,
+      0,
+      () => AutoScalingGroup$
+    ];
+    var CapabilityIssueList = [
+      1,
+      n05,
+      _CIL,
+      0,
+      () => CapabilityIssue$
+    ];
+    var CapabilitySummaryList = [
+      1,
+      n05,
+      _CSL,
+      0,
+      () => CapabilitySummary$
+    ];
+    var CertificateAuthoritySummaryList = [
+      1,
+      n05,
+      _CASL,
+      0,
+      () => CertificateAuthoritySummary$
+    ];
+    var ClientStats = [
+      1,
+      n05,
+      _CSli,
+      0,
+      () => ClientStat$
+    ];
+    var ClusterIssueList = [
+      1,
+      n05,
+      _CILl,
+      0,
+      () => ClusterIssue$
+    ];
+    var ClusterVersionList = [
+      1,
+      n05,
+      _CVL,
+      0,
+      () => ClusterVersionInformation$
+    ];
+    var Compatibilities = [
+      1,
+      n05,
+      _Com,
+      0,
+      () => Compatibility$
+    ];
+    var ControlPlaneScalingTierList = [
+      1,
+      n05,
+      _CPSTL,
+      0,
+      () => ControlPlaneScalingTierInfo$
+    ];
+    var DeprecationDetails = [
+      1,
+      n05,
+      _DDe,
+      0,
+      () => DeprecationDetail$
+    ];
+    var EksAnywhereSubscriptionList = [
+      1,
+      n05,
+      _EASL,
+      0,
+      () => EksAnywhereSubscription$
+    ];
+    var EncryptionConfigList = [
+      1,
+      n05,
+      _ECL,
+      0,
+      () => EncryptionConfig$
+    ];
+    var ErrorDetails = [
+      1,
+      n05,
+      _EDr,
+      0,
+      () => ErrorDetail$
+    ];
+    var FargateProfileIssueList = [
+      1,
+      n05,
+      _FPIL,
+      0,
+      () => FargateProfileIssue$
+    ];
+    var FargateProfileSelectors = [
+      1,
+      n05,
+      _FPSa,
+      0,
+      () => FargateProfileSelector$
+    ];
+    var IdentityProviderConfigs = [
+      1,
+      n05,
+      _IPCd,
+      0,
+      () => IdentityProviderConfig$
+    ];
+    var InsightResourceDetails = [
+      1,
+      n05,
+      _IRDn,
+      0,
+      () => InsightResourceDetail$
+    ];
+    var InsightSummaries = [
+      1,
+      n05,
+      _ISns,
+      0,
+      () => InsightSummary$
+    ];
+    var IssueList = [
+      1,
+      n05,
+      _IL,
+      0,
+      () => Issue$
+    ];
+    var LicenseList = [
+      1,
+      n05,
+      _LL,
+      0,
+      () => License$
+    ];
+    var LogSetups = [
+      1,
+      n05,
+      _LSo,
+      0,
+      () => LogSetup$
+    ];
+    var NodeRepairConfigOverridesList = [
+      1,
+      n05,
+      _NRCOL,
+      0,
+      () => NodeRepairConfigOverrides$
+    ];
+    var PodIdentityAssociationSummaries = [
+      1,
+      n05,
+      _PIASo,
+      0,
+      () => PodIdentityAssociationSummary$
+    ];
+    var RemoteNodeNetworkList = [
+      1,
+      n05,
+      _RNNL,
+      0,
+      () => RemoteNodeNetwork$
+    ];
+    var RemotePodNetworkList = [
+      1,
+      n05,
+      _RPNL,
+      0,
+      () => RemotePodNetwork$
+    ];
+    var ResourceWeightList = [
+      1,
+      n05,
+      _RWL,
+      0,
+      () => ResourceWeight$
+    ];
+    var SsoIdentityList = [
+      1,
+      n05,
+      _SIL,
+      0,
+      () => SsoIdentity$
+    ];
+    var taintsList = [
+      1,
+      n05,
+      _tL,
+      0,
+      () => Taint$
+    ];
+    var UpdateParams = [
+      1,
+      n05,
+      _UPp,
+      0,
+      () => UpdateParam$
+    ];
+    var ActivateCertificateAuthority$ = [
+      9,
+      n05,
+      _ACAc,
+      { [_ht]: ["POST", "/clusters/{clusterName}/certificate-authorities/{certificateAuthorityId}/activate", 200] },
+      () => ActivateCertificateAuthorityRequest$,
+      () => ActivateCertificateAuthorityResponse$
+    ];
+    var AssociateAccessPolicy$ = [
+      9,
+      n05,
+      _AAPs,
+      { [_ht]: ["POST", "/clusters/{clusterName}/access-entries/{principalArn}/access-policies", 200] },
+      () => AssociateAccessPolicyRequest$,
+      () => AssociateAccessPolicyResponse$
+    ];
+    var AssociateEncryptionConfig$ = [
+      9,
+      n05,
+      _AEC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/encryption-config/associate", 200] },
+      () => AssociateEncryptionConfigRequest$,
+      () => AssociateEncryptionConfigResponse$
+    ];
+    var AssociateIdentityProviderConfig$ = [
+      9,
+      n05,
+      _AIPC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/identity-provider-configs/associate", 200] },
+      () => AssociateIdentityProviderConfigRequest$,
+      () => AssociateIdentityProviderConfigResponse$
+    ];
+    var CancelUpdate$ = [
+      9,
+      n05,
+      _CU,
+      { [_ht]: ["POST", "/clusters/{name}/updates/{updateId}/cancel-update", 200] },
+      () => CancelUpdateRequest$,
+      () => CancelUpdateResponse$
+    ];
+    var CreateAccessEntry$ = [
+      9,
+      n05,
+      _CAE,
+      { [_ht]: ["POST", "/clusters/{clusterName}/access-entries", 200] },
+      () => CreateAccessEntryRequest$,
+      () => CreateAccessEntryResponse$
+    ];
+    var CreateAddon$ = [
+      9,
+      n05,
+      _CAr,
+      { [_ht]: ["POST", "/clusters/{clusterName}/addons", 200] },
+      () => CreateAddonRequest$,
+      () => CreateAddonResponse$
+    ];
+    var CreateCapability$ = [
+      9,
+      n05,
+      _CC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/capabilities", 200] },
+      () => CreateCapabilityRequest$,
+      () => CreateCapabilityResponse$
+    ];
+    var CreateCertificateAuthority$ = [
+      9,
+      n05,
+      _CCA,
+      { [_ht]: ["POST", "/clusters/{clusterName}/certificate-authorities", 200] },
+      () => CreateCertificateAuthorityRequest$,
+      () => CreateCertificateAuthorityResponse$
+    ];
+    var CreateCluster$ = [
+      9,
+      n05,
+      _CCr,
+      { [_ht]: ["POST", "/clusters", 200] },
+      () => CreateClusterRequest$,
+      () => CreateClusterResponse$
+    ];
+    var CreateEksAnywhereSubscription$ = [
+      9,
+      n05,
+      _CEAS,
+      { [_ht]: ["POST", "/eks-anywhere-subscriptions", 200] },
+      () => CreateEksAnywhereSubscriptionRequest$,
+      () => CreateEksAnywhereSubscriptionResponse$
+    ];
+    var CreateFargateProfile$ = [
+      9,
+      n05,
+      _CFP,
+      { [_ht]: ["POST", "/clusters/{clusterName}/fargate-profiles", 200] },
+      () => CreateFargateProfileRequest$,
+      () => CreateFargateProfileResponse$
+    ];
+    var CreateNodegroup$ = [
+      9,
+      n05,
+      _CN,
+      { [_ht]: ["POST", "/clusters/{clusterName}/node-groups", 200] },
+      () => CreateNodegroupRequest$,
+      () => CreateNodegroupResponse$
+    ];
+    var CreatePodIdentityAssociation$ = [
+      9,
+      n05,
+      _CPIA,
+      { [_ht]: ["POST", "/clusters/{clusterName}/pod-identity-associations", 200] },
+      () => CreatePodIdentityAssociationRequest$,
+      () => CreatePodIdentityAssociationResponse$
+    ];
+    var DeleteAccessEntry$ = [
+      9,
+      n05,
+      _DAE,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/access-entries/{principalArn}", 200] },
+      () => DeleteAccessEntryRequest$,
+      () => DeleteAccessEntryResponse$
+    ];
+    var DeleteAddon$ = [
+      9,
+      n05,
+      _DA,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/addons/{addonName}", 200] },
+      () => DeleteAddonRequest$,
+      () => DeleteAddonResponse$
+    ];
+    var DeleteCapability$ = [
+      9,
+      n05,
+      _DCe,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/capabilities/{capabilityName}", 200] },
+      () => DeleteCapabilityRequest$,
+      () => DeleteCapabilityResponse$
+    ];
+    var DeleteCertificateAuthority$ = [
+      9,
+      n05,
+      _DCA,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/certificate-authorities/{certificateAuthorityId}", 200] },
+      () => DeleteCertificateAuthorityRequest$,
+      () => DeleteCertificateAuthorityResponse$
+    ];
+    var DeleteCluster$ = [
+      9,
+      n05,
+      _DCel,
+      { [_ht]: ["DELETE", "/clusters/{name}", 200] },
+      () => DeleteClusterRequest$,
+      () => DeleteClusterResponse$
+    ];
+    var DeleteEksAnywhereSubscription$ = [
+      9,
+      n05,
+      _DEAS,
+      { [_ht]: ["DELETE", "/eks-anywhere-subscriptions/{id}", 200] },
+      () => DeleteEksAnywhereSubscriptionRequest$,
+      () => DeleteEksAnywhereSubscriptionResponse$
+    ];
+    var DeleteFargateProfile$ = [
+      9,
+      n05,
+      _DFP,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/fargate-profiles/{fargateProfileName}", 200] },
+      () => DeleteFargateProfileRequest$,
+      () => DeleteFargateProfileResponse$
+    ];
+    var DeleteNodegroup$ = [
+      9,
+      n05,
+      _DN,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/node-groups/{nodegroupName}", 200] },
+      () => DeleteNodegroupRequest$,
+      () => DeleteNodegroupResponse$
+    ];
+    var DeletePodIdentityAssociation$ = [
+      9,
+      n05,
+      _DPIA,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/pod-identity-associations/{associationId}", 200] },
+      () => DeletePodIdentityAssociationRequest$,
+      () => DeletePodIdentityAssociationResponse$
+    ];
+    var DeregisterCluster$ = [
+      9,
+      n05,
+      _DCer,
+      { [_ht]: ["DELETE", "/cluster-registrations/{name}", 200] },
+      () => DeregisterClusterRequest$,
+      () => DeregisterClusterResponse$
+    ];
+    var DescribeAccessEntry$ = [
+      9,
+      n05,
+      _DAEe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/access-entries/{principalArn}", 200] },
+      () => DescribeAccessEntryRequest$,
+      () => DescribeAccessEntryResponse$
+    ];
+    var DescribeAddon$ = [
+      9,
+      n05,
+      _DAe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/addons/{addonName}", 200] },
+      () => DescribeAddonRequest$,
+      () => DescribeAddonResponse$
+    ];
+    var DescribeAddonConfiguration$ = [
+      9,
+      n05,
+      _DAC,
+      { [_ht]: ["GET", "/addons/configuration-schemas", 200] },
+      () => DescribeAddonConfigurationRequest$,
+      () => DescribeAddonConfigurationResponse$
+    ];
+    var DescribeAddonVersions$ = [
+      9,
+      n05,
+      _DAV,
+      { [_ht]: ["GET", "/addons/supported-versions", 200] },
+      () => DescribeAddonVersionsRequest$,
+      () => DescribeAddonVersionsResponse$
+    ];
+    var DescribeCapability$ = [
+      9,
+      n05,
+      _DCes,
+      { [_ht]: ["GET", "/clusters/{clusterName}/capabilities/{capabilityName}", 200] },
+      () => DescribeCapabilityRequest$,
+      () => DescribeCapabilityResponse$
+    ];
+    var DescribeCertificateAuthority$ = [
+      9,
+      n05,
+      _DCAe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/certificate-authorities/{certificateAuthorityId}", 200] },
+      () => DescribeCertificateAuthorityRequest$,
+      () => DescribeCertificateAuthorityResponse$
+    ];
+    var DescribeCluster$ = [
+      9,
+      n05,
+      _DCesc,
+      { [_ht]: ["GET", "/clusters/{name}", 200] },
+      () => DescribeClusterRequest$,
+      () => DescribeClusterResponse$
+    ];
+    var DescribeClusterVersions$ = [
+      9,
+      n05,
+      _DCV,
+      { [_ht]: ["GET", "/cluster-versions", 200] },
+      () => DescribeClusterVersionsRequest$,
+      () => DescribeClusterVersionsResponse$
+    ];
+    var DescribeEksAnywhereSubscription$ = [
+      9,
+      n05,
+      _DEASe,
+      { [_ht]: ["GET", "/eks-anywhere-subscriptions/{id}", 200] },
+      () => DescribeEksAnywhereSubscriptionRequest$,
+      () => DescribeEksAnywhereSubscriptionResponse$
+    ];
+    var DescribeFargateProfile$ = [
+      9,
+      n05,
+      _DFPe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/fargate-profiles/{fargateProfileName}", 200] },
+      () => DescribeFargateProfileRequest$,
+      () => DescribeFargateProfileResponse$
+    ];
+    var DescribeIdentityProviderConfig$ = [
+      9,
+      n05,
+      _DIPC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/identity-provider-configs/describe", 200] },
+      () => DescribeIdentityProviderConfigRequest$,
+      () => DescribeIdentityProviderConfigResponse$
+    ];
+    var DescribeInsight$ = [
+      9,
+      n05,
+      _DI,
+      { [_ht]: ["GET", "/clusters/{clusterName}/insights/{id}", 200] },
+      () => DescribeInsightRequest$,
+      () => DescribeInsightResponse$
+    ];
+    var DescribeInsightsRefresh$ = [
+      9,
+      n05,
+      _DIRes,
+      { [_ht]: ["GET", "/clusters/{clusterName}/insights-refresh", 200] },
+      () => DescribeInsightsRefreshRequest$,
+      () => DescribeInsightsRefreshResponse$
+    ];
+    var DescribeNodegroup$ = [
+      9,
+      n05,
+      _DNe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/node-groups/{nodegroupName}", 200] },
+      () => DescribeNodegroupRequest$,
+      () => DescribeNodegroupResponse$
+    ];
+    var DescribePodIdentityAssociation$ = [
+      9,
+      n05,
+      _DPIAe,
+      { [_ht]: ["GET", "/clusters/{clusterName}/pod-identity-associations/{associationId}", 200] },
+      () => DescribePodIdentityAssociationRequest$,
+      () => DescribePodIdentityAssociationResponse$
+    ];
+    var DescribeUpdate$ = [
+      9,
+      n05,
+      _DU,
+      { [_ht]: ["GET", "/clusters/{name}/updates/{updateId}", 200] },
+      () => DescribeUpdateRequest$,
+      () => DescribeUpdateResponse$
+    ];
+    var DisassociateAccessPolicy$ = [
+      9,
+      n05,
+      _DAP,
+      { [_ht]: ["DELETE", "/clusters/{clusterName}/access-entries/{principalArn}/access-policies/{policyArn}", 200] },
+      () => DisassociateAccessPolicyRequest$,
+      () => DisassociateAccessPolicyResponse$
+    ];
+    var DisassociateIdentityProviderConfig$ = [
+      9,
+      n05,
+      _DIPCi,
+      { [_ht]: ["POST", "/clusters/{clusterName}/identity-provider-configs/disassociate", 200] },
+      () => DisassociateIdentityProviderConfigRequest$,
+      () => DisassociateIdentityProviderConfigResponse$
+    ];
+    var ListAccessEntries$ = [
+      9,
+      n05,
+      _LAE,
+      { [_ht]: ["GET", "/clusters/{clusterName}/access-entries", 200] },
+      () => ListAccessEntriesRequest$,
+      () => ListAccessEntriesResponse$
+    ];
+    var ListAccessPolicies$ = [
+      9,
+      n05,
+      _LAP,
+      { [_ht]: ["GET", "/access-policies", 200] },
+      () => ListAccessPoliciesRequest$,
+      () => ListAccessPoliciesResponse$
+    ];
+    var ListAddons$ = [
+      9,
+      n05,
+      _LA,
+      { [_ht]: ["GET", "/clusters/{clusterName}/addons", 200] },
+      () => ListAddonsRequest$,
+      () => ListAddonsResponse$
+    ];
+    var ListAssociatedAccessPolicies$ = [
+      9,
+      n05,
+      _LAAP,
+      { [_ht]: ["GET", "/clusters/{clusterName}/access-entries/{principalArn}/access-policies", 200] },
+      () => ListAssociatedAccessPoliciesRequest$,
+      () => ListAssociatedAccessPoliciesResponse$
+    ];
+    var ListCapabilities$ = [
+      9,
+      n05,
+      _LC,
+      { [_ht]: ["GET", "/clusters/{clusterName}/capabilities", 200] },
+      () => ListCapabilitiesRequest$,
+      () => ListCapabilitiesResponse$
+    ];
+    var ListCertificateAuthorities$ = [
+      9,
+      n05,
+      _LCA,
+      { [_ht]: ["GET", "/clusters/{clusterName}/certificate-authorities", 200] },
+      () => ListCertificateAuthoritiesRequest$,
+      () => ListCertificateAuthoritiesResponse$
+    ];
+    var ListClusters$ = [
+      9,
+      n05,
+      _LCi,
+      { [_ht]: ["GET", "/clusters", 200] },
+      () => ListClustersRequest$,
+      () => ListClustersResponse$
+    ];
+    var ListEksAnywhereSubscriptions$ = [
+      9,
+      n05,
+      _LEAS,
+      { [_ht]: ["GET", "/eks-anywhere-subscriptions", 200] },
+      () => ListEksAnywhereSubscriptionsRequest$,
+      () => ListEksAnywhereSubscriptionsResponse$
+    ];
+    var ListFargateProfiles$ = [
+      9,
+      n05,
+      _LFP,
+      { [_ht]: ["GET", "/clusters/{clusterName}/fargate-profiles", 200] },
+      () => ListFargateProfilesRequest$,
+      () => ListFargateProfilesResponse$
+    ];
+    var ListIdentityProviderConfigs$ = [
+      9,
+      n05,
+      _LIPC,
+      { [_ht]: ["GET", "/clusters/{clusterName}/identity-provider-configs", 200] },
+      () => ListIdentityProviderConfigsRequest$,
+      () => ListIdentityProviderConfigsResponse$
+    ];
+    var ListInsights$ = [
+      9,
+      n05,
+      _LI,
+      { [_ht]: ["POST", "/clusters/{clusterName}/insights", 200] },
+      () => ListInsightsRequest$,
+      () => ListInsightsResponse$
+    ];
+    var ListNodegroups$ = [
+      9,
+      n05,
+      _LN,
+      { [_ht]: ["GET", "/clusters/{clusterName}/node-groups", 200] },
+      () => ListNodegroupsRequest$,
+      () => ListNodegroupsResponse$
+    ];
+    var ListPodIdentityAssociations$ = [
+      9,
+      n05,
+      _LPIA,
+      { [_ht]: ["GET", "/clusters/{clusterName}/pod-identity-associations", 200] },
+      () => ListPodIdentityAssociationsRequest$,
+      () => ListPodIdentityAssociationsResponse$
+    ];
+    var ListTagsForResource$ = [
+      9,
+      n05,
+      _LTFR,
+      { [_ht]: ["GET", "/tags/{resourceArn}", 200] },
+      () => ListTagsForResourceRequest$,
+      () => ListTagsForResourceResponse$
+    ];
+    var ListUpdates$ = [
+      9,
+      n05,
+      _LU,
+      { [_ht]: ["GET", "/clusters/{name}/updates", 200] },
+      () => ListUpdatesRequest$,
+      () => ListUpdatesResponse$
+    ];
+    var RegisterCluster$ = [
+      9,
+      n05,
+      _RCe,
+      { [_ht]: ["POST", "/cluster-registrations", 200] },
+      () => RegisterClusterRequest$,
+      () => RegisterClusterResponse$
+    ];
+    var StartInsightsRefresh$ = [
+      9,
+      n05,
+      _SIR,
+      { [_ht]: ["POST", "/clusters/{clusterName}/insights-refresh", 200] },
+      () => StartInsightsRefreshRequest$,
+      () => StartInsightsRefreshResponse$
+    ];
+    var TagResource$ = [
+      9,
+      n05,
+      _TR,
+      { [_ht]: ["POST", "/tags/{resourceArn}", 200] },
+      () => TagResourceRequest$,
+      () => TagResourceResponse$
+    ];
+    var UntagResource$ = [
+      9,
+      n05,
+      _UR,
+      { [_ht]: ["DELETE", "/tags/{resourceArn}", 200] },
+      () => UntagResourceRequest$,
+      () => UntagResourceResponse$
+    ];
+    var UpdateAccessEntry$ = [
+      9,
+      n05,
+      _UAE,
+      { [_ht]: ["POST", "/clusters/{clusterName}/access-entries/{principalArn}", 200] },
+      () => UpdateAccessEntryRequest$,
+      () => UpdateAccessEntryResponse$
+    ];
+    var UpdateAddon$ = [
+      9,
+      n05,
+      _UA,
+      { [_ht]: ["POST", "/clusters/{clusterName}/addons/{addonName}/update", 200] },
+      () => UpdateAddonRequest$,
+      () => UpdateAddonResponse$
+    ];
+    var UpdateCapability$ = [
+      9,
+      n05,
+      _UC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/capabilities/{capabilityName}", 200] },
+      () => UpdateCapabilityRequest$,
+      () => UpdateCapabilityResponse$
+    ];
+    var UpdateClusterConfig$ = [
+      9,
+      n05,
+      _UCCp,
+      { [_ht]: ["POST", "/clusters/{name}/update-config", 200] },
+      () => UpdateClusterConfigRequest$,
+      () => UpdateClusterConfigResponse$
+    ];
+    var UpdateClusterVersion$ = [
+      9,
+      n05,
+      _UCV,
+      { [_ht]: ["POST", "/clusters/{name}/updates", 200] },
+      () => UpdateClusterVersionRequest$,
+      () => UpdateClusterVersionResponse$
+    ];
+    var UpdateEksAnywhereSubscription$ = [
+      9,
+      n05,
+      _UEAS,
+      { [_ht]: ["POST", "/eks-anywhere-subscriptions/{id}", 200] },
+      () => UpdateEksAnywhereSubscriptionRequest$,
+      () => UpdateEksAnywhereSubscriptionResponse$
+    ];
+    var UpdateNodegroupConfig$ = [
+      9,
+      n05,
+      _UNC,
+      { [_ht]: ["POST", "/clusters/{clusterName}/node-groups/{nodegroupName}/update-config", 200] },
+      () => UpdateNodegroupConfigRequest$,
+      () => UpdateNodegroupConfigResponse$
+    ];
+    var UpdateNodegroupVersion$ = [
+      9,
+      n05,
+      _UNV,
+      { [_ht]: ["POST", "/clusters/{clusterName}/node-groups/{nodegroupName}/update-version", 200] },
+      () => UpdateNodegroupVersionRequest$,
+      () => UpdateNodegroupVersionResponse$
+    ];
+    var UpdatePodIdentityAssociation$ = [
+      9,
+      n05,
+      _UPIA,
+      { [_ht]: ["POST", "/clusters/{clusterName}/pod-identity-associations/{associationId}", 200] },
+      () => UpdatePodIdentityAssociationRequest$,
+      () => UpdatePodIdentityAssociationResponse$
+    ];
+    var getRuntimeConfig$1 = (config) => {
+      return {
+        apiVersion: "2017-11-01",
+        base64Decoder: config?.base64Decoder ?? fromBase642,
+        base64Encoder: config?.base64Encoder ?? toBase643,
+        disableHostPrefix: config?.disableHostPrefix ?? false,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver5,
+        extensions: config?.extensions ?? [],
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultEKSHttpAuthSchemeProvider,
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+          {
+            schemeId: "aws.auth#sigv4",
+            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+            signer: new AwsSdkSigV4Signer2()
+          }
+        ],
+        logger: config?.logger ?? new NoOpLogger2(),
+        protocol: config?.protocol ?? AwsRestJsonProtocol2,
+        protocolSettings: config?.protocolSettings ?? {
+          defaultNamespace: "com.amazonaws.eks",
+          errorTypeRegistries: errorTypeRegistries5,
+          version: "2017-11-01",
+          serviceTarget: "AWSWesleyFrontend"
+        },
+        serviceId: config?.serviceId ?? "EKS",
+        sha256: config?.sha256 ?? Sha256,
+        urlParser: config?.urlParser ?? parseUrl2,
+        utf8Decoder: config?.utf8Decoder ?? fromUtf83,
+        utf8Encoder: config?.utf8Encoder ?? toUtf83
+      };
+    };
+    var getRuntimeConfig9 = (config) => {
+      emitWarningIfUnsupportedVersion3(process.version);
+      const defaultsMode = resolveDefaultsModeConfig2(config);
+      const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode2);
+      const clientSharedValues = getRuntimeConfig$1(config);
+      emitWarningIfUnsupportedVersion$1(process.version);
+      const loaderConfig = {
+        profile: config?.profile,
+        logger: clientSharedValues.logger
+      };
+      return {
+        ...clientSharedValues,
+        ...config,
+        runtime: "node",
+        defaultsMode,
+        authSchemePreference: config?.authSchemePreference ?? loadConfig2(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2, loaderConfig),
+        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength2,
+        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+        defaultSocketTimeout: getDefaultSocketTimeout2(config?.requestHandler, 3e5),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider2({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
+        maxAttempts: config?.maxAttempts ?? loadConfig2(NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, config),
+        region: config?.region ?? loadConfig2(NODE_REGION_CONFIG_OPTIONS2, { ...NODE_REGION_CONFIG_FILE_OPTIONS2, ...loaderConfig }),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        retryMode: config?.retryMode ?? loadConfig2({
+          ...NODE_RETRY_MODE_CONFIG_OPTIONS2,
+          default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE2
+        }, config),
+        streamCollector: config?.streamCollector ?? streamCollector7,
+        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig2(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig2(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        userAgentAppId: config?.userAgentAppId ?? loadConfig2(NODE_APP_ID_CONFIG_OPTIONS2, loaderConfig)
+      };
+    };
+    var getHttpAuthExtensionConfiguration5 = (runtimeConfig) => {
+      const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+      let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+      let _credentials = runtimeConfig.credentials;
+      return {
+        setHttpAuthScheme(httpAuthScheme) {
+          const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+          if (index === -1) {
+            _httpAuthSchemes.push(httpAuthScheme);
+          } else {
+            _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+          }
+        },
+        httpAuthSchemes() {
+          return _httpAuthSchemes;
+        },
+        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+          _httpAuthSchemeProvider = httpAuthSchemeProvider;
+        },
+        httpAuthSchemeProvider() {
+          return _httpAuthSchemeProvider;
+        },
+        setCredentials(credentials) {
+          _credentials = credentials;
+        },
+        credentials() {
+          return _credentials;
+        }
+      };
+    };
+    var resolveHttpAuthRuntimeConfig5 = (config) => {
+      return {
+        httpAuthSchemes: config.httpAuthSchemes(),
+        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+        credentials: config.credentials()
+      };
+    };
+    var resolveRuntimeExtensions5 = (runtimeConfig, extensions) => {
+      const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration2(runtimeConfig), getDefaultExtensionConfiguration2(runtimeConfig), getHttpHandlerExtensionConfiguration2(runtimeConfig), getHttpAuthExtensionConfiguration5(runtimeConfig));
+      extensions.forEach((extension) => extension.configure(extensionConfiguration));
+      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration2(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig2(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
+    };
+    var EKSClient3 = class extends Client2 {
+      config;
+      constructor(...[configuration]) {
+        const _config_0 = getRuntimeConfig9(configuration || {});
+        super(_config_0);
+        this.initConfig = _config_0;
+        const _config_1 = resolveClientEndpointParameters5(_config_0);
+        const _config_2 = resolveUserAgentConfig2(_config_1);
+        const _config_3 = resolveRetryConfig2(_config_2);
+        const _config_4 = resolveRegionConfig2(_config_3);
+        const _config_5 = resolveHostHeaderConfig2(_config_4);
+        const _config_6 = resolveEndpointConfig2(_config_5);
+        const _config_7 = resolveHttpAuthSchemeConfig5(_config_6);
+        const _config_8 = resolveRuntimeExtensions5(_config_7, configuration?.extensions || []);
+        this.config = _config_8;
+        this.middlewareStack.use(getSchemaSerdePlugin2(this.config));
+        this.middlewareStack.use(getUserAgentPlugin2(this.config));
+        this.middlewareStack.use(getRetryPlugin2(this.config));
+        this.middlewareStack.use(getContentLengthPlugin2(this.config));
+        this.middlewareStack.use(getHostHeaderPlugin2(this.config));
+        this.middlewareStack.use(getLoggerPlugin2(this.config));
+        this.middlewareStack.use(getRecursionDetectionPlugin2(this.config));
+        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin2(this.config, {
+          httpAuthSchemeParametersProvider: defaultEKSHttpAuthSchemeParametersProvider,
+          identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig2({
+            "aws.auth#sigv4": config.credentials
+          })
+        }));
+        this.middlewareStack.use(getHttpSigningPlugin2(this.config));
+      }
+      destroy() {
+        super.destroy();
+      }
+    };
+    var command5 = makeBuilder2(commonParams5, "AWSWesleyFrontend", "EKSClient", getEndpointPlugin2);
+    var _ep05 = {};
+    var _mw05 = (Command2, cs, config, o3) => [];
+    var ActivateCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "ActivateCertificateAuthority", ActivateCertificateAuthority$) {
+    };
+    var AssociateAccessPolicyCommand2 = class extends command5(_ep05, _mw05, "AssociateAccessPolicy", AssociateAccessPolicy$) {
+    };
+    var AssociateEncryptionConfigCommand = class extends command5(_ep05, _mw05, "AssociateEncryptionConfig", AssociateEncryptionConfig$) {
+    };
+    var AssociateIdentityProviderConfigCommand = class extends command5(_ep05, _mw05, "AssociateIdentityProviderConfig", AssociateIdentityProviderConfig$) {
+    };
+    var CancelUpdateCommand = class extends command5(_ep05, _mw05, "CancelUpdate", CancelUpdate$) {
+    };
+    var CreateAccessEntryCommand2 = class extends command5(_ep05, _mw05, "CreateAccessEntry", CreateAccessEntry$) {
+    };
+    var CreateAddonCommand2 = class extends command5(_ep05, _mw05, "CreateAddon", CreateAddon$) {
+    };
+    var CreateCapabilityCommand = class extends command5(_ep05, _mw05, "CreateCapability", CreateCapability$) {
+    };
+    var CreateCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "CreateCertificateAuthority", CreateCertificateAuthority$) {
+    };
+    var CreateClusterCommand2 = class extends command5(_ep05, _mw05, "CreateCluster", CreateCluster$) {
+    };
+    var CreateEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "CreateEksAnywhereSubscription", CreateEksAnywhereSubscription$) {
+    };
+    var CreateFargateProfileCommand = class extends command5(_ep05, _mw05, "CreateFargateProfile", CreateFargateProfile$) {
+    };
+    var CreateNodegroupCommand2 = class extends command5(_ep05, _mw05, "CreateNodegroup", CreateNodegroup$) {
+    };
+    var CreatePodIdentityAssociationCommand2 = class extends command5(_ep05, _mw05, "CreatePodIdentityAssociation", CreatePodIdentityAssociation$) {
+    };
+    var DeleteAccessEntryCommand = class extends command5(_ep05, _mw05, "DeleteAccessEntry", DeleteAccessEntry$) {
+    };
+    var DeleteAddonCommand2 = class extends command5(_ep05, _mw05, "DeleteAddon", DeleteAddon$) {
+    };
+    var DeleteCapabilityCommand = class extends command5(_ep05, _mw05, "DeleteCapability", DeleteCapability$) {
+    };
+    var DeleteCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "DeleteCertificateAuthority", DeleteCertificateAuthority$) {
+    };
+    var DeleteClusterCommand2 = class extends command5(_ep05, _mw05, "DeleteCluster", DeleteCluster$) {
+    };
+    var DeleteEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "DeleteEksAnywhereSubscription", DeleteEksAnywhereSubscription$) {
+    };
+    var DeleteFargateProfileCommand = class extends command5(_ep05, _mw05, "DeleteFargateProfile", DeleteFargateProfile$) {
+    };
+    var DeleteNodegroupCommand2 = class extends command5(_ep05, _mw05, "DeleteNodegroup", DeleteNodegroup$) {
+    };
+    var DeletePodIdentityAssociationCommand2 = class extends command5(_ep05, _mw05, "DeletePodIdentityAssociation", DeletePodIdentityAssociation$) {
+    };
+    var DeregisterClusterCommand = class extends command5(_ep05, _mw05, "DeregisterCluster", DeregisterCluster$) {
+    };
+    var DescribeAccessEntryCommand2 = class extends command5(_ep05, _mw05, "DescribeAccessEntry", DescribeAccessEntry$) {
+    };
+    var DescribeAddonCommand5 = class extends command5(_ep05, _mw05, "DescribeAddon", DescribeAddon$) {
+    };
+    var DescribeAddonConfigurationCommand = class extends command5(_ep05, _mw05, "DescribeAddonConfiguration", DescribeAddonConfiguration$) {
+    };
+    var DescribeAddonVersionsCommand2 = class extends command5(_ep05, _mw05, "DescribeAddonVersions", DescribeAddonVersions$) {
+    };
+    var DescribeCapabilityCommand = class extends command5(_ep05, _mw05, "DescribeCapability", DescribeCapability$) {
+    };
+    var DescribeCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "DescribeCertificateAuthority", DescribeCertificateAuthority$) {
+    };
+    var DescribeClusterCommand6 = class extends command5(_ep05, _mw05, "DescribeCluster", DescribeCluster$) {
+    };
+    var DescribeClusterVersionsCommand = class extends command5(_ep05, _mw05, "DescribeClusterVersions", DescribeClusterVersions$) {
+    };
+    var DescribeEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "DescribeEksAnywhereSubscription", DescribeEksAnywhereSubscription$) {
+    };
+    var DescribeFargateProfileCommand = class extends command5(_ep05, _mw05, "DescribeFargateProfile", DescribeFargateProfile$) {
+    };
+    var DescribeIdentityProviderConfigCommand = class extends command5(_ep05, _mw05, "DescribeIdentityProviderConfig", DescribeIdentityProviderConfig$) {
+    };
+    var DescribeInsightCommand = class extends command5(_ep05, _mw05, "DescribeInsight", DescribeInsight$) {
+    };
+    var DescribeInsightsRefreshCommand = class extends command5(_ep05, _mw05, "DescribeInsightsRefresh", DescribeInsightsRefresh$) {
+    };
+    var DescribeNodegroupCommand5 = class extends command5(_ep05, _mw05, "DescribeNodegroup", DescribeNodegroup$) {
+    };
+    var DescribePodIdentityAssociationCommand2 = class extends command5(_ep05, _mw05, "DescribePodIdentityAssociation", DescribePodIdentityAssociation$) {
+    };
+    var DescribeUpdateCommand = class extends command5(_ep05, _mw05, "DescribeUpdate", DescribeUpdate$) {
+    };
+    var DisassociateAccessPolicyCommand = class extends command5(_ep05, _mw05, "DisassociateAccessPolicy", DisassociateAccessPolicy$) {
+    };
+    var DisassociateIdentityProviderConfigCommand = class extends command5(_ep05, _mw05, "DisassociateIdentityProviderConfig", DisassociateIdentityProviderConfig$) {
+    };
+    var ListAccessEntriesCommand = class extends command5(_ep05, _mw05, "ListAccessEntries", ListAccessEntries$) {
+    };
+    var ListAccessPoliciesCommand = class extends command5(_ep05, _mw05, "ListAccessPolicies", ListAccessPolicies$) {
+    };
+    var ListAddonsCommand2 = class extends command5(_ep05, _mw05, "ListAddons", ListAddons$) {
+    };
+    var ListAssociatedAccessPoliciesCommand2 = class extends command5(_ep05, _mw05, "ListAssociatedAccessPolicies", ListAssociatedAccessPolicies$) {
+    };
+    var ListCapabilitiesCommand = class extends command5(_ep05, _mw05, "ListCapabilities", ListCapabilities$) {
+    };
+    var ListCertificateAuthoritiesCommand = class extends command5(_ep05, _mw05, "ListCertificateAuthorities", ListCertificateAuthorities$) {
+    };
+    var ListClustersCommand = class extends command5(_ep05, _mw05, "ListClusters", ListClusters$) {
+    };
+    var ListEksAnywhereSubscriptionsCommand = class extends command5(_ep05, _mw05, "ListEksAnywhereSubscriptions", ListEksAnywhereSubscriptions$) {
+    };
+    var ListFargateProfilesCommand = class extends command5(_ep05, _mw05, "ListFargateProfiles", ListFargateProfiles$) {
+    };
+    var ListIdentityProviderConfigsCommand = class extends command5(_ep05, _mw05, "ListIdentityProviderConfigs", ListIdentityProviderConfigs$) {
+    };
+    var ListInsightsCommand = class extends command5(_ep05, _mw05, "ListInsights", ListInsights$) {
+    };
+    var ListNodegroupsCommand2 = class extends command5(_ep05, _mw05, "ListNodegroups", ListNodegroups$) {
+    };
+    var ListPodIdentityAssociationsCommand3 = class extends command5(_ep05, _mw05, "ListPodIdentityAssociations", ListPodIdentityAssociations$) {
+    };
+    var ListTagsForResourceCommand = class extends command5(_ep05, _mw05, "ListTagsForResource", ListTagsForResource$) {
+    };
+    var ListUpdatesCommand = class extends command5(_ep05, _mw05, "ListUpdates", ListUpdates$) {
+    };
+    var RegisterClusterCommand = class extends command5(_ep05, _mw05, "RegisterCluster", RegisterCluster$) {
+    };
+    var StartInsightsRefreshCommand = class extends command5(_ep05, _mw05, "StartInsightsRefresh", StartInsightsRefresh$) {
+    };
+    var TagResourceCommand = class extends command5(_ep05, _mw05, "TagResource", TagResource$) {
+    };
+    var UntagResourceCommand = class extends command5(_ep05, _mw05, "UntagResource", UntagResource$) {
+    };
+    var UpdateAccessEntryCommand2 = class extends command5(_ep05, _mw05, "UpdateAccessEntry", UpdateAccessEntry$) {
+    };
+    var UpdateAddonCommand2 = class extends command5(_ep05, _mw05, "UpdateAddon", UpdateAddon$) {
+    };
+    var UpdateCapabilityCommand = class extends command5(_ep05, _mw05, "UpdateCapability", UpdateCapability$) {
+    };
+    var UpdateClusterConfigCommand2 = class extends command5(_ep05, _mw05, "UpdateClusterConfig", UpdateClusterConfig$) {
+    };
+    var UpdateClusterVersionCommand = class extends command5(_ep05, _mw05, "UpdateClusterVersion", UpdateClusterVersion$) {
+    };
+    var UpdateEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "UpdateEksAnywhereSubscription", UpdateEksAnywhereSubscription$) {
+    };
+    var UpdateNodegroupConfigCommand2 = class extends command5(_ep05, _mw05, "UpdateNodegroupConfig", UpdateNodegroupConfig$) {
+    };
+    var UpdateNodegroupVersionCommand = class extends command5(_ep05, _mw05, "UpdateNodegroupVersion", UpdateNodegroupVersion$) {
+    };
+    var UpdatePodIdentityAssociationCommand2 = class extends command5(_ep05, _mw05, "UpdatePodIdentityAssociation", UpdatePodIdentityAssociation$) {
+    };
+    var paginateDescribeAddonVersions = createPaginator2(EKSClient3, DescribeAddonVersionsCommand2, "nextToken", "nextToken", "maxResults");
+    var paginateDescribeClusterVersions = createPaginator2(EKSClient3, DescribeClusterVersionsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAccessEntries = createPaginator2(EKSClient3, ListAccessEntriesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAccessPolicies = createPaginator2(EKSClient3, ListAccessPoliciesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAddons = createPaginator2(EKSClient3, ListAddonsCommand2, "nextToken", "nextToken", "maxResults");
+    var paginateListAssociatedAccessPolicies = createPaginator2(EKSClient3, ListAssociatedAccessPoliciesCommand2, "nextToken", "nextToken", "maxResults");
+    var paginateListCapabilities = createPaginator2(EKSClient3, ListCapabilitiesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListCertificateAuthorities = createPaginator2(EKSClient3, ListCertificateAuthoritiesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListClusters = createPaginator2(EKSClient3, ListClustersCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListEksAnywhereSubscriptions = createPaginator2(EKSClient3, ListEksAnywhereSubscriptionsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListFargateProfiles = createPaginator2(EKSClient3, ListFargateProfilesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListIdentityProviderConfigs = createPaginator2(EKSClient3, ListIdentityProviderConfigsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListInsights = createPaginator2(EKSClient3, ListInsightsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListNodegroups = createPaginator2(EKSClient3, ListNodegroupsCommand2, "nextToken", "nextToken", "maxResults");
+    var paginateListPodIdentityAssociations = createPaginator2(EKSClient3, ListPodIdentityAssociationsCommand3, "nextToken", "nextToken", "maxResults");
+    var paginateListUpdates = createPaginator2(EKSClient3, ListUpdatesCommand, "nextToken", "nextToken", "maxResults");
+    var checkState$8 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeAddonCommand5(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.addon.status;
+          };
+          if (returnComparator() === "CREATE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.addon.status;
+          };
+          if (returnComparator() === "DEGRADED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.addon.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForAddonActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$8);
+    };
+    var waitUntilAddonActive2 = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$8);
+      return checkExceptions2(result);
+    };
+    var checkState$7 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeAddonCommand5(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.addon.status;
+          };
+          if (returnComparator() === "DELETE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.SUCCESS, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForAddonDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$7);
+    };
+    var waitUntilAddonDeleted2 = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$7);
+      return checkExceptions2(result);
+    };
+    var checkState$6 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeUpdateCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.update.status;
+          };
+          if (returnComparator() === "Failed") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.update.status;
+          };
+          if (returnComparator() === "Cancelled") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.update.status;
+          };
+          if (returnComparator() === "Successful") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForCertificateAuthorityUpdateComplete = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$6);
+    };
+    var waitUntilCertificateAuthorityUpdateComplete = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$6);
+      return checkExceptions2(result);
+    };
+    var checkState$5 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeClusterCommand6(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "DELETING") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForClusterActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$5);
+    };
+    var waitUntilClusterActive2 = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$5);
+      return checkExceptions2(result);
+    };
+    var checkState$4 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeClusterCommand6(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "CREATING") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.cluster.status;
+          };
+          if (returnComparator() === "PENDING") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.SUCCESS, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForClusterDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$4);
+    };
+    var waitUntilClusterDeleted2 = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$4);
+      return checkExceptions2(result);
+    };
+    var checkState$3 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeFargateProfileCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.fargateProfile.status;
+          };
+          if (returnComparator() === "CREATE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.fargateProfile.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForFargateProfileActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
+    };
+    var waitUntilFargateProfileActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 10, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
+      return checkExceptions2(result);
+    };
+    var checkState$2 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeFargateProfileCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.fargateProfile.status;
+          };
+          if (returnComparator() === "DELETE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.SUCCESS, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForFargateProfileDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
+    };
+    var waitUntilFargateProfileDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
+      return checkExceptions2(result);
+    };
+    var checkState$1 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeNodegroupCommand5(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.nodegroup.status;
+          };
+          if (returnComparator() === "CREATE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+        try {
+          const returnComparator = () => {
+            return result.nodegroup.status;
+          };
+          if (returnComparator() === "ACTIVE") {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForNodegroupActive = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
+    };
+    var waitUntilNodegroupActive2 = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
+      return checkExceptions2(result);
+    };
+    var checkState = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeNodegroupCommand5(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            return result.nodegroup.status;
+          };
+          if (returnComparator() === "DELETE_FAILED") {
+            return { state: WaiterState2.FAILURE, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.SUCCESS, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForNodegroupDeleted = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
+    };
+    var waitUntilNodegroupDeleted2 = async (params, input) => {
+      const serviceDefaults = { minDelay: 30, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
+      return checkExceptions2(result);
+    };
+    var commands5 = {
+      ActivateCertificateAuthorityCommand,
+      AssociateAccessPolicyCommand: AssociateAccessPolicyCommand2,
+      AssociateEncryptionConfigCommand,
+      AssociateIdentityProviderConfigCommand,
+      CancelUpdateCommand,
+      CreateAccessEntryCommand: CreateAccessEntryCommand2,
+      CreateAddonCommand: CreateAddonCommand2,
+      CreateCapabilityCommand,
+      CreateCertificateAuthorityCommand,
+      CreateClusterCommand: CreateClusterCommand2,
+      CreateEksAnywhereSubscriptionCommand,
+      CreateFargateProfileCommand,
+      CreateNodegroupCommand: CreateNodegroupCommand2,
+      CreatePodIdentityAssociationCommand: CreatePodIdentityAssociationCommand2,
+      DeleteAccessEntryCommand,
+      DeleteAddonCommand: DeleteAddonCommand2,
+      DeleteCapabilityCommand,
+      DeleteCertificateAuthorityCommand,
+      DeleteClusterCommand: DeleteClusterCommand2,
+      DeleteEksAnywhereSubscriptionCommand,
+      DeleteFargateProfileCommand,
+      DeleteNodegroupCommand: DeleteNodegroupCommand2,
+      DeletePodIdentityAssociationCommand: DeletePodIdentityAssociationCommand2,
+      DeregisterClusterCommand,
+      DescribeAccessEntryCommand: DescribeAccessEntryCommand2,
+      DescribeAddonCommand: DescribeAddonCommand5,
+      DescribeAddonConfigurationCommand,
+      DescribeAddonVersionsCommand: DescribeAddonVersionsCommand2,
+      DescribeCapabilityCommand,
+      DescribeCertificateAuthorityCommand,
+      DescribeClusterCommand: DescribeClusterCommand6,
+      DescribeClusterVersionsCommand,
+      DescribeEksAnywhereSubscriptionCommand,
+      DescribeFargateProfileCommand,
+      DescribeIdentityProviderConfigCommand,
+      DescribeInsightCommand,
+      DescribeInsightsRefreshCommand,
+      DescribeNodegroupCommand: DescribeNodegroupCommand5,
+      DescribePodIdentityAssociationCommand: DescribePodIdentityAssociationCommand2,
+      DescribeUpdateCommand,
+      DisassociateAccessPolicyCommand,
+      DisassociateIdentityProviderConfigCommand,
+      ListAccessEntriesCommand,
+      ListAccessPoliciesCommand,
+      ListAddonsCommand: ListAddonsCommand2,
+      ListAssociatedAccessPoliciesCommand: ListAssociatedAccessPoliciesCommand2,
+      ListCapabilitiesCommand,
+      ListCertificateAuthoritiesCommand,
+      ListClustersCommand,
+      ListEksAnywhereSubscriptionsCommand,
+      ListFargateProfilesCommand,
+      ListIdentityProviderConfigsCommand,
+      ListInsightsCommand,
+      ListNodegroupsCommand: ListNodegroupsCommand2,
+      ListPodIdentityAssociationsCommand: ListPodIdentityAssociationsCommand3,
+      ListTagsForResourceCommand,
+      ListUpdatesCommand,
+      RegisterClusterCommand,
+      StartInsightsRefreshCommand,
+      TagResourceCommand,
+      UntagResourceCommand,
+      UpdateAccessEntryCommand: UpdateAccessEntryCommand2,
+      UpdateAddonCommand: UpdateAddonCommand2,
+      UpdateCapabilityCommand,
+      UpdateClusterConfigCommand: UpdateClusterConfigCommand2,
+      UpdateClusterVersionCommand,
+      UpdateEksAnywhereSubscriptionCommand,
+      UpdateNodegroupConfigCommand: UpdateNodegroupConfigCommand2,
+      UpdateNodegroupVersionCommand,
+      UpdatePodIdentityAssociationCommand: UpdatePodIdentityAssociationCommand2
+    };
+    var paginators = {
+      paginateDescribeAddonVersions,
+      paginateDescribeClusterVersions,
+      paginateListAccessEntries,
+      paginateListAccessPolicies,
+      paginateListAddons,
+      paginateListAssociatedAccessPolicies,
+      paginateListCapabilities,
+      paginateListCertificateAuthorities,
+      paginateListClusters,
+      paginateListEksAnywhereSubscriptions,
+      paginateListFargateProfiles,
+      paginateListIdentityProviderConfigs,
+      paginateListInsights,
+      paginateListNodegroups,
+      paginateListPodIdentityAssociations,
+      paginateListUpdates
+    };
+    var waiters = {
+      waitUntilAddonActive: waitUntilAddonActive2,
+      waitUntilAddonDeleted: waitUntilAddonDeleted2,
+      waitUntilClusterActive: waitUntilClusterActive2,
+      waitUntilClusterDeleted: waitUntilClusterDeleted2,
+      waitUntilFargateProfileActive,
+      waitUntilFargateProfileDeleted,
+      waitUntilNodegroupActive: waitUntilNodegroupActive2,
+      waitUntilNodegroupDeleted: waitUntilNodegroupDeleted2,
+      waitUntilCertificateAuthorityUpdateComplete
+    };
+    var EKS = class extends EKSClient3 {
+    };
+    createAggregatedClient2(commands5, EKS, { paginators, waiters });
+    var AuthenticationMode = {
+      API: "API",
+      API_AND_CONFIG_MAP: "API_AND_CONFIG_MAP",
+      CONFIG_MAP: "CONFIG_MAP"
+    };
+    var AccessScopeType = {
+      cluster: "cluster",
+      namespace: "namespace"
+    };
+    var CertificateAuthorityActivatedBy = {
+      CUSTOMER: "CUSTOMER",
+      EKS: "EKS"
+    };
+    var CertificateAuthorityCreatedBy = {
+      CUSTOMER: "CUSTOMER",
+      EKS: "EKS"
+    };
+    var CertificateAuthorityDistributionStatus = {
+      COMPLETE: "COMPLETE",
+      DELETING: "DELETING",
+      FAILED: "FAILED",
+      IN_PROGRESS: "IN_PROGRESS"
+    };
+    var CertificateAuthoritySigningStatus = {
+      ACTIVATING: "ACTIVATING",
+      IN_USE: "IN_USE",
+      NOT_USED: "NOT_USED"
+    };
+    var CancellationStatus = {
+      FAILED: "Failed",
+      IN_PROGRESS: "InProgress",
+      SUCCESSFUL: "Successful"
+    };
+    var ErrorCode = {
+      ACCESS_DENIED: "AccessDenied",
+      ADMISSION_REQUEST_DENIED: "AdmissionRequestDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      CONFIGURATION_CONFLICT: "ConfigurationConflict",
+      ENI_LIMIT_REACHED: "EniLimitReached",
+      INSUFFICIENT_FREE_ADDRESSES: "InsufficientFreeAddresses",
+      INSUFFICIENT_NUMBER_OF_REPLICAS: "InsufficientNumberOfReplicas",
+      IP_NOT_AVAILABLE: "IpNotAvailable",
+      K8S_RESOURCE_NOT_FOUND: "K8sResourceNotFound",
+      NODE_CREATION_FAILURE: "NodeCreationFailure",
+      OPERATION_NOT_PERMITTED: "OperationNotPermitted",
+      POD_EVICTION_FAILURE: "PodEvictionFailure",
+      SECURITY_GROUP_NOT_FOUND: "SecurityGroupNotFound",
+      SUBNET_NOT_FOUND: "SubnetNotFound",
+      UNKNOWN: "Unknown",
+      UNSUPPORTED_ADDON_MODIFICATION: "UnsupportedAddonModification",
+      VPC_ID_NOT_FOUND: "VpcIdNotFound"
+    };
+    var UpdateParamType = {
+      ACTIVE_CERTIFICATE_AUTHORITY: "ActiveCertificateAuthority",
+      ADDON_VERSION: "AddonVersion",
+      AUTHENTICATION_MODE: "AuthenticationMode",
+      CERTIFICATE_AUTHORITY_ID: "CertificateAuthorityId",
+      CLUSTER_LOGGING: "ClusterLogging",
+      COMPUTE_CONFIG: "ComputeConfig",
+      CONFIGURATION_VALUES: "ConfigurationValues",
+      CONTROL_PLANE_EGRESS_MODE: "ControlPlaneEgressMode",
+      DELETION_PROTECTION: "DeletionProtection",
+      DESIRED_SIZE: "DesiredSize",
+      DISABLED_SERVICES: "DisabledServices",
+      ENABLE_CROSS_NAMESPACE: "EnableCrossNamespace",
+      ENCRYPTION_CONFIG: "EncryptionConfig",
+      ENDPOINT_PRIVATE_ACCESS: "EndpointPrivateAccess",
+      ENDPOINT_PUBLIC_ACCESS: "EndpointPublicAccess",
+      IDENTITY_PROVIDER_CONFIG: "IdentityProviderConfig",
+      KUBERNETES_NETWORK_CONFIG: "KubernetesNetworkConfig",
+      KUBE_API_SERVER_CONFIG: "KubeApiServerConfig",
+      KUBE_CONTROLLER_MANAGER_CONFIG: "KubeControllerManagerConfig",
+      KUBE_SCHEDULER_CONFIG: "KubeSchedulerConfig",
+      LABELS_TO_ADD: "LabelsToAdd",
+      LABELS_TO_REMOVE: "LabelsToRemove",
+      LAUNCH_TEMPLATE_NAME: "LaunchTemplateName",
+      LAUNCH_TEMPLATE_VERSION: "LaunchTemplateVersion",
+      MAX_SIZE: "MaxSize",
+      MAX_UNAVAILABLE: "MaxUnavailable",
+      MAX_UNAVAILABLE_PERCENTAGE: "MaxUnavailablePercentage",
+      MIN_SIZE: "MinSize",
+      NETWORK_ACCESS: "NetworkAccess",
+      NODE_REPAIR_CONFIG: "NodeRepairConfig",
+      NODE_REPAIR_ENABLED: "NodeRepairEnabled",
+      PLATFORM_VERSION: "PlatformVersion",
+      POD_IDENTITY_ASSOCIATIONS: "PodIdentityAssociations",
+      PREVIOUS_TIER: "PreviousTier",
+      PUBLIC_ACCESS_CIDRS: "PublicAccessCidrs",
+      RELEASE_VERSION: "ReleaseVersion",
+      REMOTE_NETWORK_CONFIG: "RemoteNetworkConfig",
+      RESOLVE_CONFLICTS: "ResolveConflicts",
+      ROLE_ARN: "RoleArn",
+      ROLE_MAPPINGS_TO_ADD_OR_UPDATE: "RoleMappingsToAddOrUpdate",
+      ROLE_MAPPINGS_TO_REMOVE: "RoleMappingsToRemove",
+      SECURITY_GROUPS: "SecurityGroups",
+      SERVICE_ACCOUNT_ROLE_ARN: "ServiceAccountRoleArn",
+      SIGNING_STATUS: "SigningStatus",
+      STORAGE_CONFIG: "StorageConfig",
+      SUBNETS: "Subnets",
+      TAINTS_TO_ADD: "TaintsToAdd",
+      TAINTS_TO_REMOVE: "TaintsToRemove",
+      TRUSTED_CERTIFICATE_AUTHORITIES: "TrustedCertificateAuthorities",
+      UPDATED_TIER: "UpdatedTier",
+      UPDATE_STRATEGY: "UpdateStrategy",
+      UPGRADE_POLICY: "UpgradePolicy",
+      VENDED_LOGS: "VendedLogs",
+      VERSION: "Version",
+      WARM_POOL_ENABLED: "WarmPoolEnabled",
+      WARM_POOL_MAX_GROUP_PREPARED_CAPACITY: "WarmPoolMaxGroupPreparedCapacity",
+      WARM_POOL_MIN_SIZE: "WarmPoolMinSize",
+      WARM_POOL_REUSE_ON_SCALE_IN: "WarmPoolReuseOnScaleIn",
+      WARM_POOL_STATE: "WarmPoolState",
+      ZONAL_SHIFT_CONFIG: "ZonalShiftConfig"
+    };
+    var UpdateStatus = {
+      CANCELLED: "Cancelled",
+      FAILED: "Failed",
+      IN_PROGRESS: "InProgress",
+      SUCCESSFUL: "Successful"
+    };
+    var UpdateType = {
+      ACCESS_CONFIG_UPDATE: "AccessConfigUpdate",
+      ADDON_UPDATE: "AddonUpdate",
+      ASSOCIATE_ENCRYPTION_CONFIG: "AssociateEncryptionConfig",
+      ASSOCIATE_IDENTITY_PROVIDER_CONFIG: "AssociateIdentityProviderConfig",
+      AUTO_MODE_UPDATE: "AutoModeUpdate",
+      CAPABILITY_UPDATE: "CapabilityUpdate",
+      CERTIFICATE_AUTHORITY_UPDATE: "CertificateAuthorityUpdate",
+      CONFIG_UPDATE: "ConfigUpdate",
+      CONTROL_PLANE_COMPONENT_CONFIG_UPDATE: "ControlPlaneComponentConfigUpdate",
+      CONTROL_PLANE_EGRESS_UPDATE: "ControlPlaneEgressUpdate",
+      CONTROL_PLANE_SCALING_CONFIG_UPDATE: "ControlPlaneScalingConfigUpdate",
+      DELETION_PROTECTION_UPDATE: "DeletionProtectionUpdate",
+      DISASSOCIATE_IDENTITY_PROVIDER_CONFIG: "DisassociateIdentityProviderConfig",
+      ENDPOINT_ACCESS_UPDATE: "EndpointAccessUpdate",
+      LOGGING_UPDATE: "LoggingUpdate",
+      REMOTE_NETWORK_CONFIG_UPDATE: "RemoteNetworkConfigUpdate",
+      UPGRADE_POLICY_UPDATE: "UpgradePolicyUpdate",
+      VENDED_LOGS_UPDATE: "VendedLogsUpdate",
+      VERSION_ROLLBACK: "VersionRollback",
+      VERSION_UPDATE: "VersionUpdate",
+      VPC_CONFIG_UPDATE: "VpcConfigUpdate",
+      ZONAL_SHIFT_CONFIG_UPDATE: "ZonalShiftConfigUpdate"
+    };
+    var AddonIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      ADDON_PERMISSION_FAILURE: "AddonPermissionFailure",
+      ADDON_SUBSCRIPTION_NEEDED: "AddonSubscriptionNeeded",
+      ADMISSION_REQUEST_DENIED: "AdmissionRequestDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      CONFIGURATION_CONFLICT: "ConfigurationConflict",
+      INSUFFICIENT_NUMBER_OF_REPLICAS: "InsufficientNumberOfReplicas",
+      INTERNAL_FAILURE: "InternalFailure",
+      K8S_RESOURCE_NOT_FOUND: "K8sResourceNotFound",
+      UNSUPPORTED_ADDON_MODIFICATION: "UnsupportedAddonModification"
+    };
+    var AddonStatus = {
+      ACTIVE: "ACTIVE",
+      CREATE_FAILED: "CREATE_FAILED",
+      CREATING: "CREATING",
+      DEGRADED: "DEGRADED",
+      DELETE_FAILED: "DELETE_FAILED",
+      DELETING: "DELETING",
+      UPDATE_FAILED: "UPDATE_FAILED",
+      UPDATING: "UPDATING"
+    };
+    var AMITypes = {
+      AL2023_ARM_64_NVIDIA: "AL2023_ARM_64_NVIDIA",
+      AL2023_ARM_64_STANDARD: "AL2023_ARM_64_STANDARD",
+      AL2023_x86_64_NEURON: "AL2023_x86_64_NEURON",
+      AL2023_x86_64_NVIDIA: "AL2023_x86_64_NVIDIA",
+      AL2023_x86_64_STANDARD: "AL2023_x86_64_STANDARD",
+      AL2_ARM_64: "AL2_ARM_64",
+      AL2_x86_64: "AL2_x86_64",
+      AL2_x86_64_GPU: "AL2_x86_64_GPU",
+      BOTTLEROCKET_ARM_64: "BOTTLEROCKET_ARM_64",
+      BOTTLEROCKET_ARM_64_FIPS: "BOTTLEROCKET_ARM_64_FIPS",
+      BOTTLEROCKET_ARM_64_NVIDIA: "BOTTLEROCKET_ARM_64_NVIDIA",
+      BOTTLEROCKET_ARM_64_NVIDIA_FIPS: "BOTTLEROCKET_ARM_64_NVIDIA_FIPS",
+      BOTTLEROCKET_x86_64: "BOTTLEROCKET_x86_64",
+      BOTTLEROCKET_x86_64_FIPS: "BOTTLEROCKET_x86_64_FIPS",
+      BOTTLEROCKET_x86_64_NVIDIA: "BOTTLEROCKET_x86_64_NVIDIA",
+      BOTTLEROCKET_x86_64_NVIDIA_FIPS: "BOTTLEROCKET_x86_64_NVIDIA_FIPS",
+      CUSTOM: "CUSTOM",
+      WINDOWS_CORE_2019_x86_64: "WINDOWS_CORE_2019_x86_64",
+      WINDOWS_CORE_2022_x86_64: "WINDOWS_CORE_2022_x86_64",
+      WINDOWS_CORE_2025_x86_64: "WINDOWS_CORE_2025_x86_64",
+      WINDOWS_FULL_2019_x86_64: "WINDOWS_FULL_2019_x86_64",
+      WINDOWS_FULL_2022_x86_64: "WINDOWS_FULL_2022_x86_64",
+      WINDOWS_FULL_2025_x86_64: "WINDOWS_FULL_2025_x86_64"
+    };
+    var SsoIdentityType = {
+      SSO_GROUP: "SSO_GROUP",
+      SSO_USER: "SSO_USER"
+    };
+    var ArgoCdRole = {
+      ADMIN: "ADMIN",
+      EDITOR: "EDITOR",
+      VIEWER: "VIEWER"
+    };
+    var ResolveConflicts = {
+      NONE: "NONE",
+      OVERWRITE: "OVERWRITE",
+      PRESERVE: "PRESERVE"
+    };
+    var CapabilityDeletePropagationPolicy = {
+      RETAIN: "RETAIN"
+    };
+    var CapabilityType = {
+      ACK: "ACK",
+      ARGOCD: "ARGOCD",
+      KRO: "KRO"
+    };
+    var CapabilityIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable"
+    };
+    var CapabilityStatus = {
+      ACTIVE: "ACTIVE",
+      CREATE_FAILED: "CREATE_FAILED",
+      CREATING: "CREATING",
+      DEGRADED: "DEGRADED",
+      DELETE_FAILED: "DELETE_FAILED",
+      DELETING: "DELETING",
+      UPDATING: "UPDATING"
+    };
+    var ProvisionedControlPlaneTier = {
+      STANDARD: "standard",
+      TIER_2XL: "tier-2xl",
+      TIER_4XL: "tier-4xl",
+      TIER_8XL: "tier-8xl",
+      TIER_XL: "tier-xl"
+    };
+    var IpFamily = {
+      IPV4: "ipv4",
+      IPV6: "ipv6"
+    };
+    var ScoringStrategyType = {
+      LEAST_ALLOCATED: "LeastAllocated",
+      MOST_ALLOCATED: "MostAllocated"
+    };
+    var LogType = {
+      API: "api",
+      AUDIT: "audit",
+      AUTHENTICATOR: "authenticator",
+      CONTROLLER_MANAGER: "controllerManager",
+      SCHEDULER: "scheduler"
+    };
+    var SpreadLevel = {
+      HOST: "host",
+      RACK: "rack"
+    };
+    var ControlPlaneEgressModeType = {
+      AWS_MANAGED: "AWS_MANAGED",
+      CUSTOMER_ISOLATED: "CUSTOMER_ISOLATED",
+      CUSTOMER_ROUTED: "CUSTOMER_ROUTED"
+    };
+    var SupportType = {
+      EXTENDED: "EXTENDED",
+      STANDARD: "STANDARD"
+    };
+    var ClusterIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      CONFIGURATION_CONFLICT: "ConfigurationConflict",
+      EC2_SECURITY_GROUP_NOT_FOUND: "Ec2SecurityGroupNotFound",
+      EC2_SERVICE_NOT_SUBSCRIBED: "Ec2ServiceNotSubscribed",
+      EC2_SUBNET_NOT_FOUND: "Ec2SubnetNotFound",
+      IAM_ROLE_NOT_FOUND: "IamRoleNotFound",
+      INSUFFICIENT_FREE_ADDRESSES: "InsufficientFreeAddresses",
+      INTERNAL_FAILURE: "InternalFailure",
+      KMS_GRANT_REVOKED: "KmsGrantRevoked",
+      KMS_KEY_DISABLED: "KmsKeyDisabled",
+      KMS_KEY_MARKED_FOR_DELETION: "KmsKeyMarkedForDeletion",
+      KMS_KEY_NOT_FOUND: "KmsKeyNotFound",
+      OTHER: "Other",
+      RESOURCE_LIMIT_EXCEEDED: "ResourceLimitExceeded",
+      RESOURCE_NOT_FOUND: "ResourceNotFound",
+      STS_REGIONAL_ENDPOINT_DISABLED: "StsRegionalEndpointDisabled",
+      UNSUPPORTED_VERSION: "UnsupportedVersion",
+      VPC_NOT_FOUND: "VpcNotFound"
+    };
+    var ClusterStatus = {
+      ACTIVE: "ACTIVE",
+      CREATING: "CREATING",
+      DELETING: "DELETING",
+      FAILED: "FAILED",
+      PENDING: "PENDING",
+      UPDATING: "UPDATING"
+    };
+    var EksAnywhereSubscriptionLicenseType = {
+      Cluster: "Cluster"
+    };
+    var EksAnywhereSubscriptionTermUnit = {
+      MONTHS: "MONTHS"
+    };
+    var FargateProfileIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      INTERNAL_FAILURE: "InternalFailure",
+      POD_EXECUTION_ROLE_ALREADY_IN_USE: "PodExecutionRoleAlreadyInUse"
+    };
+    var FargateProfileStatus = {
+      ACTIVE: "ACTIVE",
+      CREATE_FAILED: "CREATE_FAILED",
+      CREATING: "CREATING",
+      DELETE_FAILED: "DELETE_FAILED",
+      DELETING: "DELETING"
+    };
+    var CapacityTypes = {
+      CAPACITY_BLOCK: "CAPACITY_BLOCK",
+      ON_DEMAND: "ON_DEMAND",
+      SPOT: "SPOT"
+    };
+    var RepairAction = {
+      NoAction: "NoAction",
+      Reboot: "Reboot",
+      Replace: "Replace"
+    };
+    var TaintEffect = {
+      NO_EXECUTE: "NO_EXECUTE",
+      NO_SCHEDULE: "NO_SCHEDULE",
+      PREFER_NO_SCHEDULE: "PREFER_NO_SCHEDULE"
+    };
+    var NodegroupUpdateStrategies = {
+      DEFAULT: "DEFAULT",
+      MINIMAL: "MINIMAL"
+    };
+    var WarmPoolState = {
+      HIBERNATED: "HIBERNATED",
+      RUNNING: "RUNNING",
+      STOPPED: "STOPPED"
+    };
+    var NodegroupIssueCode = {
+      ACCESS_DENIED: "AccessDenied",
+      AMI_ID_NOT_FOUND: "AmiIdNotFound",
+      ASG_INSTANCE_LAUNCH_FAILURES: "AsgInstanceLaunchFailures",
+      AUTO_SCALING_GROUP_INSTANCE_REFRESH_ACTIVE: "AutoScalingGroupInstanceRefreshActive",
+      AUTO_SCALING_GROUP_INVALID_CONFIGURATION: "AutoScalingGroupInvalidConfiguration",
+      AUTO_SCALING_GROUP_NOT_FOUND: "AutoScalingGroupNotFound",
+      AUTO_SCALING_GROUP_OPT_IN_REQUIRED: "AutoScalingGroupOptInRequired",
+      AUTO_SCALING_GROUP_RATE_LIMIT_EXCEEDED: "AutoScalingGroupRateLimitExceeded",
+      CLUSTER_UNREACHABLE: "ClusterUnreachable",
+      EC2_INSTANCE_TYPE_DOES_NOT_EXIST: "Ec2InstanceTypeDoesNotExist",
+      EC2_LAUNCH_TEMPLATE_DELETION_FAILURE: "Ec2LaunchTemplateDeletionFailure",
+      EC2_LAUNCH_TEMPLATE_INVALID_CONFIGURATION: "Ec2LaunchTemplateInvalidConfiguration",
+      EC2_LAUNCH_TEMPLATE_MAX_LIMIT_EXCEEDED: "Ec2LaunchTemplateMaxLimitExceeded",
+      EC2_LAUNCH_TEMPLATE_NOT_FOUND: "Ec2LaunchTemplateNotFound",
+      EC2_LAUNCH_TEMPLATE_VERSION_MAX_LIMIT_EXCEEDED: "Ec2LaunchTemplateVersionMaxLimitExceeded",
+      EC2_LAUNCH_TEMPLATE_VERSION_MISMATCH: "Ec2LaunchTemplateVersionMismatch",
+      EC2_SECURITY_GROUP_DELETION_FAILURE: "Ec2SecurityGroupDeletionFailure",
+      EC2_SECURITY_GROUP_NOT_FOUND: "Ec2SecurityGroupNotFound",
+      EC2_SUBNET_INVALID_CONFIGURATION: "Ec2SubnetInvalidConfiguration",
+      EC2_SUBNET_LIST_TOO_LONG: "Ec2SubnetListTooLong",
+      EC2_SUBNET_MISSING_IPV6_ASSIGNMENT: "Ec2SubnetMissingIpv6Assignment",
+      EC2_SUBNET_NOT_FOUND: "Ec2SubnetNotFound",
+      IAM_INSTANCE_PROFILE_NOT_FOUND: "IamInstanceProfileNotFound",
+      IAM_LIMIT_EXCEEDED: "IamLimitExceeded",
+      IAM_NODE_ROLE_NOT_FOUND: "IamNodeRoleNotFound",
+      IAM_THROTTLING: "IamThrottling",
+      INSTANCE_LIMIT_EXCEEDED: "InstanceLimitExceeded",
+      INSUFFICIENT_FREE_ADDRESSES: "InsufficientFreeAddresses",
+      INTERNAL_FAILURE: "InternalFailure",
+      KUBERNETES_LABEL_INVALID: "KubernetesLabelInvalid",
+      LIMIT_EXCEEDED: "LimitExceeded",
+      NODE_CREATION_FAILURE: "NodeCreationFailure",
+      NODE_TERMINATION_FAILURE: "NodeTerminationFailure",
+      POD_EVICTION_FAILURE: "PodEvictionFailure",
+      SOURCE_EC2_LAUNCH_TEMPLATE_NOT_FOUND: "SourceEc2LaunchTemplateNotFound",
+      UNKNOWN: "Unknown"
+    };
+    var NodegroupStatus = {
+      ACTIVE: "ACTIVE",
+      CREATE_FAILED: "CREATE_FAILED",
+      CREATING: "CREATING",
+      DEGRADED: "DEGRADED",
+      DELETE_FAILED: "DELETE_FAILED",
+      DELETING: "DELETING",
+      UPDATING: "UPDATING"
+    };
+    var ClusterVersionStatus = {
+      extended_support: "extended-support",
+      standard_support: "standard-support",
+      unsupported: "unsupported"
+    };
+    var VersionStatus = {
+      EXTENDED_SUPPORT: "EXTENDED_SUPPORT",
+      STANDARD_SUPPORT: "STANDARD_SUPPORT",
+      UNSUPPORTED: "UNSUPPORTED"
+    };
+    var ConfigStatus = {
+      ACTIVE: "ACTIVE",
+      CREATING: "CREATING",
+      DELETING: "DELETING"
+    };
+    var Category = {
+      MISCONFIGURATION: "MISCONFIGURATION",
+      ROLLBACK_READINESS: "ROLLBACK_READINESS",
+      UPGRADE_READINESS: "UPGRADE_READINESS"
+    };
+    var InsightStatusValue = {
+      ERROR: "ERROR",
+      PASSING: "PASSING",
+      UNKNOWN: "UNKNOWN",
+      WARNING: "WARNING"
+    };
+    var InsightsRefreshStatus = {
+      COMPLETED: "COMPLETED",
+      FAILED: "FAILED",
+      IN_PROGRESS: "IN_PROGRESS"
+    };
+    var EksAnywhereSubscriptionStatus = {
+      ACTIVE: "ACTIVE",
+      CREATING: "CREATING",
+      DELETING: "DELETING",
+      EXPIRED: "EXPIRED",
+      EXPIRING: "EXPIRING",
+      UPDATING: "UPDATING"
+    };
+    var ConnectorConfigProvider = {
+      AKS: "AKS",
+      ANTHOS: "ANTHOS",
+      EC2: "EC2",
+      EKS_ANYWHERE: "EKS_ANYWHERE",
+      GKE: "GKE",
+      OPENSHIFT: "OPENSHIFT",
+      OTHER: "OTHER",
+      RANCHER: "RANCHER",
+      TANZU: "TANZU"
+    };
+    exports.AMITypes = AMITypes;
+    exports.AccessConfigResponse$ = AccessConfigResponse$;
+    exports.AccessDeniedException = AccessDeniedException3;
+    exports.AccessDeniedException$ = AccessDeniedException$3;
+    exports.AccessEntry$ = AccessEntry$;
+    exports.AccessPolicy$ = AccessPolicy$;
+    exports.AccessScope$ = AccessScope$;
+    exports.AccessScopeType = AccessScopeType;
+    exports.AckConfigRequest$ = AckConfigRequest$;
+    exports.AckConfigResponse$ = AckConfigResponse$;
+    exports.ActivateCertificateAuthority$ = ActivateCertificateAuthority$;
+    exports.ActivateCertificateAuthorityCommand = ActivateCertificateAuthorityCommand;
+    exports.ActivateCertificateAuthorityRequest$ = ActivateCertificateAuthorityRequest$;
+    exports.ActivateCertificateAuthorityResponse$ = ActivateCertificateAuthorityResponse$;
+    exports.ActiveCertificateAuthority$ = ActiveCertificateAuthority$;
+    exports.Addon$ = Addon$;
+    exports.AddonCompatibilityDetail$ = AddonCompatibilityDetail$;
+    exports.AddonHealth$ = AddonHealth$;
+    exports.AddonInfo$ = AddonInfo$;
+    exports.AddonIssue$ = AddonIssue$;
+    exports.AddonIssueCode = AddonIssueCode;
+    exports.AddonNamespaceConfigRequest$ = AddonNamespaceConfigRequest$;
+    exports.AddonNamespaceConfigResponse$ = AddonNamespaceConfigResponse$;
+    exports.AddonPodIdentityAssociations$ = AddonPodIdentityAssociations$;
+    exports.AddonPodIdentityConfiguration$ = AddonPodIdentityConfiguration$;
+    exports.AddonStatus = AddonStatus;
+    exports.AddonVersionInfo$ = AddonVersionInfo$;
+    exports.AllowedValuesConstraint$ = AllowedValuesConstraint$;
+    exports.ArgoCdAwsIdcConfigRequest$ = ArgoCdAwsIdcConfigRequest$;
+    exports.ArgoCdAwsIdcConfigResponse$ = ArgoCdAwsIdcConfigResponse$;
+    exports.ArgoCdConfigRequest$ = ArgoCdConfigRequest$;
+    exports.ArgoCdConfigResponse$ = ArgoCdConfigResponse$;
+    exports.ArgoCdNetworkAccessConfigRequest$ = ArgoCdNetworkAccessConfigRequest$;
+    exports.ArgoCdNetworkAccessConfigResponse$ = ArgoCdNetworkAccessConfigResponse$;
+    exports.ArgoCdRole = ArgoCdRole;
+    exports.ArgoCdRoleMapping$ = ArgoCdRoleMapping$;
+    exports.AssociateAccessPolicy$ = AssociateAccessPolicy$;
+    exports.AssociateAccessPolicyCommand = AssociateAccessPolicyCommand2;
+    exports.AssociateAccessPolicyRequest$ = AssociateAccessPolicyRequest$;
+    exports.AssociateAccessPolicyResponse$ = AssociateAccessPolicyResponse$;
+    exports.AssociateEncryptionConfig$ = AssociateEncryptionConfig$;
+    exports.AssociateEncryptionConfigCommand = AssociateEncryptionConfigCommand;
+    exports.AssociateEncryptionConfigRequest$ = AssociateEncryptionConfigRequest$;
+    exports.AssociateEncryptionConfigResponse$ = AssociateEncryptionConfigResponse$;
+    exports.AssociateIdentityProviderConfig$ = AssociateIdentityProviderConfig$;
+    exports.AssociateIdentityProviderConfigCommand = AssociateIdentityProviderConfigCommand;
+    exports.AssociateIdentityProviderConfigRequest$ = AssociateIdentityProviderConfigRequest$;
+    exports.AssociateIdentityProviderConfigResponse$ = AssociateIdentityProviderConfigResponse$;
+    exports.AssociatedAccessPolicy$ = AssociatedAccessPolicy$;
+    exports.AuthenticationMode = AuthenticationMode;
+    exports.AutoScalingGroup$ = AutoScalingGroup$;
+    exports.BadRequestException = BadRequestException;
+    exports.BadRequestException$ = BadRequestException$;
+    exports.BlockStorage$ = BlockStorage$;
+    exports.CancelUpdate$ = CancelUpdate$;
+    exports.CancelUpdateCommand = CancelUpdateCommand;
+    exports.CancelUpdateRequest$ = CancelUpdateRequest$;
+    exports.CancelUpdateResponse$ = CancelUpdateResponse$;
+    exports.Cancellation$ = Cancellation$;
+    exports.CancellationStatus = CancellationStatus;
+    exports.Capability$ = Capability$;
+    exports.CapabilityConfigurationRequest$ = CapabilityConfigurationRequest$;
+    exports.CapabilityConfigurationResponse$ = CapabilityConfigurationResponse$;
+    exports.CapabilityDeletePropagationPolicy = CapabilityDeletePropagationPolicy;
+    exports.CapabilityHealth$ = CapabilityHealth$;
+    exports.CapabilityIssue$ = CapabilityIssue$;
+    exports.CapabilityIssueCode = CapabilityIssueCode;
+    exports.CapabilityStatus = CapabilityStatus;
+    exports.CapabilitySummary$ = CapabilitySummary$;
+    exports.CapabilityType = CapabilityType;
+    exports.CapacityTypes = CapacityTypes;
+    exports.Category = Category;
+    exports.Certificate$ = Certificate$;
+    exports.CertificateAuthority$ = CertificateAuthority$;
+    exports.CertificateAuthorityActivatedBy = CertificateAuthorityActivatedBy;
+    exports.CertificateAuthorityCreatedBy = CertificateAuthorityCreatedBy;
+    exports.CertificateAuthorityDistributionStatus = CertificateAuthorityDistributionStatus;
+    exports.CertificateAuthorityScheduledEvents$ = CertificateAuthorityScheduledEvents$;
+    exports.CertificateAuthoritySigningStatus = CertificateAuthoritySigningStatus;
+    exports.CertificateAuthoritySummary$ = CertificateAuthoritySummary$;
+    exports.CertificateAuthorityValidity$ = CertificateAuthorityValidity$;
+    exports.ClientException = ClientException;
+    exports.ClientException$ = ClientException$;
+    exports.ClientStat$ = ClientStat$;
+    exports.Cluster$ = Cluster$;
+    exports.ClusterHealth$ = ClusterHealth$;
+    exports.ClusterIssue$ = ClusterIssue$;
+    exports.ClusterIssueCode = ClusterIssueCode;
+    exports.ClusterStatus = ClusterStatus;
+    exports.ClusterVersionInformation$ = ClusterVersionInformation$;
+    exports.ClusterVersionStatus = ClusterVersionStatus;
+    exports.Compatibility$ = Compatibility$;
+    exports.ComputeConfigRequest$ = ComputeConfigRequest$;
+    exports.ComputeConfigResponse$ = ComputeConfigResponse$;
+    exports.ConfigStatus = ConfigStatus;
+    exports.ConnectorConfigProvider = ConnectorConfigProvider;
+    exports.ConnectorConfigRequest$ = ConnectorConfigRequest$;
+    exports.ConnectorConfigResponse$ = ConnectorConfigResponse$;
+    exports.ControlPlaneConfigInfo$ = ControlPlaneConfigInfo$;
+    exports.ControlPlaneEgressModeType = ControlPlaneEgressModeType;
+    exports.ControlPlanePlacementRequest$ = ControlPlanePlacementRequest$;
+    exports.ControlPlanePlacementResponse$ = ControlPlanePlacementResponse$;
+    exports.ControlPlaneScalingConfig$ = ControlPlaneScalingConfig$;
+    exports.ControlPlaneScalingTierInfo$ = ControlPlaneScalingTierInfo$;
+    exports.CrdManagementConfiguration$ = CrdManagementConfiguration$;
+    exports.CreateAccessConfigRequest$ = CreateAccessConfigRequest$;
+    exports.CreateAccessEntry$ = CreateAccessEntry$;
+    exports.CreateAccessEntryCommand = CreateAccessEntryCommand2;
+    exports.CreateAccessEntryRequest$ = CreateAccessEntryRequest$;
+    exports.CreateAccessEntryResponse$ = CreateAccessEntryResponse$;
+    exports.CreateAddon$ = CreateAddon$;
+    exports.CreateAddonCommand = CreateAddonCommand2;
+    exports.CreateAddonRequest$ = CreateAddonRequest$;
+    exports.CreateAddonResponse$ = CreateAddonResponse$;
+    exports.CreateCapability$ = CreateCapability$;
+    exports.CreateCapabilityCommand = CreateCapabilityCommand;
+    exports.CreateCapabilityRequest$ = CreateCapabilityRequest$;
+    exports.CreateCapabilityResponse$ = CreateCapabilityResponse$;
+    exports.CreateCertificateAuthority$ = CreateCertificateAuthority$;
+    exports.CreateCertificateAuthorityCommand = CreateCertificateAuthorityCommand;
+    exports.CreateCertificateAuthorityRequest$ = CreateCertificateAuthorityRequest$;
+    exports.CreateCertificateAuthorityResponse$ = CreateCertificateAuthorityResponse$;
+    exports.CreateCluster$ = CreateCluster$;
+    exports.CreateClusterCommand = CreateClusterCommand2;
+    exports.CreateClusterRequest$ = CreateClusterRequest$;
+    exports.CreateClusterResponse$ = CreateClusterResponse$;
+    exports.CreateEksAnywhereSubscription$ = CreateEksAnywhereSubscription$;
+    exports.CreateEksAnywhereSubscriptionCommand = CreateEksAnywhereSubscriptionCommand;
+    exports.CreateEksAnywhereSubscriptionRequest$ = CreateEksAnywhereSubscriptionRequest$;
+    exports.CreateEksAnywhereSubscriptionResponse$ = CreateEksAnywhereSubscriptionResponse$;
+    exports.CreateFargateProfile$ = CreateFargateProfile$;
+    exports.CreateFargateProfileCommand = CreateFargateProfileCommand;
+    exports.CreateFargateProfileRequest$ = CreateFargateProfileRequest$;
+    exports.CreateFargateProfileResponse$ = CreateFargateProfileResponse$;
+    exports.CreateNodegroup$ = CreateNodegroup$;
+    exports.CreateNodegroupCommand = CreateNodegroupCommand2;
+    exports.CreateNodegroupRequest$ = CreateNodegroupRequest$;
+    exports.CreateNodegroupResponse$ = CreateNodegroupResponse$;
+    exports.CreatePodIdentityAssociation$ = CreatePodIdentityAssociation$;
+    exports.CreatePodIdentityAssociationCommand = CreatePodIdentityAssociationCommand2;
+    exports.CreatePodIdentityAssociationRequest$ = CreatePodIdentityAssociationRequest$;
+    exports.CreatePodIdentityAssociationResponse$ = CreatePodIdentityAssociationResponse$;
+    exports.DeleteAccessEntry$ = DeleteAccessEntry$;
+    exports.DeleteAccessEntryCommand = DeleteAccessEntryCommand;
+    exports.DeleteAccessEntryRequest$ = DeleteAccessEntryRequest$;
+    exports.DeleteAccessEntryResponse$ = DeleteAccessEntryResponse$;
+    exports.DeleteAddon$ = DeleteAddon$;
+    exports.DeleteAddonCommand = DeleteAddonCommand2;
+    exports.DeleteAddonRequest$ = DeleteAddonRequest$;
+    exports.DeleteAddonResponse$ = DeleteAddonResponse$;
+    exports.DeleteCapability$ = DeleteCapability$;
+    exports.DeleteCapabilityCommand = DeleteCapabilityCommand;
+    exports.DeleteCapabilityRequest$ = DeleteCapabilityRequest$;
+    exports.DeleteCapabilityResponse$ = DeleteCapabilityResponse$;
+    exports.DeleteCertificateAuthority$ = DeleteCertificateAuthority$;
+    exports.DeleteCertificateAuthorityCommand = DeleteCertificateAuthorityCommand;
+    exports.DeleteCertificateAuthorityRequest$ = DeleteCertificateAuthorityRequest$;
+    exports.DeleteCertificateAuthorityResponse$ = DeleteCertificateAuthorityResponse$;
+    exports.DeleteCluster$ = DeleteCluster$;
+    exports.DeleteClusterCommand = DeleteClusterCommand2;
+    exports.DeleteClusterRequest$ = DeleteClusterRequest$;
+    exports.DeleteClusterResponse$ = DeleteClusterResponse$;
+    exports.DeleteEksAnywhereSubscription$ = DeleteEksAnywhereSubscription$;
+    exports.DeleteEksAnywhereSubscriptionCommand = DeleteEksAnywhereSubscriptionCommand;
+    exports.DeleteEksAnywhereSubscriptionRequest$ = DeleteEksAnywhereSubscriptionRequest$;
+    exports.DeleteEksAnywhereSubscriptionResponse$ = DeleteEksAnywhereSubscriptionResponse$;
+    exports.DeleteFargateProfile$ = DeleteFargateProfile$;
+    exports.DeleteFargateProfileCommand = DeleteFargateProfileCommand;
+    exports.DeleteFargateProfileRequest$ = DeleteFargateProfileRequest$;
+    exports.DeleteFargateProfileResponse$ = DeleteFargateProfileResponse$;
+    exports.DeleteNodegroup$ = DeleteNodegroup$;
+    exports.DeleteNodegroupCommand = DeleteNodegroupCommand2;
+    exports.DeleteNodegroupRequest$ = DeleteNodegroupRequest$;
+    exports.DeleteNodegroupResponse$ = DeleteNodegroupResponse$;
+    exports.DeletePodIdentityAssociation$ = DeletePodIdentityAssociation$;
+    exports.DeletePodIdentityAssociationCommand = DeletePodIdentityAssociationCommand2;
+    exports.DeletePodIdentityAssociationRequest$ = DeletePodIdentityAssociationRequest$;
+    exports.DeletePodIdentityAssociationResponse$ = DeletePodIdentityAssociationResponse$;
+    exports.DeprecationDetail$ = DeprecationDetail$;
+    exports.DeregisterCluster$ = DeregisterCluster$;
+    exports.DeregisterClusterCommand = DeregisterClusterCommand;
+    exports.DeregisterClusterRequest$ = DeregisterClusterRequest$;
+    exports.DeregisterClusterResponse$ = DeregisterClusterResponse$;
+    exports.DescribeAccessEntry$ = DescribeAccessEntry$;
+    exports.DescribeAccessEntryCommand = DescribeAccessEntryCommand2;
+    exports.DescribeAccessEntryRequest$ = DescribeAccessEntryRequest$;
+    exports.DescribeAccessEntryResponse$ = DescribeAccessEntryResponse$;
+    exports.DescribeAddon$ = DescribeAddon$;
+    exports.DescribeAddonCommand = DescribeAddonCommand5;
+    exports.DescribeAddonConfiguration$ = DescribeAddonConfiguration$;
+    exports.DescribeAddonConfigurationCommand = DescribeAddonConfigurationCommand;
+    exports.DescribeAddonConfigurationRequest$ = DescribeAddonConfigurationRequest$;
+    exports.DescribeAddonConfigurationResponse$ = DescribeAddonConfigurationResponse$;
+    exports.DescribeAddonRequest$ = DescribeAddonRequest$;
+    exports.DescribeAddonResponse$ = DescribeAddonResponse$;
+    exports.DescribeAddonVersions$ = DescribeAddonVersions$;
+    exports.DescribeAddonVersionsCommand = DescribeAddonVersionsCommand2;
+    exports.DescribeAddonVersionsRequest$ = DescribeAddonVersionsRequest$;
+    exports.DescribeAddonVersionsResponse$ = DescribeAddonVersionsResponse$;
+    exports.DescribeCapability$ = DescribeCapability$;
+    exports.DescribeCapabilityCommand = DescribeCapabilityCommand;
+    exports.DescribeCapabilityRequest$ = DescribeCapabilityRequest$;
+    exports.DescribeCapabilityResponse$ = DescribeCapabilityResponse$;
+    exports.DescribeCertificateAuthority$ = DescribeCertificateAuthority$;
+    exports.DescribeCertificateAuthorityCommand = DescribeCertificateAuthorityCommand;
+    exports.DescribeCertificateAuthorityRequest$ = DescribeCertificateAuthorityRequest$;
+    exports.DescribeCertificateAuthorityResponse$ = DescribeCertificateAuthorityResponse$;
+    exports.DescribeCluster$ = DescribeCluster$;
+    exports.DescribeClusterCommand = DescribeClusterCommand6;
+    exports.DescribeClusterRequest$ = DescribeClusterRequest$;
+    exports.DescribeClusterResponse$ = DescribeClusterResponse$;
+    exports.DescribeClusterVersions$ = DescribeClusterVersions$;
+    exports.DescribeClusterVersionsCommand = DescribeClusterVersionsCommand;
+    exports.DescribeClusterVersionsRequest$ = DescribeClusterVersionsRequest$;
+    exports.DescribeClusterVersionsResponse$ = DescribeClusterVersionsResponse$;
+    exports.DescribeEksAnywhereSubscription$ = DescribeEksAnywhereSubscription$;
+    exports.DescribeEksAnywhereSubscriptionCommand = DescribeEksAnywhereSubscriptionCommand;
+    exports.DescribeEksAnywhereSubscriptionRequest$ = DescribeEksAnywhereSubscriptionRequest$;
+    exports.DescribeEksAnywhereSubscriptionResponse$ = DescribeEksAnywhereSubscriptionResponse$;
+    exports.DescribeFargateProfile$ = DescribeFargateProfile$;
+    exports.DescribeFargateProfileCommand = DescribeFargateProfileCommand;
+    exports.DescribeFargateProfileRequest$ = DescribeFargateProfileRequest$;
+    exports.DescribeFargateProfileResponse$ = DescribeFargateProfileResponse$;
+    exports.DescribeIdentityProviderConfig$ = DescribeIdentityProviderConfig$;
+    exports.DescribeIdentityProviderConfigCommand = DescribeIdentityProviderConfigCommand;
+    exports.DescribeIdentityProviderConfigRequest$ = DescribeIdentityProviderConfigRequest$;
+    exports.DescribeIdentityProviderConfigResponse$ = DescribeIdentityProviderConfigResponse$;
+    exports.DescribeInsight$ = DescribeInsight$;
+    exports.DescribeInsightCommand = DescribeInsightCommand;
+    exports.DescribeInsightRequest$ = DescribeInsightRequest$;
+    exports.DescribeInsightResponse$ = DescribeInsightResponse$;
+    exports.DescribeInsightsRefresh$ = DescribeInsightsRefresh$;
+    exports.DescribeInsightsRefreshCommand = DescribeInsightsRefreshCommand;
+    exports.DescribeInsightsRefreshRequest$ = DescribeInsightsRefreshRequest$;
+    exports.DescribeInsightsRefreshResponse$ = DescribeInsightsRefreshResponse$;
+    exports.DescribeNodegroup$ = DescribeNodegroup$;
+    exports.DescribeNodegroupCommand = DescribeNodegroupCommand5;
+    exports.DescribeNodegroupRequest$ = DescribeNodegroupRequest$;
+    exports.DescribeNodegroupResponse$ = DescribeNodegroupResponse$;
+    exports.DescribePodIdentityAssociation$ = DescribePodIdentityAssociation$;
+    exports.DescribePodIdentityAssociationCommand = DescribePodIdentityAssociationCommand2;
+    exports.DescribePodIdentityAssociationRequest$ = DescribePodIdentityAssociationRequest$;
+    exports.DescribePodIdentityAssociationResponse$ = DescribePodIdentityAssociationResponse$;
+    exports.DescribeUpdate$ = DescribeUpdate$;
+    exports.DescribeUpdateCommand = DescribeUpdateCommand;
+    exports.DescribeUpdateRequest$ = DescribeUpdateRequest$;
+    exports.DescribeUpdateResponse$ = DescribeUpdateResponse$;
+    exports.DisassociateAccessPolicy$ = DisassociateAccessPolicy$;
+    exports.DisassociateAccessPolicyCommand = DisassociateAccessPolicyCommand;
+    exports.DisassociateAccessPolicyRequest$ = DisassociateAccessPolicyRequest$;
+    exports.DisassociateAccessPolicyResponse$ = DisassociateAccessPolicyResponse$;
+    exports.DisassociateIdentityProviderConfig$ = DisassociateIdentityProviderConfig$;
+    exports.DisassociateIdentityProviderConfigCommand = DisassociateIdentityProviderConfigCommand;
+    exports.DisassociateIdentityProviderConfigRequest$ = DisassociateIdentityProviderConfigRequest$;
+    exports.DisassociateIdentityProviderConfigResponse$ = DisassociateIdentityProviderConfigResponse$;
+    exports.DurationConstraints$ = DurationConstraints$;
+    exports.DurationParameterConfig$ = DurationParameterConfig$;
+    exports.EKS = EKS;
+    exports.EKSClient = EKSClient3;
+    exports.EKSServiceException = EKSServiceException;
+    exports.EKSServiceException$ = EKSServiceException$;
+    exports.EksAnywhereSubscription$ = EksAnywhereSubscription$;
+    exports.EksAnywhereSubscriptionLicenseType = EksAnywhereSubscriptionLicenseType;
+    exports.EksAnywhereSubscriptionStatus = EksAnywhereSubscriptionStatus;
+    exports.EksAnywhereSubscriptionTerm$ = EksAnywhereSubscriptionTerm$;
+    exports.EksAnywhereSubscriptionTermUnit = EksAnywhereSubscriptionTermUnit;
+    exports.ElasticLoadBalancing$ = ElasticLoadBalancing$;
+    exports.EncryptionConfig$ = EncryptionConfig$;
+    exports.ErrorCode = ErrorCode;
+    exports.ErrorDetail$ = ErrorDetail$;
+    exports.EtcdPlacementRequest$ = EtcdPlacementRequest$;
+    exports.EtcdPlacementResponse$ = EtcdPlacementResponse$;
+    exports.FargateProfile$ = FargateProfile$;
+    exports.FargateProfileHealth$ = FargateProfileHealth$;
+    exports.FargateProfileIssue$ = FargateProfileIssue$;
+    exports.FargateProfileIssueCode = FargateProfileIssueCode;
+    exports.FargateProfileSelector$ = FargateProfileSelector$;
+    exports.FargateProfileStatus = FargateProfileStatus;
+    exports.GatewayApiConfiguration$ = GatewayApiConfiguration$;
+    exports.HorizontalPodAutoscalerControllerConfigRequest$ = HorizontalPodAutoscalerControllerConfigRequest$;
+    exports.HorizontalPodAutoscalerControllerConfigResponse$ = HorizontalPodAutoscalerControllerConfigResponse$;
+    exports.HorizontalPodAutoscalerControllerVersionConfig$ = HorizontalPodAutoscalerControllerVersionConfig$;
+    exports.Identity$ = Identity$;
+    exports.IdentityProviderConfig$ = IdentityProviderConfig$;
+    exports.IdentityProviderConfigResponse$ = IdentityProviderConfigResponse$;
+    exports.Insight$ = Insight$;
+    exports.InsightCategorySpecificSummary$ = InsightCategorySpecificSummary$;
+    exports.InsightResourceDetail$ = InsightResourceDetail$;
+    exports.InsightStatus$ = InsightStatus$;
+    exports.InsightStatusValue = InsightStatusValue;
+    exports.InsightSummary$ = InsightSummary$;
+    exports.InsightsFilter$ = InsightsFilter$;
+    exports.InsightsRefreshStatus = InsightsRefreshStatus;
+    exports.IntegerConstraints$ = IntegerConstraints$;
+    exports.IntegerParameterConfig$ = IntegerParameterConfig$;
+    exports.IntegerRangeConstraint$ = IntegerRangeConstraint$;
+    exports.InvalidParameterException = InvalidParameterException;
+    exports.InvalidParameterException$ = InvalidParameterException$;
+    exports.InvalidRequestException = InvalidRequestException3;
+    exports.InvalidRequestException$ = InvalidRequestException$3;
+    exports.InvalidStateException = InvalidStateException;
+    exports.InvalidStateException$ = InvalidStateException$;
+    exports.IpFamily = IpFamily;
+    exports.Issue$ = Issue$;
+    exports.KubeApiServerConfigRequest$ = KubeApiServerConfigRequest$;
+    exports.KubeApiServerConfigResponse$ = KubeApiServerConfigResponse$;
+    exports.KubeApiServerVersionConfig$ = KubeApiServerVersionConfig$;
+    exports.KubeControllerManagerConfigRequest$ = KubeControllerManagerConfigRequest$;
+    exports.KubeControllerManagerConfigResponse$ = KubeControllerManagerConfigResponse$;
+    exports.KubeControllerManagerVersionConfig$ = KubeControllerManagerVersionConfig$;
+    exports.KubeSchedulerConfigRequest$ = KubeSchedulerConfigRequest$;
+    exports.KubeSchedulerConfigResponse$ = KubeSchedulerConfigResponse$;
+    exports.KubeSchedulerVersionConfig$ = KubeSchedulerVersionConfig$;
+    exports.KubernetesNetworkConfigRequest$ = KubernetesNetworkConfigRequest$;
+    exports.KubernetesNetworkConfigResponse$ = KubernetesNetworkConfigResponse$;
+    exports.LaunchTemplateSpecification$ = LaunchTemplateSpecification$;
+    exports.License$ = License$;
+    exports.ListAccessEntries$ = ListAccessEntries$;
+    exports.ListAccessEntriesCommand = ListAccessEntriesCommand;
+    exports.ListAccessEntriesRequest$ = ListAccessEntriesRequest$;
+    exports.ListAccessEntriesResponse$ = ListAccessEntriesResponse$;
+    exports.ListAccessPolicies$ = ListAccessPolicies$;
+    exports.ListAccessPoliciesCommand = ListAccessPoliciesCommand;
+    exports.ListAccessPoliciesRequest$ = ListAccessPoliciesRequest$;
+    exports.ListAccessPoliciesResponse$ = ListAccessPoliciesResponse$;
+    exports.ListAddons$ = ListAddons$;
+    exports.ListAddonsCommand = ListAddonsCommand2;
+    exports.ListAddonsRequest$ = ListAddonsRequest$;
+    exports.ListAddonsResponse$ = ListAddonsResponse$;
+    exports.ListAssociatedAccessPolicies$ = ListAssociatedAccessPolicies$;
+    exports.ListAssociatedAccessPoliciesCommand = ListAssociatedAccessPoliciesCommand2;
+    exports.ListAssociatedAccessPoliciesRequest$ = ListAssociatedAccessPoliciesRequest$;
+    exports.ListAssociatedAccessPoliciesResponse$ = ListAssociatedAccessPoliciesResponse$;
+    exports.ListCapabilities$ = ListCapabilities$;
+    exports.ListCapabilitiesCommand = ListCapabilitiesCommand;
+    exports.ListCapabilitiesRequest$ = ListCapabilitiesRequest$;
+    exports.ListCapabilitiesResponse$ = ListCapabilitiesResponse$;
+    exports.ListCertificateAuthorities$ = ListCertificateAuthorities$;
+    exports.ListCertificateAuthoritiesCommand = ListCertificateAuthoritiesCommand;
+    exports.ListCertificateAuthoritiesRequest$ = ListCertificateAuthoritiesRequest$;
+    exports.ListCertificateAuthoritiesResponse$ = ListCertificateAuthoritiesResponse$;
+    exports.ListClusters$ = ListClusters$;
+    exports.ListClustersCommand = ListClustersCommand;
+    exports.ListClustersRequest$ = ListClustersRequest$;
+    exports.ListClustersResponse$ = ListClustersResponse$;
+    exports.ListEksAnywhereSubscriptions$ = ListEksAnywhereSubscriptions$;
+    exports.ListEksAnywhereSubscriptionsCommand = ListEksAnywhereSubscriptionsCommand;
+    exports.ListEksAnywhereSubscriptionsRequest$ = ListEksAnywhereSubscriptionsRequest$;
+    exports.ListEksAnywhereSubscriptionsResponse$ = ListEksAnywhereSubscriptionsResponse$;
+    exports.ListFargateProfiles$ = ListFargateProfiles$;
+    exports.ListFargateProfilesCommand = ListFargateProfilesCommand;
+    exports.ListFargateProfilesRequest$ = ListFargateProfilesRequest$;
+    exports.ListFargateProfilesResponse$ = ListFargateProfilesResponse$;
+    exports.ListIdentityProviderConfigs$ = ListIdentityProviderConfigs$;
+    exports.ListIdentityProviderConfigsCommand = ListIdentityProviderConfigsCommand;
+    exports.ListIdentityProviderConfigsRequest$ = ListIdentityProviderConfigsRequest$;
+    exports.ListIdentityProviderConfigsResponse$ = ListIdentityProviderConfigsResponse$;
+    exports.ListInsights$ = ListInsights$;
+    exports.ListInsightsCommand = ListInsightsCommand;
+    exports.ListInsightsRequest$ = ListInsightsRequest$;
+    exports.ListInsightsResponse$ = ListInsightsResponse$;
+    exports.ListNodegroups$ = ListNodegroups$;
+    exports.ListNodegroupsCommand = ListNodegroupsCommand2;
+    exports.ListNodegroupsRequest$ = ListNodegroupsRequest$;
+    exports.ListNodegroupsResponse$ = ListNodegroupsResponse$;
+    exports.ListPodIdentityAssociations$ = ListPodIdentityAssociations$;
+    exports.ListPodIdentityAssociationsCommand = ListPodIdentityAssociationsCommand3;
+    exports.ListPodIdentityAssociationsRequest$ = ListPodIdentityAssociationsRequest$;
+    exports.ListPodIdentityAssociationsResponse$ = ListPodIdentityAssociationsResponse$;
+    exports.ListTagsForResource$ = ListTagsForResource$;
+    exports.ListTagsForResourceCommand = ListTagsForResourceCommand;
+    exports.ListTagsForResourceRequest$ = ListTagsForResourceRequest$;
+    exports.ListTagsForResourceResponse$ = ListTagsForResourceResponse$;
+    exports.ListUpdates$ = ListUpdates$;
+    exports.ListUpdatesCommand = ListUpdatesCommand;
+    exports.ListUpdatesRequest$ = ListUpdatesRequest$;
+    exports.ListUpdatesResponse$ = ListUpdatesResponse$;
+    exports.LogSetup$ = LogSetup$;
+    exports.LogType = LogType;
+    exports.Logging$ = Logging$;
+    exports.MarketplaceInformation$ = MarketplaceInformation$;
+    exports.NodeRepairConfig$ = NodeRepairConfig$;
+    exports.NodeRepairConfigOverrides$ = NodeRepairConfigOverrides$;
+    exports.NodeResourcesFitConfig$ = NodeResourcesFitConfig$;
+    exports.NodeResourcesFitVersionConfig$ = NodeResourcesFitVersionConfig$;
+    exports.Nodegroup$ = Nodegroup$;
+    exports.NodegroupHealth$ = NodegroupHealth$;
+    exports.NodegroupIssueCode = NodegroupIssueCode;
+    exports.NodegroupResources$ = NodegroupResources$;
+    exports.NodegroupScalingConfig$ = NodegroupScalingConfig$;
+    exports.NodegroupStatus = NodegroupStatus;
+    exports.NodegroupUpdateConfig$ = NodegroupUpdateConfig$;
+    exports.NodegroupUpdateStrategies = NodegroupUpdateStrategies;
+    exports.NotFoundException = NotFoundException;
+    exports.NotFoundException$ = NotFoundException$;
+    exports.OIDC$ = OIDC$;
+    exports.OidcIdentityProviderConfig$ = OidcIdentityProviderConfig$;
+    exports.OidcIdentityProviderConfigRequest$ = OidcIdentityProviderConfigRequest$;
+    exports.OutpostConfigRequest$ = OutpostConfigRequest$;
+    exports.OutpostConfigResponse$ = OutpostConfigResponse$;
+    exports.PodGcControllerConfigRequest$ = PodGcControllerConfigRequest$;
+    exports.PodGcControllerConfigResponse$ = PodGcControllerConfigResponse$;
+    exports.PodGcControllerVersionConfig$ = PodGcControllerVersionConfig$;
+    exports.PodIdentityAssociation$ = PodIdentityAssociation$;
+    exports.PodIdentityAssociationSummary$ = PodIdentityAssociationSummary$;
+    exports.PortRangeConstraints$ = PortRangeConstraints$;
+    exports.PortRangeParameterConfig$ = PortRangeParameterConfig$;
+    exports.Provider$ = Provider$;
+    exports.ProvisionedControlPlaneTier = ProvisionedControlPlaneTier;
+    exports.RegisterCluster$ = RegisterCluster$;
+    exports.RegisterClusterCommand = RegisterClusterCommand;
+    exports.RegisterClusterRequest$ = RegisterClusterRequest$;
+    exports.RegisterClusterResponse$ = RegisterClusterResponse$;
+    exports.RemoteAccessConfig$ = RemoteAccessConfig$;
+    exports.RemoteNetworkConfigRequest$ = RemoteNetworkConfigRequest$;
+    exports.RemoteNetworkConfigResponse$ = RemoteNetworkConfigResponse$;
+    exports.RemoteNodeNetwork$ = RemoteNodeNetwork$;
+    exports.RemotePodNetwork$ = RemotePodNetwork$;
+    exports.RepairAction = RepairAction;
+    exports.ResolveConflicts = ResolveConflicts;
+    exports.ResourceConstraints$ = ResourceConstraints$;
+    exports.ResourceInUseException = ResourceInUseException;
+    exports.ResourceInUseException$ = ResourceInUseException$;
+    exports.ResourceLimitExceededException = ResourceLimitExceededException;
+    exports.ResourceLimitExceededException$ = ResourceLimitExceededException$;
+    exports.ResourceNotFoundException = ResourceNotFoundException2;
+    exports.ResourceNotFoundException$ = ResourceNotFoundException$2;
+    exports.ResourcePropagationDelayException = ResourcePropagationDelayException;
+    exports.ResourcePropagationDelayException$ = ResourcePropagationDelayException$;
+    exports.ResourceWeight$ = ResourceWeight$;
+    exports.RollbackConfig$ = RollbackConfig$;
+    exports.ScoringStrategy$ = ScoringStrategy$;
+    exports.ScoringStrategyConfig$ = ScoringStrategyConfig$;
+    exports.ScoringStrategyConstraints$ = ScoringStrategyConstraints$;
+    exports.ScoringStrategyType = ScoringStrategyType;
+    exports.ServerException = ServerException;
+    exports.ServerException$ = ServerException$;
+    exports.ServiceNodePortRange$ = ServiceNodePortRange$;
+    exports.ServiceUnavailableException = ServiceUnavailableException;
+    exports.ServiceUnavailableException$ = ServiceUnavailableException$;
+    exports.SpreadLevel = SpreadLevel;
+    exports.SsoIdentity$ = SsoIdentity$;
+    exports.SsoIdentityType = SsoIdentityType;
+    exports.StartInsightsRefresh$ = StartInsightsRefresh$;
+    exports.StartInsightsRefreshCommand = StartInsightsRefreshCommand;
+    exports.StartInsightsRefreshRequest$ = StartInsightsRefreshRequest$;
+    exports.StartInsightsRefreshResponse$ = StartInsightsRefreshResponse$;
+    exports.StorageConfigRequest$ = StorageConfigRequest$;
+    exports.StorageConfigResponse$ = StorageConfigResponse$;
+    exports.SupportType = SupportType;
+    exports.TagResource$ = TagResource$;
+    exports.TagResourceCommand = TagResourceCommand;
+    exports.TagResourceRequest$ = TagResourceRequest$;
+    exports.TagResourceResponse$ = TagResourceResponse$;
+    exports.Taint$ = Taint$;
+    exports.TaintEffect = TaintEffect;
+    exports.ThrottlingException = ThrottlingException;
+    exports.ThrottlingException$ = ThrottlingException$;
+    exports.UnsupportedAvailabilityZoneException = UnsupportedAvailabilityZoneException;
+    exports.UnsupportedAvailabilityZoneException$ = UnsupportedAvailabilityZoneException$;
+    exports.UntagResource$ = UntagResource$;
+    exports.UntagResourceCommand = UntagResourceCommand;
+    exports.UntagResourceRequest$ = UntagResourceRequest$;
+    exports.UntagResourceResponse$ = UntagResourceResponse$;
+    exports.Update$ = Update$;
+    exports.UpdateAccessConfigRequest$ = UpdateAccessConfigRequest$;
+    exports.UpdateAccessEntry$ = UpdateAccessEntry$;
+    exports.UpdateAccessEntryCommand = UpdateAccessEntryCommand2;
+    exports.UpdateAccessEntryRequest$ = UpdateAccessEntryRequest$;
+    exports.UpdateAccessEntryResponse$ = UpdateAccessEntryResponse$;
+    exports.UpdateAckConfig$ = UpdateAckConfig$;
+    exports.UpdateAddon$ = UpdateAddon$;
+    exports.UpdateAddonCommand = UpdateAddonCommand2;
+    exports.UpdateAddonRequest$ = UpdateAddonRequest$;
+    exports.UpdateAddonResponse$ = UpdateAddonResponse$;
+    exports.UpdateArgoCdConfig$ = UpdateArgoCdConfig$;
+    exports.UpdateCapability$ = UpdateCapability$;
+    exports.UpdateCapabilityCommand = UpdateCapabilityCommand;
+    exports.UpdateCapabilityConfiguration$ = UpdateCapabilityConfiguration$;
+    exports.UpdateCapabilityRequest$ = UpdateCapabilityRequest$;
+    exports.UpdateCapabilityResponse$ = UpdateCapabilityResponse$;
+    exports.UpdateClusterConfig$ = UpdateClusterConfig$;
+    exports.UpdateClusterConfigCommand = UpdateClusterConfigCommand2;
+    exports.UpdateClusterConfigRequest$ = UpdateClusterConfigRequest$;
+    exports.UpdateClusterConfigResponse$ = UpdateClusterConfigResponse$;
+    exports.UpdateClusterVersion$ = UpdateClusterVersion$;
+    exports.UpdateClusterVersionCommand = UpdateClusterVersionCommand;
+    exports.UpdateClusterVersionRequest$ = UpdateClusterVersionRequest$;
+    exports.UpdateClusterVersionResponse$ = UpdateClusterVersionResponse$;
+    exports.UpdateEksAnywhereSubscription$ = UpdateEksAnywhereSubscription$;
+    exports.UpdateEksAnywhereSubscriptionCommand = UpdateEksAnywhereSubscriptionCommand;
+    exports.UpdateEksAnywhereSubscriptionRequest$ = UpdateEksAnywhereSubscriptionRequest$;
+    exports.UpdateEksAnywhereSubscriptionResponse$ = UpdateEksAnywhereSubscriptionResponse$;
+    exports.UpdateLabelsPayload$ = UpdateLabelsPayload$;
+    exports.UpdateNodegroupConfig$ = UpdateNodegroupConfig$;
+    exports.UpdateNodegroupConfigCommand = UpdateNodegroupConfigCommand2;
+    exports.UpdateNodegroupConfigRequest$ = UpdateNodegroupConfigRequest$;
+    exports.UpdateNodegroupConfigResponse$ = UpdateNodegroupConfigResponse$;
+    exports.UpdateNodegroupVersion$ = UpdateNodegroupVersion$;
+    exports.UpdateNodegroupVersionCommand = UpdateNodegroupVersionCommand;
+    exports.UpdateNodegroupVersionRequest$ = UpdateNodegroupVersionRequest$;
+    exports.UpdateNodegroupVersionResponse$ = UpdateNodegroupVersionResponse$;
+    exports.UpdateParam$ = UpdateParam$;
+    exports.UpdateParamType = UpdateParamType;
+    exports.UpdatePodIdentityAssociation$ = UpdatePodIdentityAssociation$;
+    exports.UpdatePodIdentityAssociationCommand = UpdatePodIdentityAssociationCommand2;
+    exports.UpdatePodIdentityAssociationRequest$ = UpdatePodIdentityAssociationRequest$;
+    exports.UpdatePodIdentityAssociationResponse$ = UpdatePodIdentityAssociationResponse$;
+    exports.UpdateRoleMappings$ = UpdateRoleMappings$;
+    exports.UpdateStatus = UpdateStatus;
+    exports.UpdateTaintsPayload$ = UpdateTaintsPayload$;
+    exports.UpdateType = UpdateType;
+    exports.UpgradePolicyRequest$ = UpgradePolicyRequest$;
+    exports.UpgradePolicyResponse$ = UpgradePolicyResponse$;
+    exports.VersionStatus = VersionStatus;
+    exports.VpcConfigRequest$ = VpcConfigRequest$;
+    exports.VpcConfigResponse$ = VpcConfigResponse$;
+    exports.WarmPoolConfig$ = WarmPoolConfig$;
+    exports.WarmPoolState = WarmPoolState;
+    exports.ZonalShiftConfigRequest$ = ZonalShiftConfigRequest$;
+    exports.ZonalShiftConfigResponse$ = ZonalShiftConfigResponse$;
+    exports.errorTypeRegistries = errorTypeRegistries5;
+    exports.paginateDescribeAddonVersions = paginateDescribeAddonVersions;
+    exports.paginateDescribeClusterVersions = paginateDescribeClusterVersions;
+    exports.paginateListAccessEntries = paginateListAccessEntries;
+    exports.paginateListAccessPolicies = paginateListAccessPolicies;
+    exports.paginateListAddons = paginateListAddons;
+    exports.paginateListAssociatedAccessPolicies = paginateListAssociatedAccessPolicies;
+    exports.paginateListCapabilities = paginateListCapabilities;
+    exports.paginateListCertificateAuthorities = paginateListCertificateAuthorities;
+    exports.paginateListClusters = paginateListClusters;
+    exports.paginateListEksAnywhereSubscriptions = paginateListEksAnywhereSubscriptions;
+    exports.paginateListFargateProfiles = paginateListFargateProfiles;
+    exports.paginateListIdentityProviderConfigs = paginateListIdentityProviderConfigs;
+    exports.paginateListInsights = paginateListInsights;
+    exports.paginateListNodegroups = paginateListNodegroups;
+    exports.paginateListPodIdentityAssociations = paginateListPodIdentityAssociations;
+    exports.paginateListUpdates = paginateListUpdates;
+    exports.waitForAddonActive = waitForAddonActive;
+    exports.waitForAddonDeleted = waitForAddonDeleted;
+    exports.waitForCertificateAuthorityUpdateComplete = waitForCertificateAuthorityUpdateComplete;
+    exports.waitForClusterActive = waitForClusterActive;
+    exports.waitForClusterDeleted = waitForClusterDeleted;
+    exports.waitForFargateProfileActive = waitForFargateProfileActive;
+    exports.waitForFargateProfileDeleted = waitForFargateProfileDeleted;
+    exports.waitForNodegroupActive = waitForNodegroupActive;
+    exports.waitForNodegroupDeleted = waitForNodegroupDeleted;
+    exports.waitUntilAddonActive = waitUntilAddonActive2;
+    exports.waitUntilAddonDeleted = waitUntilAddonDeleted2;
+    exports.waitUntilCertificateAuthorityUpdateComplete = waitUntilCertificateAuthorityUpdateComplete;
+    exports.waitUntilClusterActive = waitUntilClusterActive2;
+    exports.waitUntilClusterDeleted = waitUntilClusterDeleted2;
+    exports.waitUntilFargateProfileActive = waitUntilFargateProfileActive;
+    exports.waitUntilFargateProfileDeleted = waitUntilFargateProfileDeleted;
+    exports.waitUntilNodegroupActive = waitUntilNodegroupActive2;
+    exports.waitUntilNodegroupDeleted = waitUntilNodegroupDeleted2;
   }
 });
 
@@ -63385,6 +63385,7 @@ function summaryMarkdown(result, analysis) {
 
 // src/operations/aws-clients.ts
 var import_client_cloudwatch2 = __toESM(require_dist_cjs17(), 1);
+var import_client_iam = __toESM(require_dist_cjs19(), 1);
 
 // src/aws/clients.ts
 var import_client_elastic_load_balancing_v23 = __toESM(require_dist_cjs18(), 1);
@@ -63464,7 +63465,7 @@ function clientOptions(region) {
 }
 
 // src/eks/describe.ts
-var import_client_eks = __toESM(require_dist_cjs19(), 1);
+var import_client_eks = __toESM(require_dist_cjs20(), 1);
 function makeEksClient(region) {
   return new import_client_eks.EKSClient(clientOptions(region));
 }
@@ -63750,6 +63751,28 @@ function regionalClients() {
         c5.cloudwatch.destroy();
       }
       for (const e5 of eksClients.values()) e5.destroy();
+    }
+  };
+}
+function retireClients(target) {
+  const eks = makeEksClient(target.region);
+  const iam = new import_client_iam.IAMClient(clientOptions(target.region));
+  const elbv2 = makeElbv2Client(target.fileRegion);
+  return {
+    eks,
+    iam,
+    elbv2,
+    kube: () => connectCluster({
+      eks,
+      region: target.region,
+      eksName: target.eksName,
+      cluster: target.as,
+      credentials: () => eks.config.credentials()
+    }),
+    destroy() {
+      eks.destroy();
+      iam.destroy();
+      elbv2.destroy();
     }
   };
 }
@@ -66359,6 +66382,13 @@ function rollbackReconcileBody(outcome, runUrl) {
     "This PR sets `weights` in the file to what the ALB now has, so git and the ALB agree again. Merging it changes nothing on the ALB."
   ].join("\n");
 }
+var RETIRE_HEADING = {
+  retired: "retired",
+  planned: "plan (dry run, nothing changed)",
+  refused: "refused, nothing changed",
+  stopped: "stopped",
+  failed: "failed"
+};
 
 // src/operations/plan.ts
 async function planFile(input, deps) {
@@ -66417,7 +66447,7 @@ async function planFile(input, deps) {
     plan.problems.push({ message: live.problem, at: head.locate(["routes"]) });
   } else {
     plan.live = live.routes;
-    const gate = await gateStep(
+    const gate2 = await gateStep(
       {
         head,
         ...base ? { base } : {},
@@ -66429,18 +66459,18 @@ async function planFile(input, deps) {
       },
       deps
     );
-    plan.noChange = gate.noChange;
-    plan.drift = gate.drift;
-    plan.step = gate.step;
-    plan.health = gate.health;
-    plan.problems.push(...gate.problems);
-    plan.notes.push(...gate.notes);
-    if (gate.handoff) {
+    plan.noChange = gate2.noChange;
+    plan.drift = gate2.drift;
+    plan.step = gate2.step;
+    plan.health = gate2.health;
+    plan.problems.push(...gate2.problems);
+    plan.notes.push(...gate2.notes);
+    if (gate2.handoff) {
       plan.handoff = {
-        from: gate.handoff.from,
-        to: gate.handoff.to,
+        from: gate2.handoff.from,
+        to: gate2.handoff.to,
         lines: describePlan(
-          gate.handoff.plan,
+          gate2.handoff.plan,
           head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
           deps.clock.now()
         )
@@ -66850,22 +66880,22 @@ async function applyLocked(run2, loaded) {
     () => readLiveStage(run2, head)
   );
   if (!live) return;
-  const gate = await run2.deps.logger.group(
+  const gate2 = await run2.deps.logger.group(
     `Checking the step: ${run2.path}`,
     () => gateStage(run2, loaded, live)
   );
-  if (!gate) return;
-  if (gate.handoff) return handoffStage(run2, loaded, gate.handoff);
-  const shift = await shiftStage(run2, head, live, gate);
+  if (!gate2) return;
+  if (gate2.handoff) return handoffStage(run2, loaded, gate2.handoff);
+  const shift = await shiftStage(run2, head, live, gate2);
   if ("failed" in shift) {
     run2.out.restored = { restored: shift.failed.restored, notRestored: shift.failed.notRestored };
     return rolledBack(run2, head, headText, {
       reason: shift.failed.cancelled ? "the job was cancelled during the shift" : "the shift failed",
       detail: shift.failed.message,
-      live: gate.expected
+      live: gate2.expected
     });
   }
-  const verdict = await verifyStage(run2, head, gate, shift);
+  const verdict = await verifyStage(run2, head, gate2, shift);
   if (verdict.result?.healthy) return recordSuccess(run2, head, verdict.result);
   const reason = failureReason(run2, verdict);
   run2.deps.logger.warning(`Rolling back ${head.name}: ${reason}`);
@@ -66877,7 +66907,7 @@ async function applyLocked(run2, loaded) {
       head.clusters.map((c5) => c5.targetGroup)
     )
   );
-  return rolledBack(run2, head, headText, { reason, live: gate.expected });
+  return rolledBack(run2, head, headText, { reason, live: gate2.expected });
 }
 async function load(run2) {
   const { path: path4, event, deps, out } = run2;
@@ -66925,7 +66955,7 @@ async function gateStage(run2, loaded, live) {
   const { head, base } = loaded;
   const { deps, out, options } = run2;
   const show2 = weightsText(head);
-  const gate = await gateStep(
+  const gate2 = await gateStep(
     {
       head,
       ...base ? { base } : {},
@@ -66953,26 +66983,26 @@ async function gateStage(run2, loaded, live) {
     },
     deps
   );
-  for (const h5 of gate.health) {
+  for (const h5 of gate2.health) {
     deps.logger.info(
       `${h5.ok ? "ok" : "NOT ENOUGH"}: ${h5.cluster} ${h5.shown} (needs \u2265 ${h5.required} healthy)`
     );
   }
   const ownerStep = base !== void 0 && base.owner !== head.owner;
-  if (gate.noChange && !ownerStep) {
+  if (gate2.noChange && !ownerStep) {
     out.status = "unchanged";
     out.message = `Every route already has ${show2(head.weights)}; nothing to shift or verify.`;
     return void 0;
   }
-  out.health = gate.health;
-  if (gate.problems.length > 0) {
-    refuse(out, gate.problems);
+  out.health = gate2.health;
+  if (gate2.problems.length > 0) {
+    refuse(out, gate2.problems);
     return void 0;
   }
-  if (gate.step.forced) deps.logger.warning(gate.step.message);
-  return gate;
+  if (gate2.step.forced) deps.logger.warning(gate2.step.message);
+  return gate2;
 }
-async function shiftStage(run2, head, live, gate) {
+async function shiftStage(run2, head, live, gate2) {
   const { deps, out, options } = run2;
   try {
     const shift = await shiftWeights(
@@ -66980,7 +67010,7 @@ async function shiftStage(run2, head, live, gate) {
         routes: head.routes,
         live: live.map((r5) => r5.read),
         desired: targetGroupWeights(head, head.weights),
-        expect: targetGroupWeights(head, gate.expected),
+        expect: targetGroupWeights(head, gate2.expected),
         dryRun: false,
         settleMs: options.settings.settleMs
       },
@@ -66996,9 +67026,9 @@ async function shiftStage(run2, head, live, gate) {
     throw e5;
   }
 }
-async function verifyStage(run2, head, gate, shift) {
+async function verifyStage(run2, head, gate2, shift) {
   const { deps, out, options } = run2;
-  const targets = gate.targets;
+  const targets = gate2.targets;
   if (!targets) return { error: new Error("the analysis targets were not resolved") };
   const { elbv2, cloudwatch: cloudwatch2 } = deps.aws(head.region);
   try {
@@ -67497,8 +67527,8 @@ function capitalize(text2) {
 }
 
 // src/cli/cluster.ts
-var import_client_eks5 = __toESM(require_dist_cjs19(), 1);
-var import_client_iam3 = __toESM(require_dist_cjs20(), 1);
+var import_client_eks7 = __toESM(require_dist_cjs20(), 1);
+var import_client_iam5 = __toESM(require_dist_cjs19(), 1);
 import { existsSync } from "node:fs";
 import { mkdir as mkdir2, mkdtemp, rm as rm2, writeFile as writeFile3 } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -69402,11 +69432,11 @@ function childGroupsRunning(executable) {
 }
 
 // src/operations/create-cluster.ts
-var import_client_eks4 = __toESM(require_dist_cjs19(), 1);
+var import_client_eks4 = __toESM(require_dist_cjs20(), 1);
 
 // src/eks/live.ts
-var import_client_eks2 = __toESM(require_dist_cjs19(), 1);
-var import_client_iam = __toESM(require_dist_cjs20(), 1);
+var import_client_eks2 = __toESM(require_dist_cjs20(), 1);
+var import_client_iam2 = __toESM(require_dist_cjs19(), 1);
 
 // src/eks/plan.ts
 function emptyLive() {
@@ -69897,7 +69927,7 @@ async function readAccessEntry(eks, clusterName, principalArn, opts = {}) {
 }
 async function findOidcProvider(iam, issuer, opts = {}) {
   const host = issuer.replace(/^https:\/\//, "");
-  const list3 = await iam.send(new import_client_iam.ListOpenIDConnectProvidersCommand({}), opts);
+  const list3 = await iam.send(new import_client_iam2.ListOpenIDConnectProvidersCommand({}), opts);
   return list3.OpenIDConnectProviderList?.map((p3) => p3.Arn ?? "").find(
     (arn) => arn.endsWith(`:oidc-provider/${host}`)
   );
@@ -69951,8 +69981,8 @@ async function notFoundAsUndefined(p3) {
 }
 
 // src/eks/write.ts
-var import_client_eks3 = __toESM(require_dist_cjs19(), 1);
-var import_client_iam2 = __toESM(require_dist_cjs20(), 1);
+var import_client_eks3 = __toESM(require_dist_cjs20(), 1);
+var import_client_iam3 = __toESM(require_dist_cjs19(), 1);
 import { createHash as createHash6 } from "node:crypto";
 function requestToken(...parts) {
   return createHash6("sha256").update(parts.join("\0")).digest("hex").slice(0, 36);
@@ -70045,7 +70075,7 @@ async function updateClusterConfig(input, c5, opts) {
 }
 async function createOidcProvider(issuer, c5, tags, opts) {
   const r5 = await c5.iam.send(
-    new import_client_iam2.CreateOpenIDConnectProviderCommand({
+    new import_client_iam3.CreateOpenIDConnectProviderCommand({
       Url: issuer,
       ClientIDList: ["sts.amazonaws.com"],
       ...Object.keys(tags).length > 0 ? { Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } : {}
@@ -70707,9 +70737,127 @@ function stateSentence(states) {
   return `State now: ${states.map((s2) => `${s2.resource} ${s2.name} ${s2.state}${s2.issues?.length ? ` (${s2.issues.join("; ")})` : ""}`).join("; ")}.`;
 }
 
-// src/operations/sync-apps.ts
-import { copyFile as copyFile2, readFile as readFile5, readdir as readdir2, stat as stat2, writeFile as writeFile2 } from "node:fs/promises";
-import { extname as extname2, join as join9 } from "node:path";
+// src/operations/retire-cluster.ts
+var import_client_eks6 = __toESM(require_dist_cjs20(), 1);
+var import_client_elastic_load_balancing_v28 = __toESM(require_dist_cjs18(), 1);
+
+// src/eks/teardown.ts
+var import_client_eks5 = __toESM(require_dist_cjs20(), 1);
+var import_client_iam4 = __toESM(require_dist_cjs19(), 1);
+async function readTeardown(clients, name, opts, issuer) {
+  const { eks } = clients;
+  const described = await notFoundAsUndefined(eks.send(new import_client_eks5.DescribeClusterCommand({ name }), opts));
+  const cluster = described?.cluster;
+  const state2 = { nodegroups: [], addons: [], podIdentityAssociations: [] };
+  if (cluster) state2.cluster = cluster;
+  const theIssuer = cluster?.identity?.oidc?.issuer ?? issuer;
+  await Promise.all([
+    cluster ? listAll(eks, name, opts).then((x) => Object.assign(state2, x)) : Promise.resolve(void 0),
+    theIssuer ? findOidcProvider(clients.iam, theIssuer, opts).then((arn) => {
+      if (arn) state2.oidcProviderArn = arn;
+    }) : Promise.resolve(void 0)
+  ]);
+  return state2;
+}
+async function listAll(eks, clusterName, opts) {
+  const pages = async (read) => {
+    const out = [];
+    let token;
+    do {
+      const page = await read(token);
+      out.push(...page.items);
+      token = page.nextToken;
+    } while (token);
+    return out;
+  };
+  const orNone = (p3) => notFoundAsUndefined(p3).then((x) => x ?? []);
+  const [ngNames, addonNames, pias] = await Promise.all([
+    orNone(
+      pages(async (nextToken) => {
+        const r5 = await eks.send(new import_client_eks5.ListNodegroupsCommand({ clusterName, nextToken }), opts);
+        return { items: r5.nodegroups ?? [], ...r5.nextToken ? { nextToken: r5.nextToken } : {} };
+      })
+    ),
+    orNone(
+      pages(async (nextToken) => {
+        const r5 = await eks.send(new import_client_eks5.ListAddonsCommand({ clusterName, nextToken }), opts);
+        return { items: r5.addons ?? [], ...r5.nextToken ? { nextToken: r5.nextToken } : {} };
+      })
+    ),
+    orNone(
+      pages(async (nextToken) => {
+        const r5 = await eks.send(
+          new import_client_eks5.ListPodIdentityAssociationsCommand({ clusterName, nextToken }),
+          opts
+        );
+        return {
+          items: (r5.associations ?? []).map((a5) => ({
+            id: a5.associationId ?? "",
+            namespace: a5.namespace ?? "",
+            serviceAccount: a5.serviceAccount ?? ""
+          })),
+          ...r5.nextToken ? { nextToken: r5.nextToken } : {}
+        };
+      })
+    )
+  ]);
+  const [nodegroups, addons] = await Promise.all([
+    Promise.all(
+      ngNames.map(async (n3) => {
+        const r5 = await notFoundAsUndefined(
+          eks.send(new import_client_eks5.DescribeNodegroupCommand({ clusterName, nodegroupName: n3 }), opts)
+        );
+        return r5?.nodegroup ? { name: n3, status: r5.nodegroup.status ?? "?" } : void 0;
+      })
+    ),
+    Promise.all(
+      addonNames.map(async (a5) => {
+        const r5 = await notFoundAsUndefined(
+          eks.send(new import_client_eks5.DescribeAddonCommand({ clusterName, addonName: a5 }), opts)
+        );
+        return r5?.addon ? { name: a5, status: r5.addon.status ?? "?" } : void 0;
+      })
+    )
+  ]);
+  return {
+    nodegroups: nodegroups.filter((x) => x !== void 0).sort(byName),
+    addons: addons.filter((x) => x !== void 0).sort(byName),
+    podIdentityAssociations: pias.sort(
+      (a5, b5) => `${a5.namespace}/${a5.serviceAccount}`.localeCompare(`${b5.namespace}/${b5.serviceAccount}`)
+    )
+  };
+}
+function byName(a5, b5) {
+  return a5.name.localeCompare(b5.name);
+}
+async function deletePodIdentityAssociation(eks, clusterName, associationId, opts) {
+  return gone(
+    eks.send(new import_client_eks5.DeletePodIdentityAssociationCommand({ clusterName, associationId }), opts)
+  );
+}
+async function deleteNodegroup(eks, clusterName, nodegroupName, opts) {
+  return gone(eks.send(new import_client_eks5.DeleteNodegroupCommand({ clusterName, nodegroupName }), opts));
+}
+async function deleteAddon(eks, clusterName, addonName, opts) {
+  return gone(eks.send(new import_client_eks5.DeleteAddonCommand({ clusterName, addonName }), opts));
+}
+async function deleteCluster(eks, name, opts) {
+  return gone(eks.send(new import_client_eks5.DeleteClusterCommand({ name }), opts));
+}
+async function deleteOidcProvider(clients, arn, opts) {
+  return gone(
+    clients.iam.send(
+      new import_client_iam4.DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }),
+      opts
+    )
+  );
+}
+async function gone(p3) {
+  return await notFoundAsUndefined(p3.then(() => true)) ?? false;
+}
+
+// src/kube/target-group-binding.ts
+var import_client_elastic_load_balancing_v27 = __toESM(require_dist_cjs18(), 1);
 
 // src/kube/argv.ts
 var FIELD_MANAGER = "eks-cluster-canary";
@@ -70871,72 +71019,6 @@ function workloadsIn(text2, namespace, source) {
 function formatRef(ref) {
   return ref.namespace ? `${ref.kind} ${ref.namespace}/${ref.name}` : `${ref.kind} ${ref.name}`;
 }
-
-// src/kube/post-render.ts
-import { chmod as chmod2, writeFile } from "node:fs/promises";
-import { join as join8 } from "node:path";
-async function writePostRenderer(options) {
-  const policyFile = join8(options.dir, "singletons-policy.json");
-  const recordFile = join8(options.dir, "singletons-stopped.jsonl");
-  const executable = join8(options.dir, "stop-singletons");
-  const policy = { ...options.policy, record: recordFile };
-  await writeFile(policyFile, JSON.stringify(policy));
-  await writeFile(recordFile, "");
-  await writeFile(
-    executable,
-    `#!/bin/sh
-exec ${shellQuote2(options.node)} ${shellQuote2(options.script)} --policy ${shellQuote2(policyFile)}
-`
-  );
-  await chmod2(executable, 493);
-  return { executable, policyFile, recordFile };
-}
-function shellQuote2(s2) {
-  return `'${s2.replace(/'/g, `'\\''`)}'`;
-}
-
-// src/kube/singletons.ts
-function stopSingletonsInDocs(docs, policy) {
-  const stopped = [];
-  for (const o3 of manifestObjects(docs)) {
-    const namespace = o3.ref.namespace || policy.defaultNamespace || "";
-    const inScope = !policy.namespaces || namespace === "" || policy.namespaces.includes(namespace);
-    if (!inScope) continue;
-    const ref = { ...o3.ref, namespace };
-    if (o3.ref.kind === "CronJob") {
-      o3.doc.setIn([...o3.path, "spec", "suspend"], true);
-      stopped.push({ ...ref, set: "suspend: true" });
-    } else if (o3.ref.kind === "Deployment" && matches(o3.labels, policy.selector)) {
-      o3.doc.setIn([...o3.path, "spec", "replicas"], 0);
-      stopped.push({ ...ref, set: "replicas: 0" });
-    }
-  }
-  return stopped;
-}
-function runningSingletons(objects, policy) {
-  const out = [];
-  for (const o3 of objects) {
-    const ref = {
-      kind: o3.kind ?? "",
-      namespace: o3.metadata?.namespace ?? "",
-      name: o3.metadata?.name ?? ""
-    };
-    if (policy.namespaces && !policy.namespaces.includes(ref.namespace)) continue;
-    if (ref.kind === "CronJob" && o3.spec?.suspend !== true)
-      out.push({ ...ref, set: "suspend: true" });
-    if (ref.kind === "Deployment" && matches(o3.metadata?.labels ?? {}, policy.selector) && (o3.spec?.replicas ?? 1) > 0) {
-      out.push({ ...ref, set: "replicas: 0" });
-    }
-  }
-  return out;
-}
-function matches(labels, selector) {
-  if (!selector || Object.keys(selector).length === 0) return false;
-  return Object.entries(selector).every(([k5, v]) => labels[k5] === v);
-}
-
-// src/kube/target-group-binding.ts
-var import_client_elastic_load_balancing_v27 = __toESM(require_dist_cjs18(), 1);
 
 // src/kube/workloads.ts
 async function kubectlJson(tools, kubeconfig, args) {
@@ -71208,6 +71290,783 @@ async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealt
     }
     await options.sleep(2e3, options.signal);
   }
+}
+
+// src/kube/retire.ts
+var TGB_PATH = `/apis/${TGB_API_VERSION}`;
+async function listBindings(api) {
+  const list3 = await api.find(`${TGB_PATH}/targetgroupbindings`);
+  return (list3?.items ?? []).map((t) => ({
+    namespace: t.metadata.namespace,
+    name: t.metadata.name,
+    targetGroupArn: t.spec?.targetGroupARN ?? "",
+    serviceName: t.spec?.serviceRef?.name ?? "",
+    deleting: t.metadata.deletionTimestamp !== void 0,
+    finalizers: t.metadata.finalizers ?? []
+  })).sort((a5, b5) => `${a5.namespace}/${a5.name}`.localeCompare(`${b5.namespace}/${b5.name}`));
+}
+async function deleteBinding(api, b5) {
+  const path4 = `${TGB_PATH}/namespaces/${b5.namespace}/targetgroupbindings/${b5.name}`;
+  if (!await api.find(path4)) return false;
+  try {
+    await api.delete(path4);
+    return true;
+  } catch (e5) {
+    if (e5.status === 404) return false;
+    throw e5;
+  }
+}
+async function clusterAddresses(api) {
+  const [pods, slices] = await Promise.all([
+    api.get("/api/v1/pods"),
+    api.get("/apis/discovery.k8s.io/v1/endpointslices")
+  ]);
+  const out = /* @__PURE__ */ new Set();
+  for (const p3 of pods.items) {
+    if (p3.status?.podIP) out.add(p3.status.podIP);
+    for (const ip of p3.status?.podIPs ?? []) out.add(ip.ip);
+  }
+  for (const s2 of slices.items) {
+    for (const e5 of s2.endpoints ?? []) for (const a5 of e5.addresses ?? []) out.add(a5);
+  }
+  return out;
+}
+function singletonsStillRunning(cluster, states) {
+  const out = [];
+  for (const s2 of [...states.values()].sort((a5, b5) => refKey(a5).localeCompare(refKey(b5)))) {
+    const what = refKey(s2);
+    const why = [];
+    if (s2.mark) why.push(`a handoff to ${s2.mark.to} is in flight (its mark is on it)`);
+    if (s2.kind === "CronJob") {
+      if (s2.live) why.push("is not suspended");
+      const running = activeJobs(s2);
+      if (running.length > 0) {
+        why.push(
+          `has ${running.length} running Job${running.length === 1 ? "" : "s"} (${running.map((j5) => j5.name).join(", ")})`
+        );
+      }
+    } else {
+      if (s2.live) why.push(`has ${s2.replicas ?? 1} replica${s2.replicas === 1 ? "" : "s"}`);
+      else if (s2.pods > 0) why.push(`still has ${s2.pods} pod${s2.pods === 1 ? "" : "s"}`);
+    }
+    if (why.length > 0) out.push(`${what} on ${cluster} ${why.join(" and ")}`);
+  }
+  return out;
+}
+
+// src/operations/retire-cluster.ts
+var SERVING = /* @__PURE__ */ new Set(["ACTIVE", "UPDATING"]);
+var StepFailedError = class extends ExplainedError {
+  name = "StepFailedError";
+};
+async function retireCluster(settings2, ctx) {
+  const { as } = settings2;
+  const served = servedBy(settings2);
+  const spec = served[0].spec;
+  const startedAt = ctx.clock.now();
+  const deadline = startedAt.getTime() + settings2.timeoutMs;
+  const timeout = new AbortController();
+  const timer = setTimeout(
+    () => timeout.abort(new Error(`timed out after ${formatDuration(settings2.timeoutMs)}`)),
+    settings2.timeoutMs
+  );
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout.signal]) : timeout.signal;
+  const steps = [];
+  const base = {
+    command: "retire-cluster",
+    cluster: as,
+    eksName: spec.eks,
+    region: settings2.region,
+    targetGroups: targetGroupsOf(served),
+    dryRun: settings2.dryRun,
+    steps,
+    startedAt
+  };
+  let plan = [];
+  let notes = [];
+  let issuer;
+  const held = {};
+  let changing = false;
+  const closeApi = () => {
+    held.api?.close();
+    delete held.api;
+  };
+  try {
+    const survey = await ctx.logger.group(`Reading what exists: ${as} (${spec.eks})`, async () => {
+      const s2 = await readSurvey(settings2, served, ctx, signal, (a5) => held.api = a5);
+      issuer = s2.eks.cluster?.identity?.oidc?.issuer;
+      return s2;
+    });
+    const refusals = gate(settings2, served, survey);
+    ({ plan, notes } = planOf(as, spec, survey, issuer));
+    for (const p3 of plan) {
+      ctx.logger.info(`${p3.action.padEnd(7)} ${p3.resource} ${p3.name}: ${p3.state}`);
+    }
+    for (const n3 of notes) ctx.logger.info(n3);
+    if (refusals.length > 0) {
+      for (const r5 of refusals) ctx.logger.warning(r5);
+      return {
+        ...base,
+        status: "refused",
+        refusals,
+        plan,
+        notes,
+        failure: `Refused to retire ${as}; nothing was changed:
+${refusals.map((r5) => `- ${r5}`).join("\n")}`,
+        endedAt: ctx.clock.now()
+      };
+    }
+    if (settings2.dryRun) {
+      return { ...base, status: "planned", refusals, plan, notes, endedAt: ctx.clock.now() };
+    }
+    if (plan.every((p3) => p3.action === "gone" || p3.action === "unknown")) {
+      ctx.logger.info(`${as} (${spec.eks}) is retired already: nothing to do.`);
+      return { ...base, status: "retired", refusals, plan, notes, endedAt: ctx.clock.now() };
+    }
+    const run2 = new Retirer(settings2, served, ctx, signal, deadline, survey, steps, held.api);
+    changing = true;
+    await ctx.logger.group(`Retiring ${as} (${spec.eks})`, () => run2.run());
+    closeApi();
+    return { ...base, status: "retired", refusals, plan, notes, endedAt: ctx.clock.now() };
+  } catch (e5) {
+    const stopped = signal.aborted;
+    if (!stopped && !changing) throw e5;
+    if (!stopped && !(e5 instanceof StepFailedError) && e5 instanceof Error && e5.stack) {
+      ctx.logger.debug(e5.stack);
+    }
+    closeApi();
+    const left = await readLeft(settings2, served, ctx, issuer);
+    const still = left.filter((p3) => p3.action !== "gone");
+    const why = stopped ? `Stopped (${errorMessage(signal.reason)}).` : e5 instanceof StepFailedError ? e5.message : `${e5 instanceof Error && "$metadata" in e5 ? `${e5.name}: ` : ""}${errorMessage(e5)}`.replace(
+      /\.?$/,
+      "."
+    );
+    const done = steps.length > 0 ? ` Done: ${steps.map((s2) => s2.what).join("; ")}.` : "";
+    const rest = still.length > 0 ? ` Still there: ${still.map((p3) => `${p3.resource} ${p3.name} (${p3.state})`).join("; ")}.` : " Nothing is left.";
+    return {
+      ...base,
+      status: stopped ? "stopped" : "failed",
+      refusals: [],
+      plan,
+      notes,
+      left,
+      failure: `${why}${done}${rest} Run again to continue from here.`,
+      endedAt: ctx.clock.now()
+    };
+  } finally {
+    clearTimeout(timer);
+    closeApi();
+  }
+}
+function retireTarget(files, as, asName) {
+  const first = files[0];
+  if (!first) throw new ConfigurationError("No rollout file was given.");
+  for (const file of files) {
+    if (!file.clusters.some((c5) => c5.name === as)) {
+      throw new ConfigurationError(
+        `${asName} is "${as}", which is not a cluster of ${file.path}; its clusters are ${file.clusters.map((c5) => c5.name).join(", ")}. Retire a cluster while the files still name it, and remove it from them afterwards.`
+      );
+    }
+  }
+  const eksOf = (f5) => f5.clusters.find((c5) => c5.name === as)?.eks ?? "";
+  const otherEks = files.find((f5) => eksOf(f5) !== eksOf(first));
+  if (otherEks) {
+    throw new ConfigurationError(
+      `${first.path} says ${as} is EKS cluster ${eksOf(first)}, ${otherEks.path} says ${eksOf(otherEks)}: give the files of one EKS cluster per run.`
+    );
+  }
+  const otherRegion = files.find((f5) => f5.region !== first.region);
+  if (otherRegion) {
+    throw new ConfigurationError(
+      `${first.path} is in ${first.region}, ${otherRegion.path} in ${otherRegion.region}: the target groups of one cluster are in its region; give the files of that region.`
+    );
+  }
+  return { eksName: eksOf(first), fileRegion: first.region };
+}
+function servedBy(settings2) {
+  retireTarget(settings2.files, settings2.as, "The cluster");
+  return settings2.files.map((file) => ({
+    file,
+    spec: file.clusters.find((c5) => c5.name === settings2.as)
+  }));
+}
+function targetGroupsOf(served) {
+  return [...new Set(served.map((x) => x.spec.targetGroup))];
+}
+async function readSurvey(settings2, served, ctx, signal, keepApi, issuer) {
+  const opts = { abortSignal: signal };
+  const eksName = served[0].spec.eks;
+  const tgs = targetGroupsOf(served);
+  const [eks, ...routes] = await Promise.all([
+    readTeardown(ctx.clients, eksName, opts, issuer),
+    ...served.map((x) => readRouteWeights(ctx.clients.elbv2, x.file, x.spec.targetGroup, signal))
+  ]);
+  const survey = {
+    eks,
+    routes: routes.flatMap((r5) => r5.routes),
+    routeProblems: routes.flatMap((r5) => r5.problems),
+    groups: []
+  };
+  const status = eks.cluster?.status ?? "";
+  if (SERVING.has(status)) {
+    try {
+      const api = await ctx.clients.kube();
+      keepApi(api);
+      const policies = new Map(
+        served.map((x) => [JSON.stringify(handoffPolicy(x.file)), handoffPolicy(x.file)])
+      );
+      const [all, addresses, ...singletons] = await Promise.all([
+        listBindings(api),
+        clusterAddresses(api),
+        ...[...policies.values()].map((p3) => readSingletons2(api, p3))
+      ]);
+      survey.kube = {
+        bindings: all.filter((b5) => tgs.includes(b5.targetGroupArn)),
+        foreign: all.filter((b5) => !tgs.includes(b5.targetGroupArn)),
+        addresses,
+        singletons: new Map(singletons.flatMap((m3) => [...m3]))
+      };
+    } catch (e5) {
+      if (signal.aborted) throw e5;
+      survey.kube = { error: errorMessage(e5) };
+    }
+  }
+  const here = survey.kube && "addresses" in survey.kube ? survey.kube.addresses : /* @__PURE__ */ new Set();
+  survey.groups = await Promise.all(
+    tgs.map(async (arn) => {
+      try {
+        const all = await describeTargets(ctx.clients.elbv2, arn, signal);
+        return {
+          arn,
+          here: all.filter((t) => here.has(t.id)),
+          other: all.filter((t) => !here.has(t.id))
+        };
+      } catch (e5) {
+        if (signal.aborted) throw e5;
+        return { arn, here: [], other: [], problem: errorMessage(e5) };
+      }
+    })
+  );
+  return survey;
+}
+async function readLeft(settings2, served, ctx, issuer) {
+  const signal = AbortSignal.timeout(5e3);
+  const opened = [];
+  try {
+    const s2 = await readSurvey(settings2, served, ctx, signal, (api) => opened.push(api), issuer);
+    return planOf(settings2.as, served[0].spec, s2, issuer).plan;
+  } catch (e5) {
+    return [
+      {
+        resource: "cluster",
+        name: served[0].spec.eks,
+        action: "unknown",
+        state: `could not be read: ${errorMessage(e5)}`
+      }
+    ];
+  } finally {
+    for (const api of opened) api.close();
+  }
+}
+async function readRouteWeights(elbv2, file, targetGroup, signal) {
+  const routes = [];
+  const problems = [];
+  await Promise.all(
+    file.routes.map(async (ref) => {
+      let actions;
+      try {
+        if (ref.kind === "listener") {
+          const r5 = await elbv2.send(new import_client_elastic_load_balancing_v28.DescribeListenersCommand({ ListenerArns: [ref.arn] }), {
+            abortSignal: signal
+          });
+          actions = r5.Listeners?.[0]?.DefaultActions;
+        } else {
+          const r5 = await elbv2.send(new import_client_elastic_load_balancing_v28.DescribeRulesCommand({ RuleArns: [ref.arn] }), {
+            abortSignal: signal
+          });
+          actions = r5.Rules?.[0]?.Actions;
+        }
+      } catch (e5) {
+        if (signal.aborted) throw e5;
+        problems.push(`Could not read the ${ref.kind} ${ref.arn}: ${errorMessage(e5)}`);
+        return;
+      }
+      const weights = {};
+      for (const a5 of (actions ?? []).filter((x) => x.Type === "forward")) {
+        for (const [tg, w] of Object.entries(forwardWeights(a5)))
+          weights[tg] = (weights[tg] ?? 0) + w;
+      }
+      routes.push({
+        file,
+        targetGroup,
+        ref,
+        weight: weights[targetGroup] ?? 0,
+        live: formatClusterWeights(
+          clusterWeights(file, weights),
+          file.clusters.map((c5) => c5.name)
+        )
+      });
+    })
+  );
+  const order = file.routes.map((r5) => r5.arn);
+  routes.sort((a5, b5) => order.indexOf(a5.ref.arn) - order.indexOf(b5.ref.arn));
+  return { routes, problems };
+}
+async function describeTargets(elbv2, targetGroup, signal) {
+  const r5 = await elbv2.send(new import_client_elastic_load_balancing_v28.DescribeTargetHealthCommand({ TargetGroupArn: targetGroup }), {
+    abortSignal: signal
+  });
+  return (r5.TargetHealthDescriptions ?? []).map((d5) => ({
+    id: d5.Target?.Id ?? "?",
+    port: d5.Target?.Port,
+    state: d5.TargetHealth?.State ?? "unknown"
+  }));
+}
+function gate(settings2, served, s2) {
+  const { as } = settings2;
+  const eksName = served[0].spec.eks;
+  const reasons = [];
+  for (const { file } of served) {
+    const at = (path4) => {
+      const p3 = file.locate(path4);
+      return `${file.path}:${p3.line}:${p3.col}`;
+    };
+    if (file.owner === as) {
+      reasons.push(
+        `${at(["owner"])}: ${as} is the owner: it runs the CronJobs and singletons. Merge a change of owner to another cluster first (the rollout action hands them over), then retire ${as}.`
+      );
+    }
+    const desired = file.weights[as] ?? 0;
+    if (desired !== 0) {
+      reasons.push(
+        `${at(["weights", as])}: the rollout file gives ${as} weight ${desired}. Move its traffic away first: merge (and apply) a rollout file with ${as}: 0.`
+      );
+    }
+  }
+  for (const r5 of s2.routes.filter((x) => x.weight > 0)) {
+    reasons.push(
+      `The ALB still sends ${as} traffic: ${r5.ref.kind} ${r5.ref.arn} forwards with weight ${r5.weight} to ${shortName(r5.targetGroup)} (live: ${r5.live}). Apply a rollout step of ${r5.file.path} that gives ${as} 0 on every route, then run again.`
+    );
+  }
+  reasons.push(...s2.routeProblems.map((p3) => `${p3}; the live weight of ${as} cannot be checked.`));
+  const status = s2.eks.cluster?.status;
+  if (status !== void 0 && !SERVING.has(status) && status !== "DELETING") {
+    reasons.push(
+      `Cluster ${eksName} is ${status}: its apiserver cannot be checked for running singletons and bindings. Wait until it is ACTIVE, or delete it by hand (aws eks delete-cluster --name ${eksName} --region ${settings2.region}, after its node groups).`
+    );
+  }
+  if (s2.kube && "error" in s2.kube) {
+    reasons.push(
+      `Cannot read the apiserver of ${as} (${eksName}) to check that the handoff is done and find its TargetGroupBindings: ${s2.kube.error}`
+    );
+  }
+  if (s2.kube && "singletons" in s2.kube) {
+    const running = singletonsStillRunning(as, s2.kube.singletons);
+    if (running.length > 0) {
+      const to = served.find((x) => x.file.owner !== as)?.file.owner;
+      reasons.push(
+        `The singleton handoff is not done on ${as}: ${running.join("; ")}. ${to ? `Run the owner step to ${to} again (rollout apply of the file with owner: ${to}), or wait for the running Jobs` : "Move the owner away"} so that nothing runs on ${as}, then run again.`
+      );
+    }
+    for (const b5 of s2.kube.foreign) {
+      reasons.push(
+        `TargetGroupBinding ${b5.namespace}/${b5.name} in ${as} binds ${b5.targetGroupArn ? shortName(b5.targetGroupArn) : "a target group by name"}, which no rollout file given here gives to ${as}: its traffic may still reach ${as}. Give the rollout file of that service too (rollout-file takes several), or delete the binding once its traffic is elsewhere, then run again.`
+      );
+    }
+    const bound = new Set(s2.kube.bindings.map((b5) => b5.targetGroupArn));
+    for (const g5 of s2.groups.filter((x) => !bound.has(x.arn))) {
+      const stay = g5.here.filter((t) => t.state !== "draining");
+      if (stay.length === 0) continue;
+      reasons.push(
+        `${stay.length} target(s) of ${as} are registered in ${shortName(g5.arn)} (${stay.map(targetText).join(", ")}) but no TargetGroupBinding in ${as} binds it, so nothing would deregister them. Deregister them (aws elbv2 deregister-targets --target-group-arn ${g5.arn} --targets ${stay.map((t) => `Id=${t.id}${t.port ? `,Port=${t.port}` : ""}`).join(" ")}), then run again.`
+      );
+    }
+  }
+  return reasons;
+}
+function targetText(t) {
+  return `${t.id}${t.port ? `:${t.port}` : ""} ${t.state}`;
+}
+function planOf(as, spec, s2, issuer) {
+  const plan = [];
+  const notes = [];
+  const c5 = s2.eks.cluster;
+  if (s2.kube && "bindings" in s2.kube) {
+    for (const b5 of s2.kube.bindings) {
+      plan.push({
+        resource: "target-group-binding",
+        name: `${b5.namespace}/${b5.name}`,
+        action: b5.deleting ? "wait" : "delete",
+        state: b5.deleting ? `being deleted (finalizers: ${b5.finalizers.join(", ") || "none"})` : `binds Service ${b5.serviceName} to ${shortName(b5.targetGroupArn)}`
+      });
+    }
+  } else if (s2.kube) {
+    plan.push({
+      resource: "target-group-binding",
+      name: `bindings of ${s2.groups.map((g5) => shortName(g5.arn)).join(", ")}`,
+      action: "unknown",
+      state: "the apiserver could not be read"
+    });
+  }
+  for (const g5 of s2.groups) {
+    const tg = shortName(g5.arn);
+    if (g5.problem) {
+      plan.push({ resource: "targets", name: tg, action: "unknown", state: g5.problem });
+    } else if (s2.kube && "addresses" in s2.kube) {
+      plan.push({
+        resource: "targets",
+        name: tg,
+        action: g5.here.length > 0 ? "wait" : "gone",
+        state: g5.here.length > 0 ? `${g5.here.length} registered from ${as} (${countStates(g5.here)}); deregistered by the controller` : `none from ${as}`
+      });
+    }
+    if (g5.other.length > 0) {
+      notes.push(
+        c5 && SERVING.has(c5.status ?? "") ? `${tg} also has ${g5.other.length} target(s) that are not pods of ${as} (${g5.other.map(targetText).join(", ")}): left alone.` : `${tg} has ${g5.other.length} target(s) (${g5.other.map(targetText).join(", ")}); ${as} no longer serves, so they cannot be matched to its pods.`
+      );
+    }
+  }
+  for (const p3 of s2.eks.podIdentityAssociations) {
+    plan.push({
+      resource: "pod-identity-association",
+      name: `${p3.namespace}/${p3.serviceAccount}`,
+      action: "delete",
+      state: p3.id
+    });
+  }
+  const byStatus = (status) => status === "DELETING" ? "wait" : "delete";
+  for (const n3 of s2.eks.nodegroups) {
+    plan.push({ resource: "nodegroup", name: n3.name, action: byStatus(n3.status), state: n3.status });
+  }
+  for (const a5 of s2.eks.addons) {
+    plan.push({ resource: "addon", name: a5.name, action: byStatus(a5.status), state: a5.status });
+  }
+  plan.push({
+    resource: "cluster",
+    name: spec.eks,
+    action: c5 ? byStatus(c5.status ?? "") : "gone",
+    state: c5 ? c5.status ?? "?" : "absent"
+  });
+  const theIssuer = c5?.identity?.oidc?.issuer ?? issuer;
+  if (s2.eks.oidcProviderArn) {
+    plan.push({
+      resource: "oidc-provider",
+      name: s2.eks.oidcProviderArn,
+      action: "delete",
+      state: `exists for ${theIssuer ?? "the issuer"}`
+    });
+  } else if (theIssuer) {
+    plan.push({
+      resource: "oidc-provider",
+      name: theIssuer,
+      action: "gone",
+      state: "no IAM OIDC provider for this issuer"
+    });
+  } else {
+    plan.push({
+      resource: "oidc-provider",
+      name: `of ${spec.eks}`,
+      action: "unknown",
+      state: "the cluster is gone, and with it the issuer that names its provider"
+    });
+    notes.push(
+      `The cluster ${spec.eks} is gone, so its OIDC issuer (and IAM OIDC provider) cannot be known here. If a run was stopped between deleting the cluster and its provider, delete the provider with aws iam list-open-id-connect-providers and aws iam delete-open-id-connect-provider.`
+    );
+  }
+  return { plan, notes };
+}
+function countStates(targets) {
+  const counts = /* @__PURE__ */ new Map();
+  for (const t of targets) counts.set(t.state, (counts.get(t.state) ?? 0) + 1);
+  return [...counts.entries()].map(([k5, v]) => `${v} ${k5}`).join(", ");
+}
+var Retirer = class {
+  constructor(settings2, served, ctx, signal, deadline, survey, steps, api) {
+    this.settings = settings2;
+    this.ctx = ctx;
+    this.signal = signal;
+    this.deadline = deadline;
+    this.survey = survey;
+    this.steps = steps;
+    this.api = api;
+    this.opts = { abortSignal: signal };
+    this.eksName = served[0].spec.eks;
+    this.targetGroups = targetGroupsOf(served);
+  }
+  settings;
+  ctx;
+  signal;
+  deadline;
+  survey;
+  steps;
+  api;
+  pending = /* @__PURE__ */ new Set();
+  opts;
+  eksName;
+  targetGroups;
+  async run() {
+    const progress = this.startProgress();
+    const eks = this.ctx.clients.eks;
+    const name = this.eksName;
+    const s2 = this.survey;
+    try {
+      if (this.api && s2.kube && "bindings" in s2.kube) {
+        const api = this.api;
+        const addresses = s2.kube.addresses;
+        await Promise.all(
+          s2.kube.bindings.filter((b5) => !b5.deleting).map(
+            (b5) => this.step(
+              `delete TargetGroupBinding ${b5.namespace}/${b5.name}`,
+              () => deleteBinding(api, b5)
+            )
+          )
+        );
+        if (s2.kube.bindings.length > 0 || s2.groups.some((g5) => g5.here.length > 0)) {
+          await this.waitDeregistered(api, addresses);
+        }
+      }
+      const cluster = s2.eks.cluster;
+      if (cluster && cluster.status !== "DELETING") {
+        await Promise.all(
+          s2.eks.podIdentityAssociations.map(
+            (p3) => this.step(
+              `delete pod identity association ${p3.namespace}/${p3.serviceAccount}`,
+              () => deletePodIdentityAssociation(eks, name, p3.id, this.opts)
+            )
+          )
+        );
+        await Promise.all(
+          s2.eks.nodegroups.filter((n3) => n3.status !== "DELETING").map(
+            (n3) => this.step(
+              `delete node group ${n3.name}`,
+              () => deleteNodegroup(eks, name, n3.name, this.opts)
+            )
+          )
+        );
+        await Promise.all(
+          s2.eks.nodegroups.map(
+            (n3) => this.waitDeleted(
+              `node group ${n3.name}`,
+              async (w) => {
+                await (0, import_client_eks6.waitUntilNodegroupDeleted)(w, { clusterName: name, nodegroupName: n3.name });
+              },
+              () => this.status(
+                async () => (await eks.send(
+                  new import_client_eks6.DescribeNodegroupCommand({ clusterName: name, nodegroupName: n3.name })
+                )).nodegroup
+              )
+            )
+          )
+        );
+        await Promise.all(
+          s2.eks.addons.filter((a5) => a5.status !== "DELETING").map(
+            (a5) => this.step(
+              `delete add-on ${a5.name}`,
+              () => deleteAddon(eks, name, a5.name, this.opts)
+            )
+          )
+        );
+        await Promise.all(
+          s2.eks.addons.map(
+            (a5) => this.waitDeleted(
+              `add-on ${a5.name}`,
+              async (w) => {
+                await (0, import_client_eks6.waitUntilAddonDeleted)(w, { clusterName: name, addonName: a5.name });
+              },
+              () => this.status(
+                async () => (await eks.send(
+                  new import_client_eks6.DescribeAddonCommand({ clusterName: name, addonName: a5.name })
+                )).addon
+              )
+            )
+          )
+        );
+        this.api?.close();
+        await this.step(
+          `delete cluster ${name}`,
+          () => deleteCluster(eks, name, this.opts)
+        );
+      }
+      if (cluster) {
+        await this.waitDeleted(
+          `cluster ${name}`,
+          async (w) => {
+            await (0, import_client_eks6.waitUntilClusterDeleted)(w, { name });
+          },
+          () => this.status(async () => (await eks.send(new import_client_eks6.DescribeClusterCommand({ name }))).cluster)
+        );
+      }
+      if (s2.eks.oidcProviderArn) {
+        const arn = s2.eks.oidcProviderArn;
+        await this.step(
+          `delete IAM OIDC provider ${arn}`,
+          () => deleteOidcProvider(this.ctx.clients, arn, this.opts)
+        );
+      }
+    } finally {
+      progress();
+    }
+  }
+  /** Until no binding of the target groups is left and none holds a target of this cluster. */
+  async waitDeregistered(api, addresses) {
+    const groups = this.targetGroups.map(shortName).join(", ");
+    const what = `targets of ${this.settings.as} to leave ${groups}`;
+    const startedAt = this.ctx.clock.now();
+    const clock = abortableClock(this.ctx.clock, this.signal);
+    this.pending.add(what);
+    try {
+      for (; ; ) {
+        const [all, ...targets] = await Promise.all([
+          listBindings(api),
+          ...this.targetGroups.map(
+            (tg) => describeTargets(this.ctx.clients.elbv2, tg, this.signal)
+          )
+        ]);
+        const bindings = all.filter((b5) => this.targetGroups.includes(b5.targetGroupArn));
+        const here = targets.flat().filter((t) => addresses.has(t.id));
+        if (bindings.length === 0 && here.length === 0) break;
+        if (this.ctx.clock.now().getTime() + this.settings.pollMs >= this.deadline) {
+          const stuck = bindings.map(
+            (b5) => `TargetGroupBinding ${b5.namespace}/${b5.name} is still there (finalizers: ${b5.finalizers.join(", ") || "none"}); is the AWS Load Balancer Controller running?`
+          );
+          throw new StepFailedError(
+            `Timed out waiting for ${what}. ${[...stuck, here.length > 0 ? `Still registered: ${here.map(targetText).join(", ")} (a draining target stays for the group's deregistration delay).` : ""].filter(Boolean).join(" ")}`
+          );
+        }
+        await clock.sleep(this.settings.pollMs);
+      }
+    } finally {
+      this.pending.delete(what);
+    }
+    this.done(`targets of ${this.settings.as} deregistered from ${groups}`, startedAt);
+  }
+  /** The SDK waiter settings: poll every pollMs, give up at the deadline, stop on the signal. */
+  waiter(maxWaitTime) {
+    const poll = this.settings.pollMs / 1e3;
+    return {
+      client: this.ctx.clients.eks,
+      minDelay: poll,
+      maxDelay: poll,
+      maxWaitTime,
+      abortSignal: this.signal
+    };
+  }
+  async waitDeleted(what, wait, status) {
+    const startedAt = this.ctx.clock.now();
+    this.pending.add(what);
+    try {
+      const remaining = (this.deadline - startedAt.getTime()) / 1e3;
+      const poll = this.settings.pollMs / 1e3;
+      await wait(this.waiter(Math.max(remaining, poll + 1e-3)));
+    } catch (e5) {
+      if (this.signal.aborted) throw this.signal.reason;
+      if (e5 instanceof Error && e5.name === "TimeoutError") {
+        throw new StepFailedError(`Timed out waiting for ${what} to be deleted.`);
+      }
+      const now = await status().catch((x) => `unknown (${errorMessage(x)})`);
+      throw new StepFailedError(`${what} was not deleted: it is ${now}.`);
+    } finally {
+      this.pending.delete(what);
+    }
+    this.done(`${what} deleted`, startedAt);
+  }
+  /** A resource's status and health issues, for a failed wait's message. */
+  async status(read) {
+    const x = await read();
+    const issues = (x?.health?.issues ?? []).map((i5) => `${i5.code ?? "issue"}: ${i5.message ?? ""}`);
+    return `${x?.status ?? "?"}${issues.length > 0 ? ` (${issues.join("; ")})` : ""}`;
+  }
+  async step(what, fn) {
+    const startedAt = this.ctx.clock.now();
+    const deleted = await fn();
+    this.done(deleted ? what : `${what}: gone already`, startedAt);
+  }
+  done(what, startedAt) {
+    this.steps.push({ what, startedAt, endedAt: this.ctx.clock.now() });
+    this.ctx.logger.info(`\u2713 ${what}`);
+  }
+  /** A progress line every 30 s while anything is pending; returns the stopper. */
+  startProgress() {
+    const every = this.settings.progressEveryMs ?? 3e4;
+    const started = this.ctx.clock.now().getTime();
+    const timer = setInterval(() => {
+      if (this.pending.size === 0) return;
+      const elapsed = formatDuration(
+        Math.round((this.ctx.clock.now().getTime() - started) / 1e3) * 1e3
+      );
+      this.ctx.logger.info(
+        `\u2026 still waiting for ${[...this.pending].join(", ")} (${elapsed} elapsed)`
+      );
+    }, every);
+    return () => clearInterval(timer);
+  }
+};
+
+// src/operations/sync-apps.ts
+import { copyFile as copyFile2, readFile as readFile5, readdir as readdir2, stat as stat2, writeFile as writeFile2 } from "node:fs/promises";
+import { extname as extname2, join as join9 } from "node:path";
+
+// src/kube/post-render.ts
+import { chmod as chmod2, writeFile } from "node:fs/promises";
+import { join as join8 } from "node:path";
+async function writePostRenderer(options) {
+  const policyFile = join8(options.dir, "singletons-policy.json");
+  const recordFile = join8(options.dir, "singletons-stopped.jsonl");
+  const executable = join8(options.dir, "stop-singletons");
+  const policy = { ...options.policy, record: recordFile };
+  await writeFile(policyFile, JSON.stringify(policy));
+  await writeFile(recordFile, "");
+  await writeFile(
+    executable,
+    `#!/bin/sh
+exec ${shellQuote2(options.node)} ${shellQuote2(options.script)} --policy ${shellQuote2(policyFile)}
+`
+  );
+  await chmod2(executable, 493);
+  return { executable, policyFile, recordFile };
+}
+function shellQuote2(s2) {
+  return `'${s2.replace(/'/g, `'\\''`)}'`;
+}
+
+// src/kube/singletons.ts
+function stopSingletonsInDocs(docs, policy) {
+  const stopped = [];
+  for (const o3 of manifestObjects(docs)) {
+    const namespace = o3.ref.namespace || policy.defaultNamespace || "";
+    const inScope = !policy.namespaces || namespace === "" || policy.namespaces.includes(namespace);
+    if (!inScope) continue;
+    const ref = { ...o3.ref, namespace };
+    if (o3.ref.kind === "CronJob") {
+      o3.doc.setIn([...o3.path, "spec", "suspend"], true);
+      stopped.push({ ...ref, set: "suspend: true" });
+    } else if (o3.ref.kind === "Deployment" && matches(o3.labels, policy.selector)) {
+      o3.doc.setIn([...o3.path, "spec", "replicas"], 0);
+      stopped.push({ ...ref, set: "replicas: 0" });
+    }
+  }
+  return stopped;
+}
+function runningSingletons(objects, policy) {
+  const out = [];
+  for (const o3 of objects) {
+    const ref = {
+      kind: o3.kind ?? "",
+      namespace: o3.metadata?.namespace ?? "",
+      name: o3.metadata?.name ?? ""
+    };
+    if (policy.namespaces && !policy.namespaces.includes(ref.namespace)) continue;
+    if (ref.kind === "CronJob" && o3.spec?.suspend !== true)
+      out.push({ ...ref, set: "suspend: true" });
+    if (ref.kind === "Deployment" && matches(o3.metadata?.labels ?? {}, policy.selector) && (o3.spec?.replicas ?? 1) > 0) {
+      out.push({ ...ref, set: "replicas: 0" });
+    }
+  }
+  return out;
+}
+function matches(labels, selector) {
+  if (!selector || Object.keys(selector).length === 0) return false;
+  return Object.entries(selector).every(([k5, v]) => labels[k5] === v);
 }
 
 // src/operations/sync-apps.ts
@@ -71898,6 +72757,148 @@ function stateLeftOnCancel(source) {
 // src/cli/exit.ts
 var EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, interrupted: 130 };
 
+// src/cli/text.ts
+function singletonView(s2) {
+  const base = { kind: s2.kind, namespace: s2.namespace, name: s2.name, live: s2.live };
+  const mark = s2.mark ? { handoffTo: s2.mark.to } : {};
+  if (s2.kind === "CronJob") {
+    const last = lastSlot(s2);
+    return {
+      ...base,
+      suspend: s2.suspend === true,
+      ...s2.schedule ? { schedule: s2.schedule } : {},
+      ...last ? { lastSchedule: last } : {},
+      runningJobs: activeJobs(s2).length,
+      ...mark
+    };
+  }
+  return { ...base, replicas: s2.replicas ?? 1, pods: s2.pods, ...mark };
+}
+function planText(p3) {
+  const lines = [`${p3.path}${p3.name ? ` (${p3.name})` : ""}: ${p3.status}`];
+  const order = p3.head?.clusters.map((c5) => c5.name);
+  const show2 = (w) => w ? formatClusterWeights(w, order) : "\u2014";
+  if (p3.desired) {
+    lines.push(
+      `  desired: ${show2(p3.desired)}${p3.newFile ? " (new file)" : `   committed: ${show2(p3.baseWeights)}`}`
+    );
+  }
+  const drifted = new Set(p3.drift.map((d5) => d5.ref.arn));
+  for (const r5 of p3.live) {
+    lines.push(
+      `  ${shortName(r5.ref.arn)}: live ${show2(r5.weights)}${drifted.has(r5.ref.arn) ? "  DRIFT" : ""}`
+    );
+  }
+  if (p3.step) lines.push(`  step: ${p3.step.allowed ? "ok" : "REFUSED"}: ${p3.step.message}`);
+  for (const h5 of p3.health)
+    lines.push(
+      `  health: ${h5.ok ? "ok" : "NOT ENOUGH"}: ${h5.cluster} ${h5.shown} (needs \u2265 ${h5.required})`
+    );
+  if (p3.head && !p3.noChange) lines.push(...describeAnalysis(p3.head).map((l3) => `  check: ${l3}`));
+  for (const n3 of p3.notes) lines.push(`  note: ${n3}`);
+  for (const x of p3.problems)
+    lines.push(`  problem: ${x.at ? `${p3.path}:${x.at.line}:${x.at.col}: ` : ""}${x.message}`);
+  return lines.join("\n");
+}
+function applyText(outcome) {
+  if (outcome.files.length === 0) return "No rollout file to apply.";
+  return outcome.files.map((f5) => {
+    const lines = [`${f5.path}: ${f5.status}. ${f5.message}`];
+    if (f5.analysis) lines.push(`  verdict: ${f5.analysis.result.verdict}`);
+    return lines.join("\n");
+  }).join("\n");
+}
+function rollbackText(outcome) {
+  if (outcome.error !== void 0) return `${outcome.path}: rollback failed.
+${outcome.error}`;
+  if (outcome.handoff) {
+    const h5 = outcome.handoff;
+    return [
+      `${outcome.path}: owner ${h5.from} \u2192 ${h5.to} (${outcome.result}): ${h5.message}`,
+      ...h5.objects.map(
+        (o3) => `  ${o3.ref.kind} ${o3.ref.namespace}/${o3.ref.name}${o3.carried ? `: last slot ${o3.carried} carried over` : ""}`
+      )
+    ].join("\n");
+  }
+  const show2 = (w) => formatClusterWeights(w, outcome.order);
+  return [
+    `${outcome.path}: every route to ${show2(outcome.desired)} (${outcome.result})`,
+    ...outcome.routes.map(
+      (r5) => `  ${shortName(r5.ref.arn)}: was ${show2(r5.was)}, now ${show2(r5.now)}${r5.status === "written" ? " (written, confirmed)" : " (already there)"}`
+    )
+  ].join("\n");
+}
+function statusText(files) {
+  return files.map((f5) => {
+    if (f5.problem) return [`${f5.path}: ${f5.problem}`, ...singletonLines(f5)].join("\n");
+    const show2 = (w) => w ? formatClusterWeights(w, f5.order) : "\u2014";
+    const lines = [
+      `${f5.path} (${f5.name}, ${f5.region}): file ${show2(f5.desired)}, canary ${f5.canary}, owner ${f5.owner}`
+    ];
+    if (f5.uncommitted) lines.push(`  uncommitted: the last commit says ${show2(f5.uncommitted)}`);
+    for (const r5 of f5.routes) {
+      lines.push(
+        `  ${shortName(r5.arn)}: live ${show2(r5.weights)}${r5.drift ? "  DRIFT (differs from the file)" : ""}`
+      );
+    }
+    for (const h5 of f5.health)
+      lines.push(
+        `  ${h5.cluster}: ${h5.shown}${h5.ok ? "" : `  (fewer than ${h5.required} healthy)`}`
+      );
+    lines.push(...singletonLines(f5));
+    if (f5.traffic) {
+      for (const [cluster, t] of Object.entries(f5.traffic)) {
+        const rate = t.errorRate === void 0 ? "no requests" : `${(t.errorRate * 100).toFixed(2)}% 5xx`;
+        lines.push(`  traffic ${cluster}: ${t.requests} requests, ${rate}`);
+      }
+    }
+    return lines.join("\n");
+  }).join("\n\n");
+}
+function singletonLines(f5) {
+  const lines = [];
+  for (const c5 of f5.singletons ?? []) {
+    if (c5.error !== void 0) {
+      lines.push(`  singletons on ${c5.cluster}: UNREACHABLE (${c5.error})`);
+      continue;
+    }
+    const objects = c5.objects ?? [];
+    if (objects.length === 0) {
+      lines.push(`  singletons on ${c5.cluster}: none`);
+      continue;
+    }
+    lines.push(`  singletons on ${c5.cluster}${c5.cluster === f5.owner ? " (the owner)" : ""}:`);
+    for (const o3 of objects) {
+      const state2 = o3.kind === "CronJob" ? `${o3.suspend ? "suspended" : "active"}${o3.schedule ? `, schedule "${o3.schedule}"` : ""}, last schedule ${o3.lastSchedule ?? "never"}, ${o3.runningJobs ?? 0} running Job(s)` : `replicas ${o3.replicas}, ${o3.pods} pod(s)`;
+      const wrong = f5.owner !== void 0 && o3.live && c5.cluster !== f5.owner;
+      lines.push(
+        `    ${o3.kind} ${o3.namespace}/${o3.name}: ${state2}${o3.handoffTo ? `; a handoff to ${o3.handoffTo} was left in flight` : ""}${wrong ? "  ACTIVE OFF THE OWNER" : ""}`
+      );
+    }
+  }
+  return lines;
+}
+function retireText(o3) {
+  const seconds = (from, to) => formatDuration(Math.max(0, Math.round((to.getTime() - from.getTime()) / 1e3)) * 1e3);
+  const item2 = (p3) => `    ${p3.action.padEnd(7)} ${p3.resource} ${p3.name}: ${p3.state}`;
+  const lines = [
+    `retire ${o3.cluster} (${o3.eksName}): ${RETIRE_HEADING[o3.status]}${o3.status === "retired" && o3.steps.length > 0 ? ` in ${seconds(o3.startedAt, o3.endedAt)}` : ""}`,
+    `  EKS cluster ${o3.eksName} in ${o3.region}; target group${o3.targetGroups.length === 1 ? "" : "s"} ${o3.targetGroups.map(shortName).join(", ")}`
+  ];
+  for (const r5 of o3.refusals) lines.push(`  refused: ${r5}`);
+  if (o3.failure && o3.status !== "refused") lines.push(`  ${o3.failure}`);
+  if (o3.plan.length > 0) lines.push("  plan:", ...o3.plan.map(item2));
+  for (const s2 of o3.steps) lines.push(`  done: ${s2.what} (${seconds(s2.startedAt, s2.endedAt)})`);
+  if (o3.left) {
+    const still = o3.left.filter((p3) => p3.action !== "gone");
+    lines.push(
+      ...still.length > 0 ? ["  left:", ...still.map(item2)] : ["  left: nothing, every resource is gone"]
+    );
+  }
+  for (const n3 of o3.notes) lines.push(`  note: ${n3}`);
+  return lines.join("\n");
+}
+
 // src/cli/cluster.ts
 var SELF = fileURLToPath(import.meta.url);
 function helper(name) {
@@ -71910,6 +72911,23 @@ function text(values, name) {
 function list2(values, name) {
   const v = values[name];
   return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
+}
+function waitLimits(duration2, defaultTimeoutMs) {
+  const timeoutMs = duration2("timeout", defaultTimeoutMs);
+  const pollMs = duration2("poll-interval", 15e3);
+  if (timeoutMs <= 0) throw new ConfigurationError("--timeout must be longer than 0s.");
+  if (pollMs < 100 || pollMs > 3e5) {
+    throw new ConfigurationError(`--poll-interval must be from 100ms to 5m, got ${pollMs} ms.`);
+  }
+  if (pollMs >= timeoutMs)
+    throw new ConfigurationError("--poll-interval must be shorter than --timeout.");
+  return { timeoutMs, pollMs };
+}
+function progressEvery(pollMs) {
+  return Math.max(pollMs * 4, 5e3);
+}
+function asGiven(cwd, path4) {
+  return resolve2(cwd) === process.cwd() ? path4 : resolve2(cwd, path4);
 }
 async function tokenCommand(values, positionals, io) {
   const flag = text(values, "cluster");
@@ -71949,31 +72967,21 @@ async function createClusterCommand(values, positionals, io, logger2, duration2)
       'create-cluster takes one eksctl ClusterConfig file, e.g. "create-cluster clusters/green.yaml".'
     );
   }
-  const timeoutMs = duration2("timeout", 45 * 6e4);
-  const pollMs = duration2("poll-interval", 15e3);
-  if (timeoutMs <= 0) throw new ConfigurationError("--timeout must be longer than 0s.");
-  if (pollMs < 100 || pollMs > 3e5) {
-    throw new ConfigurationError(`--poll-interval must be from 100ms to 5m, got ${pollMs} ms.`);
-  }
-  if (pollMs >= timeoutMs)
-    throw new ConfigurationError("--poll-interval must be shorter than --timeout.");
-  const given = positionals[0];
-  const config = await readClusterConfig(
-    resolve2(io.cwd) === process.cwd() ? given : resolve2(io.cwd, given)
-  );
+  const { timeoutMs, pollMs } = waitLimits(duration2, 45 * 6e4);
+  const config = await readClusterConfig(asGiven(io.cwd, positionals[0]));
   const kubeconfigPath = resolve2(
     io.cwd,
     text(values, "kubeconfig") ?? join10(tmpdir(), `kubeconfig-${config.name}`)
   );
   const dryRun = values["dry-run"] === true;
   const json = values.json === true;
-  const eks = new import_client_eks5.EKSClient(clientOptions(config.region));
-  const iam = new import_client_iam3.IAMClient(clientOptions(config.region));
+  const eks = new import_client_eks7.EKSClient(clientOptions(config.region));
+  const iam = new import_client_iam5.IAMClient(clientOptions(config.region));
   try {
     let result;
     try {
       result = await createCluster2(
-        { config, dryRun, timeoutMs, pollMs, progressEveryMs: Math.max(pollMs * 4, 5e3) },
+        { config, dryRun, timeoutMs, pollMs, progressEveryMs: progressEvery(pollMs) },
         { clients: { eks, iam }, logger: logger2, clock: systemClock, signal: io.signal }
       );
     } catch (e5) {
@@ -72266,6 +73274,74 @@ function syncText(r5, as) {
   }
   return lines.join("\n");
 }
+async function retireCommand(values, positionals, io, logger2, duration2) {
+  if (positionals.length === 0) {
+    throw new ConfigurationError(
+      'retire needs the rollout files that name the cluster, one per service it serves: "retire rollouts/web.yaml --as blue".'
+    );
+  }
+  const as = text(values, "as");
+  if (!as) {
+    throw new ConfigurationError(
+      "retire needs --as <cluster>: the name of the cluster to retire in the rollout files (e.g. --as blue)."
+    );
+  }
+  const { timeoutMs, pollMs } = waitLimits(duration2, 30 * 6e4);
+  const files = [];
+  for (const path4 of new Set(positionals)) files.push(await readRolloutFile(asGiven(io.cwd, path4)));
+  const { eksName, fileRegion } = retireTarget(files, as, "--as");
+  const region = text(values, "region") ?? fileRegion;
+  const clients = retireClients({ region, fileRegion, eksName, as });
+  try {
+    const outcome = await retireCluster(
+      {
+        files,
+        as,
+        region,
+        dryRun: values["dry-run"] === true,
+        timeoutMs,
+        pollMs,
+        progressEveryMs: progressEvery(pollMs)
+      },
+      { clients, logger: logger2, clock: systemClock, signal: io.signal }
+    );
+    io.out(
+      values.json === true ? JSON.stringify(retireReport(outcome), null, 2) : retireText(outcome)
+    );
+    switch (outcome.status) {
+      case "retired":
+      case "planned":
+        return EXIT.ok;
+      case "refused":
+        return EXIT.refused;
+      case "stopped":
+        return io.signal.aborted ? EXIT.interrupted : EXIT.failed;
+      case "failed":
+        return EXIT.failed;
+    }
+  } finally {
+    clients.destroy();
+  }
+}
+function retireReport(o3) {
+  return {
+    command: o3.command,
+    cluster: o3.cluster,
+    eksName: o3.eksName,
+    region: o3.region,
+    targetGroups: o3.targetGroups,
+    dryRun: o3.dryRun,
+    status: o3.status,
+    refusals: o3.refusals,
+    ...o3.failure !== void 0 ? { failure: o3.failure } : {},
+    plan: o3.plan,
+    steps: o3.steps,
+    ...o3.left ? { left: o3.left } : {},
+    notes: o3.notes,
+    startedAt: o3.startedAt,
+    endedAt: o3.endedAt
+  };
+}
 
 // src/cli/local-repo.ts
 import { execFile } from "node:child_process";
@@ -72370,130 +73446,6 @@ var LocalRepo = class {
 var import_client_cloudwatch3 = __toESM(require_dist_cjs17(), 1);
 import { readdir as readdir3 } from "node:fs/promises";
 import { join as join11, relative as relative2 } from "node:path";
-
-// src/cli/text.ts
-function singletonView(s2) {
-  const base = { kind: s2.kind, namespace: s2.namespace, name: s2.name, live: s2.live };
-  const mark = s2.mark ? { handoffTo: s2.mark.to } : {};
-  if (s2.kind === "CronJob") {
-    const last = lastSlot(s2);
-    return {
-      ...base,
-      suspend: s2.suspend === true,
-      ...s2.schedule ? { schedule: s2.schedule } : {},
-      ...last ? { lastSchedule: last } : {},
-      runningJobs: activeJobs(s2).length,
-      ...mark
-    };
-  }
-  return { ...base, replicas: s2.replicas ?? 1, pods: s2.pods, ...mark };
-}
-function planText(p3) {
-  const lines = [`${p3.path}${p3.name ? ` (${p3.name})` : ""}: ${p3.status}`];
-  const order = p3.head?.clusters.map((c5) => c5.name);
-  const show2 = (w) => w ? formatClusterWeights(w, order) : "\u2014";
-  if (p3.desired) {
-    lines.push(
-      `  desired: ${show2(p3.desired)}${p3.newFile ? " (new file)" : `   committed: ${show2(p3.baseWeights)}`}`
-    );
-  }
-  const drifted = new Set(p3.drift.map((d5) => d5.ref.arn));
-  for (const r5 of p3.live) {
-    lines.push(
-      `  ${shortName(r5.ref.arn)}: live ${show2(r5.weights)}${drifted.has(r5.ref.arn) ? "  DRIFT" : ""}`
-    );
-  }
-  if (p3.step) lines.push(`  step: ${p3.step.allowed ? "ok" : "REFUSED"}: ${p3.step.message}`);
-  for (const h5 of p3.health)
-    lines.push(
-      `  health: ${h5.ok ? "ok" : "NOT ENOUGH"}: ${h5.cluster} ${h5.shown} (needs \u2265 ${h5.required})`
-    );
-  if (p3.head && !p3.noChange) lines.push(...describeAnalysis(p3.head).map((l3) => `  check: ${l3}`));
-  for (const n3 of p3.notes) lines.push(`  note: ${n3}`);
-  for (const x of p3.problems)
-    lines.push(`  problem: ${x.at ? `${p3.path}:${x.at.line}:${x.at.col}: ` : ""}${x.message}`);
-  return lines.join("\n");
-}
-function applyText(outcome) {
-  if (outcome.files.length === 0) return "No rollout file to apply.";
-  return outcome.files.map((f5) => {
-    const lines = [`${f5.path}: ${f5.status}. ${f5.message}`];
-    if (f5.analysis) lines.push(`  verdict: ${f5.analysis.result.verdict}`);
-    return lines.join("\n");
-  }).join("\n");
-}
-function rollbackText(outcome) {
-  if (outcome.error !== void 0) return `${outcome.path}: rollback failed.
-${outcome.error}`;
-  if (outcome.handoff) {
-    const h5 = outcome.handoff;
-    return [
-      `${outcome.path}: owner ${h5.from} \u2192 ${h5.to} (${outcome.result}): ${h5.message}`,
-      ...h5.objects.map(
-        (o3) => `  ${o3.ref.kind} ${o3.ref.namespace}/${o3.ref.name}${o3.carried ? `: last slot ${o3.carried} carried over` : ""}`
-      )
-    ].join("\n");
-  }
-  const show2 = (w) => formatClusterWeights(w, outcome.order);
-  return [
-    `${outcome.path}: every route to ${show2(outcome.desired)} (${outcome.result})`,
-    ...outcome.routes.map(
-      (r5) => `  ${shortName(r5.ref.arn)}: was ${show2(r5.was)}, now ${show2(r5.now)}${r5.status === "written" ? " (written, confirmed)" : " (already there)"}`
-    )
-  ].join("\n");
-}
-function statusText(files) {
-  return files.map((f5) => {
-    if (f5.problem) return [`${f5.path}: ${f5.problem}`, ...singletonLines(f5)].join("\n");
-    const show2 = (w) => w ? formatClusterWeights(w, f5.order) : "\u2014";
-    const lines = [
-      `${f5.path} (${f5.name}, ${f5.region}): file ${show2(f5.desired)}, canary ${f5.canary}, owner ${f5.owner}`
-    ];
-    if (f5.uncommitted) lines.push(`  uncommitted: the last commit says ${show2(f5.uncommitted)}`);
-    for (const r5 of f5.routes) {
-      lines.push(
-        `  ${shortName(r5.arn)}: live ${show2(r5.weights)}${r5.drift ? "  DRIFT (differs from the file)" : ""}`
-      );
-    }
-    for (const h5 of f5.health)
-      lines.push(
-        `  ${h5.cluster}: ${h5.shown}${h5.ok ? "" : `  (fewer than ${h5.required} healthy)`}`
-      );
-    lines.push(...singletonLines(f5));
-    if (f5.traffic) {
-      for (const [cluster, t] of Object.entries(f5.traffic)) {
-        const rate = t.errorRate === void 0 ? "no requests" : `${(t.errorRate * 100).toFixed(2)}% 5xx`;
-        lines.push(`  traffic ${cluster}: ${t.requests} requests, ${rate}`);
-      }
-    }
-    return lines.join("\n");
-  }).join("\n\n");
-}
-function singletonLines(f5) {
-  const lines = [];
-  for (const c5 of f5.singletons ?? []) {
-    if (c5.error !== void 0) {
-      lines.push(`  singletons on ${c5.cluster}: UNREACHABLE (${c5.error})`);
-      continue;
-    }
-    const objects = c5.objects ?? [];
-    if (objects.length === 0) {
-      lines.push(`  singletons on ${c5.cluster}: none`);
-      continue;
-    }
-    lines.push(`  singletons on ${c5.cluster}${c5.cluster === f5.owner ? " (the owner)" : ""}:`);
-    for (const o3 of objects) {
-      const state2 = o3.kind === "CronJob" ? `${o3.suspend ? "suspended" : "active"}${o3.schedule ? `, schedule "${o3.schedule}"` : ""}, last schedule ${o3.lastSchedule ?? "never"}, ${o3.runningJobs ?? 0} running Job(s)` : `replicas ${o3.replicas}, ${o3.pods} pod(s)`;
-      const wrong = f5.owner !== void 0 && o3.live && c5.cluster !== f5.owner;
-      lines.push(
-        `    ${o3.kind} ${o3.namespace}/${o3.name}: ${state2}${o3.handoffTo ? `; a handoff to ${o3.handoffTo} was left in flight` : ""}${wrong ? "  ACTIVE OFF THE OWNER" : ""}`
-      );
-    }
-  }
-  return lines;
-}
-
-// src/cli/status.ts
 async function expandFiles(cwd, patterns) {
   const literal = patterns.filter((p3) => !/[*?{]/.test(p3));
   const globs = patterns.filter((p3) => /[*?{]/.test(p3));
@@ -72783,6 +73735,25 @@ var COMMANDS = {
       timeout: { type: "string" }
     }
   },
+  retire: {
+    usage: `retire <files...> --as <cluster> [--region r] [--dry-run] [--timeout 30m] [--poll-interval 15s] [--json]
+  The migration's last stage, as the retire-cluster action runs it. The files are every rollout
+  file that names the cluster (one per service it serves). The gate reads only: weight 0 on
+  every route (live) and in the files, not the owner, its CronJobs and singletons stopped, every
+  TargetGroupBinding covered by a file; it refuses with every reason and changes nothing (exit
+  3). Then the bindings are deleted and the targets waited out, and the EKS cluster goes in
+  order (node groups, add-ons, the cluster, its OIDC provider), with a progress line while
+  waiting. --dry-run prints the plan only. Ctrl-C stops the waits and says exactly what is left
+  (exit 130); run again to continue.`,
+    options: {
+      ...COMMON,
+      as: { type: "string" },
+      region: { type: "string" },
+      "dry-run": { type: "boolean" },
+      timeout: { type: "string" },
+      "poll-interval": { type: "string" }
+    }
+  },
   token: {
     usage: `token <cluster> [--region r]
   The kubeconfig exec credential plugin: prints an ExecCredential
@@ -72802,9 +73773,10 @@ function help() {
     "",
     ...Object.values(COMMANDS).map((c5) => c5.usage),
     "",
-    "Exit codes: 0 done, 1 the step failed (restored or not: the output says; create-cluster",
-    "stopped, sync failed), 2 bad usage or an invalid file, 3 refused by the gate (nothing",
-    "changed), 130 interrupted (after restoring, or saying what state was left).",
+    "Exit codes: 0 done, 1 the step failed (restored or not: the output says; create-cluster or",
+    "retire stopped by a failure or the timeout, sync failed), 2 bad usage or an invalid file, 3",
+    "refused by the gate (nothing changed), 130 interrupted (after restoring, or saying what",
+    "state was left).",
     "AWS credentials and region: the SDK standard chain (AWS_PROFILE, AWS_ACCESS_KEY_ID\u2026)."
   ].join("\n");
 }
@@ -72841,11 +73813,12 @@ usage: eks-cluster-canary ${spec.usage}`);
   }
   const logger2 = terminalLogger(io, values.verbose === true);
   try {
-    const byName = (name, fallback2) => duration(values, name, fallback2);
+    const byName2 = (name, fallback2) => duration(values, name, fallback2);
     if (command5 === "token") return await tokenCommand(values, positionals, io);
     if (command5 === "create-cluster")
-      return await createClusterCommand(values, positionals, io, logger2, byName);
-    if (command5 === "sync") return await syncCommand(values, positionals, io, logger2, byName);
+      return await createClusterCommand(values, positionals, io, logger2, byName2);
+    if (command5 === "sync") return await syncCommand(values, positionals, io, logger2, byName2);
+    if (command5 === "retire") return await retireCommand(values, positionals, io, logger2, byName2);
     return await runCommand(command5, values, positionals, io, logger2);
   } catch (e5) {
     if (io.signal.aborted) {
@@ -73120,6 +74093,7 @@ function terminalLogger(io, verbose) {
 var cancel = new AbortController();
 var onCancel = {
   "create-cluster": "stopping the waits and reporting what exists.",
+  retire: "stopping the waits and reporting what is left.",
   sync: "stopping the tool and everything it started (its process group).",
   handoff: "handing the CronJobs and singletons back to the old owner first."
 };

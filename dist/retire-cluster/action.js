@@ -36268,6 +36268,160 @@ var init_client3 = __esm({
   }
 });
 
+// node_modules/@smithy/middleware-compression/dist-cjs/compressStream.js
+var require_compressStream = __commonJS({
+  "node_modules/@smithy/middleware-compression/dist-cjs/compressStream.js"(exports) {
+    var { createGzip } = __require("node:zlib");
+    exports.compressStream = async (body) => body.pipe(createGzip());
+  }
+});
+
+// node_modules/@smithy/middleware-compression/dist-cjs/compressString.js
+var require_compressString = __commonJS({
+  "node_modules/@smithy/middleware-compression/dist-cjs/compressString.js"(exports) {
+    var { promisify } = __require("node:util");
+    var { gzip } = __require("node:zlib");
+    var { toUint8Array: toUint8Array2 } = (init_serde(), __toCommonJS(serde_exports));
+    var gzipAsync = promisify(gzip);
+    exports.compressString = async (body) => {
+      try {
+        const compressedBuffer = await gzipAsync(toUint8Array2(body || ""));
+        return toUint8Array2(compressedBuffer);
+      } catch (err) {
+        throw new Error("Failure during compression: " + err.message);
+      }
+    };
+  }
+});
+
+// node_modules/@smithy/middleware-compression/dist-cjs/index.js
+var require_dist_cjs2 = __commonJS({
+  "node_modules/@smithy/middleware-compression/dist-cjs/index.js"(exports) {
+    var { booleanSelector: booleanSelector2, SelectorType: SelectorType2, numberSelector: numberSelector2 } = (init_config2(), __toCommonJS(config_exports));
+    var { setFeature: setFeature4 } = (init_dist_es(), __toCommonJS(dist_es_exports));
+    var { HttpRequest: HttpRequest2 } = (init_protocols(), __toCommonJS(protocols_exports));
+    var { compressStream } = require_compressStream();
+    var { compressString } = require_compressString();
+    var { isArrayBuffer: isArrayBuffer2 } = (init_serde(), __toCommonJS(serde_exports));
+    var { normalizeProvider: normalizeProvider3 } = (init_client2(), __toCommonJS(client_exports));
+    var NODE_DISABLE_REQUEST_COMPRESSION_ENV_NAME = "AWS_DISABLE_REQUEST_COMPRESSION";
+    var NODE_DISABLE_REQUEST_COMPRESSION_INI_NAME = "disable_request_compression";
+    var DEFAULT_DISABLE_REQUEST_COMPRESSION = false;
+    var NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS = {
+      environmentVariableSelector: (env2) => booleanSelector2(env2, NODE_DISABLE_REQUEST_COMPRESSION_ENV_NAME, SelectorType2.ENV),
+      configFileSelector: (profile) => booleanSelector2(profile, NODE_DISABLE_REQUEST_COMPRESSION_INI_NAME, SelectorType2.CONFIG),
+      default: DEFAULT_DISABLE_REQUEST_COMPRESSION
+    };
+    var NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_ENV_NAME = "AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES";
+    var NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_INI_NAME = "request_min_compression_size_bytes";
+    var DEFAULT_NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES = 10240;
+    var NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS = {
+      environmentVariableSelector: (env2) => numberSelector2(env2, NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_ENV_NAME, SelectorType2.ENV),
+      configFileSelector: (profile) => numberSelector2(profile, NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_INI_NAME, SelectorType2.CONFIG),
+      default: DEFAULT_NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES
+    };
+    var CompressionAlgorithm;
+    (function(CompressionAlgorithm2) {
+      CompressionAlgorithm2["GZIP"] = "gzip";
+    })(CompressionAlgorithm || (CompressionAlgorithm = {}));
+    var CLIENT_SUPPORTED_ALGORITHMS = [CompressionAlgorithm.GZIP];
+    var isStreaming = (body) => body !== void 0 && typeof body !== "string" && !ArrayBuffer.isView(body) && !isArrayBuffer2(body);
+    var compressionMiddleware = (config, middlewareConfig) => (next, context) => async (args) => {
+      if (!HttpRequest2.isInstance(args.request)) {
+        return next(args);
+      }
+      const disableRequestCompression = await config.disableRequestCompression();
+      if (disableRequestCompression) {
+        return next(args);
+      }
+      const { request: request2 } = args;
+      const { body, headers } = request2;
+      const { encodings, streamRequiresLength } = middlewareConfig;
+      let updatedBody = body;
+      let updatedHeaders = headers;
+      for (const algorithm of encodings) {
+        if (CLIENT_SUPPORTED_ALGORITHMS.includes(algorithm)) {
+          let isRequestCompressed = false;
+          if (isStreaming(body)) {
+            if (!streamRequiresLength) {
+              updatedBody = await compressStream(body);
+              isRequestCompressed = true;
+            } else {
+              throw new Error("Compression is not supported for streaming blobs that require a length.");
+            }
+          } else {
+            const bodyLength = config.bodyLengthChecker(body);
+            const requestMinCompressionSizeBytes = await config.requestMinCompressionSizeBytes();
+            if (bodyLength && bodyLength >= requestMinCompressionSizeBytes) {
+              updatedBody = await compressString(body);
+              isRequestCompressed = true;
+            }
+          }
+          if (isRequestCompressed) {
+            if (headers["content-encoding"]) {
+              updatedHeaders = {
+                ...headers,
+                "content-encoding": `${headers["content-encoding"]}, ${algorithm}`
+              };
+            } else {
+              updatedHeaders = { ...headers, "content-encoding": algorithm };
+            }
+            if (updatedHeaders["content-encoding"].includes("gzip")) {
+              setFeature4(context, "GZIP_REQUEST_COMPRESSION", "L");
+            }
+            break;
+          }
+        }
+      }
+      return next({
+        ...args,
+        request: {
+          ...request2,
+          body: updatedBody,
+          headers: updatedHeaders
+        }
+      });
+    };
+    var compressionMiddlewareOptions = {
+      name: "compressionMiddleware",
+      step: "build",
+      tags: ["REQUEST_BODY_COMPRESSION", "GZIP"],
+      override: true,
+      priority: "high"
+    };
+    var getCompressionPlugin = (config, middlewareConfig) => ({
+      applyToStack: (clientStack) => {
+        clientStack.add(compressionMiddleware(config, middlewareConfig), compressionMiddlewareOptions);
+      }
+    });
+    var resolveCompressionConfig = (input) => {
+      const { disableRequestCompression, requestMinCompressionSizeBytes: _requestMinCompressionSizeBytes } = input;
+      return Object.assign(input, {
+        disableRequestCompression: normalizeProvider3(disableRequestCompression),
+        requestMinCompressionSizeBytes: async () => {
+          const requestMinCompressionSizeBytes = await normalizeProvider3(_requestMinCompressionSizeBytes)();
+          if (requestMinCompressionSizeBytes < 0 || requestMinCompressionSizeBytes > 10485760) {
+            throw new RangeError(`The value for requestMinCompressionSizeBytes must be between 0 and 10485760 inclusive. The provided value ${requestMinCompressionSizeBytes} is outside this range."`);
+          }
+          return requestMinCompressionSizeBytes;
+        }
+      });
+    };
+    exports.DEFAULT_DISABLE_REQUEST_COMPRESSION = DEFAULT_DISABLE_REQUEST_COMPRESSION;
+    exports.DEFAULT_NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES = DEFAULT_NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES;
+    exports.NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS = NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS;
+    exports.NODE_DISABLE_REQUEST_COMPRESSION_ENV_NAME = NODE_DISABLE_REQUEST_COMPRESSION_ENV_NAME;
+    exports.NODE_DISABLE_REQUEST_COMPRESSION_INI_NAME = NODE_DISABLE_REQUEST_COMPRESSION_INI_NAME;
+    exports.NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS = NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS;
+    exports.NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_ENV_NAME = NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_ENV_NAME;
+    exports.NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_INI_NAME = NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_INI_NAME;
+    exports.compressionMiddleware = compressionMiddleware;
+    exports.compressionMiddlewareOptions = compressionMiddlewareOptions;
+    exports.getCompressionPlugin = getCompressionPlugin;
+    exports.resolveCompressionConfig = resolveCompressionConfig;
+  }
+});
+
 // node_modules/@aws-sdk/core/dist-es/submodules/httpAuthSchemes/utils/getDateHeader.js
 var getDateHeader, getAgeHeader;
 var init_getDateHeader = __esm({
@@ -36535,7 +36689,7 @@ var init_resolveAwsSdkSigV4AConfig = __esm({
 });
 
 // node_modules/@smithy/signature-v4/dist-cjs/index.js
-var require_dist_cjs2 = __commonJS({
+var require_dist_cjs3 = __commonJS({
   "node_modules/@smithy/signature-v4/dist-cjs/index.js"(exports) {
     var { hasOwn: hasOwn2, fromUtf8: fromUtf83, fromHex: fromHex2, toHex: toHex2, toUint8Array: toUint8Array2, writeKey: writeKey3, isArrayBuffer: isArrayBuffer2 } = (init_serde(), __toCommonJS(serde_exports));
     var { normalizeProvider: normalizeProvider3 } = (init_client2(), __toCommonJS(client_exports));
@@ -37131,7 +37285,7 @@ var init_resolveAwsSdkSigV4Config = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/httpAuthSchemes/aws_sdk/resolveAwsSdkSigV4Config.js"() {
     init_client3();
     init_dist_es();
-    import_signature_v4 = __toESM(require_dist_cjs2());
+    import_signature_v4 = __toESM(require_dist_cjs3());
     bindResolveAwsSdkSigV4Config = (defaultDisableClockSkewCorrection) => (config) => {
       let inputCredentials = config.credentials;
       let isUserSupplied = !!config.credentials;
@@ -37295,7 +37449,7 @@ var init_httpAuthSchemes2 = __esm({
 });
 
 // node_modules/@aws-sdk/credential-provider-env/dist-cjs/index.js
-var require_dist_cjs3 = __commonJS({
+var require_dist_cjs4 = __commonJS({
   "node_modules/@aws-sdk/credential-provider-env/dist-cjs/index.js"(exports) {
     var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var { CredentialsProviderError: CredentialsProviderError2 } = (init_config2(), __toCommonJS(config_exports));
@@ -37338,7 +37492,7 @@ var require_dist_cjs3 = __commonJS({
 });
 
 // node_modules/@smithy/credential-provider-imds/dist-cjs/index.js
-var require_dist_cjs4 = __commonJS({
+var require_dist_cjs5 = __commonJS({
   "node_modules/@smithy/credential-provider-imds/dist-cjs/index.js"(exports) {
     var { ProviderError: ProviderError2, CredentialsProviderError: CredentialsProviderError2, loadConfig: loadConfig2 } = (init_config2(), __toCommonJS(config_exports));
     var node_http = __require("node:http");
@@ -37682,7 +37836,7 @@ For more information, please visit: ` + STATIC_STABILITY_DOC_URL);
 });
 
 // node_modules/@smithy/node-http-handler/dist-cjs/index.js
-var require_dist_cjs5 = __commonJS({
+var require_dist_cjs6 = __commonJS({
   "node_modules/@smithy/node-http-handler/dist-cjs/index.js"(exports) {
     var { hasOwn: hasOwn2 } = (init_serde(), __toCommonJS(serde_exports));
     var { streamCollector: streamCollector7 } = (init_serde(), __toCommonJS(serde_exports));
@@ -38554,11 +38708,11 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
 });
 
 // node_modules/@aws-sdk/credential-provider-http/dist-cjs/index.js
-var require_dist_cjs6 = __commonJS({
+var require_dist_cjs7 = __commonJS({
   "node_modules/@aws-sdk/credential-provider-http/dist-cjs/index.js"(exports) {
     var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var { CredentialsProviderError: CredentialsProviderError2 } = (init_config2(), __toCommonJS(config_exports));
-    var { NodeHttpHandler } = require_dist_cjs5();
+    var { NodeHttpHandler } = require_dist_cjs6();
     var fs3 = __require("node:fs/promises");
     var { HttpRequest: HttpRequest2 } = (init_protocols(), __toCommonJS(protocols_exports));
     var { sdkStreamMixin: sdkStreamMixin3, parseRfc3339DateTime: parseRfc3339DateTime2 } = (init_serde(), __toCommonJS(serde_exports));
@@ -40803,7 +40957,7 @@ var init_AwsSmithyRpcV2JsonProtocol = __esm({
 });
 
 // node_modules/@aws-sdk/xml-builder/dist-cjs/index.js
-var require_dist_cjs7 = __commonJS({
+var require_dist_cjs8 = __commonJS({
   "node_modules/@aws-sdk/xml-builder/dist-cjs/index.js"(exports) {
     var ATTR_ESCAPE_RE = /[&<>"]/g;
     var ATTR_ESCAPE_MAP = {
@@ -41222,7 +41376,7 @@ var init_writeKey2 = __esm({
 var import_xml_builder, XmlShapeDeserializer;
 var init_XmlShapeDeserializer = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/XmlShapeDeserializer.js"() {
-    import_xml_builder = __toESM(require_dist_cjs7());
+    import_xml_builder = __toESM(require_dist_cjs8());
     init_client2();
     init_protocols();
     init_schema();
@@ -41737,7 +41891,7 @@ var init_common2 = __esm({
 var import_xml_builder2, parseXmlBody, parseXmlErrorBody, loadRestXmlErrorCode;
 var init_parseXmlBody = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/parseXmlBody.js"() {
-    import_xml_builder2 = __toESM(require_dist_cjs7());
+    import_xml_builder2 = __toESM(require_dist_cjs8());
     init_client2();
     init_common2();
     parseXmlBody = (streamBody, context) => collectBodyString2(streamBody, context).then((encoded) => {
@@ -41789,7 +41943,7 @@ var init_parseXmlBody = __esm({
 var import_xml_builder3, XmlShapeSerializer;
 var init_XmlShapeSerializer = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/XmlShapeSerializer.js"() {
-    import_xml_builder3 = __toESM(require_dist_cjs7());
+    import_xml_builder3 = __toESM(require_dist_cjs8());
     init_protocols();
     init_schema();
     init_serde();
@@ -42903,7 +43057,7 @@ var init_runtimeConfig = __esm({
     init_config2();
     init_retry2();
     init_serde();
-    import_node_http_handler = __toESM(require_dist_cjs5());
+    import_node_http_handler = __toESM(require_dist_cjs6());
     init_runtimeConfig_shared();
     getRuntimeConfig2 = (config) => {
       emitWarningIfUnsupportedVersion2(process.version);
@@ -43176,7 +43330,7 @@ var init_sso_oidc = __esm({
 });
 
 // node_modules/@aws-sdk/token-providers/dist-cjs/index.js
-var require_dist_cjs8 = __commonJS({
+var require_dist_cjs9 = __commonJS({
   "node_modules/@aws-sdk/token-providers/dist-cjs/index.js"(exports) {
     var { setTokenFeature: setTokenFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var { getBearerTokenEnvKey: getBearerTokenEnvKey2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
@@ -43793,7 +43947,7 @@ var init_runtimeConfig2 = __esm({
     init_config2();
     init_retry2();
     init_serde();
-    import_node_http_handler2 = __toESM(require_dist_cjs5());
+    import_node_http_handler2 = __toESM(require_dist_cjs6());
     init_runtimeConfig_shared2();
     getRuntimeConfig4 = (config) => {
       emitWarningIfUnsupportedVersion2(process.version);
@@ -44043,11 +44197,11 @@ var require_loadSso_BGYXHf8s = __commonJS({
 });
 
 // node_modules/@aws-sdk/credential-provider-sso/dist-cjs/index.js
-var require_dist_cjs9 = __commonJS({
+var require_dist_cjs10 = __commonJS({
   "node_modules/@aws-sdk/credential-provider-sso/dist-cjs/index.js"(exports) {
     var { CredentialsProviderError: CredentialsProviderError2, getSSOTokenFromFile: getSSOTokenFromFile2, getProfileName: getProfileName2, parseKnownFiles: parseKnownFiles2, loadSsoSessionData: loadSsoSessionData2 } = (init_config2(), __toCommonJS(config_exports));
     var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
-    var { fromSso } = require_dist_cjs8();
+    var { fromSso } = require_dist_cjs9();
     var isSsoProfile = (arg) => arg && (typeof arg.sso_start_url === "string" || typeof arg.sso_account_id === "string" || typeof arg.sso_session === "string" || typeof arg.sso_region === "string" || typeof arg.sso_role_name === "string");
     var SHOULD_FAIL_CREDENTIAL_CHAIN = false;
     var resolveSSOCredentials = async ({ ssoStartUrl, ssoSession, ssoAccountId, ssoRegion, ssoRoleName, ssoClient, clientConfig, parentClientConfig, callerClientConfig, profile, filepath, configFilepath, ignoreCache, logger: logger2 }) => {
@@ -44222,9 +44376,9 @@ Reference: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sso.ht
 });
 
 // node_modules/@aws-sdk/signature-v4-multi-region/dist-cjs/index.js
-var require_dist_cjs10 = __commonJS({
+var require_dist_cjs11 = __commonJS({
   "node_modules/@aws-sdk/signature-v4-multi-region/dist-cjs/index.js"(exports) {
-    var { SignatureV4: SignatureV43, signatureV4aContainer } = require_dist_cjs2();
+    var { SignatureV4: SignatureV43, signatureV4aContainer } = require_dist_cjs3();
     var signatureV4CrtContainer = {
       CrtSignerV4: null
     };
@@ -44583,7 +44737,7 @@ var import_signature_v4_multi_region, createEndpointRuleSetHttpAuthSchemeParamet
 var init_httpAuthSchemeProvider3 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/auth/httpAuthSchemeProvider.js"() {
     init_httpAuthSchemes2();
-    import_signature_v4_multi_region = __toESM(require_dist_cjs10());
+    import_signature_v4_multi_region = __toESM(require_dist_cjs11());
     init_client2();
     init_endpoints();
     init_endpointResolver3();
@@ -45083,7 +45237,7 @@ var init_runtimeConfig_shared3 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/runtimeConfig.shared.js"() {
     init_httpAuthSchemes2();
     init_protocols2();
-    import_signature_v4_multi_region2 = __toESM(require_dist_cjs10());
+    import_signature_v4_multi_region2 = __toESM(require_dist_cjs11());
     init_dist_es();
     init_checksum2();
     init_client2();
@@ -45150,7 +45304,7 @@ var init_runtimeConfig3 = __esm({
     init_config2();
     init_retry2();
     init_serde();
-    import_node_http_handler3 = __toESM(require_dist_cjs5());
+    import_node_http_handler3 = __toESM(require_dist_cjs6());
     init_runtimeConfig_shared3();
     getRuntimeConfig6 = (config) => {
       emitWarningIfUnsupportedVersion2(process.version);
@@ -46210,7 +46364,7 @@ var init_runtimeConfig4 = __esm({
     init_config2();
     init_retry2();
     init_serde();
-    import_node_http_handler4 = __toESM(require_dist_cjs5());
+    import_node_http_handler4 = __toESM(require_dist_cjs6());
     init_runtimeConfig_shared4();
     getRuntimeConfig8 = (config) => {
       emitWarningIfUnsupportedVersion2(process.version);
@@ -46503,7 +46657,7 @@ var init_signin = __esm({
 });
 
 // node_modules/@aws-sdk/credential-provider-login/dist-cjs/index.js
-var require_dist_cjs11 = __commonJS({
+var require_dist_cjs12 = __commonJS({
   "node_modules/@aws-sdk/credential-provider-login/dist-cjs/index.js"(exports) {
     var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var { CredentialsProviderError: CredentialsProviderError2, parseKnownFiles: parseKnownFiles2, getProfileName: getProfileName2 } = (init_config2(), __toCommonJS(config_exports));
@@ -46790,7 +46944,7 @@ var require_dist_cjs11 = __commonJS({
 });
 
 // node_modules/@aws-sdk/credential-provider-process/dist-cjs/index.js
-var require_dist_cjs12 = __commonJS({
+var require_dist_cjs13 = __commonJS({
   "node_modules/@aws-sdk/credential-provider-process/dist-cjs/index.js"(exports) {
     var { externalDataInterceptor: externalDataInterceptor2, CredentialsProviderError: CredentialsProviderError2, parseKnownFiles: parseKnownFiles2, getProfileName: getProfileName2 } = (init_config2(), __toCommonJS(config_exports));
     var { exec } = __require("node:child_process");
@@ -46864,7 +47018,7 @@ var require_dist_cjs12 = __commonJS({
 });
 
 // node_modules/@aws-sdk/credential-provider-web-identity/dist-cjs/index.js
-var require_dist_cjs13 = __commonJS({
+var require_dist_cjs14 = __commonJS({
   "node_modules/@aws-sdk/credential-provider-web-identity/dist-cjs/index.js"(exports) {
     var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var { CredentialsProviderError: CredentialsProviderError2, externalDataInterceptor: externalDataInterceptor2 } = (init_config2(), __toCommonJS(config_exports));
@@ -46924,26 +47078,26 @@ var require_dist_cjs13 = __commonJS({
 });
 
 // node_modules/@aws-sdk/credential-provider-ini/dist-cjs/index.js
-var require_dist_cjs14 = __commonJS({
+var require_dist_cjs15 = __commonJS({
   "node_modules/@aws-sdk/credential-provider-ini/dist-cjs/index.js"(exports) {
     var { CredentialsProviderError: CredentialsProviderError2, chain: chain2, getProfileName: getProfileName2, parseKnownFiles: parseKnownFiles2 } = (init_config2(), __toCommonJS(config_exports));
     var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var resolveCredentialSource = (credentialSource, profileName, logger2) => {
       const sourceProvidersMap = {
         EcsContainer: async (options) => {
-          const { fromHttp } = require_dist_cjs6();
-          const { fromContainerMetadata } = require_dist_cjs4();
+          const { fromHttp } = require_dist_cjs7();
+          const { fromContainerMetadata } = require_dist_cjs5();
           logger2?.debug("@aws-sdk/credential-provider-ini - credential_source is EcsContainer");
           return async () => chain2(fromHttp(options ?? {}), fromContainerMetadata(options))().then(setNamedProvider);
         },
         Ec2InstanceMetadata: async (options) => {
           logger2?.debug("@aws-sdk/credential-provider-ini - credential_source is Ec2InstanceMetadata");
-          const { fromInstanceMetadata } = require_dist_cjs4();
+          const { fromInstanceMetadata } = require_dist_cjs5();
           return async () => fromInstanceMetadata(options)().then(setNamedProvider);
         },
         Environment: async (options) => {
           logger2?.debug("@aws-sdk/credential-provider-ini - credential_source is Environment");
-          const { fromEnv: fromEnv2 } = require_dist_cjs3();
+          const { fromEnv: fromEnv2 } = require_dist_cjs4();
           return async () => fromEnv2(options)().then(setNamedProvider);
         }
       };
@@ -47023,7 +47177,7 @@ var require_dist_cjs14 = __commonJS({
       return Boolean(data && data.login_session);
     };
     var resolveLoginCredentials = async (profileName, options, callerClientConfig) => {
-      const { fromLoginCredentials } = require_dist_cjs11();
+      const { fromLoginCredentials } = require_dist_cjs12();
       const credentials = await fromLoginCredentials({
         ...options,
         profile: profileName
@@ -47032,7 +47186,7 @@ var require_dist_cjs14 = __commonJS({
     };
     var isProcessProfile = (arg) => Boolean(arg) && typeof arg === "object" && typeof arg.credential_process === "string";
     var resolveProcessCredentials = async (options, profile) => {
-      const { fromProcess } = require_dist_cjs12();
+      const { fromProcess } = require_dist_cjs13();
       const credentials = await fromProcess({
         ...options,
         profile
@@ -47040,7 +47194,7 @@ var require_dist_cjs14 = __commonJS({
       return setCredentialFeature2(credentials, "CREDENTIALS_PROFILE_PROCESS", "v");
     };
     var resolveSsoCredentials = async (profile, profileData, options = {}, callerClientConfig) => {
-      const { fromSSO } = require_dist_cjs9();
+      const { fromSSO } = require_dist_cjs10();
       return fromSSO({
         profile,
         logger: options.logger,
@@ -47071,7 +47225,7 @@ var require_dist_cjs14 = __commonJS({
     };
     var isWebIdentityProfile = (arg) => Boolean(arg) && typeof arg === "object" && typeof arg.web_identity_token_file === "string" && typeof arg.role_arn === "string" && ["undefined", "string"].indexOf(typeof arg.role_session_name) > -1;
     var resolveWebIdentityCredentials = async (profile, options, callerClientConfig) => {
-      const { fromTokenFile } = require_dist_cjs13();
+      const { fromTokenFile } = require_dist_cjs14();
       const credentials = await fromTokenFile({
         webIdentityTokenFile: profile.web_identity_token_file,
         roleArn: profile.role_arn,
@@ -47121,16 +47275,16 @@ var require_dist_cjs14 = __commonJS({
 });
 
 // node_modules/@aws-sdk/credential-provider-node/dist-cjs/index.js
-var require_dist_cjs15 = __commonJS({
+var require_dist_cjs16 = __commonJS({
   "node_modules/@aws-sdk/credential-provider-node/dist-cjs/index.js"(exports) {
-    var { ENV_KEY, ENV_SECRET, fromEnv: fromEnv2 } = require_dist_cjs3();
+    var { ENV_KEY, ENV_SECRET, fromEnv: fromEnv2 } = require_dist_cjs4();
     var { chain: chain2, CredentialsProviderError: CredentialsProviderError2, ENV_PROFILE: ENV_PROFILE2 } = (init_config2(), __toCommonJS(config_exports));
     var ENV_IMDS_DISABLED2 = "AWS_EC2_METADATA_DISABLED";
     var remoteProvider = async (init) => {
-      const { ENV_CMDS_FULL_URI, ENV_CMDS_RELATIVE_URI, fromContainerMetadata, fromInstanceMetadata } = require_dist_cjs4();
+      const { ENV_CMDS_FULL_URI, ENV_CMDS_RELATIVE_URI, fromContainerMetadata, fromInstanceMetadata } = require_dist_cjs5();
       if (process.env[ENV_CMDS_RELATIVE_URI] || process.env[ENV_CMDS_FULL_URI]) {
         init.logger?.debug("@aws-sdk/credential-provider-node - remoteProvider::fromHttp/fromContainerMetadata");
-        const { fromHttp } = require_dist_cjs6();
+        const { fromHttp } = require_dist_cjs7();
         return chain2(fromHttp(init), fromContainerMetadata(init));
       }
       if (process.env[ENV_IMDS_DISABLED2] && process.env[ENV_IMDS_DISABLED2] !== "false") {
@@ -47239,22 +47393,22 @@ var require_dist_cjs15 = __commonJS({
         if (!ssoStartUrl && !ssoAccountId && !ssoRegion && !ssoRoleName && !ssoSession) {
           throw new CredentialsProviderError2("Skipping SSO provider in default chain (inputs do not include SSO fields).", { logger: init.logger });
         }
-        const { fromSSO } = require_dist_cjs9();
+        const { fromSSO } = require_dist_cjs10();
         return fromSSO(init)(awsIdentityProperties);
       },
       async (awsIdentityProperties) => {
         init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromIni");
-        const { fromIni } = require_dist_cjs14();
+        const { fromIni } = require_dist_cjs15();
         return fromIni(init)(awsIdentityProperties);
       },
       async (awsIdentityProperties) => {
         init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromProcess");
-        const { fromProcess } = require_dist_cjs12();
+        const { fromProcess } = require_dist_cjs13();
         return fromProcess(init)(awsIdentityProperties);
       },
       async (awsIdentityProperties) => {
         init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromTokenFile");
-        const { fromTokenFile } = require_dist_cjs13();
+        const { fromTokenFile } = require_dist_cjs14();
         return fromTokenFile(init)(awsIdentityProperties);
       },
       async () => {
@@ -47276,8 +47430,4028 @@ var require_dist_cjs15 = __commonJS({
   }
 });
 
+// node_modules/@aws-sdk/client-cloudwatch/dist-cjs/index.js
+var require_dist_cjs17 = __commonJS({
+  "node_modules/@aws-sdk/client-cloudwatch/dist-cjs/index.js"(exports) {
+    var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2 } = (init_client3(), __toCommonJS(client_exports2));
+    var { getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2, createPaginator: createPaginator2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
+    var { normalizeProvider: normalizeProvider3, getSmithyContext: getSmithyContext2, ServiceException: ServiceException2, NoOpLogger: NoOpLogger2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion3, loadConfigsForDefaultMode: loadConfigsForDefaultMode2, getDefaultExtensionConfiguration: getDefaultExtensionConfiguration2, resolveDefaultRuntimeConfig: resolveDefaultRuntimeConfig2, Client: Client2, makeBuilder: makeBuilder2, createWaiter: createWaiter2, checkExceptions: checkExceptions2, WaiterState: WaiterState2, createAggregatedClient: createAggregatedClient2 } = (init_client2(), __toCommonJS(client_exports));
+    var { Command: $Command } = (init_client2(), __toCommonJS(client_exports));
+    exports.$Command = $Command;
+    exports.__Client = Client2;
+    var { resolveDefaultsModeConfig: resolveDefaultsModeConfig2, loadConfig: loadConfig2, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS: NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS: NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, NODE_REGION_CONFIG_OPTIONS: NODE_REGION_CONFIG_OPTIONS2, NODE_REGION_CONFIG_FILE_OPTIONS: NODE_REGION_CONFIG_FILE_OPTIONS2, resolveRegionConfig: resolveRegionConfig2 } = (init_config2(), __toCommonJS(config_exports));
+    var { BinaryDecisionDiagram: BinaryDecisionDiagram2, EndpointCache: EndpointCache2, decideEndpoint: decideEndpoint2, customEndpointFunctions: customEndpointFunctions2, resolveEndpointConfig: resolveEndpointConfig2, getEndpointPlugin: getEndpointPlugin2 } = (init_endpoints(), __toCommonJS(endpoints_exports));
+    var { parseUrl: parseUrl2, getHttpHandlerExtensionConfiguration: getHttpHandlerExtensionConfiguration2, resolveHttpHandlerRuntimeConfig: resolveHttpHandlerRuntimeConfig2, getContentLengthPlugin: getContentLengthPlugin2 } = (init_protocols(), __toCommonJS(protocols_exports));
+    var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
+    var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
+    var { NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS, NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS, resolveCompressionConfig, getCompressionPlugin } = require_dist_cjs2();
+    var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
+    var { defaultProvider } = require_dist_cjs16();
+    var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
+    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs6();
+    var { AwsJson1_0Protocol: AwsJson1_0Protocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
+    var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
+    var defaultCloudWatchHttpAuthSchemeParametersProvider = async (config, context, input) => {
+      return {
+        operation: getSmithyContext2(context).operation,
+        region: await normalizeProvider3(config.region)() || (() => {
+          throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+        })()
+      };
+    };
+    function createAwsAuthSigv4HttpAuthOption5(authParameters) {
+      return {
+        schemeId: "aws.auth#sigv4",
+        signingProperties: {
+          name: "monitoring",
+          region: authParameters.region
+        },
+        propertiesExtractor: (config, context) => ({
+          signingProperties: {
+            config,
+            context
+          }
+        })
+      };
+    }
+    var defaultCloudWatchHttpAuthSchemeProvider = (authParameters) => {
+      const options = [];
+      switch (authParameters.operation) {
+        default: {
+          options.push(createAwsAuthSigv4HttpAuthOption5(authParameters));
+        }
+      }
+      return options;
+    };
+    var resolveHttpAuthSchemeConfig5 = (config) => {
+      const config_0 = resolveAwsSdkSigV4Config2(config);
+      return Object.assign(config_0, {
+        authSchemePreference: normalizeProvider3(config.authSchemePreference ?? [])
+      });
+    };
+    var resolveClientEndpointParameters5 = (options) => {
+      return Object.assign(options, {
+        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
+        useFipsEndpoint: options.useFipsEndpoint ?? false,
+        defaultSigningName: "monitoring"
+      });
+    };
+    var commonParams5 = {
+      UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
+      Endpoint: { type: "builtInParams", name: "endpoint" },
+      Region: { type: "builtInParams", name: "region" },
+      UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" }
+    };
+    var version = "3.1161.0";
+    var packageInfo = {
+      version
+    };
+    var k5 = "ref";
+    var a5 = -1;
+    var b5 = true;
+    var c5 = "isSet";
+    var d5 = "PartitionResult";
+    var e5 = "booleanEquals";
+    var f5 = "getAttr";
+    var g5 = { [k5]: "Endpoint" };
+    var h5 = { [k5]: d5 };
+    var i5 = {};
+    var j5 = [{ [k5]: "Region" }];
+    var _data5 = {
+      conditions: [
+        [c5, [g5]],
+        [c5, j5],
+        ["aws.partition", j5, d5],
+        [e5, [{ [k5]: "UseFIPS" }, b5]],
+        [e5, [{ [k5]: "UseDualStack" }, b5]],
+        ["stringEquals", [{ fn: f5, argv: [h5, "name"] }, "aws-us-gov"]],
+        [e5, [{ fn: f5, argv: [h5, "supportsFIPS"] }, b5]],
+        [e5, [{ fn: f5, argv: [h5, "supportsDualStack"] }, b5]]
+      ],
+      results: [
+        [a5],
+        [a5, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a5, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [g5, i5],
+        ["https://monitoring.{Region}.{PartitionResult#dnsSuffix}", i5],
+        ["https://monitoring.{Region}.{PartitionResult#dualStackDnsSuffix}", i5],
+        ["https://monitoring-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", i5],
+        [a5, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://monitoring-fips.{Region}.{PartitionResult#dnsSuffix}", i5],
+        [a5, "FIPS is enabled but this partition does not support FIPS"],
+        [a5, "DualStack is enabled but this partition does not support DualStack"],
+        [a5, "Invalid Configuration: Missing Region"]
+      ]
+    };
+    var root5 = 2;
+    var r5 = 1e8;
+    var nodes5 = new Int32Array([
+      -1,
+      1,
+      -1,
+      0,
+      14,
+      3,
+      1,
+      4,
+      r5 + 11,
+      2,
+      5,
+      r5 + 11,
+      3,
+      8,
+      6,
+      4,
+      7,
+      r5 + 4,
+      7,
+      r5 + 5,
+      r5 + 10,
+      4,
+      11,
+      9,
+      5,
+      r5 + 4,
+      10,
+      6,
+      r5 + 8,
+      r5 + 9,
+      5,
+      r5 + 5,
+      12,
+      6,
+      13,
+      r5 + 7,
+      7,
+      r5 + 6,
+      r5 + 7,
+      3,
+      r5 + 1,
+      15,
+      4,
+      r5 + 2,
+      r5 + 3
+    ]);
+    var bdd5 = BinaryDecisionDiagram2.from(nodes5, root5, _data5.conditions, _data5.results);
+    var cache5 = new EndpointCache2({
+      size: 50,
+      params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"]
+    });
+    var defaultEndpointResolver5 = (endpointParams, context = {}) => {
+      return cache5.get(endpointParams, () => decideEndpoint2(bdd5, {
+        endpointParams,
+        logger: context.logger
+      }));
+    };
+    customEndpointFunctions2.aws = awsEndpointFunctions2;
+    var CloudWatchServiceException = class _CloudWatchServiceException extends ServiceException2 {
+      static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.cloudwatch#CloudWatchServiceException";
+      constructor(options) {
+        super(options);
+        Object.setPrototypeOf(this, _CloudWatchServiceException.prototype);
+      }
+    };
+    var ConflictException = class _ConflictException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#ConflictException";
+      name = "ConflictException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "ConflictException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ConflictException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var KmsAccessDeniedException = class _KmsAccessDeniedException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#KmsAccessDeniedException";
+      name = "KmsAccessDeniedException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "KmsAccessDeniedException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _KmsAccessDeniedException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var KmsKeyDisabledException = class _KmsKeyDisabledException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#KmsKeyDisabledException";
+      name = "KmsKeyDisabledException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "KmsKeyDisabledException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _KmsKeyDisabledException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var KmsKeyNotFoundException = class _KmsKeyNotFoundException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#KmsKeyNotFoundException";
+      name = "KmsKeyNotFoundException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "KmsKeyNotFoundException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _KmsKeyNotFoundException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var ResourceNotFoundException2 = class _ResourceNotFoundException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#ResourceNotFoundException";
+      name = "ResourceNotFoundException";
+      $fault = "client";
+      ResourceType;
+      ResourceId;
+      Message;
+      constructor(opts) {
+        super({
+          name: "ResourceNotFoundException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceNotFoundException.prototype);
+        this.ResourceType = opts.ResourceType;
+        this.ResourceId = opts.ResourceId;
+        this.Message = opts.Message;
+      }
+    };
+    var ConcurrentModificationException = class _ConcurrentModificationException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#ConcurrentModificationException";
+      name = "ConcurrentModificationException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "ConcurrentModificationException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ConcurrentModificationException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var DashboardInvalidInputError = class _DashboardInvalidInputError extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#DashboardInvalidInputError";
+      name = "DashboardInvalidInputError";
+      $fault = "client";
+      dashboardValidationMessages;
+      constructor(opts) {
+        super({
+          name: "DashboardInvalidInputError",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _DashboardInvalidInputError.prototype);
+        this.dashboardValidationMessages = opts.dashboardValidationMessages;
+      }
+    };
+    var DashboardNotFoundError = class _DashboardNotFoundError extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#DashboardNotFoundError";
+      name = "DashboardNotFoundError";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "DashboardNotFoundError",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _DashboardNotFoundError.prototype);
+      }
+    };
+    var ResourceConflict = class _ResourceConflict extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#ResourceConflict";
+      name = "ResourceConflict";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ResourceConflict",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceConflict.prototype);
+      }
+    };
+    var ResourceNotFound = class _ResourceNotFound extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#ResourceNotFound";
+      name = "ResourceNotFound";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ResourceNotFound",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ResourceNotFound.prototype);
+      }
+    };
+    var InternalServiceFault = class _InternalServiceFault extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#InternalServiceFault";
+      name = "InternalServiceFault";
+      $fault = "server";
+      Message;
+      constructor(opts) {
+        super({
+          name: "InternalServiceFault",
+          $fault: "server",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InternalServiceFault.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var InvalidParameterCombinationException = class _InvalidParameterCombinationException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#InvalidParameterCombinationException";
+      name = "InvalidParameterCombinationException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidParameterCombinationException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidParameterCombinationException.prototype);
+      }
+    };
+    var InvalidParameterValueException = class _InvalidParameterValueException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#InvalidParameterValueException";
+      name = "InvalidParameterValueException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidParameterValueException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidParameterValueException.prototype);
+      }
+    };
+    var MissingRequiredParameterException = class _MissingRequiredParameterException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#MissingRequiredParameterException";
+      name = "MissingRequiredParameterException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "MissingRequiredParameterException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _MissingRequiredParameterException.prototype);
+      }
+    };
+    var InvalidNextToken = class _InvalidNextToken extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#InvalidNextToken";
+      name = "InvalidNextToken";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidNextToken",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidNextToken.prototype);
+      }
+    };
+    var LimitExceededException = class _LimitExceededException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#LimitExceededException";
+      name = "LimitExceededException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "LimitExceededException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _LimitExceededException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var LimitExceededFault = class _LimitExceededFault extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#LimitExceededFault";
+      name = "LimitExceededFault";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "LimitExceededFault",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _LimitExceededFault.prototype);
+      }
+    };
+    var InvalidFormatFault = class _InvalidFormatFault extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#InvalidFormatFault";
+      name = "InvalidFormatFault";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidFormatFault",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidFormatFault.prototype);
+      }
+    };
+    var ValidationException2 = class _ValidationException extends CloudWatchServiceException {
+      static shapeId = "com.amazonaws.cloudwatch#ValidationException";
+      name = "ValidationException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ValidationException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ValidationException.prototype);
+      }
+    };
+    var _A2 = "Average";
+    var _AA = "AlarmActions";
+    var _AAV = "ApproximateAggregateValue";
+    var _AAl = "AlarmArn";
+    var _AC = "ActionConfiguration";
+    var _ACA = "AlarmContributorAttributes";
+    var _ACI = "AlarmContributorId";
+    var _ACUT = "AlarmConfigurationUpdatedTimestamp";
+    var _ACl = "AlarmContributor";
+    var _ACla = "AlarmContributors";
+    var _AD = "AnomalyDetector";
+    var _ADC = "AnomalyDetectorConfiguration";
+    var _ADETR = "AnomalyDetectorExcludedTimeRanges";
+    var _ADI = "AnomalyDetectorId";
+    var _ADIn = "AnomalyDetectorIds";
+    var _ADKK = "AssociateDatasetKmsKey";
+    var _ADKKI = "AssociateDatasetKmsKeyInput";
+    var _ADKKO = "AssociateDatasetKmsKeyOutput";
+    var _ADT = "AnomalyDetectorTypes";
+    var _ADl = "AlarmDescription";
+    var _ADn = "AnomalyDetectors";
+    var _AE = "ActionsEnabled";
+    var _AEg = "AggregationExpression";
+    var _AHI = "AlarmHistoryItem";
+    var _AHIl = "AlarmHistoryItems";
+    var _AI = "AccountId";
+    var _ALLC = "ActionLogLineCount";
+    var _ALLRA = "ActionLogLineRoleArn";
+    var _AMRA = "AlarmMuteRuleArn";
+    var _AMRN = "AlarmMuteRuleName";
+    var _AMRS = "AlarmMuteRuleSummary";
+    var _AMRSl = "AlarmMuteRuleSummaries";
+    var _AN = "AlarmName";
+    var _ANP = "AlarmNamePrefix";
+    var _ANl = "AlarmNames";
+    var _AOTL = "ApplyOnTransformedLogs";
+    var _AP = "ActionPrefix";
+    var _APQLC = "AlarmPromQLCriteria";
+    var _AR2 = "AlarmRule";
+    var _AS = "AdaptationSpeed";
+    var _ASB = "ActionsSuppressedBy";
+    var _ASEP = "ActionsSuppressorExtensionPeriod";
+    var _ASR = "ActionsSuppressedReason";
+    var _ASWP = "ActionsSuppressorWaitPeriod";
+    var _ASc = "ActionsSuppressor";
+    var _ASd = "AdditionalStatistics";
+    var _ASg = "AggregationStatistic";
+    var _AT3 = "AlarmType";
+    var _ATP = "AlarmTagsPropagation";
+    var _ATl = "AlarmTypes";
+    var _AUC = "ApproximateUniqueCount";
+    var _AV = "AggregateValue";
+    var _AVp = "ApproximateValue";
+    var _Ar = "Arn";
+    var _At = "Attributes";
+    var _BF = "BatchFailures";
+    var _C2 = "Configuration";
+    var _CA2 = "ContributorAttributes";
+    var _CAo = "CompositeAlarm";
+    var _CAom = "CompositeAlarms";
+    var _CAr = "CreatedAt";
+    var _CD = "CreationDate";
+    var _CE = "ConflictException";
+    var _CI = "ContributorId";
+    var _CME = "ConcurrentModificationException";
+    var _CO = "ComparisonOperator";
+    var _COAN = "ChildrenOfAlarmName";
+    var _CRMC = "CreateResourceMetricsConfiguration";
+    var _CRMCI = "CreateResourceMetricsConfigurationInput";
+    var _CRMCO = "CreateResourceMetricsConfigurationOutput";
+    var _Co = "Contributors";
+    var _Cod = "Code";
+    var _Cou = "Counts";
+    var _D = "Dimensions";
+    var _DA = "DashboardArn";
+    var _DAA = "DisableAlarmActions";
+    var _DAAI = "DisableAlarmActionsInput";
+    var _DAC = "DescribeAlarmContributors";
+    var _DACI = "DescribeAlarmContributorsInput";
+    var _DACO = "DescribeAlarmContributorsOutput";
+    var _DAD = "DeleteAnomalyDetector";
+    var _DADI = "DeleteAnomalyDetectorInput";
+    var _DADIe = "DescribeAnomalyDetectorsInput";
+    var _DADO = "DeleteAnomalyDetectorOutput";
+    var _DADOe = "DescribeAnomalyDetectorsOutput";
+    var _DADe = "DescribeAnomalyDetectors";
+    var _DAFM = "DescribeAlarmsForMetric";
+    var _DAFMI = "DescribeAlarmsForMetricInput";
+    var _DAFMO = "DescribeAlarmsForMetricOutput";
+    var _DAH = "DescribeAlarmHistory";
+    var _DAHI = "DescribeAlarmHistoryInput";
+    var _DAHO = "DescribeAlarmHistoryOutput";
+    var _DAI = "DeleteAlarmsInput";
+    var _DAIe = "DescribeAlarmsInput";
+    var _DAMR = "DeleteAlarmMuteRule";
+    var _DAMRI = "DeleteAlarmMuteRuleInput";
+    var _DAO = "DescribeAlarmsOutput";
+    var _DAe = "DeleteAlarms";
+    var _DAes = "DescribeAlarms";
+    var _DB = "DashboardBody";
+    var _DD = "DeleteDashboards";
+    var _DDI = "DeleteDashboardsInput";
+    var _DDKK = "DisassociateDatasetKmsKey";
+    var _DDKKI = "DisassociateDatasetKmsKeyInput";
+    var _DDKKO = "DisassociateDatasetKmsKeyOutput";
+    var _DDO = "DeleteDashboardsOutput";
+    var _DE = "DashboardEntry";
+    var _DEa = "DashboardEntries";
+    var _DF = "DimensionFilter";
+    var _DFi = "DimensionFilters";
+    var _DI = "DatasetIdentifier";
+    var _DIIE = "DashboardInvalidInputError";
+    var _DIR = "DeleteInsightRules";
+    var _DIRI = "DeleteInsightRulesInput";
+    var _DIRIe = "DescribeInsightRulesInput";
+    var _DIRIi = "DisableInsightRulesInput";
+    var _DIRO = "DeleteInsightRulesOutput";
+    var _DIROe = "DescribeInsightRulesOutput";
+    var _DIROi = "DisableInsightRulesOutput";
+    var _DIRe = "DescribeInsightRules";
+    var _DIRi = "DisableInsightRules";
+    var _DIa = "DatasetId";
+    var _DMS = "DeleteMetricStream";
+    var _DMSI = "DeleteMetricStreamInput";
+    var _DMSO = "DeleteMetricStreamOutput";
+    var _DN = "DashboardName";
+    var _DNFE = "DashboardNotFoundError";
+    var _DNP = "DashboardNamePrefix";
+    var _DNa = "DashboardNames";
+    var _DP = "DataPath";
+    var _DRMC = "DeleteResourceMetricsConfiguration";
+    var _DRMCI = "DeleteResourceMetricsConfigurationInput";
+    var _DRMCO = "DeleteResourceMetricsConfigurationOutput";
+    var _DTA = "DatapointsToAlarm";
+    var _DVM = "DashboardValidationMessage";
+    var _DVMa = "DashboardValidationMessages";
+    var _Da = "Datapoint";
+    var _Dat = "Datapoints";
+    var _De = "Description";
+    var _Def = "Definition";
+    var _Di = "Dimension";
+    var _Du = "Duration";
+    var _E2 = "Enabled";
+    var _EAA = "EnableAlarmActions";
+    var _EAAI = "EnableAlarmActionsInput";
+    var _EC = "EvaluationCriteria";
+    var _ED = "ExpireDate";
+    var _EDn = "EndDate";
+    var _EF = "ExcludeFilters";
+    var _EI2 = "EvaluationInterval";
+    var _EIR = "EnableInsightRules";
+    var _EIRI = "EnableInsightRulesInput";
+    var _EIRO = "EnableInsightRulesOutput";
+    var _ELSCP = "EvaluateLowSampleCountPercentile";
+    var _EMD = "EntityMetricData";
+    var _EMDL = "EntityMetricDataList";
+    var _EP = "EvaluationPeriods";
+    var _ES = "ExtendedStatistics";
+    var _ESv = "EvaluationState";
+    var _ESx = "ExtendedStatistic";
+    var _ET = "EndTime";
+    var _ETK = "ExcludedTagKeys";
+    var _ETO = "EndTimeOffset";
+    var _ETR = "ExcludedTimeRanges";
+    var _ETx = "ExceptionType";
+    var _EW = "EvaluationWindow";
+    var _En = "Entity";
+    var _Ent = "Entries";
+    var _Ex = "Expression";
+    var _F = "Failures";
+    var _FA = "FirehoseArn";
+    var _FC = "FailureCode";
+    var _FD = "FailureDescription";
+    var _FR = "FailureResource";
+    var _GAMR = "GetAlarmMuteRule";
+    var _GAMRI = "GetAlarmMuteRuleInput";
+    var _GAMRO = "GetAlarmMuteRuleOutput";
+    var _GD = "GetDashboard";
+    var _GDI = "GetDashboardInput";
+    var _GDIe = "GetDatasetInput";
+    var _GDO = "GetDashboardOutput";
+    var _GDOe = "GetDatasetOutput";
+    var _GDe = "GetDataset";
+    var _GIRR = "GetInsightRuleReport";
+    var _GIRRI = "GetInsightRuleReportInput";
+    var _GIRRO = "GetInsightRuleReportOutput";
+    var _GMD = "GetMetricData";
+    var _GMDI = "GetMetricDataInput";
+    var _GMDO = "GetMetricDataOutput";
+    var _GMS = "GetMetricStatistics";
+    var _GMSI = "GetMetricStatisticsInput";
+    var _GMSIe = "GetMetricStreamInput";
+    var _GMSO = "GetMetricStatisticsOutput";
+    var _GMSOe = "GetMetricStreamOutput";
+    var _GMSe = "GetMetricStream";
+    var _GMWI = "GetMetricWidgetImage";
+    var _GMWII = "GetMetricWidgetImageInput";
+    var _GMWIO = "GetMetricWidgetImageOutput";
+    var _GOTE = "GetOTelEnrichment";
+    var _GOTEI = "GetOTelEnrichmentInput";
+    var _GOTEO = "GetOTelEnrichmentOutput";
+    var _GRMC = "GetResourceMetricsConfiguration";
+    var _GRMCI = "GetResourceMetricsConfigurationInput";
+    var _GRMCO = "GetResourceMetricsConfigurationOutput";
+    var _HD = "HistoryData";
+    var _HIT = "HistoryItemType";
+    var _HS = "HistorySummary";
+    var _I = "Id";
+    var _IDA = "InsufficientDataActions";
+    var _IF = "IncludeFilters";
+    var _IFF = "InvalidFormatFault";
+    var _ILA = "IncludeLinkedAccounts";
+    var _ILAM = "IncludeLinkedAccountsMetrics";
+    var _IM = "IncludeMetrics";
+    var _INT = "InvalidNextToken";
+    var _IPCE = "InvalidParameterCombinationException";
+    var _IPVE = "InvalidParameterValueException";
+    var _IR = "InsightRules";
+    var _IRC = "InsightRuleContributor";
+    var _IRCD = "InsightRuleContributorDatapoint";
+    var _IRCDn = "InsightRuleContributorDatapoints";
+    var _IRCn = "InsightRuleContributors";
+    var _IRMD = "InsightRuleMetricDatapoint";
+    var _IRMDn = "InsightRuleMetricDatapoints";
+    var _IRn = "InsightRule";
+    var _ISF = "InternalServiceFault";
+    var _ITK = "IncludedTagKeys";
+    var _K2 = "Keys";
+    var _KA = "KeyAttributes";
+    var _KADE = "KmsAccessDeniedException";
+    var _KKA = "KmsKeyArn";
+    var _KKDE = "KmsKeyDisabledException";
+    var _KKNFE = "KmsKeyNotFoundException";
+    var _KL = "KeyLabels";
+    var _Ke = "Key";
+    var _L = "Label";
+    var _LA = "LogAlarms";
+    var _LAMR = "ListAlarmMuteRules";
+    var _LAMRI = "ListAlarmMuteRulesInput";
+    var _LAMRO = "ListAlarmMuteRulesOutput";
+    var _LAo = "LogAlarm";
+    var _LD = "ListDashboards";
+    var _LDI = "ListDashboardsInput";
+    var _LDO = "ListDashboardsOutput";
+    var _LEE = "LimitExceededException";
+    var _LEF = "LimitExceededFault";
+    var _LGI = "LogGroupIdentifiers";
+    var _LM = "LastModified";
+    var _LMI = "ListMetricsInput";
+    var _LMIR = "ListManagedInsightRules";
+    var _LMIRI = "ListManagedInsightRulesInput";
+    var _LMIRO = "ListManagedInsightRulesOutput";
+    var _LMO = "ListMetricsOutput";
+    var _LMS = "ListMetricStreams";
+    var _LMSI = "ListMetricStreamsInput";
+    var _LMSO = "ListMetricStreamsOutput";
+    var _LMi = "ListMetrics";
+    var _LO = "LabelOptions";
+    var _LTFR = "ListTagsForResource";
+    var _LTFRI = "ListTagsForResourceInput";
+    var _LTFRO = "ListTagsForResourceOutput";
+    var _LUD = "LastUpdateDate";
+    var _LUT = "LastUpdatedTimestamp";
+    var _M = "Message";
+    var _MA = "MetricAlarms";
+    var _MAe = "MetricAlarm";
+    var _MC = "MetricCharacteristics";
+    var _MCC = "MaxContributorCount";
+    var _MCV = "MaxContributorValue";
+    var _MD = "MetricData";
+    var _MDQ = "MetricDataQueries";
+    var _MDQe = "MetricDataQuery";
+    var _MDR = "MetricDataResults";
+    var _MDRM = "MetricDataResultMessages";
+    var _MDRe = "MetricDataResult";
+    var _MDa = "MaxDatapoints";
+    var _MDe = "MetricDatapoints";
+    var _MDes = "MessageData";
+    var _MDet = "MetricDatum";
+    var _MMAD = "MetricMathAnomalyDetector";
+    var _MN = "MetricName";
+    var _MNe = "MetricNames";
+    var _MR = "MaxRecords";
+    var _MRD = "ManagedRuleDescription";
+    var _MRDa = "ManagedRuleDescriptions";
+    var _MRPE = "MissingRequiredParameterException";
+    var _MRS = "ManagedRuleState";
+    var _MRa = "MaxResults";
+    var _MRan = "ManagedRule";
+    var _MRana = "ManagedRules";
+    var _MS = "MetricSelections";
+    var _MSE = "MetricStreamEntry";
+    var _MSEe = "MetricStreamEntries";
+    var _MSF = "MetricStreamFilter";
+    var _MSFe = "MetricStreamFilters";
+    var _MSSC = "MetricStreamStatisticsConfiguration";
+    var _MSSCe = "MetricStreamStatisticsConfigurations";
+    var _MSSIM = "MetricStreamStatisticsIncludeMetrics";
+    var _MSSM = "MetricStreamStatisticsMetric";
+    var _MSe = "MetricStat";
+    var _MT = "MuteType";
+    var _MTe = "MetricTimezone";
+    var _MTu = "MuteTargets";
+    var _MW = "MetricWidget";
+    var _MWI = "MetricWidgetImage";
+    var _Ma = "Maximum";
+    var _Me = "Metrics";
+    var _Mes = "Messages";
+    var _Met = "Metric";
+    var _Mi = "Minimum";
+    var _N = "Namespace";
+    var _NT = "NextToken";
+    var _Na = "Name";
+    var _Nam = "Names";
+    var _OA = "OwningAccount";
+    var _OAw = "OwningAccounts";
+    var _OB = "OrderBy";
+    var _OF = "OutputFormat";
+    var _OFS = "OutlierFilteringStrength";
+    var _OKA = "OKActions";
+    var _OSEAWUPE = "OnlyStartEvaluatingAfterWarmUpPeriodEnds";
+    var _OTEMS = "OTelEnrichmentMetricSelector";
+    var _OTEMSL = "OTelEnrichmentMetricSelectorList";
+    var _P2 = "Period";
+    var _PAD = "PutAnomalyDetector";
+    var _PADI = "PutAnomalyDetectorInput";
+    var _PADO = "PutAnomalyDetectorOutput";
+    var _PAMR = "PutAlarmMuteRule";
+    var _PAMRI = "PutAlarmMuteRuleInput";
+    var _PCA = "PutCompositeAlarm";
+    var _PCAI = "PutCompositeAlarmInput";
+    var _PD = "PutDashboard";
+    var _PDI = "PutDashboardInput";
+    var _PDO = "PutDashboardOutput";
+    var _PF = "PartialFailure";
+    var _PIR = "PutInsightRule";
+    var _PIRI = "PutInsightRuleInput";
+    var _PIRO = "PutInsightRuleOutput";
+    var _PLA = "PutLogAlarm";
+    var _PLAI = "PutLogAlarmInput";
+    var _PMA = "PutMetricAlarm";
+    var _PMAI = "PutMetricAlarmInput";
+    var _PMD = "PutMetricData";
+    var _PMDI = "PutMetricDataInput";
+    var _PMIR = "PutManagedInsightRules";
+    var _PMIRI = "PutManagedInsightRulesInput";
+    var _PMIRO = "PutManagedInsightRulesOutput";
+    var _PMS = "PutMetricStream";
+    var _PMSI = "PutMetricStreamInput";
+    var _PMSO = "PutMetricStreamOutput";
+    var _POAN = "ParentsOfAlarmName";
+    var _PP = "PendingPeriod";
+    var _PQLC = "PromQLCriteria";
+    var _PS = "PeriodicSpikes";
+    var _Q = "Query";
+    var _QARN = "QueryARN";
+    var _QRTA = "QueryResultsToAlarm";
+    var _QRTE = "QueryResultsToEvaluate";
+    var _QS = "QueryString";
+    var _R = "Rule";
+    var _RA2 = "ResourceArn";
+    var _RARN = "ResourceARN";
+    var _RAe = "RecentlyActive";
+    var _RAo = "RoleArn";
+    var _RC2 = "ResourceConflict";
+    var _RD = "ReturnData";
+    var _RDu = "RuleDefinition";
+    var _RI = "ResourceId";
+    var _RMC = "ResourceMetricsConfiguration";
+    var _RMS = "ResourceMetricSelection";
+    var _RMSL = "ResourceMetricSelectionList";
+    var _RN = "RuleNames";
+    var _RNF = "ResourceNotFound";
+    var _RNFE2 = "ResourceNotFoundException";
+    var _RNu = "RuleName";
+    var _RP = "RecoveryPeriod";
+    var _RS = "RuleState";
+    var _RT3 = "ResourceType";
+    var _Ra = "Range";
+    var _S = "Status";
+    var _SAS = "SetAlarmState";
+    var _SASI = "SetAlarmStateInput";
+    var _SB = "ScanBy";
+    var _SC = "SampleCount";
+    var _SCc = "ScheduleConfiguration";
+    var _SCt = "StatisticsConfigurations";
+    var _SCta = "StatusCode";
+    var _SD = "StartDate";
+    var _SE = "ScheduleExpression";
+    var _SEV = "StrictEntityValidation";
+    var _SMAD = "SingleMetricAnomalyDetector";
+    var _SMS = "StartMetricStreams";
+    var _SMSI = "StartMetricStreamsInput";
+    var _SMSIt = "StopMetricStreamsInput";
+    var _SMSO = "StartMetricStreamsOutput";
+    var _SMSOt = "StopMetricStreamsOutput";
+    var _SMSt = "StopMetricStreams";
+    var _SOTE = "StartOTelEnrichment";
+    var _SOTEI = "StartOTelEnrichmentInput";
+    var _SOTEIt = "StopOTelEnrichmentInput";
+    var _SOTEO = "StartOTelEnrichmentOutput";
+    var _SOTEOt = "StopOTelEnrichmentOutput";
+    var _SOTEt = "StopOTelEnrichment";
+    var _SQC = "ScheduledQueryConfiguration";
+    var _SQRARN = "ScheduledQueryRoleARN";
+    var _SR = "StateReason";
+    var _SRD = "StateReasonData";
+    var _SRt = "StorageResolution";
+    var _SS = "StatisticSet";
+    var _ST2 = "StartTime";
+    var _STO = "StartTimeOffset";
+    var _STT2 = "StateTransitionedTimestamp";
+    var _SUT = "StateUpdatedTimestamp";
+    var _SV = "StateValue";
+    var _SVt = "StatisticValues";
+    var _SW = "SlidingWindow";
+    var _Sc = "Schema";
+    var _Sch = "Schedule";
+    var _Si = "Size";
+    var _St = "Stat";
+    var _Sta = "Statistic";
+    var _Stat = "Statistics";
+    var _State = "State";
+    var _Statu = "Statuses";
+    var _Su = "Sum";
+    var _T2 = "Timestamp";
+    var _TK = "TagKeys";
+    var _TL = "TagList";
+    var _TMD = "TreatMissingData";
+    var _TMI = "ThresholdMetricId";
+    var _TN = "TemplateName";
+    var _TR = "TagResource";
+    var _TRI = "TagResourceInput";
+    var _TRO = "TagResourceOutput";
+    var _Ta2 = "Tags";
+    var _Tag = "Tag";
+    var _Th = "Threshold";
+    var _Ti = "Timezone";
+    var _Tim = "Timestamps";
+    var _U = "Unit";
+    var _UA = "UpdatedAt";
+    var _UC = "UniqueContributors";
+    var _UOTE = "UpdateOTelEnrichment";
+    var _UOTEI = "UpdateOTelEnrichmentInput";
+    var _UOTEO = "UpdateOTelEnrichmentOutput";
+    var _UR = "UntagResource";
+    var _URI = "UntagResourceInput";
+    var _URMC = "UpdateResourceMetricsConfiguration";
+    var _URMCI = "UpdateResourceMetricsConfigurationInput";
+    var _URMCO = "UpdateResourceMetricsConfigurationOutput";
+    var _URO = "UntagResourceOutput";
+    var _V2 = "Value";
+    var _VE2 = "ValidationException";
+    var _Va = "Values";
+    var _WCW = "WallClockWindow";
+    var _WUC = "WarmUpConfiguration";
+    var _WUPDIM = "WarmUpPeriodDurationInMinutes";
+    var _aQE2 = "awsQueryError";
+    var _c5 = "client";
+    var _dVM = "dashboardValidationMessages";
+    var _e5 = "error";
+    var _hE5 = "httpError";
+    var _m4 = "message";
+    var _s5 = "smithy.ts.sdk.synthetic.com.amazonaws.cloudwatch";
+    var _se3 = "server";
+    var n05 = "com.amazonaws.cloudwatch";
+    var _s_registry5 = new TypeRegistry2(_s5);
+    var CloudWatchServiceException$ = [-3, _s5, "CloudWatchServiceException", 0, [], []];
+    _s_registry5.registerError(CloudWatchServiceException$, CloudWatchServiceException);
+    var n0_registry5 = new TypeRegistry2(n05);
+    var ConcurrentModificationException$ = [
+      -3,
+      n05,
+      _CME,
+      { [_aQE2]: [`ConcurrentModificationException`, 429], [_e5]: _c5, [_hE5]: 429 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(ConcurrentModificationException$, ConcurrentModificationException);
+    var ConflictException$ = [
+      -3,
+      n05,
+      _CE,
+      { [_e5]: _c5, [_hE5]: 409 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(ConflictException$, ConflictException);
+    var DashboardInvalidInputError$ = [
+      -3,
+      n05,
+      _DIIE,
+      { [_aQE2]: [`InvalidParameterInput`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4, _dVM],
+      [0, () => DashboardValidationMessages]
+    ];
+    n0_registry5.registerError(DashboardInvalidInputError$, DashboardInvalidInputError);
+    var DashboardNotFoundError$ = [
+      -3,
+      n05,
+      _DNFE,
+      { [_aQE2]: [`ResourceNotFound`, 404], [_e5]: _c5, [_hE5]: 404 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(DashboardNotFoundError$, DashboardNotFoundError);
+    var InternalServiceFault$ = [
+      -3,
+      n05,
+      _ISF,
+      { [_aQE2]: [`InternalServiceError`, 500], [_e5]: _se3, [_hE5]: 500 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(InternalServiceFault$, InternalServiceFault);
+    var InvalidFormatFault$ = [
+      -3,
+      n05,
+      _IFF,
+      { [_aQE2]: [`InvalidFormat`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidFormatFault$, InvalidFormatFault);
+    var InvalidNextToken$ = [
+      -3,
+      n05,
+      _INT,
+      { [_aQE2]: [`InvalidNextToken`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidNextToken$, InvalidNextToken);
+    var InvalidParameterCombinationException$ = [
+      -3,
+      n05,
+      _IPCE,
+      { [_aQE2]: [`InvalidParameterCombination`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidParameterCombinationException$, InvalidParameterCombinationException);
+    var InvalidParameterValueException$ = [
+      -3,
+      n05,
+      _IPVE,
+      { [_aQE2]: [`InvalidParameterValue`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidParameterValueException$, InvalidParameterValueException);
+    var KmsAccessDeniedException$ = [
+      -3,
+      n05,
+      _KADE,
+      { [_e5]: _c5 },
+      [_M],
+      [0],
+      1
+    ];
+    n0_registry5.registerError(KmsAccessDeniedException$, KmsAccessDeniedException);
+    var KmsKeyDisabledException$ = [
+      -3,
+      n05,
+      _KKDE,
+      { [_e5]: _c5 },
+      [_M],
+      [0],
+      1
+    ];
+    n0_registry5.registerError(KmsKeyDisabledException$, KmsKeyDisabledException);
+    var KmsKeyNotFoundException$ = [
+      -3,
+      n05,
+      _KKNFE,
+      { [_e5]: _c5 },
+      [_M],
+      [0],
+      1
+    ];
+    n0_registry5.registerError(KmsKeyNotFoundException$, KmsKeyNotFoundException);
+    var LimitExceededException$ = [
+      -3,
+      n05,
+      _LEE,
+      { [_aQE2]: [`LimitExceededException`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(LimitExceededException$, LimitExceededException);
+    var LimitExceededFault$ = [
+      -3,
+      n05,
+      _LEF,
+      { [_aQE2]: [`LimitExceeded`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(LimitExceededFault$, LimitExceededFault);
+    var MissingRequiredParameterException$ = [
+      -3,
+      n05,
+      _MRPE,
+      { [_aQE2]: [`MissingParameter`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(MissingRequiredParameterException$, MissingRequiredParameterException);
+    var ResourceConflict$ = [
+      -3,
+      n05,
+      _RC2,
+      { [_aQE2]: [`ResourceConflict`, 409], [_e5]: _c5, [_hE5]: 409 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ResourceConflict$, ResourceConflict);
+    var ResourceNotFound$ = [
+      -3,
+      n05,
+      _RNF,
+      { [_aQE2]: [`ResourceNotFound`, 404], [_e5]: _c5, [_hE5]: 404 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ResourceNotFound$, ResourceNotFound);
+    var ResourceNotFoundException$2 = [
+      -3,
+      n05,
+      _RNFE2,
+      { [_aQE2]: [`ResourceNotFoundException`, 404], [_e5]: _c5, [_hE5]: 404 },
+      [_RT3, _RI, _M],
+      [0, 0, 0]
+    ];
+    n0_registry5.registerError(ResourceNotFoundException$2, ResourceNotFoundException2);
+    var ValidationException$2 = [
+      -3,
+      n05,
+      _VE2,
+      { [_aQE2]: [`ValidationError`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ValidationException$2, ValidationException2);
+    var errorTypeRegistries5 = [
+      _s_registry5,
+      n0_registry5
+    ];
+    var ActionConfiguration$ = [
+      3,
+      n05,
+      _AC,
+      0,
+      [_ATP],
+      [() => AlarmTagsPropagation$]
+    ];
+    var AlarmContributor$ = [
+      3,
+      n05,
+      _ACl,
+      0,
+      [_CI, _CA2, _SR, _STT2],
+      [0, 128 | 0, 0, 4],
+      3
+    ];
+    var AlarmHistoryItem$ = [
+      3,
+      n05,
+      _AHI,
+      0,
+      [_AN, _ACI, _AT3, _T2, _HIT, _HS, _HD, _ACA],
+      [0, 0, 0, 4, 0, 0, 0, 128 | 0]
+    ];
+    var AlarmMuteRuleSummary$ = [
+      3,
+      n05,
+      _AMRS,
+      0,
+      [_AMRA, _ED, _S, _MT, _LUT],
+      [0, 4, 0, 0, 4]
+    ];
+    var AlarmPromQLCriteria$ = [
+      3,
+      n05,
+      _APQLC,
+      0,
+      [_Q, _PP, _RP],
+      [0, 1, 1],
+      1
+    ];
+    var AlarmTagsPropagation$ = [
+      3,
+      n05,
+      _ATP,
+      0,
+      [_E2, _ITK, _ETK],
+      [2, 64 | 0, 64 | 0],
+      1
+    ];
+    var AnomalyDetector$ = [
+      3,
+      n05,
+      _AD,
+      0,
+      [_ADI, _N, _MN, _D, _St, _C2, _SV, _MC, _SMAD, _MMAD],
+      [0, 0, 0, () => Dimensions, 0, () => AnomalyDetectorConfiguration$, 0, () => MetricCharacteristics$, () => SingleMetricAnomalyDetector$, () => MetricMathAnomalyDetector$]
+    ];
+    var AnomalyDetectorConfiguration$ = [
+      3,
+      n05,
+      _ADC,
+      0,
+      [_ETR, _MTe, _AS, _OFS],
+      [() => AnomalyDetectorExcludedTimeRanges, 0, 0, 0]
+    ];
+    var AssociateDatasetKmsKeyInput$ = [
+      3,
+      n05,
+      _ADKKI,
+      0,
+      [_DI, _KKA],
+      [0, 0],
+      2
+    ];
+    var AssociateDatasetKmsKeyOutput$ = [
+      3,
+      n05,
+      _ADKKO,
+      0,
+      [],
+      []
+    ];
+    var CompositeAlarm$ = [
+      3,
+      n05,
+      _CAo,
+      0,
+      [_AE, _AA, _AAl, _ACUT, _ADl, _AN, _AR2, _IDA, _OKA, _SR, _SRD, _SUT, _SV, _STT2, _ASB, _ASR, _ASc, _ASWP, _ASEP, _AC],
+      [2, 64 | 0, 0, 4, 0, 0, 0, 64 | 0, 64 | 0, 0, 0, 4, 0, 4, 0, 0, 0, 1, 1, () => ActionConfiguration$]
+    ];
+    var CreateResourceMetricsConfigurationInput$ = [
+      3,
+      n05,
+      _CRMCI,
+      0,
+      [_RA2, _MS],
+      [0, () => ResourceMetricSelectionList],
+      1
+    ];
+    var CreateResourceMetricsConfigurationOutput$ = [
+      3,
+      n05,
+      _CRMCO,
+      0,
+      [_RMC],
+      [() => ResourceMetricsConfiguration$],
+      1
+    ];
+    var DashboardEntry$ = [
+      3,
+      n05,
+      _DE,
+      0,
+      [_DN, _DA, _LM, _Si],
+      [0, 0, 4, 1]
+    ];
+    var DashboardValidationMessage$ = [
+      3,
+      n05,
+      _DVM,
+      0,
+      [_DP, _M],
+      [0, 0]
+    ];
+    var Datapoint$ = [
+      3,
+      n05,
+      _Da,
+      0,
+      [_T2, _SC, _A2, _Su, _Mi, _Ma, _U, _ES],
+      [4, 1, 1, 1, 1, 1, 0, 128 | 1]
+    ];
+    var DeleteAlarmMuteRuleInput$ = [
+      3,
+      n05,
+      _DAMRI,
+      0,
+      [_AMRN],
+      [0],
+      1
+    ];
+    var DeleteAlarmsInput$ = [
+      3,
+      n05,
+      _DAI,
+      0,
+      [_ANl],
+      [64 | 0],
+      1
+    ];
+    var DeleteAnomalyDetectorInput$ = [
+      3,
+      n05,
+      _DADI,
+      0,
+      [_ADI, _N, _MN, _D, _St, _SMAD, _MMAD],
+      [0, 0, 0, () => Dimensions, 0, () => SingleMetricAnomalyDetector$, () => MetricMathAnomalyDetector$]
+    ];
+    var DeleteAnomalyDetectorOutput$ = [
+      3,
+      n05,
+      _DADO,
+      0,
+      [],
+      []
+    ];
+    var DeleteDashboardsInput$ = [
+      3,
+      n05,
+      _DDI,
+      0,
+      [_DNa],
+      [64 | 0],
+      1
+    ];
+    var DeleteDashboardsOutput$ = [
+      3,
+      n05,
+      _DDO,
+      0,
+      [],
+      []
+    ];
+    var DeleteInsightRulesInput$ = [
+      3,
+      n05,
+      _DIRI,
+      0,
+      [_RN],
+      [64 | 0],
+      1
+    ];
+    var DeleteInsightRulesOutput$ = [
+      3,
+      n05,
+      _DIRO,
+      0,
+      [_F],
+      [() => BatchFailures]
+    ];
+    var DeleteMetricStreamInput$ = [
+      3,
+      n05,
+      _DMSI,
+      0,
+      [_Na],
+      [0],
+      1
+    ];
+    var DeleteMetricStreamOutput$ = [
+      3,
+      n05,
+      _DMSO,
+      0,
+      [],
+      []
+    ];
+    var DeleteResourceMetricsConfigurationInput$ = [
+      3,
+      n05,
+      _DRMCI,
+      0,
+      [_RA2],
+      [0],
+      1
+    ];
+    var DeleteResourceMetricsConfigurationOutput$ = [
+      3,
+      n05,
+      _DRMCO,
+      0,
+      [],
+      []
+    ];
+    var DescribeAlarmContributorsInput$ = [
+      3,
+      n05,
+      _DACI,
+      0,
+      [_AN, _NT],
+      [0, 0],
+      1
+    ];
+    var DescribeAlarmContributorsOutput$ = [
+      3,
+      n05,
+      _DACO,
+      0,
+      [_ACla, _NT],
+      [() => AlarmContributors, 0],
+      1
+    ];
+    var DescribeAlarmHistoryInput$ = [
+      3,
+      n05,
+      _DAHI,
+      0,
+      [_AN, _ACI, _ATl, _HIT, _SD, _EDn, _MR, _NT, _SB],
+      [0, 0, 64 | 0, 0, 4, 4, 1, 0, 0]
+    ];
+    var DescribeAlarmHistoryOutput$ = [
+      3,
+      n05,
+      _DAHO,
+      0,
+      [_AHIl, _NT],
+      [() => AlarmHistoryItems, 0]
+    ];
+    var DescribeAlarmsForMetricInput$ = [
+      3,
+      n05,
+      _DAFMI,
+      0,
+      [_MN, _N, _Sta, _ESx, _D, _P2, _U],
+      [0, 0, 0, 0, () => Dimensions, 1, 0],
+      2
+    ];
+    var DescribeAlarmsForMetricOutput$ = [
+      3,
+      n05,
+      _DAFMO,
+      0,
+      [_MA],
+      [() => MetricAlarms]
+    ];
+    var DescribeAlarmsInput$ = [
+      3,
+      n05,
+      _DAIe,
+      0,
+      [_ANl, _ANP, _ATl, _COAN, _POAN, _SV, _AP, _MR, _NT],
+      [64 | 0, 0, 64 | 0, 0, 0, 0, 0, 1, 0]
+    ];
+    var DescribeAlarmsOutput$ = [
+      3,
+      n05,
+      _DAO,
+      0,
+      [_CAom, _MA, _LA, _NT],
+      [() => CompositeAlarms, () => MetricAlarms, () => LogAlarms, 0]
+    ];
+    var DescribeAnomalyDetectorsInput$ = [
+      3,
+      n05,
+      _DADIe,
+      0,
+      [_ADIn, _NT, _MRa, _N, _MN, _D, _ADT],
+      [64 | 0, 0, 1, 0, 0, () => Dimensions, 64 | 0]
+    ];
+    var DescribeAnomalyDetectorsOutput$ = [
+      3,
+      n05,
+      _DADOe,
+      0,
+      [_ADn, _NT],
+      [() => AnomalyDetectors, 0]
+    ];
+    var DescribeInsightRulesInput$ = [
+      3,
+      n05,
+      _DIRIe,
+      0,
+      [_NT, _MRa],
+      [0, 1]
+    ];
+    var DescribeInsightRulesOutput$ = [
+      3,
+      n05,
+      _DIROe,
+      0,
+      [_NT, _IR],
+      [0, () => InsightRules]
+    ];
+    var Dimension$ = [
+      3,
+      n05,
+      _Di,
+      0,
+      [_Na, _V2],
+      [0, 0],
+      2
+    ];
+    var DimensionFilter$ = [
+      3,
+      n05,
+      _DF,
+      0,
+      [_Na, _V2],
+      [0, 0],
+      1
+    ];
+    var DisableAlarmActionsInput$ = [
+      3,
+      n05,
+      _DAAI,
+      0,
+      [_ANl],
+      [64 | 0],
+      1
+    ];
+    var DisableInsightRulesInput$ = [
+      3,
+      n05,
+      _DIRIi,
+      0,
+      [_RN],
+      [64 | 0],
+      1
+    ];
+    var DisableInsightRulesOutput$ = [
+      3,
+      n05,
+      _DIROi,
+      0,
+      [_F],
+      [() => BatchFailures]
+    ];
+    var DisassociateDatasetKmsKeyInput$ = [
+      3,
+      n05,
+      _DDKKI,
+      0,
+      [_DI],
+      [0],
+      1
+    ];
+    var DisassociateDatasetKmsKeyOutput$ = [
+      3,
+      n05,
+      _DDKKO,
+      0,
+      [],
+      []
+    ];
+    var EnableAlarmActionsInput$ = [
+      3,
+      n05,
+      _EAAI,
+      0,
+      [_ANl],
+      [64 | 0],
+      1
+    ];
+    var EnableInsightRulesInput$ = [
+      3,
+      n05,
+      _EIRI,
+      0,
+      [_RN],
+      [64 | 0],
+      1
+    ];
+    var EnableInsightRulesOutput$ = [
+      3,
+      n05,
+      _EIRO,
+      0,
+      [_F],
+      [() => BatchFailures]
+    ];
+    var Entity$ = [
+      3,
+      n05,
+      _En,
+      0,
+      [_KA, _At],
+      [128 | 0, 128 | 0]
+    ];
+    var EntityMetricData$ = [
+      3,
+      n05,
+      _EMD,
+      0,
+      [_En, _MD],
+      [() => Entity$, () => MetricData]
+    ];
+    var GetAlarmMuteRuleInput$ = [
+      3,
+      n05,
+      _GAMRI,
+      0,
+      [_AMRN],
+      [0],
+      1
+    ];
+    var GetAlarmMuteRuleOutput$ = [
+      3,
+      n05,
+      _GAMRO,
+      0,
+      [_Na, _AMRA, _De, _R, _MTu, _SD, _ED, _S, _LUT, _MT],
+      [0, 0, 0, () => Rule$, () => MuteTargets$, 4, 4, 0, 4, 0]
+    ];
+    var GetDashboardInput$ = [
+      3,
+      n05,
+      _GDI,
+      0,
+      [_DN],
+      [0],
+      1
+    ];
+    var GetDashboardOutput$ = [
+      3,
+      n05,
+      _GDO,
+      0,
+      [_DA, _DB, _DN],
+      [0, 0, 0]
+    ];
+    var GetDatasetInput$ = [
+      3,
+      n05,
+      _GDIe,
+      0,
+      [_DI],
+      [0],
+      1
+    ];
+    var GetDatasetOutput$ = [
+      3,
+      n05,
+      _GDOe,
+      0,
+      [_DIa, _Ar, _KKA],
+      [0, 0, 0],
+      2
+    ];
+    var GetInsightRuleReportInput$ = [
+      3,
+      n05,
+      _GIRRI,
+      0,
+      [_RNu, _ST2, _ET, _P2, _MCC, _Me, _OB],
+      [0, 4, 4, 1, 1, 64 | 0, 0],
+      4
+    ];
+    var GetInsightRuleReportOutput$ = [
+      3,
+      n05,
+      _GIRRO,
+      0,
+      [_KL, _ASg, _AV, _AUC, _Co, _MDe],
+      [64 | 0, 0, 1, 1, () => InsightRuleContributors, () => InsightRuleMetricDatapoints]
+    ];
+    var GetMetricDataInput$ = [
+      3,
+      n05,
+      _GMDI,
+      0,
+      [_MDQ, _ST2, _ET, _NT, _SB, _MDa, _LO],
+      [() => MetricDataQueries, 4, 4, 0, 0, 1, () => LabelOptions$],
+      3
+    ];
+    var GetMetricDataOutput$ = [
+      3,
+      n05,
+      _GMDO,
+      0,
+      [_MDR, _NT, _Mes],
+      [() => MetricDataResults, 0, () => MetricDataResultMessages]
+    ];
+    var GetMetricStatisticsInput$ = [
+      3,
+      n05,
+      _GMSI,
+      0,
+      [_N, _MN, _ST2, _ET, _P2, _D, _Stat, _ES, _U],
+      [0, 0, 4, 4, 1, () => Dimensions, 64 | 0, 64 | 0, 0],
+      5
+    ];
+    var GetMetricStatisticsOutput$ = [
+      3,
+      n05,
+      _GMSO,
+      0,
+      [_L, _Dat],
+      [0, () => Datapoints]
+    ];
+    var GetMetricStreamInput$ = [
+      3,
+      n05,
+      _GMSIe,
+      0,
+      [_Na],
+      [0],
+      1
+    ];
+    var GetMetricStreamOutput$ = [
+      3,
+      n05,
+      _GMSOe,
+      0,
+      [_Ar, _Na, _IF, _EF, _FA, _RAo, _State, _CD, _LUD, _OF, _SCt, _ILAM],
+      [0, 0, () => MetricStreamFilters, () => MetricStreamFilters, 0, 0, 0, 4, 4, 0, () => MetricStreamStatisticsConfigurations, 2]
+    ];
+    var GetMetricWidgetImageInput$ = [
+      3,
+      n05,
+      _GMWII,
+      0,
+      [_MW, _OF],
+      [0, 0],
+      1
+    ];
+    var GetMetricWidgetImageOutput$ = [
+      3,
+      n05,
+      _GMWIO,
+      0,
+      [_MWI],
+      [21]
+    ];
+    var GetOTelEnrichmentInput$ = [
+      3,
+      n05,
+      _GOTEI,
+      0,
+      [],
+      []
+    ];
+    var GetOTelEnrichmentOutput$ = [
+      3,
+      n05,
+      _GOTEO,
+      0,
+      [_S, _IF, _EF, _CAr, _UA],
+      [0, () => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList, 4, 4],
+      1
+    ];
+    var GetResourceMetricsConfigurationInput$ = [
+      3,
+      n05,
+      _GRMCI,
+      0,
+      [_RA2],
+      [0],
+      1
+    ];
+    var GetResourceMetricsConfigurationOutput$ = [
+      3,
+      n05,
+      _GRMCO,
+      0,
+      [_RMC],
+      [() => ResourceMetricsConfiguration$],
+      1
+    ];
+    var InsightRule$ = [
+      3,
+      n05,
+      _IRn,
+      0,
+      [_Na, _State, _Sc, _Def, _MRan, _AOTL],
+      [0, 0, 0, 0, 2, 2],
+      4
+    ];
+    var InsightRuleContributor$ = [
+      3,
+      n05,
+      _IRC,
+      0,
+      [_K2, _AAV, _Dat],
+      [64 | 0, 1, () => InsightRuleContributorDatapoints],
+      3
+    ];
+    var InsightRuleContributorDatapoint$ = [
+      3,
+      n05,
+      _IRCD,
+      0,
+      [_T2, _AVp],
+      [4, 1],
+      2
+    ];
+    var InsightRuleMetricDatapoint$ = [
+      3,
+      n05,
+      _IRMD,
+      0,
+      [_T2, _UC, _MCV, _SC, _A2, _Su, _Mi, _Ma],
+      [4, 1, 1, 1, 1, 1, 1, 1],
+      1
+    ];
+    var LabelOptions$ = [
+      3,
+      n05,
+      _LO,
+      0,
+      [_Ti],
+      [0]
+    ];
+    var ListAlarmMuteRulesInput$ = [
+      3,
+      n05,
+      _LAMRI,
+      0,
+      [_AN, _Statu, _MR, _NT],
+      [0, 64 | 0, 1, 0]
+    ];
+    var ListAlarmMuteRulesOutput$ = [
+      3,
+      n05,
+      _LAMRO,
+      0,
+      [_AMRSl, _NT],
+      [() => AlarmMuteRuleSummaries, 0]
+    ];
+    var ListDashboardsInput$ = [
+      3,
+      n05,
+      _LDI,
+      0,
+      [_DNP, _NT],
+      [0, 0]
+    ];
+    var ListDashboardsOutput$ = [
+      3,
+      n05,
+      _LDO,
+      0,
+      [_DEa, _NT],
+      [() => DashboardEntries, 0]
+    ];
+    var ListManagedInsightRulesInput$ = [
+      3,
+      n05,
+      _LMIRI,
+      0,
+      [_RARN, _NT, _MRa],
+      [0, 0, 1],
+      1
+    ];
+    var ListManagedInsightRulesOutput$ = [
+      3,
+      n05,
+      _LMIRO,
+      0,
+      [_MRana, _NT],
+      [() => ManagedRuleDescriptions, 0]
+    ];
+    var ListMetricsInput$ = [
+      3,
+      n05,
+      _LMI,
+      0,
+      [_N, _MN, _D, _NT, _RAe, _ILA, _OA],
+      [0, 0, () => DimensionFilters, 0, 0, 2, 0]
+    ];
+    var ListMetricsOutput$ = [
+      3,
+      n05,
+      _LMO,
+      0,
+      [_Me, _NT, _OAw],
+      [() => Metrics, 0, 64 | 0]
+    ];
+    var ListMetricStreamsInput$ = [
+      3,
+      n05,
+      _LMSI,
+      0,
+      [_NT, _MRa],
+      [0, 1]
+    ];
+    var ListMetricStreamsOutput$ = [
+      3,
+      n05,
+      _LMSO,
+      0,
+      [_NT, _Ent],
+      [0, () => MetricStreamEntries]
+    ];
+    var ListTagsForResourceInput$ = [
+      3,
+      n05,
+      _LTFRI,
+      0,
+      [_RARN],
+      [0],
+      1
+    ];
+    var ListTagsForResourceOutput$ = [
+      3,
+      n05,
+      _LTFRO,
+      0,
+      [_Ta2],
+      [() => TagList]
+    ];
+    var LogAlarm$ = [
+      3,
+      n05,
+      _LAo,
+      0,
+      [_AN, _AAl, _ADl, _ACUT, _AE, _OKA, _AA, _IDA, _SV, _SR, _SRD, _SUT, _SQC, _QRTE, _QRTA, _Th, _CO, _TMD, _STT2, _ESv, _ALLC, _ALLRA, _WUC, _AC],
+      [0, 0, 0, 4, 2, 64 | 0, 64 | 0, 64 | 0, 0, 0, 0, 4, () => ScheduledQueryConfiguration$, 1, 1, 1, 0, 0, 4, 0, 1, 0, () => WarmUpConfiguration$, () => ActionConfiguration$]
+    ];
+    var ManagedRule$ = [
+      3,
+      n05,
+      _MRan,
+      0,
+      [_TN, _RARN, _Ta2],
+      [0, 0, () => TagList],
+      2
+    ];
+    var ManagedRuleDescription$ = [
+      3,
+      n05,
+      _MRD,
+      0,
+      [_TN, _RARN, _RS],
+      [0, 0, () => ManagedRuleState$]
+    ];
+    var ManagedRuleState$ = [
+      3,
+      n05,
+      _MRS,
+      0,
+      [_RNu, _State],
+      [0, 0],
+      2
+    ];
+    var MessageData$ = [
+      3,
+      n05,
+      _MDes,
+      0,
+      [_Cod, _V2],
+      [0, 0]
+    ];
+    var Metric$ = [
+      3,
+      n05,
+      _Met,
+      0,
+      [_N, _MN, _D],
+      [0, 0, () => Dimensions]
+    ];
+    var MetricAlarm$ = [
+      3,
+      n05,
+      _MAe,
+      0,
+      [_AN, _AAl, _ADl, _ACUT, _AE, _OKA, _AA, _IDA, _SV, _SR, _SRD, _SUT, _MN, _N, _Sta, _ESx, _D, _P2, _U, _EP, _DTA, _Th, _CO, _TMD, _ELSCP, _Me, _TMI, _ESv, _STT2, _EW, _WUC, _EC, _EI2, _AC],
+      [0, 0, 0, 4, 2, 64 | 0, 64 | 0, 64 | 0, 0, 0, 0, 4, 0, 0, 0, 0, () => Dimensions, 1, 0, 1, 1, 1, 0, 0, 0, () => MetricDataQueries, 0, 0, 4, () => EvaluationWindow$, () => WarmUpConfiguration$, () => EvaluationCriteria$, 1, () => ActionConfiguration$]
+    ];
+    var MetricCharacteristics$ = [
+      3,
+      n05,
+      _MC,
+      0,
+      [_PS],
+      [2]
+    ];
+    var MetricDataQuery$ = [
+      3,
+      n05,
+      _MDQe,
+      0,
+      [_I, _MSe, _Ex, _L, _RD, _P2, _AI],
+      [0, () => MetricStat$, 0, 0, 2, 1, 0],
+      1
+    ];
+    var MetricDataResult$ = [
+      3,
+      n05,
+      _MDRe,
+      0,
+      [_I, _L, _Tim, _Va, _SCta, _Mes],
+      [0, 0, 64 | 4, 64 | 1, 0, () => MetricDataResultMessages]
+    ];
+    var MetricDatum$ = [
+      3,
+      n05,
+      _MDet,
+      0,
+      [_MN, _D, _T2, _V2, _SVt, _Va, _Cou, _U, _SRt],
+      [0, () => Dimensions, 4, 1, () => StatisticSet$, 64 | 1, 64 | 1, 0, 1],
+      1
+    ];
+    var MetricMathAnomalyDetector$ = [
+      3,
+      n05,
+      _MMAD,
+      0,
+      [_MDQ],
+      [() => MetricDataQueries]
+    ];
+    var MetricStat$ = [
+      3,
+      n05,
+      _MSe,
+      0,
+      [_Met, _P2, _St, _U],
+      [() => Metric$, 1, 0, 0],
+      3
+    ];
+    var MetricStreamEntry$ = [
+      3,
+      n05,
+      _MSE,
+      0,
+      [_Ar, _CD, _LUD, _Na, _FA, _State, _OF],
+      [0, 4, 4, 0, 0, 0, 0]
+    ];
+    var MetricStreamFilter$ = [
+      3,
+      n05,
+      _MSF,
+      0,
+      [_N, _MNe],
+      [0, 64 | 0]
+    ];
+    var MetricStreamStatisticsConfiguration$ = [
+      3,
+      n05,
+      _MSSC,
+      0,
+      [_IM, _ASd],
+      [() => MetricStreamStatisticsIncludeMetrics, 64 | 0],
+      2
+    ];
+    var MetricStreamStatisticsMetric$ = [
+      3,
+      n05,
+      _MSSM,
+      0,
+      [_N, _MN],
+      [0, 0],
+      2
+    ];
+    var MuteTargets$ = [
+      3,
+      n05,
+      _MTu,
+      0,
+      [_ANl],
+      [64 | 0],
+      1
+    ];
+    var OTelEnrichmentMetricSelector$ = [
+      3,
+      n05,
+      _OTEMS,
+      0,
+      [_N, _MNe],
+      [0, 64 | 0],
+      1
+    ];
+    var PartialFailure$ = [
+      3,
+      n05,
+      _PF,
+      0,
+      [_FR, _ETx, _FC, _FD],
+      [0, 0, 0, 0]
+    ];
+    var PutAlarmMuteRuleInput$ = [
+      3,
+      n05,
+      _PAMRI,
+      0,
+      [_Na, _R, _De, _MTu, _Ta2, _SD, _ED],
+      [0, () => Rule$, 0, () => MuteTargets$, () => TagList, 4, 4],
+      2
+    ];
+    var PutAnomalyDetectorInput$ = [
+      3,
+      n05,
+      _PADI,
+      0,
+      [_N, _MN, _D, _St, _C2, _MC, _SMAD, _MMAD],
+      [0, 0, () => Dimensions, 0, () => AnomalyDetectorConfiguration$, () => MetricCharacteristics$, () => SingleMetricAnomalyDetector$, () => MetricMathAnomalyDetector$]
+    ];
+    var PutAnomalyDetectorOutput$ = [
+      3,
+      n05,
+      _PADO,
+      0,
+      [_ADI],
+      [0]
+    ];
+    var PutCompositeAlarmInput$ = [
+      3,
+      n05,
+      _PCAI,
+      0,
+      [_AN, _AR2, _AE, _AA, _ADl, _IDA, _OKA, _Ta2, _ASc, _ASWP, _ASEP, _AC],
+      [0, 0, 2, 64 | 0, 0, 64 | 0, 64 | 0, () => TagList, 0, 1, 1, () => ActionConfiguration$],
+      2
+    ];
+    var PutDashboardInput$ = [
+      3,
+      n05,
+      _PDI,
+      0,
+      [_DN, _DB, _Ta2],
+      [0, 0, () => TagList],
+      2
+    ];
+    var PutDashboardOutput$ = [
+      3,
+      n05,
+      _PDO,
+      0,
+      [_DVMa],
+      [() => DashboardValidationMessages]
+    ];
+    var PutInsightRuleInput$ = [
+      3,
+      n05,
+      _PIRI,
+      0,
+      [_RNu, _RDu, _RS, _Ta2, _AOTL],
+      [0, 0, 0, () => TagList, 2],
+      2
+    ];
+    var PutInsightRuleOutput$ = [
+      3,
+      n05,
+      _PIRO,
+      0,
+      [],
+      []
+    ];
+    var PutLogAlarmInput$ = [
+      3,
+      n05,
+      _PLAI,
+      0,
+      [_AN, _SQC, _QRTE, _QRTA, _Th, _CO, _ADl, _ALLC, _ALLRA, _AE, _OKA, _AA, _IDA, _TMD, _Ta2, _WUC, _AC],
+      [0, () => ScheduledQueryConfiguration$, 1, 1, 1, 0, 0, 1, 0, 2, 64 | 0, 64 | 0, 64 | 0, 0, () => TagList, () => WarmUpConfiguration$, () => ActionConfiguration$],
+      6
+    ];
+    var PutManagedInsightRulesInput$ = [
+      3,
+      n05,
+      _PMIRI,
+      0,
+      [_MRana],
+      [() => ManagedRules],
+      1
+    ];
+    var PutManagedInsightRulesOutput$ = [
+      3,
+      n05,
+      _PMIRO,
+      0,
+      [_F],
+      [() => BatchFailures]
+    ];
+    var PutMetricAlarmInput$ = [
+      3,
+      n05,
+      _PMAI,
+      0,
+      [_AN, _ADl, _AE, _OKA, _AA, _IDA, _MN, _N, _Sta, _ESx, _D, _P2, _U, _EP, _DTA, _Th, _CO, _TMD, _ELSCP, _Me, _Ta2, _TMI, _EW, _WUC, _EC, _EI2, _AC],
+      [0, 0, 2, 64 | 0, 64 | 0, 64 | 0, 0, 0, 0, 0, () => Dimensions, 1, 0, 1, 1, 1, 0, 0, 0, () => MetricDataQueries, () => TagList, 0, () => EvaluationWindow$, () => WarmUpConfiguration$, () => EvaluationCriteria$, 1, () => ActionConfiguration$],
+      1
+    ];
+    var PutMetricDataInput$ = [
+      3,
+      n05,
+      _PMDI,
+      0,
+      [_N, _MD, _EMD, _SEV],
+      [0, () => MetricData, () => EntityMetricDataList, 2],
+      1
+    ];
+    var PutMetricStreamInput$ = [
+      3,
+      n05,
+      _PMSI,
+      0,
+      [_Na, _FA, _RAo, _OF, _IF, _EF, _Ta2, _SCt, _ILAM],
+      [0, 0, 0, 0, () => MetricStreamFilters, () => MetricStreamFilters, () => TagList, () => MetricStreamStatisticsConfigurations, 2],
+      4
+    ];
+    var PutMetricStreamOutput$ = [
+      3,
+      n05,
+      _PMSO,
+      0,
+      [_Ar],
+      [0]
+    ];
+    var Range$ = [
+      3,
+      n05,
+      _Ra,
+      0,
+      [_ST2, _ET],
+      [4, 4],
+      2
+    ];
+    var ResourceMetricsConfiguration$ = [
+      3,
+      n05,
+      _RMC,
+      0,
+      [_RA2, _CAr, _UA, _MS],
+      [0, 4, 4, () => ResourceMetricSelectionList],
+      3
+    ];
+    var ResourceMetricSelection$ = [
+      3,
+      n05,
+      _RMS,
+      0,
+      [_IM],
+      [64 | 0],
+      1
+    ];
+    var Rule$ = [
+      3,
+      n05,
+      _R,
+      0,
+      [_Sch],
+      [() => Schedule$],
+      1
+    ];
+    var Schedule$ = [
+      3,
+      n05,
+      _Sch,
+      0,
+      [_Ex, _Du, _Ti],
+      [0, 0, 0],
+      2
+    ];
+    var ScheduleConfiguration$ = [
+      3,
+      n05,
+      _SCc,
+      0,
+      [_SE, _STO, _ETO],
+      [0, 1, 1],
+      2
+    ];
+    var ScheduledQueryConfiguration$ = [
+      3,
+      n05,
+      _SQC,
+      0,
+      [_QS, _SQRARN, _SCc, _AEg, _LGI, _QARN, _Ta2],
+      [0, 0, () => ScheduleConfiguration$, 0, 64 | 0, 0, () => TagList],
+      4
+    ];
+    var SetAlarmStateInput$ = [
+      3,
+      n05,
+      _SASI,
+      0,
+      [_AN, _SV, _SR, _SRD],
+      [0, 0, 0, 0],
+      3
+    ];
+    var SingleMetricAnomalyDetector$ = [
+      3,
+      n05,
+      _SMAD,
+      0,
+      [_AI, _N, _MN, _D, _St],
+      [0, 0, 0, () => Dimensions, 0]
+    ];
+    var SlidingWindow$ = [
+      3,
+      n05,
+      _SW,
+      0,
+      [],
+      []
+    ];
+    var StartMetricStreamsInput$ = [
+      3,
+      n05,
+      _SMSI,
+      0,
+      [_Nam],
+      [64 | 0],
+      1
+    ];
+    var StartMetricStreamsOutput$ = [
+      3,
+      n05,
+      _SMSO,
+      0,
+      [],
+      []
+    ];
+    var StartOTelEnrichmentInput$ = [
+      3,
+      n05,
+      _SOTEI,
+      0,
+      [_IF, _EF],
+      [() => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList]
+    ];
+    var StartOTelEnrichmentOutput$ = [
+      3,
+      n05,
+      _SOTEO,
+      0,
+      [_IF, _EF, _CAr, _UA],
+      [() => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList, 4, 4]
+    ];
+    var StatisticSet$ = [
+      3,
+      n05,
+      _SS,
+      0,
+      [_SC, _Su, _Mi, _Ma],
+      [1, 1, 1, 1],
+      4
+    ];
+    var StopMetricStreamsInput$ = [
+      3,
+      n05,
+      _SMSIt,
+      0,
+      [_Nam],
+      [64 | 0],
+      1
+    ];
+    var StopMetricStreamsOutput$ = [
+      3,
+      n05,
+      _SMSOt,
+      0,
+      [],
+      []
+    ];
+    var StopOTelEnrichmentInput$ = [
+      3,
+      n05,
+      _SOTEIt,
+      0,
+      [],
+      []
+    ];
+    var StopOTelEnrichmentOutput$ = [
+      3,
+      n05,
+      _SOTEOt,
+      0,
+      [],
+      []
+    ];
+    var Tag$2 = [
+      3,
+      n05,
+      _Tag,
+      0,
+      [_Ke, _V2],
+      [0, 0],
+      2
+    ];
+    var TagResourceInput$ = [
+      3,
+      n05,
+      _TRI,
+      0,
+      [_RARN, _Ta2],
+      [0, () => TagList],
+      2
+    ];
+    var TagResourceOutput$ = [
+      3,
+      n05,
+      _TRO,
+      0,
+      [],
+      []
+    ];
+    var UntagResourceInput$ = [
+      3,
+      n05,
+      _URI,
+      0,
+      [_RARN, _TK],
+      [0, 64 | 0],
+      2
+    ];
+    var UntagResourceOutput$ = [
+      3,
+      n05,
+      _URO,
+      0,
+      [],
+      []
+    ];
+    var UpdateOTelEnrichmentInput$ = [
+      3,
+      n05,
+      _UOTEI,
+      0,
+      [_IF, _EF],
+      [() => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList]
+    ];
+    var UpdateOTelEnrichmentOutput$ = [
+      3,
+      n05,
+      _UOTEO,
+      0,
+      [_IF, _EF, _CAr, _UA],
+      [() => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList, 4, 4]
+    ];
+    var UpdateResourceMetricsConfigurationInput$ = [
+      3,
+      n05,
+      _URMCI,
+      0,
+      [_RA2, _MS],
+      [0, () => ResourceMetricSelectionList],
+      1
+    ];
+    var UpdateResourceMetricsConfigurationOutput$ = [
+      3,
+      n05,
+      _URMCO,
+      0,
+      [_RMC],
+      [() => ResourceMetricsConfiguration$],
+      1
+    ];
+    var WallClockWindow$ = [
+      3,
+      n05,
+      _WCW,
+      0,
+      [_Ti],
+      [0]
+    ];
+    var WarmUpConfiguration$ = [
+      3,
+      n05,
+      _WUC,
+      0,
+      [_WUPDIM, _OSEAWUPE],
+      [1, 2],
+      1
+    ];
+    var __Unit = "unit";
+    var AlarmContributors = [
+      1,
+      n05,
+      _ACla,
+      0,
+      () => AlarmContributor$
+    ];
+    var AlarmHistoryItems = [
+      1,
+      n05,
+      _AHIl,
+      0,
+      () => AlarmHistoryItem$
+    ];
+    var AlarmMuteRuleSummaries = [
+      1,
+      n05,
+      _AMRSl,
+      0,
+      () => AlarmMuteRuleSummary$
+    ];
+    var AnomalyDetectorExcludedTimeRanges = [
+      1,
+      n05,
+      _ADETR,
+      0,
+      () => Range$
+    ];
+    var AnomalyDetectors = [
+      1,
+      n05,
+      _ADn,
+      0,
+      () => AnomalyDetector$
+    ];
+    var BatchFailures = [
+      1,
+      n05,
+      _BF,
+      0,
+      () => PartialFailure$
+    ];
+    var CompositeAlarms = [
+      1,
+      n05,
+      _CAom,
+      0,
+      () => CompositeAlarm$
+    ];
+    var DashboardEntries = [
+      1,
+      n05,
+      _DEa,
+      0,
+      () => DashboardEntry$
+    ];
+    var DashboardValidationMessages = [
+      1,
+      n05,
+      _DVMa,
+      0,
+      () => DashboardValidationMessage$
+    ];
+    var Datapoints = [
+      1,
+      n05,
+      _Dat,
+      0,
+      () => Datapoint$
+    ];
+    var DimensionFilters = [
+      1,
+      n05,
+      _DFi,
+      0,
+      () => DimensionFilter$
+    ];
+    var Dimensions = [
+      1,
+      n05,
+      _D,
+      0,
+      () => Dimension$
+    ];
+    var EntityMetricDataList = [
+      1,
+      n05,
+      _EMDL,
+      0,
+      () => EntityMetricData$
+    ];
+    var InsightRuleContributorDatapoints = [
+      1,
+      n05,
+      _IRCDn,
+      0,
+      () => InsightRuleContributorDatapoint$
+    ];
+    var InsightRuleContributors = [
+      1,
+      n05,
+      _IRCn,
+      0,
+      () => InsightRuleContributor$
+    ];
+    var InsightRuleMetricDatapoints = [
+      1,
+      n05,
+      _IRMDn,
+      0,
+      () => InsightRuleMetricDatapoint$
+    ];
+    var InsightRules = [
+      1,
+      n05,
+      _IR,
+      0,
+      () => InsightRule$
+    ];
+    var LogAlarms = [
+      1,
+      n05,
+      _LA,
+      0,
+      () => LogAlarm$
+    ];
+    var ManagedRuleDescriptions = [
+      1,
+      n05,
+      _MRDa,
+      0,
+      () => ManagedRuleDescription$
+    ];
+    var ManagedRules = [
+      1,
+      n05,
+      _MRana,
+      0,
+      () => ManagedRule$
+    ];
+    var MetricAlarms = [
+      1,
+      n05,
+      _MA,
+      0,
+      () => MetricAlarm$
+    ];
+    var MetricData = [
+      1,
+      n05,
+      _MD,
+      0,
+      () => MetricDatum$
+    ];
+    var MetricDataQueries = [
+      1,
+      n05,
+      _MDQ,
+      0,
+      () => MetricDataQuery$
+    ];
+    var MetricDataResultMessages = [
+      1,
+      n05,
+      _MDRM,
+      0,
+      () => MessageData$
+    ];
+    var MetricDataResults = [
+      1,
+      n05,
+      _MDR,
+      0,
+      () => MetricDataResult$
+    ];
+    var Metrics = [
+      1,
+      n05,
+      _Me,
+      0,
+      () => Metric$
+    ];
+    var MetricStreamEntries = [
+      1,
+      n05,
+      _MSEe,
+      0,
+      () => MetricStreamEntry$
+    ];
+    var MetricStreamFilters = [
+      1,
+      n05,
+      _MSFe,
+      0,
+      () => MetricStreamFilter$
+    ];
+    var MetricStreamStatisticsConfigurations = [
+      1,
+      n05,
+      _MSSCe,
+      0,
+      () => MetricStreamStatisticsConfiguration$
+    ];
+    var MetricStreamStatisticsIncludeMetrics = [
+      1,
+      n05,
+      _MSSIM,
+      0,
+      () => MetricStreamStatisticsMetric$
+    ];
+    var OTelEnrichmentMetricSelectorList = [
+      1,
+      n05,
+      _OTEMSL,
+      0,
+      () => OTelEnrichmentMetricSelector$
+    ];
+    var ResourceMetricSelectionList = [
+      1,
+      n05,
+      _RMSL,
+      0,
+      () => ResourceMetricSelection$
+    ];
+    var TagList = [
+      1,
+      n05,
+      _TL,
+      0,
+      () => Tag$2
+    ];
+    var EvaluationCriteria$ = [
+      4,
+      n05,
+      _EC,
+      0,
+      [_PQLC],
+      [() => AlarmPromQLCriteria$]
+    ];
+    var EvaluationWindow$ = [
+      4,
+      n05,
+      _EW,
+      0,
+      [_WCW, _SW],
+      [() => WallClockWindow$, () => SlidingWindow$]
+    ];
+    var AssociateDatasetKmsKey$ = [
+      9,
+      n05,
+      _ADKK,
+      0,
+      () => AssociateDatasetKmsKeyInput$,
+      () => AssociateDatasetKmsKeyOutput$
+    ];
+    var CreateResourceMetricsConfiguration$ = [
+      9,
+      n05,
+      _CRMC,
+      0,
+      () => CreateResourceMetricsConfigurationInput$,
+      () => CreateResourceMetricsConfigurationOutput$
+    ];
+    var DeleteAlarmMuteRule$ = [
+      9,
+      n05,
+      _DAMR,
+      0,
+      () => DeleteAlarmMuteRuleInput$,
+      () => __Unit
+    ];
+    var DeleteAlarms$ = [
+      9,
+      n05,
+      _DAe,
+      0,
+      () => DeleteAlarmsInput$,
+      () => __Unit
+    ];
+    var DeleteAnomalyDetector$ = [
+      9,
+      n05,
+      _DAD,
+      0,
+      () => DeleteAnomalyDetectorInput$,
+      () => DeleteAnomalyDetectorOutput$
+    ];
+    var DeleteDashboards$ = [
+      9,
+      n05,
+      _DD,
+      0,
+      () => DeleteDashboardsInput$,
+      () => DeleteDashboardsOutput$
+    ];
+    var DeleteInsightRules$ = [
+      9,
+      n05,
+      _DIR,
+      0,
+      () => DeleteInsightRulesInput$,
+      () => DeleteInsightRulesOutput$
+    ];
+    var DeleteMetricStream$ = [
+      9,
+      n05,
+      _DMS,
+      0,
+      () => DeleteMetricStreamInput$,
+      () => DeleteMetricStreamOutput$
+    ];
+    var DeleteResourceMetricsConfiguration$ = [
+      9,
+      n05,
+      _DRMC,
+      0,
+      () => DeleteResourceMetricsConfigurationInput$,
+      () => DeleteResourceMetricsConfigurationOutput$
+    ];
+    var DescribeAlarmContributors$ = [
+      9,
+      n05,
+      _DAC,
+      0,
+      () => DescribeAlarmContributorsInput$,
+      () => DescribeAlarmContributorsOutput$
+    ];
+    var DescribeAlarmHistory$ = [
+      9,
+      n05,
+      _DAH,
+      0,
+      () => DescribeAlarmHistoryInput$,
+      () => DescribeAlarmHistoryOutput$
+    ];
+    var DescribeAlarms$ = [
+      9,
+      n05,
+      _DAes,
+      0,
+      () => DescribeAlarmsInput$,
+      () => DescribeAlarmsOutput$
+    ];
+    var DescribeAlarmsForMetric$ = [
+      9,
+      n05,
+      _DAFM,
+      0,
+      () => DescribeAlarmsForMetricInput$,
+      () => DescribeAlarmsForMetricOutput$
+    ];
+    var DescribeAnomalyDetectors$ = [
+      9,
+      n05,
+      _DADe,
+      0,
+      () => DescribeAnomalyDetectorsInput$,
+      () => DescribeAnomalyDetectorsOutput$
+    ];
+    var DescribeInsightRules$ = [
+      9,
+      n05,
+      _DIRe,
+      0,
+      () => DescribeInsightRulesInput$,
+      () => DescribeInsightRulesOutput$
+    ];
+    var DisableAlarmActions$ = [
+      9,
+      n05,
+      _DAA,
+      0,
+      () => DisableAlarmActionsInput$,
+      () => __Unit
+    ];
+    var DisableInsightRules$ = [
+      9,
+      n05,
+      _DIRi,
+      0,
+      () => DisableInsightRulesInput$,
+      () => DisableInsightRulesOutput$
+    ];
+    var DisassociateDatasetKmsKey$ = [
+      9,
+      n05,
+      _DDKK,
+      2,
+      () => DisassociateDatasetKmsKeyInput$,
+      () => DisassociateDatasetKmsKeyOutput$
+    ];
+    var EnableAlarmActions$ = [
+      9,
+      n05,
+      _EAA,
+      0,
+      () => EnableAlarmActionsInput$,
+      () => __Unit
+    ];
+    var EnableInsightRules$ = [
+      9,
+      n05,
+      _EIR,
+      0,
+      () => EnableInsightRulesInput$,
+      () => EnableInsightRulesOutput$
+    ];
+    var GetAlarmMuteRule$ = [
+      9,
+      n05,
+      _GAMR,
+      0,
+      () => GetAlarmMuteRuleInput$,
+      () => GetAlarmMuteRuleOutput$
+    ];
+    var GetDashboard$ = [
+      9,
+      n05,
+      _GD,
+      0,
+      () => GetDashboardInput$,
+      () => GetDashboardOutput$
+    ];
+    var GetDataset$ = [
+      9,
+      n05,
+      _GDe,
+      0,
+      () => GetDatasetInput$,
+      () => GetDatasetOutput$
+    ];
+    var GetInsightRuleReport$ = [
+      9,
+      n05,
+      _GIRR,
+      0,
+      () => GetInsightRuleReportInput$,
+      () => GetInsightRuleReportOutput$
+    ];
+    var GetMetricData$ = [
+      9,
+      n05,
+      _GMD,
+      0,
+      () => GetMetricDataInput$,
+      () => GetMetricDataOutput$
+    ];
+    var GetMetricStatistics$ = [
+      9,
+      n05,
+      _GMS,
+      0,
+      () => GetMetricStatisticsInput$,
+      () => GetMetricStatisticsOutput$
+    ];
+    var GetMetricStream$ = [
+      9,
+      n05,
+      _GMSe,
+      0,
+      () => GetMetricStreamInput$,
+      () => GetMetricStreamOutput$
+    ];
+    var GetMetricWidgetImage$ = [
+      9,
+      n05,
+      _GMWI,
+      0,
+      () => GetMetricWidgetImageInput$,
+      () => GetMetricWidgetImageOutput$
+    ];
+    var GetOTelEnrichment$ = [
+      9,
+      n05,
+      _GOTE,
+      0,
+      () => GetOTelEnrichmentInput$,
+      () => GetOTelEnrichmentOutput$
+    ];
+    var GetResourceMetricsConfiguration$ = [
+      9,
+      n05,
+      _GRMC,
+      0,
+      () => GetResourceMetricsConfigurationInput$,
+      () => GetResourceMetricsConfigurationOutput$
+    ];
+    var ListAlarmMuteRules$ = [
+      9,
+      n05,
+      _LAMR,
+      0,
+      () => ListAlarmMuteRulesInput$,
+      () => ListAlarmMuteRulesOutput$
+    ];
+    var ListDashboards$ = [
+      9,
+      n05,
+      _LD,
+      0,
+      () => ListDashboardsInput$,
+      () => ListDashboardsOutput$
+    ];
+    var ListManagedInsightRules$ = [
+      9,
+      n05,
+      _LMIR,
+      0,
+      () => ListManagedInsightRulesInput$,
+      () => ListManagedInsightRulesOutput$
+    ];
+    var ListMetrics$ = [
+      9,
+      n05,
+      _LMi,
+      0,
+      () => ListMetricsInput$,
+      () => ListMetricsOutput$
+    ];
+    var ListMetricStreams$ = [
+      9,
+      n05,
+      _LMS,
+      0,
+      () => ListMetricStreamsInput$,
+      () => ListMetricStreamsOutput$
+    ];
+    var ListTagsForResource$ = [
+      9,
+      n05,
+      _LTFR,
+      0,
+      () => ListTagsForResourceInput$,
+      () => ListTagsForResourceOutput$
+    ];
+    var PutAlarmMuteRule$ = [
+      9,
+      n05,
+      _PAMR,
+      0,
+      () => PutAlarmMuteRuleInput$,
+      () => __Unit
+    ];
+    var PutAnomalyDetector$ = [
+      9,
+      n05,
+      _PAD,
+      0,
+      () => PutAnomalyDetectorInput$,
+      () => PutAnomalyDetectorOutput$
+    ];
+    var PutCompositeAlarm$ = [
+      9,
+      n05,
+      _PCA,
+      0,
+      () => PutCompositeAlarmInput$,
+      () => __Unit
+    ];
+    var PutDashboard$ = [
+      9,
+      n05,
+      _PD,
+      0,
+      () => PutDashboardInput$,
+      () => PutDashboardOutput$
+    ];
+    var PutInsightRule$ = [
+      9,
+      n05,
+      _PIR,
+      0,
+      () => PutInsightRuleInput$,
+      () => PutInsightRuleOutput$
+    ];
+    var PutLogAlarm$ = [
+      9,
+      n05,
+      _PLA,
+      0,
+      () => PutLogAlarmInput$,
+      () => __Unit
+    ];
+    var PutManagedInsightRules$ = [
+      9,
+      n05,
+      _PMIR,
+      0,
+      () => PutManagedInsightRulesInput$,
+      () => PutManagedInsightRulesOutput$
+    ];
+    var PutMetricAlarm$ = [
+      9,
+      n05,
+      _PMA,
+      0,
+      () => PutMetricAlarmInput$,
+      () => __Unit
+    ];
+    var PutMetricData$ = [
+      9,
+      n05,
+      _PMD,
+      0,
+      () => PutMetricDataInput$,
+      () => __Unit
+    ];
+    var PutMetricStream$ = [
+      9,
+      n05,
+      _PMS,
+      0,
+      () => PutMetricStreamInput$,
+      () => PutMetricStreamOutput$
+    ];
+    var SetAlarmState$ = [
+      9,
+      n05,
+      _SAS,
+      0,
+      () => SetAlarmStateInput$,
+      () => __Unit
+    ];
+    var StartMetricStreams$ = [
+      9,
+      n05,
+      _SMS,
+      0,
+      () => StartMetricStreamsInput$,
+      () => StartMetricStreamsOutput$
+    ];
+    var StartOTelEnrichment$ = [
+      9,
+      n05,
+      _SOTE,
+      0,
+      () => StartOTelEnrichmentInput$,
+      () => StartOTelEnrichmentOutput$
+    ];
+    var StopMetricStreams$ = [
+      9,
+      n05,
+      _SMSt,
+      0,
+      () => StopMetricStreamsInput$,
+      () => StopMetricStreamsOutput$
+    ];
+    var StopOTelEnrichment$ = [
+      9,
+      n05,
+      _SOTEt,
+      0,
+      () => StopOTelEnrichmentInput$,
+      () => StopOTelEnrichmentOutput$
+    ];
+    var TagResource$ = [
+      9,
+      n05,
+      _TR,
+      0,
+      () => TagResourceInput$,
+      () => TagResourceOutput$
+    ];
+    var UntagResource$ = [
+      9,
+      n05,
+      _UR,
+      0,
+      () => UntagResourceInput$,
+      () => UntagResourceOutput$
+    ];
+    var UpdateOTelEnrichment$ = [
+      9,
+      n05,
+      _UOTE,
+      0,
+      () => UpdateOTelEnrichmentInput$,
+      () => UpdateOTelEnrichmentOutput$
+    ];
+    var UpdateResourceMetricsConfiguration$ = [
+      9,
+      n05,
+      _URMC,
+      0,
+      () => UpdateResourceMetricsConfigurationInput$,
+      () => UpdateResourceMetricsConfigurationOutput$
+    ];
+    var getRuntimeConfig$1 = (config) => {
+      return {
+        apiVersion: "2010-08-01",
+        base64Decoder: config?.base64Decoder ?? fromBase642,
+        base64Encoder: config?.base64Encoder ?? toBase643,
+        disableHostPrefix: config?.disableHostPrefix ?? false,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver5,
+        extensions: config?.extensions ?? [],
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultCloudWatchHttpAuthSchemeProvider,
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+          {
+            schemeId: "aws.auth#sigv4",
+            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+            signer: new AwsSdkSigV4Signer2()
+          }
+        ],
+        logger: config?.logger ?? new NoOpLogger2(),
+        protocol: config?.protocol ?? AwsJson1_0Protocol2,
+        protocolSettings: config?.protocolSettings ?? {
+          defaultNamespace: "com.amazonaws.cloudwatch",
+          errorTypeRegistries: errorTypeRegistries5,
+          xmlNamespace: "http://monitoring.amazonaws.com/doc/2010-08-01/",
+          version: "2010-08-01",
+          serviceTarget: "GraniteServiceVersion20100801",
+          awsQueryCompatible: true
+        },
+        serviceId: config?.serviceId ?? "CloudWatch",
+        sha256: config?.sha256 ?? Sha256,
+        urlParser: config?.urlParser ?? parseUrl2,
+        utf8Decoder: config?.utf8Decoder ?? fromUtf83,
+        utf8Encoder: config?.utf8Encoder ?? toUtf83
+      };
+    };
+    var getRuntimeConfig9 = (config) => {
+      emitWarningIfUnsupportedVersion3(process.version);
+      const defaultsMode = resolveDefaultsModeConfig2(config);
+      const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode2);
+      const clientSharedValues = getRuntimeConfig$1(config);
+      emitWarningIfUnsupportedVersion$1(process.version);
+      const loaderConfig = {
+        profile: config?.profile,
+        logger: clientSharedValues.logger
+      };
+      return {
+        ...clientSharedValues,
+        ...config,
+        runtime: "node",
+        defaultsMode,
+        authSchemePreference: config?.authSchemePreference ?? loadConfig2(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2, loaderConfig),
+        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength2,
+        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+        defaultSocketTimeout: getDefaultSocketTimeout2(config?.requestHandler, 9e5),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider2({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
+        disableRequestCompression: config?.disableRequestCompression ?? loadConfig2(NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS, config),
+        maxAttempts: config?.maxAttempts ?? loadConfig2(NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, config),
+        region: config?.region ?? loadConfig2(NODE_REGION_CONFIG_OPTIONS2, { ...NODE_REGION_CONFIG_FILE_OPTIONS2, ...loaderConfig }),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        requestMinCompressionSizeBytes: config?.requestMinCompressionSizeBytes ?? loadConfig2(NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS, config),
+        retryMode: config?.retryMode ?? loadConfig2({
+          ...NODE_RETRY_MODE_CONFIG_OPTIONS2,
+          default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE2
+        }, config),
+        streamCollector: config?.streamCollector ?? streamCollector7,
+        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig2(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig2(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        userAgentAppId: config?.userAgentAppId ?? loadConfig2(NODE_APP_ID_CONFIG_OPTIONS2, loaderConfig)
+      };
+    };
+    var getHttpAuthExtensionConfiguration5 = (runtimeConfig) => {
+      const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+      let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+      let _credentials = runtimeConfig.credentials;
+      return {
+        setHttpAuthScheme(httpAuthScheme) {
+          const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+          if (index === -1) {
+            _httpAuthSchemes.push(httpAuthScheme);
+          } else {
+            _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+          }
+        },
+        httpAuthSchemes() {
+          return _httpAuthSchemes;
+        },
+        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+          _httpAuthSchemeProvider = httpAuthSchemeProvider;
+        },
+        httpAuthSchemeProvider() {
+          return _httpAuthSchemeProvider;
+        },
+        setCredentials(credentials) {
+          _credentials = credentials;
+        },
+        credentials() {
+          return _credentials;
+        }
+      };
+    };
+    var resolveHttpAuthRuntimeConfig5 = (config) => {
+      return {
+        httpAuthSchemes: config.httpAuthSchemes(),
+        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+        credentials: config.credentials()
+      };
+    };
+    var resolveRuntimeExtensions5 = (runtimeConfig, extensions) => {
+      const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration2(runtimeConfig), getDefaultExtensionConfiguration2(runtimeConfig), getHttpHandlerExtensionConfiguration2(runtimeConfig), getHttpAuthExtensionConfiguration5(runtimeConfig));
+      extensions.forEach((extension) => extension.configure(extensionConfiguration));
+      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration2(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig2(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
+    };
+    var CloudWatchClient = class extends Client2 {
+      config;
+      constructor(...[configuration]) {
+        const _config_0 = getRuntimeConfig9(configuration || {});
+        super(_config_0);
+        this.initConfig = _config_0;
+        const _config_1 = resolveClientEndpointParameters5(_config_0);
+        const _config_2 = resolveUserAgentConfig2(_config_1);
+        const _config_3 = resolveRetryConfig2(_config_2);
+        const _config_4 = resolveRegionConfig2(_config_3);
+        const _config_5 = resolveHostHeaderConfig2(_config_4);
+        const _config_6 = resolveEndpointConfig2(_config_5);
+        const _config_7 = resolveHttpAuthSchemeConfig5(_config_6);
+        const _config_8 = resolveCompressionConfig(_config_7);
+        const _config_9 = resolveRuntimeExtensions5(_config_8, configuration?.extensions || []);
+        this.config = _config_9;
+        this.middlewareStack.use(getSchemaSerdePlugin2(this.config));
+        this.middlewareStack.use(getUserAgentPlugin2(this.config));
+        this.middlewareStack.use(getRetryPlugin2(this.config));
+        this.middlewareStack.use(getContentLengthPlugin2(this.config));
+        this.middlewareStack.use(getHostHeaderPlugin2(this.config));
+        this.middlewareStack.use(getLoggerPlugin2(this.config));
+        this.middlewareStack.use(getRecursionDetectionPlugin2(this.config));
+        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin2(this.config, {
+          httpAuthSchemeParametersProvider: defaultCloudWatchHttpAuthSchemeParametersProvider,
+          identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig2({
+            "aws.auth#sigv4": config.credentials
+          })
+        }));
+        this.middlewareStack.use(getHttpSigningPlugin2(this.config));
+      }
+      destroy() {
+        super.destroy();
+      }
+    };
+    var command5 = makeBuilder2(commonParams5, "GraniteServiceVersion20100801", "CloudWatchClient", getEndpointPlugin2);
+    var _ep05 = {};
+    var _mw05 = (Command3, cs, config, o3) => [];
+    var _mw1 = (Command3, cs, config, o3) => [
+      getCompressionPlugin(config, {
+        encodings: ["gzip"]
+      })
+    ];
+    var AssociateDatasetKmsKeyCommand = class extends command5(_ep05, _mw05, "AssociateDatasetKmsKey", AssociateDatasetKmsKey$) {
+    };
+    var CreateResourceMetricsConfigurationCommand = class extends command5(_ep05, _mw05, "CreateResourceMetricsConfiguration", CreateResourceMetricsConfiguration$) {
+    };
+    var DeleteAlarmMuteRuleCommand = class extends command5(_ep05, _mw05, "DeleteAlarmMuteRule", DeleteAlarmMuteRule$) {
+    };
+    var DeleteAlarmsCommand = class extends command5(_ep05, _mw05, "DeleteAlarms", DeleteAlarms$) {
+    };
+    var DeleteAnomalyDetectorCommand = class extends command5(_ep05, _mw05, "DeleteAnomalyDetector", DeleteAnomalyDetector$) {
+    };
+    var DeleteDashboardsCommand = class extends command5(_ep05, _mw05, "DeleteDashboards", DeleteDashboards$) {
+    };
+    var DeleteInsightRulesCommand = class extends command5(_ep05, _mw05, "DeleteInsightRules", DeleteInsightRules$) {
+    };
+    var DeleteMetricStreamCommand = class extends command5(_ep05, _mw05, "DeleteMetricStream", DeleteMetricStream$) {
+    };
+    var DeleteResourceMetricsConfigurationCommand = class extends command5(_ep05, _mw05, "DeleteResourceMetricsConfiguration", DeleteResourceMetricsConfiguration$) {
+    };
+    var DescribeAlarmContributorsCommand = class extends command5(_ep05, _mw05, "DescribeAlarmContributors", DescribeAlarmContributors$) {
+    };
+    var DescribeAlarmHistoryCommand = class extends command5(_ep05, _mw05, "DescribeAlarmHistory", DescribeAlarmHistory$) {
+    };
+    var DescribeAlarmsCommand = class extends command5(_ep05, _mw05, "DescribeAlarms", DescribeAlarms$) {
+    };
+    var DescribeAlarmsForMetricCommand = class extends command5(_ep05, _mw05, "DescribeAlarmsForMetric", DescribeAlarmsForMetric$) {
+    };
+    var DescribeAnomalyDetectorsCommand = class extends command5(_ep05, _mw05, "DescribeAnomalyDetectors", DescribeAnomalyDetectors$) {
+    };
+    var DescribeInsightRulesCommand = class extends command5(_ep05, _mw05, "DescribeInsightRules", DescribeInsightRules$) {
+    };
+    var DisableAlarmActionsCommand = class extends command5(_ep05, _mw05, "DisableAlarmActions", DisableAlarmActions$) {
+    };
+    var DisableInsightRulesCommand = class extends command5(_ep05, _mw05, "DisableInsightRules", DisableInsightRules$) {
+    };
+    var DisassociateDatasetKmsKeyCommand = class extends command5(_ep05, _mw05, "DisassociateDatasetKmsKey", DisassociateDatasetKmsKey$) {
+    };
+    var EnableAlarmActionsCommand = class extends command5(_ep05, _mw05, "EnableAlarmActions", EnableAlarmActions$) {
+    };
+    var EnableInsightRulesCommand = class extends command5(_ep05, _mw05, "EnableInsightRules", EnableInsightRules$) {
+    };
+    var GetAlarmMuteRuleCommand = class extends command5(_ep05, _mw05, "GetAlarmMuteRule", GetAlarmMuteRule$) {
+    };
+    var GetDashboardCommand = class extends command5(_ep05, _mw05, "GetDashboard", GetDashboard$) {
+    };
+    var GetDatasetCommand = class extends command5(_ep05, _mw05, "GetDataset", GetDataset$) {
+    };
+    var GetInsightRuleReportCommand = class extends command5(_ep05, _mw05, "GetInsightRuleReport", GetInsightRuleReport$) {
+    };
+    var GetMetricDataCommand2 = class extends command5(_ep05, _mw05, "GetMetricData", GetMetricData$) {
+    };
+    var GetMetricStatisticsCommand = class extends command5(_ep05, _mw05, "GetMetricStatistics", GetMetricStatistics$) {
+    };
+    var GetMetricStreamCommand = class extends command5(_ep05, _mw05, "GetMetricStream", GetMetricStream$) {
+    };
+    var GetMetricWidgetImageCommand = class extends command5(_ep05, _mw05, "GetMetricWidgetImage", GetMetricWidgetImage$) {
+    };
+    var GetOTelEnrichmentCommand = class extends command5(_ep05, _mw05, "GetOTelEnrichment", GetOTelEnrichment$) {
+    };
+    var GetResourceMetricsConfigurationCommand = class extends command5(_ep05, _mw05, "GetResourceMetricsConfiguration", GetResourceMetricsConfiguration$) {
+    };
+    var ListAlarmMuteRulesCommand = class extends command5(_ep05, _mw05, "ListAlarmMuteRules", ListAlarmMuteRules$) {
+    };
+    var ListDashboardsCommand = class extends command5(_ep05, _mw05, "ListDashboards", ListDashboards$) {
+    };
+    var ListManagedInsightRulesCommand = class extends command5(_ep05, _mw05, "ListManagedInsightRules", ListManagedInsightRules$) {
+    };
+    var ListMetricsCommand = class extends command5(_ep05, _mw05, "ListMetrics", ListMetrics$) {
+    };
+    var ListMetricStreamsCommand = class extends command5(_ep05, _mw05, "ListMetricStreams", ListMetricStreams$) {
+    };
+    var ListTagsForResourceCommand = class extends command5(_ep05, _mw05, "ListTagsForResource", ListTagsForResource$) {
+    };
+    var PutAlarmMuteRuleCommand = class extends command5(_ep05, _mw05, "PutAlarmMuteRule", PutAlarmMuteRule$) {
+    };
+    var PutAnomalyDetectorCommand = class extends command5(_ep05, _mw05, "PutAnomalyDetector", PutAnomalyDetector$) {
+    };
+    var PutCompositeAlarmCommand = class extends command5(_ep05, _mw05, "PutCompositeAlarm", PutCompositeAlarm$) {
+    };
+    var PutDashboardCommand = class extends command5(_ep05, _mw05, "PutDashboard", PutDashboard$) {
+    };
+    var PutInsightRuleCommand = class extends command5(_ep05, _mw05, "PutInsightRule", PutInsightRule$) {
+    };
+    var PutLogAlarmCommand = class extends command5(_ep05, _mw05, "PutLogAlarm", PutLogAlarm$) {
+    };
+    var PutManagedInsightRulesCommand = class extends command5(_ep05, _mw05, "PutManagedInsightRules", PutManagedInsightRules$) {
+    };
+    var PutMetricAlarmCommand = class extends command5(_ep05, _mw05, "PutMetricAlarm", PutMetricAlarm$) {
+    };
+    var PutMetricDataCommand = class extends command5(_ep05, _mw1, "PutMetricData", PutMetricData$) {
+    };
+    var PutMetricStreamCommand = class extends command5(_ep05, _mw05, "PutMetricStream", PutMetricStream$) {
+    };
+    var SetAlarmStateCommand = class extends command5(_ep05, _mw05, "SetAlarmState", SetAlarmState$) {
+    };
+    var StartMetricStreamsCommand = class extends command5(_ep05, _mw05, "StartMetricStreams", StartMetricStreams$) {
+    };
+    var StartOTelEnrichmentCommand = class extends command5(_ep05, _mw05, "StartOTelEnrichment", StartOTelEnrichment$) {
+    };
+    var StopMetricStreamsCommand = class extends command5(_ep05, _mw05, "StopMetricStreams", StopMetricStreams$) {
+    };
+    var StopOTelEnrichmentCommand = class extends command5(_ep05, _mw05, "StopOTelEnrichment", StopOTelEnrichment$) {
+    };
+    var TagResourceCommand = class extends command5(_ep05, _mw05, "TagResource", TagResource$) {
+    };
+    var UntagResourceCommand = class extends command5(_ep05, _mw05, "UntagResource", UntagResource$) {
+    };
+    var UpdateOTelEnrichmentCommand = class extends command5(_ep05, _mw05, "UpdateOTelEnrichment", UpdateOTelEnrichment$) {
+    };
+    var UpdateResourceMetricsConfigurationCommand = class extends command5(_ep05, _mw05, "UpdateResourceMetricsConfiguration", UpdateResourceMetricsConfiguration$) {
+    };
+    var paginateDescribeAlarmHistory = createPaginator2(CloudWatchClient, DescribeAlarmHistoryCommand, "NextToken", "NextToken", "MaxRecords");
+    var paginateDescribeAlarms = createPaginator2(CloudWatchClient, DescribeAlarmsCommand, "NextToken", "NextToken", "MaxRecords");
+    var paginateDescribeAnomalyDetectors = createPaginator2(CloudWatchClient, DescribeAnomalyDetectorsCommand, "NextToken", "NextToken", "MaxResults");
+    var paginateDescribeInsightRules = createPaginator2(CloudWatchClient, DescribeInsightRulesCommand, "NextToken", "NextToken", "MaxResults");
+    var paginateGetMetricData = createPaginator2(CloudWatchClient, GetMetricDataCommand2, "NextToken", "NextToken", "MaxDatapoints");
+    var paginateListAlarmMuteRules = createPaginator2(CloudWatchClient, ListAlarmMuteRulesCommand, "NextToken", "NextToken", "MaxRecords");
+    var paginateListDashboards = createPaginator2(CloudWatchClient, ListDashboardsCommand, "NextToken", "NextToken", "");
+    var paginateListManagedInsightRules = createPaginator2(CloudWatchClient, ListManagedInsightRulesCommand, "NextToken", "NextToken", "MaxResults");
+    var paginateListMetrics = createPaginator2(CloudWatchClient, ListMetricsCommand, "NextToken", "NextToken", "");
+    var paginateListMetricStreams = createPaginator2(CloudWatchClient, ListMetricStreamsCommand, "NextToken", "NextToken", "MaxResults");
+    var checkState$3 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeAlarmsCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            let flat_1 = [].concat(...result.MetricAlarms);
+            return flat_1.length > 0;
+          };
+          if (returnComparator() == true) {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForAlarmExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
+    };
+    var waitUntilAlarmExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
+      return checkExceptions2(result);
+    };
+    var checkState$2 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new GetAlarmMuteRuleCommand(input));
+        reason = result;
+        return { state: WaiterState2.SUCCESS, reason };
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "ResourceNotFoundException") {
+          return { state: WaiterState2.RETRY, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForAlarmMuteRuleExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
+    };
+    var waitUntilAlarmMuteRuleExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
+      return checkExceptions2(result);
+    };
+    var checkState$1 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeAlarmsCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            let flat_1 = [].concat(...result.CompositeAlarms);
+            return flat_1.length > 0;
+          };
+          if (returnComparator() == true) {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForCompositeAlarmExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
+    };
+    var waitUntilCompositeAlarmExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
+      return checkExceptions2(result);
+    };
+    var checkState = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new DescribeAlarmsCommand(input));
+        reason = result;
+        try {
+          const returnComparator = () => {
+            let flat_1 = [].concat(...result.LogAlarms);
+            return flat_1.length > 0;
+          };
+          if (returnComparator() == true) {
+            return { state: WaiterState2.SUCCESS, reason };
+          }
+        } catch (e6) {
+        }
+      } catch (exception) {
+        reason = exception;
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForLogAlarmExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
+    };
+    var waitUntilLogAlarmExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
+      return checkExceptions2(result);
+    };
+    var commands5 = {
+      AssociateDatasetKmsKeyCommand,
+      CreateResourceMetricsConfigurationCommand,
+      DeleteAlarmMuteRuleCommand,
+      DeleteAlarmsCommand,
+      DeleteAnomalyDetectorCommand,
+      DeleteDashboardsCommand,
+      DeleteInsightRulesCommand,
+      DeleteMetricStreamCommand,
+      DeleteResourceMetricsConfigurationCommand,
+      DescribeAlarmContributorsCommand,
+      DescribeAlarmHistoryCommand,
+      DescribeAlarmsCommand,
+      DescribeAlarmsForMetricCommand,
+      DescribeAnomalyDetectorsCommand,
+      DescribeInsightRulesCommand,
+      DisableAlarmActionsCommand,
+      DisableInsightRulesCommand,
+      DisassociateDatasetKmsKeyCommand,
+      EnableAlarmActionsCommand,
+      EnableInsightRulesCommand,
+      GetAlarmMuteRuleCommand,
+      GetDashboardCommand,
+      GetDatasetCommand,
+      GetInsightRuleReportCommand,
+      GetMetricDataCommand: GetMetricDataCommand2,
+      GetMetricStatisticsCommand,
+      GetMetricStreamCommand,
+      GetMetricWidgetImageCommand,
+      GetOTelEnrichmentCommand,
+      GetResourceMetricsConfigurationCommand,
+      ListAlarmMuteRulesCommand,
+      ListDashboardsCommand,
+      ListManagedInsightRulesCommand,
+      ListMetricsCommand,
+      ListMetricStreamsCommand,
+      ListTagsForResourceCommand,
+      PutAlarmMuteRuleCommand,
+      PutAnomalyDetectorCommand,
+      PutCompositeAlarmCommand,
+      PutDashboardCommand,
+      PutInsightRuleCommand,
+      PutLogAlarmCommand,
+      PutManagedInsightRulesCommand,
+      PutMetricAlarmCommand,
+      PutMetricDataCommand,
+      PutMetricStreamCommand,
+      SetAlarmStateCommand,
+      StartMetricStreamsCommand,
+      StartOTelEnrichmentCommand,
+      StopMetricStreamsCommand,
+      StopOTelEnrichmentCommand,
+      TagResourceCommand,
+      UntagResourceCommand,
+      UpdateOTelEnrichmentCommand,
+      UpdateResourceMetricsConfigurationCommand
+    };
+    var paginators = {
+      paginateDescribeAlarmHistory,
+      paginateDescribeAlarms,
+      paginateDescribeAnomalyDetectors,
+      paginateDescribeInsightRules,
+      paginateGetMetricData,
+      paginateListAlarmMuteRules,
+      paginateListDashboards,
+      paginateListManagedInsightRules,
+      paginateListMetrics,
+      paginateListMetricStreams
+    };
+    var waiters = {
+      waitUntilAlarmExists,
+      waitUntilCompositeAlarmExists,
+      waitUntilLogAlarmExists,
+      waitUntilAlarmMuteRuleExists
+    };
+    var CloudWatch = class extends CloudWatchClient {
+    };
+    createAggregatedClient2(commands5, CloudWatch, { paginators, waiters });
+    var ActionsSuppressedBy = {
+      Alarm: "Alarm",
+      ExtensionPeriod: "ExtensionPeriod",
+      WaitPeriod: "WaitPeriod"
+    };
+    var AlarmType = {
+      CompositeAlarm: "CompositeAlarm",
+      LogAlarm: "LogAlarm",
+      MetricAlarm: "MetricAlarm"
+    };
+    var HistoryItemType = {
+      Action: "Action",
+      AlarmContributorAction: "AlarmContributorAction",
+      AlarmContributorStateUpdate: "AlarmContributorStateUpdate",
+      ConfigurationUpdate: "ConfigurationUpdate",
+      StateUpdate: "StateUpdate"
+    };
+    var AlarmMuteRuleStatus = {
+      ACTIVE: "ACTIVE",
+      EXPIRED: "EXPIRED",
+      SCHEDULED: "SCHEDULED"
+    };
+    var AnomalyDetectorAdaptationSpeed = {
+      FAST: "FAST",
+      NORMAL: "NORMAL",
+      SLOW: "SLOW"
+    };
+    var AnomalyDetectorOutlierFilteringStrength = {
+      MINIMAL: "MINIMAL",
+      MODERATE: "MODERATE",
+      STRICT: "STRICT"
+    };
+    var StandardUnit = {
+      Bits: "Bits",
+      Bits_Second: "Bits/Second",
+      Bytes: "Bytes",
+      Bytes_Second: "Bytes/Second",
+      Count: "Count",
+      Count_Second: "Count/Second",
+      Gigabits: "Gigabits",
+      Gigabits_Second: "Gigabits/Second",
+      Gigabytes: "Gigabytes",
+      Gigabytes_Second: "Gigabytes/Second",
+      Kilobits: "Kilobits",
+      Kilobits_Second: "Kilobits/Second",
+      Kilobytes: "Kilobytes",
+      Kilobytes_Second: "Kilobytes/Second",
+      Megabits: "Megabits",
+      Megabits_Second: "Megabits/Second",
+      Megabytes: "Megabytes",
+      Megabytes_Second: "Megabytes/Second",
+      Microseconds: "Microseconds",
+      Milliseconds: "Milliseconds",
+      None: "None",
+      Percent: "Percent",
+      Seconds: "Seconds",
+      Terabits: "Terabits",
+      Terabits_Second: "Terabits/Second",
+      Terabytes: "Terabytes",
+      Terabytes_Second: "Terabytes/Second"
+    };
+    var AnomalyDetectorStateValue = {
+      PENDING_TRAINING: "PENDING_TRAINING",
+      TRAINED: "TRAINED",
+      TRAINED_INSUFFICIENT_DATA: "TRAINED_INSUFFICIENT_DATA"
+    };
+    var AnomalyDetectorType = {
+      METRIC_MATH: "METRIC_MATH",
+      SINGLE_METRIC: "SINGLE_METRIC"
+    };
+    var ComparisonOperator = {
+      GreaterThanOrEqualToThreshold: "GreaterThanOrEqualToThreshold",
+      GreaterThanThreshold: "GreaterThanThreshold",
+      GreaterThanUpperThreshold: "GreaterThanUpperThreshold",
+      LessThanLowerOrGreaterThanUpperThreshold: "LessThanLowerOrGreaterThanUpperThreshold",
+      LessThanLowerThreshold: "LessThanLowerThreshold",
+      LessThanOrEqualToThreshold: "LessThanOrEqualToThreshold",
+      LessThanThreshold: "LessThanThreshold"
+    };
+    var StateValue = {
+      ALARM: "ALARM",
+      INSUFFICIENT_DATA: "INSUFFICIENT_DATA",
+      OK: "OK"
+    };
+    var ScanBy = {
+      TIMESTAMP_ASCENDING: "TimestampAscending",
+      TIMESTAMP_DESCENDING: "TimestampDescending"
+    };
+    var EvaluationState = {
+      EVALUATION_ERROR: "EVALUATION_ERROR",
+      EVALUATION_FAILURE: "EVALUATION_FAILURE",
+      PARTIAL_DATA: "PARTIAL_DATA"
+    };
+    var Statistic = {
+      Average: "Average",
+      Maximum: "Maximum",
+      Minimum: "Minimum",
+      SampleCount: "SampleCount",
+      Sum: "Sum"
+    };
+    var StatusCode = {
+      COMPLETE: "Complete",
+      FORBIDDEN: "Forbidden",
+      INTERNAL_ERROR: "InternalError",
+      PARTIAL_DATA: "PartialData"
+    };
+    var MetricStreamOutputFormat = {
+      JSON: "json",
+      OPEN_TELEMETRY_0_7: "opentelemetry0.7",
+      OPEN_TELEMETRY_1_0: "opentelemetry1.0"
+    };
+    var OTelEnrichmentStatus = {
+      RUNNING: "Running",
+      STOPPED: "Stopped"
+    };
+    var RecentlyActive = {
+      PT3H: "PT3H"
+    };
+    exports.ActionConfiguration$ = ActionConfiguration$;
+    exports.ActionsSuppressedBy = ActionsSuppressedBy;
+    exports.AlarmContributor$ = AlarmContributor$;
+    exports.AlarmHistoryItem$ = AlarmHistoryItem$;
+    exports.AlarmMuteRuleStatus = AlarmMuteRuleStatus;
+    exports.AlarmMuteRuleSummary$ = AlarmMuteRuleSummary$;
+    exports.AlarmPromQLCriteria$ = AlarmPromQLCriteria$;
+    exports.AlarmTagsPropagation$ = AlarmTagsPropagation$;
+    exports.AlarmType = AlarmType;
+    exports.AnomalyDetector$ = AnomalyDetector$;
+    exports.AnomalyDetectorAdaptationSpeed = AnomalyDetectorAdaptationSpeed;
+    exports.AnomalyDetectorConfiguration$ = AnomalyDetectorConfiguration$;
+    exports.AnomalyDetectorOutlierFilteringStrength = AnomalyDetectorOutlierFilteringStrength;
+    exports.AnomalyDetectorStateValue = AnomalyDetectorStateValue;
+    exports.AnomalyDetectorType = AnomalyDetectorType;
+    exports.AssociateDatasetKmsKey$ = AssociateDatasetKmsKey$;
+    exports.AssociateDatasetKmsKeyCommand = AssociateDatasetKmsKeyCommand;
+    exports.AssociateDatasetKmsKeyInput$ = AssociateDatasetKmsKeyInput$;
+    exports.AssociateDatasetKmsKeyOutput$ = AssociateDatasetKmsKeyOutput$;
+    exports.CloudWatch = CloudWatch;
+    exports.CloudWatchClient = CloudWatchClient;
+    exports.CloudWatchServiceException = CloudWatchServiceException;
+    exports.CloudWatchServiceException$ = CloudWatchServiceException$;
+    exports.ComparisonOperator = ComparisonOperator;
+    exports.CompositeAlarm$ = CompositeAlarm$;
+    exports.ConcurrentModificationException = ConcurrentModificationException;
+    exports.ConcurrentModificationException$ = ConcurrentModificationException$;
+    exports.ConflictException = ConflictException;
+    exports.ConflictException$ = ConflictException$;
+    exports.CreateResourceMetricsConfiguration$ = CreateResourceMetricsConfiguration$;
+    exports.CreateResourceMetricsConfigurationCommand = CreateResourceMetricsConfigurationCommand;
+    exports.CreateResourceMetricsConfigurationInput$ = CreateResourceMetricsConfigurationInput$;
+    exports.CreateResourceMetricsConfigurationOutput$ = CreateResourceMetricsConfigurationOutput$;
+    exports.DashboardEntry$ = DashboardEntry$;
+    exports.DashboardInvalidInputError = DashboardInvalidInputError;
+    exports.DashboardInvalidInputError$ = DashboardInvalidInputError$;
+    exports.DashboardNotFoundError = DashboardNotFoundError;
+    exports.DashboardNotFoundError$ = DashboardNotFoundError$;
+    exports.DashboardValidationMessage$ = DashboardValidationMessage$;
+    exports.Datapoint$ = Datapoint$;
+    exports.DeleteAlarmMuteRule$ = DeleteAlarmMuteRule$;
+    exports.DeleteAlarmMuteRuleCommand = DeleteAlarmMuteRuleCommand;
+    exports.DeleteAlarmMuteRuleInput$ = DeleteAlarmMuteRuleInput$;
+    exports.DeleteAlarms$ = DeleteAlarms$;
+    exports.DeleteAlarmsCommand = DeleteAlarmsCommand;
+    exports.DeleteAlarmsInput$ = DeleteAlarmsInput$;
+    exports.DeleteAnomalyDetector$ = DeleteAnomalyDetector$;
+    exports.DeleteAnomalyDetectorCommand = DeleteAnomalyDetectorCommand;
+    exports.DeleteAnomalyDetectorInput$ = DeleteAnomalyDetectorInput$;
+    exports.DeleteAnomalyDetectorOutput$ = DeleteAnomalyDetectorOutput$;
+    exports.DeleteDashboards$ = DeleteDashboards$;
+    exports.DeleteDashboardsCommand = DeleteDashboardsCommand;
+    exports.DeleteDashboardsInput$ = DeleteDashboardsInput$;
+    exports.DeleteDashboardsOutput$ = DeleteDashboardsOutput$;
+    exports.DeleteInsightRules$ = DeleteInsightRules$;
+    exports.DeleteInsightRulesCommand = DeleteInsightRulesCommand;
+    exports.DeleteInsightRulesInput$ = DeleteInsightRulesInput$;
+    exports.DeleteInsightRulesOutput$ = DeleteInsightRulesOutput$;
+    exports.DeleteMetricStream$ = DeleteMetricStream$;
+    exports.DeleteMetricStreamCommand = DeleteMetricStreamCommand;
+    exports.DeleteMetricStreamInput$ = DeleteMetricStreamInput$;
+    exports.DeleteMetricStreamOutput$ = DeleteMetricStreamOutput$;
+    exports.DeleteResourceMetricsConfiguration$ = DeleteResourceMetricsConfiguration$;
+    exports.DeleteResourceMetricsConfigurationCommand = DeleteResourceMetricsConfigurationCommand;
+    exports.DeleteResourceMetricsConfigurationInput$ = DeleteResourceMetricsConfigurationInput$;
+    exports.DeleteResourceMetricsConfigurationOutput$ = DeleteResourceMetricsConfigurationOutput$;
+    exports.DescribeAlarmContributors$ = DescribeAlarmContributors$;
+    exports.DescribeAlarmContributorsCommand = DescribeAlarmContributorsCommand;
+    exports.DescribeAlarmContributorsInput$ = DescribeAlarmContributorsInput$;
+    exports.DescribeAlarmContributorsOutput$ = DescribeAlarmContributorsOutput$;
+    exports.DescribeAlarmHistory$ = DescribeAlarmHistory$;
+    exports.DescribeAlarmHistoryCommand = DescribeAlarmHistoryCommand;
+    exports.DescribeAlarmHistoryInput$ = DescribeAlarmHistoryInput$;
+    exports.DescribeAlarmHistoryOutput$ = DescribeAlarmHistoryOutput$;
+    exports.DescribeAlarms$ = DescribeAlarms$;
+    exports.DescribeAlarmsCommand = DescribeAlarmsCommand;
+    exports.DescribeAlarmsForMetric$ = DescribeAlarmsForMetric$;
+    exports.DescribeAlarmsForMetricCommand = DescribeAlarmsForMetricCommand;
+    exports.DescribeAlarmsForMetricInput$ = DescribeAlarmsForMetricInput$;
+    exports.DescribeAlarmsForMetricOutput$ = DescribeAlarmsForMetricOutput$;
+    exports.DescribeAlarmsInput$ = DescribeAlarmsInput$;
+    exports.DescribeAlarmsOutput$ = DescribeAlarmsOutput$;
+    exports.DescribeAnomalyDetectors$ = DescribeAnomalyDetectors$;
+    exports.DescribeAnomalyDetectorsCommand = DescribeAnomalyDetectorsCommand;
+    exports.DescribeAnomalyDetectorsInput$ = DescribeAnomalyDetectorsInput$;
+    exports.DescribeAnomalyDetectorsOutput$ = DescribeAnomalyDetectorsOutput$;
+    exports.DescribeInsightRules$ = DescribeInsightRules$;
+    exports.DescribeInsightRulesCommand = DescribeInsightRulesCommand;
+    exports.DescribeInsightRulesInput$ = DescribeInsightRulesInput$;
+    exports.DescribeInsightRulesOutput$ = DescribeInsightRulesOutput$;
+    exports.Dimension$ = Dimension$;
+    exports.DimensionFilter$ = DimensionFilter$;
+    exports.DisableAlarmActions$ = DisableAlarmActions$;
+    exports.DisableAlarmActionsCommand = DisableAlarmActionsCommand;
+    exports.DisableAlarmActionsInput$ = DisableAlarmActionsInput$;
+    exports.DisableInsightRules$ = DisableInsightRules$;
+    exports.DisableInsightRulesCommand = DisableInsightRulesCommand;
+    exports.DisableInsightRulesInput$ = DisableInsightRulesInput$;
+    exports.DisableInsightRulesOutput$ = DisableInsightRulesOutput$;
+    exports.DisassociateDatasetKmsKey$ = DisassociateDatasetKmsKey$;
+    exports.DisassociateDatasetKmsKeyCommand = DisassociateDatasetKmsKeyCommand;
+    exports.DisassociateDatasetKmsKeyInput$ = DisassociateDatasetKmsKeyInput$;
+    exports.DisassociateDatasetKmsKeyOutput$ = DisassociateDatasetKmsKeyOutput$;
+    exports.EnableAlarmActions$ = EnableAlarmActions$;
+    exports.EnableAlarmActionsCommand = EnableAlarmActionsCommand;
+    exports.EnableAlarmActionsInput$ = EnableAlarmActionsInput$;
+    exports.EnableInsightRules$ = EnableInsightRules$;
+    exports.EnableInsightRulesCommand = EnableInsightRulesCommand;
+    exports.EnableInsightRulesInput$ = EnableInsightRulesInput$;
+    exports.EnableInsightRulesOutput$ = EnableInsightRulesOutput$;
+    exports.Entity$ = Entity$;
+    exports.EntityMetricData$ = EntityMetricData$;
+    exports.EvaluationCriteria$ = EvaluationCriteria$;
+    exports.EvaluationState = EvaluationState;
+    exports.EvaluationWindow$ = EvaluationWindow$;
+    exports.GetAlarmMuteRule$ = GetAlarmMuteRule$;
+    exports.GetAlarmMuteRuleCommand = GetAlarmMuteRuleCommand;
+    exports.GetAlarmMuteRuleInput$ = GetAlarmMuteRuleInput$;
+    exports.GetAlarmMuteRuleOutput$ = GetAlarmMuteRuleOutput$;
+    exports.GetDashboard$ = GetDashboard$;
+    exports.GetDashboardCommand = GetDashboardCommand;
+    exports.GetDashboardInput$ = GetDashboardInput$;
+    exports.GetDashboardOutput$ = GetDashboardOutput$;
+    exports.GetDataset$ = GetDataset$;
+    exports.GetDatasetCommand = GetDatasetCommand;
+    exports.GetDatasetInput$ = GetDatasetInput$;
+    exports.GetDatasetOutput$ = GetDatasetOutput$;
+    exports.GetInsightRuleReport$ = GetInsightRuleReport$;
+    exports.GetInsightRuleReportCommand = GetInsightRuleReportCommand;
+    exports.GetInsightRuleReportInput$ = GetInsightRuleReportInput$;
+    exports.GetInsightRuleReportOutput$ = GetInsightRuleReportOutput$;
+    exports.GetMetricData$ = GetMetricData$;
+    exports.GetMetricDataCommand = GetMetricDataCommand2;
+    exports.GetMetricDataInput$ = GetMetricDataInput$;
+    exports.GetMetricDataOutput$ = GetMetricDataOutput$;
+    exports.GetMetricStatistics$ = GetMetricStatistics$;
+    exports.GetMetricStatisticsCommand = GetMetricStatisticsCommand;
+    exports.GetMetricStatisticsInput$ = GetMetricStatisticsInput$;
+    exports.GetMetricStatisticsOutput$ = GetMetricStatisticsOutput$;
+    exports.GetMetricStream$ = GetMetricStream$;
+    exports.GetMetricStreamCommand = GetMetricStreamCommand;
+    exports.GetMetricStreamInput$ = GetMetricStreamInput$;
+    exports.GetMetricStreamOutput$ = GetMetricStreamOutput$;
+    exports.GetMetricWidgetImage$ = GetMetricWidgetImage$;
+    exports.GetMetricWidgetImageCommand = GetMetricWidgetImageCommand;
+    exports.GetMetricWidgetImageInput$ = GetMetricWidgetImageInput$;
+    exports.GetMetricWidgetImageOutput$ = GetMetricWidgetImageOutput$;
+    exports.GetOTelEnrichment$ = GetOTelEnrichment$;
+    exports.GetOTelEnrichmentCommand = GetOTelEnrichmentCommand;
+    exports.GetOTelEnrichmentInput$ = GetOTelEnrichmentInput$;
+    exports.GetOTelEnrichmentOutput$ = GetOTelEnrichmentOutput$;
+    exports.GetResourceMetricsConfiguration$ = GetResourceMetricsConfiguration$;
+    exports.GetResourceMetricsConfigurationCommand = GetResourceMetricsConfigurationCommand;
+    exports.GetResourceMetricsConfigurationInput$ = GetResourceMetricsConfigurationInput$;
+    exports.GetResourceMetricsConfigurationOutput$ = GetResourceMetricsConfigurationOutput$;
+    exports.HistoryItemType = HistoryItemType;
+    exports.InsightRule$ = InsightRule$;
+    exports.InsightRuleContributor$ = InsightRuleContributor$;
+    exports.InsightRuleContributorDatapoint$ = InsightRuleContributorDatapoint$;
+    exports.InsightRuleMetricDatapoint$ = InsightRuleMetricDatapoint$;
+    exports.InternalServiceFault = InternalServiceFault;
+    exports.InternalServiceFault$ = InternalServiceFault$;
+    exports.InvalidFormatFault = InvalidFormatFault;
+    exports.InvalidFormatFault$ = InvalidFormatFault$;
+    exports.InvalidNextToken = InvalidNextToken;
+    exports.InvalidNextToken$ = InvalidNextToken$;
+    exports.InvalidParameterCombinationException = InvalidParameterCombinationException;
+    exports.InvalidParameterCombinationException$ = InvalidParameterCombinationException$;
+    exports.InvalidParameterValueException = InvalidParameterValueException;
+    exports.InvalidParameterValueException$ = InvalidParameterValueException$;
+    exports.KmsAccessDeniedException = KmsAccessDeniedException;
+    exports.KmsAccessDeniedException$ = KmsAccessDeniedException$;
+    exports.KmsKeyDisabledException = KmsKeyDisabledException;
+    exports.KmsKeyDisabledException$ = KmsKeyDisabledException$;
+    exports.KmsKeyNotFoundException = KmsKeyNotFoundException;
+    exports.KmsKeyNotFoundException$ = KmsKeyNotFoundException$;
+    exports.LabelOptions$ = LabelOptions$;
+    exports.LimitExceededException = LimitExceededException;
+    exports.LimitExceededException$ = LimitExceededException$;
+    exports.LimitExceededFault = LimitExceededFault;
+    exports.LimitExceededFault$ = LimitExceededFault$;
+    exports.ListAlarmMuteRules$ = ListAlarmMuteRules$;
+    exports.ListAlarmMuteRulesCommand = ListAlarmMuteRulesCommand;
+    exports.ListAlarmMuteRulesInput$ = ListAlarmMuteRulesInput$;
+    exports.ListAlarmMuteRulesOutput$ = ListAlarmMuteRulesOutput$;
+    exports.ListDashboards$ = ListDashboards$;
+    exports.ListDashboardsCommand = ListDashboardsCommand;
+    exports.ListDashboardsInput$ = ListDashboardsInput$;
+    exports.ListDashboardsOutput$ = ListDashboardsOutput$;
+    exports.ListManagedInsightRules$ = ListManagedInsightRules$;
+    exports.ListManagedInsightRulesCommand = ListManagedInsightRulesCommand;
+    exports.ListManagedInsightRulesInput$ = ListManagedInsightRulesInput$;
+    exports.ListManagedInsightRulesOutput$ = ListManagedInsightRulesOutput$;
+    exports.ListMetricStreams$ = ListMetricStreams$;
+    exports.ListMetricStreamsCommand = ListMetricStreamsCommand;
+    exports.ListMetricStreamsInput$ = ListMetricStreamsInput$;
+    exports.ListMetricStreamsOutput$ = ListMetricStreamsOutput$;
+    exports.ListMetrics$ = ListMetrics$;
+    exports.ListMetricsCommand = ListMetricsCommand;
+    exports.ListMetricsInput$ = ListMetricsInput$;
+    exports.ListMetricsOutput$ = ListMetricsOutput$;
+    exports.ListTagsForResource$ = ListTagsForResource$;
+    exports.ListTagsForResourceCommand = ListTagsForResourceCommand;
+    exports.ListTagsForResourceInput$ = ListTagsForResourceInput$;
+    exports.ListTagsForResourceOutput$ = ListTagsForResourceOutput$;
+    exports.LogAlarm$ = LogAlarm$;
+    exports.ManagedRule$ = ManagedRule$;
+    exports.ManagedRuleDescription$ = ManagedRuleDescription$;
+    exports.ManagedRuleState$ = ManagedRuleState$;
+    exports.MessageData$ = MessageData$;
+    exports.Metric$ = Metric$;
+    exports.MetricAlarm$ = MetricAlarm$;
+    exports.MetricCharacteristics$ = MetricCharacteristics$;
+    exports.MetricDataQuery$ = MetricDataQuery$;
+    exports.MetricDataResult$ = MetricDataResult$;
+    exports.MetricDatum$ = MetricDatum$;
+    exports.MetricMathAnomalyDetector$ = MetricMathAnomalyDetector$;
+    exports.MetricStat$ = MetricStat$;
+    exports.MetricStreamEntry$ = MetricStreamEntry$;
+    exports.MetricStreamFilter$ = MetricStreamFilter$;
+    exports.MetricStreamOutputFormat = MetricStreamOutputFormat;
+    exports.MetricStreamStatisticsConfiguration$ = MetricStreamStatisticsConfiguration$;
+    exports.MetricStreamStatisticsMetric$ = MetricStreamStatisticsMetric$;
+    exports.MissingRequiredParameterException = MissingRequiredParameterException;
+    exports.MissingRequiredParameterException$ = MissingRequiredParameterException$;
+    exports.MuteTargets$ = MuteTargets$;
+    exports.OTelEnrichmentMetricSelector$ = OTelEnrichmentMetricSelector$;
+    exports.OTelEnrichmentStatus = OTelEnrichmentStatus;
+    exports.PartialFailure$ = PartialFailure$;
+    exports.PutAlarmMuteRule$ = PutAlarmMuteRule$;
+    exports.PutAlarmMuteRuleCommand = PutAlarmMuteRuleCommand;
+    exports.PutAlarmMuteRuleInput$ = PutAlarmMuteRuleInput$;
+    exports.PutAnomalyDetector$ = PutAnomalyDetector$;
+    exports.PutAnomalyDetectorCommand = PutAnomalyDetectorCommand;
+    exports.PutAnomalyDetectorInput$ = PutAnomalyDetectorInput$;
+    exports.PutAnomalyDetectorOutput$ = PutAnomalyDetectorOutput$;
+    exports.PutCompositeAlarm$ = PutCompositeAlarm$;
+    exports.PutCompositeAlarmCommand = PutCompositeAlarmCommand;
+    exports.PutCompositeAlarmInput$ = PutCompositeAlarmInput$;
+    exports.PutDashboard$ = PutDashboard$;
+    exports.PutDashboardCommand = PutDashboardCommand;
+    exports.PutDashboardInput$ = PutDashboardInput$;
+    exports.PutDashboardOutput$ = PutDashboardOutput$;
+    exports.PutInsightRule$ = PutInsightRule$;
+    exports.PutInsightRuleCommand = PutInsightRuleCommand;
+    exports.PutInsightRuleInput$ = PutInsightRuleInput$;
+    exports.PutInsightRuleOutput$ = PutInsightRuleOutput$;
+    exports.PutLogAlarm$ = PutLogAlarm$;
+    exports.PutLogAlarmCommand = PutLogAlarmCommand;
+    exports.PutLogAlarmInput$ = PutLogAlarmInput$;
+    exports.PutManagedInsightRules$ = PutManagedInsightRules$;
+    exports.PutManagedInsightRulesCommand = PutManagedInsightRulesCommand;
+    exports.PutManagedInsightRulesInput$ = PutManagedInsightRulesInput$;
+    exports.PutManagedInsightRulesOutput$ = PutManagedInsightRulesOutput$;
+    exports.PutMetricAlarm$ = PutMetricAlarm$;
+    exports.PutMetricAlarmCommand = PutMetricAlarmCommand;
+    exports.PutMetricAlarmInput$ = PutMetricAlarmInput$;
+    exports.PutMetricData$ = PutMetricData$;
+    exports.PutMetricDataCommand = PutMetricDataCommand;
+    exports.PutMetricDataInput$ = PutMetricDataInput$;
+    exports.PutMetricStream$ = PutMetricStream$;
+    exports.PutMetricStreamCommand = PutMetricStreamCommand;
+    exports.PutMetricStreamInput$ = PutMetricStreamInput$;
+    exports.PutMetricStreamOutput$ = PutMetricStreamOutput$;
+    exports.Range$ = Range$;
+    exports.RecentlyActive = RecentlyActive;
+    exports.ResourceConflict = ResourceConflict;
+    exports.ResourceConflict$ = ResourceConflict$;
+    exports.ResourceMetricSelection$ = ResourceMetricSelection$;
+    exports.ResourceMetricsConfiguration$ = ResourceMetricsConfiguration$;
+    exports.ResourceNotFound = ResourceNotFound;
+    exports.ResourceNotFound$ = ResourceNotFound$;
+    exports.ResourceNotFoundException = ResourceNotFoundException2;
+    exports.ResourceNotFoundException$ = ResourceNotFoundException$2;
+    exports.Rule$ = Rule$;
+    exports.ScanBy = ScanBy;
+    exports.Schedule$ = Schedule$;
+    exports.ScheduleConfiguration$ = ScheduleConfiguration$;
+    exports.ScheduledQueryConfiguration$ = ScheduledQueryConfiguration$;
+    exports.SetAlarmState$ = SetAlarmState$;
+    exports.SetAlarmStateCommand = SetAlarmStateCommand;
+    exports.SetAlarmStateInput$ = SetAlarmStateInput$;
+    exports.SingleMetricAnomalyDetector$ = SingleMetricAnomalyDetector$;
+    exports.SlidingWindow$ = SlidingWindow$;
+    exports.StandardUnit = StandardUnit;
+    exports.StartMetricStreams$ = StartMetricStreams$;
+    exports.StartMetricStreamsCommand = StartMetricStreamsCommand;
+    exports.StartMetricStreamsInput$ = StartMetricStreamsInput$;
+    exports.StartMetricStreamsOutput$ = StartMetricStreamsOutput$;
+    exports.StartOTelEnrichment$ = StartOTelEnrichment$;
+    exports.StartOTelEnrichmentCommand = StartOTelEnrichmentCommand;
+    exports.StartOTelEnrichmentInput$ = StartOTelEnrichmentInput$;
+    exports.StartOTelEnrichmentOutput$ = StartOTelEnrichmentOutput$;
+    exports.StateValue = StateValue;
+    exports.Statistic = Statistic;
+    exports.StatisticSet$ = StatisticSet$;
+    exports.StatusCode = StatusCode;
+    exports.StopMetricStreams$ = StopMetricStreams$;
+    exports.StopMetricStreamsCommand = StopMetricStreamsCommand;
+    exports.StopMetricStreamsInput$ = StopMetricStreamsInput$;
+    exports.StopMetricStreamsOutput$ = StopMetricStreamsOutput$;
+    exports.StopOTelEnrichment$ = StopOTelEnrichment$;
+    exports.StopOTelEnrichmentCommand = StopOTelEnrichmentCommand;
+    exports.StopOTelEnrichmentInput$ = StopOTelEnrichmentInput$;
+    exports.StopOTelEnrichmentOutput$ = StopOTelEnrichmentOutput$;
+    exports.Tag$ = Tag$2;
+    exports.TagResource$ = TagResource$;
+    exports.TagResourceCommand = TagResourceCommand;
+    exports.TagResourceInput$ = TagResourceInput$;
+    exports.TagResourceOutput$ = TagResourceOutput$;
+    exports.UntagResource$ = UntagResource$;
+    exports.UntagResourceCommand = UntagResourceCommand;
+    exports.UntagResourceInput$ = UntagResourceInput$;
+    exports.UntagResourceOutput$ = UntagResourceOutput$;
+    exports.UpdateOTelEnrichment$ = UpdateOTelEnrichment$;
+    exports.UpdateOTelEnrichmentCommand = UpdateOTelEnrichmentCommand;
+    exports.UpdateOTelEnrichmentInput$ = UpdateOTelEnrichmentInput$;
+    exports.UpdateOTelEnrichmentOutput$ = UpdateOTelEnrichmentOutput$;
+    exports.UpdateResourceMetricsConfiguration$ = UpdateResourceMetricsConfiguration$;
+    exports.UpdateResourceMetricsConfigurationCommand = UpdateResourceMetricsConfigurationCommand;
+    exports.UpdateResourceMetricsConfigurationInput$ = UpdateResourceMetricsConfigurationInput$;
+    exports.UpdateResourceMetricsConfigurationOutput$ = UpdateResourceMetricsConfigurationOutput$;
+    exports.ValidationException = ValidationException2;
+    exports.ValidationException$ = ValidationException$2;
+    exports.WallClockWindow$ = WallClockWindow$;
+    exports.WarmUpConfiguration$ = WarmUpConfiguration$;
+    exports.errorTypeRegistries = errorTypeRegistries5;
+    exports.paginateDescribeAlarmHistory = paginateDescribeAlarmHistory;
+    exports.paginateDescribeAlarms = paginateDescribeAlarms;
+    exports.paginateDescribeAnomalyDetectors = paginateDescribeAnomalyDetectors;
+    exports.paginateDescribeInsightRules = paginateDescribeInsightRules;
+    exports.paginateGetMetricData = paginateGetMetricData;
+    exports.paginateListAlarmMuteRules = paginateListAlarmMuteRules;
+    exports.paginateListDashboards = paginateListDashboards;
+    exports.paginateListManagedInsightRules = paginateListManagedInsightRules;
+    exports.paginateListMetricStreams = paginateListMetricStreams;
+    exports.paginateListMetrics = paginateListMetrics;
+    exports.waitForAlarmExists = waitForAlarmExists;
+    exports.waitForAlarmMuteRuleExists = waitForAlarmMuteRuleExists;
+    exports.waitForCompositeAlarmExists = waitForCompositeAlarmExists;
+    exports.waitForLogAlarmExists = waitForLogAlarmExists;
+    exports.waitUntilAlarmExists = waitUntilAlarmExists;
+    exports.waitUntilAlarmMuteRuleExists = waitUntilAlarmMuteRuleExists;
+    exports.waitUntilCompositeAlarmExists = waitUntilCompositeAlarmExists;
+    exports.waitUntilLogAlarmExists = waitUntilLogAlarmExists;
+  }
+});
+
 // node_modules/@aws-sdk/client-iam/dist-cjs/index.js
-var require_dist_cjs16 = __commonJS({
+var require_dist_cjs18 = __commonJS({
   "node_modules/@aws-sdk/client-iam/dist-cjs/index.js"(exports) {
     var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2 } = (init_client3(), __toCommonJS(client_exports2));
     var { getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2, createPaginator: createPaginator2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
@@ -47291,9 +51465,9 @@ var require_dist_cjs16 = __commonJS({
     var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
     var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
     var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
-    var { defaultProvider } = require_dist_cjs15();
+    var { defaultProvider } = require_dist_cjs16();
     var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
-    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs5();
+    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs6();
     var { AwsQueryProtocol: AwsQueryProtocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
     var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
     var defaultIAMHttpAuthSchemeParametersProvider = async (config, context, input) => {
@@ -55925,7 +60099,7 @@ var require_dist_cjs16 = __commonJS({
 });
 
 // node_modules/@aws-sdk/client-elastic-load-balancing-v2/dist-cjs/index.js
-var require_dist_cjs17 = __commonJS({
+var require_dist_cjs19 = __commonJS({
   "node_modules/@aws-sdk/client-elastic-load-balancing-v2/dist-cjs/index.js"(exports) {
     var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2 } = (init_client3(), __toCommonJS(client_exports2));
     var { getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2, createPaginator: createPaginator2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
@@ -55939,9 +60113,9 @@ var require_dist_cjs17 = __commonJS({
     var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
     var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
     var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
-    var { defaultProvider } = require_dist_cjs15();
+    var { defaultProvider } = require_dist_cjs16();
     var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
-    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs5();
+    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs6();
     var { AwsQueryProtocol: AwsQueryProtocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
     var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
     var defaultElasticLoadBalancingV2HttpAuthSchemeParametersProvider = async (config, context, input) => {
@@ -60920,7 +65094,7 @@ var require_dist_cjs17 = __commonJS({
 });
 
 // node_modules/@aws-sdk/client-eks/dist-cjs/index.js
-var require_dist_cjs18 = __commonJS({
+var require_dist_cjs20 = __commonJS({
   "node_modules/@aws-sdk/client-eks/dist-cjs/index.js"(exports) {
     var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2 } = (init_client3(), __toCommonJS(client_exports2));
     var { getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2, createPaginator: createPaginator2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
@@ -60934,9 +65108,9 @@ var require_dist_cjs18 = __commonJS({
     var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
     var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
     var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
-    var { defaultProvider } = require_dist_cjs15();
+    var { defaultProvider } = require_dist_cjs16();
     var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
-    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs5();
+    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs6();
     var { AwsRestJsonProtocol: AwsRestJsonProtocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
     var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
     var defaultEKSHttpAuthSchemeParametersProvider = async (config, context, input) => {
@@ -67304,4180 +71478,6 @@ var require_dist_cjs18 = __commonJS({
     exports.waitUntilFargateProfileDeleted = waitUntilFargateProfileDeleted;
     exports.waitUntilNodegroupActive = waitUntilNodegroupActive;
     exports.waitUntilNodegroupDeleted = waitUntilNodegroupDeleted2;
-  }
-});
-
-// node_modules/@smithy/middleware-compression/dist-cjs/compressStream.js
-var require_compressStream = __commonJS({
-  "node_modules/@smithy/middleware-compression/dist-cjs/compressStream.js"(exports) {
-    var { createGzip } = __require("node:zlib");
-    exports.compressStream = async (body) => body.pipe(createGzip());
-  }
-});
-
-// node_modules/@smithy/middleware-compression/dist-cjs/compressString.js
-var require_compressString = __commonJS({
-  "node_modules/@smithy/middleware-compression/dist-cjs/compressString.js"(exports) {
-    var { promisify } = __require("node:util");
-    var { gzip } = __require("node:zlib");
-    var { toUint8Array: toUint8Array2 } = (init_serde(), __toCommonJS(serde_exports));
-    var gzipAsync = promisify(gzip);
-    exports.compressString = async (body) => {
-      try {
-        const compressedBuffer = await gzipAsync(toUint8Array2(body || ""));
-        return toUint8Array2(compressedBuffer);
-      } catch (err) {
-        throw new Error("Failure during compression: " + err.message);
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/middleware-compression/dist-cjs/index.js
-var require_dist_cjs19 = __commonJS({
-  "node_modules/@smithy/middleware-compression/dist-cjs/index.js"(exports) {
-    var { booleanSelector: booleanSelector2, SelectorType: SelectorType2, numberSelector: numberSelector2 } = (init_config2(), __toCommonJS(config_exports));
-    var { setFeature: setFeature4 } = (init_dist_es(), __toCommonJS(dist_es_exports));
-    var { HttpRequest: HttpRequest2 } = (init_protocols(), __toCommonJS(protocols_exports));
-    var { compressStream } = require_compressStream();
-    var { compressString } = require_compressString();
-    var { isArrayBuffer: isArrayBuffer2 } = (init_serde(), __toCommonJS(serde_exports));
-    var { normalizeProvider: normalizeProvider3 } = (init_client2(), __toCommonJS(client_exports));
-    var NODE_DISABLE_REQUEST_COMPRESSION_ENV_NAME = "AWS_DISABLE_REQUEST_COMPRESSION";
-    var NODE_DISABLE_REQUEST_COMPRESSION_INI_NAME = "disable_request_compression";
-    var DEFAULT_DISABLE_REQUEST_COMPRESSION = false;
-    var NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS = {
-      environmentVariableSelector: (env2) => booleanSelector2(env2, NODE_DISABLE_REQUEST_COMPRESSION_ENV_NAME, SelectorType2.ENV),
-      configFileSelector: (profile) => booleanSelector2(profile, NODE_DISABLE_REQUEST_COMPRESSION_INI_NAME, SelectorType2.CONFIG),
-      default: DEFAULT_DISABLE_REQUEST_COMPRESSION
-    };
-    var NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_ENV_NAME = "AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES";
-    var NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_INI_NAME = "request_min_compression_size_bytes";
-    var DEFAULT_NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES = 10240;
-    var NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS = {
-      environmentVariableSelector: (env2) => numberSelector2(env2, NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_ENV_NAME, SelectorType2.ENV),
-      configFileSelector: (profile) => numberSelector2(profile, NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_INI_NAME, SelectorType2.CONFIG),
-      default: DEFAULT_NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES
-    };
-    var CompressionAlgorithm;
-    (function(CompressionAlgorithm2) {
-      CompressionAlgorithm2["GZIP"] = "gzip";
-    })(CompressionAlgorithm || (CompressionAlgorithm = {}));
-    var CLIENT_SUPPORTED_ALGORITHMS = [CompressionAlgorithm.GZIP];
-    var isStreaming = (body) => body !== void 0 && typeof body !== "string" && !ArrayBuffer.isView(body) && !isArrayBuffer2(body);
-    var compressionMiddleware = (config, middlewareConfig) => (next, context) => async (args) => {
-      if (!HttpRequest2.isInstance(args.request)) {
-        return next(args);
-      }
-      const disableRequestCompression = await config.disableRequestCompression();
-      if (disableRequestCompression) {
-        return next(args);
-      }
-      const { request: request2 } = args;
-      const { body, headers } = request2;
-      const { encodings, streamRequiresLength } = middlewareConfig;
-      let updatedBody = body;
-      let updatedHeaders = headers;
-      for (const algorithm of encodings) {
-        if (CLIENT_SUPPORTED_ALGORITHMS.includes(algorithm)) {
-          let isRequestCompressed = false;
-          if (isStreaming(body)) {
-            if (!streamRequiresLength) {
-              updatedBody = await compressStream(body);
-              isRequestCompressed = true;
-            } else {
-              throw new Error("Compression is not supported for streaming blobs that require a length.");
-            }
-          } else {
-            const bodyLength = config.bodyLengthChecker(body);
-            const requestMinCompressionSizeBytes = await config.requestMinCompressionSizeBytes();
-            if (bodyLength && bodyLength >= requestMinCompressionSizeBytes) {
-              updatedBody = await compressString(body);
-              isRequestCompressed = true;
-            }
-          }
-          if (isRequestCompressed) {
-            if (headers["content-encoding"]) {
-              updatedHeaders = {
-                ...headers,
-                "content-encoding": `${headers["content-encoding"]}, ${algorithm}`
-              };
-            } else {
-              updatedHeaders = { ...headers, "content-encoding": algorithm };
-            }
-            if (updatedHeaders["content-encoding"].includes("gzip")) {
-              setFeature4(context, "GZIP_REQUEST_COMPRESSION", "L");
-            }
-            break;
-          }
-        }
-      }
-      return next({
-        ...args,
-        request: {
-          ...request2,
-          body: updatedBody,
-          headers: updatedHeaders
-        }
-      });
-    };
-    var compressionMiddlewareOptions = {
-      name: "compressionMiddleware",
-      step: "build",
-      tags: ["REQUEST_BODY_COMPRESSION", "GZIP"],
-      override: true,
-      priority: "high"
-    };
-    var getCompressionPlugin = (config, middlewareConfig) => ({
-      applyToStack: (clientStack) => {
-        clientStack.add(compressionMiddleware(config, middlewareConfig), compressionMiddlewareOptions);
-      }
-    });
-    var resolveCompressionConfig = (input) => {
-      const { disableRequestCompression, requestMinCompressionSizeBytes: _requestMinCompressionSizeBytes } = input;
-      return Object.assign(input, {
-        disableRequestCompression: normalizeProvider3(disableRequestCompression),
-        requestMinCompressionSizeBytes: async () => {
-          const requestMinCompressionSizeBytes = await normalizeProvider3(_requestMinCompressionSizeBytes)();
-          if (requestMinCompressionSizeBytes < 0 || requestMinCompressionSizeBytes > 10485760) {
-            throw new RangeError(`The value for requestMinCompressionSizeBytes must be between 0 and 10485760 inclusive. The provided value ${requestMinCompressionSizeBytes} is outside this range."`);
-          }
-          return requestMinCompressionSizeBytes;
-        }
-      });
-    };
-    exports.DEFAULT_DISABLE_REQUEST_COMPRESSION = DEFAULT_DISABLE_REQUEST_COMPRESSION;
-    exports.DEFAULT_NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES = DEFAULT_NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES;
-    exports.NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS = NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS;
-    exports.NODE_DISABLE_REQUEST_COMPRESSION_ENV_NAME = NODE_DISABLE_REQUEST_COMPRESSION_ENV_NAME;
-    exports.NODE_DISABLE_REQUEST_COMPRESSION_INI_NAME = NODE_DISABLE_REQUEST_COMPRESSION_INI_NAME;
-    exports.NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS = NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS;
-    exports.NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_ENV_NAME = NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_ENV_NAME;
-    exports.NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_INI_NAME = NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_INI_NAME;
-    exports.compressionMiddleware = compressionMiddleware;
-    exports.compressionMiddlewareOptions = compressionMiddlewareOptions;
-    exports.getCompressionPlugin = getCompressionPlugin;
-    exports.resolveCompressionConfig = resolveCompressionConfig;
-  }
-});
-
-// node_modules/@aws-sdk/client-cloudwatch/dist-cjs/index.js
-var require_dist_cjs20 = __commonJS({
-  "node_modules/@aws-sdk/client-cloudwatch/dist-cjs/index.js"(exports) {
-    var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2 } = (init_client3(), __toCommonJS(client_exports2));
-    var { getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2, createPaginator: createPaginator2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
-    var { normalizeProvider: normalizeProvider3, getSmithyContext: getSmithyContext2, ServiceException: ServiceException2, NoOpLogger: NoOpLogger2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion3, loadConfigsForDefaultMode: loadConfigsForDefaultMode2, getDefaultExtensionConfiguration: getDefaultExtensionConfiguration2, resolveDefaultRuntimeConfig: resolveDefaultRuntimeConfig2, Client: Client2, makeBuilder: makeBuilder2, createWaiter: createWaiter2, checkExceptions: checkExceptions2, WaiterState: WaiterState2, createAggregatedClient: createAggregatedClient2 } = (init_client2(), __toCommonJS(client_exports));
-    var { Command: $Command } = (init_client2(), __toCommonJS(client_exports));
-    exports.$Command = $Command;
-    exports.__Client = Client2;
-    var { resolveDefaultsModeConfig: resolveDefaultsModeConfig2, loadConfig: loadConfig2, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS: NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS: NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, NODE_REGION_CONFIG_OPTIONS: NODE_REGION_CONFIG_OPTIONS2, NODE_REGION_CONFIG_FILE_OPTIONS: NODE_REGION_CONFIG_FILE_OPTIONS2, resolveRegionConfig: resolveRegionConfig2 } = (init_config2(), __toCommonJS(config_exports));
-    var { BinaryDecisionDiagram: BinaryDecisionDiagram2, EndpointCache: EndpointCache2, decideEndpoint: decideEndpoint2, customEndpointFunctions: customEndpointFunctions2, resolveEndpointConfig: resolveEndpointConfig2, getEndpointPlugin: getEndpointPlugin2 } = (init_endpoints(), __toCommonJS(endpoints_exports));
-    var { parseUrl: parseUrl2, getHttpHandlerExtensionConfiguration: getHttpHandlerExtensionConfiguration2, resolveHttpHandlerRuntimeConfig: resolveHttpHandlerRuntimeConfig2, getContentLengthPlugin: getContentLengthPlugin2 } = (init_protocols(), __toCommonJS(protocols_exports));
-    var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
-    var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
-    var { NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS, NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS, resolveCompressionConfig, getCompressionPlugin } = require_dist_cjs19();
-    var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
-    var { defaultProvider } = require_dist_cjs15();
-    var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
-    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs5();
-    var { AwsJson1_0Protocol: AwsJson1_0Protocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
-    var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
-    var defaultCloudWatchHttpAuthSchemeParametersProvider = async (config, context, input) => {
-      return {
-        operation: getSmithyContext2(context).operation,
-        region: await normalizeProvider3(config.region)() || (() => {
-          throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
-        })()
-      };
-    };
-    function createAwsAuthSigv4HttpAuthOption5(authParameters) {
-      return {
-        schemeId: "aws.auth#sigv4",
-        signingProperties: {
-          name: "monitoring",
-          region: authParameters.region
-        },
-        propertiesExtractor: (config, context) => ({
-          signingProperties: {
-            config,
-            context
-          }
-        })
-      };
-    }
-    var defaultCloudWatchHttpAuthSchemeProvider = (authParameters) => {
-      const options = [];
-      switch (authParameters.operation) {
-        default: {
-          options.push(createAwsAuthSigv4HttpAuthOption5(authParameters));
-        }
-      }
-      return options;
-    };
-    var resolveHttpAuthSchemeConfig5 = (config) => {
-      const config_0 = resolveAwsSdkSigV4Config2(config);
-      return Object.assign(config_0, {
-        authSchemePreference: normalizeProvider3(config.authSchemePreference ?? [])
-      });
-    };
-    var resolveClientEndpointParameters5 = (options) => {
-      return Object.assign(options, {
-        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
-        useFipsEndpoint: options.useFipsEndpoint ?? false,
-        defaultSigningName: "monitoring"
-      });
-    };
-    var commonParams5 = {
-      UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
-      Endpoint: { type: "builtInParams", name: "endpoint" },
-      Region: { type: "builtInParams", name: "region" },
-      UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" }
-    };
-    var version = "3.1161.0";
-    var packageInfo = {
-      version
-    };
-    var k5 = "ref";
-    var a5 = -1;
-    var b5 = true;
-    var c5 = "isSet";
-    var d5 = "PartitionResult";
-    var e5 = "booleanEquals";
-    var f5 = "getAttr";
-    var g5 = { [k5]: "Endpoint" };
-    var h5 = { [k5]: d5 };
-    var i5 = {};
-    var j5 = [{ [k5]: "Region" }];
-    var _data5 = {
-      conditions: [
-        [c5, [g5]],
-        [c5, j5],
-        ["aws.partition", j5, d5],
-        [e5, [{ [k5]: "UseFIPS" }, b5]],
-        [e5, [{ [k5]: "UseDualStack" }, b5]],
-        ["stringEquals", [{ fn: f5, argv: [h5, "name"] }, "aws-us-gov"]],
-        [e5, [{ fn: f5, argv: [h5, "supportsFIPS"] }, b5]],
-        [e5, [{ fn: f5, argv: [h5, "supportsDualStack"] }, b5]]
-      ],
-      results: [
-        [a5],
-        [a5, "Invalid Configuration: FIPS and custom endpoint are not supported"],
-        [a5, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
-        [g5, i5],
-        ["https://monitoring.{Region}.{PartitionResult#dnsSuffix}", i5],
-        ["https://monitoring.{Region}.{PartitionResult#dualStackDnsSuffix}", i5],
-        ["https://monitoring-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", i5],
-        [a5, "FIPS and DualStack are enabled, but this partition does not support one or both"],
-        ["https://monitoring-fips.{Region}.{PartitionResult#dnsSuffix}", i5],
-        [a5, "FIPS is enabled but this partition does not support FIPS"],
-        [a5, "DualStack is enabled but this partition does not support DualStack"],
-        [a5, "Invalid Configuration: Missing Region"]
-      ]
-    };
-    var root5 = 2;
-    var r5 = 1e8;
-    var nodes5 = new Int32Array([
-      -1,
-      1,
-      -1,
-      0,
-      14,
-      3,
-      1,
-      4,
-      r5 + 11,
-      2,
-      5,
-      r5 + 11,
-      3,
-      8,
-      6,
-      4,
-      7,
-      r5 + 4,
-      7,
-      r5 + 5,
-      r5 + 10,
-      4,
-      11,
-      9,
-      5,
-      r5 + 4,
-      10,
-      6,
-      r5 + 8,
-      r5 + 9,
-      5,
-      r5 + 5,
-      12,
-      6,
-      13,
-      r5 + 7,
-      7,
-      r5 + 6,
-      r5 + 7,
-      3,
-      r5 + 1,
-      15,
-      4,
-      r5 + 2,
-      r5 + 3
-    ]);
-    var bdd5 = BinaryDecisionDiagram2.from(nodes5, root5, _data5.conditions, _data5.results);
-    var cache5 = new EndpointCache2({
-      size: 50,
-      params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"]
-    });
-    var defaultEndpointResolver5 = (endpointParams, context = {}) => {
-      return cache5.get(endpointParams, () => decideEndpoint2(bdd5, {
-        endpointParams,
-        logger: context.logger
-      }));
-    };
-    customEndpointFunctions2.aws = awsEndpointFunctions2;
-    var CloudWatchServiceException = class _CloudWatchServiceException extends ServiceException2 {
-      static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.cloudwatch#CloudWatchServiceException";
-      constructor(options) {
-        super(options);
-        Object.setPrototypeOf(this, _CloudWatchServiceException.prototype);
-      }
-    };
-    var ConflictException = class _ConflictException extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#ConflictException";
-      name = "ConflictException";
-      $fault = "client";
-      Message;
-      constructor(opts) {
-        super({
-          name: "ConflictException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ConflictException.prototype);
-        this.Message = opts.Message;
-      }
-    };
-    var KmsAccessDeniedException = class _KmsAccessDeniedException extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#KmsAccessDeniedException";
-      name = "KmsAccessDeniedException";
-      $fault = "client";
-      Message;
-      constructor(opts) {
-        super({
-          name: "KmsAccessDeniedException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _KmsAccessDeniedException.prototype);
-        this.Message = opts.Message;
-      }
-    };
-    var KmsKeyDisabledException = class _KmsKeyDisabledException extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#KmsKeyDisabledException";
-      name = "KmsKeyDisabledException";
-      $fault = "client";
-      Message;
-      constructor(opts) {
-        super({
-          name: "KmsKeyDisabledException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _KmsKeyDisabledException.prototype);
-        this.Message = opts.Message;
-      }
-    };
-    var KmsKeyNotFoundException = class _KmsKeyNotFoundException extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#KmsKeyNotFoundException";
-      name = "KmsKeyNotFoundException";
-      $fault = "client";
-      Message;
-      constructor(opts) {
-        super({
-          name: "KmsKeyNotFoundException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _KmsKeyNotFoundException.prototype);
-        this.Message = opts.Message;
-      }
-    };
-    var ResourceNotFoundException2 = class _ResourceNotFoundException extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#ResourceNotFoundException";
-      name = "ResourceNotFoundException";
-      $fault = "client";
-      ResourceType;
-      ResourceId;
-      Message;
-      constructor(opts) {
-        super({
-          name: "ResourceNotFoundException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ResourceNotFoundException.prototype);
-        this.ResourceType = opts.ResourceType;
-        this.ResourceId = opts.ResourceId;
-        this.Message = opts.Message;
-      }
-    };
-    var ConcurrentModificationException = class _ConcurrentModificationException extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#ConcurrentModificationException";
-      name = "ConcurrentModificationException";
-      $fault = "client";
-      Message;
-      constructor(opts) {
-        super({
-          name: "ConcurrentModificationException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ConcurrentModificationException.prototype);
-        this.Message = opts.Message;
-      }
-    };
-    var DashboardInvalidInputError = class _DashboardInvalidInputError extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#DashboardInvalidInputError";
-      name = "DashboardInvalidInputError";
-      $fault = "client";
-      dashboardValidationMessages;
-      constructor(opts) {
-        super({
-          name: "DashboardInvalidInputError",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _DashboardInvalidInputError.prototype);
-        this.dashboardValidationMessages = opts.dashboardValidationMessages;
-      }
-    };
-    var DashboardNotFoundError = class _DashboardNotFoundError extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#DashboardNotFoundError";
-      name = "DashboardNotFoundError";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "DashboardNotFoundError",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _DashboardNotFoundError.prototype);
-      }
-    };
-    var ResourceConflict = class _ResourceConflict extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#ResourceConflict";
-      name = "ResourceConflict";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "ResourceConflict",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ResourceConflict.prototype);
-      }
-    };
-    var ResourceNotFound = class _ResourceNotFound extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#ResourceNotFound";
-      name = "ResourceNotFound";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "ResourceNotFound",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ResourceNotFound.prototype);
-      }
-    };
-    var InternalServiceFault = class _InternalServiceFault extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#InternalServiceFault";
-      name = "InternalServiceFault";
-      $fault = "server";
-      Message;
-      constructor(opts) {
-        super({
-          name: "InternalServiceFault",
-          $fault: "server",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _InternalServiceFault.prototype);
-        this.Message = opts.Message;
-      }
-    };
-    var InvalidParameterCombinationException = class _InvalidParameterCombinationException extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#InvalidParameterCombinationException";
-      name = "InvalidParameterCombinationException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "InvalidParameterCombinationException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _InvalidParameterCombinationException.prototype);
-      }
-    };
-    var InvalidParameterValueException = class _InvalidParameterValueException extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#InvalidParameterValueException";
-      name = "InvalidParameterValueException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "InvalidParameterValueException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _InvalidParameterValueException.prototype);
-      }
-    };
-    var MissingRequiredParameterException = class _MissingRequiredParameterException extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#MissingRequiredParameterException";
-      name = "MissingRequiredParameterException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "MissingRequiredParameterException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _MissingRequiredParameterException.prototype);
-      }
-    };
-    var InvalidNextToken = class _InvalidNextToken extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#InvalidNextToken";
-      name = "InvalidNextToken";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "InvalidNextToken",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _InvalidNextToken.prototype);
-      }
-    };
-    var LimitExceededException = class _LimitExceededException extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#LimitExceededException";
-      name = "LimitExceededException";
-      $fault = "client";
-      Message;
-      constructor(opts) {
-        super({
-          name: "LimitExceededException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _LimitExceededException.prototype);
-        this.Message = opts.Message;
-      }
-    };
-    var LimitExceededFault = class _LimitExceededFault extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#LimitExceededFault";
-      name = "LimitExceededFault";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "LimitExceededFault",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _LimitExceededFault.prototype);
-      }
-    };
-    var InvalidFormatFault = class _InvalidFormatFault extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#InvalidFormatFault";
-      name = "InvalidFormatFault";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "InvalidFormatFault",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _InvalidFormatFault.prototype);
-      }
-    };
-    var ValidationException2 = class _ValidationException extends CloudWatchServiceException {
-      static shapeId = "com.amazonaws.cloudwatch#ValidationException";
-      name = "ValidationException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "ValidationException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ValidationException.prototype);
-      }
-    };
-    var _A2 = "Average";
-    var _AA = "AlarmActions";
-    var _AAV = "ApproximateAggregateValue";
-    var _AAl = "AlarmArn";
-    var _AC = "ActionConfiguration";
-    var _ACA = "AlarmContributorAttributes";
-    var _ACI = "AlarmContributorId";
-    var _ACUT = "AlarmConfigurationUpdatedTimestamp";
-    var _ACl = "AlarmContributor";
-    var _ACla = "AlarmContributors";
-    var _AD = "AnomalyDetector";
-    var _ADC = "AnomalyDetectorConfiguration";
-    var _ADETR = "AnomalyDetectorExcludedTimeRanges";
-    var _ADI = "AnomalyDetectorId";
-    var _ADIn = "AnomalyDetectorIds";
-    var _ADKK = "AssociateDatasetKmsKey";
-    var _ADKKI = "AssociateDatasetKmsKeyInput";
-    var _ADKKO = "AssociateDatasetKmsKeyOutput";
-    var _ADT = "AnomalyDetectorTypes";
-    var _ADl = "AlarmDescription";
-    var _ADn = "AnomalyDetectors";
-    var _AE = "ActionsEnabled";
-    var _AEg = "AggregationExpression";
-    var _AHI = "AlarmHistoryItem";
-    var _AHIl = "AlarmHistoryItems";
-    var _AI = "AccountId";
-    var _ALLC = "ActionLogLineCount";
-    var _ALLRA = "ActionLogLineRoleArn";
-    var _AMRA = "AlarmMuteRuleArn";
-    var _AMRN = "AlarmMuteRuleName";
-    var _AMRS = "AlarmMuteRuleSummary";
-    var _AMRSl = "AlarmMuteRuleSummaries";
-    var _AN = "AlarmName";
-    var _ANP = "AlarmNamePrefix";
-    var _ANl = "AlarmNames";
-    var _AOTL = "ApplyOnTransformedLogs";
-    var _AP = "ActionPrefix";
-    var _APQLC = "AlarmPromQLCriteria";
-    var _AR2 = "AlarmRule";
-    var _AS = "AdaptationSpeed";
-    var _ASB = "ActionsSuppressedBy";
-    var _ASEP = "ActionsSuppressorExtensionPeriod";
-    var _ASR = "ActionsSuppressedReason";
-    var _ASWP = "ActionsSuppressorWaitPeriod";
-    var _ASc = "ActionsSuppressor";
-    var _ASd = "AdditionalStatistics";
-    var _ASg = "AggregationStatistic";
-    var _AT3 = "AlarmType";
-    var _ATP = "AlarmTagsPropagation";
-    var _ATl = "AlarmTypes";
-    var _AUC = "ApproximateUniqueCount";
-    var _AV = "AggregateValue";
-    var _AVp = "ApproximateValue";
-    var _Ar = "Arn";
-    var _At = "Attributes";
-    var _BF = "BatchFailures";
-    var _C2 = "Configuration";
-    var _CA2 = "ContributorAttributes";
-    var _CAo = "CompositeAlarm";
-    var _CAom = "CompositeAlarms";
-    var _CAr = "CreatedAt";
-    var _CD = "CreationDate";
-    var _CE = "ConflictException";
-    var _CI = "ContributorId";
-    var _CME = "ConcurrentModificationException";
-    var _CO = "ComparisonOperator";
-    var _COAN = "ChildrenOfAlarmName";
-    var _CRMC = "CreateResourceMetricsConfiguration";
-    var _CRMCI = "CreateResourceMetricsConfigurationInput";
-    var _CRMCO = "CreateResourceMetricsConfigurationOutput";
-    var _Co = "Contributors";
-    var _Cod = "Code";
-    var _Cou = "Counts";
-    var _D = "Dimensions";
-    var _DA = "DashboardArn";
-    var _DAA = "DisableAlarmActions";
-    var _DAAI = "DisableAlarmActionsInput";
-    var _DAC = "DescribeAlarmContributors";
-    var _DACI = "DescribeAlarmContributorsInput";
-    var _DACO = "DescribeAlarmContributorsOutput";
-    var _DAD = "DeleteAnomalyDetector";
-    var _DADI = "DeleteAnomalyDetectorInput";
-    var _DADIe = "DescribeAnomalyDetectorsInput";
-    var _DADO = "DeleteAnomalyDetectorOutput";
-    var _DADOe = "DescribeAnomalyDetectorsOutput";
-    var _DADe = "DescribeAnomalyDetectors";
-    var _DAFM = "DescribeAlarmsForMetric";
-    var _DAFMI = "DescribeAlarmsForMetricInput";
-    var _DAFMO = "DescribeAlarmsForMetricOutput";
-    var _DAH = "DescribeAlarmHistory";
-    var _DAHI = "DescribeAlarmHistoryInput";
-    var _DAHO = "DescribeAlarmHistoryOutput";
-    var _DAI = "DeleteAlarmsInput";
-    var _DAIe = "DescribeAlarmsInput";
-    var _DAMR = "DeleteAlarmMuteRule";
-    var _DAMRI = "DeleteAlarmMuteRuleInput";
-    var _DAO = "DescribeAlarmsOutput";
-    var _DAe = "DeleteAlarms";
-    var _DAes = "DescribeAlarms";
-    var _DB = "DashboardBody";
-    var _DD = "DeleteDashboards";
-    var _DDI = "DeleteDashboardsInput";
-    var _DDKK = "DisassociateDatasetKmsKey";
-    var _DDKKI = "DisassociateDatasetKmsKeyInput";
-    var _DDKKO = "DisassociateDatasetKmsKeyOutput";
-    var _DDO = "DeleteDashboardsOutput";
-    var _DE = "DashboardEntry";
-    var _DEa = "DashboardEntries";
-    var _DF = "DimensionFilter";
-    var _DFi = "DimensionFilters";
-    var _DI = "DatasetIdentifier";
-    var _DIIE = "DashboardInvalidInputError";
-    var _DIR = "DeleteInsightRules";
-    var _DIRI = "DeleteInsightRulesInput";
-    var _DIRIe = "DescribeInsightRulesInput";
-    var _DIRIi = "DisableInsightRulesInput";
-    var _DIRO = "DeleteInsightRulesOutput";
-    var _DIROe = "DescribeInsightRulesOutput";
-    var _DIROi = "DisableInsightRulesOutput";
-    var _DIRe = "DescribeInsightRules";
-    var _DIRi = "DisableInsightRules";
-    var _DIa = "DatasetId";
-    var _DMS = "DeleteMetricStream";
-    var _DMSI = "DeleteMetricStreamInput";
-    var _DMSO = "DeleteMetricStreamOutput";
-    var _DN = "DashboardName";
-    var _DNFE = "DashboardNotFoundError";
-    var _DNP = "DashboardNamePrefix";
-    var _DNa = "DashboardNames";
-    var _DP = "DataPath";
-    var _DRMC = "DeleteResourceMetricsConfiguration";
-    var _DRMCI = "DeleteResourceMetricsConfigurationInput";
-    var _DRMCO = "DeleteResourceMetricsConfigurationOutput";
-    var _DTA = "DatapointsToAlarm";
-    var _DVM = "DashboardValidationMessage";
-    var _DVMa = "DashboardValidationMessages";
-    var _Da = "Datapoint";
-    var _Dat = "Datapoints";
-    var _De = "Description";
-    var _Def = "Definition";
-    var _Di = "Dimension";
-    var _Du = "Duration";
-    var _E2 = "Enabled";
-    var _EAA = "EnableAlarmActions";
-    var _EAAI = "EnableAlarmActionsInput";
-    var _EC = "EvaluationCriteria";
-    var _ED = "ExpireDate";
-    var _EDn = "EndDate";
-    var _EF = "ExcludeFilters";
-    var _EI2 = "EvaluationInterval";
-    var _EIR = "EnableInsightRules";
-    var _EIRI = "EnableInsightRulesInput";
-    var _EIRO = "EnableInsightRulesOutput";
-    var _ELSCP = "EvaluateLowSampleCountPercentile";
-    var _EMD = "EntityMetricData";
-    var _EMDL = "EntityMetricDataList";
-    var _EP = "EvaluationPeriods";
-    var _ES = "ExtendedStatistics";
-    var _ESv = "EvaluationState";
-    var _ESx = "ExtendedStatistic";
-    var _ET = "EndTime";
-    var _ETK = "ExcludedTagKeys";
-    var _ETO = "EndTimeOffset";
-    var _ETR = "ExcludedTimeRanges";
-    var _ETx = "ExceptionType";
-    var _EW = "EvaluationWindow";
-    var _En = "Entity";
-    var _Ent = "Entries";
-    var _Ex = "Expression";
-    var _F = "Failures";
-    var _FA = "FirehoseArn";
-    var _FC = "FailureCode";
-    var _FD = "FailureDescription";
-    var _FR = "FailureResource";
-    var _GAMR = "GetAlarmMuteRule";
-    var _GAMRI = "GetAlarmMuteRuleInput";
-    var _GAMRO = "GetAlarmMuteRuleOutput";
-    var _GD = "GetDashboard";
-    var _GDI = "GetDashboardInput";
-    var _GDIe = "GetDatasetInput";
-    var _GDO = "GetDashboardOutput";
-    var _GDOe = "GetDatasetOutput";
-    var _GDe = "GetDataset";
-    var _GIRR = "GetInsightRuleReport";
-    var _GIRRI = "GetInsightRuleReportInput";
-    var _GIRRO = "GetInsightRuleReportOutput";
-    var _GMD = "GetMetricData";
-    var _GMDI = "GetMetricDataInput";
-    var _GMDO = "GetMetricDataOutput";
-    var _GMS = "GetMetricStatistics";
-    var _GMSI = "GetMetricStatisticsInput";
-    var _GMSIe = "GetMetricStreamInput";
-    var _GMSO = "GetMetricStatisticsOutput";
-    var _GMSOe = "GetMetricStreamOutput";
-    var _GMSe = "GetMetricStream";
-    var _GMWI = "GetMetricWidgetImage";
-    var _GMWII = "GetMetricWidgetImageInput";
-    var _GMWIO = "GetMetricWidgetImageOutput";
-    var _GOTE = "GetOTelEnrichment";
-    var _GOTEI = "GetOTelEnrichmentInput";
-    var _GOTEO = "GetOTelEnrichmentOutput";
-    var _GRMC = "GetResourceMetricsConfiguration";
-    var _GRMCI = "GetResourceMetricsConfigurationInput";
-    var _GRMCO = "GetResourceMetricsConfigurationOutput";
-    var _HD = "HistoryData";
-    var _HIT = "HistoryItemType";
-    var _HS = "HistorySummary";
-    var _I = "Id";
-    var _IDA = "InsufficientDataActions";
-    var _IF = "IncludeFilters";
-    var _IFF = "InvalidFormatFault";
-    var _ILA = "IncludeLinkedAccounts";
-    var _ILAM = "IncludeLinkedAccountsMetrics";
-    var _IM = "IncludeMetrics";
-    var _INT = "InvalidNextToken";
-    var _IPCE = "InvalidParameterCombinationException";
-    var _IPVE = "InvalidParameterValueException";
-    var _IR = "InsightRules";
-    var _IRC = "InsightRuleContributor";
-    var _IRCD = "InsightRuleContributorDatapoint";
-    var _IRCDn = "InsightRuleContributorDatapoints";
-    var _IRCn = "InsightRuleContributors";
-    var _IRMD = "InsightRuleMetricDatapoint";
-    var _IRMDn = "InsightRuleMetricDatapoints";
-    var _IRn = "InsightRule";
-    var _ISF = "InternalServiceFault";
-    var _ITK = "IncludedTagKeys";
-    var _K2 = "Keys";
-    var _KA = "KeyAttributes";
-    var _KADE = "KmsAccessDeniedException";
-    var _KKA = "KmsKeyArn";
-    var _KKDE = "KmsKeyDisabledException";
-    var _KKNFE = "KmsKeyNotFoundException";
-    var _KL = "KeyLabels";
-    var _Ke = "Key";
-    var _L = "Label";
-    var _LA = "LogAlarms";
-    var _LAMR = "ListAlarmMuteRules";
-    var _LAMRI = "ListAlarmMuteRulesInput";
-    var _LAMRO = "ListAlarmMuteRulesOutput";
-    var _LAo = "LogAlarm";
-    var _LD = "ListDashboards";
-    var _LDI = "ListDashboardsInput";
-    var _LDO = "ListDashboardsOutput";
-    var _LEE = "LimitExceededException";
-    var _LEF = "LimitExceededFault";
-    var _LGI = "LogGroupIdentifiers";
-    var _LM = "LastModified";
-    var _LMI = "ListMetricsInput";
-    var _LMIR = "ListManagedInsightRules";
-    var _LMIRI = "ListManagedInsightRulesInput";
-    var _LMIRO = "ListManagedInsightRulesOutput";
-    var _LMO = "ListMetricsOutput";
-    var _LMS = "ListMetricStreams";
-    var _LMSI = "ListMetricStreamsInput";
-    var _LMSO = "ListMetricStreamsOutput";
-    var _LMi = "ListMetrics";
-    var _LO = "LabelOptions";
-    var _LTFR = "ListTagsForResource";
-    var _LTFRI = "ListTagsForResourceInput";
-    var _LTFRO = "ListTagsForResourceOutput";
-    var _LUD = "LastUpdateDate";
-    var _LUT = "LastUpdatedTimestamp";
-    var _M = "Message";
-    var _MA = "MetricAlarms";
-    var _MAe = "MetricAlarm";
-    var _MC = "MetricCharacteristics";
-    var _MCC = "MaxContributorCount";
-    var _MCV = "MaxContributorValue";
-    var _MD = "MetricData";
-    var _MDQ = "MetricDataQueries";
-    var _MDQe = "MetricDataQuery";
-    var _MDR = "MetricDataResults";
-    var _MDRM = "MetricDataResultMessages";
-    var _MDRe = "MetricDataResult";
-    var _MDa = "MaxDatapoints";
-    var _MDe = "MetricDatapoints";
-    var _MDes = "MessageData";
-    var _MDet = "MetricDatum";
-    var _MMAD = "MetricMathAnomalyDetector";
-    var _MN = "MetricName";
-    var _MNe = "MetricNames";
-    var _MR = "MaxRecords";
-    var _MRD = "ManagedRuleDescription";
-    var _MRDa = "ManagedRuleDescriptions";
-    var _MRPE = "MissingRequiredParameterException";
-    var _MRS = "ManagedRuleState";
-    var _MRa = "MaxResults";
-    var _MRan = "ManagedRule";
-    var _MRana = "ManagedRules";
-    var _MS = "MetricSelections";
-    var _MSE = "MetricStreamEntry";
-    var _MSEe = "MetricStreamEntries";
-    var _MSF = "MetricStreamFilter";
-    var _MSFe = "MetricStreamFilters";
-    var _MSSC = "MetricStreamStatisticsConfiguration";
-    var _MSSCe = "MetricStreamStatisticsConfigurations";
-    var _MSSIM = "MetricStreamStatisticsIncludeMetrics";
-    var _MSSM = "MetricStreamStatisticsMetric";
-    var _MSe = "MetricStat";
-    var _MT = "MuteType";
-    var _MTe = "MetricTimezone";
-    var _MTu = "MuteTargets";
-    var _MW = "MetricWidget";
-    var _MWI = "MetricWidgetImage";
-    var _Ma = "Maximum";
-    var _Me = "Metrics";
-    var _Mes = "Messages";
-    var _Met = "Metric";
-    var _Mi = "Minimum";
-    var _N = "Namespace";
-    var _NT = "NextToken";
-    var _Na = "Name";
-    var _Nam = "Names";
-    var _OA = "OwningAccount";
-    var _OAw = "OwningAccounts";
-    var _OB = "OrderBy";
-    var _OF = "OutputFormat";
-    var _OFS = "OutlierFilteringStrength";
-    var _OKA = "OKActions";
-    var _OSEAWUPE = "OnlyStartEvaluatingAfterWarmUpPeriodEnds";
-    var _OTEMS = "OTelEnrichmentMetricSelector";
-    var _OTEMSL = "OTelEnrichmentMetricSelectorList";
-    var _P2 = "Period";
-    var _PAD = "PutAnomalyDetector";
-    var _PADI = "PutAnomalyDetectorInput";
-    var _PADO = "PutAnomalyDetectorOutput";
-    var _PAMR = "PutAlarmMuteRule";
-    var _PAMRI = "PutAlarmMuteRuleInput";
-    var _PCA = "PutCompositeAlarm";
-    var _PCAI = "PutCompositeAlarmInput";
-    var _PD = "PutDashboard";
-    var _PDI = "PutDashboardInput";
-    var _PDO = "PutDashboardOutput";
-    var _PF = "PartialFailure";
-    var _PIR = "PutInsightRule";
-    var _PIRI = "PutInsightRuleInput";
-    var _PIRO = "PutInsightRuleOutput";
-    var _PLA = "PutLogAlarm";
-    var _PLAI = "PutLogAlarmInput";
-    var _PMA = "PutMetricAlarm";
-    var _PMAI = "PutMetricAlarmInput";
-    var _PMD = "PutMetricData";
-    var _PMDI = "PutMetricDataInput";
-    var _PMIR = "PutManagedInsightRules";
-    var _PMIRI = "PutManagedInsightRulesInput";
-    var _PMIRO = "PutManagedInsightRulesOutput";
-    var _PMS = "PutMetricStream";
-    var _PMSI = "PutMetricStreamInput";
-    var _PMSO = "PutMetricStreamOutput";
-    var _POAN = "ParentsOfAlarmName";
-    var _PP = "PendingPeriod";
-    var _PQLC = "PromQLCriteria";
-    var _PS = "PeriodicSpikes";
-    var _Q = "Query";
-    var _QARN = "QueryARN";
-    var _QRTA = "QueryResultsToAlarm";
-    var _QRTE = "QueryResultsToEvaluate";
-    var _QS = "QueryString";
-    var _R = "Rule";
-    var _RA2 = "ResourceArn";
-    var _RARN = "ResourceARN";
-    var _RAe = "RecentlyActive";
-    var _RAo = "RoleArn";
-    var _RC2 = "ResourceConflict";
-    var _RD = "ReturnData";
-    var _RDu = "RuleDefinition";
-    var _RI = "ResourceId";
-    var _RMC = "ResourceMetricsConfiguration";
-    var _RMS = "ResourceMetricSelection";
-    var _RMSL = "ResourceMetricSelectionList";
-    var _RN = "RuleNames";
-    var _RNF = "ResourceNotFound";
-    var _RNFE2 = "ResourceNotFoundException";
-    var _RNu = "RuleName";
-    var _RP = "RecoveryPeriod";
-    var _RS = "RuleState";
-    var _RT3 = "ResourceType";
-    var _Ra = "Range";
-    var _S = "Status";
-    var _SAS = "SetAlarmState";
-    var _SASI = "SetAlarmStateInput";
-    var _SB = "ScanBy";
-    var _SC = "SampleCount";
-    var _SCc = "ScheduleConfiguration";
-    var _SCt = "StatisticsConfigurations";
-    var _SCta = "StatusCode";
-    var _SD = "StartDate";
-    var _SE = "ScheduleExpression";
-    var _SEV = "StrictEntityValidation";
-    var _SMAD = "SingleMetricAnomalyDetector";
-    var _SMS = "StartMetricStreams";
-    var _SMSI = "StartMetricStreamsInput";
-    var _SMSIt = "StopMetricStreamsInput";
-    var _SMSO = "StartMetricStreamsOutput";
-    var _SMSOt = "StopMetricStreamsOutput";
-    var _SMSt = "StopMetricStreams";
-    var _SOTE = "StartOTelEnrichment";
-    var _SOTEI = "StartOTelEnrichmentInput";
-    var _SOTEIt = "StopOTelEnrichmentInput";
-    var _SOTEO = "StartOTelEnrichmentOutput";
-    var _SOTEOt = "StopOTelEnrichmentOutput";
-    var _SOTEt = "StopOTelEnrichment";
-    var _SQC = "ScheduledQueryConfiguration";
-    var _SQRARN = "ScheduledQueryRoleARN";
-    var _SR = "StateReason";
-    var _SRD = "StateReasonData";
-    var _SRt = "StorageResolution";
-    var _SS = "StatisticSet";
-    var _ST2 = "StartTime";
-    var _STO = "StartTimeOffset";
-    var _STT2 = "StateTransitionedTimestamp";
-    var _SUT = "StateUpdatedTimestamp";
-    var _SV = "StateValue";
-    var _SVt = "StatisticValues";
-    var _SW = "SlidingWindow";
-    var _Sc = "Schema";
-    var _Sch = "Schedule";
-    var _Si = "Size";
-    var _St = "Stat";
-    var _Sta = "Statistic";
-    var _Stat = "Statistics";
-    var _State = "State";
-    var _Statu = "Statuses";
-    var _Su = "Sum";
-    var _T2 = "Timestamp";
-    var _TK = "TagKeys";
-    var _TL = "TagList";
-    var _TMD = "TreatMissingData";
-    var _TMI = "ThresholdMetricId";
-    var _TN = "TemplateName";
-    var _TR = "TagResource";
-    var _TRI = "TagResourceInput";
-    var _TRO = "TagResourceOutput";
-    var _Ta2 = "Tags";
-    var _Tag = "Tag";
-    var _Th = "Threshold";
-    var _Ti = "Timezone";
-    var _Tim = "Timestamps";
-    var _U = "Unit";
-    var _UA = "UpdatedAt";
-    var _UC = "UniqueContributors";
-    var _UOTE = "UpdateOTelEnrichment";
-    var _UOTEI = "UpdateOTelEnrichmentInput";
-    var _UOTEO = "UpdateOTelEnrichmentOutput";
-    var _UR = "UntagResource";
-    var _URI = "UntagResourceInput";
-    var _URMC = "UpdateResourceMetricsConfiguration";
-    var _URMCI = "UpdateResourceMetricsConfigurationInput";
-    var _URMCO = "UpdateResourceMetricsConfigurationOutput";
-    var _URO = "UntagResourceOutput";
-    var _V2 = "Value";
-    var _VE2 = "ValidationException";
-    var _Va = "Values";
-    var _WCW = "WallClockWindow";
-    var _WUC = "WarmUpConfiguration";
-    var _WUPDIM = "WarmUpPeriodDurationInMinutes";
-    var _aQE2 = "awsQueryError";
-    var _c5 = "client";
-    var _dVM = "dashboardValidationMessages";
-    var _e5 = "error";
-    var _hE5 = "httpError";
-    var _m4 = "message";
-    var _s5 = "smithy.ts.sdk.synthetic.com.amazonaws.cloudwatch";
-    var _se3 = "server";
-    var n05 = "com.amazonaws.cloudwatch";
-    var _s_registry5 = new TypeRegistry2(_s5);
-    var CloudWatchServiceException$ = [-3, _s5, "CloudWatchServiceException", 0, [], []];
-    _s_registry5.registerError(CloudWatchServiceException$, CloudWatchServiceException);
-    var n0_registry5 = new TypeRegistry2(n05);
-    var ConcurrentModificationException$ = [
-      -3,
-      n05,
-      _CME,
-      { [_aQE2]: [`ConcurrentModificationException`, 429], [_e5]: _c5, [_hE5]: 429 },
-      [_M],
-      [0]
-    ];
-    n0_registry5.registerError(ConcurrentModificationException$, ConcurrentModificationException);
-    var ConflictException$ = [
-      -3,
-      n05,
-      _CE,
-      { [_e5]: _c5, [_hE5]: 409 },
-      [_M],
-      [0]
-    ];
-    n0_registry5.registerError(ConflictException$, ConflictException);
-    var DashboardInvalidInputError$ = [
-      -3,
-      n05,
-      _DIIE,
-      { [_aQE2]: [`InvalidParameterInput`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4, _dVM],
-      [0, () => DashboardValidationMessages]
-    ];
-    n0_registry5.registerError(DashboardInvalidInputError$, DashboardInvalidInputError);
-    var DashboardNotFoundError$ = [
-      -3,
-      n05,
-      _DNFE,
-      { [_aQE2]: [`ResourceNotFound`, 404], [_e5]: _c5, [_hE5]: 404 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(DashboardNotFoundError$, DashboardNotFoundError);
-    var InternalServiceFault$ = [
-      -3,
-      n05,
-      _ISF,
-      { [_aQE2]: [`InternalServiceError`, 500], [_e5]: _se3, [_hE5]: 500 },
-      [_M],
-      [0]
-    ];
-    n0_registry5.registerError(InternalServiceFault$, InternalServiceFault);
-    var InvalidFormatFault$ = [
-      -3,
-      n05,
-      _IFF,
-      { [_aQE2]: [`InvalidFormat`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(InvalidFormatFault$, InvalidFormatFault);
-    var InvalidNextToken$ = [
-      -3,
-      n05,
-      _INT,
-      { [_aQE2]: [`InvalidNextToken`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(InvalidNextToken$, InvalidNextToken);
-    var InvalidParameterCombinationException$ = [
-      -3,
-      n05,
-      _IPCE,
-      { [_aQE2]: [`InvalidParameterCombination`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(InvalidParameterCombinationException$, InvalidParameterCombinationException);
-    var InvalidParameterValueException$ = [
-      -3,
-      n05,
-      _IPVE,
-      { [_aQE2]: [`InvalidParameterValue`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(InvalidParameterValueException$, InvalidParameterValueException);
-    var KmsAccessDeniedException$ = [
-      -3,
-      n05,
-      _KADE,
-      { [_e5]: _c5 },
-      [_M],
-      [0],
-      1
-    ];
-    n0_registry5.registerError(KmsAccessDeniedException$, KmsAccessDeniedException);
-    var KmsKeyDisabledException$ = [
-      -3,
-      n05,
-      _KKDE,
-      { [_e5]: _c5 },
-      [_M],
-      [0],
-      1
-    ];
-    n0_registry5.registerError(KmsKeyDisabledException$, KmsKeyDisabledException);
-    var KmsKeyNotFoundException$ = [
-      -3,
-      n05,
-      _KKNFE,
-      { [_e5]: _c5 },
-      [_M],
-      [0],
-      1
-    ];
-    n0_registry5.registerError(KmsKeyNotFoundException$, KmsKeyNotFoundException);
-    var LimitExceededException$ = [
-      -3,
-      n05,
-      _LEE,
-      { [_aQE2]: [`LimitExceededException`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_M],
-      [0]
-    ];
-    n0_registry5.registerError(LimitExceededException$, LimitExceededException);
-    var LimitExceededFault$ = [
-      -3,
-      n05,
-      _LEF,
-      { [_aQE2]: [`LimitExceeded`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(LimitExceededFault$, LimitExceededFault);
-    var MissingRequiredParameterException$ = [
-      -3,
-      n05,
-      _MRPE,
-      { [_aQE2]: [`MissingParameter`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(MissingRequiredParameterException$, MissingRequiredParameterException);
-    var ResourceConflict$ = [
-      -3,
-      n05,
-      _RC2,
-      { [_aQE2]: [`ResourceConflict`, 409], [_e5]: _c5, [_hE5]: 409 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(ResourceConflict$, ResourceConflict);
-    var ResourceNotFound$ = [
-      -3,
-      n05,
-      _RNF,
-      { [_aQE2]: [`ResourceNotFound`, 404], [_e5]: _c5, [_hE5]: 404 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(ResourceNotFound$, ResourceNotFound);
-    var ResourceNotFoundException$2 = [
-      -3,
-      n05,
-      _RNFE2,
-      { [_aQE2]: [`ResourceNotFoundException`, 404], [_e5]: _c5, [_hE5]: 404 },
-      [_RT3, _RI, _M],
-      [0, 0, 0]
-    ];
-    n0_registry5.registerError(ResourceNotFoundException$2, ResourceNotFoundException2);
-    var ValidationException$2 = [
-      -3,
-      n05,
-      _VE2,
-      { [_aQE2]: [`ValidationError`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(ValidationException$2, ValidationException2);
-    var errorTypeRegistries5 = [
-      _s_registry5,
-      n0_registry5
-    ];
-    var ActionConfiguration$ = [
-      3,
-      n05,
-      _AC,
-      0,
-      [_ATP],
-      [() => AlarmTagsPropagation$]
-    ];
-    var AlarmContributor$ = [
-      3,
-      n05,
-      _ACl,
-      0,
-      [_CI, _CA2, _SR, _STT2],
-      [0, 128 | 0, 0, 4],
-      3
-    ];
-    var AlarmHistoryItem$ = [
-      3,
-      n05,
-      _AHI,
-      0,
-      [_AN, _ACI, _AT3, _T2, _HIT, _HS, _HD, _ACA],
-      [0, 0, 0, 4, 0, 0, 0, 128 | 0]
-    ];
-    var AlarmMuteRuleSummary$ = [
-      3,
-      n05,
-      _AMRS,
-      0,
-      [_AMRA, _ED, _S, _MT, _LUT],
-      [0, 4, 0, 0, 4]
-    ];
-    var AlarmPromQLCriteria$ = [
-      3,
-      n05,
-      _APQLC,
-      0,
-      [_Q, _PP, _RP],
-      [0, 1, 1],
-      1
-    ];
-    var AlarmTagsPropagation$ = [
-      3,
-      n05,
-      _ATP,
-      0,
-      [_E2, _ITK, _ETK],
-      [2, 64 | 0, 64 | 0],
-      1
-    ];
-    var AnomalyDetector$ = [
-      3,
-      n05,
-      _AD,
-      0,
-      [_ADI, _N, _MN, _D, _St, _C2, _SV, _MC, _SMAD, _MMAD],
-      [0, 0, 0, () => Dimensions, 0, () => AnomalyDetectorConfiguration$, 0, () => MetricCharacteristics$, () => SingleMetricAnomalyDetector$, () => MetricMathAnomalyDetector$]
-    ];
-    var AnomalyDetectorConfiguration$ = [
-      3,
-      n05,
-      _ADC,
-      0,
-      [_ETR, _MTe, _AS, _OFS],
-      [() => AnomalyDetectorExcludedTimeRanges, 0, 0, 0]
-    ];
-    var AssociateDatasetKmsKeyInput$ = [
-      3,
-      n05,
-      _ADKKI,
-      0,
-      [_DI, _KKA],
-      [0, 0],
-      2
-    ];
-    var AssociateDatasetKmsKeyOutput$ = [
-      3,
-      n05,
-      _ADKKO,
-      0,
-      [],
-      []
-    ];
-    var CompositeAlarm$ = [
-      3,
-      n05,
-      _CAo,
-      0,
-      [_AE, _AA, _AAl, _ACUT, _ADl, _AN, _AR2, _IDA, _OKA, _SR, _SRD, _SUT, _SV, _STT2, _ASB, _ASR, _ASc, _ASWP, _ASEP, _AC],
-      [2, 64 | 0, 0, 4, 0, 0, 0, 64 | 0, 64 | 0, 0, 0, 4, 0, 4, 0, 0, 0, 1, 1, () => ActionConfiguration$]
-    ];
-    var CreateResourceMetricsConfigurationInput$ = [
-      3,
-      n05,
-      _CRMCI,
-      0,
-      [_RA2, _MS],
-      [0, () => ResourceMetricSelectionList],
-      1
-    ];
-    var CreateResourceMetricsConfigurationOutput$ = [
-      3,
-      n05,
-      _CRMCO,
-      0,
-      [_RMC],
-      [() => ResourceMetricsConfiguration$],
-      1
-    ];
-    var DashboardEntry$ = [
-      3,
-      n05,
-      _DE,
-      0,
-      [_DN, _DA, _LM, _Si],
-      [0, 0, 4, 1]
-    ];
-    var DashboardValidationMessage$ = [
-      3,
-      n05,
-      _DVM,
-      0,
-      [_DP, _M],
-      [0, 0]
-    ];
-    var Datapoint$ = [
-      3,
-      n05,
-      _Da,
-      0,
-      [_T2, _SC, _A2, _Su, _Mi, _Ma, _U, _ES],
-      [4, 1, 1, 1, 1, 1, 0, 128 | 1]
-    ];
-    var DeleteAlarmMuteRuleInput$ = [
-      3,
-      n05,
-      _DAMRI,
-      0,
-      [_AMRN],
-      [0],
-      1
-    ];
-    var DeleteAlarmsInput$ = [
-      3,
-      n05,
-      _DAI,
-      0,
-      [_ANl],
-      [64 | 0],
-      1
-    ];
-    var DeleteAnomalyDetectorInput$ = [
-      3,
-      n05,
-      _DADI,
-      0,
-      [_ADI, _N, _MN, _D, _St, _SMAD, _MMAD],
-      [0, 0, 0, () => Dimensions, 0, () => SingleMetricAnomalyDetector$, () => MetricMathAnomalyDetector$]
-    ];
-    var DeleteAnomalyDetectorOutput$ = [
-      3,
-      n05,
-      _DADO,
-      0,
-      [],
-      []
-    ];
-    var DeleteDashboardsInput$ = [
-      3,
-      n05,
-      _DDI,
-      0,
-      [_DNa],
-      [64 | 0],
-      1
-    ];
-    var DeleteDashboardsOutput$ = [
-      3,
-      n05,
-      _DDO,
-      0,
-      [],
-      []
-    ];
-    var DeleteInsightRulesInput$ = [
-      3,
-      n05,
-      _DIRI,
-      0,
-      [_RN],
-      [64 | 0],
-      1
-    ];
-    var DeleteInsightRulesOutput$ = [
-      3,
-      n05,
-      _DIRO,
-      0,
-      [_F],
-      [() => BatchFailures]
-    ];
-    var DeleteMetricStreamInput$ = [
-      3,
-      n05,
-      _DMSI,
-      0,
-      [_Na],
-      [0],
-      1
-    ];
-    var DeleteMetricStreamOutput$ = [
-      3,
-      n05,
-      _DMSO,
-      0,
-      [],
-      []
-    ];
-    var DeleteResourceMetricsConfigurationInput$ = [
-      3,
-      n05,
-      _DRMCI,
-      0,
-      [_RA2],
-      [0],
-      1
-    ];
-    var DeleteResourceMetricsConfigurationOutput$ = [
-      3,
-      n05,
-      _DRMCO,
-      0,
-      [],
-      []
-    ];
-    var DescribeAlarmContributorsInput$ = [
-      3,
-      n05,
-      _DACI,
-      0,
-      [_AN, _NT],
-      [0, 0],
-      1
-    ];
-    var DescribeAlarmContributorsOutput$ = [
-      3,
-      n05,
-      _DACO,
-      0,
-      [_ACla, _NT],
-      [() => AlarmContributors, 0],
-      1
-    ];
-    var DescribeAlarmHistoryInput$ = [
-      3,
-      n05,
-      _DAHI,
-      0,
-      [_AN, _ACI, _ATl, _HIT, _SD, _EDn, _MR, _NT, _SB],
-      [0, 0, 64 | 0, 0, 4, 4, 1, 0, 0]
-    ];
-    var DescribeAlarmHistoryOutput$ = [
-      3,
-      n05,
-      _DAHO,
-      0,
-      [_AHIl, _NT],
-      [() => AlarmHistoryItems, 0]
-    ];
-    var DescribeAlarmsForMetricInput$ = [
-      3,
-      n05,
-      _DAFMI,
-      0,
-      [_MN, _N, _Sta, _ESx, _D, _P2, _U],
-      [0, 0, 0, 0, () => Dimensions, 1, 0],
-      2
-    ];
-    var DescribeAlarmsForMetricOutput$ = [
-      3,
-      n05,
-      _DAFMO,
-      0,
-      [_MA],
-      [() => MetricAlarms]
-    ];
-    var DescribeAlarmsInput$ = [
-      3,
-      n05,
-      _DAIe,
-      0,
-      [_ANl, _ANP, _ATl, _COAN, _POAN, _SV, _AP, _MR, _NT],
-      [64 | 0, 0, 64 | 0, 0, 0, 0, 0, 1, 0]
-    ];
-    var DescribeAlarmsOutput$ = [
-      3,
-      n05,
-      _DAO,
-      0,
-      [_CAom, _MA, _LA, _NT],
-      [() => CompositeAlarms, () => MetricAlarms, () => LogAlarms, 0]
-    ];
-    var DescribeAnomalyDetectorsInput$ = [
-      3,
-      n05,
-      _DADIe,
-      0,
-      [_ADIn, _NT, _MRa, _N, _MN, _D, _ADT],
-      [64 | 0, 0, 1, 0, 0, () => Dimensions, 64 | 0]
-    ];
-    var DescribeAnomalyDetectorsOutput$ = [
-      3,
-      n05,
-      _DADOe,
-      0,
-      [_ADn, _NT],
-      [() => AnomalyDetectors, 0]
-    ];
-    var DescribeInsightRulesInput$ = [
-      3,
-      n05,
-      _DIRIe,
-      0,
-      [_NT, _MRa],
-      [0, 1]
-    ];
-    var DescribeInsightRulesOutput$ = [
-      3,
-      n05,
-      _DIROe,
-      0,
-      [_NT, _IR],
-      [0, () => InsightRules]
-    ];
-    var Dimension$ = [
-      3,
-      n05,
-      _Di,
-      0,
-      [_Na, _V2],
-      [0, 0],
-      2
-    ];
-    var DimensionFilter$ = [
-      3,
-      n05,
-      _DF,
-      0,
-      [_Na, _V2],
-      [0, 0],
-      1
-    ];
-    var DisableAlarmActionsInput$ = [
-      3,
-      n05,
-      _DAAI,
-      0,
-      [_ANl],
-      [64 | 0],
-      1
-    ];
-    var DisableInsightRulesInput$ = [
-      3,
-      n05,
-      _DIRIi,
-      0,
-      [_RN],
-      [64 | 0],
-      1
-    ];
-    var DisableInsightRulesOutput$ = [
-      3,
-      n05,
-      _DIROi,
-      0,
-      [_F],
-      [() => BatchFailures]
-    ];
-    var DisassociateDatasetKmsKeyInput$ = [
-      3,
-      n05,
-      _DDKKI,
-      0,
-      [_DI],
-      [0],
-      1
-    ];
-    var DisassociateDatasetKmsKeyOutput$ = [
-      3,
-      n05,
-      _DDKKO,
-      0,
-      [],
-      []
-    ];
-    var EnableAlarmActionsInput$ = [
-      3,
-      n05,
-      _EAAI,
-      0,
-      [_ANl],
-      [64 | 0],
-      1
-    ];
-    var EnableInsightRulesInput$ = [
-      3,
-      n05,
-      _EIRI,
-      0,
-      [_RN],
-      [64 | 0],
-      1
-    ];
-    var EnableInsightRulesOutput$ = [
-      3,
-      n05,
-      _EIRO,
-      0,
-      [_F],
-      [() => BatchFailures]
-    ];
-    var Entity$ = [
-      3,
-      n05,
-      _En,
-      0,
-      [_KA, _At],
-      [128 | 0, 128 | 0]
-    ];
-    var EntityMetricData$ = [
-      3,
-      n05,
-      _EMD,
-      0,
-      [_En, _MD],
-      [() => Entity$, () => MetricData]
-    ];
-    var GetAlarmMuteRuleInput$ = [
-      3,
-      n05,
-      _GAMRI,
-      0,
-      [_AMRN],
-      [0],
-      1
-    ];
-    var GetAlarmMuteRuleOutput$ = [
-      3,
-      n05,
-      _GAMRO,
-      0,
-      [_Na, _AMRA, _De, _R, _MTu, _SD, _ED, _S, _LUT, _MT],
-      [0, 0, 0, () => Rule$, () => MuteTargets$, 4, 4, 0, 4, 0]
-    ];
-    var GetDashboardInput$ = [
-      3,
-      n05,
-      _GDI,
-      0,
-      [_DN],
-      [0],
-      1
-    ];
-    var GetDashboardOutput$ = [
-      3,
-      n05,
-      _GDO,
-      0,
-      [_DA, _DB, _DN],
-      [0, 0, 0]
-    ];
-    var GetDatasetInput$ = [
-      3,
-      n05,
-      _GDIe,
-      0,
-      [_DI],
-      [0],
-      1
-    ];
-    var GetDatasetOutput$ = [
-      3,
-      n05,
-      _GDOe,
-      0,
-      [_DIa, _Ar, _KKA],
-      [0, 0, 0],
-      2
-    ];
-    var GetInsightRuleReportInput$ = [
-      3,
-      n05,
-      _GIRRI,
-      0,
-      [_RNu, _ST2, _ET, _P2, _MCC, _Me, _OB],
-      [0, 4, 4, 1, 1, 64 | 0, 0],
-      4
-    ];
-    var GetInsightRuleReportOutput$ = [
-      3,
-      n05,
-      _GIRRO,
-      0,
-      [_KL, _ASg, _AV, _AUC, _Co, _MDe],
-      [64 | 0, 0, 1, 1, () => InsightRuleContributors, () => InsightRuleMetricDatapoints]
-    ];
-    var GetMetricDataInput$ = [
-      3,
-      n05,
-      _GMDI,
-      0,
-      [_MDQ, _ST2, _ET, _NT, _SB, _MDa, _LO],
-      [() => MetricDataQueries, 4, 4, 0, 0, 1, () => LabelOptions$],
-      3
-    ];
-    var GetMetricDataOutput$ = [
-      3,
-      n05,
-      _GMDO,
-      0,
-      [_MDR, _NT, _Mes],
-      [() => MetricDataResults, 0, () => MetricDataResultMessages]
-    ];
-    var GetMetricStatisticsInput$ = [
-      3,
-      n05,
-      _GMSI,
-      0,
-      [_N, _MN, _ST2, _ET, _P2, _D, _Stat, _ES, _U],
-      [0, 0, 4, 4, 1, () => Dimensions, 64 | 0, 64 | 0, 0],
-      5
-    ];
-    var GetMetricStatisticsOutput$ = [
-      3,
-      n05,
-      _GMSO,
-      0,
-      [_L, _Dat],
-      [0, () => Datapoints]
-    ];
-    var GetMetricStreamInput$ = [
-      3,
-      n05,
-      _GMSIe,
-      0,
-      [_Na],
-      [0],
-      1
-    ];
-    var GetMetricStreamOutput$ = [
-      3,
-      n05,
-      _GMSOe,
-      0,
-      [_Ar, _Na, _IF, _EF, _FA, _RAo, _State, _CD, _LUD, _OF, _SCt, _ILAM],
-      [0, 0, () => MetricStreamFilters, () => MetricStreamFilters, 0, 0, 0, 4, 4, 0, () => MetricStreamStatisticsConfigurations, 2]
-    ];
-    var GetMetricWidgetImageInput$ = [
-      3,
-      n05,
-      _GMWII,
-      0,
-      [_MW, _OF],
-      [0, 0],
-      1
-    ];
-    var GetMetricWidgetImageOutput$ = [
-      3,
-      n05,
-      _GMWIO,
-      0,
-      [_MWI],
-      [21]
-    ];
-    var GetOTelEnrichmentInput$ = [
-      3,
-      n05,
-      _GOTEI,
-      0,
-      [],
-      []
-    ];
-    var GetOTelEnrichmentOutput$ = [
-      3,
-      n05,
-      _GOTEO,
-      0,
-      [_S, _IF, _EF, _CAr, _UA],
-      [0, () => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList, 4, 4],
-      1
-    ];
-    var GetResourceMetricsConfigurationInput$ = [
-      3,
-      n05,
-      _GRMCI,
-      0,
-      [_RA2],
-      [0],
-      1
-    ];
-    var GetResourceMetricsConfigurationOutput$ = [
-      3,
-      n05,
-      _GRMCO,
-      0,
-      [_RMC],
-      [() => ResourceMetricsConfiguration$],
-      1
-    ];
-    var InsightRule$ = [
-      3,
-      n05,
-      _IRn,
-      0,
-      [_Na, _State, _Sc, _Def, _MRan, _AOTL],
-      [0, 0, 0, 0, 2, 2],
-      4
-    ];
-    var InsightRuleContributor$ = [
-      3,
-      n05,
-      _IRC,
-      0,
-      [_K2, _AAV, _Dat],
-      [64 | 0, 1, () => InsightRuleContributorDatapoints],
-      3
-    ];
-    var InsightRuleContributorDatapoint$ = [
-      3,
-      n05,
-      _IRCD,
-      0,
-      [_T2, _AVp],
-      [4, 1],
-      2
-    ];
-    var InsightRuleMetricDatapoint$ = [
-      3,
-      n05,
-      _IRMD,
-      0,
-      [_T2, _UC, _MCV, _SC, _A2, _Su, _Mi, _Ma],
-      [4, 1, 1, 1, 1, 1, 1, 1],
-      1
-    ];
-    var LabelOptions$ = [
-      3,
-      n05,
-      _LO,
-      0,
-      [_Ti],
-      [0]
-    ];
-    var ListAlarmMuteRulesInput$ = [
-      3,
-      n05,
-      _LAMRI,
-      0,
-      [_AN, _Statu, _MR, _NT],
-      [0, 64 | 0, 1, 0]
-    ];
-    var ListAlarmMuteRulesOutput$ = [
-      3,
-      n05,
-      _LAMRO,
-      0,
-      [_AMRSl, _NT],
-      [() => AlarmMuteRuleSummaries, 0]
-    ];
-    var ListDashboardsInput$ = [
-      3,
-      n05,
-      _LDI,
-      0,
-      [_DNP, _NT],
-      [0, 0]
-    ];
-    var ListDashboardsOutput$ = [
-      3,
-      n05,
-      _LDO,
-      0,
-      [_DEa, _NT],
-      [() => DashboardEntries, 0]
-    ];
-    var ListManagedInsightRulesInput$ = [
-      3,
-      n05,
-      _LMIRI,
-      0,
-      [_RARN, _NT, _MRa],
-      [0, 0, 1],
-      1
-    ];
-    var ListManagedInsightRulesOutput$ = [
-      3,
-      n05,
-      _LMIRO,
-      0,
-      [_MRana, _NT],
-      [() => ManagedRuleDescriptions, 0]
-    ];
-    var ListMetricsInput$ = [
-      3,
-      n05,
-      _LMI,
-      0,
-      [_N, _MN, _D, _NT, _RAe, _ILA, _OA],
-      [0, 0, () => DimensionFilters, 0, 0, 2, 0]
-    ];
-    var ListMetricsOutput$ = [
-      3,
-      n05,
-      _LMO,
-      0,
-      [_Me, _NT, _OAw],
-      [() => Metrics, 0, 64 | 0]
-    ];
-    var ListMetricStreamsInput$ = [
-      3,
-      n05,
-      _LMSI,
-      0,
-      [_NT, _MRa],
-      [0, 1]
-    ];
-    var ListMetricStreamsOutput$ = [
-      3,
-      n05,
-      _LMSO,
-      0,
-      [_NT, _Ent],
-      [0, () => MetricStreamEntries]
-    ];
-    var ListTagsForResourceInput$ = [
-      3,
-      n05,
-      _LTFRI,
-      0,
-      [_RARN],
-      [0],
-      1
-    ];
-    var ListTagsForResourceOutput$ = [
-      3,
-      n05,
-      _LTFRO,
-      0,
-      [_Ta2],
-      [() => TagList]
-    ];
-    var LogAlarm$ = [
-      3,
-      n05,
-      _LAo,
-      0,
-      [_AN, _AAl, _ADl, _ACUT, _AE, _OKA, _AA, _IDA, _SV, _SR, _SRD, _SUT, _SQC, _QRTE, _QRTA, _Th, _CO, _TMD, _STT2, _ESv, _ALLC, _ALLRA, _WUC, _AC],
-      [0, 0, 0, 4, 2, 64 | 0, 64 | 0, 64 | 0, 0, 0, 0, 4, () => ScheduledQueryConfiguration$, 1, 1, 1, 0, 0, 4, 0, 1, 0, () => WarmUpConfiguration$, () => ActionConfiguration$]
-    ];
-    var ManagedRule$ = [
-      3,
-      n05,
-      _MRan,
-      0,
-      [_TN, _RARN, _Ta2],
-      [0, 0, () => TagList],
-      2
-    ];
-    var ManagedRuleDescription$ = [
-      3,
-      n05,
-      _MRD,
-      0,
-      [_TN, _RARN, _RS],
-      [0, 0, () => ManagedRuleState$]
-    ];
-    var ManagedRuleState$ = [
-      3,
-      n05,
-      _MRS,
-      0,
-      [_RNu, _State],
-      [0, 0],
-      2
-    ];
-    var MessageData$ = [
-      3,
-      n05,
-      _MDes,
-      0,
-      [_Cod, _V2],
-      [0, 0]
-    ];
-    var Metric$ = [
-      3,
-      n05,
-      _Met,
-      0,
-      [_N, _MN, _D],
-      [0, 0, () => Dimensions]
-    ];
-    var MetricAlarm$ = [
-      3,
-      n05,
-      _MAe,
-      0,
-      [_AN, _AAl, _ADl, _ACUT, _AE, _OKA, _AA, _IDA, _SV, _SR, _SRD, _SUT, _MN, _N, _Sta, _ESx, _D, _P2, _U, _EP, _DTA, _Th, _CO, _TMD, _ELSCP, _Me, _TMI, _ESv, _STT2, _EW, _WUC, _EC, _EI2, _AC],
-      [0, 0, 0, 4, 2, 64 | 0, 64 | 0, 64 | 0, 0, 0, 0, 4, 0, 0, 0, 0, () => Dimensions, 1, 0, 1, 1, 1, 0, 0, 0, () => MetricDataQueries, 0, 0, 4, () => EvaluationWindow$, () => WarmUpConfiguration$, () => EvaluationCriteria$, 1, () => ActionConfiguration$]
-    ];
-    var MetricCharacteristics$ = [
-      3,
-      n05,
-      _MC,
-      0,
-      [_PS],
-      [2]
-    ];
-    var MetricDataQuery$ = [
-      3,
-      n05,
-      _MDQe,
-      0,
-      [_I, _MSe, _Ex, _L, _RD, _P2, _AI],
-      [0, () => MetricStat$, 0, 0, 2, 1, 0],
-      1
-    ];
-    var MetricDataResult$ = [
-      3,
-      n05,
-      _MDRe,
-      0,
-      [_I, _L, _Tim, _Va, _SCta, _Mes],
-      [0, 0, 64 | 4, 64 | 1, 0, () => MetricDataResultMessages]
-    ];
-    var MetricDatum$ = [
-      3,
-      n05,
-      _MDet,
-      0,
-      [_MN, _D, _T2, _V2, _SVt, _Va, _Cou, _U, _SRt],
-      [0, () => Dimensions, 4, 1, () => StatisticSet$, 64 | 1, 64 | 1, 0, 1],
-      1
-    ];
-    var MetricMathAnomalyDetector$ = [
-      3,
-      n05,
-      _MMAD,
-      0,
-      [_MDQ],
-      [() => MetricDataQueries]
-    ];
-    var MetricStat$ = [
-      3,
-      n05,
-      _MSe,
-      0,
-      [_Met, _P2, _St, _U],
-      [() => Metric$, 1, 0, 0],
-      3
-    ];
-    var MetricStreamEntry$ = [
-      3,
-      n05,
-      _MSE,
-      0,
-      [_Ar, _CD, _LUD, _Na, _FA, _State, _OF],
-      [0, 4, 4, 0, 0, 0, 0]
-    ];
-    var MetricStreamFilter$ = [
-      3,
-      n05,
-      _MSF,
-      0,
-      [_N, _MNe],
-      [0, 64 | 0]
-    ];
-    var MetricStreamStatisticsConfiguration$ = [
-      3,
-      n05,
-      _MSSC,
-      0,
-      [_IM, _ASd],
-      [() => MetricStreamStatisticsIncludeMetrics, 64 | 0],
-      2
-    ];
-    var MetricStreamStatisticsMetric$ = [
-      3,
-      n05,
-      _MSSM,
-      0,
-      [_N, _MN],
-      [0, 0],
-      2
-    ];
-    var MuteTargets$ = [
-      3,
-      n05,
-      _MTu,
-      0,
-      [_ANl],
-      [64 | 0],
-      1
-    ];
-    var OTelEnrichmentMetricSelector$ = [
-      3,
-      n05,
-      _OTEMS,
-      0,
-      [_N, _MNe],
-      [0, 64 | 0],
-      1
-    ];
-    var PartialFailure$ = [
-      3,
-      n05,
-      _PF,
-      0,
-      [_FR, _ETx, _FC, _FD],
-      [0, 0, 0, 0]
-    ];
-    var PutAlarmMuteRuleInput$ = [
-      3,
-      n05,
-      _PAMRI,
-      0,
-      [_Na, _R, _De, _MTu, _Ta2, _SD, _ED],
-      [0, () => Rule$, 0, () => MuteTargets$, () => TagList, 4, 4],
-      2
-    ];
-    var PutAnomalyDetectorInput$ = [
-      3,
-      n05,
-      _PADI,
-      0,
-      [_N, _MN, _D, _St, _C2, _MC, _SMAD, _MMAD],
-      [0, 0, () => Dimensions, 0, () => AnomalyDetectorConfiguration$, () => MetricCharacteristics$, () => SingleMetricAnomalyDetector$, () => MetricMathAnomalyDetector$]
-    ];
-    var PutAnomalyDetectorOutput$ = [
-      3,
-      n05,
-      _PADO,
-      0,
-      [_ADI],
-      [0]
-    ];
-    var PutCompositeAlarmInput$ = [
-      3,
-      n05,
-      _PCAI,
-      0,
-      [_AN, _AR2, _AE, _AA, _ADl, _IDA, _OKA, _Ta2, _ASc, _ASWP, _ASEP, _AC],
-      [0, 0, 2, 64 | 0, 0, 64 | 0, 64 | 0, () => TagList, 0, 1, 1, () => ActionConfiguration$],
-      2
-    ];
-    var PutDashboardInput$ = [
-      3,
-      n05,
-      _PDI,
-      0,
-      [_DN, _DB, _Ta2],
-      [0, 0, () => TagList],
-      2
-    ];
-    var PutDashboardOutput$ = [
-      3,
-      n05,
-      _PDO,
-      0,
-      [_DVMa],
-      [() => DashboardValidationMessages]
-    ];
-    var PutInsightRuleInput$ = [
-      3,
-      n05,
-      _PIRI,
-      0,
-      [_RNu, _RDu, _RS, _Ta2, _AOTL],
-      [0, 0, 0, () => TagList, 2],
-      2
-    ];
-    var PutInsightRuleOutput$ = [
-      3,
-      n05,
-      _PIRO,
-      0,
-      [],
-      []
-    ];
-    var PutLogAlarmInput$ = [
-      3,
-      n05,
-      _PLAI,
-      0,
-      [_AN, _SQC, _QRTE, _QRTA, _Th, _CO, _ADl, _ALLC, _ALLRA, _AE, _OKA, _AA, _IDA, _TMD, _Ta2, _WUC, _AC],
-      [0, () => ScheduledQueryConfiguration$, 1, 1, 1, 0, 0, 1, 0, 2, 64 | 0, 64 | 0, 64 | 0, 0, () => TagList, () => WarmUpConfiguration$, () => ActionConfiguration$],
-      6
-    ];
-    var PutManagedInsightRulesInput$ = [
-      3,
-      n05,
-      _PMIRI,
-      0,
-      [_MRana],
-      [() => ManagedRules],
-      1
-    ];
-    var PutManagedInsightRulesOutput$ = [
-      3,
-      n05,
-      _PMIRO,
-      0,
-      [_F],
-      [() => BatchFailures]
-    ];
-    var PutMetricAlarmInput$ = [
-      3,
-      n05,
-      _PMAI,
-      0,
-      [_AN, _ADl, _AE, _OKA, _AA, _IDA, _MN, _N, _Sta, _ESx, _D, _P2, _U, _EP, _DTA, _Th, _CO, _TMD, _ELSCP, _Me, _Ta2, _TMI, _EW, _WUC, _EC, _EI2, _AC],
-      [0, 0, 2, 64 | 0, 64 | 0, 64 | 0, 0, 0, 0, 0, () => Dimensions, 1, 0, 1, 1, 1, 0, 0, 0, () => MetricDataQueries, () => TagList, 0, () => EvaluationWindow$, () => WarmUpConfiguration$, () => EvaluationCriteria$, 1, () => ActionConfiguration$],
-      1
-    ];
-    var PutMetricDataInput$ = [
-      3,
-      n05,
-      _PMDI,
-      0,
-      [_N, _MD, _EMD, _SEV],
-      [0, () => MetricData, () => EntityMetricDataList, 2],
-      1
-    ];
-    var PutMetricStreamInput$ = [
-      3,
-      n05,
-      _PMSI,
-      0,
-      [_Na, _FA, _RAo, _OF, _IF, _EF, _Ta2, _SCt, _ILAM],
-      [0, 0, 0, 0, () => MetricStreamFilters, () => MetricStreamFilters, () => TagList, () => MetricStreamStatisticsConfigurations, 2],
-      4
-    ];
-    var PutMetricStreamOutput$ = [
-      3,
-      n05,
-      _PMSO,
-      0,
-      [_Ar],
-      [0]
-    ];
-    var Range$ = [
-      3,
-      n05,
-      _Ra,
-      0,
-      [_ST2, _ET],
-      [4, 4],
-      2
-    ];
-    var ResourceMetricsConfiguration$ = [
-      3,
-      n05,
-      _RMC,
-      0,
-      [_RA2, _CAr, _UA, _MS],
-      [0, 4, 4, () => ResourceMetricSelectionList],
-      3
-    ];
-    var ResourceMetricSelection$ = [
-      3,
-      n05,
-      _RMS,
-      0,
-      [_IM],
-      [64 | 0],
-      1
-    ];
-    var Rule$ = [
-      3,
-      n05,
-      _R,
-      0,
-      [_Sch],
-      [() => Schedule$],
-      1
-    ];
-    var Schedule$ = [
-      3,
-      n05,
-      _Sch,
-      0,
-      [_Ex, _Du, _Ti],
-      [0, 0, 0],
-      2
-    ];
-    var ScheduleConfiguration$ = [
-      3,
-      n05,
-      _SCc,
-      0,
-      [_SE, _STO, _ETO],
-      [0, 1, 1],
-      2
-    ];
-    var ScheduledQueryConfiguration$ = [
-      3,
-      n05,
-      _SQC,
-      0,
-      [_QS, _SQRARN, _SCc, _AEg, _LGI, _QARN, _Ta2],
-      [0, 0, () => ScheduleConfiguration$, 0, 64 | 0, 0, () => TagList],
-      4
-    ];
-    var SetAlarmStateInput$ = [
-      3,
-      n05,
-      _SASI,
-      0,
-      [_AN, _SV, _SR, _SRD],
-      [0, 0, 0, 0],
-      3
-    ];
-    var SingleMetricAnomalyDetector$ = [
-      3,
-      n05,
-      _SMAD,
-      0,
-      [_AI, _N, _MN, _D, _St],
-      [0, 0, 0, () => Dimensions, 0]
-    ];
-    var SlidingWindow$ = [
-      3,
-      n05,
-      _SW,
-      0,
-      [],
-      []
-    ];
-    var StartMetricStreamsInput$ = [
-      3,
-      n05,
-      _SMSI,
-      0,
-      [_Nam],
-      [64 | 0],
-      1
-    ];
-    var StartMetricStreamsOutput$ = [
-      3,
-      n05,
-      _SMSO,
-      0,
-      [],
-      []
-    ];
-    var StartOTelEnrichmentInput$ = [
-      3,
-      n05,
-      _SOTEI,
-      0,
-      [_IF, _EF],
-      [() => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList]
-    ];
-    var StartOTelEnrichmentOutput$ = [
-      3,
-      n05,
-      _SOTEO,
-      0,
-      [_IF, _EF, _CAr, _UA],
-      [() => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList, 4, 4]
-    ];
-    var StatisticSet$ = [
-      3,
-      n05,
-      _SS,
-      0,
-      [_SC, _Su, _Mi, _Ma],
-      [1, 1, 1, 1],
-      4
-    ];
-    var StopMetricStreamsInput$ = [
-      3,
-      n05,
-      _SMSIt,
-      0,
-      [_Nam],
-      [64 | 0],
-      1
-    ];
-    var StopMetricStreamsOutput$ = [
-      3,
-      n05,
-      _SMSOt,
-      0,
-      [],
-      []
-    ];
-    var StopOTelEnrichmentInput$ = [
-      3,
-      n05,
-      _SOTEIt,
-      0,
-      [],
-      []
-    ];
-    var StopOTelEnrichmentOutput$ = [
-      3,
-      n05,
-      _SOTEOt,
-      0,
-      [],
-      []
-    ];
-    var Tag$2 = [
-      3,
-      n05,
-      _Tag,
-      0,
-      [_Ke, _V2],
-      [0, 0],
-      2
-    ];
-    var TagResourceInput$ = [
-      3,
-      n05,
-      _TRI,
-      0,
-      [_RARN, _Ta2],
-      [0, () => TagList],
-      2
-    ];
-    var TagResourceOutput$ = [
-      3,
-      n05,
-      _TRO,
-      0,
-      [],
-      []
-    ];
-    var UntagResourceInput$ = [
-      3,
-      n05,
-      _URI,
-      0,
-      [_RARN, _TK],
-      [0, 64 | 0],
-      2
-    ];
-    var UntagResourceOutput$ = [
-      3,
-      n05,
-      _URO,
-      0,
-      [],
-      []
-    ];
-    var UpdateOTelEnrichmentInput$ = [
-      3,
-      n05,
-      _UOTEI,
-      0,
-      [_IF, _EF],
-      [() => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList]
-    ];
-    var UpdateOTelEnrichmentOutput$ = [
-      3,
-      n05,
-      _UOTEO,
-      0,
-      [_IF, _EF, _CAr, _UA],
-      [() => OTelEnrichmentMetricSelectorList, () => OTelEnrichmentMetricSelectorList, 4, 4]
-    ];
-    var UpdateResourceMetricsConfigurationInput$ = [
-      3,
-      n05,
-      _URMCI,
-      0,
-      [_RA2, _MS],
-      [0, () => ResourceMetricSelectionList],
-      1
-    ];
-    var UpdateResourceMetricsConfigurationOutput$ = [
-      3,
-      n05,
-      _URMCO,
-      0,
-      [_RMC],
-      [() => ResourceMetricsConfiguration$],
-      1
-    ];
-    var WallClockWindow$ = [
-      3,
-      n05,
-      _WCW,
-      0,
-      [_Ti],
-      [0]
-    ];
-    var WarmUpConfiguration$ = [
-      3,
-      n05,
-      _WUC,
-      0,
-      [_WUPDIM, _OSEAWUPE],
-      [1, 2],
-      1
-    ];
-    var __Unit = "unit";
-    var AlarmContributors = [
-      1,
-      n05,
-      _ACla,
-      0,
-      () => AlarmContributor$
-    ];
-    var AlarmHistoryItems = [
-      1,
-      n05,
-      _AHIl,
-      0,
-      () => AlarmHistoryItem$
-    ];
-    var AlarmMuteRuleSummaries = [
-      1,
-      n05,
-      _AMRSl,
-      0,
-      () => AlarmMuteRuleSummary$
-    ];
-    var AnomalyDetectorExcludedTimeRanges = [
-      1,
-      n05,
-      _ADETR,
-      0,
-      () => Range$
-    ];
-    var AnomalyDetectors = [
-      1,
-      n05,
-      _ADn,
-      0,
-      () => AnomalyDetector$
-    ];
-    var BatchFailures = [
-      1,
-      n05,
-      _BF,
-      0,
-      () => PartialFailure$
-    ];
-    var CompositeAlarms = [
-      1,
-      n05,
-      _CAom,
-      0,
-      () => CompositeAlarm$
-    ];
-    var DashboardEntries = [
-      1,
-      n05,
-      _DEa,
-      0,
-      () => DashboardEntry$
-    ];
-    var DashboardValidationMessages = [
-      1,
-      n05,
-      _DVMa,
-      0,
-      () => DashboardValidationMessage$
-    ];
-    var Datapoints = [
-      1,
-      n05,
-      _Dat,
-      0,
-      () => Datapoint$
-    ];
-    var DimensionFilters = [
-      1,
-      n05,
-      _DFi,
-      0,
-      () => DimensionFilter$
-    ];
-    var Dimensions = [
-      1,
-      n05,
-      _D,
-      0,
-      () => Dimension$
-    ];
-    var EntityMetricDataList = [
-      1,
-      n05,
-      _EMDL,
-      0,
-      () => EntityMetricData$
-    ];
-    var InsightRuleContributorDatapoints = [
-      1,
-      n05,
-      _IRCDn,
-      0,
-      () => InsightRuleContributorDatapoint$
-    ];
-    var InsightRuleContributors = [
-      1,
-      n05,
-      _IRCn,
-      0,
-      () => InsightRuleContributor$
-    ];
-    var InsightRuleMetricDatapoints = [
-      1,
-      n05,
-      _IRMDn,
-      0,
-      () => InsightRuleMetricDatapoint$
-    ];
-    var InsightRules = [
-      1,
-      n05,
-      _IR,
-      0,
-      () => InsightRule$
-    ];
-    var LogAlarms = [
-      1,
-      n05,
-      _LA,
-      0,
-      () => LogAlarm$
-    ];
-    var ManagedRuleDescriptions = [
-      1,
-      n05,
-      _MRDa,
-      0,
-      () => ManagedRuleDescription$
-    ];
-    var ManagedRules = [
-      1,
-      n05,
-      _MRana,
-      0,
-      () => ManagedRule$
-    ];
-    var MetricAlarms = [
-      1,
-      n05,
-      _MA,
-      0,
-      () => MetricAlarm$
-    ];
-    var MetricData = [
-      1,
-      n05,
-      _MD,
-      0,
-      () => MetricDatum$
-    ];
-    var MetricDataQueries = [
-      1,
-      n05,
-      _MDQ,
-      0,
-      () => MetricDataQuery$
-    ];
-    var MetricDataResultMessages = [
-      1,
-      n05,
-      _MDRM,
-      0,
-      () => MessageData$
-    ];
-    var MetricDataResults = [
-      1,
-      n05,
-      _MDR,
-      0,
-      () => MetricDataResult$
-    ];
-    var Metrics = [
-      1,
-      n05,
-      _Me,
-      0,
-      () => Metric$
-    ];
-    var MetricStreamEntries = [
-      1,
-      n05,
-      _MSEe,
-      0,
-      () => MetricStreamEntry$
-    ];
-    var MetricStreamFilters = [
-      1,
-      n05,
-      _MSFe,
-      0,
-      () => MetricStreamFilter$
-    ];
-    var MetricStreamStatisticsConfigurations = [
-      1,
-      n05,
-      _MSSCe,
-      0,
-      () => MetricStreamStatisticsConfiguration$
-    ];
-    var MetricStreamStatisticsIncludeMetrics = [
-      1,
-      n05,
-      _MSSIM,
-      0,
-      () => MetricStreamStatisticsMetric$
-    ];
-    var OTelEnrichmentMetricSelectorList = [
-      1,
-      n05,
-      _OTEMSL,
-      0,
-      () => OTelEnrichmentMetricSelector$
-    ];
-    var ResourceMetricSelectionList = [
-      1,
-      n05,
-      _RMSL,
-      0,
-      () => ResourceMetricSelection$
-    ];
-    var TagList = [
-      1,
-      n05,
-      _TL,
-      0,
-      () => Tag$2
-    ];
-    var EvaluationCriteria$ = [
-      4,
-      n05,
-      _EC,
-      0,
-      [_PQLC],
-      [() => AlarmPromQLCriteria$]
-    ];
-    var EvaluationWindow$ = [
-      4,
-      n05,
-      _EW,
-      0,
-      [_WCW, _SW],
-      [() => WallClockWindow$, () => SlidingWindow$]
-    ];
-    var AssociateDatasetKmsKey$ = [
-      9,
-      n05,
-      _ADKK,
-      0,
-      () => AssociateDatasetKmsKeyInput$,
-      () => AssociateDatasetKmsKeyOutput$
-    ];
-    var CreateResourceMetricsConfiguration$ = [
-      9,
-      n05,
-      _CRMC,
-      0,
-      () => CreateResourceMetricsConfigurationInput$,
-      () => CreateResourceMetricsConfigurationOutput$
-    ];
-    var DeleteAlarmMuteRule$ = [
-      9,
-      n05,
-      _DAMR,
-      0,
-      () => DeleteAlarmMuteRuleInput$,
-      () => __Unit
-    ];
-    var DeleteAlarms$ = [
-      9,
-      n05,
-      _DAe,
-      0,
-      () => DeleteAlarmsInput$,
-      () => __Unit
-    ];
-    var DeleteAnomalyDetector$ = [
-      9,
-      n05,
-      _DAD,
-      0,
-      () => DeleteAnomalyDetectorInput$,
-      () => DeleteAnomalyDetectorOutput$
-    ];
-    var DeleteDashboards$ = [
-      9,
-      n05,
-      _DD,
-      0,
-      () => DeleteDashboardsInput$,
-      () => DeleteDashboardsOutput$
-    ];
-    var DeleteInsightRules$ = [
-      9,
-      n05,
-      _DIR,
-      0,
-      () => DeleteInsightRulesInput$,
-      () => DeleteInsightRulesOutput$
-    ];
-    var DeleteMetricStream$ = [
-      9,
-      n05,
-      _DMS,
-      0,
-      () => DeleteMetricStreamInput$,
-      () => DeleteMetricStreamOutput$
-    ];
-    var DeleteResourceMetricsConfiguration$ = [
-      9,
-      n05,
-      _DRMC,
-      0,
-      () => DeleteResourceMetricsConfigurationInput$,
-      () => DeleteResourceMetricsConfigurationOutput$
-    ];
-    var DescribeAlarmContributors$ = [
-      9,
-      n05,
-      _DAC,
-      0,
-      () => DescribeAlarmContributorsInput$,
-      () => DescribeAlarmContributorsOutput$
-    ];
-    var DescribeAlarmHistory$ = [
-      9,
-      n05,
-      _DAH,
-      0,
-      () => DescribeAlarmHistoryInput$,
-      () => DescribeAlarmHistoryOutput$
-    ];
-    var DescribeAlarms$ = [
-      9,
-      n05,
-      _DAes,
-      0,
-      () => DescribeAlarmsInput$,
-      () => DescribeAlarmsOutput$
-    ];
-    var DescribeAlarmsForMetric$ = [
-      9,
-      n05,
-      _DAFM,
-      0,
-      () => DescribeAlarmsForMetricInput$,
-      () => DescribeAlarmsForMetricOutput$
-    ];
-    var DescribeAnomalyDetectors$ = [
-      9,
-      n05,
-      _DADe,
-      0,
-      () => DescribeAnomalyDetectorsInput$,
-      () => DescribeAnomalyDetectorsOutput$
-    ];
-    var DescribeInsightRules$ = [
-      9,
-      n05,
-      _DIRe,
-      0,
-      () => DescribeInsightRulesInput$,
-      () => DescribeInsightRulesOutput$
-    ];
-    var DisableAlarmActions$ = [
-      9,
-      n05,
-      _DAA,
-      0,
-      () => DisableAlarmActionsInput$,
-      () => __Unit
-    ];
-    var DisableInsightRules$ = [
-      9,
-      n05,
-      _DIRi,
-      0,
-      () => DisableInsightRulesInput$,
-      () => DisableInsightRulesOutput$
-    ];
-    var DisassociateDatasetKmsKey$ = [
-      9,
-      n05,
-      _DDKK,
-      2,
-      () => DisassociateDatasetKmsKeyInput$,
-      () => DisassociateDatasetKmsKeyOutput$
-    ];
-    var EnableAlarmActions$ = [
-      9,
-      n05,
-      _EAA,
-      0,
-      () => EnableAlarmActionsInput$,
-      () => __Unit
-    ];
-    var EnableInsightRules$ = [
-      9,
-      n05,
-      _EIR,
-      0,
-      () => EnableInsightRulesInput$,
-      () => EnableInsightRulesOutput$
-    ];
-    var GetAlarmMuteRule$ = [
-      9,
-      n05,
-      _GAMR,
-      0,
-      () => GetAlarmMuteRuleInput$,
-      () => GetAlarmMuteRuleOutput$
-    ];
-    var GetDashboard$ = [
-      9,
-      n05,
-      _GD,
-      0,
-      () => GetDashboardInput$,
-      () => GetDashboardOutput$
-    ];
-    var GetDataset$ = [
-      9,
-      n05,
-      _GDe,
-      0,
-      () => GetDatasetInput$,
-      () => GetDatasetOutput$
-    ];
-    var GetInsightRuleReport$ = [
-      9,
-      n05,
-      _GIRR,
-      0,
-      () => GetInsightRuleReportInput$,
-      () => GetInsightRuleReportOutput$
-    ];
-    var GetMetricData$ = [
-      9,
-      n05,
-      _GMD,
-      0,
-      () => GetMetricDataInput$,
-      () => GetMetricDataOutput$
-    ];
-    var GetMetricStatistics$ = [
-      9,
-      n05,
-      _GMS,
-      0,
-      () => GetMetricStatisticsInput$,
-      () => GetMetricStatisticsOutput$
-    ];
-    var GetMetricStream$ = [
-      9,
-      n05,
-      _GMSe,
-      0,
-      () => GetMetricStreamInput$,
-      () => GetMetricStreamOutput$
-    ];
-    var GetMetricWidgetImage$ = [
-      9,
-      n05,
-      _GMWI,
-      0,
-      () => GetMetricWidgetImageInput$,
-      () => GetMetricWidgetImageOutput$
-    ];
-    var GetOTelEnrichment$ = [
-      9,
-      n05,
-      _GOTE,
-      0,
-      () => GetOTelEnrichmentInput$,
-      () => GetOTelEnrichmentOutput$
-    ];
-    var GetResourceMetricsConfiguration$ = [
-      9,
-      n05,
-      _GRMC,
-      0,
-      () => GetResourceMetricsConfigurationInput$,
-      () => GetResourceMetricsConfigurationOutput$
-    ];
-    var ListAlarmMuteRules$ = [
-      9,
-      n05,
-      _LAMR,
-      0,
-      () => ListAlarmMuteRulesInput$,
-      () => ListAlarmMuteRulesOutput$
-    ];
-    var ListDashboards$ = [
-      9,
-      n05,
-      _LD,
-      0,
-      () => ListDashboardsInput$,
-      () => ListDashboardsOutput$
-    ];
-    var ListManagedInsightRules$ = [
-      9,
-      n05,
-      _LMIR,
-      0,
-      () => ListManagedInsightRulesInput$,
-      () => ListManagedInsightRulesOutput$
-    ];
-    var ListMetrics$ = [
-      9,
-      n05,
-      _LMi,
-      0,
-      () => ListMetricsInput$,
-      () => ListMetricsOutput$
-    ];
-    var ListMetricStreams$ = [
-      9,
-      n05,
-      _LMS,
-      0,
-      () => ListMetricStreamsInput$,
-      () => ListMetricStreamsOutput$
-    ];
-    var ListTagsForResource$ = [
-      9,
-      n05,
-      _LTFR,
-      0,
-      () => ListTagsForResourceInput$,
-      () => ListTagsForResourceOutput$
-    ];
-    var PutAlarmMuteRule$ = [
-      9,
-      n05,
-      _PAMR,
-      0,
-      () => PutAlarmMuteRuleInput$,
-      () => __Unit
-    ];
-    var PutAnomalyDetector$ = [
-      9,
-      n05,
-      _PAD,
-      0,
-      () => PutAnomalyDetectorInput$,
-      () => PutAnomalyDetectorOutput$
-    ];
-    var PutCompositeAlarm$ = [
-      9,
-      n05,
-      _PCA,
-      0,
-      () => PutCompositeAlarmInput$,
-      () => __Unit
-    ];
-    var PutDashboard$ = [
-      9,
-      n05,
-      _PD,
-      0,
-      () => PutDashboardInput$,
-      () => PutDashboardOutput$
-    ];
-    var PutInsightRule$ = [
-      9,
-      n05,
-      _PIR,
-      0,
-      () => PutInsightRuleInput$,
-      () => PutInsightRuleOutput$
-    ];
-    var PutLogAlarm$ = [
-      9,
-      n05,
-      _PLA,
-      0,
-      () => PutLogAlarmInput$,
-      () => __Unit
-    ];
-    var PutManagedInsightRules$ = [
-      9,
-      n05,
-      _PMIR,
-      0,
-      () => PutManagedInsightRulesInput$,
-      () => PutManagedInsightRulesOutput$
-    ];
-    var PutMetricAlarm$ = [
-      9,
-      n05,
-      _PMA,
-      0,
-      () => PutMetricAlarmInput$,
-      () => __Unit
-    ];
-    var PutMetricData$ = [
-      9,
-      n05,
-      _PMD,
-      0,
-      () => PutMetricDataInput$,
-      () => __Unit
-    ];
-    var PutMetricStream$ = [
-      9,
-      n05,
-      _PMS,
-      0,
-      () => PutMetricStreamInput$,
-      () => PutMetricStreamOutput$
-    ];
-    var SetAlarmState$ = [
-      9,
-      n05,
-      _SAS,
-      0,
-      () => SetAlarmStateInput$,
-      () => __Unit
-    ];
-    var StartMetricStreams$ = [
-      9,
-      n05,
-      _SMS,
-      0,
-      () => StartMetricStreamsInput$,
-      () => StartMetricStreamsOutput$
-    ];
-    var StartOTelEnrichment$ = [
-      9,
-      n05,
-      _SOTE,
-      0,
-      () => StartOTelEnrichmentInput$,
-      () => StartOTelEnrichmentOutput$
-    ];
-    var StopMetricStreams$ = [
-      9,
-      n05,
-      _SMSt,
-      0,
-      () => StopMetricStreamsInput$,
-      () => StopMetricStreamsOutput$
-    ];
-    var StopOTelEnrichment$ = [
-      9,
-      n05,
-      _SOTEt,
-      0,
-      () => StopOTelEnrichmentInput$,
-      () => StopOTelEnrichmentOutput$
-    ];
-    var TagResource$ = [
-      9,
-      n05,
-      _TR,
-      0,
-      () => TagResourceInput$,
-      () => TagResourceOutput$
-    ];
-    var UntagResource$ = [
-      9,
-      n05,
-      _UR,
-      0,
-      () => UntagResourceInput$,
-      () => UntagResourceOutput$
-    ];
-    var UpdateOTelEnrichment$ = [
-      9,
-      n05,
-      _UOTE,
-      0,
-      () => UpdateOTelEnrichmentInput$,
-      () => UpdateOTelEnrichmentOutput$
-    ];
-    var UpdateResourceMetricsConfiguration$ = [
-      9,
-      n05,
-      _URMC,
-      0,
-      () => UpdateResourceMetricsConfigurationInput$,
-      () => UpdateResourceMetricsConfigurationOutput$
-    ];
-    var getRuntimeConfig$1 = (config) => {
-      return {
-        apiVersion: "2010-08-01",
-        base64Decoder: config?.base64Decoder ?? fromBase642,
-        base64Encoder: config?.base64Encoder ?? toBase643,
-        disableHostPrefix: config?.disableHostPrefix ?? false,
-        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver5,
-        extensions: config?.extensions ?? [],
-        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultCloudWatchHttpAuthSchemeProvider,
-        httpAuthSchemes: config?.httpAuthSchemes ?? [
-          {
-            schemeId: "aws.auth#sigv4",
-            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
-            signer: new AwsSdkSigV4Signer2()
-          }
-        ],
-        logger: config?.logger ?? new NoOpLogger2(),
-        protocol: config?.protocol ?? AwsJson1_0Protocol2,
-        protocolSettings: config?.protocolSettings ?? {
-          defaultNamespace: "com.amazonaws.cloudwatch",
-          errorTypeRegistries: errorTypeRegistries5,
-          xmlNamespace: "http://monitoring.amazonaws.com/doc/2010-08-01/",
-          version: "2010-08-01",
-          serviceTarget: "GraniteServiceVersion20100801",
-          awsQueryCompatible: true
-        },
-        serviceId: config?.serviceId ?? "CloudWatch",
-        sha256: config?.sha256 ?? Sha256,
-        urlParser: config?.urlParser ?? parseUrl2,
-        utf8Decoder: config?.utf8Decoder ?? fromUtf83,
-        utf8Encoder: config?.utf8Encoder ?? toUtf83
-      };
-    };
-    var getRuntimeConfig9 = (config) => {
-      emitWarningIfUnsupportedVersion3(process.version);
-      const defaultsMode = resolveDefaultsModeConfig2(config);
-      const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode2);
-      const clientSharedValues = getRuntimeConfig$1(config);
-      emitWarningIfUnsupportedVersion$1(process.version);
-      const loaderConfig = {
-        profile: config?.profile,
-        logger: clientSharedValues.logger
-      };
-      return {
-        ...clientSharedValues,
-        ...config,
-        runtime: "node",
-        defaultsMode,
-        authSchemePreference: config?.authSchemePreference ?? loadConfig2(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2, loaderConfig),
-        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength2,
-        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
-        defaultSocketTimeout: getDefaultSocketTimeout2(config?.requestHandler, 9e5),
-        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider2({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
-        disableRequestCompression: config?.disableRequestCompression ?? loadConfig2(NODE_DISABLE_REQUEST_COMPRESSION_CONFIG_OPTIONS, config),
-        maxAttempts: config?.maxAttempts ?? loadConfig2(NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, config),
-        region: config?.region ?? loadConfig2(NODE_REGION_CONFIG_OPTIONS2, { ...NODE_REGION_CONFIG_FILE_OPTIONS2, ...loaderConfig }),
-        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
-        requestMinCompressionSizeBytes: config?.requestMinCompressionSizeBytes ?? loadConfig2(NODE_REQUEST_MIN_COMPRESSION_SIZE_BYTES_CONFIG_OPTIONS, config),
-        retryMode: config?.retryMode ?? loadConfig2({
-          ...NODE_RETRY_MODE_CONFIG_OPTIONS2,
-          default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE2
-        }, config),
-        streamCollector: config?.streamCollector ?? streamCollector7,
-        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig2(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
-        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig2(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
-        userAgentAppId: config?.userAgentAppId ?? loadConfig2(NODE_APP_ID_CONFIG_OPTIONS2, loaderConfig)
-      };
-    };
-    var getHttpAuthExtensionConfiguration5 = (runtimeConfig) => {
-      const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
-      let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
-      let _credentials = runtimeConfig.credentials;
-      return {
-        setHttpAuthScheme(httpAuthScheme) {
-          const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
-          if (index === -1) {
-            _httpAuthSchemes.push(httpAuthScheme);
-          } else {
-            _httpAuthSchemes.splice(index, 1, httpAuthScheme);
-          }
-        },
-        httpAuthSchemes() {
-          return _httpAuthSchemes;
-        },
-        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
-          _httpAuthSchemeProvider = httpAuthSchemeProvider;
-        },
-        httpAuthSchemeProvider() {
-          return _httpAuthSchemeProvider;
-        },
-        setCredentials(credentials) {
-          _credentials = credentials;
-        },
-        credentials() {
-          return _credentials;
-        }
-      };
-    };
-    var resolveHttpAuthRuntimeConfig5 = (config) => {
-      return {
-        httpAuthSchemes: config.httpAuthSchemes(),
-        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
-        credentials: config.credentials()
-      };
-    };
-    var resolveRuntimeExtensions5 = (runtimeConfig, extensions) => {
-      const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration2(runtimeConfig), getDefaultExtensionConfiguration2(runtimeConfig), getHttpHandlerExtensionConfiguration2(runtimeConfig), getHttpAuthExtensionConfiguration5(runtimeConfig));
-      extensions.forEach((extension) => extension.configure(extensionConfiguration));
-      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration2(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig2(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
-    };
-    var CloudWatchClient = class extends Client2 {
-      config;
-      constructor(...[configuration]) {
-        const _config_0 = getRuntimeConfig9(configuration || {});
-        super(_config_0);
-        this.initConfig = _config_0;
-        const _config_1 = resolveClientEndpointParameters5(_config_0);
-        const _config_2 = resolveUserAgentConfig2(_config_1);
-        const _config_3 = resolveRetryConfig2(_config_2);
-        const _config_4 = resolveRegionConfig2(_config_3);
-        const _config_5 = resolveHostHeaderConfig2(_config_4);
-        const _config_6 = resolveEndpointConfig2(_config_5);
-        const _config_7 = resolveHttpAuthSchemeConfig5(_config_6);
-        const _config_8 = resolveCompressionConfig(_config_7);
-        const _config_9 = resolveRuntimeExtensions5(_config_8, configuration?.extensions || []);
-        this.config = _config_9;
-        this.middlewareStack.use(getSchemaSerdePlugin2(this.config));
-        this.middlewareStack.use(getUserAgentPlugin2(this.config));
-        this.middlewareStack.use(getRetryPlugin2(this.config));
-        this.middlewareStack.use(getContentLengthPlugin2(this.config));
-        this.middlewareStack.use(getHostHeaderPlugin2(this.config));
-        this.middlewareStack.use(getLoggerPlugin2(this.config));
-        this.middlewareStack.use(getRecursionDetectionPlugin2(this.config));
-        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin2(this.config, {
-          httpAuthSchemeParametersProvider: defaultCloudWatchHttpAuthSchemeParametersProvider,
-          identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig2({
-            "aws.auth#sigv4": config.credentials
-          })
-        }));
-        this.middlewareStack.use(getHttpSigningPlugin2(this.config));
-      }
-      destroy() {
-        super.destroy();
-      }
-    };
-    var command5 = makeBuilder2(commonParams5, "GraniteServiceVersion20100801", "CloudWatchClient", getEndpointPlugin2);
-    var _ep05 = {};
-    var _mw05 = (Command3, cs, config, o3) => [];
-    var _mw1 = (Command3, cs, config, o3) => [
-      getCompressionPlugin(config, {
-        encodings: ["gzip"]
-      })
-    ];
-    var AssociateDatasetKmsKeyCommand = class extends command5(_ep05, _mw05, "AssociateDatasetKmsKey", AssociateDatasetKmsKey$) {
-    };
-    var CreateResourceMetricsConfigurationCommand = class extends command5(_ep05, _mw05, "CreateResourceMetricsConfiguration", CreateResourceMetricsConfiguration$) {
-    };
-    var DeleteAlarmMuteRuleCommand = class extends command5(_ep05, _mw05, "DeleteAlarmMuteRule", DeleteAlarmMuteRule$) {
-    };
-    var DeleteAlarmsCommand = class extends command5(_ep05, _mw05, "DeleteAlarms", DeleteAlarms$) {
-    };
-    var DeleteAnomalyDetectorCommand = class extends command5(_ep05, _mw05, "DeleteAnomalyDetector", DeleteAnomalyDetector$) {
-    };
-    var DeleteDashboardsCommand = class extends command5(_ep05, _mw05, "DeleteDashboards", DeleteDashboards$) {
-    };
-    var DeleteInsightRulesCommand = class extends command5(_ep05, _mw05, "DeleteInsightRules", DeleteInsightRules$) {
-    };
-    var DeleteMetricStreamCommand = class extends command5(_ep05, _mw05, "DeleteMetricStream", DeleteMetricStream$) {
-    };
-    var DeleteResourceMetricsConfigurationCommand = class extends command5(_ep05, _mw05, "DeleteResourceMetricsConfiguration", DeleteResourceMetricsConfiguration$) {
-    };
-    var DescribeAlarmContributorsCommand = class extends command5(_ep05, _mw05, "DescribeAlarmContributors", DescribeAlarmContributors$) {
-    };
-    var DescribeAlarmHistoryCommand = class extends command5(_ep05, _mw05, "DescribeAlarmHistory", DescribeAlarmHistory$) {
-    };
-    var DescribeAlarmsCommand = class extends command5(_ep05, _mw05, "DescribeAlarms", DescribeAlarms$) {
-    };
-    var DescribeAlarmsForMetricCommand = class extends command5(_ep05, _mw05, "DescribeAlarmsForMetric", DescribeAlarmsForMetric$) {
-    };
-    var DescribeAnomalyDetectorsCommand = class extends command5(_ep05, _mw05, "DescribeAnomalyDetectors", DescribeAnomalyDetectors$) {
-    };
-    var DescribeInsightRulesCommand = class extends command5(_ep05, _mw05, "DescribeInsightRules", DescribeInsightRules$) {
-    };
-    var DisableAlarmActionsCommand = class extends command5(_ep05, _mw05, "DisableAlarmActions", DisableAlarmActions$) {
-    };
-    var DisableInsightRulesCommand = class extends command5(_ep05, _mw05, "DisableInsightRules", DisableInsightRules$) {
-    };
-    var DisassociateDatasetKmsKeyCommand = class extends command5(_ep05, _mw05, "DisassociateDatasetKmsKey", DisassociateDatasetKmsKey$) {
-    };
-    var EnableAlarmActionsCommand = class extends command5(_ep05, _mw05, "EnableAlarmActions", EnableAlarmActions$) {
-    };
-    var EnableInsightRulesCommand = class extends command5(_ep05, _mw05, "EnableInsightRules", EnableInsightRules$) {
-    };
-    var GetAlarmMuteRuleCommand = class extends command5(_ep05, _mw05, "GetAlarmMuteRule", GetAlarmMuteRule$) {
-    };
-    var GetDashboardCommand = class extends command5(_ep05, _mw05, "GetDashboard", GetDashboard$) {
-    };
-    var GetDatasetCommand = class extends command5(_ep05, _mw05, "GetDataset", GetDataset$) {
-    };
-    var GetInsightRuleReportCommand = class extends command5(_ep05, _mw05, "GetInsightRuleReport", GetInsightRuleReport$) {
-    };
-    var GetMetricDataCommand2 = class extends command5(_ep05, _mw05, "GetMetricData", GetMetricData$) {
-    };
-    var GetMetricStatisticsCommand = class extends command5(_ep05, _mw05, "GetMetricStatistics", GetMetricStatistics$) {
-    };
-    var GetMetricStreamCommand = class extends command5(_ep05, _mw05, "GetMetricStream", GetMetricStream$) {
-    };
-    var GetMetricWidgetImageCommand = class extends command5(_ep05, _mw05, "GetMetricWidgetImage", GetMetricWidgetImage$) {
-    };
-    var GetOTelEnrichmentCommand = class extends command5(_ep05, _mw05, "GetOTelEnrichment", GetOTelEnrichment$) {
-    };
-    var GetResourceMetricsConfigurationCommand = class extends command5(_ep05, _mw05, "GetResourceMetricsConfiguration", GetResourceMetricsConfiguration$) {
-    };
-    var ListAlarmMuteRulesCommand = class extends command5(_ep05, _mw05, "ListAlarmMuteRules", ListAlarmMuteRules$) {
-    };
-    var ListDashboardsCommand = class extends command5(_ep05, _mw05, "ListDashboards", ListDashboards$) {
-    };
-    var ListManagedInsightRulesCommand = class extends command5(_ep05, _mw05, "ListManagedInsightRules", ListManagedInsightRules$) {
-    };
-    var ListMetricsCommand = class extends command5(_ep05, _mw05, "ListMetrics", ListMetrics$) {
-    };
-    var ListMetricStreamsCommand = class extends command5(_ep05, _mw05, "ListMetricStreams", ListMetricStreams$) {
-    };
-    var ListTagsForResourceCommand = class extends command5(_ep05, _mw05, "ListTagsForResource", ListTagsForResource$) {
-    };
-    var PutAlarmMuteRuleCommand = class extends command5(_ep05, _mw05, "PutAlarmMuteRule", PutAlarmMuteRule$) {
-    };
-    var PutAnomalyDetectorCommand = class extends command5(_ep05, _mw05, "PutAnomalyDetector", PutAnomalyDetector$) {
-    };
-    var PutCompositeAlarmCommand = class extends command5(_ep05, _mw05, "PutCompositeAlarm", PutCompositeAlarm$) {
-    };
-    var PutDashboardCommand = class extends command5(_ep05, _mw05, "PutDashboard", PutDashboard$) {
-    };
-    var PutInsightRuleCommand = class extends command5(_ep05, _mw05, "PutInsightRule", PutInsightRule$) {
-    };
-    var PutLogAlarmCommand = class extends command5(_ep05, _mw05, "PutLogAlarm", PutLogAlarm$) {
-    };
-    var PutManagedInsightRulesCommand = class extends command5(_ep05, _mw05, "PutManagedInsightRules", PutManagedInsightRules$) {
-    };
-    var PutMetricAlarmCommand = class extends command5(_ep05, _mw05, "PutMetricAlarm", PutMetricAlarm$) {
-    };
-    var PutMetricDataCommand = class extends command5(_ep05, _mw1, "PutMetricData", PutMetricData$) {
-    };
-    var PutMetricStreamCommand = class extends command5(_ep05, _mw05, "PutMetricStream", PutMetricStream$) {
-    };
-    var SetAlarmStateCommand = class extends command5(_ep05, _mw05, "SetAlarmState", SetAlarmState$) {
-    };
-    var StartMetricStreamsCommand = class extends command5(_ep05, _mw05, "StartMetricStreams", StartMetricStreams$) {
-    };
-    var StartOTelEnrichmentCommand = class extends command5(_ep05, _mw05, "StartOTelEnrichment", StartOTelEnrichment$) {
-    };
-    var StopMetricStreamsCommand = class extends command5(_ep05, _mw05, "StopMetricStreams", StopMetricStreams$) {
-    };
-    var StopOTelEnrichmentCommand = class extends command5(_ep05, _mw05, "StopOTelEnrichment", StopOTelEnrichment$) {
-    };
-    var TagResourceCommand = class extends command5(_ep05, _mw05, "TagResource", TagResource$) {
-    };
-    var UntagResourceCommand = class extends command5(_ep05, _mw05, "UntagResource", UntagResource$) {
-    };
-    var UpdateOTelEnrichmentCommand = class extends command5(_ep05, _mw05, "UpdateOTelEnrichment", UpdateOTelEnrichment$) {
-    };
-    var UpdateResourceMetricsConfigurationCommand = class extends command5(_ep05, _mw05, "UpdateResourceMetricsConfiguration", UpdateResourceMetricsConfiguration$) {
-    };
-    var paginateDescribeAlarmHistory = createPaginator2(CloudWatchClient, DescribeAlarmHistoryCommand, "NextToken", "NextToken", "MaxRecords");
-    var paginateDescribeAlarms = createPaginator2(CloudWatchClient, DescribeAlarmsCommand, "NextToken", "NextToken", "MaxRecords");
-    var paginateDescribeAnomalyDetectors = createPaginator2(CloudWatchClient, DescribeAnomalyDetectorsCommand, "NextToken", "NextToken", "MaxResults");
-    var paginateDescribeInsightRules = createPaginator2(CloudWatchClient, DescribeInsightRulesCommand, "NextToken", "NextToken", "MaxResults");
-    var paginateGetMetricData = createPaginator2(CloudWatchClient, GetMetricDataCommand2, "NextToken", "NextToken", "MaxDatapoints");
-    var paginateListAlarmMuteRules = createPaginator2(CloudWatchClient, ListAlarmMuteRulesCommand, "NextToken", "NextToken", "MaxRecords");
-    var paginateListDashboards = createPaginator2(CloudWatchClient, ListDashboardsCommand, "NextToken", "NextToken", "");
-    var paginateListManagedInsightRules = createPaginator2(CloudWatchClient, ListManagedInsightRulesCommand, "NextToken", "NextToken", "MaxResults");
-    var paginateListMetrics = createPaginator2(CloudWatchClient, ListMetricsCommand, "NextToken", "NextToken", "");
-    var paginateListMetricStreams = createPaginator2(CloudWatchClient, ListMetricStreamsCommand, "NextToken", "NextToken", "MaxResults");
-    var checkState$3 = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new DescribeAlarmsCommand(input));
-        reason = result;
-        try {
-          const returnComparator = () => {
-            let flat_1 = [].concat(...result.MetricAlarms);
-            return flat_1.length > 0;
-          };
-          if (returnComparator() == true) {
-            return { state: WaiterState2.SUCCESS, reason };
-          }
-        } catch (e6) {
-        }
-      } catch (exception) {
-        reason = exception;
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForAlarmExists = async (params, input) => {
-      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
-    };
-    var waitUntilAlarmExists = async (params, input) => {
-      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
-      return checkExceptions2(result);
-    };
-    var checkState$2 = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new GetAlarmMuteRuleCommand(input));
-        reason = result;
-        return { state: WaiterState2.SUCCESS, reason };
-      } catch (exception) {
-        reason = exception;
-        if (exception.name === "ResourceNotFoundException") {
-          return { state: WaiterState2.RETRY, reason };
-        }
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForAlarmMuteRuleExists = async (params, input) => {
-      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
-    };
-    var waitUntilAlarmMuteRuleExists = async (params, input) => {
-      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
-      return checkExceptions2(result);
-    };
-    var checkState$1 = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new DescribeAlarmsCommand(input));
-        reason = result;
-        try {
-          const returnComparator = () => {
-            let flat_1 = [].concat(...result.CompositeAlarms);
-            return flat_1.length > 0;
-          };
-          if (returnComparator() == true) {
-            return { state: WaiterState2.SUCCESS, reason };
-          }
-        } catch (e6) {
-        }
-      } catch (exception) {
-        reason = exception;
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForCompositeAlarmExists = async (params, input) => {
-      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
-    };
-    var waitUntilCompositeAlarmExists = async (params, input) => {
-      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
-      return checkExceptions2(result);
-    };
-    var checkState = async (client, input) => {
-      let reason;
-      try {
-        let result = await client.send(new DescribeAlarmsCommand(input));
-        reason = result;
-        try {
-          const returnComparator = () => {
-            let flat_1 = [].concat(...result.LogAlarms);
-            return flat_1.length > 0;
-          };
-          if (returnComparator() == true) {
-            return { state: WaiterState2.SUCCESS, reason };
-          }
-        } catch (e6) {
-        }
-      } catch (exception) {
-        reason = exception;
-      }
-      return { state: WaiterState2.RETRY, reason };
-    };
-    var waitForLogAlarmExists = async (params, input) => {
-      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
-      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
-    };
-    var waitUntilLogAlarmExists = async (params, input) => {
-      const serviceDefaults = { minDelay: 5, maxDelay: 120 };
-      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
-      return checkExceptions2(result);
-    };
-    var commands5 = {
-      AssociateDatasetKmsKeyCommand,
-      CreateResourceMetricsConfigurationCommand,
-      DeleteAlarmMuteRuleCommand,
-      DeleteAlarmsCommand,
-      DeleteAnomalyDetectorCommand,
-      DeleteDashboardsCommand,
-      DeleteInsightRulesCommand,
-      DeleteMetricStreamCommand,
-      DeleteResourceMetricsConfigurationCommand,
-      DescribeAlarmContributorsCommand,
-      DescribeAlarmHistoryCommand,
-      DescribeAlarmsCommand,
-      DescribeAlarmsForMetricCommand,
-      DescribeAnomalyDetectorsCommand,
-      DescribeInsightRulesCommand,
-      DisableAlarmActionsCommand,
-      DisableInsightRulesCommand,
-      DisassociateDatasetKmsKeyCommand,
-      EnableAlarmActionsCommand,
-      EnableInsightRulesCommand,
-      GetAlarmMuteRuleCommand,
-      GetDashboardCommand,
-      GetDatasetCommand,
-      GetInsightRuleReportCommand,
-      GetMetricDataCommand: GetMetricDataCommand2,
-      GetMetricStatisticsCommand,
-      GetMetricStreamCommand,
-      GetMetricWidgetImageCommand,
-      GetOTelEnrichmentCommand,
-      GetResourceMetricsConfigurationCommand,
-      ListAlarmMuteRulesCommand,
-      ListDashboardsCommand,
-      ListManagedInsightRulesCommand,
-      ListMetricsCommand,
-      ListMetricStreamsCommand,
-      ListTagsForResourceCommand,
-      PutAlarmMuteRuleCommand,
-      PutAnomalyDetectorCommand,
-      PutCompositeAlarmCommand,
-      PutDashboardCommand,
-      PutInsightRuleCommand,
-      PutLogAlarmCommand,
-      PutManagedInsightRulesCommand,
-      PutMetricAlarmCommand,
-      PutMetricDataCommand,
-      PutMetricStreamCommand,
-      SetAlarmStateCommand,
-      StartMetricStreamsCommand,
-      StartOTelEnrichmentCommand,
-      StopMetricStreamsCommand,
-      StopOTelEnrichmentCommand,
-      TagResourceCommand,
-      UntagResourceCommand,
-      UpdateOTelEnrichmentCommand,
-      UpdateResourceMetricsConfigurationCommand
-    };
-    var paginators = {
-      paginateDescribeAlarmHistory,
-      paginateDescribeAlarms,
-      paginateDescribeAnomalyDetectors,
-      paginateDescribeInsightRules,
-      paginateGetMetricData,
-      paginateListAlarmMuteRules,
-      paginateListDashboards,
-      paginateListManagedInsightRules,
-      paginateListMetrics,
-      paginateListMetricStreams
-    };
-    var waiters = {
-      waitUntilAlarmExists,
-      waitUntilCompositeAlarmExists,
-      waitUntilLogAlarmExists,
-      waitUntilAlarmMuteRuleExists
-    };
-    var CloudWatch = class extends CloudWatchClient {
-    };
-    createAggregatedClient2(commands5, CloudWatch, { paginators, waiters });
-    var ActionsSuppressedBy = {
-      Alarm: "Alarm",
-      ExtensionPeriod: "ExtensionPeriod",
-      WaitPeriod: "WaitPeriod"
-    };
-    var AlarmType = {
-      CompositeAlarm: "CompositeAlarm",
-      LogAlarm: "LogAlarm",
-      MetricAlarm: "MetricAlarm"
-    };
-    var HistoryItemType = {
-      Action: "Action",
-      AlarmContributorAction: "AlarmContributorAction",
-      AlarmContributorStateUpdate: "AlarmContributorStateUpdate",
-      ConfigurationUpdate: "ConfigurationUpdate",
-      StateUpdate: "StateUpdate"
-    };
-    var AlarmMuteRuleStatus = {
-      ACTIVE: "ACTIVE",
-      EXPIRED: "EXPIRED",
-      SCHEDULED: "SCHEDULED"
-    };
-    var AnomalyDetectorAdaptationSpeed = {
-      FAST: "FAST",
-      NORMAL: "NORMAL",
-      SLOW: "SLOW"
-    };
-    var AnomalyDetectorOutlierFilteringStrength = {
-      MINIMAL: "MINIMAL",
-      MODERATE: "MODERATE",
-      STRICT: "STRICT"
-    };
-    var StandardUnit = {
-      Bits: "Bits",
-      Bits_Second: "Bits/Second",
-      Bytes: "Bytes",
-      Bytes_Second: "Bytes/Second",
-      Count: "Count",
-      Count_Second: "Count/Second",
-      Gigabits: "Gigabits",
-      Gigabits_Second: "Gigabits/Second",
-      Gigabytes: "Gigabytes",
-      Gigabytes_Second: "Gigabytes/Second",
-      Kilobits: "Kilobits",
-      Kilobits_Second: "Kilobits/Second",
-      Kilobytes: "Kilobytes",
-      Kilobytes_Second: "Kilobytes/Second",
-      Megabits: "Megabits",
-      Megabits_Second: "Megabits/Second",
-      Megabytes: "Megabytes",
-      Megabytes_Second: "Megabytes/Second",
-      Microseconds: "Microseconds",
-      Milliseconds: "Milliseconds",
-      None: "None",
-      Percent: "Percent",
-      Seconds: "Seconds",
-      Terabits: "Terabits",
-      Terabits_Second: "Terabits/Second",
-      Terabytes: "Terabytes",
-      Terabytes_Second: "Terabytes/Second"
-    };
-    var AnomalyDetectorStateValue = {
-      PENDING_TRAINING: "PENDING_TRAINING",
-      TRAINED: "TRAINED",
-      TRAINED_INSUFFICIENT_DATA: "TRAINED_INSUFFICIENT_DATA"
-    };
-    var AnomalyDetectorType = {
-      METRIC_MATH: "METRIC_MATH",
-      SINGLE_METRIC: "SINGLE_METRIC"
-    };
-    var ComparisonOperator = {
-      GreaterThanOrEqualToThreshold: "GreaterThanOrEqualToThreshold",
-      GreaterThanThreshold: "GreaterThanThreshold",
-      GreaterThanUpperThreshold: "GreaterThanUpperThreshold",
-      LessThanLowerOrGreaterThanUpperThreshold: "LessThanLowerOrGreaterThanUpperThreshold",
-      LessThanLowerThreshold: "LessThanLowerThreshold",
-      LessThanOrEqualToThreshold: "LessThanOrEqualToThreshold",
-      LessThanThreshold: "LessThanThreshold"
-    };
-    var StateValue = {
-      ALARM: "ALARM",
-      INSUFFICIENT_DATA: "INSUFFICIENT_DATA",
-      OK: "OK"
-    };
-    var ScanBy = {
-      TIMESTAMP_ASCENDING: "TimestampAscending",
-      TIMESTAMP_DESCENDING: "TimestampDescending"
-    };
-    var EvaluationState = {
-      EVALUATION_ERROR: "EVALUATION_ERROR",
-      EVALUATION_FAILURE: "EVALUATION_FAILURE",
-      PARTIAL_DATA: "PARTIAL_DATA"
-    };
-    var Statistic = {
-      Average: "Average",
-      Maximum: "Maximum",
-      Minimum: "Minimum",
-      SampleCount: "SampleCount",
-      Sum: "Sum"
-    };
-    var StatusCode = {
-      COMPLETE: "Complete",
-      FORBIDDEN: "Forbidden",
-      INTERNAL_ERROR: "InternalError",
-      PARTIAL_DATA: "PartialData"
-    };
-    var MetricStreamOutputFormat = {
-      JSON: "json",
-      OPEN_TELEMETRY_0_7: "opentelemetry0.7",
-      OPEN_TELEMETRY_1_0: "opentelemetry1.0"
-    };
-    var OTelEnrichmentStatus = {
-      RUNNING: "Running",
-      STOPPED: "Stopped"
-    };
-    var RecentlyActive = {
-      PT3H: "PT3H"
-    };
-    exports.ActionConfiguration$ = ActionConfiguration$;
-    exports.ActionsSuppressedBy = ActionsSuppressedBy;
-    exports.AlarmContributor$ = AlarmContributor$;
-    exports.AlarmHistoryItem$ = AlarmHistoryItem$;
-    exports.AlarmMuteRuleStatus = AlarmMuteRuleStatus;
-    exports.AlarmMuteRuleSummary$ = AlarmMuteRuleSummary$;
-    exports.AlarmPromQLCriteria$ = AlarmPromQLCriteria$;
-    exports.AlarmTagsPropagation$ = AlarmTagsPropagation$;
-    exports.AlarmType = AlarmType;
-    exports.AnomalyDetector$ = AnomalyDetector$;
-    exports.AnomalyDetectorAdaptationSpeed = AnomalyDetectorAdaptationSpeed;
-    exports.AnomalyDetectorConfiguration$ = AnomalyDetectorConfiguration$;
-    exports.AnomalyDetectorOutlierFilteringStrength = AnomalyDetectorOutlierFilteringStrength;
-    exports.AnomalyDetectorStateValue = AnomalyDetectorStateValue;
-    exports.AnomalyDetectorType = AnomalyDetectorType;
-    exports.AssociateDatasetKmsKey$ = AssociateDatasetKmsKey$;
-    exports.AssociateDatasetKmsKeyCommand = AssociateDatasetKmsKeyCommand;
-    exports.AssociateDatasetKmsKeyInput$ = AssociateDatasetKmsKeyInput$;
-    exports.AssociateDatasetKmsKeyOutput$ = AssociateDatasetKmsKeyOutput$;
-    exports.CloudWatch = CloudWatch;
-    exports.CloudWatchClient = CloudWatchClient;
-    exports.CloudWatchServiceException = CloudWatchServiceException;
-    exports.CloudWatchServiceException$ = CloudWatchServiceException$;
-    exports.ComparisonOperator = ComparisonOperator;
-    exports.CompositeAlarm$ = CompositeAlarm$;
-    exports.ConcurrentModificationException = ConcurrentModificationException;
-    exports.ConcurrentModificationException$ = ConcurrentModificationException$;
-    exports.ConflictException = ConflictException;
-    exports.ConflictException$ = ConflictException$;
-    exports.CreateResourceMetricsConfiguration$ = CreateResourceMetricsConfiguration$;
-    exports.CreateResourceMetricsConfigurationCommand = CreateResourceMetricsConfigurationCommand;
-    exports.CreateResourceMetricsConfigurationInput$ = CreateResourceMetricsConfigurationInput$;
-    exports.CreateResourceMetricsConfigurationOutput$ = CreateResourceMetricsConfigurationOutput$;
-    exports.DashboardEntry$ = DashboardEntry$;
-    exports.DashboardInvalidInputError = DashboardInvalidInputError;
-    exports.DashboardInvalidInputError$ = DashboardInvalidInputError$;
-    exports.DashboardNotFoundError = DashboardNotFoundError;
-    exports.DashboardNotFoundError$ = DashboardNotFoundError$;
-    exports.DashboardValidationMessage$ = DashboardValidationMessage$;
-    exports.Datapoint$ = Datapoint$;
-    exports.DeleteAlarmMuteRule$ = DeleteAlarmMuteRule$;
-    exports.DeleteAlarmMuteRuleCommand = DeleteAlarmMuteRuleCommand;
-    exports.DeleteAlarmMuteRuleInput$ = DeleteAlarmMuteRuleInput$;
-    exports.DeleteAlarms$ = DeleteAlarms$;
-    exports.DeleteAlarmsCommand = DeleteAlarmsCommand;
-    exports.DeleteAlarmsInput$ = DeleteAlarmsInput$;
-    exports.DeleteAnomalyDetector$ = DeleteAnomalyDetector$;
-    exports.DeleteAnomalyDetectorCommand = DeleteAnomalyDetectorCommand;
-    exports.DeleteAnomalyDetectorInput$ = DeleteAnomalyDetectorInput$;
-    exports.DeleteAnomalyDetectorOutput$ = DeleteAnomalyDetectorOutput$;
-    exports.DeleteDashboards$ = DeleteDashboards$;
-    exports.DeleteDashboardsCommand = DeleteDashboardsCommand;
-    exports.DeleteDashboardsInput$ = DeleteDashboardsInput$;
-    exports.DeleteDashboardsOutput$ = DeleteDashboardsOutput$;
-    exports.DeleteInsightRules$ = DeleteInsightRules$;
-    exports.DeleteInsightRulesCommand = DeleteInsightRulesCommand;
-    exports.DeleteInsightRulesInput$ = DeleteInsightRulesInput$;
-    exports.DeleteInsightRulesOutput$ = DeleteInsightRulesOutput$;
-    exports.DeleteMetricStream$ = DeleteMetricStream$;
-    exports.DeleteMetricStreamCommand = DeleteMetricStreamCommand;
-    exports.DeleteMetricStreamInput$ = DeleteMetricStreamInput$;
-    exports.DeleteMetricStreamOutput$ = DeleteMetricStreamOutput$;
-    exports.DeleteResourceMetricsConfiguration$ = DeleteResourceMetricsConfiguration$;
-    exports.DeleteResourceMetricsConfigurationCommand = DeleteResourceMetricsConfigurationCommand;
-    exports.DeleteResourceMetricsConfigurationInput$ = DeleteResourceMetricsConfigurationInput$;
-    exports.DeleteResourceMetricsConfigurationOutput$ = DeleteResourceMetricsConfigurationOutput$;
-    exports.DescribeAlarmContributors$ = DescribeAlarmContributors$;
-    exports.DescribeAlarmContributorsCommand = DescribeAlarmContributorsCommand;
-    exports.DescribeAlarmContributorsInput$ = DescribeAlarmContributorsInput$;
-    exports.DescribeAlarmContributorsOutput$ = DescribeAlarmContributorsOutput$;
-    exports.DescribeAlarmHistory$ = DescribeAlarmHistory$;
-    exports.DescribeAlarmHistoryCommand = DescribeAlarmHistoryCommand;
-    exports.DescribeAlarmHistoryInput$ = DescribeAlarmHistoryInput$;
-    exports.DescribeAlarmHistoryOutput$ = DescribeAlarmHistoryOutput$;
-    exports.DescribeAlarms$ = DescribeAlarms$;
-    exports.DescribeAlarmsCommand = DescribeAlarmsCommand;
-    exports.DescribeAlarmsForMetric$ = DescribeAlarmsForMetric$;
-    exports.DescribeAlarmsForMetricCommand = DescribeAlarmsForMetricCommand;
-    exports.DescribeAlarmsForMetricInput$ = DescribeAlarmsForMetricInput$;
-    exports.DescribeAlarmsForMetricOutput$ = DescribeAlarmsForMetricOutput$;
-    exports.DescribeAlarmsInput$ = DescribeAlarmsInput$;
-    exports.DescribeAlarmsOutput$ = DescribeAlarmsOutput$;
-    exports.DescribeAnomalyDetectors$ = DescribeAnomalyDetectors$;
-    exports.DescribeAnomalyDetectorsCommand = DescribeAnomalyDetectorsCommand;
-    exports.DescribeAnomalyDetectorsInput$ = DescribeAnomalyDetectorsInput$;
-    exports.DescribeAnomalyDetectorsOutput$ = DescribeAnomalyDetectorsOutput$;
-    exports.DescribeInsightRules$ = DescribeInsightRules$;
-    exports.DescribeInsightRulesCommand = DescribeInsightRulesCommand;
-    exports.DescribeInsightRulesInput$ = DescribeInsightRulesInput$;
-    exports.DescribeInsightRulesOutput$ = DescribeInsightRulesOutput$;
-    exports.Dimension$ = Dimension$;
-    exports.DimensionFilter$ = DimensionFilter$;
-    exports.DisableAlarmActions$ = DisableAlarmActions$;
-    exports.DisableAlarmActionsCommand = DisableAlarmActionsCommand;
-    exports.DisableAlarmActionsInput$ = DisableAlarmActionsInput$;
-    exports.DisableInsightRules$ = DisableInsightRules$;
-    exports.DisableInsightRulesCommand = DisableInsightRulesCommand;
-    exports.DisableInsightRulesInput$ = DisableInsightRulesInput$;
-    exports.DisableInsightRulesOutput$ = DisableInsightRulesOutput$;
-    exports.DisassociateDatasetKmsKey$ = DisassociateDatasetKmsKey$;
-    exports.DisassociateDatasetKmsKeyCommand = DisassociateDatasetKmsKeyCommand;
-    exports.DisassociateDatasetKmsKeyInput$ = DisassociateDatasetKmsKeyInput$;
-    exports.DisassociateDatasetKmsKeyOutput$ = DisassociateDatasetKmsKeyOutput$;
-    exports.EnableAlarmActions$ = EnableAlarmActions$;
-    exports.EnableAlarmActionsCommand = EnableAlarmActionsCommand;
-    exports.EnableAlarmActionsInput$ = EnableAlarmActionsInput$;
-    exports.EnableInsightRules$ = EnableInsightRules$;
-    exports.EnableInsightRulesCommand = EnableInsightRulesCommand;
-    exports.EnableInsightRulesInput$ = EnableInsightRulesInput$;
-    exports.EnableInsightRulesOutput$ = EnableInsightRulesOutput$;
-    exports.Entity$ = Entity$;
-    exports.EntityMetricData$ = EntityMetricData$;
-    exports.EvaluationCriteria$ = EvaluationCriteria$;
-    exports.EvaluationState = EvaluationState;
-    exports.EvaluationWindow$ = EvaluationWindow$;
-    exports.GetAlarmMuteRule$ = GetAlarmMuteRule$;
-    exports.GetAlarmMuteRuleCommand = GetAlarmMuteRuleCommand;
-    exports.GetAlarmMuteRuleInput$ = GetAlarmMuteRuleInput$;
-    exports.GetAlarmMuteRuleOutput$ = GetAlarmMuteRuleOutput$;
-    exports.GetDashboard$ = GetDashboard$;
-    exports.GetDashboardCommand = GetDashboardCommand;
-    exports.GetDashboardInput$ = GetDashboardInput$;
-    exports.GetDashboardOutput$ = GetDashboardOutput$;
-    exports.GetDataset$ = GetDataset$;
-    exports.GetDatasetCommand = GetDatasetCommand;
-    exports.GetDatasetInput$ = GetDatasetInput$;
-    exports.GetDatasetOutput$ = GetDatasetOutput$;
-    exports.GetInsightRuleReport$ = GetInsightRuleReport$;
-    exports.GetInsightRuleReportCommand = GetInsightRuleReportCommand;
-    exports.GetInsightRuleReportInput$ = GetInsightRuleReportInput$;
-    exports.GetInsightRuleReportOutput$ = GetInsightRuleReportOutput$;
-    exports.GetMetricData$ = GetMetricData$;
-    exports.GetMetricDataCommand = GetMetricDataCommand2;
-    exports.GetMetricDataInput$ = GetMetricDataInput$;
-    exports.GetMetricDataOutput$ = GetMetricDataOutput$;
-    exports.GetMetricStatistics$ = GetMetricStatistics$;
-    exports.GetMetricStatisticsCommand = GetMetricStatisticsCommand;
-    exports.GetMetricStatisticsInput$ = GetMetricStatisticsInput$;
-    exports.GetMetricStatisticsOutput$ = GetMetricStatisticsOutput$;
-    exports.GetMetricStream$ = GetMetricStream$;
-    exports.GetMetricStreamCommand = GetMetricStreamCommand;
-    exports.GetMetricStreamInput$ = GetMetricStreamInput$;
-    exports.GetMetricStreamOutput$ = GetMetricStreamOutput$;
-    exports.GetMetricWidgetImage$ = GetMetricWidgetImage$;
-    exports.GetMetricWidgetImageCommand = GetMetricWidgetImageCommand;
-    exports.GetMetricWidgetImageInput$ = GetMetricWidgetImageInput$;
-    exports.GetMetricWidgetImageOutput$ = GetMetricWidgetImageOutput$;
-    exports.GetOTelEnrichment$ = GetOTelEnrichment$;
-    exports.GetOTelEnrichmentCommand = GetOTelEnrichmentCommand;
-    exports.GetOTelEnrichmentInput$ = GetOTelEnrichmentInput$;
-    exports.GetOTelEnrichmentOutput$ = GetOTelEnrichmentOutput$;
-    exports.GetResourceMetricsConfiguration$ = GetResourceMetricsConfiguration$;
-    exports.GetResourceMetricsConfigurationCommand = GetResourceMetricsConfigurationCommand;
-    exports.GetResourceMetricsConfigurationInput$ = GetResourceMetricsConfigurationInput$;
-    exports.GetResourceMetricsConfigurationOutput$ = GetResourceMetricsConfigurationOutput$;
-    exports.HistoryItemType = HistoryItemType;
-    exports.InsightRule$ = InsightRule$;
-    exports.InsightRuleContributor$ = InsightRuleContributor$;
-    exports.InsightRuleContributorDatapoint$ = InsightRuleContributorDatapoint$;
-    exports.InsightRuleMetricDatapoint$ = InsightRuleMetricDatapoint$;
-    exports.InternalServiceFault = InternalServiceFault;
-    exports.InternalServiceFault$ = InternalServiceFault$;
-    exports.InvalidFormatFault = InvalidFormatFault;
-    exports.InvalidFormatFault$ = InvalidFormatFault$;
-    exports.InvalidNextToken = InvalidNextToken;
-    exports.InvalidNextToken$ = InvalidNextToken$;
-    exports.InvalidParameterCombinationException = InvalidParameterCombinationException;
-    exports.InvalidParameterCombinationException$ = InvalidParameterCombinationException$;
-    exports.InvalidParameterValueException = InvalidParameterValueException;
-    exports.InvalidParameterValueException$ = InvalidParameterValueException$;
-    exports.KmsAccessDeniedException = KmsAccessDeniedException;
-    exports.KmsAccessDeniedException$ = KmsAccessDeniedException$;
-    exports.KmsKeyDisabledException = KmsKeyDisabledException;
-    exports.KmsKeyDisabledException$ = KmsKeyDisabledException$;
-    exports.KmsKeyNotFoundException = KmsKeyNotFoundException;
-    exports.KmsKeyNotFoundException$ = KmsKeyNotFoundException$;
-    exports.LabelOptions$ = LabelOptions$;
-    exports.LimitExceededException = LimitExceededException;
-    exports.LimitExceededException$ = LimitExceededException$;
-    exports.LimitExceededFault = LimitExceededFault;
-    exports.LimitExceededFault$ = LimitExceededFault$;
-    exports.ListAlarmMuteRules$ = ListAlarmMuteRules$;
-    exports.ListAlarmMuteRulesCommand = ListAlarmMuteRulesCommand;
-    exports.ListAlarmMuteRulesInput$ = ListAlarmMuteRulesInput$;
-    exports.ListAlarmMuteRulesOutput$ = ListAlarmMuteRulesOutput$;
-    exports.ListDashboards$ = ListDashboards$;
-    exports.ListDashboardsCommand = ListDashboardsCommand;
-    exports.ListDashboardsInput$ = ListDashboardsInput$;
-    exports.ListDashboardsOutput$ = ListDashboardsOutput$;
-    exports.ListManagedInsightRules$ = ListManagedInsightRules$;
-    exports.ListManagedInsightRulesCommand = ListManagedInsightRulesCommand;
-    exports.ListManagedInsightRulesInput$ = ListManagedInsightRulesInput$;
-    exports.ListManagedInsightRulesOutput$ = ListManagedInsightRulesOutput$;
-    exports.ListMetricStreams$ = ListMetricStreams$;
-    exports.ListMetricStreamsCommand = ListMetricStreamsCommand;
-    exports.ListMetricStreamsInput$ = ListMetricStreamsInput$;
-    exports.ListMetricStreamsOutput$ = ListMetricStreamsOutput$;
-    exports.ListMetrics$ = ListMetrics$;
-    exports.ListMetricsCommand = ListMetricsCommand;
-    exports.ListMetricsInput$ = ListMetricsInput$;
-    exports.ListMetricsOutput$ = ListMetricsOutput$;
-    exports.ListTagsForResource$ = ListTagsForResource$;
-    exports.ListTagsForResourceCommand = ListTagsForResourceCommand;
-    exports.ListTagsForResourceInput$ = ListTagsForResourceInput$;
-    exports.ListTagsForResourceOutput$ = ListTagsForResourceOutput$;
-    exports.LogAlarm$ = LogAlarm$;
-    exports.ManagedRule$ = ManagedRule$;
-    exports.ManagedRuleDescription$ = ManagedRuleDescription$;
-    exports.ManagedRuleState$ = ManagedRuleState$;
-    exports.MessageData$ = MessageData$;
-    exports.Metric$ = Metric$;
-    exports.MetricAlarm$ = MetricAlarm$;
-    exports.MetricCharacteristics$ = MetricCharacteristics$;
-    exports.MetricDataQuery$ = MetricDataQuery$;
-    exports.MetricDataResult$ = MetricDataResult$;
-    exports.MetricDatum$ = MetricDatum$;
-    exports.MetricMathAnomalyDetector$ = MetricMathAnomalyDetector$;
-    exports.MetricStat$ = MetricStat$;
-    exports.MetricStreamEntry$ = MetricStreamEntry$;
-    exports.MetricStreamFilter$ = MetricStreamFilter$;
-    exports.MetricStreamOutputFormat = MetricStreamOutputFormat;
-    exports.MetricStreamStatisticsConfiguration$ = MetricStreamStatisticsConfiguration$;
-    exports.MetricStreamStatisticsMetric$ = MetricStreamStatisticsMetric$;
-    exports.MissingRequiredParameterException = MissingRequiredParameterException;
-    exports.MissingRequiredParameterException$ = MissingRequiredParameterException$;
-    exports.MuteTargets$ = MuteTargets$;
-    exports.OTelEnrichmentMetricSelector$ = OTelEnrichmentMetricSelector$;
-    exports.OTelEnrichmentStatus = OTelEnrichmentStatus;
-    exports.PartialFailure$ = PartialFailure$;
-    exports.PutAlarmMuteRule$ = PutAlarmMuteRule$;
-    exports.PutAlarmMuteRuleCommand = PutAlarmMuteRuleCommand;
-    exports.PutAlarmMuteRuleInput$ = PutAlarmMuteRuleInput$;
-    exports.PutAnomalyDetector$ = PutAnomalyDetector$;
-    exports.PutAnomalyDetectorCommand = PutAnomalyDetectorCommand;
-    exports.PutAnomalyDetectorInput$ = PutAnomalyDetectorInput$;
-    exports.PutAnomalyDetectorOutput$ = PutAnomalyDetectorOutput$;
-    exports.PutCompositeAlarm$ = PutCompositeAlarm$;
-    exports.PutCompositeAlarmCommand = PutCompositeAlarmCommand;
-    exports.PutCompositeAlarmInput$ = PutCompositeAlarmInput$;
-    exports.PutDashboard$ = PutDashboard$;
-    exports.PutDashboardCommand = PutDashboardCommand;
-    exports.PutDashboardInput$ = PutDashboardInput$;
-    exports.PutDashboardOutput$ = PutDashboardOutput$;
-    exports.PutInsightRule$ = PutInsightRule$;
-    exports.PutInsightRuleCommand = PutInsightRuleCommand;
-    exports.PutInsightRuleInput$ = PutInsightRuleInput$;
-    exports.PutInsightRuleOutput$ = PutInsightRuleOutput$;
-    exports.PutLogAlarm$ = PutLogAlarm$;
-    exports.PutLogAlarmCommand = PutLogAlarmCommand;
-    exports.PutLogAlarmInput$ = PutLogAlarmInput$;
-    exports.PutManagedInsightRules$ = PutManagedInsightRules$;
-    exports.PutManagedInsightRulesCommand = PutManagedInsightRulesCommand;
-    exports.PutManagedInsightRulesInput$ = PutManagedInsightRulesInput$;
-    exports.PutManagedInsightRulesOutput$ = PutManagedInsightRulesOutput$;
-    exports.PutMetricAlarm$ = PutMetricAlarm$;
-    exports.PutMetricAlarmCommand = PutMetricAlarmCommand;
-    exports.PutMetricAlarmInput$ = PutMetricAlarmInput$;
-    exports.PutMetricData$ = PutMetricData$;
-    exports.PutMetricDataCommand = PutMetricDataCommand;
-    exports.PutMetricDataInput$ = PutMetricDataInput$;
-    exports.PutMetricStream$ = PutMetricStream$;
-    exports.PutMetricStreamCommand = PutMetricStreamCommand;
-    exports.PutMetricStreamInput$ = PutMetricStreamInput$;
-    exports.PutMetricStreamOutput$ = PutMetricStreamOutput$;
-    exports.Range$ = Range$;
-    exports.RecentlyActive = RecentlyActive;
-    exports.ResourceConflict = ResourceConflict;
-    exports.ResourceConflict$ = ResourceConflict$;
-    exports.ResourceMetricSelection$ = ResourceMetricSelection$;
-    exports.ResourceMetricsConfiguration$ = ResourceMetricsConfiguration$;
-    exports.ResourceNotFound = ResourceNotFound;
-    exports.ResourceNotFound$ = ResourceNotFound$;
-    exports.ResourceNotFoundException = ResourceNotFoundException2;
-    exports.ResourceNotFoundException$ = ResourceNotFoundException$2;
-    exports.Rule$ = Rule$;
-    exports.ScanBy = ScanBy;
-    exports.Schedule$ = Schedule$;
-    exports.ScheduleConfiguration$ = ScheduleConfiguration$;
-    exports.ScheduledQueryConfiguration$ = ScheduledQueryConfiguration$;
-    exports.SetAlarmState$ = SetAlarmState$;
-    exports.SetAlarmStateCommand = SetAlarmStateCommand;
-    exports.SetAlarmStateInput$ = SetAlarmStateInput$;
-    exports.SingleMetricAnomalyDetector$ = SingleMetricAnomalyDetector$;
-    exports.SlidingWindow$ = SlidingWindow$;
-    exports.StandardUnit = StandardUnit;
-    exports.StartMetricStreams$ = StartMetricStreams$;
-    exports.StartMetricStreamsCommand = StartMetricStreamsCommand;
-    exports.StartMetricStreamsInput$ = StartMetricStreamsInput$;
-    exports.StartMetricStreamsOutput$ = StartMetricStreamsOutput$;
-    exports.StartOTelEnrichment$ = StartOTelEnrichment$;
-    exports.StartOTelEnrichmentCommand = StartOTelEnrichmentCommand;
-    exports.StartOTelEnrichmentInput$ = StartOTelEnrichmentInput$;
-    exports.StartOTelEnrichmentOutput$ = StartOTelEnrichmentOutput$;
-    exports.StateValue = StateValue;
-    exports.Statistic = Statistic;
-    exports.StatisticSet$ = StatisticSet$;
-    exports.StatusCode = StatusCode;
-    exports.StopMetricStreams$ = StopMetricStreams$;
-    exports.StopMetricStreamsCommand = StopMetricStreamsCommand;
-    exports.StopMetricStreamsInput$ = StopMetricStreamsInput$;
-    exports.StopMetricStreamsOutput$ = StopMetricStreamsOutput$;
-    exports.StopOTelEnrichment$ = StopOTelEnrichment$;
-    exports.StopOTelEnrichmentCommand = StopOTelEnrichmentCommand;
-    exports.StopOTelEnrichmentInput$ = StopOTelEnrichmentInput$;
-    exports.StopOTelEnrichmentOutput$ = StopOTelEnrichmentOutput$;
-    exports.Tag$ = Tag$2;
-    exports.TagResource$ = TagResource$;
-    exports.TagResourceCommand = TagResourceCommand;
-    exports.TagResourceInput$ = TagResourceInput$;
-    exports.TagResourceOutput$ = TagResourceOutput$;
-    exports.UntagResource$ = UntagResource$;
-    exports.UntagResourceCommand = UntagResourceCommand;
-    exports.UntagResourceInput$ = UntagResourceInput$;
-    exports.UntagResourceOutput$ = UntagResourceOutput$;
-    exports.UpdateOTelEnrichment$ = UpdateOTelEnrichment$;
-    exports.UpdateOTelEnrichmentCommand = UpdateOTelEnrichmentCommand;
-    exports.UpdateOTelEnrichmentInput$ = UpdateOTelEnrichmentInput$;
-    exports.UpdateOTelEnrichmentOutput$ = UpdateOTelEnrichmentOutput$;
-    exports.UpdateResourceMetricsConfiguration$ = UpdateResourceMetricsConfiguration$;
-    exports.UpdateResourceMetricsConfigurationCommand = UpdateResourceMetricsConfigurationCommand;
-    exports.UpdateResourceMetricsConfigurationInput$ = UpdateResourceMetricsConfigurationInput$;
-    exports.UpdateResourceMetricsConfigurationOutput$ = UpdateResourceMetricsConfigurationOutput$;
-    exports.ValidationException = ValidationException2;
-    exports.ValidationException$ = ValidationException$2;
-    exports.WallClockWindow$ = WallClockWindow$;
-    exports.WarmUpConfiguration$ = WarmUpConfiguration$;
-    exports.errorTypeRegistries = errorTypeRegistries5;
-    exports.paginateDescribeAlarmHistory = paginateDescribeAlarmHistory;
-    exports.paginateDescribeAlarms = paginateDescribeAlarms;
-    exports.paginateDescribeAnomalyDetectors = paginateDescribeAnomalyDetectors;
-    exports.paginateDescribeInsightRules = paginateDescribeInsightRules;
-    exports.paginateGetMetricData = paginateGetMetricData;
-    exports.paginateListAlarmMuteRules = paginateListAlarmMuteRules;
-    exports.paginateListDashboards = paginateListDashboards;
-    exports.paginateListManagedInsightRules = paginateListManagedInsightRules;
-    exports.paginateListMetricStreams = paginateListMetricStreams;
-    exports.paginateListMetrics = paginateListMetrics;
-    exports.waitForAlarmExists = waitForAlarmExists;
-    exports.waitForAlarmMuteRuleExists = waitForAlarmMuteRuleExists;
-    exports.waitForCompositeAlarmExists = waitForCompositeAlarmExists;
-    exports.waitForLogAlarmExists = waitForLogAlarmExists;
-    exports.waitUntilAlarmExists = waitUntilAlarmExists;
-    exports.waitUntilAlarmMuteRuleExists = waitUntilAlarmMuteRuleExists;
-    exports.waitUntilCompositeAlarmExists = waitUntilCompositeAlarmExists;
-    exports.waitUntilLogAlarmExists = waitUntilLogAlarmExists;
   }
 });
 
@@ -79319,12 +79319,6 @@ function endGroup() {
   issue("endgroup");
 }
 
-// src/actions/retire-cluster/main.ts
-var import_client_iam3 = __toESM(require_dist_cjs16(), 1);
-
-// src/aws/clients.ts
-var import_client_elastic_load_balancing_v2 = __toESM(require_dist_cjs17(), 1);
-
 // src/common/clock.ts
 var systemClock = {
   now: () => /* @__PURE__ */ new Date(),
@@ -79345,6 +79339,12 @@ function abortableClock(clock, signal) {
   if (!signal) return clock;
   return { now: () => clock.now(), sleep: (ms, s2) => clock.sleep(ms, s2 ?? signal) };
 }
+
+// src/operations/aws-clients.ts
+var import_client_iam = __toESM(require_dist_cjs18(), 1);
+
+// src/aws/clients.ts
+var import_client_elastic_load_balancing_v2 = __toESM(require_dist_cjs19(), 1);
 
 // src/common/version.ts
 var VERSION = "0.1.0";
@@ -79421,7 +79421,7 @@ function clientOptions(region) {
 }
 
 // src/eks/describe.ts
-var import_client_eks = __toESM(require_dist_cjs18(), 1);
+var import_client_eks = __toESM(require_dist_cjs20(), 1);
 
 // src/common/errors.ts
 var ExplainedError = class extends Error {
@@ -79473,7 +79473,7 @@ async function describeClusterAccess(eks, name) {
 }
 
 // src/eks/token.ts
-var import_signature_v42 = __toESM(require_dist_cjs2(), 1);
+var import_signature_v42 = __toESM(require_dist_cjs3(), 1);
 import { createHash as createHash5, createHmac as createHmac3 } from "node:crypto";
 var TOKEN_PREFIX = "k8s-aws-v1.";
 var CLUSTER_ID_HEADER = "x-k8s-aws-id";
@@ -79692,6 +79692,30 @@ async function connectCluster(input) {
   });
 }
 
+// src/operations/aws-clients.ts
+function retireClients(target) {
+  const eks = makeEksClient(target.region);
+  const iam = new import_client_iam.IAMClient(clientOptions(target.region));
+  const elbv2 = makeElbv2Client(target.fileRegion);
+  return {
+    eks,
+    iam,
+    elbv2,
+    kube: () => connectCluster({
+      eks,
+      region: target.region,
+      eksName: target.eksName,
+      cluster: target.as,
+      credentials: () => eks.config.credentials()
+    }),
+    destroy() {
+      eks.destroy();
+      iam.destroy();
+      elbv2.destroy();
+    }
+  };
+}
+
 // src/aws/arn.ts
 var PREFIX = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):elasticloadbalancing:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):(.+)$/;
 var ID = "[0-9a-f]{16}";
@@ -79866,7 +79890,7 @@ function formatSeconds(ms) {
 }
 
 // src/health/checks/cloudwatch.ts
-var import_client_cloudwatch = __toESM(require_dist_cjs20(), 1);
+var import_client_cloudwatch = __toESM(require_dist_cjs17(), 1);
 var import_yaml3 = __toESM(require_dist(), 1);
 
 // src/yaml/source.ts
@@ -81181,7 +81205,7 @@ function samplesOf(data) {
 }
 
 // src/health/target-health.ts
-var import_client_elastic_load_balancing_v22 = __toESM(require_dist_cjs17(), 1);
+var import_client_elastic_load_balancing_v22 = __toESM(require_dist_cjs19(), 1);
 async function describeTargetStates(elbv2, targetGroupArn) {
   const out = await elbv2.send(new import_client_elastic_load_balancing_v22.DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
   const counts = {
@@ -81396,8 +81420,8 @@ function retireMarkdown(o3) {
 }
 
 // src/operations/retire-cluster.ts
-var import_client_eks3 = __toESM(require_dist_cjs18(), 1);
-var import_client_elastic_load_balancing_v23 = __toESM(require_dist_cjs17(), 1);
+var import_client_eks3 = __toESM(require_dist_cjs20(), 1);
+var import_client_elastic_load_balancing_v23 = __toESM(require_dist_cjs19(), 1);
 
 // src/alb/forward.ts
 function forwardWeights(forward) {
@@ -81413,14 +81437,14 @@ function forwardWeights(forward) {
 }
 
 // src/eks/teardown.ts
-var import_client_eks2 = __toESM(require_dist_cjs18(), 1);
-var import_client_iam2 = __toESM(require_dist_cjs16(), 1);
+var import_client_eks2 = __toESM(require_dist_cjs20(), 1);
+var import_client_iam3 = __toESM(require_dist_cjs18(), 1);
 
 // src/eks/live.ts
-var import_client_iam = __toESM(require_dist_cjs16(), 1);
+var import_client_iam2 = __toESM(require_dist_cjs18(), 1);
 async function findOidcProvider(iam, issuer, opts = {}) {
   const host = issuer.replace(/^https:\/\//, "");
-  const list2 = await iam.send(new import_client_iam.ListOpenIDConnectProvidersCommand({}), opts);
+  const list2 = await iam.send(new import_client_iam2.ListOpenIDConnectProvidersCommand({}), opts);
   return list2.OpenIDConnectProviderList?.map((p3) => p3.Arn ?? "").find(
     (arn) => arn.endsWith(`:oidc-provider/${host}`)
   );
@@ -81540,7 +81564,7 @@ async function deleteCluster(eks, name, opts) {
 async function deleteOidcProvider(clients, arn, opts) {
   return gone(
     clients.iam.send(
-      new import_client_iam2.DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }),
+      new import_client_iam3.DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }),
       opts
     )
   );
@@ -81839,23 +81863,37 @@ ${refusals.map((r5) => `- ${r5}`).join("\n")}`,
     closeApi();
   }
 }
-function servedBy(settings2) {
-  const served = settings2.files.map((file) => {
-    const spec = file.clusters.find((c5) => c5.name === settings2.as);
-    if (!spec) {
-      throw new ConfigurationError(`${file.path} has no cluster named "${settings2.as}".`);
-    }
-    return { file, spec };
-  });
-  const first = served[0];
+function retireTarget(files, as, asName) {
+  const first = files[0];
   if (!first) throw new ConfigurationError("No rollout file was given.");
-  const other = served.find((x) => x.spec.eks !== first.spec.eks);
-  if (other) {
+  for (const file of files) {
+    if (!file.clusters.some((c5) => c5.name === as)) {
+      throw new ConfigurationError(
+        `${asName} is "${as}", which is not a cluster of ${file.path}; its clusters are ${file.clusters.map((c5) => c5.name).join(", ")}. Retire a cluster while the files still name it, and remove it from them afterwards.`
+      );
+    }
+  }
+  const eksOf = (f5) => f5.clusters.find((c5) => c5.name === as)?.eks ?? "";
+  const otherEks = files.find((f5) => eksOf(f5) !== eksOf(first));
+  if (otherEks) {
     throw new ConfigurationError(
-      `${first.file.path} says ${settings2.as} is EKS cluster ${first.spec.eks}, ${other.file.path} says ${other.spec.eks}: retire one EKS cluster per run.`
+      `${first.path} says ${as} is EKS cluster ${eksOf(first)}, ${otherEks.path} says ${eksOf(otherEks)}: give the files of one EKS cluster per run.`
     );
   }
-  return served;
+  const otherRegion = files.find((f5) => f5.region !== first.region);
+  if (otherRegion) {
+    throw new ConfigurationError(
+      `${first.path} is in ${first.region}, ${otherRegion.path} in ${otherRegion.region}: the target groups of one cluster are in its region; give the files of that region.`
+    );
+  }
+  return { eksName: eksOf(first), fileRegion: first.region };
+}
+function servedBy(settings2) {
+  retireTarget(settings2.files, settings2.as, "The cluster");
+  return settings2.files.map((file) => ({
+    file,
+    spec: file.clusters.find((c5) => c5.name === settings2.as)
+  }));
 }
 function targetGroupsOf(served) {
   return [...new Set(served.map((x) => x.spec.targetGroup))];
@@ -83123,42 +83161,18 @@ async function readRetireClusterInputs() {
   }
   const files = [];
   for (const path of new Set(paths)) files.push(await readRolloutFile(path));
-  for (const file of files) {
-    if (!file.clusters.some((c5) => c5.name === as)) {
-      throw new ConfigurationError(
-        `Input "${Inputs.as}" is "${as}", which is not a cluster of ${file.path}; its clusters are ${file.clusters.map((c5) => c5.name).join(", ")}. Retire a cluster while the files still name it, and remove it from them afterwards.`
-      );
-    }
-  }
-  const first = files[0];
-  const eksOf = (f5) => f5.clusters.find((c5) => c5.name === as)?.eks ?? "";
-  const otherEks = files.find((f5) => eksOf(f5) !== eksOf(first));
-  if (otherEks) {
-    throw new ConfigurationError(
-      `${first.path} says ${as} is EKS cluster ${eksOf(first)}, ${otherEks.path} says ${eksOf(otherEks)}: give the files of one EKS cluster per run.`
-    );
-  }
-  const otherRegion = files.find((f5) => f5.region !== first.region);
-  if (otherRegion) {
-    throw new ConfigurationError(
-      `${first.path} is in ${first.region}, ${otherRegion.path} in ${otherRegion.region}: the target groups of one cluster are in its region; give the files of that region.`
-    );
-  }
-  const region = getOptionalInput(Inputs.region) ?? first.region;
-  return { files, as, region, dryRun, timeoutMs, pollMs };
+  const { eksName, fileRegion } = retireTarget(files, as, `Input "${Inputs.as}"`);
+  const region = getOptionalInput(Inputs.region) ?? fileRegion;
+  return { files, as, eksName, fileRegion, region, dryRun, timeoutMs, pollMs };
 }
 
 // src/actions/retire-cluster/main.ts
 async function run() {
   await runAction(async (signal) => {
     const inputs = await readRetireClusterInputs();
-    const spec = inputs.files[0]?.clusters.find((c5) => c5.name === inputs.as);
-    const eksName = spec?.eks ?? "";
-    const eks = makeEksClient(inputs.region);
-    const iam = new import_client_iam3.IAMClient(clientOptions(inputs.region));
-    const elbv2 = makeElbv2Client(inputs.files[0]?.region ?? inputs.region);
+    const clients = retireClients(inputs);
     try {
-      setOutput(Outputs.clusterName, eksName);
+      setOutput(Outputs.clusterName, inputs.eksName);
       const outcome = await retireCluster(
         {
           files: inputs.files,
@@ -83168,23 +83182,7 @@ async function run() {
           timeoutMs: inputs.timeoutMs,
           pollMs: inputs.pollMs
         },
-        {
-          clients: {
-            eks,
-            iam,
-            elbv2,
-            kube: () => connectCluster({
-              eks,
-              region: inputs.region,
-              eksName,
-              cluster: inputs.as,
-              credentials: () => eks.config.credentials()
-            })
-          },
-          logger: coreLogger,
-          clock: systemClock,
-          signal
-        }
+        { clients, logger: coreLogger, clock: systemClock, signal }
       );
       setOutput(Outputs.deleted, String(outcome.status === "retired"));
       setOutput(
@@ -83203,9 +83201,7 @@ async function run() {
       }
       if (outcome.failure) setFailed(outcome.failure);
     } finally {
-      eks.destroy();
-      iam.destroy();
-      elbv2.destroy();
+      clients.destroy();
     }
   }, "stopping the waits and reporting what is left.");
 }

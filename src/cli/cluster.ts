@@ -1,7 +1,8 @@
 /**
- * The CLI's cluster commands, over the operations the create-cluster and sync-apps actions run:
- * `create-cluster` (an EKS cluster from an eksctl ClusterConfig), `sync` (apps onto one
- * cluster with helmfile, helm or kubectl, then the target group binding) and `token` (the
+ * The CLI's cluster commands, over the operations the create-cluster, sync-apps and
+ * retire-cluster actions run: `create-cluster` (an EKS cluster from an eksctl ClusterConfig),
+ * `sync` (apps onto one cluster with helmfile, helm or kubectl, then the target group binding),
+ * `retire` (the gated retirement of a cluster the rollout files name) and `token` (the
  * kubeconfig exec plugin: an ExecCredential with a fresh EKS token).
  */
 import { existsSync } from 'node:fs';
@@ -28,6 +29,9 @@ import {
   createCluster,
   type CreateClusterResult,
 } from '../operations/create-cluster.js';
+import { retireClients } from '../operations/aws-clients.js';
+import type { RetireOutcome } from '../operations/results.js';
+import { retireCluster, retireTarget } from '../operations/retire-cluster.js';
 import {
   syncApps,
   type AppSource,
@@ -37,6 +41,7 @@ import {
 import { readRolloutFile, type RolloutFile } from '../rollout-file/index.js';
 import { EXIT } from './exit.js';
 import type { CliIO } from './io.js';
+import { retireText } from './text.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -54,6 +59,32 @@ function text(values: Values, name: string): string | undefined {
 function list(values: Values, name: string): string[] {
   const v = values[name];
   return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+}
+
+/** --timeout and --poll-interval of the commands that wait on AWS, checked as the actions check theirs. */
+function waitLimits(
+  duration: (name: string, fallback: number) => number,
+  defaultTimeoutMs: number,
+): { timeoutMs: number; pollMs: number } {
+  const timeoutMs = duration('timeout', defaultTimeoutMs);
+  const pollMs = duration('poll-interval', 15_000);
+  if (timeoutMs <= 0) throw new ConfigurationError('--timeout must be longer than 0s.');
+  if (pollMs < 100 || pollMs > 300_000) {
+    throw new ConfigurationError(`--poll-interval must be from 100ms to 5m, got ${pollMs} ms.`);
+  }
+  if (pollMs >= timeoutMs)
+    throw new ConfigurationError('--poll-interval must be shorter than --timeout.');
+  return { timeoutMs, pollMs };
+}
+
+/** A terminal's progress line while waiting: more often than a job log's 30 s. */
+function progressEvery(pollMs: number): number {
+  return Math.max(pollMs * 4, 5_000);
+}
+
+/** A file path as the user typed it, so problems are reported there (file:line:col). */
+function asGiven(cwd: string, path: string): string {
+  return resolve(cwd) === process.cwd() ? path : resolve(cwd, path);
 }
 
 /** `token <cluster> [--region r]`, or as the kubeconfig runs it: `token --cluster c --region r`. */
@@ -108,19 +139,8 @@ export async function createClusterCommand(
       'create-cluster takes one eksctl ClusterConfig file, e.g. "create-cluster clusters/green.yaml".',
     );
   }
-  const timeoutMs = duration('timeout', 45 * 60_000);
-  const pollMs = duration('poll-interval', 15_000);
-  if (timeoutMs <= 0) throw new ConfigurationError('--timeout must be longer than 0s.');
-  if (pollMs < 100 || pollMs > 300_000) {
-    throw new ConfigurationError(`--poll-interval must be from 100ms to 5m, got ${pollMs} ms.`);
-  }
-  if (pollMs >= timeoutMs)
-    throw new ConfigurationError('--poll-interval must be shorter than --timeout.');
-  // As given, so problems are reported at the path the user typed (file:line:col).
-  const given = positionals[0] as string;
-  const config = await readClusterConfig(
-    resolve(io.cwd) === process.cwd() ? given : resolve(io.cwd, given),
-  );
+  const { timeoutMs, pollMs } = waitLimits(duration, 45 * 60_000);
+  const config = await readClusterConfig(asGiven(io.cwd, positionals[0] as string));
   const kubeconfigPath = resolve(
     io.cwd,
     text(values, 'kubeconfig') ?? join(tmpdir(), `kubeconfig-${config.name}`),
@@ -133,7 +153,7 @@ export async function createClusterCommand(
     let result: CreateClusterResult;
     try {
       result = await createCluster(
-        { config, dryRun, timeoutMs, pollMs, progressEveryMs: Math.max(pollMs * 4, 5_000) },
+        { config, dryRun, timeoutMs, pollMs, progressEveryMs: progressEvery(pollMs) },
         { clients: { eks, iam }, logger, clock: systemClock, signal: io.signal },
       );
     } catch (e) {
@@ -481,4 +501,86 @@ function syncText(r: SyncAppsResult, as: string | undefined): string {
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * `retire <files…> --as <cluster>`: the retire-cluster action's operation, with its gate (every
+ * reason at once, nothing changed: exit 3), its order and its stop report (Ctrl-C: what is left,
+ * exit 130; a timeout or a failed deletion: exit 1). The result goes to stdout, progress to stderr.
+ */
+export async function retireCommand(
+  values: Values,
+  positionals: string[],
+  io: CliIO,
+  logger: Logger,
+  duration: (name: string, fallback: number) => number,
+): Promise<number> {
+  if (positionals.length === 0) {
+    throw new ConfigurationError(
+      'retire needs the rollout files that name the cluster, one per service it serves: "retire rollouts/web.yaml --as blue".',
+    );
+  }
+  const as = text(values, 'as');
+  if (!as) {
+    throw new ConfigurationError(
+      'retire needs --as <cluster>: the name of the cluster to retire in the rollout files (e.g. --as blue).',
+    );
+  }
+  const { timeoutMs, pollMs } = waitLimits(duration, 30 * 60_000);
+  const files: RolloutFile[] = [];
+  for (const path of new Set(positionals)) files.push(await readRolloutFile(asGiven(io.cwd, path)));
+  const { eksName, fileRegion } = retireTarget(files, as, '--as');
+  const region = text(values, 'region') ?? fileRegion;
+  const clients = retireClients({ region, fileRegion, eksName, as });
+  try {
+    const outcome = await retireCluster(
+      {
+        files,
+        as,
+        region,
+        dryRun: values['dry-run'] === true,
+        timeoutMs,
+        pollMs,
+        progressEveryMs: progressEvery(pollMs),
+      },
+      { clients, logger, clock: systemClock, signal: io.signal },
+    );
+    io.out(
+      values.json === true ? JSON.stringify(retireReport(outcome), null, 2) : retireText(outcome),
+    );
+    switch (outcome.status) {
+      case 'retired':
+      case 'planned':
+        return EXIT.ok;
+      case 'refused':
+        return EXIT.refused;
+      case 'stopped':
+        return io.signal.aborted ? EXIT.interrupted : EXIT.failed;
+      case 'failed':
+        return EXIT.failed;
+    }
+  } finally {
+    clients.destroy();
+  }
+}
+
+/** retire --json (docs/cli.md): the outcome, in reading order. */
+function retireReport(o: RetireOutcome): object {
+  return {
+    command: o.command,
+    cluster: o.cluster,
+    eksName: o.eksName,
+    region: o.region,
+    targetGroups: o.targetGroups,
+    dryRun: o.dryRun,
+    status: o.status,
+    refusals: o.refusals,
+    ...(o.failure !== undefined ? { failure: o.failure } : {}),
+    plan: o.plan,
+    steps: o.steps,
+    ...(o.left ? { left: o.left } : {}),
+    notes: o.notes,
+    startedAt: o.startedAt,
+    endedAt: o.endedAt,
+  };
 }

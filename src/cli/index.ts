@@ -4,6 +4,7 @@ const cancel = new AbortController();
 // What a cancel does, by command: the same words as the actions' cancel.
 const onCancel: Record<string, string> = {
   'create-cluster': 'stopping the waits and reporting what exists.',
+  retire: 'stopping the waits and reporting what is left.',
   sync: 'stopping the tool and everything it started (its process group).',
   handoff: 'handing the CronJobs and singletons back to the old owner first.',
 };

@@ -4,8 +4,8 @@
  * The rollout file on disk is what is applied; its last commit (or --base) is what the ALB must
  * have now. What the actions would put in a PR (a reconcile after a rollback, the next step) is
  * printed as the file change to commit, or written with --write. AWS credentials and region
- * come from the SDK's standard chain. The cluster commands (create-cluster, sync, token) are in
- * cluster.ts; handoff is apply's owner step over the file on disk with the new owner.
+ * come from the SDK's standard chain. The cluster commands (create-cluster, sync, retire, token)
+ * are in cluster.ts; handoff is apply's owner step over the file on disk with the new owner.
  *
  * Exit codes (exit.ts): 0 done; 1 the step failed (rolled back, or not restored: the output says
  * which); 2 bad usage or an invalid file; 3 refused by the gate (nothing changed); 130
@@ -28,7 +28,7 @@ import { planFile } from '../operations/plan.js';
 import { runRollback } from '../operations/rollback.js';
 import { setOwner } from '../rollout-file/edit.js';
 import { tryParse } from '../operations/live.js';
-import { createClusterCommand, syncCommand, tokenCommand } from './cluster.js';
+import { createClusterCommand, retireCommand, syncCommand, tokenCommand } from './cluster.js';
 import { EXIT } from './exit.js';
 import type { CliIO } from './io.js';
 import { LocalRepo, WORKTREE } from './local-repo.js';
@@ -164,6 +164,25 @@ const COMMANDS: Record<string, { usage: string; options: ParseArgsConfig['option
       timeout: { type: 'string' },
     },
   },
+  retire: {
+    usage: `retire <files...> --as <cluster> [--region r] [--dry-run] [--timeout 30m] [--poll-interval 15s] [--json]
+  The migration's last stage, as the retire-cluster action runs it. The files are every rollout
+  file that names the cluster (one per service it serves). The gate reads only: weight 0 on
+  every route (live) and in the files, not the owner, its CronJobs and singletons stopped, every
+  TargetGroupBinding covered by a file; it refuses with every reason and changes nothing (exit
+  3). Then the bindings are deleted and the targets waited out, and the EKS cluster goes in
+  order (node groups, add-ons, the cluster, its OIDC provider), with a progress line while
+  waiting. --dry-run prints the plan only. Ctrl-C stops the waits and says exactly what is left
+  (exit 130); run again to continue.`,
+    options: {
+      ...COMMON,
+      as: { type: 'string' },
+      region: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      timeout: { type: 'string' },
+      'poll-interval': { type: 'string' },
+    },
+  },
   token: {
     usage: `token <cluster> [--region r]
   The kubeconfig exec credential plugin: prints an ExecCredential
@@ -184,9 +203,10 @@ function help(): string {
     '',
     ...Object.values(COMMANDS).map((c) => c.usage),
     '',
-    'Exit codes: 0 done, 1 the step failed (restored or not: the output says; create-cluster',
-    'stopped, sync failed), 2 bad usage or an invalid file, 3 refused by the gate (nothing',
-    'changed), 130 interrupted (after restoring, or saying what state was left).',
+    'Exit codes: 0 done, 1 the step failed (restored or not: the output says; create-cluster or',
+    'retire stopped by a failure or the timeout, sync failed), 2 bad usage or an invalid file, 3',
+    'refused by the gate (nothing changed), 130 interrupted (after restoring, or saying what',
+    'state was left).',
     'AWS credentials and region: the SDK standard chain (AWS_PROFILE, AWS_ACCESS_KEY_ID…).',
   ].join('\n');
 }
@@ -231,6 +251,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (command === 'create-cluster')
       return await createClusterCommand(values, positionals, io, logger, byName);
     if (command === 'sync') return await syncCommand(values, positionals, io, logger, byName);
+    if (command === 'retire') return await retireCommand(values, positionals, io, logger, byName);
     return await runCommand(command, values, positionals, io, logger);
   } catch (e) {
     if (io.signal.aborted) {

@@ -4,8 +4,15 @@
  */
 import { shortName } from '../aws/arn.js';
 import { formatClusterWeights, type ClusterWeights } from '../rollout-file/step.js';
-import type { ApplyOutcome, FilePlan, RollbackOutcome } from '../operations/results.js';
-import { describeAnalysis } from '../operations/markdown.js';
+import { formatDuration } from '../common/duration.js';
+import type {
+  ApplyOutcome,
+  FilePlan,
+  RetireItem,
+  RetireOutcome,
+  RollbackOutcome,
+} from '../operations/results.js';
+import { RETIRE_HEADING, describeAnalysis } from '../operations/markdown.js';
 import type { HealthPrecheck } from '../operations/live.js';
 import { activeJobs, lastSlot, type SingletonState } from '../kube/handoff.js';
 
@@ -183,4 +190,30 @@ function singletonLines(f: FileStatus): string[] {
     }
   }
   return lines;
+}
+
+/** retire: the verdict, every reason of a refusal, the plan, what was done, and after a stop what is left. */
+export function retireText(o: RetireOutcome): string {
+  const seconds = (from: Date, to: Date): string =>
+    formatDuration(Math.max(0, Math.round((to.getTime() - from.getTime()) / 1000)) * 1000);
+  const item = (p: RetireItem): string =>
+    `    ${p.action.padEnd(7)} ${p.resource} ${p.name}: ${p.state}`;
+  const lines = [
+    `retire ${o.cluster} (${o.eksName}): ${RETIRE_HEADING[o.status]}${o.status === 'retired' && o.steps.length > 0 ? ` in ${seconds(o.startedAt, o.endedAt)}` : ''}`,
+    `  EKS cluster ${o.eksName} in ${o.region}; target group${o.targetGroups.length === 1 ? '' : 's'} ${o.targetGroups.map(shortName).join(', ')}`,
+  ];
+  for (const r of o.refusals) lines.push(`  refused: ${r}`);
+  if (o.failure && o.status !== 'refused') lines.push(`  ${o.failure}`);
+  if (o.plan.length > 0) lines.push('  plan:', ...o.plan.map(item));
+  for (const s of o.steps) lines.push(`  done: ${s.what} (${seconds(s.startedAt, s.endedAt)})`);
+  if (o.left) {
+    const still = o.left.filter((p) => p.action !== 'gone');
+    lines.push(
+      ...(still.length > 0
+        ? ['  left:', ...still.map(item)]
+        : ['  left: nothing, every resource is gone']),
+    );
+  }
+  for (const n of o.notes) lines.push(`  note: ${n}`);
+  return lines.join('\n');
 }

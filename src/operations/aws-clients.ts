@@ -6,11 +6,13 @@
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EKSClient } from '@aws-sdk/client-eks';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { clientOptions, makeElbv2Client } from '../aws/clients.js';
 import { makeEksClient } from '../eks/describe.js';
 import type { KubeApi } from '../kube/api.js';
 import type { AwsClients } from './context.js';
 import { connectCluster } from './kube-access.js';
+import type { RetireClients } from './retire-cluster.js';
 
 export function regionalClients(): {
   aws(region: string): AwsClients;
@@ -52,6 +54,40 @@ export function regionalClients(): {
         c.cloudwatch.destroy();
       }
       for (const e of eksClients.values()) e.destroy();
+    },
+  };
+}
+
+/**
+ * What a retirement talks to (the retire-cluster action and the CLI's retire): EKS and IAM in
+ * the cluster's region, ELBv2 in the rollout files' region (their target groups and routes),
+ * and the cluster's apiserver. `destroy` closes them.
+ */
+export function retireClients(target: {
+  region: string;
+  fileRegion: string;
+  eksName: string;
+  as: string;
+}): RetireClients & { destroy(): void } {
+  const eks = makeEksClient(target.region);
+  const iam = new IAMClient(clientOptions(target.region));
+  const elbv2 = makeElbv2Client(target.fileRegion);
+  return {
+    eks,
+    iam,
+    elbv2,
+    kube: () =>
+      connectCluster({
+        eks,
+        region: target.region,
+        eksName: target.eksName,
+        cluster: target.as,
+        credentials: () => eks.config.credentials(),
+      }),
+    destroy() {
+      eks.destroy();
+      iam.destroy();
+      elbv2.destroy();
     },
   };
 }

@@ -365,7 +365,8 @@ export function commandSummary(outcome: CommandOutcome): string {
   }
 }
 
-const RETIRE_HEADING: Record<RetireOutcome['status'], string> = {
+/** A retirement's verdict in words: the job summary's heading and the CLI's first line. */
+export const RETIRE_HEADING: Record<RetireOutcome['status'], string> = {
   retired: 'retired',
   planned: 'plan (dry run, nothing changed)',
   refused: 'refused, nothing changed',

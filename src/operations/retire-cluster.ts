@@ -248,26 +248,51 @@ export async function retireCluster(
   }
 }
 
-// ---- reading ------------------------------------------------------------------------------
-
-/** Each file with its entry for the cluster; every file must name it, with one EKS name. */
-function servedBy(settings: RetireSettings): Served[] {
-  const served = settings.files.map((file) => {
-    const spec = file.clusters.find((c) => c.name === settings.as);
-    if (!spec) {
-      throw new ConfigurationError(`${file.path} has no cluster named "${settings.as}".`);
-    }
-    return { file, spec };
-  });
-  const first = served[0];
+/**
+ * The one EKS cluster the files name `as`, checked before anything is read, for the action's
+ * inputs and the CLI's flags alike: every file names `as`, all with one EKS name, all in one
+ * region (the target groups of one cluster are in its region). `asName` is how the caller names
+ * the option in messages (`Input "as"`, `--as`).
+ */
+export function retireTarget(
+  files: RolloutFile[],
+  as: string,
+  asName: string,
+): { eksName: string; fileRegion: string } {
+  const first = files[0];
   if (!first) throw new ConfigurationError('No rollout file was given.');
-  const other = served.find((x) => x.spec.eks !== first.spec.eks);
-  if (other) {
+  for (const file of files) {
+    if (!file.clusters.some((c) => c.name === as)) {
+      throw new ConfigurationError(
+        `${asName} is "${as}", which is not a cluster of ${file.path}; its clusters are ${file.clusters.map((c) => c.name).join(', ')}. Retire a cluster while the files still name it, and remove it from them afterwards.`,
+      );
+    }
+  }
+  const eksOf = (f: RolloutFile): string => f.clusters.find((c) => c.name === as)?.eks ?? '';
+  const otherEks = files.find((f) => eksOf(f) !== eksOf(first));
+  if (otherEks) {
     throw new ConfigurationError(
-      `${first.file.path} says ${settings.as} is EKS cluster ${first.spec.eks}, ${other.file.path} says ${other.spec.eks}: retire one EKS cluster per run.`,
+      `${first.path} says ${as} is EKS cluster ${eksOf(first)}, ${otherEks.path} says ${eksOf(otherEks)}: give the files of one EKS cluster per run.`,
     );
   }
-  return served;
+  const otherRegion = files.find((f) => f.region !== first.region);
+  if (otherRegion) {
+    throw new ConfigurationError(
+      `${first.path} is in ${first.region}, ${otherRegion.path} in ${otherRegion.region}: the target groups of one cluster are in its region; give the files of that region.`,
+    );
+  }
+  return { eksName: eksOf(first), fileRegion: first.region };
+}
+
+// ---- reading ------------------------------------------------------------------------------
+
+/** Each file with its entry for the cluster (retireTarget: every file names it, one EKS cluster). */
+function servedBy(settings: RetireSettings): Served[] {
+  retireTarget(settings.files, settings.as, 'The cluster');
+  return settings.files.map((file) => ({
+    file,
+    spec: file.clusters.find((c) => c.name === settings.as) as ClusterSpec,
+  }));
 }
 
 function targetGroupsOf(served: Served[]): string[] {

@@ -104,6 +104,7 @@ describe.concurrent('eks-cluster-canary CLI', () => {
       'handoff',
       'create-cluster',
       'sync',
+      'retire',
       'token',
     ]) {
       expect(all.stdout).toContain(`${c} `);
@@ -114,7 +115,7 @@ describe.concurrent('eks-cluster-canary CLI', () => {
     const bad = await cli(dir, ['deploy']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(
-      'Unknown command "deploy". Commands: status, plan, apply, rollback, advance, handoff, create-cluster, sync, token.',
+      'Unknown command "deploy". Commands: status, plan, apply, rollback, advance, handoff, create-cluster, sync, retire, token.',
     );
     const badFlag = await cli(dir, ['apply', '--frobnicate']);
     expect(badFlag.code).toBe(2);

@@ -31,6 +31,7 @@ import {
   startKubeSandbox,
   waitUntil,
 } from '../sandbox/kube-fixture.js';
+import { retireApps, webRolloutFile } from './retire-fixture.js';
 import {
   cancelLikeRunner,
   runAction,
@@ -119,7 +120,7 @@ describe.skipIf(skipReason !== undefined)(`retire-cluster bundle ${skipReason ??
     );
     listenerArn = listener.Listeners?.[0]?.ListenerArn as string;
 
-    await kubectl(sandbox, kubeconfig, ['apply', '-f', '-'], apps(tgs.blue as string, false));
+    await kubectl(sandbox, kubeconfig, ['apply', '-f', '-'], retireApps(tgs.blue as string, false));
     await kubectl(sandbox, kubeconfig, [
       '-n',
       'web',
@@ -162,32 +163,13 @@ describe.skipIf(skipReason !== undefined)(`retire-cluster bundle ${skipReason ??
     const path = join(dir, `web-${owner}.yaml`);
     writeFileSync(
       path,
-      `version: 1
-name: web
-region: ${sandbox.region}
-clusters:
-  blue:
-    eks: ${EKS_NAME}
-    targetGroup: ${tgs.blue}
-    service: { namespace: web, name: web, port: 80 }
-  green:
-    eks: prod-green
-    targetGroup: ${tgs.green}
-routes:
-  - listener: ${listenerArn}
-weights: { blue: 0, green: 100 }
-canary: green
-steps: [10, 25, 50, 100]
-owner: ${owner}
-singletons:
-  namespaces: [jobs]
-analysis:
-  warmup: 0s
-  interval: 5s
-  duration: 10s
-  checks:
-    - targetHealth: { minHealthy: 2 }
-`,
+      webRolloutFile({
+        region: sandbox.region,
+        eks: EKS_NAME,
+        targetGroups: tgs,
+        listenerArn,
+        owner,
+      }),
     );
     return path;
   }
@@ -266,7 +248,7 @@ analysis:
         DefaultActions: [forwardTo({ blue: 0, green: 100 })],
       }),
     );
-    await kubectl(sandbox, kubeconfig, ['apply', '-f', '-'], apps(tgs.blue as string, true));
+    await kubectl(sandbox, kubeconfig, ['apply', '-f', '-'], retireApps(tgs.blue as string, true));
   }, 60_000);
 
   it('a dry run plans every deletion and deletes nothing', async () => {
@@ -376,59 +358,3 @@ analysis:
     expect(again.stdout).toContain(`blue (${EKS_NAME}) is retired already: nothing to do.`);
   }, 180_000);
 });
-
-/** The demo app behind a Service bound to blue's target group, and a CronJob the handoff stops. */
-function apps(targetGroupArn: string, suspended: boolean): string {
-  return `apiVersion: v1
-kind: Namespace
-metadata: { name: web }
----
-apiVersion: v1
-kind: Namespace
-metadata: { name: jobs }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: web, namespace: web }
-spec:
-  replicas: 2
-  selector: { matchLabels: { app: web } }
-  template:
-    metadata: { labels: { app: web } }
-    spec:
-      containers:
-        - name: web
-          image: eks-cluster-canary/demo-app:v1
-          ports: [{ containerPort: 8080, name: http }]
-          readinessProbe: { httpGet: { path: /healthz, port: http }, periodSeconds: 1 }
----
-apiVersion: v1
-kind: Service
-metadata: { name: web, namespace: web }
-spec:
-  selector: { app: web }
-  ports: [{ port: 80, targetPort: http }]
----
-apiVersion: elbv2.k8s.aws/v1beta1
-kind: TargetGroupBinding
-metadata: { name: web-blue, namespace: web }
-spec:
-  serviceRef: { name: web, port: 80 }
-  targetGroupARN: ${targetGroupArn}
-  targetType: ip
----
-apiVersion: batch/v1
-kind: CronJob
-metadata: { name: notify, namespace: jobs }
-spec:
-  schedule: "0 3 * * *"
-  suspend: ${suspended}
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          restartPolicy: Never
-          containers:
-            - { name: notify, image: "eks-cluster-canary/demo-app:v1" }
-`;
-}

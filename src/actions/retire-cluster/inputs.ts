@@ -3,6 +3,7 @@
  * anything touches AWS: an invalid file fails here with every problem as an annotation on its line.
  */
 import { ConfigurationError } from '../../common/errors.js';
+import { retireTarget } from '../../operations/retire-cluster.js';
 import { readRolloutFile, type RolloutFile } from '../../rollout-file/index.js';
 import {
   getBooleanInput,
@@ -17,6 +18,9 @@ export interface RetireClusterInputs {
   /** Every rollout file that names the cluster (one per service it serves). */
   files: RolloutFile[];
   as: string;
+  /** The cluster's EKS name, and the region of the files' target groups and routes. */
+  eksName: string;
+  fileRegion: string;
   region: string;
   dryRun: boolean;
   timeoutMs: number;
@@ -44,27 +48,7 @@ export async function readRetireClusterInputs(): Promise<RetireClusterInputs> {
   }
   const files: RolloutFile[] = [];
   for (const path of new Set(paths)) files.push(await readRolloutFile(path));
-  for (const file of files) {
-    if (!file.clusters.some((c) => c.name === as)) {
-      throw new ConfigurationError(
-        `Input "${Inputs.as}" is "${as}", which is not a cluster of ${file.path}; its clusters are ${file.clusters.map((c) => c.name).join(', ')}. Retire a cluster while the files still name it, and remove it from them afterwards.`,
-      );
-    }
-  }
-  const first = files[0] as RolloutFile;
-  const eksOf = (f: RolloutFile): string => f.clusters.find((c) => c.name === as)?.eks ?? '';
-  const otherEks = files.find((f) => eksOf(f) !== eksOf(first));
-  if (otherEks) {
-    throw new ConfigurationError(
-      `${first.path} says ${as} is EKS cluster ${eksOf(first)}, ${otherEks.path} says ${eksOf(otherEks)}: give the files of one EKS cluster per run.`,
-    );
-  }
-  const otherRegion = files.find((f) => f.region !== first.region);
-  if (otherRegion) {
-    throw new ConfigurationError(
-      `${first.path} is in ${first.region}, ${otherRegion.path} in ${otherRegion.region}: the target groups of one cluster are in its region; give the files of that region.`,
-    );
-  }
-  const region = getOptionalInput(Inputs.region) ?? first.region;
-  return { files, as, region, dryRun, timeoutMs, pollMs };
+  const { eksName, fileRegion } = retireTarget(files, as, `Input "${Inputs.as}"`);
+  const region = getOptionalInput(Inputs.region) ?? fileRegion;
+  return { files, as, eksName, fileRegion, region, dryRun, timeoutMs, pollMs };
 }
