@@ -478,9 +478,12 @@ export class EksService implements SandboxService {
 
   private deleteCluster(region: string, name: string): Cluster {
     const cluster = this.cluster(region, name);
-    if (this.live(cluster.nodegroups).size > 0) {
+    const attached = [...this.live(cluster.nodegroups).keys()];
+    if (attached.length > 0) {
+      // EKS names one of the node groups in the error (its nodegroupName field).
       throw new EksError('ResourceInUseException', 'Cluster has nodegroups attached', {
         clusterName: name,
+        nodegroupName: attached.sort()[0] as string,
       });
     }
     if (cluster.status === 'CREATING') {

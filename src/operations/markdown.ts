@@ -21,6 +21,8 @@ import type {
   FilePlan,
   FileStatus,
   PlanOutcome,
+  RetireItem,
+  RetireOutcome,
   RollbackOutcome,
 } from './results.js';
 
@@ -361,4 +363,70 @@ export function commandSummary(outcome: CommandOutcome): string {
         ? `## Rollout files changed\n\nNone (${outcome.patterns.join(', ')}).\n`
         : `## Rollout files changed\n\n${outcome.files.map((f) => `- \`${f}\``).join('\n')}\n`;
   }
+}
+
+const RETIRE_HEADING: Record<RetireOutcome['status'], string> = {
+  retired: 'retired',
+  planned: 'plan (dry run, nothing changed)',
+  refused: 'refused, nothing changed',
+  stopped: 'stopped',
+  failed: 'failed',
+};
+
+const RETIRE_ACTION: Record<RetireItem['action'], string> = {
+  delete: 'delete',
+  wait: 'wait (being deleted)',
+  gone: 'gone',
+  unknown: 'unknown',
+};
+
+function retireTable(items: readonly RetireItem[], actionHeading: string): string[] {
+  return [
+    `| resource | name | ${actionHeading} | state |`,
+    '| --- | --- | --- | --- |',
+    ...items.map(
+      (p) => `| ${p.resource} | ${cell(p.name)} | ${RETIRE_ACTION[p.action]} | ${cell(p.state)} |`,
+    ),
+  ];
+}
+
+/** The job summary of retire-cluster: the verdict, the gate's reasons, the plan, what was done, what is left. */
+export function retireMarkdown(o: RetireOutcome): string {
+  const took = formatDuration(
+    Math.max(0, Math.round((o.endedAt.getTime() - o.startedAt.getTime()) / 1000) * 1000),
+  );
+  const lines = [
+    `## retire-cluster ${o.cluster} (${o.eksName}): ${RETIRE_HEADING[o.status]}${o.status === 'retired' && o.steps.length > 0 ? ` in ${took}` : ''}`,
+    '',
+    `EKS cluster \`${o.eksName}\` in ${o.region}; target group${o.targetGroups.length === 1 ? '' : 's'} ${o.targetGroups.map((t) => `\`${shortName(t)}\``).join(', ')}.`,
+    '',
+  ];
+  if (o.refusals.length > 0) {
+    lines.push('### Why not', '', ...o.refusals.map((r) => `- ${r}`), '');
+  }
+  if (o.failure && o.status !== 'refused') lines.push(`❌ ${o.failure}`, '');
+  if (o.plan.length > 0) {
+    lines.push('### Plan', '', ...retireTable(o.plan, 'action'), '');
+  }
+  if (o.steps.length > 0) {
+    lines.push('### Done', '', '| what | started | took |', '| --- | --- | --- |');
+    for (const s of o.steps) {
+      const at = Math.round((s.startedAt.getTime() - o.startedAt.getTime()) / 1000) * 1000;
+      const dur = Math.round((s.endedAt.getTime() - s.startedAt.getTime()) / 1000) * 1000;
+      lines.push(
+        `| ${cell(s.what)} | +${formatDuration(Math.max(0, at))} | ${formatDuration(Math.max(0, dur))} |`,
+      );
+    }
+    lines.push('');
+  }
+  if (o.left) {
+    const still = o.left.filter((p) => p.action !== 'gone');
+    lines.push('### Left', '');
+    lines.push(
+      ...(still.length > 0 ? retireTable(still, 'next') : ['Nothing: every resource is gone.']),
+      '',
+    );
+  }
+  if (o.notes.length > 0) lines.push(...o.notes.map((n) => `> ${n}`), '');
+  return lines.join('\n');
 }

@@ -142,3 +142,60 @@ export interface ChangedOutcome extends OutcomeBase {
 
 export type CommandOutcome =
   PlanOutcome | ApplyOutcome | RollbackOutcome | AdvanceOutcome | ChangedOutcome;
+
+/** retire-cluster: one thing retiring a cluster deletes, and where it stands. */
+export interface RetireItem {
+  resource:
+    | 'target-group-binding'
+    | 'targets'
+    | 'pod-identity-association'
+    | 'nodegroup'
+    | 'addon'
+    | 'cluster'
+    | 'oidc-provider';
+  name: string;
+  /**
+   * delete: it exists and is deleted (would be, on a dry run); wait: it is being deleted
+   * already (DELETING, a binding being finalized, targets draining); gone: nothing left to do;
+   * unknown: it could not be read.
+   */
+  action: 'delete' | 'wait' | 'gone' | 'unknown';
+  /** What was read, e.g. `ACTIVE`, `2 from blue (1 healthy, 1 draining)`. */
+  state: string;
+}
+
+export interface RetireStep {
+  what: string;
+  startedAt: Date;
+  endedAt: Date;
+}
+
+export interface RetireOutcome {
+  command: 'retire-cluster';
+  /** The rollout file's name of the cluster, and its EKS name. */
+  cluster: string;
+  eksName: string;
+  region: string;
+  /** The cluster's target groups, one per rollout file (service). */
+  targetGroups: string[];
+  dryRun: boolean;
+  /**
+   * retired: the cluster and everything on the plan is gone (now or by an earlier run);
+   * planned: a dry run; refused: the gate said no, nothing was changed; stopped: cancelled or
+   * timed out; failed: a deletion failed. The last two say in `left` what still exists.
+   */
+  status: 'retired' | 'planned' | 'refused' | 'stopped' | 'failed';
+  /** Every reason the gate refused, each a sentence that says what to do. */
+  refusals: string[];
+  /** What existed when the run started, and what was (or would be) done with it. */
+  plan: RetireItem[];
+  steps: RetireStep[];
+  /** After a stop or failure: everything read again; what is not `gone` is left. */
+  left?: RetireItem[];
+  /** Lines worth reading beside the plan (targets of other clusters left alone, an unknown OIDC provider). */
+  notes: string[];
+  /** Set when the step must fail: why, and what to do. */
+  failure?: string;
+  startedAt: Date;
+  endedAt: Date;
+}

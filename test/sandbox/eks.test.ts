@@ -77,6 +77,7 @@ async function rejection(p: Promise<unknown>) {
       message: err.message,
       status: err.$metadata.httpStatusCode,
       clusterName: err.clusterName,
+      ...(err.nodegroupName !== undefined ? { nodegroupName: err.nodegroupName } : {}),
     };
   }
   throw new Error('expected the call to fail');
@@ -200,6 +201,7 @@ describe('EKS node groups and add-ons', () => {
       message: 'Cluster has nodegroups attached',
       status: 409,
       clusterName: 'workers',
+      nodegroupName: 'ng-1',
     });
 
     await eks.send(new DeleteNodegroupCommand({ clusterName: 'workers', nodegroupName: 'ng-1' }));

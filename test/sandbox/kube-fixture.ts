@@ -15,7 +15,7 @@ import {
   type Cluster,
   type CreateClusterCommandInput,
 } from '@aws-sdk/client-eks';
-import { startSandbox, type Sandbox } from '../../sandbox/index.js';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index.js';
 import { findKubeTools, missingKubeTools, type KubeTools } from '../../sandbox/kube/tools.js';
 
 export const tools: KubeTools | undefined = findKubeTools();
@@ -26,8 +26,8 @@ if (!tools && process.env.CI) {
 /** For describe.skipIf: locally, without the tools, say why the suite is skipped. */
 export const skipReason = tools ? undefined : missingKubeTools();
 
-export async function startKubeSandbox(): Promise<Sandbox> {
-  return startSandbox({ kubernetes: true, eksTransitionMs: 100 });
+export async function startKubeSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  return startSandbox({ kubernetes: true, eksTransitionMs: 100, ...options });
 }
 
 export function eksClient(sandbox: Sandbox): EKSClient {
