@@ -8,8 +8,8 @@
  *
  * Stages (STAGES below): blue as it runs today; green's cluster (create-cluster); the apps on
  * green (sync-apps); a bad build of green caught at 10% (rollout apply rolls back); the canary
- * 10 → 25 → 50 → 100 (rollout apply, auto-advance); the CronJob handed over (owner: green).
- * Retiring blue is not in the demo yet: there is no action that does it (the demo says so).
+ * 10 → 25 → 50 → 100 (rollout apply, auto-advance); the CronJob handed over (owner: green);
+ * blue retired (retire-cluster: its TargetGroupBinding removed, the cluster deleted).
  *
  * Every claim it prints is checked: the plans and their comments, each action's result, the
  * weights read back from the ALB and the split seen by the traffic, no failed request outside
@@ -595,11 +595,54 @@ async function handoff(m: Migration): Promise<void> {
   );
 }
 
-function retirementNotYet(): Promise<void> {
-  say(
-    "   Not in the demo yet: blue is at weight 0 and owns nothing, but no action of ours removes its TargetGroupBinding or deletes the cluster (a retire-cluster action is being built). Blue's cluster is left running; nothing is claimed about retiring it.",
+function retireCluster(m: Migration, dir: string, dryRun: boolean): Promise<BundleRun> {
+  return runBundle(
+    work,
+    'retire-cluster',
+    {
+      'rollout-file': join(dir, FILES.rollout),
+      as: 'blue',
+      'dry-run': String(dryRun),
+      'poll-interval': '250ms',
+      timeout: '2m',
+    },
+    m.aws,
   );
-  return Promise.resolve();
+}
+
+const RETIRE_LINES = /^(delete|wait|gone|unknown) |^✓ |retired|^::error::/;
+
+async function retireBlue(m: Migration): Promise<void> {
+  await checkWeights(m, 'blue has no traffic left');
+  const registered = await healthyTargets(m, 'blue');
+  say(`   blue's target group still holds blue's pods at weight 0: ${registered.join(' ')}`);
+  const number = openPullRequest(m, 'clusters: retire blue', { [FILES.cluster('blue')]: null });
+  prHeader(m, number, 'retire-cluster checks and plans it (dry-run)');
+  const planned = await retireCluster(m, checkout(m, pull(m, number).headSha), true);
+  show(reporter, planned, RETIRE_LINES);
+  reporter.check(
+    'the dry run passes the gate (weight 0, not the owner, CronJob suspended) and deletes nothing',
+    planned.exitCode === 0 &&
+      planned.outputs.deleted === 'false' &&
+      (await clusterStatus(m, 'blue')) === 'ACTIVE' &&
+      (await healthyTargets(m, 'blue')).length === registered.length,
+    `exit ${planned.exitCode}, deleted ${planned.outputs.deleted}, ${(JSON.parse(planned.outputs.plan ?? '[]') as unknown[]).length} resources on the plan, blue ${await clusterStatus(m, 'blue')}`,
+  );
+  const after = merge(m, number, 'retire-cluster retires blue');
+  const retired = await retireCluster(m, checkout(m, after), false);
+  show(reporter, retired, RETIRE_LINES);
+  const left = await m.web.client.send(
+    new DescribeTargetHealthCommand({ TargetGroupArn: m.web.targetGroups.blue }),
+  );
+  reporter.check(
+    'blue is retired: its TargetGroupBinding deregistered its pods and the cluster is deleted',
+    retired.exitCode === 0 &&
+      retired.outputs.deleted === 'true' &&
+      (left.TargetHealthDescriptions ?? []).length === 0 &&
+      (await clusterStatus(m, 'blue')) === 'ResourceNotFoundException',
+    `exit ${retired.exitCode}, deleted ${retired.outputs.deleted}, targets left in web-blue: ${(left.TargetHealthDescriptions ?? []).length}, DescribeCluster ${EKS.blue}: ${await clusterStatus(m, 'blue')}`,
+  );
+  say(`   traffic, last 3 s: ${load.line(3000)}`);
 }
 
 /** The stages in order; each prints its header, does its PRs and checks its claims. */
@@ -612,7 +655,7 @@ const STAGES: { title: string; run: (m: Migration) => Promise<void> }[] = [
   { title: '5. A PR moves owner to green: the CronJob handoff', run: handoff },
   {
     title: '6. Retire blue: its TargetGroupBinding removed, the cluster deleted',
-    run: retirementNotYet,
+    run: retireBlue,
   },
 ];
 
