@@ -164,7 +164,12 @@ function checkout(m: Migration, ref: string): string {
 
 // ---- the actions ------------------------------------------------------------------------------
 
-function createCluster(m: Migration, config: string, dryRun: boolean): Promise<BundleRun> {
+function createCluster(
+  m: Migration,
+  c: Color,
+  config: string,
+  dryRun: boolean,
+): Promise<BundleRun> {
   return runBundle(
     work,
     'create-cluster',
@@ -173,7 +178,7 @@ function createCluster(m: Migration, config: string, dryRun: boolean): Promise<B
       'dry-run': String(dryRun),
       'poll-interval': '250ms',
       timeout: '2m',
-      kubeconfig: join(work, `${config.includes('green') ? 'green' : 'blue'}.kubeconfig`),
+      kubeconfig: join(work, `${c}.kubeconfig`),
     },
     m.aws,
   );
@@ -282,8 +287,8 @@ async function healthyTargets(m: Migration, c: Color): Promise<string[]> {
 }
 
 /** The CronJob's slot (minutes since the epoch) and the cluster of each notification. */
-function notificationsBySlot(m: Migration): Map<number, Color[]> {
-  const out = new Map<number, Color[]>();
+function notificationsBySlot(m: Migration): Map<number, string[]> {
+  const out = new Map<number, string[]>();
   for (const n of m.sandbox.notifications.received) {
     const slot = /-(\d{8,})-[a-z0-9]{5}$/.exec(n.pod);
     if (!slot) continue;
@@ -294,8 +299,10 @@ function notificationsBySlot(m: Migration): Map<number, Color[]> {
   return out;
 }
 
-function clusterOfNode(node: string | undefined): Color {
-  return node === `sandbox-${EKS.green}` ? 'green' : 'blue';
+/** blue or green from the sending pod's node (`sandbox-<EKS name>`); anything else as it is. */
+function clusterOfNode(node: string | undefined): string {
+  const c = (Object.keys(EKS) as Color[]).find((k) => node === `sandbox-${EKS[k]}`);
+  return c ?? node ?? 'an unknown node';
 }
 
 const hhmm = (minute: number): string => new Date(minute * 60_000).toISOString().slice(11, 16);
@@ -329,7 +336,7 @@ async function blueToday(m: Migration): Promise<void> {
   );
   const dir = checkout(m, 'main');
   say(`${at()} create-cluster on main's ${FILES.cluster('blue')} (blue exists before the demo)`);
-  const created = await createCluster(m, join(dir, FILES.cluster('blue')), false);
+  const created = await createCluster(m, 'blue', join(dir, FILES.cluster('blue')), false);
   m.kubeconfigs.blue = created.outputs.kubeconfig;
   reporter.check(
     `blue's cluster ${EKS.blue} is ACTIVE with a kubeconfig`,
@@ -383,6 +390,7 @@ async function createGreen(m: Migration): Promise<void> {
   const pr = pull(m, number);
   const planned = await createCluster(
     m,
+    'green',
     join(checkout(m, pr.headSha), FILES.cluster('green')),
     true,
   );
@@ -397,7 +405,12 @@ async function createGreen(m: Migration): Promise<void> {
     `exit ${planned.exitCode}, ${(JSON.parse(planned.outputs.plan ?? '[]') as unknown[]).length} resources to create, DescribeCluster: ${await clusterStatus(m, 'green')}`,
   );
   const after = merge(m, number, 'create-cluster applies it');
-  const created = await createCluster(m, join(checkout(m, after), FILES.cluster('green')), false);
+  const created = await createCluster(
+    m,
+    'green',
+    join(checkout(m, after), FILES.cluster('green')),
+    false,
+  );
   show(reporter, created, /^✓ |^::error::/);
   m.kubeconfigs.green = created.outputs.kubeconfig;
   const nodes = m.kubeconfigs.green
@@ -581,17 +594,24 @@ async function handoff(m: Migration): Promise<void> {
     `exit ${apply.exitCode}, result ${apply.outputs.result}, suspend: green ${after.green}, blue ${after.blue}`,
   );
   await checkWeights(m, 'the handoff moves no traffic');
-  // Show the new owner at work: wait for the next slot's notification from green.
-  const next = Math.floor(Date.now() / 60_000) + 1;
-  say(`${at()} waiting for the slot at ${hhmm(next)} UTC to run on green`);
-  const deadline = next * 60_000 + 30_000;
-  while (Date.now() < deadline && !(notificationsBySlot(m).get(next) ?? []).includes('green'))
-    await sleep(500);
+  // Show the new owner at work: wait for green's first notification, which is the slot that
+  // starts next (or the one that started during the handoff, if green ran it already).
+  const firstOnGreen = (): number | undefined =>
+    [...notificationsBySlot(m)].find(([, clusters]) => clusters.includes('green'))?.[0];
+  const deadline = (Math.floor(Date.now() / 60_000) + 1) * 60_000 + 30_000;
+  if (firstOnGreen() === undefined)
+    say(
+      `${at()} waiting for the next slot, ${hhmm(Math.floor(Date.now() / 60_000) + 1)} UTC, to run on green`,
+    );
+  while (Date.now() < deadline && firstOnGreen() === undefined) await sleep(500);
   await sleep(1000);
+  const slot = firstOnGreen();
   reporter.check(
-    `the ${hhmm(next)} UTC slot ran on green`,
-    (notificationsBySlot(m).get(next) ?? []).join() === 'green',
-    `clusters that sent a notification for it: ${(notificationsBySlot(m).get(next) ?? []).join(', ') || 'none'}`,
+    'after the handoff the CronJob runs on green, once per slot',
+    slot !== undefined && (notificationsBySlot(m).get(slot) ?? []).join() === 'green',
+    slot === undefined
+      ? `no notification from green by ${new Date(deadline).toISOString().slice(11, 19)} UTC`
+      : `green's first slot ${hhmm(slot)} UTC, sent by: ${(notificationsBySlot(m).get(slot) ?? []).join(', ')}`,
   );
 }
 
@@ -816,7 +836,13 @@ async function main(): Promise<void> {
   try {
     for (const stage of STAGES) {
       say(bold(`\n=== ${at()} ${stage.title}`));
-      await stage.run(m);
+      try {
+        await stage.run(m);
+      } catch (e) {
+        // The later stages build on this one: stop here, still check the whole run so far.
+        reporter.check(`the stage "${stage.title}" runs to its end`, false, String(e));
+        break;
+      }
       if (!loadFrom && load.seconds.length > 0) loadFrom = (load.seconds[0]?.at ?? 0) + 1000;
     }
     await sleep(500);
