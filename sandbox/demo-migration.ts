@@ -44,7 +44,7 @@ import {
   type RolloutDemo,
 } from './demo-kit.js';
 import { startFakeGitHub } from './github/server.js';
-import { findKubeTools, missingKubeTools, type KubeTools } from './kube/tools.js';
+import { BUILD_HINT, findKubeTools, missingKubeTools, type KubeTools } from './kube/tools.js';
 import { createWebService } from './scenario.js';
 
 type Color = 'blue' | 'green';
@@ -770,7 +770,12 @@ async function main(): Promise<void> {
   say(bold('eks-cluster-canary: the whole migration from blue to green on the local sandbox'));
   const missing = missingKubeTools();
   const tools = findKubeTools();
-  if (missing || !tools) throw new Error(missing ?? 'the Kubernetes tools are missing');
+  if (missing || !tools) {
+    // `npm run demo:migration` builds them first; run directly, say what to do.
+    console.error(`demo:migration needs real Kubernetes. ${missing ?? BUILD_HINT}`);
+    process.exitCode = 1;
+    return;
+  }
   const sandbox = await startSandbox({
     kubernetes: true,
     healthCheckTimeScale: 0.05,
