@@ -73,6 +73,17 @@ const entries = [
     out: join('dist', 'cli', 'index.js'),
     shebang: '#!/usr/bin/env node\n',
   },
+  // The CLI's sync hands helm the same post-renderer and token minter as the sync-apps action.
+  {
+    entry: join('src', 'eks', 'token-cli.ts'),
+    out: join('dist', 'cli', 'eks-token.js'),
+    shebang: '',
+  },
+  {
+    entry: join('src', 'kube', 'post-render-cli.ts'),
+    out: join('dist', 'cli', 'post-render.js'),
+    shebang: '',
+  },
 ];
 
 rmSync('dist', { recursive: true, force: true });

@@ -828,8 +828,8 @@ var init_parse_utils = __esm({
     };
     NUMBER_REGEX = /(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)|(-?Infinity)|(NaN)/g;
     parseNumber = (value) => {
-      const matches = value.match(NUMBER_REGEX);
-      if (matches === null || matches[0].length !== value.length) {
+      const matches2 = value.match(NUMBER_REGEX);
+      if (matches2 === null || matches2[0].length !== value.length) {
         throw new TypeError(`Expected real number, got implicit NaN`);
       }
       return parseFloat(value);
@@ -1176,11 +1176,11 @@ var init_schema_date_utils = __esm({
       if (typeof value !== "string") {
         throw new TypeError("RFC3339 timestamps must be strings");
       }
-      const matches = RFC3339_WITH_OFFSET2.exec(value);
-      if (!matches) {
+      const matches2 = RFC3339_WITH_OFFSET2.exec(value);
+      if (!matches2) {
         throw new TypeError(`Invalid RFC3339 timestamp format ${value}`);
       }
-      const [, yearStr, monthStr, dayStr, hours, minutes, seconds, , ms, offsetStr] = matches;
+      const [, yearStr, monthStr, dayStr, hours, minutes, seconds, , ms, offsetStr] = matches2;
       range(monthStr, 1, 12);
       range(dayStr, 1, 31);
       range(hours, 0, 23);
@@ -1212,14 +1212,14 @@ var init_schema_date_utils = __esm({
       let minute;
       let second;
       let fraction;
-      let matches;
-      if (matches = IMF_FIXDATE2.exec(value)) {
-        [, day, month, year2, hour, minute, second, fraction] = matches;
-      } else if (matches = RFC_850_DATE2.exec(value)) {
-        [, day, month, year2, hour, minute, second, fraction] = matches;
+      let matches2;
+      if (matches2 = IMF_FIXDATE2.exec(value)) {
+        [, day, month, year2, hour, minute, second, fraction] = matches2;
+      } else if (matches2 = RFC_850_DATE2.exec(value)) {
+        [, day, month, year2, hour, minute, second, fraction] = matches2;
         year2 = (Number(year2) + 1900).toString();
-      } else if (matches = ASC_TIME2.exec(value)) {
-        [, month, day, hour, minute, second, fraction, year2] = matches;
+      } else if (matches2 = ASC_TIME2.exec(value)) {
+        [, month, day, hour, minute, second, fraction, year2] = matches2;
       }
       if (year2 && second) {
         const timestamp = Date.UTC(Number(year2), months.indexOf(month), Number(day), Number(hour), Number(minute), Number(second), fraction ? Math.round(parseFloat(`0.${fraction}`) * 1e3) : 0);
@@ -1237,11 +1237,11 @@ var init_schema_date_utils = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/serde/split-every.js
-function splitEvery(value, delimiter, numDelimiters) {
+function splitEvery(value, delimiter3, numDelimiters) {
   if (numDelimiters <= 0 || !Number.isInteger(numDelimiters)) {
     throw new Error("Invalid number of delimiters (" + numDelimiters + ") for splitEvery.");
   }
-  const segments = value.split(delimiter);
+  const segments = value.split(delimiter3);
   if (numDelimiters === 1) {
     return segments;
   }
@@ -1251,7 +1251,7 @@ function splitEvery(value, delimiter, numDelimiters) {
     if (currentSegment === "") {
       currentSegment = segments[i5];
     } else {
-      currentSegment += delimiter + segments[i5];
+      currentSegment += delimiter3 + segments[i5];
     }
     if ((i5 + 1) % numDelimiters === 0) {
       compoundSegments.push(currentSegment);
@@ -1855,9 +1855,9 @@ var init_parseIni = __esm({
           currentSection = void 0;
           currentSubSection = void 0;
           const sectionName = trimmedLine.substring(1, trimmedLine.length - 1);
-          const matches = prefixKeyRegex.exec(sectionName);
-          if (matches) {
-            const [, prefix, , name] = matches;
+          const matches2 = prefixKeyRegex.exec(sectionName);
+          if (matches2) {
+            const [, prefix, , name] = matches2;
             if (Object.values(import_types3.IniSectionType).includes(prefix)) {
               currentSection = [prefix, name].join(CONFIG_PREFIX_SEPARATOR);
             }
@@ -1899,14 +1899,14 @@ var init_readFile = __esm({
   "node_modules/@smithy/core/dist-es/submodules/config/shared-ini-file-loader/readFile.js"() {
     filePromises = {};
     fileIntercept = {};
-    readFile2 = (path, options) => {
-      if (fileIntercept[path] !== void 0) {
-        return fileIntercept[path];
+    readFile2 = (path4, options) => {
+      if (fileIntercept[path4] !== void 0) {
+        return fileIntercept[path4];
       }
-      if (!filePromises[path] || options?.ignoreCache) {
-        filePromises[path] = fsReadFile(path, "utf8");
+      if (!filePromises[path4] || options?.ignoreCache) {
+        filePromises[path4] = fsReadFile(path4, "utf8");
       }
-      return filePromises[path];
+      return filePromises[path4];
     };
   }
 });
@@ -2018,8 +2018,8 @@ var init_externalDataInterceptor = __esm({
       getFileRecord() {
         return fileIntercept;
       },
-      interceptFile(path, contents) {
-        fileIntercept[path] = Promise.resolve(contents);
+      interceptFile(path4, contents) {
+        fileIntercept[path4] = Promise.resolve(contents);
       },
       getTokenRecord() {
         return tokenIntercept;
@@ -2034,11 +2034,11 @@ var init_externalDataInterceptor = __esm({
 // node_modules/@smithy/core/dist-es/submodules/config/node-config-provider/getSelectorName.js
 function getSelectorName(functionString) {
   try {
-    const constants = new Set(Array.from(functionString.match(/([A-Z_]){3,}/g) ?? []));
-    constants.delete("CONFIG");
-    constants.delete("CONFIG_PREFIX_SEPARATOR");
-    constants.delete("ENV");
-    return [...constants].join(", ");
+    const constants3 = new Set(Array.from(functionString.match(/([A-Z_]){3,}/g) ?? []));
+    constants3.delete("CONFIG");
+    constants3.delete("CONFIG_PREFIX_SEPARATOR");
+    constants3.delete("ENV");
+    return [...constants3].join(", ");
   } catch (ignored) {
     return functionString;
   }
@@ -2483,7 +2483,7 @@ var sleep;
 var init_sleep = __esm({
   "node_modules/@smithy/core/dist-es/submodules/client/util-waiter/utils/sleep.js"() {
     sleep = (seconds) => {
-      return new Promise((resolve3) => setTimeout(resolve3, seconds * 1e3));
+      return new Promise((resolve5) => setTimeout(resolve5, seconds * 1e3));
     };
   }
 });
@@ -2648,8 +2648,8 @@ var init_createWaiter = __esm({
     init_waiter();
     abortTimeout = (abortSignal) => {
       let onAbort;
-      const promise = new Promise((resolve3) => {
-        onAbort = () => resolve3({ state: WaiterState.ABORTED });
+      const promise = new Promise((resolve5) => {
+        onAbort = () => resolve5({ state: WaiterState.ABORTED });
         if (typeof abortSignal.addEventListener === "function") {
           abortSignal.addEventListener("abort", onAbort);
         } else {
@@ -2909,8 +2909,8 @@ var init_Schema = __esm({
       static [Symbol.hasInstance](lhs) {
         const isPrototype = this.prototype.isPrototypeOf(lhs);
         if (!isPrototype && typeof lhs === "object" && lhs !== null) {
-          const list2 = lhs;
-          return list2.symbol === this.symbol;
+          const list3 = lhs;
+          return list3.symbol === this.symbol;
         }
         return isPrototype;
       }
@@ -3270,8 +3270,8 @@ var init_NormalizedSchema = __esm({
         return translateTraits(this.traits);
       }
       getKeySchema() {
-        const [isDoc, isMap5] = [this.isDocumentSchema(), this.isMapSchema()];
-        if (!isDoc && !isMap5) {
+        const [isDoc, isMap6] = [this.isDocumentSchema(), this.isMapSchema()];
+        if (!isDoc && !isMap6) {
           throw new Error(`@smithy/core/schema - cannot get key for non-map: ${this.getName(true)}`);
         }
         const schema = this.getSchema();
@@ -3280,10 +3280,10 @@ var init_NormalizedSchema = __esm({
       }
       getValueSchema() {
         const sc = this.getSchema();
-        const [isDoc, isMap5, isList] = [this.isDocumentSchema(), this.isMapSchema(), this.isListSchema()];
-        const memberSchema = typeof sc === "number" ? 63 & sc : sc && typeof sc === "object" && (isMap5 || isList) ? sc[3 + sc[0]] : isDoc ? 15 : void 0;
+        const [isDoc, isMap6, isList] = [this.isDocumentSchema(), this.isMapSchema(), this.isListSchema()];
+        const memberSchema = typeof sc === "number" ? 63 & sc : sc && typeof sc === "object" && (isMap6 || isList) ? sc[3 + sc[0]] : isDoc ? 15 : void 0;
         if (memberSchema != null) {
-          return member([memberSchema, 0], isMap5 ? "value" : "member");
+          return member([memberSchema, 0], isMap6 ? "value" : "member");
         }
         throw new Error(`@smithy/core/schema - ${this.getName(true)} has no value member.`);
       }
@@ -4300,9 +4300,9 @@ function makeBuilder(common2, service, name, ep) {
   return function makeCommand(added, plugins, op2, $, smithyContext = {}) {
     const epMerged = Object.assign({}, common2, added);
     return Command.classBuilder().ep(epMerged).m(function(CommandCtor, clientStack, config, options) {
-      const list2 = plugins.call(this, CommandCtor, clientStack, config, options);
-      list2.unshift(ep(config, CommandCtor.getEndpointParameterInstructions()));
-      return list2;
+      const list3 = plugins.call(this, CommandCtor, clientStack, config, options);
+      list3.unshift(ep(config, CommandCtor.getEndpointParameterInstructions()));
+      return list3;
     }).s(service, op2, smithyContext).n(name, op2.charAt(0).toUpperCase() + op2.slice(1) + "Command").sc($).build();
   };
 }
@@ -4519,7 +4519,7 @@ var init_getInstanceMetadataRegion = __esm({
     };
     imdsRequest = async (options) => {
       const { request: request2 } = await import("node:http");
-      return new Promise((resolve3, reject) => {
+      return new Promise((resolve5, reject) => {
         const req = request2({
           hostname: options.hostname,
           port: options.port,
@@ -4547,7 +4547,7 @@ var init_getInstanceMetadataRegion = __esm({
           const chunks = [];
           res.on("data", (chunk) => chunks.push(chunk));
           res.on("end", () => {
-            resolve3(Buffer.concat(chunks));
+            resolve5(Buffer.concat(chunks));
             req.destroy();
           });
         });
@@ -5041,8 +5041,8 @@ var init_createConfigValueProvider = __esm({
               return endpoint.url.href;
             }
             if ("hostname" in endpoint) {
-              const { protocol, hostname, port, path } = endpoint;
-              return `${protocol}//${hostname}${port ? ":" + port : ""}${path}`;
+              const { protocol, hostname, port, path: path4 } = endpoint;
+              return `${protocol}//${hostname}${port ? ":" + port : ""}${path4}`;
             }
           }
           return endpoint;
@@ -5418,18 +5418,18 @@ var getAttrPathList;
 var init_getAttrPathList = __esm({
   "node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/lib/getAttrPathList.js"() {
     init_types2();
-    getAttrPathList = (path) => {
-      const parts = path.split(".");
+    getAttrPathList = (path4) => {
+      const parts = path4.split(".");
       const pathList = [];
       for (const part of parts) {
         const squareBracketIndex = part.indexOf("[");
         if (squareBracketIndex !== -1) {
           if (part.indexOf("]") !== part.length - 1) {
-            throw new EndpointError(`Path: '${path}' does not end with ']'`);
+            throw new EndpointError(`Path: '${path4}' does not end with ']'`);
           }
           const arrayIndex = part.slice(squareBracketIndex + 1, -1);
           if (Number.isNaN(parseInt(arrayIndex))) {
-            throw new EndpointError(`Invalid array index: '${arrayIndex}' in path: '${path}'`);
+            throw new EndpointError(`Invalid array index: '${arrayIndex}' in path: '${path4}'`);
           }
           if (squareBracketIndex !== 0) {
             pathList.push(part.slice(0, squareBracketIndex));
@@ -5450,9 +5450,9 @@ var init_getAttr = __esm({
   "node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/lib/getAttr.js"() {
     init_types2();
     init_getAttrPathList();
-    getAttr = (value, path) => getAttrPathList(path).reduce((acc, index) => {
+    getAttr = (value, path4) => getAttrPathList(path4).reduce((acc, index) => {
       if (typeof acc !== "object") {
-        throw new EndpointError(`Index '${index}' in '${path}' not found in '${JSON.stringify(value)}'`);
+        throw new EndpointError(`Index '${index}' in '${path4}' not found in '${JSON.stringify(value)}'`);
       } else if (Array.isArray(acc)) {
         const i5 = parseInt(index);
         return acc[i5 < 0 ? acc.length + i5 : i5];
@@ -5513,8 +5513,8 @@ var init_parseURL = __esm({
             return value;
           }
           if (typeof value === "object" && "hostname" in value) {
-            const { hostname: hostname2, port, protocol: protocol2 = "", path = "", query = {} } = value;
-            const url = new URL(`${protocol2}//${hostname2}${port ? `:${port}` : ""}${path}`);
+            const { hostname: hostname2, port, protocol: protocol2 = "", path: path4 = "", query = {} } = value;
+            const url = new URL(`${protocol2}//${hostname2}${port ? `:${port}` : ""}${path4}`);
             url.search = Object.entries(query).map(([k5, v]) => `${k5}=${v}`).join("&");
             return url;
           }
@@ -5551,18 +5551,18 @@ var init_parseURL = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/lib/split.js
-function split(value, delimiter, limit) {
+function split(value, delimiter3, limit) {
   if (limit === 1) {
     return [value];
   }
   if (value === "") {
     return [""];
   }
-  const parts = value.split(delimiter);
+  const parts = value.split(delimiter3);
   if (limit === 0) {
     return parts;
   }
-  return parts.slice(0, limit - 1).concat(parts.slice(1).join(delimiter));
+  return parts.slice(0, limit - 1).concat(parts.slice(1).join(delimiter3));
 }
 var init_split = __esm({
   "node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/lib/split.js"() {
@@ -6785,7 +6785,7 @@ var init_headStream = __esm({
       if (isReadableStream(stream)) {
         return headStream(stream, bytes);
       }
-      return new Promise((resolve3, reject) => {
+      return new Promise((resolve5, reject) => {
         const collector = new Collector();
         collector.limit = bytes;
         stream.pipe(collector);
@@ -6796,7 +6796,7 @@ var init_headStream = __esm({
         collector.on("error", reject);
         collector.on("finish", function() {
           const bytes2 = concatBytes(this.buffers);
-          resolve3(bytes2);
+          resolve5(bytes2);
         });
       });
     };
@@ -6948,7 +6948,7 @@ var init_stream_collector = __esm({
       if (isReadableStream(stream)) {
         return collectReadableStream(stream);
       }
-      return new Promise((resolve3, reject) => {
+      return new Promise((resolve5, reject) => {
         const collector = new Collector2();
         const nodeStream = stream;
         nodeStream.pipe(collector);
@@ -6959,7 +6959,7 @@ var init_stream_collector = __esm({
         collector.on("error", reject);
         collector.on("finish", function() {
           const bytes = concatBytes(this.bufferedBytes);
-          resolve3(bytes);
+          resolve5(bytes);
         });
       });
     };
@@ -7363,29 +7363,29 @@ var init_HttpBindingNormalizedSchema = __esm({
       response.syntheticBodySchema = createBodySchema(schema, bodyMemberNames, bodyMemberSchemas);
       return bindings;
     };
-    buildPathSegments = (path) => {
+    buildPathSegments = (path4) => {
       const segments = [];
       let offset = 0;
-      for (const match of path.matchAll(/\{([^{}+]+)(\+)?\}/g)) {
+      for (const match of path4.matchAll(/\{([^{}+]+)(\+)?\}/g)) {
         if (match.index > offset) {
-          segments.push([path.slice(offset, match.index), 0]);
+          segments.push([path4.slice(offset, match.index), 0]);
         }
         segments.push([match[1], match[2] ? 2 : 1]);
         offset = match.index + match[0].length;
       }
-      if (segments.length && offset < path.length) {
-        segments.push([path.slice(offset), 0]);
+      if (segments.length && offset < path4.length) {
+        segments.push([path4.slice(offset), 0]);
       }
       return segments.length ? segments : void 0;
     };
     buildHttpOperationBindings = (schema) => {
       const { http: http2, endpoint } = translateTraits(schema.traits ?? {});
-      const [path, search] = http2?.[1].split("?") ?? [];
+      const [path4, search] = http2?.[1].split("?") ?? [];
       return [
         http2?.[0],
-        path,
+        path4,
         search ? [...new URLSearchParams(search)] : [],
-        path ? buildPathSegments(path) : void 0,
+        path4 ? buildPathSegments(path4) : void 0,
         endpoint?.[0]
       ];
     };
@@ -7493,7 +7493,7 @@ var fileStreamHasher, isReadStream;
 var init_fileStreamHasher = __esm({
   "node_modules/@smithy/core/dist-es/submodules/checksum/hash-stream-node/fileStreamHasher.js"() {
     init_HashCalculator();
-    fileStreamHasher = (hashCtor, fileStream) => new Promise((resolve3, reject) => {
+    fileStreamHasher = (hashCtor, fileStream) => new Promise((resolve5, reject) => {
       if (!isReadStream(fileStream)) {
         reject(new Error("Unable to calculate hash for non-file streams."));
         return;
@@ -7511,7 +7511,7 @@ var init_fileStreamHasher = __esm({
       });
       hashCalculator.on("error", reject);
       hashCalculator.on("finish", function() {
-        hash.digest().then(resolve3).catch(reject);
+        hash.digest().then(resolve5).catch(reject);
       });
     });
     isReadStream = (stream) => typeof stream.path === "string";
@@ -7530,14 +7530,14 @@ var init_readableStreamHasher = __esm({
       const hash = new hashCtor();
       const hashCalculator = new HashCalculator(hash);
       readableStream.pipe(hashCalculator);
-      return new Promise((resolve3, reject) => {
+      return new Promise((resolve5, reject) => {
         readableStream.on("error", (err) => {
           hashCalculator.end();
           reject(err);
         });
         hashCalculator.on("error", reject);
         hashCalculator.on("finish", () => {
-          hash.digest().then(resolve3).catch(reject);
+          hash.digest().then(resolve5).catch(reject);
         });
       });
     };
@@ -8797,7 +8797,7 @@ async function* readableToIterable(readStream) {
     streamEnded = true;
   });
   while (!generationEnded) {
-    const value = await new Promise((resolve3) => setTimeout(() => resolve3(records.shift()), 0));
+    const value = await new Promise((resolve5) => setTimeout(() => resolve5(records.shift()), 0));
     if (value) {
       yield value;
     }
@@ -9419,10 +9419,10 @@ var init_HttpBindingProtocol = __esm({
         if (endpoint) {
           this.updateServiceEndpoint(request2, endpoint);
           this.setHostPrefix(request2, operationSchema, input, operation2);
-          const [method, path, staticQuery] = operation2;
+          const [method, path4, staticQuery] = operation2;
           if (method) {
             request2.method = method;
-            request2.path = request2.path === "/" ? path : request2.path + path;
+            request2.path = request2.path === "/" ? path4 : request2.path + path4;
             for (const [key, value] of staticQuery) {
               query[key] = value;
             }
@@ -9539,8 +9539,8 @@ var init_HttpBindingProtocol = __esm({
         }
         if ((flags & 192) === 64) {
           const buffer = [];
-          for (const item of data) {
-            const serialized = this.serializeHttpValue(collectionValue, item, 34, directSerializer, directSerializer ? collectionValue[0] : [collectionValue[0], traits]);
+          for (const item2 of data) {
+            const serialized = this.serializeHttpValue(collectionValue, item2, 34, directSerializer, directSerializer ? collectionValue[0] : [collectionValue[0], traits]);
             if (flags >> 13 & 1 || serialized !== void 0) {
               buffer.push(serialized);
             }
@@ -9564,10 +9564,10 @@ var init_HttpBindingProtocol = __esm({
         return this.serializer.flush();
       }
       serializePath(segments, labels, bindings) {
-        let path = "";
+        let path4 = "";
         for (const [value, kind] of segments) {
           if (kind === 0) {
-            path += value;
+            path4 += value;
             continue;
           }
           const replacement = labels?.[value];
@@ -9575,12 +9575,12 @@ var init_HttpBindingProtocol = __esm({
             if (hasOwn(bindings.byName, value) && bindings.byName[value][2] === 33) {
               throw new Error(`No value provided for input HTTP label: ${value}.`);
             }
-            path += `{${value}${kind === 2 ? "+" : ""}}`;
+            path4 += `{${value}${kind === 2 ? "+" : ""}}`;
           } else {
-            path += kind === 2 ? replacement.split("/").map(extendedEncodeURIComponent).join("/") : extendedEncodeURIComponent(replacement);
+            path4 += kind === 2 ? replacement.split("/").map(extendedEncodeURIComponent).join("/") : extendedEncodeURIComponent(replacement);
           }
         }
-        return path;
+        return path4;
       }
       async deserializeResponse(operationSchema, context, response) {
         const deserializer = this.deserializer;
@@ -9657,11 +9657,11 @@ var init_HttpBindingProtocol = __esm({
           const [memberName, [memberSchema, flags, collectionValue], , wireName] = binding;
           if (collectionValue) {
             const sections = flags >> 16 & 1 ? splitEvery(headerValue, ",", 2) : splitHeader(headerValue);
-            const list2 = [];
+            const list3 = [];
             for (const section of sections) {
-              list2.push(directDeserializer ? directDeserializer.readHttpBinding(collectionValue, section.trim(), 38) : await deserializer.read([collectionValue[0], { httpHeader: wireName }], section.trim()));
+              list3.push(directDeserializer ? directDeserializer.readHttpBinding(collectionValue, section.trim(), 38) : await deserializer.read([collectionValue[0], { httpHeader: wireName }], section.trim()));
             }
-            dataObject[memberName] = list2;
+            dataObject[memberName] = list3;
           } else {
             dataObject[memberName] = directDeserializer ? directDeserializer.readHttpBinding(binding[1], headerValue, 38) : await deserializer.read(memberSchema, headerValue);
           }
@@ -9816,11 +9816,11 @@ var init_AbstractRpcV2Protocol = __esm({
           this.applyEmptyBody(request2);
         }
         const { service, operation: operation2 } = getSmithyContext(context);
-        const path = `/service/${service}/operation/${operation2}`;
+        const path4 = `/service/${service}/operation/${operation2}`;
         if (request2.path.endsWith("/")) {
-          request2.path += path.slice(1);
+          request2.path += path4.slice(1);
         } else {
-          request2.path += path;
+          request2.path += path4;
         }
         return request2;
       }
@@ -9902,8 +9902,8 @@ var init_requestBuilder = __esm({
         return this;
       }
       p(memberName, labelValueProvider, uriLabel, isGreedyLabel) {
-        this.resolvePathStack.push((path) => {
-          this.path = resolvedPath(path, this.input, memberName, labelValueProvider, uriLabel, isGreedyLabel);
+        this.resolvePathStack.push((path4) => {
+          this.path = resolvedPath(path4, this.input, memberName, labelValueProvider, uriLabel, isGreedyLabel);
         });
         return this;
       }
@@ -9950,7 +9950,7 @@ var init_FromStringShapeDeserializer = __esm({
         const schema = flags & 255;
         if ((schema & 192) === 64) {
           collectionValue ??= ns.getHttpBindingCollectionValue(location);
-          return splitHeader(data).map((item) => this.readHttpBinding(collectionValue, item, location));
+          return splitHeader(data).map((item2) => this.readHttpBinding(collectionValue, item2, location));
         }
         switch (schema) {
           case 21:
@@ -10114,8 +10114,8 @@ var init_ToStringShapeSerializer = __esm({
               const valueSchemaType = collectionValue[1] & 255;
               const isTimestamp = valueSchemaType >= 4 && valueSchemaType <= 7;
               let buffer = "";
-              for (const item of value) {
-                this.writeHttpBinding(collectionValue, item, location);
+              for (const item2 of value) {
+                this.writeHttpBinding(collectionValue, item2, location);
                 const headerItem = this.flush();
                 if (buffer) {
                   buffer += ", ";
@@ -11414,8 +11414,8 @@ var init_JsonShapeSerializer2 = __esm({
           writtenKeys = /* @__PURE__ */ new Set();
         }
         for (const [memberName, memberSchema] of ns.structIterator()) {
-          const item = value[memberName];
-          if (item == null && !memberSchema.isIdempotencyToken()) {
+          const item2 = value[memberName];
+          if (item2 == null && !memberSchema.isIdempotencyToken()) {
             continue;
           }
           if (wroteAny) {
@@ -11430,7 +11430,7 @@ var init_JsonShapeSerializer2 = __esm({
           }
           this.writeAsciiQuoted(targetKey);
           this.json[this.i++] = COLON;
-          this.writeValue(memberSchema, item, ns);
+          this.writeValue(memberSchema, item2, ns);
         }
         if (!wroteAny && ns.isUnionSchema()) {
           const { $unknown } = value;
@@ -11502,15 +11502,15 @@ var init_JsonShapeSerializer2 = __esm({
         this.json[this.i++] = OPEN_BRACKET;
         let wroteFirstItem = false;
         for (let i5 = 0; i5 < value.length; ++i5) {
-          const item = value[i5];
-          if (isDocument ? item === void 0 : item == null && !sparse) {
+          const item2 = value[i5];
+          if (isDocument ? item2 === void 0 : item2 == null && !sparse) {
             continue;
           }
           if (wroteFirstItem) {
             this.ensure(1);
             this.json[this.i++] = COMMA;
           }
-          this.writeValue(valueSchema, item, void 0);
+          this.writeValue(valueSchema, item2, void 0);
           wroteFirstItem = true;
         }
         this.ensure(1);
@@ -11784,8 +11784,8 @@ var init_JsonShapeDeserializer = __esm({
           if (Array.isArray(value) && ns.isListSchema()) {
             const listMember = ns.getValueSchema();
             const out = [];
-            for (const item of value) {
-              out.push(this._read(listMember, item));
+            for (const item2 of value) {
+              out.push(this._read(listMember, item2));
             }
             return out;
           }
@@ -12028,9 +12028,9 @@ var init_JsonShapeSerializer = __esm({
             const listMember = ns.getValueSchema();
             const out = [];
             const sparse = !!ns.getMergedTraits().sparse;
-            for (const item of value) {
-              if (sparse || item != null) {
-                out.push(this._write(listMember, item));
+            for (const item2 of value) {
+              if (sparse || item2 != null) {
+                out.push(this._write(listMember, item2));
               }
             }
             return out;
@@ -12801,9 +12801,9 @@ var init_createPaginator = __esm({
       command5 = withCommand(command5) ?? command5;
       return await client.send(command5, ...args);
     };
-    get = (fromObject, path) => {
+    get = (fromObject, path4) => {
       let cursor2 = fromObject;
-      const pathComponents = path.split(".");
+      const pathComponents = path4.split(".");
       for (const step of pathComponents) {
         if (!cursor2 || typeof cursor2 !== "object") {
           return void 0;
@@ -13662,7 +13662,7 @@ function bindRetryMiddleware(isStreamingPayload2) {
           const delay = retryToken.getRetryDelay();
           totalRetryDelay += (retryToken?.$retryLog?.acquisitionDelay ?? 0) + delay;
           if (delay > 0) {
-            await race(new Promise((resolve3) => setTimeout(resolve3, delay)), abortSignal);
+            await race(new Promise((resolve5) => setTimeout(resolve5, delay)), abortSignal);
           }
         }
       }
@@ -13795,7 +13795,7 @@ var init_DefaultRateLimiter = __esm({
         this.refillTokenBucket();
         while (amount > this.availableTokens) {
           const delay = (amount - this.availableTokens) / this.fillRate * 1e3;
-          await new Promise((resolve3) => _DefaultRateLimiter.setTimeoutFn(resolve3, delay));
+          await new Promise((resolve5) => _DefaultRateLimiter.setTimeoutFn(resolve5, delay));
           this.refillTokenBucket();
         }
         this.availableTokens = this.availableTokens - amount;
@@ -14233,7 +14233,7 @@ var init_StandardRetryStrategy2 = __esm({
               const delayFromResponse = getDelayFromRetryAfterHeader(err.$response);
               const delay = Math.max(delayFromResponse || 0, delayFromDecider);
               totalDelay += delay;
-              await new Promise((resolve3) => setTimeout(resolve3, delay));
+              await new Promise((resolve5) => setTimeout(resolve5, delay));
               continue;
             }
             if (!err.$metadata) {
@@ -14613,14 +14613,14 @@ var init_user_agent_middleware = __esm({
       if (prefix === "api") {
         uaName = uaName.toLowerCase();
       }
-      return [prefix, uaName, version].filter((item) => item && item.length > 0).reduce((acc, item, index) => {
+      return [prefix, uaName, version].filter((item2) => item2 && item2.length > 0).reduce((acc, item2, index) => {
         switch (index) {
           case 0:
-            return item;
+            return item2;
           case 1:
-            return `${acc}/${item}`;
+            return `${acc}/${item2}`;
           default:
-            return `${acc}#${item}`;
+            return `${acc}#${item2}`;
         }
       }, "");
     };
@@ -15950,12 +15950,12 @@ var init_bowser = __esm({
       describe: function describe80(ua) {
         var version = Utils.getFirstMatch(/mac os x (\d+(\.?_?\d+)+)/i, ua).replace(/[_\s]/g, ".");
         var versionName = Utils.getMacOSVersionName(version);
-        var os = {
+        var os2 = {
           name: OS_MAP.MacOS,
           version
         };
-        if (versionName) os.versionName = versionName;
-        return os;
+        if (versionName) os2.versionName = versionName;
+        return os2;
       }
     }, {
       test: [/(ipod|iphone|ipad)/i],
@@ -15984,22 +15984,22 @@ var init_bowser = __esm({
       describe: function describe83(ua) {
         var version = Utils.getFirstMatch(/android[\s/-](\d+(\.\d+)*)/i, ua);
         var versionName = Utils.getAndroidVersionName(version);
-        var os = {
+        var os2 = {
           name: OS_MAP.Android,
           version
         };
-        if (versionName) os.versionName = versionName;
-        return os;
+        if (versionName) os2.versionName = versionName;
+        return os2;
       }
     }, {
       test: [/(web|hpw)[o0]s/i],
       describe: function describe84(ua) {
         var version = Utils.getFirstMatch(/(?:web|hpw)[o0]s\/(\d+(\.\d+)*)/i, ua);
-        var os = {
+        var os2 = {
           name: OS_MAP.WebOS
         };
-        if (version && version.length) os.version = version;
-        return os;
+        if (version && version.length) os2.version = version;
+        return os2;
       }
     }, {
       test: [/blackberry|\bbb\d+/i, /rim\stablet/i],
@@ -16612,14 +16612,14 @@ var init_bowser = __esm({
       _proto.parseOS = function parseOS() {
         var _this2 = this;
         this.parsedResult.os = {};
-        var os = Utils.find(parser_os_default, function(_os) {
+        var os2 = Utils.find(parser_os_default, function(_os) {
           if (typeof _os.test === "function") return _os.test(_this2);
           if (Array.isArray(_os.test)) return _os.test.some(function(condition) {
             return _this2.test(condition);
           });
           throw new Error("Browser's test function is not valid");
         });
-        if (os) this.parsedResult.os = os.describe(this.getUA());
+        if (os2) this.parsedResult.os = os2.describe(this.getUA());
         return this.parsedResult.os;
       };
       _proto.getOSName = function getOSName(toLowerCase) {
@@ -17499,7 +17499,7 @@ var init_AwsSdkSigV4ASigner = __esm({
 var getArrayForCommaSeparatedString;
 var init_getArrayForCommaSeparatedString = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/httpAuthSchemes/utils/getArrayForCommaSeparatedString.js"() {
-    getArrayForCommaSeparatedString = (str) => typeof str === "string" && str.length > 0 ? str.split(",").map((item) => item.trim()) : [];
+    getArrayForCommaSeparatedString = (str) => typeof str === "string" && str.length > 0 ? str.split(",").map((item2) => item2.trim()) : [];
   }
 });
 
@@ -17820,10 +17820,10 @@ ${longDate}
 ${credentialScope}
 ${toHex2(hashedRequest)}`;
       }
-      getCanonicalPath({ path }) {
+      getCanonicalPath({ path: path4 }) {
         if (this.uriEscapePath) {
           const normalizedPathSegments = [];
-          for (const pathSegment of path.split("/")) {
+          for (const pathSegment of path4.split("/")) {
             if (pathSegment?.length === 0) {
               continue;
             }
@@ -17836,11 +17836,11 @@ ${toHex2(hashedRequest)}`;
               normalizedPathSegments.push(pathSegment);
             }
           }
-          const normalizedPath = `${path?.startsWith("/") ? "/" : ""}${normalizedPathSegments.join("/")}${normalizedPathSegments.length > 0 && path?.endsWith("/") ? "/" : ""}`;
+          const normalizedPath = `${path4?.startsWith("/") ? "/" : ""}${normalizedPathSegments.join("/")}${normalizedPathSegments.length > 0 && path4?.endsWith("/") ? "/" : ""}`;
           const doubleEncoded = escapeUri2(normalizedPath);
           return doubleEncoded.replace(/%2F/g, "/");
         }
-        return path;
+        return path4;
       }
       validateResolvedCredentials(credentials) {
         if (typeof credentials !== "object" || typeof credentials.accessKeyId !== "string" || typeof credentials.secretAccessKey !== "string") {
@@ -18396,7 +18396,7 @@ var require_dist_cjs5 = __commonJS({
     var DEFAULT_MAX_RETRIES = 0;
     var providerConfigFromInit = ({ maxRetries = DEFAULT_MAX_RETRIES, timeout = DEFAULT_TIMEOUT }) => ({ maxRetries, timeout });
     function httpRequest(options) {
-      return new Promise((resolve3, reject) => {
+      return new Promise((resolve5, reject) => {
         const req = node_http.request({
           method: "GET",
           ...options,
@@ -18421,7 +18421,7 @@ var require_dist_cjs5 = __commonJS({
             chunks.push(chunk);
           });
           res.on("end", () => {
-            resolve3(Buffer.concat(chunks));
+            resolve5(Buffer.concat(chunks));
             req.destroy();
           });
         });
@@ -18884,21 +18884,21 @@ var require_dist_cjs6 = __commonJS({
       let sendBody = true;
       if (!externalAgent && expect === "100-continue") {
         sendBody = await Promise.race([
-          new Promise((resolve3) => {
-            timeoutId = Number(timing.setTimeout(() => resolve3(true), Math.max(MIN_WAIT_TIME, maxContinueTimeoutMs)));
+          new Promise((resolve5) => {
+            timeoutId = Number(timing.setTimeout(() => resolve5(true), Math.max(MIN_WAIT_TIME, maxContinueTimeoutMs)));
           }),
-          new Promise((resolve3) => {
+          new Promise((resolve5) => {
             httpRequest.on("continue", () => {
               timing.clearTimeout(timeoutId);
-              resolve3(true);
+              resolve5(true);
             });
             httpRequest.on("response", () => {
               timing.clearTimeout(timeoutId);
-              resolve3(false);
+              resolve5(false);
             });
             httpRequest.on("error", () => {
               timing.clearTimeout(timeoutId);
-              resolve3(false);
+              resolve5(false);
             });
           })
         ]);
@@ -18975,13 +18975,13 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
         return socketWarningTimestamp;
       }
       constructor(options) {
-        this.configProvider = new Promise((resolve3, reject) => {
+        this.configProvider = new Promise((resolve5, reject) => {
           if (typeof options === "function") {
             options().then((_options) => {
-              resolve3(this.resolveDefaultConfig(_options));
+              resolve5(this.resolveDefaultConfig(_options));
             }).catch(reject);
           } else {
-            resolve3(this.resolveDefaultConfig(options));
+            resolve5(this.resolveDefaultConfig(options));
           }
         });
       }
@@ -19011,7 +19011,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
             timing.clearTimeout(requestTimeoutId);
             timing.clearTimeout(keepAliveTimeoutId);
           };
-          const resolve3 = async (arg) => {
+          const resolve5 = async (arg) => {
             await writeRequestBodyPromise;
             clearTimeouts();
             _resolve(arg);
@@ -19045,12 +19045,12 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
             const password = request2.password ?? "";
             auth = `${username}:${password}`;
           }
-          let path = request2.path;
+          let path4 = request2.path;
           if (queryString) {
-            path += `?${queryString}`;
+            path4 += `?${queryString}`;
           }
           if (request2.fragment) {
-            path += `#${request2.fragment}`;
+            path4 += `#${request2.fragment}`;
           }
           let hostname = request2.hostname ?? "";
           if (hostname[0] === "[" && hostname.endsWith("]")) {
@@ -19062,7 +19062,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
             headers: request2.headers,
             host: hostname,
             method: request2.method,
-            path,
+            path: path4,
             port: request2.port,
             agent,
             auth
@@ -19075,7 +19075,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
               headers: getTransformedHeaders(res.headers),
               body: res
             });
-            resolve3({ response: httpResponse });
+            resolve5({ response: httpResponse });
           });
           req.on("error", (err) => {
             if (NODEJS_TIMEOUT_ERROR_CODES2.includes(err.code)) {
@@ -19401,7 +19401,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
         return this.connectOptions === void 0 ? http2.connect(url) : http2.connect(url, this.connectOptions);
       }
     };
-    var { constants } = http2;
+    var { constants: constants3 } = http2;
     var NodeHttp2Handler = class _NodeHttp2Handler {
       config;
       configProvider;
@@ -19414,13 +19414,13 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
         return new _NodeHttp2Handler(instanceOrOptions);
       }
       constructor(options) {
-        this.configProvider = new Promise((resolve3, reject) => {
+        this.configProvider = new Promise((resolve5, reject) => {
           if (typeof options === "function") {
             options().then((opts) => {
-              resolve3(opts || {});
+              resolve5(opts || {});
             }).catch(reject);
           } else {
-            resolve3(options || {});
+            resolve5(options || {});
           }
         });
       }
@@ -19447,7 +19447,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
         return new Promise((_resolve, _reject) => {
           let fulfilled = false;
           let writeRequestBodyPromise = void 0;
-          const resolve3 = async (arg) => {
+          const resolve5 = async (arg) => {
             await writeRequestBodyPromise;
             _resolve(arg);
           };
@@ -19484,17 +19484,17 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
             reject(err);
           };
           const queryString = query ? buildQueryString2(query) : "";
-          let path = request2.path;
+          let path4 = request2.path;
           if (queryString) {
-            path += `?${queryString}`;
+            path4 += `?${queryString}`;
           }
           if (request2.fragment) {
-            path += `#${request2.fragment}`;
+            path4 += `#${request2.fragment}`;
           }
           const clientHttp2Stream = session.request({
             ...request2.headers,
-            [constants.HTTP2_HEADER_PATH]: path,
-            [constants.HTTP2_HEADER_METHOD]: method
+            [constants3.HTTP2_HEADER_PATH]: path4,
+            [constants3.HTTP2_HEADER_METHOD]: method
           });
           if (effectiveRequestTimeout) {
             clientHttp2Stream.setTimeout(effectiveRequestTimeout, () => {
@@ -19544,7 +19544,7 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
               body: clientHttp2Stream
             });
             fulfilled = true;
-            resolve3({ response: httpResponse });
+            resolve5({ response: httpResponse });
             if (useIsolatedSession) {
               session.close();
               clientHttp2Stream.on("end", () => {
@@ -19600,7 +19600,7 @@ var require_dist_cjs7 = __commonJS({
     var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var { CredentialsProviderError: CredentialsProviderError2 } = (init_config2(), __toCommonJS(config_exports));
     var { NodeHttpHandler } = require_dist_cjs6();
-    var fs = __require("node:fs/promises");
+    var fs2 = __require("node:fs/promises");
     var { HttpRequest: HttpRequest2 } = (init_protocols(), __toCommonJS(protocols_exports));
     var { sdkStreamMixin: sdkStreamMixin3, parseRfc3339DateTime: parseRfc3339DateTime2 } = (init_serde(), __toCommonJS(serde_exports));
     var ECS_CONTAINER_HOST = "169.254.170.2";
@@ -19682,7 +19682,7 @@ var require_dist_cjs7 = __commonJS({
           try {
             return await toRetry();
           } catch (e5) {
-            await new Promise((resolve3) => setTimeout(resolve3, delayMs));
+            await new Promise((resolve5) => setTimeout(resolve5, delayMs));
           }
         }
         return await toRetry();
@@ -19696,12 +19696,12 @@ var require_dist_cjs7 = __commonJS({
     var fromHttp = (options = {}) => {
       options.logger?.debug("@aws-sdk/credential-provider-http - fromHttp");
       let host;
-      const relative2 = options.awsContainerCredentialsRelativeUri ?? process.env[AWS_CONTAINER_CREDENTIALS_RELATIVE_URI];
+      const relative3 = options.awsContainerCredentialsRelativeUri ?? process.env[AWS_CONTAINER_CREDENTIALS_RELATIVE_URI];
       const full = options.awsContainerCredentialsFullUri ?? process.env[AWS_CONTAINER_CREDENTIALS_FULL_URI];
       const token = options.awsContainerAuthorizationToken ?? process.env[AWS_CONTAINER_AUTHORIZATION_TOKEN];
       const tokenFile = options.awsContainerAuthorizationTokenFile ?? process.env[AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE];
       const warn = options.logger?.constructor?.name === "NoOpLogger" || !options.logger?.warn ? console.warn : options.logger.warn.bind(options.logger);
-      if (relative2 && full) {
+      if (relative3 && full) {
         warn("@aws-sdk/credential-provider-http: you have set both awsContainerCredentialsRelativeUri and awsContainerCredentialsFullUri.");
         warn("awsContainerCredentialsRelativeUri will take precedence.");
       }
@@ -19709,8 +19709,8 @@ var require_dist_cjs7 = __commonJS({
         warn("@aws-sdk/credential-provider-http: you have set both awsContainerAuthorizationToken and awsContainerAuthorizationTokenFile.");
         warn("awsContainerAuthorizationTokenFile will take precedence.");
       }
-      if (relative2) {
-        host = `${DEFAULT_LINK_LOCAL_HOST}${relative2}`;
+      if (relative3) {
+        host = `${DEFAULT_LINK_LOCAL_HOST}${relative3}`;
       } else if (full) {
         host = full;
       } else {
@@ -19724,7 +19724,7 @@ Set AWS_CONTAINER_CREDENTIALS_FULL_URI or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
       const provider = retryWrapper(async () => {
         const request2 = createGetRequest(url);
         if (tokenFile) {
-          request2.headers.Authorization = validateToken((await fs.readFile(tokenFile)).toString());
+          request2.headers.Authorization = validateToken((await fs2.readFile(tokenFile)).toString());
         } else if (token) {
           request2.headers.Authorization = validateToken(token);
         }
@@ -20169,12 +20169,12 @@ function writeStruct(ns, value, serdeContext) {
   if (ns.isUnionSchema()) {
     let wrote = false;
     for (const [memberName, memberSchema] of ns.structIterator()) {
-      const item = value[memberName];
-      if (item != null) {
+      const item2 = value[memberName];
+      if (item2 != null) {
         ensure(9);
         encodeHeader(majorMap, 1);
         writeString(memberName);
-        writeValue(memberSchema, item, ns, serdeContext);
+        writeValue(memberSchema, item2, ns, serdeContext);
         wrote = true;
         break;
       }
@@ -20209,15 +20209,15 @@ function writeStruct(ns, value, serdeContext) {
   cursor += headerSize;
   let count = 0;
   for (let i5 = 0; i5 < z; ++i5) {
-    const item = value[memberNames[i5]];
-    if (item == null && !memberSchemas[i5].isIdempotencyToken()) {
+    const item2 = value[memberNames[i5]];
+    if (item2 == null && !memberSchemas[i5].isIdempotencyToken()) {
       continue;
     }
     const key = encodedKeys[i5];
     ensure(key.length);
     buf.set(key, cursor);
     cursor += key.length;
-    writeValue(memberSchemas[i5], item, ns, serdeContext);
+    writeValue(memberSchemas[i5], item2, ns, serdeContext);
     ++count;
   }
   if (typeof value.__type === "string") {
@@ -20249,14 +20249,14 @@ function writeList(ns, value, isDocument, serdeContext) {
   if (isDocument || sparse) {
     const items = [];
     for (let i5 = 0; i5 < value.length; ++i5) {
-      const item = value[i5];
+      const item2 = value[i5];
       if (isDocument) {
-        if (item !== void 0) {
-          items.push(item);
+        if (item2 !== void 0) {
+          items.push(item2);
         }
       } else {
-        if (item != null || sparse) {
-          items.push(item);
+        if (item2 != null || sparse) {
+          items.push(item2);
         }
       }
     }
@@ -20640,11 +20640,11 @@ function readValue(ns) {
 function readList(ns) {
   const count = decodeCount();
   const memberSchema = ns.isListSchema() ? ns.getValueSchema() : ns;
-  const list2 = Array(count);
+  const list3 = Array(count);
   for (let i5 = 0; i5 < count; ++i5) {
-    list2[i5] = readValue(memberSchema);
+    list3[i5] = readValue(memberSchema);
   }
-  return list2;
+  return list3;
 }
 function readMap(ns) {
   const count = decodeCount();
@@ -20834,13 +20834,13 @@ function readByteStringIndefinite() {
 function readListIndefinite(ns) {
   pos += 1;
   const memberSchema = ns.isListSchema() ? ns.getValueSchema() : ns;
-  const list2 = [];
+  const list3 = [];
   while (pos < end) {
     if (payload[pos] === 255) {
       pos += 1;
-      return list2;
+      return list3;
     }
-    list2.push(readValue(memberSchema));
+    list3.push(readValue(memberSchema));
   }
   throw new Error("expected break marker.");
 }
@@ -21151,8 +21151,8 @@ function transformObject(ns, value) {
   if (ns.isListSchema()) {
     const memberSchema = ns.getValueSchema();
     const out = [];
-    for (const item of value) {
-      out.push(transformObject(memberSchema, item));
+    for (const item2 of value) {
+      out.push(transformObject(memberSchema, item2));
     }
     return out;
   }
@@ -21906,8 +21906,8 @@ var require_dist_cjs8 = __commonJS({
         this.attributes[name] = value;
         return this;
       }
-      addChildNode(child) {
-        this.children.push(child);
+      addChildNode(child2) {
+        this.children.push(child2);
         return this;
       }
       removeAttribute(name) {
@@ -21918,8 +21918,8 @@ var require_dist_cjs8 = __commonJS({
         this.name = name;
         return this;
       }
-      c(child) {
-        this.children.push(child);
+      c(child2) {
+        this.children.push(child2);
         return this;
       }
       a(name, value) {
@@ -22107,11 +22107,11 @@ var require_dist_cjs8 = __commonJS({
               childTags.push(p3.parseTag());
             }
           } else {
-            let text = "";
+            let text2 = "";
             while (p3.i < p3.z && p3.x[p3.i] !== "<") {
-              text += p3.x[p3.i++];
+              text2 += p3.x[p3.i++];
             }
-            textParts.push(p3.decodeEntities(text));
+            textParts.push(p3.decodeEntities(text2));
           }
         }
         if (!p3.isNext("</")) {
@@ -22126,31 +22126,31 @@ var require_dist_cjs8 = __commonJS({
           return { tag, value: "" };
         }
         if (!hasAttrs && !hasElementChild) {
-          const text = textParts.length === 1 ? textParts[0] : textParts.join("");
-          if (text.trim() === "" && text.includes("\n")) {
+          const text2 = textParts.length === 1 ? textParts[0] : textParts.join("");
+          if (text2.trim() === "" && text2.includes("\n")) {
             return { tag, value: "" };
           }
-          return { tag, value: text };
+          return { tag, value: text2 };
         }
         const obj = {};
-        for (const text of textParts) {
-          if (text.trim() === "" && text.includes("\n")) {
+        for (const text2 of textParts) {
+          if (text2.trim() === "" && text2.includes("\n")) {
             continue;
           }
-          obj["#text"] = "#text" in obj ? obj["#text"] + text : text;
+          obj["#text"] = "#text" in obj ? obj["#text"] + text2 : text2;
         }
-        for (const child of childTags) {
-          if (child.tag === "__proto__") {
+        for (const child2 of childTags) {
+          if (child2.tag === "__proto__") {
             writeKey3(obj);
           }
-          if (child.tag in obj) {
-            if (Array.isArray(obj[child.tag])) {
-              obj[child.tag].push(child.value);
+          if (child2.tag in obj) {
+            if (Array.isArray(obj[child2.tag])) {
+              obj[child2.tag].push(child2.value);
             } else {
-              obj[child.tag] = [obj[child.tag], child.value];
+              obj[child2.tag] = [obj[child2.tag], child2.value];
             }
           } else {
-            obj[child.tag] = child.value;
+            obj[child2.tag] = child2.value;
           }
         }
         for (const [k5, v] of Object.entries(attrs)) {
@@ -22503,14 +22503,14 @@ var init_QueryShapeSerializer = __esm({
               const member2 = ns.getValueSchema();
               const flat = this.settings.flattenLists || ns.getMergedTraits().xmlFlattened;
               let i5 = 1;
-              for (const item of value) {
-                if (item == null) {
+              for (const item2 of value) {
+                if (item2 == null) {
                   continue;
                 }
                 const traits = member2.getMergedTraits();
                 const suffix = this.getKey("member", traits.xmlName, traits.ec2QueryName);
                 const key = flat ? `${prefix}${i5}` : `${prefix}${suffix}.${i5}`;
-                this.write(member2, item, key);
+                this.write(member2, item2, key);
                 ++i5;
               }
             }
@@ -24222,7 +24222,7 @@ var require_dist_cjs9 = __commonJS({
     var { setTokenFeature: setTokenFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var { getBearerTokenEnvKey: getBearerTokenEnvKey2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
     var { TokenProviderError: TokenProviderError2, getSSOTokenFilepath: getSSOTokenFilepath2, parseKnownFiles: parseKnownFiles2, getProfileName: getProfileName2, loadSsoSessionData: loadSsoSessionData2, getSSOTokenFromFile: getSSOTokenFromFile2, memoize: memoize2, chain: chain2 } = (init_config2(), __toCommonJS(config_exports));
-    var { promises } = __require("node:fs");
+    var { promises: promises2 } = __require("node:fs");
     var fromEnvSigningName = ({ logger: logger2, signingName } = {}) => async () => {
       logger2?.debug?.("@aws-sdk/token-providers - fromEnvSigningName");
       if (!signingName) {
@@ -24268,11 +24268,11 @@ var require_dist_cjs9 = __commonJS({
         throw new TokenProviderError2(`Value not present for '${key}' in SSO Token${forRefresh ? ". Cannot refresh" : ""}. ${REFRESH_MESSAGE}`, false);
       }
     };
-    var { writeFile: writeFile2 } = promises;
+    var { writeFile: writeFile5 } = promises2;
     var writeSSOTokenToFile = (id, ssoToken) => {
       const tokenFilepath = getSSOTokenFilepath2(id);
       const tokenString = JSON.stringify(ssoToken, null, 2);
-      return writeFile2(tokenFilepath, tokenString);
+      return writeFile5(tokenFilepath, tokenString);
     };
     var lastRefreshAttemptTimes = /* @__PURE__ */ new Map();
     var inFlightRefreshes = /* @__PURE__ */ new Map();
@@ -26451,7 +26451,7 @@ var init_defaultStsRoleAssumers = __esm({
       credentialProviderLogger?.debug?.("@aws-sdk/client-sts::resolveRegion", "accepting first of:", `${region} (credential provider clientConfig)`, `${parentRegion} (contextual client)`, `${stsDefaultRegion} (STS default: AWS_REGION, profile region, or us-east-1)`);
       return resolvedRegion;
     };
-    getDefaultRoleAssumer = (stsOptions, STSClient2) => {
+    getDefaultRoleAssumer = (stsOptions, STSClient3) => {
       let stsClient;
       let closureSourceCreds;
       return async (sourceCreds, params) => {
@@ -26463,7 +26463,7 @@ var init_defaultStsRoleAssumers = __esm({
             profile
           });
           const isCompatibleRequestHandler = !isH2(requestHandler);
-          stsClient = new STSClient2({
+          stsClient = new STSClient3({
             ...stsOptions,
             userAgentAppId,
             profile,
@@ -26490,7 +26490,7 @@ var init_defaultStsRoleAssumers = __esm({
         return credentials;
       };
     };
-    getDefaultRoleAssumerWithWebIdentity = (stsOptions, STSClient2) => {
+    getDefaultRoleAssumerWithWebIdentity = (stsOptions, STSClient3) => {
       let stsClient;
       return async (params) => {
         if (!stsClient) {
@@ -26500,7 +26500,7 @@ var init_defaultStsRoleAssumers = __esm({
             profile
           });
           const isCompatibleRequestHandler = !isH2(requestHandler);
-          stsClient = new STSClient2({
+          stsClient = new STSClient3({
             ...stsOptions,
             userAgentAppId,
             profile,
@@ -27549,10 +27549,10 @@ var require_dist_cjs12 = __commonJS({
     var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var { CredentialsProviderError: CredentialsProviderError2, parseKnownFiles: parseKnownFiles2, getProfileName: getProfileName2 } = (init_config2(), __toCommonJS(config_exports));
     var { HttpRequest: HttpRequest2 } = (init_protocols(), __toCommonJS(protocols_exports));
-    var { createHash: createHash6, createPrivateKey, createPublicKey, sign: sign2 } = __require("node:crypto");
-    var { promises } = __require("node:fs");
+    var { createHash: createHash7, createPrivateKey, createPublicKey, sign: sign2 } = __require("node:crypto");
+    var { promises: promises2 } = __require("node:fs");
     var { homedir: homedir2 } = __require("node:os");
-    var { dirname, join: join6 } = __require("node:path");
+    var { dirname: dirname4, join: join12 } = __require("node:path");
     var LoginCredentialsFetcher = class _LoginCredentialsFetcher {
       profileData;
       init;
@@ -27688,7 +27688,7 @@ var require_dist_cjs12 = __commonJS({
       async loadToken() {
         const tokenFilePath = this.getTokenFilePath();
         try {
-          const tokenData = await promises.readFile(tokenFilePath, "utf8");
+          const tokenData = await promises2.readFile(tokenFilePath, "utf8");
           const token = JSON.parse(tokenData);
           const missingFields = ["accessToken", "clientId", "refreshToken", "dpopKey"].filter((k5) => !token[k5]);
           if (!token.accessToken?.accountId) {
@@ -27710,18 +27710,18 @@ var require_dist_cjs12 = __commonJS({
       }
       async saveToken(token) {
         const tokenFilePath = this.getTokenFilePath();
-        const directory = dirname(tokenFilePath);
+        const directory = dirname4(tokenFilePath);
         try {
-          await promises.mkdir(directory, { recursive: true });
+          await promises2.mkdir(directory, { recursive: true });
         } catch (error2) {
         }
-        await promises.writeFile(tokenFilePath, JSON.stringify(token, null, 2), "utf8");
+        await promises2.writeFile(tokenFilePath, JSON.stringify(token, null, 2), "utf8");
       }
       getTokenFilePath() {
-        const directory = process.env.AWS_LOGIN_CACHE_DIRECTORY ?? join6(homedir2(), ".aws", "login", "cache");
+        const directory = process.env.AWS_LOGIN_CACHE_DIRECTORY ?? join12(homedir2(), ".aws", "login", "cache");
         const loginSessionBytes = Buffer.from(this.loginSession, "utf8");
-        const loginSessionSha256 = createHash6("sha256").update(loginSessionBytes).digest("hex");
-        return join6(directory, `${loginSessionSha256}.json`);
+        const loginSessionSha256 = createHash7("sha256").update(loginSessionBytes).digest("hex");
+        return join12(directory, `${loginSessionSha256}.json`);
       }
       derToRawSignature(derSignature) {
         let offset = 2;
@@ -27834,7 +27834,7 @@ var require_dist_cjs12 = __commonJS({
 var require_dist_cjs13 = __commonJS({
   "node_modules/@aws-sdk/credential-provider-process/dist-cjs/index.js"(exports) {
     var { externalDataInterceptor: externalDataInterceptor2, CredentialsProviderError: CredentialsProviderError2, parseKnownFiles: parseKnownFiles2, getProfileName: getProfileName2 } = (init_config2(), __toCommonJS(config_exports));
-    var { exec } = __require("node:child_process");
+    var { exec: exec2 } = __require("node:child_process");
     var { promisify: promisify2 } = __require("node:util");
     var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var getValidatedProcessCredentials = (profileName, data, profiles) => {
@@ -27871,7 +27871,7 @@ var require_dist_cjs13 = __commonJS({
       if (profiles[profileName]) {
         const credentialProcess = profile["credential_process"];
         if (credentialProcess !== void 0) {
-          const execPromise = promisify2(externalDataInterceptor2?.getTokenRecord?.().exec ?? exec);
+          const execPromise = promisify2(externalDataInterceptor2?.getTokenRecord?.().exec ?? exec2);
           try {
             const { stdout } = await execPromise(credentialProcess);
             let data;
@@ -27909,7 +27909,7 @@ var require_dist_cjs14 = __commonJS({
   "node_modules/@aws-sdk/credential-provider-web-identity/dist-cjs/index.js"(exports) {
     var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
     var { CredentialsProviderError: CredentialsProviderError2, externalDataInterceptor: externalDataInterceptor2 } = (init_config2(), __toCommonJS(config_exports));
-    var { readFileSync } = __require("node:fs");
+    var { readFileSync: readFileSync2 } = __require("node:fs");
     var fromWebToken = (init) => async (awsIdentityProperties) => {
       init.logger?.debug("@aws-sdk/credential-provider-web-identity - fromWebToken");
       const { roleArn, roleSessionName, webIdentityToken, providerId, policyArns, policy, durationSeconds } = init;
@@ -27950,7 +27950,7 @@ var require_dist_cjs14 = __commonJS({
       }
       const credentials = await fromWebToken({
         ...init,
-        webIdentityToken: externalDataInterceptor2?.getTokenRecord?.()[webIdentityTokenFile] ?? readFileSync(webIdentityTokenFile, { encoding: "ascii" }),
+        webIdentityToken: externalDataInterceptor2?.getTokenRecord?.()[webIdentityTokenFile] ?? readFileSync2(webIdentityTokenFile, { encoding: "ascii" }),
         roleArn,
         roleSessionName
       })(awsIdentityProperties);
@@ -32350,10 +32350,10 @@ var require_identity = __commonJS({
     var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
     var isAlias2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
-    var isMap5 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
+    var isMap6 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
-    var isScalar5 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
-    var isSeq2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
+    var isScalar6 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
+    var isSeq3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
     function isCollection(node) {
       if (node && typeof node === "object")
         switch (node[NODE_TYPE]) {
@@ -32374,7 +32374,7 @@ var require_identity = __commonJS({
         }
       return false;
     }
-    var hasAnchor = (node) => (isScalar5(node) || isCollection(node)) && !!node.anchor;
+    var hasAnchor = (node) => (isScalar6(node) || isCollection(node)) && !!node.anchor;
     exports.ALIAS = ALIAS;
     exports.DOC = DOC;
     exports.MAP = MAP;
@@ -32386,11 +32386,11 @@ var require_identity = __commonJS({
     exports.isAlias = isAlias2;
     exports.isCollection = isCollection;
     exports.isDocument = isDocument;
-    exports.isMap = isMap5;
+    exports.isMap = isMap6;
     exports.isNode = isNode;
     exports.isPair = isPair;
-    exports.isScalar = isScalar5;
-    exports.isSeq = isSeq2;
+    exports.isScalar = isScalar6;
+    exports.isSeq = isSeq3;
   }
 });
 
@@ -32414,17 +32414,17 @@ var require_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path) {
-      const ctrl = callVisitor(key, node, visitor, path);
+    function visit_(key, node, visitor, path4) {
+      const ctrl = callVisitor(key, node, visitor, path4);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path, ctrl);
-        return visit_(key, ctrl, visitor, path);
+        replaceNode(key, path4, ctrl);
+        return visit_(key, ctrl, visitor, path4);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path = Object.freeze(path.concat(node));
+          path4 = Object.freeze(path4.concat(node));
           for (let i5 = 0; i5 < node.items.length; ++i5) {
-            const ci = visit_(i5, node.items[i5], visitor, path);
+            const ci = visit_(i5, node.items[i5], visitor, path4);
             if (typeof ci === "number")
               i5 = ci - 1;
             else if (ci === BREAK)
@@ -32435,13 +32435,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path = Object.freeze(path.concat(node));
-          const ck = visit_("key", node.key, visitor, path);
+          path4 = Object.freeze(path4.concat(node));
+          const ck = visit_("key", node.key, visitor, path4);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path);
+          const cv = visit_("value", node.value, visitor, path4);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -32462,17 +32462,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path) {
-      const ctrl = await callVisitor(key, node, visitor, path);
+    async function visitAsync_(key, node, visitor, path4) {
+      const ctrl = await callVisitor(key, node, visitor, path4);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path, ctrl);
-        return visitAsync_(key, ctrl, visitor, path);
+        replaceNode(key, path4, ctrl);
+        return visitAsync_(key, ctrl, visitor, path4);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path = Object.freeze(path.concat(node));
+          path4 = Object.freeze(path4.concat(node));
           for (let i5 = 0; i5 < node.items.length; ++i5) {
-            const ci = await visitAsync_(i5, node.items[i5], visitor, path);
+            const ci = await visitAsync_(i5, node.items[i5], visitor, path4);
             if (typeof ci === "number")
               i5 = ci - 1;
             else if (ci === BREAK)
@@ -32483,13 +32483,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path = Object.freeze(path.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path);
+          path4 = Object.freeze(path4.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path4);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path);
+          const cv = await visitAsync_("value", node.value, visitor, path4);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -32516,23 +32516,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path) {
+    function callVisitor(key, node, visitor, path4) {
       if (typeof visitor === "function")
-        return visitor(key, node, path);
+        return visitor(key, node, path4);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path);
+        return visitor.Map?.(key, node, path4);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path);
+        return visitor.Seq?.(key, node, path4);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path);
+        return visitor.Pair?.(key, node, path4);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path);
+        return visitor.Scalar?.(key, node, path4);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path);
+        return visitor.Alias?.(key, node, path4);
       return void 0;
     }
-    function replaceNode(key, path, node) {
-      const parent = path[path.length - 1];
+    function replaceNode(key, path4, node) {
+      const parent = path4[path4.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -33015,8 +33015,8 @@ var require_Alias = __commonJS({
         return anchor ? anchor.count * anchor.aliasCount : 0;
       } else if (identity.isCollection(node)) {
         let count = 0;
-        for (const item of node.items) {
-          const c5 = getAliasCount(doc, item, anchors2);
+        for (const item2 of node.items) {
+          const c5 = getAliasCount(doc, item2, anchors2);
           if (c5 > count)
             count = c5;
         }
@@ -33144,10 +33144,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path, value) {
+    function collectionFromPath(schema, path4, value) {
       let v = value;
-      for (let i5 = path.length - 1; i5 >= 0; --i5) {
-        const k5 = path[i5];
+      for (let i5 = path4.length - 1; i5 >= 0; --i5) {
+        const k5 = path4[i5];
         if (typeof k5 === "number" && Number.isInteger(k5) && k5 >= 0) {
           const a5 = [];
           a5[k5] = v;
@@ -33166,7 +33166,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path) => path == null || typeof path === "object" && !!path[Symbol.iterator]().next().done;
+    var isEmptyPath = (path4) => path4 == null || typeof path4 === "object" && !!path4[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -33196,11 +33196,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path, value) {
-        if (isEmptyPath(path))
+      addIn(path4, value) {
+        if (isEmptyPath(path4))
           this.add(value);
         else {
-          const [key, ...rest] = path;
+          const [key, ...rest] = path4;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -33214,8 +33214,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path) {
-        const [key, ...rest] = path;
+      deleteIn(path4) {
+        const [key, ...rest] = path4;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -33229,8 +33229,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path, keepScalar) {
-        const [key, ...rest] = path;
+      getIn(path4, keepScalar) {
+        const [key, ...rest] = path4;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -33248,8 +33248,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path) {
-        const [key, ...rest] = path;
+      hasIn(path4) {
+        const [key, ...rest] = path4;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -33259,8 +33259,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path, value) {
-        const [key, ...rest] = path;
+      setIn(path4, value) {
+        const [key, ...rest] = path4;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -33304,14 +33304,14 @@ var require_foldFlowLines = __commonJS({
     var FOLD_FLOW = "flow";
     var FOLD_BLOCK = "block";
     var FOLD_QUOTED = "quoted";
-    function foldFlowLines(text, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
+    function foldFlowLines(text2, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
       if (!lineWidth || lineWidth < 0)
-        return text;
+        return text2;
       if (lineWidth < minContentWidth)
         minContentWidth = 0;
       const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
-      if (text.length <= endStep)
-        return text;
+      if (text2.length <= endStep)
+        return text2;
       const folds = [];
       const escapedFolds = {};
       let end2 = lineWidth - indent.length;
@@ -33328,14 +33328,14 @@ var require_foldFlowLines = __commonJS({
       let escStart = -1;
       let escEnd = -1;
       if (mode === FOLD_BLOCK) {
-        i5 = consumeMoreIndentedLines(text, i5, indent.length);
+        i5 = consumeMoreIndentedLines(text2, i5, indent.length);
         if (i5 !== -1)
           end2 = i5 + endStep;
       }
-      for (let ch; ch = text[i5 += 1]; ) {
+      for (let ch; ch = text2[i5 += 1]; ) {
         if (mode === FOLD_QUOTED && ch === "\\") {
           escStart = i5;
-          switch (text[i5 + 1]) {
+          switch (text2[i5 + 1]) {
             case "x":
               i5 += 3;
               break;
@@ -33352,12 +33352,12 @@ var require_foldFlowLines = __commonJS({
         }
         if (ch === "\n") {
           if (mode === FOLD_BLOCK)
-            i5 = consumeMoreIndentedLines(text, i5, indent.length);
+            i5 = consumeMoreIndentedLines(text2, i5, indent.length);
           end2 = i5 + indent.length + endStep;
           split2 = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
-            const next = text[i5 + 1];
+            const next = text2[i5 + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
               split2 = i5;
           }
@@ -33369,12 +33369,12 @@ var require_foldFlowLines = __commonJS({
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
-                ch = text[i5 += 1];
+                ch = text2[i5 += 1];
                 overflow2 = true;
               }
               const j5 = i5 > escEnd + 1 ? i5 - 2 : escStart - 1;
               if (escapedFolds[j5])
-                return text;
+                return text2;
               folds.push(j5);
               escapedFolds[j5] = true;
               end2 = j5 + endStep;
@@ -33389,39 +33389,39 @@ var require_foldFlowLines = __commonJS({
       if (overflow2 && onOverflow)
         onOverflow();
       if (folds.length === 0)
-        return text;
+        return text2;
       if (onFold)
         onFold();
-      let res = text.slice(0, folds[0]);
+      let res = text2.slice(0, folds[0]);
       for (let i6 = 0; i6 < folds.length; ++i6) {
         const fold = folds[i6];
-        const end3 = folds[i6 + 1] || text.length;
+        const end3 = folds[i6 + 1] || text2.length;
         if (fold === 0)
           res = `
-${indent}${text.slice(0, end3)}`;
+${indent}${text2.slice(0, end3)}`;
         else {
           if (mode === FOLD_QUOTED && escapedFolds[fold])
-            res += `${text[fold]}\\`;
+            res += `${text2[fold]}\\`;
           res += `
-${indent}${text.slice(fold + 1, end3)}`;
+${indent}${text2.slice(fold + 1, end3)}`;
         }
       }
       return res;
     }
-    function consumeMoreIndentedLines(text, i5, indent) {
+    function consumeMoreIndentedLines(text2, i5, indent) {
       let end2 = i5;
       let start = i5 + 1;
-      let ch = text[start];
+      let ch = text2[start];
       while (ch === " " || ch === "	") {
         if (i5 < start + indent) {
-          ch = text[++i5];
+          ch = text2[++i5];
         } else {
           do {
-            ch = text[++i5];
+            ch = text2[++i5];
           } while (ch && ch !== "\n");
           end2 = i5;
           start = i5 + 1;
-          ch = text[start];
+          ch = text2[start];
         }
       }
       return end2;
@@ -33649,22 +33649,22 @@ ${indent}${body}`;
       return `|${header}
 ${indent}${start}${value}${end2}`;
     }
-    function plainString(item, ctx, onComment, onChompKeep) {
-      const { type, value } = item;
+    function plainString(item2, ctx, onComment, onChompKeep) {
+      const { type, value } = item2;
       const { actualString, implicitKey, indent, indentStep, inFlow } = ctx;
       if (implicitKey && value.includes("\n") || inFlow && /[[\]{},]/.test(value)) {
         return quotedString(value, ctx);
       }
       if (/^[\n\t ,[\]{}#&*!|>'"%@`]|^[?-]$|^[?-][ \t]|[\n:][ \t]|[ \t]\n|[\n\t ]#|[\n\t :]$/.test(value)) {
-        return implicitKey || inFlow || !value.includes("\n") ? quotedString(value, ctx) : blockString(item, ctx, onComment, onChompKeep);
+        return implicitKey || inFlow || !value.includes("\n") ? quotedString(value, ctx) : blockString(item2, ctx, onComment, onChompKeep);
       }
       if (!implicitKey && !inFlow && type !== Scalar.Scalar.PLAIN && value.includes("\n")) {
-        return blockString(item, ctx, onComment, onChompKeep);
+        return blockString(item2, ctx, onComment, onChompKeep);
       }
       if (containsDocumentMarker(value)) {
         if (indent === "") {
           ctx.forceBlockIndent = true;
-          return blockString(item, ctx, onComment, onChompKeep);
+          return blockString(item2, ctx, onComment, onChompKeep);
         } else if (implicitKey && indent === indentStep) {
           return quotedString(value, ctx);
         }
@@ -33679,10 +33679,10 @@ ${indent}`);
       }
       return implicitKey ? str : foldFlowLines.foldFlowLines(str, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
     }
-    function stringifyString(item, ctx, onComment, onChompKeep) {
+    function stringifyString(item2, ctx, onComment, onChompKeep) {
       const { implicitKey, inFlow } = ctx;
-      const ss = typeof item.value === "string" ? item : Object.assign({}, item, { value: String(item.value) });
-      let { type } = item;
+      const ss = typeof item2.value === "string" ? item2 : Object.assign({}, item2, { value: String(item2.value) });
+      let { type } = item2;
       if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
         if (/[\x00-\x08\x0b-\x1f\x7f-\x9f\u{D800}-\u{DFFF}]/u.test(ss.value))
           type = Scalar.Scalar.QUOTE_DOUBLE;
@@ -33766,25 +33766,25 @@ var require_stringify = __commonJS({
         options: opt
       };
     }
-    function getTagObject(tags, item) {
-      if (item.tag) {
-        const match = tags.filter((t) => t.tag === item.tag);
+    function getTagObject(tags, item2) {
+      if (item2.tag) {
+        const match = tags.filter((t) => t.tag === item2.tag);
         if (match.length > 0)
-          return match.find((t) => t.format === item.format) ?? match[0];
+          return match.find((t) => t.format === item2.format) ?? match[0];
       }
       let tagObj = void 0;
       let obj;
-      if (identity.isScalar(item)) {
-        obj = item.value;
+      if (identity.isScalar(item2)) {
+        obj = item2.value;
         let match = tags.filter((t) => t.identify?.(obj));
         if (match.length > 1) {
           const testMatch = match.filter((t) => t.test);
           if (testMatch.length > 0)
             match = testMatch;
         }
-        tagObj = match.find((t) => t.format === item.format) ?? match.find((t) => !t.format);
+        tagObj = match.find((t) => t.format === item2.format) ?? match.find((t) => !t.format);
       } else {
-        obj = item;
+        obj = item2;
         tagObj = tags.find((t) => t.nodeClass && obj instanceof t.nodeClass);
       }
       if (!tagObj) {
@@ -33807,24 +33807,24 @@ var require_stringify = __commonJS({
         props.push(doc.directives.tagString(tag));
       return props.join(" ");
     }
-    function stringify(item, ctx, onComment, onChompKeep) {
-      if (identity.isPair(item))
-        return item.toString(ctx, onComment, onChompKeep);
-      if (identity.isAlias(item)) {
+    function stringify2(item2, ctx, onComment, onChompKeep) {
+      if (identity.isPair(item2))
+        return item2.toString(ctx, onComment, onChompKeep);
+      if (identity.isAlias(item2)) {
         if (ctx.doc.directives)
-          return item.toString(ctx);
-        if (ctx.resolvedAliases?.has(item)) {
+          return item2.toString(ctx);
+        if (ctx.resolvedAliases?.has(item2)) {
           throw new TypeError(`Cannot stringify circular structure without alias nodes`);
         } else {
           if (ctx.resolvedAliases)
-            ctx.resolvedAliases.add(item);
+            ctx.resolvedAliases.add(item2);
           else
-            ctx.resolvedAliases = /* @__PURE__ */ new Set([item]);
-          item = item.resolve(ctx.doc);
+            ctx.resolvedAliases = /* @__PURE__ */ new Set([item2]);
+          item2 = item2.resolve(ctx.doc);
         }
       }
       let tagObj = void 0;
-      const node = identity.isNode(item) ? item : ctx.doc.createNode(item, { onTagObj: (o3) => tagObj = o3 });
+      const node = identity.isNode(item2) ? item2 : ctx.doc.createNode(item2, { onTagObj: (o3) => tagObj = o3 });
       tagObj ?? (tagObj = getTagObject(ctx.doc.schema.tags, node));
       const props = stringifyProps(node, tagObj, ctx);
       if (props.length > 0)
@@ -33836,7 +33836,7 @@ var require_stringify = __commonJS({
 ${ctx.indent}${str}`;
     }
     exports.createStringifyContext = createStringifyContext;
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -33846,7 +33846,7 @@ var require_stringifyPair = __commonJS({
     "use strict";
     var identity = require_identity();
     var Scalar = require_Scalar();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
       const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -33868,7 +33868,7 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      let str = stringify2.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
       if (!explicitKey && !ctx.inFlow && str.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
@@ -33920,7 +33920,7 @@ ${indent}:`;
         ctx.indent = ctx.indent.substring(2);
       }
       let valueCommentDone = false;
-      const valueStr = stringify.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
+      const valueStr = stringify2.stringify(value, ctx, () => valueCommentDone = true, () => chompKeep = true);
       let ws = " ";
       if (keyComment || vsb || vcb) {
         ws = vsb ? "\n" : "";
@@ -34061,7 +34061,7 @@ var require_addPairToJSMap = __commonJS({
     "use strict";
     var log = require_log();
     var merge2 = require_merge();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var identity = require_identity();
     var toJS = require_toJS();
     function addPairToJSMap(ctx, map3, { key, value }) {
@@ -34097,7 +34097,7 @@ var require_addPairToJSMap = __commonJS({
       if (typeof jsKey !== "object")
         return String(jsKey);
       if (identity.isNode(key) && ctx?.doc) {
-        const strCtx = stringify.createStringifyContext(ctx.doc, {});
+        const strCtx = stringify2.createStringifyContext(ctx.doc, {});
         strCtx.anchors = /* @__PURE__ */ new Set();
         for (const node of ctx.anchors.keys())
           strCtx.anchors.add(node.anchor);
@@ -34164,12 +34164,12 @@ var require_stringifyCollection = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyCollection.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyCollection(collection, ctx, options) {
       const flow = ctx.inFlow ?? collection.flow;
-      const stringify2 = flow ? stringifyFlowCollection : stringifyBlockCollection;
-      return stringify2(collection, ctx, options);
+      const stringify3 = flow ? stringifyFlowCollection : stringifyBlockCollection;
+      return stringify3(collection, ctx, options);
     }
     function stringifyBlockCollection({ comment, items }, ctx, { blockItemPrefix, flowChars, itemIndent, onChompKeep, onComment }) {
       const { indent, options: { commentString } } = ctx;
@@ -34177,16 +34177,16 @@ var require_stringifyCollection = __commonJS({
       let chompKeep = false;
       const lines = [];
       for (let i5 = 0; i5 < items.length; ++i5) {
-        const item = items[i5];
+        const item2 = items[i5];
         let comment2 = null;
-        if (identity.isNode(item)) {
-          if (!chompKeep && item.spaceBefore)
+        if (identity.isNode(item2)) {
+          if (!chompKeep && item2.spaceBefore)
             lines.push("");
-          addCommentBefore(ctx, lines, item.commentBefore, chompKeep);
-          if (item.comment)
-            comment2 = item.comment;
-        } else if (identity.isPair(item)) {
-          const ik = identity.isNode(item.key) ? item.key : null;
+          addCommentBefore(ctx, lines, item2.commentBefore, chompKeep);
+          if (item2.comment)
+            comment2 = item2.comment;
+        } else if (identity.isPair(item2)) {
+          const ik = identity.isNode(item2.key) ? item2.key : null;
           if (ik) {
             if (!chompKeep && ik.spaceBefore)
               lines.push("");
@@ -34194,7 +34194,7 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str2 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str2 = stringify2.stringify(item2, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
           str2 += stringifyComment.lineComment(str2, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
@@ -34232,16 +34232,16 @@ ${indent}${line}` : "\n";
       let linesAtValue = 0;
       const lines = [];
       for (let i5 = 0; i5 < items.length; ++i5) {
-        const item = items[i5];
+        const item2 = items[i5];
         let comment = null;
-        if (identity.isNode(item)) {
-          if (item.spaceBefore)
+        if (identity.isNode(item2)) {
+          if (item2.spaceBefore)
             lines.push("");
-          addCommentBefore(ctx, lines, item.commentBefore, false);
-          if (item.comment)
-            comment = item.comment;
-        } else if (identity.isPair(item)) {
-          const ik = identity.isNode(item.key) ? item.key : null;
+          addCommentBefore(ctx, lines, item2.commentBefore, false);
+          if (item2.comment)
+            comment = item2.comment;
+        } else if (identity.isPair(item2)) {
+          const ik = identity.isNode(item2.key) ? item2.key : null;
           if (ik) {
             if (ik.spaceBefore)
               lines.push("");
@@ -34249,19 +34249,19 @@ ${indent}${line}` : "\n";
             if (ik.comment)
               reqNewline = true;
           }
-          const iv = identity.isNode(item.value) ? item.value : null;
+          const iv = identity.isNode(item2.value) ? item2.value : null;
           if (iv) {
             if (iv.comment)
               comment = iv.comment;
             if (iv.commentBefore)
               reqNewline = true;
-          } else if (item.value == null && ik?.comment) {
+          } else if (item2.value == null && ik?.comment) {
             comment = ik.comment;
           }
         }
         if (comment)
           reqNewline = true;
-        let str = stringify.stringify(item, itemCtx, () => comment = null);
+        let str = stringify2.stringify(item2, itemCtx, () => comment = null);
         reqNewline || (reqNewline = lines.length > linesAtValue || str.includes("\n"));
         if (i5 < items.length - 1) {
           str += ",";
@@ -34391,7 +34391,7 @@ var require_YAMLMap = __commonJS({
           else
             prev.value = _pair.value;
         } else if (sortEntries) {
-          const i5 = this.items.findIndex((item) => sortEntries(_pair, item) < 0);
+          const i5 = this.items.findIndex((item2) => sortEntries(_pair, item2) < 0);
           if (i5 === -1)
             this.items.push(_pair);
           else
@@ -34427,16 +34427,16 @@ var require_YAMLMap = __commonJS({
         const map3 = Type ? new Type() : ctx?.mapAsMap ? /* @__PURE__ */ new Map() : {};
         if (ctx?.onCreate)
           ctx.onCreate(map3);
-        for (const item of this.items)
-          addPairToJSMap.addPairToJSMap(ctx, map3, item);
+        for (const item2 of this.items)
+          addPairToJSMap.addPairToJSMap(ctx, map3, item2);
         return map3;
       }
       toString(ctx, onComment, onChompKeep) {
         if (!ctx)
           return JSON.stringify(this);
-        for (const item of this.items) {
-          if (!identity.isPair(item))
-            throw new Error(`Map items must all be pairs; found ${JSON.stringify(item)} instead`);
+        for (const item2 of this.items) {
+          if (!identity.isPair(item2))
+            throw new Error(`Map items must all be pairs; found ${JSON.stringify(item2)} instead`);
         }
         if (!ctx.allNullValues && this.hasAllNullValues(false))
           ctx = Object.assign({}, ctx, { allNullValues: true });
@@ -34551,8 +34551,8 @@ var require_YAMLSeq = __commonJS({
         if (ctx?.onCreate)
           ctx.onCreate(seq);
         let i5 = 0;
-        for (const item of this.items)
-          seq.push(toJS.toJS(item, String(i5++), ctx));
+        for (const item2 of this.items)
+          seq.push(toJS.toJS(item2, String(i5++), ctx));
         return seq;
       }
       toString(ctx, onComment, onChompKeep) {
@@ -34624,9 +34624,9 @@ var require_string = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:str",
       resolve: (str) => str,
-      stringify(item, ctx, onComment, onChompKeep) {
+      stringify(item2, ctx, onComment, onChompKeep) {
         ctx = Object.assign({ actualString: true }, ctx);
-        return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);
+        return stringifyString.stringifyString(item2, ctx, onComment, onChompKeep);
       }
     };
     exports.string = string;
@@ -34965,24 +34965,24 @@ var require_pairs = __commonJS({
     function resolvePairs(seq, onError) {
       if (identity.isSeq(seq)) {
         for (let i5 = 0; i5 < seq.items.length; ++i5) {
-          let item = seq.items[i5];
-          if (identity.isPair(item))
+          let item2 = seq.items[i5];
+          if (identity.isPair(item2))
             continue;
-          else if (identity.isMap(item)) {
-            if (item.items.length > 1)
+          else if (identity.isMap(item2)) {
+            if (item2.items.length > 1)
               onError("Each pair must have its own sequence indicator");
-            const pair = item.items[0] || new Pair.Pair(new Scalar.Scalar(null));
-            if (item.commentBefore)
-              pair.key.commentBefore = pair.key.commentBefore ? `${item.commentBefore}
-${pair.key.commentBefore}` : item.commentBefore;
-            if (item.comment) {
+            const pair = item2.items[0] || new Pair.Pair(new Scalar.Scalar(null));
+            if (item2.commentBefore)
+              pair.key.commentBefore = pair.key.commentBefore ? `${item2.commentBefore}
+${pair.key.commentBefore}` : item2.commentBefore;
+            if (item2.comment) {
               const cn = pair.value ?? pair.key;
-              cn.comment = cn.comment ? `${item.comment}
-${cn.comment}` : item.comment;
+              cn.comment = cn.comment ? `${item2.comment}
+${cn.comment}` : item2.comment;
             }
-            item = pair;
+            item2 = pair;
           }
-          seq.items[i5] = identity.isPair(item) ? item : new Pair.Pair(item);
+          seq.items[i5] = identity.isPair(item2) ? item2 : new Pair.Pair(item2);
         }
       } else
         onError("Expected a sequence for this tag");
@@ -35622,7 +35622,7 @@ var require_stringifyDocument = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyDocument.js"(exports) {
     "use strict";
     var identity = require_identity();
-    var stringify = require_stringify();
+    var stringify2 = require_stringify();
     var stringifyComment = require_stringifyComment();
     function stringifyDocument(doc, options) {
       const lines = [];
@@ -35637,7 +35637,7 @@ var require_stringifyDocument = __commonJS({
       }
       if (hasDirectives)
         lines.push("---");
-      const ctx = stringify.createStringifyContext(doc, options);
+      const ctx = stringify2.createStringifyContext(doc, options);
       const { commentString } = ctx.options;
       if (doc.commentBefore) {
         if (lines.length !== 1)
@@ -35659,7 +35659,7 @@ var require_stringifyDocument = __commonJS({
           contentComment = doc.contents.comment;
         }
         const onChompKeep = contentComment ? void 0 : () => chompKeep = true;
-        let body = stringify.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
+        let body = stringify2.stringify(doc.contents, ctx, () => contentComment = null, onChompKeep);
         if (contentComment)
           body += stringifyComment.lineComment(body, "", commentString(contentComment));
         if ((body[0] === "|" || body[0] === ">") && lines[lines.length - 1] === "---") {
@@ -35667,7 +35667,7 @@ var require_stringifyDocument = __commonJS({
         } else
           lines.push(body);
       } else {
-        lines.push(stringify.stringify(doc.contents, ctx));
+        lines.push(stringify2.stringify(doc.contents, ctx));
       }
       if (doc.directives?.docEnd) {
         if (doc.comment) {
@@ -35775,9 +35775,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path, value) {
+      addIn(path4, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path, value);
+          this.contents.addIn(path4, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -35852,14 +35852,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path) {
-        if (Collection.isEmptyPath(path)) {
+      deleteIn(path4) {
+        if (Collection.isEmptyPath(path4)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path4) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -35874,10 +35874,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path, keepScalar) {
-        if (Collection.isEmptyPath(path))
+      getIn(path4, keepScalar) {
+        if (Collection.isEmptyPath(path4))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path4, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -35888,10 +35888,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path) {
-        if (Collection.isEmptyPath(path))
+      hasIn(path4) {
+        if (Collection.isEmptyPath(path4))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path4) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -35908,13 +35908,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path, value) {
-        if (Collection.isEmptyPath(path)) {
+      setIn(path4, value) {
+        if (Collection.isEmptyPath(path4)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path4), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path, value);
+          this.contents.setIn(path4, value);
         }
       }
       /**
@@ -36300,10 +36300,10 @@ var require_resolve_block_map = __commonJS({
       let offset = bm.offset;
       let commentEnd = null;
       for (const collItem of bm.items) {
-        const { start, key, sep: sep2, value } = collItem;
+        const { start, key, sep: sep3, value } = collItem;
         const keyProps = resolveProps.resolveProps(start, {
           indicator: "explicit-key-ind",
-          next: key ?? sep2?.[0],
+          next: key ?? sep3?.[0],
           offset,
           onError,
           parentIndent: bm.indent,
@@ -36317,7 +36317,7 @@ var require_resolve_block_map = __commonJS({
             else if ("indent" in key && key.indent !== bm.indent)
               onError(offset, "BAD_INDENT", startColMsg);
           }
-          if (!keyProps.anchor && !keyProps.tag && !sep2) {
+          if (!keyProps.anchor && !keyProps.tag && !sep3) {
             commentEnd = keyProps.end;
             if (keyProps.comment) {
               if (map3.comment)
@@ -36341,7 +36341,7 @@ var require_resolve_block_map = __commonJS({
         ctx.atKey = false;
         if (utilMapIncludes.mapIncludes(ctx, map3.items, keyNode))
           onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
-        const valueProps = resolveProps.resolveProps(sep2 ?? [], {
+        const valueProps = resolveProps.resolveProps(sep3 ?? [], {
           indicator: "map-value-ind",
           next: value,
           offset: keyNode.range[2],
@@ -36357,7 +36357,7 @@ var require_resolve_block_map = __commonJS({
             if (ctx.options.strict && keyProps.start < valueProps.found.offset - 1024)
               onError(keyNode.range, "KEY_OVER_1024_CHARS", "The : indicator must be at most 1024 chars after the start of an implicit block mapping key");
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep2, null, valueProps, onError);
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : composeEmptyNode(ctx, offset, sep3, null, valueProps, onError);
           if (ctx.schema.compat)
             utilFlowIndentCheck.flowIndentCheck(bm.indent, value, onError);
           offset = valueNode.range[2];
@@ -36448,7 +36448,7 @@ var require_resolve_end = __commonJS({
       let comment = "";
       if (end2) {
         let hasSpace = false;
-        let sep2 = "";
+        let sep3 = "";
         for (const token of end2) {
           const { source, type } = token;
           switch (type) {
@@ -36462,13 +36462,13 @@ var require_resolve_end = __commonJS({
               if (!comment)
                 comment = cb;
               else
-                comment += sep2 + cb;
-              sep2 = "";
+                comment += sep3 + cb;
+              sep3 = "";
               break;
             }
             case "newline":
               if (comment)
-                sep2 += source;
+                sep3 += source;
               hasSpace = true;
               break;
             default:
@@ -36498,9 +36498,9 @@ var require_resolve_flow_collection = __commonJS({
     var blockMsg = "Block collections are not allowed within flow collections";
     var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
     function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
-      const isMap5 = fc.start.source === "{";
-      const fcName = isMap5 ? "flow map" : "flow sequence";
-      const NodeClass = tag?.nodeClass ?? (isMap5 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const isMap6 = fc.start.source === "{";
+      const fcName = isMap6 ? "flow map" : "flow sequence";
+      const NodeClass = tag?.nodeClass ?? (isMap6 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
       const coll = new NodeClass(ctx.schema);
       coll.flow = true;
       const atRoot = ctx.atRoot;
@@ -36511,18 +36511,18 @@ var require_resolve_flow_collection = __commonJS({
       let offset = fc.offset + fc.start.source.length;
       for (let i5 = 0; i5 < fc.items.length; ++i5) {
         const collItem = fc.items[i5];
-        const { start, key, sep: sep2, value } = collItem;
+        const { start, key, sep: sep3, value } = collItem;
         const props = resolveProps.resolveProps(start, {
           flow: fcName,
           indicator: "explicit-key-ind",
-          next: key ?? sep2?.[0],
+          next: key ?? sep3?.[0],
           offset,
           onError,
           parentIndent: fc.indent,
           startOnNewline: false
         });
         if (!props.found) {
-          if (!props.anchor && !props.tag && !sep2 && !value) {
+          if (!props.anchor && !props.tag && !sep3 && !value) {
             if (i5 === 0 && props.comma)
               onError(props.comma, "UNEXPECTED_TOKEN", `Unexpected , in ${fcName}`);
             else if (i5 < fc.items.length - 1)
@@ -36536,7 +36536,7 @@ var require_resolve_flow_collection = __commonJS({
             offset = props.end;
             continue;
           }
-          if (!isMap5 && ctx.options.strict && utilContainsNewline.containsNewline(key))
+          if (!isMap6 && ctx.options.strict && utilContainsNewline.containsNewline(key))
             onError(
               key,
               // checked by containsNewline()
@@ -36576,8 +36576,8 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap5 && !sep2 && !props.found) {
-          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep2, null, props, onError);
+        if (!isMap6 && !sep3 && !props.found) {
+          const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep3, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
           if (isBlock(value))
@@ -36589,7 +36589,7 @@ var require_resolve_flow_collection = __commonJS({
           if (isBlock(key))
             onError(keyNode.range, "BLOCK_IN_FLOW", blockMsg);
           ctx.atKey = false;
-          const valueProps = resolveProps.resolveProps(sep2 ?? [], {
+          const valueProps = resolveProps.resolveProps(sep3 ?? [], {
             flow: fcName,
             indicator: "map-value-ind",
             next: value,
@@ -36599,9 +36599,9 @@ var require_resolve_flow_collection = __commonJS({
             startOnNewline: false
           });
           if (valueProps.found) {
-            if (!isMap5 && !props.found && ctx.options.strict) {
-              if (sep2)
-                for (const st of sep2) {
+            if (!isMap6 && !props.found && ctx.options.strict) {
+              if (sep3)
+                for (const st of sep3) {
                   if (st === valueProps.found)
                     break;
                   if (st.type === "newline") {
@@ -36618,7 +36618,7 @@ var require_resolve_flow_collection = __commonJS({
             else
               onError(valueProps.start, "MISSING_CHAR", `Missing , or : between ${fcName} items`);
           }
-          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep2, null, valueProps, onError) : null;
+          const valueNode = value ? composeNode(ctx, value, valueProps, onError) : valueProps.found ? composeEmptyNode(ctx, valueProps.end, sep3, null, valueProps, onError) : null;
           if (valueNode) {
             if (isBlock(value))
               onError(valueNode.range, "BLOCK_IN_FLOW", blockMsg);
@@ -36631,7 +36631,7 @@ var require_resolve_flow_collection = __commonJS({
           const pair = new Pair.Pair(keyNode, valueNode);
           if (ctx.options.keepSourceTokens)
             pair.srcToken = collItem;
-          if (isMap5) {
+          if (isMap6) {
             const map3 = coll;
             if (utilMapIncludes.mapIncludes(ctx, map3.items, keyNode))
               onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
@@ -36647,7 +36647,7 @@ var require_resolve_flow_collection = __commonJS({
           offset = valueNode ? valueNode.range[2] : valueProps.end;
         }
       }
-      const expectedEnd = isMap5 ? "}" : "]";
+      const expectedEnd = isMap6 ? "}" : "]";
       const [ce, ...ee] = fc.end;
       let cePos = offset;
       if (ce?.source === expectedEnd)
@@ -36798,7 +36798,7 @@ var require_resolve_block_scalar = __commonJS({
           chompStart = i5 + 1;
       }
       let value = "";
-      let sep2 = "";
+      let sep3 = "";
       let prevMoreIndented = false;
       for (let i5 = 0; i5 < contentStart; ++i5)
         value += lines[i5][0].slice(trimIndent) + "\n";
@@ -36815,24 +36815,24 @@ var require_resolve_block_scalar = __commonJS({
           indent = "";
         }
         if (type === Scalar.Scalar.BLOCK_LITERAL) {
-          value += sep2 + indent.slice(trimIndent) + content;
-          sep2 = "\n";
+          value += sep3 + indent.slice(trimIndent) + content;
+          sep3 = "\n";
         } else if (indent.length > trimIndent || content[0] === "	") {
-          if (sep2 === " ")
-            sep2 = "\n";
-          else if (!prevMoreIndented && sep2 === "\n")
-            sep2 = "\n\n";
-          value += sep2 + indent.slice(trimIndent) + content;
-          sep2 = "\n";
+          if (sep3 === " ")
+            sep3 = "\n";
+          else if (!prevMoreIndented && sep3 === "\n")
+            sep3 = "\n\n";
+          value += sep3 + indent.slice(trimIndent) + content;
+          sep3 = "\n";
           prevMoreIndented = true;
         } else if (content === "") {
-          if (sep2 === "\n")
+          if (sep3 === "\n")
             value += "\n";
           else
-            sep2 = "\n";
+            sep3 = "\n";
         } else {
-          value += sep2 + content;
-          sep2 = " ";
+          value += sep3 + content;
+          sep3 = " ";
           prevMoreIndented = false;
         }
       }
@@ -37015,25 +37015,25 @@ var require_resolve_flow_scalar = __commonJS({
         trimBoth = /^[ \t]+|[ \t]+$/g;
       }
       let res = match[1].replace(trimEnd, "");
-      let sep2 = " ";
+      let sep3 = " ";
       let pos2 = line.lastIndex;
       while (match = line.exec(source)) {
         const lm = match[1].replace(trimBoth, "");
         if (lm === "") {
-          if (sep2 === "\n")
-            res += sep2;
+          if (sep3 === "\n")
+            res += sep3;
           else
-            sep2 = "\n";
+            sep3 = "\n";
         } else {
-          res += sep2 + lm;
-          sep2 = " ";
+          res += sep3 + lm;
+          sep3 = " ";
         }
         pos2 = line.lastIndex;
       }
       const last = /[ \t]*(.*)/sy;
       last.lastIndex = pos2;
       match = last.exec(source);
-      return res + sep2 + (match?.[1] ?? "");
+      return res + sep3 + (match?.[1] ?? "");
     }
     function doubleQuotedValue(source, onError) {
       let res = "";
@@ -37803,7 +37803,7 @@ var require_cst_scalar = __commonJS({
 var require_cst_stringify = __commonJS({
   "node_modules/yaml/dist/parse/cst-stringify.js"(exports) {
     "use strict";
-    var stringify = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
+    var stringify2 = (cst) => "type" in cst ? stringifyToken(cst) : stringifyItem(cst);
     function stringifyToken(token) {
       switch (token.type) {
         case "block-scalar": {
@@ -37815,14 +37815,14 @@ var require_cst_stringify = __commonJS({
         case "block-map":
         case "block-seq": {
           let res = "";
-          for (const item of token.items)
-            res += stringifyItem(item);
+          for (const item2 of token.items)
+            res += stringifyItem(item2);
           return res;
         }
         case "flow-collection": {
           let res = token.start.source;
-          for (const item of token.items)
-            res += stringifyItem(item);
+          for (const item2 of token.items)
+            res += stringifyItem(item2);
           for (const st of token.end)
             res += st.source;
           return res;
@@ -37843,20 +37843,20 @@ var require_cst_stringify = __commonJS({
         }
       }
     }
-    function stringifyItem({ start, key, sep: sep2, value }) {
+    function stringifyItem({ start, key, sep: sep3, value }) {
       let res = "";
       for (const st of start)
         res += st.source;
       if (key)
         res += stringifyToken(key);
-      if (sep2)
-        for (const st of sep2)
+      if (sep3)
+        for (const st of sep3)
           res += st.source;
       if (value)
         res += stringifyToken(value);
       return res;
     }
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -37875,34 +37875,34 @@ var require_cst_visit = __commonJS({
     visit.BREAK = BREAK;
     visit.SKIP = SKIP;
     visit.REMOVE = REMOVE;
-    visit.itemAtPath = (cst, path) => {
-      let item = cst;
-      for (const [field2, index] of path) {
-        const tok = item?.[field2];
+    visit.itemAtPath = (cst, path4) => {
+      let item2 = cst;
+      for (const [field2, index] of path4) {
+        const tok = item2?.[field2];
         if (tok && "items" in tok) {
-          item = tok.items[index];
+          item2 = tok.items[index];
         } else
           return void 0;
       }
-      return item;
+      return item2;
     };
-    visit.parentCollection = (cst, path) => {
-      const parent = visit.itemAtPath(cst, path.slice(0, -1));
-      const field2 = path[path.length - 1][0];
+    visit.parentCollection = (cst, path4) => {
+      const parent = visit.itemAtPath(cst, path4.slice(0, -1));
+      const field2 = path4[path4.length - 1][0];
       const coll = parent?.[field2];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path, item, visitor) {
-      let ctrl = visitor(item, path);
+    function _visit(path4, item2, visitor) {
+      let ctrl = visitor(item2, path4);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field2 of ["key", "value"]) {
-        const token = item[field2];
+        const token = item2[field2];
         if (token && "items" in token) {
           for (let i5 = 0; i5 < token.items.length; ++i5) {
-            const ci = _visit(Object.freeze(path.concat([[field2, i5]])), token.items[i5], visitor);
+            const ci = _visit(Object.freeze(path4.concat([[field2, i5]])), token.items[i5], visitor);
             if (typeof ci === "number")
               i5 = ci - 1;
             else if (ci === BREAK)
@@ -37913,10 +37913,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field2 === "key")
-            ctrl = ctrl(item, path);
+            ctrl = ctrl(item2, path4);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item2, path4) : ctrl;
     }
     exports.visit = visit;
   }
@@ -37934,7 +37934,7 @@ var require_cst = __commonJS({
     var FLOW_END = "";
     var SCALAR = "";
     var isCollection = (token) => !!token && "items" in token;
-    var isScalar5 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
+    var isScalar6 = (token) => !!token && (token.type === "scalar" || token.type === "single-quoted-scalar" || token.type === "double-quoted-scalar" || token.type === "block-scalar");
     function prettyToken(token) {
       switch (token) {
         case BOM:
@@ -38018,7 +38018,7 @@ var require_cst = __commonJS({
     exports.FLOW_END = FLOW_END;
     exports.SCALAR = SCALAR;
     exports.isCollection = isCollection;
-    exports.isScalar = isScalar5;
+    exports.isScalar = isScalar6;
     exports.prettyToken = prettyToken;
     exports.tokenType = tokenType;
   }
@@ -38651,15 +38651,15 @@ var require_parser = __commonJS({
     var node_process = __require("process");
     var cst = require_cst();
     var lexer = require_lexer();
-    function includesToken(list2, type) {
-      for (let i5 = 0; i5 < list2.length; ++i5)
-        if (list2[i5].type === type)
+    function includesToken(list3, type) {
+      for (let i5 = 0; i5 < list3.length; ++i5)
+        if (list3[i5].type === type)
           return true;
       return false;
     }
-    function findNonEmptyIndex(list2) {
-      for (let i5 = 0; i5 < list2.length; ++i5) {
-        switch (list2[i5].type) {
+    function findNonEmptyIndex(list3) {
+      for (let i5 = 0; i5 < list3.length; ++i5) {
+        switch (list3[i5].type) {
           case "space":
           case "comment":
           case "newline":
@@ -39017,18 +39017,18 @@ var require_parser = __commonJS({
         if (this.type === "map-value-ind") {
           const prev = getPrevProps(this.peek(2));
           const start = getFirstKeyStartProps(prev);
-          let sep2;
+          let sep3;
           if (scalar.end) {
-            sep2 = scalar.end;
-            sep2.push(this.sourceToken);
+            sep3 = scalar.end;
+            sep3.push(this.sourceToken);
             delete scalar.end;
           } else
-            sep2 = [this.sourceToken];
+            sep3 = [this.sourceToken];
           const map3 = {
             type: "block-map",
             offset: scalar.offset,
             indent: scalar.indent,
-            items: [{ start, key: scalar, sep: sep2 }]
+            items: [{ start, key: scalar, sep: sep3 }]
           };
           this.onKeyLine = true;
           this.stack[this.stack.length - 1] = map3;
@@ -39181,15 +39181,15 @@ var require_parser = __commonJS({
                 } else if (isFlowToken(it.key) && !includesToken(it.sep, "newline")) {
                   const start2 = getFirstKeyStartProps(it.start);
                   const key = it.key;
-                  const sep2 = it.sep;
-                  sep2.push(this.sourceToken);
+                  const sep3 = it.sep;
+                  sep3.push(this.sourceToken);
                   delete it.key;
                   delete it.sep;
                   this.stack.push({
                     type: "block-map",
                     offset: this.offset,
                     indent: this.indent,
-                    items: [{ start: start2, key, sep: sep2 }]
+                    items: [{ start: start2, key, sep: sep3 }]
                   });
                 } else if (start.length > 0) {
                   it.sep = it.sep.concat(start, this.sourceToken);
@@ -39218,14 +39218,14 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs = this.flowScalar(this.type);
+              const fs2 = this.flowScalar(this.type);
               if (atNextItem || it.value) {
-                map3.items.push({ start, key: fs, sep: [] });
+                map3.items.push({ start, key: fs2, sep: [] });
                 this.onKeyLine = true;
               } else if (it.sep) {
-                this.stack.push(fs);
+                this.stack.push(fs2);
               } else {
-                Object.assign(it, { key: fs, sep: [] });
+                Object.assign(it, { key: fs2, sep: [] });
                 this.onKeyLine = true;
               }
               return;
@@ -39353,13 +39353,13 @@ var require_parser = __commonJS({
             case "scalar":
             case "single-quoted-scalar":
             case "double-quoted-scalar": {
-              const fs = this.flowScalar(this.type);
+              const fs2 = this.flowScalar(this.type);
               if (!it || it.value)
-                fc.items.push({ start: [], key: fs, sep: [] });
+                fc.items.push({ start: [], key: fs2, sep: [] });
               else if (it.sep)
-                this.stack.push(fs);
+                this.stack.push(fs2);
               else
-                Object.assign(it, { key: fs, sep: [] });
+                Object.assign(it, { key: fs2, sep: [] });
               return;
             }
             case "flow-map-end":
@@ -39383,13 +39383,13 @@ var require_parser = __commonJS({
             const prev = getPrevProps(parent);
             const start = getFirstKeyStartProps(prev);
             fixFlowSeqItems(fc);
-            const sep2 = fc.end.splice(1, fc.end.length);
-            sep2.push(this.sourceToken);
+            const sep3 = fc.end.splice(1, fc.end.length);
+            sep3.push(this.sourceToken);
             const map3 = {
               type: "block-map",
               offset: fc.offset,
               indent: fc.indent,
-              items: [{ start, key: fc, sep: sep2 }]
+              items: [{ start, key: fc, sep: sep3 }]
             };
             this.onKeyLine = true;
             this.stack[this.stack.length - 1] = map3;
@@ -39534,7 +39534,7 @@ var require_public_api = __commonJS({
       const lineCounter$1 = options.lineCounter || prettyErrors && new lineCounter.LineCounter() || null;
       return { lineCounter: lineCounter$1, prettyErrors };
     }
-    function parseAllDocuments(source, options = {}) {
+    function parseAllDocuments2(source, options = {}) {
       const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
       const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
       const composer$1 = new composer.Composer(options);
@@ -39586,7 +39586,7 @@ var require_public_api = __commonJS({
       }
       return doc.toJS(Object.assign({ reviver: _reviver }, options));
     }
-    function stringify(value, replacer, options) {
+    function stringify2(value, replacer, options) {
       let _replacer = null;
       if (typeof replacer === "function" || Array.isArray(replacer)) {
         _replacer = replacer;
@@ -39609,9 +39609,9 @@ var require_public_api = __commonJS({
       return new Document.Document(value, _replacer, options).toString(options);
     }
     exports.parse = parse2;
-    exports.parseAllDocuments = parseAllDocuments;
+    exports.parseAllDocuments = parseAllDocuments2;
     exports.parseDocument = parseDocument3;
-    exports.stringify = stringify;
+    exports.stringify = stringify2;
   }
 });
 
@@ -43754,7 +43754,7 @@ var require_dist_cjs18 = __commonJS({
     };
     var DescribeTargetGroupsCommand2 = class extends command5(_ep05, _mw05, "DescribeTargetGroups", DescribeTargetGroups$) {
     };
-    var DescribeTargetHealthCommand2 = class extends command5(_ep05, _mw05, "DescribeTargetHealth", DescribeTargetHealth$) {
+    var DescribeTargetHealthCommand3 = class extends command5(_ep05, _mw05, "DescribeTargetHealth", DescribeTargetHealth$) {
     };
     var DescribeTrustStoreAssociationsCommand = class extends command5(_ep05, _mw05, "DescribeTrustStoreAssociations", DescribeTrustStoreAssociations$) {
     };
@@ -43930,7 +43930,7 @@ var require_dist_cjs18 = __commonJS({
     var checkState$1 = async (client, input) => {
       let reason;
       try {
-        let result = await client.send(new DescribeTargetHealthCommand2(input));
+        let result = await client.send(new DescribeTargetHealthCommand3(input));
         reason = result;
         try {
           const returnComparator = () => {
@@ -43969,7 +43969,7 @@ var require_dist_cjs18 = __commonJS({
     var checkState = async (client, input) => {
       let reason;
       try {
-        let result = await client.send(new DescribeTargetHealthCommand2(input));
+        let result = await client.send(new DescribeTargetHealthCommand3(input));
         reason = result;
         try {
           const returnComparator = () => {
@@ -44033,7 +44033,7 @@ var require_dist_cjs18 = __commonJS({
       DescribeTagsCommand: DescribeTagsCommand2,
       DescribeTargetGroupAttributesCommand,
       DescribeTargetGroupsCommand: DescribeTargetGroupsCommand2,
-      DescribeTargetHealthCommand: DescribeTargetHealthCommand2,
+      DescribeTargetHealthCommand: DescribeTargetHealthCommand3,
       DescribeTrustStoreAssociationsCommand,
       DescribeTrustStoreRevocationsCommand,
       DescribeTrustStoresCommand,
@@ -44376,7 +44376,7 @@ var require_dist_cjs18 = __commonJS({
     exports.DescribeTargetGroupsInput$ = DescribeTargetGroupsInput$;
     exports.DescribeTargetGroupsOutput$ = DescribeTargetGroupsOutput$;
     exports.DescribeTargetHealth$ = DescribeTargetHealth$;
-    exports.DescribeTargetHealthCommand = DescribeTargetHealthCommand2;
+    exports.DescribeTargetHealthCommand = DescribeTargetHealthCommand3;
     exports.DescribeTargetHealthInput$ = DescribeTargetHealthInput$;
     exports.DescribeTargetHealthInputIncludeEnum = DescribeTargetHealthInputIncludeEnum;
     exports.DescribeTargetHealthOutput$ = DescribeTargetHealthOutput$;
@@ -49410,7 +49410,7 @@ var require_dist_cjs19 = __commonJS({
       extensions.forEach((extension) => extension.configure(extensionConfiguration));
       return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration2(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig2(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
     };
-    var EKSClient2 = class extends Client2 {
+    var EKSClient3 = class extends Client2 {
       config;
       constructor(...[configuration]) {
         const _config_0 = getRuntimeConfig9(configuration || {});
@@ -49449,7 +49449,7 @@ var require_dist_cjs19 = __commonJS({
     var _mw05 = (Command2, cs, config, o3) => [];
     var ActivateCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "ActivateCertificateAuthority", ActivateCertificateAuthority$) {
     };
-    var AssociateAccessPolicyCommand = class extends command5(_ep05, _mw05, "AssociateAccessPolicy", AssociateAccessPolicy$) {
+    var AssociateAccessPolicyCommand2 = class extends command5(_ep05, _mw05, "AssociateAccessPolicy", AssociateAccessPolicy$) {
     };
     var AssociateEncryptionConfigCommand = class extends command5(_ep05, _mw05, "AssociateEncryptionConfig", AssociateEncryptionConfig$) {
     };
@@ -49457,23 +49457,23 @@ var require_dist_cjs19 = __commonJS({
     };
     var CancelUpdateCommand = class extends command5(_ep05, _mw05, "CancelUpdate", CancelUpdate$) {
     };
-    var CreateAccessEntryCommand = class extends command5(_ep05, _mw05, "CreateAccessEntry", CreateAccessEntry$) {
+    var CreateAccessEntryCommand2 = class extends command5(_ep05, _mw05, "CreateAccessEntry", CreateAccessEntry$) {
     };
-    var CreateAddonCommand = class extends command5(_ep05, _mw05, "CreateAddon", CreateAddon$) {
+    var CreateAddonCommand2 = class extends command5(_ep05, _mw05, "CreateAddon", CreateAddon$) {
     };
     var CreateCapabilityCommand = class extends command5(_ep05, _mw05, "CreateCapability", CreateCapability$) {
     };
     var CreateCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "CreateCertificateAuthority", CreateCertificateAuthority$) {
     };
-    var CreateClusterCommand = class extends command5(_ep05, _mw05, "CreateCluster", CreateCluster$) {
+    var CreateClusterCommand2 = class extends command5(_ep05, _mw05, "CreateCluster", CreateCluster$) {
     };
     var CreateEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "CreateEksAnywhereSubscription", CreateEksAnywhereSubscription$) {
     };
     var CreateFargateProfileCommand = class extends command5(_ep05, _mw05, "CreateFargateProfile", CreateFargateProfile$) {
     };
-    var CreateNodegroupCommand = class extends command5(_ep05, _mw05, "CreateNodegroup", CreateNodegroup$) {
+    var CreateNodegroupCommand2 = class extends command5(_ep05, _mw05, "CreateNodegroup", CreateNodegroup$) {
     };
-    var CreatePodIdentityAssociationCommand = class extends command5(_ep05, _mw05, "CreatePodIdentityAssociation", CreatePodIdentityAssociation$) {
+    var CreatePodIdentityAssociationCommand2 = class extends command5(_ep05, _mw05, "CreatePodIdentityAssociation", CreatePodIdentityAssociation$) {
     };
     var DeleteAccessEntryCommand = class extends command5(_ep05, _mw05, "DeleteAccessEntry", DeleteAccessEntry$) {
     };
@@ -49495,19 +49495,19 @@ var require_dist_cjs19 = __commonJS({
     };
     var DeregisterClusterCommand = class extends command5(_ep05, _mw05, "DeregisterCluster", DeregisterCluster$) {
     };
-    var DescribeAccessEntryCommand = class extends command5(_ep05, _mw05, "DescribeAccessEntry", DescribeAccessEntry$) {
+    var DescribeAccessEntryCommand2 = class extends command5(_ep05, _mw05, "DescribeAccessEntry", DescribeAccessEntry$) {
     };
-    var DescribeAddonCommand = class extends command5(_ep05, _mw05, "DescribeAddon", DescribeAddon$) {
+    var DescribeAddonCommand3 = class extends command5(_ep05, _mw05, "DescribeAddon", DescribeAddon$) {
     };
     var DescribeAddonConfigurationCommand = class extends command5(_ep05, _mw05, "DescribeAddonConfiguration", DescribeAddonConfiguration$) {
     };
-    var DescribeAddonVersionsCommand = class extends command5(_ep05, _mw05, "DescribeAddonVersions", DescribeAddonVersions$) {
+    var DescribeAddonVersionsCommand2 = class extends command5(_ep05, _mw05, "DescribeAddonVersions", DescribeAddonVersions$) {
     };
     var DescribeCapabilityCommand = class extends command5(_ep05, _mw05, "DescribeCapability", DescribeCapability$) {
     };
     var DescribeCertificateAuthorityCommand = class extends command5(_ep05, _mw05, "DescribeCertificateAuthority", DescribeCertificateAuthority$) {
     };
-    var DescribeClusterCommand2 = class extends command5(_ep05, _mw05, "DescribeCluster", DescribeCluster$) {
+    var DescribeClusterCommand4 = class extends command5(_ep05, _mw05, "DescribeCluster", DescribeCluster$) {
     };
     var DescribeClusterVersionsCommand = class extends command5(_ep05, _mw05, "DescribeClusterVersions", DescribeClusterVersions$) {
     };
@@ -49521,9 +49521,9 @@ var require_dist_cjs19 = __commonJS({
     };
     var DescribeInsightsRefreshCommand = class extends command5(_ep05, _mw05, "DescribeInsightsRefresh", DescribeInsightsRefresh$) {
     };
-    var DescribeNodegroupCommand = class extends command5(_ep05, _mw05, "DescribeNodegroup", DescribeNodegroup$) {
+    var DescribeNodegroupCommand3 = class extends command5(_ep05, _mw05, "DescribeNodegroup", DescribeNodegroup$) {
     };
-    var DescribePodIdentityAssociationCommand = class extends command5(_ep05, _mw05, "DescribePodIdentityAssociation", DescribePodIdentityAssociation$) {
+    var DescribePodIdentityAssociationCommand2 = class extends command5(_ep05, _mw05, "DescribePodIdentityAssociation", DescribePodIdentityAssociation$) {
     };
     var DescribeUpdateCommand = class extends command5(_ep05, _mw05, "DescribeUpdate", DescribeUpdate$) {
     };
@@ -49537,7 +49537,7 @@ var require_dist_cjs19 = __commonJS({
     };
     var ListAddonsCommand = class extends command5(_ep05, _mw05, "ListAddons", ListAddons$) {
     };
-    var ListAssociatedAccessPoliciesCommand = class extends command5(_ep05, _mw05, "ListAssociatedAccessPolicies", ListAssociatedAccessPolicies$) {
+    var ListAssociatedAccessPoliciesCommand2 = class extends command5(_ep05, _mw05, "ListAssociatedAccessPolicies", ListAssociatedAccessPolicies$) {
     };
     var ListCapabilitiesCommand = class extends command5(_ep05, _mw05, "ListCapabilities", ListCapabilities$) {
     };
@@ -49555,7 +49555,7 @@ var require_dist_cjs19 = __commonJS({
     };
     var ListNodegroupsCommand = class extends command5(_ep05, _mw05, "ListNodegroups", ListNodegroups$) {
     };
-    var ListPodIdentityAssociationsCommand = class extends command5(_ep05, _mw05, "ListPodIdentityAssociations", ListPodIdentityAssociations$) {
+    var ListPodIdentityAssociationsCommand2 = class extends command5(_ep05, _mw05, "ListPodIdentityAssociations", ListPodIdentityAssociations$) {
     };
     var ListTagsForResourceCommand = class extends command5(_ep05, _mw05, "ListTagsForResource", ListTagsForResource$) {
     };
@@ -49569,44 +49569,44 @@ var require_dist_cjs19 = __commonJS({
     };
     var UntagResourceCommand = class extends command5(_ep05, _mw05, "UntagResource", UntagResource$) {
     };
-    var UpdateAccessEntryCommand = class extends command5(_ep05, _mw05, "UpdateAccessEntry", UpdateAccessEntry$) {
+    var UpdateAccessEntryCommand2 = class extends command5(_ep05, _mw05, "UpdateAccessEntry", UpdateAccessEntry$) {
     };
-    var UpdateAddonCommand = class extends command5(_ep05, _mw05, "UpdateAddon", UpdateAddon$) {
+    var UpdateAddonCommand2 = class extends command5(_ep05, _mw05, "UpdateAddon", UpdateAddon$) {
     };
     var UpdateCapabilityCommand = class extends command5(_ep05, _mw05, "UpdateCapability", UpdateCapability$) {
     };
-    var UpdateClusterConfigCommand = class extends command5(_ep05, _mw05, "UpdateClusterConfig", UpdateClusterConfig$) {
+    var UpdateClusterConfigCommand2 = class extends command5(_ep05, _mw05, "UpdateClusterConfig", UpdateClusterConfig$) {
     };
     var UpdateClusterVersionCommand = class extends command5(_ep05, _mw05, "UpdateClusterVersion", UpdateClusterVersion$) {
     };
     var UpdateEksAnywhereSubscriptionCommand = class extends command5(_ep05, _mw05, "UpdateEksAnywhereSubscription", UpdateEksAnywhereSubscription$) {
     };
-    var UpdateNodegroupConfigCommand = class extends command5(_ep05, _mw05, "UpdateNodegroupConfig", UpdateNodegroupConfig$) {
+    var UpdateNodegroupConfigCommand2 = class extends command5(_ep05, _mw05, "UpdateNodegroupConfig", UpdateNodegroupConfig$) {
     };
     var UpdateNodegroupVersionCommand = class extends command5(_ep05, _mw05, "UpdateNodegroupVersion", UpdateNodegroupVersion$) {
     };
-    var UpdatePodIdentityAssociationCommand = class extends command5(_ep05, _mw05, "UpdatePodIdentityAssociation", UpdatePodIdentityAssociation$) {
+    var UpdatePodIdentityAssociationCommand2 = class extends command5(_ep05, _mw05, "UpdatePodIdentityAssociation", UpdatePodIdentityAssociation$) {
     };
-    var paginateDescribeAddonVersions = createPaginator2(EKSClient2, DescribeAddonVersionsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateDescribeClusterVersions = createPaginator2(EKSClient2, DescribeClusterVersionsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListAccessEntries = createPaginator2(EKSClient2, ListAccessEntriesCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListAccessPolicies = createPaginator2(EKSClient2, ListAccessPoliciesCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListAddons = createPaginator2(EKSClient2, ListAddonsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListAssociatedAccessPolicies = createPaginator2(EKSClient2, ListAssociatedAccessPoliciesCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListCapabilities = createPaginator2(EKSClient2, ListCapabilitiesCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListCertificateAuthorities = createPaginator2(EKSClient2, ListCertificateAuthoritiesCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListClusters = createPaginator2(EKSClient2, ListClustersCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListEksAnywhereSubscriptions = createPaginator2(EKSClient2, ListEksAnywhereSubscriptionsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListFargateProfiles = createPaginator2(EKSClient2, ListFargateProfilesCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListIdentityProviderConfigs = createPaginator2(EKSClient2, ListIdentityProviderConfigsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListInsights = createPaginator2(EKSClient2, ListInsightsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListNodegroups = createPaginator2(EKSClient2, ListNodegroupsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListPodIdentityAssociations = createPaginator2(EKSClient2, ListPodIdentityAssociationsCommand, "nextToken", "nextToken", "maxResults");
-    var paginateListUpdates = createPaginator2(EKSClient2, ListUpdatesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateDescribeAddonVersions = createPaginator2(EKSClient3, DescribeAddonVersionsCommand2, "nextToken", "nextToken", "maxResults");
+    var paginateDescribeClusterVersions = createPaginator2(EKSClient3, DescribeClusterVersionsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAccessEntries = createPaginator2(EKSClient3, ListAccessEntriesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAccessPolicies = createPaginator2(EKSClient3, ListAccessPoliciesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAddons = createPaginator2(EKSClient3, ListAddonsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListAssociatedAccessPolicies = createPaginator2(EKSClient3, ListAssociatedAccessPoliciesCommand2, "nextToken", "nextToken", "maxResults");
+    var paginateListCapabilities = createPaginator2(EKSClient3, ListCapabilitiesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListCertificateAuthorities = createPaginator2(EKSClient3, ListCertificateAuthoritiesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListClusters = createPaginator2(EKSClient3, ListClustersCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListEksAnywhereSubscriptions = createPaginator2(EKSClient3, ListEksAnywhereSubscriptionsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListFargateProfiles = createPaginator2(EKSClient3, ListFargateProfilesCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListIdentityProviderConfigs = createPaginator2(EKSClient3, ListIdentityProviderConfigsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListInsights = createPaginator2(EKSClient3, ListInsightsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListNodegroups = createPaginator2(EKSClient3, ListNodegroupsCommand, "nextToken", "nextToken", "maxResults");
+    var paginateListPodIdentityAssociations = createPaginator2(EKSClient3, ListPodIdentityAssociationsCommand2, "nextToken", "nextToken", "maxResults");
+    var paginateListUpdates = createPaginator2(EKSClient3, ListUpdatesCommand, "nextToken", "nextToken", "maxResults");
     var checkState$8 = async (client, input) => {
       let reason;
       try {
-        let result = await client.send(new DescribeAddonCommand(input));
+        let result = await client.send(new DescribeAddonCommand3(input));
         reason = result;
         try {
           const returnComparator = () => {
@@ -49644,7 +49644,7 @@ var require_dist_cjs19 = __commonJS({
       const serviceDefaults = { minDelay: 10, maxDelay: 120 };
       return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$8);
     };
-    var waitUntilAddonActive = async (params, input) => {
+    var waitUntilAddonActive2 = async (params, input) => {
       const serviceDefaults = { minDelay: 10, maxDelay: 120 };
       const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$8);
       return checkExceptions2(result);
@@ -49652,7 +49652,7 @@ var require_dist_cjs19 = __commonJS({
     var checkState$7 = async (client, input) => {
       let reason;
       try {
-        let result = await client.send(new DescribeAddonCommand(input));
+        let result = await client.send(new DescribeAddonCommand3(input));
         reason = result;
         try {
           const returnComparator = () => {
@@ -49729,7 +49729,7 @@ var require_dist_cjs19 = __commonJS({
     var checkState$5 = async (client, input) => {
       let reason;
       try {
-        let result = await client.send(new DescribeClusterCommand2(input));
+        let result = await client.send(new DescribeClusterCommand4(input));
         reason = result;
         try {
           const returnComparator = () => {
@@ -49767,7 +49767,7 @@ var require_dist_cjs19 = __commonJS({
       const serviceDefaults = { minDelay: 30, maxDelay: 120 };
       return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$5);
     };
-    var waitUntilClusterActive = async (params, input) => {
+    var waitUntilClusterActive2 = async (params, input) => {
       const serviceDefaults = { minDelay: 30, maxDelay: 120 };
       const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$5);
       return checkExceptions2(result);
@@ -49775,7 +49775,7 @@ var require_dist_cjs19 = __commonJS({
     var checkState$4 = async (client, input) => {
       let reason;
       try {
-        let result = await client.send(new DescribeClusterCommand2(input));
+        let result = await client.send(new DescribeClusterCommand4(input));
         reason = result;
         try {
           const returnComparator = () => {
@@ -49892,7 +49892,7 @@ var require_dist_cjs19 = __commonJS({
     var checkState$1 = async (client, input) => {
       let reason;
       try {
-        let result = await client.send(new DescribeNodegroupCommand(input));
+        let result = await client.send(new DescribeNodegroupCommand3(input));
         reason = result;
         try {
           const returnComparator = () => {
@@ -49921,7 +49921,7 @@ var require_dist_cjs19 = __commonJS({
       const serviceDefaults = { minDelay: 30, maxDelay: 120 };
       return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
     };
-    var waitUntilNodegroupActive = async (params, input) => {
+    var waitUntilNodegroupActive2 = async (params, input) => {
       const serviceDefaults = { minDelay: 30, maxDelay: 120 };
       const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
       return checkExceptions2(result);
@@ -49929,7 +49929,7 @@ var require_dist_cjs19 = __commonJS({
     var checkState = async (client, input) => {
       let reason;
       try {
-        let result = await client.send(new DescribeNodegroupCommand(input));
+        let result = await client.send(new DescribeNodegroupCommand3(input));
         reason = result;
         try {
           const returnComparator = () => {
@@ -49959,19 +49959,19 @@ var require_dist_cjs19 = __commonJS({
     };
     var commands5 = {
       ActivateCertificateAuthorityCommand,
-      AssociateAccessPolicyCommand,
+      AssociateAccessPolicyCommand: AssociateAccessPolicyCommand2,
       AssociateEncryptionConfigCommand,
       AssociateIdentityProviderConfigCommand,
       CancelUpdateCommand,
-      CreateAccessEntryCommand,
-      CreateAddonCommand,
+      CreateAccessEntryCommand: CreateAccessEntryCommand2,
+      CreateAddonCommand: CreateAddonCommand2,
       CreateCapabilityCommand,
       CreateCertificateAuthorityCommand,
-      CreateClusterCommand,
+      CreateClusterCommand: CreateClusterCommand2,
       CreateEksAnywhereSubscriptionCommand,
       CreateFargateProfileCommand,
-      CreateNodegroupCommand,
-      CreatePodIdentityAssociationCommand,
+      CreateNodegroupCommand: CreateNodegroupCommand2,
+      CreatePodIdentityAssociationCommand: CreatePodIdentityAssociationCommand2,
       DeleteAccessEntryCommand,
       DeleteAddonCommand,
       DeleteCapabilityCommand,
@@ -49982,28 +49982,28 @@ var require_dist_cjs19 = __commonJS({
       DeleteNodegroupCommand,
       DeletePodIdentityAssociationCommand,
       DeregisterClusterCommand,
-      DescribeAccessEntryCommand,
-      DescribeAddonCommand,
+      DescribeAccessEntryCommand: DescribeAccessEntryCommand2,
+      DescribeAddonCommand: DescribeAddonCommand3,
       DescribeAddonConfigurationCommand,
-      DescribeAddonVersionsCommand,
+      DescribeAddonVersionsCommand: DescribeAddonVersionsCommand2,
       DescribeCapabilityCommand,
       DescribeCertificateAuthorityCommand,
-      DescribeClusterCommand: DescribeClusterCommand2,
+      DescribeClusterCommand: DescribeClusterCommand4,
       DescribeClusterVersionsCommand,
       DescribeEksAnywhereSubscriptionCommand,
       DescribeFargateProfileCommand,
       DescribeIdentityProviderConfigCommand,
       DescribeInsightCommand,
       DescribeInsightsRefreshCommand,
-      DescribeNodegroupCommand,
-      DescribePodIdentityAssociationCommand,
+      DescribeNodegroupCommand: DescribeNodegroupCommand3,
+      DescribePodIdentityAssociationCommand: DescribePodIdentityAssociationCommand2,
       DescribeUpdateCommand,
       DisassociateAccessPolicyCommand,
       DisassociateIdentityProviderConfigCommand,
       ListAccessEntriesCommand,
       ListAccessPoliciesCommand,
       ListAddonsCommand,
-      ListAssociatedAccessPoliciesCommand,
+      ListAssociatedAccessPoliciesCommand: ListAssociatedAccessPoliciesCommand2,
       ListCapabilitiesCommand,
       ListCertificateAuthoritiesCommand,
       ListClustersCommand,
@@ -50012,22 +50012,22 @@ var require_dist_cjs19 = __commonJS({
       ListIdentityProviderConfigsCommand,
       ListInsightsCommand,
       ListNodegroupsCommand,
-      ListPodIdentityAssociationsCommand,
+      ListPodIdentityAssociationsCommand: ListPodIdentityAssociationsCommand2,
       ListTagsForResourceCommand,
       ListUpdatesCommand,
       RegisterClusterCommand,
       StartInsightsRefreshCommand,
       TagResourceCommand,
       UntagResourceCommand,
-      UpdateAccessEntryCommand,
-      UpdateAddonCommand,
+      UpdateAccessEntryCommand: UpdateAccessEntryCommand2,
+      UpdateAddonCommand: UpdateAddonCommand2,
       UpdateCapabilityCommand,
-      UpdateClusterConfigCommand,
+      UpdateClusterConfigCommand: UpdateClusterConfigCommand2,
       UpdateClusterVersionCommand,
       UpdateEksAnywhereSubscriptionCommand,
-      UpdateNodegroupConfigCommand,
+      UpdateNodegroupConfigCommand: UpdateNodegroupConfigCommand2,
       UpdateNodegroupVersionCommand,
-      UpdatePodIdentityAssociationCommand
+      UpdatePodIdentityAssociationCommand: UpdatePodIdentityAssociationCommand2
     };
     var paginators = {
       paginateDescribeAddonVersions,
@@ -50048,17 +50048,17 @@ var require_dist_cjs19 = __commonJS({
       paginateListUpdates
     };
     var waiters = {
-      waitUntilAddonActive,
+      waitUntilAddonActive: waitUntilAddonActive2,
       waitUntilAddonDeleted,
-      waitUntilClusterActive,
+      waitUntilClusterActive: waitUntilClusterActive2,
       waitUntilClusterDeleted,
       waitUntilFargateProfileActive,
       waitUntilFargateProfileDeleted,
-      waitUntilNodegroupActive,
+      waitUntilNodegroupActive: waitUntilNodegroupActive2,
       waitUntilNodegroupDeleted,
       waitUntilCertificateAuthorityUpdateComplete
     };
-    var EKS = class extends EKSClient2 {
+    var EKS = class extends EKSClient3 {
     };
     createAggregatedClient2(commands5, EKS, { paginators, waiters });
     var AuthenticationMode = {
@@ -50528,7 +50528,7 @@ var require_dist_cjs19 = __commonJS({
     exports.ArgoCdRole = ArgoCdRole;
     exports.ArgoCdRoleMapping$ = ArgoCdRoleMapping$;
     exports.AssociateAccessPolicy$ = AssociateAccessPolicy$;
-    exports.AssociateAccessPolicyCommand = AssociateAccessPolicyCommand;
+    exports.AssociateAccessPolicyCommand = AssociateAccessPolicyCommand2;
     exports.AssociateAccessPolicyRequest$ = AssociateAccessPolicyRequest$;
     exports.AssociateAccessPolicyResponse$ = AssociateAccessPolicyResponse$;
     exports.AssociateEncryptionConfig$ = AssociateEncryptionConfig$;
@@ -50598,11 +50598,11 @@ var require_dist_cjs19 = __commonJS({
     exports.CrdManagementConfiguration$ = CrdManagementConfiguration$;
     exports.CreateAccessConfigRequest$ = CreateAccessConfigRequest$;
     exports.CreateAccessEntry$ = CreateAccessEntry$;
-    exports.CreateAccessEntryCommand = CreateAccessEntryCommand;
+    exports.CreateAccessEntryCommand = CreateAccessEntryCommand2;
     exports.CreateAccessEntryRequest$ = CreateAccessEntryRequest$;
     exports.CreateAccessEntryResponse$ = CreateAccessEntryResponse$;
     exports.CreateAddon$ = CreateAddon$;
-    exports.CreateAddonCommand = CreateAddonCommand;
+    exports.CreateAddonCommand = CreateAddonCommand2;
     exports.CreateAddonRequest$ = CreateAddonRequest$;
     exports.CreateAddonResponse$ = CreateAddonResponse$;
     exports.CreateCapability$ = CreateCapability$;
@@ -50614,7 +50614,7 @@ var require_dist_cjs19 = __commonJS({
     exports.CreateCertificateAuthorityRequest$ = CreateCertificateAuthorityRequest$;
     exports.CreateCertificateAuthorityResponse$ = CreateCertificateAuthorityResponse$;
     exports.CreateCluster$ = CreateCluster$;
-    exports.CreateClusterCommand = CreateClusterCommand;
+    exports.CreateClusterCommand = CreateClusterCommand2;
     exports.CreateClusterRequest$ = CreateClusterRequest$;
     exports.CreateClusterResponse$ = CreateClusterResponse$;
     exports.CreateEksAnywhereSubscription$ = CreateEksAnywhereSubscription$;
@@ -50626,11 +50626,11 @@ var require_dist_cjs19 = __commonJS({
     exports.CreateFargateProfileRequest$ = CreateFargateProfileRequest$;
     exports.CreateFargateProfileResponse$ = CreateFargateProfileResponse$;
     exports.CreateNodegroup$ = CreateNodegroup$;
-    exports.CreateNodegroupCommand = CreateNodegroupCommand;
+    exports.CreateNodegroupCommand = CreateNodegroupCommand2;
     exports.CreateNodegroupRequest$ = CreateNodegroupRequest$;
     exports.CreateNodegroupResponse$ = CreateNodegroupResponse$;
     exports.CreatePodIdentityAssociation$ = CreatePodIdentityAssociation$;
-    exports.CreatePodIdentityAssociationCommand = CreatePodIdentityAssociationCommand;
+    exports.CreatePodIdentityAssociationCommand = CreatePodIdentityAssociationCommand2;
     exports.CreatePodIdentityAssociationRequest$ = CreatePodIdentityAssociationRequest$;
     exports.CreatePodIdentityAssociationResponse$ = CreatePodIdentityAssociationResponse$;
     exports.DeleteAccessEntry$ = DeleteAccessEntry$;
@@ -50675,11 +50675,11 @@ var require_dist_cjs19 = __commonJS({
     exports.DeregisterClusterRequest$ = DeregisterClusterRequest$;
     exports.DeregisterClusterResponse$ = DeregisterClusterResponse$;
     exports.DescribeAccessEntry$ = DescribeAccessEntry$;
-    exports.DescribeAccessEntryCommand = DescribeAccessEntryCommand;
+    exports.DescribeAccessEntryCommand = DescribeAccessEntryCommand2;
     exports.DescribeAccessEntryRequest$ = DescribeAccessEntryRequest$;
     exports.DescribeAccessEntryResponse$ = DescribeAccessEntryResponse$;
     exports.DescribeAddon$ = DescribeAddon$;
-    exports.DescribeAddonCommand = DescribeAddonCommand;
+    exports.DescribeAddonCommand = DescribeAddonCommand3;
     exports.DescribeAddonConfiguration$ = DescribeAddonConfiguration$;
     exports.DescribeAddonConfigurationCommand = DescribeAddonConfigurationCommand;
     exports.DescribeAddonConfigurationRequest$ = DescribeAddonConfigurationRequest$;
@@ -50687,7 +50687,7 @@ var require_dist_cjs19 = __commonJS({
     exports.DescribeAddonRequest$ = DescribeAddonRequest$;
     exports.DescribeAddonResponse$ = DescribeAddonResponse$;
     exports.DescribeAddonVersions$ = DescribeAddonVersions$;
-    exports.DescribeAddonVersionsCommand = DescribeAddonVersionsCommand;
+    exports.DescribeAddonVersionsCommand = DescribeAddonVersionsCommand2;
     exports.DescribeAddonVersionsRequest$ = DescribeAddonVersionsRequest$;
     exports.DescribeAddonVersionsResponse$ = DescribeAddonVersionsResponse$;
     exports.DescribeCapability$ = DescribeCapability$;
@@ -50699,7 +50699,7 @@ var require_dist_cjs19 = __commonJS({
     exports.DescribeCertificateAuthorityRequest$ = DescribeCertificateAuthorityRequest$;
     exports.DescribeCertificateAuthorityResponse$ = DescribeCertificateAuthorityResponse$;
     exports.DescribeCluster$ = DescribeCluster$;
-    exports.DescribeClusterCommand = DescribeClusterCommand2;
+    exports.DescribeClusterCommand = DescribeClusterCommand4;
     exports.DescribeClusterRequest$ = DescribeClusterRequest$;
     exports.DescribeClusterResponse$ = DescribeClusterResponse$;
     exports.DescribeClusterVersions$ = DescribeClusterVersions$;
@@ -50727,11 +50727,11 @@ var require_dist_cjs19 = __commonJS({
     exports.DescribeInsightsRefreshRequest$ = DescribeInsightsRefreshRequest$;
     exports.DescribeInsightsRefreshResponse$ = DescribeInsightsRefreshResponse$;
     exports.DescribeNodegroup$ = DescribeNodegroup$;
-    exports.DescribeNodegroupCommand = DescribeNodegroupCommand;
+    exports.DescribeNodegroupCommand = DescribeNodegroupCommand3;
     exports.DescribeNodegroupRequest$ = DescribeNodegroupRequest$;
     exports.DescribeNodegroupResponse$ = DescribeNodegroupResponse$;
     exports.DescribePodIdentityAssociation$ = DescribePodIdentityAssociation$;
-    exports.DescribePodIdentityAssociationCommand = DescribePodIdentityAssociationCommand;
+    exports.DescribePodIdentityAssociationCommand = DescribePodIdentityAssociationCommand2;
     exports.DescribePodIdentityAssociationRequest$ = DescribePodIdentityAssociationRequest$;
     exports.DescribePodIdentityAssociationResponse$ = DescribePodIdentityAssociationResponse$;
     exports.DescribeUpdate$ = DescribeUpdate$;
@@ -50749,7 +50749,7 @@ var require_dist_cjs19 = __commonJS({
     exports.DurationConstraints$ = DurationConstraints$;
     exports.DurationParameterConfig$ = DurationParameterConfig$;
     exports.EKS = EKS;
-    exports.EKSClient = EKSClient2;
+    exports.EKSClient = EKSClient3;
     exports.EKSServiceException = EKSServiceException;
     exports.EKSServiceException$ = EKSServiceException$;
     exports.EksAnywhereSubscription$ = EksAnywhereSubscription$;
@@ -50821,7 +50821,7 @@ var require_dist_cjs19 = __commonJS({
     exports.ListAddonsRequest$ = ListAddonsRequest$;
     exports.ListAddonsResponse$ = ListAddonsResponse$;
     exports.ListAssociatedAccessPolicies$ = ListAssociatedAccessPolicies$;
-    exports.ListAssociatedAccessPoliciesCommand = ListAssociatedAccessPoliciesCommand;
+    exports.ListAssociatedAccessPoliciesCommand = ListAssociatedAccessPoliciesCommand2;
     exports.ListAssociatedAccessPoliciesRequest$ = ListAssociatedAccessPoliciesRequest$;
     exports.ListAssociatedAccessPoliciesResponse$ = ListAssociatedAccessPoliciesResponse$;
     exports.ListCapabilities$ = ListCapabilities$;
@@ -50857,7 +50857,7 @@ var require_dist_cjs19 = __commonJS({
     exports.ListNodegroupsRequest$ = ListNodegroupsRequest$;
     exports.ListNodegroupsResponse$ = ListNodegroupsResponse$;
     exports.ListPodIdentityAssociations$ = ListPodIdentityAssociations$;
-    exports.ListPodIdentityAssociationsCommand = ListPodIdentityAssociationsCommand;
+    exports.ListPodIdentityAssociationsCommand = ListPodIdentityAssociationsCommand2;
     exports.ListPodIdentityAssociationsRequest$ = ListPodIdentityAssociationsRequest$;
     exports.ListPodIdentityAssociationsResponse$ = ListPodIdentityAssociationsResponse$;
     exports.ListTagsForResource$ = ListTagsForResource$;
@@ -50958,12 +50958,12 @@ var require_dist_cjs19 = __commonJS({
     exports.Update$ = Update$;
     exports.UpdateAccessConfigRequest$ = UpdateAccessConfigRequest$;
     exports.UpdateAccessEntry$ = UpdateAccessEntry$;
-    exports.UpdateAccessEntryCommand = UpdateAccessEntryCommand;
+    exports.UpdateAccessEntryCommand = UpdateAccessEntryCommand2;
     exports.UpdateAccessEntryRequest$ = UpdateAccessEntryRequest$;
     exports.UpdateAccessEntryResponse$ = UpdateAccessEntryResponse$;
     exports.UpdateAckConfig$ = UpdateAckConfig$;
     exports.UpdateAddon$ = UpdateAddon$;
-    exports.UpdateAddonCommand = UpdateAddonCommand;
+    exports.UpdateAddonCommand = UpdateAddonCommand2;
     exports.UpdateAddonRequest$ = UpdateAddonRequest$;
     exports.UpdateAddonResponse$ = UpdateAddonResponse$;
     exports.UpdateArgoCdConfig$ = UpdateArgoCdConfig$;
@@ -50973,7 +50973,7 @@ var require_dist_cjs19 = __commonJS({
     exports.UpdateCapabilityRequest$ = UpdateCapabilityRequest$;
     exports.UpdateCapabilityResponse$ = UpdateCapabilityResponse$;
     exports.UpdateClusterConfig$ = UpdateClusterConfig$;
-    exports.UpdateClusterConfigCommand = UpdateClusterConfigCommand;
+    exports.UpdateClusterConfigCommand = UpdateClusterConfigCommand2;
     exports.UpdateClusterConfigRequest$ = UpdateClusterConfigRequest$;
     exports.UpdateClusterConfigResponse$ = UpdateClusterConfigResponse$;
     exports.UpdateClusterVersion$ = UpdateClusterVersion$;
@@ -50986,7 +50986,7 @@ var require_dist_cjs19 = __commonJS({
     exports.UpdateEksAnywhereSubscriptionResponse$ = UpdateEksAnywhereSubscriptionResponse$;
     exports.UpdateLabelsPayload$ = UpdateLabelsPayload$;
     exports.UpdateNodegroupConfig$ = UpdateNodegroupConfig$;
-    exports.UpdateNodegroupConfigCommand = UpdateNodegroupConfigCommand;
+    exports.UpdateNodegroupConfigCommand = UpdateNodegroupConfigCommand2;
     exports.UpdateNodegroupConfigRequest$ = UpdateNodegroupConfigRequest$;
     exports.UpdateNodegroupConfigResponse$ = UpdateNodegroupConfigResponse$;
     exports.UpdateNodegroupVersion$ = UpdateNodegroupVersion$;
@@ -50996,7 +50996,7 @@ var require_dist_cjs19 = __commonJS({
     exports.UpdateParam$ = UpdateParam$;
     exports.UpdateParamType = UpdateParamType;
     exports.UpdatePodIdentityAssociation$ = UpdatePodIdentityAssociation$;
-    exports.UpdatePodIdentityAssociationCommand = UpdatePodIdentityAssociationCommand;
+    exports.UpdatePodIdentityAssociationCommand = UpdatePodIdentityAssociationCommand2;
     exports.UpdatePodIdentityAssociationRequest$ = UpdatePodIdentityAssociationRequest$;
     exports.UpdatePodIdentityAssociationResponse$ = UpdatePodIdentityAssociationResponse$;
     exports.UpdateRoleMappings$ = UpdateRoleMappings$;
@@ -51038,31 +51038,10182 @@ var require_dist_cjs19 = __commonJS({
     exports.waitForFargateProfileDeleted = waitForFargateProfileDeleted;
     exports.waitForNodegroupActive = waitForNodegroupActive;
     exports.waitForNodegroupDeleted = waitForNodegroupDeleted;
-    exports.waitUntilAddonActive = waitUntilAddonActive;
+    exports.waitUntilAddonActive = waitUntilAddonActive2;
     exports.waitUntilAddonDeleted = waitUntilAddonDeleted;
     exports.waitUntilCertificateAuthorityUpdateComplete = waitUntilCertificateAuthorityUpdateComplete;
-    exports.waitUntilClusterActive = waitUntilClusterActive;
+    exports.waitUntilClusterActive = waitUntilClusterActive2;
     exports.waitUntilClusterDeleted = waitUntilClusterDeleted;
     exports.waitUntilFargateProfileActive = waitUntilFargateProfileActive;
     exports.waitUntilFargateProfileDeleted = waitUntilFargateProfileDeleted;
-    exports.waitUntilNodegroupActive = waitUntilNodegroupActive;
+    exports.waitUntilNodegroupActive = waitUntilNodegroupActive2;
     exports.waitUntilNodegroupDeleted = waitUntilNodegroupDeleted;
   }
 });
 
+// node_modules/@aws-sdk/client-iam/dist-cjs/index.js
+var require_dist_cjs20 = __commonJS({
+  "node_modules/@aws-sdk/client-iam/dist-cjs/index.js"(exports) {
+    var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2 } = (init_client3(), __toCommonJS(client_exports2));
+    var { getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2, createPaginator: createPaginator2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
+    var { normalizeProvider: normalizeProvider3, getSmithyContext: getSmithyContext2, ServiceException: ServiceException2, NoOpLogger: NoOpLogger2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion3, loadConfigsForDefaultMode: loadConfigsForDefaultMode2, getDefaultExtensionConfiguration: getDefaultExtensionConfiguration2, resolveDefaultRuntimeConfig: resolveDefaultRuntimeConfig2, Client: Client2, makeBuilder: makeBuilder2, createWaiter: createWaiter2, checkExceptions: checkExceptions2, WaiterState: WaiterState2, createAggregatedClient: createAggregatedClient2 } = (init_client2(), __toCommonJS(client_exports));
+    var { Command: $Command } = (init_client2(), __toCommonJS(client_exports));
+    exports.$Command = $Command;
+    exports.__Client = Client2;
+    var { resolveDefaultsModeConfig: resolveDefaultsModeConfig2, loadConfig: loadConfig2, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS: NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS: NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, NODE_REGION_CONFIG_OPTIONS: NODE_REGION_CONFIG_OPTIONS2, NODE_REGION_CONFIG_FILE_OPTIONS: NODE_REGION_CONFIG_FILE_OPTIONS2, resolveRegionConfig: resolveRegionConfig2 } = (init_config2(), __toCommonJS(config_exports));
+    var { BinaryDecisionDiagram: BinaryDecisionDiagram2, EndpointCache: EndpointCache2, decideEndpoint: decideEndpoint2, customEndpointFunctions: customEndpointFunctions2, resolveEndpointConfig: resolveEndpointConfig2, getEndpointPlugin: getEndpointPlugin2 } = (init_endpoints(), __toCommonJS(endpoints_exports));
+    var { parseUrl: parseUrl2, getHttpHandlerExtensionConfiguration: getHttpHandlerExtensionConfiguration2, resolveHttpHandlerRuntimeConfig: resolveHttpHandlerRuntimeConfig2, getContentLengthPlugin: getContentLengthPlugin2 } = (init_protocols(), __toCommonJS(protocols_exports));
+    var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
+    var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
+    var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
+    var { defaultProvider } = require_dist_cjs16();
+    var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
+    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs6();
+    var { AwsQueryProtocol: AwsQueryProtocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
+    var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
+    var defaultIAMHttpAuthSchemeParametersProvider = async (config, context, input) => {
+      return {
+        operation: getSmithyContext2(context).operation,
+        region: await normalizeProvider3(config.region)() || (() => {
+          throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+        })()
+      };
+    };
+    function createAwsAuthSigv4HttpAuthOption5(authParameters) {
+      return {
+        schemeId: "aws.auth#sigv4",
+        signingProperties: {
+          name: "iam",
+          region: authParameters.region
+        },
+        propertiesExtractor: (config, context) => ({
+          signingProperties: {
+            config,
+            context
+          }
+        })
+      };
+    }
+    var defaultIAMHttpAuthSchemeProvider = (authParameters) => {
+      const options = [];
+      switch (authParameters.operation) {
+        default: {
+          options.push(createAwsAuthSigv4HttpAuthOption5(authParameters));
+        }
+      }
+      return options;
+    };
+    var resolveHttpAuthSchemeConfig5 = (config) => {
+      const config_0 = resolveAwsSdkSigV4Config2(config);
+      return Object.assign(config_0, {
+        authSchemePreference: normalizeProvider3(config.authSchemePreference ?? [])
+      });
+    };
+    var resolveClientEndpointParameters5 = (options) => {
+      return Object.assign(options, {
+        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
+        useFipsEndpoint: options.useFipsEndpoint ?? false,
+        defaultSigningName: "iam"
+      });
+    };
+    var commonParams5 = {
+      UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
+      Endpoint: { type: "builtInParams", name: "endpoint" },
+      Region: { type: "builtInParams", name: "region" },
+      UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" }
+    };
+    var version = "3.1168.0";
+    var packageInfo = {
+      version
+    };
+    var v = "ref";
+    var w = "authSchemes";
+    var x = "name";
+    var y = "signingRegion";
+    var a5 = -1;
+    var b5 = true;
+    var c5 = "isSet";
+    var d5 = "PartitionResult";
+    var e5 = "stringEquals";
+    var f5 = "booleanEquals";
+    var g5 = "getAttr";
+    var h5 = { [v]: "Endpoint" };
+    var i5 = { "fn": g5, "argv": [{ [v]: d5 }, "name"] };
+    var j5 = { [v]: d5 };
+    var k5 = { [w]: [{ [x]: "sigv4", [y]: "us-east-1" }] };
+    var l3 = { [w]: [{ [x]: "sigv4", [y]: "cn-north-1" }] };
+    var m3 = { [w]: [{ [x]: "sigv4", [y]: "us-gov-west-1" }] };
+    var n3 = { [w]: [{ [x]: "sigv4", [y]: "us-iso-east-1" }] };
+    var o3 = { [w]: [{ [x]: "sigv4", [y]: "us-isob-east-1" }] };
+    var p3 = { [w]: [{ [x]: "sigv4", [y]: "eu-isoe-west-1" }] };
+    var q3 = { [w]: [{ [x]: "sigv4", [y]: "us-isof-south-1" }] };
+    var s2 = { [w]: [{ [x]: "sigv4", [y]: "eusc-de-east-1" }] };
+    var t = { [w]: [{ [x]: "sigv4", [y]: "{PartitionResult#implicitGlobalRegion}" }] };
+    var u = [{ [v]: "Region" }];
+    var _data5 = {
+      conditions: [
+        [c5, [h5]],
+        [c5, u],
+        ["aws.partition", u, d5],
+        [e5, [i5, "aws"]],
+        [e5, [i5, "aws-cn"]],
+        [e5, [i5, "aws-us-gov"]],
+        [e5, [i5, "aws-iso"]],
+        [f5, [{ [v]: "UseFIPS" }, b5]],
+        [f5, [{ [v]: "UseDualStack" }, b5]],
+        [e5, [i5, "aws-iso-b"]],
+        [e5, [i5, "aws-iso-e"]],
+        [e5, [i5, "aws-iso-f"]],
+        [e5, [i5, "aws-eusc"]],
+        [f5, [{ fn: g5, argv: [j5, "supportsDualStack"] }, b5]],
+        [f5, [{ fn: g5, argv: [j5, "supportsFIPS"] }, b5]]
+      ],
+      results: [
+        [a5],
+        [a5, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a5, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [h5, {}],
+        ["https://iam.amazonaws.com", k5],
+        ["https://iam-fips.amazonaws.com", k5],
+        ["https://iam.global.api.aws", k5],
+        ["https://iam-fips.global.api.aws", k5],
+        ["https://iam.global.api.amazonwebservices.com.cn", l3],
+        ["https://iam-fips.api.amazonwebservices.com.cn", l3],
+        ["https://iam.cn-north-1.amazonaws.com.cn", l3],
+        ["https://iam-fips.amazonaws.com.cn", l3],
+        ["https://iam.us-gov.api.aws", m3],
+        ["https://iam.us-gov.amazonaws.com", m3],
+        ["https://iam.us-iso-east-1.c2s.ic.gov", n3],
+        ["https://iam-fips.us-iso-east-1.c2s.ic.gov", n3],
+        ["https://iam.api.aws.ic.gov", n3],
+        ["https://iam-fips.api.aws.ic.gov", n3],
+        ["https://iam.us-isob-east-1.sc2s.sgov.gov", o3],
+        ["https://iam-fips.us-isob-east-1.sc2s.sgov.gov", o3],
+        ["https://iam.api.aws.scloud", o3],
+        ["https://iam-fips.api.aws.scloud", o3],
+        ["https://iam.eu-isoe-west-1.cloud.adc-e.uk", p3],
+        ["https://iam-fips.cloud.adc-e.uk", p3],
+        ["https://iam.api.cloud-aws.adc-e.uk", p3],
+        ["https://iam-fips.api.cloud-aws.adc-e.uk", p3],
+        ["https://iam.us-isof-south-1.csp.hci.ic.gov", q3],
+        ["https://iam-fips.csp.hci.ic.gov", q3],
+        ["https://iam.api.aws.hci.ic.gov", q3],
+        ["https://iam-fips.api.aws.hci.ic.gov", q3],
+        ["https://iam.eusc-de-east-1.amazonaws.eu", s2],
+        ["https://iam-fips.amazonaws.eu", s2],
+        ["https://iam.global.api.amazonwebservices.eu", s2],
+        ["https://iam-fips.api.amazonwebservices.eu", s2],
+        ["https://iam-fips.{PartitionResult#implicitGlobalRegion}.{PartitionResult#dualStackDnsSuffix}", t],
+        [a5, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://iam-fips.{PartitionResult#implicitGlobalRegion}.{PartitionResult#dnsSuffix}", t],
+        [a5, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://iam.{PartitionResult#implicitGlobalRegion}.{PartitionResult#dualStackDnsSuffix}", t],
+        [a5, "DualStack is enabled but this partition does not support DualStack"],
+        ["https://iam.{PartitionResult#implicitGlobalRegion}.{PartitionResult#dnsSuffix}", t],
+        [a5, "Invalid Configuration: Missing Region"]
+      ]
+    };
+    var root5 = 2;
+    var r5 = 1e8;
+    var nodes5 = new Int32Array([
+      -1,
+      1,
+      -1,
+      0,
+      42,
+      3,
+      1,
+      4,
+      r5 + 41,
+      2,
+      5,
+      r5 + 41,
+      3,
+      39,
+      6,
+      4,
+      36,
+      7,
+      5,
+      35,
+      8,
+      6,
+      32,
+      9,
+      7,
+      20,
+      10,
+      8,
+      15,
+      11,
+      9,
+      r5 + 18,
+      12,
+      10,
+      r5 + 22,
+      13,
+      11,
+      r5 + 26,
+      14,
+      12,
+      r5 + 30,
+      r5 + 40,
+      9,
+      r5 + 20,
+      16,
+      10,
+      r5 + 24,
+      17,
+      11,
+      r5 + 28,
+      18,
+      12,
+      r5 + 32,
+      19,
+      13,
+      r5 + 38,
+      r5 + 39,
+      8,
+      26,
+      21,
+      9,
+      r5 + 19,
+      22,
+      10,
+      r5 + 23,
+      23,
+      11,
+      r5 + 27,
+      24,
+      12,
+      r5 + 31,
+      25,
+      14,
+      r5 + 36,
+      r5 + 37,
+      9,
+      r5 + 21,
+      27,
+      10,
+      r5 + 25,
+      28,
+      11,
+      r5 + 29,
+      29,
+      12,
+      r5 + 33,
+      30,
+      13,
+      31,
+      r5 + 35,
+      14,
+      r5 + 34,
+      r5 + 35,
+      7,
+      34,
+      33,
+      8,
+      r5 + 16,
+      r5 + 14,
+      8,
+      r5 + 17,
+      r5 + 15,
+      8,
+      r5 + 12,
+      r5 + 13,
+      7,
+      38,
+      37,
+      8,
+      r5 + 8,
+      r5 + 10,
+      8,
+      r5 + 9,
+      r5 + 11,
+      7,
+      41,
+      40,
+      8,
+      r5 + 6,
+      r5 + 4,
+      8,
+      r5 + 7,
+      r5 + 5,
+      7,
+      r5 + 1,
+      43,
+      8,
+      r5 + 2,
+      r5 + 3
+    ]);
+    var bdd5 = BinaryDecisionDiagram2.from(nodes5, root5, _data5.conditions, _data5.results);
+    var cache5 = new EndpointCache2({
+      size: 50,
+      params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"]
+    });
+    var defaultEndpointResolver5 = (endpointParams, context = {}) => {
+      return cache5.get(endpointParams, () => decideEndpoint2(bdd5, {
+        endpointParams,
+        logger: context.logger
+      }));
+    };
+    customEndpointFunctions2.aws = awsEndpointFunctions2;
+    var IAMServiceException = class _IAMServiceException extends ServiceException2 {
+      static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.iam#IAMServiceException";
+      constructor(options) {
+        super(options);
+        Object.setPrototypeOf(this, _IAMServiceException.prototype);
+      }
+    };
+    var ConcurrentModificationException = class _ConcurrentModificationException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#ConcurrentModificationException";
+      name = "ConcurrentModificationException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ConcurrentModificationException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ConcurrentModificationException.prototype);
+      }
+    };
+    var NoSuchEntityException = class _NoSuchEntityException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#NoSuchEntityException";
+      name = "NoSuchEntityException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "NoSuchEntityException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _NoSuchEntityException.prototype);
+      }
+    };
+    var ServiceFailureException = class _ServiceFailureException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#ServiceFailureException";
+      name = "ServiceFailureException";
+      $fault = "server";
+      constructor(opts) {
+        super({
+          name: "ServiceFailureException",
+          $fault: "server",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ServiceFailureException.prototype);
+      }
+    };
+    var AccountNotManagementOrDelegatedAdministratorException = class _AccountNotManagementOrDelegatedAdministratorException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#AccountNotManagementOrDelegatedAdministratorException";
+      name = "AccountNotManagementOrDelegatedAdministratorException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "AccountNotManagementOrDelegatedAdministratorException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _AccountNotManagementOrDelegatedAdministratorException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var EntityAlreadyExistsException = class _EntityAlreadyExistsException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#EntityAlreadyExistsException";
+      name = "EntityAlreadyExistsException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "EntityAlreadyExistsException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _EntityAlreadyExistsException.prototype);
+      }
+    };
+    var InvalidInputException = class _InvalidInputException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#InvalidInputException";
+      name = "InvalidInputException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidInputException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidInputException.prototype);
+      }
+    };
+    var LimitExceededException = class _LimitExceededException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#LimitExceededException";
+      name = "LimitExceededException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "LimitExceededException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _LimitExceededException.prototype);
+      }
+    };
+    var MalformedPolicyDocumentException2 = class _MalformedPolicyDocumentException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#MalformedPolicyDocumentException";
+      name = "MalformedPolicyDocumentException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "MalformedPolicyDocumentException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _MalformedPolicyDocumentException.prototype);
+      }
+    };
+    var NameConflictException = class _NameConflictException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#NameConflictException";
+      name = "NameConflictException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "NameConflictException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _NameConflictException.prototype);
+      }
+    };
+    var RoleModifiedException = class _RoleModifiedException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#RoleModifiedException";
+      name = "RoleModifiedException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "RoleModifiedException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _RoleModifiedException.prototype);
+      }
+    };
+    var RoleTemplateDisabledException = class _RoleTemplateDisabledException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#RoleTemplateDisabledException";
+      name = "RoleTemplateDisabledException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "RoleTemplateDisabledException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _RoleTemplateDisabledException.prototype);
+      }
+    };
+    var UnmodifiableEntityException = class _UnmodifiableEntityException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#UnmodifiableEntityException";
+      name = "UnmodifiableEntityException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "UnmodifiableEntityException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _UnmodifiableEntityException.prototype);
+      }
+    };
+    var PolicyNotAttachableException = class _PolicyNotAttachableException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#PolicyNotAttachableException";
+      name = "PolicyNotAttachableException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "PolicyNotAttachableException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _PolicyNotAttachableException.prototype);
+      }
+    };
+    var EntityTemporarilyUnmodifiableException = class _EntityTemporarilyUnmodifiableException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#EntityTemporarilyUnmodifiableException";
+      name = "EntityTemporarilyUnmodifiableException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "EntityTemporarilyUnmodifiableException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _EntityTemporarilyUnmodifiableException.prototype);
+      }
+    };
+    var InvalidUserTypeException = class _InvalidUserTypeException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#InvalidUserTypeException";
+      name = "InvalidUserTypeException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidUserTypeException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidUserTypeException.prototype);
+      }
+    };
+    var PasswordPolicyViolationException = class _PasswordPolicyViolationException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#PasswordPolicyViolationException";
+      name = "PasswordPolicyViolationException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "PasswordPolicyViolationException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _PasswordPolicyViolationException.prototype);
+      }
+    };
+    var OpenIdIdpCommunicationErrorException = class _OpenIdIdpCommunicationErrorException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#OpenIdIdpCommunicationErrorException";
+      name = "OpenIdIdpCommunicationErrorException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "OpenIdIdpCommunicationErrorException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _OpenIdIdpCommunicationErrorException.prototype);
+      }
+    };
+    var ServiceNotSupportedException = class _ServiceNotSupportedException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#ServiceNotSupportedException";
+      name = "ServiceNotSupportedException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ServiceNotSupportedException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ServiceNotSupportedException.prototype);
+      }
+    };
+    var DeleteConflictException = class _DeleteConflictException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#DeleteConflictException";
+      name = "DeleteConflictException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "DeleteConflictException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _DeleteConflictException.prototype);
+      }
+    };
+    var OrganizationNotFoundException = class _OrganizationNotFoundException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#OrganizationNotFoundException";
+      name = "OrganizationNotFoundException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "OrganizationNotFoundException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _OrganizationNotFoundException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var OrganizationNotInAllFeaturesModeException = class _OrganizationNotInAllFeaturesModeException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#OrganizationNotInAllFeaturesModeException";
+      name = "OrganizationNotInAllFeaturesModeException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "OrganizationNotInAllFeaturesModeException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _OrganizationNotInAllFeaturesModeException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var ServiceAccessNotEnabledException = class _ServiceAccessNotEnabledException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#ServiceAccessNotEnabledException";
+      name = "ServiceAccessNotEnabledException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "ServiceAccessNotEnabledException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ServiceAccessNotEnabledException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var FeatureDisabledException = class _FeatureDisabledException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#FeatureDisabledException";
+      name = "FeatureDisabledException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "FeatureDisabledException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _FeatureDisabledException.prototype);
+      }
+    };
+    var InvalidAuthenticationCodeException = class _InvalidAuthenticationCodeException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#InvalidAuthenticationCodeException";
+      name = "InvalidAuthenticationCodeException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidAuthenticationCodeException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidAuthenticationCodeException.prototype);
+      }
+    };
+    var CallerIsNotManagementAccountException = class _CallerIsNotManagementAccountException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#CallerIsNotManagementAccountException";
+      name = "CallerIsNotManagementAccountException";
+      $fault = "client";
+      Message;
+      constructor(opts) {
+        super({
+          name: "CallerIsNotManagementAccountException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _CallerIsNotManagementAccountException.prototype);
+        this.Message = opts.Message;
+      }
+    };
+    var FeatureEnabledException = class _FeatureEnabledException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#FeatureEnabledException";
+      name = "FeatureEnabledException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "FeatureEnabledException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _FeatureEnabledException.prototype);
+      }
+    };
+    var ReportGenerationLimitExceededException = class _ReportGenerationLimitExceededException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#ReportGenerationLimitExceededException";
+      name = "ReportGenerationLimitExceededException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ReportGenerationLimitExceededException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ReportGenerationLimitExceededException.prototype);
+      }
+    };
+    var CredentialReportExpiredException = class _CredentialReportExpiredException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#CredentialReportExpiredException";
+      name = "CredentialReportExpiredException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "CredentialReportExpiredException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _CredentialReportExpiredException.prototype);
+      }
+    };
+    var CredentialReportNotPresentException = class _CredentialReportNotPresentException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#CredentialReportNotPresentException";
+      name = "CredentialReportNotPresentException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "CredentialReportNotPresentException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _CredentialReportNotPresentException.prototype);
+      }
+    };
+    var CredentialReportNotReadyException = class _CredentialReportNotReadyException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#CredentialReportNotReadyException";
+      name = "CredentialReportNotReadyException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "CredentialReportNotReadyException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _CredentialReportNotReadyException.prototype);
+      }
+    };
+    var UnrecognizedPublicKeyEncodingException = class _UnrecognizedPublicKeyEncodingException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#UnrecognizedPublicKeyEncodingException";
+      name = "UnrecognizedPublicKeyEncodingException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "UnrecognizedPublicKeyEncodingException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _UnrecognizedPublicKeyEncodingException.prototype);
+      }
+    };
+    var PolicyEvaluationException = class _PolicyEvaluationException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#PolicyEvaluationException";
+      name = "PolicyEvaluationException";
+      $fault = "server";
+      constructor(opts) {
+        super({
+          name: "PolicyEvaluationException",
+          $fault: "server",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _PolicyEvaluationException.prototype);
+      }
+    };
+    var KeyPairMismatchException = class _KeyPairMismatchException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#KeyPairMismatchException";
+      name = "KeyPairMismatchException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "KeyPairMismatchException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _KeyPairMismatchException.prototype);
+      }
+    };
+    var MalformedCertificateException = class _MalformedCertificateException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#MalformedCertificateException";
+      name = "MalformedCertificateException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "MalformedCertificateException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _MalformedCertificateException.prototype);
+      }
+    };
+    var DuplicateCertificateException = class _DuplicateCertificateException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#DuplicateCertificateException";
+      name = "DuplicateCertificateException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "DuplicateCertificateException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _DuplicateCertificateException.prototype);
+      }
+    };
+    var InvalidCertificateException = class _InvalidCertificateException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#InvalidCertificateException";
+      name = "InvalidCertificateException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidCertificateException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidCertificateException.prototype);
+      }
+    };
+    var DuplicateSSHPublicKeyException = class _DuplicateSSHPublicKeyException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#DuplicateSSHPublicKeyException";
+      name = "DuplicateSSHPublicKeyException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "DuplicateSSHPublicKeyException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _DuplicateSSHPublicKeyException.prototype);
+      }
+    };
+    var InvalidPublicKeyException = class _InvalidPublicKeyException extends IAMServiceException {
+      static shapeId = "com.amazonaws.iam#InvalidPublicKeyException";
+      name = "InvalidPublicKeyException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidPublicKeyException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidPublicKeyException.prototype);
+      }
+    };
+    var _A2 = "Arn";
+    var _AA = "AccountAlias";
+    var _AAc = "AccountAliases";
+    var _ABO = "AllowedByOrganizations";
+    var _ABPB = "AllowedByPermissionsBoundary";
+    var _AC = "AuthenticationCode1";
+    var _ACIDTOIDCP = "AddClientIDToOpenIDConnectProvider";
+    var _ACIDTOIDCPR = "AddClientIDToOpenIDConnectProviderRequest";
+    var _ACt = "AttachmentCount";
+    var _ACu = "AuthenticationCode2";
+    var _AD = "AccessDetail";
+    var _ADR = "AcceptDelegationRequest";
+    var _ADRR = "AcceptDelegationRequestRequest";
+    var _ADRRs = "AssociateDelegationRequestRequest";
+    var _ADRs = "AssociateDelegationRequest";
+    var _ADc = "AccessDetails";
+    var _AEM = "AssertionEncryptionMode";
+    var _AGP = "AttachGroupPolicy";
+    var _AGPR = "AttachGroupPolicyRequest";
+    var _AI = "ApproverId";
+    var _AK = "AccessKey";
+    var _AKI2 = "AccessKeyId";
+    var _AKLU = "AccessKeyLastUsed";
+    var _AKM = "AccessKeyMetadata";
+    var _AMP = "AttachedManagedPolicies";
+    var _AN = "AttachmentName";
+    var _ANMODAE = "AccountNotManagementOrDelegatedAdministratorException";
+    var _ANc = "ActionNames";
+    var _ANct = "ActionName";
+    var _AP = "AttachedPolicy";
+    var _APB = "AttachedPermissionsBoundary";
+    var _APK = "AddPrivateKey";
+    var _APt = "AttachedPolicies";
+    var _AR2 = "AcquireRole";
+    var _ARP = "AttachRolePolicy";
+    var _ARPD = "AssumeRolePolicyDocument";
+    var _ARPDT = "AssumeRolePolicyDocumentTemplate";
+    var _ARPR = "AttachRolePolicyRequest";
+    var _ARR2 = "AcquireRoleRequest";
+    var _ARRc = "AcquireRoleResponse";
+    var _ARTIP = "AddRoleToInstanceProfile";
+    var _ARTIPR = "AddRoleToInstanceProfileRequest";
+    var _AS = "AssignmentStatus";
+    var _AT3 = "AttachmentType";
+    var _AU = "AllUsers";
+    var _AUP = "AttachUserPolicy";
+    var _AUPR = "AttachUserPolicyRequest";
+    var _AUTCP = "AllowUsersToChangePassword";
+    var _AUTG = "AddUserToGroup";
+    var _AUTGR = "AddUserToGroupRequest";
+    var _AWSSN = "AWSServiceName";
+    var _BD = "BootstrapDatum";
+    var _BSS = "Base32StringSeed";
+    var _C2 = "Code";
+    var _CA2 = "CallerArn";
+    var _CAA = "CreateAccountAlias";
+    var _CAAR = "CreateAccountAliasRequest";
+    var _CAD = "CredentialAgeDays";
+    var _CAK = "CreateAccessKey";
+    var _CAKR = "CreateAccessKeyRequest";
+    var _CAKRr = "CreateAccessKeyResponse";
+    var _CB = "CertificateBody";
+    var _CC = "CertificateChain";
+    var _CD = "CreateDate";
+    var _CDL = "ConsoleDeepLink";
+    var _CDR = "CreateDelegationRequest";
+    var _CDRR = "CreateDelegationRequestRequest";
+    var _CDRRr = "CreateDelegationRequestResponse";
+    var _CE = "ContextEntry";
+    var _CELT = "ContextEntryListType";
+    var _CEo = "ContextEntries";
+    var _CG = "CreateGroup";
+    var _CGR = "CreateGroupRequest";
+    var _CGRr = "CreateGroupResponse";
+    var _CI = "CertificateId";
+    var _CID = "ClientID";
+    var _CIDL = "ClientIDList";
+    var _CINMAE = "CallerIsNotManagementAccountException";
+    var _CIP = "CreateInstanceProfile";
+    var _CIPR = "CreateInstanceProfileRequest";
+    var _CIPRr = "CreateInstanceProfileResponse";
+    var _CKN = "ContextKeyName";
+    var _CKNo = "ContextKeyNames";
+    var _CKT = "ContextKeyType";
+    var _CKV = "ContextKeyValues";
+    var _CLP = "CreateLoginProfile";
+    var _CLPR = "CreateLoginProfileRequest";
+    var _CLPRr = "CreateLoginProfileResponse";
+    var _CME = "ConcurrentModificationException";
+    var _COIDCP = "CreateOpenIDConnectProvider";
+    var _COIDCPR = "CreateOpenIDConnectProviderRequest";
+    var _COIDCPRr = "CreateOpenIDConnectProviderResponse";
+    var _CP = "ChangePassword";
+    var _CPR = "ChangePasswordRequest";
+    var _CPRr = "CreatePolicyRequest";
+    var _CPRre = "CreatePolicyResponse";
+    var _CPV = "CreatePolicyVersion";
+    var _CPVR = "CreatePolicyVersionRequest";
+    var _CPVRr = "CreatePolicyVersionResponse";
+    var _CPr = "CreatePolicy";
+    var _CR = "CreateRole";
+    var _CREE = "CredentialReportExpiredException";
+    var _CRNPE = "CredentialReportNotPresentException";
+    var _CRNRE = "CredentialReportNotReadyException";
+    var _CRR = "CreateRoleRequest";
+    var _CRRr = "CreateRoleResponse";
+    var _CS2 = "CustomSuffix";
+    var _CSAMLP = "CreateSAMLProvider";
+    var _CSAMLPR = "CreateSAMLProviderRequest";
+    var _CSAMLPRr = "CreateSAMLProviderResponse";
+    var _CSLR = "CreateServiceLinkedRole";
+    var _CSLRR = "CreateServiceLinkedRoleRequest";
+    var _CSLRRr = "CreateServiceLinkedRoleResponse";
+    var _CSSC = "CreateServiceSpecificCredential";
+    var _CSSCR = "CreateServiceSpecificCredentialRequest";
+    var _CSSCRr = "CreateServiceSpecificCredentialResponse";
+    var _CT2 = "CreateTimestamp";
+    var _CU = "CreateUser";
+    var _CUR = "CreateUserRequest";
+    var _CURr = "CreateUserResponse";
+    var _CVMFAD = "CreateVirtualMFADevice";
+    var _CVMFADR = "CreateVirtualMFADeviceRequest";
+    var _CVMFADRr = "CreateVirtualMFADeviceResponse";
+    var _Ce = "Certifications";
+    var _Cer = "Certificates";
+    var _Cert = "Certificate";
+    var _Co = "Content";
+    var _Col = "Column";
+    var _D = "Description";
+    var _DAA = "DeleteAccountAlias";
+    var _DAAR = "DeleteAccountAliasRequest";
+    var _DAK = "DeleteAccessKey";
+    var _DAKR = "DeleteAccessKeyRequest";
+    var _DAPP = "DeleteAccountPasswordPolicy";
+    var _DCE = "DeleteConflictException";
+    var _DCEu = "DuplicateCertificateException";
+    var _DG = "DeleteGroup";
+    var _DGP = "DeleteGroupPolicy";
+    var _DGPR = "DeleteGroupPolicyRequest";
+    var _DGPRe = "DetachGroupPolicyRequest";
+    var _DGPe = "DetachGroupPolicy";
+    var _DGR = "DeleteGroupRequest";
+    var _DIP = "DeleteInstanceProfile";
+    var _DIPR = "DeleteInstanceProfileRequest";
+    var _DLP = "DeleteLoginProfile";
+    var _DLPR = "DeleteLoginProfileRequest";
+    var _DMFAD = "DeactivateMFADevice";
+    var _DMFADR = "DeactivateMFADeviceRequest";
+    var _DMV = "DefaultMinorVersion";
+    var _DOIDCP = "DeleteOpenIDConnectProvider";
+    var _DOIDCPR = "DeleteOpenIDConnectProviderRequest";
+    var _DORCM = "DisableOrganizationsRootCredentialsManagement";
+    var _DORCMR = "DisableOrganizationsRootCredentialsManagementRequest";
+    var _DORCMRi = "DisableOrganizationsRootCredentialsManagementResponse";
+    var _DORS = "DisableOrganizationsRootSessions";
+    var _DORSR = "DisableOrganizationsRootSessionsRequest";
+    var _DORSRi = "DisableOrganizationsRootSessionsResponse";
+    var _DOWIF = "DisableOutboundWebIdentityFederation";
+    var _DP = "DelegationPermission";
+    var _DPC = "DelegationPermissionCheck";
+    var _DPR = "DeletePolicyRequest";
+    var _DPV = "DeletePolicyVersion";
+    var _DPVR = "DeletePolicyVersionRequest";
+    var _DPe = "DeletePolicy";
+    var _DR = "DelegationRequest";
+    var _DRI = "DelegationRequestId";
+    var _DRP = "DeleteRolePolicy";
+    var _DRPB = "DeleteRolePermissionsBoundary";
+    var _DRPBR = "DeleteRolePermissionsBoundaryRequest";
+    var _DRPR = "DeleteRolePolicyRequest";
+    var _DRPRe = "DetachRolePolicyRequest";
+    var _DRPe = "DetachRolePolicy";
+    var _DRR = "DeleteRoleRequest";
+    var _DRe = "DelegationRequests";
+    var _DRel = "DeleteRole";
+    var _DSAMLP = "DeleteSAMLProvider";
+    var _DSAMLPR = "DeleteSAMLProviderRequest";
+    var _DSC = "DeleteServerCertificate";
+    var _DSCR = "DeleteServerCertificateRequest";
+    var _DSCRe = "DeleteSigningCertificateRequest";
+    var _DSCe = "DeleteSigningCertificate";
+    var _DSLR = "DeleteServiceLinkedRole";
+    var _DSLRR = "DeleteServiceLinkedRoleRequest";
+    var _DSLRRe = "DeleteServiceLinkedRoleResponse";
+    var _DSSC = "DeleteServiceSpecificCredential";
+    var _DSSCR = "DeleteServiceSpecificCredentialRequest";
+    var _DSSHPK = "DeleteSSHPublicKey";
+    var _DSSHPKE = "DuplicateSSHPublicKeyException";
+    var _DSSHPKR = "DeleteSSHPublicKeyRequest";
+    var _DTFRT = "DeletionTaskFailureReasonType";
+    var _DTI = "DeletionTaskId";
+    var _DU = "DeleteUser";
+    var _DUP = "DeleteUserPolicy";
+    var _DUPB = "DeleteUserPermissionsBoundary";
+    var _DUPBR = "DeleteUserPermissionsBoundaryRequest";
+    var _DUPR = "DeleteUserPolicyRequest";
+    var _DUPRe = "DetachUserPolicyRequest";
+    var _DUPe = "DetachUserPolicy";
+    var _DUR = "DeleteUserRequest";
+    var _DV = "DefaultValue";
+    var _DVI = "DefaultVersionId";
+    var _DVMFAD = "DeleteVirtualMFADevice";
+    var _DVMFADR = "DeleteVirtualMFADeviceRequest";
+    var _Do = "Document";
+    var _E2 = "Error";
+    var _EA = "EntityArn";
+    var _EAEE = "EntityAlreadyExistsException";
+    var _EAN = "EvalActionName";
+    var _ED = "EntityDetails";
+    var _EDD = "EvalDecisionDetails";
+    var _EDL = "EntityDetailsList";
+    var _EDn = "EnableDate";
+    var _EDr = "ErrorDetails";
+    var _EDv = "EvalDecision";
+    var _EDx = "ExpirationDate";
+    var _EF = "EnabledFeatures";
+    var _EFn = "EntityFilter";
+    var _EI2 = "EntityInfo";
+    var _EMFAD = "EnableMFADevice";
+    var _EMFADR = "EnableMFADeviceRequest";
+    var _EN = "EntityName";
+    var _EORCM = "EnableOrganizationsRootCredentialsManagement";
+    var _EORCMR = "EnableOrganizationsRootCredentialsManagementRequest";
+    var _EORCMRn = "EnableOrganizationsRootCredentialsManagementResponse";
+    var _EORS = "EnableOrganizationsRootSessions";
+    var _EORSR = "EnableOrganizationsRootSessionsRequest";
+    var _EORSRn = "EnableOrganizationsRootSessionsResponse";
+    var _EOWIF = "EnableOutboundWebIdentityFederation";
+    var _EOWIFR = "EnableOutboundWebIdentityFederationResponse";
+    var _EP = "EntityPath";
+    var _EPn = "EndPosition";
+    var _EPx = "ExpirePasswords";
+    var _ER = "EvaluationResult";
+    var _ERD = "EvalResourceDecision";
+    var _ERLT = "EvaluationResultsListType";
+    var _ERN = "EvalResourceName";
+    var _ERv = "EvaluationResults";
+    var _ET = "ExpirationTime";
+    var _ETUE = "EntityTemporarilyUnmodifiableException";
+    var _ETn = "EntityType";
+    var _En = "Encoding";
+    var _Ena = "Enabled";
+    var _Ex = "Expiration";
+    var _F = "Filter";
+    var _FDE = "FeatureDisabledException";
+    var _FEE = "FeatureEnabledException";
+    var _Fi = "Fingerprint";
+    var _G = "Group";
+    var _GAAD = "GetAccountAuthorizationDetails";
+    var _GAADR = "GetAccountAuthorizationDetailsRequest";
+    var _GAADRe = "GetAccountAuthorizationDetailsResponse";
+    var _GAKLU = "GetAccessKeyLastUsed";
+    var _GAKLUR = "GetAccessKeyLastUsedRequest";
+    var _GAKLURe = "GetAccessKeyLastUsedResponse";
+    var _GAP = "GetAccountProperties";
+    var _GAPP = "GetAccountPasswordPolicy";
+    var _GAPPR = "GetAccountPasswordPolicyResponse";
+    var _GAPR = "GetAccountPropertiesRequest";
+    var _GAPRe = "GetAccountPropertiesResponse";
+    var _GAS = "GetAccountSummary";
+    var _GASR = "GetAccountSummaryResponse";
+    var _GCKFCP = "GetContextKeysForCustomPolicy";
+    var _GCKFCPR = "GetContextKeysForCustomPolicyRequest";
+    var _GCKFPP = "GetContextKeysForPrincipalPolicy";
+    var _GCKFPPR = "GetContextKeysForPrincipalPolicyRequest";
+    var _GCKFPR = "GetContextKeysForPolicyResponse";
+    var _GCR = "GenerateCredentialReport";
+    var _GCRR = "GenerateCredentialReportResponse";
+    var _GCRRe = "GetCredentialReportResponse";
+    var _GCRe = "GetCredentialReport";
+    var _GD = "GroupDetail";
+    var _GDL = "GroupDetailList";
+    var _GDR = "GetDelegationRequest";
+    var _GDRR = "GetDelegationRequestRequest";
+    var _GDRRe = "GetDelegationRequestResponse";
+    var _GETV = "GlobalEndpointTokenVersion";
+    var _GG = "GetGroup";
+    var _GGP = "GetGroupPolicy";
+    var _GGPR = "GetGroupPolicyRequest";
+    var _GGPRe = "GetGroupPolicyResponse";
+    var _GGR = "GetGroupRequest";
+    var _GGRe = "GetGroupResponse";
+    var _GHRS = "GetHumanReadableSummary";
+    var _GHRSR = "GetHumanReadableSummaryRequest";
+    var _GHRSRe = "GetHumanReadableSummaryResponse";
+    var _GI = "GroupId";
+    var _GIP = "GetInstanceProfile";
+    var _GIPR = "GetInstanceProfileRequest";
+    var _GIPRe = "GetInstanceProfileResponse";
+    var _GL = "GroupList";
+    var _GLP = "GetLoginProfile";
+    var _GLPR = "GetLoginProfileRequest";
+    var _GLPRe = "GetLoginProfileResponse";
+    var _GMFAD = "GetMFADevice";
+    var _GMFADR = "GetMFADeviceRequest";
+    var _GMFADRe = "GetMFADeviceResponse";
+    var _GN = "GroupName";
+    var _GOAR = "GenerateOrganizationsAccessReport";
+    var _GOARR = "GenerateOrganizationsAccessReportRequest";
+    var _GOARRe = "GenerateOrganizationsAccessReportResponse";
+    var _GOARRet = "GetOrganizationsAccessReportRequest";
+    var _GOARRetr = "GetOrganizationsAccessReportResponse";
+    var _GOARe = "GetOrganizationsAccessReport";
+    var _GOIDCP = "GetOpenIDConnectProvider";
+    var _GOIDCPR = "GetOpenIDConnectProviderRequest";
+    var _GOIDCPRe = "GetOpenIDConnectProviderResponse";
+    var _GOWIFI = "GetOutboundWebIdentityFederationInfo";
+    var _GOWIFIR = "GetOutboundWebIdentityFederationInfoResponse";
+    var _GP = "GetPolicy";
+    var _GPL = "GroupPolicyList";
+    var _GPR = "GetPolicyRequest";
+    var _GPRe = "GetPolicyResponse";
+    var _GPV = "GetPolicyVersion";
+    var _GPVR = "GetPolicyVersionRequest";
+    var _GPVRe = "GetPolicyVersionResponse";
+    var _GR = "GetRole";
+    var _GRP = "GetRolePolicy";
+    var _GRPR = "GetRolePolicyRequest";
+    var _GRPRe = "GetRolePolicyResponse";
+    var _GRR = "GetRoleRequest";
+    var _GRRe = "GetRoleResponse";
+    var _GRTV = "GetRoleTemplateVersion";
+    var _GRTVR = "GetRoleTemplateVersionRequest";
+    var _GRTVRe = "GetRoleTemplateVersionResponse";
+    var _GSAMLP = "GetSAMLProvider";
+    var _GSAMLPR = "GetSAMLProviderRequest";
+    var _GSAMLPRe = "GetSAMLProviderResponse";
+    var _GSC = "GetServerCertificate";
+    var _GSCR = "GetServerCertificateRequest";
+    var _GSCRe = "GetServerCertificateResponse";
+    var _GSLAD = "GenerateServiceLastAccessedDetails";
+    var _GSLADR = "GenerateServiceLastAccessedDetailsRequest";
+    var _GSLADRe = "GenerateServiceLastAccessedDetailsResponse";
+    var _GSLADRet = "GetServiceLastAccessedDetailsRequest";
+    var _GSLADRete = "GetServiceLastAccessedDetailsResponse";
+    var _GSLADWE = "GetServiceLastAccessedDetailsWithEntities";
+    var _GSLADWER = "GetServiceLastAccessedDetailsWithEntitiesRequest";
+    var _GSLADWERe = "GetServiceLastAccessedDetailsWithEntitiesResponse";
+    var _GSLADe = "GetServiceLastAccessedDetails";
+    var _GSLRDS = "GetServiceLinkedRoleDeletionStatus";
+    var _GSLRDSR = "GetServiceLinkedRoleDeletionStatusRequest";
+    var _GSLRDSRe = "GetServiceLinkedRoleDeletionStatusResponse";
+    var _GSSHPK = "GetSSHPublicKey";
+    var _GSSHPKR = "GetSSHPublicKeyRequest";
+    var _GSSHPKRe = "GetSSHPublicKeyResponse";
+    var _GT = "GeneratedTime";
+    var _GU = "GetUser";
+    var _GUP = "GetUserPolicy";
+    var _GUPR = "GetUserPolicyRequest";
+    var _GUPRe = "GetUserPolicyResponse";
+    var _GUR = "GetUserRequest";
+    var _GURe = "GetUserResponse";
+    var _Gr = "Granularity";
+    var _Gro = "Groups";
+    var _HE = "HardExpiry";
+    var _I = "Id";
+    var _IA = "IsAttachable";
+    var _IACE = "InvalidAuthenticationCodeException";
+    var _ICE2 = "InvalidCertificateException";
+    var _IDV = "IsDefaultVersion";
+    var _II = "IssuerIdentifier";
+    var _IIE = "InvalidInputException";
+    var _IP = "InstanceProfile";
+    var _IPI = "InstanceProfileId";
+    var _IPIT = "InlinePolicyIdentifierType";
+    var _IPIn = "InlinePolicyIdentifier";
+    var _IPKE = "InvalidPublicKeyException";
+    var _IPL = "InstanceProfileList";
+    var _IPN = "InstanceProfileName";
+    var _IPT = "InlinePolicyTemplates";
+    var _IPn = "InlinePolicy";
+    var _IPns = "InstanceProfiles";
+    var _IR = "IsRequired";
+    var _IT2 = "IsTruncated";
+    var _IUTE = "InvalidUserTypeException";
+    var _Im = "Immutable";
+    var _JCD = "JobCreationDate";
+    var _JCDo = "JobCompletionDate";
+    var _JI = "JobId";
+    var _JS = "JobStatus";
+    var _JT = "JobType";
+    var _JVE = "JwtVendingEnabled";
+    var _K2 = "Key";
+    var _KI = "KeyId";
+    var _KPME = "KeyPairMismatchException";
+    var _L = "Locale";
+    var _LA = "LastAuthenticated";
+    var _LAA = "ListAccountAliases";
+    var _LAAR = "ListAccountAliasesRequest";
+    var _LAARi = "ListAccountAliasesResponse";
+    var _LAE = "LastAuthenticatedEntity";
+    var _LAEa = "LastAccessedEntity";
+    var _LAGP = "ListAttachedGroupPolicies";
+    var _LAGPR = "ListAttachedGroupPoliciesRequest";
+    var _LAGPRi = "ListAttachedGroupPoliciesResponse";
+    var _LAK = "ListAccessKeys";
+    var _LAKR = "ListAccessKeysRequest";
+    var _LAKRi = "ListAccessKeysResponse";
+    var _LAR = "LastAuthenticatedRegion";
+    var _LARP = "ListAttachedRolePolicies";
+    var _LARPR = "ListAttachedRolePoliciesRequest";
+    var _LARPRi = "ListAttachedRolePoliciesResponse";
+    var _LARa = "LastAccessedRegion";
+    var _LAT = "LastAuthenticatedTime";
+    var _LATa = "LastAccessedTime";
+    var _LAUP = "ListAttachedUserPolicies";
+    var _LAUPR = "ListAttachedUserPoliciesRequest";
+    var _LAUPRi = "ListAttachedUserPoliciesResponse";
+    var _LDR = "ListDelegationRequests";
+    var _LDRR = "ListDelegationRequestsRequest";
+    var _LDRRi = "ListDelegationRequestsResponse";
+    var _LEE = "LimitExceededException";
+    var _LEFP = "ListEntitiesForPolicy";
+    var _LEFPR = "ListEntitiesForPolicyRequest";
+    var _LEFPRi = "ListEntitiesForPolicyResponse";
+    var _LG = "ListGroups";
+    var _LGFU = "ListGroupsForUser";
+    var _LGFUR = "ListGroupsForUserRequest";
+    var _LGFURi = "ListGroupsForUserResponse";
+    var _LGP = "ListGroupPolicies";
+    var _LGPR = "ListGroupPoliciesRequest";
+    var _LGPRi = "ListGroupPoliciesResponse";
+    var _LGR = "ListGroupsRequest";
+    var _LGRi = "ListGroupsResponse";
+    var _LIP = "ListInstanceProfiles";
+    var _LIPFR = "ListInstanceProfilesForRole";
+    var _LIPFRR = "ListInstanceProfilesForRoleRequest";
+    var _LIPFRRi = "ListInstanceProfilesForRoleResponse";
+    var _LIPR = "ListInstanceProfilesRequest";
+    var _LIPRi = "ListInstanceProfilesResponse";
+    var _LIPT = "ListInstanceProfileTags";
+    var _LIPTR = "ListInstanceProfileTagsRequest";
+    var _LIPTRi = "ListInstanceProfileTagsResponse";
+    var _LMFAD = "ListMFADevices";
+    var _LMFADR = "ListMFADevicesRequest";
+    var _LMFADRi = "ListMFADevicesResponse";
+    var _LMFADT = "ListMFADeviceTags";
+    var _LMFADTR = "ListMFADeviceTagsRequest";
+    var _LMFADTRi = "ListMFADeviceTagsResponse";
+    var _LOF = "ListOrganizationsFeatures";
+    var _LOFR = "ListOrganizationsFeaturesRequest";
+    var _LOFRi = "ListOrganizationsFeaturesResponse";
+    var _LOIDCP = "ListOpenIDConnectProviders";
+    var _LOIDCPR = "ListOpenIDConnectProvidersRequest";
+    var _LOIDCPRi = "ListOpenIDConnectProvidersResponse";
+    var _LOIDCPT = "ListOpenIDConnectProviderTags";
+    var _LOIDCPTR = "ListOpenIDConnectProviderTagsRequest";
+    var _LOIDCPTRi = "ListOpenIDConnectProviderTagsResponse";
+    var _LP = "LoginProfile";
+    var _LPGSA = "ListPoliciesGrantingServiceAccess";
+    var _LPGSAE = "ListPoliciesGrantingServiceAccessEntry";
+    var _LPGSAR = "ListPoliciesGrantingServiceAccessRequest";
+    var _LPGSARi = "ListPoliciesGrantingServiceAccessResponse";
+    var _LPR = "ListPoliciesRequest";
+    var _LPRi = "ListPoliciesResponse";
+    var _LPT = "ListPolicyTags";
+    var _LPTR = "ListPolicyTagsRequest";
+    var _LPTRi = "ListPolicyTagsResponse";
+    var _LPV = "ListPolicyVersions";
+    var _LPVR = "ListPolicyVersionsRequest";
+    var _LPVRi = "ListPolicyVersionsResponse";
+    var _LPi = "ListPolicies";
+    var _LR = "ListRoles";
+    var _LRP = "ListRolePolicies";
+    var _LRPR = "ListRolePoliciesRequest";
+    var _LRPRi = "ListRolePoliciesResponse";
+    var _LRR = "ListRolesRequest";
+    var _LRRi = "ListRolesResponse";
+    var _LRT = "ListRoleTags";
+    var _LRTR = "ListRoleTagsRequest";
+    var _LRTRi = "ListRoleTagsResponse";
+    var _LSAMLP = "ListSAMLProviders";
+    var _LSAMLPR = "ListSAMLProvidersRequest";
+    var _LSAMLPRi = "ListSAMLProvidersResponse";
+    var _LSAMLPT = "ListSAMLProviderTags";
+    var _LSAMLPTR = "ListSAMLProviderTagsRequest";
+    var _LSAMLPTRi = "ListSAMLProviderTagsResponse";
+    var _LSC = "ListServerCertificates";
+    var _LSCR = "ListServerCertificatesRequest";
+    var _LSCRi = "ListServerCertificatesResponse";
+    var _LSCRis = "ListSigningCertificatesRequest";
+    var _LSCRist = "ListSigningCertificatesResponse";
+    var _LSCT = "ListServerCertificateTags";
+    var _LSCTR = "ListServerCertificateTagsRequest";
+    var _LSCTRi = "ListServerCertificateTagsResponse";
+    var _LSCi = "ListSigningCertificates";
+    var _LSSC = "ListServiceSpecificCredentials";
+    var _LSSCR = "ListServiceSpecificCredentialsRequest";
+    var _LSSCRi = "ListServiceSpecificCredentialsResponse";
+    var _LSSHPK = "ListSSHPublicKeys";
+    var _LSSHPKR = "ListSSHPublicKeysRequest";
+    var _LSSHPKRi = "ListSSHPublicKeysResponse";
+    var _LU = "ListUsers";
+    var _LUD = "LastUsedDate";
+    var _LUP = "ListUserPolicies";
+    var _LUPR = "ListUserPoliciesRequest";
+    var _LUPRi = "ListUserPoliciesResponse";
+    var _LUR = "ListUsersRequest";
+    var _LURi = "ListUsersResponse";
+    var _LUT = "ListUserTags";
+    var _LUTR = "ListUserTagsRequest";
+    var _LUTRi = "ListUserTagsResponse";
+    var _LVMFAD = "ListVirtualMFADevices";
+    var _LVMFADR = "ListVirtualMFADevicesRequest";
+    var _LVMFADRi = "ListVirtualMFADevicesResponse";
+    var _Li = "Line";
+    var _M = "Message";
+    var _MBT = "ManagedByType";
+    var _MBV = "ManagedByValue";
+    var _MCE = "MalformedCertificateException";
+    var _MCV = "MissingContextValues";
+    var _MFAD = "MFADevices";
+    var _MFADe = "MFADevice";
+    var _MI = "MaxItems";
+    var _MPA = "MaxPasswordAge";
+    var _MPAa = "ManagedPolicyArns";
+    var _MPD = "ManagedPolicyDetail";
+    var _MPDE2 = "MalformedPolicyDocumentException";
+    var _MPDLT = "ManagedPolicyDetailListType";
+    var _MPL = "MinimumPasswordLength";
+    var _MS = "MatchedStatements";
+    var _MSD = "MaxSessionDuration";
+    var _MV = "MinorVersion";
+    var _MVa = "MajorVersion";
+    var _Ma = "Marker";
+    var _N = "Name";
+    var _NC = "NotificationChannel";
+    var _NCE = "NameConflictException";
+    var _NGN = "NewGroupName";
+    var _NOSA = "NumberOfServicesAccessible";
+    var _NOSNA = "NumberOfServicesNotAccessed";
+    var _NP = "NewPassword";
+    var _NPe = "NewPath";
+    var _NSCN = "NewServerCertificateName";
+    var _NSEE = "NoSuchEntityException";
+    var _NUN = "NewUserName";
+    var _No = "Notes";
+    var _OA = "OnlyAttached";
+    var _OAI = "OwnerAccountId";
+    var _ODD = "OrganizationsDecisionDetail";
+    var _OI = "OwnerId";
+    var _OIDCPA = "OpenIDConnectProviderArn";
+    var _OIDCPL = "OpenIDConnectProviderList";
+    var _OIDCPLE = "OpenIDConnectProviderListEntry";
+    var _OIDCPLT = "OpenIDConnectProviderListType";
+    var _OIICEE = "OpenIdIdpCommunicationErrorException";
+    var _OIr = "OrganizationId";
+    var _ONFE = "OrganizationNotFoundException";
+    var _ONIAFME = "OrganizationNotInAllFeaturesModeException";
+    var _OOPIL = "OrderedOrganizationPolicyInputList";
+    var _OOPT = "OrderedOrganizationPolicyType";
+    var _OP = "OldPassword";
+    var _OPI = "OrganizationsPolicyId";
+    var _OPLT = "OrganizationPolicyListType";
+    var _OSBO = "OnlySendByOwner";
+    var _P2 = "Permissions";
+    var _PA2 = "PolicyArn";
+    var _PAP = "PutAccountProperties";
+    var _PAPR = "PutAccountPropertiesRequest";
+    var _PAPRu = "PutAccountPropertiesResponse";
+    var _PB = "PermissionsBoundary";
+    var _PBA = "PermissionsBoundaryArn";
+    var _PBAe = "PermissionBoundaryArn";
+    var _PBDD = "PermissionsBoundaryDecisionDetail";
+    var _PBPIL = "PermissionsBoundaryPolicyInputList";
+    var _PBT = "PermissionsBoundaryType";
+    var _PBUC = "PermissionsBoundaryUsageCount";
+    var _PCR = "PermissionCheckResult";
+    var _PCS = "PermissionCheckStatus";
+    var _PD = "PolicyDocument";
+    var _PDa = "ParameterDefinition";
+    var _PDar = "ParametersDefinition";
+    var _PDo = "PolicyDetail";
+    var _PEE = "PolicyEvaluationException";
+    var _PEL = "PolicyExclusionList";
+    var _PELT = "PolicyExclusionsListType";
+    var _PG = "PolicyGroups";
+    var _PGLT = "PolicyGroupListType";
+    var _PGP = "PutGroupPolicy";
+    var _PGPR = "PutGroupPolicyRequest";
+    var _PGSA = "PoliciesGrantingServiceAccess";
+    var _PGSAo = "PolicyGrantingServiceAccess";
+    var _PGo = "PolicyGroup";
+    var _PI2 = "PolicyId";
+    var _PIL = "PolicyInputList";
+    var _PIo = "PolicyIdentifier";
+    var _PK = "PrivateKey";
+    var _PKL = "PrivateKeyList";
+    var _PLU = "PasswordLastUsed";
+    var _PN = "PolicyName";
+    var _PNAE = "PolicyNotAttachableException";
+    var _PNo = "PolicyNames";
+    var _PP = "PermissionPolicy";
+    var _PPVE = "PasswordPolicyViolationException";
+    var _PPa = "PasswordPolicy";
+    var _PPat = "PathPrefix";
+    var _PPo = "PolicyParameter";
+    var _PR = "PolicyRoles";
+    var _PRLT = "PolicyRoleListType";
+    var _PRP = "PasswordReusePrevention";
+    var _PRPB = "PutRolePermissionsBoundary";
+    var _PRPBR = "PutRolePermissionsBoundaryRequest";
+    var _PRPR = "PutRolePolicyRequest";
+    var _PRPu = "PutRolePolicy";
+    var _PRR = "PasswordResetRequired";
+    var _PRo = "PolicyRole";
+    var _PSA = "PolicySourceArn";
+    var _PT = "PolicyType";
+    var _PTA = "PolicyTemplateArn";
+    var _PU = "PolicyUsers";
+    var _PUF = "PolicyUsageFilter";
+    var _PULT = "PolicyUserListType";
+    var _PUP = "PutUserPolicy";
+    var _PUPB = "PutUserPermissionsBoundary";
+    var _PUPBR = "PutUserPermissionsBoundaryRequest";
+    var _PUPR = "PutUserPolicyRequest";
+    var _PUo = "PolicyUser";
+    var _PV = "PolicyVersion";
+    var _PVL = "PolicyVersionList";
+    var _Pa = "Path";
+    var _Par = "Parameters";
+    var _Pas = "Password";
+    var _Po = "Policy";
+    var _Pol = "Policies";
+    var _Pos = "Position";
+    var _Pr2 = "Properties";
+    var _QRCPNG = "QRCodePNG";
+    var _R = "Region";
+    var _RA2 = "ResourceArns";
+    var _RCIDFOIDCP = "RemoveClientIDFromOpenIDConnectProvider";
+    var _RCIDFOIDCPR = "RemoveClientIDFromOpenIDConnectProviderRequest";
+    var _RD = "RoleDetail";
+    var _RDL = "RoleDetailList";
+    var _RDP = "RoleDescriptionPattern";
+    var _RDR = "RejectDelegationRequest";
+    var _RDRR = "RejectDelegationRequestRequest";
+    var _RF = "ReportFormat";
+    var _RGLEE = "ReportGenerationLimitExceededException";
+    var _RHO = "ResourceHandlingOption";
+    var _RI = "RequestorId";
+    var _RIo = "RoleId";
+    var _RLC = "RequireLowercaseCharacters";
+    var _RLU = "RoleLastUsed";
+    var _RM = "RequestMessage";
+    var _RME = "RoleModifiedException";
+    var _RMFAD = "ResyncMFADevice";
+    var _RMFADR = "ResyncMFADeviceRequest";
+    var _RN = "RoleName";
+    var _RNP = "RoleNamePattern";
+    var _RNe = "RequestorName";
+    var _RNeq = "RequireNumbers";
+    var _RO = "ResourceOwner";
+    var _RP = "ResourcePolicy";
+    var _RPK = "RemovePrivateKey";
+    var _RPL = "RolePolicyList";
+    var _RPP = "RolePathPattern";
+    var _RPRA = "RolePermissionRestrictionArns";
+    var _RR = "RejectionReason";
+    var _RRFIP = "RemoveRoleFromInstanceProfile";
+    var _RRFIPR = "RemoveRoleFromInstanceProfileRequest";
+    var _RS = "RequireSymbols";
+    var _RSR = "ResourceSpecificResults";
+    var _RSRLT = "ResourceSpecificResultListType";
+    var _RSRe = "ResourceSpecificResult";
+    var _RSSC = "ResetServiceSpecificCredential";
+    var _RSSCR = "ResetServiceSpecificCredentialRequest";
+    var _RSSCRe = "ResetServiceSpecificCredentialResponse";
+    var _RTDE = "RoleTemplateDisabledException";
+    var _RTT = "RoleTagsTemplate";
+    var _RTV = "RoleTemplateVersion";
+    var _RU = "RedirectUrl";
+    var _RUC = "RequireUppercaseCharacters";
+    var _RUFG = "RemoveUserFromGroup";
+    var _RUFGR = "RemoveUserFromGroupRequest";
+    var _RUL = "RoleUsageList";
+    var _RULT = "RoleUsageListType";
+    var _RUT = "RoleUsageType";
+    var _RV = "ReplacementValues";
+    var _RVE = "ReplacementValueEntry";
+    var _RWI = "RequestorWorkflowId";
+    var _Re = "Reason";
+    var _Res = "Resources";
+    var _Ro = "Role";
+    var _Rol = "Roles";
+    var _S = "Status";
+    var _SAD = "SetAsDefault";
+    var _SAK2 = "SecretAccessKey";
+    var _SAMLMD = "SAMLMetadataDocument";
+    var _SAMLPA = "SAMLProviderArn";
+    var _SAMLPK = "SAMLPrivateKey";
+    var _SAMLPL = "SAMLProviderList";
+    var _SAMLPLE = "SAMLProviderListEntry";
+    var _SAMLPLT = "SAMLProviderListType";
+    var _SAMLPUUID = "SAMLProviderUUID";
+    var _SANEE = "ServiceAccessNotEnabledException";
+    var _SC = "SummaryContent";
+    var _SCA = "ServiceCredentialAlias";
+    var _SCI = "ServerCertificateId";
+    var _SCM = "ServerCertificateMetadata";
+    var _SCML = "ServerCertificateMetadataList";
+    var _SCN = "ServerCertificateName";
+    var _SCP = "SimulateCustomPolicy";
+    var _SCPIL = "ServiceControlPolicyInputList";
+    var _SCPR = "SimulateCustomPolicyRequest";
+    var _SCS = "ServiceCredentialSecret";
+    var _SCe = "ServerCertificate";
+    var _SCi = "SigningCertificate";
+    var _SD = "SessionDuration";
+    var _SDPV = "SetDefaultPolicyVersion";
+    var _SDPVR = "SetDefaultPolicyVersionRequest";
+    var _SDT = "SendDelegationToken";
+    var _SDTR = "SendDelegationTokenRequest";
+    var _SFE = "ServiceFailureException";
+    var _SK = "SortKey";
+    var _SLA = "ServicesLastAccessed";
+    var _SLAe = "ServiceLastAccessed";
+    var _SLT = "StatementListType";
+    var _SM = "SummaryMap";
+    var _SN2 = "ServiceName";
+    var _SNSE = "ServiceNotSupportedException";
+    var _SNe = "ServiceNamespace";
+    var _SNer = "SerialNumber";
+    var _SNerv = "ServiceNamespaces";
+    var _SP = "ServicePassword";
+    var _SPI = "SourcePolicyId";
+    var _SPP = "SimulatePrincipalPolicy";
+    var _SPPR = "SimulatePrincipalPolicyRequest";
+    var _SPR = "SimulatePolicyResponse";
+    var _SPT = "SourcePolicyType";
+    var _SPt = "StartPosition";
+    var _SRT = "SourceRoleTemplate";
+    var _SS = "SummaryState";
+    var _SSC = "ServiceSpecificCredential";
+    var _SSCI = "ServiceSpecificCredentialId";
+    var _SSCLT = "ServiceSpecificCredentialsListType";
+    var _SSCM = "ServiceSpecificCredentialMetadata";
+    var _SSCe = "ServiceSpecificCredentials";
+    var _SSHPK = "SSHPublicKey";
+    var _SSHPKB = "SSHPublicKeyBody";
+    var _SSHPKI = "SSHPublicKeyId";
+    var _SSHPKLT = "SSHPublicKeyListType";
+    var _SSHPKM = "SSHPublicKeyMetadata";
+    var _SSHPKu = "SSHPublicKeys";
+    var _SSTSP = "SetSecurityTokenServicePreferences";
+    var _SSTSPR = "SetSecurityTokenServicePreferencesRequest";
+    var _ST2 = "SubType";
+    var _SUN = "ServiceUserName";
+    var _Sc = "Scope";
+    var _St = "State";
+    var _Sta = "Statement";
+    var _T2 = "Tags";
+    var _TA = "TemplateArn";
+    var _TAE = "TotalAuthenticatedEntities";
+    var _TALA = "TrackedActionsLastAccessed";
+    var _TALAr = "TrackedActionLastAccessed";
+    var _TIP = "TagInstanceProfile";
+    var _TIPR = "TagInstanceProfileRequest";
+    var _TK = "TagKeys";
+    var _TL = "ThumbprintList";
+    var _TMFAD = "TagMFADevice";
+    var _TMFADR = "TagMFADeviceRequest";
+    var _TMV = "TemplateMinorVersion";
+    var _TN = "TemplateName";
+    var _TOIDCP = "TagOpenIDConnectProvider";
+    var _TOIDCPR = "TagOpenIDConnectProviderRequest";
+    var _TP = "TagPolicy";
+    var _TPR = "TagPolicyRequest";
+    var _TR = "TagRole";
+    var _TRR = "TagRoleRequest";
+    var _TSAMLP = "TagSAMLProvider";
+    var _TSAMLPR = "TagSAMLProviderRequest";
+    var _TSC = "TagServerCertificate";
+    var _TSCR = "TagServerCertificateRequest";
+    var _TT = "TagTemplate";
+    var _TU = "TagUser";
+    var _TUR = "TagUserRequest";
+    var _TVI = "TemplateVersionId";
+    var _Ta2 = "Tag";
+    var _Ti = "Timestamp";
+    var _Ty = "Type";
+    var _U = "Url";
+    var _UAK = "UpdateAccessKey";
+    var _UAKR = "UpdateAccessKeyRequest";
+    var _UAPP = "UpdateAccountPasswordPolicy";
+    var _UAPPR = "UpdateAccountPasswordPolicyRequest";
+    var _UARP = "UpdateAssumeRolePolicy";
+    var _UARPR = "UpdateAssumeRolePolicyRequest";
+    var _UD = "UpdateDate";
+    var _UDL = "UserDetailList";
+    var _UDR = "UpdateDelegationRequest";
+    var _UDRR = "UpdateDelegationRequestRequest";
+    var _UDp = "UploadDate";
+    var _UDs = "UserDetail";
+    var _UEE = "UnmodifiableEntityException";
+    var _UG = "UpdateGroup";
+    var _UGR = "UpdateGroupRequest";
+    var _UI = "UserId";
+    var _UIP = "UntagInstanceProfile";
+    var _UIPR = "UntagInstanceProfileRequest";
+    var _ULP = "UpdateLoginProfile";
+    var _ULPR = "UpdateLoginProfileRequest";
+    var _UMFAD = "UntagMFADevice";
+    var _UMFADR = "UntagMFADeviceRequest";
+    var _UN = "UserName";
+    var _UOIDCP = "UntagOpenIDConnectProvider";
+    var _UOIDCPR = "UntagOpenIDConnectProviderRequest";
+    var _UOIDCPT = "UpdateOpenIDConnectProviderThumbprint";
+    var _UOIDCPTR = "UpdateOpenIDConnectProviderThumbprintRequest";
+    var _UP = "UntagPolicy";
+    var _UPKEE = "UnrecognizedPublicKeyEncodingException";
+    var _UPL = "UserPolicyList";
+    var _UPR = "UntagPolicyRequest";
+    var _UR = "UntagRole";
+    var _URD = "UpdateRoleDescription";
+    var _URDR = "UpdateRoleDescriptionRequest";
+    var _URDRp = "UpdateRoleDescriptionResponse";
+    var _URR = "UntagRoleRequest";
+    var _URRp = "UpdateRoleRequest";
+    var _URRpd = "UpdateRoleResponse";
+    var _URp = "UpdateRole";
+    var _USAMLP = "UntagSAMLProvider";
+    var _USAMLPR = "UntagSAMLProviderRequest";
+    var _USAMLPRp = "UpdateSAMLProviderRequest";
+    var _USAMLPRpd = "UpdateSAMLProviderResponse";
+    var _USAMLPp = "UpdateSAMLProvider";
+    var _USC = "UntagServerCertificate";
+    var _USCR = "UntagServerCertificateRequest";
+    var _USCRp = "UpdateServerCertificateRequest";
+    var _USCRpd = "UpdateSigningCertificateRequest";
+    var _USCRpl = "UploadServerCertificateRequest";
+    var _USCRplo = "UploadServerCertificateResponse";
+    var _USCRploa = "UploadSigningCertificateRequest";
+    var _USCRpload = "UploadSigningCertificateResponse";
+    var _USCp = "UpdateServerCertificate";
+    var _USCpd = "UpdateSigningCertificate";
+    var _USCpl = "UploadServerCertificate";
+    var _USCplo = "UploadSigningCertificate";
+    var _USSC = "UpdateServiceSpecificCredential";
+    var _USSCR = "UpdateServiceSpecificCredentialRequest";
+    var _USSHPK = "UpdateSSHPublicKey";
+    var _USSHPKR = "UpdateSSHPublicKeyRequest";
+    var _USSHPKRp = "UploadSSHPublicKeyRequest";
+    var _USSHPKRpl = "UploadSSHPublicKeyResponse";
+    var _USSHPKp = "UploadSSHPublicKey";
+    var _UT = "UpdatedTime";
+    var _UTp = "UpdateTimestamp";
+    var _UU = "UntagUser";
+    var _UUR = "UntagUserRequest";
+    var _UURp = "UpdateUserRequest";
+    var _UUp = "UpdateUser";
+    var _Us = "User";
+    var _Use = "Users";
+    var _V2 = "Versions";
+    var _VE2 = "VersionEnabled";
+    var _VI = "VersionId";
+    var _VMFAD = "VirtualMFADevice";
+    var _VMFADN = "VirtualMFADeviceName";
+    var _VMFADi = "VirtualMFADevices";
+    var _VU = "ValidUntil";
+    var _Va = "Values";
+    var _Val = "Value";
+    var _aKMLT = "accessKeyMetadataListType";
+    var _aKST2 = "accessKeySecretType";
+    var _aPLT = "attachedPoliciesListType";
+    var _aQE2 = "awsQueryError";
+    var _c5 = "client";
+    var _cLT = "certificateListType";
+    var _dRLT = "delegationRequestsListType";
+    var _e5 = "error";
+    var _eDLT = "entityDetailsListType";
+    var _gDLT = "groupDetailListType";
+    var _gLT = "groupListType";
+    var _hE5 = "httpError";
+    var _iPLT = "instanceProfileListType";
+    var _iPTLT = "inlinePolicyTemplateListType";
+    var _iT3 = "isTruncated";
+    var _lPGSARLT = "listPolicyGrantingServiceAccessResponseListType";
+    var _m4 = "message";
+    var _mDLT = "mfaDeviceListType";
+    var _mSRVE = "mapStringReplacementValueEntry";
+    var _pDLT2 = "parametersDefinitionListType";
+    var _pDLTo = "policyDetailListType";
+    var _pDVLT = "policyDocumentVersionListType";
+    var _pGSALT = "policyGrantingServiceAccessListType";
+    var _pKL = "privateKeyList";
+    var _pKT = "privateKeyType";
+    var _pLT = "policyListType";
+    var _pPLT = "policyParameterListType";
+    var _pT = "passwordType";
+    var _rDLT = "roleDetailListType";
+    var _rLT = "roleListType";
+    var _s5 = "smithy.ts.sdk.synthetic.com.amazonaws.iam";
+    var _sCMLT = "serverCertificateMetadataListType";
+    var _sCS = "serviceCredentialSecret";
+    var _sP = "servicePassword";
+    var _se3 = "server";
+    var _tLT2 = "tagListType";
+    var _tTLT = "tagTemplateListType";
+    var _uDLT = "userDetailListType";
+    var _uLT = "userListType";
+    var _vMFADLT = "virtualMFADeviceListType";
+    var n05 = "com.amazonaws.iam";
+    var _s_registry5 = new TypeRegistry2(_s5);
+    var IAMServiceException$ = [-3, _s5, "IAMServiceException", 0, [], []];
+    _s_registry5.registerError(IAMServiceException$, IAMServiceException);
+    var n0_registry5 = new TypeRegistry2(n05);
+    var AccountNotManagementOrDelegatedAdministratorException$ = [
+      -3,
+      n05,
+      _ANMODAE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(AccountNotManagementOrDelegatedAdministratorException$, AccountNotManagementOrDelegatedAdministratorException);
+    var CallerIsNotManagementAccountException$ = [
+      -3,
+      n05,
+      _CINMAE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(CallerIsNotManagementAccountException$, CallerIsNotManagementAccountException);
+    var ConcurrentModificationException$ = [
+      -3,
+      n05,
+      _CME,
+      { [_aQE2]: [`ConcurrentModification`, 409], [_e5]: _c5, [_hE5]: 409 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ConcurrentModificationException$, ConcurrentModificationException);
+    var CredentialReportExpiredException$ = [
+      -3,
+      n05,
+      _CREE,
+      { [_aQE2]: [`ReportExpired`, 410], [_e5]: _c5, [_hE5]: 410 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(CredentialReportExpiredException$, CredentialReportExpiredException);
+    var CredentialReportNotPresentException$ = [
+      -3,
+      n05,
+      _CRNPE,
+      { [_aQE2]: [`ReportNotPresent`, 410], [_e5]: _c5, [_hE5]: 410 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(CredentialReportNotPresentException$, CredentialReportNotPresentException);
+    var CredentialReportNotReadyException$ = [
+      -3,
+      n05,
+      _CRNRE,
+      { [_aQE2]: [`ReportInProgress`, 404], [_e5]: _c5, [_hE5]: 404 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(CredentialReportNotReadyException$, CredentialReportNotReadyException);
+    var DeleteConflictException$ = [
+      -3,
+      n05,
+      _DCE,
+      { [_aQE2]: [`DeleteConflict`, 409], [_e5]: _c5, [_hE5]: 409 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(DeleteConflictException$, DeleteConflictException);
+    var DuplicateCertificateException$ = [
+      -3,
+      n05,
+      _DCEu,
+      { [_aQE2]: [`DuplicateCertificate`, 409], [_e5]: _c5, [_hE5]: 409 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(DuplicateCertificateException$, DuplicateCertificateException);
+    var DuplicateSSHPublicKeyException$ = [
+      -3,
+      n05,
+      _DSSHPKE,
+      { [_aQE2]: [`DuplicateSSHPublicKey`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(DuplicateSSHPublicKeyException$, DuplicateSSHPublicKeyException);
+    var EntityAlreadyExistsException$ = [
+      -3,
+      n05,
+      _EAEE,
+      { [_aQE2]: [`EntityAlreadyExists`, 409], [_e5]: _c5, [_hE5]: 409 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(EntityAlreadyExistsException$, EntityAlreadyExistsException);
+    var EntityTemporarilyUnmodifiableException$ = [
+      -3,
+      n05,
+      _ETUE,
+      { [_aQE2]: [`EntityTemporarilyUnmodifiable`, 409], [_e5]: _c5, [_hE5]: 409 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(EntityTemporarilyUnmodifiableException$, EntityTemporarilyUnmodifiableException);
+    var FeatureDisabledException$ = [
+      -3,
+      n05,
+      _FDE,
+      { [_aQE2]: [`FeatureDisabled`, 404], [_e5]: _c5, [_hE5]: 404 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(FeatureDisabledException$, FeatureDisabledException);
+    var FeatureEnabledException$ = [
+      -3,
+      n05,
+      _FEE,
+      { [_aQE2]: [`FeatureEnabled`, 409], [_e5]: _c5, [_hE5]: 409 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(FeatureEnabledException$, FeatureEnabledException);
+    var InvalidAuthenticationCodeException$ = [
+      -3,
+      n05,
+      _IACE,
+      { [_aQE2]: [`InvalidAuthenticationCode`, 403], [_e5]: _c5, [_hE5]: 403 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidAuthenticationCodeException$, InvalidAuthenticationCodeException);
+    var InvalidCertificateException$ = [
+      -3,
+      n05,
+      _ICE2,
+      { [_aQE2]: [`InvalidCertificate`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidCertificateException$, InvalidCertificateException);
+    var InvalidInputException$ = [
+      -3,
+      n05,
+      _IIE,
+      { [_aQE2]: [`InvalidInput`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidInputException$, InvalidInputException);
+    var InvalidPublicKeyException$ = [
+      -3,
+      n05,
+      _IPKE,
+      { [_aQE2]: [`InvalidPublicKey`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidPublicKeyException$, InvalidPublicKeyException);
+    var InvalidUserTypeException$ = [
+      -3,
+      n05,
+      _IUTE,
+      { [_aQE2]: [`InvalidUserType`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidUserTypeException$, InvalidUserTypeException);
+    var KeyPairMismatchException$ = [
+      -3,
+      n05,
+      _KPME,
+      { [_aQE2]: [`KeyPairMismatch`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(KeyPairMismatchException$, KeyPairMismatchException);
+    var LimitExceededException$ = [
+      -3,
+      n05,
+      _LEE,
+      { [_aQE2]: [`LimitExceeded`, 409], [_e5]: _c5, [_hE5]: 409 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(LimitExceededException$, LimitExceededException);
+    var MalformedCertificateException$ = [
+      -3,
+      n05,
+      _MCE,
+      { [_aQE2]: [`MalformedCertificate`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(MalformedCertificateException$, MalformedCertificateException);
+    var MalformedPolicyDocumentException$2 = [
+      -3,
+      n05,
+      _MPDE2,
+      { [_aQE2]: [`MalformedPolicyDocument`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(MalformedPolicyDocumentException$2, MalformedPolicyDocumentException2);
+    var NameConflictException$ = [
+      -3,
+      n05,
+      _NCE,
+      { [_aQE2]: [`NameConflict`, 409], [_e5]: _c5, [_hE5]: 409 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(NameConflictException$, NameConflictException);
+    var NoSuchEntityException$ = [
+      -3,
+      n05,
+      _NSEE,
+      { [_aQE2]: [`NoSuchEntity`, 404], [_e5]: _c5, [_hE5]: 404 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(NoSuchEntityException$, NoSuchEntityException);
+    var OpenIdIdpCommunicationErrorException$ = [
+      -3,
+      n05,
+      _OIICEE,
+      { [_aQE2]: [`OpenIdIdpCommunicationError`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(OpenIdIdpCommunicationErrorException$, OpenIdIdpCommunicationErrorException);
+    var OrganizationNotFoundException$ = [
+      -3,
+      n05,
+      _ONFE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(OrganizationNotFoundException$, OrganizationNotFoundException);
+    var OrganizationNotInAllFeaturesModeException$ = [
+      -3,
+      n05,
+      _ONIAFME,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(OrganizationNotInAllFeaturesModeException$, OrganizationNotInAllFeaturesModeException);
+    var PasswordPolicyViolationException$ = [
+      -3,
+      n05,
+      _PPVE,
+      { [_aQE2]: [`PasswordPolicyViolation`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(PasswordPolicyViolationException$, PasswordPolicyViolationException);
+    var PolicyEvaluationException$ = [
+      -3,
+      n05,
+      _PEE,
+      { [_aQE2]: [`PolicyEvaluation`, 500], [_e5]: _se3, [_hE5]: 500 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(PolicyEvaluationException$, PolicyEvaluationException);
+    var PolicyNotAttachableException$ = [
+      -3,
+      n05,
+      _PNAE,
+      { [_aQE2]: [`PolicyNotAttachable`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(PolicyNotAttachableException$, PolicyNotAttachableException);
+    var ReportGenerationLimitExceededException$ = [
+      -3,
+      n05,
+      _RGLEE,
+      { [_aQE2]: [`ReportGenerationLimitExceeded`, 409], [_e5]: _c5, [_hE5]: 409 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ReportGenerationLimitExceededException$, ReportGenerationLimitExceededException);
+    var RoleModifiedException$ = [
+      -3,
+      n05,
+      _RME,
+      { [_aQE2]: [`RoleModified`, 409], [_e5]: _c5, [_hE5]: 409 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(RoleModifiedException$, RoleModifiedException);
+    var RoleTemplateDisabledException$ = [
+      -3,
+      n05,
+      _RTDE,
+      { [_aQE2]: [`RoleTemplateDisabled`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(RoleTemplateDisabledException$, RoleTemplateDisabledException);
+    var ServiceAccessNotEnabledException$ = [
+      -3,
+      n05,
+      _SANEE,
+      { [_e5]: _c5, [_hE5]: 400 },
+      [_M],
+      [0]
+    ];
+    n0_registry5.registerError(ServiceAccessNotEnabledException$, ServiceAccessNotEnabledException);
+    var ServiceFailureException$ = [
+      -3,
+      n05,
+      _SFE,
+      { [_aQE2]: [`ServiceFailure`, 500], [_e5]: _se3, [_hE5]: 500 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ServiceFailureException$, ServiceFailureException);
+    var ServiceNotSupportedException$ = [
+      -3,
+      n05,
+      _SNSE,
+      { [_aQE2]: [`NotSupportedService`, 404], [_e5]: _c5, [_hE5]: 404 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ServiceNotSupportedException$, ServiceNotSupportedException);
+    var UnmodifiableEntityException$ = [
+      -3,
+      n05,
+      _UEE,
+      { [_aQE2]: [`UnmodifiableEntity`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(UnmodifiableEntityException$, UnmodifiableEntityException);
+    var UnrecognizedPublicKeyEncodingException$ = [
+      -3,
+      n05,
+      _UPKEE,
+      { [_aQE2]: [`UnrecognizedPublicKeyEncoding`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(UnrecognizedPublicKeyEncodingException$, UnrecognizedPublicKeyEncodingException);
+    var errorTypeRegistries5 = [
+      _s_registry5,
+      n0_registry5
+    ];
+    var accessKeySecretType2 = [0, n05, _aKST2, 8, 0];
+    var BootstrapDatum = [0, n05, _BD, 8, 21];
+    var passwordType = [0, n05, _pT, 8, 0];
+    var privateKeyType = [0, n05, _pKT, 8, 0];
+    var serviceCredentialSecret = [0, n05, _sCS, 8, 0];
+    var servicePassword = [0, n05, _sP, 8, 0];
+    var AcceptDelegationRequestRequest$ = [
+      3,
+      n05,
+      _ADRR,
+      0,
+      [_DRI],
+      [0],
+      1
+    ];
+    var AccessDetail$ = [
+      3,
+      n05,
+      _AD,
+      0,
+      [_SN2, _SNe, _R, _EP, _LAT, _TAE],
+      [0, 0, 0, 0, 4, 1],
+      2
+    ];
+    var AccessKey$ = [
+      3,
+      n05,
+      _AK,
+      0,
+      [_UN, _AKI2, _S, _SAK2, _CD],
+      [0, 0, 0, [() => accessKeySecretType2, 0], 4],
+      4
+    ];
+    var AccessKeyLastUsed$ = [
+      3,
+      n05,
+      _AKLU,
+      0,
+      [_SN2, _R, _LUD],
+      [0, 0, 4],
+      2
+    ];
+    var AccessKeyMetadata$ = [
+      3,
+      n05,
+      _AKM,
+      0,
+      [_UN, _AKI2, _S, _CD],
+      [0, 0, 0, 4]
+    ];
+    var AcquireRoleRequest$ = [
+      3,
+      n05,
+      _ARR2,
+      0,
+      [_TA, _TMV, _RV],
+      [0, 1, () => mapStringReplacementValueEntry],
+      1
+    ];
+    var AcquireRoleResponse$ = [
+      3,
+      n05,
+      _ARRc,
+      0,
+      [_Ro],
+      [() => Role$],
+      1
+    ];
+    var AddClientIDToOpenIDConnectProviderRequest$ = [
+      3,
+      n05,
+      _ACIDTOIDCPR,
+      0,
+      [_OIDCPA, _CID],
+      [0, 0],
+      2
+    ];
+    var AddRoleToInstanceProfileRequest$ = [
+      3,
+      n05,
+      _ARTIPR,
+      0,
+      [_IPN, _RN],
+      [0, 0],
+      2
+    ];
+    var AddUserToGroupRequest$ = [
+      3,
+      n05,
+      _AUTGR,
+      0,
+      [_GN, _UN],
+      [0, 0],
+      2
+    ];
+    var AssociateDelegationRequestRequest$ = [
+      3,
+      n05,
+      _ADRRs,
+      0,
+      [_DRI],
+      [0],
+      1
+    ];
+    var AttachedPermissionsBoundary$ = [
+      3,
+      n05,
+      _APB,
+      0,
+      [_PBT, _PBA],
+      [0, 0]
+    ];
+    var AttachedPolicy$ = [
+      3,
+      n05,
+      _AP,
+      0,
+      [_PN, _PA2],
+      [0, 0]
+    ];
+    var AttachGroupPolicyRequest$ = [
+      3,
+      n05,
+      _AGPR,
+      0,
+      [_GN, _PA2],
+      [0, 0],
+      2
+    ];
+    var AttachRolePolicyRequest$ = [
+      3,
+      n05,
+      _ARPR,
+      0,
+      [_RN, _PA2],
+      [0, 0],
+      2
+    ];
+    var AttachUserPolicyRequest$ = [
+      3,
+      n05,
+      _AUPR,
+      0,
+      [_UN, _PA2],
+      [0, 0],
+      2
+    ];
+    var ChangePasswordRequest$ = [
+      3,
+      n05,
+      _CPR,
+      0,
+      [_OP, _NP],
+      [[() => passwordType, 0], [() => passwordType, 0]],
+      2
+    ];
+    var ContextEntry$ = [
+      3,
+      n05,
+      _CE,
+      0,
+      [_CKN, _CKV, _CKT],
+      [0, 64 | 0, 0]
+    ];
+    var CreateAccessKeyRequest$ = [
+      3,
+      n05,
+      _CAKR,
+      0,
+      [_UN],
+      [0]
+    ];
+    var CreateAccessKeyResponse$ = [
+      3,
+      n05,
+      _CAKRr,
+      0,
+      [_AK],
+      [[() => AccessKey$, 0]],
+      1
+    ];
+    var CreateAccountAliasRequest$ = [
+      3,
+      n05,
+      _CAAR,
+      0,
+      [_AA],
+      [0],
+      1
+    ];
+    var CreateDelegationRequestRequest$ = [
+      3,
+      n05,
+      _CDRR,
+      0,
+      [_D, _P2, _RWI, _NC, _SD, _OAI, _RM, _RU, _OSBO],
+      [0, () => DelegationPermission$, 0, 0, 1, 0, 0, 0, 2],
+      5
+    ];
+    var CreateDelegationRequestResponse$ = [
+      3,
+      n05,
+      _CDRRr,
+      0,
+      [_CDL, _DRI],
+      [0, 0]
+    ];
+    var CreateGroupRequest$ = [
+      3,
+      n05,
+      _CGR,
+      0,
+      [_GN, _Pa],
+      [0, 0],
+      1
+    ];
+    var CreateGroupResponse$ = [
+      3,
+      n05,
+      _CGRr,
+      0,
+      [_G],
+      [() => Group$],
+      1
+    ];
+    var CreateInstanceProfileRequest$ = [
+      3,
+      n05,
+      _CIPR,
+      0,
+      [_IPN, _Pa, _T2],
+      [0, 0, () => tagListType2],
+      1
+    ];
+    var CreateInstanceProfileResponse$ = [
+      3,
+      n05,
+      _CIPRr,
+      0,
+      [_IP],
+      [() => InstanceProfile$],
+      1
+    ];
+    var CreateLoginProfileRequest$ = [
+      3,
+      n05,
+      _CLPR,
+      0,
+      [_UN, _Pas, _PRR],
+      [0, [() => passwordType, 0], 2]
+    ];
+    var CreateLoginProfileResponse$ = [
+      3,
+      n05,
+      _CLPRr,
+      0,
+      [_LP],
+      [() => LoginProfile$],
+      1
+    ];
+    var CreateOpenIDConnectProviderRequest$ = [
+      3,
+      n05,
+      _COIDCPR,
+      0,
+      [_U, _CIDL, _TL, _T2],
+      [0, 64 | 0, 64 | 0, () => tagListType2],
+      1
+    ];
+    var CreateOpenIDConnectProviderResponse$ = [
+      3,
+      n05,
+      _COIDCPRr,
+      0,
+      [_OIDCPA, _T2],
+      [0, () => tagListType2]
+    ];
+    var CreatePolicyRequest$ = [
+      3,
+      n05,
+      _CPRr,
+      0,
+      [_PN, _PD, _Pa, _D, _T2],
+      [0, 0, 0, 0, () => tagListType2],
+      2
+    ];
+    var CreatePolicyResponse$ = [
+      3,
+      n05,
+      _CPRre,
+      0,
+      [_Po],
+      [() => Policy$]
+    ];
+    var CreatePolicyVersionRequest$ = [
+      3,
+      n05,
+      _CPVR,
+      0,
+      [_PA2, _PD, _SAD],
+      [0, 0, 2],
+      2
+    ];
+    var CreatePolicyVersionResponse$ = [
+      3,
+      n05,
+      _CPVRr,
+      0,
+      [_PV],
+      [() => PolicyVersion$]
+    ];
+    var CreateRoleRequest$ = [
+      3,
+      n05,
+      _CRR,
+      0,
+      [_RN, _ARPD, _Pa, _D, _MSD, _PB, _T2],
+      [0, 0, 0, 0, 1, 0, () => tagListType2],
+      2
+    ];
+    var CreateRoleResponse$ = [
+      3,
+      n05,
+      _CRRr,
+      0,
+      [_Ro],
+      [() => Role$],
+      1
+    ];
+    var CreateSAMLProviderRequest$ = [
+      3,
+      n05,
+      _CSAMLPR,
+      0,
+      [_SAMLMD, _N, _T2, _AEM, _APK],
+      [0, 0, () => tagListType2, 0, [() => privateKeyType, 0]],
+      2
+    ];
+    var CreateSAMLProviderResponse$ = [
+      3,
+      n05,
+      _CSAMLPRr,
+      0,
+      [_SAMLPA, _T2],
+      [0, () => tagListType2]
+    ];
+    var CreateServiceLinkedRoleRequest$ = [
+      3,
+      n05,
+      _CSLRR,
+      0,
+      [_AWSSN, _D, _CS2],
+      [0, 0, 0],
+      1
+    ];
+    var CreateServiceLinkedRoleResponse$ = [
+      3,
+      n05,
+      _CSLRRr,
+      0,
+      [_Ro],
+      [() => Role$]
+    ];
+    var CreateServiceSpecificCredentialRequest$ = [
+      3,
+      n05,
+      _CSSCR,
+      0,
+      [_UN, _SN2, _CAD],
+      [0, 0, 1],
+      2
+    ];
+    var CreateServiceSpecificCredentialResponse$ = [
+      3,
+      n05,
+      _CSSCRr,
+      0,
+      [_SSC],
+      [[() => ServiceSpecificCredential$, 0]]
+    ];
+    var CreateUserRequest$ = [
+      3,
+      n05,
+      _CUR,
+      0,
+      [_UN, _Pa, _PB, _T2],
+      [0, 0, 0, () => tagListType2],
+      1
+    ];
+    var CreateUserResponse$ = [
+      3,
+      n05,
+      _CURr,
+      0,
+      [_Us],
+      [() => User$]
+    ];
+    var CreateVirtualMFADeviceRequest$ = [
+      3,
+      n05,
+      _CVMFADR,
+      0,
+      [_VMFADN, _Pa, _T2],
+      [0, 0, () => tagListType2],
+      1
+    ];
+    var CreateVirtualMFADeviceResponse$ = [
+      3,
+      n05,
+      _CVMFADRr,
+      0,
+      [_VMFAD],
+      [[() => VirtualMFADevice$, 0]],
+      1
+    ];
+    var DeactivateMFADeviceRequest$ = [
+      3,
+      n05,
+      _DMFADR,
+      0,
+      [_SNer, _UN],
+      [0, 0],
+      1
+    ];
+    var DelegationPermission$ = [
+      3,
+      n05,
+      _DP,
+      0,
+      [_PTA, _Par],
+      [0, () => policyParameterListType]
+    ];
+    var DelegationRequest$ = [
+      3,
+      n05,
+      _DR,
+      0,
+      [_DRI, _OAI, _D, _RM, _P2, _PP, _RPRA, _OI, _AI, _St, _ET, _RI, _RNe, _CD, _SD, _RU, _No, _RR, _OSBO, _UT],
+      [0, 0, 0, 0, () => DelegationPermission$, 0, 64 | 0, 0, 0, 0, 4, 0, 0, 4, 1, 0, 0, 0, 2, 4]
+    ];
+    var DeleteAccessKeyRequest$ = [
+      3,
+      n05,
+      _DAKR,
+      0,
+      [_AKI2, _UN],
+      [0, 0],
+      1
+    ];
+    var DeleteAccountAliasRequest$ = [
+      3,
+      n05,
+      _DAAR,
+      0,
+      [_AA],
+      [0],
+      1
+    ];
+    var DeleteGroupPolicyRequest$ = [
+      3,
+      n05,
+      _DGPR,
+      0,
+      [_GN, _PN],
+      [0, 0],
+      2
+    ];
+    var DeleteGroupRequest$ = [
+      3,
+      n05,
+      _DGR,
+      0,
+      [_GN],
+      [0],
+      1
+    ];
+    var DeleteInstanceProfileRequest$ = [
+      3,
+      n05,
+      _DIPR,
+      0,
+      [_IPN],
+      [0],
+      1
+    ];
+    var DeleteLoginProfileRequest$ = [
+      3,
+      n05,
+      _DLPR,
+      0,
+      [_UN],
+      [0]
+    ];
+    var DeleteOpenIDConnectProviderRequest$ = [
+      3,
+      n05,
+      _DOIDCPR,
+      0,
+      [_OIDCPA],
+      [0],
+      1
+    ];
+    var DeletePolicyRequest$ = [
+      3,
+      n05,
+      _DPR,
+      0,
+      [_PA2],
+      [0],
+      1
+    ];
+    var DeletePolicyVersionRequest$ = [
+      3,
+      n05,
+      _DPVR,
+      0,
+      [_PA2, _VI],
+      [0, 0],
+      2
+    ];
+    var DeleteRolePermissionsBoundaryRequest$ = [
+      3,
+      n05,
+      _DRPBR,
+      0,
+      [_RN],
+      [0],
+      1
+    ];
+    var DeleteRolePolicyRequest$ = [
+      3,
+      n05,
+      _DRPR,
+      0,
+      [_RN, _PN],
+      [0, 0],
+      2
+    ];
+    var DeleteRoleRequest$ = [
+      3,
+      n05,
+      _DRR,
+      0,
+      [_RN],
+      [0],
+      1
+    ];
+    var DeleteSAMLProviderRequest$ = [
+      3,
+      n05,
+      _DSAMLPR,
+      0,
+      [_SAMLPA],
+      [0],
+      1
+    ];
+    var DeleteServerCertificateRequest$ = [
+      3,
+      n05,
+      _DSCR,
+      0,
+      [_SCN],
+      [0],
+      1
+    ];
+    var DeleteServiceLinkedRoleRequest$ = [
+      3,
+      n05,
+      _DSLRR,
+      0,
+      [_RN],
+      [0],
+      1
+    ];
+    var DeleteServiceLinkedRoleResponse$ = [
+      3,
+      n05,
+      _DSLRRe,
+      0,
+      [_DTI],
+      [0],
+      1
+    ];
+    var DeleteServiceSpecificCredentialRequest$ = [
+      3,
+      n05,
+      _DSSCR,
+      0,
+      [_SSCI, _UN],
+      [0, 0],
+      1
+    ];
+    var DeleteSigningCertificateRequest$ = [
+      3,
+      n05,
+      _DSCRe,
+      0,
+      [_CI, _UN],
+      [0, 0],
+      1
+    ];
+    var DeleteSSHPublicKeyRequest$ = [
+      3,
+      n05,
+      _DSSHPKR,
+      0,
+      [_UN, _SSHPKI],
+      [0, 0],
+      2
+    ];
+    var DeleteUserPermissionsBoundaryRequest$ = [
+      3,
+      n05,
+      _DUPBR,
+      0,
+      [_UN],
+      [0],
+      1
+    ];
+    var DeleteUserPolicyRequest$ = [
+      3,
+      n05,
+      _DUPR,
+      0,
+      [_UN, _PN],
+      [0, 0],
+      2
+    ];
+    var DeleteUserRequest$ = [
+      3,
+      n05,
+      _DUR,
+      0,
+      [_UN],
+      [0],
+      1
+    ];
+    var DeleteVirtualMFADeviceRequest$ = [
+      3,
+      n05,
+      _DVMFADR,
+      0,
+      [_SNer],
+      [0],
+      1
+    ];
+    var DeletionTaskFailureReasonType$ = [
+      3,
+      n05,
+      _DTFRT,
+      0,
+      [_Re, _RUL],
+      [0, () => RoleUsageListType]
+    ];
+    var DetachGroupPolicyRequest$ = [
+      3,
+      n05,
+      _DGPRe,
+      0,
+      [_GN, _PA2],
+      [0, 0],
+      2
+    ];
+    var DetachRolePolicyRequest$ = [
+      3,
+      n05,
+      _DRPRe,
+      0,
+      [_RN, _PA2],
+      [0, 0],
+      2
+    ];
+    var DetachUserPolicyRequest$ = [
+      3,
+      n05,
+      _DUPRe,
+      0,
+      [_UN, _PA2],
+      [0, 0],
+      2
+    ];
+    var DisableOrganizationsRootCredentialsManagementRequest$ = [
+      3,
+      n05,
+      _DORCMR,
+      0,
+      [],
+      []
+    ];
+    var DisableOrganizationsRootCredentialsManagementResponse$ = [
+      3,
+      n05,
+      _DORCMRi,
+      0,
+      [_OIr, _EF],
+      [0, 64 | 0]
+    ];
+    var DisableOrganizationsRootSessionsRequest$ = [
+      3,
+      n05,
+      _DORSR,
+      0,
+      [],
+      []
+    ];
+    var DisableOrganizationsRootSessionsResponse$ = [
+      3,
+      n05,
+      _DORSRi,
+      0,
+      [_OIr, _EF],
+      [0, 64 | 0]
+    ];
+    var EnableMFADeviceRequest$ = [
+      3,
+      n05,
+      _EMFADR,
+      0,
+      [_UN, _SNer, _AC, _ACu],
+      [0, 0, 0, 0],
+      4
+    ];
+    var EnableOrganizationsRootCredentialsManagementRequest$ = [
+      3,
+      n05,
+      _EORCMR,
+      0,
+      [],
+      []
+    ];
+    var EnableOrganizationsRootCredentialsManagementResponse$ = [
+      3,
+      n05,
+      _EORCMRn,
+      0,
+      [_OIr, _EF],
+      [0, 64 | 0]
+    ];
+    var EnableOrganizationsRootSessionsRequest$ = [
+      3,
+      n05,
+      _EORSR,
+      0,
+      [],
+      []
+    ];
+    var EnableOrganizationsRootSessionsResponse$ = [
+      3,
+      n05,
+      _EORSRn,
+      0,
+      [_OIr, _EF],
+      [0, 64 | 0]
+    ];
+    var EnableOutboundWebIdentityFederationResponse$ = [
+      3,
+      n05,
+      _EOWIFR,
+      0,
+      [_II],
+      [0]
+    ];
+    var EntityDetails$ = [
+      3,
+      n05,
+      _ED,
+      0,
+      [_EI2, _LA],
+      [() => EntityInfo$, 4],
+      1
+    ];
+    var EntityInfo$ = [
+      3,
+      n05,
+      _EI2,
+      0,
+      [_A2, _N, _Ty, _I, _Pa],
+      [0, 0, 0, 0, 0],
+      4
+    ];
+    var ErrorDetails$ = [
+      3,
+      n05,
+      _EDr,
+      0,
+      [_M, _C2],
+      [0, 0],
+      2
+    ];
+    var EvaluationResult$ = [
+      3,
+      n05,
+      _ER,
+      0,
+      [_EAN, _EDv, _ERN, _MS, _MCV, _ODD, _PBDD, _EDD, _RSR],
+      [0, 0, 0, () => StatementListType, 64 | 0, () => OrganizationsDecisionDetail$, () => PermissionsBoundaryDecisionDetail$, 128 | 0, () => ResourceSpecificResultListType],
+      2
+    ];
+    var GenerateCredentialReportResponse$ = [
+      3,
+      n05,
+      _GCRR,
+      0,
+      [_St, _D],
+      [0, 0]
+    ];
+    var GenerateOrganizationsAccessReportRequest$ = [
+      3,
+      n05,
+      _GOARR,
+      0,
+      [_EP, _OPI],
+      [0, 0],
+      1
+    ];
+    var GenerateOrganizationsAccessReportResponse$ = [
+      3,
+      n05,
+      _GOARRe,
+      0,
+      [_JI],
+      [0]
+    ];
+    var GenerateServiceLastAccessedDetailsRequest$ = [
+      3,
+      n05,
+      _GSLADR,
+      0,
+      [_A2, _Gr],
+      [0, 0],
+      1
+    ];
+    var GenerateServiceLastAccessedDetailsResponse$ = [
+      3,
+      n05,
+      _GSLADRe,
+      0,
+      [_JI],
+      [0]
+    ];
+    var GetAccessKeyLastUsedRequest$ = [
+      3,
+      n05,
+      _GAKLUR,
+      0,
+      [_AKI2],
+      [0],
+      1
+    ];
+    var GetAccessKeyLastUsedResponse$ = [
+      3,
+      n05,
+      _GAKLURe,
+      0,
+      [_UN, _AKLU],
+      [0, () => AccessKeyLastUsed$]
+    ];
+    var GetAccountAuthorizationDetailsRequest$ = [
+      3,
+      n05,
+      _GAADR,
+      0,
+      [_F, _MI, _Ma],
+      [64 | 0, 1, 0]
+    ];
+    var GetAccountAuthorizationDetailsResponse$ = [
+      3,
+      n05,
+      _GAADRe,
+      0,
+      [_UDL, _GDL, _RDL, _Pol, _IT2, _Ma],
+      [() => userDetailListType, () => groupDetailListType, () => roleDetailListType, () => ManagedPolicyDetailListType, 2, 0]
+    ];
+    var GetAccountPasswordPolicyResponse$ = [
+      3,
+      n05,
+      _GAPPR,
+      0,
+      [_PPa],
+      [() => PasswordPolicy$],
+      1
+    ];
+    var GetAccountPropertiesRequest$ = [
+      3,
+      n05,
+      _GAPR,
+      0,
+      [],
+      []
+    ];
+    var GetAccountPropertiesResponse$ = [
+      3,
+      n05,
+      _GAPRe,
+      0,
+      [_Pr2],
+      [128 | 0]
+    ];
+    var GetAccountSummaryResponse$ = [
+      3,
+      n05,
+      _GASR,
+      0,
+      [_SM],
+      [128 | 1]
+    ];
+    var GetContextKeysForCustomPolicyRequest$ = [
+      3,
+      n05,
+      _GCKFCPR,
+      0,
+      [_PIL],
+      [64 | 0],
+      1
+    ];
+    var GetContextKeysForPolicyResponse$ = [
+      3,
+      n05,
+      _GCKFPR,
+      0,
+      [_CKNo],
+      [64 | 0]
+    ];
+    var GetContextKeysForPrincipalPolicyRequest$ = [
+      3,
+      n05,
+      _GCKFPPR,
+      0,
+      [_PSA, _PIL],
+      [0, 64 | 0],
+      1
+    ];
+    var GetCredentialReportResponse$ = [
+      3,
+      n05,
+      _GCRRe,
+      0,
+      [_Co, _RF, _GT],
+      [21, 0, 4]
+    ];
+    var GetDelegationRequestRequest$ = [
+      3,
+      n05,
+      _GDRR,
+      0,
+      [_DRI, _DPC],
+      [0, 2],
+      1
+    ];
+    var GetDelegationRequestResponse$ = [
+      3,
+      n05,
+      _GDRRe,
+      0,
+      [_DR, _PCS, _PCR],
+      [() => DelegationRequest$, 0, 0]
+    ];
+    var GetGroupPolicyRequest$ = [
+      3,
+      n05,
+      _GGPR,
+      0,
+      [_GN, _PN],
+      [0, 0],
+      2
+    ];
+    var GetGroupPolicyResponse$ = [
+      3,
+      n05,
+      _GGPRe,
+      0,
+      [_GN, _PN, _PD],
+      [0, 0, 0],
+      3
+    ];
+    var GetGroupRequest$ = [
+      3,
+      n05,
+      _GGR,
+      0,
+      [_GN, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var GetGroupResponse$ = [
+      3,
+      n05,
+      _GGRe,
+      0,
+      [_G, _Use, _IT2, _Ma],
+      [() => Group$, () => userListType, 2, 0],
+      2
+    ];
+    var GetHumanReadableSummaryRequest$ = [
+      3,
+      n05,
+      _GHRSR,
+      0,
+      [_EA, _L],
+      [0, 0],
+      1
+    ];
+    var GetHumanReadableSummaryResponse$ = [
+      3,
+      n05,
+      _GHRSRe,
+      0,
+      [_SC, _L, _SS],
+      [0, 0, 0]
+    ];
+    var GetInstanceProfileRequest$ = [
+      3,
+      n05,
+      _GIPR,
+      0,
+      [_IPN],
+      [0],
+      1
+    ];
+    var GetInstanceProfileResponse$ = [
+      3,
+      n05,
+      _GIPRe,
+      0,
+      [_IP],
+      [() => InstanceProfile$],
+      1
+    ];
+    var GetLoginProfileRequest$ = [
+      3,
+      n05,
+      _GLPR,
+      0,
+      [_UN],
+      [0]
+    ];
+    var GetLoginProfileResponse$ = [
+      3,
+      n05,
+      _GLPRe,
+      0,
+      [_LP],
+      [() => LoginProfile$],
+      1
+    ];
+    var GetMFADeviceRequest$ = [
+      3,
+      n05,
+      _GMFADR,
+      0,
+      [_SNer, _UN],
+      [0, 0],
+      1
+    ];
+    var GetMFADeviceResponse$ = [
+      3,
+      n05,
+      _GMFADRe,
+      0,
+      [_SNer, _UN, _EDn, _Ce],
+      [0, 0, 4, 128 | 0],
+      1
+    ];
+    var GetOpenIDConnectProviderRequest$ = [
+      3,
+      n05,
+      _GOIDCPR,
+      0,
+      [_OIDCPA],
+      [0],
+      1
+    ];
+    var GetOpenIDConnectProviderResponse$ = [
+      3,
+      n05,
+      _GOIDCPRe,
+      0,
+      [_U, _CIDL, _TL, _CD, _T2],
+      [0, 64 | 0, 64 | 0, 4, () => tagListType2]
+    ];
+    var GetOrganizationsAccessReportRequest$ = [
+      3,
+      n05,
+      _GOARRet,
+      0,
+      [_JI, _MI, _Ma, _SK],
+      [0, 1, 0, 0],
+      1
+    ];
+    var GetOrganizationsAccessReportResponse$ = [
+      3,
+      n05,
+      _GOARRetr,
+      0,
+      [_JS, _JCD, _JCDo, _NOSA, _NOSNA, _ADc, _IT2, _Ma, _EDr],
+      [0, 4, 4, 1, 1, () => AccessDetails, 2, 0, () => ErrorDetails$],
+      2
+    ];
+    var GetOutboundWebIdentityFederationInfoResponse$ = [
+      3,
+      n05,
+      _GOWIFIR,
+      0,
+      [_II, _JVE],
+      [0, 2]
+    ];
+    var GetPolicyRequest$ = [
+      3,
+      n05,
+      _GPR,
+      0,
+      [_PA2],
+      [0],
+      1
+    ];
+    var GetPolicyResponse$ = [
+      3,
+      n05,
+      _GPRe,
+      0,
+      [_Po],
+      [() => Policy$]
+    ];
+    var GetPolicyVersionRequest$ = [
+      3,
+      n05,
+      _GPVR,
+      0,
+      [_PA2, _VI],
+      [0, 0],
+      2
+    ];
+    var GetPolicyVersionResponse$ = [
+      3,
+      n05,
+      _GPVRe,
+      0,
+      [_PV],
+      [() => PolicyVersion$]
+    ];
+    var GetRolePolicyRequest$ = [
+      3,
+      n05,
+      _GRPR,
+      0,
+      [_RN, _PN],
+      [0, 0],
+      2
+    ];
+    var GetRolePolicyResponse$ = [
+      3,
+      n05,
+      _GRPRe,
+      0,
+      [_RN, _PN, _PD],
+      [0, 0, 0],
+      3
+    ];
+    var GetRoleRequest$ = [
+      3,
+      n05,
+      _GRR,
+      0,
+      [_RN],
+      [0],
+      1
+    ];
+    var GetRoleResponse$ = [
+      3,
+      n05,
+      _GRRe,
+      0,
+      [_Ro],
+      [() => Role$],
+      1
+    ];
+    var GetRoleTemplateVersionRequest$ = [
+      3,
+      n05,
+      _GRTVR,
+      0,
+      [_TA, _MV],
+      [0, 1],
+      1
+    ];
+    var GetRoleTemplateVersionResponse$ = [
+      3,
+      n05,
+      _GRTVRe,
+      0,
+      [_RTV],
+      [() => RoleTemplateVersion$],
+      1
+    ];
+    var GetSAMLProviderRequest$ = [
+      3,
+      n05,
+      _GSAMLPR,
+      0,
+      [_SAMLPA],
+      [0],
+      1
+    ];
+    var GetSAMLProviderResponse$ = [
+      3,
+      n05,
+      _GSAMLPRe,
+      0,
+      [_SAMLPUUID, _SAMLMD, _CD, _VU, _T2, _AEM, _PKL],
+      [0, 0, 4, 4, () => tagListType2, 0, () => privateKeyList]
+    ];
+    var GetServerCertificateRequest$ = [
+      3,
+      n05,
+      _GSCR,
+      0,
+      [_SCN],
+      [0],
+      1
+    ];
+    var GetServerCertificateResponse$ = [
+      3,
+      n05,
+      _GSCRe,
+      0,
+      [_SCe],
+      [() => ServerCertificate$],
+      1
+    ];
+    var GetServiceLastAccessedDetailsRequest$ = [
+      3,
+      n05,
+      _GSLADRet,
+      0,
+      [_JI, _MI, _Ma],
+      [0, 1, 0],
+      1
+    ];
+    var GetServiceLastAccessedDetailsResponse$ = [
+      3,
+      n05,
+      _GSLADRete,
+      0,
+      [_JS, _JCD, _SLA, _JCDo, _JT, _IT2, _Ma, _E2],
+      [0, 4, () => ServicesLastAccessed, 4, 0, 2, 0, () => ErrorDetails$],
+      4
+    ];
+    var GetServiceLastAccessedDetailsWithEntitiesRequest$ = [
+      3,
+      n05,
+      _GSLADWER,
+      0,
+      [_JI, _SNe, _MI, _Ma],
+      [0, 0, 1, 0],
+      2
+    ];
+    var GetServiceLastAccessedDetailsWithEntitiesResponse$ = [
+      3,
+      n05,
+      _GSLADWERe,
+      0,
+      [_JS, _JCD, _JCDo, _EDL, _IT2, _Ma, _E2],
+      [0, 4, 4, () => entityDetailsListType, 2, 0, () => ErrorDetails$],
+      4
+    ];
+    var GetServiceLinkedRoleDeletionStatusRequest$ = [
+      3,
+      n05,
+      _GSLRDSR,
+      0,
+      [_DTI],
+      [0],
+      1
+    ];
+    var GetServiceLinkedRoleDeletionStatusResponse$ = [
+      3,
+      n05,
+      _GSLRDSRe,
+      0,
+      [_S, _Re],
+      [0, () => DeletionTaskFailureReasonType$],
+      1
+    ];
+    var GetSSHPublicKeyRequest$ = [
+      3,
+      n05,
+      _GSSHPKR,
+      0,
+      [_UN, _SSHPKI, _En],
+      [0, 0, 0],
+      3
+    ];
+    var GetSSHPublicKeyResponse$ = [
+      3,
+      n05,
+      _GSSHPKRe,
+      0,
+      [_SSHPK],
+      [() => SSHPublicKey$]
+    ];
+    var GetUserPolicyRequest$ = [
+      3,
+      n05,
+      _GUPR,
+      0,
+      [_UN, _PN],
+      [0, 0],
+      2
+    ];
+    var GetUserPolicyResponse$ = [
+      3,
+      n05,
+      _GUPRe,
+      0,
+      [_UN, _PN, _PD],
+      [0, 0, 0],
+      3
+    ];
+    var GetUserRequest$ = [
+      3,
+      n05,
+      _GUR,
+      0,
+      [_UN],
+      [0]
+    ];
+    var GetUserResponse$ = [
+      3,
+      n05,
+      _GURe,
+      0,
+      [_Us],
+      [() => User$],
+      1
+    ];
+    var Group$ = [
+      3,
+      n05,
+      _G,
+      0,
+      [_Pa, _GN, _GI, _A2, _CD],
+      [0, 0, 0, 0, 4],
+      5
+    ];
+    var GroupDetail$ = [
+      3,
+      n05,
+      _GD,
+      0,
+      [_Pa, _GN, _GI, _A2, _CD, _GPL, _AMP],
+      [0, 0, 0, 0, 4, () => policyDetailListType, () => attachedPoliciesListType]
+    ];
+    var InlinePolicy$ = [
+      3,
+      n05,
+      _IPn,
+      0,
+      [_PN, _PD],
+      [0, 0],
+      2
+    ];
+    var InlinePolicyIdentifierType$ = [
+      3,
+      n05,
+      _IPIT,
+      0,
+      [_PN, _AT3, _AN],
+      [0, 0, 0],
+      3
+    ];
+    var InstanceProfile$ = [
+      3,
+      n05,
+      _IP,
+      0,
+      [_Pa, _IPN, _IPI, _A2, _CD, _Rol, _T2],
+      [0, 0, 0, 0, 4, () => roleListType, () => tagListType2],
+      6
+    ];
+    var ListAccessKeysRequest$ = [
+      3,
+      n05,
+      _LAKR,
+      0,
+      [_UN, _Ma, _MI],
+      [0, 0, 1]
+    ];
+    var ListAccessKeysResponse$ = [
+      3,
+      n05,
+      _LAKRi,
+      0,
+      [_AKM, _IT2, _Ma],
+      [() => accessKeyMetadataListType, 2, 0],
+      1
+    ];
+    var ListAccountAliasesRequest$ = [
+      3,
+      n05,
+      _LAAR,
+      0,
+      [_Ma, _MI],
+      [0, 1]
+    ];
+    var ListAccountAliasesResponse$ = [
+      3,
+      n05,
+      _LAARi,
+      0,
+      [_AAc, _IT2, _Ma],
+      [64 | 0, 2, 0],
+      1
+    ];
+    var ListAttachedGroupPoliciesRequest$ = [
+      3,
+      n05,
+      _LAGPR,
+      0,
+      [_GN, _PPat, _Ma, _MI],
+      [0, 0, 0, 1],
+      1
+    ];
+    var ListAttachedGroupPoliciesResponse$ = [
+      3,
+      n05,
+      _LAGPRi,
+      0,
+      [_APt, _IT2, _Ma],
+      [() => attachedPoliciesListType, 2, 0]
+    ];
+    var ListAttachedRolePoliciesRequest$ = [
+      3,
+      n05,
+      _LARPR,
+      0,
+      [_RN, _PPat, _Ma, _MI],
+      [0, 0, 0, 1],
+      1
+    ];
+    var ListAttachedRolePoliciesResponse$ = [
+      3,
+      n05,
+      _LARPRi,
+      0,
+      [_APt, _IT2, _Ma],
+      [() => attachedPoliciesListType, 2, 0]
+    ];
+    var ListAttachedUserPoliciesRequest$ = [
+      3,
+      n05,
+      _LAUPR,
+      0,
+      [_UN, _PPat, _Ma, _MI],
+      [0, 0, 0, 1],
+      1
+    ];
+    var ListAttachedUserPoliciesResponse$ = [
+      3,
+      n05,
+      _LAUPRi,
+      0,
+      [_APt, _IT2, _Ma],
+      [() => attachedPoliciesListType, 2, 0]
+    ];
+    var ListDelegationRequestsRequest$ = [
+      3,
+      n05,
+      _LDRR,
+      0,
+      [_OI, _Ma, _MI],
+      [0, 0, 1]
+    ];
+    var ListDelegationRequestsResponse$ = [
+      3,
+      n05,
+      _LDRRi,
+      0,
+      [_DRe, _Ma, _iT3],
+      [() => delegationRequestsListType, 0, 2]
+    ];
+    var ListEntitiesForPolicyRequest$ = [
+      3,
+      n05,
+      _LEFPR,
+      0,
+      [_PA2, _EFn, _PPat, _PUF, _Ma, _MI],
+      [0, 0, 0, 0, 0, 1],
+      1
+    ];
+    var ListEntitiesForPolicyResponse$ = [
+      3,
+      n05,
+      _LEFPRi,
+      0,
+      [_PG, _PU, _PR, _IT2, _Ma],
+      [() => PolicyGroupListType, () => PolicyUserListType, () => PolicyRoleListType, 2, 0]
+    ];
+    var ListGroupPoliciesRequest$ = [
+      3,
+      n05,
+      _LGPR,
+      0,
+      [_GN, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListGroupPoliciesResponse$ = [
+      3,
+      n05,
+      _LGPRi,
+      0,
+      [_PNo, _IT2, _Ma],
+      [64 | 0, 2, 0],
+      1
+    ];
+    var ListGroupsForUserRequest$ = [
+      3,
+      n05,
+      _LGFUR,
+      0,
+      [_UN, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListGroupsForUserResponse$ = [
+      3,
+      n05,
+      _LGFURi,
+      0,
+      [_Gro, _IT2, _Ma],
+      [() => groupListType, 2, 0],
+      1
+    ];
+    var ListGroupsRequest$ = [
+      3,
+      n05,
+      _LGR,
+      0,
+      [_PPat, _Ma, _MI],
+      [0, 0, 1]
+    ];
+    var ListGroupsResponse$ = [
+      3,
+      n05,
+      _LGRi,
+      0,
+      [_Gro, _IT2, _Ma],
+      [() => groupListType, 2, 0],
+      1
+    ];
+    var ListInstanceProfilesForRoleRequest$ = [
+      3,
+      n05,
+      _LIPFRR,
+      0,
+      [_RN, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListInstanceProfilesForRoleResponse$ = [
+      3,
+      n05,
+      _LIPFRRi,
+      0,
+      [_IPns, _IT2, _Ma],
+      [() => instanceProfileListType, 2, 0],
+      1
+    ];
+    var ListInstanceProfilesRequest$ = [
+      3,
+      n05,
+      _LIPR,
+      0,
+      [_PPat, _Ma, _MI],
+      [0, 0, 1]
+    ];
+    var ListInstanceProfilesResponse$ = [
+      3,
+      n05,
+      _LIPRi,
+      0,
+      [_IPns, _IT2, _Ma],
+      [() => instanceProfileListType, 2, 0],
+      1
+    ];
+    var ListInstanceProfileTagsRequest$ = [
+      3,
+      n05,
+      _LIPTR,
+      0,
+      [_IPN, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListInstanceProfileTagsResponse$ = [
+      3,
+      n05,
+      _LIPTRi,
+      0,
+      [_T2, _IT2, _Ma],
+      [() => tagListType2, 2, 0],
+      1
+    ];
+    var ListMFADevicesRequest$ = [
+      3,
+      n05,
+      _LMFADR,
+      0,
+      [_UN, _Ma, _MI],
+      [0, 0, 1]
+    ];
+    var ListMFADevicesResponse$ = [
+      3,
+      n05,
+      _LMFADRi,
+      0,
+      [_MFAD, _IT2, _Ma],
+      [() => mfaDeviceListType, 2, 0],
+      1
+    ];
+    var ListMFADeviceTagsRequest$ = [
+      3,
+      n05,
+      _LMFADTR,
+      0,
+      [_SNer, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListMFADeviceTagsResponse$ = [
+      3,
+      n05,
+      _LMFADTRi,
+      0,
+      [_T2, _IT2, _Ma],
+      [() => tagListType2, 2, 0],
+      1
+    ];
+    var ListOpenIDConnectProvidersRequest$ = [
+      3,
+      n05,
+      _LOIDCPR,
+      0,
+      [],
+      []
+    ];
+    var ListOpenIDConnectProvidersResponse$ = [
+      3,
+      n05,
+      _LOIDCPRi,
+      0,
+      [_OIDCPL],
+      [() => OpenIDConnectProviderListType]
+    ];
+    var ListOpenIDConnectProviderTagsRequest$ = [
+      3,
+      n05,
+      _LOIDCPTR,
+      0,
+      [_OIDCPA, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListOpenIDConnectProviderTagsResponse$ = [
+      3,
+      n05,
+      _LOIDCPTRi,
+      0,
+      [_T2, _IT2, _Ma],
+      [() => tagListType2, 2, 0],
+      1
+    ];
+    var ListOrganizationsFeaturesRequest$ = [
+      3,
+      n05,
+      _LOFR,
+      0,
+      [],
+      []
+    ];
+    var ListOrganizationsFeaturesResponse$ = [
+      3,
+      n05,
+      _LOFRi,
+      0,
+      [_OIr, _EF],
+      [0, 64 | 0]
+    ];
+    var ListPoliciesGrantingServiceAccessEntry$ = [
+      3,
+      n05,
+      _LPGSAE,
+      0,
+      [_SNe, _Pol],
+      [0, () => policyGrantingServiceAccessListType]
+    ];
+    var ListPoliciesGrantingServiceAccessRequest$ = [
+      3,
+      n05,
+      _LPGSAR,
+      0,
+      [_A2, _SNerv, _Ma],
+      [0, 64 | 0, 0],
+      2
+    ];
+    var ListPoliciesGrantingServiceAccessResponse$ = [
+      3,
+      n05,
+      _LPGSARi,
+      0,
+      [_PGSA, _IT2, _Ma],
+      [() => listPolicyGrantingServiceAccessResponseListType, 2, 0],
+      1
+    ];
+    var ListPoliciesRequest$ = [
+      3,
+      n05,
+      _LPR,
+      0,
+      [_Sc, _OA, _PPat, _PUF, _Ma, _MI],
+      [0, 2, 0, 0, 0, 1]
+    ];
+    var ListPoliciesResponse$ = [
+      3,
+      n05,
+      _LPRi,
+      0,
+      [_Pol, _IT2, _Ma],
+      [() => policyListType, 2, 0]
+    ];
+    var ListPolicyTagsRequest$ = [
+      3,
+      n05,
+      _LPTR,
+      0,
+      [_PA2, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListPolicyTagsResponse$ = [
+      3,
+      n05,
+      _LPTRi,
+      0,
+      [_T2, _IT2, _Ma],
+      [() => tagListType2, 2, 0],
+      1
+    ];
+    var ListPolicyVersionsRequest$ = [
+      3,
+      n05,
+      _LPVR,
+      0,
+      [_PA2, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListPolicyVersionsResponse$ = [
+      3,
+      n05,
+      _LPVRi,
+      0,
+      [_V2, _IT2, _Ma],
+      [() => policyDocumentVersionListType, 2, 0]
+    ];
+    var ListRolePoliciesRequest$ = [
+      3,
+      n05,
+      _LRPR,
+      0,
+      [_RN, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListRolePoliciesResponse$ = [
+      3,
+      n05,
+      _LRPRi,
+      0,
+      [_PNo, _IT2, _Ma],
+      [64 | 0, 2, 0],
+      1
+    ];
+    var ListRolesRequest$ = [
+      3,
+      n05,
+      _LRR,
+      0,
+      [_PPat, _Ma, _MI],
+      [0, 0, 1]
+    ];
+    var ListRolesResponse$ = [
+      3,
+      n05,
+      _LRRi,
+      0,
+      [_Rol, _IT2, _Ma],
+      [() => roleListType, 2, 0],
+      1
+    ];
+    var ListRoleTagsRequest$ = [
+      3,
+      n05,
+      _LRTR,
+      0,
+      [_RN, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListRoleTagsResponse$ = [
+      3,
+      n05,
+      _LRTRi,
+      0,
+      [_T2, _IT2, _Ma],
+      [() => tagListType2, 2, 0],
+      1
+    ];
+    var ListSAMLProvidersRequest$ = [
+      3,
+      n05,
+      _LSAMLPR,
+      0,
+      [],
+      []
+    ];
+    var ListSAMLProvidersResponse$ = [
+      3,
+      n05,
+      _LSAMLPRi,
+      0,
+      [_SAMLPL],
+      [() => SAMLProviderListType]
+    ];
+    var ListSAMLProviderTagsRequest$ = [
+      3,
+      n05,
+      _LSAMLPTR,
+      0,
+      [_SAMLPA, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListSAMLProviderTagsResponse$ = [
+      3,
+      n05,
+      _LSAMLPTRi,
+      0,
+      [_T2, _IT2, _Ma],
+      [() => tagListType2, 2, 0],
+      1
+    ];
+    var ListServerCertificatesRequest$ = [
+      3,
+      n05,
+      _LSCR,
+      0,
+      [_PPat, _Ma, _MI],
+      [0, 0, 1]
+    ];
+    var ListServerCertificatesResponse$ = [
+      3,
+      n05,
+      _LSCRi,
+      0,
+      [_SCML, _IT2, _Ma],
+      [() => serverCertificateMetadataListType, 2, 0],
+      1
+    ];
+    var ListServerCertificateTagsRequest$ = [
+      3,
+      n05,
+      _LSCTR,
+      0,
+      [_SCN, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListServerCertificateTagsResponse$ = [
+      3,
+      n05,
+      _LSCTRi,
+      0,
+      [_T2, _IT2, _Ma],
+      [() => tagListType2, 2, 0],
+      1
+    ];
+    var ListServiceSpecificCredentialsRequest$ = [
+      3,
+      n05,
+      _LSSCR,
+      0,
+      [_UN, _SN2, _AU, _Ma, _MI],
+      [0, 0, 2, 0, 1]
+    ];
+    var ListServiceSpecificCredentialsResponse$ = [
+      3,
+      n05,
+      _LSSCRi,
+      0,
+      [_SSCe, _Ma, _IT2],
+      [() => ServiceSpecificCredentialsListType, 0, 2]
+    ];
+    var ListSigningCertificatesRequest$ = [
+      3,
+      n05,
+      _LSCRis,
+      0,
+      [_UN, _Ma, _MI],
+      [0, 0, 1]
+    ];
+    var ListSigningCertificatesResponse$ = [
+      3,
+      n05,
+      _LSCRist,
+      0,
+      [_Cer, _IT2, _Ma],
+      [() => certificateListType, 2, 0],
+      1
+    ];
+    var ListSSHPublicKeysRequest$ = [
+      3,
+      n05,
+      _LSSHPKR,
+      0,
+      [_UN, _Ma, _MI],
+      [0, 0, 1]
+    ];
+    var ListSSHPublicKeysResponse$ = [
+      3,
+      n05,
+      _LSSHPKRi,
+      0,
+      [_SSHPKu, _IT2, _Ma],
+      [() => SSHPublicKeyListType, 2, 0]
+    ];
+    var ListUserPoliciesRequest$ = [
+      3,
+      n05,
+      _LUPR,
+      0,
+      [_UN, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListUserPoliciesResponse$ = [
+      3,
+      n05,
+      _LUPRi,
+      0,
+      [_PNo, _IT2, _Ma],
+      [64 | 0, 2, 0],
+      1
+    ];
+    var ListUsersRequest$ = [
+      3,
+      n05,
+      _LUR,
+      0,
+      [_PPat, _Ma, _MI],
+      [0, 0, 1]
+    ];
+    var ListUsersResponse$ = [
+      3,
+      n05,
+      _LURi,
+      0,
+      [_Use, _IT2, _Ma],
+      [() => userListType, 2, 0],
+      1
+    ];
+    var ListUserTagsRequest$ = [
+      3,
+      n05,
+      _LUTR,
+      0,
+      [_UN, _Ma, _MI],
+      [0, 0, 1],
+      1
+    ];
+    var ListUserTagsResponse$ = [
+      3,
+      n05,
+      _LUTRi,
+      0,
+      [_T2, _IT2, _Ma],
+      [() => tagListType2, 2, 0],
+      1
+    ];
+    var ListVirtualMFADevicesRequest$ = [
+      3,
+      n05,
+      _LVMFADR,
+      0,
+      [_AS, _Ma, _MI],
+      [0, 0, 1]
+    ];
+    var ListVirtualMFADevicesResponse$ = [
+      3,
+      n05,
+      _LVMFADRi,
+      0,
+      [_VMFADi, _IT2, _Ma],
+      [[() => virtualMFADeviceListType, 0], 2, 0],
+      1
+    ];
+    var LoginProfile$ = [
+      3,
+      n05,
+      _LP,
+      0,
+      [_UN, _CD, _PRR],
+      [0, 4, 2],
+      2
+    ];
+    var ManagedPolicyDetail$ = [
+      3,
+      n05,
+      _MPD,
+      0,
+      [_PN, _PI2, _A2, _Pa, _DVI, _ACt, _PBUC, _IA, _D, _CD, _UD, _PVL],
+      [0, 0, 0, 0, 0, 1, 1, 2, 0, 4, 4, () => policyDocumentVersionListType]
+    ];
+    var MFADevice$ = [
+      3,
+      n05,
+      _MFADe,
+      0,
+      [_UN, _SNer, _EDn],
+      [0, 0, 4],
+      3
+    ];
+    var OpenIDConnectProviderListEntry$ = [
+      3,
+      n05,
+      _OIDCPLE,
+      0,
+      [_A2],
+      [0]
+    ];
+    var OrderedOrganizationPolicyType$ = [
+      3,
+      n05,
+      _OOPT,
+      0,
+      [_SCPIL],
+      [64 | 0]
+    ];
+    var OrganizationsDecisionDetail$ = [
+      3,
+      n05,
+      _ODD,
+      0,
+      [_ABO],
+      [2]
+    ];
+    var ParameterDefinition$ = [
+      3,
+      n05,
+      _PDa,
+      0,
+      [_N, _Ty, _ST2, _D, _IR, _DV, _Im],
+      [0, 0, 0, 0, 2, 0, 2],
+      2
+    ];
+    var PasswordPolicy$ = [
+      3,
+      n05,
+      _PPa,
+      0,
+      [_MPL, _RS, _RNeq, _RUC, _RLC, _AUTCP, _EPx, _MPA, _PRP, _HE],
+      [1, 2, 2, 2, 2, 2, 2, 1, 1, 2]
+    ];
+    var PermissionsBoundaryDecisionDetail$ = [
+      3,
+      n05,
+      _PBDD,
+      0,
+      [_ABPB],
+      [2]
+    ];
+    var Policy$ = [
+      3,
+      n05,
+      _Po,
+      0,
+      [_PN, _PI2, _A2, _Pa, _DVI, _ACt, _PBUC, _IA, _D, _CD, _UD, _T2],
+      [0, 0, 0, 0, 0, 1, 1, 2, 0, 4, 4, () => tagListType2]
+    ];
+    var PolicyDetail$ = [
+      3,
+      n05,
+      _PDo,
+      0,
+      [_PN, _PD],
+      [0, 0]
+    ];
+    var PolicyGrantingServiceAccess$ = [
+      3,
+      n05,
+      _PGSAo,
+      0,
+      [_PN, _PT, _PA2, _ETn, _EN],
+      [0, 0, 0, 0, 0],
+      2
+    ];
+    var PolicyGroup$ = [
+      3,
+      n05,
+      _PGo,
+      0,
+      [_GN, _GI],
+      [0, 0]
+    ];
+    var PolicyParameter$ = [
+      3,
+      n05,
+      _PPo,
+      0,
+      [_N, _Va, _Ty],
+      [0, 64 | 0, 0]
+    ];
+    var PolicyRole$ = [
+      3,
+      n05,
+      _PRo,
+      0,
+      [_RN, _RIo],
+      [0, 0]
+    ];
+    var PolicyUser$ = [
+      3,
+      n05,
+      _PUo,
+      0,
+      [_UN, _UI],
+      [0, 0]
+    ];
+    var PolicyVersion$ = [
+      3,
+      n05,
+      _PV,
+      0,
+      [_Do, _VI, _IDV, _CD],
+      [0, 0, 2, 4]
+    ];
+    var Position$ = [
+      3,
+      n05,
+      _Pos,
+      0,
+      [_Li, _Col],
+      [1, 1]
+    ];
+    var PutAccountPropertiesRequest$ = [
+      3,
+      n05,
+      _PAPR,
+      0,
+      [_Pr2],
+      [128 | 0],
+      1
+    ];
+    var PutAccountPropertiesResponse$ = [
+      3,
+      n05,
+      _PAPRu,
+      0,
+      [],
+      []
+    ];
+    var PutGroupPolicyRequest$ = [
+      3,
+      n05,
+      _PGPR,
+      0,
+      [_GN, _PN, _PD],
+      [0, 0, 0],
+      3
+    ];
+    var PutRolePermissionsBoundaryRequest$ = [
+      3,
+      n05,
+      _PRPBR,
+      0,
+      [_RN, _PB],
+      [0, 0],
+      2
+    ];
+    var PutRolePolicyRequest$ = [
+      3,
+      n05,
+      _PRPR,
+      0,
+      [_RN, _PN, _PD],
+      [0, 0, 0],
+      3
+    ];
+    var PutUserPermissionsBoundaryRequest$ = [
+      3,
+      n05,
+      _PUPBR,
+      0,
+      [_UN, _PB],
+      [0, 0],
+      2
+    ];
+    var PutUserPolicyRequest$ = [
+      3,
+      n05,
+      _PUPR,
+      0,
+      [_UN, _PN, _PD],
+      [0, 0, 0],
+      3
+    ];
+    var RejectDelegationRequestRequest$ = [
+      3,
+      n05,
+      _RDRR,
+      0,
+      [_DRI, _No],
+      [0, 0],
+      1
+    ];
+    var RemoveClientIDFromOpenIDConnectProviderRequest$ = [
+      3,
+      n05,
+      _RCIDFOIDCPR,
+      0,
+      [_OIDCPA, _CID],
+      [0, 0],
+      2
+    ];
+    var RemoveRoleFromInstanceProfileRequest$ = [
+      3,
+      n05,
+      _RRFIPR,
+      0,
+      [_IPN, _RN],
+      [0, 0],
+      2
+    ];
+    var RemoveUserFromGroupRequest$ = [
+      3,
+      n05,
+      _RUFGR,
+      0,
+      [_GN, _UN],
+      [0, 0],
+      2
+    ];
+    var ReplacementValueEntry$ = [
+      3,
+      n05,
+      _RVE,
+      0,
+      [_Va],
+      [64 | 0],
+      1
+    ];
+    var ResetServiceSpecificCredentialRequest$ = [
+      3,
+      n05,
+      _RSSCR,
+      0,
+      [_SSCI, _UN],
+      [0, 0],
+      1
+    ];
+    var ResetServiceSpecificCredentialResponse$ = [
+      3,
+      n05,
+      _RSSCRe,
+      0,
+      [_SSC],
+      [[() => ServiceSpecificCredential$, 0]]
+    ];
+    var ResourceSpecificResult$ = [
+      3,
+      n05,
+      _RSRe,
+      0,
+      [_ERN, _ERD, _MS, _MCV, _EDD, _PBDD],
+      [0, 0, () => StatementListType, 64 | 0, 128 | 0, () => PermissionsBoundaryDecisionDetail$],
+      2
+    ];
+    var ResyncMFADeviceRequest$ = [
+      3,
+      n05,
+      _RMFADR,
+      0,
+      [_UN, _SNer, _AC, _ACu],
+      [0, 0, 0, 0],
+      4
+    ];
+    var Role$ = [
+      3,
+      n05,
+      _Ro,
+      0,
+      [_Pa, _RN, _RIo, _A2, _CD, _ARPD, _D, _MSD, _PB, _T2, _RLU, _SRT],
+      [0, 0, 0, 0, 4, 0, 0, 1, () => AttachedPermissionsBoundary$, () => tagListType2, () => RoleLastUsed$, () => SourceRoleTemplate$],
+      5
+    ];
+    var RoleDetail$ = [
+      3,
+      n05,
+      _RD,
+      0,
+      [_Pa, _RN, _RIo, _A2, _CD, _ARPD, _IPL, _RPL, _AMP, _PB, _T2, _RLU],
+      [0, 0, 0, 0, 4, 0, () => instanceProfileListType, () => policyDetailListType, () => attachedPoliciesListType, () => AttachedPermissionsBoundary$, () => tagListType2, () => RoleLastUsed$]
+    ];
+    var RoleLastUsed$ = [
+      3,
+      n05,
+      _RLU,
+      0,
+      [_LUD, _R],
+      [4, 0]
+    ];
+    var RoleTemplateVersion$ = [
+      3,
+      n05,
+      _RTV,
+      0,
+      [_TA, _TN, _TVI, _D, _MVa, _DMV, _MBT, _MBV, _Ena, _MV, _RNP, _RPP, _RDP, _ARPDT, _IPT, _MPAa, _PBAe, _PDar, _RTT, _MSD, _VE2, _CT2, _UTp],
+      [0, 0, 0, 0, 1, 1, 0, 0, 2, 1, 0, 0, 0, 0, () => inlinePolicyTemplateListType, 64 | 0, 0, () => parametersDefinitionListType, () => tagTemplateListType, 1, 2, 4, 4]
+    ];
+    var RoleUsageType$ = [
+      3,
+      n05,
+      _RUT,
+      0,
+      [_R, _Res],
+      [0, 64 | 0]
+    ];
+    var SAMLPrivateKey$ = [
+      3,
+      n05,
+      _SAMLPK,
+      0,
+      [_KI, _Ti],
+      [0, 4]
+    ];
+    var SAMLProviderListEntry$ = [
+      3,
+      n05,
+      _SAMLPLE,
+      0,
+      [_A2, _VU, _CD],
+      [0, 4, 4]
+    ];
+    var SendDelegationTokenRequest$ = [
+      3,
+      n05,
+      _SDTR,
+      0,
+      [_DRI],
+      [0],
+      1
+    ];
+    var ServerCertificate$ = [
+      3,
+      n05,
+      _SCe,
+      0,
+      [_SCM, _CB, _CC, _T2],
+      [() => ServerCertificateMetadata$, 0, 0, () => tagListType2],
+      2
+    ];
+    var ServerCertificateMetadata$ = [
+      3,
+      n05,
+      _SCM,
+      0,
+      [_Pa, _SCN, _SCI, _A2, _UDp, _Ex],
+      [0, 0, 0, 0, 4, 4],
+      4
+    ];
+    var ServiceLastAccessed$ = [
+      3,
+      n05,
+      _SLAe,
+      0,
+      [_SN2, _SNe, _LA, _LAE, _LAR, _TAE, _TALA],
+      [0, 0, 4, 0, 0, 1, () => TrackedActionsLastAccessed],
+      2
+    ];
+    var ServiceSpecificCredential$ = [
+      3,
+      n05,
+      _SSC,
+      0,
+      [_CD, _SN2, _SSCI, _UN, _S, _EDx, _SUN, _SP, _SCA, _SCS],
+      [4, 0, 0, 0, 0, 4, 0, [() => servicePassword, 0], 0, [() => serviceCredentialSecret, 0]],
+      5
+    ];
+    var ServiceSpecificCredentialMetadata$ = [
+      3,
+      n05,
+      _SSCM,
+      0,
+      [_UN, _S, _CD, _SSCI, _SN2, _SUN, _SCA, _EDx],
+      [0, 0, 4, 0, 0, 0, 0, 4],
+      5
+    ];
+    var SetDefaultPolicyVersionRequest$ = [
+      3,
+      n05,
+      _SDPVR,
+      0,
+      [_PA2, _VI],
+      [0, 0],
+      2
+    ];
+    var SetSecurityTokenServicePreferencesRequest$ = [
+      3,
+      n05,
+      _SSTSPR,
+      0,
+      [_GETV],
+      [0],
+      1
+    ];
+    var SigningCertificate$ = [
+      3,
+      n05,
+      _SCi,
+      0,
+      [_UN, _CI, _CB, _S, _UDp],
+      [0, 0, 0, 0, 4],
+      4
+    ];
+    var SimulateCustomPolicyRequest$ = [
+      3,
+      n05,
+      _SCPR,
+      0,
+      [_PIL, _ANc, _PBPIL, _OOPIL, _RA2, _RP, _RO, _CA2, _CEo, _RHO, _MI, _Ma],
+      [64 | 0, 64 | 0, 64 | 0, () => OrganizationPolicyListType, 64 | 0, 0, 0, 0, () => ContextEntryListType, 0, 1, 0],
+      2
+    ];
+    var SimulatePolicyResponse$ = [
+      3,
+      n05,
+      _SPR,
+      0,
+      [_ERv, _IT2, _Ma],
+      [() => EvaluationResultsListType, 2, 0]
+    ];
+    var SimulatePrincipalPolicyRequest$ = [
+      3,
+      n05,
+      _SPPR,
+      0,
+      [_PSA, _ANc, _PIL, _PBPIL, _PEL, _RA2, _RP, _RO, _CA2, _CEo, _RHO, _MI, _Ma],
+      [0, 64 | 0, 64 | 0, 64 | 0, () => PolicyExclusionsListType, 64 | 0, 0, 0, 0, () => ContextEntryListType, 0, 1, 0],
+      2
+    ];
+    var SourceRoleTemplate$ = [
+      3,
+      n05,
+      _SRT,
+      0,
+      [_TA, _TMV],
+      [0, 1],
+      2
+    ];
+    var SSHPublicKey$ = [
+      3,
+      n05,
+      _SSHPK,
+      0,
+      [_UN, _SSHPKI, _Fi, _SSHPKB, _S, _UDp],
+      [0, 0, 0, 0, 0, 4],
+      5
+    ];
+    var SSHPublicKeyMetadata$ = [
+      3,
+      n05,
+      _SSHPKM,
+      0,
+      [_UN, _SSHPKI, _S, _UDp],
+      [0, 0, 0, 4],
+      4
+    ];
+    var Statement$ = [
+      3,
+      n05,
+      _Sta,
+      0,
+      [_SPI, _SPT, _SPt, _EPn],
+      [0, 0, () => Position$, () => Position$]
+    ];
+    var Tag$2 = [
+      3,
+      n05,
+      _Ta2,
+      0,
+      [_K2, _Val],
+      [0, 0],
+      2
+    ];
+    var TagInstanceProfileRequest$ = [
+      3,
+      n05,
+      _TIPR,
+      0,
+      [_IPN, _T2],
+      [0, () => tagListType2],
+      2
+    ];
+    var TagMFADeviceRequest$ = [
+      3,
+      n05,
+      _TMFADR,
+      0,
+      [_SNer, _T2],
+      [0, () => tagListType2],
+      2
+    ];
+    var TagOpenIDConnectProviderRequest$ = [
+      3,
+      n05,
+      _TOIDCPR,
+      0,
+      [_OIDCPA, _T2],
+      [0, () => tagListType2],
+      2
+    ];
+    var TagPolicyRequest$ = [
+      3,
+      n05,
+      _TPR,
+      0,
+      [_PA2, _T2],
+      [0, () => tagListType2],
+      2
+    ];
+    var TagRoleRequest$ = [
+      3,
+      n05,
+      _TRR,
+      0,
+      [_RN, _T2],
+      [0, () => tagListType2],
+      2
+    ];
+    var TagSAMLProviderRequest$ = [
+      3,
+      n05,
+      _TSAMLPR,
+      0,
+      [_SAMLPA, _T2],
+      [0, () => tagListType2],
+      2
+    ];
+    var TagServerCertificateRequest$ = [
+      3,
+      n05,
+      _TSCR,
+      0,
+      [_SCN, _T2],
+      [0, () => tagListType2],
+      2
+    ];
+    var TagTemplate$ = [
+      3,
+      n05,
+      _TT,
+      0,
+      [_K2, _Val],
+      [0, 0],
+      2
+    ];
+    var TagUserRequest$ = [
+      3,
+      n05,
+      _TUR,
+      0,
+      [_UN, _T2],
+      [0, () => tagListType2],
+      2
+    ];
+    var TrackedActionLastAccessed$ = [
+      3,
+      n05,
+      _TALAr,
+      0,
+      [_ANct, _LAEa, _LATa, _LARa],
+      [0, 0, 4, 0]
+    ];
+    var UntagInstanceProfileRequest$ = [
+      3,
+      n05,
+      _UIPR,
+      0,
+      [_IPN, _TK],
+      [0, 64 | 0],
+      2
+    ];
+    var UntagMFADeviceRequest$ = [
+      3,
+      n05,
+      _UMFADR,
+      0,
+      [_SNer, _TK],
+      [0, 64 | 0],
+      2
+    ];
+    var UntagOpenIDConnectProviderRequest$ = [
+      3,
+      n05,
+      _UOIDCPR,
+      0,
+      [_OIDCPA, _TK],
+      [0, 64 | 0],
+      2
+    ];
+    var UntagPolicyRequest$ = [
+      3,
+      n05,
+      _UPR,
+      0,
+      [_PA2, _TK],
+      [0, 64 | 0],
+      2
+    ];
+    var UntagRoleRequest$ = [
+      3,
+      n05,
+      _URR,
+      0,
+      [_RN, _TK],
+      [0, 64 | 0],
+      2
+    ];
+    var UntagSAMLProviderRequest$ = [
+      3,
+      n05,
+      _USAMLPR,
+      0,
+      [_SAMLPA, _TK],
+      [0, 64 | 0],
+      2
+    ];
+    var UntagServerCertificateRequest$ = [
+      3,
+      n05,
+      _USCR,
+      0,
+      [_SCN, _TK],
+      [0, 64 | 0],
+      2
+    ];
+    var UntagUserRequest$ = [
+      3,
+      n05,
+      _UUR,
+      0,
+      [_UN, _TK],
+      [0, 64 | 0],
+      2
+    ];
+    var UpdateAccessKeyRequest$ = [
+      3,
+      n05,
+      _UAKR,
+      0,
+      [_AKI2, _S, _UN],
+      [0, 0, 0],
+      2
+    ];
+    var UpdateAccountPasswordPolicyRequest$ = [
+      3,
+      n05,
+      _UAPPR,
+      0,
+      [_MPL, _RS, _RNeq, _RUC, _RLC, _AUTCP, _MPA, _PRP, _HE],
+      [1, 2, 2, 2, 2, 2, 1, 1, 2]
+    ];
+    var UpdateAssumeRolePolicyRequest$ = [
+      3,
+      n05,
+      _UARPR,
+      0,
+      [_RN, _PD],
+      [0, 0],
+      2
+    ];
+    var UpdateDelegationRequestRequest$ = [
+      3,
+      n05,
+      _UDRR,
+      0,
+      [_DRI, _No],
+      [0, 0],
+      1
+    ];
+    var UpdateGroupRequest$ = [
+      3,
+      n05,
+      _UGR,
+      0,
+      [_GN, _NPe, _NGN],
+      [0, 0, 0],
+      1
+    ];
+    var UpdateLoginProfileRequest$ = [
+      3,
+      n05,
+      _ULPR,
+      0,
+      [_UN, _Pas, _PRR],
+      [0, [() => passwordType, 0], 2],
+      1
+    ];
+    var UpdateOpenIDConnectProviderThumbprintRequest$ = [
+      3,
+      n05,
+      _UOIDCPTR,
+      0,
+      [_OIDCPA, _TL],
+      [0, 64 | 0],
+      2
+    ];
+    var UpdateRoleDescriptionRequest$ = [
+      3,
+      n05,
+      _URDR,
+      0,
+      [_RN, _D],
+      [0, 0],
+      2
+    ];
+    var UpdateRoleDescriptionResponse$ = [
+      3,
+      n05,
+      _URDRp,
+      0,
+      [_Ro],
+      [() => Role$]
+    ];
+    var UpdateRoleRequest$ = [
+      3,
+      n05,
+      _URRp,
+      0,
+      [_RN, _D, _MSD],
+      [0, 0, 1],
+      1
+    ];
+    var UpdateRoleResponse$ = [
+      3,
+      n05,
+      _URRpd,
+      0,
+      [],
+      []
+    ];
+    var UpdateSAMLProviderRequest$ = [
+      3,
+      n05,
+      _USAMLPRp,
+      0,
+      [_SAMLPA, _SAMLMD, _AEM, _APK, _RPK],
+      [0, 0, 0, [() => privateKeyType, 0], 0],
+      1
+    ];
+    var UpdateSAMLProviderResponse$ = [
+      3,
+      n05,
+      _USAMLPRpd,
+      0,
+      [_SAMLPA],
+      [0]
+    ];
+    var UpdateServerCertificateRequest$ = [
+      3,
+      n05,
+      _USCRp,
+      0,
+      [_SCN, _NPe, _NSCN],
+      [0, 0, 0],
+      1
+    ];
+    var UpdateServiceSpecificCredentialRequest$ = [
+      3,
+      n05,
+      _USSCR,
+      0,
+      [_SSCI, _S, _UN],
+      [0, 0, 0],
+      2
+    ];
+    var UpdateSigningCertificateRequest$ = [
+      3,
+      n05,
+      _USCRpd,
+      0,
+      [_CI, _S, _UN],
+      [0, 0, 0],
+      2
+    ];
+    var UpdateSSHPublicKeyRequest$ = [
+      3,
+      n05,
+      _USSHPKR,
+      0,
+      [_UN, _SSHPKI, _S],
+      [0, 0, 0],
+      3
+    ];
+    var UpdateUserRequest$ = [
+      3,
+      n05,
+      _UURp,
+      0,
+      [_UN, _NPe, _NUN],
+      [0, 0, 0],
+      1
+    ];
+    var UploadServerCertificateRequest$ = [
+      3,
+      n05,
+      _USCRpl,
+      0,
+      [_SCN, _CB, _PK, _Pa, _CC, _T2],
+      [0, 0, [() => privateKeyType, 0], 0, 0, () => tagListType2],
+      3
+    ];
+    var UploadServerCertificateResponse$ = [
+      3,
+      n05,
+      _USCRplo,
+      0,
+      [_SCM, _T2],
+      [() => ServerCertificateMetadata$, () => tagListType2]
+    ];
+    var UploadSigningCertificateRequest$ = [
+      3,
+      n05,
+      _USCRploa,
+      0,
+      [_CB, _UN],
+      [0, 0],
+      1
+    ];
+    var UploadSigningCertificateResponse$ = [
+      3,
+      n05,
+      _USCRpload,
+      0,
+      [_Cert],
+      [() => SigningCertificate$],
+      1
+    ];
+    var UploadSSHPublicKeyRequest$ = [
+      3,
+      n05,
+      _USSHPKRp,
+      0,
+      [_UN, _SSHPKB],
+      [0, 0],
+      2
+    ];
+    var UploadSSHPublicKeyResponse$ = [
+      3,
+      n05,
+      _USSHPKRpl,
+      0,
+      [_SSHPK],
+      [() => SSHPublicKey$]
+    ];
+    var User$ = [
+      3,
+      n05,
+      _Us,
+      0,
+      [_Pa, _UN, _UI, _A2, _CD, _PLU, _PB, _T2],
+      [0, 0, 0, 0, 4, 4, () => AttachedPermissionsBoundary$, () => tagListType2],
+      5
+    ];
+    var UserDetail$ = [
+      3,
+      n05,
+      _UDs,
+      0,
+      [_Pa, _UN, _UI, _A2, _CD, _UPL, _GL, _AMP, _PB, _T2],
+      [0, 0, 0, 0, 4, () => policyDetailListType, 64 | 0, () => attachedPoliciesListType, () => AttachedPermissionsBoundary$, () => tagListType2]
+    ];
+    var VirtualMFADevice$ = [
+      3,
+      n05,
+      _VMFAD,
+      0,
+      [_SNer, _BSS, _QRCPNG, _Us, _EDn, _T2],
+      [0, [() => BootstrapDatum, 0], [() => BootstrapDatum, 0], () => User$, 4, () => tagListType2],
+      1
+    ];
+    var __Unit = "unit";
+    var AccessDetails = [
+      1,
+      n05,
+      _ADc,
+      0,
+      () => AccessDetail$
+    ];
+    var accessKeyMetadataListType = [
+      1,
+      n05,
+      _aKMLT,
+      0,
+      () => AccessKeyMetadata$
+    ];
+    var attachedPoliciesListType = [
+      1,
+      n05,
+      _aPLT,
+      0,
+      () => AttachedPolicy$
+    ];
+    var certificateListType = [
+      1,
+      n05,
+      _cLT,
+      0,
+      () => SigningCertificate$
+    ];
+    var ContextEntryListType = [
+      1,
+      n05,
+      _CELT,
+      0,
+      () => ContextEntry$
+    ];
+    var delegationRequestsListType = [
+      1,
+      n05,
+      _dRLT,
+      0,
+      () => DelegationRequest$
+    ];
+    var entityDetailsListType = [
+      1,
+      n05,
+      _eDLT,
+      0,
+      () => EntityDetails$
+    ];
+    var EvaluationResultsListType = [
+      1,
+      n05,
+      _ERLT,
+      0,
+      () => EvaluationResult$
+    ];
+    var groupDetailListType = [
+      1,
+      n05,
+      _gDLT,
+      0,
+      () => GroupDetail$
+    ];
+    var groupListType = [
+      1,
+      n05,
+      _gLT,
+      0,
+      () => Group$
+    ];
+    var inlinePolicyTemplateListType = [
+      1,
+      n05,
+      _iPTLT,
+      0,
+      () => InlinePolicy$
+    ];
+    var instanceProfileListType = [
+      1,
+      n05,
+      _iPLT,
+      0,
+      () => InstanceProfile$
+    ];
+    var listPolicyGrantingServiceAccessResponseListType = [
+      1,
+      n05,
+      _lPGSARLT,
+      0,
+      () => ListPoliciesGrantingServiceAccessEntry$
+    ];
+    var ManagedPolicyDetailListType = [
+      1,
+      n05,
+      _MPDLT,
+      0,
+      () => ManagedPolicyDetail$
+    ];
+    var mfaDeviceListType = [
+      1,
+      n05,
+      _mDLT,
+      0,
+      () => MFADevice$
+    ];
+    var OpenIDConnectProviderListType = [
+      1,
+      n05,
+      _OIDCPLT,
+      0,
+      () => OpenIDConnectProviderListEntry$
+    ];
+    var OrganizationPolicyListType = [
+      1,
+      n05,
+      _OPLT,
+      0,
+      () => OrderedOrganizationPolicyType$
+    ];
+    var parametersDefinitionListType = [
+      1,
+      n05,
+      _pDLT2,
+      0,
+      () => ParameterDefinition$
+    ];
+    var policyDetailListType = [
+      1,
+      n05,
+      _pDLTo,
+      0,
+      () => PolicyDetail$
+    ];
+    var policyDocumentVersionListType = [
+      1,
+      n05,
+      _pDVLT,
+      0,
+      () => PolicyVersion$
+    ];
+    var PolicyExclusionsListType = [
+      1,
+      n05,
+      _PELT,
+      0,
+      () => PolicyIdentifier$
+    ];
+    var policyGrantingServiceAccessListType = [
+      1,
+      n05,
+      _pGSALT,
+      0,
+      () => PolicyGrantingServiceAccess$
+    ];
+    var PolicyGroupListType = [
+      1,
+      n05,
+      _PGLT,
+      0,
+      () => PolicyGroup$
+    ];
+    var policyListType = [
+      1,
+      n05,
+      _pLT,
+      0,
+      () => Policy$
+    ];
+    var policyParameterListType = [
+      1,
+      n05,
+      _pPLT,
+      0,
+      () => PolicyParameter$
+    ];
+    var PolicyRoleListType = [
+      1,
+      n05,
+      _PRLT,
+      0,
+      () => PolicyRole$
+    ];
+    var PolicyUserListType = [
+      1,
+      n05,
+      _PULT,
+      0,
+      () => PolicyUser$
+    ];
+    var privateKeyList = [
+      1,
+      n05,
+      _pKL,
+      0,
+      () => SAMLPrivateKey$
+    ];
+    var ResourceSpecificResultListType = [
+      1,
+      n05,
+      _RSRLT,
+      0,
+      () => ResourceSpecificResult$
+    ];
+    var roleDetailListType = [
+      1,
+      n05,
+      _rDLT,
+      0,
+      () => RoleDetail$
+    ];
+    var roleListType = [
+      1,
+      n05,
+      _rLT,
+      0,
+      () => Role$
+    ];
+    var RoleUsageListType = [
+      1,
+      n05,
+      _RULT,
+      0,
+      () => RoleUsageType$
+    ];
+    var SAMLProviderListType = [
+      1,
+      n05,
+      _SAMLPLT,
+      0,
+      () => SAMLProviderListEntry$
+    ];
+    var serverCertificateMetadataListType = [
+      1,
+      n05,
+      _sCMLT,
+      0,
+      () => ServerCertificateMetadata$
+    ];
+    var ServicesLastAccessed = [
+      1,
+      n05,
+      _SLA,
+      0,
+      () => ServiceLastAccessed$
+    ];
+    var ServiceSpecificCredentialsListType = [
+      1,
+      n05,
+      _SSCLT,
+      0,
+      () => ServiceSpecificCredentialMetadata$
+    ];
+    var SSHPublicKeyListType = [
+      1,
+      n05,
+      _SSHPKLT,
+      0,
+      () => SSHPublicKeyMetadata$
+    ];
+    var StatementListType = [
+      1,
+      n05,
+      _SLT,
+      0,
+      () => Statement$
+    ];
+    var tagListType2 = [
+      1,
+      n05,
+      _tLT2,
+      0,
+      () => Tag$2
+    ];
+    var tagTemplateListType = [
+      1,
+      n05,
+      _tTLT,
+      0,
+      () => TagTemplate$
+    ];
+    var TrackedActionsLastAccessed = [
+      1,
+      n05,
+      _TALA,
+      0,
+      () => TrackedActionLastAccessed$
+    ];
+    var userDetailListType = [
+      1,
+      n05,
+      _uDLT,
+      0,
+      () => UserDetail$
+    ];
+    var userListType = [
+      1,
+      n05,
+      _uLT,
+      0,
+      () => User$
+    ];
+    var virtualMFADeviceListType = [
+      1,
+      n05,
+      _vMFADLT,
+      0,
+      [
+        () => VirtualMFADevice$,
+        0
+      ]
+    ];
+    var mapStringReplacementValueEntry = [
+      2,
+      n05,
+      _mSRVE,
+      0,
+      0,
+      () => ReplacementValueEntry$
+    ];
+    var PolicyIdentifier$ = [
+      4,
+      n05,
+      _PIo,
+      0,
+      [_PT, _PA2, _IPIn],
+      [0, 0, () => InlinePolicyIdentifierType$]
+    ];
+    var AcceptDelegationRequest$ = [
+      9,
+      n05,
+      _ADR,
+      0,
+      () => AcceptDelegationRequestRequest$,
+      () => __Unit
+    ];
+    var AcquireRole$ = [
+      9,
+      n05,
+      _AR2,
+      0,
+      () => AcquireRoleRequest$,
+      () => AcquireRoleResponse$
+    ];
+    var AddClientIDToOpenIDConnectProvider$ = [
+      9,
+      n05,
+      _ACIDTOIDCP,
+      0,
+      () => AddClientIDToOpenIDConnectProviderRequest$,
+      () => __Unit
+    ];
+    var AddRoleToInstanceProfile$ = [
+      9,
+      n05,
+      _ARTIP,
+      0,
+      () => AddRoleToInstanceProfileRequest$,
+      () => __Unit
+    ];
+    var AddUserToGroup$ = [
+      9,
+      n05,
+      _AUTG,
+      0,
+      () => AddUserToGroupRequest$,
+      () => __Unit
+    ];
+    var AssociateDelegationRequest$ = [
+      9,
+      n05,
+      _ADRs,
+      0,
+      () => AssociateDelegationRequestRequest$,
+      () => __Unit
+    ];
+    var AttachGroupPolicy$ = [
+      9,
+      n05,
+      _AGP,
+      0,
+      () => AttachGroupPolicyRequest$,
+      () => __Unit
+    ];
+    var AttachRolePolicy$ = [
+      9,
+      n05,
+      _ARP,
+      0,
+      () => AttachRolePolicyRequest$,
+      () => __Unit
+    ];
+    var AttachUserPolicy$ = [
+      9,
+      n05,
+      _AUP,
+      0,
+      () => AttachUserPolicyRequest$,
+      () => __Unit
+    ];
+    var ChangePassword$ = [
+      9,
+      n05,
+      _CP,
+      0,
+      () => ChangePasswordRequest$,
+      () => __Unit
+    ];
+    var CreateAccessKey$ = [
+      9,
+      n05,
+      _CAK,
+      0,
+      () => CreateAccessKeyRequest$,
+      () => CreateAccessKeyResponse$
+    ];
+    var CreateAccountAlias$ = [
+      9,
+      n05,
+      _CAA,
+      0,
+      () => CreateAccountAliasRequest$,
+      () => __Unit
+    ];
+    var CreateDelegationRequest$ = [
+      9,
+      n05,
+      _CDR,
+      0,
+      () => CreateDelegationRequestRequest$,
+      () => CreateDelegationRequestResponse$
+    ];
+    var CreateGroup$ = [
+      9,
+      n05,
+      _CG,
+      0,
+      () => CreateGroupRequest$,
+      () => CreateGroupResponse$
+    ];
+    var CreateInstanceProfile$ = [
+      9,
+      n05,
+      _CIP,
+      0,
+      () => CreateInstanceProfileRequest$,
+      () => CreateInstanceProfileResponse$
+    ];
+    var CreateLoginProfile$ = [
+      9,
+      n05,
+      _CLP,
+      0,
+      () => CreateLoginProfileRequest$,
+      () => CreateLoginProfileResponse$
+    ];
+    var CreateOpenIDConnectProvider$ = [
+      9,
+      n05,
+      _COIDCP,
+      0,
+      () => CreateOpenIDConnectProviderRequest$,
+      () => CreateOpenIDConnectProviderResponse$
+    ];
+    var CreatePolicy$ = [
+      9,
+      n05,
+      _CPr,
+      0,
+      () => CreatePolicyRequest$,
+      () => CreatePolicyResponse$
+    ];
+    var CreatePolicyVersion$ = [
+      9,
+      n05,
+      _CPV,
+      0,
+      () => CreatePolicyVersionRequest$,
+      () => CreatePolicyVersionResponse$
+    ];
+    var CreateRole$ = [
+      9,
+      n05,
+      _CR,
+      0,
+      () => CreateRoleRequest$,
+      () => CreateRoleResponse$
+    ];
+    var CreateSAMLProvider$ = [
+      9,
+      n05,
+      _CSAMLP,
+      0,
+      () => CreateSAMLProviderRequest$,
+      () => CreateSAMLProviderResponse$
+    ];
+    var CreateServiceLinkedRole$ = [
+      9,
+      n05,
+      _CSLR,
+      0,
+      () => CreateServiceLinkedRoleRequest$,
+      () => CreateServiceLinkedRoleResponse$
+    ];
+    var CreateServiceSpecificCredential$ = [
+      9,
+      n05,
+      _CSSC,
+      0,
+      () => CreateServiceSpecificCredentialRequest$,
+      () => CreateServiceSpecificCredentialResponse$
+    ];
+    var CreateUser$ = [
+      9,
+      n05,
+      _CU,
+      0,
+      () => CreateUserRequest$,
+      () => CreateUserResponse$
+    ];
+    var CreateVirtualMFADevice$ = [
+      9,
+      n05,
+      _CVMFAD,
+      0,
+      () => CreateVirtualMFADeviceRequest$,
+      () => CreateVirtualMFADeviceResponse$
+    ];
+    var DeactivateMFADevice$ = [
+      9,
+      n05,
+      _DMFAD,
+      0,
+      () => DeactivateMFADeviceRequest$,
+      () => __Unit
+    ];
+    var DeleteAccessKey$ = [
+      9,
+      n05,
+      _DAK,
+      0,
+      () => DeleteAccessKeyRequest$,
+      () => __Unit
+    ];
+    var DeleteAccountAlias$ = [
+      9,
+      n05,
+      _DAA,
+      0,
+      () => DeleteAccountAliasRequest$,
+      () => __Unit
+    ];
+    var DeleteAccountPasswordPolicy$ = [
+      9,
+      n05,
+      _DAPP,
+      0,
+      () => __Unit,
+      () => __Unit
+    ];
+    var DeleteGroup$ = [
+      9,
+      n05,
+      _DG,
+      0,
+      () => DeleteGroupRequest$,
+      () => __Unit
+    ];
+    var DeleteGroupPolicy$ = [
+      9,
+      n05,
+      _DGP,
+      0,
+      () => DeleteGroupPolicyRequest$,
+      () => __Unit
+    ];
+    var DeleteInstanceProfile$ = [
+      9,
+      n05,
+      _DIP,
+      0,
+      () => DeleteInstanceProfileRequest$,
+      () => __Unit
+    ];
+    var DeleteLoginProfile$ = [
+      9,
+      n05,
+      _DLP,
+      0,
+      () => DeleteLoginProfileRequest$,
+      () => __Unit
+    ];
+    var DeleteOpenIDConnectProvider$ = [
+      9,
+      n05,
+      _DOIDCP,
+      0,
+      () => DeleteOpenIDConnectProviderRequest$,
+      () => __Unit
+    ];
+    var DeletePolicy$ = [
+      9,
+      n05,
+      _DPe,
+      0,
+      () => DeletePolicyRequest$,
+      () => __Unit
+    ];
+    var DeletePolicyVersion$ = [
+      9,
+      n05,
+      _DPV,
+      0,
+      () => DeletePolicyVersionRequest$,
+      () => __Unit
+    ];
+    var DeleteRole$ = [
+      9,
+      n05,
+      _DRel,
+      0,
+      () => DeleteRoleRequest$,
+      () => __Unit
+    ];
+    var DeleteRolePermissionsBoundary$ = [
+      9,
+      n05,
+      _DRPB,
+      0,
+      () => DeleteRolePermissionsBoundaryRequest$,
+      () => __Unit
+    ];
+    var DeleteRolePolicy$ = [
+      9,
+      n05,
+      _DRP,
+      0,
+      () => DeleteRolePolicyRequest$,
+      () => __Unit
+    ];
+    var DeleteSAMLProvider$ = [
+      9,
+      n05,
+      _DSAMLP,
+      0,
+      () => DeleteSAMLProviderRequest$,
+      () => __Unit
+    ];
+    var DeleteServerCertificate$ = [
+      9,
+      n05,
+      _DSC,
+      0,
+      () => DeleteServerCertificateRequest$,
+      () => __Unit
+    ];
+    var DeleteServiceLinkedRole$ = [
+      9,
+      n05,
+      _DSLR,
+      0,
+      () => DeleteServiceLinkedRoleRequest$,
+      () => DeleteServiceLinkedRoleResponse$
+    ];
+    var DeleteServiceSpecificCredential$ = [
+      9,
+      n05,
+      _DSSC,
+      0,
+      () => DeleteServiceSpecificCredentialRequest$,
+      () => __Unit
+    ];
+    var DeleteSigningCertificate$ = [
+      9,
+      n05,
+      _DSCe,
+      0,
+      () => DeleteSigningCertificateRequest$,
+      () => __Unit
+    ];
+    var DeleteSSHPublicKey$ = [
+      9,
+      n05,
+      _DSSHPK,
+      0,
+      () => DeleteSSHPublicKeyRequest$,
+      () => __Unit
+    ];
+    var DeleteUser$ = [
+      9,
+      n05,
+      _DU,
+      0,
+      () => DeleteUserRequest$,
+      () => __Unit
+    ];
+    var DeleteUserPermissionsBoundary$ = [
+      9,
+      n05,
+      _DUPB,
+      0,
+      () => DeleteUserPermissionsBoundaryRequest$,
+      () => __Unit
+    ];
+    var DeleteUserPolicy$ = [
+      9,
+      n05,
+      _DUP,
+      0,
+      () => DeleteUserPolicyRequest$,
+      () => __Unit
+    ];
+    var DeleteVirtualMFADevice$ = [
+      9,
+      n05,
+      _DVMFAD,
+      0,
+      () => DeleteVirtualMFADeviceRequest$,
+      () => __Unit
+    ];
+    var DetachGroupPolicy$ = [
+      9,
+      n05,
+      _DGPe,
+      0,
+      () => DetachGroupPolicyRequest$,
+      () => __Unit
+    ];
+    var DetachRolePolicy$ = [
+      9,
+      n05,
+      _DRPe,
+      0,
+      () => DetachRolePolicyRequest$,
+      () => __Unit
+    ];
+    var DetachUserPolicy$ = [
+      9,
+      n05,
+      _DUPe,
+      0,
+      () => DetachUserPolicyRequest$,
+      () => __Unit
+    ];
+    var DisableOrganizationsRootCredentialsManagement$ = [
+      9,
+      n05,
+      _DORCM,
+      0,
+      () => DisableOrganizationsRootCredentialsManagementRequest$,
+      () => DisableOrganizationsRootCredentialsManagementResponse$
+    ];
+    var DisableOrganizationsRootSessions$ = [
+      9,
+      n05,
+      _DORS,
+      0,
+      () => DisableOrganizationsRootSessionsRequest$,
+      () => DisableOrganizationsRootSessionsResponse$
+    ];
+    var DisableOutboundWebIdentityFederation$ = [
+      9,
+      n05,
+      _DOWIF,
+      0,
+      () => __Unit,
+      () => __Unit
+    ];
+    var EnableMFADevice$ = [
+      9,
+      n05,
+      _EMFAD,
+      0,
+      () => EnableMFADeviceRequest$,
+      () => __Unit
+    ];
+    var EnableOrganizationsRootCredentialsManagement$ = [
+      9,
+      n05,
+      _EORCM,
+      0,
+      () => EnableOrganizationsRootCredentialsManagementRequest$,
+      () => EnableOrganizationsRootCredentialsManagementResponse$
+    ];
+    var EnableOrganizationsRootSessions$ = [
+      9,
+      n05,
+      _EORS,
+      0,
+      () => EnableOrganizationsRootSessionsRequest$,
+      () => EnableOrganizationsRootSessionsResponse$
+    ];
+    var EnableOutboundWebIdentityFederation$ = [
+      9,
+      n05,
+      _EOWIF,
+      0,
+      () => __Unit,
+      () => EnableOutboundWebIdentityFederationResponse$
+    ];
+    var GenerateCredentialReport$ = [
+      9,
+      n05,
+      _GCR,
+      0,
+      () => __Unit,
+      () => GenerateCredentialReportResponse$
+    ];
+    var GenerateOrganizationsAccessReport$ = [
+      9,
+      n05,
+      _GOAR,
+      0,
+      () => GenerateOrganizationsAccessReportRequest$,
+      () => GenerateOrganizationsAccessReportResponse$
+    ];
+    var GenerateServiceLastAccessedDetails$ = [
+      9,
+      n05,
+      _GSLAD,
+      0,
+      () => GenerateServiceLastAccessedDetailsRequest$,
+      () => GenerateServiceLastAccessedDetailsResponse$
+    ];
+    var GetAccessKeyLastUsed$ = [
+      9,
+      n05,
+      _GAKLU,
+      0,
+      () => GetAccessKeyLastUsedRequest$,
+      () => GetAccessKeyLastUsedResponse$
+    ];
+    var GetAccountAuthorizationDetails$ = [
+      9,
+      n05,
+      _GAAD,
+      0,
+      () => GetAccountAuthorizationDetailsRequest$,
+      () => GetAccountAuthorizationDetailsResponse$
+    ];
+    var GetAccountPasswordPolicy$ = [
+      9,
+      n05,
+      _GAPP,
+      0,
+      () => __Unit,
+      () => GetAccountPasswordPolicyResponse$
+    ];
+    var GetAccountProperties$ = [
+      9,
+      n05,
+      _GAP,
+      0,
+      () => GetAccountPropertiesRequest$,
+      () => GetAccountPropertiesResponse$
+    ];
+    var GetAccountSummary$ = [
+      9,
+      n05,
+      _GAS,
+      0,
+      () => __Unit,
+      () => GetAccountSummaryResponse$
+    ];
+    var GetContextKeysForCustomPolicy$ = [
+      9,
+      n05,
+      _GCKFCP,
+      0,
+      () => GetContextKeysForCustomPolicyRequest$,
+      () => GetContextKeysForPolicyResponse$
+    ];
+    var GetContextKeysForPrincipalPolicy$ = [
+      9,
+      n05,
+      _GCKFPP,
+      0,
+      () => GetContextKeysForPrincipalPolicyRequest$,
+      () => GetContextKeysForPolicyResponse$
+    ];
+    var GetCredentialReport$ = [
+      9,
+      n05,
+      _GCRe,
+      0,
+      () => __Unit,
+      () => GetCredentialReportResponse$
+    ];
+    var GetDelegationRequest$ = [
+      9,
+      n05,
+      _GDR,
+      0,
+      () => GetDelegationRequestRequest$,
+      () => GetDelegationRequestResponse$
+    ];
+    var GetGroup$ = [
+      9,
+      n05,
+      _GG,
+      0,
+      () => GetGroupRequest$,
+      () => GetGroupResponse$
+    ];
+    var GetGroupPolicy$ = [
+      9,
+      n05,
+      _GGP,
+      0,
+      () => GetGroupPolicyRequest$,
+      () => GetGroupPolicyResponse$
+    ];
+    var GetHumanReadableSummary$ = [
+      9,
+      n05,
+      _GHRS,
+      0,
+      () => GetHumanReadableSummaryRequest$,
+      () => GetHumanReadableSummaryResponse$
+    ];
+    var GetInstanceProfile$ = [
+      9,
+      n05,
+      _GIP,
+      0,
+      () => GetInstanceProfileRequest$,
+      () => GetInstanceProfileResponse$
+    ];
+    var GetLoginProfile$ = [
+      9,
+      n05,
+      _GLP,
+      0,
+      () => GetLoginProfileRequest$,
+      () => GetLoginProfileResponse$
+    ];
+    var GetMFADevice$ = [
+      9,
+      n05,
+      _GMFAD,
+      0,
+      () => GetMFADeviceRequest$,
+      () => GetMFADeviceResponse$
+    ];
+    var GetOpenIDConnectProvider$ = [
+      9,
+      n05,
+      _GOIDCP,
+      0,
+      () => GetOpenIDConnectProviderRequest$,
+      () => GetOpenIDConnectProviderResponse$
+    ];
+    var GetOrganizationsAccessReport$ = [
+      9,
+      n05,
+      _GOARe,
+      0,
+      () => GetOrganizationsAccessReportRequest$,
+      () => GetOrganizationsAccessReportResponse$
+    ];
+    var GetOutboundWebIdentityFederationInfo$ = [
+      9,
+      n05,
+      _GOWIFI,
+      0,
+      () => __Unit,
+      () => GetOutboundWebIdentityFederationInfoResponse$
+    ];
+    var GetPolicy$ = [
+      9,
+      n05,
+      _GP,
+      0,
+      () => GetPolicyRequest$,
+      () => GetPolicyResponse$
+    ];
+    var GetPolicyVersion$ = [
+      9,
+      n05,
+      _GPV,
+      0,
+      () => GetPolicyVersionRequest$,
+      () => GetPolicyVersionResponse$
+    ];
+    var GetRole$ = [
+      9,
+      n05,
+      _GR,
+      0,
+      () => GetRoleRequest$,
+      () => GetRoleResponse$
+    ];
+    var GetRolePolicy$ = [
+      9,
+      n05,
+      _GRP,
+      0,
+      () => GetRolePolicyRequest$,
+      () => GetRolePolicyResponse$
+    ];
+    var GetRoleTemplateVersion$ = [
+      9,
+      n05,
+      _GRTV,
+      0,
+      () => GetRoleTemplateVersionRequest$,
+      () => GetRoleTemplateVersionResponse$
+    ];
+    var GetSAMLProvider$ = [
+      9,
+      n05,
+      _GSAMLP,
+      0,
+      () => GetSAMLProviderRequest$,
+      () => GetSAMLProviderResponse$
+    ];
+    var GetServerCertificate$ = [
+      9,
+      n05,
+      _GSC,
+      0,
+      () => GetServerCertificateRequest$,
+      () => GetServerCertificateResponse$
+    ];
+    var GetServiceLastAccessedDetails$ = [
+      9,
+      n05,
+      _GSLADe,
+      0,
+      () => GetServiceLastAccessedDetailsRequest$,
+      () => GetServiceLastAccessedDetailsResponse$
+    ];
+    var GetServiceLastAccessedDetailsWithEntities$ = [
+      9,
+      n05,
+      _GSLADWE,
+      0,
+      () => GetServiceLastAccessedDetailsWithEntitiesRequest$,
+      () => GetServiceLastAccessedDetailsWithEntitiesResponse$
+    ];
+    var GetServiceLinkedRoleDeletionStatus$ = [
+      9,
+      n05,
+      _GSLRDS,
+      0,
+      () => GetServiceLinkedRoleDeletionStatusRequest$,
+      () => GetServiceLinkedRoleDeletionStatusResponse$
+    ];
+    var GetSSHPublicKey$ = [
+      9,
+      n05,
+      _GSSHPK,
+      0,
+      () => GetSSHPublicKeyRequest$,
+      () => GetSSHPublicKeyResponse$
+    ];
+    var GetUser$ = [
+      9,
+      n05,
+      _GU,
+      0,
+      () => GetUserRequest$,
+      () => GetUserResponse$
+    ];
+    var GetUserPolicy$ = [
+      9,
+      n05,
+      _GUP,
+      0,
+      () => GetUserPolicyRequest$,
+      () => GetUserPolicyResponse$
+    ];
+    var ListAccessKeys$ = [
+      9,
+      n05,
+      _LAK,
+      0,
+      () => ListAccessKeysRequest$,
+      () => ListAccessKeysResponse$
+    ];
+    var ListAccountAliases$ = [
+      9,
+      n05,
+      _LAA,
+      0,
+      () => ListAccountAliasesRequest$,
+      () => ListAccountAliasesResponse$
+    ];
+    var ListAttachedGroupPolicies$ = [
+      9,
+      n05,
+      _LAGP,
+      0,
+      () => ListAttachedGroupPoliciesRequest$,
+      () => ListAttachedGroupPoliciesResponse$
+    ];
+    var ListAttachedRolePolicies$ = [
+      9,
+      n05,
+      _LARP,
+      0,
+      () => ListAttachedRolePoliciesRequest$,
+      () => ListAttachedRolePoliciesResponse$
+    ];
+    var ListAttachedUserPolicies$ = [
+      9,
+      n05,
+      _LAUP,
+      0,
+      () => ListAttachedUserPoliciesRequest$,
+      () => ListAttachedUserPoliciesResponse$
+    ];
+    var ListDelegationRequests$ = [
+      9,
+      n05,
+      _LDR,
+      0,
+      () => ListDelegationRequestsRequest$,
+      () => ListDelegationRequestsResponse$
+    ];
+    var ListEntitiesForPolicy$ = [
+      9,
+      n05,
+      _LEFP,
+      0,
+      () => ListEntitiesForPolicyRequest$,
+      () => ListEntitiesForPolicyResponse$
+    ];
+    var ListGroupPolicies$ = [
+      9,
+      n05,
+      _LGP,
+      0,
+      () => ListGroupPoliciesRequest$,
+      () => ListGroupPoliciesResponse$
+    ];
+    var ListGroups$ = [
+      9,
+      n05,
+      _LG,
+      0,
+      () => ListGroupsRequest$,
+      () => ListGroupsResponse$
+    ];
+    var ListGroupsForUser$ = [
+      9,
+      n05,
+      _LGFU,
+      0,
+      () => ListGroupsForUserRequest$,
+      () => ListGroupsForUserResponse$
+    ];
+    var ListInstanceProfiles$ = [
+      9,
+      n05,
+      _LIP,
+      0,
+      () => ListInstanceProfilesRequest$,
+      () => ListInstanceProfilesResponse$
+    ];
+    var ListInstanceProfilesForRole$ = [
+      9,
+      n05,
+      _LIPFR,
+      0,
+      () => ListInstanceProfilesForRoleRequest$,
+      () => ListInstanceProfilesForRoleResponse$
+    ];
+    var ListInstanceProfileTags$ = [
+      9,
+      n05,
+      _LIPT,
+      0,
+      () => ListInstanceProfileTagsRequest$,
+      () => ListInstanceProfileTagsResponse$
+    ];
+    var ListMFADevices$ = [
+      9,
+      n05,
+      _LMFAD,
+      0,
+      () => ListMFADevicesRequest$,
+      () => ListMFADevicesResponse$
+    ];
+    var ListMFADeviceTags$ = [
+      9,
+      n05,
+      _LMFADT,
+      0,
+      () => ListMFADeviceTagsRequest$,
+      () => ListMFADeviceTagsResponse$
+    ];
+    var ListOpenIDConnectProviders$ = [
+      9,
+      n05,
+      _LOIDCP,
+      0,
+      () => ListOpenIDConnectProvidersRequest$,
+      () => ListOpenIDConnectProvidersResponse$
+    ];
+    var ListOpenIDConnectProviderTags$ = [
+      9,
+      n05,
+      _LOIDCPT,
+      0,
+      () => ListOpenIDConnectProviderTagsRequest$,
+      () => ListOpenIDConnectProviderTagsResponse$
+    ];
+    var ListOrganizationsFeatures$ = [
+      9,
+      n05,
+      _LOF,
+      0,
+      () => ListOrganizationsFeaturesRequest$,
+      () => ListOrganizationsFeaturesResponse$
+    ];
+    var ListPolicies$ = [
+      9,
+      n05,
+      _LPi,
+      0,
+      () => ListPoliciesRequest$,
+      () => ListPoliciesResponse$
+    ];
+    var ListPoliciesGrantingServiceAccess$ = [
+      9,
+      n05,
+      _LPGSA,
+      0,
+      () => ListPoliciesGrantingServiceAccessRequest$,
+      () => ListPoliciesGrantingServiceAccessResponse$
+    ];
+    var ListPolicyTags$ = [
+      9,
+      n05,
+      _LPT,
+      0,
+      () => ListPolicyTagsRequest$,
+      () => ListPolicyTagsResponse$
+    ];
+    var ListPolicyVersions$ = [
+      9,
+      n05,
+      _LPV,
+      0,
+      () => ListPolicyVersionsRequest$,
+      () => ListPolicyVersionsResponse$
+    ];
+    var ListRolePolicies$ = [
+      9,
+      n05,
+      _LRP,
+      0,
+      () => ListRolePoliciesRequest$,
+      () => ListRolePoliciesResponse$
+    ];
+    var ListRoles$ = [
+      9,
+      n05,
+      _LR,
+      0,
+      () => ListRolesRequest$,
+      () => ListRolesResponse$
+    ];
+    var ListRoleTags$ = [
+      9,
+      n05,
+      _LRT,
+      0,
+      () => ListRoleTagsRequest$,
+      () => ListRoleTagsResponse$
+    ];
+    var ListSAMLProviders$ = [
+      9,
+      n05,
+      _LSAMLP,
+      0,
+      () => ListSAMLProvidersRequest$,
+      () => ListSAMLProvidersResponse$
+    ];
+    var ListSAMLProviderTags$ = [
+      9,
+      n05,
+      _LSAMLPT,
+      0,
+      () => ListSAMLProviderTagsRequest$,
+      () => ListSAMLProviderTagsResponse$
+    ];
+    var ListServerCertificates$ = [
+      9,
+      n05,
+      _LSC,
+      0,
+      () => ListServerCertificatesRequest$,
+      () => ListServerCertificatesResponse$
+    ];
+    var ListServerCertificateTags$ = [
+      9,
+      n05,
+      _LSCT,
+      0,
+      () => ListServerCertificateTagsRequest$,
+      () => ListServerCertificateTagsResponse$
+    ];
+    var ListServiceSpecificCredentials$ = [
+      9,
+      n05,
+      _LSSC,
+      0,
+      () => ListServiceSpecificCredentialsRequest$,
+      () => ListServiceSpecificCredentialsResponse$
+    ];
+    var ListSigningCertificates$ = [
+      9,
+      n05,
+      _LSCi,
+      0,
+      () => ListSigningCertificatesRequest$,
+      () => ListSigningCertificatesResponse$
+    ];
+    var ListSSHPublicKeys$ = [
+      9,
+      n05,
+      _LSSHPK,
+      0,
+      () => ListSSHPublicKeysRequest$,
+      () => ListSSHPublicKeysResponse$
+    ];
+    var ListUserPolicies$ = [
+      9,
+      n05,
+      _LUP,
+      0,
+      () => ListUserPoliciesRequest$,
+      () => ListUserPoliciesResponse$
+    ];
+    var ListUsers$ = [
+      9,
+      n05,
+      _LU,
+      0,
+      () => ListUsersRequest$,
+      () => ListUsersResponse$
+    ];
+    var ListUserTags$ = [
+      9,
+      n05,
+      _LUT,
+      0,
+      () => ListUserTagsRequest$,
+      () => ListUserTagsResponse$
+    ];
+    var ListVirtualMFADevices$ = [
+      9,
+      n05,
+      _LVMFAD,
+      0,
+      () => ListVirtualMFADevicesRequest$,
+      () => ListVirtualMFADevicesResponse$
+    ];
+    var PutAccountProperties$ = [
+      9,
+      n05,
+      _PAP,
+      0,
+      () => PutAccountPropertiesRequest$,
+      () => PutAccountPropertiesResponse$
+    ];
+    var PutGroupPolicy$ = [
+      9,
+      n05,
+      _PGP,
+      0,
+      () => PutGroupPolicyRequest$,
+      () => __Unit
+    ];
+    var PutRolePermissionsBoundary$ = [
+      9,
+      n05,
+      _PRPB,
+      0,
+      () => PutRolePermissionsBoundaryRequest$,
+      () => __Unit
+    ];
+    var PutRolePolicy$ = [
+      9,
+      n05,
+      _PRPu,
+      0,
+      () => PutRolePolicyRequest$,
+      () => __Unit
+    ];
+    var PutUserPermissionsBoundary$ = [
+      9,
+      n05,
+      _PUPB,
+      0,
+      () => PutUserPermissionsBoundaryRequest$,
+      () => __Unit
+    ];
+    var PutUserPolicy$ = [
+      9,
+      n05,
+      _PUP,
+      0,
+      () => PutUserPolicyRequest$,
+      () => __Unit
+    ];
+    var RejectDelegationRequest$ = [
+      9,
+      n05,
+      _RDR,
+      0,
+      () => RejectDelegationRequestRequest$,
+      () => __Unit
+    ];
+    var RemoveClientIDFromOpenIDConnectProvider$ = [
+      9,
+      n05,
+      _RCIDFOIDCP,
+      0,
+      () => RemoveClientIDFromOpenIDConnectProviderRequest$,
+      () => __Unit
+    ];
+    var RemoveRoleFromInstanceProfile$ = [
+      9,
+      n05,
+      _RRFIP,
+      0,
+      () => RemoveRoleFromInstanceProfileRequest$,
+      () => __Unit
+    ];
+    var RemoveUserFromGroup$ = [
+      9,
+      n05,
+      _RUFG,
+      0,
+      () => RemoveUserFromGroupRequest$,
+      () => __Unit
+    ];
+    var ResetServiceSpecificCredential$ = [
+      9,
+      n05,
+      _RSSC,
+      0,
+      () => ResetServiceSpecificCredentialRequest$,
+      () => ResetServiceSpecificCredentialResponse$
+    ];
+    var ResyncMFADevice$ = [
+      9,
+      n05,
+      _RMFAD,
+      0,
+      () => ResyncMFADeviceRequest$,
+      () => __Unit
+    ];
+    var SendDelegationToken$ = [
+      9,
+      n05,
+      _SDT,
+      0,
+      () => SendDelegationTokenRequest$,
+      () => __Unit
+    ];
+    var SetDefaultPolicyVersion$ = [
+      9,
+      n05,
+      _SDPV,
+      0,
+      () => SetDefaultPolicyVersionRequest$,
+      () => __Unit
+    ];
+    var SetSecurityTokenServicePreferences$ = [
+      9,
+      n05,
+      _SSTSP,
+      0,
+      () => SetSecurityTokenServicePreferencesRequest$,
+      () => __Unit
+    ];
+    var SimulateCustomPolicy$ = [
+      9,
+      n05,
+      _SCP,
+      0,
+      () => SimulateCustomPolicyRequest$,
+      () => SimulatePolicyResponse$
+    ];
+    var SimulatePrincipalPolicy$ = [
+      9,
+      n05,
+      _SPP,
+      0,
+      () => SimulatePrincipalPolicyRequest$,
+      () => SimulatePolicyResponse$
+    ];
+    var TagInstanceProfile$ = [
+      9,
+      n05,
+      _TIP,
+      0,
+      () => TagInstanceProfileRequest$,
+      () => __Unit
+    ];
+    var TagMFADevice$ = [
+      9,
+      n05,
+      _TMFAD,
+      0,
+      () => TagMFADeviceRequest$,
+      () => __Unit
+    ];
+    var TagOpenIDConnectProvider$ = [
+      9,
+      n05,
+      _TOIDCP,
+      0,
+      () => TagOpenIDConnectProviderRequest$,
+      () => __Unit
+    ];
+    var TagPolicy$ = [
+      9,
+      n05,
+      _TP,
+      0,
+      () => TagPolicyRequest$,
+      () => __Unit
+    ];
+    var TagRole$ = [
+      9,
+      n05,
+      _TR,
+      0,
+      () => TagRoleRequest$,
+      () => __Unit
+    ];
+    var TagSAMLProvider$ = [
+      9,
+      n05,
+      _TSAMLP,
+      0,
+      () => TagSAMLProviderRequest$,
+      () => __Unit
+    ];
+    var TagServerCertificate$ = [
+      9,
+      n05,
+      _TSC,
+      0,
+      () => TagServerCertificateRequest$,
+      () => __Unit
+    ];
+    var TagUser$ = [
+      9,
+      n05,
+      _TU,
+      0,
+      () => TagUserRequest$,
+      () => __Unit
+    ];
+    var UntagInstanceProfile$ = [
+      9,
+      n05,
+      _UIP,
+      0,
+      () => UntagInstanceProfileRequest$,
+      () => __Unit
+    ];
+    var UntagMFADevice$ = [
+      9,
+      n05,
+      _UMFAD,
+      0,
+      () => UntagMFADeviceRequest$,
+      () => __Unit
+    ];
+    var UntagOpenIDConnectProvider$ = [
+      9,
+      n05,
+      _UOIDCP,
+      0,
+      () => UntagOpenIDConnectProviderRequest$,
+      () => __Unit
+    ];
+    var UntagPolicy$ = [
+      9,
+      n05,
+      _UP,
+      0,
+      () => UntagPolicyRequest$,
+      () => __Unit
+    ];
+    var UntagRole$ = [
+      9,
+      n05,
+      _UR,
+      0,
+      () => UntagRoleRequest$,
+      () => __Unit
+    ];
+    var UntagSAMLProvider$ = [
+      9,
+      n05,
+      _USAMLP,
+      0,
+      () => UntagSAMLProviderRequest$,
+      () => __Unit
+    ];
+    var UntagServerCertificate$ = [
+      9,
+      n05,
+      _USC,
+      0,
+      () => UntagServerCertificateRequest$,
+      () => __Unit
+    ];
+    var UntagUser$ = [
+      9,
+      n05,
+      _UU,
+      0,
+      () => UntagUserRequest$,
+      () => __Unit
+    ];
+    var UpdateAccessKey$ = [
+      9,
+      n05,
+      _UAK,
+      0,
+      () => UpdateAccessKeyRequest$,
+      () => __Unit
+    ];
+    var UpdateAccountPasswordPolicy$ = [
+      9,
+      n05,
+      _UAPP,
+      0,
+      () => UpdateAccountPasswordPolicyRequest$,
+      () => __Unit
+    ];
+    var UpdateAssumeRolePolicy$ = [
+      9,
+      n05,
+      _UARP,
+      0,
+      () => UpdateAssumeRolePolicyRequest$,
+      () => __Unit
+    ];
+    var UpdateDelegationRequest$ = [
+      9,
+      n05,
+      _UDR,
+      0,
+      () => UpdateDelegationRequestRequest$,
+      () => __Unit
+    ];
+    var UpdateGroup$ = [
+      9,
+      n05,
+      _UG,
+      0,
+      () => UpdateGroupRequest$,
+      () => __Unit
+    ];
+    var UpdateLoginProfile$ = [
+      9,
+      n05,
+      _ULP,
+      0,
+      () => UpdateLoginProfileRequest$,
+      () => __Unit
+    ];
+    var UpdateOpenIDConnectProviderThumbprint$ = [
+      9,
+      n05,
+      _UOIDCPT,
+      0,
+      () => UpdateOpenIDConnectProviderThumbprintRequest$,
+      () => __Unit
+    ];
+    var UpdateRole$ = [
+      9,
+      n05,
+      _URp,
+      0,
+      () => UpdateRoleRequest$,
+      () => UpdateRoleResponse$
+    ];
+    var UpdateRoleDescription$ = [
+      9,
+      n05,
+      _URD,
+      0,
+      () => UpdateRoleDescriptionRequest$,
+      () => UpdateRoleDescriptionResponse$
+    ];
+    var UpdateSAMLProvider$ = [
+      9,
+      n05,
+      _USAMLPp,
+      0,
+      () => UpdateSAMLProviderRequest$,
+      () => UpdateSAMLProviderResponse$
+    ];
+    var UpdateServerCertificate$ = [
+      9,
+      n05,
+      _USCp,
+      0,
+      () => UpdateServerCertificateRequest$,
+      () => __Unit
+    ];
+    var UpdateServiceSpecificCredential$ = [
+      9,
+      n05,
+      _USSC,
+      0,
+      () => UpdateServiceSpecificCredentialRequest$,
+      () => __Unit
+    ];
+    var UpdateSigningCertificate$ = [
+      9,
+      n05,
+      _USCpd,
+      0,
+      () => UpdateSigningCertificateRequest$,
+      () => __Unit
+    ];
+    var UpdateSSHPublicKey$ = [
+      9,
+      n05,
+      _USSHPK,
+      0,
+      () => UpdateSSHPublicKeyRequest$,
+      () => __Unit
+    ];
+    var UpdateUser$ = [
+      9,
+      n05,
+      _UUp,
+      0,
+      () => UpdateUserRequest$,
+      () => __Unit
+    ];
+    var UploadServerCertificate$ = [
+      9,
+      n05,
+      _USCpl,
+      0,
+      () => UploadServerCertificateRequest$,
+      () => UploadServerCertificateResponse$
+    ];
+    var UploadSigningCertificate$ = [
+      9,
+      n05,
+      _USCplo,
+      0,
+      () => UploadSigningCertificateRequest$,
+      () => UploadSigningCertificateResponse$
+    ];
+    var UploadSSHPublicKey$ = [
+      9,
+      n05,
+      _USSHPKp,
+      0,
+      () => UploadSSHPublicKeyRequest$,
+      () => UploadSSHPublicKeyResponse$
+    ];
+    var getRuntimeConfig$1 = (config) => {
+      return {
+        apiVersion: "2010-05-08",
+        base64Decoder: config?.base64Decoder ?? fromBase642,
+        base64Encoder: config?.base64Encoder ?? toBase643,
+        disableHostPrefix: config?.disableHostPrefix ?? false,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver5,
+        extensions: config?.extensions ?? [],
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultIAMHttpAuthSchemeProvider,
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+          {
+            schemeId: "aws.auth#sigv4",
+            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+            signer: new AwsSdkSigV4Signer2()
+          }
+        ],
+        logger: config?.logger ?? new NoOpLogger2(),
+        protocol: config?.protocol ?? AwsQueryProtocol2,
+        protocolSettings: config?.protocolSettings ?? {
+          defaultNamespace: "com.amazonaws.iam",
+          errorTypeRegistries: errorTypeRegistries5,
+          xmlNamespace: "https://iam.amazonaws.com/doc/2010-05-08/",
+          version: "2010-05-08",
+          serviceTarget: "AWSIdentityManagementV20100508"
+        },
+        serviceId: config?.serviceId ?? "IAM",
+        sha256: config?.sha256 ?? Sha256,
+        urlParser: config?.urlParser ?? parseUrl2,
+        utf8Decoder: config?.utf8Decoder ?? fromUtf83,
+        utf8Encoder: config?.utf8Encoder ?? toUtf83
+      };
+    };
+    var getRuntimeConfig9 = (config) => {
+      emitWarningIfUnsupportedVersion3(process.version);
+      const defaultsMode = resolveDefaultsModeConfig2(config);
+      const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode2);
+      const clientSharedValues = getRuntimeConfig$1(config);
+      emitWarningIfUnsupportedVersion$1(process.version);
+      const loaderConfig = {
+        profile: config?.profile,
+        logger: clientSharedValues.logger
+      };
+      return {
+        ...clientSharedValues,
+        ...config,
+        runtime: "node",
+        defaultsMode,
+        authSchemePreference: config?.authSchemePreference ?? loadConfig2(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2, loaderConfig),
+        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength2,
+        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+        defaultSocketTimeout: getDefaultSocketTimeout2(config?.requestHandler, 3e5),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider2({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
+        maxAttempts: config?.maxAttempts ?? loadConfig2(NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, config),
+        region: config?.region ?? loadConfig2(NODE_REGION_CONFIG_OPTIONS2, { ...NODE_REGION_CONFIG_FILE_OPTIONS2, ...loaderConfig }),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        retryMode: config?.retryMode ?? loadConfig2({
+          ...NODE_RETRY_MODE_CONFIG_OPTIONS2,
+          default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE2
+        }, config),
+        streamCollector: config?.streamCollector ?? streamCollector7,
+        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig2(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig2(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        userAgentAppId: config?.userAgentAppId ?? loadConfig2(NODE_APP_ID_CONFIG_OPTIONS2, loaderConfig)
+      };
+    };
+    var getHttpAuthExtensionConfiguration5 = (runtimeConfig) => {
+      const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+      let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+      let _credentials = runtimeConfig.credentials;
+      return {
+        setHttpAuthScheme(httpAuthScheme) {
+          const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+          if (index === -1) {
+            _httpAuthSchemes.push(httpAuthScheme);
+          } else {
+            _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+          }
+        },
+        httpAuthSchemes() {
+          return _httpAuthSchemes;
+        },
+        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+          _httpAuthSchemeProvider = httpAuthSchemeProvider;
+        },
+        httpAuthSchemeProvider() {
+          return _httpAuthSchemeProvider;
+        },
+        setCredentials(credentials) {
+          _credentials = credentials;
+        },
+        credentials() {
+          return _credentials;
+        }
+      };
+    };
+    var resolveHttpAuthRuntimeConfig5 = (config) => {
+      return {
+        httpAuthSchemes: config.httpAuthSchemes(),
+        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+        credentials: config.credentials()
+      };
+    };
+    var resolveRuntimeExtensions5 = (runtimeConfig, extensions) => {
+      const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration2(runtimeConfig), getDefaultExtensionConfiguration2(runtimeConfig), getHttpHandlerExtensionConfiguration2(runtimeConfig), getHttpAuthExtensionConfiguration5(runtimeConfig));
+      extensions.forEach((extension) => extension.configure(extensionConfiguration));
+      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration2(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig2(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
+    };
+    var IAMClient2 = class extends Client2 {
+      config;
+      constructor(...[configuration]) {
+        const _config_0 = getRuntimeConfig9(configuration || {});
+        super(_config_0);
+        this.initConfig = _config_0;
+        const _config_1 = resolveClientEndpointParameters5(_config_0);
+        const _config_2 = resolveUserAgentConfig2(_config_1);
+        const _config_3 = resolveRetryConfig2(_config_2);
+        const _config_4 = resolveRegionConfig2(_config_3);
+        const _config_5 = resolveHostHeaderConfig2(_config_4);
+        const _config_6 = resolveEndpointConfig2(_config_5);
+        const _config_7 = resolveHttpAuthSchemeConfig5(_config_6);
+        const _config_8 = resolveRuntimeExtensions5(_config_7, configuration?.extensions || []);
+        this.config = _config_8;
+        this.middlewareStack.use(getSchemaSerdePlugin2(this.config));
+        this.middlewareStack.use(getUserAgentPlugin2(this.config));
+        this.middlewareStack.use(getRetryPlugin2(this.config));
+        this.middlewareStack.use(getContentLengthPlugin2(this.config));
+        this.middlewareStack.use(getHostHeaderPlugin2(this.config));
+        this.middlewareStack.use(getLoggerPlugin2(this.config));
+        this.middlewareStack.use(getRecursionDetectionPlugin2(this.config));
+        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin2(this.config, {
+          httpAuthSchemeParametersProvider: defaultIAMHttpAuthSchemeParametersProvider,
+          identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig2({
+            "aws.auth#sigv4": config.credentials
+          })
+        }));
+        this.middlewareStack.use(getHttpSigningPlugin2(this.config));
+      }
+      destroy() {
+        super.destroy();
+      }
+    };
+    var command5 = makeBuilder2(commonParams5, "AWSIdentityManagementV20100508", "IAMClient", getEndpointPlugin2);
+    var _ep05 = {};
+    var _mw05 = (Command2, cs, config, o4) => [];
+    var AcceptDelegationRequestCommand = class extends command5(_ep05, _mw05, "AcceptDelegationRequest", AcceptDelegationRequest$) {
+    };
+    var AcquireRoleCommand = class extends command5(_ep05, _mw05, "AcquireRole", AcquireRole$) {
+    };
+    var AddClientIDToOpenIDConnectProviderCommand = class extends command5(_ep05, _mw05, "AddClientIDToOpenIDConnectProvider", AddClientIDToOpenIDConnectProvider$) {
+    };
+    var AddRoleToInstanceProfileCommand = class extends command5(_ep05, _mw05, "AddRoleToInstanceProfile", AddRoleToInstanceProfile$) {
+    };
+    var AddUserToGroupCommand = class extends command5(_ep05, _mw05, "AddUserToGroup", AddUserToGroup$) {
+    };
+    var AssociateDelegationRequestCommand = class extends command5(_ep05, _mw05, "AssociateDelegationRequest", AssociateDelegationRequest$) {
+    };
+    var AttachGroupPolicyCommand = class extends command5(_ep05, _mw05, "AttachGroupPolicy", AttachGroupPolicy$) {
+    };
+    var AttachRolePolicyCommand = class extends command5(_ep05, _mw05, "AttachRolePolicy", AttachRolePolicy$) {
+    };
+    var AttachUserPolicyCommand = class extends command5(_ep05, _mw05, "AttachUserPolicy", AttachUserPolicy$) {
+    };
+    var ChangePasswordCommand = class extends command5(_ep05, _mw05, "ChangePassword", ChangePassword$) {
+    };
+    var CreateAccessKeyCommand = class extends command5(_ep05, _mw05, "CreateAccessKey", CreateAccessKey$) {
+    };
+    var CreateAccountAliasCommand = class extends command5(_ep05, _mw05, "CreateAccountAlias", CreateAccountAlias$) {
+    };
+    var CreateDelegationRequestCommand = class extends command5(_ep05, _mw05, "CreateDelegationRequest", CreateDelegationRequest$) {
+    };
+    var CreateGroupCommand = class extends command5(_ep05, _mw05, "CreateGroup", CreateGroup$) {
+    };
+    var CreateInstanceProfileCommand = class extends command5(_ep05, _mw05, "CreateInstanceProfile", CreateInstanceProfile$) {
+    };
+    var CreateLoginProfileCommand = class extends command5(_ep05, _mw05, "CreateLoginProfile", CreateLoginProfile$) {
+    };
+    var CreateOpenIDConnectProviderCommand2 = class extends command5(_ep05, _mw05, "CreateOpenIDConnectProvider", CreateOpenIDConnectProvider$) {
+    };
+    var CreatePolicyCommand = class extends command5(_ep05, _mw05, "CreatePolicy", CreatePolicy$) {
+    };
+    var CreatePolicyVersionCommand = class extends command5(_ep05, _mw05, "CreatePolicyVersion", CreatePolicyVersion$) {
+    };
+    var CreateRoleCommand = class extends command5(_ep05, _mw05, "CreateRole", CreateRole$) {
+    };
+    var CreateSAMLProviderCommand = class extends command5(_ep05, _mw05, "CreateSAMLProvider", CreateSAMLProvider$) {
+    };
+    var CreateServiceLinkedRoleCommand = class extends command5(_ep05, _mw05, "CreateServiceLinkedRole", CreateServiceLinkedRole$) {
+    };
+    var CreateServiceSpecificCredentialCommand = class extends command5(_ep05, _mw05, "CreateServiceSpecificCredential", CreateServiceSpecificCredential$) {
+    };
+    var CreateUserCommand = class extends command5(_ep05, _mw05, "CreateUser", CreateUser$) {
+    };
+    var CreateVirtualMFADeviceCommand = class extends command5(_ep05, _mw05, "CreateVirtualMFADevice", CreateVirtualMFADevice$) {
+    };
+    var DeactivateMFADeviceCommand = class extends command5(_ep05, _mw05, "DeactivateMFADevice", DeactivateMFADevice$) {
+    };
+    var DeleteAccessKeyCommand = class extends command5(_ep05, _mw05, "DeleteAccessKey", DeleteAccessKey$) {
+    };
+    var DeleteAccountAliasCommand = class extends command5(_ep05, _mw05, "DeleteAccountAlias", DeleteAccountAlias$) {
+    };
+    var DeleteAccountPasswordPolicyCommand = class extends command5(_ep05, _mw05, "DeleteAccountPasswordPolicy", DeleteAccountPasswordPolicy$) {
+    };
+    var DeleteGroupCommand = class extends command5(_ep05, _mw05, "DeleteGroup", DeleteGroup$) {
+    };
+    var DeleteGroupPolicyCommand = class extends command5(_ep05, _mw05, "DeleteGroupPolicy", DeleteGroupPolicy$) {
+    };
+    var DeleteInstanceProfileCommand = class extends command5(_ep05, _mw05, "DeleteInstanceProfile", DeleteInstanceProfile$) {
+    };
+    var DeleteLoginProfileCommand = class extends command5(_ep05, _mw05, "DeleteLoginProfile", DeleteLoginProfile$) {
+    };
+    var DeleteOpenIDConnectProviderCommand = class extends command5(_ep05, _mw05, "DeleteOpenIDConnectProvider", DeleteOpenIDConnectProvider$) {
+    };
+    var DeletePolicyCommand = class extends command5(_ep05, _mw05, "DeletePolicy", DeletePolicy$) {
+    };
+    var DeletePolicyVersionCommand = class extends command5(_ep05, _mw05, "DeletePolicyVersion", DeletePolicyVersion$) {
+    };
+    var DeleteRoleCommand = class extends command5(_ep05, _mw05, "DeleteRole", DeleteRole$) {
+    };
+    var DeleteRolePermissionsBoundaryCommand = class extends command5(_ep05, _mw05, "DeleteRolePermissionsBoundary", DeleteRolePermissionsBoundary$) {
+    };
+    var DeleteRolePolicyCommand = class extends command5(_ep05, _mw05, "DeleteRolePolicy", DeleteRolePolicy$) {
+    };
+    var DeleteSAMLProviderCommand = class extends command5(_ep05, _mw05, "DeleteSAMLProvider", DeleteSAMLProvider$) {
+    };
+    var DeleteServerCertificateCommand = class extends command5(_ep05, _mw05, "DeleteServerCertificate", DeleteServerCertificate$) {
+    };
+    var DeleteServiceLinkedRoleCommand = class extends command5(_ep05, _mw05, "DeleteServiceLinkedRole", DeleteServiceLinkedRole$) {
+    };
+    var DeleteServiceSpecificCredentialCommand = class extends command5(_ep05, _mw05, "DeleteServiceSpecificCredential", DeleteServiceSpecificCredential$) {
+    };
+    var DeleteSigningCertificateCommand = class extends command5(_ep05, _mw05, "DeleteSigningCertificate", DeleteSigningCertificate$) {
+    };
+    var DeleteSSHPublicKeyCommand = class extends command5(_ep05, _mw05, "DeleteSSHPublicKey", DeleteSSHPublicKey$) {
+    };
+    var DeleteUserCommand = class extends command5(_ep05, _mw05, "DeleteUser", DeleteUser$) {
+    };
+    var DeleteUserPermissionsBoundaryCommand = class extends command5(_ep05, _mw05, "DeleteUserPermissionsBoundary", DeleteUserPermissionsBoundary$) {
+    };
+    var DeleteUserPolicyCommand = class extends command5(_ep05, _mw05, "DeleteUserPolicy", DeleteUserPolicy$) {
+    };
+    var DeleteVirtualMFADeviceCommand = class extends command5(_ep05, _mw05, "DeleteVirtualMFADevice", DeleteVirtualMFADevice$) {
+    };
+    var DetachGroupPolicyCommand = class extends command5(_ep05, _mw05, "DetachGroupPolicy", DetachGroupPolicy$) {
+    };
+    var DetachRolePolicyCommand = class extends command5(_ep05, _mw05, "DetachRolePolicy", DetachRolePolicy$) {
+    };
+    var DetachUserPolicyCommand = class extends command5(_ep05, _mw05, "DetachUserPolicy", DetachUserPolicy$) {
+    };
+    var DisableOrganizationsRootCredentialsManagementCommand = class extends command5(_ep05, _mw05, "DisableOrganizationsRootCredentialsManagement", DisableOrganizationsRootCredentialsManagement$) {
+    };
+    var DisableOrganizationsRootSessionsCommand = class extends command5(_ep05, _mw05, "DisableOrganizationsRootSessions", DisableOrganizationsRootSessions$) {
+    };
+    var DisableOutboundWebIdentityFederationCommand = class extends command5(_ep05, _mw05, "DisableOutboundWebIdentityFederation", DisableOutboundWebIdentityFederation$) {
+    };
+    var EnableMFADeviceCommand = class extends command5(_ep05, _mw05, "EnableMFADevice", EnableMFADevice$) {
+    };
+    var EnableOrganizationsRootCredentialsManagementCommand = class extends command5(_ep05, _mw05, "EnableOrganizationsRootCredentialsManagement", EnableOrganizationsRootCredentialsManagement$) {
+    };
+    var EnableOrganizationsRootSessionsCommand = class extends command5(_ep05, _mw05, "EnableOrganizationsRootSessions", EnableOrganizationsRootSessions$) {
+    };
+    var EnableOutboundWebIdentityFederationCommand = class extends command5(_ep05, _mw05, "EnableOutboundWebIdentityFederation", EnableOutboundWebIdentityFederation$) {
+    };
+    var GenerateCredentialReportCommand = class extends command5(_ep05, _mw05, "GenerateCredentialReport", GenerateCredentialReport$) {
+    };
+    var GenerateOrganizationsAccessReportCommand = class extends command5(_ep05, _mw05, "GenerateOrganizationsAccessReport", GenerateOrganizationsAccessReport$) {
+    };
+    var GenerateServiceLastAccessedDetailsCommand = class extends command5(_ep05, _mw05, "GenerateServiceLastAccessedDetails", GenerateServiceLastAccessedDetails$) {
+    };
+    var GetAccessKeyLastUsedCommand = class extends command5(_ep05, _mw05, "GetAccessKeyLastUsed", GetAccessKeyLastUsed$) {
+    };
+    var GetAccountAuthorizationDetailsCommand = class extends command5(_ep05, _mw05, "GetAccountAuthorizationDetails", GetAccountAuthorizationDetails$) {
+    };
+    var GetAccountPasswordPolicyCommand = class extends command5(_ep05, _mw05, "GetAccountPasswordPolicy", GetAccountPasswordPolicy$) {
+    };
+    var GetAccountPropertiesCommand = class extends command5(_ep05, _mw05, "GetAccountProperties", GetAccountProperties$) {
+    };
+    var GetAccountSummaryCommand = class extends command5(_ep05, _mw05, "GetAccountSummary", GetAccountSummary$) {
+    };
+    var GetContextKeysForCustomPolicyCommand = class extends command5(_ep05, _mw05, "GetContextKeysForCustomPolicy", GetContextKeysForCustomPolicy$) {
+    };
+    var GetContextKeysForPrincipalPolicyCommand = class extends command5(_ep05, _mw05, "GetContextKeysForPrincipalPolicy", GetContextKeysForPrincipalPolicy$) {
+    };
+    var GetCredentialReportCommand = class extends command5(_ep05, _mw05, "GetCredentialReport", GetCredentialReport$) {
+    };
+    var GetDelegationRequestCommand = class extends command5(_ep05, _mw05, "GetDelegationRequest", GetDelegationRequest$) {
+    };
+    var GetGroupCommand = class extends command5(_ep05, _mw05, "GetGroup", GetGroup$) {
+    };
+    var GetGroupPolicyCommand = class extends command5(_ep05, _mw05, "GetGroupPolicy", GetGroupPolicy$) {
+    };
+    var GetHumanReadableSummaryCommand = class extends command5(_ep05, _mw05, "GetHumanReadableSummary", GetHumanReadableSummary$) {
+    };
+    var GetInstanceProfileCommand = class extends command5(_ep05, _mw05, "GetInstanceProfile", GetInstanceProfile$) {
+    };
+    var GetLoginProfileCommand = class extends command5(_ep05, _mw05, "GetLoginProfile", GetLoginProfile$) {
+    };
+    var GetMFADeviceCommand = class extends command5(_ep05, _mw05, "GetMFADevice", GetMFADevice$) {
+    };
+    var GetOpenIDConnectProviderCommand = class extends command5(_ep05, _mw05, "GetOpenIDConnectProvider", GetOpenIDConnectProvider$) {
+    };
+    var GetOrganizationsAccessReportCommand = class extends command5(_ep05, _mw05, "GetOrganizationsAccessReport", GetOrganizationsAccessReport$) {
+    };
+    var GetOutboundWebIdentityFederationInfoCommand = class extends command5(_ep05, _mw05, "GetOutboundWebIdentityFederationInfo", GetOutboundWebIdentityFederationInfo$) {
+    };
+    var GetPolicyCommand = class extends command5(_ep05, _mw05, "GetPolicy", GetPolicy$) {
+    };
+    var GetPolicyVersionCommand = class extends command5(_ep05, _mw05, "GetPolicyVersion", GetPolicyVersion$) {
+    };
+    var GetRoleCommand = class extends command5(_ep05, _mw05, "GetRole", GetRole$) {
+    };
+    var GetRolePolicyCommand = class extends command5(_ep05, _mw05, "GetRolePolicy", GetRolePolicy$) {
+    };
+    var GetRoleTemplateVersionCommand = class extends command5(_ep05, _mw05, "GetRoleTemplateVersion", GetRoleTemplateVersion$) {
+    };
+    var GetSAMLProviderCommand = class extends command5(_ep05, _mw05, "GetSAMLProvider", GetSAMLProvider$) {
+    };
+    var GetServerCertificateCommand = class extends command5(_ep05, _mw05, "GetServerCertificate", GetServerCertificate$) {
+    };
+    var GetServiceLastAccessedDetailsCommand = class extends command5(_ep05, _mw05, "GetServiceLastAccessedDetails", GetServiceLastAccessedDetails$) {
+    };
+    var GetServiceLastAccessedDetailsWithEntitiesCommand = class extends command5(_ep05, _mw05, "GetServiceLastAccessedDetailsWithEntities", GetServiceLastAccessedDetailsWithEntities$) {
+    };
+    var GetServiceLinkedRoleDeletionStatusCommand = class extends command5(_ep05, _mw05, "GetServiceLinkedRoleDeletionStatus", GetServiceLinkedRoleDeletionStatus$) {
+    };
+    var GetSSHPublicKeyCommand = class extends command5(_ep05, _mw05, "GetSSHPublicKey", GetSSHPublicKey$) {
+    };
+    var GetUserCommand = class extends command5(_ep05, _mw05, "GetUser", GetUser$) {
+    };
+    var GetUserPolicyCommand = class extends command5(_ep05, _mw05, "GetUserPolicy", GetUserPolicy$) {
+    };
+    var ListAccessKeysCommand = class extends command5(_ep05, _mw05, "ListAccessKeys", ListAccessKeys$) {
+    };
+    var ListAccountAliasesCommand = class extends command5(_ep05, _mw05, "ListAccountAliases", ListAccountAliases$) {
+    };
+    var ListAttachedGroupPoliciesCommand = class extends command5(_ep05, _mw05, "ListAttachedGroupPolicies", ListAttachedGroupPolicies$) {
+    };
+    var ListAttachedRolePoliciesCommand = class extends command5(_ep05, _mw05, "ListAttachedRolePolicies", ListAttachedRolePolicies$) {
+    };
+    var ListAttachedUserPoliciesCommand = class extends command5(_ep05, _mw05, "ListAttachedUserPolicies", ListAttachedUserPolicies$) {
+    };
+    var ListDelegationRequestsCommand = class extends command5(_ep05, _mw05, "ListDelegationRequests", ListDelegationRequests$) {
+    };
+    var ListEntitiesForPolicyCommand = class extends command5(_ep05, _mw05, "ListEntitiesForPolicy", ListEntitiesForPolicy$) {
+    };
+    var ListGroupPoliciesCommand = class extends command5(_ep05, _mw05, "ListGroupPolicies", ListGroupPolicies$) {
+    };
+    var ListGroupsCommand = class extends command5(_ep05, _mw05, "ListGroups", ListGroups$) {
+    };
+    var ListGroupsForUserCommand = class extends command5(_ep05, _mw05, "ListGroupsForUser", ListGroupsForUser$) {
+    };
+    var ListInstanceProfilesCommand = class extends command5(_ep05, _mw05, "ListInstanceProfiles", ListInstanceProfiles$) {
+    };
+    var ListInstanceProfilesForRoleCommand = class extends command5(_ep05, _mw05, "ListInstanceProfilesForRole", ListInstanceProfilesForRole$) {
+    };
+    var ListInstanceProfileTagsCommand = class extends command5(_ep05, _mw05, "ListInstanceProfileTags", ListInstanceProfileTags$) {
+    };
+    var ListMFADevicesCommand = class extends command5(_ep05, _mw05, "ListMFADevices", ListMFADevices$) {
+    };
+    var ListMFADeviceTagsCommand = class extends command5(_ep05, _mw05, "ListMFADeviceTags", ListMFADeviceTags$) {
+    };
+    var ListOpenIDConnectProvidersCommand2 = class extends command5(_ep05, _mw05, "ListOpenIDConnectProviders", ListOpenIDConnectProviders$) {
+    };
+    var ListOpenIDConnectProviderTagsCommand = class extends command5(_ep05, _mw05, "ListOpenIDConnectProviderTags", ListOpenIDConnectProviderTags$) {
+    };
+    var ListOrganizationsFeaturesCommand = class extends command5(_ep05, _mw05, "ListOrganizationsFeatures", ListOrganizationsFeatures$) {
+    };
+    var ListPoliciesCommand = class extends command5(_ep05, _mw05, "ListPolicies", ListPolicies$) {
+    };
+    var ListPoliciesGrantingServiceAccessCommand = class extends command5(_ep05, _mw05, "ListPoliciesGrantingServiceAccess", ListPoliciesGrantingServiceAccess$) {
+    };
+    var ListPolicyTagsCommand = class extends command5(_ep05, _mw05, "ListPolicyTags", ListPolicyTags$) {
+    };
+    var ListPolicyVersionsCommand = class extends command5(_ep05, _mw05, "ListPolicyVersions", ListPolicyVersions$) {
+    };
+    var ListRolePoliciesCommand = class extends command5(_ep05, _mw05, "ListRolePolicies", ListRolePolicies$) {
+    };
+    var ListRolesCommand = class extends command5(_ep05, _mw05, "ListRoles", ListRoles$) {
+    };
+    var ListRoleTagsCommand = class extends command5(_ep05, _mw05, "ListRoleTags", ListRoleTags$) {
+    };
+    var ListSAMLProvidersCommand = class extends command5(_ep05, _mw05, "ListSAMLProviders", ListSAMLProviders$) {
+    };
+    var ListSAMLProviderTagsCommand = class extends command5(_ep05, _mw05, "ListSAMLProviderTags", ListSAMLProviderTags$) {
+    };
+    var ListServerCertificatesCommand = class extends command5(_ep05, _mw05, "ListServerCertificates", ListServerCertificates$) {
+    };
+    var ListServerCertificateTagsCommand = class extends command5(_ep05, _mw05, "ListServerCertificateTags", ListServerCertificateTags$) {
+    };
+    var ListServiceSpecificCredentialsCommand = class extends command5(_ep05, _mw05, "ListServiceSpecificCredentials", ListServiceSpecificCredentials$) {
+    };
+    var ListSigningCertificatesCommand = class extends command5(_ep05, _mw05, "ListSigningCertificates", ListSigningCertificates$) {
+    };
+    var ListSSHPublicKeysCommand = class extends command5(_ep05, _mw05, "ListSSHPublicKeys", ListSSHPublicKeys$) {
+    };
+    var ListUserPoliciesCommand = class extends command5(_ep05, _mw05, "ListUserPolicies", ListUserPolicies$) {
+    };
+    var ListUsersCommand = class extends command5(_ep05, _mw05, "ListUsers", ListUsers$) {
+    };
+    var ListUserTagsCommand = class extends command5(_ep05, _mw05, "ListUserTags", ListUserTags$) {
+    };
+    var ListVirtualMFADevicesCommand = class extends command5(_ep05, _mw05, "ListVirtualMFADevices", ListVirtualMFADevices$) {
+    };
+    var PutAccountPropertiesCommand = class extends command5(_ep05, _mw05, "PutAccountProperties", PutAccountProperties$) {
+    };
+    var PutGroupPolicyCommand = class extends command5(_ep05, _mw05, "PutGroupPolicy", PutGroupPolicy$) {
+    };
+    var PutRolePermissionsBoundaryCommand = class extends command5(_ep05, _mw05, "PutRolePermissionsBoundary", PutRolePermissionsBoundary$) {
+    };
+    var PutRolePolicyCommand = class extends command5(_ep05, _mw05, "PutRolePolicy", PutRolePolicy$) {
+    };
+    var PutUserPermissionsBoundaryCommand = class extends command5(_ep05, _mw05, "PutUserPermissionsBoundary", PutUserPermissionsBoundary$) {
+    };
+    var PutUserPolicyCommand = class extends command5(_ep05, _mw05, "PutUserPolicy", PutUserPolicy$) {
+    };
+    var RejectDelegationRequestCommand = class extends command5(_ep05, _mw05, "RejectDelegationRequest", RejectDelegationRequest$) {
+    };
+    var RemoveClientIDFromOpenIDConnectProviderCommand = class extends command5(_ep05, _mw05, "RemoveClientIDFromOpenIDConnectProvider", RemoveClientIDFromOpenIDConnectProvider$) {
+    };
+    var RemoveRoleFromInstanceProfileCommand = class extends command5(_ep05, _mw05, "RemoveRoleFromInstanceProfile", RemoveRoleFromInstanceProfile$) {
+    };
+    var RemoveUserFromGroupCommand = class extends command5(_ep05, _mw05, "RemoveUserFromGroup", RemoveUserFromGroup$) {
+    };
+    var ResetServiceSpecificCredentialCommand = class extends command5(_ep05, _mw05, "ResetServiceSpecificCredential", ResetServiceSpecificCredential$) {
+    };
+    var ResyncMFADeviceCommand = class extends command5(_ep05, _mw05, "ResyncMFADevice", ResyncMFADevice$) {
+    };
+    var SendDelegationTokenCommand = class extends command5(_ep05, _mw05, "SendDelegationToken", SendDelegationToken$) {
+    };
+    var SetDefaultPolicyVersionCommand = class extends command5(_ep05, _mw05, "SetDefaultPolicyVersion", SetDefaultPolicyVersion$) {
+    };
+    var SetSecurityTokenServicePreferencesCommand = class extends command5(_ep05, _mw05, "SetSecurityTokenServicePreferences", SetSecurityTokenServicePreferences$) {
+    };
+    var SimulateCustomPolicyCommand = class extends command5(_ep05, _mw05, "SimulateCustomPolicy", SimulateCustomPolicy$) {
+    };
+    var SimulatePrincipalPolicyCommand = class extends command5(_ep05, _mw05, "SimulatePrincipalPolicy", SimulatePrincipalPolicy$) {
+    };
+    var TagInstanceProfileCommand = class extends command5(_ep05, _mw05, "TagInstanceProfile", TagInstanceProfile$) {
+    };
+    var TagMFADeviceCommand = class extends command5(_ep05, _mw05, "TagMFADevice", TagMFADevice$) {
+    };
+    var TagOpenIDConnectProviderCommand = class extends command5(_ep05, _mw05, "TagOpenIDConnectProvider", TagOpenIDConnectProvider$) {
+    };
+    var TagPolicyCommand = class extends command5(_ep05, _mw05, "TagPolicy", TagPolicy$) {
+    };
+    var TagRoleCommand = class extends command5(_ep05, _mw05, "TagRole", TagRole$) {
+    };
+    var TagSAMLProviderCommand = class extends command5(_ep05, _mw05, "TagSAMLProvider", TagSAMLProvider$) {
+    };
+    var TagServerCertificateCommand = class extends command5(_ep05, _mw05, "TagServerCertificate", TagServerCertificate$) {
+    };
+    var TagUserCommand = class extends command5(_ep05, _mw05, "TagUser", TagUser$) {
+    };
+    var UntagInstanceProfileCommand = class extends command5(_ep05, _mw05, "UntagInstanceProfile", UntagInstanceProfile$) {
+    };
+    var UntagMFADeviceCommand = class extends command5(_ep05, _mw05, "UntagMFADevice", UntagMFADevice$) {
+    };
+    var UntagOpenIDConnectProviderCommand = class extends command5(_ep05, _mw05, "UntagOpenIDConnectProvider", UntagOpenIDConnectProvider$) {
+    };
+    var UntagPolicyCommand = class extends command5(_ep05, _mw05, "UntagPolicy", UntagPolicy$) {
+    };
+    var UntagRoleCommand = class extends command5(_ep05, _mw05, "UntagRole", UntagRole$) {
+    };
+    var UntagSAMLProviderCommand = class extends command5(_ep05, _mw05, "UntagSAMLProvider", UntagSAMLProvider$) {
+    };
+    var UntagServerCertificateCommand = class extends command5(_ep05, _mw05, "UntagServerCertificate", UntagServerCertificate$) {
+    };
+    var UntagUserCommand = class extends command5(_ep05, _mw05, "UntagUser", UntagUser$) {
+    };
+    var UpdateAccessKeyCommand = class extends command5(_ep05, _mw05, "UpdateAccessKey", UpdateAccessKey$) {
+    };
+    var UpdateAccountPasswordPolicyCommand = class extends command5(_ep05, _mw05, "UpdateAccountPasswordPolicy", UpdateAccountPasswordPolicy$) {
+    };
+    var UpdateAssumeRolePolicyCommand = class extends command5(_ep05, _mw05, "UpdateAssumeRolePolicy", UpdateAssumeRolePolicy$) {
+    };
+    var UpdateDelegationRequestCommand = class extends command5(_ep05, _mw05, "UpdateDelegationRequest", UpdateDelegationRequest$) {
+    };
+    var UpdateGroupCommand = class extends command5(_ep05, _mw05, "UpdateGroup", UpdateGroup$) {
+    };
+    var UpdateLoginProfileCommand = class extends command5(_ep05, _mw05, "UpdateLoginProfile", UpdateLoginProfile$) {
+    };
+    var UpdateOpenIDConnectProviderThumbprintCommand = class extends command5(_ep05, _mw05, "UpdateOpenIDConnectProviderThumbprint", UpdateOpenIDConnectProviderThumbprint$) {
+    };
+    var UpdateRoleCommand = class extends command5(_ep05, _mw05, "UpdateRole", UpdateRole$) {
+    };
+    var UpdateRoleDescriptionCommand = class extends command5(_ep05, _mw05, "UpdateRoleDescription", UpdateRoleDescription$) {
+    };
+    var UpdateSAMLProviderCommand = class extends command5(_ep05, _mw05, "UpdateSAMLProvider", UpdateSAMLProvider$) {
+    };
+    var UpdateServerCertificateCommand = class extends command5(_ep05, _mw05, "UpdateServerCertificate", UpdateServerCertificate$) {
+    };
+    var UpdateServiceSpecificCredentialCommand = class extends command5(_ep05, _mw05, "UpdateServiceSpecificCredential", UpdateServiceSpecificCredential$) {
+    };
+    var UpdateSigningCertificateCommand = class extends command5(_ep05, _mw05, "UpdateSigningCertificate", UpdateSigningCertificate$) {
+    };
+    var UpdateSSHPublicKeyCommand = class extends command5(_ep05, _mw05, "UpdateSSHPublicKey", UpdateSSHPublicKey$) {
+    };
+    var UpdateUserCommand = class extends command5(_ep05, _mw05, "UpdateUser", UpdateUser$) {
+    };
+    var UploadServerCertificateCommand = class extends command5(_ep05, _mw05, "UploadServerCertificate", UploadServerCertificate$) {
+    };
+    var UploadSigningCertificateCommand = class extends command5(_ep05, _mw05, "UploadSigningCertificate", UploadSigningCertificate$) {
+    };
+    var UploadSSHPublicKeyCommand = class extends command5(_ep05, _mw05, "UploadSSHPublicKey", UploadSSHPublicKey$) {
+    };
+    var paginateGetAccountAuthorizationDetails = createPaginator2(IAMClient2, GetAccountAuthorizationDetailsCommand, "Marker", "Marker", "MaxItems");
+    var paginateGetGroup = createPaginator2(IAMClient2, GetGroupCommand, "Marker", "Marker", "MaxItems");
+    var paginateListAccessKeys = createPaginator2(IAMClient2, ListAccessKeysCommand, "Marker", "Marker", "MaxItems");
+    var paginateListAccountAliases = createPaginator2(IAMClient2, ListAccountAliasesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListAttachedGroupPolicies = createPaginator2(IAMClient2, ListAttachedGroupPoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListAttachedRolePolicies = createPaginator2(IAMClient2, ListAttachedRolePoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListAttachedUserPolicies = createPaginator2(IAMClient2, ListAttachedUserPoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListEntitiesForPolicy = createPaginator2(IAMClient2, ListEntitiesForPolicyCommand, "Marker", "Marker", "MaxItems");
+    var paginateListGroupPolicies = createPaginator2(IAMClient2, ListGroupPoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListGroupsForUser = createPaginator2(IAMClient2, ListGroupsForUserCommand, "Marker", "Marker", "MaxItems");
+    var paginateListGroups = createPaginator2(IAMClient2, ListGroupsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListInstanceProfilesForRole = createPaginator2(IAMClient2, ListInstanceProfilesForRoleCommand, "Marker", "Marker", "MaxItems");
+    var paginateListInstanceProfiles = createPaginator2(IAMClient2, ListInstanceProfilesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListInstanceProfileTags = createPaginator2(IAMClient2, ListInstanceProfileTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListMFADevices = createPaginator2(IAMClient2, ListMFADevicesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListMFADeviceTags = createPaginator2(IAMClient2, ListMFADeviceTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListOpenIDConnectProviderTags = createPaginator2(IAMClient2, ListOpenIDConnectProviderTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListPolicies = createPaginator2(IAMClient2, ListPoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListPolicyTags = createPaginator2(IAMClient2, ListPolicyTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListPolicyVersions = createPaginator2(IAMClient2, ListPolicyVersionsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListRolePolicies = createPaginator2(IAMClient2, ListRolePoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListRoles = createPaginator2(IAMClient2, ListRolesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListRoleTags = createPaginator2(IAMClient2, ListRoleTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListSAMLProviderTags = createPaginator2(IAMClient2, ListSAMLProviderTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListServerCertificates = createPaginator2(IAMClient2, ListServerCertificatesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListServerCertificateTags = createPaginator2(IAMClient2, ListServerCertificateTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListSigningCertificates = createPaginator2(IAMClient2, ListSigningCertificatesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListSSHPublicKeys = createPaginator2(IAMClient2, ListSSHPublicKeysCommand, "Marker", "Marker", "MaxItems");
+    var paginateListUserPolicies = createPaginator2(IAMClient2, ListUserPoliciesCommand, "Marker", "Marker", "MaxItems");
+    var paginateListUsers = createPaginator2(IAMClient2, ListUsersCommand, "Marker", "Marker", "MaxItems");
+    var paginateListUserTags = createPaginator2(IAMClient2, ListUserTagsCommand, "Marker", "Marker", "MaxItems");
+    var paginateListVirtualMFADevices = createPaginator2(IAMClient2, ListVirtualMFADevicesCommand, "Marker", "Marker", "MaxItems");
+    var paginateSimulateCustomPolicy = createPaginator2(IAMClient2, SimulateCustomPolicyCommand, "Marker", "Marker", "MaxItems");
+    var paginateSimulatePrincipalPolicy = createPaginator2(IAMClient2, SimulatePrincipalPolicyCommand, "Marker", "Marker", "MaxItems");
+    var checkState$3 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new GetInstanceProfileCommand(input));
+        reason = result;
+        return { state: WaiterState2.SUCCESS, reason };
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "NoSuchEntityException") {
+          return { state: WaiterState2.RETRY, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForInstanceProfileExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 1, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
+    };
+    var waitUntilInstanceProfileExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 1, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$3);
+      return checkExceptions2(result);
+    };
+    var checkState$2 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new GetPolicyCommand(input));
+        reason = result;
+        return { state: WaiterState2.SUCCESS, reason };
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "NoSuchEntityException") {
+          return { state: WaiterState2.RETRY, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForPolicyExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 1, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
+    };
+    var waitUntilPolicyExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 1, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$2);
+      return checkExceptions2(result);
+    };
+    var checkState$1 = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new GetRoleCommand(input));
+        reason = result;
+        return { state: WaiterState2.SUCCESS, reason };
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "NoSuchEntityException") {
+          return { state: WaiterState2.RETRY, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForRoleExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 1, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
+    };
+    var waitUntilRoleExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 1, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState$1);
+      return checkExceptions2(result);
+    };
+    var checkState = async (client, input) => {
+      let reason;
+      try {
+        let result = await client.send(new GetUserCommand(input));
+        reason = result;
+        return { state: WaiterState2.SUCCESS, reason };
+      } catch (exception) {
+        reason = exception;
+        if (exception.name === "NoSuchEntityException") {
+          return { state: WaiterState2.RETRY, reason };
+        }
+      }
+      return { state: WaiterState2.RETRY, reason };
+    };
+    var waitForUserExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 1, maxDelay: 120 };
+      return createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
+    };
+    var waitUntilUserExists = async (params, input) => {
+      const serviceDefaults = { minDelay: 1, maxDelay: 120 };
+      const result = await createWaiter2({ ...serviceDefaults, ...params }, input, checkState);
+      return checkExceptions2(result);
+    };
+    var commands5 = {
+      AcceptDelegationRequestCommand,
+      AcquireRoleCommand,
+      AddClientIDToOpenIDConnectProviderCommand,
+      AddRoleToInstanceProfileCommand,
+      AddUserToGroupCommand,
+      AssociateDelegationRequestCommand,
+      AttachGroupPolicyCommand,
+      AttachRolePolicyCommand,
+      AttachUserPolicyCommand,
+      ChangePasswordCommand,
+      CreateAccessKeyCommand,
+      CreateAccountAliasCommand,
+      CreateDelegationRequestCommand,
+      CreateGroupCommand,
+      CreateInstanceProfileCommand,
+      CreateLoginProfileCommand,
+      CreateOpenIDConnectProviderCommand: CreateOpenIDConnectProviderCommand2,
+      CreatePolicyCommand,
+      CreatePolicyVersionCommand,
+      CreateRoleCommand,
+      CreateSAMLProviderCommand,
+      CreateServiceLinkedRoleCommand,
+      CreateServiceSpecificCredentialCommand,
+      CreateUserCommand,
+      CreateVirtualMFADeviceCommand,
+      DeactivateMFADeviceCommand,
+      DeleteAccessKeyCommand,
+      DeleteAccountAliasCommand,
+      DeleteAccountPasswordPolicyCommand,
+      DeleteGroupCommand,
+      DeleteGroupPolicyCommand,
+      DeleteInstanceProfileCommand,
+      DeleteLoginProfileCommand,
+      DeleteOpenIDConnectProviderCommand,
+      DeletePolicyCommand,
+      DeletePolicyVersionCommand,
+      DeleteRoleCommand,
+      DeleteRolePermissionsBoundaryCommand,
+      DeleteRolePolicyCommand,
+      DeleteSAMLProviderCommand,
+      DeleteServerCertificateCommand,
+      DeleteServiceLinkedRoleCommand,
+      DeleteServiceSpecificCredentialCommand,
+      DeleteSigningCertificateCommand,
+      DeleteSSHPublicKeyCommand,
+      DeleteUserCommand,
+      DeleteUserPermissionsBoundaryCommand,
+      DeleteUserPolicyCommand,
+      DeleteVirtualMFADeviceCommand,
+      DetachGroupPolicyCommand,
+      DetachRolePolicyCommand,
+      DetachUserPolicyCommand,
+      DisableOrganizationsRootCredentialsManagementCommand,
+      DisableOrganizationsRootSessionsCommand,
+      DisableOutboundWebIdentityFederationCommand,
+      EnableMFADeviceCommand,
+      EnableOrganizationsRootCredentialsManagementCommand,
+      EnableOrganizationsRootSessionsCommand,
+      EnableOutboundWebIdentityFederationCommand,
+      GenerateCredentialReportCommand,
+      GenerateOrganizationsAccessReportCommand,
+      GenerateServiceLastAccessedDetailsCommand,
+      GetAccessKeyLastUsedCommand,
+      GetAccountAuthorizationDetailsCommand,
+      GetAccountPasswordPolicyCommand,
+      GetAccountPropertiesCommand,
+      GetAccountSummaryCommand,
+      GetContextKeysForCustomPolicyCommand,
+      GetContextKeysForPrincipalPolicyCommand,
+      GetCredentialReportCommand,
+      GetDelegationRequestCommand,
+      GetGroupCommand,
+      GetGroupPolicyCommand,
+      GetHumanReadableSummaryCommand,
+      GetInstanceProfileCommand,
+      GetLoginProfileCommand,
+      GetMFADeviceCommand,
+      GetOpenIDConnectProviderCommand,
+      GetOrganizationsAccessReportCommand,
+      GetOutboundWebIdentityFederationInfoCommand,
+      GetPolicyCommand,
+      GetPolicyVersionCommand,
+      GetRoleCommand,
+      GetRolePolicyCommand,
+      GetRoleTemplateVersionCommand,
+      GetSAMLProviderCommand,
+      GetServerCertificateCommand,
+      GetServiceLastAccessedDetailsCommand,
+      GetServiceLastAccessedDetailsWithEntitiesCommand,
+      GetServiceLinkedRoleDeletionStatusCommand,
+      GetSSHPublicKeyCommand,
+      GetUserCommand,
+      GetUserPolicyCommand,
+      ListAccessKeysCommand,
+      ListAccountAliasesCommand,
+      ListAttachedGroupPoliciesCommand,
+      ListAttachedRolePoliciesCommand,
+      ListAttachedUserPoliciesCommand,
+      ListDelegationRequestsCommand,
+      ListEntitiesForPolicyCommand,
+      ListGroupPoliciesCommand,
+      ListGroupsCommand,
+      ListGroupsForUserCommand,
+      ListInstanceProfilesCommand,
+      ListInstanceProfilesForRoleCommand,
+      ListInstanceProfileTagsCommand,
+      ListMFADevicesCommand,
+      ListMFADeviceTagsCommand,
+      ListOpenIDConnectProvidersCommand: ListOpenIDConnectProvidersCommand2,
+      ListOpenIDConnectProviderTagsCommand,
+      ListOrganizationsFeaturesCommand,
+      ListPoliciesCommand,
+      ListPoliciesGrantingServiceAccessCommand,
+      ListPolicyTagsCommand,
+      ListPolicyVersionsCommand,
+      ListRolePoliciesCommand,
+      ListRolesCommand,
+      ListRoleTagsCommand,
+      ListSAMLProvidersCommand,
+      ListSAMLProviderTagsCommand,
+      ListServerCertificatesCommand,
+      ListServerCertificateTagsCommand,
+      ListServiceSpecificCredentialsCommand,
+      ListSigningCertificatesCommand,
+      ListSSHPublicKeysCommand,
+      ListUserPoliciesCommand,
+      ListUsersCommand,
+      ListUserTagsCommand,
+      ListVirtualMFADevicesCommand,
+      PutAccountPropertiesCommand,
+      PutGroupPolicyCommand,
+      PutRolePermissionsBoundaryCommand,
+      PutRolePolicyCommand,
+      PutUserPermissionsBoundaryCommand,
+      PutUserPolicyCommand,
+      RejectDelegationRequestCommand,
+      RemoveClientIDFromOpenIDConnectProviderCommand,
+      RemoveRoleFromInstanceProfileCommand,
+      RemoveUserFromGroupCommand,
+      ResetServiceSpecificCredentialCommand,
+      ResyncMFADeviceCommand,
+      SendDelegationTokenCommand,
+      SetDefaultPolicyVersionCommand,
+      SetSecurityTokenServicePreferencesCommand,
+      SimulateCustomPolicyCommand,
+      SimulatePrincipalPolicyCommand,
+      TagInstanceProfileCommand,
+      TagMFADeviceCommand,
+      TagOpenIDConnectProviderCommand,
+      TagPolicyCommand,
+      TagRoleCommand,
+      TagSAMLProviderCommand,
+      TagServerCertificateCommand,
+      TagUserCommand,
+      UntagInstanceProfileCommand,
+      UntagMFADeviceCommand,
+      UntagOpenIDConnectProviderCommand,
+      UntagPolicyCommand,
+      UntagRoleCommand,
+      UntagSAMLProviderCommand,
+      UntagServerCertificateCommand,
+      UntagUserCommand,
+      UpdateAccessKeyCommand,
+      UpdateAccountPasswordPolicyCommand,
+      UpdateAssumeRolePolicyCommand,
+      UpdateDelegationRequestCommand,
+      UpdateGroupCommand,
+      UpdateLoginProfileCommand,
+      UpdateOpenIDConnectProviderThumbprintCommand,
+      UpdateRoleCommand,
+      UpdateRoleDescriptionCommand,
+      UpdateSAMLProviderCommand,
+      UpdateServerCertificateCommand,
+      UpdateServiceSpecificCredentialCommand,
+      UpdateSigningCertificateCommand,
+      UpdateSSHPublicKeyCommand,
+      UpdateUserCommand,
+      UploadServerCertificateCommand,
+      UploadSigningCertificateCommand,
+      UploadSSHPublicKeyCommand
+    };
+    var paginators = {
+      paginateGetAccountAuthorizationDetails,
+      paginateGetGroup,
+      paginateListAccessKeys,
+      paginateListAccountAliases,
+      paginateListAttachedGroupPolicies,
+      paginateListAttachedRolePolicies,
+      paginateListAttachedUserPolicies,
+      paginateListEntitiesForPolicy,
+      paginateListGroupPolicies,
+      paginateListGroups,
+      paginateListGroupsForUser,
+      paginateListInstanceProfiles,
+      paginateListInstanceProfilesForRole,
+      paginateListInstanceProfileTags,
+      paginateListMFADevices,
+      paginateListMFADeviceTags,
+      paginateListOpenIDConnectProviderTags,
+      paginateListPolicies,
+      paginateListPolicyTags,
+      paginateListPolicyVersions,
+      paginateListRolePolicies,
+      paginateListRoles,
+      paginateListRoleTags,
+      paginateListSAMLProviderTags,
+      paginateListServerCertificates,
+      paginateListServerCertificateTags,
+      paginateListSigningCertificates,
+      paginateListSSHPublicKeys,
+      paginateListUserPolicies,
+      paginateListUsers,
+      paginateListUserTags,
+      paginateListVirtualMFADevices,
+      paginateSimulateCustomPolicy,
+      paginateSimulatePrincipalPolicy
+    };
+    var waiters = {
+      waitUntilInstanceProfileExists,
+      waitUntilPolicyExists,
+      waitUntilRoleExists,
+      waitUntilUserExists
+    };
+    var IAM = class extends IAMClient2 {
+    };
+    createAggregatedClient2(commands5, IAM, { paginators, waiters });
+    var AccessAdvisorUsageGranularityType = {
+      ACTION_LEVEL: "ACTION_LEVEL",
+      SERVICE_LEVEL: "SERVICE_LEVEL"
+    };
+    var StatusType = {
+      Active: "Active",
+      Expired: "Expired",
+      Inactive: "Inactive"
+    };
+    var PermissionsBoundaryAttachmentType = {
+      Policy: "PermissionsBoundaryPolicy"
+    };
+    var AssertionEncryptionModeType = {
+      Allowed: "Allowed",
+      Required: "Required"
+    };
+    var AssignmentStatusType = {
+      Any: "Any",
+      Assigned: "Assigned",
+      Unassigned: "Unassigned"
+    };
+    var AttachmentType = {
+      GROUP: "group",
+      ROLE: "role",
+      USER: "user"
+    };
+    var PolicyParameterTypeEnum = {
+      STRING: "string",
+      STRING_LIST: "stringList"
+    };
+    var FeatureType = {
+      ROOT_CREDENTIALS_MANAGEMENT: "RootCredentialsManagement",
+      ROOT_SESSIONS: "RootSessions"
+    };
+    var ReportStateType = {
+      COMPLETE: "COMPLETE",
+      INPROGRESS: "INPROGRESS",
+      STARTED: "STARTED"
+    };
+    var EntityType = {
+      AWSManagedPolicy: "AWSManagedPolicy",
+      Group: "Group",
+      LocalManagedPolicy: "LocalManagedPolicy",
+      Role: "Role",
+      User: "User"
+    };
+    var SummaryKeyType = {
+      AccessKeysPerUserQuota: "AccessKeysPerUserQuota",
+      AccountAccessKeysPresent: "AccountAccessKeysPresent",
+      AccountMFAEnabled: "AccountMFAEnabled",
+      AccountPasswordPresent: "AccountPasswordPresent",
+      AccountSigningCertificatesPresent: "AccountSigningCertificatesPresent",
+      AssumeRolePolicySizeQuota: "AssumeRolePolicySizeQuota",
+      AttachedPoliciesPerGroupQuota: "AttachedPoliciesPerGroupQuota",
+      AttachedPoliciesPerRoleQuota: "AttachedPoliciesPerRoleQuota",
+      AttachedPoliciesPerUserQuota: "AttachedPoliciesPerUserQuota",
+      GlobalEndpointTokenVersion: "GlobalEndpointTokenVersion",
+      GroupPolicySizeQuota: "GroupPolicySizeQuota",
+      Groups: "Groups",
+      GroupsPerUserQuota: "GroupsPerUserQuota",
+      GroupsQuota: "GroupsQuota",
+      InstanceProfiles: "InstanceProfiles",
+      InstanceProfilesQuota: "InstanceProfilesQuota",
+      MFADevices: "MFADevices",
+      MFADevicesInUse: "MFADevicesInUse",
+      Policies: "Policies",
+      PoliciesQuota: "PoliciesQuota",
+      PolicySizeQuota: "PolicySizeQuota",
+      PolicyVersionsInUse: "PolicyVersionsInUse",
+      PolicyVersionsInUseQuota: "PolicyVersionsInUseQuota",
+      Providers: "Providers",
+      RolePolicySizeQuota: "RolePolicySizeQuota",
+      Roles: "Roles",
+      RolesQuota: "RolesQuota",
+      ServerCertificates: "ServerCertificates",
+      ServerCertificatesQuota: "ServerCertificatesQuota",
+      SigningCertificatesPerUserQuota: "SigningCertificatesPerUserQuota",
+      UserPolicySizeQuota: "UserPolicySizeQuota",
+      Users: "Users",
+      UsersQuota: "UsersQuota",
+      VersionsPerPolicyQuota: "VersionsPerPolicyQuota"
+    };
+    var ReportFormatType = {
+      text_csv: "text/csv"
+    };
+    var StateType = {
+      ACCEPTED: "ACCEPTED",
+      ASSIGNED: "ASSIGNED",
+      EXPIRED: "EXPIRED",
+      FINALIZED: "FINALIZED",
+      PENDING_APPROVAL: "PENDING_APPROVAL",
+      REJECTED: "REJECTED",
+      UNASSIGNED: "UNASSIGNED"
+    };
+    var PermissionCheckResultType = {
+      ALLOWED: "ALLOWED",
+      DENIED: "DENIED",
+      UNSURE: "UNSURE"
+    };
+    var PermissionCheckStatusType = {
+      COMPLETE: "COMPLETE",
+      FAILED: "FAILED",
+      IN_PROGRESS: "IN_PROGRESS"
+    };
+    var SummaryStateType = {
+      AVAILABLE: "AVAILABLE",
+      FAILED: "FAILED",
+      NOT_AVAILABLE: "NOT_AVAILABLE",
+      NOT_SUPPORTED: "NOT_SUPPORTED"
+    };
+    var SortKeyType = {
+      LAST_AUTHENTICATED_TIME_ASCENDING: "LAST_AUTHENTICATED_TIME_ASCENDING",
+      LAST_AUTHENTICATED_TIME_DESCENDING: "LAST_AUTHENTICATED_TIME_DESCENDING",
+      SERVICE_NAMESPACE_ASCENDING: "SERVICE_NAMESPACE_ASCENDING",
+      SERVICE_NAMESPACE_DESCENDING: "SERVICE_NAMESPACE_DESCENDING"
+    };
+    var JobStatusType = {
+      COMPLETED: "COMPLETED",
+      FAILED: "FAILED",
+      IN_PROGRESS: "IN_PROGRESS"
+    };
+    var ManagedByTypeType = {
+      Service: "Service"
+    };
+    var ParameterTypeType = {
+      Arn: "Arn",
+      ArnList: "ArnList",
+      Number: "Number",
+      NumberList: "NumberList",
+      String: "String",
+      StringList: "StringList"
+    };
+    var PolicyOwnerEntityType = {
+      GROUP: "GROUP",
+      ROLE: "ROLE",
+      USER: "USER"
+    };
+    var DeletionTaskStatusType = {
+      FAILED: "FAILED",
+      IN_PROGRESS: "IN_PROGRESS",
+      NOT_STARTED: "NOT_STARTED",
+      SUCCEEDED: "SUCCEEDED"
+    };
+    var EncodingType = {
+      PEM: "PEM",
+      SSH: "SSH"
+    };
+    var PolicyUsageType = {
+      PermissionsBoundary: "PermissionsBoundary",
+      PermissionsPolicy: "PermissionsPolicy"
+    };
+    var PolicyScopeType = {
+      AWS: "AWS",
+      All: "All",
+      Local: "Local"
+    };
+    var PolicyType = {
+      INLINE: "INLINE",
+      MANAGED: "MANAGED"
+    };
+    var GlobalEndpointTokenVersion = {
+      v1Token: "v1Token",
+      v2Token: "v2Token"
+    };
+    var ContextKeyTypeEnum = {
+      BINARY: "binary",
+      BINARY_LIST: "binaryList",
+      BOOLEAN: "boolean",
+      BOOLEAN_LIST: "booleanList",
+      DATE: "date",
+      DATE_LIST: "dateList",
+      IP: "ip",
+      IP_LIST: "ipList",
+      NUMERIC: "numeric",
+      NUMERIC_LIST: "numericList",
+      STRING: "string",
+      STRING_LIST: "stringList"
+    };
+    var PolicyEvaluationDecisionType = {
+      ALLOWED: "allowed",
+      EXPLICIT_DENY: "explicitDeny",
+      IMPLICIT_DENY: "implicitDeny"
+    };
+    var PolicySourceType = {
+      AWS_MANAGED: "aws-managed",
+      GROUP: "group",
+      NONE: "none",
+      RESOURCE: "resource",
+      ROLE: "role",
+      USER: "user",
+      USER_MANAGED: "user-managed"
+    };
+    var PolicyIdentifierPolicyType = {
+      AWS_MANAGED: "aws-managed",
+      INLINE: "inline",
+      PERMISSION_BOUNDARY: "permission-boundary",
+      RCP: "rcp",
+      SCP: "scp",
+      USER_MANAGED: "user-managed"
+    };
+    exports.AcceptDelegationRequest$ = AcceptDelegationRequest$;
+    exports.AcceptDelegationRequestCommand = AcceptDelegationRequestCommand;
+    exports.AcceptDelegationRequestRequest$ = AcceptDelegationRequestRequest$;
+    exports.AccessAdvisorUsageGranularityType = AccessAdvisorUsageGranularityType;
+    exports.AccessDetail$ = AccessDetail$;
+    exports.AccessKey$ = AccessKey$;
+    exports.AccessKeyLastUsed$ = AccessKeyLastUsed$;
+    exports.AccessKeyMetadata$ = AccessKeyMetadata$;
+    exports.AccountNotManagementOrDelegatedAdministratorException = AccountNotManagementOrDelegatedAdministratorException;
+    exports.AccountNotManagementOrDelegatedAdministratorException$ = AccountNotManagementOrDelegatedAdministratorException$;
+    exports.AcquireRole$ = AcquireRole$;
+    exports.AcquireRoleCommand = AcquireRoleCommand;
+    exports.AcquireRoleRequest$ = AcquireRoleRequest$;
+    exports.AcquireRoleResponse$ = AcquireRoleResponse$;
+    exports.AddClientIDToOpenIDConnectProvider$ = AddClientIDToOpenIDConnectProvider$;
+    exports.AddClientIDToOpenIDConnectProviderCommand = AddClientIDToOpenIDConnectProviderCommand;
+    exports.AddClientIDToOpenIDConnectProviderRequest$ = AddClientIDToOpenIDConnectProviderRequest$;
+    exports.AddRoleToInstanceProfile$ = AddRoleToInstanceProfile$;
+    exports.AddRoleToInstanceProfileCommand = AddRoleToInstanceProfileCommand;
+    exports.AddRoleToInstanceProfileRequest$ = AddRoleToInstanceProfileRequest$;
+    exports.AddUserToGroup$ = AddUserToGroup$;
+    exports.AddUserToGroupCommand = AddUserToGroupCommand;
+    exports.AddUserToGroupRequest$ = AddUserToGroupRequest$;
+    exports.AssertionEncryptionModeType = AssertionEncryptionModeType;
+    exports.AssignmentStatusType = AssignmentStatusType;
+    exports.AssociateDelegationRequest$ = AssociateDelegationRequest$;
+    exports.AssociateDelegationRequestCommand = AssociateDelegationRequestCommand;
+    exports.AssociateDelegationRequestRequest$ = AssociateDelegationRequestRequest$;
+    exports.AttachGroupPolicy$ = AttachGroupPolicy$;
+    exports.AttachGroupPolicyCommand = AttachGroupPolicyCommand;
+    exports.AttachGroupPolicyRequest$ = AttachGroupPolicyRequest$;
+    exports.AttachRolePolicy$ = AttachRolePolicy$;
+    exports.AttachRolePolicyCommand = AttachRolePolicyCommand;
+    exports.AttachRolePolicyRequest$ = AttachRolePolicyRequest$;
+    exports.AttachUserPolicy$ = AttachUserPolicy$;
+    exports.AttachUserPolicyCommand = AttachUserPolicyCommand;
+    exports.AttachUserPolicyRequest$ = AttachUserPolicyRequest$;
+    exports.AttachedPermissionsBoundary$ = AttachedPermissionsBoundary$;
+    exports.AttachedPolicy$ = AttachedPolicy$;
+    exports.AttachmentType = AttachmentType;
+    exports.CallerIsNotManagementAccountException = CallerIsNotManagementAccountException;
+    exports.CallerIsNotManagementAccountException$ = CallerIsNotManagementAccountException$;
+    exports.ChangePassword$ = ChangePassword$;
+    exports.ChangePasswordCommand = ChangePasswordCommand;
+    exports.ChangePasswordRequest$ = ChangePasswordRequest$;
+    exports.ConcurrentModificationException = ConcurrentModificationException;
+    exports.ConcurrentModificationException$ = ConcurrentModificationException$;
+    exports.ContextEntry$ = ContextEntry$;
+    exports.ContextKeyTypeEnum = ContextKeyTypeEnum;
+    exports.CreateAccessKey$ = CreateAccessKey$;
+    exports.CreateAccessKeyCommand = CreateAccessKeyCommand;
+    exports.CreateAccessKeyRequest$ = CreateAccessKeyRequest$;
+    exports.CreateAccessKeyResponse$ = CreateAccessKeyResponse$;
+    exports.CreateAccountAlias$ = CreateAccountAlias$;
+    exports.CreateAccountAliasCommand = CreateAccountAliasCommand;
+    exports.CreateAccountAliasRequest$ = CreateAccountAliasRequest$;
+    exports.CreateDelegationRequest$ = CreateDelegationRequest$;
+    exports.CreateDelegationRequestCommand = CreateDelegationRequestCommand;
+    exports.CreateDelegationRequestRequest$ = CreateDelegationRequestRequest$;
+    exports.CreateDelegationRequestResponse$ = CreateDelegationRequestResponse$;
+    exports.CreateGroup$ = CreateGroup$;
+    exports.CreateGroupCommand = CreateGroupCommand;
+    exports.CreateGroupRequest$ = CreateGroupRequest$;
+    exports.CreateGroupResponse$ = CreateGroupResponse$;
+    exports.CreateInstanceProfile$ = CreateInstanceProfile$;
+    exports.CreateInstanceProfileCommand = CreateInstanceProfileCommand;
+    exports.CreateInstanceProfileRequest$ = CreateInstanceProfileRequest$;
+    exports.CreateInstanceProfileResponse$ = CreateInstanceProfileResponse$;
+    exports.CreateLoginProfile$ = CreateLoginProfile$;
+    exports.CreateLoginProfileCommand = CreateLoginProfileCommand;
+    exports.CreateLoginProfileRequest$ = CreateLoginProfileRequest$;
+    exports.CreateLoginProfileResponse$ = CreateLoginProfileResponse$;
+    exports.CreateOpenIDConnectProvider$ = CreateOpenIDConnectProvider$;
+    exports.CreateOpenIDConnectProviderCommand = CreateOpenIDConnectProviderCommand2;
+    exports.CreateOpenIDConnectProviderRequest$ = CreateOpenIDConnectProviderRequest$;
+    exports.CreateOpenIDConnectProviderResponse$ = CreateOpenIDConnectProviderResponse$;
+    exports.CreatePolicy$ = CreatePolicy$;
+    exports.CreatePolicyCommand = CreatePolicyCommand;
+    exports.CreatePolicyRequest$ = CreatePolicyRequest$;
+    exports.CreatePolicyResponse$ = CreatePolicyResponse$;
+    exports.CreatePolicyVersion$ = CreatePolicyVersion$;
+    exports.CreatePolicyVersionCommand = CreatePolicyVersionCommand;
+    exports.CreatePolicyVersionRequest$ = CreatePolicyVersionRequest$;
+    exports.CreatePolicyVersionResponse$ = CreatePolicyVersionResponse$;
+    exports.CreateRole$ = CreateRole$;
+    exports.CreateRoleCommand = CreateRoleCommand;
+    exports.CreateRoleRequest$ = CreateRoleRequest$;
+    exports.CreateRoleResponse$ = CreateRoleResponse$;
+    exports.CreateSAMLProvider$ = CreateSAMLProvider$;
+    exports.CreateSAMLProviderCommand = CreateSAMLProviderCommand;
+    exports.CreateSAMLProviderRequest$ = CreateSAMLProviderRequest$;
+    exports.CreateSAMLProviderResponse$ = CreateSAMLProviderResponse$;
+    exports.CreateServiceLinkedRole$ = CreateServiceLinkedRole$;
+    exports.CreateServiceLinkedRoleCommand = CreateServiceLinkedRoleCommand;
+    exports.CreateServiceLinkedRoleRequest$ = CreateServiceLinkedRoleRequest$;
+    exports.CreateServiceLinkedRoleResponse$ = CreateServiceLinkedRoleResponse$;
+    exports.CreateServiceSpecificCredential$ = CreateServiceSpecificCredential$;
+    exports.CreateServiceSpecificCredentialCommand = CreateServiceSpecificCredentialCommand;
+    exports.CreateServiceSpecificCredentialRequest$ = CreateServiceSpecificCredentialRequest$;
+    exports.CreateServiceSpecificCredentialResponse$ = CreateServiceSpecificCredentialResponse$;
+    exports.CreateUser$ = CreateUser$;
+    exports.CreateUserCommand = CreateUserCommand;
+    exports.CreateUserRequest$ = CreateUserRequest$;
+    exports.CreateUserResponse$ = CreateUserResponse$;
+    exports.CreateVirtualMFADevice$ = CreateVirtualMFADevice$;
+    exports.CreateVirtualMFADeviceCommand = CreateVirtualMFADeviceCommand;
+    exports.CreateVirtualMFADeviceRequest$ = CreateVirtualMFADeviceRequest$;
+    exports.CreateVirtualMFADeviceResponse$ = CreateVirtualMFADeviceResponse$;
+    exports.CredentialReportExpiredException = CredentialReportExpiredException;
+    exports.CredentialReportExpiredException$ = CredentialReportExpiredException$;
+    exports.CredentialReportNotPresentException = CredentialReportNotPresentException;
+    exports.CredentialReportNotPresentException$ = CredentialReportNotPresentException$;
+    exports.CredentialReportNotReadyException = CredentialReportNotReadyException;
+    exports.CredentialReportNotReadyException$ = CredentialReportNotReadyException$;
+    exports.DeactivateMFADevice$ = DeactivateMFADevice$;
+    exports.DeactivateMFADeviceCommand = DeactivateMFADeviceCommand;
+    exports.DeactivateMFADeviceRequest$ = DeactivateMFADeviceRequest$;
+    exports.DelegationPermission$ = DelegationPermission$;
+    exports.DelegationRequest$ = DelegationRequest$;
+    exports.DeleteAccessKey$ = DeleteAccessKey$;
+    exports.DeleteAccessKeyCommand = DeleteAccessKeyCommand;
+    exports.DeleteAccessKeyRequest$ = DeleteAccessKeyRequest$;
+    exports.DeleteAccountAlias$ = DeleteAccountAlias$;
+    exports.DeleteAccountAliasCommand = DeleteAccountAliasCommand;
+    exports.DeleteAccountAliasRequest$ = DeleteAccountAliasRequest$;
+    exports.DeleteAccountPasswordPolicy$ = DeleteAccountPasswordPolicy$;
+    exports.DeleteAccountPasswordPolicyCommand = DeleteAccountPasswordPolicyCommand;
+    exports.DeleteConflictException = DeleteConflictException;
+    exports.DeleteConflictException$ = DeleteConflictException$;
+    exports.DeleteGroup$ = DeleteGroup$;
+    exports.DeleteGroupCommand = DeleteGroupCommand;
+    exports.DeleteGroupPolicy$ = DeleteGroupPolicy$;
+    exports.DeleteGroupPolicyCommand = DeleteGroupPolicyCommand;
+    exports.DeleteGroupPolicyRequest$ = DeleteGroupPolicyRequest$;
+    exports.DeleteGroupRequest$ = DeleteGroupRequest$;
+    exports.DeleteInstanceProfile$ = DeleteInstanceProfile$;
+    exports.DeleteInstanceProfileCommand = DeleteInstanceProfileCommand;
+    exports.DeleteInstanceProfileRequest$ = DeleteInstanceProfileRequest$;
+    exports.DeleteLoginProfile$ = DeleteLoginProfile$;
+    exports.DeleteLoginProfileCommand = DeleteLoginProfileCommand;
+    exports.DeleteLoginProfileRequest$ = DeleteLoginProfileRequest$;
+    exports.DeleteOpenIDConnectProvider$ = DeleteOpenIDConnectProvider$;
+    exports.DeleteOpenIDConnectProviderCommand = DeleteOpenIDConnectProviderCommand;
+    exports.DeleteOpenIDConnectProviderRequest$ = DeleteOpenIDConnectProviderRequest$;
+    exports.DeletePolicy$ = DeletePolicy$;
+    exports.DeletePolicyCommand = DeletePolicyCommand;
+    exports.DeletePolicyRequest$ = DeletePolicyRequest$;
+    exports.DeletePolicyVersion$ = DeletePolicyVersion$;
+    exports.DeletePolicyVersionCommand = DeletePolicyVersionCommand;
+    exports.DeletePolicyVersionRequest$ = DeletePolicyVersionRequest$;
+    exports.DeleteRole$ = DeleteRole$;
+    exports.DeleteRoleCommand = DeleteRoleCommand;
+    exports.DeleteRolePermissionsBoundary$ = DeleteRolePermissionsBoundary$;
+    exports.DeleteRolePermissionsBoundaryCommand = DeleteRolePermissionsBoundaryCommand;
+    exports.DeleteRolePermissionsBoundaryRequest$ = DeleteRolePermissionsBoundaryRequest$;
+    exports.DeleteRolePolicy$ = DeleteRolePolicy$;
+    exports.DeleteRolePolicyCommand = DeleteRolePolicyCommand;
+    exports.DeleteRolePolicyRequest$ = DeleteRolePolicyRequest$;
+    exports.DeleteRoleRequest$ = DeleteRoleRequest$;
+    exports.DeleteSAMLProvider$ = DeleteSAMLProvider$;
+    exports.DeleteSAMLProviderCommand = DeleteSAMLProviderCommand;
+    exports.DeleteSAMLProviderRequest$ = DeleteSAMLProviderRequest$;
+    exports.DeleteSSHPublicKey$ = DeleteSSHPublicKey$;
+    exports.DeleteSSHPublicKeyCommand = DeleteSSHPublicKeyCommand;
+    exports.DeleteSSHPublicKeyRequest$ = DeleteSSHPublicKeyRequest$;
+    exports.DeleteServerCertificate$ = DeleteServerCertificate$;
+    exports.DeleteServerCertificateCommand = DeleteServerCertificateCommand;
+    exports.DeleteServerCertificateRequest$ = DeleteServerCertificateRequest$;
+    exports.DeleteServiceLinkedRole$ = DeleteServiceLinkedRole$;
+    exports.DeleteServiceLinkedRoleCommand = DeleteServiceLinkedRoleCommand;
+    exports.DeleteServiceLinkedRoleRequest$ = DeleteServiceLinkedRoleRequest$;
+    exports.DeleteServiceLinkedRoleResponse$ = DeleteServiceLinkedRoleResponse$;
+    exports.DeleteServiceSpecificCredential$ = DeleteServiceSpecificCredential$;
+    exports.DeleteServiceSpecificCredentialCommand = DeleteServiceSpecificCredentialCommand;
+    exports.DeleteServiceSpecificCredentialRequest$ = DeleteServiceSpecificCredentialRequest$;
+    exports.DeleteSigningCertificate$ = DeleteSigningCertificate$;
+    exports.DeleteSigningCertificateCommand = DeleteSigningCertificateCommand;
+    exports.DeleteSigningCertificateRequest$ = DeleteSigningCertificateRequest$;
+    exports.DeleteUser$ = DeleteUser$;
+    exports.DeleteUserCommand = DeleteUserCommand;
+    exports.DeleteUserPermissionsBoundary$ = DeleteUserPermissionsBoundary$;
+    exports.DeleteUserPermissionsBoundaryCommand = DeleteUserPermissionsBoundaryCommand;
+    exports.DeleteUserPermissionsBoundaryRequest$ = DeleteUserPermissionsBoundaryRequest$;
+    exports.DeleteUserPolicy$ = DeleteUserPolicy$;
+    exports.DeleteUserPolicyCommand = DeleteUserPolicyCommand;
+    exports.DeleteUserPolicyRequest$ = DeleteUserPolicyRequest$;
+    exports.DeleteUserRequest$ = DeleteUserRequest$;
+    exports.DeleteVirtualMFADevice$ = DeleteVirtualMFADevice$;
+    exports.DeleteVirtualMFADeviceCommand = DeleteVirtualMFADeviceCommand;
+    exports.DeleteVirtualMFADeviceRequest$ = DeleteVirtualMFADeviceRequest$;
+    exports.DeletionTaskFailureReasonType$ = DeletionTaskFailureReasonType$;
+    exports.DeletionTaskStatusType = DeletionTaskStatusType;
+    exports.DetachGroupPolicy$ = DetachGroupPolicy$;
+    exports.DetachGroupPolicyCommand = DetachGroupPolicyCommand;
+    exports.DetachGroupPolicyRequest$ = DetachGroupPolicyRequest$;
+    exports.DetachRolePolicy$ = DetachRolePolicy$;
+    exports.DetachRolePolicyCommand = DetachRolePolicyCommand;
+    exports.DetachRolePolicyRequest$ = DetachRolePolicyRequest$;
+    exports.DetachUserPolicy$ = DetachUserPolicy$;
+    exports.DetachUserPolicyCommand = DetachUserPolicyCommand;
+    exports.DetachUserPolicyRequest$ = DetachUserPolicyRequest$;
+    exports.DisableOrganizationsRootCredentialsManagement$ = DisableOrganizationsRootCredentialsManagement$;
+    exports.DisableOrganizationsRootCredentialsManagementCommand = DisableOrganizationsRootCredentialsManagementCommand;
+    exports.DisableOrganizationsRootCredentialsManagementRequest$ = DisableOrganizationsRootCredentialsManagementRequest$;
+    exports.DisableOrganizationsRootCredentialsManagementResponse$ = DisableOrganizationsRootCredentialsManagementResponse$;
+    exports.DisableOrganizationsRootSessions$ = DisableOrganizationsRootSessions$;
+    exports.DisableOrganizationsRootSessionsCommand = DisableOrganizationsRootSessionsCommand;
+    exports.DisableOrganizationsRootSessionsRequest$ = DisableOrganizationsRootSessionsRequest$;
+    exports.DisableOrganizationsRootSessionsResponse$ = DisableOrganizationsRootSessionsResponse$;
+    exports.DisableOutboundWebIdentityFederation$ = DisableOutboundWebIdentityFederation$;
+    exports.DisableOutboundWebIdentityFederationCommand = DisableOutboundWebIdentityFederationCommand;
+    exports.DuplicateCertificateException = DuplicateCertificateException;
+    exports.DuplicateCertificateException$ = DuplicateCertificateException$;
+    exports.DuplicateSSHPublicKeyException = DuplicateSSHPublicKeyException;
+    exports.DuplicateSSHPublicKeyException$ = DuplicateSSHPublicKeyException$;
+    exports.EnableMFADevice$ = EnableMFADevice$;
+    exports.EnableMFADeviceCommand = EnableMFADeviceCommand;
+    exports.EnableMFADeviceRequest$ = EnableMFADeviceRequest$;
+    exports.EnableOrganizationsRootCredentialsManagement$ = EnableOrganizationsRootCredentialsManagement$;
+    exports.EnableOrganizationsRootCredentialsManagementCommand = EnableOrganizationsRootCredentialsManagementCommand;
+    exports.EnableOrganizationsRootCredentialsManagementRequest$ = EnableOrganizationsRootCredentialsManagementRequest$;
+    exports.EnableOrganizationsRootCredentialsManagementResponse$ = EnableOrganizationsRootCredentialsManagementResponse$;
+    exports.EnableOrganizationsRootSessions$ = EnableOrganizationsRootSessions$;
+    exports.EnableOrganizationsRootSessionsCommand = EnableOrganizationsRootSessionsCommand;
+    exports.EnableOrganizationsRootSessionsRequest$ = EnableOrganizationsRootSessionsRequest$;
+    exports.EnableOrganizationsRootSessionsResponse$ = EnableOrganizationsRootSessionsResponse$;
+    exports.EnableOutboundWebIdentityFederation$ = EnableOutboundWebIdentityFederation$;
+    exports.EnableOutboundWebIdentityFederationCommand = EnableOutboundWebIdentityFederationCommand;
+    exports.EnableOutboundWebIdentityFederationResponse$ = EnableOutboundWebIdentityFederationResponse$;
+    exports.EncodingType = EncodingType;
+    exports.EntityAlreadyExistsException = EntityAlreadyExistsException;
+    exports.EntityAlreadyExistsException$ = EntityAlreadyExistsException$;
+    exports.EntityDetails$ = EntityDetails$;
+    exports.EntityInfo$ = EntityInfo$;
+    exports.EntityTemporarilyUnmodifiableException = EntityTemporarilyUnmodifiableException;
+    exports.EntityTemporarilyUnmodifiableException$ = EntityTemporarilyUnmodifiableException$;
+    exports.EntityType = EntityType;
+    exports.ErrorDetails$ = ErrorDetails$;
+    exports.EvaluationResult$ = EvaluationResult$;
+    exports.FeatureDisabledException = FeatureDisabledException;
+    exports.FeatureDisabledException$ = FeatureDisabledException$;
+    exports.FeatureEnabledException = FeatureEnabledException;
+    exports.FeatureEnabledException$ = FeatureEnabledException$;
+    exports.FeatureType = FeatureType;
+    exports.GenerateCredentialReport$ = GenerateCredentialReport$;
+    exports.GenerateCredentialReportCommand = GenerateCredentialReportCommand;
+    exports.GenerateCredentialReportResponse$ = GenerateCredentialReportResponse$;
+    exports.GenerateOrganizationsAccessReport$ = GenerateOrganizationsAccessReport$;
+    exports.GenerateOrganizationsAccessReportCommand = GenerateOrganizationsAccessReportCommand;
+    exports.GenerateOrganizationsAccessReportRequest$ = GenerateOrganizationsAccessReportRequest$;
+    exports.GenerateOrganizationsAccessReportResponse$ = GenerateOrganizationsAccessReportResponse$;
+    exports.GenerateServiceLastAccessedDetails$ = GenerateServiceLastAccessedDetails$;
+    exports.GenerateServiceLastAccessedDetailsCommand = GenerateServiceLastAccessedDetailsCommand;
+    exports.GenerateServiceLastAccessedDetailsRequest$ = GenerateServiceLastAccessedDetailsRequest$;
+    exports.GenerateServiceLastAccessedDetailsResponse$ = GenerateServiceLastAccessedDetailsResponse$;
+    exports.GetAccessKeyLastUsed$ = GetAccessKeyLastUsed$;
+    exports.GetAccessKeyLastUsedCommand = GetAccessKeyLastUsedCommand;
+    exports.GetAccessKeyLastUsedRequest$ = GetAccessKeyLastUsedRequest$;
+    exports.GetAccessKeyLastUsedResponse$ = GetAccessKeyLastUsedResponse$;
+    exports.GetAccountAuthorizationDetails$ = GetAccountAuthorizationDetails$;
+    exports.GetAccountAuthorizationDetailsCommand = GetAccountAuthorizationDetailsCommand;
+    exports.GetAccountAuthorizationDetailsRequest$ = GetAccountAuthorizationDetailsRequest$;
+    exports.GetAccountAuthorizationDetailsResponse$ = GetAccountAuthorizationDetailsResponse$;
+    exports.GetAccountPasswordPolicy$ = GetAccountPasswordPolicy$;
+    exports.GetAccountPasswordPolicyCommand = GetAccountPasswordPolicyCommand;
+    exports.GetAccountPasswordPolicyResponse$ = GetAccountPasswordPolicyResponse$;
+    exports.GetAccountProperties$ = GetAccountProperties$;
+    exports.GetAccountPropertiesCommand = GetAccountPropertiesCommand;
+    exports.GetAccountPropertiesRequest$ = GetAccountPropertiesRequest$;
+    exports.GetAccountPropertiesResponse$ = GetAccountPropertiesResponse$;
+    exports.GetAccountSummary$ = GetAccountSummary$;
+    exports.GetAccountSummaryCommand = GetAccountSummaryCommand;
+    exports.GetAccountSummaryResponse$ = GetAccountSummaryResponse$;
+    exports.GetContextKeysForCustomPolicy$ = GetContextKeysForCustomPolicy$;
+    exports.GetContextKeysForCustomPolicyCommand = GetContextKeysForCustomPolicyCommand;
+    exports.GetContextKeysForCustomPolicyRequest$ = GetContextKeysForCustomPolicyRequest$;
+    exports.GetContextKeysForPolicyResponse$ = GetContextKeysForPolicyResponse$;
+    exports.GetContextKeysForPrincipalPolicy$ = GetContextKeysForPrincipalPolicy$;
+    exports.GetContextKeysForPrincipalPolicyCommand = GetContextKeysForPrincipalPolicyCommand;
+    exports.GetContextKeysForPrincipalPolicyRequest$ = GetContextKeysForPrincipalPolicyRequest$;
+    exports.GetCredentialReport$ = GetCredentialReport$;
+    exports.GetCredentialReportCommand = GetCredentialReportCommand;
+    exports.GetCredentialReportResponse$ = GetCredentialReportResponse$;
+    exports.GetDelegationRequest$ = GetDelegationRequest$;
+    exports.GetDelegationRequestCommand = GetDelegationRequestCommand;
+    exports.GetDelegationRequestRequest$ = GetDelegationRequestRequest$;
+    exports.GetDelegationRequestResponse$ = GetDelegationRequestResponse$;
+    exports.GetGroup$ = GetGroup$;
+    exports.GetGroupCommand = GetGroupCommand;
+    exports.GetGroupPolicy$ = GetGroupPolicy$;
+    exports.GetGroupPolicyCommand = GetGroupPolicyCommand;
+    exports.GetGroupPolicyRequest$ = GetGroupPolicyRequest$;
+    exports.GetGroupPolicyResponse$ = GetGroupPolicyResponse$;
+    exports.GetGroupRequest$ = GetGroupRequest$;
+    exports.GetGroupResponse$ = GetGroupResponse$;
+    exports.GetHumanReadableSummary$ = GetHumanReadableSummary$;
+    exports.GetHumanReadableSummaryCommand = GetHumanReadableSummaryCommand;
+    exports.GetHumanReadableSummaryRequest$ = GetHumanReadableSummaryRequest$;
+    exports.GetHumanReadableSummaryResponse$ = GetHumanReadableSummaryResponse$;
+    exports.GetInstanceProfile$ = GetInstanceProfile$;
+    exports.GetInstanceProfileCommand = GetInstanceProfileCommand;
+    exports.GetInstanceProfileRequest$ = GetInstanceProfileRequest$;
+    exports.GetInstanceProfileResponse$ = GetInstanceProfileResponse$;
+    exports.GetLoginProfile$ = GetLoginProfile$;
+    exports.GetLoginProfileCommand = GetLoginProfileCommand;
+    exports.GetLoginProfileRequest$ = GetLoginProfileRequest$;
+    exports.GetLoginProfileResponse$ = GetLoginProfileResponse$;
+    exports.GetMFADevice$ = GetMFADevice$;
+    exports.GetMFADeviceCommand = GetMFADeviceCommand;
+    exports.GetMFADeviceRequest$ = GetMFADeviceRequest$;
+    exports.GetMFADeviceResponse$ = GetMFADeviceResponse$;
+    exports.GetOpenIDConnectProvider$ = GetOpenIDConnectProvider$;
+    exports.GetOpenIDConnectProviderCommand = GetOpenIDConnectProviderCommand;
+    exports.GetOpenIDConnectProviderRequest$ = GetOpenIDConnectProviderRequest$;
+    exports.GetOpenIDConnectProviderResponse$ = GetOpenIDConnectProviderResponse$;
+    exports.GetOrganizationsAccessReport$ = GetOrganizationsAccessReport$;
+    exports.GetOrganizationsAccessReportCommand = GetOrganizationsAccessReportCommand;
+    exports.GetOrganizationsAccessReportRequest$ = GetOrganizationsAccessReportRequest$;
+    exports.GetOrganizationsAccessReportResponse$ = GetOrganizationsAccessReportResponse$;
+    exports.GetOutboundWebIdentityFederationInfo$ = GetOutboundWebIdentityFederationInfo$;
+    exports.GetOutboundWebIdentityFederationInfoCommand = GetOutboundWebIdentityFederationInfoCommand;
+    exports.GetOutboundWebIdentityFederationInfoResponse$ = GetOutboundWebIdentityFederationInfoResponse$;
+    exports.GetPolicy$ = GetPolicy$;
+    exports.GetPolicyCommand = GetPolicyCommand;
+    exports.GetPolicyRequest$ = GetPolicyRequest$;
+    exports.GetPolicyResponse$ = GetPolicyResponse$;
+    exports.GetPolicyVersion$ = GetPolicyVersion$;
+    exports.GetPolicyVersionCommand = GetPolicyVersionCommand;
+    exports.GetPolicyVersionRequest$ = GetPolicyVersionRequest$;
+    exports.GetPolicyVersionResponse$ = GetPolicyVersionResponse$;
+    exports.GetRole$ = GetRole$;
+    exports.GetRoleCommand = GetRoleCommand;
+    exports.GetRolePolicy$ = GetRolePolicy$;
+    exports.GetRolePolicyCommand = GetRolePolicyCommand;
+    exports.GetRolePolicyRequest$ = GetRolePolicyRequest$;
+    exports.GetRolePolicyResponse$ = GetRolePolicyResponse$;
+    exports.GetRoleRequest$ = GetRoleRequest$;
+    exports.GetRoleResponse$ = GetRoleResponse$;
+    exports.GetRoleTemplateVersion$ = GetRoleTemplateVersion$;
+    exports.GetRoleTemplateVersionCommand = GetRoleTemplateVersionCommand;
+    exports.GetRoleTemplateVersionRequest$ = GetRoleTemplateVersionRequest$;
+    exports.GetRoleTemplateVersionResponse$ = GetRoleTemplateVersionResponse$;
+    exports.GetSAMLProvider$ = GetSAMLProvider$;
+    exports.GetSAMLProviderCommand = GetSAMLProviderCommand;
+    exports.GetSAMLProviderRequest$ = GetSAMLProviderRequest$;
+    exports.GetSAMLProviderResponse$ = GetSAMLProviderResponse$;
+    exports.GetSSHPublicKey$ = GetSSHPublicKey$;
+    exports.GetSSHPublicKeyCommand = GetSSHPublicKeyCommand;
+    exports.GetSSHPublicKeyRequest$ = GetSSHPublicKeyRequest$;
+    exports.GetSSHPublicKeyResponse$ = GetSSHPublicKeyResponse$;
+    exports.GetServerCertificate$ = GetServerCertificate$;
+    exports.GetServerCertificateCommand = GetServerCertificateCommand;
+    exports.GetServerCertificateRequest$ = GetServerCertificateRequest$;
+    exports.GetServerCertificateResponse$ = GetServerCertificateResponse$;
+    exports.GetServiceLastAccessedDetails$ = GetServiceLastAccessedDetails$;
+    exports.GetServiceLastAccessedDetailsCommand = GetServiceLastAccessedDetailsCommand;
+    exports.GetServiceLastAccessedDetailsRequest$ = GetServiceLastAccessedDetailsRequest$;
+    exports.GetServiceLastAccessedDetailsResponse$ = GetServiceLastAccessedDetailsResponse$;
+    exports.GetServiceLastAccessedDetailsWithEntities$ = GetServiceLastAccessedDetailsWithEntities$;
+    exports.GetServiceLastAccessedDetailsWithEntitiesCommand = GetServiceLastAccessedDetailsWithEntitiesCommand;
+    exports.GetServiceLastAccessedDetailsWithEntitiesRequest$ = GetServiceLastAccessedDetailsWithEntitiesRequest$;
+    exports.GetServiceLastAccessedDetailsWithEntitiesResponse$ = GetServiceLastAccessedDetailsWithEntitiesResponse$;
+    exports.GetServiceLinkedRoleDeletionStatus$ = GetServiceLinkedRoleDeletionStatus$;
+    exports.GetServiceLinkedRoleDeletionStatusCommand = GetServiceLinkedRoleDeletionStatusCommand;
+    exports.GetServiceLinkedRoleDeletionStatusRequest$ = GetServiceLinkedRoleDeletionStatusRequest$;
+    exports.GetServiceLinkedRoleDeletionStatusResponse$ = GetServiceLinkedRoleDeletionStatusResponse$;
+    exports.GetUser$ = GetUser$;
+    exports.GetUserCommand = GetUserCommand;
+    exports.GetUserPolicy$ = GetUserPolicy$;
+    exports.GetUserPolicyCommand = GetUserPolicyCommand;
+    exports.GetUserPolicyRequest$ = GetUserPolicyRequest$;
+    exports.GetUserPolicyResponse$ = GetUserPolicyResponse$;
+    exports.GetUserRequest$ = GetUserRequest$;
+    exports.GetUserResponse$ = GetUserResponse$;
+    exports.GlobalEndpointTokenVersion = GlobalEndpointTokenVersion;
+    exports.Group$ = Group$;
+    exports.GroupDetail$ = GroupDetail$;
+    exports.IAM = IAM;
+    exports.IAMClient = IAMClient2;
+    exports.IAMServiceException = IAMServiceException;
+    exports.IAMServiceException$ = IAMServiceException$;
+    exports.InlinePolicy$ = InlinePolicy$;
+    exports.InlinePolicyIdentifierType$ = InlinePolicyIdentifierType$;
+    exports.InstanceProfile$ = InstanceProfile$;
+    exports.InvalidAuthenticationCodeException = InvalidAuthenticationCodeException;
+    exports.InvalidAuthenticationCodeException$ = InvalidAuthenticationCodeException$;
+    exports.InvalidCertificateException = InvalidCertificateException;
+    exports.InvalidCertificateException$ = InvalidCertificateException$;
+    exports.InvalidInputException = InvalidInputException;
+    exports.InvalidInputException$ = InvalidInputException$;
+    exports.InvalidPublicKeyException = InvalidPublicKeyException;
+    exports.InvalidPublicKeyException$ = InvalidPublicKeyException$;
+    exports.InvalidUserTypeException = InvalidUserTypeException;
+    exports.InvalidUserTypeException$ = InvalidUserTypeException$;
+    exports.JobStatusType = JobStatusType;
+    exports.KeyPairMismatchException = KeyPairMismatchException;
+    exports.KeyPairMismatchException$ = KeyPairMismatchException$;
+    exports.LimitExceededException = LimitExceededException;
+    exports.LimitExceededException$ = LimitExceededException$;
+    exports.ListAccessKeys$ = ListAccessKeys$;
+    exports.ListAccessKeysCommand = ListAccessKeysCommand;
+    exports.ListAccessKeysRequest$ = ListAccessKeysRequest$;
+    exports.ListAccessKeysResponse$ = ListAccessKeysResponse$;
+    exports.ListAccountAliases$ = ListAccountAliases$;
+    exports.ListAccountAliasesCommand = ListAccountAliasesCommand;
+    exports.ListAccountAliasesRequest$ = ListAccountAliasesRequest$;
+    exports.ListAccountAliasesResponse$ = ListAccountAliasesResponse$;
+    exports.ListAttachedGroupPolicies$ = ListAttachedGroupPolicies$;
+    exports.ListAttachedGroupPoliciesCommand = ListAttachedGroupPoliciesCommand;
+    exports.ListAttachedGroupPoliciesRequest$ = ListAttachedGroupPoliciesRequest$;
+    exports.ListAttachedGroupPoliciesResponse$ = ListAttachedGroupPoliciesResponse$;
+    exports.ListAttachedRolePolicies$ = ListAttachedRolePolicies$;
+    exports.ListAttachedRolePoliciesCommand = ListAttachedRolePoliciesCommand;
+    exports.ListAttachedRolePoliciesRequest$ = ListAttachedRolePoliciesRequest$;
+    exports.ListAttachedRolePoliciesResponse$ = ListAttachedRolePoliciesResponse$;
+    exports.ListAttachedUserPolicies$ = ListAttachedUserPolicies$;
+    exports.ListAttachedUserPoliciesCommand = ListAttachedUserPoliciesCommand;
+    exports.ListAttachedUserPoliciesRequest$ = ListAttachedUserPoliciesRequest$;
+    exports.ListAttachedUserPoliciesResponse$ = ListAttachedUserPoliciesResponse$;
+    exports.ListDelegationRequests$ = ListDelegationRequests$;
+    exports.ListDelegationRequestsCommand = ListDelegationRequestsCommand;
+    exports.ListDelegationRequestsRequest$ = ListDelegationRequestsRequest$;
+    exports.ListDelegationRequestsResponse$ = ListDelegationRequestsResponse$;
+    exports.ListEntitiesForPolicy$ = ListEntitiesForPolicy$;
+    exports.ListEntitiesForPolicyCommand = ListEntitiesForPolicyCommand;
+    exports.ListEntitiesForPolicyRequest$ = ListEntitiesForPolicyRequest$;
+    exports.ListEntitiesForPolicyResponse$ = ListEntitiesForPolicyResponse$;
+    exports.ListGroupPolicies$ = ListGroupPolicies$;
+    exports.ListGroupPoliciesCommand = ListGroupPoliciesCommand;
+    exports.ListGroupPoliciesRequest$ = ListGroupPoliciesRequest$;
+    exports.ListGroupPoliciesResponse$ = ListGroupPoliciesResponse$;
+    exports.ListGroups$ = ListGroups$;
+    exports.ListGroupsCommand = ListGroupsCommand;
+    exports.ListGroupsForUser$ = ListGroupsForUser$;
+    exports.ListGroupsForUserCommand = ListGroupsForUserCommand;
+    exports.ListGroupsForUserRequest$ = ListGroupsForUserRequest$;
+    exports.ListGroupsForUserResponse$ = ListGroupsForUserResponse$;
+    exports.ListGroupsRequest$ = ListGroupsRequest$;
+    exports.ListGroupsResponse$ = ListGroupsResponse$;
+    exports.ListInstanceProfileTags$ = ListInstanceProfileTags$;
+    exports.ListInstanceProfileTagsCommand = ListInstanceProfileTagsCommand;
+    exports.ListInstanceProfileTagsRequest$ = ListInstanceProfileTagsRequest$;
+    exports.ListInstanceProfileTagsResponse$ = ListInstanceProfileTagsResponse$;
+    exports.ListInstanceProfiles$ = ListInstanceProfiles$;
+    exports.ListInstanceProfilesCommand = ListInstanceProfilesCommand;
+    exports.ListInstanceProfilesForRole$ = ListInstanceProfilesForRole$;
+    exports.ListInstanceProfilesForRoleCommand = ListInstanceProfilesForRoleCommand;
+    exports.ListInstanceProfilesForRoleRequest$ = ListInstanceProfilesForRoleRequest$;
+    exports.ListInstanceProfilesForRoleResponse$ = ListInstanceProfilesForRoleResponse$;
+    exports.ListInstanceProfilesRequest$ = ListInstanceProfilesRequest$;
+    exports.ListInstanceProfilesResponse$ = ListInstanceProfilesResponse$;
+    exports.ListMFADeviceTags$ = ListMFADeviceTags$;
+    exports.ListMFADeviceTagsCommand = ListMFADeviceTagsCommand;
+    exports.ListMFADeviceTagsRequest$ = ListMFADeviceTagsRequest$;
+    exports.ListMFADeviceTagsResponse$ = ListMFADeviceTagsResponse$;
+    exports.ListMFADevices$ = ListMFADevices$;
+    exports.ListMFADevicesCommand = ListMFADevicesCommand;
+    exports.ListMFADevicesRequest$ = ListMFADevicesRequest$;
+    exports.ListMFADevicesResponse$ = ListMFADevicesResponse$;
+    exports.ListOpenIDConnectProviderTags$ = ListOpenIDConnectProviderTags$;
+    exports.ListOpenIDConnectProviderTagsCommand = ListOpenIDConnectProviderTagsCommand;
+    exports.ListOpenIDConnectProviderTagsRequest$ = ListOpenIDConnectProviderTagsRequest$;
+    exports.ListOpenIDConnectProviderTagsResponse$ = ListOpenIDConnectProviderTagsResponse$;
+    exports.ListOpenIDConnectProviders$ = ListOpenIDConnectProviders$;
+    exports.ListOpenIDConnectProvidersCommand = ListOpenIDConnectProvidersCommand2;
+    exports.ListOpenIDConnectProvidersRequest$ = ListOpenIDConnectProvidersRequest$;
+    exports.ListOpenIDConnectProvidersResponse$ = ListOpenIDConnectProvidersResponse$;
+    exports.ListOrganizationsFeatures$ = ListOrganizationsFeatures$;
+    exports.ListOrganizationsFeaturesCommand = ListOrganizationsFeaturesCommand;
+    exports.ListOrganizationsFeaturesRequest$ = ListOrganizationsFeaturesRequest$;
+    exports.ListOrganizationsFeaturesResponse$ = ListOrganizationsFeaturesResponse$;
+    exports.ListPolicies$ = ListPolicies$;
+    exports.ListPoliciesCommand = ListPoliciesCommand;
+    exports.ListPoliciesGrantingServiceAccess$ = ListPoliciesGrantingServiceAccess$;
+    exports.ListPoliciesGrantingServiceAccessCommand = ListPoliciesGrantingServiceAccessCommand;
+    exports.ListPoliciesGrantingServiceAccessEntry$ = ListPoliciesGrantingServiceAccessEntry$;
+    exports.ListPoliciesGrantingServiceAccessRequest$ = ListPoliciesGrantingServiceAccessRequest$;
+    exports.ListPoliciesGrantingServiceAccessResponse$ = ListPoliciesGrantingServiceAccessResponse$;
+    exports.ListPoliciesRequest$ = ListPoliciesRequest$;
+    exports.ListPoliciesResponse$ = ListPoliciesResponse$;
+    exports.ListPolicyTags$ = ListPolicyTags$;
+    exports.ListPolicyTagsCommand = ListPolicyTagsCommand;
+    exports.ListPolicyTagsRequest$ = ListPolicyTagsRequest$;
+    exports.ListPolicyTagsResponse$ = ListPolicyTagsResponse$;
+    exports.ListPolicyVersions$ = ListPolicyVersions$;
+    exports.ListPolicyVersionsCommand = ListPolicyVersionsCommand;
+    exports.ListPolicyVersionsRequest$ = ListPolicyVersionsRequest$;
+    exports.ListPolicyVersionsResponse$ = ListPolicyVersionsResponse$;
+    exports.ListRolePolicies$ = ListRolePolicies$;
+    exports.ListRolePoliciesCommand = ListRolePoliciesCommand;
+    exports.ListRolePoliciesRequest$ = ListRolePoliciesRequest$;
+    exports.ListRolePoliciesResponse$ = ListRolePoliciesResponse$;
+    exports.ListRoleTags$ = ListRoleTags$;
+    exports.ListRoleTagsCommand = ListRoleTagsCommand;
+    exports.ListRoleTagsRequest$ = ListRoleTagsRequest$;
+    exports.ListRoleTagsResponse$ = ListRoleTagsResponse$;
+    exports.ListRoles$ = ListRoles$;
+    exports.ListRolesCommand = ListRolesCommand;
+    exports.ListRolesRequest$ = ListRolesRequest$;
+    exports.ListRolesResponse$ = ListRolesResponse$;
+    exports.ListSAMLProviderTags$ = ListSAMLProviderTags$;
+    exports.ListSAMLProviderTagsCommand = ListSAMLProviderTagsCommand;
+    exports.ListSAMLProviderTagsRequest$ = ListSAMLProviderTagsRequest$;
+    exports.ListSAMLProviderTagsResponse$ = ListSAMLProviderTagsResponse$;
+    exports.ListSAMLProviders$ = ListSAMLProviders$;
+    exports.ListSAMLProvidersCommand = ListSAMLProvidersCommand;
+    exports.ListSAMLProvidersRequest$ = ListSAMLProvidersRequest$;
+    exports.ListSAMLProvidersResponse$ = ListSAMLProvidersResponse$;
+    exports.ListSSHPublicKeys$ = ListSSHPublicKeys$;
+    exports.ListSSHPublicKeysCommand = ListSSHPublicKeysCommand;
+    exports.ListSSHPublicKeysRequest$ = ListSSHPublicKeysRequest$;
+    exports.ListSSHPublicKeysResponse$ = ListSSHPublicKeysResponse$;
+    exports.ListServerCertificateTags$ = ListServerCertificateTags$;
+    exports.ListServerCertificateTagsCommand = ListServerCertificateTagsCommand;
+    exports.ListServerCertificateTagsRequest$ = ListServerCertificateTagsRequest$;
+    exports.ListServerCertificateTagsResponse$ = ListServerCertificateTagsResponse$;
+    exports.ListServerCertificates$ = ListServerCertificates$;
+    exports.ListServerCertificatesCommand = ListServerCertificatesCommand;
+    exports.ListServerCertificatesRequest$ = ListServerCertificatesRequest$;
+    exports.ListServerCertificatesResponse$ = ListServerCertificatesResponse$;
+    exports.ListServiceSpecificCredentials$ = ListServiceSpecificCredentials$;
+    exports.ListServiceSpecificCredentialsCommand = ListServiceSpecificCredentialsCommand;
+    exports.ListServiceSpecificCredentialsRequest$ = ListServiceSpecificCredentialsRequest$;
+    exports.ListServiceSpecificCredentialsResponse$ = ListServiceSpecificCredentialsResponse$;
+    exports.ListSigningCertificates$ = ListSigningCertificates$;
+    exports.ListSigningCertificatesCommand = ListSigningCertificatesCommand;
+    exports.ListSigningCertificatesRequest$ = ListSigningCertificatesRequest$;
+    exports.ListSigningCertificatesResponse$ = ListSigningCertificatesResponse$;
+    exports.ListUserPolicies$ = ListUserPolicies$;
+    exports.ListUserPoliciesCommand = ListUserPoliciesCommand;
+    exports.ListUserPoliciesRequest$ = ListUserPoliciesRequest$;
+    exports.ListUserPoliciesResponse$ = ListUserPoliciesResponse$;
+    exports.ListUserTags$ = ListUserTags$;
+    exports.ListUserTagsCommand = ListUserTagsCommand;
+    exports.ListUserTagsRequest$ = ListUserTagsRequest$;
+    exports.ListUserTagsResponse$ = ListUserTagsResponse$;
+    exports.ListUsers$ = ListUsers$;
+    exports.ListUsersCommand = ListUsersCommand;
+    exports.ListUsersRequest$ = ListUsersRequest$;
+    exports.ListUsersResponse$ = ListUsersResponse$;
+    exports.ListVirtualMFADevices$ = ListVirtualMFADevices$;
+    exports.ListVirtualMFADevicesCommand = ListVirtualMFADevicesCommand;
+    exports.ListVirtualMFADevicesRequest$ = ListVirtualMFADevicesRequest$;
+    exports.ListVirtualMFADevicesResponse$ = ListVirtualMFADevicesResponse$;
+    exports.LoginProfile$ = LoginProfile$;
+    exports.MFADevice$ = MFADevice$;
+    exports.MalformedCertificateException = MalformedCertificateException;
+    exports.MalformedCertificateException$ = MalformedCertificateException$;
+    exports.MalformedPolicyDocumentException = MalformedPolicyDocumentException2;
+    exports.MalformedPolicyDocumentException$ = MalformedPolicyDocumentException$2;
+    exports.ManagedByTypeType = ManagedByTypeType;
+    exports.ManagedPolicyDetail$ = ManagedPolicyDetail$;
+    exports.NameConflictException = NameConflictException;
+    exports.NameConflictException$ = NameConflictException$;
+    exports.NoSuchEntityException = NoSuchEntityException;
+    exports.NoSuchEntityException$ = NoSuchEntityException$;
+    exports.OpenIDConnectProviderListEntry$ = OpenIDConnectProviderListEntry$;
+    exports.OpenIdIdpCommunicationErrorException = OpenIdIdpCommunicationErrorException;
+    exports.OpenIdIdpCommunicationErrorException$ = OpenIdIdpCommunicationErrorException$;
+    exports.OrderedOrganizationPolicyType$ = OrderedOrganizationPolicyType$;
+    exports.OrganizationNotFoundException = OrganizationNotFoundException;
+    exports.OrganizationNotFoundException$ = OrganizationNotFoundException$;
+    exports.OrganizationNotInAllFeaturesModeException = OrganizationNotInAllFeaturesModeException;
+    exports.OrganizationNotInAllFeaturesModeException$ = OrganizationNotInAllFeaturesModeException$;
+    exports.OrganizationsDecisionDetail$ = OrganizationsDecisionDetail$;
+    exports.ParameterDefinition$ = ParameterDefinition$;
+    exports.ParameterTypeType = ParameterTypeType;
+    exports.PasswordPolicy$ = PasswordPolicy$;
+    exports.PasswordPolicyViolationException = PasswordPolicyViolationException;
+    exports.PasswordPolicyViolationException$ = PasswordPolicyViolationException$;
+    exports.PermissionCheckResultType = PermissionCheckResultType;
+    exports.PermissionCheckStatusType = PermissionCheckStatusType;
+    exports.PermissionsBoundaryAttachmentType = PermissionsBoundaryAttachmentType;
+    exports.PermissionsBoundaryDecisionDetail$ = PermissionsBoundaryDecisionDetail$;
+    exports.Policy$ = Policy$;
+    exports.PolicyDetail$ = PolicyDetail$;
+    exports.PolicyEvaluationDecisionType = PolicyEvaluationDecisionType;
+    exports.PolicyEvaluationException = PolicyEvaluationException;
+    exports.PolicyEvaluationException$ = PolicyEvaluationException$;
+    exports.PolicyGrantingServiceAccess$ = PolicyGrantingServiceAccess$;
+    exports.PolicyGroup$ = PolicyGroup$;
+    exports.PolicyIdentifier$ = PolicyIdentifier$;
+    exports.PolicyIdentifierPolicyType = PolicyIdentifierPolicyType;
+    exports.PolicyNotAttachableException = PolicyNotAttachableException;
+    exports.PolicyNotAttachableException$ = PolicyNotAttachableException$;
+    exports.PolicyOwnerEntityType = PolicyOwnerEntityType;
+    exports.PolicyParameter$ = PolicyParameter$;
+    exports.PolicyParameterTypeEnum = PolicyParameterTypeEnum;
+    exports.PolicyRole$ = PolicyRole$;
+    exports.PolicyScopeType = PolicyScopeType;
+    exports.PolicySourceType = PolicySourceType;
+    exports.PolicyType = PolicyType;
+    exports.PolicyUsageType = PolicyUsageType;
+    exports.PolicyUser$ = PolicyUser$;
+    exports.PolicyVersion$ = PolicyVersion$;
+    exports.Position$ = Position$;
+    exports.PutAccountProperties$ = PutAccountProperties$;
+    exports.PutAccountPropertiesCommand = PutAccountPropertiesCommand;
+    exports.PutAccountPropertiesRequest$ = PutAccountPropertiesRequest$;
+    exports.PutAccountPropertiesResponse$ = PutAccountPropertiesResponse$;
+    exports.PutGroupPolicy$ = PutGroupPolicy$;
+    exports.PutGroupPolicyCommand = PutGroupPolicyCommand;
+    exports.PutGroupPolicyRequest$ = PutGroupPolicyRequest$;
+    exports.PutRolePermissionsBoundary$ = PutRolePermissionsBoundary$;
+    exports.PutRolePermissionsBoundaryCommand = PutRolePermissionsBoundaryCommand;
+    exports.PutRolePermissionsBoundaryRequest$ = PutRolePermissionsBoundaryRequest$;
+    exports.PutRolePolicy$ = PutRolePolicy$;
+    exports.PutRolePolicyCommand = PutRolePolicyCommand;
+    exports.PutRolePolicyRequest$ = PutRolePolicyRequest$;
+    exports.PutUserPermissionsBoundary$ = PutUserPermissionsBoundary$;
+    exports.PutUserPermissionsBoundaryCommand = PutUserPermissionsBoundaryCommand;
+    exports.PutUserPermissionsBoundaryRequest$ = PutUserPermissionsBoundaryRequest$;
+    exports.PutUserPolicy$ = PutUserPolicy$;
+    exports.PutUserPolicyCommand = PutUserPolicyCommand;
+    exports.PutUserPolicyRequest$ = PutUserPolicyRequest$;
+    exports.RejectDelegationRequest$ = RejectDelegationRequest$;
+    exports.RejectDelegationRequestCommand = RejectDelegationRequestCommand;
+    exports.RejectDelegationRequestRequest$ = RejectDelegationRequestRequest$;
+    exports.RemoveClientIDFromOpenIDConnectProvider$ = RemoveClientIDFromOpenIDConnectProvider$;
+    exports.RemoveClientIDFromOpenIDConnectProviderCommand = RemoveClientIDFromOpenIDConnectProviderCommand;
+    exports.RemoveClientIDFromOpenIDConnectProviderRequest$ = RemoveClientIDFromOpenIDConnectProviderRequest$;
+    exports.RemoveRoleFromInstanceProfile$ = RemoveRoleFromInstanceProfile$;
+    exports.RemoveRoleFromInstanceProfileCommand = RemoveRoleFromInstanceProfileCommand;
+    exports.RemoveRoleFromInstanceProfileRequest$ = RemoveRoleFromInstanceProfileRequest$;
+    exports.RemoveUserFromGroup$ = RemoveUserFromGroup$;
+    exports.RemoveUserFromGroupCommand = RemoveUserFromGroupCommand;
+    exports.RemoveUserFromGroupRequest$ = RemoveUserFromGroupRequest$;
+    exports.ReplacementValueEntry$ = ReplacementValueEntry$;
+    exports.ReportFormatType = ReportFormatType;
+    exports.ReportGenerationLimitExceededException = ReportGenerationLimitExceededException;
+    exports.ReportGenerationLimitExceededException$ = ReportGenerationLimitExceededException$;
+    exports.ReportStateType = ReportStateType;
+    exports.ResetServiceSpecificCredential$ = ResetServiceSpecificCredential$;
+    exports.ResetServiceSpecificCredentialCommand = ResetServiceSpecificCredentialCommand;
+    exports.ResetServiceSpecificCredentialRequest$ = ResetServiceSpecificCredentialRequest$;
+    exports.ResetServiceSpecificCredentialResponse$ = ResetServiceSpecificCredentialResponse$;
+    exports.ResourceSpecificResult$ = ResourceSpecificResult$;
+    exports.ResyncMFADevice$ = ResyncMFADevice$;
+    exports.ResyncMFADeviceCommand = ResyncMFADeviceCommand;
+    exports.ResyncMFADeviceRequest$ = ResyncMFADeviceRequest$;
+    exports.Role$ = Role$;
+    exports.RoleDetail$ = RoleDetail$;
+    exports.RoleLastUsed$ = RoleLastUsed$;
+    exports.RoleModifiedException = RoleModifiedException;
+    exports.RoleModifiedException$ = RoleModifiedException$;
+    exports.RoleTemplateDisabledException = RoleTemplateDisabledException;
+    exports.RoleTemplateDisabledException$ = RoleTemplateDisabledException$;
+    exports.RoleTemplateVersion$ = RoleTemplateVersion$;
+    exports.RoleUsageType$ = RoleUsageType$;
+    exports.SAMLPrivateKey$ = SAMLPrivateKey$;
+    exports.SAMLProviderListEntry$ = SAMLProviderListEntry$;
+    exports.SSHPublicKey$ = SSHPublicKey$;
+    exports.SSHPublicKeyMetadata$ = SSHPublicKeyMetadata$;
+    exports.SendDelegationToken$ = SendDelegationToken$;
+    exports.SendDelegationTokenCommand = SendDelegationTokenCommand;
+    exports.SendDelegationTokenRequest$ = SendDelegationTokenRequest$;
+    exports.ServerCertificate$ = ServerCertificate$;
+    exports.ServerCertificateMetadata$ = ServerCertificateMetadata$;
+    exports.ServiceAccessNotEnabledException = ServiceAccessNotEnabledException;
+    exports.ServiceAccessNotEnabledException$ = ServiceAccessNotEnabledException$;
+    exports.ServiceFailureException = ServiceFailureException;
+    exports.ServiceFailureException$ = ServiceFailureException$;
+    exports.ServiceLastAccessed$ = ServiceLastAccessed$;
+    exports.ServiceNotSupportedException = ServiceNotSupportedException;
+    exports.ServiceNotSupportedException$ = ServiceNotSupportedException$;
+    exports.ServiceSpecificCredential$ = ServiceSpecificCredential$;
+    exports.ServiceSpecificCredentialMetadata$ = ServiceSpecificCredentialMetadata$;
+    exports.SetDefaultPolicyVersion$ = SetDefaultPolicyVersion$;
+    exports.SetDefaultPolicyVersionCommand = SetDefaultPolicyVersionCommand;
+    exports.SetDefaultPolicyVersionRequest$ = SetDefaultPolicyVersionRequest$;
+    exports.SetSecurityTokenServicePreferences$ = SetSecurityTokenServicePreferences$;
+    exports.SetSecurityTokenServicePreferencesCommand = SetSecurityTokenServicePreferencesCommand;
+    exports.SetSecurityTokenServicePreferencesRequest$ = SetSecurityTokenServicePreferencesRequest$;
+    exports.SigningCertificate$ = SigningCertificate$;
+    exports.SimulateCustomPolicy$ = SimulateCustomPolicy$;
+    exports.SimulateCustomPolicyCommand = SimulateCustomPolicyCommand;
+    exports.SimulateCustomPolicyRequest$ = SimulateCustomPolicyRequest$;
+    exports.SimulatePolicyResponse$ = SimulatePolicyResponse$;
+    exports.SimulatePrincipalPolicy$ = SimulatePrincipalPolicy$;
+    exports.SimulatePrincipalPolicyCommand = SimulatePrincipalPolicyCommand;
+    exports.SimulatePrincipalPolicyRequest$ = SimulatePrincipalPolicyRequest$;
+    exports.SortKeyType = SortKeyType;
+    exports.SourceRoleTemplate$ = SourceRoleTemplate$;
+    exports.StateType = StateType;
+    exports.Statement$ = Statement$;
+    exports.StatusType = StatusType;
+    exports.SummaryKeyType = SummaryKeyType;
+    exports.SummaryStateType = SummaryStateType;
+    exports.Tag$ = Tag$2;
+    exports.TagInstanceProfile$ = TagInstanceProfile$;
+    exports.TagInstanceProfileCommand = TagInstanceProfileCommand;
+    exports.TagInstanceProfileRequest$ = TagInstanceProfileRequest$;
+    exports.TagMFADevice$ = TagMFADevice$;
+    exports.TagMFADeviceCommand = TagMFADeviceCommand;
+    exports.TagMFADeviceRequest$ = TagMFADeviceRequest$;
+    exports.TagOpenIDConnectProvider$ = TagOpenIDConnectProvider$;
+    exports.TagOpenIDConnectProviderCommand = TagOpenIDConnectProviderCommand;
+    exports.TagOpenIDConnectProviderRequest$ = TagOpenIDConnectProviderRequest$;
+    exports.TagPolicy$ = TagPolicy$;
+    exports.TagPolicyCommand = TagPolicyCommand;
+    exports.TagPolicyRequest$ = TagPolicyRequest$;
+    exports.TagRole$ = TagRole$;
+    exports.TagRoleCommand = TagRoleCommand;
+    exports.TagRoleRequest$ = TagRoleRequest$;
+    exports.TagSAMLProvider$ = TagSAMLProvider$;
+    exports.TagSAMLProviderCommand = TagSAMLProviderCommand;
+    exports.TagSAMLProviderRequest$ = TagSAMLProviderRequest$;
+    exports.TagServerCertificate$ = TagServerCertificate$;
+    exports.TagServerCertificateCommand = TagServerCertificateCommand;
+    exports.TagServerCertificateRequest$ = TagServerCertificateRequest$;
+    exports.TagTemplate$ = TagTemplate$;
+    exports.TagUser$ = TagUser$;
+    exports.TagUserCommand = TagUserCommand;
+    exports.TagUserRequest$ = TagUserRequest$;
+    exports.TrackedActionLastAccessed$ = TrackedActionLastAccessed$;
+    exports.UnmodifiableEntityException = UnmodifiableEntityException;
+    exports.UnmodifiableEntityException$ = UnmodifiableEntityException$;
+    exports.UnrecognizedPublicKeyEncodingException = UnrecognizedPublicKeyEncodingException;
+    exports.UnrecognizedPublicKeyEncodingException$ = UnrecognizedPublicKeyEncodingException$;
+    exports.UntagInstanceProfile$ = UntagInstanceProfile$;
+    exports.UntagInstanceProfileCommand = UntagInstanceProfileCommand;
+    exports.UntagInstanceProfileRequest$ = UntagInstanceProfileRequest$;
+    exports.UntagMFADevice$ = UntagMFADevice$;
+    exports.UntagMFADeviceCommand = UntagMFADeviceCommand;
+    exports.UntagMFADeviceRequest$ = UntagMFADeviceRequest$;
+    exports.UntagOpenIDConnectProvider$ = UntagOpenIDConnectProvider$;
+    exports.UntagOpenIDConnectProviderCommand = UntagOpenIDConnectProviderCommand;
+    exports.UntagOpenIDConnectProviderRequest$ = UntagOpenIDConnectProviderRequest$;
+    exports.UntagPolicy$ = UntagPolicy$;
+    exports.UntagPolicyCommand = UntagPolicyCommand;
+    exports.UntagPolicyRequest$ = UntagPolicyRequest$;
+    exports.UntagRole$ = UntagRole$;
+    exports.UntagRoleCommand = UntagRoleCommand;
+    exports.UntagRoleRequest$ = UntagRoleRequest$;
+    exports.UntagSAMLProvider$ = UntagSAMLProvider$;
+    exports.UntagSAMLProviderCommand = UntagSAMLProviderCommand;
+    exports.UntagSAMLProviderRequest$ = UntagSAMLProviderRequest$;
+    exports.UntagServerCertificate$ = UntagServerCertificate$;
+    exports.UntagServerCertificateCommand = UntagServerCertificateCommand;
+    exports.UntagServerCertificateRequest$ = UntagServerCertificateRequest$;
+    exports.UntagUser$ = UntagUser$;
+    exports.UntagUserCommand = UntagUserCommand;
+    exports.UntagUserRequest$ = UntagUserRequest$;
+    exports.UpdateAccessKey$ = UpdateAccessKey$;
+    exports.UpdateAccessKeyCommand = UpdateAccessKeyCommand;
+    exports.UpdateAccessKeyRequest$ = UpdateAccessKeyRequest$;
+    exports.UpdateAccountPasswordPolicy$ = UpdateAccountPasswordPolicy$;
+    exports.UpdateAccountPasswordPolicyCommand = UpdateAccountPasswordPolicyCommand;
+    exports.UpdateAccountPasswordPolicyRequest$ = UpdateAccountPasswordPolicyRequest$;
+    exports.UpdateAssumeRolePolicy$ = UpdateAssumeRolePolicy$;
+    exports.UpdateAssumeRolePolicyCommand = UpdateAssumeRolePolicyCommand;
+    exports.UpdateAssumeRolePolicyRequest$ = UpdateAssumeRolePolicyRequest$;
+    exports.UpdateDelegationRequest$ = UpdateDelegationRequest$;
+    exports.UpdateDelegationRequestCommand = UpdateDelegationRequestCommand;
+    exports.UpdateDelegationRequestRequest$ = UpdateDelegationRequestRequest$;
+    exports.UpdateGroup$ = UpdateGroup$;
+    exports.UpdateGroupCommand = UpdateGroupCommand;
+    exports.UpdateGroupRequest$ = UpdateGroupRequest$;
+    exports.UpdateLoginProfile$ = UpdateLoginProfile$;
+    exports.UpdateLoginProfileCommand = UpdateLoginProfileCommand;
+    exports.UpdateLoginProfileRequest$ = UpdateLoginProfileRequest$;
+    exports.UpdateOpenIDConnectProviderThumbprint$ = UpdateOpenIDConnectProviderThumbprint$;
+    exports.UpdateOpenIDConnectProviderThumbprintCommand = UpdateOpenIDConnectProviderThumbprintCommand;
+    exports.UpdateOpenIDConnectProviderThumbprintRequest$ = UpdateOpenIDConnectProviderThumbprintRequest$;
+    exports.UpdateRole$ = UpdateRole$;
+    exports.UpdateRoleCommand = UpdateRoleCommand;
+    exports.UpdateRoleDescription$ = UpdateRoleDescription$;
+    exports.UpdateRoleDescriptionCommand = UpdateRoleDescriptionCommand;
+    exports.UpdateRoleDescriptionRequest$ = UpdateRoleDescriptionRequest$;
+    exports.UpdateRoleDescriptionResponse$ = UpdateRoleDescriptionResponse$;
+    exports.UpdateRoleRequest$ = UpdateRoleRequest$;
+    exports.UpdateRoleResponse$ = UpdateRoleResponse$;
+    exports.UpdateSAMLProvider$ = UpdateSAMLProvider$;
+    exports.UpdateSAMLProviderCommand = UpdateSAMLProviderCommand;
+    exports.UpdateSAMLProviderRequest$ = UpdateSAMLProviderRequest$;
+    exports.UpdateSAMLProviderResponse$ = UpdateSAMLProviderResponse$;
+    exports.UpdateSSHPublicKey$ = UpdateSSHPublicKey$;
+    exports.UpdateSSHPublicKeyCommand = UpdateSSHPublicKeyCommand;
+    exports.UpdateSSHPublicKeyRequest$ = UpdateSSHPublicKeyRequest$;
+    exports.UpdateServerCertificate$ = UpdateServerCertificate$;
+    exports.UpdateServerCertificateCommand = UpdateServerCertificateCommand;
+    exports.UpdateServerCertificateRequest$ = UpdateServerCertificateRequest$;
+    exports.UpdateServiceSpecificCredential$ = UpdateServiceSpecificCredential$;
+    exports.UpdateServiceSpecificCredentialCommand = UpdateServiceSpecificCredentialCommand;
+    exports.UpdateServiceSpecificCredentialRequest$ = UpdateServiceSpecificCredentialRequest$;
+    exports.UpdateSigningCertificate$ = UpdateSigningCertificate$;
+    exports.UpdateSigningCertificateCommand = UpdateSigningCertificateCommand;
+    exports.UpdateSigningCertificateRequest$ = UpdateSigningCertificateRequest$;
+    exports.UpdateUser$ = UpdateUser$;
+    exports.UpdateUserCommand = UpdateUserCommand;
+    exports.UpdateUserRequest$ = UpdateUserRequest$;
+    exports.UploadSSHPublicKey$ = UploadSSHPublicKey$;
+    exports.UploadSSHPublicKeyCommand = UploadSSHPublicKeyCommand;
+    exports.UploadSSHPublicKeyRequest$ = UploadSSHPublicKeyRequest$;
+    exports.UploadSSHPublicKeyResponse$ = UploadSSHPublicKeyResponse$;
+    exports.UploadServerCertificate$ = UploadServerCertificate$;
+    exports.UploadServerCertificateCommand = UploadServerCertificateCommand;
+    exports.UploadServerCertificateRequest$ = UploadServerCertificateRequest$;
+    exports.UploadServerCertificateResponse$ = UploadServerCertificateResponse$;
+    exports.UploadSigningCertificate$ = UploadSigningCertificate$;
+    exports.UploadSigningCertificateCommand = UploadSigningCertificateCommand;
+    exports.UploadSigningCertificateRequest$ = UploadSigningCertificateRequest$;
+    exports.UploadSigningCertificateResponse$ = UploadSigningCertificateResponse$;
+    exports.User$ = User$;
+    exports.UserDetail$ = UserDetail$;
+    exports.VirtualMFADevice$ = VirtualMFADevice$;
+    exports.errorTypeRegistries = errorTypeRegistries5;
+    exports.paginateGetAccountAuthorizationDetails = paginateGetAccountAuthorizationDetails;
+    exports.paginateGetGroup = paginateGetGroup;
+    exports.paginateListAccessKeys = paginateListAccessKeys;
+    exports.paginateListAccountAliases = paginateListAccountAliases;
+    exports.paginateListAttachedGroupPolicies = paginateListAttachedGroupPolicies;
+    exports.paginateListAttachedRolePolicies = paginateListAttachedRolePolicies;
+    exports.paginateListAttachedUserPolicies = paginateListAttachedUserPolicies;
+    exports.paginateListEntitiesForPolicy = paginateListEntitiesForPolicy;
+    exports.paginateListGroupPolicies = paginateListGroupPolicies;
+    exports.paginateListGroups = paginateListGroups;
+    exports.paginateListGroupsForUser = paginateListGroupsForUser;
+    exports.paginateListInstanceProfileTags = paginateListInstanceProfileTags;
+    exports.paginateListInstanceProfiles = paginateListInstanceProfiles;
+    exports.paginateListInstanceProfilesForRole = paginateListInstanceProfilesForRole;
+    exports.paginateListMFADeviceTags = paginateListMFADeviceTags;
+    exports.paginateListMFADevices = paginateListMFADevices;
+    exports.paginateListOpenIDConnectProviderTags = paginateListOpenIDConnectProviderTags;
+    exports.paginateListPolicies = paginateListPolicies;
+    exports.paginateListPolicyTags = paginateListPolicyTags;
+    exports.paginateListPolicyVersions = paginateListPolicyVersions;
+    exports.paginateListRolePolicies = paginateListRolePolicies;
+    exports.paginateListRoleTags = paginateListRoleTags;
+    exports.paginateListRoles = paginateListRoles;
+    exports.paginateListSAMLProviderTags = paginateListSAMLProviderTags;
+    exports.paginateListSSHPublicKeys = paginateListSSHPublicKeys;
+    exports.paginateListServerCertificateTags = paginateListServerCertificateTags;
+    exports.paginateListServerCertificates = paginateListServerCertificates;
+    exports.paginateListSigningCertificates = paginateListSigningCertificates;
+    exports.paginateListUserPolicies = paginateListUserPolicies;
+    exports.paginateListUserTags = paginateListUserTags;
+    exports.paginateListUsers = paginateListUsers;
+    exports.paginateListVirtualMFADevices = paginateListVirtualMFADevices;
+    exports.paginateSimulateCustomPolicy = paginateSimulateCustomPolicy;
+    exports.paginateSimulatePrincipalPolicy = paginateSimulatePrincipalPolicy;
+    exports.waitForInstanceProfileExists = waitForInstanceProfileExists;
+    exports.waitForPolicyExists = waitForPolicyExists;
+    exports.waitForRoleExists = waitForRoleExists;
+    exports.waitForUserExists = waitForUserExists;
+    exports.waitUntilInstanceProfileExists = waitUntilInstanceProfileExists;
+    exports.waitUntilPolicyExists = waitUntilPolicyExists;
+    exports.waitUntilRoleExists = waitUntilRoleExists;
+    exports.waitUntilUserExists = waitUntilUserExists;
+  }
+});
+
+// node_modules/@aws-sdk/client-sts/dist-cjs/index.js
+var require_dist_cjs21 = __commonJS({
+  "node_modules/@aws-sdk/client-sts/dist-cjs/index.js"(exports) {
+    var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2, setCredentialFeature: setCredentialFeature2, stsRegionDefaultResolver: stsRegionDefaultResolver2 } = (init_client3(), __toCommonJS(client_exports2));
+    var { NoAuthSigner: NoAuthSigner2, getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
+    var { normalizeProvider: normalizeProvider3, getSmithyContext: getSmithyContext2, ServiceException: ServiceException2, NoOpLogger: NoOpLogger2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion3, loadConfigsForDefaultMode: loadConfigsForDefaultMode2, getDefaultExtensionConfiguration: getDefaultExtensionConfiguration2, resolveDefaultRuntimeConfig: resolveDefaultRuntimeConfig2, Client: Client2, makeBuilder: makeBuilder2, createAggregatedClient: createAggregatedClient2 } = (init_client2(), __toCommonJS(client_exports));
+    var { Command: $Command } = (init_client2(), __toCommonJS(client_exports));
+    exports.$Command = $Command;
+    exports.__Client = Client2;
+    var { resolveDefaultsModeConfig: resolveDefaultsModeConfig2, loadConfig: loadConfig2, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS: NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS: NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, NODE_REGION_CONFIG_OPTIONS: NODE_REGION_CONFIG_OPTIONS2, NODE_REGION_CONFIG_FILE_OPTIONS: NODE_REGION_CONFIG_FILE_OPTIONS2, resolveRegionConfig: resolveRegionConfig2 } = (init_config2(), __toCommonJS(config_exports));
+    var { BinaryDecisionDiagram: BinaryDecisionDiagram2, EndpointCache: EndpointCache2, decideEndpoint: decideEndpoint2, customEndpointFunctions: customEndpointFunctions2, resolveParams: resolveParams2, resolveEndpointConfig: resolveEndpointConfig2, getEndpointPlugin: getEndpointPlugin2 } = (init_endpoints(), __toCommonJS(endpoints_exports));
+    var { parseUrl: parseUrl2, getHttpHandlerExtensionConfiguration: getHttpHandlerExtensionConfiguration2, resolveHttpHandlerRuntimeConfig: resolveHttpHandlerRuntimeConfig2, getContentLengthPlugin: getContentLengthPlugin2 } = (init_protocols(), __toCommonJS(protocols_exports));
+    var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
+    var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
+    var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, resolveAwsSdkSigV4AConfig: resolveAwsSdkSigV4AConfig2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, AwsSdkSigV4ASigner: AwsSdkSigV4ASigner2, NODE_SIGV4A_CONFIG_OPTIONS: NODE_SIGV4A_CONFIG_OPTIONS2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
+    var { SignatureV4MultiRegion: SignatureV4MultiRegion3 } = require_dist_cjs11();
+    var { defaultProvider } = require_dist_cjs16();
+    var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
+    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs6();
+    var { AwsQueryProtocol: AwsQueryProtocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
+    var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
+    var q3 = "ref";
+    var a5 = -1;
+    var b5 = true;
+    var c5 = "isSet";
+    var d5 = "PartitionResult";
+    var e5 = "booleanEquals";
+    var f5 = "stringEquals";
+    var g5 = "getAttr";
+    var h5 = "us-east-1";
+    var i5 = "sigv4";
+    var j5 = "sts";
+    var k5 = "https://sts.{Region}.{PartitionResult#dnsSuffix}";
+    var l3 = { [q3]: "Endpoint" };
+    var m3 = { [q3]: "Region" };
+    var n3 = { [q3]: d5 };
+    var o3 = {};
+    var p3 = [m3];
+    var _data5 = {
+      conditions: [
+        [c5, [l3]],
+        [c5, p3],
+        ["aws.partition", p3, d5],
+        [e5, [{ [q3]: "UseFIPS" }, b5]],
+        [e5, [{ [q3]: "UseDualStack" }, b5]],
+        [f5, [m3, "aws-global"]],
+        [e5, [{ [q3]: "UseGlobalEndpoint" }, b5]],
+        [f5, [m3, "eu-central-1"]],
+        [e5, [{ fn: g5, argv: [n3, "supportsDualStack"] }, b5]],
+        [e5, [{ fn: g5, argv: [n3, "supportsFIPS"] }, b5]],
+        [f5, [m3, "ap-south-1"]],
+        [f5, [m3, "eu-north-1"]],
+        [f5, [m3, "eu-west-1"]],
+        [f5, [m3, "eu-west-2"]],
+        [f5, [m3, "eu-west-3"]],
+        [f5, [m3, "sa-east-1"]],
+        [f5, [m3, h5]],
+        [f5, [m3, "us-east-2"]],
+        [f5, [m3, "us-west-2"]],
+        [f5, [m3, "us-west-1"]],
+        [f5, [m3, "ca-central-1"]],
+        [f5, [m3, "ap-southeast-1"]],
+        [f5, [m3, "ap-northeast-1"]],
+        [f5, [m3, "ap-southeast-2"]],
+        [f5, [{ fn: g5, argv: [n3, "name"] }, "aws-us-gov"]]
+      ],
+      results: [
+        [a5],
+        ["https://sts.amazonaws.com", { authSchemes: [{ name: i5, signingName: j5, signingRegion: h5 }] }],
+        [k5, { authSchemes: [{ name: i5, signingName: j5, signingRegion: "{Region}" }] }],
+        [a5, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a5, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [l3, o3],
+        ["https://sts-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", o3],
+        [a5, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://sts.{Region}.amazonaws.com", o3],
+        ["https://sts-fips.{Region}.{PartitionResult#dnsSuffix}", o3],
+        [a5, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://sts.{Region}.{PartitionResult#dualStackDnsSuffix}", o3],
+        [a5, "DualStack is enabled but this partition does not support DualStack"],
+        [k5, o3],
+        [a5, "Invalid Configuration: Missing Region"]
+      ]
+    };
+    var root5 = 2;
+    var r5 = 1e8;
+    var nodes5 = new Int32Array([
+      -1,
+      1,
+      -1,
+      0,
+      30,
+      3,
+      1,
+      4,
+      r5 + 14,
+      2,
+      5,
+      r5 + 14,
+      3,
+      25,
+      6,
+      4,
+      24,
+      7,
+      5,
+      r5 + 1,
+      8,
+      6,
+      9,
+      r5 + 13,
+      7,
+      r5 + 1,
+      10,
+      10,
+      r5 + 1,
+      11,
+      11,
+      r5 + 1,
+      12,
+      12,
+      r5 + 1,
+      13,
+      13,
+      r5 + 1,
+      14,
+      14,
+      r5 + 1,
+      15,
+      15,
+      r5 + 1,
+      16,
+      16,
+      r5 + 1,
+      17,
+      17,
+      r5 + 1,
+      18,
+      18,
+      r5 + 1,
+      19,
+      19,
+      r5 + 1,
+      20,
+      20,
+      r5 + 1,
+      21,
+      21,
+      r5 + 1,
+      22,
+      22,
+      r5 + 1,
+      23,
+      23,
+      r5 + 1,
+      r5 + 2,
+      8,
+      r5 + 11,
+      r5 + 12,
+      4,
+      28,
+      26,
+      9,
+      27,
+      r5 + 10,
+      24,
+      r5 + 8,
+      r5 + 9,
+      8,
+      29,
+      r5 + 7,
+      9,
+      r5 + 6,
+      r5 + 7,
+      3,
+      r5 + 3,
+      31,
+      4,
+      r5 + 4,
+      r5 + 5
+    ]);
+    var bdd5 = BinaryDecisionDiagram2.from(nodes5, root5, _data5.conditions, _data5.results);
+    var cache5 = new EndpointCache2({
+      size: 50,
+      params: ["Endpoint", "Region", "UseDualStack", "UseFIPS", "UseGlobalEndpoint"]
+    });
+    var defaultEndpointResolver5 = (endpointParams, context = {}) => {
+      return cache5.get(endpointParams, () => decideEndpoint2(bdd5, {
+        endpointParams,
+        logger: context.logger
+      }));
+    };
+    customEndpointFunctions2.aws = awsEndpointFunctions2;
+    var createEndpointRuleSetHttpAuthSchemeParametersProvider2 = (defaultHttpAuthSchemeParametersProvider) => async (config, context, input) => {
+      if (!input) {
+        throw new Error("Could not find `input` for `defaultEndpointRuleSetHttpAuthSchemeParametersProvider`");
+      }
+      const defaultParameters = await defaultHttpAuthSchemeParametersProvider(config, context, input);
+      const instructionsFn = getSmithyContext2(context)?.commandInstance?.constructor?.getEndpointParameterInstructions;
+      if (!instructionsFn) {
+        throw new Error(`getEndpointParameterInstructions() is not defined on '${context.commandName}'`);
+      }
+      const endpointParameters = await resolveParams2(input, { getEndpointParameterInstructions: instructionsFn }, config);
+      return Object.assign(defaultParameters, endpointParameters);
+    };
+    var _defaultSTSHttpAuthSchemeParametersProvider2 = async (config, context, input) => {
+      return {
+        operation: getSmithyContext2(context).operation,
+        region: await normalizeProvider3(config.region)() || (() => {
+          throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+        })()
+      };
+    };
+    var defaultSTSHttpAuthSchemeParametersProvider2 = createEndpointRuleSetHttpAuthSchemeParametersProvider2(_defaultSTSHttpAuthSchemeParametersProvider2);
+    function createAwsAuthSigv4HttpAuthOption5(authParameters) {
+      return {
+        schemeId: "aws.auth#sigv4",
+        signingProperties: {
+          name: "sts",
+          region: authParameters.region
+        },
+        propertiesExtractor: (config, context) => ({
+          signingProperties: {
+            config,
+            context
+          }
+        })
+      };
+    }
+    function createAwsAuthSigv4aHttpAuthOption2(authParameters) {
+      return {
+        schemeId: "aws.auth#sigv4a",
+        signingProperties: {
+          name: "sts",
+          region: authParameters.region
+        },
+        propertiesExtractor: (config, context) => ({
+          signingProperties: {
+            config,
+            context
+          }
+        })
+      };
+    }
+    function createSmithyApiNoAuthHttpAuthOption5(authParameters) {
+      return {
+        schemeId: "smithy.api#noAuth"
+      };
+    }
+    var createEndpointRuleSetHttpAuthSchemeProvider2 = (defaultEndpointResolver6, defaultHttpAuthSchemeResolver, createHttpAuthOptionFunctions) => {
+      const endpointRuleSetHttpAuthSchemeProvider = (authParameters) => {
+        const endpoint = defaultEndpointResolver6(authParameters);
+        const authSchemes = endpoint.properties?.authSchemes;
+        if (!authSchemes) {
+          return defaultHttpAuthSchemeResolver(authParameters);
+        }
+        const options = [];
+        for (const scheme of authSchemes) {
+          const { name: resolvedName, properties = {}, ...rest } = scheme;
+          const name = resolvedName.toLowerCase();
+          if (resolvedName !== name) {
+            console.warn(`HttpAuthScheme has been normalized with lowercasing: '${resolvedName}' to '${name}'`);
+          }
+          let schemeId;
+          if (name === "sigv4a") {
+            schemeId = "aws.auth#sigv4a";
+            const sigv4Present = authSchemes.find((s2) => {
+              const name2 = s2.name.toLowerCase();
+              return name2 !== "sigv4a" && name2.startsWith("sigv4");
+            });
+            if (SignatureV4MultiRegion3.sigv4aDependency() === "none" && sigv4Present) {
+              continue;
+            }
+          } else if (name.startsWith("sigv4")) {
+            schemeId = "aws.auth#sigv4";
+          } else {
+            throw new Error(`Unknown HttpAuthScheme found in '@smithy.rules#endpointRuleSet': '${name}'`);
+          }
+          const createOption = createHttpAuthOptionFunctions[schemeId];
+          if (!createOption) {
+            throw new Error(`Could not find HttpAuthOption create function for '${schemeId}'`);
+          }
+          const option = createOption(authParameters);
+          option.schemeId = schemeId;
+          option.signingProperties = { ...option.signingProperties || {}, ...rest, ...properties };
+          options.push(option);
+        }
+        return options;
+      };
+      return endpointRuleSetHttpAuthSchemeProvider;
+    };
+    var _defaultSTSHttpAuthSchemeProvider2 = (authParameters) => {
+      const options = [];
+      switch (authParameters.operation) {
+        case "AssumeRoleWithSAML": {
+          options.push(createSmithyApiNoAuthHttpAuthOption5());
+          options.push(createAwsAuthSigv4aHttpAuthOption2(authParameters));
+          break;
+        }
+        case "AssumeRoleWithWebIdentity": {
+          options.push(createSmithyApiNoAuthHttpAuthOption5());
+          options.push(createAwsAuthSigv4aHttpAuthOption2(authParameters));
+          break;
+        }
+        default: {
+          options.push(createAwsAuthSigv4HttpAuthOption5(authParameters));
+          options.push(createAwsAuthSigv4aHttpAuthOption2(authParameters));
+        }
+      }
+      return options;
+    };
+    var defaultSTSHttpAuthSchemeProvider2 = createEndpointRuleSetHttpAuthSchemeProvider2(defaultEndpointResolver5, _defaultSTSHttpAuthSchemeProvider2, {
+      "aws.auth#sigv4": createAwsAuthSigv4HttpAuthOption5,
+      "aws.auth#sigv4a": createAwsAuthSigv4aHttpAuthOption2,
+      "smithy.api#noAuth": createSmithyApiNoAuthHttpAuthOption5
+    });
+    var resolveHttpAuthSchemeConfig5 = (config) => {
+      const config_0 = resolveAwsSdkSigV4Config2(config);
+      const config_1 = resolveAwsSdkSigV4AConfig2(config_0);
+      return Object.assign(config_1, {
+        authSchemePreference: normalizeProvider3(config.authSchemePreference ?? [])
+      });
+    };
+    var resolveClientEndpointParameters5 = (options) => {
+      return Object.assign(options, {
+        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
+        useFipsEndpoint: options.useFipsEndpoint ?? false,
+        useGlobalEndpoint: options.useGlobalEndpoint ?? false,
+        defaultSigningName: "sts"
+      });
+    };
+    var commonParams5 = {
+      UseGlobalEndpoint: { type: "builtInParams", name: "useGlobalEndpoint" },
+      UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
+      Endpoint: { type: "builtInParams", name: "endpoint" },
+      Region: { type: "builtInParams", name: "region" },
+      UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" }
+    };
+    var version = "3.1168.0";
+    var packageInfo = {
+      version
+    };
+    var STSServiceException2 = class _STSServiceException extends ServiceException2 {
+      static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.sts#STSServiceException";
+      constructor(options) {
+        super(options);
+        Object.setPrototypeOf(this, _STSServiceException.prototype);
+      }
+    };
+    var ExpiredTokenException3 = class _ExpiredTokenException extends STSServiceException2 {
+      static shapeId = "com.amazonaws.sts#ExpiredTokenException";
+      name = "ExpiredTokenException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ExpiredTokenException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ExpiredTokenException.prototype);
+      }
+    };
+    var MalformedPolicyDocumentException2 = class _MalformedPolicyDocumentException extends STSServiceException2 {
+      static shapeId = "com.amazonaws.sts#MalformedPolicyDocumentException";
+      name = "MalformedPolicyDocumentException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "MalformedPolicyDocumentException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _MalformedPolicyDocumentException.prototype);
+      }
+    };
+    var PackedPolicyTooLargeException2 = class _PackedPolicyTooLargeException extends STSServiceException2 {
+      static shapeId = "com.amazonaws.sts#PackedPolicyTooLargeException";
+      name = "PackedPolicyTooLargeException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "PackedPolicyTooLargeException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _PackedPolicyTooLargeException.prototype);
+      }
+    };
+    var RegionDisabledException2 = class _RegionDisabledException extends STSServiceException2 {
+      static shapeId = "com.amazonaws.sts#RegionDisabledException";
+      name = "RegionDisabledException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "RegionDisabledException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _RegionDisabledException.prototype);
+      }
+    };
+    var IDPRejectedClaimException2 = class _IDPRejectedClaimException extends STSServiceException2 {
+      static shapeId = "com.amazonaws.sts#IDPRejectedClaimException";
+      name = "IDPRejectedClaimException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "IDPRejectedClaimException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _IDPRejectedClaimException.prototype);
+      }
+    };
+    var InvalidIdentityTokenException2 = class _InvalidIdentityTokenException extends STSServiceException2 {
+      static shapeId = "com.amazonaws.sts#InvalidIdentityTokenException";
+      name = "InvalidIdentityTokenException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidIdentityTokenException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidIdentityTokenException.prototype);
+      }
+    };
+    var IDPCommunicationErrorException2 = class _IDPCommunicationErrorException extends STSServiceException2 {
+      static shapeId = "com.amazonaws.sts#IDPCommunicationErrorException";
+      name = "IDPCommunicationErrorException";
+      $fault = "client";
+      $retryable = {};
+      constructor(opts) {
+        super({
+          name: "IDPCommunicationErrorException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _IDPCommunicationErrorException.prototype);
+      }
+    };
+    var InvalidAuthorizationMessageException = class _InvalidAuthorizationMessageException extends STSServiceException2 {
+      static shapeId = "com.amazonaws.sts#InvalidAuthorizationMessageException";
+      name = "InvalidAuthorizationMessageException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "InvalidAuthorizationMessageException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _InvalidAuthorizationMessageException.prototype);
+      }
+    };
+    var ExpiredTradeInTokenException = class _ExpiredTradeInTokenException extends STSServiceException2 {
+      static shapeId = "com.amazonaws.sts#ExpiredTradeInTokenException";
+      name = "ExpiredTradeInTokenException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "ExpiredTradeInTokenException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _ExpiredTradeInTokenException.prototype);
+      }
+    };
+    var JWTPayloadSizeExceededException = class _JWTPayloadSizeExceededException extends STSServiceException2 {
+      static shapeId = "com.amazonaws.sts#JWTPayloadSizeExceededException";
+      name = "JWTPayloadSizeExceededException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "JWTPayloadSizeExceededException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _JWTPayloadSizeExceededException.prototype);
+      }
+    };
+    var OutboundWebIdentityFederationDisabledException = class _OutboundWebIdentityFederationDisabledException extends STSServiceException2 {
+      static shapeId = "com.amazonaws.sts#OutboundWebIdentityFederationDisabledException";
+      name = "OutboundWebIdentityFederationDisabledException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "OutboundWebIdentityFederationDisabledException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _OutboundWebIdentityFederationDisabledException.prototype);
+      }
+    };
+    var SessionDurationEscalationException = class _SessionDurationEscalationException extends STSServiceException2 {
+      static shapeId = "com.amazonaws.sts#SessionDurationEscalationException";
+      name = "SessionDurationEscalationException";
+      $fault = "client";
+      constructor(opts) {
+        super({
+          name: "SessionDurationEscalationException",
+          $fault: "client",
+          ...opts
+        });
+        Object.setPrototypeOf(this, _SessionDurationEscalationException.prototype);
+      }
+    };
+    var _A2 = "Arn";
+    var _AKI2 = "AccessKeyId";
+    var _AP = "AssumedPrincipal";
+    var _AR2 = "AssumeRole";
+    var _ARI2 = "AssumedRoleId";
+    var _ARR2 = "AssumeRoleRequest";
+    var _ARRs2 = "AssumeRoleResponse";
+    var _ARRss = "AssumeRootRequest";
+    var _ARRssu = "AssumeRootResponse";
+    var _ARU2 = "AssumedRoleUser";
+    var _ARWSAML = "AssumeRoleWithSAML";
+    var _ARWSAMLR = "AssumeRoleWithSAMLRequest";
+    var _ARWSAMLRs = "AssumeRoleWithSAMLResponse";
+    var _ARWWI2 = "AssumeRoleWithWebIdentity";
+    var _ARWWIR2 = "AssumeRoleWithWebIdentityRequest";
+    var _ARWWIRs2 = "AssumeRoleWithWebIdentityResponse";
+    var _ARs = "AssumeRoot";
+    var _Ac = "Account";
+    var _Au2 = "Audience";
+    var _C2 = "Credentials";
+    var _CA2 = "ContextAssertion";
+    var _DAM = "DecodeAuthorizationMessage";
+    var _DAMR = "DecodeAuthorizationMessageRequest";
+    var _DAMRe = "DecodeAuthorizationMessageResponse";
+    var _DM = "DecodedMessage";
+    var _DS2 = "DurationSeconds";
+    var _E2 = "Expiration";
+    var _EI2 = "ExternalId";
+    var _EM = "EncodedMessage";
+    var _ETE3 = "ExpiredTokenException";
+    var _ETITE = "ExpiredTradeInTokenException";
+    var _FU = "FederatedUser";
+    var _FUI = "FederatedUserId";
+    var _GAKI = "GetAccessKeyInfo";
+    var _GAKIR = "GetAccessKeyInfoRequest";
+    var _GAKIRe = "GetAccessKeyInfoResponse";
+    var _GCI = "GetCallerIdentity";
+    var _GCIR = "GetCallerIdentityRequest";
+    var _GCIRe = "GetCallerIdentityResponse";
+    var _GDAT = "GetDelegatedAccessToken";
+    var _GDATR = "GetDelegatedAccessTokenRequest";
+    var _GDATRe = "GetDelegatedAccessTokenResponse";
+    var _GFT = "GetFederationToken";
+    var _GFTR = "GetFederationTokenRequest";
+    var _GFTRe = "GetFederationTokenResponse";
+    var _GST = "GetSessionToken";
+    var _GSTR = "GetSessionTokenRequest";
+    var _GSTRe = "GetSessionTokenResponse";
+    var _GWIT = "GetWebIdentityToken";
+    var _GWITR = "GetWebIdentityTokenRequest";
+    var _GWITRe = "GetWebIdentityTokenResponse";
+    var _I = "Issuer";
+    var _IAME = "InvalidAuthorizationMessageException";
+    var _IDPCEE2 = "IDPCommunicationErrorException";
+    var _IDPRCE2 = "IDPRejectedClaimException";
+    var _IITE2 = "InvalidIdentityTokenException";
+    var _JWTPSEE = "JWTPayloadSizeExceededException";
+    var _K2 = "Key";
+    var _MPDE2 = "MalformedPolicyDocumentException";
+    var _MSTS2 = "MinimumSessionTokenSize";
+    var _N = "Name";
+    var _NQ = "NameQualifier";
+    var _OWIFDE = "OutboundWebIdentityFederationDisabledException";
+    var _P2 = "Policy";
+    var _PA2 = "PolicyArns";
+    var _PAr2 = "PrincipalArn";
+    var _PAro = "ProviderArn";
+    var _PC2 = "ProvidedContexts";
+    var _PCLT2 = "ProvidedContextsListType";
+    var _PCr2 = "ProvidedContext";
+    var _PDT2 = "PolicyDescriptorType";
+    var _PI2 = "ProviderId";
+    var _PPS2 = "PackedPolicySize";
+    var _PPTLE2 = "PackedPolicyTooLargeException";
+    var _Pr2 = "Provider";
+    var _RA2 = "RoleArn";
+    var _RDE2 = "RegionDisabledException";
+    var _RSN2 = "RoleSessionName";
+    var _S = "Subject";
+    var _SA = "SigningAlgorithm";
+    var _SAK2 = "SecretAccessKey";
+    var _SAMLA = "SAMLAssertion";
+    var _SAMLAT = "SAMLAssertionType";
+    var _SDEE = "SessionDurationEscalationException";
+    var _SFWIT2 = "SubjectFromWebIdentityToken";
+    var _SI2 = "SourceIdentity";
+    var _SN2 = "SerialNumber";
+    var _ST2 = "SubjectType";
+    var _STS2 = "SessionTokenSize";
+    var _STU2 = "SessionTokenUtilization";
+    var _STe = "SessionToken";
+    var _T2 = "Tags";
+    var _TC2 = "TokenCode";
+    var _TIT = "TradeInToken";
+    var _TP = "TargetPrincipal";
+    var _TPA = "TaskPolicyArn";
+    var _TTK2 = "TransitiveTagKeys";
+    var _Ta2 = "Tag";
+    var _UI = "UserId";
+    var _V2 = "Value";
+    var _WIT2 = "WebIdentityToken";
+    var _a2 = "arn";
+    var _aKST2 = "accessKeySecretType";
+    var _aQE2 = "awsQueryError";
+    var _c5 = "client";
+    var _cTT2 = "clientTokenType";
+    var _e5 = "error";
+    var _hE5 = "httpError";
+    var _m4 = "message";
+    var _pDLT2 = "policyDescriptorListType";
+    var _s5 = "smithy.ts.sdk.synthetic.com.amazonaws.sts";
+    var _tITT = "tradeInTokenType";
+    var _tLT2 = "tagListType";
+    var _wITT = "webIdentityTokenType";
+    var n05 = "com.amazonaws.sts";
+    var _s_registry5 = new TypeRegistry2(_s5);
+    var STSServiceException$2 = [-3, _s5, "STSServiceException", 0, [], []];
+    _s_registry5.registerError(STSServiceException$2, STSServiceException2);
+    var n0_registry5 = new TypeRegistry2(n05);
+    var ExpiredTokenException$3 = [
+      -3,
+      n05,
+      _ETE3,
+      { [_aQE2]: [`ExpiredTokenException`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ExpiredTokenException$3, ExpiredTokenException3);
+    var ExpiredTradeInTokenException$ = [
+      -3,
+      n05,
+      _ETITE,
+      { [_aQE2]: [`ExpiredTradeInTokenException`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(ExpiredTradeInTokenException$, ExpiredTradeInTokenException);
+    var IDPCommunicationErrorException$2 = [
+      -3,
+      n05,
+      _IDPCEE2,
+      { [_aQE2]: [`IDPCommunicationError`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(IDPCommunicationErrorException$2, IDPCommunicationErrorException2);
+    var IDPRejectedClaimException$2 = [
+      -3,
+      n05,
+      _IDPRCE2,
+      { [_aQE2]: [`IDPRejectedClaim`, 403], [_e5]: _c5, [_hE5]: 403 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(IDPRejectedClaimException$2, IDPRejectedClaimException2);
+    var InvalidAuthorizationMessageException$ = [
+      -3,
+      n05,
+      _IAME,
+      { [_aQE2]: [`InvalidAuthorizationMessageException`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidAuthorizationMessageException$, InvalidAuthorizationMessageException);
+    var InvalidIdentityTokenException$2 = [
+      -3,
+      n05,
+      _IITE2,
+      { [_aQE2]: [`InvalidIdentityToken`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(InvalidIdentityTokenException$2, InvalidIdentityTokenException2);
+    var JWTPayloadSizeExceededException$ = [
+      -3,
+      n05,
+      _JWTPSEE,
+      { [_aQE2]: [`JWTPayloadSizeExceededException`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(JWTPayloadSizeExceededException$, JWTPayloadSizeExceededException);
+    var MalformedPolicyDocumentException$2 = [
+      -3,
+      n05,
+      _MPDE2,
+      { [_aQE2]: [`MalformedPolicyDocument`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(MalformedPolicyDocumentException$2, MalformedPolicyDocumentException2);
+    var OutboundWebIdentityFederationDisabledException$ = [
+      -3,
+      n05,
+      _OWIFDE,
+      { [_aQE2]: [`OutboundWebIdentityFederationDisabledException`, 403], [_e5]: _c5, [_hE5]: 403 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(OutboundWebIdentityFederationDisabledException$, OutboundWebIdentityFederationDisabledException);
+    var PackedPolicyTooLargeException$2 = [
+      -3,
+      n05,
+      _PPTLE2,
+      { [_aQE2]: [`PackedPolicyTooLarge`, 400], [_e5]: _c5, [_hE5]: 400 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(PackedPolicyTooLargeException$2, PackedPolicyTooLargeException2);
+    var RegionDisabledException$2 = [
+      -3,
+      n05,
+      _RDE2,
+      { [_aQE2]: [`RegionDisabledException`, 403], [_e5]: _c5, [_hE5]: 403 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(RegionDisabledException$2, RegionDisabledException2);
+    var SessionDurationEscalationException$ = [
+      -3,
+      n05,
+      _SDEE,
+      { [_aQE2]: [`SessionDurationEscalationException`, 403], [_e5]: _c5, [_hE5]: 403 },
+      [_m4],
+      [0]
+    ];
+    n0_registry5.registerError(SessionDurationEscalationException$, SessionDurationEscalationException);
+    var errorTypeRegistries5 = [
+      _s_registry5,
+      n0_registry5
+    ];
+    var accessKeySecretType2 = [0, n05, _aKST2, 8, 0];
+    var clientTokenType2 = [0, n05, _cTT2, 8, 0];
+    var SAMLAssertionType = [0, n05, _SAMLAT, 8, 0];
+    var tradeInTokenType = [0, n05, _tITT, 8, 0];
+    var webIdentityTokenType = [0, n05, _wITT, 8, 0];
+    var AssumedRoleUser$2 = [
+      3,
+      n05,
+      _ARU2,
+      0,
+      [_ARI2, _A2],
+      [0, 0],
+      2
+    ];
+    var AssumeRoleRequest$2 = [
+      3,
+      n05,
+      _ARR2,
+      0,
+      [_RA2, _RSN2, _PA2, _P2, _DS2, _T2, _TTK2, _EI2, _SN2, _TC2, _SI2, _PC2, _MSTS2],
+      [0, 0, () => policyDescriptorListType2, 0, 1, () => tagListType2, 64 | 0, 0, 0, 0, 0, () => ProvidedContextsListType2, 1],
+      2
+    ];
+    var AssumeRoleResponse$2 = [
+      3,
+      n05,
+      _ARRs2,
+      0,
+      [_C2, _ARU2, _PPS2, _SI2, _STU2, _STS2],
+      [[() => Credentials$2, 0], () => AssumedRoleUser$2, 1, 0, 1, 1]
+    ];
+    var AssumeRoleWithSAMLRequest$ = [
+      3,
+      n05,
+      _ARWSAMLR,
+      0,
+      [_RA2, _PAr2, _SAMLA, _PA2, _P2, _DS2, _MSTS2],
+      [0, 0, [() => SAMLAssertionType, 0], () => policyDescriptorListType2, 0, 1, 1],
+      3
+    ];
+    var AssumeRoleWithSAMLResponse$ = [
+      3,
+      n05,
+      _ARWSAMLRs,
+      0,
+      [_C2, _ARU2, _PPS2, _S, _ST2, _I, _Au2, _NQ, _SI2, _STU2, _STS2],
+      [[() => Credentials$2, 0], () => AssumedRoleUser$2, 1, 0, 0, 0, 0, 0, 0, 1, 1]
+    ];
+    var AssumeRoleWithWebIdentityRequest$2 = [
+      3,
+      n05,
+      _ARWWIR2,
+      0,
+      [_RA2, _RSN2, _WIT2, _PI2, _PA2, _P2, _DS2, _MSTS2],
+      [0, 0, [() => clientTokenType2, 0], 0, () => policyDescriptorListType2, 0, 1, 1],
+      3
+    ];
+    var AssumeRoleWithWebIdentityResponse$2 = [
+      3,
+      n05,
+      _ARWWIRs2,
+      0,
+      [_C2, _SFWIT2, _ARU2, _PPS2, _Pr2, _Au2, _SI2, _STU2, _STS2],
+      [[() => Credentials$2, 0], 0, () => AssumedRoleUser$2, 1, 0, 0, 0, 1, 1]
+    ];
+    var AssumeRootRequest$ = [
+      3,
+      n05,
+      _ARRss,
+      0,
+      [_TP, _TPA, _DS2, _MSTS2],
+      [0, () => PolicyDescriptorType$2, 1, 1],
+      2
+    ];
+    var AssumeRootResponse$ = [
+      3,
+      n05,
+      _ARRssu,
+      0,
+      [_C2, _SI2, _STU2, _STS2],
+      [[() => Credentials$2, 0], 0, 1, 1]
+    ];
+    var Credentials$2 = [
+      3,
+      n05,
+      _C2,
+      0,
+      [_AKI2, _SAK2, _STe, _E2],
+      [0, [() => accessKeySecretType2, 0], 0, 4],
+      4
+    ];
+    var DecodeAuthorizationMessageRequest$ = [
+      3,
+      n05,
+      _DAMR,
+      0,
+      [_EM],
+      [0],
+      1
+    ];
+    var DecodeAuthorizationMessageResponse$ = [
+      3,
+      n05,
+      _DAMRe,
+      0,
+      [_DM],
+      [0]
+    ];
+    var FederatedUser$ = [
+      3,
+      n05,
+      _FU,
+      0,
+      [_FUI, _A2],
+      [0, 0],
+      2
+    ];
+    var GetAccessKeyInfoRequest$ = [
+      3,
+      n05,
+      _GAKIR,
+      0,
+      [_AKI2],
+      [0],
+      1
+    ];
+    var GetAccessKeyInfoResponse$ = [
+      3,
+      n05,
+      _GAKIRe,
+      0,
+      [_Ac],
+      [0]
+    ];
+    var GetCallerIdentityRequest$ = [
+      3,
+      n05,
+      _GCIR,
+      0,
+      [],
+      []
+    ];
+    var GetCallerIdentityResponse$ = [
+      3,
+      n05,
+      _GCIRe,
+      0,
+      [_UI, _Ac, _A2],
+      [0, 0, 0]
+    ];
+    var GetDelegatedAccessTokenRequest$ = [
+      3,
+      n05,
+      _GDATR,
+      0,
+      [_TIT],
+      [[() => tradeInTokenType, 0]],
+      1
+    ];
+    var GetDelegatedAccessTokenResponse$ = [
+      3,
+      n05,
+      _GDATRe,
+      0,
+      [_C2, _PPS2, _AP],
+      [[() => Credentials$2, 0], 1, 0]
+    ];
+    var GetFederationTokenRequest$ = [
+      3,
+      n05,
+      _GFTR,
+      0,
+      [_N, _P2, _PA2, _DS2, _T2, _MSTS2],
+      [0, 0, () => policyDescriptorListType2, 1, () => tagListType2, 1],
+      1
+    ];
+    var GetFederationTokenResponse$ = [
+      3,
+      n05,
+      _GFTRe,
+      0,
+      [_C2, _FU, _PPS2, _STU2, _STS2],
+      [[() => Credentials$2, 0], () => FederatedUser$, 1, 1, 1]
+    ];
+    var GetSessionTokenRequest$ = [
+      3,
+      n05,
+      _GSTR,
+      0,
+      [_DS2, _SN2, _TC2, _MSTS2],
+      [1, 0, 0, 1]
+    ];
+    var GetSessionTokenResponse$ = [
+      3,
+      n05,
+      _GSTRe,
+      0,
+      [_C2, _STU2, _STS2],
+      [[() => Credentials$2, 0], 1, 1]
+    ];
+    var GetWebIdentityTokenRequest$ = [
+      3,
+      n05,
+      _GWITR,
+      0,
+      [_Au2, _SA, _DS2, _T2],
+      [64 | 0, 0, 1, () => tagListType2],
+      2
+    ];
+    var GetWebIdentityTokenResponse$ = [
+      3,
+      n05,
+      _GWITRe,
+      0,
+      [_WIT2, _E2],
+      [[() => webIdentityTokenType, 0], 4]
+    ];
+    var PolicyDescriptorType$2 = [
+      3,
+      n05,
+      _PDT2,
+      0,
+      [_a2],
+      [0]
+    ];
+    var ProvidedContext$2 = [
+      3,
+      n05,
+      _PCr2,
+      0,
+      [_PAro, _CA2],
+      [0, 0]
+    ];
+    var Tag$2 = [
+      3,
+      n05,
+      _Ta2,
+      0,
+      [_K2, _V2],
+      [0, 0],
+      2
+    ];
+    var policyDescriptorListType2 = [
+      1,
+      n05,
+      _pDLT2,
+      0,
+      () => PolicyDescriptorType$2
+    ];
+    var ProvidedContextsListType2 = [
+      1,
+      n05,
+      _PCLT2,
+      0,
+      () => ProvidedContext$2
+    ];
+    var tagListType2 = [
+      1,
+      n05,
+      _tLT2,
+      0,
+      () => Tag$2
+    ];
+    var AssumeRole$2 = [
+      9,
+      n05,
+      _AR2,
+      0,
+      () => AssumeRoleRequest$2,
+      () => AssumeRoleResponse$2
+    ];
+    var AssumeRoleWithSAML$ = [
+      9,
+      n05,
+      _ARWSAML,
+      0,
+      () => AssumeRoleWithSAMLRequest$,
+      () => AssumeRoleWithSAMLResponse$
+    ];
+    var AssumeRoleWithWebIdentity$2 = [
+      9,
+      n05,
+      _ARWWI2,
+      0,
+      () => AssumeRoleWithWebIdentityRequest$2,
+      () => AssumeRoleWithWebIdentityResponse$2
+    ];
+    var AssumeRoot$ = [
+      9,
+      n05,
+      _ARs,
+      0,
+      () => AssumeRootRequest$,
+      () => AssumeRootResponse$
+    ];
+    var DecodeAuthorizationMessage$ = [
+      9,
+      n05,
+      _DAM,
+      0,
+      () => DecodeAuthorizationMessageRequest$,
+      () => DecodeAuthorizationMessageResponse$
+    ];
+    var GetAccessKeyInfo$ = [
+      9,
+      n05,
+      _GAKI,
+      0,
+      () => GetAccessKeyInfoRequest$,
+      () => GetAccessKeyInfoResponse$
+    ];
+    var GetCallerIdentity$ = [
+      9,
+      n05,
+      _GCI,
+      0,
+      () => GetCallerIdentityRequest$,
+      () => GetCallerIdentityResponse$
+    ];
+    var GetDelegatedAccessToken$ = [
+      9,
+      n05,
+      _GDAT,
+      0,
+      () => GetDelegatedAccessTokenRequest$,
+      () => GetDelegatedAccessTokenResponse$
+    ];
+    var GetFederationToken$ = [
+      9,
+      n05,
+      _GFT,
+      0,
+      () => GetFederationTokenRequest$,
+      () => GetFederationTokenResponse$
+    ];
+    var GetSessionToken$ = [
+      9,
+      n05,
+      _GST,
+      0,
+      () => GetSessionTokenRequest$,
+      () => GetSessionTokenResponse$
+    ];
+    var GetWebIdentityToken$ = [
+      9,
+      n05,
+      _GWIT,
+      0,
+      () => GetWebIdentityTokenRequest$,
+      () => GetWebIdentityTokenResponse$
+    ];
+    var getRuntimeConfig$1 = (config) => {
+      return {
+        apiVersion: "2011-06-15",
+        base64Decoder: config?.base64Decoder ?? fromBase642,
+        base64Encoder: config?.base64Encoder ?? toBase643,
+        disableHostPrefix: config?.disableHostPrefix ?? false,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver5,
+        extensions: config?.extensions ?? [],
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultSTSHttpAuthSchemeProvider2,
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+          {
+            schemeId: "aws.auth#sigv4",
+            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+            signer: new AwsSdkSigV4Signer2()
+          },
+          {
+            schemeId: "aws.auth#sigv4a",
+            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4a"),
+            signer: new AwsSdkSigV4ASigner2()
+          },
+          {
+            schemeId: "smithy.api#noAuth",
+            identityProvider: (ipc) => ipc.getIdentityProvider("smithy.api#noAuth") || (async () => ({})),
+            signer: new NoAuthSigner2()
+          }
+        ],
+        logger: config?.logger ?? new NoOpLogger2(),
+        protocol: config?.protocol ?? AwsQueryProtocol2,
+        protocolSettings: config?.protocolSettings ?? {
+          defaultNamespace: "com.amazonaws.sts",
+          errorTypeRegistries: errorTypeRegistries5,
+          xmlNamespace: "https://sts.amazonaws.com/doc/2011-06-15/",
+          version: "2011-06-15",
+          serviceTarget: "AWSSecurityTokenServiceV20110615"
+        },
+        serviceId: config?.serviceId ?? "STS",
+        sha256: config?.sha256 ?? Sha256,
+        signerConstructor: config?.signerConstructor ?? SignatureV4MultiRegion3,
+        urlParser: config?.urlParser ?? parseUrl2,
+        utf8Decoder: config?.utf8Decoder ?? fromUtf83,
+        utf8Encoder: config?.utf8Encoder ?? toUtf83
+      };
+    };
+    var getRuntimeConfig9 = (config) => {
+      emitWarningIfUnsupportedVersion3(process.version);
+      const defaultsMode = resolveDefaultsModeConfig2(config);
+      const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode2);
+      const clientSharedValues = getRuntimeConfig$1(config);
+      emitWarningIfUnsupportedVersion$1(process.version);
+      const loaderConfig = {
+        profile: config?.profile,
+        logger: clientSharedValues.logger
+      };
+      return {
+        ...clientSharedValues,
+        ...config,
+        runtime: "node",
+        defaultsMode,
+        authSchemePreference: config?.authSchemePreference ?? loadConfig2(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2, loaderConfig),
+        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength2,
+        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+        defaultSocketTimeout: getDefaultSocketTimeout2(config?.requestHandler, 3e5),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider2({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
+        httpAuthSchemes: config?.httpAuthSchemes ?? [
+          {
+            schemeId: "aws.auth#sigv4",
+            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4") || (async (idProps) => await defaultProvider(idProps?.__config || {})()),
+            signer: new AwsSdkSigV4Signer2()
+          },
+          {
+            schemeId: "aws.auth#sigv4a",
+            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4a"),
+            signer: new AwsSdkSigV4ASigner2()
+          },
+          {
+            schemeId: "smithy.api#noAuth",
+            identityProvider: (ipc) => ipc.getIdentityProvider("smithy.api#noAuth") || (async () => ({})),
+            signer: new NoAuthSigner2()
+          }
+        ],
+        maxAttempts: config?.maxAttempts ?? loadConfig2(NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, config),
+        region: config?.region ?? loadConfig2(NODE_REGION_CONFIG_OPTIONS2, { ...NODE_REGION_CONFIG_FILE_OPTIONS2, ...loaderConfig }),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        retryMode: config?.retryMode ?? loadConfig2({
+          ...NODE_RETRY_MODE_CONFIG_OPTIONS2,
+          default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE2
+        }, config),
+        sigv4aSigningRegionSet: config?.sigv4aSigningRegionSet ?? loadConfig2(NODE_SIGV4A_CONFIG_OPTIONS2, loaderConfig),
+        streamCollector: config?.streamCollector ?? streamCollector7,
+        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig2(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig2(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
+        userAgentAppId: config?.userAgentAppId ?? loadConfig2(NODE_APP_ID_CONFIG_OPTIONS2, loaderConfig)
+      };
+    };
+    var getHttpAuthExtensionConfiguration5 = (runtimeConfig) => {
+      const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+      let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+      let _credentials = runtimeConfig.credentials;
+      return {
+        setHttpAuthScheme(httpAuthScheme) {
+          const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+          if (index === -1) {
+            _httpAuthSchemes.push(httpAuthScheme);
+          } else {
+            _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+          }
+        },
+        httpAuthSchemes() {
+          return _httpAuthSchemes;
+        },
+        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+          _httpAuthSchemeProvider = httpAuthSchemeProvider;
+        },
+        httpAuthSchemeProvider() {
+          return _httpAuthSchemeProvider;
+        },
+        setCredentials(credentials) {
+          _credentials = credentials;
+        },
+        credentials() {
+          return _credentials;
+        }
+      };
+    };
+    var resolveHttpAuthRuntimeConfig5 = (config) => {
+      return {
+        httpAuthSchemes: config.httpAuthSchemes(),
+        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+        credentials: config.credentials()
+      };
+    };
+    var resolveRuntimeExtensions5 = (runtimeConfig, extensions) => {
+      const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration2(runtimeConfig), getDefaultExtensionConfiguration2(runtimeConfig), getHttpHandlerExtensionConfiguration2(runtimeConfig), getHttpAuthExtensionConfiguration5(runtimeConfig));
+      extensions.forEach((extension) => extension.configure(extensionConfiguration));
+      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration2(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig2(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
+    };
+    var STSClient3 = class extends Client2 {
+      config;
+      constructor(...[configuration]) {
+        const _config_0 = getRuntimeConfig9(configuration || {});
+        super(_config_0);
+        this.initConfig = _config_0;
+        const _config_1 = resolveClientEndpointParameters5(_config_0);
+        const _config_2 = resolveUserAgentConfig2(_config_1);
+        const _config_3 = resolveRetryConfig2(_config_2);
+        const _config_4 = resolveRegionConfig2(_config_3);
+        const _config_5 = resolveHostHeaderConfig2(_config_4);
+        const _config_6 = resolveEndpointConfig2(_config_5);
+        const _config_7 = resolveHttpAuthSchemeConfig5(_config_6);
+        const _config_8 = resolveRuntimeExtensions5(_config_7, configuration?.extensions || []);
+        this.config = _config_8;
+        this.middlewareStack.use(getSchemaSerdePlugin2(this.config));
+        this.middlewareStack.use(getUserAgentPlugin2(this.config));
+        this.middlewareStack.use(getRetryPlugin2(this.config));
+        this.middlewareStack.use(getContentLengthPlugin2(this.config));
+        this.middlewareStack.use(getHostHeaderPlugin2(this.config));
+        this.middlewareStack.use(getLoggerPlugin2(this.config));
+        this.middlewareStack.use(getRecursionDetectionPlugin2(this.config));
+        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin2(this.config, {
+          httpAuthSchemeParametersProvider: defaultSTSHttpAuthSchemeParametersProvider2,
+          identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig2({
+            "aws.auth#sigv4": config.credentials,
+            "aws.auth#sigv4a": config.credentials
+          })
+        }));
+        this.middlewareStack.use(getHttpSigningPlugin2(this.config));
+      }
+      destroy() {
+        super.destroy();
+      }
+    };
+    var command5 = makeBuilder2(commonParams5, "AWSSecurityTokenServiceV20110615", "STSClient", getEndpointPlugin2);
+    var _ep05 = {};
+    var _mw05 = (Command2, cs, config, o4) => [];
+    var AssumeRoleCommand2 = class extends command5(_ep05, _mw05, "AssumeRole", AssumeRole$2) {
+    };
+    var AssumeRoleWithSAMLCommand = class extends command5(_ep05, _mw05, "AssumeRoleWithSAML", AssumeRoleWithSAML$) {
+    };
+    var AssumeRoleWithWebIdentityCommand2 = class extends command5(_ep05, _mw05, "AssumeRoleWithWebIdentity", AssumeRoleWithWebIdentity$2) {
+    };
+    var AssumeRootCommand = class extends command5(_ep05, _mw05, "AssumeRoot", AssumeRoot$) {
+    };
+    var DecodeAuthorizationMessageCommand = class extends command5(_ep05, _mw05, "DecodeAuthorizationMessage", DecodeAuthorizationMessage$) {
+    };
+    var GetAccessKeyInfoCommand = class extends command5(_ep05, _mw05, "GetAccessKeyInfo", GetAccessKeyInfo$) {
+    };
+    var GetCallerIdentityCommand = class extends command5(_ep05, _mw05, "GetCallerIdentity", GetCallerIdentity$) {
+    };
+    var GetDelegatedAccessTokenCommand = class extends command5(_ep05, _mw05, "GetDelegatedAccessToken", GetDelegatedAccessToken$) {
+    };
+    var GetFederationTokenCommand = class extends command5(_ep05, _mw05, "GetFederationToken", GetFederationToken$) {
+    };
+    var GetSessionTokenCommand = class extends command5(_ep05, _mw05, "GetSessionToken", GetSessionToken$) {
+    };
+    var GetWebIdentityTokenCommand = class extends command5(_ep05, _mw05, "GetWebIdentityToken", GetWebIdentityToken$) {
+    };
+    var commands5 = {
+      AssumeRoleCommand: AssumeRoleCommand2,
+      AssumeRoleWithSAMLCommand,
+      AssumeRoleWithWebIdentityCommand: AssumeRoleWithWebIdentityCommand2,
+      AssumeRootCommand,
+      DecodeAuthorizationMessageCommand,
+      GetAccessKeyInfoCommand,
+      GetCallerIdentityCommand,
+      GetDelegatedAccessTokenCommand,
+      GetFederationTokenCommand,
+      GetSessionTokenCommand,
+      GetWebIdentityTokenCommand
+    };
+    var STS2 = class extends STSClient3 {
+    };
+    createAggregatedClient2(commands5, STS2);
+    var getAccountIdFromAssumedRoleUser2 = (assumedRoleUser) => {
+      if (typeof assumedRoleUser?.Arn === "string") {
+        const arnComponents = assumedRoleUser.Arn.split(":");
+        if (arnComponents.length > 4 && arnComponents[4] !== "") {
+          return arnComponents[4];
+        }
+      }
+      return void 0;
+    };
+    var resolveRegion2 = async (_region, _parentRegion, credentialProviderLogger, loaderConfig = {}) => {
+      const region = typeof _region === "function" ? await _region() : _region;
+      const parentRegion = typeof _parentRegion === "function" ? await _parentRegion() : _parentRegion;
+      let stsDefaultRegion = "";
+      const resolvedRegion = region ?? parentRegion ?? (stsDefaultRegion = await stsRegionDefaultResolver2(loaderConfig)());
+      credentialProviderLogger?.debug?.("@aws-sdk/client-sts::resolveRegion", "accepting first of:", `${region} (credential provider clientConfig)`, `${parentRegion} (contextual client)`, `${stsDefaultRegion} (STS default: AWS_REGION, profile region, or us-east-1)`);
+      return resolvedRegion;
+    };
+    var getDefaultRoleAssumer$1 = (stsOptions, STSClient4) => {
+      let stsClient;
+      let closureSourceCreds;
+      return async (sourceCreds, params) => {
+        closureSourceCreds = sourceCreds;
+        if (!stsClient) {
+          const { logger: logger2 = stsOptions?.parentClientConfig?.logger, profile = stsOptions?.parentClientConfig?.profile, region, requestHandler = stsOptions?.parentClientConfig?.requestHandler, credentialProviderLogger, userAgentAppId = stsOptions?.parentClientConfig?.userAgentAppId } = stsOptions;
+          const resolvedRegion = await resolveRegion2(region, stsOptions?.parentClientConfig?.region, credentialProviderLogger, {
+            logger: logger2,
+            profile
+          });
+          const isCompatibleRequestHandler = !isH22(requestHandler);
+          stsClient = new STSClient4({
+            ...stsOptions,
+            userAgentAppId,
+            profile,
+            credentialDefaultProvider: () => async () => closureSourceCreds,
+            region: resolvedRegion,
+            requestHandler: isCompatibleRequestHandler ? requestHandler : void 0,
+            logger: logger2
+          });
+        }
+        const { Credentials, AssumedRoleUser } = await stsClient.send(new AssumeRoleCommand2(params));
+        if (!Credentials || !Credentials.AccessKeyId || !Credentials.SecretAccessKey) {
+          throw new Error(`Invalid response from STS.assumeRole call with role ${params.RoleArn}`);
+        }
+        const accountId = getAccountIdFromAssumedRoleUser2(AssumedRoleUser);
+        const credentials = {
+          accessKeyId: Credentials.AccessKeyId,
+          secretAccessKey: Credentials.SecretAccessKey,
+          sessionToken: Credentials.SessionToken,
+          expiration: Credentials.Expiration,
+          ...Credentials.CredentialScope && { credentialScope: Credentials.CredentialScope },
+          ...accountId && { accountId }
+        };
+        setCredentialFeature2(credentials, "CREDENTIALS_STS_ASSUME_ROLE", "i");
+        return credentials;
+      };
+    };
+    var getDefaultRoleAssumerWithWebIdentity$1 = (stsOptions, STSClient4) => {
+      let stsClient;
+      return async (params) => {
+        if (!stsClient) {
+          const { logger: logger2 = stsOptions?.parentClientConfig?.logger, profile = stsOptions?.parentClientConfig?.profile, region, requestHandler = stsOptions?.parentClientConfig?.requestHandler, credentialProviderLogger, userAgentAppId = stsOptions?.parentClientConfig?.userAgentAppId } = stsOptions;
+          const resolvedRegion = await resolveRegion2(region, stsOptions?.parentClientConfig?.region, credentialProviderLogger, {
+            logger: logger2,
+            profile
+          });
+          const isCompatibleRequestHandler = !isH22(requestHandler);
+          stsClient = new STSClient4({
+            ...stsOptions,
+            userAgentAppId,
+            profile,
+            region: resolvedRegion,
+            requestHandler: isCompatibleRequestHandler ? requestHandler : void 0,
+            logger: logger2
+          });
+        }
+        const { Credentials, AssumedRoleUser } = await stsClient.send(new AssumeRoleWithWebIdentityCommand2(params));
+        if (!Credentials || !Credentials.AccessKeyId || !Credentials.SecretAccessKey) {
+          throw new Error(`Invalid response from STS.assumeRoleWithWebIdentity call with role ${params.RoleArn}`);
+        }
+        const accountId = getAccountIdFromAssumedRoleUser2(AssumedRoleUser);
+        const credentials = {
+          accessKeyId: Credentials.AccessKeyId,
+          secretAccessKey: Credentials.SecretAccessKey,
+          sessionToken: Credentials.SessionToken,
+          expiration: Credentials.Expiration,
+          ...Credentials.CredentialScope && { credentialScope: Credentials.CredentialScope },
+          ...accountId && { accountId }
+        };
+        if (accountId) {
+          setCredentialFeature2(credentials, "RESOLVED_ACCOUNT_ID", "T");
+        }
+        setCredentialFeature2(credentials, "CREDENTIALS_STS_ASSUME_ROLE_WEB_ID", "k");
+        return credentials;
+      };
+    };
+    var isH22 = (requestHandler) => {
+      return requestHandler?.metadata?.handlerProtocol === "h2";
+    };
+    var getCustomizableStsClientCtor2 = (baseCtor, customizations) => {
+      if (!customizations)
+        return baseCtor;
+      else
+        return class CustomizableSTSClient extends baseCtor {
+          constructor(config) {
+            super(config);
+            for (const customization of customizations) {
+              this.middlewareStack.use(customization);
+            }
+          }
+        };
+    };
+    var getDefaultRoleAssumer3 = (stsOptions = {}, stsPlugins) => getDefaultRoleAssumer$1(stsOptions, getCustomizableStsClientCtor2(STSClient3, stsPlugins));
+    var getDefaultRoleAssumerWithWebIdentity3 = (stsOptions = {}, stsPlugins) => getDefaultRoleAssumerWithWebIdentity$1(stsOptions, getCustomizableStsClientCtor2(STSClient3, stsPlugins));
+    var decorateDefaultCredentialProvider2 = (provider) => (input) => provider({
+      roleAssumer: getDefaultRoleAssumer3(input),
+      roleAssumerWithWebIdentity: getDefaultRoleAssumerWithWebIdentity3(input),
+      ...input
+    });
+    exports.AssumeRole$ = AssumeRole$2;
+    exports.AssumeRoleCommand = AssumeRoleCommand2;
+    exports.AssumeRoleRequest$ = AssumeRoleRequest$2;
+    exports.AssumeRoleResponse$ = AssumeRoleResponse$2;
+    exports.AssumeRoleWithSAML$ = AssumeRoleWithSAML$;
+    exports.AssumeRoleWithSAMLCommand = AssumeRoleWithSAMLCommand;
+    exports.AssumeRoleWithSAMLRequest$ = AssumeRoleWithSAMLRequest$;
+    exports.AssumeRoleWithSAMLResponse$ = AssumeRoleWithSAMLResponse$;
+    exports.AssumeRoleWithWebIdentity$ = AssumeRoleWithWebIdentity$2;
+    exports.AssumeRoleWithWebIdentityCommand = AssumeRoleWithWebIdentityCommand2;
+    exports.AssumeRoleWithWebIdentityRequest$ = AssumeRoleWithWebIdentityRequest$2;
+    exports.AssumeRoleWithWebIdentityResponse$ = AssumeRoleWithWebIdentityResponse$2;
+    exports.AssumeRoot$ = AssumeRoot$;
+    exports.AssumeRootCommand = AssumeRootCommand;
+    exports.AssumeRootRequest$ = AssumeRootRequest$;
+    exports.AssumeRootResponse$ = AssumeRootResponse$;
+    exports.AssumedRoleUser$ = AssumedRoleUser$2;
+    exports.Credentials$ = Credentials$2;
+    exports.DecodeAuthorizationMessage$ = DecodeAuthorizationMessage$;
+    exports.DecodeAuthorizationMessageCommand = DecodeAuthorizationMessageCommand;
+    exports.DecodeAuthorizationMessageRequest$ = DecodeAuthorizationMessageRequest$;
+    exports.DecodeAuthorizationMessageResponse$ = DecodeAuthorizationMessageResponse$;
+    exports.ExpiredTokenException = ExpiredTokenException3;
+    exports.ExpiredTokenException$ = ExpiredTokenException$3;
+    exports.ExpiredTradeInTokenException = ExpiredTradeInTokenException;
+    exports.ExpiredTradeInTokenException$ = ExpiredTradeInTokenException$;
+    exports.FederatedUser$ = FederatedUser$;
+    exports.GetAccessKeyInfo$ = GetAccessKeyInfo$;
+    exports.GetAccessKeyInfoCommand = GetAccessKeyInfoCommand;
+    exports.GetAccessKeyInfoRequest$ = GetAccessKeyInfoRequest$;
+    exports.GetAccessKeyInfoResponse$ = GetAccessKeyInfoResponse$;
+    exports.GetCallerIdentity$ = GetCallerIdentity$;
+    exports.GetCallerIdentityCommand = GetCallerIdentityCommand;
+    exports.GetCallerIdentityRequest$ = GetCallerIdentityRequest$;
+    exports.GetCallerIdentityResponse$ = GetCallerIdentityResponse$;
+    exports.GetDelegatedAccessToken$ = GetDelegatedAccessToken$;
+    exports.GetDelegatedAccessTokenCommand = GetDelegatedAccessTokenCommand;
+    exports.GetDelegatedAccessTokenRequest$ = GetDelegatedAccessTokenRequest$;
+    exports.GetDelegatedAccessTokenResponse$ = GetDelegatedAccessTokenResponse$;
+    exports.GetFederationToken$ = GetFederationToken$;
+    exports.GetFederationTokenCommand = GetFederationTokenCommand;
+    exports.GetFederationTokenRequest$ = GetFederationTokenRequest$;
+    exports.GetFederationTokenResponse$ = GetFederationTokenResponse$;
+    exports.GetSessionToken$ = GetSessionToken$;
+    exports.GetSessionTokenCommand = GetSessionTokenCommand;
+    exports.GetSessionTokenRequest$ = GetSessionTokenRequest$;
+    exports.GetSessionTokenResponse$ = GetSessionTokenResponse$;
+    exports.GetWebIdentityToken$ = GetWebIdentityToken$;
+    exports.GetWebIdentityTokenCommand = GetWebIdentityTokenCommand;
+    exports.GetWebIdentityTokenRequest$ = GetWebIdentityTokenRequest$;
+    exports.GetWebIdentityTokenResponse$ = GetWebIdentityTokenResponse$;
+    exports.IDPCommunicationErrorException = IDPCommunicationErrorException2;
+    exports.IDPCommunicationErrorException$ = IDPCommunicationErrorException$2;
+    exports.IDPRejectedClaimException = IDPRejectedClaimException2;
+    exports.IDPRejectedClaimException$ = IDPRejectedClaimException$2;
+    exports.InvalidAuthorizationMessageException = InvalidAuthorizationMessageException;
+    exports.InvalidAuthorizationMessageException$ = InvalidAuthorizationMessageException$;
+    exports.InvalidIdentityTokenException = InvalidIdentityTokenException2;
+    exports.InvalidIdentityTokenException$ = InvalidIdentityTokenException$2;
+    exports.JWTPayloadSizeExceededException = JWTPayloadSizeExceededException;
+    exports.JWTPayloadSizeExceededException$ = JWTPayloadSizeExceededException$;
+    exports.MalformedPolicyDocumentException = MalformedPolicyDocumentException2;
+    exports.MalformedPolicyDocumentException$ = MalformedPolicyDocumentException$2;
+    exports.OutboundWebIdentityFederationDisabledException = OutboundWebIdentityFederationDisabledException;
+    exports.OutboundWebIdentityFederationDisabledException$ = OutboundWebIdentityFederationDisabledException$;
+    exports.PackedPolicyTooLargeException = PackedPolicyTooLargeException2;
+    exports.PackedPolicyTooLargeException$ = PackedPolicyTooLargeException$2;
+    exports.PolicyDescriptorType$ = PolicyDescriptorType$2;
+    exports.ProvidedContext$ = ProvidedContext$2;
+    exports.RegionDisabledException = RegionDisabledException2;
+    exports.RegionDisabledException$ = RegionDisabledException$2;
+    exports.STS = STS2;
+    exports.STSClient = STSClient3;
+    exports.STSServiceException = STSServiceException2;
+    exports.STSServiceException$ = STSServiceException$2;
+    exports.SessionDurationEscalationException = SessionDurationEscalationException;
+    exports.SessionDurationEscalationException$ = SessionDurationEscalationException$;
+    exports.Tag$ = Tag$2;
+    exports.decorateDefaultCredentialProvider = decorateDefaultCredentialProvider2;
+    exports.errorTypeRegistries = errorTypeRegistries5;
+    exports.getDefaultRoleAssumer = getDefaultRoleAssumer3;
+    exports.getDefaultRoleAssumerWithWebIdentity = getDefaultRoleAssumerWithWebIdentity3;
+  }
+});
+
 // src/cli/main.ts
-import { writeFile } from "node:fs/promises";
-import { resolve as resolve2 } from "node:path";
-import { parseArgs } from "node:util";
+import { writeFile as writeFile4 } from "node:fs/promises";
+import { resolve as resolve4 } from "node:path";
+import { parseArgs as parseArgs2 } from "node:util";
 
 // src/common/clock.ts
 var systemClock = {
   now: () => /* @__PURE__ */ new Date(),
-  sleep: (ms, signal) => new Promise((resolve3, reject) => {
+  sleep: (ms, signal) => new Promise((resolve5, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
-      resolve3();
+      resolve5();
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
@@ -51080,8 +61231,8 @@ function abortableClock(clock, signal) {
 var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5 };
 var WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 var PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
-function parseDuration(text) {
-  const s2 = text.trim();
+function parseDuration(text2) {
+  const s2 = text2.trim();
   if (s2 === "0") return 0;
   if (!WHOLE.test(s2)) return void 0;
   let total = 0;
@@ -51145,10 +61296,10 @@ function pathFilter(patterns, inputName) {
   });
   return {
     patterns: [...patterns],
-    matches(path) {
+    matches(path4) {
       let included = false;
       for (const { negated, regex } of compiled) {
-        if (regex.test(path)) included = !negated;
+        if (regex.test(path4)) included = !negated;
       }
       return included;
     }
@@ -51190,18 +61341,18 @@ function globToRegExp(glob, inputName) {
 
 // src/common/logger.ts
 function flatGroups(sink) {
-  let open = false;
+  let open2 = false;
   return async (name, fn) => {
-    if (open) {
+    if (open2) {
       sink.heading(name);
       return fn();
     }
-    open = true;
+    open2 = true;
     sink.startGroup(name);
     try {
       return await fn();
     } finally {
-      open = false;
+      open2 = false;
       sink.endGroup();
     }
   };
@@ -51307,13 +61458,13 @@ function untilAborted(pending, signal) {
     work.catch(() => void 0);
     return Promise.reject(signal.reason);
   }
-  return new Promise((resolve3, reject) => {
+  return new Promise((resolve5, reject) => {
     const onAbort = () => {
       work.catch(() => void 0);
       reject(signal.reason);
     };
     signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve3, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    work.then(resolve5, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
 function formatSeconds(ms) {
@@ -51370,10 +61521,10 @@ function editDistance(a5, b5) {
 
 // src/yaml/source.ts
 var YamlSource = class {
-  constructor(text, file, what) {
+  constructor(text2, file, what) {
     this.file = file;
     this.what = what;
-    this.doc = (0, import_yaml.parseDocument)(text, { lineCounter: this.lineCounter, prettyErrors: false });
+    this.doc = (0, import_yaml.parseDocument)(text2, { lineCounter: this.lineCounter, prettyErrors: false });
     for (const e5 of [...this.doc.errors, ...this.doc.warnings]) {
       this.reportOffset(e5.pos[0], yamlProblem(e5));
     }
@@ -51408,22 +61559,22 @@ var YamlSource = class {
   }
   /** All diagnostics in file order, as one error whose message lists them. */
   toError() {
-    const sorted = [...this.diagnostics].sort((a5, b5) => a5.line - b5.line || a5.col - b5.col);
-    const count = sorted.length === 1 ? "1 problem" : `${sorted.length} problems`;
-    const lines = sorted.map((d5) => `  ${formatDiagnostic(d5)}`);
+    const sorted2 = [...this.diagnostics].sort((a5, b5) => a5.line - b5.line || a5.col - b5.col);
+    const count = sorted2.length === 1 ? "1 problem" : `${sorted2.length} problems`;
+    const lines = sorted2.map((d5) => `  ${formatDiagnostic(d5)}`);
     return new ConfigurationError(
       [`Invalid ${this.what} in ${this.file} (${count}):`, ...lines].join("\n"),
-      sorted
+      sorted2
     );
   }
   /**
    * The position of the node at `path`, or of its nearest existing parent, or 1:1. A scalar
    * points at its value; a map or list at its key, since block collections start on the next line.
    */
-  locate(path) {
+  locate(path4) {
     let at = this.root("");
     let found;
-    for (const segment of path) {
+    for (const segment of path4) {
       const next = this.child(at, segment);
       if (!next) break;
       at = next;
@@ -51435,9 +61586,9 @@ var YamlSource = class {
   }
   child(at, segment) {
     if (typeof segment === "number" && (0, import_yaml.isSeq)(at.node)) {
-      const item = at.node.items[segment];
-      if (item === void 0) return void 0;
-      return { node: this.deref(item), key: null, label: `${at.label}[${segment}]` };
+      const item2 = at.node.items[segment];
+      if (item2 === void 0) return void 0;
+      return { node: this.deref(item2), key: null, label: `${at.label}[${segment}]` };
     }
     if (typeof segment === "string" && (0, import_yaml.isMap)(at.node)) {
       for (const pair of at.node.items) {
@@ -51504,8 +61655,8 @@ var YamlSource = class {
       this.reportValue(at, `${this.name(at)} must be ${expected}, got ${describe146(at.node)}.`);
       return void 0;
     }
-    return at.node.items.map((item, i5) => ({
-      node: this.deref(item),
+    return at.node.items.map((item2, i5) => ({
+      node: this.deref(item2),
       key: null,
       label: `${at.label}[${i5}]`
     }));
@@ -51687,15 +61838,15 @@ function formatNumber(n3) {
   if (!Number.isFinite(n3)) return String(n3);
   return trim(n3, Math.abs(n3) >= 100 ? 0 : 4);
 }
-function formatBounds(bounds, show) {
+function formatBounds(bounds, show2) {
   const parts = [];
-  if (bounds.min !== void 0) parts.push(`\u2265 ${show(bounds.min)}`);
-  if (bounds.max !== void 0) parts.push(`\u2264 ${show(bounds.max)}`);
+  if (bounds.min !== void 0) parts.push(`\u2265 ${show2(bounds.min)}`);
+  if (bounds.max !== void 0) parts.push(`\u2264 ${show2(bounds.max)}`);
   return parts.length ? parts.join(" and ") : "none";
 }
-function boundViolation(value, bounds, show) {
-  if (bounds.max !== void 0 && value > bounds.max) return `${show(value)} > ${show(bounds.max)}`;
-  if (bounds.min !== void 0 && value < bounds.min) return `${show(value)} < ${show(bounds.min)}`;
+function boundViolation(value, bounds, show2) {
+  if (bounds.max !== void 0 && value > bounds.max) return `${show2(value)} > ${show2(bounds.max)}`;
+  if (bounds.min !== void 0 && value < bounds.min) return `${show2(value)} < ${show2(bounds.min)}`;
   return void 0;
 }
 function plural(n3, word) {
@@ -51709,8 +61860,8 @@ var UNAVAILABLE = {
   cluster: "the canary has no EKS cluster name (it comes from the rollout file\u2019s clusters.<name>.eks)",
   loadBalancer: "the canary target group is not attached to any load balancer"
 };
-function substitutePlaceholders(text, values, where) {
-  return text.replace(PLACEHOLDER, (_whole, name) => {
+function substitutePlaceholders(text2, values, where) {
+  return text2.replace(PLACEHOLDER, (_whole, name) => {
     if (!(name in values)) {
       throw new ConfigurationError(
         `Unknown placeholder {{${name}}} in ${where}; known placeholders are ${Object.keys(values).map((k5) => `{{${k5}}}`).join(", ")}.`
@@ -51895,9 +62046,9 @@ function readQueries(src, at) {
   const before = src.diagnostics.length;
   const raw = [];
   const ids = [];
-  for (const item of items) {
+  for (const item2 of items) {
     const f5 = src.map(
-      item,
+      item2,
       METRIC_DATA_QUERY_FIELDS,
       "a MetricDataQuery map (Id, and MetricStat or Expression)"
     );
@@ -51905,7 +62056,7 @@ function readQueries(src, at) {
     const idAt = src.required(
       f5,
       "Id",
-      item,
+      item2,
       "the query's name, referred to by returnId and expressions"
     );
     if (idAt) {
@@ -51924,11 +62075,11 @@ function readQueries(src, at) {
     }
     if (f5.has("MetricStat") === f5.has("Expression")) {
       src.reportValue(
-        item,
-        `${item.label} must have exactly one of "MetricStat" and "Expression".`
+        item2,
+        `${item2.label} must have exactly one of "MetricStat" and "Expression".`
       );
     }
-    raw.push(item.node.toJS(src.doc));
+    raw.push(item2.node.toJS(src.doc));
   }
   return src.diagnostics.length > before ? void 0 : { raw, ids };
 }
@@ -52013,21 +62164,21 @@ var LATENCY_STAT = {
 function planCloudWatch(checks, targets, windowSeconds) {
   const queries = [];
   const byKey = /* @__PURE__ */ new Map();
-  const series = (tg, metricName, stat) => {
+  const series = (tg, metricName, stat3) => {
     if (tg.loadBalancers.length === 0) {
       throw new ConfigurationError(
         `Target group ${tg.label} (${tg.arn}) is not attached to any load balancer, so it has no AWS/ApplicationELB metrics to check; attach it to the ALB listener or rule first.`
       );
     }
     return tg.loadBalancers.map((loadBalancer) => {
-      const key = JSON.stringify([tg.dimension, loadBalancer, metricName, stat]);
+      const key = JSON.stringify([tg.dimension, loadBalancer, metricName, stat3]);
       let query = byKey.get(key);
       if (!query) {
-        query = { id: `m${byKey.size}`, sum: stat === "Sum" };
+        query = { id: `m${byKey.size}`, sum: stat3 === "Sum" };
         byKey.set(key, query);
         queries.push({
           Id: query.id,
-          Label: `${metricName} ${stat} ${tg.label} ${loadBalancer}`,
+          Label: `${metricName} ${stat3} ${tg.label} ${loadBalancer}`,
           MetricStat: {
             Metric: {
               Namespace: NAMESPACE,
@@ -52038,7 +62189,7 @@ function planCloudWatch(checks, targets, windowSeconds) {
               ]
             },
             Period: windowSeconds,
-            Stat: stat
+            Stat: stat3
           },
           ReturnData: true
         });
@@ -52067,7 +62218,7 @@ function planBuiltIn(check, metric, targets, series) {
   const baseline = check.vsBaseline ? targets.baseline : void 0;
   const readBaseline = baseline ? reader(baseline) : void 0;
   const minRequests = check.minRequests ?? (metric === "request-count" ? 0 : 1);
-  const show = (n3) => formatMetric(metric, n3);
+  const show2 = (n3) => formatMetric(metric, n3);
   const name = `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? "baseline"}` : ""}`;
   const threshold = thresholdText(check, metric, baseline?.label ?? "baseline");
   return (values) => {
@@ -52076,7 +62227,7 @@ function planBuiltIn(check, metric, targets, series) {
       name,
       kind: "cloudwatch",
       status: "pass",
-      shown: canary.value === void 0 ? "no data" : show(canary.value),
+      shown: canary.value === void 0 ? "no data" : show2(canary.value),
       threshold,
       details: { metric, minRequests, canary }
     };
@@ -52085,7 +62236,7 @@ function planBuiltIn(check, metric, targets, series) {
     if (notJudged) return { ...base, status: "inconclusive", reason: notJudged };
     const value = canary.value;
     const violations = [];
-    const bound = boundViolation(value, check, show);
+    const bound = boundViolation(value, check, show2);
     if (bound) violations.push(bound);
     if (check.vsBaseline) {
       if (!baseline || !readBaseline) {
@@ -52103,18 +62254,18 @@ function planBuiltIn(check, metric, targets, series) {
         if (baselineNotJudged)
           return { ...base, status: "inconclusive", reason: baselineNotJudged };
         const b5 = reading.value;
-        base.shown = `${show(value)} vs ${baseline.label} ${show(b5)}`;
+        base.shown = `${show2(value)} vs ${baseline.label} ${show2(b5)}`;
         const { maxIncrease, maxRatio } = check.vsBaseline;
         const diff = value - b5;
         if (maxIncrease !== void 0 && diff > maxIncrease) {
           violations.push(
-            `${show(value)} vs ${baseline.label} ${show(b5)}: ${formatIncrease(metric, diff)} > ${formatIncrease(metric, maxIncrease)}`
+            `${show2(value)} vs ${baseline.label} ${show2(b5)}: ${formatIncrease(metric, diff)} > ${formatIncrease(metric, maxIncrease)}`
           );
         }
         const ratio = value === b5 ? 1 : b5 === 0 ? Infinity : value / b5;
         if (maxRatio !== void 0 && ratio > maxRatio) {
           violations.push(
-            `${show(value)} vs ${baseline.label} ${show(b5)}: \xD7${formatNumber(ratio)} > \xD7${formatNumber(maxRatio)}`
+            `${show2(value)} vs ${baseline.label} ${show2(b5)}: \xD7${formatNumber(ratio)} > \xD7${formatNumber(maxRatio)}`
           );
         }
       }
@@ -52132,9 +62283,9 @@ function judgeable(reading, label, minRequests) {
   return void 0;
 }
 function thresholdText(check, metric, baseline) {
-  const show = (n3) => formatMetric(metric, n3);
+  const show2 = (n3) => formatMetric(metric, n3);
   const parts = [];
-  if (check.max !== void 0 || check.min !== void 0) parts.push(formatBounds(check, show));
+  if (check.max !== void 0 || check.min !== void 0) parts.push(formatBounds(check, show2));
   if (check.vsBaseline?.maxIncrease !== void 0) {
     parts.push(`\u2264 ${baseline} ${formatIncrease(metric, check.vsBaseline.maxIncrease)}`);
   }
@@ -52216,8 +62367,8 @@ function planCustom(check, index, targets, windowSeconds, series) {
         `Query ${i5 + 1} of the ${where} must be a MetricDataQuery object.`
       );
     }
-    const text = substitutePlaceholders(JSON.stringify(q3), placeholders, `the ${where}`);
-    const query = JSON.parse(text);
+    const text2 = substitutePlaceholders(JSON.stringify(q3), placeholders, `the ${where}`);
+    const query = JSON.parse(text2);
     if (typeof query.Id !== "string" || !QUERY_ID.test(query.Id)) {
       throw new ConfigurationError(
         `Query ${i5 + 1} of the ${where} needs an Id that starts with a lowercase letter and has only letters, digits and underscores (GetMetricData's rule), got ${JSON.stringify(query.Id)}.`
@@ -52233,21 +62384,21 @@ function planCustom(check, index, targets, windowSeconds, series) {
     );
   }
   const prefix = `c${index}_`;
-  const rename = (expression) => expression.replace(
+  const rename2 = (expression) => expression.replace(
     /\b[a-z][a-zA-Z0-9_]*\b/g,
     (word) => ids.includes(word) ? prefix + word : word
   );
   const queries = parsed.map((q3) => {
     const out = { ...q3, Id: prefix + q3.Id, ReturnData: q3.Id === returnId };
-    if (out.Expression) out.Expression = rename(out.Expression);
+    if (out.Expression) out.Expression = rename2(out.Expression);
     if (out.MetricStat) out.MetricStat = { ...out.MetricStat, Period: windowSeconds };
     return out;
   });
   const minRequests = check.minRequests ?? 0;
   const readRequests = minRequests > 0 ? metricReader("request-count", targets.canary, series) : void 0;
   const name = `cloudwatch ${returnId} of ${targets.canary.label}`;
-  const show = formatNumber;
-  const threshold = formatBounds(check, show);
+  const show2 = formatNumber;
+  const threshold = formatBounds(check, show2);
   return {
     queries,
     evaluate: (values) => {
@@ -52257,7 +62408,7 @@ function planCustom(check, index, targets, windowSeconds, series) {
         name,
         kind: "cloudwatch",
         status: "pass",
-        shown: latest === void 0 ? "no data" : show(latest),
+        shown: latest === void 0 ? "no data" : show2(latest),
         threshold,
         details: { returnId, values: result?.values ?? [], status: result?.status }
       };
@@ -52282,7 +62433,7 @@ function planCustom(check, index, targets, windowSeconds, series) {
         };
       }
       base.value = latest;
-      const violation = boundViolation(latest, check, show);
+      const violation = boundViolation(latest, check, show2);
       return violation ? { ...base, status: "fail", reason: violation } : base;
     }
   };
@@ -52577,14 +62728,14 @@ async function evaluatePrometheus(prepared, window2, fetchFn) {
   try {
     const res = await fetchFn(endpoint, { headers, signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
     status = res.status;
-    const text = await res.text();
+    const text2 = await res.text();
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(text2);
     } catch {
       return {
         ...base,
         status: "inconclusive",
-        reason: `Prometheus answered HTTP ${status} with a body that is not JSON: ${text.slice(0, 200)}`
+        reason: `Prometheus answered HTTP ${status} with a body that is not JSON: ${text2.slice(0, 200)}`
       };
     }
   } catch (e5) {
@@ -52762,26 +62913,26 @@ function readChecks(src, at) {
     return void 0;
   }
   const checks = [];
-  for (const item of items) {
-    const check = readCheck(src, item);
+  for (const item2 of items) {
+    const check = readCheck(src, item2);
     if (check) checks.push(check);
   }
   return checks.length === items.length ? checks : void 0;
 }
-function readCheck(src, item) {
+function readCheck(src, item2) {
   const kinds = CHECK_NAMES.join(", ");
-  const scalar = scalarValue(item.node);
+  const scalar = scalarValue(item2.node);
   if (typeof scalar === "string" && kindNamed(scalar)) {
     src.reportValue(
-      item,
-      `${item.label} must be a map; write "- ${scalar}: {}" to use its defaults.`
+      item2,
+      `${item2.label} must be a map; write "- ${scalar}: {}" to use its defaults.`
     );
     return void 0;
   }
-  const entries = src.map(item, void 0, `a map with one key naming the check (${kinds})`);
+  const entries = src.map(item2, void 0, `a map with one key naming the check (${kinds})`);
   if (!entries) return void 0;
   if (entries.size === 0) {
-    src.reportValue(item, `${item.label} is empty; name one check: ${kinds}.`);
+    src.reportValue(item2, `${item2.label} is empty; name one check: ${kinds}.`);
     return void 0;
   }
   let body;
@@ -52789,12 +62940,12 @@ function readCheck(src, item) {
   for (const [name, at] of entries) {
     const kind = kindNamed(name);
     if (!kind) {
-      src.reportEntry(at, unknownKindMessage(name, item.label));
+      src.reportEntry(at, unknownKindMessage(name, item2.label));
       ok = false;
     } else if (body) {
       src.reportEntry(
         at,
-        `${item.label} names two checks (${body.kind.name} and ${name}); start each check with its own "-".`
+        `${item2.label} names two checks (${body.kind.name} and ${name}); start each check with its own "-".`
       );
       ok = false;
     } else {
@@ -53211,8 +63362,8 @@ var RESULT_MARK = {
   "not enough data": "\u26A0\uFE0F not enough data",
   skipped: "\u2796 skipped"
 };
-function cell(text) {
-  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+function cell(text2) {
+  return text2.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 function summaryMarkdown(result, analysis) {
   const lines = [
@@ -53427,17 +63578,17 @@ function toBinary(data) {
 // src/kube/api.ts
 import { Agent, request } from "node:https";
 var KubeApiError = class extends Error {
-  constructor(cluster, status, method, path, body) {
+  constructor(cluster, status, method, path4, body) {
     let message = body;
     try {
       message = JSON.parse(body).message ?? body;
     } catch {
     }
-    super(`${cluster}: ${method} ${path}: ${status} ${message}`);
+    super(`${cluster}: ${method} ${path4}: ${status} ${message}`);
     this.cluster = cluster;
     this.status = status;
     this.method = method;
-    this.path = path;
+    this.path = path4;
     this.name = "KubeApiError";
   }
   cluster;
@@ -53446,13 +63597,13 @@ var KubeApiError = class extends Error {
   path;
 };
 var KubeUnreachableError = class extends Error {
-  constructor(cluster, method, path, sent, cause) {
+  constructor(cluster, method, path4, sent, cause) {
     super(
-      `${cluster}: ${method} ${path}: the apiserver did not answer (${cause})${sent ? "" : "; the request never reached it"}`
+      `${cluster}: ${method} ${path4}: the apiserver did not answer (${cause})${sent ? "" : "; the request never reached it"}`
     );
     this.cluster = cluster;
     this.method = method;
-    this.path = path;
+    this.path = path4;
     this.sent = sent;
     this.name = "KubeUnreachableError";
   }
@@ -53466,10 +63617,10 @@ function httpsKubeApi(options) {
   const url = new URL(options.endpoint);
   const agent = new Agent({ ca: options.caPem, keepAlive: true, maxSockets: 8 });
   const timeoutMs = options.timeoutMs ?? 1e4;
-  const call = async (method, path, body, contentType = "application/json") => {
+  const call = async (method, path4, body, contentType = "application/json") => {
     const token = await options.token();
     const payload2 = body === void 0 ? void 0 : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve3, reject) => {
+    return new Promise((resolve5, reject) => {
       let connected = false;
       const req = request(
         {
@@ -53477,7 +63628,7 @@ function httpsKubeApi(options) {
           host: url.hostname,
           port: url.port || 443,
           method,
-          path,
+          path: path4,
           timeout: timeoutMs,
           headers: {
             accept: "application/json",
@@ -53489,21 +63640,21 @@ function httpsKubeApi(options) {
           const chunks = [];
           res.on("data", (c5) => chunks.push(c5));
           res.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
+            const text2 = Buffer.concat(chunks).toString("utf8");
             const status = res.statusCode ?? 0;
             if (status < 200 || status >= 300) {
-              reject(new KubeApiError(options.cluster, status, method, path, text));
+              reject(new KubeApiError(options.cluster, status, method, path4, text2));
               return;
             }
             try {
-              resolve3(text ? JSON.parse(text) : {});
+              resolve5(text2 ? JSON.parse(text2) : {});
             } catch (e5) {
               reject(e5 instanceof Error ? e5 : new Error(String(e5)));
             }
           });
           res.on(
             "error",
-            (e5) => reject(new KubeUnreachableError(options.cluster, method, path, true, e5.message))
+            (e5) => reject(new KubeUnreachableError(options.cluster, method, path4, true, e5.message))
           );
         }
       );
@@ -53514,26 +63665,26 @@ function httpsKubeApi(options) {
       req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
       req.on("error", (e5) => {
         const sent = connected || !(e5.code !== void 0 && NOT_SENT.has(e5.code));
-        reject(new KubeUnreachableError(options.cluster, method, path, sent, e5.code ?? e5.message));
+        reject(new KubeUnreachableError(options.cluster, method, path4, sent, e5.code ?? e5.message));
       });
       req.end(payload2);
     });
   };
   return {
     cluster: options.cluster,
-    get: (path) => call("GET", path),
-    async find(path) {
+    get: (path4) => call("GET", path4),
+    async find(path4) {
       try {
-        return await call("GET", path);
+        return await call("GET", path4);
       } catch (e5) {
         if (e5 instanceof KubeApiError && e5.status === 404) return void 0;
         throw e5;
       }
     },
-    post: (path, body) => call("POST", path, body),
-    mergePatch: (path, body) => call("PATCH", path, body, "application/merge-patch+json"),
-    async delete(path, body) {
-      await call("DELETE", path, body);
+    post: (path4, body) => call("POST", path4, body),
+    mergePatch: (path4, body) => call("PATCH", path4, body, "application/merge-patch+json"),
+    async delete(path4, body) {
+      await call("DELETE", path4, body);
     },
     close: () => agent.destroy()
   };
@@ -53682,8 +63833,8 @@ function awsErrorText(e5) {
   const name = e5.name;
   const message = name === "TimeoutError" ? `AWS did not answer within ${REQUEST_TIMEOUT_MS / 1e3} s` : errorMessage(e5);
   const attempts = e5.$metadata?.attempts;
-  const text = name && name !== "Error" && !message.startsWith(name) ? `${name}: ${message}` : message;
-  return attempts && attempts > 1 ? `${text} (after ${attempts} attempts)` : text;
+  const text2 = name && name !== "Error" && !message.startsWith(name) ? `${name}: ${message}` : message;
+  return attempts && attempts > 1 ? `${text2} (after ${attempts} attempts)` : text2;
 }
 function isAwsCallError(e5) {
   if (!(e5 instanceof Error)) return false;
@@ -53987,8 +64138,8 @@ function recoveryCommand(route) {
   const actions = shellQuote(JSON.stringify(route.actions.map(toWritableAction)));
   return route.ref.kind === "listener" ? `aws elbv2 modify-listener --region ${region} --listener-arn ${route.ref.arn} --default-actions ${actions}` : `aws elbv2 modify-rule --region ${region} --rule-arn ${route.ref.arn} --actions ${actions}`;
 }
-function shellQuote(text) {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
+function shellQuote(text2) {
+  return `'${text2.replace(/'/g, `'\\''`)}'`;
 }
 function restoreReportLines(report, fmt, describe147) {
   const lines = [];
@@ -54104,7 +64255,7 @@ async function shiftWeights(req, deps) {
   const touched = [];
   const state2 = new Map(toWrite.map((r5) => [r5.ref.arn, "untouched"]));
   let early;
-  const onCancel = () => {
+  const onCancel2 = () => {
     reportCancelState(deps, budget, live, toWrite, state2, req);
     const changed = touched.filter((r5) => isChanged(state2.get(r5.ref.arn)));
     if (changed.length === 0) return;
@@ -54113,7 +64264,7 @@ async function shiftWeights(req, deps) {
       report: restoreRoutes({ ...deps, budget }, changed, targetGroups)
     };
   };
-  budget.signal.addEventListener("abort", onCancel, { once: true });
+  budget.signal.addEventListener("abort", onCancel2, { once: true });
   let appliedAt;
   try {
     await logger2.group("Shifting", async () => {
@@ -54149,7 +64300,7 @@ async function shiftWeights(req, deps) {
         );
       };
       if (req.parallel) {
-        const settled = await mapWithConcurrency(
+        const settled2 = await mapWithConcurrency(
           toWrite,
           WRITE_CONCURRENCY,
           (route) => shiftRoute(route).then(
@@ -54157,7 +64308,7 @@ async function shiftWeights(req, deps) {
             (e5) => ({ error: e5 })
           )
         );
-        const failure = settled.find((r5) => r5 !== void 0);
+        const failure = settled2.find((r5) => r5 !== void 0);
         if (failure) throw failure.error;
       } else {
         for (const route of toWrite) await shiftRoute(route);
@@ -54193,7 +64344,7 @@ async function shiftWeights(req, deps) {
       cancelled
     );
   } finally {
-    budget.signal.removeEventListener("abort", onCancel);
+    budget.signal.removeEventListener("abort", onCancel2);
   }
   return {
     previous,
@@ -54411,6 +64562,7 @@ function throwIfAborted(signal) {
 
 // src/rollout-file/parse.ts
 var import_yaml4 = __toESM(require_dist(), 1);
+import { readFile as readFile3 } from "node:fs/promises";
 var SUPPORTED_VERSIONS = [1];
 var MIN_CLUSTERS = 2;
 var MAX_CLUSTERS = 5;
@@ -54448,13 +64600,36 @@ var NAME2 = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 var NAME_RULE = "up to 63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen";
 var EKS_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
 var REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
-function parseRolloutFile(text, path) {
-  const src = new YamlSource(text, path, "rollout file");
-  const file = src.hasSyntaxErrors ? void 0 : readRollout(src, path);
+function parseRolloutFile(text2, path4) {
+  const src = new YamlSource(text2, path4, "rollout file");
+  const file = src.hasSyntaxErrors ? void 0 : readRollout(src, path4);
   if (!file || src.diagnostics.length > 0) throw src.toError();
   return file;
 }
-function readRollout(src, path) {
+async function readRolloutFile(path4) {
+  let text2;
+  try {
+    text2 = await readFile3(path4, "utf8");
+  } catch (e5) {
+    const code = e5.code;
+    if (code === "ENOENT") {
+      throw new ConfigurationError(
+        `Rollout file "${path4}" does not exist; check the path (it is relative to the working directory, normally the repository root).`
+      );
+    }
+    if (code === "EISDIR") {
+      throw new ConfigurationError(
+        `Rollout file "${path4}" is a directory; give the path of one file, e.g. rollouts/web.yaml.`
+      );
+    }
+    if (code === "EACCES") {
+      throw new ConfigurationError(`Rollout file "${path4}" cannot be read: ${errorMessage(e5)}`);
+    }
+    throw e5;
+  }
+  return parseRolloutFile(text2, path4);
+}
+function readRollout(src, path4) {
   const root5 = src.root("");
   if (root5.node === null) {
     src.report(
@@ -54507,7 +64682,7 @@ function readRollout(src, path) {
     return void 0;
   }
   return {
-    path,
+    path: path4,
     version,
     name,
     region,
@@ -54681,7 +64856,7 @@ function readSingletons(src, at) {
         `${namespacesAt.label} is empty; list the namespaces, or leave the key out for every namespace.`
       );
     }
-    const namespaces = (items ?? []).map((item) => dnsLabel(src, item, "a namespace"));
+    const namespaces = (items ?? []).map((item2) => dnsLabel(src, item2, "a namespace"));
     if (namespaces.every((n3) => n3 !== void 0)) result.namespaces = namespaces;
   }
   const selectorAt = f5.get("selector");
@@ -54704,15 +64879,15 @@ function readSingletons(src, at) {
         continue;
       }
       const v = (0, import_yaml4.isScalar)(valueAt.node) ? valueAt.node.value : void 0;
-      const text = typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : void 0;
-      if (text === void 0 || !LABEL_VALUE.test(text)) {
+      const text2 = typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : void 0;
+      if (text2 === void 0 || !LABEL_VALUE.test(text2)) {
         src.reportValue(
           valueAt,
           `${valueAt.label} must be a label value (up to 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit), got ${describeValue(v)}.`
         );
         continue;
       }
-      selector[key] = text;
+      selector[key] = text2;
     }
     result.selector = selector;
   }
@@ -54751,25 +64926,25 @@ function readRoutes2(src, at, region) {
     return void 0;
   }
   const routes = [];
-  for (const item of items) {
-    const v = (0, import_yaml4.isScalar)(item.node) ? item.node.value : void 0;
+  for (const item2 of items) {
+    const v = (0, import_yaml4.isScalar)(item2.node) ? item2.node.value : void 0;
     if (typeof v === "string" && v.startsWith("arn:")) {
       const kind2 = v.includes(":listener-rule/") ? "rule" : "listener";
-      src.reportValue(item, `${item.label} must say what the ARN is; write "- ${kind2}: ${v}".`);
+      src.reportValue(item2, `${item2.label} must say what the ARN is; write "- ${kind2}: ${v}".`);
       continue;
     }
-    const entries = src.map(item, ROUTE_KEYS, "a map with one key, listener or rule");
+    const entries = src.map(item2, ROUTE_KEYS, "a map with one key, listener or rule");
     if (!entries) continue;
     const present = ROUTE_KEYS.filter((k5) => entries.has(k5));
     if (present.length === 0) {
-      if ((0, import_yaml4.isMap)(item.node) && item.node.items.length === 0)
-        src.reportValue(item, `${item.label} is empty; write "listener: <ARN>" or "rule: <ARN>".`);
+      if ((0, import_yaml4.isMap)(item2.node) && item2.node.items.length === 0)
+        src.reportValue(item2, `${item2.label} is empty; write "listener: <ARN>" or "rule: <ARN>".`);
       continue;
     }
     if (present.length > 1) {
       src.reportEntry(
         entries.get("rule"),
-        `${item.label} has both listener and rule; each route is one of them, so give each its own "-" item.`
+        `${item2.label} has both listener and rule; each route is one of them, so give each its own "-" item.`
       );
       continue;
     }
@@ -54782,7 +64957,7 @@ function readRoutes2(src, at, region) {
       const line = src.position(twin.at.node).line;
       src.reportValue(
         arnAt,
-        `${item.label} repeats ${twin.at.label} (line ${line}); list each route once.`
+        `${item2.label} repeats ${twin.at.label} (line ${line}); list each route once.`
       );
       continue;
     }
@@ -54791,14 +64966,14 @@ function readRoutes2(src, at, region) {
   return routes;
 }
 function readArn(src, at, kind, region) {
-  const text = src.string(at, `a ${kind} ARN`);
-  if (text === void 0) return void 0;
-  const parsed = parseElbArn(text.trim(), kind);
+  const text2 = src.string(at, `a ${kind} ARN`);
+  if (text2 === void 0) return void 0;
+  const parsed = parseElbArn(text2.trim(), kind);
   if (isArnError(parsed)) {
     let hint = "";
-    if (kind === "listener" && !isArnError(parseElbArn(text.trim(), "listener-rule")))
+    if (kind === "listener" && !isArnError(parseElbArn(text2.trim(), "listener-rule")))
       hint = '; for a listener rule write "rule:"';
-    if (kind === "listener-rule" && !isArnError(parseElbArn(text.trim(), "listener")))
+    if (kind === "listener-rule" && !isArnError(parseElbArn(text2.trim(), "listener")))
       hint = `; for a listener's default action write "listener:"`;
     src.reportValue(at, `${at.label}: ${parsed.error}${hint}.`);
     return void 0;
@@ -54895,19 +65070,19 @@ function readSteps(src, at) {
   const before = src.diagnostics.length;
   const steps = [];
   let previous;
-  for (const item of items) {
-    const step = src.integer(item, 0, 100);
+  for (const item2 of items) {
+    const step = src.integer(item2, 0, 100);
     if (step === void 0) {
       previous = void 0;
       continue;
     }
     if (previous && step <= previous.value) {
       src.reportValue(
-        item,
-        `${item.label} is ${step}, not above ${previous.label} (${previous.value}); steps are canary weights in increasing order.`
+        item2,
+        `${item2.label} is ${step}, not above ${previous.label} (${previous.value}); steps are canary weights in increasing order.`
       );
     }
-    previous = { value: step, label: item.label };
+    previous = { value: step, label: item2.label };
     steps.push(step);
   }
   return src.diagnostics.length > before ? void 0 : steps;
@@ -55079,9 +65254,9 @@ function gainingClusters(from, to) {
 }
 
 // src/operations/live.ts
-function tryParse(text, path) {
+function tryParse(text2, path4) {
   try {
-    return { file: parseRolloutFile(text, path) };
+    return { file: parseRolloutFile(text2, path4) };
   } catch (e5) {
     if (e5 instanceof ConfigurationError) return { error: e5 };
     throw e5;
@@ -55139,47 +65314,47 @@ function healthProblem(h5) {
 
 // src/rollout-file/edit.ts
 var import_yaml5 = __toESM(require_dist(), 1);
-function setWeights(text, path, weights) {
-  const doc = (0, import_yaml5.parseDocument)(text, { keepSourceTokens: false });
+function setWeights(text2, path4, weights) {
+  const doc = (0, import_yaml5.parseDocument)(text2, { keepSourceTokens: false });
   if (doc.errors.length > 0) {
     throw new ExplainedError(
-      `${path} cannot be edited: it is not valid YAML (${doc.errors[0]?.message}).`
+      `${path4} cannot be edited: it is not valid YAML (${doc.errors[0]?.message}).`
     );
   }
   const root5 = doc.contents;
   const weightsNode = (0, import_yaml5.isMap)(root5) ? root5.get("weights", true) : void 0;
   if (!(0, import_yaml5.isMap)(weightsNode)) {
-    throw new ExplainedError(`${path} cannot be edited: it has no "weights" map.`);
+    throw new ExplainedError(`${path4} cannot be edited: it has no "weights" map.`);
   }
   const edits = [];
   for (const [cluster, weight] of Object.entries(weights)) {
     const node = weightsNode.get(cluster, true);
     if (!(0, import_yaml5.isScalar)(node) || !node.range) {
       throw new ExplainedError(
-        `${path} cannot be edited: weights.${cluster} is not a plain number in the file (an alias or missing), so it cannot be changed in place.`
+        `${path4} cannot be edited: weights.${cluster} is not a plain number in the file (an alias or missing), so it cannot be changed in place.`
       );
     }
     edits.push({ start: node.range[0], end: node.range[1], value: String(weight) });
   }
-  let out = text;
+  let out = text2;
   for (const e5 of edits.sort((a5, b5) => b5.start - a5.start)) {
     out = out.slice(0, e5.start) + e5.value + out.slice(e5.end);
   }
   return out;
 }
-function setOwner(text, path, owner) {
-  const doc = (0, import_yaml5.parseDocument)(text, { keepSourceTokens: false });
+function setOwner(text2, path4, owner) {
+  const doc = (0, import_yaml5.parseDocument)(text2, { keepSourceTokens: false });
   if (doc.errors.length > 0) {
     throw new ExplainedError(
-      `${path} cannot be edited: it is not valid YAML (${doc.errors[0]?.message}).`
+      `${path4} cannot be edited: it is not valid YAML (${doc.errors[0]?.message}).`
     );
   }
   const root5 = doc.contents;
   const node = (0, import_yaml5.isMap)(root5) ? root5.get("owner", true) : void 0;
   if (!(0, import_yaml5.isScalar)(node) || !node.range) {
-    throw new ExplainedError(`${path} cannot be edited: "owner" is not a plain value in the file.`);
+    throw new ExplainedError(`${path4} cannot be edited: "owner" is not a plain value in the file.`);
   }
-  return text.slice(0, node.range[0]) + owner + text.slice(node.range[1]);
+  return text2.slice(0, node.range[0]) + owner + text2.slice(node.range[1]);
 }
 
 // src/rollout-file/targets.ts
@@ -55223,9 +65398,9 @@ var RANGES = [
   [1, 12],
   [0, 7]
 ];
-function field(text, [lo, hi]) {
+function field(text2, [lo, hi]) {
   const out = /* @__PURE__ */ new Set();
-  for (const part of text.split(",")) {
+  for (const part of text2.split(",")) {
     const m3 = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
     if (!m3) return void 0;
     const from = m3[1] === "*" ? lo : Number(m3[2]);
@@ -55237,8 +65412,8 @@ function field(text, [lo, hi]) {
   return out;
 }
 function nextSlot(schedule, after) {
-  const text = MACROS[schedule.trim()] ?? schedule.trim();
-  const parts = text.split(/\s+/);
+  const text2 = MACROS[schedule.trim()] ?? schedule.trim();
+  const parts = text2.split(/\s+/);
   if (parts.length !== 5) return void 0;
   const sets = parts.map((p3, i5) => field(p3, RANGES[i5]));
   if (sets.some((s2) => s2 === void 0)) return void 0;
@@ -55287,10 +65462,10 @@ function objectPath(r5) {
   return r5.kind === "CronJob" ? `/apis/batch/v1/namespaces/${r5.namespace}/cronjobs/${r5.name}` : `/apis/apps/v1/namespaces/${r5.namespace}/deployments/${r5.name}`;
 }
 function parseMark(meta) {
-  const text = meta.annotations?.[HANDOFF_ANNOTATION];
-  if (!text) return void 0;
+  const text2 = meta.annotations?.[HANDOFF_ANNOTATION];
+  if (!text2) return void 0;
   try {
-    const m3 = JSON.parse(text);
+    const m3 = JSON.parse(text2);
     return typeof m3.to === "string" ? m3 : void 0;
   } catch {
     return void 0;
@@ -55422,17 +65597,17 @@ function planHandoff(from, to) {
       });
       continue;
     }
-    const item = { ref: plain, from: f5, to: t };
+    const item2 = { ref: plain, from: f5, to: t };
     if (f5.live && t.live) {
       problems.push({
         ref: plain,
         kind: "both-live",
         message: `${key} is live on both ${from.cluster} and ${to.cluster} (${describeLive(f5)} / ${describeLive(t)}): it may be running twice right now. Stop it on ${to.cluster}, which does not own it in git.`
       });
-    } else if (f5.live) items.push({ ...item, plan: "move" });
-    else if (t.live) items.push({ ...item, plan: "done" });
-    else if (f5.mark?.to === to.cluster) items.push({ ...item, plan: "resume" });
-    else items.push({ ...item, plan: "stopped" });
+    } else if (f5.live) items.push({ ...item2, plan: "move" });
+    else if (t.live) items.push({ ...item2, plan: "done" });
+    else if (f5.mark?.to === to.cluster) items.push({ ...item2, plan: "resume" });
+    else items.push({ ...item2, plan: "stopped" });
   }
   return { from: from.cluster, to: to.cluster, items, problems };
 }
@@ -55447,18 +65622,18 @@ async function handOffSingletons(options, deps) {
   const { clock, logger: logger2, signal } = deps;
   const started = clock.now().getTime();
   const parallel = Math.max(1, options.parallel ?? 8);
-  const work = plan.items.filter((i5) => i5.plan === "move" || i5.plan === "resume").map((item) => {
-    const f5 = item.from;
-    const original = item.plan === "resume" ? {
+  const work = plan.items.filter((i5) => i5.plan === "move" || i5.plan === "resume").map((item2) => {
+    const f5 = item2.from;
+    const original = item2.plan === "resume" ? {
       ...f5.mark?.suspend !== void 0 ? { suspend: f5.mark.suspend } : {},
       ...f5.mark?.replicas !== void 0 ? { replicas: f5.mark.replicas } : {}
     } : f5.kind === "CronJob" ? { suspend: false } : { replicas: f5.replicas ?? 1 };
     return {
-      item,
+      item: item2,
       original,
-      oldStopped: item.plan === "resume",
+      oldStopped: item2.plan === "resume",
       newTouched: false,
-      out: { ref: item.ref, plan: item.plan, drained: [] }
+      out: { ref: item2.ref, plan: item2.plan, drained: [] }
     };
   });
   const result = (status, state2, message, extra = {}) => ({
@@ -55482,7 +65657,7 @@ async function handOffSingletons(options, deps) {
   const checkSignal = () => {
     if (signal?.aborted) throw new HandoffStopped("the job was cancelled");
   };
-  const each = (fn, list2 = work) => forEachBounded(list2, parallel, fn);
+  const each = (fn, list3 = work) => forEachBounded(list3, parallel, fn);
   let drainMs = 0;
   try {
     checkSignal();
@@ -55618,10 +65793,10 @@ async function drain(options, deps, work) {
       }
     });
     if (running.length === 0) return { stillRunning: [] };
-    const text = running.join(", ");
-    if (text !== reported) {
-      logger2.info(`${from.cluster}: waiting for ${text}`);
-      reported = text;
+    const text2 = running.join(", ");
+    if (text2 !== reported) {
+      logger2.info(`${from.cluster}: waiting for ${text2}`);
+      reported = text2;
     }
     if (clock.now().getTime() >= deadline) return { stillRunning: running };
     await clock.sleep(pollMs, signal);
@@ -55712,9 +65887,9 @@ async function forEachBounded(items, limit, fn) {
   let failure;
   const worker = async () => {
     while (next < items.length && !failure) {
-      const item = items[next++];
+      const item2 = items[next++];
       try {
-        await fn(item);
+        await fn(item2);
       } catch (e5) {
         failure ??= { error: e5 };
       }
@@ -55842,12 +66017,33 @@ function describePlan(plan, drainTimeoutMs, now) {
   );
   return lines;
 }
+async function readClusterSingletons(file, deps) {
+  const kube = deps.kube;
+  const policy = handoffPolicy(file);
+  return Promise.all(
+    file.clusters.map(async (c5) => {
+      if (!kube) return { cluster: c5.name, error: "started without access to the EKS clusters" };
+      let api;
+      try {
+        api = await kube(file.region, c5.eks, c5.name);
+        const objects = [...(await readSingletons2(api, policy)).values()].sort(
+          (a5, b5) => refKey(a5).localeCompare(refKey(b5))
+        );
+        return { cluster: c5.name, objects };
+      } catch (e5) {
+        return { cluster: c5.name, error: `cannot read its apiserver: ${errorMessage(e5)}` };
+      } finally {
+        api?.close();
+      }
+    })
+  );
+}
 
 // src/operations/gate.ts
 async function gateStep(input, deps) {
   const { head, base, live } = input;
   const order = head.clusters.map((c5) => c5.name);
-  const show = (w) => formatClusterWeights(w, order);
+  const show2 = (w) => formatClusterWeights(w, order);
   const problems = [];
   const notes = [];
   let handoff;
@@ -55855,7 +66051,7 @@ async function gateStep(input, deps) {
     if (!sameClusterWeights(base.weights, head.weights)) {
       problems.push({
         kind: "owner",
-        message: `owner changes from ${base.owner} to ${head.owner} and the weights change too (${show(base.weights)} \u2192 ${show(head.weights)}). One merge either moves traffic or hands CronJobs and singletons over, never both: a failed step could not be undone as one. Split it: keep owner: ${base.owner} in this PR and change it in the next one (or the reverse).`,
+        message: `owner changes from ${base.owner} to ${head.owner} and the weights change too (${show2(base.weights)} \u2192 ${show2(head.weights)}). One merge either moves traffic or hands CronJobs and singletons over, never both: a failed step could not be undone as one. Split it: keep owner: ${base.owner} in this PR and change it in the next one (or the reverse).`,
         at: head.locate(["owner"])
       });
     } else {
@@ -55895,19 +66091,19 @@ async function gateStep(input, deps) {
   let drift = live.filter((r5) => !sameClusterWeights(r5.weights, expected)).map((r5) => ({ ref: r5.ref, live: r5.weights, expected }));
   if (drift.length > 0 && noChange) {
     notes.push(
-      `The ALB differs from the file ${input.baseLabel} (${show(expected)}) but already has the weights of this version: merging brings git in line with the ALB and changes nothing on it.`
+      `The ALB differs from the file ${input.baseLabel} (${show2(expected)}) but already has the weights of this version: merging brings git in line with the ALB and changes nothing on it.`
     );
     drift = [];
   } else if (drift.length > 0 && base) {
     problems.push({
       kind: "drift",
-      message: `Drift: ${drift.map((d5) => `${shortName(d5.ref.arn)} has ${show(d5.live)}`).join("; ")}, but the file ${input.baseLabel} says ${show(expected)} (${drift.length} of ${live.length} route(s) differ). Something changed the ALB outside the rollout, so apply refuses to change it. To reconcile: find out why, then either put the routes back to ${show(expected)}, or first merge a PR that sets weights to the live ${show(drift[0]?.live ?? first)}, then the step again.`,
+      message: `Drift: ${drift.map((d5) => `${shortName(d5.ref.arn)} has ${show2(d5.live)}`).join("; ")}, but the file ${input.baseLabel} says ${show2(expected)} (${drift.length} of ${live.length} route(s) differ). Something changed the ALB outside the rollout, so apply refuses to change it. To reconcile: find out why, then either put the routes back to ${show2(expected)}, or first merge a PR that sets weights to the live ${show2(drift[0]?.live ?? first)}, then the step again.`,
       at: head.locate(["weights"])
     });
   } else if (drift.length > 0) {
     problems.push({
       kind: "disagree",
-      message: `The routes do not agree with each other (${live.map((r5) => `${shortName(r5.ref.arn)} has ${show(r5.weights)}`).join("; ")}) and there is no earlier version of the file to say which is right; apply moves them in lockstep from one state. Make them agree first.`,
+      message: `The routes do not agree with each other (${live.map((r5) => `${shortName(r5.ref.arn)} has ${show2(r5.weights)}`).join("; ")}) and there is no earlier version of the file to say which is right; apply moves them in lockstep from one state. Make them agree first.`,
       at: head.locate(["routes"])
     });
   }
@@ -55991,8 +66187,8 @@ var STATUS_HEADING = {
   invalid: "\u274C invalid",
   deleted: "\u2796 deleted"
 };
-function cell2(text) {
-  return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+function cell2(text2) {
+  return text2.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 function describeAnalysis(file) {
   const a5 = file.analysis;
@@ -56138,11 +66334,11 @@ function applyComment(f5, runUrl) {
 }
 function reconcileBody(out, head, why, runUrl) {
   const order = head.clusters.map((c5) => c5.name);
-  const show = (w) => formatClusterWeights(w, order);
+  const show2 = (w) => formatClusterWeights(w, order);
   const lines = [
-    `The step of \`${out.path}\` to **${show(head.weights)}** was rolled back: **${why.reason}**.`,
+    `The step of \`${out.path}\` to **${show2(head.weights)}** was rolled back: **${why.reason}**.`,
     "",
-    `Every route was restored to **${show(why.live)}** and confirmed by read-back. This PR sets \`weights\` in the file back to that, so git and the ALB agree again. Merging it changes nothing on the ALB.`,
+    `Every route was restored to **${show2(why.live)}** and confirmed by read-back. This PR sets \`weights\` in the file back to that, so git and the ALB agree again. Merging it changes nothing on the ALB.`,
     ""
   ];
   if (runUrl) lines.push(`Run: ${runUrl}`, "");
@@ -56152,13 +66348,13 @@ function reconcileBody(out, head, why, runUrl) {
   return lines.join("\n");
 }
 function rollbackReconcileBody(outcome, runUrl) {
-  const show = (w) => formatClusterWeights(w, outcome.order);
+  const show2 = (w) => formatClusterWeights(w, outcome.order);
   return [
-    `A \`rollback\` run moved every route of \`${outcome.path}\` to **${show(outcome.desired)}**${runUrl ? ` (${runUrl})` : ""}.`,
+    `A \`rollback\` run moved every route of \`${outcome.path}\` to **${show2(outcome.desired)}**${runUrl ? ` (${runUrl})` : ""}.`,
     "",
     "It overwrote:",
     "",
-    ...outcome.routes.map((r5) => `- ${r5.ref.kind} \`${r5.ref.arn}\`: ${show(r5.was)}`),
+    ...outcome.routes.map((r5) => `- ${r5.ref.kind} \`${r5.ref.arn}\`: ${show2(r5.was)}`),
     "",
     "This PR sets `weights` in the file to what the ALB now has, so git and the ALB agree again. Merging it changes nothing on the ALB."
   ].join("\n");
@@ -56262,19 +66458,19 @@ function reconcileBranch(name) {
 function advanceBranch(name) {
   return `rollout/${name}/advance`;
 }
-async function currentText(deps, path, branch, fallback2) {
-  return await deps.github.fileAt(path, branch) ?? fallback2;
+async function currentText(deps, path4, branch, fallback2) {
+  return await deps.github.fileAt(path4, branch) ?? fallback2;
 }
 async function openReconcilePullRequest(deps, request2) {
-  const text = await currentText(deps, request2.path, request2.baseBranch, request2.text);
-  const current = tryParse(text, request2.path);
+  const text2 = await currentText(deps, request2.path, request2.baseBranch, request2.text);
+  const current = tryParse(text2, request2.path);
   if ("file" in current && sameClusterWeights(current.file.weights, request2.live)) {
     deps.logger.info(
       `${request2.path} on ${request2.baseBranch} already has weights ${formatClusterWeights(request2.live)}; no reconcile PR needed.`
     );
     return void 0;
   }
-  const files = [{ path: request2.path, content: setWeights(text, request2.path, request2.live) }];
+  const files = [{ path: request2.path, content: setWeights(text2, request2.path, request2.live) }];
   const pr = await deps.github.openOrUpdatePullRequest({
     branch: reconcileBranch(request2.file.name),
     base: request2.baseBranch,
@@ -56344,8 +66540,8 @@ Opened by ${request2.runUrl}.` : "",
   return { pr, message };
 }
 async function openOwnerReconcilePullRequest(deps, request2) {
-  const text = await currentText(deps, request2.path, request2.baseBranch, request2.text);
-  const current = tryParse(text, request2.path);
+  const text2 = await currentText(deps, request2.path, request2.baseBranch, request2.text);
+  const current = tryParse(text2, request2.path);
   if ("file" in current && current.file.owner === request2.owner) {
     deps.logger.info(
       `${request2.path} on ${request2.baseBranch} already says owner: ${request2.owner}; no reconcile PR needed.`
@@ -56360,7 +66556,7 @@ async function openOwnerReconcilePullRequest(deps, request2) {
     commitMessage: `${request2.file.name}: owner back to ${request2.owner}, which runs the CronJobs and singletons
 
 ${request2.title}`,
-    files: [{ path: request2.path, content: setOwner(text, request2.path, request2.owner) }],
+    files: [{ path: request2.path, content: setOwner(text2, request2.path, request2.owner) }],
     labels: ["rollout/reconcile"]
   });
   deps.logger.info(`Reconcile PR ${pr.created ? "opened" : "updated"}: ${pr.url}`);
@@ -56368,21 +66564,21 @@ ${request2.title}`,
 }
 
 // src/operations/advance.ts
-async function runAdvance(event, path, settings2, deps) {
+async function runAdvance(event, path4, settings2, deps) {
   const sha = event.sha;
-  const text = await deps.github.fileAt(path, sha);
-  if (text === void 0) {
+  const text2 = await deps.github.fileAt(path4, sha);
+  if (text2 === void 0) {
     const name = (settings2.optionNames ?? PLAIN_OPTION_NAMES).file;
     throw new ConfigurationError(
-      `${name.charAt(0).toUpperCase()}${name.slice(1)}: ${path} does not exist at ${sha.slice(0, 7)}.`
+      `${name.charAt(0).toUpperCase()}${name.slice(1)}: ${path4} does not exist at ${sha.slice(0, 7)}.`
     );
   }
-  const parsed = tryParse(text, path);
+  const parsed = tryParse(text2, path4);
   if ("error" in parsed) throw parsed.error;
   const { pr, message } = await openAdvancePullRequest(deps, {
-    path,
+    path: path4,
     file: parsed.file,
-    text,
+    text: text2,
     baseBranch: event.defaultBranch,
     // The plan in the PR body judges the analysis as apply will run it (defect: it used the
     // 60 s CloudWatch default even when apply runs with high-resolution metrics).
@@ -56395,7 +66591,7 @@ async function runAdvance(event, path, settings2, deps) {
     name: parsed.file.name,
     message,
     result: pr ? "planned" : "unchanged",
-    report: { command: "advance", file: path, pullRequest: pr?.url ?? null, message },
+    report: { command: "advance", file: path4, pullRequest: pr?.url ?? null, message },
     annotations: []
   };
   if (pr) outcome.pullRequest = pr.url;
@@ -56410,8 +66606,8 @@ var SETTLE_MS = 300;
 var LockBusyError = class extends ExplainedError {
   name = "LockBusyError";
 };
-function tagSafe(text) {
-  return text.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, "_").slice(0, 200);
+function tagSafe(text2) {
+  return text2.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, "_").slice(0, 200);
 }
 function encode(owner, expiresAt) {
   return `${new Date(expiresAt).toISOString()}/${owner}`;
@@ -56484,9 +66680,9 @@ async function acquireRouteLock(req, deps) {
       );
     } else {
       const [route, lock] = blocking[0];
-      const text = `${shortName(route)} is locked by ${lock.owner} until ${new Date(lock.expiresAt).toISOString()}`;
-      if (waitedFor !== text) deps.logger.info(`Waiting: ${text} (its step is in progress).`);
-      waitedFor = text;
+      const text2 = `${shortName(route)} is locked by ${lock.owner} until ${new Date(lock.expiresAt).toISOString()}`;
+      if (waitedFor !== text2) deps.logger.info(`Waiting: ${text2} (its step is in progress).`);
+      waitedFor = text2;
     }
     if (deps.clock.now().getTime() + 1 > deadline) {
       throw new LockBusyError(
@@ -56546,18 +66742,18 @@ async function runApply(event, options, rolloutDeps) {
   let mergedPullRequests;
   const merged = () => mergedPullRequests ??= github.pullRequestsForCommit(event.after);
   const parallel = Math.max(1, Math.min(options.parallel ?? 1, changed.length));
-  const files = await mapWithConcurrency(changed, parallel, async (path) => {
+  const files = await mapWithConcurrency(changed, parallel, async (path4) => {
     const out = {
-      path,
+      path: path4,
       status: "failed",
       message: "",
       githubErrors: [],
       annotations: []
     };
-    const fileLogger = parallel > 1 ? prefixedLogger(logger2, path) : logger2;
-    if (parallel === 1) logger2.info(`\u2500\u2500 ${path} \u2500\u2500`);
+    const fileLogger = parallel > 1 ? prefixedLogger(logger2, path4) : logger2;
+    if (parallel === 1) logger2.info(`\u2500\u2500 ${path4} \u2500\u2500`);
     try {
-      await applyFile({ path, event, options, deps: { ...deps, logger: fileLogger }, merged, out });
+      await applyFile({ path: path4, event, options, deps: { ...deps, logger: fileLogger }, merged, out });
     } catch (e5) {
       if (!(e5 instanceof ExplainedError) && e5 instanceof Error && e5.stack)
         fileLogger.debug(e5.stack);
@@ -56566,7 +66762,7 @@ async function runApply(event, options, rolloutDeps) {
 Nothing was changed on the ALB.`;
       if (e5 instanceof ConfigurationError) out.annotations.push(...e5.diagnostics);
     }
-    fileLogger.info(`${path}: ${out.status}. ${out.message}`);
+    fileLogger.info(`${path4}: ${out.status}. ${out.message}`);
     return out;
   });
   const result = overallResult(files);
@@ -56684,17 +66880,17 @@ async function applyLocked(run2, loaded) {
   return rolledBack(run2, head, headText, { reason, live: gate.expected });
 }
 async function load(run2) {
-  const { path, event, deps, out } = run2;
+  const { path: path4, event, deps, out } = run2;
   const [headText, baseText] = await Promise.all([
-    deps.github.fileAt(path, event.after),
-    deps.github.fileAt(path, event.before)
+    deps.github.fileAt(path4, event.after),
+    deps.github.fileAt(path4, event.before)
   ]);
   if (headText === void 0) {
     out.status = "deleted";
     out.message = "The file was deleted; the ALB keeps its weights.";
     return void 0;
   }
-  const parsed = tryParse(headText, path);
+  const parsed = tryParse(headText, path4);
   if ("error" in parsed) {
     out.status = "refused";
     out.message = `${parsed.error.message}
@@ -56707,7 +66903,7 @@ Nothing was changed.`;
   if (deps.mask) maskCheckSecrets(head.analysis.checks, deps.mask);
   out.name = head.name;
   out.desired = head.weights;
-  const base = baseText === void 0 ? void 0 : tryParse(baseText, path);
+  const base = baseText === void 0 ? void 0 : tryParse(baseText, path4);
   if (base && "file" in base) return { head, headText, base: base.file };
   deps.logger.info(
     baseText === void 0 ? "New file: no earlier version to compare the live weights with; the routes must agree with each other." : "The earlier version is not a valid rollout file: no compare-and-swap baseline; the routes must agree with each other."
@@ -56720,15 +66916,15 @@ async function readLiveStage(run2, head) {
     refuse(run2.out, [{ message: live.problem, at: head.locate(["routes"]) }]);
     return void 0;
   }
-  const show = weightsText(head);
-  for (const r5 of live.routes) run2.deps.logger.info(`${shortName(r5.ref.arn)}: ${show(r5.weights)}`);
+  const show2 = weightsText(head);
+  for (const r5 of live.routes) run2.deps.logger.info(`${shortName(r5.ref.arn)}: ${show2(r5.weights)}`);
   run2.out.live = live.routes[0]?.weights;
   return live.routes;
 }
 async function gateStage(run2, loaded, live) {
   const { head, base } = loaded;
   const { deps, out, options } = run2;
-  const show = weightsText(head);
+  const show2 = weightsText(head);
   const gate = await gateStep(
     {
       head,
@@ -56765,7 +66961,7 @@ async function gateStage(run2, loaded, live) {
   const ownerStep = base !== void 0 && base.owner !== head.owner;
   if (gate.noChange && !ownerStep) {
     out.status = "unchanged";
-    out.message = `Every route already has ${show(head.weights)}; nothing to shift or verify.`;
+    out.message = `Every route already has ${show2(head.weights)}; nothing to shift or verify.`;
     return void 0;
   }
   out.health = gate.health;
@@ -56917,15 +67113,15 @@ async function handoffStage(run2, loaded, handoff) {
   });
 }
 async function recordSuccess(run2, head, result) {
-  const { deps, out, options, event, path } = run2;
-  const show = weightsText(head);
+  const { deps, out, options, event, path: path4 } = run2;
+  const show2 = weightsText(head);
   out.status = "applied";
-  out.message = `Applied ${show(head.weights)} on ${head.routes.length} route(s) and verified: ${result.verdict}.`;
+  out.message = `Applied ${show2(head.weights)} on ${head.routes.length} route(s) and verified: ${result.verdict}.`;
   await githubStep(deps.budget, out, "record the deployment", async () => {
     const d5 = await deps.github.recordDeployment({
       ref: event.after,
       environment: head.name,
-      description: deploymentDescription(`${show(head.weights)}: ${result.verdict}`),
+      description: deploymentDescription(`${show2(head.weights)}: ${result.verdict}`),
       state: "success",
       ...options.settings.runUrl ? { logUrl: options.settings.runUrl } : {}
     });
@@ -56938,22 +67134,22 @@ async function recordSuccess(run2, head, result) {
   });
   if (!options.autoAdvance) return;
   await githubStep(deps.budget, out, "open the advance PR", async () => {
-    const tip = await deps.github.fileAt(path, event.defaultBranch);
-    const tipFile = tip === void 0 ? void 0 : tryParse(tip, path);
+    const tip = await deps.github.fileAt(path4, event.defaultBranch);
+    const tipFile = tip === void 0 ? void 0 : tryParse(tip, path4);
     if (!tip || !tipFile || !("file" in tipFile) || !sameClusterWeights(tipFile.file.weights, head.weights)) {
       deps.logger.warning(
-        `${path} on ${event.defaultBranch} no longer has the weights just applied; not opening an advance PR.`
+        `${path4} on ${event.defaultBranch} no longer has the weights just applied; not opening an advance PR.`
       );
       return;
     }
     const { pr } = await openAdvancePullRequest(deps, {
-      path,
+      path: path4,
       file: tipFile.file,
       text: tip,
       baseBranch: event.defaultBranch,
       cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
       cloudWatchDelayMs: options.settings.cloudWatchDelayMs,
-      context: `Opened after the step to ${show(head.weights)} was applied and verified (${result.verdict}).`,
+      context: `Opened after the step to ${show2(head.weights)} was applied and verified (${result.verdict}).`,
       ...options.settings.runUrl ? { runUrl: options.settings.runUrl } : {}
     });
     if (pr) out.advance = pr;
@@ -56961,11 +67157,11 @@ async function recordSuccess(run2, head, result) {
 }
 async function rolledBack(run2, head, headText, why) {
   const { deps, out, options, event } = run2;
-  const show = weightsText(head);
+  const show2 = weightsText(head);
   const notRestored = out.restored?.notRestored ?? [];
   out.status = notRestored.length === 0 ? "rolled-back" : "failed";
-  out.message = notRestored.length === 0 ? `Rolled back to ${show(why.live)} (restored and confirmed by read-back on every route): ${why.reason}.` : [
-    `The step to ${show(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored or confirmed: ${notRestored.map((n3) => `${shortName(n3.arn)} (${n3.state === "changed" ? "left changed" : "unknown, could not be read"}: ${n3.reason})`).join("; ")}. Set them back to ${show(why.live)} by hand now:`,
+  out.message = notRestored.length === 0 ? `Rolled back to ${show2(why.live)} (restored and confirmed by read-back on every route): ${why.reason}.` : [
+    `The step to ${show2(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored or confirmed: ${notRestored.map((n3) => `${shortName(n3.arn)} (${n3.state === "changed" ? "left changed" : "unknown, could not be read"}: ${n3.reason})`).join("; ")}. Set them back to ${show2(why.live)} by hand now:`,
     // A failed shift's own message (the detail below) already ends with the commands.
     ...why.detail ? [] : notRestored.map((n3) => `  ${n3.command}`)
   ].join("\n");
@@ -56982,7 +67178,7 @@ ${why.detail}`;
         text: headText,
         baseBranch: event.defaultBranch,
         live: why.live,
-        title: `rollout ${head.name}: back to ${show(why.live)} \u2014 ${truncate(why.reason, 160)}`,
+        title: `rollout ${head.name}: back to ${show2(why.live)} \u2014 ${truncate(why.reason, 160)}`,
         body: reconcileBody(out, head, why, options.settings.runUrl)
       });
       if (pr) out.reconcile = pr;
@@ -56992,7 +67188,7 @@ ${why.detail}`;
     const d5 = await deps.github.recordDeployment({
       ref: event.after,
       environment: head.name,
-      description: deploymentDescription(`${show(head.weights)} rolled back: ${why.reason}`),
+      description: deploymentDescription(`${show2(head.weights)} rolled back: ${why.reason}`),
       state: "failure",
       ...options.settings.runUrl ? { logUrl: options.settings.runUrl } : {}
     });
@@ -57039,12 +67235,12 @@ async function githubStep(budget, out, what, fn) {
     deadline?.dispose();
   }
 }
-function truncate(text, max) {
-  const oneLine = text.replace(/\s+/g, " ").trim();
+function truncate(text2, max) {
+  const oneLine = text2.replace(/\s+/g, " ").trim();
   return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}\u2026`;
 }
-function deploymentDescription(text) {
-  return truncate(text, 140);
+function deploymentDescription(text2) {
+  return truncate(text2, 140);
 }
 function fileReport(f5) {
   const { analysis, annotations: _a2, ...rest } = f5;
@@ -57098,13 +67294,13 @@ function rollbackWeights(file, request2, names2 = PLAIN_OPTION_NAMES) {
 async function runRollback(event, request2, settings2, deps) {
   const { github, logger: logger2 } = deps;
   const names2 = settings2.optionNames ?? PLAIN_OPTION_NAMES;
-  const text = await github.fileAt(request2.file, event.sha);
-  if (text === void 0) {
+  const text2 = await github.fileAt(request2.file, event.sha);
+  if (text2 === void 0) {
     throw new ConfigurationError(
       `${capitalize(names2.file)}: ${request2.file} does not exist at ${event.sha.slice(0, 7)} (${event.branch}).`
     );
   }
-  const parsed = tryParse(text, request2.file);
+  const parsed = tryParse(text2, request2.file);
   if ("error" in parsed) throw parsed.error;
   const file = parsed.file;
   if (request2.owner !== void 0) {
@@ -57113,10 +67309,10 @@ async function runRollback(event, request2, settings2, deps) {
         `rollback moves traffic (${names2.to} or ${names2.weights}) or hands CronJobs and singletons over (${names2.owner ?? '"owner"'}), not both in one run: a failure could not be undone as one. Run it twice.`
       );
     }
-    return rollbackOwner(event, file, text, request2.owner, settings2, deps);
+    return rollbackOwner(event, file, text2, request2.owner, settings2, deps);
   }
   const order = file.clusters.map((c5) => c5.name);
-  const show = (w) => formatClusterWeights(w, order);
+  const show2 = (w) => formatClusterWeights(w, order);
   const desired = rollbackWeights(file, request2, names2);
   const receiving = order.filter((n3) => (desired[n3] ?? 0) > 0);
   const health = await precheckTargetHealth(deps, file, receiving, 1).catch((e5) => {
@@ -57134,13 +67330,13 @@ async function runRollback(event, request2, settings2, deps) {
     logger2.info(`${h5.ok ? "ok" : "NO HEALTHY TARGET"}: ${h5.cluster} ${h5.shown}`);
   const empty = health.filter((h5) => !h5.ok);
   if (empty.length > 0) {
-    const list2 = empty.map((h5) => `${h5.cluster} (${h5.shown})`).join(", ");
+    const list3 = empty.map((h5) => `${h5.cluster} (${h5.shown})`).join(", ");
     if (!request2.force) {
       throw new ConfigurationError(
-        `Refusing to send traffic to ${list2}: no healthy target, so every request would fail with 503. Nothing was changed. Fix the targets, pick another cluster, or run again with ${names2.force} if this is still the least bad option.`
+        `Refusing to send traffic to ${list3}: no healthy target, so every request would fail with 503. Nothing was changed. Fix the targets, pick another cluster, or run again with ${names2.force} if this is still the least bad option.`
       );
     }
-    logger2.warning(`force: sending traffic to ${list2} although it has no healthy target.`);
+    logger2.warning(`force: sending traffic to ${list3} although it has no healthy target.`);
   }
   const outcome = {
     command: "rollback",
@@ -57200,7 +67396,7 @@ async function runRollback(event, request2, settings2, deps) {
   logger2.info("What this rollback overwrote, exactly:");
   for (const r5 of result.before) {
     logger2.info(
-      `  ${r5.ref.kind} ${r5.ref.arn}: was ${show(clusterWeights(file, r5.weights))}; actions were ${JSON.stringify(r5.actions)}`
+      `  ${r5.ref.kind} ${r5.ref.arn}: was ${show2(clusterWeights(file, r5.weights))}; actions were ${JSON.stringify(r5.actions)}`
     );
   }
   outcome.result = result.changed ? "rolled-back" : "unchanged";
@@ -57214,25 +67410,25 @@ async function runRollback(event, request2, settings2, deps) {
     appliedAt: result.appliedAt?.toISOString()
   };
   if (!result.changed)
-    logger2.info(`Every route already had ${show(desired)}; nothing was written.`);
+    logger2.info(`Every route already had ${show2(desired)}; nothing was written.`);
   try {
     const pr = await openReconcilePullRequest(deps, {
       path: request2.file,
       file,
-      text,
+      text: text2,
       baseBranch: event.defaultBranch,
       live: desired,
-      title: `rollout ${file.name}: record the rollback to ${show(desired)}`,
+      title: `rollout ${file.name}: record the rollback to ${show2(desired)}`,
       body: rollbackReconcileBody(outcome, settings2.runUrl)
     });
     outcome.reconcile = pr ?? "not-needed";
     if (pr) outcome.pullRequest = pr.url;
   } catch (e5) {
-    outcome.failure = `The rollback itself succeeded (${show(desired)} on every route, confirmed), but the reconcile PR could not be opened: ${errorMessage(e5)}. Set weights in ${request2.file} to ${show(desired)} by hand.`;
+    outcome.failure = `The rollback itself succeeded (${show2(desired)} on every route, confirmed), but the reconcile PR could not be opened: ${errorMessage(e5)}. Set weights in ${request2.file} to ${show2(desired)} by hand.`;
   }
   return outcome;
 }
-async function rollbackOwner(event, file, text, owner, settings2, deps) {
+async function rollbackOwner(event, file, text2, owner, settings2, deps) {
   const names2 = settings2.optionNames ?? PLAIN_OPTION_NAMES;
   const order = file.clusters.map((c5) => c5.name);
   if (!order.includes(owner)) {
@@ -57279,7 +67475,7 @@ Nothing was changed.`);
     const pr = await openOwnerReconcilePullRequest(deps, {
       path: file.path,
       file,
-      text,
+      text: text2,
       baseBranch: event.defaultBranch,
       owner,
       title: `rollout ${file.name}: record the handoff to owner ${owner}`,
@@ -57296,32 +67492,4806 @@ This PR sets \`owner\` in the file to ${owner}, so git and the clusters agree ag
   }
   return outcome;
 }
-function capitalize(text) {
-  return text.charAt(0).toUpperCase() + text.slice(1);
+function capitalize(text2) {
+  return text2.charAt(0).toUpperCase() + text2.slice(1);
+}
+
+// src/cli/cluster.ts
+var import_client_eks5 = __toESM(require_dist_cjs19(), 1);
+var import_client_iam3 = __toESM(require_dist_cjs20(), 1);
+import { existsSync } from "node:fs";
+import { mkdir as mkdir2, mkdtemp, rm as rm2, writeFile as writeFile3 } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname as dirname3, join as join10, resolve as resolve2 } from "node:path";
+import { fileURLToPath } from "node:url";
+
+// src/eks/cluster-config.ts
+var import_yaml6 = __toESM(require_dist(), 1);
+import { readFile as readFile4 } from "node:fs/promises";
+var DEFAULTS = {
+  authenticationMode: "API_AND_CONFIG_MAP",
+  instanceType: "m5.large",
+  desiredCapacity: 2,
+  volumeSize: 80,
+  amiFamily: "AmazonLinux2023",
+  /** Installed as EKS add-ons unless addonsConfig.disableDefaultAddons (eksctl's KnownAddons). */
+  addons: ["vpc-cni", "kube-proxy", "coredns", "metrics-server"],
+  /** metrics-server is not a default where EKS does not offer it (China, GovCloud, ISO). */
+  noMetricsServer: /^(cn-|us-gov-|us-iso|eu-isoe-)/,
+  /** Labels and tags eksctl puts on every managed node group. */
+  clusterNameLabel: "alpha.eksctl.io/cluster-name",
+  nodegroupNameLabel: "alpha.eksctl.io/nodegroup-name",
+  nodegroupTypeTag: "alpha.eksctl.io/nodegroup-type",
+  podIdentityAgent: "eks-pod-identity-agent"
+};
+var REFUSED = {
+  top: {
+    nodeGroups: "self-managed node groups are CloudFormation stacks eksctl builds; use managedNodeGroups",
+    fargateProfiles: "Fargate profiles are not created by this action yet",
+    availabilityZones: "eksctl would create a VPC in these zones; give existing subnets in vpc.subnets instead",
+    gitops: "Flux bootstrap is not part of creating the cluster",
+    karpenter: "install Karpenter with sync-apps after the cluster exists",
+    identityProviders: "OIDC identity providers for users are not associated by this action",
+    privateCluster: "fully private clusters need VPC endpoints eksctl creates; use vpc.clusterEndpoints",
+    autoModeConfig: "EKS Auto Mode is not supported by this action",
+    outpost: "clusters on Outposts are not supported by this action",
+    remoteNetworkConfig: "hybrid nodes are not supported by this action",
+    zonalShiftConfig: "zonal shift is not set by this action"
+  },
+  vpc: {
+    cidr: "eksctl would create a VPC; give the ids of existing subnets in vpc.subnets",
+    nat: "eksctl would create NAT gateways; give subnets that already route out",
+    extraCIDRs: "eksctl would add CIDRs to the VPC; do it beforehand",
+    extraIPv6CIDRs: "eksctl would add CIDRs to the VPC; do it beforehand",
+    sharedNodeSecurityGroup: "eksctl would create a shared node security group",
+    manageSharedNodeSecurityGroupRules: "eksctl would manage security group rules",
+    autoAllocateIPv6: "eksctl would change the VPC",
+    hostnameType: "eksctl would change the subnets"
+  },
+  iam: {
+    serviceRolePermissionsBoundary: "eksctl would create the cluster role; create it yourself and give iam.serviceRoleARN",
+    fargatePodExecutionRoleARN: "Fargate profiles are not created by this action yet",
+    fargatePodExecutionRolePermissionsBoundary: "Fargate profiles are not created by this action",
+    serviceAccounts: "eksctl would create IRSA roles and service accounts; create the role yourself and give it in iam.podIdentityAssociations[].roleARN (or an add-on serviceAccountRoleARN)",
+    vpcResourceControllerPolicy: "eksctl would attach a policy to the cluster role it creates"
+  },
+  podIdentityAssociation: {
+    roleName: "eksctl would create this role; create it yourself and give roleARN",
+    permissionPolicyARNs: "eksctl would create a role with these policies; give roleARN instead",
+    permissionPolicy: "eksctl would create a role with this policy; give roleARN instead",
+    wellKnownPolicies: "eksctl would create a role with these policies; give roleARN instead",
+    permissionsBoundaryARN: "eksctl would create the role; give roleARN instead",
+    createServiceAccount: "the service account is the app chart\u2019s to create"
+  },
+  addon: {
+    attachPolicyARNs: "eksctl would create an IRSA role with these policies; create it yourself and give serviceAccountRoleARN",
+    attachPolicy: "eksctl would create an IRSA role with this policy; give serviceAccountRoleARN",
+    wellKnownPolicies: "eksctl would create an IRSA role; give serviceAccountRoleARN",
+    permissionsBoundary: "eksctl would create an IRSA role; give serviceAccountRoleARN",
+    useDefaultPodIdentityAssociations: "eksctl would create the recommended roles; list podIdentityAssociations with roleARN"
+  },
+  addonsConfig: {
+    autoApplyPodIdentityAssociations: "eksctl would create the recommended roles; list podIdentityAssociations with roleARN on each add-on"
+  },
+  managedNodeGroup: {
+    launchTemplate: "launch templates are not created or used by this action",
+    ami: "a custom AMI needs a launch template eksctl creates; use amiFamily and releaseVersion",
+    volumeType: "the volume type needs a launch template eksctl creates; EKS uses its default",
+    volumeIOPS: "needs a launch template eksctl creates",
+    volumeThroughput: "needs a launch template eksctl creates",
+    volumeEncrypted: "needs a launch template eksctl creates",
+    securityGroups: "eksctl would create security groups and a launch template",
+    ssh: "SSH access needs security groups eksctl creates; use SSM Session Manager",
+    preBootstrapCommands: "bootstrap commands need a launch template eksctl creates",
+    overrideBootstrapCommand: "bootstrap commands need a launch template eksctl creates",
+    maxPodsPerNode: "needs a launch template eksctl creates",
+    instanceName: "needs a launch template eksctl creates",
+    disableIMDSv1: "needs a launch template eksctl creates",
+    instanceSelector: "eksctl would pick instance types; list them in instanceTypes"
+  },
+  nodeGroupIam: {
+    attachPolicyARNs: "eksctl would create the node role with these policies; create it yourself and give iam.instanceRoleARN",
+    instanceRoleName: "eksctl would create this role; give iam.instanceRoleARN",
+    instanceRolePermissionsBoundary: "eksctl would create the node role; give iam.instanceRoleARN",
+    withAddonPolicies: "eksctl would add policies to a node role it creates; give iam.instanceRoleARN",
+    attachPolicy: "eksctl would create the node role; give iam.instanceRoleARN"
+  },
+  cloudWatchClusterLogging: {
+    logRetentionInDays: "set the retention on the log group /aws/eks/<name>/cluster; this action only calls EKS"
+  }
+};
+var KEYS = {
+  top: [
+    "apiVersion",
+    "kind",
+    "metadata",
+    "vpc",
+    "iam",
+    "accessConfig",
+    "addons",
+    "addonsConfig",
+    "managedNodeGroups",
+    "kubernetesNetworkConfig",
+    "secretsEncryption",
+    "cloudWatch",
+    "upgradePolicy"
+  ],
+  metadata: ["name", "region", "version", "tags"],
+  vpc: ["id", "subnets", "clusterEndpoints", "publicAccessCIDRs", "securityGroup"],
+  subnets: ["private", "public"],
+  subnet: ["id", "az", "cidr"],
+  clusterEndpoints: ["privateAccess", "publicAccess"],
+  iam: ["serviceRoleARN", "withOIDC", "podIdentityAssociations"],
+  podIdentityAssociation: ["namespace", "serviceAccountName", "roleARN", "tags"],
+  accessConfig: ["authenticationMode", "bootstrapClusterCreatorAdminPermissions", "accessEntries"],
+  accessEntry: ["principalARN", "type", "kubernetesGroups", "kubernetesUsername", "accessPolicies"],
+  accessPolicy: ["policyARN", "accessScope"],
+  accessScope: ["type", "namespaces"],
+  addon: [
+    "name",
+    "version",
+    "serviceAccountRoleARN",
+    "configurationValues",
+    "resolveConflicts",
+    "podIdentityAssociations",
+    "tags"
+  ],
+  addonPodIdentity: ["serviceAccountName", "roleARN", "namespace"],
+  addonsConfig: ["disableDefaultAddons"],
+  managedNodeGroup: [
+    "name",
+    "instanceType",
+    "instanceTypes",
+    "desiredCapacity",
+    "minSize",
+    "maxSize",
+    "labels",
+    "taints",
+    "amiFamily",
+    "volumeSize",
+    "subnets",
+    "availabilityZones",
+    "privateNetworking",
+    "iam",
+    "updateConfig",
+    "spot",
+    "releaseVersion",
+    "tags"
+  ],
+  nodeGroupIam: ["instanceRoleARN"],
+  taint: ["key", "value", "effect"],
+  updateConfig: ["maxUnavailable", "maxUnavailablePercentage"],
+  kubernetesNetworkConfig: ["ipFamily", "serviceIPv4CIDR"],
+  secretsEncryption: ["keyARN"],
+  cloudWatch: ["clusterLogging"],
+  clusterLogging: ["enableTypes"],
+  upgradePolicy: ["supportType"]
+};
+var TAINT_EFFECTS = {
+  NoSchedule: "NO_SCHEDULE",
+  NoExecute: "NO_EXECUTE",
+  PreferNoSchedule: "PREFER_NO_SCHEDULE"
+};
+var LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"];
+var AUTH_MODES = ["CONFIG_MAP", "API", "API_AND_CONFIG_MAP"];
+var CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
+var NODEGROUP_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,62}$/;
+var REGION2 = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
+var VERSION2 = /^1\.\d{1,2}$/;
+var ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
+var PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/[\w+=,.@/-]+$/;
+var KMS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/.+$/;
+var ACCESS_POLICY_ARN = /^arn:aws[a-z-]*:eks::aws:cluster-access-policy\/[A-Za-z]+$/;
+var SUBNET_ID = /^subnet-[0-9a-f]{8,32}$/;
+var SG_ID = /^sg-[0-9a-f]{8,17}$/;
+var CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
+function parseClusterConfig(text2, file) {
+  const src = new YamlSource(text2, file, "ClusterConfig");
+  const config = src.hasSyntaxErrors ? void 0 : new Reader(src, file).read();
+  if (!config || src.diagnostics.length > 0) throw src.toError();
+  return config;
+}
+async function readClusterConfig(path4) {
+  let text2;
+  try {
+    text2 = await readFile4(path4, "utf8");
+  } catch (e5) {
+    const code = e5.code;
+    if (code === "ENOENT" || code === "EISDIR") {
+      throw new ConfigurationError(
+        `ClusterConfig "${path4}" ${code === "ENOENT" ? "does not exist" : "is a directory"}; give the path of one eksctl ClusterConfig file, relative to the repository root.`
+      );
+    }
+    throw e5;
+  }
+  return parseClusterConfig(text2, path4);
+}
+var Reader = class {
+  constructor(src, file) {
+    this.src = src;
+    this.file = file;
+  }
+  src;
+  file;
+  read() {
+    const src = this.src;
+    const root5 = src.root("");
+    const top = this.map(root5, "top", "top");
+    if (!top) return void 0;
+    const apiVersion = src.required(top, "apiVersion", root5, "eksctl.io/v1alpha5");
+    if (apiVersion && src.string(apiVersion) !== void 0) {
+      const v = apiVersion.node.value;
+      if (v !== "eksctl.io/v1alpha5") {
+        src.reportValue(apiVersion, `apiVersion must be eksctl.io/v1alpha5, got "${String(v)}".`);
+      }
+    }
+    const kind = src.required(top, "kind", root5, "ClusterConfig");
+    if (kind && src.string(kind) !== void 0 && kind.node.value !== "ClusterConfig") {
+      src.reportValue(
+        kind,
+        `kind must be ClusterConfig, got "${String(kind.node.value)}".`
+      );
+    }
+    const meta = this.metadata(
+      src.required(top, "metadata", root5, "the cluster name, region and version")
+    );
+    const vpc = this.vpc(
+      src.required(top, "vpc", root5, "the subnets the cluster uses (vpc.subnets)")
+    );
+    const iam = this.iam(src.required(top, "iam", root5, "iam.serviceRoleARN, the cluster role"));
+    const access = this.accessConfig(top.get("accessConfig"));
+    const addonsConfig = optional(
+      top.get("addonsConfig"),
+      (at) => this.map(at, "addonsConfig", "addonsConfig")
+    );
+    const disableDefaults = optional(addonsConfig?.get("disableDefaultAddons"), (at) => this.bool(at)) ?? false;
+    const addons = this.addons(
+      top.get("addons"),
+      disableDefaults,
+      (iam?.podIdentityAssociations.length ?? 0) > 0,
+      meta?.region
+    );
+    const nodeGroups = this.nodeGroups(top.get("managedNodeGroups"), vpc, meta?.name ?? "");
+    const network = optional(top.get("kubernetesNetworkConfig"), (at) => this.network(at));
+    const encryption = optional(top.get("secretsEncryption"), (at) => {
+      const m3 = this.map(at, "secretsEncryption", "secretsEncryption");
+      const key = m3 && src.required(m3, "keyARN", at, "the ARN of a KMS key");
+      return key && this.pattern(key, KMS_ARN, "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)");
+    });
+    const logTypes = optional(top.get("cloudWatch"), (at) => this.logging(at)) ?? [];
+    const upgradePolicy = optional(top.get("upgradePolicy"), (at) => {
+      const m3 = this.map(at, "upgradePolicy", "upgradePolicy");
+      const t = m3?.get("supportType");
+      const v = t && this.oneOf(t, ["STANDARD", "EXTENDED"]);
+      return v ? { supportType: v } : void 0;
+    });
+    if (!meta || !vpc || !iam || !access || !addons || !nodeGroups) return void 0;
+    return {
+      file: this.file,
+      positions: this.positions(nodeGroups),
+      ...meta,
+      vpc,
+      serviceRoleArn: iam.serviceRoleArn,
+      withOIDC: iam.withOIDC,
+      podIdentityAssociations: iam.podIdentityAssociations,
+      access,
+      addons,
+      nodeGroups,
+      ...network ? { network } : {},
+      ...encryption ? { encryptionKeyArn: encryption } : {},
+      logTypes,
+      ...upgradePolicy ? { upgradePolicy } : {}
+    };
+  }
+  /** Where the plan's resources and fields are written (the nearest written parent otherwise). */
+  positions(nodeGroups) {
+    const src = this.src;
+    const out = /* @__PURE__ */ new Map();
+    const put = (key, ...paths) => {
+      const path4 = paths.find((p3) => src.doc.hasIn(p3)) ?? paths[paths.length - 1] ?? [];
+      out.set(key, src.locate(path4));
+    };
+    put("cluster", ["metadata", "name"]);
+    const clusterFields = {
+      version: [["metadata", "version"]],
+      roleArn: [["iam", "serviceRoleARN"]],
+      subnets: [["vpc", "subnets"]],
+      "vpc.id": [["vpc", "id"]],
+      securityGroupIds: [["vpc", "securityGroup"]],
+      "secretsEncryption.keyARN": [
+        ["secretsEncryption", "keyARN"],
+        ["metadata", "name"]
+      ],
+      serviceIPv4CIDR: [["kubernetesNetworkConfig", "serviceIPv4CIDR"]],
+      ipFamily: [["kubernetesNetworkConfig", "ipFamily"]],
+      authenticationMode: [
+        ["accessConfig", "authenticationMode"],
+        ["metadata", "name"]
+      ]
+    };
+    for (const [field2, paths] of Object.entries(clusterFields)) put(`cluster:${field2}`, ...paths);
+    nodeGroups.forEach((ng, i5) => {
+      const at = (...keys) => ["managedNodeGroups", i5, ...keys];
+      put(`nodegroup:${ng.name}`, at("name"));
+      const fields = {
+        instanceTypes: [at("instanceTypes"), at("instanceType"), at("name")],
+        capacityType: [at("spot"), at("name")],
+        amiType: [at("amiFamily"), at("name")],
+        subnets: [at("subnets"), at("availabilityZones"), at("privateNetworking"), at("name")],
+        "iam.instanceRoleARN": [at("iam", "instanceRoleARN")],
+        volumeSize: [at("volumeSize"), at("name")],
+        releaseVersion: [at("releaseVersion")]
+      };
+      for (const [field2, paths] of Object.entries(fields)) {
+        put(`nodegroup:${ng.name}:${field2}`, ...paths);
+      }
+    });
+    const items = (list3, resource, key) => {
+      const seq = src.doc.getIn(list3);
+      const count = seq?.items?.length ?? 0;
+      for (let i5 = 0; i5 < count; i5++) {
+        const name = src.doc.getIn([...list3, i5, key]);
+        if (typeof name === "string") put(`${resource}:${name}`, [...list3, i5, key]);
+      }
+    };
+    items(["addons"], "addon", "name");
+    items(["accessConfig", "accessEntries"], "access-entry", "principalARN");
+    return out;
+  }
+  /** A map whose keys are honoured (KEYS[kind]) or refused with a reason (REFUSED[kind]). */
+  map(at, kind, refusedKind) {
+    const refused = refusedKind ? REFUSED[refusedKind] ?? {} : {};
+    const entries = this.src.map(at, [...KEYS[kind], ...Object.keys(refused)], "a map");
+    if (!entries) return void 0;
+    for (const [key, value] of entries) {
+      const why = refused[key];
+      if (why !== void 0) {
+        this.src.reportEntry(value, `${value.label} is not supported: ${why}.`);
+        entries.delete(key);
+      }
+    }
+    return entries;
+  }
+  metadata(at) {
+    if (!at) return void 0;
+    const src = this.src;
+    const m3 = this.map(at, "metadata");
+    if (!m3) return void 0;
+    const nameAt = src.required(m3, "name", at, "the EKS cluster name");
+    const name = nameAt && this.pattern(
+      nameAt,
+      CLUSTER_NAME,
+      "an EKS cluster name (letters, digits, - and _, up to 100, starting with a letter or digit)"
+    );
+    const regionAt = src.required(m3, "region", at, "the AWS region, e.g. ap-northeast-1");
+    const region = regionAt && this.pattern(regionAt, REGION2, "an AWS region such as ap-northeast-1");
+    const versionAt = src.required(m3, "version", at, 'the Kubernetes version, quoted, e.g. "1.32"');
+    const version = versionAt && this.version(versionAt);
+    const tags = optional(m3.get("tags"), (t) => this.stringMap(t)) ?? {};
+    if (!name || !region || !version) return void 0;
+    return { name, region, version, tags };
+  }
+  version(at) {
+    const node = at.node;
+    if ((0, import_yaml6.isScalar)(node) && typeof node.value === "number") {
+      const written = node.source ?? String(node.value);
+      this.src.reportValue(
+        at,
+        `${at.label} is the number ${node.value} to YAML (written ${written}); quote it: version: "${written}".`
+      );
+      return void 0;
+    }
+    return this.pattern(at, VERSION2, 'a Kubernetes version such as "1.32"');
+  }
+  vpc(at) {
+    if (!at) return void 0;
+    const src = this.src;
+    const m3 = this.map(at, "vpc", "vpc");
+    if (!m3) return void 0;
+    const vpcId = optional(
+      m3.get("id"),
+      (v) => this.pattern(v, /^vpc-[0-9a-f]{8,17}$/, "a VPC id such as vpc-0123456789abcdef0")
+    );
+    const subnetsAt = src.required(
+      m3,
+      "subnets",
+      at,
+      "existing subnets, under private: and/or public:, each with its id"
+    );
+    const subnets = [];
+    if (subnetsAt) {
+      const before = src.diagnostics.length;
+      const kinds = this.map(subnetsAt, "subnets");
+      for (const access of ["private", "public"]) {
+        const group4 = kinds?.get(access);
+        if (!group4) continue;
+        const named = src.map(group4, void 0, "a map of AZ or name to { id: subnet-\u2026 }");
+        for (const [key, subnetAt] of named ?? []) {
+          const s2 = this.map(subnetAt, "subnet");
+          if (!s2) continue;
+          const idAt = s2.get("id");
+          if (!idAt) {
+            src.reportEntry(
+              subnetAt,
+              `${subnetAt.label} has no id: give the id of an existing subnet (eksctl would create one from a cidr).`
+            );
+            continue;
+          }
+          const id = this.pattern(idAt, SUBNET_ID, "a subnet id such as subnet-0123456789abcdef0");
+          const az = optional(s2.get("az"), (a5) => src.string(a5));
+          optional(s2.get("cidr"), (c5) => this.pattern(c5, CIDR, "a CIDR such as 10.0.0.0/19"));
+          if (id)
+            subnets.push({
+              id,
+              key,
+              access,
+              ...az ? { az } : /^[a-z]{2}-[a-z]+-\d[a-z]$/.test(key) ? { az: key } : {}
+            });
+        }
+      }
+      if (kinds && subnets.length < 2 && src.diagnostics.length === before) {
+        src.reportEntry(
+          subnetsAt,
+          `vpc.subnets lists ${subnets.length === 0 ? "no subnet" : "one subnet"}; EKS needs at least two, in two availability zones.`
+        );
+      }
+    }
+    const endpoints = optional(m3.get("clusterEndpoints"), (e5) => this.map(e5, "clusterEndpoints"));
+    const publicAccess = optional(endpoints?.get("publicAccess"), (v) => this.bool(v)) ?? true;
+    const privateAccess = optional(endpoints?.get("privateAccess"), (v) => this.bool(v)) ?? false;
+    if (endpoints && !publicAccess && !privateAccess) {
+      src.reportEntry(
+        m3.get("clusterEndpoints"),
+        "vpc.clusterEndpoints turns off both public and private access; the API server would be unreachable."
+      );
+    }
+    const publicAccessCidrs = optional(
+      m3.get("publicAccessCIDRs"),
+      (c5) => this.stringList(c5, CIDR, "a CIDR such as 203.0.113.0/24")
+    );
+    const securityGroup = optional(
+      m3.get("securityGroup"),
+      (s2) => this.pattern(s2, SG_ID, "a security group id such as sg-0123456789abcdef0")
+    );
+    return {
+      ...vpcId ? { id: vpcId } : {},
+      subnets,
+      publicAccess,
+      privateAccess,
+      ...publicAccessCidrs ? { publicAccessCidrs } : {},
+      ...securityGroup ? { securityGroup } : {}
+    };
+  }
+  iam(at) {
+    if (!at) return void 0;
+    const src = this.src;
+    const m3 = this.map(at, "iam", "iam");
+    if (!m3) return void 0;
+    const roleAt = src.required(
+      m3,
+      "serviceRoleARN",
+      at,
+      "the ARN of an existing cluster role (this action creates no IAM roles)"
+    );
+    const serviceRoleArn = roleAt && this.pattern(roleAt, ROLE_ARN, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)");
+    const withOIDC = optional(m3.get("withOIDC"), (v) => this.bool(v)) ?? false;
+    const associations = [];
+    const seen = /* @__PURE__ */ new Set();
+    for (const item2 of optional(m3.get("podIdentityAssociations"), (l3) => src.list(l3, "a list")) ?? []) {
+      const p3 = this.map(item2, "podIdentityAssociation", "podIdentityAssociation");
+      if (!p3) continue;
+      const ns = this.requiredString(p3, "namespace", item2, "the service account\u2019s namespace");
+      const sa = this.requiredString(p3, "serviceAccountName", item2, "the service account");
+      const roleArnAt = src.required(
+        p3,
+        "roleARN",
+        item2,
+        "the ARN of an existing role the pods assume"
+      );
+      const roleArn = roleArnAt && this.pattern(roleArnAt, ROLE_ARN, "an IAM role ARN");
+      const tags = optional(p3.get("tags"), (t) => this.stringMap(t)) ?? {};
+      if (ns && sa && roleArn) {
+        if (seen.has(`${ns}/${sa}`))
+          src.reportEntry(
+            item2,
+            `${item2.label} repeats the service account ${ns}/${sa}; one association per service account.`
+          );
+        seen.add(`${ns}/${sa}`);
+        associations.push({ namespace: ns, serviceAccountName: sa, roleArn, tags });
+      }
+    }
+    if (!serviceRoleArn) return void 0;
+    return { serviceRoleArn, withOIDC, podIdentityAssociations: associations };
+  }
+  accessConfig(at) {
+    const fallback2 = {
+      authenticationMode: DEFAULTS.authenticationMode,
+      bootstrapClusterCreatorAdminPermissions: true,
+      entries: []
+    };
+    if (!at) return fallback2;
+    const src = this.src;
+    const m3 = this.map(at, "accessConfig");
+    if (!m3) return void 0;
+    const mode = optional(m3.get("authenticationMode"), (v) => this.oneOf(v, AUTH_MODES)) ?? DEFAULTS.authenticationMode;
+    const bootstrap = optional(m3.get("bootstrapClusterCreatorAdminPermissions"), (v) => this.bool(v)) ?? true;
+    if (mode === "CONFIG_MAP" && !bootstrap) {
+      src.reportEntry(
+        m3.get("bootstrapClusterCreatorAdminPermissions"),
+        "bootstrapClusterCreatorAdminPermissions must be true with authenticationMode CONFIG_MAP (nobody could reach the cluster otherwise)."
+      );
+    }
+    const entries = [];
+    const entriesAt = m3.get("accessEntries");
+    if (entriesAt && mode === "CONFIG_MAP") {
+      src.reportEntry(
+        entriesAt,
+        "accessEntries need authenticationMode API or API_AND_CONFIG_MAP; CONFIG_MAP clusters have no access entries."
+      );
+    }
+    const seen = /* @__PURE__ */ new Set();
+    for (const item2 of optional(entriesAt, (l3) => src.list(l3, "a list")) ?? []) {
+      const e5 = this.map(item2, "accessEntry");
+      if (!e5) continue;
+      const principalAt = src.required(e5, "principalARN", item2, "the IAM role or user ARN");
+      const principalArn = principalAt && this.pattern(principalAt, PRINCIPAL_ARN, "an IAM role or user ARN");
+      const type = optional(
+        e5.get("type"),
+        (v) => this.oneOf(v, ["STANDARD", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX"])
+      ) ?? "STANDARD";
+      const groups = optional(e5.get("kubernetesGroups"), (v) => this.stringList(v)) ?? [];
+      const username = optional(e5.get("kubernetesUsername"), (v) => src.string(v));
+      const policies = [];
+      for (const p3 of optional(e5.get("accessPolicies"), (l3) => src.list(l3, "a list")) ?? []) {
+        const pm = this.map(p3, "accessPolicy");
+        if (!pm) continue;
+        const arnAt = src.required(
+          pm,
+          "policyARN",
+          p3,
+          "e.g. arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+        );
+        const policyArn = arnAt && this.pattern(
+          arnAt,
+          ACCESS_POLICY_ARN,
+          "an access policy ARN such as arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+        );
+        const scopeAt = src.required(
+          pm,
+          "accessScope",
+          p3,
+          "type: cluster, or type: namespace with namespaces"
+        );
+        const scope = scopeAt && this.map(scopeAt, "accessScope");
+        const scopeType = optional(
+          scope ? src.required(scope, "type", scopeAt, "cluster or namespace") : void 0,
+          (v) => this.oneOf(v, ["cluster", "namespace"])
+        );
+        const namespaces = optional(scope?.get("namespaces"), (v) => this.stringList(v)) ?? [];
+        if (scopeType === "namespace" && namespaces.length === 0) {
+          src.reportEntry(
+            scopeAt,
+            `${scopeAt.label} has type namespace but no namespaces.`
+          );
+        } else if (scopeType === "cluster" && namespaces.length > 0) {
+          src.reportEntry(
+            scopeAt,
+            `${scopeAt.label} has type cluster and namespaces; namespaces go with type namespace.`
+          );
+        } else if (policyArn && scopeType) {
+          policies.push({
+            policyArn,
+            scope: { type: scopeType, namespaces }
+          });
+        }
+      }
+      if (!principalArn) continue;
+      if (seen.has(principalArn))
+        src.reportEntry(
+          item2,
+          `${item2.label} repeats ${principalArn}; one access entry per principal.`
+        );
+      seen.add(principalArn);
+      entries.push({
+        principalArn,
+        type,
+        kubernetesGroups: groups,
+        ...username ? { username } : {},
+        policies
+      });
+    }
+    return {
+      authenticationMode: mode,
+      bootstrapClusterCreatorAdminPermissions: bootstrap,
+      entries
+    };
+  }
+  addons(at, disableDefaults, podIdentity, region) {
+    const src = this.src;
+    const addons = [];
+    for (const item2 of optional(at, (l3) => src.list(l3, "a list of add-ons")) ?? []) {
+      const a5 = this.map(item2, "addon", "addon");
+      if (!a5) continue;
+      const name = this.requiredString(a5, "name", item2, "the EKS add-on name, e.g. vpc-cni");
+      const versionAt = a5.get("version");
+      let version;
+      if (versionAt && !((0, import_yaml6.isScalar)(versionAt.node) && (versionAt.node.value === null || versionAt.node.value === ""))) {
+        version = src.string(versionAt, "latest or an add-on version such as v1.19.2-eksbuild.1");
+      }
+      const serviceAccountRoleArn = optional(
+        a5.get("serviceAccountRoleARN"),
+        (v) => this.pattern(v, ROLE_ARN, "an IAM role ARN")
+      );
+      const configurationValues = optional(
+        a5.get("configurationValues"),
+        (v) => this.configurationValues(v)
+      );
+      const resolve5 = optional(
+        a5.get("resolveConflicts"),
+        (v) => this.oneOf(v, ["none", "overwrite", "preserve"])
+      );
+      const associations = [];
+      for (const p3 of optional(a5.get("podIdentityAssociations"), (l3) => src.list(l3, "a list")) ?? []) {
+        const pm = this.map(p3, "addonPodIdentity", "podIdentityAssociation");
+        if (!pm) continue;
+        const sa = this.requiredString(pm, "serviceAccountName", p3, "the add-on\u2019s service account");
+        const roleAt = src.required(pm, "roleARN", p3, "the ARN of an existing role");
+        const roleArn = roleAt && this.pattern(roleAt, ROLE_ARN, "an IAM role ARN");
+        if (sa && roleArn) associations.push({ serviceAccountName: sa, roleArn });
+      }
+      const tags = optional(a5.get("tags"), (t) => this.stringMap(t)) ?? {};
+      if (!name) continue;
+      if (addons.some((x) => x.name === name)) {
+        src.reportEntry(item2, `${item2.label} repeats the add-on ${name}.`);
+        continue;
+      }
+      addons.push({
+        name,
+        ...version !== void 0 ? { version } : {},
+        ...serviceAccountRoleArn ? { serviceAccountRoleArn } : {},
+        ...configurationValues ? { configurationValues } : {},
+        ...resolve5 ? { resolveConflicts: resolve5.toUpperCase() } : {},
+        podIdentityAssociations: associations,
+        tags,
+        isDefault: false
+      });
+    }
+    const usesPodIdentity = podIdentity || addons.some((a5) => a5.podIdentityAssociations.length > 0);
+    const defaults = disableDefaults ? [] : DEFAULTS.addons.filter(
+      (name) => name !== "metrics-server" || !DEFAULTS.noMetricsServer.test(region ?? "")
+    );
+    if (usesPodIdentity) defaults.unshift(DEFAULTS.podIdentityAgent);
+    const first = defaults.map(
+      (name) => addons.find((a5) => a5.name === name) ?? {
+        name,
+        podIdentityAssociations: [],
+        tags: {},
+        isDefault: true
+      }
+    );
+    return [...first, ...addons.filter((a5) => !defaults.includes(a5.name))];
+  }
+  configurationValues(at) {
+    const node = at.node;
+    if ((0, import_yaml6.isScalar)(node) && typeof node.value === "string") {
+      try {
+        JSON.parse(node.value);
+      } catch {
+        if (!/^\s*[{[]/.test(node.value)) return node.value;
+        this.src.reportValue(at, `${at.label} is not valid JSON.`);
+        return void 0;
+      }
+      return node.value;
+    }
+    if (node && !(0, import_yaml6.isScalar)(node)) return JSON.stringify(node.toJSON());
+    this.src.reportValue(at, `${at.label} must be a JSON string or a map, got ${describe146(node)}.`);
+    return void 0;
+  }
+  nodeGroups(at, vpc, clusterName) {
+    const src = this.src;
+    const groups = [];
+    for (const item2 of optional(at, (l3) => src.list(l3, "a list of node groups")) ?? []) {
+      const g5 = this.map(item2, "managedNodeGroup", "managedNodeGroup");
+      if (!g5) continue;
+      const nameAt = src.required(g5, "name", item2, "the node group name");
+      const name = nameAt && this.pattern(
+        nameAt,
+        NODEGROUP_NAME,
+        "a node group name (letters, digits, - and _, up to 63)"
+      );
+      const single = optional(g5.get("instanceType"), (v) => src.string(v));
+      const several = optional(g5.get("instanceTypes"), (v) => this.stringList(v));
+      if (single && several)
+        src.reportEntry(
+          g5.get("instanceTypes"),
+          `${item2.label} gives both instanceType and instanceTypes; keep one.`
+        );
+      const instanceTypes = several ?? [single ?? DEFAULTS.instanceType];
+      const desired = optional(g5.get("desiredCapacity"), (v) => src.integer(v, 0));
+      const min = optional(g5.get("minSize"), (v) => src.integer(v, 0));
+      const max = optional(g5.get("maxSize"), (v) => src.integer(v, 1));
+      const desiredSize = desired ?? min ?? DEFAULTS.desiredCapacity;
+      const minSize = min ?? Math.min(desiredSize, max ?? desiredSize);
+      const maxSize = max ?? Math.max(desiredSize, minSize);
+      if (minSize > maxSize || desiredSize < minSize || desiredSize > maxSize) {
+        src.reportEntry(
+          item2,
+          `${item2.label}: sizes must satisfy minSize \u2264 desiredCapacity \u2264 maxSize; got ${minSize} \u2264 ${desiredSize} \u2264 ${maxSize}.`
+        );
+      }
+      const labels = optional(g5.get("labels"), (v) => this.stringMap(v)) ?? {};
+      const taints = [];
+      for (const t of optional(g5.get("taints"), (l3) => src.list(l3, "a list of taints")) ?? []) {
+        const tm = this.map(t, "taint");
+        if (!tm) continue;
+        const key = this.requiredString(tm, "key", t, "the taint key");
+        const value = optional(tm.get("value"), (v) => src.string(v));
+        const effectAt = src.required(tm, "effect", t, "NoSchedule, PreferNoSchedule or NoExecute");
+        const effect = effectAt && this.oneOf(effectAt, Object.keys(TAINT_EFFECTS));
+        if (key && effect)
+          taints.push({
+            key,
+            ...value ? { value } : {},
+            effect: TAINT_EFFECTS[effect]
+          });
+      }
+      const amiFamilyAt = g5.get("amiFamily");
+      const amiFamily = optional(amiFamilyAt, (v) => this.oneOf(v, Object.keys(AMI_FAMILIES))) ?? DEFAULTS.amiFamily;
+      const diskSize = optional(g5.get("volumeSize"), (v) => src.integer(v, 1, 16384)) ?? DEFAULTS.volumeSize;
+      const privateNetworking = optional(g5.get("privateNetworking"), (v) => this.bool(v)) ?? false;
+      const spot = optional(g5.get("spot"), (v) => this.bool(v)) ?? false;
+      const releaseVersion = optional(g5.get("releaseVersion"), (v) => src.string(v));
+      const tags = optional(g5.get("tags"), (v) => this.stringMap(v)) ?? {};
+      const ngIam = optional(
+        src.required(
+          g5,
+          "iam",
+          item2,
+          "iam.instanceRoleARN, the node role (this action creates no IAM roles)"
+        ),
+        (v) => this.map(v, "nodeGroupIam", "nodeGroupIam")
+      );
+      const roleAt = ngIam && src.required(
+        ngIam,
+        "instanceRoleARN",
+        g5.get("iam"),
+        "the ARN of an existing node role"
+      );
+      const nodeRole = roleAt && this.pattern(roleAt, ROLE_ARN, "an IAM role ARN");
+      const updateConfig = optional(g5.get("updateConfig"), (v) => {
+        const u = this.map(v, "updateConfig");
+        if (!u) return void 0;
+        const n3 = optional(u.get("maxUnavailable"), (x) => src.integer(x, 1, 100));
+        const pct = optional(u.get("maxUnavailablePercentage"), (x) => src.integer(x, 1, 100));
+        if (n3 !== void 0 && pct !== void 0)
+          src.reportEntry(
+            v,
+            `${v.label} gives both maxUnavailable and maxUnavailablePercentage; keep one.`
+          );
+        return {
+          ...n3 !== void 0 ? { maxUnavailable: n3 } : {},
+          ...pct !== void 0 ? { maxUnavailablePercentage: pct } : {}
+        };
+      });
+      const subnets = this.nodeGroupSubnets(g5, item2, vpc, privateNetworking);
+      if (!name || !nodeRole || !subnets) continue;
+      if (groups.some((x) => x.name === name)) {
+        src.reportEntry(item2, `${item2.label} repeats the node group name ${name}.`);
+        continue;
+      }
+      const amiType = amiTypeFor(amiFamily, instanceTypes);
+      if (!amiType) {
+        src.reportValue(
+          amiFamilyAt ?? item2,
+          `amiFamily ${amiFamily} has no EKS AMI for ${instanceTypes.join(", ")}.`
+        );
+        continue;
+      }
+      groups.push({
+        name,
+        instanceTypes,
+        capacityType: spot ? "SPOT" : "ON_DEMAND",
+        amiType,
+        scaling: { minSize, maxSize, desiredSize },
+        // eksctl labels every node with its cluster and node group, and tags the group.
+        labels: {
+          ...labels,
+          [DEFAULTS.clusterNameLabel]: clusterName,
+          [DEFAULTS.nodegroupNameLabel]: name
+        },
+        taints,
+        diskSize,
+        subnets,
+        nodeRole,
+        ...updateConfig && Object.keys(updateConfig).length > 0 ? { updateConfig } : {},
+        ...releaseVersion ? { releaseVersion } : {},
+        tags: {
+          ...tags,
+          [DEFAULTS.nodegroupNameLabel]: name,
+          [DEFAULTS.nodegroupTypeTag]: "managed"
+        }
+      });
+    }
+    return groups;
+  }
+  /** subnets (ids or keys of vpc.subnets), availabilityZones, or every private/public subnet. */
+  nodeGroupSubnets(g5, item2, vpc, privateNetworking) {
+    const src = this.src;
+    if (!vpc) return void 0;
+    const access = privateNetworking ? "private" : "public";
+    const candidates = vpc.subnets.filter((s2) => s2.access === access);
+    const listed = optional(g5.get("subnets"), (v) => this.stringList(v));
+    if (listed) {
+      const ids = [];
+      for (const ref of listed) {
+        const s2 = vpc.subnets.find((x) => x.id === ref || x.key === ref);
+        if (!s2)
+          src.reportValue(
+            g5.get("subnets"),
+            `${item2.label}.subnets names "${ref}", which is neither a subnet id nor a key of vpc.subnets.`
+          );
+        else ids.push(s2.id);
+      }
+      return ids.length === listed.length ? ids : void 0;
+    }
+    const zones = optional(g5.get("availabilityZones"), (v) => this.stringList(v));
+    const chosen = zones ? candidates.filter((s2) => s2.az !== void 0 && zones.includes(s2.az)) : candidates;
+    if (chosen.length === 0) {
+      src.reportEntry(
+        item2,
+        `${item2.label} has no subnet to run in: vpc.subnets has no ${access} subnet${zones ? ` in ${zones.join(", ")}` : ""}${privateNetworking ? "" : " (set privateNetworking: true to use the private ones)"}.`
+      );
+      return void 0;
+    }
+    return chosen.map((s2) => s2.id);
+  }
+  network(at) {
+    const m3 = this.map(at, "kubernetesNetworkConfig");
+    if (!m3) return void 0;
+    const ipFamily = optional(m3.get("ipFamily"), (v) => this.oneOf(v, ["IPv4", "IPv6"]));
+    const cidr = optional(
+      m3.get("serviceIPv4CIDR"),
+      (v) => this.pattern(v, CIDR, "a CIDR such as 10.100.0.0/16")
+    );
+    return {
+      ...ipFamily ? { ipFamily: ipFamily.toLowerCase() } : {},
+      ...cidr ? { serviceIpv4Cidr: cidr } : {}
+    };
+  }
+  logging(at) {
+    const m3 = this.map(at, "cloudWatch");
+    const cl = m3?.get("clusterLogging");
+    const c5 = cl && this.map(cl, "clusterLogging", "cloudWatchClusterLogging");
+    const typesAt = c5?.get("enableTypes");
+    const types = typesAt && this.stringList(typesAt);
+    if (!types) return void 0;
+    if (types.includes("*") || types.includes("all")) return [...LOG_TYPES];
+    const out = [];
+    for (const t of types) {
+      if (!LOG_TYPES.includes(t)) {
+        this.src.reportValue(
+          typesAt,
+          `${typesAt.label} has "${t}"; the log types are ${LOG_TYPES.join(", ")} (or "*").`
+        );
+      } else out.push(t);
+    }
+    return out;
+  }
+  // ---- small readers ---------------------------------------------------------------------
+  requiredString(m3, key, parent, what) {
+    const at = this.src.required(m3, key, parent, what);
+    return at && this.src.string(at);
+  }
+  pattern(at, re, expected) {
+    const s2 = this.src.string(at, expected);
+    if (s2 === void 0) return void 0;
+    if (!re.test(s2)) {
+      this.src.reportValue(at, `${at.label} must be ${expected}, got "${s2}".`);
+      return void 0;
+    }
+    return s2;
+  }
+  oneOf(at, allowed) {
+    const v = (0, import_yaml6.isScalar)(at.node) ? at.node.value : void 0;
+    if (typeof v === "string" && allowed.includes(v)) return v;
+    const hint = typeof v === "string" ? allowed.find((a5) => a5.toLowerCase() === v.toLowerCase()) : void 0;
+    this.src.reportValue(
+      at,
+      `${at.label} must be one of ${allowed.join(", ")}, got ${describe146(at.node)}${hint ? `; did you mean "${hint}"?` : "."}`
+    );
+    return void 0;
+  }
+  bool(at) {
+    const v = (0, import_yaml6.isScalar)(at.node) ? at.node.value : void 0;
+    if (typeof v === "boolean") return v;
+    this.src.reportValue(at, `${at.label} must be true or false, got ${describe146(at.node)}.`);
+    return void 0;
+  }
+  stringList(at, re, expected) {
+    const items = this.src.list(at, "a list of strings");
+    if (!items) return void 0;
+    const out = [];
+    for (const item2 of items) {
+      const s2 = re ? this.pattern(item2, re, expected ?? "a string") : this.src.string(item2);
+      if (s2 === void 0) return void 0;
+      out.push(s2);
+    }
+    return out;
+  }
+  /** Tags and labels: string values (a number or boolean must be quoted, as eksctl wants). */
+  stringMap(at) {
+    const entries = this.src.map(at, void 0, "a map of names to string values");
+    if (!entries) return void 0;
+    const out = {};
+    for (const [k5, v] of entries) {
+      const value = (0, import_yaml6.isScalar)(v.node) ? v.node.value : void 0;
+      if (typeof value !== "string") {
+        const hint = typeof value === "number" || typeof value === "boolean" ? `; quote it: ${k5}: "${String(value)}"` : "";
+        this.src.reportValue(v, `${v.label} must be a string, got ${describe146(v.node)}${hint}.`);
+        continue;
+      }
+      out[k5] = value;
+    }
+    return out;
+  }
+};
+var AMI_FAMILIES = {
+  AmazonLinux2023: {
+    x86: "AL2023_x86_64_STANDARD",
+    arm: "AL2023_ARM_64_STANDARD",
+    gpu: "AL2023_x86_64_NVIDIA"
+  },
+  AmazonLinux2: { x86: "AL2_x86_64", arm: "AL2_ARM_64", gpu: "AL2_x86_64_GPU" },
+  Bottlerocket: {
+    x86: "BOTTLEROCKET_x86_64",
+    arm: "BOTTLEROCKET_ARM_64",
+    gpu: "BOTTLEROCKET_x86_64_NVIDIA"
+  },
+  WindowsServer2019FullContainer: { x86: "WINDOWS_FULL_2019_x86_64" },
+  WindowsServer2019CoreContainer: { x86: "WINDOWS_CORE_2019_x86_64" },
+  WindowsServer2022FullContainer: { x86: "WINDOWS_FULL_2022_x86_64" },
+  WindowsServer2022CoreContainer: { x86: "WINDOWS_CORE_2022_x86_64" }
+};
+function amiTypeFor(amiFamily, instanceTypes) {
+  const family = AMI_FAMILIES[amiFamily];
+  if (!family) return void 0;
+  const first = instanceTypes[0] ?? "";
+  const kind = /^(p\d|g\d|inf|trn)/.test(first) ? "gpu" : /^[a-z]+\d+g[a-z]*\./.test(first) ? "arm" : "x86";
+  return kind === "x86" ? family.x86 : family[kind];
+}
+
+// src/eks/exec-credential.ts
+var import_client_sts = __toESM(require_dist_cjs21(), 1);
+import { parseArgs } from "node:util";
+async function execCredential(argv, env2) {
+  const { values } = parseArgs({
+    args: argv,
+    options: { cluster: { type: "string" }, region: { type: "string" } },
+    strict: true
+  });
+  const region = values.region ?? env2.AWS_REGION ?? env2.AWS_DEFAULT_REGION;
+  if (!values.cluster) throw new Error("--cluster is required (the EKS cluster name)");
+  if (!region) throw new Error("--region is required (or AWS_REGION)");
+  let credentials;
+  if (env2.AWS_ACCESS_KEY_ID && env2.AWS_SECRET_ACCESS_KEY) {
+    credentials = {
+      accessKeyId: env2.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env2.AWS_SECRET_ACCESS_KEY,
+      ...env2.AWS_SESSION_TOKEN ? { sessionToken: env2.AWS_SESSION_TOKEN } : {}
+    };
+  } else {
+    const sts = new import_client_sts.STSClient({ region });
+    credentials = await sts.config.credentials();
+    sts.destroy();
+  }
+  const { token, expiresAt } = await mintEksToken({
+    clusterName: values.cluster,
+    region,
+    credentials
+  });
+  let apiVersion = "client.authentication.k8s.io/v1beta1";
+  if (env2.KUBERNETES_EXEC_INFO) {
+    try {
+      const info = JSON.parse(env2.KUBERNETES_EXEC_INFO);
+      if (info.apiVersion) apiVersion = info.apiVersion;
+    } catch {
+    }
+  }
+  return JSON.stringify({
+    kind: "ExecCredential",
+    apiVersion,
+    spec: {},
+    status: { expirationTimestamp: expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z"), token }
+  });
+}
+
+// src/eks/kubeconfig.ts
+var import_yaml7 = __toESM(require_dist(), 1);
+function buildKubeconfig(input) {
+  const name = input.contextName ?? input.clusterName;
+  const env2 = Object.entries(input.exec.env ?? {}).map(([k5, v]) => ({ name: k5, value: v }));
+  return (0, import_yaml7.stringify)({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [
+      {
+        name,
+        cluster: {
+          server: input.endpoint,
+          "certificate-authority-data": input.certificateAuthorityData
+        }
+      }
+    ],
+    users: [
+      {
+        name,
+        user: {
+          exec: {
+            apiVersion: "client.authentication.k8s.io/v1beta1",
+            command: input.exec.command,
+            args: [...input.exec.args, "--cluster", input.clusterName, "--region", input.region],
+            ...env2.length > 0 ? { env: env2 } : {},
+            interactiveMode: "Never",
+            provideClusterInfo: false
+          }
+        }
+      }
+    ],
+    contexts: [{ name, context: { cluster: name, user: name } }],
+    "current-context": name
+  });
+}
+
+// src/kube/tools.ts
+import { accessSync, constants as constants2, readdirSync, readFileSync } from "node:fs";
+import { delimiter as delimiter2, isAbsolute, join as join7 } from "node:path";
+
+// node_modules/@actions/exec/lib/exec.js
+import { StringDecoder } from "string_decoder";
+
+// node_modules/@actions/exec/lib/toolrunner.js
+import * as os from "os";
+import * as events from "events";
+import * as child from "child_process";
+import * as path3 from "path";
+
+// node_modules/@actions/io/lib/io.js
+import * as path2 from "path";
+
+// node_modules/@actions/io/lib/io-util.js
+import * as fs from "fs";
+import * as path from "path";
+var __awaiter = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve5, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e5) {
+        reject(e5);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e5) {
+        reject(e5);
+      }
+    }
+    function step(result) {
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
+var { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, symlink, unlink } = fs.promises;
+var IS_WINDOWS = process.platform === "win32";
+var READONLY = fs.constants.O_RDONLY;
+function exists(fsPath) {
+  return __awaiter(this, void 0, void 0, function* () {
+    try {
+      yield stat(fsPath);
+    } catch (err) {
+      if (err.code === "ENOENT") {
+        return false;
+      }
+      throw err;
+    }
+    return true;
+  });
+}
+function isRooted(p3) {
+  p3 = normalizeSeparators(p3);
+  if (!p3) {
+    throw new Error('isRooted() parameter "p" cannot be empty');
+  }
+  if (IS_WINDOWS) {
+    return p3.startsWith("\\") || /^[A-Z]:/i.test(p3);
+  }
+  return p3.startsWith("/");
+}
+function tryGetExecutablePath(filePath, extensions) {
+  return __awaiter(this, void 0, void 0, function* () {
+    let stats = void 0;
+    try {
+      stats = yield stat(filePath);
+    } catch (err) {
+      if (err.code !== "ENOENT") {
+        console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+      }
+    }
+    if (stats && stats.isFile()) {
+      if (IS_WINDOWS) {
+        const upperExt = path.extname(filePath).toUpperCase();
+        if (extensions.some((validExt) => validExt.toUpperCase() === upperExt)) {
+          return filePath;
+        }
+      } else {
+        if (isUnixExecutable(stats)) {
+          return filePath;
+        }
+      }
+    }
+    const originalFilePath = filePath;
+    for (const extension of extensions) {
+      filePath = originalFilePath + extension;
+      stats = void 0;
+      try {
+        stats = yield stat(filePath);
+      } catch (err) {
+        if (err.code !== "ENOENT") {
+          console.log(`Unexpected error attempting to determine if executable file exists '${filePath}': ${err}`);
+        }
+      }
+      if (stats && stats.isFile()) {
+        if (IS_WINDOWS) {
+          try {
+            const directory = path.dirname(filePath);
+            const upperName = path.basename(filePath).toUpperCase();
+            for (const actualName of yield readdir(directory)) {
+              if (upperName === actualName.toUpperCase()) {
+                filePath = path.join(directory, actualName);
+                break;
+              }
+            }
+          } catch (err) {
+            console.log(`Unexpected error attempting to determine the actual case of the file '${filePath}': ${err}`);
+          }
+          return filePath;
+        } else {
+          if (isUnixExecutable(stats)) {
+            return filePath;
+          }
+        }
+      }
+    }
+    return "";
+  });
+}
+function normalizeSeparators(p3) {
+  p3 = p3 || "";
+  if (IS_WINDOWS) {
+    p3 = p3.replace(/\//g, "\\");
+    return p3.replace(/\\\\+/g, "\\");
+  }
+  return p3.replace(/\/\/+/g, "/");
+}
+function isUnixExecutable(stats) {
+  return (stats.mode & 1) > 0 || (stats.mode & 8) > 0 && process.getgid !== void 0 && stats.gid === process.getgid() || (stats.mode & 64) > 0 && process.getuid !== void 0 && stats.uid === process.getuid();
+}
+
+// node_modules/@actions/io/lib/io.js
+var __awaiter2 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve5, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e5) {
+        reject(e5);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e5) {
+        reject(e5);
+      }
+    }
+    function step(result) {
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
+function which(tool, check) {
+  return __awaiter2(this, void 0, void 0, function* () {
+    if (!tool) {
+      throw new Error("parameter 'tool' is required");
+    }
+    if (check) {
+      const result = yield which(tool, false);
+      if (!result) {
+        if (IS_WINDOWS) {
+          throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also verify the file has a valid extension for an executable file.`);
+        } else {
+          throw new Error(`Unable to locate executable file: ${tool}. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable. Also check the file mode to verify the file is executable.`);
+        }
+      }
+      return result;
+    }
+    const matches2 = yield findInPath(tool);
+    if (matches2 && matches2.length > 0) {
+      return matches2[0];
+    }
+    return "";
+  });
+}
+function findInPath(tool) {
+  return __awaiter2(this, void 0, void 0, function* () {
+    if (!tool) {
+      throw new Error("parameter 'tool' is required");
+    }
+    const extensions = [];
+    if (IS_WINDOWS && process.env["PATHEXT"]) {
+      for (const extension of process.env["PATHEXT"].split(path2.delimiter)) {
+        if (extension) {
+          extensions.push(extension);
+        }
+      }
+    }
+    if (isRooted(tool)) {
+      const filePath = yield tryGetExecutablePath(tool, extensions);
+      if (filePath) {
+        return [filePath];
+      }
+      return [];
+    }
+    if (tool.includes(path2.sep)) {
+      return [];
+    }
+    const directories = [];
+    if (process.env.PATH) {
+      for (const p3 of process.env.PATH.split(path2.delimiter)) {
+        if (p3) {
+          directories.push(p3);
+        }
+      }
+    }
+    const matches2 = [];
+    for (const directory of directories) {
+      const filePath = yield tryGetExecutablePath(path2.join(directory, tool), extensions);
+      if (filePath) {
+        matches2.push(filePath);
+      }
+    }
+    return matches2;
+  });
+}
+
+// node_modules/@actions/exec/lib/toolrunner.js
+import { setTimeout as setTimeout2 } from "timers";
+var __awaiter3 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve5, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e5) {
+        reject(e5);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e5) {
+        reject(e5);
+      }
+    }
+    function step(result) {
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
+var IS_WINDOWS2 = process.platform === "win32";
+var ToolRunner = class extends events.EventEmitter {
+  constructor(toolPath, args, options) {
+    super();
+    if (!toolPath) {
+      throw new Error("Parameter 'toolPath' cannot be null or empty.");
+    }
+    this.toolPath = toolPath;
+    this.args = args || [];
+    this.options = options || {};
+  }
+  _debug(message) {
+    if (this.options.listeners && this.options.listeners.debug) {
+      this.options.listeners.debug(message);
+    }
+  }
+  _getCommandString(options, noPrefix) {
+    const toolPath = this._getSpawnFileName();
+    const args = this._getSpawnArgs(options);
+    let cmd = noPrefix ? "" : "[command]";
+    if (IS_WINDOWS2) {
+      if (this._isCmdFile()) {
+        cmd += toolPath;
+        for (const a5 of args) {
+          cmd += ` ${a5}`;
+        }
+      } else if (options.windowsVerbatimArguments) {
+        cmd += `"${toolPath}"`;
+        for (const a5 of args) {
+          cmd += ` ${a5}`;
+        }
+      } else {
+        cmd += this._windowsQuoteCmdArg(toolPath);
+        for (const a5 of args) {
+          cmd += ` ${this._windowsQuoteCmdArg(a5)}`;
+        }
+      }
+    } else {
+      cmd += toolPath;
+      for (const a5 of args) {
+        cmd += ` ${a5}`;
+      }
+    }
+    return cmd;
+  }
+  _processLineBuffer(data, strBuffer, onLine) {
+    try {
+      let s2 = strBuffer + data.toString();
+      let n3 = s2.indexOf(os.EOL);
+      while (n3 > -1) {
+        const line = s2.substring(0, n3);
+        onLine(line);
+        s2 = s2.substring(n3 + os.EOL.length);
+        n3 = s2.indexOf(os.EOL);
+      }
+      return s2;
+    } catch (err) {
+      this._debug(`error processing line. Failed with error ${err}`);
+      return "";
+    }
+  }
+  _getSpawnFileName() {
+    if (IS_WINDOWS2) {
+      if (this._isCmdFile()) {
+        return process.env["COMSPEC"] || "cmd.exe";
+      }
+    }
+    return this.toolPath;
+  }
+  _getSpawnArgs(options) {
+    if (IS_WINDOWS2) {
+      if (this._isCmdFile()) {
+        let argline = `/D /S /C "${this._windowsQuoteCmdArg(this.toolPath)}`;
+        for (const a5 of this.args) {
+          argline += " ";
+          argline += options.windowsVerbatimArguments ? a5 : this._windowsQuoteCmdArg(a5);
+        }
+        argline += '"';
+        return [argline];
+      }
+    }
+    return this.args;
+  }
+  _endsWith(str, end2) {
+    return str.endsWith(end2);
+  }
+  _isCmdFile() {
+    const upperToolPath = this.toolPath.toUpperCase();
+    return this._endsWith(upperToolPath, ".CMD") || this._endsWith(upperToolPath, ".BAT");
+  }
+  _windowsQuoteCmdArg(arg) {
+    if (!this._isCmdFile()) {
+      return this._uvQuoteCmdArg(arg);
+    }
+    if (!arg) {
+      return '""';
+    }
+    const cmdSpecialChars = [
+      " ",
+      "	",
+      "&",
+      "(",
+      ")",
+      "[",
+      "]",
+      "{",
+      "}",
+      "^",
+      "=",
+      ";",
+      "!",
+      "'",
+      "+",
+      ",",
+      "`",
+      "~",
+      "|",
+      "<",
+      ">",
+      '"'
+    ];
+    let needsQuotes = false;
+    for (const char of arg) {
+      if (cmdSpecialChars.some((x) => x === char)) {
+        needsQuotes = true;
+        break;
+      }
+    }
+    if (!needsQuotes) {
+      return arg;
+    }
+    let reverse = '"';
+    let quoteHit = true;
+    for (let i5 = arg.length; i5 > 0; i5--) {
+      reverse += arg[i5 - 1];
+      if (quoteHit && arg[i5 - 1] === "\\") {
+        reverse += "\\";
+      } else if (arg[i5 - 1] === '"') {
+        quoteHit = true;
+        reverse += '"';
+      } else {
+        quoteHit = false;
+      }
+    }
+    reverse += '"';
+    return reverse.split("").reverse().join("");
+  }
+  _uvQuoteCmdArg(arg) {
+    if (!arg) {
+      return '""';
+    }
+    if (!arg.includes(" ") && !arg.includes("	") && !arg.includes('"')) {
+      return arg;
+    }
+    if (!arg.includes('"') && !arg.includes("\\")) {
+      return `"${arg}"`;
+    }
+    let reverse = '"';
+    let quoteHit = true;
+    for (let i5 = arg.length; i5 > 0; i5--) {
+      reverse += arg[i5 - 1];
+      if (quoteHit && arg[i5 - 1] === "\\") {
+        reverse += "\\";
+      } else if (arg[i5 - 1] === '"') {
+        quoteHit = true;
+        reverse += "\\";
+      } else {
+        quoteHit = false;
+      }
+    }
+    reverse += '"';
+    return reverse.split("").reverse().join("");
+  }
+  _cloneExecOptions(options) {
+    options = options || {};
+    const result = {
+      cwd: options.cwd || process.cwd(),
+      env: options.env || process.env,
+      silent: options.silent || false,
+      windowsVerbatimArguments: options.windowsVerbatimArguments || false,
+      failOnStdErr: options.failOnStdErr || false,
+      ignoreReturnCode: options.ignoreReturnCode || false,
+      delay: options.delay || 1e4
+    };
+    result.outStream = options.outStream || process.stdout;
+    result.errStream = options.errStream || process.stderr;
+    return result;
+  }
+  _getSpawnOptions(options, toolPath) {
+    options = options || {};
+    const result = {};
+    result.cwd = options.cwd;
+    result.env = options.env;
+    result["windowsVerbatimArguments"] = options.windowsVerbatimArguments || this._isCmdFile();
+    if (options.windowsVerbatimArguments) {
+      result.argv0 = `"${toolPath}"`;
+    }
+    return result;
+  }
+  /**
+   * Exec a tool.
+   * Output will be streamed to the live console.
+   * Returns promise with return code
+   *
+   * @param     tool     path to tool to exec
+   * @param     options  optional exec options.  See ExecOptions
+   * @returns   number
+   */
+  exec() {
+    return __awaiter3(this, void 0, void 0, function* () {
+      if (!isRooted(this.toolPath) && (this.toolPath.includes("/") || IS_WINDOWS2 && this.toolPath.includes("\\"))) {
+        this.toolPath = path3.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+      }
+      this.toolPath = yield which(this.toolPath, true);
+      return new Promise((resolve5, reject) => __awaiter3(this, void 0, void 0, function* () {
+        this._debug(`exec tool: ${this.toolPath}`);
+        this._debug("arguments:");
+        for (const arg of this.args) {
+          this._debug(`   ${arg}`);
+        }
+        const optionsNonNull = this._cloneExecOptions(this.options);
+        if (!optionsNonNull.silent && optionsNonNull.outStream) {
+          optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + os.EOL);
+        }
+        const state2 = new ExecState(optionsNonNull, this.toolPath);
+        state2.on("debug", (message) => {
+          this._debug(message);
+        });
+        if (this.options.cwd && !(yield exists(this.options.cwd))) {
+          return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
+        }
+        const fileName = this._getSpawnFileName();
+        const cp = child.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
+        let stdbuffer = "";
+        if (cp.stdout) {
+          cp.stdout.on("data", (data) => {
+            if (this.options.listeners && this.options.listeners.stdout) {
+              this.options.listeners.stdout(data);
+            }
+            if (!optionsNonNull.silent && optionsNonNull.outStream) {
+              optionsNonNull.outStream.write(data);
+            }
+            stdbuffer = this._processLineBuffer(data, stdbuffer, (line) => {
+              if (this.options.listeners && this.options.listeners.stdline) {
+                this.options.listeners.stdline(line);
+              }
+            });
+          });
+        }
+        let errbuffer = "";
+        if (cp.stderr) {
+          cp.stderr.on("data", (data) => {
+            state2.processStderr = true;
+            if (this.options.listeners && this.options.listeners.stderr) {
+              this.options.listeners.stderr(data);
+            }
+            if (!optionsNonNull.silent && optionsNonNull.errStream && optionsNonNull.outStream) {
+              const s2 = optionsNonNull.failOnStdErr ? optionsNonNull.errStream : optionsNonNull.outStream;
+              s2.write(data);
+            }
+            errbuffer = this._processLineBuffer(data, errbuffer, (line) => {
+              if (this.options.listeners && this.options.listeners.errline) {
+                this.options.listeners.errline(line);
+              }
+            });
+          });
+        }
+        cp.on("error", (err) => {
+          state2.processError = err.message;
+          state2.processExited = true;
+          state2.processClosed = true;
+          state2.CheckComplete();
+        });
+        cp.on("exit", (code) => {
+          state2.processExitCode = code;
+          state2.processExited = true;
+          this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
+          state2.CheckComplete();
+        });
+        cp.on("close", (code) => {
+          state2.processExitCode = code;
+          state2.processExited = true;
+          state2.processClosed = true;
+          this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
+          state2.CheckComplete();
+        });
+        state2.on("done", (error2, exitCode) => {
+          if (stdbuffer.length > 0) {
+            this.emit("stdline", stdbuffer);
+          }
+          if (errbuffer.length > 0) {
+            this.emit("errline", errbuffer);
+          }
+          cp.removeAllListeners();
+          if (error2) {
+            reject(error2);
+          } else {
+            resolve5(exitCode);
+          }
+        });
+        if (this.options.input) {
+          if (!cp.stdin) {
+            throw new Error("child process missing stdin");
+          }
+          cp.stdin.end(this.options.input);
+        }
+      }));
+    });
+  }
+};
+function argStringToArray(argString) {
+  const args = [];
+  let inQuotes = false;
+  let escaped = false;
+  let arg = "";
+  function append(c5) {
+    if (escaped && c5 !== '"') {
+      arg += "\\";
+    }
+    arg += c5;
+    escaped = false;
+  }
+  for (let i5 = 0; i5 < argString.length; i5++) {
+    const c5 = argString.charAt(i5);
+    if (c5 === '"') {
+      if (!escaped) {
+        inQuotes = !inQuotes;
+      } else {
+        append(c5);
+      }
+      continue;
+    }
+    if (c5 === "\\" && escaped) {
+      append(c5);
+      continue;
+    }
+    if (c5 === "\\" && inQuotes) {
+      escaped = true;
+      continue;
+    }
+    if (c5 === " " && !inQuotes) {
+      if (arg.length > 0) {
+        args.push(arg);
+        arg = "";
+      }
+      continue;
+    }
+    append(c5);
+  }
+  if (arg.length > 0) {
+    args.push(arg.trim());
+  }
+  return args;
+}
+var ExecState = class _ExecState extends events.EventEmitter {
+  constructor(options, toolPath) {
+    super();
+    this.processClosed = false;
+    this.processError = "";
+    this.processExitCode = 0;
+    this.processExited = false;
+    this.processStderr = false;
+    this.delay = 1e4;
+    this.done = false;
+    this.timeout = null;
+    if (!toolPath) {
+      throw new Error("toolPath must not be empty");
+    }
+    this.options = options;
+    this.toolPath = toolPath;
+    if (options.delay) {
+      this.delay = options.delay;
+    }
+  }
+  CheckComplete() {
+    if (this.done) {
+      return;
+    }
+    if (this.processClosed) {
+      this._setResult();
+    } else if (this.processExited) {
+      this.timeout = setTimeout2(_ExecState.HandleTimeout, this.delay, this);
+    }
+  }
+  _debug(message) {
+    this.emit("debug", message);
+  }
+  _setResult() {
+    let error2;
+    if (this.processExited) {
+      if (this.processError) {
+        error2 = new Error(`There was an error when attempting to execute the process '${this.toolPath}'. This may indicate the process failed to start. Error: ${this.processError}`);
+      } else if (this.processExitCode !== 0 && !this.options.ignoreReturnCode) {
+        error2 = new Error(`The process '${this.toolPath}' failed with exit code ${this.processExitCode}`);
+      } else if (this.processStderr && this.options.failOnStdErr) {
+        error2 = new Error(`The process '${this.toolPath}' failed because one or more lines were written to the STDERR stream`);
+      }
+    }
+    if (this.timeout) {
+      clearTimeout(this.timeout);
+      this.timeout = null;
+    }
+    this.done = true;
+    this.emit("done", error2, this.processExitCode);
+  }
+  static HandleTimeout(state2) {
+    if (state2.done) {
+      return;
+    }
+    if (!state2.processClosed && state2.processExited) {
+      const message = `The STDIO streams did not close within ${state2.delay / 1e3} seconds of the exit event from process '${state2.toolPath}'. This may indicate a child process inherited the STDIO streams and has not yet exited.`;
+      state2._debug(message);
+    }
+    state2._setResult();
+  }
+};
+
+// node_modules/@actions/exec/lib/exec.js
+var __awaiter4 = function(thisArg, _arguments, P, generator) {
+  function adopt(value) {
+    return value instanceof P ? value : new P(function(resolve5) {
+      resolve5(value);
+    });
+  }
+  return new (P || (P = Promise))(function(resolve5, reject) {
+    function fulfilled(value) {
+      try {
+        step(generator.next(value));
+      } catch (e5) {
+        reject(e5);
+      }
+    }
+    function rejected(value) {
+      try {
+        step(generator["throw"](value));
+      } catch (e5) {
+        reject(e5);
+      }
+    }
+    function step(result) {
+      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+    }
+    step((generator = generator.apply(thisArg, _arguments || [])).next());
+  });
+};
+function exec(commandLine, args, options) {
+  return __awaiter4(this, void 0, void 0, function* () {
+    const commandArgs = argStringToArray(commandLine);
+    if (commandArgs.length === 0) {
+      throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
+    }
+    const toolPath = commandArgs[0];
+    args = commandArgs.slice(1).concat(args || []);
+    const runner = new ToolRunner(toolPath, args, options);
+    return runner.exec();
+  });
+}
+function getExecOutput(commandLine, args, options) {
+  return __awaiter4(this, void 0, void 0, function* () {
+    var _a2, _b;
+    let stdout = "";
+    let stderr = "";
+    const stdoutDecoder = new StringDecoder("utf8");
+    const stderrDecoder = new StringDecoder("utf8");
+    const originalStdoutListener = (_a2 = options === null || options === void 0 ? void 0 : options.listeners) === null || _a2 === void 0 ? void 0 : _a2.stdout;
+    const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
+    const stdErrListener = (data) => {
+      stderr += stderrDecoder.write(data);
+      if (originalStdErrListener) {
+        originalStdErrListener(data);
+      }
+    };
+    const stdOutListener = (data) => {
+      stdout += stdoutDecoder.write(data);
+      if (originalStdoutListener) {
+        originalStdoutListener(data);
+      }
+    };
+    const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
+    const exitCode = yield exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+    stdout += stdoutDecoder.end();
+    stderr += stderrDecoder.end();
+    return {
+      exitCode,
+      stdout,
+      stderr
+    };
+  });
+}
+
+// src/kube/tools.ts
+var INSTALL_HINTS = {
+  kubectl: "install kubectl before this step (e.g. azure/setup-kubectl)",
+  helm: "install helm before this step (e.g. azure/setup-helm)",
+  helmfile: "install helmfile before this step (e.g. helmfile/helmfile-action, or a release binary from https://github.com/helmfile/helmfile/releases)",
+  "helm-diff": "install the helm-diff plugin before this step: helm plugin install https://github.com/databus23/helm-diff"
+};
+function execToolRunner(options) {
+  const resolved = /* @__PURE__ */ new Map();
+  const resolve5 = (tool) => {
+    const known = resolved.get(tool);
+    if (known) return known;
+    const path4 = options.paths?.[tool] ?? which2(tool, options.env.PATH ?? "");
+    if (!path4) {
+      throw new ConfigurationError(`${tool} was not found on PATH: ${INSTALL_HINTS[tool]}.`);
+    }
+    resolved.set(tool, path4);
+    return path4;
+  };
+  const setsid = which2("setsid", options.env.PATH ?? "");
+  return {
+    resolve: resolve5,
+    async run(tool, args, runOptions = {}) {
+      const path4 = resolve5(tool);
+      options.signal?.throwIfAborted();
+      const started = Date.now();
+      const stop = () => stopChildren(path4, options.killGraceMs ?? 5e3);
+      options.signal?.addEventListener("abort", stop, { once: true });
+      try {
+        const [command5, argv] = setsid ? [setsid, [path4, ...args]] : [path4, args];
+        const out = await getExecOutput(command5, argv, {
+          env: options.env,
+          ignoreReturnCode: true,
+          silent: runOptions.silent ?? false,
+          ...options.logStream ? { outStream: options.logStream, errStream: options.logStream } : {},
+          ...runOptions.cwd ? { cwd: runOptions.cwd } : {},
+          ...runOptions.input !== void 0 ? { input: Buffer.from(runOptions.input) } : {}
+        });
+        options.signal?.throwIfAborted();
+        return {
+          exitCode: out.exitCode ?? 1,
+          stdout: out.stdout,
+          stderr: out.stderr,
+          durationMs: Date.now() - started
+        };
+      } finally {
+        options.signal?.removeEventListener("abort", stop);
+      }
+    }
+  };
+}
+function which2(tool, path4) {
+  if (isAbsolute(tool)) return isExecutable(tool) ? tool : void 0;
+  for (const dir of path4.split(delimiter2)) {
+    if (dir === "") continue;
+    const candidate = join7(dir, tool);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return void 0;
+}
+function isExecutable(path4) {
+  try {
+    accessSync(path4, constants2.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function stopChildren(executable, graceMs) {
+  const groups = childGroupsRunning(executable);
+  for (const pid of groups) signalGroup(pid, "SIGTERM");
+  if (groups.length > 0) {
+    setTimeout(() => {
+      for (const pid of groups) signalGroup(pid, "SIGKILL");
+    }, graceMs).unref();
+  }
+}
+function signalGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+  }
+}
+function childGroupsRunning(executable) {
+  let entries;
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const pids = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat3 = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const [, ppid, pgrp] = stat3.slice(stat3.lastIndexOf(")") + 2).split(" ");
+      if (Number(ppid) !== process.pid || Number(pgrp) !== Number(entry)) continue;
+      const argv0 = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")[0];
+      if (argv0 === executable) pids.push(Number(entry));
+    } catch {
+    }
+  }
+  return pids;
+}
+
+// src/operations/create-cluster.ts
+var import_client_eks4 = __toESM(require_dist_cjs19(), 1);
+
+// src/eks/live.ts
+var import_client_eks2 = __toESM(require_dist_cjs19(), 1);
+var import_client_iam = __toESM(require_dist_cjs20(), 1);
+
+// src/eks/plan.ts
+function emptyLive() {
+  return {
+    accessEntries: /* @__PURE__ */ new Map(),
+    addons: /* @__PURE__ */ new Map(),
+    nodegroups: /* @__PURE__ */ new Map(),
+    podIdentityAssociations: /* @__PURE__ */ new Map()
+  };
+}
+function resolveAddonVersion(addon, versions2) {
+  if (addon.version === void 0) return versions2?.default;
+  if (addon.version === "latest") return versions2?.latest;
+  return addon.version;
+}
+function planCluster(input) {
+  const { config, live } = input;
+  const items = [clusterItem(config, live.cluster)];
+  const exists2 = live.cluster !== void 0;
+  if (config.withOIDC) {
+    items.push(
+      live.oidcProviderArn ? item("oidc-provider", config.name, "unchanged", `exists: ${live.oidcProviderArn}`) : item(
+        "oidc-provider",
+        config.name,
+        "create",
+        "iam.withOIDC: an IAM OIDC provider for the cluster\u2019s issuer"
+      )
+    );
+  }
+  for (const entry of config.access.entries) {
+    items.push(
+      accessEntryItem(entry, exists2 ? live.accessEntries.get(entry.principalArn) : void 0)
+    );
+  }
+  for (const addon of config.addons) {
+    items.push(
+      addonItem(
+        addon,
+        exists2 ? live.addons.get(addon.name) : void 0,
+        input.addonVersions.get(addon.name)
+      )
+    );
+  }
+  for (const ng of config.nodeGroups) {
+    items.push(nodegroupItem(ng, exists2 ? live.nodegroups.get(ng.name) : void 0));
+  }
+  for (const p3 of podIdentityAssociations(config)) {
+    const key = `${p3.namespace}/${p3.serviceAccountName}`;
+    const existing = exists2 ? live.podIdentityAssociations.get(key) : void 0;
+    if (!existing) {
+      items.push(item("pod-identity-association", key, "create", `role ${p3.roleArn}`));
+    } else if (existing.roleArn !== p3.roleArn) {
+      items.push({
+        ...item("pod-identity-association", key, "update", "the role differs"),
+        changes: [{ field: "roleArn", live: existing.roleArn ?? "", desired: p3.roleArn }]
+      });
+    } else {
+      items.push(item("pod-identity-association", key, "unchanged", `role ${p3.roleArn}`));
+    }
+  }
+  return items;
+}
+function podIdentityAssociations(config) {
+  const out = [...config.podIdentityAssociations];
+  for (const addon of config.addons) {
+    for (const p3 of addon.podIdentityAssociations) {
+      out.push({
+        namespace: "kube-system",
+        serviceAccountName: p3.serviceAccountName,
+        roleArn: p3.roleArn,
+        tags: {}
+      });
+    }
+  }
+  return out;
+}
+function item(resource, name, action, why) {
+  return { resource, name, action, why };
+}
+function withChanges(resource, name, action, why, changes) {
+  return {
+    resource,
+    name,
+    action,
+    why: `${why}: ${changes.map((c5) => c5.field).join(", ")}`,
+    changes
+  };
+}
+var AUTH_ORDER = ["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"];
+function clusterItem(config, live) {
+  if (!live) {
+    return item(
+      "cluster",
+      config.name,
+      "create",
+      `Kubernetes ${config.version}, ${config.vpc.subnets.length} subnets, ${config.access.authenticationMode}`
+    );
+  }
+  if (live.status === "DELETING") {
+    return item(
+      "cluster",
+      config.name,
+      "drift",
+      "the cluster is being deleted; run again once it is gone"
+    );
+  }
+  const drift = [];
+  const updates = [];
+  const add = (list3, field2, liveValue, desired) => {
+    const l3 = show(liveValue);
+    const d5 = show(desired);
+    if (l3 !== d5) list3.push({ field: field2, live: l3, desired: d5 });
+  };
+  add(drift, "version", live.version, config.version);
+  add(drift, "roleArn", live.roleArn, config.serviceRoleArn);
+  add(
+    drift,
+    "subnets",
+    sorted(live.resourcesVpcConfig?.subnetIds),
+    sorted(config.vpc.subnets.map((s2) => s2.id))
+  );
+  if (config.vpc.id !== void 0)
+    add(drift, "vpc.id", live.resourcesVpcConfig?.vpcId, config.vpc.id);
+  if (config.vpc.securityGroup !== void 0) {
+    add(drift, "securityGroupIds", sorted(live.resourcesVpcConfig?.securityGroupIds), [
+      config.vpc.securityGroup
+    ]);
+  }
+  const liveKey = live.encryptionConfig?.[0]?.provider?.keyArn;
+  add(drift, "secretsEncryption.keyARN", liveKey ?? "none", config.encryptionKeyArn ?? "none");
+  if (config.network?.serviceIpv4Cidr) {
+    add(
+      drift,
+      "serviceIPv4CIDR",
+      live.kubernetesNetworkConfig?.serviceIpv4Cidr,
+      config.network.serviceIpv4Cidr
+    );
+  }
+  if (config.network?.ipFamily)
+    add(drift, "ipFamily", live.kubernetesNetworkConfig?.ipFamily, config.network.ipFamily);
+  const liveMode = live.accessConfig?.authenticationMode ?? "CONFIG_MAP";
+  const wantMode = config.access.authenticationMode;
+  if (liveMode !== wantMode) {
+    const backwards = AUTH_ORDER.indexOf(wantMode) < AUTH_ORDER.indexOf(liveMode);
+    add(backwards ? drift : updates, "authenticationMode", liveMode, wantMode);
+  }
+  add(
+    updates,
+    "clusterEndpoints.publicAccess",
+    live.resourcesVpcConfig?.endpointPublicAccess,
+    config.vpc.publicAccess
+  );
+  add(
+    updates,
+    "clusterEndpoints.privateAccess",
+    live.resourcesVpcConfig?.endpointPrivateAccess,
+    config.vpc.privateAccess
+  );
+  if (config.vpc.publicAccessCidrs) {
+    add(
+      updates,
+      "publicAccessCIDRs",
+      sorted(live.resourcesVpcConfig?.publicAccessCidrs),
+      sorted(config.vpc.publicAccessCidrs)
+    );
+  }
+  const liveLogs = (live.logging?.clusterLogging ?? []).filter((l3) => l3.enabled).flatMap((l3) => l3.types ?? []);
+  add(updates, "cloudWatch.clusterLogging.enableTypes", sorted(liveLogs), sorted(config.logTypes));
+  if (config.upgradePolicy)
+    add(
+      updates,
+      "upgradePolicy.supportType",
+      live.upgradePolicy?.supportType,
+      config.upgradePolicy.supportType
+    );
+  if (drift.length > 0) {
+    const why = drift.some((c5) => c5.field === "version") ? "a new Kubernetes version is a new cluster (immutable clusters: give the config a new metadata.name); EKS cannot change" : "EKS cannot change";
+    return withChanges("cluster", config.name, "drift", why, [...drift, ...updates]);
+  }
+  if (live.status === "FAILED") {
+    return item("cluster", config.name, "drift", "the cluster FAILED; delete it and run again");
+  }
+  if (updates.length > 0) {
+    return withChanges(
+      "cluster",
+      config.name,
+      "update",
+      "updated in place (UpdateClusterConfig, one kind of change at a time)",
+      updates
+    );
+  }
+  return item("cluster", config.name, "unchanged", `exists, ${live.status ?? "status unknown"}`);
+}
+function accessEntryItem(config, live) {
+  const name = config.principalArn;
+  if (!live) {
+    const policies = config.policies.map((p3) => shortPolicy(p3.policyArn)).join(", ");
+    return item(
+      "access-entry",
+      name,
+      "create",
+      policies ? `with ${policies}` : "no access policies"
+    );
+  }
+  if ((live.entry.type ?? "STANDARD") !== config.type) {
+    return withChanges("access-entry", name, "drift", "EKS cannot change an access entry\u2019s", [
+      { field: "type", live: live.entry.type ?? "STANDARD", desired: config.type }
+    ]);
+  }
+  const changes = [];
+  const groups = (a5) => show(sorted(a5));
+  if (groups(live.entry.kubernetesGroups) !== groups(config.kubernetesGroups)) {
+    changes.push({
+      field: "kubernetesGroups",
+      live: groups(live.entry.kubernetesGroups),
+      desired: groups(config.kubernetesGroups)
+    });
+  }
+  if (config.username !== void 0 && live.entry.username !== config.username) {
+    changes.push({
+      field: "kubernetesUsername",
+      live: live.entry.username ?? "",
+      desired: config.username
+    });
+  }
+  for (const p3 of config.policies) {
+    const existing = live.policies.find((x) => x.policyArn === p3.policyArn);
+    const want = scopeText(p3.scope.type, p3.scope.namespaces);
+    const have = existing ? scopeText(existing.accessScope?.type, existing.accessScope?.namespaces) : "none";
+    if (have !== want)
+      changes.push({
+        field: `accessPolicies[${shortPolicy(p3.policyArn)}]`,
+        live: have,
+        desired: want
+      });
+  }
+  return changes.length > 0 ? withChanges("access-entry", name, "update", "updated in place", changes) : item("access-entry", name, "unchanged", "exists as configured");
+}
+function addonItem(config, live, versions2) {
+  const version = resolveAddonVersion(config, versions2);
+  if (!live) {
+    const why = `${version ?? "EKS\u2019s default version"}${config.isDefault ? " (eksctl default add-on)" : ""}`;
+    return item("addon", config.name, "create", why);
+  }
+  if (live.status && FAILED_OR_GOING.includes(live.status)) {
+    return item(
+      "addon",
+      config.name,
+      "drift",
+      failedWhy("add-on", live.status, live.health?.issues)
+    );
+  }
+  const changes = [];
+  if (config.version !== void 0 && version !== void 0 && live.addonVersion !== version) {
+    changes.push({ field: "version", live: live.addonVersion ?? "", desired: version });
+  }
+  if (config.configurationValues !== void 0 && normaliseJson(live.configurationValues) !== normaliseJson(config.configurationValues)) {
+    changes.push({
+      field: "configurationValues",
+      live: live.configurationValues ?? "",
+      desired: config.configurationValues
+    });
+  }
+  if (config.serviceAccountRoleArn !== void 0 && live.serviceAccountRoleArn !== config.serviceAccountRoleArn) {
+    changes.push({
+      field: "serviceAccountRoleARN",
+      live: live.serviceAccountRoleArn ?? "",
+      desired: config.serviceAccountRoleArn
+    });
+  }
+  if (changes.length > 0) {
+    return withChanges("addon", config.name, "update", "updated in place", changes);
+  }
+  return item(
+    "addon",
+    config.name,
+    "unchanged",
+    `${live.addonVersion ?? ""} ${live.status ?? ""}`.trim()
+  );
+}
+function nodegroupItem(config, live) {
+  if (!live) {
+    const s3 = config.scaling;
+    return item(
+      "nodegroup",
+      config.name,
+      "create",
+      `${config.instanceTypes.join(",")} ${config.capacityType}, ${s3.desiredSize} nodes (${s3.minSize}-${s3.maxSize}), ${config.amiType}`
+    );
+  }
+  if (live.status && FAILED_OR_GOING.includes(live.status)) {
+    return item(
+      "nodegroup",
+      config.name,
+      "drift",
+      failedWhy("node group", live.status, live.health?.issues)
+    );
+  }
+  const drift = [];
+  const add = (list3, field2, l3, d5) => {
+    if (show(l3) !== show(d5)) list3.push({ field: field2, live: show(l3), desired: show(d5) });
+  };
+  add(drift, "instanceTypes", live.instanceTypes, config.instanceTypes);
+  add(drift, "capacityType", live.capacityType, config.capacityType);
+  add(drift, "amiType", live.amiType, config.amiType);
+  add(drift, "subnets", sorted(live.subnets), sorted(config.subnets));
+  add(drift, "iam.instanceRoleARN", live.nodeRole, config.nodeRole);
+  add(drift, "volumeSize", live.diskSize, config.diskSize);
+  if (config.releaseVersion !== void 0)
+    add(drift, "releaseVersion", live.releaseVersion, config.releaseVersion);
+  if (drift.length > 0) {
+    return withChanges(
+      "nodegroup",
+      config.name,
+      "drift",
+      "EKS cannot change a node group\u2019s (make a new node group)",
+      drift
+    );
+  }
+  const changes = [];
+  const s2 = live.scalingConfig ?? {};
+  add(
+    changes,
+    "scaling",
+    { min: s2.minSize, max: s2.maxSize, desired: s2.desiredSize },
+    {
+      min: config.scaling.minSize,
+      max: config.scaling.maxSize,
+      desired: config.scaling.desiredSize
+    }
+  );
+  add(changes, "labels", sortedObject(live.labels ?? {}), sortedObject(config.labels));
+  add(changes, "taints", taintsText(live.taints ?? []), taintsText(config.taints));
+  if (config.updateConfig) {
+    add(
+      changes,
+      "updateConfig",
+      sortedObject(live.updateConfig ?? {}),
+      sortedObject(config.updateConfig)
+    );
+  }
+  return changes.length > 0 ? withChanges("nodegroup", config.name, "update", "updated in place", changes) : item(
+    "nodegroup",
+    config.name,
+    "unchanged",
+    `${s2.desiredSize ?? "?"} nodes, ${live.status ?? ""}`.trim()
+  );
+}
+var FAILED_OR_GOING = ["CREATE_FAILED", "DELETING", "DELETE_FAILED"];
+function failedWhy(what, status, issues) {
+  const found = (issues ?? []).map((i5) => `${i5.code ?? "issue"}: ${i5.message ?? ""}`);
+  const detail = found.length > 0 ? ` (${found.join("; ")})` : "";
+  return status === "DELETING" ? `the ${what} is being deleted; run again once it is gone` : `the ${what} is ${status}${detail}; delete it and run again`;
+}
+function taintsText(taints) {
+  return taints.map((t) => `${t.key ?? ""}=${t.value ?? ""}:${t.effect ?? ""}`).sort();
+}
+function scopeText(type, namespaces) {
+  return type === "namespace" ? `namespace(${sorted(namespaces).join(",")})` : type ?? "none";
+}
+function shortPolicy(arn) {
+  return arn.slice(arn.lastIndexOf("/") + 1);
+}
+function sorted(values) {
+  return [...values ?? []].sort();
+}
+function sortedObject(o3) {
+  return Object.fromEntries(
+    Object.entries(o3).filter(([, v]) => v !== void 0).sort(([a5], [b5]) => a5 < b5 ? -1 : 1)
+  );
+}
+function show(v) {
+  if (v === void 0 || v === null) return "none";
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+function normaliseJson(text2) {
+  if (text2 === void 0 || text2.trim() === "") return "";
+  try {
+    return JSON.stringify(JSON.parse(text2));
+  } catch {
+    return text2.trim();
+  }
+}
+
+// src/eks/live.ts
+async function readLive2(config, clients, signal) {
+  const opts = signal ? { abortSignal: signal } : {};
+  const live = emptyLive();
+  const cluster = await notFoundAsUndefined(
+    clients.eks.send(new import_client_eks2.DescribeClusterCommand({ name: config.name }), opts)
+  );
+  if (!cluster?.cluster) return live;
+  live.cluster = cluster.cluster;
+  const name = config.name;
+  const reads = [];
+  for (const ng of config.nodeGroups) {
+    reads.push(
+      notFoundAsUndefined(
+        clients.eks.send(
+          new import_client_eks2.DescribeNodegroupCommand({ clusterName: name, nodegroupName: ng.name }),
+          opts
+        )
+      ).then((r5) => {
+        if (r5?.nodegroup) live.nodegroups.set(ng.name, r5.nodegroup);
+      })
+    );
+  }
+  for (const addon of config.addons) {
+    reads.push(
+      notFoundAsUndefined(
+        clients.eks.send(
+          new import_client_eks2.DescribeAddonCommand({ clusterName: name, addonName: addon.name }),
+          opts
+        )
+      ).then((r5) => {
+        if (r5?.addon) live.addons.set(addon.name, r5.addon);
+      })
+    );
+  }
+  const apiAuth = cluster.cluster.accessConfig?.authenticationMode !== "CONFIG_MAP";
+  for (const entry of apiAuth ? config.access.entries : []) {
+    reads.push(
+      readAccessEntry(clients.eks, name, entry.principalArn, opts).then((found) => {
+        if (found) live.accessEntries.set(entry.principalArn, found);
+      })
+    );
+  }
+  if (podIdentityAssociations(config).length > 0) {
+    reads.push(
+      (async () => {
+        let nextToken;
+        do {
+          const page = await clients.eks.send(
+            new import_client_eks2.ListPodIdentityAssociationsCommand({ clusterName: name, nextToken }),
+            opts
+          );
+          const wanted = new Set(
+            podIdentityAssociations(config).map((p3) => `${p3.namespace}/${p3.serviceAccountName}`)
+          );
+          await Promise.all(
+            (page.associations ?? []).filter((a5) => wanted.has(`${a5.namespace}/${a5.serviceAccount}`)).map(async (a5) => {
+              const d5 = await clients.eks.send(
+                new import_client_eks2.DescribePodIdentityAssociationCommand({
+                  clusterName: name,
+                  associationId: a5.associationId
+                }),
+                opts
+              );
+              if (d5.association)
+                live.podIdentityAssociations.set(
+                  `${a5.namespace}/${a5.serviceAccount}`,
+                  d5.association
+                );
+            })
+          );
+          nextToken = page.nextToken;
+        } while (nextToken);
+      })()
+    );
+  }
+  const issuer = cluster.cluster.identity?.oidc?.issuer;
+  if (config.withOIDC && issuer) {
+    reads.push(
+      findOidcProvider(clients.iam, issuer, opts).then((arn) => {
+        if (arn) live.oidcProviderArn = arn;
+      })
+    );
+  }
+  await Promise.all(reads);
+  return live;
+}
+async function readAccessEntry(eks, clusterName, principalArn, opts = {}) {
+  const found = await notFoundAsUndefined(
+    eks.send(new import_client_eks2.DescribeAccessEntryCommand({ clusterName, principalArn }), opts)
+  );
+  if (!found?.accessEntry) return void 0;
+  const policies = [];
+  let nextToken;
+  do {
+    const page = await eks.send(
+      new import_client_eks2.ListAssociatedAccessPoliciesCommand({ clusterName, principalArn, nextToken }),
+      opts
+    );
+    policies.push(...page.associatedAccessPolicies ?? []);
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return { entry: found.accessEntry, policies };
+}
+async function findOidcProvider(iam, issuer, opts = {}) {
+  const host = issuer.replace(/^https:\/\//, "");
+  const list3 = await iam.send(new import_client_iam.ListOpenIDConnectProvidersCommand({}), opts);
+  return list3.OpenIDConnectProviderList?.map((p3) => p3.Arn ?? "").find(
+    (arn) => arn.endsWith(`:oidc-provider/${host}`)
+  );
+}
+async function readAddonVersions(config, live, eks, signal) {
+  const opts = signal ? { abortSignal: signal } : {};
+  const needs = (a5) => a5.version === "latest" || a5.version === void 0 && !live.addons.has(a5.name);
+  const out = /* @__PURE__ */ new Map();
+  await Promise.all(
+    config.addons.filter(needs).map(async (a5) => {
+      const r5 = await eks.send(
+        new import_client_eks2.DescribeAddonVersionsCommand({ addonName: a5.name, kubernetesVersion: config.version }),
+        opts
+      );
+      const info = r5.addons?.find((x) => x.addonName === a5.name);
+      const versions2 = (info?.addonVersions ?? []).filter(
+        (v) => (v.compatibilities ?? []).some((c5) => c5.clusterVersion === config.version)
+      );
+      const all = versions2.map((v) => v.addonVersion ?? "").filter((v) => v !== "");
+      const def = versions2.find(
+        (v) => v.compatibilities?.some((c5) => c5.clusterVersion === config.version && c5.defaultVersion)
+      )?.addonVersion;
+      out.set(a5.name, {
+        all,
+        ...def ? { default: def } : {},
+        ...all.length > 0 ? { latest: [...all].sort(compareAddonVersions).at(-1) } : {}
+      });
+    })
+  );
+  return out;
+}
+function compareAddonVersions(a5, b5) {
+  const nums = (v) => (v.match(/\d+/g) ?? []).map(Number);
+  const x = nums(a5);
+  const y = nums(b5);
+  for (let i5 = 0; i5 < Math.max(x.length, y.length); i5++) {
+    const d5 = (x[i5] ?? 0) - (y[i5] ?? 0);
+    if (d5 !== 0) return d5;
+  }
+  return 0;
+}
+async function notFoundAsUndefined(p3) {
+  try {
+    return await p3;
+  } catch (e5) {
+    if (e5 instanceof Error && (e5.name === "ResourceNotFoundException" || e5.name === "NoSuchEntityException")) {
+      return void 0;
+    }
+    throw e5;
+  }
+}
+
+// src/eks/write.ts
+var import_client_eks3 = __toESM(require_dist_cjs19(), 1);
+var import_client_iam2 = __toESM(require_dist_cjs20(), 1);
+import { createHash as createHash6 } from "node:crypto";
+function requestToken(...parts) {
+  return createHash6("sha256").update(parts.join("\0")).digest("hex").slice(0, 36);
+}
+async function createCluster(config, c5, opts) {
+  await c5.eks.send(
+    new import_client_eks3.CreateClusterCommand({
+      name: config.name,
+      version: config.version,
+      roleArn: config.serviceRoleArn,
+      resourcesVpcConfig: {
+        subnetIds: config.vpc.subnets.map((s2) => s2.id),
+        ...config.vpc.securityGroup ? { securityGroupIds: [config.vpc.securityGroup] } : {},
+        endpointPublicAccess: config.vpc.publicAccess,
+        endpointPrivateAccess: config.vpc.privateAccess,
+        ...config.vpc.publicAccessCidrs ? { publicAccessCidrs: config.vpc.publicAccessCidrs } : {}
+      },
+      accessConfig: {
+        authenticationMode: config.access.authenticationMode,
+        bootstrapClusterCreatorAdminPermissions: config.access.bootstrapClusterCreatorAdminPermissions
+      },
+      ...config.network && Object.keys(config.network).length > 0 ? { kubernetesNetworkConfig: config.network } : {},
+      ...config.encryptionKeyArn ? {
+        encryptionConfig: [
+          { resources: ["secrets"], provider: { keyArn: config.encryptionKeyArn } }
+        ]
+      } : {},
+      ...config.logTypes.length > 0 ? { logging: { clusterLogging: [{ types: config.logTypes, enabled: true }] } } : {},
+      ...config.upgradePolicy ? { upgradePolicy: config.upgradePolicy } : {},
+      // As eksctl: the default add-ons are EKS add-ons (or none), never EKS's self-managed copies,
+      // which an add-on created later would conflict with.
+      bootstrapSelfManagedAddons: false,
+      ...Object.keys(config.tags).length > 0 ? { tags: config.tags } : {},
+      clientRequestToken: requestToken("cluster", config.region, config.name)
+    }),
+    opts
+  );
+}
+function clusterConfigUpdates(config, live) {
+  const out = [];
+  const name = config.name;
+  const mode = live.accessConfig?.authenticationMode ?? "CONFIG_MAP";
+  if (mode !== config.access.authenticationMode) {
+    out.push({
+      what: `authentication mode ${mode} \u2192 ${config.access.authenticationMode}`,
+      input: { name, accessConfig: { authenticationMode: config.access.authenticationMode } }
+    });
+  }
+  const v = live.resourcesVpcConfig ?? {};
+  const cidrs = (list3) => [...list3 ?? []].sort().join(",");
+  if (v.endpointPublicAccess !== config.vpc.publicAccess || v.endpointPrivateAccess !== config.vpc.privateAccess || config.vpc.publicAccessCidrs !== void 0 && cidrs(v.publicAccessCidrs) !== cidrs(config.vpc.publicAccessCidrs)) {
+    out.push({
+      what: "endpoint access",
+      input: {
+        name,
+        resourcesVpcConfig: {
+          endpointPublicAccess: config.vpc.publicAccess,
+          endpointPrivateAccess: config.vpc.privateAccess,
+          ...config.vpc.publicAccessCidrs ? { publicAccessCidrs: config.vpc.publicAccessCidrs } : {}
+        }
+      }
+    });
+  }
+  const enabled = (live.logging?.clusterLogging ?? []).filter((l3) => l3.enabled).flatMap((l3) => l3.types ?? []);
+  if ([...enabled].sort().join(",") !== [...config.logTypes].sort().join(",")) {
+    const off = enabled.filter((t) => !config.logTypes.includes(t));
+    out.push({
+      what: `control plane logging: ${config.logTypes.join(", ") || "off"}`,
+      input: {
+        name,
+        logging: {
+          clusterLogging: [
+            ...config.logTypes.length > 0 ? [{ types: config.logTypes, enabled: true }] : [],
+            ...off.length > 0 ? [{ types: off, enabled: false }] : []
+          ]
+        }
+      }
+    });
+  }
+  if (config.upgradePolicy && live.upgradePolicy?.supportType !== config.upgradePolicy.supportType) {
+    out.push({
+      what: `upgrade policy ${config.upgradePolicy.supportType}`,
+      input: { name, upgradePolicy: config.upgradePolicy }
+    });
+  }
+  return out;
+}
+async function updateClusterConfig(input, c5, opts) {
+  await c5.eks.send(new import_client_eks3.UpdateClusterConfigCommand(input), opts);
+}
+async function createOidcProvider(issuer, c5, tags, opts) {
+  const r5 = await c5.iam.send(
+    new import_client_iam2.CreateOpenIDConnectProviderCommand({
+      Url: issuer,
+      ClientIDList: ["sts.amazonaws.com"],
+      ...Object.keys(tags).length > 0 ? { Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } : {}
+    }),
+    opts
+  );
+  return r5.OpenIDConnectProviderArn ?? "";
+}
+async function putAccessEntry(cluster, entry, live, c5, opts) {
+  let existing = live.accessEntries.get(entry.principalArn);
+  if (!existing) {
+    try {
+      await c5.eks.send(
+        new import_client_eks3.CreateAccessEntryCommand({
+          clusterName: cluster,
+          principalArn: entry.principalArn,
+          type: entry.type,
+          ...entry.kubernetesGroups.length > 0 ? { kubernetesGroups: entry.kubernetesGroups } : {},
+          ...entry.username ? { username: entry.username } : {},
+          clientRequestToken: requestToken("access-entry", cluster, entry.principalArn)
+        }),
+        opts
+      );
+    } catch (e5) {
+      if (!(e5 instanceof Error && e5.name === "ResourceInUseException")) throw e5;
+      existing = await readAccessEntry(c5.eks, cluster, entry.principalArn, opts);
+      if (!existing) throw e5;
+    }
+  }
+  if (existing) {
+    const groups = [...existing.entry.kubernetesGroups ?? []].sort().join(",");
+    const usernameDiffers = entry.username !== void 0 && existing.entry.username !== entry.username;
+    if (groups !== [...entry.kubernetesGroups].sort().join(",") || usernameDiffers) {
+      await c5.eks.send(
+        new import_client_eks3.UpdateAccessEntryCommand({
+          clusterName: cluster,
+          principalArn: entry.principalArn,
+          kubernetesGroups: entry.kubernetesGroups,
+          ...entry.username ? { username: entry.username } : {}
+        }),
+        opts
+      );
+    }
+  }
+  await Promise.all(
+    entry.policies.filter((p3) => {
+      const have = existing?.policies.find((x) => x.policyArn === p3.policyArn);
+      if (!have) return true;
+      const ns = (v) => [...v ?? []].sort().join(",");
+      return have.accessScope?.type !== p3.scope.type || ns(have.accessScope?.namespaces) !== ns(p3.scope.namespaces);
+    }).map(
+      (p3) => c5.eks.send(
+        new import_client_eks3.AssociateAccessPolicyCommand({
+          clusterName: cluster,
+          principalArn: entry.principalArn,
+          policyArn: p3.policyArn,
+          accessScope: {
+            type: p3.scope.type,
+            ...p3.scope.type === "namespace" ? { namespaces: p3.scope.namespaces } : {}
+          }
+        }),
+        opts
+      )
+    )
+  );
+}
+async function createAddon(cluster, addon, version, c5, opts) {
+  await c5.eks.send(
+    new import_client_eks3.CreateAddonCommand({
+      clusterName: cluster,
+      addonName: addon.name,
+      ...version ? { addonVersion: version } : {},
+      ...addon.serviceAccountRoleArn ? { serviceAccountRoleArn: addon.serviceAccountRoleArn } : {},
+      ...addon.configurationValues ? { configurationValues: addon.configurationValues } : {},
+      ...addon.resolveConflicts ? { resolveConflicts: addon.resolveConflicts } : {},
+      ...Object.keys(addon.tags).length > 0 ? { tags: addon.tags } : {},
+      clientRequestToken: requestToken("addon", cluster, addon.name)
+    }),
+    opts
+  );
+}
+async function updateAddon(cluster, addon, version, c5, opts) {
+  await c5.eks.send(
+    new import_client_eks3.UpdateAddonCommand({
+      clusterName: cluster,
+      addonName: addon.name,
+      ...addon.version !== void 0 && version ? { addonVersion: version } : {},
+      ...addon.serviceAccountRoleArn ? { serviceAccountRoleArn: addon.serviceAccountRoleArn } : {},
+      ...addon.configurationValues !== void 0 ? { configurationValues: addon.configurationValues } : {},
+      ...addon.resolveConflicts ? { resolveConflicts: addon.resolveConflicts } : {}
+    }),
+    opts
+  );
+}
+async function createNodegroup(cluster, ng, version, c5, opts) {
+  await c5.eks.send(
+    new import_client_eks3.CreateNodegroupCommand({
+      clusterName: cluster,
+      nodegroupName: ng.name,
+      version,
+      scalingConfig: ng.scaling,
+      instanceTypes: ng.instanceTypes,
+      capacityType: ng.capacityType,
+      amiType: ng.amiType,
+      diskSize: ng.diskSize,
+      subnets: ng.subnets,
+      nodeRole: ng.nodeRole,
+      ...Object.keys(ng.labels).length > 0 ? { labels: ng.labels } : {},
+      ...ng.taints.length > 0 ? { taints: ng.taints } : {},
+      ...ng.updateConfig ? { updateConfig: ng.updateConfig } : {},
+      ...ng.releaseVersion ? { releaseVersion: ng.releaseVersion } : {},
+      ...Object.keys(ng.tags).length > 0 ? { tags: ng.tags } : {},
+      clientRequestToken: requestToken("nodegroup", cluster, ng.name)
+    }),
+    opts
+  );
+}
+async function updateNodegroup(cluster, ng, live, c5, opts) {
+  const s2 = live.scalingConfig ?? {};
+  const scalingDiffers = s2.minSize !== ng.scaling.minSize || s2.maxSize !== ng.scaling.maxSize || s2.desiredSize !== ng.scaling.desiredSize;
+  const liveLabels = live.labels ?? {};
+  const addOrUpdate = Object.fromEntries(
+    Object.entries(ng.labels).filter(([k5, v]) => liveLabels[k5] !== v)
+  );
+  const removeLabels = Object.keys(liveLabels).filter((k5) => !(k5 in ng.labels));
+  const liveTaints = live.taints ?? [];
+  const taintsDiffer = taintsText(liveTaints).join("|") !== taintsText(ng.taints).join("|");
+  const removeTaints = liveTaints.filter(
+    (t) => !ng.taints.some((x) => x.key === t.key && x.effect === t.effect)
+  );
+  const u = live.updateConfig ?? {};
+  const updateConfigDiffers = ng.updateConfig !== void 0 && (u.maxUnavailable !== ng.updateConfig.maxUnavailable || u.maxUnavailablePercentage !== ng.updateConfig.maxUnavailablePercentage);
+  await c5.eks.send(
+    new import_client_eks3.UpdateNodegroupConfigCommand({
+      clusterName: cluster,
+      nodegroupName: ng.name,
+      ...scalingDiffers ? { scalingConfig: ng.scaling } : {},
+      ...Object.keys(addOrUpdate).length > 0 || removeLabels.length > 0 ? {
+        labels: {
+          ...Object.keys(addOrUpdate).length > 0 ? { addOrUpdateLabels: addOrUpdate } : {},
+          ...removeLabels.length > 0 ? { removeLabels } : {}
+        }
+      } : {},
+      ...taintsDiffer ? {
+        taints: {
+          ...ng.taints.length > 0 ? { addOrUpdateTaints: ng.taints } : {},
+          ...removeTaints.length > 0 ? { removeTaints } : {}
+        }
+      } : {},
+      ...updateConfigDiffers ? { updateConfig: ng.updateConfig } : {},
+      clientRequestToken: requestToken(
+        "nodegroup-update",
+        cluster,
+        ng.name,
+        JSON.stringify(ng),
+        JSON.stringify(live.scalingConfig)
+      )
+    }),
+    opts
+  );
+}
+async function putPodIdentityAssociation(cluster, p3, live, c5, opts) {
+  const existing = live.podIdentityAssociations.get(`${p3.namespace}/${p3.serviceAccountName}`);
+  if (existing?.associationId) {
+    await c5.eks.send(
+      new import_client_eks3.UpdatePodIdentityAssociationCommand({
+        clusterName: cluster,
+        associationId: existing.associationId,
+        roleArn: p3.roleArn
+      }),
+      opts
+    );
+    return;
+  }
+  await c5.eks.send(
+    new import_client_eks3.CreatePodIdentityAssociationCommand({
+      clusterName: cluster,
+      namespace: p3.namespace,
+      serviceAccount: p3.serviceAccountName,
+      roleArn: p3.roleArn,
+      ...Object.keys(p3.tags).length > 0 ? { tags: p3.tags } : {},
+      clientRequestToken: requestToken("pod-identity", cluster, p3.namespace, p3.serviceAccountName)
+    }),
+    opts
+  );
+}
+
+// src/operations/create-cluster.ts
+var CreateClusterStoppedError = class extends ExplainedError {
+  constructor(message, plan, steps, states) {
+    super(message);
+    this.plan = plan;
+    this.steps = steps;
+    this.states = states;
+  }
+  plan;
+  steps;
+  states;
+  name = "CreateClusterStoppedError";
+};
+var DriftError = class extends ConfigurationError {
+  constructor(plan, config) {
+    const drifted = plan.filter((p3) => p3.action === "drift");
+    const lines = drifted.flatMap((p3) => [
+      `  ${p3.resource} ${p3.name}: ${p3.why}`,
+      ...(p3.changes ?? []).map((c5) => `    ${c5.field}: live ${c5.live}, config ${c5.desired}`)
+    ]);
+    const diagnostics = drifted.flatMap((p3) => {
+      const at = (field2) => (field2 !== void 0 ? config.positions.get(`${p3.resource}:${p3.name}:${field2}`) : void 0) ?? config.positions.get(
+        p3.resource === "cluster" ? `cluster:${field2 ?? ""}` : `${p3.resource}:${p3.name}`
+      ) ?? config.positions.get("cluster") ?? { line: 1, col: 1 };
+      const changes = p3.changes ?? [];
+      if (changes.length === 0)
+        return [{ file: config.file, ...at(), message: `${p3.resource} ${p3.name}: ${p3.why}` }];
+      return changes.map((c5) => ({
+        file: config.file,
+        ...at(c5.field),
+        message: `${p3.resource} ${p3.name}: ${c5.field} is ${c5.live} on EKS, ${c5.desired} here; ${p3.why.replace(/: [^:]*$/, "")}.`
+      }));
+    });
+    super(
+      [
+        `The ClusterConfig asks for changes EKS cannot make in place; nothing was changed:`,
+        ...lines
+      ].join("\n"),
+      diagnostics
+    );
+    this.plan = plan;
+  }
+  plan;
+  name = "DriftError";
+};
+async function createCluster2(settings2, ctx) {
+  const { config } = settings2;
+  const startedAt = ctx.clock.now();
+  const deadline = startedAt.getTime() + settings2.timeoutMs;
+  const timeout = new AbortController();
+  const timer = setTimeout(
+    () => timeout.abort(new Error(`timed out after ${formatDuration(settings2.timeoutMs)}`)),
+    settings2.timeoutMs
+  );
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout.signal]) : timeout.signal;
+  const steps = [];
+  let plan = [];
+  try {
+    const live = await ctx.logger.group(
+      `Reading what exists: ${config.name}`,
+      () => readLive2(config, ctx.clients, signal)
+    );
+    const versions2 = await readAddonVersions(config, live, ctx.clients.eks, signal);
+    plan = planCluster({ config, live, addonVersions: versions2 });
+    logPlan(plan, ctx.logger);
+    if (plan.some((p3) => p3.action === "drift")) throw new DriftError(plan, config);
+    const changed = plan.some((p3) => p3.action === "create" || p3.action === "update");
+    if (settings2.dryRun || !changed && settled(config, live)) {
+      const endedAt = ctx.clock.now();
+      return {
+        plan,
+        dryRun: settings2.dryRun,
+        changed: false,
+        steps,
+        ...live.cluster ? { cluster: outputsOf(live.cluster) } : {},
+        startedAt,
+        endedAt
+      };
+    }
+    const run2 = new Applier(settings2, ctx, signal, deadline, live, versions2, plan, steps);
+    const cluster = await ctx.logger.group(
+      changed ? `Creating ${config.name}` : `Waiting for ${config.name}`,
+      () => run2.apply()
+    );
+    return {
+      plan,
+      dryRun: false,
+      changed,
+      steps,
+      cluster: outputsOf(cluster),
+      startedAt,
+      endedAt: ctx.clock.now()
+    };
+  } catch (e5) {
+    if (e5 instanceof DriftError) throw e5;
+    if (signal.aborted) {
+      const why = errorMessage(signal.reason);
+      const states = await describeStates(config, ctx.clients);
+      throw new CreateClusterStoppedError(
+        `Stopped (${why}). ${stateSentence(states)} Run again to continue from here.`,
+        plan,
+        steps,
+        states
+      );
+    }
+    if (e5 instanceof FailedResourceError) {
+      const states = await describeStates(config, ctx.clients);
+      throw new CreateClusterStoppedError(
+        `${e5.message} ${stateSentence(states)}`,
+        plan,
+        steps,
+        states
+      );
+    }
+    throw e5;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+var FailedResourceError = class extends ExplainedError {
+  name = "FailedResourceError";
+};
+var Applier = class {
+  constructor(settings2, ctx, signal, deadline, live, versions2, plan, steps) {
+    this.settings = settings2;
+    this.ctx = ctx;
+    this.signal = signal;
+    this.deadline = deadline;
+    this.live = live;
+    this.versions = versions2;
+    this.plan = plan;
+    this.steps = steps;
+    this.opts = { abortSignal: signal };
+    this.cluster = settings2.config.name;
+  }
+  settings;
+  ctx;
+  signal;
+  deadline;
+  live;
+  versions;
+  plan;
+  steps;
+  pending = /* @__PURE__ */ new Map();
+  opts;
+  cluster;
+  action(resource, name) {
+    return this.plan.find((p3) => p3.resource === resource && p3.name === name)?.action;
+  }
+  async apply() {
+    const { config } = this.settings;
+    const { eks } = this.ctx.clients;
+    const progress = this.startProgress();
+    try {
+      if (this.action("cluster", config.name) === "create") {
+        await this.step(
+          `create cluster ${config.name}`,
+          () => createCluster(config, this.ctx.clients, this.opts)
+        );
+      }
+      await this.waitFor(
+        `cluster ${config.name}`,
+        async (maxWaitTime) => {
+          await (0, import_client_eks4.waitUntilClusterActive)(this.waiter(maxWaitTime), { name: config.name });
+        },
+        () => this.clusterIssues()
+      );
+      let described = await eks.send(new import_client_eks4.DescribeClusterCommand({ name: config.name }), this.opts);
+      if (this.action("cluster", config.name) === "update") {
+        for (const u of clusterConfigUpdates(config, described.cluster)) {
+          await this.step(
+            `update cluster ${config.name}: ${u.what}`,
+            () => updateClusterConfig(u.input, this.ctx.clients, this.opts)
+          );
+          await this.waitFor(
+            `cluster ${config.name}`,
+            async (maxWaitTime) => {
+              await (0, import_client_eks4.waitUntilClusterActive)(this.waiter(maxWaitTime), { name: config.name });
+            },
+            () => this.clusterIssues()
+          );
+        }
+        described = await eks.send(new import_client_eks4.DescribeClusterCommand({ name: config.name }), this.opts);
+      }
+      const cluster = described.cluster;
+      const issuer = cluster.identity?.oidc?.issuer;
+      await Promise.all([
+        this.action("oidc-provider", config.name) === "create" && issuer ? this.step(
+          `create IAM OIDC provider for ${issuer}`,
+          () => createOidcProvider(issuer, this.ctx.clients, config.tags, this.opts)
+        ) : void 0,
+        ...config.access.entries.filter((e5) => isWrite(this.action("access-entry", e5.principalArn))).map(
+          (e5) => this.step(
+            `${this.action("access-entry", e5.principalArn)} access entry ${e5.principalArn}`,
+            () => putAccessEntry(config.name, e5, this.live, this.ctx.clients, this.opts)
+          )
+        ),
+        ...config.addons.filter((a5) => isWrite(this.action("addon", a5.name))).map((a5) => {
+          const version = resolveAddonVersion(a5, this.versions.get(a5.name));
+          const act = this.action("addon", a5.name);
+          return this.step(
+            `${act} add-on ${a5.name}${version ? ` ${version}` : ""}`,
+            () => act === "create" ? createAddon(config.name, a5, version, this.ctx.clients, this.opts) : updateAddon(config.name, a5, version, this.ctx.clients, this.opts)
+          );
+        }),
+        ...config.nodeGroups.filter((n3) => isWrite(this.action("nodegroup", n3.name))).map((n3) => {
+          const act = this.action("nodegroup", n3.name);
+          const existing = this.live.nodegroups.get(n3.name);
+          return this.step(
+            `${act} node group ${n3.name}`,
+            () => act === "create" || !existing ? createNodegroup(config.name, n3, config.version, this.ctx.clients, this.opts) : updateNodegroup(config.name, n3, existing, this.ctx.clients, this.opts)
+          );
+        })
+      ]);
+      await Promise.all(
+        config.nodeGroups.map(
+          (n3) => this.waitFor(
+            `node group ${n3.name}`,
+            async (maxWaitTime) => {
+              await (0, import_client_eks4.waitUntilNodegroupActive)(this.waiter(maxWaitTime), {
+                clusterName: config.name,
+                nodegroupName: n3.name
+              });
+            },
+            () => this.nodegroupIssues(n3.name)
+          )
+        )
+      );
+      await Promise.all(config.addons.map((a5) => this.waitAddon(a5.name)));
+      await Promise.all(
+        podIdentityAssociations(config).filter(
+          (p3) => isWrite(
+            this.action("pod-identity-association", `${p3.namespace}/${p3.serviceAccountName}`)
+          )
+        ).map(
+          (p3) => this.step(
+            `pod identity association ${p3.namespace}/${p3.serviceAccountName}`,
+            () => putPodIdentityAssociation(
+              config.name,
+              p3,
+              this.live,
+              this.ctx.clients,
+              this.opts
+            )
+          )
+        )
+      );
+      return cluster;
+    } finally {
+      progress();
+    }
+  }
+  /** The SDK waiter settings: poll every pollMs, give up at the deadline, stop on the signal. */
+  waiter(maxWaitTime) {
+    const poll = this.settings.pollMs / 1e3;
+    return {
+      client: this.ctx.clients.eks,
+      minDelay: poll,
+      maxDelay: poll,
+      maxWaitTime,
+      abortSignal: this.signal
+    };
+  }
+  async step(what, fn) {
+    const startedAt = this.ctx.clock.now();
+    await fn();
+    this.steps.push({ what, startedAt, endedAt: this.ctx.clock.now() });
+    this.ctx.logger.info(`\u2713 ${what}`);
+  }
+  /** Runs a waiter with what is left of the deadline; a failure names the resource's issues. */
+  async waitFor(what, wait, issues) {
+    const startedAt = this.ctx.clock.now();
+    this.pending.set(what, "waiting");
+    try {
+      const remaining = (this.deadline - startedAt.getTime()) / 1e3;
+      const poll = this.settings.pollMs / 1e3;
+      await wait(Math.max(remaining, poll + 1e-3));
+    } catch (e5) {
+      if (this.signal.aborted) throw this.signal.reason;
+      if (e5 instanceof Error && e5.name === "TimeoutError") {
+        throw new FailedResourceError(`Timed out waiting for ${what}.`);
+      }
+      const found = await issues().catch(() => []);
+      throw new FailedResourceError(
+        `${what} did not become ACTIVE${found.length > 0 ? `: ${found.join("; ")}` : ` (${shortWaiterError(e5)})`}.`
+      );
+    } finally {
+      this.pending.delete(what);
+    }
+    this.steps.push({ what: `${what} ACTIVE`, startedAt, endedAt: this.ctx.clock.now() });
+    this.ctx.logger.info(`\u2713 ${what} ACTIVE`);
+  }
+  /**
+   * The SDK's add-on waiter fails on DEGRADED, which coredns and the EBS CSI driver pass
+   * through while nodes join; until the deadline, DEGRADED means wait more.
+   */
+  async waitAddon(name) {
+    const what = `add-on ${name}`;
+    const clusterName = this.settings.config.name;
+    let degraded = [];
+    await this.waitFor(
+      what,
+      async (maxWaitTime) => {
+        for (; ; ) {
+          try {
+            await (0, import_client_eks4.waitUntilAddonActive)(this.waiter(maxWaitTime), { clusterName, addonName: name });
+            return;
+          } catch (e5) {
+            if (this.signal.aborted || e5 instanceof Error && e5.name === "TimeoutError") throw e5;
+            const r5 = await this.ctx.clients.eks.send(
+              new import_client_eks4.DescribeAddonCommand({ clusterName, addonName: name }),
+              this.opts
+            );
+            if (r5.addon?.status === "ACTIVE") return;
+            if (r5.addon?.status !== "DEGRADED") throw e5;
+            degraded = issueTexts(r5.addon.health?.issues);
+            if (!this.mayBeDegradedForNow(name)) {
+              this.ctx.logger.warning(
+                `${what} is DEGRADED${degraded.length > 0 ? `: ${degraded.join("; ")}` : ""}; ${this.settings.config.nodeGroups.length === 0 ? "the config has no node group to run its pods" : "this run changed neither it nor its nodes"}.`
+              );
+              return;
+            }
+            maxWaitTime = (this.deadline - this.ctx.clock.now().getTime()) / 1e3;
+            if (maxWaitTime <= this.settings.pollMs / 1e3) {
+              throw Object.assign(new Error("DEGRADED until the deadline"), {
+                name: "TimeoutError"
+              });
+            }
+            await abortableClock(this.ctx.clock, this.signal).sleep(this.settings.pollMs);
+          }
+        }
+      },
+      async () => [...await this.addonIssues(name), ...degraded]
+    );
+  }
+  /**
+   * DEGRADED passes once nodes run the add-on's pods: for an add-on this run created or
+   * updated, or while node groups this run created or changed are joining. Without any node
+   * group in the config it cannot pass (the nodes come later, from elsewhere).
+   */
+  mayBeDegradedForNow(addon) {
+    const { nodeGroups } = this.settings.config;
+    return nodeGroups.length > 0 && (isWrite(this.action("addon", addon)) || nodeGroups.some((n3) => isWrite(this.action("nodegroup", n3.name))));
+  }
+  async clusterIssues() {
+    const r5 = await this.ctx.clients.eks.send(new import_client_eks4.DescribeClusterCommand({ name: this.cluster }));
+    return [`status ${r5.cluster?.status ?? "?"}`, ...issueTexts(r5.cluster?.health?.issues)];
+  }
+  async nodegroupIssues(name) {
+    const r5 = await this.ctx.clients.eks.send(
+      new import_client_eks4.DescribeNodegroupCommand({ clusterName: this.cluster, nodegroupName: name })
+    );
+    return [`status ${r5.nodegroup?.status ?? "?"}`, ...issueTexts(r5.nodegroup?.health?.issues)];
+  }
+  async addonIssues(name) {
+    const r5 = await this.ctx.clients.eks.send(
+      new import_client_eks4.DescribeAddonCommand({ clusterName: this.cluster, addonName: name })
+    );
+    return [`status ${r5.addon?.status ?? "?"}`, ...issueTexts(r5.addon?.health?.issues)];
+  }
+  /** A progress line every 30 s while anything is pending; returns the stopper. */
+  startProgress() {
+    const every = this.settings.progressEveryMs ?? 3e4;
+    const started = this.ctx.clock.now().getTime();
+    const timer = setInterval(() => {
+      if (this.pending.size === 0) return;
+      const elapsed = formatDuration(
+        Math.round((this.ctx.clock.now().getTime() - started) / 1e3) * 1e3
+      );
+      this.ctx.logger.info(
+        `\u2026 still waiting for ${[...this.pending.keys()].join(", ")} (${elapsed} elapsed)`
+      );
+    }, every);
+    return () => clearInterval(timer);
+  }
+};
+function settled(config, live) {
+  const active = (status) => status === "ACTIVE";
+  const addonSettled = (status) => status === "ACTIVE" || status === "DEGRADED";
+  return active(live.cluster?.status) && config.nodeGroups.every((n3) => active(live.nodegroups.get(n3.name)?.status)) && config.addons.every((a5) => addonSettled(live.addons.get(a5.name)?.status));
+}
+function isWrite(action) {
+  return action === "create" || action === "update";
+}
+function issueTexts(issues) {
+  return (issues ?? []).map((i5) => `${i5.code ?? "issue"}: ${i5.message ?? ""}`.trim());
+}
+function shortWaiterError(e5) {
+  const m3 = errorMessage(e5);
+  try {
+    const parsed = JSON.parse(m3);
+    return parsed.reason?.message ?? parsed.state ?? m3;
+  } catch {
+    return m3;
+  }
+}
+function outputsOf(c5) {
+  return {
+    name: c5.name ?? "",
+    arn: c5.arn ?? "",
+    endpoint: c5.endpoint ?? "",
+    certificateAuthorityData: c5.certificateAuthority?.data ?? "",
+    oidcIssuer: c5.identity?.oidc?.issuer ?? "",
+    version: c5.version ?? "",
+    status: c5.status ?? ""
+  };
+}
+function logPlan(plan, logger2) {
+  for (const p3 of plan) logger2.info(`${p3.action.padEnd(9)} ${p3.resource} ${p3.name}: ${p3.why}`);
+}
+async function describeStates(config, clients) {
+  const bounded = { abortSignal: AbortSignal.timeout(2e4) };
+  const states = [];
+  try {
+    const live = await readLive2(config, clients, bounded.abortSignal);
+    if (!live.cluster) return [{ resource: "cluster", name: config.name, state: "absent" }];
+    states.push({
+      resource: "cluster",
+      name: config.name,
+      state: live.cluster.status ?? "?",
+      issues: issueTexts(live.cluster.health?.issues)
+    });
+    if (config.withOIDC)
+      states.push({
+        resource: "oidc-provider",
+        name: config.name,
+        state: live.oidcProviderArn ? "exists" : "absent"
+      });
+    for (const e5 of config.access.entries) {
+      states.push({
+        resource: "access-entry",
+        name: e5.principalArn,
+        state: live.accessEntries.has(e5.principalArn) ? "exists" : "absent"
+      });
+    }
+    for (const a5 of config.addons) {
+      const x = live.addons.get(a5.name);
+      states.push({
+        resource: "addon",
+        name: a5.name,
+        state: x?.status ?? "absent",
+        issues: issueTexts(x?.health?.issues)
+      });
+    }
+    for (const n3 of config.nodeGroups) {
+      const x = live.nodegroups.get(n3.name);
+      states.push({
+        resource: "nodegroup",
+        name: n3.name,
+        state: x?.status ?? "absent",
+        issues: issueTexts(x?.health?.issues)
+      });
+    }
+    for (const p3 of podIdentityAssociations(config)) {
+      const key = `${p3.namespace}/${p3.serviceAccountName}`;
+      states.push({
+        resource: "pod-identity-association",
+        name: key,
+        state: live.podIdentityAssociations.has(key) ? "exists" : "absent"
+      });
+    }
+  } catch (e5) {
+    states.push({
+      resource: "cluster",
+      name: config.name,
+      state: `unknown (could not read it: ${errorMessage(e5)})`
+    });
+  }
+  return states;
+}
+function stateSentence(states) {
+  return `State now: ${states.map((s2) => `${s2.resource} ${s2.name} ${s2.state}${s2.issues?.length ? ` (${s2.issues.join("; ")})` : ""}`).join("; ")}.`;
+}
+
+// src/operations/sync-apps.ts
+import { copyFile as copyFile2, readFile as readFile5, readdir as readdir2, stat as stat2, writeFile as writeFile2 } from "node:fs/promises";
+import { extname as extname2, join as join9 } from "node:path";
+
+// src/kube/argv.ts
+var FIELD_MANAGER = "eks-cluster-canary";
+function helmfileArgv(a5) {
+  const global = ["--kubeconfig", a5.kubeconfig, "--file", a5.file, "--no-color"];
+  if (a5.environment) global.push("--environment", a5.environment);
+  for (const s2 of a5.selectors) global.push("--selector", s2);
+  const post = a5.postRenderer ? ["--post-renderer", a5.postRenderer] : [];
+  if (a5.mode === "diff") {
+    return [...global, "diff", "--suppress-secrets", "--detailed-exitcode", ...post];
+  }
+  return [
+    ...global,
+    "apply",
+    "--suppress-secrets",
+    "--skip-diff-on-install",
+    "--detailed-exitcode",
+    "--wait",
+    "--timeout",
+    String(a5.timeoutSeconds),
+    ...post
+  ];
+}
+function helmfileListArgv(a5) {
+  const argv = ["--kubeconfig", a5.kubeconfig, "--file", a5.file, "--no-color"];
+  if (a5.environment) argv.push("--environment", a5.environment);
+  for (const s2 of a5.selectors) argv.push("--selector", s2);
+  return [...argv, "list", "--output", "json"];
+}
+function helmfileBuildArgv(a5) {
+  return [...helmfileListArgv(a5).slice(0, -3), "build"];
+}
+function helmUpgradeArgv(a5) {
+  return [
+    "upgrade",
+    "--install",
+    a5.release,
+    a5.chart,
+    "--kubeconfig",
+    a5.kubeconfig,
+    "--namespace",
+    a5.namespace,
+    "--create-namespace",
+    "--wait",
+    "--timeout",
+    `${a5.timeoutSeconds}s`,
+    // Helm 4 renamed --atomic; both roll the release back when the wait fails.
+    a5.helmMajor >= 4 ? "--rollback-on-failure" : "--atomic",
+    ...a5.valuesFiles.flatMap((f5) => ["--values", f5]),
+    ...a5.postRenderer ? ["--post-renderer", a5.postRenderer] : []
+  ];
+}
+function helmDiffArgv(a5) {
+  return [
+    "diff",
+    "upgrade",
+    a5.release,
+    a5.chart,
+    "--kubeconfig",
+    a5.kubeconfig,
+    "--namespace",
+    a5.namespace,
+    "--allow-unreleased",
+    "--suppress-secrets",
+    "--detailed-exitcode",
+    "--no-color",
+    ...a5.valuesFiles.flatMap((f5) => ["--values", f5]),
+    ...a5.postRenderer ? ["--post-renderer", a5.postRenderer] : []
+  ];
+}
+function kubectlArgv(kubeconfig, mode) {
+  return [
+    "--kubeconfig",
+    kubeconfig,
+    mode === "diff" ? "diff" : "apply",
+    "--server-side",
+    "--field-manager",
+    FIELD_MANAGER,
+    "--filename",
+    "-"
+  ];
+}
+function outcomeOf(command5, exitCode) {
+  switch (command5) {
+    case "helmfile":
+    case "helm-diff":
+      return exitCode === 0 || exitCode === 2 ? { ok: true, changed: exitCode === 2 } : { ok: false };
+    case "kubectl-diff":
+      return exitCode === 0 || exitCode === 1 ? { ok: true, changed: exitCode === 1 } : { ok: false };
+    case "helm-upgrade":
+    case "kubectl-apply":
+      return exitCode === 0 ? { ok: true, changed: true } : { ok: false };
+  }
+}
+function helmMajorVersion(output) {
+  const m3 = /v(\d+)\./.exec(output.trim());
+  return m3 ? Number(m3[1]) : void 0;
+}
+
+// src/kube/manifests.ts
+var import_yaml8 = __toESM(require_dist(), 1);
+var WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet"];
+function parseManifests(text2, source) {
+  const docs = (0, import_yaml8.parseAllDocuments)(text2, { keepSourceTokens: false });
+  if (!Array.isArray(docs)) return [];
+  docs.forEach((doc, i5) => {
+    const error2 = doc.errors[0];
+    if (error2) {
+      throw new Error(`${source}: document ${i5 + 1} is not valid YAML: ${error2.message}`);
+    }
+  });
+  return docs.filter((doc) => doc.contents !== null);
+}
+function manifestObjects(docs) {
+  const out = [];
+  for (const doc of docs) {
+    if (!(0, import_yaml8.isMap)(doc.contents)) continue;
+    const kind = doc.get("kind");
+    if (typeof kind === "string" && kind.endsWith("List")) {
+      const items = doc.get("items");
+      if ((0, import_yaml8.isSeq)(items)) items.items.forEach((_, i5) => out.push(objectAt(doc, ["items", i5])));
+      continue;
+    }
+    out.push(objectAt(doc, []));
+  }
+  return out.filter((o3) => o3.ref.kind !== "" && o3.ref.name !== "");
+}
+function objectAt(doc, path4) {
+  const str = (p3) => {
+    const v = doc.getIn([...path4, ...p3]);
+    return typeof v === "string" ? v : "";
+  };
+  const labelsNode = doc.getIn([...path4, "metadata", "labels"]);
+  const labels = {};
+  if ((0, import_yaml8.isMap)(labelsNode)) {
+    for (const pair of labelsNode.items) {
+      const k5 = pair.key?.value;
+      const v = pair.value?.value;
+      if (k5 !== void 0 && v !== void 0 && v !== null) labels[String(k5)] = String(v);
+    }
+  }
+  return {
+    doc,
+    path: path4,
+    ref: {
+      kind: str(["kind"]),
+      namespace: str(["metadata", "namespace"]),
+      name: str(["metadata", "name"])
+    },
+    labels
+  };
+}
+function stringifyManifests(docs) {
+  return docs.map((d5) => d5.toString({ lineWidth: 0 })).join("---\n");
+}
+function workloadsIn(text2, namespace, source) {
+  return manifestObjects(parseManifests(text2, source)).map((o3) => o3.ref).filter((r5) => WORKLOAD_KINDS.includes(r5.kind)).map((r5) => ({ ...r5, namespace: r5.namespace || namespace }));
+}
+function formatRef(ref) {
+  return ref.namespace ? `${ref.kind} ${ref.namespace}/${ref.name}` : `${ref.kind} ${ref.name}`;
+}
+
+// src/kube/post-render.ts
+import { chmod as chmod2, writeFile } from "node:fs/promises";
+import { join as join8 } from "node:path";
+async function writePostRenderer(options) {
+  const policyFile = join8(options.dir, "singletons-policy.json");
+  const recordFile = join8(options.dir, "singletons-stopped.jsonl");
+  const executable = join8(options.dir, "stop-singletons");
+  const policy = { ...options.policy, record: recordFile };
+  await writeFile(policyFile, JSON.stringify(policy));
+  await writeFile(recordFile, "");
+  await writeFile(
+    executable,
+    `#!/bin/sh
+exec ${shellQuote2(options.node)} ${shellQuote2(options.script)} --policy ${shellQuote2(policyFile)}
+`
+  );
+  await chmod2(executable, 493);
+  return { executable, policyFile, recordFile };
+}
+function shellQuote2(s2) {
+  return `'${s2.replace(/'/g, `'\\''`)}'`;
+}
+
+// src/kube/singletons.ts
+function stopSingletonsInDocs(docs, policy) {
+  const stopped = [];
+  for (const o3 of manifestObjects(docs)) {
+    const namespace = o3.ref.namespace || policy.defaultNamespace || "";
+    const inScope = !policy.namespaces || namespace === "" || policy.namespaces.includes(namespace);
+    if (!inScope) continue;
+    const ref = { ...o3.ref, namespace };
+    if (o3.ref.kind === "CronJob") {
+      o3.doc.setIn([...o3.path, "spec", "suspend"], true);
+      stopped.push({ ...ref, set: "suspend: true" });
+    } else if (o3.ref.kind === "Deployment" && matches(o3.labels, policy.selector)) {
+      o3.doc.setIn([...o3.path, "spec", "replicas"], 0);
+      stopped.push({ ...ref, set: "replicas: 0" });
+    }
+  }
+  return stopped;
+}
+function runningSingletons(objects, policy) {
+  const out = [];
+  for (const o3 of objects) {
+    const ref = {
+      kind: o3.kind ?? "",
+      namespace: o3.metadata?.namespace ?? "",
+      name: o3.metadata?.name ?? ""
+    };
+    if (policy.namespaces && !policy.namespaces.includes(ref.namespace)) continue;
+    if (ref.kind === "CronJob" && o3.spec?.suspend !== true)
+      out.push({ ...ref, set: "suspend: true" });
+    if (ref.kind === "Deployment" && matches(o3.metadata?.labels ?? {}, policy.selector) && (o3.spec?.replicas ?? 1) > 0) {
+      out.push({ ...ref, set: "replicas: 0" });
+    }
+  }
+  return out;
+}
+function matches(labels, selector) {
+  if (!selector || Object.keys(selector).length === 0) return false;
+  return Object.entries(selector).every(([k5, v]) => labels[k5] === v);
+}
+
+// src/kube/target-group-binding.ts
+var import_client_elastic_load_balancing_v27 = __toESM(require_dist_cjs18(), 1);
+
+// src/kube/workloads.ts
+async function kubectlJson(tools, kubeconfig, args) {
+  const r5 = await tools.run("kubectl", ["--kubeconfig", kubeconfig, ...args, "--output", "json"], {
+    silent: true
+  });
+  if (r5.exitCode !== 0) {
+    throw new ExplainedError(
+      `kubectl ${args.join(" ")} failed: ${r5.stderr.trim() || `exit code ${r5.exitCode}`}`
+    );
+  }
+  return JSON.parse(r5.stdout);
+}
+function workloadStatus(ref, obj) {
+  if (!obj) return { ...ref, ready: false, summary: "not found", conditions: [], failed: false };
+  const s2 = obj.status ?? {};
+  const n3 = (k5) => typeof s2[k5] === "number" ? s2[k5] : 0;
+  const conditions = (s2.conditions ?? []).map(
+    (c5) => `${c5.type}=${c5.status}${c5.reason ? ` (${c5.reason})` : ""}${c5.message ? `: ${c5.message}` : ""}`
+  );
+  const observed = (s2.observedGeneration ?? 0) >= (obj.metadata?.generation ?? 0);
+  let ready;
+  let summary;
+  let failed = false;
+  switch (ref.kind) {
+    case "Deployment": {
+      const want = obj.spec?.replicas ?? 1;
+      ready = observed && n3("updatedReplicas") >= want && n3("availableReplicas") >= want && n3("replicas") <= want;
+      summary = `${n3("updatedReplicas")}/${want} updated, ${n3("availableReplicas")}/${want} available`;
+      failed = (s2.conditions ?? []).some(
+        (c5) => c5.type === "Progressing" && c5.status === "False" && c5.reason === "ProgressDeadlineExceeded"
+      );
+      break;
+    }
+    case "StatefulSet": {
+      const want = obj.spec?.replicas ?? 1;
+      ready = observed && n3("readyReplicas") >= want && n3("updatedReplicas") >= want && (s2.currentRevision === void 0 || s2.currentRevision === s2.updateRevision || n3("updatedReplicas") >= want);
+      summary = `${n3("updatedReplicas")}/${want} updated, ${n3("readyReplicas")}/${want} ready`;
+      break;
+    }
+    default: {
+      const want = n3("desiredNumberScheduled");
+      ready = observed && n3("updatedNumberScheduled") >= want && n3("numberAvailable") >= want;
+      summary = `${n3("updatedNumberScheduled")}/${want} updated, ${n3("numberAvailable")}/${want} available`;
+    }
+  }
+  if (ready && !summary.includes("0/0")) summary = summary.replace(/^.*, /, "");
+  return { ...ref, ready, summary, conditions, failed };
+}
+async function readWorkloads(tools, kubeconfig, refs) {
+  const namespaces = [...new Set(refs.map((r5) => r5.namespace))];
+  const byKey = /* @__PURE__ */ new Map();
+  for (const ns of namespaces) {
+    const list3 = await kubectlJson(tools, kubeconfig, [
+      "get",
+      "deployments.apps,statefulsets.apps,daemonsets.apps",
+      "--namespace",
+      ns
+    ]);
+    for (const item2 of list3.items) byKey.set(`${item2.kind}/${ns}/${item2.metadata?.name}`, item2);
+  }
+  return refs.map((r5) => workloadStatus(r5, byKey.get(`${r5.kind}/${r5.namespace}/${r5.name}`)));
+}
+async function waitForWorkloads(tools, kubeconfig, refs, options) {
+  const deadline = options.now() + options.timeoutMs;
+  for (; ; ) {
+    const statuses = await readWorkloads(tools, kubeconfig, refs);
+    const waiting = statuses.filter((s2) => !s2.ready);
+    if (waiting.length === 0) return statuses;
+    const failed = waiting.filter((s2) => s2.failed);
+    if (failed.length > 0 || options.now() >= deadline) {
+      const why = failed.length > 0 ? "Kubernetes reports no progress" : `not available after ${Math.round(options.timeoutMs / 1e3)} s`;
+      throw new ExplainedError(
+        await explainNotReady(tools, kubeconfig, failed.length > 0 ? failed : waiting, why)
+      );
+    }
+    await options.sleep(options.intervalMs ?? 2e3, options.signal);
+  }
+}
+async function explainNotReady(tools, kubeconfig, statuses, why) {
+  const blocks = [];
+  for (const s2 of statuses) {
+    const events2 = await latestEvents(tools, kubeconfig, s2).catch(() => []);
+    blocks.push(
+      [
+        `${formatRef(s2)}: ${s2.summary}`,
+        ...s2.conditions.map((c5) => `  condition ${c5}`),
+        ...events2.length > 0 ? events2.map((e5) => `  event ${e5}`) : ["  no events"]
+      ].join("\n")
+    );
+  }
+  const names2 = statuses.map((s2) => formatRef(s2)).join(", ");
+  return `${statuses.length === 1 ? "A workload is" : `${statuses.length} workloads are`} not available (${why}): ${names2}.
+${blocks.join("\n")}`;
+}
+async function latestEvents(tools, kubeconfig, ref, count = 5) {
+  const list3 = await kubectlJson(tools, kubeconfig, [
+    "get",
+    "events",
+    "--namespace",
+    ref.namespace
+  ]);
+  const when = (e5) => e5.lastTimestamp ?? e5.eventTime ?? e5.firstTimestamp ?? e5.metadata?.creationTimestamp ?? "";
+  return list3.items.filter((e5) => {
+    const name = e5.involvedObject?.name ?? "";
+    return name === ref.name || name.startsWith(`${ref.name}-`);
+  }).sort((a5, b5) => when(a5).localeCompare(when(b5))).slice(-count).map(
+    (e5) => `${when(e5)} ${e5.type ?? ""} ${e5.involvedObject?.kind ?? ""}/${e5.involvedObject?.name ?? ""} ${e5.reason ?? ""}: ${e5.message ?? ""}`.replace(/\s+/g, " ").trim()
+  );
+}
+async function releaseWorkloads(tools, kubeconfig, releases) {
+  const list3 = await kubectlJson(tools, kubeconfig, [
+    "get",
+    "deployments.apps,statefulsets.apps,daemonsets.apps",
+    "--all-namespaces"
+  ]);
+  return list3.items.filter(
+    (o3) => releases.some(
+      (r5) => o3.metadata?.annotations?.["meta.helm.sh/release-name"] === r5.name && o3.metadata?.annotations?.["meta.helm.sh/release-namespace"] === r5.namespace
+    )
+  ).map(
+    (o3) => workloadStatus(
+      {
+        kind: o3.kind ?? "",
+        namespace: o3.metadata?.namespace ?? "",
+        name: o3.metadata?.name ?? ""
+      },
+      o3
+    )
+  );
+}
+
+// src/kube/target-group-binding.ts
+var TGB_API_VERSION = "elbv2.k8s.aws/v1beta1";
+var TGB_RESOURCE = "targetgroupbindings.elbv2.k8s.aws";
+function targetGroupBindingManifest(b5) {
+  return {
+    apiVersion: TGB_API_VERSION,
+    kind: "TargetGroupBinding",
+    metadata: {
+      name: b5.name,
+      namespace: b5.namespace,
+      labels: { "app.kubernetes.io/managed-by": FIELD_MANAGER }
+    },
+    spec: {
+      serviceRef: { name: b5.serviceName, port: b5.servicePort },
+      targetGroupARN: b5.targetGroupArn,
+      targetType: "ip"
+    }
+  };
+}
+async function checkBindings(tools, kubeconfig, binding, foreign) {
+  const r5 = await tools.run(
+    "kubectl",
+    ["--kubeconfig", kubeconfig, "get", TGB_RESOURCE, "--all-namespaces", "--output", "json"],
+    { silent: true }
+  );
+  if (r5.exitCode !== 0) {
+    if (/the server doesn't have a resource type|no matches for kind|not find the requested resource/i.test(
+      r5.stderr
+    )) {
+      throw new ConfigurationError(
+        "This cluster has no TargetGroupBinding CRD (targetgroupbindings.elbv2.k8s.aws): install the AWS Load Balancer Controller (Helm chart eks/aws-load-balancer-controller) before sync-apps binds the target group."
+      );
+    }
+    throw new ExplainedError(`kubectl get ${TGB_RESOURCE} failed: ${r5.stderr.trim()}`);
+  }
+  const items = JSON.parse(r5.stdout).items;
+  for (const item2 of items) {
+    const arn = item2.spec?.targetGroupARN;
+    const other = foreign.find((f5) => f5.targetGroupArn === arn);
+    if (other) {
+      throw new ConfigurationError(
+        `TargetGroupBinding ${item2.metadata.namespace}/${item2.metadata.name} in this cluster binds the target group of cluster "${other.cluster}" (${arn}); the rollout file gives that group to "${other.cluster}". Delete that binding, or sync the cluster the file names.`
+      );
+    }
+    if (item2.metadata.namespace === binding.namespace && item2.metadata.name === binding.name && arn && arn !== binding.targetGroupArn) {
+      throw new ConfigurationError(
+        `TargetGroupBinding ${binding.namespace}/${binding.name} already binds ${arn}, not ${binding.targetGroupArn} as the rollout file says. A binding's target group cannot change; delete it first (its targets are deregistered).`
+      );
+    }
+  }
+}
+async function applyBinding(tools, kubeconfig, binding) {
+  const svc = await tools.run(
+    "kubectl",
+    [
+      "--kubeconfig",
+      kubeconfig,
+      "get",
+      "service",
+      binding.serviceName,
+      "--namespace",
+      binding.namespace,
+      "--output",
+      "json"
+    ],
+    { silent: true }
+  );
+  if (svc.exitCode !== 0) {
+    throw new ConfigurationError(
+      `Service ${binding.namespace}/${binding.serviceName}, which the rollout file names for this cluster's target group, is not in the cluster after the sync: ${svc.stderr.trim()}`
+    );
+  }
+  const ports = JSON.parse(svc.stdout).spec?.ports ?? [];
+  if (!ports.some((p3) => p3.port === binding.servicePort || p3.name === binding.servicePort)) {
+    throw new ConfigurationError(
+      `Service ${binding.namespace}/${binding.serviceName} has no port ${binding.servicePort} (it has ${ports.map((p3) => p3.name ? `${p3.name}:${p3.port}` : String(p3.port)).join(", ") || "none"}); fix service.port in the rollout file.`
+    );
+  }
+  const r5 = await tools.run(
+    "kubectl",
+    [
+      "--kubeconfig",
+      kubeconfig,
+      "apply",
+      "--server-side",
+      "--field-manager",
+      FIELD_MANAGER,
+      "--filename",
+      "-"
+    ],
+    { input: JSON.stringify(targetGroupBindingManifest(binding)), silent: true }
+  );
+  if (r5.exitCode !== 0)
+    throw new ExplainedError(
+      `Applying TargetGroupBinding ${binding.namespace}/${binding.name} failed: ${r5.stderr.trim()}`
+    );
+  return r5.stdout.trim();
+}
+async function serviceEndpoints(tools, kubeconfig, binding) {
+  const list3 = await kubectlJson(tools, kubeconfig, [
+    "get",
+    "endpointslices.discovery.k8s.io",
+    "--namespace",
+    binding.namespace,
+    "--selector",
+    `kubernetes.io/service-name=${binding.serviceName}`
+  ]);
+  return list3.items.flatMap(
+    (s2) => (s2.endpoints ?? []).filter((e5) => e5.conditions?.ready !== false).flatMap((e5) => e5.addresses ?? [])
+  );
+}
+async function boundTargets(elbv2, tools, kubeconfig, binding) {
+  const endpoints = await serviceEndpoints(tools, kubeconfig, binding);
+  const out = await elbv2.send(
+    new import_client_elastic_load_balancing_v27.DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
+  );
+  const targets = {};
+  let healthyHere = 0;
+  for (const d5 of out.TargetHealthDescriptions ?? []) {
+    const id = d5.Target?.Id ?? "?";
+    const state2 = d5.TargetHealth?.State ?? "unknown";
+    targets[`${id}:${d5.Target?.Port ?? ""}`] = d5.TargetHealth?.Reason ? `${state2} (${d5.TargetHealth.Reason})` : state2;
+    if (state2 === "healthy" && endpoints.includes(id)) healthyHere++;
+  }
+  return { endpoints, targets, healthyHere };
+}
+async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealthy, options) {
+  const deadline = options.now() + options.timeoutMs;
+  for (; ; ) {
+    const bound = await boundTargets(elbv2, tools, kubeconfig, binding);
+    if (bound.healthyHere >= minHealthy) return bound;
+    if (options.now() >= deadline) {
+      const listed = Object.entries(bound.targets).map(([t, s2]) => `${t} ${s2}`).join(", ") || "no targets";
+      throw new ExplainedError(
+        `Target group ${binding.targetGroupArn} has ${bound.healthyHere} healthy target(s) from this cluster after ${Math.round(options.timeoutMs / 1e3)} s; the analysis needs at least ${minHealthy}. Ready endpoints of Service ${binding.namespace}/${binding.serviceName}: ${bound.endpoints.join(", ") || "none"}. Targets: ${listed}. Check the TargetGroupBinding's events (kubectl describe targetgroupbinding ${binding.name} -n ${binding.namespace}) and the target group's health check.`
+      );
+    }
+    await options.sleep(2e3, options.signal);
+  }
+}
+
+// src/operations/sync-apps.ts
+async function syncApps(req, deps) {
+  const { logger: logger2 } = deps;
+  const started = deps.clock.now().getTime();
+  const deadline = started + req.timeoutMs;
+  const remaining = () => Math.max(1e3, deadline - deps.clock.now().getTime());
+  const clusterSpec = req.rollout ? rolloutCluster(req.rollout) : void 0;
+  const kubeconfig = await logger2.group(
+    "Connecting to the cluster",
+    () => writeKubeconfig(req, deps, clusterSpec?.eks)
+  );
+  const tools = deps.tools({ ...deps.env, KUBECONFIG: kubeconfig });
+  const owner = req.rollout ? req.rollout.as === req.rollout.file.owner : void 0;
+  const policy = owner === false ? {
+    ...req.rollout?.file.singletons?.namespaces ? { namespaces: req.rollout.file.singletons.namespaces } : {},
+    ...req.rollout?.file.singletons?.selector ? { selector: req.rollout.file.singletons.selector } : {}
+  } : void 0;
+  if (owner === void 0) {
+    logger2.warning(
+      "No rollout file: CronJobs and Deployments are applied as the manifests say (no cluster is known to own singletons)."
+    );
+  } else if (owner) {
+    logger2.info(
+      `This cluster (${req.rollout?.as}) owns the singletons: CronJobs and singleton Deployments are applied as the manifests say.`
+    );
+  } else {
+    logger2.info(
+      `This cluster (${req.rollout?.as}) is not the owner (${req.rollout?.file.owner}): every CronJob${policy?.namespaces ? ` in ${policy.namespaces.join(", ")}` : ""} is created suspended${policy?.selector ? ` and every Deployment labelled ${Object.entries(policy.selector).map(([k5, v]) => `${k5}=${v}`).join(",")} gets 0 replicas` : ""}, before it reaches the apiserver.`
+    );
+  }
+  const diffPath = join9(req.workDir, "sync-apps.diff");
+  const wait = {
+    timeoutMs: 0,
+    signal: deps.signal,
+    sleep: (ms, s2) => deps.clock.sleep(ms, s2),
+    now: () => deps.clock.now().getTime()
+  };
+  let run2;
+  try {
+    run2 = await logger2.group(
+      `Running ${req.source.tool} (${req.mode})`,
+      () => runTool(req, { tools, kubeconfig, policy, diffPath, logger: logger2, remaining })
+    );
+  } catch (e5) {
+    if (deps.signal?.aborted) logger2.warning(stateLeftOnCancel(req.source));
+    throw e5;
+  }
+  const toolMs = run2.durationMs;
+  if (req.mode === "apply" && policy) {
+    await logger2.group(
+      "Checking singletons are stopped",
+      () => checkSingletonsStopped(tools, kubeconfig, run2.objects, policy, logger2)
+    );
+  }
+  let waitMs = 0;
+  if (req.mode === "apply" && run2.workloads.length > 0) {
+    const t0 = deps.clock.now().getTime();
+    const statuses = await logger2.group("Waiting for workloads", async () => {
+      const s2 = await waitForWorkloads(tools, kubeconfig, run2.workloads, {
+        ...wait,
+        timeoutMs: remaining()
+      });
+      for (const w of s2) logger2.info(`${formatRef(w)}: ${w.summary}`);
+      return s2;
+    });
+    waitMs = deps.clock.now().getTime() - t0;
+    for (const unit of run2.units) {
+      unit.workloads = statuses.filter((w) => run2.unitOf(w) === unit);
+    }
+  }
+  const only = run2.units.length === 1 ? run2.units[0] : void 0;
+  if (only) only.durationMs = toolMs + waitMs;
+  let binding;
+  let bindMs = 0;
+  if (req.rollout && clusterSpec) {
+    const file = req.rollout.file;
+    const minHealthy = Math.max(
+      1,
+      ...file.analysis.checks.map((c5) => c5.kind === "targetHealth" ? c5.minHealthy : 1)
+    );
+    if (!clusterSpec.service) {
+      logger2.warning(
+        `The rollout file gives cluster "${clusterSpec.name}" no service: no TargetGroupBinding is made. Add clusters.${clusterSpec.name}.service { namespace, name, port } to bind ${clusterSpec.targetGroup}.`
+      );
+    } else {
+      const spec = {
+        name: `${file.name}-${clusterSpec.name}`,
+        namespace: clusterSpec.service.namespace,
+        serviceName: clusterSpec.service.name,
+        servicePort: clusterSpec.service.port,
+        targetGroupArn: clusterSpec.targetGroup
+      };
+      const foreign = file.clusters.filter((c5) => c5.name !== clusterSpec.name).map((c5) => ({ cluster: c5.name, targetGroupArn: c5.targetGroup }));
+      const t0 = deps.clock.now().getTime();
+      binding = await logger2.group(`Binding target group of ${clusterSpec.name}`, async () => {
+        await checkBindings(tools, kubeconfig, spec, foreign);
+        if (req.mode === "diff") {
+          logger2.info(
+            `Would bind Service ${spec.namespace}/${spec.serviceName} port ${spec.servicePort} to ${spec.targetGroupArn} (TargetGroupBinding ${spec.namespace}/${spec.name}, targetType ip).`
+          );
+          return { ...spec, applied: false, minHealthy };
+        }
+        logger2.info(await applyBinding(tools, kubeconfig, spec));
+        if (!deps.elbv2) throw new Error("syncApps needs an ELBv2 client to check target health");
+        const targets = await waitForHealthyTargets(
+          deps.elbv2(),
+          tools,
+          kubeconfig,
+          spec,
+          minHealthy,
+          { ...wait, timeoutMs: remaining() }
+        );
+        logger2.info(
+          `${targets.healthyHere} healthy target(s) from this cluster in ${spec.targetGroupArn} (need ${minHealthy}).`
+        );
+        return { ...spec, applied: true, minHealthy, targets };
+      });
+      bindMs = deps.clock.now().getTime() - t0;
+    }
+  }
+  const stopped = await readStopped(run2, policy);
+  const resources = run2.objects.map((o3) => {
+    const w = run2.units.flatMap((u) => u.workloads).find((x) => x.kind === o3.kind && x.namespace === o3.namespace && x.name === o3.name);
+    const s2 = stopped.find(
+      (x) => x.kind === o3.kind && x.namespace === o3.namespace && x.name === o3.name
+    );
+    const status = w ? w.ready ? `available (${w.summary})` : w.summary : s2 ? `stopped (${s2.set})` : req.mode === "diff" ? "rendered" : "applied";
+    return { ...o3, status };
+  });
+  return {
+    mode: req.mode,
+    tool: req.source.tool,
+    owner,
+    changed: run2.units.some((u) => u.changed !== false),
+    diffPath,
+    units: run2.units,
+    resources,
+    stopped,
+    ...binding ? { binding } : {},
+    toolMs,
+    waitMs,
+    bindMs
+  };
+}
+function rolloutCluster(rollout) {
+  const spec = rollout.file.clusters.find((c5) => c5.name === rollout.as);
+  if (!spec) {
+    throw new ConfigurationError(
+      `The rollout file ${rollout.file.path} has no cluster "${rollout.as}"; its clusters are ${rollout.file.clusters.map((c5) => c5.name).join(", ")}.`
+    );
+  }
+  return spec;
+}
+async function writeKubeconfig(req, deps, fileEks) {
+  const path4 = join9(req.workDir, "kubeconfig");
+  if (req.cluster.kind === "kubeconfig") {
+    await copyFile2(req.cluster.path, path4);
+    deps.logger.info(`Using a copy of the kubeconfig ${req.cluster.path} (its current context).`);
+    return path4;
+  }
+  if (fileEks && fileEks !== req.cluster.name) {
+    throw new ConfigurationError(
+      `The rollout file says cluster "${req.rollout?.as}" is EKS cluster "${fileEks}", but the cluster to sync is "${req.cluster.name}"; sync the cluster the file names, or fix "as".`
+    );
+  }
+  if (!deps.eks) throw new Error("syncApps needs an EKS client for an EKS cluster");
+  const access = await describeClusterAccess(deps.eks(), req.cluster.name);
+  const text2 = buildKubeconfig({
+    clusterName: req.cluster.name,
+    region: req.cluster.region,
+    endpoint: access.endpoint,
+    certificateAuthorityData: access.certificateAuthorityData,
+    exec: { command: req.helpers.node, args: [req.helpers.tokenMinter] }
+  });
+  await writeFile2(path4, text2, { mode: 384 });
+  deps.logger.info(
+    `EKS cluster ${req.cluster.name}${access.version ? ` (Kubernetes ${access.version})` : ""} at ${access.endpoint}; tokens are minted by our exec plugin and refresh during the run.`
+  );
+  return path4;
+}
+async function runTool(req, ctx) {
+  const post = ctx.policy && req.source.tool !== "kubectl" ? await writePostRenderer({
+    dir: req.workDir,
+    node: req.helpers.node,
+    script: req.helpers.postRenderer,
+    policy: ctx.policy
+  }) : void 0;
+  switch (req.source.tool) {
+    case "helmfile":
+      return runHelmfile(req, req.source, ctx, post?.executable, post?.recordFile);
+    case "helm":
+      return runHelm(req, req.source, ctx, post?.executable, post?.recordFile);
+    case "kubectl":
+      return runKubectl(req, req.source, ctx);
+  }
+}
+async function helmReleases(tools, kubeconfig) {
+  const r5 = await tools.run(
+    "helm",
+    ["list", "--all-namespaces", "--all", "--output", "json", "--kubeconfig", kubeconfig],
+    { silent: true }
+  );
+  if (r5.exitCode !== 0) throw new ExplainedError(`helm list failed: ${r5.stderr.trim()}`);
+  return JSON.parse(r5.stdout || "[]");
+}
+async function requireHelmDiff(tools) {
+  const r5 = await tools.run("helm", ["plugin", "list"], { silent: true });
+  return r5.exitCode === 0 && /^diff\s/m.test(r5.stdout);
+}
+async function helmMajor(tools) {
+  const r5 = await tools.run("helm", ["version", "--short"], { silent: true });
+  const major = helmMajorVersion(r5.stdout);
+  if (r5.exitCode !== 0 || major === void 0)
+    throw new ExplainedError(`helm version failed: ${r5.stderr.trim() || r5.stdout.trim()}`);
+  return major;
+}
+function refusePostRenderOnHelm4(major, post) {
+  if (major >= 4 && post) {
+    throw new ConfigurationError(
+      "Helm 4 takes post-renderers only as plugins, and sync-apps stops singletons off the owner with a post-renderer: use Helm 3 on this runner (e.g. azure/setup-helm with version v3.x) until sync-apps ships its post-renderer plugin."
+    );
+  }
+}
+async function watchingReleases(ctx, releases, tool) {
+  const lastBad = /* @__PURE__ */ new Map();
+  let stop = false;
+  let wake = () => void 0;
+  const loop = (async () => {
+    while (!stop) {
+      try {
+        for (const w of await releaseWorkloads(ctx.tools, ctx.kubeconfig, releases)) {
+          if (!w.ready) lastBad.set(formatRef(w), w);
+        }
+      } catch {
+      }
+      await new Promise((r5) => {
+        wake = r5;
+        setTimeout(r5, 2e3);
+      });
+    }
+  })();
+  try {
+    const result = await tool();
+    return { result, watched: [...lastBad.values()] };
+  } finally {
+    stop = true;
+    wake();
+    await loop;
+  }
+}
+async function failedRun(ctx, what, result, watched, rolledBack2) {
+  const detail = watched.length > 0 ? `
+${await explainNotReady(ctx.tools, ctx.kubeconfig, watched, "seen while it ran")}` : "";
+  return new ExplainedError(
+    `${what} failed (exit code ${result.exitCode}). ${rolledBack2}${detail}
+${lastLines(result.stderr)}`
+  );
+}
+function lastLines(text2, n3 = 20) {
+  const lines = text2.trim().split("\n");
+  return lines.length <= n3 ? text2.trim() : `\u2026
+${lines.slice(-n3).join("\n")}`;
+}
+async function runHelmfile(req, src, ctx, post, recordFile) {
+  const { tools, kubeconfig } = ctx;
+  tools.resolve("helmfile");
+  const major = await helmMajor(tools);
+  refusePostRenderOnHelm4(major, post);
+  if (!await requireHelmDiff(tools))
+    throw new ConfigurationError(
+      `helmfile needs the helm-diff plugin, which helm does not have: ${INSTALL_HINTS["helm-diff"]}.`
+    );
+  const base = {
+    kubeconfig,
+    file: src.file,
+    selectors: src.selectors,
+    ...src.environment ? { environment: src.environment } : {}
+  };
+  const listed = await tools.run("helmfile", helmfileListArgv(base), { silent: true });
+  if (listed.exitCode !== 0)
+    throw new ExplainedError(
+      `helmfile list failed (exit code ${listed.exitCode}):
+${lastLines(listed.stderr)}`
+    );
+  const releases = JSON.parse(listed.stdout || "[]").filter((r5) => r5.enabled !== false).map((r5) => ({ name: r5.name, namespace: r5.namespace || "default" }));
+  if (post) await refuseOwnPostRenderers(tools, base, releases);
+  const before = await helmReleases(tools, kubeconfig);
+  const runHelmfileNow = () => tools.run(
+    "helmfile",
+    helmfileArgv({
+      ...base,
+      mode: req.mode,
+      timeoutSeconds: Math.ceil(ctx.remaining() / 1e3),
+      ...post ? { postRenderer: post } : {}
+    })
+  );
+  const { result, watched } = req.mode === "apply" ? await watchingReleases(ctx, releases, runHelmfileNow) : { result: await runHelmfileNow(), watched: [] };
+  await writeFile2(ctx.diffPath, result.stdout);
+  const outcome = outcomeOf("helmfile", result.exitCode);
+  if (!outcome.ok) {
+    throw await failedRun(
+      ctx,
+      `helmfile ${req.mode}`,
+      result,
+      watched,
+      req.mode === "apply" ? "Releases helmfile had already applied stay applied; a release whose wait failed is left as helm left it (see helm history)." : "Nothing was changed."
+    );
+  }
+  ctx.logger.info(
+    `helmfile ${req.mode}: exit code ${result.exitCode}, ${outcome.changed ? req.mode === "apply" ? "changes applied" : "changes to apply" : "no changes"}.`
+  );
+  const after = req.mode === "apply" ? await helmReleases(tools, kubeconfig) : before;
+  const units = [];
+  const workloads = [];
+  const objects = [];
+  const owners = /* @__PURE__ */ new Map();
+  for (const r5 of releases) {
+    const find = (list3) => list3.find((x) => x.name === r5.name && x.namespace === r5.namespace);
+    const b5 = find(before);
+    const a5 = find(after);
+    const revision = {
+      ...b5 ? { before: Number(b5.revision) } : {},
+      ...a5 ? { after: Number(a5.revision) } : {}
+    };
+    const unit = {
+      name: r5.name,
+      namespace: r5.namespace,
+      changed: req.mode === "apply" ? revision.before !== revision.after : outcome.changed ? void 0 : false,
+      revision,
+      workloads: []
+    };
+    units.push(unit);
+    if (a5) {
+      const refs = await releaseObjects(tools, kubeconfig, r5);
+      objects.push(...refs);
+      for (const w of refs.filter(
+        (x) => ["Deployment", "StatefulSet", "DaemonSet"].includes(x.kind)
+      )) {
+        workloads.push(w);
+        owners.set(formatRef(w), unit);
+      }
+    }
+  }
+  return {
+    units,
+    workloads,
+    objects,
+    unitOf: (w) => owners.get(formatRef(w)),
+    durationMs: result.durationMs,
+    ...recordFile ? { recordFile } : {}
+  };
+}
+async function refuseOwnPostRenderers(tools, base, releases) {
+  const built = await tools.run("helmfile", helmfileBuildArgv(base), { silent: true });
+  if (built.exitCode !== 0) {
+    throw new ExplainedError(
+      `helmfile build failed (exit code ${built.exitCode}):
+${lastLines(built.stderr)}`
+    );
+  }
+  const owners = [];
+  for (const doc of parseManifests(built.stdout, "helmfile build")) {
+    const state2 = doc.toJS();
+    if (state2?.helmDefaults?.postRenderer)
+      owners.push(`helmDefaults (${state2.helmDefaults.postRenderer})`);
+    for (const r5 of state2?.releases ?? []) {
+      const selected = releases.some(
+        (x) => x.name === r5.name && (!r5.namespace || x.namespace === r5.namespace)
+      );
+      if (r5.postRenderer && selected) owners.push(`release ${r5.name} (${r5.postRenderer})`);
+    }
+  }
+  if (owners.length > 0) {
+    throw new ConfigurationError(
+      `${owners.join(", ")} ${owners.length === 1 ? "has its own postRenderer" : "have their own postRenderers"}. helmfile would run it instead of sync-apps' singleton post-renderer (or ours instead of it), so on this cluster, which is not the owner, CronJobs could run or your transform be skipped. Remove the postRenderer from the helmfile for non-owner clusters (an environment value), or run your transform inside the chart.`
+    );
+  }
+}
+async function releaseObjects(tools, kubeconfig, r5) {
+  const m3 = await tools.run(
+    "helm",
+    ["get", "manifest", r5.name, "--namespace", r5.namespace, "--kubeconfig", kubeconfig],
+    { silent: true }
+  );
+  if (m3.exitCode !== 0)
+    throw new ExplainedError(`helm get manifest ${r5.name} failed: ${m3.stderr.trim()}`);
+  return manifestObjects(parseManifests(m3.stdout, `release ${r5.name}`)).map((o3) => ({
+    ...o3.ref,
+    namespace: o3.ref.namespace || r5.namespace
+  }));
+}
+async function runHelm(req, src, ctx, post, recordFile) {
+  const { tools, kubeconfig, logger: logger2 } = ctx;
+  const major = await helmMajor(tools);
+  refusePostRenderOnHelm4(major, post);
+  const args = {
+    kubeconfig,
+    release: src.release,
+    chart: src.chart,
+    namespace: src.namespace,
+    valuesFiles: src.valuesFiles,
+    ...post ? { postRenderer: post } : {}
+  };
+  const hasDiff = await requireHelmDiff(tools);
+  let changed;
+  let durationMs = 0;
+  if (hasDiff) {
+    const diff = await tools.run("helm", helmDiffArgv(args));
+    durationMs += diff.durationMs;
+    await writeFile2(ctx.diffPath, diff.stdout);
+    const outcome = outcomeOf("helm-diff", diff.exitCode);
+    if (!outcome.ok)
+      throw new ExplainedError(
+        `helm diff upgrade failed (exit code ${diff.exitCode}):
+${lastLines(diff.stderr)}`
+      );
+    changed = outcome.changed;
+    logger2.info(
+      outcome.changed ? `helm diff: release ${src.release} has changes (its exit code 2 and "Error: identified at least one change" mean changes, not a failure).` : `helm diff: release ${src.release} has no changes.`
+    );
+  } else if (req.mode === "diff") {
+    throw new ConfigurationError(
+      `Diff mode with helm needs the helm-diff plugin: ${INSTALL_HINTS["helm-diff"]}.`
+    );
+  } else {
+    logger2.warning(
+      `helm has no helm-diff plugin, so sync-apps cannot tell whether anything changed and upgrades anyway (a new revision): ${INSTALL_HINTS["helm-diff"]}.`
+    );
+    await writeFile2(ctx.diffPath, "");
+  }
+  const before = (await helmReleases(tools, kubeconfig)).find(
+    (r5) => r5.name === src.release && r5.namespace === src.namespace
+  );
+  const unit = {
+    name: src.release,
+    namespace: src.namespace,
+    changed,
+    revision: before ? { before: Number(before.revision) } : {},
+    workloads: []
+  };
+  if (req.mode === "apply" && changed !== false) {
+    const { result, watched } = await watchingReleases(
+      ctx,
+      [{ name: src.release, namespace: src.namespace }],
+      () => tools.run(
+        "helm",
+        helmUpgradeArgv({
+          ...args,
+          timeoutSeconds: Math.ceil(ctx.remaining() / 1e3),
+          helmMajor: major
+        })
+      )
+    );
+    durationMs += result.durationMs;
+    if (!outcomeOf("helm-upgrade", result.exitCode).ok) {
+      const after2 = (await helmReleases(tools, kubeconfig).catch(() => [])).find(
+        (r5) => r5.name === src.release && r5.namespace === src.namespace
+      );
+      const state2 = after2 ? `Release ${src.release} is now revision ${after2.revision}, ${after2.status}${after2.status === "deployed" && before ? " (helm rolled back)" : ""}.` : `Release ${src.release} is not installed (helm removed the failed install).`;
+      throw await failedRun(ctx, `helm upgrade --install ${src.release}`, result, watched, state2);
+    }
+  } else if (req.mode === "apply") {
+    logger2.info(`Release ${src.release}: nothing to change; not upgraded.`);
+  }
+  const after = (await helmReleases(tools, kubeconfig)).find(
+    (r5) => r5.name === src.release && r5.namespace === src.namespace
+  );
+  if (after) unit.revision = { ...unit.revision, after: Number(after.revision) };
+  const objects = after ? await releaseObjects(tools, kubeconfig, { name: src.release, namespace: src.namespace }) : [];
+  const workloads = objects.filter(
+    (x) => ["Deployment", "StatefulSet", "DaemonSet"].includes(x.kind)
+  );
+  return {
+    units: [unit],
+    workloads,
+    objects,
+    unitOf: () => unit,
+    durationMs,
+    ...recordFile ? { recordFile } : {}
+  };
+}
+async function runKubectl(req, src, ctx) {
+  const { tools, kubeconfig } = ctx;
+  const rendered = await renderManifests(tools, src.manifests);
+  const docs = parseManifests(rendered, src.manifests);
+  const stopped = ctx.policy ? stopSingletonsInDocs(docs, { ...ctx.policy }) : [];
+  const text2 = stringifyManifests(docs);
+  const namespace = await contextNamespace(tools, kubeconfig);
+  const objects = manifestObjects(docs).map((o3) => ({
+    ...o3.ref,
+    namespace: o3.ref.namespace || (isClusterScoped(o3.ref.kind) ? "" : namespace)
+  }));
+  const existing = await existingNamespaces(tools, kubeconfig);
+  const created = objects.filter(
+    (o3) => o3.kind === "Namespace" ? !existing.has(o3.name) : o3.namespace !== "" && !existing.has(o3.namespace)
+  );
+  const isCreated = (r5) => created.some(
+    (c5) => c5.kind === r5.kind && c5.name === r5.name && (c5.kind === "Namespace" || c5.namespace === (r5.namespace || namespace))
+  );
+  const diffDocs = docs.filter((d5) => !manifestObjects([d5]).some((o3) => isCreated(o3.ref)));
+  const diff = diffDocs.length > 0 ? await tools.run("kubectl", kubectlArgv(kubeconfig, "diff"), {
+    input: stringifyManifests(diffDocs)
+  }) : { exitCode: 0, stdout: "", stderr: "", durationMs: 0 };
+  const newText = created.map((o3) => `+ new ${formatRef(o3)}
+`).join("");
+  await writeFile2(ctx.diffPath, newText + diff.stdout);
+  if (newText) ctx.logger.info(newText.trimEnd());
+  const diffOutcome = outcomeOf("kubectl-diff", diff.exitCode);
+  if (!diffOutcome.ok) {
+    throw new ExplainedError(
+      `kubectl diff failed (exit code ${diff.exitCode}):
+${lastLines(diff.stderr)}`
+    );
+  }
+  const outcome = { changed: diffOutcome.changed || created.length > 0 };
+  let durationMs = diff.durationMs;
+  if (req.mode === "apply") {
+    const apply = await tools.run("kubectl", kubectlArgv(kubeconfig, "apply"), { input: text2 });
+    durationMs += apply.durationMs;
+    if (!outcomeOf("kubectl-apply", apply.exitCode).ok) {
+      throw new ExplainedError(
+        `kubectl apply --server-side failed (exit code ${apply.exitCode}); objects kubectl listed before the error were applied:
+${lastLines(apply.stderr)}`
+      );
+    }
+  }
+  const unit = { name: src.manifests, changed: outcome.changed, workloads: [] };
+  const workloads = workloadsIn(text2, namespace, src.manifests);
+  return {
+    units: [unit],
+    workloads,
+    objects,
+    unitOf: () => unit,
+    durationMs,
+    stoppedInProcess: stopped.map((s2) => ({ ...s2, namespace: s2.namespace || namespace }))
+  };
+}
+var CLUSTER_SCOPED = /* @__PURE__ */ new Set([
+  "Namespace",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "CustomResourceDefinition",
+  "StorageClass",
+  "PriorityClass",
+  "PersistentVolume",
+  "IngressClass"
+]);
+function isClusterScoped(kind) {
+  return CLUSTER_SCOPED.has(kind);
+}
+async function existingNamespaces(tools, kubeconfig) {
+  const r5 = await tools.run(
+    "kubectl",
+    [
+      "--kubeconfig",
+      kubeconfig,
+      "get",
+      "namespaces",
+      "--output",
+      "jsonpath={.items[*].metadata.name}"
+    ],
+    { silent: true }
+  );
+  if (r5.exitCode !== 0)
+    throw new ExplainedError(`kubectl get namespaces failed: ${r5.stderr.trim()}`);
+  return new Set(r5.stdout.split(/\s+/).filter((n3) => n3 !== ""));
+}
+async function contextNamespace(tools, kubeconfig) {
+  const r5 = await tools.run(
+    "kubectl",
+    [
+      "--kubeconfig",
+      kubeconfig,
+      "config",
+      "view",
+      "--minify",
+      "--output",
+      "jsonpath={..namespace}"
+    ],
+    { silent: true }
+  );
+  return r5.exitCode === 0 && r5.stdout.trim() || "default";
+}
+async function renderManifests(tools, path4) {
+  let info;
+  try {
+    info = await stat2(path4);
+  } catch {
+    throw new ConfigurationError(
+      `manifests "${path4}" does not exist; give a folder of YAML files, a kustomization folder, or one file.`
+    );
+  }
+  if (!info.isDirectory()) return readFile5(path4, "utf8");
+  const names2 = (await readdir2(path4)).sort();
+  if (names2.some((n3) => ["kustomization.yaml", "kustomization.yml", "Kustomization"].includes(n3))) {
+    const r5 = await tools.run("kubectl", ["kustomize", path4], { silent: true });
+    if (r5.exitCode !== 0)
+      throw new ConfigurationError(`kubectl kustomize ${path4} failed:
+${lastLines(r5.stderr)}`);
+    return r5.stdout;
+  }
+  const files = names2.filter((n3) => [".yaml", ".yml", ".json"].includes(extname2(n3)));
+  if (files.length === 0)
+    throw new ConfigurationError(`manifests folder "${path4}" has no .yaml, .yml or .json files.`);
+  const texts = await Promise.all(files.map((f5) => readFile5(join9(path4, f5), "utf8")));
+  return texts.map((t) => t.endsWith("\n") ? t : `${t}
+`).join("---\n");
+}
+async function readStopped(run2, policy) {
+  if (!policy) return [];
+  if (run2.stoppedInProcess) return run2.stoppedInProcess;
+  if (!run2.recordFile) return [];
+  const text2 = await readFile5(run2.recordFile, "utf8").catch(() => "");
+  const seen = /* @__PURE__ */ new Map();
+  for (const line of text2.split("\n").filter((l3) => l3.trim() !== "")) {
+    const s2 = JSON.parse(line);
+    const ns = s2.namespace || run2.objects.find((o3) => o3.kind === s2.kind && o3.name === s2.name)?.namespace || "";
+    seen.set(`${s2.kind}/${ns}/${s2.name}`, { ...s2, namespace: ns });
+  }
+  return [...seen.values()];
+}
+async function checkSingletonsStopped(tools, kubeconfig, objects, policy, logger2) {
+  const namespaces = [
+    ...new Set(
+      objects.filter((o3) => o3.kind === "CronJob" || o3.kind === "Deployment").map((o3) => o3.namespace)
+    )
+  ];
+  const live = [];
+  for (const ns of namespaces) {
+    const list3 = await kubectlJson(tools, kubeconfig, [
+      "get",
+      "cronjobs.batch,deployments.apps",
+      "--namespace",
+      ns
+    ]);
+    live.push(
+      ...list3.items.filter(
+        (o3) => objects.some((r5) => r5.kind === o3.kind && r5.namespace === ns && r5.name === o3.metadata?.name)
+      )
+    );
+  }
+  const running = runningSingletons(live, policy);
+  if (running.length === 0) {
+    logger2.info(
+      `Every CronJob${policy.selector ? " and singleton Deployment" : ""} applied here is stopped.`
+    );
+    return;
+  }
+  for (const r5 of running) {
+    const patch = r5.kind === "CronJob" ? { spec: { suspend: true } } : { spec: { replicas: 0 } };
+    await tools.run(
+      "kubectl",
+      [
+        "--kubeconfig",
+        kubeconfig,
+        "patch",
+        r5.kind === "CronJob" ? "cronjob.batch" : "deployment.apps",
+        r5.name,
+        "--namespace",
+        r5.namespace,
+        "--type",
+        "merge",
+        "--patch",
+        JSON.stringify(patch),
+        "--field-manager",
+        FIELD_MANAGER
+      ],
+      { silent: true }
+    );
+  }
+  throw new ExplainedError(
+    `On this cluster, which is not the owner, ${running.map((r5) => `${r5.kind} ${r5.namespace}/${r5.name}`).join(", ")} ${running.length === 1 ? "was" : "were"} applied running although sync-apps renders them stopped: something bypassed the post-renderer (a chart hook, a postRenderer of your own). sync-apps has now set ${[...new Set(running.map((r5) => r5.set))].join(" / ")}; check whether a Job ran (kubectl get jobs -A) and find what applied them.`
+  );
+}
+function stateLeftOnCancel(source) {
+  switch (source.tool) {
+    case "helm":
+      return `Cancelled while helm ran: release ${source.release} in ${source.namespace} may be left pending-upgrade or pending-install. Check \`helm history ${source.release} -n ${source.namespace}\`; \`helm rollback ${source.release} -n ${source.namespace}\` clears a pending upgrade.`;
+    case "helmfile":
+      return "Cancelled while helmfile ran: releases applied before the cancel stay applied, the one in progress may be left pending-upgrade (check `helm list --all -A`); run sync-apps again to converge.";
+    case "kubectl":
+      return "Cancelled while kubectl ran: server-side apply writes object by object, so some objects may be applied and others not; run sync-apps again to converge.";
+  }
+}
+
+// src/cli/exit.ts
+var EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, interrupted: 130 };
+
+// src/cli/cluster.ts
+var SELF = fileURLToPath(import.meta.url);
+function helper(name) {
+  return fileURLToPath(new URL(`./${name}`, import.meta.url));
+}
+function text(values, name) {
+  const v = values[name];
+  return typeof v === "string" ? v : void 0;
+}
+function list2(values, name) {
+  const v = values[name];
+  return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
+}
+async function tokenCommand(values, positionals, io) {
+  const flag = text(values, "cluster");
+  if (positionals.length > 1 || flag !== void 0 && positionals.length > 0) {
+    throw new ConfigurationError(
+      'token takes one EKS cluster name: "token <cluster>" (or --cluster <cluster>), not several.'
+    );
+  }
+  const cluster = flag ?? positionals[0];
+  if (!cluster) {
+    throw new ConfigurationError(
+      'token needs the EKS cluster name: "token <cluster> [--region us-east-1]".'
+    );
+  }
+  const region = text(values, "region") ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (!region) {
+    throw new ConfigurationError(
+      "token needs a region: give --region, or set AWS_REGION (the cluster\u2019s region)."
+    );
+  }
+  try {
+    io.out(await execCredential(["--cluster", cluster, "--region", region], process.env));
+  } catch (e5) {
+    if (e5 instanceof Error && /^not an EKS cluster name/.test(e5.message)) {
+      throw new ConfigurationError(`token: ${e5.message}; give the EKS cluster's name.`);
+    }
+    throw e5;
+  }
+  return EXIT.ok;
+}
+function durableTokenExec() {
+  return { command: process.execPath, args: [SELF, "token"] };
+}
+async function createClusterCommand(values, positionals, io, logger2, duration2) {
+  if (positionals.length !== 1) {
+    throw new ConfigurationError(
+      'create-cluster takes one eksctl ClusterConfig file, e.g. "create-cluster clusters/green.yaml".'
+    );
+  }
+  const timeoutMs = duration2("timeout", 45 * 6e4);
+  const pollMs = duration2("poll-interval", 15e3);
+  if (timeoutMs <= 0) throw new ConfigurationError("--timeout must be longer than 0s.");
+  if (pollMs < 100 || pollMs > 3e5) {
+    throw new ConfigurationError(`--poll-interval must be from 100ms to 5m, got ${pollMs} ms.`);
+  }
+  if (pollMs >= timeoutMs)
+    throw new ConfigurationError("--poll-interval must be shorter than --timeout.");
+  const given = positionals[0];
+  const config = await readClusterConfig(
+    resolve2(io.cwd) === process.cwd() ? given : resolve2(io.cwd, given)
+  );
+  const kubeconfigPath = resolve2(
+    io.cwd,
+    text(values, "kubeconfig") ?? join10(tmpdir(), `kubeconfig-${config.name}`)
+  );
+  const dryRun = values["dry-run"] === true;
+  const json = values.json === true;
+  const eks = new import_client_eks5.EKSClient(clientOptions(config.region));
+  const iam = new import_client_iam3.IAMClient(clientOptions(config.region));
+  try {
+    let result;
+    try {
+      result = await createCluster2(
+        { config, dryRun, timeoutMs, pollMs, progressEveryMs: Math.max(pollMs * 4, 5e3) },
+        { clients: { eks, iam }, logger: logger2, clock: systemClock, signal: io.signal }
+      );
+    } catch (e5) {
+      if (e5 instanceof CreateClusterStoppedError) {
+        const report = {
+          cluster: config.name,
+          region: config.region,
+          result: "stopped",
+          message: e5.message,
+          plan: e5.plan,
+          steps: e5.steps,
+          states: e5.states
+        };
+        if (json) io.out(JSON.stringify(report, null, 2));
+        else {
+          io.out(
+            [
+              `create-cluster ${config.name}: stopped. ${e5.message}`,
+              "What exists now:",
+              ...e5.states.map(
+                (s2) => `  ${s2.resource} ${s2.name}: ${s2.state}${s2.issues?.length ? ` (${s2.issues.join("; ")})` : ""}`
+              )
+            ].join("\n")
+          );
+        }
+        return io.signal.aborted ? EXIT.interrupted : EXIT.failed;
+      }
+      if (e5 instanceof DriftError && json) {
+        io.out(
+          JSON.stringify(
+            { cluster: config.name, region: config.region, result: "drift", plan: e5.plan },
+            null,
+            2
+          )
+        );
+      }
+      throw e5;
+    }
+    let kubeconfig;
+    const c5 = result.cluster;
+    if (!dryRun && c5 && c5.status === "ACTIVE" && c5.endpoint !== "") {
+      await mkdir2(dirname3(kubeconfigPath), { recursive: true });
+      await writeFile3(
+        kubeconfigPath,
+        buildKubeconfig({
+          clusterName: config.name,
+          region: config.region,
+          endpoint: c5.endpoint,
+          certificateAuthorityData: c5.certificateAuthorityData,
+          exec: durableTokenExec()
+        }),
+        { mode: 384 }
+      );
+      kubeconfig = kubeconfigPath;
+      logger2.info(`Kubeconfig written to ${kubeconfigPath} (its user runs: ${SELF} token).`);
+    }
+    if (json) {
+      io.out(
+        JSON.stringify(
+          {
+            cluster: config.name,
+            region: config.region,
+            result: dryRun ? "planned" : result.changed ? "changed" : "unchanged",
+            dryRun,
+            changed: result.changed,
+            plan: result.plan,
+            steps: result.steps,
+            ...c5 ? { outputs: c5 } : {},
+            ...kubeconfig ? { kubeconfig } : {}
+          },
+          null,
+          2
+        )
+      );
+    } else io.out(createClusterText(config.name, result, kubeconfig));
+    return EXIT.ok;
+  } finally {
+    eks.destroy();
+    iam.destroy();
+  }
+}
+function createClusterText(name, r5, kubeconfig) {
+  const took = formatDuration(
+    Math.round((r5.endedAt.getTime() - r5.startedAt.getTime()) / 1e3) * 1e3
+  );
+  const head = r5.dryRun ? `create-cluster ${name}: plan (dry run, nothing changed)` : r5.changed ? `create-cluster ${name}: done in ${took}` : r5.steps.length > 0 ? `create-cluster ${name}: nothing to change; waited for what a previous run left in progress` : `create-cluster ${name}: already as configured (nothing changed)`;
+  return [
+    head,
+    ...r5.plan.map((p3) => `  ${p3.action}: ${p3.resource} ${p3.name}: ${p3.why}`),
+    ...r5.steps.map(
+      (s2) => `  done: ${s2.what} (${formatDuration(Math.max(0, Math.round((s2.endedAt.getTime() - s2.startedAt.getTime()) / 1e3)) * 1e3)})`
+    ),
+    ...r5.cluster ? [`  ${r5.cluster.arn}: ${r5.cluster.status}, ${r5.cluster.endpoint}`] : [],
+    ...kubeconfig ? [`  kubeconfig: ${kubeconfig}`] : []
+  ].join("\n");
+}
+async function syncRequest(values, positionals, cwd) {
+  const kubeconfig = text(values, "kubeconfig");
+  if (positionals.length > 1) {
+    throw new ConfigurationError(
+      `sync takes one EKS cluster name, got ${positionals.length}: ${positionals.join(" ")}.`
+    );
+  }
+  const clusterName = positionals[0];
+  if (clusterName === void 0 === (kubeconfig === void 0)) {
+    throw new ConfigurationError(
+      'sync needs the cluster: an EKS cluster name ("sync prod-green \u2026") or --kubeconfig <path>, exactly one of them.'
+    );
+  }
+  const helmfile = text(values, "helmfile");
+  const chart = text(values, "chart");
+  const manifests = text(values, "manifests");
+  const modeText = text(values, "mode") ?? "apply";
+  if (modeText !== "apply" && modeText !== "diff") {
+    throw new ConfigurationError(`--mode must be apply or diff, got "${modeText}".`);
+  }
+  const sources = [helmfile && "--helmfile", chart && "--chart", manifests && "--manifests"].filter(
+    (s2) => !!s2
+  );
+  if (sources.length !== 1) {
+    throw new ConfigurationError(
+      sources.length === 0 ? "Say what to deploy: --helmfile <file>, --chart <chart> with --release and --namespace (helm), or --manifests <dir> (kubectl)." : `Give one of ${sources.join(" and ")}, not several: each sync runs one tool.`
+    );
+  }
+  const notFor = (tool, names2) => {
+    const given = names2.filter((n3) => values[n3] !== void 0 && list2(values, n3).length > 0);
+    if (given.length > 0) {
+      throw new ConfigurationError(
+        `${given.map((g5) => `--${g5}`).join(", ")} does not apply to ${tool}; remove it.`
+      );
+    }
+  };
+  const abs = (p3) => resolve2(cwd, p3);
+  let source;
+  if (helmfile) {
+    notFor("helmfile", ["release", "namespace", "values"]);
+    const environment = text(values, "environment");
+    source = {
+      tool: "helmfile",
+      file: abs(helmfile),
+      selectors: list2(values, "selector"),
+      ...environment ? { environment } : {}
+    };
+  } else if (chart) {
+    notFor("helm", ["environment", "selector"]);
+    const release3 = text(values, "release");
+    const namespace = text(values, "namespace");
+    if (!release3 || !namespace) {
+      throw new ConfigurationError(
+        `--chart needs ${[!release3 && "--release", !namespace && "--namespace"].filter(Boolean).join(" and ")} too.`
+      );
+    }
+    source = {
+      tool: "helm",
+      chart: existsSync(abs(chart)) ? abs(chart) : chart,
+      release: release3,
+      namespace,
+      valuesFiles: list2(values, "values").map(abs)
+    };
+  } else {
+    notFor("kubectl manifests", ["release", "namespace", "values", "environment", "selector"]);
+    source = { tool: "kubectl", manifests: abs(manifests) };
+  }
+  const rolloutPath = text(values, "rollout-file");
+  const as = text(values, "as");
+  let rollout;
+  if (rolloutPath) {
+    if (!as) {
+      throw new ConfigurationError(
+        "--as is required with --rollout-file: the name of this cluster in the file (e.g. --as green)."
+      );
+    }
+    const file = await readRolloutFile(abs(rolloutPath));
+    if (!file.clusters.some((c5) => c5.name === as)) {
+      throw new ConfigurationError(
+        `--as is "${as}", which is not a cluster of ${rolloutPath}; its clusters are ${file.clusters.map((c5) => c5.name).join(", ")}.`
+      );
+    }
+    rollout = { file, as };
+  } else if (as) {
+    throw new ConfigurationError("--as needs --rollout-file (the file that names the cluster).");
+  }
+  const region = text(values, "region") ?? rollout?.file.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  let cluster;
+  if (clusterName) {
+    if (!region) {
+      throw new ConfigurationError(
+        "sync <cluster> needs a region: --region, a --rollout-file, or AWS_REGION."
+      );
+    }
+    cluster = { kind: "eks", name: clusterName, region };
+  } else cluster = { kind: "kubeconfig", path: abs(kubeconfig) };
+  return {
+    cluster,
+    region: region ?? "us-east-1",
+    source,
+    mode: modeText,
+    ...rollout ? { rollout } : {}
+  };
+}
+async function syncCommand(values, positionals, io, logger2, duration2) {
+  const timeoutMs = duration2("timeout", 6e5);
+  if (timeoutMs <= 0) throw new ConfigurationError("--timeout must be more than 0s.");
+  const req = await syncRequest(values, positionals, io.cwd);
+  const workDir = await mkdtemp(join10(tmpdir(), "ecc-sync-"));
+  const env2 = Object.fromEntries(
+    Object.entries(process.env).filter((e5) => e5[1] !== void 0)
+  );
+  const eks = makeEksClient(req.region);
+  const elbv2 = makeElbv2Client(req.rollout?.file.region ?? req.region);
+  try {
+    const result = await syncApps(
+      {
+        cluster: req.cluster,
+        source: req.source,
+        mode: req.mode,
+        ...req.rollout ? { rollout: req.rollout } : {},
+        timeoutMs,
+        workDir,
+        helpers: {
+          node: process.execPath,
+          tokenMinter: helper("eks-token.js"),
+          postRenderer: helper("post-render.js")
+        }
+      },
+      {
+        tools: (toolEnv) => execToolRunner({ env: toolEnv, signal: io.signal, logStream: process.stderr }),
+        env: env2,
+        eks: () => eks,
+        elbv2: () => elbv2,
+        logger: logger2,
+        clock: systemClock,
+        signal: io.signal
+      }
+    );
+    if (values.json === true) io.out(JSON.stringify(syncReport(result), null, 2));
+    else io.out(syncText(result, req.rollout?.as));
+    if (req.mode === "diff") logger2.info(`The full diff: ${result.diffPath}`);
+    return EXIT.ok;
+  } finally {
+    eks.destroy();
+    elbv2.destroy();
+    await rm2(join10(workDir, "kubeconfig"), { force: true });
+  }
+}
+function syncReport(r5) {
+  return {
+    mode: r5.mode,
+    tool: r5.tool,
+    owner: r5.owner ?? null,
+    changed: r5.changed,
+    diff: r5.diffPath,
+    units: r5.units,
+    resources: r5.resources,
+    stopped: r5.stopped,
+    ...r5.binding ? {
+      binding: {
+        namespace: r5.binding.namespace,
+        name: r5.binding.name,
+        targetGroupArn: r5.binding.targetGroupArn,
+        serviceName: r5.binding.serviceName,
+        servicePort: r5.binding.servicePort,
+        applied: r5.binding.applied,
+        minHealthy: r5.binding.minHealthy,
+        ...r5.binding.targets ? {
+          healthyHere: r5.binding.targets.healthyHere,
+          targets: r5.binding.targets.targets
+        } : {}
+      }
+    } : {},
+    timings: { toolMs: r5.toolMs, waitMs: r5.waitMs, bindMs: r5.bindMs }
+  };
+}
+function syncText(r5, as) {
+  const owner = r5.owner === void 0 ? "no rollout file: singletons applied as written" : r5.owner ? "this cluster owns the singletons" : "not the owner: singletons rendered stopped";
+  const lines = [
+    `sync${r5.mode === "diff" ? " (diff)" : ""} with ${r5.tool}${as ? ` on ${as}` : ""}: ${r5.changed ? r5.mode === "diff" ? "would change" : "changed" : "nothing to change"}; ${owner}.`
+  ];
+  for (const u of r5.units) {
+    lines.push(
+      `  ${u.namespace ? `${u.namespace}/` : ""}${u.name}: ${u.changed === void 0 ? "change unknown" : u.changed ? "changed" : "unchanged"}${u.revision ? `, revision ${u.revision.before ?? "\u2013"} \u2192 ${u.revision.after ?? "\u2013"}` : ""}`
+    );
+    for (const w of u.workloads) lines.push(`    ${w.kind} ${w.name}: ${w.summary}`);
+  }
+  for (const o3 of r5.stopped) lines.push(`  stopped: ${o3.kind} ${o3.namespace}/${o3.name} (${o3.set})`);
+  if (r5.binding) {
+    lines.push(
+      r5.binding.targets ? `  TargetGroupBinding ${r5.binding.namespace}/${r5.binding.name} \u2192 ${r5.binding.targetGroupArn}: ${r5.binding.targets.healthyHere} healthy target(s) from this cluster (need ${r5.binding.minHealthy})` : `  would bind Service ${r5.binding.namespace}/${r5.binding.serviceName} port ${r5.binding.servicePort} \u2192 ${r5.binding.targetGroupArn}`
+    );
+  }
+  return lines.join("\n");
 }
 
 // src/cli/local-repo.ts
 import { execFile } from "node:child_process";
-import { readFile as readFile3 } from "node:fs/promises";
-import { basename, resolve } from "node:path";
+import { readFile as readFile6 } from "node:fs/promises";
+import { basename as basename3, resolve as resolve3 } from "node:path";
 import { promisify } from "node:util";
 var run = promisify(execFile);
 var WORKTREE = "WORKTREE";
 var LocalRepo = class {
-  constructor(root5, files) {
+  constructor(root5, files, virtual = {}) {
     this.root = root5;
     this.files = files;
-    this.repo = { owner: "local", repo: basename(resolve(root5)) };
+    this.virtual = virtual;
+    this.repo = { owner: "local", repo: basename3(resolve3(root5)) };
   }
   root;
   files;
+  virtual;
   repo;
   /** The PRs the commands would have opened, in order. */
   proposed = [];
   /** The comments and deployments they would have posted (for --json). */
   posted = [];
   async changedFiles(_base, head) {
-    if (head !== WORKTREE) throw new Error(`LocalRepo compares a commit with the worktree only`);
+    if (head !== WORKTREE && !(head in this.virtual))
+      throw new Error(`LocalRepo compares a commit with the worktree only`);
     return [...this.files];
   }
   async listFiles(ref) {
@@ -57342,17 +72312,19 @@ var LocalRepo = class {
     });
     return stdout.split("\n").filter(Boolean);
   }
-  async fileAt(path, ref) {
+  async fileAt(path4, ref) {
+    const virtual = this.virtual[ref];
+    if (virtual) return virtual[path4];
     if (ref === WORKTREE) {
       try {
-        return await readFile3(resolve(this.root, path), "utf8");
+        return await readFile6(resolve3(this.root, path4), "utf8");
       } catch (e5) {
         if (e5.code === "ENOENT") return void 0;
         throw e5;
       }
     }
     try {
-      const { stdout } = await run("git", ["show", `${ref}:${path}`], {
+      const { stdout } = await run("git", ["show", `${ref}:${path4}`], {
         cwd: this.root,
         maxBuffer: 16 * 1024 * 1024
       });
@@ -57364,7 +72336,7 @@ var LocalRepo = class {
       )) {
         return void 0;
       }
-      throw new Error(`git show ${ref}:${path} failed: ${stderr.trim() || String(e5)}`, {
+      throw new Error(`git show ${ref}:${path4} failed: ${stderr.trim() || String(e5)}`, {
         cause: e5
       });
     }
@@ -57396,23 +72368,39 @@ var LocalRepo = class {
 
 // src/cli/status.ts
 var import_client_cloudwatch3 = __toESM(require_dist_cjs17(), 1);
-import { readdir } from "node:fs/promises";
-import { join as join5, relative } from "node:path";
+import { readdir as readdir3 } from "node:fs/promises";
+import { join as join11, relative as relative2 } from "node:path";
 
 // src/cli/text.ts
+function singletonView(s2) {
+  const base = { kind: s2.kind, namespace: s2.namespace, name: s2.name, live: s2.live };
+  const mark = s2.mark ? { handoffTo: s2.mark.to } : {};
+  if (s2.kind === "CronJob") {
+    const last = lastSlot(s2);
+    return {
+      ...base,
+      suspend: s2.suspend === true,
+      ...s2.schedule ? { schedule: s2.schedule } : {},
+      ...last ? { lastSchedule: last } : {},
+      runningJobs: activeJobs(s2).length,
+      ...mark
+    };
+  }
+  return { ...base, replicas: s2.replicas ?? 1, pods: s2.pods, ...mark };
+}
 function planText(p3) {
   const lines = [`${p3.path}${p3.name ? ` (${p3.name})` : ""}: ${p3.status}`];
   const order = p3.head?.clusters.map((c5) => c5.name);
-  const show = (w) => w ? formatClusterWeights(w, order) : "\u2014";
+  const show2 = (w) => w ? formatClusterWeights(w, order) : "\u2014";
   if (p3.desired) {
     lines.push(
-      `  desired: ${show(p3.desired)}${p3.newFile ? " (new file)" : `   committed: ${show(p3.baseWeights)}`}`
+      `  desired: ${show2(p3.desired)}${p3.newFile ? " (new file)" : `   committed: ${show2(p3.baseWeights)}`}`
     );
   }
   const drifted = new Set(p3.drift.map((d5) => d5.ref.arn));
   for (const r5 of p3.live) {
     lines.push(
-      `  ${shortName(r5.ref.arn)}: live ${show(r5.weights)}${drifted.has(r5.ref.arn) ? "  DRIFT" : ""}`
+      `  ${shortName(r5.ref.arn)}: live ${show2(r5.weights)}${drifted.has(r5.ref.arn) ? "  DRIFT" : ""}`
     );
   }
   if (p3.step) lines.push(`  step: ${p3.step.allowed ? "ok" : "REFUSED"}: ${p3.step.message}`);
@@ -57446,31 +72434,32 @@ ${outcome.error}`;
       )
     ].join("\n");
   }
-  const show = (w) => formatClusterWeights(w, outcome.order);
+  const show2 = (w) => formatClusterWeights(w, outcome.order);
   return [
-    `${outcome.path}: every route to ${show(outcome.desired)} (${outcome.result})`,
+    `${outcome.path}: every route to ${show2(outcome.desired)} (${outcome.result})`,
     ...outcome.routes.map(
-      (r5) => `  ${shortName(r5.ref.arn)}: was ${show(r5.was)}, now ${show(r5.now)}${r5.status === "written" ? " (written, confirmed)" : " (already there)"}`
+      (r5) => `  ${shortName(r5.ref.arn)}: was ${show2(r5.was)}, now ${show2(r5.now)}${r5.status === "written" ? " (written, confirmed)" : " (already there)"}`
     )
   ].join("\n");
 }
 function statusText(files) {
   return files.map((f5) => {
-    if (f5.problem) return `${f5.path}: ${f5.problem}`;
-    const show = (w) => w ? formatClusterWeights(w, f5.order) : "\u2014";
+    if (f5.problem) return [`${f5.path}: ${f5.problem}`, ...singletonLines(f5)].join("\n");
+    const show2 = (w) => w ? formatClusterWeights(w, f5.order) : "\u2014";
     const lines = [
-      `${f5.path} (${f5.name}, ${f5.region}): file ${show(f5.desired)}, canary ${f5.canary}, owner ${f5.owner}`
+      `${f5.path} (${f5.name}, ${f5.region}): file ${show2(f5.desired)}, canary ${f5.canary}, owner ${f5.owner}`
     ];
-    if (f5.uncommitted) lines.push(`  uncommitted: the last commit says ${show(f5.uncommitted)}`);
+    if (f5.uncommitted) lines.push(`  uncommitted: the last commit says ${show2(f5.uncommitted)}`);
     for (const r5 of f5.routes) {
       lines.push(
-        `  ${shortName(r5.arn)}: live ${show(r5.weights)}${r5.drift ? "  DRIFT (differs from the file)" : ""}`
+        `  ${shortName(r5.arn)}: live ${show2(r5.weights)}${r5.drift ? "  DRIFT (differs from the file)" : ""}`
       );
     }
     for (const h5 of f5.health)
       lines.push(
         `  ${h5.cluster}: ${h5.shown}${h5.ok ? "" : `  (fewer than ${h5.required} healthy)`}`
       );
+    lines.push(...singletonLines(f5));
     if (f5.traffic) {
       for (const [cluster, t] of Object.entries(f5.traffic)) {
         const rate = t.errorRate === void 0 ? "no requests" : `${(t.errorRate * 100).toFixed(2)}% 5xx`;
@@ -57479,6 +72468,29 @@ function statusText(files) {
     }
     return lines.join("\n");
   }).join("\n\n");
+}
+function singletonLines(f5) {
+  const lines = [];
+  for (const c5 of f5.singletons ?? []) {
+    if (c5.error !== void 0) {
+      lines.push(`  singletons on ${c5.cluster}: UNREACHABLE (${c5.error})`);
+      continue;
+    }
+    const objects = c5.objects ?? [];
+    if (objects.length === 0) {
+      lines.push(`  singletons on ${c5.cluster}: none`);
+      continue;
+    }
+    lines.push(`  singletons on ${c5.cluster}${c5.cluster === f5.owner ? " (the owner)" : ""}:`);
+    for (const o3 of objects) {
+      const state2 = o3.kind === "CronJob" ? `${o3.suspend ? "suspended" : "active"}${o3.schedule ? `, schedule "${o3.schedule}"` : ""}, last schedule ${o3.lastSchedule ?? "never"}, ${o3.runningJobs ?? 0} running Job(s)` : `replicas ${o3.replicas}, ${o3.pods} pod(s)`;
+      const wrong = f5.owner !== void 0 && o3.live && c5.cluster !== f5.owner;
+      lines.push(
+        `    ${o3.kind} ${o3.namespace}/${o3.name}: ${state2}${o3.handoffTo ? `; a handoff to ${o3.handoffTo} was left in flight` : ""}${wrong ? "  ACTIVE OFF THE OWNER" : ""}`
+      );
+    }
+  }
+  return lines;
 }
 
 // src/cli/status.ts
@@ -57494,8 +72506,8 @@ async function expandFiles(cwd, patterns) {
       )
     );
     for (const root5 of roots) {
-      for (const file of await walk(join5(cwd, root5))) {
-        const rel = relative(cwd, file);
+      for (const file of await walk(join11(cwd, root5))) {
+        const rel = relative2(cwd, file);
         if (filter.matches(rel)) found.add(rel);
       }
     }
@@ -57505,29 +72517,29 @@ async function expandFiles(cwd, patterns) {
 async function walk(dir) {
   let entries;
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    entries = await readdir3(dir, { withFileTypes: true });
   } catch {
     return [];
   }
   const out = [];
   for (const e5 of entries) {
     if (e5.name === "node_modules" || e5.name.startsWith(".")) continue;
-    const path = join5(dir, e5.name);
-    if (e5.isDirectory()) out.push(...await walk(path));
-    else out.push(path);
+    const path4 = join11(dir, e5.name);
+    if (e5.isDirectory()) out.push(...await walk(path4));
+    else out.push(path4);
   }
   return out;
 }
 async function readStatus(patterns, ctx) {
   const files = await expandFiles(ctx.cwd, patterns);
   const repo = new LocalRepo(ctx.cwd, files);
-  return Promise.all(files.map((path) => fileStatus(path, repo, ctx.deps)));
+  return Promise.all(files.map((path4) => fileStatus(path4, repo, ctx.deps)));
 }
-async function fileStatus(path, repo, deps) {
-  const status = { path, order: [], routes: [], health: [] };
-  const text = await repo.fileAt(path, WORKTREE);
-  if (text === void 0) return { ...status, problem: "no such file" };
-  const parsed = tryParse(text, path);
+async function fileStatus(path4, repo, deps) {
+  const status = { path: path4, order: [], routes: [], health: [] };
+  const text2 = await repo.fileAt(path4, WORKTREE);
+  if (text2 === void 0) return { ...status, problem: "no such file" };
+  const parsed = tryParse(text2, path4);
   if ("error" in parsed) return { ...status, problem: parsed.error.message };
   const file = parsed.file;
   Object.assign(status, {
@@ -57538,16 +72550,22 @@ async function fileStatus(path, repo, deps) {
     owner: file.owner,
     canary: file.canary
   });
-  const committed = await repo.fileAt(path, "HEAD");
-  const before = committed === void 0 ? void 0 : tryParse(committed, path);
+  const committed = await repo.fileAt(path4, "HEAD");
+  const before = committed === void 0 ? void 0 : tryParse(committed, path4);
   if (before && "file" in before && !sameClusterWeights(before.file.weights, file.weights)) {
     status.uncommitted = before.file.weights;
   }
+  const singletons = readClusterSingletons(file, deps).then(
+    (all) => all.map(
+      (c5) => "error" in c5 ? { cluster: c5.cluster, error: c5.error } : { cluster: c5.cluster, objects: c5.objects.map(singletonView) }
+    )
+  );
   try {
     const [live, health] = await Promise.all([
       readLive(deps, file),
       precheckTargetHealth(deps, file, status.order, requiredHealthy(file))
     ]);
+    status.singletons = await singletons;
     if ("problem" in live) return { ...status, problem: live.problem };
     status.routes = live.routes.map((r5) => ({
       arn: r5.ref.arn,
@@ -57557,6 +72575,7 @@ async function fileStatus(path, repo, deps) {
     status.health = health;
   } catch (e5) {
     status.problem = `Could not read AWS: ${errorMessage(e5)}`;
+    status.singletons = await singletons;
   }
   return status;
 }
@@ -57614,8 +72633,8 @@ async function watchStatus(patterns, options) {
     const files = await expandFiles(io.cwd, patterns);
     const repo = new LocalRepo(io.cwd, files);
     for (const s2 of status.filter((x) => !x.problem)) {
-      const text = await repo.fileAt(s2.path, WORKTREE);
-      const parsed = text === void 0 ? void 0 : tryParse(text, s2.path);
+      const text2 = await repo.fileAt(s2.path, WORKTREE);
+      const parsed = text2 === void 0 ? void 0 : tryParse(text2, s2.path);
       if (!parsed || !("file" in parsed)) continue;
       try {
         s2.traffic = await readTraffic(parsed.file, deps, options.windowMs);
@@ -57638,7 +72657,6 @@ ${statusText(status)}`);
 }
 
 // src/cli/main.ts
-var EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, interrupted: 130 };
 var OPTION_NAMES = {
   file: "the file",
   to: "--to",
@@ -57695,7 +72713,8 @@ var COMMANDS = {
   Every route to the given weights at once (no step rule, no compare-and-swap). Refuses a
   cluster without a healthy target unless --force. Then the file must say the new weights:
   the change is printed, or written with --write. --owner instead hands the CronJobs and
-  singletons over to that cluster now (the handoff, no step rule); then the file must say it.`,
+  singletons over to that cluster now, from whichever cluster runs them (the emergency
+  handoff: no gate); then the file must say it.`,
     options: {
       ...COMMON,
       to: { type: "string" },
@@ -57710,6 +72729,71 @@ var COMMANDS = {
   The next entry of steps for the file's canary, with its plan: printed, or written to the file
   with --write (then review, commit and apply).`,
     options: { ...COMMON, ...TIMING, write: { type: "boolean" } }
+  },
+  handoff: {
+    usage: `handoff <file> --owner <cluster> [--base HEAD] [--write] [--json]
+  The owner step, as apply runs a merged owner change: the file at --base must name the owner
+  that runs the CronJobs and singletons now and nothing else may change; the gate reads both
+  clusters; then every CronJob and singleton moves, and a failure or Ctrl-C hands them back.
+  Then the file must say the new owner: the change is printed, or written with --write.`,
+    options: {
+      ...COMMON,
+      owner: { type: "string" },
+      base: { type: "string" },
+      write: { type: "boolean" }
+    }
+  },
+  "create-cluster": {
+    usage: `create-cluster <config> [--dry-run] [--timeout 45m] [--poll-interval 15s] [--kubeconfig path] [--json]
+  An EKS cluster from an eksctl ClusterConfig, as the create-cluster action makes it: plan,
+  refuse drift, create in eksctl's order and wait, with a progress line while waiting; a second
+  run changes nothing. --dry-run prints the plan only. Writes a kubeconfig (default
+  $TMPDIR/kubeconfig-<name>) whose user runs this CLI's token command. Ctrl-C stops the waits
+  and says exactly what exists; run again to continue.`,
+    options: {
+      ...COMMON,
+      "dry-run": { type: "boolean" },
+      timeout: { type: "string" },
+      "poll-interval": { type: "string" },
+      kubeconfig: { type: "string" }
+    }
+  },
+  sync: {
+    usage: `sync (<cluster> [--region r] | --kubeconfig path) (--helmfile f [--environment e] [--selector s\u2026] | --chart c --release r --namespace n [--values f\u2026] | --manifests dir) [--rollout-file f --as name] [--mode apply|diff] [--timeout 10m] [--json]
+  Apps onto one cluster with helmfile, helm or kubectl, as the sync-apps action does: waits for
+  the workloads, binds the cluster's target group from --rollout-file (a TargetGroupBinding),
+  and off the owner renders CronJobs suspended and singletons at 0 replicas. --mode diff
+  changes nothing and says what would change. Needs kubectl, helm (with helm-diff) or helmfile
+  on PATH.`,
+    options: {
+      ...COMMON,
+      region: { type: "string" },
+      kubeconfig: { type: "string" },
+      helmfile: { type: "string" },
+      environment: { type: "string" },
+      selector: { type: "string", multiple: true },
+      chart: { type: "string" },
+      release: { type: "string" },
+      namespace: { type: "string" },
+      values: { type: "string", multiple: true },
+      manifests: { type: "string" },
+      "rollout-file": { type: "string" },
+      as: { type: "string" },
+      mode: { type: "string" },
+      timeout: { type: "string" }
+    }
+  },
+  token: {
+    usage: `token <cluster> [--region r]
+  The kubeconfig exec credential plugin: prints an ExecCredential
+  (client.authentication.k8s.io/v1beta1) holding a fresh EKS token for the cluster, from the
+  SDK's credentials. In a kubeconfig: command: node, args: [<clone>/dist/cli/index.js, token,
+  --cluster, <cluster>, --region, <region>].`,
+    options: {
+      help: { type: "boolean", short: "h" },
+      cluster: { type: "string" },
+      region: { type: "string" }
+    }
   }
 };
 function help() {
@@ -57718,8 +72802,10 @@ function help() {
     "",
     ...Object.values(COMMANDS).map((c5) => c5.usage),
     "",
-    "Exit codes: 0 done, 1 the step failed (restored or not: the output says), 2 bad usage or",
-    "an invalid file, 3 refused by the gate (nothing changed), 130 interrupted (after restoring)."
+    "Exit codes: 0 done, 1 the step failed (restored or not: the output says; create-cluster",
+    "stopped, sync failed), 2 bad usage or an invalid file, 3 refused by the gate (nothing",
+    "changed), 130 interrupted (after restoring, or saying what state was left).",
+    "AWS credentials and region: the SDK standard chain (AWS_PROFILE, AWS_ACCESS_KEY_ID\u2026)."
   ].join("\n");
 }
 async function main(argv, io) {
@@ -57737,7 +72823,7 @@ async function main(argv, io) {
   }
   let parsed;
   try {
-    parsed = parseArgs({
+    parsed = parseArgs2({
       args: rest,
       options: spec.options,
       allowPositionals: true,
@@ -57755,10 +72841,17 @@ usage: eks-cluster-canary ${spec.usage}`);
   }
   const logger2 = terminalLogger(io, values.verbose === true);
   try {
+    const byName = (name, fallback2) => duration(values, name, fallback2);
+    if (command5 === "token") return await tokenCommand(values, positionals, io);
+    if (command5 === "create-cluster")
+      return await createClusterCommand(values, positionals, io, logger2, byName);
+    if (command5 === "sync") return await syncCommand(values, positionals, io, logger2, byName);
     return await runCommand(command5, values, positionals, io, logger2);
   } catch (e5) {
-    if (io.signal.aborted && !(e5 instanceof ExplainedError)) {
-      io.err(`Interrupted (${errorMessage(io.signal.reason)}).`);
+    if (io.signal.aborted) {
+      io.err(
+        e5 instanceof ExplainedError ? e5.message : `Interrupted (${errorMessage(io.signal.reason)}).`
+      );
       return EXIT.interrupted;
     }
     if (e5 instanceof ConfigurationError) {
@@ -57826,13 +72919,13 @@ async function runCommand(command5, values, files, io, logger2) {
       case "plan": {
         needFiles(files, command5);
         const plans = [];
-        for (const path of files) {
+        for (const path4 of files) {
           plans.push(
             await planFile(
               {
-                path,
-                baseText: await repo.fileAt(path, base),
-                headText: await repo.fileAt(path, WORKTREE),
+                path: path4,
+                baseText: await repo.fileAt(path4, base),
+                headText: await repo.fileAt(path4, WORKTREE),
                 force: values.force === true,
                 baseLabel: `in ${base}`,
                 cloudWatchPeriodMs: settings2.cloudWatchPeriodMs,
@@ -57898,6 +72991,10 @@ async function runCommand(command5, values, files, io, logger2) {
         io.out(json ? JSON.stringify(outcome.report, null, 2) : rollbackText(outcome));
         return io.signal.aborted ? EXIT.interrupted : outcome.error !== void 0 ? EXIT.failed : EXIT.ok;
       }
+      case "handoff": {
+        if (files.length !== 1) throw new ConfigurationError("handoff takes one rollout file.");
+        return await handoffCommand(files[0], base, values, settings2, deps, io);
+      }
       case "advance": {
         if (files.length !== 1) throw new ConfigurationError("advance takes one rollout file.");
         const outcome = await runAdvance(local, files[0], settings2, deps);
@@ -57911,11 +73008,71 @@ async function runCommand(command5, values, files, io, logger2) {
     clients.destroy();
   }
 }
+var HANDOFF_REF = "HANDOFF";
+async function handoffCommand(path4, base, values, settings2, deps, io) {
+  const owner = values.owner;
+  if (typeof owner !== "string") {
+    throw new ConfigurationError(
+      "handoff needs --owner <cluster>: the cluster that is to run the CronJobs and singletons."
+    );
+  }
+  const repo = new LocalRepo(io.cwd, [path4]);
+  const disk = await repo.fileAt(path4, WORKTREE);
+  if (disk === void 0) throw new ConfigurationError(`${path4} does not exist.`);
+  const parsed = tryParse(disk, path4);
+  if ("error" in parsed) throw parsed.error;
+  const clusters = parsed.file.clusters.map((c5) => c5.name);
+  if (!clusters.includes(owner)) {
+    throw new ConfigurationError(
+      `--owner is "${owner}", which is not a cluster of ${path4} (${clusters.join(", ")}).`
+    );
+  }
+  const baseText = await repo.fileAt(path4, base);
+  const committed = baseText === void 0 ? void 0 : tryParse(baseText, path4);
+  if (!committed || !("file" in committed)) {
+    throw new ConfigurationError(
+      `${path4} has no valid version at ${base}, so there is no owner to hand over from. Commit the file first, or use "rollback ${path4} --owner ${owner}" (no gate).`
+    );
+  }
+  if (committed.file.owner === owner) {
+    io.err(
+      `${path4} at ${base} already says owner: ${owner}, so there is no owner step to run. If CronJobs or singletons still run on another cluster, "rollback ${path4} --owner ${owner}" hands them over without the gate. Nothing was changed.`
+    );
+    return EXIT.refused;
+  }
+  const head = setOwner(disk, path4, owner);
+  const handoffRepo = new LocalRepo(io.cwd, [path4], { [HANDOFF_REF]: { [path4]: head } });
+  const outcome = await runApply(
+    { kind: "push", before: base, after: HANDOFF_REF, branch: WORKTREE, defaultBranch: WORKTREE },
+    {
+      filter: pathFilter([path4], "files"),
+      settings: settings2,
+      autoAdvance: false,
+      force: false,
+      baseLabel: `in ${base}`
+    },
+    { ...deps, github: handoffRepo }
+  );
+  const file = outcome.files[0];
+  if (file?.status === "applied" && parsed.file.owner !== owner) {
+    handoffRepo.proposed.push({
+      title: `${parsed.file.name}: owner ${committed.file.owner} \u2192 ${owner} (handed over)`,
+      body: "",
+      files: [{ path: path4, content: head }]
+    });
+  }
+  await proposed(handoffRepo, values, io);
+  io.out(values.json === true ? JSON.stringify(outcome.report, null, 2) : applyText(outcome));
+  if (io.signal.aborted) return EXIT.interrupted;
+  if (file?.status === "refused" && !file.problems) return EXIT.refused;
+  if (file?.problems) return EXIT.usage;
+  return outcome.failure ? EXIT.failed : EXIT.ok;
+}
 async function proposed(repo, values, io) {
   for (const change of repo.proposed) {
     for (const file of change.files) {
       if (values.write === true) {
-        await writeFile(resolve2(io.cwd, file.path), file.content);
+        await writeFile4(resolve4(io.cwd, file.path), file.content);
         io.err(`Wrote ${file.path}: ${change.title}. Review and commit it.`);
       } else {
         io.err(
@@ -57934,12 +73091,12 @@ function needFiles(files, command5) {
     );
 }
 function duration(values, name, fallback2) {
-  const text = values[name];
-  if (typeof text !== "string") return fallback2;
-  const ms = parseDuration(text);
+  const text2 = values[name];
+  if (typeof text2 !== "string") return fallback2;
+  const ms = parseDuration(text2);
   if (ms === void 0) {
     throw new ConfigurationError(
-      `--${name} must be a duration such as 0s, 30s, 1m or 1m30s, got "${text}".`
+      `--${name} must be a duration such as 0s, 30s, 1m or 1m30s, got "${text2}".`
     );
   }
   return ms;
@@ -57961,21 +73118,25 @@ function terminalLogger(io, verbose) {
 
 // src/cli/index.ts
 var cancel = new AbortController();
+var onCancel = {
+  "create-cluster": "stopping the waits and reporting what exists.",
+  sync: "stopping the tool and everything it started (its process group).",
+  handoff: "handing the CronJobs and singletons back to the old owner first."
+};
 var onSignal = (signal) => {
   if (cancel.signal.aborted) return;
-  process.stderr.write(
-    `
-Received ${signal}: stopping; weights changed by this run are restored first.
-`
-  );
+  const doing = onCancel[process.argv[2] ?? ""] ?? "stopping; weights changed by this run are restored first.";
+  process.stderr.write(`
+Received ${signal}: ${doing}
+`);
   cancel.abort(new Error(`received ${signal}`));
 };
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
 process.exitCode = await main(process.argv.slice(2), {
-  out: (text) => process.stdout.write(`${text}
+  out: (text2) => process.stdout.write(`${text2}
 `),
-  err: (text) => process.stderr.write(`${text}
+  err: (text2) => process.stderr.write(`${text2}
 `),
   cwd: process.cwd(),
   signal: cancel.signal

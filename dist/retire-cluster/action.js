@@ -81342,7 +81342,7 @@ var RETIRE_HEADING = {
 };
 var RETIRE_ACTION = {
   delete: "delete",
-  wait: "wait (being deleted)",
+  wait: "wait",
   gone: "gone",
   unknown: "unknown"
 };
@@ -81767,6 +81767,7 @@ async function retireCluster(settings2, ctx) {
   let notes = [];
   let issuer;
   const held = {};
+  let changing = false;
   const closeApi = () => {
     held.api?.close();
     delete held.api;
@@ -81804,16 +81805,23 @@ ${refusals.map((r5) => `- ${r5}`).join("\n")}`,
       return { ...base, status: "retired", refusals, plan, notes, endedAt: ctx.clock.now() };
     }
     const run2 = new Retirer(settings2, served, ctx, signal, deadline, survey, steps, held.api);
+    changing = true;
     await ctx.logger.group(`Retiring ${as} (${spec.eks})`, () => run2.run());
     closeApi();
     return { ...base, status: "retired", refusals, plan, notes, endedAt: ctx.clock.now() };
   } catch (e5) {
     const stopped = signal.aborted;
-    if (!stopped && !(e5 instanceof StepFailedError)) throw e5;
+    if (!stopped && !changing) throw e5;
+    if (!stopped && !(e5 instanceof StepFailedError) && e5 instanceof Error && e5.stack) {
+      ctx.logger.debug(e5.stack);
+    }
     closeApi();
     const left = await readLeft(settings2, served, ctx, issuer);
     const still = left.filter((p3) => p3.action !== "gone");
-    const why = stopped ? `Stopped (${errorMessage(signal.reason)}).` : errorMessage(e5);
+    const why = stopped ? `Stopped (${errorMessage(signal.reason)}).` : e5 instanceof StepFailedError ? e5.message : `${e5 instanceof Error && "$metadata" in e5 ? `${e5.name}: ` : ""}${errorMessage(e5)}`.replace(
+      /\.?$/,
+      "."
+    );
     const done = steps.length > 0 ? ` Done: ${steps.map((s2) => s2.what).join("; ")}.` : "";
     const rest = still.length > 0 ? ` Still there: ${still.map((p3) => `${p3.resource} ${p3.name} (${p3.state})`).join("; ")}.` : " Nothing is left.";
     return {

@@ -71600,6 +71600,7 @@ function execToolRunner(options) {
           env: options.env,
           ignoreReturnCode: true,
           silent: runOptions.silent ?? false,
+          ...options.logStream ? { outStream: options.logStream, errStream: options.logStream } : {},
           ...runOptions.cwd ? { cwd: runOptions.cwd } : {},
           ...runOptions.input !== void 0 ? { input: Buffer.from(runOptions.input) } : {}
         });

@@ -33,12 +33,19 @@ export class LocalRepo implements GitHubApi {
     readonly root: string,
     /** The files the command was given: what "changed" between the last commit and the worktree. */
     private readonly files: readonly string[],
+    /**
+     * Versions that exist only in memory, by ref and path: the file as a command would have
+     * it (`handoff` applies the file on disk with a new owner). changedFiles compares a commit
+     * with one of these refs as with the worktree.
+     */
+    private readonly virtual: Readonly<Record<string, Readonly<Record<string, string>>>> = {},
   ) {
     this.repo = { owner: 'local', repo: basename(resolve(root)) };
   }
 
   async changedFiles(_base: string, head: string): Promise<string[]> {
-    if (head !== WORKTREE) throw new Error(`LocalRepo compares a commit with the worktree only`);
+    if (head !== WORKTREE && !(head in this.virtual))
+      throw new Error(`LocalRepo compares a commit with the worktree only`);
     return [...this.files];
   }
 
@@ -62,6 +69,8 @@ export class LocalRepo implements GitHubApi {
   }
 
   async fileAt(path: string, ref: string): Promise<string | undefined> {
+    const virtual = this.virtual[ref];
+    if (virtual) return virtual[path];
     if (ref === WORKTREE) {
       try {
         return await readFile(resolve(this.root, path), 'utf8');

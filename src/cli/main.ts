@@ -4,11 +4,12 @@
  * The rollout file on disk is what is applied; its last commit (or --base) is what the ALB must
  * have now. What the actions would put in a PR (a reconcile after a rollback, the next step) is
  * printed as the file change to commit, or written with --write. AWS credentials and region
- * come from the SDK's standard chain.
+ * come from the SDK's standard chain. The cluster commands (create-cluster, sync, token) are in
+ * cluster.ts; handoff is apply's owner step over the file on disk with the new owner.
  *
- * Exit codes: 0 done; 1 the step failed (rolled back, or not restored: the output says which);
- * 2 bad usage or an invalid file; 3 refused by the gate (nothing changed); 130 interrupted
- * (after restoring what the step had changed).
+ * Exit codes (exit.ts): 0 done; 1 the step failed (rolled back, or not restored: the output says
+ * which); 2 bad usage or an invalid file; 3 refused by the gate (nothing changed); 130
+ * interrupted (after restoring what the step had changed, or saying what was left).
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -25,12 +26,14 @@ import { runApply } from '../operations/apply.js';
 import type { OptionNames, RolloutDeps, RolloutSettings } from '../operations/context.js';
 import { planFile } from '../operations/plan.js';
 import { runRollback } from '../operations/rollback.js';
+import { setOwner } from '../rollout-file/edit.js';
+import { tryParse } from '../operations/live.js';
+import { createClusterCommand, syncCommand, tokenCommand } from './cluster.js';
+import { EXIT } from './exit.js';
 import type { CliIO } from './io.js';
 import { LocalRepo, WORKTREE } from './local-repo.js';
 import { readStatus, watchStatus } from './status.js';
 import { applyText, planText, rollbackText, statusText } from './text.js';
-
-export const EXIT = { ok: 0, failed: 1, usage: 2, refused: 3, interrupted: 130 } as const;
 
 const OPTION_NAMES: OptionNames = {
   file: 'the file',
@@ -91,7 +94,8 @@ const COMMANDS: Record<string, { usage: string; options: ParseArgsConfig['option
   Every route to the given weights at once (no step rule, no compare-and-swap). Refuses a
   cluster without a healthy target unless --force. Then the file must say the new weights:
   the change is printed, or written with --write. --owner instead hands the CronJobs and
-  singletons over to that cluster now (the handoff, no step rule); then the file must say it.`,
+  singletons over to that cluster now, from whichever cluster runs them (the emergency
+  handoff: no gate); then the file must say it.`,
     options: {
       ...COMMON,
       to: { type: 'string' },
@@ -107,6 +111,71 @@ const COMMANDS: Record<string, { usage: string; options: ParseArgsConfig['option
   with --write (then review, commit and apply).`,
     options: { ...COMMON, ...TIMING, write: { type: 'boolean' } },
   },
+  handoff: {
+    usage: `handoff <file> --owner <cluster> [--base HEAD] [--write] [--json]
+  The owner step, as apply runs a merged owner change: the file at --base must name the owner
+  that runs the CronJobs and singletons now and nothing else may change; the gate reads both
+  clusters; then every CronJob and singleton moves, and a failure or Ctrl-C hands them back.
+  Then the file must say the new owner: the change is printed, or written with --write.`,
+    options: {
+      ...COMMON,
+      owner: { type: 'string' },
+      base: { type: 'string' },
+      write: { type: 'boolean' },
+    },
+  },
+  'create-cluster': {
+    usage: `create-cluster <config> [--dry-run] [--timeout 45m] [--poll-interval 15s] [--kubeconfig path] [--json]
+  An EKS cluster from an eksctl ClusterConfig, as the create-cluster action makes it: plan,
+  refuse drift, create in eksctl's order and wait, with a progress line while waiting; a second
+  run changes nothing. --dry-run prints the plan only. Writes a kubeconfig (default
+  $TMPDIR/kubeconfig-<name>) whose user runs this CLI's token command. Ctrl-C stops the waits
+  and says exactly what exists; run again to continue.`,
+    options: {
+      ...COMMON,
+      'dry-run': { type: 'boolean' },
+      timeout: { type: 'string' },
+      'poll-interval': { type: 'string' },
+      kubeconfig: { type: 'string' },
+    },
+  },
+  sync: {
+    usage: `sync (<cluster> [--region r] | --kubeconfig path) (--helmfile f [--environment e] [--selector s…] | --chart c --release r --namespace n [--values f…] | --manifests dir) [--rollout-file f --as name] [--mode apply|diff] [--timeout 10m] [--json]
+  Apps onto one cluster with helmfile, helm or kubectl, as the sync-apps action does: waits for
+  the workloads, binds the cluster's target group from --rollout-file (a TargetGroupBinding),
+  and off the owner renders CronJobs suspended and singletons at 0 replicas. --mode diff
+  changes nothing and says what would change. Needs kubectl, helm (with helm-diff) or helmfile
+  on PATH.`,
+    options: {
+      ...COMMON,
+      region: { type: 'string' },
+      kubeconfig: { type: 'string' },
+      helmfile: { type: 'string' },
+      environment: { type: 'string' },
+      selector: { type: 'string', multiple: true },
+      chart: { type: 'string' },
+      release: { type: 'string' },
+      namespace: { type: 'string' },
+      values: { type: 'string', multiple: true },
+      manifests: { type: 'string' },
+      'rollout-file': { type: 'string' },
+      as: { type: 'string' },
+      mode: { type: 'string' },
+      timeout: { type: 'string' },
+    },
+  },
+  token: {
+    usage: `token <cluster> [--region r]
+  The kubeconfig exec credential plugin: prints an ExecCredential
+  (client.authentication.k8s.io/v1beta1) holding a fresh EKS token for the cluster, from the
+  SDK's credentials. In a kubeconfig: command: node, args: [<clone>/dist/cli/index.js, token,
+  --cluster, <cluster>, --region, <region>].`,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      cluster: { type: 'string' },
+      region: { type: 'string' },
+    },
+  },
 };
 
 function help(): string {
@@ -115,8 +184,10 @@ function help(): string {
     '',
     ...Object.values(COMMANDS).map((c) => c.usage),
     '',
-    'Exit codes: 0 done, 1 the step failed (restored or not: the output says), 2 bad usage or',
-    'an invalid file, 3 refused by the gate (nothing changed), 130 interrupted (after restoring).',
+    'Exit codes: 0 done, 1 the step failed (restored or not: the output says; create-cluster',
+    'stopped, sync failed), 2 bad usage or an invalid file, 3 refused by the gate (nothing',
+    'changed), 130 interrupted (after restoring, or saying what state was left).',
+    'AWS credentials and region: the SDK standard chain (AWS_PROFILE, AWS_ACCESS_KEY_ID…).',
   ].join('\n');
 }
 
@@ -133,7 +204,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     );
     return EXIT.usage;
   }
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  let parsed: {
+    values: Record<string, string | boolean | string[] | undefined>;
+    positionals: string[];
+  };
   try {
     parsed = parseArgs({
       args: rest,
@@ -152,10 +226,20 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   const logger = terminalLogger(io, values.verbose === true);
   try {
+    const byName = (name: string, fallback: number): number => duration(values, name, fallback);
+    if (command === 'token') return await tokenCommand(values, positionals, io);
+    if (command === 'create-cluster')
+      return await createClusterCommand(values, positionals, io, logger, byName);
+    if (command === 'sync') return await syncCommand(values, positionals, io, logger, byName);
     return await runCommand(command, values, positionals, io, logger);
   } catch (e) {
-    if (io.signal.aborted && !(e instanceof ExplainedError)) {
-      io.err(`Interrupted (${errorMessage(io.signal.reason)}).`);
+    if (io.signal.aborted) {
+      // What was restored or left is in the explained message; either way it was a Ctrl-C.
+      io.err(
+        e instanceof ExplainedError
+          ? e.message
+          : `Interrupted (${errorMessage(io.signal.reason)}).`,
+      );
       return EXIT.interrupted;
     }
     if (e instanceof ConfigurationError) {
@@ -179,7 +263,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
 
 async function runCommand(
   command: string,
-  values: Record<string, string | boolean | undefined>,
+  values: Record<string, string | boolean | string[] | undefined>,
   files: string[],
   io: CliIO,
   logger: Logger,
@@ -312,6 +396,10 @@ async function runCommand(
             ? EXIT.failed
             : EXIT.ok;
       }
+      case 'handoff': {
+        if (files.length !== 1) throw new ConfigurationError('handoff takes one rollout file.');
+        return await handoffCommand(files[0] as string, base, values, settings, deps, io);
+      }
       case 'advance': {
         if (files.length !== 1) throw new ConfigurationError('advance takes one rollout file.');
         const outcome = await runAdvance(local, files[0] as string, settings, deps);
@@ -324,6 +412,83 @@ async function runCommand(
   } finally {
     clients.destroy();
   }
+}
+
+/** The in-memory ref `handoff` applies: the file on disk with the new owner. */
+const HANDOFF_REF = 'HANDOFF';
+
+/**
+ * `handoff`: the owner step as apply runs a merged owner change, the file on disk with `owner`
+ * set to --owner being the change and the file at --base what must be true now. The same gate
+ * (an owner change on its own, both clusters readable, no object in an unsafe state), the same
+ * handoff and the same hand-back on failure or Ctrl-C. Unlike `rollback --owner`, which hands
+ * over from whichever cluster at once, without the gate.
+ */
+async function handoffCommand(
+  path: string,
+  base: string,
+  values: Record<string, unknown>,
+  settings: RolloutSettings,
+  deps: RolloutDeps,
+  io: CliIO,
+): Promise<number> {
+  const owner = values.owner;
+  if (typeof owner !== 'string') {
+    throw new ConfigurationError(
+      'handoff needs --owner <cluster>: the cluster that is to run the CronJobs and singletons.',
+    );
+  }
+  const repo = new LocalRepo(io.cwd, [path]);
+  const disk = await repo.fileAt(path, WORKTREE);
+  if (disk === undefined) throw new ConfigurationError(`${path} does not exist.`);
+  const parsed = tryParse(disk, path);
+  if ('error' in parsed) throw parsed.error;
+  const clusters = parsed.file.clusters.map((c) => c.name);
+  if (!clusters.includes(owner)) {
+    throw new ConfigurationError(
+      `--owner is "${owner}", which is not a cluster of ${path} (${clusters.join(', ')}).`,
+    );
+  }
+  const baseText = await repo.fileAt(path, base);
+  const committed = baseText === undefined ? undefined : tryParse(baseText, path);
+  if (!committed || !('file' in committed)) {
+    throw new ConfigurationError(
+      `${path} has no valid version at ${base}, so there is no owner to hand over from. Commit the file first, or use "rollback ${path} --owner ${owner}" (no gate).`,
+    );
+  }
+  if (committed.file.owner === owner) {
+    io.err(
+      `${path} at ${base} already says owner: ${owner}, so there is no owner step to run. If CronJobs or singletons still run on another cluster, "rollback ${path} --owner ${owner}" hands them over without the gate. Nothing was changed.`,
+    );
+    return EXIT.refused;
+  }
+  const head = setOwner(disk, path, owner);
+  const handoffRepo = new LocalRepo(io.cwd, [path], { [HANDOFF_REF]: { [path]: head } });
+  const outcome = await runApply(
+    { kind: 'push', before: base, after: HANDOFF_REF, branch: WORKTREE, defaultBranch: WORKTREE },
+    {
+      filter: pathFilter([path], 'files'),
+      settings,
+      autoAdvance: false,
+      force: false,
+      baseLabel: `in ${base}`,
+    },
+    { ...deps, github: handoffRepo },
+  );
+  const file = outcome.files[0];
+  if (file?.status === 'applied' && parsed.file.owner !== owner) {
+    handoffRepo.proposed.push({
+      title: `${parsed.file.name}: owner ${committed.file.owner} → ${owner} (handed over)`,
+      body: '',
+      files: [{ path, content: head }],
+    });
+  }
+  await proposed(handoffRepo, values, io);
+  io.out(values.json === true ? JSON.stringify(outcome.report, null, 2) : applyText(outcome));
+  if (io.signal.aborted) return EXIT.interrupted;
+  if (file?.status === 'refused' && !file.problems) return EXIT.refused;
+  if (file?.problems) return EXIT.usage;
+  return outcome.failure ? EXIT.failed : EXIT.ok;
 }
 
 /** The file changes the actions would have opened a PR for: printed, or written with --write. */

@@ -11,12 +11,13 @@ import { errorMessage } from '../common/errors.js';
 import { pathFilter } from '../common/glob.js';
 import { resolveTargets, type TargetGroupRef } from '../health/index.js';
 import type { RolloutDeps } from '../operations/context.js';
+import { readClusterSingletons } from '../operations/handoff.js';
 import { precheckTargetHealth, readLive, requiredHealthy, tryParse } from '../operations/live.js';
 import { sameClusterWeights } from '../rollout-file/step.js';
 import type { RolloutFile } from '../rollout-file/types.js';
 import type { CliIO } from './io.js';
 import { LocalRepo, WORKTREE } from './local-repo.js';
-import { statusText, type FileStatus } from './text.js';
+import { singletonView, statusText, type FileStatus } from './text.js';
 
 /** The files the patterns name: literal paths as given, globs matched under their fixed prefix. */
 export async function expandFiles(cwd: string, patterns: readonly string[]): Promise<string[]> {
@@ -89,11 +90,21 @@ async function fileStatus(path: string, repo: LocalRepo, deps: RolloutDeps): Pro
   if (before && 'file' in before && !sameClusterWeights(before.file.weights, file.weights)) {
     status.uncommitted = before.file.weights;
   }
+  // The apiservers are read beside the ALB, each cluster on its own: one that cannot be
+  // reached is shown as such, and the weights and health are shown all the same.
+  const singletons = readClusterSingletons(file, deps).then((all) =>
+    all.map((c) =>
+      'error' in c
+        ? { cluster: c.cluster, error: c.error }
+        : { cluster: c.cluster, objects: c.objects.map(singletonView) },
+    ),
+  );
   try {
     const [live, health] = await Promise.all([
       readLive(deps, file),
       precheckTargetHealth(deps, file, status.order, requiredHealthy(file)),
     ]);
+    status.singletons = await singletons;
     if ('problem' in live) return { ...status, problem: live.problem };
     status.routes = live.routes.map((r) => ({
       arn: r.ref.arn,
@@ -103,6 +114,7 @@ async function fileStatus(path: string, repo: LocalRepo, deps: RolloutDeps): Pro
     status.health = health;
   } catch (e) {
     status.problem = `Could not read AWS: ${errorMessage(e)}`;
+    status.singletons = await singletons;
   }
   return status;
 }

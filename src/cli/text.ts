@@ -7,6 +7,42 @@ import { formatClusterWeights, type ClusterWeights } from '../rollout-file/step.
 import type { ApplyOutcome, FilePlan, RollbackOutcome } from '../operations/results.js';
 import { describeAnalysis } from '../operations/markdown.js';
 import type { HealthPrecheck } from '../operations/live.js';
+import { activeJobs, lastSlot, type SingletonState } from '../kube/handoff.js';
+
+/** One CronJob or singleton Deployment on one cluster, as status shows it. */
+export interface SingletonView {
+  kind: 'CronJob' | 'Deployment';
+  namespace: string;
+  name: string;
+  /** CronJob: not suspended; Deployment: replicas above 0. */
+  live: boolean;
+  suspend?: boolean;
+  schedule?: string;
+  /** The latest slot this cluster ran or started (status.lastScheduleTime or its Jobs). */
+  lastSchedule?: string;
+  runningJobs?: number;
+  replicas?: number;
+  pods?: number;
+  /** A handoff left in flight marked this object: the cluster it was going to. */
+  handoffTo?: string;
+}
+
+export function singletonView(s: SingletonState): SingletonView {
+  const base = { kind: s.kind, namespace: s.namespace, name: s.name, live: s.live };
+  const mark = s.mark ? { handoffTo: s.mark.to } : {};
+  if (s.kind === 'CronJob') {
+    const last = lastSlot(s);
+    return {
+      ...base,
+      suspend: s.suspend === true,
+      ...(s.schedule ? { schedule: s.schedule } : {}),
+      ...(last ? { lastSchedule: last } : {}),
+      runningJobs: activeJobs(s).length,
+      ...mark,
+    };
+  }
+  return { ...base, replicas: s.replicas ?? 1, pods: s.pods, ...mark };
+}
 
 export interface FileStatus {
   path: string;
@@ -22,6 +58,8 @@ export interface FileStatus {
   health: HealthPrecheck[];
   owner?: string;
   canary?: string;
+  /** Per cluster: its CronJobs and singleton Deployments, or why its apiserver was not read. */
+  singletons?: { cluster: string; error?: string; objects?: SingletonView[] }[];
   /** Per cluster, over the last window: requests and the share that were 5xx (--watch). */
   traffic?: Record<string, { requests: number; errorRate?: number }>;
 }
@@ -90,7 +128,7 @@ export function rollbackText(outcome: RollbackOutcome): string {
 export function statusText(files: readonly FileStatus[]): string {
   return files
     .map((f) => {
-      if (f.problem) return `${f.path}: ${f.problem}`;
+      if (f.problem) return [`${f.path}: ${f.problem}`, ...singletonLines(f)].join('\n');
       const show = (w: ClusterWeights | undefined): string =>
         w ? formatClusterWeights(w, f.order) : '—';
       const lines = [
@@ -106,6 +144,7 @@ export function statusText(files: readonly FileStatus[]): string {
         lines.push(
           `  ${h.cluster}: ${h.shown}${h.ok ? '' : `  (fewer than ${h.required} healthy)`}`,
         );
+      lines.push(...singletonLines(f));
       if (f.traffic) {
         for (const [cluster, t] of Object.entries(f.traffic)) {
           const rate =
@@ -116,4 +155,32 @@ export function statusText(files: readonly FileStatus[]): string {
       return lines.join('\n');
     })
     .join('\n\n');
+}
+
+function singletonLines(f: FileStatus): string[] {
+  const lines: string[] = [];
+  for (const c of f.singletons ?? []) {
+    if (c.error !== undefined) {
+      lines.push(`  singletons on ${c.cluster}: UNREACHABLE (${c.error})`);
+      continue;
+    }
+    const objects = c.objects ?? [];
+    if (objects.length === 0) {
+      lines.push(`  singletons on ${c.cluster}: none`);
+      continue;
+    }
+    lines.push(`  singletons on ${c.cluster}${c.cluster === f.owner ? ' (the owner)' : ''}:`);
+    for (const o of objects) {
+      const state =
+        o.kind === 'CronJob'
+          ? `${o.suspend ? 'suspended' : 'active'}${o.schedule ? `, schedule "${o.schedule}"` : ''}, last schedule ${o.lastSchedule ?? 'never'}, ${o.runningJobs ?? 0} running Job(s)`
+          : `replicas ${o.replicas}, ${o.pods} pod(s)`;
+      // A live object off the owner is what the handoff exists to prevent: flag it.
+      const wrong = f.owner !== undefined && o.live && c.cluster !== f.owner;
+      lines.push(
+        `    ${o.kind} ${o.namespace}/${o.name}: ${state}${o.handoffTo ? `; a handoff to ${o.handoffTo} was left in flight` : ''}${wrong ? '  ACTIVE OFF THE OWNER' : ''}`,
+      );
+    }
+  }
+  return lines;
 }

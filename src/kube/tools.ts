@@ -7,6 +7,7 @@
  */
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { getExecOutput } from '@actions/exec';
 import { ConfigurationError } from '../common/errors.js';
 
@@ -51,6 +52,11 @@ export interface ExecToolRunnerOptions {
   /** Aborting stops the running tool's process group: SIGTERM, SIGKILL after `killGraceMs`. */
   signal?: AbortSignal;
   killGraceMs?: number;
+  /**
+   * Where the tool's echoed command line and output go: the runner's log (stdout) by default;
+   * the CLI passes stderr, so its stdout holds only the result.
+   */
+  logStream?: Writable;
 }
 
 export function execToolRunner(options: ExecToolRunnerOptions): ToolRunner {
@@ -80,6 +86,9 @@ export function execToolRunner(options: ExecToolRunnerOptions): ToolRunner {
           env: options.env,
           ignoreReturnCode: true,
           silent: runOptions.silent ?? false,
+          ...(options.logStream
+            ? { outStream: options.logStream, errStream: options.logStream }
+            : {}),
           ...(runOptions.cwd ? { cwd: runOptions.cwd } : {}),
           ...(runOptions.input !== undefined ? { input: Buffer.from(runOptions.input) } : {}),
         });

@@ -10,9 +10,11 @@ import {
   handOffSingletons,
   planHandoff,
   readSingletons,
+  refKey,
   type HandoffPlan,
   type HandoffPolicy,
   type HandoffResult,
+  type SingletonState,
 } from '../kube/handoff.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, type RolloutFile } from '../rollout-file/types.js';
 import type { RolloutDeps } from './context.js';
@@ -160,4 +162,37 @@ export function describePlan(plan: HandoffPlan, drainTimeoutMs: number, now: Dat
       : `No Job is running on ${plan.from} now: the handoff should take a few seconds (at most ${Math.round(drainTimeoutMs / 1000)} s of drain).`,
   );
   return lines;
+}
+
+/** One cluster's declared CronJobs and singleton Deployments, or why they could not be read. */
+export type ClusterSingletons =
+  { cluster: string; objects: SingletonState[] } | { cluster: string; error: string };
+
+/**
+ * Every cluster's CronJobs and singletons as the handoff reads them (the file's `singletons`
+ * scope), each cluster on its own: one that cannot be reached is reported, the others still are.
+ */
+export async function readClusterSingletons(
+  file: RolloutFile,
+  deps: Pick<RolloutDeps, 'kube'>,
+): Promise<ClusterSingletons[]> {
+  const kube = deps.kube;
+  const policy = handoffPolicy(file);
+  return Promise.all(
+    file.clusters.map(async (c): Promise<ClusterSingletons> => {
+      if (!kube) return { cluster: c.name, error: 'started without access to the EKS clusters' };
+      let api: KubeApi | undefined;
+      try {
+        api = await kube(file.region, c.eks, c.name);
+        const objects = [...(await readSingletons(api, policy)).values()].sort((a, b) =>
+          refKey(a).localeCompare(refKey(b)),
+        );
+        return { cluster: c.name, objects };
+      } catch (e) {
+        return { cluster: c.name, error: `cannot read its apiserver: ${errorMessage(e)}` };
+      } finally {
+        api?.close();
+      }
+    }),
+  );
 }

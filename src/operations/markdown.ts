@@ -375,7 +375,7 @@ const RETIRE_HEADING: Record<RetireOutcome['status'], string> = {
 
 const RETIRE_ACTION: Record<RetireItem['action'], string> = {
   delete: 'delete',
-  wait: 'wait (being deleted)',
+  wait: 'wait',
   gone: 'gone',
   unknown: 'unknown',
 };

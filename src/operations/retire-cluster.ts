@@ -167,6 +167,8 @@ export async function retireCluster(
   let issuer: string | undefined;
   // The apiserver client, kept from the reads for the bindings' deletion; closed at the end.
   const held: { api?: KubeApi } = {};
+  // Set once the first write may have been sent: any failure after it reports what is left.
+  let changing = false;
   const closeApi = (): void => {
     held.api?.close();
     delete held.api;
@@ -203,17 +205,28 @@ export async function retireCluster(
       return { ...base, status: 'retired', refusals, plan, notes, endedAt: ctx.clock.now() };
     }
     const run = new Retirer(settings, served, ctx, signal, deadline, survey, steps, held.api);
+    changing = true;
     await ctx.logger.group(`Retiring ${as} (${spec.eks})`, () => run.run());
     closeApi();
     return { ...base, status: 'retired', refusals, plan, notes, endedAt: ctx.clock.now() };
   } catch (e) {
     const stopped = signal.aborted;
-    if (!stopped && !(e instanceof StepFailedError)) throw e;
+    if (!stopped && !changing) throw e;
+    if (!stopped && !(e instanceof StepFailedError) && e instanceof Error && e.stack) {
+      ctx.logger.debug(e.stack);
+    }
     closeApi();
     // Read everything again, without the (aborted) job signal but bounded.
     const left = await readLeft(settings, served, ctx, issuer);
     const still = left.filter((p) => p.action !== 'gone');
-    const why = stopped ? `Stopped (${errorMessage(signal.reason)}).` : errorMessage(e);
+    const why = stopped
+      ? `Stopped (${errorMessage(signal.reason)}).`
+      : e instanceof StepFailedError
+        ? e.message
+        : `${e instanceof Error && '$metadata' in e ? `${e.name}: ` : ''}${errorMessage(e)}`.replace(
+            /\.?$/,
+            '.',
+          );
     const done = steps.length > 0 ? ` Done: ${steps.map((s) => s.what).join('; ')}.` : '';
     const rest =
       still.length > 0

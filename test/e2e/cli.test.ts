@@ -3,16 +3,17 @@
  * git repository holding a rollout file: the same gates and restores as the actions, without
  * GitHub. Needs `npm run bundle` first.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { createWebService, sendTraffic, type WebService } from '../../sandbox/scenario.js';
 import { parseRolloutFile } from '../../src/rollout-file/index.js';
+import { CLI_BUNDLE, runCli, type CliOptions, type CliRun } from './cli-harness.js';
 
-const BUNDLE = resolve('dist/cli/index.js');
+const BUNDLE = CLI_BUNDLE;
 const PATH = 'rollouts/web.yaml';
 
 let sandbox: Sandbox;
@@ -28,41 +29,17 @@ afterAll(async () => {
   await sandbox?.close();
 });
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function cli(
   cwd: string,
   args: string[],
-  onStart?: (kill: (s: NodeJS.Signals) => void, err: () => string) => void,
-  onLine?: (line: string) => void,
+  onStart?: CliOptions['onStart'],
+  onLine?: CliOptions['onLine'],
 ): Promise<CliRun> {
-  const child = spawn(process.execPath, [BUNDLE, ...args], {
+  return runCli(args, {
     cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...sandbox.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  let partial = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    partial += d.toString();
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) onLine?.(line);
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  onStart?.(
-    (s) => child.kill(s),
-    () => stderr,
-  );
-  return new Promise((res, rej) => {
-    child.on('error', rej);
-    child.on('close', (code) => res({ code, stdout, stderr }));
+    env: sandbox.env,
+    ...(onStart ? { onStart } : {}),
+    ...(onLine ? { onLine } : {}),
   });
 }
 
@@ -118,7 +95,17 @@ describe.concurrent('eks-cluster-canary CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ecc-cli-'));
     const all = await cli(dir, ['--help']);
     expect(all.code).toBe(0);
-    for (const c of ['status', 'plan', 'apply', 'rollback', 'advance']) {
+    for (const c of [
+      'status',
+      'plan',
+      'apply',
+      'rollback',
+      'advance',
+      'handoff',
+      'create-cluster',
+      'sync',
+      'token',
+    ]) {
       expect(all.stdout).toContain(`${c} `);
       const one = await cli(dir, [c, '--help']);
       expect(one.code).toBe(0);
@@ -127,7 +114,7 @@ describe.concurrent('eks-cluster-canary CLI', () => {
     const bad = await cli(dir, ['deploy']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(
-      'Unknown command "deploy". Commands: status, plan, apply, rollback, advance.',
+      'Unknown command "deploy". Commands: status, plan, apply, rollback, advance, handoff, create-cluster, sync, token.',
     );
     const badFlag = await cli(dir, ['apply', '--frobnicate']);
     expect(badFlag.code).toBe(2);

@@ -7,18 +7,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  CreateListenerCommand,
-  CreateLoadBalancerCommand,
-  CreateTargetGroupCommand,
-  ElasticLoadBalancingV2Client,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { Sandbox } from '../../sandbox/index.js';
 import type { KubeTools } from '../../sandbox/kube/tools.js';
 import {
+  clusterAlb,
   createCluster,
   eksClient,
   kubectl,
@@ -33,7 +28,6 @@ const CHART = resolve('sandbox/charts/demo-app');
 
 describe.skipIf(skipReason)('sync-apps on sandbox clusters', () => {
   let sandbox: Sandbox;
-  let elbv2: ElasticLoadBalancingV2Client;
   let dir: string;
   let rolloutFile: string;
   let listenerUrl: string;
@@ -59,58 +53,10 @@ describe.skipIf(skipReason)('sync-apps on sandbox clusters', () => {
         ),
       );
     }
-    elbv2 = new ElasticLoadBalancingV2Client({
-      endpoint: sandbox.endpoint,
-      region: sandbox.region,
-      credentials: {
-        accessKeyId: sandbox.env.AWS_ACCESS_KEY_ID as string,
-        secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY as string,
-      },
-    });
-    for (const c of ['blue', 'green']) {
-      const tg = await elbv2.send(
-        new CreateTargetGroupCommand({
-          Name: `web-${c}`,
-          Protocol: 'HTTP',
-          Port: 80,
-          VpcId: 'vpc-sandbox-a',
-          TargetType: 'ip',
-          HealthCheckPath: '/healthz',
-          HealthCheckIntervalSeconds: 5,
-          HealthCheckTimeoutSeconds: 4,
-          HealthyThresholdCount: 2,
-          UnhealthyThresholdCount: 10,
-        }),
-      );
-      targetGroups[c] = tg.TargetGroups?.[0]?.TargetGroupArn as string;
-    }
-    const lb = await elbv2.send(
-      new CreateLoadBalancerCommand({
-        Name: 'web',
-        Subnets: ['subnet-0a000000000000001a', 'subnet-0a000000000000001c'],
-        Type: 'application',
-      }),
-    );
-    const listener = await elbv2.send(
-      new CreateListenerCommand({
-        LoadBalancerArn: lb.LoadBalancers?.[0]?.LoadBalancerArn,
-        Protocol: 'HTTP',
-        Port: 80,
-        DefaultActions: [
-          {
-            Type: 'forward',
-            ForwardConfig: {
-              TargetGroups: [
-                { TargetGroupArn: targetGroups.blue, Weight: 0 },
-                { TargetGroupArn: targetGroups.green, Weight: 100 },
-              ],
-            },
-          },
-        ],
-      }),
-    );
-    const listenerArn = listener.Listeners?.[0]?.ListenerArn as string;
-    listenerUrl = sandbox.elbv2.listenerUrl(listenerArn);
+    const alb = await clusterAlb(sandbox, 'web', { blue: 0, green: 100 });
+    Object.assign(targetGroups, alb.targetGroups);
+    const listenerArn = alb.listenerArn;
+    listenerUrl = alb.listenerUrl;
     rolloutFile = join(dir, 'web.yaml');
     writeFileSync(
       rolloutFile,
@@ -145,7 +91,6 @@ analysis:
   }, 180_000);
 
   afterAll(async () => {
-    elbv2?.destroy();
     await sandbox?.close();
   }, 60_000);
 

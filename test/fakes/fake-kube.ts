@@ -5,6 +5,15 @@
  */
 import { KubeApiError, KubeUnreachableError, type KubeApi } from '../../src/kube/api.js';
 
+interface Item {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+  };
+}
+
 export class FakeKubeApi implements KubeApi {
   /** GET answers: path (with query) -> body. A list path answers `{ items }`. */
   readonly objects = new Map<string, unknown>();
@@ -58,10 +67,32 @@ export class FakeKubeApi implements KubeApi {
     throw new Error(`FakeKubeApi: PATCH ${path} is not expected`);
   }
 
+  /** Called after each delete, e.g. to model a controller that deregisters targets. */
+  onDelete: (path: string) => void = () => undefined;
+
+  /**
+   * Deletes the object and takes it out of the list of its kind, as the apiserver does; one
+   * with finalizers stays listed with a deletionTimestamp until they are removed.
+   */
   async delete(path: string): Promise<void> {
     this.check('DELETE', path);
     this.deleted.push(path);
     this.objects.delete(path);
+    const m = /^(.*)\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
+    if (m) {
+      const [, group, namespace, resource, name] = m as unknown as string[];
+      const listPath = `${group}/${resource}`;
+      const list = this.objects.get(listPath) as { items: Item[] } | undefined;
+      if (list) {
+        list.items = list.items.flatMap((item) => {
+          const meta = item.metadata;
+          if (!meta || meta.namespace !== namespace || meta.name !== name) return [item];
+          if ((meta.finalizers ?? []).length === 0) return [];
+          return [{ ...item, metadata: { ...meta, deletionTimestamp: '2026-11-30T21:00:00Z' } }];
+        });
+      }
+    }
+    this.onDelete(path);
   }
 
   close(): void {

@@ -7,6 +7,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
+  DeleteAddonCommand,
+  DeleteClusterCommand,
+  DeleteNodegroupCommand,
+  DeletePodIdentityAssociationCommand,
   DescribeAddonCommand,
   DescribeClusterCommand,
   DescribeNodegroupCommand,
@@ -129,6 +133,7 @@ async function retire(
   text: string,
   dryRun = false,
   more: [path: string, text: string][] = [],
+  limits: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<RetireOutcome> {
   const file = parseRolloutFile(text, 'rollouts/web.yaml');
   const others = more.map(([path, t]) => parseRolloutFile(t, path));
@@ -138,13 +143,14 @@ async function retire(
       as: 'blue',
       region: 'ap-northeast-1',
       dryRun,
-      timeoutMs: 60_000,
+      timeoutMs: limits.timeoutMs ?? 60_000,
       pollMs: 100,
     },
     {
       clients: { eks, iam, elbv2: alb.client, kube: async () => kube },
       logger: new MemoryLogger(),
       clock: systemClock,
+      ...(limits.signal ? { signal: limits.signal } : {}),
     },
   );
 }
@@ -328,6 +334,99 @@ describe('retire-cluster gate', () => {
       expect.stringContaining(
         `forwards with weight 5 to web-other (live: blue 5 / green 95). Apply a rollout step of rollouts/api.yaml that gives blue 0 on every route`,
       ),
+    ]);
+  });
+});
+
+describe('retire-cluster stops', () => {
+  const BINDING = '/apis/elbv2.k8s.aws/v1beta1/namespaces/web/targetgroupbindings/web-blue';
+
+  it('a binding nobody finalizes times out, naming the controller and everything left', async () => {
+    // No controller: the binding stays listed after the delete, its targets stay registered.
+    kube.objects.set(BINDING, { metadata: { name: 'web-blue', namespace: 'web' } });
+    const o = await retire(fileText(), false, [], { timeoutMs: 1_500 });
+    expect(o.status).toBe('failed');
+    expect(kube.deleted).toEqual([BINDING]);
+    expect(o.failure).toMatch(
+      /^Timed out waiting for targets of blue to leave web-blue\. TargetGroupBinding web\/web-blue is still there \(finalizers: elbv2\.k8s\.aws\/resources\); is the AWS Load Balancer Controller running\? Still registered: 198\.18\.0\.5:8080 healthy, 198\.18\.0\.6:8080 healthy .* Done: delete TargetGroupBinding web\/web-blue\. Still there: target-group-binding web\/web-blue .*; nodegroup apps \(ACTIVE\);.* Run again to continue from here\.$/s,
+    );
+    expect(o.left?.find((p) => p.resource === 'cluster')).toMatchObject({ action: 'delete' });
+    expect(writes()).toEqual([]);
+  });
+
+  it('a cancel while waiting stops at once and says what is left', async () => {
+    kube.objects.set(BINDING, { metadata: { name: 'web-blue', namespace: 'web' } });
+    const cancel = new AbortController();
+    setTimeout(() => cancel.abort(new Error('received SIGINT')), 300);
+    const started = Date.now();
+    const o = await retire(fileText(), false, [], { signal: cancel.signal });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(o.status).toBe('stopped');
+    expect(o.failure).toMatch(
+      /^Stopped \(received SIGINT\)\. Done: delete TargetGroupBinding web\/web-blue\. Still there: .*cluster prod-1-31 \(ACTIVE\).* Run again to continue from here\.$/,
+    );
+    expect(retireMarkdown(o)).toContain('### Left');
+  });
+
+  it('a deletion EKS refuses fails the run with its error and what is left', async () => {
+    kube.objects.set(BINDING, { metadata: { name: 'web-blue', namespace: 'web' } });
+    // No finalizer here: the binding goes at once, and its targets with it.
+    kube.list(TGB_LIST, [
+      {
+        metadata: { name: 'web-blue', namespace: 'web' },
+        spec: { targetGroupARN: BLUE_TG, serviceRef: { name: 'web', port: 80 } },
+      },
+    ]);
+    kube.onDelete = () => {
+      targets = [];
+    };
+    const notFound = (what: string) =>
+      Object.assign(new Error(`No ${what} found.`), { name: 'ResourceNotFoundException' });
+    let nodegroupGone = false;
+    let addonGone = false;
+    eksMock
+      .on(DeletePodIdentityAssociationCommand)
+      .resolves({})
+      .on(DeleteNodegroupCommand)
+      .callsFake(async () => {
+        nodegroupGone = true;
+        return { nodegroup: { status: 'DELETING' } };
+      })
+      .on(DescribeNodegroupCommand)
+      .callsFake(async () => {
+        if (nodegroupGone) throw notFound('node group');
+        return { nodegroup: { nodegroupName: 'apps', status: 'ACTIVE' } };
+      })
+      .on(DeleteAddonCommand)
+      .callsFake(async () => {
+        addonGone = true;
+        return { addon: { status: 'DELETING' } };
+      })
+      .on(DescribeAddonCommand)
+      .callsFake(async () => {
+        if (addonGone) throw notFound('addon');
+        return { addon: { addonName: 'vpc-cni', status: 'ACTIVE' } };
+      })
+      .on(ListNodegroupsCommand)
+      .callsFake(async () => ({ nodegroups: nodegroupGone ? [] : ['apps'] }))
+      .on(ListAddonsCommand)
+      .callsFake(async () => ({ addons: addonGone ? [] : ['vpc-cni'] }))
+      .on(DeleteClusterCommand)
+      .rejects(
+        Object.assign(new Error('Cluster has fargate profiles attached'), {
+          name: 'ResourceInUseException',
+          $metadata: { httpStatusCode: 409 },
+        }),
+      );
+    const o = await retire(fileText(), false, [], { timeoutMs: 20_000 });
+    expect(o.status).toBe('failed');
+    expect(o.failure).toMatch(
+      /^ResourceInUseException: Cluster has fargate profiles attached\. Done: delete TargetGroupBinding web\/web-blue; targets of blue deregistered from web-blue; delete pod identity association web\/web; delete node group apps; node group apps deleted; delete add-on vpc-cni; add-on vpc-cni deleted\. Still there: .*cluster prod-1-31 \(ACTIVE\); oidc-provider .* Run again to continue from here\.$/,
+    );
+    expect(o.left?.filter((p) => p.action !== 'gone').map((p) => p.resource)).toEqual([
+      'pod-identity-association',
+      'cluster',
+      'oidc-provider',
     ]);
   });
 });

@@ -15,6 +15,12 @@ import {
   type Cluster,
   type CreateClusterCommandInput,
 } from '@aws-sdk/client-eks';
+import {
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
+  CreateTargetGroupCommand,
+  ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index.js';
 import { findKubeTools, missingKubeTools, type KubeTools } from '../../sandbox/kube/tools.js';
 
@@ -180,4 +186,72 @@ export function writeTemp(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
+}
+
+/**
+ * An ALB for apps on sandbox clusters: one IP target group per cluster (what a
+ * TargetGroupBinding fills with pod IPs) and an HTTP listener forwarding to them by `weights`.
+ */
+export async function clusterAlb(
+  sandbox: Sandbox,
+  prefix: string,
+  weights: Record<string, number>,
+): Promise<{ targetGroups: Record<string, string>; listenerArn: string; listenerUrl: string }> {
+  const elbv2 = new ElasticLoadBalancingV2Client({
+    endpoint: sandbox.endpoint,
+    region: sandbox.region,
+    credentials: {
+      accessKeyId: sandbox.env.AWS_ACCESS_KEY_ID as string,
+      secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY as string,
+    },
+  });
+  try {
+    const targetGroups: Record<string, string> = {};
+    for (const c of Object.keys(weights)) {
+      const tg = await elbv2.send(
+        new CreateTargetGroupCommand({
+          Name: `${prefix}-${c}`,
+          Protocol: 'HTTP',
+          Port: 80,
+          VpcId: 'vpc-sandbox-a',
+          TargetType: 'ip',
+          HealthCheckPath: '/healthz',
+          HealthCheckIntervalSeconds: 5,
+          HealthCheckTimeoutSeconds: 4,
+          HealthyThresholdCount: 2,
+          UnhealthyThresholdCount: 10,
+        }),
+      );
+      targetGroups[c] = tg.TargetGroups?.[0]?.TargetGroupArn as string;
+    }
+    const lb = await elbv2.send(
+      new CreateLoadBalancerCommand({
+        Name: prefix,
+        Subnets: ['subnet-0a000000000000001a', 'subnet-0a000000000000001c'],
+        Type: 'application',
+      }),
+    );
+    const listener = await elbv2.send(
+      new CreateListenerCommand({
+        LoadBalancerArn: lb.LoadBalancers?.[0]?.LoadBalancerArn,
+        Protocol: 'HTTP',
+        Port: 80,
+        DefaultActions: [
+          {
+            Type: 'forward',
+            ForwardConfig: {
+              TargetGroups: Object.entries(weights).map(([c, w]) => ({
+                TargetGroupArn: targetGroups[c],
+                Weight: w,
+              })),
+            },
+          },
+        ],
+      }),
+    );
+    const listenerArn = listener.Listeners?.[0]?.ListenerArn as string;
+    return { targetGroups, listenerArn, listenerUrl: sandbox.elbv2.listenerUrl(listenerArn) };
+  } finally {
+    elbv2.destroy();
+  }
 }
