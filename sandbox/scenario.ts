@@ -24,7 +24,12 @@ export interface ClusterApp {
   name: string;
   /** Version label the app answers with, e.g. "1.31". */
   version: string;
+  /** Demo-app processes started here; 0 leaves the target group empty (pods registered by a TargetGroupBinding). */
   instances?: number;
+  /** The EKS cluster name in the rollout file. Default `prod-<version with ->`. */
+  eks?: string;
+  /** The rollout file's `service` of the cluster (what sync-apps binds), e.g. `{ namespace: web, name: web, port: http }`. */
+  service?: string;
   errorRate?: number;
   latencyMs?: number;
 }
@@ -113,6 +118,7 @@ export async function createWebService(
     );
     const arn = tg.TargetGroups?.[0]?.TargetGroupArn as string;
     targetGroups[c.name] = arn;
+    if ((apps[c.name] ?? []).length === 0) continue;
     await client.send(
       new RegisterTargetsCommand({
         TargetGroupArn: arn,
@@ -200,8 +206,9 @@ export async function createWebService(
         'clusters:',
         ...clusters.flatMap((c) => [
           `  ${c.name}:`,
-          `    eks: prod-${c.version.replace('.', '-')}`,
+          `    eks: ${c.eks ?? `prod-${c.version.replace('.', '-')}`}`,
           `    targetGroup: ${targetGroups[c.name]}`,
+          ...(c.service ? [`    service: ${c.service}`] : []),
         ]),
         'routes:',
         ...listenerArns.map((arn) => `  - listener: ${arn}`),
