@@ -36871,17 +36871,29 @@ async function boundTargets(elbv2, tools, kubeconfig, binding) {
 async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealthy, options) {
   const deadline = options.now() + options.timeoutMs;
   for (; ; ) {
-    const bound = await boundTargets(elbv2, tools, kubeconfig, binding);
-    if (bound.healthyHere >= minHealthy) return bound;
-    if (options.now() >= deadline) {
+    const health = await elbv2.send(
+      new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
+    );
+    const healthy = (health.TargetHealthDescriptions ?? []).filter(
+      (d7) => d7.TargetHealth?.State === "healthy"
+    ).length;
+    const timedOut = options.now() >= deadline;
+    if (healthy >= minHealthy || timedOut) {
+      const bound = await boundTargets(elbv2, tools, kubeconfig, binding);
+      if (bound.healthyHere >= minHealthy) return bound;
+      if (!timedOut) {
+        await options.sleep(HEALTH_POLL_MS, options.signal);
+        continue;
+      }
       const listed = Object.entries(bound.targets).map(([t, s2]) => `${t} ${s2}`).join(", ") || "no targets";
       throw new ExplainedError(
         `Target group ${binding.targetGroupArn} has ${bound.healthyHere} healthy target(s) from this cluster after ${Math.round(options.timeoutMs / 1e3)} s; the analysis needs at least ${minHealthy}. Ready endpoints of Service ${binding.namespace}/${binding.serviceName}: ${bound.endpoints.join(", ") || "none"}. Targets: ${listed}. Check the TargetGroupBinding's events (kubectl describe targetgroupbinding ${binding.name} -n ${binding.namespace}) and the target group's health check.`
       );
     }
-    await options.sleep(2e3, options.signal);
+    await options.sleep(HEALTH_POLL_MS, options.signal);
   }
 }
+var HEALTH_POLL_MS = 500;
 
 // src/operations/sync-apps.ts
 async function syncApps(req, deps) {
@@ -36931,6 +36943,9 @@ async function syncApps(req, deps) {
     throw e7;
   }
   const toolMs = run2.durationMs;
+  const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : void 0;
+  const bindingsChecked = planned ? checkBindings(tools, kubeconfig, planned.spec, planned.foreign) : void 0;
+  bindingsChecked?.catch(() => void 0);
   if (req.mode === "apply" && policy) {
     await logger2.group(
       "Checking singletons are stopped",
@@ -36967,18 +36982,11 @@ async function syncApps(req, deps) {
       logger2.warning(
         `The rollout file gives cluster "${clusterSpec.name}" no service: no TargetGroupBinding is made. Add clusters.${clusterSpec.name}.service { namespace, name, port } to bind ${clusterSpec.targetGroup}.`
       );
-    } else {
-      const spec = {
-        name: `${file.name}-${clusterSpec.name}`,
-        namespace: clusterSpec.service.namespace,
-        serviceName: clusterSpec.service.name,
-        servicePort: clusterSpec.service.port,
-        targetGroupArn: clusterSpec.targetGroup
-      };
-      const foreign = file.clusters.filter((c7) => c7.name !== clusterSpec.name).map((c7) => ({ cluster: c7.name, targetGroupArn: c7.targetGroup }));
+    } else if (planned && bindingsChecked) {
+      const { spec } = planned;
       const t0 = deps.clock.now().getTime();
       binding = await logger2.group(`Binding target group of ${clusterSpec.name}`, async () => {
-        await checkBindings(tools, kubeconfig, spec, foreign);
+        await bindingsChecked;
         if (req.mode === "diff") {
           logger2.info(
             `Would bind Service ${spec.namespace}/${spec.serviceName} port ${spec.servicePort} to ${spec.targetGroupArn} (TargetGroupBinding ${spec.namespace}/${spec.name}, targetType ip).`
@@ -37106,6 +37114,19 @@ function refusePostRenderOnHelm4(major, post) {
     );
   }
 }
+function bindingOf(file, cluster) {
+  if (!cluster?.service) return void 0;
+  return {
+    spec: {
+      name: `${file.name}-${cluster.name}`,
+      namespace: cluster.service.namespace,
+      serviceName: cluster.service.name,
+      servicePort: cluster.service.port,
+      targetGroupArn: cluster.targetGroup
+    },
+    foreign: file.clusters.filter((c7) => c7.name !== cluster.name).map((c7) => ({ cluster: c7.name, targetGroupArn: c7.targetGroup }))
+  };
+}
 async function watchingReleases(ctx, releases, tool) {
   const lastBad = /* @__PURE__ */ new Map();
   let stop = false;
@@ -37118,9 +37139,13 @@ async function watchingReleases(ctx, releases, tool) {
         }
       } catch {
       }
+      if (stop) break;
       await new Promise((r7) => {
-        wake = r7;
-        setTimeout(r7, 2e3);
+        const timer = setTimeout(r7, 2e3);
+        wake = () => {
+          clearTimeout(timer);
+          r7();
+        };
       });
     }
   })();
@@ -37149,9 +37174,9 @@ ${lines.slice(-n3).join("\n")}`;
 async function runHelmfile(req, src, ctx, post, recordFile) {
   const { tools, kubeconfig } = ctx;
   tools.resolve("helmfile");
-  const major = await helmMajor(tools);
+  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
   refusePostRenderOnHelm4(major, post);
-  if (!await requireHelmDiff(tools))
+  if (!hasDiff)
     throw new ConfigurationError(
       `helmfile needs the helm-diff plugin, which helm does not have: ${INSTALL_HINTS["helm-diff"]}.`
     );
@@ -37276,8 +37301,10 @@ async function releaseObjects(tools, kubeconfig, r7) {
 }
 async function runHelm(req, src, ctx, post, recordFile) {
   const { tools, kubeconfig, logger: logger2 } = ctx;
-  const major = await helmMajor(tools);
+  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
   refusePostRenderOnHelm4(major, post);
+  const releasesBefore = helmReleases(tools, kubeconfig);
+  releasesBefore.catch(() => void 0);
   const args = {
     kubeconfig,
     release: src.release,
@@ -37286,7 +37313,6 @@ async function runHelm(req, src, ctx, post, recordFile) {
     valuesFiles: src.valuesFiles,
     ...post ? { postRenderer: post } : {}
   };
-  const hasDiff = await requireHelmDiff(tools);
   let changed;
   let durationMs = 0;
   if (hasDiff) {
@@ -37313,7 +37339,7 @@ ${lastLines(diff.stderr)}`
     );
     await writeFile4(ctx.diffPath, "");
   }
-  const before = (await helmReleases(tools, kubeconfig)).find(
+  const before = (await releasesBefore).find(
     (r7) => r7.name === src.release && r7.namespace === src.namespace
   );
   const unit = {
@@ -37347,11 +37373,17 @@ ${lastLines(diff.stderr)}`
   } else if (req.mode === "apply") {
     logger2.info(`Release ${src.release}: nothing to change; not upgraded.`);
   }
-  const after = (await helmReleases(tools, kubeconfig)).find(
-    (r7) => r7.name === src.release && r7.namespace === src.namespace
-  );
+  const [releases, manifest] = await Promise.all([
+    helmReleases(tools, kubeconfig),
+    releaseObjects(tools, kubeconfig, { name: src.release, namespace: src.namespace }).then(
+      (objects2) => ({ objects: objects2 }),
+      (error2) => ({ error: error2 })
+    )
+  ]);
+  const after = releases.find((r7) => r7.name === src.release && r7.namespace === src.namespace);
   if (after) unit.revision = { ...unit.revision, after: Number(after.revision) };
-  const objects = after ? await releaseObjects(tools, kubeconfig, { name: src.release, namespace: src.namespace }) : [];
+  if (after && "error" in manifest) throw manifest.error;
+  const objects = after && "objects" in manifest ? manifest.objects : [];
   const workloads = objects.filter(
     (x) => ["Deployment", "StatefulSet", "DaemonSet"].includes(x.kind)
   );
