@@ -419,11 +419,6 @@ function refusePostRenderOnHelm4(major: number, post: string | undefined): void 
   }
 }
 
-/**
- * Runs `tool` while watching the releases' workloads; answers the tool's result and the
- * workloads seen not available while it ran, which explain a failed --wait after helm's rollback
- * has made the old pods healthy again. The watch ends with the tool, however it ends.
- */
 /** The TargetGroupBinding a cluster with a service gets, and the other clusters' groups. */
 function bindingOf(
   file: RolloutFile,
@@ -444,6 +439,11 @@ function bindingOf(
   };
 }
 
+/**
+ * Runs `tool` while watching the releases' workloads; answers the tool's result and the
+ * workloads seen not available while it ran, which explain a failed --wait after helm's rollback
+ * has made the old pods healthy again. The watch ends with the tool, however it ends.
+ */
 async function watchingReleases<T>(
   ctx: StageContext,
   releases: { name: string; namespace: string }[],
