@@ -50,7 +50,7 @@ export interface Fault {
   /**
    * throttle: AWS's throttling error (HTTP 400 Throttling / ThrottlingException);
    * error5xx: HTTP 500 InternalFailure; latency: delay `latencyMs`, then answer normally;
-   * reset: destroy the connection; rateLimit: throttle beyond `ratePerSecond` calls per second;
+   * reset: destroy the connection; rateLimit: a token bucket as AWS throttles (below);
    * error5xxApplied: carry the call out (a write lands), then answer 500 InternalFailure, as
    * AWS may when it fails after committing: the caller cannot tell from the answer.
    */
@@ -60,14 +60,26 @@ export interface Fault {
   /** Skip this many matching calls before it starts applying (e.g. fail the 2nd ModifyRule). */
   after?: number;
   latencyMs?: number;
+  /**
+   * rateLimit: AWS's token bucket (e.g. the ELB user guide's "Request throttling"). Each call
+   * takes a token; a call that finds none is throttled; the bucket holds at most `burst` tokens
+   * (default `ratePerSecond`) and gets `ratePerSecond` back every second. Several operations
+   * given as a list share one bucket, as AWS's categories do (ModifyRule and ModifyListener are
+   * both "mutating"); a call matching several rateLimit faults takes a token from each, as an
+   * ELB call takes one from its category's bucket and one from the account's.
+   */
   ratePerSecond?: number;
+  burst?: number;
+  /** rateLimit: more operations sharing this fault's bucket, besides `operation`. */
+  operations?: string[];
 }
 
 interface ActiveFault extends Fault {
   seen: number;
   applied: number;
-  /** Call times within the last second, for rateLimit. */
-  window: number[];
+  /** rateLimit: tokens in the bucket at `refilledAt`. */
+  tokens: number;
+  refilledAt: number;
 }
 
 export interface CallRecord {
@@ -102,7 +114,8 @@ export class SandboxCore {
   }
 
   injectFault(fault: Fault): void {
-    this.faults.push({ ...fault, seen: 0, applied: 0, window: [] });
+    const burst = fault.burst ?? fault.ratePerSecond ?? 1;
+    this.faults.push({ ...fault, seen: 0, applied: 0, tokens: burst, refilledAt: Date.now() });
   }
 
   clearFaults(): void {
@@ -247,14 +260,23 @@ export class SandboxCore {
 
   private matchFault(service: string, operation: string): ActiveFault | undefined {
     const now = Date.now();
-    for (const f of this.faults) {
-      if (f.service !== service || (f.operation !== '*' && f.operation !== operation)) continue;
-      if (f.kind === 'rateLimit') {
-        f.window = f.window.filter((t) => now - t < 1000);
-        if (f.window.length >= (f.ratePerSecond ?? 1)) return f;
-        f.window.push(now);
-        continue;
-      }
+    const matching = this.faults.filter(
+      (f) =>
+        f.service === service &&
+        (f.operation === '*' || f.operation === operation || f.operations?.includes(operation)),
+    );
+    // The call needs a token from every bucket it falls in; a throttled call takes none.
+    const buckets = matching.filter((f) => f.kind === 'rateLimit');
+    for (const f of buckets) {
+      const rate = f.ratePerSecond ?? 1;
+      f.tokens = Math.min(f.burst ?? rate, f.tokens + ((now - f.refilledAt) / 1000) * rate);
+      f.refilledAt = now;
+    }
+    const empty = buckets.find((f) => f.tokens < 1);
+    if (empty) return empty;
+    for (const f of buckets) f.tokens -= 1;
+    for (const f of matching) {
+      if (f.kind === 'rateLimit') continue;
       f.seen += 1;
       if (f.seen <= (f.after ?? 0)) continue;
       if (f.times !== undefined && f.applied >= f.times) continue;

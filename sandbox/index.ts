@@ -256,7 +256,13 @@ export function parseFault(body: unknown, signingNames: string[]): Fault {
       `fault.kind must be one of ${FAULT_KINDS.join(', ')}; got ${JSON.stringify(f.kind)}`,
     );
   }
-  for (const key of ['times', 'after', 'latencyMs', 'ratePerSecond'] as const) {
+  if (
+    f.operations !== undefined &&
+    !(Array.isArray(f.operations) && f.operations.every((o) => typeof o === 'string' && o !== ''))
+  ) {
+    throw new Error('fault.operations must be a list of API operation names (e.g. ["ModifyRule"])');
+  }
+  for (const key of ['times', 'after', 'latencyMs', 'ratePerSecond', 'burst'] as const) {
     const v = f[key];
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
       throw new Error(`fault.${key} must be a non-negative number; got ${JSON.stringify(v)}`);

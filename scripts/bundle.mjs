@@ -86,6 +86,61 @@ const entries = [
   },
 ];
 
+// Start-up is mostly Node compiling the bundle, so each action bundles only what a run can use
+// (measured by `npm run bench`, figure 4, and a --cpu-prof of the start-up):
+// - The SDK's ES module builds ("module" before "main"), which esbuild can tree-shake; the
+//   CommonJS builds carry every protocol's serializers.
+// - @actions/http-client only when something uses it: @actions/core imports it for OIDC
+//   tokens (getIDToken), which no action calls, and it brings undici (0.8 MB) with it.
+// - node:http, node:https and node:zlib through require(): an ES import of a builtin makes Node
+//   build its ES facade, which reads every export, and node:http's WebSocket getter loads
+//   Node's own undici (~15 ms). Exports that are getters are left out, so a use of one fails
+//   the build instead of passing unnoticed.
+const sideEffectFree = /^@actions\/http-client$/;
+const plugins = [
+  {
+    name: 'unused-http-client',
+    setup(b) {
+      b.onResolve({ filter: sideEffectFree }, async (args) => {
+        if (args.pluginData === 'resolving') return undefined;
+        const resolved = await b.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: 'resolving',
+        });
+        return { ...resolved, sideEffects: false };
+      });
+    },
+  },
+  {
+    name: 'builtins-through-require',
+    setup(b) {
+      b.onResolve({ filter: /^(node:)?(https?|zlib)$/ }, (args) =>
+        args.kind === 'import-statement' || args.kind === 'dynamic-import'
+          ? { path: args.path.replace(/^node:/, ''), namespace: 'builtin', sideEffects: false }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'builtin' }, async (args) => {
+        const descriptors = Object.getOwnPropertyDescriptors(
+          (await import(`node:${args.path}`)).default,
+        );
+        const names = Object.keys(descriptors).filter(
+          (k) => !descriptors[k].get && /^[A-Za-z_$][\w$]*$/.test(k),
+        );
+        return {
+          loader: 'js',
+          contents: [
+            `const m = require("node:${args.path}");`,
+            'export default m;',
+            ...names.map((k) => `export const ${k} = m.${k};`),
+          ].join('\n'),
+        };
+      });
+    },
+  },
+];
+
 rmSync('dist', { recursive: true, force: true });
 for (const { entry, out, shebang, loader } of entries) {
   await build({
@@ -97,6 +152,8 @@ for (const { entry, out, shebang, loader } of entries) {
     format: 'esm',
     legalComments: 'none',
     logLevel: 'warning',
+    mainFields: ['module', 'main'],
+    plugins,
     banner: {
       js: `${shebang}import { createRequire as __ecc_createRequire } from 'node:module'; const require = __ecc_createRequire(import.meta.url);`,
     },

@@ -1,12 +1,8 @@
 import { createRequire as __ecc_createRequire } from 'node:module'; const require = __ecc_createRequire(import.meta.url);
-var __create = Object.create;
 var __defProp = Object.defineProperty;
-var __getOwnPropDesc = Object.getOwnPropertyDescriptor;
 var __getOwnPropNames = Object.getOwnPropertyNames;
-var __getProtoOf = Object.getPrototypeOf;
-var __hasOwnProp = Object.prototype.hasOwnProperty;
 var __require = /* @__PURE__ */ ((x) => typeof require !== "undefined" ? require : typeof Proxy !== "undefined" ? new Proxy(x, {
-  get: (a5, b5) => (typeof require !== "undefined" ? require : a5)[b5]
+  get: (a6, b6) => (typeof require !== "undefined" ? require : a6)[b6]
 }) : x)(function(x) {
   if (typeof require !== "undefined") return require.apply(this, arguments);
   throw Error('Dynamic require of "' + x + '" is not supported');
@@ -15,38 +11,14 @@ var __esm = (fn, res, err) => function __init() {
   if (err) throw err[0];
   try {
     return fn && (res = (0, fn[__getOwnPropNames(fn)[0]])(fn = 0)), res;
-  } catch (e5) {
-    throw err = [e5], e5;
-  }
-};
-var __commonJS = (cb, mod) => function __require2() {
-  try {
-    return mod || (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod), mod.exports;
-  } catch (e5) {
-    throw mod = 0, e5;
+  } catch (e6) {
+    throw err = [e6], e6;
   }
 };
 var __export = (target, all) => {
   for (var name in all)
     __defProp(target, name, { get: all[name], enumerable: true });
 };
-var __copyProps = (to, from, except, desc) => {
-  if (from && typeof from === "object" || typeof from === "function") {
-    for (let key of __getOwnPropNames(from))
-      if (!__hasOwnProp.call(to, key) && key !== except)
-        __defProp(to, key, { get: () => from[key], enumerable: !(desc = __getOwnPropDesc(from, key)) || desc.enumerable });
-  }
-  return to;
-};
-var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__getProtoOf(mod)) : {}, __copyProps(
-  // If the importer is in node compatibility mode or this is not an ESM
-  // file that has been converted to a CommonJS file using a Babel-
-  // compatible transform (i.e. "__esModule" has not been set), then set
-  // "default" to the CommonJS "module.exports" for node compatibility.
-  isNodeMode || !mod || !mod.__esModule ? __defProp(target, "default", { value: mod, enumerable: true }) : target,
-  mod
-));
-var __toCommonJS = (mod) => __copyProps(__defProp({}, "__esModule", { value: true }), mod);
 
 // node_modules/@aws-sdk/core/dist-es/submodules/client/emitWarningIfUnsupportedVersion.js
 var state, emitWarningIfUnsupportedVersion;
@@ -79,28 +51,6 @@ More information can be found at: https://a.co/c895JFp`);
   }
 });
 
-// node_modules/@aws-sdk/core/dist-es/submodules/client/longPollMiddleware.js
-var longPollMiddleware, longPollMiddlewareOptions, getLongPollPlugin;
-var init_longPollMiddleware = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/client/longPollMiddleware.js"() {
-    longPollMiddleware = () => (next, context) => async (args) => {
-      context.__retryLongPoll = true;
-      return next(args);
-    };
-    longPollMiddlewareOptions = {
-      name: "longPollMiddleware",
-      tags: ["RETRY"],
-      step: "initialize",
-      override: true
-    };
-    getLongPollPlugin = (options) => ({
-      applyToStack: (clientStack) => {
-        clientStack.add(longPollMiddleware(), longPollMiddlewareOptions);
-      }
-    });
-  }
-});
-
 // node_modules/@aws-sdk/core/dist-es/submodules/client/setCredentialFeature.js
 function setCredentialFeature(credentials, feature, value) {
   if (!credentials.$source) {
@@ -127,19 +77,6 @@ function setFeature(context, feature, value) {
 }
 var init_setFeature = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/client/setFeature.js"() {
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/client/setTokenFeature.js
-function setTokenFeature(token, feature, value) {
-  if (!token.$source) {
-    token.$source = {};
-  }
-  token.$source[feature] = value;
-  return token;
-}
-var init_setTokenFeature = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/client/setTokenFeature.js"() {
   }
 });
 
@@ -213,8 +150,8 @@ var init_fromUtf8 = __esm({
   "node_modules/@smithy/core/dist-es/submodules/serde/util-utf8/fromUtf8.js"() {
     init_buffer_from();
     fromUtf8 = (input) => {
-      const buf2 = fromString(input, "utf8");
-      return new Uint8Array(buf2.buffer, buf2.byteOffset, buf2.byteLength / Uint8Array.BYTES_PER_ELEMENT);
+      const buf = fromString(input, "utf8");
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength / Uint8Array.BYTES_PER_ELEMENT);
     };
   }
 });
@@ -302,123 +239,84 @@ function bindV4(getRandomValues2) {
 var decimalToHex;
 var init_v4 = __esm({
   "node_modules/@smithy/core/dist-es/submodules/serde/uuid/v4.js"() {
-    decimalToHex = Array.from({ length: 256 }, (_, i5) => i5.toString(16).padStart(2, "0"));
+    decimalToHex = Array.from({ length: 256 }, (_, i6) => i6.toString(16).padStart(2, "0"));
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/serde/copyDocumentWithTransform.js
-var copyDocumentWithTransform;
-var init_copyDocumentWithTransform = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/copyDocumentWithTransform.js"() {
-    copyDocumentWithTransform = (source, _schemaRef, _transform = (_) => _) => source;
+// node_modules/@smithy/types/dist-es/endpoint.js
+var EndpointURLScheme;
+var init_endpoint = __esm({
+  "node_modules/@smithy/types/dist-es/endpoint.js"() {
+    (function(EndpointURLScheme2) {
+      EndpointURLScheme2["HTTP"] = "http";
+      EndpointURLScheme2["HTTPS"] = "https";
+    })(EndpointURLScheme || (EndpointURLScheme = {}));
   }
 });
 
-// node_modules/@smithy/types/dist-cjs/index.js
-var require_dist_cjs = __commonJS({
-  "node_modules/@smithy/types/dist-cjs/index.js"(exports) {
-    var HttpAuthLocation;
-    (function(HttpAuthLocation2) {
-      HttpAuthLocation2["HEADER"] = "header";
-      HttpAuthLocation2["QUERY"] = "query";
-    })(HttpAuthLocation || (HttpAuthLocation = {}));
-    var HttpApiKeyAuthLocation2;
-    (function(HttpApiKeyAuthLocation3) {
-      HttpApiKeyAuthLocation3["HEADER"] = "header";
-      HttpApiKeyAuthLocation3["QUERY"] = "query";
-    })(HttpApiKeyAuthLocation2 || (HttpApiKeyAuthLocation2 = {}));
-    var EndpointURLScheme2;
-    (function(EndpointURLScheme3) {
-      EndpointURLScheme3["HTTP"] = "http";
-      EndpointURLScheme3["HTTPS"] = "https";
-    })(EndpointURLScheme2 || (EndpointURLScheme2 = {}));
-    var AlgorithmId2;
-    (function(AlgorithmId3) {
-      AlgorithmId3["MD5"] = "md5";
-      AlgorithmId3["CRC32"] = "crc32";
-      AlgorithmId3["CRC32C"] = "crc32c";
-      AlgorithmId3["SHA1"] = "sha1";
-      AlgorithmId3["SHA256"] = "sha256";
-    })(AlgorithmId2 || (AlgorithmId2 = {}));
-    var getChecksumConfiguration2 = (runtimeConfig) => {
-      const checksumAlgorithms = [];
-      if (runtimeConfig.sha256 !== void 0) {
-        checksumAlgorithms.push({
-          algorithmId: () => AlgorithmId2.SHA256,
-          checksumConstructor: () => runtimeConfig.sha256
-        });
-      }
-      if (runtimeConfig.md5 != void 0) {
-        checksumAlgorithms.push({
-          algorithmId: () => AlgorithmId2.MD5,
-          checksumConstructor: () => runtimeConfig.md5
-        });
-      }
-      return {
-        addChecksumAlgorithm(algo) {
-          checksumAlgorithms.push(algo);
-        },
-        checksumAlgorithms() {
-          return checksumAlgorithms;
-        }
-      };
-    };
-    var resolveChecksumRuntimeConfig2 = (clientConfig) => {
-      const runtimeConfig = {};
-      clientConfig.checksumAlgorithms().forEach((checksumAlgorithm) => {
-        runtimeConfig[checksumAlgorithm.algorithmId()] = checksumAlgorithm.checksumConstructor();
-      });
-      return runtimeConfig;
-    };
-    var getDefaultClientConfiguration2 = (runtimeConfig) => {
-      return getChecksumConfiguration2(runtimeConfig);
-    };
-    var resolveDefaultRuntimeConfig2 = (config) => {
-      return resolveChecksumRuntimeConfig2(config);
-    };
-    var FieldPosition2;
-    (function(FieldPosition3) {
-      FieldPosition3[FieldPosition3["HEADER"] = 0] = "HEADER";
-      FieldPosition3[FieldPosition3["TRAILER"] = 1] = "TRAILER";
-    })(FieldPosition2 || (FieldPosition2 = {}));
-    var SMITHY_CONTEXT_KEY5 = "__smithy_context";
-    var IniSectionType4;
-    (function(IniSectionType5) {
-      IniSectionType5["PROFILE"] = "profile";
-      IniSectionType5["SSO_SESSION"] = "sso-session";
-      IniSectionType5["SERVICES"] = "services";
-    })(IniSectionType4 || (IniSectionType4 = {}));
-    var RequestHandlerProtocol;
-    (function(RequestHandlerProtocol2) {
-      RequestHandlerProtocol2["HTTP_0_9"] = "http/0.9";
-      RequestHandlerProtocol2["HTTP_1_0"] = "http/1.0";
-      RequestHandlerProtocol2["TDS_8_0"] = "tds/8.0";
-    })(RequestHandlerProtocol || (RequestHandlerProtocol = {}));
-    exports.AlgorithmId = AlgorithmId2;
-    exports.EndpointURLScheme = EndpointURLScheme2;
-    exports.FieldPosition = FieldPosition2;
-    exports.HttpApiKeyAuthLocation = HttpApiKeyAuthLocation2;
-    exports.HttpAuthLocation = HttpAuthLocation;
-    exports.IniSectionType = IniSectionType4;
-    exports.RequestHandlerProtocol = RequestHandlerProtocol;
-    exports.SMITHY_CONTEXT_KEY = SMITHY_CONTEXT_KEY5;
-    exports.getDefaultClientConfiguration = getDefaultClientConfiguration2;
-    exports.resolveDefaultRuntimeConfig = resolveDefaultRuntimeConfig2;
+// node_modules/@smithy/types/dist-es/extensions/checksum.js
+var AlgorithmId;
+var init_checksum = __esm({
+  "node_modules/@smithy/types/dist-es/extensions/checksum.js"() {
+    (function(AlgorithmId2) {
+      AlgorithmId2["MD5"] = "md5";
+      AlgorithmId2["CRC32"] = "crc32";
+      AlgorithmId2["CRC32C"] = "crc32c";
+      AlgorithmId2["SHA1"] = "sha1";
+      AlgorithmId2["SHA256"] = "sha256";
+    })(AlgorithmId || (AlgorithmId = {}));
+  }
+});
+
+// node_modules/@smithy/types/dist-es/extensions/index.js
+var init_extensions = __esm({
+  "node_modules/@smithy/types/dist-es/extensions/index.js"() {
+    init_checksum();
+  }
+});
+
+// node_modules/@smithy/types/dist-es/middleware.js
+var SMITHY_CONTEXT_KEY;
+var init_middleware = __esm({
+  "node_modules/@smithy/types/dist-es/middleware.js"() {
+    SMITHY_CONTEXT_KEY = "__smithy_context";
+  }
+});
+
+// node_modules/@smithy/types/dist-es/profile.js
+var IniSectionType;
+var init_profile = __esm({
+  "node_modules/@smithy/types/dist-es/profile.js"() {
+    (function(IniSectionType2) {
+      IniSectionType2["PROFILE"] = "profile";
+      IniSectionType2["SSO_SESSION"] = "sso-session";
+      IniSectionType2["SERVICES"] = "services";
+    })(IniSectionType || (IniSectionType = {}));
+  }
+});
+
+// node_modules/@smithy/types/dist-es/index.js
+var init_dist_es = __esm({
+  "node_modules/@smithy/types/dist-es/index.js"() {
+    init_endpoint();
+    init_extensions();
+    init_middleware();
+    init_profile();
   }
 });
 
 // node_modules/@smithy/core/dist-es/submodules/transport/getSmithyContext.js
-var import_types, getSmithyContext;
+var getSmithyContext;
 var init_getSmithyContext = __esm({
   "node_modules/@smithy/core/dist-es/submodules/transport/getSmithyContext.js"() {
-    import_types = __toESM(require_dist_cjs());
-    getSmithyContext = (context) => context[import_types.SMITHY_CONTEXT_KEY] || (context[import_types.SMITHY_CONTEXT_KEY] = {});
+    init_dist_es();
+    getSmithyContext = (context) => context[SMITHY_CONTEXT_KEY] || (context[SMITHY_CONTEXT_KEY] = {});
   }
 });
 
 // node_modules/@smithy/core/dist-es/submodules/transport/hasOwn.js
-function hasOwn(o3, k5) {
-  return Object.prototype.hasOwnProperty.call(o3, k5);
+function hasOwn(o4, k6) {
+  return Object.prototype.hasOwnProperty.call(o4, k6);
 }
 var init_hasOwn = __esm({
   "node_modules/@smithy/core/dist-es/submodules/transport/hasOwn.js"() {
@@ -463,21 +361,21 @@ var init_httpRequest = __esm({
         this.password = options.password;
         this.fragment = options.fragment;
       }
-      static clone(request) {
+      static clone(request3) {
         const cloned = new _HttpRequest({
-          ...request,
-          headers: { ...request.headers }
+          ...request3,
+          headers: { ...request3.headers }
         });
         if (cloned.query) {
           cloned.query = cloneQuery(cloned.query);
         }
         return cloned;
       }
-      static isInstance(request) {
-        if (!request) {
+      static isInstance(request3) {
+        if (!request3) {
           return false;
         }
-        const req = request;
+        const req = request3;
         return "method" in req && "protocol" in req && "hostname" in req && "path" in req && typeof req["query"] === "object" && typeof req["headers"] === "object";
       }
       clone() {
@@ -647,59 +545,15 @@ var init_transport = __esm({
     init_isValidHostLabel();
     init_isValidHostname();
     init_normalizeProvider();
-    init_parseQueryString();
     init_parseUrl();
     init_toEndpointV1();
   }
 });
 
 // node_modules/@smithy/core/dist-es/submodules/serde/parse-utils.js
-var parseBoolean, expectBoolean, expectNumber, MAX_FLOAT, expectFloat32, expectLong, expectInt, expectInt32, expectShort, expectByte, expectSizedInt, castInt, expectNonNull, expectObject, expectString, expectUnion, strictParseDouble, strictParseFloat, strictParseFloat32, NUMBER_REGEX, parseNumber, limitedParseDouble, handleFloat, limitedParseFloat, limitedParseFloat32, parseFloatString, strictParseLong, strictParseInt, strictParseInt32, strictParseShort, strictParseByte, stackTraceWarning, logger;
+var expectNumber, MAX_FLOAT, expectFloat32, expectLong, expectShort, expectByte, expectSizedInt, castInt, strictParseDouble, strictParseFloat32, NUMBER_REGEX, parseNumber, strictParseShort, strictParseByte, stackTraceWarning, logger;
 var init_parse_utils = __esm({
   "node_modules/@smithy/core/dist-es/submodules/serde/parse-utils.js"() {
-    init_transport();
-    parseBoolean = (value) => {
-      switch (value) {
-        case "true":
-          return true;
-        case "false":
-          return false;
-        default:
-          throw new Error(`Unable to parse boolean value "${value}"`);
-      }
-    };
-    expectBoolean = (value) => {
-      if (value === null || value === void 0) {
-        return void 0;
-      }
-      if (typeof value === "number") {
-        if (value === 0 || value === 1) {
-          logger.warn(stackTraceWarning(`Expected boolean, got ${typeof value}: ${value}`));
-        }
-        if (value === 0) {
-          return false;
-        }
-        if (value === 1) {
-          return true;
-        }
-      }
-      if (typeof value === "string") {
-        const lower = value.toLowerCase();
-        if (lower === "false" || lower === "true") {
-          logger.warn(stackTraceWarning(`Expected boolean, got ${typeof value}: ${value}`));
-        }
-        if (lower === "false") {
-          return false;
-        }
-        if (lower === "true") {
-          return true;
-        }
-      }
-      if (typeof value === "boolean") {
-        return value;
-      }
-      throw new TypeError(`Expected boolean, got ${typeof value}: ${value}`);
-    };
     expectNumber = (value) => {
       if (value === null || value === void 0) {
         return void 0;
@@ -737,8 +591,6 @@ var init_parse_utils = __esm({
       }
       throw new TypeError(`Expected integer, got ${typeof value}: ${value}`);
     };
-    expectInt = expectLong;
-    expectInt32 = (value) => expectSizedInt(value, 32);
     expectShort = (value) => expectSizedInt(value, 16);
     expectByte = (value) => expectSizedInt(value, 8);
     expectSizedInt = (value, size) => {
@@ -758,67 +610,12 @@ var init_parse_utils = __esm({
           return Int8Array.of(value)[0];
       }
     };
-    expectNonNull = (value, location) => {
-      if (value === null || value === void 0) {
-        if (location) {
-          throw new TypeError(`Expected a non-null value for ${location}`);
-        }
-        throw new TypeError("Expected a non-null value");
-      }
-      return value;
-    };
-    expectObject = (value) => {
-      if (value === null || value === void 0) {
-        return void 0;
-      }
-      if (typeof value === "object" && !Array.isArray(value)) {
-        return value;
-      }
-      const receivedType = Array.isArray(value) ? "array" : typeof value;
-      throw new TypeError(`Expected object, got ${receivedType}: ${value}`);
-    };
-    expectString = (value) => {
-      if (value === null || value === void 0) {
-        return void 0;
-      }
-      if (typeof value === "string") {
-        return value;
-      }
-      if (["boolean", "number", "bigint"].includes(typeof value)) {
-        logger.warn(stackTraceWarning(`Expected string, got ${typeof value}: ${value}`));
-        return String(value);
-      }
-      throw new TypeError(`Expected string, got ${typeof value}: ${value}`);
-    };
-    expectUnion = (value) => {
-      if (value === null || value === void 0) {
-        return void 0;
-      }
-      const asObject = expectObject(value);
-      const setKeys = [];
-      for (const k5 in asObject) {
-        if (!hasOwn(asObject, k5)) {
-          continue;
-        }
-        if (asObject[k5] != null) {
-          setKeys.push(k5);
-        }
-      }
-      if (setKeys.length === 0) {
-        throw new TypeError(`Unions must have exactly one non-null member. None were found.`);
-      }
-      if (setKeys.length > 1) {
-        throw new TypeError(`Unions must have exactly one non-null member. Keys ${setKeys} were not null.`);
-      }
-      return asObject;
-    };
     strictParseDouble = (value) => {
       if (typeof value == "string") {
         return expectNumber(parseNumber(value));
       }
       return expectNumber(value);
     };
-    strictParseFloat = strictParseDouble;
     strictParseFloat32 = (value) => {
       if (typeof value == "string") {
         return expectFloat32(parseNumber(value));
@@ -832,45 +629,6 @@ var init_parse_utils = __esm({
         throw new TypeError(`Expected real number, got implicit NaN`);
       }
       return parseFloat(value);
-    };
-    limitedParseDouble = (value) => {
-      if (typeof value == "string") {
-        return parseFloatString(value);
-      }
-      return expectNumber(value);
-    };
-    handleFloat = limitedParseDouble;
-    limitedParseFloat = limitedParseDouble;
-    limitedParseFloat32 = (value) => {
-      if (typeof value == "string") {
-        return parseFloatString(value);
-      }
-      return expectFloat32(value);
-    };
-    parseFloatString = (value) => {
-      switch (value) {
-        case "NaN":
-          return NaN;
-        case "Infinity":
-          return Infinity;
-        case "-Infinity":
-          return -Infinity;
-        default:
-          throw new Error(`Unable to parse float value: ${value}`);
-      }
-    };
-    strictParseLong = (value) => {
-      if (typeof value === "string") {
-        return expectLong(parseNumber(value));
-      }
-      return expectLong(value);
-    };
-    strictParseInt = strictParseLong;
-    strictParseInt32 = (value) => {
-      if (typeof value === "string") {
-        return expectInt32(parseNumber(value));
-      }
-      return expectInt32(value);
     };
     strictParseShort = (value) => {
       if (typeof value === "string") {
@@ -1246,13 +1004,13 @@ function splitEvery(value, delimiter, numDelimiters) {
   }
   const compoundSegments = [];
   let currentSegment = "";
-  for (let i5 = 0; i5 < segments.length; i5++) {
+  for (let i6 = 0; i6 < segments.length; i6++) {
     if (currentSegment === "") {
-      currentSegment = segments[i5];
+      currentSegment = segments[i6];
     } else {
-      currentSegment += delimiter + segments[i5];
+      currentSegment += delimiter + segments[i6];
     }
-    if ((i5 + 1) % numDelimiters === 0) {
+    if ((i6 + 1) % numDelimiters === 0) {
       compoundSegments.push(currentSegment);
       currentSegment = "";
     }
@@ -1277,8 +1035,8 @@ var init_split_header = __esm({
       let withinQuotes = false;
       let escaped = false;
       let anchor = 0;
-      for (let i5 = 0; i5 < z; ++i5) {
-        const char = value[i5];
+      for (let i6 = 0; i6 < z; ++i6) {
+        const char = value[i6];
         switch (char) {
           case `"`:
             if (!escaped) {
@@ -1287,8 +1045,8 @@ var init_split_header = __esm({
             break;
           case ",":
             if (!withinQuotes) {
-              values.push(value.slice(anchor, i5));
-              anchor = i5 + 1;
+              values.push(value.slice(anchor, i6));
+              anchor = i6 + 1;
             }
             break;
           default:
@@ -1313,9 +1071,6 @@ var init_split_header = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/serde/value/NumericValue.js
-function nv(input) {
-  return new NumericValue(String(input), "bigDecimal");
-}
 var format, NumericValue;
 var init_NumericValue = __esm({
   "node_modules/@smithy/core/dist-es/submodules/serde/value/NumericValue.js"() {
@@ -1350,10 +1105,10 @@ function fromHex(encoded) {
     throw new Error("Hex encoded strings must have an even number length");
   }
   const out = new Uint8Array(encoded.length / 2);
-  for (let i5 = 0; i5 < encoded.length; i5 += 2) {
-    const encodedByte = encoded.slice(i5, i5 + 2).toLowerCase();
+  for (let i6 = 0; i6 < encoded.length; i6 += 2) {
+    const encodedByte = encoded.slice(i6, i6 + 2).toLowerCase();
     if (encodedByte in HEX_TO_SHORT) {
-      out[i5 / 2] = HEX_TO_SHORT[encodedByte];
+      out[i6 / 2] = HEX_TO_SHORT[encodedByte];
     } else {
       throw new Error(`Cannot decode unrecognized sequence ${encodedByte} as hexadecimal`);
     }
@@ -1362,8 +1117,8 @@ function fromHex(encoded) {
 }
 function toHex(bytes) {
   let out = "";
-  for (let i5 = 0; i5 < bytes.byteLength; i5++) {
-    out += SHORT_TO_HEX[bytes[i5]];
+  for (let i6 = 0; i6 < bytes.byteLength; i6++) {
+    out += SHORT_TO_HEX[bytes[i6]];
   }
   return out;
 }
@@ -1372,13 +1127,13 @@ var init_hex_encoding = __esm({
   "node_modules/@smithy/core/dist-es/submodules/serde/util-hex-encoding/hex-encoding.js"() {
     SHORT_TO_HEX = {};
     HEX_TO_SHORT = {};
-    for (let i5 = 0; i5 < 256; i5++) {
-      let encodedByte = i5.toString(16).toLowerCase();
+    for (let i6 = 0; i6 < 256; i6++) {
+      let encodedByte = i6.toString(16).toLowerCase();
       if (encodedByte.length === 1) {
         encodedByte = `0${encodedByte}`;
       }
-      SHORT_TO_HEX[i5] = encodedByte;
-      HEX_TO_SHORT[encodedByte] = i5;
+      SHORT_TO_HEX[i6] = encodedByte;
+      HEX_TO_SHORT[encodedByte] = i6;
     }
   }
 });
@@ -1442,75 +1197,14 @@ function concatBytes(arrays, length) {
   }
   const result = new Uint8Array(length);
   let offset = 0;
-  for (const buf2 of arrays) {
-    result.set(buf2, offset);
-    offset += buf2.byteLength;
+  for (const buf of arrays) {
+    result.set(buf, offset);
+    offset += buf.byteLength;
   }
   return result;
 }
 var init_concatBytes = __esm({
   "node_modules/@smithy/core/dist-es/submodules/serde/concatBytes.js"() {
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/middleware-serde/deserializerMiddleware.js
-var deserializerMiddleware, findHeader;
-var init_deserializerMiddleware = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/middleware-serde/deserializerMiddleware.js"() {
-    init_transport();
-    deserializerMiddleware = (options, deserializer) => (next, context) => async (args) => {
-      const { response } = await next(args);
-      try {
-        const parsed = await deserializer(response, options);
-        return {
-          response,
-          output: parsed
-        };
-      } catch (error2) {
-        Object.defineProperty(error2, "$response", {
-          value: response,
-          enumerable: false,
-          writable: false,
-          configurable: false
-        });
-        if (!("$metadata" in error2)) {
-          const hint = `Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.`;
-          try {
-            error2.message += "\n  " + hint;
-          } catch (ignored) {
-            if (!context.logger || context.logger?.constructor?.name === "NoOpLogger") {
-              console.warn(hint);
-            } else {
-              context.logger?.warn?.(hint);
-            }
-          }
-          if (typeof error2.$responseBodyText !== "undefined") {
-            if (error2.$response) {
-              error2.$response.body = error2.$responseBodyText;
-            }
-          }
-          try {
-            if (HttpResponse.isInstance(response)) {
-              const { headers = {} } = response;
-              const headerEntries = Object.entries(headers);
-              error2.$metadata = {
-                httpStatusCode: response.statusCode,
-                requestId: findHeader(/^x-[\w-]+-request-?id$/, headerEntries),
-                extendedRequestId: findHeader(/^x-[\w-]+-id-2$/, headerEntries),
-                cfId: findHeader(/^x-[\w-]+-cf-id$/, headerEntries)
-              };
-            }
-          } catch (ignored) {
-          }
-        }
-        throw error2;
-      }
-    };
-    findHeader = (pattern, headers) => {
-      return (headers.find(([k5]) => {
-        return k5.match(pattern);
-      }) || [void 0, void 0])[1];
-    };
   }
 });
 
@@ -1536,8 +1230,8 @@ var init_ProviderError = __esm({
         Object.setPrototypeOf(this, _ProviderError.prototype);
         logger2?.debug?.(`@smithy/property-provider ${tryNextLink ? "->" : "(!)"} ${message}`);
       }
-      static from(error2, options = true) {
-        return Object.assign(new this(error2.message, options), error2);
+      static from(error, options = true) {
+        return Object.assign(new this(error.message, options), error);
       }
     };
   }
@@ -1678,23 +1372,6 @@ var init_booleanSelector = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/config/util-config-provider/numberSelector.js
-var numberSelector;
-var init_numberSelector = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/config/util-config-provider/numberSelector.js"() {
-    numberSelector = (obj, key, type) => {
-      if (!(key in obj)) {
-        return void 0;
-      }
-      const numberValue = parseInt(obj[key], 10);
-      if (Number.isNaN(numberValue)) {
-        throw new TypeError(`Cannot load ${type} '${key}'. Expected number, got '${obj[key]}'.`);
-      }
-      return numberValue;
-    };
-  }
-});
-
 // node_modules/@smithy/core/dist-es/submodules/config/util-config-provider/types.js
 var SelectorType;
 var init_types = __esm({
@@ -1791,20 +1468,20 @@ var init_constants = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/config/shared-ini-file-loader/getConfigData.js
-var import_types2, getConfigData;
+var getConfigData;
 var init_getConfigData = __esm({
   "node_modules/@smithy/core/dist-es/submodules/config/shared-ini-file-loader/getConfigData.js"() {
-    import_types2 = __toESM(require_dist_cjs());
+    init_dist_es();
     init_constants();
     getConfigData = (data) => Object.entries(data).filter(([key]) => {
       const indexOfSeparator = key.indexOf(CONFIG_PREFIX_SEPARATOR);
       if (indexOfSeparator === -1) {
         return false;
       }
-      return Object.values(import_types2.IniSectionType).includes(key.substring(0, indexOfSeparator));
+      return Object.values(IniSectionType).includes(key.substring(0, indexOfSeparator));
     }).reduce((acc, [key, value]) => {
       const indexOfSeparator = key.indexOf(CONFIG_PREFIX_SEPARATOR);
-      const updatedKey = key.substring(0, indexOfSeparator) === import_types2.IniSectionType.PROFILE ? key.substring(indexOfSeparator + 1) : key;
+      const updatedKey = key.substring(0, indexOfSeparator) === IniSectionType.PROFILE ? key.substring(indexOfSeparator + 1) : key;
       acc[updatedKey] = value;
       return acc;
     }, {
@@ -1836,15 +1513,15 @@ var init_getCredentialsFilepath = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/config/shared-ini-file-loader/parseIni.js
-var import_types3, prefixKeyRegex, profileNameBlockList, parseIni;
+var prefixKeyRegex, profileNameBlockList, parseIni;
 var init_parseIni = __esm({
   "node_modules/@smithy/core/dist-es/submodules/config/shared-ini-file-loader/parseIni.js"() {
-    import_types3 = __toESM(require_dist_cjs());
+    init_dist_es();
     init_constants();
     prefixKeyRegex = /^([\w-]+)\s(["'])?([\w-@+.%:/]+)\2$/;
     profileNameBlockList = ["__proto__", "profile __proto__"];
     parseIni = (iniData) => {
-      const map3 = {};
+      const map = {};
       let currentSection;
       let currentSubSection;
       for (const iniLine of iniData.split(/\r?\n/)) {
@@ -1857,7 +1534,7 @@ var init_parseIni = __esm({
           const matches = prefixKeyRegex.exec(sectionName);
           if (matches) {
             const [, prefix, , name] = matches;
-            if (Object.values(import_types3.IniSectionType).includes(prefix)) {
+            if (Object.values(IniSectionType).includes(prefix)) {
               currentSection = [prefix, name].join(CONFIG_PREFIX_SEPARATOR);
             }
           } else {
@@ -1879,14 +1556,14 @@ var init_parseIni = __esm({
               if (currentSubSection && iniLine.trimStart() === iniLine) {
                 currentSubSection = void 0;
               }
-              map3[currentSection] = map3[currentSection] || {};
+              map[currentSection] = map[currentSection] || {};
               const key = currentSubSection ? [currentSubSection, name].join(CONFIG_PREFIX_SEPARATOR) : name;
-              map3[currentSection][key] = value;
+              map[currentSection][key] = value;
             }
           }
         }
       }
-      return map3;
+      return map;
     };
   }
 });
@@ -1952,12 +1629,12 @@ var init_loadSharedConfigFiles = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/config/shared-ini-file-loader/getSsoSessionData.js
-var import_types4, getSsoSessionData;
+var getSsoSessionData;
 var init_getSsoSessionData = __esm({
   "node_modules/@smithy/core/dist-es/submodules/config/shared-ini-file-loader/getSsoSessionData.js"() {
-    import_types4 = __toESM(require_dist_cjs());
+    init_dist_es();
     init_loadSharedConfigFiles();
-    getSsoSessionData = (data) => Object.entries(data).filter(([key]) => key.startsWith(import_types4.IniSectionType.SSO_SESSION + CONFIG_PREFIX_SEPARATOR)).reduce((acc, [key, value]) => ({ ...acc, [key.substring(key.indexOf(CONFIG_PREFIX_SEPARATOR) + 1)]: value }), {});
+    getSsoSessionData = (data) => Object.entries(data).filter(([key]) => key.startsWith(IniSectionType.SSO_SESSION + CONFIG_PREFIX_SEPARATOR)).reduce((acc, [key, value]) => ({ ...acc, [key.substring(key.indexOf(CONFIG_PREFIX_SEPARATOR) + 1)]: value }), {});
   }
 });
 
@@ -2033,11 +1710,11 @@ var init_externalDataInterceptor = __esm({
 // node_modules/@smithy/core/dist-es/submodules/config/node-config-provider/getSelectorName.js
 function getSelectorName(functionString) {
   try {
-    const constants = new Set(Array.from(functionString.match(/([A-Z_]){3,}/g) ?? []));
-    constants.delete("CONFIG");
-    constants.delete("CONFIG_PREFIX_SEPARATOR");
-    constants.delete("ENV");
-    return [...constants].join(", ");
+    const constants2 = new Set(Array.from(functionString.match(/([A-Z_]){3,}/g) ?? []));
+    constants2.delete("CONFIG");
+    constants2.delete("CONFIG_PREFIX_SEPARATOR");
+    constants2.delete("ENV");
+    return [...constants2].join(", ");
   } catch (ignored) {
     return functionString;
   }
@@ -2060,8 +1737,8 @@ var init_fromEnv = __esm({
           throw new Error();
         }
         return config;
-      } catch (e5) {
-        throw new CredentialsProviderError(e5.message || `Not found in ENV: ${getSelectorName(envVarSelector.toString())}`, { logger: options?.logger });
+      } catch (e6) {
+        throw new CredentialsProviderError(e6.message || `Not found in ENV: ${getSelectorName(envVarSelector.toString())}`, { logger: options?.logger });
       }
     };
   }
@@ -2088,8 +1765,8 @@ var init_fromSharedConfigFiles = __esm({
           throw new Error();
         }
         return configValue;
-      } catch (e5) {
-        throw new CredentialsProviderError(e5.message || `Not found in config files w/ profile [${profile}]: ${getSelectorName(configSelector.toString())}`, { logger: init.logger });
+      } catch (e6) {
+        throw new CredentialsProviderError(e6.message || `Not found in config files w/ profile [${profile}]: ${getSelectorName(configSelector.toString())}`, { logger: init.logger });
       }
     };
   }
@@ -2123,45 +1800,33 @@ var init_configLoader = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/config/config-resolver/endpointsConfig/NodeUseDualstackEndpointConfigOptions.js
-var ENV_USE_DUALSTACK_ENDPOINT, CONFIG_USE_DUALSTACK_ENDPOINT, DEFAULT_USE_DUALSTACK_ENDPOINT, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, nodeDualstackConfigSelectors;
+var ENV_USE_DUALSTACK_ENDPOINT, CONFIG_USE_DUALSTACK_ENDPOINT, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS;
 var init_NodeUseDualstackEndpointConfigOptions = __esm({
   "node_modules/@smithy/core/dist-es/submodules/config/config-resolver/endpointsConfig/NodeUseDualstackEndpointConfigOptions.js"() {
     init_booleanSelector();
     init_types();
     ENV_USE_DUALSTACK_ENDPOINT = "AWS_USE_DUALSTACK_ENDPOINT";
     CONFIG_USE_DUALSTACK_ENDPOINT = "use_dualstack_endpoint";
-    DEFAULT_USE_DUALSTACK_ENDPOINT = false;
     NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS = {
       environmentVariableSelector: (env2) => booleanSelector(env2, ENV_USE_DUALSTACK_ENDPOINT, SelectorType.ENV),
       configFileSelector: (profile) => booleanSelector(profile, CONFIG_USE_DUALSTACK_ENDPOINT, SelectorType.CONFIG),
       default: false
     };
-    nodeDualstackConfigSelectors = {
-      environmentVariableSelector: (env2) => booleanSelector(env2, ENV_USE_DUALSTACK_ENDPOINT, SelectorType.ENV),
-      configFileSelector: (profile) => booleanSelector(profile, CONFIG_USE_DUALSTACK_ENDPOINT, SelectorType.CONFIG),
-      default: void 0
-    };
   }
 });
 
 // node_modules/@smithy/core/dist-es/submodules/config/config-resolver/endpointsConfig/NodeUseFipsEndpointConfigOptions.js
-var ENV_USE_FIPS_ENDPOINT, CONFIG_USE_FIPS_ENDPOINT, DEFAULT_USE_FIPS_ENDPOINT, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, nodeFipsConfigSelectors;
+var ENV_USE_FIPS_ENDPOINT, CONFIG_USE_FIPS_ENDPOINT, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS;
 var init_NodeUseFipsEndpointConfigOptions = __esm({
   "node_modules/@smithy/core/dist-es/submodules/config/config-resolver/endpointsConfig/NodeUseFipsEndpointConfigOptions.js"() {
     init_booleanSelector();
     init_types();
     ENV_USE_FIPS_ENDPOINT = "AWS_USE_FIPS_ENDPOINT";
     CONFIG_USE_FIPS_ENDPOINT = "use_fips_endpoint";
-    DEFAULT_USE_FIPS_ENDPOINT = false;
     NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS = {
       environmentVariableSelector: (env2) => booleanSelector(env2, ENV_USE_FIPS_ENDPOINT, SelectorType.ENV),
       configFileSelector: (profile) => booleanSelector(profile, CONFIG_USE_FIPS_ENDPOINT, SelectorType.CONFIG),
       default: false
-    };
-    nodeFipsConfigSelectors = {
-      environmentVariableSelector: (env2) => booleanSelector(env2, ENV_USE_FIPS_ENDPOINT, SelectorType.ENV),
-      configFileSelector: (profile) => booleanSelector(profile, CONFIG_USE_FIPS_ENDPOINT, SelectorType.CONFIG),
-      default: void 0
     };
   }
 });
@@ -2190,7 +1855,7 @@ var init_MiddlewareStack = __esm({
       let relativeEntries = [];
       let identifyOnResolve = false;
       const entriesNameSet = /* @__PURE__ */ new Set();
-      const sort = (entries) => entries.sort((a5, b5) => stepWeights[b5.step] - stepWeights[a5.step] || priorityWeights[b5.priority || "normal"] - priorityWeights[a5.priority || "normal"]);
+      const sort = (entries) => entries.sort((a6, b6) => stepWeights[b6.step] - stepWeights[a6.step] || priorityWeights[b6.priority || "normal"] - priorityWeights[a6.priority || "normal"]);
       const removeByName = (toRemove) => {
         let isRemoved = false;
         const filterCb = (entry) => {
@@ -2318,7 +1983,7 @@ var init_MiddlewareStack = __esm({
                 throw new Error(`Duplicate middleware name '${getMiddlewareNameWithAliases(name, _aliases)}'`);
               }
               for (const alias of aliases) {
-                const toOverrideIndex = absoluteEntries.findIndex((entry2) => entry2.name === alias || entry2.aliases?.some((a5) => a5 === alias));
+                const toOverrideIndex = absoluteEntries.findIndex((entry2) => entry2.name === alias || entry2.aliases?.some((a6) => a6 === alias));
                 if (toOverrideIndex === -1) {
                   continue;
                 }
@@ -2348,7 +2013,7 @@ var init_MiddlewareStack = __esm({
                 throw new Error(`Duplicate middleware name '${getMiddlewareNameWithAliases(name, _aliases)}'`);
               }
               for (const alias of aliases) {
-                const toOverrideIndex = relativeEntries.findIndex((entry2) => entry2.name === alias || entry2.aliases?.some((a5) => a5 === alias));
+                const toOverrideIndex = relativeEntries.findIndex((entry2) => entry2.name === alias || entry2.aliases?.some((a6) => a6 === alias));
                 if (toOverrideIndex === -1) {
                   continue;
                 }
@@ -2440,258 +2105,6 @@ var init_MiddlewareStack = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/client/invalid-dependency/invalidFunction.js
-var invalidFunction;
-var init_invalidFunction = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/invalid-dependency/invalidFunction.js"() {
-    invalidFunction = (message) => () => {
-      throw new Error(message);
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/client/invalid-dependency/invalidProvider.js
-var invalidProvider;
-var init_invalidProvider = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/invalid-dependency/invalidProvider.js"() {
-    invalidProvider = (message) => () => Promise.reject(message);
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/client/util-waiter/circularReplacer.js
-var getCircularReplacer;
-var init_circularReplacer = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/util-waiter/circularReplacer.js"() {
-    getCircularReplacer = () => {
-      const seen = /* @__PURE__ */ new WeakSet();
-      return (key, value) => {
-        if (typeof value === "object" && value !== null) {
-          if (seen.has(value)) {
-            return "[Circular]";
-          }
-          seen.add(value);
-        }
-        return value;
-      };
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/client/util-waiter/utils/sleep.js
-var sleep;
-var init_sleep = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/util-waiter/utils/sleep.js"() {
-    sleep = (seconds) => {
-      return new Promise((resolve) => setTimeout(resolve, seconds * 1e3));
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/client/util-waiter/waiter.js
-var waiterServiceDefaults, WaiterState, checkExceptions;
-var init_waiter = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/util-waiter/waiter.js"() {
-    init_circularReplacer();
-    waiterServiceDefaults = {
-      minDelay: 2,
-      maxDelay: 120
-    };
-    (function(WaiterState2) {
-      WaiterState2["ABORTED"] = "ABORTED";
-      WaiterState2["FAILURE"] = "FAILURE";
-      WaiterState2["SUCCESS"] = "SUCCESS";
-      WaiterState2["RETRY"] = "RETRY";
-      WaiterState2["TIMEOUT"] = "TIMEOUT";
-    })(WaiterState || (WaiterState = {}));
-    checkExceptions = (result) => {
-      if (result.state === WaiterState.ABORTED) {
-        const abortError = new Error(`${JSON.stringify({
-          ...result,
-          reason: "Request was aborted"
-        }, getCircularReplacer())}`);
-        abortError.name = "AbortError";
-        throw abortError;
-      } else if (result.state === WaiterState.TIMEOUT) {
-        const timeoutError = new Error(`${JSON.stringify({
-          ...result,
-          reason: "Waiter has timed out"
-        }, getCircularReplacer())}`);
-        timeoutError.name = "TimeoutError";
-        throw timeoutError;
-      } else if (result.state !== WaiterState.SUCCESS) {
-        throw new Error(`${JSON.stringify(result, getCircularReplacer())}`);
-      }
-      return result;
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/client/util-waiter/poller.js
-var runPolling, checkWarn403, createMessageFromResponse, exponentialBackoffWithJitter, randomInRange;
-var init_poller = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/util-waiter/poller.js"() {
-    init_circularReplacer();
-    init_sleep();
-    init_waiter();
-    runPolling = async ({ minDelay, maxDelay, maxWaitTime, abortController, client, abortSignal }, input, acceptorChecks) => {
-      const observedResponses = {};
-      const [minDelayMs, maxDelayMs] = [minDelay * 1e3, maxDelay * 1e3];
-      let currentAttempt = 0;
-      const waitUntil = Date.now() + maxWaitTime * 1e3;
-      const warn403Time = Date.now() + 6e4;
-      let didWarn403 = false;
-      while (true) {
-        if (currentAttempt > 0) {
-          const delayMs = exponentialBackoffWithJitter(minDelayMs, maxDelayMs, currentAttempt, waitUntil);
-          if (abortController?.signal?.aborted || abortSignal?.aborted) {
-            const message = "AbortController signal aborted.";
-            observedResponses[message] |= 0;
-            observedResponses[message] += 1;
-            return { state: WaiterState.ABORTED, observedResponses };
-          }
-          if (Date.now() + delayMs > waitUntil) {
-            return { state: WaiterState.TIMEOUT, observedResponses };
-          }
-          await sleep(delayMs / 1e3);
-        }
-        const { state: state2, reason } = await acceptorChecks(client, input);
-        if (reason) {
-          const message = createMessageFromResponse(reason);
-          observedResponses[message] |= 0;
-          observedResponses[message] += 1;
-        }
-        if (state2 !== WaiterState.RETRY) {
-          return { state: state2, reason, final: reason, observedResponses };
-        }
-        currentAttempt += 1;
-        if (!didWarn403 && Date.now() >= warn403Time) {
-          checkWarn403(observedResponses, client);
-          didWarn403 = true;
-        }
-      }
-    };
-    checkWarn403 = (observedResponses = {}, client) => {
-      const orderedErrors = Object.keys(observedResponses);
-      let maxCount = 0;
-      let count403 = 0;
-      for (const response of orderedErrors) {
-        const n3 = observedResponses[response] | 0;
-        maxCount = Math.max(n3, maxCount);
-        if (response.startsWith("403:")) {
-          count403 += n3;
-        }
-      }
-      const clientLogger = client?.config?.logger;
-      const warningLogger = typeof clientLogger?.warn === "function" && !clientLogger.constructor?.name?.includes?.("NoOpLogger") ? clientLogger : console;
-      if (count403 >= 3 || orderedErrors[orderedErrors.length - 1]?.startsWith("403:")) {
-        warningLogger.warn(`@smithy/util-waiter WARN - 403 status code encountered during waiter polling.`);
-      }
-    };
-    createMessageFromResponse = (reason) => {
-      const status = reason?.$response?.statusCode ?? reason?.$metadata?.httpStatusCode;
-      if (reason?.$responseBodyText) {
-        return `${status ? status + ": " : ""}Deserialization error for body: ${reason.$responseBodyText}`;
-      }
-      if (status) {
-        if (reason?.$response || reason?.message) {
-          return `${status ?? "Unknown"}: ${reason?.message}`;
-        }
-        return `${status}: OK`;
-      }
-      return String(reason?.message ?? JSON.stringify(reason, getCircularReplacer()) ?? "Unknown");
-    };
-    exponentialBackoffWithJitter = (minDelayMs, maxDelayMs, attempt, waitUntil) => {
-      const attemptCountCeiling = Math.log(maxDelayMs / minDelayMs) / Math.log(2) + 1;
-      if (attempt > attemptCountCeiling) {
-        return maxDelayMs;
-      }
-      const delay = minDelayMs * 2 ** (attempt - 1);
-      const capped = Math.min(delay, maxDelayMs);
-      const waitFor = randomInRange(minDelayMs, capped);
-      if (Date.now() + waitFor > waitUntil) {
-        const timeRemaining = waitUntil - Date.now();
-        return Math.max(0, timeRemaining - 500);
-      }
-      return waitFor;
-    };
-    randomInRange = (min, max) => min + Math.random() * (max - min);
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/client/util-waiter/utils/validate.js
-var validateWaiterOptions;
-var init_validate = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/util-waiter/utils/validate.js"() {
-    validateWaiterOptions = (options) => {
-      if (options.maxWaitTime <= 0) {
-        throw new Error(`WaiterConfiguration.maxWaitTime must be greater than 0`);
-      } else if (options.minDelay <= 0) {
-        throw new Error(`WaiterConfiguration.minDelay must be greater than 0`);
-      } else if (options.maxDelay <= 0) {
-        throw new Error(`WaiterConfiguration.maxDelay must be greater than 0`);
-      } else if (options.maxWaitTime <= options.minDelay) {
-        throw new Error(`WaiterConfiguration.maxWaitTime [${options.maxWaitTime}] must be greater than WaiterConfiguration.minDelay [${options.minDelay}] for this waiter`);
-      } else if (options.maxDelay < options.minDelay) {
-        throw new Error(`WaiterConfiguration.maxDelay [${options.maxDelay}] must be greater than WaiterConfiguration.minDelay [${options.minDelay}] for this waiter`);
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/client/util-waiter/createWaiter.js
-var abortTimeout, createWaiter;
-var init_createWaiter = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/util-waiter/createWaiter.js"() {
-    init_poller();
-    init_validate();
-    init_waiter();
-    abortTimeout = (abortSignal) => {
-      let onAbort;
-      const promise = new Promise((resolve) => {
-        onAbort = () => resolve({ state: WaiterState.ABORTED });
-        if (typeof abortSignal.addEventListener === "function") {
-          abortSignal.addEventListener("abort", onAbort);
-        } else {
-          abortSignal.onabort = onAbort;
-        }
-      });
-      return {
-        clearListener() {
-          if (typeof abortSignal.removeEventListener === "function") {
-            abortSignal.removeEventListener("abort", onAbort);
-          }
-        },
-        aborted: promise
-      };
-    };
-    createWaiter = async (options, input, acceptorChecks) => {
-      const params = {
-        ...waiterServiceDefaults,
-        ...options
-      };
-      validateWaiterOptions(params);
-      const exitConditions = [runPolling(params, input, acceptorChecks)];
-      const finalize = [];
-      if (options.abortSignal) {
-        const { aborted, clearListener } = abortTimeout(options.abortSignal);
-        finalize.push(clearListener);
-        exitConditions.push(aborted);
-      }
-      if (options.abortController?.signal) {
-        const { aborted, clearListener } = abortTimeout(options.abortController.signal);
-        finalize.push(clearListener);
-        exitConditions.push(aborted);
-      }
-      return Promise.race(exitConditions).then((result) => {
-        for (const fn of finalize) {
-          fn();
-        }
-        return result;
-      });
-    };
-  }
-});
-
 // node_modules/@smithy/core/dist-es/submodules/client/smithy-client/client.js
 var Client;
 var init_client = __esm({
@@ -2774,7 +2187,7 @@ var init_operation = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/schema/middleware/schemaDeserializationMiddleware.js
-var schemaDeserializationMiddleware, findHeader2;
+var schemaDeserializationMiddleware, findHeader;
 var init_schemaDeserializationMiddleware = __esm({
   "node_modules/@smithy/core/dist-es/submodules/schema/middleware/schemaDeserializationMiddleware.js"() {
     init_transport();
@@ -2782,9 +2195,9 @@ var init_schemaDeserializationMiddleware = __esm({
     schemaDeserializationMiddleware = (config) => (next, context) => async (args) => {
       const { response } = await next(args);
       const { operationSchema } = getSmithyContext(context);
-      const [, ns, n3, t, i5, o3] = operationSchema ?? [];
+      const [, ns, n4, t, i6, o4] = operationSchema ?? [];
       try {
-        const parsed = await config.protocol.deserializeResponse(operation(ns, n3, t, i5, o3), {
+        const parsed = await config.protocol.deserializeResponse(operation(ns, n4, t, i6, o4), {
           ...config,
           ...context
         }, response);
@@ -2792,17 +2205,17 @@ var init_schemaDeserializationMiddleware = __esm({
           response,
           output: parsed
         };
-      } catch (error2) {
-        Object.defineProperty(error2, "$response", {
+      } catch (error) {
+        Object.defineProperty(error, "$response", {
           value: response,
           enumerable: false,
           writable: false,
           configurable: false
         });
-        if (!("$metadata" in error2)) {
+        if (!("$metadata" in error)) {
           const hint = `Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.`;
           try {
-            error2.message += "\n  " + hint;
+            error.message += "\n  " + hint;
           } catch (ignored) {
             if (!context.logger || context.logger?.constructor?.name === "NoOpLogger") {
               console.warn(hint);
@@ -2810,31 +2223,31 @@ var init_schemaDeserializationMiddleware = __esm({
               context.logger?.warn?.(hint);
             }
           }
-          if (typeof error2.$responseBodyText !== "undefined") {
-            if (error2.$response) {
-              error2.$response.body = error2.$responseBodyText;
+          if (typeof error.$responseBodyText !== "undefined") {
+            if (error.$response) {
+              error.$response.body = error.$responseBodyText;
             }
           }
           try {
             if (HttpResponse.isInstance(response)) {
               const { headers = {}, statusCode } = response;
               const headerEntries = Object.entries(headers);
-              error2.$metadata = {
+              error.$metadata = {
                 httpStatusCode: statusCode,
-                requestId: findHeader2(/^x-[\w-]+-request-?id$/, headerEntries),
-                extendedRequestId: findHeader2(/^x-[\w-]+-id-2$/, headerEntries),
-                cfId: findHeader2(/^x-[\w-]+-cf-id$/, headerEntries)
+                requestId: findHeader(/^x-[\w-]+-request-?id$/, headerEntries),
+                extendedRequestId: findHeader(/^x-[\w-]+-id-2$/, headerEntries),
+                cfId: findHeader(/^x-[\w-]+-cf-id$/, headerEntries)
               };
             }
           } catch (ignored) {
           }
         }
-        throw error2;
+        throw error;
       }
     };
-    findHeader2 = (pattern, headers) => {
-      return (headers.find(([k5]) => {
-        return k5.match(pattern);
+    findHeader = (pattern, headers) => {
+      return (headers.find(([k6]) => {
+        return k6.match(pattern);
       }) || [void 0, void 0])[1];
     };
   }
@@ -2848,16 +2261,16 @@ var init_schemaSerializationMiddleware = __esm({
     init_operation();
     schemaSerializationMiddleware = (config) => (next, context) => async (args) => {
       const { operationSchema } = getSmithyContext(context);
-      const [, ns, n3, t, i5, o3] = operationSchema ?? [];
+      const [, ns, n4, t, i6, o4] = operationSchema ?? [];
       const endpoint = context.endpointV2 ? async () => toEndpointV1(context.endpointV2) : config.endpoint;
-      const request = await config.protocol.serializeRequest(operation(ns, n3, t, i5, o3), args.input, {
+      const request3 = await config.protocol.serializeRequest(operation(ns, n4, t, i6, o4), args.input, {
         ...config,
         ...context,
         endpoint
       });
       return next({
         ...args,
-        request
+        request: request3
       });
     };
   }
@@ -2893,137 +2306,6 @@ var init_getSchemaSerdePlugin = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/schema/schemas/Schema.js
-var Schema;
-var init_Schema = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/schema/schemas/Schema.js"() {
-    Schema = class {
-      name;
-      namespace;
-      traits;
-      static assign(instance, values) {
-        const schema = Object.assign(instance, values);
-        return schema;
-      }
-      static [Symbol.hasInstance](lhs) {
-        const isPrototype = this.prototype.isPrototypeOf(lhs);
-        if (!isPrototype && typeof lhs === "object" && lhs !== null) {
-          const list2 = lhs;
-          return list2.symbol === this.symbol;
-        }
-        return isPrototype;
-      }
-      getName() {
-        return this.namespace + "#" + this.name;
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/schema/schemas/ListSchema.js
-var ListSchema, list;
-var init_ListSchema = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/schema/schemas/ListSchema.js"() {
-    init_Schema();
-    ListSchema = class _ListSchema extends Schema {
-      static symbol = /* @__PURE__ */ Symbol.for("@smithy/lis");
-      valueSchema;
-      symbol = _ListSchema.symbol;
-    };
-    list = (namespace, name, traits, valueSchema) => Schema.assign(new ListSchema(), {
-      name,
-      namespace,
-      traits,
-      valueSchema
-    });
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/schema/schemas/MapSchema.js
-var MapSchema, map;
-var init_MapSchema = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/schema/schemas/MapSchema.js"() {
-    init_Schema();
-    MapSchema = class _MapSchema extends Schema {
-      static symbol = /* @__PURE__ */ Symbol.for("@smithy/map");
-      keySchema;
-      valueSchema;
-      symbol = _MapSchema.symbol;
-    };
-    map = (namespace, name, traits, keySchema, valueSchema) => Schema.assign(new MapSchema(), {
-      name,
-      namespace,
-      traits,
-      keySchema,
-      valueSchema
-    });
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/schema/schemas/OperationSchema.js
-var OperationSchema, op;
-var init_OperationSchema = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/schema/schemas/OperationSchema.js"() {
-    init_Schema();
-    OperationSchema = class _OperationSchema extends Schema {
-      static symbol = /* @__PURE__ */ Symbol.for("@smithy/ope");
-      input;
-      output;
-      symbol = _OperationSchema.symbol;
-    };
-    op = (namespace, name, traits, input, output) => Schema.assign(new OperationSchema(), {
-      name,
-      namespace,
-      traits,
-      input,
-      output
-    });
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/schema/schemas/StructureSchema.js
-var StructureSchema, struct;
-var init_StructureSchema = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/schema/schemas/StructureSchema.js"() {
-    init_Schema();
-    StructureSchema = class _StructureSchema extends Schema {
-      static symbol = /* @__PURE__ */ Symbol.for("@smithy/str");
-      memberNames;
-      memberList;
-      symbol = _StructureSchema.symbol;
-    };
-    struct = (namespace, name, traits, memberNames, memberList) => Schema.assign(new StructureSchema(), {
-      name,
-      namespace,
-      traits,
-      memberNames,
-      memberList
-    });
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/schema/schemas/ErrorSchema.js
-var ErrorSchema, error;
-var init_ErrorSchema = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/schema/schemas/ErrorSchema.js"() {
-    init_Schema();
-    init_StructureSchema();
-    ErrorSchema = class _ErrorSchema extends StructureSchema {
-      static symbol = /* @__PURE__ */ Symbol.for("@smithy/err");
-      ctor;
-      symbol = _ErrorSchema.symbol;
-    };
-    error = (namespace, name, traits, memberNames, memberList, _ctor) => Schema.assign(new ErrorSchema(), {
-      name,
-      namespace,
-      traits,
-      memberNames,
-      memberList,
-      ctor: null
-    });
-  }
-});
-
 // node_modules/@smithy/core/dist-es/submodules/schema/schemas/translateTraits.js
 function translateTraits(indicator) {
   if (typeof indicator === "object") {
@@ -3034,7 +2316,7 @@ function translateTraits(indicator) {
     return traitsCache[indicator];
   }
   const traits = {};
-  let i5 = 0;
+  let i6 = 0;
   for (const trait of [
     "httpLabel",
     "idempotent",
@@ -3044,7 +2326,7 @@ function translateTraits(indicator) {
     "httpResponseCode",
     "httpQueryParams"
   ]) {
-    if ((indicator >> i5++ & 1) === 1) {
+    if ((indicator >> i6++ & 1) === 1) {
       traits[trait] = 1;
     }
   }
@@ -3105,8 +2387,8 @@ var init_NormalizedSchema = __esm({
         }
         if (traitStack.length > 0) {
           this.memberTraits = {};
-          for (let i5 = traitStack.length - 1; i5 >= 0; --i5) {
-            const traitSet = traitStack[i5];
+          for (let i6 = traitStack.length - 1; i6 >= 0; --i6) {
+            const traitSet = traitStack[i6];
             Object.assign(this.memberTraits, translateTraits(traitSet));
           }
         } else {
@@ -3287,10 +2569,10 @@ var init_NormalizedSchema = __esm({
         throw new Error(`@smithy/core/schema - ${this.getName(true)} has no value member.`);
       }
       getMemberSchema(memberName) {
-        const struct2 = this.getSchema();
-        if (this.isStructSchema() && struct2[4].includes(memberName)) {
-          const i5 = struct2[4].indexOf(memberName);
-          const memberSchema = struct2[5][i5];
+        const struct = this.getSchema();
+        if (this.isStructSchema() && struct[4].includes(memberName)) {
+          const i6 = struct[4].indexOf(memberName);
+          const memberSchema = struct[5][i6];
           return member(isMemberSchema(memberSchema) ? memberSchema : [memberSchema, 0], memberName);
         }
         if (this.isDocumentSchema()) {
@@ -3301,8 +2583,8 @@ var init_NormalizedSchema = __esm({
       getMemberSchemas() {
         const buffer = {};
         try {
-          for (const [k5, v] of this.structIterator()) {
-            buffer[k5] = v;
+          for (const [k6, v] of this.structIterator()) {
+            buffer[k6] = v;
           }
         } catch (ignored) {
         }
@@ -3325,72 +2607,24 @@ var init_NormalizedSchema = __esm({
         if (!this.isStructSchema()) {
           throw new Error("@smithy/core/schema - cannot iterate non-struct schema.");
         }
-        const struct2 = this.getSchema();
-        const z = struct2[4].length;
-        let it = struct2[anno.it];
+        const struct = this.getSchema();
+        const z = struct[4].length;
+        let it = struct[anno.it];
         if (it && z === it.length) {
           yield* it;
           return;
         }
         it = Array(z);
-        for (let i5 = 0; i5 < z; ++i5) {
-          const k5 = struct2[4][i5];
-          const v = member([struct2[5][i5], 0], k5);
-          yield it[i5] = [k5, v];
+        for (let i6 = 0; i6 < z; ++i6) {
+          const k6 = struct[4][i6];
+          const v = member([struct[5][i6], 0], k6);
+          yield it[i6] = [k6, v];
         }
-        struct2[anno.it] = it;
+        struct[anno.it] = it;
       }
     };
     isMemberSchema = (sc) => Array.isArray(sc) && sc.length === 2;
     isStaticSchema = (sc) => Array.isArray(sc) && sc.length >= 5;
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/schema/schemas/SimpleSchema.js
-var SimpleSchema, sim, simAdapter;
-var init_SimpleSchema = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/schema/schemas/SimpleSchema.js"() {
-    init_Schema();
-    SimpleSchema = class _SimpleSchema extends Schema {
-      static symbol = /* @__PURE__ */ Symbol.for("@smithy/sim");
-      schemaRef;
-      symbol = _SimpleSchema.symbol;
-    };
-    sim = (namespace, name, schemaRef, traits) => Schema.assign(new SimpleSchema(), {
-      name,
-      namespace,
-      traits,
-      schemaRef
-    });
-    simAdapter = (namespace, name, traits, schemaRef) => Schema.assign(new SimpleSchema(), {
-      name,
-      namespace,
-      traits,
-      schemaRef
-    });
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/schema/schemas/sentinels.js
-var SCHEMA;
-var init_sentinels = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/schema/schemas/sentinels.js"() {
-    SCHEMA = {
-      BLOB: 21,
-      STREAMING_BLOB: 42,
-      BOOLEAN: 2,
-      STRING: 0,
-      NUMERIC: 1,
-      BIG_INTEGER: 17,
-      BIG_DECIMAL: 19,
-      DOCUMENT: 15,
-      TIMESTAMP_DEFAULT: 4,
-      TIMESTAMP_DATE_TIME: 5,
-      TIMESTAMP_HTTP_DATE: 6,
-      TIMESTAMP_EPOCH_SECONDS: 7,
-      LIST_MODIFIER: 64,
-      MAP_MODIFIER: 128
-    };
   }
 });
 
@@ -3416,22 +2650,22 @@ var init_TypeRegistry = __esm({
       }
       copyFrom(other) {
         const { schemas, exceptions } = this;
-        for (const [k5, v] of other.schemas) {
-          if (!schemas.has(k5)) {
-            schemas.set(k5, v);
+        for (const [k6, v] of other.schemas) {
+          if (!schemas.has(k6)) {
+            schemas.set(k6, v);
           }
         }
-        for (const [k5, v] of other.exceptions) {
-          if (!exceptions.has(k5)) {
-            exceptions.set(k5, v);
+        for (const [k6, v] of other.exceptions) {
+          if (!exceptions.has(k6)) {
+            exceptions.set(k6, v);
           }
         }
       }
       register(shapeId, schema) {
         const qualifiedName = this.normalizeShapeId(shapeId);
-        for (const r5 of [this, _TypeRegistry.for(qualifiedName.split("#")[0])]) {
-          if (!r5.schemas.has(qualifiedName)) {
-            r5.schemas.set(qualifiedName, schema);
+        for (const r6 of [this, _TypeRegistry.for(qualifiedName.split("#")[0])]) {
+          if (!r6.schemas.has(qualifiedName)) {
+            r6.schemas.set(qualifiedName, schema);
           }
         }
       }
@@ -3461,10 +2695,10 @@ var init_TypeRegistry = __esm({
         if (!ctor.hasOwnProperty?.("shapeId")) {
           ctor.shapeId = qualifiedName;
         }
-        for (const r5 of [this, _TypeRegistry.for(ns)]) {
-          if (!r5.schemas.has(qualifiedName) && !r5.exceptions.has($error)) {
-            r5.schemas.set(qualifiedName, $error);
-            r5.exceptions.set($error, ctor);
+        for (const r6 of [this, _TypeRegistry.for(ns)]) {
+          if (!r6.schemas.has(qualifiedName) && !r6.exceptions.has($error)) {
+            r6.schemas.set(qualifiedName, $error);
+            r6.exceptions.set($error, ctor);
           }
         }
       }
@@ -3511,50 +2745,11 @@ var init_TypeRegistry = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/schema/index.js
-var schema_exports = {};
-__export(schema_exports, {
-  ErrorSchema: () => ErrorSchema,
-  ListSchema: () => ListSchema,
-  MapSchema: () => MapSchema,
-  NormalizedSchema: () => NormalizedSchema,
-  OperationSchema: () => OperationSchema,
-  SCHEMA: () => SCHEMA,
-  Schema: () => Schema,
-  SimpleSchema: () => SimpleSchema,
-  StructureSchema: () => StructureSchema,
-  TypeRegistry: () => TypeRegistry,
-  deref: () => deref,
-  deserializerMiddlewareOption: () => deserializerMiddlewareOption,
-  error: () => error,
-  getSchemaSerdePlugin: () => getSchemaSerdePlugin,
-  isStaticSchema: () => isStaticSchema,
-  list: () => list,
-  map: () => map,
-  op: () => op,
-  operation: () => operation,
-  serializerMiddlewareOption: () => serializerMiddlewareOption,
-  sim: () => sim,
-  simAdapter: () => simAdapter,
-  simpleSchemaCacheN: () => simpleSchemaCacheN,
-  simpleSchemaCacheS: () => simpleSchemaCacheS,
-  struct: () => struct,
-  traitsCache: () => traitsCache,
-  translateTraits: () => translateTraits
-});
 var init_schema = __esm({
   "node_modules/@smithy/core/dist-es/submodules/schema/index.js"() {
     init_deref();
     init_getSchemaSerdePlugin();
-    init_ListSchema();
-    init_MapSchema();
-    init_OperationSchema();
-    init_operation();
-    init_ErrorSchema();
     init_NormalizedSchema();
-    init_Schema();
-    init_SimpleSchema();
-    init_StructureSchema();
-    init_sentinels();
     init_translateTraits();
     init_TypeRegistry();
   }
@@ -3606,10 +2801,10 @@ var init_schemaLogFilter = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/client/smithy-client/command.js
-var import_types7, operationEventStreamMarker, Command, ClassBuilder;
+var operationEventStreamMarker, Command, ClassBuilder;
 var init_command = __esm({
   "node_modules/@smithy/core/dist-es/submodules/client/smithy-client/command.js"() {
-    import_types7 = __toESM(require_dist_cjs());
+    init_dist_es();
     init_MiddlewareStack();
     init_schemaLogFilter();
     init_schema();
@@ -3626,7 +2821,7 @@ var init_command = __esm({
         }
         const stack = clientStack.concat(this.middlewareStack);
         const { logger: logger2 } = configuration;
-        const additionalSmithyContext = additionalContext[import_types7.SMITHY_CONTEXT_KEY];
+        const additionalSmithyContext = additionalContext[SMITHY_CONTEXT_KEY];
         const handlerExecutionContext = {
           logger: logger2,
           clientName,
@@ -3634,7 +2829,7 @@ var init_command = __esm({
           inputFilterSensitiveLog,
           outputFilterSensitiveLog,
           ...additionalContext,
-          [import_types7.SMITHY_CONTEXT_KEY]: {
+          [SMITHY_CONTEXT_KEY]: {
             ...additionalSmithyContext,
             commandInstance: this,
             ...smithyContext,
@@ -3665,7 +2860,7 @@ var init_command = __esm({
             ...requestOptions
           };
         }
-        return stack.resolve((request) => requestHandler.handle(request.request, requestOptions), handlerExecutionContext);
+        return stack.resolve((request3) => requestHandler.handle(request3.request, requestOptions), handlerExecutionContext);
       }
     };
     ClassBuilder = class {
@@ -3743,16 +2938,16 @@ var init_command = __esm({
             this.schema = closure._operationSchema;
           }
           resolveMiddleware(stack, configuration, options) {
-            const op2 = closure._operationSchema;
-            const input = op2?.[4] ?? op2?.input;
-            const output = op2?.[5] ?? op2?.output;
+            const op = closure._operationSchema;
+            const input = op?.[4] ?? op?.input;
+            const output = op?.[5] ?? op?.output;
             return this.resolveMiddlewareWithContext(stack, configuration, options, {
               CommandCtor: CommandRef,
               middlewareFn: closure._middlewareFn,
               clientName: closure._clientName,
               commandName: closure._commandName,
-              inputFilterSensitiveLog: closure._inputFilterSensitiveLog ?? (op2 ? schemaLogFilter.bind(null, input) : (_) => _),
-              outputFilterSensitiveLog: closure._outputFilterSensitiveLog ?? (op2 ? schemaLogFilter.bind(null, output) : (_) => _),
+              inputFilterSensitiveLog: closure._inputFilterSensitiveLog ?? (op ? schemaLogFilter.bind(null, input) : (_) => _),
+              outputFilterSensitiveLog: closure._outputFilterSensitiveLog ?? (op ? schemaLogFilter.bind(null, output) : (_) => _),
               smithyContext: closure._smithyContext,
               additionalContext: closure._additionalContext
             });
@@ -3762,14 +2957,6 @@ var init_command = __esm({
         };
       }
     };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/client/smithy-client/constants.js
-var SENSITIVE_STRING2;
-var init_constants2 = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/smithy-client/constants.js"() {
-    SENSITIVE_STRING2 = "***SensitiveInformation***";
   }
 });
 
@@ -3900,9 +3087,9 @@ var init_exceptions = __esm({
       }
     };
     decorateServiceException = (exception, additions = {}) => {
-      Object.entries(additions).filter(([, v]) => v !== void 0).forEach(([k5, v]) => {
-        if (exception[k5] == void 0 || exception[k5] === "") {
-          exception[k5] = v;
+      Object.entries(additions).filter(([, v]) => v !== void 0).forEach(([k6, v]) => {
+        if (exception[k6] == void 0 || exception[k6] === "") {
+          exception[k6] = v;
         }
       });
       const message = exception.message || exception.Message || "UnknownError";
@@ -3910,35 +3097,6 @@ var init_exceptions = __esm({
       delete exception.Message;
       return exception;
     };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/client/smithy-client/default-error-handler.js
-var throwDefaultError, withBaseException, deserializeMetadata;
-var init_default_error_handler = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/smithy-client/default-error-handler.js"() {
-    init_exceptions();
-    throwDefaultError = ({ output, parsedBody, exceptionCtor, errorCode }) => {
-      const $metadata = deserializeMetadata(output);
-      const statusCode = $metadata.httpStatusCode ? $metadata.httpStatusCode + "" : void 0;
-      const response = new exceptionCtor({
-        name: parsedBody?.code || parsedBody?.Code || errorCode || statusCode || "UnknownError",
-        $fault: "client",
-        $metadata
-      });
-      throw decorateServiceException(response, parsedBody);
-    };
-    withBaseException = (ExceptionCtor) => {
-      return ({ output, parsedBody, errorCode }) => {
-        throwDefaultError({ output, parsedBody, exceptionCtor: ExceptionCtor, errorCode });
-      };
-    };
-    deserializeMetadata = (output) => ({
-      httpStatusCode: output.statusCode,
-      requestId: output.headers["x-amzn-requestid"] ?? output.headers["x-amzn-request-id"] ?? output.headers["x-amz-request-id"],
-      extendedRequestId: output.headers["x-amz-id-2"],
-      cfId: output.headers["x-amz-cf-id"]
-    });
   }
 });
 
@@ -3989,19 +3147,19 @@ var init_emitWarningIfUnsupportedVersion2 = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/client/smithy-client/extensions/checksum.js
-var import_types8, knownAlgorithms, getChecksumConfiguration, resolveChecksumRuntimeConfig;
-var init_checksum = __esm({
+var knownAlgorithms, getChecksumConfiguration, resolveChecksumRuntimeConfig;
+var init_checksum2 = __esm({
   "node_modules/@smithy/core/dist-es/submodules/client/smithy-client/extensions/checksum.js"() {
     init_transport();
-    import_types8 = __toESM(require_dist_cjs());
-    knownAlgorithms = Object.values(import_types8.AlgorithmId);
+    init_dist_es();
+    knownAlgorithms = Object.values(AlgorithmId);
     getChecksumConfiguration = (runtimeConfig) => {
       const checksumAlgorithms = [];
-      for (const id in import_types8.AlgorithmId) {
-        if (!hasOwn(import_types8.AlgorithmId, id)) {
+      for (const id in AlgorithmId) {
+        if (!hasOwn(AlgorithmId, id)) {
           continue;
         }
-        const algorithmId = import_types8.AlgorithmId[id];
+        const algorithmId = AlgorithmId[id];
         if (runtimeConfig[algorithmId] === void 0) {
           continue;
         }
@@ -4069,26 +3227,17 @@ var init_retry = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/client/smithy-client/extensions/defaultExtensionConfiguration.js
-var getDefaultExtensionConfiguration, getDefaultClientConfiguration, resolveDefaultRuntimeConfig;
+var getDefaultExtensionConfiguration, resolveDefaultRuntimeConfig2;
 var init_defaultExtensionConfiguration = __esm({
   "node_modules/@smithy/core/dist-es/submodules/client/smithy-client/extensions/defaultExtensionConfiguration.js"() {
-    init_checksum();
+    init_checksum2();
     init_retry();
     getDefaultExtensionConfiguration = (runtimeConfig) => {
       return Object.assign(getChecksumConfiguration(runtimeConfig), getRetryConfiguration(runtimeConfig));
     };
-    getDefaultClientConfiguration = getDefaultExtensionConfiguration;
-    resolveDefaultRuntimeConfig = (config) => {
+    resolveDefaultRuntimeConfig2 = (config) => {
       return Object.assign(resolveChecksumRuntimeConfig(config), resolveRetryRuntimeConfig(config));
     };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/client/smithy-client/get-array-if-single-item.js
-var getArrayIfSingleItem;
-var init_get_array_if_single_item = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/smithy-client/get-array-if-single-item.js"() {
-    getArrayIfSingleItem = (mayBeArray) => Array.isArray(mayBeArray) ? mayBeArray : [mayBeArray];
   }
 });
 
@@ -4114,16 +3263,6 @@ var init_get_value_from_text_node = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/client/smithy-client/is-serializable-header-value.js
-var isSerializableHeaderValue;
-var init_is_serializable_header_value = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/smithy-client/is-serializable-header-value.js"() {
-    isSerializableHeaderValue = (value) => {
-      return value != null;
-    };
-  }
-});
-
 // node_modules/@smithy/core/dist-es/submodules/client/smithy-client/NoOpLogger.js
 var NoOpLogger;
 var init_NoOpLogger = __esm({
@@ -4143,166 +3282,15 @@ var init_NoOpLogger = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/client/smithy-client/object-mapping.js
-function map2(arg0, arg1, arg2) {
-  let target;
-  let filter;
-  let instructions;
-  if (typeof arg1 === "undefined" && typeof arg2 === "undefined") {
-    target = {};
-    instructions = arg0;
-  } else {
-    target = arg0;
-    if (typeof arg1 === "function") {
-      filter = arg1;
-      instructions = arg2;
-      return mapWithFilter(target, filter, instructions);
-    } else {
-      instructions = arg1;
-    }
-  }
-  for (const key in instructions) {
-    if (!hasOwn(instructions, key)) {
-      continue;
-    }
-    if (!Array.isArray(instructions[key])) {
-      target[key] = instructions[key];
-      continue;
-    }
-    applyInstruction(target, null, instructions, key);
-  }
-  return target;
-}
-var convertMap, take, mapWithFilter, applyInstruction, nonNullish, pass;
-var init_object_mapping = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/smithy-client/object-mapping.js"() {
-    init_transport();
-    convertMap = (target) => {
-      const output = {};
-      for (const [k5, v] of Object.entries(target || {})) {
-        output[k5] = [, v];
-      }
-      return output;
-    };
-    take = (source, instructions) => {
-      const out = {};
-      for (const key in instructions) {
-        if (!hasOwn(instructions, key)) {
-          continue;
-        }
-        applyInstruction(out, source, instructions, key);
-      }
-      return out;
-    };
-    mapWithFilter = (target, filter, instructions) => {
-      return map2(target, Object.entries(instructions).reduce((_instructions, [key, value]) => {
-        if (Array.isArray(value)) {
-          _instructions[key] = value;
-        } else {
-          if (typeof value === "function") {
-            _instructions[key] = [filter, value()];
-          } else {
-            _instructions[key] = [filter, value];
-          }
-        }
-        return _instructions;
-      }, {}));
-    };
-    applyInstruction = (target, source, instructions, targetKey) => {
-      if (source !== null) {
-        let instruction = instructions[targetKey];
-        if (typeof instruction === "function") {
-          instruction = [, instruction];
-        }
-        const [filter2 = nonNullish, valueFn = pass, sourceKey = targetKey] = instruction;
-        if (typeof filter2 === "function" && filter2(source[sourceKey]) || typeof filter2 !== "function" && !!filter2) {
-          target[targetKey] = valueFn(source[sourceKey]);
-        }
-        return;
-      }
-      let [filter, value] = instructions[targetKey];
-      if (typeof value === "function") {
-        let _value;
-        const defaultFilterPassed = filter === void 0 && (_value = value()) != null;
-        const customFilterPassed = typeof filter === "function" && !!filter(void 0) || typeof filter !== "function" && !!filter;
-        if (defaultFilterPassed) {
-          target[targetKey] = _value;
-        } else if (customFilterPassed) {
-          target[targetKey] = value();
-        }
-      } else {
-        const defaultFilterPassed = filter === void 0 && value != null;
-        const customFilterPassed = typeof filter === "function" && !!filter(value) || typeof filter !== "function" && !!filter;
-        if (defaultFilterPassed || customFilterPassed) {
-          target[targetKey] = value;
-        }
-      }
-    };
-    nonNullish = (_) => _ != null;
-    pass = (_) => _;
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/client/smithy-client/ser-utils.js
-var serializeFloat, serializeDateTime;
-var init_ser_utils = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/smithy-client/ser-utils.js"() {
-    serializeFloat = (value) => {
-      if (value !== value) {
-        return "NaN";
-      }
-      switch (value) {
-        case Infinity:
-          return "Infinity";
-        case -Infinity:
-          return "-Infinity";
-        default:
-          return value;
-      }
-    };
-    serializeDateTime = (date2) => date2.toISOString().replace(".000Z", "Z");
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/client/smithy-client/serde-json.js
-var _json;
-var init_serde_json = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/client/smithy-client/serde-json.js"() {
-    init_transport();
-    _json = (obj) => {
-      if (obj == null) {
-        return {};
-      }
-      if (Array.isArray(obj)) {
-        return obj.filter((_) => _ != null).map(_json);
-      }
-      if (typeof obj === "object") {
-        const target = {};
-        for (const key in obj) {
-          if (!hasOwn(obj, key)) {
-            continue;
-          }
-          if (obj[key] == null) {
-            continue;
-          }
-          target[key] = _json(obj[key]);
-        }
-        return target;
-      }
-      return obj;
-    };
-  }
-});
-
 // node_modules/@smithy/core/dist-es/submodules/client/smithy-client/client-command-builder.js
 function makeBuilder(common, service, name, ep) {
-  return function makeCommand(added, plugins, op2, $, smithyContext = {}) {
+  return function makeCommand(added, plugins, op, $, smithyContext = {}) {
     const epMerged = Object.assign({}, common, added);
     return Command.classBuilder().ep(epMerged).m(function(CommandCtor, clientStack, config, options) {
-      const list2 = plugins.call(this, CommandCtor, clientStack, config, options);
-      list2.unshift(ep(config, CommandCtor.getEndpointParameterInstructions()));
-      return list2;
-    }).s(service, op2, smithyContext).n(name, op2.charAt(0).toUpperCase() + op2.slice(1) + "Command").sc($).build();
+      const list = plugins.call(this, CommandCtor, clientStack, config, options);
+      list.unshift(ep(config, CommandCtor.getEndpointParameterInstructions()));
+      return list;
+    }).s(service, op, smithyContext).n(name, op.charAt(0).toUpperCase() + op.slice(1) + "Command").sc($).build();
   };
 }
 var init_client_command_builder = __esm({
@@ -4312,141 +3300,26 @@ var init_client_command_builder = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/client/index.js
-var client_exports = {};
-__export(client_exports, {
-  AlgorithmId: () => import_types8.AlgorithmId,
-  Client: () => Client,
-  Command: () => Command,
-  NoOpLogger: () => NoOpLogger,
-  SENSITIVE_STRING: () => SENSITIVE_STRING2,
-  ServiceException: () => ServiceException,
-  WaiterState: () => WaiterState,
-  _json: () => _json,
-  checkExceptions: () => checkExceptions,
-  constructStack: () => constructStack,
-  convertMap: () => convertMap,
-  createAggregatedClient: () => createAggregatedClient,
-  createWaiter: () => createWaiter,
-  decorateServiceException: () => decorateServiceException,
-  emitWarningIfUnsupportedVersion: () => emitWarningIfUnsupportedVersion2,
-  getArrayIfSingleItem: () => getArrayIfSingleItem,
-  getChecksumConfiguration: () => getChecksumConfiguration,
-  getDefaultClientConfiguration: () => getDefaultClientConfiguration,
-  getDefaultExtensionConfiguration: () => getDefaultExtensionConfiguration,
-  getRetryConfiguration: () => getRetryConfiguration,
-  getSmithyContext: () => getSmithyContext,
-  getValueFromTextNode: () => getValueFromTextNode,
-  invalidFunction: () => invalidFunction,
-  invalidProvider: () => invalidProvider,
-  isSerializableHeaderValue: () => isSerializableHeaderValue,
-  loadConfigsForDefaultMode: () => loadConfigsForDefaultMode,
-  makeBuilder: () => makeBuilder,
-  map: () => map2,
-  normalizeProvider: () => normalizeProvider,
-  resolveChecksumRuntimeConfig: () => resolveChecksumRuntimeConfig,
-  resolveDefaultRuntimeConfig: () => resolveDefaultRuntimeConfig,
-  resolveRetryRuntimeConfig: () => resolveRetryRuntimeConfig,
-  schemaLogFilter: () => schemaLogFilter,
-  serializeDateTime: () => serializeDateTime,
-  serializeFloat: () => serializeFloat,
-  take: () => take,
-  throwDefaultError: () => throwDefaultError,
-  waiterServiceDefaults: () => waiterServiceDefaults,
-  withBaseException: () => withBaseException
-});
 var init_client2 = __esm({
   "node_modules/@smithy/core/dist-es/submodules/client/index.js"() {
-    init_MiddlewareStack();
     init_transport();
     init_transport();
-    init_invalidFunction();
-    init_invalidProvider();
-    init_createWaiter();
-    init_waiter();
     init_client();
     init_command();
-    init_constants2();
     init_create_aggregated_client();
-    init_default_error_handler();
     init_defaults_mode();
     init_emitWarningIfUnsupportedVersion2();
     init_exceptions();
     init_defaultExtensionConfiguration();
-    init_checksum();
-    init_retry();
-    init_get_array_if_single_item();
     init_get_value_from_text_node();
-    init_is_serializable_header_value();
     init_NoOpLogger();
-    init_object_mapping();
-    init_schemaLogFilter();
-    init_ser_utils();
-    init_serde_json();
     init_client_command_builder();
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/config/config-resolver/endpointsConfig/resolveCustomEndpointsConfig.js
-var resolveCustomEndpointsConfig;
-var init_resolveCustomEndpointsConfig = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/config/config-resolver/endpointsConfig/resolveCustomEndpointsConfig.js"() {
-    init_client2();
-    resolveCustomEndpointsConfig = (input) => {
-      const { tls, endpoint, urlParser, useDualstackEndpoint } = input;
-      return Object.assign(input, {
-        tls: tls ?? true,
-        endpoint: normalizeProvider(typeof endpoint === "string" ? urlParser(endpoint) : endpoint),
-        isCustomEndpoint: true,
-        useDualstackEndpoint: normalizeProvider(useDualstackEndpoint ?? false)
-      });
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/config/config-resolver/endpointsConfig/utils/getEndpointFromRegion.js
-var getEndpointFromRegion;
-var init_getEndpointFromRegion = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/config/config-resolver/endpointsConfig/utils/getEndpointFromRegion.js"() {
-    getEndpointFromRegion = async (input) => {
-      const { tls = true } = input;
-      const region = await input.region();
-      const dnsHostRegex = new RegExp(/^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9])$/);
-      if (!dnsHostRegex.test(region)) {
-        throw new Error("Invalid region in client config");
-      }
-      const useDualstackEndpoint = await input.useDualstackEndpoint();
-      const useFipsEndpoint = await input.useFipsEndpoint();
-      const { hostname } = await input.regionInfoProvider(region, { useDualstackEndpoint, useFipsEndpoint }) ?? {};
-      if (!hostname) {
-        throw new Error("Cannot resolve hostname from client config");
-      }
-      return input.urlParser(`${tls ? "https:" : "http:"}//${hostname}`);
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/config/config-resolver/endpointsConfig/resolveEndpointsConfig.js
-var resolveEndpointsConfig;
-var init_resolveEndpointsConfig = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/config/config-resolver/endpointsConfig/resolveEndpointsConfig.js"() {
-    init_client2();
-    init_getEndpointFromRegion();
-    resolveEndpointsConfig = (input) => {
-      const useDualstackEndpoint = normalizeProvider(input.useDualstackEndpoint ?? false);
-      const { endpoint, useFipsEndpoint, urlParser, tls } = input;
-      return Object.assign(input, {
-        tls: tls ?? true,
-        endpoint: endpoint ? normalizeProvider(typeof endpoint === "string" ? urlParser(endpoint) : endpoint) : () => getEndpointFromRegion({ ...input, useDualstackEndpoint, useFipsEndpoint }),
-        isCustomEndpoint: !!endpoint,
-        useDualstackEndpoint
-      });
-    };
   }
 });
 
 // node_modules/@smithy/core/dist-es/submodules/config/defaults-mode/constants.js
 var AWS_EXECUTION_ENV, AWS_REGION_ENV, AWS_DEFAULT_REGION_ENV, ENV_IMDS_DISABLED, DEFAULTS_MODE_OPTIONS, IMDS_REGION_PATH, IMDS_TOKEN_PATH, X_AWS_EC2_METADATA_TOKEN, X_AWS_EC2_METADATA_TOKEN_TTL;
-var init_constants3 = __esm({
+var init_constants2 = __esm({
   "node_modules/@smithy/core/dist-es/submodules/config/defaults-mode/constants.js"() {
     AWS_EXECUTION_ENV = "AWS_EXECUTION_ENV";
     AWS_REGION_ENV = "AWS_REGION";
@@ -4460,11 +3333,56 @@ var init_constants3 = __esm({
   }
 });
 
+// builtin:http
+var http_exports = {};
+__export(http_exports, {
+  Agent: () => Agent,
+  ClientRequest: () => ClientRequest,
+  IncomingMessage: () => IncomingMessage,
+  METHODS: () => METHODS,
+  OutgoingMessage: () => OutgoingMessage,
+  STATUS_CODES: () => STATUS_CODES,
+  Server: () => Server,
+  ServerResponse: () => ServerResponse,
+  _connectionListener: () => _connectionListener,
+  createServer: () => createServer,
+  default: () => http_default,
+  get: () => get,
+  request: () => request,
+  setGlobalProxyFromEnv: () => setGlobalProxyFromEnv,
+  setMaxIdleHTTPParsers: () => setMaxIdleHTTPParsers,
+  validateHeaderName: () => validateHeaderName,
+  validateHeaderValue: () => validateHeaderValue
+});
+var m, http_default, _connectionListener, METHODS, STATUS_CODES, Agent, ClientRequest, IncomingMessage, OutgoingMessage, Server, ServerResponse, createServer, validateHeaderName, validateHeaderValue, get, request, setMaxIdleHTTPParsers, setGlobalProxyFromEnv;
+var init_http = __esm({
+  "builtin:http"() {
+    m = __require("node:http");
+    http_default = m;
+    _connectionListener = m._connectionListener;
+    METHODS = m.METHODS;
+    STATUS_CODES = m.STATUS_CODES;
+    Agent = m.Agent;
+    ClientRequest = m.ClientRequest;
+    IncomingMessage = m.IncomingMessage;
+    OutgoingMessage = m.OutgoingMessage;
+    Server = m.Server;
+    ServerResponse = m.ServerResponse;
+    createServer = m.createServer;
+    validateHeaderName = m.validateHeaderName;
+    validateHeaderValue = m.validateHeaderValue;
+    get = m.get;
+    request = m.request;
+    setMaxIdleHTTPParsers = m.setMaxIdleHTTPParsers;
+    setGlobalProxyFromEnv = m.setGlobalProxyFromEnv;
+  }
+});
+
 // node_modules/@smithy/core/dist-es/submodules/config/config-resolver/regionConfig/getInstanceMetadataRegion.js
 var TIMEOUT_MS, NEG_CACHE_TTL_MS, negativeCacheUntil, getInstanceMetadataRegion, cacheNegativeAndReturnUndefined, resolveImdsEndpoint, imdsRequest;
 var init_getInstanceMetadataRegion = __esm({
   "node_modules/@smithy/core/dist-es/submodules/config/config-resolver/regionConfig/getInstanceMetadataRegion.js"() {
-    init_constants3();
+    init_constants2();
     TIMEOUT_MS = 1e3;
     NEG_CACHE_TTL_MS = 6e4;
     negativeCacheUntil = 0;
@@ -4517,9 +3435,9 @@ var init_getInstanceMetadataRegion = __esm({
       return { hostname: "169.254.169.254" };
     };
     imdsRequest = async (options) => {
-      const { request } = await import("node:http");
+      const { request: request3 } = await Promise.resolve().then(() => (init_http(), http_exports));
       return new Promise((resolve, reject) => {
-        const req = request({
+        const req = request3({
           hostname: options.hostname,
           port: options.port,
           path: options.path,
@@ -4648,84 +3566,6 @@ var init_resolveRegionConfig = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/config/config-resolver/regionInfo/getHostnameFromVariants.js
-var getHostnameFromVariants;
-var init_getHostnameFromVariants = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/config/config-resolver/regionInfo/getHostnameFromVariants.js"() {
-    getHostnameFromVariants = (variants = [], { useFipsEndpoint, useDualstackEndpoint }) => variants.find(({ tags }) => useFipsEndpoint === tags.includes("fips") && useDualstackEndpoint === tags.includes("dualstack"))?.hostname;
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/config/config-resolver/regionInfo/getResolvedHostname.js
-var getResolvedHostname;
-var init_getResolvedHostname = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/config/config-resolver/regionInfo/getResolvedHostname.js"() {
-    getResolvedHostname = (resolvedRegion, { regionHostname, partitionHostname }) => regionHostname ? regionHostname : partitionHostname ? partitionHostname.replace("{region}", resolvedRegion) : void 0;
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/config/config-resolver/regionInfo/getResolvedPartition.js
-var getResolvedPartition;
-var init_getResolvedPartition = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/config/config-resolver/regionInfo/getResolvedPartition.js"() {
-    getResolvedPartition = (region, { partitionHash }) => Object.keys(partitionHash || {}).find((key) => partitionHash[key].regions.includes(region)) ?? "aws";
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/config/config-resolver/regionInfo/getResolvedSigningRegion.js
-var getResolvedSigningRegion;
-var init_getResolvedSigningRegion = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/config/config-resolver/regionInfo/getResolvedSigningRegion.js"() {
-    getResolvedSigningRegion = (hostname, { signingRegion, regionRegex, useFipsEndpoint }) => {
-      if (signingRegion) {
-        return signingRegion;
-      } else if (useFipsEndpoint) {
-        const regionRegexJs = regionRegex.replace("\\\\", "\\").replace(/^\^/g, "\\.").replace(/\$$/g, "\\.");
-        const regionRegexmatchArray = hostname.match(regionRegexJs);
-        if (regionRegexmatchArray) {
-          return regionRegexmatchArray[0].slice(1, -1);
-        }
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/config/config-resolver/regionInfo/getRegionInfo.js
-var getRegionInfo;
-var init_getRegionInfo = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/config/config-resolver/regionInfo/getRegionInfo.js"() {
-    init_getHostnameFromVariants();
-    init_getResolvedHostname();
-    init_getResolvedPartition();
-    init_getResolvedSigningRegion();
-    getRegionInfo = (region, { useFipsEndpoint = false, useDualstackEndpoint = false, signingService, regionHash, partitionHash }) => {
-      const partition2 = getResolvedPartition(region, { partitionHash });
-      const resolvedRegion = region in regionHash ? region : partitionHash[partition2]?.endpoint ?? region;
-      const hostnameOptions = { useFipsEndpoint, useDualstackEndpoint };
-      const regionHostname = getHostnameFromVariants(regionHash[resolvedRegion]?.variants, hostnameOptions);
-      const partitionHostname = getHostnameFromVariants(partitionHash[partition2]?.variants, hostnameOptions);
-      const hostname = getResolvedHostname(resolvedRegion, { regionHostname, partitionHostname });
-      if (hostname === void 0) {
-        throw new Error(`Endpoint resolution failed for: ${{ resolvedRegion, useFipsEndpoint, useDualstackEndpoint }}`);
-      }
-      const signingRegion = getResolvedSigningRegion(hostname, {
-        signingRegion: regionHash[resolvedRegion]?.signingRegion,
-        regionRegex: partitionHash[partition2].regionRegex,
-        useFipsEndpoint
-      });
-      return {
-        partition: partition2,
-        signingService,
-        hostname,
-        ...signingRegion && { signingRegion },
-        ...regionHash[resolvedRegion]?.signingService && {
-          signingService: regionHash[resolvedRegion].signingService
-        }
-      };
-    };
-  }
-});
-
 // node_modules/@smithy/core/dist-es/submodules/config/defaults-mode/defaultsModeConfig.js
 var AWS_DEFAULTS_MODE_ENV, AWS_DEFAULTS_MODE_CONFIG, NODE_DEFAULTS_MODE_CONFIG_OPTIONS;
 var init_defaultsModeConfig = __esm({
@@ -4752,7 +3592,7 @@ var init_resolveDefaultsModeConfig = __esm({
     init_getInstanceMetadataRegion();
     init_configLoader();
     init_memoize();
-    init_constants3();
+    init_constants2();
     init_defaultsModeConfig();
     resolveDefaultsModeConfig = ({ region = loadConfig(NODE_REGION_CONFIG_OPTIONS), defaultsMode = loadConfig(NODE_DEFAULTS_MODE_CONFIG_OPTIONS) } = {}) => memoize(async () => {
       const mode = typeof defaultsMode === "function" ? await defaultsMode() : defaultsMode;
@@ -4796,81 +3636,26 @@ var init_resolveDefaultsModeConfig = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/config/index.js
-var config_exports = {};
-__export(config_exports, {
-  CONFIG_PREFIX_SEPARATOR: () => CONFIG_PREFIX_SEPARATOR,
-  CONFIG_USE_DUALSTACK_ENDPOINT: () => CONFIG_USE_DUALSTACK_ENDPOINT,
-  CONFIG_USE_FIPS_ENDPOINT: () => CONFIG_USE_FIPS_ENDPOINT,
-  CredentialsProviderError: () => CredentialsProviderError,
-  DEFAULT_PROFILE: () => DEFAULT_PROFILE,
-  DEFAULT_USE_DUALSTACK_ENDPOINT: () => DEFAULT_USE_DUALSTACK_ENDPOINT,
-  DEFAULT_USE_FIPS_ENDPOINT: () => DEFAULT_USE_FIPS_ENDPOINT,
-  ENV_PROFILE: () => ENV_PROFILE,
-  ENV_USE_DUALSTACK_ENDPOINT: () => ENV_USE_DUALSTACK_ENDPOINT,
-  ENV_USE_FIPS_ENDPOINT: () => ENV_USE_FIPS_ENDPOINT,
-  NODE_REGION_CONFIG_FILE_OPTIONS: () => NODE_REGION_CONFIG_FILE_OPTIONS,
-  NODE_REGION_CONFIG_OPTIONS: () => NODE_REGION_CONFIG_OPTIONS,
-  NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS: () => NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS,
-  NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS: () => NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS,
-  ProviderError: () => ProviderError,
-  REGION_ENV_NAME: () => REGION_ENV_NAME,
-  REGION_INI_NAME: () => REGION_INI_NAME,
-  SelectorType: () => SelectorType,
-  TokenProviderError: () => TokenProviderError,
-  booleanSelector: () => booleanSelector,
-  chain: () => chain,
-  externalDataInterceptor: () => externalDataInterceptor,
-  fromStatic: () => fromStatic,
-  fromValue: () => fromValue,
-  getHomeDir: () => getHomeDir,
-  getProfileName: () => getProfileName,
-  getRegionInfo: () => getRegionInfo,
-  getSSOTokenFilepath: () => getSSOTokenFilepath,
-  getSSOTokenFromFile: () => getSSOTokenFromFile,
-  loadConfig: () => loadConfig,
-  loadSharedConfigFiles: () => loadSharedConfigFiles,
-  loadSsoSessionData: () => loadSsoSessionData,
-  memoize: () => memoize,
-  nodeDualstackConfigSelectors: () => nodeDualstackConfigSelectors,
-  nodeFipsConfigSelectors: () => nodeFipsConfigSelectors,
-  numberSelector: () => numberSelector,
-  parseKnownFiles: () => parseKnownFiles,
-  readFile: () => readFile2,
-  resolveCustomEndpointsConfig: () => resolveCustomEndpointsConfig,
-  resolveDefaultsModeConfig: () => resolveDefaultsModeConfig,
-  resolveEndpointsConfig: () => resolveEndpointsConfig,
-  resolveRegionConfig: () => resolveRegionConfig
-});
 var init_config2 = __esm({
   "node_modules/@smithy/core/dist-es/submodules/config/index.js"() {
     init_ProviderError();
     init_CredentialsProviderError();
     init_TokenProviderError();
     init_chain();
-    init_fromValue();
-    init_memoize();
     init_booleanSelector();
-    init_numberSelector();
     init_types();
-    init_getHomeDir();
     init_getProfileName();
     init_getSSOTokenFilepath();
     init_getSSOTokenFromFile();
     init_constants();
-    init_loadSharedConfigFiles();
     init_loadSsoSessionData();
     init_parseKnownFiles();
     init_externalDataInterceptor();
-    init_readFile();
     init_configLoader();
-    init_fromStatic();
     init_NodeUseDualstackEndpointConfigOptions();
     init_NodeUseFipsEndpointConfigOptions();
-    init_resolveCustomEndpointsConfig();
-    init_resolveEndpointsConfig();
     init_config();
     init_resolveRegionConfig();
-    init_getRegionInfo();
     init_resolveDefaultsModeConfig();
   }
 });
@@ -5257,14 +4042,14 @@ var init_BinaryDecisionDiagram = __esm({
       root;
       conditions;
       results;
-      constructor(bdd5, root5, conditions, results) {
-        this.nodes = bdd5;
-        this.root = root5;
+      constructor(bdd6, root6, conditions, results) {
+        this.nodes = bdd6;
+        this.root = root6;
         this.conditions = conditions;
         this.results = results;
       }
-      static from(bdd5, root5, conditions, results) {
-        return new _BinaryDecisionDiagram(bdd5, root5, conditions, results);
+      static from(bdd6, root6, conditions, results) {
+        return new _BinaryDecisionDiagram(bdd6, root6, conditions, results);
       }
     };
   }
@@ -5292,11 +4077,11 @@ var init_EndpointCache = __esm({
         if (!this.data.has(key)) {
           if (this.data.size > this.capacity + 10) {
             const keys = this.data.keys();
-            let i5 = 0;
+            let i6 = 0;
             while (true) {
               const { value, done } = keys.next();
               this.data.delete(value);
-              if (done || ++i5 > 10) {
+              if (done || ++i6 > 10) {
                 break;
               }
             }
@@ -5453,8 +4238,8 @@ var init_getAttr = __esm({
       if (typeof acc !== "object") {
         throw new EndpointError(`Index '${index}' in '${path}' not found in '${JSON.stringify(value)}'`);
       } else if (Array.isArray(acc)) {
-        const i5 = parseInt(index);
-        return acc[i5 < 0 ? acc.length + i5 : i5];
+        const i6 = parseInt(index);
+        return acc[i6 < 0 ? acc.length + i6 : i6];
       }
       return acc[index];
     }, value);
@@ -5496,14 +4281,14 @@ var init_isIpAddress = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/lib/parseURL.js
-var import_types12, DEFAULT_PORTS, parseURL;
+var DEFAULT_PORTS, parseURL;
 var init_parseURL = __esm({
   "node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/lib/parseURL.js"() {
-    import_types12 = __toESM(require_dist_cjs());
+    init_dist_es();
     init_isIpAddress();
     DEFAULT_PORTS = {
-      [import_types12.EndpointURLScheme.HTTP]: 80,
-      [import_types12.EndpointURLScheme.HTTPS]: 443
+      [EndpointURLScheme.HTTP]: 80,
+      [EndpointURLScheme.HTTPS]: 443
     };
     parseURL = (value) => {
       const whatwgURL = (() => {
@@ -5514,7 +4299,7 @@ var init_parseURL = __esm({
           if (typeof value === "object" && "hostname" in value) {
             const { hostname: hostname2, port, protocol: protocol2 = "", path = "", query = {} } = value;
             const url = new URL(`${protocol2}//${hostname2}${port ? `:${port}` : ""}${path}`);
-            url.search = Object.entries(query).map(([k5, v]) => `${k5}=${v}`).join("&");
+            url.search = Object.entries(query).map(([k6, v]) => `${k6}=${v}`).join("&");
             return url;
           }
           return new URL(value);
@@ -5532,7 +4317,7 @@ var init_parseURL = __esm({
         return null;
       }
       const scheme = protocol.slice(0, -1);
-      if (!Object.values(import_types12.EndpointURLScheme).includes(scheme)) {
+      if (!Object.values(EndpointURLScheme).includes(scheme)) {
         return null;
       }
       const isIp = isIpAddress(hostname);
@@ -5596,7 +4381,7 @@ var init_substring = __esm({
 var uriEncode;
 var init_uriEncode = __esm({
   "node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/lib/uriEncode.js"() {
-    uriEncode = (value) => encodeURIComponent(value).replace(/[!*'()]/g, (c5) => `%${c5.charCodeAt(0).toString(16).toUpperCase()}`);
+    uriEncode = (value) => encodeURIComponent(value).replace(/[!*'()]/g, (c6) => `%${c6.charCodeAt(0).toString(16).toUpperCase()}`);
   }
 });
 
@@ -5710,12 +4495,12 @@ var init_evaluateExpression = __esm({
     };
     callFunction = ({ fn, argv }, options) => {
       const evaluatedArgs = Array(argv.length);
-      for (let i5 = 0; i5 < evaluatedArgs.length; ++i5) {
-        const arg = argv[i5];
+      for (let i6 = 0; i6 < evaluatedArgs.length; ++i6) {
+        const arg = argv[i6];
         if (typeof arg === "boolean" || typeof arg === "number") {
-          evaluatedArgs[i5] = arg;
+          evaluatedArgs[i6] = arg;
         } else {
-          evaluatedArgs[i5] = group.evaluateExpression(arg, "arg", options);
+          evaluatedArgs[i6] = group.evaluateExpression(arg, "arg", options);
         }
       }
       const namespaceSeparatorIndex = fn.indexOf(".");
@@ -5834,9 +4619,9 @@ var init_getEndpointUrl = __esm({
       if (typeof expression === "string") {
         try {
           return new URL(expression);
-        } catch (error2) {
-          console.error(`Failed to construct URL with ${expression}`, error2);
-          throw error2;
+        } catch (error) {
+          console.error(`Failed to construct URL with ${expression}`, error);
+          throw error;
         }
       }
       throw new EndpointError(`Endpoint URL must be a string, got ${typeof expression}`);
@@ -5855,9 +4640,9 @@ var init_decideEndpoint = __esm({
     init_getEndpointProperties();
     init_getEndpointUrl();
     RESULT = 1e8;
-    decideEndpoint = (bdd5, options) => {
-      const { nodes: nodes5, root: root5, results, conditions } = bdd5;
-      let ref = root5;
+    decideEndpoint = (bdd6, options) => {
+      const { nodes: nodes6, root: root6, results, conditions } = bdd6;
+      let ref = root6;
       const referenceRecord = {};
       const closure = {
         referenceRecord,
@@ -5866,7 +4651,7 @@ var init_decideEndpoint = __esm({
       };
       while (ref !== 1 && ref !== -1 && ref < RESULT) {
         const node_i = 3 * (Math.abs(ref) - 1);
-        const [condition_i, highRef, lowRef] = [nodes5[node_i], nodes5[node_i + 1], nodes5[node_i + 2]];
+        const [condition_i, highRef, lowRef] = [nodes6[node_i], nodes6[node_i + 1], nodes6[node_i + 2]];
         const [fn, argv, assign] = conditions[condition_i];
         const evaluation = evaluateCondition({ fn, assign, argv }, closure);
         if (evaluation.toAssign) {
@@ -5893,215 +4678,7 @@ var init_decideEndpoint = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/utils/evaluateConditions.js
-var evaluateConditions;
-var init_evaluateConditions = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/utils/evaluateConditions.js"() {
-    init_debug();
-    init_evaluateCondition();
-    evaluateConditions = (conditions = [], options) => {
-      const conditionsReferenceRecord = {};
-      const conditionOptions = {
-        ...options,
-        referenceRecord: { ...options.referenceRecord }
-      };
-      let didAssign = false;
-      for (const condition of conditions) {
-        const { result, toAssign } = evaluateCondition(condition, conditionOptions);
-        if (!result) {
-          return { result };
-        }
-        if (toAssign) {
-          didAssign = true;
-          conditionsReferenceRecord[toAssign.name] = toAssign.value;
-          conditionOptions.referenceRecord[toAssign.name] = toAssign.value;
-          options.logger?.debug?.(`${debugId} assign: ${toAssign.name} := ${toDebugString(toAssign.value)}`);
-        }
-      }
-      if (didAssign) {
-        return { result: true, referenceRecord: conditionsReferenceRecord };
-      }
-      return { result: true };
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/utils/evaluateEndpointRule.js
-var evaluateEndpointRule;
-var init_evaluateEndpointRule = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/utils/evaluateEndpointRule.js"() {
-    init_debug();
-    init_evaluateConditions();
-    init_getEndpointHeaders();
-    init_getEndpointProperties();
-    init_getEndpointUrl();
-    evaluateEndpointRule = (endpointRule, options) => {
-      const { conditions, endpoint } = endpointRule;
-      const { result, referenceRecord } = evaluateConditions(conditions, options);
-      if (!result) {
-        return;
-      }
-      const endpointRuleOptions = referenceRecord ? {
-        ...options,
-        referenceRecord: { ...options.referenceRecord, ...referenceRecord }
-      } : options;
-      const { url, properties, headers } = endpoint;
-      options.logger?.debug?.(`${debugId} Resolving endpoint from template: ${toDebugString(endpoint)}`);
-      const endpointToReturn = { url: getEndpointUrl(url, endpointRuleOptions) };
-      if (headers != null) {
-        endpointToReturn.headers = getEndpointHeaders(headers, endpointRuleOptions);
-      }
-      if (properties != null) {
-        endpointToReturn.properties = getEndpointProperties(properties, endpointRuleOptions);
-      }
-      return endpointToReturn;
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/utils/evaluateErrorRule.js
-var evaluateErrorRule;
-var init_evaluateErrorRule = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/utils/evaluateErrorRule.js"() {
-    init_types2();
-    init_evaluateConditions();
-    init_evaluateExpression();
-    evaluateErrorRule = (errorRule, options) => {
-      const { conditions, error: error2 } = errorRule;
-      const { result, referenceRecord } = evaluateConditions(conditions, options);
-      if (!result) {
-        return;
-      }
-      const errorRuleOptions = referenceRecord ? {
-        ...options,
-        referenceRecord: { ...options.referenceRecord, ...referenceRecord }
-      } : options;
-      throw new EndpointError(evaluateExpression(error2, "Error", errorRuleOptions));
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/utils/evaluateRules.js
-var evaluateRules, evaluateTreeRule, group3;
-var init_evaluateRules = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/utils/evaluateRules.js"() {
-    init_types2();
-    init_evaluateConditions();
-    init_evaluateEndpointRule();
-    init_evaluateErrorRule();
-    evaluateRules = (rules, options) => {
-      for (const rule of rules) {
-        if (rule.type === "endpoint") {
-          const endpointOrUndefined = evaluateEndpointRule(rule, options);
-          if (endpointOrUndefined) {
-            return endpointOrUndefined;
-          }
-        } else if (rule.type === "error") {
-          evaluateErrorRule(rule, options);
-        } else if (rule.type === "tree") {
-          const endpointOrUndefined = group3.evaluateTreeRule(rule, options);
-          if (endpointOrUndefined) {
-            return endpointOrUndefined;
-          }
-        } else {
-          throw new EndpointError(`Unknown endpoint rule: ${rule}`);
-        }
-      }
-      throw new EndpointError(`Rules evaluation failed`);
-    };
-    evaluateTreeRule = (treeRule, options) => {
-      const { conditions, rules } = treeRule;
-      const { result, referenceRecord } = evaluateConditions(conditions, options);
-      if (!result) {
-        return;
-      }
-      const treeRuleOptions = referenceRecord ? { ...options, referenceRecord: { ...options.referenceRecord, ...referenceRecord } } : options;
-      return group3.evaluateRules(rules, treeRuleOptions);
-    };
-    group3 = {
-      evaluateRules,
-      evaluateTreeRule
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/utils/index.js
-var init_utils = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/utils/index.js"() {
-    init_evaluateRules();
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/resolveEndpoint.js
-var resolveEndpoint;
-var init_resolveEndpoint = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/endpoints/util-endpoints/resolveEndpoint.js"() {
-    init_transport();
-    init_debug();
-    init_types2();
-    init_utils();
-    resolveEndpoint = (ruleSetObject, options) => {
-      const { endpointParams, logger: logger2 } = options;
-      const { parameters, rules } = ruleSetObject;
-      options.logger?.debug?.(`${debugId} Initial EndpointParams: ${toDebugString(endpointParams)}`);
-      for (const paramKey in parameters) {
-        if (!hasOwn(parameters, paramKey)) {
-          continue;
-        }
-        const parameter = parameters[paramKey];
-        const endpointParam = endpointParams[paramKey];
-        if (endpointParam == null && parameter.default != null) {
-          endpointParams[paramKey] = parameter.default;
-          continue;
-        }
-        if (parameter.required && endpointParam == null) {
-          throw new EndpointError(`Missing required parameter: '${paramKey}'`);
-        }
-      }
-      const endpoint = evaluateRules(rules, { endpointParams, logger: logger2, referenceRecord: {} });
-      options.logger?.debug?.(`${debugId} Resolved endpoint: ${toDebugString(endpoint)}`);
-      return endpoint;
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/endpoints/middleware-endpoint/resolveEndpointRequiredConfig.js
-var resolveEndpointRequiredConfig;
-var init_resolveEndpointRequiredConfig = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/endpoints/middleware-endpoint/resolveEndpointRequiredConfig.js"() {
-    resolveEndpointRequiredConfig = (input) => {
-      const { endpoint } = input;
-      if (endpoint === void 0) {
-        input.endpoint = async () => {
-          throw new Error("@smithy/middleware-endpoint: (default endpointRuleSet) endpoint is not set - you must configure an endpoint.");
-        };
-      }
-      return input;
-    };
-  }
-});
-
 // node_modules/@smithy/core/dist-es/submodules/endpoints/index.js
-var endpoints_exports = {};
-__export(endpoints_exports, {
-  BinaryDecisionDiagram: () => BinaryDecisionDiagram,
-  EndpointCache: () => EndpointCache,
-  EndpointError: () => EndpointError,
-  customEndpointFunctions: () => customEndpointFunctions,
-  decideEndpoint: () => decideEndpoint,
-  endpointMiddleware: () => endpointMiddleware,
-  endpointMiddlewareOptions: () => endpointMiddlewareOptions,
-  getEndpointFromInstructions: () => getEndpointFromInstructions,
-  getEndpointPlugin: () => getEndpointPlugin,
-  isIpAddress: () => isIpAddress,
-  isValidHostLabel: () => isValidHostLabel,
-  middlewareEndpointToEndpointV1: () => toEndpointV1,
-  resolveEndpoint: () => resolveEndpoint,
-  resolveEndpointConfig: () => resolveEndpointConfig,
-  resolveEndpointRequiredConfig: () => resolveEndpointRequiredConfig,
-  resolveParams: () => resolveParams,
-  toEndpointV1: () => toEndpointV1
-});
 var getEndpointFromInstructions, resolveEndpointConfig, endpointMiddleware, getEndpointPlugin;
 var init_endpoints = __esm({
   "node_modules/@smithy/core/dist-es/submodules/endpoints/index.js"() {
@@ -6110,195 +4687,17 @@ var init_endpoints = __esm({
     init_endpointMiddleware();
     init_getEndpointPlugin();
     init_resolveEndpointConfig();
-    init_transport();
     init_BinaryDecisionDiagram();
     init_EndpointCache();
     init_decideEndpoint();
     init_isIpAddress();
     init_transport();
     init_customEndpointFunctions();
-    init_resolveEndpoint();
-    init_types2();
     init_getEndpointFromInstructions();
-    init_toEndpointV12();
-    init_getEndpointPlugin();
-    init_resolveEndpointRequiredConfig();
     getEndpointFromInstructions = bindGetEndpointFromInstructions(getEndpointFromConfig);
     resolveEndpointConfig = bindResolveEndpointConfig(getEndpointFromConfig);
     endpointMiddleware = bindEndpointMiddleware(getEndpointFromConfig);
     getEndpointPlugin = bindGetEndpointPlugin(getEndpointFromConfig);
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/middleware-serde/serializerMiddleware.js
-var serializerMiddleware;
-var init_serializerMiddleware = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/middleware-serde/serializerMiddleware.js"() {
-    init_endpoints();
-    serializerMiddleware = (options, serializer) => (next, context) => async (args) => {
-      const endpointConfig = options;
-      const endpoint = context.endpointV2 ? async () => toEndpointV1(context.endpointV2) : endpointConfig.endpoint;
-      if (!endpoint) {
-        throw new Error("No valid endpoint provider available.");
-      }
-      const request = await serializer(args.input, { ...options, endpoint });
-      return next({
-        ...args,
-        request
-      });
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/middleware-serde/serdePlugin.js
-function getSerdePlugin(config, serializer, deserializer) {
-  return {
-    applyToStack: (commandStack) => {
-      commandStack.add(deserializerMiddleware(config, deserializer), deserializerMiddlewareOption2);
-      commandStack.add(serializerMiddleware(config, serializer), serializerMiddlewareOption3);
-    }
-  };
-}
-var deserializerMiddlewareOption2, serializerMiddlewareOption3;
-var init_serdePlugin = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/middleware-serde/serdePlugin.js"() {
-    init_deserializerMiddleware();
-    init_serializerMiddleware();
-    deserializerMiddlewareOption2 = {
-      name: "deserializerMiddleware",
-      step: "deserialize",
-      tags: ["DESERIALIZER"],
-      override: true
-    };
-    serializerMiddlewareOption3 = {
-      name: "serializerMiddleware",
-      step: "serialize",
-      tags: ["SERIALIZER"],
-      override: true
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/hash-node/hash-node.js
-import { createHash as createHash2, createHmac } from "node:crypto";
-function castSourceData(toCast, encoding) {
-  if (Buffer.isBuffer(toCast)) {
-    return toCast;
-  }
-  if (typeof toCast === "string") {
-    return fromString(toCast, encoding);
-  }
-  if (ArrayBuffer.isView(toCast)) {
-    return fromArrayBuffer(toCast.buffer, toCast.byteOffset, toCast.byteLength);
-  }
-  return fromArrayBuffer(toCast);
-}
-var Hash;
-var init_hash_node = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/hash-node/hash-node.js"() {
-    init_buffer_from();
-    init_toUint8Array();
-    Hash = class {
-      algorithmIdentifier;
-      secret;
-      hash;
-      constructor(algorithmIdentifier, secret) {
-        this.algorithmIdentifier = algorithmIdentifier;
-        this.secret = secret;
-        this.reset();
-      }
-      update(toHash, encoding) {
-        this.hash.update(toUint8Array(castSourceData(toHash, encoding)));
-      }
-      digest() {
-        return Promise.resolve(this.hash.digest());
-      }
-      reset() {
-        this.hash = this.secret ? createHmac(this.algorithmIdentifier, castSourceData(this.secret)) : createHash2(this.algorithmIdentifier);
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/checksum/ChecksumStream.js
-import { Readable } from "node:stream";
-var ChecksumStream;
-var init_ChecksumStream = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/checksum/ChecksumStream.js"() {
-    init_toBase64();
-    ChecksumStream = class extends Readable {
-      expectedChecksum;
-      checksumSourceLocation;
-      checksum;
-      source;
-      base64Encoder;
-      constructor({ expectedChecksum, checksum, source, checksumSourceLocation, base64Encoder }) {
-        super();
-        if (typeof source.pipe !== "function") {
-          throw new Error(`@smithy/util-stream: unsupported source type ${source?.constructor?.name ?? source} in ChecksumStream.`);
-        }
-        this.source = source;
-        this.base64Encoder = base64Encoder ?? toBase64;
-        this.expectedChecksum = expectedChecksum;
-        this.checksum = checksum;
-        this.checksumSourceLocation = checksumSourceLocation;
-        this.source.on("data", this.onSourceData);
-        this.source.on("end", this.onSourceEnd);
-        this.source.on("error", this.onSourceError);
-        this.source.on("close", this.onSourceClose);
-        this.source.pause();
-      }
-      onSourceData = (chunk) => {
-        if (this.destroyed) {
-          return;
-        }
-        try {
-          this.checksum.update(chunk);
-        } catch (e5) {
-          this.destroy(e5);
-          return;
-        }
-        if (!this.push(chunk)) {
-          this.source.pause();
-        }
-      };
-      onSourceEnd = async () => {
-        if (this.destroyed) {
-          return;
-        }
-        try {
-          const digest2 = await this.checksum.digest();
-          const received = this.base64Encoder(digest2);
-          if (this.expectedChecksum !== received) {
-            this.destroy(new Error(`Checksum mismatch: expected "${this.expectedChecksum}" but received "${received}" in response header "${this.checksumSourceLocation}".`));
-            return;
-          }
-        } catch (e5) {
-          this.destroy(e5);
-          return;
-        }
-        this.push(null);
-      };
-      onSourceError = (error2) => {
-        this.destroy(error2);
-      };
-      onSourceClose = () => {
-        if (!this.destroyed && !this.source.readableEnded) {
-          this.destroy(new Error("Connection lost or stream closed before all data was received."));
-        }
-      };
-      _read(_size) {
-        this.source.resume();
-      }
-      _destroy(error2, callback) {
-        this.source?.removeListener("data", this.onSourceData);
-        this.source?.removeListener("end", this.onSourceEnd);
-        this.source?.removeListener("error", this.onSourceError);
-        this.source?.removeListener("close", this.onSourceClose);
-        this.source?.destroy();
-        callback(error2);
-      }
-    };
   }
 });
 
@@ -6326,8 +4725,8 @@ var chars, alphabetByEncoding, alphabetByValue, bitsPerLetter, bitsPerByte, maxL
 var init_constants_for_browser = __esm({
   "node_modules/@smithy/core/dist-es/submodules/serde/util-base64/constants-for-browser.js"() {
     chars = `ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/`;
-    alphabetByEncoding = Object.entries(chars).reduce((acc, [i5, c5]) => {
-      acc[c5] = Number(i5);
+    alphabetByEncoding = Object.entries(chars).reduce((acc, [i6, c6]) => {
+      acc[c6] = Number(i6);
       return acc;
     }, {});
     alphabetByValue = chars.split("");
@@ -6351,17 +4750,17 @@ function toBase642(_input) {
     throw new Error("@smithy/util-base64: toBase64 encoder function only accepts string | Uint8Array.");
   }
   let str = "";
-  for (let i5 = 0; i5 < input.length; i5 += 3) {
+  for (let i6 = 0; i6 < input.length; i6 += 3) {
     let bits = 0;
     let bitLength = 0;
-    for (let j5 = i5, limit = Math.min(i5 + 3, input.length); j5 < limit; j5++) {
-      bits |= input[j5] << (limit - j5 - 1) * bitsPerByte;
+    for (let j6 = i6, limit = Math.min(i6 + 3, input.length); j6 < limit; j6++) {
+      bits |= input[j6] << (limit - j6 - 1) * bitsPerByte;
       bitLength += bitsPerByte;
     }
     const bitClusterCount = Math.ceil(bitLength / bitsPerLetter);
     bits <<= bitClusterCount * bitsPerLetter - bitLength;
-    for (let k5 = 1; k5 <= bitClusterCount; k5++) {
-      const offset = (bitClusterCount - k5) * bitsPerLetter;
+    for (let k6 = 1; k6 <= bitClusterCount; k6++) {
+      const offset = (bitClusterCount - k6) * bitsPerLetter;
       str += alphabetByValue[(bits & maxLetterValue << offset) >> offset];
     }
     str += "==".slice(0, 4 - bitClusterCount);
@@ -6372,449 +4771,6 @@ var init_toBase64_browser = __esm({
   "node_modules/@smithy/core/dist-es/submodules/serde/util-base64/toBase64.browser.js"() {
     init_fromUtf8_browser();
     init_constants_for_browser();
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/checksum/ChecksumStream.browser.js
-var ReadableStreamRef, ChecksumStream2;
-var init_ChecksumStream_browser = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/checksum/ChecksumStream.browser.js"() {
-    ReadableStreamRef = typeof ReadableStream === "function" ? ReadableStream : function() {
-    };
-    ChecksumStream2 = class extends ReadableStreamRef {
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/checksum/createChecksumStream.browser.js
-var createChecksumStream;
-var init_createChecksumStream_browser = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/checksum/createChecksumStream.browser.js"() {
-    init_toBase64_browser();
-    init_stream_type_check();
-    init_ChecksumStream_browser();
-    createChecksumStream = ({ expectedChecksum, checksum, source, checksumSourceLocation, base64Encoder }) => {
-      if (!isReadableStream(source)) {
-        throw new Error(`@smithy/util-stream: unsupported source type ${source?.constructor?.name ?? source} in ChecksumStream.`);
-      }
-      const encoder2 = base64Encoder ?? toBase642;
-      if (typeof TransformStream !== "function") {
-        throw new Error("@smithy/util-stream: unable to instantiate ChecksumStream because API unavailable: ReadableStream/TransformStream.");
-      }
-      const transform = new TransformStream({
-        start() {
-        },
-        async transform(chunk, controller) {
-          checksum.update(chunk);
-          controller.enqueue(chunk);
-        },
-        async flush(controller) {
-          const digest2 = await checksum.digest();
-          const received = encoder2(digest2);
-          if (expectedChecksum !== received) {
-            const error2 = new Error(`Checksum mismatch: expected "${expectedChecksum}" but received "${received}" in response header "${checksumSourceLocation}".`);
-            controller.error(error2);
-          } else {
-            controller.terminate();
-          }
-        }
-      });
-      source.pipeThrough(transform);
-      const readable = transform.readable;
-      Object.setPrototypeOf(readable, ChecksumStream2.prototype);
-      return readable;
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/checksum/createChecksumStream.js
-function createChecksumStream2(init) {
-  if (typeof ReadableStream === "function" && isReadableStream(init.source)) {
-    return createChecksumStream(init);
-  }
-  return new ChecksumStream(init);
-}
-var init_createChecksumStream = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/checksum/createChecksumStream.js"() {
-    init_stream_type_check();
-    init_ChecksumStream();
-    init_createChecksumStream_browser();
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/ByteArrayCollector.js
-var ByteArrayCollector;
-var init_ByteArrayCollector = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/ByteArrayCollector.js"() {
-    ByteArrayCollector = class {
-      allocByteArray;
-      byteLength = 0;
-      byteArrays = [];
-      constructor(allocByteArray) {
-        this.allocByteArray = allocByteArray;
-      }
-      push(byteArray) {
-        this.byteArrays.push(byteArray);
-        this.byteLength += byteArray.byteLength;
-      }
-      flush() {
-        if (this.byteArrays.length === 1) {
-          const bytes = this.byteArrays[0];
-          this.reset();
-          return bytes;
-        }
-        const aggregation = this.allocByteArray(this.byteLength);
-        let cursor2 = 0;
-        for (let i5 = 0; i5 < this.byteArrays.length; ++i5) {
-          const bytes = this.byteArrays[i5];
-          aggregation.set(bytes, cursor2);
-          cursor2 += bytes.byteLength;
-        }
-        this.reset();
-        return aggregation;
-      }
-      reset() {
-        this.byteArrays = [];
-        this.byteLength = 0;
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/createBufferedReadable.browser.js
-function createBufferedReadableStream(upstream, size, logger2) {
-  const reader = upstream.getReader();
-  let streamBufferingLoggedWarning = false;
-  let bytesSeen = 0;
-  const buffers = ["", new ByteArrayCollector((size2) => new Uint8Array(size2))];
-  let mode = -1;
-  const pull = async (controller) => {
-    const { value, done } = await reader.read();
-    const chunk = value;
-    if (done) {
-      if (mode !== -1) {
-        const remainder = flush(buffers, mode);
-        if (sizeOf(remainder) > 0) {
-          controller.enqueue(remainder);
-        }
-      }
-      controller.close();
-    } else {
-      const chunkMode = modeOf(chunk, false);
-      if (mode !== chunkMode) {
-        if (mode >= 0) {
-          controller.enqueue(flush(buffers, mode));
-        }
-        mode = chunkMode;
-      }
-      if (mode === -1) {
-        controller.enqueue(chunk);
-        return;
-      }
-      const chunkSize = sizeOf(chunk);
-      bytesSeen += chunkSize;
-      const bufferSize = sizeOf(buffers[mode]);
-      if (chunkSize >= size && bufferSize === 0) {
-        controller.enqueue(chunk);
-      } else {
-        const newSize = merge(buffers, mode, chunk);
-        if (!streamBufferingLoggedWarning && bytesSeen > size * 2) {
-          streamBufferingLoggedWarning = true;
-          logger2?.warn(`@smithy/util-stream - stream chunk size ${chunkSize} is below threshold of ${size}, automatically buffering.`);
-        }
-        if (newSize >= size) {
-          controller.enqueue(flush(buffers, mode));
-        } else {
-          await pull(controller);
-        }
-      }
-    }
-  };
-  return new ReadableStream({
-    pull
-  });
-}
-function merge(buffers, mode, chunk) {
-  switch (mode) {
-    case 0:
-      buffers[0] += chunk;
-      return sizeOf(buffers[0]);
-    case 1:
-    case 2:
-      buffers[mode].push(chunk);
-      return sizeOf(buffers[mode]);
-  }
-}
-function flush(buffers, mode) {
-  switch (mode) {
-    case 0:
-      const s2 = buffers[0];
-      buffers[0] = "";
-      return s2;
-    case 1:
-    case 2:
-      return buffers[mode].flush();
-  }
-  throw new Error(`@smithy/util-stream - invalid index ${mode} given to flush()`);
-}
-function sizeOf(chunk) {
-  return chunk?.byteLength ?? chunk?.length ?? 0;
-}
-function modeOf(chunk, allowBuffer = true) {
-  if (allowBuffer && typeof Buffer !== "undefined" && chunk instanceof Buffer) {
-    return 2;
-  }
-  if (chunk instanceof Uint8Array) {
-    return 1;
-  }
-  if (typeof chunk === "string") {
-    return 0;
-  }
-  return -1;
-}
-var init_createBufferedReadable_browser = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/createBufferedReadable.browser.js"() {
-    init_ByteArrayCollector();
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/createBufferedReadable.js
-import { Readable as Readable2 } from "node:stream";
-function createBufferedReadable(upstream, size, logger2) {
-  if (isReadableStream(upstream)) {
-    return createBufferedReadableStream(upstream, size, logger2);
-  }
-  const downstream = new Readable2({ read() {
-  } });
-  let streamBufferingLoggedWarning = false;
-  let bytesSeen = 0;
-  const buffers = [
-    "",
-    new ByteArrayCollector((size2) => new Uint8Array(size2)),
-    new ByteArrayCollector((size2) => Buffer.from(new Uint8Array(size2)))
-  ];
-  let mode = -1;
-  upstream.on("data", (chunk) => {
-    const chunkMode = modeOf(chunk, true);
-    if (mode !== chunkMode) {
-      if (mode >= 0) {
-        downstream.push(flush(buffers, mode));
-      }
-      mode = chunkMode;
-    }
-    if (mode === -1) {
-      downstream.push(chunk);
-      return;
-    }
-    const chunkSize = sizeOf(chunk);
-    bytesSeen += chunkSize;
-    const bufferSize = sizeOf(buffers[mode]);
-    if (chunkSize >= size && bufferSize === 0) {
-      downstream.push(chunk);
-    } else {
-      const newSize = merge(buffers, mode, chunk);
-      if (!streamBufferingLoggedWarning && bytesSeen > size * 2) {
-        streamBufferingLoggedWarning = true;
-        logger2?.warn(`@smithy/util-stream - stream chunk size ${chunkSize} is below threshold of ${size}, automatically buffering.`);
-      }
-      if (newSize >= size) {
-        downstream.push(flush(buffers, mode));
-      }
-    }
-  });
-  upstream.on("end", () => {
-    if (mode !== -1) {
-      const remainder = flush(buffers, mode);
-      if (sizeOf(remainder) > 0) {
-        downstream.push(remainder);
-      }
-    }
-    downstream.push(null);
-  });
-  return downstream;
-}
-var init_createBufferedReadable = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/createBufferedReadable.js"() {
-    init_ByteArrayCollector();
-    init_createBufferedReadable_browser();
-    init_stream_type_check();
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/getAwsChunkedEncodingStream.browser.js
-var getAwsChunkedEncodingStream;
-var init_getAwsChunkedEncodingStream_browser = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/getAwsChunkedEncodingStream.browser.js"() {
-    getAwsChunkedEncodingStream = (readableStream, options) => {
-      const { base64Encoder, bodyLengthChecker, checksumAlgorithmFn, checksumLocationName, streamHasher } = options;
-      const checksumRequired = base64Encoder !== void 0 && bodyLengthChecker !== void 0 && checksumAlgorithmFn !== void 0 && checksumLocationName !== void 0 && streamHasher !== void 0;
-      const digest2 = checksumRequired ? streamHasher(checksumAlgorithmFn, readableStream) : void 0;
-      Promise.resolve(digest2).catch(() => {
-      });
-      const reader = readableStream.getReader();
-      return new ReadableStream({
-        async pull(controller) {
-          const { value, done } = await reader.read();
-          if (done) {
-            controller.enqueue(`0\r
-`);
-            if (checksumRequired) {
-              const checksum = base64Encoder(await digest2);
-              controller.enqueue(`${checksumLocationName}:${checksum}\r
-`);
-              controller.enqueue(`\r
-`);
-            }
-            controller.close();
-          } else {
-            controller.enqueue(`${(bodyLengthChecker(value) || 0).toString(16)}\r
-${value}\r
-`);
-          }
-        }
-      });
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/getAwsChunkedEncodingStream.js
-import { Readable as Readable3 } from "node:stream";
-function getAwsChunkedEncodingStream2(stream, options) {
-  const readable = stream;
-  const readableStream = stream;
-  if (isReadableStream(readableStream)) {
-    return getAwsChunkedEncodingStream(readableStream, options);
-  }
-  const { base64Encoder, bodyLengthChecker, checksumAlgorithmFn, checksumLocationName, streamHasher } = options;
-  const checksumRequired = base64Encoder !== void 0 && checksumAlgorithmFn !== void 0 && checksumLocationName !== void 0 && streamHasher !== void 0;
-  const digest2 = checksumRequired ? streamHasher(checksumAlgorithmFn, readable) : void 0;
-  Promise.resolve(digest2).catch(() => {
-  });
-  const awsChunkedEncodingStream = new Readable3({
-    read() {
-      readable.resume();
-    }
-  });
-  readable.on("data", (data) => {
-    const length = bodyLengthChecker(data) || 0;
-    if (length === 0) {
-      return;
-    }
-    awsChunkedEncodingStream.push(`${length.toString(16)}\r
-`);
-    awsChunkedEncodingStream.push(data);
-    if (!awsChunkedEncodingStream.push("\r\n")) {
-      readable.pause();
-    }
-  });
-  readable.on("error", (err) => {
-    awsChunkedEncodingStream.destroy(err);
-  });
-  readable.pause();
-  readable.on("end", async () => {
-    try {
-      awsChunkedEncodingStream.push(`0\r
-`);
-      if (checksumRequired) {
-        const checksum = base64Encoder(await digest2);
-        awsChunkedEncodingStream.push(`${checksumLocationName}:${checksum}\r
-`);
-        awsChunkedEncodingStream.push(`\r
-`);
-      }
-      awsChunkedEncodingStream.push(null);
-    } catch (err) {
-      awsChunkedEncodingStream.destroy(err);
-    }
-  });
-  return awsChunkedEncodingStream;
-}
-var init_getAwsChunkedEncodingStream = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/getAwsChunkedEncodingStream.js"() {
-    init_getAwsChunkedEncodingStream_browser();
-    init_stream_type_check();
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/headStream.browser.js
-async function headStream(stream, bytes) {
-  let byteLengthCounter = 0;
-  const chunks = [];
-  const reader = stream.getReader();
-  let isDone = false;
-  while (!isDone) {
-    const { done, value } = await reader.read();
-    if (value) {
-      chunks.push(value);
-      byteLengthCounter += value?.byteLength ?? 0;
-    }
-    if (byteLengthCounter >= bytes) {
-      break;
-    }
-    isDone = done;
-  }
-  reader.releaseLock();
-  const collected = new Uint8Array(Math.min(bytes, byteLengthCounter));
-  let offset = 0;
-  for (const chunk of chunks) {
-    if (chunk.byteLength > collected.byteLength - offset) {
-      collected.set(chunk.subarray(0, collected.byteLength - offset), offset);
-      break;
-    } else {
-      collected.set(chunk, offset);
-    }
-    offset += chunk.length;
-  }
-  return collected;
-}
-var init_headStream_browser = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/headStream.browser.js"() {
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/headStream.js
-import { Writable } from "node:stream";
-var headStream2, Collector;
-var init_headStream = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/headStream.js"() {
-    init_concatBytes();
-    init_headStream_browser();
-    init_stream_type_check();
-    headStream2 = (stream, bytes) => {
-      if (isReadableStream(stream)) {
-        return headStream(stream, bytes);
-      }
-      return new Promise((resolve, reject) => {
-        const collector = new Collector();
-        collector.limit = bytes;
-        stream.pipe(collector);
-        stream.on("error", (err) => {
-          collector.end();
-          reject(err);
-        });
-        collector.on("error", reject);
-        collector.on("finish", function() {
-          const bytes2 = concatBytes(this.buffers);
-          resolve(bytes2);
-        });
-      });
-    };
-    Collector = class extends Writable {
-      buffers = [];
-      limit = Infinity;
-      bytesBuffered = 0;
-      _write(chunk, encoding, callback) {
-        this.buffers.push(chunk);
-        this.bytesBuffered += chunk.byteLength ?? 0;
-        if (this.bytesBuffered >= this.limit) {
-          const excess = this.bytesBuffered - this.limit;
-          const tailBuffer = this.buffers[this.buffers.length - 1];
-          this.buffers[this.buffers.length - 1] = tailBuffer.subarray(0, tailBuffer.byteLength - excess);
-          this.emit("finish");
-        }
-        callback();
-      }
-    };
   }
 });
 
@@ -6900,15 +4856,15 @@ var init_sdk_stream_mixin_browser = __esm({
       return Object.assign(stream, {
         transformToByteArray,
         transformToString: async (encoding) => {
-          const buf2 = await transformToByteArray();
+          const buf = await transformToByteArray();
           if (encoding === "base64") {
-            return toBase642(buf2);
+            return toBase642(buf);
           } else if (encoding === "hex") {
-            return toHex(buf2);
+            return toHex(buf);
           } else if (encoding === void 0 || encoding === "utf8" || encoding === "utf-8") {
-            return toUtf82(buf2);
+            return toUtf82(buf);
           } else if (typeof TextDecoder === "function") {
-            return new TextDecoder(encoding).decode(buf2);
+            return new TextDecoder(encoding).decode(buf);
           } else {
             throw new Error("TextDecoder is not available, please make sure polyfill is provided.");
           }
@@ -6933,8 +4889,8 @@ var init_sdk_stream_mixin_browser = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/serde/util-stream/stream-collector.js
-import { Writable as Writable2 } from "node:stream";
-var streamCollector2, Collector2;
+import { Writable } from "node:stream";
+var streamCollector2, Collector;
 var init_stream_collector = __esm({
   "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/stream-collector.js"() {
     init_concatBytes();
@@ -6948,7 +4904,7 @@ var init_stream_collector = __esm({
         return collectReadableStream(stream);
       }
       return new Promise((resolve, reject) => {
-        const collector = new Collector2();
+        const collector = new Collector();
         const nodeStream = stream;
         nodeStream.pipe(collector);
         nodeStream.on("error", (err) => {
@@ -6962,7 +4918,7 @@ var init_stream_collector = __esm({
         });
       });
     };
-    Collector2 = class extends Writable2 {
+    Collector = class extends Writable {
       bufferedBytes = [];
       _write(chunk, encoding, callback) {
         this.bufferedBytes.push(chunk);
@@ -6973,7 +4929,7 @@ var init_stream_collector = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/serde/util-stream/sdk-stream-mixin.js
-import { Readable as Readable4 } from "node:stream";
+import { Readable } from "node:stream";
 var ERR_MSG_STREAM_HAS_BEEN_TRANSFORMED2, sdkStreamMixin2;
 var init_sdk_stream_mixin = __esm({
   "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/sdk-stream-mixin.js"() {
@@ -6982,7 +4938,7 @@ var init_sdk_stream_mixin = __esm({
     init_stream_collector();
     ERR_MSG_STREAM_HAS_BEEN_TRANSFORMED2 = "The stream has already been transformed.";
     sdkStreamMixin2 = (stream) => {
-      if (!(stream instanceof Readable4)) {
+      if (!(stream instanceof Readable)) {
         try {
           return sdkStreamMixin(stream);
         } catch (ignored) {
@@ -7001,12 +4957,12 @@ var init_sdk_stream_mixin = __esm({
       return Object.assign(stream, {
         transformToByteArray,
         transformToString: async (encoding) => {
-          const buf2 = await transformToByteArray();
+          const buf = await transformToByteArray();
           if (encoding === void 0 || Buffer.isEncoding(encoding)) {
-            return fromArrayBuffer(buf2.buffer, buf2.byteOffset, buf2.byteLength).toString(encoding);
+            return fromArrayBuffer(buf.buffer, buf.byteOffset, buf.byteLength).toString(encoding);
           } else {
             const decoder = new TextDecoder(encoding);
-            return decoder.decode(buf2);
+            return decoder.decode(buf);
           }
         },
         transformToWebStream: () => {
@@ -7016,46 +4972,14 @@ var init_sdk_stream_mixin = __esm({
           if (stream.readableFlowing !== null) {
             throw new Error("The stream has been consumed by other callbacks.");
           }
-          if (typeof Readable4.toWeb !== "function") {
+          if (typeof Readable.toWeb !== "function") {
             throw new Error("Readable.toWeb() is not supported. Please ensure a polyfill is available.");
           }
           transformed = true;
-          return Readable4.toWeb(stream);
+          return Readable.toWeb(stream);
         }
       });
     };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/splitStream.browser.js
-async function splitStream(stream) {
-  if (typeof stream.stream === "function") {
-    stream = stream.stream();
-  }
-  const readableStream = stream;
-  return readableStream.tee();
-}
-var init_splitStream_browser = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/splitStream.browser.js"() {
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/serde/util-stream/splitStream.js
-import { PassThrough } from "node:stream";
-async function splitStream2(stream) {
-  if (isReadableStream(stream) || isBlob(stream)) {
-    return splitStream(stream);
-  }
-  const stream1 = new PassThrough();
-  const stream2 = new PassThrough();
-  stream.pipe(stream1);
-  stream.pipe(stream2);
-  return [stream1, stream2];
-}
-var init_splitStream = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/serde/util-stream/splitStream.js"() {
-    init_splitStream_browser();
-    init_stream_type_check();
   }
 });
 
@@ -7069,83 +4993,6 @@ var init_writeKey = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/serde/index.js
-var serde_exports = {};
-__export(serde_exports, {
-  ChecksumStream: () => ChecksumStream,
-  Hash: () => Hash,
-  LazyJsonString: () => LazyJsonString,
-  NumericValue: () => NumericValue,
-  Uint8ArrayBlobAdapter: () => Uint8ArrayBlobAdapter,
-  _parseEpochTimestamp: () => _parseEpochTimestamp,
-  _parseRfc3339DateTimeWithOffset: () => _parseRfc3339DateTimeWithOffset,
-  _parseRfc7231DateTime: () => _parseRfc7231DateTime,
-  calculateBodyLength: () => calculateBodyLength,
-  concatBytes: () => concatBytes,
-  copyDocumentWithTransform: () => copyDocumentWithTransform,
-  createBufferedReadable: () => createBufferedReadable,
-  createChecksumStream: () => createChecksumStream2,
-  dateToUtcString: () => dateToUtcString,
-  deserializerMiddleware: () => deserializerMiddleware,
-  deserializerMiddlewareOption: () => deserializerMiddlewareOption2,
-  expectBoolean: () => expectBoolean,
-  expectByte: () => expectByte,
-  expectFloat32: () => expectFloat32,
-  expectInt: () => expectInt,
-  expectInt32: () => expectInt32,
-  expectLong: () => expectLong,
-  expectNonNull: () => expectNonNull,
-  expectNumber: () => expectNumber,
-  expectObject: () => expectObject,
-  expectShort: () => expectShort,
-  expectString: () => expectString,
-  expectUnion: () => expectUnion,
-  fromArrayBuffer: () => fromArrayBuffer,
-  fromBase64: () => fromBase64,
-  fromHex: () => fromHex,
-  fromString: () => fromString,
-  fromUtf8: () => fromUtf8,
-  generateIdempotencyToken: () => generateIdempotencyToken,
-  getAwsChunkedEncodingStream: () => getAwsChunkedEncodingStream2,
-  getSerdePlugin: () => getSerdePlugin,
-  handleFloat: () => handleFloat,
-  hasOwn: () => hasOwn,
-  headStream: () => headStream2,
-  isArrayBuffer: () => isArrayBuffer,
-  isBlob: () => isBlob,
-  isReadableStream: () => isReadableStream,
-  limitedParseDouble: () => limitedParseDouble,
-  limitedParseFloat: () => limitedParseFloat,
-  limitedParseFloat32: () => limitedParseFloat32,
-  logger: () => logger,
-  nv: () => nv,
-  parseBoolean: () => parseBoolean,
-  parseEpochTimestamp: () => parseEpochTimestamp,
-  parseRfc3339DateTime: () => parseRfc3339DateTime,
-  parseRfc3339DateTimeWithOffset: () => parseRfc3339DateTimeWithOffset,
-  parseRfc7231DateTime: () => parseRfc7231DateTime,
-  quoteHeader: () => quoteHeader,
-  sdkStreamMixin: () => sdkStreamMixin2,
-  serializerMiddleware: () => serializerMiddleware,
-  serializerMiddlewareOption: () => serializerMiddlewareOption3,
-  splitEvery: () => splitEvery,
-  splitHeader: () => splitHeader,
-  splitStream: () => splitStream2,
-  streamCollector: () => streamCollector2,
-  strictParseByte: () => strictParseByte,
-  strictParseDouble: () => strictParseDouble,
-  strictParseFloat: () => strictParseFloat,
-  strictParseFloat32: () => strictParseFloat32,
-  strictParseInt: () => strictParseInt,
-  strictParseInt32: () => strictParseInt32,
-  strictParseLong: () => strictParseLong,
-  strictParseShort: () => strictParseShort,
-  toBase64: () => toBase64,
-  toHex: () => toHex,
-  toUint8Array: () => toUint8Array,
-  toUtf8: () => toUtf8,
-  v4: () => v4,
-  writeKey: () => writeKey
-});
 import { getRandomValues } from "node:crypto";
 var Uint8ArrayBlobAdapter, _getRandomValues, v4, generateIdempotencyToken;
 var init_serde = __esm({
@@ -7156,10 +5003,8 @@ var init_serde = __esm({
     init_fromUtf8();
     init_toUtf8();
     init_v4();
-    init_copyDocumentWithTransform();
     init_date_utils();
     init_lazy_json();
-    init_parse_utils();
     init_quote_header();
     init_schema_date_utils();
     init_split_every();
@@ -7168,21 +5013,8 @@ var init_serde = __esm({
     init_hex_encoding();
     init_calculateBodyLength();
     init_toUint8Array();
-    init_concatBytes();
-    init_buffer_from();
     init_is_array_buffer();
-    init_deserializerMiddleware();
-    init_serdePlugin();
-    init_serializerMiddleware();
-    init_hash_node();
-    init_ChecksumStream();
-    init_createChecksumStream();
-    init_createBufferedReadable();
-    init_getAwsChunkedEncodingStream();
-    init_headStream();
     init_sdk_stream_mixin();
-    init_splitStream();
-    init_stream_type_check();
     init_stream_collector();
     init_transport();
     init_writeKey();
@@ -7217,8 +5049,8 @@ function extendedEncodeURIComponent(str) {
   if (/^[\w.~-]+$/.test(str)) {
     return str;
   }
-  return encodeURIComponent(str).replace(/[!'()*]/g, function(c5) {
-    return "%" + c5.charCodeAt(0).toString(16).toUpperCase();
+  return encodeURIComponent(str).replace(/[!'()*]/g, function(c6) {
+    return "%" + c6.charCodeAt(0).toString(16).toUpperCase();
   });
 }
 var init_extended_encode_uri_component = __esm({
@@ -7246,8 +5078,8 @@ var init_HttpBindingNormalizedSchema = __esm({
           return ns;
         }
         const schemaCache = ns.isMemberSchema() ? ns : ns.getSchema();
-        const cache5 = typeof schemaCache === "object" && schemaCache !== null ? schemaCache : ns;
-        return cache5[HTTP_BINDINGS] ??= new _HttpBindingNormalizedSchema(ns);
+        const cache6 = typeof schemaCache === "object" && schemaCache !== null ? schemaCache : ns;
+        return cache6[HTTP_BINDINGS] ??= new _HttpBindingNormalizedSchema(ns);
       }
       getHttpBindingLocation(traits) {
         if (traits.httpPayload) {
@@ -7313,7 +5145,7 @@ var init_HttpBindingNormalizedSchema = __esm({
           bindings: responseBindings
         }
       };
-      const { request, response } = bindings;
+      const { request: request3, response } = bindings;
       for (const [name, member2] of schema.structIterator()) {
         const bindingSchema = HttpBindingNormalizedSchema.of(member2);
         const traits = bindingSchema.getMergedTraits();
@@ -7326,7 +5158,7 @@ var init_HttpBindingNormalizedSchema = __esm({
         }
         byName[name] = binding;
         if (value[1] >> 10 & 1) {
-          request.hasIdempotency = true;
+          request3.hasIdempotency = true;
         }
         memberBindings.push(binding);
         const slot = location & 7;
@@ -7343,10 +5175,10 @@ var init_HttpBindingNormalizedSchema = __esm({
           } else {
             responseBindings.payload = binding;
             const type = value[1] & 255;
-            request.contentTypeInstruction = traits.mediaType ?? (type === 0 ? "text/plain" : type === 21 || type === 42 ? "application/octet-stream" : null);
+            request3.contentTypeInstruction = traits.mediaType ?? (type === 0 ? "text/plain" : type === 21 || type === 42 ? "application/octet-stream" : null);
           }
         } else if (slot & 1) {
-          request.hasPrefixHeaders = true;
+          request3.hasPrefixHeaders = true;
           prefixHeaders.push(binding);
         } else {
           if (wireName === "__proto__") {
@@ -7355,10 +5187,10 @@ var init_HttpBindingNormalizedSchema = __esm({
           headers[wireName] = binding;
         }
       }
-      if (request.contentTypeInstruction === void 0 && requestBodyMemberNames.length) {
-        request.contentTypeInstruction = null;
+      if (request3.contentTypeInstruction === void 0 && requestBodyMemberNames.length) {
+        request3.contentTypeInstruction = null;
       }
-      request.syntheticBodySchema = createBodySchema(schema, requestBodyMemberNames, requestBodyMemberSchemas);
+      request3.syntheticBodySchema = createBodySchema(schema, requestBodyMemberNames, requestBodyMemberSchemas);
       response.syntheticBodySchema = createBodySchema(schema, bodyMemberNames, bodyMemberSchemas);
       return bindings;
     };
@@ -7432,267 +5264,25 @@ var init_SerdeContext = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/checksum/chunked-blob-reader/chunked-blob-reader.js
-async function blobReader(blob, onChunk, chunkSize = 1024 * 1024) {
-  const size = blob.size;
-  let totalBytesRead = 0;
-  while (totalBytesRead < size) {
-    const slice = blob.slice(totalBytesRead, Math.min(size, totalBytesRead + chunkSize));
-    onChunk(new Uint8Array(await slice.arrayBuffer()));
-    totalBytesRead += slice.size;
-  }
-}
-var init_chunked_blob_reader = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/checksum/chunked-blob-reader/chunked-blob-reader.js"() {
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/checksum/hash-blob-browser/blobHasher.js
-var blobHasher;
-var init_blobHasher = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/checksum/hash-blob-browser/blobHasher.js"() {
-    init_chunked_blob_reader();
-    blobHasher = async function blobHasher2(hashCtor, blob) {
-      const hash = new hashCtor();
-      await blobReader(blob, (chunk) => {
-        hash.update(chunk);
-      });
-      return hash.digest();
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/checksum/hash-stream-node/HashCalculator.js
-import { Writable as Writable3 } from "node:stream";
-var HashCalculator;
-var init_HashCalculator = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/checksum/hash-stream-node/HashCalculator.js"() {
-    init_serde();
-    HashCalculator = class extends Writable3 {
-      hash;
-      constructor(hash, options) {
-        super(options);
-        this.hash = hash;
-      }
-      _write(chunk, encoding, callback) {
-        try {
-          this.hash.update(toUint8Array(chunk));
-        } catch (err) {
-          return callback(err);
-        }
-        callback();
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/checksum/hash-stream-node/fileStreamHasher.js
-import { createReadStream } from "node:fs";
-var fileStreamHasher, isReadStream;
-var init_fileStreamHasher = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/checksum/hash-stream-node/fileStreamHasher.js"() {
-    init_HashCalculator();
-    fileStreamHasher = (hashCtor, fileStream) => new Promise((resolve, reject) => {
-      if (!isReadStream(fileStream)) {
-        reject(new Error("Unable to calculate hash for non-file streams."));
-        return;
-      }
-      const fileStreamTee = createReadStream(fileStream.path, {
-        start: fileStream.start,
-        end: fileStream.end
-      });
-      const hash = new hashCtor();
-      const hashCalculator = new HashCalculator(hash);
-      fileStreamTee.pipe(hashCalculator);
-      fileStreamTee.on("error", (err) => {
-        hashCalculator.end();
-        reject(err);
-      });
-      hashCalculator.on("error", reject);
-      hashCalculator.on("finish", function() {
-        hash.digest().then(resolve).catch(reject);
-      });
-    });
-    isReadStream = (stream) => typeof stream.path === "string";
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/checksum/hash-stream-node/readableStreamHasher.js
-var readableStreamHasher;
-var init_readableStreamHasher = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/checksum/hash-stream-node/readableStreamHasher.js"() {
-    init_HashCalculator();
-    readableStreamHasher = (hashCtor, readableStream) => {
-      if (readableStream.readableFlowing !== null) {
-        throw new Error("Unable to calculate hash for flowing readable stream");
-      }
-      const hash = new hashCtor();
-      const hashCalculator = new HashCalculator(hash);
-      readableStream.pipe(hashCalculator);
-      return new Promise((resolve, reject) => {
-        readableStream.on("error", (err) => {
-          hashCalculator.end();
-          reject(err);
-        });
-        hashCalculator.on("error", reject);
-        hashCalculator.on("finish", () => {
-          hash.digest().then(resolve).catch(reject);
-        });
-      });
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/checksum/md5/Md5Js.js
-function compress(state2, block) {
-  let a5 = state2[0], b5 = state2[1], c5 = state2[2], d5 = state2[3];
-  for (let i5 = 0; i5 < 64; ++i5) {
-    let f5, g5;
-    if (i5 < 16) {
-      f5 = b5 & c5 | ~b5 & d5;
-      g5 = i5;
-    } else if (i5 < 32) {
-      f5 = d5 & b5 | c5 & ~d5;
-      g5 = (5 * i5 + 1) % 16;
-    } else if (i5 < 48) {
-      f5 = b5 ^ c5 ^ d5;
-      g5 = (3 * i5 + 5) % 16;
-    } else {
-      f5 = c5 ^ (b5 | ~d5);
-      g5 = 7 * i5 % 16;
-    }
-    const x = block.getUint32(g5 * 4, true);
-    const tmp = d5;
-    d5 = c5;
-    c5 = b5;
-    const s2 = S[(i5 >> 4) * 4 + (i5 & 3)];
-    const sum = (a5 + f5 & M) + (x + T[i5] & M) & M;
-    b5 = b5 + ((sum << s2 | sum >>> 32 - s2) >>> 0) & M;
-    a5 = tmp;
-  }
-  state2[0] = state2[0] + a5 & M;
-  state2[1] = state2[1] + b5 & M;
-  state2[2] = state2[2] + c5 & M;
-  state2[3] = state2[3] + d5 & M;
-}
-var Md5Js, INIT, M, S, T;
-var init_Md5Js = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/checksum/md5/Md5Js.js"() {
-    init_serde();
-    Md5Js = class {
-      digestLength = 16;
-      state = Uint32Array.from(INIT);
-      writeBuffer = new DataView(new ArrayBuffer(64));
-      bufferLength = 0;
-      bytesHashed = 0;
-      update(sourceData) {
-        const data = toUint8Array(sourceData);
-        let pos2 = 0;
-        let len = data.byteLength;
-        this.bytesHashed += len;
-        while (len > 0) {
-          this.writeBuffer.setUint8(this.bufferLength++, data[pos2++]);
-          --len;
-          if (this.bufferLength === 64) {
-            compress(this.state, this.writeBuffer);
-            this.bufferLength = 0;
-          }
-        }
-      }
-      async digest() {
-        const state2 = Uint32Array.from(this.state);
-        const buf2 = new DataView(this.writeBuffer.buffer.slice(0));
-        let bufLen = this.bufferLength;
-        const bits = this.bytesHashed * 8;
-        buf2.setUint8(bufLen++, 128);
-        if (this.bufferLength % 64 >= 56) {
-          for (let i5 = bufLen; i5 < 64; ++i5) {
-            buf2.setUint8(i5, 0);
-          }
-          compress(state2, buf2);
-          bufLen = 0;
-        }
-        for (let i5 = bufLen; i5 < 56; ++i5) {
-          buf2.setUint8(i5, 0);
-        }
-        buf2.setUint32(56, bits >>> 0, true);
-        buf2.setUint32(60, Math.floor(bits / 2 ** 32), true);
-        compress(state2, buf2);
-        const out = new Uint8Array(16);
-        const view2 = new DataView(out.buffer);
-        for (let i5 = 0; i5 < 4; ++i5) {
-          view2.setUint32(i5 * 4, state2[i5], true);
-        }
-        return out;
-      }
-      reset() {
-        this.state.set(INIT);
-        this.writeBuffer = new DataView(new ArrayBuffer(64));
-        this.bufferLength = 0;
-        this.bytesHashed = 0;
-      }
-    };
-    INIT = [1732584193, 4023233417, 2562383102, 271733878];
-    M = 4294967295;
-    S = Uint8Array.of(7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21);
-    T = Array.from({ length: 64 }, (_, i5) => Math.abs(Math.sin(i5 + 1)) * 2 ** 32 >>> 0);
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/checksum/md5/Md5Node.js
-import { createHash as createHash3 } from "node:crypto";
-function buildNativeClass() {
-  return class Md5Node {
-    digestLength = 16;
-    hash = createHash3("md5");
-    update(data) {
-      this.hash.update(toUint8Array(data));
-    }
-    async digest() {
-      const buf2 = this.hash.copy().digest();
-      return new Uint8Array(buf2.buffer, buf2.byteOffset, buf2.byteLength);
-    }
-    reset() {
-      this.hash = createHash3("md5");
-    }
-  };
-}
-var hasNativeCrypto, Md5Node;
-var init_Md5Node = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/checksum/md5/Md5Node.js"() {
-    init_serde();
-    init_Md5Js();
-    hasNativeCrypto = (() => {
-      try {
-        createHash3("md5");
-        return true;
-      } catch {
-        return false;
-      }
-    })();
-    Md5Node = hasNativeCrypto ? buildNativeClass() : Md5Js;
-  }
-});
-
 // node_modules/@smithy/core/dist-es/submodules/checksum/crc32/Crc32Js.js
 var CRC32_TABLE, ONES, Crc32Js;
 var init_Crc32Js = __esm({
   "node_modules/@smithy/core/dist-es/submodules/checksum/crc32/Crc32Js.js"() {
     CRC32_TABLE = new Uint32Array(256);
-    for (let i5 = 0; i5 < 256; ++i5) {
-      let c5 = i5;
-      for (let j5 = 0; j5 < 8; ++j5) {
-        c5 = c5 & 1 ? 3988292384 ^ c5 >>> 1 : c5 >>> 1;
+    for (let i6 = 0; i6 < 256; ++i6) {
+      let c6 = i6;
+      for (let j6 = 0; j6 < 8; ++j6) {
+        c6 = c6 & 1 ? 3988292384 ^ c6 >>> 1 : c6 >>> 1;
       }
-      CRC32_TABLE[i5] = c5 >>> 0;
+      CRC32_TABLE[i6] = c6 >>> 0;
     }
     ONES = 4294967295;
     Crc32Js = class {
       digestLength = 4;
       checksum = ONES;
       update(data) {
-        for (let i5 = 0; i5 < data.length; ++i5) {
-          this.checksum = this.checksum >>> 8 ^ CRC32_TABLE[(this.checksum ^ data[i5]) & 255];
+        for (let i6 = 0; i6 < data.length; ++i6) {
+          this.checksum = this.checksum >>> 8 ^ CRC32_TABLE[(this.checksum ^ data[i6]) & 255];
         }
       }
       digestSync() {
@@ -7711,9 +5301,170 @@ var init_Crc32Js = __esm({
   }
 });
 
+// builtin:zlib
+var m2, crc32, Deflate, Inflate, Gzip, Gunzip, DeflateRaw, InflateRaw, Unzip, BrotliCompress, BrotliDecompress, ZstdCompress, ZstdDecompress, deflate, deflateSync, gzip, gzipSync, deflateRaw, deflateRawSync, unzip, unzipSync, inflate, inflateSync, gunzip, gunzipSync, inflateRaw, inflateRawSync, brotliCompress, brotliCompressSync, brotliDecompress, brotliDecompressSync, zstdCompress, zstdCompressSync, zstdDecompress, zstdDecompressSync, createDeflate, createInflate, createDeflateRaw, createInflateRaw, createGzip, createGunzip, createUnzip, createBrotliCompress, createBrotliDecompress, createZstdCompress, createZstdDecompress, constants, codes, Z_NO_FLUSH, Z_PARTIAL_FLUSH, Z_SYNC_FLUSH, Z_FULL_FLUSH, Z_FINISH, Z_BLOCK, Z_OK, Z_STREAM_END, Z_NEED_DICT, Z_ERRNO, Z_STREAM_ERROR, Z_DATA_ERROR, Z_MEM_ERROR, Z_BUF_ERROR, Z_VERSION_ERROR, Z_NO_COMPRESSION, Z_BEST_SPEED, Z_BEST_COMPRESSION, Z_DEFAULT_COMPRESSION, Z_FILTERED, Z_HUFFMAN_ONLY, Z_RLE, Z_FIXED, Z_DEFAULT_STRATEGY, ZLIB_VERNUM, DEFLATE, INFLATE, GZIP, GUNZIP, DEFLATERAW, INFLATERAW, UNZIP, ZSTD_DECOMPRESS, ZSTD_COMPRESS, Z_MIN_WINDOWBITS, Z_MAX_WINDOWBITS, Z_DEFAULT_WINDOWBITS, Z_MIN_CHUNK, Z_MAX_CHUNK, Z_DEFAULT_CHUNK, Z_MIN_MEMLEVEL, Z_MAX_MEMLEVEL, Z_DEFAULT_MEMLEVEL, Z_MIN_LEVEL, Z_MAX_LEVEL, Z_DEFAULT_LEVEL, ZSTD_e_continue, ZSTD_e_flush, ZSTD_e_end, ZSTD_fast, ZSTD_dfast, ZSTD_greedy, ZSTD_lazy, ZSTD_lazy2, ZSTD_btlazy2, ZSTD_btopt, ZSTD_btultra, ZSTD_btultra2, ZSTD_c_compressionLevel, ZSTD_c_windowLog, ZSTD_c_hashLog, ZSTD_c_chainLog, ZSTD_c_searchLog, ZSTD_c_minMatch, ZSTD_c_targetLength, ZSTD_c_strategy, ZSTD_c_enableLongDistanceMatching, ZSTD_c_ldmHashLog, ZSTD_c_ldmMinMatch, ZSTD_c_ldmBucketSizeLog, ZSTD_c_ldmHashRateLog, ZSTD_c_contentSizeFlag, ZSTD_c_checksumFlag, ZSTD_c_dictIDFlag, ZSTD_c_nbWorkers, ZSTD_c_jobSize, ZSTD_c_overlapLog, ZSTD_d_windowLogMax, ZSTD_CLEVEL_DEFAULT, ZSTD_error_no_error, ZSTD_error_GENERIC, ZSTD_error_prefix_unknown, ZSTD_error_version_unsupported, ZSTD_error_frameParameter_unsupported, ZSTD_error_frameParameter_windowTooLarge, ZSTD_error_corruption_detected, ZSTD_error_checksum_wrong, ZSTD_error_literals_headerWrong, ZSTD_error_dictionary_corrupted, ZSTD_error_dictionary_wrong, ZSTD_error_dictionaryCreation_failed, ZSTD_error_parameter_unsupported, ZSTD_error_parameter_combination_unsupported, ZSTD_error_parameter_outOfBound, ZSTD_error_tableLog_tooLarge, ZSTD_error_maxSymbolValue_tooLarge, ZSTD_error_maxSymbolValue_tooSmall, ZSTD_error_stabilityCondition_notRespected, ZSTD_error_stage_wrong, ZSTD_error_init_missing, ZSTD_error_memory_allocation, ZSTD_error_workSpace_tooSmall, ZSTD_error_dstSize_tooSmall, ZSTD_error_srcSize_wrong, ZSTD_error_dstBuffer_null, ZSTD_error_noForwardProgress_destFull, ZSTD_error_noForwardProgress_inputEmpty;
+var init_zlib = __esm({
+  "builtin:zlib"() {
+    m2 = __require("node:zlib");
+    crc32 = m2.crc32;
+    Deflate = m2.Deflate;
+    Inflate = m2.Inflate;
+    Gzip = m2.Gzip;
+    Gunzip = m2.Gunzip;
+    DeflateRaw = m2.DeflateRaw;
+    InflateRaw = m2.InflateRaw;
+    Unzip = m2.Unzip;
+    BrotliCompress = m2.BrotliCompress;
+    BrotliDecompress = m2.BrotliDecompress;
+    ZstdCompress = m2.ZstdCompress;
+    ZstdDecompress = m2.ZstdDecompress;
+    deflate = m2.deflate;
+    deflateSync = m2.deflateSync;
+    gzip = m2.gzip;
+    gzipSync = m2.gzipSync;
+    deflateRaw = m2.deflateRaw;
+    deflateRawSync = m2.deflateRawSync;
+    unzip = m2.unzip;
+    unzipSync = m2.unzipSync;
+    inflate = m2.inflate;
+    inflateSync = m2.inflateSync;
+    gunzip = m2.gunzip;
+    gunzipSync = m2.gunzipSync;
+    inflateRaw = m2.inflateRaw;
+    inflateRawSync = m2.inflateRawSync;
+    brotliCompress = m2.brotliCompress;
+    brotliCompressSync = m2.brotliCompressSync;
+    brotliDecompress = m2.brotliDecompress;
+    brotliDecompressSync = m2.brotliDecompressSync;
+    zstdCompress = m2.zstdCompress;
+    zstdCompressSync = m2.zstdCompressSync;
+    zstdDecompress = m2.zstdDecompress;
+    zstdDecompressSync = m2.zstdDecompressSync;
+    createDeflate = m2.createDeflate;
+    createInflate = m2.createInflate;
+    createDeflateRaw = m2.createDeflateRaw;
+    createInflateRaw = m2.createInflateRaw;
+    createGzip = m2.createGzip;
+    createGunzip = m2.createGunzip;
+    createUnzip = m2.createUnzip;
+    createBrotliCompress = m2.createBrotliCompress;
+    createBrotliDecompress = m2.createBrotliDecompress;
+    createZstdCompress = m2.createZstdCompress;
+    createZstdDecompress = m2.createZstdDecompress;
+    constants = m2.constants;
+    codes = m2.codes;
+    Z_NO_FLUSH = m2.Z_NO_FLUSH;
+    Z_PARTIAL_FLUSH = m2.Z_PARTIAL_FLUSH;
+    Z_SYNC_FLUSH = m2.Z_SYNC_FLUSH;
+    Z_FULL_FLUSH = m2.Z_FULL_FLUSH;
+    Z_FINISH = m2.Z_FINISH;
+    Z_BLOCK = m2.Z_BLOCK;
+    Z_OK = m2.Z_OK;
+    Z_STREAM_END = m2.Z_STREAM_END;
+    Z_NEED_DICT = m2.Z_NEED_DICT;
+    Z_ERRNO = m2.Z_ERRNO;
+    Z_STREAM_ERROR = m2.Z_STREAM_ERROR;
+    Z_DATA_ERROR = m2.Z_DATA_ERROR;
+    Z_MEM_ERROR = m2.Z_MEM_ERROR;
+    Z_BUF_ERROR = m2.Z_BUF_ERROR;
+    Z_VERSION_ERROR = m2.Z_VERSION_ERROR;
+    Z_NO_COMPRESSION = m2.Z_NO_COMPRESSION;
+    Z_BEST_SPEED = m2.Z_BEST_SPEED;
+    Z_BEST_COMPRESSION = m2.Z_BEST_COMPRESSION;
+    Z_DEFAULT_COMPRESSION = m2.Z_DEFAULT_COMPRESSION;
+    Z_FILTERED = m2.Z_FILTERED;
+    Z_HUFFMAN_ONLY = m2.Z_HUFFMAN_ONLY;
+    Z_RLE = m2.Z_RLE;
+    Z_FIXED = m2.Z_FIXED;
+    Z_DEFAULT_STRATEGY = m2.Z_DEFAULT_STRATEGY;
+    ZLIB_VERNUM = m2.ZLIB_VERNUM;
+    DEFLATE = m2.DEFLATE;
+    INFLATE = m2.INFLATE;
+    GZIP = m2.GZIP;
+    GUNZIP = m2.GUNZIP;
+    DEFLATERAW = m2.DEFLATERAW;
+    INFLATERAW = m2.INFLATERAW;
+    UNZIP = m2.UNZIP;
+    ZSTD_DECOMPRESS = m2.ZSTD_DECOMPRESS;
+    ZSTD_COMPRESS = m2.ZSTD_COMPRESS;
+    Z_MIN_WINDOWBITS = m2.Z_MIN_WINDOWBITS;
+    Z_MAX_WINDOWBITS = m2.Z_MAX_WINDOWBITS;
+    Z_DEFAULT_WINDOWBITS = m2.Z_DEFAULT_WINDOWBITS;
+    Z_MIN_CHUNK = m2.Z_MIN_CHUNK;
+    Z_MAX_CHUNK = m2.Z_MAX_CHUNK;
+    Z_DEFAULT_CHUNK = m2.Z_DEFAULT_CHUNK;
+    Z_MIN_MEMLEVEL = m2.Z_MIN_MEMLEVEL;
+    Z_MAX_MEMLEVEL = m2.Z_MAX_MEMLEVEL;
+    Z_DEFAULT_MEMLEVEL = m2.Z_DEFAULT_MEMLEVEL;
+    Z_MIN_LEVEL = m2.Z_MIN_LEVEL;
+    Z_MAX_LEVEL = m2.Z_MAX_LEVEL;
+    Z_DEFAULT_LEVEL = m2.Z_DEFAULT_LEVEL;
+    ZSTD_e_continue = m2.ZSTD_e_continue;
+    ZSTD_e_flush = m2.ZSTD_e_flush;
+    ZSTD_e_end = m2.ZSTD_e_end;
+    ZSTD_fast = m2.ZSTD_fast;
+    ZSTD_dfast = m2.ZSTD_dfast;
+    ZSTD_greedy = m2.ZSTD_greedy;
+    ZSTD_lazy = m2.ZSTD_lazy;
+    ZSTD_lazy2 = m2.ZSTD_lazy2;
+    ZSTD_btlazy2 = m2.ZSTD_btlazy2;
+    ZSTD_btopt = m2.ZSTD_btopt;
+    ZSTD_btultra = m2.ZSTD_btultra;
+    ZSTD_btultra2 = m2.ZSTD_btultra2;
+    ZSTD_c_compressionLevel = m2.ZSTD_c_compressionLevel;
+    ZSTD_c_windowLog = m2.ZSTD_c_windowLog;
+    ZSTD_c_hashLog = m2.ZSTD_c_hashLog;
+    ZSTD_c_chainLog = m2.ZSTD_c_chainLog;
+    ZSTD_c_searchLog = m2.ZSTD_c_searchLog;
+    ZSTD_c_minMatch = m2.ZSTD_c_minMatch;
+    ZSTD_c_targetLength = m2.ZSTD_c_targetLength;
+    ZSTD_c_strategy = m2.ZSTD_c_strategy;
+    ZSTD_c_enableLongDistanceMatching = m2.ZSTD_c_enableLongDistanceMatching;
+    ZSTD_c_ldmHashLog = m2.ZSTD_c_ldmHashLog;
+    ZSTD_c_ldmMinMatch = m2.ZSTD_c_ldmMinMatch;
+    ZSTD_c_ldmBucketSizeLog = m2.ZSTD_c_ldmBucketSizeLog;
+    ZSTD_c_ldmHashRateLog = m2.ZSTD_c_ldmHashRateLog;
+    ZSTD_c_contentSizeFlag = m2.ZSTD_c_contentSizeFlag;
+    ZSTD_c_checksumFlag = m2.ZSTD_c_checksumFlag;
+    ZSTD_c_dictIDFlag = m2.ZSTD_c_dictIDFlag;
+    ZSTD_c_nbWorkers = m2.ZSTD_c_nbWorkers;
+    ZSTD_c_jobSize = m2.ZSTD_c_jobSize;
+    ZSTD_c_overlapLog = m2.ZSTD_c_overlapLog;
+    ZSTD_d_windowLogMax = m2.ZSTD_d_windowLogMax;
+    ZSTD_CLEVEL_DEFAULT = m2.ZSTD_CLEVEL_DEFAULT;
+    ZSTD_error_no_error = m2.ZSTD_error_no_error;
+    ZSTD_error_GENERIC = m2.ZSTD_error_GENERIC;
+    ZSTD_error_prefix_unknown = m2.ZSTD_error_prefix_unknown;
+    ZSTD_error_version_unsupported = m2.ZSTD_error_version_unsupported;
+    ZSTD_error_frameParameter_unsupported = m2.ZSTD_error_frameParameter_unsupported;
+    ZSTD_error_frameParameter_windowTooLarge = m2.ZSTD_error_frameParameter_windowTooLarge;
+    ZSTD_error_corruption_detected = m2.ZSTD_error_corruption_detected;
+    ZSTD_error_checksum_wrong = m2.ZSTD_error_checksum_wrong;
+    ZSTD_error_literals_headerWrong = m2.ZSTD_error_literals_headerWrong;
+    ZSTD_error_dictionary_corrupted = m2.ZSTD_error_dictionary_corrupted;
+    ZSTD_error_dictionary_wrong = m2.ZSTD_error_dictionary_wrong;
+    ZSTD_error_dictionaryCreation_failed = m2.ZSTD_error_dictionaryCreation_failed;
+    ZSTD_error_parameter_unsupported = m2.ZSTD_error_parameter_unsupported;
+    ZSTD_error_parameter_combination_unsupported = m2.ZSTD_error_parameter_combination_unsupported;
+    ZSTD_error_parameter_outOfBound = m2.ZSTD_error_parameter_outOfBound;
+    ZSTD_error_tableLog_tooLarge = m2.ZSTD_error_tableLog_tooLarge;
+    ZSTD_error_maxSymbolValue_tooLarge = m2.ZSTD_error_maxSymbolValue_tooLarge;
+    ZSTD_error_maxSymbolValue_tooSmall = m2.ZSTD_error_maxSymbolValue_tooSmall;
+    ZSTD_error_stabilityCondition_notRespected = m2.ZSTD_error_stabilityCondition_notRespected;
+    ZSTD_error_stage_wrong = m2.ZSTD_error_stage_wrong;
+    ZSTD_error_init_missing = m2.ZSTD_error_init_missing;
+    ZSTD_error_memory_allocation = m2.ZSTD_error_memory_allocation;
+    ZSTD_error_workSpace_tooSmall = m2.ZSTD_error_workSpace_tooSmall;
+    ZSTD_error_dstSize_tooSmall = m2.ZSTD_error_dstSize_tooSmall;
+    ZSTD_error_srcSize_wrong = m2.ZSTD_error_srcSize_wrong;
+    ZSTD_error_dstBuffer_null = m2.ZSTD_error_dstBuffer_null;
+    ZSTD_error_noForwardProgress_destFull = m2.ZSTD_error_noForwardProgress_destFull;
+    ZSTD_error_noForwardProgress_inputEmpty = m2.ZSTD_error_noForwardProgress_inputEmpty;
+  }
+});
+
 // node_modules/@smithy/core/dist-es/submodules/checksum/crc32/Crc32Node.js
-import * as zlib from "node:zlib";
-function buildNativeClass2(nativeCrc32) {
+function buildNativeClass(nativeCrc32) {
   return class Crc32Node {
     digestLength = 4;
     value = 0;
@@ -7736,14 +5487,15 @@ function buildNativeClass2(nativeCrc32) {
 var zlibCrc32, Crc32Node;
 var init_Crc32Node = __esm({
   "node_modules/@smithy/core/dist-es/submodules/checksum/crc32/Crc32Node.js"() {
+    init_zlib();
     init_Crc32Js();
-    zlibCrc32 = typeof zlib.crc32 === "function" ? zlib.crc32 : void 0;
-    Crc32Node = zlibCrc32 ? buildNativeClass2(zlibCrc32) : Crc32Js;
+    zlibCrc32 = typeof crc32 === "function" ? crc32 : void 0;
+    Crc32Node = zlibCrc32 ? buildNativeClass(zlibCrc32) : Crc32Js;
   }
 });
 
 // node_modules/@smithy/core/dist-es/submodules/checksum/sha256/Sha256Js.js
-var BLOCK, DIGEST_LENGTH, MAX_HASHABLE_LENGTH, Sha256Js, INIT2, K;
+var BLOCK, DIGEST_LENGTH, MAX_HASHABLE_LENGTH, Sha256Js, INIT, K;
 var init_Sha256Js = __esm({
   "node_modules/@smithy/core/dist-es/submodules/checksum/sha256/Sha256Js.js"() {
     init_serde();
@@ -7752,7 +5504,7 @@ var init_Sha256Js = __esm({
     MAX_HASHABLE_LENGTH = 2 ** 53 - 1;
     Sha256Js = class _Sha256Js {
       digestLength = DIGEST_LENGTH;
-      state = Int32Array.from(INIT2);
+      state = Int32Array.from(INIT);
       w;
       buffer = new Uint8Array(64);
       bufferLength = 0;
@@ -7767,9 +5519,9 @@ var init_Sha256Js = __esm({
           this.outer = new _Sha256Js();
           const { inner, outer } = this;
           const pad = new Uint8Array(BLOCK * 2);
-          for (let i5 = 0; i5 < BLOCK; ++i5) {
-            pad[i5] = 54 ^ key[i5];
-            pad[i5 + BLOCK] = 92 ^ key[i5];
+          for (let i6 = 0; i6 < BLOCK; ++i6) {
+            pad[i6] = 54 ^ key[i6];
+            pad[i6 + BLOCK] = 92 ^ key[i6];
           }
           inner.update(pad.subarray(0, BLOCK));
           outer.update(pad.subarray(BLOCK));
@@ -7813,7 +5565,7 @@ var init_Sha256Js = __esm({
         return this.digestSync();
       }
       reset() {
-        this.state = Int32Array.from(INIT2);
+        this.state = Int32Array.from(INIT);
         this.buffer = new Uint8Array(64);
         this.bufferLength = 0;
         this.bytesHashed = 0;
@@ -7826,33 +5578,33 @@ var init_Sha256Js = __esm({
         const bufferView = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
         bufferView.setUint8(bufferLength++, 128);
         if ((bufferLength - 1) % BLOCK >= BLOCK - 8) {
-          for (let i5 = bufferLength; i5 < BLOCK; ++i5) {
-            bufferView.setUint8(i5, 0);
+          for (let i6 = bufferLength; i6 < BLOCK; ++i6) {
+            bufferView.setUint8(i6, 0);
           }
           this.hashBufferWith(state2, buffer);
           bufferLength = 0;
         }
-        for (let i5 = bufferLength; i5 < BLOCK - 8; ++i5) {
-          bufferView.setUint8(i5, 0);
+        for (let i6 = bufferLength; i6 < BLOCK - 8; ++i6) {
+          bufferView.setUint8(i6, 0);
         }
         bufferView.setUint32(BLOCK - 8, Math.floor(bitsHashed / 4294967296), false);
         bufferView.setUint32(BLOCK - 4, bitsHashed, false);
         this.hashBufferWith(state2, buffer);
         const out = new Uint8Array(DIGEST_LENGTH);
-        for (let i5 = 0; i5 < 8; ++i5) {
-          out[i5 * 4] = state2[i5] >>> 24 & 255;
-          out[i5 * 4 + 1] = state2[i5] >>> 16 & 255;
-          out[i5 * 4 + 2] = state2[i5] >>> 8 & 255;
-          out[i5 * 4 + 3] = state2[i5] >>> 0 & 255;
+        for (let i6 = 0; i6 < 8; ++i6) {
+          out[i6 * 4] = state2[i6] >>> 24 & 255;
+          out[i6 * 4 + 1] = state2[i6] >>> 16 & 255;
+          out[i6 * 4 + 2] = state2[i6] >>> 8 & 255;
+          out[i6 * 4 + 3] = state2[i6] >>> 0 & 255;
         }
         return out;
       }
       static normalizeKey(secret) {
         const key = toUint8Array(secret);
         if (key.byteLength > BLOCK) {
-          const h5 = new _Sha256Js();
-          h5.update(key);
-          const out = h5.digestSync();
+          const h6 = new _Sha256Js();
+          h6.update(key);
+          const out = h6.digestSync();
           const padded = new Uint8Array(BLOCK);
           padded.set(out);
           return padded;
@@ -7870,17 +5622,17 @@ var init_Sha256Js = __esm({
       hashBufferWith(state2, buffer) {
         const w = this.w ??= new Int32Array(64);
         let s0 = state2[0], s1 = state2[1], s2 = state2[2], s3 = state2[3], s4 = state2[4], s5 = state2[5], s6 = state2[6], s7 = state2[7];
-        for (let i5 = 0; i5 < BLOCK; ++i5) {
-          if (i5 < 16) {
-            w[i5] = (buffer[i5 * 4] & 255) << 24 | (buffer[i5 * 4 + 1] & 255) << 16 | (buffer[i5 * 4 + 2] & 255) << 8 | buffer[i5 * 4 + 3] & 255;
+        for (let i6 = 0; i6 < BLOCK; ++i6) {
+          if (i6 < 16) {
+            w[i6] = (buffer[i6 * 4] & 255) << 24 | (buffer[i6 * 4 + 1] & 255) << 16 | (buffer[i6 * 4 + 2] & 255) << 8 | buffer[i6 * 4 + 3] & 255;
           } else {
-            let u = w[i5 - 2];
+            let u = w[i6 - 2];
             const t12 = (u >>> 17 | u << 15) ^ (u >>> 19 | u << 13) ^ u >>> 10;
-            u = w[i5 - 15];
+            u = w[i6 - 15];
             const t22 = (u >>> 7 | u << 25) ^ (u >>> 18 | u << 14) ^ u >>> 3;
-            w[i5] = (t12 + w[i5 - 7] | 0) + (t22 + w[i5 - 16] | 0);
+            w[i6] = (t12 + w[i6 - 7] | 0) + (t22 + w[i6 - 16] | 0);
           }
-          const t1 = (((s4 >>> 6 | s4 << 26) ^ (s4 >>> 11 | s4 << 21) ^ (s4 >>> 25 | s4 << 7)) + (s4 & s5 ^ ~s4 & s6) | 0) + (s7 + (K[i5] + w[i5] | 0) | 0) | 0;
+          const t1 = (((s4 >>> 6 | s4 << 26) ^ (s4 >>> 11 | s4 << 21) ^ (s4 >>> 25 | s4 << 7)) + (s4 & s5 ^ ~s4 & s6) | 0) + (s7 + (K[i6] + w[i6] | 0) | 0) | 0;
           const t2 = ((s0 >>> 2 | s0 << 30) ^ (s0 >>> 13 | s0 << 19) ^ (s0 >>> 22 | s0 << 10)) + (s0 & s1 ^ s0 & s2 ^ s1 & s2) | 0;
           s7 = s6;
           s6 = s5;
@@ -7901,7 +5653,7 @@ var init_Sha256Js = __esm({
         state2[7] += s7;
       }
     };
-    INIT2 = new Int32Array([
+    INIT = new Int32Array([
       1779033703,
       3144134277,
       1013904242,
@@ -7981,8 +5733,8 @@ var init_Sha256Js = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/checksum/sha256/Sha256Node.js
-import { createHash as createHash4, createHmac as createHmac2 } from "node:crypto";
-function buildNativeClass3() {
+import { createHash as createHash2, createHmac } from "node:crypto";
+function buildNativeClass2() {
   return class Sha256Node {
     digestLength = 32;
     secret;
@@ -8001,21 +5753,21 @@ function buildNativeClass3() {
       this.hash.update(data);
     }
     async digest() {
-      let buf2;
+      let buf;
       if (this.isHmac) {
         this.finished = true;
-        buf2 = this.hash.digest();
+        buf = this.hash.digest();
       } else {
-        buf2 = this.hash.copy().digest();
+        buf = this.hash.copy().digest();
       }
-      return new Uint8Array(buf2.buffer, buf2.byteOffset, buf2.byteLength);
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     }
     reset() {
       this.hash = this.createHash();
       this.finished = false;
     }
     createHash() {
-      return this.secret ? createHmac2("sha256", toBuffer(this.secret)) : createHash4("sha256");
+      return this.secret ? createHmac("sha256", toBuffer(this.secret)) : createHash2("sha256");
     }
   };
 }
@@ -8028,140 +5780,38 @@ function toBuffer(data) {
   }
   return Buffer.from(data);
 }
-var hasNativeCrypto2, Sha256Node;
+var hasNativeCrypto, Sha256Node;
 var init_Sha256Node = __esm({
   "node_modules/@smithy/core/dist-es/submodules/checksum/sha256/Sha256Node.js"() {
     init_Sha256Js();
-    hasNativeCrypto2 = (() => {
+    hasNativeCrypto = (() => {
       try {
-        createHash4("sha256");
+        createHash2("sha256");
         return true;
       } catch {
         return false;
       }
     })();
-    Sha256Node = hasNativeCrypto2 ? buildNativeClass3() : Sha256Js;
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/checksum/sha256/Sha256WebCrypto.js
-var digest, sign, importKey, subtle, MAX_PENDING_BYTES, Sha256WebCrypto;
-var init_Sha256WebCrypto = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/checksum/sha256/Sha256WebCrypto.js"() {
-    init_serde();
-    init_Sha256Js();
-    ({ digest, sign, importKey } = globalThis?.crypto?.subtle ?? {});
-    subtle = typeof digest === "function" && typeof sign === "function" && typeof importKey === "function" ? globalThis.crypto.subtle : void 0;
-    MAX_PENDING_BYTES = 8 * 1024 * 1024;
-    Sha256WebCrypto = class {
-      digestLength = 32;
-      secret;
-      pending = [];
-      pendingBytes = 0;
-      fallback;
-      finished = false;
-      constructor(secret) {
-        if (secret) {
-          this.secret = toUint8Array(secret);
-        }
-      }
-      update(data) {
-        if (this.finished) {
-          throw new Error("Attempted to update an already finished HMAC.");
-        }
-        if (this.fallback) {
-          this.fallback.update(data);
-          return;
-        }
-        this.pending.push(data.slice());
-        this.pendingBytes += data.byteLength;
-        if (this.pendingBytes >= MAX_PENDING_BYTES) {
-          this.switchToFallback();
-        }
-      }
-      async digest() {
-        if (this.fallback) {
-          return this.fallback.digest();
-        }
-        if (this.secret && this.finished) {
-          throw new Error("Attempted to digest an already finished HMAC.");
-        }
-        const data = concatBytes(this.pending);
-        if (subtle) {
-          if (this.secret) {
-            this.finished = true;
-            const key = await subtle.importKey("raw", this.secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-            const sig = await subtle.sign("HMAC", key, data);
-            return new Uint8Array(sig);
-          }
-          const hash = await subtle.digest("SHA-256", data);
-          return new Uint8Array(hash);
-        }
-        const sha256 = new Sha256Js(this.secret);
-        sha256.update(data);
-        return sha256.digest();
-      }
-      reset() {
-        this.pending = [];
-        this.pendingBytes = 0;
-        this.fallback = void 0;
-        this.finished = false;
-      }
-      switchToFallback() {
-        const sha256Js = new Sha256Js(this.secret);
-        for (const chunk of this.pending) {
-          sha256Js.update(chunk);
-        }
-        this.fallback = sha256Js;
-        this.pending = [];
-        this.pendingBytes = 0;
-      }
-    };
+    Sha256Node = hasNativeCrypto ? buildNativeClass2() : Sha256Js;
   }
 });
 
 // node_modules/@smithy/core/dist-es/submodules/checksum/index.js
-var checksum_exports = {};
-__export(checksum_exports, {
-  Crc32: () => Crc32Node,
-  Crc32Js: () => Crc32Js,
-  Crc32Node: () => Crc32Node,
-  Md5: () => Md5Node,
-  Md5Js: () => Md5Js,
-  Md5Node: () => Md5Node,
-  Sha256: () => Sha256Node,
-  Sha256Js: () => Sha256Js,
-  Sha256Node: () => Sha256Node,
-  Sha256WebCrypto: () => Sha256WebCrypto,
-  blobHasher: () => blobHasher,
-  blobReader: () => blobReader,
-  fileStreamHasher: () => fileStreamHasher,
-  readableStreamHasher: () => readableStreamHasher
-});
-var init_checksum2 = __esm({
+var init_checksum3 = __esm({
   "node_modules/@smithy/core/dist-es/submodules/checksum/index.js"() {
-    init_blobHasher();
-    init_fileStreamHasher();
-    init_readableStreamHasher();
-    init_Md5Js();
-    init_Md5Node();
-    init_Crc32Js();
     init_Crc32Node();
-    init_Sha256Js();
     init_Sha256Node();
-    init_Sha256WebCrypto();
-    init_chunked_blob_reader();
   }
 });
 
 // node_modules/@smithy/core/dist-es/submodules/event-streams/eventstream-codec/Int64.js
 function negate(bytes) {
-  for (let i5 = 0; i5 < 8; i5++) {
-    bytes[i5] ^= 255;
+  for (let i6 = 0; i6 < 8; i6++) {
+    bytes[i6] ^= 255;
   }
-  for (let i5 = 7; i5 > -1; i5--) {
-    bytes[i5]++;
-    if (bytes[i5] !== 0) {
+  for (let i6 = 7; i6 > -1; i6--) {
+    bytes[i6]++;
+    if (bytes[i6] !== 0) {
       break;
     }
   }
@@ -8183,8 +5833,8 @@ var init_Int64 = __esm({
           throw new Error(`${number} is too large (or, if negative, too small) to represent as an Int64`);
         }
         const bytes = new Uint8Array(8);
-        for (let i5 = 7, remaining = Math.abs(Math.round(number)); i5 > -1 && remaining > 0; i5--, remaining /= 256) {
-          bytes[i5] = remaining;
+        for (let i6 = 7, remaining = Math.abs(Math.round(number)); i6 > -1 && remaining > 0; i6--, remaining /= 256) {
+          bytes[i6] = remaining;
         }
         if (number < 0) {
           negate(bytes);
@@ -8384,17 +6034,17 @@ var init_HeaderMarshaller = __esm({
         return out;
       }
     };
-    (function(HEADER_VALUE_TYPE2) {
-      HEADER_VALUE_TYPE2[HEADER_VALUE_TYPE2["boolTrue"] = 0] = "boolTrue";
-      HEADER_VALUE_TYPE2[HEADER_VALUE_TYPE2["boolFalse"] = 1] = "boolFalse";
-      HEADER_VALUE_TYPE2[HEADER_VALUE_TYPE2["byte"] = 2] = "byte";
-      HEADER_VALUE_TYPE2[HEADER_VALUE_TYPE2["short"] = 3] = "short";
-      HEADER_VALUE_TYPE2[HEADER_VALUE_TYPE2["integer"] = 4] = "integer";
-      HEADER_VALUE_TYPE2[HEADER_VALUE_TYPE2["long"] = 5] = "long";
-      HEADER_VALUE_TYPE2[HEADER_VALUE_TYPE2["byteArray"] = 6] = "byteArray";
-      HEADER_VALUE_TYPE2[HEADER_VALUE_TYPE2["string"] = 7] = "string";
-      HEADER_VALUE_TYPE2[HEADER_VALUE_TYPE2["timestamp"] = 8] = "timestamp";
-      HEADER_VALUE_TYPE2[HEADER_VALUE_TYPE2["uuid"] = 9] = "uuid";
+    (function(HEADER_VALUE_TYPE3) {
+      HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["boolTrue"] = 0] = "boolTrue";
+      HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["boolFalse"] = 1] = "boolFalse";
+      HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["byte"] = 2] = "byte";
+      HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["short"] = 3] = "short";
+      HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["integer"] = 4] = "integer";
+      HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["long"] = 5] = "long";
+      HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["byteArray"] = 6] = "byteArray";
+      HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["string"] = 7] = "string";
+      HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["timestamp"] = 8] = "timestamp";
+      HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["uuid"] = 9] = "uuid";
     })(HEADER_VALUE_TYPE || (HEADER_VALUE_TYPE = {}));
     BOOLEAN_TAG = "boolean";
     BYTE_TAG = "byte";
@@ -8415,14 +6065,14 @@ function splitMessage({ byteLength, byteOffset, buffer }) {
   if (byteLength < MINIMUM_MESSAGE_LENGTH) {
     throw new Error("Provided message too short to accommodate event stream message overhead");
   }
-  const view2 = new DataView(buffer, byteOffset, byteLength);
-  const messageLength = view2.getUint32(0, false);
+  const view = new DataView(buffer, byteOffset, byteLength);
+  const messageLength = view.getUint32(0, false);
   if (byteLength !== messageLength) {
     throw new Error("Reported message length does not match received message length");
   }
-  const headerLength = view2.getUint32(PRELUDE_MEMBER_LENGTH, false);
-  const expectedPreludeChecksum = view2.getUint32(PRELUDE_LENGTH, false);
-  const expectedMessageChecksum = view2.getUint32(byteLength - CHECKSUM_LENGTH, false);
+  const headerLength = view.getUint32(PRELUDE_MEMBER_LENGTH, false);
+  const expectedPreludeChecksum = view.getUint32(PRELUDE_LENGTH, false);
+  const expectedMessageChecksum = view.getUint32(byteLength - CHECKSUM_LENGTH, false);
   const checksummer = new Crc32Node();
   checksummer.update(new Uint8Array(buffer, byteOffset, PRELUDE_LENGTH));
   if (expectedPreludeChecksum !== checksummer.digestSync()) {
@@ -8440,7 +6090,7 @@ function splitMessage({ byteLength, byteOffset, buffer }) {
 var PRELUDE_MEMBER_LENGTH, PRELUDE_LENGTH, CHECKSUM_LENGTH, MINIMUM_MESSAGE_LENGTH;
 var init_splitMessage = __esm({
   "node_modules/@smithy/core/dist-es/submodules/event-streams/eventstream-codec/splitMessage.js"() {
-    init_checksum2();
+    init_checksum3();
     PRELUDE_MEMBER_LENGTH = 4;
     PRELUDE_LENGTH = PRELUDE_MEMBER_LENGTH * 2;
     CHECKSUM_LENGTH = 4;
@@ -8452,7 +6102,7 @@ var init_splitMessage = __esm({
 var EventStreamCodec;
 var init_EventStreamCodec = __esm({
   "node_modules/@smithy/core/dist-es/submodules/event-streams/eventstream-codec/EventStreamCodec.js"() {
-    init_checksum2();
+    init_checksum3();
     init_HeaderMarshaller();
     init_splitMessage();
     EventStreamCodec = class {
@@ -8499,16 +6149,16 @@ var init_EventStreamCodec = __esm({
         const headers = this.headerMarshaller.format(rawHeaders);
         const length = headers.byteLength + body.byteLength + 16;
         const out = new Uint8Array(length);
-        const view2 = new DataView(out.buffer, out.byteOffset, out.byteLength);
+        const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
         const checksum = new Crc32Node();
-        view2.setUint32(0, length, false);
-        view2.setUint32(4, headers.byteLength, false);
+        view.setUint32(0, length, false);
+        view.setUint32(4, headers.byteLength, false);
         checksum.update(out.subarray(0, 8));
-        view2.setUint32(8, checksum.digestSync(), false);
+        view.setUint32(8, checksum.digestSync(), false);
         out.set(headers, 12);
         out.set(body, headers.byteLength + 12);
         checksum.update(out.subarray(8, length - 4));
-        view2.setUint32(length - 4, checksum.digestSync(), false);
+        view.setUint32(length - 4, checksum.digestSync(), false);
         return out;
       }
       decode(message) {
@@ -8714,9 +6364,9 @@ function getMessageUnmarshaller(deserializer, toUtf83) {
       const exception = { [code]: message };
       const deserializedException = await deserializer(exception);
       if (deserializedException.$unknown) {
-        const error2 = new Error(toUtf83(message.body));
-        error2.name = code;
-        throw error2;
+        const error = new Error(toUtf83(message.body));
+        error.name = code;
+        throw error;
       }
       throw deserializedException[code];
     } else if (messageType === "event") {
@@ -8776,7 +6426,7 @@ var init_EventStreamMarshaller = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/event-streams/eventstream-serde/EventStreamMarshaller.js
-import { Readable as Readable5 } from "node:stream";
+import { Readable as Readable2 } from "node:stream";
 async function* readableToIterable(readStream) {
   let streamEnded = false;
   let generationEnded = false;
@@ -8820,7 +6470,7 @@ var init_EventStreamMarshaller2 = __esm({
         return this.universalMarshaller.deserialize(bodyIterable, deserializer);
       }
       serialize(input, serializer) {
-        return Readable5.from(this.universalMarshaller.serialize(input, serializer));
+        return Readable2.from(this.universalMarshaller.serialize(input, serializer));
       }
     };
     eventStreamSerdeProvider2 = (options) => new EventStreamMarshaller2(options);
@@ -8829,7 +6479,7 @@ var init_EventStreamMarshaller2 = __esm({
 
 // node_modules/@smithy/core/dist-es/submodules/event-streams/eventstream-serde/utils.js
 var readableStreamToIterable, iterableToReadableStream;
-var init_utils2 = __esm({
+var init_utils = __esm({
   "node_modules/@smithy/core/dist-es/submodules/event-streams/eventstream-serde/utils.js"() {
     readableStreamToIterable = (readableStream) => ({
       [Symbol.asyncIterator]: async function* () {
@@ -9081,8 +6731,8 @@ var init_EventStreamSerde = __esm({
         let explicitPayloadMember = null;
         let explicitPayloadContentType;
         const isKnownSchema = (() => {
-          const struct2 = unionSchema.getSchema();
-          return struct2[4].includes(unionMember);
+          const struct = unionSchema.getSchema();
+          return struct[4].includes(unionMember);
         })();
         const additionalHeaders = {};
         if (!isKnownSchema) {
@@ -9183,7 +6833,7 @@ var init_event_streams = __esm({
     init_SmithyMessageDecoderStream();
     init_SmithyMessageEncoderStream();
     init_EventStreamMarshaller2();
-    init_utils2();
+    init_utils();
     init_EventStreamMarshaller();
     init_getChunkedStream();
     init_getUnmarshalledStream();
@@ -9225,36 +6875,36 @@ var init_HttpProtocol = __esm({
           this.getPayloadCodec().setSerdeContext(serdeContext);
         }
       }
-      updateServiceEndpoint(request, endpoint) {
+      updateServiceEndpoint(request3, endpoint) {
         if ("url" in endpoint) {
-          request.protocol = endpoint.url.protocol;
-          request.hostname = endpoint.url.hostname;
-          request.port = endpoint.url.port ? Number(endpoint.url.port) : void 0;
-          request.path = endpoint.url.pathname;
-          request.fragment = endpoint.url.hash || void 0;
-          request.username = endpoint.url.username || void 0;
-          request.password = endpoint.url.password || void 0;
-          if (!request.query) {
-            request.query = {};
+          request3.protocol = endpoint.url.protocol;
+          request3.hostname = endpoint.url.hostname;
+          request3.port = endpoint.url.port ? Number(endpoint.url.port) : void 0;
+          request3.path = endpoint.url.pathname;
+          request3.fragment = endpoint.url.hash || void 0;
+          request3.username = endpoint.url.username || void 0;
+          request3.password = endpoint.url.password || void 0;
+          if (!request3.query) {
+            request3.query = {};
           }
-          for (const [k5, v] of endpoint.url.searchParams.entries()) {
-            request.query[k5] = v;
+          for (const [k6, v] of endpoint.url.searchParams.entries()) {
+            request3.query[k6] = v;
           }
           if (endpoint.headers) {
             for (const name in endpoint.headers) {
               if (!hasOwn(endpoint.headers, name)) {
                 continue;
               }
-              request.headers[name] = endpoint.headers[name].join(", ");
+              request3.headers[name] = endpoint.headers[name].join(", ");
             }
           }
-          return request;
+          return request3;
         } else {
-          request.protocol = endpoint.protocol;
-          request.hostname = endpoint.hostname;
-          request.port = endpoint.port ? Number(endpoint.port) : void 0;
-          request.path = endpoint.path;
-          request.query = {
+          request3.protocol = endpoint.protocol;
+          request3.hostname = endpoint.hostname;
+          request3.port = endpoint.port ? Number(endpoint.port) : void 0;
+          request3.path = endpoint.path;
+          request3.query = {
             ...endpoint.query
           };
           if (endpoint.headers) {
@@ -9262,13 +6912,13 @@ var init_HttpProtocol = __esm({
               if (!hasOwn(endpoint.headers, name)) {
                 continue;
               }
-              request.headers[name] = endpoint.headers[name];
+              request3.headers[name] = endpoint.headers[name];
             }
           }
-          return request;
+          return request3;
         }
       }
-      setHostPrefix(request, operationSchema, input, operation2 = getHttpOperationBindings(operationSchema)) {
+      setHostPrefix(request3, operationSchema, input, operation2 = getHttpOperationBindings(operationSchema)) {
         if (this.serdeContext?.disableHostPrefix) {
           return;
         }
@@ -9287,9 +6937,9 @@ var init_HttpProtocol = __esm({
           }
           resolvedHostPrefix = resolvedHostPrefix.replace(`{${name}}`, replacement);
         }
-        request.hostname = resolvedHostPrefix + request.hostname;
-        if (!isValidHostname(request.hostname)) {
-          throw new Error(`[${request.hostname}] is not a valid hostname.`);
+        request3.hostname = resolvedHostPrefix + request3.hostname;
+        if (!isValidHostname(request3.hostname)) {
+          throw new Error(`[${request3.hostname}] is not a valid hostname.`);
         }
       }
       deserializeMetadata(output) {
@@ -9414,42 +7064,42 @@ var init_HttpBindingProtocol = __esm({
         const ns = HttpBindingNormalizedSchema.of(operationSchema?.input);
         const bindings = ns.getHttpBindings().request;
         const operation2 = getHttpOperationBindings(operationSchema);
-        const request = new HttpRequest({ query, headers });
+        const request3 = new HttpRequest({ query, headers });
         if (endpoint) {
-          this.updateServiceEndpoint(request, endpoint);
-          this.setHostPrefix(request, operationSchema, input, operation2);
+          this.updateServiceEndpoint(request3, endpoint);
+          this.setHostPrefix(request3, operationSchema, input, operation2);
           const [method, path, staticQuery] = operation2;
           if (method) {
-            request.method = method;
-            request.path = request.path === "/" ? path : request.path + path;
+            request3.method = method;
+            request3.path = request3.path === "/" ? path : request3.path + path;
             for (const [key, value] of staticQuery) {
               query[key] = value;
             }
           }
         }
-        request.query = query;
-        const eventStream = this.serializeHttpBindings(input, request, bindings, operation2);
+        request3.query = query;
+        const eventStream = this.serializeHttpBindings(input, request3, bindings, operation2);
         if (eventStream) {
-          request.body = await this.serializeEventStream({ eventStream, requestSchema: ns });
+          request3.body = await this.serializeEventStream({ eventStream, requestSchema: ns });
         }
-        return request;
+        return request3;
       }
-      serializeHttpBindings(input, request, bindings, operation2) {
+      serializeHttpBindings(input, request3, bindings, operation2) {
         const serializer = this.serializer;
         const directSerializer = typeof serializer.writeCodec === "function" ? serializer : void 0;
-        const query = request.query;
-        const headers = request.headers;
+        const query = request3.query;
+        const headers = request3.headers;
         const bodySchema = bindings.syntheticBodySchema;
         let hasBodyValue = false;
-        let payload2;
+        let payload;
         let eventStream;
         let labels;
         const names = Object.getOwnPropertyNames(input);
         const prototype = Object.getPrototypeOf(input);
         const sparse = (prototype === Object.prototype || prototype === null) && !bindings.hasIdempotency && !bindings.hasPrefixHeaders && names.length * 2 < bindings.memberBindings.length;
         const length = sparse ? names.length : bindings.memberBindings.length;
-        for (let i5 = 0; i5 < length; ++i5) {
-          const binding = sparse ? hasOwn(bindings.byName, names[i5]) ? bindings.byName[names[i5]] : void 0 : bindings.memberBindings[i5];
+        for (let i6 = 0; i6 < length; ++i6) {
+          const binding = sparse ? hasOwn(bindings.byName, names[i6]) ? bindings.byName[names[i6]] : void 0 : bindings.memberBindings[i6];
           if (!binding) {
             continue;
           }
@@ -9470,7 +7120,7 @@ var init_HttpBindingProtocol = __esm({
               if (stream === 2) {
                 eventStream = inputMemberValue || void 0;
               } else {
-                payload2 = inputMemberValue;
+                payload = inputMemberValue;
               }
             } else {
               if (directSerializer) {
@@ -9478,7 +7128,7 @@ var init_HttpBindingProtocol = __esm({
               } else {
                 serializer.write(memberNs, inputMemberValue);
               }
-              payload2 = serializer.flush();
+              payload = serializer.flush();
             }
           } else if (location === 33 || location === 38) {
             const serialized = this.serializeHttpValue(value, inputMemberValue, location, directSerializer);
@@ -9503,8 +7153,8 @@ var init_HttpBindingProtocol = __esm({
         }
         const operationPath = operation2[1];
         const pathSegments = operation2[3];
-        if (operationPath && pathSegments && request.path.endsWith(operationPath)) {
-          request.path = request.path.slice(0, -operationPath.length) + this.serializePath(pathSegments, labels, bindings);
+        if (operationPath && pathSegments && request3.path.endsWith(operationPath)) {
+          request3.path = request3.path.slice(0, -operationPath.length) + this.serializePath(pathSegments, labels, bindings);
         }
         if (hasBodyValue && bodySchema) {
           if (directSerializer) {
@@ -9512,9 +7162,9 @@ var init_HttpBindingProtocol = __esm({
           } else {
             serializer.write(bodySchema, input);
           }
-          payload2 = serializer.flush();
+          payload = serializer.flush();
         }
-        request.body = payload2;
+        request3.body = payload;
         return eventStream;
       }
       serializeQuery(value, data, wireName, query, directSerializer) {
@@ -9617,10 +7267,10 @@ var init_HttpBindingProtocol = __esm({
         const deserializer = this.deserializer;
         const directDeserializer = typeof deserializer.readCodec === "function" ? deserializer : void 0;
         const ns = HttpBindingNormalizedSchema.of(schema);
-        const { bodyMemberNames, bindings: { payload: payload2, statusCode, headers: responseHeaders, prefixHeaders } } = ns.getHttpBindings().response;
+        const { bodyMemberNames, bindings: { payload, statusCode, headers: responseHeaders, prefixHeaders } } = ns.getHttpBindings().response;
         const headers = response.headers;
-        if (payload2) {
-          const [memberName, value] = payload2;
+        if (payload) {
+          const [memberName, value] = payload;
           const [memberSchema, flags] = value;
           const stream = flags >> 11 & 3;
           if (stream) {
@@ -9656,11 +7306,11 @@ var init_HttpBindingProtocol = __esm({
           const [memberName, [memberSchema, flags, collectionValue], , wireName] = binding;
           if (collectionValue) {
             const sections = flags >> 16 & 1 ? splitEvery(headerValue, ",", 2) : splitHeader(headerValue);
-            const list2 = [];
+            const list = [];
             for (const section of sections) {
-              list2.push(directDeserializer ? directDeserializer.readHttpBinding(collectionValue, section.trim(), 38) : await deserializer.read([collectionValue[0], { httpHeader: wireName }], section.trim()));
+              list.push(directDeserializer ? directDeserializer.readHttpBinding(collectionValue, section.trim(), 38) : await deserializer.read([collectionValue[0], { httpHeader: wireName }], section.trim()));
             }
-            dataObject[memberName] = list2;
+            dataObject[memberName] = list;
           } else {
             dataObject[memberName] = directDeserializer ? directDeserializer.readHttpBinding(binding[1], headerValue, 38) : await deserializer.read(memberSchema, headerValue);
           }
@@ -9704,9 +7354,9 @@ var init_RpcProtocol = __esm({
         const endpoint = await context.endpoint();
         const ns = NormalizedSchema.of(operationSchema?.input);
         const schema = ns.getSchema();
-        let payload2;
+        let payload;
         const input = _input && typeof _input === "object" ? _input : {};
-        const request = new HttpRequest({
+        const request3 = new HttpRequest({
           protocol: "",
           hostname: "",
           port: void 0,
@@ -9717,8 +7367,8 @@ var init_RpcProtocol = __esm({
           body: void 0
         });
         if (endpoint) {
-          this.updateServiceEndpoint(request, endpoint);
-          this.setHostPrefix(request, operationSchema, input);
+          this.updateServiceEndpoint(request3, endpoint);
+          this.setHostPrefix(request3, operationSchema, input);
         }
         if (input) {
           const eventStreamMember = ns.getEventStreamMember();
@@ -9730,7 +7380,7 @@ var init_RpcProtocol = __esm({
                   initialRequest[memberName] = input[memberName];
                 }
               }
-              payload2 = await this.serializeEventStream({
+              payload = await this.serializeEventStream({
                 eventStream: input[eventStreamMember],
                 requestSchema: ns,
                 initialRequest
@@ -9738,14 +7388,14 @@ var init_RpcProtocol = __esm({
             }
           } else {
             serializer.write(schema, input);
-            payload2 = serializer.flush();
+            payload = serializer.flush();
           }
         }
-        request.headers = Object.assign(request.headers, headers);
-        request.query = query;
-        request.body = payload2;
-        request.method = "POST";
-        return request;
+        request3.headers = Object.assign(request3.headers, headers);
+        request3.query = query;
+        request3.body = payload;
+        request3.method = "POST";
+        return request3;
       }
       async deserializeResponse(operationSchema, context, response) {
         const deserializer = this.deserializer;
@@ -9785,142 +7435,6 @@ var init_RpcProtocol = __esm({
       }
       isErrorResponse(statusCode) {
         return statusCode >= 300;
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/protocols/AbstractRpcV2Protocol.js
-var AbstractRpcV2Protocol;
-var init_AbstractRpcV2Protocol = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/protocols/AbstractRpcV2Protocol.js"() {
-    init_schema();
-    init_transport();
-    init_RpcProtocol();
-    AbstractRpcV2Protocol = class extends RpcProtocol {
-      constructor({ defaultNamespace, errorTypeRegistries: errorTypeRegistries5 }) {
-        super({ defaultNamespace, errorTypeRegistries: errorTypeRegistries5 });
-      }
-      async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
-        Object.assign(request.headers, {
-          "content-type": this.getDefaultContentType(),
-          "smithy-protocol": this.getSmithyProtocolHeaderValue(),
-          accept: this.getDefaultContentType()
-        });
-        if (deref(operationSchema.input) === "unit") {
-          delete request.body;
-          delete request.headers["content-type"];
-        } else {
-          this.applyEmptyBody(request);
-        }
-        const { service, operation: operation2 } = getSmithyContext(context);
-        const path = `/service/${service}/operation/${operation2}`;
-        if (request.path.endsWith("/")) {
-          request.path += path.slice(1);
-        } else {
-          request.path += path;
-        }
-        return request;
-      }
-      isErrorResponse(statusCode) {
-        return statusCode !== 200;
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/protocols/resolve-path.js
-var resolvedPath;
-var init_resolve_path = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/protocols/resolve-path.js"() {
-    init_extended_encode_uri_component();
-    resolvedPath = (resolvedPath2, input, memberName, labelValueProvider, uriLabel, isGreedyLabel) => {
-      if (input != null && input[memberName] !== void 0) {
-        const labelValue = labelValueProvider();
-        if (labelValue == null || labelValue.length <= 0) {
-          throw new Error("Empty value provided for input HTTP label: " + memberName + ".");
-        }
-        resolvedPath2 = resolvedPath2.replace(uriLabel, isGreedyLabel ? labelValue.split("/").map((segment) => extendedEncodeURIComponent(segment)).join("/") : extendedEncodeURIComponent(labelValue));
-      } else {
-        throw new Error("No value provided for input HTTP label: " + memberName + ".");
-      }
-      return resolvedPath2;
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/protocols/requestBuilder.js
-function requestBuilder(input, context) {
-  return new RequestBuilder(input, context);
-}
-var RequestBuilder;
-var init_requestBuilder = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/protocols/requestBuilder.js"() {
-    init_transport();
-    init_resolve_path();
-    RequestBuilder = class {
-      input;
-      context;
-      query = {};
-      method = "";
-      headers = {};
-      path = "";
-      body = null;
-      hostname = "";
-      resolvePathStack = [];
-      constructor(input, context) {
-        this.input = input;
-        this.context = context;
-      }
-      async build() {
-        const { hostname, protocol = "https", port, path: basePath } = await this.context.endpoint();
-        this.path = basePath;
-        for (const resolvePath of this.resolvePathStack) {
-          resolvePath(this.path);
-        }
-        return new HttpRequest({
-          protocol,
-          hostname: this.hostname || hostname,
-          port,
-          method: this.method,
-          path: this.path,
-          query: this.query,
-          body: this.body,
-          headers: this.headers
-        });
-      }
-      hn(hostname) {
-        this.hostname = hostname;
-        return this;
-      }
-      bp(uriLabel) {
-        this.resolvePathStack.push((basePath) => {
-          this.path = `${basePath?.endsWith("/") ? basePath.slice(0, -1) : basePath || ""}` + uriLabel;
-        });
-        return this;
-      }
-      p(memberName, labelValueProvider, uriLabel, isGreedyLabel) {
-        this.resolvePathStack.push((path) => {
-          this.path = resolvedPath(path, this.input, memberName, labelValueProvider, uriLabel, isGreedyLabel);
-        });
-        return this;
-      }
-      h(headers) {
-        this.headers = headers;
-        return this;
-      }
-      q(query) {
-        this.query = query;
-        return this;
-      }
-      b(body) {
-        this.body = body;
-        return this;
-      }
-      m(method) {
-        this.method = method;
-        return this;
       }
     };
   }
@@ -10215,66 +7729,6 @@ var init_determineTimestampFormat = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/protocols/protocol-http/Field.js
-var import_types23, Field;
-var init_Field = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/protocols/protocol-http/Field.js"() {
-    import_types23 = __toESM(require_dist_cjs());
-    Field = class {
-      name;
-      kind;
-      values;
-      constructor({ name, kind = import_types23.FieldPosition.HEADER, values = [] }) {
-        this.name = name;
-        this.kind = kind;
-        this.values = values;
-      }
-      add(value) {
-        this.values.push(value);
-      }
-      set(values) {
-        this.values = values;
-      }
-      remove(value) {
-        this.values = this.values.filter((v) => v !== value);
-      }
-      toString() {
-        return this.values.map((v) => v.includes(",") || v.includes(" ") ? `"${v}"` : v).join(", ");
-      }
-      get() {
-        return this.values;
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/protocols/protocol-http/Fields.js
-var Fields;
-var init_Fields = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/protocols/protocol-http/Fields.js"() {
-    Fields = class {
-      entries = {};
-      encoding;
-      constructor({ fields = [], encoding = "utf-8" }) {
-        fields.forEach(this.setField.bind(this));
-        this.encoding = encoding;
-      }
-      setField(field) {
-        this.entries[field.name.toLowerCase()] = field;
-      }
-      getField(name) {
-        return this.entries[name.toLowerCase()];
-      }
-      removeField(name) {
-        delete this.entries[name.toLowerCase()];
-      }
-      getByType(kind) {
-        return Object.values(this.entries).filter((field) => field.kind === kind);
-      }
-    };
-  }
-});
-
 // node_modules/@smithy/core/dist-es/submodules/protocols/protocol-http/extensions/httpExtensionConfiguration.js
 var getHttpHandlerExtensionConfiguration, resolveHttpHandlerRuntimeConfig;
 var init_httpExtensionConfiguration = __esm({
@@ -10312,15 +7766,15 @@ var init_httpExtensionConfiguration = __esm({
 // node_modules/@smithy/core/dist-es/submodules/protocols/middleware-content-length/contentLengthMiddleware.js
 function contentLengthMiddleware(bodyLengthChecker) {
   return (next) => async (args) => {
-    const request = args.request;
-    if (HttpRequest.isInstance(request)) {
-      const { body, headers } = request;
+    const request3 = args.request;
+    if (HttpRequest.isInstance(request3)) {
+      const { body, headers } = request3;
       if (body && Object.keys(headers).map((str) => str.toLowerCase()).indexOf(CONTENT_LENGTH_HEADER) === -1) {
         try {
           const length = bodyLengthChecker(body);
           if (length != null) {
-            request.headers = {
-              ...request.headers,
+            request3.headers = {
+              ...request3.headers,
               [CONTENT_LENGTH_HEADER]: String(length)
             };
           }
@@ -10330,7 +7784,7 @@ function contentLengthMiddleware(bodyLengthChecker) {
     }
     return next({
       ...args,
-      request
+      request: request3
     });
   };
 }
@@ -10358,16 +7812,7 @@ var escapeUri, hexEncode;
 var init_escape_uri = __esm({
   "node_modules/@smithy/core/dist-es/submodules/protocols/util-uri-escape/escape-uri.js"() {
     escapeUri = (uri) => encodeURIComponent(uri).replace(/[!'()*]/g, hexEncode);
-    hexEncode = (c5) => `%${c5.charCodeAt(0).toString(16).toUpperCase()}`;
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/protocols/util-uri-escape/escape-uri-path.js
-var escapeUriPath;
-var init_escape_uri_path = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/protocols/util-uri-escape/escape-uri-path.js"() {
-    init_escape_uri();
-    escapeUriPath = (uri) => uri.split("/").map(escapeUri).join("/");
+    hexEncode = (c6) => `%${c6.charCodeAt(0).toString(16).toUpperCase()}`;
   }
 });
 
@@ -10378,8 +7823,8 @@ function buildQueryString(query) {
     const value = query[key];
     key = escapeUri(key);
     if (Array.isArray(value)) {
-      for (let i5 = 0, iLen = value.length; i5 < iLen; i5++) {
-        parts.push(`${key}=${escapeUri(value[i5])}`);
+      for (let i6 = 0, iLen = value.length; i6 < iLen; i6++) {
+        parts.push(`${key}=${escapeUri(value[i6])}`);
       }
     } else {
       let qsEntry = key;
@@ -10434,9 +7879,9 @@ var init_UnionSerde = __esm({
       }
       writeUnknown() {
         if (this.hasUnknown()) {
-          const k5 = this.keys.values().next().value;
-          const v = this.from[k5];
-          this.to.$unknown = [k5, v];
+          const k6 = this.keys.values().next().value;
+          const v = this.from[k6];
+          this.to.$unknown = [k6, v];
         }
       }
     };
@@ -10663,16 +8108,16 @@ async function parseJsonBody(streamBody, context, schema) {
   const reviver = schema && needsReviver(schema) ? jsonReviver : void 0;
   try {
     return JSON.parse(parsingInput, reviver);
-  } catch (e5) {
-    if (e5?.name === "SyntaxError") {
-      Object.defineProperty(e5, "$responseBodyText", {
+  } catch (e6) {
+    if (e6?.name === "SyntaxError") {
+      Object.defineProperty(e6, "$responseBodyText", {
         value: typeof parsingInput === "string" ? parsingInput : parsingInput.toString("utf8")
       });
     }
-    throw e5;
+    throw e6;
   }
 }
-var parseJsonErrorBody, findKey, sanitizeErrorCode, loadRestJsonErrorCode, loadJsonRpcErrorCode, loadSmithyRpcV2JsonErrorCode, loadErrorCode;
+var findKey, sanitizeErrorCode, loadRestJsonErrorCode, loadErrorCode;
 var init_parseJsonBody = __esm({
   "node_modules/@smithy/core/dist-es/submodules/protocols/json/parseJsonBody.js"() {
     init_collect_stream_body();
@@ -10680,12 +8125,7 @@ var init_parseJsonBody = __esm({
     init_detectBufferParsing();
     init_jsonReviver();
     init_needsReviver();
-    parseJsonErrorBody = async (errorBody, context) => {
-      const value = await parseJsonBody(errorBody, context);
-      value.message = value.message ?? value.Message;
-      return value;
-    };
-    findKey = (object, key) => Object.keys(object).find((k5) => k5.toLowerCase() === key.toLowerCase());
+    findKey = (object, key) => Object.keys(object).find((k6) => k6.toLowerCase() === key.toLowerCase());
     sanitizeErrorCode = (rawValue) => {
       let cleanValue = rawValue;
       if (typeof cleanValue === "number") {
@@ -10704,24 +8144,6 @@ var init_parseJsonBody = __esm({
     };
     loadRestJsonErrorCode = (output, data) => {
       return loadErrorCode(output, data, ["header", "code", "type"]);
-    };
-    loadJsonRpcErrorCode = (output, data, queryCompat = false) => {
-      return loadErrorCode(output, data, queryCompat ? ["code", "header", "type"] : ["type", "code", "header"]);
-    };
-    loadSmithyRpcV2JsonErrorCode = (output, data) => {
-      if (data?.__type !== void 0) {
-        let cleanValue = data.__type;
-        if (typeof cleanValue === "number") {
-          cleanValue = cleanValue.toString();
-        }
-        if (cleanValue.indexOf(",") >= 0) {
-          cleanValue = cleanValue.split(",")[0];
-        }
-        if (cleanValue.indexOf(":") >= 0) {
-          cleanValue = cleanValue.split(":")[0];
-        }
-        return cleanValue;
-      }
     };
     loadErrorCode = ({ headers }, data, order) => {
       while (order.length > 0) {
@@ -10782,8 +8204,8 @@ var init_JsonShapeDeserializer2 = __esm({
           if (data.byteLength === 0) {
             return {};
           }
-          const buf2 = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-          parsed = JSON.parse(buf2, reviver);
+          const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+          parsed = JSON.parse(buf, reviver);
         } else {
           parsed = await parseJsonBody(data, this.serdeContext, schema);
         }
@@ -10802,27 +8224,27 @@ var init_JsonShapeDeserializer2 = __esm({
           if (Array.isArray(value) && ns.isListSchema()) {
             const listMember = ns.getValueSchema();
             if (this.needsTransform(listMember)) {
-              for (let i5 = 0; i5 < value.length; ++i5) {
-                value[i5] = this._read(listMember, value[i5]);
+              for (let i6 = 0; i6 < value.length; ++i6) {
+                value[i6] = this._read(listMember, value[i6]);
               }
             }
             return value;
           }
           if (ns.isMapSchema()) {
             const mapMember = ns.getValueSchema();
-            const map3 = value;
+            const map = value;
             if (this.needsTransform(mapMember)) {
-              for (const k5 in map3) {
-                if (!hasOwn(map3, k5)) {
+              for (const k6 in map) {
+                if (!hasOwn(map, k6)) {
                   continue;
                 }
-                if (k5 === "__proto__") {
-                  writeKey(map3);
+                if (k6 === "__proto__") {
+                  writeKey(map);
                 }
-                map3[k5] = this._read(mapMember, map3[k5]);
+                map[k6] = this._read(mapMember, map[k6]);
               }
             }
-            return map3;
+            return map;
           }
         }
         if (ns.isBlobSchema() && typeof value === "string") {
@@ -10877,24 +8299,24 @@ var init_JsonShapeDeserializer2 = __esm({
         if (ns.isDocumentSchema()) {
           if (isObject) {
             if (Array.isArray(value)) {
-              for (let i5 = 0; i5 < value.length; ++i5) {
-                const v = value[i5];
+              for (let i6 = 0; i6 < value.length; ++i6) {
+                const v = value[i6];
                 if (!(v instanceof NumericValue)) {
-                  value[i5] = this._read(ns, v);
+                  value[i6] = this._read(ns, v);
                 }
               }
             } else {
               const doc = value;
-              for (const k5 in doc) {
-                if (!hasOwn(doc, k5)) {
+              for (const k6 in doc) {
+                if (!hasOwn(doc, k6)) {
                   continue;
                 }
-                if (k5 === "__proto__") {
+                if (k6 === "__proto__") {
                   writeKey(doc);
                 }
-                const v = doc[k5];
+                const v = doc[k6];
                 if (!(v instanceof NumericValue)) {
-                  doc[k5] = this._read(ns, v);
+                  doc[k6] = this._read(ns, v);
                 }
               }
             }
@@ -10933,12 +8355,12 @@ var init_JsonShapeDeserializer2 = __esm({
         if (union) {
           unionSerde.writeUnknown();
         } else if (hasType) {
-          for (const k5 in record) {
-            if (!hasOwn(record, k5)) {
+          for (const k6 in record) {
+            if (!hasOwn(record, k6)) {
               continue;
             }
-            const v = record[k5];
-            const t = jsonName ? nameMap[k5] ?? k5 : k5;
+            const v = record[k6];
+            const t = jsonName ? nameMap[k6] ?? k6 : k6;
             if (!(t in out)) {
               out[t] = v;
             }
@@ -11022,8 +8444,8 @@ var init_JsonBytesStringAdapter = __esm({
       split(separator, limit) {
         return this.s().split(separator, limit);
       }
-      substring(start, end2) {
-        return this.s().substring(start, end2);
+      substring(start, end) {
+        return this.s().substring(start, end);
       }
       trim() {
         return this.s().trim();
@@ -11034,8 +8456,8 @@ var init_JsonBytesStringAdapter = __esm({
       trimEnd() {
         return this.s().trimEnd();
       }
-      charAt(pos2) {
-        return this.s().charAt(pos2);
+      charAt(pos) {
+        return this.s().charAt(pos);
       }
       charCodeAt(index) {
         return this.s().charCodeAt(index);
@@ -11057,10 +8479,10 @@ var init_JsonBytesStringAdapter = __esm({
       }
       s() {
         if (this.string == null) {
-          const n3 = Date.now();
-          if (n3 > warned + 6e4) {
+          const n4 = Date.now();
+          if (n4 > warned + 6e4) {
             console.warn("@aws-sdk/core/protocols - WARN - JsonCodec2: you have called a string method on a Uint8Array request body. It has been automatically converted to string. In a future version this will throw an error.");
-            warned = n3;
+            warned = n4;
           }
           this.string = toUtf8(this);
         }
@@ -11104,9 +8526,9 @@ var init_JsonShapeSerializer2 = __esm({
     ESCAPE_TABLE[13] = "r";
     ESCAPE_TABLE[34] = '"';
     ESCAPE_TABLE[92] = "\\";
-    for (let i5 = 0; i5 < 32; i5++) {
-      if (ESCAPE_TABLE[i5] === null) {
-        ESCAPE_TABLE[i5] = "u00" + i5.toString(16).padStart(2, "0");
+    for (let i6 = 0; i6 < 32; i6++) {
+      if (ESCAPE_TABLE[i6] === null) {
+        ESCAPE_TABLE[i6] = "u00" + i6.toString(16).padStart(2, "0");
       }
     }
     INITIAL_BUFFER_SIZE = 2048;
@@ -11161,10 +8583,10 @@ var init_JsonShapeSerializer2 = __esm({
         return result;
       }
       ensure(byteCount) {
-        const { i: i5, json } = this;
-        if (i5 + byteCount > json.length) {
+        const { i: i6, json } = this;
+        if (i6 + byteCount > json.length) {
           let newSize = json.length * 2;
-          while (newSize < i5 + byteCount) {
+          while (newSize < i6 + byteCount) {
             newSize *= 2;
           }
           const next = alloc(newSize);
@@ -11175,87 +8597,87 @@ var init_JsonShapeSerializer2 = __esm({
       writeAscii(s2) {
         const z = s2.length;
         this.ensure(z);
-        let { i: i5, json } = this;
-        for (let j5 = 0; j5 < z; ++j5) {
-          json[i5] = s2.charCodeAt(j5);
-          i5 += 1;
+        let { i: i6, json } = this;
+        for (let j6 = 0; j6 < z; ++j6) {
+          json[i6] = s2.charCodeAt(j6);
+          i6 += 1;
         }
-        this.i = i5;
+        this.i = i6;
       }
       writeAsciiQuoted(s2) {
         const z = s2.length;
         this.ensure(z + 4);
-        let { json, i: i5 } = this;
-        json[i5++] = QUOTE;
-        for (let j5 = 0; j5 < z; ++j5) {
-          json[i5++] = s2.charCodeAt(j5);
+        let { json, i: i6 } = this;
+        json[i6++] = QUOTE;
+        for (let j6 = 0; j6 < z; ++j6) {
+          json[i6++] = s2.charCodeAt(j6);
         }
-        json[i5++] = QUOTE;
-        this.i = i5;
+        json[i6++] = QUOTE;
+        this.i = i6;
       }
       writeJsonString(s2) {
         const z = s2.length;
         this.ensure(z * 3 + 2);
         this.json[this.i++] = QUOTE;
-        for (let j5 = 0; j5 < z; ++j5) {
-          const c5 = s2.charCodeAt(j5);
-          if (c5 > 34 && c5 < 92) {
-            this.json[this.i++] = c5;
-          } else if (c5 < 128) {
-            const esc = ESCAPE_TABLE[c5];
+        for (let j6 = 0; j6 < z; ++j6) {
+          const c6 = s2.charCodeAt(j6);
+          if (c6 > 34 && c6 < 92) {
+            this.json[this.i++] = c6;
+          } else if (c6 < 128) {
+            const esc = ESCAPE_TABLE[c6];
             if (esc !== null) {
-              this.ensure(esc.length + 1 + (z - j5 - 1) * 3 + 1);
+              this.ensure(esc.length + 1 + (z - j6 - 1) * 3 + 1);
               this.json[this.i++] = BACKSLASH;
-              for (let k5 = 0; k5 < esc.length; k5++) {
-                this.json[this.i++] = esc.charCodeAt(k5);
+              for (let k6 = 0; k6 < esc.length; k6++) {
+                this.json[this.i++] = esc.charCodeAt(k6);
               }
             } else {
-              this.json[this.i++] = c5;
+              this.json[this.i++] = c6;
             }
-          } else if (c5 >= 55296 && c5 <= 56319) {
-            const next = j5 + 1 < z ? s2.charCodeAt(j5 + 1) : 0;
+          } else if (c6 >= 55296 && c6 <= 56319) {
+            const next = j6 + 1 < z ? s2.charCodeAt(j6 + 1) : 0;
             if (next >= 56320 && next <= 57343) {
               this.ensure(4);
-              const { written } = encoder.encodeInto(s2.substring(j5, j5 + 2), this.json.subarray(this.i));
+              const { written } = encoder.encodeInto(s2.substring(j6, j6 + 2), this.json.subarray(this.i));
               this.i += written;
-              ++j5;
+              ++j6;
             } else {
-              this.ensure(6 + (z - j5 - 1) * 3 + 1);
-              this.writeUnicodeEscape(c5);
+              this.ensure(6 + (z - j6 - 1) * 3 + 1);
+              this.writeUnicodeEscape(c6);
             }
-          } else if (c5 >= 56320 && c5 <= 57343) {
-            this.ensure(6 + (z - j5 - 1) * 3 + 1);
-            this.writeUnicodeEscape(c5);
+          } else if (c6 >= 56320 && c6 <= 57343) {
+            this.ensure(6 + (z - j6 - 1) * 3 + 1);
+            this.writeUnicodeEscape(c6);
           } else {
-            let { i: i5, json } = this;
-            if (c5 < 2048) {
-              json[i5++] = 192 | c5 >> 6;
-              json[i5++] = 128 | c5 & 63;
+            let { i: i6, json } = this;
+            if (c6 < 2048) {
+              json[i6++] = 192 | c6 >> 6;
+              json[i6++] = 128 | c6 & 63;
             } else {
-              json[i5++] = 224 | c5 >> 12;
-              json[i5++] = 128 | c5 >> 6 & 63;
-              json[i5++] = 128 | c5 & 63;
+              json[i6++] = 224 | c6 >> 12;
+              json[i6++] = 128 | c6 >> 6 & 63;
+              json[i6++] = 128 | c6 & 63;
             }
-            this.i = i5;
+            this.i = i6;
           }
         }
         this.json[this.i++] = QUOTE;
       }
       writeUnicodeEscape(code) {
-        let { json, i: i5 } = this;
-        json[i5++] = BACKSLASH;
-        json[i5++] = 117;
+        let { json, i: i6 } = this;
+        json[i6++] = BACKSLASH;
+        json[i6++] = 117;
         const hex = code.toString(16).padStart(4, "0");
-        for (let j5 = 0; j5 < 4; ++j5) {
-          json[i5++] = hex.charCodeAt(j5);
+        for (let j6 = 0; j6 < 4; ++j6) {
+          json[i6++] = hex.charCodeAt(j6);
         }
-        this.i = i5;
+        this.i = i6;
       }
       static B64 = (() => {
         const chars2 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         const table = new Uint8Array(64);
-        for (let i5 = 0; i5 < 64; ++i5) {
-          table[i5] = chars2.charCodeAt(i5);
+        for (let i6 = 0; i6 < 64; ++i6) {
+          table[i6] = chars2.charCodeAt(i6);
         }
         return table;
       })();
@@ -11264,36 +8686,36 @@ var init_JsonShapeSerializer2 = __esm({
         this.ensure(b64Len + 2);
         const json = this.json;
         const B64 = _JsonShapeSerializer2.B64;
-        let i5 = this.i;
-        json[i5++] = QUOTE;
+        let i6 = this.i;
+        json[i6++] = QUOTE;
         const len = data.length;
         const remainder = len % 3;
         const mainLen = len - remainder;
-        for (let j5 = 0; j5 < mainLen; j5 += 3) {
-          const a5 = data[j5];
-          const b5 = data[j5 + 1];
-          const c5 = data[j5 + 2];
-          json[i5++] = B64[a5 >> 2];
-          json[i5++] = B64[(a5 & 3) << 4 | b5 >> 4];
-          json[i5++] = B64[(b5 & 15) << 2 | c5 >> 6];
-          json[i5++] = B64[c5 & 63];
+        for (let j6 = 0; j6 < mainLen; j6 += 3) {
+          const a6 = data[j6];
+          const b6 = data[j6 + 1];
+          const c6 = data[j6 + 2];
+          json[i6++] = B64[a6 >> 2];
+          json[i6++] = B64[(a6 & 3) << 4 | b6 >> 4];
+          json[i6++] = B64[(b6 & 15) << 2 | c6 >> 6];
+          json[i6++] = B64[c6 & 63];
         }
         if (remainder === 2) {
-          const a5 = data[mainLen];
-          const b5 = data[mainLen + 1];
-          json[i5++] = B64[a5 >> 2];
-          json[i5++] = B64[(a5 & 3) << 4 | b5 >> 4];
-          json[i5++] = B64[(b5 & 15) << 2];
-          json[i5++] = 61;
+          const a6 = data[mainLen];
+          const b6 = data[mainLen + 1];
+          json[i6++] = B64[a6 >> 2];
+          json[i6++] = B64[(a6 & 3) << 4 | b6 >> 4];
+          json[i6++] = B64[(b6 & 15) << 2];
+          json[i6++] = 61;
         } else if (remainder === 1) {
-          const a5 = data[mainLen];
-          json[i5++] = B64[a5 >> 2];
-          json[i5++] = B64[(a5 & 3) << 4];
-          json[i5++] = 61;
-          json[i5++] = 61;
+          const a6 = data[mainLen];
+          json[i6++] = B64[a6 >> 2];
+          json[i6++] = B64[(a6 & 3) << 4];
+          json[i6++] = 61;
+          json[i6++] = 61;
         }
-        json[i5++] = QUOTE;
-        this.i = i5;
+        json[i6++] = QUOTE;
+        this.i = i6;
       }
       writeValue(schema, value, container) {
         if (value == null) {
@@ -11386,15 +8808,15 @@ var init_JsonShapeSerializer2 = __esm({
         }
         if (typeof value === "boolean") {
           this.ensure(5);
-          let { i: i5, json } = this;
+          let { i: i6, json } = this;
           if (value) {
-            json.set(TRUE, i5);
-            i5 += 4;
+            json.set(TRUE, i6);
+            i6 += 4;
           } else {
-            json.set(FALSE, i5);
-            i5 += 5;
+            json.set(FALSE, i6);
+            i6 += 5;
           }
-          this.i = i5;
+          this.i = i6;
           return;
         }
         if (typeof value === "bigint") {
@@ -11434,25 +8856,25 @@ var init_JsonShapeSerializer2 = __esm({
         if (!wroteAny && ns.isUnionSchema()) {
           const { $unknown } = value;
           if (Array.isArray($unknown)) {
-            const [k5, v] = $unknown;
-            this.writeAsciiQuoted(k5);
+            const [k6, v] = $unknown;
+            this.writeAsciiQuoted(k6);
             this.ensure(1);
             this.json[this.i++] = COLON;
             this.writeValue(15, v, ns);
           }
         } else if (hasType) {
-          for (const k5 in value) {
-            if (writtenKeys.has(k5)) {
+          for (const k6 in value) {
+            if (writtenKeys.has(k6)) {
               continue;
             }
-            writtenKeys.add(k5);
-            const v = value[k5];
+            writtenKeys.add(k6);
+            const v = value[k6];
             if (wroteAny) {
               this.ensure(1);
               this.json[this.i++] = COMMA;
             }
             wroteAny = true;
-            this.writeAsciiQuoted(k5);
+            this.writeAsciiQuoted(k6);
             this.ensure(1);
             this.json[this.i++] = COLON;
             this.writeValue(15, v, void 0);
@@ -11467,8 +8889,8 @@ var init_JsonShapeSerializer2 = __esm({
         if (!isDocument) {
           if (valueSchema.isStringSchema() || valueSchema.isNumericSchema() || valueSchema.isBooleanSchema()) {
             let hasSpecials = false;
-            for (let i5 = 0; i5 < value.length; ++i5) {
-              const v = value[i5];
+            for (let i6 = 0; i6 < value.length; ++i6) {
+              const v = value[i6];
               if (Number.isNaN(v) || v === Infinity || v === -Infinity || v == null && !sparse) {
                 hasSpecials = true;
                 break;
@@ -11479,8 +8901,8 @@ var init_JsonShapeSerializer2 = __esm({
               json = JSON.stringify(value);
             } else {
               const out = [];
-              for (let i5 = 0; i5 < value.length; ++i5) {
-                const v = value[i5];
+              for (let i6 = 0; i6 < value.length; ++i6) {
+                const v = value[i6];
                 if (v == null && !sparse) {
                   continue;
                 }
@@ -11500,8 +8922,8 @@ var init_JsonShapeSerializer2 = __esm({
         this.ensure(2);
         this.json[this.i++] = OPEN_BRACKET;
         let wroteFirstItem = false;
-        for (let i5 = 0; i5 < value.length; ++i5) {
-          const item = value[i5];
+        for (let i6 = 0; i6 < value.length; ++i6) {
+          const item = value[i6];
           if (isDocument ? item === void 0 : item == null && !sparse) {
             continue;
           }
@@ -11521,17 +8943,17 @@ var init_JsonShapeSerializer2 = __esm({
         if (!isDocument) {
           if (valueSchema.isStringSchema() || valueSchema.isNumericSchema() || valueSchema.isBooleanSchema()) {
             let modifications;
-            for (const k5 in value) {
-              if (!hasOwn(value, k5)) {
+            for (const k6 in value) {
+              if (!hasOwn(value, k6)) {
                 continue;
               }
-              const v = value[k5];
+              const v = value[k6];
               if (Number.isNaN(v) || v === Infinity || v === -Infinity) {
-                (modifications ??= {})[k5] = v;
-                value[k5] = String(v);
+                (modifications ??= {})[k6] = v;
+                value[k6] = String(v);
               } else if (v === null && !sparse) {
-                (modifications ??= {})[k5] = null;
-                value[k5] = void 0;
+                (modifications ??= {})[k6] = null;
+                value[k6] = void 0;
               }
             }
             const json = JSON.stringify(value);
@@ -11546,11 +8968,11 @@ var init_JsonShapeSerializer2 = __esm({
         this.ensure(2);
         this.json[this.i++] = OPEN_BRACE;
         let first = true;
-        for (const k5 in value) {
-          if (!hasOwn(value, k5)) {
+        for (const k6 in value) {
+          if (!hasOwn(value, k6)) {
             continue;
           }
-          const v = value[k5];
+          const v = value[k6];
           if (isDocument ? v === void 0 : v == null && !sparse) {
             continue;
           }
@@ -11559,7 +8981,7 @@ var init_JsonShapeSerializer2 = __esm({
             this.json[this.i++] = COMMA;
           }
           first = false;
-          this.writeJsonString(k5);
+          this.writeJsonString(k6);
           this.ensure(1);
           this.json[this.i++] = COLON;
           this.writeValue(valueSchema, v, void 0);
@@ -11622,632 +9044,26 @@ var init_JsonCodec2 = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/protocols/json/SmithyRpcV2JsonProtocol.js
-var SmithyRpcV2JsonProtocol;
-var init_SmithyRpcV2JsonProtocol = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/protocols/json/SmithyRpcV2JsonProtocol.js"() {
-    init_AbstractRpcV2Protocol();
-    init_schema();
-    init_JsonCodec2();
-    init_parseJsonBody();
-    SmithyRpcV2JsonProtocol = class extends AbstractRpcV2Protocol {
-      codec = new JsonCodec2({
-        timestampFormat: {
-          useTrait: false,
-          default: 7
-        },
-        jsonName: false,
-        bigNumberAsString: true
-      });
-      serializer = this.codec.createSerializer();
-      deserializer = this.codec.createDeserializer();
-      getShapeId() {
-        return "smithy.protocols#rpcv2Json";
-      }
-      getPayloadCodec() {
-        return this.codec;
-      }
-      getSmithyProtocolHeaderValue() {
-        return "rpc-v2-json";
-      }
-      applyEmptyBody(request) {
-        if (!request.body) {
-          request.body = "{}";
-        }
-      }
-      async handleError(operationSchema, context, response, dataObject, metadata) {
-        const errorName = loadSmithyRpcV2JsonErrorCode(response, dataObject) ?? "Unknown";
-        const errorMetadata = {
-          $metadata: metadata,
-          $fault: response.statusCode <= 500 ? "client" : "server"
-        };
-        let namespace = this.options.defaultNamespace;
-        if (errorName.includes("#")) {
-          [namespace] = errorName.split("#");
-        }
-        const registry = this.compositeErrorRegistry;
-        const nsRegistry = TypeRegistry.for(namespace);
-        registry.copyFrom(nsRegistry);
-        let errorSchema;
-        try {
-          errorSchema = registry.getSchema(errorName);
-        } catch (ignored) {
-          if (dataObject.Message) {
-            dataObject.message = dataObject.Message;
-          }
-          const syntheticRegistry = TypeRegistry.for("smithy.ts.sdk.synthetic." + namespace);
-          registry.copyFrom(syntheticRegistry);
-          const baseExceptionSchema = registry.getBaseException();
-          if (baseExceptionSchema) {
-            const ErrorCtor2 = registry.getErrorCtor(baseExceptionSchema);
-            throw Object.assign(new ErrorCtor2({ name: errorName }), errorMetadata, dataObject);
-          }
-          throw Object.assign(new Error(errorName), errorMetadata, dataObject);
-        }
-        const ns = NormalizedSchema.of(errorSchema);
-        const ErrorCtor = registry.getErrorCtor(errorSchema);
-        const message = dataObject.message ?? dataObject.Message ?? "Unknown";
-        const exception = new ErrorCtor({});
-        const output = {};
-        const errorDeserializer = this.codec.createDeserializer();
-        for (const [name, member2] of ns.structIterator()) {
-          if (dataObject[name] != null) {
-            output[name] = errorDeserializer.readObject(member2, dataObject[name]);
-          }
-        }
-        throw Object.assign(exception, errorMetadata, {
-          $fault: ns.getMergedTraits().error,
-          message
-        }, output);
-      }
-      getDefaultContentType() {
-        return "application/json";
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/protocols/json/codec-v1/JsonShapeDeserializer.js
-var JsonShapeDeserializer;
-var init_JsonShapeDeserializer = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/protocols/json/codec-v1/JsonShapeDeserializer.js"() {
-    init_determineTimestampFormat();
-    init_schema();
-    init_serde();
-    init_serde();
-    init_transport();
-    init_ConfigurableSerdeContext();
-    init_UnionSerde();
-    init_jsonReviver();
-    init_needsReviver();
-    init_parseJsonBody();
-    JsonShapeDeserializer = class extends SerdeContextConfig {
-      settings;
-      constructor(settings) {
-        super();
-        this.settings = settings;
-      }
-      async read(schema, data) {
-        const reviver = needsReviver(schema) ? jsonReviver : void 0;
-        return this._read(schema, typeof data === "string" ? JSON.parse(data, reviver) : await parseJsonBody(data, this.serdeContext, schema));
-      }
-      readObject(schema, data) {
-        return this._read(schema, data);
-      }
-      _read(schema, value) {
-        const isObject = value !== null && typeof value === "object";
-        const ns = NormalizedSchema.of(schema);
-        if (isObject) {
-          if (ns.isStructSchema()) {
-            const record = value;
-            const union = ns.isUnionSchema();
-            const out = {};
-            let nameMap = void 0;
-            const { jsonName } = this.settings;
-            if (jsonName) {
-              nameMap = {};
-            }
-            let unionSerde;
-            if (union) {
-              unionSerde = new UnionSerde(record, out);
-            }
-            for (const [memberName, memberSchema] of ns.structIterator()) {
-              let fromKey = memberName;
-              if (jsonName) {
-                fromKey = memberSchema.getMergedTraits().jsonName ?? fromKey;
-                nameMap[fromKey] = memberName;
-              }
-              if (union) {
-                unionSerde.mark(fromKey);
-              }
-              if (record[fromKey] != null) {
-                out[memberName] = this._read(memberSchema, record[fromKey]);
-              }
-            }
-            if (union) {
-              unionSerde.writeUnknown();
-            } else if (typeof record.__type === "string") {
-              for (const k5 in record) {
-                if (!hasOwn(record, k5)) {
-                  continue;
-                }
-                const v = record[k5];
-                const t = jsonName ? nameMap[k5] ?? k5 : k5;
-                if (!(t in out)) {
-                  out[t] = v;
-                }
-              }
-            }
-            return out;
-          }
-          if (Array.isArray(value) && ns.isListSchema()) {
-            const listMember = ns.getValueSchema();
-            const out = [];
-            for (const item of value) {
-              out.push(this._read(listMember, item));
-            }
-            return out;
-          }
-          if (ns.isMapSchema()) {
-            const mapMember = ns.getValueSchema();
-            const out = {};
-            for (const _k in value) {
-              if (!hasOwn(value, _k)) {
-                continue;
-              }
-              if (_k === "__proto__") {
-                writeKey(out);
-              }
-              out[_k] = this._read(mapMember, value[_k]);
-            }
-            return out;
-          }
-        }
-        if (ns.isBlobSchema() && typeof value === "string") {
-          return fromBase64(value);
-        }
-        const mediaType = ns.getMergedTraits().mediaType;
-        if (ns.isStringSchema() && typeof value === "string" && mediaType) {
-          const isJson = mediaType === "application/json" || mediaType.endsWith("+json");
-          if (isJson) {
-            return LazyJsonString.from(value);
-          }
-          return value;
-        }
-        if (ns.isTimestampSchema() && value != null) {
-          const format2 = determineTimestampFormat(ns, this.settings);
-          switch (format2) {
-            case 5:
-              return parseRfc3339DateTimeWithOffset(value);
-            case 6:
-              return parseRfc7231DateTime(value);
-            case 7:
-              return parseEpochTimestamp(value);
-            default:
-              console.warn("Missing timestamp format, parsing value with Date constructor:", value);
-              return new Date(value);
-          }
-        }
-        if (ns.isBigIntegerSchema() && (typeof value === "number" || typeof value === "string")) {
-          return BigInt(value);
-        }
-        if (ns.isBigDecimalSchema() && value != void 0) {
-          if (value instanceof NumericValue) {
-            return value;
-          }
-          const untyped = value;
-          if (untyped.type === "bigDecimal" && "string" in untyped) {
-            return new NumericValue(untyped.string, untyped.type);
-          }
-          return new NumericValue(String(value), "bigDecimal");
-        }
-        if (ns.isNumericSchema() && typeof value === "string") {
-          switch (value) {
-            case "Infinity":
-              return Infinity;
-            case "-Infinity":
-              return -Infinity;
-            case "NaN":
-              return NaN;
-          }
-          return value;
-        }
-        if (ns.isDocumentSchema()) {
-          if (isObject) {
-            const out = Array.isArray(value) ? [] : {};
-            for (const k5 in value) {
-              if (!hasOwn(value, k5)) {
-                continue;
-              }
-              if (k5 === "__proto__") {
-                writeKey(out);
-              }
-              const v = value[k5];
-              if (v instanceof NumericValue) {
-                out[k5] = v;
-              } else {
-                out[k5] = this._read(ns, v);
-              }
-            }
-            return out;
-          } else {
-            return structuredClone(value);
-          }
-        }
-        return value;
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/protocols/json/jsonReplacer.js
-var NUMERIC_CONTROL_CHAR, JsonReplacer;
-var init_jsonReplacer = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/protocols/json/jsonReplacer.js"() {
-    init_serde();
-    NUMERIC_CONTROL_CHAR = String.fromCharCode(925);
-    JsonReplacer = class {
-      values = /* @__PURE__ */ new Map();
-      counter = 0;
-      stage = 0;
-      createReplacer() {
-        if (this.stage === 1) {
-          throw new Error("@aws-sdk/core/protocols - JsonReplacer already created.");
-        }
-        if (this.stage === 2) {
-          throw new Error("@aws-sdk/core/protocols - JsonReplacer exhausted.");
-        }
-        this.stage = 1;
-        return (key, value) => {
-          if (value instanceof NumericValue) {
-            const v = `${NUMERIC_CONTROL_CHAR + "nv" + this.counter++}_` + value.string;
-            this.values.set(`"${v}"`, value.string);
-            return v;
-          }
-          if (typeof value === "bigint") {
-            const s2 = value.toString();
-            const v = `${NUMERIC_CONTROL_CHAR + "b" + this.counter++}_` + s2;
-            this.values.set(`"${v}"`, s2);
-            return v;
-          }
-          return value;
-        };
-      }
-      replaceInJson(json) {
-        if (this.stage === 0) {
-          throw new Error("@aws-sdk/core/protocols - JsonReplacer not created yet.");
-        }
-        if (this.stage === 2) {
-          throw new Error("@aws-sdk/core/protocols - JsonReplacer exhausted.");
-        }
-        this.stage = 2;
-        if (this.counter === 0) {
-          return json;
-        }
-        for (const [key, value] of this.values) {
-          json = json.replace(key, value);
-        }
-        return json;
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/protocols/json/codec-v1/JsonShapeSerializer.js
-var JsonShapeSerializer;
-var init_JsonShapeSerializer = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/protocols/json/codec-v1/JsonShapeSerializer.js"() {
-    init_determineTimestampFormat();
-    init_schema();
-    init_serde();
-    init_ConfigurableSerdeContext();
-    init_jsonReplacer();
-    init_transport();
-    JsonShapeSerializer = class extends SerdeContextConfig {
-      settings;
-      buffer;
-      useReplacer = false;
-      rootSchema;
-      constructor(settings) {
-        super();
-        this.settings = settings;
-      }
-      write(schema, value) {
-        this.rootSchema = NormalizedSchema.of(schema);
-        this.buffer = this._write(this.rootSchema, value);
-      }
-      flush() {
-        const { rootSchema, useReplacer } = this;
-        this.rootSchema = void 0;
-        this.useReplacer = false;
-        if (rootSchema?.isStructSchema() || rootSchema?.isDocumentSchema()) {
-          if (!useReplacer) {
-            return JSON.stringify(this.buffer);
-          }
-          const replacer = new JsonReplacer();
-          return replacer.replaceInJson(JSON.stringify(this.buffer, replacer.createReplacer(), 0));
-        }
-        return this.buffer;
-      }
-      writeDiscriminatedDocument(schema, value) {
-        this.write(schema, value);
-        if (typeof this.buffer === "object") {
-          this.buffer.__type = NormalizedSchema.of(schema).getName(true);
-        }
-      }
-      _write(schema, value, container) {
-        const isObject = value !== null && typeof value === "object";
-        const ns = NormalizedSchema.of(schema);
-        if (isObject) {
-          if (ns.isStructSchema()) {
-            const record = value;
-            const out = {};
-            const { jsonName } = this.settings;
-            let nameMap = void 0;
-            if (jsonName) {
-              nameMap = {};
-            }
-            let outCount = 0;
-            for (const [memberName, memberSchema] of ns.structIterator()) {
-              const serializableValue = this._write(memberSchema, record[memberName], ns);
-              if (serializableValue !== void 0) {
-                let targetKey = memberName;
-                if (jsonName) {
-                  targetKey = memberSchema.getMergedTraits().jsonName ?? memberName;
-                  nameMap[memberName] = targetKey;
-                }
-                out[targetKey] = serializableValue;
-                outCount++;
-              }
-            }
-            if (ns.isUnionSchema() && outCount === 0) {
-              const { $unknown } = record;
-              if (Array.isArray($unknown)) {
-                const [k5, v] = $unknown;
-                if (k5 === "__proto__") {
-                  writeKey(out);
-                }
-                out[k5] = this._write(15, v);
-              }
-            } else if (typeof record.__type === "string") {
-              for (const k5 in record) {
-                if (!hasOwn(record, k5)) {
-                  continue;
-                }
-                const v = record[k5];
-                const targetKey = jsonName ? nameMap[k5] ?? k5 : k5;
-                if (!(targetKey in out)) {
-                  out[targetKey] = this._write(15, v);
-                }
-              }
-            }
-            return out;
-          }
-          if (Array.isArray(value) && ns.isListSchema()) {
-            const listMember = ns.getValueSchema();
-            const out = [];
-            const sparse = !!ns.getMergedTraits().sparse;
-            for (const item of value) {
-              if (sparse || item != null) {
-                out.push(this._write(listMember, item));
-              }
-            }
-            return out;
-          }
-          if (ns.isMapSchema()) {
-            const mapMember = ns.getValueSchema();
-            const out = {};
-            const sparse = !!ns.getMergedTraits().sparse;
-            for (const _k in value) {
-              if (!hasOwn(value, _k)) {
-                continue;
-              }
-              const _v = value[_k];
-              if (sparse || _v != null) {
-                if (_k === "__proto__") {
-                  writeKey(out);
-                }
-                out[_k] = this._write(mapMember, _v);
-              }
-            }
-            return out;
-          }
-          if (value instanceof Uint8Array && ns.isBlobSchema()) {
-            if (ns === this.rootSchema) {
-              return value;
-            }
-            return (this.serdeContext?.base64Encoder ?? toBase64)(value);
-          }
-          if (value instanceof Date && (ns.isTimestampSchema() || ns.isDocumentSchema())) {
-            const format2 = determineTimestampFormat(ns, this.settings);
-            switch (format2) {
-              case 5:
-                return value.toISOString().replace(".000Z", "Z");
-              case 6:
-                return dateToUtcString(value);
-              case 7:
-                return value.getTime() / 1e3;
-              default:
-                console.warn("Missing timestamp format, using epoch seconds", value);
-                return value.getTime() / 1e3;
-            }
-          }
-          if (value instanceof NumericValue) {
-            this.useReplacer = true;
-          }
-        }
-        if (value === null && container?.isStructSchema()) {
-          return void 0;
-        }
-        if (ns.isStringSchema()) {
-          if (typeof value === "undefined" && ns.isIdempotencyToken()) {
-            return generateIdempotencyToken();
-          }
-          const mediaType = ns.getMergedTraits().mediaType;
-          if (value != null && mediaType) {
-            const isJson = mediaType === "application/json" || mediaType.endsWith("+json");
-            if (isJson) {
-              return LazyJsonString.from(value);
-            }
-          }
-          return value;
-        }
-        if (typeof value === "number") {
-          if (Math.abs(value) === Infinity || isNaN(value)) {
-            return String(value);
-          }
-          return value;
-        }
-        if (typeof value === "string" && ns.isBlobSchema()) {
-          if (ns === this.rootSchema) {
-            return value;
-          }
-          return (this.serdeContext?.base64Encoder ?? toBase64)(value);
-        }
-        if (typeof value === "bigint") {
-          this.useReplacer = true;
-        }
-        if (ns.isDocumentSchema()) {
-          if (isObject) {
-            if (value instanceof Uint8Array) {
-              return (this.serdeContext?.base64Encoder ?? toBase64)(value);
-            }
-            const out = Array.isArray(value) ? [] : {};
-            for (const k5 in value) {
-              if (!hasOwn(value, k5)) {
-                continue;
-              }
-              const v = value[k5];
-              if (k5 === "__proto__") {
-                writeKey(out);
-              }
-              if (v instanceof NumericValue) {
-                this.useReplacer = true;
-                out[k5] = v;
-              } else {
-                out[k5] = this._write(ns, v);
-              }
-            }
-            return out;
-          } else {
-            return structuredClone(value);
-          }
-        }
-        return value;
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/protocols/json/codec-v1/JsonCodec.js
-var JsonCodec;
-var init_JsonCodec = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/protocols/json/codec-v1/JsonCodec.js"() {
-    init_ConfigurableSerdeContext();
-    init_JsonShapeDeserializer();
-    init_JsonShapeSerializer();
-    JsonCodec = class extends SerdeContextConfig {
-      settings;
-      constructor(settings) {
-        super();
-        this.settings = settings;
-      }
-      createSerializer() {
-        const serializer = new JsonShapeSerializer(this.settings);
-        serializer.setSerdeContext(this.serdeContext);
-        return serializer;
-      }
-      createDeserializer() {
-        const deserializer = new JsonShapeDeserializer(this.settings);
-        deserializer.setSerdeContext(this.serdeContext);
-        return deserializer;
-      }
-    };
-  }
-});
-
 // node_modules/@smithy/core/dist-es/submodules/protocols/index.js
-var protocols_exports = {};
-__export(protocols_exports, {
-  AbstractRpcV2Protocol: () => AbstractRpcV2Protocol,
-  Field: () => Field,
-  Fields: () => Fields,
-  FromStringShapeDeserializer: () => FromStringShapeDeserializer,
-  HttpBindingProtocol: () => HttpBindingProtocol,
-  HttpInterceptingShapeDeserializer: () => HttpInterceptingShapeDeserializer,
-  HttpInterceptingShapeSerializer: () => HttpInterceptingShapeSerializer,
-  HttpProtocol: () => HttpProtocol,
-  HttpRequest: () => HttpRequest,
-  HttpResponse: () => HttpResponse,
-  JsonCodec: () => JsonCodec,
-  JsonCodec2: () => JsonCodec2,
-  JsonShapeDeserializer: () => JsonShapeDeserializer,
-  JsonShapeDeserializer2: () => JsonShapeDeserializer2,
-  JsonShapeSerializer: () => JsonShapeSerializer,
-  JsonShapeSerializer2: () => JsonShapeSerializer2,
-  RequestBuilder: () => RequestBuilder,
-  RpcProtocol: () => RpcProtocol,
-  SerdeContext: () => SerdeContext,
-  SmithyRpcV2JsonProtocol: () => SmithyRpcV2JsonProtocol,
-  ToStringShapeSerializer: () => ToStringShapeSerializer,
-  buildQueryString: () => buildQueryString,
-  collectBody: () => collectBody,
-  contentLengthMiddleware: () => contentLengthMiddleware,
-  contentLengthMiddlewareOptions: () => contentLengthMiddlewareOptions,
-  determineTimestampFormat: () => determineTimestampFormat,
-  escapeUri: () => escapeUri,
-  escapeUriPath: () => escapeUriPath,
-  extendedEncodeURIComponent: () => extendedEncodeURIComponent,
-  getContentLengthPlugin: () => getContentLengthPlugin,
-  getHttpHandlerExtensionConfiguration: () => getHttpHandlerExtensionConfiguration,
-  isValidHostname: () => isValidHostname,
-  loadJsonRpcErrorCode: () => loadJsonRpcErrorCode,
-  loadRestJsonErrorCode: () => loadRestJsonErrorCode,
-  loadSmithyRpcV2JsonErrorCode: () => loadSmithyRpcV2JsonErrorCode,
-  parseJsonBody: () => parseJsonBody,
-  parseJsonErrorBody: () => parseJsonErrorBody,
-  parseQueryString: () => parseQueryString,
-  parseUrl: () => parseUrl,
-  requestBuilder: () => requestBuilder,
-  resolveHttpHandlerRuntimeConfig: () => resolveHttpHandlerRuntimeConfig,
-  resolvedPath: () => resolvedPath
-});
 var init_protocols = __esm({
   "node_modules/@smithy/core/dist-es/submodules/protocols/index.js"() {
     init_collect_stream_body();
     init_extended_encode_uri_component();
     init_HttpBindingProtocol();
-    init_HttpProtocol();
     init_RpcProtocol();
-    init_AbstractRpcV2Protocol();
-    init_requestBuilder();
-    init_resolve_path();
     init_FromStringShapeDeserializer();
     init_HttpInterceptingShapeDeserializer();
     init_HttpInterceptingShapeSerializer();
-    init_ToStringShapeSerializer();
     init_determineTimestampFormat();
-    init_SerdeContext();
-    init_Field();
-    init_Fields();
-    init_transport();
     init_transport();
     init_transport();
     init_httpExtensionConfiguration();
     init_contentLengthMiddleware();
     init_escape_uri();
-    init_escape_uri_path();
     init_buildQueryString();
     init_transport();
-    init_transport();
-    init_SmithyRpcV2JsonProtocol();
     init_parseJsonBody();
-    init_JsonCodec();
-    init_JsonShapeSerializer();
-    init_JsonShapeDeserializer();
     init_JsonCodec2();
-    init_JsonShapeSerializer2();
-    init_JsonShapeDeserializer2();
   }
 });
 
@@ -12263,17 +9079,17 @@ var init_hostHeaderMiddleware = __esm({
       if (!HttpRequest.isInstance(args.request)) {
         return next(args);
       }
-      const { request } = args;
+      const { request: request3 } = args;
       const { handlerProtocol = "" } = options.requestHandler.metadata || {};
-      if (handlerProtocol.indexOf("h2") >= 0 && !request.headers[":authority"]) {
-        delete request.headers["host"];
-        request.headers[":authority"] = request.hostname + (request.port ? ":" + request.port : "");
-      } else if (!request.headers["host"]) {
-        let host = request.hostname;
-        if (request.port != null) {
-          host += `:${request.port}`;
+      if (handlerProtocol.indexOf("h2") >= 0 && !request3.headers[":authority"]) {
+        delete request3.headers["host"];
+        request3.headers[":authority"] = request3.hostname + (request3.port ? ":" + request3.port : "");
+      } else if (!request3.headers["host"]) {
+        let host = request3.hostname;
+        if (request3.port != null) {
+          host += `:${request3.port}`;
         }
-        request.headers["host"] = host;
+        request3.headers["host"] = host;
       }
       return next(args);
     };
@@ -12312,7 +9128,7 @@ var init_loggerMiddleware = __esm({
           metadata: $metadata
         });
         return response;
-      } catch (error2) {
+      } catch (error) {
         const { clientName, commandName, logger: logger2, dynamoDbDocumentClientOptions = {} } = context;
         const { overrideInputFilterSensitiveLog } = dynamoDbDocumentClientOptions;
         const inputFilterSensitiveLog = overrideInputFilterSensitiveLog ?? context.inputFilterSensitiveLog;
@@ -12320,10 +9136,10 @@ var init_loggerMiddleware = __esm({
           clientName,
           commandName,
           input: inputFilterSensitiveLog(args.input),
-          error: error2,
-          metadata: error2.$metadata
+          error,
+          metadata: error.$metadata
         });
-        throw error2;
+        throw error;
       }
     };
     loggerMiddlewareOptions = {
@@ -12503,14 +9319,14 @@ var init_recursionDetectionMiddleware = __esm({
     TRACESTATE = "tracestate";
     BAGGAGE = "baggage";
     recursionDetectionMiddleware = () => (next) => async (args) => {
-      const { request } = args;
-      if (!HttpRequest.isInstance(request)) {
+      const { request: request3 } = args;
+      if (!HttpRequest.isInstance(request3)) {
         return next(args);
       }
       let invokeStore;
       {
-        const traceIdHeader = Object.keys(request.headers ?? {}).find((h5) => h5.toLowerCase() === X_AMZN_TRACE_ID.toLowerCase()) ?? X_AMZN_TRACE_ID;
-        if (!request.headers.hasOwnProperty(traceIdHeader)) {
+        const traceIdHeader = Object.keys(request3.headers ?? {}).find((h6) => h6.toLowerCase() === X_AMZN_TRACE_ID.toLowerCase()) ?? X_AMZN_TRACE_ID;
+        if (!request3.headers.hasOwnProperty(traceIdHeader)) {
           const functionName = process.env[AWS_LAMBDA_FUNCTION_NAME];
           const traceIdFromEnv = process.env[_X_AMZN_TRACE_ID];
           invokeStore ??= await InvokeStore.getInstanceAsync();
@@ -12518,24 +9334,24 @@ var init_recursionDetectionMiddleware = __esm({
           const traceId = traceIdFromInvokeStore ?? traceIdFromEnv;
           const nonEmptyString = (str) => typeof str === "string" && str.length > 0;
           if (nonEmptyString(functionName) && nonEmptyString(traceId)) {
-            request.headers[X_AMZN_TRACE_ID] = traceId;
+            request3.headers[X_AMZN_TRACE_ID] = traceId;
           }
         }
       }
       {
-        sanitizeTraceHeaders(request.headers);
-        const existingTraceparent = request.headers[TRACEPARENT];
+        sanitizeTraceHeaders(request3.headers);
+        const existingTraceparent = request3.headers[TRACEPARENT];
         if (!existingTraceparent) {
           const traceparent = (invokeStore ??= await InvokeStore.getInstanceAsync())?.getTraceparent?.();
           if (traceparent) {
-            request.headers[TRACEPARENT] = traceparent;
+            request3.headers[TRACEPARENT] = traceparent;
             const tracestate = invokeStore?.getTracestate?.();
             if (tracestate) {
-              request.headers[TRACESTATE] = tracestate;
+              request3.headers[TRACESTATE] = tracestate;
             }
             const baggage = invokeStore?.getBaggage?.();
             if (baggage) {
-              request.headers[BAGGAGE] = baggage;
+              request3.headers[BAGGAGE] = baggage;
             }
           }
         }
@@ -12588,11 +9404,11 @@ var init_resolveAuthOptions = __esm({
 
 // node_modules/@smithy/core/dist-es/legacy-root-exports/middleware-http-auth-scheme/httpAuthSchemeMiddleware.js
 function convertHttpAuthSchemesToMap(httpAuthSchemes) {
-  const map3 = /* @__PURE__ */ new Map();
+  const map = /* @__PURE__ */ new Map();
   for (const scheme of httpAuthSchemes) {
-    map3.set(scheme.schemeId, scheme);
+    map.set(scheme.schemeId, scheme);
   }
-  return map3;
+  return map;
 }
 var httpAuthSchemeMiddleware;
 var init_httpAuthSchemeMiddleware = __esm({
@@ -12659,36 +9475,10 @@ var init_getHttpAuthSchemeEndpointRuleSetPlugin = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/legacy-root-exports/middleware-http-auth-scheme/getHttpAuthSchemePlugin.js
-var httpAuthSchemeMiddlewareOptions, getHttpAuthSchemePlugin;
-var init_getHttpAuthSchemePlugin = __esm({
-  "node_modules/@smithy/core/dist-es/legacy-root-exports/middleware-http-auth-scheme/getHttpAuthSchemePlugin.js"() {
-    init_httpAuthSchemeMiddleware();
-    httpAuthSchemeMiddlewareOptions = {
-      step: "serialize",
-      tags: ["HTTP_AUTH_SCHEME"],
-      name: "httpAuthSchemeMiddleware",
-      override: true,
-      relation: "before",
-      toMiddleware: "serializerMiddleware"
-    };
-    getHttpAuthSchemePlugin = (config, { httpAuthSchemeParametersProvider, identityProviderConfigProvider }) => ({
-      applyToStack: (clientStack) => {
-        clientStack.addRelativeTo(httpAuthSchemeMiddleware(config, {
-          httpAuthSchemeParametersProvider,
-          identityProviderConfigProvider
-        }), httpAuthSchemeMiddlewareOptions);
-      }
-    });
-  }
-});
-
 // node_modules/@smithy/core/dist-es/legacy-root-exports/middleware-http-auth-scheme/index.js
 var init_middleware_http_auth_scheme = __esm({
   "node_modules/@smithy/core/dist-es/legacy-root-exports/middleware-http-auth-scheme/index.js"() {
-    init_httpAuthSchemeMiddleware();
     init_getHttpAuthSchemeEndpointRuleSetPlugin();
-    init_getHttpAuthSchemePlugin();
   }
 });
 
@@ -12698,8 +9488,8 @@ var init_httpSigningMiddleware = __esm({
   "node_modules/@smithy/core/dist-es/legacy-root-exports/middleware-http-signing/httpSigningMiddleware.js"() {
     init_protocols();
     init_transport();
-    defaultErrorHandler = (signingProperties) => (error2) => {
-      throw error2;
+    defaultErrorHandler = (signingProperties) => (error) => {
+      throw error;
     };
     defaultSuccessHandler = (httpResponse, signingProperties) => {
     };
@@ -12748,7 +9538,6 @@ var init_getHttpSigningMiddleware = __esm({
 // node_modules/@smithy/core/dist-es/legacy-root-exports/middleware-http-signing/index.js
 var init_middleware_http_signing = __esm({
   "node_modules/@smithy/core/dist-es/legacy-root-exports/middleware-http-signing/index.js"() {
-    init_httpSigningMiddleware();
     init_getHttpSigningMiddleware();
   }
 });
@@ -12764,69 +9553,6 @@ var init_normalizeProvider2 = __esm({
       const promisified = Promise.resolve(input);
       return () => promisified;
     };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/legacy-root-exports/pagination/createPaginator.js
-function createPaginator(ClientCtor, CommandCtor, inputTokenName, outputTokenName, pageSizeTokenName) {
-  return async function* paginateOperation(config, input, ...additionalArguments) {
-    const _input = input;
-    let token = config.startingToken ?? _input[inputTokenName];
-    let hasNext = true;
-    let page;
-    while (hasNext) {
-      _input[inputTokenName] = token;
-      if (pageSizeTokenName) {
-        _input[pageSizeTokenName] = _input[pageSizeTokenName] ?? config.pageSize;
-      }
-      if (config.client instanceof ClientCtor) {
-        page = await makePagedClientRequest(CommandCtor, config.client, input, config.withCommand, ...additionalArguments);
-      } else {
-        throw new Error(`Invalid client, expected instance of ${ClientCtor.name}`);
-      }
-      yield page;
-      const prevToken = token;
-      token = get(page, outputTokenName);
-      hasNext = !!(token && (!config.stopOnSameToken || token !== prevToken));
-    }
-    return void 0;
-  };
-}
-var makePagedClientRequest, get;
-var init_createPaginator = __esm({
-  "node_modules/@smithy/core/dist-es/legacy-root-exports/pagination/createPaginator.js"() {
-    makePagedClientRequest = async (CommandCtor, client, input, withCommand = (_) => _, ...args) => {
-      let command5 = new CommandCtor(input);
-      command5 = withCommand(command5) ?? command5;
-      return await client.send(command5, ...args);
-    };
-    get = (fromObject, path) => {
-      let cursor2 = fromObject;
-      const pathComponents = path.split(".");
-      for (const step of pathComponents) {
-        if (!cursor2 || typeof cursor2 !== "object") {
-          return void 0;
-        }
-        cursor2 = cursor2[step];
-      }
-      return cursor2;
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/setFeature.js
-function setFeature3(context, feature, value) {
-  if (!context.__smithy_context) {
-    context.__smithy_context = {
-      features: {}
-    };
-  } else if (!context.__smithy_context.features) {
-    context.__smithy_context.features = {};
-  }
-  context.__smithy_context.features[feature] = value;
-}
-var init_setFeature2 = __esm({
-  "node_modules/@smithy/core/dist-es/setFeature.js"() {
   }
 });
 
@@ -12855,65 +9581,13 @@ var init_DefaultIdentityProviderConfig = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/legacy-root-exports/util-identity-and-auth/httpAuthSchemes/httpApiKeyAuth.js
-var import_types24, HttpApiKeyAuthSigner;
-var init_httpApiKeyAuth = __esm({
-  "node_modules/@smithy/core/dist-es/legacy-root-exports/util-identity-and-auth/httpAuthSchemes/httpApiKeyAuth.js"() {
-    init_protocols();
-    import_types24 = __toESM(require_dist_cjs());
-    HttpApiKeyAuthSigner = class {
-      async sign(httpRequest, identity, signingProperties) {
-        if (!signingProperties) {
-          throw new Error("request could not be signed with `apiKey` since the `name` and `in` signer properties are missing");
-        }
-        if (!signingProperties.name) {
-          throw new Error("request could not be signed with `apiKey` since the `name` signer property is missing");
-        }
-        if (!signingProperties.in) {
-          throw new Error("request could not be signed with `apiKey` since the `in` signer property is missing");
-        }
-        if (!identity.apiKey) {
-          throw new Error("request could not be signed with `apiKey` since the `apiKey` is not defined");
-        }
-        const clonedRequest = HttpRequest.clone(httpRequest);
-        if (signingProperties.in === import_types24.HttpApiKeyAuthLocation.QUERY) {
-          clonedRequest.query[signingProperties.name] = identity.apiKey;
-        } else if (signingProperties.in === import_types24.HttpApiKeyAuthLocation.HEADER) {
-          clonedRequest.headers[signingProperties.name] = signingProperties.scheme ? `${signingProperties.scheme} ${identity.apiKey}` : identity.apiKey;
-        } else {
-          throw new Error("request can only be signed with `apiKey` locations `query` or `header`, but found: `" + signingProperties.in + "`");
-        }
-        return clonedRequest;
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/legacy-root-exports/util-identity-and-auth/httpAuthSchemes/httpBearerAuth.js
-var HttpBearerAuthSigner;
-var init_httpBearerAuth = __esm({
-  "node_modules/@smithy/core/dist-es/legacy-root-exports/util-identity-and-auth/httpAuthSchemes/httpBearerAuth.js"() {
-    init_protocols();
-    HttpBearerAuthSigner = class {
-      async sign(httpRequest, identity, signingProperties) {
-        const clonedRequest = HttpRequest.clone(httpRequest);
-        if (!identity.token) {
-          throw new Error("request could not be signed with `token` since the `token` is not defined");
-        }
-        clonedRequest.headers["Authorization"] = `Bearer ${identity.token}`;
-        return clonedRequest;
-      }
-    };
-  }
-});
-
 // node_modules/@smithy/core/dist-es/legacy-root-exports/util-identity-and-auth/httpAuthSchemes/noAuth.js
 var NoAuthSigner;
 var init_noAuth = __esm({
   "node_modules/@smithy/core/dist-es/legacy-root-exports/util-identity-and-auth/httpAuthSchemes/noAuth.js"() {
     NoAuthSigner = class {
-      async sign(httpRequest, identity, signingProperties) {
-        return httpRequest;
+      async sign(httpRequest2, identity, signingProperties) {
+        return httpRequest2;
       }
     };
   }
@@ -12922,8 +9596,6 @@ var init_noAuth = __esm({
 // node_modules/@smithy/core/dist-es/legacy-root-exports/util-identity-and-auth/httpAuthSchemes/index.js
 var init_httpAuthSchemes = __esm({
   "node_modules/@smithy/core/dist-es/legacy-root-exports/util-identity-and-auth/httpAuthSchemes/index.js"() {
-    init_httpApiKeyAuth();
-    init_httpBearerAuth();
     init_noAuth();
   }
 });
@@ -12999,40 +9671,11 @@ var init_util_identity_and_auth = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/index.js
-var dist_es_exports = {};
-__export(dist_es_exports, {
-  DefaultIdentityProviderConfig: () => DefaultIdentityProviderConfig,
-  EXPIRATION_MS: () => EXPIRATION_MS,
-  HttpApiKeyAuthSigner: () => HttpApiKeyAuthSigner,
-  HttpBearerAuthSigner: () => HttpBearerAuthSigner,
-  NoAuthSigner: () => NoAuthSigner,
-  createIsIdentityExpiredFunction: () => createIsIdentityExpiredFunction,
-  createPaginator: () => createPaginator,
-  doesIdentityRequireRefresh: () => doesIdentityRequireRefresh,
-  getHttpAuthSchemeEndpointRuleSetPlugin: () => getHttpAuthSchemeEndpointRuleSetPlugin,
-  getHttpAuthSchemePlugin: () => getHttpAuthSchemePlugin,
-  getHttpSigningPlugin: () => getHttpSigningPlugin,
-  getSmithyContext: () => getSmithyContext,
-  httpAuthSchemeEndpointRuleSetMiddlewareOptions: () => httpAuthSchemeEndpointRuleSetMiddlewareOptions,
-  httpAuthSchemeMiddleware: () => httpAuthSchemeMiddleware,
-  httpAuthSchemeMiddlewareOptions: () => httpAuthSchemeMiddlewareOptions,
-  httpSigningMiddleware: () => httpSigningMiddleware,
-  httpSigningMiddlewareOptions: () => httpSigningMiddlewareOptions,
-  isIdentityExpired: () => isIdentityExpired,
-  memoizeIdentityProvider: () => memoizeIdentityProvider,
-  normalizeProvider: () => normalizeProvider2,
-  requestBuilder: () => requestBuilder,
-  setFeature: () => setFeature3
-});
-var init_dist_es = __esm({
+var init_dist_es2 = __esm({
   "node_modules/@smithy/core/dist-es/index.js"() {
-    init_transport();
     init_middleware_http_auth_scheme();
     init_middleware_http_signing();
     init_normalizeProvider2();
-    init_createPaginator();
-    init_protocols();
-    init_setFeature2();
     init_util_identity_and_auth();
   }
 });
@@ -13066,7 +9709,7 @@ function resolveUserAgentConfig(input) {
 var DEFAULT_UA_APP_ID;
 var init_configurations = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/client/middleware-user-agent/configurations.js"() {
-    init_dist_es();
+    init_dist_es2();
     DEFAULT_UA_APP_ID = void 0;
   }
 });
@@ -13361,7 +10004,7 @@ var init_partitions = __esm({
 });
 
 // node_modules/@aws-sdk/core/dist-es/submodules/client/util-endpoints/lib/aws/partition.js
-var selectedPartitionsInfo, selectedUserAgentPrefix, partition, setPartitionInfo, useDefaultPartitionInfo, getUserAgentPrefix;
+var selectedPartitionsInfo, selectedUserAgentPrefix, partition, getUserAgentPrefix;
 var init_partition = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/client/util-endpoints/lib/aws/partition.js"() {
     init_partitions();
@@ -13396,39 +10039,23 @@ var init_partition = __esm({
         ...DEFAULT_PARTITION.outputs
       };
     };
-    setPartitionInfo = (partitionsInfo2, userAgentPrefix = "") => {
-      selectedPartitionsInfo = partitionsInfo2;
-      selectedUserAgentPrefix = userAgentPrefix;
-    };
-    useDefaultPartitionInfo = () => {
-      setPartitionInfo(partitionsInfo, "");
-    };
     getUserAgentPrefix = () => selectedUserAgentPrefix;
   }
 });
 
 // node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/isStreamingPayload/isStreamingPayload.js
-import { Readable as Readable6 } from "node:stream";
+import { Readable as Readable3 } from "node:stream";
 var isStreamingPayload;
 var init_isStreamingPayload = __esm({
   "node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/isStreamingPayload/isStreamingPayload.js"() {
-    isStreamingPayload = (request) => request?.body instanceof Readable6 || typeof ReadableStream !== "undefined" && request?.body instanceof ReadableStream;
+    isStreamingPayload = (request3) => request3?.body instanceof Readable3 || typeof ReadableStream !== "undefined" && request3?.body instanceof ReadableStream;
   }
 });
 
 // node_modules/@smithy/core/dist-es/submodules/retry/service-error-classification/constants.js
-var CLOCK_SKEW_ERROR_CODES, THROTTLING_ERROR_CODES, TRANSIENT_ERROR_CODES, TRANSIENT_ERROR_STATUS_CODES, NODEJS_TIMEOUT_ERROR_CODES, NODEJS_NETWORK_ERROR_CODES;
-var init_constants4 = __esm({
+var THROTTLING_ERROR_CODES, TRANSIENT_ERROR_CODES, TRANSIENT_ERROR_STATUS_CODES, NODEJS_TIMEOUT_ERROR_CODES, NODEJS_NETWORK_ERROR_CODES;
+var init_constants3 = __esm({
   "node_modules/@smithy/core/dist-es/submodules/retry/service-error-classification/constants.js"() {
-    CLOCK_SKEW_ERROR_CODES = [
-      "AccessDeniedException",
-      "AuthFailure",
-      "InvalidSignatureException",
-      "RequestExpired",
-      "RequestInTheFuture",
-      "RequestTimeTooSkewed",
-      "SignatureDoesNotMatch"
-    ];
     THROTTLING_ERROR_CODES = [
       "BandwidthLimitExceeded",
       "EC2ThrottledException",
@@ -13453,17 +10080,16 @@ var init_constants4 = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/retry/service-error-classification/service-error-classification.js
-function isNodeJsHttp2TransientError(error2) {
-  return error2.code === "ERR_HTTP2_STREAM_ERROR" && error2.message.includes("NGHTTP2_REFUSED_STREAM");
+function isNodeJsHttp2TransientError(error) {
+  return error.code === "ERR_HTTP2_STREAM_ERROR" && error.message.includes("NGHTTP2_REFUSED_STREAM");
 }
-var isRetryableByTrait, isClockSkewError, isClockSkewCorrectedError, isBrowserNetworkError, isThrottlingError, isTransientError, isServerError;
+var isRetryableByTrait, isClockSkewCorrectedError, isBrowserNetworkError, isThrottlingError, isTransientError, isServerError;
 var init_service_error_classification = __esm({
   "node_modules/@smithy/core/dist-es/submodules/retry/service-error-classification/service-error-classification.js"() {
-    init_constants4();
-    isRetryableByTrait = (error2) => error2?.$retryable !== void 0;
-    isClockSkewError = (error2) => CLOCK_SKEW_ERROR_CODES.includes(error2.name);
-    isClockSkewCorrectedError = (error2) => error2.$metadata?.clockSkewCorrected;
-    isBrowserNetworkError = (error2) => {
+    init_constants3();
+    isRetryableByTrait = (error) => error?.$retryable !== void 0;
+    isClockSkewCorrectedError = (error) => error.$metadata?.clockSkewCorrected;
+    isBrowserNetworkError = (error) => {
       const errorMessages = /* @__PURE__ */ new Set([
         "Failed to fetch",
         "NetworkError when attempting to fetch resource",
@@ -13471,18 +10097,18 @@ var init_service_error_classification = __esm({
         "Load failed",
         "Network request failed"
       ]);
-      const isValid = error2 && error2 instanceof TypeError;
+      const isValid = error && error instanceof TypeError;
       if (!isValid) {
         return false;
       }
-      return errorMessages.has(error2.message);
+      return errorMessages.has(error.message);
     };
-    isThrottlingError = (error2) => error2.$metadata?.httpStatusCode === 429 || THROTTLING_ERROR_CODES.includes(error2.name) || error2.$retryable?.throttling == true;
-    isTransientError = (error2, depth = 0) => error2?.name !== "AbortError" && (isRetryableByTrait(error2) || isClockSkewCorrectedError(error2) || error2.name === "InvalidSignatureException" && error2.message?.includes("Signature expired") || TRANSIENT_ERROR_CODES.includes(error2.name) || NODEJS_TIMEOUT_ERROR_CODES.includes(error2?.code || "") || NODEJS_NETWORK_ERROR_CODES.includes(error2?.code || "") || TRANSIENT_ERROR_STATUS_CODES.includes(error2.$metadata?.httpStatusCode || 0) || isBrowserNetworkError(error2) || isNodeJsHttp2TransientError(error2) || error2.cause !== void 0 && depth <= 10 && isTransientError(error2.cause, depth + 1));
-    isServerError = (error2) => {
-      if (error2.$metadata?.httpStatusCode !== void 0) {
-        const statusCode = error2.$metadata.httpStatusCode;
-        if (500 <= statusCode && statusCode <= 599 && !isTransientError(error2)) {
+    isThrottlingError = (error) => error.$metadata?.httpStatusCode === 429 || THROTTLING_ERROR_CODES.includes(error.name) || error.$retryable?.throttling == true;
+    isTransientError = (error, depth = 0) => error?.name !== "AbortError" && (isRetryableByTrait(error) || isClockSkewCorrectedError(error) || error.name === "InvalidSignatureException" && error.message?.includes("Signature expired") || TRANSIENT_ERROR_CODES.includes(error.name) || NODEJS_TIMEOUT_ERROR_CODES.includes(error?.code || "") || NODEJS_NETWORK_ERROR_CODES.includes(error?.code || "") || TRANSIENT_ERROR_STATUS_CODES.includes(error.$metadata?.httpStatusCode || 0) || isBrowserNetworkError(error) || isNodeJsHttp2TransientError(error) || error.cause !== void 0 && depth <= 10 && isTransientError(error.cause, depth + 1));
+    isServerError = (error) => {
+      if (error.$metadata?.httpStatusCode !== void 0) {
+        const statusCode = error.$metadata.httpStatusCode;
+        if (500 <= statusCode && statusCode <= 599 && !isTransientError(error)) {
           return true;
         }
         return false;
@@ -13516,20 +10142,16 @@ var init_race = __esm({
       return Promise.race([promise, aborted]).finally(cleanup);
     };
     createAbortError = () => Object.assign(new Error("Request aborted"), { name: "AbortError" });
-    isAbortError = (error2) => typeof error2 === "object" && error2 !== null && "name" in error2 && error2.name === "AbortError";
+    isAbortError = (error) => typeof error === "object" && error !== null && "name" in error && error.name === "AbortError";
   }
 });
 
 // node_modules/@smithy/core/dist-es/submodules/retry/util-retry/constants.js
-var DEFAULT_RETRY_DELAY_BASE, MAXIMUM_RETRY_DELAY, THROTTLING_RETRY_DELAY_BASE, INITIAL_RETRY_TOKENS, RETRY_COST, TIMEOUT_RETRY_COST, NO_RETRY_INCREMENT, INVOCATION_ID_HEADER, REQUEST_HEADER;
-var init_constants5 = __esm({
+var MAXIMUM_RETRY_DELAY, INITIAL_RETRY_TOKENS, NO_RETRY_INCREMENT, INVOCATION_ID_HEADER, REQUEST_HEADER;
+var init_constants4 = __esm({
   "node_modules/@smithy/core/dist-es/submodules/retry/util-retry/constants.js"() {
-    DEFAULT_RETRY_DELAY_BASE = 100;
     MAXIMUM_RETRY_DELAY = 20 * 1e3;
-    THROTTLING_RETRY_DELAY_BASE = 500;
     INITIAL_RETRY_TOKENS = 500;
-    RETRY_COST = 5;
-    TIMEOUT_RETRY_COST = 10;
     NO_RETRY_INCREMENT = 1;
     INVOCATION_ID_HEADER = "amz-sdk-invocation-id";
     REQUEST_HEADER = "amz-sdk-request";
@@ -13545,17 +10167,17 @@ function parseRetryAfterHeader(response, logger2) {
     if (!hasOwn(response.headers, header)) {
       continue;
     }
-    const h5 = header.toLowerCase();
-    if (h5 === "retry-after") {
+    const h6 = header.toLowerCase();
+    if (h6 === "retry-after") {
       const retryAfter = response.headers[header];
       let retryAfterSeconds = NaN;
       if (retryAfter.endsWith("GMT")) {
         try {
           const date2 = parseRfc7231DateTime(retryAfter);
           retryAfterSeconds = (date2.getTime() - Date.now()) / 1e3;
-        } catch (e5) {
+        } catch (e6) {
           logger2?.trace?.("Failed to parse retry-after header");
-          logger2?.trace?.(e5);
+          logger2?.trace?.(e6);
         }
       } else if (retryAfter.match(/ GMT, ((\d+)|(\d+\.\d+))$/)) {
         retryAfterSeconds = Number(retryAfter.match(/ GMT, ([\d.]+)$/)?.[1]);
@@ -13568,7 +10190,7 @@ function parseRetryAfterHeader(response, logger2) {
         return;
       }
       return new Date(Date.now() + retryAfterSeconds * 1e3);
-    } else if (h5 === "x-amz-retry-after") {
+    } else if (h6 === "x-amz-retry-after") {
       const v = response.headers[header];
       const backoffMilliseconds = Number(v);
       if (isNaN(backoffMilliseconds)) {
@@ -13578,9 +10200,6 @@ function parseRetryAfterHeader(response, logger2) {
       return new Date(Date.now() + backoffMilliseconds);
     }
   }
-}
-function getRetryAfterHint(response, logger2) {
-  return parseRetryAfterHeader(response, logger2);
 }
 var init_parseRetryAfterHeader = __esm({
   "node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/parseRetryAfterHeader.js"() {
@@ -13594,17 +10213,17 @@ var init_parseRetryAfterHeader = __esm({
 var asSdkError;
 var init_util = __esm({
   "node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/util.js"() {
-    asSdkError = (error2) => {
-      if (error2 instanceof Error) {
-        return error2;
+    asSdkError = (error) => {
+      if (error instanceof Error) {
+        return error;
       }
-      if (error2 instanceof Object) {
-        return Object.assign(new Error(), error2);
+      if (error instanceof Object) {
+        return Object.assign(new Error(), error);
       }
-      if (typeof error2 === "string") {
-        return new Error(error2);
+      if (typeof error === "string") {
+        return new Error(error);
       }
-      return new Error(`AWS SDK error wrapper for ${error2}`);
+      return new Error(`AWS SDK error wrapper for ${error}`);
     };
   }
 });
@@ -13614,7 +10233,7 @@ function bindRetryMiddleware(isStreamingPayload2) {
   return (options) => (next, context) => async (args) => {
     let retryStrategy = await options.retryStrategy();
     const maxAttempts = await options.maxAttempts();
-    const abortSignal = context[import_types25.SMITHY_CONTEXT_KEY]?.abortSignal;
+    const abortSignal = context[SMITHY_CONTEXT_KEY]?.abortSignal;
     if (isRetryStrategyV2(retryStrategy)) {
       retryStrategy = retryStrategy;
       const retryTokenScope = (context["partition_id"] ?? "") + (context.__retryLongPoll ? ":longpoll" : "");
@@ -13622,25 +10241,25 @@ function bindRetryMiddleware(isStreamingPayload2) {
       let lastError = new Error();
       let attempts = 0;
       let totalRetryDelay = 0;
-      const { request } = args;
-      const isRequest = HttpRequest.isInstance(request);
+      const { request: request3 } = args;
+      const isRequest = HttpRequest.isInstance(request3);
       if (isRequest) {
-        request.headers[INVOCATION_ID_HEADER] = v4();
+        request3.headers[INVOCATION_ID_HEADER] = v4();
       }
       while (true) {
         try {
           if (isRequest) {
-            request.headers[REQUEST_HEADER] = `attempt=${attempts + 1}; max=${maxAttempts}`;
+            request3.headers[REQUEST_HEADER] = `attempt=${attempts + 1}; max=${maxAttempts}`;
           }
           const { response, output } = await next(args);
           retryStrategy.recordSuccess(retryToken);
           output.$metadata.attempts = attempts + 1;
           output.$metadata.totalRetryDelay = totalRetryDelay;
           return { response, output };
-        } catch (e5) {
-          const retryErrorInfo = getRetryErrorInfo(e5, options.logger);
-          lastError = asSdkError(e5);
-          if (isRequest && isStreamingPayload2(request)) {
+        } catch (e6) {
+          const retryErrorInfo = getRetryErrorInfo(e6, options.logger);
+          lastError = asSdkError(e6);
+          if (isRequest && isStreamingPayload2(request3)) {
             (context.logger instanceof NoOpLogger ? console : context.logger)?.warn("An error was encountered in a non-retryable streaming request.");
             throw lastError;
           }
@@ -13682,38 +10301,38 @@ function bindGetRetryPlugin(isStreamingPayload2) {
     }
   });
 }
-var import_types25, isRetryStrategyV2, getRetryErrorInfo, getRetryErrorType, retryMiddlewareOptions;
+var isRetryStrategyV2, getRetryErrorInfo, getRetryErrorType, retryMiddlewareOptions;
 var init_retryMiddleware = __esm({
   "node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/retryMiddleware.js"() {
     init_client2();
     init_protocols();
     init_serde();
-    import_types25 = __toESM(require_dist_cjs());
+    init_dist_es();
     init_service_error_classification();
     init_race();
-    init_constants5();
+    init_constants4();
     init_parseRetryAfterHeader();
     init_util();
     isRetryStrategyV2 = (retryStrategy) => typeof retryStrategy.acquireInitialRetryToken !== "undefined" && typeof retryStrategy.refreshRetryTokenForRetry !== "undefined" && typeof retryStrategy.recordSuccess !== "undefined";
-    getRetryErrorInfo = (error2, logger2) => {
+    getRetryErrorInfo = (error, logger2) => {
       const errorInfo = {
-        error: error2,
-        errorType: getRetryErrorType(error2)
+        error,
+        errorType: getRetryErrorType(error)
       };
-      const retryAfterHint = parseRetryAfterHeader(error2.$response, logger2);
+      const retryAfterHint = parseRetryAfterHeader(error.$response, logger2);
       if (retryAfterHint) {
         errorInfo.retryAfterHint = retryAfterHint;
       }
       return errorInfo;
     };
-    getRetryErrorType = (error2) => {
-      if (isThrottlingError(error2)) {
+    getRetryErrorType = (error) => {
+      if (isThrottlingError(error)) {
         return "THROTTLING";
       }
-      if (isTransientError(error2)) {
+      if (isTransientError(error)) {
         return "TRANSIENT";
       }
-      if (isServerError(error2)) {
+      if (isServerError(error)) {
         return "SERVER_ERROR";
       }
       return "CLIENT_ERROR";
@@ -13874,14 +10493,14 @@ var init_retries_2026_config = __esm({
 var DefaultRetryBackoffStrategy;
 var init_DefaultRetryBackoffStrategy = __esm({
   "node_modules/@smithy/core/dist-es/submodules/retry/util-retry/DefaultRetryBackoffStrategy.js"() {
-    init_constants5();
+    init_constants4();
     init_retries_2026_config();
     DefaultRetryBackoffStrategy = class {
       x = Retry.delay();
-      computeNextBackoffDelay(i5) {
-        const b5 = Math.random();
-        const r5 = 2;
-        const t_i = b5 * Math.min(this.x * r5 ** i5, MAXIMUM_RETRY_DELAY);
+      computeNextBackoffDelay(i6) {
+        const b6 = Math.random();
+        const r6 = 2;
+        const t_i = b6 * Math.min(this.x * r6 ** i6, MAXIMUM_RETRY_DELAY);
         return Math.floor(t_i);
       }
       setDelayBase(delay) {
@@ -13895,7 +10514,7 @@ var init_DefaultRetryBackoffStrategy = __esm({
 var DefaultRetryToken;
 var init_DefaultRetryToken = __esm({
   "node_modules/@smithy/core/dist-es/submodules/retry/util-retry/DefaultRetryToken.js"() {
-    init_constants5();
+    init_constants4();
     DefaultRetryToken = class {
       delay;
       count;
@@ -13946,7 +10565,7 @@ var init_StandardRetryStrategy = __esm({
     init_DefaultRetryBackoffStrategy();
     init_DefaultRetryToken();
     init_config3();
-    init_constants5();
+    init_constants4();
     init_retries_2026_config();
     refusal = {
       incompatible: 1,
@@ -13992,13 +10611,13 @@ var init_StandardRetryStrategy = __esm({
           if (!shouldRetry) {
             const longPollBackoff = retryCode === refusal.capacity && isLongPoll ? retryDelay : 0;
             if (longPollBackoff > 0) {
-              await new Promise((r5) => setTimeout(r5, longPollBackoff));
+              await new Promise((r6) => setTimeout(r6, longPollBackoff));
             }
           } else {
             const capacityCost = this.getCapacityCost(errorType);
             this.capacity -= capacityCost;
             const nextToken = new DefaultRetryToken(0, token.getRetryCount() + 1, capacityCost, token.isLongPoll?.() ?? false);
-            await new Promise((r5) => setTimeout(r5, retryDelay));
+            await new Promise((r6) => setTimeout(r6, retryDelay));
             nextToken.$retryLog.acquisitionDelay = retryDelay;
             return nextToken;
           }
@@ -14080,219 +10699,6 @@ var init_AdaptiveRetryStrategy = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/retry/util-retry/ConfiguredRetryStrategy.js
-var ConfiguredRetryStrategy;
-var init_ConfiguredRetryStrategy = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/retry/util-retry/ConfiguredRetryStrategy.js"() {
-    init_StandardRetryStrategy();
-    init_retries_2026_config();
-    ConfiguredRetryStrategy = class extends StandardRetryStrategy {
-      computeNextBackoffDelay;
-      constructor(maxAttempts, computeNextBackoffDelay = Retry.delay()) {
-        super(typeof maxAttempts === "function" ? maxAttempts : async () => maxAttempts);
-        if (typeof computeNextBackoffDelay === "number") {
-          this.computeNextBackoffDelay = () => computeNextBackoffDelay;
-        } else {
-          this.computeNextBackoffDelay = computeNextBackoffDelay;
-        }
-        this.retryBackoffStrategy.computeNextBackoffDelay = (completedAttempt) => {
-          const nextAttempt = completedAttempt + 1;
-          return this.computeNextBackoffDelay(nextAttempt);
-        };
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/retry-pre-sra-deprecated/defaultRetryQuota.js
-var getDefaultRetryQuota;
-var init_defaultRetryQuota = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/retry-pre-sra-deprecated/defaultRetryQuota.js"() {
-    init_constants5();
-    getDefaultRetryQuota = (initialRetryTokens, options) => {
-      const MAX_CAPACITY = initialRetryTokens;
-      const noRetryIncrement = options?.noRetryIncrement ?? NO_RETRY_INCREMENT;
-      const retryCost = options?.retryCost ?? RETRY_COST;
-      const timeoutRetryCost = options?.timeoutRetryCost ?? TIMEOUT_RETRY_COST;
-      let availableCapacity = initialRetryTokens;
-      const getCapacityAmount = (error2) => error2.name === "TimeoutError" ? timeoutRetryCost : retryCost;
-      const hasRetryTokens = (error2) => getCapacityAmount(error2) <= availableCapacity;
-      const retrieveRetryTokens = (error2) => {
-        if (!hasRetryTokens(error2)) {
-          throw new Error("No retry token available");
-        }
-        const capacityAmount = getCapacityAmount(error2);
-        availableCapacity -= capacityAmount;
-        return capacityAmount;
-      };
-      const releaseRetryTokens = (capacityReleaseAmount) => {
-        availableCapacity += capacityReleaseAmount ?? noRetryIncrement;
-        availableCapacity = Math.min(availableCapacity, MAX_CAPACITY);
-      };
-      return Object.freeze({
-        hasRetryTokens,
-        retrieveRetryTokens,
-        releaseRetryTokens
-      });
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/retry-pre-sra-deprecated/delayDecider.js
-var defaultDelayDecider;
-var init_delayDecider = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/retry-pre-sra-deprecated/delayDecider.js"() {
-    init_constants5();
-    defaultDelayDecider = (delayBase, attempts) => Math.floor(Math.min(MAXIMUM_RETRY_DELAY, Math.random() * 2 ** attempts * delayBase));
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/retry-pre-sra-deprecated/retryDecider.js
-var defaultRetryDecider;
-var init_retryDecider = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/retry-pre-sra-deprecated/retryDecider.js"() {
-    init_service_error_classification();
-    defaultRetryDecider = (error2) => {
-      if (!error2) {
-        return false;
-      }
-      return isRetryableByTrait(error2) || isClockSkewError(error2) || isThrottlingError(error2) || isTransientError(error2);
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/retry-pre-sra-deprecated/StandardRetryStrategy.js
-var StandardRetryStrategy2, getDelayFromRetryAfterHeader;
-var init_StandardRetryStrategy2 = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/retry-pre-sra-deprecated/StandardRetryStrategy.js"() {
-    init_protocols();
-    init_serde();
-    init_service_error_classification();
-    init_config3();
-    init_constants5();
-    init_util();
-    init_defaultRetryQuota();
-    init_delayDecider();
-    init_retryDecider();
-    StandardRetryStrategy2 = class {
-      maxAttemptsProvider;
-      retryDecider;
-      delayDecider;
-      retryQuota;
-      mode = RETRY_MODES.STANDARD;
-      constructor(maxAttemptsProvider, options) {
-        this.maxAttemptsProvider = maxAttemptsProvider;
-        this.retryDecider = options?.retryDecider ?? defaultRetryDecider;
-        this.delayDecider = options?.delayDecider ?? defaultDelayDecider;
-        this.retryQuota = options?.retryQuota ?? getDefaultRetryQuota(INITIAL_RETRY_TOKENS);
-      }
-      shouldRetry(error2, attempts, maxAttempts) {
-        return attempts < maxAttempts && this.retryDecider(error2) && this.retryQuota.hasRetryTokens(error2);
-      }
-      async getMaxAttempts() {
-        let maxAttempts;
-        try {
-          maxAttempts = await this.maxAttemptsProvider();
-        } catch (ignored) {
-          maxAttempts = DEFAULT_MAX_ATTEMPTS;
-        }
-        return maxAttempts;
-      }
-      async retry(next, args, options) {
-        let retryTokenAmount;
-        let attempts = 0;
-        let totalDelay = 0;
-        const maxAttempts = await this.getMaxAttempts();
-        const { request } = args;
-        if (HttpRequest.isInstance(request)) {
-          request.headers[INVOCATION_ID_HEADER] = v4();
-        }
-        while (true) {
-          try {
-            if (HttpRequest.isInstance(request)) {
-              request.headers[REQUEST_HEADER] = `attempt=${attempts + 1}; max=${maxAttempts}`;
-            }
-            if (options?.beforeRequest) {
-              await options.beforeRequest();
-            }
-            const { response, output } = await next(args);
-            if (options?.afterRequest) {
-              options.afterRequest(response);
-            }
-            this.retryQuota.releaseRetryTokens(retryTokenAmount);
-            output.$metadata.attempts = attempts + 1;
-            output.$metadata.totalRetryDelay = totalDelay;
-            return { response, output };
-          } catch (e5) {
-            const err = asSdkError(e5);
-            attempts++;
-            if (this.shouldRetry(err, attempts, maxAttempts)) {
-              retryTokenAmount = this.retryQuota.retrieveRetryTokens(err);
-              const delayFromDecider = this.delayDecider(isThrottlingError(err) ? THROTTLING_RETRY_DELAY_BASE : DEFAULT_RETRY_DELAY_BASE, attempts);
-              const delayFromResponse = getDelayFromRetryAfterHeader(err.$response);
-              const delay = Math.max(delayFromResponse || 0, delayFromDecider);
-              totalDelay += delay;
-              await new Promise((resolve) => setTimeout(resolve, delay));
-              continue;
-            }
-            if (!err.$metadata) {
-              err.$metadata = {};
-            }
-            err.$metadata.attempts = attempts;
-            err.$metadata.totalRetryDelay = totalDelay;
-            throw err;
-          }
-        }
-      }
-    };
-    getDelayFromRetryAfterHeader = (response) => {
-      if (!HttpResponse.isInstance(response)) {
-        return;
-      }
-      const retryAfterHeaderName = Object.keys(response.headers).find((key) => key.toLowerCase() === "retry-after");
-      if (!retryAfterHeaderName) {
-        return;
-      }
-      const retryAfter = response.headers[retryAfterHeaderName];
-      const retryAfterSeconds = Number(retryAfter);
-      if (!Number.isNaN(retryAfterSeconds)) {
-        return Math.min(retryAfterSeconds * 1e3, 2e4);
-      }
-      const retryAfterDate = new Date(retryAfter);
-      return Math.min(retryAfterDate.getTime() - Date.now(), 2e4);
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/retry-pre-sra-deprecated/AdaptiveRetryStrategy.js
-var AdaptiveRetryStrategy2;
-var init_AdaptiveRetryStrategy2 = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/retry-pre-sra-deprecated/AdaptiveRetryStrategy.js"() {
-    init_DefaultRateLimiter();
-    init_config3();
-    init_StandardRetryStrategy2();
-    AdaptiveRetryStrategy2 = class extends StandardRetryStrategy2 {
-      rateLimiter;
-      constructor(maxAttemptsProvider, options) {
-        const { rateLimiter, ...superOptions } = options ?? {};
-        super(maxAttemptsProvider, superOptions);
-        this.rateLimiter = rateLimiter ?? new DefaultRateLimiter();
-        this.mode = RETRY_MODES.ADAPTIVE;
-      }
-      async retry(next, args) {
-        return super.retry(next, args, {
-          beforeRequest: async () => {
-            return this.rateLimiter.getSendToken();
-          },
-          afterRequest: (response) => {
-            this.rateLimiter.updateClientSendingRate(response);
-          }
-        });
-      }
-    };
-  }
-});
-
 // node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/configurations.js
 var ENV_MAX_ATTEMPTS, CONFIG_MAX_ATTEMPTS, NODE_MAX_ATTEMPT_CONFIG_OPTIONS, resolveRetryConfig, ENV_RETRY_MODE, CONFIG_RETRY_MODE, NODE_RETRY_MODE_CONFIG_OPTIONS;
 var init_configurations2 = __esm({
@@ -14363,103 +10769,14 @@ var init_configurations2 = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/omitRetryHeadersMiddleware.js
-var omitRetryHeadersMiddleware, omitRetryHeadersMiddlewareOptions, getOmitRetryHeadersPlugin;
-var init_omitRetryHeadersMiddleware = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/retry/middleware-retry/omitRetryHeadersMiddleware.js"() {
-    init_protocols();
-    init_constants5();
-    omitRetryHeadersMiddleware = () => (next) => async (args) => {
-      const { request } = args;
-      if (HttpRequest.isInstance(request)) {
-        delete request.headers[INVOCATION_ID_HEADER];
-        delete request.headers[REQUEST_HEADER];
-      }
-      return next(args);
-    };
-    omitRetryHeadersMiddlewareOptions = {
-      name: "omitRetryHeadersMiddleware",
-      tags: ["RETRY", "HEADERS", "OMIT_RETRY_HEADERS"],
-      relation: "before",
-      toMiddleware: "awsAuthMiddleware",
-      override: true
-    };
-    getOmitRetryHeadersPlugin = (options) => ({
-      applyToStack: (clientStack) => {
-        clientStack.addRelativeTo(omitRetryHeadersMiddleware(), omitRetryHeadersMiddlewareOptions);
-      }
-    });
-  }
-});
-
 // node_modules/@smithy/core/dist-es/submodules/retry/index.js
-var retry_exports = {};
-__export(retry_exports, {
-  AdaptiveRetryStrategy: () => AdaptiveRetryStrategy,
-  CONFIG_MAX_ATTEMPTS: () => CONFIG_MAX_ATTEMPTS,
-  CONFIG_RETRY_MODE: () => CONFIG_RETRY_MODE,
-  ConfiguredRetryStrategy: () => ConfiguredRetryStrategy,
-  DEFAULT_MAX_ATTEMPTS: () => DEFAULT_MAX_ATTEMPTS,
-  DEFAULT_RETRY_DELAY_BASE: () => DEFAULT_RETRY_DELAY_BASE,
-  DEFAULT_RETRY_MODE: () => DEFAULT_RETRY_MODE,
-  DefaultRateLimiter: () => DefaultRateLimiter,
-  DeprecatedAdaptiveRetryStrategy: () => AdaptiveRetryStrategy2,
-  DeprecatedStandardRetryStrategy: () => StandardRetryStrategy2,
-  ENV_MAX_ATTEMPTS: () => ENV_MAX_ATTEMPTS,
-  ENV_RETRY_MODE: () => ENV_RETRY_MODE,
-  INITIAL_RETRY_TOKENS: () => INITIAL_RETRY_TOKENS,
-  INVOCATION_ID_HEADER: () => INVOCATION_ID_HEADER,
-  MAXIMUM_RETRY_DELAY: () => MAXIMUM_RETRY_DELAY,
-  NODE_MAX_ATTEMPT_CONFIG_OPTIONS: () => NODE_MAX_ATTEMPT_CONFIG_OPTIONS,
-  NODE_RETRY_MODE_CONFIG_OPTIONS: () => NODE_RETRY_MODE_CONFIG_OPTIONS,
-  NO_RETRY_INCREMENT: () => NO_RETRY_INCREMENT,
-  REQUEST_HEADER: () => REQUEST_HEADER,
-  RETRY_COST: () => RETRY_COST,
-  RETRY_MODES: () => RETRY_MODES,
-  Retry: () => Retry,
-  StandardRetryStrategy: () => StandardRetryStrategy,
-  THROTTLING_RETRY_DELAY_BASE: () => THROTTLING_RETRY_DELAY_BASE,
-  TIMEOUT_RETRY_COST: () => TIMEOUT_RETRY_COST,
-  defaultDelayDecider: () => defaultDelayDecider,
-  defaultRetryDecider: () => defaultRetryDecider,
-  getOmitRetryHeadersPlugin: () => getOmitRetryHeadersPlugin,
-  getRetryAfterHint: () => getRetryAfterHint,
-  getRetryPlugin: () => getRetryPlugin,
-  isBrowserNetworkError: () => isBrowserNetworkError,
-  isClockSkewCorrectedError: () => isClockSkewCorrectedError,
-  isClockSkewError: () => isClockSkewError,
-  isNodeJsHttp2TransientError: () => isNodeJsHttp2TransientError,
-  isRetryableByTrait: () => isRetryableByTrait,
-  isServerError: () => isServerError,
-  isThrottlingError: () => isThrottlingError,
-  isTransientError: () => isTransientError,
-  omitRetryHeadersMiddleware: () => omitRetryHeadersMiddleware,
-  omitRetryHeadersMiddlewareOptions: () => omitRetryHeadersMiddlewareOptions,
-  resolveRetryConfig: () => resolveRetryConfig,
-  retryMiddleware: () => retryMiddleware,
-  retryMiddlewareOptions: () => retryMiddlewareOptions
-});
 var retryMiddleware, getRetryPlugin;
 var init_retry2 = __esm({
   "node_modules/@smithy/core/dist-es/submodules/retry/index.js"() {
     init_isStreamingPayload();
     init_retryMiddleware();
-    init_service_error_classification();
-    init_AdaptiveRetryStrategy();
-    init_ConfiguredRetryStrategy();
-    init_DefaultRateLimiter();
-    init_StandardRetryStrategy();
     init_config3();
-    init_constants5();
-    init_retries_2026_config();
-    init_AdaptiveRetryStrategy2();
-    init_StandardRetryStrategy2();
-    init_delayDecider();
-    init_retryDecider();
     init_configurations2();
-    init_omitRetryHeadersMiddleware();
-    init_retryMiddleware();
-    init_parseRetryAfterHeader();
     retryMiddleware = bindRetryMiddleware(isStreamingPayload);
     getRetryPlugin = bindGetRetryPlugin(isStreamingPayload);
   }
@@ -14467,8 +10784,8 @@ var init_retry2 = __esm({
 
 // node_modules/@aws-sdk/core/dist-es/submodules/client/middleware-user-agent/check-features.js
 async function checkFeatures(context, config, args) {
-  const request = args.request;
-  if (request?.headers?.["smithy-protocol"] === "rpc-v2-cbor") {
+  const request3 = args.request;
+  if (request3?.headers?.["smithy-protocol"] === "rpc-v2-cbor") {
     setFeature(context, "PROTOCOL_RPC_V2_CBOR", "M");
   }
   if (typeof config.retryStrategy === "function") {
@@ -14523,7 +10840,7 @@ var init_check_features = __esm({
 
 // node_modules/@aws-sdk/core/dist-es/submodules/client/middleware-user-agent/constants.js
 var USER_AGENT, X_AMZ_USER_AGENT, SPACE, UA_NAME_SEPARATOR, UA_NAME_ESCAPE_REGEX, UA_VALUE_ESCAPE_REGEX, UA_ESCAPE_CHAR;
-var init_constants6 = __esm({
+var init_constants5 = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/client/middleware-user-agent/constants.js"() {
     USER_AGENT = "user-agent";
     X_AMZ_USER_AGENT = "x-amz-user-agent";
@@ -14566,14 +10883,14 @@ var init_user_agent_middleware = __esm({
     init_protocols();
     init_partition();
     init_check_features();
-    init_constants6();
+    init_constants5();
     init_encode_features();
     userAgentMiddleware = (options) => (next, context) => async (args) => {
-      const { request } = args;
-      if (!HttpRequest.isInstance(request)) {
+      const { request: request3 } = args;
+      if (!HttpRequest.isInstance(request3)) {
         return next(args);
       }
-      const { headers } = request;
+      const { headers } = request3;
       const userAgent = context?.userAgent?.map(escapeUserAgent) || [];
       const defaultUserAgent2 = (await options.defaultUserAgentProvider()).map(escapeUserAgent);
       await checkFeatures(context, options, args);
@@ -14600,7 +10917,7 @@ var init_user_agent_middleware = __esm({
       }
       return next({
         ...args,
-        request
+        request: request3
       });
     };
     escapeUserAgent = (userAgentPair) => {
@@ -14682,12 +10999,11 @@ var init_is_crt_available = __esm({
 // node_modules/@aws-sdk/core/dist-es/submodules/client/util-user-agent-node/defaultUserAgent.js
 import { platform, release } from "node:os";
 import { env } from "node:process";
-var createDefaultUserAgentProvider, defaultUserAgent;
+var createDefaultUserAgentProvider;
 var init_defaultUserAgent = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/client/util-user-agent-node/defaultUserAgent.js"() {
     init_getRuntimeUserAgentPair();
     init_is_crt_available();
-    init_crt_availability();
     createDefaultUserAgentProvider = ({ serviceId, clientVersion }) => {
       const runtimeUserAgentPair = getRuntimeUserAgentPair();
       return async (config) => {
@@ -14713,7 +11029,6 @@ var init_defaultUserAgent = __esm({
         return resolvedUserAgent;
       };
     };
-    defaultUserAgent = createDefaultUserAgentProvider;
   }
 });
 
@@ -14729,2164 +11044,6 @@ var init_nodeAppIdConfigOptions = __esm({
       environmentVariableSelector: (env2) => env2[UA_APP_ID_ENV_NAME],
       configFileSelector: (profile) => profile[UA_APP_ID_INI_NAME] ?? profile[UA_APP_ID_INI_NAME_DEPRECATED],
       default: DEFAULT_UA_APP_ID
-    };
-  }
-});
-
-// node_modules/bowser/bowser.mjs
-var bowser_exports = {};
-__export(bowser_exports, {
-  BROWSER_MAP: () => BROWSER_MAP,
-  ENGINE_MAP: () => ENGINE_MAP,
-  OS_MAP: () => OS_MAP,
-  PLATFORMS_MAP: () => PLATFORMS_MAP,
-  default: () => Bowser,
-  getParser: () => getParser,
-  parse: () => parse
-});
-function _defineProperties(e5, r5) {
-  for (var t = 0; t < r5.length; t++) {
-    var o3 = r5[t];
-    o3.enumerable = o3.enumerable || false, o3.configurable = true, "value" in o3 && (o3.writable = true), Object.defineProperty(e5, _toPropertyKey(o3.key), o3);
-  }
-}
-function _createClass(e5, r5, t) {
-  return r5 && _defineProperties(e5.prototype, r5), t && _defineProperties(e5, t), Object.defineProperty(e5, "prototype", {
-    writable: false
-  }), e5;
-}
-function _toPropertyKey(t) {
-  var i5 = _toPrimitive(t, "string");
-  return "symbol" == typeof i5 ? i5 : i5 + "";
-}
-function _toPrimitive(t, r5) {
-  if ("object" != typeof t || !t) return t;
-  var e5 = t[Symbol.toPrimitive];
-  if (void 0 !== e5) {
-    var i5 = e5.call(t, r5 || "default");
-    if ("object" != typeof i5) return i5;
-    throw new TypeError("@@toPrimitive must return a primitive value.");
-  }
-  return ("string" === r5 ? String : Number)(t);
-}
-var BROWSER_ALIASES_MAP, BROWSER_MAP, PLATFORMS_MAP, OS_MAP, ENGINE_MAP, Utils, commonVersionIdentifier, browsersList, parser_os_default, parser_platforms_default, parser_engines_default, Parser, Bowser, parse, getParser;
-var init_bowser = __esm({
-  "node_modules/bowser/bowser.mjs"() {
-    BROWSER_ALIASES_MAP = {
-      AmazonBot: "amazonbot",
-      "Amazon Silk": "amazon_silk",
-      "Android Browser": "android",
-      BaiduSpider: "baiduspider",
-      Bada: "bada",
-      BingCrawler: "bingcrawler",
-      Brave: "brave",
-      BlackBerry: "blackberry",
-      "ChatGPT-User": "chatgpt_user",
-      Chrome: "chrome",
-      ClaudeBot: "claudebot",
-      Chromium: "chromium",
-      Diffbot: "diffbot",
-      DuckDuckBot: "duckduckbot",
-      DuckDuckGo: "duckduckgo",
-      Electron: "electron",
-      Epiphany: "epiphany",
-      FacebookExternalHit: "facebookexternalhit",
-      Firefox: "firefox",
-      Focus: "focus",
-      Generic: "generic",
-      "Google Search": "google_search",
-      Googlebot: "googlebot",
-      GPTBot: "gptbot",
-      "HeyTap Browser": "heytap",
-      "Internet Explorer": "ie",
-      InternetArchiveCrawler: "internetarchivecrawler",
-      "K-Meleon": "k_meleon",
-      Ladybird: "ladybird",
-      LibreWolf: "librewolf",
-      Linespider: "linespider",
-      Maxthon: "maxthon",
-      "Meta-ExternalAds": "meta_externalads",
-      "Meta-ExternalAgent": "meta_externalagent",
-      "Meta-ExternalFetcher": "meta_externalfetcher",
-      "Meta-WebIndexer": "meta_webindexer",
-      "Microsoft Edge": "edge",
-      "MZ Browser": "mz",
-      "NAVER Whale Browser": "naver",
-      "OAI-SearchBot": "oai_searchbot",
-      Omgilibot: "omgilibot",
-      Opera: "opera",
-      "Opera Coast": "opera_coast",
-      "Pale Moon": "pale_moon",
-      PerplexityBot: "perplexitybot",
-      "Perplexity-User": "perplexity_user",
-      PhantomJS: "phantomjs",
-      PingdomBot: "pingdombot",
-      Puffin: "puffin",
-      QQ: "qq",
-      QQLite: "qqlite",
-      QupZilla: "qupzilla",
-      Roku: "roku",
-      Safari: "safari",
-      Sailfish: "sailfish",
-      "Samsung Internet for Android": "samsung_internet",
-      SlackBot: "slackbot",
-      SeaMonkey: "seamonkey",
-      Sleipnir: "sleipnir",
-      "Sogou Browser": "sogou",
-      Swing: "swing",
-      Tizen: "tizen",
-      "UC Browser": "uc",
-      "Vivo Browser": "vivo",
-      Vivaldi: "vivaldi",
-      "WebOS Browser": "webos",
-      WeChat: "wechat",
-      YahooSlurp: "yahooslurp",
-      "Yandex Browser": "yandex",
-      YandexBot: "yandexbot",
-      YouBot: "youbot"
-    };
-    BROWSER_MAP = {
-      amazonbot: "AmazonBot",
-      amazon_silk: "Amazon Silk",
-      android: "Android Browser",
-      baiduspider: "BaiduSpider",
-      bada: "Bada",
-      bingcrawler: "BingCrawler",
-      blackberry: "BlackBerry",
-      brave: "Brave",
-      chatgpt_user: "ChatGPT-User",
-      chrome: "Chrome",
-      claudebot: "ClaudeBot",
-      chromium: "Chromium",
-      diffbot: "Diffbot",
-      duckduckbot: "DuckDuckBot",
-      duckduckgo: "DuckDuckGo",
-      edge: "Microsoft Edge",
-      electron: "Electron",
-      epiphany: "Epiphany",
-      facebookexternalhit: "FacebookExternalHit",
-      firefox: "Firefox",
-      focus: "Focus",
-      generic: "Generic",
-      google_search: "Google Search",
-      googlebot: "Googlebot",
-      gptbot: "GPTBot",
-      heytap: "HeyTap Browser",
-      ie: "Internet Explorer",
-      internetarchivecrawler: "InternetArchiveCrawler",
-      k_meleon: "K-Meleon",
-      ladybird: "Ladybird",
-      librewolf: "LibreWolf",
-      linespider: "Linespider",
-      maxthon: "Maxthon",
-      meta_externalads: "Meta-ExternalAds",
-      meta_externalagent: "Meta-ExternalAgent",
-      meta_externalfetcher: "Meta-ExternalFetcher",
-      meta_webindexer: "Meta-WebIndexer",
-      mz: "MZ Browser",
-      naver: "NAVER Whale Browser",
-      oai_searchbot: "OAI-SearchBot",
-      omgilibot: "Omgilibot",
-      opera: "Opera",
-      opera_coast: "Opera Coast",
-      pale_moon: "Pale Moon",
-      perplexitybot: "PerplexityBot",
-      perplexity_user: "Perplexity-User",
-      phantomjs: "PhantomJS",
-      pingdombot: "PingdomBot",
-      puffin: "Puffin",
-      qq: "QQ Browser",
-      qqlite: "QQ Browser Lite",
-      qupzilla: "QupZilla",
-      roku: "Roku",
-      safari: "Safari",
-      sailfish: "Sailfish",
-      samsung_internet: "Samsung Internet for Android",
-      seamonkey: "SeaMonkey",
-      slackbot: "SlackBot",
-      sleipnir: "Sleipnir",
-      sogou: "Sogou Browser",
-      swing: "Swing",
-      tizen: "Tizen",
-      uc: "UC Browser",
-      vivo: "Vivo Browser",
-      vivaldi: "Vivaldi",
-      webos: "WebOS Browser",
-      wechat: "WeChat",
-      yahooslurp: "YahooSlurp",
-      yandex: "Yandex Browser",
-      yandexbot: "YandexBot",
-      youbot: "YouBot"
-    };
-    PLATFORMS_MAP = {
-      bot: "bot",
-      desktop: "desktop",
-      mobile: "mobile",
-      tablet: "tablet",
-      tv: "tv"
-    };
-    OS_MAP = {
-      Android: "Android",
-      Bada: "Bada",
-      BlackBerry: "BlackBerry",
-      ChromeOS: "Chrome OS",
-      HarmonyOS: "HarmonyOS",
-      iOS: "iOS",
-      Linux: "Linux",
-      MacOS: "macOS",
-      PlayStation4: "PlayStation 4",
-      Roku: "Roku",
-      Tizen: "Tizen",
-      WebOS: "WebOS",
-      Windows: "Windows",
-      WindowsPhone: "Windows Phone"
-    };
-    ENGINE_MAP = {
-      Blink: "Blink",
-      EdgeHTML: "EdgeHTML",
-      Gecko: "Gecko",
-      LibWeb: "LibWeb",
-      Presto: "Presto",
-      Trident: "Trident",
-      WebKit: "WebKit"
-    };
-    Utils = /* @__PURE__ */ (function() {
-      function Utils2() {
-      }
-      Utils2.getFirstMatch = function getFirstMatch(regexp, ua) {
-        var match = ua.match(regexp);
-        return match && match.length > 0 && match[1] || "";
-      };
-      Utils2.getSecondMatch = function getSecondMatch(regexp, ua) {
-        var match = ua.match(regexp);
-        return match && match.length > 1 && match[2] || "";
-      };
-      Utils2.matchAndReturnConst = function matchAndReturnConst(regexp, ua, _const) {
-        if (regexp.test(ua)) return _const;
-      };
-      Utils2.isFirefoxOnIpad = function isFirefoxOnIpad(ua) {
-        var macIndex = ua.indexOf("Macintosh");
-        if (macIndex === -1) return false;
-        var fxiosIndex = ua.indexOf(" FxiOS", macIndex + 9);
-        return fxiosIndex !== -1 && ua.indexOf("/", fxiosIndex + 6) !== -1;
-      };
-      Utils2.getWindowsVersionName = function getWindowsVersionName(version) {
-        switch (version) {
-          case "NT":
-            return "NT";
-          case "XP":
-            return "XP";
-          case "NT 5.0":
-            return "2000";
-          case "NT 5.1":
-            return "XP";
-          case "NT 5.2":
-            return "2003";
-          case "NT 6.0":
-            return "Vista";
-          case "NT 6.1":
-            return "7";
-          case "NT 6.2":
-            return "8";
-          case "NT 6.3":
-            return "8.1";
-          case "NT 10.0":
-            return "10";
-          default:
-            return;
-        }
-      };
-      Utils2.getMacOSVersionName = function getMacOSVersionName(version) {
-        var v = version.split(".").splice(0, 2).map(function(s2) {
-          return parseInt(s2, 10) || 0;
-        });
-        v.push(0);
-        var major = v[0];
-        var minor = v[1];
-        if (major === 10) switch (minor) {
-          case 5:
-            return "Leopard";
-          case 6:
-            return "Snow Leopard";
-          case 7:
-            return "Lion";
-          case 8:
-            return "Mountain Lion";
-          case 9:
-            return "Mavericks";
-          case 10:
-            return "Yosemite";
-          case 11:
-            return "El Capitan";
-          case 12:
-            return "Sierra";
-          case 13:
-            return "High Sierra";
-          case 14:
-            return "Mojave";
-          case 15:
-            return "Catalina";
-          default:
-            return;
-        }
-        switch (major) {
-          case 11:
-            return "Big Sur";
-          case 12:
-            return "Monterey";
-          case 13:
-            return "Ventura";
-          case 14:
-            return "Sonoma";
-          case 15:
-            return "Sequoia";
-          default:
-            return;
-        }
-      };
-      Utils2.getAndroidVersionName = function getAndroidVersionName(version) {
-        var v = version.split(".").splice(0, 2).map(function(s2) {
-          return parseInt(s2, 10) || 0;
-        });
-        v.push(0);
-        if (v[0] === 1 && v[1] < 5) return void 0;
-        if (v[0] === 1 && v[1] < 6) return "Cupcake";
-        if (v[0] === 1 && v[1] >= 6) return "Donut";
-        if (v[0] === 2 && v[1] < 2) return "Eclair";
-        if (v[0] === 2 && v[1] === 2) return "Froyo";
-        if (v[0] === 2 && v[1] > 2) return "Gingerbread";
-        if (v[0] === 3) return "Honeycomb";
-        if (v[0] === 4 && v[1] < 1) return "Ice Cream Sandwich";
-        if (v[0] === 4 && v[1] < 4) return "Jelly Bean";
-        if (v[0] === 4 && v[1] >= 4) return "KitKat";
-        if (v[0] === 5) return "Lollipop";
-        if (v[0] === 6) return "Marshmallow";
-        if (v[0] === 7) return "Nougat";
-        if (v[0] === 8) return "Oreo";
-        if (v[0] === 9) return "Pie";
-      };
-      Utils2.getVersionPrecision = function getVersionPrecision(version) {
-        return version.split(".").length;
-      };
-      Utils2.compareVersions = function compareVersions(versionA, versionB, isLoose) {
-        if (isLoose === void 0) isLoose = false;
-        var versionAPrecision = Utils2.getVersionPrecision(versionA);
-        var versionBPrecision = Utils2.getVersionPrecision(versionB);
-        var precision = Math.max(versionAPrecision, versionBPrecision);
-        var lastPrecision = 0;
-        var chunks = Utils2.map([versionA, versionB], function(version) {
-          var delta = precision - Utils2.getVersionPrecision(version);
-          var _version = version + new Array(delta + 1).join(".0");
-          return Utils2.map(_version.split("."), function(chunk) {
-            return new Array(20 - chunk.length).join("0") + chunk;
-          }).reverse();
-        });
-        if (isLoose) lastPrecision = precision - Math.min(versionAPrecision, versionBPrecision);
-        precision -= 1;
-        while (precision >= lastPrecision) {
-          if (chunks[0][precision] > chunks[1][precision]) return 1;
-          if (chunks[0][precision] === chunks[1][precision]) {
-            if (precision === lastPrecision) return 0;
-            precision -= 1;
-          } else if (chunks[0][precision] < chunks[1][precision]) return -1;
-        }
-      };
-      Utils2.map = function map3(arr, iterator) {
-        var result = [];
-        var i5;
-        if (Array.prototype.map) return Array.prototype.map.call(arr, iterator);
-        for (i5 = 0; i5 < arr.length; i5 += 1) result.push(iterator(arr[i5]));
-        return result;
-      };
-      Utils2.find = function find(arr, predicate) {
-        var i5;
-        var l3;
-        if (Array.prototype.find) return Array.prototype.find.call(arr, predicate);
-        for (i5 = 0, l3 = arr.length; i5 < l3; i5 += 1) {
-          var value = arr[i5];
-          if (predicate(value, i5)) return value;
-        }
-      };
-      Utils2.assign = function assign(obj) {
-        var result = obj;
-        var i5;
-        var l3;
-        for (var _len = arguments.length, assigners = new Array(_len > 1 ? _len - 1 : 0), _key = 1; _key < _len; _key++) assigners[_key - 1] = arguments[_key];
-        if (Object.assign) return Object.assign.apply(Object, [obj].concat(assigners));
-        var _loop = function _loop2() {
-          var assigner = assigners[i5];
-          if (typeof assigner === "object" && assigner !== null) Object.keys(assigner).forEach(function(key) {
-            result[key] = assigner[key];
-          });
-        };
-        for (i5 = 0, l3 = assigners.length; i5 < l3; i5 += 1) _loop();
-        return obj;
-      };
-      Utils2.getBrowserAlias = function getBrowserAlias(browserName) {
-        return BROWSER_ALIASES_MAP[browserName];
-      };
-      Utils2.getBrowserTypeByAlias = function getBrowserTypeByAlias(browserAlias) {
-        return BROWSER_MAP[browserAlias] || "";
-      };
-      return Utils2;
-    })();
-    commonVersionIdentifier = /version\/(\d+(\.?_?\d+)+)/i;
-    browsersList = [{
-      test: [/gptbot/i],
-      describe: function describe(ua) {
-        var browser = {
-          name: "GPTBot"
-        };
-        var version = Utils.getFirstMatch(/gptbot\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/chatgpt-user/i],
-      describe: function describe2(ua) {
-        var browser = {
-          name: "ChatGPT-User"
-        };
-        var version = Utils.getFirstMatch(/chatgpt-user\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/oai-searchbot/i],
-      describe: function describe3(ua) {
-        var browser = {
-          name: "OAI-SearchBot"
-        };
-        var version = Utils.getFirstMatch(/oai-searchbot\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/claudebot/i, /claude-web/i, /claude-user/i, /claude-searchbot/i],
-      describe: function describe4(ua) {
-        var browser = {
-          name: "ClaudeBot"
-        };
-        var version = Utils.getFirstMatch(/(?:claudebot|claude-web|claude-user|claude-searchbot)\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/omgilibot/i, /webzio-extended/i],
-      describe: function describe5(ua) {
-        var browser = {
-          name: "Omgilibot"
-        };
-        var version = Utils.getFirstMatch(/(?:omgilibot|webzio-extended)\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/diffbot/i],
-      describe: function describe6(ua) {
-        var browser = {
-          name: "Diffbot"
-        };
-        var version = Utils.getFirstMatch(/diffbot\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/perplexitybot/i],
-      describe: function describe7(ua) {
-        var browser = {
-          name: "PerplexityBot"
-        };
-        var version = Utils.getFirstMatch(/perplexitybot\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/perplexity-user/i],
-      describe: function describe8(ua) {
-        var browser = {
-          name: "Perplexity-User"
-        };
-        var version = Utils.getFirstMatch(/perplexity-user\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/youbot/i],
-      describe: function describe9(ua) {
-        var browser = {
-          name: "YouBot"
-        };
-        var version = Utils.getFirstMatch(/youbot\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/meta-webindexer/i],
-      describe: function describe10(ua) {
-        var browser = {
-          name: "Meta-WebIndexer"
-        };
-        var version = Utils.getFirstMatch(/meta-webindexer\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/meta-externalads/i],
-      describe: function describe11(ua) {
-        var browser = {
-          name: "Meta-ExternalAds"
-        };
-        var version = Utils.getFirstMatch(/meta-externalads\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/meta-externalagent/i],
-      describe: function describe12(ua) {
-        var browser = {
-          name: "Meta-ExternalAgent"
-        };
-        var version = Utils.getFirstMatch(/meta-externalagent\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/meta-externalfetcher/i],
-      describe: function describe13(ua) {
-        var browser = {
-          name: "Meta-ExternalFetcher"
-        };
-        var version = Utils.getFirstMatch(/meta-externalfetcher\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/googlebot/i],
-      describe: function describe14(ua) {
-        var browser = {
-          name: "Googlebot"
-        };
-        var version = Utils.getFirstMatch(/googlebot\/(\d+(\.\d+))/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/linespider/i],
-      describe: function describe15(ua) {
-        var browser = {
-          name: "Linespider"
-        };
-        var version = Utils.getFirstMatch(/(?:linespider)(?:-[-\w]{1,64})?[\s/](\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/amazonbot/i],
-      describe: function describe16(ua) {
-        var browser = {
-          name: "AmazonBot"
-        };
-        var version = Utils.getFirstMatch(/amazonbot\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/bingbot/i],
-      describe: function describe17(ua) {
-        var browser = {
-          name: "BingCrawler"
-        };
-        var version = Utils.getFirstMatch(/bingbot\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/baiduspider/i],
-      describe: function describe18(ua) {
-        var browser = {
-          name: "BaiduSpider"
-        };
-        var version = Utils.getFirstMatch(/baiduspider\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/duckduckbot/i],
-      describe: function describe19(ua) {
-        var browser = {
-          name: "DuckDuckBot"
-        };
-        var version = Utils.getFirstMatch(/duckduckbot\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/ia_archiver/i],
-      describe: function describe20(ua) {
-        var browser = {
-          name: "InternetArchiveCrawler"
-        };
-        var version = Utils.getFirstMatch(/ia_archiver\/(\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/facebookexternalhit/i, /facebookcatalog/i],
-      describe: function describe21() {
-        return {
-          name: "FacebookExternalHit"
-        };
-      }
-    }, {
-      test: [/slackbot/i, /slack-imgProxy/i],
-      describe: function describe22(ua) {
-        var browser = {
-          name: "SlackBot"
-        };
-        var version = Utils.getFirstMatch(/(?:slackbot|slack-imgproxy)(?:-[-\w]{1,64})?[\s/](\d+(\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/yahoo!?[\s/]*slurp/i],
-      describe: function describe23() {
-        return {
-          name: "YahooSlurp"
-        };
-      }
-    }, {
-      test: [/yandexbot/i, /yandexmobilebot/i],
-      describe: function describe24() {
-        return {
-          name: "YandexBot"
-        };
-      }
-    }, {
-      test: [/pingdom/i],
-      describe: function describe25() {
-        return {
-          name: "PingdomBot"
-        };
-      }
-    }, {
-      test: [/opera/i],
-      describe: function describe26(ua) {
-        var browser = {
-          name: "Opera"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/(?:opera)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/opr\/|opios/i],
-      describe: function describe27(ua) {
-        var browser = {
-          name: "Opera"
-        };
-        var version = Utils.getFirstMatch(/(?:opr|opios)[\s/](\S+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/SamsungBrowser/i],
-      describe: function describe28(ua) {
-        var browser = {
-          name: "Samsung Internet for Android"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/(?:SamsungBrowser)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/Whale/i],
-      describe: function describe29(ua) {
-        var browser = {
-          name: "NAVER Whale Browser"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/(?:whale)[\s/](\d+(?:\.\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/PaleMoon/i],
-      describe: function describe30(ua) {
-        var browser = {
-          name: "Pale Moon"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/(?:PaleMoon)[\s/](\d+(?:\.\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/HeyTapBrowser/i],
-      describe: function describe31(ua) {
-        var browser = {
-          name: "HeyTap Browser"
-        };
-        var version = Utils.getFirstMatch(/(?:HeyTapBrowser)[\s/](\d+(?:\.\d+)*)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/VivoBrowser/i],
-      describe: function describe32(ua) {
-        var browser = {
-          name: "Vivo Browser"
-        };
-        var version = Utils.getFirstMatch(/(?:VivoBrowser)[\s/](\d+(?:\.\d+)*)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/MZBrowser/i],
-      describe: function describe33(ua) {
-        var browser = {
-          name: "MZ Browser"
-        };
-        var version = Utils.getFirstMatch(/(?:MZBrowser)[\s/](\d+(?:\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/focus/i],
-      describe: function describe34(ua) {
-        var browser = {
-          name: "Focus"
-        };
-        var version = Utils.getFirstMatch(/(?:focus)[\s/](\d+(?:\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/swing/i],
-      describe: function describe35(ua) {
-        var browser = {
-          name: "Swing"
-        };
-        var version = Utils.getFirstMatch(/(?:swing)[\s/](\d+(?:\.\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/coast/i],
-      describe: function describe36(ua) {
-        var browser = {
-          name: "Opera Coast"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/(?:coast)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/opt\/\d+(?:.?_?\d+)+/i],
-      describe: function describe37(ua) {
-        var browser = {
-          name: "Opera Touch"
-        };
-        var version = Utils.getFirstMatch(/(?:opt)[\s/](\d+(\.?_?\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/yabrowser/i],
-      describe: function describe38(ua) {
-        var browser = {
-          name: "Yandex Browser"
-        };
-        var version = Utils.getFirstMatch(/(?:yabrowser)[\s/](\d+(\.?_?\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/ucbrowser/i],
-      describe: function describe39(ua) {
-        var browser = {
-          name: "UC Browser"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/(?:ucbrowser)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/Maxthon|mxios/i],
-      describe: function describe40(ua) {
-        var browser = {
-          name: "Maxthon"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/(?:Maxthon|mxios)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/epiphany/i],
-      describe: function describe41(ua) {
-        var browser = {
-          name: "Epiphany"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/(?:epiphany)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/puffin/i],
-      describe: function describe42(ua) {
-        var browser = {
-          name: "Puffin"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/(?:puffin)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/sleipnir/i],
-      describe: function describe43(ua) {
-        var browser = {
-          name: "Sleipnir"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/(?:sleipnir)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/k-meleon/i],
-      describe: function describe44(ua) {
-        var browser = {
-          name: "K-Meleon"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/(?:k-meleon)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/micromessenger/i],
-      describe: function describe45(ua) {
-        var browser = {
-          name: "WeChat"
-        };
-        var version = Utils.getFirstMatch(/(?:micromessenger)[\s/](\d+(\.?_?\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/qqbrowser/i],
-      describe: function describe46(ua) {
-        var browser = {
-          name: /qqbrowserlite/i.test(ua) ? "QQ Browser Lite" : "QQ Browser"
-        };
-        var version = Utils.getFirstMatch(/(?:qqbrowserlite|qqbrowser)[/](\d+(\.?_?\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/msie|trident/i],
-      describe: function describe47(ua) {
-        var browser = {
-          name: "Internet Explorer"
-        };
-        var version = Utils.getFirstMatch(/(?:msie |rv:)(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/\sedg\//i],
-      describe: function describe48(ua) {
-        var browser = {
-          name: "Microsoft Edge"
-        };
-        var version = Utils.getFirstMatch(/\sedg\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/edg([ea]|ios)\//i],
-      describe: function describe49(ua) {
-        var browser = {
-          name: "Microsoft Edge"
-        };
-        var version = Utils.getSecondMatch(/edg([ea]|ios)\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: function test(parser) {
-        if (parser.hasBrand("Vivaldi")) return true;
-        return parser.test(/vivaldi/i);
-      },
-      describe: function describe50(ua, parser) {
-        var browser = {
-          name: "Vivaldi"
-        };
-        if (parser) {
-          var hintsVersion = parser.getBrandVersion("Vivaldi");
-          if (hintsVersion) {
-            browser.version = hintsVersion;
-            return browser;
-          }
-        }
-        var version = Utils.getFirstMatch(/vivaldi\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/seamonkey/i],
-      describe: function describe51(ua) {
-        var browser = {
-          name: "SeaMonkey"
-        };
-        var version = Utils.getFirstMatch(/seamonkey\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/sailfish/i],
-      describe: function describe52(ua) {
-        var browser = {
-          name: "Sailfish"
-        };
-        var version = Utils.getFirstMatch(/sailfish\s?browser\/(\d+(\.\d+)?)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/silk/i],
-      describe: function describe53(ua) {
-        var browser = {
-          name: "Amazon Silk"
-        };
-        var version = Utils.getFirstMatch(/silk\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/phantom/i],
-      describe: function describe54(ua) {
-        var browser = {
-          name: "PhantomJS"
-        };
-        var version = Utils.getFirstMatch(/phantomjs\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/slimerjs/i],
-      describe: function describe55(ua) {
-        var browser = {
-          name: "SlimerJS"
-        };
-        var version = Utils.getFirstMatch(/slimerjs\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/blackberry|\bbb\d+/i, /rim\stablet/i],
-      describe: function describe56(ua) {
-        var browser = {
-          name: "BlackBerry"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/blackberry[\d]+\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/(web|hpw)[o0]s/i],
-      describe: function describe57(ua) {
-        var browser = {
-          name: "WebOS Browser"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua) || Utils.getFirstMatch(/w(?:eb)?[o0]sbrowser\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/bada/i],
-      describe: function describe58(ua) {
-        var browser = {
-          name: "Bada"
-        };
-        var version = Utils.getFirstMatch(/dolfin\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/tizen/i],
-      describe: function describe59(ua) {
-        var browser = {
-          name: "Tizen"
-        };
-        var version = Utils.getFirstMatch(/(?:tizen\s?)?browser\/(\d+(\.?_?\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/qupzilla/i],
-      describe: function describe60(ua) {
-        var browser = {
-          name: "QupZilla"
-        };
-        var version = Utils.getFirstMatch(/(?:qupzilla)[\s/](\d+(\.?_?\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/librewolf/i],
-      describe: function describe61(ua) {
-        var browser = {
-          name: "LibreWolf"
-        };
-        var version = Utils.getFirstMatch(/(?:librewolf)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/firefox|iceweasel|fxios/i],
-      describe: function describe62(ua) {
-        var browser = {
-          name: "Firefox"
-        };
-        var version = Utils.getFirstMatch(/(?:firefox|iceweasel|fxios)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/electron/i],
-      describe: function describe63(ua) {
-        var browser = {
-          name: "Electron"
-        };
-        var version = Utils.getFirstMatch(/(?:electron)\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/sogoumobilebrowser/i, /metasr/i, /se 2\.[x]/i],
-      describe: function describe64(ua) {
-        var browser = {
-          name: "Sogou Browser"
-        };
-        var sogouMobileVersion = Utils.getFirstMatch(/(?:sogoumobilebrowser)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        var chromiumVersion = Utils.getFirstMatch(/(?:chrome|crios|crmo)\/(\d+(\.?_?\d+)+)/i, ua);
-        var seVersion = Utils.getFirstMatch(/se ([\d.]+)x/i, ua);
-        var version = sogouMobileVersion || chromiumVersion || seVersion;
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/MiuiBrowser/i],
-      describe: function describe65(ua) {
-        var browser = {
-          name: "Miui"
-        };
-        var version = Utils.getFirstMatch(/(?:MiuiBrowser)[\s/](\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: function test2(parser) {
-        if (parser.hasBrand("DuckDuckGo")) return true;
-        return parser.test(/\sDdg\/[\d.]+$/i);
-      },
-      describe: function describe66(ua, parser) {
-        var browser = {
-          name: "DuckDuckGo"
-        };
-        if (parser) {
-          var hintsVersion = parser.getBrandVersion("DuckDuckGo");
-          if (hintsVersion) {
-            browser.version = hintsVersion;
-            return browser;
-          }
-        }
-        var uaVersion = Utils.getFirstMatch(/\sDdg\/([\d.]+)$/i, ua);
-        if (uaVersion) browser.version = uaVersion;
-        return browser;
-      }
-    }, {
-      test: function test3(parser) {
-        return parser.hasBrand("Brave");
-      },
-      describe: function describe67(ua, parser) {
-        var browser = {
-          name: "Brave"
-        };
-        if (parser) {
-          var hintsVersion = parser.getBrandVersion("Brave");
-          if (hintsVersion) {
-            browser.version = hintsVersion;
-            return browser;
-          }
-        }
-        return browser;
-      }
-    }, {
-      test: [/chromium/i],
-      describe: function describe68(ua) {
-        var browser = {
-          name: "Chromium"
-        };
-        var version = Utils.getFirstMatch(/(?:chromium)[\s/](\d+(\.?_?\d+)+)/i, ua) || Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/ladybird/i],
-      describe: function describe69(ua) {
-        var browser = {
-          name: "Ladybird"
-        };
-        var version = Utils.getFirstMatch(/ladybird\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/chrome|crios|crmo/i],
-      describe: function describe70(ua) {
-        var browser = {
-          name: "Chrome"
-        };
-        var version = Utils.getFirstMatch(/(?:chrome|crios|crmo)\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/GSA/i],
-      describe: function describe71(ua) {
-        var browser = {
-          name: "Google Search"
-        };
-        var version = Utils.getFirstMatch(/(?:GSA)\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: function test4(parser) {
-        var notLikeAndroid = !parser.test(/like android/i);
-        var butAndroid = parser.test(/android/i);
-        return notLikeAndroid && butAndroid;
-      },
-      describe: function describe72(ua) {
-        var browser = {
-          name: "Android Browser"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/playstation 4/i],
-      describe: function describe73(ua) {
-        var browser = {
-          name: "PlayStation 4"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/safari|applewebkit/i],
-      describe: function describe74(ua) {
-        var browser = {
-          name: "Safari"
-        };
-        var version = Utils.getFirstMatch(commonVersionIdentifier, ua);
-        if (version) browser.version = version;
-        return browser;
-      }
-    }, {
-      test: [/.*/i],
-      describe: function describe75(ua) {
-        var regexp = ua.search("\\(") !== -1 ? /^(.*)\/([^/]*)[ \t]\((.*)/ : /^(.*)\/([^/]*) /;
-        return {
-          name: Utils.getFirstMatch(regexp, ua),
-          version: Utils.getSecondMatch(regexp, ua)
-        };
-      }
-    }];
-    parser_os_default = [{
-      test: [/Roku\/DVP/],
-      describe: function describe76(ua) {
-        var version = Utils.getFirstMatch(/Roku\/DVP-(\d+\.\d+)/i, ua);
-        return {
-          name: OS_MAP.Roku,
-          version
-        };
-      }
-    }, {
-      test: [/windows phone/i],
-      describe: function describe77(ua) {
-        var version = Utils.getFirstMatch(/windows phone (?:os)?\s?(\d+(\.\d+)*)/i, ua);
-        return {
-          name: OS_MAP.WindowsPhone,
-          version
-        };
-      }
-    }, {
-      test: [/windows /i],
-      describe: function describe78(ua) {
-        var version = Utils.getFirstMatch(/Windows ((NT|XP)( \d\d?.\d)?)/i, ua);
-        var versionName = Utils.getWindowsVersionName(version);
-        return {
-          name: OS_MAP.Windows,
-          version,
-          versionName
-        };
-      }
-    }, {
-      test: function test5(parser) {
-        return Utils.isFirefoxOnIpad(parser.getUA());
-      },
-      describe: function describe79(ua) {
-        var result = {
-          name: OS_MAP.iOS
-        };
-        var version = Utils.getSecondMatch(/(Version\/)(\d[\d.]+)/, ua);
-        if (version) result.version = version;
-        return result;
-      }
-    }, {
-      test: [/macintosh/i],
-      describe: function describe80(ua) {
-        var version = Utils.getFirstMatch(/mac os x (\d+(\.?_?\d+)+)/i, ua).replace(/[_\s]/g, ".");
-        var versionName = Utils.getMacOSVersionName(version);
-        var os = {
-          name: OS_MAP.MacOS,
-          version
-        };
-        if (versionName) os.versionName = versionName;
-        return os;
-      }
-    }, {
-      test: [/(ipod|iphone|ipad)/i],
-      describe: function describe81(ua) {
-        var version = Utils.getFirstMatch(/os (\d+([_\s]\d+)*) like mac os x/i, ua).replace(/[_\s]/g, ".");
-        return {
-          name: OS_MAP.iOS,
-          version
-        };
-      }
-    }, {
-      test: [/OpenHarmony/i],
-      describe: function describe82(ua) {
-        var version = Utils.getFirstMatch(/OpenHarmony\s+(\d+(\.\d+)*)/i, ua);
-        return {
-          name: OS_MAP.HarmonyOS,
-          version
-        };
-      }
-    }, {
-      test: function test6(parser) {
-        var notLikeAndroid = !parser.test(/like android/i);
-        var butAndroid = parser.test(/android/i);
-        return notLikeAndroid && butAndroid;
-      },
-      describe: function describe83(ua) {
-        var version = Utils.getFirstMatch(/android[\s/-](\d+(\.\d+)*)/i, ua);
-        var versionName = Utils.getAndroidVersionName(version);
-        var os = {
-          name: OS_MAP.Android,
-          version
-        };
-        if (versionName) os.versionName = versionName;
-        return os;
-      }
-    }, {
-      test: [/(web|hpw)[o0]s/i],
-      describe: function describe84(ua) {
-        var version = Utils.getFirstMatch(/(?:web|hpw)[o0]s\/(\d+(\.\d+)*)/i, ua);
-        var os = {
-          name: OS_MAP.WebOS
-        };
-        if (version && version.length) os.version = version;
-        return os;
-      }
-    }, {
-      test: [/blackberry|\bbb\d+/i, /rim\stablet/i],
-      describe: function describe85(ua) {
-        var version = Utils.getFirstMatch(/rim\stablet\sos\s(\d+(\.\d+)*)/i, ua) || Utils.getFirstMatch(/blackberry\d+\/(\d+([_\s]\d+)*)/i, ua) || Utils.getFirstMatch(/\bbb(\d+)/i, ua);
-        return {
-          name: OS_MAP.BlackBerry,
-          version
-        };
-      }
-    }, {
-      test: [/bada/i],
-      describe: function describe86(ua) {
-        var version = Utils.getFirstMatch(/bada\/(\d+(\.\d+)*)/i, ua);
-        return {
-          name: OS_MAP.Bada,
-          version
-        };
-      }
-    }, {
-      test: [/tizen/i],
-      describe: function describe87(ua) {
-        var version = Utils.getFirstMatch(/tizen[/\s](\d+(\.\d+)*)/i, ua);
-        return {
-          name: OS_MAP.Tizen,
-          version
-        };
-      }
-    }, {
-      test: [/linux/i],
-      describe: function describe88() {
-        return {
-          name: OS_MAP.Linux
-        };
-      }
-    }, {
-      test: [/CrOS/],
-      describe: function describe89() {
-        return {
-          name: OS_MAP.ChromeOS
-        };
-      }
-    }, {
-      test: [/PlayStation 4/],
-      describe: function describe90(ua) {
-        var version = Utils.getFirstMatch(/PlayStation 4[/\s](\d+(\.\d+)*)/i, ua);
-        return {
-          name: OS_MAP.PlayStation4,
-          version
-        };
-      }
-    }];
-    parser_platforms_default = [{
-      test: [/googlebot/i],
-      describe: function describe91() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Google"
-        };
-      }
-    }, {
-      test: [/linespider/i],
-      describe: function describe92() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Line"
-        };
-      }
-    }, {
-      test: [/amazonbot/i],
-      describe: function describe93() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Amazon"
-        };
-      }
-    }, {
-      test: [/gptbot/i],
-      describe: function describe94() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "OpenAI"
-        };
-      }
-    }, {
-      test: [/chatgpt-user/i],
-      describe: function describe95() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "OpenAI"
-        };
-      }
-    }, {
-      test: [/oai-searchbot/i],
-      describe: function describe96() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "OpenAI"
-        };
-      }
-    }, {
-      test: [/baiduspider/i],
-      describe: function describe97() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Baidu"
-        };
-      }
-    }, {
-      test: [/bingbot/i],
-      describe: function describe98() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Bing"
-        };
-      }
-    }, {
-      test: [/duckduckbot/i],
-      describe: function describe99() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "DuckDuckGo"
-        };
-      }
-    }, {
-      test: [/claudebot/i, /claude-web/i, /claude-user/i, /claude-searchbot/i],
-      describe: function describe100() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Anthropic"
-        };
-      }
-    }, {
-      test: [/omgilibot/i, /webzio-extended/i],
-      describe: function describe101() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Webz.io"
-        };
-      }
-    }, {
-      test: [/diffbot/i],
-      describe: function describe102() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Diffbot"
-        };
-      }
-    }, {
-      test: [/perplexitybot/i],
-      describe: function describe103() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Perplexity AI"
-        };
-      }
-    }, {
-      test: [/perplexity-user/i],
-      describe: function describe104() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Perplexity AI"
-        };
-      }
-    }, {
-      test: [/youbot/i],
-      describe: function describe105() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "You.com"
-        };
-      }
-    }, {
-      test: [/ia_archiver/i],
-      describe: function describe106() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Internet Archive"
-        };
-      }
-    }, {
-      test: [/meta-webindexer/i],
-      describe: function describe107() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Meta"
-        };
-      }
-    }, {
-      test: [/meta-externalads/i],
-      describe: function describe108() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Meta"
-        };
-      }
-    }, {
-      test: [/meta-externalagent/i],
-      describe: function describe109() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Meta"
-        };
-      }
-    }, {
-      test: [/meta-externalfetcher/i],
-      describe: function describe110() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Meta"
-        };
-      }
-    }, {
-      test: [/facebookexternalhit/i, /facebookcatalog/i],
-      describe: function describe111() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Meta"
-        };
-      }
-    }, {
-      test: [/slackbot/i, /slack-imgProxy/i],
-      describe: function describe112() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Slack"
-        };
-      }
-    }, {
-      test: [/yahoo/i],
-      describe: function describe113() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Yahoo"
-        };
-      }
-    }, {
-      test: [/yandexbot/i, /yandexmobilebot/i],
-      describe: function describe114() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Yandex"
-        };
-      }
-    }, {
-      test: [/pingdom/i],
-      describe: function describe115() {
-        return {
-          type: PLATFORMS_MAP.bot,
-          vendor: "Pingdom"
-        };
-      }
-    }, {
-      test: [/huawei/i],
-      describe: function describe116(ua) {
-        var model = Utils.getFirstMatch(/(can-l01)/i, ua) && "Nova";
-        var platform2 = {
-          type: PLATFORMS_MAP.mobile,
-          vendor: "Huawei"
-        };
-        if (model) platform2.model = model;
-        return platform2;
-      }
-    }, {
-      test: [/nexus\s*(?:7|8|9|10).*/i],
-      describe: function describe117() {
-        return {
-          type: PLATFORMS_MAP.tablet,
-          vendor: "Nexus"
-        };
-      }
-    }, {
-      test: [/ipad/i],
-      describe: function describe118() {
-        return {
-          type: PLATFORMS_MAP.tablet,
-          vendor: "Apple",
-          model: "iPad"
-        };
-      }
-    }, {
-      test: function test7(parser) {
-        return Utils.isFirefoxOnIpad(parser.getUA());
-      },
-      describe: function describe119() {
-        return {
-          type: PLATFORMS_MAP.tablet,
-          vendor: "Apple",
-          model: "iPad"
-        };
-      }
-    }, {
-      test: [/kftt build/i],
-      describe: function describe120() {
-        return {
-          type: PLATFORMS_MAP.tablet,
-          vendor: "Amazon",
-          model: "Kindle Fire HD 7"
-        };
-      }
-    }, {
-      test: [/silk/i],
-      describe: function describe121() {
-        return {
-          type: PLATFORMS_MAP.tablet,
-          vendor: "Amazon"
-        };
-      }
-    }, {
-      test: [/tablet(?! pc)/i],
-      describe: function describe122() {
-        return {
-          type: PLATFORMS_MAP.tablet
-        };
-      }
-    }, {
-      test: function test8(parser) {
-        var iDevice = parser.test(/ipod|iphone/i);
-        var likeIDevice = parser.test(/like (ipod|iphone)/i);
-        return iDevice && !likeIDevice;
-      },
-      describe: function describe123(ua) {
-        var model = Utils.getFirstMatch(/(ipod|iphone)/i, ua);
-        return {
-          type: PLATFORMS_MAP.mobile,
-          vendor: "Apple",
-          model
-        };
-      }
-    }, {
-      test: [/nexus\s*[0-6].*/i, /galaxy nexus/i],
-      describe: function describe124() {
-        return {
-          type: PLATFORMS_MAP.mobile,
-          vendor: "Nexus"
-        };
-      }
-    }, {
-      test: [/Nokia/i],
-      describe: function describe125(ua) {
-        var model = Utils.getFirstMatch(/Nokia\s+([0-9]+(\.[0-9]+)?)/i, ua);
-        var platform2 = {
-          type: PLATFORMS_MAP.mobile,
-          vendor: "Nokia"
-        };
-        if (model) platform2.model = model;
-        return platform2;
-      }
-    }, {
-      test: [/[^-]mobi/i],
-      describe: function describe126() {
-        return {
-          type: PLATFORMS_MAP.mobile
-        };
-      }
-    }, {
-      test: function test9(parser) {
-        return parser.getBrowserName(true) === "blackberry";
-      },
-      describe: function describe127() {
-        return {
-          type: PLATFORMS_MAP.mobile,
-          vendor: "BlackBerry"
-        };
-      }
-    }, {
-      test: function test10(parser) {
-        return parser.getBrowserName(true) === "bada";
-      },
-      describe: function describe128() {
-        return {
-          type: PLATFORMS_MAP.mobile
-        };
-      }
-    }, {
-      test: function test11(parser) {
-        return parser.getBrowserName() === "windows phone";
-      },
-      describe: function describe129() {
-        return {
-          type: PLATFORMS_MAP.mobile,
-          vendor: "Microsoft"
-        };
-      }
-    }, {
-      test: function test12(parser) {
-        var osMajorVersion = Number(String(parser.getOSVersion()).split(".")[0]);
-        return parser.getOSName(true) === "android" && osMajorVersion >= 3;
-      },
-      describe: function describe130() {
-        return {
-          type: PLATFORMS_MAP.tablet
-        };
-      }
-    }, {
-      test: function test13(parser) {
-        return parser.getOSName(true) === "android";
-      },
-      describe: function describe131() {
-        return {
-          type: PLATFORMS_MAP.mobile
-        };
-      }
-    }, {
-      test: [/smart-?tv|smarttv/i],
-      describe: function describe132() {
-        return {
-          type: PLATFORMS_MAP.tv
-        };
-      }
-    }, {
-      test: [/netcast/i],
-      describe: function describe133() {
-        return {
-          type: PLATFORMS_MAP.tv
-        };
-      }
-    }, {
-      test: function test14(parser) {
-        return parser.getOSName(true) === "macos";
-      },
-      describe: function describe134() {
-        return {
-          type: PLATFORMS_MAP.desktop,
-          vendor: "Apple"
-        };
-      }
-    }, {
-      test: function test15(parser) {
-        return parser.getOSName(true) === "windows";
-      },
-      describe: function describe135() {
-        return {
-          type: PLATFORMS_MAP.desktop
-        };
-      }
-    }, {
-      test: function test16(parser) {
-        return parser.getOSName(true) === "linux";
-      },
-      describe: function describe136() {
-        return {
-          type: PLATFORMS_MAP.desktop
-        };
-      }
-    }, {
-      test: function test17(parser) {
-        return parser.getOSName(true) === "playstation 4";
-      },
-      describe: function describe137() {
-        return {
-          type: PLATFORMS_MAP.tv
-        };
-      }
-    }, {
-      test: function test18(parser) {
-        return parser.getOSName(true) === "roku";
-      },
-      describe: function describe138() {
-        return {
-          type: PLATFORMS_MAP.tv
-        };
-      }
-    }];
-    parser_engines_default = [{
-      test: function test19(parser) {
-        return parser.getBrowserName(true) === "microsoft edge";
-      },
-      describe: function describe139(ua) {
-        if (/\sedg\//i.test(ua)) return {
-          name: ENGINE_MAP.Blink
-        };
-        var version = Utils.getFirstMatch(/edge\/(\d+(\.?_?\d+)+)/i, ua);
-        return {
-          name: ENGINE_MAP.EdgeHTML,
-          version
-        };
-      }
-    }, {
-      test: function test20(parser) {
-        return parser.getBrowserName(true) === "ladybird";
-      },
-      describe: function describe140() {
-        return {
-          name: ENGINE_MAP.LibWeb
-        };
-      }
-    }, {
-      test: [/trident/i],
-      describe: function describe141(ua) {
-        var engine = {
-          name: ENGINE_MAP.Trident
-        };
-        var version = Utils.getFirstMatch(/trident\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) engine.version = version;
-        return engine;
-      }
-    }, {
-      test: function test21(parser) {
-        return parser.test(/presto/i);
-      },
-      describe: function describe142(ua) {
-        var engine = {
-          name: ENGINE_MAP.Presto
-        };
-        var version = Utils.getFirstMatch(/presto\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) engine.version = version;
-        return engine;
-      }
-    }, {
-      test: function test22(parser) {
-        var isGecko = parser.test(/gecko/i);
-        var likeGecko = parser.test(/like gecko/i);
-        return isGecko && !likeGecko;
-      },
-      describe: function describe143(ua) {
-        var engine = {
-          name: ENGINE_MAP.Gecko
-        };
-        var version = Utils.getFirstMatch(/gecko\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) engine.version = version;
-        return engine;
-      }
-    }, {
-      test: [/(apple)?webkit\/537\.36/i],
-      describe: function describe144() {
-        return {
-          name: ENGINE_MAP.Blink
-        };
-      }
-    }, {
-      test: [/(apple)?webkit/i],
-      describe: function describe145(ua) {
-        var engine = {
-          name: ENGINE_MAP.WebKit
-        };
-        var version = Utils.getFirstMatch(/webkit\/(\d+(\.?_?\d+)+)/i, ua);
-        if (version) engine.version = version;
-        return engine;
-      }
-    }];
-    Parser = /* @__PURE__ */ (function() {
-      function Parser2(UA, skipParsingOrHints, clientHints) {
-        if (skipParsingOrHints === void 0) skipParsingOrHints = false;
-        if (clientHints === void 0) clientHints = null;
-        if (UA === void 0 || UA === null || UA === "") throw new Error("UserAgent parameter can't be empty");
-        this._ua = UA;
-        var skipParsing = false;
-        if (typeof skipParsingOrHints === "boolean") {
-          skipParsing = skipParsingOrHints;
-          this._hints = clientHints;
-        } else if (skipParsingOrHints != null && typeof skipParsingOrHints === "object") this._hints = skipParsingOrHints;
-        else this._hints = null;
-        this.parsedResult = {};
-        if (skipParsing !== true) this.parse();
-      }
-      var _proto = Parser2.prototype;
-      _proto.getHints = function getHints() {
-        return this._hints;
-      };
-      _proto.hasBrand = function hasBrand(brandName) {
-        if (!this._hints || !Array.isArray(this._hints.brands)) return false;
-        var brandLower = brandName.toLowerCase();
-        return this._hints.brands.some(function(b5) {
-          return b5.brand && b5.brand.toLowerCase() === brandLower;
-        });
-      };
-      _proto.getBrandVersion = function getBrandVersion(brandName) {
-        if (!this._hints || !Array.isArray(this._hints.brands)) return;
-        var brandLower = brandName.toLowerCase();
-        var brand = Utils.find(this._hints.brands, function(b5) {
-          return b5.brand && b5.brand.toLowerCase() === brandLower;
-        });
-        return brand ? brand.version : void 0;
-      };
-      _proto.getUA = function getUA() {
-        return this._ua;
-      };
-      _proto.test = function test23(regex) {
-        return regex.test(this._ua);
-      };
-      _proto.parseBrowser = function parseBrowser() {
-        var _this = this;
-        this.parsedResult.browser = {};
-        var browserDescriptor = Utils.find(browsersList, function(_browser) {
-          if (typeof _browser.test === "function") return _browser.test(_this);
-          if (Array.isArray(_browser.test)) return _browser.test.some(function(condition) {
-            return _this.test(condition);
-          });
-          throw new Error("Browser's test function is not valid");
-        });
-        if (browserDescriptor) this.parsedResult.browser = browserDescriptor.describe(this.getUA(), this);
-        return this.parsedResult.browser;
-      };
-      _proto.getBrowser = function getBrowser() {
-        if (this.parsedResult.browser) return this.parsedResult.browser;
-        return this.parseBrowser();
-      };
-      _proto.getBrowserName = function getBrowserName(toLowerCase) {
-        if (toLowerCase) return String(this.getBrowser().name).toLowerCase() || "";
-        return this.getBrowser().name || "";
-      };
-      _proto.getBrowserVersion = function getBrowserVersion() {
-        return this.getBrowser().version;
-      };
-      _proto.getOS = function getOS() {
-        if (this.parsedResult.os) return this.parsedResult.os;
-        return this.parseOS();
-      };
-      _proto.parseOS = function parseOS() {
-        var _this2 = this;
-        this.parsedResult.os = {};
-        var os = Utils.find(parser_os_default, function(_os) {
-          if (typeof _os.test === "function") return _os.test(_this2);
-          if (Array.isArray(_os.test)) return _os.test.some(function(condition) {
-            return _this2.test(condition);
-          });
-          throw new Error("Browser's test function is not valid");
-        });
-        if (os) this.parsedResult.os = os.describe(this.getUA());
-        return this.parsedResult.os;
-      };
-      _proto.getOSName = function getOSName(toLowerCase) {
-        var name = this.getOS().name;
-        if (toLowerCase) return String(name).toLowerCase() || "";
-        return name || "";
-      };
-      _proto.getOSVersion = function getOSVersion() {
-        return this.getOS().version;
-      };
-      _proto.getPlatform = function getPlatform() {
-        if (this.parsedResult.platform) return this.parsedResult.platform;
-        return this.parsePlatform();
-      };
-      _proto.getPlatformType = function getPlatformType(toLowerCase) {
-        if (toLowerCase === void 0) toLowerCase = false;
-        var type = this.getPlatform().type;
-        if (toLowerCase) return String(type).toLowerCase() || "";
-        return type || "";
-      };
-      _proto.parsePlatform = function parsePlatform() {
-        var _this3 = this;
-        this.parsedResult.platform = {};
-        var platform2 = Utils.find(parser_platforms_default, function(_platform) {
-          if (typeof _platform.test === "function") return _platform.test(_this3);
-          if (Array.isArray(_platform.test)) return _platform.test.some(function(condition) {
-            return _this3.test(condition);
-          });
-          throw new Error("Browser's test function is not valid");
-        });
-        if (platform2) this.parsedResult.platform = platform2.describe(this.getUA());
-        return this.parsedResult.platform;
-      };
-      _proto.getEngine = function getEngine() {
-        if (this.parsedResult.engine) return this.parsedResult.engine;
-        return this.parseEngine();
-      };
-      _proto.getEngineName = function getEngineName(toLowerCase) {
-        if (toLowerCase) return String(this.getEngine().name).toLowerCase() || "";
-        return this.getEngine().name || "";
-      };
-      _proto.parseEngine = function parseEngine() {
-        var _this4 = this;
-        this.parsedResult.engine = {};
-        var engine = Utils.find(parser_engines_default, function(_engine) {
-          if (typeof _engine.test === "function") return _engine.test(_this4);
-          if (Array.isArray(_engine.test)) return _engine.test.some(function(condition) {
-            return _this4.test(condition);
-          });
-          throw new Error("Browser's test function is not valid");
-        });
-        if (engine) this.parsedResult.engine = engine.describe(this.getUA());
-        return this.parsedResult.engine;
-      };
-      _proto.parse = function parse2() {
-        this.parseBrowser();
-        this.parseOS();
-        this.parsePlatform();
-        this.parseEngine();
-        return this;
-      };
-      _proto.getResult = function getResult() {
-        return Utils.assign({}, this.parsedResult);
-      };
-      _proto.satisfies = function satisfies(checkTree) {
-        var _this5 = this;
-        var platformsAndOSes = {};
-        var platformsAndOSCounter = 0;
-        var browsers = {};
-        var browsersCounter = 0;
-        Object.keys(checkTree).forEach(function(key) {
-          var currentDefinition = checkTree[key];
-          if (typeof currentDefinition === "string" || Array.isArray(currentDefinition)) {
-            browsers[key] = currentDefinition;
-            browsersCounter += 1;
-          } else if (typeof currentDefinition === "object") {
-            platformsAndOSes[key] = currentDefinition;
-            platformsAndOSCounter += 1;
-          }
-        });
-        if (platformsAndOSCounter > 0) {
-          var platformsAndOSNames = Object.keys(platformsAndOSes);
-          var OSMatchingDefinition = Utils.find(platformsAndOSNames, function(name) {
-            return _this5.isOS(name);
-          });
-          if (OSMatchingDefinition) {
-            var osResult = this.satisfies(platformsAndOSes[OSMatchingDefinition]);
-            if (osResult !== void 0) return osResult;
-          }
-          var platformMatchingDefinition = Utils.find(platformsAndOSNames, function(name) {
-            return _this5.isPlatform(name);
-          });
-          if (platformMatchingDefinition) {
-            var platformResult = this.satisfies(platformsAndOSes[platformMatchingDefinition]);
-            if (platformResult !== void 0) return platformResult;
-          }
-        }
-        if (browsersCounter > 0) {
-          var browserNames = Object.keys(browsers);
-          var matchingDefinition = Utils.find(browserNames, function(name) {
-            return _this5.isBrowser(name, true);
-          });
-          if (matchingDefinition !== void 0) return this.compareVersions(browsers[matchingDefinition]);
-        }
-      };
-      _proto.isBrowser = function isBrowser(browserName, includingAlias) {
-        if (includingAlias === void 0) includingAlias = false;
-        var defaultBrowserName = this.getBrowserName().toLowerCase();
-        var browserNameLower = browserName.toLowerCase();
-        var alias = Utils.getBrowserTypeByAlias(browserNameLower);
-        if (includingAlias && alias) browserNameLower = alias.toLowerCase();
-        return browserNameLower === defaultBrowserName;
-      };
-      _proto.compareVersions = function compareVersions(versionsOrVersion) {
-        var _this6 = this;
-        if (typeof versionsOrVersion === "string") return this.compareVersion(versionsOrVersion);
-        return versionsOrVersion.some(function(version) {
-          return _this6.compareVersion(version);
-        });
-      };
-      _proto.compareVersion = function compareVersion(version) {
-        var expectedResults = [0];
-        var comparableVersion = version;
-        var isLoose = false;
-        var currentBrowserVersion = this.getBrowserVersion();
-        if (typeof currentBrowserVersion !== "string") return;
-        if (version[0] === ">" || version[0] === "<") {
-          comparableVersion = version.substr(1);
-          if (version[1] === "=") {
-            isLoose = true;
-            comparableVersion = version.substr(2);
-          } else expectedResults = [];
-          if (version[0] === ">") expectedResults.push(1);
-          else expectedResults.push(-1);
-        } else if (version[0] === "=") comparableVersion = version.substr(1);
-        else if (version[0] === "~") {
-          isLoose = true;
-          comparableVersion = version.substr(1);
-        }
-        return expectedResults.indexOf(Utils.compareVersions(currentBrowserVersion, comparableVersion, isLoose)) > -1;
-      };
-      _proto.isOS = function isOS(osName) {
-        return this.getOSName(true) === String(osName).toLowerCase();
-      };
-      _proto.isPlatform = function isPlatform(platformType) {
-        return this.getPlatformType(true) === String(platformType).toLowerCase();
-      };
-      _proto.isEngine = function isEngine(engineName) {
-        return this.getEngineName(true) === String(engineName).toLowerCase();
-      };
-      _proto.is = function is(anything, includingAlias) {
-        if (includingAlias === void 0) includingAlias = false;
-        return this.isBrowser(anything, includingAlias) || this.isOS(anything) || this.isPlatform(anything);
-      };
-      _proto.some = function some(anythings) {
-        var _this7 = this;
-        if (anythings === void 0) anythings = [];
-        return anythings.some(function(anything) {
-          return _this7.is(anything);
-        });
-      };
-      return Parser2;
-    })();
-    Bowser = /* @__PURE__ */ (function() {
-      function Bowser2() {
-      }
-      Bowser2.getParser = function getParser2(UA, skipParsingOrHints, clientHints) {
-        if (skipParsingOrHints === void 0) skipParsingOrHints = false;
-        if (clientHints === void 0) clientHints = null;
-        if (typeof UA !== "string") throw new Error("UserAgent should be a string");
-        return new Parser(UA, skipParsingOrHints, clientHints);
-      };
-      Bowser2.parse = function parse2(UA, clientHints) {
-        if (clientHints === void 0) clientHints = null;
-        return new Parser(UA, clientHints).getResult();
-      };
-      return _createClass(Bowser2, null, [{
-        key: "BROWSER_MAP",
-        get: function get2() {
-          return BROWSER_MAP;
-        }
-      }, {
-        key: "ENGINE_MAP",
-        get: function get2() {
-          return ENGINE_MAP;
-        }
-      }, {
-        key: "OS_MAP",
-        get: function get2() {
-          return OS_MAP;
-        }
-      }, {
-        key: "PLATFORMS_MAP",
-        get: function get2() {
-          return PLATFORMS_MAP;
-        }
-      }]);
-    })();
-    parse = Bowser.parse;
-    getParser = Bowser.getParser;
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/client/util-user-agent-browser/createUserAgentStringParsingProvider.js
-var createUserAgentStringParsingProvider;
-var init_createUserAgentStringParsingProvider = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/client/util-user-agent-browser/createUserAgentStringParsingProvider.js"() {
-    createUserAgentStringParsingProvider = ({ serviceId, clientVersion }) => async (config) => {
-      const module = await Promise.resolve().then(() => (init_bowser(), bowser_exports));
-      const parse2 = module.parse ?? module.default.parse ?? (() => "");
-      const parsedUA = typeof window !== "undefined" && window?.navigator?.userAgent ? parse2(window.navigator.userAgent) : void 0;
-      const sections = [
-        ["aws-sdk-js", clientVersion],
-        ["ua", "2.1"],
-        [`os/${parsedUA?.os?.name || "other"}`, parsedUA?.os?.version],
-        ["lang/js"],
-        ["md/browser", `${parsedUA?.browser?.name ?? "unknown"}_${parsedUA?.browser?.version ?? "unknown"}`]
-      ];
-      if (serviceId) {
-        sections.push([`api/${serviceId}`, clientVersion]);
-      }
-      const appId = await config?.userAgentAppId?.();
-      if (appId) {
-        sections.push([`app/${appId}`]);
-      }
-      return sections;
-    };
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/client/util-user-agent-browser/defaultUserAgent.js
-var fallback;
-var init_defaultUserAgent2 = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/client/util-user-agent-browser/defaultUserAgent.js"() {
-    fallback = {
-      os(ua) {
-        if (/iPhone|iPad|iPod/.test(ua)) {
-          return "iOS";
-        }
-        if (/Macintosh|Mac OS X/.test(ua)) {
-          return "macOS";
-        }
-        if (/Windows NT/.test(ua)) {
-          return "Windows";
-        }
-        if (/Android/.test(ua)) {
-          return "Android";
-        }
-        if (/Linux/.test(ua)) {
-          return "Linux";
-        }
-        return void 0;
-      },
-      browser(ua) {
-        if (/EdgiOS|EdgA|Edg\//.test(ua)) {
-          return "Microsoft Edge";
-        }
-        if (/Firefox\//.test(ua)) {
-          return "Firefox";
-        }
-        if (/Chrome\//.test(ua)) {
-          return "Chrome";
-        }
-        if (/Safari\//.test(ua)) {
-          return "Safari";
-        }
-        return void 0;
-      }
     };
   }
 });
@@ -16974,54 +11131,6 @@ var init_aws = __esm({
   }
 });
 
-// node_modules/@aws-sdk/core/dist-es/submodules/client/util-endpoints/resolveEndpoint.js
-var init_resolveEndpoint2 = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/client/util-endpoints/resolveEndpoint.js"() {
-    init_endpoints();
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/client/util-endpoints/resolveDefaultAwsRegionalEndpointsConfig.js
-var resolveDefaultAwsRegionalEndpointsConfig, toEndpointV12;
-var init_resolveDefaultAwsRegionalEndpointsConfig = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/client/util-endpoints/resolveDefaultAwsRegionalEndpointsConfig.js"() {
-    init_protocols();
-    resolveDefaultAwsRegionalEndpointsConfig = (input) => {
-      if (typeof input.endpointProvider !== "function") {
-        throw new Error("@aws-sdk/util-endpoint - endpointProvider and endpoint missing in config for this client.");
-      }
-      const { endpoint } = input;
-      if (endpoint === void 0) {
-        input.endpoint = async () => {
-          return toEndpointV12(input.endpointProvider({
-            Region: typeof input.region === "function" ? await input.region() : input.region,
-            UseDualStack: typeof input.useDualstackEndpoint === "function" ? await input.useDualstackEndpoint() : input.useDualstackEndpoint,
-            UseFIPS: typeof input.useFipsEndpoint === "function" ? await input.useFipsEndpoint() : input.useFipsEndpoint,
-            Endpoint: void 0
-          }, { logger: input.logger }));
-        };
-      }
-      return input;
-    };
-    toEndpointV12 = (endpoint) => parseUrl(endpoint.url);
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/client/util-endpoints/types/EndpointError.js
-var init_EndpointError2 = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/client/util-endpoints/types/EndpointError.js"() {
-    init_endpoints();
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/client/region-config-resolver/awsRegionConfig.js
-var init_awsRegionConfig = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/client/region-config-resolver/awsRegionConfig.js"() {
-    init_config2();
-    init_config2();
-  }
-});
-
 // node_modules/@aws-sdk/core/dist-es/submodules/client/region-config-resolver/stsRegionDefaultResolver.js
 function stsRegionDefaultResolver(loaderConfig = {}) {
   return loadConfig({
@@ -17046,7 +11155,7 @@ var init_stsRegionDefaultResolver = __esm({
 
 // node_modules/@aws-sdk/core/dist-es/submodules/client/region-config-resolver/extensions.js
 var getAwsRegionExtensionConfiguration, resolveAwsRegionExtensionConfiguration;
-var init_extensions = __esm({
+var init_extensions2 = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/client/region-config-resolver/extensions.js"() {
     getAwsRegionExtensionConfiguration = (runtimeConfig) => {
       return {
@@ -17067,90 +11176,21 @@ var init_extensions = __esm({
 });
 
 // node_modules/@aws-sdk/core/dist-es/submodules/client/index.js
-var client_exports2 = {};
-__export(client_exports2, {
-  DEFAULT_UA_APP_ID: () => DEFAULT_UA_APP_ID,
-  EndpointError: () => EndpointError,
-  NODE_APP_ID_CONFIG_OPTIONS: () => NODE_APP_ID_CONFIG_OPTIONS,
-  NODE_REGION_CONFIG_FILE_OPTIONS: () => NODE_REGION_CONFIG_FILE_OPTIONS,
-  NODE_REGION_CONFIG_OPTIONS: () => NODE_REGION_CONFIG_OPTIONS,
-  REGION_ENV_NAME: () => REGION_ENV_NAME,
-  REGION_INI_NAME: () => REGION_INI_NAME,
-  UA_APP_ID_ENV_NAME: () => UA_APP_ID_ENV_NAME,
-  UA_APP_ID_INI_NAME: () => UA_APP_ID_INI_NAME,
-  awsEndpointFunctions: () => awsEndpointFunctions,
-  createDefaultUserAgentProvider: () => createDefaultUserAgentProvider,
-  createUserAgentStringParsingProvider: () => createUserAgentStringParsingProvider,
-  crtAvailability: () => crtAvailability,
-  defaultUserAgent: () => defaultUserAgent,
-  emitWarningIfUnsupportedVersion: () => emitWarningIfUnsupportedVersion,
-  fallback: () => fallback,
-  getAwsRegionExtensionConfiguration: () => getAwsRegionExtensionConfiguration,
-  getDefaultSocketTimeout: () => getDefaultSocketTimeout,
-  getHostHeaderPlugin: () => getHostHeaderPlugin,
-  getLoggerPlugin: () => getLoggerPlugin,
-  getLongPollPlugin: () => getLongPollPlugin,
-  getRecursionDetectionPlugin: () => getRecursionDetectionPlugin,
-  getUserAgentMiddlewareOptions: () => getUserAgentMiddlewareOptions,
-  getUserAgentPlugin: () => getUserAgentPlugin,
-  getUserAgentPrefix: () => getUserAgentPrefix,
-  hostHeaderMiddleware: () => hostHeaderMiddleware,
-  hostHeaderMiddlewareOptions: () => hostHeaderMiddlewareOptions,
-  isIpAddress: () => isIpAddress,
-  isVirtualHostableS3Bucket: () => isVirtualHostableS3Bucket,
-  loggerMiddleware: () => loggerMiddleware,
-  loggerMiddlewareOptions: () => loggerMiddlewareOptions,
-  parseArn: () => parseArn,
-  partition: () => partition,
-  recursionDetectionMiddleware: () => recursionDetectionMiddleware,
-  recursionDetectionMiddlewareOptions: () => recursionDetectionMiddlewareOptions,
-  resolveAwsRegionExtensionConfiguration: () => resolveAwsRegionExtensionConfiguration,
-  resolveDefaultAwsRegionalEndpointsConfig: () => resolveDefaultAwsRegionalEndpointsConfig,
-  resolveEndpoint: () => resolveEndpoint,
-  resolveHostHeaderConfig: () => resolveHostHeaderConfig,
-  resolveRegionConfig: () => resolveRegionConfig,
-  resolveUserAgentConfig: () => resolveUserAgentConfig,
-  setCredentialFeature: () => setCredentialFeature,
-  setFeature: () => setFeature,
-  setPartitionInfo: () => setPartitionInfo,
-  setTokenFeature: () => setTokenFeature,
-  state: () => state,
-  stsRegionDefaultResolver: () => stsRegionDefaultResolver,
-  stsRegionWarning: () => warning,
-  toEndpointV1: () => toEndpointV12,
-  useDefaultPartitionInfo: () => useDefaultPartitionInfo,
-  userAgentMiddleware: () => userAgentMiddleware
-});
 var init_client3 = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/client/index.js"() {
     init_emitWarningIfUnsupportedVersion();
-    init_longPollMiddleware();
     init_setCredentialFeature();
-    init_setFeature();
-    init_setTokenFeature();
     init_getDefaultSocketTimeout();
     init_hostHeaderMiddleware();
     init_loggerMiddleware();
-    init_configuration();
     init_getRecursionDetectionPlugin();
-    init_recursionDetectionMiddleware();
     init_configurations();
     init_user_agent_middleware();
     init_defaultUserAgent();
     init_nodeAppIdConfigOptions();
-    init_defaultUserAgent2();
-    init_createUserAgentStringParsingProvider();
     init_aws();
-    init_resolveEndpoint2();
-    init_resolveDefaultAwsRegionalEndpointsConfig();
-    init_isIpAddress2();
-    init_isVirtualHostableS3Bucket();
-    init_parseArn();
-    init_partition();
-    init_EndpointError2();
-    init_awsRegionConfig();
     init_stsRegionDefaultResolver();
-    init_extensions();
+    init_extensions2();
   }
 });
 
@@ -17194,7 +11234,7 @@ var init_getUpdatedSystemClockOffset = __esm({
 });
 
 // node_modules/@aws-sdk/core/dist-es/submodules/httpAuthSchemes/utils/index.js
-var init_utils3 = __esm({
+var init_utils2 = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/httpAuthSchemes/utils/index.js"() {
     init_getDateHeader();
     init_getSkewCorrectedDate();
@@ -17203,12 +11243,12 @@ var init_utils3 = __esm({
 });
 
 // node_modules/@aws-sdk/core/dist-es/submodules/httpAuthSchemes/aws_sdk/AwsSdkSigV4Signer.js
-var import_types26, throwSigningPropertyError, hasEventStreamOutput, validateSigningProperties, AwsSdkSigV4Signer, AWSSDKSigV4Signer;
+var throwSigningPropertyError, hasEventStreamOutput, validateSigningProperties, AwsSdkSigV4Signer;
 var init_AwsSdkSigV4Signer = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/httpAuthSchemes/aws_sdk/AwsSdkSigV4Signer.js"() {
     init_protocols();
-    import_types26 = __toESM(require_dist_cjs());
-    init_utils3();
+    init_dist_es();
+    init_utils2();
     throwSigningPropertyError = (name, property) => {
       if (!property) {
         throw new Error(`Property \`${name}\` is not resolved for AWS SDK SigV4Auth`);
@@ -17217,7 +11257,7 @@ var init_AwsSdkSigV4Signer = __esm({
     };
     hasEventStreamOutput = (signingProperties) => {
       const context = signingProperties.context;
-      const eventStream = context?.[import_types26.SMITHY_CONTEXT_KEY]?.eventStream;
+      const eventStream = context?.[SMITHY_CONTEXT_KEY]?.eventStream;
       return eventStream?.output === true;
     };
     validateSigningProperties = async (signingProperties) => {
@@ -17238,8 +11278,8 @@ var init_AwsSdkSigV4Signer = __esm({
       };
     };
     AwsSdkSigV4Signer = class {
-      async sign(httpRequest, identity, signingProperties) {
-        if (!HttpRequest.isInstance(httpRequest)) {
+      async sign(httpRequest2, identity, signingProperties) {
+        if (!HttpRequest.isInstance(httpRequest2)) {
           throw new Error("The request is not an instance of `HttpRequest` and cannot be signed");
         }
         const validatedProps = await validateSigningProperties(signingProperties);
@@ -17261,7 +11301,7 @@ var init_AwsSdkSigV4Signer = __esm({
           signingProperties._preRequestSystemClockOffset = config.systemClockOffset;
           signingProperties._requestSentAt = Date.now();
         }
-        const signedRequest = await signer.sign(httpRequest, {
+        const signedRequest = await signer.sign(httpRequest2, {
           signingDate: noSkewCorrection ? /* @__PURE__ */ new Date() : getSkewCorrectedDate(config.systemClockOffset),
           signingRegion,
           signingService: signingName
@@ -17269,8 +11309,8 @@ var init_AwsSdkSigV4Signer = __esm({
         return signedRequest;
       }
       errorHandler(signingProperties) {
-        return (error2) => {
-          const errorException = error2;
+        return (error) => {
+          const errorException = error;
           if (!signingProperties._skipClockSkewSampling && !signingProperties._disableClockSkewCorrection) {
             const serverTime = errorException.ServerTime ?? getDateHeader(errorException.$response);
             if (serverTime) {
@@ -17288,7 +11328,7 @@ var init_AwsSdkSigV4Signer = __esm({
               }
             }
           }
-          throw error2;
+          throw error;
         };
       }
       successHandler(httpResponse, signingProperties) {
@@ -17304,7 +11344,6 @@ var init_AwsSdkSigV4Signer = __esm({
         }
       }
     };
-    AWSSDKSigV4Signer = AwsSdkSigV4Signer;
   }
 });
 
@@ -17313,11 +11352,11 @@ var AwsSdkSigV4ASigner;
 var init_AwsSdkSigV4ASigner = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/httpAuthSchemes/aws_sdk/AwsSdkSigV4ASigner.js"() {
     init_protocols();
-    init_utils3();
+    init_utils2();
     init_AwsSdkSigV4Signer();
     AwsSdkSigV4ASigner = class extends AwsSdkSigV4Signer {
-      async sign(httpRequest, identity, signingProperties) {
-        if (!HttpRequest.isInstance(httpRequest)) {
+      async sign(httpRequest2, identity, signingProperties) {
+        if (!HttpRequest.isInstance(httpRequest2)) {
           throw new Error("The request is not an instance of `HttpRequest` and cannot be signed");
         }
         const { config, signer, signingRegion, signingRegionSet, signingName } = await validateSigningProperties(signingProperties);
@@ -17329,7 +11368,7 @@ var init_AwsSdkSigV4ASigner = __esm({
           signingProperties._preRequestSystemClockOffset = config.systemClockOffset;
           signingProperties._requestSentAt = Date.now();
         }
-        const signedRequest = await signer.sign(httpRequest, {
+        const signedRequest = await signer.sign(httpRequest2, {
           signingDate: noSkewCorrection ? /* @__PURE__ */ new Date() : getSkewCorrectedDate(config.systemClockOffset),
           signingRegion: multiRegionOverride,
           signingService: signingName
@@ -17392,7 +11431,7 @@ var init_NODE_AUTH_SCHEME_PREFERENCE_OPTIONS = __esm({
 var resolveAwsSdkSigV4AConfig, NODE_SIGV4A_CONFIG_OPTIONS;
 var init_resolveAwsSdkSigV4AConfig = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/httpAuthSchemes/aws_sdk/resolveAwsSdkSigV4AConfig.js"() {
-    init_dist_es();
+    init_dist_es2();
     init_config2();
     resolveAwsSdkSigV4AConfig = (config) => {
       config.sigv4aSigningRegionSet = normalizeProvider2(config.sigv4aSigningRegionSet);
@@ -17420,20 +11459,31 @@ var init_resolveAwsSdkSigV4AConfig = __esm({
   }
 });
 
-// node_modules/@smithy/signature-v4/dist-cjs/index.js
-var require_dist_cjs2 = __commonJS({
-  "node_modules/@smithy/signature-v4/dist-cjs/index.js"(exports) {
-    var { hasOwn: hasOwn2, fromUtf8: fromUtf83, fromHex: fromHex2, toHex: toHex2, toUint8Array: toUint8Array2, writeKey: writeKey3, isArrayBuffer: isArrayBuffer2 } = (init_serde(), __toCommonJS(serde_exports));
-    var { normalizeProvider: normalizeProvider3 } = (init_client2(), __toCommonJS(client_exports));
-    var { escapeUri: escapeUri2, HttpRequest: HttpRequest2 } = (init_protocols(), __toCommonJS(protocols_exports));
-    var HeaderFormatter = class {
+// node_modules/@smithy/signature-v4/dist-es/HeaderFormatter.js
+function negate2(bytes) {
+  for (let i6 = 0; i6 < 8; i6++) {
+    bytes[i6] ^= 255;
+  }
+  for (let i6 = 7; i6 > -1; i6--) {
+    bytes[i6]++;
+    if (bytes[i6] !== 0) {
+      break;
+    }
+  }
+}
+var HeaderFormatter, HEADER_VALUE_TYPE2, UUID_PATTERN2, Int642;
+var init_HeaderFormatter = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/HeaderFormatter.js"() {
+    init_serde();
+    init_serde();
+    HeaderFormatter = class {
       format(headers) {
         const chunks = [];
         for (const headerName in headers) {
-          if (!hasOwn2(headers, headerName)) {
+          if (!hasOwn(headers, headerName)) {
             continue;
           }
-          const bytes = fromUtf83(headerName);
+          const bytes = fromUtf8(headerName);
           chunks.push(Uint8Array.from([bytes.byteLength]), bytes, this.formatHeaderValue(headers[headerName]));
         }
         const out = new Uint8Array(chunks.reduce((carry, bytes) => carry + bytes.byteLength, 0));
@@ -17473,7 +11523,7 @@ var require_dist_cjs2 = __commonJS({
             binBytes.set(header.value, 3);
             return binBytes;
           case "string":
-            const utf8Bytes = fromUtf83(header.value);
+            const utf8Bytes = fromUtf8(header.value);
             const strView = new DataView(new ArrayBuffer(3 + utf8Bytes.byteLength));
             strView.setUint8(0, 7);
             strView.setUint16(1, utf8Bytes.byteLength, false);
@@ -17491,12 +11541,11 @@ var require_dist_cjs2 = __commonJS({
             }
             const uuidBytes = new Uint8Array(17);
             uuidBytes[0] = 9;
-            uuidBytes.set(fromHex2(header.value.replace(/-/g, "")), 1);
+            uuidBytes.set(fromHex(header.value.replace(/-/g, "")), 1);
             return uuidBytes;
         }
       }
     };
-    var HEADER_VALUE_TYPE2;
     (function(HEADER_VALUE_TYPE3) {
       HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["boolTrue"] = 0] = "boolTrue";
       HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["boolFalse"] = 1] = "boolFalse";
@@ -17509,8 +11558,8 @@ var require_dist_cjs2 = __commonJS({
       HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["timestamp"] = 8] = "timestamp";
       HEADER_VALUE_TYPE3[HEADER_VALUE_TYPE3["uuid"] = 9] = "uuid";
     })(HEADER_VALUE_TYPE2 || (HEADER_VALUE_TYPE2 = {}));
-    var UUID_PATTERN2 = /^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/;
-    var Int642 = class _Int64 {
+    UUID_PATTERN2 = /^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/;
+    Int642 = class _Int64 {
       bytes;
       constructor(bytes) {
         this.bytes = bytes;
@@ -17523,8 +11572,8 @@ var require_dist_cjs2 = __commonJS({
           throw new Error(`${number} is too large (or, if negative, too small) to represent as an Int64`);
         }
         const bytes = new Uint8Array(8);
-        for (let i5 = 7, remaining = Math.abs(Math.round(number)); i5 > -1 && remaining > 0; i5--, remaining /= 256) {
-          bytes[i5] = remaining;
+        for (let i6 = 7, remaining = Math.abs(Math.round(number)); i6 > -1 && remaining > 0; i6--, remaining /= 256) {
+          bytes[i6] = remaining;
         }
         if (number < 0) {
           negate2(bytes);
@@ -17537,40 +11586,34 @@ var require_dist_cjs2 = __commonJS({
         if (negative) {
           negate2(bytes);
         }
-        return parseInt(toHex2(bytes), 16) * (negative ? -1 : 1);
+        return parseInt(toHex(bytes), 16) * (negative ? -1 : 1);
       }
       toString() {
         return String(this.valueOf());
       }
     };
-    function negate2(bytes) {
-      for (let i5 = 0; i5 < 8; i5++) {
-        bytes[i5] ^= 255;
-      }
-      for (let i5 = 7; i5 > -1; i5--) {
-        bytes[i5]++;
-        if (bytes[i5] !== 0) {
-          break;
-        }
-      }
-    }
-    var ALGORITHM_QUERY_PARAM = "X-Amz-Algorithm";
-    var CREDENTIAL_QUERY_PARAM = "X-Amz-Credential";
-    var AMZ_DATE_QUERY_PARAM = "X-Amz-Date";
-    var SIGNED_HEADERS_QUERY_PARAM = "X-Amz-SignedHeaders";
-    var EXPIRES_QUERY_PARAM = "X-Amz-Expires";
-    var SIGNATURE_QUERY_PARAM = "X-Amz-Signature";
-    var TOKEN_QUERY_PARAM = "X-Amz-Security-Token";
-    var REGION_SET_PARAM = "X-Amz-Region-Set";
-    var AUTH_HEADER = "authorization";
-    var AMZ_DATE_HEADER = AMZ_DATE_QUERY_PARAM.toLowerCase();
-    var DATE_HEADER = "date";
-    var GENERATED_HEADERS = [AUTH_HEADER, AMZ_DATE_HEADER, DATE_HEADER];
-    var SIGNATURE_HEADER = SIGNATURE_QUERY_PARAM.toLowerCase();
-    var SHA256_HEADER = "x-amz-content-sha256";
-    var TOKEN_HEADER = TOKEN_QUERY_PARAM.toLowerCase();
-    var HOST_HEADER = "host";
-    var ALWAYS_UNSIGNABLE_HEADERS = {
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/constants.js
+var ALGORITHM_QUERY_PARAM, CREDENTIAL_QUERY_PARAM, AMZ_DATE_QUERY_PARAM, SIGNED_HEADERS_QUERY_PARAM, EXPIRES_QUERY_PARAM, SIGNATURE_QUERY_PARAM, TOKEN_QUERY_PARAM, AUTH_HEADER, AMZ_DATE_HEADER, DATE_HEADER, GENERATED_HEADERS, SIGNATURE_HEADER, SHA256_HEADER, TOKEN_HEADER, ALWAYS_UNSIGNABLE_HEADERS, PROXY_HEADER_PATTERN, SEC_HEADER_PATTERN, ALGORITHM_IDENTIFIER, EVENT_ALGORITHM_IDENTIFIER, UNSIGNED_PAYLOAD, MAX_CACHE_SIZE, KEY_TYPE_IDENTIFIER, MAX_PRESIGNED_TTL;
+var init_constants6 = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/constants.js"() {
+    ALGORITHM_QUERY_PARAM = "X-Amz-Algorithm";
+    CREDENTIAL_QUERY_PARAM = "X-Amz-Credential";
+    AMZ_DATE_QUERY_PARAM = "X-Amz-Date";
+    SIGNED_HEADERS_QUERY_PARAM = "X-Amz-SignedHeaders";
+    EXPIRES_QUERY_PARAM = "X-Amz-Expires";
+    SIGNATURE_QUERY_PARAM = "X-Amz-Signature";
+    TOKEN_QUERY_PARAM = "X-Amz-Security-Token";
+    AUTH_HEADER = "authorization";
+    AMZ_DATE_HEADER = AMZ_DATE_QUERY_PARAM.toLowerCase();
+    DATE_HEADER = "date";
+    GENERATED_HEADERS = [AUTH_HEADER, AMZ_DATE_HEADER, DATE_HEADER];
+    SIGNATURE_HEADER = SIGNATURE_QUERY_PARAM.toLowerCase();
+    SHA256_HEADER = "x-amz-content-sha256";
+    TOKEN_HEADER = TOKEN_QUERY_PARAM.toLowerCase();
+    ALWAYS_UNSIGNABLE_HEADERS = {
       authorization: true,
       "cache-control": true,
       connection: true,
@@ -17587,39 +11630,54 @@ var require_dist_cjs2 = __commonJS({
       "user-agent": true,
       "x-amzn-trace-id": true
     };
-    var PROXY_HEADER_PATTERN = /^proxy-/;
-    var SEC_HEADER_PATTERN = /^sec-/;
-    var UNSIGNABLE_PATTERNS = [/^proxy-/i, /^sec-/i];
-    var ALGORITHM_IDENTIFIER = "AWS4-HMAC-SHA256";
-    var ALGORITHM_IDENTIFIER_V4A = "AWS4-ECDSA-P256-SHA256";
-    var EVENT_ALGORITHM_IDENTIFIER = "AWS4-HMAC-SHA256-PAYLOAD";
-    var UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
-    var MAX_CACHE_SIZE = 50;
-    var KEY_TYPE_IDENTIFIER = "aws4_request";
-    var MAX_PRESIGNED_TTL = 60 * 60 * 24 * 7;
-    var getCanonicalQuery = ({ query = {} }) => {
+    PROXY_HEADER_PATTERN = /^proxy-/;
+    SEC_HEADER_PATTERN = /^sec-/;
+    ALGORITHM_IDENTIFIER = "AWS4-HMAC-SHA256";
+    EVENT_ALGORITHM_IDENTIFIER = "AWS4-HMAC-SHA256-PAYLOAD";
+    UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
+    MAX_CACHE_SIZE = 50;
+    KEY_TYPE_IDENTIFIER = "aws4_request";
+    MAX_PRESIGNED_TTL = 60 * 60 * 24 * 7;
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/getCanonicalQuery.js
+var getCanonicalQuery;
+var init_getCanonicalQuery = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/getCanonicalQuery.js"() {
+    init_serde();
+    init_protocols();
+    init_constants6();
+    getCanonicalQuery = ({ query = {} }) => {
       const keys = [];
       const serialized = {};
       for (const key in query) {
-        if (!hasOwn2(query, key)) {
+        if (!hasOwn(query, key)) {
           continue;
         }
         if (key.toLowerCase() === SIGNATURE_HEADER) {
           continue;
         }
-        const encodedKey = escapeUri2(key);
+        const encodedKey = escapeUri(key);
         keys.push(encodedKey);
         const value = query[key];
         if (typeof value === "string") {
-          serialized[encodedKey] = `${encodedKey}=${escapeUri2(value)}`;
+          serialized[encodedKey] = `${encodedKey}=${escapeUri(value)}`;
         } else if (Array.isArray(value)) {
-          serialized[encodedKey] = value.slice(0).reduce((encoded, value2) => encoded.concat([`${encodedKey}=${escapeUri2(value2)}`]), []).sort().join("&");
+          serialized[encodedKey] = value.slice(0).reduce((encoded, value2) => encoded.concat([`${encodedKey}=${escapeUri(value2)}`]), []).sort().join("&");
         }
       }
       return keys.sort().map((key) => serialized[key]).filter((serialized2) => serialized2).join("&");
     };
-    var iso8601 = (time2) => toDate(time2).toISOString().replace(/\.\d{3}Z$/, "Z");
-    var toDate = (time2) => {
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/utilDate.js
+var iso8601, toDate;
+var init_utilDate = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/utilDate.js"() {
+    iso8601 = (time2) => toDate(time2).toISOString().replace(/\.\d{3}Z$/, "Z");
+    toDate = (time2) => {
       if (typeof time2 === "number") {
         return new Date(time2 * 1e3);
       }
@@ -17631,7 +11689,19 @@ var require_dist_cjs2 = __commonJS({
       }
       return time2;
     };
-    var SignatureV4Base = class {
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/SignatureV4Base.js
+var SignatureV4Base;
+var init_SignatureV4Base = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/SignatureV4Base.js"() {
+    init_client2();
+    init_protocols();
+    init_serde();
+    init_getCanonicalQuery();
+    init_utilDate();
+    SignatureV4Base = class {
       service;
       regionProvider;
       credentialProvider;
@@ -17643,14 +11713,14 @@ var require_dist_cjs2 = __commonJS({
         this.sha256 = sha256;
         this.uriEscapePath = uriEscapePath;
         this.applyChecksum = typeof applyChecksum === "boolean" ? applyChecksum : true;
-        this.regionProvider = normalizeProvider3(region);
-        this.credentialProvider = normalizeProvider3(credentials);
+        this.regionProvider = normalizeProvider(region);
+        this.credentialProvider = normalizeProvider(credentials);
       }
-      createCanonicalRequest(request, canonicalHeaders, payloadHash) {
+      createCanonicalRequest(request3, canonicalHeaders, payloadHash) {
         const sortedHeaders = Object.keys(canonicalHeaders).sort();
-        return `${request.method}
-${this.getCanonicalPath(request)}
-${getCanonicalQuery(request)}
+        return `${request3.method}
+${this.getCanonicalPath(request3)}
+${getCanonicalQuery(request3)}
 ${sortedHeaders.map((name) => `${name}:${canonicalHeaders[name]}`).join("\n")}
 
 ${sortedHeaders.join(";")}
@@ -17658,12 +11728,12 @@ ${payloadHash}`;
       }
       async createStringToSign(longDate, credentialScope, canonicalRequest, algorithmIdentifier) {
         const hash = new this.sha256();
-        hash.update(toUint8Array2(canonicalRequest));
+        hash.update(toUint8Array(canonicalRequest));
         const hashedRequest = await hash.digest();
         return `${algorithmIdentifier}
 ${longDate}
 ${credentialScope}
-${toHex2(hashedRequest)}`;
+${toHex(hashedRequest)}`;
       }
       getCanonicalPath({ path }) {
         if (this.uriEscapePath) {
@@ -17682,7 +11752,7 @@ ${toHex2(hashedRequest)}`;
             }
           }
           const normalizedPath = `${path?.startsWith("/") ? "/" : ""}${normalizedPathSegments.join("/")}${normalizedPathSegments.length > 0 && path?.endsWith("/") ? "/" : ""}`;
-          const doubleEncoded = escapeUri2(normalizedPath);
+          const doubleEncoded = escapeUri(normalizedPath);
           return doubleEncoded.replace(/%2F/g, "/");
         }
         return path;
@@ -17703,12 +11773,21 @@ ${toHex2(hashedRequest)}`;
         return Object.keys(headers).sort().join(";");
       }
     };
-    var signingKeyCache = {};
-    var cacheQueue = [];
-    var createScope = (shortDate, region, service) => `${shortDate}/${region}/${service}/${KEY_TYPE_IDENTIFIER}`;
-    var getSigningKey = async (sha256Constructor, credentials, shortDate, region, service) => {
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/credentialDerivation.js
+var signingKeyCache, cacheQueue, createScope, getSigningKey, hmac;
+var init_credentialDerivation = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/credentialDerivation.js"() {
+    init_serde();
+    init_constants6();
+    signingKeyCache = {};
+    cacheQueue = [];
+    createScope = (shortDate, region, service) => `${shortDate}/${region}/${service}/${KEY_TYPE_IDENTIFIER}`;
+    getSigningKey = async (sha256Constructor, credentials, shortDate, region, service) => {
       const credsHash = await hmac(sha256Constructor, credentials.secretAccessKey, credentials.accessKeyId);
-      const cacheKey = `${shortDate}:${region}:${service}:${toHex2(credsHash)}:${credentials.sessionToken}`;
+      const cacheKey = `${shortDate}:${region}:${service}:${toHex(credsHash)}:${credentials.sessionToken}`;
       if (cacheKey in signingKeyCache) {
         return signingKeyCache[cacheKey];
       }
@@ -17722,39 +11801,52 @@ ${toHex2(hashedRequest)}`;
       }
       return signingKeyCache[cacheKey] = key;
     };
-    var clearCredentialCache = () => {
-      cacheQueue.length = 0;
-      Object.keys(signingKeyCache).forEach((cacheKey) => {
-        delete signingKeyCache[cacheKey];
-      });
-    };
-    var hmac = (ctor, secret, data) => {
+    hmac = (ctor, secret, data) => {
       const hash = new ctor(secret);
-      hash.update(toUint8Array2(data));
+      hash.update(toUint8Array(data));
       return hash.digest();
     };
-    var getCanonicalHeaders = ({ headers }, unsignableHeaders, signableHeaders) => {
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/getCanonicalHeaders.js
+var getCanonicalHeaders;
+var init_getCanonicalHeaders = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/getCanonicalHeaders.js"() {
+    init_serde();
+    init_constants6();
+    getCanonicalHeaders = ({ headers }, unsignableHeaders, signableHeaders) => {
       const canonical = {};
       for (const headerName of Object.keys(headers).sort()) {
         if (headers[headerName] == void 0) {
           continue;
         }
         const canonicalHeaderName = headerName.toLowerCase();
-        if (hasOwn2(ALWAYS_UNSIGNABLE_HEADERS, canonicalHeaderName) || unsignableHeaders?.has(canonicalHeaderName) || PROXY_HEADER_PATTERN.test(canonicalHeaderName) || SEC_HEADER_PATTERN.test(canonicalHeaderName)) {
+        if (hasOwn(ALWAYS_UNSIGNABLE_HEADERS, canonicalHeaderName) || unsignableHeaders?.has(canonicalHeaderName) || PROXY_HEADER_PATTERN.test(canonicalHeaderName) || SEC_HEADER_PATTERN.test(canonicalHeaderName)) {
           if (!signableHeaders || signableHeaders && !signableHeaders.has(canonicalHeaderName)) {
             continue;
           }
         }
         if (canonicalHeaderName === "__proto__") {
-          writeKey3(canonical);
+          writeKey(canonical);
         }
         canonical[canonicalHeaderName] = headers[headerName].replace(/[\r\n]/g, " ").replace(/[ \t]+/g, " ").replace(/^ | $/g, "");
       }
       return canonical;
     };
-    var getPayloadHash = async ({ headers, body }, hashConstructor) => {
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/getPayloadHash.js
+var getPayloadHash;
+var init_getPayloadHash = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/getPayloadHash.js"() {
+    init_serde();
+    init_serde();
+    init_constants6();
+    getPayloadHash = async ({ headers, body }, hashConstructor) => {
       for (const headerName in headers) {
-        if (!hasOwn2(headers, headerName)) {
+        if (!hasOwn(headers, headerName)) {
           continue;
         }
         if (headerName.toLowerCase() === SHA256_HEADER) {
@@ -17763,17 +11855,25 @@ ${toHex2(hashedRequest)}`;
       }
       if (body == void 0) {
         return "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-      } else if (typeof body === "string" || ArrayBuffer.isView(body) || isArrayBuffer2(body)) {
+      } else if (typeof body === "string" || ArrayBuffer.isView(body) || isArrayBuffer(body)) {
         const hashCtor = new hashConstructor();
-        hashCtor.update(toUint8Array2(body));
-        return toHex2(await hashCtor.digest());
+        hashCtor.update(toUint8Array(body));
+        return toHex(await hashCtor.digest());
       }
       return UNSIGNED_PAYLOAD;
     };
-    var hasHeader = (soughtHeader, headers) => {
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/headerUtil.js
+var hasHeader;
+var init_headerUtil = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/headerUtil.js"() {
+    init_serde();
+    hasHeader = (soughtHeader, headers) => {
       soughtHeader = soughtHeader.toLowerCase();
       for (const headerName in headers) {
-        if (!hasOwn2(headers, headerName)) {
+        if (!hasOwn(headers, headerName)) {
           continue;
         }
         if (soughtHeader === headerName.toLowerCase()) {
@@ -17782,10 +11882,19 @@ ${toHex2(hashedRequest)}`;
       }
       return false;
     };
-    var moveHeadersToQuery = (request, options = {}) => {
-      const { headers, query = {} } = HttpRequest2.clone(request);
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/moveHeadersToQuery.js
+var moveHeadersToQuery;
+var init_moveHeadersToQuery = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/moveHeadersToQuery.js"() {
+    init_serde();
+    init_protocols();
+    moveHeadersToQuery = (request3, options = {}) => {
+      const { headers, query = {} } = HttpRequest.clone(request3);
       for (const name in headers) {
-        if (!hasOwn2(headers, name)) {
+        if (!hasOwn(headers, name)) {
           continue;
         }
         const lname = name.toLowerCase();
@@ -17795,24 +11904,51 @@ ${toHex2(hashedRequest)}`;
         }
       }
       return {
-        ...request,
+        ...request3,
         headers,
         query
       };
     };
-    var prepareRequest = (request) => {
-      request = HttpRequest2.clone(request);
-      for (const headerName in request.headers) {
-        if (!hasOwn2(request.headers, headerName)) {
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/prepareRequest.js
+var prepareRequest;
+var init_prepareRequest = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/prepareRequest.js"() {
+    init_serde();
+    init_protocols();
+    init_constants6();
+    prepareRequest = (request3) => {
+      request3 = HttpRequest.clone(request3);
+      for (const headerName in request3.headers) {
+        if (!hasOwn(request3.headers, headerName)) {
           continue;
         }
         if (GENERATED_HEADERS.indexOf(headerName.toLowerCase()) > -1) {
-          delete request.headers[headerName];
+          delete request3.headers[headerName];
         }
       }
-      return request;
+      return request3;
     };
-    var SignatureV43 = class extends SignatureV4Base {
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/SignatureV4.js
+var SignatureV4;
+var init_SignatureV4 = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/SignatureV4.js"() {
+    init_serde();
+    init_HeaderFormatter();
+    init_SignatureV4Base();
+    init_constants6();
+    init_credentialDerivation();
+    init_getCanonicalHeaders();
+    init_getPayloadHash();
+    init_headerUtil();
+    init_moveHeadersToQuery();
+    init_prepareRequest();
+    SignatureV4 = class extends SignatureV4Base {
       headerFormatter = new HeaderFormatter();
       constructor({ applyChecksum, credentials, region, service, sha256, uriEscapePath = true }) {
         super({
@@ -17834,18 +11970,18 @@ ${toHex2(hashedRequest)}`;
           return Promise.reject("Signature version 4 presigned URLs must have an expiration date less than one week in the future");
         }
         const scope = createScope(shortDate, region, signingService ?? this.service);
-        const request = moveHeadersToQuery(prepareRequest(originalRequest), { unhoistableHeaders, hoistableHeaders });
+        const request3 = moveHeadersToQuery(prepareRequest(originalRequest), { unhoistableHeaders, hoistableHeaders });
         if (credentials.sessionToken) {
-          request.query[TOKEN_QUERY_PARAM] = credentials.sessionToken;
+          request3.query[TOKEN_QUERY_PARAM] = credentials.sessionToken;
         }
-        request.query[ALGORITHM_QUERY_PARAM] = ALGORITHM_IDENTIFIER;
-        request.query[CREDENTIAL_QUERY_PARAM] = `${credentials.accessKeyId}/${scope}`;
-        request.query[AMZ_DATE_QUERY_PARAM] = longDate;
-        request.query[EXPIRES_QUERY_PARAM] = expiresIn.toString(10);
-        const canonicalHeaders = getCanonicalHeaders(request, unsignableHeaders, signableHeaders);
-        request.query[SIGNED_HEADERS_QUERY_PARAM] = this.getCanonicalHeaderList(canonicalHeaders);
-        request.query[SIGNATURE_QUERY_PARAM] = await this.getSignature(longDate, scope, this.getSigningKey(credentials, region, shortDate, signingService), this.createCanonicalRequest(request, canonicalHeaders, await getPayloadHash(originalRequest, this.sha256)));
-        return request;
+        request3.query[ALGORITHM_QUERY_PARAM] = ALGORITHM_IDENTIFIER;
+        request3.query[CREDENTIAL_QUERY_PARAM] = `${credentials.accessKeyId}/${scope}`;
+        request3.query[AMZ_DATE_QUERY_PARAM] = longDate;
+        request3.query[EXPIRES_QUERY_PARAM] = expiresIn.toString(10);
+        const canonicalHeaders = getCanonicalHeaders(request3, unsignableHeaders, signableHeaders);
+        request3.query[SIGNED_HEADERS_QUERY_PARAM] = this.getCanonicalHeaderList(canonicalHeaders);
+        request3.query[SIGNATURE_QUERY_PARAM] = await this.getSignature(longDate, scope, this.getSigningKey(credentials, region, shortDate, signingService), this.createCanonicalRequest(request3, canonicalHeaders, await getPayloadHash(originalRequest, this.sha256)));
+        return request3;
       }
       async sign(toSign, options) {
         if (typeof toSign === "string") {
@@ -17858,14 +11994,14 @@ ${toHex2(hashedRequest)}`;
           return this.signRequest(toSign, options);
         }
       }
-      async signEvent({ headers, payload: payload2 }, { signingDate = /* @__PURE__ */ new Date(), priorSignature, signingRegion, signingService, eventStreamCredentials }) {
+      async signEvent({ headers, payload }, { signingDate = /* @__PURE__ */ new Date(), priorSignature, signingRegion, signingService, eventStreamCredentials }) {
         const region = signingRegion ?? await this.regionProvider();
         const { shortDate, longDate } = this.formatDate(signingDate);
         const scope = createScope(shortDate, region, signingService ?? this.service);
-        const hashedPayload = await getPayloadHash({ headers: {}, body: payload2 }, this.sha256);
+        const hashedPayload = await getPayloadHash({ headers: {}, body: payload }, this.sha256);
         const hash = new this.sha256();
         hash.update(headers);
-        const hashedHeaders = toHex2(await hash.digest());
+        const hashedHeaders = toHex(await hash.digest());
         const stringToSign = [
           EVENT_ALGORITHM_IDENTIFIER,
           longDate,
@@ -17902,81 +12038,57 @@ ${toHex2(hashedRequest)}`;
         const region = signingRegion ?? await this.regionProvider();
         const { shortDate } = this.formatDate(signingDate);
         const hash = new this.sha256(await this.getSigningKey(credentials, region, shortDate, signingService));
-        hash.update(toUint8Array2(stringToSign));
-        return toHex2(await hash.digest());
+        hash.update(toUint8Array(stringToSign));
+        return toHex(await hash.digest());
       }
       async signRequest(requestToSign, { signingDate = /* @__PURE__ */ new Date(), signableHeaders, unsignableHeaders, signingRegion, signingService } = {}) {
         const credentials = await this.credentialProvider();
         this.validateResolvedCredentials(credentials);
         const region = signingRegion ?? await this.regionProvider();
-        const request = prepareRequest(requestToSign);
+        const request3 = prepareRequest(requestToSign);
         const { longDate, shortDate } = this.formatDate(signingDate);
         const scope = createScope(shortDate, region, signingService ?? this.service);
-        request.headers[AMZ_DATE_HEADER] = longDate;
+        request3.headers[AMZ_DATE_HEADER] = longDate;
         if (credentials.sessionToken) {
-          request.headers[TOKEN_HEADER] = credentials.sessionToken;
+          request3.headers[TOKEN_HEADER] = credentials.sessionToken;
         }
-        const payloadHash = await getPayloadHash(request, this.sha256);
-        if (!hasHeader(SHA256_HEADER, request.headers) && this.applyChecksum) {
-          request.headers[SHA256_HEADER] = payloadHash;
+        const payloadHash = await getPayloadHash(request3, this.sha256);
+        if (!hasHeader(SHA256_HEADER, request3.headers) && this.applyChecksum) {
+          request3.headers[SHA256_HEADER] = payloadHash;
         }
-        const canonicalHeaders = getCanonicalHeaders(request, unsignableHeaders, signableHeaders);
-        const signature = await this.getSignature(longDate, scope, this.getSigningKey(credentials, region, shortDate, signingService), this.createCanonicalRequest(request, canonicalHeaders, payloadHash));
-        request.headers[AUTH_HEADER] = `${ALGORITHM_IDENTIFIER} Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${this.getCanonicalHeaderList(canonicalHeaders)}, Signature=${signature}`;
-        return request;
+        const canonicalHeaders = getCanonicalHeaders(request3, unsignableHeaders, signableHeaders);
+        const signature = await this.getSignature(longDate, scope, this.getSigningKey(credentials, region, shortDate, signingService), this.createCanonicalRequest(request3, canonicalHeaders, payloadHash));
+        request3.headers[AUTH_HEADER] = `${ALGORITHM_IDENTIFIER} Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${this.getCanonicalHeaderList(canonicalHeaders)}, Signature=${signature}`;
+        return request3;
       }
       async getSignature(longDate, credentialScope, keyPromise, canonicalRequest) {
         const stringToSign = await this.createStringToSign(longDate, credentialScope, canonicalRequest, ALGORITHM_IDENTIFIER);
         const hash = new this.sha256(await keyPromise);
-        hash.update(toUint8Array2(stringToSign));
-        return toHex2(await hash.digest());
+        hash.update(toUint8Array(stringToSign));
+        return toHex(await hash.digest());
       }
       getSigningKey(credentials, region, shortDate, service) {
         return getSigningKey(this.sha256, credentials, shortDate, region, service || this.service);
       }
     };
-    var signatureV4aContainer = {
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/signature-v4a-container.js
+var signatureV4aContainer;
+var init_signature_v4a_container = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/signature-v4a-container.js"() {
+    signatureV4aContainer = {
       SignatureV4a: null
     };
-    exports.ALGORITHM_IDENTIFIER = ALGORITHM_IDENTIFIER;
-    exports.ALGORITHM_IDENTIFIER_V4A = ALGORITHM_IDENTIFIER_V4A;
-    exports.ALGORITHM_QUERY_PARAM = ALGORITHM_QUERY_PARAM;
-    exports.ALWAYS_UNSIGNABLE_HEADERS = ALWAYS_UNSIGNABLE_HEADERS;
-    exports.AMZ_DATE_HEADER = AMZ_DATE_HEADER;
-    exports.AMZ_DATE_QUERY_PARAM = AMZ_DATE_QUERY_PARAM;
-    exports.AUTH_HEADER = AUTH_HEADER;
-    exports.CREDENTIAL_QUERY_PARAM = CREDENTIAL_QUERY_PARAM;
-    exports.DATE_HEADER = DATE_HEADER;
-    exports.EVENT_ALGORITHM_IDENTIFIER = EVENT_ALGORITHM_IDENTIFIER;
-    exports.EXPIRES_QUERY_PARAM = EXPIRES_QUERY_PARAM;
-    exports.GENERATED_HEADERS = GENERATED_HEADERS;
-    exports.HOST_HEADER = HOST_HEADER;
-    exports.KEY_TYPE_IDENTIFIER = KEY_TYPE_IDENTIFIER;
-    exports.MAX_CACHE_SIZE = MAX_CACHE_SIZE;
-    exports.MAX_PRESIGNED_TTL = MAX_PRESIGNED_TTL;
-    exports.PROXY_HEADER_PATTERN = PROXY_HEADER_PATTERN;
-    exports.REGION_SET_PARAM = REGION_SET_PARAM;
-    exports.SEC_HEADER_PATTERN = SEC_HEADER_PATTERN;
-    exports.SHA256_HEADER = SHA256_HEADER;
-    exports.SIGNATURE_HEADER = SIGNATURE_HEADER;
-    exports.SIGNATURE_QUERY_PARAM = SIGNATURE_QUERY_PARAM;
-    exports.SIGNED_HEADERS_QUERY_PARAM = SIGNED_HEADERS_QUERY_PARAM;
-    exports.SignatureV4 = SignatureV43;
-    exports.SignatureV4Base = SignatureV4Base;
-    exports.TOKEN_HEADER = TOKEN_HEADER;
-    exports.TOKEN_QUERY_PARAM = TOKEN_QUERY_PARAM;
-    exports.UNSIGNABLE_PATTERNS = UNSIGNABLE_PATTERNS;
-    exports.UNSIGNED_PAYLOAD = UNSIGNED_PAYLOAD;
-    exports.clearCredentialCache = clearCredentialCache;
-    exports.createScope = createScope;
-    exports.getCanonicalHeaders = getCanonicalHeaders;
-    exports.getCanonicalQuery = getCanonicalQuery;
-    exports.getPayloadHash = getPayloadHash;
-    exports.getSigningKey = getSigningKey;
-    exports.hasHeader = hasHeader;
-    exports.moveHeadersToQuery = moveHeadersToQuery;
-    exports.prepareRequest = prepareRequest;
-    exports.signatureV4aContainer = signatureV4aContainer;
+  }
+});
+
+// node_modules/@smithy/signature-v4/dist-es/index.js
+var init_dist_es3 = __esm({
+  "node_modules/@smithy/signature-v4/dist-es/index.js"() {
+    init_SignatureV4();
+    init_signature_v4a_container();
   }
 });
 
@@ -18012,12 +12124,12 @@ function bindCallerConfig(config, credentialsProvider) {
   fn.configBound = true;
   return fn;
 }
-var import_signature_v4, bindResolveAwsSdkSigV4Config;
+var bindResolveAwsSdkSigV4Config;
 var init_resolveAwsSdkSigV4Config = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/httpAuthSchemes/aws_sdk/resolveAwsSdkSigV4Config.js"() {
     init_client3();
-    init_dist_es();
-    import_signature_v4 = __toESM(require_dist_cjs2());
+    init_dist_es2();
+    init_dist_es3();
     bindResolveAwsSdkSigV4Config = (defaultDisableClockSkewCorrection) => (config) => {
       let inputCredentials = config.credentials;
       let isUserSupplied = !!config.credentials;
@@ -18080,7 +12192,7 @@ var init_resolveAwsSdkSigV4Config = __esm({
             sha256,
             uriEscapePath: signingEscapePath
           };
-          const SignerCtor = config.signerConstructor || import_signature_v4.SignatureV4;
+          const SignerCtor = config.signerConstructor || SignatureV4;
           return new SignerCtor(params);
         });
       } else {
@@ -18103,7 +12215,7 @@ var init_resolveAwsSdkSigV4Config = __esm({
             sha256,
             uriEscapePath: signingEscapePath
           };
-          const SignerCtor = config.signerConstructor || import_signature_v4.SignatureV4;
+          const SignerCtor = config.signerConstructor || SignatureV4;
           return new SignerCtor(params);
         };
       }
@@ -18155,41 +12267,48 @@ var init_clock_skew_defaults = __esm({
 });
 
 // node_modules/@aws-sdk/core/dist-es/submodules/httpAuthSchemes/index.js
-var httpAuthSchemes_exports = {};
-__export(httpAuthSchemes_exports, {
-  AWSSDKSigV4Signer: () => AWSSDKSigV4Signer,
-  AwsSdkSigV4ASigner: () => AwsSdkSigV4ASigner,
-  AwsSdkSigV4Signer: () => AwsSdkSigV4Signer,
-  NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: () => NODE_AUTH_SCHEME_PREFERENCE_OPTIONS,
-  NODE_SIGV4A_CONFIG_OPTIONS: () => NODE_SIGV4A_CONFIG_OPTIONS,
-  getBearerTokenEnvKey: () => getBearerTokenEnvKey,
-  resolveAWSSDKSigV4Config: () => resolveAWSSDKSigV4Config,
-  resolveAwsSdkSigV4AConfig: () => resolveAwsSdkSigV4AConfig,
-  resolveAwsSdkSigV4Config: () => resolveAwsSdkSigV4Config,
-  validateSigningProperties: () => validateSigningProperties
-});
-var resolveAwsSdkSigV4Config, resolveAWSSDKSigV4Config;
+var resolveAwsSdkSigV4Config;
 var init_httpAuthSchemes2 = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/httpAuthSchemes/index.js"() {
     init_aws_sdk();
-    init_getBearerTokenEnvKey();
     init_aws_sdk();
     init_clock_skew_defaults();
     resolveAwsSdkSigV4Config = bindResolveAwsSdkSigV4Config(DEFAULT_DISABLE_CLOCK_SKEW_CORRECTION);
-    resolveAWSSDKSigV4Config = resolveAwsSdkSigV4Config;
   }
 });
 
-// node_modules/@aws-sdk/signature-v4-multi-region/dist-cjs/index.js
-var require_dist_cjs3 = __commonJS({
-  "node_modules/@aws-sdk/signature-v4-multi-region/dist-cjs/index.js"(exports) {
-    var { SignatureV4: SignatureV43, signatureV4aContainer } = require_dist_cjs2();
-    var signatureV4CrtContainer = {
+// node_modules/@aws-sdk/signature-v4-multi-region/dist-es/signature-v4-crt-container.js
+var signatureV4CrtContainer;
+var init_signature_v4_crt_container = __esm({
+  "node_modules/@aws-sdk/signature-v4-multi-region/dist-es/signature-v4-crt-container.js"() {
+    signatureV4CrtContainer = {
       CrtSignerV4: null
     };
-    var SESSION_TOKEN_QUERY_PARAM = "X-Amz-S3session-Token";
-    var SESSION_TOKEN_HEADER = SESSION_TOKEN_QUERY_PARAM.toLowerCase();
-    var SignatureV4SignWithCredentials = class extends SignatureV43 {
+  }
+});
+
+// node_modules/@aws-sdk/signature-v4-multi-region/dist-es/SignatureV4SignWithCredentials.js
+function getCredentialsWithoutSessionToken(credentials) {
+  return {
+    accessKeyId: credentials.accessKeyId,
+    secretAccessKey: credentials.secretAccessKey,
+    expiration: credentials.expiration
+  };
+}
+function setSingleOverride(privateAccess, credentialsWithoutSessionToken) {
+  const currentCredentialProvider = privateAccess.credentialProvider;
+  privateAccess.credentialProvider = () => {
+    privateAccess.credentialProvider = currentCredentialProvider;
+    return Promise.resolve(credentialsWithoutSessionToken);
+  };
+}
+var SESSION_TOKEN_QUERY_PARAM, SESSION_TOKEN_HEADER, SignatureV4SignWithCredentials;
+var init_SignatureV4SignWithCredentials = __esm({
+  "node_modules/@aws-sdk/signature-v4-multi-region/dist-es/SignatureV4SignWithCredentials.js"() {
+    init_dist_es3();
+    SESSION_TOKEN_QUERY_PARAM = "X-Amz-S3session-Token";
+    SESSION_TOKEN_HEADER = SESSION_TOKEN_QUERY_PARAM.toLowerCase();
+    SignatureV4SignWithCredentials = class extends SignatureV4 {
       async signWithCredentials(requestToSign, credentials, options) {
         const credentialsWithoutSessionToken = getCredentialsWithoutSessionToken(credentials);
         requestToSign.headers[SESSION_TOKEN_HEADER] = credentials.sessionToken;
@@ -18208,21 +12327,17 @@ var require_dist_cjs3 = __commonJS({
         return this.presign(requestToSign, options);
       }
     };
-    function getCredentialsWithoutSessionToken(credentials) {
-      return {
-        accessKeyId: credentials.accessKeyId,
-        secretAccessKey: credentials.secretAccessKey,
-        expiration: credentials.expiration
-      };
-    }
-    function setSingleOverride(privateAccess, credentialsWithoutSessionToken) {
-      const currentCredentialProvider = privateAccess.credentialProvider;
-      privateAccess.credentialProvider = () => {
-        privateAccess.credentialProvider = currentCredentialProvider;
-        return Promise.resolve(credentialsWithoutSessionToken);
-      };
-    }
-    var SignatureV4MultiRegion3 = class {
+  }
+});
+
+// node_modules/@aws-sdk/signature-v4-multi-region/dist-es/SignatureV4MultiRegion.js
+var SignatureV4MultiRegion;
+var init_SignatureV4MultiRegion = __esm({
+  "node_modules/@aws-sdk/signature-v4-multi-region/dist-es/SignatureV4MultiRegion.js"() {
+    init_dist_es3();
+    init_signature_v4_crt_container();
+    init_SignatureV4SignWithCredentials();
+    SignatureV4MultiRegion = class {
       sigv4aSigner;
       sigv4Signer;
       signerOptions;
@@ -18306,24 +12421,29 @@ var require_dist_cjs3 = __commonJS({
         return this.sigv4aSigner;
       }
     };
-    exports.SignatureV4MultiRegion = SignatureV4MultiRegion3;
-    exports.SignatureV4SignWithCredentials = SignatureV4SignWithCredentials;
-    exports.signatureV4CrtContainer = signatureV4CrtContainer;
   }
 });
 
-// node_modules/@aws-sdk/credential-provider-env/dist-cjs/index.js
-var require_dist_cjs4 = __commonJS({
-  "node_modules/@aws-sdk/credential-provider-env/dist-cjs/index.js"(exports) {
-    var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
-    var { CredentialsProviderError: CredentialsProviderError2 } = (init_config2(), __toCommonJS(config_exports));
-    var ENV_KEY = "AWS_ACCESS_KEY_ID";
-    var ENV_SECRET = "AWS_SECRET_ACCESS_KEY";
-    var ENV_SESSION = "AWS_SESSION_TOKEN";
-    var ENV_EXPIRATION = "AWS_CREDENTIAL_EXPIRATION";
-    var ENV_CREDENTIAL_SCOPE = "AWS_CREDENTIAL_SCOPE";
-    var ENV_ACCOUNT_ID = "AWS_ACCOUNT_ID";
-    var fromEnv2 = (init) => async () => {
+// node_modules/@aws-sdk/signature-v4-multi-region/dist-es/index.js
+var init_dist_es4 = __esm({
+  "node_modules/@aws-sdk/signature-v4-multi-region/dist-es/index.js"() {
+    init_SignatureV4MultiRegion();
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-env/dist-es/fromEnv.js
+var ENV_KEY, ENV_SECRET, ENV_SESSION, ENV_EXPIRATION, ENV_CREDENTIAL_SCOPE, ENV_ACCOUNT_ID, fromEnv2;
+var init_fromEnv2 = __esm({
+  "node_modules/@aws-sdk/credential-provider-env/dist-es/fromEnv.js"() {
+    init_client3();
+    init_config2();
+    ENV_KEY = "AWS_ACCESS_KEY_ID";
+    ENV_SECRET = "AWS_SECRET_ACCESS_KEY";
+    ENV_SESSION = "AWS_SESSION_TOKEN";
+    ENV_EXPIRATION = "AWS_CREDENTIAL_EXPIRATION";
+    ENV_CREDENTIAL_SCOPE = "AWS_CREDENTIAL_SCOPE";
+    ENV_ACCOUNT_ID = "AWS_ACCOUNT_ID";
+    fromEnv2 = (init) => async () => {
       init?.logger?.debug("@aws-sdk/credential-provider-env - fromEnv");
       const accessKeyId = process.env[ENV_KEY];
       const secretAccessKey = process.env[ENV_SECRET];
@@ -18340,95 +12460,144 @@ var require_dist_cjs4 = __commonJS({
           ...credentialScope && { credentialScope },
           ...accountId && { accountId }
         };
-        setCredentialFeature2(credentials, "CREDENTIALS_ENV_VARS", "g");
+        setCredentialFeature(credentials, "CREDENTIALS_ENV_VARS", "g");
         return credentials;
       }
-      throw new CredentialsProviderError2("Unable to find environment variable credentials.", { logger: init?.logger });
+      throw new CredentialsProviderError("Unable to find environment variable credentials.", { logger: init?.logger });
     };
-    exports.ENV_ACCOUNT_ID = ENV_ACCOUNT_ID;
-    exports.ENV_CREDENTIAL_SCOPE = ENV_CREDENTIAL_SCOPE;
-    exports.ENV_EXPIRATION = ENV_EXPIRATION;
-    exports.ENV_KEY = ENV_KEY;
-    exports.ENV_SECRET = ENV_SECRET;
-    exports.ENV_SESSION = ENV_SESSION;
-    exports.fromEnv = fromEnv2;
   }
 });
 
-// node_modules/@smithy/credential-provider-imds/dist-cjs/index.js
-var require_dist_cjs5 = __commonJS({
-  "node_modules/@smithy/credential-provider-imds/dist-cjs/index.js"(exports) {
-    var { ProviderError: ProviderError2, CredentialsProviderError: CredentialsProviderError2, loadConfig: loadConfig2 } = (init_config2(), __toCommonJS(config_exports));
-    var node_http = __require("node:http");
-    var { parseUrl: parseUrl2 } = (init_protocols(), __toCommonJS(protocols_exports));
-    var isImdsCredentials = (arg) => Boolean(arg) && typeof arg === "object" && typeof arg.AccessKeyId === "string" && typeof arg.SecretAccessKey === "string" && typeof arg.Token === "string" && typeof arg.Expiration === "string";
-    var fromImdsCredentials = (creds) => ({
+// node_modules/@aws-sdk/credential-provider-env/dist-es/index.js
+var dist_es_exports = {};
+__export(dist_es_exports, {
+  ENV_ACCOUNT_ID: () => ENV_ACCOUNT_ID,
+  ENV_CREDENTIAL_SCOPE: () => ENV_CREDENTIAL_SCOPE,
+  ENV_EXPIRATION: () => ENV_EXPIRATION,
+  ENV_KEY: () => ENV_KEY,
+  ENV_SECRET: () => ENV_SECRET,
+  ENV_SESSION: () => ENV_SESSION,
+  fromEnv: () => fromEnv2
+});
+var init_dist_es5 = __esm({
+  "node_modules/@aws-sdk/credential-provider-env/dist-es/index.js"() {
+    init_fromEnv2();
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/remoteProvider/ImdsCredentials.js
+var isImdsCredentials, fromImdsCredentials;
+var init_ImdsCredentials = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/remoteProvider/ImdsCredentials.js"() {
+    isImdsCredentials = (arg) => Boolean(arg) && typeof arg === "object" && typeof arg.AccessKeyId === "string" && typeof arg.SecretAccessKey === "string" && typeof arg.Token === "string" && typeof arg.Expiration === "string";
+    fromImdsCredentials = (creds) => ({
       accessKeyId: creds.AccessKeyId,
       secretAccessKey: creds.SecretAccessKey,
       sessionToken: creds.Token,
       expiration: new Date(creds.Expiration),
       ...creds.AccountId && { accountId: creds.AccountId }
     });
-    var DEFAULT_TIMEOUT = 1e3;
-    var DEFAULT_MAX_RETRIES = 0;
-    var providerConfigFromInit = ({ maxRetries = DEFAULT_MAX_RETRIES, timeout = DEFAULT_TIMEOUT }) => ({ maxRetries, timeout });
-    function httpRequest(options) {
-      return new Promise((resolve, reject) => {
-        const req = node_http.request({
-          method: "GET",
-          ...options,
-          hostname: options.hostname?.replace(/^\[(.+)\]$/, "$1")
-        });
-        req.on("error", (err) => {
-          reject(Object.assign(new ProviderError2("Unable to connect to instance metadata service"), err));
-          req.destroy();
-        });
-        req.on("timeout", () => {
-          reject(new ProviderError2("TimeoutError from instance metadata service"));
-          req.destroy();
-        });
-        req.on("response", (res) => {
-          const { statusCode = 400 } = res;
-          if (statusCode < 200 || 300 <= statusCode) {
-            reject(Object.assign(new ProviderError2("Error response received from instance metadata service"), { statusCode }));
-            req.destroy();
-          }
-          const chunks = [];
-          res.on("data", (chunk) => {
-            chunks.push(chunk);
-          });
-          res.on("end", () => {
-            resolve(Buffer.concat(chunks));
-            req.destroy();
-          });
-        });
-        req.end();
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/remoteProvider/RemoteProviderInit.js
+var DEFAULT_TIMEOUT, DEFAULT_MAX_RETRIES, providerConfigFromInit;
+var init_RemoteProviderInit = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/remoteProvider/RemoteProviderInit.js"() {
+    DEFAULT_TIMEOUT = 1e3;
+    DEFAULT_MAX_RETRIES = 0;
+    providerConfigFromInit = ({ maxRetries = DEFAULT_MAX_RETRIES, timeout = DEFAULT_TIMEOUT }) => ({ maxRetries, timeout });
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/remoteProvider/node-http.js
+var init_node_http = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/remoteProvider/node-http.js"() {
+    init_http();
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/remoteProvider/httpRequest.js
+function httpRequest(options) {
+  return new Promise((resolve, reject) => {
+    const req = http_default.request({
+      method: "GET",
+      ...options,
+      hostname: options.hostname?.replace(/^\[(.+)\]$/, "$1")
+    });
+    req.on("error", (err) => {
+      reject(Object.assign(new ProviderError("Unable to connect to instance metadata service"), err));
+      req.destroy();
+    });
+    req.on("timeout", () => {
+      reject(new ProviderError("TimeoutError from instance metadata service"));
+      req.destroy();
+    });
+    req.on("response", (res) => {
+      const { statusCode = 400 } = res;
+      if (statusCode < 200 || 300 <= statusCode) {
+        reject(Object.assign(new ProviderError("Error response received from instance metadata service"), { statusCode }));
+        req.destroy();
+      }
+      const chunks = [];
+      res.on("data", (chunk) => {
+        chunks.push(chunk);
       });
-    }
-    var retry = (toRetry, maxRetries) => {
+      res.on("end", () => {
+        resolve(Buffer.concat(chunks));
+        req.destroy();
+      });
+    });
+    req.end();
+  });
+}
+var init_httpRequest2 = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/remoteProvider/httpRequest.js"() {
+    init_config2();
+    init_node_http();
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/remoteProvider/retry.js
+var retry;
+var init_retry3 = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/remoteProvider/retry.js"() {
+    retry = (toRetry, maxRetries) => {
       let promise = toRetry();
-      for (let i5 = 0; i5 < maxRetries; i5++) {
+      for (let i6 = 0; i6 < maxRetries; i6++) {
         promise = promise.catch(toRetry);
       }
       return promise;
     };
-    var ENV_CMDS_FULL_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
-    var ENV_CMDS_RELATIVE_URI = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
-    var ENV_CMDS_AUTH_TOKEN = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
-    var fromContainerMetadata = (init = {}) => {
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/fromContainerMetadata.js
+var ENV_CMDS_FULL_URI, ENV_CMDS_RELATIVE_URI, ENV_CMDS_AUTH_TOKEN, fromContainerMetadata, requestFromEcsImds, CMDS_IP, GREENGRASS_HOSTS, GREENGRASS_PROTOCOLS, getCmdsUri;
+var init_fromContainerMetadata = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/fromContainerMetadata.js"() {
+    init_config2();
+    init_ImdsCredentials();
+    init_RemoteProviderInit();
+    init_httpRequest2();
+    init_retry3();
+    ENV_CMDS_FULL_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+    ENV_CMDS_RELATIVE_URI = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+    ENV_CMDS_AUTH_TOKEN = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
+    fromContainerMetadata = (init = {}) => {
       const { timeout, maxRetries } = providerConfigFromInit(init);
       return () => retry(async () => {
         const requestOptions = await getCmdsUri({ logger: init.logger });
         const credsResponse = JSON.parse(await requestFromEcsImds(timeout, requestOptions));
         if (!isImdsCredentials(credsResponse)) {
-          throw new CredentialsProviderError2("Invalid response received from instance metadata service.", {
+          throw new CredentialsProviderError("Invalid response received from instance metadata service.", {
             logger: init.logger
           });
         }
         return fromImdsCredentials(credsResponse);
       }, maxRetries);
     };
-    var requestFromEcsImds = async (timeout, options) => {
+    requestFromEcsImds = async (timeout, options) => {
       if (process.env[ENV_CMDS_AUTH_TOKEN]) {
         options.headers = {
           ...options.headers,
@@ -18441,10 +12610,10 @@ var require_dist_cjs5 = __commonJS({
       });
       return buffer.toString();
     };
-    var CMDS_IP = "169.254.170.2";
-    var GREENGRASS_HOSTS = /* @__PURE__ */ new Set(["localhost", "127.0.0.1"]);
-    var GREENGRASS_PROTOCOLS = /* @__PURE__ */ new Set(["http:", "https:"]);
-    var getCmdsUri = async ({ logger: logger2 }) => {
+    CMDS_IP = "169.254.170.2";
+    GREENGRASS_HOSTS = /* @__PURE__ */ new Set(["localhost", "127.0.0.1"]);
+    GREENGRASS_PROTOCOLS = /* @__PURE__ */ new Set(["http:", "https:"]);
+    getCmdsUri = async ({ logger: logger2 }) => {
       if (process.env[ENV_CMDS_RELATIVE_URI]) {
         return {
           hostname: CMDS_IP,
@@ -18456,16 +12625,16 @@ var require_dist_cjs5 = __commonJS({
         try {
           parsed = new URL(process.env[ENV_CMDS_FULL_URI]);
         } catch {
-          throw new CredentialsProviderError2(`${process.env[ENV_CMDS_FULL_URI]} is not a valid container metadata service URL`, { tryNextLink: false, logger: logger2 });
+          throw new CredentialsProviderError(`${process.env[ENV_CMDS_FULL_URI]} is not a valid container metadata service URL`, { tryNextLink: false, logger: logger2 });
         }
         if (!parsed.hostname || !GREENGRASS_HOSTS.has(parsed.hostname)) {
-          throw new CredentialsProviderError2(`${parsed.hostname} is not a valid container metadata service hostname`, {
+          throw new CredentialsProviderError(`${parsed.hostname} is not a valid container metadata service hostname`, {
             tryNextLink: false,
             logger: logger2
           });
         }
         if (!parsed.protocol || !GREENGRASS_PROTOCOLS.has(parsed.protocol)) {
-          throw new CredentialsProviderError2(`${parsed.protocol} is not a valid container metadata service protocol`, {
+          throw new CredentialsProviderError(`${parsed.protocol} is not a valid container metadata service protocol`, {
             tryNextLink: false,
             logger: logger2
           });
@@ -18477,12 +12646,20 @@ var require_dist_cjs5 = __commonJS({
           port: parsed.port ? parseInt(parsed.port, 10) : void 0
         };
       }
-      throw new CredentialsProviderError2(`The container metadata credential provider cannot be used unless the ${ENV_CMDS_RELATIVE_URI} or ${ENV_CMDS_FULL_URI} environment variable is set`, {
+      throw new CredentialsProviderError(`The container metadata credential provider cannot be used unless the ${ENV_CMDS_RELATIVE_URI} or ${ENV_CMDS_FULL_URI} environment variable is set`, {
         tryNextLink: false,
         logger: logger2
       });
     };
-    var InstanceMetadataV1FallbackError = class _InstanceMetadataV1FallbackError extends CredentialsProviderError2 {
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/error/InstanceMetadataV1FallbackError.js
+var InstanceMetadataV1FallbackError;
+var init_InstanceMetadataV1FallbackError = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/error/InstanceMetadataV1FallbackError.js"() {
+    init_config2();
+    InstanceMetadataV1FallbackError = class _InstanceMetadataV1FallbackError extends CredentialsProviderError {
       tryNextLink;
       name = "InstanceMetadataV1FallbackError";
       constructor(message, tryNextLink = true) {
@@ -18491,34 +12668,74 @@ var require_dist_cjs5 = __commonJS({
         Object.setPrototypeOf(this, _InstanceMetadataV1FallbackError.prototype);
       }
     };
-    var Endpoint;
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/config/Endpoint.js
+var Endpoint;
+var init_Endpoint = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/config/Endpoint.js"() {
     (function(Endpoint2) {
       Endpoint2["IPv4"] = "http://169.254.169.254";
       Endpoint2["IPv6"] = "http://[fd00:ec2::254]";
     })(Endpoint || (Endpoint = {}));
-    var ENV_ENDPOINT_NAME = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
-    var CONFIG_ENDPOINT_NAME = "ec2_metadata_service_endpoint";
-    var ENDPOINT_CONFIG_OPTIONS = {
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/config/EndpointConfigOptions.js
+var ENV_ENDPOINT_NAME, CONFIG_ENDPOINT_NAME, ENDPOINT_CONFIG_OPTIONS;
+var init_EndpointConfigOptions = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/config/EndpointConfigOptions.js"() {
+    ENV_ENDPOINT_NAME = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
+    CONFIG_ENDPOINT_NAME = "ec2_metadata_service_endpoint";
+    ENDPOINT_CONFIG_OPTIONS = {
       environmentVariableSelector: (env2) => env2[ENV_ENDPOINT_NAME],
       configFileSelector: (profile) => profile[CONFIG_ENDPOINT_NAME],
       default: void 0
     };
-    var EndpointMode;
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/config/EndpointMode.js
+var EndpointMode;
+var init_EndpointMode = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/config/EndpointMode.js"() {
     (function(EndpointMode2) {
       EndpointMode2["IPv4"] = "IPv4";
       EndpointMode2["IPv6"] = "IPv6";
     })(EndpointMode || (EndpointMode = {}));
-    var ENV_ENDPOINT_MODE_NAME = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE";
-    var CONFIG_ENDPOINT_MODE_NAME = "ec2_metadata_service_endpoint_mode";
-    var ENDPOINT_MODE_CONFIG_OPTIONS = {
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/config/EndpointModeConfigOptions.js
+var ENV_ENDPOINT_MODE_NAME, CONFIG_ENDPOINT_MODE_NAME, ENDPOINT_MODE_CONFIG_OPTIONS;
+var init_EndpointModeConfigOptions = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/config/EndpointModeConfigOptions.js"() {
+    init_EndpointMode();
+    ENV_ENDPOINT_MODE_NAME = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE";
+    CONFIG_ENDPOINT_MODE_NAME = "ec2_metadata_service_endpoint_mode";
+    ENDPOINT_MODE_CONFIG_OPTIONS = {
       environmentVariableSelector: (env2) => env2[ENV_ENDPOINT_MODE_NAME],
       configFileSelector: (profile) => profile[CONFIG_ENDPOINT_MODE_NAME],
       default: EndpointMode.IPv4
     };
-    var getInstanceMetadataEndpoint = async () => parseUrl2(await getFromEndpointConfig() || await getFromEndpointModeConfig());
-    var getFromEndpointConfig = async () => loadConfig2(ENDPOINT_CONFIG_OPTIONS)();
-    var getFromEndpointModeConfig = async () => {
-      const endpointMode = await loadConfig2(ENDPOINT_MODE_CONFIG_OPTIONS)();
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/utils/getInstanceMetadataEndpoint.js
+var getInstanceMetadataEndpoint, getFromEndpointConfig, getFromEndpointModeConfig;
+var init_getInstanceMetadataEndpoint = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/utils/getInstanceMetadataEndpoint.js"() {
+    init_config2();
+    init_protocols();
+    init_Endpoint();
+    init_EndpointConfigOptions();
+    init_EndpointMode();
+    init_EndpointModeConfigOptions();
+    getInstanceMetadataEndpoint = async () => parseUrl(await getFromEndpointConfig() || await getFromEndpointModeConfig());
+    getFromEndpointConfig = async () => loadConfig(ENDPOINT_CONFIG_OPTIONS)();
+    getFromEndpointModeConfig = async () => {
+      const endpointMode = await loadConfig(ENDPOINT_MODE_CONFIG_OPTIONS)();
       switch (endpointMode) {
         case EndpointMode.IPv4:
           return Endpoint.IPv4;
@@ -18528,10 +12745,17 @@ var require_dist_cjs5 = __commonJS({
           throw new Error(`Unsupported endpoint mode: ${endpointMode}. Select from ${Object.values(EndpointMode)}`);
       }
     };
-    var STATIC_STABILITY_REFRESH_INTERVAL_SECONDS = 5 * 60;
-    var STATIC_STABILITY_REFRESH_INTERVAL_JITTER_WINDOW_SECONDS = 5 * 60;
-    var STATIC_STABILITY_DOC_URL = "https://docs.aws.amazon.com/sdkref/latest/guide/feature-static-credentials.html";
-    var getExtendedInstanceMetadataCredentials = (credentials, logger2) => {
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/utils/getExtendedInstanceMetadataCredentials.js
+var STATIC_STABILITY_REFRESH_INTERVAL_SECONDS, STATIC_STABILITY_REFRESH_INTERVAL_JITTER_WINDOW_SECONDS, STATIC_STABILITY_DOC_URL, getExtendedInstanceMetadataCredentials;
+var init_getExtendedInstanceMetadataCredentials = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/utils/getExtendedInstanceMetadataCredentials.js"() {
+    STATIC_STABILITY_REFRESH_INTERVAL_SECONDS = 5 * 60;
+    STATIC_STABILITY_REFRESH_INTERVAL_JITTER_WINDOW_SECONDS = 5 * 60;
+    STATIC_STABILITY_DOC_URL = "https://docs.aws.amazon.com/sdkref/latest/guide/feature-static-credentials.html";
+    getExtendedInstanceMetadataCredentials = (credentials, logger2) => {
       const refreshInterval = STATIC_STABILITY_REFRESH_INTERVAL_SECONDS + Math.floor(Math.random() * STATIC_STABILITY_REFRESH_INTERVAL_JITTER_WINDOW_SECONDS);
       const newExpiration = new Date(Date.now() + refreshInterval * 1e3);
       logger2.warn(`Attempting credential expiration extension due to a credential service availability issue. A refresh of these credentials will be attempted after ${new Date(newExpiration)}.
@@ -18543,7 +12767,15 @@ For more information, please visit: ` + STATIC_STABILITY_DOC_URL);
         expiration: newExpiration
       };
     };
-    var staticStabilityProvider = (provider, options = {}) => {
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/utils/staticStabilityProvider.js
+var staticStabilityProvider;
+var init_staticStabilityProvider = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/utils/staticStabilityProvider.js"() {
+    init_getExtendedInstanceMetadataCredentials();
+    staticStabilityProvider = (provider, options = {}) => {
       const logger2 = options?.logger || console;
       let pastCredentials;
       return async () => {
@@ -18553,39 +12785,54 @@ For more information, please visit: ` + STATIC_STABILITY_DOC_URL);
           if (credentials.expiration && credentials.expiration.getTime() < Date.now()) {
             credentials = getExtendedInstanceMetadataCredentials(credentials, logger2);
           }
-        } catch (e5) {
+        } catch (e6) {
           if (pastCredentials) {
-            logger2.warn("Credential renew failed: ", e5);
+            logger2.warn("Credential renew failed: ", e6);
             credentials = getExtendedInstanceMetadataCredentials(pastCredentials, logger2);
           } else {
-            throw e5;
+            throw e6;
           }
         }
         pastCredentials = credentials;
         return credentials;
       };
     };
-    var IMDS_PATH = "/latest/meta-data/iam/security-credentials/";
-    var IMDS_TOKEN_PATH2 = "/latest/api/token";
-    var AWS_EC2_METADATA_V1_DISABLED = "AWS_EC2_METADATA_V1_DISABLED";
-    var PROFILE_AWS_EC2_METADATA_V1_DISABLED = "ec2_metadata_v1_disabled";
-    var X_AWS_EC2_METADATA_TOKEN2 = "x-aws-ec2-metadata-token";
-    var fromInstanceMetadata = (init = {}) => staticStabilityProvider(getInstanceMetadataProvider(init), { logger: init.logger });
-    var getInstanceMetadataProvider = (init = {}) => {
+  }
+});
+
+// node_modules/@smithy/credential-provider-imds/dist-es/fromInstanceMetadata.js
+var IMDS_PATH, IMDS_TOKEN_PATH2, AWS_EC2_METADATA_V1_DISABLED, PROFILE_AWS_EC2_METADATA_V1_DISABLED, X_AWS_EC2_METADATA_TOKEN2, fromInstanceMetadata, getInstanceMetadataProvider, getMetadataToken, getProfile, getCredentialsFromProfile;
+var init_fromInstanceMetadata = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/fromInstanceMetadata.js"() {
+    init_config2();
+    init_InstanceMetadataV1FallbackError();
+    init_ImdsCredentials();
+    init_RemoteProviderInit();
+    init_httpRequest2();
+    init_retry3();
+    init_getInstanceMetadataEndpoint();
+    init_staticStabilityProvider();
+    IMDS_PATH = "/latest/meta-data/iam/security-credentials/";
+    IMDS_TOKEN_PATH2 = "/latest/api/token";
+    AWS_EC2_METADATA_V1_DISABLED = "AWS_EC2_METADATA_V1_DISABLED";
+    PROFILE_AWS_EC2_METADATA_V1_DISABLED = "ec2_metadata_v1_disabled";
+    X_AWS_EC2_METADATA_TOKEN2 = "x-aws-ec2-metadata-token";
+    fromInstanceMetadata = (init = {}) => staticStabilityProvider(getInstanceMetadataProvider(init), { logger: init.logger });
+    getInstanceMetadataProvider = (init = {}) => {
       let disableFetchToken = false;
       const { logger: logger2, profile } = init;
       const { timeout, maxRetries } = providerConfigFromInit(init);
-      const getCredentials = async (maxRetries2, options) => {
+      const getCredentials2 = async (maxRetries2, options) => {
         const isImdsV1Fallback = disableFetchToken || options.headers?.[X_AWS_EC2_METADATA_TOKEN2] == null;
         if (isImdsV1Fallback) {
           let fallbackBlockedFromProfile = false;
           let fallbackBlockedFromProcessEnv = false;
-          const configValue = await loadConfig2({
+          const configValue = await loadConfig({
             environmentVariableSelector: (env2) => {
               const envValue = env2[AWS_EC2_METADATA_V1_DISABLED];
               fallbackBlockedFromProcessEnv = !!envValue && envValue !== "false";
               if (envValue === void 0) {
-                throw new CredentialsProviderError2(`${AWS_EC2_METADATA_V1_DISABLED} not set in env, checking config file next.`, { logger: init.logger });
+                throw new CredentialsProviderError(`${AWS_EC2_METADATA_V1_DISABLED} not set in env, checking config file next.`, { logger: init.logger });
               }
               return fallbackBlockedFromProcessEnv;
             },
@@ -18638,23 +12885,23 @@ For more information, please visit: ` + STATIC_STABILITY_DOC_URL);
         const endpoint = await getInstanceMetadataEndpoint();
         if (disableFetchToken) {
           logger2?.debug("AWS SDK Instance Metadata", "using v1 fallback (no token fetch)");
-          return getCredentials(maxRetries, { ...endpoint, timeout });
+          return getCredentials2(maxRetries, { ...endpoint, timeout });
         } else {
           let token;
           try {
             token = (await getMetadataToken({ ...endpoint, timeout })).toString();
-          } catch (error2) {
-            if (error2?.statusCode === 400) {
-              throw Object.assign(error2, {
+          } catch (error) {
+            if (error?.statusCode === 400) {
+              throw Object.assign(error, {
                 message: "EC2 Metadata token request returned error"
               });
-            } else if (error2.message === "TimeoutError" || [403, 404, 405].includes(error2.statusCode)) {
+            } else if (error.message === "TimeoutError" || [403, 404, 405].includes(error.statusCode)) {
               disableFetchToken = true;
             }
             logger2?.debug("AWS SDK Instance Metadata", "using v1 fallback (initial)");
-            return getCredentials(maxRetries, { ...endpoint, timeout });
+            return getCredentials2(maxRetries, { ...endpoint, timeout });
           }
-          return getCredentials(maxRetries, {
+          return getCredentials2(maxRetries, {
             ...endpoint,
             headers: {
               [X_AWS_EC2_METADATA_TOKEN2]: token
@@ -18664,7 +12911,7 @@ For more information, please visit: ` + STATIC_STABILITY_DOC_URL);
         }
       };
     };
-    var getMetadataToken = async (options) => httpRequest({
+    getMetadataToken = async (options) => httpRequest({
       ...options,
       path: IMDS_TOKEN_PATH2,
       method: "PUT",
@@ -18672,65 +12919,88 @@ For more information, please visit: ` + STATIC_STABILITY_DOC_URL);
         "x-aws-ec2-metadata-token-ttl-seconds": "21600"
       }
     });
-    var getProfile = async (options) => (await httpRequest({ ...options, path: IMDS_PATH })).toString();
-    var getCredentialsFromProfile = async (profile, options, init) => {
+    getProfile = async (options) => (await httpRequest({ ...options, path: IMDS_PATH })).toString();
+    getCredentialsFromProfile = async (profile, options, init) => {
       const credentialsResponse = JSON.parse((await httpRequest({
         ...options,
         path: IMDS_PATH + profile
       })).toString());
       if (!isImdsCredentials(credentialsResponse)) {
-        throw new CredentialsProviderError2("Invalid response received from instance metadata service.", {
+        throw new CredentialsProviderError("Invalid response received from instance metadata service.", {
           logger: init.logger
         });
       }
       return fromImdsCredentials(credentialsResponse);
     };
-    exports.DEFAULT_MAX_RETRIES = DEFAULT_MAX_RETRIES;
-    exports.DEFAULT_TIMEOUT = DEFAULT_TIMEOUT;
-    exports.ENV_CMDS_AUTH_TOKEN = ENV_CMDS_AUTH_TOKEN;
-    exports.ENV_CMDS_FULL_URI = ENV_CMDS_FULL_URI;
-    exports.ENV_CMDS_RELATIVE_URI = ENV_CMDS_RELATIVE_URI;
-    exports.Endpoint = Endpoint;
-    exports.fromContainerMetadata = fromContainerMetadata;
-    exports.fromInstanceMetadata = fromInstanceMetadata;
-    exports.getInstanceMetadataEndpoint = getInstanceMetadataEndpoint;
-    exports.httpRequest = httpRequest;
-    exports.providerConfigFromInit = providerConfigFromInit;
   }
 });
 
-// node_modules/@smithy/node-http-handler/dist-cjs/index.js
-var require_dist_cjs6 = __commonJS({
-  "node_modules/@smithy/node-http-handler/dist-cjs/index.js"(exports) {
-    var { hasOwn: hasOwn2 } = (init_serde(), __toCommonJS(serde_exports));
-    var { streamCollector: streamCollector7 } = (init_serde(), __toCommonJS(serde_exports));
-    exports.streamCollector = streamCollector7;
-    var { buildQueryString: buildQueryString2, HttpResponse: HttpResponse2 } = (init_protocols(), __toCommonJS(protocols_exports));
-    var node_https = __require("node:https");
-    var { Readable: Readable7 } = __require("node:stream");
-    var http2 = __require("node:http2");
-    function buildAbortError(abortSignal) {
-      const reason = abortSignal && typeof abortSignal === "object" && "reason" in abortSignal ? abortSignal.reason : void 0;
-      if (reason) {
-        if (reason instanceof Error) {
-          const abortError3 = new Error("Request aborted");
-          abortError3.name = "AbortError";
-          abortError3.cause = reason;
-          return abortError3;
-        }
-        const abortError2 = new Error(String(reason));
-        abortError2.name = "AbortError";
-        return abortError2;
-      }
-      const abortError = new Error("Request aborted");
-      abortError.name = "AbortError";
-      return abortError;
+// node_modules/@smithy/credential-provider-imds/dist-es/index.js
+var dist_es_exports2 = {};
+__export(dist_es_exports2, {
+  DEFAULT_MAX_RETRIES: () => DEFAULT_MAX_RETRIES,
+  DEFAULT_TIMEOUT: () => DEFAULT_TIMEOUT,
+  ENV_CMDS_AUTH_TOKEN: () => ENV_CMDS_AUTH_TOKEN,
+  ENV_CMDS_FULL_URI: () => ENV_CMDS_FULL_URI,
+  ENV_CMDS_RELATIVE_URI: () => ENV_CMDS_RELATIVE_URI,
+  Endpoint: () => Endpoint,
+  fromContainerMetadata: () => fromContainerMetadata,
+  fromInstanceMetadata: () => fromInstanceMetadata,
+  getInstanceMetadataEndpoint: () => getInstanceMetadataEndpoint,
+  httpRequest: () => httpRequest,
+  providerConfigFromInit: () => providerConfigFromInit
+});
+var init_dist_es6 = __esm({
+  "node_modules/@smithy/credential-provider-imds/dist-es/index.js"() {
+    init_fromContainerMetadata();
+    init_fromInstanceMetadata();
+    init_RemoteProviderInit();
+    init_httpRequest2();
+    init_getInstanceMetadataEndpoint();
+    init_Endpoint();
+  }
+});
+
+// node_modules/@smithy/node-http-handler/dist-es/build-abort-error.js
+function buildAbortError(abortSignal) {
+  const reason = abortSignal && typeof abortSignal === "object" && "reason" in abortSignal ? abortSignal.reason : void 0;
+  if (reason) {
+    if (reason instanceof Error) {
+      const abortError3 = new Error("Request aborted");
+      abortError3.name = "AbortError";
+      abortError3.cause = reason;
+      return abortError3;
     }
-    var NODEJS_TIMEOUT_ERROR_CODES2 = ["ECONNRESET", "EPIPE", "ETIMEDOUT"];
-    var getTransformedHeaders = (headers) => {
+    const abortError2 = new Error(String(reason));
+    abortError2.name = "AbortError";
+    return abortError2;
+  }
+  const abortError = new Error("Request aborted");
+  abortError.name = "AbortError";
+  return abortError;
+}
+var init_build_abort_error = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/build-abort-error.js"() {
+  }
+});
+
+// node_modules/@smithy/node-http-handler/dist-es/constants.js
+var NODEJS_TIMEOUT_ERROR_CODES2;
+var init_constants7 = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/constants.js"() {
+    NODEJS_TIMEOUT_ERROR_CODES2 = ["ECONNRESET", "EPIPE", "ETIMEDOUT"];
+  }
+});
+
+// node_modules/@smithy/node-http-handler/dist-es/get-transformed-headers.js
+var getTransformedHeaders;
+var init_get_transformed_headers = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/get-transformed-headers.js"() {
+    init_serde();
+    getTransformedHeaders = (headers) => {
       const transformedHeaders = {};
       for (const name in headers) {
-        if (!hasOwn2(headers, name)) {
+        if (!hasOwn(headers, name)) {
           continue;
         }
         const headerValues = headers[name];
@@ -18738,18 +13008,55 @@ var require_dist_cjs6 = __commonJS({
       }
       return transformedHeaders;
     };
-    var timing = {
+  }
+});
+
+// builtin:https
+var m4, https_default, Agent2, globalAgent, Server2, createServer2, get2, request2;
+var init_https = __esm({
+  "builtin:https"() {
+    m4 = __require("node:https");
+    https_default = m4;
+    Agent2 = m4.Agent;
+    globalAgent = m4.globalAgent;
+    Server2 = m4.Server;
+    createServer2 = m4.createServer;
+    get2 = m4.get;
+    request2 = m4.request;
+  }
+});
+
+// node_modules/@smithy/node-http-handler/dist-es/node-https.js
+var init_node_https = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/node-https.js"() {
+    init_https();
+  }
+});
+
+// node_modules/@smithy/node-http-handler/dist-es/timing.js
+var timing;
+var init_timing = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/timing.js"() {
+    timing = {
       setTimeout: (cb, ms) => setTimeout(cb, ms),
       clearTimeout: (timeoutId) => clearTimeout(timeoutId)
     };
-    var DEFER_EVENT_LISTENER_TIME$2 = 1e3;
-    var setConnectionTimeout = (request, reject, timeoutInMs = 0) => {
+  }
+});
+
+// node_modules/@smithy/node-http-handler/dist-es/set-connection-timeout.js
+var DEFER_EVENT_LISTENER_TIME, setConnectionTimeout;
+var init_set_connection_timeout = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/set-connection-timeout.js"() {
+    init_timing();
+    DEFER_EVENT_LISTENER_TIME = 1e3;
+    setConnectionTimeout = (request3, reject, timeoutInMs = 0) => {
       if (!timeoutInMs) {
         return -1;
       }
       const registerTimeout = (offset) => {
         const timeoutId = timing.setTimeout(() => {
-          request.destroy();
+          request3.destroy();
           reject(Object.assign(new Error(`@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of ${timeoutInMs} ms.`), {
             name: "TimeoutError"
           }));
@@ -18763,29 +13070,37 @@ var require_dist_cjs6 = __commonJS({
             timing.clearTimeout(timeoutId);
           }
         };
-        if (request.socket) {
-          doWithSocket(request.socket);
+        if (request3.socket) {
+          doWithSocket(request3.socket);
         } else {
-          request.on("socket", doWithSocket);
+          request3.on("socket", doWithSocket);
         }
       };
       if (timeoutInMs < 2e3) {
         registerTimeout(0);
         return 0;
       }
-      return timing.setTimeout(registerTimeout.bind(null, DEFER_EVENT_LISTENER_TIME$2), DEFER_EVENT_LISTENER_TIME$2);
+      return timing.setTimeout(registerTimeout.bind(null, DEFER_EVENT_LISTENER_TIME), DEFER_EVENT_LISTENER_TIME);
     };
-    var setRequestTimeout = (req, reject, timeoutInMs = 0, throwOnRequestTimeout, logger2) => {
+  }
+});
+
+// node_modules/@smithy/node-http-handler/dist-es/set-request-timeout.js
+var setRequestTimeout;
+var init_set_request_timeout = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/set-request-timeout.js"() {
+    init_timing();
+    setRequestTimeout = (req, reject, timeoutInMs = 0, throwOnRequestTimeout, logger2) => {
       if (timeoutInMs) {
         return timing.setTimeout(() => {
           let msg = `@smithy/node-http-handler - [${throwOnRequestTimeout ? "ERROR" : "WARN"}] a request has exceeded the configured ${timeoutInMs} ms requestTimeout.`;
           if (throwOnRequestTimeout) {
-            const error2 = Object.assign(new Error(msg), {
+            const error = Object.assign(new Error(msg), {
               name: "TimeoutError",
               code: "ETIMEDOUT"
             });
-            req.destroy(error2);
-            reject(error2);
+            req.destroy(error);
+            reject(error);
           } else {
             msg += ` Init client requestHandler with throwOnRequestTimeout=true to turn this into an error.`;
             logger2?.warn?.(msg);
@@ -18794,16 +13109,24 @@ var require_dist_cjs6 = __commonJS({
       }
       return -1;
     };
-    var DEFER_EVENT_LISTENER_TIME$1 = 3e3;
-    var setSocketKeepAlive = (request, { keepAlive, keepAliveMsecs }, deferTimeMs = DEFER_EVENT_LISTENER_TIME$1) => {
+  }
+});
+
+// node_modules/@smithy/node-http-handler/dist-es/set-socket-keep-alive.js
+var DEFER_EVENT_LISTENER_TIME2, setSocketKeepAlive;
+var init_set_socket_keep_alive = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/set-socket-keep-alive.js"() {
+    init_timing();
+    DEFER_EVENT_LISTENER_TIME2 = 3e3;
+    setSocketKeepAlive = (request3, { keepAlive, keepAliveMsecs }, deferTimeMs = DEFER_EVENT_LISTENER_TIME2) => {
       if (keepAlive !== true) {
         return -1;
       }
       const registerListener = () => {
-        if (request.socket) {
-          request.socket.setKeepAlive(keepAlive, keepAliveMsecs || 0);
+        if (request3.socket) {
+          request3.socket.setKeepAlive(keepAlive, keepAliveMsecs || 0);
         } else {
-          request.on("socket", (socket) => {
+          request3.on("socket", (socket) => {
             socket.setKeepAlive(keepAlive, keepAliveMsecs || 0);
           });
         }
@@ -18814,106 +13137,149 @@ var require_dist_cjs6 = __commonJS({
       }
       return timing.setTimeout(registerListener, deferTimeMs);
     };
-    var resolveDefaultSocketTimeout = (config) => {
+  }
+});
+
+// node_modules/@smithy/node-http-handler/dist-es/resolve-default-socket-timeout.js
+var resolveDefaultSocketTimeout;
+var init_resolve_default_socket_timeout = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/resolve-default-socket-timeout.js"() {
+    resolveDefaultSocketTimeout = (config) => {
       const value = config?.defaultSocketTimeout;
       return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : void 0;
     };
-    var DEFER_EVENT_LISTENER_TIME = 3e3;
-    var setSocketTimeout = (request, reject, timeoutInMs = 0, isServiceDefault = false) => {
+  }
+});
+
+// node_modules/@smithy/node-http-handler/dist-es/set-socket-timeout.js
+var DEFER_EVENT_LISTENER_TIME3, setSocketTimeout;
+var init_set_socket_timeout = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/set-socket-timeout.js"() {
+    init_timing();
+    DEFER_EVENT_LISTENER_TIME3 = 3e3;
+    setSocketTimeout = (request3, reject, timeoutInMs = 0, isServiceDefault = false) => {
       if (!Number.isFinite(timeoutInMs) || timeoutInMs <= 0) {
         return;
       }
       let response;
-      request.once("response", (res) => response = res);
+      request3.once("response", (res) => response = res);
       const onTimeout = () => {
         if (response?.complete) {
-          request.socket?.destroy();
+          request3.socket?.destroy();
           return;
         }
-        const error2 = Object.assign(new Error(`@smithy/node-http-handler - the request socket timed out after ${timeoutInMs} ms of inactivity (${isServiceDefault ? "service default socket timeout" : "configured by client requestHandler"}).`), { name: "TimeoutError" });
-        response?.destroy(error2);
-        request.destroy();
-        reject(error2);
+        const error = Object.assign(new Error(`@smithy/node-http-handler - the request socket timed out after ${timeoutInMs} ms of inactivity (${isServiceDefault ? "service default socket timeout" : "configured by client requestHandler"}).`), { name: "TimeoutError" });
+        response?.destroy(error);
+        request3.destroy();
+        reject(error);
       };
       const registerTimeout = () => {
-        const { socket } = request;
+        const { socket } = request3;
         if (!socket) {
-          request.once("socket", registerTimeout);
+          request3.once("socket", registerTimeout);
         } else if (socket.connecting) {
           socket.once("connect", registerTimeout);
         } else {
           socket.setTimeout(timeoutInMs, onTimeout);
-          request.on("close", () => socket.removeListener("timeout", onTimeout));
+          request3.on("close", () => socket.removeListener("timeout", onTimeout));
         }
       };
       if (timeoutInMs < 6e3) {
         registerTimeout();
         return;
       }
-      const deferralId = timing.setTimeout(registerTimeout, DEFER_EVENT_LISTENER_TIME);
-      request.once("close", () => timing.clearTimeout(deferralId));
+      const deferralId = timing.setTimeout(registerTimeout, DEFER_EVENT_LISTENER_TIME3);
+      request3.once("close", () => timing.clearTimeout(deferralId));
     };
-    var MIN_WAIT_TIME = 6e3;
-    async function writeRequestBody(httpRequest, request, maxContinueTimeoutMs = MIN_WAIT_TIME, externalAgent = false) {
-      const headers = request.headers;
-      const expect = headers ? headers.Expect || headers.expect : void 0;
-      let timeoutId = -1;
-      let sendBody = true;
-      if (!externalAgent && expect === "100-continue") {
-        sendBody = await Promise.race([
-          new Promise((resolve) => {
-            timeoutId = Number(timing.setTimeout(() => resolve(true), Math.max(MIN_WAIT_TIME, maxContinueTimeoutMs)));
-          }),
-          new Promise((resolve) => {
-            httpRequest.on("continue", () => {
-              timing.clearTimeout(timeoutId);
-              resolve(true);
-            });
-            httpRequest.on("response", () => {
-              timing.clearTimeout(timeoutId);
-              resolve(false);
-            });
-            httpRequest.on("error", () => {
-              timing.clearTimeout(timeoutId);
-              resolve(false);
-            });
-          })
-        ]);
+  }
+});
+
+// node_modules/@smithy/node-http-handler/dist-es/write-request-body.js
+import { Readable as Readable4 } from "node:stream";
+async function writeRequestBody(httpRequest2, request3, maxContinueTimeoutMs = MIN_WAIT_TIME, externalAgent = false) {
+  const headers = request3.headers;
+  const expect = headers ? headers.Expect || headers.expect : void 0;
+  let timeoutId = -1;
+  let sendBody = true;
+  if (!externalAgent && expect === "100-continue") {
+    sendBody = await Promise.race([
+      new Promise((resolve) => {
+        timeoutId = Number(timing.setTimeout(() => resolve(true), Math.max(MIN_WAIT_TIME, maxContinueTimeoutMs)));
+      }),
+      new Promise((resolve) => {
+        httpRequest2.on("continue", () => {
+          timing.clearTimeout(timeoutId);
+          resolve(true);
+        });
+        httpRequest2.on("response", () => {
+          timing.clearTimeout(timeoutId);
+          resolve(false);
+        });
+        httpRequest2.on("error", () => {
+          timing.clearTimeout(timeoutId);
+          resolve(false);
+        });
+      })
+    ]);
+  }
+  if (sendBody) {
+    writeBody(httpRequest2, request3.body);
+  }
+}
+function writeBody(httpRequest2, body) {
+  if (body instanceof Readable4) {
+    body.pipe(httpRequest2);
+    return;
+  }
+  if (body) {
+    const isBuffer = Buffer.isBuffer(body);
+    const isString = typeof body === "string";
+    if (isBuffer || isString) {
+      if (isBuffer && body.byteLength === 0) {
+        httpRequest2.end();
+      } else {
+        httpRequest2.end(body);
       }
-      if (sendBody) {
-        writeBody(httpRequest, request.body);
-      }
+      return;
     }
-    function writeBody(httpRequest, body) {
-      if (body instanceof Readable7) {
-        body.pipe(httpRequest);
-        return;
-      }
-      if (body) {
-        const isBuffer2 = Buffer.isBuffer(body);
-        const isString = typeof body === "string";
-        if (isBuffer2 || isString) {
-          if (isBuffer2 && body.byteLength === 0) {
-            httpRequest.end();
-          } else {
-            httpRequest.end(body);
-          }
-          return;
-        }
-        const uint8 = body;
-        if (typeof uint8 === "object" && uint8.buffer && typeof uint8.byteOffset === "number" && typeof uint8.byteLength === "number") {
-          httpRequest.end(Buffer.from(uint8.buffer, uint8.byteOffset, uint8.byteLength));
-          return;
-        }
-        httpRequest.end(Buffer.from(body));
-        return;
-      }
-      httpRequest.end();
+    const uint8 = body;
+    if (typeof uint8 === "object" && uint8.buffer && typeof uint8.byteOffset === "number" && typeof uint8.byteLength === "number") {
+      httpRequest2.end(Buffer.from(uint8.buffer, uint8.byteOffset, uint8.byteLength));
+      return;
     }
-    var DEFAULT_REQUEST_TIMEOUT = 0;
-    var hAgent = void 0;
-    var hRequest = void 0;
-    var NodeHttpHandler = class _NodeHttpHandler {
+    httpRequest2.end(Buffer.from(body));
+    return;
+  }
+  httpRequest2.end();
+}
+var MIN_WAIT_TIME;
+var init_write_request_body = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/write-request-body.js"() {
+    init_timing();
+    MIN_WAIT_TIME = 6e3;
+  }
+});
+
+// node_modules/@smithy/node-http-handler/dist-es/node-http-handler.js
+var hAgent, hRequest, NodeHttpHandler;
+var init_node_http_handler = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/node-http-handler.js"() {
+    init_serde();
+    init_protocols();
+    init_build_abort_error();
+    init_constants7();
+    init_get_transformed_headers();
+    init_node_https();
+    init_set_connection_timeout();
+    init_set_request_timeout();
+    init_set_socket_keep_alive();
+    init_resolve_default_socket_timeout();
+    init_set_socket_timeout();
+    init_timing();
+    init_write_request_body();
+    hAgent = void 0;
+    hRequest = void 0;
+    NodeHttpHandler = class _NodeHttpHandler {
       config;
       configProvider;
       socketWarningTimestamp = 0;
@@ -18936,7 +13302,7 @@ var require_dist_cjs6 = __commonJS({
         }
         if (sockets && requests) {
           for (const origin in sockets) {
-            if (!hasOwn2(sockets, origin)) {
+            if (!hasOwn(sockets, origin)) {
               continue;
             }
             const socketsInUse = sockets[origin]?.length ?? 0;
@@ -18966,13 +13332,13 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
         this.config?.httpAgent?.destroy();
         this.config?.httpsAgent?.destroy();
       }
-      async handle(request, { abortSignal, requestTimeout } = {}) {
+      async handle(request3, { abortSignal, requestTimeout } = {}) {
         if (!this.config) {
           this.config = await this.configProvider;
         }
         const config = this.config;
         const logger2 = config.logger;
-        const isSSL = request.protocol === "https:";
+        const isSSL = request3.protocol === "https:";
         if (!isSSL && !this.config.httpAgent) {
           this.config.httpAgent = await this.config.httpAgentProvider();
         }
@@ -19003,11 +13369,11 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
             reject(abortError);
             return;
           }
-          const headers = request.headers;
+          const headers = request3.headers;
           const expectContinue = headers ? (headers.Expect ?? headers.expect) === "100-continue" : false;
           let agent = isSSL ? config.httpsAgent : config.httpAgent;
           if (expectContinue && !this.externalAgent) {
-            agent = new (isSSL ? node_https.Agent : hAgent)({
+            agent = new (isSSL ? https_default.Agent : hAgent)({
               keepAlive: false,
               maxSockets: Infinity
             });
@@ -19015,38 +13381,38 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
           socketWarningTimeoutId = timing.setTimeout(() => {
             this.socketWarningTimestamp = _NodeHttpHandler.checkSocketUsage(agent, this.socketWarningTimestamp, logger2);
           }, config.socketAcquisitionWarningTimeout ?? (config.requestTimeout ?? 2e3) + (config.connectionTimeout ?? 1e3));
-          const queryString = request.query ? buildQueryString2(request.query) : "";
+          const queryString = request3.query ? buildQueryString(request3.query) : "";
           let auth = void 0;
-          if (request.username != null || request.password != null) {
-            const username = request.username ?? "";
-            const password = request.password ?? "";
+          if (request3.username != null || request3.password != null) {
+            const username = request3.username ?? "";
+            const password = request3.password ?? "";
             auth = `${username}:${password}`;
           }
-          let path = request.path;
+          let path = request3.path;
           if (queryString) {
             path += `?${queryString}`;
           }
-          if (request.fragment) {
-            path += `#${request.fragment}`;
+          if (request3.fragment) {
+            path += `#${request3.fragment}`;
           }
-          let hostname = request.hostname ?? "";
+          let hostname = request3.hostname ?? "";
           if (hostname[0] === "[" && hostname.endsWith("]")) {
-            hostname = request.hostname.slice(1, -1);
+            hostname = request3.hostname.slice(1, -1);
           } else {
-            hostname = request.hostname;
+            hostname = request3.hostname;
           }
           const nodeHttpsOptions = {
-            headers: request.headers,
+            headers: request3.headers,
             host: hostname,
-            method: request.method,
+            method: request3.method,
             path,
-            port: request.port,
+            port: request3.port,
             agent,
             auth
           };
-          const requestFunc = isSSL ? node_https.request : hRequest;
+          const requestFunc = isSSL ? https_default.request : hRequest;
           const req = requestFunc(nodeHttpsOptions, (res) => {
-            const httpResponse = new HttpResponse2({
+            const httpResponse = new HttpResponse({
               statusCode: res.statusCode || -1,
               reason: res.statusMessage,
               headers: getTransformedHeaders(res.headers),
@@ -19091,9 +13457,9 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
               keepAliveMsecs: httpAgent.keepAliveMsecs
             });
           }
-          writeRequestBodyPromise = writeRequestBody(req, request, effectiveRequestTimeout, this.externalAgent).catch((e5) => {
+          writeRequestBodyPromise = writeRequestBody(req, request3, effectiveRequestTimeout, this.externalAgent).catch((e6) => {
             clearTimeouts();
-            return _reject(e5);
+            return _reject(e6);
           });
         });
       }
@@ -19132,10 +13498,10 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
           socketAcquisitionWarningTimeout,
           throwOnRequestTimeout,
           httpAgentProvider: () => httpAgentPromise ??= (async () => {
-            const node_http = __require("node:http");
-            const { Agent, request } = node_http.default ?? node_http;
-            hRequest = request;
-            hAgent = Agent;
+            const node_http = await Promise.resolve().then(() => (init_http(), http_exports));
+            const { Agent: Agent3, request: request3 } = node_http.default ?? node_http;
+            hRequest = request3;
+            hAgent = Agent3;
             if (httpAgent instanceof hAgent || typeof httpAgent?.destroy === "function") {
               this.externalAgent = true;
               return httpAgent;
@@ -19143,447 +13509,36 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
             return new hAgent({ keepAlive, maxSockets, ...httpAgent });
           })(),
           httpsAgent: (() => {
-            if (httpsAgent instanceof node_https.Agent || typeof httpsAgent?.destroy === "function") {
+            if (httpsAgent instanceof https_default.Agent || typeof httpsAgent?.destroy === "function") {
               this.externalAgent = true;
               return httpsAgent;
             }
-            return new node_https.Agent({ keepAlive, maxSockets, ...httpsAgent });
+            return new https_default.Agent({ keepAlive, maxSockets, ...httpsAgent });
           })(),
           logger: logger2
         };
       }
     };
-    var ids = new Uint16Array(1);
-    var ClientHttp2SessionRef = class {
-      id = ids[0]++;
-      total = 0;
-      max = 0;
-      session;
-      refs = 0;
-      constructor(session) {
-        session.unref();
-        this.session = session;
-      }
-      retain() {
-        if (this.session.destroyed) {
-          throw new Error("@smithy/node-http-handler - cannot acquire reference to destroyed session.");
-        }
-        this.refs += 1;
-        this.total += 1;
-        this.max = Math.max(this.refs, this.max);
-        this.session.ref();
-      }
-      free() {
-        if (this.session.destroyed) {
-          return;
-        }
-        this.refs -= 1;
-        if (this.refs === 0) {
-          this.session.unref();
-        }
-        if (this.refs < 0) {
-          throw new Error("@smithy/node-http-handler - ClientHttp2Session refcount at zero, cannot decrement.");
-        }
-      }
-      deref() {
-        return this.session;
-      }
-      close() {
-        if (!this.session.closed) {
-          this.session.close();
-        }
-      }
-      destroy() {
-        this.refs = 0;
-        if (!this.session.destroyed) {
-          this.session.setTimeout(0);
-          this.session.destroy();
-        }
-      }
-      useCount() {
-        return this.refs;
-      }
-    };
-    var NodeHttp2ConnectionPool = class {
-      sessions = [];
-      maxConcurrency = 0;
-      constructor(sessions) {
-        this.sessions = (sessions ?? []).map((session) => new ClientHttp2SessionRef(session));
-      }
-      poll() {
-        let cleanup = false;
-        for (const session of this.sessions) {
-          if (session.deref().destroyed) {
-            cleanup = true;
-            continue;
-          }
-          if (!this.maxConcurrency || session.useCount() < this.maxConcurrency) {
-            return session;
-          }
-        }
-        if (cleanup) {
-          for (const session of this.sessions) {
-            if (session.deref().destroyed) {
-              this.remove(session);
-            }
-          }
-        }
-      }
-      offerLast(ref) {
-        this.sessions.push(ref);
-      }
-      remove(ref) {
-        const ix = this.sessions.indexOf(ref);
-        if (ix > -1) {
-          this.sessions.splice(ix, 1);
-        }
-      }
-      [Symbol.iterator]() {
-        return this.sessions[Symbol.iterator]();
-      }
-      setMaxConcurrency(maxConcurrency) {
-        this.maxConcurrency = maxConcurrency;
-      }
-      destroy(ref) {
-        this.remove(ref);
-        ref.destroy();
-      }
-    };
-    var NodeHttp2ConnectionManager = class {
-      config;
-      connectOptions;
-      connectionPools = /* @__PURE__ */ new Map();
-      constructor(config) {
-        this.config = config;
-        if (this.config.maxConcurrency && this.config.maxConcurrency <= 0) {
-          throw new RangeError("maxConcurrency must be greater than zero.");
-        }
-      }
-      lease(requestContext, connectionConfiguration) {
-        const url = this.getUrlString(requestContext);
-        const pool = this.getPool(url);
-        if (!this.config.disableConcurrency && !connectionConfiguration.isEventStream) {
-          const available = pool.poll();
-          if (available) {
-            available.retain();
-            return available;
-          }
-        }
-        const ref = new ClientHttp2SessionRef(this.connect(url));
-        const session = ref.deref();
-        if (this.config.maxConcurrency) {
-          session.settings({ maxConcurrentStreams: this.config.maxConcurrency }, (err) => {
-            if (err) {
-              throw new Error("Fail to set maxConcurrentStreams to " + this.config.maxConcurrency + "when creating new session for " + requestContext.destination.toString());
-            }
-          });
-        }
-        const graceful = () => {
-          this.removeFromPoolAndClose(url, ref);
-        };
-        const ensureDestroyed = () => {
-          this.removeFromPoolAndCheckedDestroy(url, ref);
-        };
-        session.on("goaway", graceful);
-        session.on("error", ensureDestroyed);
-        session.on("frameError", ensureDestroyed);
-        session.on("close", ensureDestroyed);
-        if (connectionConfiguration.requestTimeout) {
-          session.setTimeout(connectionConfiguration.requestTimeout, ensureDestroyed);
-        }
-        pool.offerLast(ref);
-        ref.retain();
-        return ref;
-      }
-      release(_requestContext, ref) {
-        ref.free();
-      }
-      createIsolatedSession(requestContext, connectionConfiguration) {
-        const url = this.getUrlString(requestContext);
-        const ref = new ClientHttp2SessionRef(this.connect(url));
-        const session = ref.deref();
-        session.settings({ maxConcurrentStreams: 1 });
-        const ensureDestroyed = () => {
-          ref.destroy();
-        };
-        session.on("error", ensureDestroyed);
-        session.on("frameError", ensureDestroyed);
-        session.on("close", ensureDestroyed);
-        const timeout = connectionConfiguration.requestTimeout ?? 3e5;
-        session.setTimeout(timeout, ensureDestroyed);
-        ref.retain();
-        return ref;
-      }
-      destroy() {
-        for (const [url, connectionPool] of this.connectionPools) {
-          for (const session of [...connectionPool]) {
-            session.destroy();
-          }
-          this.connectionPools.delete(url);
-        }
-      }
-      setMaxConcurrentStreams(maxConcurrentStreams) {
-        if (maxConcurrentStreams && maxConcurrentStreams <= 0) {
-          throw new RangeError("maxConcurrentStreams must be greater than zero.");
-        }
-        this.config.maxConcurrency = maxConcurrentStreams;
-        for (const pool of this.connectionPools.values()) {
-          pool.setMaxConcurrency(maxConcurrentStreams);
-        }
-      }
-      setDisableConcurrentStreams(disableConcurrentStreams) {
-        this.config.disableConcurrency = disableConcurrentStreams;
-      }
-      setNodeHttp2ConnectOptions(nodeHttp2ConnectOptions) {
-        this.connectOptions = nodeHttp2ConnectOptions;
-      }
-      debug() {
-        const pools = {};
-        for (const [url, pool] of this.connectionPools) {
-          const sessions = [];
-          for (const ref of pool) {
-            sessions.push({
-              id: ref.id,
-              active: ref.useCount(),
-              maxConcurrent: ref.max,
-              totalRequests: ref.total
-            });
-          }
-          pools[url] = { sessions };
-        }
-        return pools;
-      }
-      removeFromPoolAndClose(authority, ref) {
-        this.connectionPools.get(authority)?.remove(ref);
-        ref.close();
-      }
-      removeFromPoolAndCheckedDestroy(authority, ref) {
-        this.connectionPools.get(authority)?.remove(ref);
-        ref.destroy();
-      }
-      getPool(url) {
-        if (!this.connectionPools.has(url)) {
-          const pool = new NodeHttp2ConnectionPool();
-          if (this.config.maxConcurrency) {
-            pool.setMaxConcurrency(this.config.maxConcurrency);
-          }
-          this.connectionPools.set(url, pool);
-        }
-        return this.connectionPools.get(url);
-      }
-      getUrlString(request) {
-        return request.destination.toString();
-      }
-      connect(url) {
-        return this.connectOptions === void 0 ? http2.connect(url) : http2.connect(url, this.connectOptions);
-      }
-    };
-    var { constants } = http2;
-    var NodeHttp2Handler = class _NodeHttp2Handler {
-      config;
-      configProvider;
-      metadata = { handlerProtocol: "h2" };
-      connectionManager = new NodeHttp2ConnectionManager({});
-      static create(instanceOrOptions) {
-        if (typeof instanceOrOptions?.handle === "function") {
-          return instanceOrOptions;
-        }
-        return new _NodeHttp2Handler(instanceOrOptions);
-      }
-      constructor(options) {
-        this.configProvider = new Promise((resolve, reject) => {
-          if (typeof options === "function") {
-            options().then((opts) => {
-              resolve(opts || {});
-            }).catch(reject);
-          } else {
-            resolve(options || {});
-          }
-        });
-      }
-      destroy() {
-        this.connectionManager.destroy();
-      }
-      async handle(request, { abortSignal, requestTimeout, isEventStream } = {}) {
-        if (!this.config) {
-          const config = await this.configProvider;
-          this.config = { ...config, defaultSocketTimeout: resolveDefaultSocketTimeout(config) };
-          const { disableConcurrentStreams: disableConcurrentStreams2, maxConcurrentStreams, nodeHttp2ConnectOptions } = this.config;
-          this.connectionManager.setDisableConcurrentStreams(disableConcurrentStreams2 ?? false);
-          if (maxConcurrentStreams) {
-            this.connectionManager.setMaxConcurrentStreams(maxConcurrentStreams);
-          }
-          if (nodeHttp2ConnectOptions) {
-            this.connectionManager.setNodeHttp2ConnectOptions(nodeHttp2ConnectOptions);
-          }
-        }
-        const { requestTimeout: configRequestTimeout, disableConcurrentStreams, sessionTimeout } = this.config;
-        const useIsolatedSession = disableConcurrentStreams || isEventStream;
-        const effectiveRequestTimeout = requestTimeout ?? configRequestTimeout;
-        const defaultSocketTimeout = effectiveRequestTimeout === void 0 && sessionTimeout === void 0 ? this.config.defaultSocketTimeout : void 0;
-        return new Promise((_resolve, _reject) => {
-          let fulfilled = false;
-          let writeRequestBodyPromise = void 0;
-          const resolve = async (arg) => {
-            await writeRequestBodyPromise;
-            _resolve(arg);
-          };
-          const reject = async (arg) => {
-            await writeRequestBodyPromise;
-            _reject(arg);
-          };
-          if (abortSignal?.aborted) {
-            fulfilled = true;
-            const abortError = buildAbortError(abortSignal);
-            reject(abortError);
-            return;
-          }
-          const { hostname, method, port, protocol, query } = request;
-          let auth = "";
-          if (request.username != null || request.password != null) {
-            const username = request.username ?? "";
-            const password = request.password ?? "";
-            auth = `${username}:${password}@`;
-          }
-          const authority = `${protocol}//${auth}${hostname}${port ? `:${port}` : ""}`;
-          const requestContext = { destination: new URL(authority) };
-          const connectConfig = {
-            requestTimeout: this.config?.sessionTimeout,
-            isEventStream
-          };
-          const ref = useIsolatedSession ? this.connectionManager.createIsolatedSession(requestContext, connectConfig) : this.connectionManager.lease(requestContext, connectConfig);
-          const session = ref.deref();
-          const rejectWithDestroy = (err) => {
-            if (useIsolatedSession) {
-              ref.destroy();
-            }
-            fulfilled = true;
-            reject(err);
-          };
-          const queryString = query ? buildQueryString2(query) : "";
-          let path = request.path;
-          if (queryString) {
-            path += `?${queryString}`;
-          }
-          if (request.fragment) {
-            path += `#${request.fragment}`;
-          }
-          const clientHttp2Stream = session.request({
-            ...request.headers,
-            [constants.HTTP2_HEADER_PATH]: path,
-            [constants.HTTP2_HEADER_METHOD]: method
-          });
-          if (effectiveRequestTimeout) {
-            clientHttp2Stream.setTimeout(effectiveRequestTimeout, () => {
-              clientHttp2Stream.close();
-              const timeoutError = new Error(`Stream timed out because of no activity for ${effectiveRequestTimeout} ms`);
-              timeoutError.name = "TimeoutError";
-              rejectWithDestroy(timeoutError);
-            });
-          } else if (defaultSocketTimeout) {
-            clientHttp2Stream.setTimeout(defaultSocketTimeout, () => {
-              const timeoutError = new Error(`Stream timed out because of no activity for ${defaultSocketTimeout} ms`);
-              timeoutError.name = "TimeoutError";
-              fulfilled = true;
-              reject(timeoutError);
-              clientHttp2Stream.destroy(timeoutError);
-              if (useIsolatedSession) {
-                ref.destroy();
-              }
-            });
-            clientHttp2Stream.once("response", () => clientHttp2Stream.setTimeout(defaultSocketTimeout));
-          }
-          if (abortSignal) {
-            const onAbort = () => {
-              clientHttp2Stream.close();
-              const abortError = buildAbortError(abortSignal);
-              rejectWithDestroy(abortError);
-            };
-            if (typeof abortSignal.addEventListener === "function") {
-              const signal = abortSignal;
-              signal.addEventListener("abort", onAbort, { once: true });
-              clientHttp2Stream.once("close", () => signal.removeEventListener("abort", onAbort));
-            } else {
-              abortSignal.onabort = onAbort;
-            }
-          }
-          clientHttp2Stream.on("frameError", (type, code, id) => {
-            rejectWithDestroy(new Error(`Frame type id ${type} in stream id ${id} has failed with code ${code}.`));
-          });
-          clientHttp2Stream.on("error", rejectWithDestroy);
-          clientHttp2Stream.on("aborted", () => {
-            rejectWithDestroy(new Error(`HTTP/2 stream is abnormally aborted in mid-communication with result code ${clientHttp2Stream.rstCode}.`));
-          });
-          clientHttp2Stream.on("response", (headers) => {
-            const httpResponse = new HttpResponse2({
-              statusCode: headers[":status"] ?? -1,
-              headers: getTransformedHeaders(headers),
-              body: clientHttp2Stream
-            });
-            fulfilled = true;
-            resolve({ response: httpResponse });
-            if (useIsolatedSession) {
-              session.close();
-              clientHttp2Stream.on("end", () => {
-                ref.destroy();
-              });
-            }
-          });
-          clientHttp2Stream.on("close", () => {
-            if (useIsolatedSession) {
-              ref.destroy();
-            } else {
-              this.connectionManager.release(requestContext, ref);
-            }
-            if (!fulfilled) {
-              const error2 = new Error("Unexpected error: http2 request did not get a response");
-              if (session.destroyed) {
-                error2.name = "TimeoutError";
-              }
-              rejectWithDestroy(error2);
-            }
-          });
-          writeRequestBodyPromise = writeRequestBody(clientHttp2Stream, request, effectiveRequestTimeout);
-        });
-      }
-      updateHttpClientConfig(key, value) {
-        this.config = void 0;
-        this.configProvider = this.configProvider.then((config) => {
-          switch (key) {
-            case /* @__PURE__ */ Symbol.for("@smithy/defaultSocketTimeout"):
-              key = "defaultSocketTimeout";
-              value = resolveDefaultSocketTimeout(config) ?? value;
-              break;
-          }
-          return {
-            ...config,
-            [key]: value
-          };
-        });
-      }
-      httpHandlerConfigs() {
-        return this.config ?? {};
-      }
-    };
-    exports.DEFAULT_REQUEST_TIMEOUT = DEFAULT_REQUEST_TIMEOUT;
-    exports.NodeHttp2Handler = NodeHttp2Handler;
-    exports.NodeHttpHandler = NodeHttpHandler;
   }
 });
 
-// node_modules/@aws-sdk/credential-provider-http/dist-cjs/index.js
-var require_dist_cjs7 = __commonJS({
-  "node_modules/@aws-sdk/credential-provider-http/dist-cjs/index.js"(exports) {
-    var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
-    var { CredentialsProviderError: CredentialsProviderError2 } = (init_config2(), __toCommonJS(config_exports));
-    var { NodeHttpHandler } = require_dist_cjs6();
-    var fs = __require("node:fs/promises");
-    var { HttpRequest: HttpRequest2 } = (init_protocols(), __toCommonJS(protocols_exports));
-    var { sdkStreamMixin: sdkStreamMixin3, parseRfc3339DateTime: parseRfc3339DateTime2 } = (init_serde(), __toCommonJS(serde_exports));
-    var ECS_CONTAINER_HOST = "169.254.170.2";
-    var EKS_CONTAINER_HOST_IPv4 = "169.254.170.23";
-    var EKS_CONTAINER_HOST_IPv6 = "[fd00:ec2::23]";
-    var checkUrl = (url, logger2) => {
+// node_modules/@smithy/node-http-handler/dist-es/index.js
+var init_dist_es7 = __esm({
+  "node_modules/@smithy/node-http-handler/dist-es/index.js"() {
+    init_node_http_handler();
+    init_serde();
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-http/dist-es/fromHttp/checkUrl.js
+var ECS_CONTAINER_HOST, EKS_CONTAINER_HOST_IPv4, EKS_CONTAINER_HOST_IPv6, checkUrl;
+var init_checkUrl = __esm({
+  "node_modules/@aws-sdk/credential-provider-http/dist-es/fromHttp/checkUrl.js"() {
+    init_config2();
+    ECS_CONTAINER_HOST = "169.254.170.2";
+    EKS_CONTAINER_HOST_IPv4 = "169.254.170.23";
+    EKS_CONTAINER_HOST_IPv6 = "[fd00:ec2::23]";
+    checkUrl = (url, logger2) => {
       if (url.protocol === "https:") {
         return;
       }
@@ -19607,70 +13562,101 @@ var require_dist_cjs7 = __commonJS({
           return;
         }
       }
-      throw new CredentialsProviderError2(`URL not accepted. It must either be HTTPS or match one of the following:
+      throw new CredentialsProviderError(`URL not accepted. It must either be HTTPS or match one of the following:
   - loopback CIDR 127.0.0.0/8 or [::1/128]
   - ECS container host 169.254.170.2
   - EKS container host 169.254.170.23 or [fd00:ec2::23]`, { logger: logger2 });
     };
-    function createGetRequest(url) {
-      return new HttpRequest2({
-        protocol: url.protocol,
-        hostname: url.hostname,
-        port: Number(url.port),
-        path: url.pathname,
-        query: Array.from(url.searchParams.entries()).reduce((acc, [k5, v]) => {
-          acc[k5] = v;
-          return acc;
-        }, {}),
-        fragment: url.hash
-      });
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-http/dist-es/fromHttp/requestHelpers.js
+function createGetRequest(url) {
+  return new HttpRequest({
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: url.pathname,
+    query: Array.from(url.searchParams.entries()).reduce((acc, [k6, v]) => {
+      acc[k6] = v;
+      return acc;
+    }, {}),
+    fragment: url.hash
+  });
+}
+async function getCredentials(response, logger2) {
+  const stream = sdkStreamMixin2(response.body);
+  const str = await stream.transformToString();
+  if (response.statusCode === 200) {
+    const parsed = JSON.parse(str);
+    if (typeof parsed.AccessKeyId !== "string" || typeof parsed.SecretAccessKey !== "string" || typeof parsed.Token !== "string" || typeof parsed.Expiration !== "string") {
+      throw new CredentialsProviderError("HTTP credential provider response not of the required format, an object matching: { AccessKeyId: string, SecretAccessKey: string, Token: string, Expiration: string(rfc3339) }", { logger: logger2 });
     }
-    async function getCredentials(response, logger2) {
-      const stream = sdkStreamMixin3(response.body);
-      const str = await stream.transformToString();
-      if (response.statusCode === 200) {
-        const parsed = JSON.parse(str);
-        if (typeof parsed.AccessKeyId !== "string" || typeof parsed.SecretAccessKey !== "string" || typeof parsed.Token !== "string" || typeof parsed.Expiration !== "string") {
-          throw new CredentialsProviderError2("HTTP credential provider response not of the required format, an object matching: { AccessKeyId: string, SecretAccessKey: string, Token: string, Expiration: string(rfc3339) }", { logger: logger2 });
-        }
-        return {
-          accessKeyId: parsed.AccessKeyId,
-          secretAccessKey: parsed.SecretAccessKey,
-          sessionToken: parsed.Token,
-          expiration: parseRfc3339DateTime2(parsed.Expiration)
-        };
-      }
-      if (response.statusCode >= 400 && response.statusCode < 500) {
-        let parsedBody = {};
-        try {
-          parsedBody = JSON.parse(str);
-        } catch (e5) {
-        }
-        throw Object.assign(new CredentialsProviderError2(`Server responded with status: ${response.statusCode}`, { logger: logger2 }), {
-          Code: parsedBody.Code,
-          Message: parsedBody.Message
-        });
-      }
-      throw new CredentialsProviderError2(`Server responded with status: ${response.statusCode}`, { logger: logger2 });
+    return {
+      accessKeyId: parsed.AccessKeyId,
+      secretAccessKey: parsed.SecretAccessKey,
+      sessionToken: parsed.Token,
+      expiration: parseRfc3339DateTime(parsed.Expiration)
+    };
+  }
+  if (response.statusCode >= 400 && response.statusCode < 500) {
+    let parsedBody = {};
+    try {
+      parsedBody = JSON.parse(str);
+    } catch (e6) {
     }
-    var retryWrapper = (toRetry, maxRetries, delayMs) => {
+    throw Object.assign(new CredentialsProviderError(`Server responded with status: ${response.statusCode}`, { logger: logger2 }), {
+      Code: parsedBody.Code,
+      Message: parsedBody.Message
+    });
+  }
+  throw new CredentialsProviderError(`Server responded with status: ${response.statusCode}`, { logger: logger2 });
+}
+var init_requestHelpers = __esm({
+  "node_modules/@aws-sdk/credential-provider-http/dist-es/fromHttp/requestHelpers.js"() {
+    init_config2();
+    init_protocols();
+    init_serde();
+    init_serde();
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-http/dist-es/fromHttp/retry-wrapper.js
+var retryWrapper;
+var init_retry_wrapper = __esm({
+  "node_modules/@aws-sdk/credential-provider-http/dist-es/fromHttp/retry-wrapper.js"() {
+    retryWrapper = (toRetry, maxRetries, delayMs) => {
       return async () => {
-        for (let i5 = 0; i5 < maxRetries; ++i5) {
+        for (let i6 = 0; i6 < maxRetries; ++i6) {
           try {
             return await toRetry();
-          } catch (e5) {
+          } catch (e6) {
             await new Promise((resolve) => setTimeout(resolve, delayMs));
           }
         }
         return await toRetry();
       };
     };
-    var AWS_CONTAINER_CREDENTIALS_RELATIVE_URI = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
-    var DEFAULT_LINK_LOCAL_HOST = "http://169.254.170.2";
-    var AWS_CONTAINER_CREDENTIALS_FULL_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
-    var AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
-    var AWS_CONTAINER_AUTHORIZATION_TOKEN = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
-    var fromHttp = (options = {}) => {
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-http/dist-es/fromHttp/fromHttp.js
+import fs from "node:fs/promises";
+var AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, DEFAULT_LINK_LOCAL_HOST, AWS_CONTAINER_CREDENTIALS_FULL_URI, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, AWS_CONTAINER_AUTHORIZATION_TOKEN, fromHttp, validateToken;
+var init_fromHttp = __esm({
+  "node_modules/@aws-sdk/credential-provider-http/dist-es/fromHttp/fromHttp.js"() {
+    init_client3();
+    init_config2();
+    init_dist_es7();
+    init_checkUrl();
+    init_requestHelpers();
+    init_retry_wrapper();
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+    DEFAULT_LINK_LOCAL_HOST = "http://169.254.170.2";
+    AWS_CONTAINER_CREDENTIALS_FULL_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
+    AWS_CONTAINER_AUTHORIZATION_TOKEN = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
+    fromHttp = (options = {}) => {
       options.logger?.debug("@aws-sdk/credential-provider-http - fromHttp");
       let host;
       const relative = options.awsContainerCredentialsRelativeUri ?? process.env[AWS_CONTAINER_CREDENTIALS_RELATIVE_URI];
@@ -19691,7 +13677,7 @@ var require_dist_cjs7 = __commonJS({
       } else if (full) {
         host = full;
       } else {
-        throw new CredentialsProviderError2(`No HTTP credential provider host provided.
+        throw new CredentialsProviderError(`No HTTP credential provider host provided.
 Set AWS_CONTAINER_CREDENTIALS_FULL_URI or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI.`, { logger: options.logger });
       }
       const url = new URL(host);
@@ -19699,17 +13685,17 @@ Set AWS_CONTAINER_CREDENTIALS_FULL_URI or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
       const requestHandler = NodeHttpHandler.create({ connectionTimeout: options.timeout ?? 1e3 });
       const requestTimeout = options.timeout ?? 1e3;
       const provider = retryWrapper(async () => {
-        const request = createGetRequest(url);
+        const request3 = createGetRequest(url);
         if (tokenFile) {
-          request.headers.Authorization = validateToken((await fs.readFile(tokenFile)).toString());
+          request3.headers.Authorization = validateToken((await fs.readFile(tokenFile)).toString());
         } else if (token) {
-          request.headers.Authorization = validateToken(token);
+          request3.headers.Authorization = validateToken(token);
         }
         try {
-          const result = await requestHandler.handle(request, { requestTimeout });
-          return getCredentials(result.response).then((creds) => setCredentialFeature2(creds, "CREDENTIALS_HTTP", "z"));
-        } catch (e5) {
-          throw new CredentialsProviderError2(String(e5), { logger: options.logger });
+          const result = await requestHandler.handle(request3, { requestTimeout });
+          return getCredentials(result.response).then((creds) => setCredentialFeature(creds, "CREDENTIALS_HTTP", "z"));
+        } catch (e6) {
+          throw new CredentialsProviderError(String(e6), { logger: options.logger });
         }
       }, options.maxRetries ?? 3, options.timeout ?? 1e3);
       return async () => {
@@ -19720,18 +13706,45 @@ Set AWS_CONTAINER_CREDENTIALS_FULL_URI or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
         }
       };
     };
-    var validateToken = (token) => {
+    validateToken = (token) => {
       if (token.includes("\r\n")) {
-        throw new CredentialsProviderError2("Authorization token contains invalid \\r\\n sequence.");
+        throw new CredentialsProviderError("Authorization token contains invalid \\r\\n sequence.");
       }
       return token;
     };
-    exports.fromHttp = fromHttp;
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-http/dist-es/index.js
+var dist_es_exports3 = {};
+__export(dist_es_exports3, {
+  fromHttp: () => fromHttp
+});
+var init_dist_es8 = __esm({
+  "node_modules/@aws-sdk/credential-provider-http/dist-es/index.js"() {
+    init_fromHttp();
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-sso/dist-es/isSsoProfile.js
+var isSsoProfile;
+var init_isSsoProfile = __esm({
+  "node_modules/@aws-sdk/credential-provider-sso/dist-es/isSsoProfile.js"() {
+    isSsoProfile = (arg) => arg && (typeof arg.sso_start_url === "string" || typeof arg.sso_account_id === "string" || typeof arg.sso_session === "string" || typeof arg.sso_region === "string" || typeof arg.sso_role_name === "string");
+  }
+});
+
+// node_modules/@aws-sdk/token-providers/dist-es/constants.js
+var EXPIRE_WINDOW_MS, REFRESH_MESSAGE;
+var init_constants8 = __esm({
+  "node_modules/@aws-sdk/token-providers/dist-es/constants.js"() {
+    EXPIRE_WINDOW_MS = 5 * 60 * 1e3;
+    REFRESH_MESSAGE = `To refresh this SSO session run 'aws sso login' with the corresponding profile.`;
   }
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso-oidc/auth/httpAuthSchemeProvider.js
-function createAwsAuthSigv4HttpAuthOption(authParameters) {
+function createAwsAuthSigv4HttpAuthOption2(authParameters) {
   return {
     schemeId: "aws.auth#sigv4",
     signingProperties: {
@@ -19746,12 +13759,12 @@ function createAwsAuthSigv4HttpAuthOption(authParameters) {
     })
   };
 }
-function createSmithyApiNoAuthHttpAuthOption(authParameters) {
+function createSmithyApiNoAuthHttpAuthOption2(authParameters) {
   return {
     schemeId: "smithy.api#noAuth"
   };
 }
-var defaultSSOOIDCHttpAuthSchemeParametersProvider, defaultSSOOIDCHttpAuthSchemeProvider, resolveHttpAuthSchemeConfig;
+var defaultSSOOIDCHttpAuthSchemeParametersProvider, defaultSSOOIDCHttpAuthSchemeProvider, resolveHttpAuthSchemeConfig2;
 var init_httpAuthSchemeProvider = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso-oidc/auth/httpAuthSchemeProvider.js"() {
     init_httpAuthSchemes2();
@@ -19769,17 +13782,17 @@ var init_httpAuthSchemeProvider = __esm({
       switch (authParameters.operation) {
         case "CreateToken":
           {
-            options.push(createSmithyApiNoAuthHttpAuthOption(authParameters));
+            options.push(createSmithyApiNoAuthHttpAuthOption2(authParameters));
             break;
           }
           ;
         default: {
-          options.push(createAwsAuthSigv4HttpAuthOption(authParameters));
+          options.push(createAwsAuthSigv4HttpAuthOption2(authParameters));
         }
       }
       return options;
     };
-    resolveHttpAuthSchemeConfig = (config) => {
+    resolveHttpAuthSchemeConfig2 = (config) => {
       const config_0 = resolveAwsSdkSigV4Config(config);
       return Object.assign(config_0, {
         authSchemePreference: normalizeProvider(config.authSchemePreference ?? [])
@@ -19789,10 +13802,10 @@ var init_httpAuthSchemeProvider = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso-oidc/endpoint/EndpointParameters.js
-var resolveClientEndpointParameters, commonParams;
+var resolveClientEndpointParameters2, commonParams;
 var init_EndpointParameters = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso-oidc/endpoint/EndpointParameters.js"() {
-    resolveClientEndpointParameters = (options) => {
+    resolveClientEndpointParameters2 = (options) => {
       return Object.assign(options, {
         useDualstackEndpoint: options.useDualstackEndpoint ?? false,
         useFipsEndpoint: options.useFipsEndpoint ?? false,
@@ -19809,10 +13822,10 @@ var init_EndpointParameters = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/package.json
-var package_default;
+var package_default2;
 var init_package = __esm({
   "node_modules/@aws-sdk/nested-clients/package.json"() {
-    package_default = {
+    package_default2 = {
       name: "@aws-sdk/nested-clients",
       version: "3.998.3",
       description: "Nested clients for AWS SDK packages.",
@@ -19936,1407 +13949,6 @@ var init_package = __esm({
   }
 });
 
-// node_modules/@smithy/core/dist-es/submodules/cbor/cbor-types.js
-var majorUint64, majorNegativeInt64, majorUnstructuredByteString, majorUtf8String, majorList, majorMap, majorTag, majorSpecial, specialFalse, specialTrue, specialNull, specialUndefined, extendedOneByte, extendedFloat16, extendedFloat32, extendedFloat64, minorIndefinite, tagSymbol;
-var init_cbor_types = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/cbor/cbor-types.js"() {
-    majorUint64 = 0;
-    majorNegativeInt64 = 1;
-    majorUnstructuredByteString = 2;
-    majorUtf8String = 3;
-    majorList = 4;
-    majorMap = 5;
-    majorTag = 6;
-    majorSpecial = 7;
-    specialFalse = 20;
-    specialTrue = 21;
-    specialNull = 22;
-    specialUndefined = 23;
-    extendedOneByte = 24;
-    extendedFloat16 = 25;
-    extendedFloat32 = 26;
-    extendedFloat64 = 27;
-    minorIndefinite = 31;
-    tagSymbol = /* @__PURE__ */ Symbol("@smithy/core/cbor::tagSymbol");
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/cbor/parseCborBody.js
-var loadSmithyRpcV2CborErrorCode;
-var init_parseCborBody = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/cbor/parseCborBody.js"() {
-    loadSmithyRpcV2CborErrorCode = (output, data) => {
-      const sanitizeErrorCode2 = (rawValue) => {
-        let cleanValue = rawValue;
-        if (typeof cleanValue === "number") {
-          cleanValue = cleanValue.toString();
-        }
-        if (cleanValue.indexOf(",") >= 0) {
-          cleanValue = cleanValue.split(",")[0];
-        }
-        if (cleanValue.indexOf(":") >= 0) {
-          cleanValue = cleanValue.split(":")[0];
-        }
-        return cleanValue;
-      };
-      if (data["__type"] !== void 0) {
-        return sanitizeErrorCode2(data["__type"]);
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/cbor/codec-v2/CborShapeSerializer2.js
-function loadCborStructIterator(ns) {
-  const schema = ns.getSchema();
-  const existing = schema[CBOR_STRUCT_CACHE];
-  if (existing) {
-    return existing;
-  }
-  const memberNames = [];
-  const memberSchemas = [];
-  for (const [name, memberSchema] of ns.structIterator()) {
-    memberNames.push(name);
-    memberSchemas.push(memberSchema);
-  }
-  const encodedKeys = new Array(memberNames.length);
-  for (let i5 = 0; i5 < memberNames.length; ++i5) {
-    encodedKeys[i5] = encodeCborStringKey(memberNames[i5]);
-  }
-  const cache5 = { memberNames, memberSchemas, encodedKeys };
-  schema[CBOR_STRUCT_CACHE] = cache5;
-  return cache5;
-}
-function encodeCborStringKey(s2) {
-  let utf8Bytes;
-  if (USE_BUFFER) {
-    utf8Bytes = Buffer.from(s2, "utf-8");
-  } else {
-    utf8Bytes = new TextEncoder().encode(s2);
-  }
-  const byteLen = utf8Bytes.length;
-  let headerSize;
-  if (byteLen < 24) {
-    headerSize = 1;
-  } else if (byteLen < 256) {
-    headerSize = 2;
-  } else {
-    headerSize = 3;
-  }
-  const result = new Uint8Array(headerSize + byteLen);
-  if (headerSize === 1) {
-    result[0] = majorUtf8String << 5 | byteLen;
-  } else if (headerSize === 2) {
-    result[0] = majorUtf8String << 5 | 24;
-    result[1] = byteLen;
-  } else {
-    result[0] = majorUtf8String << 5 | extendedFloat16;
-    result[1] = byteLen >> 8;
-    result[2] = byteLen & 255;
-  }
-  result.set(utf8Bytes, headerSize);
-  return result;
-}
-function allocUnsafe(size) {
-  return USE_BUFFER ? Buffer.allocUnsafe(size) : new Uint8Array(size);
-}
-function writeValue(ns, value, container, serdeContext) {
-  if (value == null) {
-    if (value === void 0 && ns.isIdempotencyToken()) {
-      writeString(generateIdempotencyToken());
-      return;
-    }
-    ensure(1);
-    buf[cursor++] = majorSpecial << 5 | specialNull;
-    return;
-  }
-  if (ns.isUnitSchema()) {
-    ensure(1);
-    encodeHeader(majorMap, 0);
-    return;
-  }
-  const isObject = typeof value === "object";
-  if (isObject) {
-    if (ns.isBlobSchema()) {
-      if (value instanceof Uint8Array) {
-        writeBytes(value);
-        return;
-      }
-    }
-    if (ns.isTimestampSchema()) {
-      if (value instanceof Date) {
-        writeTimestamp(value);
-        return;
-      }
-    }
-    if (ns.isStructSchema()) {
-      writeStruct(ns, value, serdeContext);
-      return;
-    }
-    if (Array.isArray(value) && (ns.isListSchema() || ns.isDocumentSchema())) {
-      writeList(ns, value, ns.isDocumentSchema(), serdeContext);
-      return;
-    }
-    if (ns.isMapSchema()) {
-      writeMap(ns, value, false, serdeContext);
-      return;
-    }
-    if (value instanceof Date) {
-      writeTimestamp(value);
-      return;
-    }
-    if (value instanceof Uint8Array) {
-      writeBytes(value);
-      return;
-    }
-    if (value instanceof NumericValue) {
-      writeNumericValue(value);
-      return;
-    }
-    if (value[tagSymbol]) {
-      const tagged = value;
-      writeTag(tagged.tag, tagged.value);
-      return;
-    }
-    if (ns.isDocumentSchema()) {
-      if (Array.isArray(value)) {
-        writeList(ns, value, true, serdeContext);
-      } else {
-        writeMap(ns, value, true, serdeContext);
-      }
-      return;
-    }
-    if (ns.isBigDecimalSchema()) {
-      writeUntypedValue(value);
-      return;
-    }
-    writeMap(ns, value, true, serdeContext);
-    return;
-  }
-  if (typeof value === "string") {
-    if (ns.isBlobSchema()) {
-      const bytes = (serdeContext?.base64Decoder ?? fromBase64)(value);
-      writeBytes(bytes);
-      return;
-    }
-    writeString(value);
-    return;
-  }
-  if (typeof value === "number") {
-    ensure(9);
-    if (Number.isInteger(value) && value >= -9007199254740992 && value <= 9007199254740991) {
-      writeInteger(value);
-    } else {
-      writeFloat64(value);
-    }
-    return;
-  }
-  if (typeof value === "boolean") {
-    ensure(1);
-    buf[cursor++] = majorSpecial << 5 | (value ? specialTrue : specialFalse);
-    return;
-  }
-  if (typeof value === "bigint") {
-    writeBigInt(value);
-    return;
-  }
-  writeString(String(value));
-}
-function writeStruct(ns, value, serdeContext) {
-  if (ns.isUnionSchema()) {
-    let wrote = false;
-    for (const [memberName, memberSchema] of ns.structIterator()) {
-      const item = value[memberName];
-      if (item != null) {
-        ensure(9);
-        encodeHeader(majorMap, 1);
-        writeString(memberName);
-        writeValue(memberSchema, item, ns, serdeContext);
-        wrote = true;
-        break;
-      }
-    }
-    if (!wrote) {
-      const { $unknown } = value;
-      if (Array.isArray($unknown)) {
-        ensure(9);
-        encodeHeader(majorMap, 1);
-        writeString($unknown[0]);
-        writeUntypedValue($unknown[1]);
-      } else {
-        ensure(9);
-        encodeHeader(majorMap, 0);
-      }
-    }
-    return;
-  }
-  const cache5 = loadCborStructIterator(ns);
-  const { memberNames, memberSchemas, encodedKeys } = cache5;
-  const z = memberNames.length;
-  let headerSize;
-  if (z < 24) {
-    headerSize = 1;
-  } else if (z < 256) {
-    headerSize = 2;
-  } else {
-    headerSize = 3;
-  }
-  ensure(headerSize);
-  const headerPos = cursor;
-  cursor += headerSize;
-  let count = 0;
-  for (let i5 = 0; i5 < z; ++i5) {
-    const item = value[memberNames[i5]];
-    if (item == null && !memberSchemas[i5].isIdempotencyToken()) {
-      continue;
-    }
-    const key = encodedKeys[i5];
-    ensure(key.length);
-    buf.set(key, cursor);
-    cursor += key.length;
-    writeValue(memberSchemas[i5], item, ns, serdeContext);
-    ++count;
-  }
-  if (typeof value.__type === "string") {
-    for (const k5 in value) {
-      if (!hasOwn(value, k5)) {
-        continue;
-      }
-      if (!memberNames.includes(k5)) {
-        writeString(k5);
-        writeUntypedValue(value[k5]);
-        ++count;
-      }
-    }
-  }
-  if (headerSize === 1) {
-    buf[headerPos] = majorMap << 5 | count;
-  } else if (headerSize === 2) {
-    buf[headerPos] = majorMap << 5 | 24;
-    buf[headerPos + 1] = count;
-  } else {
-    buf[headerPos] = majorMap << 5 | extendedFloat16;
-    buf[headerPos + 1] = count >> 8;
-    buf[headerPos + 2] = count & 255;
-  }
-}
-function writeList(ns, value, isDocument, serdeContext) {
-  const sparse = !!ns.getMergedTraits().sparse;
-  const valueSchema = ns.getValueSchema();
-  if (isDocument || sparse) {
-    const items = [];
-    for (let i5 = 0; i5 < value.length; ++i5) {
-      const item = value[i5];
-      if (isDocument) {
-        if (item !== void 0) {
-          items.push(item);
-        }
-      } else {
-        if (item != null || sparse) {
-          items.push(item);
-        }
-      }
-    }
-    ensure(9);
-    encodeHeader(majorList, items.length);
-    for (let i5 = 0; i5 < items.length; ++i5) {
-      writeValue(valueSchema, items[i5], void 0, serdeContext);
-    }
-  } else {
-    let count = 0;
-    for (let i5 = 0; i5 < value.length; ++i5) {
-      if (value[i5] != null) {
-        ++count;
-      }
-    }
-    ensure(9);
-    encodeHeader(majorList, count);
-    for (let i5 = 0; i5 < value.length; ++i5) {
-      if (value[i5] != null) {
-        writeValue(valueSchema, value[i5], void 0, serdeContext);
-      }
-    }
-  }
-}
-function writeMap(ns, value, isDocument, serdeContext) {
-  const sparse = !!ns.getMergedTraits().sparse;
-  const valueSchema = ns.getValueSchema();
-  const keys = [];
-  for (const k5 in value) {
-    if (!hasOwn(value, k5)) {
-      continue;
-    }
-    const v = value[k5];
-    if (isDocument ? v !== void 0 : v != null || sparse) {
-      keys.push(k5);
-    }
-  }
-  ensure(9);
-  encodeHeader(majorMap, keys.length);
-  for (let i5 = 0; i5 < keys.length; ++i5) {
-    const k5 = keys[i5];
-    writeString(k5);
-    writeValue(valueSchema, value[k5], void 0, serdeContext);
-  }
-}
-function writeUntypedValue(value) {
-  if (value == null) {
-    ensure(1);
-    buf[cursor++] = majorSpecial << 5 | specialNull;
-    return;
-  }
-  if (typeof value === "string") {
-    writeString(value);
-    return;
-  }
-  if (typeof value === "number") {
-    ensure(9);
-    if (Number.isInteger(value) && value >= -9007199254740992 && value <= 9007199254740991) {
-      writeInteger(value);
-    } else {
-      writeFloat64(value);
-    }
-    return;
-  }
-  if (typeof value === "boolean") {
-    ensure(1);
-    buf[cursor++] = majorSpecial << 5 | (value ? specialTrue : specialFalse);
-    return;
-  }
-  if (typeof value === "bigint") {
-    writeBigInt(value);
-    return;
-  }
-  if (value instanceof Uint8Array) {
-    writeBytes(value);
-    return;
-  }
-  if (value instanceof Date) {
-    writeTimestamp(value);
-    return;
-  }
-  if (value instanceof NumericValue) {
-    writeNumericValue(value);
-    return;
-  }
-  if (value[tagSymbol]) {
-    const tagged = value;
-    writeTag(tagged.tag, tagged.value);
-    return;
-  }
-  if (Array.isArray(value)) {
-    ensure(9);
-    encodeHeader(majorList, value.length);
-    for (let i5 = 0; i5 < value.length; ++i5) {
-      writeUntypedValue(value[i5]);
-    }
-    return;
-  }
-  if (typeof value === "object") {
-    const keys = Object.keys(value);
-    ensure(9);
-    encodeHeader(majorMap, keys.length);
-    for (let i5 = 0; i5 < keys.length; ++i5) {
-      writeString(keys[i5]);
-      writeUntypedValue(value[keys[i5]]);
-    }
-    return;
-  }
-  writeString(String(value));
-}
-function ensure(n3) {
-  if (cursor + n3 > buf.length) {
-    let newSize = buf.length * 2;
-    while (newSize < cursor + n3) {
-      newSize *= 2;
-    }
-    const next = allocUnsafe(newSize);
-    next.set(buf.subarray(0, cursor));
-    buf = next;
-    view = new DataView(next.buffer, next.byteOffset, next.byteLength);
-  }
-}
-function encodeHeader(major, value) {
-  if (value < 24) {
-    buf[cursor++] = major << 5 | value;
-  } else if (value < 256) {
-    buf[cursor++] = major << 5 | 24;
-    buf[cursor++] = value;
-  } else if (value < 65536) {
-    buf[cursor++] = major << 5 | extendedFloat16;
-    buf[cursor++] = value >> 8;
-    buf[cursor++] = value & 255;
-  } else if (value < 4294967296) {
-    buf[cursor++] = major << 5 | extendedFloat32;
-    view.setUint32(cursor, value);
-    cursor += 4;
-  } else {
-    buf[cursor++] = major << 5 | extendedFloat64;
-    const hi = value / 4294967296 | 0;
-    const lo = value - hi * 4294967296 | 0;
-    view.setUint32(cursor, hi);
-    view.setUint32(cursor + 4, lo);
-    cursor += 8;
-  }
-}
-function encodeBigHeader(major, value) {
-  const n3 = Number(value);
-  if (n3 < 4294967296) {
-    encodeHeader(major, n3);
-    return;
-  }
-  buf[cursor++] = major << 5 | extendedFloat64;
-  view.setBigUint64(cursor, value);
-  cursor += 8;
-}
-function writeString(s2) {
-  const len = s2.length;
-  if (len <= 23) {
-    const cached = stringEncodeCache.get(s2);
-    if (cached) {
-      ensure(cached.bytes.length);
-      buf.set(cached.bytes, cursor);
-      cursor += cached.bytes.length;
-      cached.epoch = encodeCacheEpoch;
-      return;
-    }
-    const start = cursor;
-    writeStringUncached(s2, len);
-    const end2 = cursor;
-    const bytes = Uint8Array.prototype.slice.call(buf, start, end2);
-    if (stringEncodeCache.size >= STRING_CACHE_MAX) {
-      if (encodeCacheSaturated) {
-        return;
-      }
-      let evicted = 0;
-      for (const [key, entry] of stringEncodeCache) {
-        if (evicted >= 1024) {
-          break;
-        }
-        if (entry.epoch !== encodeCacheEpoch) {
-          stringEncodeCache.delete(key);
-          ++evicted;
-        }
-      }
-      if (evicted === 0) {
-        encodeCacheSaturated = true;
-        return;
-      }
-    }
-    if (stringEncodeCache.size < STRING_CACHE_MAX) {
-      stringEncodeCache.set(s2, { epoch: encodeCacheEpoch, bytes });
-    }
-    return;
-  }
-  writeStringUncached(s2, len);
-}
-function writeStringUncached(s2, len) {
-  if (USE_BUFFER) {
-    const maxBytes = len * 3;
-    ensure(maxBytes + 9);
-    const byteLen = Buffer.byteLength(s2);
-    encodeHeader(majorUtf8String, byteLen);
-    cursor += buf.write(s2, cursor);
-  } else {
-    const maxBytes = len * 3;
-    ensure(maxBytes + 9);
-    const headerPos = cursor;
-    const result = textEncoder.encodeInto(s2, buf.subarray(headerPos + 9));
-    const byteLen = result.written;
-    let headerSize;
-    if (byteLen < 24) {
-      headerSize = 1;
-    } else if (byteLen < 256) {
-      headerSize = 2;
-    } else if (byteLen < 65536) {
-      headerSize = 3;
-    } else if (byteLen < 4294967296) {
-      headerSize = 5;
-    } else {
-      headerSize = 9;
-    }
-    if (headerSize < 9) {
-      buf.copyWithin(headerPos + headerSize, headerPos + 9, headerPos + 9 + byteLen);
-    }
-    cursor = headerPos;
-    encodeHeader(majorUtf8String, byteLen);
-    cursor += byteLen;
-  }
-}
-function writeFloat64(value) {
-  ensure(9);
-  buf[cursor++] = majorSpecial << 5 | extendedFloat64;
-  view.setFloat64(cursor, value);
-  cursor += 8;
-}
-function writeInteger(value) {
-  ensure(9);
-  const nonNegative = value >= 0;
-  const major = nonNegative ? majorUint64 : majorNegativeInt64;
-  const abs = nonNegative ? value : -value - 1;
-  encodeHeader(major, abs);
-}
-function writeBigInt(value) {
-  const nonNegative = value >= 0;
-  const major = nonNegative ? majorUint64 : majorNegativeInt64;
-  const abs = nonNegative ? value : -value - BigInt(1);
-  if (abs < BigInt("18446744073709551616")) {
-    ensure(9);
-    encodeBigHeader(major, abs);
-  } else {
-    const binaryStr = abs.toString(2);
-    const byteLen = Math.ceil(binaryStr.length / 8);
-    const bigIntBytes = new Uint8Array(byteLen);
-    let b5 = abs;
-    for (let i5 = byteLen - 1; i5 >= 0; --i5) {
-      bigIntBytes[i5] = Number(b5 & BigInt(255));
-      b5 >>= BigInt(8);
-    }
-    ensure(byteLen + 16);
-    buf[cursor++] = nonNegative ? 194 : 195;
-    encodeHeader(majorUnstructuredByteString, byteLen);
-    buf.set(bigIntBytes, cursor);
-    cursor += byteLen;
-  }
-}
-function writeBytes(data) {
-  ensure(data.length + 9);
-  encodeHeader(majorUnstructuredByteString, data.length);
-  buf.set(data, cursor);
-  cursor += data.length;
-}
-function writeTag(tagValue, innerValue) {
-  ensure(9);
-  if (typeof tagValue === "bigint") {
-    encodeBigHeader(majorTag, tagValue);
-  } else {
-    encodeHeader(majorTag, tagValue);
-  }
-  writeUntypedValue(innerValue);
-}
-function writeNumericValue(nv2) {
-  let str = nv2.string;
-  let expOffset = BigInt(0);
-  const eIndex = str.search(/[eE]/);
-  if (eIndex !== -1) {
-    expOffset = BigInt(str.slice(eIndex + 1));
-    str = str.slice(0, eIndex);
-  }
-  const decimalIndex = str.indexOf(".");
-  const fractionDigits = decimalIndex === -1 ? 0 : str.length - decimalIndex - 1;
-  const exponent = expOffset - BigInt(fractionDigits);
-  const mantissa = BigInt(str.replace(".", ""));
-  ensure(9);
-  buf[cursor++] = 196;
-  encodeHeader(majorList, 2);
-  ensure(9);
-  if (exponent >= -0x20000000000000n && exponent <= 0x1fffffffffffffn) {
-    writeInteger(Number(exponent));
-  } else {
-    writeBigInt(exponent);
-  }
-  writeBigInt(mantissa);
-}
-function writeTimestamp(date2) {
-  ensure(18);
-  encodeHeader(majorTag, 1);
-  const epochSecs = date2.getTime() / 1e3;
-  if (Number.isInteger(epochSecs)) {
-    writeInteger(epochSecs);
-  } else {
-    writeFloat64(epochSecs);
-  }
-}
-var CborShapeSerializer2, CBOR_STRUCT_CACHE, USE_BUFFER, textEncoder, INITIAL_BUFFER_SIZE2, buf, view, cursor, STRING_CACHE_MAX, stringEncodeCache, encodeCacheEpoch, encodeCacheSaturated;
-var init_CborShapeSerializer2 = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/cbor/codec-v2/CborShapeSerializer2.js"() {
-    init_transport();
-    init_protocols();
-    init_schema();
-    init_serde();
-    init_cbor_types();
-    CborShapeSerializer2 = class extends SerdeContext {
-      write(schema, value) {
-        cursor = 0;
-        const ns = NormalizedSchema.of(schema);
-        writeValue(ns, value, void 0, this.serdeContext);
-      }
-      flush() {
-        const result = buf.subarray(0, cursor);
-        cursor = 0;
-        buf = allocUnsafe(INITIAL_BUFFER_SIZE2);
-        view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-        return result;
-      }
-    };
-    CBOR_STRUCT_CACHE = /* @__PURE__ */ Symbol.for("@smithy/cbor-struct-cache");
-    USE_BUFFER = typeof Buffer !== "undefined";
-    textEncoder = new TextEncoder();
-    INITIAL_BUFFER_SIZE2 = 2048;
-    buf = USE_BUFFER ? Buffer.allocUnsafe(INITIAL_BUFFER_SIZE2) : new Uint8Array(INITIAL_BUFFER_SIZE2);
-    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    cursor = 0;
-    STRING_CACHE_MAX = 2048;
-    stringEncodeCache = /* @__PURE__ */ new Map();
-    encodeCacheEpoch = 0;
-    encodeCacheSaturated = false;
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/cbor/codec-v2/CborShapeDeserializer2.js
-function readValue(ns) {
-  if (pos >= end) {
-    throw new Error("unexpected end of CBOR payload.");
-  }
-  const major = (payload[pos] & 224) >> 5;
-  const minor = payload[pos] & 31;
-  if (minor === minorIndefinite && major >= 2 && major <= 5) {
-    return readIndefinite(ns, major);
-  }
-  switch (major) {
-    case majorUint64:
-      return readUnsignedInt();
-    case majorNegativeInt64:
-      return readNegativeInt();
-    case majorUnstructuredByteString:
-      return readByteString();
-    case majorUtf8String:
-      return readUtf8String();
-    case majorList:
-      return readList(ns);
-    case majorMap:
-      return readMap(ns);
-    case majorTag:
-      return readTag(ns);
-    case majorSpecial:
-      return readSpecial();
-    default:
-      throw new Error(`unexpected CBOR major type ${major}.`);
-  }
-}
-function readList(ns) {
-  const count = decodeCount();
-  const memberSchema = ns.isListSchema() ? ns.getValueSchema() : ns;
-  const list2 = Array(count);
-  for (let i5 = 0; i5 < count; ++i5) {
-    list2[i5] = readValue(memberSchema);
-  }
-  return list2;
-}
-function readMap(ns) {
-  const count = decodeCount();
-  if (ns.isStructSchema()) {
-    const startPos = pos;
-    return readStruct(ns, count, startPos);
-  }
-  const valueSchema = ns.isMapSchema() ? ns.getValueSchema() : ns;
-  const map3 = {};
-  for (let i5 = 0; i5 < count; ++i5) {
-    const key = readUtf8String();
-    map3[key] = readValue(valueSchema);
-  }
-  return map3;
-}
-function readStruct(ns, count, startPos) {
-  const isUnion = ns.isUnionSchema();
-  const cache5 = loadCborStructIterator(ns);
-  const { memberSchemas, encodedKeys, memberNames } = cache5;
-  const z = encodedKeys.length;
-  const result = {};
-  let unknownKey;
-  let unknownValue;
-  let unknownCount = 0;
-  let hasType = false;
-  let hint = 0;
-  for (let i5 = 0; i5 < count; ++i5) {
-    const matchIdx = matchStructKey(encodedKeys, z, hint);
-    if (matchIdx >= 0) {
-      hint = matchIdx + 1;
-      if (hint >= z) {
-        hint = 0;
-      }
-      const val = readValue(memberSchemas[matchIdx]);
-      if (val != null) {
-        result[memberNames[matchIdx]] = val;
-      }
-    } else {
-      const key = readUtf8String();
-      const val = readValue(NormalizedSchema.of(15));
-      if (key === "__type" && typeof val === "string") {
-        hasType = true;
-      } else {
-        unknownKey = key;
-        unknownValue = val;
-        ++unknownCount;
-      }
-    }
-  }
-  if (isUnion) {
-    let resultEmpty = true;
-    for (const _ in result) {
-      if (!hasOwn(result, _)) {
-        continue;
-      }
-      resultEmpty = false;
-      break;
-    }
-    if (resultEmpty && unknownCount === 1) {
-      result.$unknown = [unknownKey, unknownValue];
-    }
-  } else if (hasType) {
-    pos = startPos;
-    const docSchema = NormalizedSchema.of(15);
-    for (let i5 = 0; i5 < count; ++i5) {
-      const key = readUtf8String();
-      const val = readValue(docSchema);
-      if (!(key in result)) {
-        result[key] = val;
-      }
-    }
-  }
-  return result;
-}
-function readTag(ns) {
-  const tagNum = decodeArgument();
-  const tagNumber = typeof tagNum === "bigint" ? Number(tagNum) : tagNum;
-  if (tagNumber === 1) {
-    const docSchema2 = NormalizedSchema.of(15);
-    const epochValue = readValue(docSchema2);
-    return _parseEpochTimestamp(epochValue);
-  }
-  if (tagNumber === 2 || tagNumber === 3) {
-    const byteStr = readByteString();
-    let b5 = BigInt(0);
-    for (let i5 = 0; i5 < byteStr.length; ++i5) {
-      b5 = b5 << BigInt(8) | BigInt(byteStr[i5]);
-    }
-    return tagNumber === 3 ? -b5 - BigInt(1) : b5;
-  }
-  if (tagNumber === 4) {
-    const docSchema2 = NormalizedSchema.of(15);
-    const pair = readValue(docSchema2);
-    const [rawExponent, mantissa] = pair;
-    const normalizer = mantissa < 0 ? -1 : 1;
-    const absMantissa = BigInt(normalizer) * BigInt(mantissa);
-    const mantissaDigits = String(absMantissa);
-    const sign2 = mantissa < 0 ? "-" : "";
-    let numericString;
-    const isSmallExponent = typeof rawExponent === "number" && Math.abs(rawExponent) <= 2 ** 28;
-    if (isSmallExponent) {
-      const exponent = rawExponent;
-      const mantissaStr = "0".repeat(Math.abs(exponent) + 1) + mantissaDigits;
-      numericString = exponent === 0 ? mantissaStr : mantissaStr.slice(0, mantissaStr.length + exponent) + "." + mantissaStr.slice(exponent);
-      numericString = numericString.replace(/^0+/g, "");
-      if (numericString === "") {
-        numericString = "0";
-      }
-      if (numericString[0] === ".") {
-        numericString = "0" + numericString;
-      }
-      numericString = sign2 + numericString;
-    } else {
-      const bigExponent = BigInt(rawExponent);
-      if (mantissaDigits.length === 1) {
-        numericString = sign2 + mantissaDigits + "e" + String(bigExponent);
-      } else {
-        const adjustedExp = bigExponent + BigInt(mantissaDigits.length - 1);
-        numericString = sign2 + mantissaDigits[0] + "." + mantissaDigits.slice(1) + "e" + String(adjustedExp);
-      }
-    }
-    return nv(numericString);
-  }
-  const docSchema = NormalizedSchema.of(15);
-  const innerValue = readValue(docSchema);
-  return { tag: castBigInt(tagNum), value: innerValue };
-}
-function readIndefinite(ns, major) {
-  switch (major) {
-    case majorUtf8String:
-      return readUtf8StringIndefinite();
-    case majorUnstructuredByteString:
-      return readByteStringIndefinite();
-    case majorList:
-      return readListIndefinite(ns);
-    case majorMap:
-      return readMapIndefinite(ns);
-    default:
-      throw new Error(`unexpected indefinite length for major ${major}.`);
-  }
-}
-function readUtf8StringIndefinite() {
-  pos += 1;
-  const chunks = [];
-  let totalLen = 0;
-  while (pos < end) {
-    if (payload[pos] === 255) {
-      pos += 1;
-      const combined = new Uint8Array(totalLen);
-      let offset = 0;
-      for (let i5 = 0; i5 < chunks.length; ++i5) {
-        combined.set(chunks[i5], offset);
-        offset += chunks[i5].length;
-      }
-      if (USE_BUFFER2) {
-        return Buffer.from(combined.buffer, combined.byteOffset, combined.byteLength).toString("utf-8");
-      }
-      return textDecoder.decode(combined);
-    }
-    const bytes = readByteString();
-    chunks.push(bytes);
-    totalLen += bytes.length;
-  }
-  throw new Error("expected break marker.");
-}
-function readByteStringIndefinite() {
-  pos += 1;
-  const chunks = [];
-  let totalLen = 0;
-  while (pos < end) {
-    if (payload[pos] === 255) {
-      pos += 1;
-      const combined = new Uint8Array(totalLen);
-      let offset = 0;
-      for (let i5 = 0; i5 < chunks.length; ++i5) {
-        combined.set(chunks[i5], offset);
-        offset += chunks[i5].length;
-      }
-      return combined;
-    }
-    const bytes = readByteString();
-    chunks.push(bytes);
-    totalLen += bytes.length;
-  }
-  throw new Error("expected break marker.");
-}
-function readListIndefinite(ns) {
-  pos += 1;
-  const memberSchema = ns.isListSchema() ? ns.getValueSchema() : ns;
-  const list2 = [];
-  while (pos < end) {
-    if (payload[pos] === 255) {
-      pos += 1;
-      return list2;
-    }
-    list2.push(readValue(memberSchema));
-  }
-  throw new Error("expected break marker.");
-}
-function readMapIndefinite(ns) {
-  pos += 1;
-  if (ns.isStructSchema()) {
-    const cache5 = loadCborStructIterator(ns);
-    const { memberSchemas, encodedKeys, memberNames } = cache5;
-    const z = encodedKeys.length;
-    const isUnion = ns.isUnionSchema();
-    const result = {};
-    let unknownKey;
-    let unknownValue;
-    let unknownCount = 0;
-    let hint = 0;
-    while (pos < end) {
-      if (payload[pos] === 255) {
-        pos += 1;
-        if (isUnion) {
-          let resultEmpty = true;
-          for (const _ in result) {
-            if (!hasOwn(result, _)) {
-              continue;
-            }
-            resultEmpty = false;
-            break;
-          }
-          if (resultEmpty && unknownCount === 1) {
-            result.$unknown = [unknownKey, unknownValue];
-          }
-        }
-        return result;
-      }
-      const matchIdx = matchStructKey(encodedKeys, z, hint);
-      if (matchIdx >= 0) {
-        hint = matchIdx + 1;
-        if (hint >= z) {
-          hint = 0;
-        }
-        const val = readValue(memberSchemas[matchIdx]);
-        if (val != null) {
-          result[memberNames[matchIdx]] = val;
-        }
-      } else {
-        const key = readUtf8String();
-        const val = readValue(NormalizedSchema.of(15));
-        if (key !== "__type") {
-          unknownKey = key;
-          unknownValue = val;
-          ++unknownCount;
-        }
-      }
-    }
-    throw new Error("expected break marker.");
-  }
-  const valueSchema = ns.isMapSchema() ? ns.getValueSchema() : ns;
-  const map3 = {};
-  while (pos < end) {
-    if (payload[pos] === 255) {
-      pos += 1;
-      return map3;
-    }
-    const key = readUtf8String();
-    map3[key] = readValue(valueSchema);
-  }
-  throw new Error("expected break marker.");
-}
-function matchStructKey(encodedKeys, z, hint) {
-  const hintKey = encodedKeys[hint];
-  if (pos + hintKey.length <= end && bytesMatch(pos, hintKey)) {
-    pos += hintKey.length;
-    return hint;
-  }
-  for (let i5 = 0; i5 < z; ++i5) {
-    if (i5 === hint) {
-      continue;
-    }
-    const ek = encodedKeys[i5];
-    if (pos + ek.length <= end && bytesMatch(pos, ek)) {
-      pos += ek.length;
-      return i5;
-    }
-  }
-  return -1;
-}
-function bytesMatch(at, expected) {
-  const len = expected.length;
-  if (payload[at] !== expected[0]) {
-    return false;
-  }
-  for (let i5 = 1; i5 < len; ++i5) {
-    if (payload[at + i5] !== expected[i5]) {
-      return false;
-    }
-  }
-  return true;
-}
-function decodeArgument() {
-  const minor = payload[pos] & 31;
-  if (minor < 24) {
-    pos += 1;
-    return minor;
-  }
-  switch (minor) {
-    case extendedOneByte:
-      if (end - pos < 2) {
-        overflow(1);
-      }
-      pos += 2;
-      return payload[pos - 1];
-    case extendedFloat16:
-      if (end - pos < 3) {
-        overflow(2);
-      }
-      pos += 3;
-      return dataView.getUint16(pos - 2);
-    case extendedFloat32:
-      if (end - pos < 5) {
-        overflow(4);
-      }
-      pos += 5;
-      return dataView.getUint32(pos - 4);
-    case extendedFloat64: {
-      if (end - pos < 9) {
-        overflow(8);
-      }
-      pos += 9;
-      const hi = dataView.getUint32(pos - 8);
-      if (hi < 2097152) {
-        return hi * 4294967296 + dataView.getUint32(pos - 4);
-      }
-      return dataView.getBigUint64(pos - 8);
-    }
-    default:
-      throw new Error(`unexpected minor value ${minor}.`);
-  }
-}
-function decodeCount() {
-  const val = decodeArgument();
-  return typeof val === "bigint" ? Number(val) : val;
-}
-function readUnsignedInt() {
-  const val = decodeArgument();
-  return castBigInt(val);
-}
-function readNegativeInt() {
-  const val = decodeArgument();
-  if (typeof val === "bigint") {
-    return BigInt(-1) - val;
-  }
-  return -1 - val;
-}
-function readByteString() {
-  const length = decodeCount();
-  if (end - pos < length) {
-    overflow(length);
-  }
-  const start = pos;
-  pos += length;
-  return payload.subarray(start, start + length);
-}
-function readUtf8String() {
-  const length = decodeCount();
-  if (end - pos < length) {
-    overflow(length);
-  }
-  const start = pos;
-  pos += length;
-  if (length < 24) {
-    return decodeUtf8Cached(start, length);
-  }
-  if (isBuffer) {
-    return payload.toString("utf-8", start, start + length);
-  }
-  return textDecoder.decode(payload.subarray(start, start + length));
-}
-function decodeUtf8Cached(at, length) {
-  let h5 = length;
-  for (let i5 = 0; i5 < length; ++i5) {
-    h5 = h5 * 31 + payload[at + i5] | 0;
-  }
-  const slot = h5 >>> 0 & STRING_CACHE_SIZE - 1;
-  const cached = stringCache[slot];
-  if (cached !== void 0 && cached.length === length) {
-    let match = true;
-    for (let i5 = 0; i5 < length; ++i5) {
-      if (cached.charCodeAt(i5) !== payload[at + i5]) {
-        match = false;
-        break;
-      }
-    }
-    if (match) {
-      stringCacheEpochs[slot] = cacheEpoch;
-      return cached;
-    }
-  }
-  const result = isBuffer ? payload.toString("utf-8", at, at + length) : textDecoder.decode(payload.subarray(at, at + length));
-  if (stringCacheEpochs[slot] !== cacheEpoch) {
-    stringCache[slot] = result;
-    stringCacheEpochs[slot] = cacheEpoch;
-  }
-  return result;
-}
-function readSpecial() {
-  const p3 = pos;
-  const minor = payload[p3] & 31;
-  switch (minor) {
-    case specialTrue:
-      pos = p3 + 1;
-      return true;
-    case specialFalse:
-      pos = p3 + 1;
-      return false;
-    case specialNull:
-      pos = p3 + 1;
-      return null;
-    case specialUndefined:
-      pos = p3 + 1;
-      return null;
-    case extendedFloat16: {
-      if (end - p3 < 3) {
-        overflow(2);
-      }
-      pos = p3 + 3;
-      return bytesToFloat16(payload[p3 + 1], payload[p3 + 2]);
-    }
-    case extendedFloat32: {
-      if (end - p3 < 5) {
-        overflow(4);
-      }
-      pos = p3 + 5;
-      return dataView.getFloat32(p3 + 1);
-    }
-    case extendedFloat64: {
-      if (end - p3 < 9) {
-        overflow(8);
-      }
-      pos = p3 + 9;
-      return dataView.getFloat64(p3 + 1);
-    }
-    default:
-      throw new Error(`unexpected minor value ${minor} for major 7.`);
-  }
-}
-function bytesToFloat16(a5, b5) {
-  const sign2 = a5 >> 7;
-  const exponent = (a5 & 124) >> 2;
-  const fraction = (a5 & 3) << 8 | b5;
-  const scalar = sign2 === 0 ? 1 : -1;
-  if (exponent === 0) {
-    if (fraction === 0) {
-      return 0;
-    }
-    return scalar * (Math.pow(2, 1 - 15) * (fraction / 1024));
-  } else if (exponent === 31) {
-    if (fraction === 0) {
-      return scalar * Infinity;
-    }
-    return NaN;
-  }
-  return scalar * (Math.pow(2, exponent - 15) * (1 + fraction / 1024));
-}
-function castBigInt(value) {
-  if (typeof value === "number") {
-    return value;
-  }
-  const num = Number(value);
-  if (Number.MIN_SAFE_INTEGER <= num && num <= Number.MAX_SAFE_INTEGER) {
-    return num;
-  }
-  return value;
-}
-function overflow(n3) {
-  throw new Error(`CBOR: length ${n3} greater than remaining buffer length.`);
-}
-function transformObject(ns, value) {
-  if (ns.isTimestampSchema()) {
-    if (typeof value === "number") {
-      return _parseEpochTimestamp(value);
-    }
-    if (typeof value === "object" && value !== null) {
-      if (value.tag === 1 && "value" in value) {
-        return _parseEpochTimestamp(value.value);
-      }
-    }
-  }
-  if (ns.isBlobSchema()) {
-    return value;
-  }
-  if (typeof value === "undefined" || typeof value === "boolean" || typeof value === "number" || typeof value === "string" || typeof value === "bigint" || typeof value === "symbol") {
-    return value;
-  }
-  if (typeof value !== "object" || value === null) {
-    return value;
-  }
-  if ("byteLength" in value) {
-    return value;
-  }
-  if (value instanceof Date) {
-    return value;
-  }
-  if (value instanceof NumericValue) {
-    return value;
-  }
-  if (ns.isDocumentSchema()) {
-    return value;
-  }
-  if (ns.isListSchema()) {
-    const memberSchema = ns.getValueSchema();
-    const out = [];
-    for (const item of value) {
-      out.push(transformObject(memberSchema, item));
-    }
-    return out;
-  }
-  const newObject = {};
-  if (ns.isMapSchema()) {
-    const targetSchema = ns.getValueSchema();
-    for (const key in value) {
-      if (!hasOwn(value, key)) {
-        continue;
-      }
-      newObject[key] = transformObject(targetSchema, value[key]);
-    }
-  } else if (ns.isStructSchema()) {
-    const isUnion = ns.isUnionSchema();
-    let keys;
-    if (isUnion) {
-      keys = /* @__PURE__ */ new Set();
-      for (const k5 in value) {
-        if (!hasOwn(value, k5)) {
-          continue;
-        }
-        if (k5 !== "__type") {
-          keys.add(k5);
-        }
-      }
-    }
-    for (const [key, memberSchema] of ns.structIterator()) {
-      if (isUnion) {
-        keys.delete(key);
-      }
-      if (value[key] != null) {
-        newObject[key] = transformObject(memberSchema, value[key]);
-      }
-    }
-    if (isUnion && keys?.size === 1) {
-      let newObjectEmpty = true;
-      for (const _ in newObject) {
-        if (!hasOwn(newObject, _)) {
-          continue;
-        }
-        newObjectEmpty = false;
-        break;
-      }
-      if (newObjectEmpty) {
-        const k5 = keys.values().next().value;
-        newObject.$unknown = [k5, value[k5]];
-      }
-    } else if (typeof value.__type === "string") {
-      for (const k5 in value) {
-        if (!hasOwn(value, k5)) {
-          continue;
-        }
-        if (!(k5 in newObject)) {
-          newObject[k5] = value[k5];
-        }
-      }
-    }
-  }
-  return newObject;
-}
-var CborShapeDeserializer2, USE_BUFFER2, textDecoder, payload, isBuffer, dataView, pos, end, STRING_CACHE_SIZE, stringCache, stringCacheEpochs, cacheEpoch;
-var init_CborShapeDeserializer2 = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/cbor/codec-v2/CborShapeDeserializer2.js"() {
-    init_transport();
-    init_protocols();
-    init_schema();
-    init_serde();
-    init_cbor_types();
-    init_CborShapeSerializer2();
-    CborShapeDeserializer2 = class extends SerdeContext {
-      read(schema, bytes) {
-        payload = bytes;
-        isBuffer = USE_BUFFER2 && bytes instanceof Buffer;
-        dataView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        pos = 0;
-        end = bytes.length;
-        cacheEpoch = cacheEpoch + 1 & 65535;
-        return readValue(NormalizedSchema.of(schema));
-      }
-      readValue(_schema, value) {
-        return transformObject(NormalizedSchema.of(_schema), value);
-      }
-    };
-    USE_BUFFER2 = typeof Buffer !== "undefined";
-    textDecoder = new TextDecoder();
-    payload = new Uint8Array(0);
-    isBuffer = false;
-    dataView = new DataView(new ArrayBuffer(0));
-    pos = 0;
-    end = 0;
-    STRING_CACHE_SIZE = 2048;
-    stringCache = new Array(STRING_CACHE_SIZE);
-    stringCacheEpochs = new Uint16Array(STRING_CACHE_SIZE);
-    cacheEpoch = 0;
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/cbor/CborCodec.js
-var CborCodec;
-var init_CborCodec = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/cbor/CborCodec.js"() {
-    init_protocols();
-    init_CborShapeSerializer2();
-    init_CborShapeDeserializer2();
-    CborCodec = class extends SerdeContext {
-      createSerializer() {
-        const serializer = new CborShapeSerializer2();
-        serializer.setSerdeContext(this.serdeContext);
-        return serializer;
-      }
-      createDeserializer() {
-        const deserializer = new CborShapeDeserializer2();
-        deserializer.setSerdeContext(this.serdeContext);
-        return deserializer;
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/cbor/SmithyRpcV2CborProtocol.js
-var SmithyRpcV2CborProtocol;
-var init_SmithyRpcV2CborProtocol = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/cbor/SmithyRpcV2CborProtocol.js"() {
-    init_protocols();
-    init_schema();
-    init_CborCodec();
-    init_parseCborBody();
-    SmithyRpcV2CborProtocol = class extends AbstractRpcV2Protocol {
-      codec = new CborCodec();
-      serializer = this.codec.createSerializer();
-      deserializer = this.codec.createDeserializer();
-      getShapeId() {
-        return "smithy.protocols#rpcv2Cbor";
-      }
-      getPayloadCodec() {
-        return this.codec;
-      }
-      getSmithyProtocolHeaderValue() {
-        return "rpc-v2-cbor";
-      }
-      applyEmptyBody(request) {
-        if (!request.body) {
-          this.serializer.write(15, {});
-          request.body = this.serializer.flush();
-        }
-        if (request.body instanceof Uint8Array) {
-          request.headers["content-length"] = String(request.body.byteLength);
-        }
-      }
-      async handleError(operationSchema, context, response, dataObject, metadata) {
-        const errorIdentifier = loadSmithyRpcV2CborErrorCode(response, dataObject) ?? "Unknown";
-        const preferredNamespaces = ["*"];
-        const { defaultNamespace } = this.options;
-        preferredNamespaces.unshift(defaultNamespace);
-        const [namespace, errorShapeName] = (() => {
-          if (errorIdentifier.includes("#")) {
-            return errorIdentifier.split("#");
-          }
-          return [void 0, errorIdentifier];
-        })();
-        if (namespace) {
-          preferredNamespaces.unshift(namespace);
-        }
-        const errorMetadata = {
-          $metadata: metadata,
-          $fault: response.statusCode < 500 ? "client" : "server"
-        };
-        const preferredRegistries = [this.compositeErrorRegistry];
-        if (namespace) {
-          preferredRegistries.push(TypeRegistry.for(namespace));
-        }
-        preferredRegistries.push(TypeRegistry.for(defaultNamespace));
-        const [errorSchema, ErrorCtor, errorMode] = this.resolveError(errorShapeName, preferredNamespaces, preferredRegistries);
-        if (errorMode === "native" || errorMode === "synthetic") {
-          if (dataObject.Message) {
-            dataObject.message = dataObject.Message;
-          }
-          const error2 = errorMode === "synthetic" ? new ErrorCtor({ name: errorShapeName }) : new Error(errorShapeName);
-          throw Object.assign(error2, errorMetadata, dataObject);
-        }
-        const ns = NormalizedSchema.of(errorSchema);
-        const message = dataObject.message ?? dataObject.Message ?? "Unknown";
-        const exception = new ErrorCtor({});
-        const output = {};
-        for (const [name, member2] of ns.structIterator()) {
-          output[name] = this.deserializer.readValue(member2, dataObject[name]);
-        }
-        throw Object.assign(exception, errorMetadata, {
-          $fault: ns.getMergedTraits().error,
-          message
-        }, output);
-      }
-      getDefaultContentType() {
-        return "application/cbor";
-      }
-    };
-  }
-});
-
-// node_modules/@smithy/core/dist-es/submodules/cbor/index.js
-var init_cbor = __esm({
-  "node_modules/@smithy/core/dist-es/submodules/cbor/index.js"() {
-    init_parseCborBody();
-    init_SmithyRpcV2CborProtocol();
-  }
-});
-
 // node_modules/@aws-sdk/core/dist-es/submodules/protocols/ProtocolLib.js
 var ProtocolLib;
 var init_ProtocolLib = __esm({
@@ -21351,8 +13963,8 @@ var init_ProtocolLib = __esm({
       }
       resolveRestContentType(defaultContentType, inputSchema) {
         const members = inputSchema.getMemberSchemas();
-        const httpPayloadMember = Object.values(members).find((m3) => {
-          return !!m3.getMergedTraits().httpPayload;
+        const httpPayloadMember = Object.values(members).find((m7) => {
+          return !!m7.getMergedTraits().httpPayload;
         });
         if (httpPayloadMember) {
           const mediaType = httpPayloadMember.getMergedTraits().mediaType;
@@ -21366,8 +13978,8 @@ var init_ProtocolLib = __esm({
             return defaultContentType;
           }
         } else if (!inputSchema.isUnitSchema()) {
-          const hasBody = Object.values(members).find((m3) => {
-            const { httpQuery, httpQueryParams, httpHeader, httpLabel, httpPrefixHeaders } = m3.getMergedTraits();
+          const hasBody = Object.values(members).find((m7) => {
+            const { httpQuery, httpQueryParams, httpHeader, httpLabel, httpPrefixHeaders } = m7.getMergedTraits();
             const noPrefixHeaders = httpPrefixHeaders === void 0;
             return !httpQuery && !httpQueryParams && !httpHeader && !httpLabel && noPrefixHeaders;
           });
@@ -21391,7 +14003,7 @@ var init_ProtocolLib = __esm({
         try {
           const errorSchema = getErrorSchema?.(this.errorRegistry, errorName) ?? this.errorRegistry.getSchema(errorIdentifier);
           return { errorSchema, errorMetadata };
-        } catch (e5) {
+        } catch (e6) {
           dataObject.message = dataObject.message ?? dataObject.Message ?? "UnknownError";
           const synthetic = this.errorRegistry;
           const baseExceptionSchema = synthetic.getBaseException();
@@ -21399,8 +14011,8 @@ var init_ProtocolLib = __esm({
             const ErrorCtor = synthetic.getErrorCtor(baseExceptionSchema) ?? Error;
             throw this.decorateServiceException(Object.assign(new ErrorCtor({ name: errorName }), errorMetadata), dataObject);
           }
-          const d5 = dataObject;
-          const message = d5?.message ?? d5?.Message ?? d5?.Error?.Message ?? d5?.Error?.message;
+          const d6 = dataObject;
+          const message = d6?.message ?? d6?.Message ?? d6?.Error?.Message ?? d6?.Error?.message;
           throw this.decorateServiceException(Object.assign(new Error(message), {
             name: errorName
           }, errorMetadata), dataObject);
@@ -21420,20 +14032,20 @@ var init_ProtocolLib = __esm({
       decorateServiceException(exception, additions = {}) {
         if (this.queryCompat) {
           const msg = exception.Message ?? additions.Message;
-          const error2 = decorateServiceException(exception, additions);
+          const error = decorateServiceException(exception, additions);
           if (msg) {
-            error2.message = msg;
+            error.message = msg;
           }
-          const errorObj = error2.Error ?? {};
-          errorObj.Type = error2.Error?.Type;
-          errorObj.Code = error2.Error?.Code;
-          errorObj.Message = error2.Error?.message ?? error2.Error?.Message ?? msg;
-          error2.Error = errorObj;
-          const reqId = error2.$metadata.requestId;
+          const errorObj = error.Error ?? {};
+          errorObj.Type = error.Error?.Type;
+          errorObj.Code = error.Error?.Code;
+          errorObj.Message = error.Error?.message ?? error.Error?.Message ?? msg;
+          error.Error = errorObj;
+          const reqId = error.$metadata.requestId;
           if (reqId) {
-            error2.RequestId = reqId;
+            error.RequestId = reqId;
           }
-          return error2;
+          return error;
         }
         return decorateServiceException(exception, additions);
       }
@@ -21448,9 +14060,9 @@ var init_ProtocolLib = __esm({
           };
           output.Code = Code;
           output.Type = Type;
-          for (let i5 = 0; i5 < keys.length; i5++) {
-            const k5 = keys[i5];
-            Error2[k5 === "message" ? "Message" : k5] = output[k5];
+          for (let i6 = 0; i6 < keys.length; i6++) {
+            const k6 = keys[i6];
+            Error2[k6 === "message" ? "Message" : k6] = output[k6];
           }
           delete Error2.__type;
           output.Error = Error2;
@@ -21470,203 +14082,9 @@ var init_ProtocolLib = __esm({
       findQueryCompatibleError(registry, errorName) {
         try {
           return registry.getSchema(errorName);
-        } catch (e5) {
+        } catch (e6) {
           return registry.find((schema) => NormalizedSchema.of(schema).getMergedTraits().awsQueryError?.[0] === errorName);
         }
-      }
-    };
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/cbor/AwsSmithyRpcV2CborProtocol.js
-var AwsSmithyRpcV2CborProtocol;
-var init_AwsSmithyRpcV2CborProtocol = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/cbor/AwsSmithyRpcV2CborProtocol.js"() {
-    init_cbor();
-    init_schema();
-    init_ProtocolLib();
-    AwsSmithyRpcV2CborProtocol = class extends SmithyRpcV2CborProtocol {
-      awsQueryCompatible;
-      mixin;
-      constructor({ defaultNamespace, errorTypeRegistries: errorTypeRegistries5, awsQueryCompatible }) {
-        super({ defaultNamespace, errorTypeRegistries: errorTypeRegistries5 });
-        this.awsQueryCompatible = !!awsQueryCompatible;
-        this.mixin = new ProtocolLib(this.awsQueryCompatible);
-      }
-      async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
-        if (this.awsQueryCompatible) {
-          request.headers["x-amzn-query-mode"] = "true";
-        }
-        return request;
-      }
-      async handleError(operationSchema, context, response, dataObject, metadata) {
-        if (this.awsQueryCompatible) {
-          this.mixin.setQueryCompatError(dataObject, response);
-        }
-        const errorName = (() => {
-          const compatHeader = response.headers["x-amzn-query-error"];
-          if (compatHeader && this.awsQueryCompatible) {
-            return compatHeader.split(";")[0];
-          }
-          return loadSmithyRpcV2CborErrorCode(response, dataObject) ?? "Unknown";
-        })();
-        this.mixin.compose(this.compositeErrorRegistry, errorName, this.options.defaultNamespace);
-        const { errorSchema, errorMetadata } = await this.mixin.getErrorSchemaOrThrowBaseException(errorName, this.options.defaultNamespace, response, dataObject, metadata, this.awsQueryCompatible ? this.mixin.findQueryCompatibleError : void 0);
-        const ns = NormalizedSchema.of(errorSchema);
-        const message = dataObject.message ?? dataObject.Message ?? "UnknownError";
-        const ErrorCtor = this.compositeErrorRegistry.getErrorCtor(errorSchema) ?? Error;
-        const exception = new ErrorCtor({});
-        const output = {};
-        for (const [name, member2] of ns.structIterator()) {
-          if (dataObject[name] != null) {
-            output[name] = this.deserializer.readValue(member2, dataObject[name]);
-          }
-        }
-        if (this.awsQueryCompatible) {
-          this.mixin.queryCompatOutput(dataObject, output);
-        }
-        throw this.mixin.decorateServiceException(Object.assign(exception, errorMetadata, {
-          $fault: ns.getMergedTraits().error,
-          message
-        }, output), dataObject);
-      }
-    };
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/json/AwsJsonRpcProtocol.js
-var AwsJsonRpcProtocol;
-var init_AwsJsonRpcProtocol = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/json/AwsJsonRpcProtocol.js"() {
-    init_protocols();
-    init_schema();
-    init_ProtocolLib();
-    AwsJsonRpcProtocol = class extends RpcProtocol {
-      serializer;
-      deserializer;
-      serviceTarget;
-      codec;
-      mixin;
-      awsQueryCompatible;
-      constructor({ defaultNamespace, errorTypeRegistries: errorTypeRegistries5, serviceTarget, awsQueryCompatible, jsonCodec }) {
-        super({
-          defaultNamespace,
-          errorTypeRegistries: errorTypeRegistries5
-        });
-        this.serviceTarget = serviceTarget;
-        this.codec = jsonCodec ?? new JsonCodec2({
-          timestampFormat: {
-            useTrait: true,
-            default: 7
-          },
-          jsonName: false
-        });
-        this.serializer = this.codec.createSerializer();
-        this.deserializer = this.codec.createDeserializer();
-        this.awsQueryCompatible = !!awsQueryCompatible;
-        this.mixin = new ProtocolLib(this.awsQueryCompatible);
-      }
-      async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
-        if (!request.path.endsWith("/")) {
-          request.path += "/";
-        }
-        request.headers["content-type"] = `application/x-amz-json-${this.getJsonRpcVersion()}`;
-        request.headers["x-amz-target"] = `${this.serviceTarget}.${operationSchema.name}`;
-        if (this.awsQueryCompatible) {
-          request.headers["x-amzn-query-mode"] = "true";
-        }
-        if (deref(operationSchema.input) === "unit" || !request.body) {
-          request.body = "{}";
-        }
-        return request;
-      }
-      getPayloadCodec() {
-        return this.codec;
-      }
-      async handleError(operationSchema, context, response, dataObject, metadata) {
-        const { awsQueryCompatible } = this;
-        if (awsQueryCompatible) {
-          this.mixin.setQueryCompatError(dataObject, response);
-        }
-        const errorIdentifier = loadJsonRpcErrorCode(response, dataObject, awsQueryCompatible) ?? "Unknown";
-        this.mixin.compose(this.compositeErrorRegistry, errorIdentifier, this.options.defaultNamespace);
-        const { errorSchema, errorMetadata } = await this.mixin.getErrorSchemaOrThrowBaseException(errorIdentifier, this.options.defaultNamespace, response, dataObject, metadata, awsQueryCompatible ? this.mixin.findQueryCompatibleError : void 0);
-        const ns = NormalizedSchema.of(errorSchema);
-        const message = dataObject.message ?? dataObject.Message ?? "UnknownError";
-        const ErrorCtor = this.compositeErrorRegistry.getErrorCtor(errorSchema) ?? Error;
-        const exception = new ErrorCtor({});
-        const output = {};
-        const errorDeserializer = this.codec.createDeserializer();
-        for (const [name, member2] of ns.structIterator()) {
-          if (dataObject[name] != null) {
-            output[name] = errorDeserializer.readObject(member2, dataObject[name]);
-          }
-        }
-        if (awsQueryCompatible) {
-          this.mixin.queryCompatOutput(dataObject, output);
-        }
-        throw this.mixin.decorateServiceException(Object.assign(exception, errorMetadata, {
-          $fault: ns.getMergedTraits().error,
-          message
-        }, output), dataObject);
-      }
-    };
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/json/AwsJson1_0Protocol.js
-var AwsJson1_0Protocol;
-var init_AwsJson1_0Protocol = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/json/AwsJson1_0Protocol.js"() {
-    init_AwsJsonRpcProtocol();
-    AwsJson1_0Protocol = class extends AwsJsonRpcProtocol {
-      constructor({ defaultNamespace, errorTypeRegistries: errorTypeRegistries5, serviceTarget, awsQueryCompatible, jsonCodec }) {
-        super({
-          defaultNamespace,
-          errorTypeRegistries: errorTypeRegistries5,
-          serviceTarget,
-          awsQueryCompatible,
-          jsonCodec
-        });
-      }
-      getShapeId() {
-        return "aws.protocols#awsJson1_0";
-      }
-      getJsonRpcVersion() {
-        return "1.0";
-      }
-      getDefaultContentType() {
-        return "application/x-amz-json-1.0";
-      }
-    };
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/json/AwsJson1_1Protocol.js
-var AwsJson1_1Protocol;
-var init_AwsJson1_1Protocol = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/json/AwsJson1_1Protocol.js"() {
-    init_AwsJsonRpcProtocol();
-    AwsJson1_1Protocol = class extends AwsJsonRpcProtocol {
-      constructor({ defaultNamespace, errorTypeRegistries: errorTypeRegistries5, serviceTarget, awsQueryCompatible, jsonCodec }) {
-        super({
-          defaultNamespace,
-          errorTypeRegistries: errorTypeRegistries5,
-          serviceTarget,
-          awsQueryCompatible,
-          jsonCodec
-        });
-      }
-      getShapeId() {
-        return "aws.protocols#awsJson1_1";
-      }
-      getJsonRpcVersion() {
-        return "1.1";
-      }
-      getDefaultContentType() {
-        return "application/x-amz-json-1.1";
       }
     };
   }
@@ -21684,10 +14102,10 @@ var init_AwsRestJsonProtocol = __esm({
       deserializer;
       codec;
       mixin = new ProtocolLib();
-      constructor({ defaultNamespace, errorTypeRegistries: errorTypeRegistries5, jsonCodec }) {
+      constructor({ defaultNamespace, errorTypeRegistries: errorTypeRegistries6, jsonCodec }) {
         super({
           defaultNamespace,
-          errorTypeRegistries: errorTypeRegistries5
+          errorTypeRegistries: errorTypeRegistries6
         });
         const settings = {
           timestampFormat: {
@@ -21712,18 +14130,18 @@ var init_AwsRestJsonProtocol = __esm({
         super.setSerdeContext(serdeContext);
       }
       async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
+        const request3 = await super.serializeRequest(operationSchema, input, context);
         const inputSchema = NormalizedSchema.of(operationSchema.input);
-        if (!request.headers["content-type"]) {
+        if (!request3.headers["content-type"]) {
           const contentType = this.mixin.resolveRestContentType(this.getDefaultContentType(), inputSchema);
           if (contentType) {
-            request.headers["content-type"] = contentType;
+            request3.headers["content-type"] = contentType;
           }
         }
-        if (request.body == null && request.headers["content-type"] === this.getDefaultContentType()) {
-          request.body = "{}";
+        if (request3.body == null && request3.headers["content-type"] === this.getDefaultContentType()) {
+          request3.body = "{}";
         }
-        return request;
+        return request3;
       }
       async deserializeResponse(operationSchema, context, response) {
         const output = await super.deserializeResponse(operationSchema, context, response);
@@ -21762,195 +14180,18 @@ var init_AwsRestJsonProtocol = __esm({
   }
 });
 
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/json/AwsSmithyRpcV2JsonProtocol.js
-var AwsSmithyRpcV2JsonProtocol;
-var init_AwsSmithyRpcV2JsonProtocol = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/json/AwsSmithyRpcV2JsonProtocol.js"() {
-    init_protocols();
-    init_schema();
-    init_ProtocolLib();
-    AwsSmithyRpcV2JsonProtocol = class extends SmithyRpcV2JsonProtocol {
-      awsQueryCompatible;
-      mixin;
-      constructor({ defaultNamespace, errorTypeRegistries: errorTypeRegistries5, awsQueryCompatible }) {
-        super({ defaultNamespace, errorTypeRegistries: errorTypeRegistries5 });
-        this.awsQueryCompatible = !!awsQueryCompatible;
-        this.mixin = new ProtocolLib(this.awsQueryCompatible);
-      }
-      async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
-        if (this.awsQueryCompatible) {
-          request.headers["x-amzn-query-mode"] = "true";
-        }
-        return request;
-      }
-      async handleError(operationSchema, context, response, dataObject, metadata) {
-        if (this.awsQueryCompatible) {
-          this.mixin.setQueryCompatError(dataObject, response);
-        }
-        const errorName = (() => {
-          const compatHeader = response.headers["x-amzn-query-error"];
-          if (compatHeader && this.awsQueryCompatible) {
-            return compatHeader.split(";")[0];
-          }
-          return loadSmithyRpcV2JsonErrorCode(response, dataObject) ?? "Unknown";
-        })();
-        this.mixin.compose(this.compositeErrorRegistry, errorName, this.options.defaultNamespace);
-        const { errorSchema, errorMetadata } = await this.mixin.getErrorSchemaOrThrowBaseException(errorName, this.options.defaultNamespace, response, dataObject, metadata, this.awsQueryCompatible ? this.mixin.findQueryCompatibleError : void 0);
-        const ns = NormalizedSchema.of(errorSchema);
-        const message = dataObject.message ?? dataObject.Message ?? "UnknownError";
-        const ErrorCtor = this.compositeErrorRegistry.getErrorCtor(errorSchema) ?? Error;
-        const exception = new ErrorCtor({});
-        const output = {};
-        const errorDeserializer = this.getPayloadCodec().createDeserializer();
-        for (const [name, member2] of ns.structIterator()) {
-          if (dataObject[name] != null) {
-            output[name] = errorDeserializer.readObject(member2, dataObject[name]);
-          }
-        }
-        if (this.awsQueryCompatible) {
-          this.mixin.queryCompatOutput(dataObject, output);
-        }
-        throw this.mixin.decorateServiceException(Object.assign(exception, errorMetadata, {
-          $fault: ns.getMergedTraits().error,
-          message
-        }, output), dataObject);
-      }
-    };
-  }
-});
-
-// node_modules/@aws-sdk/xml-builder/dist-cjs/index.js
-var require_dist_cjs8 = __commonJS({
-  "node_modules/@aws-sdk/xml-builder/dist-cjs/index.js"(exports) {
-    var ATTR_ESCAPE_RE = /[&<>"]/g;
-    var ATTR_ESCAPE_MAP = {
-      "&": "&amp;",
-      "<": "&lt;",
-      ">": "&gt;",
-      '"': "&quot;"
-    };
-    function escapeAttribute(value) {
-      return value.replace(ATTR_ESCAPE_RE, (ch) => ATTR_ESCAPE_MAP[ch]);
-    }
-    var ELEMENT_ESCAPE_RE = /[&"'<>\r\n\u0085\u2028]/g;
-    var ELEMENT_ESCAPE_MAP = {
-      "&": "&amp;",
-      '"': "&quot;",
-      "'": "&apos;",
-      "<": "&lt;",
-      ">": "&gt;",
-      "\r": "&#x0D;",
-      "\n": "&#x0A;",
-      "\x85": "&#x85;",
-      "\u2028": "&#x2028;"
-    };
-    function escapeElement(value) {
-      return value.replace(ELEMENT_ESCAPE_RE, (ch) => ELEMENT_ESCAPE_MAP[ch]);
-    }
-    var XmlText2 = class {
-      value;
-      constructor(value) {
-        this.value = value;
-      }
-      toString() {
-        return escapeElement("" + this.value);
-      }
-    };
-    var XmlNode2 = class _XmlNode {
-      name;
-      children;
-      attributes = {};
-      static of(name, childText, withName) {
-        const node = new _XmlNode(name);
-        if (childText !== void 0) {
-          node.addChildNode(new XmlText2(childText));
-        }
-        if (withName !== void 0) {
-          node.withName(withName);
-        }
-        return node;
-      }
-      constructor(name, children = []) {
-        this.name = name;
-        this.children = children;
-      }
-      withName(name) {
-        this.name = name;
-        return this;
-      }
-      addAttribute(name, value) {
-        this.attributes[name] = value;
-        return this;
-      }
-      addChildNode(child) {
-        this.children.push(child);
-        return this;
-      }
-      removeAttribute(name) {
-        delete this.attributes[name];
-        return this;
-      }
-      n(name) {
-        this.name = name;
-        return this;
-      }
-      c(child) {
-        this.children.push(child);
-        return this;
-      }
-      a(name, value) {
-        if (value != null) {
-          this.attributes[name] = value;
-        }
-        return this;
-      }
-      cc(input, field, withName = field) {
-        if (input[field] != null) {
-          const node = _XmlNode.of(field, input[field]).withName(withName);
-          this.c(node);
-        }
-      }
-      l(input, listName, memberName, valueProvider) {
-        if (input[listName] != null) {
-          const nodes5 = valueProvider();
-          nodes5.map((node) => {
-            node.withName(memberName);
-            this.c(node);
-          });
-        }
-      }
-      lc(input, listName, memberName, valueProvider) {
-        if (input[listName] != null) {
-          const nodes5 = valueProvider();
-          const containerNode = new _XmlNode(memberName);
-          nodes5.map((node) => {
-            containerNode.c(node);
-          });
-          this.c(containerNode);
-        }
-      }
-      toString() {
-        const hasChildren = Boolean(this.children.length);
-        let xmlText = `<${this.name}`;
-        const attributes = this.attributes;
-        for (const attributeName of Object.keys(attributes)) {
-          const attribute = attributes[attributeName];
-          if (attribute != null) {
-            xmlText += ` ${attributeName}="${escapeAttribute("" + attribute)}"`;
-          }
-        }
-        return xmlText += !hasChildren ? "/>" : `>${this.children.map((c5) => c5.toString()).join("")}</${this.name}>`;
-      }
-    };
-    function writeKey3(obj) {
-      Object.defineProperty(obj, "__proto__", { value: void 0, writable: true, enumerable: true, configurable: true });
-    }
-    function parseXML3(xml) {
-      const state2 = new AwsXmlParser(xml);
-      return state2.parse();
-    }
-    var AwsXmlParser = class _AwsXmlParser {
+// node_modules/@aws-sdk/xml-builder/dist-es/xml-parser.js
+function writeKey2(obj) {
+  Object.defineProperty(obj, "__proto__", { value: void 0, writable: true, enumerable: true, configurable: true });
+}
+function parseXML(xml) {
+  const state2 = new AwsXmlParser(xml);
+  return state2.parse();
+}
+var AwsXmlParser;
+var init_xml_parser = __esm({
+  "node_modules/@aws-sdk/xml-builder/dist-es/xml-parser.js"() {
+    AwsXmlParser = class _AwsXmlParser {
       x;
       i = 0;
       z;
@@ -21960,25 +14201,25 @@ var require_dist_cjs8 = __commonJS({
         this.z = this.x.length;
       }
       parse() {
-        const p3 = this;
-        const { z } = p3;
-        while (p3.i < z) {
-          p3.trim();
-          if (p3.i >= z) {
+        const p4 = this;
+        const { z } = p4;
+        while (p4.i < z) {
+          p4.trim();
+          if (p4.i >= z) {
             break;
           }
-          if (p3.isNext("<?")) {
-            p3.readTo("?>");
-            p3.trim();
-          } else if (p3.isNext("<!--")) {
-            p3.readTo("-->");
-            p3.trim();
-          } else if (p3.isNext("<!DOCTYPE", false)) {
-            p3.skipDoctype();
-            p3.trim();
-          } else if (p3.x[p3.i] === "<") {
-            const root5 = p3.parseTag();
-            return { [root5.tag]: root5.value };
+          if (p4.isNext("<?")) {
+            p4.readTo("?>");
+            p4.trim();
+          } else if (p4.isNext("<!--")) {
+            p4.readTo("-->");
+            p4.trim();
+          } else if (p4.isNext("<!DOCTYPE", false)) {
+            p4.skipDoctype();
+            p4.trim();
+          } else if (p4.x[p4.i] === "<") {
+            const root6 = p4.parseTag();
+            return { [root6.tag]: root6.value };
           } else {
             throw new Error("@aws-sdk XML parse error: unexpected content.");
           }
@@ -21986,116 +14227,116 @@ var require_dist_cjs8 = __commonJS({
         throw new Error("@aws-sdk XML parse error: no root element.");
       }
       isNext(s2, caseSensitive = true) {
-        const p3 = this;
+        const p4 = this;
         if (caseSensitive) {
-          return p3.x.startsWith(s2, p3.i);
+          return p4.x.startsWith(s2, p4.i);
         }
-        return p3.x.toLowerCase().startsWith(s2.toLowerCase(), p3.i);
+        return p4.x.toLowerCase().startsWith(s2.toLowerCase(), p4.i);
       }
       readTo(stop) {
-        const p3 = this;
-        const _i = p3.x.indexOf(stop, p3.i);
+        const p4 = this;
+        const _i = p4.x.indexOf(stop, p4.i);
         if (_i === -1) {
           throw new Error(`@aws-sdk XML parse error: expected "${stop}" not found.`);
         }
-        const result = p3.x.slice(p3.i, _i);
-        p3.i = _i + stop.length;
+        const result = p4.x.slice(p4.i, _i);
+        p4.i = _i + stop.length;
         return result;
       }
       trim() {
-        const p3 = this;
-        while (p3.i < p3.z && " 	\r\n".includes(p3.x[p3.i])) {
-          ++p3.i;
+        const p4 = this;
+        while (p4.i < p4.z && " 	\r\n".includes(p4.x[p4.i])) {
+          ++p4.i;
         }
       }
       readAttrValue() {
-        const p3 = this;
-        const quote = p3.x[p3.i];
-        ++p3.i;
+        const p4 = this;
+        const quote = p4.x[p4.i];
+        ++p4.i;
         let value = "";
-        while (p3.i < p3.z && p3.x[p3.i] !== quote) {
-          value += p3.x[p3.i++];
+        while (p4.i < p4.z && p4.x[p4.i] !== quote) {
+          value += p4.x[p4.i++];
         }
-        ++p3.i;
-        return p3.decodeEntities(value);
+        ++p4.i;
+        return p4.decodeEntities(value);
       }
       parseTag() {
-        const p3 = this;
-        ++p3.i;
+        const p4 = this;
+        ++p4.i;
         let tag = "";
-        while (p3.i < p3.z && !" 	\r\n>/".includes(p3.x[p3.i])) {
-          tag += p3.x[p3.i++];
+        while (p4.i < p4.z && !" 	\r\n>/".includes(p4.x[p4.i])) {
+          tag += p4.x[p4.i++];
         }
         let hasAttrs = false;
         const attrs = {};
-        while (p3.i < p3.z) {
-          p3.trim();
-          if (">/".includes(p3.x[p3.i])) {
+        while (p4.i < p4.z) {
+          p4.trim();
+          if (">/".includes(p4.x[p4.i])) {
             break;
           }
           let name = "";
-          while (p3.i < p3.z && !"= 	\r\n>/?".includes(p3.x[p3.i])) {
-            name += p3.x[p3.i++];
+          while (p4.i < p4.z && !"= 	\r\n>/?".includes(p4.x[p4.i])) {
+            name += p4.x[p4.i++];
           }
-          p3.trim();
-          if (p3.x[p3.i] !== "=") {
+          p4.trim();
+          if (p4.x[p4.i] !== "=") {
             break;
           }
-          ++p3.i;
-          p3.trim();
+          ++p4.i;
+          p4.trim();
           if (name === "__proto__") {
-            writeKey3(attrs);
+            writeKey2(attrs);
           }
-          attrs[name] = p3.readAttrValue();
+          attrs[name] = p4.readAttrValue();
           hasAttrs = true;
         }
-        if (p3.i >= p3.z) {
+        if (p4.i >= p4.z) {
           throw new Error("@aws-sdk XML parse error: unexpected end of input.");
         }
-        if (p3.x[p3.i] === "/") {
-          ++p3.i;
-          if (p3.i >= p3.z || p3.x[p3.i] !== ">") {
+        if (p4.x[p4.i] === "/") {
+          ++p4.i;
+          if (p4.i >= p4.z || p4.x[p4.i] !== ">") {
             throw new Error("@aws-sdk XML parse error: expected > at the end of self-closing tag.");
           }
-          ++p3.i;
+          ++p4.i;
           return { tag, value: hasAttrs ? attrs : "" };
         }
-        if (p3.x[p3.i] !== ">") {
+        if (p4.x[p4.i] !== ">") {
           throw new Error("@aws-sdk XML parse error: expected > at the end of opening tag.");
         }
-        ++p3.i;
+        ++p4.i;
         const textParts = [];
         const childTags = [];
         let hasElementChild = false;
-        while (p3.i < p3.z) {
-          if (p3.isNext("</")) {
+        while (p4.i < p4.z) {
+          if (p4.isNext("</")) {
             break;
           }
-          if (p3.x[p3.i] === "<") {
-            if (p3.isNext("<!--")) {
-              p3.readTo("-->");
-            } else if (p3.isNext("<![CDATA[")) {
-              p3.i += 9;
-              textParts.push(p3.readTo("]]>"));
-            } else if (p3.isNext("<?")) {
-              p3.readTo("?>");
+          if (p4.x[p4.i] === "<") {
+            if (p4.isNext("<!--")) {
+              p4.readTo("-->");
+            } else if (p4.isNext("<![CDATA[")) {
+              p4.i += 9;
+              textParts.push(p4.readTo("]]>"));
+            } else if (p4.isNext("<?")) {
+              p4.readTo("?>");
             } else {
               hasElementChild = true;
-              childTags.push(p3.parseTag());
+              childTags.push(p4.parseTag());
             }
           } else {
             let text = "";
-            while (p3.i < p3.z && p3.x[p3.i] !== "<") {
-              text += p3.x[p3.i++];
+            while (p4.i < p4.z && p4.x[p4.i] !== "<") {
+              text += p4.x[p4.i++];
             }
-            textParts.push(p3.decodeEntities(text));
+            textParts.push(p4.decodeEntities(text));
           }
         }
-        if (!p3.isNext("</")) {
+        if (!p4.isNext("</")) {
           throw new Error(`@aws-sdk XML parse error: missing closing tag </${tag}>.`);
         }
-        p3.i += 2;
-        const closeTag = p3.readTo(">").trim();
+        p4.i += 2;
+        const closeTag = p4.readTo(">").trim();
         if (closeTag !== tag) {
           throw new Error(`@aws-sdk XML parse error: mismatched tags <${tag}> and </${closeTag}>.`);
         }
@@ -22118,7 +14359,7 @@ var require_dist_cjs8 = __commonJS({
         }
         for (const child of childTags) {
           if (child.tag === "__proto__") {
-            writeKey3(obj);
+            writeKey2(obj);
           }
           if (child.tag in obj) {
             if (Array.isArray(obj[child.tag])) {
@@ -22130,11 +14371,11 @@ var require_dist_cjs8 = __commonJS({
             obj[child.tag] = child.value;
           }
         }
-        for (const [k5, v] of Object.entries(attrs)) {
-          if (k5 === "__proto__") {
-            writeKey3(obj);
+        for (const [k6, v] of Object.entries(attrs)) {
+          if (k6 === "__proto__") {
+            writeKey2(obj);
           }
-          obj[k5] = v;
+          obj[k6] = v;
         }
         return { tag, value: obj };
       }
@@ -22146,20 +14387,20 @@ var require_dist_cjs8 = __commonJS({
         apos: "'"
       };
       skipDoctype() {
-        const p3 = this;
-        p3.i += 9;
+        const p4 = this;
+        p4.i += 9;
         let depth = 0;
-        while (p3.i < p3.z) {
-          const c5 = p3.x[p3.i];
-          if (c5 === "[") {
+        while (p4.i < p4.z) {
+          const c6 = p4.x[p4.i];
+          if (c6 === "[") {
             ++depth;
-          } else if (c5 === "]") {
+          } else if (c6 === "]") {
             --depth;
-          } else if (c5 === ">" && depth === 0) {
-            ++p3.i;
+          } else if (c6 === ">" && depth === 0) {
+            ++p4.i;
             return;
           }
-          ++p3.i;
+          ++p4.i;
         }
         throw new Error("@aws-sdk XML parse error: unclosed DOCTYPE.");
       }
@@ -22175,9 +14416,13 @@ var require_dist_cjs8 = __commonJS({
         });
       }
     };
-    exports.XmlNode = XmlNode2;
-    exports.XmlText = XmlText2;
-    exports.parseXML = parseXML3;
+  }
+});
+
+// node_modules/@aws-sdk/xml-builder/dist-es/index.js
+var init_dist_es9 = __esm({
+  "node_modules/@aws-sdk/xml-builder/dist-es/index.js"() {
+    init_xml_parser();
   }
 });
 
@@ -22218,9 +14463,9 @@ var init_UnionSerde2 = __esm({
       }
       writeUnknown() {
         if (this.hasUnknown()) {
-          const k5 = this.keys.values().next().value;
-          const v = this.from[k5];
-          this.to.$unknown = [k5, v];
+          const k6 = this.keys.values().next().value;
+          const v = this.from[k6];
+          this.to.$unknown = [k6, v];
         }
       }
     };
@@ -22228,7 +14473,7 @@ var init_UnionSerde2 = __esm({
 });
 
 // node_modules/@aws-sdk/core/dist-es/submodules/protocols/writeKey.js
-function writeKey2(obj) {
+function writeKey3(obj) {
   Object.defineProperty(obj, "__proto__", { value: void 0, writable: true, enumerable: true, configurable: true });
 }
 var init_writeKey2 = __esm({
@@ -22237,10 +14482,10 @@ var init_writeKey2 = __esm({
 });
 
 // node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/XmlShapeDeserializer.js
-var import_xml_builder, XmlShapeDeserializer;
+var XmlShapeDeserializer;
 var init_XmlShapeDeserializer = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/XmlShapeDeserializer.js"() {
-    import_xml_builder = __toESM(require_dist_cjs8());
+    init_dist_es9();
     init_client2();
     init_protocols();
     init_schema();
@@ -22325,7 +14570,7 @@ var init_XmlShapeDeserializer = __esm({
               const key = entry[keyProperty];
               const value2 = entry[valueProperty];
               if (key === "__proto__") {
-                writeKey2(buffer);
+                writeKey3(buffer);
               }
               buffer[key] = this.readSchema(memberNs, value2);
             }
@@ -22369,14 +14614,14 @@ var init_XmlShapeDeserializer = __esm({
         if (xml.length) {
           let parsedObj;
           try {
-            parsedObj = (0, import_xml_builder.parseXML)(xml);
-          } catch (e5) {
-            if (e5 && typeof e5 === "object") {
-              Object.defineProperty(e5, "$responseBodyText", {
+            parsedObj = parseXML(xml);
+          } catch (e6) {
+            if (e6 && typeof e6 === "object") {
+              Object.defineProperty(e6, "$responseBodyText", {
                 value: xml
               });
             }
-            throw e5;
+            throw e6;
           }
           const textNodeName = "#text";
           const key = Object.keys(parsedObj)[0];
@@ -22479,16 +14724,16 @@ var init_QueryShapeSerializer = __esm({
             } else {
               const member2 = ns.getValueSchema();
               const flat = this.settings.flattenLists || ns.getMergedTraits().xmlFlattened;
-              let i5 = 1;
+              let i6 = 1;
               for (const item of value) {
                 if (item == null) {
                   continue;
                 }
                 const traits = member2.getMergedTraits();
                 const suffix = this.getKey("member", traits.xmlName, traits.ec2QueryName);
-                const key = flat ? `${prefix}${i5}` : `${prefix}${suffix}.${i5}`;
+                const key = flat ? `${prefix}${i6}` : `${prefix}${suffix}.${i6}`;
                 this.write(member2, item, key);
-                ++i5;
+                ++i6;
               }
             }
           }
@@ -22497,21 +14742,21 @@ var init_QueryShapeSerializer = __esm({
             const keySchema = ns.getKeySchema();
             const memberSchema = ns.getValueSchema();
             const flat = ns.getMergedTraits().xmlFlattened;
-            let i5 = 1;
-            for (const k5 in value) {
-              const v = value[k5];
+            let i6 = 1;
+            for (const k6 in value) {
+              const v = value[k6];
               if (v == null) {
                 continue;
               }
               const keyTraits = keySchema.getMergedTraits();
               const keySuffix = this.getKey("key", keyTraits.xmlName, keyTraits.ec2QueryName);
-              const key = flat ? `${prefix}${i5}.${keySuffix}` : `${prefix}entry.${i5}.${keySuffix}`;
+              const key = flat ? `${prefix}${i6}.${keySuffix}` : `${prefix}entry.${i6}.${keySuffix}`;
               const valTraits = memberSchema.getMergedTraits();
               const valueSuffix = this.getKey("value", valTraits.xmlName, valTraits.ec2QueryName);
-              const valueKey = flat ? `${prefix}${i5}.${valueSuffix}` : `${prefix}entry.${i5}.${valueSuffix}`;
-              this.write(keySchema, k5, key);
+              const valueKey = flat ? `${prefix}${i6}.${valueSuffix}` : `${prefix}entry.${i6}.${valueSuffix}`;
+              this.write(keySchema, k6, key);
               this.write(memberSchema, v, valueKey);
-              ++i5;
+              ++i6;
             }
           }
         } else if (ns.isStructSchema()) {
@@ -22530,8 +14775,8 @@ var init_QueryShapeSerializer = __esm({
             if (!didWriteMember && ns.isUnionSchema()) {
               const { $unknown } = value;
               if (Array.isArray($unknown)) {
-                const [k5, v] = $unknown;
-                const key = `${prefix}${k5}`;
+                const [k6, v] = $unknown;
+                const key = `${prefix}${k6}`;
                 this.write(15, v, key);
               }
             }
@@ -22617,20 +14862,20 @@ var init_AwsQueryProtocol = __esm({
         throw new Error("AWSQuery protocol has no payload codec.");
       }
       async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
-        if (!request.path.endsWith("/")) {
-          request.path += "/";
+        const request3 = await super.serializeRequest(operationSchema, input, context);
+        if (!request3.path.endsWith("/")) {
+          request3.path += "/";
         }
-        request.headers["content-type"] = "application/x-www-form-urlencoded";
-        if (deref(operationSchema.input) === "unit" || !request.body) {
-          request.body = "";
+        request3.headers["content-type"] = "application/x-www-form-urlencoded";
+        if (deref(operationSchema.input) === "unit" || !request3.body) {
+          request3.body = "";
         }
         const action = operationSchema.name.split("#")[1] ?? operationSchema.name;
-        request.body = `Action=${action}&Version=${this.options.version}` + request.body;
-        if (request.body.endsWith("&")) {
-          request.body = request.body.slice(-1);
+        request3.body = `Action=${action}&Version=${this.options.version}` + request3.body;
+        if (request3.body.endsWith("&")) {
+          request3.body = request3.body.slice(-1);
         }
-        return request;
+        return request3;
       }
       async deserializeResponse(operationSchema, context, response) {
         const deserializer = this.deserializer;
@@ -22713,679 +14958,60 @@ var init_AwsQueryProtocol = __esm({
   }
 });
 
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/query/AwsEc2QueryProtocol.js
-var AwsEc2QueryProtocol;
-var init_AwsEc2QueryProtocol = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/query/AwsEc2QueryProtocol.js"() {
-    init_AwsQueryProtocol();
-    AwsEc2QueryProtocol = class extends AwsQueryProtocol {
-      options;
-      constructor(options) {
-        super(options);
-        this.options = options;
-        const ec2Settings = {
-          capitalizeKeys: true,
-          flattenLists: true,
-          serializeEmptyLists: false,
-          ec2: true
-        };
-        Object.assign(this.serializer.settings, ec2Settings);
-      }
-      getShapeId() {
-        return "aws.protocols#ec2Query";
-      }
-      useNestedResult() {
-        return false;
-      }
-    };
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/common.js
-var collectBodyString2;
-var init_common2 = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/common.js"() {
-    init_protocols();
-    init_serde();
-    collectBodyString2 = (streamBody, context) => collectBody(streamBody, context).then((body) => (context?.utf8Encoder ?? toUtf8)(body));
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/parseXmlBody.js
-var import_xml_builder2, parseXmlBody, parseXmlErrorBody, loadRestXmlErrorCode;
-var init_parseXmlBody = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/parseXmlBody.js"() {
-    import_xml_builder2 = __toESM(require_dist_cjs8());
-    init_client2();
-    init_common2();
-    parseXmlBody = (streamBody, context) => collectBodyString2(streamBody, context).then((encoded) => {
-      if (encoded.length) {
-        let parsedObj;
-        try {
-          parsedObj = (0, import_xml_builder2.parseXML)(encoded);
-        } catch (e5) {
-          if (e5 && typeof e5 === "object") {
-            Object.defineProperty(e5, "$responseBodyText", {
-              value: encoded
-            });
-          }
-          throw e5;
-        }
-        const textNodeName = "#text";
-        const key = Object.keys(parsedObj)[0];
-        const parsedObjToReturn = parsedObj[key];
-        if (parsedObjToReturn[textNodeName]) {
-          parsedObjToReturn[key] = parsedObjToReturn[textNodeName];
-          delete parsedObjToReturn[textNodeName];
-        }
-        return getValueFromTextNode(parsedObjToReturn);
-      }
-      return {};
-    });
-    parseXmlErrorBody = async (errorBody, context) => {
-      const value = await parseXmlBody(errorBody, context);
-      if (value.Error) {
-        value.Error.message = value.Error.message ?? value.Error.Message;
-      }
-      return value;
-    };
-    loadRestXmlErrorCode = (output, data) => {
-      if (data?.Error?.Code !== void 0) {
-        return data.Error.Code;
-      }
-      if (data?.Code !== void 0) {
-        return data.Code;
-      }
-      if (output.statusCode == 404) {
-        return "NotFound";
-      }
-    };
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/XmlShapeSerializer.js
-var import_xml_builder3, XmlShapeSerializer;
-var init_XmlShapeSerializer = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/XmlShapeSerializer.js"() {
-    import_xml_builder3 = __toESM(require_dist_cjs8());
-    init_protocols();
-    init_schema();
-    init_serde();
-    init_serde();
-    init_ConfigurableSerdeContext2();
-    XmlShapeSerializer = class extends SerdeContextConfig2 {
-      settings;
-      stringBuffer;
-      byteBuffer;
-      buffer;
-      constructor(settings) {
-        super();
-        this.settings = settings;
-      }
-      write(schema, value) {
-        const ns = NormalizedSchema.of(schema);
-        if (ns.isStringSchema() && typeof value === "string") {
-          this.stringBuffer = value;
-        } else if (ns.isBlobSchema()) {
-          this.byteBuffer = "byteLength" in value ? value : (this.serdeContext?.base64Decoder ?? fromBase64)(value);
-        } else {
-          this.buffer = this.writeStruct(ns, value, void 0);
-          const traits = ns.getMergedTraits();
-          if (traits.httpPayload && !traits.xmlName) {
-            this.buffer.withName(ns.getName());
-          }
-        }
-      }
-      flush() {
-        if (this.byteBuffer !== void 0) {
-          const bytes = this.byteBuffer;
-          delete this.byteBuffer;
-          return bytes;
-        }
-        if (this.stringBuffer !== void 0) {
-          const str = this.stringBuffer;
-          delete this.stringBuffer;
-          return str;
-        }
-        const buffer = this.buffer;
-        if (this.settings.xmlNamespace) {
-          if (!buffer?.attributes?.["xmlns"]) {
-            buffer.addAttribute("xmlns", this.settings.xmlNamespace);
-          }
-        }
-        delete this.buffer;
-        return buffer.toString();
-      }
-      writeStruct(ns, value, parentXmlns) {
-        const traits = ns.getMergedTraits();
-        const name = ns.isMemberSchema() && !traits.httpPayload ? ns.getMemberTraits().xmlName ?? ns.getMemberName() : traits.xmlName ?? ns.getName();
-        if (!name || !ns.isStructSchema()) {
-          throw new Error(`@aws-sdk/core/protocols - xml serializer, cannot write struct with empty name or non-struct, schema=${ns.getName(true)}.`);
-        }
-        const structXmlNode = import_xml_builder3.XmlNode.of(name);
-        const [xmlnsAttr, xmlns] = this.getXmlnsAttribute(ns, parentXmlns);
-        for (const [memberName, memberSchema] of ns.structIterator()) {
-          const val = value[memberName];
-          if (val != null || memberSchema.isIdempotencyToken()) {
-            if (memberSchema.getMergedTraits().xmlAttribute) {
-              structXmlNode.addAttribute(memberSchema.getMergedTraits().xmlName ?? memberName, this.writeSimple(memberSchema, val));
-              continue;
-            }
-            if (memberSchema.isListSchema()) {
-              this.writeList(memberSchema, val, structXmlNode, xmlns);
-            } else if (memberSchema.isMapSchema()) {
-              this.writeMap(memberSchema, val, structXmlNode, xmlns);
-            } else if (memberSchema.isStructSchema()) {
-              structXmlNode.addChildNode(this.writeStruct(memberSchema, val, xmlns));
-            } else {
-              const memberNode = import_xml_builder3.XmlNode.of(memberSchema.getMergedTraits().xmlName ?? memberSchema.getMemberName());
-              this.writeSimpleInto(memberSchema, val, memberNode, xmlns);
-              structXmlNode.addChildNode(memberNode);
-            }
-          }
-        }
-        const { $unknown } = value;
-        if ($unknown && ns.isUnionSchema() && Array.isArray($unknown) && Object.keys(value).length === 1) {
-          const [k5, v] = $unknown;
-          const node = import_xml_builder3.XmlNode.of(k5);
-          if (typeof v !== "string") {
-            if (value instanceof import_xml_builder3.XmlNode || value instanceof import_xml_builder3.XmlText) {
-              structXmlNode.addChildNode(value);
-            } else {
-              throw new Error(`@aws-sdk - $unknown union member in XML requires value of type string, @aws-sdk/xml-builder::XmlNode or XmlText.`);
-            }
-          }
-          this.writeSimpleInto(0, v, node, xmlns);
-          structXmlNode.addChildNode(node);
-        }
-        if (xmlns) {
-          structXmlNode.addAttribute(xmlnsAttr, xmlns);
-        }
-        return structXmlNode;
-      }
-      writeList(listMember, array, container, parentXmlns) {
-        if (!listMember.isMemberSchema()) {
-          throw new Error(`@aws-sdk/core/protocols - xml serializer, cannot write non-member list: ${listMember.getName(true)}`);
-        }
-        const listTraits = listMember.getMergedTraits();
-        const listValueSchema = listMember.getValueSchema();
-        const listValueTraits = listValueSchema.getMergedTraits();
-        const sparse = !!listValueTraits.sparse;
-        const flat = !!listTraits.xmlFlattened;
-        const [xmlnsAttr, xmlns] = this.getXmlnsAttribute(listMember, parentXmlns);
-        const writeItem = (container2, value) => {
-          if (listValueSchema.isListSchema()) {
-            this.writeList(listValueSchema, Array.isArray(value) ? value : [value], container2, xmlns);
-          } else if (listValueSchema.isMapSchema()) {
-            this.writeMap(listValueSchema, value, container2, xmlns);
-          } else if (listValueSchema.isStructSchema()) {
-            const struct2 = this.writeStruct(listValueSchema, value, xmlns);
-            container2.addChildNode(struct2.withName(flat ? listTraits.xmlName ?? listMember.getMemberName() : listValueTraits.xmlName ?? "member"));
-          } else {
-            const listItemNode = import_xml_builder3.XmlNode.of(flat ? listTraits.xmlName ?? listMember.getMemberName() : listValueTraits.xmlName ?? "member");
-            this.writeSimpleInto(listValueSchema, value, listItemNode, xmlns);
-            container2.addChildNode(listItemNode);
-          }
-        };
-        if (flat) {
-          for (const value of array) {
-            if (sparse || value != null) {
-              writeItem(container, value);
-            }
-          }
-        } else {
-          const listNode = import_xml_builder3.XmlNode.of(listTraits.xmlName ?? listMember.getMemberName());
-          if (xmlns) {
-            listNode.addAttribute(xmlnsAttr, xmlns);
-          }
-          for (const value of array) {
-            if (sparse || value != null) {
-              writeItem(listNode, value);
-            }
-          }
-          container.addChildNode(listNode);
-        }
-      }
-      writeMap(mapMember, map3, container, parentXmlns, containerIsMap = false) {
-        if (!mapMember.isMemberSchema()) {
-          throw new Error(`@aws-sdk/core/protocols - xml serializer, cannot write non-member map: ${mapMember.getName(true)}`);
-        }
-        const mapTraits = mapMember.getMergedTraits();
-        const mapKeySchema = mapMember.getKeySchema();
-        const mapKeyTraits = mapKeySchema.getMergedTraits();
-        const keyTag = mapKeyTraits.xmlName ?? "key";
-        const mapValueSchema = mapMember.getValueSchema();
-        const mapValueTraits = mapValueSchema.getMergedTraits();
-        const valueTag = mapValueTraits.xmlName ?? "value";
-        const sparse = !!mapValueTraits.sparse;
-        const flat = !!mapTraits.xmlFlattened;
-        const [xmlnsAttr, xmlns] = this.getXmlnsAttribute(mapMember, parentXmlns);
-        const addKeyValue = (entry, key, val) => {
-          const keyNode = import_xml_builder3.XmlNode.of(keyTag, key);
-          const [keyXmlnsAttr, keyXmlns] = this.getXmlnsAttribute(mapKeySchema, xmlns);
-          if (keyXmlns) {
-            keyNode.addAttribute(keyXmlnsAttr, keyXmlns);
-          }
-          entry.addChildNode(keyNode);
-          let valueNode = import_xml_builder3.XmlNode.of(valueTag);
-          if (mapValueSchema.isListSchema()) {
-            this.writeList(mapValueSchema, val, valueNode, xmlns);
-          } else if (mapValueSchema.isMapSchema()) {
-            this.writeMap(mapValueSchema, val, valueNode, xmlns, true);
-          } else if (mapValueSchema.isStructSchema()) {
-            valueNode = this.writeStruct(mapValueSchema, val, xmlns);
-          } else {
-            this.writeSimpleInto(mapValueSchema, val, valueNode, xmlns);
-          }
-          entry.addChildNode(valueNode);
-        };
-        if (flat) {
-          for (const key in map3) {
-            const val = map3[key];
-            if (sparse || val != null) {
-              const entry = import_xml_builder3.XmlNode.of(mapTraits.xmlName ?? mapMember.getMemberName());
-              addKeyValue(entry, key, val);
-              container.addChildNode(entry);
-            }
-          }
-        } else {
-          let mapNode;
-          if (!containerIsMap) {
-            mapNode = import_xml_builder3.XmlNode.of(mapTraits.xmlName ?? mapMember.getMemberName());
-            if (xmlns) {
-              mapNode.addAttribute(xmlnsAttr, xmlns);
-            }
-            container.addChildNode(mapNode);
-          }
-          for (const key in map3) {
-            const val = map3[key];
-            if (sparse || val != null) {
-              const entry = import_xml_builder3.XmlNode.of("entry");
-              addKeyValue(entry, key, val);
-              (containerIsMap ? container : mapNode).addChildNode(entry);
-            }
-          }
-        }
-      }
-      writeSimple(_schema, value) {
-        if (null === value) {
-          throw new Error("@aws-sdk/core/protocols - (XML serializer) cannot write null value.");
-        }
-        const ns = NormalizedSchema.of(_schema);
-        let nodeContents = null;
-        if (value && typeof value === "object") {
-          if (ns.isBlobSchema()) {
-            nodeContents = (this.serdeContext?.base64Encoder ?? toBase64)(value);
-          } else if (ns.isTimestampSchema() && value instanceof Date) {
-            const format2 = determineTimestampFormat(ns, this.settings);
-            switch (format2) {
-              case 5:
-                nodeContents = value.toISOString().replace(".000Z", "Z");
-                break;
-              case 6:
-                nodeContents = dateToUtcString(value);
-                break;
-              case 7:
-                nodeContents = String(value.getTime() / 1e3);
-                break;
-              default:
-                console.warn("Missing timestamp format, using http date", value);
-                nodeContents = dateToUtcString(value);
-                break;
-            }
-          } else if (ns.isBigDecimalSchema() && value) {
-            if (value instanceof NumericValue) {
-              return value.string;
-            }
-            return String(value);
-          } else if (ns.isMapSchema() || ns.isListSchema()) {
-            throw new Error("@aws-sdk/core/protocols - xml serializer, cannot call _write() on List/Map schema, call writeList or writeMap() instead.");
-          } else {
-            throw new Error(`@aws-sdk/core/protocols - xml serializer, unhandled schema type for object value and schema: ${ns.getName(true)}`);
-          }
-        }
-        if (ns.isBooleanSchema() || ns.isNumericSchema() || ns.isBigIntegerSchema() || ns.isBigDecimalSchema()) {
-          nodeContents = String(value);
-        }
-        if (ns.isStringSchema()) {
-          if (value === void 0 && ns.isIdempotencyToken()) {
-            nodeContents = generateIdempotencyToken();
-          } else {
-            nodeContents = String(value);
-          }
-        }
-        if (nodeContents === null) {
-          throw new Error(`Unhandled schema-value pair ${ns.getName(true)}=${value}`);
-        }
-        return nodeContents;
-      }
-      writeSimpleInto(_schema, value, into, parentXmlns) {
-        const nodeContents = this.writeSimple(_schema, value);
-        const ns = NormalizedSchema.of(_schema);
-        const content = new import_xml_builder3.XmlText(nodeContents);
-        const [xmlnsAttr, xmlns] = this.getXmlnsAttribute(ns, parentXmlns);
-        if (xmlns) {
-          into.addAttribute(xmlnsAttr, xmlns);
-        }
-        into.addChildNode(content);
-      }
-      getXmlnsAttribute(ns, parentXmlns) {
-        const traits = ns.getMergedTraits();
-        const [prefix, xmlns] = traits.xmlNamespace ?? [];
-        if (xmlns && xmlns !== parentXmlns) {
-          return [prefix ? `xmlns:${prefix}` : "xmlns", xmlns];
-        }
-        return [void 0, void 0];
-      }
-    };
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/XmlCodec.js
-var XmlCodec;
-var init_XmlCodec = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/XmlCodec.js"() {
-    init_ConfigurableSerdeContext2();
-    init_XmlShapeDeserializer();
-    init_XmlShapeSerializer();
-    XmlCodec = class extends SerdeContextConfig2 {
-      settings;
-      constructor(settings) {
-        super();
-        this.settings = settings;
-      }
-      createSerializer() {
-        const serializer = new XmlShapeSerializer(this.settings);
-        serializer.setSerdeContext(this.serdeContext);
-        return serializer;
-      }
-      createDeserializer() {
-        const deserializer = new XmlShapeDeserializer(this.settings);
-        deserializer.setSerdeContext(this.serdeContext);
-        return deserializer;
-      }
-    };
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/AwsRestXmlProtocol.js
-var AwsRestXmlProtocol;
-var init_AwsRestXmlProtocol = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/xml/AwsRestXmlProtocol.js"() {
-    init_protocols();
-    init_schema();
-    init_ProtocolLib();
-    init_parseXmlBody();
-    init_XmlCodec();
-    AwsRestXmlProtocol = class extends HttpBindingProtocol {
-      codec;
-      serializer;
-      deserializer;
-      mixin = new ProtocolLib();
-      constructor(options) {
-        super(options);
-        const settings = {
-          timestampFormat: {
-            useTrait: true,
-            default: 5
-          },
-          httpBindings: true,
-          xmlNamespace: options.xmlNamespace,
-          serviceNamespace: options.defaultNamespace
-        };
-        this.codec = new XmlCodec(settings);
-        this.serializer = new HttpInterceptingShapeSerializer(this.codec.createSerializer(), settings);
-        this.deserializer = new HttpInterceptingShapeDeserializer(this.codec.createDeserializer(), settings);
-      }
-      getPayloadCodec() {
-        return this.codec;
-      }
-      getShapeId() {
-        return "aws.protocols#restXml";
-      }
-      async serializeRequest(operationSchema, input, context) {
-        const request = await super.serializeRequest(operationSchema, input, context);
-        const inputSchema = NormalizedSchema.of(operationSchema.input);
-        if (!request.headers["content-type"]) {
-          const contentType = this.mixin.resolveRestContentType(this.getDefaultContentType(), inputSchema);
-          if (contentType) {
-            request.headers["content-type"] = contentType;
-          }
-        }
-        if (typeof request.body === "string" && request.headers["content-type"] === this.getDefaultContentType() && !request.body.startsWith("<?xml ") && !this.hasUnstructuredPayloadBinding(inputSchema)) {
-          request.body = '<?xml version="1.0" encoding="UTF-8"?>' + request.body;
-        }
-        return request;
-      }
-      async deserializeResponse(operationSchema, context, response) {
-        return super.deserializeResponse(operationSchema, context, response);
-      }
-      async handleError(operationSchema, context, response, dataObject, metadata) {
-        const errorIdentifier = loadRestXmlErrorCode(response, dataObject) ?? "Unknown";
-        this.mixin.compose(this.compositeErrorRegistry, errorIdentifier, this.options.defaultNamespace);
-        if (dataObject.Error && typeof dataObject.Error === "object") {
-          for (const key of Object.keys(dataObject.Error)) {
-            dataObject[key] = dataObject.Error[key];
-            if (key.toLowerCase() === "message") {
-              dataObject.message = dataObject.Error[key];
-            }
-          }
-        }
-        if (dataObject.RequestId && !metadata.requestId) {
-          metadata.requestId = dataObject.RequestId;
-        }
-        const { errorSchema, errorMetadata } = await this.mixin.getErrorSchemaOrThrowBaseException(errorIdentifier, this.options.defaultNamespace, response, dataObject, metadata);
-        const ns = NormalizedSchema.of(errorSchema);
-        const message = dataObject.Error?.message ?? dataObject.Error?.Message ?? dataObject.message ?? dataObject.Message ?? "UnknownError";
-        const ErrorCtor = this.compositeErrorRegistry.getErrorCtor(errorSchema) ?? Error;
-        const exception = new ErrorCtor({});
-        await this.deserializeHttpMessage(errorSchema, context, response, dataObject);
-        const output = {};
-        const errorDeserializer = this.codec.createDeserializer();
-        for (const [name, member2] of ns.structIterator()) {
-          const target = member2.getMergedTraits().xmlName ?? name;
-          const value = dataObject.Error?.[target] ?? dataObject[target];
-          output[name] = errorDeserializer.readSchema(member2, value);
-        }
-        throw this.mixin.decorateServiceException(Object.assign(exception, errorMetadata, {
-          $fault: ns.getMergedTraits().error,
-          message
-        }, output), dataObject);
-      }
-      getDefaultContentType() {
-        return "application/xml";
-      }
-      hasUnstructuredPayloadBinding(ns) {
-        for (const [, member2] of ns.structIterator()) {
-          if (member2.getMergedTraits().httpPayload) {
-            return !(member2.isStructSchema() || member2.isMapSchema() || member2.isListSchema());
-          }
-        }
-        return false;
-      }
-    };
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/json/awsExpectUnion.js
-var awsExpectUnion;
-var init_awsExpectUnion = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/json/awsExpectUnion.js"() {
-    init_serde();
-    awsExpectUnion = (value) => {
-      if (value == null) {
-        return void 0;
-      }
-      if (typeof value === "object" && "__type" in value) {
-        delete value.__type;
-      }
-      return expectUnion(value);
-    };
-  }
-});
-
-// node_modules/@aws-sdk/core/dist-es/submodules/protocols/coercing-serializers.js
-var _toStr, _toBool, _toNum;
-var init_coercing_serializers = __esm({
-  "node_modules/@aws-sdk/core/dist-es/submodules/protocols/coercing-serializers.js"() {
-    _toStr = (val) => {
-      if (val == null) {
-        return val;
-      }
-      if (typeof val === "number" || typeof val === "bigint") {
-        const warning2 = new Error(`Received number ${val} where a string was expected.`);
-        warning2.name = "Warning";
-        console.warn(warning2);
-        return String(val);
-      }
-      if (typeof val === "boolean") {
-        const warning2 = new Error(`Received boolean ${val} where a string was expected.`);
-        warning2.name = "Warning";
-        console.warn(warning2);
-        return String(val);
-      }
-      return val;
-    };
-    _toBool = (val) => {
-      if (val == null) {
-        return val;
-      }
-      if (typeof val === "number") {
-      }
-      if (typeof val === "string") {
-        const lowercase = val.toLowerCase();
-        if (val !== "" && lowercase !== "false" && lowercase !== "true") {
-          const warning2 = new Error(`Received string "${val}" where a boolean was expected.`);
-          warning2.name = "Warning";
-          console.warn(warning2);
-        }
-        return val !== "" && lowercase !== "false";
-      }
-      return val;
-    };
-    _toNum = (val) => {
-      if (val == null) {
-        return val;
-      }
-      if (typeof val === "boolean") {
-      }
-      if (typeof val === "string") {
-        const num = Number(val);
-        if (num.toString() !== val) {
-          const warning2 = new Error(`Received string "${val}" where a number was expected.`);
-          warning2.name = "Warning";
-          console.warn(warning2);
-          return val;
-        }
-        return num;
-      }
-      return val;
-    };
-  }
-});
-
 // node_modules/@aws-sdk/core/dist-es/submodules/protocols/index.js
-var protocols_exports2 = {};
-__export(protocols_exports2, {
-  AwsEc2QueryProtocol: () => AwsEc2QueryProtocol,
-  AwsJson1_0Protocol: () => AwsJson1_0Protocol,
-  AwsJson1_1Protocol: () => AwsJson1_1Protocol,
-  AwsJsonRpcProtocol: () => AwsJsonRpcProtocol,
-  AwsQueryProtocol: () => AwsQueryProtocol,
-  AwsRestJsonProtocol: () => AwsRestJsonProtocol,
-  AwsRestXmlProtocol: () => AwsRestXmlProtocol,
-  AwsSmithyRpcV2CborProtocol: () => AwsSmithyRpcV2CborProtocol,
-  AwsSmithyRpcV2JsonProtocol: () => AwsSmithyRpcV2JsonProtocol,
-  JsonCodec: () => JsonCodec,
-  JsonCodec2: () => JsonCodec2,
-  JsonShapeDeserializer: () => JsonShapeDeserializer,
-  JsonShapeDeserializer2: () => JsonShapeDeserializer2,
-  JsonShapeSerializer: () => JsonShapeSerializer,
-  JsonShapeSerializer2: () => JsonShapeSerializer2,
-  QueryShapeSerializer: () => QueryShapeSerializer,
-  XmlCodec: () => XmlCodec,
-  XmlShapeDeserializer: () => XmlShapeDeserializer,
-  XmlShapeSerializer: () => XmlShapeSerializer,
-  _toBool: () => _toBool,
-  _toNum: () => _toNum,
-  _toStr: () => _toStr,
-  awsExpectUnion: () => awsExpectUnion,
-  loadJsonRpcErrorCode: () => loadJsonRpcErrorCode,
-  loadRestJsonErrorCode: () => loadRestJsonErrorCode,
-  loadRestXmlErrorCode: () => loadRestXmlErrorCode,
-  parseJsonBody: () => parseJsonBody,
-  parseJsonErrorBody: () => parseJsonErrorBody,
-  parseXmlBody: () => parseXmlBody,
-  parseXmlErrorBody: () => parseXmlErrorBody
-});
 var init_protocols2 = __esm({
   "node_modules/@aws-sdk/core/dist-es/submodules/protocols/index.js"() {
-    init_AwsSmithyRpcV2CborProtocol();
-    init_AwsJson1_0Protocol();
-    init_AwsJson1_1Protocol();
-    init_AwsJsonRpcProtocol();
     init_AwsRestJsonProtocol();
-    init_AwsSmithyRpcV2JsonProtocol();
-    init_protocols();
-    init_AwsEc2QueryProtocol();
     init_AwsQueryProtocol();
-    init_QueryShapeSerializer();
-    init_AwsRestXmlProtocol();
-    init_XmlCodec();
-    init_XmlShapeDeserializer();
-    init_XmlShapeSerializer();
-    init_parseXmlBody();
-    init_awsExpectUnion();
-    init_coercing_serializers();
   }
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso-oidc/endpoint/bdd.js
-var k, a, b, c, d, e, f, g, h, i, j, _data, root, r, nodes, bdd;
+var k2, a2, b2, c2, d2, e2, f2, g2, h2, i2, j2, _data2, root2, r2, nodes2, bdd2;
 var init_bdd = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso-oidc/endpoint/bdd.js"() {
     init_endpoints();
-    k = "ref";
-    a = -1;
-    b = true;
-    c = "isSet";
-    d = "PartitionResult";
-    e = "booleanEquals";
-    f = "getAttr";
-    g = { [k]: "Endpoint" };
-    h = { [k]: d };
-    i = {};
-    j = [{ [k]: "Region" }];
-    _data = {
+    k2 = "ref";
+    a2 = -1;
+    b2 = true;
+    c2 = "isSet";
+    d2 = "PartitionResult";
+    e2 = "booleanEquals";
+    f2 = "getAttr";
+    g2 = { [k2]: "Endpoint" };
+    h2 = { [k2]: d2 };
+    i2 = {};
+    j2 = [{ [k2]: "Region" }];
+    _data2 = {
       conditions: [
-        [c, [g]],
-        [c, j],
-        ["aws.partition", j, d],
-        [e, [{ [k]: "UseFIPS" }, b]],
-        [e, [{ [k]: "UseDualStack" }, b]],
-        [e, [{ fn: f, argv: [h, "supportsDualStack"] }, b]],
-        [e, [{ fn: f, argv: [h, "supportsFIPS"] }, b]],
-        ["stringEquals", [{ fn: f, argv: [h, "name"] }, "aws-us-gov"]]
+        [c2, [g2]],
+        [c2, j2],
+        ["aws.partition", j2, d2],
+        [e2, [{ [k2]: "UseFIPS" }, b2]],
+        [e2, [{ [k2]: "UseDualStack" }, b2]],
+        [e2, [{ fn: f2, argv: [h2, "supportsDualStack"] }, b2]],
+        [e2, [{ fn: f2, argv: [h2, "supportsFIPS"] }, b2]],
+        ["stringEquals", [{ fn: f2, argv: [h2, "name"] }, "aws-us-gov"]]
       ],
       results: [
-        [a],
-        [a, "Invalid Configuration: FIPS and custom endpoint are not supported"],
-        [a, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
-        [g, i],
-        ["https://oidc-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", i],
-        [a, "FIPS and DualStack are enabled, but this partition does not support one or both"],
-        ["https://oidc.{Region}.amazonaws.com", i],
-        ["https://oidc-fips.{Region}.{PartitionResult#dnsSuffix}", i],
-        [a, "FIPS is enabled but this partition does not support FIPS"],
-        ["https://oidc.{Region}.{PartitionResult#dualStackDnsSuffix}", i],
-        [a, "DualStack is enabled but this partition does not support DualStack"],
-        ["https://oidc.{Region}.{PartitionResult#dnsSuffix}", i],
-        [a, "Invalid Configuration: Missing Region"]
+        [a2],
+        [a2, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a2, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [g2, i2],
+        ["https://oidc-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", i2],
+        [a2, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://oidc.{Region}.amazonaws.com", i2],
+        ["https://oidc-fips.{Region}.{PartitionResult#dnsSuffix}", i2],
+        [a2, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://oidc.{Region}.{PartitionResult#dualStackDnsSuffix}", i2],
+        [a2, "DualStack is enabled but this partition does not support DualStack"],
+        ["https://oidc.{Region}.{PartitionResult#dnsSuffix}", i2],
+        [a2, "Invalid Configuration: Missing Region"]
       ]
     };
-    root = 2;
-    r = 1e8;
-    nodes = new Int32Array([
+    root2 = 2;
+    r2 = 1e8;
+    nodes2 = new Int32Array([
       -1,
       1,
       -1,
@@ -23394,58 +15020,58 @@ var init_bdd = __esm({
       3,
       1,
       4,
-      r + 12,
+      r2 + 12,
       2,
       5,
-      r + 12,
+      r2 + 12,
       3,
       8,
       6,
       4,
       7,
-      r + 11,
+      r2 + 11,
       5,
-      r + 9,
-      r + 10,
+      r2 + 9,
+      r2 + 10,
       4,
       11,
       9,
       6,
       10,
-      r + 8,
+      r2 + 8,
       7,
-      r + 6,
-      r + 7,
+      r2 + 6,
+      r2 + 7,
       5,
       12,
-      r + 5,
+      r2 + 5,
       6,
-      r + 4,
-      r + 5,
+      r2 + 4,
+      r2 + 5,
       3,
-      r + 1,
+      r2 + 1,
       14,
       4,
-      r + 2,
-      r + 3
+      r2 + 2,
+      r2 + 3
     ]);
-    bdd = BinaryDecisionDiagram.from(nodes, root, _data.conditions, _data.results);
+    bdd2 = BinaryDecisionDiagram.from(nodes2, root2, _data2.conditions, _data2.results);
   }
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso-oidc/endpoint/endpointResolver.js
-var cache, defaultEndpointResolver;
+var cache2, defaultEndpointResolver2;
 var init_endpointResolver = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso-oidc/endpoint/endpointResolver.js"() {
     init_client3();
     init_endpoints();
     init_bdd();
-    cache = new EndpointCache({
+    cache2 = new EndpointCache({
       size: 50,
       params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"]
     });
-    defaultEndpointResolver = (endpointParams, context = {}) => {
-      return cache.get(endpointParams, () => decideEndpoint(bdd, {
+    defaultEndpointResolver2 = (endpointParams, context = {}) => {
+      return cache2.get(endpointParams, () => decideEndpoint(bdd2, {
         endpointParams,
         logger: context.logger
       }));
@@ -23863,8 +15489,8 @@ var init_runtimeConfig_shared = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso-oidc/runtimeConfig.shared.js"() {
     init_httpAuthSchemes2();
     init_protocols2();
-    init_dist_es();
-    init_checksum2();
+    init_dist_es2();
+    init_checksum3();
     init_client2();
     init_protocols();
     init_serde();
@@ -23877,7 +15503,7 @@ var init_runtimeConfig_shared = __esm({
         base64Decoder: config?.base64Decoder ?? fromBase64,
         base64Encoder: config?.base64Encoder ?? toBase64,
         disableHostPrefix: config?.disableHostPrefix ?? false,
-        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver2,
         extensions: config?.extensions ?? [],
         httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultSSOOIDCHttpAuthSchemeProvider,
         httpAuthSchemes: config?.httpAuthSchemes ?? [
@@ -23911,7 +15537,7 @@ var init_runtimeConfig_shared = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso-oidc/runtimeConfig.js
-var import_node_http_handler, getRuntimeConfig2;
+var getRuntimeConfig2;
 var init_runtimeConfig = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso-oidc/runtimeConfig.js"() {
     init_package();
@@ -23921,7 +15547,7 @@ var init_runtimeConfig = __esm({
     init_config2();
     init_retry2();
     init_serde();
-    import_node_http_handler = __toESM(require_dist_cjs6());
+    init_dist_es7();
     init_runtimeConfig_shared();
     getRuntimeConfig2 = (config) => {
       emitWarningIfUnsupportedVersion2(process.version);
@@ -23941,15 +15567,15 @@ var init_runtimeConfig = __esm({
         authSchemePreference: config?.authSchemePreference ?? loadConfig(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS, loaderConfig),
         bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength,
         defaultSocketTimeout: getDefaultSocketTimeout(config?.requestHandler, 3e5),
-        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: package_default.version }),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: package_default2.version }),
         maxAttempts: config?.maxAttempts ?? loadConfig(NODE_MAX_ATTEMPT_CONFIG_OPTIONS, config),
         region: config?.region ?? loadConfig(NODE_REGION_CONFIG_OPTIONS, { ...NODE_REGION_CONFIG_FILE_OPTIONS, ...loaderConfig }),
-        requestHandler: import_node_http_handler.NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
         retryMode: config?.retryMode ?? loadConfig({
           ...NODE_RETRY_MODE_CONFIG_OPTIONS,
           default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE
         }, config),
-        streamCollector: config?.streamCollector ?? import_node_http_handler.streamCollector,
+        streamCollector: config?.streamCollector ?? streamCollector2,
         useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
         useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
         userAgentAppId: config?.userAgentAppId ?? loadConfig(NODE_APP_ID_CONFIG_OPTIONS, loaderConfig)
@@ -24013,7 +15639,7 @@ var init_runtimeExtensions = __esm({
     resolveRuntimeExtensions = (runtimeConfig, extensions) => {
       const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration(runtimeConfig), getDefaultExtensionConfiguration(runtimeConfig), getHttpHandlerExtensionConfiguration(runtimeConfig), getHttpAuthExtensionConfiguration(runtimeConfig));
       extensions.forEach((extension) => extension.configure(extensionConfiguration));
-      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig(extensionConfiguration));
+      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig(extensionConfiguration));
     };
   }
 });
@@ -24023,7 +15649,7 @@ var SSOOIDCClient;
 var init_SSOOIDCClient = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso-oidc/SSOOIDCClient.js"() {
     init_client3();
-    init_dist_es();
+    init_dist_es2();
     init_client2();
     init_config2();
     init_endpoints();
@@ -24040,13 +15666,13 @@ var init_SSOOIDCClient = __esm({
         const _config_0 = getRuntimeConfig2(configuration || {});
         super(_config_0);
         this.initConfig = _config_0;
-        const _config_1 = resolveClientEndpointParameters(_config_0);
+        const _config_1 = resolveClientEndpointParameters2(_config_0);
         const _config_2 = resolveUserAgentConfig(_config_1);
         const _config_3 = resolveRetryConfig(_config_2);
         const _config_4 = resolveRegionConfig(_config_3);
         const _config_5 = resolveHostHeaderConfig(_config_4);
         const _config_6 = resolveEndpointConfig(_config_5);
-        const _config_7 = resolveHttpAuthSchemeConfig(_config_6);
+        const _config_7 = resolveHttpAuthSchemeConfig2(_config_6);
         const _config_8 = resolveRuntimeExtensions(_config_7, configuration?.extensions || []);
         this.config = _config_8;
         this.middlewareStack.use(getSchemaSerdePlugin(this.config));
@@ -24080,7 +15706,7 @@ var init_commandBuilder = __esm({
     init_EndpointParameters();
     command = makeBuilder(commonParams, "AWSSSOOIDCService", "SSOOIDCClient", getEndpointPlugin);
     _ep0 = {};
-    _mw0 = (Command2, cs, config, o3) => [];
+    _mw0 = (Command2, cs, config, o4) => [];
   }
 });
 
@@ -24193,30 +15819,12 @@ var init_sso_oidc = __esm({
   }
 });
 
-// node_modules/@aws-sdk/token-providers/dist-cjs/index.js
-var require_dist_cjs9 = __commonJS({
-  "node_modules/@aws-sdk/token-providers/dist-cjs/index.js"(exports) {
-    var { setTokenFeature: setTokenFeature2 } = (init_client3(), __toCommonJS(client_exports2));
-    var { getBearerTokenEnvKey: getBearerTokenEnvKey2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
-    var { TokenProviderError: TokenProviderError2, getSSOTokenFilepath: getSSOTokenFilepath2, parseKnownFiles: parseKnownFiles2, getProfileName: getProfileName2, loadSsoSessionData: loadSsoSessionData2, getSSOTokenFromFile: getSSOTokenFromFile2, memoize: memoize2, chain: chain2 } = (init_config2(), __toCommonJS(config_exports));
-    var { promises } = __require("node:fs");
-    var fromEnvSigningName = ({ logger: logger2, signingName } = {}) => async () => {
-      logger2?.debug?.("@aws-sdk/token-providers - fromEnvSigningName");
-      if (!signingName) {
-        throw new TokenProviderError2("Please pass 'signingName' to compute environment variable key", { logger: logger2 });
-      }
-      const bearerTokenKey = getBearerTokenEnvKey2(signingName);
-      if (!(bearerTokenKey in process.env)) {
-        throw new TokenProviderError2(`Token not present in '${bearerTokenKey}' environment variable`, { logger: logger2 });
-      }
-      const token = { token: process.env[bearerTokenKey] };
-      setTokenFeature2(token, "BEARER_SERVICE_ENV_VARS", "3");
-      return token;
-    };
-    var EXPIRE_WINDOW_MS = 5 * 60 * 1e3;
-    var REFRESH_MESSAGE = `To refresh this SSO session run 'aws sso login' with the corresponding profile.`;
-    var getSsoOidcClient = async (ssoRegion, init = {}, callerClientConfig) => {
-      const { SSOOIDCClient: SSOOIDCClient2 } = (init_sso_oidc(), __toCommonJS(sso_oidc_exports));
+// node_modules/@aws-sdk/token-providers/dist-es/getSsoOidcClient.js
+var getSsoOidcClient;
+var init_getSsoOidcClient = __esm({
+  "node_modules/@aws-sdk/token-providers/dist-es/getSsoOidcClient.js"() {
+    getSsoOidcClient = async (ssoRegion, init = {}, callerClientConfig) => {
+      const { SSOOIDCClient: SSOOIDCClient2 } = await Promise.resolve().then(() => (init_sso_oidc(), sso_oidc_exports));
       const coalesce2 = (prop) => init.clientConfig?.[prop] ?? init.parentClientConfig?.[prop] ?? callerClientConfig?.[prop];
       const ssoOidcClient = new SSOOIDCClient2(Object.assign({}, init.clientConfig ?? {}, {
         region: ssoRegion ?? init.clientConfig?.region,
@@ -24225,8 +15833,16 @@ var require_dist_cjs9 = __commonJS({
       }));
       return ssoOidcClient;
     };
-    var getNewSsoOidcToken = async (ssoToken, ssoRegion, init = {}, callerClientConfig) => {
-      const { CreateTokenCommand: CreateTokenCommand2 } = (init_sso_oidc(), __toCommonJS(sso_oidc_exports));
+  }
+});
+
+// node_modules/@aws-sdk/token-providers/dist-es/getNewSsoOidcToken.js
+var getNewSsoOidcToken;
+var init_getNewSsoOidcToken = __esm({
+  "node_modules/@aws-sdk/token-providers/dist-es/getNewSsoOidcToken.js"() {
+    init_getSsoOidcClient();
+    getNewSsoOidcToken = async (ssoToken, ssoRegion, init = {}, callerClientConfig) => {
+      const { CreateTokenCommand: CreateTokenCommand2 } = await Promise.resolve().then(() => (init_sso_oidc(), sso_oidc_exports));
       const ssoOidcClient = await getSsoOidcClient(ssoRegion, init, callerClientConfig);
       return ssoOidcClient.send(new CreateTokenCommand2({
         clientId: ssoToken.clientId,
@@ -24235,58 +15851,98 @@ var require_dist_cjs9 = __commonJS({
         grantType: "refresh_token"
       }));
     };
-    var validateTokenExpiry = (token) => {
+  }
+});
+
+// node_modules/@aws-sdk/token-providers/dist-es/validateTokenExpiry.js
+var validateTokenExpiry;
+var init_validateTokenExpiry = __esm({
+  "node_modules/@aws-sdk/token-providers/dist-es/validateTokenExpiry.js"() {
+    init_config2();
+    init_constants8();
+    validateTokenExpiry = (token) => {
       if (token.expiration && token.expiration.getTime() < Date.now()) {
-        throw new TokenProviderError2(`Token is expired. ${REFRESH_MESSAGE}`, false);
+        throw new TokenProviderError(`Token is expired. ${REFRESH_MESSAGE}`, false);
       }
     };
-    var validateTokenKey = (key, value, forRefresh = false) => {
+  }
+});
+
+// node_modules/@aws-sdk/token-providers/dist-es/validateTokenKey.js
+var validateTokenKey;
+var init_validateTokenKey = __esm({
+  "node_modules/@aws-sdk/token-providers/dist-es/validateTokenKey.js"() {
+    init_config2();
+    init_constants8();
+    validateTokenKey = (key, value, forRefresh = false) => {
       if (typeof value === "undefined") {
-        throw new TokenProviderError2(`Value not present for '${key}' in SSO Token${forRefresh ? ". Cannot refresh" : ""}. ${REFRESH_MESSAGE}`, false);
+        throw new TokenProviderError(`Value not present for '${key}' in SSO Token${forRefresh ? ". Cannot refresh" : ""}. ${REFRESH_MESSAGE}`, false);
       }
     };
-    var { writeFile } = promises;
-    var writeSSOTokenToFile = (id, ssoToken) => {
-      const tokenFilepath = getSSOTokenFilepath2(id);
+  }
+});
+
+// node_modules/@aws-sdk/token-providers/dist-es/writeSSOTokenToFile.js
+import { promises as fsPromises } from "node:fs";
+var writeFile, writeSSOTokenToFile;
+var init_writeSSOTokenToFile = __esm({
+  "node_modules/@aws-sdk/token-providers/dist-es/writeSSOTokenToFile.js"() {
+    init_config2();
+    ({ writeFile } = fsPromises);
+    writeSSOTokenToFile = (id, ssoToken) => {
+      const tokenFilepath = getSSOTokenFilepath(id);
       const tokenString = JSON.stringify(ssoToken, null, 2);
       return writeFile(tokenFilepath, tokenString);
     };
-    var lastRefreshAttemptTimes = /* @__PURE__ */ new Map();
-    var inFlightRefreshes = /* @__PURE__ */ new Map();
-    var fromSso = (init = {}) => async ({ callerClientConfig } = {}) => {
+  }
+});
+
+// node_modules/@aws-sdk/token-providers/dist-es/fromSso.js
+var lastRefreshAttemptTimes, inFlightRefreshes, fromSso;
+var init_fromSso = __esm({
+  "node_modules/@aws-sdk/token-providers/dist-es/fromSso.js"() {
+    init_config2();
+    init_constants8();
+    init_getNewSsoOidcToken();
+    init_validateTokenExpiry();
+    init_validateTokenKey();
+    init_writeSSOTokenToFile();
+    lastRefreshAttemptTimes = /* @__PURE__ */ new Map();
+    inFlightRefreshes = /* @__PURE__ */ new Map();
+    fromSso = (init = {}) => async ({ callerClientConfig } = {}) => {
       init.logger?.debug("@aws-sdk/token-providers - fromSso");
-      const profiles = await parseKnownFiles2(init);
-      const profileName = getProfileName2({
+      const profiles = await parseKnownFiles(init);
+      const profileName = getProfileName({
         profile: init.profile ?? callerClientConfig?.profile
       });
       const profile = profiles[profileName];
       if (!profile) {
-        throw new TokenProviderError2(`Profile '${profileName}' could not be found in shared credentials file.`, false);
+        throw new TokenProviderError(`Profile '${profileName}' could not be found in shared credentials file.`, false);
       } else if (!profile["sso_session"]) {
-        throw new TokenProviderError2(`Profile '${profileName}' is missing required property 'sso_session'.`);
+        throw new TokenProviderError(`Profile '${profileName}' is missing required property 'sso_session'.`);
       }
       const ssoSessionName = profile["sso_session"];
       const inFlightRefresh = inFlightRefreshes.get(ssoSessionName);
       if (inFlightRefresh) {
         return await inFlightRefresh;
       }
-      const ssoSessions = await loadSsoSessionData2(init);
+      const ssoSessions = await loadSsoSessionData(init);
       const ssoSession = ssoSessions[ssoSessionName];
       if (!ssoSession) {
-        throw new TokenProviderError2(`Sso session '${ssoSessionName}' could not be found in shared credentials file.`, false);
+        throw new TokenProviderError(`Sso session '${ssoSessionName}' could not be found in shared credentials file.`, false);
       }
       for (const ssoSessionRequiredKey of ["sso_start_url", "sso_region"]) {
         if (!ssoSession[ssoSessionRequiredKey]) {
-          throw new TokenProviderError2(`Sso session '${ssoSessionName}' is missing required property '${ssoSessionRequiredKey}'.`, false);
+          throw new TokenProviderError(`Sso session '${ssoSessionName}' is missing required property '${ssoSessionRequiredKey}'.`, false);
         }
       }
-      ssoSession["sso_start_url"];
+      const ssoStartUrl = ssoSession["sso_start_url"];
       const ssoRegion = ssoSession["sso_region"];
       let ssoToken;
       try {
-        ssoToken = await getSSOTokenFromFile2(ssoSessionName);
-      } catch (e5) {
-        throw new TokenProviderError2(`The SSO session token associated with profile=${profileName} was not found or is invalid. ${REFRESH_MESSAGE}`, false);
+        ssoToken = await getSSOTokenFromFile(ssoSessionName);
+      } catch (e6) {
+        throw new TokenProviderError(`The SSO session token associated with profile=${profileName} was not found or is invalid. ${REFRESH_MESSAGE}`, false);
       }
       validateTokenKey("accessToken", ssoToken.accessToken);
       validateTokenKey("expiresAt", ssoToken.expiresAt);
@@ -24324,13 +15980,13 @@ var require_dist_cjs9 = __commonJS({
               expiresAt: newTokenExpiration.toISOString(),
               refreshToken: newSsoOidcToken.refreshToken
             });
-          } catch (error2) {
+          } catch (error) {
           }
           return {
             token: newSsoOidcToken.accessToken,
             expiration: newTokenExpiration
           };
-        } catch (error2) {
+        } catch (error) {
           validateTokenExpiry(existingToken);
           return existingToken;
         }
@@ -24342,25 +15998,18 @@ var require_dist_cjs9 = __commonJS({
         inFlightRefreshes.delete(ssoSessionName);
       }
     };
-    var fromStatic2 = ({ token, logger: logger2 }) => async () => {
-      logger2?.debug("@aws-sdk/token-providers - fromStatic");
-      if (!token || !token.token) {
-        throw new TokenProviderError2(`Please pass a valid token to fromStatic`, false);
-      }
-      return token;
-    };
-    var nodeProvider = (init = {}) => memoize2(chain2(fromSso(init), async () => {
-      throw new TokenProviderError2("Could not load token from any providers", false);
-    }), (token) => token.expiration !== void 0 && token.expiration.getTime() - Date.now() < 3e5, (token) => token.expiration !== void 0);
-    exports.fromEnvSigningName = fromEnvSigningName;
-    exports.fromSso = fromSso;
-    exports.fromStatic = fromStatic2;
-    exports.nodeProvider = nodeProvider;
+  }
+});
+
+// node_modules/@aws-sdk/token-providers/dist-es/index.js
+var init_dist_es10 = __esm({
+  "node_modules/@aws-sdk/token-providers/dist-es/index.js"() {
+    init_fromSso();
   }
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/auth/httpAuthSchemeProvider.js
-function createAwsAuthSigv4HttpAuthOption2(authParameters) {
+function createAwsAuthSigv4HttpAuthOption3(authParameters) {
   return {
     schemeId: "aws.auth#sigv4",
     signingProperties: {
@@ -24375,12 +16024,12 @@ function createAwsAuthSigv4HttpAuthOption2(authParameters) {
     })
   };
 }
-function createSmithyApiNoAuthHttpAuthOption2(authParameters) {
+function createSmithyApiNoAuthHttpAuthOption3(authParameters) {
   return {
     schemeId: "smithy.api#noAuth"
   };
 }
-var defaultSSOHttpAuthSchemeParametersProvider, defaultSSOHttpAuthSchemeProvider, resolveHttpAuthSchemeConfig2;
+var defaultSSOHttpAuthSchemeParametersProvider, defaultSSOHttpAuthSchemeProvider, resolveHttpAuthSchemeConfig3;
 var init_httpAuthSchemeProvider2 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/auth/httpAuthSchemeProvider.js"() {
     init_httpAuthSchemes2();
@@ -24398,17 +16047,17 @@ var init_httpAuthSchemeProvider2 = __esm({
       switch (authParameters.operation) {
         case "GetRoleCredentials":
           {
-            options.push(createSmithyApiNoAuthHttpAuthOption2(authParameters));
+            options.push(createSmithyApiNoAuthHttpAuthOption3(authParameters));
             break;
           }
           ;
         default: {
-          options.push(createAwsAuthSigv4HttpAuthOption2(authParameters));
+          options.push(createAwsAuthSigv4HttpAuthOption3(authParameters));
         }
       }
       return options;
     };
-    resolveHttpAuthSchemeConfig2 = (config) => {
+    resolveHttpAuthSchemeConfig3 = (config) => {
       const config_0 = resolveAwsSdkSigV4Config(config);
       return Object.assign(config_0, {
         authSchemePreference: normalizeProvider(config.authSchemePreference ?? [])
@@ -24418,10 +16067,10 @@ var init_httpAuthSchemeProvider2 = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/endpoint/EndpointParameters.js
-var resolveClientEndpointParameters2, commonParams2;
+var resolveClientEndpointParameters3, commonParams2;
 var init_EndpointParameters2 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/endpoint/EndpointParameters.js"() {
-    resolveClientEndpointParameters2 = (options) => {
+    resolveClientEndpointParameters3 = (options) => {
       return Object.assign(options, {
         useDualstackEndpoint: options.useDualstackEndpoint ?? false,
         useFipsEndpoint: options.useFipsEndpoint ?? false,
@@ -24438,51 +16087,51 @@ var init_EndpointParameters2 = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/endpoint/bdd.js
-var k2, a2, b2, c2, d2, e2, f2, g2, h2, i2, j2, _data2, root2, r2, nodes2, bdd2;
+var k3, a3, b3, c3, d3, e3, f3, g3, h3, i3, j3, _data3, root3, r3, nodes3, bdd3;
 var init_bdd2 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/endpoint/bdd.js"() {
     init_endpoints();
-    k2 = "ref";
-    a2 = -1;
-    b2 = true;
-    c2 = "isSet";
-    d2 = "PartitionResult";
-    e2 = "booleanEquals";
-    f2 = "getAttr";
-    g2 = { [k2]: "Endpoint" };
-    h2 = { [k2]: d2 };
-    i2 = {};
-    j2 = [{ [k2]: "Region" }];
-    _data2 = {
+    k3 = "ref";
+    a3 = -1;
+    b3 = true;
+    c3 = "isSet";
+    d3 = "PartitionResult";
+    e3 = "booleanEquals";
+    f3 = "getAttr";
+    g3 = { [k3]: "Endpoint" };
+    h3 = { [k3]: d3 };
+    i3 = {};
+    j3 = [{ [k3]: "Region" }];
+    _data3 = {
       conditions: [
-        [c2, [g2]],
-        [c2, j2],
-        ["aws.partition", j2, d2],
-        [e2, [{ [k2]: "UseFIPS" }, b2]],
-        [e2, [{ [k2]: "UseDualStack" }, b2]],
-        [e2, [{ fn: f2, argv: [h2, "supportsDualStack"] }, b2]],
-        [e2, [{ fn: f2, argv: [h2, "supportsFIPS"] }, b2]],
-        ["stringEquals", [{ fn: f2, argv: [h2, "name"] }, "aws-us-gov"]]
+        [c3, [g3]],
+        [c3, j3],
+        ["aws.partition", j3, d3],
+        [e3, [{ [k3]: "UseFIPS" }, b3]],
+        [e3, [{ [k3]: "UseDualStack" }, b3]],
+        [e3, [{ fn: f3, argv: [h3, "supportsDualStack"] }, b3]],
+        [e3, [{ fn: f3, argv: [h3, "supportsFIPS"] }, b3]],
+        ["stringEquals", [{ fn: f3, argv: [h3, "name"] }, "aws-us-gov"]]
       ],
       results: [
-        [a2],
-        [a2, "Invalid Configuration: FIPS and custom endpoint are not supported"],
-        [a2, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
-        [g2, i2],
-        ["https://portal.sso-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", i2],
-        [a2, "FIPS and DualStack are enabled, but this partition does not support one or both"],
-        ["https://portal.sso.{Region}.amazonaws.com", i2],
-        ["https://portal.sso-fips.{Region}.{PartitionResult#dnsSuffix}", i2],
-        [a2, "FIPS is enabled but this partition does not support FIPS"],
-        ["https://portal.sso.{Region}.{PartitionResult#dualStackDnsSuffix}", i2],
-        [a2, "DualStack is enabled but this partition does not support DualStack"],
-        ["https://portal.sso.{Region}.{PartitionResult#dnsSuffix}", i2],
-        [a2, "Invalid Configuration: Missing Region"]
+        [a3],
+        [a3, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a3, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [g3, i3],
+        ["https://portal.sso-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", i3],
+        [a3, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://portal.sso.{Region}.amazonaws.com", i3],
+        ["https://portal.sso-fips.{Region}.{PartitionResult#dnsSuffix}", i3],
+        [a3, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://portal.sso.{Region}.{PartitionResult#dualStackDnsSuffix}", i3],
+        [a3, "DualStack is enabled but this partition does not support DualStack"],
+        ["https://portal.sso.{Region}.{PartitionResult#dnsSuffix}", i3],
+        [a3, "Invalid Configuration: Missing Region"]
       ]
     };
-    root2 = 2;
-    r2 = 1e8;
-    nodes2 = new Int32Array([
+    root3 = 2;
+    r3 = 1e8;
+    nodes3 = new Int32Array([
       -1,
       1,
       -1,
@@ -24491,58 +16140,58 @@ var init_bdd2 = __esm({
       3,
       1,
       4,
-      r2 + 12,
+      r3 + 12,
       2,
       5,
-      r2 + 12,
+      r3 + 12,
       3,
       8,
       6,
       4,
       7,
-      r2 + 11,
+      r3 + 11,
       5,
-      r2 + 9,
-      r2 + 10,
+      r3 + 9,
+      r3 + 10,
       4,
       11,
       9,
       6,
       10,
-      r2 + 8,
+      r3 + 8,
       7,
-      r2 + 6,
-      r2 + 7,
+      r3 + 6,
+      r3 + 7,
       5,
       12,
-      r2 + 5,
+      r3 + 5,
       6,
-      r2 + 4,
-      r2 + 5,
+      r3 + 4,
+      r3 + 5,
       3,
-      r2 + 1,
+      r3 + 1,
       14,
       4,
-      r2 + 2,
-      r2 + 3
+      r3 + 2,
+      r3 + 3
     ]);
-    bdd2 = BinaryDecisionDiagram.from(nodes2, root2, _data2.conditions, _data2.results);
+    bdd3 = BinaryDecisionDiagram.from(nodes3, root3, _data3.conditions, _data3.results);
   }
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/endpoint/endpointResolver.js
-var cache2, defaultEndpointResolver2;
+var cache3, defaultEndpointResolver3;
 var init_endpointResolver2 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/endpoint/endpointResolver.js"() {
     init_client3();
     init_endpoints();
     init_bdd2();
-    cache2 = new EndpointCache({
+    cache3 = new EndpointCache({
       size: 50,
       params: ["Endpoint", "Region", "UseDualStack", "UseFIPS"]
     });
-    defaultEndpointResolver2 = (endpointParams, context = {}) => {
-      return cache2.get(endpointParams, () => decideEndpoint(bdd2, {
+    defaultEndpointResolver3 = (endpointParams, context = {}) => {
+      return cache3.get(endpointParams, () => decideEndpoint(bdd3, {
         endpointParams,
         logger: context.logger
       }));
@@ -24753,8 +16402,8 @@ var init_runtimeConfig_shared2 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/runtimeConfig.shared.js"() {
     init_httpAuthSchemes2();
     init_protocols2();
-    init_dist_es();
-    init_checksum2();
+    init_dist_es2();
+    init_checksum3();
     init_client2();
     init_protocols();
     init_serde();
@@ -24767,7 +16416,7 @@ var init_runtimeConfig_shared2 = __esm({
         base64Decoder: config?.base64Decoder ?? fromBase64,
         base64Encoder: config?.base64Encoder ?? toBase64,
         disableHostPrefix: config?.disableHostPrefix ?? false,
-        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver2,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver3,
         extensions: config?.extensions ?? [],
         httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultSSOHttpAuthSchemeProvider,
         httpAuthSchemes: config?.httpAuthSchemes ?? [
@@ -24801,7 +16450,7 @@ var init_runtimeConfig_shared2 = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/runtimeConfig.js
-var import_node_http_handler2, getRuntimeConfig4;
+var getRuntimeConfig4;
 var init_runtimeConfig2 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/runtimeConfig.js"() {
     init_package();
@@ -24811,7 +16460,7 @@ var init_runtimeConfig2 = __esm({
     init_config2();
     init_retry2();
     init_serde();
-    import_node_http_handler2 = __toESM(require_dist_cjs6());
+    init_dist_es7();
     init_runtimeConfig_shared2();
     getRuntimeConfig4 = (config) => {
       emitWarningIfUnsupportedVersion2(process.version);
@@ -24831,15 +16480,15 @@ var init_runtimeConfig2 = __esm({
         authSchemePreference: config?.authSchemePreference ?? loadConfig(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS, loaderConfig),
         bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength,
         defaultSocketTimeout: getDefaultSocketTimeout(config?.requestHandler, 3e5),
-        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: package_default.version }),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: package_default2.version }),
         maxAttempts: config?.maxAttempts ?? loadConfig(NODE_MAX_ATTEMPT_CONFIG_OPTIONS, config),
         region: config?.region ?? loadConfig(NODE_REGION_CONFIG_OPTIONS, { ...NODE_REGION_CONFIG_FILE_OPTIONS, ...loaderConfig }),
-        requestHandler: import_node_http_handler2.NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
         retryMode: config?.retryMode ?? loadConfig({
           ...NODE_RETRY_MODE_CONFIG_OPTIONS,
           default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE
         }, config),
-        streamCollector: config?.streamCollector ?? import_node_http_handler2.streamCollector,
+        streamCollector: config?.streamCollector ?? streamCollector2,
         useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
         useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
         userAgentAppId: config?.userAgentAppId ?? loadConfig(NODE_APP_ID_CONFIG_OPTIONS, loaderConfig)
@@ -24903,7 +16552,7 @@ var init_runtimeExtensions2 = __esm({
     resolveRuntimeExtensions2 = (runtimeConfig, extensions) => {
       const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration(runtimeConfig), getDefaultExtensionConfiguration(runtimeConfig), getHttpHandlerExtensionConfiguration(runtimeConfig), getHttpAuthExtensionConfiguration2(runtimeConfig));
       extensions.forEach((extension) => extension.configure(extensionConfiguration));
-      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig2(extensionConfiguration));
+      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig2(extensionConfiguration));
     };
   }
 });
@@ -24913,7 +16562,7 @@ var SSOClient;
 var init_SSOClient = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/SSOClient.js"() {
     init_client3();
-    init_dist_es();
+    init_dist_es2();
     init_client2();
     init_config2();
     init_endpoints();
@@ -24930,13 +16579,13 @@ var init_SSOClient = __esm({
         const _config_0 = getRuntimeConfig4(configuration || {});
         super(_config_0);
         this.initConfig = _config_0;
-        const _config_1 = resolveClientEndpointParameters2(_config_0);
+        const _config_1 = resolveClientEndpointParameters3(_config_0);
         const _config_2 = resolveUserAgentConfig(_config_1);
         const _config_3 = resolveRetryConfig(_config_2);
         const _config_4 = resolveRegionConfig(_config_3);
         const _config_5 = resolveHostHeaderConfig(_config_4);
         const _config_6 = resolveEndpointConfig(_config_5);
-        const _config_7 = resolveHttpAuthSchemeConfig2(_config_6);
+        const _config_7 = resolveHttpAuthSchemeConfig3(_config_6);
         const _config_8 = resolveRuntimeExtensions2(_config_7, configuration?.extensions || []);
         this.config = _config_8;
         this.middlewareStack.use(getSchemaSerdePlugin(this.config));
@@ -24970,7 +16619,7 @@ var init_commandBuilder2 = __esm({
     init_EndpointParameters2();
     command2 = makeBuilder(commonParams2, "SWBPortalService", "SSOClient", getEndpointPlugin);
     _ep02 = {};
-    _mw02 = (Command2, cs, config, o3) => [];
+    _mw02 = (Command2, cs, config, o4) => [];
   }
 });
 
@@ -25015,60 +16664,38 @@ var init_models_02 = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/index.js
-var sso_exports = {};
-__export(sso_exports, {
-  $Command: () => Command,
-  GetRoleCredentials$: () => GetRoleCredentials$,
-  GetRoleCredentialsCommand: () => GetRoleCredentialsCommand,
-  GetRoleCredentialsRequest$: () => GetRoleCredentialsRequest$,
-  GetRoleCredentialsResponse$: () => GetRoleCredentialsResponse$,
-  InvalidRequestException: () => InvalidRequestException2,
-  InvalidRequestException$: () => InvalidRequestException$2,
-  ResourceNotFoundException: () => ResourceNotFoundException,
-  ResourceNotFoundException$: () => ResourceNotFoundException$,
-  RoleCredentials$: () => RoleCredentials$,
-  SSO: () => SSO,
-  SSOClient: () => SSOClient,
-  SSOServiceException: () => SSOServiceException,
-  SSOServiceException$: () => SSOServiceException$,
-  TooManyRequestsException: () => TooManyRequestsException,
-  TooManyRequestsException$: () => TooManyRequestsException$,
-  UnauthorizedException: () => UnauthorizedException,
-  UnauthorizedException$: () => UnauthorizedException$,
-  __Client: () => Client,
-  errorTypeRegistries: () => errorTypeRegistries2
-});
 var init_sso = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sso/index.js"() {
     init_SSOClient();
     init_SSO();
     init_commands2();
-    init_client2();
     init_schemas_02();
     init_errors2();
     init_models_02();
-    init_SSOServiceException();
   }
 });
 
-// node_modules/@aws-sdk/credential-provider-sso/dist-cjs/loadSso-BGYXHf8s.js
-var require_loadSso_BGYXHf8s = __commonJS({
-  "node_modules/@aws-sdk/credential-provider-sso/dist-cjs/loadSso-BGYXHf8s.js"(exports) {
-    var { GetRoleCredentialsCommand: GetRoleCredentialsCommand2, SSOClient: SSOClient2 } = (init_sso(), __toCommonJS(sso_exports));
-    exports.GetRoleCredentialsCommand = GetRoleCredentialsCommand2;
-    exports.SSOClient = SSOClient2;
+// node_modules/@aws-sdk/credential-provider-sso/dist-es/loadSso.js
+var loadSso_exports = {};
+__export(loadSso_exports, {
+  GetRoleCredentialsCommand: () => GetRoleCredentialsCommand,
+  SSOClient: () => SSOClient
+});
+var init_loadSso = __esm({
+  "node_modules/@aws-sdk/credential-provider-sso/dist-es/loadSso.js"() {
+    init_sso();
   }
 });
 
-// node_modules/@aws-sdk/credential-provider-sso/dist-cjs/index.js
-var require_dist_cjs10 = __commonJS({
-  "node_modules/@aws-sdk/credential-provider-sso/dist-cjs/index.js"(exports) {
-    var { CredentialsProviderError: CredentialsProviderError2, getSSOTokenFromFile: getSSOTokenFromFile2, getProfileName: getProfileName2, parseKnownFiles: parseKnownFiles2, loadSsoSessionData: loadSsoSessionData2 } = (init_config2(), __toCommonJS(config_exports));
-    var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
-    var { fromSso } = require_dist_cjs9();
-    var isSsoProfile = (arg) => arg && (typeof arg.sso_start_url === "string" || typeof arg.sso_account_id === "string" || typeof arg.sso_session === "string" || typeof arg.sso_region === "string" || typeof arg.sso_role_name === "string");
-    var SHOULD_FAIL_CREDENTIAL_CHAIN = false;
-    var resolveSSOCredentials = async ({ ssoStartUrl, ssoSession, ssoAccountId, ssoRegion, ssoRoleName, ssoClient, clientConfig, parentClientConfig, callerClientConfig, profile, filepath, configFilepath, ignoreCache, logger: logger2 }) => {
+// node_modules/@aws-sdk/credential-provider-sso/dist-es/resolveSSOCredentials.js
+var SHOULD_FAIL_CREDENTIAL_CHAIN, resolveSSOCredentials;
+var init_resolveSSOCredentials = __esm({
+  "node_modules/@aws-sdk/credential-provider-sso/dist-es/resolveSSOCredentials.js"() {
+    init_client3();
+    init_dist_es10();
+    init_config2();
+    SHOULD_FAIL_CREDENTIAL_CHAIN = false;
+    resolveSSOCredentials = async ({ ssoStartUrl, ssoSession, ssoAccountId, ssoRegion, ssoRoleName, ssoClient, clientConfig, parentClientConfig, callerClientConfig, profile, filepath, configFilepath, ignoreCache, logger: logger2 }) => {
       let token;
       const refreshMessage = `To refresh this SSO session run aws sso login with the corresponding profile.`;
       if (ssoSession) {
@@ -25086,30 +16713,30 @@ var require_dist_cjs10 = __commonJS({
             accessToken: _token.token,
             expiresAt: new Date(_token.expiration).toISOString()
           };
-        } catch (e5) {
-          throw new CredentialsProviderError2(e5.message, {
+        } catch (e6) {
+          throw new CredentialsProviderError(e6.message, {
             tryNextLink: SHOULD_FAIL_CREDENTIAL_CHAIN,
             logger: logger2
           });
         }
       } else {
         try {
-          token = await getSSOTokenFromFile2(ssoStartUrl);
-        } catch (e5) {
-          throw new CredentialsProviderError2(`The SSO session associated with this profile is invalid. ${refreshMessage}`, {
+          token = await getSSOTokenFromFile(ssoStartUrl);
+        } catch (e6) {
+          throw new CredentialsProviderError(`The SSO session associated with this profile is invalid. ${refreshMessage}`, {
             tryNextLink: SHOULD_FAIL_CREDENTIAL_CHAIN,
             logger: logger2
           });
         }
       }
       if (new Date(token.expiresAt).getTime() - Date.now() <= 0) {
-        throw new CredentialsProviderError2(`The SSO session associated with this profile has expired. ${refreshMessage}`, {
+        throw new CredentialsProviderError(`The SSO session associated with this profile has expired. ${refreshMessage}`, {
           tryNextLink: SHOULD_FAIL_CREDENTIAL_CHAIN,
           logger: logger2
         });
       }
       const { accessToken } = token;
-      const { SSOClient: SSOClient2, GetRoleCredentialsCommand: GetRoleCredentialsCommand2 } = require_loadSso_BGYXHf8s();
+      const { SSOClient: SSOClient2, GetRoleCredentialsCommand: GetRoleCredentialsCommand2 } = await Promise.resolve().then(() => (init_loadSso(), loadSso_exports));
       const sso = ssoClient || new SSOClient2(Object.assign({}, clientConfig ?? {}, {
         logger: clientConfig?.logger ?? callerClientConfig?.logger ?? parentClientConfig?.logger,
         region: clientConfig?.region ?? ssoRegion,
@@ -25122,15 +16749,15 @@ var require_dist_cjs10 = __commonJS({
           roleName: ssoRoleName,
           accessToken
         }));
-      } catch (e5) {
-        throw new CredentialsProviderError2(e5, {
+      } catch (e6) {
+        throw new CredentialsProviderError(e6, {
           tryNextLink: SHOULD_FAIL_CREDENTIAL_CHAIN,
           logger: logger2
         });
       }
       const { roleCredentials: { accessKeyId, secretAccessKey, sessionToken, expiration, credentialScope, accountId } = {} } = ssoResp;
       if (!accessKeyId || !secretAccessKey || !sessionToken || !expiration) {
-        throw new CredentialsProviderError2("SSO returns an invalid temporary credential.", {
+        throw new CredentialsProviderError("SSO returns an invalid temporary credential.", {
           tryNextLink: SHOULD_FAIL_CREDENTIAL_CHAIN,
           logger: logger2
         });
@@ -25144,50 +16771,69 @@ var require_dist_cjs10 = __commonJS({
         ...accountId && { accountId }
       };
       if (ssoSession) {
-        setCredentialFeature2(credentials, "CREDENTIALS_SSO", "s");
+        setCredentialFeature(credentials, "CREDENTIALS_SSO", "s");
       } else {
-        setCredentialFeature2(credentials, "CREDENTIALS_SSO_LEGACY", "u");
+        setCredentialFeature(credentials, "CREDENTIALS_SSO_LEGACY", "u");
       }
       return credentials;
     };
-    var validateSsoProfile = (profile, logger2) => {
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-sso/dist-es/validateSsoProfile.js
+var validateSsoProfile;
+var init_validateSsoProfile = __esm({
+  "node_modules/@aws-sdk/credential-provider-sso/dist-es/validateSsoProfile.js"() {
+    init_config2();
+    validateSsoProfile = (profile, logger2) => {
       const { sso_start_url, sso_account_id, sso_region, sso_role_name } = profile;
       if (!sso_start_url || !sso_account_id || !sso_region || !sso_role_name) {
-        throw new CredentialsProviderError2(`Profile is configured with invalid SSO credentials. Required parameters "sso_account_id", "sso_region", "sso_role_name", "sso_start_url". Got ${Object.keys(profile).join(", ")}
+        throw new CredentialsProviderError(`Profile is configured with invalid SSO credentials. Required parameters "sso_account_id", "sso_region", "sso_role_name", "sso_start_url". Got ${Object.keys(profile).join(", ")}
 Reference: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sso.html`, { tryNextLink: false, logger: logger2 });
       }
       return profile;
     };
-    var fromSSO = (init = {}) => async ({ callerClientConfig } = {}) => {
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-sso/dist-es/fromSSO.js
+var fromSSO;
+var init_fromSSO = __esm({
+  "node_modules/@aws-sdk/credential-provider-sso/dist-es/fromSSO.js"() {
+    init_config2();
+    init_isSsoProfile();
+    init_resolveSSOCredentials();
+    init_validateSsoProfile();
+    fromSSO = (init = {}) => async ({ callerClientConfig } = {}) => {
       init.logger?.debug("@aws-sdk/credential-provider-sso - fromSSO");
       const { ssoStartUrl, ssoAccountId, ssoRegion, ssoRoleName, ssoSession } = init;
       const { ssoClient } = init;
-      const profileName = getProfileName2({
+      const profileName = getProfileName({
         profile: init.profile ?? callerClientConfig?.profile
       });
       if (!ssoStartUrl && !ssoAccountId && !ssoRegion && !ssoRoleName && !ssoSession) {
-        const profiles = await parseKnownFiles2(init);
+        const profiles = await parseKnownFiles(init);
         const profile = profiles[profileName];
         if (!profile) {
-          throw new CredentialsProviderError2(`Profile ${profileName} was not found.`, { logger: init.logger });
+          throw new CredentialsProviderError(`Profile ${profileName} was not found.`, { logger: init.logger });
         }
         if (!isSsoProfile(profile)) {
-          throw new CredentialsProviderError2(`Profile ${profileName} is not configured with SSO credentials.`, {
+          throw new CredentialsProviderError(`Profile ${profileName} is not configured with SSO credentials.`, {
             logger: init.logger
           });
         }
         if (profile?.sso_session) {
-          const ssoSessions = await loadSsoSessionData2(init);
+          const ssoSessions = await loadSsoSessionData(init);
           const session = ssoSessions[profile.sso_session];
           const conflictMsg = ` configurations in profile ${profileName} and sso-session ${profile.sso_session}`;
           if (ssoRegion && ssoRegion !== session.sso_region) {
-            throw new CredentialsProviderError2(`Conflicting SSO region` + conflictMsg, {
+            throw new CredentialsProviderError(`Conflicting SSO region` + conflictMsg, {
               tryNextLink: false,
               logger: init.logger
             });
           }
           if (ssoStartUrl && ssoStartUrl !== session.sso_start_url) {
-            throw new CredentialsProviderError2(`Conflicting SSO start_url` + conflictMsg, {
+            throw new CredentialsProviderError(`Conflicting SSO start_url` + conflictMsg, {
               tryNextLink: false,
               logger: init.logger
             });
@@ -25213,7 +16859,7 @@ Reference: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sso.ht
           logger: init.logger
         });
       } else if (!ssoStartUrl || !ssoAccountId || !ssoRegion || !ssoRoleName) {
-        throw new CredentialsProviderError2('Incomplete configuration. The fromSSO() argument hash must include "ssoStartUrl", "ssoAccountId", "ssoRegion", "ssoRoleName"', { tryNextLink: false, logger: init.logger });
+        throw new CredentialsProviderError('Incomplete configuration. The fromSSO() argument hash must include "ssoStartUrl", "ssoAccountId", "ssoRegion", "ssoRoleName"', { tryNextLink: false, logger: init.logger });
       } else {
         return resolveSSOCredentials({
           ssoStartUrl,
@@ -25233,83 +16879,130 @@ Reference: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sso.ht
         });
       }
     };
-    exports.fromSSO = fromSSO;
-    exports.isSsoProfile = isSsoProfile;
-    exports.validateSsoProfile = validateSsoProfile;
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-sso/dist-es/index.js
+var dist_es_exports4 = {};
+__export(dist_es_exports4, {
+  fromSSO: () => fromSSO,
+  isSsoProfile: () => isSsoProfile,
+  validateSsoProfile: () => validateSsoProfile
+});
+var init_dist_es11 = __esm({
+  "node_modules/@aws-sdk/credential-provider-sso/dist-es/index.js"() {
+    init_fromSSO();
+    init_isSsoProfile();
+    init_validateSsoProfile();
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveCredentialSource.js
+var resolveCredentialSource, setNamedProvider;
+var init_resolveCredentialSource = __esm({
+  "node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveCredentialSource.js"() {
+    init_client3();
+    init_config2();
+    resolveCredentialSource = (credentialSource, profileName, logger2) => {
+      const sourceProvidersMap = {
+        EcsContainer: async (options) => {
+          const { fromHttp: fromHttp2 } = await Promise.resolve().then(() => (init_dist_es8(), dist_es_exports3));
+          const { fromContainerMetadata: fromContainerMetadata2 } = await Promise.resolve().then(() => (init_dist_es6(), dist_es_exports2));
+          logger2?.debug("@aws-sdk/credential-provider-ini - credential_source is EcsContainer");
+          return async () => chain(fromHttp2(options ?? {}), fromContainerMetadata2(options))().then(setNamedProvider);
+        },
+        Ec2InstanceMetadata: async (options) => {
+          logger2?.debug("@aws-sdk/credential-provider-ini - credential_source is Ec2InstanceMetadata");
+          const { fromInstanceMetadata: fromInstanceMetadata2 } = await Promise.resolve().then(() => (init_dist_es6(), dist_es_exports2));
+          return async () => fromInstanceMetadata2(options)().then(setNamedProvider);
+        },
+        Environment: async (options) => {
+          logger2?.debug("@aws-sdk/credential-provider-ini - credential_source is Environment");
+          const { fromEnv: fromEnv3 } = await Promise.resolve().then(() => (init_dist_es5(), dist_es_exports));
+          return async () => fromEnv3(options)().then(setNamedProvider);
+        }
+      };
+      if (credentialSource in sourceProvidersMap) {
+        return sourceProvidersMap[credentialSource];
+      } else {
+        throw new CredentialsProviderError(`Unsupported credential source in profile ${profileName}. Got ${credentialSource}, expected EcsContainer or Ec2InstanceMetadata or Environment.`, { logger: logger2 });
+      }
+    };
+    setNamedProvider = (creds) => setCredentialFeature(creds, "CREDENTIALS_PROFILE_NAMED_PROVIDER", "p");
   }
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/endpoint/bdd.js
-var q, a3, b3, c3, d3, e3, f3, g3, h3, i3, j3, k3, l, m, n, o, p, _data3, root3, r3, nodes3, bdd3;
+var q2, a4, b4, c4, d4, e4, f4, g4, h4, i4, j4, k4, l2, m5, n2, o2, p2, _data4, root4, r4, nodes4, bdd4;
 var init_bdd3 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/endpoint/bdd.js"() {
     init_endpoints();
-    q = "ref";
-    a3 = -1;
-    b3 = true;
-    c3 = "isSet";
-    d3 = "PartitionResult";
-    e3 = "booleanEquals";
-    f3 = "stringEquals";
-    g3 = "getAttr";
-    h3 = "us-east-1";
-    i3 = "sigv4";
-    j3 = "sts";
-    k3 = "https://sts.{Region}.{PartitionResult#dnsSuffix}";
-    l = { [q]: "Endpoint" };
-    m = { [q]: "Region" };
-    n = { [q]: d3 };
-    o = {};
-    p = [m];
-    _data3 = {
+    q2 = "ref";
+    a4 = -1;
+    b4 = true;
+    c4 = "isSet";
+    d4 = "PartitionResult";
+    e4 = "booleanEquals";
+    f4 = "stringEquals";
+    g4 = "getAttr";
+    h4 = "us-east-1";
+    i4 = "sigv4";
+    j4 = "sts";
+    k4 = "https://sts.{Region}.{PartitionResult#dnsSuffix}";
+    l2 = { [q2]: "Endpoint" };
+    m5 = { [q2]: "Region" };
+    n2 = { [q2]: d4 };
+    o2 = {};
+    p2 = [m5];
+    _data4 = {
       conditions: [
-        [c3, [l]],
-        [c3, p],
-        ["aws.partition", p, d3],
-        [e3, [{ [q]: "UseFIPS" }, b3]],
-        [e3, [{ [q]: "UseDualStack" }, b3]],
-        [f3, [m, "aws-global"]],
-        [e3, [{ [q]: "UseGlobalEndpoint" }, b3]],
-        [f3, [m, "eu-central-1"]],
-        [e3, [{ fn: g3, argv: [n, "supportsDualStack"] }, b3]],
-        [e3, [{ fn: g3, argv: [n, "supportsFIPS"] }, b3]],
-        [f3, [m, "ap-south-1"]],
-        [f3, [m, "eu-north-1"]],
-        [f3, [m, "eu-west-1"]],
-        [f3, [m, "eu-west-2"]],
-        [f3, [m, "eu-west-3"]],
-        [f3, [m, "sa-east-1"]],
-        [f3, [m, h3]],
-        [f3, [m, "us-east-2"]],
-        [f3, [m, "us-west-2"]],
-        [f3, [m, "us-west-1"]],
-        [f3, [m, "ca-central-1"]],
-        [f3, [m, "ap-southeast-1"]],
-        [f3, [m, "ap-northeast-1"]],
-        [f3, [m, "ap-southeast-2"]],
-        [f3, [{ fn: g3, argv: [n, "name"] }, "aws-us-gov"]]
+        [c4, [l2]],
+        [c4, p2],
+        ["aws.partition", p2, d4],
+        [e4, [{ [q2]: "UseFIPS" }, b4]],
+        [e4, [{ [q2]: "UseDualStack" }, b4]],
+        [f4, [m5, "aws-global"]],
+        [e4, [{ [q2]: "UseGlobalEndpoint" }, b4]],
+        [f4, [m5, "eu-central-1"]],
+        [e4, [{ fn: g4, argv: [n2, "supportsDualStack"] }, b4]],
+        [e4, [{ fn: g4, argv: [n2, "supportsFIPS"] }, b4]],
+        [f4, [m5, "ap-south-1"]],
+        [f4, [m5, "eu-north-1"]],
+        [f4, [m5, "eu-west-1"]],
+        [f4, [m5, "eu-west-2"]],
+        [f4, [m5, "eu-west-3"]],
+        [f4, [m5, "sa-east-1"]],
+        [f4, [m5, h4]],
+        [f4, [m5, "us-east-2"]],
+        [f4, [m5, "us-west-2"]],
+        [f4, [m5, "us-west-1"]],
+        [f4, [m5, "ca-central-1"]],
+        [f4, [m5, "ap-southeast-1"]],
+        [f4, [m5, "ap-northeast-1"]],
+        [f4, [m5, "ap-southeast-2"]],
+        [f4, [{ fn: g4, argv: [n2, "name"] }, "aws-us-gov"]]
       ],
       results: [
-        [a3],
-        ["https://sts.amazonaws.com", { authSchemes: [{ name: i3, signingName: j3, signingRegion: h3 }] }],
-        [k3, { authSchemes: [{ name: i3, signingName: j3, signingRegion: "{Region}" }] }],
-        [a3, "Invalid Configuration: FIPS and custom endpoint are not supported"],
-        [a3, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
-        [l, o],
-        ["https://sts-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", o],
-        [a3, "FIPS and DualStack are enabled, but this partition does not support one or both"],
-        ["https://sts.{Region}.amazonaws.com", o],
-        ["https://sts-fips.{Region}.{PartitionResult#dnsSuffix}", o],
-        [a3, "FIPS is enabled but this partition does not support FIPS"],
-        ["https://sts.{Region}.{PartitionResult#dualStackDnsSuffix}", o],
-        [a3, "DualStack is enabled but this partition does not support DualStack"],
-        [k3, o],
-        [a3, "Invalid Configuration: Missing Region"]
+        [a4],
+        ["https://sts.amazonaws.com", { authSchemes: [{ name: i4, signingName: j4, signingRegion: h4 }] }],
+        [k4, { authSchemes: [{ name: i4, signingName: j4, signingRegion: "{Region}" }] }],
+        [a4, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a4, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [l2, o2],
+        ["https://sts-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", o2],
+        [a4, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://sts.{Region}.amazonaws.com", o2],
+        ["https://sts-fips.{Region}.{PartitionResult#dnsSuffix}", o2],
+        [a4, "FIPS is enabled but this partition does not support FIPS"],
+        ["https://sts.{Region}.{PartitionResult#dualStackDnsSuffix}", o2],
+        [a4, "DualStack is enabled but this partition does not support DualStack"],
+        [k4, o2],
+        [a4, "Invalid Configuration: Missing Region"]
       ]
     };
-    root3 = 2;
-    r3 = 1e8;
-    nodes3 = new Int32Array([
+    root4 = 2;
+    r4 = 1e8;
+    nodes4 = new Int32Array([
       -1,
       1,
       -1,
@@ -25318,10 +17011,10 @@ var init_bdd3 = __esm({
       3,
       1,
       4,
-      r3 + 14,
+      r4 + 14,
       2,
       5,
-      r3 + 14,
+      r4 + 14,
       3,
       25,
       6,
@@ -25329,98 +17022,98 @@ var init_bdd3 = __esm({
       24,
       7,
       5,
-      r3 + 1,
+      r4 + 1,
       8,
       6,
       9,
-      r3 + 13,
+      r4 + 13,
       7,
-      r3 + 1,
+      r4 + 1,
       10,
       10,
-      r3 + 1,
+      r4 + 1,
       11,
       11,
-      r3 + 1,
+      r4 + 1,
       12,
       12,
-      r3 + 1,
+      r4 + 1,
       13,
       13,
-      r3 + 1,
+      r4 + 1,
       14,
       14,
-      r3 + 1,
+      r4 + 1,
       15,
       15,
-      r3 + 1,
+      r4 + 1,
       16,
       16,
-      r3 + 1,
+      r4 + 1,
       17,
       17,
-      r3 + 1,
+      r4 + 1,
       18,
       18,
-      r3 + 1,
+      r4 + 1,
       19,
       19,
-      r3 + 1,
+      r4 + 1,
       20,
       20,
-      r3 + 1,
+      r4 + 1,
       21,
       21,
-      r3 + 1,
+      r4 + 1,
       22,
       22,
-      r3 + 1,
+      r4 + 1,
       23,
       23,
-      r3 + 1,
-      r3 + 2,
+      r4 + 1,
+      r4 + 2,
       8,
-      r3 + 11,
-      r3 + 12,
+      r4 + 11,
+      r4 + 12,
       4,
       28,
       26,
       9,
       27,
-      r3 + 10,
+      r4 + 10,
       24,
-      r3 + 8,
-      r3 + 9,
+      r4 + 8,
+      r4 + 9,
       8,
       29,
-      r3 + 7,
+      r4 + 7,
       9,
-      r3 + 6,
-      r3 + 7,
+      r4 + 6,
+      r4 + 7,
       3,
-      r3 + 3,
+      r4 + 3,
       31,
       4,
-      r3 + 4,
-      r3 + 5
+      r4 + 4,
+      r4 + 5
     ]);
-    bdd3 = BinaryDecisionDiagram.from(nodes3, root3, _data3.conditions, _data3.results);
+    bdd4 = BinaryDecisionDiagram.from(nodes4, root4, _data4.conditions, _data4.results);
   }
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/endpoint/endpointResolver.js
-var cache3, defaultEndpointResolver3;
+var cache4, defaultEndpointResolver4;
 var init_endpointResolver3 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/endpoint/endpointResolver.js"() {
     init_client3();
     init_endpoints();
     init_bdd3();
-    cache3 = new EndpointCache({
+    cache4 = new EndpointCache({
       size: 50,
       params: ["Endpoint", "Region", "UseDualStack", "UseFIPS", "UseGlobalEndpoint"]
     });
-    defaultEndpointResolver3 = (endpointParams, context = {}) => {
-      return cache3.get(endpointParams, () => decideEndpoint(bdd3, {
+    defaultEndpointResolver4 = (endpointParams, context = {}) => {
+      return cache4.get(endpointParams, () => decideEndpoint(bdd4, {
         endpointParams,
         logger: context.logger
       }));
@@ -25430,7 +17123,7 @@ var init_endpointResolver3 = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/auth/httpAuthSchemeProvider.js
-function createAwsAuthSigv4HttpAuthOption3(authParameters) {
+function createAwsAuthSigv4HttpAuthOption4(authParameters) {
   return {
     schemeId: "aws.auth#sigv4",
     signingProperties: {
@@ -25445,7 +17138,7 @@ function createAwsAuthSigv4HttpAuthOption3(authParameters) {
     })
   };
 }
-function createAwsAuthSigv4aHttpAuthOption(authParameters) {
+function createAwsAuthSigv4aHttpAuthOption2(authParameters) {
   return {
     schemeId: "aws.auth#sigv4a",
     signingProperties: {
@@ -25460,20 +17153,20 @@ function createAwsAuthSigv4aHttpAuthOption(authParameters) {
     })
   };
 }
-function createSmithyApiNoAuthHttpAuthOption3(authParameters) {
+function createSmithyApiNoAuthHttpAuthOption4(authParameters) {
   return {
     schemeId: "smithy.api#noAuth"
   };
 }
-var import_signature_v4_multi_region, createEndpointRuleSetHttpAuthSchemeParametersProvider, _defaultSTSHttpAuthSchemeParametersProvider, defaultSTSHttpAuthSchemeParametersProvider, createEndpointRuleSetHttpAuthSchemeProvider, _defaultSTSHttpAuthSchemeProvider, defaultSTSHttpAuthSchemeProvider, resolveHttpAuthSchemeConfig3;
+var createEndpointRuleSetHttpAuthSchemeParametersProvider2, _defaultSTSHttpAuthSchemeParametersProvider2, defaultSTSHttpAuthSchemeParametersProvider2, createEndpointRuleSetHttpAuthSchemeProvider2, _defaultSTSHttpAuthSchemeProvider2, defaultSTSHttpAuthSchemeProvider2, resolveHttpAuthSchemeConfig4;
 var init_httpAuthSchemeProvider3 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/auth/httpAuthSchemeProvider.js"() {
     init_httpAuthSchemes2();
-    import_signature_v4_multi_region = __toESM(require_dist_cjs3());
+    init_dist_es4();
     init_client2();
     init_endpoints();
     init_endpointResolver3();
-    createEndpointRuleSetHttpAuthSchemeParametersProvider = (defaultHttpAuthSchemeParametersProvider) => async (config, context, input) => {
+    createEndpointRuleSetHttpAuthSchemeParametersProvider2 = (defaultHttpAuthSchemeParametersProvider) => async (config, context, input) => {
       if (!input) {
         throw new Error("Could not find `input` for `defaultEndpointRuleSetHttpAuthSchemeParametersProvider`");
       }
@@ -25485,7 +17178,7 @@ var init_httpAuthSchemeProvider3 = __esm({
       const endpointParameters = await resolveParams(input, { getEndpointParameterInstructions: instructionsFn }, config);
       return Object.assign(defaultParameters, endpointParameters);
     };
-    _defaultSTSHttpAuthSchemeParametersProvider = async (config, context, input) => {
+    _defaultSTSHttpAuthSchemeParametersProvider2 = async (config, context, input) => {
       return {
         operation: getSmithyContext(context).operation,
         region: await normalizeProvider(config.region)() || (() => {
@@ -25493,10 +17186,10 @@ var init_httpAuthSchemeProvider3 = __esm({
         })()
       };
     };
-    defaultSTSHttpAuthSchemeParametersProvider = createEndpointRuleSetHttpAuthSchemeParametersProvider(_defaultSTSHttpAuthSchemeParametersProvider);
-    createEndpointRuleSetHttpAuthSchemeProvider = (defaultEndpointResolver5, defaultHttpAuthSchemeResolver, createHttpAuthOptionFunctions) => {
+    defaultSTSHttpAuthSchemeParametersProvider2 = createEndpointRuleSetHttpAuthSchemeParametersProvider2(_defaultSTSHttpAuthSchemeParametersProvider2);
+    createEndpointRuleSetHttpAuthSchemeProvider2 = (defaultEndpointResolver6, defaultHttpAuthSchemeResolver, createHttpAuthOptionFunctions) => {
       const endpointRuleSetHttpAuthSchemeProvider = (authParameters) => {
-        const endpoint = defaultEndpointResolver5(authParameters);
+        const endpoint = defaultEndpointResolver6(authParameters);
         const authSchemes = endpoint.properties?.authSchemes;
         if (!authSchemes) {
           return defaultHttpAuthSchemeResolver(authParameters);
@@ -25515,7 +17208,7 @@ var init_httpAuthSchemeProvider3 = __esm({
               const name2 = s2.name.toLowerCase();
               return name2 !== "sigv4a" && name2.startsWith("sigv4");
             });
-            if (import_signature_v4_multi_region.SignatureV4MultiRegion.sigv4aDependency() === "none" && sigv4Present) {
+            if (SignatureV4MultiRegion.sigv4aDependency() === "none" && sigv4Present) {
               continue;
             }
           } else if (name.startsWith("sigv4")) {
@@ -25536,27 +17229,27 @@ var init_httpAuthSchemeProvider3 = __esm({
       };
       return endpointRuleSetHttpAuthSchemeProvider;
     };
-    _defaultSTSHttpAuthSchemeProvider = (authParameters) => {
+    _defaultSTSHttpAuthSchemeProvider2 = (authParameters) => {
       const options = [];
       switch (authParameters.operation) {
         case "AssumeRoleWithWebIdentity": {
-          options.push(createSmithyApiNoAuthHttpAuthOption3(authParameters));
-          options.push(createAwsAuthSigv4aHttpAuthOption(authParameters));
+          options.push(createSmithyApiNoAuthHttpAuthOption4(authParameters));
+          options.push(createAwsAuthSigv4aHttpAuthOption2(authParameters));
           break;
         }
         default: {
-          options.push(createAwsAuthSigv4HttpAuthOption3(authParameters));
-          options.push(createAwsAuthSigv4aHttpAuthOption(authParameters));
+          options.push(createAwsAuthSigv4HttpAuthOption4(authParameters));
+          options.push(createAwsAuthSigv4aHttpAuthOption2(authParameters));
         }
       }
       return options;
     };
-    defaultSTSHttpAuthSchemeProvider = createEndpointRuleSetHttpAuthSchemeProvider(defaultEndpointResolver3, _defaultSTSHttpAuthSchemeProvider, {
-      "aws.auth#sigv4": createAwsAuthSigv4HttpAuthOption3,
-      "aws.auth#sigv4a": createAwsAuthSigv4aHttpAuthOption,
-      "smithy.api#noAuth": createSmithyApiNoAuthHttpAuthOption3
+    defaultSTSHttpAuthSchemeProvider2 = createEndpointRuleSetHttpAuthSchemeProvider2(defaultEndpointResolver4, _defaultSTSHttpAuthSchemeProvider2, {
+      "aws.auth#sigv4": createAwsAuthSigv4HttpAuthOption4,
+      "aws.auth#sigv4a": createAwsAuthSigv4aHttpAuthOption2,
+      "smithy.api#noAuth": createSmithyApiNoAuthHttpAuthOption4
     });
-    resolveHttpAuthSchemeConfig3 = (config) => {
+    resolveHttpAuthSchemeConfig4 = (config) => {
       const config_0 = resolveAwsSdkSigV4Config(config);
       const config_1 = resolveAwsSdkSigV4AConfig(config_0);
       return Object.assign(config_1, {
@@ -25567,10 +17260,10 @@ var init_httpAuthSchemeProvider3 = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/endpoint/EndpointParameters.js
-var resolveClientEndpointParameters3, commonParams3;
+var resolveClientEndpointParameters4, commonParams3;
 var init_EndpointParameters3 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/endpoint/EndpointParameters.js"() {
-    resolveClientEndpointParameters3 = (options) => {
+    resolveClientEndpointParameters4 = (options) => {
       return Object.assign(options, {
         useDualstackEndpoint: options.useDualstackEndpoint ?? false,
         useFipsEndpoint: options.useFipsEndpoint ?? false,
@@ -25964,14 +17657,14 @@ var init_schemas_03 = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/runtimeConfig.shared.js
-var import_signature_v4_multi_region2, getRuntimeConfig5;
+var getRuntimeConfig5;
 var init_runtimeConfig_shared3 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/runtimeConfig.shared.js"() {
     init_httpAuthSchemes2();
     init_protocols2();
-    import_signature_v4_multi_region2 = __toESM(require_dist_cjs3());
-    init_dist_es();
-    init_checksum2();
+    init_dist_es4();
+    init_dist_es2();
+    init_checksum3();
     init_client2();
     init_protocols();
     init_serde();
@@ -25984,9 +17677,9 @@ var init_runtimeConfig_shared3 = __esm({
         base64Decoder: config?.base64Decoder ?? fromBase64,
         base64Encoder: config?.base64Encoder ?? toBase64,
         disableHostPrefix: config?.disableHostPrefix ?? false,
-        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver3,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver4,
         extensions: config?.extensions ?? [],
-        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultSTSHttpAuthSchemeProvider,
+        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultSTSHttpAuthSchemeProvider2,
         httpAuthSchemes: config?.httpAuthSchemes ?? [
           {
             schemeId: "aws.auth#sigv4",
@@ -26015,7 +17708,7 @@ var init_runtimeConfig_shared3 = __esm({
         },
         serviceId: config?.serviceId ?? "STS",
         sha256: config?.sha256 ?? Sha256Node,
-        signerConstructor: config?.signerConstructor ?? import_signature_v4_multi_region2.SignatureV4MultiRegion,
+        signerConstructor: config?.signerConstructor ?? SignatureV4MultiRegion,
         urlParser: config?.urlParser ?? parseUrl,
         utf8Decoder: config?.utf8Decoder ?? fromUtf8,
         utf8Encoder: config?.utf8Encoder ?? toUtf8
@@ -26025,18 +17718,18 @@ var init_runtimeConfig_shared3 = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/runtimeConfig.js
-var import_node_http_handler3, getRuntimeConfig6;
+var getRuntimeConfig6;
 var init_runtimeConfig3 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/runtimeConfig.js"() {
     init_package();
     init_client3();
     init_httpAuthSchemes2();
-    init_dist_es();
+    init_dist_es2();
     init_client2();
     init_config2();
     init_retry2();
     init_serde();
-    import_node_http_handler3 = __toESM(require_dist_cjs6());
+    init_dist_es7();
     init_runtimeConfig_shared3();
     getRuntimeConfig6 = (config) => {
       emitWarningIfUnsupportedVersion2(process.version);
@@ -26056,7 +17749,7 @@ var init_runtimeConfig3 = __esm({
         authSchemePreference: config?.authSchemePreference ?? loadConfig(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS, loaderConfig),
         bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength,
         defaultSocketTimeout: getDefaultSocketTimeout(config?.requestHandler, 3e5),
-        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: package_default.version }),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: package_default2.version }),
         httpAuthSchemes: config?.httpAuthSchemes ?? [
           {
             schemeId: "aws.auth#sigv4",
@@ -26076,13 +17769,13 @@ var init_runtimeConfig3 = __esm({
         ],
         maxAttempts: config?.maxAttempts ?? loadConfig(NODE_MAX_ATTEMPT_CONFIG_OPTIONS, config),
         region: config?.region ?? loadConfig(NODE_REGION_CONFIG_OPTIONS, { ...NODE_REGION_CONFIG_FILE_OPTIONS, ...loaderConfig }),
-        requestHandler: import_node_http_handler3.NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
         retryMode: config?.retryMode ?? loadConfig({
           ...NODE_RETRY_MODE_CONFIG_OPTIONS,
           default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE
         }, config),
         sigv4aSigningRegionSet: config?.sigv4aSigningRegionSet ?? loadConfig(NODE_SIGV4A_CONFIG_OPTIONS, loaderConfig),
-        streamCollector: config?.streamCollector ?? import_node_http_handler3.streamCollector,
+        streamCollector: config?.streamCollector ?? streamCollector2,
         useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
         useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
         userAgentAppId: config?.userAgentAppId ?? loadConfig(NODE_APP_ID_CONFIG_OPTIONS, loaderConfig)
@@ -26146,7 +17839,7 @@ var init_runtimeExtensions3 = __esm({
     resolveRuntimeExtensions3 = (runtimeConfig, extensions) => {
       const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration(runtimeConfig), getDefaultExtensionConfiguration(runtimeConfig), getHttpHandlerExtensionConfiguration(runtimeConfig), getHttpAuthExtensionConfiguration3(runtimeConfig));
       extensions.forEach((extension) => extension.configure(extensionConfiguration));
-      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig3(extensionConfiguration));
+      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig3(extensionConfiguration));
     };
   }
 });
@@ -26156,7 +17849,7 @@ var STSClient;
 var init_STSClient = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/sts/STSClient.js"() {
     init_client3();
-    init_dist_es();
+    init_dist_es2();
     init_client2();
     init_config2();
     init_endpoints();
@@ -26173,13 +17866,13 @@ var init_STSClient = __esm({
         const _config_0 = getRuntimeConfig6(configuration || {});
         super(_config_0);
         this.initConfig = _config_0;
-        const _config_1 = resolveClientEndpointParameters3(_config_0);
+        const _config_1 = resolveClientEndpointParameters4(_config_0);
         const _config_2 = resolveUserAgentConfig(_config_1);
         const _config_3 = resolveRetryConfig(_config_2);
         const _config_4 = resolveRegionConfig(_config_3);
         const _config_5 = resolveHostHeaderConfig(_config_4);
         const _config_6 = resolveEndpointConfig(_config_5);
-        const _config_7 = resolveHttpAuthSchemeConfig3(_config_6);
+        const _config_7 = resolveHttpAuthSchemeConfig4(_config_6);
         const _config_8 = resolveRuntimeExtensions3(_config_7, configuration?.extensions || []);
         this.config = _config_8;
         this.middlewareStack.use(getSchemaSerdePlugin(this.config));
@@ -26190,7 +17883,7 @@ var init_STSClient = __esm({
         this.middlewareStack.use(getLoggerPlugin(this.config));
         this.middlewareStack.use(getRecursionDetectionPlugin(this.config));
         this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin(this.config, {
-          httpAuthSchemeParametersProvider: defaultSTSHttpAuthSchemeParametersProvider,
+          httpAuthSchemeParametersProvider: defaultSTSHttpAuthSchemeParametersProvider2,
           identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig({
             "aws.auth#sigv4": config.credentials,
             "aws.auth#sigv4a": config.credentials
@@ -26214,7 +17907,7 @@ var init_commandBuilder3 = __esm({
     init_EndpointParameters3();
     command3 = makeBuilder(commonParams3, "AWSSecurityTokenServiceV20110615", "STSClient", getEndpointPlugin);
     _ep03 = {};
-    _mw03 = (Command2, cs, config, o3) => [];
+    _mw03 = (Command2, cs, config, o4) => [];
   }
 });
 
@@ -26464,8 +18157,83 @@ var init_sts = __esm({
   }
 });
 
+// node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveAssumeRoleCredentials.js
+var isAssumeRoleProfile, isAssumeRoleWithSourceProfile, isCredentialSourceProfile, resolveAssumeRoleCredentials, isCredentialSourceWithoutRoleArn;
+var init_resolveAssumeRoleCredentials = __esm({
+  "node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveAssumeRoleCredentials.js"() {
+    init_client3();
+    init_config2();
+    init_resolveCredentialSource();
+    isAssumeRoleProfile = (arg, { profile = "default", logger: logger2 } = {}) => {
+      return Boolean(arg) && typeof arg === "object" && typeof arg.role_arn === "string" && ["undefined", "string"].indexOf(typeof arg.role_session_name) > -1 && ["undefined", "string"].indexOf(typeof arg.external_id) > -1 && ["undefined", "string"].indexOf(typeof arg.mfa_serial) > -1 && (isAssumeRoleWithSourceProfile(arg, { profile, logger: logger2 }) || isCredentialSourceProfile(arg, { profile, logger: logger2 }));
+    };
+    isAssumeRoleWithSourceProfile = (arg, { profile, logger: logger2 }) => {
+      const withSourceProfile = typeof arg.source_profile === "string" && typeof arg.credential_source === "undefined";
+      if (withSourceProfile) {
+        logger2?.debug?.(`    ${profile} isAssumeRoleWithSourceProfile source_profile=${arg.source_profile}`);
+      }
+      return withSourceProfile;
+    };
+    isCredentialSourceProfile = (arg, { profile, logger: logger2 }) => {
+      const withProviderProfile = typeof arg.credential_source === "string" && typeof arg.source_profile === "undefined";
+      if (withProviderProfile) {
+        logger2?.debug?.(`    ${profile} isCredentialSourceProfile credential_source=${arg.credential_source}`);
+      }
+      return withProviderProfile;
+    };
+    resolveAssumeRoleCredentials = async (profileName, profiles, options, callerClientConfig, visitedProfiles = {}, resolveProfileData2) => {
+      options.logger?.debug("@aws-sdk/credential-provider-ini - resolveAssumeRoleCredentials (STS)");
+      const profileData = profiles[profileName];
+      const { source_profile, region } = profileData;
+      if (!options.roleAssumer) {
+        const { getDefaultRoleAssumer: getDefaultRoleAssumer3 } = await Promise.resolve().then(() => (init_sts(), sts_exports));
+        options.roleAssumer = getDefaultRoleAssumer3({
+          ...options.clientConfig,
+          credentialProviderLogger: options.logger,
+          parentClientConfig: {
+            ...callerClientConfig,
+            ...options?.parentClientConfig,
+            region: region ?? options?.parentClientConfig?.region ?? callerClientConfig?.region
+          }
+        }, options.clientPlugins);
+      }
+      if (source_profile && source_profile in visitedProfiles) {
+        throw new CredentialsProviderError(`Detected a cycle attempting to resolve credentials for profile ${getProfileName(options)}. Profiles visited: ` + Object.keys(visitedProfiles).join(", "), { logger: options.logger });
+      }
+      options.logger?.debug(`@aws-sdk/credential-provider-ini - finding credential resolver using ${source_profile ? `source_profile=[${source_profile}]` : `profile=[${profileName}]`}`);
+      const sourceCredsProvider = source_profile ? resolveProfileData2(source_profile, profiles, options, callerClientConfig, {
+        ...visitedProfiles,
+        [source_profile]: true
+      }, isCredentialSourceWithoutRoleArn(profiles[source_profile] ?? {})) : (await resolveCredentialSource(profileData.credential_source, profileName, options.logger)(options))();
+      if (isCredentialSourceWithoutRoleArn(profileData)) {
+        return sourceCredsProvider.then((creds) => setCredentialFeature(creds, "CREDENTIALS_PROFILE_SOURCE_PROFILE", "o"));
+      } else {
+        const params = {
+          RoleArn: profileData.role_arn,
+          RoleSessionName: profileData.role_session_name || `aws-sdk-js-${Date.now()}`,
+          ExternalId: profileData.external_id,
+          DurationSeconds: parseInt(profileData.duration_seconds || "3600", 10)
+        };
+        const { mfa_serial } = profileData;
+        if (mfa_serial) {
+          if (!options.mfaCodeProvider) {
+            throw new CredentialsProviderError(`Profile ${profileName} requires multi-factor authentication, but no MFA code callback was provided.`, { logger: options.logger, tryNextLink: false });
+          }
+          params.SerialNumber = mfa_serial;
+          params.TokenCode = await options.mfaCodeProvider(mfa_serial);
+        }
+        const sourceCreds = await sourceCredsProvider;
+        return options.roleAssumer(sourceCreds, params).then((creds) => setCredentialFeature(creds, "CREDENTIALS_PROFILE_SOURCE_PROFILE", "o"));
+      }
+    };
+    isCredentialSourceWithoutRoleArn = (section) => {
+      return !section.role_arn && !!section.credential_source;
+    };
+  }
+});
+
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/signin/auth/httpAuthSchemeProvider.js
-function createAwsAuthSigv4HttpAuthOption4(authParameters) {
+function createAwsAuthSigv4HttpAuthOption5(authParameters) {
   return {
     schemeId: "aws.auth#sigv4",
     signingProperties: {
@@ -26480,12 +18248,12 @@ function createAwsAuthSigv4HttpAuthOption4(authParameters) {
     })
   };
 }
-function createSmithyApiNoAuthHttpAuthOption4(authParameters) {
+function createSmithyApiNoAuthHttpAuthOption5(authParameters) {
   return {
     schemeId: "smithy.api#noAuth"
   };
 }
-var defaultSigninHttpAuthSchemeParametersProvider, defaultSigninHttpAuthSchemeProvider, resolveHttpAuthSchemeConfig4;
+var defaultSigninHttpAuthSchemeParametersProvider, defaultSigninHttpAuthSchemeProvider, resolveHttpAuthSchemeConfig5;
 var init_httpAuthSchemeProvider4 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/signin/auth/httpAuthSchemeProvider.js"() {
     init_httpAuthSchemes2();
@@ -26503,17 +18271,17 @@ var init_httpAuthSchemeProvider4 = __esm({
       switch (authParameters.operation) {
         case "CreateOAuth2Token":
           {
-            options.push(createSmithyApiNoAuthHttpAuthOption4(authParameters));
+            options.push(createSmithyApiNoAuthHttpAuthOption5(authParameters));
             break;
           }
           ;
         default: {
-          options.push(createAwsAuthSigv4HttpAuthOption4(authParameters));
+          options.push(createAwsAuthSigv4HttpAuthOption5(authParameters));
         }
       }
       return options;
     };
-    resolveHttpAuthSchemeConfig4 = (config) => {
+    resolveHttpAuthSchemeConfig5 = (config) => {
       const config_0 = resolveAwsSdkSigV4Config(config);
       return Object.assign(config_0, {
         authSchemePreference: normalizeProvider(config.authSchemePreference ?? [])
@@ -26523,10 +18291,10 @@ var init_httpAuthSchemeProvider4 = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/signin/endpoint/EndpointParameters.js
-var resolveClientEndpointParameters4, commonParams4;
+var resolveClientEndpointParameters5, commonParams4;
 var init_EndpointParameters4 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/signin/endpoint/EndpointParameters.js"() {
-    resolveClientEndpointParameters4 = (options) => {
+    resolveClientEndpointParameters5 = (options) => {
       return Object.assign(options, {
         useDualstackEndpoint: options.useDualstackEndpoint ?? false,
         useFipsEndpoint: options.useFipsEndpoint ?? false,
@@ -26543,83 +18311,83 @@ var init_EndpointParameters4 = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/signin/endpoint/bdd.js
-var s, a4, b4, c4, d4, e4, f4, g4, h4, i4, j4, k4, l2, m2, n2, o2, p2, q2, _data4, root4, r4, nodes4, bdd4;
+var s, a5, b5, c5, d5, e5, f5, g5, h5, i5, j5, k5, l3, m6, n3, o3, p3, q3, _data5, root5, r5, nodes5, bdd5;
 var init_bdd4 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/signin/endpoint/bdd.js"() {
     init_endpoints();
     s = "ref";
-    a4 = -1;
-    b4 = false;
-    c4 = true;
-    d4 = "isSet";
-    e4 = "booleanEquals";
-    f4 = "coalesce";
-    g4 = "PartitionResult";
-    h4 = "stringEquals";
-    i4 = "getAttr";
-    j4 = "https://signin.{Region}.{PartitionResult#dualStackDnsSuffix}";
-    k4 = { [s]: "Endpoint" };
-    l2 = { "fn": i4, "argv": [{ [s]: g4 }, "name"] };
-    m2 = { [s]: "Region" };
-    n2 = { [s]: g4 };
-    o2 = { "authSchemes": [{ "name": "sigv4", "signingName": "signin", "signingRegion": "{Region}" }] };
-    p2 = {};
-    q2 = [m2];
-    _data4 = {
+    a5 = -1;
+    b5 = false;
+    c5 = true;
+    d5 = "isSet";
+    e5 = "booleanEquals";
+    f5 = "coalesce";
+    g5 = "PartitionResult";
+    h5 = "stringEquals";
+    i5 = "getAttr";
+    j5 = "https://signin.{Region}.{PartitionResult#dualStackDnsSuffix}";
+    k5 = { [s]: "Endpoint" };
+    l3 = { "fn": i5, "argv": [{ [s]: g5 }, "name"] };
+    m6 = { [s]: "Region" };
+    n3 = { [s]: g5 };
+    o3 = { "authSchemes": [{ "name": "sigv4", "signingName": "signin", "signingRegion": "{Region}" }] };
+    p3 = {};
+    q3 = [m6];
+    _data5 = {
       conditions: [
-        [d4, q2],
-        [e4, [{ fn: f4, argv: [{ [s]: "IsControlPlane" }, b4] }, c4]],
-        [d4, [k4]],
-        ["aws.partition", q2, g4],
-        [e4, [{ [s]: "UseFIPS" }, c4]],
-        [h4, [l2, "aws"]],
-        [e4, [{ fn: f4, argv: [{ [s]: "IsOAuthEndpoint" }, b4] }, c4]],
-        [e4, [{ [s]: "UseDualStack" }, c4]],
-        [h4, [l2, "aws-cn"]],
-        [h4, [m2, "us-gov-west-1"]],
-        [h4, [l2, "aws-us-gov"]],
-        [e4, [{ fn: i4, argv: [n2, "supportsFIPS"] }, c4]],
-        [h4, [l2, "aws-iso"]],
-        [h4, [l2, "aws-iso-b"]],
-        [h4, [l2, "aws-iso-f"]],
-        [h4, [l2, "aws-iso-e"]],
-        [h4, [l2, "aws-eusc"]],
-        [e4, [{ fn: i4, argv: [n2, "supportsDualStack"] }, c4]]
+        [d5, q3],
+        [e5, [{ fn: f5, argv: [{ [s]: "IsControlPlane" }, b5] }, c5]],
+        [d5, [k5]],
+        ["aws.partition", q3, g5],
+        [e5, [{ [s]: "UseFIPS" }, c5]],
+        [h5, [l3, "aws"]],
+        [e5, [{ fn: f5, argv: [{ [s]: "IsOAuthEndpoint" }, b5] }, c5]],
+        [e5, [{ [s]: "UseDualStack" }, c5]],
+        [h5, [l3, "aws-cn"]],
+        [h5, [m6, "us-gov-west-1"]],
+        [h5, [l3, "aws-us-gov"]],
+        [e5, [{ fn: i5, argv: [n3, "supportsFIPS"] }, c5]],
+        [h5, [l3, "aws-iso"]],
+        [h5, [l3, "aws-iso-b"]],
+        [h5, [l3, "aws-iso-f"]],
+        [h5, [l3, "aws-iso-e"]],
+        [h5, [l3, "aws-eusc"]],
+        [e5, [{ fn: i5, argv: [n3, "supportsDualStack"] }, c5]]
       ],
       results: [
-        [a4],
-        ["https://signin.{Region}.api.aws", o2],
-        ["https://signin.{Region}.api.amazonwebservices.com.cn", o2],
-        [j4, o2],
-        [a4, "FIPS endpoints are not supported for OAuth operations. Disable FIPS or use a non-OAuth operation."],
-        ["https://{Region}.oauth.signin.aws", o2],
-        ["https://{Region}.signin.aws.amazon.com", p2],
-        ["https://{Region}.signin.amazonaws.cn", p2],
-        ["https://{Region}.signin.amazonaws-us-gov.com", p2],
-        ["https://{Region}.signin.c2shome.ic.gov", p2],
-        ["https://{Region}.signin.sc2shome.sgov.gov", p2],
-        ["https://{Region}.signin.csphome.hci.ic.gov", p2],
-        ["https://{Region}.signin.csphome.adc-e.uk", p2],
-        ["https://{Region}.signin.amazonaws-eusc.eu", p2],
-        ["https://signin-fips.amazonaws-us-gov.com", p2],
-        ["https://{Region}.signin-fips.amazonaws-us-gov.com", p2],
-        ["https://{Region}.signin.{PartitionResult#dnsSuffix}", p2],
-        [a4, "Invalid Configuration: FIPS and custom endpoint are not supported"],
-        [a4, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
-        [k4, p2],
-        ["https://signin-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", p2],
-        [a4, "FIPS and DualStack are enabled, but this partition does not support one or both"],
-        ["https://signin-fips.{Region}.{PartitionResult#dnsSuffix}", p2],
-        [a4, "FIPS is enabled but this partition does not support FIPS"],
-        [j4, p2],
-        [a4, "DualStack is enabled but this partition does not support DualStack"],
-        ["https://signin.{Region}.{PartitionResult#dnsSuffix}", p2],
-        [a4, "Invalid Configuration: Missing Region"]
+        [a5],
+        ["https://signin.{Region}.api.aws", o3],
+        ["https://signin.{Region}.api.amazonwebservices.com.cn", o3],
+        [j5, o3],
+        [a5, "FIPS endpoints are not supported for OAuth operations. Disable FIPS or use a non-OAuth operation."],
+        ["https://{Region}.oauth.signin.aws", o3],
+        ["https://{Region}.signin.aws.amazon.com", p3],
+        ["https://{Region}.signin.amazonaws.cn", p3],
+        ["https://{Region}.signin.amazonaws-us-gov.com", p3],
+        ["https://{Region}.signin.c2shome.ic.gov", p3],
+        ["https://{Region}.signin.sc2shome.sgov.gov", p3],
+        ["https://{Region}.signin.csphome.hci.ic.gov", p3],
+        ["https://{Region}.signin.csphome.adc-e.uk", p3],
+        ["https://{Region}.signin.amazonaws-eusc.eu", p3],
+        ["https://signin-fips.amazonaws-us-gov.com", p3],
+        ["https://{Region}.signin-fips.amazonaws-us-gov.com", p3],
+        ["https://{Region}.signin.{PartitionResult#dnsSuffix}", p3],
+        [a5, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+        [a5, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+        [k5, p3],
+        ["https://signin-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", p3],
+        [a5, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+        ["https://signin-fips.{Region}.{PartitionResult#dnsSuffix}", p3],
+        [a5, "FIPS is enabled but this partition does not support FIPS"],
+        [j5, p3],
+        [a5, "DualStack is enabled but this partition does not support DualStack"],
+        ["https://signin.{Region}.{PartitionResult#dnsSuffix}", p3],
+        [a5, "Invalid Configuration: Missing Region"]
       ]
     };
-    root4 = 2;
-    r4 = 1e8;
-    nodes4 = new Int32Array([
+    root5 = 2;
+    r5 = 1e8;
+    nodes5 = new Int32Array([
       -1,
       1,
       -1,
@@ -26631,10 +18399,10 @@ var init_bdd4 = __esm({
       4,
       4,
       5,
-      r4 + 27,
+      r5 + 27,
       6,
-      r4 + 4,
-      r4 + 27,
+      r5 + 4,
+      r5 + 27,
       1,
       29,
       7,
@@ -26654,56 +18422,56 @@ var init_bdd4 = __esm({
       21,
       12,
       8,
-      r4 + 7,
+      r5 + 7,
       13,
       10,
-      r4 + 8,
+      r5 + 8,
       14,
       12,
-      r4 + 9,
+      r5 + 9,
       15,
       13,
-      r4 + 10,
+      r5 + 10,
       16,
       14,
-      r4 + 11,
+      r5 + 11,
       17,
       15,
-      r4 + 12,
+      r5 + 12,
       18,
       16,
-      r4 + 13,
-      r4 + 16,
+      r5 + 13,
+      r5 + 16,
       6,
-      r4 + 5,
+      r5 + 5,
       20,
       7,
       21,
-      r4 + 6,
+      r5 + 6,
       17,
-      r4 + 24,
-      r4 + 25,
+      r5 + 24,
+      r5 + 25,
       6,
-      r4 + 4,
+      r5 + 4,
       23,
       7,
       27,
       24,
       9,
-      r4 + 14,
+      r5 + 14,
       25,
       10,
-      r4 + 15,
+      r5 + 15,
       26,
       11,
-      r4 + 22,
-      r4 + 23,
+      r5 + 22,
+      r5 + 23,
       11,
       28,
-      r4 + 21,
+      r5 + 21,
       17,
-      r4 + 20,
-      r4 + 21,
+      r5 + 20,
+      r5 + 21,
       2,
       35,
       30,
@@ -26712,16 +18480,16 @@ var init_bdd4 = __esm({
       31,
       4,
       32,
-      r4 + 27,
+      r5 + 27,
       6,
-      r4 + 4,
+      r5 + 4,
       33,
       7,
-      r4 + 27,
+      r5 + 27,
       34,
       9,
-      r4 + 14,
-      r4 + 27,
+      r5 + 14,
+      r5 + 27,
       3,
       39,
       36,
@@ -26729,35 +18497,35 @@ var init_bdd4 = __esm({
       38,
       37,
       7,
-      r4 + 18,
-      r4 + 19,
+      r5 + 18,
+      r5 + 19,
       6,
-      r4 + 4,
-      r4 + 17,
+      r5 + 4,
+      r5 + 17,
       5,
-      r4 + 1,
+      r5 + 1,
       40,
       8,
-      r4 + 2,
-      r4 + 3
+      r5 + 2,
+      r5 + 3
     ]);
-    bdd4 = BinaryDecisionDiagram.from(nodes4, root4, _data4.conditions, _data4.results);
+    bdd5 = BinaryDecisionDiagram.from(nodes5, root5, _data5.conditions, _data5.results);
   }
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/signin/endpoint/endpointResolver.js
-var cache4, defaultEndpointResolver4;
+var cache5, defaultEndpointResolver5;
 var init_endpointResolver4 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/signin/endpoint/endpointResolver.js"() {
     init_client3();
     init_endpoints();
     init_bdd4();
-    cache4 = new EndpointCache({
+    cache5 = new EndpointCache({
       size: 50,
       params: ["Endpoint", "IsControlPlane", "IsOAuthEndpoint", "Region", "UseDualStack", "UseFIPS"]
     });
-    defaultEndpointResolver4 = (endpointParams, context = {}) => {
-      return cache4.get(endpointParams, () => decideEndpoint(bdd4, {
+    defaultEndpointResolver5 = (endpointParams, context = {}) => {
+      return cache5.get(endpointParams, () => decideEndpoint(bdd5, {
         endpointParams,
         logger: context.logger
       }));
@@ -27038,8 +18806,8 @@ var init_runtimeConfig_shared4 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/signin/runtimeConfig.shared.js"() {
     init_httpAuthSchemes2();
     init_protocols2();
-    init_dist_es();
-    init_checksum2();
+    init_dist_es2();
+    init_checksum3();
     init_client2();
     init_protocols();
     init_serde();
@@ -27052,7 +18820,7 @@ var init_runtimeConfig_shared4 = __esm({
         base64Decoder: config?.base64Decoder ?? fromBase64,
         base64Encoder: config?.base64Encoder ?? toBase64,
         disableHostPrefix: config?.disableHostPrefix ?? false,
-        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver4,
+        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver5,
         extensions: config?.extensions ?? [],
         httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultSigninHttpAuthSchemeProvider,
         httpAuthSchemes: config?.httpAuthSchemes ?? [
@@ -27086,7 +18854,7 @@ var init_runtimeConfig_shared4 = __esm({
 });
 
 // node_modules/@aws-sdk/nested-clients/dist-es/submodules/signin/runtimeConfig.js
-var import_node_http_handler4, getRuntimeConfig8;
+var getRuntimeConfig8;
 var init_runtimeConfig4 = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/signin/runtimeConfig.js"() {
     init_package();
@@ -27096,7 +18864,7 @@ var init_runtimeConfig4 = __esm({
     init_config2();
     init_retry2();
     init_serde();
-    import_node_http_handler4 = __toESM(require_dist_cjs6());
+    init_dist_es7();
     init_runtimeConfig_shared4();
     getRuntimeConfig8 = (config) => {
       emitWarningIfUnsupportedVersion2(process.version);
@@ -27116,15 +18884,15 @@ var init_runtimeConfig4 = __esm({
         authSchemePreference: config?.authSchemePreference ?? loadConfig(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS, loaderConfig),
         bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength,
         defaultSocketTimeout: getDefaultSocketTimeout(config?.requestHandler, 3e5),
-        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: package_default.version }),
+        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: package_default2.version }),
         maxAttempts: config?.maxAttempts ?? loadConfig(NODE_MAX_ATTEMPT_CONFIG_OPTIONS, config),
         region: config?.region ?? loadConfig(NODE_REGION_CONFIG_OPTIONS, { ...NODE_REGION_CONFIG_FILE_OPTIONS, ...loaderConfig }),
-        requestHandler: import_node_http_handler4.NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
         retryMode: config?.retryMode ?? loadConfig({
           ...NODE_RETRY_MODE_CONFIG_OPTIONS,
           default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE
         }, config),
-        streamCollector: config?.streamCollector ?? import_node_http_handler4.streamCollector,
+        streamCollector: config?.streamCollector ?? streamCollector2,
         useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
         useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
         userAgentAppId: config?.userAgentAppId ?? loadConfig(NODE_APP_ID_CONFIG_OPTIONS, loaderConfig)
@@ -27188,7 +18956,7 @@ var init_runtimeExtensions4 = __esm({
     resolveRuntimeExtensions4 = (runtimeConfig, extensions) => {
       const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration(runtimeConfig), getDefaultExtensionConfiguration(runtimeConfig), getHttpHandlerExtensionConfiguration(runtimeConfig), getHttpAuthExtensionConfiguration4(runtimeConfig));
       extensions.forEach((extension) => extension.configure(extensionConfiguration));
-      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig4(extensionConfiguration));
+      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig4(extensionConfiguration));
     };
   }
 });
@@ -27198,7 +18966,7 @@ var SigninClient;
 var init_SigninClient = __esm({
   "node_modules/@aws-sdk/nested-clients/dist-es/submodules/signin/SigninClient.js"() {
     init_client3();
-    init_dist_es();
+    init_dist_es2();
     init_client2();
     init_config2();
     init_endpoints();
@@ -27215,13 +18983,13 @@ var init_SigninClient = __esm({
         const _config_0 = getRuntimeConfig8(configuration || {});
         super(_config_0);
         this.initConfig = _config_0;
-        const _config_1 = resolveClientEndpointParameters4(_config_0);
+        const _config_1 = resolveClientEndpointParameters5(_config_0);
         const _config_2 = resolveUserAgentConfig(_config_1);
         const _config_3 = resolveRetryConfig(_config_2);
         const _config_4 = resolveRegionConfig(_config_3);
         const _config_5 = resolveHostHeaderConfig(_config_4);
         const _config_6 = resolveEndpointConfig(_config_5);
-        const _config_7 = resolveHttpAuthSchemeConfig4(_config_6);
+        const _config_7 = resolveHttpAuthSchemeConfig5(_config_6);
         const _config_8 = resolveRuntimeExtensions4(_config_7, configuration?.extensions || []);
         this.config = _config_8;
         this.middlewareStack.use(getSchemaSerdePlugin(this.config));
@@ -27260,7 +19028,7 @@ var init_commandBuilder4 = __esm({
     _ep1 = {
       IsOAuthEndpoint: { type: "staticContextParams", value: true }
     };
-    _mw04 = (Command2, cs, config, o3) => [];
+    _mw04 = (Command2, cs, config, o4) => [];
   }
 });
 
@@ -27388,17 +19156,17 @@ var init_signin = __esm({
   }
 });
 
-// node_modules/@aws-sdk/credential-provider-login/dist-cjs/index.js
-var require_dist_cjs11 = __commonJS({
-  "node_modules/@aws-sdk/credential-provider-login/dist-cjs/index.js"(exports) {
-    var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
-    var { CredentialsProviderError: CredentialsProviderError2, parseKnownFiles: parseKnownFiles2, getProfileName: getProfileName2 } = (init_config2(), __toCommonJS(config_exports));
-    var { HttpRequest: HttpRequest2 } = (init_protocols(), __toCommonJS(protocols_exports));
-    var { createHash: createHash6, createPrivateKey, createPublicKey, sign: sign2 } = __require("node:crypto");
-    var { promises } = __require("node:fs");
-    var { homedir: homedir2 } = __require("node:os");
-    var { dirname, join: join5 } = __require("node:path");
-    var LoginCredentialsFetcher = class _LoginCredentialsFetcher {
+// node_modules/@aws-sdk/credential-provider-login/dist-es/LoginCredentialsFetcher.js
+import { createHash as createHash3, createPrivateKey, createPublicKey, sign } from "node:crypto";
+import { promises as fs2 } from "node:fs";
+import { homedir as homedir2 } from "node:os";
+import { dirname, join as join5 } from "node:path";
+var LoginCredentialsFetcher;
+var init_LoginCredentialsFetcher = __esm({
+  "node_modules/@aws-sdk/credential-provider-login/dist-es/LoginCredentialsFetcher.js"() {
+    init_config2();
+    init_protocols();
+    LoginCredentialsFetcher = class _LoginCredentialsFetcher {
       profileData;
       init;
       callerClientConfig;
@@ -27411,7 +19179,7 @@ var require_dist_cjs11 = __commonJS({
       async loadCredentials() {
         const token = await this.loadToken();
         if (!token) {
-          throw new CredentialsProviderError2(`Failed to load a token for session ${this.loginSession}, please re-authenticate using aws login`, { tryNextLink: false, logger: this.logger });
+          throw new CredentialsProviderError(`Failed to load a token for session ${this.loginSession}, please re-authenticate using aws login`, { tryNextLink: false, logger: this.logger });
         }
         const accessToken = token.accessToken;
         const now = Date.now();
@@ -27447,7 +19215,7 @@ var require_dist_cjs11 = __commonJS({
         if (freshExpiry - Date.now() > _LoginCredentialsFetcher.REFRESH_THRESHOLD) {
           return this.toCredentials(freshToken.accessToken);
         }
-        const { SigninClient: SigninClient2, CreateOAuth2TokenCommand: CreateOAuth2TokenCommand2 } = (init_signin(), __toCommonJS(signin_exports));
+        const { SigninClient: SigninClient2, CreateOAuth2TokenCommand: CreateOAuth2TokenCommand2 } = await Promise.resolve().then(() => (init_signin(), signin_exports));
         const { logger: logger2, userAgentAppId } = this.callerClientConfig ?? {};
         const isH22 = (requestHandler2) => {
           return requestHandler2?.metadata?.handlerProtocol === "h2";
@@ -27480,7 +19248,7 @@ var require_dist_cjs11 = __commonJS({
           const { accessKeyId, secretAccessKey, sessionToken } = response.tokenOutput?.accessToken ?? {};
           const { refreshToken, expiresIn } = response.tokenOutput ?? {};
           if (!accessKeyId || !secretAccessKey || !sessionToken || !refreshToken) {
-            throw new CredentialsProviderError2("Token refresh response missing required fields", {
+            throw new CredentialsProviderError("Token refresh response missing required fields", {
               logger: this.logger,
               tryNextLink: false
             });
@@ -27500,9 +19268,9 @@ var require_dist_cjs11 = __commonJS({
           };
           await this.saveToken(updatedToken);
           return this.toCredentials(updatedToken.accessToken);
-        } catch (error2) {
-          if (error2.name === "AccessDeniedException") {
-            const errorType = error2.error;
+        } catch (error) {
+          if (error.name === "AccessDeniedException") {
+            const errorType = error.error;
             let message;
             switch (errorType) {
               case "TOKEN_EXPIRED":
@@ -27515,39 +19283,39 @@ var require_dist_cjs11 = __commonJS({
                 message = "Unable to refresh credentials due to insufficient permissions. You may be missing permission for the 'CreateOAuth2Token' action.";
                 break;
               default:
-                message = `Failed to refresh token: ${String(error2)}. Please re-authenticate using \`aws login\``;
+                message = `Failed to refresh token: ${String(error)}. Please re-authenticate using \`aws login\``;
             }
-            throw new CredentialsProviderError2(message, {
+            throw new CredentialsProviderError(message, {
               logger: this.logger,
               tryNextLink: false
             });
           }
           const tokenExpiry2 = new Date(freshToken.accessToken.expiresAt).getTime();
           if (tokenExpiry2 > Date.now()) {
-            this.logger?.warn?.(`Failed to refresh token: ${String(error2)}. Using existing token until expiry.`);
+            this.logger?.warn?.(`Failed to refresh token: ${String(error)}. Using existing token until expiry.`);
             return this.toCredentials(freshToken.accessToken);
           }
-          throw new CredentialsProviderError2(`Failed to refresh token: ${String(error2)}. Please re-authenticate using aws login`, { logger: this.logger });
+          throw new CredentialsProviderError(`Failed to refresh token: ${String(error)}. Please re-authenticate using aws login`, { logger: this.logger });
         }
       }
       async loadToken() {
         const tokenFilePath = this.getTokenFilePath();
         try {
-          const tokenData = await promises.readFile(tokenFilePath, "utf8");
+          const tokenData = await fs2.readFile(tokenFilePath, "utf8");
           const token = JSON.parse(tokenData);
-          const missingFields = ["accessToken", "clientId", "refreshToken", "dpopKey"].filter((k5) => !token[k5]);
+          const missingFields = ["accessToken", "clientId", "refreshToken", "dpopKey"].filter((k6) => !token[k6]);
           if (!token.accessToken?.accountId) {
             missingFields.push("accountId");
           }
           if (missingFields.length > 0) {
-            throw new CredentialsProviderError2(`Token validation failed, missing fields: ${missingFields.join(", ")}`, {
+            throw new CredentialsProviderError(`Token validation failed, missing fields: ${missingFields.join(", ")}`, {
               logger: this.logger,
               tryNextLink: false
             });
           }
           return token;
-        } catch (error2) {
-          throw new CredentialsProviderError2(`Failed to load token from ${tokenFilePath}: ${String(error2)}`, {
+        } catch (error) {
+          throw new CredentialsProviderError(`Failed to load token from ${tokenFilePath}: ${String(error)}`, {
             logger: this.logger,
             tryNextLink: false
           });
@@ -27557,15 +19325,15 @@ var require_dist_cjs11 = __commonJS({
         const tokenFilePath = this.getTokenFilePath();
         const directory = dirname(tokenFilePath);
         try {
-          await promises.mkdir(directory, { recursive: true });
-        } catch (error2) {
+          await fs2.mkdir(directory, { recursive: true });
+        } catch (error) {
         }
-        await promises.writeFile(tokenFilePath, JSON.stringify(token, null, 2), "utf8");
+        await fs2.writeFile(tokenFilePath, JSON.stringify(token, null, 2), "utf8");
       }
       getTokenFilePath() {
         const directory = process.env.AWS_LOGIN_CACHE_DIRECTORY ?? join5(homedir2(), ".aws", "login", "cache");
         const loginSessionBytes = Buffer.from(this.loginSession, "utf8");
-        const loginSessionSha256 = createHash6("sha256").update(loginSessionBytes).digest("hex");
+        const loginSessionSha256 = createHash3("sha256").update(loginSessionBytes).digest("hex");
         return join5(directory, `${loginSessionSha256}.json`);
       }
       derToRawSignature(derSignature) {
@@ -27575,7 +19343,7 @@ var require_dist_cjs11 = __commonJS({
         }
         offset++;
         const rLength = derSignature[offset++];
-        let r5 = derSignature.subarray(offset, offset + rLength);
+        let r6 = derSignature.subarray(offset, offset + rLength);
         offset += rLength;
         if (derSignature[offset] !== 2) {
           throw new Error("Invalid DER signature");
@@ -27583,20 +19351,20 @@ var require_dist_cjs11 = __commonJS({
         offset++;
         const sLength = derSignature[offset++];
         let s2 = derSignature.subarray(offset, offset + sLength);
-        r5 = r5[0] === 0 ? r5.subarray(1) : r5;
+        r6 = r6[0] === 0 ? r6.subarray(1) : r6;
         s2 = s2[0] === 0 ? s2.subarray(1) : s2;
-        const rPadded = Buffer.concat([Buffer.alloc(32 - r5.length), r5]);
+        const rPadded = Buffer.concat([Buffer.alloc(32 - r6.length), r6]);
         const sPadded = Buffer.concat([Buffer.alloc(32 - s2.length), s2]);
         return Buffer.concat([rPadded, sPadded]);
       }
       createDPoPInterceptor(middlewareStack) {
         middlewareStack.add((next) => async (args) => {
-          if (HttpRequest2.isInstance(args.request)) {
-            const request = args.request;
-            const actualEndpoint = `${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ""}${request.path}`;
-            const dpop = await this.generateDpop(request.method, actualEndpoint);
-            request.headers = {
-              ...request.headers,
+          if (HttpRequest.isInstance(args.request)) {
+            const request3 = args.request;
+            const actualEndpoint = `${request3.protocol}//${request3.hostname}${request3.port ? `:${request3.port}` : ""}${request3.path}`;
+            const dpop = await this.generateDpop(request3.method, actualEndpoint);
+            request3.headers = {
+              ...request3.headers,
               DPoP: dpop
             };
           }
@@ -27618,9 +19386,9 @@ var require_dist_cjs11 = __commonJS({
           const publicKey = createPublicKey(privateKey);
           const publicDer = publicKey.export({ format: "der", type: "spki" });
           let pointStart = -1;
-          for (let i5 = 0; i5 < publicDer.length; i5++) {
-            if (publicDer[i5] === 4) {
-              pointStart = i5;
+          for (let i6 = 0; i6 < publicDer.length; i6++) {
+            if (publicDer[i6] === 4) {
+              pointStart = i6;
               break;
             }
           }
@@ -27636,53 +19404,90 @@ var require_dist_cjs11 = __commonJS({
               y: y.toString("base64url")
             }
           };
-          const payload2 = {
+          const payload = {
             jti: crypto.randomUUID(),
             htm: method,
             htu: endpoint,
             iat: Math.floor(Date.now() / 1e3)
           };
           const headerB64 = Buffer.from(JSON.stringify(header)).toString("base64url");
-          const payloadB64 = Buffer.from(JSON.stringify(payload2)).toString("base64url");
+          const payloadB64 = Buffer.from(JSON.stringify(payload)).toString("base64url");
           const message = `${headerB64}.${payloadB64}`;
-          const asn1Signature = sign2("sha256", Buffer.from(message), privateKey);
+          const asn1Signature = sign("sha256", Buffer.from(message), privateKey);
           const rawSignature = this.derToRawSignature(asn1Signature);
           const signatureB64 = rawSignature.toString("base64url");
           return `${message}.${signatureB64}`;
-        } catch (error2) {
-          throw new CredentialsProviderError2(`Failed to generate Dpop proof: ${error2 instanceof Error ? error2.message : String(error2)}`, { logger: this.logger, tryNextLink: false });
+        } catch (error) {
+          throw new CredentialsProviderError(`Failed to generate Dpop proof: ${error instanceof Error ? error.message : String(error)}`, { logger: this.logger, tryNextLink: false });
         }
       }
     };
-    var fromLoginCredentials = (init) => async ({ callerClientConfig } = {}) => {
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-login/dist-es/fromLoginCredentials.js
+var fromLoginCredentials;
+var init_fromLoginCredentials = __esm({
+  "node_modules/@aws-sdk/credential-provider-login/dist-es/fromLoginCredentials.js"() {
+    init_client3();
+    init_config2();
+    init_LoginCredentialsFetcher();
+    fromLoginCredentials = (init) => async ({ callerClientConfig } = {}) => {
       init?.logger?.debug?.("@aws-sdk/credential-providers - fromLoginCredentials");
-      const profiles = await parseKnownFiles2(init || {});
-      const profileName = getProfileName2({
+      const profiles = await parseKnownFiles(init || {});
+      const profileName = getProfileName({
         profile: init?.profile ?? callerClientConfig?.profile
       });
       const profile = profiles[profileName];
       if (!profile?.login_session) {
-        throw new CredentialsProviderError2(`Profile ${profileName} does not contain login_session.`, {
+        throw new CredentialsProviderError(`Profile ${profileName} does not contain login_session.`, {
           tryNextLink: true,
           logger: init?.logger
         });
       }
       const fetcher = new LoginCredentialsFetcher(profile, init, callerClientConfig);
       const credentials = await fetcher.loadCredentials();
-      return setCredentialFeature2(credentials, "CREDENTIALS_LOGIN", "AD");
+      return setCredentialFeature(credentials, "CREDENTIALS_LOGIN", "AD");
     };
-    exports.fromLoginCredentials = fromLoginCredentials;
   }
 });
 
-// node_modules/@aws-sdk/credential-provider-process/dist-cjs/index.js
-var require_dist_cjs12 = __commonJS({
-  "node_modules/@aws-sdk/credential-provider-process/dist-cjs/index.js"(exports) {
-    var { externalDataInterceptor: externalDataInterceptor2, CredentialsProviderError: CredentialsProviderError2, parseKnownFiles: parseKnownFiles2, getProfileName: getProfileName2 } = (init_config2(), __toCommonJS(config_exports));
-    var { exec } = __require("node:child_process");
-    var { promisify } = __require("node:util");
-    var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
-    var getValidatedProcessCredentials = (profileName, data, profiles) => {
+// node_modules/@aws-sdk/credential-provider-login/dist-es/index.js
+var dist_es_exports5 = {};
+__export(dist_es_exports5, {
+  fromLoginCredentials: () => fromLoginCredentials
+});
+var init_dist_es12 = __esm({
+  "node_modules/@aws-sdk/credential-provider-login/dist-es/index.js"() {
+    init_fromLoginCredentials();
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveLoginCredentials.js
+var isLoginProfile, resolveLoginCredentials;
+var init_resolveLoginCredentials = __esm({
+  "node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveLoginCredentials.js"() {
+    init_client3();
+    isLoginProfile = (data) => {
+      return Boolean(data && data.login_session);
+    };
+    resolveLoginCredentials = async (profileName, options, callerClientConfig) => {
+      const { fromLoginCredentials: fromLoginCredentials2 } = await Promise.resolve().then(() => (init_dist_es12(), dist_es_exports5));
+      const credentials = await fromLoginCredentials2({
+        ...options,
+        profile: profileName
+      })({ callerClientConfig });
+      return setCredentialFeature(credentials, "CREDENTIALS_PROFILE_LOGIN", "AC");
+    };
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-process/dist-es/getValidatedProcessCredentials.js
+var getValidatedProcessCredentials;
+var init_getValidatedProcessCredentials = __esm({
+  "node_modules/@aws-sdk/credential-provider-process/dist-es/getValidatedProcessCredentials.js"() {
+    init_client3();
+    getValidatedProcessCredentials = (profileName, data, profiles) => {
       if (data.Version !== 1) {
         throw Error(`Profile ${profileName} credential_process did not return Version 1.`);
       }
@@ -27708,15 +19513,26 @@ var require_dist_cjs12 = __commonJS({
         ...data.CredentialScope && { credentialScope: data.CredentialScope },
         ...accountId && { accountId }
       };
-      setCredentialFeature2(credentials, "CREDENTIALS_PROCESS", "w");
+      setCredentialFeature(credentials, "CREDENTIALS_PROCESS", "w");
       return credentials;
     };
-    var resolveProcessCredentials = async (profileName, profiles, logger2) => {
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-process/dist-es/resolveProcessCredentials.js
+import { exec } from "node:child_process";
+import { promisify } from "node:util";
+var resolveProcessCredentials;
+var init_resolveProcessCredentials = __esm({
+  "node_modules/@aws-sdk/credential-provider-process/dist-es/resolveProcessCredentials.js"() {
+    init_config2();
+    init_getValidatedProcessCredentials();
+    resolveProcessCredentials = async (profileName, profiles, logger2) => {
       const profile = profiles[profileName];
       if (profiles[profileName]) {
         const credentialProcess = profile["credential_process"];
         if (credentialProcess !== void 0) {
-          const execPromise = promisify(externalDataInterceptor2?.getTokenRecord?.().exec ?? exec);
+          const execPromise = promisify(externalDataInterceptor?.getTokenRecord?.().exec ?? exec);
           try {
             const { stdout } = await execPromise(credentialProcess);
             let data;
@@ -27726,41 +19542,121 @@ var require_dist_cjs12 = __commonJS({
               throw Error(`Profile ${profileName} credential_process returned invalid JSON.`);
             }
             return getValidatedProcessCredentials(profileName, data, profiles);
-          } catch (error2) {
-            throw new CredentialsProviderError2(error2.message, { logger: logger2 });
+          } catch (error) {
+            throw new CredentialsProviderError(error.message, { logger: logger2 });
           }
         } else {
-          throw new CredentialsProviderError2(`Profile ${profileName} did not contain credential_process.`, { logger: logger2 });
+          throw new CredentialsProviderError(`Profile ${profileName} did not contain credential_process.`, { logger: logger2 });
         }
       } else {
-        throw new CredentialsProviderError2(`Profile ${profileName} could not be found in shared credentials file.`, {
+        throw new CredentialsProviderError(`Profile ${profileName} could not be found in shared credentials file.`, {
           logger: logger2
         });
       }
     };
-    var fromProcess = (init = {}) => async ({ callerClientConfig } = {}) => {
-      init.logger?.debug("@aws-sdk/credential-provider-process - fromProcess");
-      const profiles = await parseKnownFiles2(init);
-      return resolveProcessCredentials(getProfileName2({
-        profile: init.profile ?? callerClientConfig?.profile
-      }), profiles, init.logger);
-    };
-    exports.fromProcess = fromProcess;
   }
 });
 
-// node_modules/@aws-sdk/credential-provider-web-identity/dist-cjs/index.js
-var require_dist_cjs13 = __commonJS({
-  "node_modules/@aws-sdk/credential-provider-web-identity/dist-cjs/index.js"(exports) {
-    var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
-    var { CredentialsProviderError: CredentialsProviderError2, externalDataInterceptor: externalDataInterceptor2 } = (init_config2(), __toCommonJS(config_exports));
-    var { readFileSync } = __require("node:fs");
-    var fromWebToken = (init) => async (awsIdentityProperties) => {
+// node_modules/@aws-sdk/credential-provider-process/dist-es/fromProcess.js
+var fromProcess;
+var init_fromProcess = __esm({
+  "node_modules/@aws-sdk/credential-provider-process/dist-es/fromProcess.js"() {
+    init_config2();
+    init_resolveProcessCredentials();
+    fromProcess = (init = {}) => async ({ callerClientConfig } = {}) => {
+      init.logger?.debug("@aws-sdk/credential-provider-process - fromProcess");
+      const profiles = await parseKnownFiles(init);
+      return resolveProcessCredentials(getProfileName({
+        profile: init.profile ?? callerClientConfig?.profile
+      }), profiles, init.logger);
+    };
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-process/dist-es/index.js
+var dist_es_exports6 = {};
+__export(dist_es_exports6, {
+  fromProcess: () => fromProcess
+});
+var init_dist_es13 = __esm({
+  "node_modules/@aws-sdk/credential-provider-process/dist-es/index.js"() {
+    init_fromProcess();
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveProcessCredentials.js
+var isProcessProfile, resolveProcessCredentials2;
+var init_resolveProcessCredentials2 = __esm({
+  "node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveProcessCredentials.js"() {
+    init_client3();
+    isProcessProfile = (arg) => Boolean(arg) && typeof arg === "object" && typeof arg.credential_process === "string";
+    resolveProcessCredentials2 = async (options, profile) => {
+      const { fromProcess: fromProcess2 } = await Promise.resolve().then(() => (init_dist_es13(), dist_es_exports6));
+      const credentials = await fromProcess2({
+        ...options,
+        profile
+      })();
+      return setCredentialFeature(credentials, "CREDENTIALS_PROFILE_PROCESS", "v");
+    };
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveSsoCredentials.js
+var resolveSsoCredentials, isSsoProfile2;
+var init_resolveSsoCredentials = __esm({
+  "node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveSsoCredentials.js"() {
+    init_client3();
+    resolveSsoCredentials = async (profile, profileData, options = {}, callerClientConfig) => {
+      const { fromSSO: fromSSO2 } = await Promise.resolve().then(() => (init_dist_es11(), dist_es_exports4));
+      return fromSSO2({
+        profile,
+        logger: options.logger,
+        parentClientConfig: options.parentClientConfig,
+        clientConfig: options.clientConfig
+      })({
+        callerClientConfig
+      }).then((creds) => {
+        if (profileData.sso_session) {
+          return setCredentialFeature(creds, "CREDENTIALS_PROFILE_SSO", "r");
+        } else {
+          return setCredentialFeature(creds, "CREDENTIALS_PROFILE_SSO_LEGACY", "t");
+        }
+      });
+    };
+    isSsoProfile2 = (arg) => arg && (typeof arg.sso_start_url === "string" || typeof arg.sso_account_id === "string" || typeof arg.sso_session === "string" || typeof arg.sso_region === "string" || typeof arg.sso_role_name === "string");
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveStaticCredentials.js
+var isStaticCredsProfile, resolveStaticCredentials;
+var init_resolveStaticCredentials = __esm({
+  "node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveStaticCredentials.js"() {
+    init_client3();
+    isStaticCredsProfile = (arg) => Boolean(arg) && typeof arg === "object" && typeof arg.aws_access_key_id === "string" && typeof arg.aws_secret_access_key === "string" && ["undefined", "string"].indexOf(typeof arg.aws_session_token) > -1 && ["undefined", "string"].indexOf(typeof arg.aws_account_id) > -1;
+    resolveStaticCredentials = async (profile, options) => {
+      options?.logger?.debug("@aws-sdk/credential-provider-ini - resolveStaticCredentials");
+      const credentials = {
+        accessKeyId: profile.aws_access_key_id,
+        secretAccessKey: profile.aws_secret_access_key,
+        sessionToken: profile.aws_session_token,
+        ...profile.aws_credential_scope && { credentialScope: profile.aws_credential_scope },
+        ...profile.aws_account_id && { accountId: profile.aws_account_id }
+      };
+      return setCredentialFeature(credentials, "CREDENTIALS_PROFILE", "n");
+    };
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-web-identity/dist-es/fromWebToken.js
+var fromWebToken;
+var init_fromWebToken = __esm({
+  "node_modules/@aws-sdk/credential-provider-web-identity/dist-es/fromWebToken.js"() {
+    fromWebToken = (init) => async (awsIdentityProperties) => {
       init.logger?.debug("@aws-sdk/credential-provider-web-identity - fromWebToken");
       const { roleArn, roleSessionName, webIdentityToken, providerId, policyArns, policy, durationSeconds } = init;
       let { roleAssumerWithWebIdentity } = init;
       if (!roleAssumerWithWebIdentity) {
-        const { getDefaultRoleAssumerWithWebIdentity: getDefaultRoleAssumerWithWebIdentity3 } = (init_sts(), __toCommonJS(sts_exports));
+        const { getDefaultRoleAssumerWithWebIdentity: getDefaultRoleAssumerWithWebIdentity3 } = await Promise.resolve().then(() => (init_sts(), sts_exports));
         roleAssumerWithWebIdentity = getDefaultRoleAssumerWithWebIdentity3({
           ...init.clientConfig,
           credentialProviderLogger: init.logger,
@@ -27780,185 +19676,66 @@ var require_dist_cjs13 = __commonJS({
         DurationSeconds: durationSeconds
       });
     };
-    var ENV_TOKEN_FILE = "AWS_WEB_IDENTITY_TOKEN_FILE";
-    var ENV_ROLE_ARN = "AWS_ROLE_ARN";
-    var ENV_ROLE_SESSION_NAME = "AWS_ROLE_SESSION_NAME";
-    var fromTokenFile = (init = {}) => async (awsIdentityProperties) => {
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-web-identity/dist-es/fromTokenFile.js
+import { readFileSync } from "node:fs";
+var ENV_TOKEN_FILE, ENV_ROLE_ARN, ENV_ROLE_SESSION_NAME, fromTokenFile;
+var init_fromTokenFile = __esm({
+  "node_modules/@aws-sdk/credential-provider-web-identity/dist-es/fromTokenFile.js"() {
+    init_client3();
+    init_config2();
+    init_fromWebToken();
+    ENV_TOKEN_FILE = "AWS_WEB_IDENTITY_TOKEN_FILE";
+    ENV_ROLE_ARN = "AWS_ROLE_ARN";
+    ENV_ROLE_SESSION_NAME = "AWS_ROLE_SESSION_NAME";
+    fromTokenFile = (init = {}) => async (awsIdentityProperties) => {
       init.logger?.debug("@aws-sdk/credential-provider-web-identity - fromTokenFile");
       const webIdentityTokenFile = init?.webIdentityTokenFile ?? process.env[ENV_TOKEN_FILE];
       const roleArn = init?.roleArn ?? process.env[ENV_ROLE_ARN];
       const roleSessionName = init?.roleSessionName ?? process.env[ENV_ROLE_SESSION_NAME];
       if (!webIdentityTokenFile || !roleArn) {
-        throw new CredentialsProviderError2("Web identity configuration not specified", {
+        throw new CredentialsProviderError("Web identity configuration not specified", {
           logger: init.logger
         });
       }
       const credentials = await fromWebToken({
         ...init,
-        webIdentityToken: externalDataInterceptor2?.getTokenRecord?.()[webIdentityTokenFile] ?? readFileSync(webIdentityTokenFile, { encoding: "ascii" }),
+        webIdentityToken: externalDataInterceptor?.getTokenRecord?.()[webIdentityTokenFile] ?? readFileSync(webIdentityTokenFile, { encoding: "ascii" }),
         roleArn,
         roleSessionName
       })(awsIdentityProperties);
       if (webIdentityTokenFile === process.env[ENV_TOKEN_FILE]) {
-        setCredentialFeature2(credentials, "CREDENTIALS_ENV_VARS_STS_WEB_ID_TOKEN", "h");
+        setCredentialFeature(credentials, "CREDENTIALS_ENV_VARS_STS_WEB_ID_TOKEN", "h");
       }
       return credentials;
     };
-    exports.fromTokenFile = fromTokenFile;
-    exports.fromWebToken = fromWebToken;
   }
 });
 
-// node_modules/@aws-sdk/credential-provider-ini/dist-cjs/index.js
-var require_dist_cjs14 = __commonJS({
-  "node_modules/@aws-sdk/credential-provider-ini/dist-cjs/index.js"(exports) {
-    var { CredentialsProviderError: CredentialsProviderError2, chain: chain2, getProfileName: getProfileName2, parseKnownFiles: parseKnownFiles2 } = (init_config2(), __toCommonJS(config_exports));
-    var { setCredentialFeature: setCredentialFeature2 } = (init_client3(), __toCommonJS(client_exports2));
-    var resolveCredentialSource = (credentialSource, profileName, logger2) => {
-      const sourceProvidersMap = {
-        EcsContainer: async (options) => {
-          const { fromHttp } = require_dist_cjs7();
-          const { fromContainerMetadata } = require_dist_cjs5();
-          logger2?.debug("@aws-sdk/credential-provider-ini - credential_source is EcsContainer");
-          return async () => chain2(fromHttp(options ?? {}), fromContainerMetadata(options))().then(setNamedProvider);
-        },
-        Ec2InstanceMetadata: async (options) => {
-          logger2?.debug("@aws-sdk/credential-provider-ini - credential_source is Ec2InstanceMetadata");
-          const { fromInstanceMetadata } = require_dist_cjs5();
-          return async () => fromInstanceMetadata(options)().then(setNamedProvider);
-        },
-        Environment: async (options) => {
-          logger2?.debug("@aws-sdk/credential-provider-ini - credential_source is Environment");
-          const { fromEnv: fromEnv2 } = require_dist_cjs4();
-          return async () => fromEnv2(options)().then(setNamedProvider);
-        }
-      };
-      if (credentialSource in sourceProvidersMap) {
-        return sourceProvidersMap[credentialSource];
-      } else {
-        throw new CredentialsProviderError2(`Unsupported credential source in profile ${profileName}. Got ${credentialSource}, expected EcsContainer or Ec2InstanceMetadata or Environment.`, { logger: logger2 });
-      }
-    };
-    var setNamedProvider = (creds) => setCredentialFeature2(creds, "CREDENTIALS_PROFILE_NAMED_PROVIDER", "p");
-    var isAssumeRoleProfile = (arg, { profile = "default", logger: logger2 } = {}) => {
-      return Boolean(arg) && typeof arg === "object" && typeof arg.role_arn === "string" && ["undefined", "string"].indexOf(typeof arg.role_session_name) > -1 && ["undefined", "string"].indexOf(typeof arg.external_id) > -1 && ["undefined", "string"].indexOf(typeof arg.mfa_serial) > -1 && (isAssumeRoleWithSourceProfile(arg, { profile, logger: logger2 }) || isCredentialSourceProfile(arg, { profile, logger: logger2 }));
-    };
-    var isAssumeRoleWithSourceProfile = (arg, { profile, logger: logger2 }) => {
-      const withSourceProfile = typeof arg.source_profile === "string" && typeof arg.credential_source === "undefined";
-      if (withSourceProfile) {
-        logger2?.debug?.(`    ${profile} isAssumeRoleWithSourceProfile source_profile=${arg.source_profile}`);
-      }
-      return withSourceProfile;
-    };
-    var isCredentialSourceProfile = (arg, { profile, logger: logger2 }) => {
-      const withProviderProfile = typeof arg.credential_source === "string" && typeof arg.source_profile === "undefined";
-      if (withProviderProfile) {
-        logger2?.debug?.(`    ${profile} isCredentialSourceProfile credential_source=${arg.credential_source}`);
-      }
-      return withProviderProfile;
-    };
-    var resolveAssumeRoleCredentials = async (profileName, profiles, options, callerClientConfig, visitedProfiles = {}, resolveProfileData2) => {
-      options.logger?.debug("@aws-sdk/credential-provider-ini - resolveAssumeRoleCredentials (STS)");
-      const profileData = profiles[profileName];
-      const { source_profile, region } = profileData;
-      if (!options.roleAssumer) {
-        const { getDefaultRoleAssumer: getDefaultRoleAssumer3 } = (init_sts(), __toCommonJS(sts_exports));
-        options.roleAssumer = getDefaultRoleAssumer3({
-          ...options.clientConfig,
-          credentialProviderLogger: options.logger,
-          parentClientConfig: {
-            ...callerClientConfig,
-            ...options?.parentClientConfig,
-            region: region ?? options?.parentClientConfig?.region ?? callerClientConfig?.region
-          }
-        }, options.clientPlugins);
-      }
-      if (source_profile && source_profile in visitedProfiles) {
-        throw new CredentialsProviderError2(`Detected a cycle attempting to resolve credentials for profile ${getProfileName2(options)}. Profiles visited: ` + Object.keys(visitedProfiles).join(", "), { logger: options.logger });
-      }
-      options.logger?.debug(`@aws-sdk/credential-provider-ini - finding credential resolver using ${source_profile ? `source_profile=[${source_profile}]` : `profile=[${profileName}]`}`);
-      const sourceCredsProvider = source_profile ? resolveProfileData2(source_profile, profiles, options, callerClientConfig, {
-        ...visitedProfiles,
-        [source_profile]: true
-      }, isCredentialSourceWithoutRoleArn(profiles[source_profile] ?? {})) : (await resolveCredentialSource(profileData.credential_source, profileName, options.logger)(options))();
-      if (isCredentialSourceWithoutRoleArn(profileData)) {
-        return sourceCredsProvider.then((creds) => setCredentialFeature2(creds, "CREDENTIALS_PROFILE_SOURCE_PROFILE", "o"));
-      } else {
-        const params = {
-          RoleArn: profileData.role_arn,
-          RoleSessionName: profileData.role_session_name || `aws-sdk-js-${Date.now()}`,
-          ExternalId: profileData.external_id,
-          DurationSeconds: parseInt(profileData.duration_seconds || "3600", 10)
-        };
-        const { mfa_serial } = profileData;
-        if (mfa_serial) {
-          if (!options.mfaCodeProvider) {
-            throw new CredentialsProviderError2(`Profile ${profileName} requires multi-factor authentication, but no MFA code callback was provided.`, { logger: options.logger, tryNextLink: false });
-          }
-          params.SerialNumber = mfa_serial;
-          params.TokenCode = await options.mfaCodeProvider(mfa_serial);
-        }
-        const sourceCreds = await sourceCredsProvider;
-        return options.roleAssumer(sourceCreds, params).then((creds) => setCredentialFeature2(creds, "CREDENTIALS_PROFILE_SOURCE_PROFILE", "o"));
-      }
-    };
-    var isCredentialSourceWithoutRoleArn = (section) => {
-      return !section.role_arn && !!section.credential_source;
-    };
-    var isLoginProfile = (data) => {
-      return Boolean(data && data.login_session);
-    };
-    var resolveLoginCredentials = async (profileName, options, callerClientConfig) => {
-      const { fromLoginCredentials } = require_dist_cjs11();
-      const credentials = await fromLoginCredentials({
-        ...options,
-        profile: profileName
-      })({ callerClientConfig });
-      return setCredentialFeature2(credentials, "CREDENTIALS_PROFILE_LOGIN", "AC");
-    };
-    var isProcessProfile = (arg) => Boolean(arg) && typeof arg === "object" && typeof arg.credential_process === "string";
-    var resolveProcessCredentials = async (options, profile) => {
-      const { fromProcess } = require_dist_cjs12();
-      const credentials = await fromProcess({
-        ...options,
-        profile
-      })();
-      return setCredentialFeature2(credentials, "CREDENTIALS_PROFILE_PROCESS", "v");
-    };
-    var resolveSsoCredentials = async (profile, profileData, options = {}, callerClientConfig) => {
-      const { fromSSO } = require_dist_cjs10();
-      return fromSSO({
-        profile,
-        logger: options.logger,
-        parentClientConfig: options.parentClientConfig,
-        clientConfig: options.clientConfig
-      })({
-        callerClientConfig
-      }).then((creds) => {
-        if (profileData.sso_session) {
-          return setCredentialFeature2(creds, "CREDENTIALS_PROFILE_SSO", "r");
-        } else {
-          return setCredentialFeature2(creds, "CREDENTIALS_PROFILE_SSO_LEGACY", "t");
-        }
-      });
-    };
-    var isSsoProfile = (arg) => arg && (typeof arg.sso_start_url === "string" || typeof arg.sso_account_id === "string" || typeof arg.sso_session === "string" || typeof arg.sso_region === "string" || typeof arg.sso_role_name === "string");
-    var isStaticCredsProfile = (arg) => Boolean(arg) && typeof arg === "object" && typeof arg.aws_access_key_id === "string" && typeof arg.aws_secret_access_key === "string" && ["undefined", "string"].indexOf(typeof arg.aws_session_token) > -1 && ["undefined", "string"].indexOf(typeof arg.aws_account_id) > -1;
-    var resolveStaticCredentials = async (profile, options) => {
-      options?.logger?.debug("@aws-sdk/credential-provider-ini - resolveStaticCredentials");
-      const credentials = {
-        accessKeyId: profile.aws_access_key_id,
-        secretAccessKey: profile.aws_secret_access_key,
-        sessionToken: profile.aws_session_token,
-        ...profile.aws_credential_scope && { credentialScope: profile.aws_credential_scope },
-        ...profile.aws_account_id && { accountId: profile.aws_account_id }
-      };
-      return setCredentialFeature2(credentials, "CREDENTIALS_PROFILE", "n");
-    };
-    var isWebIdentityProfile = (arg) => Boolean(arg) && typeof arg === "object" && typeof arg.web_identity_token_file === "string" && typeof arg.role_arn === "string" && ["undefined", "string"].indexOf(typeof arg.role_session_name) > -1;
-    var resolveWebIdentityCredentials = async (profile, options, callerClientConfig) => {
-      const { fromTokenFile } = require_dist_cjs13();
-      const credentials = await fromTokenFile({
+// node_modules/@aws-sdk/credential-provider-web-identity/dist-es/index.js
+var dist_es_exports7 = {};
+__export(dist_es_exports7, {
+  fromTokenFile: () => fromTokenFile,
+  fromWebToken: () => fromWebToken
+});
+var init_dist_es14 = __esm({
+  "node_modules/@aws-sdk/credential-provider-web-identity/dist-es/index.js"() {
+    init_fromTokenFile();
+    init_fromWebToken();
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveWebIdentityCredentials.js
+var isWebIdentityProfile, resolveWebIdentityCredentials;
+var init_resolveWebIdentityCredentials = __esm({
+  "node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveWebIdentityCredentials.js"() {
+    init_client3();
+    isWebIdentityProfile = (arg) => Boolean(arg) && typeof arg === "object" && typeof arg.web_identity_token_file === "string" && typeof arg.role_arn === "string" && ["undefined", "string"].indexOf(typeof arg.role_session_name) > -1;
+    resolveWebIdentityCredentials = async (profile, options, callerClientConfig) => {
+      const { fromTokenFile: fromTokenFile2 } = await Promise.resolve().then(() => (init_dist_es14(), dist_es_exports7));
+      const credentials = await fromTokenFile2({
         webIdentityTokenFile: profile.web_identity_token_file,
         roleArn: profile.role_arn,
         roleSessionName: profile.role_session_name,
@@ -27968,9 +19745,23 @@ var require_dist_cjs14 = __commonJS({
       })({
         callerClientConfig
       });
-      return setCredentialFeature2(credentials, "CREDENTIALS_PROFILE_STS_WEB_ID_TOKEN", "q");
+      return setCredentialFeature(credentials, "CREDENTIALS_PROFILE_STS_WEB_ID_TOKEN", "q");
     };
-    var resolveProfileData = async (profileName, profiles, options, callerClientConfig, visitedProfiles = {}, isAssumeRoleRecursiveCall = false) => {
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveProfileData.js
+var resolveProfileData;
+var init_resolveProfileData = __esm({
+  "node_modules/@aws-sdk/credential-provider-ini/dist-es/resolveProfileData.js"() {
+    init_config2();
+    init_resolveAssumeRoleCredentials();
+    init_resolveLoginCredentials();
+    init_resolveProcessCredentials2();
+    init_resolveSsoCredentials();
+    init_resolveStaticCredentials();
+    init_resolveWebIdentityCredentials();
+    resolveProfileData = async (profileName, profiles, options, callerClientConfig, visitedProfiles = {}, isAssumeRoleRecursiveCall = false) => {
       const data = profiles[profileName];
       if (Object.keys(visitedProfiles).length > 0 && isStaticCredsProfile(data)) {
         return resolveStaticCredentials(data, options);
@@ -27985,121 +19776,571 @@ var require_dist_cjs14 = __commonJS({
         return resolveWebIdentityCredentials(data, options, callerClientConfig);
       }
       if (isProcessProfile(data)) {
-        return resolveProcessCredentials(options, profileName);
+        return resolveProcessCredentials2(options, profileName);
       }
-      if (isSsoProfile(data)) {
+      if (isSsoProfile2(data)) {
         return await resolveSsoCredentials(profileName, data, options, callerClientConfig);
       }
       if (isLoginProfile(data)) {
         return resolveLoginCredentials(profileName, options, callerClientConfig);
       }
-      throw new CredentialsProviderError2(`Could not resolve credentials using profile: [${profileName}] in configuration/credentials file(s).`, { logger: options.logger });
+      throw new CredentialsProviderError(`Could not resolve credentials using profile: [${profileName}] in configuration/credentials file(s).`, { logger: options.logger });
     };
-    var fromIni = (init = {}) => async ({ callerClientConfig } = {}) => {
-      init.logger?.debug("@aws-sdk/credential-provider-ini - fromIni");
-      const profiles = await parseKnownFiles2(init);
-      return resolveProfileData(getProfileName2({
-        profile: init.profile ?? callerClientConfig?.profile
-      }), profiles, init, callerClientConfig);
-    };
-    exports.fromIni = fromIni;
   }
 });
 
-// node_modules/@aws-sdk/credential-provider-node/dist-cjs/index.js
-var require_dist_cjs15 = __commonJS({
-  "node_modules/@aws-sdk/credential-provider-node/dist-cjs/index.js"(exports) {
-    var { ENV_KEY, ENV_SECRET, fromEnv: fromEnv2 } = require_dist_cjs4();
-    var { chain: chain2, CredentialsProviderError: CredentialsProviderError2, ENV_PROFILE: ENV_PROFILE2 } = (init_config2(), __toCommonJS(config_exports));
-    var ENV_IMDS_DISABLED2 = "AWS_EC2_METADATA_DISABLED";
-    var remoteProvider = async (init) => {
-      const { ENV_CMDS_FULL_URI, ENV_CMDS_RELATIVE_URI, fromContainerMetadata, fromInstanceMetadata } = require_dist_cjs5();
-      if (process.env[ENV_CMDS_RELATIVE_URI] || process.env[ENV_CMDS_FULL_URI]) {
-        init.logger?.debug("@aws-sdk/credential-provider-node - remoteProvider::fromHttp/fromContainerMetadata");
-        const { fromHttp } = require_dist_cjs7();
-        return chain2(fromHttp(init), fromContainerMetadata(init));
-      }
-      if (process.env[ENV_IMDS_DISABLED2] && process.env[ENV_IMDS_DISABLED2] !== "false") {
-        return async () => {
-          throw new CredentialsProviderError2("EC2 Instance Metadata Service access disabled", { logger: init.logger });
-        };
-      }
-      init.logger?.debug("@aws-sdk/credential-provider-node - remoteProvider::fromInstanceMetadata");
-      return fromInstanceMetadata(init);
+// node_modules/@aws-sdk/credential-provider-ini/dist-es/fromIni.js
+var fromIni;
+var init_fromIni = __esm({
+  "node_modules/@aws-sdk/credential-provider-ini/dist-es/fromIni.js"() {
+    init_config2();
+    init_resolveProfileData();
+    fromIni = (init = {}) => async ({ callerClientConfig } = {}) => {
+      init.logger?.debug("@aws-sdk/credential-provider-ini - fromIni");
+      const profiles = await parseKnownFiles(init);
+      return resolveProfileData(getProfileName({
+        profile: init.profile ?? callerClientConfig?.profile
+      }), profiles, init, callerClientConfig);
     };
-    function memoizeChain(providers, treatAsExpired) {
-      const chain3 = internalCreateChain(providers);
-      let activeLock;
-      let passiveLock;
-      let credentials;
-      let forceRefreshLock;
-      const provider = async (options) => {
-        if (options?.forceRefresh) {
-          if (!forceRefreshLock) {
-            forceRefreshLock = chain3(options).then((c5) => {
-              credentials = c5;
-            }).finally(() => {
-              forceRefreshLock = void 0;
-            });
-          }
-          await forceRefreshLock;
-          return credentials;
-        }
-        if (credentials?.expiration) {
-          if (credentials?.expiration?.getTime() < Date.now()) {
-            credentials = void 0;
-          }
-        }
-        if (activeLock) {
-          await activeLock;
-        } else if (!credentials || treatAsExpired?.(credentials)) {
-          if (credentials) {
-            if (!passiveLock) {
-              passiveLock = chain3(options).then((c5) => {
-                credentials = c5;
-              }).catch(() => {
-              }).finally(() => {
-                passiveLock = void 0;
-              });
-            }
-          } else {
-            activeLock = chain3(options).then((c5) => {
-              credentials = c5;
-            }).finally(() => {
-              activeLock = void 0;
-            });
-            return provider(options);
-          }
-        }
-        return credentials;
-      };
-      return provider;
+  }
+});
+
+// node_modules/@aws-sdk/credential-provider-ini/dist-es/index.js
+var dist_es_exports8 = {};
+__export(dist_es_exports8, {
+  fromIni: () => fromIni
+});
+var init_dist_es15 = __esm({
+  "node_modules/@aws-sdk/credential-provider-ini/dist-es/index.js"() {
+    init_fromIni();
+  }
+});
+
+// src/eks/exec-credential.ts
+import { parseArgs } from "node:util";
+
+// node_modules/@aws-sdk/client-sts/dist-es/STSClient.js
+init_client3();
+init_dist_es2();
+init_client2();
+init_config2();
+init_endpoints();
+init_protocols();
+init_retry2();
+init_schema();
+
+// node_modules/@aws-sdk/client-sts/dist-es/auth/httpAuthSchemeProvider.js
+init_httpAuthSchemes2();
+init_dist_es4();
+init_client2();
+init_endpoints();
+
+// node_modules/@aws-sdk/client-sts/dist-es/endpoint/endpointResolver.js
+init_client3();
+init_endpoints();
+
+// node_modules/@aws-sdk/client-sts/dist-es/endpoint/bdd.js
+init_endpoints();
+var q = "ref";
+var a = -1;
+var b = true;
+var c = "isSet";
+var d = "PartitionResult";
+var e = "booleanEquals";
+var f = "stringEquals";
+var g = "getAttr";
+var h = "us-east-1";
+var i = "sigv4";
+var j = "sts";
+var k = "https://sts.{Region}.{PartitionResult#dnsSuffix}";
+var l = { [q]: "Endpoint" };
+var m3 = { [q]: "Region" };
+var n = { [q]: d };
+var o = {};
+var p = [m3];
+var _data = {
+  conditions: [
+    [c, [l]],
+    [c, p],
+    ["aws.partition", p, d],
+    [e, [{ [q]: "UseFIPS" }, b]],
+    [e, [{ [q]: "UseDualStack" }, b]],
+    [f, [m3, "aws-global"]],
+    [e, [{ [q]: "UseGlobalEndpoint" }, b]],
+    [f, [m3, "eu-central-1"]],
+    [e, [{ fn: g, argv: [n, "supportsDualStack"] }, b]],
+    [e, [{ fn: g, argv: [n, "supportsFIPS"] }, b]],
+    [f, [m3, "ap-south-1"]],
+    [f, [m3, "eu-north-1"]],
+    [f, [m3, "eu-west-1"]],
+    [f, [m3, "eu-west-2"]],
+    [f, [m3, "eu-west-3"]],
+    [f, [m3, "sa-east-1"]],
+    [f, [m3, h]],
+    [f, [m3, "us-east-2"]],
+    [f, [m3, "us-west-2"]],
+    [f, [m3, "us-west-1"]],
+    [f, [m3, "ca-central-1"]],
+    [f, [m3, "ap-southeast-1"]],
+    [f, [m3, "ap-northeast-1"]],
+    [f, [m3, "ap-southeast-2"]],
+    [f, [{ fn: g, argv: [n, "name"] }, "aws-us-gov"]]
+  ],
+  results: [
+    [a],
+    ["https://sts.amazonaws.com", { authSchemes: [{ name: i, signingName: j, signingRegion: h }] }],
+    [k, { authSchemes: [{ name: i, signingName: j, signingRegion: "{Region}" }] }],
+    [a, "Invalid Configuration: FIPS and custom endpoint are not supported"],
+    [a, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
+    [l, o],
+    ["https://sts-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", o],
+    [a, "FIPS and DualStack are enabled, but this partition does not support one or both"],
+    ["https://sts.{Region}.amazonaws.com", o],
+    ["https://sts-fips.{Region}.{PartitionResult#dnsSuffix}", o],
+    [a, "FIPS is enabled but this partition does not support FIPS"],
+    ["https://sts.{Region}.{PartitionResult#dualStackDnsSuffix}", o],
+    [a, "DualStack is enabled but this partition does not support DualStack"],
+    [k, o],
+    [a, "Invalid Configuration: Missing Region"]
+  ]
+};
+var root = 2;
+var r = 1e8;
+var nodes = new Int32Array([
+  -1,
+  1,
+  -1,
+  0,
+  30,
+  3,
+  1,
+  4,
+  r + 14,
+  2,
+  5,
+  r + 14,
+  3,
+  25,
+  6,
+  4,
+  24,
+  7,
+  5,
+  r + 1,
+  8,
+  6,
+  9,
+  r + 13,
+  7,
+  r + 1,
+  10,
+  10,
+  r + 1,
+  11,
+  11,
+  r + 1,
+  12,
+  12,
+  r + 1,
+  13,
+  13,
+  r + 1,
+  14,
+  14,
+  r + 1,
+  15,
+  15,
+  r + 1,
+  16,
+  16,
+  r + 1,
+  17,
+  17,
+  r + 1,
+  18,
+  18,
+  r + 1,
+  19,
+  19,
+  r + 1,
+  20,
+  20,
+  r + 1,
+  21,
+  21,
+  r + 1,
+  22,
+  22,
+  r + 1,
+  23,
+  23,
+  r + 1,
+  r + 2,
+  8,
+  r + 11,
+  r + 12,
+  4,
+  28,
+  26,
+  9,
+  27,
+  r + 10,
+  24,
+  r + 8,
+  r + 9,
+  8,
+  29,
+  r + 7,
+  9,
+  r + 6,
+  r + 7,
+  3,
+  r + 3,
+  31,
+  4,
+  r + 4,
+  r + 5
+]);
+var bdd = BinaryDecisionDiagram.from(nodes, root, _data.conditions, _data.results);
+
+// node_modules/@aws-sdk/client-sts/dist-es/endpoint/endpointResolver.js
+var cache = new EndpointCache({
+  size: 50,
+  params: ["Endpoint", "Region", "UseDualStack", "UseFIPS", "UseGlobalEndpoint"]
+});
+var defaultEndpointResolver = (endpointParams, context = {}) => {
+  return cache.get(endpointParams, () => decideEndpoint(bdd, {
+    endpointParams,
+    logger: context.logger
+  }));
+};
+customEndpointFunctions.aws = awsEndpointFunctions;
+
+// node_modules/@aws-sdk/client-sts/dist-es/auth/httpAuthSchemeProvider.js
+var createEndpointRuleSetHttpAuthSchemeParametersProvider = (defaultHttpAuthSchemeParametersProvider) => async (config, context, input) => {
+  if (!input) {
+    throw new Error("Could not find `input` for `defaultEndpointRuleSetHttpAuthSchemeParametersProvider`");
+  }
+  const defaultParameters = await defaultHttpAuthSchemeParametersProvider(config, context, input);
+  const instructionsFn = getSmithyContext(context)?.commandInstance?.constructor?.getEndpointParameterInstructions;
+  if (!instructionsFn) {
+    throw new Error(`getEndpointParameterInstructions() is not defined on '${context.commandName}'`);
+  }
+  const endpointParameters = await resolveParams(input, { getEndpointParameterInstructions: instructionsFn }, config);
+  return Object.assign(defaultParameters, endpointParameters);
+};
+var _defaultSTSHttpAuthSchemeParametersProvider = async (config, context, input) => {
+  return {
+    operation: getSmithyContext(context).operation,
+    region: await normalizeProvider(config.region)() || (() => {
+      throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
+    })()
+  };
+};
+var defaultSTSHttpAuthSchemeParametersProvider = createEndpointRuleSetHttpAuthSchemeParametersProvider(_defaultSTSHttpAuthSchemeParametersProvider);
+function createAwsAuthSigv4HttpAuthOption(authParameters) {
+  return {
+    schemeId: "aws.auth#sigv4",
+    signingProperties: {
+      name: "sts",
+      region: authParameters.region
+    },
+    propertiesExtractor: (config, context) => ({
+      signingProperties: {
+        config,
+        context
+      }
+    })
+  };
+}
+function createAwsAuthSigv4aHttpAuthOption(authParameters) {
+  return {
+    schemeId: "aws.auth#sigv4a",
+    signingProperties: {
+      name: "sts",
+      region: authParameters.region
+    },
+    propertiesExtractor: (config, context) => ({
+      signingProperties: {
+        config,
+        context
+      }
+    })
+  };
+}
+function createSmithyApiNoAuthHttpAuthOption(authParameters) {
+  return {
+    schemeId: "smithy.api#noAuth"
+  };
+}
+var createEndpointRuleSetHttpAuthSchemeProvider = (defaultEndpointResolver6, defaultHttpAuthSchemeResolver, createHttpAuthOptionFunctions) => {
+  const endpointRuleSetHttpAuthSchemeProvider = (authParameters) => {
+    const endpoint = defaultEndpointResolver6(authParameters);
+    const authSchemes = endpoint.properties?.authSchemes;
+    if (!authSchemes) {
+      return defaultHttpAuthSchemeResolver(authParameters);
     }
-    var internalCreateChain = (providers) => async (awsIdentityProperties) => {
-      let lastProviderError;
-      for (const provider of providers) {
-        try {
-          return await provider(awsIdentityProperties);
-        } catch (err) {
-          lastProviderError = err;
-          if (err?.tryNextLink) {
-            continue;
-          }
-          throw err;
-        }
+    const options = [];
+    for (const scheme of authSchemes) {
+      const { name: resolvedName, properties = {}, ...rest } = scheme;
+      const name = resolvedName.toLowerCase();
+      if (resolvedName !== name) {
+        console.warn(`HttpAuthScheme has been normalized with lowercasing: '${resolvedName}' to '${name}'`);
       }
-      throw lastProviderError;
+      let schemeId;
+      if (name === "sigv4a") {
+        schemeId = "aws.auth#sigv4a";
+        const sigv4Present = authSchemes.find((s2) => {
+          const name2 = s2.name.toLowerCase();
+          return name2 !== "sigv4a" && name2.startsWith("sigv4");
+        });
+        if (SignatureV4MultiRegion.sigv4aDependency() === "none" && sigv4Present) {
+          continue;
+        }
+      } else if (name.startsWith("sigv4")) {
+        schemeId = "aws.auth#sigv4";
+      } else {
+        throw new Error(`Unknown HttpAuthScheme found in '@smithy.rules#endpointRuleSet': '${name}'`);
+      }
+      const createOption = createHttpAuthOptionFunctions[schemeId];
+      if (!createOption) {
+        throw new Error(`Could not find HttpAuthOption create function for '${schemeId}'`);
+      }
+      const option = createOption(authParameters);
+      option.schemeId = schemeId;
+      option.signingProperties = { ...option.signingProperties || {}, ...rest, ...properties };
+      options.push(option);
+    }
+    return options;
+  };
+  return endpointRuleSetHttpAuthSchemeProvider;
+};
+var _defaultSTSHttpAuthSchemeProvider = (authParameters) => {
+  const options = [];
+  switch (authParameters.operation) {
+    case "AssumeRoleWithSAML": {
+      options.push(createSmithyApiNoAuthHttpAuthOption(authParameters));
+      options.push(createAwsAuthSigv4aHttpAuthOption(authParameters));
+      break;
+    }
+    case "AssumeRoleWithWebIdentity": {
+      options.push(createSmithyApiNoAuthHttpAuthOption(authParameters));
+      options.push(createAwsAuthSigv4aHttpAuthOption(authParameters));
+      break;
+    }
+    default: {
+      options.push(createAwsAuthSigv4HttpAuthOption(authParameters));
+      options.push(createAwsAuthSigv4aHttpAuthOption(authParameters));
+    }
+  }
+  return options;
+};
+var defaultSTSHttpAuthSchemeProvider = createEndpointRuleSetHttpAuthSchemeProvider(defaultEndpointResolver, _defaultSTSHttpAuthSchemeProvider, {
+  "aws.auth#sigv4": createAwsAuthSigv4HttpAuthOption,
+  "aws.auth#sigv4a": createAwsAuthSigv4aHttpAuthOption,
+  "smithy.api#noAuth": createSmithyApiNoAuthHttpAuthOption
+});
+var resolveHttpAuthSchemeConfig = (config) => {
+  const config_0 = resolveAwsSdkSigV4Config(config);
+  const config_1 = resolveAwsSdkSigV4AConfig(config_0);
+  return Object.assign(config_1, {
+    authSchemePreference: normalizeProvider(config.authSchemePreference ?? [])
+  });
+};
+
+// node_modules/@aws-sdk/client-sts/dist-es/endpoint/EndpointParameters.js
+var resolveClientEndpointParameters = (options) => {
+  return Object.assign(options, {
+    useDualstackEndpoint: options.useDualstackEndpoint ?? false,
+    useFipsEndpoint: options.useFipsEndpoint ?? false,
+    useGlobalEndpoint: options.useGlobalEndpoint ?? false,
+    defaultSigningName: "sts"
+  });
+};
+
+// node_modules/@aws-sdk/client-sts/package.json
+var package_default = {
+  name: "@aws-sdk/client-sts",
+  version: "3.1169.0",
+  description: "AWS SDK for JavaScript Sts Client for Node.js, Browser and React Native",
+  homepage: "https://github.com/aws/aws-sdk-js-v3/tree/main/clients/client-sts",
+  license: "Apache-2.0",
+  author: {
+    name: "AWS SDK for JavaScript Team",
+    url: "https://aws.amazon.com/sdk-for-javascript/"
+  },
+  repository: {
+    type: "git",
+    url: "https://github.com/aws/aws-sdk-js-v3.git",
+    directory: "clients/client-sts"
+  },
+  files: [
+    "dist-*/**"
+  ],
+  sideEffects: false,
+  main: "./dist-cjs/index.js",
+  module: "./dist-es/index.js",
+  browser: {
+    "./dist-es/runtimeConfig": "./dist-es/runtimeConfig.browser"
+  },
+  types: "./dist-types/index.d.ts",
+  typesVersions: {
+    "<4.5": {
+      "dist-types/*": [
+        "dist-types/ts3.4/*"
+      ]
+    }
+  },
+  "react-native": {
+    "./dist-es/runtimeConfig": "./dist-es/runtimeConfig.native"
+  },
+  scripts: {
+    build: "concurrently 'yarn:build:types' 'yarn:build:es' && yarn build:cjs",
+    "build:cjs": "node ../../scripts/compilation/inline",
+    "build:es": "premove dist-es && tsc -p tsconfig.es.json",
+    "build:include:deps": 'yarn g:turbo run build -F="$npm_package_name"',
+    "build:types": "premove dist-types && tsc -p tsconfig.types.json",
+    "build:types:downlevel": "downlevel-dts dist-types dist-types/ts3.4",
+    clean: "premove dist-cjs dist-es dist-types",
+    "extract:docs": "api-extractor run --local",
+    "generate:client": "node ../../scripts/generate-clients/single-service",
+    test: "yarn g:vitest run --passWithNoTests",
+    "test:watch": "yarn g:vitest watch --passWithNoTests",
+    "test:integration": "yarn g:vitest run --passWithNoTests -c vitest.config.integ.mts",
+    "test:integration:watch": "yarn g:vitest watch --passWithNoTests -c vitest.config.integ.mts",
+    "test:e2e": "yarn g:vitest run -c vitest.config.e2e.mts",
+    "test:e2e:watch": "yarn g:vitest watch -c vitest.config.e2e.mts",
+    "test:index": "tsc -p tsconfig.test.json && node ./test/index-objects.spec.mjs"
+  },
+  dependencies: {
+    "@aws-sdk/core": "^3.981.0",
+    "@aws-sdk/credential-provider-node": "^3.972.97",
+    "@aws-sdk/signature-v4-multi-region": "^3.996.52",
+    "@aws-sdk/types": "^3.975.1",
+    "@smithy/core": "^3.40.0",
+    "@smithy/fetch-http-handler": "^5.8.1",
+    "@smithy/node-http-handler": "^4.14.2",
+    "@smithy/types": "^4.20.0",
+    tslib: "^2.6.2"
+  },
+  devDependencies: {
+    "@smithy/snapshot-testing": "^2.4.0",
+    "@tsconfig/node20": "20.1.8",
+    "@types/node": "^20.14.8",
+    concurrently: "7.0.0",
+    "downlevel-dts": "0.10.1",
+    premove: "4.0.0",
+    typescript: "~7.0.2",
+    vitest: "^4.0.17"
+  },
+  engines: {
+    node: ">=20.0.0"
+  }
+};
+
+// node_modules/@aws-sdk/client-sts/dist-es/runtimeConfig.js
+init_client3();
+init_httpAuthSchemes2();
+
+// node_modules/@aws-sdk/credential-provider-node/dist-es/defaultProvider.js
+init_dist_es5();
+init_config2();
+
+// node_modules/@aws-sdk/credential-provider-node/dist-es/remoteProvider.js
+init_config2();
+var ENV_IMDS_DISABLED2 = "AWS_EC2_METADATA_DISABLED";
+var remoteProvider = async (init) => {
+  const { ENV_CMDS_FULL_URI: ENV_CMDS_FULL_URI2, ENV_CMDS_RELATIVE_URI: ENV_CMDS_RELATIVE_URI2, fromContainerMetadata: fromContainerMetadata2, fromInstanceMetadata: fromInstanceMetadata2 } = await Promise.resolve().then(() => (init_dist_es6(), dist_es_exports2));
+  if (process.env[ENV_CMDS_RELATIVE_URI2] || process.env[ENV_CMDS_FULL_URI2]) {
+    init.logger?.debug("@aws-sdk/credential-provider-node - remoteProvider::fromHttp/fromContainerMetadata");
+    const { fromHttp: fromHttp2 } = await Promise.resolve().then(() => (init_dist_es8(), dist_es_exports3));
+    return chain(fromHttp2(init), fromContainerMetadata2(init));
+  }
+  if (process.env[ENV_IMDS_DISABLED2] && process.env[ENV_IMDS_DISABLED2] !== "false") {
+    return async () => {
+      throw new CredentialsProviderError("EC2 Instance Metadata Service access disabled", { logger: init.logger });
     };
-    var multipleCredentialSourceWarningEmitted = false;
-    var defaultProvider = (init = {}) => memoizeChain([
-      async () => {
-        const profile = init.profile ?? process.env[ENV_PROFILE2];
-        if (profile) {
-          const envStaticCredentialsAreSet = process.env[ENV_KEY] && process.env[ENV_SECRET];
-          if (envStaticCredentialsAreSet) {
-            if (!multipleCredentialSourceWarningEmitted) {
-              const warnFn = init.logger?.warn && init.logger?.constructor?.name !== "NoOpLogger" ? init.logger.warn.bind(init.logger) : console.warn;
-              warnFn(`@aws-sdk/credential-provider-node - defaultProvider::fromEnv WARNING:
+  }
+  init.logger?.debug("@aws-sdk/credential-provider-node - remoteProvider::fromInstanceMetadata");
+  return fromInstanceMetadata2(init);
+};
+
+// node_modules/@aws-sdk/credential-provider-node/dist-es/runtime/memoize-chain.js
+function memoizeChain(providers, treatAsExpired) {
+  const chain2 = internalCreateChain(providers);
+  let activeLock;
+  let passiveLock;
+  let credentials;
+  let forceRefreshLock;
+  const provider = async (options) => {
+    if (options?.forceRefresh) {
+      if (!forceRefreshLock) {
+        forceRefreshLock = chain2(options).then((c6) => {
+          credentials = c6;
+        }).finally(() => {
+          forceRefreshLock = void 0;
+        });
+      }
+      await forceRefreshLock;
+      return credentials;
+    }
+    if (credentials?.expiration) {
+      if (credentials?.expiration?.getTime() < Date.now()) {
+        credentials = void 0;
+      }
+    }
+    if (activeLock) {
+      await activeLock;
+    } else if (!credentials || treatAsExpired?.(credentials)) {
+      if (credentials) {
+        if (!passiveLock) {
+          passiveLock = chain2(options).then((c6) => {
+            credentials = c6;
+          }).catch(() => {
+          }).finally(() => {
+            passiveLock = void 0;
+          });
+        }
+      } else {
+        activeLock = chain2(options).then((c6) => {
+          credentials = c6;
+        }).finally(() => {
+          activeLock = void 0;
+        });
+        return provider(options);
+      }
+    }
+    return credentials;
+  };
+  return provider;
+}
+var internalCreateChain = (providers) => async (awsIdentityProperties) => {
+  let lastProviderError;
+  for (const provider of providers) {
+    try {
+      return await provider(awsIdentityProperties);
+    } catch (err) {
+      lastProviderError = err;
+      if (err?.tryNextLink) {
+        continue;
+      }
+      throw err;
+    }
+  }
+  throw lastProviderError;
+};
+
+// node_modules/@aws-sdk/credential-provider-node/dist-es/defaultProvider.js
+var multipleCredentialSourceWarningEmitted = false;
+var defaultProvider = (init = {}) => memoizeChain([
+  async () => {
+    const profile = init.profile ?? process.env[ENV_PROFILE];
+    if (profile) {
+      const envStaticCredentialsAreSet = process.env[ENV_KEY] && process.env[ENV_SECRET];
+      if (envStaticCredentialsAreSet) {
+        if (!multipleCredentialSourceWarningEmitted) {
+          const warnFn = init.logger?.warn && init.logger?.constructor?.name !== "NoOpLogger" ? init.logger.warn.bind(init.logger) : console.warn;
+          warnFn(`@aws-sdk/credential-provider-node - defaultProvider::fromEnv WARNING:
     Multiple credential sources detected: 
     Both AWS_PROFILE and the pair AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY static credentials are set.
     This SDK will proceed with the AWS_PROFILE value.
@@ -28108,1570 +20349,664 @@ var require_dist_cjs15 = __commonJS({
     Please ensure that your environment only sets either the AWS_PROFILE or the
     AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY pair.
 `);
-              multipleCredentialSourceWarningEmitted = true;
-            }
-          }
-          throw new CredentialsProviderError2("AWS_PROFILE is set, skipping fromEnv provider.", {
-            logger: init.logger,
-            tryNextLink: true
-          });
+          multipleCredentialSourceWarningEmitted = true;
         }
-        init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromEnv");
-        return fromEnv2(init)();
-      },
-      async (awsIdentityProperties) => {
-        init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromSSO");
-        const { ssoStartUrl, ssoAccountId, ssoRegion, ssoRoleName, ssoSession } = init;
-        if (!ssoStartUrl && !ssoAccountId && !ssoRegion && !ssoRoleName && !ssoSession) {
-          throw new CredentialsProviderError2("Skipping SSO provider in default chain (inputs do not include SSO fields).", { logger: init.logger });
-        }
-        const { fromSSO } = require_dist_cjs10();
-        return fromSSO(init)(awsIdentityProperties);
-      },
-      async (awsIdentityProperties) => {
-        init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromIni");
-        const { fromIni } = require_dist_cjs14();
-        return fromIni(init)(awsIdentityProperties);
-      },
-      async (awsIdentityProperties) => {
-        init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromProcess");
-        const { fromProcess } = require_dist_cjs12();
-        return fromProcess(init)(awsIdentityProperties);
-      },
-      async (awsIdentityProperties) => {
-        init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromTokenFile");
-        const { fromTokenFile } = require_dist_cjs13();
-        return fromTokenFile(init)(awsIdentityProperties);
-      },
-      async () => {
-        init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::remoteProvider");
-        return (await remoteProvider(init))();
-      },
-      async () => {
-        throw new CredentialsProviderError2("Could not load credentials from any providers", {
-          tryNextLink: false,
-          logger: init.logger
-        });
       }
-    ], credentialsTreatedAsExpired);
-    var credentialsWillNeedRefresh = (credentials) => credentials?.expiration !== void 0;
-    var credentialsTreatedAsExpired = (credentials) => credentials?.expiration !== void 0 && credentials.expiration.getTime() - Date.now() < 3e5;
-    exports.credentialsTreatedAsExpired = credentialsTreatedAsExpired;
-    exports.credentialsWillNeedRefresh = credentialsWillNeedRefresh;
-    exports.defaultProvider = defaultProvider;
-  }
-});
-
-// node_modules/@aws-sdk/client-sts/dist-cjs/index.js
-var require_dist_cjs16 = __commonJS({
-  "node_modules/@aws-sdk/client-sts/dist-cjs/index.js"(exports) {
-    var { awsEndpointFunctions: awsEndpointFunctions2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion$1, createDefaultUserAgentProvider: createDefaultUserAgentProvider2, getDefaultSocketTimeout: getDefaultSocketTimeout2, NODE_APP_ID_CONFIG_OPTIONS: NODE_APP_ID_CONFIG_OPTIONS2, getAwsRegionExtensionConfiguration: getAwsRegionExtensionConfiguration2, resolveAwsRegionExtensionConfiguration: resolveAwsRegionExtensionConfiguration2, resolveUserAgentConfig: resolveUserAgentConfig2, resolveHostHeaderConfig: resolveHostHeaderConfig2, getUserAgentPlugin: getUserAgentPlugin2, getHostHeaderPlugin: getHostHeaderPlugin2, getLoggerPlugin: getLoggerPlugin2, getRecursionDetectionPlugin: getRecursionDetectionPlugin2, setCredentialFeature: setCredentialFeature2, stsRegionDefaultResolver: stsRegionDefaultResolver2 } = (init_client3(), __toCommonJS(client_exports2));
-    var { NoAuthSigner: NoAuthSigner2, getHttpAuthSchemeEndpointRuleSetPlugin: getHttpAuthSchemeEndpointRuleSetPlugin2, DefaultIdentityProviderConfig: DefaultIdentityProviderConfig2, getHttpSigningPlugin: getHttpSigningPlugin2 } = (init_dist_es(), __toCommonJS(dist_es_exports));
-    var { normalizeProvider: normalizeProvider3, getSmithyContext: getSmithyContext2, ServiceException: ServiceException2, NoOpLogger: NoOpLogger2, emitWarningIfUnsupportedVersion: emitWarningIfUnsupportedVersion3, loadConfigsForDefaultMode: loadConfigsForDefaultMode2, getDefaultExtensionConfiguration: getDefaultExtensionConfiguration2, resolveDefaultRuntimeConfig: resolveDefaultRuntimeConfig2, Client: Client2, makeBuilder: makeBuilder2, createAggregatedClient: createAggregatedClient2 } = (init_client2(), __toCommonJS(client_exports));
-    var { Command: $Command } = (init_client2(), __toCommonJS(client_exports));
-    exports.$Command = $Command;
-    exports.__Client = Client2;
-    var { resolveDefaultsModeConfig: resolveDefaultsModeConfig2, loadConfig: loadConfig2, NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS: NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS: NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, NODE_REGION_CONFIG_OPTIONS: NODE_REGION_CONFIG_OPTIONS2, NODE_REGION_CONFIG_FILE_OPTIONS: NODE_REGION_CONFIG_FILE_OPTIONS2, resolveRegionConfig: resolveRegionConfig2 } = (init_config2(), __toCommonJS(config_exports));
-    var { BinaryDecisionDiagram: BinaryDecisionDiagram2, EndpointCache: EndpointCache2, decideEndpoint: decideEndpoint2, customEndpointFunctions: customEndpointFunctions2, resolveParams: resolveParams2, resolveEndpointConfig: resolveEndpointConfig2, getEndpointPlugin: getEndpointPlugin2 } = (init_endpoints(), __toCommonJS(endpoints_exports));
-    var { parseUrl: parseUrl2, getHttpHandlerExtensionConfiguration: getHttpHandlerExtensionConfiguration2, resolveHttpHandlerRuntimeConfig: resolveHttpHandlerRuntimeConfig2, getContentLengthPlugin: getContentLengthPlugin2 } = (init_protocols(), __toCommonJS(protocols_exports));
-    var { DEFAULT_RETRY_MODE: DEFAULT_RETRY_MODE2, NODE_RETRY_MODE_CONFIG_OPTIONS: NODE_RETRY_MODE_CONFIG_OPTIONS2, NODE_MAX_ATTEMPT_CONFIG_OPTIONS: NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, resolveRetryConfig: resolveRetryConfig2, getRetryPlugin: getRetryPlugin2 } = (init_retry2(), __toCommonJS(retry_exports));
-    var { TypeRegistry: TypeRegistry2, getSchemaSerdePlugin: getSchemaSerdePlugin2 } = (init_schema(), __toCommonJS(schema_exports));
-    var { resolveAwsSdkSigV4Config: resolveAwsSdkSigV4Config2, resolveAwsSdkSigV4AConfig: resolveAwsSdkSigV4AConfig2, AwsSdkSigV4Signer: AwsSdkSigV4Signer2, AwsSdkSigV4ASigner: AwsSdkSigV4ASigner2, NODE_SIGV4A_CONFIG_OPTIONS: NODE_SIGV4A_CONFIG_OPTIONS2, NODE_AUTH_SCHEME_PREFERENCE_OPTIONS: NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2 } = (init_httpAuthSchemes2(), __toCommonJS(httpAuthSchemes_exports));
-    var { SignatureV4MultiRegion: SignatureV4MultiRegion3 } = require_dist_cjs3();
-    var { defaultProvider } = require_dist_cjs15();
-    var { toUtf8: toUtf83, fromUtf8: fromUtf83, toBase64: toBase643, fromBase64: fromBase642, calculateBodyLength: calculateBodyLength2 } = (init_serde(), __toCommonJS(serde_exports));
-    var { streamCollector: streamCollector7, NodeHttpHandler } = require_dist_cjs6();
-    var { AwsQueryProtocol: AwsQueryProtocol2 } = (init_protocols2(), __toCommonJS(protocols_exports2));
-    var { Sha256 } = (init_checksum2(), __toCommonJS(checksum_exports));
-    var q3 = "ref";
-    var a5 = -1;
-    var b5 = true;
-    var c5 = "isSet";
-    var d5 = "PartitionResult";
-    var e5 = "booleanEquals";
-    var f5 = "stringEquals";
-    var g5 = "getAttr";
-    var h5 = "us-east-1";
-    var i5 = "sigv4";
-    var j5 = "sts";
-    var k5 = "https://sts.{Region}.{PartitionResult#dnsSuffix}";
-    var l3 = { [q3]: "Endpoint" };
-    var m3 = { [q3]: "Region" };
-    var n3 = { [q3]: d5 };
-    var o3 = {};
-    var p3 = [m3];
-    var _data5 = {
-      conditions: [
-        [c5, [l3]],
-        [c5, p3],
-        ["aws.partition", p3, d5],
-        [e5, [{ [q3]: "UseFIPS" }, b5]],
-        [e5, [{ [q3]: "UseDualStack" }, b5]],
-        [f5, [m3, "aws-global"]],
-        [e5, [{ [q3]: "UseGlobalEndpoint" }, b5]],
-        [f5, [m3, "eu-central-1"]],
-        [e5, [{ fn: g5, argv: [n3, "supportsDualStack"] }, b5]],
-        [e5, [{ fn: g5, argv: [n3, "supportsFIPS"] }, b5]],
-        [f5, [m3, "ap-south-1"]],
-        [f5, [m3, "eu-north-1"]],
-        [f5, [m3, "eu-west-1"]],
-        [f5, [m3, "eu-west-2"]],
-        [f5, [m3, "eu-west-3"]],
-        [f5, [m3, "sa-east-1"]],
-        [f5, [m3, h5]],
-        [f5, [m3, "us-east-2"]],
-        [f5, [m3, "us-west-2"]],
-        [f5, [m3, "us-west-1"]],
-        [f5, [m3, "ca-central-1"]],
-        [f5, [m3, "ap-southeast-1"]],
-        [f5, [m3, "ap-northeast-1"]],
-        [f5, [m3, "ap-southeast-2"]],
-        [f5, [{ fn: g5, argv: [n3, "name"] }, "aws-us-gov"]]
-      ],
-      results: [
-        [a5],
-        ["https://sts.amazonaws.com", { authSchemes: [{ name: i5, signingName: j5, signingRegion: h5 }] }],
-        [k5, { authSchemes: [{ name: i5, signingName: j5, signingRegion: "{Region}" }] }],
-        [a5, "Invalid Configuration: FIPS and custom endpoint are not supported"],
-        [a5, "Invalid Configuration: Dualstack and custom endpoint are not supported"],
-        [l3, o3],
-        ["https://sts-fips.{Region}.{PartitionResult#dualStackDnsSuffix}", o3],
-        [a5, "FIPS and DualStack are enabled, but this partition does not support one or both"],
-        ["https://sts.{Region}.amazonaws.com", o3],
-        ["https://sts-fips.{Region}.{PartitionResult#dnsSuffix}", o3],
-        [a5, "FIPS is enabled but this partition does not support FIPS"],
-        ["https://sts.{Region}.{PartitionResult#dualStackDnsSuffix}", o3],
-        [a5, "DualStack is enabled but this partition does not support DualStack"],
-        [k5, o3],
-        [a5, "Invalid Configuration: Missing Region"]
-      ]
-    };
-    var root5 = 2;
-    var r5 = 1e8;
-    var nodes5 = new Int32Array([
-      -1,
-      1,
-      -1,
-      0,
-      30,
-      3,
-      1,
-      4,
-      r5 + 14,
-      2,
-      5,
-      r5 + 14,
-      3,
-      25,
-      6,
-      4,
-      24,
-      7,
-      5,
-      r5 + 1,
-      8,
-      6,
-      9,
-      r5 + 13,
-      7,
-      r5 + 1,
-      10,
-      10,
-      r5 + 1,
-      11,
-      11,
-      r5 + 1,
-      12,
-      12,
-      r5 + 1,
-      13,
-      13,
-      r5 + 1,
-      14,
-      14,
-      r5 + 1,
-      15,
-      15,
-      r5 + 1,
-      16,
-      16,
-      r5 + 1,
-      17,
-      17,
-      r5 + 1,
-      18,
-      18,
-      r5 + 1,
-      19,
-      19,
-      r5 + 1,
-      20,
-      20,
-      r5 + 1,
-      21,
-      21,
-      r5 + 1,
-      22,
-      22,
-      r5 + 1,
-      23,
-      23,
-      r5 + 1,
-      r5 + 2,
-      8,
-      r5 + 11,
-      r5 + 12,
-      4,
-      28,
-      26,
-      9,
-      27,
-      r5 + 10,
-      24,
-      r5 + 8,
-      r5 + 9,
-      8,
-      29,
-      r5 + 7,
-      9,
-      r5 + 6,
-      r5 + 7,
-      3,
-      r5 + 3,
-      31,
-      4,
-      r5 + 4,
-      r5 + 5
-    ]);
-    var bdd5 = BinaryDecisionDiagram2.from(nodes5, root5, _data5.conditions, _data5.results);
-    var cache5 = new EndpointCache2({
-      size: 50,
-      params: ["Endpoint", "Region", "UseDualStack", "UseFIPS", "UseGlobalEndpoint"]
+      throw new CredentialsProviderError("AWS_PROFILE is set, skipping fromEnv provider.", {
+        logger: init.logger,
+        tryNextLink: true
+      });
+    }
+    init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromEnv");
+    return fromEnv2(init)();
+  },
+  async (awsIdentityProperties) => {
+    init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromSSO");
+    const { ssoStartUrl, ssoAccountId, ssoRegion, ssoRoleName, ssoSession } = init;
+    if (!ssoStartUrl && !ssoAccountId && !ssoRegion && !ssoRoleName && !ssoSession) {
+      throw new CredentialsProviderError("Skipping SSO provider in default chain (inputs do not include SSO fields).", { logger: init.logger });
+    }
+    const { fromSSO: fromSSO2 } = await Promise.resolve().then(() => (init_dist_es11(), dist_es_exports4));
+    return fromSSO2(init)(awsIdentityProperties);
+  },
+  async (awsIdentityProperties) => {
+    init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromIni");
+    const { fromIni: fromIni2 } = await Promise.resolve().then(() => (init_dist_es15(), dist_es_exports8));
+    return fromIni2(init)(awsIdentityProperties);
+  },
+  async (awsIdentityProperties) => {
+    init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromProcess");
+    const { fromProcess: fromProcess2 } = await Promise.resolve().then(() => (init_dist_es13(), dist_es_exports6));
+    return fromProcess2(init)(awsIdentityProperties);
+  },
+  async (awsIdentityProperties) => {
+    init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::fromTokenFile");
+    const { fromTokenFile: fromTokenFile2 } = await Promise.resolve().then(() => (init_dist_es14(), dist_es_exports7));
+    return fromTokenFile2(init)(awsIdentityProperties);
+  },
+  async () => {
+    init.logger?.debug("@aws-sdk/credential-provider-node - defaultProvider::remoteProvider");
+    return (await remoteProvider(init))();
+  },
+  async () => {
+    throw new CredentialsProviderError("Could not load credentials from any providers", {
+      tryNextLink: false,
+      logger: init.logger
     });
-    var defaultEndpointResolver5 = (endpointParams, context = {}) => {
-      return cache5.get(endpointParams, () => decideEndpoint2(bdd5, {
-        endpointParams,
-        logger: context.logger
-      }));
-    };
-    customEndpointFunctions2.aws = awsEndpointFunctions2;
-    var createEndpointRuleSetHttpAuthSchemeParametersProvider2 = (defaultHttpAuthSchemeParametersProvider) => async (config, context, input) => {
-      if (!input) {
-        throw new Error("Could not find `input` for `defaultEndpointRuleSetHttpAuthSchemeParametersProvider`");
-      }
-      const defaultParameters = await defaultHttpAuthSchemeParametersProvider(config, context, input);
-      const instructionsFn = getSmithyContext2(context)?.commandInstance?.constructor?.getEndpointParameterInstructions;
-      if (!instructionsFn) {
-        throw new Error(`getEndpointParameterInstructions() is not defined on '${context.commandName}'`);
-      }
-      const endpointParameters = await resolveParams2(input, { getEndpointParameterInstructions: instructionsFn }, config);
-      return Object.assign(defaultParameters, endpointParameters);
-    };
-    var _defaultSTSHttpAuthSchemeParametersProvider2 = async (config, context, input) => {
-      return {
-        operation: getSmithyContext2(context).operation,
-        region: await normalizeProvider3(config.region)() || (() => {
-          throw new Error("expected `region` to be configured for `aws.auth#sigv4`");
-        })()
-      };
-    };
-    var defaultSTSHttpAuthSchemeParametersProvider2 = createEndpointRuleSetHttpAuthSchemeParametersProvider2(_defaultSTSHttpAuthSchemeParametersProvider2);
-    function createAwsAuthSigv4HttpAuthOption5(authParameters) {
-      return {
+  }
+], credentialsTreatedAsExpired);
+var credentialsTreatedAsExpired = (credentials) => credentials?.expiration !== void 0 && credentials.expiration.getTime() - Date.now() < 3e5;
+
+// node_modules/@aws-sdk/client-sts/dist-es/runtimeConfig.js
+init_dist_es2();
+init_client2();
+init_config2();
+init_retry2();
+init_serde();
+init_dist_es7();
+
+// node_modules/@aws-sdk/client-sts/dist-es/runtimeConfig.shared.js
+init_httpAuthSchemes2();
+init_protocols2();
+init_dist_es4();
+init_dist_es2();
+init_checksum3();
+init_client2();
+init_protocols();
+init_serde();
+
+// node_modules/@aws-sdk/client-sts/dist-es/schemas/schemas_0.js
+init_schema();
+
+// node_modules/@aws-sdk/client-sts/dist-es/models/STSServiceException.js
+init_client2();
+var STSServiceException2 = class _STSServiceException extends ServiceException {
+  static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.sts#STSServiceException";
+  constructor(options) {
+    super(options);
+    Object.setPrototypeOf(this, _STSServiceException.prototype);
+  }
+};
+
+// node_modules/@aws-sdk/client-sts/dist-es/models/errors.js
+var ExpiredTokenException3 = class _ExpiredTokenException extends STSServiceException2 {
+  static shapeId = "com.amazonaws.sts#ExpiredTokenException";
+  name = "ExpiredTokenException";
+  $fault = "client";
+  constructor(opts) {
+    super({
+      name: "ExpiredTokenException",
+      $fault: "client",
+      ...opts
+    });
+    Object.setPrototypeOf(this, _ExpiredTokenException.prototype);
+  }
+};
+var MalformedPolicyDocumentException2 = class _MalformedPolicyDocumentException extends STSServiceException2 {
+  static shapeId = "com.amazonaws.sts#MalformedPolicyDocumentException";
+  name = "MalformedPolicyDocumentException";
+  $fault = "client";
+  constructor(opts) {
+    super({
+      name: "MalformedPolicyDocumentException",
+      $fault: "client",
+      ...opts
+    });
+    Object.setPrototypeOf(this, _MalformedPolicyDocumentException.prototype);
+  }
+};
+var PackedPolicyTooLargeException2 = class _PackedPolicyTooLargeException extends STSServiceException2 {
+  static shapeId = "com.amazonaws.sts#PackedPolicyTooLargeException";
+  name = "PackedPolicyTooLargeException";
+  $fault = "client";
+  constructor(opts) {
+    super({
+      name: "PackedPolicyTooLargeException",
+      $fault: "client",
+      ...opts
+    });
+    Object.setPrototypeOf(this, _PackedPolicyTooLargeException.prototype);
+  }
+};
+var RegionDisabledException2 = class _RegionDisabledException extends STSServiceException2 {
+  static shapeId = "com.amazonaws.sts#RegionDisabledException";
+  name = "RegionDisabledException";
+  $fault = "client";
+  constructor(opts) {
+    super({
+      name: "RegionDisabledException",
+      $fault: "client",
+      ...opts
+    });
+    Object.setPrototypeOf(this, _RegionDisabledException.prototype);
+  }
+};
+var IDPRejectedClaimException2 = class _IDPRejectedClaimException extends STSServiceException2 {
+  static shapeId = "com.amazonaws.sts#IDPRejectedClaimException";
+  name = "IDPRejectedClaimException";
+  $fault = "client";
+  constructor(opts) {
+    super({
+      name: "IDPRejectedClaimException",
+      $fault: "client",
+      ...opts
+    });
+    Object.setPrototypeOf(this, _IDPRejectedClaimException.prototype);
+  }
+};
+var InvalidIdentityTokenException2 = class _InvalidIdentityTokenException extends STSServiceException2 {
+  static shapeId = "com.amazonaws.sts#InvalidIdentityTokenException";
+  name = "InvalidIdentityTokenException";
+  $fault = "client";
+  constructor(opts) {
+    super({
+      name: "InvalidIdentityTokenException",
+      $fault: "client",
+      ...opts
+    });
+    Object.setPrototypeOf(this, _InvalidIdentityTokenException.prototype);
+  }
+};
+var IDPCommunicationErrorException2 = class _IDPCommunicationErrorException extends STSServiceException2 {
+  static shapeId = "com.amazonaws.sts#IDPCommunicationErrorException";
+  name = "IDPCommunicationErrorException";
+  $fault = "client";
+  $retryable = {};
+  constructor(opts) {
+    super({
+      name: "IDPCommunicationErrorException",
+      $fault: "client",
+      ...opts
+    });
+    Object.setPrototypeOf(this, _IDPCommunicationErrorException.prototype);
+  }
+};
+var InvalidAuthorizationMessageException = class _InvalidAuthorizationMessageException extends STSServiceException2 {
+  static shapeId = "com.amazonaws.sts#InvalidAuthorizationMessageException";
+  name = "InvalidAuthorizationMessageException";
+  $fault = "client";
+  constructor(opts) {
+    super({
+      name: "InvalidAuthorizationMessageException",
+      $fault: "client",
+      ...opts
+    });
+    Object.setPrototypeOf(this, _InvalidAuthorizationMessageException.prototype);
+  }
+};
+var ExpiredTradeInTokenException = class _ExpiredTradeInTokenException extends STSServiceException2 {
+  static shapeId = "com.amazonaws.sts#ExpiredTradeInTokenException";
+  name = "ExpiredTradeInTokenException";
+  $fault = "client";
+  constructor(opts) {
+    super({
+      name: "ExpiredTradeInTokenException",
+      $fault: "client",
+      ...opts
+    });
+    Object.setPrototypeOf(this, _ExpiredTradeInTokenException.prototype);
+  }
+};
+var JWTPayloadSizeExceededException = class _JWTPayloadSizeExceededException extends STSServiceException2 {
+  static shapeId = "com.amazonaws.sts#JWTPayloadSizeExceededException";
+  name = "JWTPayloadSizeExceededException";
+  $fault = "client";
+  constructor(opts) {
+    super({
+      name: "JWTPayloadSizeExceededException",
+      $fault: "client",
+      ...opts
+    });
+    Object.setPrototypeOf(this, _JWTPayloadSizeExceededException.prototype);
+  }
+};
+var OutboundWebIdentityFederationDisabledException = class _OutboundWebIdentityFederationDisabledException extends STSServiceException2 {
+  static shapeId = "com.amazonaws.sts#OutboundWebIdentityFederationDisabledException";
+  name = "OutboundWebIdentityFederationDisabledException";
+  $fault = "client";
+  constructor(opts) {
+    super({
+      name: "OutboundWebIdentityFederationDisabledException",
+      $fault: "client",
+      ...opts
+    });
+    Object.setPrototypeOf(this, _OutboundWebIdentityFederationDisabledException.prototype);
+  }
+};
+var SessionDurationEscalationException = class _SessionDurationEscalationException extends STSServiceException2 {
+  static shapeId = "com.amazonaws.sts#SessionDurationEscalationException";
+  name = "SessionDurationEscalationException";
+  $fault = "client";
+  constructor(opts) {
+    super({
+      name: "SessionDurationEscalationException",
+      $fault: "client",
+      ...opts
+    });
+    Object.setPrototypeOf(this, _SessionDurationEscalationException.prototype);
+  }
+};
+
+// node_modules/@aws-sdk/client-sts/dist-es/schemas/schemas_0.js
+var _ARR2 = "AssumeRoleRequest";
+var _Au2 = "Audience";
+var _CA2 = "ContextAssertion";
+var _DS2 = "DurationSeconds";
+var _EI2 = "ExternalId";
+var _ETE3 = "ExpiredTokenException";
+var _ETITE = "ExpiredTradeInTokenException";
+var _GWITR = "GetWebIdentityTokenRequest";
+var _IAME = "InvalidAuthorizationMessageException";
+var _IDPCEE2 = "IDPCommunicationErrorException";
+var _IDPRCE2 = "IDPRejectedClaimException";
+var _IITE2 = "InvalidIdentityTokenException";
+var _JWTPSEE = "JWTPayloadSizeExceededException";
+var _K2 = "Key";
+var _MPDE2 = "MalformedPolicyDocumentException";
+var _MSTS2 = "MinimumSessionTokenSize";
+var _OWIFDE = "OutboundWebIdentityFederationDisabledException";
+var _P2 = "Policy";
+var _PA2 = "PolicyArns";
+var _PAro = "ProviderArn";
+var _PC2 = "ProvidedContexts";
+var _PCLT2 = "ProvidedContextsListType";
+var _PCr2 = "ProvidedContext";
+var _PDT2 = "PolicyDescriptorType";
+var _PPTLE2 = "PackedPolicyTooLargeException";
+var _RA2 = "RoleArn";
+var _RDE2 = "RegionDisabledException";
+var _RSN2 = "RoleSessionName";
+var _SA = "SigningAlgorithm";
+var _SDEE = "SessionDurationEscalationException";
+var _SI2 = "SourceIdentity";
+var _SN2 = "SerialNumber";
+var _T2 = "Tags";
+var _TC2 = "TokenCode";
+var _TTK2 = "TransitiveTagKeys";
+var _Ta2 = "Tag";
+var _V2 = "Value";
+var _a2 = "arn";
+var _aQE2 = "awsQueryError";
+var _c5 = "client";
+var _e5 = "error";
+var _hE5 = "httpError";
+var _m4 = "message";
+var _pDLT2 = "policyDescriptorListType";
+var _s5 = "smithy.ts.sdk.synthetic.com.amazonaws.sts";
+var _tLT2 = "tagListType";
+var n05 = "com.amazonaws.sts";
+var _s_registry5 = new TypeRegistry(_s5);
+var STSServiceException$2 = [-3, _s5, "STSServiceException", 0, [], []];
+_s_registry5.registerError(STSServiceException$2, STSServiceException2);
+var n0_registry5 = new TypeRegistry(n05);
+var ExpiredTokenException$3 = [
+  -3,
+  n05,
+  _ETE3,
+  { [_aQE2]: [`ExpiredTokenException`, 400], [_e5]: _c5, [_hE5]: 400 },
+  [_m4],
+  [0]
+];
+n0_registry5.registerError(ExpiredTokenException$3, ExpiredTokenException3);
+var ExpiredTradeInTokenException$ = [
+  -3,
+  n05,
+  _ETITE,
+  { [_aQE2]: [`ExpiredTradeInTokenException`, 400], [_e5]: _c5, [_hE5]: 400 },
+  [_m4],
+  [0]
+];
+n0_registry5.registerError(ExpiredTradeInTokenException$, ExpiredTradeInTokenException);
+var IDPCommunicationErrorException$2 = [
+  -3,
+  n05,
+  _IDPCEE2,
+  { [_aQE2]: [`IDPCommunicationError`, 400], [_e5]: _c5, [_hE5]: 400 },
+  [_m4],
+  [0]
+];
+n0_registry5.registerError(IDPCommunicationErrorException$2, IDPCommunicationErrorException2);
+var IDPRejectedClaimException$2 = [
+  -3,
+  n05,
+  _IDPRCE2,
+  { [_aQE2]: [`IDPRejectedClaim`, 403], [_e5]: _c5, [_hE5]: 403 },
+  [_m4],
+  [0]
+];
+n0_registry5.registerError(IDPRejectedClaimException$2, IDPRejectedClaimException2);
+var InvalidAuthorizationMessageException$ = [
+  -3,
+  n05,
+  _IAME,
+  { [_aQE2]: [`InvalidAuthorizationMessageException`, 400], [_e5]: _c5, [_hE5]: 400 },
+  [_m4],
+  [0]
+];
+n0_registry5.registerError(InvalidAuthorizationMessageException$, InvalidAuthorizationMessageException);
+var InvalidIdentityTokenException$2 = [
+  -3,
+  n05,
+  _IITE2,
+  { [_aQE2]: [`InvalidIdentityToken`, 400], [_e5]: _c5, [_hE5]: 400 },
+  [_m4],
+  [0]
+];
+n0_registry5.registerError(InvalidIdentityTokenException$2, InvalidIdentityTokenException2);
+var JWTPayloadSizeExceededException$ = [
+  -3,
+  n05,
+  _JWTPSEE,
+  { [_aQE2]: [`JWTPayloadSizeExceededException`, 400], [_e5]: _c5, [_hE5]: 400 },
+  [_m4],
+  [0]
+];
+n0_registry5.registerError(JWTPayloadSizeExceededException$, JWTPayloadSizeExceededException);
+var MalformedPolicyDocumentException$2 = [
+  -3,
+  n05,
+  _MPDE2,
+  { [_aQE2]: [`MalformedPolicyDocument`, 400], [_e5]: _c5, [_hE5]: 400 },
+  [_m4],
+  [0]
+];
+n0_registry5.registerError(MalformedPolicyDocumentException$2, MalformedPolicyDocumentException2);
+var OutboundWebIdentityFederationDisabledException$ = [
+  -3,
+  n05,
+  _OWIFDE,
+  { [_aQE2]: [`OutboundWebIdentityFederationDisabledException`, 403], [_e5]: _c5, [_hE5]: 403 },
+  [_m4],
+  [0]
+];
+n0_registry5.registerError(OutboundWebIdentityFederationDisabledException$, OutboundWebIdentityFederationDisabledException);
+var PackedPolicyTooLargeException$2 = [
+  -3,
+  n05,
+  _PPTLE2,
+  { [_aQE2]: [`PackedPolicyTooLarge`, 400], [_e5]: _c5, [_hE5]: 400 },
+  [_m4],
+  [0]
+];
+n0_registry5.registerError(PackedPolicyTooLargeException$2, PackedPolicyTooLargeException2);
+var RegionDisabledException$2 = [
+  -3,
+  n05,
+  _RDE2,
+  { [_aQE2]: [`RegionDisabledException`, 403], [_e5]: _c5, [_hE5]: 403 },
+  [_m4],
+  [0]
+];
+n0_registry5.registerError(RegionDisabledException$2, RegionDisabledException2);
+var SessionDurationEscalationException$ = [
+  -3,
+  n05,
+  _SDEE,
+  { [_aQE2]: [`SessionDurationEscalationException`, 403], [_e5]: _c5, [_hE5]: 403 },
+  [_m4],
+  [0]
+];
+n0_registry5.registerError(SessionDurationEscalationException$, SessionDurationEscalationException);
+var errorTypeRegistries5 = [
+  _s_registry5,
+  n0_registry5
+];
+var AssumeRoleRequest$2 = [
+  3,
+  n05,
+  _ARR2,
+  0,
+  [_RA2, _RSN2, _PA2, _P2, _DS2, _T2, _TTK2, _EI2, _SN2, _TC2, _SI2, _PC2, _MSTS2],
+  [0, 0, () => policyDescriptorListType2, 0, 1, () => tagListType2, 64 | 0, 0, 0, 0, 0, () => ProvidedContextsListType2, 1],
+  2
+];
+var GetWebIdentityTokenRequest$ = [
+  3,
+  n05,
+  _GWITR,
+  0,
+  [_Au2, _SA, _DS2, _T2],
+  [64 | 0, 0, 1, () => tagListType2],
+  2
+];
+var PolicyDescriptorType$2 = [
+  3,
+  n05,
+  _PDT2,
+  0,
+  [_a2],
+  [0]
+];
+var ProvidedContext$2 = [
+  3,
+  n05,
+  _PCr2,
+  0,
+  [_PAro, _CA2],
+  [0, 0]
+];
+var Tag$2 = [
+  3,
+  n05,
+  _Ta2,
+  0,
+  [_K2, _V2],
+  [0, 0],
+  2
+];
+var policyDescriptorListType2 = [
+  1,
+  n05,
+  _pDLT2,
+  0,
+  () => PolicyDescriptorType$2
+];
+var ProvidedContextsListType2 = [
+  1,
+  n05,
+  _PCLT2,
+  0,
+  () => ProvidedContext$2
+];
+var tagKeyListType2 = 64 | 0;
+var tagListType2 = [
+  1,
+  n05,
+  _tLT2,
+  0,
+  () => Tag$2
+];
+var webIdentityTokenAudienceListType = 64 | 0;
+
+// node_modules/@aws-sdk/client-sts/dist-es/runtimeConfig.shared.js
+var getRuntimeConfig9 = (config) => {
+  return {
+    apiVersion: "2011-06-15",
+    base64Decoder: config?.base64Decoder ?? fromBase64,
+    base64Encoder: config?.base64Encoder ?? toBase64,
+    disableHostPrefix: config?.disableHostPrefix ?? false,
+    endpointProvider: config?.endpointProvider ?? defaultEndpointResolver,
+    extensions: config?.extensions ?? [],
+    httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultSTSHttpAuthSchemeProvider,
+    httpAuthSchemes: config?.httpAuthSchemes ?? [
+      {
         schemeId: "aws.auth#sigv4",
-        signingProperties: {
-          name: "sts",
-          region: authParameters.region
-        },
-        propertiesExtractor: (config, context) => ({
-          signingProperties: {
-            config,
-            context
-          }
-        })
-      };
-    }
-    function createAwsAuthSigv4aHttpAuthOption2(authParameters) {
-      return {
+        identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
+        signer: new AwsSdkSigV4Signer()
+      },
+      {
         schemeId: "aws.auth#sigv4a",
-        signingProperties: {
-          name: "sts",
-          region: authParameters.region
-        },
-        propertiesExtractor: (config, context) => ({
-          signingProperties: {
-            config,
-            context
-          }
-        })
-      };
-    }
-    function createSmithyApiNoAuthHttpAuthOption5(authParameters) {
-      return {
-        schemeId: "smithy.api#noAuth"
-      };
-    }
-    var createEndpointRuleSetHttpAuthSchemeProvider2 = (defaultEndpointResolver6, defaultHttpAuthSchemeResolver, createHttpAuthOptionFunctions) => {
-      const endpointRuleSetHttpAuthSchemeProvider = (authParameters) => {
-        const endpoint = defaultEndpointResolver6(authParameters);
-        const authSchemes = endpoint.properties?.authSchemes;
-        if (!authSchemes) {
-          return defaultHttpAuthSchemeResolver(authParameters);
-        }
-        const options = [];
-        for (const scheme of authSchemes) {
-          const { name: resolvedName, properties = {}, ...rest } = scheme;
-          const name = resolvedName.toLowerCase();
-          if (resolvedName !== name) {
-            console.warn(`HttpAuthScheme has been normalized with lowercasing: '${resolvedName}' to '${name}'`);
-          }
-          let schemeId;
-          if (name === "sigv4a") {
-            schemeId = "aws.auth#sigv4a";
-            const sigv4Present = authSchemes.find((s2) => {
-              const name2 = s2.name.toLowerCase();
-              return name2 !== "sigv4a" && name2.startsWith("sigv4");
-            });
-            if (SignatureV4MultiRegion3.sigv4aDependency() === "none" && sigv4Present) {
-              continue;
-            }
-          } else if (name.startsWith("sigv4")) {
-            schemeId = "aws.auth#sigv4";
-          } else {
-            throw new Error(`Unknown HttpAuthScheme found in '@smithy.rules#endpointRuleSet': '${name}'`);
-          }
-          const createOption = createHttpAuthOptionFunctions[schemeId];
-          if (!createOption) {
-            throw new Error(`Could not find HttpAuthOption create function for '${schemeId}'`);
-          }
-          const option = createOption(authParameters);
-          option.schemeId = schemeId;
-          option.signingProperties = { ...option.signingProperties || {}, ...rest, ...properties };
-          options.push(option);
-        }
-        return options;
-      };
-      return endpointRuleSetHttpAuthSchemeProvider;
-    };
-    var _defaultSTSHttpAuthSchemeProvider2 = (authParameters) => {
-      const options = [];
-      switch (authParameters.operation) {
-        case "AssumeRoleWithSAML": {
-          options.push(createSmithyApiNoAuthHttpAuthOption5());
-          options.push(createAwsAuthSigv4aHttpAuthOption2(authParameters));
-          break;
-        }
-        case "AssumeRoleWithWebIdentity": {
-          options.push(createSmithyApiNoAuthHttpAuthOption5());
-          options.push(createAwsAuthSigv4aHttpAuthOption2(authParameters));
-          break;
-        }
-        default: {
-          options.push(createAwsAuthSigv4HttpAuthOption5(authParameters));
-          options.push(createAwsAuthSigv4aHttpAuthOption2(authParameters));
-        }
+        identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4a"),
+        signer: new AwsSdkSigV4ASigner()
+      },
+      {
+        schemeId: "smithy.api#noAuth",
+        identityProvider: (ipc) => ipc.getIdentityProvider("smithy.api#noAuth") || (async () => ({})),
+        signer: new NoAuthSigner()
       }
-      return options;
-    };
-    var defaultSTSHttpAuthSchemeProvider2 = createEndpointRuleSetHttpAuthSchemeProvider2(defaultEndpointResolver5, _defaultSTSHttpAuthSchemeProvider2, {
-      "aws.auth#sigv4": createAwsAuthSigv4HttpAuthOption5,
-      "aws.auth#sigv4a": createAwsAuthSigv4aHttpAuthOption2,
-      "smithy.api#noAuth": createSmithyApiNoAuthHttpAuthOption5
-    });
-    var resolveHttpAuthSchemeConfig5 = (config) => {
-      const config_0 = resolveAwsSdkSigV4Config2(config);
-      const config_1 = resolveAwsSdkSigV4AConfig2(config_0);
-      return Object.assign(config_1, {
-        authSchemePreference: normalizeProvider3(config.authSchemePreference ?? [])
-      });
-    };
-    var resolveClientEndpointParameters5 = (options) => {
-      return Object.assign(options, {
-        useDualstackEndpoint: options.useDualstackEndpoint ?? false,
-        useFipsEndpoint: options.useFipsEndpoint ?? false,
-        useGlobalEndpoint: options.useGlobalEndpoint ?? false,
-        defaultSigningName: "sts"
-      });
-    };
-    var commonParams5 = {
-      UseGlobalEndpoint: { type: "builtInParams", name: "useGlobalEndpoint" },
-      UseFIPS: { type: "builtInParams", name: "useFipsEndpoint" },
-      Endpoint: { type: "builtInParams", name: "endpoint" },
-      Region: { type: "builtInParams", name: "region" },
-      UseDualStack: { type: "builtInParams", name: "useDualstackEndpoint" }
-    };
-    var version = "3.1168.0";
-    var packageInfo = {
-      version
-    };
-    var STSServiceException2 = class _STSServiceException extends ServiceException2 {
-      static shapeId = "smithy.ts.sdk.synthetic.com.amazonaws.sts#STSServiceException";
-      constructor(options) {
-        super(options);
-        Object.setPrototypeOf(this, _STSServiceException.prototype);
-      }
-    };
-    var ExpiredTokenException3 = class _ExpiredTokenException extends STSServiceException2 {
-      static shapeId = "com.amazonaws.sts#ExpiredTokenException";
-      name = "ExpiredTokenException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "ExpiredTokenException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ExpiredTokenException.prototype);
-      }
-    };
-    var MalformedPolicyDocumentException2 = class _MalformedPolicyDocumentException extends STSServiceException2 {
-      static shapeId = "com.amazonaws.sts#MalformedPolicyDocumentException";
-      name = "MalformedPolicyDocumentException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "MalformedPolicyDocumentException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _MalformedPolicyDocumentException.prototype);
-      }
-    };
-    var PackedPolicyTooLargeException2 = class _PackedPolicyTooLargeException extends STSServiceException2 {
-      static shapeId = "com.amazonaws.sts#PackedPolicyTooLargeException";
-      name = "PackedPolicyTooLargeException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "PackedPolicyTooLargeException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _PackedPolicyTooLargeException.prototype);
-      }
-    };
-    var RegionDisabledException2 = class _RegionDisabledException extends STSServiceException2 {
-      static shapeId = "com.amazonaws.sts#RegionDisabledException";
-      name = "RegionDisabledException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "RegionDisabledException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _RegionDisabledException.prototype);
-      }
-    };
-    var IDPRejectedClaimException2 = class _IDPRejectedClaimException extends STSServiceException2 {
-      static shapeId = "com.amazonaws.sts#IDPRejectedClaimException";
-      name = "IDPRejectedClaimException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "IDPRejectedClaimException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _IDPRejectedClaimException.prototype);
-      }
-    };
-    var InvalidIdentityTokenException2 = class _InvalidIdentityTokenException extends STSServiceException2 {
-      static shapeId = "com.amazonaws.sts#InvalidIdentityTokenException";
-      name = "InvalidIdentityTokenException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "InvalidIdentityTokenException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _InvalidIdentityTokenException.prototype);
-      }
-    };
-    var IDPCommunicationErrorException2 = class _IDPCommunicationErrorException extends STSServiceException2 {
-      static shapeId = "com.amazonaws.sts#IDPCommunicationErrorException";
-      name = "IDPCommunicationErrorException";
-      $fault = "client";
-      $retryable = {};
-      constructor(opts) {
-        super({
-          name: "IDPCommunicationErrorException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _IDPCommunicationErrorException.prototype);
-      }
-    };
-    var InvalidAuthorizationMessageException = class _InvalidAuthorizationMessageException extends STSServiceException2 {
-      static shapeId = "com.amazonaws.sts#InvalidAuthorizationMessageException";
-      name = "InvalidAuthorizationMessageException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "InvalidAuthorizationMessageException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _InvalidAuthorizationMessageException.prototype);
-      }
-    };
-    var ExpiredTradeInTokenException = class _ExpiredTradeInTokenException extends STSServiceException2 {
-      static shapeId = "com.amazonaws.sts#ExpiredTradeInTokenException";
-      name = "ExpiredTradeInTokenException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "ExpiredTradeInTokenException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _ExpiredTradeInTokenException.prototype);
-      }
-    };
-    var JWTPayloadSizeExceededException = class _JWTPayloadSizeExceededException extends STSServiceException2 {
-      static shapeId = "com.amazonaws.sts#JWTPayloadSizeExceededException";
-      name = "JWTPayloadSizeExceededException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "JWTPayloadSizeExceededException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _JWTPayloadSizeExceededException.prototype);
-      }
-    };
-    var OutboundWebIdentityFederationDisabledException = class _OutboundWebIdentityFederationDisabledException extends STSServiceException2 {
-      static shapeId = "com.amazonaws.sts#OutboundWebIdentityFederationDisabledException";
-      name = "OutboundWebIdentityFederationDisabledException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "OutboundWebIdentityFederationDisabledException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _OutboundWebIdentityFederationDisabledException.prototype);
-      }
-    };
-    var SessionDurationEscalationException = class _SessionDurationEscalationException extends STSServiceException2 {
-      static shapeId = "com.amazonaws.sts#SessionDurationEscalationException";
-      name = "SessionDurationEscalationException";
-      $fault = "client";
-      constructor(opts) {
-        super({
-          name: "SessionDurationEscalationException",
-          $fault: "client",
-          ...opts
-        });
-        Object.setPrototypeOf(this, _SessionDurationEscalationException.prototype);
-      }
-    };
-    var _A2 = "Arn";
-    var _AKI2 = "AccessKeyId";
-    var _AP = "AssumedPrincipal";
-    var _AR2 = "AssumeRole";
-    var _ARI2 = "AssumedRoleId";
-    var _ARR2 = "AssumeRoleRequest";
-    var _ARRs2 = "AssumeRoleResponse";
-    var _ARRss = "AssumeRootRequest";
-    var _ARRssu = "AssumeRootResponse";
-    var _ARU2 = "AssumedRoleUser";
-    var _ARWSAML = "AssumeRoleWithSAML";
-    var _ARWSAMLR = "AssumeRoleWithSAMLRequest";
-    var _ARWSAMLRs = "AssumeRoleWithSAMLResponse";
-    var _ARWWI2 = "AssumeRoleWithWebIdentity";
-    var _ARWWIR2 = "AssumeRoleWithWebIdentityRequest";
-    var _ARWWIRs2 = "AssumeRoleWithWebIdentityResponse";
-    var _ARs = "AssumeRoot";
-    var _Ac = "Account";
-    var _Au2 = "Audience";
-    var _C2 = "Credentials";
-    var _CA2 = "ContextAssertion";
-    var _DAM = "DecodeAuthorizationMessage";
-    var _DAMR = "DecodeAuthorizationMessageRequest";
-    var _DAMRe = "DecodeAuthorizationMessageResponse";
-    var _DM = "DecodedMessage";
-    var _DS2 = "DurationSeconds";
-    var _E2 = "Expiration";
-    var _EI2 = "ExternalId";
-    var _EM = "EncodedMessage";
-    var _ETE3 = "ExpiredTokenException";
-    var _ETITE = "ExpiredTradeInTokenException";
-    var _FU = "FederatedUser";
-    var _FUI = "FederatedUserId";
-    var _GAKI = "GetAccessKeyInfo";
-    var _GAKIR = "GetAccessKeyInfoRequest";
-    var _GAKIRe = "GetAccessKeyInfoResponse";
-    var _GCI = "GetCallerIdentity";
-    var _GCIR = "GetCallerIdentityRequest";
-    var _GCIRe = "GetCallerIdentityResponse";
-    var _GDAT = "GetDelegatedAccessToken";
-    var _GDATR = "GetDelegatedAccessTokenRequest";
-    var _GDATRe = "GetDelegatedAccessTokenResponse";
-    var _GFT = "GetFederationToken";
-    var _GFTR = "GetFederationTokenRequest";
-    var _GFTRe = "GetFederationTokenResponse";
-    var _GST = "GetSessionToken";
-    var _GSTR = "GetSessionTokenRequest";
-    var _GSTRe = "GetSessionTokenResponse";
-    var _GWIT = "GetWebIdentityToken";
-    var _GWITR = "GetWebIdentityTokenRequest";
-    var _GWITRe = "GetWebIdentityTokenResponse";
-    var _I = "Issuer";
-    var _IAME = "InvalidAuthorizationMessageException";
-    var _IDPCEE2 = "IDPCommunicationErrorException";
-    var _IDPRCE2 = "IDPRejectedClaimException";
-    var _IITE2 = "InvalidIdentityTokenException";
-    var _JWTPSEE = "JWTPayloadSizeExceededException";
-    var _K2 = "Key";
-    var _MPDE2 = "MalformedPolicyDocumentException";
-    var _MSTS2 = "MinimumSessionTokenSize";
-    var _N = "Name";
-    var _NQ = "NameQualifier";
-    var _OWIFDE = "OutboundWebIdentityFederationDisabledException";
-    var _P2 = "Policy";
-    var _PA2 = "PolicyArns";
-    var _PAr2 = "PrincipalArn";
-    var _PAro = "ProviderArn";
-    var _PC2 = "ProvidedContexts";
-    var _PCLT2 = "ProvidedContextsListType";
-    var _PCr2 = "ProvidedContext";
-    var _PDT2 = "PolicyDescriptorType";
-    var _PI2 = "ProviderId";
-    var _PPS2 = "PackedPolicySize";
-    var _PPTLE2 = "PackedPolicyTooLargeException";
-    var _Pr2 = "Provider";
-    var _RA2 = "RoleArn";
-    var _RDE2 = "RegionDisabledException";
-    var _RSN2 = "RoleSessionName";
-    var _S = "Subject";
-    var _SA = "SigningAlgorithm";
-    var _SAK2 = "SecretAccessKey";
-    var _SAMLA = "SAMLAssertion";
-    var _SAMLAT = "SAMLAssertionType";
-    var _SDEE = "SessionDurationEscalationException";
-    var _SFWIT2 = "SubjectFromWebIdentityToken";
-    var _SI2 = "SourceIdentity";
-    var _SN2 = "SerialNumber";
-    var _ST2 = "SubjectType";
-    var _STS2 = "SessionTokenSize";
-    var _STU2 = "SessionTokenUtilization";
-    var _STe = "SessionToken";
-    var _T2 = "Tags";
-    var _TC2 = "TokenCode";
-    var _TIT = "TradeInToken";
-    var _TP = "TargetPrincipal";
-    var _TPA = "TaskPolicyArn";
-    var _TTK2 = "TransitiveTagKeys";
-    var _Ta2 = "Tag";
-    var _UI = "UserId";
-    var _V2 = "Value";
-    var _WIT2 = "WebIdentityToken";
-    var _a2 = "arn";
-    var _aKST2 = "accessKeySecretType";
-    var _aQE2 = "awsQueryError";
-    var _c5 = "client";
-    var _cTT2 = "clientTokenType";
-    var _e5 = "error";
-    var _hE5 = "httpError";
-    var _m4 = "message";
-    var _pDLT2 = "policyDescriptorListType";
-    var _s5 = "smithy.ts.sdk.synthetic.com.amazonaws.sts";
-    var _tITT = "tradeInTokenType";
-    var _tLT2 = "tagListType";
-    var _wITT = "webIdentityTokenType";
-    var n05 = "com.amazonaws.sts";
-    var _s_registry5 = new TypeRegistry2(_s5);
-    var STSServiceException$2 = [-3, _s5, "STSServiceException", 0, [], []];
-    _s_registry5.registerError(STSServiceException$2, STSServiceException2);
-    var n0_registry5 = new TypeRegistry2(n05);
-    var ExpiredTokenException$3 = [
-      -3,
-      n05,
-      _ETE3,
-      { [_aQE2]: [`ExpiredTokenException`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(ExpiredTokenException$3, ExpiredTokenException3);
-    var ExpiredTradeInTokenException$ = [
-      -3,
-      n05,
-      _ETITE,
-      { [_aQE2]: [`ExpiredTradeInTokenException`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(ExpiredTradeInTokenException$, ExpiredTradeInTokenException);
-    var IDPCommunicationErrorException$2 = [
-      -3,
-      n05,
-      _IDPCEE2,
-      { [_aQE2]: [`IDPCommunicationError`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(IDPCommunicationErrorException$2, IDPCommunicationErrorException2);
-    var IDPRejectedClaimException$2 = [
-      -3,
-      n05,
-      _IDPRCE2,
-      { [_aQE2]: [`IDPRejectedClaim`, 403], [_e5]: _c5, [_hE5]: 403 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(IDPRejectedClaimException$2, IDPRejectedClaimException2);
-    var InvalidAuthorizationMessageException$ = [
-      -3,
-      n05,
-      _IAME,
-      { [_aQE2]: [`InvalidAuthorizationMessageException`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(InvalidAuthorizationMessageException$, InvalidAuthorizationMessageException);
-    var InvalidIdentityTokenException$2 = [
-      -3,
-      n05,
-      _IITE2,
-      { [_aQE2]: [`InvalidIdentityToken`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(InvalidIdentityTokenException$2, InvalidIdentityTokenException2);
-    var JWTPayloadSizeExceededException$ = [
-      -3,
-      n05,
-      _JWTPSEE,
-      { [_aQE2]: [`JWTPayloadSizeExceededException`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(JWTPayloadSizeExceededException$, JWTPayloadSizeExceededException);
-    var MalformedPolicyDocumentException$2 = [
-      -3,
-      n05,
-      _MPDE2,
-      { [_aQE2]: [`MalformedPolicyDocument`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(MalformedPolicyDocumentException$2, MalformedPolicyDocumentException2);
-    var OutboundWebIdentityFederationDisabledException$ = [
-      -3,
-      n05,
-      _OWIFDE,
-      { [_aQE2]: [`OutboundWebIdentityFederationDisabledException`, 403], [_e5]: _c5, [_hE5]: 403 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(OutboundWebIdentityFederationDisabledException$, OutboundWebIdentityFederationDisabledException);
-    var PackedPolicyTooLargeException$2 = [
-      -3,
-      n05,
-      _PPTLE2,
-      { [_aQE2]: [`PackedPolicyTooLarge`, 400], [_e5]: _c5, [_hE5]: 400 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(PackedPolicyTooLargeException$2, PackedPolicyTooLargeException2);
-    var RegionDisabledException$2 = [
-      -3,
-      n05,
-      _RDE2,
-      { [_aQE2]: [`RegionDisabledException`, 403], [_e5]: _c5, [_hE5]: 403 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(RegionDisabledException$2, RegionDisabledException2);
-    var SessionDurationEscalationException$ = [
-      -3,
-      n05,
-      _SDEE,
-      { [_aQE2]: [`SessionDurationEscalationException`, 403], [_e5]: _c5, [_hE5]: 403 },
-      [_m4],
-      [0]
-    ];
-    n0_registry5.registerError(SessionDurationEscalationException$, SessionDurationEscalationException);
-    var errorTypeRegistries5 = [
-      _s_registry5,
-      n0_registry5
-    ];
-    var accessKeySecretType2 = [0, n05, _aKST2, 8, 0];
-    var clientTokenType2 = [0, n05, _cTT2, 8, 0];
-    var SAMLAssertionType = [0, n05, _SAMLAT, 8, 0];
-    var tradeInTokenType = [0, n05, _tITT, 8, 0];
-    var webIdentityTokenType = [0, n05, _wITT, 8, 0];
-    var AssumedRoleUser$2 = [
-      3,
-      n05,
-      _ARU2,
-      0,
-      [_ARI2, _A2],
-      [0, 0],
-      2
-    ];
-    var AssumeRoleRequest$2 = [
-      3,
-      n05,
-      _ARR2,
-      0,
-      [_RA2, _RSN2, _PA2, _P2, _DS2, _T2, _TTK2, _EI2, _SN2, _TC2, _SI2, _PC2, _MSTS2],
-      [0, 0, () => policyDescriptorListType2, 0, 1, () => tagListType2, 64 | 0, 0, 0, 0, 0, () => ProvidedContextsListType2, 1],
-      2
-    ];
-    var AssumeRoleResponse$2 = [
-      3,
-      n05,
-      _ARRs2,
-      0,
-      [_C2, _ARU2, _PPS2, _SI2, _STU2, _STS2],
-      [[() => Credentials$2, 0], () => AssumedRoleUser$2, 1, 0, 1, 1]
-    ];
-    var AssumeRoleWithSAMLRequest$ = [
-      3,
-      n05,
-      _ARWSAMLR,
-      0,
-      [_RA2, _PAr2, _SAMLA, _PA2, _P2, _DS2, _MSTS2],
-      [0, 0, [() => SAMLAssertionType, 0], () => policyDescriptorListType2, 0, 1, 1],
-      3
-    ];
-    var AssumeRoleWithSAMLResponse$ = [
-      3,
-      n05,
-      _ARWSAMLRs,
-      0,
-      [_C2, _ARU2, _PPS2, _S, _ST2, _I, _Au2, _NQ, _SI2, _STU2, _STS2],
-      [[() => Credentials$2, 0], () => AssumedRoleUser$2, 1, 0, 0, 0, 0, 0, 0, 1, 1]
-    ];
-    var AssumeRoleWithWebIdentityRequest$2 = [
-      3,
-      n05,
-      _ARWWIR2,
-      0,
-      [_RA2, _RSN2, _WIT2, _PI2, _PA2, _P2, _DS2, _MSTS2],
-      [0, 0, [() => clientTokenType2, 0], 0, () => policyDescriptorListType2, 0, 1, 1],
-      3
-    ];
-    var AssumeRoleWithWebIdentityResponse$2 = [
-      3,
-      n05,
-      _ARWWIRs2,
-      0,
-      [_C2, _SFWIT2, _ARU2, _PPS2, _Pr2, _Au2, _SI2, _STU2, _STS2],
-      [[() => Credentials$2, 0], 0, () => AssumedRoleUser$2, 1, 0, 0, 0, 1, 1]
-    ];
-    var AssumeRootRequest$ = [
-      3,
-      n05,
-      _ARRss,
-      0,
-      [_TP, _TPA, _DS2, _MSTS2],
-      [0, () => PolicyDescriptorType$2, 1, 1],
-      2
-    ];
-    var AssumeRootResponse$ = [
-      3,
-      n05,
-      _ARRssu,
-      0,
-      [_C2, _SI2, _STU2, _STS2],
-      [[() => Credentials$2, 0], 0, 1, 1]
-    ];
-    var Credentials$2 = [
-      3,
-      n05,
-      _C2,
-      0,
-      [_AKI2, _SAK2, _STe, _E2],
-      [0, [() => accessKeySecretType2, 0], 0, 4],
-      4
-    ];
-    var DecodeAuthorizationMessageRequest$ = [
-      3,
-      n05,
-      _DAMR,
-      0,
-      [_EM],
-      [0],
-      1
-    ];
-    var DecodeAuthorizationMessageResponse$ = [
-      3,
-      n05,
-      _DAMRe,
-      0,
-      [_DM],
-      [0]
-    ];
-    var FederatedUser$ = [
-      3,
-      n05,
-      _FU,
-      0,
-      [_FUI, _A2],
-      [0, 0],
-      2
-    ];
-    var GetAccessKeyInfoRequest$ = [
-      3,
-      n05,
-      _GAKIR,
-      0,
-      [_AKI2],
-      [0],
-      1
-    ];
-    var GetAccessKeyInfoResponse$ = [
-      3,
-      n05,
-      _GAKIRe,
-      0,
-      [_Ac],
-      [0]
-    ];
-    var GetCallerIdentityRequest$ = [
-      3,
-      n05,
-      _GCIR,
-      0,
-      [],
-      []
-    ];
-    var GetCallerIdentityResponse$ = [
-      3,
-      n05,
-      _GCIRe,
-      0,
-      [_UI, _Ac, _A2],
-      [0, 0, 0]
-    ];
-    var GetDelegatedAccessTokenRequest$ = [
-      3,
-      n05,
-      _GDATR,
-      0,
-      [_TIT],
-      [[() => tradeInTokenType, 0]],
-      1
-    ];
-    var GetDelegatedAccessTokenResponse$ = [
-      3,
-      n05,
-      _GDATRe,
-      0,
-      [_C2, _PPS2, _AP],
-      [[() => Credentials$2, 0], 1, 0]
-    ];
-    var GetFederationTokenRequest$ = [
-      3,
-      n05,
-      _GFTR,
-      0,
-      [_N, _P2, _PA2, _DS2, _T2, _MSTS2],
-      [0, 0, () => policyDescriptorListType2, 1, () => tagListType2, 1],
-      1
-    ];
-    var GetFederationTokenResponse$ = [
-      3,
-      n05,
-      _GFTRe,
-      0,
-      [_C2, _FU, _PPS2, _STU2, _STS2],
-      [[() => Credentials$2, 0], () => FederatedUser$, 1, 1, 1]
-    ];
-    var GetSessionTokenRequest$ = [
-      3,
-      n05,
-      _GSTR,
-      0,
-      [_DS2, _SN2, _TC2, _MSTS2],
-      [1, 0, 0, 1]
-    ];
-    var GetSessionTokenResponse$ = [
-      3,
-      n05,
-      _GSTRe,
-      0,
-      [_C2, _STU2, _STS2],
-      [[() => Credentials$2, 0], 1, 1]
-    ];
-    var GetWebIdentityTokenRequest$ = [
-      3,
-      n05,
-      _GWITR,
-      0,
-      [_Au2, _SA, _DS2, _T2],
-      [64 | 0, 0, 1, () => tagListType2],
-      2
-    ];
-    var GetWebIdentityTokenResponse$ = [
-      3,
-      n05,
-      _GWITRe,
-      0,
-      [_WIT2, _E2],
-      [[() => webIdentityTokenType, 0], 4]
-    ];
-    var PolicyDescriptorType$2 = [
-      3,
-      n05,
-      _PDT2,
-      0,
-      [_a2],
-      [0]
-    ];
-    var ProvidedContext$2 = [
-      3,
-      n05,
-      _PCr2,
-      0,
-      [_PAro, _CA2],
-      [0, 0]
-    ];
-    var Tag$2 = [
-      3,
-      n05,
-      _Ta2,
-      0,
-      [_K2, _V2],
-      [0, 0],
-      2
-    ];
-    var policyDescriptorListType2 = [
-      1,
-      n05,
-      _pDLT2,
-      0,
-      () => PolicyDescriptorType$2
-    ];
-    var ProvidedContextsListType2 = [
-      1,
-      n05,
-      _PCLT2,
-      0,
-      () => ProvidedContext$2
-    ];
-    var tagListType2 = [
-      1,
-      n05,
-      _tLT2,
-      0,
-      () => Tag$2
-    ];
-    var AssumeRole$2 = [
-      9,
-      n05,
-      _AR2,
-      0,
-      () => AssumeRoleRequest$2,
-      () => AssumeRoleResponse$2
-    ];
-    var AssumeRoleWithSAML$ = [
-      9,
-      n05,
-      _ARWSAML,
-      0,
-      () => AssumeRoleWithSAMLRequest$,
-      () => AssumeRoleWithSAMLResponse$
-    ];
-    var AssumeRoleWithWebIdentity$2 = [
-      9,
-      n05,
-      _ARWWI2,
-      0,
-      () => AssumeRoleWithWebIdentityRequest$2,
-      () => AssumeRoleWithWebIdentityResponse$2
-    ];
-    var AssumeRoot$ = [
-      9,
-      n05,
-      _ARs,
-      0,
-      () => AssumeRootRequest$,
-      () => AssumeRootResponse$
-    ];
-    var DecodeAuthorizationMessage$ = [
-      9,
-      n05,
-      _DAM,
-      0,
-      () => DecodeAuthorizationMessageRequest$,
-      () => DecodeAuthorizationMessageResponse$
-    ];
-    var GetAccessKeyInfo$ = [
-      9,
-      n05,
-      _GAKI,
-      0,
-      () => GetAccessKeyInfoRequest$,
-      () => GetAccessKeyInfoResponse$
-    ];
-    var GetCallerIdentity$ = [
-      9,
-      n05,
-      _GCI,
-      0,
-      () => GetCallerIdentityRequest$,
-      () => GetCallerIdentityResponse$
-    ];
-    var GetDelegatedAccessToken$ = [
-      9,
-      n05,
-      _GDAT,
-      0,
-      () => GetDelegatedAccessTokenRequest$,
-      () => GetDelegatedAccessTokenResponse$
-    ];
-    var GetFederationToken$ = [
-      9,
-      n05,
-      _GFT,
-      0,
-      () => GetFederationTokenRequest$,
-      () => GetFederationTokenResponse$
-    ];
-    var GetSessionToken$ = [
-      9,
-      n05,
-      _GST,
-      0,
-      () => GetSessionTokenRequest$,
-      () => GetSessionTokenResponse$
-    ];
-    var GetWebIdentityToken$ = [
-      9,
-      n05,
-      _GWIT,
-      0,
-      () => GetWebIdentityTokenRequest$,
-      () => GetWebIdentityTokenResponse$
-    ];
-    var getRuntimeConfig$1 = (config) => {
-      return {
-        apiVersion: "2011-06-15",
-        base64Decoder: config?.base64Decoder ?? fromBase642,
-        base64Encoder: config?.base64Encoder ?? toBase643,
-        disableHostPrefix: config?.disableHostPrefix ?? false,
-        endpointProvider: config?.endpointProvider ?? defaultEndpointResolver5,
-        extensions: config?.extensions ?? [],
-        httpAuthSchemeProvider: config?.httpAuthSchemeProvider ?? defaultSTSHttpAuthSchemeProvider2,
-        httpAuthSchemes: config?.httpAuthSchemes ?? [
-          {
-            schemeId: "aws.auth#sigv4",
-            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4"),
-            signer: new AwsSdkSigV4Signer2()
-          },
-          {
-            schemeId: "aws.auth#sigv4a",
-            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4a"),
-            signer: new AwsSdkSigV4ASigner2()
-          },
-          {
-            schemeId: "smithy.api#noAuth",
-            identityProvider: (ipc) => ipc.getIdentityProvider("smithy.api#noAuth") || (async () => ({})),
-            signer: new NoAuthSigner2()
-          }
-        ],
-        logger: config?.logger ?? new NoOpLogger2(),
-        protocol: config?.protocol ?? AwsQueryProtocol2,
-        protocolSettings: config?.protocolSettings ?? {
-          defaultNamespace: "com.amazonaws.sts",
-          errorTypeRegistries: errorTypeRegistries5,
-          xmlNamespace: "https://sts.amazonaws.com/doc/2011-06-15/",
-          version: "2011-06-15",
-          serviceTarget: "AWSSecurityTokenServiceV20110615"
-        },
-        serviceId: config?.serviceId ?? "STS",
-        sha256: config?.sha256 ?? Sha256,
-        signerConstructor: config?.signerConstructor ?? SignatureV4MultiRegion3,
-        urlParser: config?.urlParser ?? parseUrl2,
-        utf8Decoder: config?.utf8Decoder ?? fromUtf83,
-        utf8Encoder: config?.utf8Encoder ?? toUtf83
-      };
-    };
-    var getRuntimeConfig9 = (config) => {
-      emitWarningIfUnsupportedVersion3(process.version);
-      const defaultsMode = resolveDefaultsModeConfig2(config);
-      const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode2);
-      const clientSharedValues = getRuntimeConfig$1(config);
-      emitWarningIfUnsupportedVersion$1(process.version);
-      const loaderConfig = {
-        profile: config?.profile,
-        logger: clientSharedValues.logger
-      };
-      return {
-        ...clientSharedValues,
-        ...config,
-        runtime: "node",
-        defaultsMode,
-        authSchemePreference: config?.authSchemePreference ?? loadConfig2(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS2, loaderConfig),
-        bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength2,
-        credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
-        defaultSocketTimeout: getDefaultSocketTimeout2(config?.requestHandler, 3e5),
-        defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider2({ serviceId: clientSharedValues.serviceId, clientVersion: packageInfo.version }),
-        httpAuthSchemes: config?.httpAuthSchemes ?? [
-          {
-            schemeId: "aws.auth#sigv4",
-            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4") || (async (idProps) => await defaultProvider(idProps?.__config || {})()),
-            signer: new AwsSdkSigV4Signer2()
-          },
-          {
-            schemeId: "aws.auth#sigv4a",
-            identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4a"),
-            signer: new AwsSdkSigV4ASigner2()
-          },
-          {
-            schemeId: "smithy.api#noAuth",
-            identityProvider: (ipc) => ipc.getIdentityProvider("smithy.api#noAuth") || (async () => ({})),
-            signer: new NoAuthSigner2()
-          }
-        ],
-        maxAttempts: config?.maxAttempts ?? loadConfig2(NODE_MAX_ATTEMPT_CONFIG_OPTIONS2, config),
-        region: config?.region ?? loadConfig2(NODE_REGION_CONFIG_OPTIONS2, { ...NODE_REGION_CONFIG_FILE_OPTIONS2, ...loaderConfig }),
-        requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
-        retryMode: config?.retryMode ?? loadConfig2({
-          ...NODE_RETRY_MODE_CONFIG_OPTIONS2,
-          default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE2
-        }, config),
-        sigv4aSigningRegionSet: config?.sigv4aSigningRegionSet ?? loadConfig2(NODE_SIGV4A_CONFIG_OPTIONS2, loaderConfig),
-        streamCollector: config?.streamCollector ?? streamCollector7,
-        useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig2(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
-        useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig2(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS2, loaderConfig),
-        userAgentAppId: config?.userAgentAppId ?? loadConfig2(NODE_APP_ID_CONFIG_OPTIONS2, loaderConfig)
-      };
-    };
-    var getHttpAuthExtensionConfiguration5 = (runtimeConfig) => {
-      const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
-      let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
-      let _credentials = runtimeConfig.credentials;
-      return {
-        setHttpAuthScheme(httpAuthScheme) {
-          const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
-          if (index === -1) {
-            _httpAuthSchemes.push(httpAuthScheme);
-          } else {
-            _httpAuthSchemes.splice(index, 1, httpAuthScheme);
-          }
-        },
-        httpAuthSchemes() {
-          return _httpAuthSchemes;
-        },
-        setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
-          _httpAuthSchemeProvider = httpAuthSchemeProvider;
-        },
-        httpAuthSchemeProvider() {
-          return _httpAuthSchemeProvider;
-        },
-        setCredentials(credentials) {
-          _credentials = credentials;
-        },
-        credentials() {
-          return _credentials;
-        }
-      };
-    };
-    var resolveHttpAuthRuntimeConfig5 = (config) => {
-      return {
-        httpAuthSchemes: config.httpAuthSchemes(),
-        httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
-        credentials: config.credentials()
-      };
-    };
-    var resolveRuntimeExtensions5 = (runtimeConfig, extensions) => {
-      const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration2(runtimeConfig), getDefaultExtensionConfiguration2(runtimeConfig), getHttpHandlerExtensionConfiguration2(runtimeConfig), getHttpAuthExtensionConfiguration5(runtimeConfig));
-      extensions.forEach((extension) => extension.configure(extensionConfiguration));
-      return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration2(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig2(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
-    };
-    var STSClient3 = class extends Client2 {
-      config;
-      constructor(...[configuration]) {
-        const _config_0 = getRuntimeConfig9(configuration || {});
-        super(_config_0);
-        this.initConfig = _config_0;
-        const _config_1 = resolveClientEndpointParameters5(_config_0);
-        const _config_2 = resolveUserAgentConfig2(_config_1);
-        const _config_3 = resolveRetryConfig2(_config_2);
-        const _config_4 = resolveRegionConfig2(_config_3);
-        const _config_5 = resolveHostHeaderConfig2(_config_4);
-        const _config_6 = resolveEndpointConfig2(_config_5);
-        const _config_7 = resolveHttpAuthSchemeConfig5(_config_6);
-        const _config_8 = resolveRuntimeExtensions5(_config_7, configuration?.extensions || []);
-        this.config = _config_8;
-        this.middlewareStack.use(getSchemaSerdePlugin2(this.config));
-        this.middlewareStack.use(getUserAgentPlugin2(this.config));
-        this.middlewareStack.use(getRetryPlugin2(this.config));
-        this.middlewareStack.use(getContentLengthPlugin2(this.config));
-        this.middlewareStack.use(getHostHeaderPlugin2(this.config));
-        this.middlewareStack.use(getLoggerPlugin2(this.config));
-        this.middlewareStack.use(getRecursionDetectionPlugin2(this.config));
-        this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin2(this.config, {
-          httpAuthSchemeParametersProvider: defaultSTSHttpAuthSchemeParametersProvider2,
-          identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig2({
-            "aws.auth#sigv4": config.credentials,
-            "aws.auth#sigv4a": config.credentials
-          })
-        }));
-        this.middlewareStack.use(getHttpSigningPlugin2(this.config));
-      }
-      destroy() {
-        super.destroy();
-      }
-    };
-    var command5 = makeBuilder2(commonParams5, "AWSSecurityTokenServiceV20110615", "STSClient", getEndpointPlugin2);
-    var _ep05 = {};
-    var _mw05 = (Command2, cs, config, o4) => [];
-    var AssumeRoleCommand2 = class extends command5(_ep05, _mw05, "AssumeRole", AssumeRole$2) {
-    };
-    var AssumeRoleWithSAMLCommand = class extends command5(_ep05, _mw05, "AssumeRoleWithSAML", AssumeRoleWithSAML$) {
-    };
-    var AssumeRoleWithWebIdentityCommand2 = class extends command5(_ep05, _mw05, "AssumeRoleWithWebIdentity", AssumeRoleWithWebIdentity$2) {
-    };
-    var AssumeRootCommand = class extends command5(_ep05, _mw05, "AssumeRoot", AssumeRoot$) {
-    };
-    var DecodeAuthorizationMessageCommand = class extends command5(_ep05, _mw05, "DecodeAuthorizationMessage", DecodeAuthorizationMessage$) {
-    };
-    var GetAccessKeyInfoCommand = class extends command5(_ep05, _mw05, "GetAccessKeyInfo", GetAccessKeyInfo$) {
-    };
-    var GetCallerIdentityCommand = class extends command5(_ep05, _mw05, "GetCallerIdentity", GetCallerIdentity$) {
-    };
-    var GetDelegatedAccessTokenCommand = class extends command5(_ep05, _mw05, "GetDelegatedAccessToken", GetDelegatedAccessToken$) {
-    };
-    var GetFederationTokenCommand = class extends command5(_ep05, _mw05, "GetFederationToken", GetFederationToken$) {
-    };
-    var GetSessionTokenCommand = class extends command5(_ep05, _mw05, "GetSessionToken", GetSessionToken$) {
-    };
-    var GetWebIdentityTokenCommand = class extends command5(_ep05, _mw05, "GetWebIdentityToken", GetWebIdentityToken$) {
-    };
-    var commands5 = {
-      AssumeRoleCommand: AssumeRoleCommand2,
-      AssumeRoleWithSAMLCommand,
-      AssumeRoleWithWebIdentityCommand: AssumeRoleWithWebIdentityCommand2,
-      AssumeRootCommand,
-      DecodeAuthorizationMessageCommand,
-      GetAccessKeyInfoCommand,
-      GetCallerIdentityCommand,
-      GetDelegatedAccessTokenCommand,
-      GetFederationTokenCommand,
-      GetSessionTokenCommand,
-      GetWebIdentityTokenCommand
-    };
-    var STS2 = class extends STSClient3 {
-    };
-    createAggregatedClient2(commands5, STS2);
-    var getAccountIdFromAssumedRoleUser2 = (assumedRoleUser) => {
-      if (typeof assumedRoleUser?.Arn === "string") {
-        const arnComponents = assumedRoleUser.Arn.split(":");
-        if (arnComponents.length > 4 && arnComponents[4] !== "") {
-          return arnComponents[4];
-        }
-      }
-      return void 0;
-    };
-    var resolveRegion2 = async (_region, _parentRegion, credentialProviderLogger, loaderConfig = {}) => {
-      const region = typeof _region === "function" ? await _region() : _region;
-      const parentRegion = typeof _parentRegion === "function" ? await _parentRegion() : _parentRegion;
-      let stsDefaultRegion = "";
-      const resolvedRegion = region ?? parentRegion ?? (stsDefaultRegion = await stsRegionDefaultResolver2(loaderConfig)());
-      credentialProviderLogger?.debug?.("@aws-sdk/client-sts::resolveRegion", "accepting first of:", `${region} (credential provider clientConfig)`, `${parentRegion} (contextual client)`, `${stsDefaultRegion} (STS default: AWS_REGION, profile region, or us-east-1)`);
-      return resolvedRegion;
-    };
-    var getDefaultRoleAssumer$1 = (stsOptions, STSClient4) => {
-      let stsClient;
-      let closureSourceCreds;
-      return async (sourceCreds, params) => {
-        closureSourceCreds = sourceCreds;
-        if (!stsClient) {
-          const { logger: logger2 = stsOptions?.parentClientConfig?.logger, profile = stsOptions?.parentClientConfig?.profile, region, requestHandler = stsOptions?.parentClientConfig?.requestHandler, credentialProviderLogger, userAgentAppId = stsOptions?.parentClientConfig?.userAgentAppId } = stsOptions;
-          const resolvedRegion = await resolveRegion2(region, stsOptions?.parentClientConfig?.region, credentialProviderLogger, {
-            logger: logger2,
-            profile
-          });
-          const isCompatibleRequestHandler = !isH22(requestHandler);
-          stsClient = new STSClient4({
-            ...stsOptions,
-            userAgentAppId,
-            profile,
-            credentialDefaultProvider: () => async () => closureSourceCreds,
-            region: resolvedRegion,
-            requestHandler: isCompatibleRequestHandler ? requestHandler : void 0,
-            logger: logger2
-          });
-        }
-        const { Credentials, AssumedRoleUser } = await stsClient.send(new AssumeRoleCommand2(params));
-        if (!Credentials || !Credentials.AccessKeyId || !Credentials.SecretAccessKey) {
-          throw new Error(`Invalid response from STS.assumeRole call with role ${params.RoleArn}`);
-        }
-        const accountId = getAccountIdFromAssumedRoleUser2(AssumedRoleUser);
-        const credentials = {
-          accessKeyId: Credentials.AccessKeyId,
-          secretAccessKey: Credentials.SecretAccessKey,
-          sessionToken: Credentials.SessionToken,
-          expiration: Credentials.Expiration,
-          ...Credentials.CredentialScope && { credentialScope: Credentials.CredentialScope },
-          ...accountId && { accountId }
-        };
-        setCredentialFeature2(credentials, "CREDENTIALS_STS_ASSUME_ROLE", "i");
-        return credentials;
-      };
-    };
-    var getDefaultRoleAssumerWithWebIdentity$1 = (stsOptions, STSClient4) => {
-      let stsClient;
-      return async (params) => {
-        if (!stsClient) {
-          const { logger: logger2 = stsOptions?.parentClientConfig?.logger, profile = stsOptions?.parentClientConfig?.profile, region, requestHandler = stsOptions?.parentClientConfig?.requestHandler, credentialProviderLogger, userAgentAppId = stsOptions?.parentClientConfig?.userAgentAppId } = stsOptions;
-          const resolvedRegion = await resolveRegion2(region, stsOptions?.parentClientConfig?.region, credentialProviderLogger, {
-            logger: logger2,
-            profile
-          });
-          const isCompatibleRequestHandler = !isH22(requestHandler);
-          stsClient = new STSClient4({
-            ...stsOptions,
-            userAgentAppId,
-            profile,
-            region: resolvedRegion,
-            requestHandler: isCompatibleRequestHandler ? requestHandler : void 0,
-            logger: logger2
-          });
-        }
-        const { Credentials, AssumedRoleUser } = await stsClient.send(new AssumeRoleWithWebIdentityCommand2(params));
-        if (!Credentials || !Credentials.AccessKeyId || !Credentials.SecretAccessKey) {
-          throw new Error(`Invalid response from STS.assumeRoleWithWebIdentity call with role ${params.RoleArn}`);
-        }
-        const accountId = getAccountIdFromAssumedRoleUser2(AssumedRoleUser);
-        const credentials = {
-          accessKeyId: Credentials.AccessKeyId,
-          secretAccessKey: Credentials.SecretAccessKey,
-          sessionToken: Credentials.SessionToken,
-          expiration: Credentials.Expiration,
-          ...Credentials.CredentialScope && { credentialScope: Credentials.CredentialScope },
-          ...accountId && { accountId }
-        };
-        if (accountId) {
-          setCredentialFeature2(credentials, "RESOLVED_ACCOUNT_ID", "T");
-        }
-        setCredentialFeature2(credentials, "CREDENTIALS_STS_ASSUME_ROLE_WEB_ID", "k");
-        return credentials;
-      };
-    };
-    var isH22 = (requestHandler) => {
-      return requestHandler?.metadata?.handlerProtocol === "h2";
-    };
-    var getCustomizableStsClientCtor2 = (baseCtor, customizations) => {
-      if (!customizations)
-        return baseCtor;
-      else
-        return class CustomizableSTSClient extends baseCtor {
-          constructor(config) {
-            super(config);
-            for (const customization of customizations) {
-              this.middlewareStack.use(customization);
-            }
-          }
-        };
-    };
-    var getDefaultRoleAssumer3 = (stsOptions = {}, stsPlugins) => getDefaultRoleAssumer$1(stsOptions, getCustomizableStsClientCtor2(STSClient3, stsPlugins));
-    var getDefaultRoleAssumerWithWebIdentity3 = (stsOptions = {}, stsPlugins) => getDefaultRoleAssumerWithWebIdentity$1(stsOptions, getCustomizableStsClientCtor2(STSClient3, stsPlugins));
-    var decorateDefaultCredentialProvider2 = (provider) => (input) => provider({
-      roleAssumer: getDefaultRoleAssumer3(input),
-      roleAssumerWithWebIdentity: getDefaultRoleAssumerWithWebIdentity3(input),
-      ...input
-    });
-    exports.AssumeRole$ = AssumeRole$2;
-    exports.AssumeRoleCommand = AssumeRoleCommand2;
-    exports.AssumeRoleRequest$ = AssumeRoleRequest$2;
-    exports.AssumeRoleResponse$ = AssumeRoleResponse$2;
-    exports.AssumeRoleWithSAML$ = AssumeRoleWithSAML$;
-    exports.AssumeRoleWithSAMLCommand = AssumeRoleWithSAMLCommand;
-    exports.AssumeRoleWithSAMLRequest$ = AssumeRoleWithSAMLRequest$;
-    exports.AssumeRoleWithSAMLResponse$ = AssumeRoleWithSAMLResponse$;
-    exports.AssumeRoleWithWebIdentity$ = AssumeRoleWithWebIdentity$2;
-    exports.AssumeRoleWithWebIdentityCommand = AssumeRoleWithWebIdentityCommand2;
-    exports.AssumeRoleWithWebIdentityRequest$ = AssumeRoleWithWebIdentityRequest$2;
-    exports.AssumeRoleWithWebIdentityResponse$ = AssumeRoleWithWebIdentityResponse$2;
-    exports.AssumeRoot$ = AssumeRoot$;
-    exports.AssumeRootCommand = AssumeRootCommand;
-    exports.AssumeRootRequest$ = AssumeRootRequest$;
-    exports.AssumeRootResponse$ = AssumeRootResponse$;
-    exports.AssumedRoleUser$ = AssumedRoleUser$2;
-    exports.Credentials$ = Credentials$2;
-    exports.DecodeAuthorizationMessage$ = DecodeAuthorizationMessage$;
-    exports.DecodeAuthorizationMessageCommand = DecodeAuthorizationMessageCommand;
-    exports.DecodeAuthorizationMessageRequest$ = DecodeAuthorizationMessageRequest$;
-    exports.DecodeAuthorizationMessageResponse$ = DecodeAuthorizationMessageResponse$;
-    exports.ExpiredTokenException = ExpiredTokenException3;
-    exports.ExpiredTokenException$ = ExpiredTokenException$3;
-    exports.ExpiredTradeInTokenException = ExpiredTradeInTokenException;
-    exports.ExpiredTradeInTokenException$ = ExpiredTradeInTokenException$;
-    exports.FederatedUser$ = FederatedUser$;
-    exports.GetAccessKeyInfo$ = GetAccessKeyInfo$;
-    exports.GetAccessKeyInfoCommand = GetAccessKeyInfoCommand;
-    exports.GetAccessKeyInfoRequest$ = GetAccessKeyInfoRequest$;
-    exports.GetAccessKeyInfoResponse$ = GetAccessKeyInfoResponse$;
-    exports.GetCallerIdentity$ = GetCallerIdentity$;
-    exports.GetCallerIdentityCommand = GetCallerIdentityCommand;
-    exports.GetCallerIdentityRequest$ = GetCallerIdentityRequest$;
-    exports.GetCallerIdentityResponse$ = GetCallerIdentityResponse$;
-    exports.GetDelegatedAccessToken$ = GetDelegatedAccessToken$;
-    exports.GetDelegatedAccessTokenCommand = GetDelegatedAccessTokenCommand;
-    exports.GetDelegatedAccessTokenRequest$ = GetDelegatedAccessTokenRequest$;
-    exports.GetDelegatedAccessTokenResponse$ = GetDelegatedAccessTokenResponse$;
-    exports.GetFederationToken$ = GetFederationToken$;
-    exports.GetFederationTokenCommand = GetFederationTokenCommand;
-    exports.GetFederationTokenRequest$ = GetFederationTokenRequest$;
-    exports.GetFederationTokenResponse$ = GetFederationTokenResponse$;
-    exports.GetSessionToken$ = GetSessionToken$;
-    exports.GetSessionTokenCommand = GetSessionTokenCommand;
-    exports.GetSessionTokenRequest$ = GetSessionTokenRequest$;
-    exports.GetSessionTokenResponse$ = GetSessionTokenResponse$;
-    exports.GetWebIdentityToken$ = GetWebIdentityToken$;
-    exports.GetWebIdentityTokenCommand = GetWebIdentityTokenCommand;
-    exports.GetWebIdentityTokenRequest$ = GetWebIdentityTokenRequest$;
-    exports.GetWebIdentityTokenResponse$ = GetWebIdentityTokenResponse$;
-    exports.IDPCommunicationErrorException = IDPCommunicationErrorException2;
-    exports.IDPCommunicationErrorException$ = IDPCommunicationErrorException$2;
-    exports.IDPRejectedClaimException = IDPRejectedClaimException2;
-    exports.IDPRejectedClaimException$ = IDPRejectedClaimException$2;
-    exports.InvalidAuthorizationMessageException = InvalidAuthorizationMessageException;
-    exports.InvalidAuthorizationMessageException$ = InvalidAuthorizationMessageException$;
-    exports.InvalidIdentityTokenException = InvalidIdentityTokenException2;
-    exports.InvalidIdentityTokenException$ = InvalidIdentityTokenException$2;
-    exports.JWTPayloadSizeExceededException = JWTPayloadSizeExceededException;
-    exports.JWTPayloadSizeExceededException$ = JWTPayloadSizeExceededException$;
-    exports.MalformedPolicyDocumentException = MalformedPolicyDocumentException2;
-    exports.MalformedPolicyDocumentException$ = MalformedPolicyDocumentException$2;
-    exports.OutboundWebIdentityFederationDisabledException = OutboundWebIdentityFederationDisabledException;
-    exports.OutboundWebIdentityFederationDisabledException$ = OutboundWebIdentityFederationDisabledException$;
-    exports.PackedPolicyTooLargeException = PackedPolicyTooLargeException2;
-    exports.PackedPolicyTooLargeException$ = PackedPolicyTooLargeException$2;
-    exports.PolicyDescriptorType$ = PolicyDescriptorType$2;
-    exports.ProvidedContext$ = ProvidedContext$2;
-    exports.RegionDisabledException = RegionDisabledException2;
-    exports.RegionDisabledException$ = RegionDisabledException$2;
-    exports.STS = STS2;
-    exports.STSClient = STSClient3;
-    exports.STSServiceException = STSServiceException2;
-    exports.STSServiceException$ = STSServiceException$2;
-    exports.SessionDurationEscalationException = SessionDurationEscalationException;
-    exports.SessionDurationEscalationException$ = SessionDurationEscalationException$;
-    exports.Tag$ = Tag$2;
-    exports.decorateDefaultCredentialProvider = decorateDefaultCredentialProvider2;
-    exports.errorTypeRegistries = errorTypeRegistries5;
-    exports.getDefaultRoleAssumer = getDefaultRoleAssumer3;
-    exports.getDefaultRoleAssumerWithWebIdentity = getDefaultRoleAssumerWithWebIdentity3;
-  }
-});
+    ],
+    logger: config?.logger ?? new NoOpLogger(),
+    protocol: config?.protocol ?? AwsQueryProtocol,
+    protocolSettings: config?.protocolSettings ?? {
+      defaultNamespace: "com.amazonaws.sts",
+      errorTypeRegistries: errorTypeRegistries5,
+      xmlNamespace: "https://sts.amazonaws.com/doc/2011-06-15/",
+      version: "2011-06-15",
+      serviceTarget: "AWSSecurityTokenServiceV20110615"
+    },
+    serviceId: config?.serviceId ?? "STS",
+    sha256: config?.sha256 ?? Sha256Node,
+    signerConstructor: config?.signerConstructor ?? SignatureV4MultiRegion,
+    urlParser: config?.urlParser ?? parseUrl,
+    utf8Decoder: config?.utf8Decoder ?? fromUtf8,
+    utf8Encoder: config?.utf8Encoder ?? toUtf8
+  };
+};
 
-// src/eks/exec-credential.ts
-var import_client_sts = __toESM(require_dist_cjs16(), 1);
-import { parseArgs } from "node:util";
+// node_modules/@aws-sdk/client-sts/dist-es/runtimeConfig.js
+var getRuntimeConfig10 = (config) => {
+  emitWarningIfUnsupportedVersion2(process.version);
+  const defaultsMode = resolveDefaultsModeConfig(config);
+  const defaultConfigProvider = () => defaultsMode().then(loadConfigsForDefaultMode);
+  const clientSharedValues = getRuntimeConfig9(config);
+  emitWarningIfUnsupportedVersion(process.version);
+  const loaderConfig = {
+    profile: config?.profile,
+    logger: clientSharedValues.logger
+  };
+  return {
+    ...clientSharedValues,
+    ...config,
+    runtime: "node",
+    defaultsMode,
+    authSchemePreference: config?.authSchemePreference ?? loadConfig(NODE_AUTH_SCHEME_PREFERENCE_OPTIONS, loaderConfig),
+    bodyLengthChecker: config?.bodyLengthChecker ?? calculateBodyLength,
+    credentialDefaultProvider: config?.credentialDefaultProvider ?? defaultProvider,
+    defaultSocketTimeout: getDefaultSocketTimeout(config?.requestHandler, 3e5),
+    defaultUserAgentProvider: config?.defaultUserAgentProvider ?? createDefaultUserAgentProvider({ serviceId: clientSharedValues.serviceId, clientVersion: package_default.version }),
+    httpAuthSchemes: config?.httpAuthSchemes ?? [
+      {
+        schemeId: "aws.auth#sigv4",
+        identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4") || (async (idProps) => await defaultProvider(idProps?.__config || {})()),
+        signer: new AwsSdkSigV4Signer()
+      },
+      {
+        schemeId: "aws.auth#sigv4a",
+        identityProvider: (ipc) => ipc.getIdentityProvider("aws.auth#sigv4a"),
+        signer: new AwsSdkSigV4ASigner()
+      },
+      {
+        schemeId: "smithy.api#noAuth",
+        identityProvider: (ipc) => ipc.getIdentityProvider("smithy.api#noAuth") || (async () => ({})),
+        signer: new NoAuthSigner()
+      }
+    ],
+    maxAttempts: config?.maxAttempts ?? loadConfig(NODE_MAX_ATTEMPT_CONFIG_OPTIONS, config),
+    region: config?.region ?? loadConfig(NODE_REGION_CONFIG_OPTIONS, { ...NODE_REGION_CONFIG_FILE_OPTIONS, ...loaderConfig }),
+    requestHandler: NodeHttpHandler.create(config?.requestHandler ?? defaultConfigProvider),
+    retryMode: config?.retryMode ?? loadConfig({
+      ...NODE_RETRY_MODE_CONFIG_OPTIONS,
+      default: async () => (await defaultConfigProvider()).retryMode || DEFAULT_RETRY_MODE
+    }, config),
+    sigv4aSigningRegionSet: config?.sigv4aSigningRegionSet ?? loadConfig(NODE_SIGV4A_CONFIG_OPTIONS, loaderConfig),
+    streamCollector: config?.streamCollector ?? streamCollector2,
+    useDualstackEndpoint: config?.useDualstackEndpoint ?? loadConfig(NODE_USE_DUALSTACK_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
+    useFipsEndpoint: config?.useFipsEndpoint ?? loadConfig(NODE_USE_FIPS_ENDPOINT_CONFIG_OPTIONS, loaderConfig),
+    userAgentAppId: config?.userAgentAppId ?? loadConfig(NODE_APP_ID_CONFIG_OPTIONS, loaderConfig)
+  };
+};
+
+// node_modules/@aws-sdk/client-sts/dist-es/runtimeExtensions.js
+init_client3();
+init_client2();
+init_protocols();
+
+// node_modules/@aws-sdk/client-sts/dist-es/auth/httpAuthExtensionConfiguration.js
+var getHttpAuthExtensionConfiguration5 = (runtimeConfig) => {
+  const _httpAuthSchemes = runtimeConfig.httpAuthSchemes;
+  let _httpAuthSchemeProvider = runtimeConfig.httpAuthSchemeProvider;
+  let _credentials = runtimeConfig.credentials;
+  return {
+    setHttpAuthScheme(httpAuthScheme) {
+      const index = _httpAuthSchemes.findIndex((scheme) => scheme.schemeId === httpAuthScheme.schemeId);
+      if (index === -1) {
+        _httpAuthSchemes.push(httpAuthScheme);
+      } else {
+        _httpAuthSchemes.splice(index, 1, httpAuthScheme);
+      }
+    },
+    httpAuthSchemes() {
+      return _httpAuthSchemes;
+    },
+    setHttpAuthSchemeProvider(httpAuthSchemeProvider) {
+      _httpAuthSchemeProvider = httpAuthSchemeProvider;
+    },
+    httpAuthSchemeProvider() {
+      return _httpAuthSchemeProvider;
+    },
+    setCredentials(credentials) {
+      _credentials = credentials;
+    },
+    credentials() {
+      return _credentials;
+    }
+  };
+};
+var resolveHttpAuthRuntimeConfig5 = (config) => {
+  return {
+    httpAuthSchemes: config.httpAuthSchemes(),
+    httpAuthSchemeProvider: config.httpAuthSchemeProvider(),
+    credentials: config.credentials()
+  };
+};
+
+// node_modules/@aws-sdk/client-sts/dist-es/runtimeExtensions.js
+var resolveRuntimeExtensions5 = (runtimeConfig, extensions) => {
+  const extensionConfiguration = Object.assign(getAwsRegionExtensionConfiguration(runtimeConfig), getDefaultExtensionConfiguration(runtimeConfig), getHttpHandlerExtensionConfiguration(runtimeConfig), getHttpAuthExtensionConfiguration5(runtimeConfig));
+  extensions.forEach((extension) => extension.configure(extensionConfiguration));
+  return Object.assign(runtimeConfig, resolveAwsRegionExtensionConfiguration(extensionConfiguration), resolveDefaultRuntimeConfig2(extensionConfiguration), resolveHttpHandlerRuntimeConfig(extensionConfiguration), resolveHttpAuthRuntimeConfig5(extensionConfiguration));
+};
+
+// node_modules/@aws-sdk/client-sts/dist-es/STSClient.js
+var STSClient2 = class extends Client {
+  config;
+  constructor(...[configuration]) {
+    const _config_0 = getRuntimeConfig10(configuration || {});
+    super(_config_0);
+    this.initConfig = _config_0;
+    const _config_1 = resolveClientEndpointParameters(_config_0);
+    const _config_2 = resolveUserAgentConfig(_config_1);
+    const _config_3 = resolveRetryConfig(_config_2);
+    const _config_4 = resolveRegionConfig(_config_3);
+    const _config_5 = resolveHostHeaderConfig(_config_4);
+    const _config_6 = resolveEndpointConfig(_config_5);
+    const _config_7 = resolveHttpAuthSchemeConfig(_config_6);
+    const _config_8 = resolveRuntimeExtensions5(_config_7, configuration?.extensions || []);
+    this.config = _config_8;
+    this.middlewareStack.use(getSchemaSerdePlugin(this.config));
+    this.middlewareStack.use(getUserAgentPlugin(this.config));
+    this.middlewareStack.use(getRetryPlugin(this.config));
+    this.middlewareStack.use(getContentLengthPlugin(this.config));
+    this.middlewareStack.use(getHostHeaderPlugin(this.config));
+    this.middlewareStack.use(getLoggerPlugin(this.config));
+    this.middlewareStack.use(getRecursionDetectionPlugin(this.config));
+    this.middlewareStack.use(getHttpAuthSchemeEndpointRuleSetPlugin(this.config, {
+      httpAuthSchemeParametersProvider: defaultSTSHttpAuthSchemeParametersProvider,
+      identityProviderConfigProvider: async (config) => new DefaultIdentityProviderConfig({
+        "aws.auth#sigv4": config.credentials,
+        "aws.auth#sigv4a": config.credentials
+      })
+    }));
+    this.middlewareStack.use(getHttpSigningPlugin(this.config));
+  }
+  destroy() {
+    super.destroy();
+  }
+};
 
 // src/eks/token.ts
-var import_signature_v42 = __toESM(require_dist_cjs2(), 1);
-import { createHash as createHash5, createHmac as createHmac3 } from "node:crypto";
+init_dist_es3();
+import { createHash as createHash4, createHmac as createHmac2 } from "node:crypto";
 var TOKEN_PREFIX = "k8s-aws-v1.";
 var CLUSTER_ID_HEADER = "x-k8s-aws-id";
 var TOKEN_LIFETIME_MS = 15 * 6e4;
@@ -29695,7 +21030,7 @@ async function mintEksToken(options) {
 }
 async function presignGetCallerIdentity(input) {
   const host = input.host ?? `sts.${input.region}.amazonaws.com`;
-  const signer = new import_signature_v42.SignatureV4({
+  const signer = new SignatureV4({
     service: "sts",
     region: input.region,
     credentials: input.credentials,
@@ -29714,13 +21049,13 @@ async function presignGetCallerIdentity(input) {
     },
     { expiresIn: input.expiresIn, signingDate: input.signingDate }
   );
-  const params = Object.entries(signed.query ?? {}).flatMap(([k5, v]) => Array.isArray(v) ? v.map((x) => [k5, x]) : v == null ? [] : [[k5, v]]).map(([k5, v]) => `${uriEscape(k5)}=${uriEscape(v)}`).join("&");
+  const params = Object.entries(signed.query ?? {}).flatMap(([k6, v]) => Array.isArray(v) ? v.map((x) => [k6, x]) : v == null ? [] : [[k6, v]]).map(([k6, v]) => `${uriEscape(k6)}=${uriEscape(v)}`).join("&");
   return `https://${host}/?${params}`;
 }
 function uriEscape(s2) {
   return encodeURIComponent(s2).replace(
     /[!'()*]/g,
-    (c5) => `%${c5.charCodeAt(0).toString(16).toUpperCase()}`
+    (c6) => `%${c6.charCodeAt(0).toString(16).toUpperCase()}`
   );
 }
 var NodeSha256 = class {
@@ -29740,9 +21075,9 @@ var NodeSha256 = class {
     this.hash = this.fresh();
   }
   fresh() {
-    if (this.secret === void 0) return createHash5("sha256");
+    if (this.secret === void 0) return createHash4("sha256");
     const key = typeof this.secret === "string" ? this.secret : toBinary(this.secret);
-    return createHmac3("sha256", key);
+    return createHmac2("sha256", key);
   }
 };
 function toBinary(data) {
@@ -29769,7 +21104,7 @@ async function execCredential(argv, env2) {
       ...env2.AWS_SESSION_TOKEN ? { sessionToken: env2.AWS_SESSION_TOKEN } : {}
     };
   } else {
-    const sts = new import_client_sts.STSClient({ region });
+    const sts = new STSClient2({ region });
     credentials = await sts.config.credentials();
     sts.destroy();
   }
@@ -29798,8 +21133,8 @@ async function execCredential(argv, env2) {
 try {
   process.stdout.write(`${await execCredential(process.argv.slice(2), process.env)}
 `);
-} catch (e5) {
-  process.stderr.write(`eks-token: ${e5 instanceof Error ? e5.message : String(e5)}
+} catch (e6) {
+  process.stderr.write(`eks-token: ${e6 instanceof Error ? e6.message : String(e6)}
 `);
   process.exit(1);
 }

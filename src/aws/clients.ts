@@ -13,17 +13,13 @@
  * (src/common/cancel.ts).
  */
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { FinalizeRequestMiddleware, MetadataBearer } from '@smithy/types';
 import { systemClock } from '../common/clock.js';
 import { USER_AGENT } from '../common/version.js';
-import { isElbWrite, tokenBucket, type WritePacer } from './pacing.js';
+import { elbPacer, isThrottle, type ElbPacer } from './pacing.js';
 
-/**
- * ELBv2 writes per second, and burst, of the whole process (per region). A burst of 2 keeps one
- * file's two or three writes unhurried, while any one second holds at most 2 + 8 = 10 writes.
- */
-export const ELB_WRITES_PER_SECOND = 8;
-export const ELB_WRITE_BURST = 2;
-const elbWrites = new Map<string, WritePacer>();
+/** ELB API token buckets of the whole process, per region (AWS's are per account and region). */
+const elbPacers = new Map<string, ElbPacer>();
 
 /** TCP (and TLS) connection to the regional endpoint; normally well under 100 ms. */
 export const CONNECTION_TIMEOUT_MS = 2_000;
@@ -49,20 +45,30 @@ const common = (region: string) => ({
 
 export function makeElbv2Client(region: string): ElasticLoadBalancingV2Client {
   const client = new ElasticLoadBalancingV2Client(common(region));
-  let pacer = elbWrites.get(region);
+  let pacer = elbPacers.get(region);
   if (!pacer) {
-    pacer = tokenBucket(ELB_WRITES_PER_SECOND, ELB_WRITE_BURST, systemClock);
-    elbWrites.set(region, pacer);
+    pacer = elbPacer(systemClock);
+    elbPacers.set(region, pacer);
   }
-  const bucket = pacer;
-  // Paced once per call, before the retry middleware: a retry is the SDK's business.
-  client.middlewareStack.add(
+  const buckets = pacer;
+  // Inside the retry middleware: every attempt takes its tokens, as AWS counts every attempt,
+  // and a throttled attempt empties the buckets it drew from before the SDK retries it.
+  const pacing: FinalizeRequestMiddleware<object, MetadataBearer> =
     (next, context) => async (args) => {
-      if (isElbWrite(context.commandName?.replace(/Command$/, '') ?? '')) await bucket.take();
-      return next(args);
-    },
-    { step: 'initialize', name: 'eksCanaryWritePacing' },
-  );
+      const operation = context.commandName?.replace(/Command$/, '') ?? '';
+      await buckets.take(operation);
+      try {
+        return await next(args);
+      } catch (e) {
+        if (isThrottle(e)) buckets.throttled(operation);
+        throw e;
+      }
+    };
+  client.middlewareStack.addRelativeTo(pacing, {
+    relation: 'after',
+    toMiddleware: 'retryMiddleware',
+    name: 'eksCanaryElbPacing',
+  });
   return client;
 }
 

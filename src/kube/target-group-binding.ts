@@ -224,9 +224,22 @@ export async function waitForHealthyTargets(
 ): Promise<BoundTargets> {
   const deadline = options.now() + options.timeoutMs;
   for (;;) {
-    const bound = await boundTargets(elbv2, tools, kubeconfig, binding);
-    if (bound.healthyHere >= minHealthy) return bound;
-    if (options.now() >= deadline) {
+    // The target group's health alone (one cheap call) until enough targets are healthy; then
+    // the Service's endpoints (a kubectl run) say whether they are this cluster's pods.
+    const health = await elbv2.send(
+      new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn }),
+    );
+    const healthy = (health.TargetHealthDescriptions ?? []).filter(
+      (d) => d.TargetHealth?.State === 'healthy',
+    ).length;
+    const timedOut = options.now() >= deadline;
+    if (healthy >= minHealthy || timedOut) {
+      const bound = await boundTargets(elbv2, tools, kubeconfig, binding);
+      if (bound.healthyHere >= minHealthy) return bound;
+      if (!timedOut) {
+        await options.sleep(HEALTH_POLL_MS, options.signal);
+        continue;
+      }
       const listed =
         Object.entries(bound.targets)
           .map(([t, s]) => `${t} ${s}`)
@@ -237,6 +250,13 @@ export async function waitForHealthyTargets(
           `Check the TargetGroupBinding's events (kubectl describe targetgroupbinding ${binding.name} -n ${binding.namespace}) and the target group's health check.`,
       );
     }
-    await options.sleep(2_000, options.signal);
+    await options.sleep(HEALTH_POLL_MS, options.signal);
   }
 }
+
+/**
+ * How often the target group's health is read while waiting. Health checks run every 5 s or
+ * more, so this bounds the time between the targets turning healthy and sync-apps seeing it;
+ * 2 calls a second are far inside ELB's DescribeTargetHealth bucket (40, then 10 a second).
+ */
+const HEALTH_POLL_MS = 500;

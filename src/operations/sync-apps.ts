@@ -189,6 +189,14 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
   }
   const toolMs = run.durationMs;
 
+  // The cluster's TargetGroupBindings are only read here: the read runs while the singletons and
+  // workloads are checked, and its verdict is taken before the binding is applied, as before.
+  const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : undefined;
+  const bindingsChecked = planned
+    ? checkBindings(tools, kubeconfig, planned.spec, planned.foreign)
+    : undefined;
+  bindingsChecked?.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+
   if (req.mode === 'apply' && policy) {
     await logger.group('Checking singletons are stopped', () =>
       checkSingletonsStopped(tools, kubeconfig, run.objects, policy, logger),
@@ -227,20 +235,11 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
       logger.warning(
         `The rollout file gives cluster "${clusterSpec.name}" no service: no TargetGroupBinding is made. Add clusters.${clusterSpec.name}.service { namespace, name, port } to bind ${clusterSpec.targetGroup}.`,
       );
-    } else {
-      const spec: BindingSpec = {
-        name: `${file.name}-${clusterSpec.name}`,
-        namespace: clusterSpec.service.namespace,
-        serviceName: clusterSpec.service.name,
-        servicePort: clusterSpec.service.port,
-        targetGroupArn: clusterSpec.targetGroup,
-      };
-      const foreign = file.clusters
-        .filter((c) => c.name !== clusterSpec.name)
-        .map((c) => ({ cluster: c.name, targetGroupArn: c.targetGroup }));
+    } else if (planned && bindingsChecked) {
+      const { spec } = planned;
       const t0 = deps.clock.now().getTime();
       binding = await logger.group(`Binding target group of ${clusterSpec.name}`, async () => {
-        await checkBindings(tools, kubeconfig, spec, foreign);
+        await bindingsChecked;
         if (req.mode === 'diff') {
           logger.info(
             `Would bind Service ${spec.namespace}/${spec.serviceName} port ${spec.servicePort} to ${spec.targetGroupArn} (TargetGroupBinding ${spec.namespace}/${spec.name}, targetType ip).`,
@@ -420,6 +419,26 @@ function refusePostRenderOnHelm4(major: number, post: string | undefined): void 
   }
 }
 
+/** The TargetGroupBinding a cluster with a service gets, and the other clusters' groups. */
+function bindingOf(
+  file: RolloutFile,
+  cluster: ReturnType<typeof rolloutCluster>,
+): { spec: BindingSpec; foreign: { cluster: string; targetGroupArn: string }[] } | undefined {
+  if (!cluster?.service) return undefined;
+  return {
+    spec: {
+      name: `${file.name}-${cluster.name}`,
+      namespace: cluster.service.namespace,
+      serviceName: cluster.service.name,
+      servicePort: cluster.service.port,
+      targetGroupArn: cluster.targetGroup,
+    },
+    foreign: file.clusters
+      .filter((c) => c.name !== cluster.name)
+      .map((c) => ({ cluster: c.name, targetGroupArn: c.targetGroup })),
+  };
+}
+
 /**
  * Runs `tool` while watching the releases' workloads; answers the tool's result and the
  * workloads seen not available while it ran, which explain a failed --wait after helm's rollback
@@ -442,9 +461,14 @@ async function watchingReleases<T>(
       } catch {
         // a read that fails while the tool runs changes nothing; the tool's own result decides
       }
+      // The tool may have ended during that read: then no sleep, which would hold up the run.
+      if (stop) break;
       await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, 2_000);
+        const timer = setTimeout(r, 2_000);
+        wake = () => {
+          clearTimeout(timer);
+          r();
+        };
       });
     }
   })();
@@ -488,9 +512,10 @@ async function runHelmfile(
 ): Promise<ToolStage> {
   const { tools, kubeconfig } = ctx;
   tools.resolve('helmfile');
-  const major = await helmMajor(tools);
+  // Independent reads, run at once (each is a helm process start).
+  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
   refusePostRenderOnHelm4(major, post);
-  if (!(await requireHelmDiff(tools)))
+  if (!hasDiff)
     throw new ConfigurationError(
       `helmfile needs the helm-diff plugin, which helm does not have: ${INSTALL_HINTS['helm-diff']}.`,
     );
@@ -655,8 +680,12 @@ async function runHelm(
   recordFile: string | undefined,
 ): Promise<ToolStage> {
   const { tools, kubeconfig, logger } = ctx;
-  const major = await helmMajor(tools);
+  // Independent reads, run at once (each is a helm process start).
+  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
   refusePostRenderOnHelm4(major, post);
+  // The releases before any change, read while the diff runs (both only read).
+  const releasesBefore = helmReleases(tools, kubeconfig);
+  releasesBefore.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
   const args = {
     kubeconfig,
     release: src.release,
@@ -665,7 +694,6 @@ async function runHelm(
     valuesFiles: src.valuesFiles,
     ...(post ? { postRenderer: post } : {}),
   };
-  const hasDiff = await requireHelmDiff(tools);
   let changed: boolean | undefined;
   let durationMs = 0;
   if (hasDiff) {
@@ -693,7 +721,7 @@ async function runHelm(
     );
     await writeFile(ctx.diffPath, '');
   }
-  const before = (await helmReleases(tools, kubeconfig)).find(
+  const before = (await releasesBefore).find(
     (r) => r.name === src.release && r.namespace === src.namespace,
   );
   const unit: SyncUnit = {
@@ -730,13 +758,18 @@ async function runHelm(
   } else if (req.mode === 'apply') {
     logger.info(`Release ${src.release}: nothing to change; not upgraded.`);
   }
-  const after = (await helmReleases(tools, kubeconfig)).find(
-    (r) => r.name === src.release && r.namespace === src.namespace,
-  );
+  // Both only read, so at once; the manifest counts only if the release is installed.
+  const [releases, manifest] = await Promise.all([
+    helmReleases(tools, kubeconfig),
+    releaseObjects(tools, kubeconfig, { name: src.release, namespace: src.namespace }).then(
+      (objects) => ({ objects }),
+      (error: unknown) => ({ error }),
+    ),
+  ]);
+  const after = releases.find((r) => r.name === src.release && r.namespace === src.namespace);
   if (after) unit.revision = { ...unit.revision, after: Number(after.revision) };
-  const objects = after
-    ? await releaseObjects(tools, kubeconfig, { name: src.release, namespace: src.namespace })
-    : [];
+  if (after && 'error' in manifest) throw manifest.error;
+  const objects = after && 'objects' in manifest ? manifest.objects : [];
   const workloads = objects.filter((x) =>
     ['Deployment', 'StatefulSet', 'DaemonSet'].includes(x.kind),
   );

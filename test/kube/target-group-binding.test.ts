@@ -1,5 +1,15 @@
+import {
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  type TargetHealthStateEnum,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { checkBindings, type BindingSpec } from '../../src/kube/target-group-binding.js';
+import {
+  checkBindings,
+  waitForHealthyTargets,
+  type BindingSpec,
+} from '../../src/kube/target-group-binding.js';
 import type { ToolResult, ToolRunner } from '../../src/kube/tools.js';
 
 const BLUE =
@@ -84,5 +94,74 @@ describe('checkBindings', () => {
         [],
       ),
     ).rejects.toThrow('install the AWS Load Balancer Controller');
+  });
+});
+
+describe('waitForHealthyTargets', () => {
+  const elbv2Mock = mockClient(ElasticLoadBalancingV2Client);
+  const health = (...states: [string, string][]) => ({
+    TargetHealthDescriptions: states.map(([id, state]) => ({
+      Target: { Id: id, Port: 8080 },
+      TargetHealth: { State: state as TargetHealthStateEnum },
+    })),
+  });
+  const slices = (...ips: string[]) =>
+    JSON.stringify({
+      items: [{ endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })) }],
+    });
+
+  function clock() {
+    const c = {
+      t: 0,
+      slept: [] as number[],
+      now: () => c.t,
+      sleep: async (ms: number) => {
+        c.slept.push(ms);
+        c.t += ms;
+      },
+    };
+    return c;
+  }
+
+  it('reads only the target health (no kubectl) until enough targets are healthy, then checks they are this cluster’s pods', async () => {
+    elbv2Mock.reset();
+    elbv2Mock
+      .on(DescribeTargetHealthCommand)
+      .resolvesOnce(health(['10.0.0.1', 'initial'], ['10.0.0.2', 'initial']))
+      .resolvesOnce(health(['10.0.0.1', 'healthy'], ['10.0.0.2', 'initial']))
+      .resolves(health(['10.0.0.1', 'healthy'], ['10.0.0.2', 'healthy']));
+    let kubectlRuns = 0;
+    const tools: ToolRunner = {
+      resolve: () => '/usr/bin/kubectl',
+      run: async () => {
+        kubectlRuns++;
+        return { exitCode: 0, stdout: slices('10.0.0.1', '10.0.0.2'), stderr: '', durationMs: 1 };
+      },
+    };
+    const c = clock();
+    const client = new ElasticLoadBalancingV2Client({ region: 'ap-northeast-1' });
+    const bound = await waitForHealthyTargets(client, tools, '/k', binding, 2, {
+      timeoutMs: 60_000,
+      ...c,
+    });
+    expect(bound.healthyHere).toBe(2);
+    expect(kubectlRuns).toBe(1);
+    expect(c.slept).toEqual([500, 500]);
+  });
+
+  it('does not count healthy targets that are not this cluster’s endpoints, and says so at the deadline', async () => {
+    elbv2Mock.reset();
+    elbv2Mock.on(DescribeTargetHealthCommand).resolves(health(['10.9.9.9', 'healthy']));
+    const tools: ToolRunner = {
+      resolve: () => '/usr/bin/kubectl',
+      run: async () => ({ exitCode: 0, stdout: slices('10.0.0.1'), stderr: '', durationMs: 1 }),
+    };
+    const c = clock();
+    const client = new ElasticLoadBalancingV2Client({ region: 'ap-northeast-1' });
+    await expect(
+      waitForHealthyTargets(client, tools, '/k', binding, 1, { timeoutMs: 2_000, ...c }),
+    ).rejects.toThrow(
+      /has 0 healthy target\(s\) from this cluster after 2 s; the analysis needs at least 1\. Ready endpoints of Service web\/web: 10\.0\.0\.1\. Targets: 10\.9\.9\.9:8080 healthy/,
+    );
   });
 });

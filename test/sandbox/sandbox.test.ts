@@ -1,7 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import {
+  AssumeRoleCommand,
+  GetCallerIdentityCommand,
+  GetSessionTokenCommand,
+  STSClient,
+} from '@aws-sdk/client-sts';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { EKSClient, ListClustersCommand } from '@aws-sdk/client-eks';
 import { parseFault, startSandbox, type Sandbox } from '../../sandbox/index.js';
@@ -251,6 +256,89 @@ describe('fault injection through the control API', () => {
     );
     expect(outcome.filter((o) => o === 'ok')).toHaveLength(2);
     expect(outcome.filter((o) => o === 'Throttling')).toHaveLength(3);
+  });
+
+  it('rateLimit is a token bucket: a burst, then ratePerSecond, and a throttled call takes no token', async () => {
+    await control('POST', '/_sandbox/faults', {
+      service: 'sts',
+      operation: 'GetCallerIdentity',
+      kind: 'rateLimit',
+      ratePerSecond: 4,
+      burst: 3,
+    });
+    const client = sts(1);
+    const outcome = async (n: number) =>
+      (
+        await Promise.allSettled(
+          Array.from({ length: n }, () => client.send(new GetCallerIdentityCommand({}))),
+        )
+      ).map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as Error).name));
+    const first = await outcome(5);
+    expect(first.filter((o) => o === 'ok')).toHaveLength(3);
+    expect(first.filter((o) => o === 'Throttling')).toHaveLength(2);
+    // 0.6 s later the bucket has 2 tokens again (4/s), though 5 calls came within the last
+    // second: a bucket, not a window of the last second.
+    await new Promise((r) => setTimeout(r, 600));
+    const second = await outcome(3);
+    expect(second.filter((o) => o === 'ok')).toHaveLength(2);
+  });
+
+  it('operations listed in one rateLimit share its bucket, and a call takes a token from every bucket it is in', async () => {
+    await control('POST', '/_sandbox/faults', {
+      service: 'sts',
+      operation: 'GetCallerIdentity',
+      operations: ['AssumeRole'],
+      kind: 'rateLimit',
+      ratePerSecond: 0.01,
+      burst: 1,
+    });
+    await control('POST', '/_sandbox/faults', {
+      service: 'sts',
+      operation: '*',
+      kind: 'rateLimit',
+      ratePerSecond: 0.01,
+      burst: 2,
+    });
+    const client = sts(1);
+    await client.send(new GetCallerIdentityCommand({}));
+    // AssumeRole shares GetCallerIdentity's bucket, now empty.
+    const assume = new AssumeRoleCommand({
+      RoleArn: 'arn:aws:iam::210987654321:role/x',
+      RoleSessionName: 's',
+    });
+    expect((await failure(client.send(assume))).name).toBe('Throttling');
+    // The account-wide bucket had 2: GetCallerIdentity took one, the throttled AssumeRole none,
+    // so one more call outside the shared bucket passes it (and fails on its own merits), the
+    // next is throttled.
+    const other = () => client.send(new GetSessionTokenCommand({}));
+    expect((await failure(other())).name).not.toBe('Throttling');
+    expect((await failure(other())).name).toBe('Throttling');
+  });
+
+  it('models the ELB API version 2 buckets AWS documents', async () => {
+    const { elbv2ApiLimits } = await import('../../sandbox/elbv2/limits.js');
+    const limits = elbv2ApiLimits();
+    const holding = (op: string) =>
+      limits
+        .filter((f) => f.operation === '*' || f.operation === op || f.operations?.includes(op))
+        .map((f) => [f.burst, f.ratePerSecond]);
+    expect(holding('ModifyRule')).toEqual([
+      [40, 10],
+      [20, 3],
+    ]);
+    expect(holding('ModifyListener')).toEqual(holding('AddTags'));
+    expect(holding('RegisterTargets')).toEqual([
+      [40, 10],
+      [20, 4],
+    ]);
+    expect(holding('DescribeRules')).toEqual([
+      [40, 10],
+      [40, 10],
+    ]);
+    expect(holding('CreateLoadBalancer')).toEqual([
+      [40, 10],
+      [10, 0.2],
+    ]);
   });
 
   it('drops the connection for reset, and the SDK retries it', async () => {
