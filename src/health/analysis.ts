@@ -10,11 +10,12 @@
 import { untilAborted } from '../common/cancel.js';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ConfigurationError } from '../common/errors.js';
+import { ConfigurationError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { formatDuration } from '../common/duration.js';
 import { DEFAULT_CLOUDWATCH_PERIOD_MS, isCloudWatchPeriod } from './checks/cloudwatch.js';
 import { prepareCheckList, type Analysis } from './checks/index.js';
+import { EARLY_SIGNIFICANCE, earlyLookEnds } from './early.js';
 import { plural } from './format.js';
 import type {
   AnalysisResult,
@@ -133,15 +134,34 @@ function validateCloudWatchTiming(intervalMs: number, periodMs: number): void {
 /** One interval's work, prepared once: bad placeholders and queries fail before the warmup. */
 interface PreparedChecks {
   evaluate(window: IntervalWindow, deps: AnalysisDeps): Promise<Measurement[]>;
+  /** Decisive failures in the open interval's data so far (early.ts); absent when none can be. */
+  evaluateEarly?(
+    partial: IntervalWindow,
+    deps: AnalysisDeps,
+    alpha: number,
+  ): Promise<Measurement[]>;
 }
 
-function prepareChecks(request: AnalysisRequest): PreparedChecks {
+function prepareChecks(request: AnalysisRequest, periodMs: number | undefined): PreparedChecks {
   const { analysis, targets } = request;
-  const prepared = prepareCheckList(analysis.checks, { targets, intervalMs: analysis.intervalMs });
+  const prepared = prepareCheckList(analysis.checks, {
+    targets,
+    intervalMs: analysis.intervalMs,
+    ...(periodMs !== undefined ? { cloudWatchPeriodMs: periodMs } : {}),
+  });
+  const early = prepared.evaluateEarly;
   return {
     async evaluate(window, deps) {
       return uniqueNames((await prepared.evaluate(window, deps)).flat());
     },
+    ...(early && analysis.failEarly !== false
+      ? {
+          // The kinds name early failures as they name the closed interval's measurements.
+          async evaluateEarly(partial, deps, alpha) {
+            return (await early(partial, deps, alpha)).flat();
+          },
+        }
+      : {}),
   };
 }
 
@@ -209,7 +229,7 @@ export function prepareAnalysis(request: Omit<AnalysisRequest, 'since'>): Prepar
   return {
     ...(periodMs !== undefined ? { periodMs } : {}),
     delayMs: periodMs === undefined ? 0 : (request.cloudWatchDelayMs ?? 0),
-    checks: prepareChecks(request),
+    checks: prepareChecks(request, periodMs),
   };
 }
 
@@ -243,22 +263,36 @@ export async function runAnalysis(
     });
   }
 
+  // Early looks: the open interval's data so far, as the metrics' resolution allows (early.ts).
+  const lookEnds = (window: IntervalWindow): number[] =>
+    prepared.evaluateEarly && periodMs !== undefined ? earlyLookEnds(window, periodMs) : [];
+  const looks = schedule.windows.reduce((n, w) => n + lookEnds(w).length, 0);
+  const alpha = looks ? EARLY_SIGNIFICANCE / looks : 0;
+
   const intervals: IntervalResult[] = [];
   let failedIntervals = 0;
   for (const window of schedule.windows) {
-    await sleepUntil(clock, window.end + delayMs);
-    // A cancelled job must get to its restore at once, not after a slow probe or query.
-    const measurements = await untilAborted(prepared.evaluate(window, deps), deps.signal);
-    const result: IntervalResult = {
-      window,
-      evaluatedAt: clock.now().getTime(),
-      status: intervalStatus(measurements),
-      measurements,
-    };
+    let result = await judgeEarly(window, lookEnds(window), alpha, prepared, delayMs, deps);
+    if (!result) {
+      await sleepUntil(clock, window.end + delayMs);
+      // A cancelled job must get to its restore at once, not after a slow probe or query.
+      const measurements = await untilAborted(prepared.evaluate(window, deps), deps.signal);
+      result = {
+        window,
+        evaluatedAt: clock.now().getTime(),
+        status: intervalStatus(measurements),
+        measurements,
+      };
+    }
+    const { measurements } = result;
     intervals.push(result);
     if (result.status === 'fail') failedIntervals++;
+    const early =
+      result.judgedThrough !== undefined
+        ? ` early, on its first ${formatDuration(result.judgedThrough - window.start)}`
+        : '';
     logger.info(
-      `Interval ${window.index}/${schedule.windows.length} [${iso(window.start)}, ${iso(window.end)}): ${result.status}` +
+      `Interval ${window.index}/${schedule.windows.length} [${iso(window.start)}, ${iso(window.end)}): ${result.status}${early}` +
         (result.status === 'fail'
           ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})`
           : ''),
@@ -267,6 +301,53 @@ export async function runAnalysis(
     if (failedIntervals > analysis.failureLimit) break;
   }
   return judge(analysis, schedule, intervals, failedIntervals, clock.now().getTime());
+}
+
+/**
+ * Looks at an open interval's data at each of `ends` (each once the data up to it is in) and
+ * returns the interval failed as soon as a check fails it beyond doubt; undefined when none did,
+ * and the interval is judged when it closes. A look that CloudWatch cannot answer is passed
+ * over: the close judges the interval anyway.
+ */
+async function judgeEarly(
+  window: IntervalWindow,
+  ends: readonly number[],
+  alpha: number,
+  prepared: PreparedChecks,
+  delayMs: number,
+  deps: AnalysisDeps,
+): Promise<IntervalResult | undefined> {
+  const evaluateEarly = prepared.evaluateEarly;
+  if (!evaluateEarly) return undefined;
+  for (const [i, through] of ends.entries()) {
+    await sleepUntil(deps.clock, through + delayMs);
+    // Behind (a slow look): the next look sees more data, and a skipped look costs no confidence.
+    const next = ends[i + 1];
+    if (next !== undefined && deps.clock.now().getTime() >= next + delayMs) continue;
+    let failures: Measurement[];
+    try {
+      failures = await untilAborted(
+        evaluateEarly({ ...window, end: through }, deps, alpha),
+        deps.signal,
+      );
+    } catch (e) {
+      if (deps.signal?.aborted) throw e;
+      deps.logger.debug(
+        `Early look at interval ${window.index} up to ${iso(through)}: ${errorMessage(e)}`,
+      );
+      continue;
+    }
+    if (failures.length) {
+      return {
+        window,
+        evaluatedAt: deps.clock.now().getTime(),
+        judgedThrough: through,
+        status: 'fail',
+        measurements: failures,
+      };
+    }
+  }
+  return undefined;
 }
 
 function judge(

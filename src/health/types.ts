@@ -76,6 +76,11 @@ export interface IntervalResult {
   window: IntervalWindow;
   /** Epoch ms when the measurements were taken. */
   evaluatedAt: number;
+  /**
+   * Set when the interval failed before it closed (early failure): epoch ms up to which its
+   * data was judged. The measurements are then those of the checks that failed early.
+   */
+  judgedThrough?: number;
   status: Exclude<MeasurementStatus, 'skipped'>;
   measurements: Measurement[];
 }
