@@ -72027,6 +72027,15 @@ var YamlSource = class {
     return n3;
   }
   /** A finite number; `expected` words the message, range checks are the caller's. */
+  /** true or false as YAML 1.2 reads them; `yes`, `on` and quoted words are refused. */
+  boolean(at) {
+    const v = (0, import_yaml2.isScalar)(at.node) ? at.node.value : void 0;
+    if (typeof v !== "boolean") {
+      this.reportValue(at, `${at.label} must be true or false, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    return v;
+  }
   number(at, expected = "a number") {
     const v = (0, import_yaml2.isScalar)(at.node) ? at.node.value : void 0;
     if (typeof v !== "number" || !Number.isFinite(v)) {

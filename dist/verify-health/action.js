@@ -64997,6 +64997,15 @@ var YamlSource = class {
     return n3;
   }
   /** A finite number; `expected` words the message, range checks are the caller's. */
+  /** true or false as YAML 1.2 reads them; `yes`, `on` and quoted words are refused. */
+  boolean(at) {
+    const v = (0, import_yaml.isScalar)(at.node) ? at.node.value : void 0;
+    if (typeof v !== "boolean") {
+      this.reportValue(at, `${at.label} must be true or false, got ${describe146(at.node)}.`);
+      return void 0;
+    }
+    return v;
+  }
   number(at, expected = "a number") {
     const v = (0, import_yaml.isScalar)(at.node) ? at.node.value : void 0;
     if (typeof v !== "number" || !Number.isFinite(v)) {
@@ -65158,6 +65167,34 @@ function plural(n3, word) {
   return `${n3} ${word}${n3 === 1 ? "" : "s"}`;
 }
 
+// src/health/early.ts
+var EARLY_SIGNIFICANCE = 1e-3;
+var EARLY_CONFIDENCE_TEXT = "99.9%";
+var EARLY_MIN_REQUESTS = 20;
+var MAX_EARLY_LOOKS = 60;
+function errorTailBound(errors, requests, max) {
+  if (requests <= 0 || errors <= 0) return 1;
+  const rate = Math.min(1, errors / requests);
+  if (rate <= max) return 1;
+  if (max <= 0) return 0;
+  if (max >= 1) return 1;
+  const term = (q3, p3) => q3 === 0 ? 0 : q3 * Math.log(q3 / p3);
+  const divergence = term(rate, max) + term(1 - rate, 1 - max);
+  return Math.exp(-requests * divergence);
+}
+function decisivelyOver(errors, requests, max, alpha, minRequests = EARLY_MIN_REQUESTS) {
+  if (requests < Math.max(minRequests, EARLY_MIN_REQUESTS)) return false;
+  return errorTailBound(errors, requests, max) <= alpha;
+}
+function earlyLookEnds(window2, resolutionMs) {
+  const length = window2.end - window2.start;
+  const resolution = Math.max(1e3, resolutionMs);
+  const step = Math.max(resolution, Math.ceil(length / MAX_EARLY_LOOKS / resolution) * resolution);
+  const ends = [];
+  for (let t = window2.start + step; t < window2.end; t += step) ends.push(t);
+  return ends;
+}
+
 // src/health/placeholders.ts
 var PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
 var UNAVAILABLE = {
@@ -65210,14 +65247,26 @@ var cloudwatch = {
   name: "cloudwatch",
   fields: ["metric", "queries", "returnId", "max", "min", "vsBaseline", "minRequests"],
   parse: readCloudWatch,
-  prepare: (checks, { targets, intervalMs }) => {
+  prepare: (checks, { targets, intervalMs, cloudWatchPeriodMs }) => {
     const plan = planCloudWatch(
       checks.map((c5) => c5.check),
       targets,
       intervalMs / 1e3
     );
+    const early2 = planEarlyErrorRate(
+      checks.map((c5) => c5.check),
+      targets,
+      (cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS) / 1e3
+    );
     return {
-      evaluate: async (window2, io) => (await evaluateCloudWatch(io.cloudwatch, plan, window2)).map((m3) => [m3])
+      evaluate: async (window2, io) => (await evaluateCloudWatch(io.cloudwatch, plan, window2)).map((m3) => [m3]),
+      ...early2 ? {
+        evaluateEarly: async (partial, io, alpha) => early2.evaluate(
+          await fetchMetricValues(io.cloudwatch, early2.queries, partial),
+          partial,
+          alpha
+        )
+      } : {}
     };
   },
   describe: describeCloudWatch,
@@ -65468,8 +65517,25 @@ var LATENCY_STAT = {
 };
 function planCloudWatch(checks, targets, windowSeconds) {
   const queries = [];
+  const series = seriesMaker(queries, windowSeconds);
+  const evaluators = [];
+  checks.forEach((check, index) => {
+    if (check.metric) {
+      evaluators.push(planBuiltIn(check, check.metric, targets, series));
+    } else {
+      const custom = planCustom(check, index, targets, windowSeconds, series);
+      queries.push(...custom.queries);
+      evaluators.push(custom.evaluate);
+    }
+  });
+  return {
+    queries,
+    evaluate: (values) => evaluators.map((evaluate) => evaluate(values))
+  };
+}
+function seriesMaker(queries, periodSeconds) {
   const byKey = /* @__PURE__ */ new Map();
-  const series = (tg, metricName, stat2) => {
+  return (tg, metricName, stat2) => {
     if (tg.loadBalancers.length === 0) {
       throw new ConfigurationError(
         `Target group ${tg.label} (${tg.arn}) is not attached to any load balancer, so it has no AWS/ApplicationELB metrics to check; attach it to the ALB listener or rule first.`
@@ -65493,7 +65559,7 @@ function planCloudWatch(checks, targets, windowSeconds) {
                 { Name: "LoadBalancer", Value: loadBalancer }
               ]
             },
-            Period: windowSeconds,
+            Period: periodSeconds,
             Stat: stat2
           },
           ReturnData: true
@@ -65502,19 +65568,52 @@ function planCloudWatch(checks, targets, windowSeconds) {
       return { loadBalancer, query };
     });
   };
-  const evaluators = [];
-  checks.forEach((check, index) => {
-    if (check.metric) {
-      evaluators.push(planBuiltIn(check, check.metric, targets, series));
-    } else {
-      const custom = planCustom(check, index, targets, windowSeconds, series);
-      queries.push(...custom.queries);
-      evaluators.push(custom.evaluate);
-    }
-  });
+}
+function judgesEarly(check) {
+  return check.metric === "error-rate" && check.max !== void 0;
+}
+function planEarlyErrorRate(checks, targets, periodSeconds) {
+  const early2 = checks.filter(judgesEarly);
+  if (early2.length === 0) return void 0;
+  const queries = [];
+  const read = metricReader("error-rate", targets.canary, seriesMaker(queries, periodSeconds));
+  const names = checkNames(checks, targets);
   return {
     queries,
-    evaluate: (values) => evaluators.map((evaluate) => evaluate(values))
+    evaluate(values, partial, alpha) {
+      const reading = read(values);
+      const requests = reading.requests;
+      const errors = reading.errors ?? 0;
+      return checks.map((check, index) => {
+        if (!judgesEarly(check) || reading.unavailable || requests === 0) return [];
+        const max = check.max;
+        if (!decisivelyOver(errors, requests, max, alpha, check.minRequests)) return [];
+        const rate = errors / requests;
+        const show = (n3) => formatPercent(n3);
+        const seconds = formatDuration(partial.end - partial.start);
+        return [
+          {
+            name: names[index],
+            kind: "cloudwatch",
+            status: "fail",
+            value: rate,
+            shown: show(rate),
+            threshold: thresholdText(check, "error-rate", targets.baseline?.label ?? "baseline"),
+            reason: `${show(rate)} > ${show(max)} with ${EARLY_CONFIDENCE_TEXT} confidence (${formatNumber(errors)} 5xx of ${formatNumber(requests)} requests, judged early on the interval's first ${seconds})`,
+            details: {
+              metric: "error-rate",
+              early: true,
+              through: new Date(partial.end).toISOString(),
+              requests,
+              errors,
+              tailBound: errorTailBound(errors, requests, max),
+              significance: alpha,
+              canary: reading
+            }
+          }
+        ];
+      });
+    }
   };
 }
 function planBuiltIn(check, metric, targets, series) {
@@ -65524,7 +65623,7 @@ function planBuiltIn(check, metric, targets, series) {
   const readBaseline = baseline ? reader(baseline) : void 0;
   const minRequests = check.minRequests ?? (metric === "request-count" ? 0 : 1);
   const show = (n3) => formatMetric(metric, n3);
-  const name = `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? "baseline"}` : ""}`;
+  const name = builtInName(check, metric, targets);
   const threshold = thresholdText(check, metric, baseline?.label ?? "baseline");
   return (values) => {
     const canary = readCanary(values);
@@ -65578,6 +65677,20 @@ function planBuiltIn(check, metric, targets, series) {
     if (violations.length) return { ...base, status: "fail", reason: violations.join("; ") };
     return base;
   };
+}
+function builtInName(check, metric, targets) {
+  const baseline = check.vsBaseline ? targets.baseline : void 0;
+  return `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? "baseline"}` : ""}`;
+}
+function checkNames(checks, targets) {
+  const seen = /* @__PURE__ */ new Map();
+  return checks.map((check) => {
+    const firstId = check.queries?.[0]?.Id;
+    const name = check.metric ? builtInName(check, check.metric, targets) : `cloudwatch ${check.returnId ?? String(firstId)} of ${targets.canary.label}`;
+    const n3 = (seen.get(name) ?? 0) + 1;
+    seen.set(name, n3);
+    return n3 === 1 ? name : `${name} #${n3}`;
+  });
 }
 function judgeable(reading, label, minRequests) {
   if (reading.unavailable) return reading.unavailable;
@@ -65647,6 +65760,7 @@ function metricReader(metric, tg, series) {
     }
     if (metric === "request-count") reading.value = reading.requests;
     else if (metric === "error-rate") {
+      reading.errors = errorCount;
       if (reading.requests > 0) reading.value = errorCount / reading.requests;
     } else if (latencyWeight > 0) {
       reading.value = metric === "latency-avg" ? weightedLatency / latencyWeight : worstLatency;
@@ -66190,6 +66304,7 @@ function prepareCheckList(checks, context) {
     );
     return mine.length ? [{ mine, prepared: kind.prepare(mine, context) }] : [];
   });
+  const early2 = groups.filter((g5) => g5.prepared.evaluateEarly);
   return {
     async evaluate(window2, io) {
       const byCheck = checks.map(() => []);
@@ -66200,7 +66315,19 @@ function prepareCheckList(checks, context) {
         })
       );
       return byCheck;
-    }
+    },
+    ...early2.length ? {
+      async evaluateEarly(partial, io, alpha) {
+        const byCheck = checks.map(() => []);
+        await Promise.all(
+          early2.map(async ({ mine, prepared }) => {
+            const results = await prepared.evaluateEarly(partial, io, alpha);
+            mine.forEach(({ index }, i5) => byCheck[index] = results[i5] ?? []);
+          })
+        );
+        return byCheck;
+      }
+    } : {}
   };
 }
 function defaultChecks() {
@@ -66315,13 +66442,24 @@ function validateCloudWatchTiming(intervalMs, periodMs) {
     );
   }
 }
-function prepareChecks(request) {
+function prepareChecks(request, periodMs) {
   const { analysis, targets } = request;
-  const prepared = prepareCheckList(analysis.checks, { targets, intervalMs: analysis.intervalMs });
+  const prepared = prepareCheckList(analysis.checks, {
+    targets,
+    intervalMs: analysis.intervalMs,
+    ...periodMs !== void 0 ? { cloudWatchPeriodMs: periodMs } : {}
+  });
+  const early2 = prepared.evaluateEarly;
   return {
     async evaluate(window2, deps) {
       return uniqueNames((await prepared.evaluate(window2, deps)).flat());
-    }
+    },
+    ...early2 && analysis.failEarly !== false ? {
+      // The kinds name early failures as they name the closed interval's measurements.
+      async evaluateEarly(partial, deps, alpha) {
+        return (await early2(partial, deps, alpha)).flat();
+      }
+    } : {}
   };
 }
 function uniqueNames(measurements) {
@@ -66366,7 +66504,7 @@ function prepareAnalysis(request) {
   return {
     ...periodMs !== void 0 ? { periodMs } : {},
     delayMs: periodMs === void 0 ? 0 : request.cloudWatchDelayMs ?? 0,
-    checks: prepareChecks(request)
+    checks: prepareChecks(request, periodMs)
   };
 }
 async function runAnalysis(request, deps) {
@@ -66389,26 +66527,66 @@ async function runAnalysis(request, deps) {
       await sleepUntil(clock, first.start);
     });
   }
+  const lookEnds = (window2) => prepared.evaluateEarly && periodMs !== void 0 ? earlyLookEnds(window2, periodMs) : [];
+  const looks = schedule.windows.reduce((n3, w) => n3 + lookEnds(w).length, 0);
+  const alpha = looks ? EARLY_SIGNIFICANCE / looks : 0;
   const intervals = [];
   let failedIntervals = 0;
   for (const window2 of schedule.windows) {
-    await sleepUntil(clock, window2.end + delayMs);
-    const measurements = await untilAborted(prepared.evaluate(window2, deps), deps.signal);
-    const result = {
-      window: window2,
-      evaluatedAt: clock.now().getTime(),
-      status: intervalStatus(measurements),
-      measurements
-    };
+    let result = await judgeEarly(window2, lookEnds(window2), alpha, prepared, delayMs, deps);
+    if (!result) {
+      await sleepUntil(clock, window2.end + delayMs);
+      const measurements2 = await untilAborted(prepared.evaluate(window2, deps), deps.signal);
+      result = {
+        window: window2,
+        evaluatedAt: clock.now().getTime(),
+        status: intervalStatus(measurements2),
+        measurements: measurements2
+      };
+    }
+    const { measurements } = result;
     intervals.push(result);
     if (result.status === "fail") failedIntervals++;
+    const early2 = result.judgedThrough !== void 0 ? ` early, on its first ${formatDuration(result.judgedThrough - window2.start)}` : "";
     logger2.info(
-      `Interval ${window2.index}/${schedule.windows.length} [${iso(window2.start)}, ${iso(window2.end)}): ${result.status}` + (result.status === "fail" ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})` : "")
+      `Interval ${window2.index}/${schedule.windows.length} [${iso(window2.start)}, ${iso(window2.end)}): ${result.status}${early2}` + (result.status === "fail" ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})` : "")
     );
     for (const m3 of measurements) logger2.info(measurementLine(m3));
     if (failedIntervals > analysis.failureLimit) break;
   }
   return judge(analysis, schedule, intervals, failedIntervals, clock.now().getTime());
+}
+async function judgeEarly(window2, ends, alpha, prepared, delayMs, deps) {
+  const evaluateEarly = prepared.evaluateEarly;
+  if (!evaluateEarly) return void 0;
+  for (const [i5, through] of ends.entries()) {
+    await sleepUntil(deps.clock, through + delayMs);
+    const next = ends[i5 + 1];
+    if (next !== void 0 && deps.clock.now().getTime() >= next + delayMs) continue;
+    let failures;
+    try {
+      failures = await untilAborted(
+        evaluateEarly({ ...window2, end: through }, deps, alpha),
+        deps.signal
+      );
+    } catch (e5) {
+      if (deps.signal?.aborted) throw e5;
+      deps.logger.debug(
+        `Early look at interval ${window2.index} up to ${iso(through)}: ${errorMessage(e5)}`
+      );
+      continue;
+    }
+    if (failures.length) {
+      return {
+        window: window2,
+        evaluatedAt: deps.clock.now().getTime(),
+        judgedThrough: through,
+        status: "fail",
+        measurements: failures
+      };
+    }
+  }
+  return void 0;
 }
 function judge(analysis, schedule, intervals, failedIntervals, verdictAt) {
   const outcomes = /* @__PURE__ */ new Map();
@@ -66675,7 +66853,7 @@ var PORT_NAME = /^(?=.*[a-z])[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,14}$/;
 var LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 var LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 var ROUTE_KEYS = ["listener", "rule"];
-var ANALYSIS_KEYS = ["warmup", "interval", "duration", "failureLimit", "checks"];
+var ANALYSIS_KEYS = ["warmup", "interval", "duration", "failureLimit", "failEarly", "checks"];
 var NAME2 = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 var NAME_RULE = "up to 63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen";
 var EKS_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
@@ -67193,6 +67371,7 @@ function readAnalysis(src, at) {
   const intervalMs = optional(f5.get("interval"), (v) => src.duration(v, { positive: true })) ?? ANALYSIS_DEFAULTS.intervalMs;
   const durationMs = optional(f5.get("duration"), (v) => src.duration(v, { positive: true })) ?? ANALYSIS_DEFAULTS.durationMs;
   const failureLimit = optional(f5.get("failureLimit"), (v) => src.integer(v, 0)) ?? ANALYSIS_DEFAULTS.failureLimit;
+  const failEarly = optional(f5.get("failEarly"), (v) => src.boolean(v));
   const checksAt = f5.get("checks");
   const checks = checksAt ? readChecks(src, checksAt) : defaultChecks();
   if (src.diagnostics.length > before) return void 0;
@@ -67214,7 +67393,14 @@ function readAnalysis(src, at) {
     );
     return void 0;
   }
-  return { warmupMs, intervalMs, durationMs, failureLimit, checks };
+  return {
+    warmupMs,
+    intervalMs,
+    durationMs,
+    failureLimit,
+    ...failEarly === false ? { failEarly } : {},
+    checks
+  };
 }
 
 // src/actions/verify-health/main.ts

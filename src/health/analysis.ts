@@ -13,9 +13,18 @@ import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-
 import { ConfigurationError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { formatDuration } from '../common/duration.js';
-import { DEFAULT_CLOUDWATCH_PERIOD_MS, isCloudWatchPeriod } from './checks/cloudwatch.js';
+import {
+  DEFAULT_CLOUDWATCH_PERIOD_MS,
+  isCloudWatchPeriod,
+  judgesEarly,
+} from './checks/cloudwatch.js';
 import { prepareCheckList, type Analysis } from './checks/index.js';
-import { EARLY_SIGNIFICANCE, earlyLookEnds } from './early.js';
+import {
+  EARLY_CONFIDENCE_TEXT,
+  EARLY_MIN_REQUESTS,
+  EARLY_SIGNIFICANCE,
+  earlyLookEnds,
+} from './early.js';
 import { plural } from './format.js';
 import type {
   AnalysisResult,
@@ -231,6 +240,37 @@ export function prepareAnalysis(request: Omit<AnalysisRequest, 'since'>): Prepar
     delayMs: periodMs === undefined ? 0 : (request.cloudWatchDelayMs ?? 0),
     checks: prepareChecks(request, periodMs),
   };
+}
+
+/**
+ * One line for the plan on early failure (early.ts), as apply will run it with this CloudWatch
+ * period and delay; undefined when no check can fail early or the file turns it off.
+ */
+export function describeEarlyFailure(
+  analysis: Analysis,
+  cloudWatchPeriodMs = DEFAULT_CLOUDWATCH_PERIOD_MS,
+  cloudWatchDelayMs = 0,
+): string | undefined {
+  if (analysis.failEarly === false) return undefined;
+  const early = analysis.checks.filter((c) => c.kind === 'cloudwatch' && judgesEarly(c));
+  if (early.length === 0) return undefined;
+  const ends = earlyLookEnds({ start: 0, end: analysis.intervalMs }, cloudWatchPeriodMs);
+  const period = formatDuration(cloudWatchPeriodMs);
+  if (ends.length === 0) {
+    return (
+      `No early failure: with ${period} CloudWatch data an interval of ${formatDuration(analysis.intervalMs)} ` +
+      `has no datapoint before it closes (a longer interval, or high-resolution metrics, would allow one).`
+    );
+  }
+  const step = formatDuration(ends[0] as number);
+  const delay = cloudWatchDelayMs
+    ? `, ${formatDuration(cloudWatchDelayMs)} behind as CloudWatch data comes late`
+    : '';
+  return (
+    `Early failure: the error rate of an open interval is looked at every ${step}${delay}; an interval ` +
+    `fails at once when it is over max with ${EARLY_CONFIDENCE_TEXT} confidence (${EARLY_MIN_REQUESTS} requests ` +
+    `at least). Passing still needs the whole interval.`
+  );
 }
 
 export async function runAnalysis(
