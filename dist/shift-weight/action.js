@@ -66429,7 +66429,7 @@ function planEarlyErrorRate(checks, targets, periodSeconds) {
             value: rate,
             shown: show(rate),
             threshold: thresholdText(check, "error-rate", targets.baseline?.label ?? "baseline"),
-            reason: `${show(rate)} > ${show(max)} with ${EARLY_CONFIDENCE_TEXT} confidence (${formatNumber(errors)} 5xx of ${formatNumber(requests)} requests, judged early on the interval's first ${seconds})`,
+            reason: `${show(rate)} > ${show(max)} with ${EARLY_CONFIDENCE_TEXT} confidence (${formatNumber(errors)} 5xx of ${formatNumber(requests)} requests in ${seconds}, judged early)`,
             details: {
               metric: "error-rate",
               early: true,

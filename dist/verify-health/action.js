@@ -65599,7 +65599,7 @@ function planEarlyErrorRate(checks, targets, periodSeconds) {
             value: rate,
             shown: show(rate),
             threshold: thresholdText(check, "error-rate", targets.baseline?.label ?? "baseline"),
-            reason: `${show(rate)} > ${show(max)} with ${EARLY_CONFIDENCE_TEXT} confidence (${formatNumber(errors)} 5xx of ${formatNumber(requests)} requests, judged early on the interval's first ${seconds})`,
+            reason: `${show(rate)} > ${show(max)} with ${EARLY_CONFIDENCE_TEXT} confidence (${formatNumber(errors)} 5xx of ${formatNumber(requests)} requests in ${seconds}, judged early)`,
             details: {
               metric: "error-rate",
               early: true,
@@ -66517,23 +66517,35 @@ async function runAnalysis(request, deps) {
     since,
     periodMs === void 0 ? 1 : cloudWatchAlignmentMs(analysis.intervalMs)
   );
+  const early2 = prepared.evaluateEarly && periodMs !== void 0 ? periodMs : void 0;
+  const warmupEnd = early2 === void 0 ? void 0 : Math.ceil((since + analysis.warmupMs) / early2) * early2;
+  const spans = schedule.windows.map((window2) => {
+    const from = window2.index === 1 && warmupEnd !== void 0 ? warmupEnd : window2.start;
+    const ends = early2 === void 0 ? [] : earlyLookEnds({ start: from, end: window2.end }, early2);
+    return { from, ends };
+  });
+  const looks = spans.reduce((n3, s2) => n3 + s2.ends.length, 0);
+  const alpha = looks ? EARLY_SIGNIFICANCE / looks : 0;
   const first = schedule.windows[0];
-  const warmupLeft = first.start - clock.now().getTime();
-  if (warmupLeft > 0) {
-    await logger2.group(`Warming up until ${iso(first.start)}`, async () => {
+  const judgingFrom = Math.min(first.start, spans[0].from);
+  if (judgingFrom > clock.now().getTime()) {
+    await logger2.group(`Warming up until ${iso(judgingFrom)}`, async () => {
       logger2.info(
         `Shift confirmed at ${iso(since)}; warmup ${formatDuration(analysis.warmupMs)}, then ${plural(schedule.windows.length, "interval")} of ${formatDuration(analysis.intervalMs)}, failure limit ${analysis.failureLimit}` + (delayMs ? `; each interval judged ${formatDuration(delayMs)} after it closes, when its CloudWatch data is in.` : ".")
       );
-      await sleepUntil(clock, first.start);
+      if (looks) {
+        logger2.info(
+          `An interval fails early when its data so far shows an error rate over max with ${EARLY_CONFIDENCE_TEXT} confidence; the first interval's early looks start at ${iso(judgingFrom)}.`
+        );
+      }
+      await sleepUntil(clock, judgingFrom);
     });
   }
-  const lookEnds = (window2) => prepared.evaluateEarly && periodMs !== void 0 ? earlyLookEnds(window2, periodMs) : [];
-  const looks = schedule.windows.reduce((n3, w) => n3 + lookEnds(w).length, 0);
-  const alpha = looks ? EARLY_SIGNIFICANCE / looks : 0;
   const intervals = [];
   let failedIntervals = 0;
-  for (const window2 of schedule.windows) {
-    let result = await judgeEarly(window2, lookEnds(window2), alpha, prepared, delayMs, deps);
+  for (const [i5, window2] of schedule.windows.entries()) {
+    const span = spans[i5];
+    let result = await judgeEarly(window2, span.from, span.ends, alpha, prepared, delayMs, deps);
     if (!result) {
       await sleepUntil(clock, window2.end + delayMs);
       const measurements2 = await untilAborted(prepared.evaluate(window2, deps), deps.signal);
@@ -66547,16 +66559,16 @@ async function runAnalysis(request, deps) {
     const { measurements } = result;
     intervals.push(result);
     if (result.status === "fail") failedIntervals++;
-    const early2 = result.judgedThrough !== void 0 ? ` early, on its first ${formatDuration(result.judgedThrough - window2.start)}` : "";
+    const judgedEarly = result.early ? ` early, on its data in [${iso(result.early.from)}, ${iso(result.early.through)})` : "";
     logger2.info(
-      `Interval ${window2.index}/${schedule.windows.length} [${iso(window2.start)}, ${iso(window2.end)}): ${result.status}${early2}` + (result.status === "fail" ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})` : "")
+      `Interval ${window2.index}/${schedule.windows.length} [${iso(window2.start)}, ${iso(window2.end)}): ${result.status}${judgedEarly}` + (result.status === "fail" ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})` : "")
     );
     for (const m3 of measurements) logger2.info(measurementLine(m3));
     if (failedIntervals > analysis.failureLimit) break;
   }
   return judge(analysis, schedule, intervals, failedIntervals, clock.now().getTime());
 }
-async function judgeEarly(window2, ends, alpha, prepared, delayMs, deps) {
+async function judgeEarly(window2, from, ends, alpha, prepared, delayMs, deps) {
   const evaluateEarly = prepared.evaluateEarly;
   if (!evaluateEarly) return void 0;
   for (const [i5, through] of ends.entries()) {
@@ -66566,7 +66578,7 @@ async function judgeEarly(window2, ends, alpha, prepared, delayMs, deps) {
     let failures;
     try {
       failures = await untilAborted(
-        evaluateEarly({ ...window2, end: through }, deps, alpha),
+        evaluateEarly({ index: window2.index, start: from, end: through }, deps, alpha),
         deps.signal
       );
     } catch (e5) {
@@ -66580,7 +66592,7 @@ async function judgeEarly(window2, ends, alpha, prepared, delayMs, deps) {
       return {
         window: window2,
         evaluatedAt: deps.clock.now().getTime(),
-        judgedThrough: through,
+        early: { from, through },
         status: "fail",
         measurements: failures
       };
@@ -66787,6 +66799,7 @@ function buildReport(result, analysis, targets) {
       end: iso2(i5.window.end),
       evaluatedAt: iso2(i5.evaluatedAt),
       status: i5.status,
+      ...i5.early ? { judgedEarly: { from: iso2(i5.early.from), through: iso2(i5.early.through) } } : {},
       measurements: i5.measurements
     }))
   };

@@ -287,10 +287,24 @@ export async function runAnalysis(
     periodMs === undefined ? 1 : cloudWatchAlignmentMs(analysis.intervalMs),
   );
 
+  // Early looks (early.ts) read the open interval's data so far at the metrics' resolution. The
+  // first interval's looks start when the warmup ends: the stretch before the window, left so
+  // the window sits on the CloudWatch grid (up to a minute), is after the warmup and counts.
+  const early = prepared.evaluateEarly && periodMs !== undefined ? periodMs : undefined;
+  const warmupEnd =
+    early === undefined ? undefined : Math.ceil((since + analysis.warmupMs) / early) * early;
+  const spans = schedule.windows.map((window) => {
+    const from = window.index === 1 && warmupEnd !== undefined ? warmupEnd : window.start;
+    const ends = early === undefined ? [] : earlyLookEnds({ start: from, end: window.end }, early);
+    return { from, ends };
+  });
+  const looks = spans.reduce((n, s) => n + s.ends.length, 0);
+  const alpha = looks ? EARLY_SIGNIFICANCE / looks : 0;
+
   const first = schedule.windows[0] as IntervalWindow;
-  const warmupLeft = first.start - clock.now().getTime();
-  if (warmupLeft > 0) {
-    await logger.group(`Warming up until ${iso(first.start)}`, async () => {
+  const judgingFrom = Math.min(first.start, (spans[0] as { from: number }).from);
+  if (judgingFrom > clock.now().getTime()) {
+    await logger.group(`Warming up until ${iso(judgingFrom)}`, async () => {
       logger.info(
         `Shift confirmed at ${iso(since)}; warmup ${formatDuration(analysis.warmupMs)}, then ` +
           `${plural(schedule.windows.length, 'interval')} of ${formatDuration(analysis.intervalMs)}, ` +
@@ -299,20 +313,21 @@ export async function runAnalysis(
             ? `; each interval judged ${formatDuration(delayMs)} after it closes, when its CloudWatch data is in.`
             : '.'),
       );
-      await sleepUntil(clock, first.start);
+      if (looks) {
+        logger.info(
+          `An interval fails early when its data so far shows an error rate over max with ` +
+            `${EARLY_CONFIDENCE_TEXT} confidence; the first interval's early looks start at ${iso(judgingFrom)}.`,
+        );
+      }
+      await sleepUntil(clock, judgingFrom);
     });
   }
 
-  // Early looks: the open interval's data so far, as the metrics' resolution allows (early.ts).
-  const lookEnds = (window: IntervalWindow): number[] =>
-    prepared.evaluateEarly && periodMs !== undefined ? earlyLookEnds(window, periodMs) : [];
-  const looks = schedule.windows.reduce((n, w) => n + lookEnds(w).length, 0);
-  const alpha = looks ? EARLY_SIGNIFICANCE / looks : 0;
-
   const intervals: IntervalResult[] = [];
   let failedIntervals = 0;
-  for (const window of schedule.windows) {
-    let result = await judgeEarly(window, lookEnds(window), alpha, prepared, delayMs, deps);
+  for (const [i, window] of schedule.windows.entries()) {
+    const span = spans[i] as { from: number; ends: number[] };
+    let result = await judgeEarly(window, span.from, span.ends, alpha, prepared, delayMs, deps);
     if (!result) {
       await sleepUntil(clock, window.end + delayMs);
       // A cancelled job must get to its restore at once, not after a slow probe or query.
@@ -327,12 +342,11 @@ export async function runAnalysis(
     const { measurements } = result;
     intervals.push(result);
     if (result.status === 'fail') failedIntervals++;
-    const early =
-      result.judgedThrough !== undefined
-        ? ` early, on its first ${formatDuration(result.judgedThrough - window.start)}`
-        : '';
+    const judgedEarly = result.early
+      ? ` early, on its data in [${iso(result.early.from)}, ${iso(result.early.through)})`
+      : '';
     logger.info(
-      `Interval ${window.index}/${schedule.windows.length} [${iso(window.start)}, ${iso(window.end)}): ${result.status}${early}` +
+      `Interval ${window.index}/${schedule.windows.length} [${iso(window.start)}, ${iso(window.end)}): ${result.status}${judgedEarly}` +
         (result.status === 'fail'
           ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})`
           : ''),
@@ -344,13 +358,14 @@ export async function runAnalysis(
 }
 
 /**
- * Looks at an open interval's data at each of `ends` (each once the data up to it is in) and
+ * Looks at an open interval's data from `from` to each of `ends` (once the data is in) and
  * returns the interval failed as soon as a check fails it beyond doubt; undefined when none did,
  * and the interval is judged when it closes. A look that CloudWatch cannot answer is passed
  * over: the close judges the interval anyway.
  */
 async function judgeEarly(
   window: IntervalWindow,
+  from: number,
   ends: readonly number[],
   alpha: number,
   prepared: PreparedChecks,
@@ -367,7 +382,7 @@ async function judgeEarly(
     let failures: Measurement[];
     try {
       failures = await untilAborted(
-        evaluateEarly({ ...window, end: through }, deps, alpha),
+        evaluateEarly({ index: window.index, start: from, end: through }, deps, alpha),
         deps.signal,
       );
     } catch (e) {
@@ -381,7 +396,7 @@ async function judgeEarly(
       return {
         window,
         evaluatedAt: deps.clock.now().getTime(),
-        judgedThrough: through,
+        early: { from, through },
         status: 'fail',
         measurements: failures,
       };

@@ -77,10 +77,12 @@ export interface IntervalResult {
   /** Epoch ms when the measurements were taken. */
   evaluatedAt: number;
   /**
-   * Set when the interval failed before it closed (early failure): epoch ms up to which its
-   * data was judged. The measurements are then those of the checks that failed early.
+   * Set when the interval failed before it closed (early failure): the data judged, [from,
+   * through) in epoch ms; the first interval's starts when the warmup ends, which may be before
+   * the window (aligned to the CloudWatch grid) starts. The measurements are then those of the
+   * checks that failed early.
    */
-  judgedThrough?: number;
+  early?: { from: number; through: number };
   status: Exclude<MeasurementStatus, 'skipped'>;
   measurements: Measurement[];
 }

@@ -300,7 +300,7 @@ describe.concurrent('rollout bundle', () => {
       new RegExp(
         // Judged early when green had its 20 requests before the 5 s interval closed (some
         // 25 are expected, fewer on a busy machine); at the close otherwise.
-        `^rollout ${s.web.name}: back to blue 100 / green 0 — error-rate of green \\d+(\\.\\d+)?% > 1%( with 99\\.9% confidence \\(\\d+ 5xx of \\d+ requests, judged early on the interval's first \\ds\\))? in 1 of 1 interval$`,
+        `^rollout ${s.web.name}: back to blue 100 / green 0 — error-rate of green \\d+(\\.\\d+)?% > 1%( with 99\\.9% confidence \\(\\d+ 5xx of \\d+ requests in \\d+s, judged early\\))? in 1 of 1 interval$`,
       ),
     );
     expect(reconcile?.body).toContain(

@@ -295,16 +295,19 @@ describe('runAnalysis', () => {
       '2026-05-01T12:00:10.000Z',
     ]);
     // While each interval is open, its data so far is looked at every second (1 s data) for an
-    // early failure; the healthy canary gives none.
+    // early failure, the first from the end of the warmup (12:00:02.4, on the 1 s grid); the
+    // healthy canary gives none.
     expect(
       calls
         .filter((c) => period(c) === 1)
         .map((c) => `${iso(c.StartTime!.getTime())} ${iso(c.EndTime!.getTime())}`),
     ).toEqual([
-      '2026-05-01T12:00:05.000Z 2026-05-01T12:00:06.000Z',
-      '2026-05-01T12:00:05.000Z 2026-05-01T12:00:07.000Z',
-      '2026-05-01T12:00:05.000Z 2026-05-01T12:00:08.000Z',
-      '2026-05-01T12:00:05.000Z 2026-05-01T12:00:09.000Z',
+      '2026-05-01T12:00:03.000Z 2026-05-01T12:00:04.000Z',
+      '2026-05-01T12:00:03.000Z 2026-05-01T12:00:05.000Z',
+      '2026-05-01T12:00:03.000Z 2026-05-01T12:00:06.000Z',
+      '2026-05-01T12:00:03.000Z 2026-05-01T12:00:07.000Z',
+      '2026-05-01T12:00:03.000Z 2026-05-01T12:00:08.000Z',
+      '2026-05-01T12:00:03.000Z 2026-05-01T12:00:09.000Z',
       '2026-05-01T12:00:10.000Z 2026-05-01T12:00:11.000Z',
       '2026-05-01T12:00:10.000Z 2026-05-01T12:00:12.000Z',
       '2026-05-01T12:00:10.000Z 2026-05-01T12:00:13.000Z',
@@ -420,11 +423,11 @@ describe('runAnalysis: early failure', () => {
       failedIntervals: 1,
       failedChecks: ['error-rate of green'],
       verdict:
-        "error-rate of green 29.2% > 1% with 99.9% confidence (7 5xx of 24 requests, judged early on the interval's first 4s) in 1 of 1 interval",
+        'error-rate of green 29.2% > 1% with 99.9% confidence (7 5xx of 24 requests in 4s, judged early) in 1 of 1 interval',
     });
     expect(iso(result.verdictAt)).toBe('2026-05-01T12:00:04.000Z');
     expect(result.intervals[0]).toMatchObject({
-      judgedThrough: T0 + 4_000,
+      early: { from: T0, through: T0 + 4_000 },
       status: 'fail',
       window: { start: T0, end: T0 + 60_000 },
     });
@@ -433,7 +436,31 @@ describe('runAnalysis: early failure', () => {
     expect(calls.every((c) => c.MetricDataQueries![0]!.MetricStat!.Period === 1)).toBe(true);
     expect(clock.t).toBe(T0 + 4_000);
     expect(logger.lines).toContain(
-      'Interval 1/5 [2026-05-01T12:00:00.000Z, 2026-05-01T12:01:00.000Z): fail early, on its first 4s (1 failed, limit 0)',
+      'Interval 1/5 [2026-05-01T12:00:00.000Z, 2026-05-01T12:01:00.000Z): fail early, on its data in [2026-05-01T12:00:00.000Z, 2026-05-01T12:00:04.000Z) (1 failed, limit 0)',
+    );
+  });
+
+  it('starts looking when the warmup ends, before the first window on the minute grid', async () => {
+    // Shift at 12:00:07, warmup 30 s: the first 1 min window is [12:01, 12:02) (GetMetricData
+    // rounds a 60 s period to the minute), but the data from 12:00:37 is after the warmup too.
+    const since = T0 + 7_000;
+    const { logger, deps } = setup(badBuild, since);
+    const result = await runAnalysis(
+      {
+        analysis: analysis({ warmupMs: 30_000, checks: [ERROR_RATE] }),
+        targets: TARGETS,
+        since,
+        cloudWatchPeriodMs: 1_000,
+      },
+      deps,
+    );
+    expect(result.intervals[0]).toMatchObject({
+      window: { start: T0 + 60_000 },
+      early: { from: T0 + 37_000, through: T0 + 41_000 },
+    });
+    expect(iso(result.verdictAt)).toBe('2026-05-01T12:00:41.000Z');
+    expect(logger.lines).toContain(
+      "An interval fails early when its data so far shows an error rate over max with 99.9% confidence; the first interval's early looks start at 2026-05-01T12:00:37.000Z.",
     );
   });
 
@@ -464,7 +491,7 @@ describe('runAnalysis: early failure', () => {
       deps,
     );
     expect(result.healthy).toBe(true);
-    expect(result.intervals.map((i) => [i.status, i.judgedThrough, i.evaluatedAt - T0])).toEqual([
+    expect(result.intervals.map((i) => [i.status, i.early, i.evaluatedAt - T0])).toEqual([
       ['pass', undefined, 60_000],
       ['pass', undefined, 120_000],
       ['pass', undefined, 180_000],
@@ -506,7 +533,7 @@ describe('runAnalysis: early failure', () => {
     ]);
     expect(calls[0]!.MetricDataQueries![0]!.MetricStat!.Period).toBe(60);
     expect(iso(result.verdictAt)).toBe('2026-05-01T12:02:00.000Z');
-    expect(result.intervals[0]?.judgedThrough).toBe(T0 + 60_000);
+    expect(result.intervals[0]?.early).toEqual({ from: T0, through: T0 + 60_000 });
   });
 
   it('passes over an early look CloudWatch cannot answer, and judges at the close', async () => {

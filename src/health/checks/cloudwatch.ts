@@ -534,7 +534,7 @@ export function planEarlyErrorRate(
             threshold: thresholdText(check, 'error-rate', targets.baseline?.label ?? 'baseline'),
             reason:
               `${show(rate)} > ${show(max)} with ${EARLY_CONFIDENCE_TEXT} confidence (${formatNumber(errors)} 5xx ` +
-              `of ${formatNumber(requests)} requests, judged early on the interval's first ${seconds})`,
+              `of ${formatNumber(requests)} requests in ${seconds}, judged early)`,
             details: {
               metric: 'error-rate',
               early: true,
