@@ -82739,12 +82739,14 @@ function decisivelyOver(errors, requests, max, alpha, minRequests = EARLY_MIN_RE
   if (requests < Math.max(minRequests, EARLY_MIN_REQUESTS)) return false;
   return errorTailBound(errors, requests, max) <= alpha;
 }
-function earlyLookEnds(window2, resolutionMs) {
-  const length = window2.end - window2.start;
+function earlyLookEnds(span, resolutionMs, intervalMs = span.end - span.start) {
   const resolution = Math.max(1e3, resolutionMs);
-  const step = Math.max(resolution, Math.ceil(length / MAX_EARLY_LOOKS / resolution) * resolution);
+  const step = Math.max(
+    resolution,
+    Math.ceil(intervalMs / MAX_EARLY_LOOKS / resolution) * resolution
+  );
   const ends = [];
-  for (let t = window2.start + step; t < window2.end; t += step) ends.push(t);
+  for (let t = span.start + step; t < span.end; t += step) ends.push(t);
   return ends;
 }
 
@@ -84879,7 +84881,7 @@ async function runAnalysis(request3, deps) {
   const warmupEnd = early2 === void 0 ? void 0 : Math.ceil((since + analysis.warmupMs) / early2) * early2;
   const spans = schedule.windows.map((window2) => {
     const from = window2.index === 1 && warmupEnd !== void 0 ? warmupEnd : window2.start;
-    const ends = early2 === void 0 ? [] : earlyLookEnds({ start: from, end: window2.end }, early2);
+    const ends = early2 === void 0 ? [] : earlyLookEnds({ start: from, end: window2.end }, early2, analysis.intervalMs);
     return { from, ends };
   });
   const looks = spans.reduce((n3, s2) => n3 + s2.ends.length, 0);

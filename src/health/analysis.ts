@@ -295,7 +295,10 @@ export async function runAnalysis(
     early === undefined ? undefined : Math.ceil((since + analysis.warmupMs) / early) * early;
   const spans = schedule.windows.map((window) => {
     const from = window.index === 1 && warmupEnd !== undefined ? warmupEnd : window.start;
-    const ends = early === undefined ? [] : earlyLookEnds({ start: from, end: window.end }, early);
+    const ends =
+      early === undefined
+        ? []
+        : earlyLookEnds({ start: from, end: window.end }, early, analysis.intervalMs);
     return { from, ends };
   });
   const looks = spans.reduce((n, s) => n + s.ends.length, 0);

@@ -53,20 +53,24 @@ export function decisivelyOver(
 }
 
 /**
- * The moments up to which an open interval's data is looked at early: every `stepMs` from its
- * start, where the step is the data's resolution (CloudWatch's period: ALB metrics come in whole
- * minutes), made coarser so an interval takes at most MAX_EARLY_LOOKS looks. The close itself
- * is not a look. An interval of one period has none: its data is one datapoint, published
- * after it closes.
+ * The moments up to which an open interval's data is looked at early: every step from `start`,
+ * where the step is the data's resolution (CloudWatch's period: ALB metrics come in whole
+ * minutes), made coarser so an interval of `intervalMs` takes at most MAX_EARLY_LOOKS looks
+ * (the first interval's span, which starts when the warmup ends, may be longer than its
+ * window and take more). The close itself is not a look. An interval of one period has none:
+ * its data is one datapoint, published after it closes.
  */
 export function earlyLookEnds(
-  window: { start: number; end: number },
+  span: { start: number; end: number },
   resolutionMs: number,
+  intervalMs = span.end - span.start,
 ): number[] {
-  const length = window.end - window.start;
   const resolution = Math.max(1_000, resolutionMs);
-  const step = Math.max(resolution, Math.ceil(length / MAX_EARLY_LOOKS / resolution) * resolution);
+  const step = Math.max(
+    resolution,
+    Math.ceil(intervalMs / MAX_EARLY_LOOKS / resolution) * resolution,
+  );
   const ends: number[] = [];
-  for (let t = window.start + step; t < window.end; t += step) ends.push(t);
+  for (let t = span.start + step; t < span.end; t += step) ends.push(t);
   return ends;
 }
