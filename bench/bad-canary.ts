@@ -153,6 +153,8 @@ class TimingLogger implements Logger {
 
 interface Outcome {
   failed: number;
+  /** Of `failed`, the ALB's own 5xx (no healthy target, a reset): 0 when the shift is clean. */
+  elb5xx: number;
   greenRequests: number;
   /** From the first to the last second in which green served a request, s. */
   exposureS: number;
@@ -275,6 +277,7 @@ async function once(sandbox: Sandbox, loop: Loop): Promise<Outcome> {
     const first = result.intervals[0]?.window.start ?? result.since;
     return {
       failed: greenErrors.total + elbErrors.total,
+      elb5xx: elbErrors.total,
       greenRequests: greenRequests.total,
       exposureS: seconds.length
         ? ((seconds.at(-1) as number) - (seconds[0] as number)) / 1000 + 1
@@ -319,7 +322,7 @@ async function main(): Promise<void> {
         const o = await once(sandbox, loop);
         results.get(loop.name)?.push(o);
         console.log(
-          `  run ${run} ${loop.name.padEnd(7)} ${String(o.failed).padStart(4)} failed of ${String(o.greenRequests).padStart(4)} green requests; ` +
+          `  run ${run} ${loop.name.padEnd(7)} ${String(o.failed).padStart(4)} failed (${o.elb5xx} by the ALB itself) of ${String(o.greenRequests).padStart(4)} green requests; ` +
             `green served for ${o.exposureS}s; verdict ${(o.detectMs / 1000).toFixed(1)}s after the shift` +
             (loop.beforeGrid
               ? ` (window opened ${(o.gridWaitMs / 1000).toFixed(1)}s after it)`

@@ -67432,6 +67432,7 @@ var Inputs = {
   cloudwatchDelay: "cloudwatch-delay",
   since: "since",
   failOnUnhealthy: "fail-on-unhealthy",
+  failEarly: "fail-early",
   region: "region"
 };
 var Outputs = {
@@ -67454,6 +67455,7 @@ async function readInputs() {
   const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod) ?? DEFAULT_CLOUDWATCH_PERIOD_MS;
   const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? DEFAULT_CLOUDWATCH_DELAY_MS;
   const failOnUnhealthy = getBooleanInput(Inputs.failOnUnhealthy, true);
+  const failEarly = getOptionalInput(Inputs.failEarly) === void 0 ? void 0 : getBooleanInput(Inputs.failEarly, true);
   const sinceText = getOptionalInput(Inputs.since);
   let since;
   if (sinceText !== void 0) {
@@ -67493,6 +67495,7 @@ async function readInputs() {
       durationMs: durationMs ?? file.analysis.durationMs,
       failureLimit: failureLimit ?? file.analysis.failureLimit
     };
+    if (failEarly !== void 0) analysis.failEarly = failEarly;
     region ??= file.region;
   } else {
     if (canaryArn === void 0) {
@@ -67514,6 +67517,7 @@ async function readInputs() {
       intervalMs: intervalMs ?? DEFAULT_INTERVAL_MS,
       durationMs: durationMs ?? ANALYSIS_DEFAULTS.durationMs,
       failureLimit: failureLimit ?? ANALYSIS_DEFAULTS.failureLimit,
+      ...failEarly === false ? { failEarly } : {},
       checks: parseChecks(checksText, `input "${Inputs.checks}"`)
     };
   }
