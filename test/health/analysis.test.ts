@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryLogger } from '../../src/common/logger.js';
 import {
   analysisIntervalCount,
+  describeEarlyFailure,
   runAnalysis,
   scheduleAnalysis,
   type AnalysisDeps,
@@ -551,5 +552,33 @@ describe('runAnalysis: early failure', () => {
     expect(calls).toHaveLength(60);
     expect(result.verdict).toBe('error-rate of green 30% > 1% in 1 of 1 interval');
     expect(iso(result.verdictAt)).toBe('2026-05-01T12:01:00.000Z');
+  });
+});
+
+describe('describeEarlyFailure (the plan line)', () => {
+  const oneMinute = analysis({ checks: [ERROR_RATE] });
+
+  it('says there is no early look on 1 min ALB data with 1 min intervals', () => {
+    expect(describeEarlyFailure(oneMinute, 60_000, 60_000)).toBe(
+      'No early failure: with 1m CloudWatch data an interval of 1m has no datapoint before it closes (a longer interval, or high-resolution metrics, would allow one).',
+    );
+  });
+
+  it('says how often it looks, and how far behind', () => {
+    expect(describeEarlyFailure({ ...oneMinute, intervalMs: 300_000 }, 60_000, 60_000)).toBe(
+      'Early failure: the error rate of an open interval is looked at every 1m, 1m behind as CloudWatch data comes late; an interval fails at once when it is over max with 99.9% confidence (20 requests at least). Passing still needs the whole interval.',
+    );
+    expect(describeEarlyFailure(oneMinute, 1_000, 0)).toMatch(/^Early failure: .* every 1s; an/);
+  });
+
+  it('says nothing when turned off or when no check can fail early', () => {
+    expect(describeEarlyFailure({ ...oneMinute, failEarly: false }, 1_000)).toBeUndefined();
+    expect(describeEarlyFailure(analysis({ checks: [TARGET_HEALTH] }), 1_000)).toBeUndefined();
+    expect(
+      describeEarlyFailure(
+        analysis({ checks: [{ kind: 'cloudwatch', metric: 'latency-p99', max: 0.5 }] }),
+        1_000,
+      ),
+    ).toBeUndefined();
   });
 });
