@@ -30006,6 +30006,15 @@ var YamlSource = class {
     return n5;
   }
   /** A finite number; `expected` words the message, range checks are the caller's. */
+  /** true or false as YAML 1.2 reads them; `yes`, `on` and quoted words are refused. */
+  boolean(at) {
+    const v2 = (0, import_yaml.isScalar)(at.node) ? at.node.value : void 0;
+    if (typeof v2 !== "boolean") {
+      this.reportValue(at, `${at.label} must be true or false, got ${describe(at.node)}.`);
+      return void 0;
+    }
+    return v2;
+  }
   number(at, expected = "a number") {
     const v2 = (0, import_yaml.isScalar)(at.node) ? at.node.value : void 0;
     if (typeof v2 !== "number" || !Number.isFinite(v2)) {
@@ -30167,6 +30176,36 @@ function plural(n5, word) {
   return `${n5} ${word}${n5 === 1 ? "" : "s"}`;
 }
 
+// src/health/early.ts
+var EARLY_SIGNIFICANCE = 1e-3;
+var EARLY_CONFIDENCE_TEXT = "99.9%";
+var EARLY_MIN_REQUESTS = 20;
+var MAX_EARLY_LOOKS = 60;
+function errorTailBound(errors, requests, max) {
+  if (requests <= 0 || errors <= 0) return 1;
+  const rate = Math.min(1, errors / requests);
+  if (rate <= max) return 1;
+  if (max <= 0) return 0;
+  if (max >= 1) return 1;
+  const term = (q5, p5) => q5 === 0 ? 0 : q5 * Math.log(q5 / p5);
+  const divergence = term(rate, max) + term(1 - rate, 1 - max);
+  return Math.exp(-requests * divergence);
+}
+function decisivelyOver(errors, requests, max, alpha, minRequests = EARLY_MIN_REQUESTS) {
+  if (requests < Math.max(minRequests, EARLY_MIN_REQUESTS)) return false;
+  return errorTailBound(errors, requests, max) <= alpha;
+}
+function earlyLookEnds(span, resolutionMs, intervalMs = span.end - span.start) {
+  const resolution = Math.max(1e3, resolutionMs);
+  const step = Math.max(
+    resolution,
+    Math.ceil(intervalMs / MAX_EARLY_LOOKS / resolution) * resolution
+  );
+  const ends = [];
+  for (let t2 = span.start + step; t2 < span.end; t2 += step) ends.push(t2);
+  return ends;
+}
+
 // src/health/placeholders.ts
 var PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
 var UNAVAILABLE = {
@@ -30219,14 +30258,26 @@ var cloudwatch = {
   name: "cloudwatch",
   fields: ["metric", "queries", "returnId", "max", "min", "vsBaseline", "minRequests"],
   parse: readCloudWatch,
-  prepare: (checks, { targets, intervalMs }) => {
+  prepare: (checks, { targets, intervalMs, cloudWatchPeriodMs }) => {
     const plan = planCloudWatch(
       checks.map((c10) => c10.check),
       targets,
       intervalMs / 1e3
     );
+    const early = planEarlyErrorRate(
+      checks.map((c10) => c10.check),
+      targets,
+      (cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS) / 1e3
+    );
     return {
-      evaluate: async (window, io) => (await evaluateCloudWatch(io.cloudwatch, plan, window)).map((m9) => [m9])
+      evaluate: async (window, io) => (await evaluateCloudWatch(io.cloudwatch, plan, window)).map((m9) => [m9]),
+      ...early ? {
+        evaluateEarly: async (partial, io, alpha) => early.evaluate(
+          await fetchMetricValues(io.cloudwatch, early.queries, partial),
+          partial,
+          alpha
+        )
+      } : {}
     };
   },
   describe: describeCloudWatch,
@@ -30477,8 +30528,25 @@ var LATENCY_STAT = {
 };
 function planCloudWatch(checks, targets, windowSeconds) {
   const queries = [];
+  const series = seriesMaker(queries, windowSeconds);
+  const evaluators = [];
+  checks.forEach((check, index) => {
+    if (check.metric) {
+      evaluators.push(planBuiltIn(check, check.metric, targets, series));
+    } else {
+      const custom = planCustom(check, index, targets, windowSeconds, series);
+      queries.push(...custom.queries);
+      evaluators.push(custom.evaluate);
+    }
+  });
+  return {
+    queries,
+    evaluate: (values) => evaluators.map((evaluate) => evaluate(values))
+  };
+}
+function seriesMaker(queries, periodSeconds) {
   const byKey = /* @__PURE__ */ new Map();
-  const series = (tg, metricName, stat3) => {
+  return (tg, metricName, stat3) => {
     if (tg.loadBalancers.length === 0) {
       throw new ConfigurationError(
         `Target group ${tg.label} (${tg.arn}) is not attached to any load balancer, so it has no AWS/ApplicationELB metrics to check; attach it to the ALB listener or rule first.`
@@ -30502,7 +30570,7 @@ function planCloudWatch(checks, targets, windowSeconds) {
                 { Name: "LoadBalancer", Value: loadBalancer }
               ]
             },
-            Period: windowSeconds,
+            Period: periodSeconds,
             Stat: stat3
           },
           ReturnData: true
@@ -30511,19 +30579,52 @@ function planCloudWatch(checks, targets, windowSeconds) {
       return { loadBalancer, query };
     });
   };
-  const evaluators = [];
-  checks.forEach((check, index) => {
-    if (check.metric) {
-      evaluators.push(planBuiltIn(check, check.metric, targets, series));
-    } else {
-      const custom = planCustom(check, index, targets, windowSeconds, series);
-      queries.push(...custom.queries);
-      evaluators.push(custom.evaluate);
-    }
-  });
+}
+function judgesEarly(check) {
+  return check.metric === "error-rate" && check.max !== void 0;
+}
+function planEarlyErrorRate(checks, targets, periodSeconds) {
+  const early = checks.filter(judgesEarly);
+  if (early.length === 0) return void 0;
+  const queries = [];
+  const read = metricReader("error-rate", targets.canary, seriesMaker(queries, periodSeconds));
+  const names2 = checkNames(checks, targets);
   return {
     queries,
-    evaluate: (values) => evaluators.map((evaluate) => evaluate(values))
+    evaluate(values, partial, alpha) {
+      const reading = read(values);
+      const requests = reading.requests;
+      const errors = reading.errors ?? 0;
+      return checks.map((check, index) => {
+        if (!judgesEarly(check) || reading.unavailable || requests === 0) return [];
+        const max = check.max;
+        if (!decisivelyOver(errors, requests, max, alpha, check.minRequests)) return [];
+        const rate = errors / requests;
+        const show2 = (n5) => formatPercent(n5);
+        const seconds = formatDuration(partial.end - partial.start);
+        return [
+          {
+            name: names2[index],
+            kind: "cloudwatch",
+            status: "fail",
+            value: rate,
+            shown: show2(rate),
+            threshold: thresholdText(check, "error-rate", targets.baseline?.label ?? "baseline"),
+            reason: `${show2(rate)} > ${show2(max)} with ${EARLY_CONFIDENCE_TEXT} confidence (${formatNumber(errors)} 5xx of ${formatNumber(requests)} requests in ${seconds}, judged early)`,
+            details: {
+              metric: "error-rate",
+              early: true,
+              through: new Date(partial.end).toISOString(),
+              requests,
+              errors,
+              tailBound: errorTailBound(errors, requests, max),
+              significance: alpha,
+              canary: reading
+            }
+          }
+        ];
+      });
+    }
   };
 }
 function planBuiltIn(check, metric, targets, series) {
@@ -30533,7 +30634,7 @@ function planBuiltIn(check, metric, targets, series) {
   const readBaseline = baseline ? reader(baseline) : void 0;
   const minRequests = check.minRequests ?? (metric === "request-count" ? 0 : 1);
   const show2 = (n5) => formatMetric(metric, n5);
-  const name = `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? "baseline"}` : ""}`;
+  const name = builtInName(check, metric, targets);
   const threshold = thresholdText(check, metric, baseline?.label ?? "baseline");
   return (values) => {
     const canary = readCanary(values);
@@ -30587,6 +30688,20 @@ function planBuiltIn(check, metric, targets, series) {
     if (violations.length) return { ...base, status: "fail", reason: violations.join("; ") };
     return base;
   };
+}
+function builtInName(check, metric, targets) {
+  const baseline = check.vsBaseline ? targets.baseline : void 0;
+  return `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? "baseline"}` : ""}`;
+}
+function checkNames(checks, targets) {
+  const seen = /* @__PURE__ */ new Map();
+  return checks.map((check) => {
+    const firstId = check.queries?.[0]?.Id;
+    const name = check.metric ? builtInName(check, check.metric, targets) : `cloudwatch ${check.returnId ?? String(firstId)} of ${targets.canary.label}`;
+    const n5 = (seen.get(name) ?? 0) + 1;
+    seen.set(name, n5);
+    return n5 === 1 ? name : `${name} #${n5}`;
+  });
 }
 function judgeable(reading, label, minRequests) {
   if (reading.unavailable) return reading.unavailable;
@@ -30656,6 +30771,7 @@ function metricReader(metric, tg, series) {
     }
     if (metric === "request-count") reading.value = reading.requests;
     else if (metric === "error-rate") {
+      reading.errors = errorCount;
       if (reading.requests > 0) reading.value = errorCount / reading.requests;
     } else if (latencyWeight > 0) {
       reading.value = metric === "latency-avg" ? weightedLatency / latencyWeight : worstLatency;
@@ -34100,6 +34216,7 @@ function prepareCheckList(checks, context) {
     );
     return mine.length ? [{ mine, prepared: kind.prepare(mine, context) }] : [];
   });
+  const early = groups.filter((g10) => g10.prepared.evaluateEarly);
   return {
     async evaluate(window, io) {
       const byCheck = checks.map(() => []);
@@ -34110,7 +34227,19 @@ function prepareCheckList(checks, context) {
         })
       );
       return byCheck;
-    }
+    },
+    ...early.length ? {
+      async evaluateEarly(partial, io, alpha) {
+        const byCheck = checks.map(() => []);
+        await Promise.all(
+          early.map(async ({ mine, prepared }) => {
+            const results = await prepared.evaluateEarly(partial, io, alpha);
+            mine.forEach(({ index }, i10) => byCheck[index] = results[i10] ?? []);
+          })
+        );
+        return byCheck;
+      }
+    } : {}
   };
 }
 function defaultChecks() {
@@ -34228,13 +34357,24 @@ function validateCloudWatchTiming(intervalMs, periodMs) {
     );
   }
 }
-function prepareChecks(request3) {
+function prepareChecks(request3, periodMs) {
   const { analysis, targets } = request3;
-  const prepared = prepareCheckList(analysis.checks, { targets, intervalMs: analysis.intervalMs });
+  const prepared = prepareCheckList(analysis.checks, {
+    targets,
+    intervalMs: analysis.intervalMs,
+    ...periodMs !== void 0 ? { cloudWatchPeriodMs: periodMs } : {}
+  });
+  const early = prepared.evaluateEarly;
   return {
     async evaluate(window, deps) {
       return uniqueNames((await prepared.evaluate(window, deps)).flat());
-    }
+    },
+    ...early && analysis.failEarly !== false ? {
+      // The kinds name early failures as they name the closed interval's measurements.
+      async evaluateEarly(partial, deps, alpha) {
+        return (await early(partial, deps, alpha)).flat();
+      }
+    } : {}
   };
 }
 function uniqueNames(measurements) {
@@ -34279,8 +34419,21 @@ function prepareAnalysis(request3) {
   return {
     ...periodMs !== void 0 ? { periodMs } : {},
     delayMs: periodMs === void 0 ? 0 : request3.cloudWatchDelayMs ?? 0,
-    checks: prepareChecks(request3)
+    checks: prepareChecks(request3, periodMs)
   };
+}
+function describeEarlyFailure(analysis, cloudWatchPeriodMs = DEFAULT_CLOUDWATCH_PERIOD_MS, cloudWatchDelayMs = 0) {
+  if (analysis.failEarly === false) return void 0;
+  const early = analysis.checks.filter((c10) => c10.kind === "cloudwatch" && judgesEarly(c10));
+  if (early.length === 0) return void 0;
+  const ends = earlyLookEnds({ start: 0, end: analysis.intervalMs }, cloudWatchPeriodMs);
+  const period = formatDuration(cloudWatchPeriodMs);
+  if (ends.length === 0) {
+    return `No early failure: with ${period} CloudWatch data an interval of ${formatDuration(analysis.intervalMs)} has no datapoint before it closes (a longer interval, or high-resolution metrics, would allow one).`;
+  }
+  const step = formatDuration(ends[0]);
+  const delay = cloudWatchDelayMs ? `, ${formatDuration(cloudWatchDelayMs)} behind as CloudWatch data comes late` : "";
+  return `Early failure: the error rate of an open interval is looked at every ${step}${delay}; an interval fails at once when it is over max with ${EARLY_CONFIDENCE_TEXT} confidence (${EARLY_MIN_REQUESTS} requests at least). Passing still needs the whole interval.`;
 }
 async function runAnalysis(request3, deps) {
   const { analysis } = request3;
@@ -34292,36 +34445,88 @@ async function runAnalysis(request3, deps) {
     since,
     periodMs === void 0 ? 1 : cloudWatchAlignmentMs(analysis.intervalMs)
   );
+  const early = prepared.evaluateEarly && periodMs !== void 0 ? periodMs : void 0;
+  const warmupEnd = early === void 0 ? void 0 : Math.ceil((since + analysis.warmupMs) / early) * early;
+  const spans = schedule.windows.map((window) => {
+    const from = window.index === 1 && warmupEnd !== void 0 ? warmupEnd : window.start;
+    const ends = early === void 0 ? [] : earlyLookEnds({ start: from, end: window.end }, early, analysis.intervalMs);
+    return { from, ends };
+  });
+  const looks = spans.reduce((n5, s3) => n5 + s3.ends.length, 0);
+  const alpha = looks ? EARLY_SIGNIFICANCE / looks : 0;
   const first = schedule.windows[0];
-  const warmupLeft = first.start - clock.now().getTime();
-  if (warmupLeft > 0) {
-    await logger2.group(`Warming up until ${iso(first.start)}`, async () => {
+  const judgingFrom = Math.min(first.start, spans[0].from);
+  if (judgingFrom > clock.now().getTime()) {
+    await logger2.group(`Warming up until ${iso(judgingFrom)}`, async () => {
       logger2.info(
         `Shift confirmed at ${iso(since)}; warmup ${formatDuration(analysis.warmupMs)}, then ${plural(schedule.windows.length, "interval")} of ${formatDuration(analysis.intervalMs)}, failure limit ${analysis.failureLimit}` + (delayMs ? `; each interval judged ${formatDuration(delayMs)} after it closes, when its CloudWatch data is in.` : ".")
       );
-      await sleepUntil(clock, first.start);
+      if (looks) {
+        logger2.info(
+          `An interval fails early when its data so far shows an error rate over max with ${EARLY_CONFIDENCE_TEXT} confidence; the first interval's early looks start at ${iso(judgingFrom)}.`
+        );
+      }
+      await sleepUntil(clock, judgingFrom);
     });
   }
   const intervals = [];
   let failedIntervals = 0;
-  for (const window of schedule.windows) {
-    await sleepUntil(clock, window.end + delayMs);
-    const measurements = await untilAborted(prepared.evaluate(window, deps), deps.signal);
-    const result = {
-      window,
-      evaluatedAt: clock.now().getTime(),
-      status: intervalStatus(measurements),
-      measurements
-    };
+  for (const [i10, window] of schedule.windows.entries()) {
+    const span = spans[i10];
+    let result = await judgeEarly(window, span.from, span.ends, alpha, prepared, delayMs, deps);
+    if (!result) {
+      await sleepUntil(clock, window.end + delayMs);
+      const measurements2 = await untilAborted(prepared.evaluate(window, deps), deps.signal);
+      result = {
+        window,
+        evaluatedAt: clock.now().getTime(),
+        status: intervalStatus(measurements2),
+        measurements: measurements2
+      };
+    }
+    const { measurements } = result;
     intervals.push(result);
     if (result.status === "fail") failedIntervals++;
+    const judgedEarly = result.early ? ` early, on its data in [${iso(result.early.from)}, ${iso(result.early.through)})` : "";
     logger2.info(
-      `Interval ${window.index}/${schedule.windows.length} [${iso(window.start)}, ${iso(window.end)}): ${result.status}` + (result.status === "fail" ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})` : "")
+      `Interval ${window.index}/${schedule.windows.length} [${iso(window.start)}, ${iso(window.end)}): ${result.status}${judgedEarly}` + (result.status === "fail" ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})` : "")
     );
     for (const m9 of measurements) logger2.info(measurementLine(m9));
     if (failedIntervals > analysis.failureLimit) break;
   }
   return judge(analysis, schedule, intervals, failedIntervals, clock.now().getTime());
+}
+async function judgeEarly(window, from, ends, alpha, prepared, delayMs, deps) {
+  const evaluateEarly = prepared.evaluateEarly;
+  if (!evaluateEarly) return void 0;
+  for (const [i10, through] of ends.entries()) {
+    await sleepUntil(deps.clock, through + delayMs);
+    const next = ends[i10 + 1];
+    if (next !== void 0 && deps.clock.now().getTime() >= next + delayMs) continue;
+    let failures;
+    try {
+      failures = await untilAborted(
+        evaluateEarly({ index: window.index, start: from, end: through }, deps, alpha),
+        deps.signal
+      );
+    } catch (e10) {
+      if (deps.signal?.aborted) throw e10;
+      deps.logger.debug(
+        `Early look at interval ${window.index} up to ${iso(through)}: ${errorMessage(e10)}`
+      );
+      continue;
+    }
+    if (failures.length) {
+      return {
+        window,
+        evaluatedAt: deps.clock.now().getTime(),
+        early: { from, through },
+        status: "fail",
+        measurements: failures
+      };
+    }
+  }
+  return void 0;
 }
 function judge(analysis, schedule, intervals, failedIntervals, verdictAt) {
   const outcomes = /* @__PURE__ */ new Map();
@@ -34564,6 +34769,7 @@ function buildReport(result, analysis, targets) {
       end: iso2(i10.window.end),
       evaluatedAt: iso2(i10.evaluatedAt),
       status: i10.status,
+      ...i10.early ? { judgedEarly: { from: iso2(i10.early.from), through: iso2(i10.early.through) } } : {},
       measurements: i10.measurements
     }))
   };
@@ -43474,7 +43680,7 @@ var PORT_NAME = /^(?=.*[a-z])[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,14}$/;
 var LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 var LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 var ROUTE_KEYS = ["listener", "rule"];
-var ANALYSIS_KEYS = ["warmup", "interval", "duration", "failureLimit", "checks"];
+var ANALYSIS_KEYS = ["warmup", "interval", "duration", "failureLimit", "failEarly", "checks"];
 var NAME2 = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 var NAME_RULE = "up to 63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen";
 var EKS_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
@@ -43975,6 +44181,7 @@ function readAnalysis(src, at) {
   const intervalMs = optional(f10.get("interval"), (v2) => src.duration(v2, { positive: true })) ?? ANALYSIS_DEFAULTS.intervalMs;
   const durationMs = optional(f10.get("duration"), (v2) => src.duration(v2, { positive: true })) ?? ANALYSIS_DEFAULTS.durationMs;
   const failureLimit = optional(f10.get("failureLimit"), (v2) => src.integer(v2, 0)) ?? ANALYSIS_DEFAULTS.failureLimit;
+  const failEarly = optional(f10.get("failEarly"), (v2) => src.boolean(v2));
   const checksAt = f10.get("checks");
   const checks = checksAt ? readChecks(src, checksAt) : defaultChecks();
   if (src.diagnostics.length > before) return void 0;
@@ -43996,7 +44203,14 @@ function readAnalysis(src, at) {
     );
     return void 0;
   }
-  return { warmupMs, intervalMs, durationMs, failureLimit, checks };
+  return {
+    warmupMs,
+    intervalMs,
+    durationMs,
+    failureLimit,
+    ...failEarly === false ? { failEarly } : {},
+    checks
+  };
 }
 
 // src/rollout-file/step.ts
@@ -45069,11 +45283,13 @@ var STATUS_HEADING = {
 function cell2(text2) {
   return text2.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
-function describeAnalysis(file) {
+function describeAnalysis(file, timing2) {
   const a10 = file.analysis;
   const count = analysisIntervalCount(a10);
+  const early = describeEarlyFailure(a10, timing2.cloudWatchPeriodMs, timing2.cloudWatchDelayMs);
   return [
     `Warmup ${formatDuration(a10.warmupMs)}, then ${count} interval${count === 1 ? "" : "s"} of ${formatDuration(a10.intervalMs)} (${formatDuration(a10.warmupMs + count * a10.intervalMs)} of checks); ${a10.failureLimit === 0 ? "the first failed interval rolls" : `more than ${a10.failureLimit} failed intervals roll`} the step back.`,
+    ...early ? [early] : [],
     ...a10.checks.map((c10) => describeCheck(c10, file.canary))
   ];
 }
@@ -45140,7 +45356,7 @@ function filePlanMarkdown(p5) {
     lines.push(
       "**Checks after the shift:**",
       "",
-      ...describeAnalysis(head).map((l6) => `- ${l6}`),
+      ...describeAnalysis(head, p5).map((l6) => `- ${l6}`),
       ""
     );
   }
@@ -52690,7 +52906,7 @@ function planText(p5) {
     lines.push(
       `  health: ${h10.ok ? "ok" : "NOT ENOUGH"}: ${h10.cluster} ${h10.shown} (needs \u2265 ${h10.required})`
     );
-  if (p5.head && !p5.noChange) lines.push(...describeAnalysis(p5.head).map((l6) => `  check: ${l6}`));
+  if (p5.head && !p5.noChange) lines.push(...describeAnalysis(p5.head, p5).map((l6) => `  check: ${l6}`));
   for (const n5 of p5.notes) lines.push(`  note: ${n5}`);
   for (const x2 of p5.problems)
     lines.push(`  problem: ${x2.at ? `${p5.path}:${x2.at.line}:${x2.at.col}: ` : ""}${x2.message}`);

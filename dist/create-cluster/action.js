@@ -37333,6 +37333,15 @@ var YamlSource = class {
     return n4;
   }
   /** A finite number; `expected` words the message, range checks are the caller's. */
+  /** true or false as YAML 1.2 reads them; `yes`, `on` and quoted words are refused. */
+  boolean(at) {
+    const v2 = (0, import_yaml2.isScalar)(at.node) ? at.node.value : void 0;
+    if (typeof v2 !== "boolean") {
+      this.reportValue(at, `${at.label} must be true or false, got ${describe(at.node)}.`);
+      return void 0;
+    }
+    return v2;
+  }
   number(at, expected = "a number") {
     const v2 = (0, import_yaml2.isScalar)(at.node) ? at.node.value : void 0;
     if (typeof v2 !== "number" || !Number.isFinite(v2)) {

@@ -39453,6 +39453,15 @@ var YamlSource = class {
     return n3;
   }
   /** A finite number; `expected` words the message, range checks are the caller's. */
+  /** true or false as YAML 1.2 reads them; `yes`, `on` and quoted words are refused. */
+  boolean(at) {
+    const v = (0, import_yaml3.isScalar)(at.node) ? at.node.value : void 0;
+    if (typeof v !== "boolean") {
+      this.reportValue(at, `${at.label} must be true or false, got ${describe(at.node)}.`);
+      return void 0;
+    }
+    return v;
+  }
   number(at, expected = "a number") {
     const v = (0, import_yaml3.isScalar)(at.node) ? at.node.value : void 0;
     if (typeof v !== "number" || !Number.isFinite(v)) {
@@ -39611,6 +39620,24 @@ function boundViolation(value, bounds, show) {
   return void 0;
 }
 
+// src/health/early.ts
+var EARLY_CONFIDENCE_TEXT = "99.9%";
+var EARLY_MIN_REQUESTS = 20;
+function errorTailBound(errors, requests, max) {
+  if (requests <= 0 || errors <= 0) return 1;
+  const rate = Math.min(1, errors / requests);
+  if (rate <= max) return 1;
+  if (max <= 0) return 0;
+  if (max >= 1) return 1;
+  const term = (q3, p3) => q3 === 0 ? 0 : q3 * Math.log(q3 / p3);
+  const divergence = term(rate, max) + term(1 - rate, 1 - max);
+  return Math.exp(-requests * divergence);
+}
+function decisivelyOver(errors, requests, max, alpha, minRequests = EARLY_MIN_REQUESTS) {
+  if (requests < Math.max(minRequests, EARLY_MIN_REQUESTS)) return false;
+  return errorTailBound(errors, requests, max) <= alpha;
+}
+
 // src/health/placeholders.ts
 var PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
 var UNAVAILABLE = {
@@ -39662,14 +39689,26 @@ var cloudwatch = {
   name: "cloudwatch",
   fields: ["metric", "queries", "returnId", "max", "min", "vsBaseline", "minRequests"],
   parse: readCloudWatch,
-  prepare: (checks, { targets, intervalMs }) => {
+  prepare: (checks, { targets, intervalMs, cloudWatchPeriodMs }) => {
     const plan = planCloudWatch(
       checks.map((c7) => c7.check),
       targets,
       intervalMs / 1e3
     );
+    const early2 = planEarlyErrorRate(
+      checks.map((c7) => c7.check),
+      targets,
+      (cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS) / 1e3
+    );
     return {
-      evaluate: async (window, io) => (await evaluateCloudWatch(io.cloudwatch, plan, window)).map((m7) => [m7])
+      evaluate: async (window, io) => (await evaluateCloudWatch(io.cloudwatch, plan, window)).map((m7) => [m7]),
+      ...early2 ? {
+        evaluateEarly: async (partial, io, alpha) => early2.evaluate(
+          await fetchMetricValues(io.cloudwatch, early2.queries, partial),
+          partial,
+          alpha
+        )
+      } : {}
     };
   },
   describe: describeCloudWatch,
@@ -39920,8 +39959,25 @@ var LATENCY_STAT = {
 };
 function planCloudWatch(checks, targets, windowSeconds) {
   const queries = [];
+  const series = seriesMaker(queries, windowSeconds);
+  const evaluators = [];
+  checks.forEach((check, index) => {
+    if (check.metric) {
+      evaluators.push(planBuiltIn(check, check.metric, targets, series));
+    } else {
+      const custom = planCustom(check, index, targets, windowSeconds, series);
+      queries.push(...custom.queries);
+      evaluators.push(custom.evaluate);
+    }
+  });
+  return {
+    queries,
+    evaluate: (values) => evaluators.map((evaluate) => evaluate(values))
+  };
+}
+function seriesMaker(queries, periodSeconds) {
   const byKey = /* @__PURE__ */ new Map();
-  const series = (tg, metricName, stat3) => {
+  return (tg, metricName, stat3) => {
     if (tg.loadBalancers.length === 0) {
       throw new ConfigurationError(
         `Target group ${tg.label} (${tg.arn}) is not attached to any load balancer, so it has no AWS/ApplicationELB metrics to check; attach it to the ALB listener or rule first.`
@@ -39945,7 +40001,7 @@ function planCloudWatch(checks, targets, windowSeconds) {
                 { Name: "LoadBalancer", Value: loadBalancer }
               ]
             },
-            Period: windowSeconds,
+            Period: periodSeconds,
             Stat: stat3
           },
           ReturnData: true
@@ -39954,19 +40010,52 @@ function planCloudWatch(checks, targets, windowSeconds) {
       return { loadBalancer, query };
     });
   };
-  const evaluators = [];
-  checks.forEach((check, index) => {
-    if (check.metric) {
-      evaluators.push(planBuiltIn(check, check.metric, targets, series));
-    } else {
-      const custom = planCustom(check, index, targets, windowSeconds, series);
-      queries.push(...custom.queries);
-      evaluators.push(custom.evaluate);
-    }
-  });
+}
+function judgesEarly(check) {
+  return check.metric === "error-rate" && check.max !== void 0;
+}
+function planEarlyErrorRate(checks, targets, periodSeconds) {
+  const early2 = checks.filter(judgesEarly);
+  if (early2.length === 0) return void 0;
+  const queries = [];
+  const read = metricReader("error-rate", targets.canary, seriesMaker(queries, periodSeconds));
+  const names = checkNames(checks, targets);
   return {
     queries,
-    evaluate: (values) => evaluators.map((evaluate) => evaluate(values))
+    evaluate(values, partial, alpha) {
+      const reading = read(values);
+      const requests = reading.requests;
+      const errors = reading.errors ?? 0;
+      return checks.map((check, index) => {
+        if (!judgesEarly(check) || reading.unavailable || requests === 0) return [];
+        const max = check.max;
+        if (!decisivelyOver(errors, requests, max, alpha, check.minRequests)) return [];
+        const rate = errors / requests;
+        const show = (n3) => formatPercent(n3);
+        const seconds2 = formatDuration(partial.end - partial.start);
+        return [
+          {
+            name: names[index],
+            kind: "cloudwatch",
+            status: "fail",
+            value: rate,
+            shown: show(rate),
+            threshold: thresholdText(check, "error-rate", targets.baseline?.label ?? "baseline"),
+            reason: `${show(rate)} > ${show(max)} with ${EARLY_CONFIDENCE_TEXT} confidence (${formatNumber(errors)} 5xx of ${formatNumber(requests)} requests in ${seconds2}, judged early)`,
+            details: {
+              metric: "error-rate",
+              early: true,
+              through: new Date(partial.end).toISOString(),
+              requests,
+              errors,
+              tailBound: errorTailBound(errors, requests, max),
+              significance: alpha,
+              canary: reading
+            }
+          }
+        ];
+      });
+    }
   };
 }
 function planBuiltIn(check, metric, targets, series) {
@@ -39976,7 +40065,7 @@ function planBuiltIn(check, metric, targets, series) {
   const readBaseline = baseline ? reader(baseline) : void 0;
   const minRequests = check.minRequests ?? (metric === "request-count" ? 0 : 1);
   const show = (n3) => formatMetric(metric, n3);
-  const name = `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? "baseline"}` : ""}`;
+  const name = builtInName(check, metric, targets);
   const threshold = thresholdText(check, metric, baseline?.label ?? "baseline");
   return (values) => {
     const canary = readCanary(values);
@@ -40030,6 +40119,20 @@ function planBuiltIn(check, metric, targets, series) {
     if (violations.length) return { ...base, status: "fail", reason: violations.join("; ") };
     return base;
   };
+}
+function builtInName(check, metric, targets) {
+  const baseline = check.vsBaseline ? targets.baseline : void 0;
+  return `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? "baseline"}` : ""}`;
+}
+function checkNames(checks, targets) {
+  const seen = /* @__PURE__ */ new Map();
+  return checks.map((check) => {
+    const firstId = check.queries?.[0]?.Id;
+    const name = check.metric ? builtInName(check, check.metric, targets) : `cloudwatch ${check.returnId ?? String(firstId)} of ${targets.canary.label}`;
+    const n3 = (seen.get(name) ?? 0) + 1;
+    seen.set(name, n3);
+    return n3 === 1 ? name : `${name} #${n3}`;
+  });
 }
 function judgeable(reading, label, minRequests) {
   if (reading.unavailable) return reading.unavailable;
@@ -40099,6 +40202,7 @@ function metricReader(metric, tg, series) {
     }
     if (metric === "request-count") reading.value = reading.requests;
     else if (metric === "error-rate") {
+      reading.errors = errorCount;
       if (reading.requests > 0) reading.value = errorCount / reading.requests;
     } else if (latencyWeight > 0) {
       reading.value = metric === "latency-avg" ? weightedLatency / latencyWeight : worstLatency;
@@ -40728,7 +40832,7 @@ var PORT_NAME = /^(?=.*[a-z])[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,14}$/;
 var LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 var LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 var ROUTE_KEYS = ["listener", "rule"];
-var ANALYSIS_KEYS = ["warmup", "interval", "duration", "failureLimit", "checks"];
+var ANALYSIS_KEYS = ["warmup", "interval", "duration", "failureLimit", "failEarly", "checks"];
 var NAME2 = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 var NAME_RULE = "up to 63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen";
 var EKS_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
@@ -41229,6 +41333,7 @@ function readAnalysis(src, at) {
   const intervalMs = optional(f7.get("interval"), (v) => src.duration(v, { positive: true })) ?? ANALYSIS_DEFAULTS.intervalMs;
   const durationMs = optional(f7.get("duration"), (v) => src.duration(v, { positive: true })) ?? ANALYSIS_DEFAULTS.durationMs;
   const failureLimit = optional(f7.get("failureLimit"), (v) => src.integer(v, 0)) ?? ANALYSIS_DEFAULTS.failureLimit;
+  const failEarly = optional(f7.get("failEarly"), (v) => src.boolean(v));
   const checksAt = f7.get("checks");
   const checks = checksAt ? readChecks(src, checksAt) : defaultChecks();
   if (src.diagnostics.length > before) return void 0;
@@ -41250,7 +41355,14 @@ function readAnalysis(src, at) {
     );
     return void 0;
   }
-  return { warmupMs, intervalMs, durationMs, failureLimit, checks };
+  return {
+    warmupMs,
+    intervalMs,
+    durationMs,
+    failureLimit,
+    ...failEarly === false ? { failEarly } : {},
+    checks
+  };
 }
 
 // src/actions/common/inputs.ts

@@ -33117,6 +33117,15 @@ var YamlSource = class {
     return n3;
   }
   /** A finite number; `expected` words the message, range checks are the caller's. */
+  /** true or false as YAML 1.2 reads them; `yes`, `on` and quoted words are refused. */
+  boolean(at) {
+    const v = (0, import_yaml.isScalar)(at.node) ? at.node.value : void 0;
+    if (typeof v !== "boolean") {
+      this.reportValue(at, `${at.label} must be true or false, got ${describe(at.node)}.`);
+      return void 0;
+    }
+    return v;
+  }
   number(at, expected = "a number") {
     const v = (0, import_yaml.isScalar)(at.node) ? at.node.value : void 0;
     if (typeof v !== "number" || !Number.isFinite(v)) {
@@ -33278,6 +33287,36 @@ function plural(n3, word) {
   return `${n3} ${word}${n3 === 1 ? "" : "s"}`;
 }
 
+// src/health/early.ts
+var EARLY_SIGNIFICANCE = 1e-3;
+var EARLY_CONFIDENCE_TEXT = "99.9%";
+var EARLY_MIN_REQUESTS = 20;
+var MAX_EARLY_LOOKS = 60;
+function errorTailBound(errors, requests, max) {
+  if (requests <= 0 || errors <= 0) return 1;
+  const rate = Math.min(1, errors / requests);
+  if (rate <= max) return 1;
+  if (max <= 0) return 0;
+  if (max >= 1) return 1;
+  const term = (q3, p3) => q3 === 0 ? 0 : q3 * Math.log(q3 / p3);
+  const divergence = term(rate, max) + term(1 - rate, 1 - max);
+  return Math.exp(-requests * divergence);
+}
+function decisivelyOver(errors, requests, max, alpha, minRequests = EARLY_MIN_REQUESTS) {
+  if (requests < Math.max(minRequests, EARLY_MIN_REQUESTS)) return false;
+  return errorTailBound(errors, requests, max) <= alpha;
+}
+function earlyLookEnds(span, resolutionMs, intervalMs = span.end - span.start) {
+  const resolution = Math.max(1e3, resolutionMs);
+  const step = Math.max(
+    resolution,
+    Math.ceil(intervalMs / MAX_EARLY_LOOKS / resolution) * resolution
+  );
+  const ends = [];
+  for (let t = span.start + step; t < span.end; t += step) ends.push(t);
+  return ends;
+}
+
 // src/health/placeholders.ts
 var PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
 var UNAVAILABLE = {
@@ -33330,14 +33369,26 @@ var cloudwatch = {
   name: "cloudwatch",
   fields: ["metric", "queries", "returnId", "max", "min", "vsBaseline", "minRequests"],
   parse: readCloudWatch,
-  prepare: (checks, { targets, intervalMs }) => {
+  prepare: (checks, { targets, intervalMs, cloudWatchPeriodMs }) => {
     const plan = planCloudWatch(
       checks.map((c7) => c7.check),
       targets,
       intervalMs / 1e3
     );
+    const early2 = planEarlyErrorRate(
+      checks.map((c7) => c7.check),
+      targets,
+      (cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS) / 1e3
+    );
     return {
-      evaluate: async (window, io) => (await evaluateCloudWatch(io.cloudwatch, plan, window)).map((m6) => [m6])
+      evaluate: async (window, io) => (await evaluateCloudWatch(io.cloudwatch, plan, window)).map((m6) => [m6]),
+      ...early2 ? {
+        evaluateEarly: async (partial, io, alpha) => early2.evaluate(
+          await fetchMetricValues(io.cloudwatch, early2.queries, partial),
+          partial,
+          alpha
+        )
+      } : {}
     };
   },
   describe: describeCloudWatch,
@@ -33588,8 +33639,25 @@ var LATENCY_STAT = {
 };
 function planCloudWatch(checks, targets, windowSeconds) {
   const queries = [];
+  const series = seriesMaker(queries, windowSeconds);
+  const evaluators = [];
+  checks.forEach((check, index) => {
+    if (check.metric) {
+      evaluators.push(planBuiltIn(check, check.metric, targets, series));
+    } else {
+      const custom = planCustom(check, index, targets, windowSeconds, series);
+      queries.push(...custom.queries);
+      evaluators.push(custom.evaluate);
+    }
+  });
+  return {
+    queries,
+    evaluate: (values) => evaluators.map((evaluate) => evaluate(values))
+  };
+}
+function seriesMaker(queries, periodSeconds) {
   const byKey = /* @__PURE__ */ new Map();
-  const series = (tg, metricName, stat2) => {
+  return (tg, metricName, stat2) => {
     if (tg.loadBalancers.length === 0) {
       throw new ConfigurationError(
         `Target group ${tg.label} (${tg.arn}) is not attached to any load balancer, so it has no AWS/ApplicationELB metrics to check; attach it to the ALB listener or rule first.`
@@ -33613,7 +33681,7 @@ function planCloudWatch(checks, targets, windowSeconds) {
                 { Name: "LoadBalancer", Value: loadBalancer }
               ]
             },
-            Period: windowSeconds,
+            Period: periodSeconds,
             Stat: stat2
           },
           ReturnData: true
@@ -33622,19 +33690,52 @@ function planCloudWatch(checks, targets, windowSeconds) {
       return { loadBalancer, query };
     });
   };
-  const evaluators = [];
-  checks.forEach((check, index) => {
-    if (check.metric) {
-      evaluators.push(planBuiltIn(check, check.metric, targets, series));
-    } else {
-      const custom = planCustom(check, index, targets, windowSeconds, series);
-      queries.push(...custom.queries);
-      evaluators.push(custom.evaluate);
-    }
-  });
+}
+function judgesEarly(check) {
+  return check.metric === "error-rate" && check.max !== void 0;
+}
+function planEarlyErrorRate(checks, targets, periodSeconds) {
+  const early2 = checks.filter(judgesEarly);
+  if (early2.length === 0) return void 0;
+  const queries = [];
+  const read = metricReader("error-rate", targets.canary, seriesMaker(queries, periodSeconds));
+  const names = checkNames(checks, targets);
   return {
     queries,
-    evaluate: (values) => evaluators.map((evaluate) => evaluate(values))
+    evaluate(values, partial, alpha) {
+      const reading = read(values);
+      const requests = reading.requests;
+      const errors = reading.errors ?? 0;
+      return checks.map((check, index) => {
+        if (!judgesEarly(check) || reading.unavailable || requests === 0) return [];
+        const max = check.max;
+        if (!decisivelyOver(errors, requests, max, alpha, check.minRequests)) return [];
+        const rate = errors / requests;
+        const show = (n3) => formatPercent(n3);
+        const seconds = formatDuration(partial.end - partial.start);
+        return [
+          {
+            name: names[index],
+            kind: "cloudwatch",
+            status: "fail",
+            value: rate,
+            shown: show(rate),
+            threshold: thresholdText(check, "error-rate", targets.baseline?.label ?? "baseline"),
+            reason: `${show(rate)} > ${show(max)} with ${EARLY_CONFIDENCE_TEXT} confidence (${formatNumber(errors)} 5xx of ${formatNumber(requests)} requests in ${seconds}, judged early)`,
+            details: {
+              metric: "error-rate",
+              early: true,
+              through: new Date(partial.end).toISOString(),
+              requests,
+              errors,
+              tailBound: errorTailBound(errors, requests, max),
+              significance: alpha,
+              canary: reading
+            }
+          }
+        ];
+      });
+    }
   };
 }
 function planBuiltIn(check, metric, targets, series) {
@@ -33644,7 +33745,7 @@ function planBuiltIn(check, metric, targets, series) {
   const readBaseline = baseline ? reader(baseline) : void 0;
   const minRequests = check.minRequests ?? (metric === "request-count" ? 0 : 1);
   const show = (n3) => formatMetric(metric, n3);
-  const name = `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? "baseline"}` : ""}`;
+  const name = builtInName(check, metric, targets);
   const threshold = thresholdText(check, metric, baseline?.label ?? "baseline");
   return (values) => {
     const canary = readCanary(values);
@@ -33698,6 +33799,20 @@ function planBuiltIn(check, metric, targets, series) {
     if (violations.length) return { ...base, status: "fail", reason: violations.join("; ") };
     return base;
   };
+}
+function builtInName(check, metric, targets) {
+  const baseline = check.vsBaseline ? targets.baseline : void 0;
+  return `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? "baseline"}` : ""}`;
+}
+function checkNames(checks, targets) {
+  const seen = /* @__PURE__ */ new Map();
+  return checks.map((check) => {
+    const firstId = check.queries?.[0]?.Id;
+    const name = check.metric ? builtInName(check, check.metric, targets) : `cloudwatch ${check.returnId ?? String(firstId)} of ${targets.canary.label}`;
+    const n3 = (seen.get(name) ?? 0) + 1;
+    seen.set(name, n3);
+    return n3 === 1 ? name : `${name} #${n3}`;
+  });
 }
 function judgeable(reading, label, minRequests) {
   if (reading.unavailable) return reading.unavailable;
@@ -33767,6 +33882,7 @@ function metricReader(metric, tg, series) {
     }
     if (metric === "request-count") reading.value = reading.requests;
     else if (metric === "error-rate") {
+      reading.errors = errorCount;
       if (reading.requests > 0) reading.value = errorCount / reading.requests;
     } else if (latencyWeight > 0) {
       reading.value = metric === "latency-avg" ? weightedLatency / latencyWeight : worstLatency;
@@ -34309,6 +34425,7 @@ function prepareCheckList(checks, context) {
     );
     return mine.length ? [{ mine, prepared: kind.prepare(mine, context) }] : [];
   });
+  const early2 = groups.filter((g7) => g7.prepared.evaluateEarly);
   return {
     async evaluate(window, io) {
       const byCheck = checks.map(() => []);
@@ -34319,7 +34436,19 @@ function prepareCheckList(checks, context) {
         })
       );
       return byCheck;
-    }
+    },
+    ...early2.length ? {
+      async evaluateEarly(partial, io, alpha) {
+        const byCheck = checks.map(() => []);
+        await Promise.all(
+          early2.map(async ({ mine, prepared }) => {
+            const results = await prepared.evaluateEarly(partial, io, alpha);
+            mine.forEach(({ index }, i7) => byCheck[index] = results[i7] ?? []);
+          })
+        );
+        return byCheck;
+      }
+    } : {}
   };
 }
 function defaultChecks() {
@@ -34434,13 +34563,24 @@ function validateCloudWatchTiming(intervalMs, periodMs) {
     );
   }
 }
-function prepareChecks(request3) {
+function prepareChecks(request3, periodMs) {
   const { analysis, targets } = request3;
-  const prepared = prepareCheckList(analysis.checks, { targets, intervalMs: analysis.intervalMs });
+  const prepared = prepareCheckList(analysis.checks, {
+    targets,
+    intervalMs: analysis.intervalMs,
+    ...periodMs !== void 0 ? { cloudWatchPeriodMs: periodMs } : {}
+  });
+  const early2 = prepared.evaluateEarly;
   return {
     async evaluate(window, deps) {
       return uniqueNames((await prepared.evaluate(window, deps)).flat());
-    }
+    },
+    ...early2 && analysis.failEarly !== false ? {
+      // The kinds name early failures as they name the closed interval's measurements.
+      async evaluateEarly(partial, deps, alpha) {
+        return (await early2(partial, deps, alpha)).flat();
+      }
+    } : {}
   };
 }
 function uniqueNames(measurements) {
@@ -34485,7 +34625,7 @@ function prepareAnalysis(request3) {
   return {
     ...periodMs !== void 0 ? { periodMs } : {},
     delayMs: periodMs === void 0 ? 0 : request3.cloudWatchDelayMs ?? 0,
-    checks: prepareChecks(request3)
+    checks: prepareChecks(request3, periodMs)
   };
 }
 async function runAnalysis(request3, deps) {
@@ -34498,36 +34638,88 @@ async function runAnalysis(request3, deps) {
     since,
     periodMs === void 0 ? 1 : cloudWatchAlignmentMs(analysis.intervalMs)
   );
+  const early2 = prepared.evaluateEarly && periodMs !== void 0 ? periodMs : void 0;
+  const warmupEnd = early2 === void 0 ? void 0 : Math.ceil((since + analysis.warmupMs) / early2) * early2;
+  const spans = schedule.windows.map((window) => {
+    const from = window.index === 1 && warmupEnd !== void 0 ? warmupEnd : window.start;
+    const ends = early2 === void 0 ? [] : earlyLookEnds({ start: from, end: window.end }, early2, analysis.intervalMs);
+    return { from, ends };
+  });
+  const looks = spans.reduce((n3, s2) => n3 + s2.ends.length, 0);
+  const alpha = looks ? EARLY_SIGNIFICANCE / looks : 0;
   const first = schedule.windows[0];
-  const warmupLeft = first.start - clock.now().getTime();
-  if (warmupLeft > 0) {
-    await logger2.group(`Warming up until ${iso(first.start)}`, async () => {
+  const judgingFrom = Math.min(first.start, spans[0].from);
+  if (judgingFrom > clock.now().getTime()) {
+    await logger2.group(`Warming up until ${iso(judgingFrom)}`, async () => {
       logger2.info(
         `Shift confirmed at ${iso(since)}; warmup ${formatDuration(analysis.warmupMs)}, then ${plural(schedule.windows.length, "interval")} of ${formatDuration(analysis.intervalMs)}, failure limit ${analysis.failureLimit}` + (delayMs ? `; each interval judged ${formatDuration(delayMs)} after it closes, when its CloudWatch data is in.` : ".")
       );
-      await sleepUntil(clock, first.start);
+      if (looks) {
+        logger2.info(
+          `An interval fails early when its data so far shows an error rate over max with ${EARLY_CONFIDENCE_TEXT} confidence; the first interval's early looks start at ${iso(judgingFrom)}.`
+        );
+      }
+      await sleepUntil(clock, judgingFrom);
     });
   }
   const intervals = [];
   let failedIntervals = 0;
-  for (const window of schedule.windows) {
-    await sleepUntil(clock, window.end + delayMs);
-    const measurements = await untilAborted(prepared.evaluate(window, deps), deps.signal);
-    const result = {
-      window,
-      evaluatedAt: clock.now().getTime(),
-      status: intervalStatus(measurements),
-      measurements
-    };
+  for (const [i7, window] of schedule.windows.entries()) {
+    const span = spans[i7];
+    let result = await judgeEarly(window, span.from, span.ends, alpha, prepared, delayMs, deps);
+    if (!result) {
+      await sleepUntil(clock, window.end + delayMs);
+      const measurements2 = await untilAborted(prepared.evaluate(window, deps), deps.signal);
+      result = {
+        window,
+        evaluatedAt: clock.now().getTime(),
+        status: intervalStatus(measurements2),
+        measurements: measurements2
+      };
+    }
+    const { measurements } = result;
     intervals.push(result);
     if (result.status === "fail") failedIntervals++;
+    const judgedEarly = result.early ? ` early, on its data in [${iso(result.early.from)}, ${iso(result.early.through)})` : "";
     logger2.info(
-      `Interval ${window.index}/${schedule.windows.length} [${iso(window.start)}, ${iso(window.end)}): ${result.status}` + (result.status === "fail" ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})` : "")
+      `Interval ${window.index}/${schedule.windows.length} [${iso(window.start)}, ${iso(window.end)}): ${result.status}${judgedEarly}` + (result.status === "fail" ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})` : "")
     );
     for (const m6 of measurements) logger2.info(measurementLine(m6));
     if (failedIntervals > analysis.failureLimit) break;
   }
   return judge(analysis, schedule, intervals, failedIntervals, clock.now().getTime());
+}
+async function judgeEarly(window, from, ends, alpha, prepared, delayMs, deps) {
+  const evaluateEarly = prepared.evaluateEarly;
+  if (!evaluateEarly) return void 0;
+  for (const [i7, through] of ends.entries()) {
+    await sleepUntil(deps.clock, through + delayMs);
+    const next = ends[i7 + 1];
+    if (next !== void 0 && deps.clock.now().getTime() >= next + delayMs) continue;
+    let failures;
+    try {
+      failures = await untilAborted(
+        evaluateEarly({ index: window.index, start: from, end: through }, deps, alpha),
+        deps.signal
+      );
+    } catch (e7) {
+      if (deps.signal?.aborted) throw e7;
+      deps.logger.debug(
+        `Early look at interval ${window.index} up to ${iso(through)}: ${errorMessage(e7)}`
+      );
+      continue;
+    }
+    if (failures.length) {
+      return {
+        window,
+        evaluatedAt: deps.clock.now().getTime(),
+        early: { from, through },
+        status: "fail",
+        measurements: failures
+      };
+    }
+  }
+  return void 0;
 }
 function judge(analysis, schedule, intervals, failedIntervals, verdictAt) {
   const outcomes = /* @__PURE__ */ new Map();
@@ -34727,6 +34919,7 @@ function buildReport(result, analysis, targets) {
       end: iso2(i7.window.end),
       evaluatedAt: iso2(i7.evaluatedAt),
       status: i7.status,
+      ...i7.early ? { judgedEarly: { from: iso2(i7.early.from), through: iso2(i7.early.through) } } : {},
       measurements: i7.measurements
     }))
   };
@@ -34793,7 +34986,7 @@ var PORT_NAME = /^(?=.*[a-z])[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,14}$/;
 var LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 var LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 var ROUTE_KEYS = ["listener", "rule"];
-var ANALYSIS_KEYS = ["warmup", "interval", "duration", "failureLimit", "checks"];
+var ANALYSIS_KEYS = ["warmup", "interval", "duration", "failureLimit", "failEarly", "checks"];
 var NAME2 = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 var NAME_RULE = "up to 63 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen";
 var EKS_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
@@ -35311,6 +35504,7 @@ function readAnalysis(src, at) {
   const intervalMs = optional(f7.get("interval"), (v) => src.duration(v, { positive: true })) ?? ANALYSIS_DEFAULTS.intervalMs;
   const durationMs = optional(f7.get("duration"), (v) => src.duration(v, { positive: true })) ?? ANALYSIS_DEFAULTS.durationMs;
   const failureLimit = optional(f7.get("failureLimit"), (v) => src.integer(v, 0)) ?? ANALYSIS_DEFAULTS.failureLimit;
+  const failEarly = optional(f7.get("failEarly"), (v) => src.boolean(v));
   const checksAt = f7.get("checks");
   const checks = checksAt ? readChecks(src, checksAt) : defaultChecks();
   if (src.diagnostics.length > before) return void 0;
@@ -35332,7 +35526,14 @@ function readAnalysis(src, at) {
     );
     return void 0;
   }
-  return { warmupMs, intervalMs, durationMs, failureLimit, checks };
+  return {
+    warmupMs,
+    intervalMs,
+    durationMs,
+    failureLimit,
+    ...failEarly === false ? { failEarly } : {},
+    checks
+  };
 }
 
 // src/actions/verify-health/main.ts
@@ -35349,6 +35550,7 @@ var Inputs = {
   cloudwatchDelay: "cloudwatch-delay",
   since: "since",
   failOnUnhealthy: "fail-on-unhealthy",
+  failEarly: "fail-early",
   region: "region"
 };
 var Outputs = {
@@ -35371,6 +35573,7 @@ async function readInputs() {
   const cloudWatchPeriodMs = getDurationInput(Inputs.cloudwatchPeriod) ?? DEFAULT_CLOUDWATCH_PERIOD_MS;
   const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? DEFAULT_CLOUDWATCH_DELAY_MS;
   const failOnUnhealthy = getBooleanInput(Inputs.failOnUnhealthy, true);
+  const failEarly = getOptionalInput(Inputs.failEarly) === void 0 ? void 0 : getBooleanInput(Inputs.failEarly, true);
   const sinceText = getOptionalInput(Inputs.since);
   let since;
   if (sinceText !== void 0) {
@@ -35410,6 +35613,7 @@ async function readInputs() {
       durationMs: durationMs ?? file.analysis.durationMs,
       failureLimit: failureLimit ?? file.analysis.failureLimit
     };
+    if (failEarly !== void 0) analysis.failEarly = failEarly;
     region ??= file.region;
   } else {
     if (canaryArn === void 0) {
@@ -35431,6 +35635,7 @@ async function readInputs() {
       intervalMs: intervalMs ?? DEFAULT_INTERVAL_MS,
       durationMs: durationMs ?? ANALYSIS_DEFAULTS.durationMs,
       failureLimit: failureLimit ?? ANALYSIS_DEFAULTS.failureLimit,
+      ...failEarly === false ? { failEarly } : {},
       checks: parseChecks(checksText, `input "${Inputs.checks}"`)
     };
   }

@@ -92,7 +92,7 @@ export function planText(p: FilePlan): string {
     lines.push(
       `  health: ${h.ok ? 'ok' : 'NOT ENOUGH'}: ${h.cluster} ${h.shown} (needs ≥ ${h.required})`,
     );
-  if (p.head && !p.noChange) lines.push(...describeAnalysis(p.head).map((l) => `  check: ${l}`));
+  if (p.head && !p.noChange) lines.push(...describeAnalysis(p.head, p).map((l) => `  check: ${l}`));
   for (const n of p.notes) lines.push(`  note: ${n}`);
   for (const x of p.problems)
     lines.push(`  problem: ${x.at ? `${p.path}:${x.at.line}:${x.at.col}: ` : ''}${x.message}`);

@@ -10,11 +10,21 @@
 import { untilAborted } from '../common/cancel.js';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ConfigurationError } from '../common/errors.js';
+import { ConfigurationError, errorMessage } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { formatDuration } from '../common/duration.js';
-import { DEFAULT_CLOUDWATCH_PERIOD_MS, isCloudWatchPeriod } from './checks/cloudwatch.js';
+import {
+  DEFAULT_CLOUDWATCH_PERIOD_MS,
+  isCloudWatchPeriod,
+  judgesEarly,
+} from './checks/cloudwatch.js';
 import { prepareCheckList, type Analysis } from './checks/index.js';
+import {
+  EARLY_CONFIDENCE_TEXT,
+  EARLY_MIN_REQUESTS,
+  EARLY_SIGNIFICANCE,
+  earlyLookEnds,
+} from './early.js';
 import { plural } from './format.js';
 import type {
   AnalysisResult,
@@ -133,15 +143,34 @@ function validateCloudWatchTiming(intervalMs: number, periodMs: number): void {
 /** One interval's work, prepared once: bad placeholders and queries fail before the warmup. */
 interface PreparedChecks {
   evaluate(window: IntervalWindow, deps: AnalysisDeps): Promise<Measurement[]>;
+  /** Decisive failures in the open interval's data so far (early.ts); absent when none can be. */
+  evaluateEarly?(
+    partial: IntervalWindow,
+    deps: AnalysisDeps,
+    alpha: number,
+  ): Promise<Measurement[]>;
 }
 
-function prepareChecks(request: AnalysisRequest): PreparedChecks {
+function prepareChecks(request: AnalysisRequest, periodMs: number | undefined): PreparedChecks {
   const { analysis, targets } = request;
-  const prepared = prepareCheckList(analysis.checks, { targets, intervalMs: analysis.intervalMs });
+  const prepared = prepareCheckList(analysis.checks, {
+    targets,
+    intervalMs: analysis.intervalMs,
+    ...(periodMs !== undefined ? { cloudWatchPeriodMs: periodMs } : {}),
+  });
+  const early = prepared.evaluateEarly;
   return {
     async evaluate(window, deps) {
       return uniqueNames((await prepared.evaluate(window, deps)).flat());
     },
+    ...(early && analysis.failEarly !== false
+      ? {
+          // The kinds name early failures as they name the closed interval's measurements.
+          async evaluateEarly(partial, deps, alpha) {
+            return (await early(partial, deps, alpha)).flat();
+          },
+        }
+      : {}),
   };
 }
 
@@ -209,8 +238,39 @@ export function prepareAnalysis(request: Omit<AnalysisRequest, 'since'>): Prepar
   return {
     ...(periodMs !== undefined ? { periodMs } : {}),
     delayMs: periodMs === undefined ? 0 : (request.cloudWatchDelayMs ?? 0),
-    checks: prepareChecks(request),
+    checks: prepareChecks(request, periodMs),
   };
+}
+
+/**
+ * One line for the plan on early failure (early.ts), as apply will run it with this CloudWatch
+ * period and delay; undefined when no check can fail early or the file turns it off.
+ */
+export function describeEarlyFailure(
+  analysis: Analysis,
+  cloudWatchPeriodMs = DEFAULT_CLOUDWATCH_PERIOD_MS,
+  cloudWatchDelayMs = 0,
+): string | undefined {
+  if (analysis.failEarly === false) return undefined;
+  const early = analysis.checks.filter((c) => c.kind === 'cloudwatch' && judgesEarly(c));
+  if (early.length === 0) return undefined;
+  const ends = earlyLookEnds({ start: 0, end: analysis.intervalMs }, cloudWatchPeriodMs);
+  const period = formatDuration(cloudWatchPeriodMs);
+  if (ends.length === 0) {
+    return (
+      `No early failure: with ${period} CloudWatch data an interval of ${formatDuration(analysis.intervalMs)} ` +
+      `has no datapoint before it closes (a longer interval, or high-resolution metrics, would allow one).`
+    );
+  }
+  const step = formatDuration(ends[0] as number);
+  const delay = cloudWatchDelayMs
+    ? `, ${formatDuration(cloudWatchDelayMs)} behind as CloudWatch data comes late`
+    : '';
+  return (
+    `Early failure: the error rate of an open interval is looked at every ${step}${delay}; an interval ` +
+    `fails at once when it is over max with ${EARLY_CONFIDENCE_TEXT} confidence (${EARLY_MIN_REQUESTS} requests ` +
+    `at least). Passing still needs the whole interval.`
+  );
 }
 
 export async function runAnalysis(
@@ -227,10 +287,27 @@ export async function runAnalysis(
     periodMs === undefined ? 1 : cloudWatchAlignmentMs(analysis.intervalMs),
   );
 
+  // Early looks (early.ts) read the open interval's data so far at the metrics' resolution. The
+  // first interval's looks start when the warmup ends: the stretch before the window, left so
+  // the window sits on the CloudWatch grid (up to a minute), is after the warmup and counts.
+  const early = prepared.evaluateEarly && periodMs !== undefined ? periodMs : undefined;
+  const warmupEnd =
+    early === undefined ? undefined : Math.ceil((since + analysis.warmupMs) / early) * early;
+  const spans = schedule.windows.map((window) => {
+    const from = window.index === 1 && warmupEnd !== undefined ? warmupEnd : window.start;
+    const ends =
+      early === undefined
+        ? []
+        : earlyLookEnds({ start: from, end: window.end }, early, analysis.intervalMs);
+    return { from, ends };
+  });
+  const looks = spans.reduce((n, s) => n + s.ends.length, 0);
+  const alpha = looks ? EARLY_SIGNIFICANCE / looks : 0;
+
   const first = schedule.windows[0] as IntervalWindow;
-  const warmupLeft = first.start - clock.now().getTime();
-  if (warmupLeft > 0) {
-    await logger.group(`Warming up until ${iso(first.start)}`, async () => {
+  const judgingFrom = Math.min(first.start, (spans[0] as { from: number }).from);
+  if (judgingFrom > clock.now().getTime()) {
+    await logger.group(`Warming up until ${iso(judgingFrom)}`, async () => {
       logger.info(
         `Shift confirmed at ${iso(since)}; warmup ${formatDuration(analysis.warmupMs)}, then ` +
           `${plural(schedule.windows.length, 'interval')} of ${formatDuration(analysis.intervalMs)}, ` +
@@ -239,26 +316,40 @@ export async function runAnalysis(
             ? `; each interval judged ${formatDuration(delayMs)} after it closes, when its CloudWatch data is in.`
             : '.'),
       );
-      await sleepUntil(clock, first.start);
+      if (looks) {
+        logger.info(
+          `An interval fails early when its data so far shows an error rate over max with ` +
+            `${EARLY_CONFIDENCE_TEXT} confidence; the first interval's early looks start at ${iso(judgingFrom)}.`,
+        );
+      }
+      await sleepUntil(clock, judgingFrom);
     });
   }
 
   const intervals: IntervalResult[] = [];
   let failedIntervals = 0;
-  for (const window of schedule.windows) {
-    await sleepUntil(clock, window.end + delayMs);
-    // A cancelled job must get to its restore at once, not after a slow probe or query.
-    const measurements = await untilAborted(prepared.evaluate(window, deps), deps.signal);
-    const result: IntervalResult = {
-      window,
-      evaluatedAt: clock.now().getTime(),
-      status: intervalStatus(measurements),
-      measurements,
-    };
+  for (const [i, window] of schedule.windows.entries()) {
+    const span = spans[i] as { from: number; ends: number[] };
+    let result = await judgeEarly(window, span.from, span.ends, alpha, prepared, delayMs, deps);
+    if (!result) {
+      await sleepUntil(clock, window.end + delayMs);
+      // A cancelled job must get to its restore at once, not after a slow probe or query.
+      const measurements = await untilAborted(prepared.evaluate(window, deps), deps.signal);
+      result = {
+        window,
+        evaluatedAt: clock.now().getTime(),
+        status: intervalStatus(measurements),
+        measurements,
+      };
+    }
+    const { measurements } = result;
     intervals.push(result);
     if (result.status === 'fail') failedIntervals++;
+    const judgedEarly = result.early
+      ? ` early, on its data in [${iso(result.early.from)}, ${iso(result.early.through)})`
+      : '';
     logger.info(
-      `Interval ${window.index}/${schedule.windows.length} [${iso(window.start)}, ${iso(window.end)}): ${result.status}` +
+      `Interval ${window.index}/${schedule.windows.length} [${iso(window.start)}, ${iso(window.end)}): ${result.status}${judgedEarly}` +
         (result.status === 'fail'
           ? ` (${failedIntervals} failed, limit ${analysis.failureLimit})`
           : ''),
@@ -267,6 +358,54 @@ export async function runAnalysis(
     if (failedIntervals > analysis.failureLimit) break;
   }
   return judge(analysis, schedule, intervals, failedIntervals, clock.now().getTime());
+}
+
+/**
+ * Looks at an open interval's data from `from` to each of `ends` (once the data is in) and
+ * returns the interval failed as soon as a check fails it beyond doubt; undefined when none did,
+ * and the interval is judged when it closes. A look that CloudWatch cannot answer is passed
+ * over: the close judges the interval anyway.
+ */
+async function judgeEarly(
+  window: IntervalWindow,
+  from: number,
+  ends: readonly number[],
+  alpha: number,
+  prepared: PreparedChecks,
+  delayMs: number,
+  deps: AnalysisDeps,
+): Promise<IntervalResult | undefined> {
+  const evaluateEarly = prepared.evaluateEarly;
+  if (!evaluateEarly) return undefined;
+  for (const [i, through] of ends.entries()) {
+    await sleepUntil(deps.clock, through + delayMs);
+    // Behind (a slow look): the next look sees more data, and a skipped look costs no confidence.
+    const next = ends[i + 1];
+    if (next !== undefined && deps.clock.now().getTime() >= next + delayMs) continue;
+    let failures: Measurement[];
+    try {
+      failures = await untilAborted(
+        evaluateEarly({ index: window.index, start: from, end: through }, deps, alpha),
+        deps.signal,
+      );
+    } catch (e) {
+      if (deps.signal?.aborted) throw e;
+      deps.logger.debug(
+        `Early look at interval ${window.index} up to ${iso(through)}: ${errorMessage(e)}`,
+      );
+      continue;
+    }
+    if (failures.length) {
+      return {
+        window,
+        evaluatedAt: deps.clock.now().getTime(),
+        early: { from, through },
+        status: 'fail',
+        measurements: failures,
+      };
+    }
+  }
+  return undefined;
 }
 
 function judge(

@@ -6,7 +6,16 @@ export {
   analysisIntervalCount,
   cloudWatchAlignmentMs,
   measurementLine,
+  describeEarlyFailure,
 } from './analysis.js';
+export {
+  EARLY_CONFIDENCE_TEXT,
+  EARLY_MIN_REQUESTS,
+  EARLY_SIGNIFICANCE,
+  decisivelyOver,
+  earlyLookEnds,
+  errorTailBound,
+} from './early.js';
 export type {
   AnalysisRequest,
   AnalysisDeps,

@@ -25,6 +25,8 @@ export interface HealthReport {
     end: string;
     evaluatedAt: string;
     status: string;
+    /** Set when the interval failed before it closed: the data judged. */
+    judgedEarly?: { from: string; through: string };
     measurements: AnalysisResult['intervals'][number]['measurements'];
   }[];
 }
@@ -60,6 +62,9 @@ export function buildReport(
       end: iso(i.window.end),
       evaluatedAt: iso(i.evaluatedAt),
       status: i.status,
+      ...(i.early
+        ? { judgedEarly: { from: iso(i.early.from), through: iso(i.early.through) } }
+        : {}),
       measurements: i.measurements,
     })),
   };

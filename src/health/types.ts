@@ -76,6 +76,13 @@ export interface IntervalResult {
   window: IntervalWindow;
   /** Epoch ms when the measurements were taken. */
   evaluatedAt: number;
+  /**
+   * Set when the interval failed before it closed (early failure): the data judged, [from,
+   * through) in epoch ms; the first interval's starts when the warmup ends, which may be before
+   * the window (aligned to the CloudWatch grid) starts. The measurements are then those of the
+   * checks that failed early.
+   */
+  early?: { from: number; through: number };
   status: Exclude<MeasurementStatus, 'skipped'>;
   measurements: Measurement[];
 }

@@ -10,6 +10,7 @@ import { formatClusterWeights, type ClusterWeights } from '../rollout-file/step.
 import {
   analysisIntervalCount,
   describeCheck,
+  describeEarlyFailure,
   summaryMarkdown as analysisMarkdown,
 } from '../health/index.js';
 import { FORCE_LABEL } from './context.js';
@@ -49,13 +50,18 @@ export function cell(text: string): string {
  * The checks the analysis will run, one line each, plus its timing: the intervals apply will
  * judge, counted the way apply schedules them.
  */
-export function describeAnalysis(file: RolloutFile): string[] {
+export function describeAnalysis(
+  file: RolloutFile,
+  timing: { cloudWatchPeriodMs: number; cloudWatchDelayMs?: number },
+): string[] {
   const a = file.analysis;
   const count = analysisIntervalCount(a);
+  const early = describeEarlyFailure(a, timing.cloudWatchPeriodMs, timing.cloudWatchDelayMs);
   return [
     `Warmup ${formatDuration(a.warmupMs)}, then ${count} interval${count === 1 ? '' : 's'} of ${formatDuration(a.intervalMs)} ` +
       `(${formatDuration(a.warmupMs + count * a.intervalMs)} of checks); ` +
       `${a.failureLimit === 0 ? 'the first failed interval rolls' : `more than ${a.failureLimit} failed intervals roll`} the step back.`,
+    ...(early ? [early] : []),
     ...a.checks.map((c) => describeCheck(c, file.canary)),
   ];
 }
@@ -133,7 +139,7 @@ export function filePlanMarkdown(p: FilePlan): string[] {
     lines.push(
       '**Checks after the shift:**',
       '',
-      ...describeAnalysis(head).map((l) => `- ${l}`),
+      ...describeAnalysis(head, p).map((l) => `- ${l}`),
       '',
     );
   }

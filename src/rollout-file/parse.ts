@@ -61,7 +61,7 @@ const LABEL_KEY =
   /^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 const ROUTE_KEYS = ['listener', 'rule'] as const;
-const ANALYSIS_KEYS = ['warmup', 'interval', 'duration', 'failureLimit', 'checks'];
+const ANALYSIS_KEYS = ['warmup', 'interval', 'duration', 'failureLimit', 'failEarly', 'checks'];
 
 /** Lowercase letters, digits and hyphens, starting with a letter: safe in branch names and labels. */
 const NAME = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -672,6 +672,7 @@ function readAnalysis(src: YamlSource, at: At): Analysis | undefined {
     ANALYSIS_DEFAULTS.durationMs;
   const failureLimit =
     optional(f.get('failureLimit'), (v) => src.integer(v, 0)) ?? ANALYSIS_DEFAULTS.failureLimit;
+  const failEarly = optional(f.get('failEarly'), (v) => src.boolean(v));
   const checksAt = f.get('checks');
   const checks = checksAt ? readChecks(src, checksAt) : defaultChecks();
   if (src.diagnostics.length > before) return undefined;
@@ -697,5 +698,12 @@ function readAnalysis(src: YamlSource, at: At): Analysis | undefined {
     );
     return undefined;
   }
-  return { warmupMs, intervalMs, durationMs, failureLimit, checks };
+  return {
+    warmupMs,
+    intervalMs,
+    durationMs,
+    failureLimit,
+    ...(failEarly === false ? { failEarly } : {}),
+    checks,
+  };
 }

@@ -239,6 +239,16 @@ export class YamlSource {
   }
 
   /** A finite number; `expected` words the message, range checks are the caller's. */
+  /** true or false as YAML 1.2 reads them; `yes`, `on` and quoted words are refused. */
+  boolean(at: At): boolean | undefined {
+    const v = isScalar(at.node) ? at.node.value : undefined;
+    if (typeof v !== 'boolean') {
+      this.reportValue(at, `${at.label} must be true or false, got ${describe(at.node)}.`);
+      return undefined;
+    }
+    return v;
+  }
+
   number(at: At, expected = 'a number'): number | undefined {
     const v = isScalar(at.node) ? at.node.value : undefined;
     if (typeof v !== 'number' || !Number.isFinite(v)) {

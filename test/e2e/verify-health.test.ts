@@ -127,6 +127,68 @@ describe.concurrent('verify-health bundle against the sandbox', () => {
     expect(run.stdout).toMatch(/FAIL: error-rate of vh-\d+-green = \d+(\.\d)?% \(threshold ≤ 1%\)/);
   });
 
+  it('fails a clearly bad canary early, and only at the close with fail-early: false', async () => {
+    const s = await startCanaryStack(sandbox, {
+      weights: { blue: 50, green: 50 },
+      requestsPerSecond: 30,
+      green: { errorRate: 0.3 },
+    });
+    stacks.push(s);
+    const inputs = (failEarly?: string) => ({
+      'canary-target-group': s.greenArn,
+      'baseline-target-group': s.blueArn,
+      checks: CHECKS,
+      warmup: '0s',
+      interval: '10s',
+      duration: '10s',
+      'cloudwatch-period': '1s',
+      'cloudwatch-delay': '0s',
+      ...(failEarly ? { 'fail-early': failEarly } : {}),
+    });
+    const env = { ...sandbox.env, RUNNER_TEMP: mkdtempSync(join(tmpdir(), 'vh-e2e-')) };
+    const [early, atClose] = await Promise.all([
+      runAction('verify-health', inputs(), env),
+      runAction('verify-health', inputs('false'), env),
+    ]);
+    for (const run of [early, atClose]) {
+      expect(run.exitCode, run.stdout + run.stderr).toBe(1);
+      expect(run.outputs.healthy).toBe('false');
+    }
+    const report = (run: typeof early) =>
+      JSON.parse(readFileSync(run.outputs.report as string, 'utf8')) as {
+        intervals: { end: string; judgedEarly?: unknown }[];
+      };
+    // 15 green requests a second, 30% failing: decisive after 20 or so, long before 10 s.
+    expect(early.stdout).toMatch(
+      /with 99\.9%25 confidence \(\d+ 5xx of \d+ requests in \d+s, judged early\)/,
+    );
+    expect(report(early).intervals[0]?.judgedEarly).toBeDefined();
+    expect(
+      Date.parse(report(early).intervals[0]!.end) -
+        Date.parse(early.outputs['verdict-at'] as string),
+    ).toBeGreaterThan(4_000);
+    expect(atClose.stdout).not.toContain('judged early');
+    expect(report(atClose).intervals[0]?.judgedEarly).toBeUndefined();
+    expect(Date.parse(atClose.outputs['verdict-at'] as string)).toBeGreaterThanOrEqual(
+      Date.parse(report(atClose).intervals[0]!.end),
+    );
+  });
+
+  it('fails at once on a bad fail-early input, naming it', async () => {
+    const run = await runAction(
+      'verify-health',
+      {
+        'canary-target-group':
+          'arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/x/0123456789abcdef',
+        checks: CHECKS,
+        'fail-early': 'yes',
+      },
+      sandbox.env,
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toContain('::error::Input "fail-early" must be true or false, got "yes".');
+  });
+
   it('passes a good canary from a rollout file', async () => {
     const s = await startCanaryStack(sandbox, {
       weights: { blue: 50, green: 50 },

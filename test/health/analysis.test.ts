@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryLogger } from '../../src/common/logger.js';
 import {
   analysisIntervalCount,
+  describeEarlyFailure,
   runAnalysis,
   scheduleAnalysis,
   type AnalysisDeps,
@@ -288,11 +289,31 @@ describe('runAnalysis', () => {
       deps,
     );
     // GetMetricData rounds a 5 s period's StartTime down to 5 s, so windows start on that grid.
-    expect(calls.map((c) => iso(c.StartTime!.getTime()))).toEqual([
+    const period = (c: (typeof calls)[number]) => c.MetricDataQueries![0]!.MetricStat!.Period;
+    const closes = calls.filter((c) => period(c) === 5);
+    expect(closes.map((c) => iso(c.StartTime!.getTime()))).toEqual([
       '2026-05-01T12:00:05.000Z',
       '2026-05-01T12:00:10.000Z',
     ]);
-    expect(calls[0]!.MetricDataQueries![0]!.MetricStat!.Period).toBe(5);
+    // While each interval is open, its data so far is looked at every second (1 s data) for an
+    // early failure, the first from the end of the warmup (12:00:02.4, on the 1 s grid); the
+    // healthy canary gives none.
+    expect(
+      calls
+        .filter((c) => period(c) === 1)
+        .map((c) => `${iso(c.StartTime!.getTime())} ${iso(c.EndTime!.getTime())}`),
+    ).toEqual([
+      '2026-05-01T12:00:03.000Z 2026-05-01T12:00:04.000Z',
+      '2026-05-01T12:00:03.000Z 2026-05-01T12:00:05.000Z',
+      '2026-05-01T12:00:03.000Z 2026-05-01T12:00:06.000Z',
+      '2026-05-01T12:00:03.000Z 2026-05-01T12:00:07.000Z',
+      '2026-05-01T12:00:03.000Z 2026-05-01T12:00:08.000Z',
+      '2026-05-01T12:00:03.000Z 2026-05-01T12:00:09.000Z',
+      '2026-05-01T12:00:10.000Z 2026-05-01T12:00:11.000Z',
+      '2026-05-01T12:00:10.000Z 2026-05-01T12:00:12.000Z',
+      '2026-05-01T12:00:10.000Z 2026-05-01T12:00:13.000Z',
+      '2026-05-01T12:00:10.000Z 2026-05-01T12:00:14.000Z',
+    ]);
     expect(result.healthy).toBe(true);
   });
 
@@ -364,5 +385,200 @@ describe('runAnalysis', () => {
         },
       ),
     ).rejects.toThrow('The analysis has no checks');
+  });
+});
+
+describe('runAnalysis: early failure', () => {
+  /**
+   * Steady traffic: requests and 5xx per second for each target group, so a query returns as
+   * many as its window holds (an open interval's first seconds hold few).
+   */
+  const perSecond =
+    (rates: Record<string, { rps: number; errorRate: number }>): MetricSource =>
+    ({ metricName, targetGroup, start, end }) => {
+      const r = rates[targetGroup];
+      if (!r) return undefined;
+      const requests = Math.round((r.rps * (end - start)) / 1000);
+      if (metricName === 'RequestCount') return requests || undefined;
+      if (metricName === 'HTTPCode_Target_5XX_Count')
+        return Math.round(requests * r.errorRate) || undefined;
+      return undefined;
+    };
+  // The demo's bad build at a 10% step: 6 req/s to green, 30% of them failing.
+  const badBuild = perSecond({
+    [GREEN.dimension]: { rps: 6, errorRate: 0.3 },
+    [BLUE.dimension]: { rps: 54, errorRate: 0 },
+  });
+  const oneMinute = analysis({ warmupMs: 0, checks: [ERROR_RATE] });
+
+  it('fails a bad canary a few seconds into its interval on 1 s data, and says it judged early', async () => {
+    const { clock, calls, logger, deps } = setup(badBuild, T0);
+    const result = await runAnalysis(
+      { analysis: oneMinute, targets: TARGETS, since: T0, cloudWatchPeriodMs: 1_000 },
+      deps,
+    );
+    // 20 requests (the least an early failure rests on) take 4 s at 6 req/s: 24 requests, 7 5xx.
+    expect(result).toMatchObject({
+      healthy: false,
+      endedEarly: true,
+      failedIntervals: 1,
+      failedChecks: ['error-rate of green'],
+      verdict:
+        'error-rate of green 29.2% > 1% with 99.9% confidence (7 5xx of 24 requests in 4s, judged early) in 1 of 1 interval',
+    });
+    expect(iso(result.verdictAt)).toBe('2026-05-01T12:00:04.000Z');
+    expect(result.intervals[0]).toMatchObject({
+      early: { from: T0, through: T0 + 4_000 },
+      status: 'fail',
+      window: { start: T0, end: T0 + 60_000 },
+    });
+    // Looks at 1 s, 2 s, 3 s (too few requests), then 4 s; never the close.
+    expect(calls.map((c) => (c.EndTime!.getTime() - T0) / 1000)).toEqual([1, 2, 3, 4]);
+    expect(calls.every((c) => c.MetricDataQueries![0]!.MetricStat!.Period === 1)).toBe(true);
+    expect(clock.t).toBe(T0 + 4_000);
+    expect(logger.lines).toContain(
+      'Interval 1/5 [2026-05-01T12:00:00.000Z, 2026-05-01T12:01:00.000Z): fail early, on its data in [2026-05-01T12:00:00.000Z, 2026-05-01T12:00:04.000Z) (1 failed, limit 0)',
+    );
+  });
+
+  it('starts looking when the warmup ends, before the first window on the minute grid', async () => {
+    // Shift at 12:00:07, warmup 30 s: the first 1 min window is [12:01, 12:02) (GetMetricData
+    // rounds a 60 s period to the minute), but the data from 12:00:37 is after the warmup too.
+    const since = T0 + 7_000;
+    const { logger, deps } = setup(badBuild, since);
+    const result = await runAnalysis(
+      {
+        analysis: analysis({ warmupMs: 30_000, checks: [ERROR_RATE] }),
+        targets: TARGETS,
+        since,
+        cloudWatchPeriodMs: 1_000,
+      },
+      deps,
+    );
+    expect(result.intervals[0]).toMatchObject({
+      window: { start: T0 + 60_000 },
+      early: { from: T0 + 37_000, through: T0 + 41_000 },
+    });
+    expect(iso(result.verdictAt)).toBe('2026-05-01T12:00:41.000Z');
+    expect(logger.lines).toContain(
+      "An interval fails early when its data so far shows an error rate over max with 99.9% confidence; the first interval's early looks start at 2026-05-01T12:00:37.000Z.",
+    );
+  });
+
+  it('waits for the close with failEarly: false', async () => {
+    const { calls, deps } = setup(badBuild, T0);
+    const result = await runAnalysis(
+      {
+        analysis: { ...oneMinute, failEarly: false },
+        targets: TARGETS,
+        since: T0,
+        cloudWatchPeriodMs: 1_000,
+      },
+      deps,
+    );
+    expect(result.verdict).toBe('error-rate of green 30% > 1% in 1 of 1 interval');
+    expect(iso(result.verdictAt)).toBe('2026-05-01T12:01:00.000Z');
+    expect(calls).toHaveLength(1);
+  });
+
+  it('never passes early: a healthy canary at the threshold is judged at every close', async () => {
+    const atTheEdge = perSecond({
+      [GREEN.dimension]: { rps: 100, errorRate: 0.01 },
+      [BLUE.dimension]: { rps: 900, errorRate: 0.01 },
+    });
+    const { calls, deps } = setup(atTheEdge, T0);
+    const result = await runAnalysis(
+      { analysis: oneMinute, targets: TARGETS, since: T0, cloudWatchPeriodMs: 1_000 },
+      deps,
+    );
+    expect(result.healthy).toBe(true);
+    expect(result.intervals.map((i) => [i.status, i.early, i.evaluatedAt - T0])).toEqual([
+      ['pass', undefined, 60_000],
+      ['pass', undefined, 120_000],
+      ['pass', undefined, 180_000],
+      ['pass', undefined, 240_000],
+      ['pass', undefined, 300_000],
+    ]);
+    expect(calls).toHaveLength(5 * 60); // 59 looks and the close, each interval
+  });
+
+  it('has no early look on 1 min ALB data with 1 min intervals (the datapoint comes after the close)', async () => {
+    const { calls, deps } = setup(badBuild, T0);
+    const result = await runAnalysis(
+      { analysis: oneMinute, targets: TARGETS, since: T0, cloudWatchDelayMs: 60_000 },
+      deps,
+    );
+    expect(calls).toHaveLength(1);
+    expect(iso(result.verdictAt)).toBe('2026-05-01T12:02:00.000Z');
+  });
+
+  it('looks at each whole minute of a 5 min interval on ALB data, once the minute is in', async () => {
+    const { calls, deps } = setup(badBuild, T0);
+    const result = await runAnalysis(
+      {
+        analysis: analysis({
+          warmupMs: 0,
+          intervalMs: 300_000,
+          durationMs: 600_000,
+          checks: [ERROR_RATE],
+        }),
+        targets: TARGETS,
+        since: T0,
+        cloudWatchDelayMs: 60_000,
+      },
+      deps,
+    );
+    // The first minute [12:00, 12:01) is in a minute after it closes: judged at 12:02.
+    expect(calls.map((c) => [iso(c.StartTime!.getTime()), iso(c.EndTime!.getTime())])).toEqual([
+      ['2026-05-01T12:00:00.000Z', '2026-05-01T12:01:00.000Z'],
+    ]);
+    expect(calls[0]!.MetricDataQueries![0]!.MetricStat!.Period).toBe(60);
+    expect(iso(result.verdictAt)).toBe('2026-05-01T12:02:00.000Z');
+    expect(result.intervals[0]?.early).toEqual({ from: T0, through: T0 + 60_000 });
+  });
+
+  it('passes over an early look CloudWatch cannot answer, and judges at the close', async () => {
+    let n = 0;
+    const { calls, deps } = setup((q) => {
+      if (q.end - q.start < 60_000) throw new Error('Rate exceeded');
+      n++;
+      return badBuild(q);
+    }, T0);
+    const result = await runAnalysis(
+      { analysis: oneMinute, targets: TARGETS, since: T0, cloudWatchPeriodMs: 1_000 },
+      deps,
+    );
+    expect(n).toBeGreaterThan(0);
+    expect(calls).toHaveLength(60);
+    expect(result.verdict).toBe('error-rate of green 30% > 1% in 1 of 1 interval');
+    expect(iso(result.verdictAt)).toBe('2026-05-01T12:01:00.000Z');
+  });
+});
+
+describe('describeEarlyFailure (the plan line)', () => {
+  const oneMinute = analysis({ checks: [ERROR_RATE] });
+
+  it('says there is no early look on 1 min ALB data with 1 min intervals', () => {
+    expect(describeEarlyFailure(oneMinute, 60_000, 60_000)).toBe(
+      'No early failure: with 1m CloudWatch data an interval of 1m has no datapoint before it closes (a longer interval, or high-resolution metrics, would allow one).',
+    );
+  });
+
+  it('says how often it looks, and how far behind', () => {
+    expect(describeEarlyFailure({ ...oneMinute, intervalMs: 300_000 }, 60_000, 60_000)).toBe(
+      'Early failure: the error rate of an open interval is looked at every 1m, 1m behind as CloudWatch data comes late; an interval fails at once when it is over max with 99.9% confidence (20 requests at least). Passing still needs the whole interval.',
+    );
+    expect(describeEarlyFailure(oneMinute, 1_000, 0)).toMatch(/^Early failure: .* every 1s; an/);
+  });
+
+  it('says nothing when turned off or when no check can fail early', () => {
+    expect(describeEarlyFailure({ ...oneMinute, failEarly: false }, 1_000)).toBeUndefined();
+    expect(describeEarlyFailure(analysis({ checks: [TARGET_HEALTH] }), 1_000)).toBeUndefined();
+    expect(
+      describeEarlyFailure(
+        analysis({ checks: [{ kind: 'cloudwatch', metric: 'latency-p99', max: 0.5 }] }),
+        1_000,
+      ),
+    ).toBeUndefined();
   });
 });

@@ -116,6 +116,33 @@ describe.concurrent('verify-health against the sandbox', () => {
     expect(result.verdictAt - first.end).toBeLessThan(3_000);
   });
 
+  it('fails the bad build at a 10% step before its interval closes (early failure)', async () => {
+    // The demo's bad build and traffic: 30% of green's requests fail, 60 req/s, 10% to green.
+    const s = await stack({
+      weights: { blue: 90, green: 10 },
+      requestsPerSecond: 60,
+      green: { errorRate: 0.3 },
+    });
+    const { result } = await analyse(s, [TARGET_HEALTH, ERROR_RATE], {
+      intervalMs: 20_000,
+      durationMs: 21_000,
+    });
+    expect(result.healthy).toBe(false);
+    expect(result.verdict).toMatch(
+      /^error-rate of vh-\d+-green \d+(\.\d)?% > 1% with 99\.9% confidence \(\d+ 5xx of \d+ requests in \d+s, judged early\) in 1 of 1 interval$/,
+    );
+    const [first] = result.intervals;
+    expect(first!.early).toBeDefined();
+    // About 20 green requests take some 3-4 s at 6 req/s: judged well before the 20 s close.
+    expect(result.verdictAt).toBeLessThan(first!.window.end - 10_000);
+    expect(first!.measurements).toEqual([
+      expect.objectContaining({
+        status: 'fail',
+        details: expect.objectContaining({ early: true }),
+      }),
+    ]);
+  });
+
   it('fails the latency check for slow responses', async () => {
     const s = await stack({
       weights: { blue: 50, green: 50 },

@@ -80,6 +80,19 @@ describe('parseRolloutFile: a valid file', () => {
     });
   });
 
+  it('reads failEarly: false (early failure is on unless turned off)', () => {
+    const off = parseRolloutFile(
+      VALID.replace('  failureLimit: 0', '  failureLimit: 0\n  failEarly: false'),
+      FILE,
+    );
+    expect(off.analysis.failEarly).toBe(false);
+    const on = parseRolloutFile(
+      VALID.replace('  failureLimit: 0', '  failureLimit: 0\n  failEarly: true'),
+      FILE,
+    );
+    expect(on.analysis.failEarly).toBeUndefined();
+  });
+
   it('fills the analysis defaults when the file has no analysis', () => {
     const text = VALID.slice(0, VALID.indexOf('analysis:'));
     const file = parseRolloutFile(text, FILE);
@@ -181,7 +194,7 @@ const INVALID: Row[] = [
   [
     'an unknown analysis key',
     edit(['  failureLimit: 0', '  colour: red']),
-    'Unknown key "colour" in analysis; the keys allowed here are warmup, interval, duration, failureLimit, checks.',
+    'Unknown key "colour" in analysis; the keys allowed here are warmup, interval, duration, failureLimit, failEarly, checks.',
     '22:3',
   ],
   [
@@ -563,6 +576,12 @@ const INVALID: Row[] = [
     ),
     'analysis.duration (1m) is shorter than warmup (30s) + one interval (1m)',
     '21:13',
+  ],
+  [
+    'failEarly written as yes',
+    edit(['  failureLimit: 0', '  failureLimit: 0\n  failEarly: yes']),
+    'analysis.failEarly must be true or false, got "yes".',
+    '23:14',
   ],
   [
     'a negative failureLimit',

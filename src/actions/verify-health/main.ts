@@ -54,6 +54,7 @@ export const Inputs = {
   cloudwatchDelay: 'cloudwatch-delay',
   since: 'since',
   failOnUnhealthy: 'fail-on-unhealthy',
+  failEarly: 'fail-early',
   region: 'region',
 } as const;
 
@@ -92,6 +93,11 @@ async function readInputs(): Promise<VerifyHealthInputs> {
     getDurationInput(Inputs.cloudwatchPeriod) ?? DEFAULT_CLOUDWATCH_PERIOD_MS;
   const cloudWatchDelayMs = getDurationInput(Inputs.cloudwatchDelay) ?? DEFAULT_CLOUDWATCH_DELAY_MS;
   const failOnUnhealthy = getBooleanInput(Inputs.failOnUnhealthy, true);
+  // Absent: the file's analysis.failEarly, or on.
+  const failEarly =
+    getOptionalInput(Inputs.failEarly) === undefined
+      ? undefined
+      : getBooleanInput(Inputs.failEarly, true);
 
   const sinceText = getOptionalInput(Inputs.since);
   let since: number | undefined;
@@ -133,6 +139,7 @@ async function readInputs(): Promise<VerifyHealthInputs> {
       durationMs: durationMs ?? file.analysis.durationMs,
       failureLimit: failureLimit ?? file.analysis.failureLimit,
     };
+    if (failEarly !== undefined) analysis.failEarly = failEarly;
     region ??= file.region;
   } else {
     if (canaryArn === undefined) {
@@ -154,6 +161,7 @@ async function readInputs(): Promise<VerifyHealthInputs> {
       intervalMs: intervalMs ?? DEFAULT_INTERVAL_MS,
       durationMs: durationMs ?? ANALYSIS_DEFAULTS.durationMs,
       failureLimit: failureLimit ?? ANALYSIS_DEFAULTS.failureLimit,
+      ...(failEarly === false ? { failEarly } : {}),
       checks: parseChecks(checksText, `input "${Inputs.checks}"`),
     };
   }

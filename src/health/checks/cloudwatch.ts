@@ -24,6 +24,7 @@ import {
   formatPercent,
   formatSeconds,
 } from '../format.js';
+import { EARLY_CONFIDENCE_TEXT, decisivelyOver, errorTailBound } from '../early.js';
 import { substitutePlaceholders, type PlaceholderValues } from '../placeholders.js';
 import type { HealthTargets, IntervalWindow, Measurement, TargetGroupRef } from '../types.js';
 import { scalarValue, settings, type CheckKind } from './kind.js';
@@ -76,15 +77,30 @@ export const cloudwatch: CheckKind<CloudWatchCheck> = {
   name: 'cloudwatch',
   fields: ['metric', 'queries', 'returnId', 'max', 'min', 'vsBaseline', 'minRequests'],
   parse: readCloudWatch,
-  prepare: (checks, { targets, intervalMs }) => {
+  prepare: (checks, { targets, intervalMs, cloudWatchPeriodMs }) => {
     const plan = planCloudWatch(
       checks.map((c) => c.check),
       targets,
       intervalMs / 1000,
     );
+    const early = planEarlyErrorRate(
+      checks.map((c) => c.check),
+      targets,
+      (cloudWatchPeriodMs ?? DEFAULT_CLOUDWATCH_PERIOD_MS) / 1000,
+    );
     return {
       evaluate: async (window, io) =>
         (await evaluateCloudWatch(io.cloudwatch, plan, window)).map((m) => [m]),
+      ...(early
+        ? {
+            evaluateEarly: async (partial, io, alpha) =>
+              early.evaluate(
+                await fetchMetricValues(io.cloudwatch, early.queries, partial),
+                partial,
+                alpha,
+              ),
+          }
+        : {}),
     };
   },
   describe: describeCloudWatch,
@@ -405,9 +421,28 @@ export function planCloudWatch(
   windowSeconds: number,
 ): CloudWatchPlan {
   const queries: MetricDataQuery[] = [];
-  const byKey = new Map<string, RawQuery>();
+  const series = seriesMaker(queries, windowSeconds);
 
-  const series = (tg: TargetGroupRef, metricName: string, stat: string): SeriesIds => {
+  const evaluators: ((values: ReadonlyMap<string, QueryValue>) => Measurement)[] = [];
+  checks.forEach((check, index) => {
+    if (check.metric) {
+      evaluators.push(planBuiltIn(check, check.metric, targets, series));
+    } else {
+      const custom = planCustom(check, index, targets, windowSeconds, series);
+      queries.push(...custom.queries);
+      evaluators.push(custom.evaluate);
+    }
+  });
+  return {
+    queries,
+    evaluate: (values) => evaluators.map((evaluate) => evaluate(values)),
+  };
+}
+
+/** Makes the per-load-balancer queries of a statistic once, adding each new one to `queries`. */
+function seriesMaker(queries: MetricDataQuery[], periodSeconds: number): SeriesOf {
+  const byKey = new Map<string, RawQuery>();
+  return (tg, metricName, stat) => {
     if (tg.loadBalancers.length === 0) {
       throw new ConfigurationError(
         `Target group ${tg.label} (${tg.arn}) is not attached to any load balancer, so it has no ` +
@@ -432,7 +467,7 @@ export function planCloudWatch(
                 { Name: 'LoadBalancer', Value: loadBalancer },
               ],
             },
-            Period: windowSeconds,
+            Period: periodSeconds,
             Stat: stat,
           },
           ReturnData: true,
@@ -441,28 +476,87 @@ export function planCloudWatch(
       return { loadBalancer, query };
     });
   };
-
-  const evaluators: ((values: ReadonlyMap<string, QueryValue>) => Measurement)[] = [];
-  checks.forEach((check, index) => {
-    if (check.metric) {
-      evaluators.push(planBuiltIn(check, check.metric, targets, series));
-    } else {
-      const custom = planCustom(check, index, targets, windowSeconds, series);
-      queries.push(...custom.queries);
-      evaluators.push(custom.evaluate);
-    }
-  });
-  return {
-    queries,
-    evaluate: (values) => evaluators.map((evaluate) => evaluate(values)),
-  };
 }
 
 type SeriesOf = (tg: TargetGroupRef, metricName: string, stat: string) => SeriesIds;
 
+/** Whether a check can fail an open interval early (early.ts): an error-rate with a max. */
+export function judgesEarly(check: CloudWatchCheck): boolean {
+  return check.metric === 'error-rate' && check.max !== undefined;
+}
+
+/**
+ * The early looks of the cloudwatch checks: the error-rate checks with a `max`, their request
+ * and 5xx counts summed over the open interval's datapoints so far. Their query period is the
+ * metrics' resolution, not the interval: a count sums exactly across periods, and CloudWatch has
+ * a datapoint only for a period that is over. Undefined when no check judges early.
+ */
+export function planEarlyErrorRate(
+  checks: readonly CloudWatchCheck[],
+  targets: HealthTargets,
+  periodSeconds: number,
+):
+  | {
+      queries: MetricDataQuery[];
+      evaluate(
+        values: ReadonlyMap<string, QueryValue>,
+        partial: IntervalWindow,
+        alpha: number,
+      ): Measurement[][];
+    }
+  | undefined {
+  const early = checks.filter(judgesEarly);
+  if (early.length === 0) return undefined;
+  // The same queries the interval's own plan makes, at the metrics' resolution.
+  const queries: MetricDataQuery[] = [];
+  const read = metricReader('error-rate', targets.canary, seriesMaker(queries, periodSeconds));
+  const names = checkNames(checks, targets);
+  return {
+    queries,
+    evaluate(values, partial, alpha) {
+      const reading = read(values);
+      const requests = reading.requests;
+      const errors = reading.errors ?? 0;
+      return checks.map((check, index) => {
+        if (!judgesEarly(check) || reading.unavailable || requests === 0) return [];
+        const max = check.max as number;
+        if (!decisivelyOver(errors, requests, max, alpha, check.minRequests)) return [];
+        const rate = errors / requests;
+        const show = (n: number) => formatPercent(n);
+        const seconds = formatDuration(partial.end - partial.start);
+        return [
+          {
+            name: names[index] as string,
+            kind: 'cloudwatch' as const,
+            status: 'fail' as const,
+            value: rate,
+            shown: show(rate),
+            threshold: thresholdText(check, 'error-rate', targets.baseline?.label ?? 'baseline'),
+            reason:
+              `${show(rate)} > ${show(max)} with ${EARLY_CONFIDENCE_TEXT} confidence (${formatNumber(errors)} 5xx ` +
+              `of ${formatNumber(requests)} requests in ${seconds}, judged early)`,
+            details: {
+              metric: 'error-rate',
+              early: true,
+              through: new Date(partial.end).toISOString(),
+              requests,
+              errors,
+              tailBound: errorTailBound(errors, requests, max),
+              significance: alpha,
+              canary: reading,
+            },
+          },
+        ];
+      });
+    },
+  };
+}
+
 /** A metric of one target group over the window, summed or combined across its ALBs. */
 interface MetricReading {
   requests: number;
+  /** 5xx responses, for error-rate. */
+  errors?: number;
   value?: number;
   /** Set when CloudWatch could not answer a query this reading needs. */
   unavailable?: string;
@@ -481,7 +575,7 @@ function planBuiltIn(
   const readBaseline = baseline ? reader(baseline) : undefined;
   const minRequests = check.minRequests ?? (metric === 'request-count' ? 0 : 1);
   const show = (n: number) => formatMetric(metric, n);
-  const name = `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? 'baseline'}` : ''}`;
+  const name = builtInName(check, metric, targets);
   const threshold = thresholdText(check, metric, baseline?.label ?? 'baseline');
 
   return (values) => {
@@ -539,6 +633,33 @@ function planBuiltIn(
     if (violations.length) return { ...base, status: 'fail', reason: violations.join('; ') };
     return base;
   };
+}
+
+function builtInName(
+  check: CloudWatchCheck,
+  metric: CloudWatchMetric,
+  targets: HealthTargets,
+): string {
+  const baseline = check.vsBaseline ? targets.baseline : undefined;
+  return `${metric} of ${targets.canary.label}${check.vsBaseline ? ` vs ${baseline?.label ?? 'baseline'}` : ''}`;
+}
+
+/**
+ * The names the checks' measurements have in the analysis's tables: a second check that
+ * measures the same thing gets `#2`, as the analysis numbers them (only cloudwatch checks can
+ * share a name, so numbering them among themselves gives the same names).
+ */
+function checkNames(checks: readonly CloudWatchCheck[], targets: HealthTargets): string[] {
+  const seen = new Map<string, number>();
+  return checks.map((check) => {
+    const firstId = (check.queries?.[0] as { Id?: unknown } | undefined)?.Id;
+    const name = check.metric
+      ? builtInName(check, check.metric, targets)
+      : `cloudwatch ${check.returnId ?? String(firstId)} of ${targets.canary.label}`;
+    const n = (seen.get(name) ?? 0) + 1;
+    seen.set(name, n);
+    return n === 1 ? name : `${name} #${n}`;
+  });
 }
 
 /** Why a reading cannot be judged, or undefined when it can. */
@@ -618,6 +739,7 @@ function metricReader(
     }
     if (metric === 'request-count') reading.value = reading.requests;
     else if (metric === 'error-rate') {
+      reading.errors = errorCount;
       if (reading.requests > 0) reading.value = errorCount / reading.requests;
     } else if (latencyWeight > 0) {
       // An average combines exactly across ALBs; a percentile does not, so take the worst ALB.

@@ -31,6 +31,11 @@ export interface Analysis {
   intervalMs: number;
   durationMs: number;
   failureLimit: number;
+  /**
+   * Whether an interval may fail before it closes, when its data so far already shows a rate
+   * check failing beyond doubt (early.ts). Absent means on.
+   */
+  failEarly?: boolean;
   checks: Check[];
 }
 
@@ -58,6 +63,7 @@ export function prepareCheckList(checks: readonly Check[], context: CheckContext
     );
     return mine.length ? [{ mine, prepared: kind.prepare(mine, context) }] : [];
   });
+  const early = groups.filter((g) => g.prepared.evaluateEarly);
   return {
     async evaluate(window, io) {
       const byCheck: Measurement[][] = checks.map(() => []);
@@ -69,6 +75,22 @@ export function prepareCheckList(checks: readonly Check[], context: CheckContext
       );
       return byCheck;
     },
+    ...(early.length
+      ? {
+          async evaluateEarly(partial, io, alpha) {
+            const byCheck: Measurement[][] = checks.map(() => []);
+            await Promise.all(
+              early.map(async ({ mine, prepared }) => {
+                const results = await (
+                  prepared.evaluateEarly as NonNullable<PreparedKind['evaluateEarly']>
+                )(partial, io, alpha);
+                mine.forEach(({ index }, i) => (byCheck[index] = results[i] ?? []));
+              }),
+            );
+            return byCheck;
+          },
+        }
+      : {}),
   };
 }
 

@@ -13,6 +13,8 @@ import type { FetchLike, HealthTargets, IntervalWindow, Measurement } from '../t
 export interface CheckContext {
   targets: HealthTargets;
   intervalMs: number;
+  /** The CloudWatch metrics' resolution, ms (the early looks' query period). Default 60 s. */
+  cloudWatchPeriodMs?: number;
 }
 
 /** What a check measures with. */
@@ -32,6 +34,13 @@ export interface Numbered<C> {
 export interface PreparedKind {
   /** One list of measurements per prepared check, in the order they were given. */
   evaluate(window: IntervalWindow, io: CheckIO): Promise<Measurement[][]>;
+  /**
+   * Present when some of the checks can fail an interval before it closes (early.ts): measures
+   * the part of the interval in `partial` ([start, the data's last complete moment)) and returns
+   * only decisive failures, each at significance `alpha`; one list per prepared check, empty
+   * when nothing is decisive yet. Never a pass: passing needs the whole interval.
+   */
+  evaluateEarly?(partial: IntervalWindow, io: CheckIO, alpha: number): Promise<Measurement[][]>;
 }
 
 export interface CheckKind<C extends { kind: string }> {
