@@ -51285,7 +51285,7 @@ async function checkBindings(tools, kubeconfig, binding, foreign) {
     }
   }
 }
-async function applyBinding(tools, kubeconfig, binding) {
+async function checkService(tools, kubeconfig, binding) {
   const svc = await tools.run(
     "kubectl",
     [
@@ -51312,6 +51312,9 @@ async function applyBinding(tools, kubeconfig, binding) {
       `Service ${binding.namespace}/${binding.serviceName} has no port ${binding.servicePort} (it has ${ports.map((p5) => p5.name ? `${p5.name}:${p5.port}` : String(p5.port)).join(", ") || "none"}); fix service.port in the rollout file.`
     );
   }
+}
+async function applyBinding(tools, kubeconfig, binding, serviceChecked) {
+  await (serviceChecked ?? checkService(tools, kubeconfig, binding));
   const r10 = await tools.run(
     "kubectl",
     [
@@ -51350,9 +51353,12 @@ async function boundTargets(elbv2, tools, kubeconfig, binding) {
   const out = await elbv2.send(
     new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
   );
+  return boundOf(endpoints, out.TargetHealthDescriptions ?? []);
+}
+function boundOf(endpoints, descriptions) {
   const targets = {};
   let healthyHere = 0;
-  for (const d10 of out.TargetHealthDescriptions ?? []) {
+  for (const d10 of descriptions) {
     const id = d10.Target?.Id ?? "?";
     const state2 = d10.TargetHealth?.State ?? "unknown";
     targets[`${id}:${d10.Target?.Port ?? ""}`] = d10.TargetHealth?.Reason ? `${state2} (${d10.TargetHealth.Reason})` : state2;
@@ -51362,16 +51368,18 @@ async function boundTargets(elbv2, tools, kubeconfig, binding) {
 }
 async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealthy, options) {
   const deadline = options.now() + options.timeoutMs;
+  let registered = 0;
   for (; ; ) {
-    const health = await elbv2.send(
-      new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
-    );
-    const healthy = (health.TargetHealthDescriptions ?? []).filter(
-      (d10) => d10.TargetHealth?.State === "healthy"
-    ).length;
+    const [health, endpoints] = await Promise.all([
+      elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })),
+      registered >= minHealthy ? serviceEndpoints(tools, kubeconfig, binding) : void 0
+    ]);
+    const descriptions = health.TargetHealthDescriptions ?? [];
+    registered = descriptions.filter((d10) => d10.TargetHealth?.State !== "draining").length;
+    const healthy = descriptions.filter((d10) => d10.TargetHealth?.State === "healthy").length;
     const timedOut = options.now() >= deadline;
     if (healthy >= minHealthy || timedOut) {
-      const bound = await boundTargets(elbv2, tools, kubeconfig, binding);
+      const bound = endpoints ? boundOf(endpoints, descriptions) : await boundTargets(elbv2, tools, kubeconfig, binding);
       if (bound.healthyHere >= minHealthy) return bound;
       if (!timedOut) {
         await options.sleep(HEALTH_POLL_MS, options.signal);
@@ -52263,6 +52271,8 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started) {
   const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : void 0;
   const bindingsChecked = planned ? checkBindings(tools, kubeconfig, planned.spec, planned.foreign) : void 0;
   bindingsChecked?.catch(() => void 0);
+  const serviceChecked = planned && req.mode === "apply" ? checkService(tools, kubeconfig, planned.spec) : void 0;
+  serviceChecked?.catch(() => void 0);
   if (req.mode === "apply" && policy) {
     await logger2.group(
       "Checking singletons are stopped",
@@ -52293,7 +52303,7 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started) {
           return;
         }
         const at = deps.clock.now().getTime();
-        logger2.info(await applyBinding(tools, kubeconfig, spec));
+        logger2.info(await applyBinding(tools, kubeconfig, spec, serviceChecked));
         bound = { spec, minHealthy, at };
       });
     }

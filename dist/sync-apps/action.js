@@ -36919,7 +36919,7 @@ async function checkBindings(tools, kubeconfig, binding, foreign) {
     }
   }
 }
-async function applyBinding(tools, kubeconfig, binding) {
+async function checkService(tools, kubeconfig, binding) {
   const svc = await tools.run(
     "kubectl",
     [
@@ -36946,6 +36946,9 @@ async function applyBinding(tools, kubeconfig, binding) {
       `Service ${binding.namespace}/${binding.serviceName} has no port ${binding.servicePort} (it has ${ports.map((p3) => p3.name ? `${p3.name}:${p3.port}` : String(p3.port)).join(", ") || "none"}); fix service.port in the rollout file.`
     );
   }
+}
+async function applyBinding(tools, kubeconfig, binding, serviceChecked) {
+  await (serviceChecked ?? checkService(tools, kubeconfig, binding));
   const r7 = await tools.run(
     "kubectl",
     [
@@ -36984,9 +36987,12 @@ async function boundTargets(elbv2, tools, kubeconfig, binding) {
   const out = await elbv2.send(
     new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
   );
+  return boundOf(endpoints, out.TargetHealthDescriptions ?? []);
+}
+function boundOf(endpoints, descriptions) {
   const targets = {};
   let healthyHere = 0;
-  for (const d7 of out.TargetHealthDescriptions ?? []) {
+  for (const d7 of descriptions) {
     const id = d7.Target?.Id ?? "?";
     const state2 = d7.TargetHealth?.State ?? "unknown";
     targets[`${id}:${d7.Target?.Port ?? ""}`] = d7.TargetHealth?.Reason ? `${state2} (${d7.TargetHealth.Reason})` : state2;
@@ -36996,16 +37002,18 @@ async function boundTargets(elbv2, tools, kubeconfig, binding) {
 }
 async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealthy, options) {
   const deadline = options.now() + options.timeoutMs;
+  let registered = 0;
   for (; ; ) {
-    const health = await elbv2.send(
-      new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
-    );
-    const healthy = (health.TargetHealthDescriptions ?? []).filter(
-      (d7) => d7.TargetHealth?.State === "healthy"
-    ).length;
+    const [health, endpoints] = await Promise.all([
+      elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })),
+      registered >= minHealthy ? serviceEndpoints(tools, kubeconfig, binding) : void 0
+    ]);
+    const descriptions = health.TargetHealthDescriptions ?? [];
+    registered = descriptions.filter((d7) => d7.TargetHealth?.State !== "draining").length;
+    const healthy = descriptions.filter((d7) => d7.TargetHealth?.State === "healthy").length;
     const timedOut = options.now() >= deadline;
     if (healthy >= minHealthy || timedOut) {
-      const bound = await boundTargets(elbv2, tools, kubeconfig, binding);
+      const bound = endpoints ? boundOf(endpoints, descriptions) : await boundTargets(elbv2, tools, kubeconfig, binding);
       if (bound.healthyHere >= minHealthy) return bound;
       if (!timedOut) {
         await options.sleep(HEALTH_POLL_MS, options.signal);
@@ -37080,6 +37088,8 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started) {
   const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : void 0;
   const bindingsChecked = planned ? checkBindings(tools, kubeconfig, planned.spec, planned.foreign) : void 0;
   bindingsChecked?.catch(() => void 0);
+  const serviceChecked = planned && req.mode === "apply" ? checkService(tools, kubeconfig, planned.spec) : void 0;
+  serviceChecked?.catch(() => void 0);
   if (req.mode === "apply" && policy) {
     await logger2.group(
       "Checking singletons are stopped",
@@ -37110,7 +37120,7 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started) {
           return;
         }
         const at = deps.clock.now().getTime();
-        logger2.info(await applyBinding(tools, kubeconfig, spec));
+        logger2.info(await applyBinding(tools, kubeconfig, spec, serviceChecked));
         bound = { spec, minHealthy, at };
       });
     }

@@ -48,6 +48,7 @@ import {
 import {
   applyBinding,
   checkBindings,
+  checkService,
   waitForHealthyTargets,
   type BindingSpec,
   type BoundTargets,
@@ -214,6 +215,10 @@ async function syncWith(
     ? checkBindings(tools, kubeconfig, planned.spec, planned.foreign)
     : undefined;
   bindingsChecked?.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+  // The Service's port is read at the same time (a read; its verdict too is taken before binding).
+  const serviceChecked =
+    planned && req.mode === 'apply' ? checkService(tools, kubeconfig, planned.spec) : undefined;
+  serviceChecked?.catch(() => undefined);
 
   // Before any binding: a cluster off the owner must have every singleton stopped.
   if (req.mode === 'apply' && policy) {
@@ -250,7 +255,7 @@ async function syncWith(
           return;
         }
         const at = deps.clock.now().getTime();
-        logger.info(await applyBinding(tools, kubeconfig, spec));
+        logger.info(await applyBinding(tools, kubeconfig, spec, serviceChecked));
         bound = { spec, minHealthy, at };
       });
     }
