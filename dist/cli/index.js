@@ -53435,7 +53435,6 @@ async function syncCommand(values, positionals, io, logger2, duration2) {
         workDir,
         helpers: {
           node: process.execPath,
-          tokenMinter: helper("eks-token.js"),
           postRenderer: helper("post-render.js")
         }
       },

@@ -41746,7 +41746,6 @@ async function run() {
           workDir,
           helpers: {
             node: process.execPath,
-            tokenMinter: helper("eks-token.js"),
             postRenderer: helper("post-render.js")
           }
         },

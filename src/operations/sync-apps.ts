@@ -81,7 +81,7 @@ export interface SyncAppsRequest {
   /** Our own folder (in RUNNER_TEMP): kubeconfig, post-renderer, diff. */
   workDir: string;
   /** The node that runs our helpers, and the bundled helpers themselves. */
-  helpers: { node: string; tokenMinter: string; postRenderer: string };
+  helpers: { node: string; postRenderer: string };
 }
 
 export interface SyncAppsDeps {
