@@ -51370,6 +51370,8 @@ async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealt
   const deadline = options.now() + options.timeoutMs;
   let registered = 0;
   for (; ; ) {
+    const polled = options.now();
+    const pause = () => options.sleep(Math.max(0, HEALTH_POLL_MS - (options.now() - polled)), options.signal);
     const [health, endpoints] = await Promise.all([
       elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })),
       registered >= minHealthy ? serviceEndpoints(tools, kubeconfig, binding) : void 0
@@ -51382,7 +51384,7 @@ async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealt
       const bound = endpoints ? boundOf(endpoints, descriptions) : await boundTargets(elbv2, tools, kubeconfig, binding);
       if (bound.healthyHere >= minHealthy) return bound;
       if (!timedOut) {
-        await options.sleep(HEALTH_POLL_MS, options.signal);
+        await pause();
         continue;
       }
       const listed = Object.entries(bound.targets).map(([t2, s3]) => `${t2} ${s3}`).join(", ") || "no targets";
@@ -51390,7 +51392,7 @@ async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealt
         `Target group ${binding.targetGroupArn} has ${bound.healthyHere} healthy target(s) from this cluster after ${Math.round(options.timeoutMs / 1e3)} s; the analysis needs at least ${minHealthy}. Ready endpoints of Service ${binding.namespace}/${binding.serviceName}: ${bound.endpoints.join(", ") || "none"}. Targets: ${listed}. Check the TargetGroupBinding's events (kubectl describe targetgroupbinding ${binding.name} -n ${binding.namespace}) and the target group's health check.`
       );
     }
-    await options.sleep(HEALTH_POLL_MS, options.signal);
+    await pause();
   }
 }
 var HEALTH_POLL_MS = 500;
@@ -52217,17 +52219,19 @@ async function syncApps(req, deps) {
   const { logger: logger2 } = deps;
   const started = deps.clock.now().getTime();
   const clusterSpec = req.rollout ? rolloutCluster(req.rollout) : void 0;
+  const helmInfo = req.source.tool === "kubectl" ? void 0 : helmProbe(deps.tools({ ...deps.env, KUBECONFIG: join10(req.workDir, "kubeconfig") }));
+  helmInfo?.catch(() => void 0);
   const access = await logger2.group(
     "Connecting to the cluster",
     () => writeKubeconfig(req, deps, clusterSpec?.eks)
   );
   try {
-    return await syncWith(req, deps, access.path, clusterSpec, started);
+    return await syncWith(req, deps, access.path, clusterSpec, started, helmInfo);
   } finally {
     await access.stop();
   }
 }
-async function syncWith(req, deps, kubeconfig, clusterSpec, started) {
+async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo) {
   const { logger: logger2 } = deps;
   const deadline = started + req.timeoutMs;
   const remaining = () => Math.max(1e3, deadline - deps.clock.now().getTime());
@@ -52261,7 +52265,7 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started) {
   try {
     run2 = await logger2.group(
       `Running ${req.source.tool} (${req.mode})`,
-      () => runTool(req, { tools, kubeconfig, policy, diffPath, logger: logger2, remaining })
+      () => runTool(req, { tools, kubeconfig, policy, diffPath, logger: logger2, remaining, helmInfo })
     );
   } catch (e10) {
     if (deps.signal?.aborted) logger2.warning(stateLeftOnCancel(req.source));
@@ -52453,6 +52457,10 @@ async function writeKubeconfig(req, deps, fileEks) {
   );
   return { path: path4, stop: () => tokens.stop() };
 }
+async function helmProbe(tools) {
+  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  return { major, hasDiff };
+}
 async function runTool(req, ctx) {
   const post = ctx.policy && req.source.tool !== "kubectl" ? await writePostRenderer({
     dir: req.workDir,
@@ -52560,7 +52568,7 @@ ${lines.slice(-n5).join("\n")}`;
 async function runHelmfile(req, src, ctx, post, recordFile) {
   const { tools, kubeconfig } = ctx;
   tools.resolve("helmfile");
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
   refusePostRenderOnHelm4(major, post);
   if (!hasDiff)
     throw new ConfigurationError(
@@ -52687,7 +52695,7 @@ async function releaseObjects(tools, kubeconfig, r10) {
 }
 async function runHelm(req, src, ctx, post, recordFile) {
   const { tools, kubeconfig, logger: logger2 } = ctx;
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
   refusePostRenderOnHelm4(major, post);
   const releasesBefore = helmReleases(tools, kubeconfig);
   releasesBefore.catch(() => void 0);

@@ -243,6 +243,10 @@ export async function waitForHealthyTargets(
   const deadline = options.now() + options.timeoutMs;
   let registered = 0;
   for (;;) {
+    // Polls start every HEALTH_POLL_MS, whatever the reads took.
+    const polled = options.now();
+    const pause = () =>
+      options.sleep(Math.max(0, HEALTH_POLL_MS - (options.now() - polled)), options.signal);
     // The target group's health alone (one cheap call) until enough targets are registered;
     // from then on the Service's endpoints (a kubectl run) are read beside it, so the poll that
     // sees enough healthy targets can also tell they are this cluster's pods.
@@ -260,7 +264,7 @@ export async function waitForHealthyTargets(
         : await boundTargets(elbv2, tools, kubeconfig, binding);
       if (bound.healthyHere >= minHealthy) return bound;
       if (!timedOut) {
-        await options.sleep(HEALTH_POLL_MS, options.signal);
+        await pause();
         continue;
       }
       const listed =
@@ -273,7 +277,7 @@ export async function waitForHealthyTargets(
           `Check the TargetGroupBinding's events (kubectl describe targetgroupbinding ${binding.name} -n ${binding.namespace}) and the target group's health check.`,
       );
     }
-    await options.sleep(HEALTH_POLL_MS, options.signal);
+    await pause();
   }
 }
 

@@ -136,11 +136,17 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
   const { logger } = deps;
   const started = deps.clock.now().getTime();
   const clusterSpec = req.rollout ? rolloutCluster(req.rollout) : undefined;
+  // helm's version and plugins read no cluster: they are asked while the cluster is connected.
+  const helmInfo =
+    req.source.tool === 'kubectl'
+      ? undefined
+      : helmProbe(deps.tools({ ...deps.env, KUBECONFIG: join(req.workDir, 'kubeconfig') }));
+  helmInfo?.catch(() => undefined); // awaited by the helm stage; no unhandled rejection meanwhile
   const access = await logger.group('Connecting to the cluster', () =>
     writeKubeconfig(req, deps, clusterSpec?.eks),
   );
   try {
-    return await syncWith(req, deps, access.path, clusterSpec, started);
+    return await syncWith(req, deps, access.path, clusterSpec, started, helmInfo);
   } finally {
     await access.stop();
   }
@@ -152,6 +158,7 @@ async function syncWith(
   kubeconfig: string,
   clusterSpec: ReturnType<typeof rolloutCluster> | undefined,
   started: number,
+  helmInfo: Promise<HelmInfo> | undefined,
 ): Promise<SyncAppsResult> {
   const { logger } = deps;
   const deadline = started + req.timeoutMs;
@@ -200,7 +207,7 @@ async function syncWith(
   let run: ToolStage;
   try {
     run = await logger.group(`Running ${req.source.tool} (${req.mode})`, () =>
-      runTool(req, { tools, kubeconfig, policy, diffPath, logger, remaining }),
+      runTool(req, { tools, kubeconfig, policy, diffPath, logger, remaining, helmInfo }),
     );
   } catch (e) {
     if (deps.signal?.aborted) logger.warning(stateLeftOnCancel(req.source));
@@ -459,6 +466,19 @@ interface StageContext {
   diffPath: string;
   logger: Logger;
   remaining: () => number;
+  /** helm's major version and whether it has helm-diff, asked at the start (helm, helmfile). */
+  helmInfo: Promise<HelmInfo> | undefined;
+}
+
+interface HelmInfo {
+  major: number;
+  hasDiff: boolean;
+}
+
+async function helmProbe(tools: ToolRunner): Promise<HelmInfo> {
+  // Independent reads, run at once (each is a helm process start).
+  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  return { major, hasDiff };
 }
 
 async function runTool(req: SyncAppsRequest, ctx: StageContext): Promise<ToolStage> {
@@ -622,8 +642,7 @@ async function runHelmfile(
 ): Promise<ToolStage> {
   const { tools, kubeconfig } = ctx;
   tools.resolve('helmfile');
-  // Independent reads, run at once (each is a helm process start).
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
   refusePostRenderOnHelm4(major, post);
   if (!hasDiff)
     throw new ConfigurationError(
@@ -790,8 +809,7 @@ async function runHelm(
   recordFile: string | undefined,
 ): Promise<ToolStage> {
   const { tools, kubeconfig, logger } = ctx;
-  // Independent reads, run at once (each is a helm process start).
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
   refusePostRenderOnHelm4(major, post);
   // The releases before any change, read while the diff runs (both only read).
   const releasesBefore = helmReleases(tools, kubeconfig);
