@@ -52434,7 +52434,6 @@ async function writeKubeconfig(req, deps, fileEks) {
   const tokens = await startTokenFile({
     path: join10(req.workDir, "eks-token"),
     mint: async () => mintEksToken({ clusterName, region, credentials: await eks.config.credentials() }),
-    ...deps.tokenRefreshMs !== void 0 ? { refreshMs: deps.tokenRefreshMs } : {},
     onRefreshError: (e10) => deps.logger.warning(
       `Minting a new EKS token failed (${e10 instanceof Error ? e10.message : String(e10)}); the tools keep the previous one, which EKS accepts for 15 minutes from its minting; it is tried again at the next refresh.`
     )

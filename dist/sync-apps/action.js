@@ -37251,7 +37251,6 @@ async function writeKubeconfig(req, deps, fileEks) {
   const tokens = await startTokenFile({
     path: join10(req.workDir, "eks-token"),
     mint: async () => mintEksToken({ clusterName, region, credentials: await eks.config.credentials() }),
-    ...deps.tokenRefreshMs !== void 0 ? { refreshMs: deps.tokenRefreshMs } : {},
     onRefreshError: (e7) => deps.logger.warning(
       `Minting a new EKS token failed (${e7 instanceof Error ? e7.message : String(e7)}); the tools keep the previous one, which EKS accepts for 15 minutes from its minting; it is tried again at the next refresh.`
     )

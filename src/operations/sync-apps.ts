@@ -94,8 +94,6 @@ export interface SyncAppsDeps {
   logger: Logger;
   clock: Clock;
   signal?: AbortSignal;
-  /** How often the EKS token file is refreshed (default 5 minutes; tests make it short). */
-  tokenRefreshMs?: number;
 }
 
 /** A release (helm, helmfile) or a manifest set (kubectl): what the summary has one row for. */
@@ -424,7 +422,6 @@ async function writeKubeconfig(
     path: join(req.workDir, 'eks-token'),
     mint: async () =>
       mintEksToken({ clusterName, region, credentials: await eks.config.credentials() }),
-    ...(deps.tokenRefreshMs !== undefined ? { refreshMs: deps.tokenRefreshMs } : {}),
     onRefreshError: (e) =>
       deps.logger.warning(
         `Minting a new EKS token failed (${e instanceof Error ? e.message : String(e)}); the tools keep the previous one, which EKS accepts for 15 minutes from its minting; it is tried again at the next refresh.`,
