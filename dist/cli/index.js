@@ -46158,7 +46158,7 @@ function lastStep(run2, head2) {
   const { out, options, deps } = run2;
   const common2 = {
     file: run2.path,
-    at: deps.clock.now(),
+    at: run2.endedAt ?? deps.clock.now(),
     by: recordedBy(options.settings)
   };
   if (out.handoff) {
@@ -46435,6 +46435,7 @@ async function handoffStage(run2, loaded, handoff) {
   }
   out.handoff = result;
   out.message = result.message;
+  run2.endedAt = deps.clock.now();
   if (result.status === "unchanged") {
     out.status = "unchanged";
     return;
@@ -46492,6 +46493,7 @@ async function handoffStage(run2, loaded, handoff) {
 }
 async function recordSuccess(run2, head2, result) {
   const { deps, out, options, event, path: path4 } = run2;
+  run2.endedAt = deps.clock.now();
   const show2 = weightsText(head2);
   out.status = "applied";
   out.message = `Applied ${show2(head2.weights)} on ${head2.routes.length} route(s) and verified: ${result.verdict}.`;
@@ -46536,6 +46538,7 @@ async function recordSuccess(run2, head2, result) {
 async function rolledBack(run2, head2, headText, why) {
   const { deps, out, options, event } = run2;
   run2.reason = why.reason;
+  run2.endedAt = deps.clock.now();
   const show2 = weightsText(head2);
   const notRestored = out.restored?.notRestored ?? [];
   out.status = notRestored.length === 0 ? "rolled-back" : "failed";

@@ -73089,7 +73089,7 @@ function lastStep(run2, head2) {
   const { out, options: options2, deps } = run2;
   const common2 = {
     file: run2.path,
-    at: deps.clock.now(),
+    at: run2.endedAt ?? deps.clock.now(),
     by: recordedBy(options2.settings)
   };
   if (out.handoff) {
@@ -73366,6 +73366,7 @@ async function handoffStage(run2, loaded, handoff) {
   }
   out.handoff = result;
   out.message = result.message;
+  run2.endedAt = deps.clock.now();
   if (result.status === "unchanged") {
     out.status = "unchanged";
     return;
@@ -73423,6 +73424,7 @@ async function handoffStage(run2, loaded, handoff) {
 }
 async function recordSuccess(run2, head2, result) {
   const { deps, out, options: options2, event, path } = run2;
+  run2.endedAt = deps.clock.now();
   const show = weightsText(head2);
   out.status = "applied";
   out.message = `Applied ${show(head2.weights)} on ${head2.routes.length} route(s) and verified: ${result.verdict}.`;
@@ -73467,6 +73469,7 @@ async function recordSuccess(run2, head2, result) {
 async function rolledBack(run2, head2, headText, why) {
   const { deps, out, options: options2, event } = run2;
   run2.reason = why.reason;
+  run2.endedAt = deps.clock.now();
   const show = weightsText(head2);
   const notRestored = out.restored?.notRestored ?? [];
   out.status = notRestored.length === 0 ? "rolled-back" : "failed";

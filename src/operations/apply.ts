@@ -93,6 +93,8 @@ interface FileRun {
   out: FileApply;
   /** Why a weight step was rolled back, for the last-step record. */
   reason?: string;
+  /** When the ALB's part of the step ended (before the GitHub calls), for the record. */
+  endedAt?: Date;
 }
 
 const EMPTY_SHA = /^0+$/;
@@ -231,7 +233,7 @@ function lastStep(run: FileRun, head: RolloutFile): LastStep | undefined {
   const { out, options, deps } = run;
   const common = {
     file: run.path,
-    at: deps.clock.now(),
+    at: run.endedAt ?? deps.clock.now(),
     by: recordedBy(options.settings),
   };
   if (out.handoff) {
@@ -578,6 +580,7 @@ async function handoffStage(
   }
   out.handoff = result;
   out.message = result.message;
+  run.endedAt = deps.clock.now();
   if (result.status === 'unchanged') {
     out.status = 'unchanged';
     return;
@@ -643,6 +646,7 @@ async function recordSuccess(
   result: AnalysisResult,
 ): Promise<void> {
   const { deps, out, options, event, path } = run;
+  run.endedAt = deps.clock.now();
   const show = weightsText(head);
   out.status = 'applied';
   out.message = `Applied ${show(head.weights)} on ${head.routes.length} route(s) and verified: ${result.verdict}.`;
@@ -699,6 +703,7 @@ async function rolledBack(
 ): Promise<void> {
   const { deps, out, options, event } = run;
   run.reason = why.reason;
+  run.endedAt = deps.clock.now();
   const show = weightsText(head);
   const notRestored = out.restored?.notRestored ?? [];
   out.status = notRestored.length === 0 ? 'rolled-back' : 'failed';
