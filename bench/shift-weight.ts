@@ -5,7 +5,9 @@
  *
  * 1. shift-weight bundle, end to end, divided by a bare AWS SDK script making the same calls
  *    (both are fresh node processes against the same sandbox, alternated, medians compared).
- * 2. AWS calls per route per step, from the sandbox's call log.
+ * 2. AWS calls per route per step, from the sandbox's call log: shift-weight's, and (2b) a
+ *    rollout apply step's (in process, with the route lock and the last-step record, an
+ *    analysis of target health only, GitHub in memory).
  * 3. A rollout with 100 routes under AWS's default ELBv2 throttling (the sandbox's model of the
  *    documented token buckets, sandbox/elbv2/limits.ts): time divided by the floor those buckets
  *    impose on 100 writes, (100 - 20) / 3 s, and every throttled call counted.
@@ -13,8 +15,10 @@
  *    against `node -e ""`.
  * 5. Sandbox data-plane throughput through one ALB listener, requests/s.
  * Ratios against a baseline measured in the same run are what to compare across machines.
+ * `--only 2,2b` runs the figures named.
  */
 import { spawn } from 'node:child_process';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,9 +26,18 @@ import { parseArgs } from 'node:util';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
 import { createWebService, sendTraffic, type WebService } from '../sandbox/scenario.js';
 import { elbv2ApiLimits } from '../sandbox/elbv2/limits.js';
+import { systemClock } from '../src/common/clock.js';
+import { pathFilter } from '../src/common/glob.js';
+import { silentLogger } from '../src/common/logger.js';
+import { runApply } from '../src/operations/apply.js';
+import { MemoryGitHub } from '../test/fakes/memory-github.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '5' }, only: { type: 'string' } },
+});
 const runs = Number(values.runs);
+const only = values.only?.split(',').map((f) => f.trim());
+const figure = (name: string): boolean => !only || only.includes(name);
 const dir = mkdtempSync(join(tmpdir(), 'ecc-bench-'));
 
 function run(
@@ -125,6 +138,56 @@ async function callsPerRoute(sandbox: Sandbox): Promise<void> {
   await web.close();
 }
 
+async function rolloutCallsPerRoute(sandbox: Sandbox): Promise<void> {
+  const web = await createWebService(sandbox, { name: 'bench2b', extraListeners: 1, rules: 2 });
+  const quick =
+    'analysis:\n  warmup: 0s\n  interval: 1s\n  duration: 1s\n  checks:\n    - targetHealth: { minHealthy: 1 }\n';
+  const github = new MemoryGitHub();
+  const path = 'rollouts/web.yaml';
+  const before = github.commit('main', { [path]: web.rolloutFile({ blue: 100, green: 0 }, quick) });
+  const after = github.commit('main', { [path]: web.rolloutFile({ blue: 90, green: 10 }, quick) });
+  const cloudwatch = new CloudWatchClient({
+    region: sandbox.region,
+    endpoint: sandbox.endpoint,
+    credentials: {
+      accessKeyId: sandbox.env.AWS_ACCESS_KEY_ID as string,
+      secretAccessKey: sandbox.env.AWS_SECRET_ACCESS_KEY as string,
+    },
+  });
+  sandbox.core.resetCalls();
+  const out = await runApply(
+    { kind: 'push', before, after, branch: 'main', defaultBranch: 'main' },
+    {
+      filter: pathFilter(['rollouts/*.yaml'], 'files'),
+      settings: { settleMs: 0, cloudWatchPeriodMs: 1000, cloudWatchDelayMs: 0 },
+      autoAdvance: false,
+      lock: { owner: 'bench', waitMs: 10_000 },
+    },
+    {
+      github,
+      aws: () => ({ elbv2: web.client, cloudwatch }),
+      logger: silentLogger,
+      clock: systemClock,
+      fetch: globalThis.fetch,
+    },
+  );
+  if (out.result !== 'applied')
+    throw new Error(`rollout apply: ${out.result} ${out.failure ?? ''}`);
+  const elb = sandbox.core.calls.filter((c) => c.service === 'elasticloadbalancing');
+  const counts: Record<string, number> = {};
+  for (const c of elb) counts[c.operation] = (counts[c.operation] ?? 0) + 1;
+  const routes = web.listenerArns.length + web.ruleArns.length;
+  console.log(
+    `2b. rollout apply, AWS (ELB) calls per route per step: ${(elb.length / routes).toFixed(1)} (${elb.length} calls for ${routes} routes: ${Object.entries(
+      counts,
+    )
+      .sort()
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')})`,
+  );
+  await web.close();
+}
+
 /** The writes of one 100-route step from full buckets: 20 at once, then 3 a second. */
 const HUNDRED_ROUTES_FLOOR_MS = ((100 - 20) / 3) * 1000;
 
@@ -195,11 +258,12 @@ async function dataPlaneThroughput(sandbox: Sandbox): Promise<void> {
 const sandbox = await startSandbox({ healthCheckTimeScale: 0.05 });
 try {
   console.log(`shift-weight / sandbox benchmarks (${runs} runs where repeated)`);
-  await shiftWeightVsBare(sandbox);
-  await callsPerRoute(sandbox);
-  await hundredRoutesRateLimited(sandbox);
-  await coldStart();
-  await dataPlaneThroughput(sandbox);
+  if (figure('1')) await shiftWeightVsBare(sandbox);
+  if (figure('2')) await callsPerRoute(sandbox);
+  if (figure('2b')) await rolloutCallsPerRoute(sandbox);
+  if (figure('3')) await hundredRoutesRateLimited(sandbox);
+  if (figure('4')) await coldStart();
+  if (figure('5')) await dataPlaneThroughput(sandbox);
 } finally {
   await sandbox.close();
 }

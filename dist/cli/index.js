@@ -460,9 +460,9 @@ var init_isValidHostLabel = __esm({
 });
 
 // node_modules/@smithy/core/dist-es/submodules/transport/isValidHostname.js
-function isValidHostname(hostname) {
+function isValidHostname(hostname2) {
   const hostPattern = /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/;
-  return hostPattern.test(hostname);
+  return hostPattern.test(hostname2);
 }
 var init_isValidHostname = __esm({
   "node_modules/@smithy/core/dist-es/submodules/transport/isValidHostname.js"() {
@@ -519,13 +519,13 @@ var init_parseUrl = __esm({
       if (typeof url === "string") {
         return parseUrl(new URL(url));
       }
-      const { hostname, pathname, port, protocol, search } = url;
+      const { hostname: hostname2, pathname, port, protocol, search } = url;
       let query;
       if (search) {
         query = parseQueryString(search);
       }
       return {
-        hostname,
+        hostname: hostname2,
         port: port ? parseInt(port) : void 0,
         protocol,
         path: pathname,
@@ -4107,8 +4107,8 @@ var init_createConfigValueProvider = __esm({
               return endpoint.url.href;
             }
             if ("hostname" in endpoint) {
-              const { protocol, hostname, port, path: path4 } = endpoint;
-              return `${protocol}//${hostname}${port ? ":" + port : ""}${path4}`;
+              const { protocol, hostname: hostname2, port, path: path4 } = endpoint;
+              return `${protocol}//${hostname2}${port ? ":" + port : ""}${path4}`;
             }
           }
           return endpoint;
@@ -4579,8 +4579,8 @@ var init_parseURL = __esm({
             return value;
           }
           if (typeof value === "object" && "hostname" in value) {
-            const { hostname: hostname2, port, protocol: protocol2 = "", path: path4 = "", query = {} } = value;
-            const url = new URL(`${protocol2}//${hostname2}${port ? `:${port}` : ""}${path4}`);
+            const { hostname: hostname3, port, protocol: protocol2 = "", path: path4 = "", query = {} } = value;
+            const url = new URL(`${protocol2}//${hostname3}${port ? `:${port}` : ""}${path4}`);
             url.search = Object.entries(query).map(([k10, v2]) => `${k10}=${v2}`).join("&");
             return url;
           }
@@ -4594,7 +4594,7 @@ var init_parseURL = __esm({
         return null;
       }
       const urlString = whatwgURL.href;
-      const { host, hostname, pathname, protocol, search } = whatwgURL;
+      const { host, hostname: hostname2, pathname, protocol, search } = whatwgURL;
       if (search) {
         return null;
       }
@@ -4602,7 +4602,7 @@ var init_parseURL = __esm({
       if (!Object.values(EndpointURLScheme).includes(scheme)) {
         return null;
       }
-      const isIp = isIpAddress(hostname);
+      const isIp = isIpAddress(hostname2);
       const inputContainsDefaultPort = urlString.includes(`${host}:${DEFAULT_PORTS[scheme]}`) || typeof value === "string" && value.includes(`${host}:${DEFAULT_PORTS[scheme]}`);
       const authority = `${host}${inputContainsDefaultPort ? `:${DEFAULT_PORTS[scheme]}` : ``}`;
       return {
@@ -13526,15 +13526,15 @@ or increase socketAcquisitionWarningTimeout=(millis) in the NodeHttpHandler conf
           if (request3.fragment) {
             path4 += `#${request3.fragment}`;
           }
-          let hostname = request3.hostname ?? "";
-          if (hostname[0] === "[" && hostname.endsWith("]")) {
-            hostname = request3.hostname.slice(1, -1);
+          let hostname2 = request3.hostname ?? "";
+          if (hostname2[0] === "[" && hostname2.endsWith("]")) {
+            hostname2 = request3.hostname.slice(1, -1);
           } else {
-            hostname = request3.hostname;
+            hostname2 = request3.hostname;
           }
           const nodeHttpsOptions = {
             headers: request3.headers,
-            host: hostname,
+            host: hostname2,
             method: request3.method,
             path: path4,
             port: request3.port,
@@ -25531,10 +25531,10 @@ var require_cst_scalar = __commonJS({
         case "|":
         case ">": {
           const he = source.indexOf("\n");
-          const head = source.substring(0, he);
+          const head2 = source.substring(0, he);
           const body = source.substring(he + 1) + "\n";
           const props = [
-            { type: "block-scalar-header", offset, indent, source: head }
+            { type: "block-scalar-header", offset, indent, source: head2 }
           ];
           if (!addEndtoBlockProps(props, end))
             props.push({ type: "newline", offset: -1, indent, source: "\n" });
@@ -25594,19 +25594,19 @@ var require_cst_scalar = __commonJS({
     }
     function setBlockScalarValue(token, source) {
       const he = source.indexOf("\n");
-      const head = source.substring(0, he);
+      const head2 = source.substring(0, he);
       const body = source.substring(he + 1) + "\n";
       if (token.type === "block-scalar") {
         const header = token.props[0];
         if (header.type !== "block-scalar-header")
           throw new Error("Invalid block scalar header");
-        header.source = head;
+        header.source = head2;
         token.source = body;
       } else {
         const { offset } = token;
         const indent = "indent" in token ? token.indent : -1;
         const props = [
-          { type: "block-scalar-header", offset, indent, source: head }
+          { type: "block-scalar-header", offset, indent, source: head2 }
         ];
         if (!addEndtoBlockProps(props, "end" in token ? token.end : void 0))
           props.push({ type: "newline", offset: -1, indent, source: "\n" });
@@ -27543,6 +27543,7 @@ var require_dist = __commonJS({
 
 // src/cli/main.ts
 import { writeFile as writeFile6 } from "node:fs/promises";
+import { hostname, userInfo } from "node:os";
 import { resolve as resolve4 } from "node:path";
 import { parseArgs as parseArgs2 } from "node:util";
 
@@ -43652,7 +43653,11 @@ var SUPPORTED_VERSIONS = [1];
 var MIN_CLUSTERS = 2;
 var MAX_CLUSTERS = 5;
 var ANALYSIS_DEFAULTS = {
-  warmupMs: 3e4,
+  // No warmup by default, as Flagger, Argo Rollouts and Kayenta: targets are healthy before the
+  // shift, the first CloudWatch window starts on the next whole minute anyway, and a clearly bad
+  // canary can then fail early from its first requests (issue 14). A user whose app needs a
+  // warm-up sets one; its errors are then not judged.
+  warmupMs: 0,
   // ALB metrics in CloudWatch have 1-minute resolution; a shorter interval would judge windows
   // that hold a whole minute of data or none.
   intervalMs: DEFAULT_CLOUDWATCH_PERIOD_MS,
@@ -44264,20 +44269,20 @@ function checkStep(canary, steps, from, to, force, forceLabel) {
     message: `${canary} ${from} \u2192 ${to} is too large a step: ${why}. ` + (next === void 0 ? "" : `Set ${canary} to ${next} in this PR and take the next step in another, `) + `${next === void 0 ? "Add" : "or add"} the label ${forceLabel} to the PR if this jump is intended.`
   };
 }
-function checkFileStep(base, head, from, force, forceLabel) {
-  const rules = base ?? head;
+function checkFileStep(base, head2, from, force, forceLabel) {
+  const rules = base ?? head2;
   const decision = checkStep(
     rules.canary,
     rules.steps,
     from[rules.canary] ?? 0,
-    head.weights[rules.canary] ?? 0,
+    head2.weights[rules.canary] ?? 0,
     force,
     forceLabel
   );
-  if (!base || sameClusterWeights(from, head.weights)) return decision;
+  if (!base || sameClusterWeights(from, head2.weights)) return decision;
   const changed = [
-    ...base.canary !== head.canary ? [`canary (${base.canary} \u2192 ${head.canary})`] : [],
-    ...base.steps.join(",") !== head.steps.join(",") ? [`steps ([${base.steps.join(", ")}] \u2192 [${head.steps.join(", ")}])`] : []
+    ...base.canary !== head2.canary ? [`canary (${base.canary} \u2192 ${head2.canary})`] : [],
+    ...base.steps.join(",") !== head2.steps.join(",") ? [`steps ([${base.steps.join(", ")}] \u2192 [${head2.steps.join(", ")}])`] : []
   ];
   if (changed.length === 0) return decision;
   const what = changed.join(" and ");
@@ -45134,44 +45139,44 @@ async function readClusterSingletons(file, deps) {
 
 // src/operations/gate.ts
 async function gateStep(input, deps) {
-  const { head, base, live } = input;
-  const order = head.clusters.map((c10) => c10.name);
+  const { head: head2, base, live } = input;
+  const order = head2.clusters.map((c10) => c10.name);
   const show2 = (w2) => formatClusterWeights(w2, order);
   const problems = [];
   const notes = [];
   let handoff;
-  if (base && base.owner !== head.owner) {
-    if (!sameClusterWeights(base.weights, head.weights)) {
+  if (base && base.owner !== head2.owner) {
+    if (!sameClusterWeights(base.weights, head2.weights)) {
       problems.push({
         kind: "owner",
-        message: `owner changes from ${base.owner} to ${head.owner} and the weights change too (${show2(base.weights)} \u2192 ${show2(head.weights)}). One merge either moves traffic or hands CronJobs and singletons over, never both: a failed step could not be undone as one. Split it: keep owner: ${base.owner} in this PR and change it in the next one (or the reverse).`,
-        at: head.locate(["owner"])
+        message: `owner changes from ${base.owner} to ${head2.owner} and the weights change too (${show2(base.weights)} \u2192 ${show2(head2.weights)}). One merge either moves traffic or hands CronJobs and singletons over, never both: a failed step could not be undone as one. Split it: keep owner: ${base.owner} in this PR and change it in the next one (or the reverse).`,
+        at: head2.locate(["owner"])
       });
     } else {
-      const read = await readHandoff(head, base.owner, head.owner, deps);
+      const read = await readHandoff(head2, base.owner, head2.owner, deps);
       if ("error" in read) {
         problems.push({
           kind: "owner",
-          message: `owner changes from ${base.owner} to ${head.owner}, a handoff of the CronJobs and singletons. ${read.error}`,
-          at: head.locate(["owner"])
+          message: `owner changes from ${base.owner} to ${head2.owner}, a handoff of the CronJobs and singletons. ${read.error}`,
+          at: head2.locate(["owner"])
         });
       } else {
-        handoff = { from: base.owner, to: head.owner, plan: read.plan };
+        handoff = { from: base.owner, to: head2.owner, plan: read.plan };
         for (const p5 of read.plan.problems) {
           problems.push({
             kind: "owner",
             message: p5.message,
-            at: head.locate(head.singletons ? ["singletons"] : ["owner"])
+            at: head2.locate(head2.singletons ? ["singletons"] : ["owner"])
           });
         }
         for (const i10 of read.plan.items) {
           if (i10.plan === "resume") {
             notes.push(
-              `${i10.ref.kind} ${i10.ref.namespace}/${i10.ref.name}: a handoff to ${head.owner} was left in flight (stopped on both, marked on ${base.owner}); this step finishes it.`
+              `${i10.ref.kind} ${i10.ref.namespace}/${i10.ref.name}: a handoff to ${head2.owner} was left in flight (stopped on both, marked on ${base.owner}); this step finishes it.`
             );
           } else if (i10.plan === "done") {
             notes.push(
-              `${i10.ref.kind} ${i10.ref.namespace}/${i10.ref.name} already runs on ${head.owner} only: nothing to do for it.`
+              `${i10.ref.kind} ${i10.ref.namespace}/${i10.ref.name} already runs on ${head2.owner} only: nothing to do for it.`
             );
           }
         }
@@ -45179,8 +45184,8 @@ async function gateStep(input, deps) {
     }
   }
   const first = live[0]?.weights ?? {};
-  const noChange = live.length > 0 && live.every((r10) => sameClusterWeights(r10.weights, head.weights));
-  const expected = base ? clusterWeights(head, targetGroupWeights(base, base.weights)) : first;
+  const noChange = live.length > 0 && live.every((r10) => sameClusterWeights(r10.weights, head2.weights));
+  const expected = base ? clusterWeights(head2, targetGroupWeights(base, base.weights)) : first;
   let drift = live.filter((r10) => !sameClusterWeights(r10.weights, expected)).map((r10) => ({ ref: r10.ref, live: r10.weights, expected }));
   if (drift.length > 0 && noChange) {
     notes.push(
@@ -45191,13 +45196,13 @@ async function gateStep(input, deps) {
     problems.push({
       kind: "drift",
       message: `Drift: ${drift.map((d10) => `${shortName(d10.ref.arn)} has ${show2(d10.live)}`).join("; ")}, but the file ${input.baseLabel} says ${show2(expected)} (${drift.length} of ${live.length} route(s) differ). Something changed the ALB outside the rollout, so apply refuses to change it. To reconcile: find out why, then either put the routes back to ${show2(expected)}, or first merge a PR that sets weights to the live ${show2(drift[0]?.live ?? first)}, then the step again.`,
-      at: head.locate(["weights"])
+      at: head2.locate(["weights"])
     });
   } else if (drift.length > 0) {
     problems.push({
       kind: "disagree",
       message: `The routes do not agree with each other (${live.map((r10) => `${shortName(r10.ref.arn)} has ${show2(r10.weights)}`).join("; ")}) and there is no earlier version of the file to say which is right; apply moves them in lockstep from one state. Make them agree first.`,
-      at: head.locate(["routes"])
+      at: head2.locate(["routes"])
     });
   }
   const step = await stepDecision(input, expected, noChange);
@@ -45205,16 +45210,16 @@ async function gateStep(input, deps) {
     problems.push({
       kind: "step",
       message: step.message,
-      at: head.locate(["weights", head.canary])
+      at: head2.locate(["weights", head2.canary])
     });
   }
-  const gaining = [...new Set(live.flatMap((r10) => gainingClusters(r10.weights, head.weights)))];
-  const health = gaining.length > 0 ? await precheckTargetHealth(deps, head, gaining, requiredHealthy(head)) : [];
+  const gaining = [...new Set(live.flatMap((r10) => gainingClusters(r10.weights, head2.weights)))];
+  const health = gaining.length > 0 ? await precheckTargetHealth(deps, head2, gaining, requiredHealthy(head2)) : [];
   for (const h10 of health.filter((x2) => !x2.ok)) {
     problems.push({
       kind: "health",
       message: healthProblem(h10),
-      at: head.locate(["weights", h10.cluster])
+      at: head2.locate(["weights", h10.cluster])
     });
   }
   const result = {
@@ -45230,11 +45235,11 @@ async function gateStep(input, deps) {
   if (!noChange) {
     try {
       const targets = await untilAborted(
-        resolveTargets(deps.aws(head.region).elbv2, targetsFromRolloutFile(head)),
+        resolveTargets(deps.aws(head2.region).elbv2, targetsFromRolloutFile(head2)),
         deps.signal
       );
       prepareAnalysis({
-        analysis: head.analysis,
+        analysis: head2.analysis,
         targets,
         cloudWatchPeriodMs: input.cloudWatchPeriodMs,
         ...input.cloudWatchDelayMs !== void 0 ? { cloudWatchDelayMs: input.cloudWatchDelayMs } : {}
@@ -45245,31 +45250,31 @@ async function gateStep(input, deps) {
       problems.push({
         kind: "analysis",
         message: `The analysis cannot run: ${e10.message}`,
-        at: head.locate(["analysis"])
+        at: head2.locate(["analysis"])
       });
     }
   }
   return result;
 }
 async function stepDecision(input, expected, noChange) {
-  const { head, base } = input;
+  const { head: head2, base } = input;
   if (noChange) {
-    const to = head.weights[head.canary] ?? 0;
+    const to = head2.weights[head2.canary] ?? 0;
     return {
       direction: "same",
-      canary: head.canary,
-      from: expected[head.canary] ?? 0,
+      canary: head2.canary,
+      from: expected[head2.canary] ?? 0,
       to,
       limit: to,
       allowed: true,
       forced: false,
-      message: `No traffic moves: the ALB already sends ${head.canary} ${to}.`
+      message: `No traffic moves: the ALB already sends ${head2.canary} ${to}.`
     };
   }
-  const plain = checkFileStep(base, head, expected, false, FORCE_LABEL);
+  const plain = checkFileStep(base, head2, expected, false, FORCE_LABEL);
   if (plain.allowed) return plain;
   const force = await input.force();
-  if (force.forced) return checkFileStep(base, head, expected, true, FORCE_LABEL);
+  if (force.forced) return checkFileStep(base, head2, expected, true, FORCE_LABEL);
   return force.why ? { ...plain, message: `${plain.message} ${force.why}` } : plain;
 }
 
@@ -45305,8 +45310,8 @@ function filePlanMarkdown(p5) {
     lines.push("");
     return lines;
   }
-  const head = p5.head;
-  const order = head.clusters.map((c10) => c10.name);
+  const head2 = p5.head;
+  const order = head2.clusters.map((c10) => c10.name);
   lines.push(
     p5.newFile ? `Desired: **${weightsCell(p5.desired, order)}** (new file)` : `Base branch: ${weightsCell(p5.baseWeights, order)} \u2192 desired: **${weightsCell(p5.desired, order)}**`,
     ""
@@ -45317,7 +45322,7 @@ function filePlanMarkdown(p5) {
     for (const r10 of p5.live) {
       const status = driftOf.has(r10.ref.arn) ? "\u274C drift" : p5.noChange ? "unchanged" : "will shift";
       lines.push(
-        `| [${cell2(shortName(r10.ref.arn))}](${consoleLink(r10.ref.arn, head.region)}) | ${weightsCell(r10.weights, order)} | ${weightsCell(p5.desired, order)} | ${status} |`
+        `| [${cell2(shortName(r10.ref.arn))}](${consoleLink(r10.ref.arn, head2.region)}) | ${weightsCell(r10.weights, order)} | ${weightsCell(p5.desired, order)} | ${status} |`
       );
     }
     lines.push("");
@@ -45356,7 +45361,7 @@ function filePlanMarkdown(p5) {
     lines.push(
       "**Checks after the shift:**",
       "",
-      ...describeAnalysis(head, p5).map((l6) => `- ${l6}`),
+      ...describeAnalysis(head2, p5).map((l6) => `- ${l6}`),
       ""
     );
   }
@@ -45427,11 +45432,11 @@ function applyComment(f10, runUrl) {
   return `${lines.join("\n").trimEnd()}
 `;
 }
-function reconcileBody(out, head, why, runUrl) {
-  const order = head.clusters.map((c10) => c10.name);
+function reconcileBody(out, head2, why, runUrl) {
+  const order = head2.clusters.map((c10) => c10.name);
   const show2 = (w2) => formatClusterWeights(w2, order);
   const lines = [
-    `The step of \`${out.path}\` to **${show2(head.weights)}** was rolled back: **${why.reason}**.`,
+    `The step of \`${out.path}\` to **${show2(head2.weights)}** was rolled back: **${why.reason}**.`,
     "",
     `Every route was restored to **${show2(why.live)}** and confirmed by read-back. This PR sets \`weights\` in the file back to that, so git and the ALB agree again. Merging it changes nothing on the ALB.`,
     ""
@@ -45493,10 +45498,10 @@ async function planFile(input, deps) {
     );
     return plan;
   }
-  const head = parsed.file;
-  plan.head = head;
-  plan.name = head.name;
-  plan.desired = head.weights;
+  const head2 = parsed.file;
+  plan.head = head2;
+  plan.name = head2.name;
+  plan.desired = head2.weights;
   let base;
   if (input.baseText !== void 0) {
     const parsedBase = tryParse(input.baseText, input.path);
@@ -45514,14 +45519,14 @@ async function planFile(input, deps) {
       "New file: there is no version on the base branch to check drift against, so the live weights are compared with this version."
     );
   }
-  const live = await readLive(deps, head);
+  const live = await readLive(deps, head2);
   if ("problem" in live) {
-    plan.problems.push({ message: live.problem, at: head.locate(["routes"]) });
+    plan.problems.push({ message: live.problem, at: head2.locate(["routes"]) });
   } else {
     plan.live = live.routes;
     const gate2 = await gateStep(
       {
-        head,
+        head: head2,
         ...base ? { base } : {},
         baseLabel: input.baseLabel ?? "on the base branch",
         live: live.routes,
@@ -45543,7 +45548,7 @@ async function planFile(input, deps) {
         to: gate2.handoff.to,
         lines: describePlan(
           gate2.handoff.plan,
-          head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+          head2.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
           deps.clock.now()
         )
       };
@@ -45700,14 +45705,173 @@ async function runAdvance(event, path4, settings2, deps) {
   return outcome;
 }
 
+// src/alb/last-step.ts
+var LAST_STEP_TAG = "eks-cluster-canary:last-step";
+var TAG_VALUE_MAX = 256;
+var BATCH = 20;
+var VERDICTS = ["passed", "done", "rolled-back", "not-restored"];
+var OPS = ["apply", "handoff", "rollback"];
+var WORDS = [
+  [/%/g, "pct"],
+  [/\s*>\s*/g, " over "],
+  [/\s*→\s*/g, " to "],
+  [/\s*<\s*/g, " under "],
+  [/\s*≤\s*/g, " at most "],
+  [/\s*≥\s*/g, " at least "],
+  [/[()[\]{},;"'`]/g, " "]
+];
+function tagSafe(text2, spaces) {
+  const safe = (t2) => t2.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, "_");
+  if (!spaces) return safe(text2).replace(new RegExp("\\p{Z}", "gu"), "_");
+  const worded = WORDS.reduce((t2, [sign2, word]) => t2.replace(sign2, word), text2);
+  return safe(worded.replace(/\s+/gu, " ").trim());
+}
+function head(text2, max) {
+  let out = "";
+  for (const ch of text2) {
+    if (out.length + ch.length > max) break;
+    out += ch;
+  }
+  return out;
+}
+function tail(text2, max) {
+  if (text2.length <= max) return text2;
+  const chars2 = [...text2];
+  let out = "";
+  while (chars2.length > 0 && out.length + chars2.at(-1).length <= max - 2) {
+    out = chars2.pop() + out;
+  }
+  return `..${out}`;
+}
+function encodeLastStep(step) {
+  for (const nameMax of [63, 20, 8]) {
+    const value = encodeWith(step, nameMax);
+    if (value !== void 0) return value;
+  }
+  throw new Error("unreachable: a last-step record with 8-character names always fits");
+}
+var MIN_TAIL = 12;
+function encodeWith(step, nameMax) {
+  const name = (n5) => head(tagSafe(n5, false), nameMax);
+  const fields = [`verdict=${step.verdict}`, `op=${step.op}`];
+  if (step.weights) {
+    fields.push(
+      `weights=${Object.entries(step.weights).map(([c10, w2]) => `${name(c10)}:${w2}`).join("+")}`
+    );
+  }
+  if (step.owner !== void 0) fields.push(`owner=${name(step.owner)}`);
+  if (step.from !== void 0) fields.push(`from=${name(step.from)}`);
+  if (step.left !== void 0) fields.push(`left=${head(tagSafe(step.left, false), 24)}`);
+  fields.push(`at=${step.at.toISOString().replace(/\.\d{3}Z$/, "Z")}`);
+  const room = TAG_VALUE_MAX - fields.join(" ").length - " by= file=".length;
+  const by = tagSafe(step.by, false);
+  const file = tagSafe(step.file, false);
+  if (room < 2 * MIN_TAIL) return void 0;
+  const fileRoom = Math.min(
+    file.length,
+    Math.max(room - by.length, Math.min(40, room - MIN_TAIL), MIN_TAIL)
+  );
+  fields.push(`by=${tail(by, room - fileRoom)}`, `file=${tail(file, fileRoom)}`);
+  let value = fields.join(" ");
+  const why = step.why === void 0 ? "" : tagSafe(step.why, true);
+  const whyRoom = TAG_VALUE_MAX - value.length - " why=".length;
+  if (why && whyRoom >= 8) {
+    value += ` why=${why.length <= whyRoom ? why : `${head(why, whyRoom - 2).trimEnd()}..`}`;
+  }
+  return value;
+}
+function decodeLastStep(value) {
+  if (!value) return void 0;
+  const whyAt = value.indexOf(" why=");
+  const fieldsText = whyAt < 0 ? value : value.slice(0, whyAt);
+  const fields = /* @__PURE__ */ new Map();
+  for (const part of fieldsText.split(" ")) {
+    const eq = part.indexOf("=");
+    if (eq > 0) fields.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+  const verdict = fields.get("verdict");
+  const op = fields.get("op");
+  const at = Date.parse(fields.get("at") ?? "");
+  if (!verdict || !VERDICTS.includes(verdict) || !op || !OPS.includes(op) || Number.isNaN(at)) {
+    return void 0;
+  }
+  const step = {
+    verdict,
+    op,
+    at: new Date(at),
+    by: fields.get("by") ?? "",
+    file: fields.get("file") ?? ""
+  };
+  const weights = fields.get("weights");
+  if (weights) {
+    step.weights = {};
+    for (const pair of weights.split("+")) {
+      const colon = pair.lastIndexOf(":");
+      const n5 = Number(pair.slice(colon + 1));
+      if (colon > 0 && Number.isInteger(n5)) step.weights[pair.slice(0, colon)] = n5;
+    }
+  }
+  for (const key of ["owner", "from", "left"]) {
+    const v2 = fields.get(key);
+    if (v2 !== void 0) step[key] = v2;
+  }
+  if (whyAt >= 0) step.why = value.slice(whyAt + " why=".length);
+  return step;
+}
+function describeLastStep(step) {
+  const what = step.weights ? Object.entries(step.weights).map(([c10, w2]) => `${c10}=${w2}`).join(" ") : step.owner !== void 0 ? `owner ${step.from !== void 0 ? `${step.from} \u2192 ` : ""}${step.owner}` : "";
+  const verdict = step.left ? `${step.verdict} (left: ${step.left})` : step.verdict;
+  return `${step.op} ${what}: ${verdict}${step.why ? ` (${step.why})` : ""}`;
+}
+async function writeLastStep(client, routes, step, logger2, signal) {
+  const value = encodeLastStep(step);
+  const failed = [];
+  let error = "";
+  for (let i10 = 0; i10 < routes.length; i10 += BATCH) {
+    const batch = routes.slice(i10, i10 + BATCH);
+    try {
+      await client.send(
+        new AddTagsCommand({ ResourceArns: batch, Tags: [{ Key: LAST_STEP_TAG, Value: value }] }),
+        signal ? { abortSignal: signal } : {}
+      );
+    } catch (e10) {
+      failed.push(...batch);
+      error = errorMessage(e10);
+    }
+  }
+  if (failed.length > 0) {
+    logger2.warning(lastStepNotRecorded(step, failed.length, routes.length, error));
+    return false;
+  }
+  logger2.info(`Recorded the last step on ${routes.length} route(s) (tag ${LAST_STEP_TAG}).`);
+  return true;
+}
+function lastStepNotRecorded(step, failed, routes, error) {
+  return `Could not record the last step (${describeLastStep(step)} at ${step.at.toISOString()}) in the tag ${LAST_STEP_TAG} on ${failed} of ${routes} route(s): ${error}. The step itself stands; \`status\` shows an older record for this file until the next step.`;
+}
+async function readLastSteps(client, routes, signal) {
+  const out = /* @__PURE__ */ new Map();
+  for (let i10 = 0; i10 < routes.length; i10 += BATCH) {
+    const res = await client.send(
+      new DescribeTagsCommand({ ResourceArns: routes.slice(i10, i10 + BATCH) }),
+      signal ? { abortSignal: signal } : {}
+    );
+    for (const d10 of res.TagDescriptions ?? []) {
+      const step = decodeLastStep(d10.Tags?.find((t2) => t2.Key === LAST_STEP_TAG)?.Value);
+      if (step && d10.ResourceArn) out.set(d10.ResourceArn, step);
+    }
+  }
+  return out;
+}
+
 // src/alb/lock.ts
 var LOCK_TAG = "eks-cluster-canary:lock";
-var BATCH = 20;
+var BATCH2 = 20;
 var SETTLE_MS = 300;
 var LockBusyError = class extends ExplainedError {
   name = "LockBusyError";
 };
-function tagSafe(text2) {
+function tagSafe2(text2) {
   return text2.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, "_").slice(0, 200);
 }
 function encode(owner, expiresAt) {
@@ -45722,9 +45886,9 @@ function decode(value) {
 }
 async function readLocks(deps, routes) {
   const held = /* @__PURE__ */ new Map();
-  for (let i10 = 0; i10 < routes.length; i10 += BATCH) {
+  for (let i10 = 0; i10 < routes.length; i10 += BATCH2) {
     const out = await deps.client.send(
-      new DescribeTagsCommand({ ResourceArns: routes.slice(i10, i10 + BATCH) }),
+      new DescribeTagsCommand({ ResourceArns: routes.slice(i10, i10 + BATCH2) }),
       { abortSignal: deps.signal }
     );
     for (const d10 of out.TagDescriptions ?? []) {
@@ -45735,14 +45899,14 @@ async function readLocks(deps, routes) {
   return held;
 }
 async function removeLocks(deps, routes) {
-  for (let i10 = 0; i10 < routes.length; i10 += BATCH) {
+  for (let i10 = 0; i10 < routes.length; i10 += BATCH2) {
     await deps.client.send(
-      new RemoveTagsCommand({ ResourceArns: routes.slice(i10, i10 + BATCH), TagKeys: [LOCK_TAG] })
+      new RemoveTagsCommand({ ResourceArns: routes.slice(i10, i10 + BATCH2), TagKeys: [LOCK_TAG] })
     );
   }
 }
 async function acquireRouteLock(req, deps) {
-  const owner = tagSafe(req.owner);
+  const owner = tagSafe2(req.owner);
   const deadline = deps.clock.now().getTime() + req.waitMs;
   const backoff = deps.backoffMs ?? (() => 500 + Math.random() * 1500);
   let waitedFor;
@@ -45753,10 +45917,10 @@ async function acquireRouteLock(req, deps) {
     if (blocking.length === 0) {
       const expiresAt = now + req.ttlMs;
       const value = encode(owner, expiresAt);
-      for (let i10 = 0; i10 < req.routes.length; i10 += BATCH) {
+      for (let i10 = 0; i10 < req.routes.length; i10 += BATCH2) {
         await deps.client.send(
           new AddTagsCommand({
-            ResourceArns: req.routes.slice(i10, i10 + BATCH),
+            ResourceArns: req.routes.slice(i10, i10 + BATCH2),
             Tags: [{ Key: LOCK_TAG, Value: value }]
           })
         );
@@ -45771,7 +45935,7 @@ async function acquireRouteLock(req, deps) {
         return {
           owner,
           expiresAt: new Date(expiresAt),
-          release: () => release2(deps, req.routes, owner)
+          release: (step) => release2(deps, req.routes, owner, step)
         };
       }
       const ours = req.routes.filter((r10) => after.get(r10)?.owner === owner);
@@ -45793,9 +45957,21 @@ async function acquireRouteLock(req, deps) {
     await deps.clock.sleep(backoff(), deps.signal);
   }
 }
-async function release2(deps, routes, owner) {
+async function release2(deps, routes, owner, step) {
+  let held;
   try {
-    const held = await readLocks({ ...deps, signal: void 0 }, routes);
+    held = await readLocks({ ...deps, signal: void 0 }, routes);
+  } catch (e10) {
+    const why = e10 instanceof Error ? e10.message : String(e10);
+    if (step) deps.logger.warning(lastStepNotRecorded(step, routes.length, routes.length, why));
+    deps.logger.warning(
+      `Could not remove the lock tag ${LOCK_TAG} from the routes (${why}): it expires by itself; until then other steps on these routes wait.`
+    );
+    return;
+  }
+  const now = deps.clock.now().getTime();
+  if (step) await recordStep(deps, routes, owner, held, now, step);
+  try {
     const ours = routes.filter((r10) => held.get(r10)?.owner === owner);
     if (ours.length > 0) await removeLocks(deps, ours);
     deps.logger.info(`Unlocked ${ours.length} route(s).`);
@@ -45804,6 +45980,76 @@ async function release2(deps, routes, owner) {
       `Could not remove the lock tag ${LOCK_TAG} from the routes (${e10 instanceof Error ? e10.message : String(e10)}): it expires by itself; until then other steps on these routes wait.`
     );
   }
+}
+async function recordStep(deps, routes, owner, held, now, step) {
+  const others = routes.filter((r10) => {
+    const l6 = held.get(r10);
+    return l6 !== void 0 && l6.owner !== owner && l6.expiresAt > now;
+  });
+  const mine = routes.filter((r10) => !others.includes(r10));
+  const value = encodeLastStep(step);
+  let failed = 0;
+  let error = "";
+  for (let i10 = 0; i10 < mine.length; i10 += BATCH2) {
+    const batch = mine.slice(i10, i10 + BATCH2);
+    try {
+      await deps.client.send(
+        new AddTagsCommand({ ResourceArns: batch, Tags: [{ Key: LAST_STEP_TAG, Value: value }] })
+      );
+    } catch (e10) {
+      failed += batch.length;
+      error = e10 instanceof Error ? e10.message : String(e10);
+    }
+  }
+  if (failed > 0) {
+    deps.logger.warning(lastStepNotRecorded(step, failed, routes.length, error));
+  } else if (others.length > 0) {
+    deps.logger.warning(
+      `Recorded the last step (${describeLastStep(step)}) on ${mine.length} of ${routes.length} route(s): ${others.map((r10) => `${shortName(r10)} (locked by ${held.get(r10)?.owner})`).join(", ")} now belong to another step, which records its own.`
+    );
+  } else {
+    deps.logger.info(`Recorded the last step on ${routes.length} route(s) (tag ${LAST_STEP_TAG}).`);
+  }
+}
+
+// src/operations/last-step.ts
+function recordedBy(settings2) {
+  return settings2.runUrl ?? settings2.actor ?? "unknown";
+}
+function restoreVerdict(notRestored) {
+  if (notRestored.length === 0) return { verdict: "rolled-back" };
+  const changed = notRestored.filter((n5) => n5.state === "changed").length;
+  const unknown = notRestored.length - changed;
+  return {
+    verdict: "not-restored",
+    left: [changed ? `changed:${changed}` : "", unknown ? `unknown:${unknown}` : ""].filter(Boolean).join("+")
+  };
+}
+function handoffStep(result, success) {
+  if (result.status === "unchanged") return void 0;
+  return {
+    owner: result.to,
+    from: result.from,
+    why: firstLine(result.message),
+    ...result.status === "handed-off" ? { verdict: success } : result.status === "restored" ? { verdict: "rolled-back" } : { verdict: "not-restored", left: result.state }
+  };
+}
+async function recordLastStep(deps, file, step) {
+  const deadline = deps.budget?.signal.aborted ? deps.budget.deadline() : void 0;
+  try {
+    await writeLastStep(
+      deps.aws(file.region).elbv2,
+      file.routes.map((r10) => r10.arn),
+      step,
+      deps.logger,
+      deadline?.signal
+    );
+  } finally {
+    deadline?.dispose();
+  }
+}
+function firstLine(text2) {
+  return text2.split("\n")[0] ?? "";
 }
 
 // src/operations/apply.ts
@@ -45903,32 +46149,67 @@ async function applyFile(run2) {
   if (!loaded) return;
   const lock = await lockStage(run2, loaded.head);
   if (lock === "busy") return;
+  let step;
   try {
     await applyLocked(run2, loaded);
   } finally {
-    await lock?.release();
+    step = lastStep(run2, loaded.head);
+    if (lock) await lock.release(step);
   }
+  if (!lock && step) await recordLastStep(run2.deps, loaded.head, step);
 }
-async function lockStage(run2, head) {
+function lastStep(run2, head2) {
+  const { out, options, deps } = run2;
+  const common2 = {
+    file: run2.path,
+    at: run2.endedAt ?? deps.clock.now(),
+    by: recordedBy(options.settings)
+  };
+  if (out.handoff) {
+    const owner = handoffStep(out.handoff, "passed");
+    return owner ? { ...common2, op: "handoff", ...owner } : void 0;
+  }
+  const weights = Object.fromEntries(head2.clusters.map((c10) => [c10.name, head2.weights[c10.name] ?? 0]));
+  if (out.restored) {
+    return {
+      ...common2,
+      op: "apply",
+      weights,
+      ...restoreVerdict(out.restored.notRestored),
+      ...run2.reason ? { why: run2.reason } : {}
+    };
+  }
+  if (out.status === "applied" && out.appliedAt) {
+    return {
+      ...common2,
+      op: "apply",
+      weights,
+      verdict: "passed",
+      ...out.verdict ? { why: out.verdict } : {}
+    };
+  }
+  return void 0;
+}
+async function lockStage(run2, head2) {
   const { options, deps, out } = run2;
   if (!options.lock) return void 0;
-  const a10 = head.analysis;
+  const a10 = head2.analysis;
   const ttlMs = Math.max(
     options.settings.settleMs + a10.warmupMs + (analysisIntervalCount(a10) + 1) * a10.intervalMs + options.settings.cloudWatchDelayMs,
-    head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
+    head2.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
   ) + LOCK_MARGIN_MS;
   try {
     return await deps.logger.group(
       `Locking the routes: ${run2.path}`,
       () => acquireRouteLock(
         {
-          routes: head.routes.map((r10) => r10.arn),
+          routes: head2.routes.map((r10) => r10.arn),
           owner: `${run2.path}@${options.lock ? options.lock.owner : ""}`,
           ttlMs,
           waitMs: options.lock ? options.lock.waitMs : 0
         },
         {
-          client: deps.aws(head.region).elbv2,
+          client: deps.aws(head2.region).elbv2,
           clock: deps.clock,
           logger: deps.logger,
           ...deps.signal ? { signal: deps.signal } : {}
@@ -45939,16 +46220,16 @@ async function lockStage(run2, head) {
     if (!(e10 instanceof LockBusyError)) throw e10;
     out.status = "refused";
     out.message = e10.message;
-    const at = head.locate(["routes"]);
+    const at = head2.locate(["routes"]);
     out.annotations.push({ file: out.path, line: at.line, col: at.col, message: e10.message });
     return "busy";
   }
 }
 async function applyLocked(run2, loaded) {
-  const { head, headText } = loaded;
+  const { head: head2, headText } = loaded;
   const live = await run2.deps.logger.group(
     `Reading live weights: ${run2.path}`,
-    () => readLiveStage(run2, head)
+    () => readLiveStage(run2, head2)
   );
   if (!live) return;
   const gate2 = await run2.deps.logger.group(
@@ -45957,28 +46238,28 @@ async function applyLocked(run2, loaded) {
   );
   if (!gate2) return;
   if (gate2.handoff) return handoffStage(run2, loaded, gate2.handoff);
-  const shift = await shiftStage(run2, head, live, gate2);
+  const shift = await shiftStage(run2, head2, live, gate2);
   if ("failed" in shift) {
     run2.out.restored = { restored: shift.failed.restored, notRestored: shift.failed.notRestored };
-    return rolledBack(run2, head, headText, {
+    return rolledBack(run2, head2, headText, {
       reason: shift.failed.cancelled ? "the job was cancelled during the shift" : "the shift failed",
       detail: shift.failed.message,
       live: gate2.expected
     });
   }
-  const verdict = await verifyStage(run2, head, gate2, shift);
-  if (verdict.result?.healthy) return recordSuccess(run2, head, verdict.result);
+  const verdict = await verifyStage(run2, head2, gate2, shift);
+  if (verdict.result?.healthy) return recordSuccess(run2, head2, verdict.result);
   const reason = failureReason(run2, verdict);
-  run2.deps.logger.warning(`Rolling back ${head.name}: ${reason}`);
+  run2.deps.logger.warning(`Rolling back ${head2.name}: ${reason}`);
   run2.out.restored = await run2.deps.logger.group(
     "Restoring the previous weights",
     () => restoreRoutes(
-      { client: run2.deps.aws(head.region).elbv2, ...shiftDeps(run2, head) },
+      { client: run2.deps.aws(head2.region).elbv2, ...shiftDeps(run2, head2) },
       shift.before,
-      head.clusters.map((c10) => c10.targetGroup)
+      head2.clusters.map((c10) => c10.targetGroup)
     )
   );
-  return rolledBack(run2, head, headText, { reason, live: gate2.expected });
+  return rolledBack(run2, head2, headText, { reason, live: gate2.expected });
 }
 async function load(run2) {
   const { path: path4, event, deps, out } = run2;
@@ -46000,35 +46281,35 @@ Nothing was changed.`;
     out.annotations.push(...parsed.error.diagnostics);
     return void 0;
   }
-  const head = parsed.file;
-  if (deps.mask) maskCheckSecrets(head.analysis.checks, deps.mask);
-  out.name = head.name;
-  out.desired = head.weights;
+  const head2 = parsed.file;
+  if (deps.mask) maskCheckSecrets(head2.analysis.checks, deps.mask);
+  out.name = head2.name;
+  out.desired = head2.weights;
   const base = baseText === void 0 ? void 0 : tryParse(baseText, path4);
-  if (base && "file" in base) return { head, headText, base: base.file };
+  if (base && "file" in base) return { head: head2, headText, base: base.file };
   deps.logger.info(
     baseText === void 0 ? "New file: no earlier version to compare the live weights with; the routes must agree with each other." : "The earlier version is not a valid rollout file: no compare-and-swap baseline; the routes must agree with each other."
   );
-  return { head, headText };
+  return { head: head2, headText };
 }
-async function readLiveStage(run2, head) {
-  const live = await readLive(run2.deps, head);
+async function readLiveStage(run2, head2) {
+  const live = await readLive(run2.deps, head2);
   if ("problem" in live) {
-    refuse(run2.out, [{ message: live.problem, at: head.locate(["routes"]) }]);
+    refuse(run2.out, [{ message: live.problem, at: head2.locate(["routes"]) }]);
     return void 0;
   }
-  const show2 = weightsText(head);
+  const show2 = weightsText(head2);
   for (const r10 of live.routes) run2.deps.logger.info(`${shortName(r10.ref.arn)}: ${show2(r10.weights)}`);
   run2.out.live = live.routes[0]?.weights;
   return live.routes;
 }
 async function gateStage(run2, loaded, live) {
-  const { head, base } = loaded;
+  const { head: head2, base } = loaded;
   const { deps, out, options } = run2;
-  const show2 = weightsText(head);
+  const show2 = weightsText(head2);
   const gate2 = await gateStep(
     {
-      head,
+      head: head2,
       ...base ? { base } : {},
       baseLabel: options.baseLabel ?? "before this push",
       live,
@@ -46059,10 +46340,10 @@ async function gateStage(run2, loaded, live) {
       `${h10.ok ? "ok" : "NOT ENOUGH"}: ${h10.cluster} ${h10.shown} (needs \u2265 ${h10.required} healthy)`
     );
   }
-  const ownerStep = base !== void 0 && base.owner !== head.owner;
+  const ownerStep = base !== void 0 && base.owner !== head2.owner;
   if (gate2.noChange && !ownerStep) {
     out.status = "unchanged";
-    out.message = `Every route already has ${show2(head.weights)}; nothing to shift or verify.`;
+    out.message = `Every route already has ${show2(head2.weights)}; nothing to shift or verify.`;
     return void 0;
   }
   out.health = gate2.health;
@@ -46073,23 +46354,23 @@ async function gateStage(run2, loaded, live) {
   if (gate2.step.forced) deps.logger.warning(gate2.step.message);
   return gate2;
 }
-async function shiftStage(run2, head, live, gate2) {
+async function shiftStage(run2, head2, live, gate2) {
   const { deps, out, options } = run2;
   try {
     const shift = await shiftWeights(
       {
-        routes: head.routes,
+        routes: head2.routes,
         live: live.map((r10) => r10.read),
-        desired: targetGroupWeights(head, head.weights),
-        expect: targetGroupWeights(head, gate2.expected),
+        desired: targetGroupWeights(head2, head2.weights),
+        expect: targetGroupWeights(head2, gate2.expected),
         dryRun: false,
         settleMs: options.settings.settleMs
       },
-      { client: deps.aws(head.region).elbv2, ...shiftDeps(run2, head) }
+      { client: deps.aws(head2.region).elbv2, ...shiftDeps(run2, head2) }
     );
     out.appliedAt = shift.appliedAt?.toISOString();
     deps.logger.info(
-      `Shifted every route to ${weightsText(head)(head.weights)} at ${out.appliedAt}.`
+      `Shifted every route to ${weightsText(head2)(head2.weights)} at ${out.appliedAt}.`
     );
     return shift;
   } catch (e10) {
@@ -46097,17 +46378,17 @@ async function shiftStage(run2, head, live, gate2) {
     throw e10;
   }
 }
-async function verifyStage(run2, head, gate2, shift) {
+async function verifyStage(run2, head2, gate2, shift) {
   const { deps, out, options } = run2;
   const targets = gate2.targets;
   if (!targets) return { error: new Error("the analysis targets were not resolved") };
-  const { elbv2, cloudwatch: cloudwatch2 } = deps.aws(head.region);
+  const { elbv2, cloudwatch: cloudwatch2 } = deps.aws(head2.region);
   try {
     const result = await deps.logger.group(
       `Verifying: ${run2.path}`,
       () => runAnalysis(
         {
-          analysis: head.analysis,
+          analysis: head2.analysis,
           targets,
           since: shift.appliedAt?.getTime() ?? deps.clock.now().getTime(),
           cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
@@ -46126,8 +46407,8 @@ async function verifyStage(run2, head, gate2, shift) {
     out.verdict = result.verdict;
     out.analysis = {
       result,
-      analysis: head.analysis,
-      report: buildReport(result, head.analysis, targets)
+      analysis: head2.analysis,
+      report: buildReport(result, head2.analysis, targets)
     };
     return { result };
   } catch (e10) {
@@ -46143,21 +46424,22 @@ function failureReason(run2, verdict) {
   return `verification failed: ${errorMessage(verdict.error)}`;
 }
 async function handoffStage(run2, loaded, handoff) {
-  const { head, headText } = loaded;
+  const { head: head2, headText } = loaded;
   const { deps, out, options, event } = run2;
   const result = await deps.logger.group(
     `Handing over CronJobs and singletons: ${run2.path} (${handoff.from} \u2192 ${handoff.to})`,
-    () => runHandoff(head, handoff.from, handoff.to, deps)
+    () => runHandoff(head2, handoff.from, handoff.to, deps)
   );
   if ("refused" in result) {
     refuse(
       out,
-      result.refused.map((message) => ({ message, at: head.locate(["owner"]) }))
+      result.refused.map((message) => ({ message, at: head2.locate(["owner"]) }))
     );
     return;
   }
   out.handoff = result;
   out.message = result.message;
+  run2.endedAt = deps.clock.now();
   if (result.status === "unchanged") {
     out.status = "unchanged";
     return;
@@ -46165,18 +46447,18 @@ async function handoffStage(run2, loaded, handoff) {
   const ok = result.status === "handed-off";
   out.status = ok ? "applied" : result.status === "restored" ? "rolled-back" : "failed";
   if (!ok) {
-    const at = head.locate(["owner"]);
+    const at = head2.locate(["owner"]);
     out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
   }
   if (result.status === "restored") {
     await githubStep(deps.budget, out, "open the reconcile PR", async () => {
       const pr = await openOwnerReconcilePullRequest(deps, {
         path: out.path,
-        file: head,
+        file: head2,
         text: headText,
         baseBranch: event.defaultBranch,
         owner: handoff.from,
-        title: `rollout ${head.name}: owner back to ${handoff.from} \u2014 the handoff to ${handoff.to} was undone`,
+        title: `rollout ${head2.name}: owner back to ${handoff.from} \u2014 the handoff to ${handoff.to} was undone`,
         body: [
           `The handoff of \`${out.path}\` from **${handoff.from}** to **${handoff.to}** was undone:`,
           "",
@@ -46198,7 +46480,7 @@ async function handoffStage(run2, loaded, handoff) {
     async () => {
       const d10 = await deps.github.recordDeployment({
         ref: event.after,
-        environment: head.name,
+        environment: head2.name,
         description: deploymentDescription(
           ok ? `owner ${handoff.from} \u2192 ${handoff.to}: handed over` : `owner ${handoff.from} \u2192 ${handoff.to} ${result.status}: ${result.state}`
         ),
@@ -46213,16 +46495,17 @@ async function handoffStage(run2, loaded, handoff) {
       await deps.github.comment(pr.number, applyComment(out, options.settings.runUrl));
   });
 }
-async function recordSuccess(run2, head, result) {
+async function recordSuccess(run2, head2, result) {
   const { deps, out, options, event, path: path4 } = run2;
-  const show2 = weightsText(head);
+  run2.endedAt = deps.clock.now();
+  const show2 = weightsText(head2);
   out.status = "applied";
-  out.message = `Applied ${show2(head.weights)} on ${head.routes.length} route(s) and verified: ${result.verdict}.`;
+  out.message = `Applied ${show2(head2.weights)} on ${head2.routes.length} route(s) and verified: ${result.verdict}.`;
   await githubStep(deps.budget, out, "record the deployment", async () => {
     const d10 = await deps.github.recordDeployment({
       ref: event.after,
-      environment: head.name,
-      description: deploymentDescription(`${show2(head.weights)}: ${result.verdict}`),
+      environment: head2.name,
+      description: deploymentDescription(`${show2(head2.weights)}: ${result.verdict}`),
       state: "success",
       ...options.settings.runUrl ? { logUrl: options.settings.runUrl } : {}
     });
@@ -46237,7 +46520,7 @@ async function recordSuccess(run2, head, result) {
   await githubStep(deps.budget, out, "open the advance PR", async () => {
     const tip = await deps.github.fileAt(path4, event.defaultBranch);
     const tipFile = tip === void 0 ? void 0 : tryParse(tip, path4);
-    if (!tip || !tipFile || !("file" in tipFile) || !sameClusterWeights(tipFile.file.weights, head.weights)) {
+    if (!tip || !tipFile || !("file" in tipFile) || !sameClusterWeights(tipFile.file.weights, head2.weights)) {
       deps.logger.warning(
         `${path4} on ${event.defaultBranch} no longer has the weights just applied; not opening an advance PR.`
       );
@@ -46250,37 +46533,39 @@ async function recordSuccess(run2, head, result) {
       baseBranch: event.defaultBranch,
       cloudWatchPeriodMs: options.settings.cloudWatchPeriodMs,
       cloudWatchDelayMs: options.settings.cloudWatchDelayMs,
-      context: `Opened after the step to ${show2(head.weights)} was applied and verified (${result.verdict}).`,
+      context: `Opened after the step to ${show2(head2.weights)} was applied and verified (${result.verdict}).`,
       ...options.settings.runUrl ? { runUrl: options.settings.runUrl } : {}
     });
     if (pr) out.advance = pr;
   });
 }
-async function rolledBack(run2, head, headText, why) {
+async function rolledBack(run2, head2, headText, why) {
   const { deps, out, options, event } = run2;
-  const show2 = weightsText(head);
+  run2.reason = why.reason;
+  run2.endedAt = deps.clock.now();
+  const show2 = weightsText(head2);
   const notRestored = out.restored?.notRestored ?? [];
   out.status = notRestored.length === 0 ? "rolled-back" : "failed";
   out.message = notRestored.length === 0 ? `Rolled back to ${show2(why.live)} (restored and confirmed by read-back on every route): ${why.reason}.` : [
-    `The step to ${show2(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored or confirmed: ${notRestored.map((n5) => `${shortName(n5.arn)} (${n5.state === "changed" ? "left changed" : "unknown, could not be read"}: ${n5.reason})`).join("; ")}. Set them back to ${show2(why.live)} by hand now:`,
+    `The step to ${show2(head2.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored or confirmed: ${notRestored.map((n5) => `${shortName(n5.arn)} (${n5.state === "changed" ? "left changed" : "unknown, could not be read"}: ${n5.reason})`).join("; ")}. Set them back to ${show2(why.live)} by hand now:`,
     // A failed shift's own message (the detail below) already ends with the commands.
     ...why.detail ? [] : notRestored.map((n5) => `  ${n5.command}`)
   ].join("\n");
   if (why.detail) out.message += `
 ${why.detail}`;
   if (deps.signal?.aborted) deps.logger.warning(out.message);
-  const at = head.locate(["weights"]);
+  const at = head2.locate(["weights"]);
   out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
   if (notRestored.length === 0) {
     await githubStep(deps.budget, out, "open the reconcile PR", async () => {
       const pr = await openReconcilePullRequest(deps, {
         path: out.path,
-        file: head,
+        file: head2,
         text: headText,
         baseBranch: event.defaultBranch,
         live: why.live,
-        title: `rollout ${head.name}: back to ${show2(why.live)} \u2014 ${truncate(why.reason, 160)}`,
-        body: reconcileBody(out, head, why, options.settings.runUrl)
+        title: `rollout ${head2.name}: back to ${show2(why.live)} \u2014 ${truncate(why.reason, 160)}`,
+        body: reconcileBody(out, head2, why, options.settings.runUrl)
       });
       if (pr) out.reconcile = pr;
     });
@@ -46288,8 +46573,8 @@ ${why.detail}`;
   await githubStep(deps.budget, out, "record the failed deployment", async () => {
     const d10 = await deps.github.recordDeployment({
       ref: event.after,
-      environment: head.name,
-      description: deploymentDescription(`${show2(head.weights)} rolled back: ${why.reason}`),
+      environment: head2.name,
+      description: deploymentDescription(`${show2(head2.weights)} rolled back: ${why.reason}`),
       state: "failure",
       ...options.settings.runUrl ? { logUrl: options.settings.runUrl } : {}
     });
@@ -46307,8 +46592,8 @@ function refuse(out, problems) {
     out.annotations.push({ file: out.path, line: p5.at.line, col: p5.at.col, message: p5.message });
   }
 }
-function shiftDeps(run2, head) {
-  const names2 = new Map(head.clusters.map((c10) => [c10.targetGroup, c10.name]));
+function shiftDeps(run2, head2) {
+  const names2 = new Map(head2.clusters.map((c10) => [c10.targetGroup, c10.name]));
   return {
     logger: run2.deps.logger,
     clock: run2.deps.clock,
@@ -46320,8 +46605,8 @@ function shiftDeps(run2, head) {
 function names(options) {
   return options.settings.optionNames ?? PLAIN_OPTION_NAMES;
 }
-function weightsText(head) {
-  const order = head.clusters.map((c10) => c10.name);
+function weightsText(head2) {
+  const order = head2.clusters.map((c10) => c10.name);
   return (w2) => formatClusterWeights(w2, order);
 }
 async function githubStep(budget, out, what, fn) {
@@ -46476,6 +46761,13 @@ async function runRollback(event, request3, settings2, deps) {
     );
   } catch (e10) {
     if (e10 instanceof ShiftFailedError) {
+      await recordLastStep(deps, file, {
+        ...stepOf(file, settings2, deps),
+        op: "rollback",
+        weights: desired,
+        ...restoreVerdict(e10.notRestored),
+        why: e10.cancelled ? "the job was cancelled during the rollback" : firstLine(e10.message)
+      });
       outcome.error = e10.message;
       outcome.failure = e10.message;
       outcome.report = {
@@ -46501,6 +46793,15 @@ async function runRollback(event, request3, settings2, deps) {
     );
   }
   outcome.result = result.changed ? "rolled-back" : "unchanged";
+  if (result.changed) {
+    await recordLastStep(deps, file, {
+      ...stepOf(file, settings2, deps),
+      op: "rollback",
+      weights: desired,
+      verdict: "done",
+      ...request3.force && empty.length > 0 ? { why: `forced onto ${empty.map((h10) => h10.cluster).join(", ")} without a healthy target` } : {}
+    });
+  }
   outcome.report = {
     ...outcome.report,
     overwritten: result.before.map((r10) => ({
@@ -46566,6 +46867,9 @@ Nothing was changed.`);
   }
   outcome.handoff = result;
   outcome.report = { ...outcome.report, handoff: result };
+  const owned = handoffStep(result, "done");
+  if (owned)
+    await recordLastStep(deps, file, { ...stepOf(file, settings2, deps), op: "rollback", ...owned });
   if (result.status !== "handed-off" && result.status !== "unchanged") {
     outcome.error = result.message;
     outcome.failure = result.message;
@@ -46592,6 +46896,9 @@ This PR sets \`owner\` in the file to ${owner}, so git and the clusters agree ag
     outcome.failure = `The handoff itself succeeded (${result.message}), but the reconcile PR could not be opened: ${errorMessage(e10)}. Set owner in ${file.path} to ${owner} by hand.`;
   }
   return outcome;
+}
+function stepOf(file, settings2, deps) {
+  return { file: file.path, at: deps.clock.now(), by: recordedBy(settings2) };
 }
 function capitalize(text2) {
   return text2.charAt(0).toUpperCase() + text2.slice(1);
@@ -53013,6 +53320,17 @@ function singletonView(s3) {
   }
   return { ...base, replicas: s3.replicas ?? 1, pods: s3.pods, ...mark };
 }
+function lastStepLine(f10) {
+  if (f10.lastStepError) return [`  last step: ${f10.lastStepError}`];
+  if (f10.lastStep === void 0) return [];
+  if (f10.lastStep === null) return ["  last step: none recorded on the routes"];
+  const s3 = f10.lastStep;
+  const where = s3.onRoutes < s3.routes ? `  (on ${s3.onRoutes} of ${s3.routes} routes; the others carry an older record or none)` : "";
+  const other = s3.file !== f10.path ? ` [recorded for ${s3.file}]` : "";
+  return [
+    `  last step: ${describeLastStep({ ...s3, at: new Date(s3.at) })}, ${s3.at} by ${s3.by}${other}${where}`
+  ];
+}
 function planText(p5) {
   const lines = [`${p5.path}${p5.name ? ` (${p5.name})` : ""}: ${p5.status}`];
   const order = p5.head?.clusters.map((c10) => c10.name);
@@ -53084,6 +53402,7 @@ function statusText(files) {
       lines.push(
         `  ${h10.cluster}: ${h10.shown}${h10.ok ? "" : `  (fewer than ${h10.required} healthy)`}`
       );
+    lines.push(...lastStepLine(f10));
     lines.push(...singletonLines(f10));
     if (f10.traffic) {
       for (const [cluster, t2] of Object.entries(f10.traffic)) {
@@ -53306,9 +53625,9 @@ function createClusterText(name, r10, kubeconfig) {
   const took = formatDuration(
     Math.round((r10.endedAt.getTime() - r10.startedAt.getTime()) / 1e3) * 1e3
   );
-  const head = r10.dryRun ? `create-cluster ${name}: plan (dry run, nothing changed)` : r10.changed ? `create-cluster ${name}: done in ${took}` : r10.steps.length > 0 ? `create-cluster ${name}: nothing to change; waited for what a previous run left in progress` : `create-cluster ${name}: already as configured (nothing changed)`;
+  const head2 = r10.dryRun ? `create-cluster ${name}: plan (dry run, nothing changed)` : r10.changed ? `create-cluster ${name}: done in ${took}` : r10.steps.length > 0 ? `create-cluster ${name}: nothing to change; waited for what a previous run left in progress` : `create-cluster ${name}: already as configured (nothing changed)`;
   return [
-    head,
+    head2,
     ...r10.plan.map((p5) => `  ${p5.action}: ${p5.resource} ${p5.name}: ${p5.why}`),
     ...r10.steps.map(
       (s3) => `  done: ${s3.what} (${formatDuration(Math.max(0, Math.round((s3.endedAt.getTime() - s3.startedAt.getTime()) / 1e3)) * 1e3)})`
@@ -53603,8 +53922,8 @@ var LocalRepo = class {
   proposed = [];
   /** The comments and deployments they would have posted (for --json). */
   posted = [];
-  async changedFiles(_base, head) {
-    if (head !== WORKTREE && !(head in this.virtual))
+  async changedFiles(_base, head2) {
+    if (head2 !== WORKTREE && !(head2 in this.virtual))
       throw new Error(`LocalRepo compares a commit with the worktree only`);
     return [...this.files];
   }
@@ -53749,12 +54068,18 @@ async function fileStatus(path4, repo, deps) {
       (c10) => "error" in c10 ? { cluster: c10.cluster, error: c10.error } : { cluster: c10.cluster, objects: c10.objects.map(singletonView) }
     )
   );
+  const lastStep2 = lastStepOf(file, deps).catch((e10) => ({
+    error: `could not be read: ${errorMessage(e10)}`
+  }));
   try {
     const [live, health] = await Promise.all([
       readLive(deps, file),
       precheckTargetHealth(deps, file, status.order, requiredHealthy(file))
     ]);
     status.singletons = await singletons;
+    const last = await lastStep2;
+    if ("error" in last) status.lastStepError = last.error;
+    else status.lastStep = last.step;
     if ("problem" in live) return { ...status, problem: live.problem };
     status.routes = live.routes.map((r10) => ({
       arn: r10.ref.arn,
@@ -53765,8 +54090,23 @@ async function fileStatus(path4, repo, deps) {
   } catch (e10) {
     status.problem = `Could not read AWS: ${errorMessage(e10)}`;
     status.singletons = await singletons;
+    await lastStep2;
   }
   return status;
+}
+async function lastStepOf(file, deps) {
+  const routes = file.routes.map((r10) => r10.arn);
+  const found = await readLastSteps(deps.aws(file.region).elbv2, routes, deps.signal);
+  let newest;
+  for (const step of found.values()) {
+    if (!newest || step.at.getTime() > newest.at.getTime()) newest = step;
+  }
+  if (!newest) return { step: null };
+  const value = JSON.stringify(newest);
+  const onRoutes = [...found.values()].filter((s3) => JSON.stringify(s3) === value).length;
+  return {
+    step: { ...newest, at: newest.at.toISOString(), onRoutes, routes: routes.length }
+  };
 }
 async function readTraffic(file, deps, windowMs) {
   const { elbv2, cloudwatch: cloudwatch2 } = deps.aws(file.region);
@@ -54089,7 +54429,8 @@ async function runCommand(command9, values, files, io, logger2) {
     optionNames: OPTION_NAMES,
     settleMs: duration(values, "settle", command9 === "apply" ? 1e4 : 0),
     cloudWatchPeriodMs: duration(values, "cloudwatch-period", DEFAULT_CLOUDWATCH_PERIOD_MS),
-    cloudWatchDelayMs: duration(values, "cloudwatch-delay", DEFAULT_CLOUDWATCH_DELAY_MS)
+    cloudWatchDelayMs: duration(values, "cloudwatch-delay", DEFAULT_CLOUDWATCH_DELAY_MS),
+    actor: cliActor()
   };
   const repo = new LocalRepo(io.cwd, files);
   const deps = {
@@ -54250,8 +54591,8 @@ async function handoffCommand(path4, base, values, settings2, deps, io) {
     );
     return EXIT.refused;
   }
-  const head = setOwner(disk, path4, owner);
-  const handoffRepo = new LocalRepo(io.cwd, [path4], { [HANDOFF_REF]: { [path4]: head } });
+  const head2 = setOwner(disk, path4, owner);
+  const handoffRepo = new LocalRepo(io.cwd, [path4], { [HANDOFF_REF]: { [path4]: head2 } });
   const outcome = await runApply(
     { kind: "push", before: base, after: HANDOFF_REF, branch: WORKTREE, defaultBranch: WORKTREE },
     {
@@ -54268,7 +54609,7 @@ async function handoffCommand(path4, base, values, settings2, deps, io) {
     handoffRepo.proposed.push({
       title: `${parsed.file.name}: owner ${committed.file.owner} \u2192 ${owner} (handed over)`,
       body: "",
-      files: [{ path: path4, content: head }]
+      files: [{ path: path4, content: head2 }]
     });
   }
   await proposed(handoffRepo, values, io);
@@ -54310,6 +54651,14 @@ function duration(values, name, fallback) {
     );
   }
   return ms;
+}
+function cliActor() {
+  let user = process.env.USER ?? "unknown";
+  try {
+    user = userInfo().username;
+  } catch {
+  }
+  return `cli:${user}@${hostname()}`;
 }
 function terminalLogger(io, verbose) {
   return {

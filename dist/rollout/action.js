@@ -221,12 +221,12 @@ var require_tunnel = __commonJS({
       function onResponse(res) {
         res.upgrade = true;
       }
-      function onUpgrade(res, socket, head) {
+      function onUpgrade(res, socket, head2) {
         process.nextTick(function() {
-          onConnect(res, socket, head);
+          onConnect(res, socket, head2);
         });
       }
-      function onConnect(res, socket, head) {
+      function onConnect(res, socket, head2) {
         connectReq.removeAllListeners();
         socket.removeAllListeners();
         if (res.statusCode !== 200) {
@@ -241,7 +241,7 @@ var require_tunnel = __commonJS({
           self2.removeSocket(placeholder);
           return;
         }
-        if (head.length > 0) {
+        if (head2.length > 0) {
           debug2("got illegal response body from proxy");
           socket.destroy();
           var error2 = new Error("got illegal response body from proxy");
@@ -6141,7 +6141,7 @@ var require_client_h1 = __commonJS({
           util.destroy(this.socket, new HeadersOverflowError());
         }
       }
-      onUpgrade(head) {
+      onUpgrade(head2) {
         const { upgrade, client, socket, headers, statusCode, statusText } = this;
         assert(upgrade);
         assert(client[kSocket] === socket);
@@ -6156,7 +6156,7 @@ var require_client_h1 = __commonJS({
         this.shouldKeepAlive = null;
         this.headers = [];
         this.headersSize = 0;
-        socket.unshift(head);
+        socket.unshift(head2);
         socket[kParser].destroy();
         socket[kParser] = null;
         socket[kClient] = null;
@@ -8236,10 +8236,10 @@ var require_fixed_queue = __commonJS({
         this.head.push(data);
       }
       shift() {
-        const tail = this.tail;
-        const next = tail.shift();
-        if (tail.isEmpty() && tail.next !== null) {
-          this.tail = tail.next;
+        const tail2 = this.tail;
+        const next = tail2.shift();
+        if (tail2.isEmpty() && tail2.next !== null) {
+          this.tail = tail2.next;
         }
         return next;
       }
@@ -17418,7 +17418,7 @@ var require_permessage_deflate = __commonJS({
     var { createInflateRaw: createInflateRaw2, Z_DEFAULT_WINDOWBITS: Z_DEFAULT_WINDOWBITS2 } = __require("node:zlib");
     var { isValidClientWindowBits } = require_util7();
     var { MessageSizeExceededError } = require_errors();
-    var tail = Buffer.from([0, 0, 255, 255]);
+    var tail2 = Buffer.from([0, 0, 255, 255]);
     var kBuffer = /* @__PURE__ */ Symbol("kBuffer");
     var kLength = /* @__PURE__ */ Symbol("kLength");
     var PerMessageDeflate = class {
@@ -17476,7 +17476,7 @@ var require_permessage_deflate = __commonJS({
         }
         this.#inflate.write(chunk);
         if (fin) {
-          this.#inflate.write(tail);
+          this.#inflate.write(tail2);
         }
         this.#inflate.flush(() => {
           if (!this.#inflate) {
@@ -49372,10 +49372,10 @@ var require_cst_scalar = __commonJS({
         case "|":
         case ">": {
           const he = source.indexOf("\n");
-          const head = source.substring(0, he);
+          const head2 = source.substring(0, he);
           const body = source.substring(he + 1) + "\n";
           const props = [
-            { type: "block-scalar-header", offset, indent, source: head }
+            { type: "block-scalar-header", offset, indent, source: head2 }
           ];
           if (!addEndtoBlockProps(props, end))
             props.push({ type: "newline", offset: -1, indent, source: "\n" });
@@ -49435,19 +49435,19 @@ var require_cst_scalar = __commonJS({
     }
     function setBlockScalarValue(token, source) {
       const he = source.indexOf("\n");
-      const head = source.substring(0, he);
+      const head2 = source.substring(0, he);
       const body = source.substring(he + 1) + "\n";
       if (token.type === "block-scalar") {
         const header = token.props[0];
         if (header.type !== "block-scalar-header")
           throw new Error("Invalid block scalar header");
-        header.source = head;
+        header.source = head2;
         token.source = body;
       } else {
         const { offset } = token;
         const indent = "indent" in token ? token.indent : -1;
         const props = [
-          { type: "block-scalar-header", offset, indent, source: head }
+          { type: "block-scalar-header", offset, indent, source: head2 }
         ];
         if (!addEndtoBlockProps(props, "end" in token ? token.end : void 0))
           props.push({ type: "newline", offset: -1, indent, source: "\n" });
@@ -56913,8 +56913,8 @@ var OctokitGitHub = class {
    * changed paths are taken instead from the trees of the merge base and `head` (what the
    * three-dot compare diffs).
    */
-  async changedFiles(base, head) {
-    const basehead = `${base}...${head}`;
+  async changedFiles(base, head2) {
+    const basehead = `${base}...${head2}`;
     return this.call(`compare ${basehead}`, READ, async () => {
       const paths = /* @__PURE__ */ new Set();
       let mergeBase;
@@ -56937,7 +56937,7 @@ var OctokitGitHub = class {
           if (f8.previous_filename) paths.add(f8.previous_filename);
         }
       }
-      if (capped) return this.changedFilesByTree(mergeBase ?? base, head);
+      if (capped) return this.changedFilesByTree(mergeBase ?? base, head2);
       return [...paths];
     });
   }
@@ -57196,7 +57196,7 @@ var OctokitGitHub = class {
     return { id };
   }
   /** Paths whose blob differs between two commits' trees, for compares past GitHub's file limit. */
-  async changedFilesByTree(base, head) {
+  async changedFilesByTree(base, head2) {
     const blobs = async (sha) => {
       const { data } = await this.call(
         `read the file tree of ${sha}`,
@@ -57205,14 +57205,14 @@ var OctokitGitHub = class {
       );
       if (data.truncated) {
         throw new ExplainedError(
-          `Could not list the files changed between ${base} and ${head}: more than ${COMPARE_FILE_LIMIT} files changed, and the repository tree is too large for GitHub to list in one response.`
+          `Could not list the files changed between ${base} and ${head2}: more than ${COMPARE_FILE_LIMIT} files changed, and the repository tree is too large for GitHub to list in one response.`
         );
       }
       return new Map(
         data.tree.filter((e8) => e8.type === "blob" && e8.path && e8.sha).map((e8) => [e8.path, e8.sha])
       );
     };
-    const [before, after] = await Promise.all([blobs(base), blobs(head)]);
+    const [before, after] = await Promise.all([blobs(base), blobs(head2)]);
     const paths = /* @__PURE__ */ new Set([...before.keys(), ...after.keys()]);
     return [...paths].filter((p3) => before.get(p3) !== after.get(p3)).sort();
   }
@@ -69969,7 +69969,11 @@ var SUPPORTED_VERSIONS = [1];
 var MIN_CLUSTERS = 2;
 var MAX_CLUSTERS = 5;
 var ANALYSIS_DEFAULTS = {
-  warmupMs: 3e4,
+  // No warmup by default, as Flagger, Argo Rollouts and Kayenta: targets are healthy before the
+  // shift, the first CloudWatch window starts on the next whole minute anyway, and a clearly bad
+  // canary can then fail early from its first requests (issue 14). A user whose app needs a
+  // warm-up sets one; its errors are then not judged.
+  warmupMs: 0,
   // ALB metrics in CloudWatch have 1-minute resolution; a shorter interval would judge windows
   // that hold a whole minute of data or none.
   intervalMs: DEFAULT_CLOUDWATCH_PERIOD_MS,
@@ -70558,20 +70562,20 @@ function checkStep(canary, steps, from, to, force, forceLabel) {
     message: `${canary} ${from} \u2192 ${to} is too large a step: ${why}. ` + (next === void 0 ? "" : `Set ${canary} to ${next} in this PR and take the next step in another, `) + `${next === void 0 ? "Add" : "or add"} the label ${forceLabel} to the PR if this jump is intended.`
   };
 }
-function checkFileStep(base, head, from, force, forceLabel) {
-  const rules = base ?? head;
+function checkFileStep(base, head2, from, force, forceLabel) {
+  const rules = base ?? head2;
   const decision = checkStep(
     rules.canary,
     rules.steps,
     from[rules.canary] ?? 0,
-    head.weights[rules.canary] ?? 0,
+    head2.weights[rules.canary] ?? 0,
     force,
     forceLabel
   );
-  if (!base || sameClusterWeights(from, head.weights)) return decision;
+  if (!base || sameClusterWeights(from, head2.weights)) return decision;
   const changed = [
-    ...base.canary !== head.canary ? [`canary (${base.canary} \u2192 ${head.canary})`] : [],
-    ...base.steps.join(",") !== head.steps.join(",") ? [`steps ([${base.steps.join(", ")}] \u2192 [${head.steps.join(", ")}])`] : []
+    ...base.canary !== head2.canary ? [`canary (${base.canary} \u2192 ${head2.canary})`] : [],
+    ...base.steps.join(",") !== head2.steps.join(",") ? [`steps ([${base.steps.join(", ")}] \u2192 [${head2.steps.join(", ")}])`] : []
   ];
   if (changed.length === 0) return decision;
   const what = changed.join(" and ");
@@ -71871,44 +71875,44 @@ function describePlan(plan, drainTimeoutMs, now) {
 
 // src/operations/gate.ts
 async function gateStep(input, deps) {
-  const { head, base, live } = input;
-  const order = head.clusters.map((c8) => c8.name);
+  const { head: head2, base, live } = input;
+  const order = head2.clusters.map((c8) => c8.name);
   const show = (w) => formatClusterWeights(w, order);
   const problems = [];
   const notes = [];
   let handoff;
-  if (base && base.owner !== head.owner) {
-    if (!sameClusterWeights(base.weights, head.weights)) {
+  if (base && base.owner !== head2.owner) {
+    if (!sameClusterWeights(base.weights, head2.weights)) {
       problems.push({
         kind: "owner",
-        message: `owner changes from ${base.owner} to ${head.owner} and the weights change too (${show(base.weights)} \u2192 ${show(head.weights)}). One merge either moves traffic or hands CronJobs and singletons over, never both: a failed step could not be undone as one. Split it: keep owner: ${base.owner} in this PR and change it in the next one (or the reverse).`,
-        at: head.locate(["owner"])
+        message: `owner changes from ${base.owner} to ${head2.owner} and the weights change too (${show(base.weights)} \u2192 ${show(head2.weights)}). One merge either moves traffic or hands CronJobs and singletons over, never both: a failed step could not be undone as one. Split it: keep owner: ${base.owner} in this PR and change it in the next one (or the reverse).`,
+        at: head2.locate(["owner"])
       });
     } else {
-      const read = await readHandoff(head, base.owner, head.owner, deps);
+      const read = await readHandoff(head2, base.owner, head2.owner, deps);
       if ("error" in read) {
         problems.push({
           kind: "owner",
-          message: `owner changes from ${base.owner} to ${head.owner}, a handoff of the CronJobs and singletons. ${read.error}`,
-          at: head.locate(["owner"])
+          message: `owner changes from ${base.owner} to ${head2.owner}, a handoff of the CronJobs and singletons. ${read.error}`,
+          at: head2.locate(["owner"])
         });
       } else {
-        handoff = { from: base.owner, to: head.owner, plan: read.plan };
+        handoff = { from: base.owner, to: head2.owner, plan: read.plan };
         for (const p3 of read.plan.problems) {
           problems.push({
             kind: "owner",
             message: p3.message,
-            at: head.locate(head.singletons ? ["singletons"] : ["owner"])
+            at: head2.locate(head2.singletons ? ["singletons"] : ["owner"])
           });
         }
         for (const i8 of read.plan.items) {
           if (i8.plan === "resume") {
             notes.push(
-              `${i8.ref.kind} ${i8.ref.namespace}/${i8.ref.name}: a handoff to ${head.owner} was left in flight (stopped on both, marked on ${base.owner}); this step finishes it.`
+              `${i8.ref.kind} ${i8.ref.namespace}/${i8.ref.name}: a handoff to ${head2.owner} was left in flight (stopped on both, marked on ${base.owner}); this step finishes it.`
             );
           } else if (i8.plan === "done") {
             notes.push(
-              `${i8.ref.kind} ${i8.ref.namespace}/${i8.ref.name} already runs on ${head.owner} only: nothing to do for it.`
+              `${i8.ref.kind} ${i8.ref.namespace}/${i8.ref.name} already runs on ${head2.owner} only: nothing to do for it.`
             );
           }
         }
@@ -71916,8 +71920,8 @@ async function gateStep(input, deps) {
     }
   }
   const first = live[0]?.weights ?? {};
-  const noChange = live.length > 0 && live.every((r8) => sameClusterWeights(r8.weights, head.weights));
-  const expected = base ? clusterWeights(head, targetGroupWeights(base, base.weights)) : first;
+  const noChange = live.length > 0 && live.every((r8) => sameClusterWeights(r8.weights, head2.weights));
+  const expected = base ? clusterWeights(head2, targetGroupWeights(base, base.weights)) : first;
   let drift = live.filter((r8) => !sameClusterWeights(r8.weights, expected)).map((r8) => ({ ref: r8.ref, live: r8.weights, expected }));
   if (drift.length > 0 && noChange) {
     notes.push(
@@ -71928,13 +71932,13 @@ async function gateStep(input, deps) {
     problems.push({
       kind: "drift",
       message: `Drift: ${drift.map((d8) => `${shortName(d8.ref.arn)} has ${show(d8.live)}`).join("; ")}, but the file ${input.baseLabel} says ${show(expected)} (${drift.length} of ${live.length} route(s) differ). Something changed the ALB outside the rollout, so apply refuses to change it. To reconcile: find out why, then either put the routes back to ${show(expected)}, or first merge a PR that sets weights to the live ${show(drift[0]?.live ?? first)}, then the step again.`,
-      at: head.locate(["weights"])
+      at: head2.locate(["weights"])
     });
   } else if (drift.length > 0) {
     problems.push({
       kind: "disagree",
       message: `The routes do not agree with each other (${live.map((r8) => `${shortName(r8.ref.arn)} has ${show(r8.weights)}`).join("; ")}) and there is no earlier version of the file to say which is right; apply moves them in lockstep from one state. Make them agree first.`,
-      at: head.locate(["routes"])
+      at: head2.locate(["routes"])
     });
   }
   const step = await stepDecision(input, expected, noChange);
@@ -71942,16 +71946,16 @@ async function gateStep(input, deps) {
     problems.push({
       kind: "step",
       message: step.message,
-      at: head.locate(["weights", head.canary])
+      at: head2.locate(["weights", head2.canary])
     });
   }
-  const gaining = [...new Set(live.flatMap((r8) => gainingClusters(r8.weights, head.weights)))];
-  const health = gaining.length > 0 ? await precheckTargetHealth(deps, head, gaining, requiredHealthy(head)) : [];
+  const gaining = [...new Set(live.flatMap((r8) => gainingClusters(r8.weights, head2.weights)))];
+  const health = gaining.length > 0 ? await precheckTargetHealth(deps, head2, gaining, requiredHealthy(head2)) : [];
   for (const h8 of health.filter((x) => !x.ok)) {
     problems.push({
       kind: "health",
       message: healthProblem(h8),
-      at: head.locate(["weights", h8.cluster])
+      at: head2.locate(["weights", h8.cluster])
     });
   }
   const result = {
@@ -71967,11 +71971,11 @@ async function gateStep(input, deps) {
   if (!noChange) {
     try {
       const targets = await untilAborted(
-        resolveTargets(deps.aws(head.region).elbv2, targetsFromRolloutFile(head)),
+        resolveTargets(deps.aws(head2.region).elbv2, targetsFromRolloutFile(head2)),
         deps.signal
       );
       prepareAnalysis({
-        analysis: head.analysis,
+        analysis: head2.analysis,
         targets,
         cloudWatchPeriodMs: input.cloudWatchPeriodMs,
         ...input.cloudWatchDelayMs !== void 0 ? { cloudWatchDelayMs: input.cloudWatchDelayMs } : {}
@@ -71982,31 +71986,31 @@ async function gateStep(input, deps) {
       problems.push({
         kind: "analysis",
         message: `The analysis cannot run: ${e8.message}`,
-        at: head.locate(["analysis"])
+        at: head2.locate(["analysis"])
       });
     }
   }
   return result;
 }
 async function stepDecision(input, expected, noChange) {
-  const { head, base } = input;
+  const { head: head2, base } = input;
   if (noChange) {
-    const to = head.weights[head.canary] ?? 0;
+    const to = head2.weights[head2.canary] ?? 0;
     return {
       direction: "same",
-      canary: head.canary,
-      from: expected[head.canary] ?? 0,
+      canary: head2.canary,
+      from: expected[head2.canary] ?? 0,
       to,
       limit: to,
       allowed: true,
       forced: false,
-      message: `No traffic moves: the ALB already sends ${head.canary} ${to}.`
+      message: `No traffic moves: the ALB already sends ${head2.canary} ${to}.`
     };
   }
-  const plain = checkFileStep(base, head, expected, false, FORCE_LABEL);
+  const plain = checkFileStep(base, head2, expected, false, FORCE_LABEL);
   if (plain.allowed) return plain;
   const force = await input.force();
-  if (force.forced) return checkFileStep(base, head, expected, true, FORCE_LABEL);
+  if (force.forced) return checkFileStep(base, head2, expected, true, FORCE_LABEL);
   return force.why ? { ...plain, message: `${plain.message} ${force.why}` } : plain;
 }
 
@@ -72045,8 +72049,8 @@ function filePlanMarkdown(p3) {
     lines.push("");
     return lines;
   }
-  const head = p3.head;
-  const order = head.clusters.map((c8) => c8.name);
+  const head2 = p3.head;
+  const order = head2.clusters.map((c8) => c8.name);
   lines.push(
     p3.newFile ? `Desired: **${weightsCell(p3.desired, order)}** (new file)` : `Base branch: ${weightsCell(p3.baseWeights, order)} \u2192 desired: **${weightsCell(p3.desired, order)}**`,
     ""
@@ -72057,7 +72061,7 @@ function filePlanMarkdown(p3) {
     for (const r8 of p3.live) {
       const status = driftOf.has(r8.ref.arn) ? "\u274C drift" : p3.noChange ? "unchanged" : "will shift";
       lines.push(
-        `| [${cell2(shortName(r8.ref.arn))}](${consoleLink(r8.ref.arn, head.region)}) | ${weightsCell(r8.weights, order)} | ${weightsCell(p3.desired, order)} | ${status} |`
+        `| [${cell2(shortName(r8.ref.arn))}](${consoleLink(r8.ref.arn, head2.region)}) | ${weightsCell(r8.weights, order)} | ${weightsCell(p3.desired, order)} | ${status} |`
       );
     }
     lines.push("");
@@ -72096,7 +72100,7 @@ function filePlanMarkdown(p3) {
     lines.push(
       "**Checks after the shift:**",
       "",
-      ...describeAnalysis(head, p3).map((l4) => `- ${l4}`),
+      ...describeAnalysis(head2, p3).map((l4) => `- ${l4}`),
       ""
     );
   }
@@ -72202,11 +72206,11 @@ The push changes no rollout file (${outcome.patterns.join(", ")}).
   return `${lines.join("\n").trimEnd()}
 `;
 }
-function reconcileBody(out, head, why, runUrl) {
-  const order = head.clusters.map((c8) => c8.name);
+function reconcileBody(out, head2, why, runUrl) {
+  const order = head2.clusters.map((c8) => c8.name);
   const show = (w) => formatClusterWeights(w, order);
   const lines = [
-    `The step of \`${out.path}\` to **${show(head.weights)}** was rolled back: **${why.reason}**.`,
+    `The step of \`${out.path}\` to **${show(head2.weights)}** was rolled back: **${why.reason}**.`,
     "",
     `Every route was restored to **${show(why.live)}** and confirmed by read-back. This PR sets \`weights\` in the file back to that, so git and the ALB agree again. Merging it changes nothing on the ALB.`,
     ""
@@ -72354,10 +72358,10 @@ async function planFile(input, deps) {
     );
     return plan;
   }
-  const head = parsed.file;
-  plan.head = head;
-  plan.name = head.name;
-  plan.desired = head.weights;
+  const head2 = parsed.file;
+  plan.head = head2;
+  plan.name = head2.name;
+  plan.desired = head2.weights;
   let base;
   if (input.baseText !== void 0) {
     const parsedBase = tryParse(input.baseText, input.path);
@@ -72375,14 +72379,14 @@ async function planFile(input, deps) {
       "New file: there is no version on the base branch to check drift against, so the live weights are compared with this version."
     );
   }
-  const live = await readLive(deps, head);
+  const live = await readLive(deps, head2);
   if ("problem" in live) {
-    plan.problems.push({ message: live.problem, at: head.locate(["routes"]) });
+    plan.problems.push({ message: live.problem, at: head2.locate(["routes"]) });
   } else {
     plan.live = live.routes;
     const gate = await gateStep(
       {
-        head,
+        head: head2,
         ...base ? { base } : {},
         baseLabel: input.baseLabel ?? "on the base branch",
         live: live.routes,
@@ -72404,7 +72408,7 @@ async function planFile(input, deps) {
         to: gate.handoff.to,
         lines: describePlan(
           gate.handoff.plan,
-          head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+          head2.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
           deps.clock.now()
         )
       };
@@ -72686,14 +72690,119 @@ async function runAdvance(event, path, settings2, deps) {
   return outcome;
 }
 
+// src/alb/last-step.ts
+var LAST_STEP_TAG = "eks-cluster-canary:last-step";
+var TAG_VALUE_MAX = 256;
+var BATCH = 20;
+var WORDS = [
+  [/%/g, "pct"],
+  [/\s*>\s*/g, " over "],
+  [/\s*→\s*/g, " to "],
+  [/\s*<\s*/g, " under "],
+  [/\s*≤\s*/g, " at most "],
+  [/\s*≥\s*/g, " at least "],
+  [/[()[\]{},;"'`]/g, " "]
+];
+function tagSafe(text, spaces) {
+  const safe = (t) => t.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, "_");
+  if (!spaces) return safe(text).replace(new RegExp("\\p{Z}", "gu"), "_");
+  const worded = WORDS.reduce((t, [sign2, word]) => t.replace(sign2, word), text);
+  return safe(worded.replace(/\s+/gu, " ").trim());
+}
+function head(text, max) {
+  let out = "";
+  for (const ch of text) {
+    if (out.length + ch.length > max) break;
+    out += ch;
+  }
+  return out;
+}
+function tail(text, max) {
+  if (text.length <= max) return text;
+  const chars2 = [...text];
+  let out = "";
+  while (chars2.length > 0 && out.length + chars2.at(-1).length <= max - 2) {
+    out = chars2.pop() + out;
+  }
+  return `..${out}`;
+}
+function encodeLastStep(step) {
+  for (const nameMax of [63, 20, 8]) {
+    const value = encodeWith(step, nameMax);
+    if (value !== void 0) return value;
+  }
+  throw new Error("unreachable: a last-step record with 8-character names always fits");
+}
+var MIN_TAIL = 12;
+function encodeWith(step, nameMax) {
+  const name = (n3) => head(tagSafe(n3, false), nameMax);
+  const fields = [`verdict=${step.verdict}`, `op=${step.op}`];
+  if (step.weights) {
+    fields.push(
+      `weights=${Object.entries(step.weights).map(([c8, w]) => `${name(c8)}:${w}`).join("+")}`
+    );
+  }
+  if (step.owner !== void 0) fields.push(`owner=${name(step.owner)}`);
+  if (step.from !== void 0) fields.push(`from=${name(step.from)}`);
+  if (step.left !== void 0) fields.push(`left=${head(tagSafe(step.left, false), 24)}`);
+  fields.push(`at=${step.at.toISOString().replace(/\.\d{3}Z$/, "Z")}`);
+  const room = TAG_VALUE_MAX - fields.join(" ").length - " by= file=".length;
+  const by = tagSafe(step.by, false);
+  const file = tagSafe(step.file, false);
+  if (room < 2 * MIN_TAIL) return void 0;
+  const fileRoom = Math.min(
+    file.length,
+    Math.max(room - by.length, Math.min(40, room - MIN_TAIL), MIN_TAIL)
+  );
+  fields.push(`by=${tail(by, room - fileRoom)}`, `file=${tail(file, fileRoom)}`);
+  let value = fields.join(" ");
+  const why = step.why === void 0 ? "" : tagSafe(step.why, true);
+  const whyRoom = TAG_VALUE_MAX - value.length - " why=".length;
+  if (why && whyRoom >= 8) {
+    value += ` why=${why.length <= whyRoom ? why : `${head(why, whyRoom - 2).trimEnd()}..`}`;
+  }
+  return value;
+}
+function describeLastStep(step) {
+  const what = step.weights ? Object.entries(step.weights).map(([c8, w]) => `${c8}=${w}`).join(" ") : step.owner !== void 0 ? `owner ${step.from !== void 0 ? `${step.from} \u2192 ` : ""}${step.owner}` : "";
+  const verdict = step.left ? `${step.verdict} (left: ${step.left})` : step.verdict;
+  return `${step.op} ${what}: ${verdict}${step.why ? ` (${step.why})` : ""}`;
+}
+async function writeLastStep(client, routes, step, logger2, signal) {
+  const value = encodeLastStep(step);
+  const failed = [];
+  let error2 = "";
+  for (let i8 = 0; i8 < routes.length; i8 += BATCH) {
+    const batch = routes.slice(i8, i8 + BATCH);
+    try {
+      await client.send(
+        new AddTagsCommand({ ResourceArns: batch, Tags: [{ Key: LAST_STEP_TAG, Value: value }] }),
+        signal ? { abortSignal: signal } : {}
+      );
+    } catch (e8) {
+      failed.push(...batch);
+      error2 = errorMessage(e8);
+    }
+  }
+  if (failed.length > 0) {
+    logger2.warning(lastStepNotRecorded(step, failed.length, routes.length, error2));
+    return false;
+  }
+  logger2.info(`Recorded the last step on ${routes.length} route(s) (tag ${LAST_STEP_TAG}).`);
+  return true;
+}
+function lastStepNotRecorded(step, failed, routes, error2) {
+  return `Could not record the last step (${describeLastStep(step)} at ${step.at.toISOString()}) in the tag ${LAST_STEP_TAG} on ${failed} of ${routes} route(s): ${error2}. The step itself stands; \`status\` shows an older record for this file until the next step.`;
+}
+
 // src/alb/lock.ts
 var LOCK_TAG = "eks-cluster-canary:lock";
-var BATCH = 20;
+var BATCH2 = 20;
 var SETTLE_MS = 300;
 var LockBusyError = class extends ExplainedError {
   name = "LockBusyError";
 };
-function tagSafe(text) {
+function tagSafe2(text) {
   return text.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, "_").slice(0, 200);
 }
 function encode(owner, expiresAt) {
@@ -72708,9 +72817,9 @@ function decode(value) {
 }
 async function readLocks(deps, routes) {
   const held = /* @__PURE__ */ new Map();
-  for (let i8 = 0; i8 < routes.length; i8 += BATCH) {
+  for (let i8 = 0; i8 < routes.length; i8 += BATCH2) {
     const out = await deps.client.send(
-      new DescribeTagsCommand({ ResourceArns: routes.slice(i8, i8 + BATCH) }),
+      new DescribeTagsCommand({ ResourceArns: routes.slice(i8, i8 + BATCH2) }),
       { abortSignal: deps.signal }
     );
     for (const d8 of out.TagDescriptions ?? []) {
@@ -72721,14 +72830,14 @@ async function readLocks(deps, routes) {
   return held;
 }
 async function removeLocks(deps, routes) {
-  for (let i8 = 0; i8 < routes.length; i8 += BATCH) {
+  for (let i8 = 0; i8 < routes.length; i8 += BATCH2) {
     await deps.client.send(
-      new RemoveTagsCommand({ ResourceArns: routes.slice(i8, i8 + BATCH), TagKeys: [LOCK_TAG] })
+      new RemoveTagsCommand({ ResourceArns: routes.slice(i8, i8 + BATCH2), TagKeys: [LOCK_TAG] })
     );
   }
 }
 async function acquireRouteLock(req, deps) {
-  const owner = tagSafe(req.owner);
+  const owner = tagSafe2(req.owner);
   const deadline = deps.clock.now().getTime() + req.waitMs;
   const backoff = deps.backoffMs ?? (() => 500 + Math.random() * 1500);
   let waitedFor;
@@ -72739,10 +72848,10 @@ async function acquireRouteLock(req, deps) {
     if (blocking.length === 0) {
       const expiresAt = now + req.ttlMs;
       const value = encode(owner, expiresAt);
-      for (let i8 = 0; i8 < req.routes.length; i8 += BATCH) {
+      for (let i8 = 0; i8 < req.routes.length; i8 += BATCH2) {
         await deps.client.send(
           new AddTagsCommand({
-            ResourceArns: req.routes.slice(i8, i8 + BATCH),
+            ResourceArns: req.routes.slice(i8, i8 + BATCH2),
             Tags: [{ Key: LOCK_TAG, Value: value }]
           })
         );
@@ -72757,7 +72866,7 @@ async function acquireRouteLock(req, deps) {
         return {
           owner,
           expiresAt: new Date(expiresAt),
-          release: () => release2(deps, req.routes, owner)
+          release: (step) => release2(deps, req.routes, owner, step)
         };
       }
       const ours = req.routes.filter((r8) => after.get(r8)?.owner === owner);
@@ -72779,9 +72888,21 @@ async function acquireRouteLock(req, deps) {
     await deps.clock.sleep(backoff(), deps.signal);
   }
 }
-async function release2(deps, routes, owner) {
+async function release2(deps, routes, owner, step) {
+  let held;
   try {
-    const held = await readLocks({ ...deps, signal: void 0 }, routes);
+    held = await readLocks({ ...deps, signal: void 0 }, routes);
+  } catch (e8) {
+    const why = e8 instanceof Error ? e8.message : String(e8);
+    if (step) deps.logger.warning(lastStepNotRecorded(step, routes.length, routes.length, why));
+    deps.logger.warning(
+      `Could not remove the lock tag ${LOCK_TAG} from the routes (${why}): it expires by itself; until then other steps on these routes wait.`
+    );
+    return;
+  }
+  const now = deps.clock.now().getTime();
+  if (step) await recordStep(deps, routes, owner, held, now, step);
+  try {
     const ours = routes.filter((r8) => held.get(r8)?.owner === owner);
     if (ours.length > 0) await removeLocks(deps, ours);
     deps.logger.info(`Unlocked ${ours.length} route(s).`);
@@ -72790,6 +72911,76 @@ async function release2(deps, routes, owner) {
       `Could not remove the lock tag ${LOCK_TAG} from the routes (${e8 instanceof Error ? e8.message : String(e8)}): it expires by itself; until then other steps on these routes wait.`
     );
   }
+}
+async function recordStep(deps, routes, owner, held, now, step) {
+  const others = routes.filter((r8) => {
+    const l4 = held.get(r8);
+    return l4 !== void 0 && l4.owner !== owner && l4.expiresAt > now;
+  });
+  const mine = routes.filter((r8) => !others.includes(r8));
+  const value = encodeLastStep(step);
+  let failed = 0;
+  let error2 = "";
+  for (let i8 = 0; i8 < mine.length; i8 += BATCH2) {
+    const batch = mine.slice(i8, i8 + BATCH2);
+    try {
+      await deps.client.send(
+        new AddTagsCommand({ ResourceArns: batch, Tags: [{ Key: LAST_STEP_TAG, Value: value }] })
+      );
+    } catch (e8) {
+      failed += batch.length;
+      error2 = e8 instanceof Error ? e8.message : String(e8);
+    }
+  }
+  if (failed > 0) {
+    deps.logger.warning(lastStepNotRecorded(step, failed, routes.length, error2));
+  } else if (others.length > 0) {
+    deps.logger.warning(
+      `Recorded the last step (${describeLastStep(step)}) on ${mine.length} of ${routes.length} route(s): ${others.map((r8) => `${shortName(r8)} (locked by ${held.get(r8)?.owner})`).join(", ")} now belong to another step, which records its own.`
+    );
+  } else {
+    deps.logger.info(`Recorded the last step on ${routes.length} route(s) (tag ${LAST_STEP_TAG}).`);
+  }
+}
+
+// src/operations/last-step.ts
+function recordedBy(settings2) {
+  return settings2.runUrl ?? settings2.actor ?? "unknown";
+}
+function restoreVerdict(notRestored) {
+  if (notRestored.length === 0) return { verdict: "rolled-back" };
+  const changed = notRestored.filter((n3) => n3.state === "changed").length;
+  const unknown = notRestored.length - changed;
+  return {
+    verdict: "not-restored",
+    left: [changed ? `changed:${changed}` : "", unknown ? `unknown:${unknown}` : ""].filter(Boolean).join("+")
+  };
+}
+function handoffStep(result, success) {
+  if (result.status === "unchanged") return void 0;
+  return {
+    owner: result.to,
+    from: result.from,
+    why: firstLine(result.message),
+    ...result.status === "handed-off" ? { verdict: success } : result.status === "restored" ? { verdict: "rolled-back" } : { verdict: "not-restored", left: result.state }
+  };
+}
+async function recordLastStep(deps, file, step) {
+  const deadline = deps.budget?.signal.aborted ? deps.budget.deadline() : void 0;
+  try {
+    await writeLastStep(
+      deps.aws(file.region).elbv2,
+      file.routes.map((r8) => r8.arn),
+      step,
+      deps.logger,
+      deadline?.signal
+    );
+  } finally {
+    deadline?.dispose();
+  }
+}
+function firstLine(text) {
+  return text.split("\n")[0] ?? "";
 }
 
 // src/operations/apply.ts
@@ -72889,32 +73080,67 @@ async function applyFile(run2) {
   if (!loaded) return;
   const lock = await lockStage(run2, loaded.head);
   if (lock === "busy") return;
+  let step;
   try {
     await applyLocked(run2, loaded);
   } finally {
-    await lock?.release();
+    step = lastStep(run2, loaded.head);
+    if (lock) await lock.release(step);
   }
+  if (!lock && step) await recordLastStep(run2.deps, loaded.head, step);
 }
-async function lockStage(run2, head) {
+function lastStep(run2, head2) {
+  const { out, options: options2, deps } = run2;
+  const common2 = {
+    file: run2.path,
+    at: run2.endedAt ?? deps.clock.now(),
+    by: recordedBy(options2.settings)
+  };
+  if (out.handoff) {
+    const owner = handoffStep(out.handoff, "passed");
+    return owner ? { ...common2, op: "handoff", ...owner } : void 0;
+  }
+  const weights = Object.fromEntries(head2.clusters.map((c8) => [c8.name, head2.weights[c8.name] ?? 0]));
+  if (out.restored) {
+    return {
+      ...common2,
+      op: "apply",
+      weights,
+      ...restoreVerdict(out.restored.notRestored),
+      ...run2.reason ? { why: run2.reason } : {}
+    };
+  }
+  if (out.status === "applied" && out.appliedAt) {
+    return {
+      ...common2,
+      op: "apply",
+      weights,
+      verdict: "passed",
+      ...out.verdict ? { why: out.verdict } : {}
+    };
+  }
+  return void 0;
+}
+async function lockStage(run2, head2) {
   const { options: options2, deps, out } = run2;
   if (!options2.lock) return void 0;
-  const a8 = head.analysis;
+  const a8 = head2.analysis;
   const ttlMs = Math.max(
     options2.settings.settleMs + a8.warmupMs + (analysisIntervalCount(a8) + 1) * a8.intervalMs + options2.settings.cloudWatchDelayMs,
-    head.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
+    head2.singletons?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
   ) + LOCK_MARGIN_MS;
   try {
     return await deps.logger.group(
       `Locking the routes: ${run2.path}`,
       () => acquireRouteLock(
         {
-          routes: head.routes.map((r8) => r8.arn),
+          routes: head2.routes.map((r8) => r8.arn),
           owner: `${run2.path}@${options2.lock ? options2.lock.owner : ""}`,
           ttlMs,
           waitMs: options2.lock ? options2.lock.waitMs : 0
         },
         {
-          client: deps.aws(head.region).elbv2,
+          client: deps.aws(head2.region).elbv2,
           clock: deps.clock,
           logger: deps.logger,
           ...deps.signal ? { signal: deps.signal } : {}
@@ -72925,16 +73151,16 @@ async function lockStage(run2, head) {
     if (!(e8 instanceof LockBusyError)) throw e8;
     out.status = "refused";
     out.message = e8.message;
-    const at = head.locate(["routes"]);
+    const at = head2.locate(["routes"]);
     out.annotations.push({ file: out.path, line: at.line, col: at.col, message: e8.message });
     return "busy";
   }
 }
 async function applyLocked(run2, loaded) {
-  const { head, headText } = loaded;
+  const { head: head2, headText } = loaded;
   const live = await run2.deps.logger.group(
     `Reading live weights: ${run2.path}`,
-    () => readLiveStage(run2, head)
+    () => readLiveStage(run2, head2)
   );
   if (!live) return;
   const gate = await run2.deps.logger.group(
@@ -72943,28 +73169,28 @@ async function applyLocked(run2, loaded) {
   );
   if (!gate) return;
   if (gate.handoff) return handoffStage(run2, loaded, gate.handoff);
-  const shift = await shiftStage(run2, head, live, gate);
+  const shift = await shiftStage(run2, head2, live, gate);
   if ("failed" in shift) {
     run2.out.restored = { restored: shift.failed.restored, notRestored: shift.failed.notRestored };
-    return rolledBack(run2, head, headText, {
+    return rolledBack(run2, head2, headText, {
       reason: shift.failed.cancelled ? "the job was cancelled during the shift" : "the shift failed",
       detail: shift.failed.message,
       live: gate.expected
     });
   }
-  const verdict = await verifyStage(run2, head, gate, shift);
-  if (verdict.result?.healthy) return recordSuccess(run2, head, verdict.result);
+  const verdict = await verifyStage(run2, head2, gate, shift);
+  if (verdict.result?.healthy) return recordSuccess(run2, head2, verdict.result);
   const reason = failureReason(run2, verdict);
-  run2.deps.logger.warning(`Rolling back ${head.name}: ${reason}`);
+  run2.deps.logger.warning(`Rolling back ${head2.name}: ${reason}`);
   run2.out.restored = await run2.deps.logger.group(
     "Restoring the previous weights",
     () => restoreRoutes(
-      { client: run2.deps.aws(head.region).elbv2, ...shiftDeps(run2, head) },
+      { client: run2.deps.aws(head2.region).elbv2, ...shiftDeps(run2, head2) },
       shift.before,
-      head.clusters.map((c8) => c8.targetGroup)
+      head2.clusters.map((c8) => c8.targetGroup)
     )
   );
-  return rolledBack(run2, head, headText, { reason, live: gate.expected });
+  return rolledBack(run2, head2, headText, { reason, live: gate.expected });
 }
 async function load(run2) {
   const { path, event, deps, out } = run2;
@@ -72986,35 +73212,35 @@ Nothing was changed.`;
     out.annotations.push(...parsed.error.diagnostics);
     return void 0;
   }
-  const head = parsed.file;
-  if (deps.mask) maskCheckSecrets(head.analysis.checks, deps.mask);
-  out.name = head.name;
-  out.desired = head.weights;
+  const head2 = parsed.file;
+  if (deps.mask) maskCheckSecrets(head2.analysis.checks, deps.mask);
+  out.name = head2.name;
+  out.desired = head2.weights;
   const base = baseText === void 0 ? void 0 : tryParse(baseText, path);
-  if (base && "file" in base) return { head, headText, base: base.file };
+  if (base && "file" in base) return { head: head2, headText, base: base.file };
   deps.logger.info(
     baseText === void 0 ? "New file: no earlier version to compare the live weights with; the routes must agree with each other." : "The earlier version is not a valid rollout file: no compare-and-swap baseline; the routes must agree with each other."
   );
-  return { head, headText };
+  return { head: head2, headText };
 }
-async function readLiveStage(run2, head) {
-  const live = await readLive(run2.deps, head);
+async function readLiveStage(run2, head2) {
+  const live = await readLive(run2.deps, head2);
   if ("problem" in live) {
-    refuse(run2.out, [{ message: live.problem, at: head.locate(["routes"]) }]);
+    refuse(run2.out, [{ message: live.problem, at: head2.locate(["routes"]) }]);
     return void 0;
   }
-  const show = weightsText(head);
+  const show = weightsText(head2);
   for (const r8 of live.routes) run2.deps.logger.info(`${shortName(r8.ref.arn)}: ${show(r8.weights)}`);
   run2.out.live = live.routes[0]?.weights;
   return live.routes;
 }
 async function gateStage(run2, loaded, live) {
-  const { head, base } = loaded;
+  const { head: head2, base } = loaded;
   const { deps, out, options: options2 } = run2;
-  const show = weightsText(head);
+  const show = weightsText(head2);
   const gate = await gateStep(
     {
-      head,
+      head: head2,
       ...base ? { base } : {},
       baseLabel: options2.baseLabel ?? "before this push",
       live,
@@ -73045,10 +73271,10 @@ async function gateStage(run2, loaded, live) {
       `${h8.ok ? "ok" : "NOT ENOUGH"}: ${h8.cluster} ${h8.shown} (needs \u2265 ${h8.required} healthy)`
     );
   }
-  const ownerStep = base !== void 0 && base.owner !== head.owner;
+  const ownerStep = base !== void 0 && base.owner !== head2.owner;
   if (gate.noChange && !ownerStep) {
     out.status = "unchanged";
-    out.message = `Every route already has ${show(head.weights)}; nothing to shift or verify.`;
+    out.message = `Every route already has ${show(head2.weights)}; nothing to shift or verify.`;
     return void 0;
   }
   out.health = gate.health;
@@ -73059,23 +73285,23 @@ async function gateStage(run2, loaded, live) {
   if (gate.step.forced) deps.logger.warning(gate.step.message);
   return gate;
 }
-async function shiftStage(run2, head, live, gate) {
+async function shiftStage(run2, head2, live, gate) {
   const { deps, out, options: options2 } = run2;
   try {
     const shift = await shiftWeights(
       {
-        routes: head.routes,
+        routes: head2.routes,
         live: live.map((r8) => r8.read),
-        desired: targetGroupWeights(head, head.weights),
-        expect: targetGroupWeights(head, gate.expected),
+        desired: targetGroupWeights(head2, head2.weights),
+        expect: targetGroupWeights(head2, gate.expected),
         dryRun: false,
         settleMs: options2.settings.settleMs
       },
-      { client: deps.aws(head.region).elbv2, ...shiftDeps(run2, head) }
+      { client: deps.aws(head2.region).elbv2, ...shiftDeps(run2, head2) }
     );
     out.appliedAt = shift.appliedAt?.toISOString();
     deps.logger.info(
-      `Shifted every route to ${weightsText(head)(head.weights)} at ${out.appliedAt}.`
+      `Shifted every route to ${weightsText(head2)(head2.weights)} at ${out.appliedAt}.`
     );
     return shift;
   } catch (e8) {
@@ -73083,17 +73309,17 @@ async function shiftStage(run2, head, live, gate) {
     throw e8;
   }
 }
-async function verifyStage(run2, head, gate, shift) {
+async function verifyStage(run2, head2, gate, shift) {
   const { deps, out, options: options2 } = run2;
   const targets = gate.targets;
   if (!targets) return { error: new Error("the analysis targets were not resolved") };
-  const { elbv2, cloudwatch: cloudwatch2 } = deps.aws(head.region);
+  const { elbv2, cloudwatch: cloudwatch2 } = deps.aws(head2.region);
   try {
     const result = await deps.logger.group(
       `Verifying: ${run2.path}`,
       () => runAnalysis(
         {
-          analysis: head.analysis,
+          analysis: head2.analysis,
           targets,
           since: shift.appliedAt?.getTime() ?? deps.clock.now().getTime(),
           cloudWatchPeriodMs: options2.settings.cloudWatchPeriodMs,
@@ -73112,8 +73338,8 @@ async function verifyStage(run2, head, gate, shift) {
     out.verdict = result.verdict;
     out.analysis = {
       result,
-      analysis: head.analysis,
-      report: buildReport(result, head.analysis, targets)
+      analysis: head2.analysis,
+      report: buildReport(result, head2.analysis, targets)
     };
     return { result };
   } catch (e8) {
@@ -73129,21 +73355,22 @@ function failureReason(run2, verdict) {
   return `verification failed: ${errorMessage(verdict.error)}`;
 }
 async function handoffStage(run2, loaded, handoff) {
-  const { head, headText } = loaded;
+  const { head: head2, headText } = loaded;
   const { deps, out, options: options2, event } = run2;
   const result = await deps.logger.group(
     `Handing over CronJobs and singletons: ${run2.path} (${handoff.from} \u2192 ${handoff.to})`,
-    () => runHandoff(head, handoff.from, handoff.to, deps)
+    () => runHandoff(head2, handoff.from, handoff.to, deps)
   );
   if ("refused" in result) {
     refuse(
       out,
-      result.refused.map((message) => ({ message, at: head.locate(["owner"]) }))
+      result.refused.map((message) => ({ message, at: head2.locate(["owner"]) }))
     );
     return;
   }
   out.handoff = result;
   out.message = result.message;
+  run2.endedAt = deps.clock.now();
   if (result.status === "unchanged") {
     out.status = "unchanged";
     return;
@@ -73151,18 +73378,18 @@ async function handoffStage(run2, loaded, handoff) {
   const ok = result.status === "handed-off";
   out.status = ok ? "applied" : result.status === "restored" ? "rolled-back" : "failed";
   if (!ok) {
-    const at = head.locate(["owner"]);
+    const at = head2.locate(["owner"]);
     out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
   }
   if (result.status === "restored") {
     await githubStep(deps.budget, out, "open the reconcile PR", async () => {
       const pr = await openOwnerReconcilePullRequest(deps, {
         path: out.path,
-        file: head,
+        file: head2,
         text: headText,
         baseBranch: event.defaultBranch,
         owner: handoff.from,
-        title: `rollout ${head.name}: owner back to ${handoff.from} \u2014 the handoff to ${handoff.to} was undone`,
+        title: `rollout ${head2.name}: owner back to ${handoff.from} \u2014 the handoff to ${handoff.to} was undone`,
         body: [
           `The handoff of \`${out.path}\` from **${handoff.from}** to **${handoff.to}** was undone:`,
           "",
@@ -73184,7 +73411,7 @@ async function handoffStage(run2, loaded, handoff) {
     async () => {
       const d8 = await deps.github.recordDeployment({
         ref: event.after,
-        environment: head.name,
+        environment: head2.name,
         description: deploymentDescription(
           ok ? `owner ${handoff.from} \u2192 ${handoff.to}: handed over` : `owner ${handoff.from} \u2192 ${handoff.to} ${result.status}: ${result.state}`
         ),
@@ -73199,16 +73426,17 @@ async function handoffStage(run2, loaded, handoff) {
       await deps.github.comment(pr.number, applyComment(out, options2.settings.runUrl));
   });
 }
-async function recordSuccess(run2, head, result) {
+async function recordSuccess(run2, head2, result) {
   const { deps, out, options: options2, event, path } = run2;
-  const show = weightsText(head);
+  run2.endedAt = deps.clock.now();
+  const show = weightsText(head2);
   out.status = "applied";
-  out.message = `Applied ${show(head.weights)} on ${head.routes.length} route(s) and verified: ${result.verdict}.`;
+  out.message = `Applied ${show(head2.weights)} on ${head2.routes.length} route(s) and verified: ${result.verdict}.`;
   await githubStep(deps.budget, out, "record the deployment", async () => {
     const d8 = await deps.github.recordDeployment({
       ref: event.after,
-      environment: head.name,
-      description: deploymentDescription(`${show(head.weights)}: ${result.verdict}`),
+      environment: head2.name,
+      description: deploymentDescription(`${show(head2.weights)}: ${result.verdict}`),
       state: "success",
       ...options2.settings.runUrl ? { logUrl: options2.settings.runUrl } : {}
     });
@@ -73223,7 +73451,7 @@ async function recordSuccess(run2, head, result) {
   await githubStep(deps.budget, out, "open the advance PR", async () => {
     const tip = await deps.github.fileAt(path, event.defaultBranch);
     const tipFile = tip === void 0 ? void 0 : tryParse(tip, path);
-    if (!tip || !tipFile || !("file" in tipFile) || !sameClusterWeights(tipFile.file.weights, head.weights)) {
+    if (!tip || !tipFile || !("file" in tipFile) || !sameClusterWeights(tipFile.file.weights, head2.weights)) {
       deps.logger.warning(
         `${path} on ${event.defaultBranch} no longer has the weights just applied; not opening an advance PR.`
       );
@@ -73236,37 +73464,39 @@ async function recordSuccess(run2, head, result) {
       baseBranch: event.defaultBranch,
       cloudWatchPeriodMs: options2.settings.cloudWatchPeriodMs,
       cloudWatchDelayMs: options2.settings.cloudWatchDelayMs,
-      context: `Opened after the step to ${show(head.weights)} was applied and verified (${result.verdict}).`,
+      context: `Opened after the step to ${show(head2.weights)} was applied and verified (${result.verdict}).`,
       ...options2.settings.runUrl ? { runUrl: options2.settings.runUrl } : {}
     });
     if (pr) out.advance = pr;
   });
 }
-async function rolledBack(run2, head, headText, why) {
+async function rolledBack(run2, head2, headText, why) {
   const { deps, out, options: options2, event } = run2;
-  const show = weightsText(head);
+  run2.reason = why.reason;
+  run2.endedAt = deps.clock.now();
+  const show = weightsText(head2);
   const notRestored = out.restored?.notRestored ?? [];
   out.status = notRestored.length === 0 ? "rolled-back" : "failed";
   out.message = notRestored.length === 0 ? `Rolled back to ${show(why.live)} (restored and confirmed by read-back on every route): ${why.reason}.` : [
-    `The step to ${show(head.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored or confirmed: ${notRestored.map((n3) => `${shortName(n3.arn)} (${n3.state === "changed" ? "left changed" : "unknown, could not be read"}: ${n3.reason})`).join("; ")}. Set them back to ${show(why.live)} by hand now:`,
+    `The step to ${show(head2.weights)} failed (${why.reason}) and ${notRestored.length} route(s) could NOT be restored or confirmed: ${notRestored.map((n3) => `${shortName(n3.arn)} (${n3.state === "changed" ? "left changed" : "unknown, could not be read"}: ${n3.reason})`).join("; ")}. Set them back to ${show(why.live)} by hand now:`,
     // A failed shift's own message (the detail below) already ends with the commands.
     ...why.detail ? [] : notRestored.map((n3) => `  ${n3.command}`)
   ].join("\n");
   if (why.detail) out.message += `
 ${why.detail}`;
   if (deps.signal?.aborted) deps.logger.warning(out.message);
-  const at = head.locate(["weights"]);
+  const at = head2.locate(["weights"]);
   out.annotations.push({ file: out.path, line: at.line, col: at.col, message: out.message });
   if (notRestored.length === 0) {
     await githubStep(deps.budget, out, "open the reconcile PR", async () => {
       const pr = await openReconcilePullRequest(deps, {
         path: out.path,
-        file: head,
+        file: head2,
         text: headText,
         baseBranch: event.defaultBranch,
         live: why.live,
-        title: `rollout ${head.name}: back to ${show(why.live)} \u2014 ${truncate2(why.reason, 160)}`,
-        body: reconcileBody(out, head, why, options2.settings.runUrl)
+        title: `rollout ${head2.name}: back to ${show(why.live)} \u2014 ${truncate2(why.reason, 160)}`,
+        body: reconcileBody(out, head2, why, options2.settings.runUrl)
       });
       if (pr) out.reconcile = pr;
     });
@@ -73274,8 +73504,8 @@ ${why.detail}`;
   await githubStep(deps.budget, out, "record the failed deployment", async () => {
     const d8 = await deps.github.recordDeployment({
       ref: event.after,
-      environment: head.name,
-      description: deploymentDescription(`${show(head.weights)} rolled back: ${why.reason}`),
+      environment: head2.name,
+      description: deploymentDescription(`${show(head2.weights)} rolled back: ${why.reason}`),
       state: "failure",
       ...options2.settings.runUrl ? { logUrl: options2.settings.runUrl } : {}
     });
@@ -73293,8 +73523,8 @@ function refuse(out, problems) {
     out.annotations.push({ file: out.path, line: p3.at.line, col: p3.at.col, message: p3.message });
   }
 }
-function shiftDeps(run2, head) {
-  const names2 = new Map(head.clusters.map((c8) => [c8.targetGroup, c8.name]));
+function shiftDeps(run2, head2) {
+  const names2 = new Map(head2.clusters.map((c8) => [c8.targetGroup, c8.name]));
   return {
     logger: run2.deps.logger,
     clock: run2.deps.clock,
@@ -73306,8 +73536,8 @@ function shiftDeps(run2, head) {
 function names(options2) {
   return options2.settings.optionNames ?? PLAIN_OPTION_NAMES;
 }
-function weightsText(head) {
-  const order = head.clusters.map((c8) => c8.name);
+function weightsText(head2) {
+  const order = head2.clusters.map((c8) => c8.name);
   return (w) => formatClusterWeights(w, order);
 }
 async function githubStep(budget, out, what, fn) {
@@ -73688,6 +73918,13 @@ async function runRollback(event, request4, settings2, deps) {
     );
   } catch (e8) {
     if (e8 instanceof ShiftFailedError) {
+      await recordLastStep(deps, file, {
+        ...stepOf(file, settings2, deps),
+        op: "rollback",
+        weights: desired,
+        ...restoreVerdict(e8.notRestored),
+        why: e8.cancelled ? "the job was cancelled during the rollback" : firstLine(e8.message)
+      });
       outcome.error = e8.message;
       outcome.failure = e8.message;
       outcome.report = {
@@ -73713,6 +73950,15 @@ async function runRollback(event, request4, settings2, deps) {
     );
   }
   outcome.result = result.changed ? "rolled-back" : "unchanged";
+  if (result.changed) {
+    await recordLastStep(deps, file, {
+      ...stepOf(file, settings2, deps),
+      op: "rollback",
+      weights: desired,
+      verdict: "done",
+      ...request4.force && empty.length > 0 ? { why: `forced onto ${empty.map((h8) => h8.cluster).join(", ")} without a healthy target` } : {}
+    });
+  }
   outcome.report = {
     ...outcome.report,
     overwritten: result.before.map((r8) => ({
@@ -73778,6 +74024,9 @@ Nothing was changed.`);
   }
   outcome.handoff = result;
   outcome.report = { ...outcome.report, handoff: result };
+  const owned = handoffStep(result, "done");
+  if (owned)
+    await recordLastStep(deps, file, { ...stepOf(file, settings2, deps), op: "rollback", ...owned });
   if (result.status !== "handed-off" && result.status !== "unchanged") {
     outcome.error = result.message;
     outcome.failure = result.message;
@@ -73804,6 +74053,9 @@ This PR sets \`owner\` in the file to ${owner}, so git and the clusters agree ag
     outcome.failure = `The handoff itself succeeded (${result.message}), but the reconcile PR could not be opened: ${errorMessage(e8)}. Set owner in ${file.path} to ${owner} by hand.`;
   }
   return outcome;
+}
+function stepOf(file, settings2, deps) {
+  return { file: file.path, at: deps.clock.now(), by: recordedBy(settings2) };
 }
 function capitalize(text) {
   return text.charAt(0).toUpperCase() + text.slice(1);

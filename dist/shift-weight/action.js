@@ -34878,7 +34878,11 @@ var SUPPORTED_VERSIONS = [1];
 var MIN_CLUSTERS = 2;
 var MAX_CLUSTERS = 5;
 var ANALYSIS_DEFAULTS = {
-  warmupMs: 3e4,
+  // No warmup by default, as Flagger, Argo Rollouts and Kayenta: targets are healthy before the
+  // shift, the first CloudWatch window starts on the next whole minute anyway, and a clearly bad
+  // canary can then fail early from its first requests (issue 14). A user whose app needs a
+  // warm-up sets one; its errors are then not judged.
+  warmupMs: 0,
   // ALB metrics in CloudWatch have 1-minute resolution; a shorter interval would judge windows
   // that hold a whole minute of data or none.
   intervalMs: DEFAULT_CLOUDWATCH_PERIOD_MS,

@@ -968,14 +968,34 @@ export class Elbv2Service implements SandboxService {
 
   private parseTags(input: QueryObject): Map<string, string> {
     const tags = new Map<string, string>();
-    for (const t of objectList(input, 'Tags')) {
+    for (const [i, t] of objectList(input, 'Tags').entries()) {
       const key = str(t, 'Key') ?? '';
+      const value = str(t, 'Value') ?? '';
+      const at = `tags.${i + 1}.member`;
+      // The API reference's Tag: key 1-128, value 0-256 characters, both of TAG_PATTERN.
       if (key.length === 0 || key.length > 128) {
-        throw constraint(key, 'tags.member.key', 'Member must have length between 1 and 128');
+        throw constraint(key, `${at}.key`, 'Member must have length between 1 and 128');
+      }
+      if (!TAG_PATTERN.test(key)) {
+        throw constraint(
+          key,
+          `${at}.key`,
+          `Member must satisfy regular expression pattern: ${TAG_PATTERN_TEXT}`,
+        );
+      }
+      if (value.length > 256) {
+        throw constraint(value, `${at}.value`, 'Member must have length less than or equal to 256');
+      }
+      if (!TAG_PATTERN.test(value)) {
+        throw constraint(
+          value,
+          `${at}.value`,
+          `Member must satisfy regular expression pattern: ${TAG_PATTERN_TEXT}`,
+        );
       }
       if (tags.has(key))
         throw new ElbError('DuplicateTagKeys', `Tag key '${key}' was specified more than once`);
-      tags.set(key, str(t, 'Value') ?? '');
+      tags.set(key, value);
     }
     if (tags.size > MAX_TAGS) {
       throw new ElbError(
@@ -1110,6 +1130,10 @@ function ruleXml(r: Rule): XmlValue {
     IsDefault: r.isDefault,
   };
 }
+
+/** Tag keys and values: letters, separators (spaces), numbers and `_ . : / = + - @`. */
+const TAG_PATTERN_TEXT = '^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$';
+const TAG_PATTERN = /^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$/u;
 
 function constraint(value: string, at: string, rule: string): ElbError {
   return validation(

@@ -17,6 +17,13 @@ import { shortName } from '../aws/arn.js';
 import type { Clock } from '../common/clock.js';
 import { ExplainedError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import {
+  describeLastStep,
+  encodeLastStep,
+  LAST_STEP_TAG,
+  lastStepNotRecorded,
+  type LastStep,
+} from './last-step.js';
 
 export const LOCK_TAG = 'eks-cluster-canary:lock';
 /** DescribeTags, AddTags and RemoveTags take at most 20 resources per call. */
@@ -47,8 +54,12 @@ export interface LockDeps {
 export interface RouteLock {
   owner: string;
   expiresAt: Date;
-  /** Removes the lock from every route where it is still ours. Never throws; says what it left. */
-  release(): Promise<void>;
+  /**
+   * Removes the lock from every route where it is still ours. With a step, first records it on
+   * every route no other step holds now (the tag `eks-cluster-canary:last-step`), in the same
+   * batches: ceil(routes / 20) calls more. Never throws; says what it left or did not record.
+   */
+  release(step?: LastStep): Promise<void>;
 }
 
 /** The lock could not be had in time: another step holds a route. Nothing was changed. */
@@ -131,7 +142,7 @@ export async function acquireRouteLock(req: LockRequest, deps: LockDeps): Promis
         return {
           owner,
           expiresAt: new Date(expiresAt),
-          release: () => release(deps, req.routes, owner),
+          release: (step) => release(deps, req.routes, owner, step),
         };
       }
       // Another step wrote at the same moment and won on some route: give ours up everywhere
@@ -157,9 +168,26 @@ export async function acquireRouteLock(req: LockRequest, deps: LockDeps): Promis
   }
 }
 
-async function release(deps: LockDeps, routes: readonly string[], owner: string): Promise<void> {
+async function release(
+  deps: LockDeps,
+  routes: readonly string[],
+  owner: string,
+  step: LastStep | undefined,
+): Promise<void> {
+  let held: Map<string, Held>;
   try {
-    const held = await readLocks({ ...deps, signal: undefined }, routes);
+    held = await readLocks({ ...deps, signal: undefined }, routes);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    if (step) deps.logger.warning(lastStepNotRecorded(step, routes.length, routes.length, why));
+    deps.logger.warning(
+      `Could not remove the lock tag ${LOCK_TAG} from the routes (${why}): it expires by itself; until then other steps on these routes wait.`,
+    );
+    return;
+  }
+  const now = deps.clock.now().getTime();
+  if (step) await recordStep(deps, routes, owner, held, now, step);
+  try {
     const ours = routes.filter((r) => held.get(r)?.owner === owner);
     if (ours.length > 0) await removeLocks(deps, ours);
     deps.logger.info(`Unlocked ${ours.length} route(s).`);
@@ -167,5 +195,47 @@ async function release(deps: LockDeps, routes: readonly string[], owner: string)
     deps.logger.warning(
       `Could not remove the lock tag ${LOCK_TAG} from the routes (${e instanceof Error ? e.message : String(e)}): it expires by itself; until then other steps on these routes wait.`,
     );
+  }
+}
+
+/**
+ * The step's record, on every route that no other step holds now (one that took a route over
+ * after our lock expired records its own step when it ends). A failure is a warning only.
+ */
+async function recordStep(
+  deps: LockDeps,
+  routes: readonly string[],
+  owner: string,
+  held: Map<string, Held>,
+  now: number,
+  step: LastStep,
+): Promise<void> {
+  const others = routes.filter((r) => {
+    const l = held.get(r);
+    return l !== undefined && l.owner !== owner && l.expiresAt > now;
+  });
+  const mine = routes.filter((r) => !others.includes(r));
+  const value = encodeLastStep(step);
+  let failed = 0;
+  let error = '';
+  for (let i = 0; i < mine.length; i += BATCH) {
+    const batch = mine.slice(i, i + BATCH);
+    try {
+      await deps.client.send(
+        new AddTagsCommand({ ResourceArns: batch, Tags: [{ Key: LAST_STEP_TAG, Value: value }] }),
+      );
+    } catch (e) {
+      failed += batch.length;
+      error = e instanceof Error ? e.message : String(e);
+    }
+  }
+  if (failed > 0) {
+    deps.logger.warning(lastStepNotRecorded(step, failed, routes.length, error));
+  } else if (others.length > 0) {
+    deps.logger.warning(
+      `Recorded the last step (${describeLastStep(step)}) on ${mine.length} of ${routes.length} route(s): ${others.map((r) => `${shortName(r)} (locked by ${held.get(r)?.owner})`).join(', ')} now belong to another step, which records its own.`,
+    );
+  } else {
+    deps.logger.info(`Recorded the last step on ${routes.length} route(s) (tag ${LAST_STEP_TAG}).`);
   }
 }

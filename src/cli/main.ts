@@ -12,6 +12,7 @@
  * interrupted (after restoring what the step had changed, or saying what was left).
  */
 import { writeFile } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { systemClock } from '../common/clock.js';
@@ -296,6 +297,7 @@ async function runCommand(
     settleMs: duration(values, 'settle', command === 'apply' ? 10_000 : 0),
     cloudWatchPeriodMs: duration(values, 'cloudwatch-period', DEFAULT_CLOUDWATCH_PERIOD_MS),
     cloudWatchDelayMs: duration(values, 'cloudwatch-delay', DEFAULT_CLOUDWATCH_DELAY_MS),
+    actor: cliActor(),
   };
   const repo = new LocalRepo(io.cwd, files);
   const deps: RolloutDeps = {
@@ -549,6 +551,17 @@ function duration(values: Record<string, unknown>, name: string, fallback: numbe
     );
   }
   return ms;
+}
+
+/** Who runs a step from this terminal, for the last-step record on the routes. */
+function cliActor(): string {
+  let user = process.env.USER ?? 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry for the uid (a container): $USER, if any, says enough.
+  }
+  return `cli:${user}@${hostname()}`;
 }
 
 /** Logs go to stderr, so stdout holds only the result (and --json stays parseable). */

@@ -7,6 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import { readLastSteps, type LastStep } from '../alb/last-step.js';
 import { errorMessage } from '../common/errors.js';
 import { pathFilter } from '../common/glob.js';
 import { resolveTargets, type TargetGroupRef } from '../health/index.js';
@@ -17,7 +18,7 @@ import { sameClusterWeights } from '../rollout-file/step.js';
 import type { RolloutFile } from '../rollout-file/types.js';
 import type { CliIO } from './io.js';
 import { LocalRepo, WORKTREE } from './local-repo.js';
-import { singletonView, statusText, type FileStatus } from './text.js';
+import { singletonView, statusText, type FileStatus, type LastStepView } from './text.js';
 
 /** The files the patterns name: literal paths as given, globs matched under their fixed prefix. */
 export async function expandFiles(cwd: string, patterns: readonly string[]): Promise<string[]> {
@@ -99,12 +100,19 @@ async function fileStatus(path: string, repo: LocalRepo, deps: RolloutDeps): Pro
         : { cluster: c.cluster, objects: c.objects.map(singletonView) },
     ),
   );
+  // The last step is read on its own too: a failure to read it hides nothing else.
+  const lastStep = lastStepOf(file, deps).catch((e: unknown) => ({
+    error: `could not be read: ${errorMessage(e)}`,
+  }));
   try {
     const [live, health] = await Promise.all([
       readLive(deps, file),
       precheckTargetHealth(deps, file, status.order, requiredHealthy(file)),
     ]);
     status.singletons = await singletons;
+    const last = await lastStep;
+    if ('error' in last) status.lastStepError = last.error;
+    else status.lastStep = last.step;
     if ('problem' in live) return { ...status, problem: live.problem };
     status.routes = live.routes.map((r) => ({
       arn: r.ref.arn,
@@ -115,8 +123,31 @@ async function fileStatus(path: string, repo: LocalRepo, deps: RolloutDeps): Pro
   } catch (e) {
     status.problem = `Could not read AWS: ${errorMessage(e)}`;
     status.singletons = await singletons;
+    await lastStep;
   }
   return status;
+}
+
+/**
+ * The newest last-step record on the file's routes (the tag eks-cluster-canary:last-step), with
+ * how many routes carry it: fewer than all when a write of the record failed on some.
+ */
+async function lastStepOf(
+  file: RolloutFile,
+  deps: RolloutDeps,
+): Promise<{ step: LastStepView | null }> {
+  const routes = file.routes.map((r) => r.arn);
+  const found = await readLastSteps(deps.aws(file.region).elbv2, routes, deps.signal);
+  let newest: LastStep | undefined;
+  for (const step of found.values()) {
+    if (!newest || step.at.getTime() > newest.at.getTime()) newest = step;
+  }
+  if (!newest) return { step: null };
+  const value = JSON.stringify(newest);
+  const onRoutes = [...found.values()].filter((s) => JSON.stringify(s) === value).length;
+  return {
+    step: { ...newest, at: newest.at.toISOString(), onRoutes, routes: routes.length },
+  };
 }
 
 /** Requests and the 5xx share per cluster over the last `windowMs`, from CloudWatch's ALB metrics. */

@@ -3,6 +3,7 @@
  * for a terminal. Pure functions.
  */
 import { shortName } from '../aws/arn.js';
+import { describeLastStep, type LastStep } from '../alb/last-step.js';
 import { formatClusterWeights, type ClusterWeights } from '../rollout-file/step.js';
 import { formatDuration } from '../common/duration.js';
 import type {
@@ -69,6 +70,28 @@ export interface FileStatus {
   singletons?: { cluster: string; error?: string; objects?: SingletonView[] }[];
   /** Per cluster, over the last window: requests and the share that were 5xx (--watch). */
   traffic?: Record<string, { requests: number; errorRate?: number }>;
+  /** The newest last-step record on the routes; null when none carries one. */
+  lastStep?: LastStepView | null;
+  /** Why the last step could not be read (the rest of the status stands). */
+  lastStepError?: string;
+}
+
+/** A last-step record as status shows it: `at` as ISO text, and how many routes carry it. */
+export type LastStepView = Omit<LastStep, 'at'> & { at: string; onRoutes: number; routes: number };
+
+function lastStepLine(f: FileStatus): string[] {
+  if (f.lastStepError) return [`  last step: ${f.lastStepError}`];
+  if (f.lastStep === undefined) return [];
+  if (f.lastStep === null) return ['  last step: none recorded on the routes'];
+  const s = f.lastStep;
+  const where =
+    s.onRoutes < s.routes
+      ? `  (on ${s.onRoutes} of ${s.routes} routes; the others carry an older record or none)`
+      : '';
+  const other = s.file !== f.path ? ` [recorded for ${s.file}]` : '';
+  return [
+    `  last step: ${describeLastStep({ ...s, at: new Date(s.at) })}, ${s.at} by ${s.by}${other}${where}`,
+  ];
 }
 
 export function planText(p: FilePlan): string {
@@ -151,6 +174,7 @@ export function statusText(files: readonly FileStatus[]): string {
         lines.push(
           `  ${h.cluster}: ${h.shown}${h.ok ? '' : `  (fewer than ${h.required} healthy)`}`,
         );
+      lines.push(...lastStepLine(f));
       lines.push(...singletonLines(f));
       if (f.traffic) {
         for (const [cluster, t] of Object.entries(f.traffic)) {

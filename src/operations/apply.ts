@@ -24,6 +24,7 @@ import { mapWithConcurrency } from '../common/concurrency.js';
 import { prefixedLogger } from '../common/logger.js';
 import type { PullRequestRef } from '../github/types.js';
 import { acquireRouteLock, LockBusyError, type RouteLock } from '../alb/lock.js';
+import type { LastStep } from '../alb/last-step.js';
 import {
   analysisIntervalCount,
   buildReport,
@@ -51,6 +52,7 @@ import { gateStep, type GateResult } from './gate.js';
 import { readLive, tryParse, type LiveRoute } from './live.js';
 import { applyComment, reconcileBody } from './markdown.js';
 import { runHandoff } from './handoff.js';
+import { handoffStep, recordedBy, recordLastStep, restoreVerdict } from './last-step.js';
 import {
   openAdvancePullRequest,
   openOwnerReconcilePullRequest,
@@ -89,6 +91,10 @@ interface FileRun {
   /** The PRs the push merged, asked for once and only when needed. */
   merged(): Promise<PullRequestRef[]>;
   out: FileApply;
+  /** Why a weight step was rolled back, for the last-step record. */
+  reason?: string;
+  /** When the ALB's part of the step ended (before the GitHub calls), for the record. */
+  endedAt?: Date;
 }
 
 const EMPTY_SHA = /^0+$/;
@@ -210,11 +216,50 @@ async function applyFile(run: FileRun): Promise<void> {
   if (!loaded) return;
   const lock = await lockStage(run, loaded.head);
   if (lock === 'busy') return;
+  let step: LastStep | undefined;
   try {
     await applyLocked(run, loaded);
   } finally {
-    await lock?.release();
+    // The record of a step that changed or judged something, in the lock's release (no call
+    // of its own beyond one AddTags per 20 routes); without a lock, on its own.
+    step = lastStep(run, loaded.head);
+    if (lock) await lock.release(step);
   }
+  if (!lock && step) await recordLastStep(run.deps, loaded.head, step);
+}
+
+/** What the step did, as the last-step record; undefined when it changed and judged nothing. */
+function lastStep(run: FileRun, head: RolloutFile): LastStep | undefined {
+  const { out, options, deps } = run;
+  const common = {
+    file: run.path,
+    at: run.endedAt ?? deps.clock.now(),
+    by: recordedBy(options.settings),
+  };
+  if (out.handoff) {
+    const owner = handoffStep(out.handoff, 'passed');
+    return owner ? { ...common, op: 'handoff', ...owner } : undefined;
+  }
+  const weights = Object.fromEntries(head.clusters.map((c) => [c.name, head.weights[c.name] ?? 0]));
+  if (out.restored) {
+    return {
+      ...common,
+      op: 'apply',
+      weights,
+      ...restoreVerdict(out.restored.notRestored),
+      ...(run.reason ? { why: run.reason } : {}),
+    };
+  }
+  if (out.status === 'applied' && out.appliedAt) {
+    return {
+      ...common,
+      op: 'apply',
+      weights,
+      verdict: 'passed',
+      ...(out.verdict ? { why: out.verdict } : {}),
+    };
+  }
+  return undefined;
 }
 
 /**
@@ -535,6 +580,7 @@ async function handoffStage(
   }
   out.handoff = result;
   out.message = result.message;
+  run.endedAt = deps.clock.now();
   if (result.status === 'unchanged') {
     out.status = 'unchanged';
     return;
@@ -600,6 +646,7 @@ async function recordSuccess(
   result: AnalysisResult,
 ): Promise<void> {
   const { deps, out, options, event, path } = run;
+  run.endedAt = deps.clock.now();
   const show = weightsText(head);
   out.status = 'applied';
   out.message = `Applied ${show(head.weights)} on ${head.routes.length} route(s) and verified: ${result.verdict}.`;
@@ -655,6 +702,8 @@ async function rolledBack(
   why: { reason: string; detail?: string; live: ClusterWeights },
 ): Promise<void> {
   const { deps, out, options, event } = run;
+  run.reason = why.reason;
+  run.endedAt = deps.clock.now();
   const show = weightsText(head);
   const notRestored = out.restored?.notRestored ?? [];
   out.status = notRestored.length === 0 ? 'rolled-back' : 'failed';

@@ -99,6 +99,8 @@ export interface RolloutSettings {
   cloudWatchDelayMs: number;
   /** Where the log of this run is, for PR bodies and deployments. */
   runUrl?: string;
+  /** Who runs the command when there is no run URL (`cli:<user>@<host>`), for the last-step record. */
+  actor?: string;
 }
 
 /** An error annotation on a line of a rollout file. */

@@ -26,6 +26,7 @@ import {
 import { precheckTargetHealth, tryParse } from './live.js';
 import { rollbackReconcileBody } from './markdown.js';
 import { runHandoff } from './handoff.js';
+import { firstLine, handoffStep, recordedBy, recordLastStep, restoreVerdict } from './last-step.js';
 import { openOwnerReconcilePullRequest, openReconcilePullRequest } from './pull-requests.js';
 import type { RollbackOutcome } from './results.js';
 
@@ -185,6 +186,13 @@ export async function runRollback(
     );
   } catch (e) {
     if (e instanceof ShiftFailedError) {
+      await recordLastStep(deps, file, {
+        ...stepOf(file, settings, deps),
+        op: 'rollback',
+        weights: desired,
+        ...restoreVerdict(e.notRestored),
+        why: e.cancelled ? 'the job was cancelled during the rollback' : firstLine(e.message),
+      });
       outcome.error = e.message;
       outcome.failure = e.message;
       outcome.report = {
@@ -210,6 +218,17 @@ export async function runRollback(
     );
   }
   outcome.result = result.changed ? 'rolled-back' : 'unchanged';
+  if (result.changed) {
+    await recordLastStep(deps, file, {
+      ...stepOf(file, settings, deps),
+      op: 'rollback',
+      weights: desired,
+      verdict: 'done',
+      ...(request.force && empty.length > 0
+        ? { why: `forced onto ${empty.map((h) => h.cluster).join(', ')} without a healthy target` }
+        : {}),
+    });
+  }
   outcome.report = {
     ...outcome.report,
     overwritten: result.before.map((r) => ({
@@ -289,6 +308,9 @@ async function rollbackOwner(
   }
   outcome.handoff = result;
   outcome.report = { ...outcome.report, handoff: result };
+  const owned = handoffStep(result, 'done');
+  if (owned)
+    await recordLastStep(deps, file, { ...stepOf(file, settings, deps), op: 'rollback', ...owned });
   if (result.status !== 'handed-off' && result.status !== 'unchanged') {
     outcome.error = result.message;
     outcome.failure = result.message;
@@ -311,6 +333,11 @@ async function rollbackOwner(
     outcome.failure = `The handoff itself succeeded (${result.message}), but the reconcile PR could not be opened: ${errorMessage(e)}. Set owner in ${file.path} to ${owner} by hand.`;
   }
   return outcome;
+}
+
+/** The fields of a last-step record every rollback shares. */
+function stepOf(file: RolloutFile, settings: RolloutSettings, deps: RolloutDeps) {
+  return { file: file.path, at: deps.clock.now(), by: recordedBy(settings) };
 }
 
 function capitalize(text: string): string {

@@ -28,7 +28,11 @@ export const MIN_CLUSTERS = 2;
 export const MAX_CLUSTERS = 5;
 
 export const ANALYSIS_DEFAULTS = {
-  warmupMs: 30_000,
+  // No warmup by default, as Flagger, Argo Rollouts and Kayenta: targets are healthy before the
+  // shift, the first CloudWatch window starts on the next whole minute anyway, and a clearly bad
+  // canary can then fail early from its first requests (issue 14). A user whose app needs a
+  // warm-up sets one; its errors are then not judged.
+  warmupMs: 0,
   // ALB metrics in CloudWatch have 1-minute resolution; a shorter interval would judge windows
   // that hold a whole minute of data or none.
   intervalMs: DEFAULT_CLOUDWATCH_PERIOD_MS,

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../sandbox/index.js';
 import { createWebService, type WebService } from '../../sandbox/scenario.js';
 import { acquireRouteLock, LOCK_TAG, LockBusyError } from '../../src/alb/lock.js';
+import { readLastSteps, type LastStep } from '../../src/alb/last-step.js';
 import { systemClock } from '../../src/common/clock.js';
 import { MemoryLogger } from '../../src/common/logger.js';
 
@@ -103,5 +104,54 @@ describe('route lock', () => {
     expect(await lockTags()).toHaveLength(routes().length);
     await lock.release();
     expect(await lockTags()).toEqual([]);
+  });
+
+  it('records the step in its release: one AddTags per 20 routes more, and a failed record still unlocks', async () => {
+    const step: LastStep = {
+      verdict: 'passed',
+      op: 'apply',
+      weights: { blue: 75, green: 25 },
+      at: new Date('2026-11-30T21:00:00Z'),
+      by: 'https://github.com/acme/web/actions/runs/7/attempts/1',
+      file: 'rollouts/lock.yaml',
+    };
+    const lock = await acquireRouteLock(
+      { routes: routes(), owner: 'rollouts/lock.yaml@7', ttlMs: 60_000, waitMs: 0 },
+      { client: web.client, clock: systemClock, logger: new MemoryLogger() },
+    );
+    sandbox.core.resetCalls();
+    await lock.release(step);
+    expect(sandbox.core.callCounts()).toEqual({
+      'elasticloadbalancing:DescribeTags': 1,
+      'elasticloadbalancing:AddTags': 1,
+      'elasticloadbalancing:RemoveTags': 1,
+    });
+    expect(await lockTags()).toEqual([]);
+    const recorded = await readLastSteps(web.client, routes());
+    expect(routes().map((r) => recorded.get(r))).toEqual(routes().map(() => step));
+
+    const logger = new MemoryLogger();
+    const next = await acquireRouteLock(
+      { routes: routes(), owner: 'rollouts/lock.yaml@8', ttlMs: 60_000, waitMs: 0 },
+      { client: web.client, clock: systemClock, logger },
+    );
+    sandbox.core.injectFault({
+      service: 'elasticloadbalancing',
+      operation: 'AddTags',
+      kind: 'error5xx',
+      times: 100,
+    });
+    try {
+      await next.release({ ...step, verdict: 'rolled-back', why: 'error-rate over max' });
+    } finally {
+      sandbox.core.clearFaults();
+    }
+    expect(logger.text()).toMatch(
+      /warning: Could not record the last step \(apply blue=75 green=25: rolled-back \(error-rate over max\) at 2026-11-30T21:00:00\.000Z\) in the tag eks-cluster-canary:last-step on 3 of 3 route\(s\): .*The step itself stands/,
+    );
+    // The lock is gone all the same, and the routes keep the record before.
+    expect(await lockTags()).toEqual([]);
+    const kept = await readLastSteps(web.client, routes());
+    expect(routes().map((r) => kept.get(r)?.verdict)).toEqual(routes().map(() => 'passed'));
   });
 });

@@ -286,6 +286,13 @@ spec:
             - { name: notify, image: "eks-cluster-canary/demo-app:v1" }
 `;
 
+  /** The last step `status --json` shows for the file, from the tags on its routes. */
+  async function lastStep(): Promise<Record<string, unknown> | null | undefined> {
+    const out = await cli(['status', PATH, '--json']);
+    expect(out.code, out.stderr).toBe(0);
+    return (JSON.parse(out.stdout) as { lastStep?: Record<string, unknown> | null }[])[0]?.lastStep;
+  }
+
   it('status shows each cluster’s CronJob state and an unreachable cluster without hiding the rest', async () => {
     await k('blue', ['apply', '-f', '-'], cronJob(false));
     await k('green', ['apply', '-f', '-'], cronJob(true));
@@ -385,6 +392,12 @@ spec:
     expect(await suspendOf('blue')).toBe('false');
     expect(await suspendOf('green')).toBe('true');
     expect(git('status', '--porcelain', '--', 'rollouts')).toBe('');
+    expect(await lastStep()).toMatchObject({
+      op: 'handoff',
+      owner: 'green',
+      from: 'blue',
+      verdict: 'rolled-back',
+    });
 
     await k('blue', ['delete', 'job', 'notify-manual', '-n', 'jobs', '--wait=true']);
     const moved = await cli(['handoff', PATH, '--owner', 'green', '--write', '--json']);
@@ -395,6 +408,13 @@ spec:
     expect(parseRolloutFile(readFileSync(join(dir, PATH), 'utf8'), PATH).owner).toBe('green');
     const report = JSON.parse(moved.stdout) as { files: { status: string }[] };
     expect(report.files[0]?.status).toBe('applied');
+    expect(await lastStep()).toMatchObject({
+      op: 'handoff',
+      owner: 'green',
+      from: 'blue',
+      verdict: 'passed',
+      by: expect.stringMatching(/^cli:/),
+    });
     git('commit', '-qam', 'web: owner green');
 
     const back = await cli(['handoff', PATH, '--owner', 'blue']);

@@ -88,6 +88,28 @@ const HTTP = (web: WebService): string => `analysis:
     - targetHealth: { minHealthy: 1 }
     - http: { url: "${web.apps.green?.[0]?.url}/", expectStatus: 200 }
 `;
+interface LastStepJson {
+  verdict: string;
+  op: string;
+  weights?: Record<string, number>;
+  at: string;
+  by: string;
+  file: string;
+  why?: string;
+  onRoutes: number;
+  routes: number;
+}
+
+/** The last step `status --json` shows for the file: read from the tags on its routes. */
+async function lastStep(dir: string): Promise<LastStepJson | null | undefined> {
+  const out = await cli(dir, ['status', '--json']);
+  expect(out.code, out.stderr).toBe(0);
+  const [file] = JSON.parse(out.stdout) as { lastStep?: LastStepJson | null }[];
+  return file?.lastStep;
+}
+
+const BY_CLI = expect.stringMatching(/^cli:[^ ]+@[^ ]+$/);
+
 const TIMING = ['--cloudwatch-period', '1s', '--cloudwatch-delay', '0s', '--settle', '0s'];
 
 describe.concurrent('eks-cluster-canary CLI', () => {
@@ -144,6 +166,9 @@ describe.concurrent('eks-cluster-canary CLI', () => {
       { blue: 90, green: 10 },
     ]);
     expect(file?.routes.every((x) => x.drift)).toBe(true);
+    // No step has run on these routes yet.
+    expect(text.stdout).toContain('  last step: none recorded on the routes');
+    expect((JSON.parse(json.stdout) as { lastStep: unknown }[])[0]?.lastStep).toBeNull();
   });
 
   it('status --watch shows the live traffic split and error rate per cluster until Ctrl-C', async () => {
@@ -208,6 +233,15 @@ describe.concurrent('eks-cluster-canary CLI', () => {
     );
     expect(ok.stderr).toContain('Commit rollouts/web.yaml so that git says what the ALB has.');
     expect(await r.live()).toEqual(['90/10', '90/10']);
+    expect(await lastStep(r.dir)).toMatchObject({
+      verdict: 'passed',
+      op: 'apply',
+      weights: { blue: 90, green: 10 },
+      by: BY_CLI,
+      file: PATH,
+      onRoutes: 2,
+      routes: 2,
+    });
 
     // Commit the step, then a bad one.
     execFileSync('git', ['-c', 'user.email=t@e', '-c', 'user.name=t', 'commit', '-qam', 'step'], {
@@ -226,6 +260,19 @@ describe.concurrent('eks-cluster-canary CLI', () => {
       blue: 90,
       green: 10,
     });
+    // The file now says 90/10 again, and the routes say the step to 75/25 was rolled back.
+    const rolledBack = await lastStep(r.dir);
+    expect(rolledBack).toMatchObject({
+      verdict: 'rolled-back',
+      op: 'apply',
+      weights: { blue: 75, green: 25 },
+      by: BY_CLI,
+      why: expect.stringMatching(/^http /),
+    });
+    const text = await cli(r.dir, ['status']);
+    expect(text.stdout).toContain(
+      `  last step: apply blue=75 green=25: rolled-back (${rolledBack?.why}), ${rolledBack?.at} by ${rolledBack?.by}`,
+    );
   });
 
   it('apply refuses drift with exit 3 and changes nothing', async () => {
@@ -254,6 +301,12 @@ describe.concurrent('eks-cluster-canary CLI', () => {
       'rollouts/web.yaml must become (run again with --write to write it):',
     );
     expect(out.stderr).toContain('weights: { blue: 100, green: 0 }');
+    expect(await lastStep(r.dir)).toMatchObject({
+      verdict: 'done',
+      op: 'rollback',
+      weights: { blue: 100, green: 0 },
+      by: BY_CLI,
+    });
     const wrong = await cli(r.dir, ['rollback', PATH, '--to', 'red']);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain(

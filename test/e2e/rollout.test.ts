@@ -3,7 +3,9 @@
  * payloads in GITHUB_EVENT_PATH, the GitHub REST API served by the fake GitHub server and AWS by
  * the sandbox, with real traffic through the sandbox ALB. Needs `npm run bundle` first.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   DescribeTagsCommand,
   ModifyListenerCommand,
@@ -24,6 +26,8 @@ import {
   runnerEnv,
 } from '../../sandbox/github/events.js';
 import { runAction, startAction, type ActionRun } from './harness.js';
+import { runCli } from './cli-harness.js';
+import { LAST_STEP_TAG } from '../../src/alb/last-step.js';
 
 const BUNDLE = 'dist/rollout/index.js';
 const PATH = 'rollouts/web.yaml';
@@ -148,6 +152,32 @@ function log(run: ActionRun): string {
   return run.stdout + run.stderr;
 }
 
+interface LastStepJson {
+  verdict: string;
+  op: string;
+  weights?: Record<string, number>;
+  at: string;
+  by: string;
+  file: string;
+  why?: string;
+  onRoutes: number;
+  routes: number;
+}
+
+/**
+ * What an SRE's terminal shows for the file after the step, GitHub or not: the CLI's `status
+ * --json` in a checkout holding the file as main has it.
+ */
+async function lastStepShown(s: Stage): Promise<LastStepJson | null | undefined> {
+  const dir = mkdtempSync(join(tmpdir(), 'ecc-status-'));
+  mkdirSync(join(dir, 'rollouts'));
+  writeFileSync(join(dir, PATH), s.github.fileAt('main', PATH) as string);
+  const out = await runCli(['status', '--json'], { cwd: dir, env: sandbox.env });
+  expect(out.code, out.stderr).toBe(0);
+  const [file] = JSON.parse(out.stdout) as { lastStep?: LastStepJson | null }[];
+  return file?.lastStep;
+}
+
 describe.concurrent('rollout bundle', () => {
   it('plan: comments once, updates the comment on the next push, and refuses a step that is too large', async () => {
     const s = await stage({ blue: 100, green: 0 }, { blue: 100, green: 0 });
@@ -224,7 +254,7 @@ describe.concurrent('rollout bundle', () => {
     expect(await s.live()).toEqual(['100/0', '100/0']);
   });
 
-  it('apply: locks the routes with a tag for the step and leaves none behind', async () => {
+  it("apply: locks the routes with a tag for the step and leaves only the step's record behind", async () => {
     const s = await stage({ blue: 100, green: 0 }, { blue: 100, green: 0 });
     const quick =
       'analysis:\n  warmup: 0s\n  interval: 1s\n  duration: 1s\n  checks:\n    - targetHealth: { minHealthy: 1 }\n';
@@ -241,10 +271,33 @@ describe.concurrent('rollout bundle', () => {
       ),
     );
     expect(run.stdout).toContain('Unlocked 2 route(s).');
+    // The lock is gone; what stays is the record of the step, on every route.
     const tags = await s.web.client.send(
       new DescribeTagsCommand({ ResourceArns: s.web.listenerArns }),
     );
-    expect(tags.TagDescriptions?.flatMap((d) => d.Tags ?? [])).toEqual([]);
+    expect(tags.TagDescriptions?.flatMap((d) => d.Tags ?? []).map((t) => t.Key)).toEqual([
+      LAST_STEP_TAG,
+      LAST_STEP_TAG,
+    ]);
+    expect(tags.TagDescriptions?.[0]?.Tags?.[0]?.Value).toMatch(
+      new RegExp(
+        `^verdict=passed op=apply weights=blue:90\\+green:10 at=\\S+Z by=https://github\\.com/${OWNER}/${REPO}/actions/runs/4242 file=rollouts/web\\.yaml why=`,
+      ),
+    );
+    // (The record's cost, one AddTags per 20 routes in the lock's release, is counted in
+    // test/alb/lock.test.ts: the tests here run at once on one sandbox.)
+    expect(run.stdout).toContain('Recorded the last step on 2 route(s)');
+    const shown = await lastStepShown(s);
+    expect(shown).toMatchObject({
+      verdict: 'passed',
+      op: 'apply',
+      weights: { blue: 90, green: 10 },
+      by: `https://github.com/${OWNER}/${REPO}/actions/runs/4242`,
+      file: PATH,
+      onRoutes: 2,
+      routes: 2,
+    });
+    expect(Date.now() - Date.parse(shown?.at ?? '')).toBeLessThan(60_000);
   });
 
   it('apply: shifts, verifies with real traffic and records the deployment', async () => {
@@ -319,6 +372,12 @@ describe.concurrent('rollout bundle', () => {
       /\| error-rate of green \| ≤ 1% \| \d+(\.\d+)?% \| 0 \| 1 \| 0 \| ❌ fail \|/,
     );
     expect(s.github.state.deployments[0]?.statuses.map((x) => x.state)).toEqual(['failure']);
+    expect(await lastStepShown(s)).toMatchObject({
+      verdict: 'rolled-back',
+      op: 'apply',
+      weights: { blue: 90, green: 10 },
+      why: expect.stringMatching(/^error-rate of green \d+(\.\d+)?pct over 1pct/),
+    });
     expect(run.stdout).toMatch(
       /::error::rollouts\/web.yaml: Rolled back to blue 100 \/ green 0 \(restored and confirmed by read-back on every route\): error-rate of green/,
     );
@@ -427,6 +486,13 @@ describe.concurrent('rollout bundle', () => {
     expect(
       parseRolloutFile(s.github.fileAt(pr?.head as string, PATH) as string, PATH).weights,
     ).toEqual({ blue: 100, green: 0 });
+    expect(await lastStepShown(s)).toMatchObject({
+      verdict: 'done',
+      op: 'rollback',
+      weights: { blue: 100, green: 0 },
+      by: `https://github.com/${OWNER}/${REPO}/actions/runs/4242`,
+      onRoutes: 2,
+    });
   });
 
   it('advance: opens the PR for the next step without touching the ALB', async () => {

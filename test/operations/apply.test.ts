@@ -3,6 +3,7 @@ import { planFile } from '../../src/operations/plan.js';
 import { DescribeTagsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describe, expect, it } from 'vitest';
 import { acquireRouteLock, LOCK_TAG } from '../../src/alb/lock.js';
+import { decodeLastStep, LAST_STEP_TAG } from '../../src/alb/last-step.js';
 import { systemClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { runApply } from '../../src/operations/apply.js';
@@ -441,5 +442,65 @@ describe('apply', () => {
     expect(out.failure).toBe(
       `${PATH}: could not record the deployment: Resource not accessible by integration (recordDeployment)`,
     );
+  });
+
+  it('records the step on the routes in the lock release; a record that cannot be written is a warning, not a failure', async () => {
+    const r = await setup({ blue: 100, green: 0 });
+    const file = (w: Record<string, number>) => r.web.rolloutFile(w, httpAnalysis(r.web));
+    const elbv2 = r.deps.aws(stage.sandbox.region).elbv2;
+    const tagsOf = async (key: string) =>
+      (
+        await elbv2.send(new DescribeTagsCommand({ ResourceArns: r.web.listenerArns }))
+      ).TagDescriptions?.flatMap((d) => d.Tags ?? [])
+        .filter((t) => t.Key === key)
+        .map((t) => t.Value);
+    // The lock's own AddTags goes through; every AddTags after it (the record) fails.
+    stage.sandbox.core.injectFault({
+      service: 'elasticloadbalancing',
+      operation: 'AddTags',
+      kind: 'error5xx',
+      after: 1,
+      times: 1000,
+    });
+    let out;
+    try {
+      out = await runApply(
+        push(
+          r,
+          { [PATH]: file({ blue: 100, green: 0 }) },
+          { [PATH]: file({ blue: 90, green: 10 }) },
+        ),
+        { ...OPTIONS, lock: { owner: 'run-5', waitMs: 0 } },
+        r.deps,
+      );
+    } finally {
+      stage.sandbox.core.clearFaults();
+    }
+    expect(out.result).toBe('applied');
+    expect(out.failure).toBeUndefined();
+    expect(await r.live()).toEqual(['90/10', '90/10']);
+    expect(r.deps.logger.text()).toMatch(
+      /warning: Could not record the last step \(apply blue=90 green=10: passed \(.*\) at \S+\) in the tag eks-cluster-canary:last-step on 2 of 2 route\(s\): .*The step itself stands/,
+    );
+    expect(await tagsOf(LOCK_TAG)).toEqual([]);
+    expect(await tagsOf(LAST_STEP_TAG)).toEqual([]);
+
+    // The next step records: rolled back, on both routes, at the weights it tried.
+    for (const app of r.web.apps.green ?? []) app.setBehaviour({ errorRate: 1 });
+    const next = await runApply(
+      push(r, { [PATH]: file({ blue: 90, green: 10 }) }, { [PATH]: file({ blue: 75, green: 25 }) }),
+      { ...OPTIONS, lock: { owner: 'run-6', waitMs: 0 } },
+      r.deps,
+    );
+    expect(next.result).toBe('rolled-back');
+    const values = await tagsOf(LAST_STEP_TAG);
+    expect(values).toHaveLength(2);
+    expect(values?.[0]).toBe(values?.[1]);
+    expect(decodeLastStep(values?.[0])).toMatchObject({
+      verdict: 'rolled-back',
+      op: 'apply',
+      weights: { blue: 75, green: 25 },
+      file: PATH,
+    });
   });
 });

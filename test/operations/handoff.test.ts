@@ -14,6 +14,7 @@ import { runApply } from '../../src/operations/apply.js';
 import { commandSummary } from '../../src/operations/markdown.js';
 import { runPlan } from '../../src/operations/plan.js';
 import { runRollback } from '../../src/operations/rollback.js';
+import { readLastSteps, type LastStep } from '../../src/alb/last-step.js';
 import { parseRolloutFile } from '../../src/rollout-file/index.js';
 import type { Sandbox } from '../../sandbox/index.js';
 import {
@@ -49,6 +50,13 @@ describe.skipIf(skipReason !== undefined)(`the owner step ${skipReason ?? ''}`, 
     eks?.destroy();
     await kube?.close();
   }, 60_000);
+
+  /** The last-step record on every route of the rig's file (one value per route). */
+  async function recorded(r: Rig): Promise<(LastStep | undefined)[]> {
+    const routes = [...r.web.listenerArns, ...r.web.ruleArns];
+    const found = await readLastSteps(r.deps.aws(r.web.region).elbv2, routes);
+    return routes.map((arn) => found.get(arn));
+  }
 
   /** A rig whose deps reach the kube sandbox's clusters by the file's cluster names. */
   async function rig(): Promise<Rig> {
@@ -169,6 +177,10 @@ spec:
     });
     expect(r.github.comments.at(-1)?.body).toContain('Owner blue → green: **new-owner-live**');
     expect(await r.live()).toEqual(['0/100', '0/100']);
+    expect(await recorded(r)).toEqual([
+      expect.objectContaining({ op: 'handoff', owner: 'green', from: 'blue', verdict: 'passed' }),
+      expect.objectContaining({ op: 'handoff', owner: 'green', from: 'blue', verdict: 'passed' }),
+    ]);
 
     const sha = r.github.commit('main', { [PATH]: file(r, ns, 'green') });
     const back = await runRollback(
@@ -184,6 +196,9 @@ spec:
     const pr = r.github.pulls.at(-1);
     expect(pr?.title).toBe(`rollout ${r.web.name}: record the handoff to owner blue`);
     expect(parseRolloutFile(pr?.files[0]?.content as string, PATH).owner).toBe('blue');
+    expect(
+      (await recorded(r)).map((x) => x && `${x.op} ${x.from}→${x.owner}: ${x.verdict}`),
+    ).toEqual(['rollback green→blue: done', 'rollback green→blue: done']);
   }, 90_000);
 
   it('refuses an owner change when the new owner lacks a CronJob (not synced)', async () => {
@@ -248,5 +263,11 @@ spec:
     expect(pr?.title).toContain('owner back to blue');
     expect(parseRolloutFile(pr?.files[0]?.content as string, PATH).owner).toBe('blue');
     expect(r.github.deployments.at(-1)?.state).toBe('failure');
+    expect((await recorded(r))[0]).toMatchObject({
+      op: 'handoff',
+      owner: 'green',
+      from: 'blue',
+      verdict: 'rolled-back',
+    });
   }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { readLastSteps } from '../../src/alb/last-step.js';
 import { commandSummary } from '../../src/operations/markdown.js';
 import { describe, expect, it } from 'vitest';
 import { runRollback, rollbackWeights } from '../../src/operations/rollback.js';
@@ -68,7 +69,7 @@ describe('rollback', () => {
     // Every route read at once (DescribeListeners takes a list) ...
     expect(calls[0]).toBe('DescribeListeners');
     // ... then one write and one read-back per route, the two routes side by side.
-    expect([...calls.slice(1)].sort()).toEqual([
+    expect([...calls.slice(1, -1)].sort()).toEqual([
       'DescribeListeners',
       'DescribeListeners',
       'ModifyListener',
@@ -76,6 +77,22 @@ describe('rollback', () => {
     ]);
     // Both writes went out before either read-back: the emergency path does not go one by one.
     expect(calls.slice(1, 3)).toEqual(['ModifyListener', 'ModifyListener']);
+    // Then the step is recorded on both routes in one call, after the routes are confirmed.
+    expect(calls.at(-1)).toBe('AddTags');
+    const recorded = await readLastSteps(
+      r.deps.aws(stage.sandbox.region).elbv2,
+      r.web.listenerArns,
+    );
+    expect(r.web.listenerArns.map((arn) => recorded.get(arn))).toEqual(
+      r.web.listenerArns.map(() =>
+        expect.objectContaining({
+          verdict: 'done',
+          op: 'rollback',
+          weights: { blue: 100, green: 0 },
+          file: PATH,
+        }),
+      ),
+    );
   });
 
   it('refuses to send traffic to a cluster without a healthy target, unless forced', async () => {

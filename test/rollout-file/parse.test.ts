@@ -97,7 +97,7 @@ describe('parseRolloutFile: a valid file', () => {
     const text = VALID.slice(0, VALID.indexOf('analysis:'));
     const file = parseRolloutFile(text, FILE);
     expect(file.analysis).toEqual({
-      warmupMs: 30_000,
+      warmupMs: 0,
       intervalMs: 60_000,
       durationMs: 300_000,
       failureLimit: 0,
@@ -568,13 +568,13 @@ const INVALID: Row[] = [
     '21:13',
   ],
   [
-    'an interval that leaves no room after the default warmup',
+    'an interval longer than the duration, with the default warmup (0s)',
     edit(
       ['  warmup: 30s\n', '  # default warmup\n'],
       ['  duration: 5m', '  duration: 1m'],
-      ['  interval: 30s', '  interval: 1m'],
+      ['  interval: 30s', '  interval: 2m'],
     ),
-    'analysis.duration (1m) is shorter than warmup (30s) + one interval (1m)',
+    'analysis.duration (1m) is shorter than warmup (0s) + one interval (2m)',
     '21:13',
   ],
   [

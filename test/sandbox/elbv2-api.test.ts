@@ -281,6 +281,32 @@ describe('create → describe round trip', () => {
       { ResourceArn: blue, Tags: [] },
     ]);
 
+    // Tag keys and values are checked as the API reference's Tag says: a value of at most 256
+    // characters of letters, spaces, numbers and `_ . : / = + - @`.
+    const badTag = async (Key: string, Value: string): Promise<string> => {
+      const e = await elb
+        .send(new AddTagsCommand({ ResourceArns: [ruleArn], Tags: [{ Key, Value }] }))
+        .then(
+          () => undefined,
+          (err: unknown) => err as { name: string; message: string },
+        );
+      return `${e?.name}: ${e?.message}`;
+    };
+    expect(await badTag('env', 'a,b')).toBe(
+      "ValidationError: 1 validation error detected: Value 'a,b' at 'tags.1.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$",
+    );
+    expect(await badTag('env#1', 'x')).toMatch(/at 'tags.1.member.key' .* regular expression/);
+    expect(await badTag('env', 'x'.repeat(257))).toMatch(
+      /at 'tags.1.member.value' failed to satisfy constraint: Member must have length less than or equal to 256$/,
+    );
+    await elb.send(
+      new AddTagsCommand({
+        ResourceArns: [ruleArn],
+        Tags: [{ Key: 'ok', Value: `Ünïcode 名前 1.2:3/4=5+6-7@8_ ${'x'.repeat(228)}` }],
+      }),
+    );
+    await elb.send(new RemoveTagsCommand({ ResourceArns: [ruleArn], TagKeys: ['ok'] }));
+
     // RemoveTags drops the keys it names; a key a resource does not have is no error (as in AWS and moto).
     await elb.send(
       new RemoveTagsCommand({ ResourceArns: [lbArn, ruleArn], TagKeys: ['env', 'absent'] }),
