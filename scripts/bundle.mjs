@@ -23,13 +23,12 @@ for (const name of actions) {
   }
 }
 
-// Programs an action runs besides its entry point: the kubeconfigs of create-cluster and
-// sync-apps name the EKS token minter (the exec credential plugin) beside their bundle, and
-// sync-apps passes its singleton post-renderer to helm.
+// Programs an action runs besides its entry point: the kubeconfig create-cluster writes names
+// the EKS token minter (the exec credential plugin) beside its bundle, and sync-apps passes its
+// singleton post-renderer to helm (its own tools read a token file it keeps fresh).
 const extras = {
   'create-cluster': { 'eks-token.js': join('src', 'eks', 'token-cli.ts') },
   'sync-apps': {
-    'eks-token.js': join('src', 'eks', 'token-cli.ts'),
     'post-render.js': join('src', 'kube', 'post-render-cli.ts'),
   },
 };

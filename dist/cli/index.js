@@ -27542,7 +27542,7 @@ var require_dist = __commonJS({
 });
 
 // src/cli/main.ts
-import { writeFile as writeFile5 } from "node:fs/promises";
+import { writeFile as writeFile6 } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { resolve as resolve4 } from "node:path";
 import { parseArgs as parseArgs2 } from "node:util";
@@ -30815,13 +30815,13 @@ function planCustom(check, index, targets, windowSeconds, series) {
     );
   }
   const prefix = `c${index}_`;
-  const rename2 = (expression) => expression.replace(
+  const rename3 = (expression) => expression.replace(
     /\b[a-z][a-zA-Z0-9_]*\b/g,
     (word) => ids.includes(word) ? prefix + word : word
   );
   const queries = parsed.map((q5) => {
     const out = { ...q5, Id: prefix + q5.Id, ReturnData: q5.Id === returnId };
-    if (out.Expression) out.Expression = rename2(out.Expression);
+    if (out.Expression) out.Expression = rename3(out.Expression);
     if (out.MetricStat) out.MetricStat = { ...out.MetricStat, Period: windowSeconds };
     return out;
   });
@@ -46906,7 +46906,7 @@ function capitalize(text2) {
 
 // src/cli/cluster.ts
 import { existsSync } from "node:fs";
-import { mkdir as mkdir2, mkdtemp, rm as rm2, writeFile as writeFile4 } from "node:fs/promises";
+import { mkdir as mkdir2, mkdtemp, rm as rm3, writeFile as writeFile5 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname as dirname4, join as join11, resolve as resolve2 } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48944,7 +48944,10 @@ async function execCredential(argv, env2) {
 var import_yaml7 = __toESM(require_dist(), 1);
 function buildKubeconfig(input) {
   const name = input.contextName ?? input.clusterName;
-  const env2 = Object.entries(input.exec.env ?? {}).map(([k10, v2]) => ({ name: k10, value: v2 }));
+  const exec3 = input.exec;
+  if (!exec3 === !input.tokenFile)
+    throw new Error("buildKubeconfig needs one of exec and tokenFile");
+  const env2 = Object.entries(exec3?.env ?? {}).map(([k10, v2]) => ({ name: k10, value: v2 }));
   return (0, import_yaml7.stringify)({
     apiVersion: "v1",
     kind: "Config",
@@ -48960,16 +48963,16 @@ function buildKubeconfig(input) {
     users: [
       {
         name,
-        user: {
+        user: exec3 ? {
           exec: {
             apiVersion: "client.authentication.k8s.io/v1beta1",
-            command: input.exec.command,
-            args: [...input.exec.args, "--cluster", input.clusterName, "--region", input.region],
+            command: exec3.command,
+            args: [...exec3.args, "--cluster", input.clusterName, "--region", input.region],
             ...env2.length > 0 ? { env: env2 } : {},
             interactiveMode: "Never",
             provideClusterInfo: false
           }
-        }
+        } : { tokenFile: input.tokenFile }
       }
     ],
     contexts: [{ name, context: { cluster: name, user: name } }],
@@ -51589,7 +51592,7 @@ async function checkBindings(tools, kubeconfig, binding, foreign) {
     }
   }
 }
-async function applyBinding(tools, kubeconfig, binding) {
+async function checkService(tools, kubeconfig, binding) {
   const svc = await tools.run(
     "kubectl",
     [
@@ -51616,6 +51619,9 @@ async function applyBinding(tools, kubeconfig, binding) {
       `Service ${binding.namespace}/${binding.serviceName} has no port ${binding.servicePort} (it has ${ports.map((p5) => p5.name ? `${p5.name}:${p5.port}` : String(p5.port)).join(", ") || "none"}); fix service.port in the rollout file.`
     );
   }
+}
+async function applyBinding(tools, kubeconfig, binding, serviceChecked) {
+  await (serviceChecked ?? checkService(tools, kubeconfig, binding));
   const r10 = await tools.run(
     "kubectl",
     [
@@ -51654,9 +51660,12 @@ async function boundTargets(elbv2, tools, kubeconfig, binding) {
   const out = await elbv2.send(
     new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
   );
+  return boundOf(endpoints, out.TargetHealthDescriptions ?? []);
+}
+function boundOf(endpoints, descriptions) {
   const targets = {};
   let healthyHere = 0;
-  for (const d10 of out.TargetHealthDescriptions ?? []) {
+  for (const d10 of descriptions) {
     const id = d10.Target?.Id ?? "?";
     const state2 = d10.TargetHealth?.State ?? "unknown";
     targets[`${id}:${d10.Target?.Port ?? ""}`] = d10.TargetHealth?.Reason ? `${state2} (${d10.TargetHealth.Reason})` : state2;
@@ -51666,19 +51675,23 @@ async function boundTargets(elbv2, tools, kubeconfig, binding) {
 }
 async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealthy, options) {
   const deadline = options.now() + options.timeoutMs;
+  let registered = 0;
   for (; ; ) {
-    const health = await elbv2.send(
-      new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
-    );
-    const healthy = (health.TargetHealthDescriptions ?? []).filter(
-      (d10) => d10.TargetHealth?.State === "healthy"
-    ).length;
+    const polled = options.now();
+    const pause = () => options.sleep(Math.max(0, HEALTH_POLL_MS - (options.now() - polled)), options.signal);
+    const [health, endpoints] = await Promise.all([
+      elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })),
+      registered >= minHealthy ? serviceEndpoints(tools, kubeconfig, binding) : void 0
+    ]);
+    const descriptions = health.TargetHealthDescriptions ?? [];
+    registered = descriptions.filter((d10) => d10.TargetHealth?.State !== "draining").length;
+    const healthy = descriptions.filter((d10) => d10.TargetHealth?.State === "healthy").length;
     const timedOut = options.now() >= deadline;
     if (healthy >= minHealthy || timedOut) {
-      const bound = await boundTargets(elbv2, tools, kubeconfig, binding);
+      const bound = endpoints ? boundOf(endpoints, descriptions) : await boundTargets(elbv2, tools, kubeconfig, binding);
       if (bound.healthyHere >= minHealthy) return bound;
       if (!timedOut) {
-        await options.sleep(HEALTH_POLL_MS, options.signal);
+        await pause();
         continue;
       }
       const listed = Object.entries(bound.targets).map(([t2, s3]) => `${t2} ${s3}`).join(", ") || "no targets";
@@ -51686,7 +51699,7 @@ async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealt
         `Target group ${binding.targetGroupArn} has ${bound.healthyHere} healthy target(s) from this cluster after ${Math.round(options.timeoutMs / 1e3)} s; the analysis needs at least ${minHealthy}. Ready endpoints of Service ${binding.namespace}/${binding.serviceName}: ${bound.endpoints.join(", ") || "none"}. Targets: ${listed}. Check the TargetGroupBinding's events (kubectl describe targetgroupbinding ${binding.name} -n ${binding.namespace}) and the target group's health check.`
       );
     }
-    await options.sleep(HEALTH_POLL_MS, options.signal);
+    await pause();
   }
 }
 var HEALTH_POLL_MS = 500;
@@ -52402,20 +52415,60 @@ var Retirer = class {
 };
 
 // src/operations/sync-apps.ts
-import { copyFile as copyFile2, readFile as readFile5, readdir as readdir2, stat as stat2, writeFile as writeFile3 } from "node:fs/promises";
+import { copyFile as copyFile2, readFile as readFile5, readdir as readdir2, stat as stat2, writeFile as writeFile4 } from "node:fs/promises";
 import { extname as extname2, join as join10 } from "node:path";
 
+// src/eks/token-file.ts
+import { randomBytes } from "node:crypto";
+import { rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
+var TOKEN_FILE_REFRESH_MS = 5 * 6e4;
+async function writeToken(path4, token) {
+  const tmp = `${path4}.${randomBytes(6).toString("hex")}`;
+  try {
+    await writeFile2(tmp, token, { mode: 384, flag: "wx" });
+    await rename2(tmp, path4);
+  } catch (e10) {
+    await rm2(tmp, { force: true });
+    throw e10;
+  }
+}
+async function startTokenFile(options) {
+  await writeToken(options.path, (await options.mint()).token);
+  let stopped = false;
+  let refreshing = Promise.resolve();
+  const timer = setInterval(() => {
+    refreshing = (async () => {
+      try {
+        const { token } = await options.mint();
+        if (!stopped) await writeToken(options.path, token);
+      } catch (e10) {
+        options.onRefreshError?.(e10);
+      }
+    })();
+  }, options.refreshMs ?? TOKEN_FILE_REFRESH_MS);
+  timer.unref();
+  return {
+    path: options.path,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await refreshing;
+      await rm2(options.path, { force: true });
+    }
+  };
+}
+
 // src/kube/post-render.ts
-import { chmod as chmod2, writeFile as writeFile2 } from "node:fs/promises";
+import { chmod as chmod2, writeFile as writeFile3 } from "node:fs/promises";
 import { join as join9 } from "node:path";
 async function writePostRenderer(options) {
   const policyFile = join9(options.dir, "singletons-policy.json");
   const recordFile = join9(options.dir, "singletons-stopped.jsonl");
   const executable = join9(options.dir, "stop-singletons");
   const policy = { ...options.policy, record: recordFile };
-  await writeFile2(policyFile, JSON.stringify(policy));
-  await writeFile2(recordFile, "");
-  await writeFile2(
+  await writeFile3(policyFile, JSON.stringify(policy));
+  await writeFile3(recordFile, "");
+  await writeFile3(
     executable,
     `#!/bin/sh
 exec ${shellQuote2(options.node)} ${shellQuote2(options.script)} --policy ${shellQuote2(policyFile)}
@@ -52472,13 +52525,23 @@ function matches(labels, selector) {
 async function syncApps(req, deps) {
   const { logger: logger2 } = deps;
   const started = deps.clock.now().getTime();
-  const deadline = started + req.timeoutMs;
-  const remaining = () => Math.max(1e3, deadline - deps.clock.now().getTime());
   const clusterSpec = req.rollout ? rolloutCluster(req.rollout) : void 0;
-  const kubeconfig = await logger2.group(
+  const helmInfo = req.source.tool === "kubectl" ? void 0 : helmProbe(deps.tools({ ...deps.env, KUBECONFIG: join10(req.workDir, "kubeconfig") }));
+  helmInfo?.catch(() => void 0);
+  const access = await logger2.group(
     "Connecting to the cluster",
     () => writeKubeconfig(req, deps, clusterSpec?.eks)
   );
+  try {
+    return await syncWith(req, deps, access.path, clusterSpec, started, helmInfo);
+  } finally {
+    await access.stop();
+  }
+}
+async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo) {
+  const { logger: logger2 } = deps;
+  const deadline = started + req.timeoutMs;
+  const remaining = () => Math.max(1e3, deadline - deps.clock.now().getTime());
   const tools = deps.tools({ ...deps.env, KUBECONFIG: kubeconfig });
   const owner = req.rollout ? req.rollout.as === req.rollout.file.owner : void 0;
   const policy = owner === false ? {
@@ -52509,7 +52572,7 @@ async function syncApps(req, deps) {
   try {
     run2 = await logger2.group(
       `Running ${req.source.tool} (${req.mode})`,
-      () => runTool(req, { tools, kubeconfig, policy, diffPath, logger: logger2, remaining })
+      () => runTool(req, { tools, kubeconfig, policy, diffPath, logger: logger2, remaining, helmInfo })
     );
   } catch (e10) {
     if (deps.signal?.aborted) logger2.warning(stateLeftOnCancel(req.source));
@@ -52519,32 +52582,16 @@ async function syncApps(req, deps) {
   const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : void 0;
   const bindingsChecked = planned ? checkBindings(tools, kubeconfig, planned.spec, planned.foreign) : void 0;
   bindingsChecked?.catch(() => void 0);
+  const serviceChecked = planned && req.mode === "apply" ? checkService(tools, kubeconfig, planned.spec) : void 0;
+  serviceChecked?.catch(() => void 0);
   if (req.mode === "apply" && policy) {
     await logger2.group(
       "Checking singletons are stopped",
       () => checkSingletonsStopped(tools, kubeconfig, run2.objects, policy, logger2)
     );
   }
-  let waitMs = 0;
-  if (req.mode === "apply" && run2.workloads.length > 0) {
-    const t0 = deps.clock.now().getTime();
-    const statuses = await logger2.group("Waiting for workloads", async () => {
-      const s3 = await waitForWorkloads(tools, kubeconfig, run2.workloads, {
-        ...wait,
-        timeoutMs: remaining()
-      });
-      for (const w2 of s3) logger2.info(`${formatRef(w2)}: ${w2.summary}`);
-      return s3;
-    });
-    waitMs = deps.clock.now().getTime() - t0;
-    for (const unit of run2.units) {
-      unit.workloads = statuses.filter((w2) => run2.unitOf(w2) === unit);
-    }
-  }
-  const only = run2.units.length === 1 ? run2.units[0] : void 0;
-  if (only) only.durationMs = toolMs + waitMs;
   let binding;
-  let bindMs = 0;
+  let bound;
   if (req.rollout && clusterSpec) {
     const file = req.rollout.file;
     const minHealthy = Math.max(
@@ -52557,32 +52604,90 @@ async function syncApps(req, deps) {
       );
     } else if (planned && bindingsChecked) {
       const { spec } = planned;
-      const t0 = deps.clock.now().getTime();
-      binding = await logger2.group(`Binding target group of ${clusterSpec.name}`, async () => {
+      await logger2.group(`Binding target group of ${clusterSpec.name}`, async () => {
         await bindingsChecked;
         if (req.mode === "diff") {
           logger2.info(
             `Would bind Service ${spec.namespace}/${spec.serviceName} port ${spec.servicePort} to ${spec.targetGroupArn} (TargetGroupBinding ${spec.namespace}/${spec.name}, targetType ip).`
           );
-          return { ...spec, applied: false, minHealthy };
+          binding = { ...spec, applied: false, minHealthy };
+          return;
         }
-        logger2.info(await applyBinding(tools, kubeconfig, spec));
-        if (!deps.elbv2) throw new Error("syncApps needs an ELBv2 client to check target health");
-        const targets = await waitForHealthyTargets(
-          deps.elbv2(),
-          tools,
-          kubeconfig,
-          spec,
-          minHealthy,
-          { ...wait, timeoutMs: remaining() }
-        );
-        logger2.info(
-          `${targets.healthyHere} healthy target(s) from this cluster in ${spec.targetGroupArn} (need ${minHealthy}).`
-        );
-        return { ...spec, applied: true, minHealthy, targets };
+        const at = deps.clock.now().getTime();
+        logger2.info(await applyBinding(tools, kubeconfig, spec, serviceChecked));
+        bound = { spec, minHealthy, at };
       });
-      bindMs = deps.clock.now().getTime() - t0;
     }
+  }
+  let waitMs = 0;
+  let bindMs = 0;
+  const waitWorkloads = req.mode === "apply" && run2.workloads.length > 0;
+  if (waitWorkloads || bound) {
+    const what = [waitWorkloads ? "workloads" : "", bound ? "healthy targets" : ""].filter((x2) => x2 !== "").join(" and ");
+    const waits = new AbortController();
+    const onCancel2 = () => waits.abort(deps.signal?.reason);
+    deps.signal?.addEventListener("abort", onCancel2, { once: true });
+    try {
+      await logger2.group(`Waiting for ${what}`, async () => {
+        const t0 = deps.clock.now().getTime();
+        const workloads = waitWorkloads ? waitForWorkloads(tools, kubeconfig, run2.workloads, {
+          ...wait,
+          signal: waits.signal,
+          timeoutMs: remaining()
+        }).then(
+          (s3) => {
+            waitMs = deps.clock.now().getTime() - t0;
+            return s3;
+          },
+          (e10) => {
+            waits.abort(e10);
+            throw e10;
+          }
+        ) : Promise.resolve([]);
+        const health = bound ? healthWait(bound, waits) : Promise.resolve(void 0);
+        const [w2, h10] = await Promise.allSettled([workloads, health]);
+        if (w2.status === "rejected") throw w2.reason;
+        for (const s3 of w2.value) logger2.info(`${formatRef(s3)}: ${s3.summary}`);
+        for (const unit of run2.units) {
+          unit.workloads = w2.value.filter((x2) => run2.unitOf(x2) === unit);
+        }
+        if (h10.status === "rejected") throw h10.reason;
+        if (bound && h10.value) {
+          logger2.info(
+            `${h10.value.healthyHere} healthy target(s) from this cluster in ${bound.spec.targetGroupArn} (need ${bound.minHealthy}).`
+          );
+          binding = {
+            ...bound.spec,
+            applied: true,
+            minHealthy: bound.minHealthy,
+            targets: h10.value
+          };
+        }
+      });
+    } catch (e10) {
+      if (!bound) throw e10;
+      throw new ExplainedError(
+        `${e10 instanceof Error ? e10.message : String(e10)}
+${boundState(bound.spec, req.rollout, clusterSpec)}`
+      );
+    } finally {
+      deps.signal?.removeEventListener("abort", onCancel2);
+    }
+  }
+  const only = run2.units.length === 1 ? run2.units[0] : void 0;
+  if (only) only.durationMs = toolMs + waitMs;
+  async function healthWait(b10, waits) {
+    if (!deps.elbv2) throw new Error("syncApps needs an ELBv2 client to check target health");
+    const targets = await waitForHealthyTargets(
+      deps.elbv2(),
+      tools,
+      kubeconfig,
+      b10.spec,
+      b10.minHealthy,
+      { ...wait, signal: waits.signal, timeoutMs: remaining() }
+    );
+    bindMs = deps.clock.now().getTime() - b10.at;
+    return targets;
   }
   const stopped = await readStopped(run2, policy);
   const resources = run2.objects.map((o5) => {
@@ -52622,7 +52727,7 @@ async function writeKubeconfig(req, deps, fileEks) {
   if (req.cluster.kind === "kubeconfig") {
     await copyFile2(req.cluster.path, path4);
     deps.logger.info(`Using a copy of the kubeconfig ${req.cluster.path} (its current context).`);
-    return path4;
+    return { path: path4, stop: () => Promise.resolve() };
   }
   if (fileEks && fileEks !== req.cluster.name) {
     throw new ConfigurationError(
@@ -52630,19 +52735,37 @@ async function writeKubeconfig(req, deps, fileEks) {
     );
   }
   if (!deps.eks) throw new Error("syncApps needs an EKS client for an EKS cluster");
-  const access = await describeClusterAccess(deps.eks(), req.cluster.name);
-  const text2 = buildKubeconfig({
-    clusterName: req.cluster.name,
-    region: req.cluster.region,
-    endpoint: access.endpoint,
-    certificateAuthorityData: access.certificateAuthorityData,
-    exec: { command: req.helpers.node, args: [req.helpers.tokenMinter] }
+  const eks = deps.eks();
+  const access = await describeClusterAccess(eks, req.cluster.name);
+  const { name: clusterName, region } = req.cluster;
+  const tokens = await startTokenFile({
+    path: join10(req.workDir, "eks-token"),
+    mint: async () => mintEksToken({ clusterName, region, credentials: await eks.config.credentials() }),
+    onRefreshError: (e10) => deps.logger.warning(
+      `Minting a new EKS token failed (${e10 instanceof Error ? e10.message : String(e10)}); the tools keep the previous one, which EKS accepts for 15 minutes from its minting; it is tried again at the next refresh.`
+    )
   });
-  await writeFile3(path4, text2, { mode: 384 });
+  try {
+    const text2 = buildKubeconfig({
+      clusterName,
+      region,
+      endpoint: access.endpoint,
+      certificateAuthorityData: access.certificateAuthorityData,
+      tokenFile: tokens.path
+    });
+    await writeFile4(path4, text2, { mode: 384 });
+  } catch (e10) {
+    await tokens.stop();
+    throw e10;
+  }
   deps.logger.info(
-    `EKS cluster ${req.cluster.name}${access.version ? ` (Kubernetes ${access.version})` : ""} at ${access.endpoint}; tokens are minted by our exec plugin and refresh during the run.`
+    `EKS cluster ${clusterName}${access.version ? ` (Kubernetes ${access.version})` : ""} at ${access.endpoint}; its token is minted here, kept in a file only this user can read (mode 0600) that the tools re-read, refreshed every 5 minutes during the run and removed at its end.`
   );
-  return path4;
+  return { path: path4, stop: () => tokens.stop() };
+}
+async function helmProbe(tools) {
+  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  return { major, hasDiff };
 }
 async function runTool(req, ctx) {
   const post = ctx.policy && req.source.tool !== "kubectl" ? await writePostRenderer({
@@ -52686,6 +52809,10 @@ function refusePostRenderOnHelm4(major, post) {
       "Helm 4 takes post-renderers only as plugins, and sync-apps stops singletons off the owner with a post-renderer: use Helm 3 on this runner (e.g. azure/setup-helm with version v3.x) until sync-apps ships its post-renderer plugin."
     );
   }
+}
+function boundState(spec, rollout, cluster) {
+  const weight = cluster ? rollout?.file.weights[cluster.name] : void 0;
+  return `TargetGroupBinding ${spec.namespace}/${spec.name} was applied before this failure and is left in place: it registers only ready pods of Service ${spec.namespace}/${spec.serviceName} in ${spec.targetGroupArn}, which gets traffic only by the rollout file's weights (${weight === void 0 ? "this cluster has none" : `this cluster's is ${weight}`}${weight ? ", so its ready pods serve that share" : ", so nothing reaches them"}). To remove it: kubectl delete targetgroupbinding ${spec.name} -n ${spec.namespace} (its targets are deregistered).`;
 }
 function bindingOf(file, cluster) {
   if (!cluster?.service) return void 0;
@@ -52747,7 +52874,7 @@ ${lines.slice(-n5).join("\n")}`;
 async function runHelmfile(req, src, ctx, post, recordFile) {
   const { tools, kubeconfig } = ctx;
   tools.resolve("helmfile");
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
   refusePostRenderOnHelm4(major, post);
   if (!hasDiff)
     throw new ConfigurationError(
@@ -52778,7 +52905,7 @@ ${lastLines(listed.stderr)}`
     })
   );
   const { result, watched } = req.mode === "apply" ? await watchingReleases(ctx, releases, runHelmfileNow) : { result: await runHelmfileNow(), watched: [] };
-  await writeFile3(ctx.diffPath, result.stdout);
+  await writeFile4(ctx.diffPath, result.stdout);
   const outcome = outcomeOf("helmfile", result.exitCode);
   if (!outcome.ok) {
     throw await failedRun(
@@ -52874,7 +53001,7 @@ async function releaseObjects(tools, kubeconfig, r10) {
 }
 async function runHelm(req, src, ctx, post, recordFile) {
   const { tools, kubeconfig, logger: logger2 } = ctx;
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
   refusePostRenderOnHelm4(major, post);
   const releasesBefore = helmReleases(tools, kubeconfig);
   releasesBefore.catch(() => void 0);
@@ -52891,7 +53018,7 @@ async function runHelm(req, src, ctx, post, recordFile) {
   if (hasDiff) {
     const diff = await tools.run("helm", helmDiffArgv(args));
     durationMs += diff.durationMs;
-    await writeFile3(ctx.diffPath, diff.stdout);
+    await writeFile4(ctx.diffPath, diff.stdout);
     const outcome = outcomeOf("helm-diff", diff.exitCode);
     if (!outcome.ok)
       throw new ExplainedError(
@@ -52910,7 +53037,7 @@ ${lastLines(diff.stderr)}`
     logger2.warning(
       `helm has no helm-diff plugin, so sync-apps cannot tell whether anything changed and upgrades anyway (a new revision): ${INSTALL_HINTS["helm-diff"]}.`
     );
-    await writeFile3(ctx.diffPath, "");
+    await writeFile4(ctx.diffPath, "");
   }
   const before = (await releasesBefore).find(
     (r10) => r10.name === src.release && r10.namespace === src.namespace
@@ -52993,7 +53120,7 @@ async function runKubectl(req, src, ctx) {
   }) : { exitCode: 0, stdout: "", stderr: "", durationMs: 0 };
   const newText = created.map((o5) => `+ new ${formatRef(o5)}
 `).join("");
-  await writeFile3(ctx.diffPath, newText + diff.stdout);
+  await writeFile4(ctx.diffPath, newText + diff.stdout);
   if (newText) ctx.logger.info(newText.trimEnd());
   const diffOutcome = outcomeOf("kubectl-diff", diff.exitCode);
   if (!diffOutcome.ok) {
@@ -53455,7 +53582,7 @@ async function createClusterCommand(values, positionals, io, logger2, duration2)
     const c10 = result.cluster;
     if (!dryRun && c10 && c10.status === "ACTIVE" && c10.endpoint !== "") {
       await mkdir2(dirname4(kubeconfigPath), { recursive: true });
-      await writeFile4(
+      await writeFile5(
         kubeconfigPath,
         buildKubeconfig({
           clusterName: config.name,
@@ -53634,7 +53761,6 @@ async function syncCommand(values, positionals, io, logger2, duration2) {
         workDir,
         helpers: {
           node: process.execPath,
-          tokenMinter: helper("eks-token.js"),
           postRenderer: helper("post-render.js")
         }
       },
@@ -53655,7 +53781,7 @@ async function syncCommand(values, positionals, io, logger2, duration2) {
   } finally {
     eks.destroy();
     elbv2.destroy();
-    await rm2(join11(workDir, "kubeconfig"), { force: true });
+    await rm3(join11(workDir, "kubeconfig"), { force: true });
   }
 }
 function syncReport(r10) {
@@ -54497,7 +54623,7 @@ async function proposed(repo, values, io) {
   for (const change of repo.proposed) {
     for (const file of change.files) {
       if (values.write === true) {
-        await writeFile5(resolve4(io.cwd, file.path), file.content);
+        await writeFile6(resolve4(io.cwd, file.path), file.content);
         io.err(`Wrote ${file.path}: ${change.title}. Review and commit it.`);
       } else {
         io.err(

@@ -35523,7 +35523,10 @@ function clientOptions(region) {
 var import_yaml = __toESM(require_dist(), 1);
 function buildKubeconfig(input) {
   const name = input.contextName ?? input.clusterName;
-  const env2 = Object.entries(input.exec.env ?? {}).map(([k7, v2]) => ({ name: k7, value: v2 }));
+  const exec2 = input.exec;
+  if (!exec2 === !input.tokenFile)
+    throw new Error("buildKubeconfig needs one of exec and tokenFile");
+  const env2 = Object.entries(exec2?.env ?? {}).map(([k7, v2]) => ({ name: k7, value: v2 }));
   return (0, import_yaml.stringify)({
     apiVersion: "v1",
     kind: "Config",
@@ -35539,16 +35542,16 @@ function buildKubeconfig(input) {
     users: [
       {
         name,
-        user: {
+        user: exec2 ? {
           exec: {
             apiVersion: "client.authentication.k8s.io/v1beta1",
-            command: input.exec.command,
-            args: [...input.exec.args, "--cluster", input.clusterName, "--region", input.region],
+            command: exec2.command,
+            args: [...exec2.args, "--cluster", input.clusterName, "--region", input.region],
             ...env2.length > 0 ? { env: env2 } : {},
             interactiveMode: "Never",
             provideClusterInfo: false
           }
-        }
+        } : { tokenFile: input.tokenFile }
       }
     ],
     contexts: [{ name, context: { cluster: name, user: name } }],

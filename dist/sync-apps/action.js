@@ -36348,14 +36348,17 @@ function childGroupsRunning(executable) {
 }
 
 // src/operations/sync-apps.ts
-import { copyFile as copyFile2, readFile as readFile3, readdir as readdir2, stat as stat2, writeFile as writeFile4 } from "node:fs/promises";
+import { copyFile as copyFile2, readFile as readFile3, readdir as readdir2, stat as stat2, writeFile as writeFile5 } from "node:fs/promises";
 import { extname as extname2, join as join10 } from "node:path";
 
 // src/eks/kubeconfig.ts
 var import_yaml = __toESM(require_dist(), 1);
 function buildKubeconfig(input) {
   const name = input.contextName ?? input.clusterName;
-  const env2 = Object.entries(input.exec.env ?? {}).map(([k7, v]) => ({ name: k7, value: v }));
+  const exec3 = input.exec;
+  if (!exec3 === !input.tokenFile)
+    throw new Error("buildKubeconfig needs one of exec and tokenFile");
+  const env2 = Object.entries(exec3?.env ?? {}).map(([k7, v]) => ({ name: k7, value: v }));
   return (0, import_yaml.stringify)({
     apiVersion: "v1",
     kind: "Config",
@@ -36371,21 +36374,143 @@ function buildKubeconfig(input) {
     users: [
       {
         name,
-        user: {
+        user: exec3 ? {
           exec: {
             apiVersion: "client.authentication.k8s.io/v1beta1",
-            command: input.exec.command,
-            args: [...input.exec.args, "--cluster", input.clusterName, "--region", input.region],
+            command: exec3.command,
+            args: [...exec3.args, "--cluster", input.clusterName, "--region", input.region],
             ...env2.length > 0 ? { env: env2 } : {},
             interactiveMode: "Never",
             provideClusterInfo: false
           }
-        }
+        } : { tokenFile: input.tokenFile }
       }
     ],
     contexts: [{ name, context: { cluster: name, user: name } }],
     "current-context": name
   });
+}
+
+// src/eks/token-file.ts
+import { randomBytes } from "node:crypto";
+import { rename as rename2, rm as rm2, writeFile as writeFile3 } from "node:fs/promises";
+var TOKEN_FILE_REFRESH_MS = 5 * 6e4;
+async function writeToken(path4, token) {
+  const tmp = `${path4}.${randomBytes(6).toString("hex")}`;
+  try {
+    await writeFile3(tmp, token, { mode: 384, flag: "wx" });
+    await rename2(tmp, path4);
+  } catch (e7) {
+    await rm2(tmp, { force: true });
+    throw e7;
+  }
+}
+async function startTokenFile(options) {
+  await writeToken(options.path, (await options.mint()).token);
+  let stopped = false;
+  let refreshing = Promise.resolve();
+  const timer = setInterval(() => {
+    refreshing = (async () => {
+      try {
+        const { token } = await options.mint();
+        if (!stopped) await writeToken(options.path, token);
+      } catch (e7) {
+        options.onRefreshError?.(e7);
+      }
+    })();
+  }, options.refreshMs ?? TOKEN_FILE_REFRESH_MS);
+  timer.unref();
+  return {
+    path: options.path,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await refreshing;
+      await rm2(options.path, { force: true });
+    }
+  };
+}
+
+// src/eks/token.ts
+init_dist_es3();
+import { createHash as createHash4, createHmac as createHmac2 } from "node:crypto";
+var TOKEN_PREFIX = "k8s-aws-v1.";
+var CLUSTER_ID_HEADER = "x-k8s-aws-id";
+var TOKEN_LIFETIME_MS = 15 * 6e4;
+var PRESIGN_EXPIRES_SECONDS = 60;
+async function mintEksToken(options) {
+  if (!/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/.test(options.clusterName)) {
+    throw new Error(`not an EKS cluster name: ${JSON.stringify(options.clusterName)}`);
+  }
+  const now = options.now ?? /* @__PURE__ */ new Date();
+  const url = await presignGetCallerIdentity({
+    region: options.region,
+    credentials: options.credentials,
+    clusterName: options.clusterName,
+    signingDate: now,
+    expiresIn: PRESIGN_EXPIRES_SECONDS
+  });
+  return {
+    token: TOKEN_PREFIX + Buffer.from(url, "utf8").toString("base64url"),
+    expiresAt: new Date(now.getTime() + TOKEN_LIFETIME_MS - 6e4)
+  };
+}
+async function presignGetCallerIdentity(input) {
+  const host = input.host ?? `sts.${input.region}.amazonaws.com`;
+  const signer = new SignatureV4({
+    service: "sts",
+    region: input.region,
+    credentials: input.credentials,
+    sha256: NodeSha256,
+    uriEscapePath: true,
+    applyChecksum: false
+  });
+  const signed = await signer.presign(
+    {
+      method: "GET",
+      protocol: "https:",
+      hostname: host,
+      path: "/",
+      query: input.query ?? { Action: "GetCallerIdentity", Version: "2011-06-15" },
+      headers: { host, [CLUSTER_ID_HEADER]: input.clusterName }
+    },
+    { expiresIn: input.expiresIn, signingDate: input.signingDate }
+  );
+  const params = Object.entries(signed.query ?? {}).flatMap(([k7, v]) => Array.isArray(v) ? v.map((x) => [k7, x]) : v == null ? [] : [[k7, v]]).map(([k7, v]) => `${uriEscape(k7)}=${uriEscape(v)}`).join("&");
+  return `https://${host}/?${params}`;
+}
+function uriEscape(s2) {
+  return encodeURIComponent(s2).replace(
+    /[!'()*]/g,
+    (c7) => `%${c7.charCodeAt(0).toString(16).toUpperCase()}`
+  );
+}
+var NodeSha256 = class {
+  constructor(secret) {
+    this.secret = secret;
+    this.hash = this.fresh();
+  }
+  secret;
+  hash;
+  update(data) {
+    this.hash.update(data);
+  }
+  digest() {
+    return Promise.resolve(new Uint8Array(this.hash.digest()));
+  }
+  reset() {
+    this.hash = this.fresh();
+  }
+  fresh() {
+    if (this.secret === void 0) return createHash4("sha256");
+    const key = typeof this.secret === "string" ? this.secret : toBinary(this.secret);
+    return createHmac2("sha256", key);
+  }
+};
+function toBinary(data) {
+  if (ArrayBuffer.isView(data))
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data);
 }
 
 // src/kube/argv.ts
@@ -36550,16 +36675,16 @@ function formatRef(ref) {
 }
 
 // src/kube/post-render.ts
-import { chmod as chmod2, writeFile as writeFile3 } from "node:fs/promises";
+import { chmod as chmod2, writeFile as writeFile4 } from "node:fs/promises";
 import { join as join9 } from "node:path";
 async function writePostRenderer(options) {
   const policyFile = join9(options.dir, "singletons-policy.json");
   const recordFile = join9(options.dir, "singletons-stopped.jsonl");
   const executable = join9(options.dir, "stop-singletons");
   const policy = { ...options.policy, record: recordFile };
-  await writeFile3(policyFile, JSON.stringify(policy));
-  await writeFile3(recordFile, "");
-  await writeFile3(
+  await writeFile4(policyFile, JSON.stringify(policy));
+  await writeFile4(recordFile, "");
+  await writeFile4(
     executable,
     `#!/bin/sh
 exec ${shellQuote(options.node)} ${shellQuote(options.script)} --policy ${shellQuote(policyFile)}
@@ -36794,7 +36919,7 @@ async function checkBindings(tools, kubeconfig, binding, foreign) {
     }
   }
 }
-async function applyBinding(tools, kubeconfig, binding) {
+async function checkService(tools, kubeconfig, binding) {
   const svc = await tools.run(
     "kubectl",
     [
@@ -36821,6 +36946,9 @@ async function applyBinding(tools, kubeconfig, binding) {
       `Service ${binding.namespace}/${binding.serviceName} has no port ${binding.servicePort} (it has ${ports.map((p3) => p3.name ? `${p3.name}:${p3.port}` : String(p3.port)).join(", ") || "none"}); fix service.port in the rollout file.`
     );
   }
+}
+async function applyBinding(tools, kubeconfig, binding, serviceChecked) {
+  await (serviceChecked ?? checkService(tools, kubeconfig, binding));
   const r7 = await tools.run(
     "kubectl",
     [
@@ -36859,9 +36987,12 @@ async function boundTargets(elbv2, tools, kubeconfig, binding) {
   const out = await elbv2.send(
     new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
   );
+  return boundOf(endpoints, out.TargetHealthDescriptions ?? []);
+}
+function boundOf(endpoints, descriptions) {
   const targets = {};
   let healthyHere = 0;
-  for (const d7 of out.TargetHealthDescriptions ?? []) {
+  for (const d7 of descriptions) {
     const id = d7.Target?.Id ?? "?";
     const state2 = d7.TargetHealth?.State ?? "unknown";
     targets[`${id}:${d7.Target?.Port ?? ""}`] = d7.TargetHealth?.Reason ? `${state2} (${d7.TargetHealth.Reason})` : state2;
@@ -36871,19 +37002,23 @@ async function boundTargets(elbv2, tools, kubeconfig, binding) {
 }
 async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealthy, options) {
   const deadline = options.now() + options.timeoutMs;
+  let registered = 0;
   for (; ; ) {
-    const health = await elbv2.send(
-      new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
-    );
-    const healthy = (health.TargetHealthDescriptions ?? []).filter(
-      (d7) => d7.TargetHealth?.State === "healthy"
-    ).length;
+    const polled = options.now();
+    const pause = () => options.sleep(Math.max(0, HEALTH_POLL_MS - (options.now() - polled)), options.signal);
+    const [health, endpoints] = await Promise.all([
+      elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })),
+      registered >= minHealthy ? serviceEndpoints(tools, kubeconfig, binding) : void 0
+    ]);
+    const descriptions = health.TargetHealthDescriptions ?? [];
+    registered = descriptions.filter((d7) => d7.TargetHealth?.State !== "draining").length;
+    const healthy = descriptions.filter((d7) => d7.TargetHealth?.State === "healthy").length;
     const timedOut = options.now() >= deadline;
     if (healthy >= minHealthy || timedOut) {
-      const bound = await boundTargets(elbv2, tools, kubeconfig, binding);
+      const bound = endpoints ? boundOf(endpoints, descriptions) : await boundTargets(elbv2, tools, kubeconfig, binding);
       if (bound.healthyHere >= minHealthy) return bound;
       if (!timedOut) {
-        await options.sleep(HEALTH_POLL_MS, options.signal);
+        await pause();
         continue;
       }
       const listed = Object.entries(bound.targets).map(([t, s2]) => `${t} ${s2}`).join(", ") || "no targets";
@@ -36891,7 +37026,7 @@ async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealt
         `Target group ${binding.targetGroupArn} has ${bound.healthyHere} healthy target(s) from this cluster after ${Math.round(options.timeoutMs / 1e3)} s; the analysis needs at least ${minHealthy}. Ready endpoints of Service ${binding.namespace}/${binding.serviceName}: ${bound.endpoints.join(", ") || "none"}. Targets: ${listed}. Check the TargetGroupBinding's events (kubectl describe targetgroupbinding ${binding.name} -n ${binding.namespace}) and the target group's health check.`
       );
     }
-    await options.sleep(HEALTH_POLL_MS, options.signal);
+    await pause();
   }
 }
 var HEALTH_POLL_MS = 500;
@@ -36900,13 +37035,23 @@ var HEALTH_POLL_MS = 500;
 async function syncApps(req, deps) {
   const { logger: logger2 } = deps;
   const started = deps.clock.now().getTime();
-  const deadline = started + req.timeoutMs;
-  const remaining = () => Math.max(1e3, deadline - deps.clock.now().getTime());
   const clusterSpec = req.rollout ? rolloutCluster(req.rollout) : void 0;
-  const kubeconfig = await logger2.group(
+  const helmInfo = req.source.tool === "kubectl" ? void 0 : helmProbe(deps.tools({ ...deps.env, KUBECONFIG: join10(req.workDir, "kubeconfig") }));
+  helmInfo?.catch(() => void 0);
+  const access2 = await logger2.group(
     "Connecting to the cluster",
     () => writeKubeconfig(req, deps, clusterSpec?.eks)
   );
+  try {
+    return await syncWith(req, deps, access2.path, clusterSpec, started, helmInfo);
+  } finally {
+    await access2.stop();
+  }
+}
+async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo) {
+  const { logger: logger2 } = deps;
+  const deadline = started + req.timeoutMs;
+  const remaining = () => Math.max(1e3, deadline - deps.clock.now().getTime());
   const tools = deps.tools({ ...deps.env, KUBECONFIG: kubeconfig });
   const owner = req.rollout ? req.rollout.as === req.rollout.file.owner : void 0;
   const policy = owner === false ? {
@@ -36937,7 +37082,7 @@ async function syncApps(req, deps) {
   try {
     run2 = await logger2.group(
       `Running ${req.source.tool} (${req.mode})`,
-      () => runTool(req, { tools, kubeconfig, policy, diffPath, logger: logger2, remaining })
+      () => runTool(req, { tools, kubeconfig, policy, diffPath, logger: logger2, remaining, helmInfo })
     );
   } catch (e7) {
     if (deps.signal?.aborted) logger2.warning(stateLeftOnCancel(req.source));
@@ -36947,32 +37092,16 @@ async function syncApps(req, deps) {
   const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : void 0;
   const bindingsChecked = planned ? checkBindings(tools, kubeconfig, planned.spec, planned.foreign) : void 0;
   bindingsChecked?.catch(() => void 0);
+  const serviceChecked = planned && req.mode === "apply" ? checkService(tools, kubeconfig, planned.spec) : void 0;
+  serviceChecked?.catch(() => void 0);
   if (req.mode === "apply" && policy) {
     await logger2.group(
       "Checking singletons are stopped",
       () => checkSingletonsStopped(tools, kubeconfig, run2.objects, policy, logger2)
     );
   }
-  let waitMs = 0;
-  if (req.mode === "apply" && run2.workloads.length > 0) {
-    const t0 = deps.clock.now().getTime();
-    const statuses = await logger2.group("Waiting for workloads", async () => {
-      const s2 = await waitForWorkloads(tools, kubeconfig, run2.workloads, {
-        ...wait,
-        timeoutMs: remaining()
-      });
-      for (const w of s2) logger2.info(`${formatRef(w)}: ${w.summary}`);
-      return s2;
-    });
-    waitMs = deps.clock.now().getTime() - t0;
-    for (const unit of run2.units) {
-      unit.workloads = statuses.filter((w) => run2.unitOf(w) === unit);
-    }
-  }
-  const only = run2.units.length === 1 ? run2.units[0] : void 0;
-  if (only) only.durationMs = toolMs + waitMs;
   let binding;
-  let bindMs = 0;
+  let bound;
   if (req.rollout && clusterSpec) {
     const file = req.rollout.file;
     const minHealthy = Math.max(
@@ -36985,32 +37114,90 @@ async function syncApps(req, deps) {
       );
     } else if (planned && bindingsChecked) {
       const { spec } = planned;
-      const t0 = deps.clock.now().getTime();
-      binding = await logger2.group(`Binding target group of ${clusterSpec.name}`, async () => {
+      await logger2.group(`Binding target group of ${clusterSpec.name}`, async () => {
         await bindingsChecked;
         if (req.mode === "diff") {
           logger2.info(
             `Would bind Service ${spec.namespace}/${spec.serviceName} port ${spec.servicePort} to ${spec.targetGroupArn} (TargetGroupBinding ${spec.namespace}/${spec.name}, targetType ip).`
           );
-          return { ...spec, applied: false, minHealthy };
+          binding = { ...spec, applied: false, minHealthy };
+          return;
         }
-        logger2.info(await applyBinding(tools, kubeconfig, spec));
-        if (!deps.elbv2) throw new Error("syncApps needs an ELBv2 client to check target health");
-        const targets = await waitForHealthyTargets(
-          deps.elbv2(),
-          tools,
-          kubeconfig,
-          spec,
-          minHealthy,
-          { ...wait, timeoutMs: remaining() }
-        );
-        logger2.info(
-          `${targets.healthyHere} healthy target(s) from this cluster in ${spec.targetGroupArn} (need ${minHealthy}).`
-        );
-        return { ...spec, applied: true, minHealthy, targets };
+        const at = deps.clock.now().getTime();
+        logger2.info(await applyBinding(tools, kubeconfig, spec, serviceChecked));
+        bound = { spec, minHealthy, at };
       });
-      bindMs = deps.clock.now().getTime() - t0;
     }
+  }
+  let waitMs = 0;
+  let bindMs = 0;
+  const waitWorkloads = req.mode === "apply" && run2.workloads.length > 0;
+  if (waitWorkloads || bound) {
+    const what = [waitWorkloads ? "workloads" : "", bound ? "healthy targets" : ""].filter((x) => x !== "").join(" and ");
+    const waits = new AbortController();
+    const onCancel = () => waits.abort(deps.signal?.reason);
+    deps.signal?.addEventListener("abort", onCancel, { once: true });
+    try {
+      await logger2.group(`Waiting for ${what}`, async () => {
+        const t0 = deps.clock.now().getTime();
+        const workloads = waitWorkloads ? waitForWorkloads(tools, kubeconfig, run2.workloads, {
+          ...wait,
+          signal: waits.signal,
+          timeoutMs: remaining()
+        }).then(
+          (s2) => {
+            waitMs = deps.clock.now().getTime() - t0;
+            return s2;
+          },
+          (e7) => {
+            waits.abort(e7);
+            throw e7;
+          }
+        ) : Promise.resolve([]);
+        const health = bound ? healthWait(bound, waits) : Promise.resolve(void 0);
+        const [w, h7] = await Promise.allSettled([workloads, health]);
+        if (w.status === "rejected") throw w.reason;
+        for (const s2 of w.value) logger2.info(`${formatRef(s2)}: ${s2.summary}`);
+        for (const unit of run2.units) {
+          unit.workloads = w.value.filter((x) => run2.unitOf(x) === unit);
+        }
+        if (h7.status === "rejected") throw h7.reason;
+        if (bound && h7.value) {
+          logger2.info(
+            `${h7.value.healthyHere} healthy target(s) from this cluster in ${bound.spec.targetGroupArn} (need ${bound.minHealthy}).`
+          );
+          binding = {
+            ...bound.spec,
+            applied: true,
+            minHealthy: bound.minHealthy,
+            targets: h7.value
+          };
+        }
+      });
+    } catch (e7) {
+      if (!bound) throw e7;
+      throw new ExplainedError(
+        `${e7 instanceof Error ? e7.message : String(e7)}
+${boundState(bound.spec, req.rollout, clusterSpec)}`
+      );
+    } finally {
+      deps.signal?.removeEventListener("abort", onCancel);
+    }
+  }
+  const only = run2.units.length === 1 ? run2.units[0] : void 0;
+  if (only) only.durationMs = toolMs + waitMs;
+  async function healthWait(b7, waits) {
+    if (!deps.elbv2) throw new Error("syncApps needs an ELBv2 client to check target health");
+    const targets = await waitForHealthyTargets(
+      deps.elbv2(),
+      tools,
+      kubeconfig,
+      b7.spec,
+      b7.minHealthy,
+      { ...wait, signal: waits.signal, timeoutMs: remaining() }
+    );
+    bindMs = deps.clock.now().getTime() - b7.at;
+    return targets;
   }
   const stopped = await readStopped(run2, policy);
   const resources = run2.objects.map((o3) => {
@@ -37050,7 +37237,7 @@ async function writeKubeconfig(req, deps, fileEks) {
   if (req.cluster.kind === "kubeconfig") {
     await copyFile2(req.cluster.path, path4);
     deps.logger.info(`Using a copy of the kubeconfig ${req.cluster.path} (its current context).`);
-    return path4;
+    return { path: path4, stop: () => Promise.resolve() };
   }
   if (fileEks && fileEks !== req.cluster.name) {
     throw new ConfigurationError(
@@ -37058,19 +37245,37 @@ async function writeKubeconfig(req, deps, fileEks) {
     );
   }
   if (!deps.eks) throw new Error("syncApps needs an EKS client for an EKS cluster");
-  const access2 = await describeClusterAccess(deps.eks(), req.cluster.name);
-  const text = buildKubeconfig({
-    clusterName: req.cluster.name,
-    region: req.cluster.region,
-    endpoint: access2.endpoint,
-    certificateAuthorityData: access2.certificateAuthorityData,
-    exec: { command: req.helpers.node, args: [req.helpers.tokenMinter] }
+  const eks = deps.eks();
+  const access2 = await describeClusterAccess(eks, req.cluster.name);
+  const { name: clusterName, region } = req.cluster;
+  const tokens = await startTokenFile({
+    path: join10(req.workDir, "eks-token"),
+    mint: async () => mintEksToken({ clusterName, region, credentials: await eks.config.credentials() }),
+    onRefreshError: (e7) => deps.logger.warning(
+      `Minting a new EKS token failed (${e7 instanceof Error ? e7.message : String(e7)}); the tools keep the previous one, which EKS accepts for 15 minutes from its minting; it is tried again at the next refresh.`
+    )
   });
-  await writeFile4(path4, text, { mode: 384 });
+  try {
+    const text = buildKubeconfig({
+      clusterName,
+      region,
+      endpoint: access2.endpoint,
+      certificateAuthorityData: access2.certificateAuthorityData,
+      tokenFile: tokens.path
+    });
+    await writeFile5(path4, text, { mode: 384 });
+  } catch (e7) {
+    await tokens.stop();
+    throw e7;
+  }
   deps.logger.info(
-    `EKS cluster ${req.cluster.name}${access2.version ? ` (Kubernetes ${access2.version})` : ""} at ${access2.endpoint}; tokens are minted by our exec plugin and refresh during the run.`
+    `EKS cluster ${clusterName}${access2.version ? ` (Kubernetes ${access2.version})` : ""} at ${access2.endpoint}; its token is minted here, kept in a file only this user can read (mode 0600) that the tools re-read, refreshed every 5 minutes during the run and removed at its end.`
   );
-  return path4;
+  return { path: path4, stop: () => tokens.stop() };
+}
+async function helmProbe(tools) {
+  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  return { major, hasDiff };
 }
 async function runTool(req, ctx) {
   const post = ctx.policy && req.source.tool !== "kubectl" ? await writePostRenderer({
@@ -37114,6 +37319,10 @@ function refusePostRenderOnHelm4(major, post) {
       "Helm 4 takes post-renderers only as plugins, and sync-apps stops singletons off the owner with a post-renderer: use Helm 3 on this runner (e.g. azure/setup-helm with version v3.x) until sync-apps ships its post-renderer plugin."
     );
   }
+}
+function boundState(spec, rollout, cluster) {
+  const weight = cluster ? rollout?.file.weights[cluster.name] : void 0;
+  return `TargetGroupBinding ${spec.namespace}/${spec.name} was applied before this failure and is left in place: it registers only ready pods of Service ${spec.namespace}/${spec.serviceName} in ${spec.targetGroupArn}, which gets traffic only by the rollout file's weights (${weight === void 0 ? "this cluster has none" : `this cluster's is ${weight}`}${weight ? ", so its ready pods serve that share" : ", so nothing reaches them"}). To remove it: kubectl delete targetgroupbinding ${spec.name} -n ${spec.namespace} (its targets are deregistered).`;
 }
 function bindingOf(file, cluster) {
   if (!cluster?.service) return void 0;
@@ -37175,7 +37384,7 @@ ${lines.slice(-n3).join("\n")}`;
 async function runHelmfile(req, src, ctx, post, recordFile) {
   const { tools, kubeconfig } = ctx;
   tools.resolve("helmfile");
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
   refusePostRenderOnHelm4(major, post);
   if (!hasDiff)
     throw new ConfigurationError(
@@ -37206,7 +37415,7 @@ ${lastLines(listed.stderr)}`
     })
   );
   const { result, watched } = req.mode === "apply" ? await watchingReleases(ctx, releases, runHelmfileNow) : { result: await runHelmfileNow(), watched: [] };
-  await writeFile4(ctx.diffPath, result.stdout);
+  await writeFile5(ctx.diffPath, result.stdout);
   const outcome = outcomeOf("helmfile", result.exitCode);
   if (!outcome.ok) {
     throw await failedRun(
@@ -37302,7 +37511,7 @@ async function releaseObjects(tools, kubeconfig, r7) {
 }
 async function runHelm(req, src, ctx, post, recordFile) {
   const { tools, kubeconfig, logger: logger2 } = ctx;
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
   refusePostRenderOnHelm4(major, post);
   const releasesBefore = helmReleases(tools, kubeconfig);
   releasesBefore.catch(() => void 0);
@@ -37319,7 +37528,7 @@ async function runHelm(req, src, ctx, post, recordFile) {
   if (hasDiff) {
     const diff = await tools.run("helm", helmDiffArgv(args));
     durationMs += diff.durationMs;
-    await writeFile4(ctx.diffPath, diff.stdout);
+    await writeFile5(ctx.diffPath, diff.stdout);
     const outcome = outcomeOf("helm-diff", diff.exitCode);
     if (!outcome.ok)
       throw new ExplainedError(
@@ -37338,7 +37547,7 @@ ${lastLines(diff.stderr)}`
     logger2.warning(
       `helm has no helm-diff plugin, so sync-apps cannot tell whether anything changed and upgrades anyway (a new revision): ${INSTALL_HINTS["helm-diff"]}.`
     );
-    await writeFile4(ctx.diffPath, "");
+    await writeFile5(ctx.diffPath, "");
   }
   const before = (await releasesBefore).find(
     (r7) => r7.name === src.release && r7.namespace === src.namespace
@@ -37421,7 +37630,7 @@ async function runKubectl(req, src, ctx) {
   }) : { exitCode: 0, stdout: "", stderr: "", durationMs: 0 };
   const newText = created.map((o3) => `+ new ${formatRef(o3)}
 `).join("");
-  await writeFile4(ctx.diffPath, newText + diff.stdout);
+  await writeFile5(ctx.diffPath, newText + diff.stdout);
   if (newText) ctx.logger.info(newText.trimEnd());
   const diffOutcome = outcomeOf("kubectl-diff", diff.exitCode);
   if (!diffOutcome.ok) {
@@ -40245,13 +40454,13 @@ function planCustom(check, index, targets, windowSeconds, series) {
     );
   }
   const prefix = `c${index}_`;
-  const rename2 = (expression) => expression.replace(
+  const rename3 = (expression) => expression.replace(
     /\b[a-z][a-zA-Z0-9_]*\b/g,
     (word) => ids.includes(word) ? prefix + word : word
   );
   const queries = parsed.map((q3) => {
     const out = { ...q3, Id: prefix + q3.Id, ReturnData: q3.Id === returnId };
-    if (out.Expression) out.Expression = rename2(out.Expression);
+    if (out.Expression) out.Expression = rename3(out.Expression);
     if (out.MetricStat) out.MetricStat = { ...out.MetricStat, Period: windowSeconds };
     return out;
   });
@@ -41548,7 +41757,6 @@ async function run() {
           workDir,
           helpers: {
             node: process.execPath,
-            tokenMinter: helper("eks-token.js"),
             postRenderer: helper("post-render.js")
           }
         },

@@ -414,7 +414,6 @@ export async function syncCommand(
         workDir,
         helpers: {
           node: process.execPath,
-          tokenMinter: helper('eks-token.js'),
           postRenderer: helper('post-render.js'),
         },
       },

@@ -8,6 +8,7 @@
 import {
   DescribeTargetHealthCommand,
   type ElasticLoadBalancingV2Client,
+  type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ConfigurationError, ExplainedError } from '../common/errors.js';
 import { FIELD_MANAGER } from './argv.js';
@@ -98,12 +99,12 @@ export async function checkBindings(
   }
 }
 
-/** Creates or updates the binding (server-side apply, our field manager); answers kubectl's verdict. */
-export async function applyBinding(
+/** The Service the binding names has the port it names; a ConfigurationError otherwise. */
+export async function checkService(
   tools: ToolRunner,
   kubeconfig: string,
   binding: BindingSpec,
-): Promise<string> {
+): Promise<void> {
   const svc = await tools.run(
     'kubectl',
     [
@@ -132,6 +133,19 @@ export async function applyBinding(
       `Service ${binding.namespace}/${binding.serviceName} has no port ${binding.servicePort} (it has ${ports.map((p) => (p.name ? `${p.name}:${p.port}` : String(p.port))).join(', ') || 'none'}); fix service.port in the rollout file.`,
     );
   }
+}
+
+/**
+ * Creates or updates the binding (server-side apply, our field manager); answers kubectl's
+ * verdict. `serviceChecked` is checkService's run when the caller started it already.
+ */
+export async function applyBinding(
+  tools: ToolRunner,
+  kubeconfig: string,
+  binding: BindingSpec,
+  serviceChecked?: Promise<void>,
+): Promise<string> {
+  await (serviceChecked ?? checkService(tools, kubeconfig, binding));
   const r = await tools.run(
     'kubectl',
     [
@@ -195,9 +209,13 @@ export async function boundTargets(
   const out = await elbv2.send(
     new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn }),
   );
+  return boundOf(endpoints, out.TargetHealthDescriptions ?? []);
+}
+
+function boundOf(endpoints: string[], descriptions: TargetHealthDescription[]): BoundTargets {
   const targets: Record<string, string> = {};
   let healthyHere = 0;
-  for (const d of out.TargetHealthDescriptions ?? []) {
+  for (const d of descriptions) {
     const id = d.Target?.Id ?? '?';
     const state = d.TargetHealth?.State ?? 'unknown';
     targets[`${id}:${d.Target?.Port ?? ''}`] = d.TargetHealth?.Reason
@@ -223,21 +241,30 @@ export async function waitForHealthyTargets(
   },
 ): Promise<BoundTargets> {
   const deadline = options.now() + options.timeoutMs;
+  let registered = 0;
   for (;;) {
-    // The target group's health alone (one cheap call) until enough targets are healthy; then
-    // the Service's endpoints (a kubectl run) say whether they are this cluster's pods.
-    const health = await elbv2.send(
-      new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn }),
-    );
-    const healthy = (health.TargetHealthDescriptions ?? []).filter(
-      (d) => d.TargetHealth?.State === 'healthy',
-    ).length;
+    // Polls start every HEALTH_POLL_MS, whatever the reads took.
+    const polled = options.now();
+    const pause = () =>
+      options.sleep(Math.max(0, HEALTH_POLL_MS - (options.now() - polled)), options.signal);
+    // The target group's health alone (one cheap call) until enough targets are registered;
+    // from then on the Service's endpoints (a kubectl run) are read beside it, so the poll that
+    // sees enough healthy targets can also tell they are this cluster's pods.
+    const [health, endpoints] = await Promise.all([
+      elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })),
+      registered >= minHealthy ? serviceEndpoints(tools, kubeconfig, binding) : undefined,
+    ]);
+    const descriptions = health.TargetHealthDescriptions ?? [];
+    registered = descriptions.filter((d) => d.TargetHealth?.State !== 'draining').length;
+    const healthy = descriptions.filter((d) => d.TargetHealth?.State === 'healthy').length;
     const timedOut = options.now() >= deadline;
     if (healthy >= minHealthy || timedOut) {
-      const bound = await boundTargets(elbv2, tools, kubeconfig, binding);
+      const bound = endpoints
+        ? boundOf(endpoints, descriptions)
+        : await boundTargets(elbv2, tools, kubeconfig, binding);
       if (bound.healthyHere >= minHealthy) return bound;
       if (!timedOut) {
-        await options.sleep(HEALTH_POLL_MS, options.signal);
+        await pause();
         continue;
       }
       const listed =
@@ -250,7 +277,7 @@ export async function waitForHealthyTargets(
           `Check the TargetGroupBinding's events (kubectl describe targetgroupbinding ${binding.name} -n ${binding.namespace}) and the target group's health check.`,
       );
     }
-    await options.sleep(HEALTH_POLL_MS, options.signal);
+    await pause();
   }
 }
 

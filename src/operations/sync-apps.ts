@@ -15,6 +15,8 @@ import { ConfigurationError, ExplainedError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { describeClusterAccess } from '../eks/describe.js';
 import { buildKubeconfig } from '../eks/kubeconfig.js';
+import { startTokenFile } from '../eks/token-file.js';
+import { mintEksToken } from '../eks/token.js';
 import {
   helmDiffArgv,
   helmfileArgv,
@@ -46,6 +48,7 @@ import {
 import {
   applyBinding,
   checkBindings,
+  checkService,
   waitForHealthyTargets,
   type BindingSpec,
   type BoundTargets,
@@ -78,7 +81,7 @@ export interface SyncAppsRequest {
   /** Our own folder (in RUNNER_TEMP): kubeconfig, post-renderer, diff. */
   workDir: string;
   /** The node that runs our helpers, and the bundled helpers themselves. */
-  helpers: { node: string; tokenMinter: string; postRenderer: string };
+  helpers: { node: string; postRenderer: string };
 }
 
 export interface SyncAppsDeps {
@@ -130,13 +133,34 @@ export interface SyncAppsResult {
 export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promise<SyncAppsResult> {
   const { logger } = deps;
   const started = deps.clock.now().getTime();
-  const deadline = started + req.timeoutMs;
-  const remaining = () => Math.max(1_000, deadline - deps.clock.now().getTime());
-
   const clusterSpec = req.rollout ? rolloutCluster(req.rollout) : undefined;
-  const kubeconfig = await logger.group('Connecting to the cluster', () =>
+  // helm's version and plugins read no cluster: they are asked while the cluster is connected.
+  const helmInfo =
+    req.source.tool === 'kubectl'
+      ? undefined
+      : helmProbe(deps.tools({ ...deps.env, KUBECONFIG: join(req.workDir, 'kubeconfig') }));
+  helmInfo?.catch(() => undefined); // awaited by the helm stage; no unhandled rejection meanwhile
+  const access = await logger.group('Connecting to the cluster', () =>
     writeKubeconfig(req, deps, clusterSpec?.eks),
   );
+  try {
+    return await syncWith(req, deps, access.path, clusterSpec, started, helmInfo);
+  } finally {
+    await access.stop();
+  }
+}
+
+async function syncWith(
+  req: SyncAppsRequest,
+  deps: SyncAppsDeps,
+  kubeconfig: string,
+  clusterSpec: ReturnType<typeof rolloutCluster> | undefined,
+  started: number,
+  helmInfo: Promise<HelmInfo> | undefined,
+): Promise<SyncAppsResult> {
+  const { logger } = deps;
+  const deadline = started + req.timeoutMs;
+  const remaining = () => Math.max(1_000, deadline - deps.clock.now().getTime());
   const tools = deps.tools({ ...deps.env, KUBECONFIG: kubeconfig });
 
   const owner = req.rollout ? req.rollout.as === req.rollout.file.owner : undefined;
@@ -181,7 +205,7 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
   let run: ToolStage;
   try {
     run = await logger.group(`Running ${req.source.tool} (${req.mode})`, () =>
-      runTool(req, { tools, kubeconfig, policy, diffPath, logger, remaining }),
+      runTool(req, { tools, kubeconfig, policy, diffPath, logger, remaining, helmInfo }),
     );
   } catch (e) {
     if (deps.signal?.aborted) logger.warning(stateLeftOnCancel(req.source));
@@ -189,42 +213,27 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
   }
   const toolMs = run.durationMs;
 
-  // The cluster's TargetGroupBindings are only read here: the read runs while the singletons and
-  // workloads are checked, and its verdict is taken before the binding is applied, as before.
+  // The cluster's TargetGroupBindings are only read here: the read runs while the singletons are
+  // checked, and its verdict is taken before the binding is applied.
   const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : undefined;
   const bindingsChecked = planned
     ? checkBindings(tools, kubeconfig, planned.spec, planned.foreign)
     : undefined;
   bindingsChecked?.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+  // The Service's port is read at the same time (a read; its verdict too is taken before binding).
+  const serviceChecked =
+    planned && req.mode === 'apply' ? checkService(tools, kubeconfig, planned.spec) : undefined;
+  serviceChecked?.catch(() => undefined);
 
+  // Before any binding: a cluster off the owner must have every singleton stopped.
   if (req.mode === 'apply' && policy) {
     await logger.group('Checking singletons are stopped', () =>
       checkSingletonsStopped(tools, kubeconfig, run.objects, policy, logger),
     );
   }
 
-  let waitMs = 0;
-  if (req.mode === 'apply' && run.workloads.length > 0) {
-    const t0 = deps.clock.now().getTime();
-    const statuses = await logger.group('Waiting for workloads', async () => {
-      const s = await waitForWorkloads(tools, kubeconfig, run.workloads, {
-        ...wait,
-        timeoutMs: remaining(),
-      });
-      for (const w of s) logger.info(`${formatRef(w)}: ${w.summary}`);
-      return s;
-    });
-    waitMs = deps.clock.now().getTime() - t0;
-    for (const unit of run.units) {
-      unit.workloads = statuses.filter((w) => run.unitOf(w) === unit);
-    }
-  }
-
-  const only = run.units.length === 1 ? run.units[0] : undefined;
-  if (only) only.durationMs = toolMs + waitMs;
-
   let binding: SyncAppsResult['binding'];
-  let bindMs = 0;
+  let bound: { spec: BindingSpec; minHealthy: number; at: number } | undefined;
   if (req.rollout && clusterSpec) {
     const file = req.rollout.file;
     const minHealthy = Math.max(
@@ -237,32 +246,106 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
       );
     } else if (planned && bindingsChecked) {
       const { spec } = planned;
-      const t0 = deps.clock.now().getTime();
-      binding = await logger.group(`Binding target group of ${clusterSpec.name}`, async () => {
+      // Applied as soon as helm has returned and the checks above passed, so the controller
+      // registers the pods and the health checks run while the workloads are still being
+      // waited for. Safe early: a binding registers only ready endpoints, and the target group
+      // gets traffic only by the rollout file's weights (see docs/sync-apps.md).
+      await logger.group(`Binding target group of ${clusterSpec.name}`, async () => {
         await bindingsChecked;
         if (req.mode === 'diff') {
           logger.info(
             `Would bind Service ${spec.namespace}/${spec.serviceName} port ${spec.servicePort} to ${spec.targetGroupArn} (TargetGroupBinding ${spec.namespace}/${spec.name}, targetType ip).`,
           );
-          return { ...spec, applied: false, minHealthy };
+          binding = { ...spec, applied: false, minHealthy };
+          return;
         }
-        logger.info(await applyBinding(tools, kubeconfig, spec));
-        if (!deps.elbv2) throw new Error('syncApps needs an ELBv2 client to check target health');
-        const targets = await waitForHealthyTargets(
-          deps.elbv2(),
-          tools,
-          kubeconfig,
-          spec,
-          minHealthy,
-          { ...wait, timeoutMs: remaining() },
-        );
-        logger.info(
-          `${targets.healthyHere} healthy target(s) from this cluster in ${spec.targetGroupArn} (need ${minHealthy}).`,
-        );
-        return { ...spec, applied: true, minHealthy, targets };
+        const at = deps.clock.now().getTime();
+        logger.info(await applyBinding(tools, kubeconfig, spec, serviceChecked));
+        bound = { spec, minHealthy, at };
       });
-      bindMs = deps.clock.now().getTime() - t0;
     }
+  }
+
+  let waitMs = 0;
+  let bindMs = 0;
+  const waitWorkloads = req.mode === 'apply' && run.workloads.length > 0;
+  if (waitWorkloads || bound) {
+    const what = [waitWorkloads ? 'workloads' : '', bound ? 'healthy targets' : '']
+      .filter((x) => x !== '')
+      .join(' and ');
+    // One controller for both waits: a workload that fails ends the target health wait.
+    const waits = new AbortController();
+    const onCancel = () => waits.abort(deps.signal?.reason);
+    deps.signal?.addEventListener('abort', onCancel, { once: true });
+    try {
+      await logger.group(`Waiting for ${what}`, async () => {
+        const t0 = deps.clock.now().getTime();
+        const workloads = waitWorkloads
+          ? waitForWorkloads(tools, kubeconfig, run.workloads, {
+              ...wait,
+              signal: waits.signal,
+              timeoutMs: remaining(),
+            }).then(
+              (s) => {
+                waitMs = deps.clock.now().getTime() - t0;
+                return s;
+              },
+              (e: unknown) => {
+                waits.abort(e);
+                throw e;
+              },
+            )
+          : Promise.resolve([] as WorkloadStatus[]);
+        const health = bound ? healthWait(bound, waits) : Promise.resolve(undefined);
+        // The workloads' verdict comes first: a target group that never got healthy targets
+        // is explained by a workload that is not available, when one is not.
+        const [w, h] = await Promise.allSettled([workloads, health]);
+        if (w.status === 'rejected') throw w.reason;
+        for (const s of w.value) logger.info(`${formatRef(s)}: ${s.summary}`);
+        for (const unit of run.units) {
+          unit.workloads = w.value.filter((x) => run.unitOf(x) === unit);
+        }
+        if (h.status === 'rejected') throw h.reason;
+        if (bound && h.value) {
+          logger.info(
+            `${h.value.healthyHere} healthy target(s) from this cluster in ${bound.spec.targetGroupArn} (need ${bound.minHealthy}).`,
+          );
+          binding = {
+            ...bound.spec,
+            applied: true,
+            minHealthy: bound.minHealthy,
+            targets: h.value,
+          };
+        }
+      });
+    } catch (e) {
+      if (!bound) throw e;
+      throw new ExplainedError(
+        `${e instanceof Error ? e.message : String(e)}\n${boundState(bound.spec, req.rollout, clusterSpec)}`,
+      );
+    } finally {
+      deps.signal?.removeEventListener('abort', onCancel);
+    }
+  }
+
+  const only = run.units.length === 1 ? run.units[0] : undefined;
+  if (only) only.durationMs = toolMs + waitMs;
+
+  async function healthWait(
+    b: NonNullable<typeof bound>,
+    waits: AbortController,
+  ): Promise<BoundTargets> {
+    if (!deps.elbv2) throw new Error('syncApps needs an ELBv2 client to check target health');
+    const targets = await waitForHealthyTargets(
+      deps.elbv2(),
+      tools,
+      kubeconfig,
+      b.spec,
+      b.minHealthy,
+      { ...wait, signal: waits.signal, timeoutMs: remaining() },
+    );
+    bindMs = deps.clock.now().getTime() - b.at;
+    return targets;
   }
 
   const stopped = await readStopped(run, policy);
@@ -310,16 +393,21 @@ function rolloutCluster(rollout: { file: RolloutFile; as: string }) {
   return spec;
 }
 
+/**
+ * Our kubeconfig for the run. For an EKS cluster its user is a token file this process keeps
+ * fresh (src/eks/token-file.ts: mode 0600, refreshed every 5 minutes, removed when the sync
+ * ends), so no tool run starts a token minter; stop() ends the refresh and removes the token.
+ */
 async function writeKubeconfig(
   req: SyncAppsRequest,
   deps: SyncAppsDeps,
   fileEks: string | undefined,
-): Promise<string> {
+): Promise<{ path: string; stop: () => Promise<void> }> {
   const path = join(req.workDir, 'kubeconfig');
   if (req.cluster.kind === 'kubeconfig') {
     await copyFile(req.cluster.path, path);
     deps.logger.info(`Using a copy of the kubeconfig ${req.cluster.path} (its current context).`);
-    return path;
+    return { path, stop: () => Promise.resolve() };
   }
   if (fileEks && fileEks !== req.cluster.name) {
     throw new ConfigurationError(
@@ -327,19 +415,35 @@ async function writeKubeconfig(
     );
   }
   if (!deps.eks) throw new Error('syncApps needs an EKS client for an EKS cluster');
-  const access = await describeClusterAccess(deps.eks(), req.cluster.name);
-  const text = buildKubeconfig({
-    clusterName: req.cluster.name,
-    region: req.cluster.region,
-    endpoint: access.endpoint,
-    certificateAuthorityData: access.certificateAuthorityData,
-    exec: { command: req.helpers.node, args: [req.helpers.tokenMinter] },
+  const eks = deps.eks();
+  const access = await describeClusterAccess(eks, req.cluster.name);
+  const { name: clusterName, region } = req.cluster;
+  const tokens = await startTokenFile({
+    path: join(req.workDir, 'eks-token'),
+    mint: async () =>
+      mintEksToken({ clusterName, region, credentials: await eks.config.credentials() }),
+    onRefreshError: (e) =>
+      deps.logger.warning(
+        `Minting a new EKS token failed (${e instanceof Error ? e.message : String(e)}); the tools keep the previous one, which EKS accepts for 15 minutes from its minting; it is tried again at the next refresh.`,
+      ),
   });
-  await writeFile(path, text, { mode: 0o600 });
+  try {
+    const text = buildKubeconfig({
+      clusterName,
+      region,
+      endpoint: access.endpoint,
+      certificateAuthorityData: access.certificateAuthorityData,
+      tokenFile: tokens.path,
+    });
+    await writeFile(path, text, { mode: 0o600 });
+  } catch (e) {
+    await tokens.stop();
+    throw e;
+  }
   deps.logger.info(
-    `EKS cluster ${req.cluster.name}${access.version ? ` (Kubernetes ${access.version})` : ''} at ${access.endpoint}; tokens are minted by our exec plugin and refresh during the run.`,
+    `EKS cluster ${clusterName}${access.version ? ` (Kubernetes ${access.version})` : ''} at ${access.endpoint}; its token is minted here, kept in a file only this user can read (mode 0600) that the tools re-read, refreshed every 5 minutes during the run and removed at its end.`,
   );
-  return path;
+  return { path, stop: () => tokens.stop() };
 }
 
 interface ToolStage {
@@ -359,6 +463,19 @@ interface StageContext {
   diffPath: string;
   logger: Logger;
   remaining: () => number;
+  /** helm's major version and whether it has helm-diff, asked at the start (helm, helmfile). */
+  helmInfo: Promise<HelmInfo> | undefined;
+}
+
+interface HelmInfo {
+  major: number;
+  hasDiff: boolean;
+}
+
+async function helmProbe(tools: ToolRunner): Promise<HelmInfo> {
+  // Independent reads, run at once (each is a helm process start).
+  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  return { major, hasDiff };
 }
 
 async function runTool(req: SyncAppsRequest, ctx: StageContext): Promise<ToolStage> {
@@ -417,6 +534,16 @@ function refusePostRenderOnHelm4(major: number, post: string | undefined): void 
       'Helm 4 takes post-renderers only as plugins, and sync-apps stops singletons off the owner with a post-renderer: use Helm 3 on this runner (e.g. azure/setup-helm with version v3.x) until sync-apps ships its post-renderer plugin.',
     );
   }
+}
+
+/** What a failure after the binding was applied leaves behind, for its message. */
+function boundState(
+  spec: BindingSpec,
+  rollout: SyncAppsRequest['rollout'],
+  cluster: ReturnType<typeof rolloutCluster> | undefined,
+): string {
+  const weight = cluster ? rollout?.file.weights[cluster.name] : undefined;
+  return `TargetGroupBinding ${spec.namespace}/${spec.name} was applied before this failure and is left in place: it registers only ready pods of Service ${spec.namespace}/${spec.serviceName} in ${spec.targetGroupArn}, which gets traffic only by the rollout file's weights (${weight === undefined ? 'this cluster has none' : `this cluster's is ${weight}`}${weight ? ', so its ready pods serve that share' : ', so nothing reaches them'}). To remove it: kubectl delete targetgroupbinding ${spec.name} -n ${spec.namespace} (its targets are deregistered).`;
 }
 
 /** The TargetGroupBinding a cluster with a service gets, and the other clusters' groups. */
@@ -512,8 +639,7 @@ async function runHelmfile(
 ): Promise<ToolStage> {
   const { tools, kubeconfig } = ctx;
   tools.resolve('helmfile');
-  // Independent reads, run at once (each is a helm process start).
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
   refusePostRenderOnHelm4(major, post);
   if (!hasDiff)
     throw new ConfigurationError(
@@ -680,8 +806,7 @@ async function runHelm(
   recordFile: string | undefined,
 ): Promise<ToolStage> {
   const { tools, kubeconfig, logger } = ctx;
-  // Independent reads, run at once (each is a helm process start).
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
   refusePostRenderOnHelm4(major, post);
   // The releases before any change, read while the diff runs (both only read).
   const releasesBefore = helmReleases(tools, kubeconfig);

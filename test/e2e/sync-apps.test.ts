@@ -425,6 +425,81 @@ analysis:
     expect(again.outputs.changed).toBe('false');
   }, 120_000);
 
+  it('a workload that is not available after the binding was applied: the error says the binding is left, the weight, and how to remove it', async () => {
+    // kubectl applies and returns at once; the binding is applied before the workload wait.
+    const manifests = join(dir, 'late.yaml');
+    writeFileSync(
+      manifests,
+      `apiVersion: v1
+kind: Namespace
+metadata: { name: late }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: late, namespace: late }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: late } }
+  template:
+    metadata: { labels: { app: late } }
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+        - name: app
+          image: eks-cluster-canary/demo-app:late
+          ports: [{ name: http, containerPort: 8080 }]
+          readinessProbe:
+            httpGet: { path: /healthz, port: http }
+            initialDelaySeconds: 300
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: late }
+spec:
+  selector: { app: late }
+  ports: [{ port: 80, targetPort: http }]
+`,
+    );
+    const lateFile = join(dir, 'late-rollout.yaml');
+    writeFileSync(
+      lateFile,
+      readFileSync(rolloutFile, 'utf8')
+        .replace('name: web\n', 'name: late\n')
+        .replace(
+          'service: { namespace: web, name: web, port: 80 }',
+          'service: { namespace: late, name: web, port: 80 }',
+        )
+        .replace('weights: { blue: 0, green: 100 }', 'weights: { blue: 100, green: 0 }'),
+    );
+    const r = await sync({
+      cluster: 'prod-green',
+      manifests,
+      'rollout-file': lateFile,
+      as: 'green',
+      timeout: '15s',
+    });
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toContain('Deployment late/late');
+    expect(r.stdout).toContain(
+      `TargetGroupBinding late/late-green was applied before this failure and is left in place: it registers only ready pods of Service late/web in ${targetGroups.green}, which gets traffic only by the rollout file's weights (this cluster's is 0, so nothing reaches them). To remove it: kubectl delete targetgroupbinding late-green -n late`,
+    );
+    expect(
+      await k('green', [
+        'get',
+        'targetgroupbinding',
+        'late-green',
+        '--namespace',
+        'late',
+        '--output',
+        'jsonpath={.spec.targetGroupARN}',
+      ]),
+    ).toBe(targetGroups.green);
+    await k('green', ['delete', 'namespace', 'late', '--wait=false']);
+    await k('green', ['delete', 'targetgroupbinding', 'late-green', '--namespace', 'late']).catch(
+      () => '',
+    );
+  }, 120_000);
+
   it('refuses to bind a target group the rollout file gives to another cluster', async () => {
     await kubectl(
       sandbox,

@@ -123,10 +123,11 @@ describe('waitForHealthyTargets', () => {
     return c;
   }
 
-  it('reads only the target health (no kubectl) until enough targets are healthy, then checks they are this cluster’s pods', async () => {
+  it('reads only the target health (no kubectl) until enough targets are registered, then the Service’s endpoints beside it, and answers on the poll that sees them healthy', async () => {
     elbv2Mock.reset();
     elbv2Mock
       .on(DescribeTargetHealthCommand)
+      .resolvesOnce(health())
       .resolvesOnce(health(['10.0.0.1', 'initial'], ['10.0.0.2', 'initial']))
       .resolvesOnce(health(['10.0.0.1', 'healthy'], ['10.0.0.2', 'initial']))
       .resolves(health(['10.0.0.1', 'healthy'], ['10.0.0.2', 'healthy']));
@@ -145,8 +146,11 @@ describe('waitForHealthyTargets', () => {
       ...c,
     });
     expect(bound.healthyHere).toBe(2);
-    expect(kubectlRuns).toBe(1);
-    expect(c.slept).toEqual([500, 500]);
+    expect(bound.endpoints).toEqual(['10.0.0.1', '10.0.0.2']);
+    // Polls 3 and 4 read the endpoints; the 4th answers without another read.
+    expect(kubectlRuns).toBe(2);
+    expect(elbv2Mock.commandCalls(DescribeTargetHealthCommand)).toHaveLength(4);
+    expect(c.slept).toEqual([500, 500, 500]);
   });
 
   it('does not count healthy targets that are not this cluster’s endpoints, and says so at the deadline', async () => {

@@ -17,7 +17,7 @@ import { coreLogger, runAction } from '../common/run.js';
 import { readSyncAppsInputs } from './inputs.js';
 import { Outputs } from './io.js';
 
-/** The helpers bundled beside this file (scripts/bundle.mjs): the token minter and the post-renderer. */
+/** The helper bundled beside this file (scripts/bundle.mjs): the post-renderer. */
 function helper(name: string): string {
   return fileURLToPath(new URL(`./${name}`, import.meta.url));
 }
@@ -43,7 +43,6 @@ export async function run(): Promise<void> {
           workDir,
           helpers: {
             node: process.execPath,
-            tokenMinter: helper('eks-token.js'),
             postRenderer: helper('post-render.js'),
           },
         },
