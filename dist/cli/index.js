@@ -52740,7 +52740,15 @@ async function writeKubeconfig(req, deps, fileEks) {
   const { name: clusterName, region } = req.cluster;
   const tokens = await startTokenFile({
     path: join10(req.workDir, "eks-token"),
-    mint: async () => mintEksToken({ clusterName, region, credentials: await eks.config.credentials() }),
+    mint: async () => {
+      const minted = await mintEksToken({
+        clusterName,
+        region,
+        credentials: await eks.config.credentials()
+      });
+      deps.mask?.(minted.token);
+      return minted;
+    },
     onRefreshError: (e10) => deps.logger.warning(
       `Minting a new EKS token failed (${e10 instanceof Error ? e10.message : String(e10)}); the tools keep the previous one, which EKS accepts for 15 minutes from its minting; it is tried again at the next refresh.`
     )

@@ -28332,6 +28332,9 @@ var ExitCode;
   ExitCode2[ExitCode2["Success"] = 0] = "Success";
   ExitCode2[ExitCode2["Failure"] = 1] = "Failure";
 })(ExitCode || (ExitCode = {}));
+function setSecret(secret) {
+  issueCommand("add-mask", {}, secret);
+}
 function getInput(name, options) {
   const val = process.env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] || "";
   if (options && options.required && !val) {
@@ -37250,7 +37253,15 @@ async function writeKubeconfig(req, deps, fileEks) {
   const { name: clusterName, region } = req.cluster;
   const tokens = await startTokenFile({
     path: join10(req.workDir, "eks-token"),
-    mint: async () => mintEksToken({ clusterName, region, credentials: await eks.config.credentials() }),
+    mint: async () => {
+      const minted = await mintEksToken({
+        clusterName,
+        region,
+        credentials: await eks.config.credentials()
+      });
+      deps.mask?.(minted.token);
+      return minted;
+    },
     onRefreshError: (e7) => deps.logger.warning(
       `Minting a new EKS token failed (${e7 instanceof Error ? e7.message : String(e7)}); the tools keep the previous one, which EKS accepts for 15 minutes from its minting; it is tried again at the next refresh.`
     )
@@ -41767,7 +41778,8 @@ async function run() {
           elbv2: () => elbv2,
           logger: coreLogger,
           clock: systemClock,
-          signal
+          signal,
+          mask: (secret) => setSecret(secret)
         }
       );
       setOutput(Outputs.changed, String(result.changed));

@@ -94,6 +94,8 @@ export interface SyncAppsDeps {
   logger: Logger;
   clock: Clock;
   signal?: AbortSignal;
+  /** Hides a value from the log from now on (core.setSecret in the action): each EKS token. */
+  mask?: (secret: string) => void;
 }
 
 /** A release (helm, helmfile) or a manifest set (kubectl): what the summary has one row for. */
@@ -420,8 +422,15 @@ async function writeKubeconfig(
   const { name: clusterName, region } = req.cluster;
   const tokens = await startTokenFile({
     path: join(req.workDir, 'eks-token'),
-    mint: async () =>
-      mintEksToken({ clusterName, region, credentials: await eks.config.credentials() }),
+    mint: async () => {
+      const minted = await mintEksToken({
+        clusterName,
+        region,
+        credentials: await eks.config.credentials(),
+      });
+      deps.mask?.(minted.token);
+      return minted;
+    },
     onRefreshError: (e) =>
       deps.logger.warning(
         `Minting a new EKS token failed (${e instanceof Error ? e.message : String(e)}); the tools keep the previous one, which EKS accepts for 15 minutes from its minting; it is tried again at the next refresh.`,

@@ -170,6 +170,8 @@ analysis:
     });
     expect(first.stderr + first.stdout).not.toContain('s3cr3t-value-never-logged');
     expect(first.exitCode, first.stdout).toBe(0);
+    // The EKS token the action minted for the tools is masked before anything could log it.
+    expect(first.stdout).toMatch(/^::add-mask::k8s-aws-v1\.[A-Za-z0-9_-]+$/m);
     expect(first.outputs.changed).toBe('true');
     const resources = JSON.parse(first.outputs.resources as string) as {
       kind: string;

@@ -54,6 +54,7 @@ export async function run(): Promise<void> {
           logger: coreLogger,
           clock: systemClock,
           signal,
+          mask: (secret) => core.setSecret(secret),
         },
       );
       core.setOutput(Outputs.changed, String(result.changed));
