@@ -51676,19 +51676,23 @@ function boundOf(endpoints, descriptions) {
 async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealthy, options) {
   const deadline = options.now() + options.timeoutMs;
   let registered = 0;
+  let known;
   for (; ; ) {
     const polled = options.now();
-    const pause = () => options.sleep(Math.max(0, HEALTH_POLL_MS - (options.now() - polled)), options.signal);
+    const every = registered >= minHealthy ? REGISTERED_POLL_MS : HEALTH_POLL_MS;
+    const pause = () => options.sleep(Math.max(0, every - (options.now() - polled)), options.signal);
+    const readEndpoints = registered >= minHealthy && (!known || polled - known.at >= ENDPOINTS_FRESH_MS);
     const [health, endpoints] = await Promise.all([
       elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })),
-      registered >= minHealthy ? serviceEndpoints(tools, kubeconfig, binding) : void 0
+      readEndpoints ? serviceEndpoints(tools, kubeconfig, binding) : registered >= minHealthy ? known?.endpoints : void 0
     ]);
+    if (readEndpoints && endpoints) known = { endpoints, at: polled };
     const descriptions = health.TargetHealthDescriptions ?? [];
     registered = descriptions.filter((d10) => d10.TargetHealth?.State !== "draining").length;
     const healthy = descriptions.filter((d10) => d10.TargetHealth?.State === "healthy").length;
     const timedOut = options.now() >= deadline;
     if (healthy >= minHealthy || timedOut) {
-      const bound = endpoints ? boundOf(endpoints, descriptions) : await boundTargets(elbv2, tools, kubeconfig, binding);
+      const bound = endpoints && (readEndpoints || !timedOut) ? boundOf(endpoints, descriptions) : await boundTargets(elbv2, tools, kubeconfig, binding);
       if (bound.healthyHere >= minHealthy) return bound;
       if (!timedOut) {
         await pause();
@@ -51703,6 +51707,8 @@ async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealt
   }
 }
 var HEALTH_POLL_MS = 500;
+var REGISTERED_POLL_MS = 200;
+var ENDPOINTS_FRESH_MS = 1e3;
 
 // src/kube/retire.ts
 var TGB_PATH = `/apis/${TGB_API_VERSION}`;

@@ -242,26 +242,40 @@ export async function waitForHealthyTargets(
 ): Promise<BoundTargets> {
   const deadline = options.now() + options.timeoutMs;
   let registered = 0;
+  // The Service's endpoints last read, and when that read started.
+  let known: { endpoints: string[]; at: number } | undefined;
   for (;;) {
-    // Polls start every HEALTH_POLL_MS, whatever the reads took.
+    // Polls start every HEALTH_POLL_MS (REGISTERED_POLL_MS once enough targets are registered),
+    // whatever the reads took.
     const polled = options.now();
+    const every = registered >= minHealthy ? REGISTERED_POLL_MS : HEALTH_POLL_MS;
     const pause = () =>
-      options.sleep(Math.max(0, HEALTH_POLL_MS - (options.now() - polled)), options.signal);
+      options.sleep(Math.max(0, every - (options.now() - polled)), options.signal);
     // The target group's health alone (one cheap call) until enough targets are registered;
-    // from then on the Service's endpoints (a kubectl run) are read beside it, so the poll that
-    // sees enough healthy targets can also tell they are this cluster's pods.
+    // from then on the Service's endpoints (a kubectl run) are read beside it when the last read
+    // is older than ENDPOINTS_FRESH_MS, so the poll that sees enough healthy targets can also
+    // tell they are this cluster's pods without a kubectl run of its own.
+    const readEndpoints =
+      registered >= minHealthy && (!known || polled - known.at >= ENDPOINTS_FRESH_MS);
     const [health, endpoints] = await Promise.all([
       elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })),
-      registered >= minHealthy ? serviceEndpoints(tools, kubeconfig, binding) : undefined,
+      readEndpoints
+        ? serviceEndpoints(tools, kubeconfig, binding)
+        : registered >= minHealthy
+          ? known?.endpoints
+          : undefined,
     ]);
+    if (readEndpoints && endpoints) known = { endpoints, at: polled };
     const descriptions = health.TargetHealthDescriptions ?? [];
     registered = descriptions.filter((d) => d.TargetHealth?.State !== 'draining').length;
     const healthy = descriptions.filter((d) => d.TargetHealth?.State === 'healthy').length;
     const timedOut = options.now() >= deadline;
     if (healthy >= minHealthy || timedOut) {
-      const bound = endpoints
-        ? boundOf(endpoints, descriptions)
-        : await boundTargets(elbv2, tools, kubeconfig, binding);
+      // A verdict of failure reads the endpoints afresh; a healthy one may use the last read.
+      const bound =
+        endpoints && (readEndpoints || !timedOut)
+          ? boundOf(endpoints, descriptions)
+          : await boundTargets(elbv2, tools, kubeconfig, binding);
       if (bound.healthyHere >= minHealthy) return bound;
       if (!timedOut) {
         await pause();
@@ -287,3 +301,14 @@ export async function waitForHealthyTargets(
  * 2 calls a second are far inside ELB's DescribeTargetHealth bucket (40, then 10 a second).
  */
 const HEALTH_POLL_MS = 500;
+/**
+ * How often once enough targets are registered: the wait is then for the health checks to pass,
+ * and this bounds how late sync-apps sees them pass. 5 calls a second stay inside the bucket's
+ * 10 a second (src/aws/pacing.ts paces every read to it anyway).
+ */
+const REGISTERED_POLL_MS = 200;
+/**
+ * How old the Service's endpoints may be for a poll to count healthy targets as this cluster's
+ * pods without reading them again (a kubectl run each read).
+ */
+const ENDPOINTS_FRESH_MS = 1_000;

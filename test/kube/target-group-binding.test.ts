@@ -147,10 +147,47 @@ describe('waitForHealthyTargets', () => {
     });
     expect(bound.healthyHere).toBe(2);
     expect(bound.endpoints).toEqual(['10.0.0.1', '10.0.0.2']);
-    // Polls 3 and 4 read the endpoints; the 4th answers without another read.
-    expect(kubectlRuns).toBe(2);
+    // Poll 3 reads the endpoints; once targets are registered polls come every 200 ms, and the
+    // 4th answers with poll 3's endpoints (200 ms old, under the 1 s they may be) and no run.
+    expect(kubectlRuns).toBe(1);
     expect(elbv2Mock.commandCalls(DescribeTargetHealthCommand)).toHaveLength(4);
-    expect(c.slept).toEqual([500, 500, 500]);
+    expect(c.slept).toEqual([500, 500, 200]);
+  });
+
+  it('reads the Service’s endpoints again once the last read is a second old', async () => {
+    elbv2Mock.reset();
+    elbv2Mock
+      .on(DescribeTargetHealthCommand)
+      .resolvesOnce(health(['10.0.0.1', 'initial']))
+      .resolvesOnce(health(['10.0.0.1', 'initial']))
+      .resolvesOnce(health(['10.0.0.1', 'initial']))
+      .resolvesOnce(health(['10.0.0.1', 'initial']))
+      .resolvesOnce(health(['10.0.0.1', 'initial']))
+      .resolves(health(['10.0.0.2', 'healthy']));
+    // The first read has only 10.0.0.1; by the second the pod was replaced by 10.0.0.2.
+    const reads = [slices('10.0.0.1'), slices('10.0.0.2')];
+    let kubectlRuns = 0;
+    const tools: ToolRunner = {
+      resolve: () => '/usr/bin/kubectl',
+      run: async () => {
+        const stdout = reads[Math.min(kubectlRuns, reads.length - 1)] as string;
+        kubectlRuns++;
+        return { exitCode: 0, stdout, stderr: '', durationMs: 1 };
+      },
+    };
+    const c = clock();
+    const client = new ElasticLoadBalancingV2Client({ region: 'ap-northeast-1' });
+    const bound = await waitForHealthyTargets(client, tools, '/k', binding, 1, {
+      timeoutMs: 60_000,
+      ...c,
+    });
+    // Poll 1 (t 0) sees a registered target; poll 2 (t 500) reads the endpoints, polls 3-6 (every
+    // 200 ms) reuse them (poll 6 sees 10.0.0.2 healthy, which they do not have), and poll 7
+    // (t 1500, the last read a second old) reads them again and answers.
+    expect(bound.healthyHere).toBe(1);
+    expect(bound.endpoints).toEqual(['10.0.0.2']);
+    expect(kubectlRuns).toBe(2);
+    expect(c.slept).toEqual([500, 200, 200, 200, 200, 200]);
   });
 
   it('does not count healthy targets that are not this cluster’s endpoints, and says so at the deadline', async () => {
