@@ -72,12 +72,8 @@ const entries = [
     out: join('dist', 'cli', 'index.js'),
     shebang: '#!/usr/bin/env node\n',
   },
-  // The CLI's sync hands helm the same post-renderer and token minter as the sync-apps action.
-  {
-    entry: join('src', 'eks', 'token-cli.ts'),
-    out: join('dist', 'cli', 'eks-token.js'),
-    shebang: '',
-  },
+  // The CLI's sync hands helm the same post-renderer as the sync-apps action. (Its kubeconfigs
+  // name the CLI's own `token` command, and sync's tools read a token file: no minter script.)
   {
     entry: join('src', 'kube', 'post-render-cli.ts'),
     out: join('dist', 'cli', 'post-render.js'),

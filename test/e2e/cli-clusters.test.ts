@@ -19,6 +19,7 @@ import {
   clusterAlb,
   createCluster,
   eksClient,
+  jobsCronJob,
   kubeconfigFile,
   kubectl,
   skipReason,
@@ -266,25 +267,7 @@ analysis:
     expect(diff.stdout).toMatch(/^sync \(diff\) with helm on green: nothing to change/);
   }, 240_000);
 
-  const cronJob = (suspend: boolean): string => `
-apiVersion: v1
-kind: Namespace
-metadata: { name: jobs }
----
-apiVersion: batch/v1
-kind: CronJob
-metadata: { name: notify, namespace: jobs }
-spec:
-  schedule: "0 3 * * *"
-  suspend: ${suspend}
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          restartPolicy: Never
-          containers:
-            - { name: notify, image: "eks-cluster-canary/demo-app:v1" }
-`;
+  const cronJob = (suspend: boolean): string => jobsCronJob(suspend);
 
   /** The last step `status --json` shows for the file, from the tags on its routes. */
   async function lastStep(): Promise<Record<string, unknown> | null | undefined> {

@@ -15,6 +15,7 @@ import { createWebService } from '../../sandbox/scenario.js';
 import {
   createCluster,
   eksClient,
+  jobsCronJob,
   kubeconfigFile,
   kubectl,
   skipReason,
@@ -50,25 +51,7 @@ describe.skipIf(skipReason !== undefined)(
       await sandbox?.close();
     }, 60_000);
 
-    const cronJob = (suspend: boolean) => `
-apiVersion: v1
-kind: Namespace
-metadata: { name: jobs }
----
-apiVersion: batch/v1
-kind: CronJob
-metadata: { name: notify, namespace: jobs }
-spec:
-  schedule: "0 3 * * *"
-  suspend: ${suspend}
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          restartPolicy: Never
-          containers:
-            - { name: notify, image: "eks-cluster-canary/demo-app:v1" }
-`;
+    const cronJob = (suspend: boolean) => jobsCronJob(suspend);
     const suspendOf = (cluster: string): Promise<string> =>
       kubectl(sandbox, configs[cluster] as string, [
         'get',

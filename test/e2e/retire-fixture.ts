@@ -3,6 +3,7 @@
  * the cluster they retire: the rollout file "web" naming blue and green, and blue's demo app
  * bound to its target group, with a CronJob in the singletons' namespace.
  */
+import { notifyCronJob } from '../sandbox/kube-fixture.js';
 
 /** The rollout file: blue at weight 0, green with the traffic, `owner` running the CronJobs. */
 export function webRolloutFile(o: {
@@ -81,18 +82,5 @@ spec:
   targetGroupARN: ${targetGroupArn}
   targetType: ip
 ---
-apiVersion: batch/v1
-kind: CronJob
-metadata: { name: notify, namespace: jobs }
-spec:
-  schedule: "0 3 * * *"
-  suspend: ${suspended}
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          restartPolicy: Never
-          containers:
-            - { name: notify, image: "eks-cluster-canary/demo-app:v1" }
-`;
+${notifyCronJob(suspended)}`;
 }

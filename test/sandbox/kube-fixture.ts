@@ -255,3 +255,28 @@ export async function clusterAlb(
     elbv2.destroy();
   }
 }
+
+/** The daily CronJob `jobs/notify` (demo app), suspended or not: the singleton the handoff,
+ * status and retirement tests move between clusters. */
+export const notifyCronJob = (suspend: boolean): string => `apiVersion: batch/v1
+kind: CronJob
+metadata: { name: notify, namespace: jobs }
+spec:
+  schedule: "0 3 * * *"
+  suspend: ${suspend}
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+            - { name: notify, image: "eks-cluster-canary/demo-app:v1" }
+`;
+
+/** The `jobs` namespace with that CronJob. */
+export const jobsCronJob = (suspend: boolean): string => `
+apiVersion: v1
+kind: Namespace
+metadata: { name: jobs }
+---
+${notifyCronJob(suspend)}`;
