@@ -11383,11 +11383,11 @@ var init_parseArn = __esm({
       if (segments.length < 6) {
         return null;
       }
-      const [arn, partition2, service, region, accountId, ...resourcePath] = segments;
-      if (arn !== "arn" || partition2 === "" || service === "" || resourcePath.join(ARN_DELIMITER) === "") {
+      const [arn, partition2, service, region, accountId, ...resourcePath2] = segments;
+      if (arn !== "arn" || partition2 === "" || service === "" || resourcePath2.join(ARN_DELIMITER) === "") {
         return null;
       }
-      const resourceId = resourcePath.map((resource) => resource.split(RESOURCE_DELIMITER)).flat();
+      const resourceId = resourcePath2.map((resource) => resource.split(RESOURCE_DELIMITER)).flat();
       return {
         partition: partition2,
         service,
@@ -42685,61 +42685,61 @@ function httpsKubeApi(options) {
   const url = new URL(options.endpoint);
   const agent = new Agent2({ ca: options.caPem, keepAlive: true, maxSockets: 8 });
   const timeoutMs = options.timeoutMs ?? 1e4;
+  return kubeApiOver({
+    cluster: options.cluster,
+    headers: async () => ({ authorization: `Bearer ${await options.token()}` }),
+    open: (method, path4, headers) => request2({ agent, host: url.hostname, port: url.port || 443, method, path: path4, headers }),
+    timeoutMs,
+    close: () => agent.destroy()
+  });
+}
+function kubeApiOver(transport) {
+  const { cluster, timeoutMs } = transport;
   const call = async (method, path4, body, contentType = "application/json") => {
-    const token = await options.token();
     const payload = body === void 0 ? void 0 : Buffer.from(JSON.stringify(body));
+    const extra = transport.headers ? await transport.headers() : {};
     return new Promise((resolve5, reject) => {
+      const req = transport.open(method, path4, {
+        accept: "application/json",
+        ...extra,
+        ...payload ? { "content-type": contentType, "content-length": payload.length } : {}
+      });
       let connected = false;
-      const req = request2(
-        {
-          agent,
-          host: url.hostname,
-          port: url.port || 443,
-          method,
-          path: path4,
-          timeout: timeoutMs,
-          headers: {
-            accept: "application/json",
-            authorization: `Bearer ${token}`,
-            ...payload ? { "content-type": contentType, "content-length": payload.length } : {}
+      req.on("response", (res) => {
+        const chunks = [];
+        res.on("data", (c10) => chunks.push(c10));
+        res.on("end", () => {
+          const text2 = Buffer.concat(chunks).toString("utf8");
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            reject(new KubeApiError(cluster, status, method, path4, text2));
+            return;
           }
-        },
-        (res) => {
-          const chunks = [];
-          res.on("data", (c10) => chunks.push(c10));
-          res.on("end", () => {
-            const text2 = Buffer.concat(chunks).toString("utf8");
-            const status = res.statusCode ?? 0;
-            if (status < 200 || status >= 300) {
-              reject(new KubeApiError(options.cluster, status, method, path4, text2));
-              return;
-            }
-            try {
-              resolve5(text2 ? JSON.parse(text2) : {});
-            } catch (e10) {
-              reject(e10 instanceof Error ? e10 : new Error(String(e10)));
-            }
-          });
-          res.on(
-            "error",
-            (e10) => reject(new KubeUnreachableError(options.cluster, method, path4, true, e10.message))
-          );
-        }
-      );
+          try {
+            resolve5(text2 ? JSON.parse(text2) : {});
+          } catch (e10) {
+            reject(e10 instanceof Error ? e10 : new Error(String(e10)));
+          }
+        });
+        res.on(
+          "error",
+          (e10) => reject(new KubeUnreachableError(cluster, method, path4, true, e10.message))
+        );
+      });
       req.on("socket", (socket) => {
         if (!socket.connecting) connected = true;
         else socket.once("connect", () => connected = true);
       });
-      req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
       req.on("error", (e10) => {
         const sent = connected || !(e10.code !== void 0 && NOT_SENT.has(e10.code));
-        reject(new KubeUnreachableError(options.cluster, method, path4, sent, e10.code ?? e10.message));
+        reject(new KubeUnreachableError(cluster, method, path4, sent, e10.code ?? e10.message));
       });
       req.end(payload);
     });
   };
   return {
-    cluster: options.cluster,
+    cluster,
     get: (path4) => call("GET", path4),
     async find(path4) {
       try {
@@ -42751,10 +42751,18 @@ function httpsKubeApi(options) {
     },
     post: (path4, body) => call("POST", path4, body),
     mergePatch: (path4, body) => call("PATCH", path4, body, "application/merge-patch+json"),
+    // Server-side apply, as `kubectl apply --server-side --field-manager <m>` (no forced
+    // conflicts). JSON is YAML, so the body goes as JSON with apply's content type.
+    apply: (path4, body, fieldManager) => call(
+      "PATCH",
+      `${path4}${path4.includes("?") ? "&" : "?"}fieldManager=${encodeURIComponent(fieldManager)}`,
+      body,
+      "application/apply-patch+yaml"
+    ),
     async delete(path4, body) {
       await call("DELETE", path4, body);
     },
-    close: () => agent.destroy()
+    close: () => transport.close()
   };
 }
 
@@ -46906,9 +46914,9 @@ function capitalize(text2) {
 
 // src/cli/cluster.ts
 import { existsSync } from "node:fs";
-import { mkdir as mkdir2, mkdtemp, rm as rm3, writeFile as writeFile5 } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname as dirname4, join as join11, resolve as resolve2 } from "node:path";
+import { mkdir as mkdir2, mkdtemp as mkdtemp2, rm as rm4, writeFile as writeFile5 } from "node:fs/promises";
+import { tmpdir as tmpdir2 } from "node:os";
+import { dirname as dirname4, join as join12, resolve as resolve2 } from "node:path";
 import { fileURLToPath } from "node:url";
 
 // src/eks/cluster-config.ts
@@ -51347,198 +51355,146 @@ function helmMajorVersion(output) {
   return m9 ? Number(m9[1]) : void 0;
 }
 
-// src/kube/manifests.ts
-var import_yaml8 = __toESM(require_dist(), 1);
-var WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet"];
-function parseManifests(text2, source) {
-  const docs = (0, import_yaml8.parseAllDocuments)(text2, { keepSourceTokens: false });
-  if (!Array.isArray(docs)) return [];
-  docs.forEach((doc, i10) => {
-    const error = doc.errors[0];
-    if (error) {
-      throw new Error(`${source}: document ${i10 + 1} is not valid YAML: ${error.message}`);
-    }
+// src/kube/proxy.ts
+init_http();
+import { spawn as spawn2 } from "node:child_process";
+import { mkdtemp, rm as rm2 } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join as join9 } from "node:path";
+async function startKubectlProxy(options) {
+  const dir = await mkdtemp(join9(tmpdir(), "ecc-kube-"));
+  const socketPath = join9(dir, "proxy.sock");
+  const child2 = spawn2(
+    options.kubectl,
+    ["--kubeconfig", options.kubeconfig, "proxy", "--unix-socket", socketPath],
+    // A group of its own, stopped as a whole: kubectl may be a wrapper script (an asdf or mise
+    // shim) whose kubectl child would outlive a signal to the script alone.
+    { env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true }
+  );
+  let stderr = "";
+  child2.stderr.setEncoding("utf8");
+  child2.stderr.on("data", (d10) => {
+    stderr = (stderr + d10).slice(-4e3);
   });
-  return docs.filter((doc) => doc.contents !== null);
-}
-function manifestObjects(docs) {
-  const out = [];
-  for (const doc of docs) {
-    if (!(0, import_yaml8.isMap)(doc.contents)) continue;
-    const kind = doc.get("kind");
-    if (typeof kind === "string" && kind.endsWith("List")) {
-      const items = doc.get("items");
-      if ((0, import_yaml8.isSeq)(items)) items.items.forEach((_, i10) => out.push(objectAt(doc, ["items", i10])));
-      continue;
+  const exited = new Promise((resolve5) => child2.once("exit", () => resolve5()));
+  const signalGroup2 = (signal) => {
+    try {
+      if (child2.pid !== void 0) process.kill(-child2.pid, signal);
+    } catch {
     }
-    out.push(objectAt(doc, []));
-  }
-  return out.filter((o5) => o5.ref.kind !== "" && o5.ref.name !== "");
-}
-function objectAt(doc, path4) {
-  const str = (p5) => {
-    const v2 = doc.getIn([...path4, ...p5]);
-    return typeof v2 === "string" ? v2 : "";
   };
-  const labelsNode = doc.getIn([...path4, "metadata", "labels"]);
-  const labels = {};
-  if ((0, import_yaml8.isMap)(labelsNode)) {
-    for (const pair of labelsNode.items) {
-      const k10 = pair.key?.value;
-      const v2 = pair.value?.value;
-      if (k10 !== void 0 && v2 !== void 0 && v2 !== null) labels[String(k10)] = String(v2);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    agent.destroy();
+    signalGroup2("SIGTERM");
+    if (child2.exitCode === null && child2.signalCode === null) {
+      const killer = setTimeout(() => signalGroup2("SIGKILL"), 2e3);
+      await Promise.race([exited, new Promise((r10) => setTimeout(r10, 3e3).unref())]);
+      clearTimeout(killer);
     }
+    child2.stdout.destroy();
+    child2.stderr.destroy();
+    await rm2(dir, { recursive: true, force: true });
+  };
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  const startTimeoutMs = options.startTimeoutMs ?? 15e3;
+  try {
+    await new Promise((resolve5, reject) => {
+      let out = "";
+      const timer = setTimeout(
+        () => reject(
+          new ExplainedError(
+            `kubectl proxy did not start listening within ${startTimeoutMs / 1e3} s${stderr.trim() ? `: ${stderr.trim()}` : ""}`
+          )
+        ),
+        startTimeoutMs
+      );
+      timer.unref();
+      child2.stdout.setEncoding("utf8");
+      child2.stdout.on("data", (d10) => {
+        out += d10;
+        if (out.includes("Starting to serve on")) {
+          clearTimeout(timer);
+          resolve5();
+        }
+      });
+      child2.once("error", (e10) => {
+        clearTimeout(timer);
+        reject(new ExplainedError(`kubectl proxy could not start: ${e10.message}`));
+      });
+      child2.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        reject(
+          new ExplainedError(
+            `kubectl proxy exited (${signal ?? `exit code ${code}`}) before it listened: ${stderr.trim() || "no message"}`
+          )
+        );
+      });
+    });
+  } catch (e10) {
+    await stop();
+    throw e10;
   }
+  child2.stdout.resume();
+  const client = kubeApiOver({
+    cluster: options.cluster,
+    open: (method, path4, headers) => (
+      // The proxy checks the Host header against its --accept-hosts (localhost by default).
+      request({ agent, socketPath, method, path: path4, headers: { ...headers, host: "localhost" } })
+    ),
+    timeoutMs: options.timeoutMs ?? 3e4,
+    close: () => void stop()
+  });
+  return { client, stop };
+}
+function resourcePath(r10, namespace, name) {
+  const base = r10.apiVersion.includes("/") ? `/apis/${r10.apiVersion}` : `/api/${r10.apiVersion}`;
+  const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
+  return `${base}${ns}/${r10.plural}${name ? `/${encodeURIComponent(name)}` : ""}`;
+}
+var RESOURCES = {
+  Deployment: { apiVersion: "apps/v1", plural: "deployments", kind: "Deployment" },
+  StatefulSet: { apiVersion: "apps/v1", plural: "statefulsets", kind: "StatefulSet" },
+  DaemonSet: { apiVersion: "apps/v1", plural: "daemonsets", kind: "DaemonSet" },
+  CronJob: { apiVersion: "batch/v1", plural: "cronjobs", kind: "CronJob" },
+  Service: { apiVersion: "v1", plural: "services", kind: "Service" },
+  Event: { apiVersion: "v1", plural: "events", kind: "Event" },
+  EndpointSlice: {
+    apiVersion: "discovery.k8s.io/v1",
+    plural: "endpointslices",
+    kind: "EndpointSlice"
+  },
+  TargetGroupBinding: {
+    apiVersion: "elbv2.k8s.aws/v1beta1",
+    plural: "targetgroupbindings",
+    kind: "TargetGroupBinding"
+  }
+};
+async function listObjects(kube, r10, namespace, labelSelector2) {
+  const query = labelSelector2 ? `?labelSelector=${encodeURIComponent(labelSelector2)}` : "";
+  const list2 = await kube.get(`${resourcePath(r10, namespace)}${query}`);
+  return (list2.items ?? []).map((item2) => ({ ...item2, kind: r10.kind }));
+}
+function kubeOnDemand(start, early) {
+  let started;
+  const get3 = () => {
+    if (!started) {
+      started = start();
+      started.catch(() => void 0);
+    }
+    return started;
+  };
+  if (early) get3();
   return {
-    doc,
-    path: path4,
-    ref: {
-      kind: str(["kind"]),
-      namespace: str(["metadata", "namespace"]),
-      name: str(["metadata", "name"])
-    },
-    labels
+    client: async () => (await get3()).client,
+    async stop() {
+      if (!started) return;
+      const p5 = await started.catch(() => void 0);
+      await p5?.stop();
+    }
   };
-}
-function stringifyManifests(docs) {
-  return docs.map((d10) => d10.toString({ lineWidth: 0 })).join("---\n");
-}
-function workloadsIn(text2, namespace, source) {
-  return manifestObjects(parseManifests(text2, source)).map((o5) => o5.ref).filter((r10) => WORKLOAD_KINDS.includes(r10.kind)).map((r10) => ({ ...r10, namespace: r10.namespace || namespace }));
-}
-function formatRef(ref) {
-  return ref.namespace ? `${ref.kind} ${ref.namespace}/${ref.name}` : `${ref.kind} ${ref.name}`;
-}
-
-// src/kube/workloads.ts
-async function kubectlJson(tools, kubeconfig, args) {
-  const r10 = await tools.run("kubectl", ["--kubeconfig", kubeconfig, ...args, "--output", "json"], {
-    silent: true
-  });
-  if (r10.exitCode !== 0) {
-    throw new ExplainedError(
-      `kubectl ${args.join(" ")} failed: ${r10.stderr.trim() || `exit code ${r10.exitCode}`}`
-    );
-  }
-  return JSON.parse(r10.stdout);
-}
-function workloadStatus(ref, obj) {
-  if (!obj) return { ...ref, ready: false, summary: "not found", conditions: [], failed: false };
-  const s3 = obj.status ?? {};
-  const n5 = (k10) => typeof s3[k10] === "number" ? s3[k10] : 0;
-  const conditions = (s3.conditions ?? []).map(
-    (c10) => `${c10.type}=${c10.status}${c10.reason ? ` (${c10.reason})` : ""}${c10.message ? `: ${c10.message}` : ""}`
-  );
-  const observed = (s3.observedGeneration ?? 0) >= (obj.metadata?.generation ?? 0);
-  let ready;
-  let summary;
-  let failed = false;
-  switch (ref.kind) {
-    case "Deployment": {
-      const want = obj.spec?.replicas ?? 1;
-      ready = observed && n5("updatedReplicas") >= want && n5("availableReplicas") >= want && n5("replicas") <= want;
-      summary = `${n5("updatedReplicas")}/${want} updated, ${n5("availableReplicas")}/${want} available`;
-      failed = (s3.conditions ?? []).some(
-        (c10) => c10.type === "Progressing" && c10.status === "False" && c10.reason === "ProgressDeadlineExceeded"
-      );
-      break;
-    }
-    case "StatefulSet": {
-      const want = obj.spec?.replicas ?? 1;
-      ready = observed && n5("readyReplicas") >= want && n5("updatedReplicas") >= want && (s3.currentRevision === void 0 || s3.currentRevision === s3.updateRevision || n5("updatedReplicas") >= want);
-      summary = `${n5("updatedReplicas")}/${want} updated, ${n5("readyReplicas")}/${want} ready`;
-      break;
-    }
-    default: {
-      const want = n5("desiredNumberScheduled");
-      ready = observed && n5("updatedNumberScheduled") >= want && n5("numberAvailable") >= want;
-      summary = `${n5("updatedNumberScheduled")}/${want} updated, ${n5("numberAvailable")}/${want} available`;
-    }
-  }
-  if (ready && !summary.includes("0/0")) summary = summary.replace(/^.*, /, "");
-  return { ...ref, ready, summary, conditions, failed };
-}
-async function readWorkloads(tools, kubeconfig, refs) {
-  const namespaces = [...new Set(refs.map((r10) => r10.namespace))];
-  const byKey = /* @__PURE__ */ new Map();
-  for (const ns of namespaces) {
-    const list2 = await kubectlJson(tools, kubeconfig, [
-      "get",
-      "deployments.apps,statefulsets.apps,daemonsets.apps",
-      "--namespace",
-      ns
-    ]);
-    for (const item2 of list2.items) byKey.set(`${item2.kind}/${ns}/${item2.metadata?.name}`, item2);
-  }
-  return refs.map((r10) => workloadStatus(r10, byKey.get(`${r10.kind}/${r10.namespace}/${r10.name}`)));
-}
-async function waitForWorkloads(tools, kubeconfig, refs, options) {
-  const deadline = options.now() + options.timeoutMs;
-  for (; ; ) {
-    const statuses = await readWorkloads(tools, kubeconfig, refs);
-    const waiting = statuses.filter((s3) => !s3.ready);
-    if (waiting.length === 0) return statuses;
-    const failed = waiting.filter((s3) => s3.failed);
-    if (failed.length > 0 || options.now() >= deadline) {
-      const why = failed.length > 0 ? "Kubernetes reports no progress" : `not available after ${Math.round(options.timeoutMs / 1e3)} s`;
-      throw new ExplainedError(
-        await explainNotReady(tools, kubeconfig, failed.length > 0 ? failed : waiting, why)
-      );
-    }
-    await options.sleep(options.intervalMs ?? 2e3, options.signal);
-  }
-}
-async function explainNotReady(tools, kubeconfig, statuses, why) {
-  const blocks = [];
-  for (const s3 of statuses) {
-    const events2 = await latestEvents(tools, kubeconfig, s3).catch(() => []);
-    blocks.push(
-      [
-        `${formatRef(s3)}: ${s3.summary}`,
-        ...s3.conditions.map((c10) => `  condition ${c10}`),
-        ...events2.length > 0 ? events2.map((e10) => `  event ${e10}`) : ["  no events"]
-      ].join("\n")
-    );
-  }
-  const names2 = statuses.map((s3) => formatRef(s3)).join(", ");
-  return `${statuses.length === 1 ? "A workload is" : `${statuses.length} workloads are`} not available (${why}): ${names2}.
-${blocks.join("\n")}`;
-}
-async function latestEvents(tools, kubeconfig, ref, count = 5) {
-  const list2 = await kubectlJson(tools, kubeconfig, [
-    "get",
-    "events",
-    "--namespace",
-    ref.namespace
-  ]);
-  const when = (e10) => e10.lastTimestamp ?? e10.eventTime ?? e10.firstTimestamp ?? e10.metadata?.creationTimestamp ?? "";
-  return list2.items.filter((e10) => {
-    const name = e10.involvedObject?.name ?? "";
-    return name === ref.name || name.startsWith(`${ref.name}-`);
-  }).sort((a10, b10) => when(a10).localeCompare(when(b10))).slice(-count).map(
-    (e10) => `${when(e10)} ${e10.type ?? ""} ${e10.involvedObject?.kind ?? ""}/${e10.involvedObject?.name ?? ""} ${e10.reason ?? ""}: ${e10.message ?? ""}`.replace(/\s+/g, " ").trim()
-  );
-}
-async function releaseWorkloads(tools, kubeconfig, releases) {
-  const list2 = await kubectlJson(tools, kubeconfig, [
-    "get",
-    "deployments.apps,statefulsets.apps,daemonsets.apps",
-    "--all-namespaces"
-  ]);
-  return list2.items.filter(
-    (o5) => releases.some(
-      (r10) => o5.metadata?.annotations?.["meta.helm.sh/release-name"] === r10.name && o5.metadata?.annotations?.["meta.helm.sh/release-namespace"] === r10.namespace
-    )
-  ).map(
-    (o5) => workloadStatus(
-      {
-        kind: o5.kind ?? "",
-        namespace: o5.metadata?.namespace ?? "",
-        name: o5.metadata?.name ?? ""
-      },
-      o5
-    )
-  );
 }
 
 // src/kube/target-group-binding.ts
@@ -51560,23 +51516,20 @@ function targetGroupBindingManifest(b10) {
     }
   };
 }
-async function checkBindings(tools, kubeconfig, binding, foreign) {
-  const r10 = await tools.run(
-    "kubectl",
-    ["--kubeconfig", kubeconfig, "get", TGB_RESOURCE, "--all-namespaces", "--output", "json"],
-    { silent: true }
-  );
-  if (r10.exitCode !== 0) {
-    if (/the server doesn't have a resource type|no matches for kind|not find the requested resource/i.test(
-      r10.stderr
-    )) {
+async function checkBindings(kube, binding, foreign) {
+  let items;
+  try {
+    items = await listObjects(kube, RESOURCES.TargetGroupBinding);
+  } catch (e10) {
+    if (e10 instanceof KubeApiError && e10.status === 404) {
       throw new ConfigurationError(
         "This cluster has no TargetGroupBinding CRD (targetgroupbindings.elbv2.k8s.aws): install the AWS Load Balancer Controller (Helm chart eks/aws-load-balancer-controller) before sync-apps binds the target group."
       );
     }
-    throw new ExplainedError(`kubectl get ${TGB_RESOURCE} failed: ${r10.stderr.trim()}`);
+    throw new ExplainedError(
+      `Listing ${TGB_RESOURCE} failed: ${e10 instanceof Error ? e10.message : String(e10)}`
+    );
   }
-  const items = JSON.parse(r10.stdout).items;
   for (const item2 of items) {
     const arn = item2.spec?.targetGroupARN;
     const other = foreign.find((f10) => f10.targetGroupArn === arn);
@@ -51592,71 +51545,53 @@ async function checkBindings(tools, kubeconfig, binding, foreign) {
     }
   }
 }
-async function checkService(tools, kubeconfig, binding) {
-  const svc = await tools.run(
-    "kubectl",
-    [
-      "--kubeconfig",
-      kubeconfig,
-      "get",
-      "service",
-      binding.serviceName,
-      "--namespace",
-      binding.namespace,
-      "--output",
-      "json"
-    ],
-    { silent: true }
-  );
-  if (svc.exitCode !== 0) {
-    throw new ConfigurationError(
-      `Service ${binding.namespace}/${binding.serviceName}, which the rollout file names for this cluster's target group, is not in the cluster after the sync: ${svc.stderr.trim()}`
+async function checkService(kube, binding) {
+  let svc;
+  try {
+    svc = await kube.find(resourcePath(RESOURCES.Service, binding.namespace, binding.serviceName));
+  } catch (e10) {
+    throw new ExplainedError(
+      `Reading Service ${binding.namespace}/${binding.serviceName} failed: ${e10 instanceof Error ? e10.message : String(e10)}`
     );
   }
-  const ports = JSON.parse(svc.stdout).spec?.ports ?? [];
+  if (!svc) {
+    throw new ConfigurationError(
+      `Service ${binding.namespace}/${binding.serviceName}, which the rollout file names for this cluster's target group, is not in the cluster after the sync: fix service in the rollout file, or deploy the Service.`
+    );
+  }
+  const ports = svc.spec?.ports ?? [];
   if (!ports.some((p5) => p5.port === binding.servicePort || p5.name === binding.servicePort)) {
     throw new ConfigurationError(
       `Service ${binding.namespace}/${binding.serviceName} has no port ${binding.servicePort} (it has ${ports.map((p5) => p5.name ? `${p5.name}:${p5.port}` : String(p5.port)).join(", ") || "none"}); fix service.port in the rollout file.`
     );
   }
 }
-async function applyBinding(tools, kubeconfig, binding, serviceChecked) {
-  await (serviceChecked ?? checkService(tools, kubeconfig, binding));
-  const r10 = await tools.run(
-    "kubectl",
-    [
-      "--kubeconfig",
-      kubeconfig,
-      "apply",
-      "--server-side",
-      "--field-manager",
-      FIELD_MANAGER,
-      "--filename",
-      "-"
-    ],
-    { input: JSON.stringify(targetGroupBindingManifest(binding)), silent: true }
-  );
-  if (r10.exitCode !== 0)
+async function applyBinding(kube, binding, serviceChecked) {
+  await (serviceChecked ?? checkService(kube, binding));
+  const path4 = resourcePath(RESOURCES.TargetGroupBinding, binding.namespace, binding.name);
+  try {
+    const existed = await kube.find(path4);
+    await kube.apply(path4, targetGroupBindingManifest(binding), FIELD_MANAGER);
+    return `TargetGroupBinding ${binding.namespace}/${binding.name} ${existed ? "updated" : "created"} (server-side apply, field manager ${FIELD_MANAGER}).`;
+  } catch (e10) {
     throw new ExplainedError(
-      `Applying TargetGroupBinding ${binding.namespace}/${binding.name} failed: ${r10.stderr.trim()}`
+      `Applying TargetGroupBinding ${binding.namespace}/${binding.name} failed: ${e10 instanceof Error ? e10.message : String(e10)}`
     );
-  return r10.stdout.trim();
+  }
 }
-async function serviceEndpoints(tools, kubeconfig, binding) {
-  const list2 = await kubectlJson(tools, kubeconfig, [
-    "get",
-    "endpointslices.discovery.k8s.io",
-    "--namespace",
+async function serviceEndpoints(kube, binding) {
+  const items = await listObjects(
+    kube,
+    RESOURCES.EndpointSlice,
     binding.namespace,
-    "--selector",
     `kubernetes.io/service-name=${binding.serviceName}`
-  ]);
-  return list2.items.flatMap(
+  );
+  return items.flatMap(
     (s3) => (s3.endpoints ?? []).filter((e10) => e10.conditions?.ready !== false).flatMap((e10) => e10.addresses ?? [])
   );
 }
-async function boundTargets(elbv2, tools, kubeconfig, binding) {
-  const endpoints = await serviceEndpoints(tools, kubeconfig, binding);
+async function boundTargets(elbv2, kube, binding) {
+  const endpoints = await serviceEndpoints(kube, binding);
   const out = await elbv2.send(
     new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
   );
@@ -51673,7 +51608,7 @@ function boundOf(endpoints, descriptions) {
   }
   return { endpoints, targets, healthyHere };
 }
-async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealthy, options) {
+async function waitForHealthyTargets(elbv2, kube, binding, minHealthy, options) {
   const deadline = options.now() + options.timeoutMs;
   let registered = 0;
   let known;
@@ -51684,7 +51619,7 @@ async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealt
     const readEndpoints = registered >= minHealthy && (!known || polled - known.at >= ENDPOINTS_FRESH_MS);
     const [health, endpoints] = await Promise.all([
       elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })),
-      readEndpoints ? serviceEndpoints(tools, kubeconfig, binding) : registered >= minHealthy ? known?.endpoints : void 0
+      readEndpoints ? serviceEndpoints(kube, binding) : registered >= minHealthy ? known?.endpoints : void 0
     ]);
     if (readEndpoints && endpoints) known = { endpoints, at: polled };
     const descriptions = health.TargetHealthDescriptions ?? [];
@@ -51692,7 +51627,7 @@ async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealt
     const healthy = descriptions.filter((d10) => d10.TargetHealth?.State === "healthy").length;
     const timedOut = options.now() >= deadline;
     if (healthy >= minHealthy || timedOut) {
-      const bound = endpoints && (readEndpoints || !timedOut) ? boundOf(endpoints, descriptions) : await boundTargets(elbv2, tools, kubeconfig, binding);
+      const bound = endpoints && (readEndpoints || !timedOut) ? boundOf(endpoints, descriptions) : await boundTargets(elbv2, kube, binding);
       if (bound.healthyHere >= minHealthy) return bound;
       if (!timedOut) {
         await pause();
@@ -52422,11 +52357,11 @@ var Retirer = class {
 
 // src/operations/sync-apps.ts
 import { copyFile as copyFile2, readFile as readFile5, readdir as readdir2, stat as stat2, writeFile as writeFile4 } from "node:fs/promises";
-import { extname as extname2, join as join10 } from "node:path";
+import { extname as extname2, join as join11 } from "node:path";
 
 // src/eks/token-file.ts
 import { randomBytes } from "node:crypto";
-import { rename as rename2, rm as rm2, writeFile as writeFile2 } from "node:fs/promises";
+import { rename as rename2, rm as rm3, writeFile as writeFile2 } from "node:fs/promises";
 var TOKEN_FILE_REFRESH_MS = 5 * 6e4;
 async function writeToken(path4, token) {
   const tmp = `${path4}.${randomBytes(6).toString("hex")}`;
@@ -52434,7 +52369,7 @@ async function writeToken(path4, token) {
     await writeFile2(tmp, token, { mode: 384, flag: "wx" });
     await rename2(tmp, path4);
   } catch (e10) {
-    await rm2(tmp, { force: true });
+    await rm3(tmp, { force: true });
     throw e10;
   }
 }
@@ -52459,18 +52394,81 @@ async function startTokenFile(options) {
       stopped = true;
       clearInterval(timer);
       await refreshing;
-      await rm2(options.path, { force: true });
+      await rm3(options.path, { force: true });
     }
   };
 }
 
+// src/kube/manifests.ts
+var import_yaml8 = __toESM(require_dist(), 1);
+var WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet"];
+function parseManifests(text2, source) {
+  const docs = (0, import_yaml8.parseAllDocuments)(text2, { keepSourceTokens: false });
+  if (!Array.isArray(docs)) return [];
+  docs.forEach((doc, i10) => {
+    const error = doc.errors[0];
+    if (error) {
+      throw new Error(`${source}: document ${i10 + 1} is not valid YAML: ${error.message}`);
+    }
+  });
+  return docs.filter((doc) => doc.contents !== null);
+}
+function manifestObjects(docs) {
+  const out = [];
+  for (const doc of docs) {
+    if (!(0, import_yaml8.isMap)(doc.contents)) continue;
+    const kind = doc.get("kind");
+    if (typeof kind === "string" && kind.endsWith("List")) {
+      const items = doc.get("items");
+      if ((0, import_yaml8.isSeq)(items)) items.items.forEach((_, i10) => out.push(objectAt(doc, ["items", i10])));
+      continue;
+    }
+    out.push(objectAt(doc, []));
+  }
+  return out.filter((o5) => o5.ref.kind !== "" && o5.ref.name !== "");
+}
+function objectAt(doc, path4) {
+  const str = (p5) => {
+    const v2 = doc.getIn([...path4, ...p5]);
+    return typeof v2 === "string" ? v2 : "";
+  };
+  const labelsNode = doc.getIn([...path4, "metadata", "labels"]);
+  const labels = {};
+  if ((0, import_yaml8.isMap)(labelsNode)) {
+    for (const pair of labelsNode.items) {
+      const k10 = pair.key?.value;
+      const v2 = pair.value?.value;
+      if (k10 !== void 0 && v2 !== void 0 && v2 !== null) labels[String(k10)] = String(v2);
+    }
+  }
+  return {
+    doc,
+    path: path4,
+    ref: {
+      kind: str(["kind"]),
+      namespace: str(["metadata", "namespace"]),
+      name: str(["metadata", "name"])
+    },
+    labels
+  };
+}
+function stringifyManifests(docs) {
+  return docs.map((d10) => d10.toString({ lineWidth: 0 })).join("---\n");
+}
+function workloadsIn(text2, namespace, source) {
+  return manifestObjects(parseManifests(text2, source)).map((o5) => o5.ref).filter((r10) => WORKLOAD_KINDS.includes(r10.kind)).map((r10) => ({ ...r10, namespace: r10.namespace || namespace }));
+}
+function formatRef(ref) {
+  return ref.namespace ? `${ref.kind} ${ref.namespace}/${ref.name}` : `${ref.kind} ${ref.name}`;
+}
+
 // src/kube/post-render.ts
 import { chmod as chmod2, writeFile as writeFile3 } from "node:fs/promises";
-import { join as join9 } from "node:path";
+import { join as join10 } from "node:path";
 async function writePostRenderer(options) {
-  const policyFile = join9(options.dir, "singletons-policy.json");
-  const recordFile = join9(options.dir, "singletons-stopped.jsonl");
-  const executable = join9(options.dir, "stop-singletons");
+  const policyFile = join10(options.dir, "singletons-policy.json");
+  const recordFile = join10(options.dir, "singletons-stopped.jsonl");
+  const executable = join10(options.dir, "stop-singletons");
   const policy = { ...options.policy, record: recordFile };
   await writeFile3(policyFile, JSON.stringify(policy));
   await writeFile3(recordFile, "");
@@ -52527,24 +52525,161 @@ function matches(labels, selector) {
   return Object.entries(selector).every(([k10, v2]) => labels[k10] === v2);
 }
 
+// src/kube/workloads.ts
+function workloadStatus(ref, obj) {
+  if (!obj) return { ...ref, ready: false, summary: "not found", conditions: [], failed: false };
+  const s3 = obj.status ?? {};
+  const n5 = (k10) => typeof s3[k10] === "number" ? s3[k10] : 0;
+  const conditions = (s3.conditions ?? []).map(
+    (c10) => `${c10.type}=${c10.status}${c10.reason ? ` (${c10.reason})` : ""}${c10.message ? `: ${c10.message}` : ""}`
+  );
+  const observed = (s3.observedGeneration ?? 0) >= (obj.metadata?.generation ?? 0);
+  let ready;
+  let summary;
+  let failed = false;
+  switch (ref.kind) {
+    case "Deployment": {
+      const want = obj.spec?.replicas ?? 1;
+      ready = observed && n5("updatedReplicas") >= want && n5("availableReplicas") >= want && n5("replicas") <= want;
+      summary = `${n5("updatedReplicas")}/${want} updated, ${n5("availableReplicas")}/${want} available`;
+      failed = (s3.conditions ?? []).some(
+        (c10) => c10.type === "Progressing" && c10.status === "False" && c10.reason === "ProgressDeadlineExceeded"
+      );
+      break;
+    }
+    case "StatefulSet": {
+      const want = obj.spec?.replicas ?? 1;
+      ready = observed && n5("readyReplicas") >= want && n5("updatedReplicas") >= want && (s3.currentRevision === void 0 || s3.currentRevision === s3.updateRevision || n5("updatedReplicas") >= want);
+      summary = `${n5("updatedReplicas")}/${want} updated, ${n5("readyReplicas")}/${want} ready`;
+      break;
+    }
+    default: {
+      const want = n5("desiredNumberScheduled");
+      ready = observed && n5("updatedNumberScheduled") >= want && n5("numberAvailable") >= want;
+      summary = `${n5("updatedNumberScheduled")}/${want} updated, ${n5("numberAvailable")}/${want} available`;
+    }
+  }
+  if (ready && !summary.includes("0/0")) summary = summary.replace(/^.*, /, "");
+  return { ...ref, ready, summary, conditions, failed };
+}
+var WORKLOAD_KINDS2 = [RESOURCES.Deployment, RESOURCES.StatefulSet, RESOURCES.DaemonSet];
+async function readWorkloads(kube, refs) {
+  const wanted = [...new Set(refs.map((r10) => `${r10.kind}
+${r10.namespace}`))].map((k10) => {
+    const [kind, namespace] = k10.split("\n");
+    return { kind, namespace };
+  });
+  const lists = await Promise.all(
+    wanted.map(async ({ kind, namespace }) => {
+      const r10 = WORKLOAD_KINDS2.find((x2) => x2.kind === kind);
+      return r10 ? listObjects(kube, r10, namespace) : [];
+    })
+  );
+  const byKey = /* @__PURE__ */ new Map();
+  for (const item2 of lists.flat()) {
+    byKey.set(`${item2.kind}/${item2.metadata?.namespace}/${item2.metadata?.name}`, item2);
+  }
+  return refs.map((r10) => workloadStatus(r10, byKey.get(`${r10.kind}/${r10.namespace}/${r10.name}`)));
+}
+async function waitForWorkloads(kube, refs, options) {
+  const deadline = options.now() + options.timeoutMs;
+  for (; ; ) {
+    const statuses = await readWorkloads(kube, refs);
+    const waiting = statuses.filter((s3) => !s3.ready);
+    if (waiting.length === 0) return statuses;
+    const failed = waiting.filter((s3) => s3.failed);
+    if (failed.length > 0 || options.now() >= deadline) {
+      const why = failed.length > 0 ? "Kubernetes reports no progress" : `not available after ${Math.round(options.timeoutMs / 1e3)} s`;
+      throw new ExplainedError(
+        await explainNotReady(kube, failed.length > 0 ? failed : waiting, why)
+      );
+    }
+    await options.sleep(options.intervalMs ?? 2e3, options.signal);
+  }
+}
+async function explainNotReady(kube, statuses, why) {
+  const blocks = [];
+  for (const s3 of statuses) {
+    const events2 = await latestEvents(kube, s3).catch(() => []);
+    blocks.push(
+      [
+        `${formatRef(s3)}: ${s3.summary}`,
+        ...s3.conditions.map((c10) => `  condition ${c10}`),
+        ...events2.length > 0 ? events2.map((e10) => `  event ${e10}`) : ["  no events"]
+      ].join("\n")
+    );
+  }
+  const names2 = statuses.map((s3) => formatRef(s3)).join(", ");
+  return `${statuses.length === 1 ? "A workload is" : `${statuses.length} workloads are`} not available (${why}): ${names2}.
+${blocks.join("\n")}`;
+}
+async function latestEvents(kube, ref, count = 5) {
+  const items = await listObjects(
+    kube,
+    RESOURCES.Event,
+    ref.namespace
+  );
+  const when = (e10) => e10.lastTimestamp ?? e10.eventTime ?? e10.firstTimestamp ?? e10.metadata?.creationTimestamp ?? "";
+  return items.filter((e10) => {
+    const name = e10.involvedObject?.name ?? "";
+    return name === ref.name || name.startsWith(`${ref.name}-`);
+  }).sort((a10, b10) => when(a10).localeCompare(when(b10))).slice(-count).map(
+    (e10) => `${when(e10)} ${e10.type ?? ""} ${e10.involvedObject?.kind ?? ""}/${e10.involvedObject?.name ?? ""} ${e10.reason ?? ""}: ${e10.message ?? ""}`.replace(/\s+/g, " ").trim()
+  );
+}
+async function releaseWorkloads(kube, releases) {
+  const lists = await Promise.all(WORKLOAD_KINDS2.map((r10) => listObjects(kube, r10)));
+  return lists.flat().filter(
+    (o5) => releases.some(
+      (r10) => o5.metadata?.annotations?.["meta.helm.sh/release-name"] === r10.name && o5.metadata?.annotations?.["meta.helm.sh/release-namespace"] === r10.namespace
+    )
+  ).map(
+    (o5) => workloadStatus(
+      {
+        kind: o5.kind ?? "",
+        namespace: o5.metadata?.namespace ?? "",
+        name: o5.metadata?.name ?? ""
+      },
+      o5
+    )
+  );
+}
+
 // src/operations/sync-apps.ts
 async function syncApps(req, deps) {
   const { logger: logger2 } = deps;
   const started = deps.clock.now().getTime();
   const clusterSpec = req.rollout ? rolloutCluster(req.rollout) : void 0;
-  const helmInfo = req.source.tool === "kubectl" ? void 0 : helmProbe(deps.tools({ ...deps.env, KUBECONFIG: join10(req.workDir, "kubeconfig") }));
+  const helmInfo = req.source.tool === "kubectl" ? void 0 : helmProbe(deps.tools({ ...deps.env, KUBECONFIG: join11(req.workDir, "kubeconfig") }));
   helmInfo?.catch(() => void 0);
   const access = await logger2.group(
     "Connecting to the cluster",
     () => writeKubeconfig(req, deps, clusterSpec?.eks)
   );
+  const env2 = { ...deps.env, KUBECONFIG: access.path };
+  const proxyTools = deps.tools(env2);
+  let kubectl;
   try {
-    return await syncWith(req, deps, access.path, clusterSpec, started, helmInfo);
+    kubectl = proxyTools.resolve("kubectl");
+  } catch {
+  }
+  const kube = kubeOnDemand(
+    () => startKubectlProxy({
+      kubectl: kubectl ?? proxyTools.resolve("kubectl"),
+      kubeconfig: access.path,
+      env: env2,
+      cluster: req.cluster.kind === "eks" ? req.cluster.name : "the cluster"
+    }),
+    kubectl !== void 0
+  );
+  try {
+    return await syncWith(req, deps, access.path, clusterSpec, started, helmInfo, kube.client);
   } finally {
+    await kube.stop();
     await access.stop();
   }
 }
-async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo) {
+async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo, kube) {
   const { logger: logger2 } = deps;
   const deadline = started + req.timeoutMs;
   const remaining = () => Math.max(1e3, deadline - deps.clock.now().getTime());
@@ -52567,33 +52702,68 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo) {
       `This cluster (${req.rollout?.as}) is not the owner (${req.rollout?.file.owner}): every CronJob${policy?.namespaces ? ` in ${policy.namespaces.join(", ")}` : ""} is created suspended${policy?.selector ? ` and every Deployment labelled ${Object.entries(policy.selector).map(([k10, v2]) => `${k10}=${v2}`).join(",")} gets 0 replicas` : ""}, before it reaches the apiserver.`
     );
   }
-  const diffPath = join10(req.workDir, "sync-apps.diff");
+  const diffPath = join11(req.workDir, "sync-apps.diff");
   const wait = {
     timeoutMs: 0,
     signal: deps.signal,
     sleep: (ms, s3) => deps.clock.sleep(ms, s3),
     now: () => deps.clock.now().getTime()
   };
+  const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : void 0;
+  let checks;
+  const singletonReads = /* @__PURE__ */ new Map();
+  const readSingletons3 = (ns) => {
+    let read = singletonReads.get(ns);
+    if (!read) {
+      read = kube().then(
+        async (k10) => (await Promise.all([
+          listObjects(k10, RESOURCES.CronJob, ns),
+          listObjects(k10, RESOURCES.Deployment, ns)
+        ])).flat()
+      );
+      read.catch(() => void 0);
+      singletonReads.set(ns, read);
+    }
+    return read;
+  };
+  const startChecks = (namespaces = []) => {
+    if (req.mode === "apply" && policy) for (const ns of namespaces) void readSingletons3(ns);
+    if (checks) return checks;
+    const bindings = planned ? kube().then((k10) => checkBindings(k10, planned.spec, planned.foreign)) : void 0;
+    bindings?.catch(() => void 0);
+    const service = planned && req.mode === "apply" ? kube().then((k10) => checkService(k10, planned.spec)) : void 0;
+    service?.catch(() => void 0);
+    checks = { bindings, service };
+    return checks;
+  };
   let run2;
   try {
     run2 = await logger2.group(
       `Running ${req.source.tool} (${req.mode})`,
-      () => runTool(req, { tools, kubeconfig, policy, diffPath, logger: logger2, remaining, helmInfo })
+      () => runTool(req, {
+        tools,
+        kubeconfig,
+        policy,
+        diffPath,
+        logger: logger2,
+        remaining,
+        helmInfo,
+        kube,
+        onWritten: (namespaces) => {
+          startChecks(namespaces);
+        }
+      })
     );
   } catch (e10) {
     if (deps.signal?.aborted) logger2.warning(stateLeftOnCancel(req.source));
     throw e10;
   }
   const toolMs = run2.durationMs;
-  const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : void 0;
-  const bindingsChecked = planned ? checkBindings(tools, kubeconfig, planned.spec, planned.foreign) : void 0;
-  bindingsChecked?.catch(() => void 0);
-  const serviceChecked = planned && req.mode === "apply" ? checkService(tools, kubeconfig, planned.spec) : void 0;
-  serviceChecked?.catch(() => void 0);
+  const { bindings: bindingsChecked, service: serviceChecked } = startChecks();
   if (req.mode === "apply" && policy) {
     await logger2.group(
       "Checking singletons are stopped",
-      () => checkSingletonsStopped(tools, kubeconfig, run2.objects, policy, logger2)
+      () => checkSingletonsStopped(kube, run2.objects, policy, logger2, readSingletons3)
     );
   }
   let binding;
@@ -52620,7 +52790,7 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo) {
           return;
         }
         const at = deps.clock.now().getTime();
-        logger2.info(await applyBinding(tools, kubeconfig, spec, serviceChecked));
+        logger2.info(await applyBinding(await kube(), spec, serviceChecked));
         bound = { spec, minHealthy, at };
       });
     }
@@ -52636,7 +52806,7 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo) {
     try {
       await logger2.group(`Waiting for ${what}`, async () => {
         const t0 = deps.clock.now().getTime();
-        const workloads = waitWorkloads ? waitForWorkloads(tools, kubeconfig, run2.workloads, {
+        const workloads = waitWorkloads ? waitForWorkloads(await kube(), run2.workloads, {
           ...wait,
           signal: waits.signal,
           timeoutMs: remaining()
@@ -52684,14 +52854,11 @@ ${boundState(bound.spec, req.rollout, clusterSpec)}`
   if (only) only.durationMs = toolMs + waitMs;
   async function healthWait(b10, waits) {
     if (!deps.elbv2) throw new Error("syncApps needs an ELBv2 client to check target health");
-    const targets = await waitForHealthyTargets(
-      deps.elbv2(),
-      tools,
-      kubeconfig,
-      b10.spec,
-      b10.minHealthy,
-      { ...wait, signal: waits.signal, timeoutMs: remaining() }
-    );
+    const targets = await waitForHealthyTargets(deps.elbv2(), await kube(), b10.spec, b10.minHealthy, {
+      ...wait,
+      signal: waits.signal,
+      timeoutMs: remaining()
+    });
     bindMs = deps.clock.now().getTime() - b10.at;
     return targets;
   }
@@ -52729,7 +52896,7 @@ function rolloutCluster(rollout) {
   return spec;
 }
 async function writeKubeconfig(req, deps, fileEks) {
-  const path4 = join10(req.workDir, "kubeconfig");
+  const path4 = join11(req.workDir, "kubeconfig");
   if (req.cluster.kind === "kubeconfig") {
     await copyFile2(req.cluster.path, path4);
     deps.logger.info(`Using a copy of the kubeconfig ${req.cluster.path} (its current context).`);
@@ -52745,7 +52912,7 @@ async function writeKubeconfig(req, deps, fileEks) {
   const access = await describeClusterAccess(eks, req.cluster.name);
   const { name: clusterName, region } = req.cluster;
   const tokens = await startTokenFile({
-    path: join10(req.workDir, "eks-token"),
+    path: join11(req.workDir, "eks-token"),
     mint: async () => {
       const minted = await mintEksToken({
         clusterName,
@@ -52845,36 +53012,43 @@ async function watchingReleases(ctx, releases, tool) {
   const lastBad = /* @__PURE__ */ new Map();
   let stop = false;
   let wake = () => void 0;
+  const pause = (ms) => new Promise((r10) => {
+    const timer = setTimeout(r10, ms);
+    wake = () => {
+      clearTimeout(timer);
+      r10();
+    };
+  });
   const loop = (async () => {
+    await pause(WATCH_FIRST_MS);
     while (!stop) {
       try {
-        for (const w2 of await releaseWorkloads(ctx.tools, ctx.kubeconfig, releases)) {
+        for (const w2 of await releaseWorkloads(await ctx.kube(), releases)) {
           if (!w2.ready) lastBad.set(formatRef(w2), w2);
         }
       } catch {
       }
       if (stop) break;
-      await new Promise((r10) => {
-        const timer = setTimeout(r10, 2e3);
-        wake = () => {
-          clearTimeout(timer);
-          r10();
-        };
-      });
+      await pause(WATCH_EVERY_MS);
     }
   })();
   try {
     const result = await tool();
-    return { result, watched: [...lastBad.values()] };
+    const watched = async () => {
+      await loop;
+      return [...lastBad.values()];
+    };
+    return { result, watched };
   } finally {
     stop = true;
     wake();
-    await loop;
   }
 }
+var WATCH_FIRST_MS = 1e3;
+var WATCH_EVERY_MS = 2e3;
 async function failedRun(ctx, what, result, watched, rolledBack2) {
   const detail = watched.length > 0 ? `
-${await explainNotReady(ctx.tools, ctx.kubeconfig, watched, "seen while it ran")}` : "";
+${await explainNotReady(await ctx.kube(), watched, "seen while it ran")}` : "";
   return new ExplainedError(
     `${what} failed (exit code ${result.exitCode}). ${rolledBack2}${detail}
 ${lastLines(result.stderr)}`
@@ -52918,7 +53092,7 @@ ${lastLines(listed.stderr)}`
       ...post ? { postRenderer: post } : {}
     })
   );
-  const { result, watched } = req.mode === "apply" ? await watchingReleases(ctx, releases, runHelmfileNow) : { result: await runHelmfileNow(), watched: [] };
+  const { result, watched } = req.mode === "apply" ? await watchingReleases(ctx, releases, runHelmfileNow) : { result: await runHelmfileNow(), watched: () => Promise.resolve([]) };
   await writeFile4(ctx.diffPath, result.stdout);
   const outcome = outcomeOf("helmfile", result.exitCode);
   if (!outcome.ok) {
@@ -52926,13 +53100,14 @@ ${lastLines(listed.stderr)}`
       ctx,
       `helmfile ${req.mode}`,
       result,
-      watched,
+      await watched(),
       req.mode === "apply" ? "Releases helmfile had already applied stay applied; a release whose wait failed is left as helm left it (see helm history)." : "Nothing was changed."
     );
   }
   ctx.logger.info(
     `helmfile ${req.mode}: exit code ${result.exitCode}, ${outcome.changed ? req.mode === "apply" ? "changes applied" : "changes to apply" : "no changes"}.`
   );
+  if (req.mode === "apply") ctx.onWritten?.([...new Set(releases.map((r10) => r10.namespace))]);
   const after = req.mode === "apply" ? await helmReleases(tools, kubeconfig) : before;
   const units = [];
   const workloads = [];
@@ -53015,10 +53190,6 @@ async function releaseObjects(tools, kubeconfig, r10) {
 }
 async function runHelm(req, src, ctx, post, recordFile) {
   const { tools, kubeconfig, logger: logger2 } = ctx;
-  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
-  refusePostRenderOnHelm4(major, post);
-  const releasesBefore = helmReleases(tools, kubeconfig);
-  releasesBefore.catch(() => void 0);
   const args = {
     kubeconfig,
     release: src.release,
@@ -53027,11 +53198,20 @@ async function runHelm(req, src, ctx, post, recordFile) {
     valuesFiles: src.valuesFiles,
     ...post ? { postRenderer: post } : {}
   };
+  const releaseBefore = helmRelease(tools, kubeconfig, src);
+  releaseBefore.catch(() => void 0);
+  const diffArgv = helmDiffArgv(args);
+  const diffRun = tools.run("helm", diffArgv, { silent: true });
+  diffRun.catch(() => void 0);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
+  refusePostRenderOnHelm4(major, post);
   let changed;
   let durationMs = 0;
   if (hasDiff) {
-    const diff = await tools.run("helm", helmDiffArgv(args));
+    const diff = await diffRun;
     durationMs += diff.durationMs;
+    logger2.info(`[command]helm ${diffArgv.join(" ")}`);
+    if (diff.stdout.trim() !== "") logger2.info(diff.stdout.trimEnd());
     await writeFile4(ctx.diffPath, diff.stdout);
     const outcome = outcomeOf("helm-diff", diff.exitCode);
     if (!outcome.ok)
@@ -53053,9 +53233,7 @@ ${lastLines(diff.stderr)}`
     );
     await writeFile4(ctx.diffPath, "");
   }
-  const before = (await releasesBefore).find(
-    (r10) => r10.name === src.release && r10.namespace === src.namespace
-  );
+  const before = await releaseBefore;
   const unit = {
     name: src.release,
     namespace: src.namespace,
@@ -53078,26 +53256,23 @@ ${lastLines(diff.stderr)}`
     );
     durationMs += result.durationMs;
     if (!outcomeOf("helm-upgrade", result.exitCode).ok) {
-      const after2 = (await helmReleases(tools, kubeconfig).catch(() => [])).find(
-        (r10) => r10.name === src.release && r10.namespace === src.namespace
-      );
+      const after2 = await helmRelease(tools, kubeconfig, src).catch(() => void 0);
       const state2 = after2 ? `Release ${src.release} is now revision ${after2.revision}, ${after2.status}${after2.status === "deployed" && before ? " (helm rolled back)" : ""}.` : `Release ${src.release} is not installed (helm removed the failed install).`;
-      throw await failedRun(ctx, `helm upgrade --install ${src.release}`, result, watched, state2);
+      throw await failedRun(
+        ctx,
+        `helm upgrade --install ${src.release}`,
+        result,
+        await watched(),
+        state2
+      );
     }
   } else if (req.mode === "apply") {
     logger2.info(`Release ${src.release}: nothing to change; not upgraded.`);
   }
-  const [releases, manifest] = await Promise.all([
-    helmReleases(tools, kubeconfig),
-    releaseObjects(tools, kubeconfig, { name: src.release, namespace: src.namespace }).then(
-      (objects2) => ({ objects: objects2 }),
-      (error) => ({ error })
-    )
-  ]);
-  const after = releases.find((r10) => r10.name === src.release && r10.namespace === src.namespace);
-  if (after) unit.revision = { ...unit.revision, after: Number(after.revision) };
-  if (after && "error" in manifest) throw manifest.error;
-  const objects = after && "objects" in manifest ? manifest.objects : [];
+  if (req.mode === "apply") ctx.onWritten?.([src.namespace]);
+  const after = await releaseStatus(tools, kubeconfig, src);
+  if (after) unit.revision = { ...unit.revision, after: after.revision };
+  const objects = after?.objects ?? [];
   const workloads = objects.filter(
     (x2) => ["Deployment", "StatefulSet", "DaemonSet"].includes(x2.kind)
   );
@@ -53108,6 +53283,56 @@ ${lastLines(diff.stderr)}`
     unitOf: () => unit,
     durationMs,
     ...recordFile ? { recordFile } : {}
+  };
+}
+async function helmRelease(tools, kubeconfig, r10) {
+  const list2 = await tools.run(
+    "helm",
+    [
+      "list",
+      "--namespace",
+      r10.namespace,
+      "--all",
+      "--filter",
+      `^${r10.release.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+      "--output",
+      "json",
+      "--kubeconfig",
+      kubeconfig
+    ],
+    { silent: true }
+  );
+  if (list2.exitCode !== 0) throw new ExplainedError(`helm list failed: ${list2.stderr.trim()}`);
+  return JSON.parse(list2.stdout || "[]").find(
+    (x2) => x2.name === r10.release && x2.namespace === r10.namespace
+  );
+}
+async function releaseStatus(tools, kubeconfig, r10) {
+  const s3 = await tools.run(
+    "helm",
+    [
+      "status",
+      r10.release,
+      "--namespace",
+      r10.namespace,
+      "--output",
+      "json",
+      "--kubeconfig",
+      kubeconfig
+    ],
+    { silent: true }
+  );
+  if (s3.exitCode !== 0) {
+    if (await helmRelease(tools, kubeconfig, r10) === void 0) return void 0;
+    throw new ExplainedError(`helm status ${r10.release} failed: ${s3.stderr.trim()}`);
+  }
+  const release3 = JSON.parse(s3.stdout);
+  return {
+    revision: Number(release3.version),
+    status: release3.info?.status ?? "",
+    objects: manifestObjects(parseManifests(release3.manifest ?? "", `release ${r10.release}`)).map(
+      (o5) => ({ ...o5.ref, namespace: o5.ref.namespace || r10.namespace })
+    )
   };
 }
 async function runKubectl(req, src, ctx) {
@@ -53154,6 +53379,9 @@ ${lastLines(diff.stderr)}`
 ${lastLines(apply.stderr)}`
       );
     }
+  }
+  if (req.mode === "apply") {
+    ctx.onWritten?.([...new Set(objects.map((o5) => o5.namespace).filter((ns) => ns !== ""))]);
   }
   const unit = { name: src.manifests, changed: outcome.changed, workloads: [] };
   const workloads = workloadsIn(text2, namespace, src.manifests);
@@ -53233,7 +53461,7 @@ ${lastLines(r10.stderr)}`);
   const files = names2.filter((n5) => [".yaml", ".yml", ".json"].includes(extname2(n5)));
   if (files.length === 0)
     throw new ConfigurationError(`manifests folder "${path4}" has no .yaml, .yml or .json files.`);
-  const texts = await Promise.all(files.map((f10) => readFile5(join10(path4, f10), "utf8")));
+  const texts = await Promise.all(files.map((f10) => readFile5(join11(path4, f10), "utf8")));
   return texts.map((t2) => t2.endsWith("\n") ? t2 : `${t2}
 `).join("---\n");
 }
@@ -53250,22 +53478,17 @@ async function readStopped(run2, policy) {
   }
   return [...seen.values()];
 }
-async function checkSingletonsStopped(tools, kubeconfig, objects, policy, logger2) {
+async function checkSingletonsStopped(kube, objects, policy, logger2, read) {
   const namespaces = [
     ...new Set(
       objects.filter((o5) => o5.kind === "CronJob" || o5.kind === "Deployment").map((o5) => o5.namespace)
     )
   ];
   const live = [];
-  for (const ns of namespaces) {
-    const list2 = await kubectlJson(tools, kubeconfig, [
-      "get",
-      "cronjobs.batch,deployments.apps",
-      "--namespace",
-      ns
-    ]);
+  const lists = await Promise.all(namespaces.map((ns) => read(ns)));
+  for (const [i10, ns] of namespaces.entries()) {
     live.push(
-      ...list2.items.filter(
+      ...(lists[i10] ?? []).filter(
         (o5) => objects.some((r10) => r10.kind === o5.kind && r10.namespace === ns && r10.name === o5.metadata?.name)
       )
     );
@@ -53277,30 +53500,26 @@ async function checkSingletonsStopped(tools, kubeconfig, objects, policy, logger
     );
     return;
   }
+  const notSet = [];
   for (const r10 of running) {
     const patch = r10.kind === "CronJob" ? { spec: { suspend: true } } : { spec: { replicas: 0 } };
-    await tools.run(
-      "kubectl",
-      [
-        "--kubeconfig",
-        kubeconfig,
-        "patch",
-        r10.kind === "CronJob" ? "cronjob.batch" : "deployment.apps",
-        r10.name,
-        "--namespace",
-        r10.namespace,
-        "--type",
-        "merge",
-        "--patch",
-        JSON.stringify(patch),
-        "--field-manager",
-        FIELD_MANAGER
-      ],
-      { silent: true }
-    );
+    const resource = r10.kind === "CronJob" ? RESOURCES.CronJob : RESOURCES.Deployment;
+    try {
+      await (await kube()).mergePatch(
+        `${resourcePath(resource, r10.namespace, r10.name)}?fieldManager=${encodeURIComponent(FIELD_MANAGER)}`,
+        patch
+      );
+    } catch (e10) {
+      notSet.push(
+        `${r10.kind} ${r10.namespace}/${r10.name} (${e10 instanceof Error ? e10.message : String(e10)})`
+      );
+    }
   }
+  const set = running.filter(
+    (r10) => !notSet.some((n5) => n5.startsWith(`${r10.kind} ${r10.namespace}/${r10.name} `))
+  );
   throw new ExplainedError(
-    `On this cluster, which is not the owner, ${running.map((r10) => `${r10.kind} ${r10.namespace}/${r10.name}`).join(", ")} ${running.length === 1 ? "was" : "were"} applied running although sync-apps renders them stopped: something bypassed the post-renderer (a chart hook, a postRenderer of your own). sync-apps has now set ${[...new Set(running.map((r10) => r10.set))].join(" / ")}; check whether a Job ran (kubectl get jobs -A) and find what applied them.`
+    `On this cluster, which is not the owner, ${running.map((r10) => `${r10.kind} ${r10.namespace}/${r10.name}`).join(", ")} ${running.length === 1 ? "was" : "were"} applied running although sync-apps renders them stopped: something bypassed the post-renderer (a chart hook, a postRenderer of your own). ${set.length > 0 ? `sync-apps has now set ${[...new Set(set.map((r10) => r10.set))].join(" / ")}${notSet.length > 0 ? ` on ${set.map((r10) => `${r10.kind} ${r10.namespace}/${r10.name}`).join(", ")}` : ""}; ` : ""}${notSet.length > 0 ? `stopping ${notSet.join(", ")} failed: stop ${notSet.length === 1 ? "it" : "them"} by hand (kubectl patch \u2026 suspend: true / replicas: 0); ` : ""}check whether a Job ran (kubectl get jobs -A) and find what applied them.`
   );
 }
 function stateLeftOnCancel(source) {
@@ -53543,7 +53762,7 @@ async function createClusterCommand(values, positionals, io, logger2, duration2)
   const config = await readClusterConfig(asGiven(io.cwd, positionals[0]));
   const kubeconfigPath = resolve2(
     io.cwd,
-    text(values, "kubeconfig") ?? join11(tmpdir(), `kubeconfig-${config.name}`)
+    text(values, "kubeconfig") ?? join12(tmpdir2(), `kubeconfig-${config.name}`)
   );
   const dryRun = values["dry-run"] === true;
   const json = values.json === true;
@@ -53758,7 +53977,7 @@ async function syncCommand(values, positionals, io, logger2, duration2) {
   const timeoutMs = duration2("timeout", 6e5);
   if (timeoutMs <= 0) throw new ConfigurationError("--timeout must be more than 0s.");
   const req = await syncRequest(values, positionals, io.cwd);
-  const workDir = await mkdtemp(join11(tmpdir(), "ecc-sync-"));
+  const workDir = await mkdtemp2(join12(tmpdir2(), "ecc-sync-"));
   const env2 = Object.fromEntries(
     Object.entries(process.env).filter((e10) => e10[1] !== void 0)
   );
@@ -53795,7 +54014,7 @@ async function syncCommand(values, positionals, io, logger2, duration2) {
   } finally {
     eks.destroy();
     elbv2.destroy();
-    await rm3(join11(workDir, "kubeconfig"), { force: true });
+    await rm4(join12(workDir, "kubeconfig"), { force: true });
   }
 }
 function syncReport(r10) {
@@ -54015,7 +54234,7 @@ var LocalRepo = class {
 
 // src/cli/status.ts
 import { readdir as readdir3 } from "node:fs/promises";
-import { join as join12, relative as relative2 } from "node:path";
+import { join as join13, relative as relative2 } from "node:path";
 async function expandFiles(cwd, patterns) {
   const literal = patterns.filter((p5) => !/[*?{]/.test(p5));
   const globs = patterns.filter((p5) => /[*?{]/.test(p5));
@@ -54028,7 +54247,7 @@ async function expandFiles(cwd, patterns) {
       )
     );
     for (const root10 of roots) {
-      for (const file of await walk(join12(cwd, root10))) {
+      for (const file of await walk(join13(cwd, root10))) {
         const rel = relative2(cwd, file);
         if (filter.matches(rel)) found.add(rel);
       }
@@ -54046,7 +54265,7 @@ async function walk(dir) {
   const out = [];
   for (const e10 of entries) {
     if (e10.name === "node_modules" || e10.name.startsWith(".")) continue;
-    const path4 = join12(dir, e10.name);
+    const path4 = join13(dir, e10.name);
     if (e10.isDirectory()) out.push(...await walk(path4));
     else out.push(path4);
   }

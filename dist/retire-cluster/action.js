@@ -2872,8 +2872,8 @@ var init_NormalizedSchema = __esm({
         return translateTraits(this.traits);
       }
       getKeySchema() {
-        const [isDoc, isMap5] = [this.isDocumentSchema(), this.isMapSchema()];
-        if (!isDoc && !isMap5) {
+        const [isDoc, isMap4] = [this.isDocumentSchema(), this.isMapSchema()];
+        if (!isDoc && !isMap4) {
           throw new Error(`@smithy/core/schema - cannot get key for non-map: ${this.getName(true)}`);
         }
         const schema = this.getSchema();
@@ -2882,10 +2882,10 @@ var init_NormalizedSchema = __esm({
       }
       getValueSchema() {
         const sc = this.getSchema();
-        const [isDoc, isMap5, isList] = [this.isDocumentSchema(), this.isMapSchema(), this.isListSchema()];
-        const memberSchema = typeof sc === "number" ? 63 & sc : sc && typeof sc === "object" && (isMap5 || isList) ? sc[3 + sc[0]] : isDoc ? 15 : void 0;
+        const [isDoc, isMap4, isList] = [this.isDocumentSchema(), this.isMapSchema(), this.isListSchema()];
+        const memberSchema = typeof sc === "number" ? 63 & sc : sc && typeof sc === "object" && (isMap4 || isList) ? sc[3 + sc[0]] : isDoc ? 15 : void 0;
         if (memberSchema != null) {
-          return member([memberSchema, 0], isMap5 ? "value" : "member");
+          return member([memberSchema, 0], isMap4 ? "value" : "member");
         }
         throw new Error(`@smithy/core/schema - ${this.getName(true)} has no value member.`);
       }
@@ -11376,11 +11376,11 @@ var init_parseArn = __esm({
       if (segments.length < 6) {
         return null;
       }
-      const [arn, partition2, service, region, accountId, ...resourcePath] = segments;
-      if (arn !== "arn" || partition2 === "" || service === "" || resourcePath.join(ARN_DELIMITER) === "") {
+      const [arn, partition2, service, region, accountId, ...resourcePath2] = segments;
+      if (arn !== "arn" || partition2 === "" || service === "" || resourcePath2.join(ARN_DELIMITER) === "") {
         return null;
       }
-      const resourceId = resourcePath.map((resource) => resource.split(RESOURCE_DELIMITER)).flat();
+      const resourceId = resourcePath2.map((resource) => resource.split(RESOURCE_DELIMITER)).flat();
       return {
         partition: partition2,
         service,
@@ -20092,10 +20092,10 @@ var require_identity = __commonJS({
     var NODE_TYPE = /* @__PURE__ */ Symbol.for("yaml.node.type");
     var isAlias2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === ALIAS;
     var isDocument = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === DOC;
-    var isMap5 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
+    var isMap4 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === MAP;
     var isPair = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === PAIR;
     var isScalar4 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SCALAR;
-    var isSeq3 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
+    var isSeq2 = (node) => !!node && typeof node === "object" && node[NODE_TYPE] === SEQ;
     function isCollection(node) {
       if (node && typeof node === "object")
         switch (node[NODE_TYPE]) {
@@ -20128,11 +20128,11 @@ var require_identity = __commonJS({
     exports.isAlias = isAlias2;
     exports.isCollection = isCollection;
     exports.isDocument = isDocument;
-    exports.isMap = isMap5;
+    exports.isMap = isMap4;
     exports.isNode = isNode;
     exports.isPair = isPair;
     exports.isScalar = isScalar4;
-    exports.isSeq = isSeq3;
+    exports.isSeq = isSeq2;
   }
 });
 
@@ -24240,9 +24240,9 @@ var require_resolve_flow_collection = __commonJS({
     var blockMsg = "Block collections are not allowed within flow collections";
     var isBlock = (token) => token && (token.type === "block-map" || token.type === "block-seq");
     function resolveFlowCollection({ composeNode, composeEmptyNode }, ctx, fc, onError, tag) {
-      const isMap5 = fc.start.source === "{";
-      const fcName = isMap5 ? "flow map" : "flow sequence";
-      const NodeClass = tag?.nodeClass ?? (isMap5 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
+      const isMap4 = fc.start.source === "{";
+      const fcName = isMap4 ? "flow map" : "flow sequence";
+      const NodeClass = tag?.nodeClass ?? (isMap4 ? YAMLMap.YAMLMap : YAMLSeq.YAMLSeq);
       const coll = new NodeClass(ctx.schema);
       coll.flow = true;
       const atRoot = ctx.atRoot;
@@ -24278,7 +24278,7 @@ var require_resolve_flow_collection = __commonJS({
             offset = props.end;
             continue;
           }
-          if (!isMap5 && ctx.options.strict && utilContainsNewline.containsNewline(key))
+          if (!isMap4 && ctx.options.strict && utilContainsNewline.containsNewline(key))
             onError(
               key,
               // checked by containsNewline()
@@ -24318,7 +24318,7 @@ var require_resolve_flow_collection = __commonJS({
             }
           }
         }
-        if (!isMap5 && !sep2 && !props.found) {
+        if (!isMap4 && !sep2 && !props.found) {
           const valueNode = value ? composeNode(ctx, value, props, onError) : composeEmptyNode(ctx, props.end, sep2, null, props, onError);
           coll.items.push(valueNode);
           offset = valueNode.range[2];
@@ -24341,7 +24341,7 @@ var require_resolve_flow_collection = __commonJS({
             startOnNewline: false
           });
           if (valueProps.found) {
-            if (!isMap5 && !props.found && ctx.options.strict) {
+            if (!isMap4 && !props.found && ctx.options.strict) {
               if (sep2)
                 for (const st of sep2) {
                   if (st === valueProps.found)
@@ -24373,7 +24373,7 @@ var require_resolve_flow_collection = __commonJS({
           const pair = new Pair.Pair(keyNode, valueNode);
           if (ctx.options.keepSourceTokens)
             pair.srcToken = collItem;
-          if (isMap5) {
+          if (isMap4) {
             const map = coll;
             if (utilMapIncludes.mapIncludes(ctx, map.items, keyNode))
               onError(keyStart, "DUPLICATE_KEY", "Map keys must be unique");
@@ -24389,7 +24389,7 @@ var require_resolve_flow_collection = __commonJS({
           offset = valueNode ? valueNode.range[2] : valueProps.end;
         }
       }
-      const expectedEnd = isMap5 ? "}" : "]";
+      const expectedEnd = isMap4 ? "}" : "]";
       const [ce, ...ee] = fc.end;
       let cePos = offset;
       if (ce?.source === expectedEnd)
@@ -27276,7 +27276,7 @@ var require_public_api = __commonJS({
       const lineCounter$1 = options.lineCounter || prettyErrors && new lineCounter.LineCounter() || null;
       return { lineCounter: lineCounter$1, prettyErrors };
     }
-    function parseAllDocuments2(source, options = {}) {
+    function parseAllDocuments(source, options = {}) {
       const { lineCounter: lineCounter2, prettyErrors } = parseOptions(options);
       const parser$1 = new parser.Parser(lineCounter2?.addNewLine);
       const composer$1 = new composer.Composer(options);
@@ -27351,7 +27351,7 @@ var require_public_api = __commonJS({
       return new Document.Document(value, _replacer, options).toString(options);
     }
     exports.parse = parse;
-    exports.parseAllDocuments = parseAllDocuments2;
+    exports.parseAllDocuments = parseAllDocuments;
     exports.parseDocument = parseDocument2;
     exports.stringify = stringify;
   }
@@ -39820,61 +39820,61 @@ function httpsKubeApi(options) {
   const url = new URL(options.endpoint);
   const agent = new Agent2({ ca: options.caPem, keepAlive: true, maxSockets: 8 });
   const timeoutMs = options.timeoutMs ?? 1e4;
+  return kubeApiOver({
+    cluster: options.cluster,
+    headers: async () => ({ authorization: `Bearer ${await options.token()}` }),
+    open: (method, path, headers) => request2({ agent, host: url.hostname, port: url.port || 443, method, path, headers }),
+    timeoutMs,
+    close: () => agent.destroy()
+  });
+}
+function kubeApiOver(transport) {
+  const { cluster, timeoutMs } = transport;
   const call = async (method, path, body, contentType = "application/json") => {
-    const token = await options.token();
     const payload = body === void 0 ? void 0 : Buffer.from(JSON.stringify(body));
+    const extra = transport.headers ? await transport.headers() : {};
     return new Promise((resolve, reject) => {
+      const req = transport.open(method, path, {
+        accept: "application/json",
+        ...extra,
+        ...payload ? { "content-type": contentType, "content-length": payload.length } : {}
+      });
       let connected = false;
-      const req = request2(
-        {
-          agent,
-          host: url.hostname,
-          port: url.port || 443,
-          method,
-          path,
-          timeout: timeoutMs,
-          headers: {
-            accept: "application/json",
-            authorization: `Bearer ${token}`,
-            ...payload ? { "content-type": contentType, "content-length": payload.length } : {}
+      req.on("response", (res) => {
+        const chunks = [];
+        res.on("data", (c8) => chunks.push(c8));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            reject(new KubeApiError(cluster, status, method, path, text));
+            return;
           }
-        },
-        (res) => {
-          const chunks = [];
-          res.on("data", (c8) => chunks.push(c8));
-          res.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
-            const status = res.statusCode ?? 0;
-            if (status < 200 || status >= 300) {
-              reject(new KubeApiError(options.cluster, status, method, path, text));
-              return;
-            }
-            try {
-              resolve(text ? JSON.parse(text) : {});
-            } catch (e8) {
-              reject(e8 instanceof Error ? e8 : new Error(String(e8)));
-            }
-          });
-          res.on(
-            "error",
-            (e8) => reject(new KubeUnreachableError(options.cluster, method, path, true, e8.message))
-          );
-        }
-      );
+          try {
+            resolve(text ? JSON.parse(text) : {});
+          } catch (e8) {
+            reject(e8 instanceof Error ? e8 : new Error(String(e8)));
+          }
+        });
+        res.on(
+          "error",
+          (e8) => reject(new KubeUnreachableError(cluster, method, path, true, e8.message))
+        );
+      });
       req.on("socket", (socket) => {
         if (!socket.connecting) connected = true;
         else socket.once("connect", () => connected = true);
       });
-      req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
       req.on("error", (e8) => {
         const sent = connected || !(e8.code !== void 0 && NOT_SENT.has(e8.code));
-        reject(new KubeUnreachableError(options.cluster, method, path, sent, e8.code ?? e8.message));
+        reject(new KubeUnreachableError(cluster, method, path, sent, e8.code ?? e8.message));
       });
       req.end(payload);
     });
   };
   return {
-    cluster: options.cluster,
+    cluster,
     get: (path) => call("GET", path),
     async find(path) {
       try {
@@ -39886,10 +39886,18 @@ function httpsKubeApi(options) {
     },
     post: (path, body) => call("POST", path, body),
     mergePatch: (path, body) => call("PATCH", path, body, "application/merge-patch+json"),
+    // Server-side apply, as `kubectl apply --server-side --field-manager <m>` (no forced
+    // conflicts). JSON is YAML, so the body goes as JSON with apply's content type.
+    apply: (path, body, fieldManager) => call(
+      "PATCH",
+      `${path}${path.includes("?") ? "&" : "?"}fieldManager=${encodeURIComponent(fieldManager)}`,
+      body,
+      "application/apply-patch+yaml"
+    ),
     async delete(path, body) {
       await call("DELETE", path, body);
     },
-    close: () => agent.destroy()
+    close: () => transport.close()
   };
 }
 
@@ -41997,9 +42005,6 @@ async function countPods(api, namespace, selector) {
   return pods.items.filter((p4) => p4.status?.phase !== "Succeeded" && p4.status?.phase !== "Failed").length;
 }
 
-// src/kube/manifests.ts
-var import_yaml4 = __toESM(require_dist(), 1);
-
 // src/kube/target-group-binding.ts
 var TGB_API_VERSION = "elbv2.k8s.aws/v1beta1";
 
@@ -42850,7 +42855,7 @@ async function runAction(body, onCancel = "stopping.", cancelledState = "") {
 }
 
 // src/rollout-file/parse.ts
-var import_yaml5 = __toESM(require_dist(), 1);
+var import_yaml4 = __toESM(require_dist(), 1);
 import { readFile as readFile3 } from "node:fs/promises";
 var SUPPORTED_VERSIONS = [1];
 var MIN_CLUSTERS = 2;
@@ -42996,7 +43001,7 @@ function readRollout(src, path) {
   };
 }
 function readVersion(src, at) {
-  const v2 = (0, import_yaml5.isScalar)(at.node) ? at.node.value : void 0;
+  const v2 = (0, import_yaml4.isScalar)(at.node) ? at.node.value : void 0;
   if (v2 === 1) return 1;
   const supported = SUPPORTED_VERSIONS.join(", ");
   if (typeof v2 === "number") {
@@ -43107,7 +43112,7 @@ function readService(src, at) {
   const name = nameAt && dnsLabel(src, nameAt, "a Service name");
   let port;
   if (portAt) {
-    const v2 = (0, import_yaml5.isScalar)(portAt.node) ? portAt.node.value : void 0;
+    const v2 = (0, import_yaml4.isScalar)(portAt.node) ? portAt.node.value : void 0;
     if (typeof v2 === "number") port = src.integer(portAt, 1, 65535);
     else if (typeof v2 === "string" && PORT_NAME.test(v2)) port = v2;
     else {
@@ -43171,7 +43176,7 @@ function readSingletons2(src, at) {
         src.reportEntry(valueAt, `${valueAt.label}: "${key}" is not a Kubernetes label key.`);
         continue;
       }
-      const v2 = (0, import_yaml5.isScalar)(valueAt.node) ? valueAt.node.value : void 0;
+      const v2 = (0, import_yaml4.isScalar)(valueAt.node) ? valueAt.node.value : void 0;
       const text = typeof v2 === "string" || typeof v2 === "number" || typeof v2 === "boolean" ? String(v2) : void 0;
       if (text === void 0 || !LABEL_VALUE.test(text)) {
         src.reportValue(
@@ -43191,7 +43196,7 @@ function readSingletons2(src, at) {
   }
   const activeJobsAt = f8.get("activeJobs");
   if (activeJobsAt) {
-    const v2 = (0, import_yaml5.isScalar)(activeJobsAt.node) ? activeJobsAt.node.value : void 0;
+    const v2 = (0, import_yaml4.isScalar)(activeJobsAt.node) ? activeJobsAt.node.value : void 0;
     if (v2 === "wait" || v2 === "delete") result.activeJobs = v2;
     else {
       src.reportValue(
@@ -43220,7 +43225,7 @@ function readRoutes(src, at, region) {
   }
   const routes = [];
   for (const item of items) {
-    const v2 = (0, import_yaml5.isScalar)(item.node) ? item.node.value : void 0;
+    const v2 = (0, import_yaml4.isScalar)(item.node) ? item.node.value : void 0;
     if (typeof v2 === "string" && v2.startsWith("arn:")) {
       const kind2 = v2.includes(":listener-rule/") ? "rule" : "listener";
       src.reportValue(item, `${item.label} must say what the ARN is; write "- ${kind2}: ${v2}".`);
@@ -43230,7 +43235,7 @@ function readRoutes(src, at, region) {
     if (!entries) continue;
     const present = ROUTE_KEYS.filter((k8) => entries.has(k8));
     if (present.length === 0) {
-      if ((0, import_yaml5.isMap)(item.node) && item.node.items.length === 0)
+      if ((0, import_yaml4.isMap)(item.node) && item.node.items.length === 0)
         src.reportValue(item, `${item.label} is empty; write "listener: <ARN>" or "rule: <ARN>".`);
       continue;
     }
@@ -43381,7 +43386,7 @@ function readSteps(src, at) {
   return src.diagnostics.length > before ? void 0 : steps;
 }
 function readAnalysis(src, at) {
-  const isNull = at.node === null || (0, import_yaml5.isScalar)(at.node) && at.node.value === null;
+  const isNull = at.node === null || (0, import_yaml4.isScalar)(at.node) && at.node.value === null;
   const f8 = isNull ? /* @__PURE__ */ new Map() : src.map(at, ANALYSIS_KEYS, `a map of ${ANALYSIS_KEYS.join(", ")}`);
   if (!f8) return void 0;
   const before = src.diagnostics.length;

@@ -67306,61 +67306,61 @@ function httpsKubeApi(options2) {
   const url = new URL(options2.endpoint);
   const agent = new Agent2({ ca: options2.caPem, keepAlive: true, maxSockets: 8 });
   const timeoutMs = options2.timeoutMs ?? 1e4;
+  return kubeApiOver({
+    cluster: options2.cluster,
+    headers: async () => ({ authorization: `Bearer ${await options2.token()}` }),
+    open: (method, path, headers) => request2({ agent, host: url.hostname, port: url.port || 443, method, path, headers }),
+    timeoutMs,
+    close: () => agent.destroy()
+  });
+}
+function kubeApiOver(transport) {
+  const { cluster, timeoutMs } = transport;
   const call = async (method, path, body, contentType = "application/json") => {
-    const token = await options2.token();
     const payload = body === void 0 ? void 0 : Buffer.from(JSON.stringify(body));
+    const extra = transport.headers ? await transport.headers() : {};
     return new Promise((resolve, reject) => {
+      const req = transport.open(method, path, {
+        accept: "application/json",
+        ...extra,
+        ...payload ? { "content-type": contentType, "content-length": payload.length } : {}
+      });
       let connected = false;
-      const req = request2(
-        {
-          agent,
-          host: url.hostname,
-          port: url.port || 443,
-          method,
-          path,
-          timeout: timeoutMs,
-          headers: {
-            accept: "application/json",
-            authorization: `Bearer ${token}`,
-            ...payload ? { "content-type": contentType, "content-length": payload.length } : {}
+      req.on("response", (res) => {
+        const chunks = [];
+        res.on("data", (c8) => chunks.push(c8));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            reject(new KubeApiError(cluster, status, method, path, text));
+            return;
           }
-        },
-        (res) => {
-          const chunks = [];
-          res.on("data", (c8) => chunks.push(c8));
-          res.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
-            const status = res.statusCode ?? 0;
-            if (status < 200 || status >= 300) {
-              reject(new KubeApiError(options2.cluster, status, method, path, text));
-              return;
-            }
-            try {
-              resolve(text ? JSON.parse(text) : {});
-            } catch (e8) {
-              reject(e8 instanceof Error ? e8 : new Error(String(e8)));
-            }
-          });
-          res.on(
-            "error",
-            (e8) => reject(new KubeUnreachableError(options2.cluster, method, path, true, e8.message))
-          );
-        }
-      );
+          try {
+            resolve(text ? JSON.parse(text) : {});
+          } catch (e8) {
+            reject(e8 instanceof Error ? e8 : new Error(String(e8)));
+          }
+        });
+        res.on(
+          "error",
+          (e8) => reject(new KubeUnreachableError(cluster, method, path, true, e8.message))
+        );
+      });
       req.on("socket", (socket) => {
         if (!socket.connecting) connected = true;
         else socket.once("connect", () => connected = true);
       });
-      req.on("timeout", () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
       req.on("error", (e8) => {
         const sent = connected || !(e8.code !== void 0 && NOT_SENT.has(e8.code));
-        reject(new KubeUnreachableError(options2.cluster, method, path, sent, e8.code ?? e8.message));
+        reject(new KubeUnreachableError(cluster, method, path, sent, e8.code ?? e8.message));
       });
       req.end(payload);
     });
   };
   return {
-    cluster: options2.cluster,
+    cluster,
     get: (path) => call("GET", path),
     async find(path) {
       try {
@@ -67372,10 +67372,18 @@ function httpsKubeApi(options2) {
     },
     post: (path, body) => call("POST", path, body),
     mergePatch: (path, body) => call("PATCH", path, body, "application/merge-patch+json"),
+    // Server-side apply, as `kubectl apply --server-side --field-manager <m>` (no forced
+    // conflicts). JSON is YAML, so the body goes as JSON with apply's content type.
+    apply: (path, body, fieldManager) => call(
+      "PATCH",
+      `${path}${path.includes("?") ? "&" : "?"}fieldManager=${encodeURIComponent(fieldManager)}`,
+      body,
+      "application/apply-patch+yaml"
+    ),
     async delete(path, body) {
       await call("DELETE", path, body);
     },
-    close: () => agent.destroy()
+    close: () => transport.close()
   };
 }
 

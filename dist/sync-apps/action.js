@@ -11140,11 +11140,11 @@ var init_parseArn = __esm({
       if (segments.length < 6) {
         return null;
       }
-      const [arn, partition2, service, region, accountId, ...resourcePath] = segments;
-      if (arn !== "arn" || partition2 === "" || service === "" || resourcePath.join(ARN_DELIMITER) === "") {
+      const [arn, partition2, service, region, accountId, ...resourcePath2] = segments;
+      if (arn !== "arn" || partition2 === "" || service === "" || resourcePath2.join(ARN_DELIMITER) === "") {
         return null;
       }
-      const resourceId = resourcePath.map((resource) => resource.split(RESOURCE_DELIMITER)).flat();
+      const resourceId = resourcePath2.map((resource) => resource.split(RESOURCE_DELIMITER)).flat();
       return {
         partition: partition2,
         service,
@@ -27174,9 +27174,9 @@ var require_dist = __commonJS({
 });
 
 // src/actions/sync-apps/main.ts
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join as join11 } from "node:path";
+import { mkdtemp as mkdtemp2 } from "node:fs/promises";
+import { tmpdir as tmpdir2 } from "node:os";
+import { join as join12 } from "node:path";
 import { fileURLToPath } from "node:url";
 
 // node_modules/@actions/core/lib/command.js
@@ -36352,7 +36352,7 @@ function childGroupsRunning(executable) {
 
 // src/operations/sync-apps.ts
 import { copyFile as copyFile2, readFile as readFile3, readdir as readdir2, stat as stat2, writeFile as writeFile5 } from "node:fs/promises";
-import { extname as extname2, join as join10 } from "node:path";
+import { extname as extname2, join as join11 } from "node:path";
 
 // src/eks/kubeconfig.ts
 var import_yaml = __toESM(require_dist(), 1);
@@ -36700,6 +36700,260 @@ function shellQuote(s2) {
   return `'${s2.replace(/'/g, `'\\''`)}'`;
 }
 
+// src/kube/proxy.ts
+init_http();
+import { spawn as spawn2 } from "node:child_process";
+import { mkdtemp, rm as rm3 } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join as join10 } from "node:path";
+
+// src/kube/api.ts
+var KubeApiError = class extends Error {
+  constructor(cluster, status, method, path4, body) {
+    let message = body;
+    try {
+      message = JSON.parse(body).message ?? body;
+    } catch {
+    }
+    super(`${cluster}: ${method} ${path4}: ${status} ${message}`);
+    this.cluster = cluster;
+    this.status = status;
+    this.method = method;
+    this.path = path4;
+    this.name = "KubeApiError";
+  }
+  cluster;
+  status;
+  method;
+  path;
+};
+var KubeUnreachableError = class extends Error {
+  constructor(cluster, method, path4, sent, cause) {
+    super(
+      `${cluster}: ${method} ${path4}: the apiserver did not answer (${cause})${sent ? "" : "; the request never reached it"}`
+    );
+    this.cluster = cluster;
+    this.method = method;
+    this.path = path4;
+    this.sent = sent;
+    this.name = "KubeUnreachableError";
+  }
+  cluster;
+  method;
+  path;
+  sent;
+};
+var NOT_SENT = /* @__PURE__ */ new Set(["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+function kubeApiOver(transport) {
+  const { cluster, timeoutMs } = transport;
+  const call = async (method, path4, body, contentType = "application/json") => {
+    const payload = body === void 0 ? void 0 : Buffer.from(JSON.stringify(body));
+    const extra = transport.headers ? await transport.headers() : {};
+    return new Promise((resolve2, reject) => {
+      const req = transport.open(method, path4, {
+        accept: "application/json",
+        ...extra,
+        ...payload ? { "content-type": contentType, "content-length": payload.length } : {}
+      });
+      let connected = false;
+      req.on("response", (res) => {
+        const chunks = [];
+        res.on("data", (c7) => chunks.push(c7));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status >= 300) {
+            reject(new KubeApiError(cluster, status, method, path4, text));
+            return;
+          }
+          try {
+            resolve2(text ? JSON.parse(text) : {});
+          } catch (e7) {
+            reject(e7 instanceof Error ? e7 : new Error(String(e7)));
+          }
+        });
+        res.on(
+          "error",
+          (e7) => reject(new KubeUnreachableError(cluster, method, path4, true, e7.message))
+        );
+      });
+      req.on("socket", (socket) => {
+        if (!socket.connecting) connected = true;
+        else socket.once("connect", () => connected = true);
+      });
+      req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+      req.on("error", (e7) => {
+        const sent = connected || !(e7.code !== void 0 && NOT_SENT.has(e7.code));
+        reject(new KubeUnreachableError(cluster, method, path4, sent, e7.code ?? e7.message));
+      });
+      req.end(payload);
+    });
+  };
+  return {
+    cluster,
+    get: (path4) => call("GET", path4),
+    async find(path4) {
+      try {
+        return await call("GET", path4);
+      } catch (e7) {
+        if (e7 instanceof KubeApiError && e7.status === 404) return void 0;
+        throw e7;
+      }
+    },
+    post: (path4, body) => call("POST", path4, body),
+    mergePatch: (path4, body) => call("PATCH", path4, body, "application/merge-patch+json"),
+    // Server-side apply, as `kubectl apply --server-side --field-manager <m>` (no forced
+    // conflicts). JSON is YAML, so the body goes as JSON with apply's content type.
+    apply: (path4, body, fieldManager) => call(
+      "PATCH",
+      `${path4}${path4.includes("?") ? "&" : "?"}fieldManager=${encodeURIComponent(fieldManager)}`,
+      body,
+      "application/apply-patch+yaml"
+    ),
+    async delete(path4, body) {
+      await call("DELETE", path4, body);
+    },
+    close: () => transport.close()
+  };
+}
+
+// src/kube/proxy.ts
+async function startKubectlProxy(options) {
+  const dir = await mkdtemp(join10(tmpdir(), "ecc-kube-"));
+  const socketPath = join10(dir, "proxy.sock");
+  const child2 = spawn2(
+    options.kubectl,
+    ["--kubeconfig", options.kubeconfig, "proxy", "--unix-socket", socketPath],
+    // A group of its own, stopped as a whole: kubectl may be a wrapper script (an asdf or mise
+    // shim) whose kubectl child would outlive a signal to the script alone.
+    { env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true }
+  );
+  let stderr = "";
+  child2.stderr.setEncoding("utf8");
+  child2.stderr.on("data", (d7) => {
+    stderr = (stderr + d7).slice(-4e3);
+  });
+  const exited = new Promise((resolve2) => child2.once("exit", () => resolve2()));
+  const signalGroup2 = (signal) => {
+    try {
+      if (child2.pid !== void 0) process.kill(-child2.pid, signal);
+    } catch {
+    }
+  };
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    agent.destroy();
+    signalGroup2("SIGTERM");
+    if (child2.exitCode === null && child2.signalCode === null) {
+      const killer = setTimeout(() => signalGroup2("SIGKILL"), 2e3);
+      await Promise.race([exited, new Promise((r7) => setTimeout(r7, 3e3).unref())]);
+      clearTimeout(killer);
+    }
+    child2.stdout.destroy();
+    child2.stderr.destroy();
+    await rm3(dir, { recursive: true, force: true });
+  };
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  const startTimeoutMs = options.startTimeoutMs ?? 15e3;
+  try {
+    await new Promise((resolve2, reject) => {
+      let out = "";
+      const timer = setTimeout(
+        () => reject(
+          new ExplainedError(
+            `kubectl proxy did not start listening within ${startTimeoutMs / 1e3} s${stderr.trim() ? `: ${stderr.trim()}` : ""}`
+          )
+        ),
+        startTimeoutMs
+      );
+      timer.unref();
+      child2.stdout.setEncoding("utf8");
+      child2.stdout.on("data", (d7) => {
+        out += d7;
+        if (out.includes("Starting to serve on")) {
+          clearTimeout(timer);
+          resolve2();
+        }
+      });
+      child2.once("error", (e7) => {
+        clearTimeout(timer);
+        reject(new ExplainedError(`kubectl proxy could not start: ${e7.message}`));
+      });
+      child2.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        reject(
+          new ExplainedError(
+            `kubectl proxy exited (${signal ?? `exit code ${code}`}) before it listened: ${stderr.trim() || "no message"}`
+          )
+        );
+      });
+    });
+  } catch (e7) {
+    await stop();
+    throw e7;
+  }
+  child2.stdout.resume();
+  const client = kubeApiOver({
+    cluster: options.cluster,
+    open: (method, path4, headers) => (
+      // The proxy checks the Host header against its --accept-hosts (localhost by default).
+      request({ agent, socketPath, method, path: path4, headers: { ...headers, host: "localhost" } })
+    ),
+    timeoutMs: options.timeoutMs ?? 3e4,
+    close: () => void stop()
+  });
+  return { client, stop };
+}
+function resourcePath(r7, namespace, name) {
+  const base = r7.apiVersion.includes("/") ? `/apis/${r7.apiVersion}` : `/api/${r7.apiVersion}`;
+  const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
+  return `${base}${ns}/${r7.plural}${name ? `/${encodeURIComponent(name)}` : ""}`;
+}
+var RESOURCES = {
+  Deployment: { apiVersion: "apps/v1", plural: "deployments", kind: "Deployment" },
+  StatefulSet: { apiVersion: "apps/v1", plural: "statefulsets", kind: "StatefulSet" },
+  DaemonSet: { apiVersion: "apps/v1", plural: "daemonsets", kind: "DaemonSet" },
+  CronJob: { apiVersion: "batch/v1", plural: "cronjobs", kind: "CronJob" },
+  Service: { apiVersion: "v1", plural: "services", kind: "Service" },
+  Event: { apiVersion: "v1", plural: "events", kind: "Event" },
+  EndpointSlice: {
+    apiVersion: "discovery.k8s.io/v1",
+    plural: "endpointslices",
+    kind: "EndpointSlice"
+  },
+  TargetGroupBinding: {
+    apiVersion: "elbv2.k8s.aws/v1beta1",
+    plural: "targetgroupbindings",
+    kind: "TargetGroupBinding"
+  }
+};
+async function listObjects(kube, r7, namespace, labelSelector) {
+  const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : "";
+  const list = await kube.get(`${resourcePath(r7, namespace)}${query}`);
+  return (list.items ?? []).map((item) => ({ ...item, kind: r7.kind }));
+}
+function kubeOnDemand(start, early2) {
+  let started;
+  const get3 = () => {
+    if (!started) {
+      started = start();
+      started.catch(() => void 0);
+    }
+    return started;
+  };
+  if (early2) get3();
+  return {
+    client: async () => (await get3()).client,
+    async stop() {
+      if (!started) return;
+      const p3 = await started.catch(() => void 0);
+      await p3?.stop();
+    }
+  };
+}
+
 // src/kube/singletons.ts
 function stopSingletonsInDocs(docs, policy) {
   const stopped = [];
@@ -36740,18 +36994,155 @@ function matches(labels, selector) {
   return Object.entries(selector).every(([k7, v]) => labels[k7] === v);
 }
 
-// src/kube/workloads.ts
-async function kubectlJson(tools, kubeconfig, args) {
-  const r7 = await tools.run("kubectl", ["--kubeconfig", kubeconfig, ...args, "--output", "json"], {
-    silent: true
-  });
-  if (r7.exitCode !== 0) {
+// src/kube/target-group-binding.ts
+var TGB_API_VERSION = "elbv2.k8s.aws/v1beta1";
+var TGB_RESOURCE = "targetgroupbindings.elbv2.k8s.aws";
+function targetGroupBindingManifest(b7) {
+  return {
+    apiVersion: TGB_API_VERSION,
+    kind: "TargetGroupBinding",
+    metadata: {
+      name: b7.name,
+      namespace: b7.namespace,
+      labels: { "app.kubernetes.io/managed-by": FIELD_MANAGER }
+    },
+    spec: {
+      serviceRef: { name: b7.serviceName, port: b7.servicePort },
+      targetGroupARN: b7.targetGroupArn,
+      targetType: "ip"
+    }
+  };
+}
+async function checkBindings(kube, binding, foreign) {
+  let items;
+  try {
+    items = await listObjects(kube, RESOURCES.TargetGroupBinding);
+  } catch (e7) {
+    if (e7 instanceof KubeApiError && e7.status === 404) {
+      throw new ConfigurationError(
+        "This cluster has no TargetGroupBinding CRD (targetgroupbindings.elbv2.k8s.aws): install the AWS Load Balancer Controller (Helm chart eks/aws-load-balancer-controller) before sync-apps binds the target group."
+      );
+    }
     throw new ExplainedError(
-      `kubectl ${args.join(" ")} failed: ${r7.stderr.trim() || `exit code ${r7.exitCode}`}`
+      `Listing ${TGB_RESOURCE} failed: ${e7 instanceof Error ? e7.message : String(e7)}`
     );
   }
-  return JSON.parse(r7.stdout);
+  for (const item of items) {
+    const arn = item.spec?.targetGroupARN;
+    const other = foreign.find((f7) => f7.targetGroupArn === arn);
+    if (other) {
+      throw new ConfigurationError(
+        `TargetGroupBinding ${item.metadata.namespace}/${item.metadata.name} in this cluster binds the target group of cluster "${other.cluster}" (${arn}); the rollout file gives that group to "${other.cluster}". Delete that binding, or sync the cluster the file names.`
+      );
+    }
+    if (item.metadata.namespace === binding.namespace && item.metadata.name === binding.name && arn && arn !== binding.targetGroupArn) {
+      throw new ConfigurationError(
+        `TargetGroupBinding ${binding.namespace}/${binding.name} already binds ${arn}, not ${binding.targetGroupArn} as the rollout file says. A binding's target group cannot change; delete it first (its targets are deregistered).`
+      );
+    }
+  }
 }
+async function checkService(kube, binding) {
+  let svc;
+  try {
+    svc = await kube.find(resourcePath(RESOURCES.Service, binding.namespace, binding.serviceName));
+  } catch (e7) {
+    throw new ExplainedError(
+      `Reading Service ${binding.namespace}/${binding.serviceName} failed: ${e7 instanceof Error ? e7.message : String(e7)}`
+    );
+  }
+  if (!svc) {
+    throw new ConfigurationError(
+      `Service ${binding.namespace}/${binding.serviceName}, which the rollout file names for this cluster's target group, is not in the cluster after the sync: fix service in the rollout file, or deploy the Service.`
+    );
+  }
+  const ports = svc.spec?.ports ?? [];
+  if (!ports.some((p3) => p3.port === binding.servicePort || p3.name === binding.servicePort)) {
+    throw new ConfigurationError(
+      `Service ${binding.namespace}/${binding.serviceName} has no port ${binding.servicePort} (it has ${ports.map((p3) => p3.name ? `${p3.name}:${p3.port}` : String(p3.port)).join(", ") || "none"}); fix service.port in the rollout file.`
+    );
+  }
+}
+async function applyBinding(kube, binding, serviceChecked) {
+  await (serviceChecked ?? checkService(kube, binding));
+  const path4 = resourcePath(RESOURCES.TargetGroupBinding, binding.namespace, binding.name);
+  try {
+    const existed = await kube.find(path4);
+    await kube.apply(path4, targetGroupBindingManifest(binding), FIELD_MANAGER);
+    return `TargetGroupBinding ${binding.namespace}/${binding.name} ${existed ? "updated" : "created"} (server-side apply, field manager ${FIELD_MANAGER}).`;
+  } catch (e7) {
+    throw new ExplainedError(
+      `Applying TargetGroupBinding ${binding.namespace}/${binding.name} failed: ${e7 instanceof Error ? e7.message : String(e7)}`
+    );
+  }
+}
+async function serviceEndpoints(kube, binding) {
+  const items = await listObjects(
+    kube,
+    RESOURCES.EndpointSlice,
+    binding.namespace,
+    `kubernetes.io/service-name=${binding.serviceName}`
+  );
+  return items.flatMap(
+    (s2) => (s2.endpoints ?? []).filter((e7) => e7.conditions?.ready !== false).flatMap((e7) => e7.addresses ?? [])
+  );
+}
+async function boundTargets(elbv2, kube, binding) {
+  const endpoints = await serviceEndpoints(kube, binding);
+  const out = await elbv2.send(
+    new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
+  );
+  return boundOf(endpoints, out.TargetHealthDescriptions ?? []);
+}
+function boundOf(endpoints, descriptions) {
+  const targets = {};
+  let healthyHere = 0;
+  for (const d7 of descriptions) {
+    const id = d7.Target?.Id ?? "?";
+    const state2 = d7.TargetHealth?.State ?? "unknown";
+    targets[`${id}:${d7.Target?.Port ?? ""}`] = d7.TargetHealth?.Reason ? `${state2} (${d7.TargetHealth.Reason})` : state2;
+    if (state2 === "healthy" && endpoints.includes(id)) healthyHere++;
+  }
+  return { endpoints, targets, healthyHere };
+}
+async function waitForHealthyTargets(elbv2, kube, binding, minHealthy, options) {
+  const deadline = options.now() + options.timeoutMs;
+  let registered = 0;
+  let known;
+  for (; ; ) {
+    const polled = options.now();
+    const every = registered >= minHealthy ? REGISTERED_POLL_MS : HEALTH_POLL_MS;
+    const pause = () => options.sleep(Math.max(0, every - (options.now() - polled)), options.signal);
+    const readEndpoints = registered >= minHealthy && (!known || polled - known.at >= ENDPOINTS_FRESH_MS);
+    const [health, endpoints] = await Promise.all([
+      elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })),
+      readEndpoints ? serviceEndpoints(kube, binding) : registered >= minHealthy ? known?.endpoints : void 0
+    ]);
+    if (readEndpoints && endpoints) known = { endpoints, at: polled };
+    const descriptions = health.TargetHealthDescriptions ?? [];
+    registered = descriptions.filter((d7) => d7.TargetHealth?.State !== "draining").length;
+    const healthy = descriptions.filter((d7) => d7.TargetHealth?.State === "healthy").length;
+    const timedOut = options.now() >= deadline;
+    if (healthy >= minHealthy || timedOut) {
+      const bound = endpoints && (readEndpoints || !timedOut) ? boundOf(endpoints, descriptions) : await boundTargets(elbv2, kube, binding);
+      if (bound.healthyHere >= minHealthy) return bound;
+      if (!timedOut) {
+        await pause();
+        continue;
+      }
+      const listed = Object.entries(bound.targets).map(([t, s2]) => `${t} ${s2}`).join(", ") || "no targets";
+      throw new ExplainedError(
+        `Target group ${binding.targetGroupArn} has ${bound.healthyHere} healthy target(s) from this cluster after ${Math.round(options.timeoutMs / 1e3)} s; the analysis needs at least ${minHealthy}. Ready endpoints of Service ${binding.namespace}/${binding.serviceName}: ${bound.endpoints.join(", ") || "none"}. Targets: ${listed}. Check the TargetGroupBinding's events (kubectl describe targetgroupbinding ${binding.name} -n ${binding.namespace}) and the target group's health check.`
+      );
+    }
+    await pause();
+  }
+}
+var HEALTH_POLL_MS = 500;
+var REGISTERED_POLL_MS = 200;
+var ENDPOINTS_FRESH_MS = 1e3;
+
+// src/kube/workloads.ts
 function workloadStatus(ref, obj) {
   if (!obj) return { ...ref, ready: false, summary: "not found", conditions: [], failed: false };
   const s2 = obj.status ?? {};
@@ -36788,40 +37179,45 @@ function workloadStatus(ref, obj) {
   if (ready && !summary2.includes("0/0")) summary2 = summary2.replace(/^.*, /, "");
   return { ...ref, ready, summary: summary2, conditions, failed };
 }
-async function readWorkloads(tools, kubeconfig, refs) {
-  const namespaces = [...new Set(refs.map((r7) => r7.namespace))];
+var WORKLOAD_KINDS2 = [RESOURCES.Deployment, RESOURCES.StatefulSet, RESOURCES.DaemonSet];
+async function readWorkloads(kube, refs) {
+  const wanted = [...new Set(refs.map((r7) => `${r7.kind}
+${r7.namespace}`))].map((k7) => {
+    const [kind, namespace] = k7.split("\n");
+    return { kind, namespace };
+  });
+  const lists = await Promise.all(
+    wanted.map(async ({ kind, namespace }) => {
+      const r7 = WORKLOAD_KINDS2.find((x) => x.kind === kind);
+      return r7 ? listObjects(kube, r7, namespace) : [];
+    })
+  );
   const byKey = /* @__PURE__ */ new Map();
-  for (const ns of namespaces) {
-    const list = await kubectlJson(tools, kubeconfig, [
-      "get",
-      "deployments.apps,statefulsets.apps,daemonsets.apps",
-      "--namespace",
-      ns
-    ]);
-    for (const item of list.items) byKey.set(`${item.kind}/${ns}/${item.metadata?.name}`, item);
+  for (const item of lists.flat()) {
+    byKey.set(`${item.kind}/${item.metadata?.namespace}/${item.metadata?.name}`, item);
   }
   return refs.map((r7) => workloadStatus(r7, byKey.get(`${r7.kind}/${r7.namespace}/${r7.name}`)));
 }
-async function waitForWorkloads(tools, kubeconfig, refs, options) {
+async function waitForWorkloads(kube, refs, options) {
   const deadline = options.now() + options.timeoutMs;
   for (; ; ) {
-    const statuses = await readWorkloads(tools, kubeconfig, refs);
+    const statuses = await readWorkloads(kube, refs);
     const waiting = statuses.filter((s2) => !s2.ready);
     if (waiting.length === 0) return statuses;
     const failed = waiting.filter((s2) => s2.failed);
     if (failed.length > 0 || options.now() >= deadline) {
       const why = failed.length > 0 ? "Kubernetes reports no progress" : `not available after ${Math.round(options.timeoutMs / 1e3)} s`;
       throw new ExplainedError(
-        await explainNotReady(tools, kubeconfig, failed.length > 0 ? failed : waiting, why)
+        await explainNotReady(kube, failed.length > 0 ? failed : waiting, why)
       );
     }
     await options.sleep(options.intervalMs ?? 2e3, options.signal);
   }
 }
-async function explainNotReady(tools, kubeconfig, statuses, why) {
+async function explainNotReady(kube, statuses, why) {
   const blocks = [];
   for (const s2 of statuses) {
-    const events2 = await latestEvents(tools, kubeconfig, s2).catch(() => []);
+    const events2 = await latestEvents(kube, s2).catch(() => []);
     blocks.push(
       [
         `${formatRef(s2)}: ${s2.summary}`,
@@ -36834,28 +37230,23 @@ async function explainNotReady(tools, kubeconfig, statuses, why) {
   return `${statuses.length === 1 ? "A workload is" : `${statuses.length} workloads are`} not available (${why}): ${names}.
 ${blocks.join("\n")}`;
 }
-async function latestEvents(tools, kubeconfig, ref, count = 5) {
-  const list = await kubectlJson(tools, kubeconfig, [
-    "get",
-    "events",
-    "--namespace",
+async function latestEvents(kube, ref, count = 5) {
+  const items = await listObjects(
+    kube,
+    RESOURCES.Event,
     ref.namespace
-  ]);
+  );
   const when = (e7) => e7.lastTimestamp ?? e7.eventTime ?? e7.firstTimestamp ?? e7.metadata?.creationTimestamp ?? "";
-  return list.items.filter((e7) => {
+  return items.filter((e7) => {
     const name = e7.involvedObject?.name ?? "";
     return name === ref.name || name.startsWith(`${ref.name}-`);
   }).sort((a7, b7) => when(a7).localeCompare(when(b7))).slice(-count).map(
     (e7) => `${when(e7)} ${e7.type ?? ""} ${e7.involvedObject?.kind ?? ""}/${e7.involvedObject?.name ?? ""} ${e7.reason ?? ""}: ${e7.message ?? ""}`.replace(/\s+/g, " ").trim()
   );
 }
-async function releaseWorkloads(tools, kubeconfig, releases) {
-  const list = await kubectlJson(tools, kubeconfig, [
-    "get",
-    "deployments.apps,statefulsets.apps,daemonsets.apps",
-    "--all-namespaces"
-  ]);
-  return list.items.filter(
+async function releaseWorkloads(kube, releases) {
+  const lists = await Promise.all(WORKLOAD_KINDS2.map((r7) => listObjects(kube, r7)));
+  return lists.flat().filter(
     (o3) => releases.some(
       (r7) => o3.metadata?.annotations?.["meta.helm.sh/release-name"] === r7.name && o3.metadata?.annotations?.["meta.helm.sh/release-namespace"] === r7.namespace
     )
@@ -36871,193 +37262,41 @@ async function releaseWorkloads(tools, kubeconfig, releases) {
   );
 }
 
-// src/kube/target-group-binding.ts
-var TGB_API_VERSION = "elbv2.k8s.aws/v1beta1";
-var TGB_RESOURCE = "targetgroupbindings.elbv2.k8s.aws";
-function targetGroupBindingManifest(b7) {
-  return {
-    apiVersion: TGB_API_VERSION,
-    kind: "TargetGroupBinding",
-    metadata: {
-      name: b7.name,
-      namespace: b7.namespace,
-      labels: { "app.kubernetes.io/managed-by": FIELD_MANAGER }
-    },
-    spec: {
-      serviceRef: { name: b7.serviceName, port: b7.servicePort },
-      targetGroupARN: b7.targetGroupArn,
-      targetType: "ip"
-    }
-  };
-}
-async function checkBindings(tools, kubeconfig, binding, foreign) {
-  const r7 = await tools.run(
-    "kubectl",
-    ["--kubeconfig", kubeconfig, "get", TGB_RESOURCE, "--all-namespaces", "--output", "json"],
-    { silent: true }
-  );
-  if (r7.exitCode !== 0) {
-    if (/the server doesn't have a resource type|no matches for kind|not find the requested resource/i.test(
-      r7.stderr
-    )) {
-      throw new ConfigurationError(
-        "This cluster has no TargetGroupBinding CRD (targetgroupbindings.elbv2.k8s.aws): install the AWS Load Balancer Controller (Helm chart eks/aws-load-balancer-controller) before sync-apps binds the target group."
-      );
-    }
-    throw new ExplainedError(`kubectl get ${TGB_RESOURCE} failed: ${r7.stderr.trim()}`);
-  }
-  const items = JSON.parse(r7.stdout).items;
-  for (const item of items) {
-    const arn = item.spec?.targetGroupARN;
-    const other = foreign.find((f7) => f7.targetGroupArn === arn);
-    if (other) {
-      throw new ConfigurationError(
-        `TargetGroupBinding ${item.metadata.namespace}/${item.metadata.name} in this cluster binds the target group of cluster "${other.cluster}" (${arn}); the rollout file gives that group to "${other.cluster}". Delete that binding, or sync the cluster the file names.`
-      );
-    }
-    if (item.metadata.namespace === binding.namespace && item.metadata.name === binding.name && arn && arn !== binding.targetGroupArn) {
-      throw new ConfigurationError(
-        `TargetGroupBinding ${binding.namespace}/${binding.name} already binds ${arn}, not ${binding.targetGroupArn} as the rollout file says. A binding's target group cannot change; delete it first (its targets are deregistered).`
-      );
-    }
-  }
-}
-async function checkService(tools, kubeconfig, binding) {
-  const svc = await tools.run(
-    "kubectl",
-    [
-      "--kubeconfig",
-      kubeconfig,
-      "get",
-      "service",
-      binding.serviceName,
-      "--namespace",
-      binding.namespace,
-      "--output",
-      "json"
-    ],
-    { silent: true }
-  );
-  if (svc.exitCode !== 0) {
-    throw new ConfigurationError(
-      `Service ${binding.namespace}/${binding.serviceName}, which the rollout file names for this cluster's target group, is not in the cluster after the sync: ${svc.stderr.trim()}`
-    );
-  }
-  const ports = JSON.parse(svc.stdout).spec?.ports ?? [];
-  if (!ports.some((p3) => p3.port === binding.servicePort || p3.name === binding.servicePort)) {
-    throw new ConfigurationError(
-      `Service ${binding.namespace}/${binding.serviceName} has no port ${binding.servicePort} (it has ${ports.map((p3) => p3.name ? `${p3.name}:${p3.port}` : String(p3.port)).join(", ") || "none"}); fix service.port in the rollout file.`
-    );
-  }
-}
-async function applyBinding(tools, kubeconfig, binding, serviceChecked) {
-  await (serviceChecked ?? checkService(tools, kubeconfig, binding));
-  const r7 = await tools.run(
-    "kubectl",
-    [
-      "--kubeconfig",
-      kubeconfig,
-      "apply",
-      "--server-side",
-      "--field-manager",
-      FIELD_MANAGER,
-      "--filename",
-      "-"
-    ],
-    { input: JSON.stringify(targetGroupBindingManifest(binding)), silent: true }
-  );
-  if (r7.exitCode !== 0)
-    throw new ExplainedError(
-      `Applying TargetGroupBinding ${binding.namespace}/${binding.name} failed: ${r7.stderr.trim()}`
-    );
-  return r7.stdout.trim();
-}
-async function serviceEndpoints(tools, kubeconfig, binding) {
-  const list = await kubectlJson(tools, kubeconfig, [
-    "get",
-    "endpointslices.discovery.k8s.io",
-    "--namespace",
-    binding.namespace,
-    "--selector",
-    `kubernetes.io/service-name=${binding.serviceName}`
-  ]);
-  return list.items.flatMap(
-    (s2) => (s2.endpoints ?? []).filter((e7) => e7.conditions?.ready !== false).flatMap((e7) => e7.addresses ?? [])
-  );
-}
-async function boundTargets(elbv2, tools, kubeconfig, binding) {
-  const endpoints = await serviceEndpoints(tools, kubeconfig, binding);
-  const out = await elbv2.send(
-    new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })
-  );
-  return boundOf(endpoints, out.TargetHealthDescriptions ?? []);
-}
-function boundOf(endpoints, descriptions) {
-  const targets = {};
-  let healthyHere = 0;
-  for (const d7 of descriptions) {
-    const id = d7.Target?.Id ?? "?";
-    const state2 = d7.TargetHealth?.State ?? "unknown";
-    targets[`${id}:${d7.Target?.Port ?? ""}`] = d7.TargetHealth?.Reason ? `${state2} (${d7.TargetHealth.Reason})` : state2;
-    if (state2 === "healthy" && endpoints.includes(id)) healthyHere++;
-  }
-  return { endpoints, targets, healthyHere };
-}
-async function waitForHealthyTargets(elbv2, tools, kubeconfig, binding, minHealthy, options) {
-  const deadline = options.now() + options.timeoutMs;
-  let registered = 0;
-  let known;
-  for (; ; ) {
-    const polled = options.now();
-    const every = registered >= minHealthy ? REGISTERED_POLL_MS : HEALTH_POLL_MS;
-    const pause = () => options.sleep(Math.max(0, every - (options.now() - polled)), options.signal);
-    const readEndpoints = registered >= minHealthy && (!known || polled - known.at >= ENDPOINTS_FRESH_MS);
-    const [health, endpoints] = await Promise.all([
-      elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })),
-      readEndpoints ? serviceEndpoints(tools, kubeconfig, binding) : registered >= minHealthy ? known?.endpoints : void 0
-    ]);
-    if (readEndpoints && endpoints) known = { endpoints, at: polled };
-    const descriptions = health.TargetHealthDescriptions ?? [];
-    registered = descriptions.filter((d7) => d7.TargetHealth?.State !== "draining").length;
-    const healthy = descriptions.filter((d7) => d7.TargetHealth?.State === "healthy").length;
-    const timedOut = options.now() >= deadline;
-    if (healthy >= minHealthy || timedOut) {
-      const bound = endpoints && (readEndpoints || !timedOut) ? boundOf(endpoints, descriptions) : await boundTargets(elbv2, tools, kubeconfig, binding);
-      if (bound.healthyHere >= minHealthy) return bound;
-      if (!timedOut) {
-        await pause();
-        continue;
-      }
-      const listed = Object.entries(bound.targets).map(([t, s2]) => `${t} ${s2}`).join(", ") || "no targets";
-      throw new ExplainedError(
-        `Target group ${binding.targetGroupArn} has ${bound.healthyHere} healthy target(s) from this cluster after ${Math.round(options.timeoutMs / 1e3)} s; the analysis needs at least ${minHealthy}. Ready endpoints of Service ${binding.namespace}/${binding.serviceName}: ${bound.endpoints.join(", ") || "none"}. Targets: ${listed}. Check the TargetGroupBinding's events (kubectl describe targetgroupbinding ${binding.name} -n ${binding.namespace}) and the target group's health check.`
-      );
-    }
-    await pause();
-  }
-}
-var HEALTH_POLL_MS = 500;
-var REGISTERED_POLL_MS = 200;
-var ENDPOINTS_FRESH_MS = 1e3;
-
 // src/operations/sync-apps.ts
 async function syncApps(req, deps) {
   const { logger: logger2 } = deps;
   const started = deps.clock.now().getTime();
   const clusterSpec = req.rollout ? rolloutCluster(req.rollout) : void 0;
-  const helmInfo = req.source.tool === "kubectl" ? void 0 : helmProbe(deps.tools({ ...deps.env, KUBECONFIG: join10(req.workDir, "kubeconfig") }));
+  const helmInfo = req.source.tool === "kubectl" ? void 0 : helmProbe(deps.tools({ ...deps.env, KUBECONFIG: join11(req.workDir, "kubeconfig") }));
   helmInfo?.catch(() => void 0);
   const access2 = await logger2.group(
     "Connecting to the cluster",
     () => writeKubeconfig(req, deps, clusterSpec?.eks)
   );
+  const env2 = { ...deps.env, KUBECONFIG: access2.path };
+  const proxyTools = deps.tools(env2);
+  let kubectl;
   try {
-    return await syncWith(req, deps, access2.path, clusterSpec, started, helmInfo);
+    kubectl = proxyTools.resolve("kubectl");
+  } catch {
+  }
+  const kube = kubeOnDemand(
+    () => startKubectlProxy({
+      kubectl: kubectl ?? proxyTools.resolve("kubectl"),
+      kubeconfig: access2.path,
+      env: env2,
+      cluster: req.cluster.kind === "eks" ? req.cluster.name : "the cluster"
+    }),
+    kubectl !== void 0
+  );
+  try {
+    return await syncWith(req, deps, access2.path, clusterSpec, started, helmInfo, kube.client);
   } finally {
+    await kube.stop();
     await access2.stop();
   }
 }
-async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo) {
+async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo, kube) {
   const { logger: logger2 } = deps;
   const deadline = started + req.timeoutMs;
   const remaining = () => Math.max(1e3, deadline - deps.clock.now().getTime());
@@ -37080,33 +37319,68 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo) {
       `This cluster (${req.rollout?.as}) is not the owner (${req.rollout?.file.owner}): every CronJob${policy?.namespaces ? ` in ${policy.namespaces.join(", ")}` : ""} is created suspended${policy?.selector ? ` and every Deployment labelled ${Object.entries(policy.selector).map(([k7, v]) => `${k7}=${v}`).join(",")} gets 0 replicas` : ""}, before it reaches the apiserver.`
     );
   }
-  const diffPath = join10(req.workDir, "sync-apps.diff");
+  const diffPath = join11(req.workDir, "sync-apps.diff");
   const wait = {
     timeoutMs: 0,
     signal: deps.signal,
     sleep: (ms, s2) => deps.clock.sleep(ms, s2),
     now: () => deps.clock.now().getTime()
   };
+  const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : void 0;
+  let checks;
+  const singletonReads = /* @__PURE__ */ new Map();
+  const readSingletons2 = (ns) => {
+    let read = singletonReads.get(ns);
+    if (!read) {
+      read = kube().then(
+        async (k7) => (await Promise.all([
+          listObjects(k7, RESOURCES.CronJob, ns),
+          listObjects(k7, RESOURCES.Deployment, ns)
+        ])).flat()
+      );
+      read.catch(() => void 0);
+      singletonReads.set(ns, read);
+    }
+    return read;
+  };
+  const startChecks = (namespaces = []) => {
+    if (req.mode === "apply" && policy) for (const ns of namespaces) void readSingletons2(ns);
+    if (checks) return checks;
+    const bindings = planned ? kube().then((k7) => checkBindings(k7, planned.spec, planned.foreign)) : void 0;
+    bindings?.catch(() => void 0);
+    const service = planned && req.mode === "apply" ? kube().then((k7) => checkService(k7, planned.spec)) : void 0;
+    service?.catch(() => void 0);
+    checks = { bindings, service };
+    return checks;
+  };
   let run2;
   try {
     run2 = await logger2.group(
       `Running ${req.source.tool} (${req.mode})`,
-      () => runTool(req, { tools, kubeconfig, policy, diffPath, logger: logger2, remaining, helmInfo })
+      () => runTool(req, {
+        tools,
+        kubeconfig,
+        policy,
+        diffPath,
+        logger: logger2,
+        remaining,
+        helmInfo,
+        kube,
+        onWritten: (namespaces) => {
+          startChecks(namespaces);
+        }
+      })
     );
   } catch (e7) {
     if (deps.signal?.aborted) logger2.warning(stateLeftOnCancel(req.source));
     throw e7;
   }
   const toolMs = run2.durationMs;
-  const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : void 0;
-  const bindingsChecked = planned ? checkBindings(tools, kubeconfig, planned.spec, planned.foreign) : void 0;
-  bindingsChecked?.catch(() => void 0);
-  const serviceChecked = planned && req.mode === "apply" ? checkService(tools, kubeconfig, planned.spec) : void 0;
-  serviceChecked?.catch(() => void 0);
+  const { bindings: bindingsChecked, service: serviceChecked } = startChecks();
   if (req.mode === "apply" && policy) {
     await logger2.group(
       "Checking singletons are stopped",
-      () => checkSingletonsStopped(tools, kubeconfig, run2.objects, policy, logger2)
+      () => checkSingletonsStopped(kube, run2.objects, policy, logger2, readSingletons2)
     );
   }
   let binding;
@@ -37133,7 +37407,7 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo) {
           return;
         }
         const at = deps.clock.now().getTime();
-        logger2.info(await applyBinding(tools, kubeconfig, spec, serviceChecked));
+        logger2.info(await applyBinding(await kube(), spec, serviceChecked));
         bound = { spec, minHealthy, at };
       });
     }
@@ -37149,7 +37423,7 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo) {
     try {
       await logger2.group(`Waiting for ${what}`, async () => {
         const t0 = deps.clock.now().getTime();
-        const workloads = waitWorkloads ? waitForWorkloads(tools, kubeconfig, run2.workloads, {
+        const workloads = waitWorkloads ? waitForWorkloads(await kube(), run2.workloads, {
           ...wait,
           signal: waits.signal,
           timeoutMs: remaining()
@@ -37197,14 +37471,11 @@ ${boundState(bound.spec, req.rollout, clusterSpec)}`
   if (only) only.durationMs = toolMs + waitMs;
   async function healthWait(b7, waits) {
     if (!deps.elbv2) throw new Error("syncApps needs an ELBv2 client to check target health");
-    const targets = await waitForHealthyTargets(
-      deps.elbv2(),
-      tools,
-      kubeconfig,
-      b7.spec,
-      b7.minHealthy,
-      { ...wait, signal: waits.signal, timeoutMs: remaining() }
-    );
+    const targets = await waitForHealthyTargets(deps.elbv2(), await kube(), b7.spec, b7.minHealthy, {
+      ...wait,
+      signal: waits.signal,
+      timeoutMs: remaining()
+    });
     bindMs = deps.clock.now().getTime() - b7.at;
     return targets;
   }
@@ -37242,7 +37513,7 @@ function rolloutCluster(rollout) {
   return spec;
 }
 async function writeKubeconfig(req, deps, fileEks) {
-  const path4 = join10(req.workDir, "kubeconfig");
+  const path4 = join11(req.workDir, "kubeconfig");
   if (req.cluster.kind === "kubeconfig") {
     await copyFile2(req.cluster.path, path4);
     deps.logger.info(`Using a copy of the kubeconfig ${req.cluster.path} (its current context).`);
@@ -37258,7 +37529,7 @@ async function writeKubeconfig(req, deps, fileEks) {
   const access2 = await describeClusterAccess(eks, req.cluster.name);
   const { name: clusterName, region } = req.cluster;
   const tokens = await startTokenFile({
-    path: join10(req.workDir, "eks-token"),
+    path: join11(req.workDir, "eks-token"),
     mint: async () => {
       const minted = await mintEksToken({
         clusterName,
@@ -37358,36 +37629,43 @@ async function watchingReleases(ctx, releases, tool) {
   const lastBad = /* @__PURE__ */ new Map();
   let stop = false;
   let wake = () => void 0;
+  const pause = (ms) => new Promise((r7) => {
+    const timer = setTimeout(r7, ms);
+    wake = () => {
+      clearTimeout(timer);
+      r7();
+    };
+  });
   const loop = (async () => {
+    await pause(WATCH_FIRST_MS);
     while (!stop) {
       try {
-        for (const w of await releaseWorkloads(ctx.tools, ctx.kubeconfig, releases)) {
+        for (const w of await releaseWorkloads(await ctx.kube(), releases)) {
           if (!w.ready) lastBad.set(formatRef(w), w);
         }
       } catch {
       }
       if (stop) break;
-      await new Promise((r7) => {
-        const timer = setTimeout(r7, 2e3);
-        wake = () => {
-          clearTimeout(timer);
-          r7();
-        };
-      });
+      await pause(WATCH_EVERY_MS);
     }
   })();
   try {
     const result = await tool();
-    return { result, watched: [...lastBad.values()] };
+    const watched = async () => {
+      await loop;
+      return [...lastBad.values()];
+    };
+    return { result, watched };
   } finally {
     stop = true;
     wake();
-    await loop;
   }
 }
+var WATCH_FIRST_MS = 1e3;
+var WATCH_EVERY_MS = 2e3;
 async function failedRun(ctx, what, result, watched, rolledBack) {
   const detail = watched.length > 0 ? `
-${await explainNotReady(ctx.tools, ctx.kubeconfig, watched, "seen while it ran")}` : "";
+${await explainNotReady(await ctx.kube(), watched, "seen while it ran")}` : "";
   return new ExplainedError(
     `${what} failed (exit code ${result.exitCode}). ${rolledBack}${detail}
 ${lastLines(result.stderr)}`
@@ -37431,7 +37709,7 @@ ${lastLines(listed.stderr)}`
       ...post ? { postRenderer: post } : {}
     })
   );
-  const { result, watched } = req.mode === "apply" ? await watchingReleases(ctx, releases, runHelmfileNow) : { result: await runHelmfileNow(), watched: [] };
+  const { result, watched } = req.mode === "apply" ? await watchingReleases(ctx, releases, runHelmfileNow) : { result: await runHelmfileNow(), watched: () => Promise.resolve([]) };
   await writeFile5(ctx.diffPath, result.stdout);
   const outcome = outcomeOf("helmfile", result.exitCode);
   if (!outcome.ok) {
@@ -37439,13 +37717,14 @@ ${lastLines(listed.stderr)}`
       ctx,
       `helmfile ${req.mode}`,
       result,
-      watched,
+      await watched(),
       req.mode === "apply" ? "Releases helmfile had already applied stay applied; a release whose wait failed is left as helm left it (see helm history)." : "Nothing was changed."
     );
   }
   ctx.logger.info(
     `helmfile ${req.mode}: exit code ${result.exitCode}, ${outcome.changed ? req.mode === "apply" ? "changes applied" : "changes to apply" : "no changes"}.`
   );
+  if (req.mode === "apply") ctx.onWritten?.([...new Set(releases.map((r7) => r7.namespace))]);
   const after = req.mode === "apply" ? await helmReleases(tools, kubeconfig) : before;
   const units = [];
   const workloads = [];
@@ -37528,10 +37807,6 @@ async function releaseObjects(tools, kubeconfig, r7) {
 }
 async function runHelm(req, src, ctx, post, recordFile) {
   const { tools, kubeconfig, logger: logger2 } = ctx;
-  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
-  refusePostRenderOnHelm4(major, post);
-  const releasesBefore = helmReleases(tools, kubeconfig);
-  releasesBefore.catch(() => void 0);
   const args = {
     kubeconfig,
     release: src.release,
@@ -37540,11 +37815,20 @@ async function runHelm(req, src, ctx, post, recordFile) {
     valuesFiles: src.valuesFiles,
     ...post ? { postRenderer: post } : {}
   };
+  const releaseBefore = helmRelease(tools, kubeconfig, src);
+  releaseBefore.catch(() => void 0);
+  const diffArgv = helmDiffArgv(args);
+  const diffRun = tools.run("helm", diffArgv, { silent: true });
+  diffRun.catch(() => void 0);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
+  refusePostRenderOnHelm4(major, post);
   let changed;
   let durationMs = 0;
   if (hasDiff) {
-    const diff = await tools.run("helm", helmDiffArgv(args));
+    const diff = await diffRun;
     durationMs += diff.durationMs;
+    logger2.info(`[command]helm ${diffArgv.join(" ")}`);
+    if (diff.stdout.trim() !== "") logger2.info(diff.stdout.trimEnd());
     await writeFile5(ctx.diffPath, diff.stdout);
     const outcome = outcomeOf("helm-diff", diff.exitCode);
     if (!outcome.ok)
@@ -37566,9 +37850,7 @@ ${lastLines(diff.stderr)}`
     );
     await writeFile5(ctx.diffPath, "");
   }
-  const before = (await releasesBefore).find(
-    (r7) => r7.name === src.release && r7.namespace === src.namespace
-  );
+  const before = await releaseBefore;
   const unit = {
     name: src.release,
     namespace: src.namespace,
@@ -37591,26 +37873,23 @@ ${lastLines(diff.stderr)}`
     );
     durationMs += result.durationMs;
     if (!outcomeOf("helm-upgrade", result.exitCode).ok) {
-      const after2 = (await helmReleases(tools, kubeconfig).catch(() => [])).find(
-        (r7) => r7.name === src.release && r7.namespace === src.namespace
-      );
+      const after2 = await helmRelease(tools, kubeconfig, src).catch(() => void 0);
       const state2 = after2 ? `Release ${src.release} is now revision ${after2.revision}, ${after2.status}${after2.status === "deployed" && before ? " (helm rolled back)" : ""}.` : `Release ${src.release} is not installed (helm removed the failed install).`;
-      throw await failedRun(ctx, `helm upgrade --install ${src.release}`, result, watched, state2);
+      throw await failedRun(
+        ctx,
+        `helm upgrade --install ${src.release}`,
+        result,
+        await watched(),
+        state2
+      );
     }
   } else if (req.mode === "apply") {
     logger2.info(`Release ${src.release}: nothing to change; not upgraded.`);
   }
-  const [releases, manifest] = await Promise.all([
-    helmReleases(tools, kubeconfig),
-    releaseObjects(tools, kubeconfig, { name: src.release, namespace: src.namespace }).then(
-      (objects2) => ({ objects: objects2 }),
-      (error2) => ({ error: error2 })
-    )
-  ]);
-  const after = releases.find((r7) => r7.name === src.release && r7.namespace === src.namespace);
-  if (after) unit.revision = { ...unit.revision, after: Number(after.revision) };
-  if (after && "error" in manifest) throw manifest.error;
-  const objects = after && "objects" in manifest ? manifest.objects : [];
+  if (req.mode === "apply") ctx.onWritten?.([src.namespace]);
+  const after = await releaseStatus(tools, kubeconfig, src);
+  if (after) unit.revision = { ...unit.revision, after: after.revision };
+  const objects = after?.objects ?? [];
   const workloads = objects.filter(
     (x) => ["Deployment", "StatefulSet", "DaemonSet"].includes(x.kind)
   );
@@ -37621,6 +37900,56 @@ ${lastLines(diff.stderr)}`
     unitOf: () => unit,
     durationMs,
     ...recordFile ? { recordFile } : {}
+  };
+}
+async function helmRelease(tools, kubeconfig, r7) {
+  const list = await tools.run(
+    "helm",
+    [
+      "list",
+      "--namespace",
+      r7.namespace,
+      "--all",
+      "--filter",
+      `^${r7.release.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+      "--output",
+      "json",
+      "--kubeconfig",
+      kubeconfig
+    ],
+    { silent: true }
+  );
+  if (list.exitCode !== 0) throw new ExplainedError(`helm list failed: ${list.stderr.trim()}`);
+  return JSON.parse(list.stdout || "[]").find(
+    (x) => x.name === r7.release && x.namespace === r7.namespace
+  );
+}
+async function releaseStatus(tools, kubeconfig, r7) {
+  const s2 = await tools.run(
+    "helm",
+    [
+      "status",
+      r7.release,
+      "--namespace",
+      r7.namespace,
+      "--output",
+      "json",
+      "--kubeconfig",
+      kubeconfig
+    ],
+    { silent: true }
+  );
+  if (s2.exitCode !== 0) {
+    if (await helmRelease(tools, kubeconfig, r7) === void 0) return void 0;
+    throw new ExplainedError(`helm status ${r7.release} failed: ${s2.stderr.trim()}`);
+  }
+  const release2 = JSON.parse(s2.stdout);
+  return {
+    revision: Number(release2.version),
+    status: release2.info?.status ?? "",
+    objects: manifestObjects(parseManifests(release2.manifest ?? "", `release ${r7.release}`)).map(
+      (o3) => ({ ...o3.ref, namespace: o3.ref.namespace || r7.namespace })
+    )
   };
 }
 async function runKubectl(req, src, ctx) {
@@ -37667,6 +37996,9 @@ ${lastLines(diff.stderr)}`
 ${lastLines(apply.stderr)}`
       );
     }
+  }
+  if (req.mode === "apply") {
+    ctx.onWritten?.([...new Set(objects.map((o3) => o3.namespace).filter((ns) => ns !== ""))]);
   }
   const unit = { name: src.manifests, changed: outcome.changed, workloads: [] };
   const workloads = workloadsIn(text, namespace, src.manifests);
@@ -37746,7 +38078,7 @@ ${lastLines(r7.stderr)}`);
   const files = names.filter((n3) => [".yaml", ".yml", ".json"].includes(extname2(n3)));
   if (files.length === 0)
     throw new ConfigurationError(`manifests folder "${path4}" has no .yaml, .yml or .json files.`);
-  const texts = await Promise.all(files.map((f7) => readFile3(join10(path4, f7), "utf8")));
+  const texts = await Promise.all(files.map((f7) => readFile3(join11(path4, f7), "utf8")));
   return texts.map((t) => t.endsWith("\n") ? t : `${t}
 `).join("---\n");
 }
@@ -37763,22 +38095,17 @@ async function readStopped(run2, policy) {
   }
   return [...seen.values()];
 }
-async function checkSingletonsStopped(tools, kubeconfig, objects, policy, logger2) {
+async function checkSingletonsStopped(kube, objects, policy, logger2, read) {
   const namespaces = [
     ...new Set(
       objects.filter((o3) => o3.kind === "CronJob" || o3.kind === "Deployment").map((o3) => o3.namespace)
     )
   ];
   const live = [];
-  for (const ns of namespaces) {
-    const list = await kubectlJson(tools, kubeconfig, [
-      "get",
-      "cronjobs.batch,deployments.apps",
-      "--namespace",
-      ns
-    ]);
+  const lists = await Promise.all(namespaces.map((ns) => read(ns)));
+  for (const [i7, ns] of namespaces.entries()) {
     live.push(
-      ...list.items.filter(
+      ...(lists[i7] ?? []).filter(
         (o3) => objects.some((r7) => r7.kind === o3.kind && r7.namespace === ns && r7.name === o3.metadata?.name)
       )
     );
@@ -37790,30 +38117,26 @@ async function checkSingletonsStopped(tools, kubeconfig, objects, policy, logger
     );
     return;
   }
+  const notSet = [];
   for (const r7 of running) {
     const patch = r7.kind === "CronJob" ? { spec: { suspend: true } } : { spec: { replicas: 0 } };
-    await tools.run(
-      "kubectl",
-      [
-        "--kubeconfig",
-        kubeconfig,
-        "patch",
-        r7.kind === "CronJob" ? "cronjob.batch" : "deployment.apps",
-        r7.name,
-        "--namespace",
-        r7.namespace,
-        "--type",
-        "merge",
-        "--patch",
-        JSON.stringify(patch),
-        "--field-manager",
-        FIELD_MANAGER
-      ],
-      { silent: true }
-    );
+    const resource = r7.kind === "CronJob" ? RESOURCES.CronJob : RESOURCES.Deployment;
+    try {
+      await (await kube()).mergePatch(
+        `${resourcePath(resource, r7.namespace, r7.name)}?fieldManager=${encodeURIComponent(FIELD_MANAGER)}`,
+        patch
+      );
+    } catch (e7) {
+      notSet.push(
+        `${r7.kind} ${r7.namespace}/${r7.name} (${e7 instanceof Error ? e7.message : String(e7)})`
+      );
+    }
   }
+  const set = running.filter(
+    (r7) => !notSet.some((n3) => n3.startsWith(`${r7.kind} ${r7.namespace}/${r7.name} `))
+  );
   throw new ExplainedError(
-    `On this cluster, which is not the owner, ${running.map((r7) => `${r7.kind} ${r7.namespace}/${r7.name}`).join(", ")} ${running.length === 1 ? "was" : "were"} applied running although sync-apps renders them stopped: something bypassed the post-renderer (a chart hook, a postRenderer of your own). sync-apps has now set ${[...new Set(running.map((r7) => r7.set))].join(" / ")}; check whether a Job ran (kubectl get jobs -A) and find what applied them.`
+    `On this cluster, which is not the owner, ${running.map((r7) => `${r7.kind} ${r7.namespace}/${r7.name}`).join(", ")} ${running.length === 1 ? "was" : "were"} applied running although sync-apps renders them stopped: something bypassed the post-renderer (a chart hook, a postRenderer of your own). ${set.length > 0 ? `sync-apps has now set ${[...new Set(set.map((r7) => r7.set))].join(" / ")}${notSet.length > 0 ? ` on ${set.map((r7) => `${r7.kind} ${r7.namespace}/${r7.name}`).join(", ")}` : ""}; ` : ""}${notSet.length > 0 ? `stopping ${notSet.join(", ")} failed: stop ${notSet.length === 1 ? "it" : "them"} by hand (kubectl patch \u2026 suspend: true / replicas: 0); ` : ""}check whether a Job ran (kubectl get jobs -A) and find what applied them.`
   );
 }
 function stateLeftOnCancel(source) {
@@ -41756,7 +42079,7 @@ function helper(name) {
 async function run() {
   await runAction(async (signal) => {
     const inputs = await readSyncAppsInputs();
-    const workDir = await mkdtemp(join11(process.env.RUNNER_TEMP || tmpdir(), "sync-apps-"));
+    const workDir = await mkdtemp2(join12(process.env.RUNNER_TEMP || tmpdir2(), "sync-apps-"));
     const env2 = Object.fromEntries(
       Object.entries(process.env).filter((e7) => e7[1] !== void 0)
     );

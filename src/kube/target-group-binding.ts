@@ -11,9 +11,9 @@ import {
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ConfigurationError, ExplainedError } from '../common/errors.js';
+import { KubeApiError, type KubeApi } from './api.js';
 import { FIELD_MANAGER } from './argv.js';
-import { kubectlJson } from './workloads.js';
-import type { ToolRunner } from './tools.js';
+import { listObjects, resourcePath, RESOURCES, type KubeClient } from './proxy.js';
 
 export const TGB_API_VERSION = 'elbv2.k8s.aws/v1beta1';
 export const TGB_RESOURCE = 'targetgroupbindings.elbv2.k8s.aws';
@@ -45,6 +45,7 @@ export function targetGroupBindingManifest(b: BindingSpec): Record<string, unkno
 }
 
 interface Tgb {
+  kind?: string;
   metadata: { name: string; namespace: string };
   spec?: { targetGroupARN?: string; serviceRef?: { name?: string; port?: number | string } };
 }
@@ -55,29 +56,24 @@ interface Tgb {
  * name is taken by one for another target group.
  */
 export async function checkBindings(
-  tools: ToolRunner,
-  kubeconfig: string,
+  kube: KubeApi,
   binding: BindingSpec,
   foreign: { cluster: string; targetGroupArn: string }[],
 ): Promise<void> {
-  const r = await tools.run(
-    'kubectl',
-    ['--kubeconfig', kubeconfig, 'get', TGB_RESOURCE, '--all-namespaces', '--output', 'json'],
-    { silent: true },
-  );
-  if (r.exitCode !== 0) {
-    if (
-      /the server doesn't have a resource type|no matches for kind|not find the requested resource/i.test(
-        r.stderr,
-      )
-    ) {
+  let items: Tgb[];
+  try {
+    items = await listObjects<Tgb>(kube, RESOURCES.TargetGroupBinding);
+  } catch (e) {
+    // An API group the apiserver does not serve answers 404 for the list itself.
+    if (e instanceof KubeApiError && e.status === 404) {
       throw new ConfigurationError(
         'This cluster has no TargetGroupBinding CRD (targetgroupbindings.elbv2.k8s.aws): install the AWS Load Balancer Controller (Helm chart eks/aws-load-balancer-controller) before sync-apps binds the target group.',
       );
     }
-    throw new ExplainedError(`kubectl get ${TGB_RESOURCE} failed: ${r.stderr.trim()}`);
+    throw new ExplainedError(
+      `Listing ${TGB_RESOURCE} failed: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
-  const items = (JSON.parse(r.stdout) as { items: Tgb[] }).items;
   for (const item of items) {
     const arn = item.spec?.targetGroupARN;
     const other = foreign.find((f) => f.targetGroupArn === arn);
@@ -100,34 +96,21 @@ export async function checkBindings(
 }
 
 /** The Service the binding names has the port it names; a ConfigurationError otherwise. */
-export async function checkService(
-  tools: ToolRunner,
-  kubeconfig: string,
-  binding: BindingSpec,
-): Promise<void> {
-  const svc = await tools.run(
-    'kubectl',
-    [
-      '--kubeconfig',
-      kubeconfig,
-      'get',
-      'service',
-      binding.serviceName,
-      '--namespace',
-      binding.namespace,
-      '--output',
-      'json',
-    ],
-    { silent: true },
-  );
-  if (svc.exitCode !== 0) {
-    throw new ConfigurationError(
-      `Service ${binding.namespace}/${binding.serviceName}, which the rollout file names for this cluster's target group, is not in the cluster after the sync: ${svc.stderr.trim()}`,
+export async function checkService(kube: KubeApi, binding: BindingSpec): Promise<void> {
+  let svc: { spec?: { ports?: { name?: string; port?: number }[] } } | undefined;
+  try {
+    svc = await kube.find(resourcePath(RESOURCES.Service, binding.namespace, binding.serviceName));
+  } catch (e) {
+    throw new ExplainedError(
+      `Reading Service ${binding.namespace}/${binding.serviceName} failed: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
-  const ports =
-    (JSON.parse(svc.stdout) as { spec?: { ports?: { name?: string; port?: number }[] } }).spec
-      ?.ports ?? [];
+  if (!svc) {
+    throw new ConfigurationError(
+      `Service ${binding.namespace}/${binding.serviceName}, which the rollout file names for this cluster's target group, is not in the cluster after the sync: fix service in the rollout file, or deploy the Service.`,
+    );
+  }
+  const ports = svc.spec?.ports ?? [];
   if (!ports.some((p) => p.port === binding.servicePort || p.name === binding.servicePort)) {
     throw new ConfigurationError(
       `Service ${binding.namespace}/${binding.serviceName} has no port ${binding.servicePort} (it has ${ports.map((p) => (p.name ? `${p.name}:${p.port}` : String(p.port))).join(', ') || 'none'}); fix service.port in the rollout file.`,
@@ -136,35 +119,26 @@ export async function checkService(
 }
 
 /**
- * Creates or updates the binding (server-side apply, our field manager); answers kubectl's
- * verdict. `serviceChecked` is checkService's run when the caller started it already.
+ * Creates or updates the binding (server-side apply, our field manager, as `kubectl apply
+ * --server-side`); answers what was done. `serviceChecked` is checkService's run when the caller
+ * started it already.
  */
 export async function applyBinding(
-  tools: ToolRunner,
-  kubeconfig: string,
+  kube: KubeClient,
   binding: BindingSpec,
   serviceChecked?: Promise<void>,
 ): Promise<string> {
-  await (serviceChecked ?? checkService(tools, kubeconfig, binding));
-  const r = await tools.run(
-    'kubectl',
-    [
-      '--kubeconfig',
-      kubeconfig,
-      'apply',
-      '--server-side',
-      '--field-manager',
-      FIELD_MANAGER,
-      '--filename',
-      '-',
-    ],
-    { input: JSON.stringify(targetGroupBindingManifest(binding)), silent: true },
-  );
-  if (r.exitCode !== 0)
+  await (serviceChecked ?? checkService(kube, binding));
+  const path = resourcePath(RESOURCES.TargetGroupBinding, binding.namespace, binding.name);
+  try {
+    const existed = await kube.find(path);
+    await kube.apply(path, targetGroupBindingManifest(binding), FIELD_MANAGER);
+    return `TargetGroupBinding ${binding.namespace}/${binding.name} ${existed ? 'updated' : 'created'} (server-side apply, field manager ${FIELD_MANAGER}).`;
+  } catch (e) {
     throw new ExplainedError(
-      `Applying TargetGroupBinding ${binding.namespace}/${binding.name} failed: ${r.stderr.trim()}`,
+      `Applying TargetGroupBinding ${binding.namespace}/${binding.name} failed: ${e instanceof Error ? e.message : String(e)}`,
     );
-  return r.stdout.trim();
+  }
 }
 
 export interface BoundTargets {
@@ -177,22 +151,17 @@ export interface BoundTargets {
 }
 
 /** The Service's ready endpoint addresses (EndpointSlices). */
-export async function serviceEndpoints(
-  tools: ToolRunner,
-  kubeconfig: string,
-  binding: BindingSpec,
-): Promise<string[]> {
-  const list = await kubectlJson<{
-    items: { endpoints?: { addresses?: string[]; conditions?: { ready?: boolean } }[] }[];
-  }>(tools, kubeconfig, [
-    'get',
-    'endpointslices.discovery.k8s.io',
-    '--namespace',
+export async function serviceEndpoints(kube: KubeApi, binding: BindingSpec): Promise<string[]> {
+  const items = await listObjects<{
+    kind?: string;
+    endpoints?: { addresses?: string[]; conditions?: { ready?: boolean } }[];
+  }>(
+    kube,
+    RESOURCES.EndpointSlice,
     binding.namespace,
-    '--selector',
     `kubernetes.io/service-name=${binding.serviceName}`,
-  ]);
-  return list.items.flatMap((s) =>
+  );
+  return items.flatMap((s) =>
     (s.endpoints ?? [])
       .filter((e) => e.conditions?.ready !== false)
       .flatMap((e) => e.addresses ?? []),
@@ -201,11 +170,10 @@ export async function serviceEndpoints(
 
 export async function boundTargets(
   elbv2: ElasticLoadBalancingV2Client,
-  tools: ToolRunner,
-  kubeconfig: string,
+  kube: KubeApi,
   binding: BindingSpec,
 ): Promise<BoundTargets> {
-  const endpoints = await serviceEndpoints(tools, kubeconfig, binding);
+  const endpoints = await serviceEndpoints(kube, binding);
   const out = await elbv2.send(
     new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn }),
   );
@@ -229,8 +197,7 @@ function boundOf(endpoints: string[], descriptions: TargetHealthDescription[]): 
 /** Polls until the target group has `minHealthy` healthy targets that are this cluster's pods. */
 export async function waitForHealthyTargets(
   elbv2: ElasticLoadBalancingV2Client,
-  tools: ToolRunner,
-  kubeconfig: string,
+  kube: KubeApi,
   binding: BindingSpec,
   minHealthy: number,
   options: {
@@ -260,7 +227,7 @@ export async function waitForHealthyTargets(
     const [health, endpoints] = await Promise.all([
       elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: binding.targetGroupArn })),
       readEndpoints
-        ? serviceEndpoints(tools, kubeconfig, binding)
+        ? serviceEndpoints(kube, binding)
         : registered >= minHealthy
           ? known?.endpoints
           : undefined,
@@ -275,7 +242,7 @@ export async function waitForHealthyTargets(
       const bound =
         endpoints && (readEndpoints || !timedOut)
           ? boundOf(endpoints, descriptions)
-          : await boundTargets(elbv2, tools, kubeconfig, binding);
+          : await boundTargets(elbv2, kube, binding);
       if (bound.healthyHere >= minHealthy) return bound;
       if (!timedOut) {
         await pause();

@@ -1,11 +1,13 @@
 /**
  * Waiting until every Deployment, StatefulSet and DaemonSet that was applied is available, and
  * explaining the ones that are not: their conditions and the latest events of them and their
- * pods. Reads go through kubectl (the same kubeconfig and token as the sync).
+ * pods. Reads go to the apiserver through sync-apps' kubectl proxy (src/kube/proxy.ts: the same
+ * kubeconfig and token as the sync).
  */
 import { ExplainedError } from '../common/errors.js';
+import type { KubeApi } from './api.js';
 import { formatRef, type ObjectRef } from './manifests.js';
-import type { ToolRunner } from './tools.js';
+import { listObjects, RESOURCES } from './proxy.js';
 
 export interface WorkloadStatus extends ObjectRef {
   ready: boolean;
@@ -29,23 +31,6 @@ interface KubeObject {
     observedGeneration?: number;
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
   };
-}
-
-/** kubectl get … -o json, parsed; a failure is an error with kubectl's message. */
-export async function kubectlJson<T>(
-  tools: ToolRunner,
-  kubeconfig: string,
-  args: string[],
-): Promise<T> {
-  const r = await tools.run('kubectl', ['--kubeconfig', kubeconfig, ...args, '--output', 'json'], {
-    silent: true,
-  });
-  if (r.exitCode !== 0) {
-    throw new ExplainedError(
-      `kubectl ${args.join(' ')} failed: ${r.stderr.trim() || `exit code ${r.exitCode}`}`,
-    );
-  }
-  return JSON.parse(r.stdout) as T;
 }
 
 export function workloadStatus(ref: ObjectRef, obj: KubeObject | undefined): WorkloadStatus {
@@ -99,22 +84,23 @@ export function workloadStatus(ref: ObjectRef, obj: KubeObject | undefined): Wor
   return { ...ref, ready, summary, conditions, failed };
 }
 
-/** The current status of each workload (one kubectl call per namespace). */
-export async function readWorkloads(
-  tools: ToolRunner,
-  kubeconfig: string,
-  refs: ObjectRef[],
-): Promise<WorkloadStatus[]> {
-  const namespaces = [...new Set(refs.map((r) => r.namespace))];
+const WORKLOAD_KINDS = [RESOURCES.Deployment, RESOURCES.StatefulSet, RESOURCES.DaemonSet];
+
+/** The current status of each workload (one list per kind and namespace, all at once). */
+export async function readWorkloads(kube: KubeApi, refs: ObjectRef[]): Promise<WorkloadStatus[]> {
+  const wanted = [...new Set(refs.map((r) => `${r.kind}\n${r.namespace}`))].map((k) => {
+    const [kind, namespace] = k.split('\n') as [string, string];
+    return { kind, namespace };
+  });
+  const lists = await Promise.all(
+    wanted.map(async ({ kind, namespace }) => {
+      const r = WORKLOAD_KINDS.find((x) => x.kind === kind);
+      return r ? listObjects<KubeObject>(kube, r, namespace) : [];
+    }),
+  );
   const byKey = new Map<string, KubeObject>();
-  for (const ns of namespaces) {
-    const list = await kubectlJson<{ items: KubeObject[] }>(tools, kubeconfig, [
-      'get',
-      'deployments.apps,statefulsets.apps,daemonsets.apps',
-      '--namespace',
-      ns,
-    ]);
-    for (const item of list.items) byKey.set(`${item.kind}/${ns}/${item.metadata?.name}`, item);
+  for (const item of lists.flat()) {
+    byKey.set(`${item.kind}/${item.metadata?.namespace}/${item.metadata?.name}`, item);
   }
   return refs.map((r) => workloadStatus(r, byKey.get(`${r.kind}/${r.namespace}/${r.name}`)));
 }
@@ -129,14 +115,13 @@ export interface WaitOptions {
 
 /** Resolves when every workload is available; throws naming each one that is not. */
 export async function waitForWorkloads(
-  tools: ToolRunner,
-  kubeconfig: string,
+  kube: KubeApi,
   refs: ObjectRef[],
   options: WaitOptions,
 ): Promise<WorkloadStatus[]> {
   const deadline = options.now() + options.timeoutMs;
   for (;;) {
-    const statuses = await readWorkloads(tools, kubeconfig, refs);
+    const statuses = await readWorkloads(kube, refs);
     const waiting = statuses.filter((s) => !s.ready);
     if (waiting.length === 0) return statuses;
     const failed = waiting.filter((s) => s.failed);
@@ -146,7 +131,7 @@ export async function waitForWorkloads(
           ? 'Kubernetes reports no progress'
           : `not available after ${Math.round(options.timeoutMs / 1000)} s`;
       throw new ExplainedError(
-        await explainNotReady(tools, kubeconfig, failed.length > 0 ? failed : waiting, why),
+        await explainNotReady(kube, failed.length > 0 ? failed : waiting, why),
       );
     }
     await options.sleep(options.intervalMs ?? 2_000, options.signal);
@@ -155,14 +140,13 @@ export async function waitForWorkloads(
 
 /** "Deployment web/api is not available …: conditions …; latest events …", one block per workload. */
 export async function explainNotReady(
-  tools: ToolRunner,
-  kubeconfig: string,
+  kube: KubeApi,
   statuses: WorkloadStatus[],
   why: string,
 ): Promise<string> {
   const blocks: string[] = [];
   for (const s of statuses) {
-    const events = await latestEvents(tools, kubeconfig, s).catch(() => [] as string[]);
+    const events = await latestEvents(kube, s).catch(() => [] as string[]);
     blocks.push(
       [
         `${formatRef(s)}: ${s.summary}`,
@@ -187,21 +171,15 @@ interface KubeEvent {
 }
 
 /** The latest events of the workload, its ReplicaSets and its pods (names start with its own). */
-export async function latestEvents(
-  tools: ToolRunner,
-  kubeconfig: string,
-  ref: ObjectRef,
-  count = 5,
-): Promise<string[]> {
-  const list = await kubectlJson<{ items: KubeEvent[] }>(tools, kubeconfig, [
-    'get',
-    'events',
-    '--namespace',
+export async function latestEvents(kube: KubeApi, ref: ObjectRef, count = 5): Promise<string[]> {
+  const items = await listObjects<KubeEvent & { kind?: string }>(
+    kube,
+    RESOURCES.Event,
     ref.namespace,
-  ]);
+  );
   const when = (e: KubeEvent) =>
     e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp ?? '';
-  return list.items
+  return items
     .filter((e) => {
       const name = e.involvedObject?.name ?? '';
       return name === ref.name || name.startsWith(`${ref.name}-`);
@@ -217,16 +195,12 @@ export async function latestEvents(
 
 /** The workloads helm manages for these releases (helm annotates everything it creates). */
 export async function releaseWorkloads(
-  tools: ToolRunner,
-  kubeconfig: string,
+  kube: KubeApi,
   releases: { name: string; namespace: string }[],
 ): Promise<WorkloadStatus[]> {
-  const list = await kubectlJson<{ items: KubeObject[] }>(tools, kubeconfig, [
-    'get',
-    'deployments.apps,statefulsets.apps,daemonsets.apps',
-    '--all-namespaces',
-  ]);
-  return list.items
+  const lists = await Promise.all(WORKLOAD_KINDS.map((r) => listObjects<KubeObject>(kube, r)));
+  return lists
+    .flat()
     .filter((o) =>
       releases.some(
         (r) =>

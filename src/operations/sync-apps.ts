@@ -39,6 +39,14 @@ import {
 } from '../kube/manifests.js';
 import { writePostRenderer } from '../kube/post-render.js';
 import {
+  kubeOnDemand,
+  listObjects,
+  resourcePath,
+  RESOURCES,
+  startKubectlProxy,
+  type KubeClient,
+} from '../kube/proxy.js';
+import {
   runningSingletons,
   stopSingletonsInDocs,
   type LiveObject,
@@ -56,7 +64,6 @@ import {
 import { INSTALL_HINTS, type ToolResult, type ToolRunner } from '../kube/tools.js';
 import {
   explainNotReady,
-  kubectlJson,
   releaseWorkloads,
   waitForWorkloads,
   type WorkloadStatus,
@@ -145,9 +152,29 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
   const access = await logger.group('Connecting to the cluster', () =>
     writeKubeconfig(req, deps, clusterSpec?.eks),
   );
+  // sync-apps' own reads and writes of the cluster go through one kubectl proxy (src/kube/proxy.ts).
+  const env = { ...deps.env, KUBECONFIG: access.path };
+  const proxyTools = deps.tools(env);
+  let kubectl: string | undefined;
   try {
-    return await syncWith(req, deps, access.path, clusterSpec, started, helmInfo);
+    kubectl = proxyTools.resolve('kubectl');
+  } catch {
+    // said when the cluster is first needed (a helm diff run may never need it)
+  }
+  const kube = kubeOnDemand(
+    () =>
+      startKubectlProxy({
+        kubectl: kubectl ?? proxyTools.resolve('kubectl'),
+        kubeconfig: access.path,
+        env,
+        cluster: req.cluster.kind === 'eks' ? req.cluster.name : 'the cluster',
+      }),
+    kubectl !== undefined,
+  );
+  try {
+    return await syncWith(req, deps, access.path, clusterSpec, started, helmInfo, kube.client);
   } finally {
+    await kube.stop();
     await access.stop();
   }
 }
@@ -159,6 +186,7 @@ async function syncWith(
   clusterSpec: ReturnType<typeof rolloutCluster> | undefined,
   started: number,
   helmInfo: Promise<HelmInfo> | undefined,
+  kube: () => Promise<KubeClient>,
 ): Promise<SyncAppsResult> {
   const { logger } = deps;
   const deadline = started + req.timeoutMs;
@@ -204,33 +232,75 @@ async function syncWith(
     sleep: (ms: number, s?: AbortSignal) => deps.clock.sleep(ms, s),
     now: () => deps.clock.now().getTime(),
   };
+  // Reads taken once the tool's writes have landed, while the tool's own reads of its result run
+  // (onWritten), or after the tool when it never wrote: the cluster's TargetGroupBindings and the
+  // Service's port (a chart may bring the Service), and, off the owner, the live CronJobs and
+  // Deployments of the namespaces the tool wrote to. Every verdict is still taken before the
+  // binding is applied.
+  const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : undefined;
+  let checks:
+    { bindings: Promise<void> | undefined; service: Promise<void> | undefined } | undefined;
+  const singletonReads = new Map<string, Promise<LiveObject[]>>();
+  const readSingletons = (ns: string): Promise<LiveObject[]> => {
+    let read = singletonReads.get(ns);
+    if (!read) {
+      read = kube().then(async (k) =>
+        (
+          await Promise.all([
+            listObjects<LiveObject>(k, RESOURCES.CronJob, ns),
+            listObjects<LiveObject>(k, RESOURCES.Deployment, ns),
+          ])
+        ).flat(),
+      );
+      read.catch(() => undefined); // awaited by the singleton check; no unhandled rejection
+      singletonReads.set(ns, read);
+    }
+    return read;
+  };
+  const startChecks = (namespaces: string[] = []) => {
+    if (req.mode === 'apply' && policy) for (const ns of namespaces) void readSingletons(ns);
+    if (checks) return checks;
+    const bindings = planned
+      ? kube().then((k) => checkBindings(k, planned.spec, planned.foreign))
+      : undefined;
+    bindings?.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+    const service =
+      planned && req.mode === 'apply'
+        ? kube().then((k) => checkService(k, planned.spec))
+        : undefined;
+    service?.catch(() => undefined);
+    checks = { bindings, service };
+    return checks;
+  };
+
   let run: ToolStage;
   try {
     run = await logger.group(`Running ${req.source.tool} (${req.mode})`, () =>
-      runTool(req, { tools, kubeconfig, policy, diffPath, logger, remaining, helmInfo }),
+      runTool(req, {
+        tools,
+        kubeconfig,
+        policy,
+        diffPath,
+        logger,
+        remaining,
+        helmInfo,
+        kube,
+        onWritten: (namespaces) => {
+          startChecks(namespaces);
+        },
+      }),
     );
   } catch (e) {
     if (deps.signal?.aborted) logger.warning(stateLeftOnCancel(req.source));
     throw e;
   }
   const toolMs = run.durationMs;
-
-  // The cluster's TargetGroupBindings are only read here: the read runs while the singletons are
-  // checked, and its verdict is taken before the binding is applied.
-  const planned = req.rollout && clusterSpec ? bindingOf(req.rollout.file, clusterSpec) : undefined;
-  const bindingsChecked = planned
-    ? checkBindings(tools, kubeconfig, planned.spec, planned.foreign)
-    : undefined;
-  bindingsChecked?.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
-  // The Service's port is read at the same time (a read; its verdict too is taken before binding).
-  const serviceChecked =
-    planned && req.mode === 'apply' ? checkService(tools, kubeconfig, planned.spec) : undefined;
-  serviceChecked?.catch(() => undefined);
+  const { bindings: bindingsChecked, service: serviceChecked } = startChecks();
 
   // Before any binding: a cluster off the owner must have every singleton stopped.
   if (req.mode === 'apply' && policy) {
     await logger.group('Checking singletons are stopped', () =>
-      checkSingletonsStopped(tools, kubeconfig, run.objects, policy, logger),
+      checkSingletonsStopped(kube, run.objects, policy, logger, readSingletons),
     );
   }
 
@@ -262,7 +332,7 @@ async function syncWith(
           return;
         }
         const at = deps.clock.now().getTime();
-        logger.info(await applyBinding(tools, kubeconfig, spec, serviceChecked));
+        logger.info(await applyBinding(await kube(), spec, serviceChecked));
         bound = { spec, minHealthy, at };
       });
     }
@@ -283,7 +353,7 @@ async function syncWith(
       await logger.group(`Waiting for ${what}`, async () => {
         const t0 = deps.clock.now().getTime();
         const workloads = waitWorkloads
-          ? waitForWorkloads(tools, kubeconfig, run.workloads, {
+          ? waitForWorkloads(await kube(), run.workloads, {
               ...wait,
               signal: waits.signal,
               timeoutMs: remaining(),
@@ -338,14 +408,11 @@ async function syncWith(
     waits: AbortController,
   ): Promise<BoundTargets> {
     if (!deps.elbv2) throw new Error('syncApps needs an ELBv2 client to check target health');
-    const targets = await waitForHealthyTargets(
-      deps.elbv2(),
-      tools,
-      kubeconfig,
-      b.spec,
-      b.minHealthy,
-      { ...wait, signal: waits.signal, timeoutMs: remaining() },
-    );
+    const targets = await waitForHealthyTargets(deps.elbv2(), await kube(), b.spec, b.minHealthy, {
+      ...wait,
+      signal: waits.signal,
+      timeoutMs: remaining(),
+    });
     bindMs = deps.clock.now().getTime() - b.at;
     return targets;
   }
@@ -474,6 +541,13 @@ interface StageContext {
   remaining: () => number;
   /** helm's major version and whether it has helm-diff, asked at the start (helm, helmfile). */
   helmInfo: Promise<HelmInfo> | undefined;
+  /** The cluster, through sync-apps' kubectl proxy. */
+  kube: () => Promise<KubeClient>;
+  /**
+   * Called once the tool's writes have landed, before its own reads of the result, with the
+   * namespaces known to hold what it wrote: the checks that only read start then.
+   */
+  onWritten?: (namespaces: string[]) => void;
 }
 
 interface HelmInfo {
@@ -576,7 +650,7 @@ function bindingOf(
 }
 
 /**
- * Runs `tool` while watching the releases' workloads; answers the tool's result and the
+ * Runs `tool` while watching the releases' workloads; answers the tool's result and how to get the
  * workloads seen not available while it ran, which explain a failed --wait after helm's rollback
  * has made the old pods healthy again. The watch ends with the tool, however it ends.
  */
@@ -584,14 +658,25 @@ async function watchingReleases<T>(
   ctx: StageContext,
   releases: { name: string; namespace: string }[],
   tool: () => Promise<T>,
-): Promise<{ result: T; watched: WorkloadStatus[] }> {
+): Promise<{ result: T; watched: () => Promise<WorkloadStatus[]> }> {
   const lastBad = new Map<string, WorkloadStatus>();
   let stop = false;
   let wake = (): void => undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((r) => {
+      const timer = setTimeout(r, ms);
+      wake = () => {
+        clearTimeout(timer);
+        r();
+      };
+    });
   const loop = (async () => {
+    // The first look after a second: a wait that fails takes far longer, and a read at the
+    // tool's start would only see the old pods while taking CPU from the tool's own start.
+    await pause(WATCH_FIRST_MS);
     while (!stop) {
       try {
-        for (const w of await releaseWorkloads(ctx.tools, ctx.kubeconfig, releases)) {
+        for (const w of await releaseWorkloads(await ctx.kube(), releases)) {
           if (!w.ready) lastBad.set(formatRef(w), w);
         }
       } catch {
@@ -599,24 +684,26 @@ async function watchingReleases<T>(
       }
       // The tool may have ended during that read: then no sleep, which would hold up the run.
       if (stop) break;
-      await new Promise<void>((r) => {
-        const timer = setTimeout(r, 2_000);
-        wake = () => {
-          clearTimeout(timer);
-          r();
-        };
-      });
+      await pause(WATCH_EVERY_MS);
     }
   })();
   try {
     const result = await tool();
-    return { result, watched: [...lastBad.values()] };
+    // Asked for only when the tool failed: then its last read is waited for. After a success a
+    // read still in flight just ends; nothing waits for it.
+    const watched = async () => {
+      await loop;
+      return [...lastBad.values()];
+    };
+    return { result, watched };
   } finally {
     stop = true;
     wake();
-    await loop;
   }
 }
+
+const WATCH_FIRST_MS = 1_000;
+const WATCH_EVERY_MS = 2_000;
 
 async function failedRun(
   ctx: StageContext,
@@ -627,7 +714,7 @@ async function failedRun(
 ): Promise<ExplainedError> {
   const detail =
     watched.length > 0
-      ? `\n${await explainNotReady(ctx.tools, ctx.kubeconfig, watched, 'seen while it ran')}`
+      ? `\n${await explainNotReady(await ctx.kube(), watched, 'seen while it ran')}`
       : '';
   return new ExplainedError(
     `${what} failed (exit code ${result.exitCode}). ${rolledBack}${detail}\n${lastLines(result.stderr)}`,
@@ -685,7 +772,7 @@ async function runHelmfile(
   const { result, watched } =
     req.mode === 'apply'
       ? await watchingReleases(ctx, releases, runHelmfileNow)
-      : { result: await runHelmfileNow(), watched: [] };
+      : { result: await runHelmfileNow(), watched: () => Promise.resolve([]) };
   await writeFile(ctx.diffPath, result.stdout);
   const outcome = outcomeOf('helmfile', result.exitCode);
   if (!outcome.ok) {
@@ -693,7 +780,7 @@ async function runHelmfile(
       ctx,
       `helmfile ${req.mode}`,
       result,
-      watched,
+      await watched(),
       req.mode === 'apply'
         ? 'Releases helmfile had already applied stay applied; a release whose wait failed is left as helm left it (see helm history).'
         : 'Nothing was changed.',
@@ -702,6 +789,7 @@ async function runHelmfile(
   ctx.logger.info(
     `helmfile ${req.mode}: exit code ${result.exitCode}, ${outcome.changed ? (req.mode === 'apply' ? 'changes applied' : 'changes to apply') : 'no changes'}.`,
   );
+  if (req.mode === 'apply') ctx.onWritten?.([...new Set(releases.map((r) => r.namespace))]);
   const after = req.mode === 'apply' ? await helmReleases(tools, kubeconfig) : before;
   const units: SyncUnit[] = [];
   const workloads: ObjectRef[] = [];
@@ -815,11 +903,6 @@ async function runHelm(
   recordFile: string | undefined,
 ): Promise<ToolStage> {
   const { tools, kubeconfig, logger } = ctx;
-  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
-  refusePostRenderOnHelm4(major, post);
-  // The releases before any change, read while the diff runs (both only read).
-  const releasesBefore = helmReleases(tools, kubeconfig);
-  releasesBefore.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
   const args = {
     kubeconfig,
     release: src.release,
@@ -828,11 +911,24 @@ async function runHelm(
     valuesFiles: src.valuesFiles,
     ...(post ? { postRenderer: post } : {}),
   };
+  // The release as it is and the diff only read, so both start at once, without waiting for
+  // helm's version and plugins (asked since the start, and known long before the diff ends): the
+  // diff's result counts only if helm has the helm-diff plugin. Its output goes to the log once
+  // it counts.
+  const releaseBefore = helmRelease(tools, kubeconfig, src);
+  releaseBefore.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+  const diffArgv = helmDiffArgv(args);
+  const diffRun = tools.run('helm', diffArgv, { silent: true });
+  diffRun.catch(() => undefined);
+  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
+  refusePostRenderOnHelm4(major, post);
   let changed: boolean | undefined;
   let durationMs = 0;
   if (hasDiff) {
-    const diff = await tools.run('helm', helmDiffArgv(args));
+    const diff = await diffRun;
     durationMs += diff.durationMs;
+    logger.info(`[command]helm ${diffArgv.join(' ')}`);
+    if (diff.stdout.trim() !== '') logger.info(diff.stdout.trimEnd());
     await writeFile(ctx.diffPath, diff.stdout);
     const outcome = outcomeOf('helm-diff', diff.exitCode);
     if (!outcome.ok)
@@ -855,9 +951,7 @@ async function runHelm(
     );
     await writeFile(ctx.diffPath, '');
   }
-  const before = (await releasesBefore).find(
-    (r) => r.name === src.release && r.namespace === src.namespace,
-  );
+  const before = await releaseBefore;
   const unit: SyncUnit = {
     name: src.release,
     namespace: src.namespace,
@@ -881,29 +975,27 @@ async function runHelm(
     );
     durationMs += result.durationMs;
     if (!outcomeOf('helm-upgrade', result.exitCode).ok) {
-      const after = (await helmReleases(tools, kubeconfig).catch(() => [])).find(
-        (r) => r.name === src.release && r.namespace === src.namespace,
-      );
+      const after = await helmRelease(tools, kubeconfig, src).catch(() => undefined);
       const state = after
         ? `Release ${src.release} is now revision ${after.revision}, ${after.status}${after.status === 'deployed' && before ? ' (helm rolled back)' : ''}.`
         : `Release ${src.release} is not installed (helm removed the failed install).`;
-      throw await failedRun(ctx, `helm upgrade --install ${src.release}`, result, watched, state);
+      throw await failedRun(
+        ctx,
+        `helm upgrade --install ${src.release}`,
+        result,
+        await watched(),
+        state,
+      );
     }
   } else if (req.mode === 'apply') {
     logger.info(`Release ${src.release}: nothing to change; not upgraded.`);
   }
-  // Both only read, so at once; the manifest counts only if the release is installed.
-  const [releases, manifest] = await Promise.all([
-    helmReleases(tools, kubeconfig),
-    releaseObjects(tools, kubeconfig, { name: src.release, namespace: src.namespace }).then(
-      (objects) => ({ objects }),
-      (error: unknown) => ({ error }),
-    ),
-  ]);
-  const after = releases.find((r) => r.name === src.release && r.namespace === src.namespace);
-  if (after) unit.revision = { ...unit.revision, after: Number(after.revision) };
-  if (after && 'error' in manifest) throw manifest.error;
-  const objects = after && 'objects' in manifest ? manifest.objects : [];
+  if (req.mode === 'apply') ctx.onWritten?.([src.namespace]);
+  // One read for the release's revision, status and objects (the manifest counts only if the
+  // release is installed).
+  const after = await releaseStatus(tools, kubeconfig, src);
+  if (after) unit.revision = { ...unit.revision, after: after.revision };
+  const objects = after?.objects ?? [];
   const workloads = objects.filter((x) =>
     ['Deployment', 'StatefulSet', 'DaemonSet'].includes(x.kind),
   );
@@ -914,6 +1006,76 @@ async function runHelm(
     unitOf: () => unit,
     durationMs,
     ...(recordFile ? { recordFile } : {}),
+  };
+}
+
+/** One release as `helm list` shows it (any status), or undefined when it is not installed. */
+async function helmRelease(
+  tools: ToolRunner,
+  kubeconfig: string,
+  r: { release: string; namespace: string },
+): Promise<HelmRelease | undefined> {
+  const list = await tools.run(
+    'helm',
+    [
+      'list',
+      '--namespace',
+      r.namespace,
+      '--all',
+      '--filter',
+      `^${r.release.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
+      '--output',
+      'json',
+      '--kubeconfig',
+      kubeconfig,
+    ],
+    { silent: true },
+  );
+  if (list.exitCode !== 0) throw new ExplainedError(`helm list failed: ${list.stderr.trim()}`);
+  return (JSON.parse(list.stdout || '[]') as HelmRelease[]).find(
+    (x) => x.name === r.release && x.namespace === r.namespace,
+  );
+}
+
+/**
+ * The release's latest revision and the objects of its manifest (namespaces filled in as helm
+ * applied them), from one `helm status`; undefined when the release is not installed (then helm
+ * status fails, and `helm list` tells that apart from any other failure).
+ */
+async function releaseStatus(
+  tools: ToolRunner,
+  kubeconfig: string,
+  r: { release: string; namespace: string },
+): Promise<{ revision: number; status: string; objects: ObjectRef[] } | undefined> {
+  const s = await tools.run(
+    'helm',
+    [
+      'status',
+      r.release,
+      '--namespace',
+      r.namespace,
+      '--output',
+      'json',
+      '--kubeconfig',
+      kubeconfig,
+    ],
+    { silent: true },
+  );
+  if (s.exitCode !== 0) {
+    if ((await helmRelease(tools, kubeconfig, r)) === undefined) return undefined;
+    throw new ExplainedError(`helm status ${r.release} failed: ${s.stderr.trim()}`);
+  }
+  const release = JSON.parse(s.stdout) as {
+    version?: number;
+    info?: { status?: string };
+    manifest?: string;
+  };
+  return {
+    revision: Number(release.version),
+    status: release.info?.status ?? '',
+    objects: manifestObjects(parseManifests(release.manifest ?? '', `release ${r.release}`)).map(
+      (o) => ({ ...o.ref, namespace: o.ref.namespace || r.namespace }),
+    ),
   };
 }
 
@@ -974,6 +1136,9 @@ async function runKubectl(
         `kubectl apply --server-side failed (exit code ${apply.exitCode}); objects kubectl listed before the error were applied:\n${lastLines(apply.stderr)}`,
       );
     }
+  }
+  if (req.mode === 'apply') {
+    ctx.onWritten?.([...new Set(objects.map((o) => o.namespace).filter((ns) => ns !== ''))]);
   }
   const unit: SyncUnit = { name: src.manifests, changed: outcome.changed, workloads: [] };
   const workloads = workloadsIn(text, namespace, src.manifests);
@@ -1089,11 +1254,11 @@ async function readStopped(
  * chart hook, a renderer of the user's). One found is stopped at once and the sync fails.
  */
 async function checkSingletonsStopped(
-  tools: ToolRunner,
-  kubeconfig: string,
+  kube: () => Promise<KubeClient>,
   objects: ObjectRef[],
   policy: SingletonPolicy,
   logger: Logger,
+  read: (namespace: string) => Promise<LiveObject[]>,
 ): Promise<void> {
   const namespaces = [
     ...new Set(
@@ -1103,15 +1268,11 @@ async function checkSingletonsStopped(
     ),
   ];
   const live: LiveObject[] = [];
-  for (const ns of namespaces) {
-    const list = await kubectlJson<{ items: LiveObject[] }>(tools, kubeconfig, [
-      'get',
-      'cronjobs.batch,deployments.apps',
-      '--namespace',
-      ns,
-    ]);
+  // Each namespace once, all at once (a namespace the tool's run announced is being read already).
+  const lists = await Promise.all(namespaces.map((ns) => read(ns)));
+  for (const [i, ns] of namespaces.entries()) {
     live.push(
-      ...list.items.filter((o) =>
+      ...(lists[i] ?? []).filter((o) =>
         objects.some((r) => r.kind === o.kind && r.namespace === ns && r.name === o.metadata?.name),
       ),
     );
@@ -1123,30 +1284,28 @@ async function checkSingletonsStopped(
     );
     return;
   }
+  const notSet: string[] = [];
   for (const r of running) {
     const patch = r.kind === 'CronJob' ? { spec: { suspend: true } } : { spec: { replicas: 0 } };
-    await tools.run(
-      'kubectl',
-      [
-        '--kubeconfig',
-        kubeconfig,
-        'patch',
-        r.kind === 'CronJob' ? 'cronjob.batch' : 'deployment.apps',
-        r.name,
-        '--namespace',
-        r.namespace,
-        '--type',
-        'merge',
-        '--patch',
-        JSON.stringify(patch),
-        '--field-manager',
-        FIELD_MANAGER,
-      ],
-      { silent: true },
-    );
+    const resource = r.kind === 'CronJob' ? RESOURCES.CronJob : RESOURCES.Deployment;
+    try {
+      await (
+        await kube()
+      ).mergePatch(
+        `${resourcePath(resource, r.namespace, r.name)}?fieldManager=${encodeURIComponent(FIELD_MANAGER)}`,
+        patch,
+      );
+    } catch (e) {
+      notSet.push(
+        `${r.kind} ${r.namespace}/${r.name} (${e instanceof Error ? e.message : String(e)})`,
+      );
+    }
   }
+  const set = running.filter(
+    (r) => !notSet.some((n) => n.startsWith(`${r.kind} ${r.namespace}/${r.name} `)),
+  );
   throw new ExplainedError(
-    `On this cluster, which is not the owner, ${running.map((r) => `${r.kind} ${r.namespace}/${r.name}`).join(', ')} ${running.length === 1 ? 'was' : 'were'} applied running although sync-apps renders them stopped: something bypassed the post-renderer (a chart hook, a postRenderer of your own). sync-apps has now set ${[...new Set(running.map((r) => r.set))].join(' / ')}; check whether a Job ran (kubectl get jobs -A) and find what applied them.`,
+    `On this cluster, which is not the owner, ${running.map((r) => `${r.kind} ${r.namespace}/${r.name}`).join(', ')} ${running.length === 1 ? 'was' : 'were'} applied running although sync-apps renders them stopped: something bypassed the post-renderer (a chart hook, a postRenderer of your own). ${set.length > 0 ? `sync-apps has now set ${[...new Set(set.map((r) => r.set))].join(' / ')}${notSet.length > 0 ? ` on ${set.map((r) => `${r.kind} ${r.namespace}/${r.name}`).join(', ')}` : ''}; ` : ''}${notSet.length > 0 ? `stopping ${notSet.join(', ')} failed: stop ${notSet.length === 1 ? 'it' : 'them'} by hand (kubectl patch … suspend: true / replicas: 0); ` : ''}check whether a Job ran (kubectl get jobs -A) and find what applied them.`,
   );
 }
 

@@ -602,21 +602,23 @@ spec:
         HELM_DATA_HOME: join(dir, 'helm-data'),
       },
     );
-    const helmUpgrades = () =>
+    const running = (...parts: string[]) =>
       readdirSync('/proc')
         .filter((p) => /^\d+$/.test(p))
         .filter((p) => {
           try {
-            return readFileSync(`/proc/${p}/cmdline`, 'utf8')
-              .split('\0')
-              .join(' ')
-              .includes('upgrade --install cancelme');
+            const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ');
+            return parts.every((part) => cmd.includes(part));
           } catch {
             return false;
           }
         });
+    const helmUpgrades = () => running('upgrade --install cancelme');
+    // sync-apps' own kubectl proxy for this run (its kubeconfig is in this test's RUNNER_TEMP).
+    const proxies = () => running(`--kubeconfig ${dir}`, 'proxy --unix-socket');
     await waitUntil('helm upgrade running', async () => helmUpgrades().length > 0, 60_000, 200);
     await new Promise((r) => setTimeout(r, 2_000));
+    expect(proxies()).toHaveLength(1);
     started.child.kill('SIGINT');
     const r = await started.done;
     expect(r.exitCode).toBe(1);
@@ -625,6 +627,8 @@ spec:
       'release cancelme in cancel may be left pending-upgrade or pending-install',
     );
     await waitUntil('helm gone', async () => helmUpgrades().length === 0, 10_000, 200);
+    // The action waited for its proxy to stop before it exited.
+    expect(proxies()).toEqual([]);
   }, 120_000);
 
   it('a missing tool is a clear error saying what to install', async () => {
