@@ -52650,8 +52650,13 @@ async function syncApps(req, deps) {
   const { logger: logger2 } = deps;
   const started = deps.clock.now().getTime();
   const clusterSpec = req.rollout ? rolloutCluster(req.rollout) : void 0;
-  const helmInfo = req.source.tool === "kubectl" ? void 0 : helmProbe(deps.tools({ ...deps.env, KUBECONFIG: join11(req.workDir, "kubeconfig") }));
-  helmInfo?.catch(() => void 0);
+  const probeTools = deps.tools({ ...deps.env, KUBECONFIG: join11(req.workDir, "kubeconfig") });
+  const helmMajorOnce = once(() => helmMajor(probeTools));
+  const helmInfo = once(async () => {
+    const [major, hasDiff] = await Promise.all([helmMajorOnce(), requireHelmDiff(probeTools)]);
+    return { major, hasDiff };
+  });
+  if (req.source.tool === "helmfile") helmInfo().catch(() => void 0);
   const access = await logger2.group(
     "Connecting to the cluster",
     () => writeKubeconfig(req, deps, clusterSpec?.eks)
@@ -52670,16 +52675,25 @@ async function syncApps(req, deps) {
       env: env2,
       cluster: req.cluster.kind === "eks" ? req.cluster.name : "the cluster"
     }),
-    kubectl !== void 0
+    false
   );
+  const warmKube = () => {
+    if (kubectl !== void 0) kube.client().catch(() => void 0);
+  };
   try {
-    return await syncWith(req, deps, access.path, clusterSpec, started, helmInfo, kube.client);
+    return await syncWith(req, deps, access.path, clusterSpec, started, {
+      helmInfo,
+      helmMajor: helmMajorOnce,
+      kube: kube.client,
+      warmKube
+    });
   } finally {
     await kube.stop();
     await access.stop();
   }
 }
-async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo, kube) {
+async function syncWith(req, deps, kubeconfig, clusterSpec, started, stage) {
+  const { kube } = stage;
   const { logger: logger2 } = deps;
   const deadline = started + req.timeoutMs;
   const remaining = () => Math.max(1e3, deadline - deps.clock.now().getTime());
@@ -52747,8 +52761,7 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo, k
         diffPath,
         logger: logger2,
         remaining,
-        helmInfo,
-        kube,
+        ...stage,
         onWritten: (namespaces) => {
           startChecks(namespaces);
         }
@@ -52944,9 +52957,9 @@ async function writeKubeconfig(req, deps, fileEks) {
   );
   return { path: path4, stop: () => tokens.stop() };
 }
-async function helmProbe(tools) {
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
-  return { major, hasDiff };
+function once(f10) {
+  let p5;
+  return () => p5 ??= f10();
 }
 async function runTool(req, ctx) {
   const post = ctx.policy && req.source.tool !== "kubectl" ? await writePostRenderer({
@@ -53062,7 +53075,8 @@ ${lines.slice(-n5).join("\n")}`;
 async function runHelmfile(req, src, ctx, post, recordFile) {
   const { tools, kubeconfig } = ctx;
   tools.resolve("helmfile");
-  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
+  ctx.warmKube();
+  const { major, hasDiff } = await ctx.helmInfo();
   refusePostRenderOnHelm4(major, post);
   if (!hasDiff)
     throw new ConfigurationError(
@@ -53198,30 +53212,31 @@ async function runHelm(req, src, ctx, post, recordFile) {
     valuesFiles: src.valuesFiles,
     ...post ? { postRenderer: post } : {}
   };
-  const releaseBefore = helmRelease(tools, kubeconfig, src);
-  releaseBefore.catch(() => void 0);
   const diffArgv = helmDiffArgv(args);
   const diffRun = tools.run("helm", diffArgv, { silent: true });
   diffRun.catch(() => void 0);
-  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
+  const releaseBefore = helmRelease(tools, kubeconfig, src);
+  releaseBefore.catch(() => void 0);
+  const major = await ctx.helmMajor();
   refusePostRenderOnHelm4(major, post);
   let changed;
   let durationMs = 0;
+  const diff = await diffRun;
+  const diffOutcome = outcomeOf("helm-diff", diff.exitCode);
+  const hasDiff = diffOutcome.ok || await requireHelmDiff(tools);
   if (hasDiff) {
-    const diff = await diffRun;
     durationMs += diff.durationMs;
     logger2.info(`[command]helm ${diffArgv.join(" ")}`);
     if (diff.stdout.trim() !== "") logger2.info(diff.stdout.trimEnd());
     await writeFile4(ctx.diffPath, diff.stdout);
-    const outcome = outcomeOf("helm-diff", diff.exitCode);
-    if (!outcome.ok)
+    if (!diffOutcome.ok)
       throw new ExplainedError(
         `helm diff upgrade failed (exit code ${diff.exitCode}):
 ${lastLines(diff.stderr)}`
       );
-    changed = outcome.changed;
+    changed = diffOutcome.changed;
     logger2.info(
-      outcome.changed ? `helm diff: release ${src.release} has changes (its exit code 2 and "Error: identified at least one change" mean changes, not a failure).` : `helm diff: release ${src.release} has no changes.`
+      diffOutcome.changed ? `helm diff: release ${src.release} has changes (its exit code 2 and "Error: identified at least one change" mean changes, not a failure).` : `helm diff: release ${src.release} has no changes.`
     );
   } else if (req.mode === "diff") {
     throw new ConfigurationError(
@@ -53245,14 +53260,18 @@ ${lastLines(diff.stderr)}`
     const { result, watched } = await watchingReleases(
       ctx,
       [{ name: src.release, namespace: src.namespace }],
-      () => tools.run(
-        "helm",
-        helmUpgradeArgv({
-          ...args,
-          timeoutSeconds: Math.ceil(ctx.remaining() / 1e3),
-          helmMajor: major
-        })
-      )
+      () => {
+        const upgrade = tools.run(
+          "helm",
+          helmUpgradeArgv({
+            ...args,
+            timeoutSeconds: Math.ceil(ctx.remaining() / 1e3),
+            helmMajor: major
+          })
+        );
+        ctx.warmKube();
+        return upgrade;
+      }
     );
     durationMs += result.durationMs;
     if (!outcomeOf("helm-upgrade", result.exitCode).ok) {
@@ -53269,6 +53288,7 @@ ${lastLines(diff.stderr)}`
   } else if (req.mode === "apply") {
     logger2.info(`Release ${src.release}: nothing to change; not upgraded.`);
   }
+  ctx.warmKube();
   if (req.mode === "apply") ctx.onWritten?.([src.namespace]);
   const after = await releaseStatus(tools, kubeconfig, src);
   if (after) unit.revision = { ...unit.revision, after: after.revision };
@@ -53337,6 +53357,7 @@ async function releaseStatus(tools, kubeconfig, r10) {
 }
 async function runKubectl(req, src, ctx) {
   const { tools, kubeconfig } = ctx;
+  ctx.warmKube();
   const rendered = await renderManifests(tools, src.manifests);
   const docs = parseManifests(rendered, src.manifests);
   const stopped = ctx.policy ? stopSingletonsInDocs(docs, { ...ctx.policy }) : [];

@@ -37267,8 +37267,13 @@ async function syncApps(req, deps) {
   const { logger: logger2 } = deps;
   const started = deps.clock.now().getTime();
   const clusterSpec = req.rollout ? rolloutCluster(req.rollout) : void 0;
-  const helmInfo = req.source.tool === "kubectl" ? void 0 : helmProbe(deps.tools({ ...deps.env, KUBECONFIG: join11(req.workDir, "kubeconfig") }));
-  helmInfo?.catch(() => void 0);
+  const probeTools = deps.tools({ ...deps.env, KUBECONFIG: join11(req.workDir, "kubeconfig") });
+  const helmMajorOnce = once(() => helmMajor(probeTools));
+  const helmInfo = once(async () => {
+    const [major, hasDiff] = await Promise.all([helmMajorOnce(), requireHelmDiff(probeTools)]);
+    return { major, hasDiff };
+  });
+  if (req.source.tool === "helmfile") helmInfo().catch(() => void 0);
   const access2 = await logger2.group(
     "Connecting to the cluster",
     () => writeKubeconfig(req, deps, clusterSpec?.eks)
@@ -37287,16 +37292,25 @@ async function syncApps(req, deps) {
       env: env2,
       cluster: req.cluster.kind === "eks" ? req.cluster.name : "the cluster"
     }),
-    kubectl !== void 0
+    false
   );
+  const warmKube = () => {
+    if (kubectl !== void 0) kube.client().catch(() => void 0);
+  };
   try {
-    return await syncWith(req, deps, access2.path, clusterSpec, started, helmInfo, kube.client);
+    return await syncWith(req, deps, access2.path, clusterSpec, started, {
+      helmInfo,
+      helmMajor: helmMajorOnce,
+      kube: kube.client,
+      warmKube
+    });
   } finally {
     await kube.stop();
     await access2.stop();
   }
 }
-async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo, kube) {
+async function syncWith(req, deps, kubeconfig, clusterSpec, started, stage) {
+  const { kube } = stage;
   const { logger: logger2 } = deps;
   const deadline = started + req.timeoutMs;
   const remaining = () => Math.max(1e3, deadline - deps.clock.now().getTime());
@@ -37364,8 +37378,7 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, helmInfo, k
         diffPath,
         logger: logger2,
         remaining,
-        helmInfo,
-        kube,
+        ...stage,
         onWritten: (namespaces) => {
           startChecks(namespaces);
         }
@@ -37561,9 +37574,9 @@ async function writeKubeconfig(req, deps, fileEks) {
   );
   return { path: path4, stop: () => tokens.stop() };
 }
-async function helmProbe(tools) {
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
-  return { major, hasDiff };
+function once(f7) {
+  let p3;
+  return () => p3 ??= f7();
 }
 async function runTool(req, ctx) {
   const post = ctx.policy && req.source.tool !== "kubectl" ? await writePostRenderer({
@@ -37679,7 +37692,8 @@ ${lines.slice(-n3).join("\n")}`;
 async function runHelmfile(req, src, ctx, post, recordFile) {
   const { tools, kubeconfig } = ctx;
   tools.resolve("helmfile");
-  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
+  ctx.warmKube();
+  const { major, hasDiff } = await ctx.helmInfo();
   refusePostRenderOnHelm4(major, post);
   if (!hasDiff)
     throw new ConfigurationError(
@@ -37815,30 +37829,31 @@ async function runHelm(req, src, ctx, post, recordFile) {
     valuesFiles: src.valuesFiles,
     ...post ? { postRenderer: post } : {}
   };
-  const releaseBefore = helmRelease(tools, kubeconfig, src);
-  releaseBefore.catch(() => void 0);
   const diffArgv = helmDiffArgv(args);
   const diffRun = tools.run("helm", diffArgv, { silent: true });
   diffRun.catch(() => void 0);
-  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
+  const releaseBefore = helmRelease(tools, kubeconfig, src);
+  releaseBefore.catch(() => void 0);
+  const major = await ctx.helmMajor();
   refusePostRenderOnHelm4(major, post);
   let changed;
   let durationMs = 0;
+  const diff = await diffRun;
+  const diffOutcome = outcomeOf("helm-diff", diff.exitCode);
+  const hasDiff = diffOutcome.ok || await requireHelmDiff(tools);
   if (hasDiff) {
-    const diff = await diffRun;
     durationMs += diff.durationMs;
     logger2.info(`[command]helm ${diffArgv.join(" ")}`);
     if (diff.stdout.trim() !== "") logger2.info(diff.stdout.trimEnd());
     await writeFile5(ctx.diffPath, diff.stdout);
-    const outcome = outcomeOf("helm-diff", diff.exitCode);
-    if (!outcome.ok)
+    if (!diffOutcome.ok)
       throw new ExplainedError(
         `helm diff upgrade failed (exit code ${diff.exitCode}):
 ${lastLines(diff.stderr)}`
       );
-    changed = outcome.changed;
+    changed = diffOutcome.changed;
     logger2.info(
-      outcome.changed ? `helm diff: release ${src.release} has changes (its exit code 2 and "Error: identified at least one change" mean changes, not a failure).` : `helm diff: release ${src.release} has no changes.`
+      diffOutcome.changed ? `helm diff: release ${src.release} has changes (its exit code 2 and "Error: identified at least one change" mean changes, not a failure).` : `helm diff: release ${src.release} has no changes.`
     );
   } else if (req.mode === "diff") {
     throw new ConfigurationError(
@@ -37862,14 +37877,18 @@ ${lastLines(diff.stderr)}`
     const { result, watched } = await watchingReleases(
       ctx,
       [{ name: src.release, namespace: src.namespace }],
-      () => tools.run(
-        "helm",
-        helmUpgradeArgv({
-          ...args,
-          timeoutSeconds: Math.ceil(ctx.remaining() / 1e3),
-          helmMajor: major
-        })
-      )
+      () => {
+        const upgrade = tools.run(
+          "helm",
+          helmUpgradeArgv({
+            ...args,
+            timeoutSeconds: Math.ceil(ctx.remaining() / 1e3),
+            helmMajor: major
+          })
+        );
+        ctx.warmKube();
+        return upgrade;
+      }
     );
     durationMs += result.durationMs;
     if (!outcomeOf("helm-upgrade", result.exitCode).ok) {
@@ -37886,6 +37905,7 @@ ${lastLines(diff.stderr)}`
   } else if (req.mode === "apply") {
     logger2.info(`Release ${src.release}: nothing to change; not upgraded.`);
   }
+  ctx.warmKube();
   if (req.mode === "apply") ctx.onWritten?.([src.namespace]);
   const after = await releaseStatus(tools, kubeconfig, src);
   if (after) unit.revision = { ...unit.revision, after: after.revision };
@@ -37954,6 +37974,7 @@ async function releaseStatus(tools, kubeconfig, r7) {
 }
 async function runKubectl(req, src, ctx) {
   const { tools, kubeconfig } = ctx;
+  ctx.warmKube();
   const rendered = await renderManifests(tools, src.manifests);
   const docs = parseManifests(rendered, src.manifests);
   const stopped = ctx.policy ? stopSingletonsInDocs(docs, { ...ctx.policy }) : [];

@@ -143,12 +143,16 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
   const { logger } = deps;
   const started = deps.clock.now().getTime();
   const clusterSpec = req.rollout ? rolloutCluster(req.rollout) : undefined;
-  // helm's version and plugins read no cluster: they are asked while the cluster is connected.
-  const helmInfo =
-    req.source.tool === 'kubectl'
-      ? undefined
-      : helmProbe(deps.tools({ ...deps.env, KUBECONFIG: join(req.workDir, 'kubeconfig') }));
-  helmInfo?.catch(() => undefined); // awaited by the helm stage; no unhandled rejection meanwhile
+  // helm's version and plugins, asked once. They read no cluster: for helmfile, which needs them
+  // first, they are asked while the cluster is connected; helm asks them once its diff is running
+  // (two process starts less before the diff, which is on the path to a healthy target).
+  const probeTools = deps.tools({ ...deps.env, KUBECONFIG: join(req.workDir, 'kubeconfig') });
+  const helmMajorOnce = once(() => helmMajor(probeTools));
+  const helmInfo = once(async () => {
+    const [major, hasDiff] = await Promise.all([helmMajorOnce(), requireHelmDiff(probeTools)]);
+    return { major, hasDiff };
+  });
+  if (req.source.tool === 'helmfile') helmInfo().catch(() => undefined); // awaited by the stage
   const access = await logger.group('Connecting to the cluster', () =>
     writeKubeconfig(req, deps, clusterSpec?.eks),
   );
@@ -169,10 +173,20 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
         env,
         cluster: req.cluster.kind === 'eks' ? req.cluster.name : 'the cluster',
       }),
-    kubectl !== undefined,
+    false,
   );
+  // Started once the tool runs (it is needed only after), unless kubectl is missing: then the
+  // error comes when the cluster is first needed.
+  const warmKube = () => {
+    if (kubectl !== undefined) kube.client().catch(() => undefined);
+  };
   try {
-    return await syncWith(req, deps, access.path, clusterSpec, started, helmInfo, kube.client);
+    return await syncWith(req, deps, access.path, clusterSpec, started, {
+      helmInfo,
+      helmMajor: helmMajorOnce,
+      kube: kube.client,
+      warmKube,
+    });
   } finally {
     await kube.stop();
     await access.stop();
@@ -185,9 +199,9 @@ async function syncWith(
   kubeconfig: string,
   clusterSpec: ReturnType<typeof rolloutCluster> | undefined,
   started: number,
-  helmInfo: Promise<HelmInfo> | undefined,
-  kube: () => Promise<KubeClient>,
+  stage: Pick<StageContext, 'helmInfo' | 'helmMajor' | 'kube' | 'warmKube'>,
 ): Promise<SyncAppsResult> {
+  const { kube } = stage;
   const { logger } = deps;
   const deadline = started + req.timeoutMs;
   const remaining = () => Math.max(1_000, deadline - deps.clock.now().getTime());
@@ -283,8 +297,7 @@ async function syncWith(
         diffPath,
         logger,
         remaining,
-        helmInfo,
-        kube,
+        ...stage,
         onWritten: (namespaces) => {
           startChecks(namespaces);
         },
@@ -539,10 +552,14 @@ interface StageContext {
   diffPath: string;
   logger: Logger;
   remaining: () => number;
-  /** helm's major version and whether it has helm-diff, asked at the start (helm, helmfile). */
-  helmInfo: Promise<HelmInfo> | undefined;
-  /** The cluster, through sync-apps' kubectl proxy. */
+  /** helm's major version and whether it has helm-diff, asked once (helmfile). */
+  helmInfo: () => Promise<HelmInfo>;
+  /** helm's major version alone, asked once (helm: whether it has helm-diff is asked only when a diff fails). */
+  helmMajor: () => Promise<number>;
+  /** The cluster, through sync-apps' kubectl proxy (started on the first call). */
   kube: () => Promise<KubeClient>;
+  /** Starts the proxy without waiting for it: called once the tool's first process runs. */
+  warmKube: () => void;
   /**
    * Called once the tool's writes have landed, before its own reads of the result, with the
    * namespaces known to hold what it wrote: the checks that only read start then.
@@ -555,10 +572,10 @@ interface HelmInfo {
   hasDiff: boolean;
 }
 
-async function helmProbe(tools: ToolRunner): Promise<HelmInfo> {
-  // Independent reads, run at once (each is a helm process start).
-  const [major, hasDiff] = await Promise.all([helmMajor(tools), requireHelmDiff(tools)]);
-  return { major, hasDiff };
+/** A function that runs `f` once, on its first call, and answers that call's promise after. */
+function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= f());
 }
 
 async function runTool(req: SyncAppsRequest, ctx: StageContext): Promise<ToolStage> {
@@ -735,7 +752,8 @@ async function runHelmfile(
 ): Promise<ToolStage> {
   const { tools, kubeconfig } = ctx;
   tools.resolve('helmfile');
-  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
+  ctx.warmKube();
+  const { major, hasDiff } = await ctx.helmInfo();
   refusePostRenderOnHelm4(major, post);
   if (!hasDiff)
     throw new ConfigurationError(
@@ -911,33 +929,35 @@ async function runHelm(
     valuesFiles: src.valuesFiles,
     ...(post ? { postRenderer: post } : {}),
   };
-  // The release as it is and the diff only read, so both start at once, without waiting for
-  // helm's version and plugins (asked since the start, and known long before the diff ends): the
-  // diff's result counts only if helm has the helm-diff plugin. Its output goes to the log once
-  // it counts.
-  const releaseBefore = helmRelease(tools, kubeconfig, src);
-  releaseBefore.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+  // The diff and the release as it is only read, so both start at once, beside helm's version
+  // (known long before the diff ends). Whether helm has the helm-diff plugin is asked only if the
+  // diff fails: a diff that ran says so. The diff's output goes to the log once it counts. The
+  // kubectl proxy, needed only after helm's writes, is started once the upgrade runs: every
+  // process started before the upgrade takes CPU from the diff, on the path to a healthy target.
   const diffArgv = helmDiffArgv(args);
   const diffRun = tools.run('helm', diffArgv, { silent: true });
-  diffRun.catch(() => undefined);
-  const { major, hasDiff } = await (ctx.helmInfo ?? helmProbe(tools));
+  diffRun.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+  const releaseBefore = helmRelease(tools, kubeconfig, src);
+  releaseBefore.catch(() => undefined);
+  const major = await ctx.helmMajor();
   refusePostRenderOnHelm4(major, post);
   let changed: boolean | undefined;
   let durationMs = 0;
+  const diff = await diffRun;
+  const diffOutcome = outcomeOf('helm-diff', diff.exitCode);
+  const hasDiff = diffOutcome.ok || (await requireHelmDiff(tools));
   if (hasDiff) {
-    const diff = await diffRun;
     durationMs += diff.durationMs;
     logger.info(`[command]helm ${diffArgv.join(' ')}`);
     if (diff.stdout.trim() !== '') logger.info(diff.stdout.trimEnd());
     await writeFile(ctx.diffPath, diff.stdout);
-    const outcome = outcomeOf('helm-diff', diff.exitCode);
-    if (!outcome.ok)
+    if (!diffOutcome.ok)
       throw new ExplainedError(
         `helm diff upgrade failed (exit code ${diff.exitCode}):\n${lastLines(diff.stderr)}`,
       );
-    changed = outcome.changed;
+    changed = diffOutcome.changed;
     logger.info(
-      outcome.changed
+      diffOutcome.changed
         ? `helm diff: release ${src.release} has changes (its exit code 2 and "Error: identified at least one change" mean changes, not a failure).`
         : `helm diff: release ${src.release} has no changes.`,
     );
@@ -963,15 +983,18 @@ async function runHelm(
     const { result, watched } = await watchingReleases(
       ctx,
       [{ name: src.release, namespace: src.namespace }],
-      () =>
-        tools.run(
+      () => {
+        const upgrade = tools.run(
           'helm',
           helmUpgradeArgv({
             ...args,
             timeoutSeconds: Math.ceil(ctx.remaining() / 1000),
             helmMajor: major,
           }),
-        ),
+        );
+        ctx.warmKube();
+        return upgrade;
+      },
     );
     durationMs += result.durationMs;
     if (!outcomeOf('helm-upgrade', result.exitCode).ok) {
@@ -990,6 +1013,7 @@ async function runHelm(
   } else if (req.mode === 'apply') {
     logger.info(`Release ${src.release}: nothing to change; not upgraded.`);
   }
+  ctx.warmKube();
   if (req.mode === 'apply') ctx.onWritten?.([src.namespace]);
   // One read for the release's revision, status and objects (the manifest counts only if the
   // release is installed).
@@ -1085,6 +1109,7 @@ async function runKubectl(
   ctx: StageContext,
 ): Promise<ToolStage> {
   const { tools, kubeconfig } = ctx;
+  ctx.warmKube();
   const rendered = await renderManifests(tools, src.manifests);
   const docs = parseManifests(rendered, src.manifests);
   const stopped = ctx.policy ? stopSingletonsInDocs(docs, { ...ctx.policy }) : [];
