@@ -16,7 +16,7 @@
  *     the apiserver every 20 ms), and
  *     the target group's wait: from the binding's first appearance in the apiserver (read every
  *     20 ms; sync-apps applies it through its kubectl proxy) to the first healthy target
- *     (DescribeTargetHealth every 20 ms, until seen, even after the action exited): the
+ *     (the moment the sandbox's target group marks it healthy, told as it happens): the
  *     controller registering the pods, then the health checks (interval 5 s, healthy
  *     threshold 2).
  * Everything else is overhead: process start, inputs, EKS access, helm's other calls (the
@@ -158,9 +158,7 @@ owner: blue
     sandbox.core.resetCalls();
 
     let availableAt: number | undefined;
-    let healthyAt: number | undefined;
     let polling = true;
-    const start = Date.now();
     const pollDeployment = (async () => {
       while (polling && availableAt === undefined) {
         const d = await admin.find<{
@@ -173,8 +171,6 @@ owner: blue
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    // Until the first healthy target is seen, even after the action has exited (it may see the
-    // change first): every 20 ms, so the moment is known to about 20 ms.
     // The binding is applied through sync-apps' kubectl proxy: its moment is when the apiserver
     // first shows it (read every 20 ms, so up to 20 ms late, which shortens the critical path).
     let boundAt: number | undefined;
@@ -187,16 +183,13 @@ owner: blue
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const pollHealth = (async () => {
-      while (healthyAt === undefined && Date.now() - start < 120_000) {
-        const h = await elbv2.send(
-          new DescribeTargetHealthCommand({ TargetGroupArn: targetGroup }),
-        );
-        if (h.TargetHealthDescriptions?.some((t) => t.TargetHealth?.State === 'healthy'))
-          healthyAt = Date.now();
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
+    // The moment the first target turns healthy, told by the sandbox's target group as it
+    // happens (exact, and no polling load on the machine while the action runs).
+    let healthyAt: number | undefined;
+    const unsubscribe = sandbox.elbv2.onTargetState((c) => {
+      if (c.targetGroupArn === targetGroup && c.state === 'healthy' && healthyAt === undefined)
+        healthyAt = c.at;
+    });
 
     // The shim first on PATH, before the tools' own folder.
     const toolEnv = tools.env({ PATH: process.env.PATH, HOME: process.env.HOME });
@@ -226,7 +219,8 @@ owner: blue
     );
     const wall = Date.now() - t0;
     polling = false;
-    await Promise.all([pollDeployment, pollBinding, pollHealth]);
+    await Promise.all([pollDeployment, pollBinding]);
+    unsubscribe();
     if (run.exitCode !== 0) throw new Error(`sync-apps failed:\n${run.stdout}\n${run.stderr}`);
 
     const toolRuns = readFileSync(toolLog, 'utf8')

@@ -50,6 +50,8 @@ export class TargetGroupRuntime {
   constructor(
     readonly targetGroup: TargetGroup,
     private readonly timeScale: number,
+    /** Told each change of a target's state (benchmarks time health from it, not by polling). */
+    private readonly onState?: (target: RegisteredTarget) => void,
   ) {}
 
   static key(id: string, port: number): string {
@@ -132,7 +134,9 @@ export class TargetGroupRuntime {
     state: TargetState,
     why?: readonly [string, string] | { reason: string; description: string },
   ): void {
+    const changed = t.state !== state;
     t.state = state;
+    if (changed) this.onState?.(t);
     if (!why) {
       t.reason = undefined;
       t.description = undefined;

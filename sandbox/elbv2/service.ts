@@ -98,6 +98,15 @@ export class Elbv2Service implements SandboxService {
   private readonly rules = new Map<string, Rule>();
   private readonly served = new Map<string, ServedActions[]>();
   private readonly tags = new Map<string, Map<string, string>>();
+  private readonly targetStateListeners = new Set<
+    (change: {
+      targetGroupArn: string;
+      id: string;
+      port: number;
+      state: string;
+      at: number;
+    }) => void
+  >();
   private seq = 0;
 
   constructor(options: Elbv2ServiceOptions) {
@@ -161,6 +170,24 @@ export class Elbv2Service implements SandboxService {
           })),
       },
     ];
+  }
+
+  /**
+   * Calls `listener` with each change of a registered target's state, as it happens (for
+   * benchmarks: the moment a target turns healthy, without polling the API). Answers an
+   * unsubscribe.
+   */
+  onTargetState(
+    listener: (change: {
+      targetGroupArn: string;
+      id: string;
+      port: number;
+      state: string;
+      at: number;
+    }) => void,
+  ): () => void {
+    this.targetStateListeners.add(listener);
+    return () => this.targetStateListeners.delete(listener);
   }
 
   async close(): Promise<void> {
@@ -402,7 +429,13 @@ export class Elbv2Service implements SandboxService {
       deregistrationDelaySeconds: 300,
     };
     this.targetGroups.set(tg.arn, tg);
-    this.runtimes.set(tg.arn, new TargetGroupRuntime(tg, this.timeScale));
+    this.runtimes.set(
+      tg.arn,
+      new TargetGroupRuntime(tg, this.timeScale, (t) => {
+        const change = { targetGroupArn: tg.arn, id: t.id, port: t.port, state: t.state };
+        for (const l of this.targetStateListeners) l({ ...change, at: Date.now() });
+      }),
+    );
     this.setTags(tg.arn, input);
     return { TargetGroups: [this.targetGroupXml(tg)] };
   }
