@@ -52468,10 +52468,16 @@ import { join as join10 } from "node:path";
 async function writePostRenderer(options) {
   const policyFile = join10(options.dir, "singletons-policy.json");
   const recordFile = join10(options.dir, "singletons-stopped.jsonl");
+  const renderedFile = join10(options.dir, "rendered-objects.jsonl");
   const executable = join10(options.dir, "stop-singletons");
-  const policy = { ...options.policy, record: recordFile };
+  const policy = {
+    ...options.policy,
+    record: recordFile,
+    rendered: renderedFile
+  };
   await writeFile3(policyFile, JSON.stringify(policy));
   await writeFile3(recordFile, "");
+  await writeFile3(renderedFile, "");
   await writeFile3(
     executable,
     `#!/bin/sh
@@ -52479,7 +52485,7 @@ exec ${shellQuote2(options.node)} ${shellQuote2(options.script)} --policy ${shel
 `
   );
   await chmod2(executable, 493);
-  return { executable, policyFile, recordFile };
+  return { executable, policyFile, recordFile, renderedFile };
 }
 function shellQuote2(s3) {
   return `'${s3.replace(/'/g, `'\\''`)}'`;
@@ -52750,6 +52756,24 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, stage) {
     checks = { bindings, service };
     return checks;
   };
+  let early;
+  let earlyBound;
+  const bindEarly = (namespaces, objects) => {
+    const c10 = startChecks(namespaces);
+    if (early || req.mode !== "apply" || !planned || !clusterSpec?.service || !c10.bindings) return;
+    if (policy && !objects) return;
+    const singletons = policy && objects ? checkSingletonsStopped(kube, objects, policy, readSingletons3) : Promise.resolve(void 0);
+    const applied = singletons.then(async () => {
+      await c10.bindings;
+      const at = deps.clock.now().getTime();
+      const message = await applyBinding(await kube(), planned.spec, c10.service);
+      earlyBound = planned.spec;
+      return { at, message };
+    });
+    singletons.catch(() => void 0);
+    applied.catch(() => void 0);
+    early = { singletons, applied };
+  };
   let run2;
   try {
     run2 = await logger2.group(
@@ -52762,22 +52786,27 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, stage) {
         logger: logger2,
         remaining,
         ...stage,
-        onWritten: (namespaces) => {
-          startChecks(namespaces);
-        }
+        onWritten: bindEarly
       })
     );
   } catch (e10) {
     if (deps.signal?.aborted) logger2.warning(stateLeftOnCancel(req.source));
+    await early?.applied.catch(() => void 0);
+    if (earlyBound) {
+      throw new ExplainedError(
+        `${e10 instanceof Error ? e10.message : String(e10)}
+${boundState(earlyBound, req.rollout, clusterSpec)}`
+      );
+    }
     throw e10;
   }
   const toolMs = run2.durationMs;
   const { bindings: bindingsChecked, service: serviceChecked } = startChecks();
   if (req.mode === "apply" && policy) {
-    await logger2.group(
-      "Checking singletons are stopped",
-      () => checkSingletonsStopped(kube, run2.objects, policy, logger2, readSingletons3)
-    );
+    await logger2.group("Checking singletons are stopped", async () => {
+      const checked = early ? await early.singletons : await checkSingletonsStopped(kube, run2.objects, policy, readSingletons3);
+      if (checked) logger2.info(checked);
+    });
   }
   let binding;
   let bound;
@@ -52794,6 +52823,12 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, stage) {
     } else if (planned && bindingsChecked) {
       const { spec } = planned;
       await logger2.group(`Binding target group of ${clusterSpec.name}`, async () => {
+        if (early) {
+          const done = await early.applied;
+          logger2.info(`${done.message} Applied as soon as ${req.source.tool}'s writes had landed.`);
+          bound = { spec, minHealthy, at: done.at };
+          return;
+        }
         await bindingsChecked;
         if (req.mode === "diff") {
           logger2.info(
@@ -52972,7 +53007,7 @@ async function runTool(req, ctx) {
     case "helmfile":
       return runHelmfile(req, req.source, ctx, post?.executable, post?.recordFile);
     case "helm":
-      return runHelm(req, req.source, ctx, post?.executable, post?.recordFile);
+      return runHelm(req, req.source, ctx, post);
     case "kubectl":
       return runKubectl(req, req.source, ctx);
   }
@@ -53202,8 +53237,10 @@ async function releaseObjects(tools, kubeconfig, r10) {
     namespace: o5.ref.namespace || r10.namespace
   }));
 }
-async function runHelm(req, src, ctx, post, recordFile) {
+async function runHelm(req, src, ctx, renderer) {
   const { tools, kubeconfig, logger: logger2 } = ctx;
+  const post = renderer?.executable;
+  const recordFile = renderer?.recordFile;
   const args = {
     kubeconfig,
     release: src.release,
@@ -53289,7 +53326,12 @@ ${lastLines(diff.stderr)}`
     logger2.info(`Release ${src.release}: nothing to change; not upgraded.`);
   }
   ctx.warmKube();
-  if (req.mode === "apply") ctx.onWritten?.([src.namespace]);
+  if (req.mode === "apply") {
+    ctx.onWritten?.(
+      [src.namespace],
+      renderer ? await lastRender(renderer.renderedFile, src.namespace) : void 0
+    );
+  }
   const after = await releaseStatus(tools, kubeconfig, src);
   if (after) unit.revision = { ...unit.revision, after: after.revision };
   const objects = after?.objects ?? [];
@@ -53304,6 +53346,19 @@ ${lastLines(diff.stderr)}`
     durationMs,
     ...recordFile ? { recordFile } : {}
   };
+}
+async function lastRender(file, namespace) {
+  const lines = (await readFile5(file, "utf8").catch(() => "")).split("\n").filter((l6) => l6.trim() !== "");
+  const last = lines.at(-1);
+  if (last === void 0) return void 0;
+  try {
+    return JSON.parse(last).map((o5) => ({
+      ...o5,
+      namespace: o5.namespace || (isClusterScoped(o5.kind) ? "" : namespace)
+    }));
+  } catch {
+    return void 0;
+  }
 }
 async function helmRelease(tools, kubeconfig, r10) {
   const list2 = await tools.run(
@@ -53402,7 +53457,10 @@ ${lastLines(apply.stderr)}`
     }
   }
   if (req.mode === "apply") {
-    ctx.onWritten?.([...new Set(objects.map((o5) => o5.namespace).filter((ns) => ns !== ""))]);
+    ctx.onWritten?.(
+      [...new Set(objects.map((o5) => o5.namespace).filter((ns) => ns !== ""))],
+      objects
+    );
   }
   const unit = { name: src.manifests, changed: outcome.changed, workloads: [] };
   const workloads = workloadsIn(text2, namespace, src.manifests);
@@ -53499,7 +53557,7 @@ async function readStopped(run2, policy) {
   }
   return [...seen.values()];
 }
-async function checkSingletonsStopped(kube, objects, policy, logger2, read) {
+async function checkSingletonsStopped(kube, objects, policy, read) {
   const namespaces = [
     ...new Set(
       objects.filter((o5) => o5.kind === "CronJob" || o5.kind === "Deployment").map((o5) => o5.namespace)
@@ -53516,10 +53574,7 @@ async function checkSingletonsStopped(kube, objects, policy, logger2, read) {
   }
   const running = runningSingletons(live, policy);
   if (running.length === 0) {
-    logger2.info(
-      `Every CronJob${policy.selector ? " and singleton Deployment" : ""} applied here is stopped.`
-    );
-    return;
+    return `Every CronJob${policy.selector ? " and singleton Deployment" : ""} applied here is stopped.`;
   }
   const notSet = [];
   for (const r10 of running) {

@@ -7446,7 +7446,11 @@ function stopSingletonsInDocs(docs, policy) {
 function stopSingletons(manifests, policy) {
   const docs = parseManifests(manifests, "rendered manifests");
   const stopped = stopSingletonsInDocs(docs, policy);
-  return { manifests: stopped.length > 0 ? stringifyManifests(docs) : manifests, stopped };
+  return {
+    manifests: stopped.length > 0 ? stringifyManifests(docs) : manifests,
+    stopped,
+    objects: manifestObjects(docs).map((o) => o.ref)
+  };
 }
 function matches(labels, selector) {
   if (!selector || Object.keys(selector).length === 0) return false;
@@ -7459,11 +7463,13 @@ try {
   if (typeof values.policy !== "string") throw new Error("--policy <file> is required");
   const policy = JSON.parse(readFileSync(values.policy, "utf8"));
   const input = readFileSync(0, "utf8");
-  const { manifests, stopped } = stopSingletons(input, policy);
+  const { manifests, stopped, objects } = stopSingletons(input, policy);
   if (policy.record && stopped.length > 0) {
     appendFileSync(policy.record, stopped.map((s) => `${JSON.stringify(s)}
 `).join(""));
   }
+  if (policy.rendered) appendFileSync(policy.rendered, `${JSON.stringify(objects)}
+`);
   process.stdout.write(manifests);
 } catch (e) {
   process.stderr.write(`sync-apps post-renderer: ${e instanceof Error ? e.message : String(e)}

@@ -36683,10 +36683,16 @@ import { join as join9 } from "node:path";
 async function writePostRenderer(options) {
   const policyFile = join9(options.dir, "singletons-policy.json");
   const recordFile = join9(options.dir, "singletons-stopped.jsonl");
+  const renderedFile = join9(options.dir, "rendered-objects.jsonl");
   const executable = join9(options.dir, "stop-singletons");
-  const policy = { ...options.policy, record: recordFile };
+  const policy = {
+    ...options.policy,
+    record: recordFile,
+    rendered: renderedFile
+  };
   await writeFile4(policyFile, JSON.stringify(policy));
   await writeFile4(recordFile, "");
+  await writeFile4(renderedFile, "");
   await writeFile4(
     executable,
     `#!/bin/sh
@@ -36694,7 +36700,7 @@ exec ${shellQuote(options.node)} ${shellQuote(options.script)} --policy ${shellQ
 `
   );
   await chmod2(executable, 493);
-  return { executable, policyFile, recordFile };
+  return { executable, policyFile, recordFile, renderedFile };
 }
 function shellQuote(s2) {
   return `'${s2.replace(/'/g, `'\\''`)}'`;
@@ -37367,6 +37373,24 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, stage) {
     checks = { bindings, service };
     return checks;
   };
+  let early2;
+  let earlyBound;
+  const bindEarly = (namespaces, objects) => {
+    const c7 = startChecks(namespaces);
+    if (early2 || req.mode !== "apply" || !planned || !clusterSpec?.service || !c7.bindings) return;
+    if (policy && !objects) return;
+    const singletons = policy && objects ? checkSingletonsStopped(kube, objects, policy, readSingletons2) : Promise.resolve(void 0);
+    const applied = singletons.then(async () => {
+      await c7.bindings;
+      const at = deps.clock.now().getTime();
+      const message = await applyBinding(await kube(), planned.spec, c7.service);
+      earlyBound = planned.spec;
+      return { at, message };
+    });
+    singletons.catch(() => void 0);
+    applied.catch(() => void 0);
+    early2 = { singletons, applied };
+  };
   let run2;
   try {
     run2 = await logger2.group(
@@ -37379,22 +37403,27 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, stage) {
         logger: logger2,
         remaining,
         ...stage,
-        onWritten: (namespaces) => {
-          startChecks(namespaces);
-        }
+        onWritten: bindEarly
       })
     );
   } catch (e7) {
     if (deps.signal?.aborted) logger2.warning(stateLeftOnCancel(req.source));
+    await early2?.applied.catch(() => void 0);
+    if (earlyBound) {
+      throw new ExplainedError(
+        `${e7 instanceof Error ? e7.message : String(e7)}
+${boundState(earlyBound, req.rollout, clusterSpec)}`
+      );
+    }
     throw e7;
   }
   const toolMs = run2.durationMs;
   const { bindings: bindingsChecked, service: serviceChecked } = startChecks();
   if (req.mode === "apply" && policy) {
-    await logger2.group(
-      "Checking singletons are stopped",
-      () => checkSingletonsStopped(kube, run2.objects, policy, logger2, readSingletons2)
-    );
+    await logger2.group("Checking singletons are stopped", async () => {
+      const checked = early2 ? await early2.singletons : await checkSingletonsStopped(kube, run2.objects, policy, readSingletons2);
+      if (checked) logger2.info(checked);
+    });
   }
   let binding;
   let bound;
@@ -37411,6 +37440,12 @@ async function syncWith(req, deps, kubeconfig, clusterSpec, started, stage) {
     } else if (planned && bindingsChecked) {
       const { spec } = planned;
       await logger2.group(`Binding target group of ${clusterSpec.name}`, async () => {
+        if (early2) {
+          const done = await early2.applied;
+          logger2.info(`${done.message} Applied as soon as ${req.source.tool}'s writes had landed.`);
+          bound = { spec, minHealthy, at: done.at };
+          return;
+        }
         await bindingsChecked;
         if (req.mode === "diff") {
           logger2.info(
@@ -37589,7 +37624,7 @@ async function runTool(req, ctx) {
     case "helmfile":
       return runHelmfile(req, req.source, ctx, post?.executable, post?.recordFile);
     case "helm":
-      return runHelm(req, req.source, ctx, post?.executable, post?.recordFile);
+      return runHelm(req, req.source, ctx, post);
     case "kubectl":
       return runKubectl(req, req.source, ctx);
   }
@@ -37819,8 +37854,10 @@ async function releaseObjects(tools, kubeconfig, r7) {
     namespace: o3.ref.namespace || r7.namespace
   }));
 }
-async function runHelm(req, src, ctx, post, recordFile) {
+async function runHelm(req, src, ctx, renderer) {
   const { tools, kubeconfig, logger: logger2 } = ctx;
+  const post = renderer?.executable;
+  const recordFile = renderer?.recordFile;
   const args = {
     kubeconfig,
     release: src.release,
@@ -37906,7 +37943,12 @@ ${lastLines(diff.stderr)}`
     logger2.info(`Release ${src.release}: nothing to change; not upgraded.`);
   }
   ctx.warmKube();
-  if (req.mode === "apply") ctx.onWritten?.([src.namespace]);
+  if (req.mode === "apply") {
+    ctx.onWritten?.(
+      [src.namespace],
+      renderer ? await lastRender(renderer.renderedFile, src.namespace) : void 0
+    );
+  }
   const after = await releaseStatus(tools, kubeconfig, src);
   if (after) unit.revision = { ...unit.revision, after: after.revision };
   const objects = after?.objects ?? [];
@@ -37921,6 +37963,19 @@ ${lastLines(diff.stderr)}`
     durationMs,
     ...recordFile ? { recordFile } : {}
   };
+}
+async function lastRender(file, namespace) {
+  const lines = (await readFile3(file, "utf8").catch(() => "")).split("\n").filter((l4) => l4.trim() !== "");
+  const last = lines.at(-1);
+  if (last === void 0) return void 0;
+  try {
+    return JSON.parse(last).map((o3) => ({
+      ...o3,
+      namespace: o3.namespace || (isClusterScoped(o3.kind) ? "" : namespace)
+    }));
+  } catch {
+    return void 0;
+  }
 }
 async function helmRelease(tools, kubeconfig, r7) {
   const list = await tools.run(
@@ -38019,7 +38074,10 @@ ${lastLines(apply.stderr)}`
     }
   }
   if (req.mode === "apply") {
-    ctx.onWritten?.([...new Set(objects.map((o3) => o3.namespace).filter((ns) => ns !== ""))]);
+    ctx.onWritten?.(
+      [...new Set(objects.map((o3) => o3.namespace).filter((ns) => ns !== ""))],
+      objects
+    );
   }
   const unit = { name: src.manifests, changed: outcome.changed, workloads: [] };
   const workloads = workloadsIn(text, namespace, src.manifests);
@@ -38116,7 +38174,7 @@ async function readStopped(run2, policy) {
   }
   return [...seen.values()];
 }
-async function checkSingletonsStopped(kube, objects, policy, logger2, read) {
+async function checkSingletonsStopped(kube, objects, policy, read) {
   const namespaces = [
     ...new Set(
       objects.filter((o3) => o3.kind === "CronJob" || o3.kind === "Deployment").map((o3) => o3.namespace)
@@ -38133,10 +38191,7 @@ async function checkSingletonsStopped(kube, objects, policy, logger2, read) {
   }
   const running = runningSingletons(live, policy);
   if (running.length === 0) {
-    logger2.info(
-      `Every CronJob${policy.selector ? " and singleton Deployment" : ""} applied here is stopped.`
-    );
-    return;
+    return `Every CronJob${policy.selector ? " and singleton Deployment" : ""} applied here is stopped.`;
   }
   const notSet = [];
   for (const r7 of running) {

@@ -14,6 +14,11 @@ import type { SingletonPolicy } from './singletons.js';
 export interface PostRenderPolicy extends SingletonPolicy {
   /** File the post-renderer appends stopped objects to (JSON lines). */
   record?: string;
+  /**
+   * File the post-renderer appends, per render, one JSON line: every object it passed on
+   * (kind, namespace as rendered, name). The last line after a helm upgrade is what helm applied.
+   */
+  rendered?: string;
 }
 
 export interface PostRendererFiles {
@@ -21,6 +26,7 @@ export interface PostRendererFiles {
   executable: string;
   policyFile: string;
   recordFile: string;
+  renderedFile: string;
 }
 
 export async function writePostRenderer(options: {
@@ -31,16 +37,22 @@ export async function writePostRenderer(options: {
 }): Promise<PostRendererFiles> {
   const policyFile = join(options.dir, 'singletons-policy.json');
   const recordFile = join(options.dir, 'singletons-stopped.jsonl');
+  const renderedFile = join(options.dir, 'rendered-objects.jsonl');
   const executable = join(options.dir, 'stop-singletons');
-  const policy: PostRenderPolicy = { ...options.policy, record: recordFile };
+  const policy: PostRenderPolicy = {
+    ...options.policy,
+    record: recordFile,
+    rendered: renderedFile,
+  };
   await writeFile(policyFile, JSON.stringify(policy));
   await writeFile(recordFile, '');
+  await writeFile(renderedFile, '');
   await writeFile(
     executable,
     `#!/bin/sh\nexec ${shellQuote(options.node)} ${shellQuote(options.script)} --policy ${shellQuote(policyFile)}\n`,
   );
   await chmod(executable, 0o755);
-  return { executable, policyFile, recordFile };
+  return { executable, policyFile, recordFile, renderedFile };
 }
 
 function shellQuote(s: string): string {

@@ -55,11 +55,15 @@ export function stopSingletonsInDocs(docs: Document[], policy: SingletonPolicy):
 export function stopSingletons(
   manifests: string,
   policy: SingletonPolicy,
-): { manifests: string; stopped: StoppedObject[] } {
+): { manifests: string; stopped: StoppedObject[]; objects: ObjectRef[] } {
   const docs = parseManifests(manifests, 'rendered manifests');
   const stopped = stopSingletonsInDocs(docs, policy);
   // Unchanged input goes back byte for byte: helm-diff then sees exactly what helm rendered.
-  return { manifests: stopped.length > 0 ? stringifyManifests(docs) : manifests, stopped };
+  return {
+    manifests: stopped.length > 0 ? stringifyManifests(docs) : manifests,
+    stopped,
+    objects: manifestObjects(docs).map((o) => o.ref),
+  };
 }
 
 /** A live object as `kubectl get -o json` gives it (the fields the check reads). */

@@ -37,7 +37,7 @@ import {
   workloadsIn,
   type ObjectRef,
 } from '../kube/manifests.js';
-import { writePostRenderer } from '../kube/post-render.js';
+import { writePostRenderer, type PostRendererFiles } from '../kube/post-render.js';
 import {
   kubeOnDemand,
   listObjects,
@@ -287,6 +287,35 @@ async function syncWith(
     return checks;
   };
 
+  // The binding is applied as soon as helm's (or kubectl's) writes have landed, while the tool's
+  // own reads of its result still run, once the same checks have passed that it would pass
+  // after them: off the owner, the singletons of exactly what was applied (the post-renderer
+  // lists each render) are stopped; no binding of another cluster's group; the Service has the
+  // port. Their messages are logged in their own groups once the tool's group has ended.
+  let early:
+    | { singletons: Promise<string | undefined>; applied: Promise<{ at: number; message: string }> }
+    | undefined;
+  let earlyBound: BindingSpec | undefined;
+  const bindEarly = (namespaces: string[], objects: ObjectRef[] | undefined) => {
+    const c = startChecks(namespaces);
+    if (early || req.mode !== 'apply' || !planned || !clusterSpec?.service || !c.bindings) return;
+    if (policy && !objects) return;
+    const singletons =
+      policy && objects
+        ? checkSingletonsStopped(kube, objects, policy, readSingletons)
+        : Promise.resolve(undefined);
+    const applied = singletons.then(async () => {
+      await c.bindings;
+      const at = deps.clock.now().getTime();
+      const message = await applyBinding(await kube(), planned.spec, c.service);
+      earlyBound = planned.spec;
+      return { at, message };
+    });
+    singletons.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+    applied.catch(() => undefined);
+    early = { singletons, applied };
+  };
+
   let run: ToolStage;
   try {
     run = await logger.group(`Running ${req.source.tool} (${req.mode})`, () =>
@@ -298,13 +327,18 @@ async function syncWith(
         logger,
         remaining,
         ...stage,
-        onWritten: (namespaces) => {
-          startChecks(namespaces);
-        },
+        onWritten: bindEarly,
       }),
     );
   } catch (e) {
     if (deps.signal?.aborted) logger.warning(stateLeftOnCancel(req.source));
+    // A binding applied beside the tool's reads: wait for it, so the message says what is left.
+    await early?.applied.catch(() => undefined);
+    if (earlyBound) {
+      throw new ExplainedError(
+        `${e instanceof Error ? e.message : String(e)}\n${boundState(earlyBound, req.rollout, clusterSpec)}`,
+      );
+    }
     throw e;
   }
   const toolMs = run.durationMs;
@@ -312,9 +346,12 @@ async function syncWith(
 
   // Before any binding: a cluster off the owner must have every singleton stopped.
   if (req.mode === 'apply' && policy) {
-    await logger.group('Checking singletons are stopped', () =>
-      checkSingletonsStopped(kube, run.objects, policy, logger, readSingletons),
-    );
+    await logger.group('Checking singletons are stopped', async () => {
+      const checked = early
+        ? await early.singletons
+        : await checkSingletonsStopped(kube, run.objects, policy, readSingletons);
+      if (checked) logger.info(checked);
+    });
   }
 
   let binding: SyncAppsResult['binding'];
@@ -331,11 +368,18 @@ async function syncWith(
       );
     } else if (planned && bindingsChecked) {
       const { spec } = planned;
-      // Applied as soon as helm has returned and the checks above passed, so the controller
-      // registers the pods and the health checks run while the workloads are still being
-      // waited for. Safe early: a binding registers only ready endpoints, and the target group
-      // gets traffic only by the rollout file's weights (see docs/sync-apps.md).
+      // Applied as soon as the tool's writes have landed and the checks above passed (early, see
+      // bindEarly), so the controller registers the pods and the health checks run while the
+      // workloads are still being waited for. Safe early: a binding registers only ready
+      // endpoints, and the target group gets traffic only by the rollout file's weights (see
+      // docs/sync-apps.md).
       await logger.group(`Binding target group of ${clusterSpec.name}`, async () => {
+        if (early) {
+          const done = await early.applied;
+          logger.info(`${done.message} Applied as soon as ${req.source.tool}'s writes had landed.`);
+          bound = { spec, minHealthy, at: done.at };
+          return;
+        }
         await bindingsChecked;
         if (req.mode === 'diff') {
           logger.info(
@@ -562,9 +606,10 @@ interface StageContext {
   warmKube: () => void;
   /**
    * Called once the tool's writes have landed, before its own reads of the result, with the
-   * namespaces known to hold what it wrote: the checks that only read start then.
+   * namespaces known to hold what it wrote and, when known, exactly what it applied: the checks
+   * that only read start then, and the binding once they pass.
    */
-  onWritten?: (namespaces: string[]) => void;
+  onWritten?: (namespaces: string[], objects?: ObjectRef[]) => void;
 }
 
 interface HelmInfo {
@@ -592,7 +637,7 @@ async function runTool(req: SyncAppsRequest, ctx: StageContext): Promise<ToolSta
     case 'helmfile':
       return runHelmfile(req, req.source, ctx, post?.executable, post?.recordFile);
     case 'helm':
-      return runHelm(req, req.source, ctx, post?.executable, post?.recordFile);
+      return runHelm(req, req.source, ctx, post);
     case 'kubectl':
       return runKubectl(req, req.source, ctx);
   }
@@ -917,10 +962,11 @@ async function runHelm(
   req: SyncAppsRequest,
   src: Extract<AppSource, { tool: 'helm' }>,
   ctx: StageContext,
-  post: string | undefined,
-  recordFile: string | undefined,
+  renderer: PostRendererFiles | undefined,
 ): Promise<ToolStage> {
   const { tools, kubeconfig, logger } = ctx;
+  const post = renderer?.executable;
+  const recordFile = renderer?.recordFile;
   const args = {
     kubeconfig,
     release: src.release,
@@ -1014,7 +1060,12 @@ async function runHelm(
     logger.info(`Release ${src.release}: nothing to change; not upgraded.`);
   }
   ctx.warmKube();
-  if (req.mode === 'apply') ctx.onWritten?.([src.namespace]);
+  if (req.mode === 'apply') {
+    ctx.onWritten?.(
+      [src.namespace],
+      renderer ? await lastRender(renderer.renderedFile, src.namespace) : undefined,
+    );
+  }
   // One read for the release's revision, status and objects (the manifest counts only if the
   // release is installed).
   const after = await releaseStatus(tools, kubeconfig, src);
@@ -1031,6 +1082,26 @@ async function runHelm(
     durationMs,
     ...(recordFile ? { recordFile } : {}),
   };
+}
+
+/**
+ * What the post-renderer passed on in its last render (helm's upgrade, or its diff when nothing
+ * changed): what helm applied, namespaces filled in as helm does. Undefined when unknown.
+ */
+async function lastRender(file: string, namespace: string): Promise<ObjectRef[] | undefined> {
+  const lines = (await readFile(file, 'utf8').catch(() => ''))
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+  const last = lines.at(-1);
+  if (last === undefined) return undefined;
+  try {
+    return (JSON.parse(last) as ObjectRef[]).map((o) => ({
+      ...o,
+      namespace: o.namespace || (isClusterScoped(o.kind) ? '' : namespace),
+    }));
+  } catch {
+    return undefined; // a line cut short: the objects then come from helm status
+  }
 }
 
 /** One release as `helm list` shows it (any status), or undefined when it is not installed. */
@@ -1163,7 +1234,10 @@ async function runKubectl(
     }
   }
   if (req.mode === 'apply') {
-    ctx.onWritten?.([...new Set(objects.map((o) => o.namespace).filter((ns) => ns !== ''))]);
+    ctx.onWritten?.(
+      [...new Set(objects.map((o) => o.namespace).filter((ns) => ns !== ''))],
+      objects,
+    );
   }
   const unit: SyncUnit = { name: src.manifests, changed: outcome.changed, workloads: [] };
   const workloads = workloadsIn(text, namespace, src.manifests);
@@ -1282,9 +1356,8 @@ async function checkSingletonsStopped(
   kube: () => Promise<KubeClient>,
   objects: ObjectRef[],
   policy: SingletonPolicy,
-  logger: Logger,
   read: (namespace: string) => Promise<LiveObject[]>,
-): Promise<void> {
+): Promise<string> {
   const namespaces = [
     ...new Set(
       objects
@@ -1304,10 +1377,7 @@ async function checkSingletonsStopped(
   }
   const running = runningSingletons(live, policy);
   if (running.length === 0) {
-    logger.info(
-      `Every CronJob${policy.selector ? ' and singleton Deployment' : ''} applied here is stopped.`,
-    );
-    return;
+    return `Every CronJob${policy.selector ? ' and singleton Deployment' : ''} applied here is stopped.`;
   }
   const notSet: string[] = [];
   for (const r of running) {
