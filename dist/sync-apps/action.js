@@ -37866,19 +37866,28 @@ async function runHelm(req, src, ctx, renderer) {
     valuesFiles: src.valuesFiles,
     ...post ? { postRenderer: post } : {}
   };
-  const diffArgv = helmDiffArgv(args);
-  const diffRun = tools.run("helm", diffArgv, { silent: true });
-  diffRun.catch(() => void 0);
+  const majorRead = ctx.helmMajor();
+  majorRead.catch(() => void 0);
   const releaseBefore = helmRelease(tools, kubeconfig, src);
   releaseBefore.catch(() => void 0);
-  const major = await ctx.helmMajor();
+  const fresh = req.mode === "apply" && await releaseBefore === void 0;
+  const diffArgv = helmDiffArgv(args);
+  const diffRun = fresh ? void 0 : tools.run("helm", diffArgv, { silent: true });
+  diffRun?.catch(() => void 0);
+  const major = await majorRead;
   refusePostRenderOnHelm4(major, post);
   let changed;
   let durationMs = 0;
-  const diff = await diffRun;
-  const diffOutcome = outcomeOf("helm-diff", diff.exitCode);
-  const hasDiff = diffOutcome.ok || await requireHelmDiff(tools);
-  if (hasDiff) {
+  const diff = diffRun ? await diffRun : void 0;
+  const diffOutcome = diff ? outcomeOf("helm-diff", diff.exitCode) : void 0;
+  const hasDiff = diffOutcome && (diffOutcome.ok || await requireHelmDiff(tools));
+  if (fresh) {
+    changed = true;
+    logger2.info(
+      `Release ${src.release} is not installed in ${src.namespace}: every object is new, so it is installed without a helm diff (there is nothing to diff against); the diff lists the objects installed.`
+    );
+    await writeFile5(ctx.diffPath, "");
+  } else if (diff && diffOutcome && hasDiff) {
     durationMs += diff.durationMs;
     logger2.info(`[command]helm ${diffArgv.join(" ")}`);
     if (diff.stdout.trim() !== "") logger2.info(diff.stdout.trimEnd());
@@ -37952,6 +37961,12 @@ ${lastLines(diff.stderr)}`
   const after = await releaseStatus(tools, kubeconfig, src);
   if (after) unit.revision = { ...unit.revision, after: after.revision };
   const objects = after?.objects ?? [];
+  if (fresh) {
+    const listed = objects.map((o3) => `+ new ${formatRef(o3)}
+`).join("");
+    await writeFile5(ctx.diffPath, listed);
+    if (listed) logger2.info(listed.trimEnd());
+  }
   const workloads = objects.filter(
     (x) => ["Deployment", "StatefulSet", "DaemonSet"].includes(x.kind)
   );
