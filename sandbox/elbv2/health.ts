@@ -7,7 +7,10 @@
  * HealthyThresholdCount consecutive checks pass (`healthy`) or UnhealthyThresholdCount fail
  * (`unhealthy`, with the reason of the last failure). DeregisterTargets puts it in `draining`
  * for the deregistration delay, then it is gone. Health checks run only while the group is in
- * use. Every timer is multiplied by `timeScale`, so tests can run a 5 s interval in 250 ms.
+ * use, each target on its own clock (each load balancer node checks each target, AWS's docs say;
+ * nothing ties targets to a common tick): the first check when the target is registered (or the
+ * group comes into use), then every interval. Every timer is multiplied by `timeScale`, so tests
+ * can run a 5 s interval in 250 ms.
  */
 import { request } from 'node:http';
 import type { TargetGroup } from './model.js';
@@ -25,6 +28,8 @@ export interface RegisteredTarget {
   passes: number;
   failures: number;
   drainTimer?: NodeJS.Timeout;
+  /** The target's next health check. */
+  checkTimer?: NodeJS.Timeout;
 }
 
 type CheckResult = { ok: true } | { ok: false; reason: string; description: string };
@@ -43,7 +48,6 @@ const REASONS = {
 export class TargetGroupRuntime {
   readonly targets = new Map<string, RegisteredTarget>();
   private inUse = false;
-  private timer: NodeJS.Timeout | undefined;
   private roundRobin = 0;
   private stopped = false;
 
@@ -65,7 +69,7 @@ export class TargetGroupRuntime {
     for (const t of this.targets.values()) {
       if (t.state !== 'draining') this.enterStartState(t);
     }
-    if (inUse) this.scheduleCheck(0);
+    if (inUse) for (const t of this.targets.values()) this.scheduleCheck(t, 0);
     else this.stopChecks();
   }
 
@@ -78,9 +82,11 @@ export class TargetGroupRuntime {
     const existing = this.targets.get(key);
     if (existing && existing.state !== 'draining') return;
     if (existing?.drainTimer) clearTimeout(existing.drainTimer);
+    if (existing?.checkTimer) clearTimeout(existing.checkTimer);
     const target: RegisteredTarget = { id, port, state: 'initial', passes: 0, failures: 0 };
     this.enterStartState(target);
     this.targets.set(key, target);
+    this.scheduleCheck(target, 0);
   }
 
   /** Starts draining; the target leaves after the deregistration delay (at once if unused). */
@@ -88,6 +94,7 @@ export class TargetGroupRuntime {
     const key = TargetGroupRuntime.key(id, port);
     const target = this.targets.get(key);
     if (!target || target.state === 'draining') return;
+    if (target.checkTimer) clearTimeout(target.checkTimer);
     const delayMs = this.targetGroup.deregistrationDelaySeconds * 1000 * this.timeScale;
     if (!this.inUse || delayMs <= 0) {
       this.targets.delete(key);
@@ -151,32 +158,33 @@ export class TargetGroupRuntime {
   }
 
   private stopChecks(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    for (const t of this.targets.values()) {
+      if (t.checkTimer) clearTimeout(t.checkTimer);
+      t.checkTimer = undefined;
+    }
   }
 
-  private scheduleCheck(delayMs: number): void {
-    this.stopChecks();
+  private scheduleCheck(t: RegisteredTarget, delayMs: number): void {
+    if (t.checkTimer) clearTimeout(t.checkTimer);
+    t.checkTimer = undefined;
     if (this.stopped || !this.inUse || !this.targetGroup.healthCheck.enabled) return;
-    this.timer = setTimeout(() => void this.runChecks(), delayMs);
-    this.timer.unref();
+    if (t.state === 'draining') return;
+    t.checkTimer = setTimeout(() => void this.check(t), delayMs);
+    t.checkTimer.unref();
   }
 
-  private async runChecks(): Promise<void> {
+  private async check(t: RegisteredTarget): Promise<void> {
+    t.checkTimer = undefined;
     const started = Date.now();
-    const hc = this.targetGroup.healthCheck;
-    const checked = [...this.targets.values()].filter((t) => t.state !== 'draining');
-    const results = await Promise.all(checked.map((t) => this.probe(t)));
+    const result = await this.probe(t);
     if (this.stopped || !this.inUse) return;
-    checked.forEach((t, i) => {
-      // A target deregistered or re-registered while its check was in flight keeps its new state.
-      if (this.targets.get(TargetGroupRuntime.key(t.id, t.port)) !== t || t.state === 'draining') {
-        return;
-      }
-      this.apply(t, results[i] as CheckResult);
-    });
-    const intervalMs = hc.intervalSeconds * 1000 * this.timeScale;
-    this.scheduleCheck(Math.max(0, intervalMs - (Date.now() - started)));
+    // A target deregistered or re-registered while its check was in flight keeps its new state.
+    if (this.targets.get(TargetGroupRuntime.key(t.id, t.port)) !== t || t.state === 'draining') {
+      return;
+    }
+    this.apply(t, result);
+    const intervalMs = this.targetGroup.healthCheck.intervalSeconds * 1000 * this.timeScale;
+    this.scheduleCheck(t, Math.max(0, intervalMs - (Date.now() - started)));
   }
 
   private apply(t: RegisteredTarget, result: CheckResult): void {
