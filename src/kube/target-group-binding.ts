@@ -219,9 +219,9 @@ export async function waitForHealthyTargets(
     const pause = () =>
       options.sleep(Math.max(0, every - (options.now() - polled)), options.signal);
     // The target group's health alone (one cheap call) until enough targets are registered;
-    // from then on the Service's endpoints (a kubectl run) are read beside it when the last read
-    // is older than ENDPOINTS_FRESH_MS, so the poll that sees enough healthy targets can also
-    // tell they are this cluster's pods without a kubectl run of its own.
+    // from then on the Service's endpoints (a read through sync-apps' kubectl proxy) are read
+    // beside it when the last read is older than ENDPOINTS_FRESH_MS, so the poll that sees
+    // enough healthy targets can also tell they are this cluster's pods without a read of its own.
     const readEndpoints =
       registered >= minHealthy && (!known || polled - known.at >= ENDPOINTS_FRESH_MS);
     const [health, endpoints] = await Promise.all([
@@ -276,6 +276,6 @@ const HEALTH_POLL_MS = 500;
 const REGISTERED_POLL_MS = 200;
 /**
  * How old the Service's endpoints may be for a poll to count healthy targets as this cluster's
- * pods without reading them again (a kubectl run each read).
+ * pods without reading them again.
  */
 const ENDPOINTS_FRESH_MS = 1_000;
