@@ -51477,7 +51477,7 @@ async function listObjects(kube, r10, namespace, labelSelector2) {
   const list2 = await kube.get(`${resourcePath(r10, namespace)}${query}`);
   return (list2.items ?? []).map((item2) => ({ ...item2, kind: r10.kind }));
 }
-function kubeOnDemand(start, early) {
+function kubeOnDemand(start) {
   let started;
   const get3 = () => {
     if (!started) {
@@ -51486,7 +51486,6 @@ function kubeOnDemand(start, early) {
     }
     return started;
   };
-  if (early) get3();
   return {
     client: async () => (await get3()).client,
     async stop() {
@@ -51570,9 +51569,8 @@ async function applyBinding(kube, binding, serviceChecked) {
   await (serviceChecked ?? checkService(kube, binding));
   const path4 = resourcePath(RESOURCES.TargetGroupBinding, binding.namespace, binding.name);
   try {
-    const existed = await kube.find(path4);
     await kube.apply(path4, targetGroupBindingManifest(binding), FIELD_MANAGER);
-    return `TargetGroupBinding ${binding.namespace}/${binding.name} ${existed ? "updated" : "created"} (server-side apply, field manager ${FIELD_MANAGER}).`;
+    return `TargetGroupBinding ${binding.namespace}/${binding.name} applied (server-side apply, field manager ${FIELD_MANAGER}).`;
   } catch (e10) {
     throw new ExplainedError(
       `Applying TargetGroupBinding ${binding.namespace}/${binding.name} failed: ${e10 instanceof Error ? e10.message : String(e10)}`
@@ -52680,8 +52678,7 @@ async function syncApps(req, deps) {
       kubeconfig: access.path,
       env: env2,
       cluster: req.cluster.kind === "eks" ? req.cluster.name : "the cluster"
-    }),
-    false
+    })
   );
   const warmKube = () => {
     if (kubectl !== void 0) kube.client().catch(() => void 0);

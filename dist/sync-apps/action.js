@@ -36940,7 +36940,7 @@ async function listObjects(kube, r7, namespace, labelSelector) {
   const list = await kube.get(`${resourcePath(r7, namespace)}${query}`);
   return (list.items ?? []).map((item) => ({ ...item, kind: r7.kind }));
 }
-function kubeOnDemand(start, early2) {
+function kubeOnDemand(start) {
   let started;
   const get3 = () => {
     if (!started) {
@@ -36949,7 +36949,6 @@ function kubeOnDemand(start, early2) {
     }
     return started;
   };
-  if (early2) get3();
   return {
     client: async () => (await get3()).client,
     async stop() {
@@ -37073,9 +37072,8 @@ async function applyBinding(kube, binding, serviceChecked) {
   await (serviceChecked ?? checkService(kube, binding));
   const path4 = resourcePath(RESOURCES.TargetGroupBinding, binding.namespace, binding.name);
   try {
-    const existed = await kube.find(path4);
     await kube.apply(path4, targetGroupBindingManifest(binding), FIELD_MANAGER);
-    return `TargetGroupBinding ${binding.namespace}/${binding.name} ${existed ? "updated" : "created"} (server-side apply, field manager ${FIELD_MANAGER}).`;
+    return `TargetGroupBinding ${binding.namespace}/${binding.name} applied (server-side apply, field manager ${FIELD_MANAGER}).`;
   } catch (e7) {
     throw new ExplainedError(
       `Applying TargetGroupBinding ${binding.namespace}/${binding.name} failed: ${e7 instanceof Error ? e7.message : String(e7)}`
@@ -37297,8 +37295,7 @@ async function syncApps(req, deps) {
       kubeconfig: access2.path,
       env: env2,
       cluster: req.cluster.kind === "eks" ? req.cluster.name : "the cluster"
-    }),
-    false
+    })
   );
   const warmKube = () => {
     if (kubectl !== void 0) kube.client().catch(() => void 0);

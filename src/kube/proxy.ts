@@ -188,14 +188,14 @@ export async function listObjects<T extends { kind?: string }>(
 }
 
 /**
- * The proxy, started at most once: at once when `early` (its ~50 ms start then overlaps the tool's
- * run rather than following it), else on the first request. A failed start is reported to each
- * caller that needs the cluster, not before.
+ * The proxy, started at most once, on the first call to `client()` (sync-apps makes that call
+ * once the tool's upgrade runs, so the proxy's start overlaps it). A failed start is reported to
+ * each caller that needs the cluster.
  */
-export function kubeOnDemand(
-  start: () => Promise<KubectlProxy>,
-  early: boolean,
-): { client(): Promise<KubeClient>; stop(): Promise<void> } {
+export function kubeOnDemand(start: () => Promise<KubectlProxy>): {
+  client(): Promise<KubeClient>;
+  stop(): Promise<void>;
+} {
   let started: Promise<KubectlProxy> | undefined;
   const get = () => {
     if (!started) {
@@ -204,7 +204,6 @@ export function kubeOnDemand(
     }
     return started;
   };
-  if (early) get();
   return {
     client: async () => (await get()).client,
     async stop() {

@@ -131,9 +131,8 @@ export async function applyBinding(
   await (serviceChecked ?? checkService(kube, binding));
   const path = resourcePath(RESOURCES.TargetGroupBinding, binding.namespace, binding.name);
   try {
-    const existed = await kube.find(path);
     await kube.apply(path, targetGroupBindingManifest(binding), FIELD_MANAGER);
-    return `TargetGroupBinding ${binding.namespace}/${binding.name} ${existed ? 'updated' : 'created'} (server-side apply, field manager ${FIELD_MANAGER}).`;
+    return `TargetGroupBinding ${binding.namespace}/${binding.name} applied (server-side apply, field manager ${FIELD_MANAGER}).`;
   } catch (e) {
     throw new ExplainedError(
       `Applying TargetGroupBinding ${binding.namespace}/${binding.name} failed: ${e instanceof Error ? e.message : String(e)}`,

@@ -165,15 +165,13 @@ export async function syncApps(req: SyncAppsRequest, deps: SyncAppsDeps): Promis
   } catch {
     // said when the cluster is first needed (a helm diff run may never need it)
   }
-  const kube = kubeOnDemand(
-    () =>
-      startKubectlProxy({
-        kubectl: kubectl ?? proxyTools.resolve('kubectl'),
-        kubeconfig: access.path,
-        env,
-        cluster: req.cluster.kind === 'eks' ? req.cluster.name : 'the cluster',
-      }),
-    false,
+  const kube = kubeOnDemand(() =>
+    startKubectlProxy({
+      kubectl: kubectl ?? proxyTools.resolve('kubectl'),
+      kubeconfig: access.path,
+      env,
+      cluster: req.cluster.kind === 'eks' ? req.cluster.name : 'the cluster',
+    }),
   );
   // Started once the tool runs (it is needed only after), unless kubectl is missing: then the
   // error comes when the cluster is first needed.

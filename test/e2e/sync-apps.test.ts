@@ -173,6 +173,18 @@ analysis:
     // The EKS token the action minted for the tools is masked before anything could log it.
     expect(first.stdout).toMatch(/^::add-mask::k8s-aws-v1\.[A-Za-z0-9_-]+$/m);
     expect(first.outputs.changed).toBe('true');
+    // Not installed yet: no helm diff (nothing to diff against); the diff lists what was installed.
+    expect(first.stdout).toContain('so it is installed without a helm diff');
+    expect(first.stdout).not.toContain('[command]helm diff upgrade');
+    expect(readFileSync(first.outputs.diff as string, 'utf8')).toContain(
+      '+ new Deployment web/web\n',
+    );
+    // The binding went on as helm's writes landed, after the singletons of exactly what helm
+    // applied (the post-renderer's list) were checked stopped.
+    expect(first.stdout).toContain("Applied as soon as helm's writes had landed.");
+    expect(first.stdout).toContain(
+      'Every CronJob and singleton Deployment applied here is stopped.',
+    );
     const resources = JSON.parse(first.outputs.resources as string) as {
       kind: string;
       namespace: string;
